@@ -1,0 +1,44 @@
+/*
+ * config.h: novad/novactl configuration. Defaults, then an optional file of KEY=VALUE lines
+ * (path in NOVA_CONFIG or --config), then environment variables: later wins. Every key is
+ * listed once, with its default and meaning, in the table in src/base/config.c; `novad config`
+ * prints that table, and docs/CONFIG.md is generated from it.
+ */
+#ifndef NOVA_CONFIG_H
+#define NOVA_CONFIG_H
+
+#include "nova/base.h"
+
+typedef struct nova_config {
+    char *host;             /* NOVA_HOST */
+    unsigned port;          /* NOVA_PORT */
+    char *database_url;     /* NOVA_DATABASE_URL */
+    char *data_dir;         /* NOVA_DATA_DIR */
+    char *master_key;       /* NOVA_MASTER_KEY (base64url, 32 bytes) */
+    char *master_key_file;  /* NOVA_MASTER_KEY_FILE */
+    char *issuer;           /* NOVA_ISSUER */
+    char *audience;         /* NOVA_AUDIENCE */
+    unsigned token_ttl;     /* NOVA_TOKEN_TTL seconds */
+    char *token_alg;        /* NOVA_TOKEN_ALG */
+    char *tls_cert;         /* NOVA_TLS_CERT (path) */
+    char *tls_key;          /* NOVA_TLS_KEY (path) */
+    char *tls_client_ca;    /* NOVA_TLS_CLIENT_CA (path) */
+    unsigned max_body;      /* NOVA_MAX_BODY bytes */
+    unsigned threads;       /* NOVA_THREADS */
+    char *log_level;        /* NOVA_LOG_LEVEL */
+    bool access_log;        /* NOVA_ACCESS_LOG */
+    unsigned shutdown_grace_ms; /* NOVA_SHUTDOWN_GRACE_MS */
+    unsigned connection_timeout; /* NOVA_CONNECTION_TIMEOUT seconds */
+    bool demo;              /* NOVA_DEMO */
+    unsigned token_cache;   /* NOVA_TOKEN_CACHE entries */
+} nova_config_t;
+
+/* Fills cfg from defaults, the file (may be NULL: then NOVA_CONFIG is used if set) and the
+ * environment. On a bad value writes "KEY: reason" into err and returns NOVA_INVALID.
+ * Free with nova_config_free. */
+nova_status nova_config_load(nova_config_t *cfg, const char *file, char *err, size_t errlen);
+void nova_config_free(nova_config_t *cfg);
+/* Appends a Markdown table of every key, its default and meaning. */
+nova_status nova_config_describe(nova_buf_t *out);
+
+#endif

@@ -1,0 +1,119 @@
+/*
+ * store.h: Nova's relational store. One interface, two drivers: SQLite (embedded default,
+ * WAL, BEGIN IMMEDIATE for writes) and PostgreSQL 15 (libpq). A nova_store_t is one
+ * connection and belongs to one thread; nova_store_thread() hands each thread its own.
+ *
+ * Every call on tenant-owned data takes the tenant id; a row of another tenant is reported
+ * as NOVA_NOT_FOUND, never returned. Strings in returned rows are allocated from the arena
+ * the caller passes and live as long as it.
+ */
+#ifndef NOVA_STORE_H
+#define NOVA_STORE_H
+
+#include "nova/base.h"
+
+typedef struct nova_store nova_store_t;
+
+/* Opens a connection. url: "sqlite:PATH" (file; parent directory is created), "sqlite::memory:"
+ * or "postgres://..." / "postgresql://...". On failure writes a reason into err (never the
+ * password) and returns NOVA_UNAVAILABLE or NOVA_INVALID (bad url). */
+nova_status nova_store_open(const char *url, nova_store_t **out, char *err, size_t errlen);
+void nova_store_close(nova_store_t *s);
+/* "sqlite" or "postgres". */
+const char *nova_store_driver(const nova_store_t *s);
+/* Cheap round trip to the database (for /v1/ready). */
+nova_status nova_store_ping(nova_store_t *s);
+
+/* This thread's connection to url, opened on first use and closed when the thread exits.
+ * All threads of a process must use the same url. */
+nova_status nova_store_thread(const char *url, nova_store_t **out);
+
+/* Highest migration version compiled into this binary. */
+int nova_store_code_version(void);
+/* Version recorded in the database (0 for an empty database). */
+nova_status nova_store_schema_version(nova_store_t *s, int *out);
+/* Applies every pending migration, each in its own transaction, recording it in
+ * schema_version. Returns NOVA_CONFLICT (and changes nothing) when the database is newer than
+ * this binary. from/to may be NULL. Safe to run concurrently from several processes. */
+nova_status nova_store_migrate(nova_store_t *s, int *from, int *to);
+
+/* ---- rows ---- */
+
+typedef struct nova_tenant {
+    const char *id;
+    const char *name;
+    int64_t created_at;
+} nova_tenant_t;
+
+typedef struct nova_signing_key {
+    const char *kid;
+    const char *tenant_id;
+    const char *alg;          /* "EdDSA" | "ES256" */
+    const char *public_jwk;   /* JSON text */
+    const uint8_t *private_enc; /* AEAD-sealed PKCS#8, opaque to the store */
+    size_t private_enc_len;
+    int64_t created_at;
+    bool active;              /* the key new tokens of this tenant are signed with */
+} nova_signing_key_t;
+
+typedef struct nova_client {
+    const char *id;
+    const char *tenant_id;
+    const char *name;
+    const char *secret_digest; /* hex HMAC-SHA-256, 64 chars */
+    const char *scopes;        /* space-separated */
+    const char *audiences;     /* space-separated */
+    int64_t created_at;
+    int64_t revoked_at;        /* 0 while active */
+} nova_client_t;
+
+/* ---- tenants and their keys ---- */
+
+/* Creates the tenant and its first signing key in one transaction. NOVA_CONFLICT when the id
+ * exists. key->tenant_id must equal t->id. */
+nova_status nova_store_tenant_create(nova_store_t *s, const nova_tenant_t *t,
+                                     const nova_signing_key_t *key);
+nova_status nova_store_tenant_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                  nova_tenant_t *out);
+/* All tenants, oldest first. *out is an arena array of *n rows. */
+nova_status nova_store_tenant_list(nova_store_t *s, nova_arena_t *a, nova_tenant_t **out,
+                                   size_t *n);
+
+/* The key with this kid, whatever its tenant (the caller checks the tenant). */
+nova_status nova_store_key_get(nova_store_t *s, nova_arena_t *a, const char *kid,
+                               nova_signing_key_t *out);
+/* The tenant's active signing key. */
+nova_status nova_store_key_get_active(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                      nova_signing_key_t *out);
+/* Every key of every tenant (for the JWKS document), oldest first. */
+nova_status nova_store_key_list(nova_store_t *s, nova_arena_t *a, nova_signing_key_t **out,
+                                size_t *n);
+
+/* ---- API clients ---- */
+
+/* NOVA_CONFLICT when the id exists; NOVA_NOT_FOUND when the tenant does not. */
+nova_status nova_store_client_create(nova_store_t *s, const nova_client_t *c);
+/* Looks a client up by its globally unique id (the token endpoint does not know the tenant
+ * yet). Revoked clients are returned too (revoked_at != 0). */
+nova_status nova_store_client_get(nova_store_t *s, nova_arena_t *a, const char *client_id,
+                                  nova_client_t *out);
+/* The tenant's clients, oldest first, revoked ones included. */
+nova_status nova_store_client_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                   nova_client_t **out, size_t *n);
+/* Marks the client revoked. NOVA_NOT_FOUND when it is not the tenant's or already revoked. */
+nova_status nova_store_client_revoke(nova_store_t *s, const char *tenant_id,
+                                     const char *client_id, int64_t now);
+
+/* ---- access token state ---- */
+
+/* Records a revoked token id until exp (idempotent). */
+nova_status nova_store_token_revoke(nova_store_t *s, const char *tenant_id, const char *jti,
+                                    int64_t exp);
+/* One round trip: *active is true when the client exists in the tenant, is not revoked, and
+ * the jti is not revoked. */
+nova_status nova_store_token_check(nova_store_t *s, const char *tenant_id, const char *client_id,
+                                   const char *jti, bool *active);
+/* Deletes revocation records whose exp is before now. */
+nova_status nova_store_token_prune(nova_store_t *s, int64_t now);
+
+#endif

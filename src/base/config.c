@@ -1,0 +1,245 @@
+/* config.c: one table of configuration keys; defaults, then file, then environment. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nova/config.h"
+
+typedef enum { K_STR, K_UINT, K_BOOL } key_type;
+
+typedef struct key_def {
+    const char *name;
+    key_type type;
+    size_t off;
+    const char *def;
+    unsigned min, max; /* K_UINT bounds */
+    const char *doc;
+} key_def;
+
+#define OFF(f) offsetof(nova_config_t, f)
+static const key_def keys[] = {
+    {"NOVA_HOST", K_STR, OFF(host), "127.0.0.1", 0, 0, "address to listen on"},
+    {"NOVA_PORT", K_UINT, OFF(port), "8080", 0, 65535, "TCP port (0 picks a free one)"},
+    {"NOVA_DATABASE_URL", K_STR, OFF(database_url), "",  0, 0,
+     "store: `sqlite:PATH` or `postgres://user:pass@host:port/db`; empty means "
+     "`sqlite:$NOVA_DATA_DIR/nova.db`"},
+    {"NOVA_DATA_DIR", K_STR, OFF(data_dir), "./data", 0, 0,
+     "directory for the embedded store and the generated master key"},
+    {"NOVA_MASTER_KEY", K_STR, OFF(master_key), "", 0, 0,
+     "32-byte master key, base64url; encrypts signing keys at rest and derives the "
+     "client-secret pepper. Empty: read NOVA_MASTER_KEY_FILE"},
+    {"NOVA_MASTER_KEY_FILE", K_STR, OFF(master_key_file), "", 0, 0,
+     "file holding the master key; empty means `$NOVA_DATA_DIR/master.key`, created (mode "
+     "0600) on first start when missing"},
+    {"NOVA_ISSUER", K_STR, OFF(issuer), "", 0, 0,
+     "`iss` of issued tokens and the RFC 8414 issuer; empty means http(s)://HOST:PORT"},
+    {"NOVA_AUDIENCE", K_STR, OFF(audience), "nova-api", 0, 0,
+     "audience this API accepts in `aud`; clients get it unless they ask for another"},
+    {"NOVA_TOKEN_TTL", K_UINT, OFF(token_ttl), "300", 60, 900,
+     "access token lifetime in seconds (seed 003: 5-10 minutes)"},
+    {"NOVA_TOKEN_ALG", K_STR, OFF(token_alg), "EdDSA", 0, 0,
+     "signing algorithm for new tenants' keys: EdDSA or ES256"},
+    {"NOVA_TLS_CERT", K_STR, OFF(tls_cert), "", 0, 0, "PEM certificate chain; enables HTTPS"},
+    {"NOVA_TLS_KEY", K_STR, OFF(tls_key), "", 0, 0, "PEM private key for NOVA_TLS_CERT"},
+    {"NOVA_TLS_CLIENT_CA", K_STR, OFF(tls_client_ca), "", 0, 0,
+     "PEM CA bundle; when set, client certificates are requested (mTLS)"},
+    {"NOVA_MAX_BODY", K_UINT, OFF(max_body), "1048576", 1024, 64u << 20,
+     "largest accepted request body in bytes (larger: 413)"},
+    {"NOVA_THREADS", K_UINT, OFF(threads), "0", 0, 256,
+     "HTTP worker threads; 0 means one per CPU"},
+    {"NOVA_LOG_LEVEL", K_STR, OFF(log_level), "info", 0, 0, "debug, info, warn, error or off"},
+    {"NOVA_ACCESS_LOG", K_BOOL, OFF(access_log), "true", 0, 0,
+     "one JSON line per request on stderr"},
+    {"NOVA_SHUTDOWN_GRACE_MS", K_UINT, OFF(shutdown_grace_ms), "10000", 0, 600000,
+     "on SIGTERM, how long in-flight requests may take to finish"},
+    {"NOVA_CONNECTION_TIMEOUT", K_UINT, OFF(connection_timeout), "30", 1, 3600,
+     "seconds an idle connection is kept"},
+    {"NOVA_DEMO", K_BOOL, OFF(demo), "false", 0, 0,
+     "on first start, create a demo tenant and client and print their credentials"},
+    {"NOVA_TOKEN_CACHE", K_UINT, OFF(token_cache), "65536", 0, 1u << 24,
+     "verified access tokens remembered (by digest) until they expire; 0 disables"},
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static nova_status set_value(nova_config_t *cfg, const key_def *k, const char *v, char *err,
+                             size_t errlen)
+{
+    char *base = (char *)cfg;
+    switch (k->type) {
+    case K_STR: {
+        char **slot = (char **)(base + k->off);
+        char *dup = strdup(v);
+        if (dup == NULL)
+            return NOVA_NOMEM;
+        free(*slot);
+        *slot = dup;
+        return NOVA_OK;
+    }
+    case K_UINT: {
+        char *end = NULL;
+        errno = 0;
+        unsigned long n = strtoul(v, &end, 10);
+        if (*v == '\0' || *v == '-' || *end != '\0' || errno || n < k->min || n > k->max) {
+            snprintf(err, errlen, "%s: expected an integer in [%u, %u], got \"%.40s\"",
+                     k->name, k->min, k->max, v);
+            return NOVA_INVALID;
+        }
+        *(unsigned *)(base + k->off) = (unsigned)n;
+        return NOVA_OK;
+    }
+    case K_BOOL: {
+        bool *slot = (bool *)(base + k->off);
+        if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on"))
+            *slot = true;
+        else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") ||
+                 !strcmp(v, "off") || !strcmp(v, ""))
+            *slot = false;
+        else {
+            snprintf(err, errlen, "%s: expected true or false, got \"%.40s\"", k->name, v);
+            return NOVA_INVALID;
+        }
+        return NOVA_OK;
+    }
+    }
+    return NOVA_INTERNAL;
+}
+
+static const key_def *find_key(const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+        *--e = '\0';
+    return s;
+}
+
+static nova_status load_file(nova_config_t *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "config file %s: %s", path, strerror(errno));
+        return NOVA_INVALID;
+    }
+    char line[4096];
+    int lineno = 0;
+    nova_status st = NOVA_OK;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (eq == NULL) {
+            snprintf(err, errlen, "%s:%d: expected KEY=VALUE", path, lineno);
+            st = NOVA_INVALID;
+            break;
+        }
+        *eq = '\0';
+        char *name = trim(s), *val = trim(eq + 1);
+        size_t vl = strlen(val);
+        if (vl >= 2 && ((val[0] == '"' && val[vl - 1] == '"') ||
+                        (val[0] == '\'' && val[vl - 1] == '\''))) {
+            val[vl - 1] = '\0';
+            val++;
+        }
+        const key_def *k = find_key(name);
+        if (k == NULL) {
+            snprintf(err, errlen, "%s:%d: unknown key %.64s", path, lineno, name);
+            st = NOVA_INVALID;
+            break;
+        }
+        st = set_value(cfg, k, val, err, errlen);
+        if (st != NOVA_OK)
+            break;
+    }
+    fclose(f);
+    return st;
+}
+
+nova_status nova_config_load(nova_config_t *cfg, const char *file, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    nova_status st;
+    for (size_t i = 0; i < NKEYS; i++) {
+        st = set_value(cfg, &keys[i], keys[i].def, err, errlen);
+        if (st != NOVA_OK)
+            goto error;
+    }
+    if (file == NULL || *file == '\0')
+        file = getenv("NOVA_CONFIG");
+    if (file && *file) {
+        st = load_file(cfg, file, err, errlen);
+        if (st != NOVA_OK)
+            goto error;
+    }
+    for (size_t i = 0; i < NKEYS; i++) {
+        const char *v = getenv(keys[i].name);
+        if (v == NULL)
+            continue;
+        st = set_value(cfg, &keys[i], v, err, errlen);
+        if (st != NOVA_OK)
+            goto error;
+    }
+    if (strcmp(cfg->token_alg, "EdDSA") != 0 && strcmp(cfg->token_alg, "ES256") != 0) {
+        snprintf(err, errlen, "NOVA_TOKEN_ALG: expected EdDSA or ES256");
+        st = NOVA_INVALID;
+        goto error;
+    }
+    if ((*cfg->tls_cert == '\0') != (*cfg->tls_key == '\0')) {
+        snprintf(err, errlen, "NOVA_TLS_CERT and NOVA_TLS_KEY must be set together");
+        st = NOVA_INVALID;
+        goto error;
+    }
+    /* Derived defaults. */
+    char tmp[1024];
+    if (*cfg->database_url == '\0') {
+        snprintf(tmp, sizeof(tmp), "sqlite:%s/nova.db", cfg->data_dir);
+        set_value(cfg, find_key("NOVA_DATABASE_URL"), tmp, err, errlen);
+    }
+    if (*cfg->master_key_file == '\0') {
+        snprintf(tmp, sizeof(tmp), "%s/master.key", cfg->data_dir);
+        set_value(cfg, find_key("NOVA_MASTER_KEY_FILE"), tmp, err, errlen);
+    }
+    if (*cfg->issuer == '\0') {
+        snprintf(tmp, sizeof(tmp), "%s://%s:%u", *cfg->tls_cert ? "https" : "http", cfg->host,
+                 cfg->port);
+        set_value(cfg, find_key("NOVA_ISSUER"), tmp, err, errlen);
+    }
+    return NOVA_OK;
+error:
+    nova_config_free(cfg);
+    return st;
+}
+
+void nova_config_free(nova_config_t *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (keys[i].type == K_STR) {
+            char **slot = (char **)((char *)cfg + keys[i].off);
+            free(*slot);
+            *slot = NULL;
+        }
+    }
+}
+
+nova_status nova_config_describe(nova_buf_t *out)
+{
+    nova_status st = nova_buf_append_cstr(out, "| key | default | meaning |\n|---|---|---|\n");
+    for (size_t i = 0; i < NKEYS && st == NOVA_OK; i++)
+        st = nova_buf_printf(out, "| `%s` | `%s` | %s |\n", keys[i].name, keys[i].def,
+                             keys[i].doc);
+    return st;
+}
