@@ -4,6 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "nova/config.h"
 
@@ -21,7 +25,7 @@ typedef struct key_def {
 #define OFF(f) offsetof(nova_config_t, f)
 static const key_def keys[] = {
     {"NOVA_HOST", K_STR, OFF(host), "127.0.0.1", 0, 0, "address to listen on"},
-    {"NOVA_PORT", K_UINT, OFF(port), "8080", 0, 65535, "TCP port (0 picks a free one)"},
+    {"NOVA_PORT", K_UINT, OFF(port), "8080", 0, 65535, "TCP port (0 picks a free one at start)"},
     {"NOVA_DATABASE_URL", K_STR, OFF(database_url), "",  0, 0,
      "store: `sqlite:PATH` or `postgres://user:pass@host:port/db`; empty means "
      "`sqlite:$NOVA_DATA_DIR/nova.db`"},
@@ -167,6 +171,27 @@ static nova_status load_file(nova_config_t *cfg, const char *path, char *err, si
     return st;
 }
 
+static nova_status pick_free_port(const char *host, unsigned *port)
+{
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return NOVA_UNAVAILABLE;
+    socklen_t len = sizeof(sa);
+    nova_status st = NOVA_UNAVAILABLE;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0) {
+        *port = ntohs(sa.sin_port);
+        st = NOVA_OK;
+    }
+    close(fd);
+    return st;
+}
+
 nova_status nova_config_load(nova_config_t *cfg, const char *file, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -201,8 +226,16 @@ nova_status nova_config_load(nova_config_t *cfg, const char *file, char *err, si
         st = NOVA_INVALID;
         goto error;
     }
-    /* Derived defaults. */
+    /* Derived defaults. Port 0 is resolved to a free port now, so that the issuer (which
+     * names the port) is right from the start. */
     char tmp[1024];
+    if (cfg->port == 0) {
+        st = pick_free_port(cfg->host, &cfg->port);
+        if (st != NOVA_OK) {
+            snprintf(err, errlen, "NOVA_PORT: no free port on %s", cfg->host);
+            goto error;
+        }
+    }
     if (*cfg->database_url == '\0') {
         snprintf(tmp, sizeof(tmp), "sqlite:%s/nova.db", cfg->data_dir);
         set_value(cfg, find_key("NOVA_DATABASE_URL"), tmp, err, errlen);

@@ -1,0 +1,212 @@
+/* novad: Nova's server. `novad [serve]`, `novad migrate`, `novad config`. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "nova/api.h"
+#include "nova/app.h"
+#include "nova/log.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: novad [--config FILE] [serve|migrate|config|version]\n"
+               "  serve    run the HTTP API (default)\n"
+               "  migrate  apply pending store migrations and exit\n"
+               "  config   print every configuration key with its default\n"
+               "Configuration comes from NOVA_* environment variables and an optional file.\n");
+}
+
+static char *read_file(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    nova_buf_t b;
+    nova_buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        if (nova_buf_append(&b, chunk, n) != NOVA_OK)
+            break;
+    fclose(f);
+    return nova_buf_steal(&b);
+}
+
+/* On first start (no tenant named "demo"), or on every start with a fresh client, prints
+ * credentials that work and a curl line that uses them. */
+static nova_status demo_setup(nova_app_t *app, unsigned port)
+{
+    nova_arena_t ar;
+    nova_arena_init(&ar, 8192);
+    nova_tenant_t *ts = NULL, t = {0};
+    size_t n = 0;
+    nova_status st = nova_store_tenant_list(app->store, &ar, &ts, &n);
+    for (size_t i = 0; st == NOVA_OK && i < n; i++)
+        if (strcmp(ts[i].name, "demo") == 0)
+            t = ts[i];
+    if (st == NOVA_OK && t.id == NULL)
+        st = nova_auth_tenant_create(app->auth, app->store, &ar, "demo", &t);
+    /* One live demo client at a time: the previous start's one is revoked. */
+    nova_client_t *cs = NULL, c;
+    size_t cn = 0;
+    if (st == NOVA_OK)
+        st = nova_store_client_list(app->store, &ar, t.id, &cs, &cn);
+    for (size_t i = 0; st == NOVA_OK && i < cn; i++)
+        if (strcmp(cs[i].name, "demo client") == 0 && cs[i].revoked_at == 0)
+            nova_auth_client_revoke(app->auth, app->store, t.id, cs[i].id);
+    const char *secret = NULL;
+    if (st == NOVA_OK)
+        st = nova_auth_client_create(app->auth, app->store, &ar, t.id, "demo client",
+                                     "clients:read clients:write", NULL, &c, &secret);
+    if (st == NOVA_OK) {
+        char base[300];
+        snprintf(base, sizeof(base), "%s://%s:%u", *app->cfg.tls_cert ? "https" : "http",
+                 app->cfg.host, port);
+        printf("\nNova demo tenant %s, client created for this run:\n"
+               "  client_id     %s\n  client_secret %s\n\n"
+               "Get a token and call an authenticated endpoint:\n"
+               "  TOKEN=$(curl -s -u '%s:%s' -d grant_type=client_credentials %s/oauth/token"
+               " | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/') && "
+               "curl -s -H \"Authorization: Bearer $TOKEN\" %s/v1/me; echo\n\n",
+               t.id, c.id, secret, c.id, secret, base, base);
+        fflush(stdout);
+    }
+    nova_arena_free(&ar);
+    return st;
+}
+
+static int serve(nova_app_t *app)
+{
+    char err[512];
+    int rc = NOVA_EXIT_INTERNAL;
+    char *cert = NULL, *key = NULL, *ca = NULL;
+    nova_http_server_t *srv = NULL;
+    if (*app->cfg.tls_cert) {
+        cert = read_file(app->cfg.tls_cert, err, sizeof(err));
+        key = cert ? read_file(app->cfg.tls_key, err, sizeof(err)) : NULL;
+        if (key && *app->cfg.tls_client_ca)
+            ca = read_file(app->cfg.tls_client_ca, err, sizeof(err));
+        if (cert == NULL || key == NULL || (*app->cfg.tls_client_ca && ca == NULL)) {
+            fprintf(stderr, "novad: TLS: %s\n", err);
+            rc = NOVA_EXIT_CONFIG;
+            goto end;
+        }
+    }
+    nova_http_config_t hc = {
+        .host = app->cfg.host,
+        .port = app->cfg.port,
+        .threads = app->cfg.threads,
+        .max_body = app->cfg.max_body,
+        .tls_cert_pem = cert,
+        .tls_key_pem = key,
+        .tls_client_ca_pem = ca,
+        .access_log = app->cfg.access_log,
+        .connection_timeout = app->cfg.connection_timeout,
+    };
+    nova_api_t api = {
+        .auth = app->auth,
+        .database_url = app->cfg.database_url,
+        .store_driver = nova_store_driver(app->store),
+    };
+    /* Block the signals before any thread starts so only sigwait below receives them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    nova_status st = nova_http_server_new(&hc, &srv);
+    if (st == NOVA_OK)
+        st = nova_api_register(&api, srv);
+    if (st == NOVA_OK)
+        st = nova_http_server_start(srv);
+    if (st) {
+        fprintf(stderr, "novad: cannot listen on %s:%u: %s\n", app->cfg.host, app->cfg.port,
+                nova_status_name(st));
+        rc = NOVA_EXIT_UNAVAILABLE;
+        goto end;
+    }
+    unsigned port = nova_http_server_port(srv);
+    if (app->cfg.demo && demo_setup(app, port) != NOVA_OK)
+        nova_log_warn("demo tenant could not be set up");
+    char fields[512];
+    snprintf(fields, sizeof(fields),
+             "\"host\":\"%s\",\"port\":%u,\"store\":\"%s\",\"tls\":%s,\"pid\":%d",
+             app->cfg.host, port, nova_store_driver(app->store), cert ? "true" : "false",
+             (int)getpid());
+    nova_log_json(NOVA_LOG_INFO, "novad listening", fields);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    nova_log_info("signal %d: draining in-flight requests (up to %u ms)", sig,
+                  app->cfg.shutdown_grace_ms);
+    nova_http_server_stop(srv, app->cfg.shutdown_grace_ms);
+    nova_log_info("novad stopped");
+    rc = NOVA_EXIT_OK;
+end:
+    nova_http_server_free(srv);
+    free(cert);
+    free(key);
+    free(ca);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config = NULL, *cmd = "serve";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            config = argv[++i];
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return NOVA_EXIT_OK;
+        } else if (argv[i][0] != '-') {
+            cmd = argv[i];
+        } else {
+            usage(stderr);
+            return NOVA_EXIT_USAGE;
+        }
+    }
+    if (strcmp(cmd, "version") == 0) {
+        printf("novad 0.1.0 (schema %d)\n", nova_store_code_version());
+        return NOVA_EXIT_OK;
+    }
+    if (strcmp(cmd, "config") == 0) {
+        nova_buf_t b;
+        nova_buf_init(&b);
+        nova_config_describe(&b);
+        fputs(b.data, stdout);
+        nova_buf_free(&b);
+        return NOVA_EXIT_OK;
+    }
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0) {
+        usage(stderr);
+        return NOVA_EXIT_USAGE;
+    }
+    nova_app_t app;
+    char err[512];
+    int rc;
+    /* Both commands migrate: serve applies pending migrations at start (refusing a newer
+     * schema); migrate does only that. */
+    if (nova_app_open(&app, config, true, true, err, sizeof(err), &rc) != NOVA_OK) {
+        fprintf(stderr, "novad: %s\n", err);
+        return rc;
+    }
+    if (strcmp(cmd, "migrate") == 0) {
+        int v = 0;
+        nova_store_schema_version(app.store, &v);
+        printf("schema version %d\n", v);
+        rc = NOVA_EXIT_OK;
+    } else {
+        rc = serve(&app);
+    }
+    nova_app_close(&app);
+    return rc;
+}

@@ -1,0 +1,117 @@
+/*
+ * auth.h: the authentication domain. Tenants with per-tenant signing keys (sealed at rest
+ * under the master key), API clients with keyed-digest secrets, OAuth 2.0 client-credentials
+ * grants issuing short-lived audience-scoped JWS access tokens (RFC 9068 shape), their
+ * verification, introspection (RFC 7662) and revocation (RFC 7009), and the JWKS document.
+ *
+ * No HTTP and no SQL here: callers pass a store connection (their thread's) and an arena for
+ * results. One nova_auth_t serves every thread; it is internally synchronised.
+ */
+#ifndef NOVA_AUTH_H
+#define NOVA_AUTH_H
+
+#include "nova/base.h"
+#include "nova/crypto.h"
+#include "nova/store.h"
+
+typedef struct nova_auth nova_auth_t;
+
+typedef struct nova_auth_config {
+    uint8_t master_key[32];
+    const char *issuer;
+    const char *audience;     /* the audience this deployment's API accepts */
+    unsigned token_ttl;       /* seconds */
+    nova_jws_alg alg;         /* for new tenants' keys */
+    size_t token_cache;       /* entries of the verified-token cache; 0 disables */
+} nova_auth_config_t;
+
+/* Copies cfg (strings too). */
+nova_status nova_auth_new(const nova_auth_config_t *cfg, nova_auth_t **out);
+void nova_auth_free(nova_auth_t *a);
+const char *nova_auth_issuer(const nova_auth_t *a);
+const char *nova_auth_audience(const nova_auth_t *a);
+
+/* Loads the 32-byte master key: from b64 (base64url) when non-empty, else from the file at
+ * path, creating it (mode 0600, parent directory too) with fresh random bytes when missing
+ * and create is set. err gets a reason on failure. */
+nova_status nova_auth_master_key_load(const char *b64, const char *path, bool create,
+                                      uint8_t out[32], char *err, size_t errlen);
+
+/* Scopes a client may hold. NULL-terminated. */
+extern const char *const nova_auth_scopes[];
+/* true when every space-separated word of want is in have. */
+bool nova_auth_scope_subset(const char *want, const char *have);
+bool nova_auth_scope_has(const char *scopes, const char *one);
+
+/* Creates a tenant named name (1-128 chars) with a fresh signing key. */
+nova_status nova_auth_tenant_create(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                    const char *name, nova_tenant_t *out);
+
+/* Creates an API client in tenant_id. scopes: space-separated, each in nova_auth_scopes;
+ * audiences: space-separated, NULL means the deployment's audience. *secret gets the
+ * 256-bit secret (base64url) — shown once, only its keyed digest is stored. */
+nova_status nova_auth_client_create(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                    const char *tenant_id, const char *name, const char *scopes,
+                                    const char *audiences, nova_client_t *out,
+                                    const char **secret);
+
+/* Authenticates client_id/secret. On failure NOVA_UNAUTHORIZED whatever the reason (unknown
+ * client, wrong secret, revoked): the caller answers invalid_client. */
+nova_status nova_auth_client_authenticate(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                          const char *client_id, const char *secret,
+                                          nova_client_t *out);
+
+typedef struct nova_token {
+    const char *access_token;
+    const char *scope;    /* granted scope */
+    const char *audience;
+    int64_t expires_in;
+} nova_token_t;
+
+/* Issues an access token for an authenticated client. scope NULL: all the client's scopes;
+ * otherwise a subset (else NOVA_FORBIDDEN with *oauth_error "invalid_scope"). audience NULL:
+ * the client's first audience; otherwise one of its audiences (else NOVA_FORBIDDEN,
+ * "invalid_target"). */
+nova_status nova_auth_token_issue(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                  const nova_client_t *client, const char *scope,
+                                  const char *audience, nova_token_t *out,
+                                  const char **oauth_error);
+
+/* What a verified access token says. Arena strings. */
+typedef struct nova_claims {
+    const char *tenant_id;
+    const char *client_id;
+    const char *scope;
+    const char *jti;
+    const char *audience;
+    int64_t iat;
+    int64_t exp;
+} nova_claims_t;
+
+/* Verifies a bearer access token: strict JWS parse, signature with the key named by kid,
+ * key's tenant == tid, typ at+jwt, iss, aud == want_aud (NULL: the deployment's audience),
+ * exp/iat, then the store says the client is live and the jti is not revoked. Any failure is
+ * NOVA_UNAUTHORIZED with a short reason in *why (safe to return to the caller); a store outage
+ * is NOVA_UNAVAILABLE (fail closed). */
+nova_status nova_auth_token_verify(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                   const char *token, size_t len, const char *want_aud,
+                                   nova_claims_t *out, const char **why);
+
+/* RFC 7009: revokes token if it is a valid access token issued to caller (otherwise does
+ * nothing: the endpoint answers 200 either way). */
+nova_status nova_auth_token_revoke(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                   const nova_client_t *caller, const char *token);
+
+/* RFC 7662: *active false unless token is a live token of caller's tenant (any audience). */
+nova_status nova_auth_token_introspect(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                       const nova_client_t *caller, const char *token,
+                                       bool *active, nova_claims_t *out);
+
+/* Revokes a client of the tenant; its tokens stop verifying at once. */
+nova_status nova_auth_client_revoke(nova_auth_t *a, nova_store_t *s, const char *tenant_id,
+                                    const char *client_id);
+
+/* Appends the JWKS document ({"keys":[...]}) with every tenant's public keys. */
+nova_status nova_auth_jwks(nova_auth_t *a, nova_store_t *s, nova_buf_t *out);
+
+#endif

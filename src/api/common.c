@@ -1,0 +1,270 @@
+/* common.c: request decoding, replies and authentication shared by every resource. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+nova_store_t *api_store(nova_req_t *r, nova_api_t *api)
+{
+    nova_store_t *s = NULL;
+    if (nova_store_thread(api->database_url, &s) != NOVA_OK) {
+        nova_resp_status(r, NOVA_UNAVAILABLE, "the store cannot be reached");
+        return NULL;
+    }
+    return s;
+}
+
+/* "type/subtype" of the Content-Type header, parameters ignored, compared without case. */
+static bool content_type_is(nova_req_t *r, const char *want)
+{
+    const char *ct = nova_req_header(r, "Content-Type");
+    if (ct == NULL)
+        return false;
+    size_t n = strcspn(ct, ";");
+    while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    return n == strlen(want) && strncasecmp(ct, want, n) == 0;
+}
+
+json_t *api_json_body(nova_req_t *r, const char *const *members)
+{
+    if (!content_type_is(r, "application/json")) {
+        nova_resp_problem(r, 415, "unsupported_media_type", "Unsupported Media Type",
+                          "send the body as application/json");
+        return NULL;
+    }
+    char err[160];
+    json_t *obj = NULL;
+    if (nova_json_parse_object(r->body.data ? r->body.data : "", r->body.len, &obj, err,
+                               sizeof(err)) != NOVA_OK ||
+        nova_json_only_members(obj, members, err, sizeof(err)) != NOVA_OK) {
+        json_decref(obj);
+        nova_resp_problem(r, 400, "invalid_json", "Invalid JSON body", err);
+        return NULL;
+    }
+    return obj;
+}
+
+void api_reply_json(nova_req_t *r, int status, json_t *json)
+{
+    char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+    json_decref(json);
+    if (text == NULL) {
+        nova_resp_status(r, NOVA_NOMEM, NULL);
+        return;
+    }
+    nova_resp_json(r, status, text, strlen(text));
+    free(text);
+}
+
+json_t *api_words(const char *list)
+{
+    json_t *arr = json_array();
+    const char *p = list ? list : "";
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        size_t l = strcspn(p, " ");
+        if (l)
+            json_array_append_new(arr, json_stringn(p, l));
+        p += l;
+    }
+    return arr;
+}
+
+void api_oauth_error(nova_req_t *r, int status, const char *error, const char *description)
+{
+    /* RFC 6749 members first (what OAuth clients read), RFC 9457 members beside them. */
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "error", error,
+                          "error_description", description, "type",
+                          "https://nova.dev/problems/oauth", "title", error, "status", status,
+                          "code", error, "instance", r->req_id ? r->req_id : "");
+    r->problem_code = error;
+    nova_resp_header(r, "Pragma", "no-cache");
+    api_reply_json(r, status, o);
+}
+
+bool api_form_parse(nova_req_t *r, api_form_t *f)
+{
+    f->n = 0;
+    if (!content_type_is(r, "application/x-www-form-urlencoded")) {
+        nova_resp_problem(r, 415, "unsupported_media_type", "Unsupported Media Type",
+                          "send the body as application/x-www-form-urlencoded");
+        return false;
+    }
+    const char *p = r->body.data ? r->body.data : "";
+    const char *end = p + r->body.len;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        if (stop > p) {
+            const char *eq = memchr(p, '=', (size_t)(stop - p));
+            const char *nend = eq ? eq : stop;
+            char *name = nova_form_decode(&r->arena, p, (size_t)(nend - p));
+            char *value = eq ? nova_form_decode(&r->arena, eq + 1, (size_t)(stop - eq - 1))
+                             : nova_arena_strdup(&r->arena, "");
+            if (name == NULL || value == NULL) {
+                api_oauth_error(r, 400, "invalid_request", "malformed form encoding");
+                return false;
+            }
+            if (api_form_get(f, name)) {
+                api_oauth_error(r, 400, "invalid_request", "a parameter is repeated");
+                return false;
+            }
+            if (f->n == 16) {
+                api_oauth_error(r, 400, "invalid_request", "too many parameters");
+                return false;
+            }
+            f->name[f->n] = name;
+            f->value[f->n] = value;
+            f->n++;
+        }
+        p = stop + 1;
+    }
+    return true;
+}
+
+const char *api_form_get(const api_form_t *f, const char *name)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->name[i], name) == 0)
+            return f->value[i];
+    return NULL;
+}
+
+static void invalid_client(nova_req_t *r, const char *why)
+{
+    nova_resp_header(r, "WWW-Authenticate", "Basic realm=\"nova\", charset=\"UTF-8\"");
+    api_oauth_error(r, 401, "invalid_client", why);
+}
+
+bool api_client_auth(nova_req_t *r, nova_api_t *api, nova_store_t *s, const api_form_t *f,
+                     nova_client_t *out)
+{
+    const char *authz = nova_req_header(r, "Authorization");
+    const char *id = api_form_get(f, "client_id");
+    const char *secret = api_form_get(f, "client_secret");
+    if (authz) {
+        if (strncasecmp(authz, "Basic ", 6) != 0) {
+            invalid_client(r, "use HTTP Basic or client_secret_post");
+            return false;
+        }
+        if (secret) {
+            api_oauth_error(r, 400, "invalid_request", "use one client authentication method");
+            return false;
+        }
+        const char *b64 = authz + 6;
+        while (*b64 == ' ')
+            b64++;
+        size_t bl = strlen(b64);
+        uint8_t *raw = nova_arena_alloc(&r->arena, nova_b64url_decoded_max(bl) + 1);
+        size_t rl = 0;
+        if (bl > 1024 || raw == NULL || nova_b64std_decode(b64, bl, raw, &rl) != NOVA_OK) {
+            invalid_client(r, "malformed Basic credentials");
+            return false;
+        }
+        const char *colon = memchr(raw, ':', rl);
+        if (colon == NULL) {
+            invalid_client(r, "malformed Basic credentials");
+            return false;
+        }
+        /* RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding. */
+        const char *bid = nova_form_decode(&r->arena, (const char *)raw,
+                                           (size_t)(colon - (const char *)raw));
+        const char *bsec = nova_form_decode(&r->arena, colon + 1,
+                                            rl - (size_t)(colon - (const char *)raw) - 1);
+        if (bid == NULL || bsec == NULL || (id && strcmp(id, bid) != 0)) {
+            invalid_client(r, "malformed Basic credentials");
+            return false;
+        }
+        id = bid;
+        secret = bsec;
+    } else if (id == NULL || secret == NULL) {
+        invalid_client(r, "client authentication is required");
+        return false;
+    }
+    nova_status st = nova_auth_client_authenticate(api->auth, s, &r->arena, id, secret, out);
+    if (st == NOVA_UNAUTHORIZED) {
+        invalid_client(r, "client authentication failed");
+        return false;
+    }
+    if (st) {
+        nova_resp_status(r, st, NULL);
+        return false;
+    }
+    return true;
+}
+
+static void bearer_error(nova_req_t *r, int status, const char *error, const char *why,
+                         const char *scope)
+{
+    char *h;
+    if (error == NULL)
+        h = nova_arena_strdup(&r->arena, "Bearer realm=\"nova\"");
+    else if (scope)
+        h = nova_arena_printf(&r->arena,
+                              "Bearer realm=\"nova\", error=\"%s\", error_description=\"%s\", "
+                              "scope=\"%s\"",
+                              error, why, scope);
+    else
+        h = nova_arena_printf(&r->arena,
+                              "Bearer realm=\"nova\", error=\"%s\", error_description=\"%s\"",
+                              error, why);
+    if (h)
+        nova_resp_header(r, "WWW-Authenticate", h);
+    if (status == 401)
+        nova_resp_problem(r, 401, error ? error : "unauthorized", "Unauthorized", why);
+    else
+        nova_resp_problem(r, 403, "insufficient_scope", "Forbidden", why);
+}
+
+bool api_authenticate(nova_req_t *r, const char *scope, void *ud)
+{
+    nova_api_t *api = ud;
+    const char *authz = nova_req_header(r, "Authorization");
+    if (authz == NULL) {
+        bearer_error(r, 401, NULL, "a bearer token is required", NULL);
+        return false;
+    }
+    if (strncasecmp(authz, "Bearer ", 7) != 0) {
+        bearer_error(r, 401, "invalid_request", "use the Bearer scheme", NULL);
+        return false;
+    }
+    const char *tok = authz + 7;
+    while (*tok == ' ')
+        tok++;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return false;
+    nova_claims_t c;
+    const char *why = NULL;
+    nova_status st = nova_auth_token_verify(api->auth, s, &r->arena, tok, strlen(tok), NULL,
+                                            &c, &why);
+    if (st == NOVA_UNAUTHORIZED) {
+        bearer_error(r, 401, "invalid_token", why ? why : "invalid token", NULL);
+        return false;
+    }
+    if (st) {
+        nova_resp_status(r, st, NULL);
+        return false;
+    }
+    nova_principal_t *p = nova_arena_alloc(&r->arena, sizeof(*p));
+    if (p == NULL) {
+        nova_resp_status(r, NOVA_NOMEM, NULL);
+        return false;
+    }
+    p->tenant_id = c.tenant_id;
+    p->client_id = c.client_id;
+    p->scope = c.scope;
+    p->jti = c.jti;
+    p->exp = c.exp;
+    r->principal = p;
+    if (scope && *scope && !nova_auth_scope_has(c.scope, scope)) {
+        char *why2 = nova_arena_printf(&r->arena, "this route needs the %s scope", scope);
+        bearer_error(r, 403, "insufficient_scope", why2 ? why2 : "insufficient scope", scope);
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,61 @@
+/* internal.h: helpers shared by the API resource files. Not a public interface. */
+#ifndef NOVA_API_INTERNAL_H
+#define NOVA_API_INTERNAL_H
+
+#include <jansson.h>
+
+#include "nova/api.h"
+#include "nova/json.h"
+
+/* This thread's store connection, or writes 503 and returns NULL. */
+nova_store_t *api_store(nova_req_t *r, nova_api_t *api);
+/* Checks the content type is application/json and decodes the body as a strict JSON object
+ * with only the listed members; on failure writes 415/400 and returns NULL. */
+json_t *api_json_body(nova_req_t *r, const char *const *members);
+/* Sends json (a jansson value, consumed) with status. */
+void api_reply_json(nova_req_t *r, int status, json_t *json);
+/* A space-separated list as a JSON array of strings. */
+json_t *api_words(const char *list);
+
+/* Parsed application/x-www-form-urlencoded body. */
+typedef struct api_form {
+    const char *name[16];
+    const char *value[16];
+    size_t n;
+} api_form_t;
+
+/* Parses the request body as a form; rejects repeated names (RFC 6749 §3.2), a bad escape,
+ * or more than 16 members. On failure writes the OAuth error reply and returns false. */
+bool api_form_parse(nova_req_t *r, api_form_t *f);
+const char *api_form_get(const api_form_t *f, const char *name);
+
+/* RFC 6749 §5.2 error reply (also shaped as RFC 9457 problem details). */
+void api_oauth_error(nova_req_t *r, int status, const char *error, const char *description);
+
+/* Client authentication for the OAuth endpoints: HTTP Basic or client_id/client_secret in
+ * the form, not both. On failure writes invalid_client/invalid_request and returns false. */
+bool api_client_auth(nova_req_t *r, nova_api_t *api, nova_store_t *s, const api_form_t *f,
+                     nova_client_t *out);
+
+bool api_authenticate(nova_req_t *r, const char *scope, void *ud);
+
+void api_health(nova_req_t *r, void *ud);
+void api_ready(nova_req_t *r, void *ud);
+void api_token(nova_req_t *r, void *ud);
+void api_introspect(nova_req_t *r, void *ud);
+void api_revoke(nova_req_t *r, void *ud);
+void api_jwks(nova_req_t *r, void *ud);
+void api_as_metadata(nova_req_t *r, void *ud);
+void api_openapi(nova_req_t *r, void *ud);
+void api_me(nova_req_t *r, void *ud);
+void api_clients_create(nova_req_t *r, void *ud);
+void api_clients_list(nova_req_t *r, void *ud);
+void api_clients_delete(nova_req_t *r, void *ud);
+void api_tenants_create(nova_req_t *r, void *ud);
+void api_tenants_list(nova_req_t *r, void *ud);
+
+/* Embedded docs/openapi.json (generated at build time). */
+extern const char nova_openapi_json[];
+extern const size_t nova_openapi_json_len;
+
+#endif

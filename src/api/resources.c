@@ -1,0 +1,288 @@
+/* resources.c: health and readiness, the caller (/v1/me), API clients and tenants. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void api_health(nova_req_t *r, void *ud)
+{
+    (void)ud;
+    nova_resp_json(r, 200, "{\"status\":\"ok\"}", 15);
+}
+
+void api_ready(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = NULL;
+    int version = 0;
+    if (nova_store_thread(api->database_url, &s) != NOVA_OK || nova_store_ping(s) != NOVA_OK ||
+        nova_store_schema_version(s, &version) != NOVA_OK) {
+        nova_resp_problem(r, 503, "not_ready", "Not Ready", "the store cannot be reached");
+        return;
+    }
+    if (version != nova_store_code_version()) {
+        nova_resp_problem(r, 503, "not_ready", "Not Ready", "the schema is not migrated");
+        return;
+    }
+    api_reply_json(r, 200,
+                   json_pack("{s:s, s:s, s:i}", "status", "ready", "store",
+                             nova_store_driver(s), "schema_version", version));
+}
+
+void api_me(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    nova_tenant_t t;
+    nova_status st = nova_store_tenant_get(s, &r->arena, r->principal->tenant_id, &t);
+    if (st) {
+        nova_resp_status(r, st == NOVA_NOT_FOUND ? NOVA_UNAUTHORIZED : st, NULL);
+        return;
+    }
+    json_t *o = json_pack("{s:{s:s, s:s}, s:s, s:o, s:I}", "tenant", "id", t.id, "name", t.name,
+                          "client_id", r->principal->client_id, "scopes",
+                          api_words(r->principal->scope), "token_expires_at",
+                          (json_int_t)r->principal->exp);
+    api_reply_json(r, 200, o);
+}
+
+static json_t *client_json(const nova_client_t *c)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I}", "client_id", c->id, "tenant_id",
+                          c->tenant_id, "name", c->name, "scopes", api_words(c->scopes),
+                          "audiences", api_words(c->audiences), "created_at",
+                          (json_int_t)c->created_at);
+    if (o && c->revoked_at)
+        json_object_set_new(o, "revoked_at", json_integer(c->revoked_at));
+    return o;
+}
+
+typedef struct client_req {
+    const char *name, *scopes, *audiences;
+} client_req;
+
+/* Decodes {"name","scopes","audiences"}; grantable limits what scopes may be asked for
+ * (NULL: any). On failure writes the reply and returns false. */
+static bool parse_client(nova_req_t *r, json_t *body, const char *grantable, client_req *out)
+{
+    char err[160];
+    if (nova_json_get_string(body, "name", true, 1, 128, &out->name, err, sizeof(err)) ||
+        nova_json_get_words(body, "scopes", true, 16, 64, &r->arena, &out->scopes, err,
+                            sizeof(err)) ||
+        nova_json_get_words(body, "audiences", false, 8, 256, &r->arena, &out->audiences, err,
+                            sizeof(err))) {
+        nova_resp_problem(r, 400, "invalid_request", "Invalid request", err);
+        return false;
+    }
+    if (*out->scopes == '\0') {
+        nova_resp_problem(r, 400, "invalid_scope", "Invalid scope", "\"scopes\" is empty");
+        return false;
+    }
+    const char *p = out->scopes;
+    while (*p) {
+        size_t l = strcspn(p, " ");
+        bool known = false;
+        for (const char *const *k = nova_auth_scopes; *k; k++)
+            known |= strlen(*k) == l && memcmp(*k, p, l) == 0;
+        if (!known) {
+            nova_resp_problem(r, 400, "invalid_scope", "Invalid scope",
+                              "\"scopes\" holds a scope Nova does not know");
+            return false;
+        }
+        p += l + (p[l] == ' ');
+    }
+    if (grantable && !nova_auth_scope_subset(out->scopes, grantable)) {
+        nova_resp_problem(r, 403, "scope_escalation", "Forbidden",
+                          "a client can only be granted scopes its creator may grant");
+        return false;
+    }
+    return true;
+}
+
+/* Creates the client; returns its JSON (with the one-time secret) or writes an error. */
+static json_t *create_client(nova_req_t *r, nova_api_t *api, nova_store_t *s,
+                             const char *tenant_id, const client_req *cr)
+{
+    nova_client_t c;
+    const char *secret = NULL;
+    nova_status st = nova_auth_client_create(api->auth, s, &r->arena, tenant_id, cr->name,
+                                             cr->scopes, cr->audiences, &c, &secret);
+    if (st) {
+        nova_resp_status(r, st, st == NOVA_INVALID ? "invalid client attributes" : NULL);
+        return NULL;
+    }
+    json_t *o = client_json(&c);
+    json_object_set_new(o, "client_secret", json_string(secret));
+    return o;
+}
+
+static const char *const client_members[] = {"name", "scopes", "audiences", NULL};
+
+void api_clients_create(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    json_t *body = api_json_body(r, client_members);
+    if (body == NULL)
+        return;
+    client_req cr;
+    nova_store_t *s = NULL;
+    if (parse_client(r, body, r->principal->scope, &cr))
+        s = api_store(r, api);
+    json_t *o = s ? create_client(r, api, s, r->principal->tenant_id, &cr) : NULL;
+    if (o) {
+        char *loc = nova_arena_printf(&r->arena, "/v1/clients/%s",
+                                      json_string_value(json_object_get(o, "client_id")));
+        if (loc)
+            nova_resp_header(r, "Location", loc);
+        api_reply_json(r, 201, o);
+    }
+    json_decref(body);
+}
+
+void api_clients_list(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    nova_client_t *rows = NULL;
+    size_t n = 0;
+    nova_status st = nova_store_client_list(s, &r->arena, r->principal->tenant_id, &rows, &n);
+    if (st) {
+        nova_resp_status(r, st, NULL);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, client_json(&rows[i]));
+    api_reply_json(r, 200, json_pack("{s:o}", "clients", arr));
+}
+
+void api_clients_delete(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    nova_status st =
+        nova_auth_client_revoke(api->auth, s, r->principal->tenant_id, r->params[0]);
+    if (st) {
+        nova_resp_status(r, st, st == NOVA_NOT_FOUND ? "no such active client" : NULL);
+        return;
+    }
+    nova_resp_body(r, 204, NULL, NULL, 0);
+}
+
+static const char *const tenant_members[] = {"name", "client", NULL};
+
+void api_tenants_create(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    json_t *body = api_json_body(r, tenant_members);
+    if (body == NULL)
+        return;
+    char err[160];
+    const char *name;
+    client_req cr;
+    json_t *client = json_object_get(body, "client");
+    nova_store_t *s = NULL;
+    if (nova_json_get_string(body, "name", true, 1, 128, &name, err, sizeof(err))) {
+        nova_resp_problem(r, 400, "invalid_request", "Invalid request", err);
+        goto end;
+    }
+    /* The tenant's first client is validated before anything is written. The operator may
+     * grant it any tenant scope, but not platform:admin, which stays with operators. */
+    if (client && !json_is_object(client)) {
+        nova_resp_problem(r, 400, "invalid_request", "Invalid request",
+                          "\"client\" must be an object");
+        goto end;
+    }
+    if (client && (nova_json_only_members(client, client_members, err, sizeof(err)) ||
+                   !parse_client(r, client, "clients:read clients:write", &cr))) {
+        if (r->status == 0)
+            nova_resp_problem(r, 400, "invalid_request", "Invalid request", err);
+        goto end;
+    }
+    s = api_store(r, api);
+    if (s == NULL)
+        goto end;
+    nova_tenant_t t;
+    nova_status st = nova_auth_tenant_create(api->auth, s, &r->arena, name, &t);
+    if (st) {
+        nova_resp_status(r, st, NULL);
+        goto end;
+    }
+    json_t *o = json_pack("{s:s, s:s, s:I}", "id", t.id, "name", t.name, "created_at",
+                          (json_int_t)t.created_at);
+    if (client) {
+        json_t *c = create_client(r, api, s, t.id, &cr);
+        if (c == NULL) {
+            json_decref(o);
+            goto end;
+        }
+        json_object_set_new(o, "client", c);
+    }
+    char *loc = nova_arena_printf(&r->arena, "/v1/tenants/%s", t.id);
+    if (loc)
+        nova_resp_header(r, "Location", loc);
+    api_reply_json(r, 201, o);
+end:
+    json_decref(body);
+}
+
+void api_tenants_list(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    nova_tenant_t *rows = NULL;
+    size_t n = 0;
+    nova_status st = nova_store_tenant_list(s, &r->arena, &rows, &n);
+    if (st) {
+        nova_resp_status(r, st, NULL);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:I}", "id", rows[i].id, "name",
+                                             rows[i].name, "created_at",
+                                             (json_int_t)rows[i].created_at));
+    api_reply_json(r, 200, json_pack("{s:o}", "tenants", arr));
+}
+
+nova_status nova_api_register(nova_api_t *api, nova_http_server_t *srv)
+{
+    static const struct {
+        const char *method, *pattern, *scope;
+        nova_handler_fn fn;
+    } routes[] = {
+        {"GET", "/v1/health", NULL, api_health},
+        {"GET", "/v1/ready", NULL, api_ready},
+        {"GET", "/.well-known/jwks.json", NULL, api_jwks},
+        {"GET", "/.well-known/oauth-authorization-server", NULL, api_as_metadata},
+        {"GET", "/openapi.json", NULL, api_openapi},
+        {"POST", "/oauth/token", NULL, api_token},
+        {"POST", "/oauth/introspect", NULL, api_introspect},
+        {"POST", "/oauth/revoke", NULL, api_revoke},
+        {"GET", "/v1/me", "", api_me},
+        {"POST", "/v1/clients", "clients:write", api_clients_create},
+        {"GET", "/v1/clients", "clients:read", api_clients_list},
+        {"DELETE", "/v1/clients/{id}", "clients:write", api_clients_delete},
+        {"POST", "/v1/tenants", "platform:admin", api_tenants_create},
+        {"GET", "/v1/tenants", "platform:admin", api_tenants_list},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern,
+                                         routes[i].scope, routes[i].fn, api);
+        if (st)
+            return st;
+    }
+    nova_status st = nova_http_route(srv, "GET", "/metrics", NULL, nova_http_metrics_handler, srv);
+    if (st)
+        return st;
+    nova_http_set_authenticator(srv, api_authenticate, api);
+    return NOVA_OK;
+}

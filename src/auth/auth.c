@@ -1,0 +1,248 @@
+/* auth.c: the auth context, master key handling, scopes and the verified-token cache. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "internal.h"
+
+const char *const nova_auth_scopes[] = {
+    "platform:admin", /* the platform operator: manage tenants */
+    "clients:read",   /* list the tenant's API clients */
+    "clients:write",  /* create and revoke the tenant's API clients */
+    NULL,
+};
+
+uint64_t auth_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+nova_status nova_auth_new(const nova_auth_config_t *cfg, nova_auth_t **out)
+{
+    nova_auth_t *a = calloc(1, sizeof(*a));
+    if (a == NULL)
+        return NOVA_NOMEM;
+    memcpy(a->master_key, cfg->master_key, 32);
+    /* Separate keys per purpose, so a leak of one use reveals nothing about another. */
+    if (nova_hkdf_sha256(a->master_key, 32, "nova client-secret pepper v1", a->pepper, 32) ||
+        nova_hkdf_sha256(a->master_key, 32, "nova signing-key seal v1", a->seal_key, 32))
+        goto error;
+    a->issuer = strdup(cfg->issuer);
+    a->audience = strdup(cfg->audience);
+    if (a->issuer == NULL || a->audience == NULL)
+        goto error;
+    a->token_ttl = cfg->token_ttl;
+    a->alg = cfg->alg;
+    pthread_rwlock_init(&a->keys_lock, NULL);
+    if (cfg->token_cache) {
+        /* calloc: pages of the cache stay untouched (and out of RSS) until used. */
+        a->tokens = calloc(cfg->token_cache, sizeof(token_entry));
+        if (a->tokens == NULL)
+            goto error;
+        a->ntokens = cfg->token_cache;
+    }
+    for (int i = 0; i < TOKEN_LOCKS; i++)
+        pthread_mutex_init(&a->token_locks[i], NULL);
+    *out = a;
+    return NOVA_OK;
+error:
+    free(a->issuer);
+    free(a->audience);
+    free(a);
+    return NOVA_INTERNAL;
+}
+
+void nova_auth_free(nova_auth_t *a)
+{
+    if (a == NULL)
+        return;
+    key_entry *e = a->all;
+    while (e) {
+        key_entry *next = e->next_all;
+        nova_key_free(e->key);
+        free(e->kid);
+        free(e->tenant_id);
+        free(e);
+        e = next;
+    }
+    pthread_rwlock_destroy(&a->keys_lock);
+    for (int i = 0; i < TOKEN_LOCKS; i++)
+        pthread_mutex_destroy(&a->token_locks[i]);
+    free(a->tokens);
+    free(a->issuer);
+    free(a->audience);
+    /* Key material must not linger in freed memory. */
+    OPENSSL_cleanse(a, sizeof(*a));
+    free(a);
+}
+
+const char *nova_auth_issuer(const nova_auth_t *a)
+{
+    return a->issuer;
+}
+
+const char *nova_auth_audience(const nova_auth_t *a)
+{
+    return a->audience;
+}
+
+nova_status nova_auth_master_key_load(const char *b64, const char *path, bool create,
+                                      uint8_t out[32], char *err, size_t errlen)
+{
+    uint8_t raw[64];
+    size_t n = 0;
+    if (b64 && *b64) {
+        size_t len = strlen(b64);
+        if (len > 60 || nova_b64url_decode(b64, len, raw, &n) != NOVA_OK || n != 32) {
+            snprintf(err, errlen, "NOVA_MASTER_KEY must be 32 bytes in base64url (43 chars)");
+            return NOVA_INVALID;
+        }
+        memcpy(out, raw, 32);
+        return NOVA_OK;
+    }
+    FILE *f = fopen(path, "r");
+    if (f == NULL && errno == ENOENT && create) {
+        /* Create the directory and the key file, refusing to follow an existing file. */
+        char dir[1024];
+        snprintf(dir, sizeof(dir), "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+            *slash = '\0';
+            if (*dir)
+                mkdir(dir, 0700);
+        }
+        uint8_t key[32];
+        char text[64];
+        if (nova_random_bytes(key, 32) != NOVA_OK) {
+            snprintf(err, errlen, "no randomness for the master key");
+            return NOVA_INTERNAL;
+        }
+        nova_b64url_encode(key, 32, text);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (fd < 0) {
+            if (errno != EEXIST) {
+                snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+                return NOVA_UNAVAILABLE;
+            }
+            /* Another process won the race: read its key below. */
+        } else {
+            size_t tl = strlen(text);
+            text[tl] = '\n';
+            ssize_t w = write(fd, text, tl + 1);
+            close(fd);
+            if (w != (ssize_t)(tl + 1)) {
+                snprintf(err, errlen, "cannot write %s", path);
+                return NOVA_UNAVAILABLE;
+            }
+            memcpy(out, key, 32);
+            return NOVA_OK;
+        }
+        f = fopen(path, "r");
+    }
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read master key %s: %s", path, strerror(errno));
+        return NOVA_UNAVAILABLE;
+    }
+    char line[128] = {0};
+    char *got = fgets(line, sizeof(line), f);
+    fclose(f);
+    size_t len = got ? strcspn(line, "\r\n") : 0;
+    if (len == 0 || len > 60 || nova_b64url_decode(line, len, raw, &n) != NOVA_OK || n != 32) {
+        snprintf(err, errlen, "master key file %s must hold 32 bytes in base64url", path);
+        return NOVA_INVALID;
+    }
+    memcpy(out, raw, 32);
+    return NOVA_OK;
+}
+
+static bool word_in(const char *w, size_t wl, const char *list)
+{
+    const char *p = list;
+    while (p && *p) {
+        while (*p == ' ')
+            p++;
+        size_t l = strcspn(p, " ");
+        if (l == wl && l && memcmp(p, w, l) == 0)
+            return true;
+        p += l;
+    }
+    return false;
+}
+
+bool nova_auth_scope_subset(const char *want, const char *have)
+{
+    const char *p = want;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        size_t l = strcspn(p, " ");
+        if (l && !word_in(p, l, have))
+            return false;
+        p += l;
+    }
+    return true;
+}
+
+bool nova_auth_scope_has(const char *scopes, const char *one)
+{
+    return word_in(one, strlen(one), scopes);
+}
+
+/* ---- verified-token cache ---- */
+
+static size_t slot_of(const nova_auth_t *a, const uint8_t d[32])
+{
+    uint64_t v;
+    memcpy(&v, d, sizeof(v));
+    return (size_t)(v % a->ntokens);
+}
+
+bool auth_token_cache_get(nova_auth_t *a, const uint8_t digest[32], int64_t now,
+                          token_entry *out)
+{
+    if (a->ntokens == 0)
+        return false;
+    size_t i = slot_of(a, digest);
+    pthread_mutex_t *l = &a->token_locks[i % TOKEN_LOCKS];
+    pthread_mutex_lock(l);
+    token_entry *e = &a->tokens[i];
+    bool hit = e->exp > now && memcmp(e->digest, digest, 32) == 0;
+    if (hit)
+        *out = *e;
+    pthread_mutex_unlock(l);
+    return hit;
+}
+
+void auth_token_cache_put(nova_auth_t *a, const token_entry *e)
+{
+    if (a->ntokens == 0)
+        return;
+    size_t i = slot_of(a, e->digest);
+    pthread_mutex_t *l = &a->token_locks[i % TOKEN_LOCKS];
+    pthread_mutex_lock(l);
+    a->tokens[i] = *e;
+    pthread_mutex_unlock(l);
+}
+
+void auth_token_cache_drop(nova_auth_t *a, const uint8_t digest[32])
+{
+    if (a->ntokens == 0)
+        return;
+    size_t i = slot_of(a, digest);
+    pthread_mutex_t *l = &a->token_locks[i % TOKEN_LOCKS];
+    pthread_mutex_lock(l);
+    if (memcmp(a->tokens[i].digest, digest, 32) == 0)
+        memset(&a->tokens[i], 0, sizeof(token_entry));
+    pthread_mutex_unlock(l);
+}

@@ -1,0 +1,74 @@
+/* internal.h: state shared by the auth module's files. Not a public interface. */
+#ifndef NOVA_AUTH_INTERNAL_H
+#define NOVA_AUTH_INTERNAL_H
+
+#include <pthread.h>
+
+#include "nova/auth.h"
+
+/* A key known to this process: the verification key for every kid seen, and for a tenant's
+ * active key also the private half. Entries are immutable once published and never freed
+ * before nova_auth_free, so readers may keep pointers without holding the lock. */
+typedef struct key_entry {
+    struct key_entry *next_kid;    /* chain in the kid table */
+    struct key_entry *next_tenant; /* chain in the tenant table (active keys only) */
+    struct key_entry *next_all;    /* every entry, for nova_auth_free */
+    char *kid;
+    char *tenant_id;
+    nova_key_t *key; /* private when loaded as a tenant's active key, else public */
+    bool active;
+} key_entry;
+
+#define KEY_BUCKETS 1024
+
+/* One verified token remembered by the SHA-256 of its text. Direct-mapped: a colliding token
+ * simply replaces the entry. */
+typedef struct token_entry {
+    uint8_t digest[32];
+    int64_t exp;
+    int64_t iat;
+    char tenant_id[64];
+    char client_id[64];
+    char jti[48];
+    char audience[128];
+    char scope[256];
+} token_entry;
+
+#define TOKEN_LOCKS 64
+
+struct nova_auth {
+    uint8_t master_key[32];
+    uint8_t pepper[32];   /* HMAC key for client-secret digests, derived from master_key */
+    uint8_t seal_key[32]; /* AEAD key for signing keys at rest, derived from master_key */
+    char *issuer;
+    char *audience;
+    unsigned token_ttl;
+    nova_jws_alg alg;
+
+    pthread_rwlock_t keys_lock;
+    key_entry *by_kid[KEY_BUCKETS];
+    key_entry *by_tenant[KEY_BUCKETS];
+    key_entry *all;
+
+    token_entry *tokens;
+    size_t ntokens;
+    pthread_mutex_t token_locks[TOKEN_LOCKS];
+};
+
+uint64_t auth_hash(const char *s);
+/* The verification key for kid (loading it from the store on a miss). */
+nova_status auth_key_for_kid(nova_auth_t *a, nova_store_t *s, const char *kid,
+                             const key_entry **out);
+/* The tenant's active signing key with its private half. */
+nova_status auth_key_for_tenant(nova_auth_t *a, nova_store_t *s, const char *tenant_id,
+                                const key_entry **out);
+/* A fresh signing key for a new tenant, sealed for the store. */
+nova_status auth_key_new(nova_auth_t *a, nova_arena_t *ar, const char *tenant_id,
+                         nova_signing_key_t *row);
+
+bool auth_token_cache_get(nova_auth_t *a, const uint8_t digest[32], int64_t now,
+                          token_entry *out);
+void auth_token_cache_put(nova_auth_t *a, const token_entry *e);
+void auth_token_cache_drop(nova_auth_t *a, const uint8_t digest[32]);
+
+#endif

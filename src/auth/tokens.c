@@ -1,0 +1,290 @@
+/* tokens.c: access tokens. JWS (EdDSA or ES256) with typ "at+jwt" (RFC 9068) and claims
+ * iss sub tid jti iat exp aud scope client_id. Verification results are cached by the
+ * SHA-256 of the token text until exp; liveness (client not revoked, jti not revoked) is asked
+ * of the store on every use so revocation takes effect at once on every instance. */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MAX_TOKEN_LEN 8192
+#define CLOCK_SKEW 60
+
+static const char *first_word(nova_arena_t *ar, const char *list)
+{
+    while (*list == ' ')
+        list++;
+    return nova_arena_strndup(ar, list, strcspn(list, " "));
+}
+
+static bool words_valid(const char *s)
+{
+    size_t n = strlen(s), words = 0;
+    if (n == 0 || n > 1024)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        /* RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E, separated by single spaces */
+        if (c == ' ') {
+            if (i == 0 || s[i - 1] == ' ')
+                return false;
+            continue;
+        }
+        if (c < 0x21 || c == '"' || c == '\\' || c > 0x7e)
+            return false;
+        if (i == 0 || s[i - 1] == ' ')
+            words++;
+    }
+    return s[n - 1] != ' ' && words > 0;
+}
+
+nova_status nova_auth_token_issue(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                  const nova_client_t *client, const char *scope,
+                                  const char *audience, nova_token_t *out,
+                                  const char **oauth_error)
+{
+    *oauth_error = NULL;
+    if (scope == NULL) {
+        scope = client->scopes;
+    } else if (!words_valid(scope) || !nova_auth_scope_subset(scope, client->scopes)) {
+        *oauth_error = "invalid_scope";
+        return NOVA_FORBIDDEN;
+    }
+    if (audience == NULL) {
+        audience = first_word(ar, client->audiences);
+        if (audience == NULL)
+            return NOVA_NOMEM;
+    } else if (strchr(audience, ' ') || !nova_auth_scope_has(client->audiences, audience)) {
+        *oauth_error = "invalid_target";
+        return NOVA_FORBIDDEN;
+    }
+    const key_entry *key;
+    nova_status st = auth_key_for_tenant(a, s, client->tenant_id, &key);
+    if (st)
+        return st;
+
+    uint8_t raw[16];
+    char jti[32];
+    if (nova_random_bytes(raw, sizeof(raw)) != NOVA_OK)
+        return NOVA_INTERNAL;
+    nova_b64url_encode(raw, sizeof(raw), jti);
+    int64_t now = nova_time_now();
+
+    nova_buf_t claims, jws;
+    nova_buf_init(&claims);
+    nova_buf_init(&jws);
+    /* Every value but the ids we generated comes from validated, quote-free input; escape
+     * anyway so the token can never carry a forged member. */
+    st = nova_buf_append_cstr(&claims, "{\"iss\":\"");
+    st = st ? st : nova_buf_append_json_escaped(&claims, a->issuer, strlen(a->issuer));
+    st = st ? st : nova_buf_append_cstr(&claims, "\",\"sub\":\"");
+    st = st ? st : nova_buf_append_json_escaped(&claims, client->id, strlen(client->id));
+    st = st ? st : nova_buf_append_cstr(&claims, "\",\"client_id\":\"");
+    st = st ? st : nova_buf_append_json_escaped(&claims, client->id, strlen(client->id));
+    st = st ? st : nova_buf_append_cstr(&claims, "\",\"tid\":\"");
+    st = st ? st
+            : nova_buf_append_json_escaped(&claims, client->tenant_id, strlen(client->tenant_id));
+    st = st ? st : nova_buf_append_cstr(&claims, "\",\"aud\":\"");
+    st = st ? st : nova_buf_append_json_escaped(&claims, audience, strlen(audience));
+    st = st ? st : nova_buf_append_cstr(&claims, "\",\"scope\":\"");
+    st = st ? st : nova_buf_append_json_escaped(&claims, scope, strlen(scope));
+    st = st ? st
+            : nova_buf_printf(&claims, "\",\"jti\":\"%s\",\"iat\":%lld,\"exp\":%lld}", jti,
+                              (long long)now, (long long)(now + a->token_ttl));
+    st = st ? st : nova_jws_sign(key->key, "at+jwt", claims.data, claims.len, &jws);
+    if (st == NOVA_OK) {
+        out->access_token = nova_arena_strndup(ar, jws.data, jws.len);
+        out->scope = nova_arena_strdup(ar, scope);
+        out->audience = nova_arena_strdup(ar, audience);
+        out->expires_in = a->token_ttl;
+        if (!out->access_token || !out->scope || !out->audience)
+            st = NOVA_NOMEM;
+    }
+    nova_buf_free(&claims);
+    nova_buf_free(&jws);
+    return st;
+}
+
+static bool copy_claim(json_t *obj, const char *key, char *dst, size_t cap)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!json_is_string(v))
+        return false;
+    size_t n = json_string_length(v);
+    const char *s = json_string_value(v);
+    if (n == 0 || n >= cap || strlen(s) != n)
+        return false;
+    memcpy(dst, s, n + 1);
+    return true;
+}
+
+/* Signature and claims, no liveness. Fills e (the cache entry) on success. */
+static nova_status verify_jws(nova_auth_t *a, nova_store_t *s, const char *token, size_t len,
+                              int64_t now, token_entry *e, const char **why)
+{
+    nova_jws_t jws;
+    const key_entry *key;
+    json_t *claims = NULL;
+    nova_status st = nova_jws_parse(token, len, &jws);
+    if (st) {
+        *why = "malformed token";
+        return NOVA_UNAUTHORIZED;
+    }
+    if (strcmp(jws.typ, "at+jwt") != 0 || jws.kid[0] == '\0') {
+        *why = "not an access token";
+        st = NOVA_UNAUTHORIZED;
+        goto end;
+    }
+    st = auth_key_for_kid(a, s, jws.kid, &key);
+    if (st == NOVA_NOT_FOUND) {
+        *why = "unknown signing key";
+        st = NOVA_UNAUTHORIZED;
+        goto end;
+    }
+    if (st)
+        goto end;
+    if (nova_jws_verify(&jws, key->key) != NOVA_OK) {
+        *why = "bad signature";
+        st = NOVA_UNAUTHORIZED;
+        goto end;
+    }
+    st = NOVA_UNAUTHORIZED;
+    *why = "bad claims";
+    claims = json_loadb(jws.payload, jws.payload_len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(claims))
+        goto end;
+    char iss[256];
+    json_t *iat = json_object_get(claims, "iat"), *exp = json_object_get(claims, "exp");
+    if (!copy_claim(claims, "iss", iss, sizeof(iss)) || strcmp(iss, a->issuer) != 0) {
+        *why = "wrong issuer";
+        goto end;
+    }
+    if (!copy_claim(claims, "tid", e->tenant_id, sizeof(e->tenant_id)) ||
+        strcmp(e->tenant_id, key->tenant_id) != 0) {
+        /* A tenant's key only vouches for its own tenant's tokens. */
+        *why = "tenant does not match signing key";
+        goto end;
+    }
+    if (!copy_claim(claims, "sub", e->client_id, sizeof(e->client_id)) ||
+        !copy_claim(claims, "jti", e->jti, sizeof(e->jti)) ||
+        !copy_claim(claims, "aud", e->audience, sizeof(e->audience)) ||
+        !copy_claim(claims, "scope", e->scope, sizeof(e->scope)) || !json_is_integer(iat) ||
+        !json_is_integer(exp))
+        goto end;
+    e->iat = json_integer_value(iat);
+    e->exp = json_integer_value(exp);
+    if (e->exp <= now) {
+        *why = "token expired";
+        goto end;
+    }
+    if (e->iat > now + CLOCK_SKEW || e->exp - e->iat > 3600) {
+        *why = "bad token lifetime";
+        goto end;
+    }
+    *why = NULL;
+    st = NOVA_OK;
+end:
+    json_decref(claims);
+    nova_jws_clear(&jws);
+    return st;
+}
+
+/* Verified claims (cached or fresh) plus liveness; audience checked by the caller. */
+static nova_status verify(nova_auth_t *a, nova_store_t *s, const char *token, size_t len,
+                          token_entry *e, uint8_t digest[32], const char **why)
+{
+    *why = NULL;
+    if (len == 0 || len > MAX_TOKEN_LEN) {
+        *why = "malformed token";
+        return NOVA_UNAUTHORIZED;
+    }
+    int64_t now = nova_time_now();
+    nova_sha256(token, len, digest);
+    if (!auth_token_cache_get(a, digest, now, e)) {
+        memset(e, 0, sizeof(*e));
+        nova_status st = verify_jws(a, s, token, len, now, e, why);
+        if (st)
+            return st;
+        memcpy(e->digest, digest, 32);
+        auth_token_cache_put(a, e);
+    }
+    bool live = false;
+    nova_status st = nova_store_token_check(s, e->tenant_id, e->client_id, e->jti, &live);
+    if (st)
+        return st == NOVA_NOT_FOUND ? NOVA_UNAUTHORIZED : st;
+    if (!live) {
+        *why = "token revoked";
+        return NOVA_UNAUTHORIZED;
+    }
+    return NOVA_OK;
+}
+
+static nova_status fill_claims(nova_arena_t *ar, const token_entry *e, nova_claims_t *out)
+{
+    out->tenant_id = nova_arena_strdup(ar, e->tenant_id);
+    out->client_id = nova_arena_strdup(ar, e->client_id);
+    out->scope = nova_arena_strdup(ar, e->scope);
+    out->jti = nova_arena_strdup(ar, e->jti);
+    out->audience = nova_arena_strdup(ar, e->audience);
+    out->iat = e->iat;
+    out->exp = e->exp;
+    if (!out->tenant_id || !out->client_id || !out->scope || !out->jti || !out->audience)
+        return NOVA_NOMEM;
+    return NOVA_OK;
+}
+
+nova_status nova_auth_token_verify(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                   const char *token, size_t len, const char *want_aud,
+                                   nova_claims_t *out, const char **why)
+{
+    token_entry e;
+    uint8_t digest[32];
+    nova_status st = verify(a, s, token, len, &e, digest, why);
+    if (st)
+        return st;
+    if (strcmp(e.audience, want_aud ? want_aud : a->audience) != 0) {
+        *why = "token is not for this audience";
+        return NOVA_UNAUTHORIZED;
+    }
+    return fill_claims(ar, &e, out);
+}
+
+nova_status nova_auth_token_revoke(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                   const nova_client_t *caller, const char *token)
+{
+    (void)ar;
+    token_entry e;
+    uint8_t digest[32];
+    const char *why;
+    nova_status st = verify(a, s, token, strlen(token), &e, digest, &why);
+    if (st == NOVA_UNAUTHORIZED)
+        return NOVA_OK; /* RFC 7009 §2.2: invalid tokens need no revocation */
+    if (st)
+        return st;
+    if (strcmp(e.client_id, caller->id) != 0 || strcmp(e.tenant_id, caller->tenant_id) != 0)
+        return NOVA_OK; /* not the caller's token: do nothing, reveal nothing */
+    st = nova_store_token_revoke(s, e.tenant_id, e.jti, e.exp);
+    if (st == NOVA_OK)
+        auth_token_cache_drop(a, digest);
+    return st;
+}
+
+nova_status nova_auth_token_introspect(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                       const nova_client_t *caller, const char *token,
+                                       bool *active, nova_claims_t *out)
+{
+    *active = false;
+    token_entry e;
+    uint8_t digest[32];
+    const char *why;
+    nova_status st = verify(a, s, token, strlen(token), &e, digest, &why);
+    if (st == NOVA_UNAUTHORIZED)
+        return NOVA_OK;
+    if (st)
+        return st;
+    if (strcmp(e.tenant_id, caller->tenant_id) != 0)
+        return NOVA_OK; /* another tenant's token is, to this caller, not a token at all */
+    *active = true;
+    return fill_claims(ar, &e, out);
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Runs every suite and prints one closing "N passed, N failed" line.
+#   unit (cmocka, release build)      integration (node, real novad on SQLite)
+#   store unit + integration on a throwaway PostgreSQL 15 cluster
+#   interop (npm clients: oauth4webapi, jose)
+#   unit + integration again under ASan+UBSan
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LOGS=${NOVA_TEST_LOGS:-$ROOT/build/test-logs}
+mkdir -p "$LOGS"
+passed=0 failed=0 broken=()
+
+# count LOG: adds the passed/failed counts a runner printed (cmocka or node TAP).
+count() {
+    local log=$1 p f
+    p=$(grep -Eo '^\[  PASSED  \] [0-9]+' "$log" | awk '{s+=$4} END{print s+0}')
+    f=$(grep -Eo '^\[  FAILED  \] [0-9]+ test' "$log" | awk '{s+=$4} END{print s+0}')
+    p=$((p + $(grep -E '^# pass [0-9]+' "$log" | awk '{s+=$3} END{print s+0}')))
+    f=$((f + $(grep -E '^# fail [0-9]+' "$log" | awk '{s+=$3} END{print s+0}')))
+    passed=$((passed + p)); failed=$((failed + f))
+    echo "$p passed, $f failed"
+}
+
+# suite NAME CMD...: runs a suite, counts its cases; a suite that exits non-zero without
+# reporting a failed case counts as one failure itself.
+suite() {
+    local name=$1; shift
+    local log="$LOGS/$name.log"
+    printf '%-28s ' "$name"
+    local before=$failed
+    if "$@" >"$log" 2>&1; then rc=0; else rc=$?; fi
+    count "$log"
+    if [ "$rc" -ne 0 ] && [ "$failed" -eq "$before" ]; then
+        failed=$((failed + 1))
+    fi
+    if [ "$rc" -ne 0 ] || [ "$failed" -ne "$before" ]; then
+        broken+=("$name")
+        echo "---- $name (exit $rc), last lines of $log:"
+        tail -n 40 "$log"
+        echo "----"
+    fi
+}
+
+unit() {
+    local dir=$1 rc=0
+    for t in "$dir"/tests/unit/*_test; do
+        [ -x "$t" ] || continue
+        echo "== $t"
+        "$t" || rc=1
+    done
+    return $rc
+}
+
+npm_install() {
+    local d=$1
+    if [ ! -d "$d/node_modules" ]; then
+        (cd "$d" && npm install --no-audit --no-fund --loglevel=error) || return 1
+    fi
+}
+
+integration() {
+    local bin=$1 db=$2
+    NOVA_BIN="$bin" NOVA_TEST_DATABASE_URL="$db" \
+        node --test --test-reporter=tap tests/integration/
+}
+
+PG_DIR=$(mktemp -d /tmp/nova-pg.XXXXXX)
+cleanup() { bash scripts/pg.sh stop "$PG_DIR" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+suite unit unit build
+if bash scripts/pg.sh start "$PG_DIR" >"$LOGS/pg-start.log" 2>&1; then
+    PG_URL=$(bash scripts/pg.sh url "$PG_DIR")
+    suite unit-store-postgres env NOVA_TEST_PG_URL="$PG_URL" build/tests/unit/store_test
+else
+    echo "PostgreSQL cluster did not start:"; tail -n 30 "$LOGS/pg-start.log"
+    failed=$((failed + 1)); broken+=(pg-start); PG_URL=
+fi
+npm_install tests/integration >"$LOGS/npm-integration.log" 2>&1 || true
+suite integration-sqlite integration build/cmd/novad ""
+if [ -n "$PG_URL" ]; then
+    suite integration-postgres integration build/cmd/novad "$PG_URL"
+fi
+suite interop bash -c 'cd tests/interop && { [ -d node_modules ] || npm install --no-audit --no-fund --loglevel=error; } && NOVA_BIN="$0/build/cmd/novad" node --test --test-reporter=tap' "$ROOT"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+suite unit-asan unit build-asan
+suite integration-asan integration build-asan/cmd/novad ""
+
+echo
+[ ${#broken[@]} -gt 0 ] && echo "failing suites: ${broken[*]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
