@@ -1,0 +1,126 @@
+/*
+ * http_internal.h: what the files of src/http share and nobody else sees. The server owns a
+ * router (immutable once started, so request threads read it without a lock) and a metrics
+ * table of C11 atomics (lock-free on the hot path).
+ */
+#ifndef NOVA_HTTP_INTERNAL_H
+#define NOVA_HTTP_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include "nova/http.h"
+
+#define HTTP_MAX_SEGS 16
+#define HTTP_ARENA_CHUNK 4096
+#define HTTP_UNMATCHED "unmatched"
+
+/* ---- router (router.c) ---- */
+
+typedef struct http_route {
+    char *method;
+    char *pattern;
+    char *scope; /* NULL: public */
+    nova_handler_fn fn;
+    void *ud;
+    size_t nsegs;
+    nova_str_t segs[HTTP_MAX_SEGS]; /* literal text into pattern; base NULL for "{param}" */
+    uint32_t param_mask;            /* bit (HTTP_MAX_SEGS-1-i) set when segment i is a param */
+    size_t order;                   /* registration order, to keep sorting stable */
+    size_t metric_slot;             /* index into http_metrics_t.slots */
+} http_route_t;
+
+typedef struct http_router {
+    http_route_t *routes;
+    size_t n, cap;
+} http_router_t;
+
+/* A request path split in place into segments ("/a/b" -> "a","b"); "/" has none. */
+typedef struct http_path {
+    char *segs[HTTP_MAX_SEGS];
+    size_t lens[HTTP_MAX_SEGS];
+    size_t nsegs;
+    bool too_long; /* more segments than any pattern can have: matches nothing */
+} http_path_t;
+
+typedef enum http_match {
+    HTTP_MATCH_OK = 0,
+    HTTP_MATCH_NOT_FOUND,  /* no pattern matches the path */
+    HTTP_MATCH_BAD_METHOD, /* a pattern matches, not with this method */
+} http_match;
+
+void http_router_free(http_router_t *rt);
+/* Validates and adds a route; strings are copied. */
+nova_status http_router_add(http_router_t *rt, const char *method, const char *pattern,
+                            const char *scope, nova_handler_fn fn, void *ud);
+/* Orders routes so the most literal pattern wins (literal beats {param} at the first segment
+ * where two patterns differ), then registration order. Called once before serving. */
+void http_router_finish(http_router_t *rt);
+/* Splits path (a writable arena copy, starting with '/') into out. */
+void http_path_split(char *path, http_path_t *out);
+/* Looks up method + path. On OK *idx is the route and params[] (*nparams) point into the
+ * path's segments; on BAD_METHOD *idx is the first route whose pattern matches. */
+http_match http_router_match(const http_router_t *rt, const char *method, const http_path_t *p,
+                             size_t *idx, const char **params, size_t *nparams);
+/* The "Allow" value (e.g. "GET, HEAD, POST") for a path, in the arena, or NULL. */
+char *http_router_allow(const http_router_t *rt, const http_path_t *p, nova_arena_t *a);
+
+/* ---- metrics (metrics.c) ---- */
+
+enum {
+    HTTP_M_GET,
+    HTTP_M_HEAD,
+    HTTP_M_POST,
+    HTTP_M_PUT,
+    HTTP_M_PATCH,
+    HTTP_M_DELETE,
+    HTTP_M_OPTIONS,
+    HTTP_M_OTHER,
+    HTTP_NMETHODS
+};
+#define HTTP_NSTATUS 25  /* fixed list of codes + "other", see metrics.c */
+#define HTTP_NBUCKETS 13 /* 12 bounds + "+Inf" */
+
+typedef struct http_route_metrics {
+    const char *route; /* pattern or "unmatched"; points into the router */
+    _Atomic uint64_t requests[HTTP_NMETHODS][HTTP_NSTATUS];
+    _Atomic uint64_t buckets[HTTP_NBUCKETS]; /* not cumulative; summed when rendered */
+    _Atomic uint64_t sum_ns;
+} http_route_metrics_t;
+
+typedef struct http_metrics {
+    http_route_metrics_t *slots; /* slot 0 is "unmatched" */
+    size_t nslots;
+    _Atomic int64_t in_flight;
+    double process_start; /* seconds since the epoch */
+} http_metrics_t;
+
+/* Gives every distinct route pattern a slot (after http_router_finish). */
+nova_status http_metrics_init(http_metrics_t *m, http_router_t *rt);
+void http_metrics_free(http_metrics_t *m);
+/* Counts one answered request. */
+void http_metrics_observe(http_metrics_t *m, size_t slot, const char *method, int status,
+                          uint64_t dur_ns);
+/* Appends the Prometheus text exposition (format 0.0.4). */
+nova_status http_metrics_render(http_metrics_t *m, nova_buf_t *out);
+
+/* ---- server (server.c) ---- */
+
+struct nova_http_server {
+    nova_http_config_t cfg; /* strings below are owned copies */
+    char *host, *tls_cert, *tls_key, *tls_ca;
+    http_router_t router;
+    nova_authenticator_fn auth;
+    void *auth_ud;
+    struct MHD_Daemon *daemon;
+    unsigned port;
+    int quiesced_fd; /* listen socket handed back by MHD_quiesce_daemon, closed after stop */
+    atomic_bool stopping;
+    http_metrics_t metrics;
+};
+
+/* ---- tls.c ---- */
+
+/* SHA-256 of the verified client certificate (DER), base64url, in the arena; or NULL. */
+const char *http_tls_thumbprint(void *mhd_connection, nova_arena_t *a);
+
+#endif

@@ -1,0 +1,1264 @@
+/*
+ * http_test.c: starts real servers on 127.0.0.1 (ephemeral ports) and talks HTTP/1.1 to them
+ * over plain sockets (and over GnuTLS for the mTLS case). Also unit-tests the router and the
+ * header validators through the included sources.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nova/http.h"
+#include "nova/log.h"
+
+/* Reach the statics (validators) of the server. */
+#include "../../src/http/server.c"
+
+#ifdef NOVA_HAVE_GNUTLS
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#endif
+
+#define MAX_BODY 1024
+
+/* ---- a tiny blocking HTTP/1.1 client ---- */
+
+typedef struct conn {
+    int fd;
+    char buf[256 * 1024];
+    size_t len;
+#ifdef NOVA_HAVE_GNUTLS
+    gnutls_session_t tls;
+    gnutls_certificate_credentials_t cred;
+#endif
+} conn_t;
+
+typedef struct resp {
+    int status;
+    char head[8192]; /* status line + headers, NUL-terminated */
+    char *body;      /* NUL-terminated, malloc'd */
+    size_t body_len;
+} resp_t;
+
+static conn_t *conn_open(unsigned port)
+{
+    conn_t *c = calloc(1, sizeof(*c));
+    struct sockaddr_in sa = {0};
+    struct timeval tv = {5, 0};
+    int one = 1;
+
+    assert_non_null(c);
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(c->fd >= 0);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(c->fd);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void conn_close(conn_t *c)
+{
+    if (!c)
+        return;
+#ifdef NOVA_HAVE_GNUTLS
+    if (c->tls) {
+        gnutls_bye(c->tls, GNUTLS_SHUT_RDWR);
+        gnutls_deinit(c->tls);
+        gnutls_certificate_free_credentials(c->cred);
+    }
+#endif
+    close(c->fd);
+    free(c);
+}
+
+static ssize_t conn_write(conn_t *c, const void *p, size_t n)
+{
+#ifdef NOVA_HAVE_GNUTLS
+    if (c->tls)
+        return gnutls_record_send(c->tls, p, n);
+#endif
+    return send(c->fd, p, n, MSG_NOSIGNAL);
+}
+
+static ssize_t conn_read(conn_t *c, void *p, size_t n)
+{
+#ifdef NOVA_HAVE_GNUTLS
+    if (c->tls) {
+        ssize_t r = gnutls_record_recv(c->tls, p, n);
+        return r == GNUTLS_E_PREMATURE_TERMINATION ? 0 : r;
+    }
+#endif
+    return recv(c->fd, p, n, 0);
+}
+
+static void conn_send(conn_t *c, const char *data, size_t n)
+{
+    while (n) {
+        ssize_t w = conn_write(c, data, n);
+        assert_true(w > 0);
+        data += w;
+        n -= (size_t)w;
+    }
+}
+
+static void conn_sendf(conn_t *c, const char *fmt, ...)
+{
+    char buf[16384];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    assert_true(n > 0 && (size_t)n < sizeof(buf));
+    conn_send(c, buf, (size_t)n);
+}
+
+/* Reads more bytes into c->buf; returns false at EOF or error. */
+static bool conn_fill(conn_t *c)
+{
+    if (c->len == sizeof(c->buf))
+        return false;
+    ssize_t r = conn_read(c, c->buf + c->len, sizeof(c->buf) - c->len);
+    if (r <= 0)
+        return false;
+    c->len += (size_t)r;
+    return true;
+}
+
+static void conn_consume(conn_t *c, size_t n)
+{
+    memmove(c->buf, c->buf + n, c->len - n);
+    c->len -= n;
+}
+
+static const char *resp_header(const resp_t *r, const char *name)
+{
+    static __thread char val[1024];
+    size_t nl = strlen(name);
+    const char *p = strstr(r->head, "\r\n");
+
+    while (p && p[2]) {
+        const char *line = p + 2;
+        const char *eol = strstr(line, "\r\n");
+        if (!eol)
+            eol = line + strlen(line);
+        if (strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
+            const char *v = line + nl + 1;
+            while (*v == ' ')
+                v++;
+            size_t vl = (size_t)(eol - v);
+            if (vl >= sizeof(val))
+                vl = sizeof(val) - 1;
+            memcpy(val, v, vl);
+            val[vl] = '\0';
+            return val;
+        }
+        p = eol[0] ? eol : NULL;
+    }
+    return NULL;
+}
+
+/* Reads one response (Content-Length bodies only, as MHD sends for buffers). head_req: the
+ * request was HEAD, so no body follows. Returns false if the peer closed first. */
+static bool conn_recv_resp(conn_t *c, resp_t *r, bool head_req)
+{
+    char *end;
+    memset(r, 0, sizeof(*r));
+    for (;;) {
+        c->buf[c->len < sizeof(c->buf) ? c->len : sizeof(c->buf) - 1] = '\0';
+        end = c->len ? strstr(c->buf, "\r\n\r\n") : NULL;
+        if (end)
+            break;
+        if (!conn_fill(c))
+            return false;
+    }
+    size_t hl = (size_t)(end - c->buf) + 2;
+    assert_true(hl < sizeof(r->head));
+    memcpy(r->head, c->buf, hl);
+    r->head[hl] = '\0';
+    conn_consume(c, hl + 2);
+    assert_int_equal(sscanf(r->head, "HTTP/1.1 %d", &r->status), 1);
+    const char *cl = resp_header(r, "content-length");
+    size_t n = cl && !head_req ? strtoul(cl, NULL, 10) : 0;
+    while (c->len < n)
+        assert_true(conn_fill(c));
+    r->body = malloc(n + 1);
+    memcpy(r->body, c->buf, n);
+    r->body[n] = '\0';
+    r->body_len = n;
+    conn_consume(c, n);
+    return true;
+}
+
+static void resp_free(resp_t *r)
+{
+    free(r->body);
+    r->body = NULL;
+}
+
+/* True once the server has closed the connection (no more bytes, EOF). */
+static bool conn_closed_by_peer(conn_t *c)
+{
+    char b[64];
+    ssize_t r = conn_read(c, b, sizeof(b));
+    return r == 0 || (r < 0 && errno == ECONNRESET);
+}
+
+/* One request on a fresh connection. */
+static void http_req(unsigned port, resp_t *r, const char *fmt, ...)
+{
+    char buf[16384];
+    va_list ap;
+    conn_t *c = conn_open(port);
+    assert_non_null(c);
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    assert_true(n > 0 && (size_t)n < sizeof(buf));
+    conn_send(c, buf, (size_t)n);
+    assert_true(conn_recv_resp(c, r, strncmp(buf, "HEAD ", 5) == 0));
+    conn_close(c);
+}
+
+static void http_get(unsigned port, const char *path, resp_t *r)
+{
+    http_req(port, r, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
+}
+
+/* ---- the test server ---- */
+
+typedef struct fixture {
+    nova_http_server_t *srv;
+    unsigned port;
+    int log_fd;
+    char log_path[64];
+} fixture_t;
+
+static fixture_t F;
+
+static void h_hello(nova_req_t *r, void *ud)
+{
+    (void)ud;
+    nova_resp_body(r, 200, "text/plain", "hello", 5);
+}
+
+static void h_client(nova_req_t *r, void *ud)
+{
+    char buf[256];
+    (void)ud;
+    int n = snprintf(buf, sizeof(buf), "{\"id\":\"%s\",\"n\":%zu}", r->params[0], r->nparams);
+    nova_resp_json(r, 200, buf, (size_t)n);
+}
+
+static void h_me(nova_req_t *r, void *ud)
+{
+    (void)ud;
+    nova_resp_json(r, 200, "{\"me\":true}", 11);
+}
+
+static void h_keys(nova_req_t *r, void *ud)
+{
+    char buf[512];
+    (void)ud;
+    int n = snprintf(buf, sizeof(buf), "%s|%s|%zu|%s", r->params[0], r->params[1], r->nparams,
+                     r->route);
+    nova_resp_body(r, 201, "text/plain", buf, (size_t)n);
+}
+
+static void h_echo(nova_req_t *r, void *ud)
+{
+    (void)ud;
+    assert_non_null(r->body.data);
+    assert_int_equal(strlen(r->body.data), r->body.len);
+    nova_resp_body(r, 200, "application/octet-stream", r->body.data, r->body.len);
+}
+
+static void h_hdr(nova_req_t *r, void *ud)
+{
+    char buf[512];
+    const char *h = nova_req_header(r, "X-Test");
+    const char *q = nova_req_query(r, "q");
+    (void)ud;
+    int n = snprintf(buf, sizeof(buf), "%s|%s|%s", h ? h : "-", q ? q : "-", r->path);
+    nova_resp_body(r, 200, "text/plain", buf, (size_t)n);
+    nova_resp_header(r, "x-extra", "yes");
+}
+
+static void h_nostatus(nova_req_t *r, void *ud)
+{
+    (void)r;
+    (void)ud;
+}
+
+static void h_status(nova_req_t *r, void *ud)
+{
+    (void)ud;
+    nova_resp_status(r, (nova_status)atoi(r->params[0]), "some detail \"quoted\"");
+}
+
+static void h_slow(nova_req_t *r, void *ud)
+{
+    struct timespec ts = {0, 300 * 1000 * 1000};
+    (void)ud;
+    nanosleep(&ts, NULL);
+    nova_resp_body(r, 200, "text/plain", "slow", 4);
+}
+
+static void h_private(nova_req_t *r, void *ud)
+{
+    char buf[256];
+    (void)ud;
+    int n = snprintf(buf, sizeof(buf), "%s/%s", r->principal->tenant_id, r->principal->client_id);
+    nova_resp_body(r, 200, "text/plain", buf, (size_t)n);
+}
+
+static void h_cached(nova_req_t *r, void *ud)
+{
+    (void)ud;
+    nova_resp_header(r, "Cache-Control", "public, max-age=60");
+    nova_resp_json(r, 200, "{}", 2);
+}
+
+static bool authenticate(nova_req_t *r, const char *scope, void *ud)
+{
+    const char *h = nova_req_header(r, "authorization");
+    (void)ud;
+    if (!h || strcmp(h, "Bearer good") != 0) {
+        nova_resp_problem(r, 401, "unauthorized", "Unauthorized", "bad token");
+        nova_resp_header(r, "WWW-Authenticate", "Bearer");
+        return false;
+    }
+    if (strcmp(scope, "admin") == 0) {
+        nova_resp_status(r, NOVA_FORBIDDEN, NULL);
+        return false;
+    }
+    if (strcmp(scope, "silent") == 0)
+        return false; /* writes nothing: the server must still refuse */
+    nova_principal_t *p = nova_arena_alloc(&r->arena, sizeof(*p));
+    memset(p, 0, sizeof(*p));
+    p->tenant_id = "t_1";
+    p->client_id = "c_1";
+    r->principal = p;
+    return true;
+}
+
+static void add_routes(nova_http_server_t *s)
+{
+    assert_int_equal(nova_http_route(s, "GET", "/hello", NULL, h_hello, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/v1/clients/{id}", NULL, h_client, NULL), NOVA_OK);
+    /* registered after the {id} route on purpose: the literal must still win */
+    assert_int_equal(nova_http_route(s, "GET", "/v1/clients/me", NULL, h_me, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "POST", "/v1/clients/{id}/keys/{kid}", NULL, h_keys, NULL),
+                     NOVA_OK);
+    assert_int_equal(nova_http_route(s, "POST", "/echo", NULL, h_echo, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "PUT", "/echo", NULL, h_echo, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/hdr", NULL, h_hdr, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/nostatus", NULL, h_nostatus, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/status/{st}", NULL, h_status, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/slow", NULL, h_slow, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/cached", NULL, h_cached, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/private", "read", h_private, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/admin", "admin", h_private, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/silent", "silent", h_private, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/metrics", NULL, nova_http_metrics_handler, s),
+                     NOVA_OK);
+    nova_http_set_authenticator(s, authenticate, NULL);
+}
+
+static int setup(void **state)
+{
+    nova_http_config_t cfg = {
+        .host = "127.0.0.1",
+        .port = 0,
+        .threads = 2,
+        .max_body = MAX_BODY,
+        .access_log = true,
+        .connection_timeout = 10,
+    };
+    (void)state;
+    snprintf(F.log_path, sizeof(F.log_path), "/tmp/nova_http_test_log.XXXXXX");
+    F.log_fd = mkstemp(F.log_path);
+    assert_true(F.log_fd >= 0);
+    nova_log_set_fd(F.log_fd);
+    assert_int_equal(nova_http_server_new(&cfg, &F.srv), NOVA_OK);
+    add_routes(F.srv);
+    assert_int_equal(nova_http_server_start(F.srv), NOVA_OK);
+    F.port = nova_http_server_port(F.srv);
+    assert_true(F.port > 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    nova_http_server_free(F.srv);
+    nova_log_set_fd(2);
+    close(F.log_fd);
+    unlink(F.log_path);
+    return 0;
+}
+
+/* Parses a problem+json reply and checks its RFC 9457 shape. */
+static void check_problem(const resp_t *r, int status, const char *code, bool has_detail)
+{
+    json_error_t err;
+    char type[128];
+
+    assert_int_equal(r->status, status);
+    assert_string_equal(resp_header(r, "content-type"), "application/problem+json");
+    json_t *j = json_loadb(r->body, r->body_len, 0, &err);
+    assert_non_null(j);
+    snprintf(type, sizeof(type), "https://nova.dev/problems/%s", code);
+    assert_string_equal(json_string_value(json_object_get(j, "type")), type);
+    assert_non_null(json_string_value(json_object_get(j, "title")));
+    assert_int_equal(json_integer_value(json_object_get(j, "status")), status);
+    assert_string_equal(json_string_value(json_object_get(j, "code")), code);
+    assert_string_equal(json_string_value(json_object_get(j, "instance")),
+                        resp_header(r, "x-req-id"));
+    assert_int_equal(json_object_get(j, "detail") != NULL, has_detail);
+    json_decref(j);
+}
+
+/* ---- tests ---- */
+
+static void test_route_params(void **state)
+{
+    resp_t r;
+    (void)state;
+
+    http_get(F.port, "/hello", &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "hello");
+    assert_string_equal(resp_header(&r, "cache-control"), "no-store");
+    assert_string_equal(resp_header(&r, "content-type"), "text/plain");
+    resp_free(&r);
+
+    http_get(F.port, "/v1/clients/abc", &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "{\"id\":\"abc\",\"n\":1}");
+    assert_string_equal(resp_header(&r, "content-type"), "application/json");
+    resp_free(&r);
+
+    http_get(F.port, "/v1/clients/me", &r);
+    assert_string_equal(r.body, "{\"me\":true}");
+    resp_free(&r);
+
+    /* percent-decoded parameter */
+    http_get(F.port, "/v1/clients/a%20b", &r);
+    assert_string_equal(r.body, "{\"id\":\"a b\",\"n\":1}");
+    resp_free(&r);
+
+    http_req(F.port, &r,
+             "POST /v1/clients/c1/keys/k9 HTTP/1.1\r\nHost: t\r\n"
+             "Content-Length: 0\r\n\r\n");
+    assert_int_equal(r.status, 201);
+    assert_string_equal(r.body, "c1|k9|2|/v1/clients/{id}/keys/{kid}");
+    resp_free(&r);
+
+    /* headers, query (not part of path), extra response header */
+    http_req(F.port, &r, "GET /hdr?q=a%%2Bb&z=1 HTTP/1.1\r\nHost: t\r\nx-test: v1\r\n\r\n");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "v1|a+b|/hdr");
+    assert_string_equal(resp_header(&r, "x-extra"), "yes");
+    resp_free(&r);
+
+    /* HEAD is served by GET without a body */
+    http_req(F.port, &r, "HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body_len, 0);
+    resp_free(&r);
+
+    /* a handler may allow caching; otherwise no-store */
+    http_get(F.port, "/cached", &r);
+    assert_string_equal(resp_header(&r, "cache-control"), "public, max-age=60");
+    resp_free(&r);
+}
+
+static void test_not_found(void **state)
+{
+    resp_t r;
+    (void)state;
+
+    const char *paths[] = {
+        "/nope", "/v1/clients", "/v1/clients/", "/v1/clients/a/b", "/hello/", "//hello", "/"};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(*paths); i++) {
+        http_get(F.port, paths[i], &r);
+        check_problem(&r, 404, "not_found", false);
+        assert_string_equal(resp_header(&r, "cache-control"), "no-store");
+        resp_free(&r);
+    }
+}
+
+static void test_method_not_allowed(void **state)
+{
+    resp_t r;
+    (void)state;
+
+    http_req(F.port, &r, "DELETE /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    check_problem(&r, 405, "method_not_allowed", false);
+    assert_string_equal(resp_header(&r, "allow"), "GET, HEAD");
+    resp_free(&r);
+
+    http_req(F.port, &r, "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n");
+    check_problem(&r, 405, "method_not_allowed", false);
+    assert_string_equal(resp_header(&r, "allow"), "POST, PUT");
+    resp_free(&r);
+}
+
+static void test_bad_path(void **state)
+{
+    resp_t r;
+    (void)state;
+
+    const char *paths[] = {"/a/../hello", "/..", "/hello/%2e%2e", "/hel%00lo", "/v1/clients/%00"};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(*paths); i++) {
+        http_get(F.port, paths[i], &r);
+        check_problem(&r, 400, "invalid_request", true);
+        resp_free(&r);
+    }
+    /* dots inside a segment are fine */
+    http_get(F.port, "/v1/clients/a..b", &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+}
+
+static void test_body_echo(void **state)
+{
+    resp_t r;
+    conn_t *c;
+    (void)state;
+
+    http_req(F.port, &r, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nabcde");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "abcde");
+    resp_free(&r);
+
+    /* exactly the limit is fine */
+    char *big = malloc(MAX_BODY + 1);
+    memset(big, 'x', MAX_BODY);
+    big[MAX_BODY] = '\0';
+    c = conn_open(F.port);
+    conn_sendf(c, "PUT /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n", MAX_BODY);
+    conn_send(c, big, MAX_BODY);
+    assert_true(conn_recv_resp(c, &r, false));
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body_len, MAX_BODY);
+    resp_free(&r);
+    conn_close(c);
+    free(big);
+
+    /* chunked within the limit */
+    http_req(F.port, &r,
+             "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "abcde");
+    resp_free(&r);
+}
+
+static void test_too_large(void **state)
+{
+    resp_t r;
+    conn_t *c;
+    char chunk[600];
+    (void)state;
+
+    /* announced: answered at once, without the body being sent */
+    c = conn_open(F.port);
+    conn_sendf(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n", MAX_BODY + 1);
+    assert_true(conn_recv_resp(c, &r, false));
+    check_problem(&r, 413, "payload_too_large", false);
+    resp_free(&r);
+    assert_true(conn_closed_by_peer(c));
+    conn_close(c);
+
+    /* with Expect: 100-continue the client never even gets a 100 */
+    c = conn_open(F.port);
+    conn_sendf(c, "POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                  "Content-Length: 999999999\r\n\r\n");
+    assert_true(conn_recv_resp(c, &r, false));
+    assert_int_equal(r.status, 413);
+    resp_free(&r);
+    conn_close(c);
+
+    /* chunked: over the limit is discovered while reading */
+    memset(chunk, 'y', sizeof(chunk));
+    c = conn_open(F.port);
+    conn_sendf(c, "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (int i = 0; i < 3; i++) {
+        conn_sendf(c, "%zx\r\n", sizeof(chunk));
+        conn_send(c, chunk, sizeof(chunk));
+        conn_sendf(c, "\r\n");
+    }
+    conn_sendf(c, "0\r\n\r\n");
+    assert_true(conn_recv_resp(c, &r, false));
+    check_problem(&r, 413, "payload_too_large", false);
+    resp_free(&r);
+    /* the connection stays usable: the body was read and discarded */
+    conn_sendf(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(conn_recv_resp(c, &r, false));
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    conn_close(c);
+}
+
+static void test_req_id(void **state)
+{
+    resp_t r;
+    char id65[66];
+    (void)state;
+
+    http_req(F.port, &r, "GET /hello HTTP/1.1\r\nHost: t\r\nx-req-id: abc.DEF_123-x\r\n\r\n");
+    assert_string_equal(resp_header(&r, "x-req-id"), "abc.DEF_123-x");
+    resp_free(&r);
+
+    http_get(F.port, "/hello", &r);
+    const char *gen = resp_header(&r, "x-req-id");
+    assert_non_null(gen);
+    assert_memory_equal(gen, "req_", 4);
+    assert_true(strlen(gen) > 10);
+    resp_free(&r);
+
+    http_req(F.port, &r, "GET /hello HTTP/1.1\r\nHost: t\r\nx-req-id: bad id!\r\n\r\n");
+    assert_memory_equal(resp_header(&r, "x-req-id"), "req_", 4);
+    resp_free(&r);
+
+    memset(id65, 'a', 65);
+    id65[65] = '\0';
+    http_req(F.port, &r, "GET /hello HTTP/1.1\r\nHost: t\r\nx-req-id: %s\r\n\r\n", id65);
+    assert_memory_equal(resp_header(&r, "x-req-id"), "req_", 4);
+    resp_free(&r);
+    id65[64] = '\0'; /* 64 is the maximum */
+    http_req(F.port, &r, "GET /hello HTTP/1.1\r\nHost: t\r\nx-req-id: %s\r\n\r\n", id65);
+    assert_string_equal(resp_header(&r, "x-req-id"), id65);
+    resp_free(&r);
+
+    /* two generated ids differ */
+    char first[80];
+    http_get(F.port, "/hello", &r);
+    snprintf(first, sizeof(first), "%s", resp_header(&r, "x-req-id"));
+    resp_free(&r);
+    http_get(F.port, "/hello", &r);
+    assert_string_not_equal(first, resp_header(&r, "x-req-id"));
+    resp_free(&r);
+}
+
+static void test_traceparent(void **state)
+{
+    resp_t r;
+    const char *good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const char *bad[] = {
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", /* upper case */
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01", /* zero trace id */
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", /* zero parent id */
+        "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", /* other version */
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1",  /* short */
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",
+        "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    };
+    (void)state;
+
+    http_req(F.port, &r, "GET /hello HTTP/1.1\r\nHost: t\r\ntraceparent: %s\r\n\r\n", good);
+    assert_string_equal(resp_header(&r, "traceparent"), good);
+    resp_free(&r);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        http_req(F.port, &r, "GET /hello HTTP/1.1\r\nHost: t\r\ntraceparent: %s\r\n\r\n", bad[i]);
+        assert_int_equal(r.status, 200);
+        assert_null(resp_header(&r, "traceparent"));
+        resp_free(&r);
+    }
+    http_get(F.port, "/hello", &r);
+    assert_null(resp_header(&r, "traceparent"));
+    resp_free(&r);
+}
+
+static void test_auth(void **state)
+{
+    resp_t r;
+    (void)state;
+
+    http_get(F.port, "/private", &r);
+    check_problem(&r, 401, "unauthorized", true);
+    assert_string_equal(resp_header(&r, "www-authenticate"), "Bearer");
+    resp_free(&r);
+
+    http_req(F.port, &r, "GET /private HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer good\r\n\r\n");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "t_1/c_1");
+    resp_free(&r);
+
+    http_req(F.port, &r, "GET /admin HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer good\r\n\r\n");
+    check_problem(&r, 403, "forbidden", false);
+    resp_free(&r);
+
+    /* an authenticator that refuses without writing a reply still refuses */
+    http_req(F.port, &r, "GET /silent HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer good\r\n\r\n");
+    check_problem(&r, 401, "unauthorized", false);
+    resp_free(&r);
+}
+
+static void test_problems(void **state)
+{
+    resp_t r;
+    char path[32];
+    (void)state;
+
+    http_get(F.port, "/nostatus", &r);
+    check_problem(&r, 500, "internal", false);
+    resp_free(&r);
+
+    static const struct {
+        nova_status st;
+        int http;
+        const char *code;
+    } cases[] = {
+        {NOVA_INVALID, 400, "invalid_request"}, {NOVA_NOT_FOUND, 404, "not_found"},
+        {NOVA_CONFLICT, 409, "conflict"},       {NOVA_UNAUTHORIZED, 401, "unauthorized"},
+        {NOVA_FORBIDDEN, 403, "forbidden"},     {NOVA_TOO_LARGE, 413, "payload_too_large"},
+        {NOVA_UNAVAILABLE, 503, "unavailable"}, {NOVA_INTERNAL, 500, "internal"},
+        {NOVA_NOMEM, 500, "internal"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        assert_int_equal(nova_http_status_for(cases[i].st), cases[i].http);
+        snprintf(path, sizeof(path), "/status/%d", (int)cases[i].st);
+        http_get(F.port, path, &r);
+        check_problem(&r, cases[i].http, cases[i].code, true);
+        json_t *j = json_loadb(r.body, r.body_len, 0, NULL);
+        assert_string_equal(json_string_value(json_object_get(j, "detail")),
+                            "some detail \"quoted\"");
+        json_decref(j);
+        resp_free(&r);
+    }
+}
+
+static void test_keep_alive(void **state)
+{
+    resp_t r;
+    conn_t *c = conn_open(F.port);
+    (void)state;
+
+    /* sequential */
+    for (int i = 0; i < 3; i++) {
+        conn_sendf(c, "GET /v1/clients/k%d HTTP/1.1\r\nHost: t\r\n\r\n", i);
+        assert_true(conn_recv_resp(c, &r, false));
+        assert_int_equal(r.status, 200);
+        assert_null(resp_header(&r, "connection"));
+        resp_free(&r);
+    }
+    /* pipelined, with a body and an error in between */
+    conn_sendf(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi"
+                  "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n"
+                  "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(conn_recv_resp(c, &r, false));
+    assert_string_equal(r.body, "hi");
+    resp_free(&r);
+    assert_true(conn_recv_resp(c, &r, false));
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    assert_true(conn_recv_resp(c, &r, false));
+    assert_string_equal(r.body, "hello");
+    resp_free(&r);
+    conn_close(c);
+}
+
+/* Value of the sample line that starts with prefix, or -1. */
+static double metric(const char *text, const char *prefix)
+{
+    const char *p = text;
+    size_t n = strlen(prefix);
+    while (p && *p) {
+        if (strncmp(p, prefix, n) == 0 && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    return -1;
+}
+
+static void test_metrics(void **state)
+{
+    resp_t r;
+    (void)state;
+
+    for (int i = 0; i < 3; i++) {
+        http_get(F.port, "/v1/clients/m", &r);
+        resp_free(&r);
+    }
+    http_get(F.port, "/nope/metrics", &r);
+    resp_free(&r);
+    http_get(F.port, "/metrics", &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(resp_header(&r, "content-type"), "text/plain; version=0.0.4");
+    const char *t = r.body;
+    assert_true(metric(t, "nova_http_requests_total{route=\"/v1/clients/{id}\",method=\"GET\","
+                          "status=\"200\"}") >= 3);
+    assert_true(metric(t, "nova_http_requests_total{route=\"unmatched\",method=\"GET\","
+                          "status=\"404\"}") >= 1);
+    assert_true(metric(t, "nova_http_requests_total{route=\"/hello\",method=\"DELETE\","
+                          "status=\"405\"}") >= 1);
+    double cnt = metric(t, "nova_http_request_duration_seconds_count{route=\"/v1/clients/{id}\"}");
+    assert_true(cnt >= 3);
+    assert_true(metric(t, "nova_http_request_duration_seconds_bucket{route=\"/v1/clients/{id}\","
+                          "le=\"+Inf\"}") == cnt);
+    assert_true(metric(t, "nova_http_request_duration_seconds_bucket{route=\"/v1/clients/{id}\","
+                          "le=\"0.0005\"}") >= 0);
+    assert_true(metric(t, "nova_http_request_duration_seconds_sum{route=\"/v1/clients/{id}\"}") >
+                0);
+    assert_true(metric(t, "nova_http_requests_in_flight") >= 1); /* this very request */
+    double start = metric(t, "process_start_time_seconds");
+    assert_true(start > 1.6e9 && start <= (double)time(NULL) + 1);
+    assert_non_null(strstr(t, "# TYPE nova_http_request_duration_seconds histogram\n"));
+    assert_non_null(strstr(t, "# TYPE nova_http_requests_total counter\n"));
+    /* buckets are cumulative */
+    double prev = 0;
+    const char *les[] = {"0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
+                         "0.1",    "0.25",  "0.5",    "1",     "2.5",  "+Inf"};
+    for (size_t i = 0; i < 13; i++) {
+        char name[160];
+        snprintf(name, sizeof(name),
+                 "nova_http_request_duration_seconds_bucket{route=\"/hello\",le=\"%s\"}", les[i]);
+        double v = metric(t, name);
+        assert_true(v >= prev);
+        prev = v;
+    }
+    resp_free(&r);
+}
+
+static void test_access_log(void **state)
+{
+    resp_t r;
+    char buf[1 << 16];
+    (void)state;
+
+    http_req(F.port, &r,
+             "GET /v1/clients/secretid?token=SEKRIT HTTP/1.1\r\nHost: t\r\nx-req-id: log-1\r\n"
+             "Authorization: Bearer HDRSECRET\r\n"
+             "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\r\n");
+    resp_free(&r);
+    http_req(F.port, &r,
+             "GET /private HTTP/1.1\r\nHost: t\r\nx-req-id: log-2\r\n"
+             "Authorization: Bearer good\r\n\r\n");
+    resp_free(&r);
+    http_req(F.port, &r, "GET /nope HTTP/1.1\r\nHost: t\r\nx-req-id: log-3\r\n\r\n");
+    resp_free(&r);
+
+    /* the line is written at completion, just after the reply went out */
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    ssize_t n = pread(F.log_fd, buf, sizeof(buf) - 1, 0);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_null(strstr(buf, "SEKRIT"));
+    assert_null(strstr(buf, "HDRSECRET"));
+    assert_null(strstr(buf, "secretid"));
+
+    const char *want[] = {"log-1", "log-2", "log-3"};
+    for (size_t i = 0; i < 3; i++) {
+        char key[64];
+        int lines = 0;
+        json_t *found = NULL;
+        snprintf(key, sizeof(key), "\"req_id\":\"%s\"", want[i]);
+        for (char *line = buf, *nl; *line; line = nl + 1) {
+            nl = strchr(line, '\n');
+            assert_non_null(nl);
+            if (!memmem(line, (size_t)(nl - line), key, strlen(key)))
+                continue;
+            lines++;
+            found = json_loadb(line, (size_t)(nl - line), 0, NULL);
+        }
+        assert_int_equal(lines, 1); /* exactly one line per request */
+        assert_non_null(found);
+        assert_string_equal(json_string_value(json_object_get(found, "msg")), "http");
+        assert_string_equal(json_string_value(json_object_get(found, "method")), "GET");
+        assert_true(json_is_integer(json_object_get(found, "dur_us")));
+        assert_true(json_is_integer(json_object_get(found, "bytes_out")));
+        if (i == 0) {
+            assert_string_equal(json_string_value(json_object_get(found, "route")),
+                                "/v1/clients/{id}");
+            assert_int_equal(json_integer_value(json_object_get(found, "status")), 200);
+            assert_string_equal(json_string_value(json_object_get(found, "trace_id")),
+                                "4bf92f3577b34da6a3ce929d0e0e4736");
+            assert_null(json_object_get(found, "problem"));
+        } else if (i == 1) {
+            assert_string_equal(json_string_value(json_object_get(found, "tenant")), "t_1");
+            assert_string_equal(json_string_value(json_object_get(found, "client")), "c_1");
+        } else {
+            assert_string_equal(json_string_value(json_object_get(found, "route")), "unmatched");
+            assert_int_equal(json_integer_value(json_object_get(found, "status")), 404);
+            assert_string_equal(json_string_value(json_object_get(found, "problem")), "not_found");
+            assert_null(json_object_get(found, "trace_id"));
+            assert_null(json_object_get(found, "tenant"));
+        }
+        json_decref(found);
+    }
+}
+
+/* ---- registration and life cycle ---- */
+
+static void test_route_registration(void **state)
+{
+    nova_http_server_t *s;
+    nova_http_config_t cfg = {.host = "127.0.0.1"};
+    (void)state;
+
+    assert_int_equal(nova_http_server_new(&cfg, &s), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "nope", NULL, h_hello, NULL), NOVA_INVALID);
+    assert_int_equal(nova_http_route(s, "GET", "/a/{}", NULL, h_hello, NULL), NOVA_INVALID);
+    assert_int_equal(nova_http_route(s, "GET", "/a/{x", NULL, h_hello, NULL), NOVA_INVALID);
+    assert_int_equal(nova_http_route(s, "GET", "/a/x}", NULL, h_hello, NULL), NOVA_INVALID);
+    assert_int_equal(nova_http_route(s, "GET", "/a/{b}/{c}/{d}/{e}/{f}", NULL, h_hello, NULL),
+                     NOVA_INVALID);
+    assert_int_equal(nova_http_route(s, "get", "/a", NULL, h_hello, NULL), NOVA_INVALID);
+    assert_int_equal(nova_http_route(s, "GET", "/a", NULL, NULL, NULL), NOVA_INVALID);
+    assert_int_equal(nova_http_route(s, "GET", "/a/{b}/{c}/{d}/{e}", NULL, h_hello, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/a/{id}", NULL, h_hello, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/a/{other}", NULL, h_hello, NULL), NOVA_CONFLICT);
+    assert_int_equal(nova_http_route(s, "POST", "/a/{other}", NULL, h_hello, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/p", "scope", h_hello, NULL), NOVA_OK);
+    /* a scoped route without an authenticator would fail open or closed at random: refuse */
+    assert_int_equal(nova_http_server_start(s), NOVA_INVALID);
+    nova_http_set_authenticator(s, authenticate, NULL);
+    cfg.port = 0;
+    assert_int_equal(nova_http_server_start(s), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/late", NULL, h_hello, NULL), NOVA_INVALID);
+    nova_http_server_stop(s, 100);
+    nova_http_server_stop(s, 100); /* idempotent */
+    nova_http_server_free(s);
+    nova_http_server_free(NULL);
+
+    nova_http_config_t bad = {.host = "127.0.0.1", .tls_cert_pem = "x"};
+    assert_int_equal(nova_http_server_new(&bad, &s), NOVA_INVALID);
+    assert_null(s);
+}
+
+static void test_validators(void **state)
+{
+    (void)state;
+    assert_true(req_id_valid("a"));
+    assert_false(req_id_valid(""));
+    assert_false(req_id_valid(NULL));
+    assert_false(req_id_valid("a/b"));
+    assert_false(req_id_valid("a b"));
+    assert_true(traceparent_valid("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"));
+    assert_false(traceparent_valid("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g"));
+    assert_false(traceparent_valid(NULL));
+    assert_true(path_acceptable("/a/b"));
+    assert_true(path_acceptable("/a/..b/c.."));
+    assert_false(path_acceptable("/a/.."));
+    assert_false(path_acceptable("/../a"));
+    assert_false(path_acceptable("a/b"));
+    assert_false(path_acceptable(""));
+}
+
+static void test_port_in_use(void **state)
+{
+    nova_http_server_t *a, *b;
+    nova_http_config_t cfg = {.host = "127.0.0.1", .threads = 1};
+    resp_t r;
+    (void)state;
+
+    assert_int_equal(nova_http_server_new(&cfg, &a), NOVA_OK);
+    assert_int_equal(nova_http_route(a, "GET", "/hello", NULL, h_hello, NULL), NOVA_OK);
+    assert_int_equal(nova_http_server_start(a), NOVA_OK);
+    cfg.port = nova_http_server_port(a);
+    assert_int_equal(nova_http_server_new(&cfg, &b), NOVA_OK);
+    assert_int_equal(nova_http_route(b, "GET", "/hello", NULL, h_hello, NULL), NOVA_OK);
+    assert_int_equal(nova_http_server_start(b), NOVA_UNAVAILABLE);
+    nova_http_server_free(a);
+    /* the port is free again: the same server may now start */
+    assert_int_equal(nova_http_server_start(b), NOVA_OK);
+    assert_int_equal(nova_http_server_port(b), cfg.port);
+    http_get(cfg.port, "/hello", &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    nova_http_server_free(b);
+}
+
+typedef struct slow_call {
+    unsigned port;
+    resp_t r;
+    bool ok;
+} slow_call_t;
+
+static void *slow_client(void *arg)
+{
+    slow_call_t *sc = arg;
+    conn_t *c = conn_open(sc->port);
+    if (!c)
+        return NULL;
+    conn_sendf(c, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
+    sc->ok = conn_recv_resp(c, &sc->r, false);
+    conn_close(c);
+    return NULL;
+}
+
+static void test_graceful_stop(void **state)
+{
+    nova_http_server_t *s;
+    nova_http_config_t cfg = {.host = "127.0.0.1", .threads = 2};
+    slow_call_t sc = {0};
+    pthread_t th;
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    (void)state;
+
+    assert_int_equal(nova_http_server_new(&cfg, &s), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/slow", NULL, h_slow, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/hello", NULL, h_hello, NULL), NOVA_OK);
+    assert_int_equal(nova_http_server_start(s), NOVA_OK);
+    sc.port = nova_http_server_port(s);
+
+    /* an idle keep-alive connection must not hold up the stop */
+    conn_t *idle = conn_open(sc.port);
+    resp_t r;
+    conn_sendf(idle, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(conn_recv_resp(idle, &r, false));
+    resp_free(&r);
+
+    assert_int_equal(pthread_create(&th, NULL, slow_client, &sc), 0);
+    nanosleep(&ts, NULL); /* the slow request is in its handler now */
+    uint64_t t0 = nova_time_mono_ns();
+    nova_http_server_stop(s, 5000);
+    uint64_t waited_ms = (nova_time_mono_ns() - t0) / 1000000;
+    pthread_join(th, NULL);
+    assert_true(sc.ok);
+    assert_int_equal(sc.r.status, 200);
+    assert_string_equal(sc.r.body, "slow");
+    /* told to go away, since the server is stopping */
+    assert_string_equal(resp_header(&sc.r, "connection"), "close");
+    resp_free(&sc.r);
+    assert_true(waited_ms >= 100 && waited_ms < 2000);
+
+    /* stopped: no more connections */
+    conn_t *c = conn_open(sc.port);
+    assert_null(c);
+    assert_true(conn_closed_by_peer(idle));
+    conn_close(idle);
+    nova_http_server_free(s);
+}
+
+static void test_stop_grace_expires(void **state)
+{
+    nova_http_server_t *s;
+    nova_http_config_t cfg = {.host = "127.0.0.1", .threads = 1};
+    slow_call_t sc = {0};
+    pthread_t th;
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    (void)state;
+
+    assert_int_equal(nova_http_server_new(&cfg, &s), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/slow", NULL, h_slow, NULL), NOVA_OK);
+    assert_int_equal(nova_http_server_start(s), NOVA_OK);
+    sc.port = nova_http_server_port(s);
+    assert_int_equal(pthread_create(&th, NULL, slow_client, &sc), 0);
+    nanosleep(&ts, NULL);
+    /* grace shorter than the handler: stop still returns, after the handler is done */
+    nova_http_server_stop(s, 10);
+    pthread_join(th, NULL);
+    resp_free(&sc.r);
+    nova_http_server_free(s);
+}
+
+/* ---- mTLS ---- */
+
+#ifdef NOVA_HAVE_GNUTLS
+
+static const char CA_PEM[] = "-----BEGIN CERTIFICATE-----\n"
+                             "MIIBhTCCASugAwIBAgIUARuHKUWQr2eKrsgh/BIQOUwwXBowCgYIKoZIzj0EAwIw\n"
+                             "FzEVMBMGA1UEAwwMTm92YSBUZXN0IENBMCAXDTI2MTEyMjE1MDc1MFoYDzIxMjYx\n"
+                             "MDI5MTUwNzUwWjAXMRUwEwYDVQQDDAxOb3ZhIFRlc3QgQ0EwWTATBgcqhkjOPQIB\n"
+                             "BggqhkjOPQMBBwNCAAR/RJaSvzC7wUB8loNEa9LJ4mXs+Msmyr+pfnPXmbm7iBch\n"
+                             "bY1t0SWK1+xA3eJ1WKf/g9pP01tvjaTQbPwy0NTdo1MwUTAdBgNVHQ4EFgQUbFxw\n"
+                             "L6yS+1K5xvsYeK6mM6poLoUwHwYDVR0jBBgwFoAUbFxwL6yS+1K5xvsYeK6mM6po\n"
+                             "LoUwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiAgFqjs20I5bsLb\n"
+                             "0frU6TrWGQLi19blsnor87i/Ba1RqwIhAOgSg9GPAUwPrPp6imrfyhgI7xJtmkJ+\n"
+                             "NrkIL4zZNjal\n"
+                             "-----END CERTIFICATE-----\n";
+static const char SRV_PEM[] = "-----BEGIN CERTIFICATE-----\n"
+                              "MIIBjTCCATOgAwIBAgIUC5yMrxbEx/djk2qmi/ruY/B85iAwCgYIKoZIzj0EAwIw\n"
+                              "FzEVMBMGA1UEAwwMTm92YSBUZXN0IENBMCAXDTI2MTEyMjE1MDc1MFoYDzIxMjYx\n"
+                              "MDI5MTUwNzUwWjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIBBggq\n"
+                              "hkjOPQMBBwNCAASGENpl/ZwIl8txoO0xBl5vMWShSk3EuXAucIc4PszNCvpUfTQQ\n"
+                              "3oJqSKvZwduYIKSneXFhpWMVjfLLCQT+cMMbo14wXDAPBgNVHREECDAGhwR/AAAB\n"
+                              "MAkGA1UdEwQCMAAwHQYDVR0OBBYEFNTaeSaLtdufO8PDFzUdoios3P4GMB8GA1Ud\n"
+                              "IwQYMBaAFGxccC+skvtSucb7GHiupjOqaC6FMAoGCCqGSM49BAMCA0gAMEUCIA8N\n"
+                              "OHi0WAJdVpjoKERkhNVH4GnUiwpNYu7ZkL8Y51Z5AiEAs9I27zyK6Mba9v3dytn7\n"
+                              "RuwoaKUES99UeTrT84hlIjQ=\n"
+                              "-----END CERTIFICATE-----\n";
+static const char SRV_KEY[] = "-----BEGIN PRIVATE KEY-----\n"
+                              "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQguEIjxKcEvXavEnqU\n"
+                              "78cL1Ouc8iuz0Ah994rISlZaQL6hRANCAASGENpl/ZwIl8txoO0xBl5vMWShSk3E\n"
+                              "uXAucIc4PszNCvpUfTQQ3oJqSKvZwduYIKSneXFhpWMVjfLLCQT+cMMb\n"
+                              "-----END PRIVATE KEY-----\n";
+static const char CLI_PEM[] = "-----BEGIN CERTIFICATE-----\n"
+                              "MIIBjzCCATagAwIBAgIUC5yMrxbEx/djk2qmi/ruY/B85iEwCgYIKoZIzj0EAwIw\n"
+                              "FzEVMBMGA1UEAwwMTm92YSBUZXN0IENBMCAXDTI2MTEyMjE1MDc1MFoYDzIxMjYx\n"
+                              "MDI5MTUwNzUwWjATMREwDwYDVQQDDAhjbGllbnQtMTBZMBMGByqGSM49AgEGCCqG\n"
+                              "SM49AwEHA0IABF7cXR+Iu9yYP3SnnaDMiTfy5ZzG2ZShvyQ9J2sfhaPzbE+RoXak\n"
+                              "lmMDgnO8W9DtOAnwWAg6idD3185OT+NXhAijYjBgMAkGA1UdEwQCMAAwEwYDVR0l\n"
+                              "BAwwCgYIKwYBBQUHAwIwHQYDVR0OBBYEFL85wTUH8+iRr3ZnkrpT5RkOKaXPMB8G\n"
+                              "A1UdIwQYMBaAFGxccC+skvtSucb7GHiupjOqaC6FMAoGCCqGSM49BAMCA0cAMEQC\n"
+                              "IDMV9Z687LXAzsDPX96+ggLhYeuQ8H97KQBj9DSqiQ9gAiBwC+YRXtGXbQXGnjC8\n"
+                              "c+u7kJNtcpTHaGbcnM5qwJF2wQ==\n"
+                              "-----END CERTIFICATE-----\n";
+static const char CLI_KEY[] = "-----BEGIN PRIVATE KEY-----\n"
+                              "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgvaYUXv/LF+jcNgBa\n"
+                              "RlQgFVWCL3QrxDc8+ZQnjxnACnehRANCAARe3F0fiLvcmD90p52gzIk38uWcxtmU\n"
+                              "ob8kPSdrH4Wj82xPkaF2pJZjA4JzvFvQ7TgJ8FgIOonQ99fOTk/jV4QI\n"
+                              "-----END PRIVATE KEY-----\n";
+static const char ROGUE_PEM[] = "-----BEGIN CERTIFICATE-----\n"
+                                "MIIBdzCCAR2gAwIBAgIUKcsx7Sr8x5IeMOKYDKloftnxQiYwCgYIKoZIzj0EAwIw\n"
+                                "EDEOMAwGA1UEAwwFcm9ndWUwIBcNMjYxMTIyMTUwNzUwWhgPMjEyNjEwMjkxNTA3\n"
+                                "NTBaMBAxDjAMBgNVBAMMBXJvZ3VlMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n"
+                                "Aon57n8eMrwqpQAN/VhomLNdRUItCv/yHT6ECG4YAR85GW+Vx/GP6SNGEBIq/nRd\n"
+                                "B78w50tih12FXo+7ij8gVKNTMFEwHQYDVR0OBBYEFM8F+W16g2Ud9SLVaMpzug7X\n"
+                                "+IsPMB8GA1UdIwQYMBaAFM8F+W16g2Ud9SLVaMpzug7X+IsPMA8GA1UdEwEB/wQF\n"
+                                "MAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIhAOQg5Ehxc1gXORP4/CcL7xmeZBdG9t9K\n"
+                                "IbajzWT5I1slAiBbUl9G/c5+i7ZnZz+JTnXhQv5XwNGqVukHLRfk6AubJw==\n"
+                                "-----END CERTIFICATE-----\n";
+static const char ROGUE_KEY[] = "-----BEGIN PRIVATE KEY-----\n"
+                                "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgmkSPy/YI+R6ip068\n"
+                                "jikLUezh18w+R5EtA7fdYi/hHzuhRANCAAQCifnufx4yvCqlAA39WGiYs11FQi0K\n"
+                                "//IdPoQIbhgBHzkZb5XH8Y/pI0YQEir+dF0HvzDnS2KHXYVej7uKPyBU\n"
+                                "-----END PRIVATE KEY-----\n";
+
+static void h_whoami(nova_req_t *r, void *ud)
+{
+    const char *t = nova_req_client_cert_thumbprint(r);
+    (void)ud;
+    nova_resp_body(r, 200, "text/plain", t ? t : "none", strlen(t ? t : "none"));
+}
+
+/* A TLS connection, presenting cert/key when given. */
+static conn_t *tls_open(unsigned port, const char *cert, const char *key)
+{
+    conn_t *c = conn_open(port);
+    int rc;
+    assert_non_null(c);
+    assert_int_equal(gnutls_certificate_allocate_credentials(&c->cred), 0);
+    gnutls_datum_t ca = {(unsigned char *)CA_PEM, sizeof(CA_PEM) - 1};
+    assert_true(gnutls_certificate_set_x509_trust_mem(c->cred, &ca, GNUTLS_X509_FMT_PEM) > 0);
+    if (cert) {
+        gnutls_datum_t cd = {(unsigned char *)cert, (unsigned)strlen(cert)};
+        gnutls_datum_t kd = {(unsigned char *)key, (unsigned)strlen(key)};
+        assert_int_equal(
+            gnutls_certificate_set_x509_key_mem(c->cred, &cd, &kd, GNUTLS_X509_FMT_PEM), 0);
+    }
+    assert_int_equal(gnutls_init(&c->tls, GNUTLS_CLIENT), 0);
+    assert_int_equal(gnutls_set_default_priority(c->tls), 0);
+    assert_int_equal(gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, c->cred), 0);
+    gnutls_session_set_verify_cert(c->tls, "127.0.0.1", 0);
+    gnutls_transport_set_int(c->tls, c->fd);
+    do {
+        rc = gnutls_handshake(c->tls);
+    } while (rc < 0 && !gnutls_error_is_fatal(rc));
+    assert_int_equal(rc, 0);
+    return c;
+}
+
+static void test_mtls(void **state)
+{
+    nova_http_server_t *s;
+    nova_http_config_t cfg = {
+        .host = "127.0.0.1",
+        .threads = 1,
+        .tls_cert_pem = SRV_PEM,
+        .tls_key_pem = SRV_KEY,
+        .tls_client_ca_pem = CA_PEM,
+    };
+    resp_t r;
+    conn_t *c;
+    (void)state;
+
+    assert_int_equal(nova_http_server_new(&cfg, &s), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/whoami", NULL, h_whoami, NULL), NOVA_OK);
+    assert_int_equal(nova_http_server_start(s), NOVA_OK);
+    unsigned port = nova_http_server_port(s);
+
+    /* the thumbprint of CLI_PEM: SHA-256 of its DER, base64url */
+    c = tls_open(port, CLI_PEM, CLI_KEY);
+    conn_sendf(c, "GET /whoami HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(conn_recv_resp(c, &r, false));
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "PumiS-ntTI_tIYZn4a2m8Omvu9MRl6rtKEMgMvvo3KA");
+    resp_free(&r);
+    /* keep-alive over TLS */
+    conn_sendf(c, "GET /whoami HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(conn_recv_resp(c, &r, false));
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    conn_close(c);
+
+    c = tls_open(port, NULL, NULL);
+    conn_sendf(c, "GET /whoami HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(conn_recv_resp(c, &r, false));
+    assert_string_equal(r.body, "none");
+    resp_free(&r);
+    conn_close(c);
+
+    /* a certificate the CA did not issue: MHD only requests certificates, so the handshake
+     * succeeds, but the certificate does not verify and so has no thumbprint */
+    c = tls_open(port, ROGUE_PEM, ROGUE_KEY);
+    conn_sendf(c, "GET /whoami HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(conn_recv_resp(c, &r, false));
+    assert_string_equal(r.body, "none");
+    resp_free(&r);
+    conn_close(c);
+
+    nova_http_server_free(s);
+}
+#endif
+
+int main(void)
+{
+    const struct CMUnitTest served[] = {
+        cmocka_unit_test(test_route_params),
+        cmocka_unit_test(test_not_found),
+        cmocka_unit_test(test_method_not_allowed),
+        cmocka_unit_test(test_bad_path),
+        cmocka_unit_test(test_body_echo),
+        cmocka_unit_test(test_too_large),
+        cmocka_unit_test(test_req_id),
+        cmocka_unit_test(test_traceparent),
+        cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_problems),
+        cmocka_unit_test(test_keep_alive),
+        cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_access_log),
+    };
+    const struct CMUnitTest standalone[] = {
+        cmocka_unit_test(test_validators),
+        cmocka_unit_test(test_route_registration),
+        cmocka_unit_test(test_port_in_use),
+        cmocka_unit_test(test_graceful_stop),
+        cmocka_unit_test(test_stop_grace_expires),
+#ifdef NOVA_HAVE_GNUTLS
+        cmocka_unit_test(test_mtls),
+#endif
+    };
+    int fails = cmocka_run_group_tests_name("http_served", served, setup, teardown);
+    fails += cmocka_run_group_tests_name("http_standalone", standalone, NULL, NULL);
+    return fails;
+}
