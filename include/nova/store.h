@@ -15,7 +15,8 @@
 typedef struct nova_store nova_store_t;
 
 /* Opens a connection. url: "sqlite:PATH" (file; parent directory is created), "sqlite::memory:"
- * or "postgres://..." / "postgresql://...". On failure writes a reason into err (never the
+ * (a database private to this one connection: tests only) or "postgres://..." /
+ * "postgresql://...". On failure writes a reason into err (never the
  * password) and returns NOVA_UNAVAILABLE or NOVA_INVALID (bad url). */
 nova_status nova_store_open(const char *url, nova_store_t **out, char *err, size_t errlen);
 void nova_store_close(nova_store_t *s);
@@ -97,6 +98,10 @@ nova_status nova_store_client_create(nova_store_t *s, const nova_client_t *c);
  * yet). Revoked clients are returned too (revoked_at != 0). */
 nova_status nova_store_client_get(nova_store_t *s, nova_arena_t *a, const char *client_id,
                                   nova_client_t *out);
+/* The client with this id if it belongs to the tenant (revoked ones too), else NOVA_NOT_FOUND:
+ * for tenant-scoped reads such as the admin API. */
+nova_status nova_store_client_get_scoped(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                         const char *client_id, nova_client_t *out);
 /* The tenant's clients, oldest first, revoked ones included. */
 nova_status nova_store_client_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                    nova_client_t **out, size_t *n);

@@ -1,0 +1,139 @@
+/*
+ * internal.h: what the store's files share and nothing outside src/store (but its unit test)
+ * sees: bound parameters, row cursors, the driver vtable, the statement catalogue and the
+ * migrations embedded at build time.
+ *
+ * A driver runs statements written once in portable SQL with `?` placeholders (the postgres
+ * driver rewrites them to $1..$n). A statement with a slot is prepared once per connection
+ * and cached; slot -1 is prepared for one call (migrations, tests).
+ */
+#ifndef NOVA_STORE_INTERNAL_H
+#define NOVA_STORE_INTERNAL_H
+
+#include "nova/store.h"
+
+typedef enum nova_sql_type { NOVA_SQL_TEXT, NOVA_SQL_INT64, NOVA_SQL_BLOB } nova_sql_type;
+
+/* A bound parameter. TEXT is NUL-terminated (NULL binds SQL NULL); BLOB is len bytes. The
+ * pointed-to data must stay valid until the rows are done. */
+typedef struct nova_sql_param {
+    nova_sql_type type;
+    const void *p;
+    size_t len;
+    int64_t i;
+} nova_sql_param_t;
+
+#define NOVA_SQL_P_TEXT(s) ((nova_sql_param_t){NOVA_SQL_TEXT, (s), 0, 0})
+#define NOVA_SQL_P_INT(v) ((nova_sql_param_t){NOVA_SQL_INT64, NULL, 0, (v)})
+#define NOVA_SQL_P_BLOB(b, n) ((nova_sql_param_t){NOVA_SQL_BLOB, (b), (n), 0})
+#define NOVA_SQL_MAX_PARAMS 16
+
+typedef struct nova_sql {
+    int slot;         /* index into the per-connection cache, or -1 */
+    const char *name; /* for log lines */
+    const char *sql;  /* portable SQL, `?` placeholders */
+    const char *pg;   /* PostgreSQL text when the dialects differ, else NULL */
+} nova_sql_t;
+
+/* A cursor over one statement's result. Always end it with drv->done, also after errors. */
+typedef struct nova_rows {
+    nova_store_t *s;
+    void *h;         /* sqlite3_stmt * or PGresult * */
+    int row;         /* postgres: current row */
+    int nrows;       /* postgres: rows in the result */
+    bool pending;    /* sqlite: the first row was stepped to by query */
+    bool finished;   /* sqlite: SQLITE_DONE seen */
+    bool owned;      /* sqlite: uncached statement, finalize at done */
+    int64_t changes; /* rows inserted/updated/deleted */
+} nova_rows_t;
+
+typedef enum nova_store_dialect { NOVA_DIALECT_SQLITE, NOVA_DIALECT_POSTGRES } nova_store_dialect;
+
+typedef struct nova_store_migration {
+    int version;
+    const char *name;
+    const char *sql;
+} nova_store_migration_t;
+
+struct nova_store_driver {
+    const char *name;
+    nova_store_dialect dialect;
+    const nova_store_migration_t *migrations; /* sorted, versions 1..n */
+    const size_t *n_migrations;
+    void (*close)(nova_store_t *s);
+    /* Runs a script of ;-separated statements without parameters or rows. */
+    nova_status (*exec)(nova_store_t *s, const char *sql);
+    /* Runs q. tenant: value of nova.tenant_id for this statement (postgres row-level
+     * security) when not in a transaction; ignored inside one (begin set it) and by sqlite.
+     * On NOVA_OK, step rows with next; always call done. */
+    nova_status (*query)(nova_store_t *s, const nova_sql_t *q, const char *tenant,
+                         const nova_sql_param_t *p, int n, nova_rows_t *r);
+    /* NOVA_OK: a row is current. NOVA_NOT_FOUND: no more rows. Else an error. */
+    nova_status (*next)(nova_rows_t *r);
+    /* Bytes of a TEXT or BLOB column; NULL for SQL NULL (len 0). Valid until next/done. */
+    const void *(*col_bytes)(nova_rows_t *r, int i, size_t *len);
+    /* Integer or boolean column. */
+    int64_t (*col_int64)(nova_rows_t *r, int i);
+    void (*done)(nova_rows_t *r);
+    /* write: sqlite takes the write lock up front (BEGIN IMMEDIATE). tenant as for query. */
+    nova_status (*begin)(nova_store_t *s, bool write, const char *tenant);
+    nova_status (*commit)(nova_store_t *s);
+    void (*rollback)(nova_store_t *s);
+    /* Serialises migrations across processes for the current transaction. */
+    nova_status (*migrate_lock)(nova_store_t *s);
+};
+
+/* Common head of every driver's connection struct. */
+struct nova_store {
+    const struct nova_store_driver *drv;
+    char *url; /* as opened; nova_store_thread checks it */
+    bool in_tx;
+};
+
+typedef struct nova_store_driver nova_store_driver_t;
+
+/* The value of nova.tenant_id for platform-level statements that may see every tenant. */
+#define NOVA_STORE_ALL_TENANTS "*"
+
+/* Statement catalogue (store.c). */
+enum {
+    NOVA_Q_PING,
+    NOVA_Q_TENANT_INSERT,
+    NOVA_Q_TENANT_GET,
+    NOVA_Q_TENANT_LIST,
+    NOVA_Q_KEY_INSERT,
+    NOVA_Q_KEY_GET,
+    NOVA_Q_KEY_ACTIVE,
+    NOVA_Q_KEY_LIST,
+    NOVA_Q_CLIENT_INSERT,
+    NOVA_Q_CLIENT_GET,
+    NOVA_Q_CLIENT_GET_SCOPED,
+    NOVA_Q_CLIENT_LIST,
+    NOVA_Q_CLIENT_REVOKE,
+    NOVA_Q_TOKEN_REVOKE,
+    NOVA_Q_TOKEN_CHECK,
+    NOVA_Q_TOKEN_PRUNE,
+    NOVA_SQL_SLOTS
+};
+
+/* Driver constructors. path: a file or ":memory:"; url: the postgres URL. */
+nova_status nova_store_sqlite_open(const char *path, nova_store_t **out, char *err, size_t errlen);
+nova_status nova_store_pg_open(const char *url, nova_store_t **out, char *err, size_t errlen);
+
+/* Runs q to completion, discarding rows; *changes (may be NULL) gets the affected rows. */
+nova_status nova_store_exec_q(nova_store_t *s, const nova_sql_t *q, const char *tenant,
+                              const nova_sql_param_t *p, int n, int64_t *changes);
+/* Runs q and reads the first column of its first row as an integer (NOT_FOUND: no row). */
+nova_status nova_store_query_int(nova_store_t *s, const nova_sql_t *q, const char *tenant,
+                                 const nova_sql_param_t *p, int n, int64_t *out);
+
+/* Connections currently open in this process (tests check the per-thread destructor). */
+int nova_store_live_connections(void);
+void nova_store_live_add(int delta);
+
+extern const nova_store_migration_t nova_store_migrations_sqlite[];
+extern const size_t nova_store_migrations_sqlite_count;
+extern const nova_store_migration_t nova_store_migrations_postgres[];
+extern const size_t nova_store_migrations_postgres_count;
+
+#endif

@@ -1,0 +1,572 @@
+/*
+ * store.c: opening connections, the per-thread connection, and the repository functions.
+ * The SQL lives here once, in the portable subset both drivers speak, with `?` placeholders.
+ * Every tenant-scoped statement filters on tenant_id itself; on PostgreSQL the row-level
+ * security policy (nova.tenant_id, set by the driver per statement) is a second fence.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "nova/log.h"
+
+#define TENANT_COLS "id, name, created_at"
+#define KEY_COLS "kid, tenant_id, alg, public_jwk, private_enc, created_at, active"
+#define CLIENT_COLS "id, tenant_id, name, secret_digest, scopes, audiences, created_at, revoked_at"
+
+/* The hot statements (client by id, token check) are primary-key lookups. */
+static const nova_sql_t Q[NOVA_SQL_SLOTS] = {
+    [NOVA_Q_PING] = {NOVA_Q_PING, "ping", "SELECT 1", NULL},
+    [NOVA_Q_TENANT_INSERT] = {NOVA_Q_TENANT_INSERT, "tenant insert",
+                              "INSERT INTO tenants (" TENANT_COLS ") VALUES (?, ?, ?)", NULL},
+    [NOVA_Q_TENANT_GET] = {NOVA_Q_TENANT_GET, "tenant get",
+                           "SELECT " TENANT_COLS " FROM tenants WHERE id = ?", NULL},
+    [NOVA_Q_TENANT_LIST] = {NOVA_Q_TENANT_LIST, "tenant list",
+                            "SELECT " TENANT_COLS " FROM tenants ORDER BY created_at, id", NULL},
+    [NOVA_Q_KEY_INSERT] = {NOVA_Q_KEY_INSERT, "key insert",
+                           "INSERT INTO signing_keys (" KEY_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           NULL},
+    [NOVA_Q_KEY_GET] = {NOVA_Q_KEY_GET, "key get",
+                        "SELECT " KEY_COLS " FROM signing_keys WHERE kid = ?", NULL},
+    [NOVA_Q_KEY_ACTIVE] = {NOVA_Q_KEY_ACTIVE, "key active",
+                           "SELECT " KEY_COLS " FROM signing_keys WHERE tenant_id = ? AND active",
+                           NULL},
+    [NOVA_Q_KEY_LIST] = {NOVA_Q_KEY_LIST, "key list",
+                         "SELECT " KEY_COLS " FROM signing_keys ORDER BY created_at, kid", NULL},
+    [NOVA_Q_CLIENT_INSERT] = {NOVA_Q_CLIENT_INSERT, "client insert",
+                              "INSERT INTO clients (" CLIENT_COLS
+                              ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                              NULL},
+    [NOVA_Q_CLIENT_GET] = {NOVA_Q_CLIENT_GET, "client get",
+                           "SELECT " CLIENT_COLS " FROM clients WHERE id = ?", NULL},
+    [NOVA_Q_CLIENT_GET_SCOPED] = {NOVA_Q_CLIENT_GET_SCOPED, "client get scoped",
+                                  "SELECT " CLIENT_COLS
+                                  " FROM clients WHERE id = ? AND tenant_id = ?",
+                                  NULL},
+    [NOVA_Q_CLIENT_LIST] = {NOVA_Q_CLIENT_LIST, "client list",
+                            "SELECT " CLIENT_COLS
+                            " FROM clients WHERE tenant_id = ? ORDER BY created_at, id",
+                            NULL},
+    [NOVA_Q_CLIENT_REVOKE] = {NOVA_Q_CLIENT_REVOKE, "client revoke",
+                              "UPDATE clients SET revoked_at = ? "
+                              "WHERE id = ? AND tenant_id = ? AND revoked_at = 0",
+                              NULL},
+    [NOVA_Q_TOKEN_REVOKE] = {NOVA_Q_TOKEN_REVOKE, "token revoke",
+                             "INSERT INTO revoked_tokens (tenant_id, jti, exp) VALUES (?, ?, ?) "
+                             "ON CONFLICT (jti) DO NOTHING",
+                             NULL},
+    [NOVA_Q_TOKEN_CHECK] = {NOVA_Q_TOKEN_CHECK, "token check",
+                            "SELECT EXISTS (SELECT 1 FROM clients "
+                            "WHERE id = ? AND tenant_id = ? AND revoked_at = 0) "
+                            "AND NOT EXISTS (SELECT 1 FROM revoked_tokens "
+                            "WHERE jti = ? AND tenant_id = ?)",
+                            NULL},
+    [NOVA_Q_TOKEN_PRUNE] = {NOVA_Q_TOKEN_PRUNE, "token prune",
+                            "DELETE FROM revoked_tokens WHERE exp < ?", NULL},
+};
+
+/* ---- connections ---- */
+
+static atomic_int live_connections;
+
+int nova_store_live_connections(void)
+{
+    return atomic_load(&live_connections);
+}
+
+void nova_store_live_add(int delta)
+{
+    atomic_fetch_add(&live_connections, delta);
+}
+
+nova_status nova_store_open(const char *url, nova_store_t **out, char *err, size_t errlen)
+{
+    static const char sqlite_prefix[] = "sqlite:";
+    nova_store_t *s = NULL;
+    char *copy = NULL;
+    nova_status st;
+    char dummy[1];
+
+    if (err == NULL || errlen == 0) {
+        err = dummy;
+        errlen = sizeof(dummy);
+    }
+    err[0] = '\0';
+    if (out == NULL || url == NULL) {
+        snprintf(err, errlen, "store: no url");
+        return NOVA_INVALID;
+    }
+    *out = NULL;
+    copy = strdup(url);
+    if (copy == NULL)
+        return NOVA_NOMEM;
+    if (strncmp(url, sqlite_prefix, sizeof(sqlite_prefix) - 1) == 0) {
+        const char *path = url + sizeof(sqlite_prefix) - 1;
+        if (*path == '\0') {
+            snprintf(err, errlen, "store: sqlite url without a path");
+            st = NOVA_INVALID;
+            goto end;
+        }
+        st = nova_store_sqlite_open(path, &s, err, errlen);
+    } else if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+        st = nova_store_pg_open(url, &s, err, errlen);
+    } else {
+        snprintf(err, errlen, "store: url must start with sqlite: or postgres://");
+        st = NOVA_INVALID;
+    }
+    if (st != NOVA_OK)
+        goto end;
+    s->url = copy;
+    copy = NULL;
+    nova_store_live_add(1);
+    *out = s;
+end:
+    free(copy);
+    return st;
+}
+
+void nova_store_close(nova_store_t *s)
+{
+    if (s == NULL)
+        return;
+    char *url = s->url;
+    s->drv->close(s);
+    free(url);
+    nova_store_live_add(-1);
+}
+
+const char *nova_store_driver(const nova_store_t *s)
+{
+    return s->drv->name;
+}
+
+static pthread_key_t thread_key;
+static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
+static int thread_key_err;
+
+static void thread_store_free(void *p)
+{
+    nova_store_close(p);
+}
+
+static void thread_key_init(void)
+{
+    thread_key_err = pthread_key_create(&thread_key, thread_store_free);
+}
+
+nova_status nova_store_thread(const char *url, nova_store_t **out)
+{
+    char err[256];
+    nova_store_t *s;
+    nova_status st;
+
+    if (pthread_once(&thread_once, thread_key_init) != 0 || thread_key_err != 0)
+        return NOVA_INTERNAL;
+    s = pthread_getspecific(thread_key);
+    if (s != NULL) {
+        if (strcmp(s->url, url) != 0)
+            return NOVA_INVALID; /* one url per process: see store.h */
+        *out = s;
+        return NOVA_OK;
+    }
+    st = nova_store_open(url, &s, err, sizeof(err));
+    if (st != NOVA_OK) {
+        nova_log_warn("store: thread connection: %s", err);
+        return st;
+    }
+    if (pthread_setspecific(thread_key, s) != 0) {
+        nova_store_close(s);
+        return NOVA_NOMEM;
+    }
+    *out = s;
+    return NOVA_OK;
+}
+
+/* ---- statement helpers ---- */
+
+nova_status nova_store_exec_q(nova_store_t *s, const nova_sql_t *q, const char *tenant,
+                              const nova_sql_param_t *p, int n, int64_t *changes)
+{
+    nova_rows_t r;
+    nova_status st = s->drv->query(s, q, tenant, p, n, &r);
+    if (st != NOVA_OK)
+        return st;
+    while ((st = s->drv->next(&r)) == NOVA_OK)
+        ;
+    if (changes)
+        *changes = r.changes;
+    s->drv->done(&r);
+    return st == NOVA_NOT_FOUND ? NOVA_OK : st;
+}
+
+nova_status nova_store_query_int(nova_store_t *s, const nova_sql_t *q, const char *tenant,
+                                 const nova_sql_param_t *p, int n, int64_t *out)
+{
+    nova_rows_t r;
+    nova_status st = s->drv->query(s, q, tenant, p, n, &r);
+    if (st != NOVA_OK)
+        return st;
+    st = s->drv->next(&r);
+    if (st == NOVA_OK)
+        *out = s->drv->col_int64(&r, 0);
+    s->drv->done(&r);
+    return st;
+}
+
+static nova_status begin(nova_store_t *s, const char *tenant)
+{
+    nova_status st = s->drv->begin(s, true, tenant);
+    s->in_tx = st == NOVA_OK;
+    return st;
+}
+
+static nova_status commit(nova_store_t *s)
+{
+    nova_status st = s->drv->commit(s);
+    if (st != NOVA_OK)
+        s->drv->rollback(s);
+    s->in_tx = false;
+    return st;
+}
+
+static void rollback(nova_store_t *s)
+{
+    s->drv->rollback(s);
+    s->in_tx = false;
+}
+
+/* Copies a text column into the arena; NULL stays NULL. */
+static nova_status col_str(nova_rows_t *r, int i, nova_arena_t *a, const char **out)
+{
+    size_t len;
+    const char *p = r->s->drv->col_bytes(r, i, &len);
+    if (p == NULL) {
+        *out = NULL;
+        return NOVA_OK;
+    }
+    char *d = nova_arena_strndup(a, p, len);
+    if (d == NULL)
+        return NOVA_NOMEM;
+    *out = d;
+    return NOVA_OK;
+}
+
+static nova_status col_blob(nova_rows_t *r, int i, nova_arena_t *a, const uint8_t **out,
+                            size_t *outlen)
+{
+    size_t len;
+    const void *p = r->s->drv->col_bytes(r, i, &len);
+    uint8_t *d = nova_arena_alloc(a, len ? len : 1);
+    if (d == NULL)
+        return NOVA_NOMEM;
+    if (len)
+        memcpy(d, p, len);
+    *out = d;
+    *outlen = len;
+    return NOVA_OK;
+}
+
+/* Grows an arena array by doubling (the old block stays in the arena until it is reset). */
+static nova_status grow(nova_arena_t *a, void **arr, size_t elem, size_t n, size_t *cap)
+{
+    if (n < *cap)
+        return NOVA_OK;
+    size_t ncap = *cap ? *cap * 2 : 8;
+    void *p = nova_arena_alloc(a, ncap * elem);
+    if (p == NULL)
+        return NOVA_NOMEM;
+    if (n)
+        memcpy(p, *arr, n * elem);
+    *arr = p;
+    *cap = ncap;
+    return NOVA_OK;
+}
+
+/* A tenant id must be a real id: "*" is the platform wildcard of the postgres policy. */
+static bool valid_tenant(const char *id)
+{
+    return id != NULL && id[0] != '\0' && strcmp(id, NOVA_STORE_ALL_TENANTS) != 0;
+}
+
+typedef nova_status (*read_row_fn)(nova_rows_t *r, nova_arena_t *a, void *out);
+
+/* Runs q and reads exactly its first row; NOVA_NOT_FOUND when there is none. */
+static nova_status get_one(nova_store_t *s, const nova_sql_t *q, const char *tenant,
+                           const nova_sql_param_t *p, int n, nova_arena_t *a, read_row_fn rd,
+                           void *out)
+{
+    nova_rows_t r;
+    nova_status st = s->drv->query(s, q, tenant, p, n, &r);
+    if (st != NOVA_OK)
+        return st;
+    st = s->drv->next(&r);
+    if (st == NOVA_OK)
+        st = rd(&r, a, out);
+    s->drv->done(&r);
+    return st;
+}
+
+/* Runs q and reads every row into an arena array of elem-sized rows. */
+static nova_status get_all(nova_store_t *s, const nova_sql_t *q, const char *tenant,
+                           const nova_sql_param_t *p, int n, nova_arena_t *a, read_row_fn rd,
+                           size_t elem, void **out, size_t *count)
+{
+    nova_rows_t r;
+    void *arr = NULL;
+    size_t len = 0, cap = 0;
+    nova_status st = s->drv->query(s, q, tenant, p, n, &r);
+    if (st != NOVA_OK)
+        return st;
+    while ((st = s->drv->next(&r)) == NOVA_OK) {
+        st = grow(a, &arr, elem, len, &cap);
+        if (st != NOVA_OK)
+            break;
+        char *row = (char *)arr + len * elem;
+        memset(row, 0, elem);
+        st = rd(&r, a, row);
+        if (st != NOVA_OK)
+            break;
+        len++;
+    }
+    s->drv->done(&r);
+    if (st != NOVA_NOT_FOUND)
+        return st;
+    if (arr == NULL) {
+        /* An empty list is still a valid pointer. */
+        st = grow(a, &arr, elem, 0, &cap);
+        if (st != NOVA_OK)
+            return st;
+    }
+    *out = arr;
+    *count = len;
+    return NOVA_OK;
+}
+
+/* ---- rows ---- */
+
+static nova_status read_tenant(nova_rows_t *r, nova_arena_t *a, void *out)
+{
+    nova_tenant_t *t = out;
+    nova_status st;
+    if ((st = col_str(r, 0, a, &t->id)) != NOVA_OK || (st = col_str(r, 1, a, &t->name)) != NOVA_OK)
+        return st;
+    t->created_at = r->s->drv->col_int64(r, 2);
+    return NOVA_OK;
+}
+
+static nova_status read_key(nova_rows_t *r, nova_arena_t *a, void *out)
+{
+    nova_signing_key_t *k = out;
+    nova_status st;
+    if ((st = col_str(r, 0, a, &k->kid)) != NOVA_OK ||
+        (st = col_str(r, 1, a, &k->tenant_id)) != NOVA_OK ||
+        (st = col_str(r, 2, a, &k->alg)) != NOVA_OK ||
+        (st = col_str(r, 3, a, &k->public_jwk)) != NOVA_OK ||
+        (st = col_blob(r, 4, a, &k->private_enc, &k->private_enc_len)) != NOVA_OK)
+        return st;
+    k->created_at = r->s->drv->col_int64(r, 5);
+    k->active = r->s->drv->col_int64(r, 6) != 0;
+    return NOVA_OK;
+}
+
+static nova_status read_client(nova_rows_t *r, nova_arena_t *a, void *out)
+{
+    nova_client_t *c = out;
+    nova_status st;
+    if ((st = col_str(r, 0, a, &c->id)) != NOVA_OK ||
+        (st = col_str(r, 1, a, &c->tenant_id)) != NOVA_OK ||
+        (st = col_str(r, 2, a, &c->name)) != NOVA_OK ||
+        (st = col_str(r, 3, a, &c->secret_digest)) != NOVA_OK ||
+        (st = col_str(r, 4, a, &c->scopes)) != NOVA_OK ||
+        (st = col_str(r, 5, a, &c->audiences)) != NOVA_OK)
+        return st;
+    c->created_at = r->s->drv->col_int64(r, 6);
+    c->revoked_at = r->s->drv->col_int64(r, 7);
+    return NOVA_OK;
+}
+
+/* ---- ping ---- */
+
+nova_status nova_store_ping(nova_store_t *s)
+{
+    int64_t one = 0;
+    return nova_store_query_int(s, &Q[NOVA_Q_PING], NULL, NULL, 0, &one);
+}
+
+/* ---- tenants and keys ---- */
+
+nova_status nova_store_tenant_create(nova_store_t *s, const nova_tenant_t *t,
+                                     const nova_signing_key_t *key)
+{
+    nova_status st;
+
+    if (t == NULL || !valid_tenant(t->id) || t->name == NULL)
+        return NOVA_INVALID;
+    if (key != NULL &&
+        (key->kid == NULL || key->tenant_id == NULL || strcmp(key->tenant_id, t->id) != 0 ||
+         key->alg == NULL || key->public_jwk == NULL))
+        return NOVA_INVALID;
+    st = begin(s, t->id);
+    if (st != NOVA_OK)
+        return st;
+    nova_sql_param_t tp[] = {NOVA_SQL_P_TEXT(t->id), NOVA_SQL_P_TEXT(t->name),
+                             NOVA_SQL_P_INT(t->created_at)};
+    st = nova_store_exec_q(s, &Q[NOVA_Q_TENANT_INSERT], NULL, tp, 3, NULL);
+    if (st != NOVA_OK)
+        goto error;
+    if (key != NULL) {
+        nova_sql_param_t kp[] = {NOVA_SQL_P_TEXT(key->kid),
+                                 NOVA_SQL_P_TEXT(key->tenant_id),
+                                 NOVA_SQL_P_TEXT(key->alg),
+                                 NOVA_SQL_P_TEXT(key->public_jwk),
+                                 NOVA_SQL_P_BLOB(key->private_enc, key->private_enc_len),
+                                 NOVA_SQL_P_INT(key->created_at),
+                                 NOVA_SQL_P_INT(key->active ? 1 : 0)};
+        st = nova_store_exec_q(s, &Q[NOVA_Q_KEY_INSERT], NULL, kp, 7, NULL);
+        if (st != NOVA_OK)
+            goto error;
+    }
+    return commit(s);
+
+error:
+    rollback(s);
+    return st;
+}
+
+nova_status nova_store_tenant_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                  nova_tenant_t *out)
+{
+    if (!valid_tenant(tenant_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
+    return get_one(s, &Q[NOVA_Q_TENANT_GET], tenant_id, p, 1, a, read_tenant, out);
+}
+
+nova_status nova_store_tenant_list(nova_store_t *s, nova_arena_t *a, nova_tenant_t **out, size_t *n)
+{
+    return get_all(s, &Q[NOVA_Q_TENANT_LIST], NOVA_STORE_ALL_TENANTS, NULL, 0, a, read_tenant,
+                   sizeof(nova_tenant_t), (void **)out, n);
+}
+
+nova_status nova_store_key_get(nova_store_t *s, nova_arena_t *a, const char *kid,
+                               nova_signing_key_t *out)
+{
+    if (kid == NULL)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(kid)};
+    return get_one(s, &Q[NOVA_Q_KEY_GET], NOVA_STORE_ALL_TENANTS, p, 1, a, read_key, out);
+}
+
+nova_status nova_store_key_get_active(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                      nova_signing_key_t *out)
+{
+    if (!valid_tenant(tenant_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
+    return get_one(s, &Q[NOVA_Q_KEY_ACTIVE], tenant_id, p, 1, a, read_key, out);
+}
+
+nova_status nova_store_key_list(nova_store_t *s, nova_arena_t *a, nova_signing_key_t **out,
+                                size_t *n)
+{
+    return get_all(s, &Q[NOVA_Q_KEY_LIST], NOVA_STORE_ALL_TENANTS, NULL, 0, a, read_key,
+                   sizeof(nova_signing_key_t), (void **)out, n);
+}
+
+/* ---- clients ---- */
+
+nova_status nova_store_client_create(nova_store_t *s, const nova_client_t *c)
+{
+    if (c == NULL || c->id == NULL || !valid_tenant(c->tenant_id) || c->name == NULL ||
+        c->secret_digest == NULL)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(c->id),
+                            NOVA_SQL_P_TEXT(c->tenant_id),
+                            NOVA_SQL_P_TEXT(c->name),
+                            NOVA_SQL_P_TEXT(c->secret_digest),
+                            NOVA_SQL_P_TEXT(c->scopes ? c->scopes : ""),
+                            NOVA_SQL_P_TEXT(c->audiences ? c->audiences : ""),
+                            NOVA_SQL_P_INT(c->created_at),
+                            NOVA_SQL_P_INT(c->revoked_at)};
+    return nova_store_exec_q(s, &Q[NOVA_Q_CLIENT_INSERT], c->tenant_id, p, 8, NULL);
+}
+
+nova_status nova_store_client_get(nova_store_t *s, nova_arena_t *a, const char *client_id,
+                                  nova_client_t *out)
+{
+    if (client_id == NULL)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(client_id)};
+    return get_one(s, &Q[NOVA_Q_CLIENT_GET], NOVA_STORE_ALL_TENANTS, p, 1, a, read_client, out);
+}
+
+nova_status nova_store_client_get_scoped(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                         const char *client_id, nova_client_t *out)
+{
+    if (!valid_tenant(tenant_id) || client_id == NULL)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(client_id), NOVA_SQL_P_TEXT(tenant_id)};
+    return get_one(s, &Q[NOVA_Q_CLIENT_GET_SCOPED], tenant_id, p, 2, a, read_client, out);
+}
+
+nova_status nova_store_client_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                   nova_client_t **out, size_t *n)
+{
+    if (!valid_tenant(tenant_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
+    return get_all(s, &Q[NOVA_Q_CLIENT_LIST], tenant_id, p, 1, a, read_client,
+                   sizeof(nova_client_t), (void **)out, n);
+}
+
+nova_status nova_store_client_revoke(nova_store_t *s, const char *tenant_id, const char *client_id,
+                                     int64_t now)
+{
+    int64_t changed = 0;
+    /* revoked_at = 0 means active, so a revocation needs a real time. */
+    if (!valid_tenant(tenant_id) || client_id == NULL || now <= 0)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(client_id),
+                            NOVA_SQL_P_TEXT(tenant_id)};
+    nova_status st = nova_store_exec_q(s, &Q[NOVA_Q_CLIENT_REVOKE], tenant_id, p, 3, &changed);
+    if (st == NOVA_OK && changed == 0)
+        st = NOVA_NOT_FOUND;
+    return st;
+}
+
+/* ---- access tokens ---- */
+
+nova_status nova_store_token_revoke(nova_store_t *s, const char *tenant_id, const char *jti,
+                                    int64_t exp)
+{
+    if (!valid_tenant(tenant_id) || jti == NULL)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(jti), NOVA_SQL_P_INT(exp)};
+    return nova_store_exec_q(s, &Q[NOVA_Q_TOKEN_REVOKE], tenant_id, p, 3, NULL);
+}
+
+nova_status nova_store_token_check(nova_store_t *s, const char *tenant_id, const char *client_id,
+                                   const char *jti, bool *active)
+{
+    int64_t v = 0;
+    *active = false;
+    if (!valid_tenant(tenant_id) || client_id == NULL || jti == NULL)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(client_id), NOVA_SQL_P_TEXT(tenant_id),
+                            NOVA_SQL_P_TEXT(jti), NOVA_SQL_P_TEXT(tenant_id)};
+    nova_status st = nova_store_query_int(s, &Q[NOVA_Q_TOKEN_CHECK], tenant_id, p, 4, &v);
+    if (st == NOVA_NOT_FOUND)
+        st = NOVA_INTERNAL; /* the statement always yields one row */
+    if (st == NOVA_OK)
+        *active = v != 0;
+    return st;
+}
+
+nova_status nova_store_token_prune(nova_store_t *s, int64_t now)
+{
+    nova_sql_param_t p[] = {NOVA_SQL_P_INT(now)};
+    return nova_store_exec_q(s, &Q[NOVA_Q_TOKEN_PRUNE], NOVA_STORE_ALL_TENANTS, p, 1, NULL);
+}

@@ -1,0 +1,679 @@
+/*
+ * store_test.c: the store against SQLite (in memory, or a temp file where several connections
+ * must share one database) and, when NOVA_TEST_PG_URL is set, against PostgreSQL with the
+ * same cases plus a proof that row-level security holds for the application role.
+ *
+ *   NOVA_TEST_PG_URL=$(scripts/pg.sh start) build/tests/unit/store_test
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../src/store/internal.h"
+#include "nova/store.h"
+
+static bool g_pg;            /* the group running: PostgreSQL or SQLite */
+static const char *g_pg_url; /* NOVA_TEST_PG_URL */
+
+typedef struct fixture {
+    nova_store_t *s;
+    nova_arena_t a;
+    char url[600];
+    char dir[64]; /* sqlite file tests: temp directory, else empty */
+} fixture_t;
+
+static const uint8_t PRIV[] = {0x00, 0x01, 0x02, 0xff, 0x00, 0x7f, 0x80};
+
+/* ---- fixtures ---- */
+
+static void reset_pg(nova_store_t *s)
+{
+    assert_int_equal(s->drv->exec(s, "DROP TABLE IF EXISTS revoked_tokens, clients, "
+                                     "signing_keys, tenants, schema_version CASCADE"),
+                     NOVA_OK);
+}
+
+static int setup_common(void **state, bool file, bool migrate)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    char err[256];
+    assert_non_null(f);
+    nova_arena_init(&f->a, 4096);
+    if (g_pg) {
+        snprintf(f->url, sizeof(f->url), "%s", g_pg_url);
+    } else if (file) {
+        snprintf(f->dir, sizeof(f->dir), "/tmp/nova-store-test-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        /* A directory that does not exist yet: open creates it. */
+        snprintf(f->url, sizeof(f->url), "sqlite:%s/sub/nova.db", f->dir);
+    } else {
+        snprintf(f->url, sizeof(f->url), "sqlite::memory:");
+    }
+    nova_status st = nova_store_open(f->url, &f->s, err, sizeof(err));
+    if (st != NOVA_OK)
+        fail_msg("open %s: %s", g_pg ? "postgres" : f->url, err);
+    if (g_pg)
+        reset_pg(f->s);
+    if (migrate)
+        assert_int_equal(nova_store_migrate(f->s, NULL, NULL), NOVA_OK);
+    *state = f;
+    return 0;
+}
+
+static int setup_empty(void **state)
+{
+    return setup_common(state, false, false);
+}
+
+static int setup(void **state)
+{
+    return setup_common(state, false, true);
+}
+
+static int setup_file_empty(void **state)
+{
+    return setup_common(state, true, false);
+}
+
+static int setup_file(void **state)
+{
+    return setup_common(state, true, true);
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    nova_store_close(f->s);
+    nova_arena_free(&f->a);
+    if (f->dir[0]) {
+        static const char *const files[] = {"sub/nova.db", "sub/nova.db-wal", "sub/nova.db-shm",
+                                            "sub"};
+        char path[128];
+        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+            snprintf(path, sizeof(path), "%s/%s", f->dir, files[i]);
+            (void)remove(path);
+        }
+        (void)rmdir(f->dir);
+    }
+    free(f);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+static void make_tenant(nova_store_t *s, const char *id, int64_t at)
+{
+    char kid[64];
+    snprintf(kid, sizeof(kid), "%s-k1", id);
+    nova_tenant_t t = {id, "Tenant", at};
+    nova_signing_key_t k = {kid,  id,           "EdDSA", "{\"kty\":\"OKP\",\"crv\":\"Ed25519\"}",
+                            PRIV, sizeof(PRIV), at,      true};
+    assert_int_equal(nova_store_tenant_create(s, &t, &k), NOVA_OK);
+}
+
+static void make_client(nova_store_t *s, const char *id, const char *tenant, int64_t at)
+{
+    nova_client_t c = {
+        id,           tenant,
+        "client",     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "read write", "https://api.example",
+        at,           0};
+    assert_int_equal(nova_store_client_create(s, &c), NOVA_OK);
+}
+
+static int64_t count(nova_store_t *s, const char *sql, const char *tenant)
+{
+    nova_sql_t q = {-1, "test count", sql, NULL};
+    int64_t n = -1;
+    assert_int_equal(nova_store_query_int(s, &q, tenant, NULL, 0, &n), NOVA_OK);
+    return n;
+}
+
+/* ---- migrations ---- */
+
+static void t_migrate_from_empty(void **state)
+{
+    fixture_t *f = *state;
+    int v = -1, from = -1, to = -1;
+    nova_tenant_t *ts;
+    size_t n = 99;
+
+    assert_true(nova_store_code_version() >= 1);
+    assert_int_equal(nova_store_schema_version(f->s, &v), NOVA_OK);
+    assert_int_equal(v, 0);
+    assert_int_equal(nova_store_migrate(f->s, &from, &to), NOVA_OK);
+    assert_int_equal(from, 0);
+    assert_int_equal(to, nova_store_code_version());
+    assert_int_equal(nova_store_schema_version(f->s, &v), NOVA_OK);
+    assert_int_equal(v, nova_store_code_version());
+    assert_int_equal(count(f->s, "SELECT count(*) FROM schema_version", NULL),
+                     nova_store_code_version());
+    assert_int_equal(nova_store_tenant_list(f->s, &f->a, &ts, &n), NOVA_OK);
+    assert_int_equal(n, 0);
+    assert_non_null(ts);
+}
+
+static void t_migrate_idempotent(void **state)
+{
+    fixture_t *f = *state;
+    int from = -1, to = -1;
+    assert_int_equal(nova_store_migrate(f->s, &from, &to), NOVA_OK);
+    assert_int_equal(from, 0);
+    make_tenant(f->s, "ten_a", 100);
+    assert_int_equal(nova_store_migrate(f->s, &from, &to), NOVA_OK);
+    assert_int_equal(from, nova_store_code_version());
+    assert_int_equal(to, nova_store_code_version());
+    assert_int_equal(nova_store_migrate(f->s, NULL, NULL), NOVA_OK);
+    /* Data survives re-runs. */
+    nova_tenant_t t;
+    assert_int_equal(nova_store_tenant_get(f->s, &f->a, "ten_a", &t), NOVA_OK);
+}
+
+static void t_migrate_refuses_newer(void **state)
+{
+    fixture_t *f = *state;
+    char sql[128];
+    int v = 0, from = -1, to = -1;
+    int future = nova_store_code_version() + 1;
+    snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%d, 'future', 0)", future);
+    assert_int_equal(f->s->drv->exec(f->s, sql), NOVA_OK);
+    assert_int_equal(nova_store_migrate(f->s, &from, &to), NOVA_CONFLICT);
+    assert_int_equal(from, future);
+    assert_int_equal(nova_store_schema_version(f->s, &v), NOVA_OK);
+    assert_int_equal(v, future);
+    assert_int_equal(count(f->s, "SELECT count(*) FROM schema_version", NULL),
+                     nova_store_code_version() + 1);
+}
+
+struct migrate_arg {
+    const char *url;
+    nova_status st;
+};
+
+static void *migrate_thread(void *p)
+{
+    struct migrate_arg *m = p;
+    nova_store_t *s = NULL;
+    char err[256];
+    m->st = nova_store_open(m->url, &s, err, sizeof(err));
+    if (m->st == NOVA_OK)
+        m->st = nova_store_migrate(s, NULL, NULL);
+    nova_store_close(s);
+    return NULL;
+}
+
+static void t_migrate_concurrent(void **state)
+{
+    fixture_t *f = *state;
+    enum { N = 4 };
+    pthread_t th[N];
+    struct migrate_arg args[N];
+    int v = 0;
+    for (int i = 0; i < N; i++) {
+        args[i] = (struct migrate_arg){f->url, NOVA_INTERNAL};
+        assert_int_equal(pthread_create(&th[i], NULL, migrate_thread, &args[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].st, NOVA_OK);
+    }
+    assert_int_equal(nova_store_schema_version(f->s, &v), NOVA_OK);
+    assert_int_equal(v, nova_store_code_version());
+    assert_int_equal(count(f->s, "SELECT count(*) FROM schema_version", NULL),
+                     nova_store_code_version());
+}
+
+/* ---- tenants and keys ---- */
+
+static void t_tenants(void **state)
+{
+    fixture_t *f = *state;
+    nova_tenant_t t, *ts;
+    size_t n = 0;
+
+    make_tenant(f->s, "ten_b", 200);
+    make_tenant(f->s, "ten_a", 100);
+    assert_int_equal(nova_store_tenant_get(f->s, &f->a, "ten_a", &t), NOVA_OK);
+    assert_string_equal(t.id, "ten_a");
+    assert_string_equal(t.name, "Tenant");
+    assert_int_equal(t.created_at, 100);
+    assert_int_equal(nova_store_tenant_get(f->s, &f->a, "ten_zz", &t), NOVA_NOT_FOUND);
+    assert_int_equal(nova_store_tenant_list(f->s, &f->a, &ts, &n), NOVA_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(ts[0].id, "ten_a"); /* oldest first */
+    assert_string_equal(ts[1].id, "ten_b");
+    assert_int_equal(ts[1].created_at, 200);
+
+    /* The policy wildcard and empty ids are not tenant ids. */
+    nova_tenant_t star = {"*", "x", 1};
+    assert_int_equal(nova_store_tenant_create(f->s, &star, NULL), NOVA_INVALID);
+    assert_int_equal(nova_store_tenant_get(f->s, &f->a, "*", &t), NOVA_INVALID);
+    assert_int_equal(nova_store_tenant_get(f->s, &f->a, "", &t), NOVA_INVALID);
+}
+
+static void t_tenant_duplicate(void **state)
+{
+    fixture_t *f = *state;
+    nova_signing_key_t k;
+    make_tenant(f->s, "ten_a", 100);
+
+    nova_tenant_t t = {"ten_a", "Again", 300};
+    nova_signing_key_t k2 = {"ten_a-k2", "ten_a", "ES256", "{}", PRIV, 3, 300, false};
+    assert_int_equal(nova_store_tenant_create(f->s, &t, &k2), NOVA_CONFLICT);
+    /* One transaction: the key of the refused tenant was not kept. */
+    assert_int_equal(nova_store_key_get(f->s, &f->a, "ten_a-k2", &k), NOVA_NOT_FOUND);
+
+    /* A new tenant whose key id is taken: neither row stays. */
+    nova_tenant_t t3 = {"ten_c", "C", 300};
+    nova_signing_key_t k3 = {"ten_a-k1", "ten_c", "EdDSA", "{}", PRIV, 3, 300, true};
+    nova_tenant_t got;
+    assert_int_equal(nova_store_tenant_create(f->s, &t3, &k3), NOVA_CONFLICT);
+    assert_int_equal(nova_store_tenant_get(f->s, &f->a, "ten_c", &got), NOVA_NOT_FOUND);
+
+    /* The key must belong to the tenant being created. */
+    nova_signing_key_t k4 = {"ten_d-k1", "ten_a", "EdDSA", "{}", PRIV, 3, 300, true};
+    nova_tenant_t t4 = {"ten_d", "D", 300};
+    assert_int_equal(nova_store_tenant_create(f->s, &t4, &k4), NOVA_INVALID);
+
+    /* The connection is still usable after the failed transactions. */
+    make_tenant(f->s, "ten_e", 400);
+}
+
+static void t_keys(void **state)
+{
+    fixture_t *f = *state;
+    nova_signing_key_t k, *ks;
+    size_t n = 0;
+
+    make_tenant(f->s, "ten_b", 200);
+    make_tenant(f->s, "ten_a", 100);
+    assert_int_equal(nova_store_key_get(f->s, &f->a, "ten_a-k1", &k), NOVA_OK);
+    assert_string_equal(k.kid, "ten_a-k1");
+    assert_string_equal(k.tenant_id, "ten_a");
+    assert_string_equal(k.alg, "EdDSA");
+    assert_string_equal(k.public_jwk, "{\"kty\":\"OKP\",\"crv\":\"Ed25519\"}");
+    assert_int_equal(k.private_enc_len, sizeof(PRIV));
+    assert_memory_equal(k.private_enc, PRIV, sizeof(PRIV));
+    assert_int_equal(k.created_at, 100);
+    assert_true(k.active);
+    assert_int_equal(nova_store_key_get(f->s, &f->a, "nope", &k), NOVA_NOT_FOUND);
+
+    assert_int_equal(nova_store_key_get_active(f->s, &f->a, "ten_b", &k), NOVA_OK);
+    assert_string_equal(k.kid, "ten_b-k1");
+    assert_string_equal(k.tenant_id, "ten_b");
+    assert_int_equal(nova_store_key_get_active(f->s, &f->a, "ten_zz", &k), NOVA_NOT_FOUND);
+
+    assert_int_equal(nova_store_key_list(f->s, &f->a, &ks, &n), NOVA_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(ks[0].kid, "ten_a-k1");
+    assert_string_equal(ks[1].kid, "ten_b-k1");
+    assert_memory_equal(ks[1].private_enc, PRIV, sizeof(PRIV));
+
+    /* A tenant without a key. */
+    nova_tenant_t t = {"ten_c", "C", 300};
+    assert_int_equal(nova_store_tenant_create(f->s, &t, NULL), NOVA_OK);
+    assert_int_equal(nova_store_key_get_active(f->s, &f->a, "ten_c", &k), NOVA_NOT_FOUND);
+}
+
+/* ---- clients ---- */
+
+static void t_clients(void **state)
+{
+    fixture_t *f = *state;
+    nova_client_t c, *cs;
+    size_t n = 0;
+
+    make_tenant(f->s, "ten_a", 100);
+    make_client(f->s, "cli_2", "ten_a", 20);
+    make_client(f->s, "cli_1", "ten_a", 10);
+
+    assert_int_equal(nova_store_client_get(f->s, &f->a, "cli_1", &c), NOVA_OK);
+    assert_string_equal(c.id, "cli_1");
+    assert_string_equal(c.tenant_id, "ten_a");
+    assert_string_equal(c.name, "client");
+    assert_int_equal(strlen(c.secret_digest), 64);
+    assert_string_equal(c.scopes, "read write");
+    assert_string_equal(c.audiences, "https://api.example");
+    assert_int_equal(c.created_at, 10);
+    assert_int_equal(c.revoked_at, 0);
+    assert_int_equal(nova_store_client_get(f->s, &f->a, "cli_zz", &c), NOVA_NOT_FOUND);
+    assert_int_equal(nova_store_client_get_scoped(f->s, &f->a, "ten_a", "cli_2", &c), NOVA_OK);
+    assert_string_equal(c.id, "cli_2");
+
+    assert_int_equal(nova_store_client_list(f->s, &f->a, "ten_a", &cs, &n), NOVA_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(cs[0].id, "cli_1");
+    assert_string_equal(cs[1].id, "cli_2");
+
+    /* Duplicate id, unknown tenant. */
+    nova_client_t dup = {"cli_1", "ten_a", "x", "d", "", "", 1, 0};
+    assert_int_equal(nova_store_client_create(f->s, &dup), NOVA_CONFLICT);
+    nova_client_t orphan = {"cli_3", "ten_zz", "x", "d", NULL, NULL, 1, 0};
+    assert_int_equal(nova_store_client_create(f->s, &orphan), NOVA_NOT_FOUND);
+
+    /* Revoke once; the second time there is nothing active to revoke. */
+    assert_int_equal(nova_store_client_revoke(f->s, "ten_a", "cli_1", 500), NOVA_OK);
+    assert_int_equal(nova_store_client_revoke(f->s, "ten_a", "cli_1", 600), NOVA_NOT_FOUND);
+    assert_int_equal(nova_store_client_revoke(f->s, "ten_a", "cli_zz", 600), NOVA_NOT_FOUND);
+    assert_int_equal(nova_store_client_get(f->s, &f->a, "cli_1", &c), NOVA_OK);
+    assert_int_equal(c.revoked_at, 500);
+    assert_int_equal(nova_store_client_list(f->s, &f->a, "ten_a", &cs, &n), NOVA_OK);
+    assert_int_equal(n, 2); /* revoked ones are listed */
+}
+
+static void t_cross_tenant(void **state)
+{
+    fixture_t *f = *state;
+    nova_client_t c, *cs;
+    nova_signing_key_t k;
+    size_t n = 99;
+    bool active = true;
+
+    make_tenant(f->s, "ten_a", 100);
+    make_tenant(f->s, "ten_b", 200);
+    make_client(f->s, "cli_a", "ten_a", 10);
+
+    assert_int_equal(nova_store_client_list(f->s, &f->a, "ten_b", &cs, &n), NOVA_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(nova_store_client_get_scoped(f->s, &f->a, "ten_b", "cli_a", &c),
+                     NOVA_NOT_FOUND);
+    assert_int_equal(nova_store_client_revoke(f->s, "ten_b", "cli_a", 500), NOVA_NOT_FOUND);
+    assert_int_equal(nova_store_client_get(f->s, &f->a, "cli_a", &c), NOVA_OK);
+    assert_int_equal(c.revoked_at, 0); /* untouched */
+    assert_int_equal(nova_store_key_get_active(f->s, &f->a, "ten_b", &k), NOVA_OK);
+    assert_string_equal(k.tenant_id, "ten_b");
+
+    /* A's client is not active in B; a jti revoked by B does not touch A. */
+    assert_int_equal(nova_store_token_check(f->s, "ten_b", "cli_a", "jti_1", &active), NOVA_OK);
+    assert_false(active);
+    assert_int_equal(nova_store_token_revoke(f->s, "ten_b", "jti_b", 9999), NOVA_OK);
+    assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_a", "jti_b", &active), NOVA_OK);
+    assert_true(active);
+}
+
+/* ---- tokens ---- */
+
+static void t_tokens(void **state)
+{
+    fixture_t *f = *state;
+    bool active = false;
+
+    make_tenant(f->s, "ten_a", 100);
+    make_client(f->s, "cli_a", "ten_a", 10);
+
+    assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_a", "jti_1", &active), NOVA_OK);
+    assert_true(active);
+    assert_int_equal(nova_store_token_revoke(f->s, "ten_a", "jti_1", 1000), NOVA_OK);
+    assert_int_equal(nova_store_token_revoke(f->s, "ten_a", "jti_1", 1000), NOVA_OK);
+    assert_int_equal(nova_store_token_revoke(f->s, "ten_a", "jti_2", 3000), NOVA_OK);
+    assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_a", "jti_1", &active), NOVA_OK);
+    assert_false(active);
+    assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_a", "jti_9", &active), NOVA_OK);
+    assert_true(active);
+    assert_int_equal(nova_store_token_revoke(f->s, "ten_zz", "jti_3", 1000), NOVA_NOT_FOUND);
+
+    /* Prune drops records whose exp is before now, keeps the rest. */
+    assert_int_equal(nova_store_token_prune(f->s, 2000), NOVA_OK);
+    assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_a", "jti_1", &active), NOVA_OK);
+    assert_true(active);
+    assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_a", "jti_2", &active), NOVA_OK);
+    assert_false(active);
+    assert_int_equal(nova_store_token_prune(f->s, 3000), NOVA_OK); /* exp == now stays */
+    assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_a", "jti_2", &active), NOVA_OK);
+    assert_false(active);
+}
+
+static void t_token_check_revoked_client(void **state)
+{
+    fixture_t *f = *state;
+    bool active = true;
+
+    make_tenant(f->s, "ten_a", 100);
+    make_client(f->s, "cli_a", "ten_a", 10);
+    assert_int_equal(nova_store_client_revoke(f->s, "ten_a", "cli_a", 50), NOVA_OK);
+    assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_a", "jti_1", &active), NOVA_OK);
+    assert_false(active);
+    active = true;
+    assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_nope", "jti_1", &active), NOVA_OK);
+    assert_false(active);
+}
+
+/* ---- connections ---- */
+
+struct thread_arg {
+    const char *url;
+    pthread_barrier_t *barrier;
+    nova_store_t *s;
+    nova_status st;
+};
+
+static void *store_thread(void *p)
+{
+    struct thread_arg *t = p;
+    nova_store_t *again = NULL;
+    nova_arena_t a;
+    nova_tenant_t ten;
+    bool active = false;
+
+    nova_arena_init(&a, 1024);
+    t->st = nova_store_thread(t->url, &t->s);
+    if (t->st == NOVA_OK)
+        t->st = nova_store_thread(t->url, &again);
+    if (t->st == NOVA_OK && again != t->s)
+        t->st = NOVA_INTERNAL;
+    if (t->st == NOVA_OK)
+        t->st = nova_store_tenant_get(t->s, &a, "ten_a", &ten);
+    for (int i = 0; i < 200 && t->st == NOVA_OK; i++)
+        t->st = nova_store_token_check(t->s, "ten_a", "cli_a", "jti_x", &active);
+    if (t->st == NOVA_OK && !active)
+        t->st = NOVA_INTERNAL;
+    /* Both threads hold their connections at once, so the pointers must differ. */
+    pthread_barrier_wait(t->barrier);
+    nova_arena_free(&a);
+    return NULL;
+}
+
+static void t_threads(void **state)
+{
+    fixture_t *f = *state;
+    pthread_barrier_t barrier;
+    pthread_t th[2];
+    struct thread_arg args[2];
+
+    make_tenant(f->s, "ten_a", 100);
+    make_client(f->s, "cli_a", "ten_a", 10);
+    int live = nova_store_live_connections();
+    assert_int_equal(pthread_barrier_init(&barrier, NULL, 2), 0);
+    for (int i = 0; i < 2; i++) {
+        args[i] = (struct thread_arg){f->url, &barrier, NULL, NOVA_INTERNAL};
+        assert_int_equal(pthread_create(&th[i], NULL, store_thread, &args[i]), 0);
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&barrier);
+    assert_int_equal(args[0].st, NOVA_OK);
+    assert_int_equal(args[1].st, NOVA_OK);
+    assert_non_null(args[0].s);
+    assert_ptr_not_equal(args[0].s, args[1].s);
+    /* The thread-exit destructor closed both. */
+    assert_int_equal(nova_store_live_connections(), live);
+}
+
+static void t_ping(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(nova_store_ping(f->s), NOVA_OK);
+    assert_string_equal(nova_store_driver(f->s), g_pg ? "postgres" : "sqlite");
+}
+
+static void t_open_errors(void **state)
+{
+    nova_store_t *s = (nova_store_t *)1;
+    char err[256];
+    (void)state;
+    assert_int_equal(nova_store_open("mysql://x", &s, err, sizeof(err)), NOVA_INVALID);
+    assert_null(s);
+    assert_int_equal(nova_store_open("sqlite:", &s, err, sizeof(err)), NOVA_INVALID);
+    assert_int_equal(nova_store_open("postgres://u:p@h:notaport/x?bad=1", &s, err, sizeof(err)),
+                     NOVA_INVALID);
+    /* Nothing listens on port 1; the message must not carry the password. */
+    assert_int_equal(
+        nova_store_open("postgres://nova:Sup3rSecretPw@127.0.0.1:1/nova", &s, err, sizeof(err)),
+        NOVA_UNAVAILABLE);
+    assert_true(strlen(err) > 0);
+    assert_null(strstr(err, "Sup3rSecretPw"));
+    assert_int_equal(nova_store_open("sqlite:/proc/nova-no/such.db", &s, err, sizeof(err)),
+                     NOVA_UNAVAILABLE);
+}
+
+/* PostgreSQL only: the policies hold for the application role even when a query forgets
+ * its WHERE tenant_id. */
+static void t_rls(void **state)
+{
+    fixture_t *f = *state;
+    nova_store_t *s = f->s;
+    if (!g_pg)
+        skip();
+
+    /* RLS does not bind superusers: the test is only meaningful for the app role. */
+    assert_int_equal(count(s,
+                           "SELECT count(*) FROM pg_roles WHERE rolname = current_user "
+                           "AND (rolsuper OR rolbypassrls)",
+                           NULL),
+                     0);
+    assert_int_equal(count(s,
+                           "SELECT count(*) FROM pg_tables WHERE tablename = 'clients' "
+                           "AND tableowner = current_user",
+                           NULL),
+                     1); /* the owner: only FORCE makes the policy apply */
+
+    make_tenant(s, "ten_a", 100);
+    make_tenant(s, "ten_b", 200);
+    make_client(s, "cli_a", "ten_a", 10);
+    make_client(s, "cli_b", "ten_b", 20);
+    assert_int_equal(nova_store_token_revoke(s, "ten_a", "jti_a", 9999), NOVA_OK);
+
+    /* Raw queries in a transaction set to tenant B. */
+    assert_int_equal(s->drv->begin(s, false, "ten_b"), NOVA_OK);
+    s->in_tx = true;
+    assert_int_equal(count(s, "SELECT count(*) FROM clients WHERE tenant_id = 'ten_a'", NULL), 0);
+    assert_int_equal(count(s, "SELECT count(*) FROM clients WHERE id = 'cli_a'", NULL), 0);
+    assert_int_equal(count(s, "SELECT count(*) FROM clients", NULL), 1);
+    assert_int_equal(count(s, "SELECT count(*) FROM signing_keys", NULL), 1);
+    assert_int_equal(count(s, "SELECT count(*) FROM revoked_tokens", NULL), 0);
+    assert_int_equal(count(s, "SELECT count(*) FROM tenants", NULL), 1);
+    /* Writes into A's rows are refused or see nothing. */
+    nova_sql_t upd = {-1, "test update", "UPDATE clients SET name = 'x' WHERE id = 'cli_a'", NULL};
+    int64_t changed = -1;
+    assert_int_equal(nova_store_exec_q(s, &upd, NULL, NULL, 0, &changed), NOVA_OK);
+    assert_int_equal(changed, 0);
+    nova_sql_t ins = {-1, "test insert",
+                      "INSERT INTO clients (id, tenant_id, name, secret_digest, created_at) "
+                      "VALUES ('cli_x', 'ten_a', 'x', 'd', 1)",
+                      NULL};
+    assert_int_not_equal(nova_store_exec_q(s, &ins, NULL, NULL, 0, NULL), NOVA_OK);
+    s->drv->rollback(s);
+    s->in_tx = false;
+
+    /* Per-statement context (the pipelined set_config) outside a transaction. */
+    assert_int_equal(count(s, "SELECT count(*) FROM clients", "ten_a"), 1);
+    assert_int_equal(count(s, "SELECT count(*) FROM clients WHERE tenant_id = 'ten_b'", "ten_a"),
+                     0);
+    assert_int_equal(count(s, "SELECT count(*) FROM clients", "*"), 2);
+    /* ... and it does not outlive its statement: no setting, no rows. */
+    assert_int_equal(count(s, "SELECT count(*) FROM clients", NULL), 0);
+    assert_int_equal(count(s, "SELECT count(*) FROM tenants", NULL), 0);
+    assert_int_equal(count(s, "SELECT count(*) FROM revoked_tokens", NULL), 0);
+}
+
+/* PostgreSQL only: a connection whose server session died comes back on the next call. */
+static void t_pg_reconnect(void **state)
+{
+    fixture_t *f = *state;
+    nova_store_t *other = NULL;
+    char err[256], sql[96];
+    bool active = false;
+    if (!g_pg)
+        skip();
+
+    make_tenant(f->s, "ten_a", 100);
+    make_client(f->s, "cli_a", "ten_a", 10);
+    assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_a", "j", &active), NOVA_OK);
+    int64_t pid = count(f->s, "SELECT pg_backend_pid()", NULL);
+    assert_int_equal(nova_store_open(f->url, &other, err, sizeof(err)), NOVA_OK);
+    for (int round = 0; round < 2; round++) {
+        snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%lld)::int", (long long)pid);
+        assert_int_equal(count(other, sql, NULL), 1);
+        usleep(100 * 1000);
+        /* The first call may find the dead session; the next one reconnects. */
+        nova_status st = round == 0 ? nova_store_ping(f->s)
+                                    : nova_store_token_check(f->s, "ten_a", "cli_a", "j", &active);
+        assert_true(st == NOVA_OK || st == NOVA_UNAVAILABLE);
+        active = false;
+        assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_a", "j", &active), NOVA_OK);
+        assert_true(active);
+        pid = count(f->s, "SELECT pg_backend_pid()", NULL);
+    }
+    nova_store_close(other);
+}
+
+static int group_sqlite(void **state)
+{
+    (void)state;
+    g_pg = false;
+    return 0;
+}
+
+static int group_pg(void **state)
+{
+    nova_store_t *s = NULL;
+    char err[256];
+    (void)state;
+    g_pg = true;
+    if (nova_store_open(g_pg_url, &s, err, sizeof(err)) != NOVA_OK) {
+        fprintf(stderr, "store_test: cannot reach NOVA_TEST_PG_URL: %s\n", err);
+        return -1;
+    }
+    nova_store_close(s);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(t_migrate_from_empty, setup_empty, teardown),
+        cmocka_unit_test_setup_teardown(t_migrate_idempotent, setup_empty, teardown),
+        cmocka_unit_test_setup_teardown(t_migrate_refuses_newer, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_migrate_concurrent, setup_file_empty, teardown),
+        cmocka_unit_test_setup_teardown(t_tenants, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_tenant_duplicate, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_cross_tenant, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_token_check_revoked_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_threads, setup_file, teardown),
+        cmocka_unit_test_setup_teardown(t_ping, setup, teardown),
+        cmocka_unit_test(t_open_errors),
+        cmocka_unit_test_setup_teardown(t_rls, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_pg_reconnect, setup, teardown),
+    };
+    int failed = cmocka_run_group_tests_name("store_sqlite", tests, group_sqlite, NULL);
+    g_pg_url = getenv("NOVA_TEST_PG_URL");
+    if (g_pg_url != NULL && g_pg_url[0] != '\0') {
+        failed += cmocka_run_group_tests_name("store_postgres", tests, group_pg, NULL);
+    } else {
+        printf("store_test: NOVA_TEST_PG_URL is not set; the PostgreSQL group is skipped "
+               "(NOVA_TEST_PG_URL=$(scripts/pg.sh start))\n");
+    }
+    return failed;
+}
