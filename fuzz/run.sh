@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (-Dfuzz=true) and runs each one found in
+# $FUZZ_BUILD/fuzz/ for FUZZ_SECONDS (default 60) on a corpus kept in $FUZZ_BUILD/corpus-NAME,
+# seeded with a few valid inputs. Exits non-zero if any target crashed, leaked or timed out;
+# the input that did it is left as $FUZZ_BUILD/crash-NAME-*.
+#   FUZZ_SECONDS=300 bash fuzz/run.sh          FUZZ_TARGETS="json_fuzz" bash fuzz/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${FUZZ_BUILD:-build-fuzz}
+SECONDS_EACH=${FUZZ_SECONDS:-60}
+
+if [ ! -f "$BUILD/build.ninja" ]; then
+    CC=clang meson setup "$BUILD" -Dfuzz=true -Db_lundef=false
+else
+    meson configure "$BUILD" -Dfuzz=true -Db_lundef=false >/dev/null
+fi
+ninja -C "$BUILD"
+
+b64u() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+
+# seed NAME DIR: writes a few valid inputs for target NAME into DIR (kept across runs).
+seed() {
+    local name=$1 dir=$2
+    case $name in
+    json_fuzz)
+        printf '%s' '{}' >"$dir/seed-empty"
+        printf '%s' '{"name":"billing","scopes":["clients:read","clients:write"],"audiences":["nova-api"]}' >"$dir/seed-client"
+        printf '%s' '{"name":"ops","tenant":"ten_AAAAAAAAAAAAAAAAAAAAAA","scopes":[]}' >"$dir/seed-tenant"
+        printf '%s' '{"client":{"name":"x","scopes":["a"]},"n":[1,2.5e3,-0,true,false,null],"u":"\u00e9\ud83d\ude00"}' >"$dir/seed-nested"
+        ;;
+    jws_fuzz)
+        local h p s
+        h=$(printf '%s' '{"alg":"EdDSA","typ":"at+jwt","kid":"fuzz-ed"}' | b64u)
+        p=$(printf '%s' '{"iss":"http://127.0.0.1:8080","sub":"cli_x","tid":"ten_x","aud":"nova-api","jti":"j","iat":1,"exp":2,"scope":"a b"}' | b64u)
+        s=$(head -c 64 /dev/zero | b64u)
+        printf '%s' "$h.$p.$s" >"$dir/seed-eddsa"
+        h=$(printf '%s' '{"alg":"ES256","typ":"at+jwt","kid":"fuzz-es"}' | b64u)
+        printf '%s' "$h.$p.$s" >"$dir/seed-es256"
+        printf '%s' '{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"k","alg":"EdDSA"}' >"$dir/seed-jwk-ed"
+        printf '%s' '{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"k","alg":"ES256"}' >"$dir/seed-jwk-ec"
+        ;;
+    *)
+        printf '%s' '{}' >"$dir/seed-empty"
+        ;;
+    esac
+}
+
+targets=()
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+    for t in $FUZZ_TARGETS; do targets+=("$BUILD/fuzz/$t"); done
+else
+    for t in "$BUILD"/fuzz/*_fuzz; do [ -x "$t" ] && targets+=("$t"); done
+fi
+if [ ${#targets[@]} -eq 0 ]; then
+    echo "fuzz: no targets in $BUILD/fuzz (is the compiler clang?)" >&2
+    exit 1
+fi
+
+failed=()
+for t in "${targets[@]}"; do
+    name=$(basename "$t")
+    corpus="$BUILD/corpus-$name"
+    mkdir -p "$corpus"
+    seed "$name" "$corpus"
+    log="$BUILD/$name.log"
+    echo "== $name: ${SECONDS_EACH}s, corpus $corpus, log $log"
+    rc=0
+    "$t" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        -artifact_prefix="$BUILD/crash-$name-" "$corpus" >"$log" 2>&1 || rc=$?
+    grep -E '^(#[0-9]+ +DONE|Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb)' \
+        "$log" || true
+    if [ "$rc" -ne 0 ]; then
+        echo "== $name FAILED (exit $rc); last lines of $log:"
+        tail -n 40 "$log"
+        failed+=("$name")
+    else
+        echo "== $name ok ($(ls "$corpus" | wc -l) inputs in corpus)"
+    fi
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "fuzz: crashes in ${failed[*]}" >&2
+    exit 1
+fi
+echo "fuzz: ${#targets[@]} targets, no crash"
