@@ -4,6 +4,7 @@
 #   scripts/pg.sh start [DIR]   initdb (first time) and start; prints the URL
 #   scripts/pg.sh url   [DIR]   prints postgres://nova:PASS@127.0.0.1:PORT/nova
 #   scripts/pg.sh stop  [DIR]   stops the cluster and removes DIR
+#   scripts/pg.sh createdb DIR NAME   a fresh database NAME owned by `nova`; prints its URL
 #
 # DIR defaults to /tmp/nova-pg. The cluster listens on 127.0.0.1 only (first free port from
 # 55432), keeps its unix socket inside DIR, runs with fsync=off, and has an application role
@@ -139,8 +140,18 @@ do_stop() {
     rm -rf "$dir"
 }
 
+do_createdb() {
+    local name=$1
+    [[ "$name" =~ ^[a-z_][a-z0-9_]{0,40}$ ]] || die "bad database name '$name'"
+    running || die "no running cluster in $dir"
+    psql_super -c "DROP DATABASE IF EXISTS $name"
+    psql_super -c "CREATE DATABASE $name OWNER nova"
+    print_url | sed "s#/nova\$#/$name#"
+}
+
 case "$cmd" in
 start) do_start ;;
+createdb) do_createdb "${3:?usage: $0 createdb DIR NAME}" ;;
 stop) do_stop ;;
 url) print_url ;;
 *)

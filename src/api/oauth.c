@@ -153,7 +153,7 @@ void api_as_metadata(nova_req_t *r, void *ud)
         json_array_append_new(scopes, json_string(*sc));
     json_t *methods = json_pack("[s,s]", "client_secret_basic", "client_secret_post");
     json_t *o = json_pack(
-        "{s:s, s:s++, s:s++, s:s++, s:s++, s:[s], s:O, s:O, s:O, s:o, s:[], s:s++}",
+        "{s:s, s:s+, s:s+, s:s+, s:s+, s:[s], s:O, s:O, s:O, s:o, s:[], s:s+}",
         "issuer", iss, "token_endpoint", iss, "/oauth/token", "jwks_uri", iss,
         "/.well-known/jwks.json", "introspection_endpoint", iss, "/oauth/introspect",
         "revocation_endpoint", iss, "/oauth/revoke", "grant_types_supported",

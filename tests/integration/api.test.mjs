@@ -1,6 +1,7 @@
 // Integration tests: the real novad over HTTP. Run against SQLite and PostgreSQL by tests/run.sh.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { startNova, makeTenant, token, call } from './lib.mjs';
 
 let nova, a, b, ops;
@@ -12,6 +13,18 @@ before(async () => {
   ops = makeTenant(nova, 'operator', 'platform:admin clients:read');
 });
 after(async () => { await nova.stop(); });
+
+// Sends raw bytes, returns everything the server answers until it closes (or 2 s pass).
+function rawRequest(port, text) {
+  return new Promise((ok, fail) => {
+    const sock = net.connect(port, '127.0.0.1', () => sock.write(text));
+    let got = '';
+    sock.on('data', (d) => { got += d; });
+    sock.on('error', fail);
+    sock.on('close', () => ok(got));
+    sock.setTimeout(2000, () => sock.destroy());
+  });
+}
 
 function isProblem(r, status, code) {
   assert.equal(r.status, status, r.text);
@@ -228,7 +241,12 @@ test('bad input: malformed JSON, duplicate keys, unknown members, 413, 415, 404,
   isProblem(await post('{"name":"x","scopes":["no-such-scope"]}'), 400, 'invalid_scope');
   isProblem(await post('{"name":"' + 'x'.repeat(200) + '","scopes":["clients:read"]}'), 400);
   isProblem(await post('{"name":"x","scopes":["clients:read"]}', 'text/plain'), 415, 'unsupported_media_type');
-  isProblem(await post('{"a":"' + 'x'.repeat(2 * 1024 * 1024) + '"}'), 413, 'payload_too_large');
+  // Over the 1 MiB limit: answered from the headers alone, the body is never read.
+  const big = await rawRequest(nova.port, 'POST /v1/clients HTTP/1.1\r\nHost: x\r\n' +
+    `Authorization: Bearer ${t}\r\nContent-Type: application/json\r\nContent-Length: ${2 * 1024 * 1024}\r\n\r\n{"a":"`);
+  assert.match(big, /^HTTP\/1\.1 413/);
+  assert.match(big, /application\/problem\+json/);
+  assert.match(big, /"code":"payload_too_large"/);
   isProblem(await post('['.repeat(100) + ']'.repeat(100)), 400, 'invalid_json');
   isProblem(await call(nova, 'GET', '/v1/nope'), 404, 'not_found');
   const r = await call(nova, 'PUT', '/v1/clients', { tok: t });
