@@ -52,13 +52,6 @@ unit() {
     return $rc
 }
 
-npm_install() {
-    local d=$1
-    if [ ! -d "$d/node_modules" ]; then
-        (cd "$d" && npm install --no-audit --no-fund --loglevel=error) || return 1
-    fi
-}
-
 integration() {
     local bin=$1 db=$2
     NOVA_BIN="$bin" NOVA_TEST_DATABASE_URL="$db" \
@@ -77,14 +70,13 @@ else
     echo "PostgreSQL cluster did not start:"; tail -n 30 "$LOGS/pg-start.log"
     failed=$((failed + 1)); broken+=(pg-start); PG_URL=
 fi
-npm_install tests/integration >"$LOGS/npm-integration.log" 2>&1 || true
 suite integration-sqlite integration build/cmd/novad ""
 if [ -n "$PG_URL" ]; then
     # A database of its own: the store unit tests leave rows behind in theirs.
     PG_IT_URL=$(bash scripts/pg.sh createdb "$PG_DIR" nova_it 2>>"$LOGS/pg-start.log")
     suite integration-postgres integration build/cmd/novad "$PG_IT_URL"
 fi
-suite interop bash -c 'cd tests/interop && { [ -d node_modules ] || npm install --no-audit --no-fund --loglevel=error; } && NOVA_BIN="$0/build/cmd/novad" node --test --test-reporter=tap' "$ROOT"
+suite interop bash -c 'cd tests/interop && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && NOVA_BIN="$0/build/cmd/novad" node --test --test-reporter=tap' "$ROOT"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 suite unit-asan unit build-asan
 suite integration-asan integration build-asan/cmd/novad ""
