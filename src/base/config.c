@@ -61,7 +61,8 @@ static const key_def keys[] = {
     {"NOVA_CONNECTION_TIMEOUT", K_UINT, OFF(connection_timeout), "30", 1, 3600,
      "seconds an idle connection is kept"},
     {"NOVA_DEMO", K_BOOL, OFF(demo), "false", 0, 0,
-     "on first start, create a demo tenant and client and print their credentials"},
+     "create a demo tenant (once) and a fresh demo client (each start, revoking the last) and "
+     "print their credentials"},
     {"NOVA_TOKEN_CACHE", K_UINT, OFF(token_cache), "65536", 0, 1u << 24,
      "verified access tokens remembered (by digest) until they expire; 0 disables"},
 };

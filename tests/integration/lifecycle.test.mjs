@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { startNova, BIN } from './lib.mjs';
 
 test('SIGTERM stops novad cleanly with exit 0', async () => {
@@ -15,6 +16,9 @@ test('novad migrate is idempotent and config lists every key', () => {
   const c = spawnSync(BIN, ['config'], { encoding: 'utf8' });
   assert.equal(c.status, 0);
   for (const k of ['NOVA_DATABASE_URL', 'NOVA_TOKEN_TTL', 'NOVA_MAX_BODY', 'NOVA_MASTER_KEY']) assert.match(c.stdout, new RegExp(k));
+  // The README's table is the same text, so the documentation cannot drift from the code.
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  assert.ok(readme.includes(c.stdout.trim()), 'README configuration table matches `novad config`');
   const bad = spawnSync(BIN, ['serve'], { encoding: 'utf8', env: { PATH: process.env.PATH, NOVA_TOKEN_TTL: '5' } });
   assert.equal(bad.status, 3, 'bad configuration exits 3');
   assert.match(bad.stderr, /NOVA_TOKEN_TTL/);
