@@ -239,10 +239,15 @@ int main(int argc, char **argv)
     char err[512];
     int rc;
     if (nova_app_open(&app, config, migrate, true, err, sizeof(err), &rc) != NOVA_OK) {
-        if (json_out)
-            fprintf(stderr, "{\"error\":\"startup\",\"message\":\"%s\"}\n", err);
-        else
+        if (json_out) {
+            json_t *o = json_pack("{s:s, s:s}", "error", "startup", "message", err);
+            char *s = json_dumps(o, JSON_COMPACT);
+            fprintf(stderr, "%s\n", s ? s : "{}");
+            free(s);
+            json_decref(o);
+        } else {
             fprintf(stderr, "novactl: %s\n", err);
+        }
         return rc;
     }
     nova_arena_t ar;
