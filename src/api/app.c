@@ -59,7 +59,7 @@ nova_status nova_app_open(nova_app_t *app, const char *config_file, bool migrate
         nova_store_t *tmp = NULL;
         if (nova_store_open(app->cfg.database_url, &tmp, serr, sizeof(serr)) == NOVA_OK)
             nova_store_close(tmp);
-        snprintf(err, errlen, "store: %s", *serr ? serr : "cannot be opened");
+        snprintf(err, errlen, "%s", *serr ? serr : "store: cannot be opened");
         *exit_code = st == NOVA_INVALID ? NOVA_EXIT_CONFIG : NOVA_EXIT_UNAVAILABLE;
         goto error;
     }
