@@ -19,13 +19,11 @@ static void check_err(nova_status st, const char *err, size_t errlen)
         abort();
 }
 
-static void check_string(json_t *obj, const char *key, bool required, size_t minlen,
-                         size_t maxlen)
+static void check_string(json_t *obj, const char *key, bool required, size_t minlen, size_t maxlen)
 {
     char err[256] = "";
     const char *s = NULL;
-    nova_status st = nova_json_get_string(obj, key, required, minlen, maxlen, &s, err,
-                                          sizeof(err));
+    nova_status st = nova_json_get_string(obj, key, required, minlen, maxlen, &s, err, sizeof(err));
     check_err(st, err, sizeof(err));
     if (st != NOVA_OK) {
         if (s != NULL)
@@ -50,8 +48,8 @@ static void check_words(json_t *obj, const char *key, bool required, size_t max_
 {
     char err[256] = "";
     const char *w = NULL;
-    nova_status st = nova_json_get_words(obj, key, required, max_items, maxlen, a, &w, err,
-                                         sizeof(err));
+    nova_status st =
+        nova_json_get_words(obj, key, required, max_items, maxlen, a, &w, err, sizeof(err));
     check_err(st, err, sizeof(err));
     if (st != NOVA_OK || w == NULL) {
         if (st == NOVA_OK && required)
