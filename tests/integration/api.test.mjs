@@ -2,6 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { existsSync, readdirSync } from 'node:fs';
 import { startNova, makeTenant, token, call } from './lib.mjs';
 
 let nova, a, b, ops;
@@ -135,6 +136,33 @@ test('bearer tokens: missing, malformed, alg none, tampered, wrong audience', as
   isProblem(r, 401, 'invalid_token');
   assert.match(r.json.detail, /audience/);
   assert.equal((await call(nova, 'GET', '/v1/me', { tok: await token(nova, multi) })).status, 200);
+});
+
+test('an expired token (issued by a real novad whose clock is 2 hours behind) is refused', async () => {
+  // A second instance on the same store and master key, under libfaketime, with the first
+  // instance's issuer: its tokens are genuine except that they expired long ago.
+  // libfaketime is preloaded directly (not through the faketime wrapper, which would leave
+  // novad orphaned on SIGTERM).
+  const arch = readdirSync('/usr/lib').find((d) => existsSync(`/usr/lib/${d}/faketime/libfaketime.so.1`));
+  assert.ok(arch, 'libfaketime is installed (scripts/deps.sh test)');
+  const past = await startNova({
+    NOVA_ISSUER: nova.base,
+    LD_PRELOAD: `/usr/lib/${arch}/faketime/libfaketime.so.1`,
+    FAKETIME: '-2h',
+    FAKETIME_DONT_FAKE_MONOTONIC: '1',
+    ASAN_OPTIONS: 'verify_asan_link_order=0:' + (process.env.ASAN_OPTIONS || ''),
+  }, { shareWith: nova });
+  try {
+    const old = await token(past, a);
+    const c = JSON.parse(Buffer.from(old.split('.')[1], 'base64url'));
+    assert.ok(c.exp < Date.now() / 1000 - 3600, 'minted two hours ago');
+    const r = await call(nova, 'GET', '/v1/me', { tok: old });
+    isProblem(r, 401, 'invalid_token');
+    assert.equal(r.json.detail, 'token expired');
+    assert.match(r.headers.get('www-authenticate'), /error="invalid_token"/);
+  } finally {
+    await past.stop();
+  }
 });
 
 test('scopes are enforced per route and cannot be escalated', async () => {

@@ -9,16 +9,17 @@ import { randomBytes } from 'node:crypto';
 export const BIN = resolve(process.env.NOVA_BIN || 'build/cmd/novad');
 export const CTL = join(dirname(BIN), 'novactl');
 
-export async function startNova(extraEnv = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'nova-it-'));
+// shareWith: another instance whose store, data directory and master key this one uses.
+export async function startNova(extraEnv = {}, { shareWith = null } = {}) {
+  const dir = shareWith ? shareWith.dir : mkdtempSync(join(tmpdir(), 'nova-it-'));
   const env = {
     PATH: process.env.PATH,
     ASAN_OPTIONS: process.env.ASAN_OPTIONS || '',
     UBSAN_OPTIONS: process.env.UBSAN_OPTIONS || '',
     NOVA_PORT: '0',
     NOVA_DATA_DIR: dir,
-    NOVA_MASTER_KEY: randomBytes(32).toString('base64url'),
-    NOVA_DATABASE_URL: process.env.NOVA_TEST_DATABASE_URL || '',
+    NOVA_MASTER_KEY: shareWith ? shareWith.env.NOVA_MASTER_KEY : randomBytes(32).toString('base64url'),
+    NOVA_DATABASE_URL: shareWith ? shareWith.env.NOVA_DATABASE_URL : (process.env.NOVA_TEST_DATABASE_URL || ''),
     NOVA_THREADS: '2',
     ...extraEnv,
   };
@@ -45,14 +46,14 @@ export async function startNova(extraEnv = {}) {
       return { code: r.status, json, stdout: r.stdout, stderr: r.stderr };
     },
     async stop() {
-      if (proc.exitCode === null) {
+      if (proc.exitCode === null && proc.signalCode === null) {
         const done = new Promise((ok) => proc.on('exit', (code, sig) => ok({ code, sig })));
         proc.kill('SIGTERM');
         const r = await done;
-        rmSync(dir, { recursive: true, force: true });
+        if (!shareWith) rmSync(dir, { recursive: true, force: true });
         return r;
       }
-      rmSync(dir, { recursive: true, force: true });
+      if (!shareWith) rmSync(dir, { recursive: true, force: true });
       return { code: proc.exitCode };
     },
   };
