@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# bench/run.sh: measures the real novad on loopback with a fresh SQLite store.
+#   me_saturated     GET /v1/me with a bearer token, wrk closed-loop (throughput)
+#   token_saturated  POST /oauth/token, client_secret_basic, client_credentials (grants/s)
+#   me_paced         GET /v1/me at a fixed rate with bench/loadgen.c, open-loop (p99 at load)
+#   health_paced     GET /v1/health the same way: a control for the machine's own tail
+# plus novad's idle RSS (after start) and peak RSS (VmHWM after the runs). Writes
+# bench/results/<scenario>.json and bench/results/summary.json and prints a table.
+# Knobs: NOVA_BENCH_BUILD (build), BENCH_SECONDS (10), BENCH_THREADS (2), BENCH_CONNECTIONS
+# (64), BENCH_RATE (5000), BENCH_PACED_CONNECTIONS (32), BENCH_RESULTS (bench/results),
+# BENCH_STRICT=1 to exit 1 when a target is missed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD=${NOVA_BENCH_BUILD:-build}
+NOVAD=$ROOT/$BUILD/cmd/novad
+NOVACTL=$ROOT/$BUILD/cmd/novactl
+RESULTS=${BENCH_RESULTS:-$ROOT/bench/results}
+SECS=${BENCH_SECONDS:-10}
+THREADS=${BENCH_THREADS:-2}
+CONNS=${BENCH_CONNECTIONS:-64}
+RATE=${BENCH_RATE:-5000}
+PACED_CONNS=${BENCH_PACED_CONNECTIONS:-32}
+
+for tool in wrk curl python3 cc; do
+    command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }
+done
+[ -x "$NOVAD" ] && [ -x "$NOVACTL" ] || { echo "bench: build $BUILD first (make build)" >&2; exit 1; }
+mkdir -p "$RESULTS" "$ROOT/$BUILD/bench"
+
+LOADGEN=$ROOT/$BUILD/bench/loadgen
+if [ ! -x "$LOADGEN" ] || [ bench/loadgen.c -nt "$LOADGEN" ]; then
+    cc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$LOADGEN" bench/loadgen.c
+fi
+
+TMP=$(mktemp -d /tmp/nova-bench.XXXXXX)
+PID=
+cleanup() {
+    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+        kill -TERM "$PID" 2>/dev/null || true
+        wait "$PID" 2>/dev/null || true
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# novad and novactl see only this configuration.
+while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep '^NOVA_' || true)
+export NOVA_HOST=127.0.0.1 NOVA_PORT=0 NOVA_DATA_DIR=$TMP NOVA_DATABASE_URL= \
+    NOVA_ACCESS_LOG=false
+NOVA_MASTER_KEY=$(head -c 32 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '=')
+export NOVA_MASTER_KEY
+
+"$NOVAD" serve 2>"$TMP/novad.log" &
+PID=$!
+PORT=
+for _ in $(seq 200); do
+    PORT=$(grep -o '"msg":"novad listening".*"port":[0-9]*' "$TMP/novad.log" 2>/dev/null |
+        grep -o '[0-9]*$' || true)
+    [ -n "$PORT" ] && break
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.1
+done
+if [ -z "$PORT" ]; then
+    echo "bench: novad did not start:" >&2; cat "$TMP/novad.log" >&2; exit 1
+fi
+BASE=http://127.0.0.1:$PORT
+
+rss_mb() { awk -v k="$1:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$PID/status"; }
+json_get() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+sleep 1
+IDLE_RSS=$(rss_mb VmRSS)
+
+TENANT=$("$NOVACTL" --json tenant create bench | json_get id)
+CLIENT_JSON=$("$NOVACTL" --json client create --tenant "$TENANT" --name bench \
+    --scopes "clients:read")
+CLIENT_ID=$(json_get client_id <<<"$CLIENT_JSON")
+CLIENT_SECRET=$(json_get client_secret <<<"$CLIENT_JSON")
+BASIC=$(printf '%s:%s' "$CLIENT_ID" "$CLIENT_SECRET" | base64 -w0)
+
+new_token() {
+    curl -sf -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials "$BASE/oauth/token" |
+        json_get access_token
+}
+TOKEN=$(new_token)
+code=$(curl -s -o "$TMP/me.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE/v1/me")
+if [ "$code" != 200 ]; then
+    echo "bench: GET /v1/me answered $code: $(cat "$TMP/me.json")" >&2; exit 1
+fi
+
+# scenario NAME DESCRIPTION RAW_JSON CMD...: runs CMD (which writes RAW_JSON), then stores
+# RAW_JSON plus name, description and command as $RESULTS/NAME.json.
+scenario() {
+    local name=$1 desc=$2 raw=$3; shift 3
+    echo "== $name: $desc" >&2
+    kill -0 "$PID" 2>/dev/null || { echo "bench: novad died:" >&2; tail "$TMP/novad.log" >&2; exit 1; }
+    "$@" >"$TMP/$name.out" 2>&1 || echo "bench: $name: $1 exited $?" >&2
+    kill -0 "$PID" 2>/dev/null || { echo "bench: novad died:" >&2; tail "$TMP/novad.log" >&2; exit 1; }
+    [ -s "$raw" ] || { echo "bench: $name wrote no result:" >&2; cat "$TMP/$name.out" >&2; exit 1; }
+    local cmd="$*"
+    cmd=${cmd//$TOKEN/\$TOKEN}
+    cmd=${cmd//$BASIC/\$BASIC}
+    cmd=${cmd//$BASE/\$BASE}
+    cmd=${cmd//$TMP/\$TMP}
+    cmd=${cmd//$ROOT\//}
+    python3 - "$raw" "$RESULTS/$name.json" "$name" "$desc" "$cmd" <<'EOF'
+import json, sys
+raw, out, name, desc, cmd = sys.argv[1:]
+r = json.load(open(raw))
+json.dump({"scenario": name, "description": desc, "command": cmd, **r}, open(out, "w"), indent=2)
+open(out, "a").write("\n")
+EOF
+}
+
+# Paced runs first, on a server that has only answered a handful of requests.
+scenario me_paced \
+    "authenticated GET /v1/me at a fixed $RATE req/s, open-loop, $PACED_CONNS keep-alive connections, latency from the scheduled send time" \
+    "$TMP/me_paced.raw" \
+    "$LOADGEN" -c "$PACED_CONNS" -r "$RATE" -d "$SECS" -w 2 -H "Authorization: Bearer $TOKEN" \
+    -o "$TMP/me_paced.raw" "$BASE/v1/me"
+
+# Control: the same load on a route with no auth and no store. What it shows in the tail is
+# the machine and the HTTP stack, not token checks.
+scenario health_paced \
+    "control: unauthenticated GET /v1/health at a fixed $RATE req/s, same generator and settings as me_paced" \
+    "$TMP/health_paced.raw" \
+    "$LOADGEN" -c "$PACED_CONNS" -r "$RATE" -d "$SECS" -w 2 -o "$TMP/health_paced.raw" \
+    "$BASE/v1/health"
+
+scenario me_saturated \
+    "authenticated GET /v1/me, wrk -t$THREADS -c$CONNS -d${SECS}s, closed-loop" \
+    "$TMP/me_saturated.raw" \
+    env BENCH_OUT="$TMP/me_saturated.raw" wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency \
+    -s bench/wrk_report.lua -H "Authorization: Bearer $TOKEN" "$BASE/v1/me"
+
+scenario token_saturated \
+    "POST /oauth/token, client_secret_basic, grant_type=client_credentials, wrk -t$THREADS -c$CONNS -d${SECS}s" \
+    "$TMP/token_saturated.raw" \
+    env BENCH_OUT="$TMP/token_saturated.raw" BENCH_METHOD=POST \
+    BENCH_BODY=grant_type=client_credentials wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency \
+    -s bench/wrk_report.lua -H "Authorization: Basic $BASIC" \
+    -H "Content-Type: application/x-www-form-urlencoded" "$BASE/oauth/token"
+
+PEAK_RSS=$(rss_mb VmHWM)
+kill -0 "$PID" 2>/dev/null || { echo "bench: novad died" >&2; exit 1; }
+
+rc=0
+python3 - "$RESULTS" "$IDLE_RSS" "$PEAK_RSS" "$RATE" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'EOF' || rc=$?
+import json, os, platform, sys, time
+results, idle, peak, rate, commit = sys.argv[1:]
+idle, peak, rate = float(idle), float(peak), float(rate)
+S = {n: json.load(open(os.path.join(results, n + ".json")))
+     for n in ("me_paced", "health_paced", "me_saturated", "token_saturated")}
+model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+mem = next((int(l.split()[1]) // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
+
+def row(s):
+    e = s["errors"]
+    return {"rps": s["rps"], "p50_ms": s["latency_ms"]["p50"], "p90_ms": s["latency_ms"]["p90"],
+            "p99_ms": s["latency_ms"]["p99"], "max_ms": s["latency_ms"]["max"],
+            "errors": sum(v for k, v in e.items() if k != "reconnects")}
+
+scen = {n: row(s) for n, s in S.items()}
+for n in ("me_paced", "health_paced"):
+    scen[n]["target_rate"] = S[n]["target_rate"]
+    scen[n]["service_p99_ms"] = S[n]["service_ms"]["p99"]
+targets = [
+    {"what": "GET /v1/me p99 at %d req/s" % rate, "target": "< 2 ms",
+     "value": scen["me_paced"]["p99_ms"], "unit": "ms",
+     "met": scen["me_paced"]["p99_ms"] < 2 and scen["me_paced"]["errors"] == 0
+            and scen["me_paced"]["rps"] >= 0.98 * rate},
+    {"what": "GET /v1/me saturated", "target": "> 20000 req/s",
+     "value": scen["me_saturated"]["rps"], "unit": "req/s",
+     "met": scen["me_saturated"]["rps"] > 20000 and scen["me_saturated"]["errors"] == 0},
+    {"what": "POST /oauth/token saturated", "target": "> 2000 grants/s",
+     "value": scen["token_saturated"]["rps"], "unit": "grants/s",
+     "met": scen["token_saturated"]["rps"] > 2000 and scen["token_saturated"]["errors"] == 0},
+    {"what": "idle RSS", "target": "< 50 MB", "value": idle, "unit": "MB", "met": idle < 50},
+]
+summary = {
+    "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    "commit": commit,
+    "machine": {"nproc": os.cpu_count(), "model_name": model, "mem_total_mb": mem,
+                "kernel": platform.release(),
+                "note": "load generator and novad share these cores over loopback"},
+    "novad": {"store": "sqlite (fresh, temp dir)", "access_log": False,
+              "threads": "NOVA_THREADS default (one per CPU)"},
+    "scenarios": scen,
+    "rss_mb": {"idle": idle, "peak": peak},
+    "targets": targets,
+}
+with open(os.path.join(results, "summary.json"), "w") as f:
+    json.dump(summary, f, indent=2)
+    f.write("\n")
+
+print()
+print("Nova benchmark, %s, %s x%d, commit %s" % (summary["date"], model, os.cpu_count(), commit))
+print("%-18s %12s %9s %9s %9s %9s %7s" % ("scenario", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors"))
+for n, r in scen.items():
+    print("%-18s %12.1f %9.3f %9.3f %9.3f %9.3f %7d" % (n, r["rps"], r["p50_ms"], r["p90_ms"], r["p99_ms"], r["max_ms"], r["errors"]))
+print("%-18s idle %.1f MB, peak %.1f MB" % ("novad RSS", idle, peak))
+print()
+print("%-32s %-16s %12s  %s" % ("target", "wanted", "measured", ""))
+for t in targets:
+    print("%-32s %-16s %12.3f  %s" % (t["what"], t["target"], t["value"], "met" if t["met"] else "MISSED"))
+sys.exit(0 if all(t["met"] for t in targets) else 3)
+EOF
+echo "results in $RESULTS"
+if [ "$rc" -ne 0 ] && [ "${BENCH_STRICT:-0}" = 1 ]; then exit 1; fi
+exit 0
