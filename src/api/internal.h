@@ -51,6 +51,8 @@ void api_me(nova_req_t *r, void *ud);
 void api_clients_create(nova_req_t *r, void *ud);
 void api_clients_list(nova_req_t *r, void *ud);
 void api_clients_delete(nova_req_t *r, void *ud);
+void api_clients_get(nova_req_t *r, void *ud);
+void api_tenants_get(nova_req_t *r, void *ud);
 void api_tenants_create(nova_req_t *r, void *ud);
 void api_tenants_list(nova_req_t *r, void *ud);
 

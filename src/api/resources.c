@@ -160,6 +160,22 @@ void api_clients_list(nova_req_t *r, void *ud)
     api_reply_json(r, 200, json_pack("{s:o}", "clients", arr));
 }
 
+void api_clients_get(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    nova_client_t c;
+    nova_status st =
+        nova_store_client_get_scoped(s, &r->arena, r->principal->tenant_id, r->params[0], &c);
+    if (st) {
+        nova_resp_status(r, st, st == NOVA_NOT_FOUND ? "no such client" : NULL);
+        return;
+    }
+    api_reply_json(r, 200, client_json(&c));
+}
+
 void api_clients_delete(nova_req_t *r, void *ud)
 {
     nova_api_t *api = ud;
@@ -173,6 +189,12 @@ void api_clients_delete(nova_req_t *r, void *ud)
         return;
     }
     nova_resp_body(r, 204, NULL, NULL, 0);
+}
+
+static json_t *tenant_json(const nova_tenant_t *t)
+{
+    return json_pack("{s:s, s:s, s:I}", "id", t->id, "name", t->name, "created_at",
+                     (json_int_t)t->created_at);
 }
 
 static const char *const tenant_members[] = {"name", "client", NULL};
@@ -214,8 +236,7 @@ void api_tenants_create(nova_req_t *r, void *ud)
         nova_resp_status(r, st, NULL);
         goto end;
     }
-    json_t *o = json_pack("{s:s, s:s, s:I}", "id", t.id, "name", t.name, "created_at",
-                          (json_int_t)t.created_at);
+    json_t *o = tenant_json(&t);
     if (client) {
         json_t *c = create_client(r, api, s, t.id, &cr);
         if (c == NULL) {
@@ -230,6 +251,21 @@ void api_tenants_create(nova_req_t *r, void *ud)
     api_reply_json(r, 201, o);
 end:
     json_decref(body);
+}
+
+void api_tenants_get(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    nova_tenant_t t;
+    nova_status st = nova_store_tenant_get(s, &r->arena, r->params[0], &t);
+    if (st) {
+        nova_resp_status(r, st, st == NOVA_NOT_FOUND ? "no such tenant" : NULL);
+        return;
+    }
+    api_reply_json(r, 200, tenant_json(&t));
 }
 
 void api_tenants_list(nova_req_t *r, void *ud)
@@ -247,9 +283,7 @@ void api_tenants_list(nova_req_t *r, void *ud)
     }
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:I}", "id", rows[i].id, "name",
-                                             rows[i].name, "created_at",
-                                             (json_int_t)rows[i].created_at));
+        json_array_append_new(arr, tenant_json(&rows[i]));
     api_reply_json(r, 200, json_pack("{s:o}", "tenants", arr));
 }
 
@@ -270,9 +304,11 @@ nova_status nova_api_register(nova_api_t *api, nova_http_server_t *srv)
         {"GET", "/v1/me", "", api_me},
         {"POST", "/v1/clients", "clients:write", api_clients_create},
         {"GET", "/v1/clients", "clients:read", api_clients_list},
+        {"GET", "/v1/clients/{id}", "clients:read", api_clients_get},
         {"DELETE", "/v1/clients/{id}", "clients:write", api_clients_delete},
         {"POST", "/v1/tenants", "platform:admin", api_tenants_create},
         {"GET", "/v1/tenants", "platform:admin", api_tenants_list},
+        {"GET", "/v1/tenants/{id}", "platform:admin", api_tenants_get},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern,

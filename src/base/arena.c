@@ -39,6 +39,9 @@ void nova_arena_reset(nova_arena_t *a)
 
 void *nova_arena_alloc(nova_arena_t *a, size_t n)
 {
+    /* Rounding and the chunk header must not wrap around. */
+    if (n > SIZE_MAX - 15 - sizeof(nova_arena_chunk_t))
+        return NULL;
     n = (n + 15) & ~(size_t)15;
     if (n == 0)
         n = 16;

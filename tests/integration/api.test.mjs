@@ -188,6 +188,10 @@ test('clients: create, list, revoke; revoked client tokens stop working', async 
   assert.equal((await call(nova, 'GET', '/v1/me', { tok: wt })).status, 200);
   const list = await call(nova, 'GET', '/v1/clients', { tok: ta });
   assert.ok(list.json.clients.some((x) => x.client_id === wc.id));
+  const one = await call(nova, 'GET', c.headers.get('location'), { tok: ta });
+  assert.equal(one.status, 200);
+  assert.equal(one.json.client_id, wc.id);
+  assert.ok(!('client_secret' in one.json));
   assert.ok(list.json.clients.every((x) => x.tenant_id === a.tenant && !('client_secret' in x) && !('secret_digest' in x)));
   assert.equal((await call(nova, 'DELETE', '/v1/clients/' + wc.id, { tok: ta })).status, 204);
   isProblem(await call(nova, 'GET', '/v1/me', { tok: wt }), 401, 'invalid_token');
@@ -205,6 +209,7 @@ test("tenant isolation: A's token never reads or changes B's data", async () => 
   const listA = await call(nova, 'GET', '/v1/clients', { tok: ta });
   assert.ok(!listA.json.clients.some((x) => x.client_id === b.id));
   isProblem(await call(nova, 'DELETE', '/v1/clients/' + b.id, { tok: ta }), 404, 'not_found');
+  isProblem(await call(nova, 'GET', '/v1/clients/' + b.id, { tok: ta }), 404, 'not_found');
   assert.equal((await call(nova, 'GET', '/v1/me', { tok: tb })).status, 200, "B's client still works");
   const listB = await call(nova, 'GET', '/v1/clients', { tok: tb });
   assert.ok(listB.json.clients.some((x) => x.client_id === b.id && !x.revoked_at));
@@ -254,6 +259,9 @@ test('platform operator creates tenants with a first client', async () => {
   assert.equal(me.json.tenant.name, 'acme');
   const list = await call(nova, 'GET', '/v1/tenants', { tok: t });
   assert.ok(list.json.tenants.some((x) => x.id === r.json.id));
+  const got = await call(nova, 'GET', r.headers.get('location'), { tok: t });
+  assert.deepEqual(got.json, { id: r.json.id, name: 'acme', created_at: r.json.created_at });
+  isProblem(await call(nova, 'GET', '/v1/tenants/ten_nope', { tok: t }), 404, 'not_found');
   isProblem(await call(nova, 'POST', '/v1/tenants', { tok: t, body: { name: 'x', client: { name: 'y', scopes: ['platform:admin'] } } }), 403, 'scope_escalation');
   isProblem(await call(nova, 'POST', '/v1/tenants', { tok: t, body: { name: '' } }), 400);
 });

@@ -217,7 +217,7 @@ test('every route of the server is documented, with exactly the documented metho
 });
 
 test('paths that are not in the document answer 404', async () => {
-  for (const path of ['/v1/nope', '/v1/clients/x/y', '/v1/tenants/x', '/v2/health', '/oauth', '/', '/.well-known/openid-configuration']) {
+  for (const path of ['/v1/nope', '/v1/clients/x/y', '/v1/tenants/x/y', '/v2/health', '/oauth', '/', '/.well-known/openid-configuration']) {
     assert.equal(doc.paths[path], undefined);
     const r = await call(nova, 'GET', path);
     assert.equal(r.status, 404, path);
@@ -262,7 +262,9 @@ test('what the server answers matches the documented schemas', async () => {
   await check('POST', '/v1/clients', call(nova, 'POST', '/v1/clients', { tok: ta, raw: '{"name":', headers: { 'content-type': 'application/json' } }));
   await check('POST', '/v1/clients', call(nova, 'POST', '/v1/clients', { tok: ta, raw: '{}', headers: { 'content-type': 'text/plain' } }));
   const id = c.json.client_id;
+  await check('GET', '/v1/clients/{id}', call(nova, 'GET', '/v1/clients/' + id, { tok: ta }));
   await check('DELETE', '/v1/clients/{id}', call(nova, 'DELETE', '/v1/clients/' + id, { tok: ta }));
+  await check('GET', '/v1/clients/{id}', call(nova, 'GET', '/v1/clients/cli_none', { tok: ta }));
   await check('DELETE', '/v1/clients/{id}', call(nova, 'DELETE', '/v1/clients/' + id, { tok: ta }));
   const list = await check('GET', '/v1/clients', call(nova, 'GET', '/v1/clients', { tok: ta }));
   assert.ok(list.json.clients.some((x) => x.client_id === id && x.revoked_at), 'a revoked client is listed');
@@ -277,5 +279,7 @@ test('what the server answers matches the documented schemas', async () => {
   await check('POST', '/v1/tenants', call(nova, 'POST', '/v1/tenants', { tok: to, body: { name: 'x', client: { name: 'y', scopes: ['platform:admin'] } } }));
   await check('POST', '/v1/tenants', call(nova, 'POST', '/v1/tenants', { tok: to, body: { name: 'x', client: { name: 'y', scopes: ['clients:read'], admin: true } } }));
   await check('GET', '/v1/tenants', call(nova, 'GET', '/v1/tenants', { tok: to }));
+  await check('GET', '/v1/tenants/{id}', call(nova, 'GET', '/v1/tenants/' + t.json.id, { tok: to }));
+  await check('GET', '/v1/tenants/{id}', call(nova, 'GET', '/v1/tenants/ten_none', { tok: to }));
   await check('GET', '/v1/clients', call(nova, 'GET', '/v1/clients', { tok: to }));
 });
