@@ -77,7 +77,7 @@ if [ -n "$PG_URL" ]; then
     suite integration-postgres integration build/cmd/novad "$PG_IT_URL"
 fi
 suite interop bash -c 'cd tests/interop && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && NOVA_BIN="$0/build/cmd/novad" node --test --test-reporter=tap' "$ROOT"
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 suite unit-asan unit build-asan
 suite integration-asan integration build-asan/cmd/novad ""
 
