@@ -62,21 +62,33 @@ void api_token(nova_req_t *r, void *ud)
     api_reply_json(r, 200, o);
 }
 
+/* The common front of introspection and revocation: a form with client authentication and a
+ * "token" parameter. On failure the reply is written and false returned. */
+static bool token_request(nova_req_t *r, nova_api_t *api, api_form_t *f, nova_store_t **s,
+                          nova_client_t *client, const char **token)
+{
+    if (!api_form_parse(r, f))
+        return false;
+    *s = api_store(r, api);
+    if (*s == NULL || !api_client_auth(r, api, *s, f, client))
+        return false;
+    *token = api_form_get(f, "token");
+    if (*token == NULL) {
+        api_oauth_error(r, 400, "invalid_request", "token is required");
+        return false;
+    }
+    return true;
+}
+
 void api_introspect(nova_req_t *r, void *ud)
 {
     nova_api_t *api = ud;
     api_form_t f;
     nova_client_t client;
-    if (!api_form_parse(r, &f))
+    nova_store_t *s;
+    const char *token;
+    if (!token_request(r, api, &f, &s, &client, &token))
         return;
-    nova_store_t *s = api_store(r, api);
-    if (s == NULL || !api_client_auth(r, api, s, &f, &client))
-        return;
-    const char *token = api_form_get(&f, "token");
-    if (token == NULL) {
-        api_oauth_error(r, 400, "invalid_request", "token is required");
-        return;
-    }
     bool active = false;
     nova_claims_t c;
     nova_status st =
@@ -103,16 +115,10 @@ void api_revoke(nova_req_t *r, void *ud)
     nova_api_t *api = ud;
     api_form_t f;
     nova_client_t client;
-    if (!api_form_parse(r, &f))
+    nova_store_t *s;
+    const char *token;
+    if (!token_request(r, api, &f, &s, &client, &token))
         return;
-    nova_store_t *s = api_store(r, api);
-    if (s == NULL || !api_client_auth(r, api, s, &f, &client))
-        return;
-    const char *token = api_form_get(&f, "token");
-    if (token == NULL) {
-        api_oauth_error(r, 400, "invalid_request", "token is required");
-        return;
-    }
     const char *hint = api_form_get(&f, "token_type_hint");
     if (hint && strcmp(hint, "access_token") != 0 && strcmp(hint, "refresh_token") != 0) {
         api_oauth_error(r, 400, "unsupported_token_type", "unknown token_type_hint");
