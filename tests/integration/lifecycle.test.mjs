@@ -2,7 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import https from 'node:https';
 import { startNova, BIN } from './lib.mjs';
 
 test('SIGTERM stops novad cleanly with exit 0', async () => {
@@ -22,4 +25,34 @@ test('novad migrate is idempotent and config lists every key', () => {
   const bad = spawnSync(BIN, ['serve'], { encoding: 'utf8', env: { PATH: process.env.PATH, NOVA_TOKEN_TTL: '5' } });
   assert.equal(bad.status, 3, 'bad configuration exits 3');
   assert.match(bad.stderr, /NOVA_TOKEN_TTL/);
+});
+
+test('HTTPS when given a certificate: the issuer is https and the API answers over TLS', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nova-tls-'));
+  const key = join(dir, 'key.pem'), cert = join(dir, 'cert.pem');
+  const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+    '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1',
+    '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+  assert.equal(gen.status, 0, gen.stderr);
+  const nova = await startNova({ NOVA_TLS_CERT: cert, NOVA_TLS_KEY: key });
+  try {
+    const ca = readFileSync(cert);
+    const get = (path) => new Promise((ok, fail) => {
+      https.get({ host: '127.0.0.1', port: nova.port, path, ca }, (res) => {
+        let body = '';
+        res.on('data', (d) => { body += d; });
+        res.on('end', () => ok({ status: res.statusCode, body: JSON.parse(body) }));
+      }).on('error', fail);
+    });
+    const h = await get('/v1/health');
+    assert.equal(h.status, 200);
+    const md = await get('/.well-known/oauth-authorization-server');
+    assert.equal(md.body.issuer, `https://127.0.0.1:${nova.port}`);
+    // Plain HTTP on the TLS port gets no API answer.
+    const plain = await fetch(`http://127.0.0.1:${nova.port}/v1/health`).then((r) => r.status, () => 'refused');
+    assert.notEqual(plain, 200);
+  } finally {
+    await nova.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
