@@ -37,6 +37,11 @@ const char *nova_auth_audience(const nova_auth_t *a);
 nova_status nova_auth_master_key_load(const char *b64, const char *path, bool create,
                                       uint8_t out[32], char *err, size_t errlen);
 
+/* Ties the store to this master key: the first process to call it records a check value
+ * (HMAC of a fixed label under the key), later ones must match it, else NOVA_CONFLICT. A
+ * process with the wrong key would seal keys and digest secrets nobody else can use. */
+nova_status nova_auth_master_key_bind(nova_store_t *s, const uint8_t key[32]);
+
 /* Scopes a client may hold. NULL-terminated. */
 extern const char *const nova_auth_scopes[];
 /* true when every space-separated word of want is in have. */

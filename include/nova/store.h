@@ -121,4 +121,11 @@ nova_status nova_store_token_check(nova_store_t *s, const char *tenant_id, const
 /* Deletes revocation records whose exp is before now. */
 nova_status nova_store_token_prune(nova_store_t *s, int64_t now);
 
+/* ---- deployment settings (not tenant data) ---- */
+
+/* Stores value under name unless a value is there already, then sets *stored (arena) to the
+ * value the store holds: the first writer wins, so callers compare *stored with value. */
+nova_status nova_store_setting_ensure(nova_store_t *s, nova_arena_t *a, const char *name,
+                                      const char *value, const char **stored);
+
 #endif

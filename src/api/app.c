@@ -96,6 +96,20 @@ nova_status nova_app_open(nova_app_t *app, const char *config_file, bool migrate
             goto error;
         }
     }
+    st = nova_auth_master_key_bind(app->store, ac.master_key);
+    if (st == NOVA_CONFLICT) {
+        snprintf(err, errlen,
+                 "the master key (NOVA_MASTER_KEY or %s) is not the one this database was "
+                 "set up with: refusing to start",
+                 app->cfg.master_key_file);
+        *exit_code = NOVA_EXIT_CONFIG;
+        goto error;
+    }
+    if (st) {
+        snprintf(err, errlen, "store: %s", nova_status_name(st));
+        *exit_code = nova_app_exit_code(st);
+        goto error;
+    }
     ac.issuer = app->cfg.issuer;
     ac.audience = app->cfg.audience;
     ac.token_ttl = app->cfg.token_ttl;

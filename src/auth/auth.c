@@ -166,6 +166,23 @@ nova_status nova_auth_master_key_load(const char *b64, const char *path, bool cr
     return NOVA_OK;
 }
 
+nova_status nova_auth_master_key_bind(nova_store_t *s, const uint8_t key[32])
+{
+    static const char label[] = "nova master key check v1";
+    uint8_t mac[32];
+    char hex[65];
+    nova_hmac_sha256(key, 32, label, sizeof(label) - 1, mac);
+    nova_hex_encode(mac, sizeof(mac), hex);
+    nova_arena_t ar;
+    nova_arena_init(&ar, 512);
+    const char *stored = NULL;
+    nova_status st = nova_store_setting_ensure(s, &ar, "master_key_check", hex, &stored);
+    if (st == NOVA_OK && strcmp(stored, hex) != 0)
+        st = NOVA_CONFLICT;
+    nova_arena_free(&ar);
+    return st;
+}
+
 static bool word_in(const char *w, size_t wl, const char *list)
 {
     const char *p = list;

@@ -119,54 +119,38 @@ static bool copy_claim(json_t *obj, const char *key, char *dst, size_t cap)
     return true;
 }
 
-/* Signature and claims, no liveness. Fills e (the cache entry) on success. */
+/* Signature and claims, no liveness. Fills e (the cache entry) on success. The claims are
+ * read before the signature is checked, so a token that is expired, from another issuer or
+ * malformed is refused without the (far costlier) signature verification; nothing read from
+ * an unverified token is used for anything but refusing it. */
 static nova_status verify_jws(nova_auth_t *a, nova_store_t *s, const char *token, size_t len,
                               int64_t now, token_entry *e, const char **why)
 {
     nova_jws_t jws;
     const key_entry *key;
     json_t *claims = NULL;
+    char iss[256];
     nova_status st = nova_jws_parse(token, len, &jws);
     if (st) {
         *why = "malformed token";
         return NOVA_UNAUTHORIZED;
     }
+    st = NOVA_UNAUTHORIZED;
     if (strcmp(jws.typ, "at+jwt") != 0 || jws.kid[0] == '\0') {
         *why = "not an access token";
-        st = NOVA_UNAUTHORIZED;
         goto end;
     }
-    st = auth_key_for_kid(a, s, jws.kid, &key);
-    if (st == NOVA_NOT_FOUND) {
-        *why = "unknown signing key";
-        st = NOVA_UNAUTHORIZED;
-        goto end;
-    }
-    if (st)
-        goto end;
-    if (nova_jws_verify(&jws, key->key) != NOVA_OK) {
-        *why = "bad signature";
-        st = NOVA_UNAUTHORIZED;
-        goto end;
-    }
-    st = NOVA_UNAUTHORIZED;
     *why = "bad claims";
     claims = json_loadb(jws.payload, jws.payload_len, JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_object(claims))
         goto end;
-    char iss[256];
     json_t *iat = json_object_get(claims, "iat"), *exp = json_object_get(claims, "exp");
     if (!copy_claim(claims, "iss", iss, sizeof(iss)) || strcmp(iss, a->issuer) != 0) {
         *why = "wrong issuer";
         goto end;
     }
     if (!copy_claim(claims, "tid", e->tenant_id, sizeof(e->tenant_id)) ||
-        strcmp(e->tenant_id, key->tenant_id) != 0) {
-        /* A tenant's key only vouches for its own tenant's tokens. */
-        *why = "tenant does not match signing key";
-        goto end;
-    }
-    if (!copy_claim(claims, "sub", e->client_id, sizeof(e->client_id)) ||
+        !copy_claim(claims, "sub", e->client_id, sizeof(e->client_id)) ||
         !copy_claim(claims, "jti", e->jti, sizeof(e->jti)) ||
         !copy_claim(claims, "aud", e->audience, sizeof(e->audience)) ||
         !copy_claim(claims, "scope", e->scope, sizeof(e->scope)) || !json_is_integer(iat) ||
@@ -180,6 +164,24 @@ static nova_status verify_jws(nova_auth_t *a, nova_store_t *s, const char *token
     }
     if (e->iat > now + CLOCK_SKEW || e->exp - e->iat > 3600) {
         *why = "bad token lifetime";
+        goto end;
+    }
+    st = auth_key_for_kid(a, s, jws.kid, &key);
+    if (st == NOVA_NOT_FOUND) {
+        *why = "unknown signing key";
+        st = NOVA_UNAUTHORIZED;
+        goto end;
+    }
+    if (st)
+        goto end;
+    st = NOVA_UNAUTHORIZED;
+    if (nova_jws_verify(&jws, key->key) != NOVA_OK) {
+        *why = "bad signature";
+        goto end;
+    }
+    if (strcmp(e->tenant_id, key->tenant_id) != 0) {
+        /* A tenant's key only vouches for its own tenant's tokens. */
+        *why = "tenant does not match signing key";
         goto end;
     }
     *why = NULL;

@@ -66,6 +66,12 @@ static const nova_sql_t Q[NOVA_SQL_SLOTS] = {
                             NULL},
     [NOVA_Q_TOKEN_PRUNE] = {NOVA_Q_TOKEN_PRUNE, "token prune",
                             "DELETE FROM revoked_tokens WHERE exp < ?", NULL},
+    [NOVA_Q_SETTING_INSERT] = {NOVA_Q_SETTING_INSERT, "setting insert",
+                               "INSERT INTO settings (name, value) VALUES (?, ?) "
+                               "ON CONFLICT (name) DO NOTHING",
+                               NULL},
+    [NOVA_Q_SETTING_GET] = {NOVA_Q_SETTING_GET, "setting get",
+                            "SELECT value FROM settings WHERE name = ?", NULL},
 };
 
 /* ---- connections ---- */
@@ -569,4 +575,26 @@ nova_status nova_store_token_prune(nova_store_t *s, int64_t now)
 {
     nova_sql_param_t p[] = {NOVA_SQL_P_INT(now)};
     return nova_store_exec_q(s, &Q[NOVA_Q_TOKEN_PRUNE], NOVA_STORE_ALL_TENANTS, p, 1, NULL);
+}
+
+/* ---- settings ---- */
+
+static nova_status read_value(nova_rows_t *r, nova_arena_t *a, void *out)
+{
+    return col_str(r, 0, a, (const char **)out);
+}
+
+nova_status nova_store_setting_ensure(nova_store_t *s, nova_arena_t *a, const char *name,
+                                      const char *value, const char **stored)
+{
+    if (name == NULL || value == NULL)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(name), NOVA_SQL_P_TEXT(value)};
+    /* The first writer wins; everyone then reads what is there. */
+    nova_status st =
+        nova_store_exec_q(s, &Q[NOVA_Q_SETTING_INSERT], NOVA_STORE_ALL_TENANTS, p, 2, NULL);
+    if (st != NOVA_OK)
+        return st;
+    return get_one(s, &Q[NOVA_Q_SETTING_GET], NOVA_STORE_ALL_TENANTS, p, 1, a, read_value,
+                   (void *)stored);
 }

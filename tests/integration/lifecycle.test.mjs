@@ -6,7 +6,7 @@ import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import https from 'node:https';
-import { startNova, BIN } from './lib.mjs';
+import { startNova, BIN, CTL } from './lib.mjs';
 
 test('SIGTERM stops novad cleanly with exit 0', async () => {
   const nova = await startNova();
@@ -54,5 +54,20 @@ test('HTTPS when given a certificate: the issuer is https and the API answers ov
   } finally {
     await nova.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a process with another master key is refused (exit 3) instead of writing unusable keys', async () => {
+  const nova = await startNova();
+  try {
+    const env = { ...nova.env, NOVA_MASTER_KEY: Buffer.alloc(32, 1).toString('base64url') };
+    const ctl = spawnSync(CTL, ['tenant', 'create', 'x'], { env, encoding: 'utf8' });
+    assert.equal(ctl.status, 3, ctl.stderr);
+    assert.match(ctl.stderr, /master key/);
+    const srv = spawnSync(BIN, ['migrate'], { env, encoding: 'utf8' });
+    assert.equal(srv.status, 3, srv.stderr);
+    assert.equal(nova.ctl('tenant', 'create', 'y').code, 0, 'the right key still works');
+  } finally {
+    await nova.stop();
   }
 });

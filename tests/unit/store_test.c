@@ -37,7 +37,7 @@ static const uint8_t PRIV[] = {0x00, 0x01, 0x02, 0xff, 0x00, 0x7f, 0x80};
 
 static void reset_pg(nova_store_t *s)
 {
-    assert_int_equal(s->drv->exec(s, "DROP TABLE IF EXISTS revoked_tokens, clients, "
+    assert_int_equal(s->drv->exec(s, "DROP TABLE IF EXISTS settings, revoked_tokens, clients, "
                                      "signing_keys, tenants, schema_version CASCADE"),
                      NOVA_OK);
 }
@@ -400,6 +400,22 @@ static void t_cross_tenant(void **state)
     assert_true(active);
 }
 
+/* ---- settings ---- */
+
+static void t_settings(void **state)
+{
+    fixture_t *f = *state;
+    const char *v = NULL;
+    assert_int_equal(nova_store_setting_ensure(f->s, &f->a, "k", "first", &v), NOVA_OK);
+    assert_string_equal(v, "first");
+    /* The first writer wins: a second, different value is not stored. */
+    assert_int_equal(nova_store_setting_ensure(f->s, &f->a, "k", "second", &v), NOVA_OK);
+    assert_string_equal(v, "first");
+    assert_int_equal(nova_store_setting_ensure(f->s, &f->a, "other", "x", &v), NOVA_OK);
+    assert_string_equal(v, "x");
+    assert_int_equal(nova_store_setting_ensure(f->s, &f->a, NULL, "x", &v), NOVA_INVALID);
+}
+
 /* ---- tokens ---- */
 
 static void t_tokens(void **state)
@@ -660,6 +676,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(t_cross_tenant, setup, teardown),
         cmocka_unit_test_setup_teardown(t_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(t_token_check_revoked_client, setup, teardown),
         cmocka_unit_test_setup_teardown(t_threads, setup_file, teardown),
         cmocka_unit_test_setup_teardown(t_ping, setup, teardown),

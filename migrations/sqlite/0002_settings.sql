@@ -1,0 +1,6 @@
+-- 0002_settings: deployment-wide settings (not tenant data), such as the check value that
+-- ties a database to its master key.
+CREATE TABLE settings (
+    name TEXT NOT NULL PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
