@@ -115,6 +115,11 @@ nova_status nova_random_bytes(void *buf, size_t n);
 /* A random identifier "<prefix>_<22 base64url chars>" (128 bits). out holds >= 64 bytes. */
 nova_status nova_id_new(const char *prefix, char *out, size_t out_size);
 
+/* A cheap unique identifier "<prefix>_<20 base64url chars>" for things that need uniqueness,
+ * not secrecy (request ids): a per-thread random 72-bit seed from the CSPRNG plus a per-thread
+ * counter. out holds >= 64 bytes. */
+nova_status nova_id_seq(const char *prefix, char *out, size_t out_size);
+
 /* Percent-decodes an application/x-www-form-urlencoded component ('+' is a space).
  * Returns an arena string or NULL on a bad escape. */
 char *nova_form_decode(nova_arena_t *a, const char *s, size_t n);

@@ -57,3 +57,27 @@ nova_status nova_id_new(const char *prefix, char *out, size_t out_size)
     nova_b64url_encode(raw, sizeof(raw), out + plen + 1);
     return NOVA_OK;
 }
+
+nova_status nova_id_seq(const char *prefix, char *out, size_t out_size)
+{
+    static _Thread_local uint8_t seed[9];
+    static _Thread_local bool seeded;
+    static _Thread_local uint64_t counter;
+    size_t plen = strlen(prefix);
+    if (out_size < plen + 1 + 21)
+        return NOVA_INVALID;
+    if (!seeded) {
+        if (nova_random_bytes(seed, sizeof(seed)) != NOVA_OK)
+            return NOVA_INTERNAL;
+        seeded = true;
+    }
+    uint8_t raw[15];
+    memcpy(raw, seed, sizeof(seed));
+    uint64_t c = ++counter;
+    for (int i = 0; i < 6; i++)
+        raw[9 + i] = (uint8_t)(c >> (8 * (5 - i)));
+    memcpy(out, prefix, plen);
+    out[plen] = '_';
+    nova_b64url_encode(raw, sizeof(raw), out + plen + 1);
+    return NOVA_OK;
+}

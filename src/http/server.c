@@ -274,7 +274,7 @@ static enum MHD_Result req_begin(nova_http_server_t *s, struct MHD_Connection *c
         r->req_id = nova_arena_strdup(&r->arena, h);
     } else {
         char *id = nova_arena_alloc(&r->arena, REQ_ID_MAX);
-        if (id && nova_id_new("req", id, REQ_ID_MAX) != NOVA_OK)
+        if (id && nova_id_seq("req", id, REQ_ID_MAX) != NOVA_OK)
             id = NULL;
         r->req_id = id;
     }

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -479,6 +480,41 @@ static void test_arena_alloc_huge(void **state)
 }
 
 /* ---- identifiers, time, status ---- */
+
+static void *seq_ids(void *arg)
+{
+    char(*ids)[64] = arg;
+    for (int i = 0; i < 1000; i++)
+        if (nova_id_seq("req", ids[i], 64) != NOVA_OK)
+            return NULL;
+    return arg;
+}
+
+/* Sequenced ids: the format, and no repeats within a thread or across threads. */
+static void test_id_seq(void **state)
+{
+    (void)state;
+    static char ids[2][1000][64];
+    pthread_t t[2];
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(pthread_create(&t[k], NULL, seq_ids, ids[k]), 0);
+    for (int k = 0; k < 2; k++) {
+        void *ret;
+        pthread_join(t[k], &ret);
+        assert_non_null(ret);
+    }
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 1000; i++) {
+            assert_int_equal(strlen(ids[k][i]), 4 + 20);
+            assert_memory_equal(ids[k][i], "req_", 4);
+        }
+    for (int a = 0; a < 2000; a++)
+        for (int b = a + 1; b < 2000; b++)
+            if (strcmp(ids[a / 1000][a % 1000], ids[b / 1000][b % 1000]) == 0)
+                fail_msg("duplicate id %s", ids[a / 1000][a % 1000]);
+    char small[24];
+    assert_int_equal(nova_id_seq("req", small, sizeof(small)), NOVA_INVALID);
+}
 
 static void test_id_new(void **state)
 {
@@ -1085,6 +1121,7 @@ int main(void)
         cmocka_unit_test(test_arena_strings),
         cmocka_unit_test(test_arena_alloc_huge),
         cmocka_unit_test(test_id_new),
+        cmocka_unit_test(test_id_seq),
         cmocka_unit_test(test_time_and_random),
         cmocka_unit_test(test_status_names),
         cmocka_unit_test_setup_teardown(test_config_defaults, config_setup, config_teardown),
