@@ -48,7 +48,7 @@ trap 'exit 130' INT TERM
 # novad and novactl see only this configuration.
 while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep '^NOVA_' || true)
 export NOVA_HOST=127.0.0.1 NOVA_PORT=0 NOVA_DATA_DIR=$TMP NOVA_DATABASE_URL= \
-    NOVA_ACCESS_LOG=false
+    NOVA_ACCESS_LOG=${BENCH_ACCESS_LOG:-true}
 NOVA_MASTER_KEY=$(head -c 32 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '=')
 export NOVA_MASTER_KEY
 
@@ -185,7 +185,8 @@ summary = {
     "machine": {"nproc": os.cpu_count(), "model_name": model, "mem_total_mb": mem,
                 "kernel": platform.release(),
                 "note": "load generator and novad share these cores over loopback"},
-    "novad": {"store": "sqlite (fresh, temp dir)", "access_log": False,
+    "novad": {"store": "sqlite (fresh, temp dir)",
+              "access_log": os.environ.get("NOVA_ACCESS_LOG", "true") in ("1", "true", "yes", "on"),
               "threads": "NOVA_THREADS default (one per CPU)"},
     "scenarios": scen,
     "rss_mb": {"idle": idle, "peak": peak},
