@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nova/api.h"
@@ -143,8 +144,15 @@ static int serve(nova_app_t *app)
              (int)getpid());
     nova_log_json(NOVA_LOG_INFO, "novad listening", fields);
 
-    int sig = 0;
-    sigwait(&sigs, &sig);
+    /* The main thread waits for a signal and, once a minute, drops revocation records whose
+     * tokens have expired anyway (they can never verify again). */
+    int sig = -1;
+    while (sig < 0) {
+        struct timespec tick = {60, 0};
+        sig = sigtimedwait(&sigs, NULL, &tick);
+        if (sig < 0 && nova_store_token_prune(app->store, nova_time_now()) != NOVA_OK)
+            nova_log_warn("could not prune expired revocations");
+    }
     nova_log_info("signal %d: draining in-flight requests (up to %u ms)", sig,
                   app->cfg.shutdown_grace_ms);
     nova_http_server_stop(srv, app->cfg.shutdown_grace_ms);
