@@ -44,6 +44,8 @@ nova_status nova_auth_master_key_bind(nova_store_t *s, const uint8_t key[32]);
 
 /* Scopes a client may hold. NULL-terminated. */
 extern const char *const nova_auth_scopes[];
+/* true when scopes is one or more space-separated words, each in nova_auth_scopes. */
+bool nova_auth_scopes_known(const char *scopes);
 /* true when every space-separated word of want is in have. */
 bool nova_auth_scope_subset(const char *want, const char *have);
 bool nova_auth_scope_has(const char *scopes, const char *one);

@@ -76,22 +76,11 @@ static bool parse_client(nova_req_t *r, json_t *body, const char *grantable, cli
         nova_resp_problem(r, 400, "invalid_request", "Invalid request", err);
         return false;
     }
-    if (*out->scopes == '\0') {
-        nova_resp_problem(r, 400, "invalid_scope", "Invalid scope", "\"scopes\" is empty");
+    if (!nova_auth_scopes_known(out->scopes)) {
+        nova_resp_problem(r, 400, "invalid_scope", "Invalid scope",
+                          *out->scopes ? "\"scopes\" holds a scope Nova does not know"
+                                       : "\"scopes\" is empty");
         return false;
-    }
-    const char *p = out->scopes;
-    while (*p) {
-        size_t l = strcspn(p, " ");
-        bool known = false;
-        for (const char *const *k = nova_auth_scopes; *k; k++)
-            known |= strlen(*k) == l && memcmp(*k, p, l) == 0;
-        if (!known) {
-            nova_resp_problem(r, 400, "invalid_scope", "Invalid scope",
-                              "\"scopes\" holds a scope Nova does not know");
-            return false;
-        }
-        p += l + (p[l] == ' ');
     }
     if (grantable && !nova_auth_scope_subset(out->scopes, grantable)) {
         nova_resp_problem(r, 403, "scope_escalation", "Forbidden",

@@ -5,7 +5,7 @@
 
 #include "internal.h"
 
-static bool scopes_known(const char *scopes)
+bool nova_auth_scopes_known(const char *scopes)
 {
     const char *p = scopes;
     size_t words = 0;
@@ -45,7 +45,7 @@ nova_status nova_auth_client_create(nova_auth_t *a, nova_store_t *s, nova_arena_
 {
     size_t nl = name ? strlen(name) : 0;
     if (nl == 0 || nl > 128 || scopes == NULL || strlen(scopes) > 1024 ||
-        !scopes_known(scopes))
+        !nova_auth_scopes_known(scopes))
         return NOVA_INVALID;
     for (size_t i = 0; i < nl; i++)
         if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
