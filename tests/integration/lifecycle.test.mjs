@@ -6,7 +6,8 @@ import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import https from 'node:https';
-import { startNova, BIN, CTL } from './lib.mjs';
+import { startNova, makeTenant, token, BIN, CTL } from './lib.mjs';
+import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 
 test('SIGTERM stops novad cleanly with exit 0', async () => {
   const nova = await startNova();
@@ -67,6 +68,30 @@ test('a process with another master key is refused (exit 3) instead of writing u
     const srv = spawnSync(BIN, ['migrate'], { env, encoding: 'utf8' });
     assert.equal(srv.status, 3, srv.stderr);
     assert.equal(nova.ctl('tenant', 'create', 'y').code, 0, 'the right key still works');
+  } finally {
+    await nova.stop();
+  }
+});
+
+test('NOVA_TOKEN_ALG=ES256: tokens verify against the JWKS with an independent implementation', async () => {
+  const nova = await startNova({ NOVA_TOKEN_ALG: 'ES256' });
+  try {
+    const c = makeTenant(nova, 'es', 'clients:read');
+    const tok = await token(nova, c);
+    const [h, p, s] = tok.split('.');
+    const header = JSON.parse(Buffer.from(h, 'base64url'));
+    assert.equal(header.alg, 'ES256');
+    assert.equal(header.typ, 'at+jwt');
+    const jwks = await (await fetch(nova.base + '/.well-known/jwks.json')).json();
+    const jwk = jwks.keys.find((k) => k.kid === header.kid);
+    assert.equal(jwk.kty, 'EC');
+    assert.equal(jwk.crv, 'P-256');
+    // node:crypto (OpenSSL inside Node, not Nova's code) checks the raw R||S signature.
+    const key = createPublicKey({ key: jwk, format: 'jwk' });
+    const ok = cryptoVerify('sha256', Buffer.from(`${h}.${p}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(s, 'base64url'));
+    assert.ok(ok, 'signature verifies');
+    const me = await fetch(nova.base + '/v1/me', { headers: { authorization: 'Bearer ' + tok } });
+    assert.equal(me.status, 200);
   } finally {
     await nova.stop();
   }
