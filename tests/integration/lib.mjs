@@ -9,6 +9,14 @@ import { randomBytes } from 'node:crypto';
 export const BIN = resolve(process.env.NOVA_BIN || 'build/cmd/novad');
 export const CTL = join(dirname(BIN), 'novactl');
 
+// A database is bound to one master key. Each SQLite instance has a store of its own, so a
+// fresh key; every instance on the shared PostgreSQL database must use the run's key.
+function masterKey() {
+  if (!process.env.NOVA_TEST_DATABASE_URL) return randomBytes(32).toString('base64url');
+  if (!process.env.NOVA_TEST_MASTER_KEY) throw new Error('NOVA_TEST_MASTER_KEY must be set with NOVA_TEST_DATABASE_URL');
+  return process.env.NOVA_TEST_MASTER_KEY;
+}
+
 // shareWith: another instance whose store, data directory and master key this one uses.
 export async function startNova(extraEnv = {}, { shareWith = null } = {}) {
   const dir = shareWith ? shareWith.dir : mkdtempSync(join(tmpdir(), 'nova-it-'));
@@ -18,7 +26,7 @@ export async function startNova(extraEnv = {}, { shareWith = null } = {}) {
     UBSAN_OPTIONS: process.env.UBSAN_OPTIONS || '',
     NOVA_PORT: '0',
     NOVA_DATA_DIR: dir,
-    NOVA_MASTER_KEY: shareWith ? shareWith.env.NOVA_MASTER_KEY : randomBytes(32).toString('base64url'),
+    NOVA_MASTER_KEY: shareWith ? shareWith.env.NOVA_MASTER_KEY : masterKey(),
     NOVA_DATABASE_URL: shareWith ? shareWith.env.NOVA_DATABASE_URL : (process.env.NOVA_TEST_DATABASE_URL || ''),
     NOVA_THREADS: '2',
     ...extraEnv,
