@@ -87,6 +87,7 @@ nova_status nova_auth_token_issue(nova_auth_t *a, nova_store_t *s, nova_arena_t 
 /* What a verified access token says. Arena strings. */
 typedef struct nova_claims {
     const char *tenant_id;
+    const char *tenant_name; /* resolved from the store with the liveness check */
     const char *client_id;
     const char *scope;
     const char *jti;

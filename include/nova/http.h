@@ -18,6 +18,7 @@ typedef struct nova_req nova_req_t;
 /* What an authenticator learned about the caller; arena strings. */
 typedef struct nova_principal {
     const char *tenant_id;
+    const char *tenant_name;
     const char *client_id;
     const char *scope; /* space-separated */
     const char *jti;

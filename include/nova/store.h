@@ -114,8 +114,12 @@ nova_status nova_store_client_revoke(nova_store_t *s, const char *tenant_id,
 /* Records a revoked token id until exp (idempotent). */
 nova_status nova_store_token_revoke(nova_store_t *s, const char *tenant_id, const char *jti,
                                     int64_t exp);
-/* One round trip: *active is true when the client exists in the tenant, is not revoked, and
- * the jti is not revoked. */
+/* One round trip: the tenant's row when the client exists in the tenant, is not revoked, and
+ * the jti is not revoked; NOVA_NOT_FOUND otherwise. Authentication resolves the caller's
+ * tenant with it, so handlers need no second read. */
+nova_status nova_store_token_resolve(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                     const char *client_id, const char *jti, nova_tenant_t *out);
+/* As nova_store_token_resolve, as a yes/no: *active is true when the token is live. */
 nova_status nova_store_token_check(nova_store_t *s, const char *tenant_id, const char *client_id,
                                    const char *jti, bool *active);
 /* Deletes revocation records whose exp is before now. */

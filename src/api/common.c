@@ -256,6 +256,7 @@ bool api_authenticate(nova_req_t *r, const char *scope, void *ud)
         return false;
     }
     p->tenant_id = c.tenant_id;
+    p->tenant_name = c.tenant_name;
     p->client_id = c.client_id;
     p->scope = c.scope;
     p->jti = c.jti;

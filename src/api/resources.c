@@ -31,20 +31,12 @@ void api_ready(nova_req_t *r, void *ud)
 
 void api_me(nova_req_t *r, void *ud)
 {
-    nova_api_t *api = ud;
-    nova_store_t *s = api_store(r, api);
-    if (s == NULL)
-        return;
-    nova_tenant_t t;
-    nova_status st = nova_store_tenant_get(s, &r->arena, r->principal->tenant_id, &t);
-    if (st) {
-        nova_resp_status(r, st == NOVA_NOT_FOUND ? NOVA_UNAUTHORIZED : st, NULL);
-        return;
-    }
-    json_t *o = json_pack("{s:{s:s, s:s}, s:s, s:o, s:I}", "tenant", "id", t.id, "name", t.name,
-                          "client_id", r->principal->client_id, "scopes",
-                          api_words(r->principal->scope), "token_expires_at",
-                          (json_int_t)r->principal->exp);
+    (void)ud;
+    /* Authentication resolved the tenant already (in the same read as the liveness check). */
+    const nova_principal_t *p = r->principal;
+    json_t *o = json_pack("{s:{s:s, s:s}, s:s, s:o, s:I}", "tenant", "id", p->tenant_id, "name",
+                          p->tenant_name, "client_id", p->client_id, "scopes",
+                          api_words(p->scope), "token_expires_at", (json_int_t)p->exp);
     api_reply_json(r, 200, o);
 }
 

@@ -193,8 +193,9 @@ end:
 }
 
 /* Verified claims (cached or fresh) plus liveness; audience checked by the caller. */
-static nova_status verify(nova_auth_t *a, nova_store_t *s, const char *token, size_t len,
-                          token_entry *e, uint8_t digest[32], const char **why)
+static nova_status verify(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar, const char *token,
+                          size_t len, token_entry *e, uint8_t digest[32], nova_tenant_t *tenant,
+                          const char **why)
 {
     *why = NULL;
     if (len == 0 || len > MAX_TOKEN_LEN) {
@@ -211,19 +212,20 @@ static nova_status verify(nova_auth_t *a, nova_store_t *s, const char *token, si
         memcpy(e->digest, digest, 32);
         auth_token_cache_put(a, e);
     }
-    bool live = false;
-    nova_status st = nova_store_token_check(s, e->tenant_id, e->client_id, e->jti, &live);
-    if (st)
-        return st == NOVA_NOT_FOUND ? NOVA_UNAUTHORIZED : st;
-    if (!live) {
+    /* Liveness and the tenant in one read: no row means the client or the token is revoked
+     * (or the tenant is gone). */
+    nova_status st = nova_store_token_resolve(s, ar, e->tenant_id, e->client_id, e->jti, tenant);
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID) {
         *why = "token revoked";
         return NOVA_UNAUTHORIZED;
     }
-    return NOVA_OK;
+    return st;
 }
 
-static nova_status fill_claims(nova_arena_t *ar, const token_entry *e, nova_claims_t *out)
+static nova_status fill_claims(nova_arena_t *ar, const token_entry *e, const nova_tenant_t *t,
+                               nova_claims_t *out)
 {
+    out->tenant_name = t->name;
     out->tenant_id = nova_arena_strdup(ar, e->tenant_id);
     out->client_id = nova_arena_strdup(ar, e->client_id);
     out->scope = nova_arena_strdup(ar, e->scope);
@@ -242,24 +244,25 @@ nova_status nova_auth_token_verify(nova_auth_t *a, nova_store_t *s, nova_arena_t
 {
     token_entry e;
     uint8_t digest[32];
-    nova_status st = verify(a, s, token, len, &e, digest, why);
+    nova_tenant_t t;
+    nova_status st = verify(a, s, ar, token, len, &e, digest, &t, why);
     if (st)
         return st;
     if (strcmp(e.audience, want_aud ? want_aud : a->audience) != 0) {
         *why = "token is not for this audience";
         return NOVA_UNAUTHORIZED;
     }
-    return fill_claims(ar, &e, out);
+    return fill_claims(ar, &e, &t, out);
 }
 
 nova_status nova_auth_token_revoke(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
                                    const nova_client_t *caller, const char *token)
 {
-    (void)ar;
     token_entry e;
     uint8_t digest[32];
+    nova_tenant_t t;
     const char *why;
-    nova_status st = verify(a, s, token, strlen(token), &e, digest, &why);
+    nova_status st = verify(a, s, ar, token, strlen(token), &e, digest, &t, &why);
     if (st == NOVA_UNAUTHORIZED)
         return NOVA_OK; /* RFC 7009 §2.2: invalid tokens need no revocation */
     if (st)
@@ -279,8 +282,9 @@ nova_status nova_auth_token_introspect(nova_auth_t *a, nova_store_t *s, nova_are
     *active = false;
     token_entry e;
     uint8_t digest[32];
+    nova_tenant_t t;
     const char *why;
-    nova_status st = verify(a, s, token, strlen(token), &e, digest, &why);
+    nova_status st = verify(a, s, ar, token, strlen(token), &e, digest, &t, &why);
     if (st == NOVA_UNAUTHORIZED)
         return NOVA_OK;
     if (st)
@@ -288,5 +292,5 @@ nova_status nova_auth_token_introspect(nova_auth_t *a, nova_store_t *s, nova_are
     if (strcmp(e.tenant_id, caller->tenant_id) != 0)
         return NOVA_OK; /* another tenant's token is, to this caller, not a token at all */
     *active = true;
-    return fill_claims(ar, &e, out);
+    return fill_claims(ar, &e, &t, out);
 }

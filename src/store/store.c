@@ -58,11 +58,12 @@ static const nova_sql_t Q[NOVA_SQL_SLOTS] = {
                              "INSERT INTO revoked_tokens (tenant_id, jti, exp) VALUES (?, ?, ?) "
                              "ON CONFLICT (jti) DO NOTHING",
                              NULL},
-    [NOVA_Q_TOKEN_CHECK] = {NOVA_Q_TOKEN_CHECK, "token check",
-                            "SELECT EXISTS (SELECT 1 FROM clients "
-                            "WHERE id = ? AND tenant_id = ? AND revoked_at = 0) "
+    [NOVA_Q_TOKEN_CHECK] = {NOVA_Q_TOKEN_CHECK, "token resolve",
+                            "SELECT " TENANT_COLS " FROM tenants t WHERE t.id = ? "
+                            "AND EXISTS (SELECT 1 FROM clients "
+                            "WHERE id = ? AND tenant_id = t.id AND revoked_at = 0) "
                             "AND NOT EXISTS (SELECT 1 FROM revoked_tokens "
-                            "WHERE jti = ? AND tenant_id = ?)",
+                            "WHERE jti = ? AND tenant_id = t.id)",
                             NULL},
     [NOVA_Q_TOKEN_PRUNE] = {NOVA_Q_TOKEN_PRUNE, "token prune",
                             "DELETE FROM revoked_tokens WHERE exp < ?", NULL},
@@ -554,20 +555,29 @@ nova_status nova_store_token_revoke(nova_store_t *s, const char *tenant_id, cons
     return nova_store_exec_q(s, &Q[NOVA_Q_TOKEN_REVOKE], tenant_id, p, 3, NULL);
 }
 
+nova_status nova_store_token_resolve(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                     const char *client_id, const char *jti, nova_tenant_t *out)
+{
+    if (!valid_tenant(tenant_id) || client_id == NULL || jti == NULL)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(client_id),
+                            NOVA_SQL_P_TEXT(jti)};
+    return get_one(s, &Q[NOVA_Q_TOKEN_CHECK], tenant_id, p, 3, a, read_tenant, out);
+}
+
 nova_status nova_store_token_check(nova_store_t *s, const char *tenant_id, const char *client_id,
                                    const char *jti, bool *active)
 {
-    int64_t v = 0;
+    nova_arena_t a;
+    nova_tenant_t t;
+    nova_arena_init(&a, 256);
     *active = false;
-    if (!valid_tenant(tenant_id) || client_id == NULL || jti == NULL)
-        return NOVA_INVALID;
-    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(client_id), NOVA_SQL_P_TEXT(tenant_id),
-                            NOVA_SQL_P_TEXT(jti), NOVA_SQL_P_TEXT(tenant_id)};
-    nova_status st = nova_store_query_int(s, &Q[NOVA_Q_TOKEN_CHECK], tenant_id, p, 4, &v);
-    if (st == NOVA_NOT_FOUND)
-        st = NOVA_INTERNAL; /* the statement always yields one row */
+    nova_status st = nova_store_token_resolve(s, &a, tenant_id, client_id, jti, &t);
     if (st == NOVA_OK)
-        *active = v != 0;
+        *active = true;
+    else if (st == NOVA_NOT_FOUND)
+        st = NOVA_OK;
+    nova_arena_free(&a);
     return st;
 }
 

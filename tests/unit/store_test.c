@@ -400,6 +400,28 @@ static void t_cross_tenant(void **state)
     assert_true(active);
 }
 
+/* Liveness and the tenant in one read; another tenant's view of the token is empty. */
+static void t_token_resolve(void **state)
+{
+    fixture_t *f = *state;
+    nova_tenant_t t;
+    make_tenant(f->s, "ten_a", 100);
+    make_tenant(f->s, "ten_b", 100);
+    make_client(f->s, "cli_a", "ten_a", 10);
+    assert_int_equal(nova_store_token_resolve(f->s, &f->a, "ten_a", "cli_a", "j1", &t), NOVA_OK);
+    assert_string_equal(t.id, "ten_a");
+    assert_int_equal(t.created_at, 100);
+    assert_int_equal(nova_store_token_resolve(f->s, &f->a, "ten_b", "cli_a", "j1", &t),
+                     NOVA_NOT_FOUND);
+    assert_int_equal(nova_store_token_revoke(f->s, "ten_a", "j1", 9999), NOVA_OK);
+    assert_int_equal(nova_store_token_resolve(f->s, &f->a, "ten_a", "cli_a", "j1", &t),
+                     NOVA_NOT_FOUND);
+    assert_int_equal(nova_store_token_resolve(f->s, &f->a, "ten_a", "cli_a", "j2", &t), NOVA_OK);
+    assert_int_equal(nova_store_client_revoke(f->s, "ten_a", "cli_a", 50), NOVA_OK);
+    assert_int_equal(nova_store_token_resolve(f->s, &f->a, "ten_a", "cli_a", "j2", &t),
+                     NOVA_NOT_FOUND);
+}
+
 /* ---- settings ---- */
 
 static void t_settings(void **state)
@@ -677,6 +699,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_cross_tenant, setup, teardown),
         cmocka_unit_test_setup_teardown(t_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(t_settings, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_token_resolve, setup, teardown),
         cmocka_unit_test_setup_teardown(t_token_check_revoked_client, setup, teardown),
         cmocka_unit_test_setup_teardown(t_threads, setup_file, teardown),
         cmocka_unit_test_setup_teardown(t_ping, setup, teardown),
