@@ -119,9 +119,6 @@ nova_status nova_store_token_revoke(nova_store_t *s, const char *tenant_id, cons
  * tenant with it, so handlers need no second read. */
 nova_status nova_store_token_resolve(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                      const char *client_id, const char *jti, nova_tenant_t *out);
-/* As nova_store_token_resolve, as a yes/no: *active is true when the token is live. */
-nova_status nova_store_token_check(nova_store_t *s, const char *tenant_id, const char *client_id,
-                                   const char *jti, bool *active);
 /* Deletes revocation records whose exp is before now. */
 nova_status nova_store_token_prune(nova_store_t *s, int64_t now);
 

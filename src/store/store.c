@@ -58,7 +58,7 @@ static const nova_sql_t Q[NOVA_SQL_SLOTS] = {
                              "INSERT INTO revoked_tokens (tenant_id, jti, exp) VALUES (?, ?, ?) "
                              "ON CONFLICT (jti) DO NOTHING",
                              NULL},
-    [NOVA_Q_TOKEN_CHECK] = {NOVA_Q_TOKEN_CHECK, "token resolve",
+    [NOVA_Q_TOKEN_RESOLVE] = {NOVA_Q_TOKEN_RESOLVE, "token resolve",
                             "SELECT " TENANT_COLS " FROM tenants t WHERE t.id = ? "
                             "AND EXISTS (SELECT 1 FROM clients "
                             "WHERE id = ? AND tenant_id = t.id AND revoked_at = 0) "
@@ -562,23 +562,7 @@ nova_status nova_store_token_resolve(nova_store_t *s, nova_arena_t *a, const cha
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(client_id),
                             NOVA_SQL_P_TEXT(jti)};
-    return get_one(s, &Q[NOVA_Q_TOKEN_CHECK], tenant_id, p, 3, a, read_tenant, out);
-}
-
-nova_status nova_store_token_check(nova_store_t *s, const char *tenant_id, const char *client_id,
-                                   const char *jti, bool *active)
-{
-    nova_arena_t a;
-    nova_tenant_t t;
-    nova_arena_init(&a, 256);
-    *active = false;
-    nova_status st = nova_store_token_resolve(s, &a, tenant_id, client_id, jti, &t);
-    if (st == NOVA_OK)
-        *active = true;
-    else if (st == NOVA_NOT_FOUND)
-        st = NOVA_OK;
-    nova_arena_free(&a);
-    return st;
+    return get_one(s, &Q[NOVA_Q_TOKEN_RESOLVE], tenant_id, p, 3, a, read_tenant, out);
 }
 
 nova_status nova_store_token_prune(nova_store_t *s, int64_t now)

@@ -110,6 +110,21 @@ static int teardown(void **state)
 
 /* ---- helpers ---- */
 
+/* Whether the token is live, through nova_store_token_resolve. */
+static nova_status token_live(nova_store_t *s, const char *tenant, const char *client,
+                              const char *jti, bool *active)
+{
+    nova_arena_t a;
+    nova_tenant_t t;
+    nova_arena_init(&a, 256);
+    nova_status st = nova_store_token_resolve(s, &a, tenant, client, jti, &t);
+    *active = st == NOVA_OK;
+    if (st == NOVA_NOT_FOUND)
+        st = NOVA_OK;
+    nova_arena_free(&a);
+    return st;
+}
+
 static void make_tenant(nova_store_t *s, const char *id, int64_t at)
 {
     char kid[64];
@@ -393,10 +408,10 @@ static void t_cross_tenant(void **state)
     assert_string_equal(k.tenant_id, "ten_b");
 
     /* A's client is not active in B; a jti revoked by B does not touch A. */
-    assert_int_equal(nova_store_token_check(f->s, "ten_b", "cli_a", "jti_1", &active), NOVA_OK);
+    assert_int_equal(token_live(f->s, "ten_b", "cli_a", "jti_1", &active), NOVA_OK);
     assert_false(active);
     assert_int_equal(nova_store_token_revoke(f->s, "ten_b", "jti_b", 9999), NOVA_OK);
-    assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_a", "jti_b", &active), NOVA_OK);
+    assert_int_equal(token_live(f->s, "ten_a", "cli_a", "jti_b", &active), NOVA_OK);
     assert_true(active);
 }
 
@@ -448,25 +463,25 @@ static void t_tokens(void **state)
     make_tenant(f->s, "ten_a", 100);
     make_client(f->s, "cli_a", "ten_a", 10);
 
-    assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_a", "jti_1", &active), NOVA_OK);
+    assert_int_equal(token_live(f->s, "ten_a", "cli_a", "jti_1", &active), NOVA_OK);
     assert_true(active);
     assert_int_equal(nova_store_token_revoke(f->s, "ten_a", "jti_1", 1000), NOVA_OK);
     assert_int_equal(nova_store_token_revoke(f->s, "ten_a", "jti_1", 1000), NOVA_OK);
     assert_int_equal(nova_store_token_revoke(f->s, "ten_a", "jti_2", 3000), NOVA_OK);
-    assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_a", "jti_1", &active), NOVA_OK);
+    assert_int_equal(token_live(f->s, "ten_a", "cli_a", "jti_1", &active), NOVA_OK);
     assert_false(active);
-    assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_a", "jti_9", &active), NOVA_OK);
+    assert_int_equal(token_live(f->s, "ten_a", "cli_a", "jti_9", &active), NOVA_OK);
     assert_true(active);
     assert_int_equal(nova_store_token_revoke(f->s, "ten_zz", "jti_3", 1000), NOVA_NOT_FOUND);
 
     /* Prune drops records whose exp is before now, keeps the rest. */
     assert_int_equal(nova_store_token_prune(f->s, 2000), NOVA_OK);
-    assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_a", "jti_1", &active), NOVA_OK);
+    assert_int_equal(token_live(f->s, "ten_a", "cli_a", "jti_1", &active), NOVA_OK);
     assert_true(active);
-    assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_a", "jti_2", &active), NOVA_OK);
+    assert_int_equal(token_live(f->s, "ten_a", "cli_a", "jti_2", &active), NOVA_OK);
     assert_false(active);
     assert_int_equal(nova_store_token_prune(f->s, 3000), NOVA_OK); /* exp == now stays */
-    assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_a", "jti_2", &active), NOVA_OK);
+    assert_int_equal(token_live(f->s, "ten_a", "cli_a", "jti_2", &active), NOVA_OK);
     assert_false(active);
 }
 
@@ -478,10 +493,10 @@ static void t_token_check_revoked_client(void **state)
     make_tenant(f->s, "ten_a", 100);
     make_client(f->s, "cli_a", "ten_a", 10);
     assert_int_equal(nova_store_client_revoke(f->s, "ten_a", "cli_a", 50), NOVA_OK);
-    assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_a", "jti_1", &active), NOVA_OK);
+    assert_int_equal(token_live(f->s, "ten_a", "cli_a", "jti_1", &active), NOVA_OK);
     assert_false(active);
     active = true;
-    assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_nope", "jti_1", &active), NOVA_OK);
+    assert_int_equal(token_live(f->s, "ten_a", "cli_nope", "jti_1", &active), NOVA_OK);
     assert_false(active);
 }
 
@@ -511,7 +526,7 @@ static void *store_thread(void *p)
     if (t->st == NOVA_OK)
         t->st = nova_store_tenant_get(t->s, &a, "ten_a", &ten);
     for (int i = 0; i < 200 && t->st == NOVA_OK; i++)
-        t->st = nova_store_token_check(t->s, "ten_a", "cli_a", "jti_x", &active);
+        t->st = token_live(t->s, "ten_a", "cli_a", "jti_x", &active);
     if (t->st == NOVA_OK && !active)
         t->st = NOVA_INTERNAL;
     /* Both threads hold their connections at once, so the pointers must differ. */
@@ -645,7 +660,7 @@ static void t_pg_reconnect(void **state)
 
     make_tenant(f->s, "ten_a", 100);
     make_client(f->s, "cli_a", "ten_a", 10);
-    assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_a", "j", &active), NOVA_OK);
+    assert_int_equal(token_live(f->s, "ten_a", "cli_a", "j", &active), NOVA_OK);
     int64_t pid = count(f->s, "SELECT pg_backend_pid()", NULL);
     assert_int_equal(nova_store_open(f->url, &other, err, sizeof(err)), NOVA_OK);
     for (int round = 0; round < 2; round++) {
@@ -654,10 +669,10 @@ static void t_pg_reconnect(void **state)
         usleep(100 * 1000);
         /* The first call may find the dead session; the next one reconnects. */
         nova_status st = round == 0 ? nova_store_ping(f->s)
-                                    : nova_store_token_check(f->s, "ten_a", "cli_a", "j", &active);
+                                    : token_live(f->s, "ten_a", "cli_a", "j", &active);
         assert_true(st == NOVA_OK || st == NOVA_UNAVAILABLE);
         active = false;
-        assert_int_equal(nova_store_token_check(f->s, "ten_a", "cli_a", "j", &active), NOVA_OK);
+        assert_int_equal(token_live(f->s, "ten_a", "cli_a", "j", &active), NOVA_OK);
         assert_true(active);
         pid = count(f->s, "SELECT pg_backend_pid()", NULL);
     }
