@@ -148,9 +148,9 @@ static int client_cmd(nova_app_t *app, nova_arena_t *ar, int argc, char **argv)
                                                : "cannot create client");
         if (json_out) {
             print_json(json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I}", "client_id", c.id,
-                                 "client_secret", secret, "tenant_id", c.tenant_id, "name",
-                                 c.name, "scopes", words(c.scopes), "audiences",
-                                 words(c.audiences), "created_at", (json_int_t)c.created_at));
+                                 "client_secret", secret, "tenant_id", c.tenant_id, "name", c.name,
+                                 "scopes", words(c.scopes), "audiences", words(c.audiences),
+                                 "created_at", (json_int_t)c.created_at));
         } else {
             printf("client %s created in tenant %s\n"
                    "client_id:     %s\nclient_secret: %s\n"
@@ -168,11 +168,10 @@ static int client_cmd(nova_app_t *app, nova_arena_t *ar, int argc, char **argv)
         if (json_out) {
             json_t *a = json_array();
             for (size_t i = 0; i < n; i++) {
-                json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:I, s:b}", "client_id", cs[i].id,
-                                      "name", cs[i].name, "scopes", words(cs[i].scopes),
-                                      "audiences", words(cs[i].audiences), "created_at",
-                                      (json_int_t)cs[i].created_at, "revoked",
-                                      cs[i].revoked_at != 0);
+                json_t *o = json_pack(
+                    "{s:s, s:s, s:o, s:o, s:I, s:b}", "client_id", cs[i].id, "name", cs[i].name,
+                    "scopes", words(cs[i].scopes), "audiences", words(cs[i].audiences),
+                    "created_at", (json_int_t)cs[i].created_at, "revoked", cs[i].revoked_at != 0);
                 json_array_append_new(a, o);
             }
             print_json(a);

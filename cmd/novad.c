@@ -1,10 +1,10 @@
 /* novad: Nova's server. `novad [serve]`, `novad migrate`, `novad config`. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -139,9 +139,8 @@ static int serve(nova_app_t *app)
         nova_log_warn("demo tenant could not be set up");
     char fields[512];
     snprintf(fields, sizeof(fields),
-             "\"host\":\"%s\",\"port\":%u,\"store\":\"%s\",\"tls\":%s,\"pid\":%d",
-             app->cfg.host, port, nova_store_driver(app->store), cert ? "true" : "false",
-             (int)getpid());
+             "\"host\":\"%s\",\"port\":%u,\"store\":\"%s\",\"tls\":%s,\"pid\":%d", app->cfg.host,
+             port, nova_store_driver(app->store), cert ? "true" : "false", (int)getpid());
     nova_log_json(NOVA_LOG_INFO, "novad listening", fields);
 
     /* The main thread waits for a signal and, once a minute, drops revocation records whose

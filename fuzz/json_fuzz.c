@@ -104,7 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Nested objects are decoded the same way (a route's sub-object, like "client"). */
     const char *k;
     json_t *v;
-    json_object_foreach(obj, k, v) {
+    json_object_foreach(obj, k, v)
+    {
         if (json_is_object(v)) {
             err[0] = '\0';
             check_err(nova_json_only_members(v, members, err, sizeof(err)), err, sizeof(err));

@@ -33,8 +33,8 @@ int nova_app_exit_code(nova_status st);
 /* Loads everything. migrate: apply pending migrations (else require an up-to-date schema).
  * create_key: create the master key file when missing. On failure writes err and returns the
  * status; *exit_code gets the matching exit code. */
-nova_status nova_app_open(nova_app_t *app, const char *config_file, bool migrate,
-                          bool create_key, char *err, size_t errlen, int *exit_code);
+nova_status nova_app_open(nova_app_t *app, const char *config_file, bool migrate, bool create_key,
+                          char *err, size_t errlen, int *exit_code);
 void nova_app_close(nova_app_t *app);
 
 #endif

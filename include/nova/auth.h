@@ -19,10 +19,10 @@ typedef struct nova_auth nova_auth_t;
 typedef struct nova_auth_config {
     uint8_t master_key[32];
     const char *issuer;
-    const char *audience;     /* the audience this deployment's API accepts */
-    unsigned token_ttl;       /* seconds */
-    nova_jws_alg alg;         /* for new tenants' keys */
-    size_t token_cache;       /* entries of the verified-token cache; 0 disables */
+    const char *audience; /* the audience this deployment's API accepts */
+    unsigned token_ttl;   /* seconds */
+    nova_jws_alg alg;     /* for new tenants' keys */
+    size_t token_cache;   /* entries of the verified-token cache; 0 disables */
 } nova_auth_config_t;
 
 /* Copies cfg (strings too). */
@@ -59,8 +59,7 @@ nova_status nova_auth_tenant_create(nova_auth_t *a, nova_store_t *s, nova_arena_
  * 256-bit secret (base64url) — shown once, only its keyed digest is stored. */
 nova_status nova_auth_client_create(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
                                     const char *tenant_id, const char *name, const char *scopes,
-                                    const char *audiences, nova_client_t *out,
-                                    const char **secret);
+                                    const char *audiences, nova_client_t *out, const char **secret);
 
 /* Authenticates client_id/secret. On failure NOVA_UNAUTHORIZED whatever the reason (unknown
  * client, wrong secret, revoked): the caller answers invalid_client. */
@@ -70,7 +69,7 @@ nova_status nova_auth_client_authenticate(nova_auth_t *a, nova_store_t *s, nova_
 
 typedef struct nova_token {
     const char *access_token;
-    const char *scope;    /* granted scope */
+    const char *scope; /* granted scope */
     const char *audience;
     int64_t expires_in;
 } nova_token_t;
@@ -112,8 +111,8 @@ nova_status nova_auth_token_revoke(nova_auth_t *a, nova_store_t *s, nova_arena_t
 
 /* RFC 7662: *active false unless token is a live token of caller's tenant (any audience). */
 nova_status nova_auth_token_introspect(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
-                                       const nova_client_t *caller, const char *token,
-                                       bool *active, nova_claims_t *out);
+                                       const nova_client_t *caller, const char *token, bool *active,
+                                       nova_claims_t *out);
 
 /* Revokes a client of the tenant; its tokens stop verifying at once. */
 nova_status nova_auth_client_revoke(nova_auth_t *a, nova_store_t *s, const char *tenant_id,

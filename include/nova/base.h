@@ -28,10 +28,10 @@ typedef enum nova_status {
 /* Short stable name of a status ("ok", "invalid", ...). Never NULL. */
 const char *nova_status_name(nova_status st);
 
-#define nova_assert(cond)                                                                      \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            nova_panic(__FILE__, __LINE__, #cond);                                             \
+#define nova_assert(cond)                                                                          \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            nova_panic(__FILE__, __LINE__, #cond);                                                 \
     } while (0)
 _Noreturn void nova_panic(const char *file, int line, const char *what);
 

@@ -10,27 +10,27 @@
 #include "nova/base.h"
 
 typedef struct nova_config {
-    char *host;             /* NOVA_HOST */
-    unsigned port;          /* NOVA_PORT */
-    char *database_url;     /* NOVA_DATABASE_URL */
-    char *data_dir;         /* NOVA_DATA_DIR */
-    char *master_key;       /* NOVA_MASTER_KEY (base64url, 32 bytes) */
-    char *master_key_file;  /* NOVA_MASTER_KEY_FILE */
-    char *issuer;           /* NOVA_ISSUER */
-    char *audience;         /* NOVA_AUDIENCE */
-    unsigned token_ttl;     /* NOVA_TOKEN_TTL seconds */
-    char *token_alg;        /* NOVA_TOKEN_ALG */
-    char *tls_cert;         /* NOVA_TLS_CERT (path) */
-    char *tls_key;          /* NOVA_TLS_KEY (path) */
-    char *tls_client_ca;    /* NOVA_TLS_CLIENT_CA (path) */
-    unsigned max_body;      /* NOVA_MAX_BODY bytes */
-    unsigned threads;       /* NOVA_THREADS */
-    char *log_level;        /* NOVA_LOG_LEVEL */
-    bool access_log;        /* NOVA_ACCESS_LOG */
-    unsigned shutdown_grace_ms; /* NOVA_SHUTDOWN_GRACE_MS */
+    char *host;                  /* NOVA_HOST */
+    unsigned port;               /* NOVA_PORT */
+    char *database_url;          /* NOVA_DATABASE_URL */
+    char *data_dir;              /* NOVA_DATA_DIR */
+    char *master_key;            /* NOVA_MASTER_KEY (base64url, 32 bytes) */
+    char *master_key_file;       /* NOVA_MASTER_KEY_FILE */
+    char *issuer;                /* NOVA_ISSUER */
+    char *audience;              /* NOVA_AUDIENCE */
+    unsigned token_ttl;          /* NOVA_TOKEN_TTL seconds */
+    char *token_alg;             /* NOVA_TOKEN_ALG */
+    char *tls_cert;              /* NOVA_TLS_CERT (path) */
+    char *tls_key;               /* NOVA_TLS_KEY (path) */
+    char *tls_client_ca;         /* NOVA_TLS_CLIENT_CA (path) */
+    unsigned max_body;           /* NOVA_MAX_BODY bytes */
+    unsigned threads;            /* NOVA_THREADS */
+    char *log_level;             /* NOVA_LOG_LEVEL */
+    bool access_log;             /* NOVA_ACCESS_LOG */
+    unsigned shutdown_grace_ms;  /* NOVA_SHUTDOWN_GRACE_MS */
     unsigned connection_timeout; /* NOVA_CONNECTION_TIMEOUT seconds */
-    bool demo;              /* NOVA_DEMO */
-    unsigned token_cache;   /* NOVA_TOKEN_CACHE entries */
+    bool demo;                   /* NOVA_DEMO */
+    unsigned token_cache;        /* NOVA_TOKEN_CACHE entries */
 } nova_config_t;
 
 /* Fills cfg from defaults, the file (may be NULL: then NOVA_CONFIG is used if set) and the

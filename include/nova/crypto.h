@@ -27,8 +27,8 @@ typedef struct nova_key nova_key_t;
 nova_status nova_key_generate(nova_jws_alg alg, const char *kid, nova_key_t **out);
 /* Private key <-> PKCS#8 DER (appended to out). Import checks the key type matches alg. */
 nova_status nova_key_export_private(const nova_key_t *k, nova_buf_t *out);
-nova_status nova_key_import_private(nova_jws_alg alg, const char *kid, const uint8_t *der,
-                                    size_t n, nova_key_t **out);
+nova_status nova_key_import_private(nova_jws_alg alg, const char *kid, const uint8_t *der, size_t n,
+                                    nova_key_t **out);
 /* Appends the public JWK as a JSON object: {"kty","crv","x"[,"y"],"kid","alg","use":"sig"}. */
 nova_status nova_key_public_jwk(const nova_key_t *k, nova_buf_t *out);
 /* Builds a key from a JWK JSON object (OKP/Ed25519 or EC/P-256). With "d" it is a private
@@ -47,9 +47,9 @@ nova_status nova_jws_sign(const nova_key_t *k, const char *typ, const void *payl
 /* A parsed (not yet verified) compact JWS. Owns its memory; release with nova_jws_clear. */
 typedef struct nova_jws {
     nova_jws_alg alg;
-    char kid[128];     /* "" when absent */
-    char typ[32];      /* "" when absent */
-    char *payload;     /* decoded payload, NUL-terminated */
+    char kid[128]; /* "" when absent */
+    char typ[32];  /* "" when absent */
+    char *payload; /* decoded payload, NUL-terminated */
     size_t payload_len;
     size_t signing_input_len; /* length of "header.payload" at the start of the token */
     uint8_t sig[132];
@@ -66,18 +66,17 @@ nova_status nova_jws_verify(const nova_jws_t *jws, const nova_key_t *k);
 void nova_jws_clear(nova_jws_t *jws);
 
 void nova_sha256(const void *data, size_t n, uint8_t out[32]);
-void nova_hmac_sha256(const uint8_t *key, size_t klen, const void *data, size_t n,
-                      uint8_t out[32]);
+void nova_hmac_sha256(const uint8_t *key, size_t klen, const void *data, size_t n, uint8_t out[32]);
 /* HKDF-SHA-256 (RFC 5869) with empty salt: derives outlen bytes for purpose info. */
 nova_status nova_hkdf_sha256(const uint8_t *ikm, size_t ikmlen, const char *info, uint8_t *out,
                              size_t outlen);
 
 /* AES-256-GCM. seal appends nonce(12) || ciphertext || tag(16) to out; open reverses it and
  * fails with NOVA_UNAUTHORIZED when the tag or aad do not match. */
-nova_status nova_aead_seal(const uint8_t key[32], const void *aad, size_t aadlen,
-                           const void *pt, size_t n, nova_buf_t *out);
-nova_status nova_aead_open(const uint8_t key[32], const void *aad, size_t aadlen,
-                           const void *ct, size_t n, nova_buf_t *out);
+nova_status nova_aead_seal(const uint8_t key[32], const void *aad, size_t aadlen, const void *pt,
+                           size_t n, nova_buf_t *out);
+nova_status nova_aead_open(const uint8_t key[32], const void *aad, size_t aadlen, const void *ct,
+                           size_t n, nova_buf_t *out);
 
 /* Keyed digest of a high-entropy secret: hex(HMAC-SHA-256(pepper, secret)), 64 chars + NUL.
  * verify recomputes and compares in constant time. */

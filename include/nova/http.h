@@ -30,14 +30,14 @@ typedef struct nova_principal {
 
 struct nova_req {
     nova_arena_t arena;
-    const char *method;   /* "GET", ... */
-    const char *path;     /* decoded path, no query string */
-    const char *route;    /* matched pattern ("/v1/clients/{id}") or "unmatched" */
-    const char *req_id;   /* x-req-id honoured (if sane) or generated */
+    const char *method;      /* "GET", ... */
+    const char *path;        /* decoded path, no query string */
+    const char *route;       /* matched pattern ("/v1/clients/{id}") or "unmatched" */
+    const char *req_id;      /* x-req-id honoured (if sane) or generated */
     const char *traceparent; /* valid W3C traceparent or NULL */
     const char *params[NOVA_HTTP_MAX_PARAMS]; /* path parameters in pattern order */
     size_t nparams;
-    nova_buf_t body;      /* request body (NUL-terminated), at most the configured limit */
+    nova_buf_t body;             /* request body (NUL-terminated), at most the configured limit */
     nova_principal_t *principal; /* set by the authenticator, NULL on public routes */
 
     /* response, filled by nova_resp_* */
@@ -86,15 +86,15 @@ typedef void (*nova_handler_fn)(nova_req_t *r, void *ud);
 typedef bool (*nova_authenticator_fn)(nova_req_t *r, const char *scope, void *ud);
 
 typedef struct nova_http_config {
-    const char *host;        /* "127.0.0.1" */
-    unsigned port;           /* 0 = pick a free port (see nova_http_server_port) */
-    unsigned threads;        /* thread pool size, 0 = number of CPUs */
-    size_t max_body;         /* bytes; larger bodies get 413 */
+    const char *host;         /* "127.0.0.1" */
+    unsigned port;            /* 0 = pick a free port (see nova_http_server_port) */
+    unsigned threads;         /* thread pool size, 0 = number of CPUs */
+    size_t max_body;          /* bytes; larger bodies get 413 */
     const char *tls_cert_pem; /* PEM text (not a path) or NULL for plain HTTP */
     const char *tls_key_pem;
     const char *tls_client_ca_pem; /* when set, client certificates are requested */
-    bool access_log;         /* one JSON line per request */
-    unsigned connection_timeout; /* seconds idle before a connection is closed */
+    bool access_log;               /* one JSON line per request */
+    unsigned connection_timeout;   /* seconds idle before a connection is closed */
 } nova_http_config_t;
 
 nova_status nova_http_server_new(const nova_http_config_t *cfg, nova_http_server_t **out);

@@ -49,12 +49,12 @@ typedef struct nova_tenant {
 typedef struct nova_signing_key {
     const char *kid;
     const char *tenant_id;
-    const char *alg;          /* "EdDSA" | "ES256" */
-    const char *public_jwk;   /* JSON text */
+    const char *alg;            /* "EdDSA" | "ES256" */
+    const char *public_jwk;     /* JSON text */
     const uint8_t *private_enc; /* AEAD-sealed PKCS#8, opaque to the store */
     size_t private_enc_len;
     int64_t created_at;
-    bool active;              /* the key new tokens of this tenant are signed with */
+    bool active; /* the key new tokens of this tenant are signed with */
 } nova_signing_key_t;
 
 typedef struct nova_client {
@@ -65,7 +65,7 @@ typedef struct nova_client {
     const char *scopes;        /* space-separated */
     const char *audiences;     /* space-separated */
     int64_t created_at;
-    int64_t revoked_at;        /* 0 while active */
+    int64_t revoked_at; /* 0 while active */
 } nova_client_t;
 
 /* ---- tenants and their keys ---- */
@@ -106,8 +106,8 @@ nova_status nova_store_client_get_scoped(nova_store_t *s, nova_arena_t *a, const
 nova_status nova_store_client_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                    nova_client_t **out, size_t *n);
 /* Marks the client revoked. NOVA_NOT_FOUND when it is not the tenant's or already revoked. */
-nova_status nova_store_client_revoke(nova_store_t *s, const char *tenant_id,
-                                     const char *client_id, int64_t now);
+nova_status nova_store_client_revoke(nova_store_t *s, const char *tenant_id, const char *client_id,
+                                     int64_t now);
 
 /* ---- access token state ---- */
 

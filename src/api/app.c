@@ -26,8 +26,8 @@ int nova_app_exit_code(nova_status st)
     }
 }
 
-nova_status nova_app_open(nova_app_t *app, const char *config_file, bool migrate,
-                          bool create_key, char *err, size_t errlen, int *exit_code)
+nova_status nova_app_open(nova_app_t *app, const char *config_file, bool migrate, bool create_key,
+                          char *err, size_t errlen, int *exit_code)
 {
     memset(app, 0, sizeof(*app));
     nova_status st = nova_config_load(&app->cfg, config_file, err, errlen);
@@ -84,8 +84,8 @@ nova_status nova_app_open(nova_app_t *app, const char *config_file, bool migrate
     } else {
         st = nova_store_schema_version(app->store, &from);
         if (st == NOVA_OK && from != nova_store_code_version()) {
-            snprintf(err, errlen, "schema version %d, this binary needs %d: run `migrate`",
-                     from, nova_store_code_version());
+            snprintf(err, errlen, "schema version %d, this binary needs %d: run `migrate`", from,
+                     nova_store_code_version());
             st = NOVA_CONFLICT;
             *exit_code = NOVA_EXIT_SCHEMA;
             goto error;

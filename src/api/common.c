@@ -77,10 +77,10 @@ json_t *api_words(const char *list)
 void api_oauth_error(nova_req_t *r, int status, const char *error, const char *description)
 {
     /* RFC 6749 members first (what OAuth clients read), RFC 9457 members beside them. */
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "error", error,
-                          "error_description", description, "type",
-                          "https://nova.dev/problems/oauth", "title", error, "status", status,
-                          "code", error, "instance", r->req_id ? r->req_id : "");
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "error", error, "error_description",
+                  description, "type", "https://nova.dev/problems/oauth", "title", error, "status",
+                  status, "code", error, "instance", r->req_id ? r->req_id : "");
     r->problem_code = error;
     nova_resp_header(r, "Pragma", "no-cache");
     api_reply_json(r, status, o);
@@ -171,10 +171,10 @@ bool api_client_auth(nova_req_t *r, nova_api_t *api, nova_store_t *s, const api_
             return false;
         }
         /* RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding. */
-        const char *bid = nova_form_decode(&r->arena, (const char *)raw,
-                                           (size_t)(colon - (const char *)raw));
-        const char *bsec = nova_form_decode(&r->arena, colon + 1,
-                                            rl - (size_t)(colon - (const char *)raw) - 1);
+        const char *bid =
+            nova_form_decode(&r->arena, (const char *)raw, (size_t)(colon - (const char *)raw));
+        const char *bsec =
+            nova_form_decode(&r->arena, colon + 1, rl - (size_t)(colon - (const char *)raw) - 1);
         if (bid == NULL || bsec == NULL || (id && strcmp(id, bid) != 0)) {
             invalid_client(r, "malformed Basic credentials");
             return false;
@@ -209,9 +209,8 @@ static void bearer_error(nova_req_t *r, int status, const char *error, const cha
                               "scope=\"%s\"",
                               error, why, scope);
     else
-        h = nova_arena_printf(&r->arena,
-                              "Bearer realm=\"nova\", error=\"%s\", error_description=\"%s\"",
-                              error, why);
+        h = nova_arena_printf(
+            &r->arena, "Bearer realm=\"nova\", error=\"%s\", error_description=\"%s\"", error, why);
     if (h)
         nova_resp_header(r, "WWW-Authenticate", h);
     if (status == 401)
@@ -240,8 +239,8 @@ bool api_authenticate(nova_req_t *r, const char *scope, void *ud)
         return false;
     nova_claims_t c;
     const char *why = NULL;
-    nova_status st = nova_auth_token_verify(api->auth, s, &r->arena, tok, strlen(tok), NULL,
-                                            &c, &why);
+    nova_status st =
+        nova_auth_token_verify(api->auth, s, &r->arena, tok, strlen(tok), NULL, &c, &why);
     if (st == NOVA_UNAUTHORIZED) {
         bearer_error(r, 401, "invalid_token", why ? why : "invalid token", NULL);
         return false;

@@ -55,9 +55,8 @@ void api_token(nova_req_t *r, void *ud)
         r->principal->tenant_id = client.tenant_id;
         r->principal->client_id = client.id;
     }
-    json_t *o = json_pack("{s:s, s:s, s:I, s:s}", "access_token", tok.access_token,
-                          "token_type", "Bearer", "expires_in", (json_int_t)tok.expires_in,
-                          "scope", tok.scope);
+    json_t *o = json_pack("{s:s, s:s, s:I, s:s}", "access_token", tok.access_token, "token_type",
+                          "Bearer", "expires_in", (json_int_t)tok.expires_in, "scope", tok.scope);
     nova_resp_header(r, "Pragma", "no-cache");
     api_reply_json(r, 200, o);
 }
@@ -101,10 +100,10 @@ void api_introspect(nova_req_t *r, void *ud)
     if (!active)
         o = json_pack("{s:b}", "active", 0);
     else
-        o = json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "active", 1,
-                      "scope", c.scope, "client_id", c.client_id, "sub", c.client_id, "tid",
-                      c.tenant_id, "aud", c.audience, "iss", nova_auth_issuer(api->auth),
-                      "jti", c.jti, "iat", (json_int_t)c.iat, "exp", (json_int_t)c.exp);
+        o = json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "active", 1, "scope",
+                      c.scope, "client_id", c.client_id, "sub", c.client_id, "tid", c.tenant_id,
+                      "aud", c.audience, "iss", nova_auth_issuer(api->auth), "jti", c.jti, "iat",
+                      (json_int_t)c.iat, "exp", (json_int_t)c.exp);
     if (o && active)
         json_object_set_new(o, "token_type", json_string("Bearer"));
     api_reply_json(r, 200, o);
@@ -158,15 +157,15 @@ void api_as_metadata(nova_req_t *r, void *ud)
     for (const char *const *sc = nova_auth_scopes; *sc; sc++)
         json_array_append_new(scopes, json_string(*sc));
     json_t *methods = json_pack("[s,s]", "client_secret_basic", "client_secret_post");
-    json_t *o = json_pack(
-        "{s:s, s:s+, s:s+, s:s+, s:s+, s:[s], s:O, s:O, s:O, s:o, s:[], s:s+}",
-        "issuer", iss, "token_endpoint", iss, "/oauth/token", "jwks_uri", iss,
-        "/.well-known/jwks.json", "introspection_endpoint", iss, "/oauth/introspect",
-        "revocation_endpoint", iss, "/oauth/revoke", "grant_types_supported",
-        "client_credentials", "token_endpoint_auth_methods_supported", methods,
-        "introspection_endpoint_auth_methods_supported", methods,
-        "revocation_endpoint_auth_methods_supported", methods, "scopes_supported", scopes,
-        "response_types_supported", "service_documentation", iss, "/openapi.json");
+    json_t *o =
+        json_pack("{s:s, s:s+, s:s+, s:s+, s:s+, s:[s], s:O, s:O, s:O, s:o, s:[], s:s+}", "issuer",
+                  iss, "token_endpoint", iss, "/oauth/token", "jwks_uri", iss,
+                  "/.well-known/jwks.json", "introspection_endpoint", iss, "/oauth/introspect",
+                  "revocation_endpoint", iss, "/oauth/revoke", "grant_types_supported",
+                  "client_credentials", "token_endpoint_auth_methods_supported", methods,
+                  "introspection_endpoint_auth_methods_supported", methods,
+                  "revocation_endpoint_auth_methods_supported", methods, "scopes_supported", scopes,
+                  "response_types_supported", "service_documentation", iss, "/openapi.json");
     json_decref(methods);
     api_reply_json(r, 200, o);
 }

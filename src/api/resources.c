@@ -25,8 +25,8 @@ void api_ready(nova_req_t *r, void *ud)
         return;
     }
     api_reply_json(r, 200,
-                   json_pack("{s:s, s:s, s:i}", "status", "ready", "store",
-                             nova_store_driver(s), "schema_version", version));
+                   json_pack("{s:s, s:s, s:i}", "status", "ready", "store", nova_store_driver(s),
+                             "schema_version", version));
 }
 
 void api_me(nova_req_t *r, void *ud)
@@ -35,17 +35,17 @@ void api_me(nova_req_t *r, void *ud)
     /* Authentication resolved the tenant already (in the same read as the liveness check). */
     const nova_principal_t *p = r->principal;
     json_t *o = json_pack("{s:{s:s, s:s}, s:s, s:o, s:I}", "tenant", "id", p->tenant_id, "name",
-                          p->tenant_name, "client_id", p->client_id, "scopes",
-                          api_words(p->scope), "token_expires_at", (json_int_t)p->exp);
+                          p->tenant_name, "client_id", p->client_id, "scopes", api_words(p->scope),
+                          "token_expires_at", (json_int_t)p->exp);
     api_reply_json(r, 200, o);
 }
 
 static json_t *client_json(const nova_client_t *c)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I}", "client_id", c->id, "tenant_id",
-                          c->tenant_id, "name", c->name, "scopes", api_words(c->scopes),
-                          "audiences", api_words(c->audiences), "created_at",
-                          (json_int_t)c->created_at);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:o, s:o, s:I}", "client_id", c->id, "tenant_id", c->tenant_id,
+                  "name", c->name, "scopes", api_words(c->scopes), "audiences",
+                  api_words(c->audiences), "created_at", (json_int_t)c->created_at);
     if (o && c->revoked_at)
         json_object_set_new(o, "revoked_at", json_integer(c->revoked_at));
     return o;
@@ -83,8 +83,8 @@ static bool parse_client(nova_req_t *r, json_t *body, const char *grantable, cli
 }
 
 /* Creates the client; returns its JSON (with the one-time secret) or writes an error. */
-static json_t *create_client(nova_req_t *r, nova_api_t *api, nova_store_t *s,
-                             const char *tenant_id, const client_req *cr)
+static json_t *create_client(nova_req_t *r, nova_api_t *api, nova_store_t *s, const char *tenant_id,
+                             const client_req *cr)
 {
     nova_client_t c;
     const char *secret = NULL;
@@ -163,8 +163,7 @@ void api_clients_delete(nova_req_t *r, void *ud)
     nova_store_t *s = api_store(r, api);
     if (s == NULL)
         return;
-    nova_status st =
-        nova_auth_client_revoke(api->auth, s, r->principal->tenant_id, r->params[0]);
+    nova_status st = nova_auth_client_revoke(api->auth, s, r->principal->tenant_id, r->params[0]);
     if (st) {
         nova_resp_status(r, st, st == NOVA_NOT_FOUND ? "no such active client" : NULL);
         return;
@@ -292,8 +291,8 @@ nova_status nova_api_register(nova_api_t *api, nova_http_server_t *srv)
         {"GET", "/v1/tenants/{id}", "platform:admin", api_tenants_get},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern,
-                                         routes[i].scope, routes[i].fn, api);
+        nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern, routes[i].scope,
+                                         routes[i].fn, api);
         if (st)
             return st;
     }

@@ -225,8 +225,7 @@ static size_t slot_of(const nova_auth_t *a, const uint8_t d[32])
     return (size_t)(v % a->ntokens);
 }
 
-bool auth_token_cache_get(nova_auth_t *a, const uint8_t digest[32], int64_t now,
-                          token_entry *out)
+bool auth_token_cache_get(nova_auth_t *a, const uint8_t digest[32], int64_t now, token_entry *out)
 {
     if (a->ntokens == 0)
         return false;

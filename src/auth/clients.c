@@ -40,8 +40,7 @@ static bool audiences_valid(const char *aud)
 
 nova_status nova_auth_client_create(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
                                     const char *tenant_id, const char *name, const char *scopes,
-                                    const char *audiences, nova_client_t *out,
-                                    const char **secret)
+                                    const char *audiences, nova_client_t *out, const char **secret)
 {
     size_t nl = name ? strlen(name) : 0;
     if (nl == 0 || nl > 128 || scopes == NULL || strlen(scopes) > 1024 ||

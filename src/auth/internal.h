@@ -66,8 +66,7 @@ nova_status auth_key_for_tenant(nova_auth_t *a, nova_store_t *s, const char *ten
 nova_status auth_key_new(nova_auth_t *a, nova_arena_t *ar, const char *tenant_id,
                          nova_signing_key_t *row);
 
-bool auth_token_cache_get(nova_auth_t *a, const uint8_t digest[32], int64_t now,
-                          token_entry *out);
+bool auth_token_cache_get(nova_auth_t *a, const uint8_t digest[32], int64_t now, token_entry *out);
 void auth_token_cache_put(nova_auth_t *a, const token_entry *e);
 void auth_token_cache_drop(nova_auth_t *a, const uint8_t digest[32]);
 

@@ -86,8 +86,8 @@ static const key_entry *find(nova_auth_t *a, const char *id, bool by_tenant)
 }
 
 /* Publishes a new entry unless another thread got there first; takes ownership of key. */
-static nova_status publish(nova_auth_t *a, const char *kid, const char *tenant_id,
-                           nova_key_t *key, bool active, const key_entry **out)
+static nova_status publish(nova_auth_t *a, const char *kid, const char *tenant_id, nova_key_t *key,
+                           bool active, const key_entry **out)
 {
     key_entry *e = calloc(1, sizeof(*e));
     if (e == NULL) {
@@ -184,8 +184,7 @@ nova_status auth_key_for_tenant(nova_auth_t *a, nova_store_t *s, const char *ten
         goto end;
     }
     const char *aad = seal_aad(&ar, row.kid, row.tenant_id);
-    st = nova_aead_open(a->seal_key, aad, strlen(aad), row.private_enc, row.private_enc_len,
-                        &der);
+    st = nova_aead_open(a->seal_key, aad, strlen(aad), row.private_enc, row.private_enc_len, &der);
     if (st) {
         /* Wrong master key, or the row was tampered with: never sign with it. */
         st = NOVA_INTERNAL;

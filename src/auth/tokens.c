@@ -41,8 +41,7 @@ static bool words_valid(const char *s)
 
 nova_status nova_auth_token_issue(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
                                   const nova_client_t *client, const char *scope,
-                                  const char *audience, nova_token_t *out,
-                                  const char **oauth_error)
+                                  const char *audience, nova_token_t *out, const char **oauth_error)
 {
     *oauth_error = NULL;
     if (scope == NULL) {
@@ -276,8 +275,8 @@ nova_status nova_auth_token_revoke(nova_auth_t *a, nova_store_t *s, nova_arena_t
 }
 
 nova_status nova_auth_token_introspect(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
-                                       const nova_client_t *caller, const char *token,
-                                       bool *active, nova_claims_t *out)
+                                       const nova_client_t *caller, const char *token, bool *active,
+                                       nova_claims_t *out)
 {
     *active = false;
     token_entry e;

@@ -98,11 +98,31 @@ nova_status nova_buf_append_json_escaped(nova_buf_t *b, const char *s, size_t le
         char esc[7];
         size_t n = 0;
         switch (c) {
-        case '"': esc[0] = '\\'; esc[1] = '"'; n = 2; break;
-        case '\\': esc[0] = '\\'; esc[1] = '\\'; n = 2; break;
-        case '\n': esc[0] = '\\'; esc[1] = 'n'; n = 2; break;
-        case '\r': esc[0] = '\\'; esc[1] = 'r'; n = 2; break;
-        case '\t': esc[0] = '\\'; esc[1] = 't'; n = 2; break;
+        case '"':
+            esc[0] = '\\';
+            esc[1] = '"';
+            n = 2;
+            break;
+        case '\\':
+            esc[0] = '\\';
+            esc[1] = '\\';
+            n = 2;
+            break;
+        case '\n':
+            esc[0] = '\\';
+            esc[1] = 'n';
+            n = 2;
+            break;
+        case '\r':
+            esc[0] = '\\';
+            esc[1] = 'r';
+            n = 2;
+            break;
+        case '\t':
+            esc[0] = '\\';
+            esc[1] = 't';
+            n = 2;
+            break;
         default:
             if (c < 0x20 || c == 0x7f) {
                 memcpy(esc, "\\u00", 4);

@@ -1,11 +1,11 @@
 /* config.c: one table of configuration keys; defaults, then file, then environment. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,7 +26,7 @@ typedef struct key_def {
 static const key_def keys[] = {
     {"NOVA_HOST", K_STR, OFF(host), "127.0.0.1", 0, 0, "address to listen on"},
     {"NOVA_PORT", K_UINT, OFF(port), "8080", 0, 65535, "TCP port (0 picks a free one at start)"},
-    {"NOVA_DATABASE_URL", K_STR, OFF(database_url), "",  0, 0,
+    {"NOVA_DATABASE_URL", K_STR, OFF(database_url), "", 0, 0,
      "store: `sqlite:PATH` or `postgres://user:pass@host:port/db`; empty means "
      "`sqlite:$NOVA_DATA_DIR/nova.db`"},
     {"NOVA_DATA_DIR", K_STR, OFF(data_dir), "./data", 0, 0,
@@ -51,8 +51,7 @@ static const key_def keys[] = {
      "PEM CA bundle; when set, client certificates are requested (mTLS)"},
     {"NOVA_MAX_BODY", K_UINT, OFF(max_body), "1048576", 1024, 64u << 20,
      "largest accepted request body in bytes (larger: 413)"},
-    {"NOVA_THREADS", K_UINT, OFF(threads), "0", 0, 256,
-     "HTTP worker threads; 0 means one per CPU"},
+    {"NOVA_THREADS", K_UINT, OFF(threads), "0", 0, 256, "HTTP worker threads; 0 means one per CPU"},
     {"NOVA_LOG_LEVEL", K_STR, OFF(log_level), "info", 0, 0, "debug, info, warn, error or off"},
     {"NOVA_ACCESS_LOG", K_BOOL, OFF(access_log), "true", 0, 0,
      "one JSON line per request on stderr"},
@@ -87,8 +86,8 @@ static nova_status set_value(nova_config_t *cfg, const key_def *k, const char *v
         errno = 0;
         unsigned long n = strtoul(v, &end, 10);
         if (*v == '\0' || *v == '-' || *end != '\0' || errno || n < k->min || n > k->max) {
-            snprintf(err, errlen, "%s: expected an integer in [%u, %u], got \"%.40s\"",
-                     k->name, k->min, k->max, v);
+            snprintf(err, errlen, "%s: expected an integer in [%u, %u], got \"%.40s\"", k->name,
+                     k->min, k->max, v);
             return NOVA_INVALID;
         }
         *(unsigned *)(base + k->off) = (unsigned)n;
@@ -98,8 +97,8 @@ static nova_status set_value(nova_config_t *cfg, const key_def *k, const char *v
         bool *slot = (bool *)(base + k->off);
         if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on"))
             *slot = true;
-        else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") ||
-                 !strcmp(v, "off") || !strcmp(v, ""))
+        else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off") ||
+                 !strcmp(v, ""))
             *slot = false;
         else {
             snprintf(err, errlen, "%s: expected true or false, got \"%.40s\"", k->name, v);
@@ -153,8 +152,8 @@ static nova_status load_file(nova_config_t *cfg, const char *path, char *err, si
         *eq = '\0';
         char *name = trim(s), *val = trim(eq + 1);
         size_t vl = strlen(val);
-        if (vl >= 2 && ((val[0] == '"' && val[vl - 1] == '"') ||
-                        (val[0] == '\'' && val[vl - 1] == '\''))) {
+        if (vl >= 2 &&
+            ((val[0] == '"' && val[vl - 1] == '"') || (val[0] == '\'' && val[vl - 1] == '\''))) {
             val[vl - 1] = '\0';
             val++;
         }
@@ -273,7 +272,6 @@ nova_status nova_config_describe(nova_buf_t *out)
 {
     nova_status st = nova_buf_append_cstr(out, "| key | default | meaning |\n|---|---|---|\n");
     for (size_t i = 0; i < NKEYS && st == NOVA_OK; i++)
-        st = nova_buf_printf(out, "| `%s` | `%s` | %s |\n", keys[i].name, keys[i].def,
-                             keys[i].doc);
+        st = nova_buf_printf(out, "| `%s` | `%s` | %s |\n", keys[i].name, keys[i].def, keys[i].doc);
     return st;
 }

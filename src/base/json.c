@@ -12,7 +12,8 @@ static size_t depth_of(json_t *v, size_t limit)
     if (json_is_object(v)) {
         const char *k;
         json_t *c;
-        json_object_foreach(v, k, c) {
+        json_object_foreach(v, k, c)
+        {
             size_t d = depth_of(c, limit - 1);
             if (d > max)
                 max = d;
@@ -20,7 +21,8 @@ static size_t depth_of(json_t *v, size_t limit)
     } else if (json_is_array(v)) {
         size_t i;
         json_t *c;
-        json_array_foreach(v, i, c) {
+        json_array_foreach(v, i, c)
+        {
             size_t d = depth_of(c, limit - 1);
             if (d > max)
                 max = d;
@@ -87,7 +89,8 @@ nova_status nova_json_only_members(json_t *obj, const char *const *allowed, char
 {
     const char *k;
     json_t *v;
-    json_object_foreach(obj, k, v) {
+    json_object_foreach(obj, k, v)
+    {
         bool ok = false;
         for (const char *const *a = allowed; *a; a++)
             if (strcmp(*a, k) == 0) {
@@ -160,7 +163,8 @@ nova_status nova_json_get_words(json_t *obj, const char *key, bool required, siz
     nova_status st = NOVA_OK;
     size_t i;
     json_t *item;
-    json_array_foreach(v, i, item) {
+    json_array_foreach(v, i, item)
+    {
         const char *s = json_string_value(item);
         size_t n = s ? json_string_length(item) : 0;
         bool bad = s == NULL || n == 0 || n > maxlen || strlen(s) != n;

@@ -59,12 +59,12 @@ static const nova_sql_t Q[NOVA_SQL_SLOTS] = {
                              "ON CONFLICT (jti) DO NOTHING",
                              NULL},
     [NOVA_Q_TOKEN_RESOLVE] = {NOVA_Q_TOKEN_RESOLVE, "token resolve",
-                            "SELECT " TENANT_COLS " FROM tenants t WHERE t.id = ? "
-                            "AND EXISTS (SELECT 1 FROM clients "
-                            "WHERE id = ? AND tenant_id = t.id AND revoked_at = 0) "
-                            "AND NOT EXISTS (SELECT 1 FROM revoked_tokens "
-                            "WHERE jti = ? AND tenant_id = t.id)",
-                            NULL},
+                              "SELECT " TENANT_COLS " FROM tenants t WHERE t.id = ? "
+                              "AND EXISTS (SELECT 1 FROM clients "
+                              "WHERE id = ? AND tenant_id = t.id AND revoked_at = 0) "
+                              "AND NOT EXISTS (SELECT 1 FROM revoked_tokens "
+                              "WHERE jti = ? AND tenant_id = t.id)",
+                              NULL},
     [NOVA_Q_TOKEN_PRUNE] = {NOVA_Q_TOKEN_PRUNE, "token prune",
                             "DELETE FROM revoked_tokens WHERE exp < ?", NULL},
     [NOVA_Q_SETTING_INSERT] = {NOVA_Q_SETTING_INSERT, "setting insert",

@@ -56,8 +56,8 @@ static int setup_alg(void **state, nova_jws_alg alg)
     assert_int_equal(nova_auth_tenant_create(f->a, f->s, &f->ar, "one", &f->t1), NOVA_OK);
     assert_int_equal(nova_auth_tenant_create(f->a, f->s, &f->ar, "two", &f->t2), NOVA_OK);
     assert_int_equal(nova_auth_client_create(f->a, f->s, &f->ar, f->t1.id, "c1",
-                                             "clients:read clients:write", "nova-api other",
-                                             &f->c1, &f->sec1),
+                                             "clients:read clients:write", "nova-api other", &f->c1,
+                                             &f->sec1),
                      NOVA_OK);
     assert_int_equal(nova_auth_client_create(f->a, f->s, &f->ar, f->t2.id, "c2", "clients:read",
                                              NULL, &f->c2, &f->sec2),
@@ -114,9 +114,9 @@ static void test_keys_sealed_and_published(void **state)
     assert_string_equal(k.tenant_id, f->t1.id);
     /* The stored private key is sealed: nonce + ciphertext + tag, and it does not import. */
     nova_key_t *raw = NULL;
-    assert_int_not_equal(nova_key_import_private(NOVA_JWS_EDDSA, "x", k.private_enc,
-                                                 k.private_enc_len, &raw),
-                         NOVA_OK);
+    assert_int_not_equal(
+        nova_key_import_private(NOVA_JWS_EDDSA, "x", k.private_enc, k.private_enc_len, &raw),
+        NOVA_OK);
     assert_true(k.private_enc_len >= 12 + 16 + 40);
     assert_null(strstr(k.public_jwk, "\"d\""));
     nova_buf_t jwks;
@@ -149,19 +149,18 @@ static void test_client_secrets(void **state)
                      NOVA_UNAUTHORIZED);
     /* A different master key means a different pepper: the same secret no longer matches. */
     nova_auth_t *other = new_auth(9, NOVA_JWS_EDDSA);
-    assert_int_equal(
-        nova_auth_client_authenticate(other, f->s, &f->ar, f->c1.id, f->sec1, &out),
-        NOVA_UNAUTHORIZED);
+    assert_int_equal(nova_auth_client_authenticate(other, f->s, &f->ar, f->c1.id, f->sec1, &out),
+                     NOVA_UNAUTHORIZED);
     nova_auth_free(other);
     /* Bad attributes. */
     nova_client_t c;
     const char *sec;
-    assert_int_equal(nova_auth_client_create(f->a, f->s, &f->ar, f->t1.id, "x", "root", NULL, &c,
-                                             &sec),
-                     NOVA_INVALID);
-    assert_int_equal(nova_auth_client_create(f->a, f->s, &f->ar, f->t1.id, "", "clients:read",
-                                             NULL, &c, &sec),
-                     NOVA_INVALID);
+    assert_int_equal(
+        nova_auth_client_create(f->a, f->s, &f->ar, f->t1.id, "x", "root", NULL, &c, &sec),
+        NOVA_INVALID);
+    assert_int_equal(
+        nova_auth_client_create(f->a, f->s, &f->ar, f->t1.id, "", "clients:read", NULL, &c, &sec),
+        NOVA_INVALID);
     assert_int_equal(nova_auth_client_create(f->a, f->s, &f->ar, "ten_nope", "x", "clients:read",
                                              NULL, &c, &sec),
                      NOVA_NOT_FOUND);
@@ -173,16 +172,16 @@ static void test_issue_and_verify(void **state)
     const char *tok = issue(f, &f->c1, NULL, NULL);
     nova_claims_t c;
     const char *why = NULL;
-    assert_int_equal(
-        nova_auth_token_verify(f->a, f->s, &f->ar, tok, strlen(tok), NULL, &c, &why), NOVA_OK);
+    assert_int_equal(nova_auth_token_verify(f->a, f->s, &f->ar, tok, strlen(tok), NULL, &c, &why),
+                     NOVA_OK);
     assert_string_equal(c.tenant_id, f->t1.id);
     assert_string_equal(c.client_id, f->c1.id);
     assert_string_equal(c.scope, "clients:read clients:write");
     assert_string_equal(c.audience, "nova-api");
     assert_int_equal(c.exp - c.iat, 300);
     /* Verified twice: the second time from the cache, same answer. */
-    assert_int_equal(
-        nova_auth_token_verify(f->a, f->s, &f->ar, tok, strlen(tok), NULL, &c, &why), NOVA_OK);
+    assert_int_equal(nova_auth_token_verify(f->a, f->s, &f->ar, tok, strlen(tok), NULL, &c, &why),
+                     NOVA_OK);
     /* Another process (fresh auth context, same master key) verifies it too. */
     nova_auth_t *peer = new_auth(7, NOVA_JWS_EDDSA);
     assert_int_equal(nova_auth_token_verify(peer, f->s, &f->ar, tok, strlen(tok), NULL, &c, &why),
@@ -195,17 +194,17 @@ static void test_scope_and_audience(void **state)
     fx *f = *state;
     nova_token_t tok;
     const char *oerr;
-    assert_int_equal(nova_auth_token_issue(f->a, f->s, &f->ar, &f->c1, "clients:read", NULL,
-                                           &tok, &oerr),
-                     NOVA_OK);
+    assert_int_equal(
+        nova_auth_token_issue(f->a, f->s, &f->ar, &f->c1, "clients:read", NULL, &tok, &oerr),
+        NOVA_OK);
     assert_string_equal(tok.scope, "clients:read");
-    assert_int_equal(nova_auth_token_issue(f->a, f->s, &f->ar, &f->c2, "clients:write", NULL,
-                                           &tok, &oerr),
-                     NOVA_FORBIDDEN);
+    assert_int_equal(
+        nova_auth_token_issue(f->a, f->s, &f->ar, &f->c2, "clients:write", NULL, &tok, &oerr),
+        NOVA_FORBIDDEN);
     assert_string_equal(oerr, "invalid_scope");
-    assert_int_equal(nova_auth_token_issue(f->a, f->s, &f->ar, &f->c1, "clients:read  x", NULL,
-                                           &tok, &oerr),
-                     NOVA_FORBIDDEN);
+    assert_int_equal(
+        nova_auth_token_issue(f->a, f->s, &f->ar, &f->c1, "clients:read  x", NULL, &tok, &oerr),
+        NOVA_FORBIDDEN);
     assert_int_equal(
         nova_auth_token_issue(f->a, f->s, &f->ar, &f->c1, NULL, "elsewhere", &tok, &oerr),
         NOVA_FORBIDDEN);
@@ -216,9 +215,9 @@ static void test_scope_and_audience(void **state)
     assert_int_equal(verify(f, other, &why), NOVA_UNAUTHORIZED);
     assert_non_null(strstr(why, "audience"));
     nova_claims_t c;
-    assert_int_equal(nova_auth_token_verify(f->a, f->s, &f->ar, other, strlen(other), "other", &c,
-                                            &why),
-                     NOVA_OK);
+    assert_int_equal(
+        nova_auth_token_verify(f->a, f->s, &f->ar, other, strlen(other), "other", &c, &why),
+        NOVA_OK);
     assert_true(nova_auth_scope_subset("clients:read", "clients:read clients:write"));
     assert_false(nova_auth_scope_subset("clients:read platform:admin", "clients:read"));
     assert_false(nova_auth_scope_has("clients:readx", "clients:read"));
@@ -286,12 +285,12 @@ static void test_revocation_and_introspection(void **state)
     const char *tok = issue(f, &f->c1, NULL, NULL);
     bool active = false;
     nova_claims_t c;
-    assert_int_equal(
-        nova_auth_token_introspect(f->a, f->s, &f->ar, &f->c1, tok, &active, &c), NOVA_OK);
+    assert_int_equal(nova_auth_token_introspect(f->a, f->s, &f->ar, &f->c1, tok, &active, &c),
+                     NOVA_OK);
     assert_true(active);
     /* Another tenant's client sees nothing. */
-    assert_int_equal(
-        nova_auth_token_introspect(f->a, f->s, &f->ar, &f->c2, tok, &active, &c), NOVA_OK);
+    assert_int_equal(nova_auth_token_introspect(f->a, f->s, &f->ar, &f->c2, tok, &active, &c),
+                     NOVA_OK);
     assert_false(active);
     /* Another tenant's client cannot revoke it. */
     assert_int_equal(nova_auth_token_revoke(f->a, f->s, &f->ar, &f->c2, tok), NOVA_OK);
@@ -300,8 +299,8 @@ static void test_revocation_and_introspection(void **state)
     assert_int_equal(nova_auth_token_revoke(f->a, f->s, &f->ar, &f->c1, tok), NOVA_OK);
     assert_int_equal(verify(f, tok, &why), NOVA_UNAUTHORIZED);
     assert_string_equal(why, "token revoked");
-    assert_int_equal(
-        nova_auth_token_introspect(f->a, f->s, &f->ar, &f->c1, tok, &active, &c), NOVA_OK);
+    assert_int_equal(nova_auth_token_introspect(f->a, f->s, &f->ar, &f->c1, tok, &active, &c),
+                     NOVA_OK);
     assert_false(active);
     /* Revoking the client kills its other tokens at once (even cached ones). */
     const char *tok2 = issue(f, &f->c1, NULL, NULL);
@@ -321,9 +320,8 @@ static void test_wrong_master_key_cannot_sign(void **state)
     nova_token_t tok;
     const char *oerr;
     /* The sealed key does not open under another master key: no token, no crash. */
-    assert_int_equal(
-        nova_auth_token_issue(other, f->s, &f->ar, &f->c1, NULL, NULL, &tok, &oerr),
-        NOVA_INTERNAL);
+    assert_int_equal(nova_auth_token_issue(other, f->s, &f->ar, &f->c1, NULL, NULL, &tok, &oerr),
+                     NOVA_INTERNAL);
     nova_auth_free(other);
 }
 

@@ -668,8 +668,8 @@ static void t_pg_reconnect(void **state)
         assert_int_equal(count(other, sql, NULL), 1);
         usleep(100 * 1000);
         /* The first call may find the dead session; the next one reconnects. */
-        nova_status st = round == 0 ? nova_store_ping(f->s)
-                                    : token_live(f->s, "ten_a", "cli_a", "j", &active);
+        nova_status st =
+            round == 0 ? nova_store_ping(f->s) : token_live(f->s, "ten_a", "cli_a", "j", &active);
         assert_true(st == NOVA_OK || st == NOVA_UNAVAILABLE);
         active = false;
         assert_int_equal(token_live(f->s, "ten_a", "cli_a", "j", &active), NOVA_OK);
