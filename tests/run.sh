@@ -64,6 +64,12 @@ PG_DIR=$(mktemp -d /tmp/nova-pg.XXXXXX)
 cleanup() { bash scripts/pg.sh stop "$PG_DIR" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
+# House style: the tree is clang-formatted (.clang-format).
+format_check() {
+    clang-format --dry-run -Werror $(git ls-files '*.c' '*.h') && echo "# pass 1"
+}
+
+suite format format_check
 suite unit unit build
 if bash scripts/pg.sh start "$PG_DIR" >"$LOGS/pg-start.log" 2>&1; then
     PG_URL=$(bash scripts/pg.sh url "$PG_DIR")
