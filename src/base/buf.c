@@ -97,39 +97,21 @@ nova_status nova_buf_append_json_escaped(nova_buf_t *b, const char *s, size_t le
         unsigned char c = (unsigned char)s[i];
         char esc[7];
         size_t n = 0;
-        switch (c) {
-        case '"':
-            esc[0] = '\\';
-            esc[1] = '"';
+        /* The two-character escapes, else \u00XX for the other control characters. */
+        const char *two = c == '"'    ? "\\\""
+                          : c == '\\' ? "\\\\"
+                          : c == '\n' ? "\\n"
+                          : c == '\r' ? "\\r"
+                          : c == '\t' ? "\\t"
+                                      : NULL;
+        if (two) {
+            memcpy(esc, two, 2);
             n = 2;
-            break;
-        case '\\':
-            esc[0] = '\\';
-            esc[1] = '\\';
-            n = 2;
-            break;
-        case '\n':
-            esc[0] = '\\';
-            esc[1] = 'n';
-            n = 2;
-            break;
-        case '\r':
-            esc[0] = '\\';
-            esc[1] = 'r';
-            n = 2;
-            break;
-        case '\t':
-            esc[0] = '\\';
-            esc[1] = 't';
-            n = 2;
-            break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                memcpy(esc, "\\u00", 4);
-                esc[4] = hex[c >> 4];
-                esc[5] = hex[c & 15];
-                n = 6;
-            }
+        } else if (c < 0x20 || c == 0x7f) {
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
         }
         nova_status st = n ? nova_buf_append(b, esc, n) : nova_buf_append(b, &s[i], 1);
         if (st != NOVA_OK)
