@@ -3,8 +3,11 @@
  *   novactl [--json] client create --tenant ID --name NAME --scopes "a b" [--audiences "x y"]
  *   novactl [--json] client list --tenant ID | client revoke --tenant ID CLIENT_ID
  *   novactl [--json] migrate
- * Exit codes: 0 ok, 1 internal, 2 usage, 3 config, 4 store unavailable, 5 schema,
- * 6 invalid input, 7 not found, 8 conflict. */
+ *   novactl help [COMMAND] | COMMAND --help
+ * Options may stand anywhere on the line; `--` ends them, so `tenant create -- --odd` names a
+ * tenant "--odd". Exit codes: 0 ok, 1 internal, 2 usage, 3 config, 4 store unavailable,
+ * 5 schema, 6 invalid input, 7 not found, 8 conflict (a tenant of that name exists). */
+#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,23 +17,111 @@
 #include "nova/app.h"
 #include "nova/log.h"
 
-static bool json_out;
+/* Options, as bits: each command says which it requires and which it accepts. */
+enum {
+    OPT_TENANT = 1 << 0,
+    OPT_NAME = 1 << 1,
+    OPT_SCOPES = 1 << 2,
+    OPT_AUDIENCES = 1 << 3,
+};
 
-static void usage(FILE *f)
+typedef struct cli {
+    bool json, help;
+    const char *config;
+    const char *tenant, *name, *scopes, *audiences;
+    unsigned given; /* OPT_* bits seen */
+    const char *pos[8];
+    int npos;
+} cli_t;
+
+typedef int (*run_fn)(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args);
+
+typedef struct command {
+    const char *group, *verb; /* verb NULL: the group is the whole command */
+    int nargs;                /* positional arguments after the command words */
+    unsigned required, allowed;
+    const char *synopsis;
+    run_fn run;
+} command_t;
+
+static int tenant_create(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int tenant_list(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int client_create(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int client_list(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int client_revoke(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int migrate(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+
+static const command_t commands[] = {
+    {"tenant", "create", 1, 0, 0, "tenant create NAME", tenant_create},
+    {"tenant", "list", 0, 0, 0, "tenant list", tenant_list},
+    {"client", "create", 0, OPT_TENANT | OPT_NAME | OPT_SCOPES,
+     OPT_TENANT | OPT_NAME | OPT_SCOPES | OPT_AUDIENCES,
+     "client create --tenant ID --name NAME --scopes \"SCOPE ...\" [--audiences \"AUD ...\"]",
+     client_create},
+    {"client", "list", 0, OPT_TENANT, OPT_TENANT, "client list --tenant ID", client_list},
+    {"client", "revoke", 1, OPT_TENANT, OPT_TENANT, "client revoke --tenant ID CLIENT_ID",
+     client_revoke},
+    {"migrate", NULL, 0, 0, 0, "migrate", migrate},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const char empty_hint[] = "there are no tenants yet: run `novactl tenant create NAME`";
+
+/* Usage of the commands whose group is group (NULL: all) and verb is verb (NULL: any). */
+static void usage_text(nova_buf_t *b, const char *group, const char *verb)
 {
-    fputs("usage: novactl [--json] [--config FILE] COMMAND\n"
-          "  tenant create NAME\n"
-          "  tenant list\n"
-          "  client create --tenant ID --name NAME --scopes \"SCOPE ...\" [--audiences \"AUD "
-          "...\"]\n"
-          "  client list --tenant ID\n"
-          "  client revoke --tenant ID CLIENT_ID\n"
-          "  migrate\n"
-          "scopes: platform:admin clients:read clients:write\n"
-          "exit codes: 0 ok, 1 internal, 2 usage, 3 config, 4 store unavailable, 5 schema,\n"
-          "            6 invalid input, 7 not found, 8 conflict\n",
-          f);
+    nova_buf_append_cstr(b, "usage: novactl [--json] [--config FILE] COMMAND [--help]\n");
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const command_t *c = &commands[i];
+        if ((group && strcmp(group, c->group) != 0) ||
+            (verb && (c->verb == NULL || strcmp(verb, c->verb) != 0)))
+            continue;
+        nova_buf_printf(b, "  %s\n", c->synopsis);
+    }
+    if (group == NULL)
+        nova_buf_append_cstr(b, "  help [COMMAND]\n");
+    if (group == NULL || strcmp(group, "client") == 0)
+        nova_buf_append_cstr(b, "scopes: platform:admin clients:read clients:write\n");
+    if (group == NULL || strcmp(group, "tenant") == 0)
+        nova_buf_append_cstr(b, "tenant names are unique per deployment (ASCII letters compare "
+                                "without case)\n");
+    nova_buf_append_cstr(b, "options may come anywhere; `--` ends them\n"
+                            "exit codes: 0 ok, 1 internal, 2 usage, 3 config, 4 store "
+                            "unavailable, 5 schema,\n"
+                            "            6 invalid input, 7 not found, 8 conflict\n");
 }
+
+static int help(const char *group, const char *verb)
+{
+    nova_buf_t b;
+    nova_buf_init(&b);
+    usage_text(&b, group, verb);
+    fputs(b.data ? b.data : "", stdout);
+    nova_buf_free(&b);
+    return NOVA_EXIT_OK;
+}
+
+/* A usage error: the reason and the usage on stderr (one JSON object with --json), exit 2. */
+static int usage_error(const cli_t *c, const char *group, const char *why)
+{
+    nova_buf_t b;
+    nova_buf_init(&b);
+    usage_text(&b, group, NULL);
+    if (c->json) {
+        json_t *o = json_pack("{s:s, s:s, s:s}", "error", "usage", "message", why, "usage",
+                              b.data ? b.data : "");
+        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        fprintf(stderr, "%s\n", s ? s : "{\"error\":\"usage\"}");
+        free(s);
+        json_decref(o);
+    } else {
+        fprintf(stderr, "novactl: %s\n%s", why, b.data ? b.data : "");
+    }
+    nova_buf_free(&b);
+    return NOVA_EXIT_USAGE;
+}
+
+static bool json_out;
 
 static int fail(nova_status st, const char *what)
 {
@@ -60,14 +151,6 @@ static const char *when(int64_t t, char buf[21])
     return buf;
 }
 
-static const char *opt(int argc, char **argv, const char *name)
-{
-    for (int i = 0; i + 1 < argc; i++)
-        if (strcmp(argv[i], name) == 0)
-            return argv[i + 1];
-    return NULL;
-}
-
 static json_t *words(const char *list)
 {
     json_t *a = json_array();
@@ -80,164 +163,366 @@ static json_t *words(const char *list)
     return a;
 }
 
-static int tenant_cmd(nova_app_t *app, nova_arena_t *ar, int argc, char **argv)
+/* true when the store holds no tenant at all (then "no such tenant" gets the hint). */
+static bool store_empty(nova_app_t *app, nova_arena_t *ar)
 {
-    char tb[21];
-    if (argc >= 2 && strcmp(argv[0], "create") == 0) {
-        nova_tenant_t t;
-        nova_status st = nova_auth_tenant_create(app->auth, app->store, ar, argv[1], &t);
-        if (st)
-            return fail(st, st == NOVA_INVALID ? "tenant name must be 1-128 printable characters"
-                                               : "cannot create tenant");
-        if (json_out)
-            print_json(json_pack("{s:s, s:s, s:I}", "id", t.id, "name", t.name, "created_at",
-                                 (json_int_t)t.created_at));
-        else
-            printf("tenant %s created (%s)\n", t.id, t.name);
-        return NOVA_EXIT_OK;
-    }
-    if (argc >= 1 && strcmp(argv[0], "list") == 0) {
-        nova_tenant_t *ts;
-        size_t n;
-        nova_status st = nova_store_tenant_list(app->store, ar, &ts, &n);
-        if (st)
-            return fail(st, "cannot list tenants");
-        if (json_out) {
-            json_t *a = json_array();
-            for (size_t i = 0; i < n; i++)
-                json_array_append_new(a, json_pack("{s:s, s:s, s:I}", "id", ts[i].id, "name",
-                                                   ts[i].name, "created_at",
-                                                   (json_int_t)ts[i].created_at));
-            print_json(a);
-        } else {
-            printf("%-28s  %-20s  %s\n", "ID", "CREATED", "NAME");
-            for (size_t i = 0; i < n; i++)
-                printf("%-28s  %-20s  %s\n", ts[i].id, when(ts[i].created_at, tb), ts[i].name);
-        }
-        return NOVA_EXIT_OK;
-    }
-    usage(stderr);
-    return NOVA_EXIT_USAGE;
+    nova_tenant_t *ts;
+    size_t n = 1;
+    return nova_store_tenant_list(app->store, ar, &ts, &n) == NOVA_OK && n == 0;
 }
 
-static int client_cmd(nova_app_t *app, nova_arena_t *ar, int argc, char **argv)
+/* The tenant named by --tenant, or the error reply's exit code in *rc. */
+static bool tenant_arg(nova_app_t *app, nova_arena_t *ar, const cli_t *c, int *rc)
 {
-    char tb[21];
-    const char *tenant = opt(argc, argv, "--tenant");
-    if (argc < 1 || tenant == NULL) {
-        usage(stderr);
-        return NOVA_EXIT_USAGE;
-    }
     nova_tenant_t t;
-    nova_status st = nova_store_tenant_get(app->store, ar, tenant, &t);
+    nova_status st = nova_store_tenant_get(app->store, ar, c->tenant, &t);
+    if (st == NOVA_OK)
+        return true;
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID) {
+        *rc = fail(NOVA_NOT_FOUND, store_empty(app, ar) ? empty_hint : "no such tenant");
+        return false;
+    }
+    *rc = fail(st, "cannot read the tenant");
+    return false;
+}
+
+static int tenant_create(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    (void)c;
+    nova_tenant_t t;
+    nova_status st = nova_auth_tenant_create(app->auth, app->store, ar, args[0], &t);
+    if (st == NOVA_INVALID)
+        return fail(st, "tenant name must be 1-128 characters, none of them a control character");
+    if (st == NOVA_CONFLICT) {
+        char *m = nova_arena_printf(ar,
+                                    "a tenant named \"%s\" exists already (names are unique per "
+                                    "deployment; ASCII letters compare without case)",
+                                    args[0]);
+        return fail(st, m ? m : "a tenant of that name exists already");
+    }
     if (st)
-        return fail(st, "no such tenant");
-    if (strcmp(argv[0], "create") == 0) {
-        const char *name = opt(argc, argv, "--name"), *scopes = opt(argc, argv, "--scopes");
-        const char *auds = opt(argc, argv, "--audiences");
-        if (name == NULL || scopes == NULL) {
-            usage(stderr);
-            return NOVA_EXIT_USAGE;
-        }
-        nova_client_t c;
-        const char *secret;
-        st = nova_auth_client_create(app->auth, app->store, ar, tenant, name, scopes, auds, &c,
-                                     &secret);
-        if (st)
-            return fail(st, st == NOVA_INVALID ? "bad name, scopes or audiences"
-                                               : "cannot create client");
-        if (json_out) {
-            print_json(json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I}", "client_id", c.id,
-                                 "client_secret", secret, "tenant_id", c.tenant_id, "name", c.name,
-                                 "scopes", words(c.scopes), "audiences", words(c.audiences),
-                                 "created_at", (json_int_t)c.created_at));
-        } else {
-            printf("client %s created in tenant %s\n"
-                   "client_id:     %s\nclient_secret: %s\n"
-                   "The secret is shown only now; store it safely.\n",
-                   c.name, c.tenant_id, c.id, secret);
-        }
-        return NOVA_EXIT_OK;
+        return fail(st, "cannot create tenant");
+    if (json_out)
+        print_json(json_pack("{s:s, s:s, s:I}", "id", t.id, "name", t.name, "created_at",
+                             (json_int_t)t.created_at));
+    else
+        printf("tenant %s created (%s)\n", t.id, t.name);
+    return NOVA_EXIT_OK;
+}
+
+static int tenant_list(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    (void)c;
+    (void)args;
+    char tb[21];
+    nova_tenant_t *ts;
+    size_t n;
+    nova_status st = nova_store_tenant_list(app->store, ar, &ts, &n);
+    if (st)
+        return fail(st, "cannot list tenants");
+    if (json_out) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a,
+                                  json_pack("{s:s, s:s, s:I}", "id", ts[i].id, "name", ts[i].name,
+                                            "created_at", (json_int_t)ts[i].created_at));
+        print_json(a);
+    } else if (n == 0) {
+        printf("%s\n", empty_hint);
+    } else {
+        printf("%-28s  %-20s  %s\n", "ID", "CREATED", "NAME");
+        for (size_t i = 0; i < n; i++)
+            printf("%-28s  %-20s  %s\n", ts[i].id, when(ts[i].created_at, tb), ts[i].name);
     }
-    if (strcmp(argv[0], "list") == 0) {
-        nova_client_t *cs;
-        size_t n;
-        st = nova_store_client_list(app->store, ar, tenant, &cs, &n);
-        if (st)
-            return fail(st, "cannot list clients");
-        if (json_out) {
-            json_t *a = json_array();
-            for (size_t i = 0; i < n; i++) {
-                json_t *o = json_pack(
-                    "{s:s, s:s, s:o, s:o, s:I, s:b}", "client_id", cs[i].id, "name", cs[i].name,
-                    "scopes", words(cs[i].scopes), "audiences", words(cs[i].audiences),
-                    "created_at", (json_int_t)cs[i].created_at, "revoked", cs[i].revoked_at != 0);
-                json_array_append_new(a, o);
-            }
-            print_json(a);
-        } else {
-            printf("%-28s  %-8s  %-20s  %-30s  %s\n", "CLIENT_ID", "STATUS", "CREATED", "SCOPES",
-                   "NAME");
-            for (size_t i = 0; i < n; i++)
-                printf("%-28s  %-8s  %-20s  %-30s  %s\n", cs[i].id,
-                       cs[i].revoked_at ? "revoked" : "active", when(cs[i].created_at, tb),
-                       cs[i].scopes, cs[i].name);
-        }
-        return NOVA_EXIT_OK;
+    return NOVA_EXIT_OK;
+}
+
+static int client_create(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    (void)args;
+    int rc;
+    if (!tenant_arg(app, ar, c, &rc))
+        return rc;
+    nova_client_t cl;
+    const char *secret;
+    nova_status st = nova_auth_client_create(app->auth, app->store, ar, c->tenant, c->name,
+                                             c->scopes, c->audiences, &cl, &secret);
+    if (st)
+        return fail(st,
+                    st == NOVA_INVALID ? "bad name, scopes or audiences" : "cannot create client");
+    if (json_out) {
+        print_json(json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I}", "client_id", cl.id,
+                             "client_secret", secret, "tenant_id", cl.tenant_id, "name", cl.name,
+                             "scopes", words(cl.scopes), "audiences", words(cl.audiences),
+                             "created_at", (json_int_t)cl.created_at));
+    } else {
+        printf("client %s created in tenant %s\n"
+               "client_id:     %s\nclient_secret: %s\n"
+               "The secret is shown only now; store it safely.\n",
+               cl.name, cl.tenant_id, cl.id, secret);
     }
-    if (strcmp(argv[0], "revoke") == 0) {
-        const char *id = argv[argc - 1];
-        if (argc < 4 || id[0] == '-' || strcmp(id, tenant) == 0) {
-            usage(stderr);
-            return NOVA_EXIT_USAGE;
+    return NOVA_EXIT_OK;
+}
+
+static int client_list(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    (void)args;
+    char tb[21];
+    int rc;
+    if (!tenant_arg(app, ar, c, &rc))
+        return rc;
+    nova_client_t *cs;
+    size_t n;
+    nova_status st = nova_store_client_list(app->store, ar, c->tenant, &cs, &n);
+    if (st)
+        return fail(st, "cannot list clients");
+    if (json_out) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++) {
+            json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:I, s:b}", "client_id", cs[i].id, "name",
+                                  cs[i].name, "scopes", words(cs[i].scopes), "audiences",
+                                  words(cs[i].audiences), "created_at",
+                                  (json_int_t)cs[i].created_at, "revoked", cs[i].revoked_at != 0);
+            json_array_append_new(a, o);
         }
-        st = nova_auth_client_revoke(app->auth, app->store, tenant, id);
-        if (st)
-            return fail(st, st == NOVA_NOT_FOUND ? "no such active client in this tenant"
-                                                 : "cannot revoke client");
-        if (json_out)
-            print_json(json_pack("{s:s, s:b}", "client_id", id, "revoked", 1));
+        print_json(a);
+    } else {
+        printf("%-28s  %-8s  %-20s  %-30s  %s\n", "CLIENT_ID", "STATUS", "CREATED", "SCOPES",
+               "NAME");
+        for (size_t i = 0; i < n; i++)
+            printf("%-28s  %-8s  %-20s  %-30s  %s\n", cs[i].id,
+                   cs[i].revoked_at ? "revoked" : "active", when(cs[i].created_at, tb),
+                   cs[i].scopes, cs[i].name);
+    }
+    return NOVA_EXIT_OK;
+}
+
+static int client_revoke(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    int rc;
+    if (!tenant_arg(app, ar, c, &rc))
+        return rc;
+    nova_status st = nova_auth_client_revoke(app->auth, app->store, c->tenant, args[0]);
+    if (st)
+        return fail(st, st == NOVA_NOT_FOUND ? "no such active client in this tenant"
+                                             : "cannot revoke client");
+    if (json_out)
+        print_json(json_pack("{s:s, s:b}", "client_id", args[0], "revoked", 1));
+    else
+        printf("client %s revoked\n", args[0]);
+    return NOVA_EXIT_OK;
+}
+
+static int migrate(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    (void)ar;
+    (void)c;
+    (void)args;
+    int v = 0;
+    nova_store_schema_version(app->store, &v);
+    if (json_out)
+        printf("{\"schema_version\":%d}\n", v);
+    else
+        printf("schema version %d\n", v);
+    return NOVA_EXIT_OK;
+}
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} value_opts[] = {
+    {"tenant", OPT_TENANT},
+    {"name", OPT_NAME},
+    {"scopes", OPT_SCOPES},
+    {"audiences", OPT_AUDIENCES},
+};
+
+static const char *opt_name(unsigned bit)
+{
+    for (size_t i = 0; i < sizeof(value_opts) / sizeof(value_opts[0]); i++)
+        if (value_opts[i].bit == bit)
+            return value_opts[i].name;
+    return "?";
+}
+
+/* Records the first usage error; parsing goes on so that a --json later on the line still
+ * shapes the error. */
+static void bad(const char **why, const char *what)
+{
+    if (*why == NULL)
+        *why = what ? what : "bad arguments";
+}
+
+/* Parses the whole line: options anywhere (getopt_long in argument order, so that
+ * POSIXLY_CORRECT cannot turn an option after the command into a name), `--` ends them.
+ * On a usage error sets *why (static text or an arena string) and returns false. */
+static bool parse_args(int argc, char **argv, nova_arena_t *ar, cli_t *c, const char **why)
+{
+    enum { L_JSON = 256, L_CONFIG, L_TENANT, L_NAME, L_SCOPES, L_AUDIENCES };
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, L_JSON},
+        {"config", required_argument, NULL, L_CONFIG},
+        {"help", no_argument, NULL, 'h'},
+        {"tenant", required_argument, NULL, L_TENANT},
+        {"name", required_argument, NULL, L_NAME},
+        {"scopes", required_argument, NULL, L_SCOPES},
+        {"audiences", required_argument, NULL, L_AUDIENCES},
+        {NULL, 0, NULL, 0},
+    };
+    const int maxpos = (int)(sizeof(c->pos) / sizeof(c->pos[0]));
+    memset(c, 0, sizeof(*c));
+    *why = NULL;
+    opterr = 0;
+    optind = 1;
+    int ch;
+    /* "-": non-options come back in order as code 1; ":": a missing value is ':'. */
+    while ((ch = getopt_long(argc, argv, "-:h", longopts, NULL)) != -1) {
+        const char **slot = NULL;
+        unsigned bit = 0;
+        switch (ch) {
+        case 1:
+            if (c->npos == maxpos)
+                bad(why, "too many arguments");
+            else
+                c->pos[c->npos++] = optarg;
+            continue;
+        case L_JSON:
+            c->json = true;
+            continue;
+        case 'h':
+            c->help = true;
+            continue;
+        case L_CONFIG:
+            if (c->config)
+                bad(why, "option --config given twice");
+            c->config = optarg;
+            continue;
+        case L_TENANT:
+            slot = &c->tenant, bit = OPT_TENANT;
+            break;
+        case L_NAME:
+            slot = &c->name, bit = OPT_NAME;
+            break;
+        case L_SCOPES:
+            slot = &c->scopes, bit = OPT_SCOPES;
+            break;
+        case L_AUDIENCES:
+            slot = &c->audiences, bit = OPT_AUDIENCES;
+            break;
+        case ':':
+            bad(why, nova_arena_printf(ar, "option %s needs a value", argv[optind - 1]));
+            continue;
+        default:
+            if (optopt)
+                bad(why, nova_arena_printf(ar, "unknown option -%c", optopt));
+            else
+                bad(why, nova_arena_printf(ar, "unknown option %s", argv[optind - 1]));
+            continue;
+        }
+        if (c->given & bit)
+            bad(why, nova_arena_printf(ar, "option --%s given twice", opt_name(bit)));
+        c->given |= bit;
+        *slot = optarg;
+    }
+    /* After `--`: the rest are arguments, whatever they look like. */
+    for (; optind < argc; optind++) {
+        if (c->npos == maxpos)
+            bad(why, "too many arguments");
         else
-            printf("client %s revoked\n", id);
-        return NOVA_EXIT_OK;
+            c->pos[c->npos++] = argv[optind];
     }
-    usage(stderr);
-    return NOVA_EXIT_USAGE;
+    return *why == NULL;
+}
+
+static const command_t *find_command(const char *group, const char *verb)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].group, group) == 0 &&
+            (commands[i].verb == NULL || (verb && strcmp(commands[i].verb, verb) == 0)))
+            return &commands[i];
+    return NULL;
+}
+
+static bool known_group(const char *group)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].group, group) == 0)
+            return true;
+    return false;
+}
+
+/* `help [GROUP [VERB]]` and `... --help`: usage on stdout, exit 0; an unknown topic is a usage
+ * error. Nothing here opens the store. */
+static int help_for(const cli_t *c, const char *const *words, int n)
+{
+    if (n == 0)
+        return help(NULL, NULL);
+    if (!known_group(words[0]))
+        return usage_error(c, NULL, "no such command");
+    if (n == 1)
+        return help(words[0], NULL);
+    const command_t *cmd = find_command(words[0], words[1]);
+    if (cmd == NULL || cmd->verb == NULL || n > 2)
+        return usage_error(c, words[0], "no such command");
+    return help(words[0], words[1]);
 }
 
 int main(int argc, char **argv)
 {
-    const char *config = NULL;
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            json_out = true;
-        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            config = argv[++i];
-        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage(stdout);
-            return NOVA_EXIT_OK;
-        } else {
-            usage(stderr);
-            return NOVA_EXIT_USAGE;
-        }
+    nova_arena_t ar;
+    nova_arena_init(&ar, 8192);
+    cli_t c;
+    const char *why = NULL;
+    int rc;
+    bool ok = parse_args(argc, argv, &ar, &c, &why);
+    json_out = c.json;
+    if (!ok) {
+        rc = usage_error(&c, NULL, why ? why : "bad arguments");
+        goto end;
     }
-    if (i >= argc) {
-        usage(stderr);
-        return NOVA_EXIT_USAGE;
+    if (c.npos > 0 && strcmp(c.pos[0], "help") == 0) {
+        rc = help_for(&c, c.pos + 1, c.npos - 1);
+        goto end;
     }
-    const char *cmd = argv[i++];
-    bool migrate = strcmp(cmd, "migrate") == 0;
-    if (!migrate && strcmp(cmd, "tenant") != 0 && strcmp(cmd, "client") != 0) {
-        usage(stderr);
-        return NOVA_EXIT_USAGE;
+    if (c.help) {
+        rc = help_for(&c, c.pos, c.npos < 2 ? c.npos : 2);
+        goto end;
     }
+    if (c.npos == 0) {
+        rc = usage_error(&c, NULL, "no command given");
+        goto end;
+    }
+    if (!known_group(c.pos[0])) {
+        char *m = nova_arena_printf(&ar, "no such command: %s", c.pos[0]);
+        rc = usage_error(&c, NULL, m ? m : "no such command");
+        goto end;
+    }
+    const command_t *cmd = find_command(c.pos[0], c.npos > 1 ? c.pos[1] : NULL);
+    if (cmd == NULL) {
+        rc = usage_error(&c, c.pos[0], c.npos > 1 ? "no such command" : "which one?");
+        goto end;
+    }
+    int words = cmd->verb ? 2 : 1;
+    if (c.npos - words != cmd->nargs) {
+        rc = usage_error(&c, cmd->group,
+                         c.npos - words < cmd->nargs ? "missing argument" : "too many arguments");
+        goto end;
+    }
+    unsigned extra = c.given & ~cmd->allowed, missing = cmd->required & ~c.given;
+    if (extra || missing) {
+        unsigned bit = extra ? extra & -extra : missing & -missing;
+        char *m = nova_arena_printf(&ar, "%s --%s", extra ? "this command takes no" : "missing",
+                                    opt_name(bit));
+        rc = usage_error(&c, cmd->group, m ? m : "bad options");
+        goto end;
+    }
+
     /* The CLI's own log lines would only clutter its output. */
     setenv("NOVA_LOG_LEVEL", getenv("NOVA_LOG_LEVEL") ? getenv("NOVA_LOG_LEVEL") : "warn", 1);
     nova_app_t app;
     char err[512];
-    int rc;
-    if (nova_app_open(&app, config, migrate, true, err, sizeof(err), &rc) != NOVA_OK) {
+    bool do_migrate = cmd->run == migrate;
+    if (nova_app_open(&app, c.config, do_migrate, true, err, sizeof(err), &rc) != NOVA_OK) {
         if (json_out) {
             json_t *o = json_pack("{s:s, s:s}", "error", "startup", "message", err);
             char *s = json_dumps(o, JSON_COMPACT);
@@ -247,24 +532,11 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr, "novactl: %s\n", err);
         }
-        return rc;
+        goto end;
     }
-    nova_arena_t ar;
-    nova_arena_init(&ar, 8192);
-    if (migrate) {
-        int v = 0;
-        nova_store_schema_version(app.store, &v);
-        if (json_out)
-            printf("{\"schema_version\":%d}\n", v);
-        else
-            printf("schema version %d\n", v);
-        rc = NOVA_EXIT_OK;
-    } else if (strcmp(cmd, "tenant") == 0) {
-        rc = tenant_cmd(&app, &ar, argc - i, argv + i);
-    } else {
-        rc = client_cmd(&app, &ar, argc - i, argv + i);
-    }
-    nova_arena_free(&ar);
+    rc = cmd->run(&app, &ar, &c, c.pos + words);
     nova_app_close(&app);
+end:
+    nova_arena_free(&ar);
     return rc;
 }

@@ -30,7 +30,8 @@ enum {
 /* The exit code for a status. */
 int nova_app_exit_code(nova_status st);
 
-/* Loads everything. migrate: apply pending migrations (else require an up-to-date schema).
+/* Loads everything. migrate: apply pending migrations (else require an up-to-date schema; a
+ * store with no schema at all is set up either way).
  * create_key: create the master key file when missing. On failure writes err and returns the
  * status; *exit_code gets the matching exit code. */
 nova_status nova_app_open(nova_app_t *app, const char *config_file, bool migrate, bool create_key,

@@ -50,7 +50,8 @@ bool nova_auth_scopes_known(const char *scopes);
 bool nova_auth_scope_subset(const char *want, const char *have);
 bool nova_auth_scope_has(const char *scopes, const char *one);
 
-/* Creates a tenant named name (1-128 chars) with a fresh signing key. */
+/* Creates a tenant named name (1-128 chars, no control characters) with a fresh signing key.
+ * NOVA_CONFLICT when another tenant has that name (see nova_store_tenant_create). */
 nova_status nova_auth_tenant_create(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
                                     const char *name, nova_tenant_t *out);
 

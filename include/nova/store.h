@@ -71,7 +71,9 @@ typedef struct nova_client {
 /* ---- tenants and their keys ---- */
 
 /* Creates the tenant and its first signing key in one transaction. NOVA_CONFLICT when the id
- * exists. key->tenant_id must equal t->id. */
+ * exists or another tenant has the name: names are unique per deployment, ASCII letters
+ * compared without case and every other byte exactly (migration 0003). key->tenant_id must
+ * equal t->id. */
 nova_status nova_store_tenant_create(nova_store_t *s, const nova_tenant_t *t,
                                      const nova_signing_key_t *key);
 nova_status nova_store_tenant_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,

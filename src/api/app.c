@@ -64,6 +64,11 @@ nova_status nova_app_open(nova_app_t *app, const char *config_file, bool migrate
         goto error;
     }
     int from = 0, to = 0;
+    /* A store without any schema holds nothing to protect: whoever opens it first sets it up,
+     * so `novactl tenant create` works before novad has ever run. A store with an older
+     * schema still waits for an explicit migrate. */
+    if (!migrate && nova_store_schema_version(app->store, &from) == NOVA_OK && from == 0)
+        migrate = true;
     if (migrate) {
         st = nova_store_migrate(app->store, &from, &to);
         if (st == NOVA_CONFLICT) {

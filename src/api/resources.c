@@ -213,7 +213,10 @@ void api_tenants_create(nova_req_t *r, void *ud)
     nova_tenant_t t;
     nova_status st = nova_auth_tenant_create(api->auth, s, &r->arena, name, &t);
     if (st) {
-        nova_resp_status(r, st, NULL);
+        nova_resp_status(r, st,
+                         st == NOVA_CONFLICT ? "a tenant with this name exists already (names are "
+                                               "unique; ASCII letters compare without case)"
+                                             : NULL);
         goto end;
     }
     json_t *o = tenant_json(&t);

@@ -276,6 +276,8 @@ test('what the server answers matches the documented schemas', async () => {
   const t = await check('POST', '/v1/tenants', call(nova, 'POST', '/v1/tenants', { tok: to, body: { name: 'oa-acme', client: { name: 'admin', scopes: ['clients:read', 'clients:write'] } } }));
   assert.equal(t.status, 201, t.text);
   await check('POST', '/v1/tenants', call(nova, 'POST', '/v1/tenants', { tok: to, body: { name: 'oa-bare' } }));
+  const taken = await check('POST', '/v1/tenants', call(nova, 'POST', '/v1/tenants', { tok: to, body: { name: 'OA-Bare' } }));
+  assert.equal(taken.status, 409, 'tenant names are unique per deployment, ASCII case folded');
   await check('POST', '/v1/tenants', call(nova, 'POST', '/v1/tenants', { tok: to, body: { name: 'x', client: { name: 'y', scopes: ['platform:admin'] } } }));
   await check('POST', '/v1/tenants', call(nova, 'POST', '/v1/tenants', { tok: to, body: { name: 'x', client: { name: 'y', scopes: ['clients:read'], admin: true } } }));
   await check('GET', '/v1/tenants', call(nova, 'GET', '/v1/tenants', { tok: to }));

@@ -127,9 +127,10 @@ static nova_status token_live(nova_store_t *s, const char *tenant, const char *c
 
 static void make_tenant(nova_store_t *s, const char *id, int64_t at)
 {
-    char kid[64];
+    char kid[64], name[80];
     snprintf(kid, sizeof(kid), "%s-k1", id);
-    nova_tenant_t t = {id, "Tenant", at};
+    snprintf(name, sizeof(name), "Tenant %s", id); /* names are unique per deployment */
+    nova_tenant_t t = {id, name, at};
     nova_signing_key_t k = {kid,  id,           "EdDSA", "{\"kty\":\"OKP\",\"crv\":\"Ed25519\"}",
                             PRIV, sizeof(PRIV), at,      true};
     assert_int_equal(nova_store_tenant_create(s, &t, &k), NOVA_OK);
@@ -249,6 +250,65 @@ static void t_migrate_concurrent(void **state)
 
 /* ---- tenants and keys ---- */
 
+static nova_status named_tenant(nova_store_t *s, const char *id, const char *name, int64_t at)
+{
+    char kid[64];
+    snprintf(kid, sizeof(kid), "%s-k1", id);
+    nova_tenant_t t = {id, name, at};
+    nova_signing_key_t k = {kid, id, "EdDSA", "{}", PRIV, sizeof(PRIV), at, true};
+    return nova_store_tenant_create(s, &t, &k);
+}
+
+static const char *tenant_name(fixture_t *f, const char *id)
+{
+    nova_tenant_t t;
+    assert_int_equal(nova_store_tenant_get(f->s, &f->a, id, &t), NOVA_OK);
+    return t.name;
+}
+
+/* One name, one tenant: ASCII letters fold, every other byte compares exactly, and a refused
+ * tenant leaves neither its row nor its key behind. */
+static void t_tenant_names_unique(void **state)
+{
+    fixture_t *f = *state;
+    nova_signing_key_t k;
+    assert_int_equal(named_tenant(f->s, "ten_a", "Acme", 100), NOVA_OK);
+    assert_int_equal(named_tenant(f->s, "ten_b", "Acme", 200), NOVA_CONFLICT);
+    assert_int_equal(named_tenant(f->s, "ten_c", "aCME", 200), NOVA_CONFLICT);
+    assert_int_equal(nova_store_key_get(f->s, &f->a, "ten_c-k1", &k), NOVA_NOT_FOUND);
+    assert_int_equal(named_tenant(f->s, "ten_d", "Acme ", 200), NOVA_OK);
+    /* Non-ASCII letters are not folded, on either store (PostgreSQL's lower() would). */
+    assert_int_equal(named_tenant(f->s, "ten_e", "\xc3\x89mile", 200), NOVA_OK);
+    assert_int_equal(named_tenant(f->s, "ten_f", "\xc3\xa9mile", 200), NOVA_OK);
+    assert_int_equal(named_tenant(f->s, "ten_g", "\xc3\x89mile", 200), NOVA_CONFLICT);
+    assert_string_equal(tenant_name(f, "ten_a"), "Acme");
+}
+
+/* Migration 0003 on a store that already holds tenants sharing a name: the oldest keeps it,
+ * the others get their id appended, and the index then holds. */
+static void t_migrate_tenant_names(void **state)
+{
+    fixture_t *f = *state;
+    int from = 0, to = 0;
+    /* Back to schema 2, which had no index on names. */
+    assert_int_equal(f->s->drv->exec(f->s, "DROP INDEX tenants_name_key"), NOVA_OK);
+    assert_int_equal(f->s->drv->exec(f->s, "DELETE FROM schema_version WHERE version >= 3"),
+                     NOVA_OK);
+    assert_int_equal(named_tenant(f->s, "ten_b", "acme", 200), NOVA_OK);
+    assert_int_equal(named_tenant(f->s, "ten_a", "Acme", 100), NOVA_OK);
+    assert_int_equal(named_tenant(f->s, "ten_c", "ACME", 200), NOVA_OK);
+    assert_int_equal(named_tenant(f->s, "ten_d", "other", 50), NOVA_OK);
+    assert_int_equal(nova_store_migrate(f->s, &from, &to), NOVA_OK);
+    assert_int_equal(from, 2);
+    assert_int_equal(to, nova_store_code_version());
+    assert_string_equal(tenant_name(f, "ten_a"), "Acme");
+    assert_string_equal(tenant_name(f, "ten_b"), "acme (ten_b)");
+    assert_string_equal(tenant_name(f, "ten_c"), "ACME (ten_c)");
+    assert_string_equal(tenant_name(f, "ten_d"), "other");
+    assert_int_equal(named_tenant(f->s, "ten_e", "acme", 300), NOVA_CONFLICT);
+    assert_int_equal(named_tenant(f->s, "ten_f", "Acme (TEN_B)", 300), NOVA_CONFLICT);
+}
+
 static void t_tenants(void **state)
 {
     fixture_t *f = *state;
@@ -259,7 +319,7 @@ static void t_tenants(void **state)
     make_tenant(f->s, "ten_a", 100);
     assert_int_equal(nova_store_tenant_get(f->s, &f->a, "ten_a", &t), NOVA_OK);
     assert_string_equal(t.id, "ten_a");
-    assert_string_equal(t.name, "Tenant");
+    assert_string_equal(t.name, "Tenant ten_a");
     assert_int_equal(t.created_at, 100);
     assert_int_equal(nova_store_tenant_get(f->s, &f->a, "ten_zz", &t), NOVA_NOT_FOUND);
     assert_int_equal(nova_store_tenant_list(f->s, &f->a, &ts, &n), NOVA_OK);
@@ -709,6 +769,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_migrate_concurrent, setup_file_empty, teardown),
         cmocka_unit_test_setup_teardown(t_tenants, setup, teardown),
         cmocka_unit_test_setup_teardown(t_tenant_duplicate, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_tenant_names_unique, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_migrate_tenant_names, setup, teardown),
         cmocka_unit_test_setup_teardown(t_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(t_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(t_cross_tenant, setup, teardown),
