@@ -105,6 +105,15 @@ void nova_hex_encode(const uint8_t *in, size_t n, char *out);
 /* Wall clock, seconds since the epoch, and a monotonic clock in nanoseconds. */
 int64_t nova_time_now(void);
 uint64_t nova_time_mono_ns(void);
+/* The widest range of times (seconds since the epoch) taken from outside input, such as a
+ * token's iat and exp: [0, 2^40], up to about the year 36812. Checked before any arithmetic:
+ * the sum or difference of two such times, or of one and any configured TTL, cannot
+ * overflow int64_t, which two arbitrary int64_t values can. */
+#define NOVA_TIME_MAX ((int64_t)1 << 40)
+static inline bool nova_time_in_range(int64_t t)
+{
+    return t >= 0 && t <= NOVA_TIME_MAX;
+}
 /* Test hook: when non-zero, nova_time_now() returns this instead of the clock. */
 void nova_time_set_fake(int64_t now);
 /* RFC 3339 UTC ("2026-11-22T15:00:00Z"); out must hold 21 bytes. */

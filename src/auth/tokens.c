@@ -157,11 +157,16 @@ static nova_status verify_jws(nova_auth_t *a, nova_store_t *s, const char *token
         goto end;
     e->iat = json_integer_value(iat);
     e->exp = json_integer_value(exp);
+    /* Bounded before any arithmetic: exp - iat of two arbitrary int64 values can overflow. */
+    if (!nova_time_in_range(e->iat) || !nova_time_in_range(e->exp)) {
+        *why = "bad token lifetime";
+        goto end;
+    }
     if (e->exp <= now) {
         *why = "token expired";
         goto end;
     }
-    if (e->iat > now + CLOCK_SKEW || e->exp - e->iat > 3600) {
+    if (e->iat > now + CLOCK_SKEW || e->exp <= e->iat || e->exp - e->iat > 3600) {
         *why = "bad token lifetime";
         goto end;
     }

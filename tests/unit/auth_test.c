@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "nova/auth.h"
 
 typedef struct fx {
@@ -278,6 +280,78 @@ static void test_tampering(void **state)
     assert_int_equal(verify(f, "a.b.c", &why), NOVA_UNAUTHORIZED);
 }
 
+/* A token with the header and signature of a real one and the given iat/exp claims. */
+static char *with_times(fx *f, const char *real, const char *iat, const char *exp)
+{
+    /* Every claim but the times as in the real token (its issuer included). */
+    const char *dot1 = strchr(real, '.'), *dot2 = strrchr(real, '.');
+    uint8_t raw[1024];
+    size_t rl = 0;
+    assert_int_equal(nova_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), raw, &rl), NOVA_OK);
+    json_t *real_claims = json_loadb((const char *)raw, rl, 0, NULL);
+    assert_non_null(real_claims);
+    char claims[1024];
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"%s\",\"sub\":\"%s\",\"client_id\":\"%s\",\"tid\":\"%s\","
+             "\"aud\":\"nova-api\",\"scope\":\"clients:read\",\"jti\":\"j1\",\"iat\":%s,"
+             "\"exp\":%s}",
+             json_string_value(json_object_get(real_claims, "iss")), f->c1.id, f->c1.id, f->t1.id,
+             iat, exp);
+    json_decref(real_claims);
+    char *p = b64json(claims);
+    size_t n = strlen(real) + strlen(p) + 4;
+    char *t = malloc(n);
+    snprintf(t, n, "%.*s.%s%s", (int)(dot1 - real), real, p, dot2);
+    free(p);
+    return t;
+}
+
+/* Finding 1 of issue 5: iat = -2^63 and exp = 2^63-1 overflowed exp - iat (UBSan abort; the
+ * release build wrapped and skipped the lifetime check). Times outside [0, NOVA_TIME_MAX]
+ * are refused before any arithmetic, as are lifetimes that are negative or zero. */
+static void test_time_claims_out_of_range(void **state)
+{
+    fx *f = *state;
+    const char *real = issue(f, &f->c1, "clients:read", NULL);
+    int64_t now = nova_time_now();
+    char nows[32], soon[32], later[32], past[32], huge[32];
+    snprintf(nows, sizeof(nows), "%lld", (long long)now);
+    snprintf(soon, sizeof(soon), "%lld", (long long)now + 10);
+    snprintf(later, sizeof(later), "%lld", (long long)now + 300);
+    snprintf(past, sizeof(past), "%lld", (long long)now - 100);
+    snprintf(huge, sizeof(huge), "%lld", (long long)NOVA_TIME_MAX + 1);
+    static const char min[] = "-9223372036854775808", max[] = "9223372036854775807";
+    const struct {
+        const char *iat, *exp, *why;
+    } cases[] = {
+        {min, max, "bad token lifetime"},   {min, later, "bad token lifetime"},
+        {nows, max, "bad token lifetime"},  {"-1", later, "bad token lifetime"},
+        {nows, huge, "bad token lifetime"}, {huge, huge, "bad token lifetime"},
+        {soon, nows, "token expired"},      {soon, soon, "bad token lifetime"}, /* exp == iat */
+        {soon, nows + 0, "token expired"},                                      /* exp before now */
+        {past, nows, "token expired"},      {nows, "0", "token expired"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *t = with_times(f, real, cases[i].iat, cases[i].exp);
+        const char *why;
+        assert_int_equal(verify(f, t, &why), NOVA_UNAUTHORIZED);
+        if (strcmp(why, cases[i].why) != 0)
+            fail_msg("case %zu (iat %s exp %s): \"%s\"", i, cases[i].iat, cases[i].exp, why);
+        free(t);
+    }
+    /* In range and sound, the same forgery gets as far as the signature. */
+    char *t = with_times(f, real, nows, later);
+    const char *why;
+    assert_int_equal(verify(f, t, &why), NOVA_UNAUTHORIZED);
+    assert_string_equal(why, "bad signature");
+    free(t);
+    /* Times past int64 are not integers to the parser at all. */
+    t = with_times(f, real, nows, "9223372036854775808");
+    assert_int_equal(verify(f, t, &why), NOVA_UNAUTHORIZED);
+    assert_string_equal(why, "bad claims");
+    free(t);
+}
+
 static void test_revocation_and_introspection(void **state)
 {
     fx *f = *state;
@@ -371,6 +445,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scope_and_audience, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tampering, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_time_claims_out_of_range, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revocation_and_introspection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_master_key_cannot_sign, setup, teardown),
         cmocka_unit_test_setup_teardown(test_es256, setup_es256, teardown),
