@@ -84,6 +84,11 @@ nova_status nova_auth_client_create(nova_auth_t *a, nova_store_t *s, nova_arena_
     return st;
 }
 
+/* What an unknown client's secret is compared with. 64 hex digits like a real digest, so the
+ * compare costs the same; all zeros, so no secret matches it short of an HMAC preimage. */
+static const char unknown_client_digest[65] =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
 nova_status nova_auth_client_authenticate(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
                                           const char *client_id, const char *secret,
                                           nova_client_t *out)
@@ -91,12 +96,14 @@ nova_status nova_auth_client_authenticate(nova_auth_t *a, nova_store_t *s, nova_
     if (client_id == NULL || secret == NULL || strlen(client_id) > 64 || strlen(secret) > 256)
         return NOVA_UNAUTHORIZED;
     nova_status st = nova_store_client_get(s, ar, client_id, out);
-    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID)
-        return NOVA_UNAUTHORIZED;
-    if (st)
+    if (st != NOVA_OK && st != NOVA_NOT_FOUND && st != NOVA_INVALID)
         return st;
-    bool ok = nova_secret_verify(a->pepper, secret, strlen(secret), out->secret_digest);
-    if (!ok || out->revoked_at != 0)
+    /* An unknown client_id costs the same HMAC and constant-time compare as a known one with
+     * a wrong secret, so the time of the answer does not tell which client ids exist. */
+    bool known = st == NOVA_OK;
+    bool ok = nova_secret_verify(a->pepper, secret, strlen(secret),
+                                 known ? out->secret_digest : unknown_client_digest);
+    if (!known || !ok || out->revoked_at != 0)
         return NOVA_UNAUTHORIZED;
     return NOVA_OK;
 }

@@ -20,6 +20,21 @@
 
 #include "nova/auth.h"
 
+/* Client authentication is compiled into this test so that its calls to nova_secret_verify
+ * can be counted: an unknown client must cost the same digest and compare as a known one. */
+static int secret_verifies;
+static bool counting_secret_verify(const uint8_t pepper[32], const char *secret, size_t n,
+                                   const char *stored_hex);
+#define nova_secret_verify counting_secret_verify
+#include "../../src/auth/clients.c"
+#undef nova_secret_verify
+static bool counting_secret_verify(const uint8_t pepper[32], const char *secret, size_t n,
+                                   const char *stored_hex)
+{
+    secret_verifies++;
+    return nova_secret_verify(pepper, secret, n, stored_hex);
+}
+
 typedef struct fx {
     char dir[64];
     char url[128];
@@ -280,6 +295,32 @@ static void test_tampering(void **state)
     assert_int_equal(verify(f, "a.b.c", &why), NOVA_UNAUTHORIZED);
 }
 
+/* Finding 8 of issue 5: an unknown client_id was answered without computing a digest, ~6 us
+ * sooner than a known one with a wrong secret. Both now do one HMAC and one compare. */
+static void test_unknown_client_costs_a_digest(void **state)
+{
+    fx *f = *state;
+    nova_client_t out;
+    secret_verifies = 0;
+    assert_int_equal(nova_auth_client_authenticate(f->a, f->s, &f->ar, "cli_AAAAAAAAAAAAAAAAAAAAAA",
+                                                   f->sec1, &out),
+                     NOVA_UNAUTHORIZED);
+    assert_int_equal(secret_verifies, 1);
+    char wrong[64];
+    snprintf(wrong, sizeof(wrong), "%s", f->sec1);
+    wrong[0] = wrong[0] == 'A' ? 'B' : 'A';
+    assert_int_equal(nova_auth_client_authenticate(f->a, f->s, &f->ar, f->c1.id, wrong, &out),
+                     NOVA_UNAUTHORIZED);
+    assert_int_equal(secret_verifies, 2);
+    assert_int_equal(nova_auth_client_authenticate(f->a, f->s, &f->ar, f->c1.id, f->sec1, &out),
+                     NOVA_OK);
+    assert_int_equal(secret_verifies, 3);
+    /* An empty secret against an unknown client: compared all the same. */
+    assert_int_equal(nova_auth_client_authenticate(f->a, f->s, &f->ar, "cli_unknown", "", &out),
+                     NOVA_UNAUTHORIZED);
+    assert_int_equal(secret_verifies, 4);
+}
+
 /* A token with the header and signature of a real one and the given iat/exp claims. */
 static char *with_times(fx *f, const char *real, const char *iat, const char *exp)
 {
@@ -445,6 +486,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scope_and_audience, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tampering, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_client_costs_a_digest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time_claims_out_of_range, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revocation_and_introspection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_master_key_cannot_sign, setup, teardown),
