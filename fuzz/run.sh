@@ -39,6 +39,12 @@ seed() {
         printf '%s' '{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"k","alg":"EdDSA"}' >"$dir/seed-jwk-ed"
         printf '%s' '{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"k","alg":"ES256"}' >"$dir/seed-jwk-ec"
         ;;
+    log_fuzz)
+        printf '%s' 'GET' >"$dir/seed-method"
+        printf 'G\xffT' >"$dir/seed-high-byte"
+        printf 'caf\xc3\xa9 \xf0\x9f\x98\x80 "q" \\ \n\t\x01' >"$dir/seed-mixed"
+        printf '\xed\xa0\x80\xc0\x80\xf4\x90\x80\x80\xe2\x82' >"$dir/seed-invalid"
+        ;;
     *)
         printf '%s' '{}' >"$dir/seed-empty"
         ;;

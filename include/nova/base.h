@@ -65,7 +65,10 @@ nova_status nova_buf_append_cstr(nova_buf_t *b, const char *s);
 nova_status nova_buf_printf(nova_buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 nova_status nova_buf_vprintf(nova_buf_t *b, const char *fmt, va_list ap);
-/* Appends s as the inside of a JSON string (escaping quotes, backslash, controls). */
+/* Appends s as the inside of a JSON string: quotes, backslash and control characters (C0,
+ * DEL) escaped, well-formed UTF-8 copied, and every byte that does not start a well-formed
+ * UTF-8 sequence (overlong, surrogate, above U+10FFFF, truncated, stray) written as \ufffd.
+ * The result is always valid JSON string content in valid UTF-8, whatever s holds. */
 nova_status nova_buf_append_json_escaped(nova_buf_t *b, const char *s, size_t len);
 /* Hands the data to the caller (who frees it with free()) and resets b. */
 char *nova_buf_steal(nova_buf_t *b);
@@ -98,6 +101,12 @@ size_t nova_b64url_decoded_max(size_t n);
 nova_status nova_b64url_decode(const char *in, size_t n, uint8_t *out, size_t *out_len);
 /* Standard base64 with padding (RFC 4648 §4), for HTTP Basic. Same contract as above. */
 nova_status nova_b64std_decode(const char *in, size_t n, uint8_t *out, size_t *out_len);
+
+/* UTF-8 (RFC 3629). nova_utf8_len: length (1-4) of the well-formed sequence s starts with,
+ * or 0 when it starts with none (overlong, surrogate, above U+10FFFF, truncated, stray
+ * continuation byte) or n is 0. nova_utf8_valid: all n bytes are well-formed UTF-8. */
+size_t nova_utf8_len(const char *s, size_t n);
+bool nova_utf8_valid(const char *s, size_t n);
 
 /* Lower-case hex. out must hold 2n+1 bytes. */
 void nova_hex_encode(const uint8_t *in, size_t n, char *out);

@@ -93,11 +93,30 @@ nova_status nova_buf_append_json_escaped(nova_buf_t *b, const char *s, size_t le
     static const char hex[] = "0123456789abcdef";
     if (nova_buf_reserve(b, len + 8) != NOVA_OK)
         return NOVA_NOMEM;
-    for (size_t i = 0; i < len; i++) {
+    size_t i = 0;
+    while (i < len) {
+        /* A run of bytes that go out as they are: printable ASCII and whole UTF-8 sequences. */
+        size_t run = i;
+        while (run < len) {
+            unsigned char c = (unsigned char)s[run];
+            size_t k = c >= 0x80 ? nova_utf8_len(s + run, len - run)
+                       : c < 0x20 || c == '"' || c == '\\' || c == 0x7f ? 0
+                                                                        : 1;
+            if (k == 0)
+                break;
+            run += k;
+        }
+        if (run > i && nova_buf_append(b, s + i, run - i) != NOVA_OK)
+            return NOVA_NOMEM;
+        i = run;
+        if (i == len)
+            break;
         unsigned char c = (unsigned char)s[i];
         char esc[7];
-        size_t n = 0;
-        /* The two-character escapes, else \u00XX for the other control characters. */
+        size_t n;
+        /* The two-character escapes, \u00XX for the other control characters, and U+FFFD for
+         * a byte that starts no well-formed UTF-8 sequence (one per byte, so the output
+         * length stays within 6 * len). */
         const char *two = c == '"'    ? "\\\""
                           : c == '\\' ? "\\\\"
                           : c == '\n' ? "\\n"
@@ -112,10 +131,13 @@ nova_status nova_buf_append_json_escaped(nova_buf_t *b, const char *s, size_t le
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];
             n = 6;
+        } else {
+            memcpy(esc, "\\ufffd", 6);
+            n = 6;
         }
-        nova_status st = n ? nova_buf_append(b, esc, n) : nova_buf_append(b, &s[i], 1);
-        if (st != NOVA_OK)
-            return st;
+        if (nova_buf_append(b, esc, n) != NOVA_OK)
+            return NOVA_NOMEM;
+        i++;
     }
     return NOVA_OK;
 }

@@ -347,6 +347,103 @@ static void test_buf_json_escaped(void **state)
     nova_buf_free(&b);
 }
 
+/* Well-formed UTF-8 per Unicode Table 3-7; everything else is refused. */
+static void test_utf8(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "",
+        "a",
+        "\x7f",
+        "\xc2\x80",
+        "\xdf\xbf",
+        "\xe0\xa0\x80",
+        "\xed\x9f\xbf",
+        "\xee\x80\x80",
+        "\xef\xbf\xbf",
+        "\xf0\x90\x80\x80",
+        "\xf4\x8f\xbf\xbf",
+        "caf\xc3\xa9 \xf0\x9f\x98\x80",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (!nova_utf8_valid(good[i], strlen(good[i])))
+            fail_msg("refused good[%zu]", i);
+    static const char *const bad[] = {
+        "\x80",             /* stray continuation */
+        "\xbf",             /* stray continuation */
+        "\xc0\x80",         /* overlong NUL */
+        "\xc1\xbf",         /* overlong */
+        "\xe0\x80\x80",     /* overlong */
+        "\xe0\x9f\xbf",     /* overlong */
+        "\xed\xa0\x80",     /* surrogate U+D800 */
+        "\xed\xbf\xbf",     /* surrogate U+DFFF */
+        "\xf0\x80\x80\x80", /* overlong */
+        "\xf0\x8f\xbf\xbf", /* overlong */
+        "\xf4\x90\x80\x80", /* U+110000 */
+        "\xf5\x80\x80\x80",
+        "\xf8\x88\x80\x80\x80",
+        "\xfe",
+        "\xff",
+        "\xc3",         /* truncated */
+        "\xe2\x82",     /* truncated */
+        "\xf0\x9f\x98", /* truncated */
+        "\xc3\x28",     /* bad continuation */
+        "\xe2\x28\xa1", /* bad continuation */
+        "a\xc3",        /* truncated at the end */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (nova_utf8_valid(bad[i], strlen(bad[i])))
+            fail_msg("accepted bad[%zu]", i);
+    assert_int_equal(nova_utf8_len("\xf0\x9f\x98\x80", 4), 4);
+    assert_int_equal(nova_utf8_len("\xf0\x9f\x98\x80", 3), 0); /* only n bytes are read */
+    assert_int_equal(nova_utf8_len("", 0), 0);
+}
+
+/* Finding 7 of issue 5: whatever bytes are escaped, the result is a JSON string in UTF-8.
+ * Well-formed sequences are kept, each other byte becomes U+FFFD. */
+static void test_buf_json_escaped_invalid_utf8(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"G\xc3\x89T", "G\xc3\x89T"},
+        {"\xff", "\\ufffd"},
+        {"G\xffT", "G\\ufffdT"},
+        {"\xc0\x80", "\\ufffd\\ufffd"},
+        {"\xed\xa0\x80x", "\\ufffd\\ufffd\\ufffdx"},
+        {"\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"},
+        {"ab\xe2\x82", "ab\\ufffd\\ufffd"},
+        {"\xe2\x82\xac\xe2\x82", "\xe2\x82\xac\\ufffd\\ufffd"},
+        {"\xf0\x9f\x98\x80\"", "\xf0\x9f\x98\x80\\\""},
+    };
+    nova_buf_t b;
+    nova_buf_init(&b);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        nova_buf_reset(&b);
+        assert_int_equal(nova_buf_append_json_escaped(&b, cases[i].in, strlen(cases[i].in)),
+                         NOVA_OK);
+        assert_string_equal(b.data, cases[i].out);
+    }
+    /* Every byte value, alone and after a lead byte: always parses, always UTF-8. */
+    for (int c = 0; c < 256; c++) {
+        for (int lead = 0; lead < 3; lead++) {
+            char in[3] = {(char)"\x41\xc3\xf0"[lead], (char)c, 'z'};
+            nova_buf_reset(&b);
+            nova_buf_append_cstr(&b, "[\"");
+            assert_int_equal(nova_buf_append_json_escaped(&b, in, 3), NOVA_OK);
+            nova_buf_append_cstr(&b, "\"]");
+            assert_true(nova_utf8_valid(b.data, b.len));
+            json_error_t je;
+            json_t *v = json_loadb(b.data, b.len, JSON_ALLOW_NUL, &je);
+            if (v == NULL)
+                fail_msg("lead %d byte %02x: %s (%s)", lead, c, je.text, b.data);
+            json_decref(v);
+        }
+    }
+    nova_buf_free(&b);
+}
+
 static void test_str_and_ct_equal(void **state)
 {
     (void)state;
@@ -1103,6 +1200,42 @@ static void test_log_lines(void **state)
     assert_int_equal(nova_log_parse_level("warning", &lvl), NOVA_INVALID);
 }
 
+/* Finding 7 of issue 5: a method byte >= 0x80 reached the access log raw. Invalid UTF-8 in a
+ * message or in fields rendered with the escaper still gives one line of valid JSON. */
+static void test_log_invalid_utf8(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    nova_log_level old = nova_log_get_level();
+    nova_log_set_fd(fds[1]);
+    nova_log_set_level(NOVA_LOG_INFO);
+    nova_buf_t f;
+    nova_buf_init(&f);
+    nova_buf_append_cstr(&f, "\"method\":\"");
+    nova_buf_append_json_escaped(&f, "G\xff\xc0\x80T\x01", 6);
+    nova_buf_append_cstr(&f, "\"");
+    nova_log_json(NOVA_LOG_INFO, "bad \xed\xa0\x80 bytes \xf4\x90\x80\x80", f.data);
+    nova_buf_free(&f);
+    char buf[1024];
+    ssize_t n = read(fds[0], buf, sizeof(buf) - 1);
+    nova_log_set_fd(2);
+    nova_log_set_level(old);
+    close(fds[0]);
+    close(fds[1]);
+    assert_true(n > 0);
+    assert_true(nova_utf8_valid(buf, (size_t)n));
+    json_error_t je;
+    json_t *l = json_loadb(buf, (size_t)n, 0, &je);
+    assert_non_null(l);
+    assert_string_equal(json_string_value(json_object_get(l, "method")),
+                        "G\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdT\x01");
+    assert_string_equal(json_string_value(json_object_get(l, "msg")),
+                        "bad \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd bytes "
+                        "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+    json_decref(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1115,6 +1248,8 @@ int main(void)
         cmocka_unit_test(test_buf_growth),
         cmocka_unit_test(test_buf_printf),
         cmocka_unit_test(test_buf_json_escaped),
+        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_buf_json_escaped_invalid_utf8),
         cmocka_unit_test(test_str_and_ct_equal),
         cmocka_unit_test(test_arena_alignment),
         cmocka_unit_test(test_arena_many_and_large),
@@ -1135,6 +1270,7 @@ int main(void)
         cmocka_unit_test(test_json_get_string),
         cmocka_unit_test(test_json_get_words),
         cmocka_unit_test(test_log_lines),
+        cmocka_unit_test(test_log_invalid_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
