@@ -45,6 +45,14 @@ seed() {
         printf 'caf\xc3\xa9 \xf0\x9f\x98\x80 "q" \\ \n\t\x01' >"$dir/seed-mixed"
         printf '\xed\xa0\x80\xc0\x80\xf4\x90\x80\x80\xe2\x82' >"$dir/seed-invalid"
         ;;
+    form_fuzz)
+        printf '%s' 'client_credentials' >"$dir/seed-grant"
+        printf '%s' 'a+b%20c%3Dd%26e%25' >"$dir/seed-escapes"
+        printf '%s' 'caf%C3%A9' >"$dir/seed-utf8"
+        printf '%s' 'cli_AAAAAAAAAAAAAAAAAAAAAA:c2VjcmV0' >"$dir/seed-credentials"
+        printf '%s' 'Y2xpX3g6c2VjcmV0' >"$dir/seed-basic"
+        printf 'id:secret\0junk' >"$dir/seed-nul"
+        ;;
     *)
         printf '%s' '{}' >"$dir/seed-empty"
         ;;

@@ -139,8 +139,20 @@ nova_status nova_id_new(const char *prefix, char *out, size_t out_size);
 nova_status nova_id_seq(const char *prefix, char *out, size_t out_size);
 
 /* Percent-decodes an application/x-www-form-urlencoded component ('+' is a space).
- * Returns an arena string or NULL on a bad escape. */
+ * Returns an arena string, or NULL on a bad escape, on a control character (C0 or DEL, raw or
+ * escaped: a NUL would truncate the value downstream) or when the decoded bytes are not
+ * UTF-8, or when out of memory. */
 char *nova_form_decode(nova_arena_t *a, const char *s, size_t n);
+
+/* Decodes HTTP Basic credentials (the base64 after "Basic "): standard base64 with padding
+ * to "user-id:password" (RFC 7617 §2: split at the first colon, neither part may contain a
+ * control character), then each part form-decoded as above (RFC 6749 §2.3.1). At most
+ * NOVA_BASIC_MAX encoded bytes. *user and *password are arena strings; NOVA_INVALID on any
+ * malformed input (and when the arena is out of memory, which nova_form_decode does not tell
+ * apart). */
+#define NOVA_BASIC_MAX 1024
+nova_status nova_basic_decode(nova_arena_t *a, const char *b64, size_t n, char **user,
+                              char **password);
 
 static inline nova_str_t nova_str(const char *s)
 {

@@ -106,7 +106,9 @@ bool api_form_parse(nova_req_t *r, api_form_t *f)
             char *value = eq ? nova_form_decode(&r->arena, eq + 1, (size_t)(stop - eq - 1))
                              : nova_arena_strdup(&r->arena, "");
             if (name == NULL || value == NULL) {
-                api_oauth_error(r, 400, "invalid_request", "malformed form encoding");
+                api_oauth_error(r, 400, "invalid_request",
+                                "malformed form encoding, or a control character or invalid "
+                                "UTF-8 in a parameter");
                 return false;
             }
             if (api_form_get(f, name)) {
@@ -158,25 +160,15 @@ bool api_client_auth(nova_req_t *r, nova_api_t *api, nova_store_t *s, const api_
         const char *b64 = authz + 6;
         while (*b64 == ' ')
             b64++;
-        size_t bl = strlen(b64);
-        uint8_t *raw = nova_arena_alloc(&r->arena, nova_b64url_decoded_max(bl) + 1);
-        size_t rl = 0;
-        if (bl > 1024 || raw == NULL || nova_b64std_decode(b64, bl, raw, &rl) != NOVA_OK) {
-            invalid_client(r, "malformed Basic credentials");
+        char *bid, *bsec;
+        /* Malformed credentials (bad base64, no colon, a control character such as a NUL that
+         * would cut the secret short) are a malformed request, not a failed authentication. */
+        if (nova_basic_decode(&r->arena, b64, strlen(b64), &bid, &bsec) != NOVA_OK) {
+            api_oauth_error(r, 400, "invalid_request", "malformed Basic credentials");
             return false;
         }
-        const char *colon = memchr(raw, ':', rl);
-        if (colon == NULL) {
-            invalid_client(r, "malformed Basic credentials");
-            return false;
-        }
-        /* RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding. */
-        const char *bid =
-            nova_form_decode(&r->arena, (const char *)raw, (size_t)(colon - (const char *)raw));
-        const char *bsec =
-            nova_form_decode(&r->arena, colon + 1, rl - (size_t)(colon - (const char *)raw) - 1);
-        if (bid == NULL || bsec == NULL || (id && strcmp(id, bid) != 0)) {
-            invalid_client(r, "malformed Basic credentials");
+        if (id && strcmp(id, bid) != 0) {
+            invalid_client(r, "client_id differs from the Basic credentials");
             return false;
         }
         id = bid;

@@ -235,6 +235,119 @@ static void test_form_decode(void **state)
     nova_arena_free(&a);
 }
 
+/* Finding 5 of issue 5: a NUL (raw or escaped) once cut "SECRET\0junk" to "SECRET". No control
+ * character and nothing but UTF-8 comes out of a form value. */
+static void test_form_decode_controls_and_utf8(void **state)
+{
+    (void)state;
+    nova_arena_t a;
+    nova_arena_init(&a, 0);
+    static const struct {
+        const char *in;
+        size_t n;
+    } bad[] = {
+        {"SECRET\0junk", 11}, {"\0", 1},        {"a%01", 4},
+        {"%1f", 3},           {"%1F", 3},       {"%7f", 3},
+        {"a\x01", 2},         {"tab\there", 8}, {"cr\r", 3},
+        {"del\x7f", 4},       {"%0a", 3},       {"%0D%0A", 6},
+        {"%C3", 3},           {"caf\xc3", 4},   {"%C0%80", 6},
+        {"%E0%80%80", 9},     {"%ED%A0%80", 9}, {"%F4%90%80%80", 12},
+        {"%F5%80%80%80", 12}, {"\xff", 1},      {"%80", 3},
+        {"a%E2%82", 7},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (nova_form_decode(&a, bad[i].in, bad[i].n) != NULL)
+            fail_msg("form decode accepted bad[%zu]", i);
+    }
+    /* Raw UTF-8 and the largest code point pass; a space and '+' are not controls. */
+    assert_string_equal(nova_form_decode(&a, "caf\xc3\xa9", 5), "caf\xc3\xa9");
+    assert_string_equal(nova_form_decode(&a, "%F4%8F%BF%BF", 12), "\xf4\x8f\xbf\xbf");
+    assert_string_equal(nova_form_decode(&a, "a+%20b", 6), "a  b");
+    /* Every single escaped byte: controls refused, printable ASCII decoded, bytes >= 0x80
+     * alone are not UTF-8. */
+    for (int c = 0; c < 256; c++) {
+        char in[4];
+        snprintf(in, sizeof(in), "%%%02X", c);
+        char *out = nova_form_decode(&a, in, 3);
+        if (c < 0x20 || c >= 0x7f)
+            assert_null(out);
+        else
+            assert_int_equal((unsigned char)out[0], c);
+    }
+    nova_arena_free(&a);
+}
+
+/* Standard base64 of n bytes of raw, for Basic credentials. */
+static char *b64std(const char *raw, size_t n)
+{
+    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc(n / 3 * 4 + 8);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)(unsigned char)raw[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)(unsigned char)raw[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)raw[i + 2];
+        out[o++] = al[v >> 18];
+        out[o++] = al[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? al[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? al[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static void test_basic_decode(void **state)
+{
+    (void)state;
+    nova_arena_t a;
+    nova_arena_init(&a, 0);
+    static const struct {
+        const char *raw, *user, *pass;
+    } good[] = {
+        {"id:secret", "id", "secret"},
+        {"id:sec:ret", "id", "sec:ret"}, /* RFC 7617: the first colon splits */
+        {":", "", ""},
+        {"a%3Ab:c%25", "a:b", "c%"}, /* RFC 6749 §2.3.1: both parts form-encoded */
+        {"caf\xc3\xa9:p+w", "caf\xc3\xa9", "p w"},
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        char *b = b64std(good[i].raw, strlen(good[i].raw)), *u = NULL, *p = NULL;
+        assert_int_equal(nova_basic_decode(&a, b, strlen(b), &u, &p), NOVA_OK);
+        assert_string_equal(u, good[i].user);
+        assert_string_equal(p, good[i].pass);
+        free(b);
+    }
+    static const struct {
+        const char *raw;
+        size_t n;
+    } bad[] = {
+        {"id:secret\0junk", 14}, {"id\0x:secret", 11},
+        {"id:sec\x01", 7},       {"id:sec\x7f", 7},
+        {"id:\tsecret", 10},     {"id\r\n:s", 7},
+        {"id:%00", 6},           {"id%0A:s", 7},
+        {"idsecret", 8},         {"", 0},
+        {"id:\xff", 4},          {"id:%zz", 6},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *b = b64std(bad[i].raw, bad[i].n), *u = (char *)&a, *p = (char *)&a;
+        if (nova_basic_decode(&a, b, strlen(b), &u, &p) != NOVA_INVALID)
+            fail_msg("basic decode accepted bad[%zu]", i);
+        assert_null(u);
+        assert_null(p);
+        free(b);
+    }
+    /* Not base64, unpadded, too long. */
+    char *u, *p;
+    assert_int_equal(nova_basic_decode(&a, "aWQ6c2VjcmV0!", 13, &u, &p), NOVA_INVALID);
+    assert_int_equal(nova_basic_decode(&a, "aWQ6cw", 6, &u, &p), NOVA_INVALID);
+    char big[NOVA_BASIC_MAX + 8];
+    memset(big, 'A', sizeof(big));
+    assert_int_equal(nova_basic_decode(&a, big, NOVA_BASIC_MAX + 4, &u, &p), NOVA_INVALID);
+    nova_arena_free(&a);
+}
+
 /* ---- buffers and slices ---- */
 
 static void test_buf_growth(void **state)
@@ -1245,6 +1358,8 @@ int main(void)
         cmocka_unit_test(test_b64std_decode),
         cmocka_unit_test(test_hex),
         cmocka_unit_test(test_form_decode),
+        cmocka_unit_test(test_form_decode_controls_and_utf8),
+        cmocka_unit_test(test_basic_decode),
         cmocka_unit_test(test_buf_growth),
         cmocka_unit_test(test_buf_printf),
         cmocka_unit_test(test_buf_json_escaped),
