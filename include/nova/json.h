@@ -12,7 +12,23 @@
 
 #define NOVA_JSON_MAX_DEPTH 32
 
-/* Parses data as a JSON object. The caller owns *out (json_decref). */
+/* The memory a decode of n bytes may request from the allocator, freed or not:
+ * 16 bytes per byte of text plus 16 KiB. Strings and arrays of strings, the shape of every
+ * body Nova takes, need at most about 16x (long strings about 3x); what needs more is a body
+ * made mostly of tiny containers or one-digit numbers ("[{},{},...]" needs about 75x). */
+#define NOVA_JSON_BUDGET_PER_BYTE 16
+#define NOVA_JSON_BUDGET_BASE 16384
+#define NOVA_JSON_BUDGET(n) (NOVA_JSON_BUDGET_PER_BYTE * (size_t)(n) + NOVA_JSON_BUDGET_BASE)
+
+/* Parses data as a JSON object whose top-level members are all in allowed (NULL-terminated;
+ * NULL allows any). A top-level member not in allowed is refused before anything is built,
+ * and the parse itself may request at most NOVA_JSON_BUDGET(n) bytes. NOVA_INVALID for a
+ * body that is malformed, not an object, nested deeper than NOVA_JSON_MAX_DEPTH or has an
+ * unknown member; NOVA_TOO_LARGE when the budget is exceeded. The caller owns *out
+ * (json_decref). */
+nova_status nova_json_parse_body(const char *data, size_t n, const char *const *allowed,
+                                 json_t **out, char *err, size_t errlen);
+/* nova_json_parse_body with any members allowed. */
 nova_status nova_json_parse_object(const char *data, size_t n, json_t **out, char *err,
                                    size_t errlen);
 /* NOVA_INVALID naming the first member of obj not in the NULL-terminated list allowed. */

@@ -37,10 +37,14 @@ json_t *api_json_body(nova_req_t *r, const char *const *members)
     }
     char err[160];
     json_t *obj = NULL;
-    if (nova_json_parse_object(r->body.data ? r->body.data : "", r->body.len, &obj, err,
-                               sizeof(err)) != NOVA_OK ||
-        nova_json_only_members(obj, members, err, sizeof(err)) != NOVA_OK) {
-        json_decref(obj);
+    nova_status st = nova_json_parse_body(r->body.data ? r->body.data : "", r->body.len, members,
+                                          &obj, err, sizeof(err));
+    if (st == NOVA_TOO_LARGE) {
+        /* Within the size limit but too costly to decode (see NOVA_JSON_BUDGET). */
+        nova_resp_problem(r, 413, "payload_too_large", "Payload too large", err);
+        return NULL;
+    }
+    if (st != NOVA_OK) {
         nova_resp_problem(r, 400, "invalid_json", "Invalid JSON body", err);
         return NULL;
     }

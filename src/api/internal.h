@@ -10,7 +10,8 @@
 /* This thread's store connection, or writes 503 and returns NULL. */
 nova_store_t *api_store(nova_req_t *r, nova_api_t *api);
 /* Checks the content type is application/json and decodes the body as a strict JSON object
- * with only the listed members; on failure writes 415/400 and returns NULL. */
+ * with only the listed members (nova_json_parse_body); on failure writes 415, 400, or 413
+ * when decoding would cost more memory than NOVA_JSON_BUDGET allows, and returns NULL. */
 json_t *api_json_body(nova_req_t *r, const char *const *members);
 /* Sends json (a jansson value, consumed) with status. */
 void api_reply_json(nova_req_t *r, int status, json_t *json);

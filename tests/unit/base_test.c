@@ -1141,6 +1141,114 @@ static void test_json_only_members(void **state)
     json_decref(o);
 }
 
+/* A body of n empty objects in member "name": "{"name":[{},{},...]}". */
+static char *empty_objects(const char *member, size_t n, size_t *len)
+{
+    char *s = malloc(n * 3 + 32);
+    assert_non_null(s);
+    size_t o = (size_t)sprintf(s, "{\"%s\":[", member);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(s + o, i ? ",{}" : "{}", i ? 3 : 2);
+        o += i ? 3 : 2;
+    }
+    memcpy(s + o, "]}", 3);
+    *len = o + 2;
+    return s;
+}
+
+/* Finding 4 of issue 5: a 1 MiB body of 349k empty objects took 80 MB to decode. The decode
+ * may ask for at most NOVA_JSON_BUDGET(len) bytes; past it the body is NOVA_TOO_LARGE. */
+static void test_json_budget(void **state)
+{
+    (void)state;
+    static const char *const allowed[] = {"name", "scopes", NULL};
+    char err[160];
+    json_t *o;
+    size_t len;
+    char *s = empty_objects("scopes", 349000, &len);
+    assert_true(len > 1000000);
+    o = (json_t *)&err;
+    assert_int_equal(nova_json_parse_body(s, len, allowed, &o, err, sizeof(err)), NOVA_TOO_LARGE);
+    assert_null(o);
+    assert_non_null(strstr(err, "16 times its size"));
+    free(s);
+    /* The same shape, small: within the constant part of the budget. */
+    s = empty_objects("scopes", 20, &len);
+    assert_int_equal(nova_json_parse_body(s, len, allowed, &o, err, sizeof(err)), NOVA_OK);
+    assert_int_equal(json_array_size(json_object_get(o, "scopes")), 20);
+    json_decref(o);
+    free(s);
+    /* A large body of the shapes routes take: a long string, and many short strings. */
+    size_t n = 1 << 20;
+    s = malloc(n + 64);
+    o = NULL;
+    len = (size_t)sprintf(s, "{\"name\":\"");
+    memset(s + len, 'x', n);
+    len += n;
+    len += (size_t)sprintf(s + len, "\"}");
+    assert_int_equal(nova_json_parse_body(s, len, allowed, &o, err, sizeof(err)), NOVA_OK);
+    assert_int_equal(json_string_length(json_object_get(o, "name")), n);
+    json_decref(o);
+    len = (size_t)sprintf(s, "{\"scopes\":[");
+    for (int i = 0; i < 20000; i++)
+        len += (size_t)sprintf(s + len, "%s\"clients:%d\"", i ? "," : "", i);
+    len += (size_t)sprintf(s + len, "]}");
+    assert_int_equal(nova_json_parse_body(s, len, allowed, &o, err, sizeof(err)), NOVA_OK);
+    assert_int_equal(json_array_size(json_object_get(o, "scopes")), 20000);
+    json_decref(o);
+    free(s);
+    /* The budget binds only the decode: jansson allocates freely after it. */
+    o = json_pack("{s:s}", "k", "v");
+    assert_non_null(o);
+    json_decref(o);
+    /* Token claims and other callers of nova_json_parse_object are bounded the same way. */
+    s = empty_objects("x", 100000, &len);
+    assert_int_equal(nova_json_parse_object(s, len, &o, err, sizeof(err)), NOVA_TOO_LARGE);
+    free(s);
+}
+
+/* The members of the top-level object are checked as the text is scanned: the first unknown
+ * one refuses the body before anything is built, whatever follows it. */
+static void test_json_unknown_member_first(void **state)
+{
+    (void)state;
+    static const char *const allowed[] = {"name", "scopes", NULL};
+    char err[160];
+    json_t *o = NULL;
+    size_t len;
+    /* 349k empty objects under an unknown member: refused as unknown, not as too costly. */
+    char *s = empty_objects("evil", 349000, &len);
+    assert_int_equal(nova_json_parse_body(s, len, allowed, &o, err, sizeof(err)), NOVA_INVALID);
+    assert_string_equal(err, "unknown member \"evil\"");
+    free(s);
+    /* The text after the unknown member is never parsed: it is not even JSON here. */
+    const char *t = "{\"name\":\"x\",\"admin\":true, this is not JSON";
+    assert_int_equal(nova_json_parse_body(t, strlen(t), allowed, &o, err, sizeof(err)),
+                     NOVA_INVALID);
+    assert_string_equal(err, "unknown member \"admin\"");
+    /* Names inside values and nested objects are not members of the body. */
+    t = "{\"name\":\"admin\",\"scopes\":[{\"admin\":1},\"x\"]}";
+    assert_int_equal(nova_json_parse_body(t, strlen(t), allowed, &o, err, sizeof(err)), NOVA_OK);
+    json_decref(o);
+    t = " { \"scopes\" : [ ] , \"name\" : \"a,\\\"b\" } ";
+    assert_int_equal(nova_json_parse_body(t, strlen(t), allowed, &o, err, sizeof(err)), NOVA_OK);
+    json_decref(o);
+    /* A name written with escapes is checked after the parse, with the same result. */
+    t = "{\"n\\u0061me\":\"x\"}";
+    assert_int_equal(nova_json_parse_body(t, strlen(t), allowed, &o, err, sizeof(err)), NOVA_OK);
+    json_decref(o);
+    t = "{\"\\u0061dmin\":true}";
+    assert_int_equal(nova_json_parse_body(t, strlen(t), allowed, &o, err, sizeof(err)),
+                     NOVA_INVALID);
+    assert_string_equal(err, "unknown member \"admin\"");
+    /* A long unknown name is shown cut to 64 bytes; the message stays short. */
+    t = "{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":"
+        "1}";
+    assert_int_equal(nova_json_parse_body(t, strlen(t), allowed, &o, err, sizeof(err)),
+                     NOVA_INVALID);
+    assert_int_equal(strlen(err), strlen("unknown member \"\"") + 64);
+}
+
 static void test_json_get_string(void **state)
 {
     (void)state;
@@ -1382,6 +1490,8 @@ int main(void)
         cmocka_unit_test(test_json_parse_object),
         cmocka_unit_test(test_json_depth),
         cmocka_unit_test(test_json_only_members),
+        cmocka_unit_test(test_json_budget),
+        cmocka_unit_test(test_json_unknown_member_first),
         cmocka_unit_test(test_json_get_string),
         cmocka_unit_test(test_json_get_words),
         cmocka_unit_test(test_log_lines),
