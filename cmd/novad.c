@@ -1,5 +1,6 @@
 /* novad: Nova's server. `novad [serve]`, `novad migrate`, `novad config`. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -109,6 +110,11 @@ static int serve(nova_app_t *app)
         .tls_client_ca_pem = ca,
         .access_log = app->cfg.access_log,
         .connection_timeout = app->cfg.connection_timeout,
+        .max_connections = app->cfg.max_connections,
+        .max_connections_per_ip = app->cfg.max_conns_per_ip ? app->cfg.max_conns_per_ip : UINT_MAX,
+        .header_timeout = app->cfg.header_timeout,
+        .body_timeout = app->cfg.body_timeout,
+        .body_min_rate = app->cfg.body_min_rate,
     };
     nova_api_t api = {
         .auth = app->auth,

@@ -29,6 +29,11 @@ typedef struct nova_config {
     bool access_log;             /* NOVA_ACCESS_LOG */
     unsigned shutdown_grace_ms;  /* NOVA_SHUTDOWN_GRACE_MS */
     unsigned connection_timeout; /* NOVA_CONNECTION_TIMEOUT seconds */
+    unsigned max_connections;    /* NOVA_MAX_CONNECTIONS */
+    unsigned max_conns_per_ip;   /* NOVA_MAX_CONNECTIONS_PER_IP, 0: no limit */
+    unsigned header_timeout;     /* NOVA_HEADER_TIMEOUT seconds */
+    unsigned body_timeout;       /* NOVA_BODY_TIMEOUT seconds */
+    unsigned body_min_rate;      /* NOVA_BODY_MIN_RATE bytes/s */
     bool demo;                   /* NOVA_DEMO */
     unsigned token_cache;        /* NOVA_TOKEN_CACHE entries */
 } nova_config_t;

@@ -31,13 +31,13 @@ typedef struct nova_principal {
 struct nova_req {
     nova_arena_t arena;
     const char *method;      /* "GET", ... */
-    const char *path;        /* decoded path, no query string */
+    const char *path;        /* raw path as sent (percent-encoded), no query string */
     const char *route;       /* matched pattern ("/v1/clients/{id}") or "unmatched" */
     const char *req_id;      /* x-req-id honoured (if sane) or generated */
     const char *traceparent; /* valid W3C traceparent or NULL */
-    const char *params[NOVA_HTTP_MAX_PARAMS]; /* path parameters in pattern order */
+    const char *params[NOVA_HTTP_MAX_PARAMS]; /* path parameters (decoded) in pattern order */
     size_t nparams;
-    nova_buf_t body;             /* request body (NUL-terminated), at most the configured limit */
+    nova_buf_t body;             /* request body (NUL-terminated), at most the route's limit */
     nova_principal_t *principal; /* set by the authenticator, NULL on public routes */
 
     /* response, filled by nova_resp_* */
@@ -95,15 +95,26 @@ typedef struct nova_http_config {
     const char *tls_client_ca_pem; /* when set, client certificates are requested */
     bool access_log;               /* one JSON line per request */
     unsigned connection_timeout;   /* seconds idle before a connection is closed */
+    /* Limits against slow and greedy clients; 0 picks the default shown. */
+    unsigned max_connections;        /* open connections in all (4096) */
+    unsigned max_connections_per_ip; /* per client address (256); UINT_MAX: no limit */
+    unsigned header_timeout;         /* s from connect (or the last response) to the end of the
+                                        request's header block (10) */
+    unsigned body_timeout;           /* s for a body, plus its size at body_min_rate (10) */
+    unsigned body_min_rate;          /* bytes/s a body must at least arrive at (16384) */
 } nova_http_config_t;
 
 nova_status nova_http_server_new(const nova_http_config_t *cfg, nova_http_server_t **out);
-/* Registers a route before start. pattern segments "{name}" match one non-empty segment.
- * scope NULL: public; otherwise the authenticator runs first. */
+/* Registers a route before start. pattern segments "{name}" match one non-empty segment of
+ * the raw path; parameters reach the handler percent-decoded. scope NULL: public; otherwise
+ * the authenticator runs first, on the headers alone, before any of the body is read.
+ * max_body: the largest body the route reads (capped by the server's max_body); 0 means it
+ * takes none. A larger body, or any body where none is taken, is answered 413 unread. */
 nova_status nova_http_route(nova_http_server_t *s, const char *method, const char *pattern,
-                            const char *scope, nova_handler_fn fn, void *ud);
+                            const char *scope, size_t max_body, nova_handler_fn fn, void *ud);
 void nova_http_set_authenticator(nova_http_server_t *s, nova_authenticator_fn fn, void *ud);
-/* Starts listening and serving on the thread pool. */
+/* Starts listening: one accept thread hands each connection to the least loaded of `threads`
+ * worker threads (one libmicrohttpd epoll daemon each), after the connection limits. */
 nova_status nova_http_server_start(nova_http_server_t *s);
 /* The bound port (useful with port 0). */
 unsigned nova_http_server_port(const nova_http_server_t *s);

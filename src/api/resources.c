@@ -270,36 +270,43 @@ void api_tenants_list(nova_req_t *r, void *ud)
     api_reply_json(r, 200, json_pack("{s:o}", "tenants", arr));
 }
 
+/* Bodies of the form and JSON routes here are a few hundred bytes (a token, a name and a
+ * list of scopes); the limit leaves room and keeps what an unauthenticated caller can make the
+ * server hold small. Verification uploads will declare their own, larger, limit. */
+#define API_SMALL_BODY 4096
+
 nova_status nova_api_register(nova_api_t *api, nova_http_server_t *srv)
 {
     static const struct {
         const char *method, *pattern, *scope;
         nova_handler_fn fn;
+        size_t max_body; /* the route reads no body larger; 0: none at all */
     } routes[] = {
-        {"GET", "/v1/health", NULL, api_health},
-        {"GET", "/v1/ready", NULL, api_ready},
-        {"GET", "/.well-known/jwks.json", NULL, api_jwks},
-        {"GET", "/.well-known/oauth-authorization-server", NULL, api_as_metadata},
-        {"GET", "/openapi.json", NULL, api_openapi},
-        {"POST", "/oauth/token", NULL, api_token},
-        {"POST", "/oauth/introspect", NULL, api_introspect},
-        {"POST", "/oauth/revoke", NULL, api_revoke},
-        {"GET", "/v1/me", "", api_me},
-        {"POST", "/v1/clients", "clients:write", api_clients_create},
-        {"GET", "/v1/clients", "clients:read", api_clients_list},
-        {"GET", "/v1/clients/{id}", "clients:read", api_clients_get},
-        {"DELETE", "/v1/clients/{id}", "clients:write", api_clients_delete},
-        {"POST", "/v1/tenants", "platform:admin", api_tenants_create},
-        {"GET", "/v1/tenants", "platform:admin", api_tenants_list},
-        {"GET", "/v1/tenants/{id}", "platform:admin", api_tenants_get},
+        {"GET", "/v1/health", NULL, api_health, 0},
+        {"GET", "/v1/ready", NULL, api_ready, 0},
+        {"GET", "/.well-known/jwks.json", NULL, api_jwks, 0},
+        {"GET", "/.well-known/oauth-authorization-server", NULL, api_as_metadata, 0},
+        {"GET", "/openapi.json", NULL, api_openapi, 0},
+        {"POST", "/oauth/token", NULL, api_token, API_SMALL_BODY},
+        {"POST", "/oauth/introspect", NULL, api_introspect, API_SMALL_BODY},
+        {"POST", "/oauth/revoke", NULL, api_revoke, API_SMALL_BODY},
+        {"GET", "/v1/me", "", api_me, 0},
+        {"POST", "/v1/clients", "clients:write", api_clients_create, API_SMALL_BODY},
+        {"GET", "/v1/clients", "clients:read", api_clients_list, 0},
+        {"GET", "/v1/clients/{id}", "clients:read", api_clients_get, 0},
+        {"DELETE", "/v1/clients/{id}", "clients:write", api_clients_delete, 0},
+        {"POST", "/v1/tenants", "platform:admin", api_tenants_create, API_SMALL_BODY},
+        {"GET", "/v1/tenants", "platform:admin", api_tenants_list, 0},
+        {"GET", "/v1/tenants/{id}", "platform:admin", api_tenants_get, 0},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern, routes[i].scope,
-                                         routes[i].fn, api);
+                                         routes[i].max_body, routes[i].fn, api);
         if (st)
             return st;
     }
-    nova_status st = nova_http_route(srv, "GET", "/metrics", NULL, nova_http_metrics_handler, srv);
+    nova_status st =
+        nova_http_route(srv, "GET", "/metrics", NULL, 0, nova_http_metrics_handler, srv);
     if (st)
         return st;
     nova_http_set_authenticator(srv, api_authenticate, api);

@@ -59,6 +59,19 @@ static const key_def keys[] = {
      "on SIGTERM, how long in-flight requests may take to finish"},
     {"NOVA_CONNECTION_TIMEOUT", K_UINT, OFF(connection_timeout), "30", 1, 3600,
      "seconds an idle connection is kept"},
+    {"NOVA_MAX_CONNECTIONS", K_UINT, OFF(max_connections), "4096", 16, 262144,
+     "open connections at most (kept under the descriptor limit); more are answered 503 and "
+     "closed"},
+    {"NOVA_MAX_CONNECTIONS_PER_IP", K_UINT, OFF(max_conns_per_ip), "256", 0, 262144,
+     "open connections per client address; 0: no limit (behind a proxy, every client is the "
+     "proxy)"},
+    {"NOVA_HEADER_TIMEOUT", K_UINT, OFF(header_timeout), "10", 1, 600,
+     "seconds from connect, or from the end of the previous response, to the end of a "
+     "request's headers; a slower client is disconnected"},
+    {"NOVA_BODY_TIMEOUT", K_UINT, OFF(body_timeout), "10", 1, 3600,
+     "seconds a request body may take, plus its size at NOVA_BODY_MIN_RATE"},
+    {"NOVA_BODY_MIN_RATE", K_UINT, OFF(body_min_rate), "16384", 1, 1u << 30,
+     "bytes per second a request body must at least arrive at"},
     {"NOVA_DEMO", K_BOOL, OFF(demo), "false", 0, 0,
      "create a demo tenant (once) and a fresh demo client (each start, revoking the last) and "
      "print their credentials"},

@@ -6,7 +6,10 @@
 #ifndef NOVA_HTTP_INTERNAL_H
 #define NOVA_HTTP_INTERNAL_H
 
+#include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 
 #include "nova/http.h"
 
@@ -19,7 +22,8 @@
 typedef struct http_route {
     char *method;
     char *pattern;
-    char *scope; /* NULL: public */
+    char *scope;     /* NULL: public */
+    size_t max_body; /* largest body this route reads; 0: it takes none */
     nova_handler_fn fn;
     void *ud;
     size_t nsegs;
@@ -51,16 +55,21 @@ typedef enum http_match {
 void http_router_free(http_router_t *rt);
 /* Validates and adds a route; strings are copied. */
 nova_status http_router_add(http_router_t *rt, const char *method, const char *pattern,
-                            const char *scope, nova_handler_fn fn, void *ud);
+                            const char *scope, size_t max_body, nova_handler_fn fn, void *ud);
 /* Orders routes so the most literal pattern wins (literal beats {param} at the first segment
  * where two patterns differ), then registration order. Called once before serving. */
 void http_router_finish(http_router_t *rt);
 /* Splits path (a writable arena copy, starting with '/') into out. */
 void http_path_split(char *path, http_path_t *out);
-/* Looks up method + path. On OK *idx is the route and params[] (*nparams) point into the
- * path's segments; on BAD_METHOD *idx is the first route whose pattern matches. */
+/* Looks up method + path (raw, still percent-encoded: literal segments compare byte for byte).
+ * On OK *idx is the route and params[] (*nparams) point into the path's segments, still
+ * encoded (see http_param_decode); on BAD_METHOD *idx is the first route whose pattern
+ * matches. */
 http_match http_router_match(const http_router_t *rt, const char *method, const http_path_t *p,
                              size_t *idx, const char **params, size_t *nparams);
+/* Percent-decodes a path parameter in place. False when an escape is malformed or decodes to
+ * a control byte or '/', which no parameter may hold. */
+bool http_param_decode(char *seg);
 /* The "Allow" value (e.g. "GET, HEAD, POST") for a path, in the arena, or NULL. */
 char *http_router_allow(const http_router_t *rt, const http_path_t *p, nova_arena_t *a);
 
@@ -87,21 +96,83 @@ typedef struct http_route_metrics {
     _Atomic uint64_t sum_ns;
 } http_route_metrics_t;
 
+/* Why a connection was refused at accept, or closed by a deadline. */
+enum { HTTP_REFUSE_TOTAL, HTTP_REFUSE_PER_IP, HTTP_REFUSE_FDS, HTTP_NREFUSE };
+enum { HTTP_PHASE_HEADERS, HTTP_PHASE_BODY, HTTP_NPHASES };
+
 typedef struct http_metrics {
     http_route_metrics_t *slots; /* slot 0 is "unmatched" */
     size_t nslots;
     _Atomic int64_t in_flight;
     double process_start; /* seconds since the epoch */
+    _Atomic uint64_t conn_accepted;
+    _Atomic uint64_t conn_refused[HTTP_NREFUSE];
+    _Atomic uint64_t conn_timed_out[HTTP_NPHASES];
+    _Atomic int64_t conn_open;
+    _Atomic uint64_t *worker_requests; /* one per worker thread */
+    size_t nworkers;
 } http_metrics_t;
 
-/* Gives every distinct route pattern a slot (after http_router_finish). */
-nova_status http_metrics_init(http_metrics_t *m, http_router_t *rt);
+/* Gives every distinct route pattern a slot (after http_router_finish) and each of nworkers
+ * worker threads a request counter. */
+nova_status http_metrics_init(http_metrics_t *m, http_router_t *rt, size_t nworkers);
 void http_metrics_free(http_metrics_t *m);
 /* Counts one answered request. */
 void http_metrics_observe(http_metrics_t *m, size_t slot, const char *method, int status,
                           uint64_t dur_ns);
 /* Appends the Prometheus text exposition (format 0.0.4). */
 nova_status http_metrics_render(http_metrics_t *m, nova_buf_t *out);
+
+/* ---- connections (conn.c) ---- */
+
+/* One accepted connection, from accept to MHD's "closed" notification. The table lock guards
+ * membership (so the reaper only touches sockets that are still open: MHD notifies "closed"
+ * before it closes the socket); the deadline is an atomic the worker thread moves on. */
+typedef struct http_conn {
+    int fd;
+    unsigned worker;
+    unsigned char ip[16];        /* IPv4 as ::ffff:a.b.c.d */
+    _Atomic int64_t deadline_ms; /* monotonic; 0: none runs */
+    _Atomic int phase;           /* HTTP_PHASE_*: which deadline runs, for metrics */
+    bool claimed;                /* MHD reported it started: its socket context is this */
+    bool reaped;                 /* shut down by the reaper */
+    struct http_conn *prev, *next;
+} http_conn_t;
+
+typedef struct http_worker {
+    struct MHD_Daemon *daemon; /* one epoll thread */
+    unsigned open;             /* connections, under the table lock */
+} http_worker_t;
+
+typedef struct http_ip_slot {
+    unsigned char ip[16];
+    unsigned count; /* 0: empty */
+} http_ip_slot_t;
+
+typedef struct http_conns {
+    pthread_mutex_t lock;
+    http_conn_t *head;
+    http_conn_t **by_fd; /* accepted, not yet claimed or still open, by socket */
+    size_t by_fd_cap;
+    http_ip_slot_t *ips; /* open addressing, power-of-two size, backward-shift deletion */
+    size_t ip_mask;
+    unsigned open;
+} http_conns_t;
+
+/* Sets up the connection table and opens the listening socket on addr (sets s->port). */
+nova_status http_listen(nova_http_server_t *s, const struct sockaddr *addr, socklen_t len);
+/* Starts / stops the accept thread (which also runs the deadlines). Stop closes the listening
+ * socket, so new connections are refused by the kernel from then on. */
+nova_status http_accept_start(nova_http_server_t *s);
+void http_accept_stop(nova_http_server_t *s);
+void http_conns_free(http_conns_t *t);
+/* MHD_OPTION_NOTIFY_CONNECTION callback. */
+void http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                      enum MHD_ConnectionNotificationCode toe);
+/* The connection entry of an MHD connection, or NULL. */
+http_conn_t *http_conn_of(struct MHD_Connection *c);
+/* Starts the deadline of phase (ms from now), or stops deadlines (ms 0). */
+void http_conn_deadline(http_conn_t *c, int phase, uint64_t ms);
 
 /* ---- server (server.c) ---- */
 
@@ -111,10 +182,15 @@ struct nova_http_server {
     http_router_t router;
     nova_authenticator_fn auth;
     void *auth_ud;
-    struct MHD_Daemon *daemon;
+    http_worker_t *workers;
+    size_t nworkers;
+    int listen_fd;
+    int wake_fd; /* eventfd: wakes the accept thread to stop */
+    pthread_t acceptor;
+    bool acceptor_running;
     unsigned port;
-    int quiesced_fd; /* listen socket handed back by MHD_quiesce_daemon, closed after stop */
     atomic_bool stopping;
+    http_conns_t conns;
     http_metrics_t metrics;
 };
 

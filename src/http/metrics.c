@@ -82,12 +82,16 @@ static double process_start_time(void)
     return (double)btime + (double)ticks / (double)hz;
 }
 
-nova_status http_metrics_init(http_metrics_t *m, http_router_t *rt)
+nova_status http_metrics_init(http_metrics_t *m, http_router_t *rt, size_t nworkers)
 {
     m->nslots = 1;
     m->slots = calloc(rt->n + 1, sizeof(*m->slots));
-    if (!m->slots)
+    m->worker_requests = calloc(nworkers ? nworkers : 1, sizeof(*m->worker_requests));
+    if (!m->slots || !m->worker_requests) {
+        http_metrics_free(m);
         return NOVA_NOMEM;
+    }
+    m->nworkers = nworkers;
     m->slots[0].route = HTTP_UNMATCHED;
     for (size_t i = 0; i < rt->n; i++) {
         http_route_t *r = &rt->routes[i];
@@ -108,8 +112,10 @@ void http_metrics_free(http_metrics_t *m)
     if (!m)
         return;
     free(m->slots);
+    free(m->worker_requests);
     m->slots = NULL;
-    m->nslots = 0;
+    m->worker_requests = NULL;
+    m->nslots = m->nworkers = 0;
 }
 
 void http_metrics_observe(http_metrics_t *m, size_t slot, const char *method, int status,
@@ -206,5 +212,38 @@ nova_status http_metrics_render(http_metrics_t *m, nova_buf_t *out)
                         "process_start_time_seconds %.2f\n",
                         (long long)atomic_load_explicit(&m->in_flight, memory_order_relaxed),
                         m->process_start));
+
+    static const char *const refuse_names[HTTP_NREFUSE] = {"max_connections", "per_ip", "fds"};
+    static const char *const phase_names[HTTP_NPHASES] = {"headers", "body"};
+#define LOAD(x) ((unsigned long long)atomic_load_explicit(&(x), memory_order_relaxed))
+    TRY(nova_buf_printf(out,
+                        "# HELP nova_http_connections_open Connections open now.\n"
+                        "# TYPE nova_http_connections_open gauge\n"
+                        "nova_http_connections_open %lld\n"
+                        "# HELP nova_http_connections_accepted_total Connections accepted.\n"
+                        "# TYPE nova_http_connections_accepted_total counter\n"
+                        "nova_http_connections_accepted_total %llu\n"
+                        "# HELP nova_http_connections_refused_total Connections refused at "
+                        "accept, by limit.\n"
+                        "# TYPE nova_http_connections_refused_total counter\n",
+                        (long long)atomic_load_explicit(&m->conn_open, memory_order_relaxed),
+                        LOAD(m->conn_accepted)));
+    for (size_t i = 0; i < HTTP_NREFUSE; i++)
+        TRY(nova_buf_printf(out, "nova_http_connections_refused_total{reason=\"%s\"} %llu\n",
+                            refuse_names[i], LOAD(m->conn_refused[i])));
+    TRY(nova_buf_append_cstr(out, "# HELP nova_http_connections_timed_out_total Connections "
+                                  "closed because a request's headers or body missed its "
+                                  "deadline.\n"
+                                  "# TYPE nova_http_connections_timed_out_total counter\n"));
+    for (size_t i = 0; i < HTTP_NPHASES; i++)
+        TRY(nova_buf_printf(out, "nova_http_connections_timed_out_total{phase=\"%s\"} %llu\n",
+                            phase_names[i], LOAD(m->conn_timed_out[i])));
+    TRY(nova_buf_append_cstr(out, "# HELP nova_http_worker_requests_total Requests answered, "
+                                  "by worker thread.\n"
+                                  "# TYPE nova_http_worker_requests_total counter\n"));
+    for (size_t i = 0; i < m->nworkers; i++)
+        TRY(nova_buf_printf(out, "nova_http_worker_requests_total{worker=\"%zu\"} %llu\n", i,
+                            LOAD(m->worker_requests[i])));
+#undef LOAD
     return NOVA_OK;
 }

@@ -84,7 +84,7 @@ static bool same_shape(const http_route_t *a, const http_route_t *b)
 }
 
 nova_status http_router_add(http_router_t *rt, const char *method, const char *pattern,
-                            const char *scope, nova_handler_fn fn, void *ud)
+                            const char *scope, size_t max_body, nova_handler_fn fn, void *ud)
 {
     http_route_t r = {0};
     nova_status st = NOVA_NOMEM;
@@ -98,6 +98,7 @@ nova_status http_router_add(http_router_t *rt, const char *method, const char *p
         goto error;
     r.fn = fn;
     r.ud = ud;
+    r.max_body = max_body;
     r.order = rt->n;
     st = route_compile(&r);
     if (st != NOVA_OK)
@@ -162,6 +163,37 @@ void http_path_split(char *path, http_path_t *out)
         out->lens[out->nsegs] = (size_t)(p - s);
         out->nsegs++;
     }
+}
+
+static int hex_val(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+bool http_param_decode(char *seg)
+{
+    char *w = seg;
+    for (const char *p = seg; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '%') {
+            int hi = hex_val(p[1]), lo = hi < 0 ? -1 : hex_val(p[2]);
+            if (lo < 0)
+                return false;
+            c = (unsigned char)(hi << 4 | lo);
+            p += 2;
+        }
+        if (c < 0x20 || c == 0x7f || c == '/')
+            return false;
+        *w++ = (char)c;
+    }
+    *w = '\0';
+    return true;
 }
 
 static bool path_matches(const http_route_t *r, const http_path_t *p)

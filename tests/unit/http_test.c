@@ -366,23 +366,24 @@ static bool authenticate(nova_req_t *r, const char *scope, void *ud)
 
 static void add_routes(nova_http_server_t *s)
 {
-    assert_int_equal(nova_http_route(s, "GET", "/hello", NULL, h_hello, NULL), NOVA_OK);
-    assert_int_equal(nova_http_route(s, "GET", "/v1/clients/{id}", NULL, h_client, NULL), NOVA_OK);
-    /* registered after the {id} route on purpose: the literal must still win */
-    assert_int_equal(nova_http_route(s, "GET", "/v1/clients/me", NULL, h_me, NULL), NOVA_OK);
-    assert_int_equal(nova_http_route(s, "POST", "/v1/clients/{id}/keys/{kid}", NULL, h_keys, NULL),
+    assert_int_equal(nova_http_route(s, "GET", "/hello", NULL, 0, h_hello, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/v1/clients/{id}", NULL, 0, h_client, NULL),
                      NOVA_OK);
-    assert_int_equal(nova_http_route(s, "POST", "/echo", NULL, h_echo, NULL), NOVA_OK);
-    assert_int_equal(nova_http_route(s, "PUT", "/echo", NULL, h_echo, NULL), NOVA_OK);
-    assert_int_equal(nova_http_route(s, "GET", "/hdr", NULL, h_hdr, NULL), NOVA_OK);
-    assert_int_equal(nova_http_route(s, "GET", "/nostatus", NULL, h_nostatus, NULL), NOVA_OK);
-    assert_int_equal(nova_http_route(s, "GET", "/status/{st}", NULL, h_status, NULL), NOVA_OK);
-    assert_int_equal(nova_http_route(s, "GET", "/slow", NULL, h_slow, NULL), NOVA_OK);
-    assert_int_equal(nova_http_route(s, "GET", "/cached", NULL, h_cached, NULL), NOVA_OK);
-    assert_int_equal(nova_http_route(s, "GET", "/private", "read", h_private, NULL), NOVA_OK);
-    assert_int_equal(nova_http_route(s, "GET", "/admin", "admin", h_private, NULL), NOVA_OK);
-    assert_int_equal(nova_http_route(s, "GET", "/silent", "silent", h_private, NULL), NOVA_OK);
-    assert_int_equal(nova_http_route(s, "GET", "/metrics", NULL, nova_http_metrics_handler, s),
+    /* registered after the {id} route on purpose: the literal must still win */
+    assert_int_equal(nova_http_route(s, "GET", "/v1/clients/me", NULL, 0, h_me, NULL), NOVA_OK);
+    assert_int_equal(
+        nova_http_route(s, "POST", "/v1/clients/{id}/keys/{kid}", NULL, 0, h_keys, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "POST", "/echo", NULL, MAX_BODY, h_echo, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "PUT", "/echo", NULL, MAX_BODY, h_echo, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/hdr", NULL, 0, h_hdr, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/nostatus", NULL, 0, h_nostatus, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/status/{st}", NULL, 0, h_status, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/slow", NULL, 0, h_slow, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/cached", NULL, 0, h_cached, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/private", "read", 0, h_private, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/admin", "admin", 0, h_private, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/silent", "silent", 0, h_private, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/metrics", NULL, 0, nova_http_metrics_handler, s),
                      NOVA_OK);
     nova_http_set_authenticator(s, authenticate, NULL);
 }
@@ -925,25 +926,27 @@ static void test_route_registration(void **state)
     (void)state;
 
     assert_int_equal(nova_http_server_new(&cfg, &s), NOVA_OK);
-    assert_int_equal(nova_http_route(s, "GET", "nope", NULL, h_hello, NULL), NOVA_INVALID);
-    assert_int_equal(nova_http_route(s, "GET", "/a/{}", NULL, h_hello, NULL), NOVA_INVALID);
-    assert_int_equal(nova_http_route(s, "GET", "/a/{x", NULL, h_hello, NULL), NOVA_INVALID);
-    assert_int_equal(nova_http_route(s, "GET", "/a/x}", NULL, h_hello, NULL), NOVA_INVALID);
-    assert_int_equal(nova_http_route(s, "GET", "/a/{b}/{c}/{d}/{e}/{f}", NULL, h_hello, NULL),
+    assert_int_equal(nova_http_route(s, "GET", "nope", NULL, 0, h_hello, NULL), NOVA_INVALID);
+    assert_int_equal(nova_http_route(s, "GET", "/a/{}", NULL, 0, h_hello, NULL), NOVA_INVALID);
+    assert_int_equal(nova_http_route(s, "GET", "/a/{x", NULL, 0, h_hello, NULL), NOVA_INVALID);
+    assert_int_equal(nova_http_route(s, "GET", "/a/x}", NULL, 0, h_hello, NULL), NOVA_INVALID);
+    assert_int_equal(nova_http_route(s, "GET", "/a/{b}/{c}/{d}/{e}/{f}", NULL, 0, h_hello, NULL),
                      NOVA_INVALID);
-    assert_int_equal(nova_http_route(s, "get", "/a", NULL, h_hello, NULL), NOVA_INVALID);
-    assert_int_equal(nova_http_route(s, "GET", "/a", NULL, NULL, NULL), NOVA_INVALID);
-    assert_int_equal(nova_http_route(s, "GET", "/a/{b}/{c}/{d}/{e}", NULL, h_hello, NULL), NOVA_OK);
-    assert_int_equal(nova_http_route(s, "GET", "/a/{id}", NULL, h_hello, NULL), NOVA_OK);
-    assert_int_equal(nova_http_route(s, "GET", "/a/{other}", NULL, h_hello, NULL), NOVA_CONFLICT);
-    assert_int_equal(nova_http_route(s, "POST", "/a/{other}", NULL, h_hello, NULL), NOVA_OK);
-    assert_int_equal(nova_http_route(s, "GET", "/p", "scope", h_hello, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "get", "/a", NULL, 0, h_hello, NULL), NOVA_INVALID);
+    assert_int_equal(nova_http_route(s, "GET", "/a", NULL, 0, NULL, NULL), NOVA_INVALID);
+    assert_int_equal(nova_http_route(s, "GET", "/a/{b}/{c}/{d}/{e}", NULL, 0, h_hello, NULL),
+                     NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/a/{id}", NULL, 0, h_hello, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/a/{other}", NULL, 0, h_hello, NULL),
+                     NOVA_CONFLICT);
+    assert_int_equal(nova_http_route(s, "POST", "/a/{other}", NULL, 0, h_hello, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/p", "scope", 0, h_hello, NULL), NOVA_OK);
     /* a scoped route without an authenticator would fail open or closed at random: refuse */
     assert_int_equal(nova_http_server_start(s), NOVA_INVALID);
     nova_http_set_authenticator(s, authenticate, NULL);
     cfg.port = 0;
     assert_int_equal(nova_http_server_start(s), NOVA_OK);
-    assert_int_equal(nova_http_route(s, "GET", "/late", NULL, h_hello, NULL), NOVA_INVALID);
+    assert_int_equal(nova_http_route(s, "GET", "/late", NULL, 0, h_hello, NULL), NOVA_INVALID);
     nova_http_server_stop(s, 100);
     nova_http_server_stop(s, 100); /* idempotent */
     nova_http_server_free(s);
@@ -981,11 +984,11 @@ static void test_port_in_use(void **state)
     (void)state;
 
     assert_int_equal(nova_http_server_new(&cfg, &a), NOVA_OK);
-    assert_int_equal(nova_http_route(a, "GET", "/hello", NULL, h_hello, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(a, "GET", "/hello", NULL, 0, h_hello, NULL), NOVA_OK);
     assert_int_equal(nova_http_server_start(a), NOVA_OK);
     cfg.port = nova_http_server_port(a);
     assert_int_equal(nova_http_server_new(&cfg, &b), NOVA_OK);
-    assert_int_equal(nova_http_route(b, "GET", "/hello", NULL, h_hello, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(b, "GET", "/hello", NULL, 0, h_hello, NULL), NOVA_OK);
     assert_int_equal(nova_http_server_start(b), NOVA_UNAVAILABLE);
     nova_http_server_free(a);
     /* the port is free again: the same server may now start */
@@ -1025,8 +1028,8 @@ static void test_graceful_stop(void **state)
     (void)state;
 
     assert_int_equal(nova_http_server_new(&cfg, &s), NOVA_OK);
-    assert_int_equal(nova_http_route(s, "GET", "/slow", NULL, h_slow, NULL), NOVA_OK);
-    assert_int_equal(nova_http_route(s, "GET", "/hello", NULL, h_hello, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/slow", NULL, 0, h_slow, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/hello", NULL, 0, h_hello, NULL), NOVA_OK);
     assert_int_equal(nova_http_server_start(s), NOVA_OK);
     sc.port = nova_http_server_port(s);
 
@@ -1069,7 +1072,7 @@ static void test_stop_grace_expires(void **state)
     (void)state;
 
     assert_int_equal(nova_http_server_new(&cfg, &s), NOVA_OK);
-    assert_int_equal(nova_http_route(s, "GET", "/slow", NULL, h_slow, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/slow", NULL, 0, h_slow, NULL), NOVA_OK);
     assert_int_equal(nova_http_server_start(s), NOVA_OK);
     sc.port = nova_http_server_port(s);
     assert_int_equal(pthread_create(&th, NULL, slow_client, &sc), 0);
@@ -1193,7 +1196,7 @@ static void test_mtls(void **state)
     (void)state;
 
     assert_int_equal(nova_http_server_new(&cfg, &s), NOVA_OK);
-    assert_int_equal(nova_http_route(s, "GET", "/whoami", NULL, h_whoami, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/whoami", NULL, 0, h_whoami, NULL), NOVA_OK);
     assert_int_equal(nova_http_server_start(s), NOVA_OK);
     unsigned port = nova_http_server_port(s);
 
