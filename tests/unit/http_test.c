@@ -27,7 +27,8 @@
 #include "nova/http.h"
 #include "nova/log.h"
 
-/* Reach the statics (validators) of the server. */
+/* Reach the statics (validators, the per-address table) of the server. */
+#include "../../src/http/conn.c"
 #include "../../src/http/server.c"
 
 #ifdef NOVA_HAVE_GNUTLS
@@ -976,6 +977,61 @@ static void test_validators(void **state)
     assert_false(path_acceptable(""));
 }
 
+static void test_raw_path_rules(void **state)
+{
+    char seg[64];
+    (void)state;
+    assert_false(path_acceptable("/a/%2e%2e/b"));
+    assert_false(path_acceptable("/a/%2E."));
+    assert_false(path_acceptable("/a/./b"));
+    assert_false(path_acceptable("/a%00b"));
+    assert_true(path_acceptable("/a/%2e%2e%2e"));
+    assert_true(path_acceptable("/a/.well-known"));
+    assert_true(path_acceptable("/"));
+
+    strcpy(seg, "ten_%41b%2d");
+    assert_true(http_param_decode(seg));
+    assert_string_equal(seg, "ten_Ab-");
+    const char *bad[] = {"a%2fb", "a%2Fb", "a%00", "a%0a", "a%7f", "a%", "a%4", "a%zz", "a%g0"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        strcpy(seg, bad[i]);
+        assert_false(http_param_decode(seg));
+    }
+}
+
+/* Open addressing with backward-shift deletion: counts survive any order of release, also
+ * across collisions and wrap-around at the end of the table. */
+static void test_ip_table(void **state)
+{
+    http_conns_t t = {0};
+    unsigned char ips[40][16];
+    (void)state;
+
+    t.ips = calloc(16, sizeof(*t.ips));
+    t.ip_mask = 15;
+    for (int i = 0; i < 8; i++) {
+        memset(ips[i], 0, 16);
+        ips[i][15] = (unsigned char)i;
+        for (int k = 0; k <= i; k++)
+            ip_find(&t, ips[i], true)->count++;
+    }
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(ip_find(&t, ips[i], false)->count, (unsigned)i + 1);
+    /* Release in a scrambled order; every other entry must stay findable with its count. */
+    const int order[] = {3, 0, 7, 5, 1, 6, 2, 4};
+    for (int j = 0; j < 8; j++) {
+        int i = order[j];
+        for (int k = 0; k <= i; k++)
+            ip_release(&t, ips[i]);
+        assert_null(ip_find(&t, ips[i], false));
+        for (int m = j + 1; m < 8; m++)
+            assert_int_equal(ip_find(&t, ips[order[m]], false)->count, (unsigned)order[m] + 1);
+    }
+    for (size_t i = 0; i < 16; i++)
+        assert_int_equal(t.ips[i].count, 0);
+    free(t.ips);
+}
+
 static void test_port_in_use(void **state)
 {
     nova_http_server_t *a, *b;
@@ -1253,6 +1309,8 @@ int main(void)
     };
     const struct CMUnitTest standalone[] = {
         cmocka_unit_test(test_validators),
+        cmocka_unit_test(test_raw_path_rules),
+        cmocka_unit_test(test_ip_table),
         cmocka_unit_test(test_route_registration),
         cmocka_unit_test(test_port_in_use),
         cmocka_unit_test(test_graceful_stop),
