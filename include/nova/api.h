@@ -13,6 +13,7 @@ typedef struct nova_api {
     nova_auth_t *auth;
     const char *database_url; /* each HTTP thread opens its own connection to it */
     const char *store_driver; /* "sqlite" | "postgres", for /v1/ready */
+    nova_http_server_t *srv;  /* set by nova_api_register: /metrics renders its counters */
 } nova_api_t;
 
 /* Registers every route of the API on srv and sets the authenticator. api must outlive srv. */

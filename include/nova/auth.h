@@ -18,18 +18,30 @@ typedef struct nova_auth nova_auth_t;
 
 typedef struct nova_auth_config {
     uint8_t master_key[32];
-    const char *issuer;
-    const char *audience; /* the audience this deployment's API accepts */
-    unsigned token_ttl;   /* seconds */
-    nova_jws_alg alg;     /* for new tenants' keys */
-    size_t token_cache;   /* entries of the verified-token cache; 0 disables */
+    const char *issuer;        /* the deployment's; a tenant's is issuer + "/tenants/" + id */
+    const char *audience;      /* the audience this deployment's API accepts */
+    unsigned token_ttl;        /* seconds */
+    nova_jws_alg alg;          /* for new tenants' keys */
+    size_t token_cache;        /* entries of the verified-token cache; 0 disables */
+    bool jwks_combined;        /* serve every tenant's keys in one JWKS (nova_auth_jwks) */
+    const char *metrics_token; /* bearer token for operational detail; NULL or "": none */
 } nova_auth_config_t;
 
 /* Copies cfg (strings too). */
 nova_status nova_auth_new(const nova_auth_config_t *cfg, nova_auth_t **out);
 void nova_auth_free(nova_auth_t *a);
+/* The deployment's issuer (NOVA_ISSUER, no trailing slash): base of every tenant's issuer. */
 const char *nova_auth_issuer(const nova_auth_t *a);
+/* The issuer of tenant_id's tokens and its RFC 8414 identifier: "{issuer}/tenants/{id}".
+ * Allocated from ar; NULL when out of memory. Tokens of a tenant carry it as `iss`, and
+ * verification accepts no other for the token's `tid`. */
+const char *nova_auth_tenant_issuer(const nova_auth_t *a, nova_arena_t *ar, const char *tenant_id);
 const char *nova_auth_audience(const nova_auth_t *a);
+/* Whether the combined JWKS (every tenant's keys) is served. */
+bool nova_auth_jwks_combined(const nova_auth_t *a);
+/* true when a metrics token is configured and presented (len bytes) equals it. Compares
+ * SHA-256 digests in constant time, so neither the token nor its length shows in timing. */
+bool nova_auth_metrics_token_ok(const nova_auth_t *a, const char *presented, size_t len);
 
 /* Loads the 32-byte master key: from b64 (base64url) when non-empty, else from the file at
  * path, creating it (mode 0600, parent directory too) with fresh random bytes when missing
@@ -121,5 +133,9 @@ nova_status nova_auth_client_revoke(nova_auth_t *a, nova_store_t *s, const char 
 
 /* Appends the JWKS document ({"keys":[...]}) with every tenant's public keys. */
 nova_status nova_auth_jwks(nova_auth_t *a, nova_store_t *s, nova_buf_t *out);
+/* Appends the JWKS document of one tenant. NOVA_NOT_FOUND (nothing appended) when there is no
+ * such tenant, whatever the id looks like. */
+nova_status nova_auth_tenant_jwks(nova_auth_t *a, nova_store_t *s, const char *tenant_id,
+                                  nova_buf_t *out);
 
 #endif

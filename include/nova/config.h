@@ -17,6 +17,8 @@ typedef struct nova_config {
     char *master_key;            /* NOVA_MASTER_KEY (base64url, 32 bytes) */
     char *master_key_file;       /* NOVA_MASTER_KEY_FILE */
     char *issuer;                /* NOVA_ISSUER */
+    bool jwks_combined;          /* NOVA_JWKS_COMBINED */
+    char *metrics_token;         /* NOVA_METRICS_TOKEN */
     char *audience;              /* NOVA_AUDIENCE */
     unsigned token_ttl;          /* NOVA_TOKEN_TTL seconds */
     char *token_alg;             /* NOVA_TOKEN_ALG */

@@ -91,6 +91,9 @@ nova_status nova_store_key_get_active(nova_store_t *s, nova_arena_t *a, const ch
 /* Every key of every tenant (for the JWKS document), oldest first. */
 nova_status nova_store_key_list(nova_store_t *s, nova_arena_t *a, nova_signing_key_t **out,
                                 size_t *n);
+/* The tenant's keys (for its own JWKS), oldest first; none (n 0) for an unknown tenant. */
+nova_status nova_store_key_list_tenant(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                       nova_signing_key_t **out, size_t *n);
 
 /* ---- API clients ---- */
 

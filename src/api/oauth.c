@@ -102,8 +102,9 @@ void api_introspect(nova_req_t *r, void *ud)
     else
         o = json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "active", 1, "scope",
                       c.scope, "client_id", c.client_id, "sub", c.client_id, "tid", c.tenant_id,
-                      "aud", c.audience, "iss", nova_auth_issuer(api->auth), "jti", c.jti, "iat",
-                      (json_int_t)c.iat, "exp", (json_int_t)c.exp);
+                      "aud", c.audience, "iss",
+                      nova_auth_tenant_issuer(api->auth, &r->arena, c.tenant_id), "jti", c.jti,
+                      "iat", (json_int_t)c.iat, "exp", (json_int_t)c.exp);
     if (o && active)
         json_object_set_new(o, "token_type", json_string("Bearer"));
     api_reply_json(r, 200, o);
@@ -131,7 +132,39 @@ void api_revoke(nova_req_t *r, void *ud)
     nova_resp_body(r, 200, "application/json", "{}", 2);
 }
 
+static void reply_jwks(nova_req_t *r, nova_status st, nova_buf_t *b)
+{
+    if (st == NOVA_OK) {
+        nova_resp_body(r, 200, "application/jwk-set+json", b->data, b->len);
+        nova_resp_header(r, "Cache-Control", "public, max-age=60");
+    } else if (st == NOVA_NOT_FOUND) {
+        nova_resp_problem(r, 404, "not_found", "Not found", "no such tenant");
+    } else {
+        nova_resp_status(r, st, NULL);
+    }
+}
+
 void api_jwks(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    /* Off by default: a document of every tenant's keys tells anyone how many tenants there
+     * are. Each tenant's own JWKS is at /tenants/{id}/.well-known/jwks.json. */
+    if (!nova_auth_jwks_combined(api->auth)) {
+        nova_resp_problem(r, 404, "not_found", "Not found",
+                          "the combined JWKS is not served here; each tenant's is at "
+                          "/tenants/{id}/.well-known/jwks.json");
+        return;
+    }
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    nova_buf_t b;
+    nova_buf_init(&b);
+    reply_jwks(r, nova_auth_jwks(api->auth, s, &b), &b);
+    nova_buf_free(&b);
+}
+
+void api_tenant_jwks(nova_req_t *r, void *ud)
 {
     nova_api_t *api = ud;
     nova_store_t *s = api_store(r, api);
@@ -139,35 +172,66 @@ void api_jwks(nova_req_t *r, void *ud)
         return;
     nova_buf_t b;
     nova_buf_init(&b);
-    nova_status st = nova_auth_jwks(api->auth, s, &b);
-    if (st == NOVA_OK) {
-        nova_resp_body(r, 200, "application/jwk-set+json", b.data, b.len);
-        nova_resp_header(r, "Cache-Control", "public, max-age=60");
-    } else {
-        nova_resp_status(r, st, NULL);
-    }
+    reply_jwks(r, nova_auth_tenant_jwks(api->auth, s, r->params[0], &b), &b);
     nova_buf_free(&b);
+}
+
+/* The RFC 8414 document of issuer iss; jwks_uri may be NULL (then not listed). The endpoints
+ * are the deployment's: a client's tenant follows from its credentials. */
+static void reply_metadata(nova_req_t *r, nova_api_t *api, const char *iss, const char *jwks_uri)
+{
+    const char *base = nova_auth_issuer(api->auth);
+    json_t *scopes = json_array();
+    for (const char *const *sc = nova_auth_scopes; *sc; sc++)
+        json_array_append_new(scopes, json_string(*sc));
+    json_t *methods = json_pack("[s,s]", "client_secret_basic", "client_secret_post");
+    json_t *o = json_pack(
+        "{s:s, s:s+, s:s+, s:s+, s:[s], s:O, s:O, s:O, s:o, s:[], s:s+}", "issuer", iss,
+        "token_endpoint", base, "/oauth/token", "introspection_endpoint", base, "/oauth/introspect",
+        "revocation_endpoint", base, "/oauth/revoke", "grant_types_supported", "client_credentials",
+        "token_endpoint_auth_methods_supported", methods,
+        "introspection_endpoint_auth_methods_supported", methods,
+        "revocation_endpoint_auth_methods_supported", methods, "scopes_supported", scopes,
+        "response_types_supported", "service_documentation", base, "/openapi.json");
+    json_decref(methods);
+    if (o && jwks_uri)
+        json_object_set_new(o, "jwks_uri", json_string(jwks_uri));
+    api_reply_json(r, 200, o);
 }
 
 void api_as_metadata(nova_req_t *r, void *ud)
 {
     nova_api_t *api = ud;
-    const char *iss = nova_auth_issuer(api->auth);
-    json_t *scopes = json_array();
-    for (const char *const *sc = nova_auth_scopes; *sc; sc++)
-        json_array_append_new(scopes, json_string(*sc));
-    json_t *methods = json_pack("[s,s]", "client_secret_basic", "client_secret_post");
-    json_t *o =
-        json_pack("{s:s, s:s+, s:s+, s:s+, s:s+, s:[s], s:O, s:O, s:O, s:o, s:[], s:s+}", "issuer",
-                  iss, "token_endpoint", iss, "/oauth/token", "jwks_uri", iss,
-                  "/.well-known/jwks.json", "introspection_endpoint", iss, "/oauth/introspect",
-                  "revocation_endpoint", iss, "/oauth/revoke", "grant_types_supported",
-                  "client_credentials", "token_endpoint_auth_methods_supported", methods,
-                  "introspection_endpoint_auth_methods_supported", methods,
-                  "revocation_endpoint_auth_methods_supported", methods, "scopes_supported", scopes,
-                  "response_types_supported", "service_documentation", iss, "/openapi.json");
-    json_decref(methods);
-    api_reply_json(r, 200, o);
+    const char *base = nova_auth_issuer(api->auth);
+    const char *jwks = nova_auth_jwks_combined(api->auth)
+                           ? nova_arena_printf(&r->arena, "%s/.well-known/jwks.json", base)
+                           : NULL;
+    reply_metadata(r, api, base, jwks);
+}
+
+void api_tenant_metadata(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    nova_tenant_t t;
+    nova_status st = nova_store_tenant_get(s, &r->arena, r->params[0], &t);
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID) {
+        nova_resp_problem(r, 404, "not_found", "Not found", "no such tenant");
+        return;
+    }
+    if (st) {
+        nova_resp_status(r, st, NULL);
+        return;
+    }
+    const char *iss = nova_auth_tenant_issuer(api->auth, &r->arena, t.id);
+    const char *jwks = iss ? nova_arena_printf(&r->arena, "%s/.well-known/jwks.json", iss) : NULL;
+    if (jwks == NULL) {
+        nova_resp_status(r, NOVA_NOMEM, NULL);
+        return;
+    }
+    reply_metadata(r, api, iss, jwks);
 }
 
 void api_openapi(nova_req_t *r, void *ud)

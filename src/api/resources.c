@@ -1,6 +1,7 @@
 /* resources.c: health and readiness, the caller (/v1/me), API clients and tenants. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
 
@@ -10,23 +11,63 @@ void api_health(nova_req_t *r, void *ud)
     nova_resp_json(r, 200, "{\"status\":\"ok\"}", 15);
 }
 
+/* true when the request carries the operator's metrics token (NOVA_METRICS_TOKEN) as
+ * `Authorization: Bearer ...`. */
+static bool operator_token(nova_req_t *r, nova_api_t *api)
+{
+    const char *authz = nova_req_header(r, "Authorization");
+    if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0)
+        return false;
+    const char *tok = authz + 7;
+    while (*tok == ' ')
+        tok++;
+    return nova_auth_metrics_token_ok(api->auth, tok, strlen(tok));
+}
+
 void api_ready(nova_req_t *r, void *ud)
 {
     nova_api_t *api = ud;
     nova_store_t *s = NULL;
     int version = 0;
+    /* Anyone (a load balancer) may ask whether the instance is ready; which store it runs on,
+     * its schema and why it is not ready are for the operator's token only. */
+    bool detail = operator_token(r, api);
     if (nova_store_thread(api->database_url, &s) != NOVA_OK || nova_store_ping(s) != NOVA_OK ||
         nova_store_schema_version(s, &version) != NOVA_OK) {
-        nova_resp_problem(r, 503, "not_ready", "Not Ready", "the store cannot be reached");
+        nova_resp_problem(r, 503, "not_ready", "Not Ready",
+                          detail ? "the store cannot be reached" : "not ready");
         return;
     }
     if (version != nova_store_code_version()) {
-        nova_resp_problem(r, 503, "not_ready", "Not Ready", "the schema is not migrated");
+        nova_resp_problem(r, 503, "not_ready", "Not Ready",
+                          detail ? "the schema is not migrated" : "not ready");
+        return;
+    }
+    if (!detail) {
+        nova_resp_json(r, 200, "{\"status\":\"ready\"}", 18);
         return;
     }
     api_reply_json(r, 200,
                    json_pack("{s:s, s:s, s:i}", "status", "ready", "store", nova_store_driver(s),
                              "schema_version", version));
+}
+
+/* GET /metrics: only with the operator's token. Without NOVA_METRICS_TOKEN no request can
+ * read it (the server does not see the peer's address, so there is no loopback exception). */
+void api_metrics(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    if (!operator_token(r, api)) {
+        bool sent = nova_req_header(r, "Authorization") != NULL;
+        nova_resp_header(r, "WWW-Authenticate",
+                         sent ? "Bearer realm=\"nova\", error=\"invalid_token\""
+                              : "Bearer realm=\"nova\"");
+        nova_resp_problem(r, 401, sent ? "invalid_token" : "unauthorized", "Unauthorized",
+                          "/metrics needs Authorization: Bearer with the NOVA_METRICS_TOKEN "
+                          "(unset: metrics are not served)");
+        return;
+    }
+    nova_http_metrics_handler(r, api->srv);
 }
 
 void api_me(nova_req_t *r, void *ud)
@@ -286,6 +327,13 @@ nova_status nova_api_register(nova_api_t *api, nova_http_server_t *srv)
         {"GET", "/v1/ready", NULL, api_ready, 0},
         {"GET", "/.well-known/jwks.json", NULL, api_jwks, 0},
         {"GET", "/.well-known/oauth-authorization-server", NULL, api_as_metadata, 0},
+        /* Each tenant is an issuer: RFC 8414 §3.1 puts its metadata after the well-known
+         * segment; OpenID-style clients look under the issuer, so both are served. */
+        {"GET", "/.well-known/oauth-authorization-server/tenants/{id}", NULL, api_tenant_metadata,
+         0},
+        {"GET", "/tenants/{id}/.well-known/oauth-authorization-server", NULL, api_tenant_metadata,
+         0},
+        {"GET", "/tenants/{id}/.well-known/jwks.json", NULL, api_tenant_jwks, 0},
         {"GET", "/openapi.json", NULL, api_openapi, 0},
         {"POST", "/oauth/token", NULL, api_token, API_SMALL_BODY},
         {"POST", "/oauth/introspect", NULL, api_introspect, API_SMALL_BODY},
@@ -305,8 +353,8 @@ nova_status nova_api_register(nova_api_t *api, nova_http_server_t *srv)
         if (st)
             return st;
     }
-    nova_status st =
-        nova_http_route(srv, "GET", "/metrics", NULL, 0, nova_http_metrics_handler, srv);
+    api->srv = srv;
+    nova_status st = nova_http_route(srv, "GET", "/metrics", NULL, 0, api_metrics, api);
     if (st)
         return st;
     nova_http_set_authenticator(srv, api_authenticate, api);

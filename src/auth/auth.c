@@ -42,6 +42,14 @@ nova_status nova_auth_new(const nova_auth_config_t *cfg, nova_auth_t **out)
     a->audience = strdup(cfg->audience);
     if (a->issuer == NULL || a->audience == NULL)
         goto error;
+    /* Tenant issuers append "/tenants/ID": one slash, however NOVA_ISSUER was written. */
+    for (size_t n = strlen(a->issuer); n > 0 && a->issuer[n - 1] == '/'; n--)
+        a->issuer[n - 1] = '\0';
+    a->jwks_combined = cfg->jwks_combined;
+    if (cfg->metrics_token && *cfg->metrics_token) {
+        nova_sha256(cfg->metrics_token, strlen(cfg->metrics_token), a->metrics_token_digest);
+        a->metrics_token_set = true;
+    }
     a->token_ttl = cfg->token_ttl;
     a->alg = cfg->alg;
     pthread_rwlock_init(&a->keys_lock, NULL);
@@ -95,6 +103,34 @@ const char *nova_auth_issuer(const nova_auth_t *a)
 const char *nova_auth_audience(const nova_auth_t *a)
 {
     return a->audience;
+}
+
+static const char tenant_infix[] = "/tenants/";
+
+const char *nova_auth_tenant_issuer(const nova_auth_t *a, nova_arena_t *ar, const char *tenant_id)
+{
+    return nova_arena_printf(ar, "%s%s%s", a->issuer, tenant_infix, tenant_id);
+}
+
+bool auth_issuer_is(const nova_auth_t *a, const char *tenant_id, const char *iss)
+{
+    size_t il = strlen(a->issuer), xl = sizeof(tenant_infix) - 1;
+    return strncmp(iss, a->issuer, il) == 0 && strncmp(iss + il, tenant_infix, xl) == 0 &&
+           strcmp(iss + il + xl, tenant_id) == 0;
+}
+
+bool nova_auth_jwks_combined(const nova_auth_t *a)
+{
+    return a->jwks_combined;
+}
+
+bool nova_auth_metrics_token_ok(const nova_auth_t *a, const char *presented, size_t len)
+{
+    uint8_t d[32];
+    nova_sha256(presented ? presented : "", presented ? len : 0, d);
+    /* Digests of equal length: the comparison takes the same time whatever was sent. */
+    bool same = CRYPTO_memcmp(d, a->metrics_token_digest, sizeof(d)) == 0;
+    return a->metrics_token_set && same;
 }
 
 nova_status nova_auth_master_key_load(const char *b64, const char *path, bool create,

@@ -44,6 +44,9 @@ struct nova_auth {
     char *audience;
     unsigned token_ttl;
     nova_jws_alg alg;
+    bool jwks_combined;
+    bool metrics_token_set;
+    uint8_t metrics_token_digest[32]; /* SHA-256 of the metrics token */
 
     pthread_rwlock_t keys_lock;
     key_entry *by_kid[KEY_BUCKETS];
@@ -56,6 +59,8 @@ struct nova_auth {
 };
 
 uint64_t auth_hash(const char *s);
+/* true when iss is tenant_id's issuer (nova_auth_tenant_issuer), compared without allocating. */
+bool auth_issuer_is(const nova_auth_t *a, const char *tenant_id, const char *iss);
 /* The verification key for kid (loading it from the store on a miss). */
 nova_status auth_key_for_kid(nova_auth_t *a, nova_store_t *s, const char *kid,
                              const key_entry **out);

@@ -229,6 +229,21 @@ nova_status nova_auth_tenant_create(nova_auth_t *a, nova_store_t *s, nova_arena_
     return nova_store_tenant_create(s, out, &key);
 }
 
+/* Appends {"keys":[...]} of the n keys. */
+static nova_status jwks_doc(const nova_signing_key_t *keys, size_t n, nova_buf_t *out)
+{
+    nova_status st = nova_buf_append_cstr(out, "{\"keys\":[");
+    for (size_t i = 0; i < n && st == NOVA_OK; i++) {
+        if (i)
+            st = nova_buf_append(out, ",", 1);
+        if (st == NOVA_OK)
+            st = nova_buf_append_cstr(out, keys[i].public_jwk);
+    }
+    if (st == NOVA_OK)
+        st = nova_buf_append_cstr(out, "]}");
+    return st;
+}
+
 nova_status nova_auth_jwks(nova_auth_t *a, nova_store_t *s, nova_buf_t *out)
 {
     (void)a;
@@ -237,17 +252,27 @@ nova_status nova_auth_jwks(nova_auth_t *a, nova_store_t *s, nova_buf_t *out)
     nova_signing_key_t *keys = NULL;
     size_t n = 0;
     nova_status st = nova_store_key_list(s, &ar, &keys, &n);
-    if (st == NOVA_OK) {
-        st = nova_buf_append_cstr(out, "{\"keys\":[");
-        for (size_t i = 0; i < n && st == NOVA_OK; i++) {
-            if (i)
-                st = nova_buf_append(out, ",", 1);
-            if (st == NOVA_OK)
-                st = nova_buf_append_cstr(out, keys[i].public_jwk);
-        }
-        if (st == NOVA_OK)
-            st = nova_buf_append_cstr(out, "]}");
-    }
+    if (st == NOVA_OK)
+        st = jwks_doc(keys, n, out);
+    nova_arena_free(&ar);
+    return st;
+}
+
+nova_status nova_auth_tenant_jwks(nova_auth_t *a, nova_store_t *s, const char *tenant_id,
+                                  nova_buf_t *out)
+{
+    (void)a;
+    nova_arena_t ar;
+    nova_arena_init(&ar, 4096);
+    nova_signing_key_t *keys = NULL;
+    size_t n = 0;
+    nova_status st = nova_store_key_list_tenant(s, &ar, tenant_id, &keys, &n);
+    /* Every tenant is created with its key in one transaction: no key, no tenant. An id the
+     * store refuses outright ("*", "") is just as unknown. */
+    if (st == NOVA_INVALID || (st == NOVA_OK && n == 0))
+        st = NOVA_NOT_FOUND;
+    if (st == NOVA_OK)
+        st = jwks_doc(keys, n, out);
     nova_arena_free(&ar);
     return st;
 }

@@ -70,6 +70,9 @@ nova_status nova_auth_token_issue(nova_auth_t *a, nova_store_t *s, nova_arena_t 
         return NOVA_INTERNAL;
     nova_b64url_encode(raw, sizeof(raw), jti);
     int64_t now = nova_time_now();
+    const char *iss = nova_auth_tenant_issuer(a, ar, client->tenant_id);
+    if (iss == NULL)
+        return NOVA_NOMEM;
 
     nova_buf_t claims, jws;
     nova_buf_init(&claims);
@@ -77,7 +80,7 @@ nova_status nova_auth_token_issue(nova_auth_t *a, nova_store_t *s, nova_arena_t 
     /* Every value but the ids we generated comes from validated, quote-free input; escape
      * anyway so the token can never carry a forged member. */
     st = nova_buf_append_cstr(&claims, "{\"iss\":\"");
-    st = st ? st : nova_buf_append_json_escaped(&claims, a->issuer, strlen(a->issuer));
+    st = st ? st : nova_buf_append_json_escaped(&claims, iss, strlen(iss));
     st = st ? st : nova_buf_append_cstr(&claims, "\",\"sub\":\"");
     st = st ? st : nova_buf_append_json_escaped(&claims, client->id, strlen(client->id));
     st = st ? st : nova_buf_append_cstr(&claims, "\",\"client_id\":\"");
@@ -129,7 +132,7 @@ static nova_status verify_jws(nova_auth_t *a, nova_store_t *s, const char *token
     nova_jws_t jws;
     const key_entry *key;
     json_t *claims = NULL;
-    char iss[256];
+    char iss[512];
     nova_status st = nova_jws_parse(token, len, &jws);
     if (st) {
         *why = "malformed token";
@@ -145,12 +148,13 @@ static nova_status verify_jws(nova_auth_t *a, nova_store_t *s, const char *token
     if (nova_json_parse_object(jws.payload, jws.payload_len, &claims, NULL, 0) != NOVA_OK)
         goto end;
     json_t *iat = json_object_get(claims, "iat"), *exp = json_object_get(claims, "exp");
-    if (!copy_claim(claims, "iss", iss, sizeof(iss)) || strcmp(iss, a->issuer) != 0) {
+    /* Each tenant is its own issuer: iss must be the one of the tenant the token names. */
+    if (!copy_claim(claims, "tid", e->tenant_id, sizeof(e->tenant_id)) ||
+        !copy_claim(claims, "iss", iss, sizeof(iss)) || !auth_issuer_is(a, e->tenant_id, iss)) {
         *why = "wrong issuer";
         goto end;
     }
-    if (!copy_claim(claims, "tid", e->tenant_id, sizeof(e->tenant_id)) ||
-        !copy_claim(claims, "sub", e->client_id, sizeof(e->client_id)) ||
+    if (!copy_claim(claims, "sub", e->client_id, sizeof(e->client_id)) ||
         !copy_claim(claims, "jti", e->jti, sizeof(e->jti)) ||
         !copy_claim(claims, "aud", e->audience, sizeof(e->audience)) ||
         !copy_claim(claims, "scope", e->scope, sizeof(e->scope)) || !json_is_integer(iat) ||

@@ -38,7 +38,14 @@ static const key_def keys[] = {
      "file holding the master key; empty means `$NOVA_DATA_DIR/master.key`, created (mode "
      "0600) on first start when missing"},
     {"NOVA_ISSUER", K_STR, OFF(issuer), "", 0, 0,
-     "`iss` of issued tokens and the RFC 8414 issuer; empty means http(s)://HOST:PORT"},
+     "base of every issuer: a tenant's tokens carry `iss` `NOVA_ISSUER/tenants/ID`, its RFC 8414 "
+     "issuer; empty means http(s)://HOST:PORT"},
+    {"NOVA_JWKS_COMBINED", K_BOOL, OFF(jwks_combined), "false", 0, 0,
+     "also serve `/.well-known/jwks.json` with every tenant's keys (it reveals how many tenants "
+     "there are); each tenant's own is at `/tenants/ID/.well-known/jwks.json`"},
+    {"NOVA_METRICS_TOKEN", K_STR, OFF(metrics_token), "", 0, 0,
+     "bearer token for `GET /metrics` and the detail of `GET /v1/ready`; empty: neither is "
+     "served to anyone"},
     {"NOVA_AUDIENCE", K_STR, OFF(audience), "nova-api", 0, 0,
      "audience this API accepts in `aud`; clients get it unless they ask for another"},
     {"NOVA_TOKEN_TTL", K_UINT, OFF(token_ttl), "300", 60, 900,
@@ -236,6 +243,18 @@ nova_status nova_config_load(nova_config_t *cfg, const char *file, char *err, si
     }
     if ((*cfg->tls_cert == '\0') != (*cfg->tls_key == '\0')) {
         snprintf(err, errlen, "NOVA_TLS_CERT and NOVA_TLS_KEY must be set together");
+        st = NOVA_INVALID;
+        goto error;
+    }
+    /* A bearer token (RFC 6750 b64token), long enough not to be guessed. */
+    size_t mtl = strlen(cfg->metrics_token);
+    if (mtl != 0 &&
+        (mtl < 16 || mtl > 256 ||
+         strspn(cfg->metrics_token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                    "0123456789-._~+/=") != mtl)) {
+        snprintf(err, errlen,
+                 "NOVA_METRICS_TOKEN: expected 16-256 characters of A-Z a-z 0-9 "
+                 "-._~+/=");
         st = NOVA_INVALID;
         goto error;
     }

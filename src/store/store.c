@@ -36,6 +36,10 @@ static const nova_sql_t Q[NOVA_SQL_SLOTS] = {
                            NULL},
     [NOVA_Q_KEY_LIST] = {NOVA_Q_KEY_LIST, "key list",
                          "SELECT " KEY_COLS " FROM signing_keys ORDER BY created_at, kid", NULL},
+    [NOVA_Q_KEY_LIST_TENANT] = {NOVA_Q_KEY_LIST_TENANT, "key list tenant",
+                                "SELECT " KEY_COLS " FROM signing_keys WHERE tenant_id = ? "
+                                "ORDER BY created_at, kid",
+                                NULL},
     [NOVA_Q_CLIENT_INSERT] = {NOVA_Q_CLIENT_INSERT, "client insert",
                               "INSERT INTO clients (" CLIENT_COLS
                               ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -480,6 +484,16 @@ nova_status nova_store_key_list(nova_store_t *s, nova_arena_t *a, nova_signing_k
                                 size_t *n)
 {
     return get_all(s, &Q[NOVA_Q_KEY_LIST], NOVA_STORE_ALL_TENANTS, NULL, 0, a, read_key,
+                   sizeof(nova_signing_key_t), (void **)out, n);
+}
+
+nova_status nova_store_key_list_tenant(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                       nova_signing_key_t **out, size_t *n)
+{
+    if (!valid_tenant(tenant_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
+    return get_all(s, &Q[NOVA_Q_KEY_LIST_TENANT], tenant_id, p, 1, a, read_key,
                    sizeof(nova_signing_key_t), (void **)out, n);
 }
 

@@ -1,4 +1,6 @@
 // Integration tests: the real novad over HTTP. Run against SQLite and PostgreSQL by tests/run.sh.
+// Tenant names are unique per deployment and the PostgreSQL run shares one database between
+// files: names here start with api-.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -6,12 +8,13 @@ import { existsSync, readdirSync } from 'node:fs';
 import { startNova, makeTenant, token, call } from './lib.mjs';
 
 let nova, a, b, ops;
+const METRICS = 'metrics-token-for-api-tests';
 
 before(async () => {
-  nova = await startNova();
-  a = makeTenant(nova, 'tenant-a', 'clients:read clients:write');
-  b = makeTenant(nova, 'tenant-b', 'clients:read clients:write');
-  ops = makeTenant(nova, 'operator', 'platform:admin clients:read');
+  nova = await startNova({ NOVA_METRICS_TOKEN: METRICS });
+  a = makeTenant(nova, 'api-tenant-a', 'clients:read clients:write');
+  b = makeTenant(nova, 'api-tenant-b', 'clients:read clients:write');
+  ops = makeTenant(nova, 'api-operator', 'platform:admin clients:read');
 });
 after(async () => { await nova.stop(); });
 
@@ -37,20 +40,26 @@ function isProblem(r, status, code) {
 
 test('health, ready, metadata, jwks, openapi', async () => {
   assert.equal((await call(nova, 'GET', '/v1/health')).json.status, 'ok');
-  const ready = await call(nova, 'GET', '/v1/ready');
+  const ready = await call(nova, 'GET', '/v1/ready', { tok: METRICS });
   assert.equal(ready.status, 200);
   assert.equal(ready.json.store, process.env.NOVA_TEST_DATABASE_URL ? 'postgres' : 'sqlite');
   const md = await call(nova, 'GET', '/.well-known/oauth-authorization-server');
   assert.equal(md.json.issuer, nova.base);
   assert.equal(md.json.token_endpoint, md.json.issuer + '/oauth/token');
   assert.deepEqual(md.json.grant_types_supported, ['client_credentials']);
-  const jwks = await call(nova, 'GET', '/.well-known/jwks.json');
-  assert.equal(jwks.status, 200);
-  assert.ok(jwks.json.keys.length >= 3, 'one key per tenant');
-  for (const k of jwks.json.keys) {
-    assert.ok(k.kid && k.alg === 'EdDSA' && k.kty === 'OKP' && k.crv === 'Ed25519');
-    assert.equal(k.d, undefined, 'no private part in the JWKS');
+  const tmd = await call(nova, 'GET', `/.well-known/oauth-authorization-server/tenants/${a.tenant}`);
+  assert.equal(tmd.json.issuer, `${nova.base}/tenants/${a.tenant}`);
+  assert.equal(tmd.json.token_endpoint, nova.base + '/oauth/token');
+  for (const t of [a, b, ops]) {
+    const jwks = await call(nova, 'GET', `/tenants/${t.tenant}/.well-known/jwks.json`);
+    assert.equal(jwks.status, 200);
+    assert.equal(jwks.json.keys.length, 1, 'one key per tenant');
+    for (const k of jwks.json.keys) {
+      assert.ok(k.kid && k.alg === 'EdDSA' && k.kty === 'OKP' && k.crv === 'Ed25519');
+      assert.equal(k.d, undefined, 'no private part in the JWKS');
+    }
   }
+  assert.equal((await call(nova, 'GET', '/.well-known/jwks.json')).status, 404, 'combined JWKS off by default');
   const oa = await call(nova, 'GET', '/openapi.json');
   assert.equal(oa.json.openapi, '3.1.0');
 });
@@ -130,7 +139,7 @@ test('bearer tokens: missing, malformed, alg none, tampered, wrong audience', as
   const swapped = Buffer.from(JSON.stringify({ ...cb, tid: a.tenant })).toString('base64url');
   isProblem(await call(nova, 'GET', '/v1/me', { tok: `${hb}.${swapped}.${sb}` }), 401, 'invalid_token');
   // wrong audience: a client allowed to ask for another audience gets a token for it
-  const multi = makeTenant(nova, 'tenant-aud', 'clients:read', 'nova-api other-api');
+  const multi = makeTenant(nova, 'api-tenant-aud', 'clients:read', 'nova-api other-api');
   const other = await token(nova, multi, { audience: 'other-api' });
   r = await call(nova, 'GET', '/v1/me', { tok: other });
   isProblem(r, 401, 'invalid_token');
@@ -166,7 +175,7 @@ test('an expired token (issued by a real novad whose clock is 2 hours behind) is
 });
 
 test('scopes are enforced per route and cannot be escalated', async () => {
-  const ro = makeTenant(nova, 'tenant-ro', 'clients:read');
+  const ro = makeTenant(nova, 'api-tenant-ro', 'clients:read');
   const t = await token(nova, ro);
   assert.equal((await call(nova, 'GET', '/v1/clients', { tok: t })).status, 200);
   const r = await call(nova, 'POST', '/v1/clients', { tok: t, body: { name: 'x', scopes: ['clients:read'] } });
@@ -251,16 +260,16 @@ test('introspection and revocation (RFC 7662, RFC 7009)', async () => {
 
 test('platform operator creates tenants with a first client', async () => {
   const t = await token(nova, ops);
-  const r = await call(nova, 'POST', '/v1/tenants', { tok: t, body: { name: 'acme', client: { name: 'acme admin', scopes: ['clients:read', 'clients:write'] } } });
+  const r = await call(nova, 'POST', '/v1/tenants', { tok: t, body: { name: 'api-acme', client: { name: 'acme admin', scopes: ['clients:read', 'clients:write'] } } });
   assert.equal(r.status, 201, r.text);
   const acme = { id: r.json.client.client_id, secret: r.json.client.client_secret };
   const me = await call(nova, 'GET', '/v1/me', { tok: await token(nova, acme) });
   assert.equal(me.json.tenant.id, r.json.id);
-  assert.equal(me.json.tenant.name, 'acme');
+  assert.equal(me.json.tenant.name, 'api-acme');
   const list = await call(nova, 'GET', '/v1/tenants', { tok: t });
   assert.ok(list.json.tenants.some((x) => x.id === r.json.id));
   const got = await call(nova, 'GET', r.headers.get('location'), { tok: t });
-  assert.deepEqual(got.json, { id: r.json.id, name: 'acme', created_at: r.json.created_at });
+  assert.deepEqual(got.json, { id: r.json.id, name: 'api-acme', created_at: r.json.created_at });
   isProblem(await call(nova, 'GET', '/v1/tenants/ten_nope', { tok: t }), 404, 'not_found');
   isProblem(await call(nova, 'POST', '/v1/tenants', { tok: t, body: { name: 'x', client: { name: 'y', scopes: ['platform:admin'] } } }), 403, 'scope_escalation');
   isProblem(await call(nova, 'POST', '/v1/tenants', { tok: t, body: { name: '' } }), 400);
@@ -305,7 +314,7 @@ test('request id and traceparent are echoed; logs carry no secrets', async () =>
   assert.ok(!logs.includes(a.secret), 'client secret never logged');
   assert.ok(!logs.includes(t.split('.')[2]), 'token never logged');
   assert.match(logs, /"route":"\/v1\/me"/);
-  const m = await call(nova, 'GET', '/metrics');
+  const m = await call(nova, 'GET', '/metrics', { tok: METRICS });
   assert.match(m.text, /nova_http_requests_total\{[^}]*route="\/v1\/me"/);
   assert.match(m.text, /nova_http_request_duration_seconds_bucket/);
   assert.match(m.text, /nova_http_requests_in_flight/);

@@ -82,7 +82,7 @@ test('NOVA_TOKEN_ALG=ES256: tokens verify against the JWKS with an independent i
     const header = JSON.parse(Buffer.from(h, 'base64url'));
     assert.equal(header.alg, 'ES256');
     assert.equal(header.typ, 'at+jwt');
-    const jwks = await (await fetch(nova.base + '/.well-known/jwks.json')).json();
+    const jwks = await (await fetch(`${nova.base}/tenants/${c.tenant}/.well-known/jwks.json`)).json();
     const jwk = jwks.keys.find((k) => k.kid === header.kid);
     assert.equal(jwk.kty, 'EC');
     assert.equal(jwk.crv, 'P-256');

@@ -7,10 +7,13 @@ import { isDeepStrictEqual } from 'node:util';
 import { startNova, makeTenant, token, call } from './lib.mjs';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
-let nova, doc;
+const METRICS = 'metrics-token-for-openapi-tests';
+let nova, doc, issuer;
 
 before(async () => {
-  nova = await startNova();
+  // Every optional route on, so that each documented operation can be exercised.
+  nova = await startNova({ NOVA_METRICS_TOKEN: METRICS, NOVA_JWKS_COMBINED: 'true' });
+  issuer = makeTenant(nova, 'oa-issuer', 'clients:read');
   const r = await call(nova, 'GET', '/openapi.json');
   assert.equal(r.status, 200, r.text);
   doc = r.json;
@@ -39,12 +42,17 @@ function operations() {
   return out;
 }
 
+// Protected by any bearer scheme: access tokens (bearerAuth) or the metrics token.
 function isProtected(op) {
-  return (op.security ?? doc.security ?? []).some((req) => 'bearerAuth' in req);
+  return (op.security ?? doc.security ?? []).some((req) => Object.keys(req).some(
+    (name) => doc.components.securitySchemes[name]?.scheme === 'bearer'));
 }
 
-// A concrete path for a pattern: any value will do for a {param}.
-const concrete = (path) => path.replace(/\{[^}]+\}/g, 'cli_AAAAAAAAAAAAAAAAAAAAAA');
+// A concrete path for a pattern: any value will do for a {param}, but a tenant's public
+// routes (JWKS, metadata) need a real tenant to answer 200.
+const concrete = (path) => (path.startsWith('/v1/')
+  ? path.replace(/\{[^}]+\}/g, 'cli_AAAAAAAAAAAAAAAAAAAAAA')
+  : path.replace(/\{[^}]+\}/g, issuer.tenant));
 
 // ---- a small JSON Schema (2020-12) checker for the keywords the document uses ----
 // An unknown keyword is an error, so the document cannot use one this check silently skips.
@@ -200,7 +208,7 @@ test('every documented operation is routed; without credentials protected ones a
 
 test('every route of the server is documented, with exactly the documented methods', async () => {
   // /metrics keeps one histogram per registered route pattern, requested or not.
-  const m = await call(nova, 'GET', '/metrics');
+  const m = await call(nova, 'GET', '/metrics', { tok: METRICS });
   const routed = new Set([...m.text.matchAll(/^nova_http_request_duration_seconds_count\{route="([^"]+)"\}/gm)]
     .map((x) => x[1]).filter((p) => p !== 'unmatched'));
   assert.deepEqual([...routed].sort(), Object.keys(doc.paths).sort());
@@ -284,4 +292,18 @@ test('what the server answers matches the documented schemas', async () => {
   await check('GET', '/v1/tenants/{id}', call(nova, 'GET', '/v1/tenants/' + t.json.id, { tok: to }));
   await check('GET', '/v1/tenants/{id}', call(nova, 'GET', '/v1/tenants/ten_none', { tok: to }));
   await check('GET', '/v1/clients', call(nova, 'GET', '/v1/clients', { tok: to }));
+
+  // operational and per-tenant public routes
+  await check('GET', '/metrics', call(nova, 'GET', '/metrics', { tok: METRICS }));
+  await check('GET', '/metrics', call(nova, 'GET', '/metrics', { tok: 'not-the-metrics-token' }));
+  await check('GET', '/v1/ready', call(nova, 'GET', '/v1/ready'));
+  await check('GET', '/v1/ready', call(nova, 'GET', '/v1/ready', { tok: METRICS }));
+  await check('GET', '/.well-known/jwks.json', call(nova, 'GET', '/.well-known/jwks.json'));
+  for (const p of ['/tenants/{id}/.well-known/jwks.json', '/tenants/{id}/.well-known/oauth-authorization-server',
+    '/.well-known/oauth-authorization-server/tenants/{id}']) {
+    const ok = await check('GET', p, call(nova, 'GET', p.replace('{id}', a.tenant)));
+    assert.equal(ok.status, 200, p);
+    const missing = await check('GET', p, call(nova, 'GET', p.replace('{id}', 'ten_none')));
+    assert.equal(missing.status, 404, p);
+  }
 });

@@ -1,7 +1,9 @@
 // Interop: the real novad driven by OAuth and JOSE clients that were not written here.
-//   oauth4webapi: RFC 8414 discovery, client credentials (client_secret_basic and _post),
-//                 RFC 7662 introspection, RFC 7009 revocation.
-//   jose:         the access token checked against the published JWKS (RFC 9068 profile).
+//   oauth4webapi: RFC 8414 discovery of the tenant's issuer, client credentials
+//                 (client_secret_basic and _post), RFC 7662 introspection, RFC 7009 revocation.
+//   jose:         the access token checked against the tenant's JWKS, found through its
+//                 metadata (RFC 9068 profile).
+// Each tenant is an issuer of its own ({base}/tenants/{id}); clients discover it from there.
 // Versions are pinned in package.json to majors that still run on Node 18 (see there).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,16 +12,19 @@ import * as jose from 'jose';
 import { startNova, makeTenant } from '../integration/lib.mjs';
 
 const AUDIENCE = 'nova-api';
-let nova, app, as, jwks;
+let nova, app, other, as, jwks, ISS;
 
 before(async () => {
   nova = await startNova();
   app = makeTenant(nova, 'interop', 'clients:read clients:write');
-  const issuer = new URL(nova.base);
+  other = makeTenant(nova, 'interop-other', 'clients:read');
+  ISS = `${nova.base}/tenants/${app.tenant}`;
+  const issuer = new URL(ISS);
   // oauth4webapi 2.x accepts http: issuers as they are; 3.x would need allowInsecureRequests.
+  // algorithm oauth2: RFC 8414 §3.1, /.well-known/oauth-authorization-server/tenants/{id}.
   const res = await oauth.discoveryRequest(issuer, { algorithm: 'oauth2' });
   as = await oauth.processDiscoveryResponse(issuer, res);
-  jwks = jose.createRemoteJWKSet(new URL(nova.base + '/.well-known/jwks.json'));
+  jwks = jose.createRemoteJWKSet(new URL(as.jwks_uri));
 });
 after(async () => { await nova.stop(); });
 
@@ -36,7 +41,7 @@ async function grant(method, params = {}) {
 }
 
 async function verify(tok) {
-  return jose.jwtVerify(tok, jwks, { issuer: nova.base, audience: AUDIENCE, typ: 'at+jwt' });
+  return jose.jwtVerify(tok, jwks, { issuer: ISS, audience: AUDIENCE, typ: 'at+jwt' });
 }
 
 async function me(tok) {
@@ -48,7 +53,7 @@ function checkClaims(payload, header, scope) {
   assert.equal(header.typ, 'at+jwt');
   assert.ok(['EdDSA', 'ES256'].includes(header.alg), header.alg);
   assert.ok(header.kid, 'kid');
-  assert.equal(payload.iss, nova.base);
+  assert.equal(payload.iss, ISS);
   assert.equal(payload.sub, app.id);
   assert.equal(payload.tid, app.tenant);
   assert.ok(typeof payload.jti === 'string' && payload.jti.length >= 16, 'jti');
@@ -60,14 +65,25 @@ function checkClaims(payload, header, scope) {
   assert.equal(payload.scope, scope);
 }
 
-test('discovery: RFC 8414 metadata as oauth4webapi reads it', () => {
-  assert.equal(as.issuer, nova.base);
+test("discovery: the tenant's RFC 8414 metadata as oauth4webapi reads it", async () => {
+  assert.equal(as.issuer, ISS);
   assert.equal(as.token_endpoint, nova.base + '/oauth/token');
-  assert.equal(as.jwks_uri, nova.base + '/.well-known/jwks.json');
+  assert.equal(as.jwks_uri, ISS + '/.well-known/jwks.json');
   assert.ok(as.introspection_endpoint && as.revocation_endpoint);
   for (const m of ['client_secret_basic', 'client_secret_post'])
     assert.ok(as.token_endpoint_auth_methods_supported.includes(m), m);
+  // The same document under the issuer (where OpenID-style clients append the well-known
+  // segment); oauth4webapi checks the issuer matches there too.
+  const under = await fetch(ISS + '/.well-known/oauth-authorization-server');
+  assert.deepEqual(await oauth.processDiscoveryResponse(new URL(ISS), under), as);
+  // Another tenant's issuer is not accepted for this document, nor an unknown tenant's.
+  const wrong = await oauth.discoveryRequest(new URL(`${nova.base}/tenants/${other.tenant}`), { algorithm: 'oauth2' });
+  await assert.rejects(oauth.processDiscoveryResponse(issuerOf(app.tenant), wrong));
+  const unknown = await oauth.discoveryRequest(issuerOf('ten_AAAAAAAAAAAAAAAAAAAAAA'), { algorithm: 'oauth2' });
+  assert.equal(unknown.status, 404);
 });
+
+function issuerOf(tenant) { return new URL(`${nova.base}/tenants/${tenant}`); }
 
 for (const method of ['client_secret_basic', 'client_secret_post']) {
   test(`${method}: token verifies with jose against the JWKS and opens /v1/me`, async () => {
@@ -119,7 +135,7 @@ test('introspection (RFC 7662), then revocation (RFC 7009) makes /v1/me answer 4
     assert.equal(r.sub, app.id);
     assert.equal(r.jti, payload.jti);
     assert.equal(r.exp, payload.exp);
-    assert.equal(r.iss, nova.base);
+    assert.equal(r.iss, ISS);
     assert.equal(r.scope, 'clients:read clients:write');
 
     const rv = await oauth.processRevocationResponse(await oauth.revocationRequest(as, c, tok));
@@ -177,8 +193,24 @@ test('jose (and novad) reject an alg "none" token', async () => {
 
 test('jose rejects the token for another audience or issuer', async () => {
   const { access_token: tok } = await grant('client_secret_basic');
-  await assert.rejects(jose.jwtVerify(tok, jwks, { issuer: nova.base, audience: 'other-api' }),
+  await assert.rejects(jose.jwtVerify(tok, jwks, { issuer: ISS, audience: 'other-api' }),
+    (e) => e.code === 'ERR_JWT_CLAIM_VALIDATION_FAILED');
+  // The deployment is not the issuer; another tenant is not either.
+  await assert.rejects(jose.jwtVerify(tok, jwks, { issuer: nova.base, audience: AUDIENCE }),
+    (e) => e.code === 'ERR_JWT_CLAIM_VALIDATION_FAILED');
+  await assert.rejects(jose.jwtVerify(tok, jwks, { issuer: issuerOf(other.tenant).href, audience: AUDIENCE }),
     (e) => e.code === 'ERR_JWT_CLAIM_VALIDATION_FAILED');
   await assert.rejects(jose.jwtVerify(tok, jwks, { issuer: 'http://evil.example', audience: AUDIENCE }),
     (e) => e.code === 'ERR_JWT_CLAIM_VALIDATION_FAILED');
+});
+
+test("another tenant's JWKS (found through its own metadata) does not verify this tenant's token", async () => {
+  const { access_token: tok } = await grant('client_secret_basic');
+  const issuer = issuerOf(other.tenant);
+  const md = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm: 'oauth2' }));
+  const otherJwks = jose.createRemoteJWKSet(new URL(md.jwks_uri));
+  await assert.rejects(jose.jwtVerify(tok, otherJwks, { issuer: ISS, audience: AUDIENCE }),
+    (e) => e.code === 'ERR_JWKS_NO_MATCHING_KEY');
+  // And the combined set is not published by default.
+  assert.equal((await fetch(nova.base + '/.well-known/jwks.json')).status, 404);
 });

@@ -477,6 +477,132 @@ static void test_master_key_file(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* ---- per-tenant issuers, JWKS and the metrics token ---- */
+
+/* A token with these claims, signed with tenant_id's real active key. */
+static char *signed_token(fx *f, const char *tenant_id, const char *client_id, const char *iss)
+{
+    const key_entry *k;
+    assert_int_equal(auth_key_for_tenant(f->a, f->s, tenant_id, &k), NOVA_OK);
+    int64_t now = nova_time_now();
+    char *claims = nova_arena_printf(
+        &f->ar,
+        "{\"iss\":\"%s\",\"sub\":\"%s\",\"client_id\":\"%s\","
+        "\"tid\":\"%s\",\"aud\":\"nova-api\",\"scope\":\"clients:read\","
+        "\"jti\":\"j-%zu\",\"iat\":%lld,\"exp\":%lld}",
+        iss, client_id, client_id, tenant_id, strlen(iss), (long long)now, (long long)now + 300);
+    nova_buf_t b;
+    nova_buf_init(&b);
+    assert_int_equal(nova_jws_sign(k->key, "at+jwt", claims, strlen(claims), &b), NOVA_OK);
+    char *t = strndup(b.data, b.len);
+    nova_buf_free(&b);
+    return t;
+}
+
+static void test_tenant_issuers(void **state)
+{
+    fx *f = *state;
+    const char *iss1 = nova_auth_tenant_issuer(f->a, &f->ar, f->t1.id);
+    const char *iss2 = nova_auth_tenant_issuer(f->a, &f->ar, f->t2.id);
+    char want[128];
+    snprintf(want, sizeof(want), "https://nova.test/tenants/%s", f->t1.id);
+    assert_string_equal(iss1, want);
+
+    /* Issued tokens carry their tenant's issuer. */
+    const char *tok = issue(f, &f->c1, NULL, NULL);
+    const char *p = strchr(tok, '.') + 1;
+    size_t pl = (size_t)(strchr(p, '.') - p), n = 0;
+    uint8_t payload[1024];
+    assert_int_equal(nova_b64url_decode(p, pl, payload, &n), NOVA_OK);
+    payload[n] = '\0';
+    char member[160];
+    snprintf(member, sizeof(member), "\"iss\":\"%s\"", iss1);
+    assert_non_null(strstr((char *)payload, member));
+
+    /* Validly signed by tenant one's key, for tenant one, but naming another issuer: refused
+     * before the signature is looked at. The right issuer verifies. */
+    const char *wrong[] = {"https://nova.test", iss2, "https://nova.test/tenants/", "x"};
+    for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+        char *t = signed_token(f, f->t1.id, f->c1.id, wrong[i]);
+        const char *why;
+        assert_int_equal(verify(f, t, &why), NOVA_UNAUTHORIZED);
+        assert_string_equal(why, "wrong issuer");
+        free(t);
+    }
+    char *longer = nova_arena_printf(&f->ar, "%sx", iss1);
+    char *t = signed_token(f, f->t1.id, f->c1.id, longer);
+    const char *why;
+    assert_int_equal(verify(f, t, &why), NOVA_UNAUTHORIZED);
+    assert_string_equal(why, "wrong issuer");
+    free(t);
+    t = signed_token(f, f->t1.id, f->c1.id, iss1);
+    assert_int_equal(verify(f, t, &why), NOVA_OK);
+    free(t);
+
+    /* One slash between the base and "tenants", however the base was written. */
+    nova_auth_config_t cfg = {.issuer = "https://nova.test//", .audience = "a", .token_ttl = 300};
+    nova_auth_t *a = NULL;
+    assert_int_equal(nova_auth_new(&cfg, &a), NOVA_OK);
+    assert_string_equal(nova_auth_issuer(a), "https://nova.test");
+    assert_string_equal(nova_auth_tenant_issuer(a, &f->ar, "ten_x"),
+                        "https://nova.test/tenants/ten_x");
+    nova_auth_free(a);
+}
+
+static void test_tenant_jwks(void **state)
+{
+    fx *f = *state;
+    nova_signing_key_t k1, k2;
+    assert_int_equal(nova_store_key_get_active(f->s, &f->ar, f->t1.id, &k1), NOVA_OK);
+    assert_int_equal(nova_store_key_get_active(f->s, &f->ar, f->t2.id, &k2), NOVA_OK);
+    nova_buf_t b;
+    nova_buf_init(&b);
+    assert_int_equal(nova_auth_tenant_jwks(f->a, f->s, f->t1.id, &b), NOVA_OK);
+    assert_non_null(strstr(b.data, k1.kid));
+    assert_null(strstr(b.data, k2.kid)); /* only its own keys */
+    assert_null(strstr(b.data, "\"d\""));
+    assert_int_equal(strncmp(b.data, "{\"keys\":[{", 10), 0);
+    nova_buf_reset(&b);
+    const char *unknown[] = {"ten_nope", "*", "", "ten_nope' OR '1'='1"};
+    for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+        assert_int_equal(nova_auth_tenant_jwks(f->a, f->s, unknown[i], &b), NOVA_NOT_FOUND);
+        assert_int_equal(b.len, 0);
+    }
+    nova_buf_free(&b);
+    /* The combined one still lists both (when a deployment turns it on). */
+    nova_buf_init(&b);
+    assert_int_equal(nova_auth_jwks(f->a, f->s, &b), NOVA_OK);
+    assert_non_null(strstr(b.data, k1.kid));
+    assert_non_null(strstr(b.data, k2.kid));
+    nova_buf_free(&b);
+    assert_false(nova_auth_jwks_combined(f->a));
+}
+
+static void test_metrics_token(void **state)
+{
+    (void)state;
+    nova_auth_config_t cfg = {.issuer = "https://nova.test", .audience = "a", .token_ttl = 300};
+    nova_auth_t *a = NULL;
+    /* None configured: nothing opens it, not even the empty string. */
+    assert_int_equal(nova_auth_new(&cfg, &a), NOVA_OK);
+    assert_false(nova_auth_metrics_token_ok(a, "", 0));
+    assert_false(nova_auth_metrics_token_ok(a, NULL, 0));
+    assert_false(nova_auth_metrics_token_ok(a, "anything", 8));
+    nova_auth_free(a);
+    cfg.metrics_token = "m3trics-token-0123456789";
+    cfg.jwks_combined = true;
+    assert_int_equal(nova_auth_new(&cfg, &a), NOVA_OK);
+    assert_true(nova_auth_jwks_combined(a));
+    const char *tok = cfg.metrics_token;
+    size_t n = strlen(tok);
+    assert_true(nova_auth_metrics_token_ok(a, tok, n));
+    assert_false(nova_auth_metrics_token_ok(a, tok, n - 1)); /* a prefix */
+    assert_false(nova_auth_metrics_token_ok(a, "m3trics-token-01234567890", n + 1));
+    assert_false(nova_auth_metrics_token_ok(a, "M3trics-token-0123456789", n));
+    assert_false(nova_auth_metrics_token_ok(a, "", 0));
+    nova_auth_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -492,6 +618,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrong_master_key_cannot_sign, setup, teardown),
         cmocka_unit_test_setup_teardown(test_es256, setup_es256, teardown),
         cmocka_unit_test(test_master_key_file),
+        cmocka_unit_test_setup_teardown(test_tenant_issuers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tenant_jwks, setup, teardown),
+        cmocka_unit_test(test_metrics_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
