@@ -53,6 +53,13 @@ seed() {
         printf '%s' 'Y2xpX3g6c2VjcmV0' >"$dir/seed-basic"
         printf 'id:secret\0junk' >"$dir/seed-nul"
         ;;
+    http_fuzz)
+        printf 'GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n' >"$dir/seed-get"
+        printf 'GET /v1/things/a%%2fb/parts/%%41 HTTP/1.1\r\nHost: x\r\n\r\n' >"$dir/seed-params"
+        printf 'POST /v1/things HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ok\r\nContent-Length: 5\r\n\r\nabcde' >"$dir/seed-body"
+        printf 'POST /v1/things HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ok\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n' >"$dir/seed-chunked"
+        printf 'GET /v1/health?a=1&b=2 HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n X-Fold\r\n\r\nGET / HTTP/1.1\r\n\r\n' >"$dir/seed-odd"
+        ;;
     *)
         printf '%s' '{}' >"$dir/seed-empty"
         ;;

@@ -4,6 +4,7 @@
 #   store unit + integration on a throwaway PostgreSQL 15 cluster
 #   interop (npm clients: oauth4webapi, jose)
 #   unit + integration again under ASan+UBSan
+#   a short smoke of every libFuzzer target (NOVA_FUZZ_SMOKE_SECONDS each, default 10)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -88,6 +89,11 @@ suite interop bash -c 'cd tests/interop && { [ -d node_modules ] || npm ci --no-
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 suite unit-asan unit build-asan
 suite integration-asan integration build-asan/cmd/novad ""
+fuzz_smoke() {
+    FUZZ_SECONDS=${NOVA_FUZZ_SMOKE_SECONDS:-10} bash fuzz/run.sh &&
+        echo "# pass $(ls build-fuzz/fuzz/*_fuzz | wc -l)"
+}
+suite fuzz-smoke fuzz_smoke
 
 echo
 [ ${#broken[@]} -gt 0 ] && echo "failing suites: ${broken[*]}"

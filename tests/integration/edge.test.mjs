@@ -221,7 +221,7 @@ test('unauthenticated bodies do not pin memory, and memory goes back after a bur
 });
 
 test('slow headers and slow bodies are cut at their deadlines while others are served', { timeout: 30000 }, async () => {
-  const nova = await start({ NOVA_HEADER_TIMEOUT: '1', NOVA_BODY_TIMEOUT: '1', NOVA_BODY_MIN_RATE: '1000000' });
+  const nova = await start({ NOVA_HEADER_TIMEOUT: '2', NOVA_BODY_TIMEOUT: '1', NOVA_BODY_MIN_RATE: '1000000' });
   try {
     // Slowloris: a request line, then one header line every 200 ms (each resets an idle timer).
     const slow = await idle(nova.port);
