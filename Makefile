@@ -30,11 +30,13 @@ run: build
 # Unit, integration (SQLite and PostgreSQL), interop and ASan+UBSan suites.
 test:
 	@bash scripts/deps.sh test
+	@bash scripts/models.sh
 	@$(MAKE) --no-print-directory build asan
 	@bash tests/run.sh
 
 bench: build
 	@bash scripts/deps.sh test
+	@bash scripts/models.sh
 	@bash bench/run.sh
 
 fuzz:
