@@ -186,11 +186,15 @@ static bool tenant_arg(nova_app_t *app, nova_arena_t *ar, const cli_t *c, int *r
     return false;
 }
 
+/* Who the audit log names for what novactl changes. */
+static const nova_audit_actor_t novactl_actor = {.id = "novactl"};
+
 static int tenant_create(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
 {
     (void)c;
     nova_tenant_t t;
-    nova_status st = nova_auth_tenant_create(app->auth, app->store, ar, args[0], &t);
+    nova_status st =
+        nova_auth_tenant_create(app->auth, app->store, ar, &novactl_actor, args[0], &t);
     if (st == NOVA_INVALID)
         return fail(st, "tenant name must be 1-128 characters, none of them a control character");
     if (st == NOVA_CONFLICT) {
@@ -245,8 +249,8 @@ static int client_create(nova_app_t *app, nova_arena_t *ar, const cli_t *c, cons
         return rc;
     nova_client_t cl;
     const char *secret;
-    nova_status st = nova_auth_client_create(app->auth, app->store, ar, c->tenant, c->name,
-                                             c->scopes, c->audiences, &cl, &secret);
+    nova_status st = nova_auth_client_create(app->auth, app->store, ar, &novactl_actor, c->tenant,
+                                             c->name, c->scopes, c->audiences, &cl, &secret);
     if (st)
         return fail(st,
                     st == NOVA_INVALID ? "bad name, scopes or audiences" : "cannot create client");
@@ -302,7 +306,8 @@ static int client_revoke(nova_app_t *app, nova_arena_t *ar, const cli_t *c, cons
     int rc;
     if (!tenant_arg(app, ar, c, &rc))
         return rc;
-    nova_status st = nova_auth_client_revoke(app->auth, app->store, c->tenant, args[0]);
+    nova_status st =
+        nova_auth_client_revoke(app->auth, app->store, &novactl_actor, c->tenant, args[0]);
     if (st)
         return fail(st, st == NOVA_NOT_FOUND ? "no such active client in this tenant"
                                              : "cannot revoke client");

@@ -42,6 +42,9 @@ static char *read_file(const char *path, char *err, size_t errlen)
 
 /* On first start (no tenant named "demo"), or on every start with a fresh client, prints
  * credentials that work and a curl line that uses them. */
+/* Who the audit log names for what novad changes on its own (the demo tenant). */
+static const nova_audit_actor_t system_actor = {.id = "system"};
+
 static nova_status demo_setup(nova_app_t *app, unsigned port)
 {
     nova_arena_t ar;
@@ -53,7 +56,7 @@ static nova_status demo_setup(nova_app_t *app, unsigned port)
         if (strcmp(ts[i].name, "demo") == 0)
             t = ts[i];
     if (st == NOVA_OK && t.id == NULL)
-        st = nova_auth_tenant_create(app->auth, app->store, &ar, "demo", &t);
+        st = nova_auth_tenant_create(app->auth, app->store, &ar, &system_actor, "demo", &t);
     /* One live demo client at a time: the previous start's one is revoked. */
     nova_client_t *cs = NULL, c;
     size_t cn = 0;
@@ -61,10 +64,10 @@ static nova_status demo_setup(nova_app_t *app, unsigned port)
         st = nova_store_client_list(app->store, &ar, t.id, &cs, &cn);
     for (size_t i = 0; st == NOVA_OK && i < cn; i++)
         if (strcmp(cs[i].name, "demo client") == 0 && cs[i].revoked_at == 0)
-            nova_auth_client_revoke(app->auth, app->store, t.id, cs[i].id);
+            nova_auth_client_revoke(app->auth, app->store, &system_actor, t.id, cs[i].id);
     const char *secret = NULL;
     if (st == NOVA_OK)
-        st = nova_auth_client_create(app->auth, app->store, &ar, t.id, "demo client",
+        st = nova_auth_client_create(app->auth, app->store, &ar, &system_actor, t.id, "demo client",
                                      "clients:read clients:write", NULL, &c, &secret);
     if (st == NOVA_OK) {
         char base[300];

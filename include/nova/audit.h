@@ -20,7 +20,10 @@
 #define NOVA_AUDIT_H
 
 #include "nova/base.h"
-#include "nova/json.h"
+
+/* jansson's value type, declared here so that the store (which includes this header for the
+ * entry types) needs no jansson; C11 allows jansson.h to repeat the typedef. */
+typedef struct json_t json_t;
 
 /* Hex SHA-256 of the entry before the first of a tenant's chain: 64 zeros. */
 #define NOVA_AUDIT_GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
@@ -82,6 +85,14 @@ nova_status nova_audit_entry_check(const nova_audit_entry_t *e);
  * On error *out is NULL. */
 nova_status nova_audit_attrs(nova_arena_t *ar, json_t *obj, const char **out);
 
+/* Fills e for a mutation by `by` of target "<target_type>:<target_id>" in tenant_id: attrs
+ * (a JSON object, consumed; NULL for none) gets "request_id" from by, then goes through
+ * nova_audit_attrs. Strings are borrowed from the arguments or allocated in ar. */
+nova_status nova_audit_entry_make(nova_audit_entry_t *e, nova_arena_t *ar,
+                                  const nova_audit_actor_t *by, const char *tenant_id,
+                                  const char *action, const char *target_type,
+                                  const char *target_id, json_t *attrs);
+
 /* Entries written since the process started (the audit_entries_written metric). */
 uint64_t nova_audit_written_total(void);
 /* Adds n to it: the store calls this after a commit that wrote n entries. */
@@ -118,18 +129,19 @@ const char *nova_audit_fault_name(nova_audit_fault f);
  * only the previous hash, so it checks chains of any length in constant memory. */
 typedef struct nova_audit_verifier {
     /* set by init */
-    int64_t head_count;  /* the anchored chain head: entries appended */
-    char head_hash[65];  /* and the last row_hash ("" when the tenant has no head row) */
-    int64_t rows;        /* rows the log holds for the tenant (a COUNT, read before) */
+    int64_t head_count; /* the anchored chain head: entries appended */
+    char head_hash[65]; /* and the last row_hash ("" when the tenant has no head row) */
+    int64_t rows;       /* rows the log holds for the tenant (a COUNT, read before) */
     /* state */
     int64_t seen;
     int64_t expect_seq;
     char prev[65];
+    char prev_id[64];
     /* result */
     nova_audit_fault fault;
-    int64_t bad_seq;   /* position of the first bad entry (or of the first missing one) */
-    char bad_id[64];   /* its id when there is a row there, else "" */
-    char detail[256];  /* one sentence, safe to print */
+    int64_t bad_seq;  /* position of the first bad entry (or of the first missing one) */
+    char bad_id[64];  /* its id when there is a row there, else "" */
+    char detail[256]; /* one sentence, safe to print */
 } nova_audit_verifier_t;
 
 /* head_hash NULL: the tenant has no head row (then head_count must be 0). rows: how many rows

@@ -10,6 +10,7 @@
 #ifndef NOVA_AUTH_H
 #define NOVA_AUTH_H
 
+#include "nova/audit.h"
 #include "nova/base.h"
 #include "nova/crypto.h"
 #include "nova/store.h"
@@ -63,16 +64,19 @@ bool nova_auth_scope_subset(const char *want, const char *have);
 bool nova_auth_scope_has(const char *scopes, const char *one);
 
 /* Creates a tenant named name (1-128 chars, no control characters) with a fresh signing key.
- * NOVA_CONFLICT when another tenant has that name (see nova_store_tenant_create). */
+ * NOVA_CONFLICT when another tenant has that name (see nova_store_tenant_create). Audited as
+ * "tenant.create" by `by`, in the new tenant's chain. */
 nova_status nova_auth_tenant_create(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
-                                    const char *name, nova_tenant_t *out);
+                                    const nova_audit_actor_t *by, const char *name,
+                                    nova_tenant_t *out);
 
 /* Creates an API client in tenant_id. scopes: space-separated, each in nova_auth_scopes;
  * audiences: space-separated, NULL means the deployment's audience. *secret gets the
  * 256-bit secret (base64url) — shown once, only its keyed digest is stored. */
 nova_status nova_auth_client_create(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
-                                    const char *tenant_id, const char *name, const char *scopes,
-                                    const char *audiences, nova_client_t *out, const char **secret);
+                                    const nova_audit_actor_t *by, const char *tenant_id,
+                                    const char *name, const char *scopes, const char *audiences,
+                                    nova_client_t *out, const char **secret);
 
 /* Authenticates client_id/secret. On failure NOVA_UNAUTHORIZED whatever the reason (unknown
  * client, wrong secret, revoked): the caller answers invalid_client. */
@@ -118,7 +122,8 @@ nova_status nova_auth_token_verify(nova_auth_t *a, nova_store_t *s, nova_arena_t
                                    nova_claims_t *out, const char **why);
 
 /* RFC 7009: revokes token if it is a valid access token issued to caller (otherwise does
- * nothing: the endpoint answers 200 either way). */
+ * nothing: the endpoint answers 200 either way). Audited as "token.revoke" by the caller,
+ * target the token's jti (never the token). */
 nova_status nova_auth_token_revoke(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
                                    const nova_client_t *caller, const char *token);
 
@@ -127,9 +132,10 @@ nova_status nova_auth_token_introspect(nova_auth_t *a, nova_store_t *s, nova_are
                                        const nova_client_t *caller, const char *token, bool *active,
                                        nova_claims_t *out);
 
-/* Revokes a client of the tenant; its tokens stop verifying at once. */
-nova_status nova_auth_client_revoke(nova_auth_t *a, nova_store_t *s, const char *tenant_id,
-                                    const char *client_id);
+/* Revokes a client of the tenant; its tokens stop verifying at once. Audited as
+ * "client.revoke" by `by`. */
+nova_status nova_auth_client_revoke(nova_auth_t *a, nova_store_t *s, const nova_audit_actor_t *by,
+                                    const char *tenant_id, const char *client_id);
 
 /* Appends the JWKS document ({"keys":[...]}) with every tenant's public keys. */
 nova_status nova_auth_jwks(nova_auth_t *a, nova_store_t *s, nova_buf_t *out);

@@ -6,10 +6,15 @@
  * Every call on tenant-owned data takes the tenant id; a row of another tenant is reported
  * as NOVA_NOT_FOUND, never returned. Strings in returned rows are allocated from the arena
  * the caller passes and live as long as it.
+ *
+ * Every call that changes tenant data takes the audit entry of the change (never NULL; its
+ * tenant_id is the tenant changed) and appends it to the tenant's hash chain in the same
+ * transaction (nova/audit_store.h): the change and its entry commit together or not at all.
  */
 #ifndef NOVA_STORE_H
 #define NOVA_STORE_H
 
+#include "nova/audit.h"
 #include "nova/base.h"
 
 typedef struct nova_store nova_store_t;
@@ -75,7 +80,8 @@ typedef struct nova_client {
  * compared without case and every other byte exactly (migration 0003). key->tenant_id must
  * equal t->id. */
 nova_status nova_store_tenant_create(nova_store_t *s, const nova_tenant_t *t,
-                                     const nova_signing_key_t *key);
+                                     const nova_signing_key_t *key,
+                                     const nova_audit_entry_t *audit);
 nova_status nova_store_tenant_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                   nova_tenant_t *out);
 /* All tenants, oldest first. *out is an arena array of *n rows. */
@@ -98,7 +104,8 @@ nova_status nova_store_key_list_tenant(nova_store_t *s, nova_arena_t *a, const c
 /* ---- API clients ---- */
 
 /* NOVA_CONFLICT when the id exists; NOVA_NOT_FOUND when the tenant does not. */
-nova_status nova_store_client_create(nova_store_t *s, const nova_client_t *c);
+nova_status nova_store_client_create(nova_store_t *s, const nova_client_t *c,
+                                     const nova_audit_entry_t *audit);
 /* Looks a client up by its globally unique id (the token endpoint does not know the tenant
  * yet). Revoked clients are returned too (revoked_at != 0). */
 nova_status nova_store_client_get(nova_store_t *s, nova_arena_t *a, const char *client_id,
@@ -112,19 +119,20 @@ nova_status nova_store_client_list(nova_store_t *s, nova_arena_t *a, const char 
                                    nova_client_t **out, size_t *n);
 /* Marks the client revoked. NOVA_NOT_FOUND when it is not the tenant's or already revoked. */
 nova_status nova_store_client_revoke(nova_store_t *s, const char *tenant_id, const char *client_id,
-                                     int64_t now);
+                                     int64_t now, const nova_audit_entry_t *audit);
 
 /* ---- access token state ---- */
 
 /* Records a revoked token id until exp (idempotent). */
 nova_status nova_store_token_revoke(nova_store_t *s, const char *tenant_id, const char *jti,
-                                    int64_t exp);
+                                    int64_t exp, const nova_audit_entry_t *audit);
 /* One round trip: the tenant's row when the client exists in the tenant, is not revoked, and
  * the jti is not revoked; NOVA_NOT_FOUND otherwise. Authentication resolves the caller's
  * tenant with it, so handlers need no second read. */
 nova_status nova_store_token_resolve(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                      const char *client_id, const char *jti, nova_tenant_t *out);
-/* Deletes revocation records whose exp is before now. */
+/* Deletes revocation records whose exp is before now. Not audited: it removes records that no
+ * longer decide anything, and nobody asked for it. */
 nova_status nova_store_token_prune(nova_store_t *s, int64_t now);
 
 /* ---- deployment settings (not tenant data) ---- */

@@ -129,7 +129,8 @@ static json_t *create_client(nova_req_t *r, nova_api_t *api, nova_store_t *s, co
 {
     nova_client_t c;
     const char *secret = NULL;
-    nova_status st = nova_auth_client_create(api->auth, s, &r->arena, tenant_id, cr->name,
+    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
+    nova_status st = nova_auth_client_create(api->auth, s, &r->arena, &by, tenant_id, cr->name,
                                              cr->scopes, cr->audiences, &c, &secret);
     if (st) {
         nova_resp_status(r, st, st == NOVA_INVALID ? "invalid client attributes" : NULL);
@@ -204,7 +205,9 @@ void api_clients_delete(nova_req_t *r, void *ud)
     nova_store_t *s = api_store(r, api);
     if (s == NULL)
         return;
-    nova_status st = nova_auth_client_revoke(api->auth, s, r->principal->tenant_id, r->params[0]);
+    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
+    nova_status st =
+        nova_auth_client_revoke(api->auth, s, &by, r->principal->tenant_id, r->params[0]);
     if (st) {
         nova_resp_status(r, st, st == NOVA_NOT_FOUND ? "no such active client" : NULL);
         return;
@@ -252,7 +255,8 @@ void api_tenants_create(nova_req_t *r, void *ud)
     if (s == NULL)
         goto end;
     nova_tenant_t t;
-    nova_status st = nova_auth_tenant_create(api->auth, s, &r->arena, name, &t);
+    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
+    nova_status st = nova_auth_tenant_create(api->auth, s, &r->arena, &by, name, &t);
     if (st) {
         nova_resp_status(r, st,
                          st == NOVA_CONFLICT ? "a tenant with this name exists already (names are "

@@ -3,6 +3,8 @@
  * cannot be guessed offline, so a slow hash would only cap the token endpoint's throughput. */
 #include <string.h>
 
+#include <jansson.h>
+
 #include "internal.h"
 
 bool nova_auth_scopes_known(const char *scopes)
@@ -39,8 +41,9 @@ static bool audiences_valid(const char *aud)
 }
 
 nova_status nova_auth_client_create(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
-                                    const char *tenant_id, const char *name, const char *scopes,
-                                    const char *audiences, nova_client_t *out, const char **secret)
+                                    const nova_audit_actor_t *by, const char *tenant_id,
+                                    const char *name, const char *scopes, const char *audiences,
+                                    nova_client_t *out, const char **secret)
 {
     size_t nl = name ? strlen(name) : 0;
     if (nl == 0 || nl > 128 || scopes == NULL || strlen(scopes) > 1024 ||
@@ -78,7 +81,12 @@ nova_status nova_auth_client_create(nova_auth_t *a, nova_store_t *s, nova_arena_
     out->created_at = nova_time_now();
     if (!out->id || !out->tenant_id || !out->name || !out->scopes || !out->audiences)
         return NOVA_NOMEM;
-    st = nova_store_client_create(s, out);
+    nova_audit_entry_t ae;
+    st = nova_audit_entry_make(
+        &ae, ar, by, tenant_id, "client.create", "client", out->id,
+        json_pack("{s:s, s:s, s:s}", "name", name, "scopes", scopes, "audiences", audiences));
+    if (st == NOVA_OK)
+        st = nova_store_client_create(s, out, &ae);
     if (st == NOVA_OK)
         *secret = sec;
     return st;
@@ -108,11 +116,20 @@ nova_status nova_auth_client_authenticate(nova_auth_t *a, nova_store_t *s, nova_
     return NOVA_OK;
 }
 
-nova_status nova_auth_client_revoke(nova_auth_t *a, nova_store_t *s, const char *tenant_id,
-                                    const char *client_id)
+nova_status nova_auth_client_revoke(nova_auth_t *a, nova_store_t *s, const nova_audit_actor_t *by,
+                                    const char *tenant_id, const char *client_id)
 {
     (void)a;
+    nova_arena_t ar;
+    nova_audit_entry_t ae;
+    nova_arena_init(&ar, 512);
     /* Cached verifications of this client's tokens are not dropped here: verification asks
      * the store whether the client is live on every request, so they stop working at once. */
-    return nova_store_client_revoke(s, tenant_id, client_id, nova_time_now());
+    nova_status st = client_id ? nova_audit_entry_make(&ae, &ar, by, tenant_id, "client.revoke",
+                                                       "client", client_id, NULL)
+                               : NOVA_INVALID;
+    if (st == NOVA_OK)
+        st = nova_store_client_revoke(s, tenant_id, client_id, nova_time_now(), &ae);
+    nova_arena_free(&ar);
+    return st;
 }

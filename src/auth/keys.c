@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 
 #include "internal.h"
@@ -205,7 +206,8 @@ end:
 }
 
 nova_status nova_auth_tenant_create(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
-                                    const char *name, nova_tenant_t *out)
+                                    const nova_audit_actor_t *by, const char *name,
+                                    nova_tenant_t *out)
 {
     size_t nl = name ? strlen(name) : 0;
     if (nl == 0 || nl > 128)
@@ -226,7 +228,12 @@ nova_status nova_auth_tenant_create(nova_auth_t *a, nova_store_t *s, nova_arena_
     out->created_at = key.created_at;
     if (out->id == NULL || out->name == NULL)
         return NOVA_NOMEM;
-    return nova_store_tenant_create(s, out, &key);
+    nova_audit_entry_t ae;
+    st = nova_audit_entry_make(&ae, ar, by, out->id, "tenant.create", "tenant", out->id,
+                               json_pack("{s:s, s:s}", "name", name, "kid", key.kid));
+    if (st)
+        return st;
+    return nova_store_tenant_create(s, out, &key, &ae);
 }
 
 /* Appends {"keys":[...]} of the n keys. */

@@ -278,7 +278,11 @@ nova_status nova_auth_token_revoke(nova_auth_t *a, nova_store_t *s, nova_arena_t
         return st;
     if (strcmp(e.client_id, caller->id) != 0 || strcmp(e.tenant_id, caller->tenant_id) != 0)
         return NOVA_OK; /* not the caller's token: do nothing, reveal nothing */
-    st = nova_store_token_revoke(s, e.tenant_id, e.jti, e.exp);
+    nova_audit_entry_t ae;
+    nova_audit_actor_t by = {.id = caller->id};
+    st = nova_audit_entry_make(&ae, ar, &by, e.tenant_id, "token.revoke", "token", e.jti, NULL);
+    if (st == NOVA_OK)
+        st = nova_store_token_revoke(s, e.tenant_id, e.jti, e.exp, &ae);
     if (st == NOVA_OK)
         auth_token_cache_drop(a, digest);
     return st;

@@ -10,6 +10,7 @@
 #ifndef NOVA_STORE_INTERNAL_H
 #define NOVA_STORE_INTERNAL_H
 
+#include "nova/audit.h"
 #include "nova/store.h"
 
 typedef enum nova_sql_type { NOVA_SQL_TEXT, NOVA_SQL_INT64, NOVA_SQL_BLOB } nova_sql_type;
@@ -88,6 +89,7 @@ struct nova_store {
     const struct nova_store_driver *drv;
     char *url; /* as opened; nova_store_thread checks it */
     bool in_tx;
+    unsigned audit_pending; /* entries appended in the open transaction (counted at commit) */
 };
 
 typedef struct nova_store_driver nova_store_driver_t;
@@ -116,6 +118,15 @@ enum {
     NOVA_Q_TOKEN_PRUNE,
     NOVA_Q_SETTING_INSERT,
     NOVA_Q_SETTING_GET,
+    /* src/store/audit.c */
+    NOVA_Q_AUDIT_HEAD_ENSURE,
+    NOVA_Q_AUDIT_HEAD_LOCK,
+    NOVA_Q_AUDIT_INSERT,
+    NOVA_Q_AUDIT_HEAD_MOVE,
+    NOVA_Q_AUDIT_HEAD_GET,
+    NOVA_Q_AUDIT_ROWS,
+    NOVA_Q_AUDIT_LIST,
+    NOVA_Q_AUDIT_TENANTS,
     NOVA_SQL_SLOTS
 };
 
@@ -129,6 +140,25 @@ nova_status nova_store_exec_q(nova_store_t *s, const nova_sql_t *q, const char *
 /* Runs q and reads the first column of its first row as an integer (NOT_FOUND: no row). */
 nova_status nova_store_query_int(nova_store_t *s, const nova_sql_t *q, const char *tenant,
                                  const nova_sql_param_t *p, int n, int64_t *out);
+
+/* Write transactions for repository files (store.c, audit.c, ...). begin takes the write lock
+ * (SQLite BEGIN IMMEDIATE) and sets the tenant context (PostgreSQL); commit rolls back when it
+ * fails and counts the audit entries the transaction appended; every path ends in exactly
+ * one commit or rollback. */
+nova_status nova_store_tx_begin(nova_store_t *s, const char *tenant);
+nova_status nova_store_tx_commit(nova_store_t *s);
+void nova_store_tx_rollback(nova_store_t *s);
+
+/* Appends e to its tenant's chain inside the open write transaction: checks it
+ * (nova_audit_entry_check), locks the tenant's head (creating it for the first entry), writes
+ * the row with seq = count + 1 and prev_hash = the head's hash, and moves the head. Every
+ * mutating repository call does this before its commit, with the entry its caller passed.
+ * out (may be NULL) gets the stored entry, strings in ar. */
+nova_status nova_store_audit_append_tx(nova_store_t *s, const nova_audit_entry_t *e,
+                                       nova_arena_t *ar, nova_audit_record_t *out);
+
+/* Copies a text column into the arena (NULL stays NULL). */
+nova_status nova_store_col_str(nova_rows_t *r, int i, nova_arena_t *a, const char **out);
 
 /* Connections currently open in this process (tests check the per-thread destructor). */
 int nova_store_live_connections(void);

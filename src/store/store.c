@@ -227,30 +227,34 @@ nova_status nova_store_query_int(nova_store_t *s, const nova_sql_t *q, const cha
     return st;
 }
 
-static nova_status begin(nova_store_t *s, const char *tenant)
+nova_status nova_store_tx_begin(nova_store_t *s, const char *tenant)
 {
     nova_status st = s->drv->begin(s, true, tenant);
     s->in_tx = st == NOVA_OK;
+    s->audit_pending = 0;
     return st;
 }
 
-static nova_status commit(nova_store_t *s)
+nova_status nova_store_tx_commit(nova_store_t *s)
 {
     nova_status st = s->drv->commit(s);
     if (st != NOVA_OK)
         s->drv->rollback(s);
+    else if (s->audit_pending)
+        nova_audit_written_add(s->audit_pending);
     s->in_tx = false;
+    s->audit_pending = 0;
     return st;
 }
 
-static void rollback(nova_store_t *s)
+void nova_store_tx_rollback(nova_store_t *s)
 {
     s->drv->rollback(s);
     s->in_tx = false;
+    s->audit_pending = 0;
 }
 
-/* Copies a text column into the arena; NULL stays NULL. */
-static nova_status col_str(nova_rows_t *r, int i, nova_arena_t *a, const char **out)
+nova_status nova_store_col_str(nova_rows_t *r, int i, nova_arena_t *a, const char **out)
 {
     size_t len;
     const char *p = r->s->drv->col_bytes(r, i, &len);
@@ -362,7 +366,8 @@ static nova_status read_tenant(nova_rows_t *r, nova_arena_t *a, void *out)
 {
     nova_tenant_t *t = out;
     nova_status st;
-    if ((st = col_str(r, 0, a, &t->id)) != NOVA_OK || (st = col_str(r, 1, a, &t->name)) != NOVA_OK)
+    if ((st = nova_store_col_str(r, 0, a, &t->id)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 1, a, &t->name)) != NOVA_OK)
         return st;
     t->created_at = r->s->drv->col_int64(r, 2);
     return NOVA_OK;
@@ -372,10 +377,10 @@ static nova_status read_key(nova_rows_t *r, nova_arena_t *a, void *out)
 {
     nova_signing_key_t *k = out;
     nova_status st;
-    if ((st = col_str(r, 0, a, &k->kid)) != NOVA_OK ||
-        (st = col_str(r, 1, a, &k->tenant_id)) != NOVA_OK ||
-        (st = col_str(r, 2, a, &k->alg)) != NOVA_OK ||
-        (st = col_str(r, 3, a, &k->public_jwk)) != NOVA_OK ||
+    if ((st = nova_store_col_str(r, 0, a, &k->kid)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 1, a, &k->tenant_id)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 2, a, &k->alg)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 3, a, &k->public_jwk)) != NOVA_OK ||
         (st = col_blob(r, 4, a, &k->private_enc, &k->private_enc_len)) != NOVA_OK)
         return st;
     k->created_at = r->s->drv->col_int64(r, 5);
@@ -387,12 +392,12 @@ static nova_status read_client(nova_rows_t *r, nova_arena_t *a, void *out)
 {
     nova_client_t *c = out;
     nova_status st;
-    if ((st = col_str(r, 0, a, &c->id)) != NOVA_OK ||
-        (st = col_str(r, 1, a, &c->tenant_id)) != NOVA_OK ||
-        (st = col_str(r, 2, a, &c->name)) != NOVA_OK ||
-        (st = col_str(r, 3, a, &c->secret_digest)) != NOVA_OK ||
-        (st = col_str(r, 4, a, &c->scopes)) != NOVA_OK ||
-        (st = col_str(r, 5, a, &c->audiences)) != NOVA_OK)
+    if ((st = nova_store_col_str(r, 0, a, &c->id)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 1, a, &c->tenant_id)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 2, a, &c->name)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 3, a, &c->secret_digest)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 4, a, &c->scopes)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 5, a, &c->audiences)) != NOVA_OK)
         return st;
     c->created_at = r->s->drv->col_int64(r, 6);
     c->revoked_at = r->s->drv->col_int64(r, 7);
@@ -409,18 +414,24 @@ nova_status nova_store_ping(nova_store_t *s)
 
 /* ---- tenants and keys ---- */
 
+/* The entry a mutation passes joins the chain of the tenant whose data changes. */
+static bool audit_for(const nova_audit_entry_t *audit, const char *tenant_id)
+{
+    return audit != NULL && audit->tenant_id != NULL && strcmp(audit->tenant_id, tenant_id) == 0;
+}
+
 nova_status nova_store_tenant_create(nova_store_t *s, const nova_tenant_t *t,
-                                     const nova_signing_key_t *key)
+                                     const nova_signing_key_t *key, const nova_audit_entry_t *audit)
 {
     nova_status st;
 
-    if (t == NULL || !valid_tenant(t->id) || t->name == NULL)
+    if (t == NULL || !valid_tenant(t->id) || t->name == NULL || !audit_for(audit, t->id))
         return NOVA_INVALID;
     if (key != NULL &&
         (key->kid == NULL || key->tenant_id == NULL || strcmp(key->tenant_id, t->id) != 0 ||
          key->alg == NULL || key->public_jwk == NULL))
         return NOVA_INVALID;
-    st = begin(s, t->id);
+    st = nova_store_tx_begin(s, t->id);
     if (st != NOVA_OK)
         return st;
     nova_sql_param_t tp[] = {NOVA_SQL_P_TEXT(t->id), NOVA_SQL_P_TEXT(t->name),
@@ -440,10 +451,13 @@ nova_status nova_store_tenant_create(nova_store_t *s, const nova_tenant_t *t,
         if (st != NOVA_OK)
             goto error;
     }
-    return commit(s);
+    st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    if (st != NOVA_OK)
+        goto error;
+    return nova_store_tx_commit(s);
 
 error:
-    rollback(s);
+    nova_store_tx_rollback(s);
     return st;
 }
 
@@ -499,10 +513,34 @@ nova_status nova_store_key_list_tenant(nova_store_t *s, nova_arena_t *a, const c
 
 /* ---- clients ---- */
 
-nova_status nova_store_client_create(nova_store_t *s, const nova_client_t *c)
+/* Runs one statement and appends audit in one write transaction of tenant. *changes (may be
+ * NULL) gets the rows the statement changed; with none_is_not_found, no change is
+ * NOVA_NOT_FOUND and nothing is written. */
+static nova_status exec_audited(nova_store_t *s, const nova_sql_t *q, const char *tenant,
+                                const nova_sql_param_t *p, int n, bool none_is_not_found,
+                                const nova_audit_entry_t *audit)
+{
+    int64_t changed = 0;
+    nova_status st = nova_store_tx_begin(s, tenant);
+    if (st != NOVA_OK)
+        return st;
+    st = nova_store_exec_q(s, q, tenant, p, n, &changed);
+    if (st == NOVA_OK && none_is_not_found && changed == 0)
+        st = NOVA_NOT_FOUND;
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    if (st != NOVA_OK) {
+        nova_store_tx_rollback(s);
+        return st;
+    }
+    return nova_store_tx_commit(s);
+}
+
+nova_status nova_store_client_create(nova_store_t *s, const nova_client_t *c,
+                                     const nova_audit_entry_t *audit)
 {
     if (c == NULL || c->id == NULL || !valid_tenant(c->tenant_id) || c->name == NULL ||
-        c->secret_digest == NULL)
+        c->secret_digest == NULL || !audit_for(audit, c->tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(c->id),
                             NOVA_SQL_P_TEXT(c->tenant_id),
@@ -512,7 +550,7 @@ nova_status nova_store_client_create(nova_store_t *s, const nova_client_t *c)
                             NOVA_SQL_P_TEXT(c->audiences ? c->audiences : ""),
                             NOVA_SQL_P_INT(c->created_at),
                             NOVA_SQL_P_INT(c->revoked_at)};
-    return nova_store_exec_q(s, &Q[NOVA_Q_CLIENT_INSERT], c->tenant_id, p, 8, NULL);
+    return exec_audited(s, &Q[NOVA_Q_CLIENT_INSERT], c->tenant_id, p, 8, false, audit);
 }
 
 nova_status nova_store_client_get(nova_store_t *s, nova_arena_t *a, const char *client_id,
@@ -544,29 +582,25 @@ nova_status nova_store_client_list(nova_store_t *s, nova_arena_t *a, const char 
 }
 
 nova_status nova_store_client_revoke(nova_store_t *s, const char *tenant_id, const char *client_id,
-                                     int64_t now)
+                                     int64_t now, const nova_audit_entry_t *audit)
 {
-    int64_t changed = 0;
     /* revoked_at = 0 means active, so a revocation needs a real time. */
-    if (!valid_tenant(tenant_id) || client_id == NULL || now <= 0)
+    if (!valid_tenant(tenant_id) || client_id == NULL || now <= 0 || !audit_for(audit, tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(client_id),
                             NOVA_SQL_P_TEXT(tenant_id)};
-    nova_status st = nova_store_exec_q(s, &Q[NOVA_Q_CLIENT_REVOKE], tenant_id, p, 3, &changed);
-    if (st == NOVA_OK && changed == 0)
-        st = NOVA_NOT_FOUND;
-    return st;
+    return exec_audited(s, &Q[NOVA_Q_CLIENT_REVOKE], tenant_id, p, 3, true, audit);
 }
 
 /* ---- access tokens ---- */
 
 nova_status nova_store_token_revoke(nova_store_t *s, const char *tenant_id, const char *jti,
-                                    int64_t exp)
+                                    int64_t exp, const nova_audit_entry_t *audit)
 {
-    if (!valid_tenant(tenant_id) || jti == NULL)
+    if (!valid_tenant(tenant_id) || jti == NULL || !audit_for(audit, tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(jti), NOVA_SQL_P_INT(exp)};
-    return nova_store_exec_q(s, &Q[NOVA_Q_TOKEN_REVOKE], tenant_id, p, 3, NULL);
+    return exec_audited(s, &Q[NOVA_Q_TOKEN_REVOKE], tenant_id, p, 3, false, audit);
 }
 
 nova_status nova_store_token_resolve(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
@@ -589,7 +623,7 @@ nova_status nova_store_token_prune(nova_store_t *s, int64_t now)
 
 static nova_status read_value(nova_rows_t *r, nova_arena_t *a, void *out)
 {
-    return col_str(r, 0, a, (const char **)out);
+    return nova_store_col_str(r, 0, a, (const char **)out);
 }
 
 nova_status nova_store_setting_ensure(nova_store_t *s, nova_arena_t *a, const char *name,

@@ -22,6 +22,8 @@
 
 /* Client authentication is compiled into this test so that its calls to nova_secret_verify
  * can be counted: an unknown client must cost the same digest and compare as a known one. */
+static const nova_audit_actor_t test_actor = {.id = "test", .request_id = "req_test"};
+
 static int secret_verifies;
 static bool counting_secret_verify(const uint8_t pepper[32], const char *secret, size_t n,
                                    const char *stored_hex);
@@ -70,14 +72,16 @@ static int setup_alg(void **state, nova_jws_alg alg)
     assert_int_equal(nova_store_migrate(f->s, NULL, NULL), NOVA_OK);
     f->a = new_auth(7, alg);
     nova_arena_init(&f->ar, 4096);
-    assert_int_equal(nova_auth_tenant_create(f->a, f->s, &f->ar, "one", &f->t1), NOVA_OK);
-    assert_int_equal(nova_auth_tenant_create(f->a, f->s, &f->ar, "two", &f->t2), NOVA_OK);
-    assert_int_equal(nova_auth_client_create(f->a, f->s, &f->ar, f->t1.id, "c1",
+    assert_int_equal(nova_auth_tenant_create(f->a, f->s, &f->ar, &test_actor, "one", &f->t1),
+                     NOVA_OK);
+    assert_int_equal(nova_auth_tenant_create(f->a, f->s, &f->ar, &test_actor, "two", &f->t2),
+                     NOVA_OK);
+    assert_int_equal(nova_auth_client_create(f->a, f->s, &f->ar, &test_actor, f->t1.id, "c1",
                                              "clients:read clients:write", "nova-api other", &f->c1,
                                              &f->sec1),
                      NOVA_OK);
-    assert_int_equal(nova_auth_client_create(f->a, f->s, &f->ar, f->t2.id, "c2", "clients:read",
-                                             NULL, &f->c2, &f->sec2),
+    assert_int_equal(nova_auth_client_create(f->a, f->s, &f->ar, &test_actor, f->t2.id, "c2",
+                                             "clients:read", NULL, &f->c2, &f->sec2),
                      NOVA_OK);
     *state = f;
     return 0;
@@ -172,14 +176,14 @@ static void test_client_secrets(void **state)
     /* Bad attributes. */
     nova_client_t c;
     const char *sec;
-    assert_int_equal(
-        nova_auth_client_create(f->a, f->s, &f->ar, f->t1.id, "x", "root", NULL, &c, &sec),
-        NOVA_INVALID);
-    assert_int_equal(
-        nova_auth_client_create(f->a, f->s, &f->ar, f->t1.id, "", "clients:read", NULL, &c, &sec),
-        NOVA_INVALID);
-    assert_int_equal(nova_auth_client_create(f->a, f->s, &f->ar, "ten_nope", "x", "clients:read",
+    assert_int_equal(nova_auth_client_create(f->a, f->s, &f->ar, &test_actor, f->t1.id, "x", "root",
                                              NULL, &c, &sec),
+                     NOVA_INVALID);
+    assert_int_equal(nova_auth_client_create(f->a, f->s, &f->ar, &test_actor, f->t1.id, "",
+                                             "clients:read", NULL, &c, &sec),
+                     NOVA_INVALID);
+    assert_int_equal(nova_auth_client_create(f->a, f->s, &f->ar, &test_actor, "ten_nope", "x",
+                                             "clients:read", NULL, &c, &sec),
                      NOVA_NOT_FOUND);
 }
 
@@ -420,8 +424,9 @@ static void test_revocation_and_introspection(void **state)
     /* Revoking the client kills its other tokens at once (even cached ones). */
     const char *tok2 = issue(f, &f->c1, NULL, NULL);
     assert_int_equal(verify(f, tok2, &why), NOVA_OK);
-    assert_int_equal(nova_auth_client_revoke(f->a, f->s, f->t2.id, f->c1.id), NOVA_NOT_FOUND);
-    assert_int_equal(nova_auth_client_revoke(f->a, f->s, f->t1.id, f->c1.id), NOVA_OK);
+    assert_int_equal(nova_auth_client_revoke(f->a, f->s, &test_actor, f->t2.id, f->c1.id),
+                     NOVA_NOT_FOUND);
+    assert_int_equal(nova_auth_client_revoke(f->a, f->s, &test_actor, f->t1.id, f->c1.id), NOVA_OK);
     assert_int_equal(verify(f, tok2, &why), NOVA_UNAUTHORIZED);
     nova_client_t out;
     assert_int_equal(nova_auth_client_authenticate(f->a, f->s, &f->ar, f->c1.id, f->sec1, &out),

@@ -33,6 +33,15 @@ typedef struct fixture {
 
 static const uint8_t PRIV[] = {0x00, 0x01, 0x02, 0xff, 0x00, 0x7f, 0x80};
 
+/* The audit entry a test mutation passes (every mutating store call takes one). */
+static const nova_audit_entry_t *AE(const char *tenant)
+{
+    static _Thread_local nova_audit_entry_t e;
+    e = (nova_audit_entry_t){
+        .tenant_id = tenant, .actor = "test", .action = "test.change", .target = "test:x"};
+    return &e;
+}
+
 /* ---- fixtures ---- */
 
 static void reset_pg(nova_store_t *s)
@@ -133,7 +142,7 @@ static void make_tenant(nova_store_t *s, const char *id, int64_t at)
     nova_tenant_t t = {id, name, at};
     nova_signing_key_t k = {kid,  id,           "EdDSA", "{\"kty\":\"OKP\",\"crv\":\"Ed25519\"}",
                             PRIV, sizeof(PRIV), at,      true};
-    assert_int_equal(nova_store_tenant_create(s, &t, &k), NOVA_OK);
+    assert_int_equal(nova_store_tenant_create(s, &t, &k, AE(t.id)), NOVA_OK);
 }
 
 static void make_client(nova_store_t *s, const char *id, const char *tenant, int64_t at)
@@ -143,7 +152,7 @@ static void make_client(nova_store_t *s, const char *id, const char *tenant, int
         "client",     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
         "read write", "https://api.example",
         at,           0};
-    assert_int_equal(nova_store_client_create(s, &c), NOVA_OK);
+    assert_int_equal(nova_store_client_create(s, &c, AE(c.tenant_id)), NOVA_OK);
 }
 
 static int64_t count(nova_store_t *s, const char *sql, const char *tenant)
@@ -256,7 +265,7 @@ static nova_status named_tenant(nova_store_t *s, const char *id, const char *nam
     snprintf(kid, sizeof(kid), "%s-k1", id);
     nova_tenant_t t = {id, name, at};
     nova_signing_key_t k = {kid, id, "EdDSA", "{}", PRIV, sizeof(PRIV), at, true};
-    return nova_store_tenant_create(s, &t, &k);
+    return nova_store_tenant_create(s, &t, &k, AE(t.id));
 }
 
 static const char *tenant_name(fixture_t *f, const char *id)
@@ -298,6 +307,9 @@ static void t_migrate_tenant_names(void **state)
     assert_int_equal(named_tenant(f->s, "ten_a", "Acme", 100), NOVA_OK);
     assert_int_equal(named_tenant(f->s, "ten_c", "ACME", 200), NOVA_OK);
     assert_int_equal(named_tenant(f->s, "ten_d", "other", 50), NOVA_OK);
+    /* Schema 2 had no audit tables either (0004 makes them again). */
+    assert_int_equal(f->s->drv->exec(f->s, "DROP TABLE audit_log; DROP TABLE audit_heads"),
+                     NOVA_OK);
     assert_int_equal(nova_store_migrate(f->s, &from, &to), NOVA_OK);
     assert_int_equal(from, 2);
     assert_int_equal(to, nova_store_code_version());
@@ -330,7 +342,7 @@ static void t_tenants(void **state)
 
     /* The policy wildcard and empty ids are not tenant ids. */
     nova_tenant_t star = {"*", "x", 1};
-    assert_int_equal(nova_store_tenant_create(f->s, &star, NULL), NOVA_INVALID);
+    assert_int_equal(nova_store_tenant_create(f->s, &star, NULL, AE(star.id)), NOVA_INVALID);
     assert_int_equal(nova_store_tenant_get(f->s, &f->a, "*", &t), NOVA_INVALID);
     assert_int_equal(nova_store_tenant_get(f->s, &f->a, "", &t), NOVA_INVALID);
 }
@@ -343,7 +355,7 @@ static void t_tenant_duplicate(void **state)
 
     nova_tenant_t t = {"ten_a", "Again", 300};
     nova_signing_key_t k2 = {"ten_a-k2", "ten_a", "ES256", "{}", PRIV, 3, 300, false};
-    assert_int_equal(nova_store_tenant_create(f->s, &t, &k2), NOVA_CONFLICT);
+    assert_int_equal(nova_store_tenant_create(f->s, &t, &k2, AE(t.id)), NOVA_CONFLICT);
     /* One transaction: the key of the refused tenant was not kept. */
     assert_int_equal(nova_store_key_get(f->s, &f->a, "ten_a-k2", &k), NOVA_NOT_FOUND);
 
@@ -351,13 +363,13 @@ static void t_tenant_duplicate(void **state)
     nova_tenant_t t3 = {"ten_c", "C", 300};
     nova_signing_key_t k3 = {"ten_a-k1", "ten_c", "EdDSA", "{}", PRIV, 3, 300, true};
     nova_tenant_t got;
-    assert_int_equal(nova_store_tenant_create(f->s, &t3, &k3), NOVA_CONFLICT);
+    assert_int_equal(nova_store_tenant_create(f->s, &t3, &k3, AE(t3.id)), NOVA_CONFLICT);
     assert_int_equal(nova_store_tenant_get(f->s, &f->a, "ten_c", &got), NOVA_NOT_FOUND);
 
     /* The key must belong to the tenant being created. */
     nova_signing_key_t k4 = {"ten_d-k1", "ten_a", "EdDSA", "{}", PRIV, 3, 300, true};
     nova_tenant_t t4 = {"ten_d", "D", 300};
-    assert_int_equal(nova_store_tenant_create(f->s, &t4, &k4), NOVA_INVALID);
+    assert_int_equal(nova_store_tenant_create(f->s, &t4, &k4, AE(t4.id)), NOVA_INVALID);
 
     /* The connection is still usable after the failed transactions. */
     make_tenant(f->s, "ten_e", 400);
@@ -395,7 +407,7 @@ static void t_keys(void **state)
 
     /* A tenant without a key. */
     nova_tenant_t t = {"ten_c", "C", 300};
-    assert_int_equal(nova_store_tenant_create(f->s, &t, NULL), NOVA_OK);
+    assert_int_equal(nova_store_tenant_create(f->s, &t, NULL, AE(t.id)), NOVA_OK);
     assert_int_equal(nova_store_key_get_active(f->s, &f->a, "ten_c", &k), NOVA_NOT_FOUND);
 }
 
@@ -431,14 +443,16 @@ static void t_clients(void **state)
 
     /* Duplicate id, unknown tenant. */
     nova_client_t dup = {"cli_1", "ten_a", "x", "d", "", "", 1, 0};
-    assert_int_equal(nova_store_client_create(f->s, &dup), NOVA_CONFLICT);
+    assert_int_equal(nova_store_client_create(f->s, &dup, AE(dup.tenant_id)), NOVA_CONFLICT);
     nova_client_t orphan = {"cli_3", "ten_zz", "x", "d", NULL, NULL, 1, 0};
-    assert_int_equal(nova_store_client_create(f->s, &orphan), NOVA_NOT_FOUND);
+    assert_int_equal(nova_store_client_create(f->s, &orphan, AE(orphan.tenant_id)), NOVA_NOT_FOUND);
 
     /* Revoke once; the second time there is nothing active to revoke. */
-    assert_int_equal(nova_store_client_revoke(f->s, "ten_a", "cli_1", 500), NOVA_OK);
-    assert_int_equal(nova_store_client_revoke(f->s, "ten_a", "cli_1", 600), NOVA_NOT_FOUND);
-    assert_int_equal(nova_store_client_revoke(f->s, "ten_a", "cli_zz", 600), NOVA_NOT_FOUND);
+    assert_int_equal(nova_store_client_revoke(f->s, "ten_a", "cli_1", 500, AE("ten_a")), NOVA_OK);
+    assert_int_equal(nova_store_client_revoke(f->s, "ten_a", "cli_1", 600, AE("ten_a")),
+                     NOVA_NOT_FOUND);
+    assert_int_equal(nova_store_client_revoke(f->s, "ten_a", "cli_zz", 600, AE("ten_a")),
+                     NOVA_NOT_FOUND);
     assert_int_equal(nova_store_client_get(f->s, &f->a, "cli_1", &c), NOVA_OK);
     assert_int_equal(c.revoked_at, 500);
     assert_int_equal(nova_store_client_list(f->s, &f->a, "ten_a", &cs, &n), NOVA_OK);
@@ -461,7 +475,8 @@ static void t_cross_tenant(void **state)
     assert_int_equal(n, 0);
     assert_int_equal(nova_store_client_get_scoped(f->s, &f->a, "ten_b", "cli_a", &c),
                      NOVA_NOT_FOUND);
-    assert_int_equal(nova_store_client_revoke(f->s, "ten_b", "cli_a", 500), NOVA_NOT_FOUND);
+    assert_int_equal(nova_store_client_revoke(f->s, "ten_b", "cli_a", 500, AE("ten_b")),
+                     NOVA_NOT_FOUND);
     assert_int_equal(nova_store_client_get(f->s, &f->a, "cli_a", &c), NOVA_OK);
     assert_int_equal(c.revoked_at, 0); /* untouched */
     assert_int_equal(nova_store_key_get_active(f->s, &f->a, "ten_b", &k), NOVA_OK);
@@ -470,7 +485,7 @@ static void t_cross_tenant(void **state)
     /* A's client is not active in B; a jti revoked by B does not touch A. */
     assert_int_equal(token_live(f->s, "ten_b", "cli_a", "jti_1", &active), NOVA_OK);
     assert_false(active);
-    assert_int_equal(nova_store_token_revoke(f->s, "ten_b", "jti_b", 9999), NOVA_OK);
+    assert_int_equal(nova_store_token_revoke(f->s, "ten_b", "jti_b", 9999, AE("ten_b")), NOVA_OK);
     assert_int_equal(token_live(f->s, "ten_a", "cli_a", "jti_b", &active), NOVA_OK);
     assert_true(active);
 }
@@ -488,11 +503,11 @@ static void t_token_resolve(void **state)
     assert_int_equal(t.created_at, 100);
     assert_int_equal(nova_store_token_resolve(f->s, &f->a, "ten_b", "cli_a", "j1", &t),
                      NOVA_NOT_FOUND);
-    assert_int_equal(nova_store_token_revoke(f->s, "ten_a", "j1", 9999), NOVA_OK);
+    assert_int_equal(nova_store_token_revoke(f->s, "ten_a", "j1", 9999, AE("ten_a")), NOVA_OK);
     assert_int_equal(nova_store_token_resolve(f->s, &f->a, "ten_a", "cli_a", "j1", &t),
                      NOVA_NOT_FOUND);
     assert_int_equal(nova_store_token_resolve(f->s, &f->a, "ten_a", "cli_a", "j2", &t), NOVA_OK);
-    assert_int_equal(nova_store_client_revoke(f->s, "ten_a", "cli_a", 50), NOVA_OK);
+    assert_int_equal(nova_store_client_revoke(f->s, "ten_a", "cli_a", 50, AE("ten_a")), NOVA_OK);
     assert_int_equal(nova_store_token_resolve(f->s, &f->a, "ten_a", "cli_a", "j2", &t),
                      NOVA_NOT_FOUND);
 }
@@ -525,14 +540,15 @@ static void t_tokens(void **state)
 
     assert_int_equal(token_live(f->s, "ten_a", "cli_a", "jti_1", &active), NOVA_OK);
     assert_true(active);
-    assert_int_equal(nova_store_token_revoke(f->s, "ten_a", "jti_1", 1000), NOVA_OK);
-    assert_int_equal(nova_store_token_revoke(f->s, "ten_a", "jti_1", 1000), NOVA_OK);
-    assert_int_equal(nova_store_token_revoke(f->s, "ten_a", "jti_2", 3000), NOVA_OK);
+    assert_int_equal(nova_store_token_revoke(f->s, "ten_a", "jti_1", 1000, AE("ten_a")), NOVA_OK);
+    assert_int_equal(nova_store_token_revoke(f->s, "ten_a", "jti_1", 1000, AE("ten_a")), NOVA_OK);
+    assert_int_equal(nova_store_token_revoke(f->s, "ten_a", "jti_2", 3000, AE("ten_a")), NOVA_OK);
     assert_int_equal(token_live(f->s, "ten_a", "cli_a", "jti_1", &active), NOVA_OK);
     assert_false(active);
     assert_int_equal(token_live(f->s, "ten_a", "cli_a", "jti_9", &active), NOVA_OK);
     assert_true(active);
-    assert_int_equal(nova_store_token_revoke(f->s, "ten_zz", "jti_3", 1000), NOVA_NOT_FOUND);
+    assert_int_equal(nova_store_token_revoke(f->s, "ten_zz", "jti_3", 1000, AE("ten_zz")),
+                     NOVA_NOT_FOUND);
 
     /* Prune drops records whose exp is before now, keeps the rest. */
     assert_int_equal(nova_store_token_prune(f->s, 2000), NOVA_OK);
@@ -552,7 +568,7 @@ static void t_token_check_revoked_client(void **state)
 
     make_tenant(f->s, "ten_a", 100);
     make_client(f->s, "cli_a", "ten_a", 10);
-    assert_int_equal(nova_store_client_revoke(f->s, "ten_a", "cli_a", 50), NOVA_OK);
+    assert_int_equal(nova_store_client_revoke(f->s, "ten_a", "cli_a", 50, AE("ten_a")), NOVA_OK);
     assert_int_equal(token_live(f->s, "ten_a", "cli_a", "jti_1", &active), NOVA_OK);
     assert_false(active);
     active = true;
@@ -673,7 +689,7 @@ static void t_rls(void **state)
     make_tenant(s, "ten_b", 200);
     make_client(s, "cli_a", "ten_a", 10);
     make_client(s, "cli_b", "ten_b", 20);
-    assert_int_equal(nova_store_token_revoke(s, "ten_a", "jti_a", 9999), NOVA_OK);
+    assert_int_equal(nova_store_token_revoke(s, "ten_a", "jti_a", 9999, AE("ten_a")), NOVA_OK);
 
     /* Raw queries in a transaction set to tenant B. */
     assert_int_equal(s->drv->begin(s, false, "ten_b"), NOVA_OK);
