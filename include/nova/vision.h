@@ -1,0 +1,81 @@
+/* Vision engine: JPEG decode, face detection, 68 landmarks and 128-D descriptors, faithful to
+ * @vladmandic/face-api (tiny face detector, FaceLandmark68Net, FaceRecognitionNet) on tfjs.
+ * Pure computation: bytes and structs in, structs out; no I/O but mapping the model file, no
+ * threads. A model is immutable once opened and may be shared by any number of threads; every
+ * other call allocates its own scratch memory. */
+#ifndef NOVA_VISION_H
+#define NOVA_VISION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nova/base.h"
+
+#define NOVA_VISION_LANDMARKS 68
+#define NOVA_VISION_DESCRIPTOR 128
+/* Largest image accepted by the decoder, in pixels (after EXIF rotation): 40 megapixels. */
+#define NOVA_VISION_MAX_PIXELS (40u * 1000u * 1000u)
+/* Longest side accepted, in pixels. */
+#define NOVA_VISION_MAX_SIDE 16384
+
+/* An 8-bit RGB image, rows top to bottom, 3 bytes per pixel, no padding. Owned by whoever
+ * filled it; nova_vision_image_free releases rgb (NULL-safe, leaves a zeroed struct). */
+typedef struct nova_vision_image {
+    int width, height;
+    uint8_t *rgb;
+} nova_vision_image_t;
+
+typedef struct nova_vision_model nova_vision_model_t;
+
+typedef struct nova_vision_box {
+    double x, y, w, h; /* image pixels, top-left origin */
+} nova_vision_box_t;
+
+typedef struct nova_vision_point {
+    double x, y;
+} nova_vision_point_t;
+
+typedef struct nova_vision_face {
+    nova_vision_box_t box; /* detector box */
+    double score;          /* detector confidence, (threshold, 1) */
+    nova_vision_point_t landmarks[NOVA_VISION_LANDMARKS];
+    nova_vision_box_t aligned; /* the crop the descriptor is computed on (integer pixels) */
+    float descriptor[NOVA_VISION_DESCRIPTOR];
+    int has_descriptor;
+} nova_vision_face_t;
+
+typedef struct nova_vision_detect_opts {
+    int input_size;         /* detector input side, a multiple of 32; 0: 416 */
+    double score_threshold; /* keep boxes scoring above it; 0: 0.5 */
+    int describe;           /* also compute each face's descriptor */
+} nova_vision_detect_opts_t;
+
+/* Maps the model file written by tools/face_convert.js (scripts/models.sh puts it at
+ * tools/models/nova-face.bin) and prepares the three nets. NOVA_NOT_FOUND when the file is
+ * absent, NOVA_INVALID when it is not a model of this version. Free with
+ * nova_vision_model_free (NULL-safe). */
+nova_status nova_vision_model_open(const char *path, nova_vision_model_t **out);
+void nova_vision_model_free(nova_vision_model_t *m);
+
+/* Decodes a baseline or progressive JPEG (8-bit, grey, YCbCr or CMYK-free RGB output) into
+ * *out and applies its EXIF orientation (tag 0x0112), so the pixels are as a viewer shows
+ * them. NOVA_INVALID for anything that is not a decodable JPEG, NOVA_TOO_LARGE beyond
+ * NOVA_VISION_MAX_PIXELS or NOVA_VISION_MAX_SIDE. The caller frees out with
+ * nova_vision_image_free. */
+nova_status nova_vision_decode_jpeg(const uint8_t *data, size_t len, nova_vision_image_t *out);
+void nova_vision_image_free(nova_vision_image_t *img);
+
+/* The EXIF orientation (1..8) found in a JPEG's APP1 segment, or 1 when there is none. */
+int nova_vision_jpeg_orientation(const uint8_t *data, size_t len);
+
+/* Detects faces in img, then their landmarks and, with opts->describe, their descriptors.
+ * *faces (malloc'd, free() it; NULL when *n is 0) is ordered by score, best first, as the
+ * reference's non-maximum suppression returns them. opts may be NULL (defaults). */
+nova_status nova_vision_detect(const nova_vision_model_t *m, const nova_vision_image_t *img,
+                               const nova_vision_detect_opts_t *opts, nova_vision_face_t **faces,
+                               size_t *n);
+
+/* Euclidean distance between two descriptors (the reference's euclideanDistance). */
+double nova_vision_distance(const float *a, const float *b);
+
+#endif

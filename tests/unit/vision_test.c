@@ -1,0 +1,462 @@
+/*
+ * vision_test.c: src/vision. The model file's parser against truncated and corrupt input, JPEG
+ * decoding and EXIF orientation on images encoded here, the layers' padding rules, and the
+ * fidelity of the whole pipeline against @vladmandic/face-api on tfjs's CPU backend
+ * (tests/fixtures/vision/reference.json, written by tools/face_reference.js from the sample
+ * photos inside the npm package): box IoU >= 0.95, landmarks within 1 px, descriptor L2
+ * difference < 1e-3 on every reference face (20 faces in 6 photos).
+ *
+ * Needs scripts/models.sh to have run (tools/models/nova-face.bin and the package's
+ * demo/sample*.jpg); make test runs it first.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <jpeglib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../src/vision/internal.h"
+#include "nova/vision.h"
+
+#define MODEL_PATH NOVA_SRC_DIR "/tools/models/nova-face.bin"
+#define SAMPLES NOVA_SRC_DIR "/tools/models/node_modules/@vladmandic/face-api/demo/"
+#define REFERENCE NOVA_SRC_DIR "/tests/fixtures/vision/reference.json"
+
+static nova_vision_model_t *model;
+
+static int setup_model(void **state)
+{
+    (void)state;
+    nova_status st = nova_vision_model_open(MODEL_PATH, &model);
+    if (st != NOVA_OK) {
+        fprintf(stderr, "vision_test: cannot open %s (%s); run scripts/models.sh\n", MODEL_PATH,
+                nova_status_name(st));
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown_model(void **state)
+{
+    (void)state;
+    nova_vision_model_free(model);
+    model = NULL;
+    return 0;
+}
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* ---- model file ---- */
+
+static void test_model_missing(void **state)
+{
+    (void)state;
+    nova_vision_model_t *m = (void *)1;
+    assert_int_equal(nova_vision_model_open("/nonexistent/nova-face.bin", &m), NOVA_NOT_FOUND);
+    assert_null(m);
+    nova_vision_model_free(NULL);
+}
+
+static void test_model_corrupt(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *data = read_file(MODEL_PATH, &len);
+    assert_non_null(data);
+    nova_vision_model_t m = {0};
+    /* the real file parses; every truncation and a flipped magic, version or shape do not */
+    assert_int_equal(vm_parse(&m, data, len), NOVA_OK);
+    assert_true(m.count >= 180);
+    const vparam_t *fc = vm_find(&m, "recog/fc", 2);
+    assert_non_null(fc);
+    assert_int_equal(fc->shape[0], 256);
+    assert_int_equal(fc->shape[1], 128);
+    assert_null(vm_find(&m, "recog/fc", 1));
+    free(m.tensors);
+    free(m.floats);
+    size_t cuts[] = {0, 8, 63, 64, 200, len / 2, len - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        nova_vision_model_t t = {0};
+        assert_int_equal(vm_parse(&t, data, cuts[i]), NOVA_INVALID);
+        assert_null(t.tensors);
+    }
+    uint8_t *bad = malloc(len);
+    assert_non_null(bad);
+    /* {byte, value}: magic, version, count (2^31), size, first entry's rank, a dimension of
+     * 2^31, an offset past the end */
+    static const struct {
+        size_t at;
+        uint8_t v;
+    } edits[] = {{0, 'X'},     {8, 2},          {15, 0x7f},      {32, 0x01},
+                 {64 + 84, 5}, {64 + 91, 0x7f}, {64 + 127, 0x7f}};
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        memcpy(bad, data, len);
+        bad[edits[i].at] = edits[i].v == bad[edits[i].at] ? (uint8_t)~edits[i].v : edits[i].v;
+        nova_vision_model_t t = {0};
+        assert_int_equal(vm_parse(&t, bad, len), NOVA_INVALID);
+    }
+    /* a well-formed file that lacks one of the nets' tensors does not open */
+    memcpy(bad, data, len);
+    assert_string_equal((char *)bad + 64, "tiny/conv0/filters");
+    bad[64 + 9] = 'X';
+    char tmp[] = "/tmp/nova-face-XXXXXX";
+    int fd = mkstemp(tmp);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, bad, len), (ssize_t)len);
+    close(fd);
+    nova_vision_model_t *opened = NULL;
+    assert_int_equal(nova_vision_model_open(tmp, &opened), NOVA_INVALID);
+    assert_null(opened);
+    unlink(tmp);
+    free(bad);
+    free(data);
+}
+
+/* ---- JPEG ---- */
+
+/* Encodes w x h RGB at quality 95 into a malloc'd buffer. */
+static uint8_t *encode_jpeg(const uint8_t *rgb, int w, int h, size_t *len)
+{
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr e;
+    unsigned char *out = NULL;
+    unsigned long n = 0;
+    c.err = jpeg_std_error(&e);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &out, &n);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, 95, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = (JSAMPROW)(rgb + (size_t)c.next_scanline * w * 3);
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    *len = n;
+    return out;
+}
+
+/* Inserts an Exif APP1 with one IFD0 entry, Orientation = o, after SOI. */
+static uint8_t *with_orientation(const uint8_t *jpg, size_t len, int o, int le, size_t *out_len)
+{
+    uint8_t app[2 + 2 + 6 + 8 + 2 + 12 + 4];
+    size_t n = 0;
+    app[n++] = 0xFF, app[n++] = 0xE1;
+    size_t seg = sizeof app - 2;
+    app[n++] = (uint8_t)(seg >> 8), app[n++] = (uint8_t)seg;
+    memcpy(app + n, "Exif\0\0", 6), n += 6;
+#define P16(v)                                                                                     \
+    (le ? (app[n++] = (uint8_t)(v), app[n++] = (uint8_t)((v) >> 8))                                \
+        : (app[n++] = (uint8_t)((v) >> 8), app[n++] = (uint8_t)(v)))
+#define P32(v) (le ? (P16((v)&0xffff), P16((v) >> 16)) : (P16((v) >> 16), P16((v)&0xffff)))
+    app[n++] = le ? 'I' : 'M', app[n++] = le ? 'I' : 'M';
+    P16(42);
+    P32(8u);
+    P16(1);      /* one entry */
+    P16(0x0112); /* Orientation */
+    P16(3);      /* SHORT */
+    P32(1u);
+    P16((unsigned)o);
+    P16(0);
+    P32(0u); /* no next IFD */
+#undef P16
+#undef P32
+    assert_int_equal(n, sizeof app);
+    uint8_t *out = malloc(len + n);
+    memcpy(out, jpg, 2);
+    memcpy(out + 2, app, n);
+    memcpy(out + 2 + n, jpg + 2, len - 2);
+    *out_len = len + n;
+    return out;
+}
+
+/* A 32 x 16 image: left half red, right half blue, and a green top-left 8 x 8 corner. */
+static void make_pattern(uint8_t *rgb)
+{
+    for (int y = 0; y < 16; y++) {
+        for (int x = 0; x < 32; x++) {
+            uint8_t *p = rgb + (y * 32 + x) * 3;
+            p[0] = x < 16 ? 220 : 20;
+            p[1] = 20;
+            p[2] = x < 16 ? 20 : 220;
+            if (x < 8 && y < 8)
+                p[0] = 20, p[1] = 220, p[2] = 20;
+        }
+    }
+}
+
+/* The colour at (x, y): 'r', 'g', 'b' or '?' */
+static char colour_at(const nova_vision_image_t *img, int x, int y)
+{
+    const uint8_t *p = img->rgb + ((size_t)y * img->width + x) * 3;
+    if (p[0] > 150 && p[1] < 80 && p[2] < 80)
+        return 'r';
+    if (p[1] > 150 && p[0] < 80 && p[2] < 80)
+        return 'g';
+    if (p[2] > 150 && p[0] < 80 && p[1] < 80)
+        return 'b';
+    return '?';
+}
+
+static void test_jpeg_orientation(void **state)
+{
+    (void)state;
+    uint8_t rgb[32 * 16 * 3];
+    make_pattern(rgb);
+    size_t len;
+    uint8_t *jpg = encode_jpeg(rgb, 32, 16, &len);
+    assert_non_null(jpg);
+    assert_int_equal(nova_vision_jpeg_orientation(jpg, len), 1);
+    /* Where the green corner and the red half end up, per orientation, as a viewer shows it.
+     * {w, h, green corner (x, y), a red pixel (x, y), a blue pixel (x, y)} */
+    static const struct {
+        int o, w, h, gx, gy, rx, ry, bx, by;
+    } want[] = {
+        {1, 32, 16, 2, 2, 12, 12, 28, 8}, {2, 32, 16, 29, 2, 20, 12, 4, 8},
+        {3, 32, 16, 29, 13, 20, 3, 4, 8}, {4, 32, 16, 2, 13, 12, 3, 28, 8},
+        {5, 16, 32, 2, 2, 12, 12, 8, 28}, {6, 16, 32, 13, 2, 3, 12, 8, 28},
+        {7, 16, 32, 13, 29, 3, 20, 8, 4}, {8, 16, 32, 2, 29, 12, 20, 8, 4},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        for (int le = 0; le < 2; le++) {
+            size_t olen;
+            uint8_t *o = with_orientation(jpg, len, want[i].o, le, &olen);
+            assert_int_equal(nova_vision_jpeg_orientation(o, olen), want[i].o);
+            nova_vision_image_t img;
+            assert_int_equal(nova_vision_decode_jpeg(o, olen, &img), NOVA_OK);
+            assert_int_equal(img.width, want[i].w);
+            assert_int_equal(img.height, want[i].h);
+            assert_int_equal(colour_at(&img, want[i].gx, want[i].gy), 'g');
+            assert_int_equal(colour_at(&img, want[i].rx, want[i].ry), 'r');
+            assert_int_equal(colour_at(&img, want[i].bx, want[i].by), 'b');
+            nova_vision_image_free(&img);
+            free(o);
+        }
+    }
+    free(jpg);
+}
+
+static void test_jpeg_refuses(void **state)
+{
+    (void)state;
+    nova_vision_image_t img;
+    const uint8_t junk[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x02, 0x00, 0x00, 0x12};
+    assert_int_equal(nova_vision_decode_jpeg(junk, sizeof junk, &img), NOVA_INVALID);
+    assert_null(img.rgb);
+    assert_int_equal(nova_vision_decode_jpeg((const uint8_t *)"GIF89a", 6, &img), NOVA_INVALID);
+    assert_int_equal(nova_vision_decode_jpeg(NULL, 0, &img), NOVA_INVALID);
+    uint8_t rgb[32 * 16 * 3];
+    make_pattern(rgb);
+    size_t len;
+    uint8_t *jpg = encode_jpeg(rgb, 32, 16, &len);
+    /* cut inside the headers: refused; the orientation scan stops at the end of the data */
+    for (size_t cut = 4; cut < 120 && cut < len; cut += 7)
+        assert_int_equal(nova_vision_decode_jpeg(jpg, cut, &img), NOVA_INVALID);
+    /* a 20000 x 20000 frame header is refused before any allocation */
+    for (size_t p = 2; p + 9 < len; p++) {
+        if (jpg[p] == 0xFF && jpg[p + 1] == 0xC0) {
+            jpg[p + 5] = jpg[p + 7] = 0x4E;
+            jpg[p + 6] = jpg[p + 8] = 0x20;
+            break;
+        }
+    }
+    assert_int_equal(nova_vision_decode_jpeg(jpg, len, &img), NOVA_TOO_LARGE);
+    free(jpg);
+}
+
+/* ---- layers ---- */
+
+static void test_layers_padding(void **state)
+{
+    (void)state;
+    /* 5 x 5 single channel 1..25; 3 x 3 box filter of ones */
+    vt_t x, y;
+    assert_int_equal(vt_alloc(&x, 5, 5, 1), NOVA_OK);
+    for (int i = 0; i < 25; i++)
+        x.d[i] = (float)(i + 1);
+    float ones[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    vparam_t f = {4, {3, 3, 1, 1}, 9, ones};
+    /* SAME stride 2: 3 x 3 outputs, no leading pad (total pad 2 -> 1 before) */
+    assert_int_equal(vt_conv2d(&x, &f, NULL, 2, VT_SAME, &y), NOVA_OK);
+    assert_int_equal(y.h, 3);
+    assert_float_equal(y.d[0], 1 + 2 + 6 + 7, 1e-6); /* window rows -1..1 */
+    assert_float_equal(y.d[4], 7 + 8 + 9 + 12 + 13 + 14 + 17 + 18 + 19, 1e-6);
+    vt_free(&y);
+    /* the depthwise path gives the same numbers */
+    assert_int_equal(vt_depthwise(&x, &f, 2, VT_SAME, &y), NOVA_OK);
+    assert_float_equal(y.d[4], 117, 1e-6);
+    vt_free(&y);
+    /* VALID stride 2: ceil((5 - 3 + 1) / 2) = 2 */
+    assert_int_equal(vt_conv2d(&x, &f, NULL, 2, VT_VALID, &y), NOVA_OK);
+    assert_int_equal(y.h, 2);
+    assert_float_equal(y.d[0], 1 + 2 + 3 + 6 + 7 + 8 + 11 + 12 + 13, 1e-6);
+    vt_free(&y);
+    /* max pool 2, stride 2, SAME on 5: 3 outputs, the last window only the last row/col */
+    assert_int_equal(vt_maxpool(&x, 2, 2, VT_SAME, &y), NOVA_OK);
+    assert_int_equal(y.h, 3);
+    assert_float_equal(y.d[8], 25, 1e-6);
+    assert_float_equal(y.d[2], 10, 1e-6);
+    vt_free(&y);
+    /* average pool 2, VALID: 2 outputs */
+    assert_int_equal(vt_avgpool(&x, 2, 2, &y), NOVA_OK);
+    assert_int_equal(y.h, 2);
+    assert_float_equal(y.d[0], (1 + 2 + 6 + 7) / 4.0, 1e-6);
+    vt_free(&y);
+    /* leaky: 0.1 x below zero */
+    x.d[0] = -2.0f;
+    vt_leaky(&x);
+    assert_float_equal(x.d[0], -0.2, 1e-6);
+    assert_float_equal(x.d[1], 2, 1e-6);
+    /* resize 5 -> 2 without aligned corners samples rows 0 and 2.5 */
+    assert_int_equal(vt_resize_bilinear(&x, 2, 2, &y), NOVA_OK);
+    assert_float_equal(y.d[3], (13 + 14 + 18 + 19) / 4.0, 1e-5);
+    vt_free(&y);
+    /* centred square padding puts the larger half after */
+    vt_t r;
+    assert_int_equal(vt_alloc(&r, 2, 5, 1), NOVA_OK);
+    for (int i = 0; i < 10; i++)
+        r.d[i] = 1;
+    assert_int_equal(vt_pad_square(&r, 1, &y), NOVA_OK);
+    assert_int_equal(y.h, 5);
+    assert_float_equal(y.d[0], 0, 0);  /* row 0: before */
+    assert_float_equal(y.d[5], 1, 0);  /* rows 1, 2: image */
+    assert_float_equal(y.d[15], 0, 0); /* rows 3, 4: after */
+    vt_free(&y);
+    vt_free(&r);
+    vt_free(&x);
+}
+
+/* ---- fidelity ---- */
+
+static double iou(const nova_vision_box_t *a, double x, double y, double w, double h)
+{
+    double iw = fmax(0, fmin(a->x + a->w, x + w) - fmax(a->x, x));
+    double ih = fmax(0, fmin(a->y + a->h, y + h) - fmax(a->y, y));
+    double inter = iw * ih;
+    return inter / (a->w * a->h + w * h - inter);
+}
+
+static void test_fidelity(void **state)
+{
+    (void)state;
+    json_error_t jerr;
+    json_t *ref = json_load_file(REFERENCE, 0, &jerr);
+    assert_non_null(ref);
+    json_t *images = json_object_get(ref, "images");
+    size_t ii, faces_checked = 0;
+    json_t *im;
+    double worst_iou = 1, worst_lm = 0, worst_desc = 0, worst_score = 0;
+    json_array_foreach(images, ii, im)
+    {
+        char path[512];
+        snprintf(path, sizeof path, SAMPLES "%s", json_string_value(json_object_get(im, "file")));
+        size_t len;
+        uint8_t *jpg = read_file(path, &len);
+        if (!jpg)
+            fail_msg("missing %s: run scripts/models.sh", path);
+        nova_vision_image_t img;
+        assert_int_equal(nova_vision_decode_jpeg(jpg, len, &img), NOVA_OK);
+        free(jpg);
+        assert_int_equal(img.width, json_integer_value(json_object_get(im, "width")));
+        assert_int_equal(img.height, json_integer_value(json_object_get(im, "height")));
+        nova_vision_detect_opts_t opts = {416, 0.5, 1};
+        nova_vision_face_t *faces;
+        size_t n;
+        assert_int_equal(nova_vision_detect(model, &img, &opts, &faces, &n), NOVA_OK);
+        json_t *rfaces = json_object_get(im, "faces");
+        assert_int_equal(n, json_array_size(rfaces));
+        size_t fi;
+        json_t *rf;
+        json_array_foreach(rfaces, fi, rf)
+        {
+            json_t *b = json_object_get(rf, "box");
+            double bx = json_number_value(json_object_get(b, "x"));
+            double by = json_number_value(json_object_get(b, "y"));
+            double bw = json_number_value(json_object_get(b, "w"));
+            double bh = json_number_value(json_object_get(b, "h"));
+            size_t best = 0;
+            double best_iou = -1;
+            for (size_t k = 0; k < n; k++) {
+                double v = iou(&faces[k].box, bx, by, bw, bh);
+                if (v > best_iou)
+                    best_iou = v, best = k;
+            }
+            const nova_vision_face_t *f = &faces[best];
+            double lm = 0, d2 = 0;
+            json_t *pts = json_object_get(rf, "landmarks");
+            for (int p = 0; p < NOVA_VISION_LANDMARKS; p++) {
+                json_t *pt = json_array_get(pts, (size_t)p);
+                double dx = f->landmarks[p].x - json_number_value(json_array_get(pt, 0));
+                double dy = f->landmarks[p].y - json_number_value(json_array_get(pt, 1));
+                lm = fmax(lm, sqrt(dx * dx + dy * dy));
+            }
+            json_t *desc = json_object_get(rf, "descriptor");
+            assert_int_equal(json_array_size(desc), NOVA_VISION_DESCRIPTOR);
+            assert_true(f->has_descriptor);
+            for (int k = 0; k < NOVA_VISION_DESCRIPTOR; k++) {
+                double d = f->descriptor[k] - json_number_value(json_array_get(desc, (size_t)k));
+                d2 += d * d;
+            }
+            double score_d = fabs(f->score - json_number_value(json_object_get(rf, "score")));
+            print_message("  %s face %zu: IoU %.6f, landmarks %.4f px, descriptor L2 %.2e, "
+                          "score diff %.1e\n",
+                          json_string_value(json_object_get(im, "file")), fi, best_iou, lm,
+                          sqrt(d2), score_d);
+            worst_iou = fmin(worst_iou, best_iou);
+            worst_lm = fmax(worst_lm, lm);
+            worst_desc = fmax(worst_desc, sqrt(d2));
+            worst_score = fmax(worst_score, score_d);
+            assert_true(best_iou >= 0.95);
+            assert_true(lm < 1.0);
+            assert_true(sqrt(d2) < 1e-3);
+            faces_checked++;
+        }
+        free(faces);
+        nova_vision_image_free(&img);
+    }
+    print_message("fidelity: %zu faces, worst IoU %.6f, worst landmark %.4f px, worst "
+                  "descriptor L2 %.2e, worst score diff %.1e\n",
+                  faces_checked, worst_iou, worst_lm, worst_desc, worst_score);
+    assert_true(faces_checked >= 10);
+    json_decref(ref);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_model_missing),    cmocka_unit_test(test_model_corrupt),
+        cmocka_unit_test(test_jpeg_orientation), cmocka_unit_test(test_jpeg_refuses),
+        cmocka_unit_test(test_layers_padding),   cmocka_unit_test(test_fidelity),
+    };
+    return cmocka_run_group_tests(tests, setup_model, teardown_model);
+}
