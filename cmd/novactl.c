@@ -3,18 +3,25 @@
  *   novactl [--json] client create --tenant ID --name NAME --scopes "a b" [--audiences "x y"]
  *   novactl [--json] client list --tenant ID | client revoke --tenant ID CLIENT_ID
  *   novactl [--json] migrate
+ *   novactl [--json] audit verify [--tenant ID] | audit key
+ *   novactl [--json] audit export --tenant ID [--from T] [--to T] [--out DIR]
  *   novactl help [COMMAND] | COMMAND --help
  * Options may stand anywhere on the line; `--` ends them, so `tenant create -- --odd` names a
  * tenant "--odd". Exit codes: 0 ok, 1 internal, 2 usage, 3 config, 4 store unavailable,
- * 5 schema, 6 invalid input, 7 not found, 8 conflict (a tenant of that name exists). */
+ * 5 schema, 6 invalid input, 7 not found, 8 conflict (a tenant of that name exists),
+ * 9 an audit chain failed verification. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "nova/app.h"
+#include "nova/audit_store.h"
 #include "nova/log.h"
 
 /* Options, as bits: each command says which it requires and which it accepts. */
@@ -23,12 +30,18 @@ enum {
     OPT_NAME = 1 << 1,
     OPT_SCOPES = 1 << 2,
     OPT_AUDIENCES = 1 << 3,
+    OPT_FROM = 1 << 4,
+    OPT_TO = 1 << 5,
+    OPT_OUT = 1 << 6,
 };
+
+/* `audit verify` found a chain that does not verify. */
+#define EXIT_AUDIT_BROKEN 9
 
 typedef struct cli {
     bool json, help;
     const char *config;
-    const char *tenant, *name, *scopes, *audiences;
+    const char *tenant, *name, *scopes, *audiences, *from, *to, *out;
     unsigned given; /* OPT_* bits seen */
     const char *pos[8];
     int npos;
@@ -50,6 +63,9 @@ static int client_create(nova_app_t *, nova_arena_t *, const cli_t *, const char
 static int client_list(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int client_revoke(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int migrate(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int audit_verify(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int audit_export(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int audit_key(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 
 static const command_t commands[] = {
     {"tenant", "create", 1, 0, 0, "tenant create NAME", tenant_create},
@@ -62,6 +78,10 @@ static const command_t commands[] = {
     {"client", "revoke", 1, OPT_TENANT, OPT_TENANT, "client revoke --tenant ID CLIENT_ID",
      client_revoke},
     {"migrate", NULL, 0, 0, 0, "migrate", migrate},
+    {"audit", "verify", 0, 0, OPT_TENANT, "audit verify [--tenant ID]", audit_verify},
+    {"audit", "export", 0, OPT_TENANT, OPT_TENANT | OPT_FROM | OPT_TO | OPT_OUT,
+     "audit export --tenant ID [--from TIME] [--to TIME] [--out DIR]", audit_export},
+    {"audit", "key", 0, 0, 0, "audit key", audit_key},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -81,14 +101,18 @@ static void usage_text(nova_buf_t *b, const char *group, const char *verb)
     if (group == NULL)
         nova_buf_append_cstr(b, "  help [COMMAND]\n");
     if (group == NULL || strcmp(group, "client") == 0)
-        nova_buf_append_cstr(b, "scopes: platform:admin clients:read clients:write\n");
+        nova_buf_append_cstr(b, "scopes: platform:admin clients:read clients:write audit:read\n");
     if (group == NULL || strcmp(group, "tenant") == 0)
         nova_buf_append_cstr(b, "tenant names are unique per deployment (ASCII letters compare "
                                 "without case)\n");
     nova_buf_append_cstr(b, "options may come anywhere; `--` ends them\n"
                             "exit codes: 0 ok, 1 internal, 2 usage, 3 config, 4 store "
                             "unavailable, 5 schema,\n"
-                            "            6 invalid input, 7 not found, 8 conflict\n");
+                            "            6 invalid input, 7 not found, 8 conflict, 9 audit chain "
+                            "broken\n");
+    if (group == NULL || strcmp(group, "audit") == 0)
+        nova_buf_append_cstr(b, "TIME: unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC); "
+                                "from inclusive, to exclusive\n");
 }
 
 static int help(const char *group, const char *verb)
@@ -332,14 +356,156 @@ static int migrate(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char
     return NOVA_EXIT_OK;
 }
 
+/* ---- audit ---- */
+
+/* Verifies one tenant's chain; prints its line; *broken set when it does not verify. */
+static nova_status verify_one(nova_app_t *app, const char *tenant, json_t *results, bool *broken)
+{
+    nova_audit_verifier_t v;
+    nova_status st = nova_audit_verify_tenant(app->store, tenant, &v);
+    if (st != NOVA_OK)
+        return st;
+    bool ok = v.fault == NOVA_AUDIT_INTACT;
+    if (!ok)
+        *broken = true;
+    if (json_out) {
+        json_t *o = json_pack("{s:s, s:s, s:I}", "tenant_id", tenant, "result",
+                              nova_audit_fault_name(v.fault), "entries", (json_int_t)v.head_count);
+        if (!ok) {
+            json_object_set_new(o, "position", json_integer(v.bad_seq));
+            if (v.bad_id[0])
+                json_object_set_new(o, "entry_id", json_string(v.bad_id));
+            json_object_set_new(o, "detail", json_string(v.detail));
+        }
+        json_array_append_new(results, o);
+    } else if (ok) {
+        printf("%s: intact (%" PRId64 " entries)\n", tenant, v.head_count);
+    } else {
+        printf("%s: %s at entry %" PRId64 "%s%s: %s\n", tenant, nova_audit_fault_name(v.fault),
+               v.bad_seq, v.bad_id[0] ? " " : "", v.bad_id, v.detail);
+    }
+    return NOVA_OK;
+}
+
+static int audit_verify(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    (void)args;
+    const char **ids = NULL, *one[1] = {c->tenant};
+    size_t n = 0;
+    bool broken = false;
+    nova_status st = NOVA_OK;
+    json_t *results = json_array();
+    if (c->tenant) {
+        ids = one;
+        n = 1;
+    } else {
+        st = nova_store_audit_tenants(app->store, ar, &ids, &n);
+    }
+    for (size_t i = 0; st == NOVA_OK && i < n; i++)
+        st = verify_one(app, ids[i], results, &broken);
+    if (st != NOVA_OK) {
+        json_decref(results);
+        return fail(st, "cannot read the audit log");
+    }
+    if (json_out)
+        print_json(json_pack("{s:b, s:o}", "intact", !broken, "tenants", results));
+    else
+        json_decref(results);
+    return broken ? EXIT_AUDIT_BROKEN : NOVA_EXIT_OK;
+}
+
+static int load_master_key(nova_app_t *app, uint8_t key[32])
+{
+    char err[256];
+    nova_status st = nova_auth_master_key_load(app->cfg.master_key, app->cfg.master_key_file, false,
+                                               key, err, sizeof(err));
+    return st == NOVA_OK ? NOVA_EXIT_OK : fail(st, err);
+}
+
+static int audit_key(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    (void)ar, (void)c, (void)args;
+    uint8_t key[32];
+    nova_buf_t pem;
+    int rc = load_master_key(app, key);
+    if (rc)
+        return rc;
+    nova_buf_init(&pem);
+    nova_status st = nova_audit_export_public_pem(key, &pem);
+    OPENSSL_cleanse(key, sizeof(key));
+    if (st == NOVA_OK && json_out)
+        print_json(json_pack("{s:s}", "public_key_pem", pem.data));
+    else if (st == NOVA_OK)
+        fputs(pem.data, stdout);
+    nova_buf_free(&pem);
+    return st ? fail(st, "cannot derive the export key") : NOVA_EXIT_OK;
+}
+
+static bool write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    bool ok = f && fwrite(data, 1, n, f) == n;
+    if (f && fclose(f) != 0)
+        ok = false;
+    return ok;
+}
+
+static int audit_export(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    (void)args;
+    int64_t from = 0, to = 0;
+    uint8_t key[32], sig[64];
+    if ((c->from && nova_audit_parse_time(c->from, &from) != NOVA_OK) ||
+        (c->to && nova_audit_parse_time(c->to, &to) != NOVA_OK))
+        return fail(NOVA_INVALID, "--from/--to: unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
+    int rc;
+    if (!tenant_arg(app, ar, c, &rc))
+        return rc;
+    rc = load_master_key(app, key);
+    if (rc)
+        return rc;
+    const char *dir = c->out ? c->out : ".";
+    const char *base = nova_arena_printf(ar, "audit-%s", c->tenant);
+    const char *jpath = nova_arena_printf(ar, "%s/%s.jsonl", dir, base);
+    const char *mpath = nova_arena_printf(ar, "%s/%s.manifest.json", dir, base);
+    const char *spath = nova_arena_printf(ar, "%s/%s.manifest.sig", dir, base);
+    const char *kpath = nova_arena_printf(ar, "%s/audit-export.pub.pem", dir);
+    nova_buf_t manifest, pem;
+    nova_buf_init(&manifest);
+    nova_buf_init(&pem);
+    FILE *f = fopen(jpath, "wb");
+    nova_status st = f ? NOVA_OK : NOVA_UNAVAILABLE;
+    if (st == NOVA_OK)
+        st = nova_audit_export(app->store, key, c->tenant, from, to,
+                               nova_arena_printf(ar, "%s.jsonl", base), f, &manifest, sig);
+    if (f && fclose(f) != 0 && st == NOVA_OK)
+        st = NOVA_UNAVAILABLE;
+    if (st == NOVA_OK)
+        st = nova_audit_export_public_pem(key, &pem);
+    OPENSSL_cleanse(key, sizeof(key));
+    if (st == NOVA_OK &&
+        (!write_file(mpath, manifest.data, manifest.len) || !write_file(spath, sig, sizeof(sig)) ||
+         !write_file(kpath, pem.data, pem.len)))
+        st = NOVA_UNAVAILABLE;
+    if (st == NOVA_OK && json_out)
+        print_json(json_pack("{s:s, s:s, s:s, s:s}", "jsonl", jpath, "manifest", mpath, "signature",
+                             spath, "public_key", kpath));
+    else if (st == NOVA_OK)
+        printf("wrote %s\n      %s\n      %s (Ed25519 over the manifest's bytes)\n      %s\n",
+               jpath, mpath, spath, kpath);
+    nova_buf_free(&manifest);
+    nova_buf_free(&pem);
+    return st ? fail(st, "cannot export the audit log") : NOVA_EXIT_OK;
+}
+
 static const struct {
     const char *name;
     unsigned bit;
 } value_opts[] = {
-    {"tenant", OPT_TENANT},
-    {"name", OPT_NAME},
-    {"scopes", OPT_SCOPES},
-    {"audiences", OPT_AUDIENCES},
+    {"tenant", OPT_TENANT}, {"name", OPT_NAME},
+    {"scopes", OPT_SCOPES}, {"audiences", OPT_AUDIENCES},
+    {"from", OPT_FROM},     {"to", OPT_TO},
+    {"out", OPT_OUT},
 };
 
 static const char *opt_name(unsigned bit)
@@ -363,7 +529,7 @@ static void bad(const char **why, const char *what)
  * On a usage error sets *why (static text or an arena string) and returns false. */
 static bool parse_args(int argc, char **argv, nova_arena_t *ar, cli_t *c, const char **why)
 {
-    enum { L_JSON = 256, L_CONFIG, L_TENANT, L_NAME, L_SCOPES, L_AUDIENCES };
+    enum { L_JSON = 256, L_CONFIG, L_TENANT, L_NAME, L_SCOPES, L_AUDIENCES, L_FROM, L_TO, L_OUT };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, L_JSON},
         {"config", required_argument, NULL, L_CONFIG},
@@ -372,6 +538,9 @@ static bool parse_args(int argc, char **argv, nova_arena_t *ar, cli_t *c, const 
         {"name", required_argument, NULL, L_NAME},
         {"scopes", required_argument, NULL, L_SCOPES},
         {"audiences", required_argument, NULL, L_AUDIENCES},
+        {"from", required_argument, NULL, L_FROM},
+        {"to", required_argument, NULL, L_TO},
+        {"out", required_argument, NULL, L_OUT},
         {NULL, 0, NULL, 0},
     };
     const int maxpos = (int)(sizeof(c->pos) / sizeof(c->pos[0]));
@@ -413,6 +582,15 @@ static bool parse_args(int argc, char **argv, nova_arena_t *ar, cli_t *c, const 
             break;
         case L_AUDIENCES:
             slot = &c->audiences, bit = OPT_AUDIENCES;
+            break;
+        case L_FROM:
+            slot = &c->from, bit = OPT_FROM;
+            break;
+        case L_TO:
+            slot = &c->to, bit = OPT_TO;
+            break;
+        case L_OUT:
+            slot = &c->out, bit = OPT_OUT;
             break;
         case ':':
             bad(why, nova_arena_printf(ar, "option %s needs a value", argv[optind - 1]));

@@ -19,6 +19,8 @@
 #ifndef NOVA_AUDIT_H
 #define NOVA_AUDIT_H
 
+#include <stdio.h>
+
 #include "nova/base.h"
 
 /* jansson's value type, declared here so that the store (which includes this header for the
@@ -153,5 +155,34 @@ void nova_audit_verify_init(nova_audit_verifier_t *v, int64_t head_count, const 
 bool nova_audit_verify_next(nova_audit_verifier_t *v, const nova_audit_record_t *r);
 /* After the last row: the end of the chain against the head. Returns v->fault. */
 nova_audit_fault nova_audit_verify_end(nova_audit_verifier_t *v);
+
+/* ---- over the store (src/audit/audit.c) ---- */
+
+typedef struct nova_store nova_store_t;
+
+/* Checks tenant_id's whole chain in the store: reads the head and the row count, then every
+ * row in seq order, a page at a time. Returns NOVA_OK when the check ran (v->fault says what
+ * it found), else the store's error. */
+nova_status nova_audit_verify_tenant(nova_store_t *s, const char *tenant_id,
+                                     nova_audit_verifier_t *v);
+
+/* The platform's export-signing key: an Ed25519 key derived (HKDF-SHA-256, info
+ * "nova audit export signing v1") from the master key, so every process holding the master
+ * key signs with the same key and nothing more is stored. Appends its public key as PEM
+ * (SubjectPublicKeyInfo) to pem. */
+nova_status nova_audit_export_public_pem(const uint8_t master_key[32], nova_buf_t *pem);
+
+/* Exports tenant_id's entries with from_ts <= ts < to_ts (unix microseconds; 0: no bound):
+ * writes one JSON object per line to jsonl (members as in the table, attrs as the exact text
+ * that was hashed), then appends the manifest (a JSON object: count, first and last seq and
+ * hash, the chain head, the file's SHA-256) to manifest and its 64-byte Ed25519 signature to
+ * sig. file_name is recorded in the manifest. */
+nova_status nova_audit_export(nova_store_t *s, const uint8_t master_key[32], const char *tenant_id,
+                              int64_t from_ts, int64_t to_ts, const char *file_name, FILE *jsonl,
+                              nova_buf_t *manifest, uint8_t sig[64]);
+
+/* Parses a time bound: unix seconds ("1767225600"), a date ("2026-01-01", midnight UTC) or
+ * RFC 3339 UTC ("2026-01-01T12:00:00Z"). *us gets unix microseconds. */
+nova_status nova_audit_parse_time(const char *text, int64_t *us);
 
 #endif

@@ -40,6 +40,10 @@ bool api_client_auth(nova_req_t *r, nova_api_t *api, nova_store_t *s, const api_
 
 bool api_authenticate(nova_req_t *r, const char *scope, void *ud);
 
+/* The audit log (audit.c): GET /v1/audit, and its metric (Prometheus text). */
+nova_status api_audit_register(nova_api_t *api, nova_http_server_t *srv);
+nova_status api_audit_metrics(nova_buf_t *out);
+
 void api_health(nova_req_t *r, void *ud);
 void api_ready(nova_req_t *r, void *ud);
 void api_token(nova_req_t *r, void *ud);

@@ -68,6 +68,8 @@ void api_metrics(nova_req_t *r, void *ud)
         return;
     }
     nova_http_metrics_handler(r, api->srv);
+    if (r->status == 200 && api_audit_metrics(&r->resp_body) != NOVA_OK)
+        nova_resp_status(r, NOVA_NOMEM, NULL);
 }
 
 void api_me(nova_req_t *r, void *ud)
@@ -246,7 +248,7 @@ void api_tenants_create(nova_req_t *r, void *ud)
         goto end;
     }
     if (client && (nova_json_only_members(client, client_members, err, sizeof(err)) ||
-                   !parse_client(r, client, "clients:read clients:write", &cr))) {
+                   !parse_client(r, client, "clients:read clients:write audit:read", &cr))) {
         if (r->status == 0)
             nova_resp_problem(r, 400, "invalid_request", "Invalid request", err);
         goto end;
@@ -360,6 +362,8 @@ nova_status nova_api_register(nova_api_t *api, nova_http_server_t *srv)
     api->srv = srv;
     nova_status st = nova_http_route(srv, "GET", "/metrics", NULL, 0, api_metrics, api);
     if (st)
+        return st;
+    if ((st = api_audit_register(api, srv)) != NOVA_OK)
         return st;
     nova_http_set_authenticator(srv, api_authenticate, api);
     return NOVA_OK;

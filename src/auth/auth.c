@@ -15,6 +15,7 @@ const char *const nova_auth_scopes[] = {
     "platform:admin", /* the platform operator: manage tenants */
     "clients:read",   /* list the tenant's API clients */
     "clients:write",  /* create and revoke the tenant's API clients */
+    "audit:read",     /* read the tenant's audit log (GET /v1/audit) */
     NULL,
 };
 
