@@ -60,6 +60,23 @@ seed() {
         printf 'POST /v1/things HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ok\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n' >"$dir/seed-chunked"
         printf 'GET /v1/health?a=1&b=2 HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n X-Fold\r\n\r\nGET / HTTP/1.1\r\n\r\n' >"$dir/seed-odd"
         ;;
+    jpeg_fuzz)
+        # Small JPEGs from a generated 16 x 8 picture (cjpeg, libjpeg-turbo-progs): baseline,
+        # progressive, greyscale, 4:2:0 and 4:4:4, restart markers, and an Exif orientation 6.
+        local ppm="$dir/.seed.ppm" y
+        { printf 'P6\n16 8\n255\n'
+          for y in 0 1 2 3 4 5 6 7; do
+              printf '\xdc\x14\x14%.0s' 1 2 3 4 5 6 7 8; printf '\x14\x14\xdc%.0s' 1 2 3 4 5 6 7 8
+          done; } >"$ppm"
+        cjpeg -quality 90 "$ppm" >"$dir/seed-baseline"
+        cjpeg -progressive "$ppm" >"$dir/seed-progressive"
+        cjpeg -grayscale "$ppm" >"$dir/seed-grey"
+        cjpeg -sample 1x1 -restart 1 "$ppm" >"$dir/seed-444-restart"
+        { printf '\xff\xd8\xff\xe1\x00\x22Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08'
+          printf '\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00\x00\x00\x00\x00'
+          tail -c +3 "$dir/seed-baseline"; } >"$dir/seed-exif6"
+        rm -f "$ppm"
+        ;;
     *)
         printf '%s' '{}' >"$dir/seed-empty"
         ;;
