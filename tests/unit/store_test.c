@@ -46,8 +46,9 @@ static const nova_audit_entry_t *AE(const char *tenant)
 
 static void reset_pg(nova_store_t *s)
 {
-    assert_int_equal(s->drv->exec(s, "DROP TABLE IF EXISTS settings, revoked_tokens, clients, "
-                                     "signing_keys, tenants, schema_version CASCADE"),
+    assert_int_equal(s->drv->exec(s, "DROP TABLE IF EXISTS audit_log, audit_heads, settings, "
+                                     "revoked_tokens, clients, signing_keys, tenants, "
+                                     "schema_version CASCADE"),
                      NOVA_OK);
 }
 
