@@ -77,6 +77,13 @@ seed() {
           tail -c +3 "$dir/seed-baseline"; } >"$dir/seed-exif6"
         rm -f "$ppm"
         ;;
+    policy_fuzz)
+        # first byte: 0 modeling language, 1 JSON model, 2 CEL
+        printf '\0model\n  schema 1.1\ntype user\ntype group\n  relations\n    define member: [user, group#member]\ntype doc\n  relations\n    define parent: [doc]\n    define owner: [user with ok, user:*]\n    define blocked: [user]\n    define viewer: (owner or viewer from parent) but not blocked\n    define both: owner and viewer\ncondition ok(x: int, t: timestamp) {\n  x < 100 && t < timestamp("2030-01-01T00:00:00Z")\n}\n' >"$dir/seed-dsl"
+        printf '\1{"schema_version":"1.1","type_definitions":[{"type":"user"},{"type":"doc","relations":{"v":{"union":{"child":[{"this":{}},{"computedUserset":{"relation":"e"}}]}},"e":{"this":{}}},"metadata":{"relations":{"v":{"directly_related_user_types":[{"type":"user","wildcard":{}}]},"e":{"directly_related_user_types":[{"type":"user","condition":"c"}]}}}}],"conditions":{"c":{"name":"c","expression":"ip.in_cidr(\\"10.0.0.0/8\\")","parameters":{"ip":{"type_name":"TYPE_NAME_IPADDRESS"}}}}}' >"$dir/seed-json"
+        printf '\2x < 100 || s.startsWith("a") && [1, 2u, 3.0].exists(v, v == x) ? m["k"] : size(b"\\x00") == 1' >"$dir/seed-cel"
+        printf '\2timestamp("2024-01-01T00:00:00Z") + duration("1h30m") > timestamp("2024-01-01T01:00:00+01:00") && "ab".matches("^a\\\\d*b$")' >"$dir/seed-time"
+        ;;
     *)
         printf '%s' '{}' >"$dir/seed-empty"
         ;;

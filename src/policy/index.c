@@ -1,0 +1,428 @@
+/*
+ * index.c: the in-memory tuple index. Every string (object, relation, user, condition name)
+ * is interned once into one pool and named by a 32-bit id; the tuples of one
+ * (object, relation) pair are one array of 16-byte entries sorted by user id, found through
+ * an open-addressing table keyed by the two ids. A check is then hash lookups and binary
+ * searches over small arrays, with no allocation.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* u64 -> u32 open-addressing map (linear probing, power-of-two capacity, 0 key unused). */
+typedef struct u64map {
+    uint64_t *keys;
+    uint32_t *vals;
+    size_t cap, n;
+} u64map_t;
+
+static inline uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static bool u64map_grow(u64map_t *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 64;
+    uint64_t *keys = calloc(cap, sizeof(*keys));
+    uint32_t *vals = malloc(cap * sizeof(*vals));
+    if (!keys || !vals) {
+        free(keys);
+        free(vals);
+        return false;
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->keys[i])
+            continue;
+        size_t j = mix64(m->keys[i]) & (cap - 1);
+        while (keys[j])
+            j = (j + 1) & (cap - 1);
+        keys[j] = m->keys[i];
+        vals[j] = m->vals[i];
+    }
+    free(m->keys);
+    free(m->vals);
+    m->keys = keys;
+    m->vals = vals;
+    m->cap = cap;
+    return true;
+}
+
+static bool u64map_get(const u64map_t *m, uint64_t key, uint32_t *val)
+{
+    if (!m->cap)
+        return false;
+    size_t j = mix64(key) & (m->cap - 1);
+    while (m->keys[j]) {
+        if (m->keys[j] == key) {
+            *val = m->vals[j];
+            return true;
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    return false;
+}
+
+static bool u64map_put(u64map_t *m, uint64_t key, uint32_t val)
+{
+    if ((m->n + 1) * 4 > m->cap * 3 && !u64map_grow(m))
+        return false;
+    size_t j = mix64(key) & (m->cap - 1);
+    while (m->keys[j]) {
+        if (m->keys[j] == key) {
+            m->vals[j] = val;
+            return true;
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    m->keys[j] = key;
+    m->vals[j] = val;
+    m->n++;
+    return true;
+}
+
+typedef struct objlist {
+    uint32_t *v;
+    uint32_t n, cap;
+} objlist_t;
+
+struct nova_policy_index {
+    /* interned strings: pool holds them NUL-terminated; off/len by id (id 0 unused) */
+    char *pool;
+    size_t pool_len, pool_cap;
+    uint32_t *off, *len;
+    uint32_t *slots; /* hash slots holding ids, 0 empty */
+    size_t nstr, str_cap, slot_cap;
+    uint8_t *known;       /* per id: bit 0 = listed as an object of its type */
+    u64map_t sets_by_key; /* (object << 32 | relation) -> set index */
+    ix_set_t *sets;
+    size_t nsets, sets_cap;
+    u64map_t types; /* type id -> objlist index */
+    objlist_t *objs;
+    size_t nobjs, objs_cap;
+    size_t ntuples;
+};
+
+static inline uint64_t hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return mix64(h);
+}
+
+nova_policy_index_t *nova_policy_index_new(void)
+{
+    nova_policy_index_t *ix = calloc(1, sizeof(*ix));
+    return ix;
+}
+
+void nova_policy_index_free(nova_policy_index_t *ix)
+{
+    if (!ix)
+        return;
+    for (size_t i = 0; i < ix->nsets; i++) {
+        for (uint32_t k = 0; k < ix->sets[i].n; k++)
+            json_decref(ix->sets[i].e[k].context);
+        free(ix->sets[i].e);
+    }
+    for (size_t i = 0; i < ix->nobjs; i++)
+        free(ix->objs[i].v);
+    free(ix->objs);
+    free(ix->sets);
+    free(ix->sets_by_key.keys);
+    free(ix->sets_by_key.vals);
+    free(ix->types.keys);
+    free(ix->types.vals);
+    free(ix->pool);
+    free(ix->off);
+    free(ix->len);
+    free(ix->slots);
+    free(ix->known);
+    free(ix);
+}
+
+static inline bool str_is(const nova_policy_index_t *ix, uint32_t id, const char *s, size_t n)
+{
+    return ix->len[id] == n && memcmp(ix->pool + ix->off[id], s, n) == 0;
+}
+
+uint32_t ix_lookup(const nova_policy_index_t *ix, const char *s, size_t n)
+{
+    if (!ix || !ix->slot_cap)
+        return 0;
+    size_t j = hash_bytes(s, n) & (ix->slot_cap - 1);
+    while (ix->slots[j]) {
+        if (str_is(ix, ix->slots[j], s, n))
+            return ix->slots[j];
+        j = (j + 1) & (ix->slot_cap - 1);
+    }
+    return 0;
+}
+
+const char *ix_string(const nova_policy_index_t *ix, uint32_t id, size_t *len)
+{
+    if (len)
+        *len = ix->len[id];
+    return ix->pool + ix->off[id];
+}
+
+static bool slots_grow(nova_policy_index_t *ix)
+{
+    size_t cap = ix->slot_cap ? ix->slot_cap * 2 : 1024;
+    uint32_t *slots = calloc(cap, sizeof(*slots));
+    if (!slots)
+        return false;
+    for (size_t i = 0; i < ix->slot_cap; i++) {
+        uint32_t id = ix->slots[i];
+        if (!id)
+            continue;
+        size_t j = hash_bytes(ix->pool + ix->off[id], ix->len[id]) & (cap - 1);
+        while (slots[j])
+            j = (j + 1) & (cap - 1);
+        slots[j] = id;
+    }
+    free(ix->slots);
+    ix->slots = slots;
+    ix->slot_cap = cap;
+    return true;
+}
+
+static uint32_t intern(nova_policy_index_t *ix, const char *s, size_t n)
+{
+    uint32_t id = ix_lookup(ix, s, n);
+    if (id)
+        return id;
+    if (n > UINT32_MAX / 2 || ix->nstr + 2 >= UINT32_MAX)
+        return 0;
+    if ((ix->nstr + 2) * 4 > ix->slot_cap * 3 && !slots_grow(ix))
+        return 0;
+    if (ix->nstr + 2 > ix->str_cap) {
+        size_t cap = ix->str_cap ? ix->str_cap * 2 : 256;
+        uint32_t *off = realloc(ix->off, cap * sizeof(*off));
+        if (!off)
+            return 0;
+        ix->off = off;
+        uint32_t *len = realloc(ix->len, cap * sizeof(*len));
+        if (!len)
+            return 0;
+        ix->len = len;
+        uint8_t *known = realloc(ix->known, cap);
+        if (!known)
+            return 0;
+        ix->known = known;
+        ix->str_cap = cap;
+    }
+    if (ix->pool_len + n + 1 > ix->pool_cap) {
+        size_t cap = ix->pool_cap ? ix->pool_cap : 4096;
+        while (cap < ix->pool_len + n + 1)
+            cap *= 2;
+        if (cap > UINT32_MAX)
+            return 0;
+        char *pool = realloc(ix->pool, cap);
+        if (!pool)
+            return 0;
+        ix->pool = pool;
+        ix->pool_cap = cap;
+    }
+    id = (uint32_t)++ix->nstr;
+    ix->off[id] = (uint32_t)ix->pool_len;
+    ix->len[id] = (uint32_t)n;
+    ix->known[id] = 0;
+    memcpy(ix->pool + ix->pool_len, s, n);
+    ix->pool[ix->pool_len + n] = '\0';
+    ix->pool_len += n + 1;
+    size_t j = hash_bytes(s, n) & (ix->slot_cap - 1);
+    while (ix->slots[j])
+        j = (j + 1) & (ix->slot_cap - 1);
+    ix->slots[j] = id;
+    return id;
+}
+
+const ix_set_t *ix_find(const nova_policy_index_t *ix, uint32_t object, uint32_t relation)
+{
+    uint32_t si;
+    if (!ix || !object || !relation ||
+        !u64map_get(&ix->sets_by_key, (uint64_t)object << 32 | relation, &si))
+        return NULL;
+    return &ix->sets[si];
+}
+
+/* Records object (type:id) in its type's list, once. */
+static bool note_object(nova_policy_index_t *ix, const char *obj, size_t n)
+{
+    const char *colon = memchr(obj, ':', n);
+    if (!colon)
+        return false;
+    uint32_t oid = intern(ix, obj, n);
+    if (!oid)
+        return false;
+    if (ix->known[oid] & 1)
+        return true;
+    uint32_t tid = intern(ix, obj, (size_t)(colon - obj));
+    if (!tid)
+        return false;
+    uint32_t li;
+    if (!u64map_get(&ix->types, tid, &li)) {
+        if (ix->nobjs == ix->objs_cap) {
+            size_t cap = ix->objs_cap ? ix->objs_cap * 2 : 16;
+            objlist_t *o = realloc(ix->objs, cap * sizeof(*o));
+            if (!o)
+                return false;
+            ix->objs = o;
+            ix->objs_cap = cap;
+        }
+        li = (uint32_t)ix->nobjs++;
+        memset(&ix->objs[li], 0, sizeof(objlist_t));
+        if (!u64map_put(&ix->types, tid, li))
+            return false;
+    }
+    objlist_t *l = &ix->objs[li];
+    if (l->n == l->cap) {
+        uint32_t cap = l->cap ? l->cap * 2 : 8;
+        uint32_t *v = realloc(l->v, cap * sizeof(*v));
+        if (!v)
+            return false;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = oid;
+    ix->known[oid] |= 1;
+    return true;
+}
+
+void ix_objects_of_type(const nova_policy_index_t *ix, const char *type, size_t n,
+                        void (*fn)(void *arg, const char *object), void *arg)
+{
+    uint32_t tid = ix_lookup(ix, type, n), li;
+    if (!tid || !u64map_get(&ix->types, tid, &li))
+        return;
+    const objlist_t *l = &ix->objs[li];
+    for (uint32_t i = 0; i < l->n; i++)
+        fn(arg, ix->pool + ix->off[l->v[i]]);
+}
+
+/* Position of user in set (or where it would go). */
+static uint32_t set_pos(const ix_set_t *s, uint32_t user, bool *found)
+{
+    uint32_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->e[mid].user < user)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = lo < s->n && s->e[lo].user == user;
+    return lo;
+}
+
+nova_status nova_policy_index_add(nova_policy_index_t *ix, const nova_policy_tuple_t *t)
+{
+    pol_user_t o, u;
+    if (!t->object || !t->relation || !t->user || !pol_parse_object(t->object, &o) ||
+        !pol_parse_user(t->user, &u) || !*t->relation)
+        return NOVA_INVALID;
+    uint32_t oid = intern(ix, t->object, strlen(t->object));
+    uint32_t rid = intern(ix, t->relation, strlen(t->relation));
+    uint32_t uid = intern(ix, t->user, strlen(t->user));
+    uint32_t cid =
+        t->condition && *t->condition ? intern(ix, t->condition, strlen(t->condition)) : 0;
+    if (!oid || !rid || !uid || (t->condition && *t->condition && !cid))
+        return NOVA_NOMEM;
+    if (!note_object(ix, t->object, strlen(t->object)))
+        return NOVA_NOMEM;
+    if (!u.wildcard && !note_object(ix, u.type.base, (size_t)(u.id.base + u.id.len - u.type.base)))
+        return NOVA_NOMEM;
+    uint64_t key = (uint64_t)oid << 32 | rid;
+    uint32_t si;
+    if (!u64map_get(&ix->sets_by_key, key, &si)) {
+        if (ix->nsets == ix->sets_cap) {
+            size_t cap = ix->sets_cap ? ix->sets_cap * 2 : 64;
+            ix_set_t *s = realloc(ix->sets, cap * sizeof(*s));
+            if (!s)
+                return NOVA_NOMEM;
+            ix->sets = s;
+            ix->sets_cap = cap;
+        }
+        si = (uint32_t)ix->nsets;
+        memset(&ix->sets[si], 0, sizeof(ix_set_t));
+        if (!u64map_put(&ix->sets_by_key, key, si))
+            return NOVA_NOMEM;
+        ix->nsets++;
+    }
+    ix_set_t *s = &ix->sets[si];
+    bool found;
+    uint32_t pos = set_pos(s, uid, &found);
+    if (found)
+        return NOVA_CONFLICT;
+    if (s->n == s->cap) {
+        uint32_t cap = s->cap ? s->cap * 2 : 1;
+        ix_entry_t *e = realloc(s->e, cap * sizeof(*e));
+        if (!e)
+            return NOVA_NOMEM;
+        s->e = e;
+        s->cap = cap;
+    }
+    json_t *ctx = NULL;
+    if (t->context && json_object_size(t->context) > 0) {
+        ctx = json_deep_copy(t->context);
+        if (!ctx)
+            return NOVA_NOMEM;
+    }
+    memmove(&s->e[pos + 1], &s->e[pos], (s->n - pos) * sizeof(ix_entry_t));
+    s->e[pos] = (ix_entry_t){.user = uid, .cond = cid, .context = ctx};
+    s->n++;
+    ix->ntuples++;
+    return NOVA_OK;
+}
+
+nova_status nova_policy_index_remove(nova_policy_index_t *ix, const char *object,
+                                     const char *relation, const char *user)
+{
+    uint32_t oid = ix_lookup(ix, object, strlen(object));
+    uint32_t rid = ix_lookup(ix, relation, strlen(relation));
+    uint32_t uid = ix_lookup(ix, user, strlen(user));
+    ix_set_t *s = (ix_set_t *)ix_find(ix, oid, rid);
+    if (!s || !uid)
+        return NOVA_NOT_FOUND;
+    bool found;
+    uint32_t pos = set_pos(s, uid, &found);
+    if (!found)
+        return NOVA_NOT_FOUND;
+    json_decref(s->e[pos].context);
+    memmove(&s->e[pos], &s->e[pos + 1], (s->n - pos - 1) * sizeof(ix_entry_t));
+    s->n--;
+    ix->ntuples--;
+    return NOVA_OK;
+}
+
+size_t nova_policy_index_count(const nova_policy_index_t *ix)
+{
+    return ix ? ix->ntuples : 0;
+}
+
+size_t nova_policy_index_memory(const nova_policy_index_t *ix)
+{
+    if (!ix)
+        return 0;
+    size_t b = sizeof(*ix) + ix->pool_cap + ix->str_cap * (2 * sizeof(uint32_t) + 1) +
+               ix->slot_cap * sizeof(uint32_t) +
+               ix->sets_by_key.cap * (sizeof(uint64_t) + sizeof(uint32_t)) +
+               ix->sets_cap * sizeof(ix_set_t) +
+               ix->types.cap * (sizeof(uint64_t) + sizeof(uint32_t)) +
+               ix->objs_cap * sizeof(objlist_t);
+    for (size_t i = 0; i < ix->nsets; i++)
+        b += ix->sets[i].cap * sizeof(ix_entry_t);
+    for (size_t i = 0; i < ix->nobjs; i++)
+        b += ix->objs[i].cap * sizeof(uint32_t);
+    return b;
+}
