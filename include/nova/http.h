@@ -59,6 +59,10 @@ struct nova_req {
 const char *nova_req_header(nova_req_t *r, const char *name);
 /* A query-string argument (decoded) or NULL. */
 const char *nova_req_query(nova_req_t *r, const char *name);
+/* The address the connection came from, in text form ("192.0.2.1", "2001:db8::1"; IPv4
+ * never as ::ffff:a.b.c.d), in the arena; NULL when unknown. The peer of the socket: a
+ * proxy's address when one is in front (X-Forwarded-For is not read). */
+const char *nova_req_peer_ip(nova_req_t *r);
 /* The TLS client certificate's SHA-256 thumbprint (base64url) or NULL without mTLS. */
 const char *nova_req_client_cert_thumbprint(nova_req_t *r);
 

@@ -13,6 +13,7 @@
  * MHD_OPTION_NOTIFY_COMPLETED ends the request: metrics, the access-log line, freeing the
  * arena, and the connection's next header deadline.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -70,6 +71,21 @@ const char *nova_req_query(nova_req_t *r, const char *name)
     if (!r->conn_ || !name)
         return NULL;
     return MHD_lookup_connection_value(r->conn_, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *nova_req_peer_ip(nova_req_t *r)
+{
+    http_req_t *q = (http_req_t *)r;
+    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    char *out;
+
+    if (q->conn == NULL || (out = nova_arena_alloc(&r->arena, INET6_ADDRSTRLEN)) == NULL)
+        return NULL;
+    bool v4 = memcmp(q->conn->ip, v4mapped, sizeof(v4mapped)) == 0;
+    if (inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? q->conn->ip + 12 : q->conn->ip, out,
+                  INET6_ADDRSTRLEN) == NULL)
+        return NULL;
+    return out;
 }
 
 /* ---- request ids and trace context ---- */
