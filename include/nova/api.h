@@ -8,12 +8,26 @@
 
 #include "nova/auth.h"
 #include "nova/http.h"
+#include "nova/kv.h"
+
+/* Rate limits on the token endpoint (src/api/ratelimit.c), counted in the control plane.
+ * A limit of 0 is off. */
+typedef struct nova_api_limits {
+    unsigned window_s;             /* window of the two token limits */
+    unsigned token_client;         /* grants per client per window */
+    unsigned token_ip;             /* /oauth/token requests per source address per window */
+    unsigned auth_window_s;        /* window of the failure limits */
+    unsigned auth_failures_ip;     /* failed client authentications per address */
+    unsigned auth_failures_client; /* failed authentications per client id and address */
+} nova_api_limits_t;
 
 typedef struct nova_api {
     nova_auth_t *auth;
     const char *database_url; /* each HTTP thread opens its own connection to it */
     const char *store_driver; /* "sqlite" | "postgres", for /v1/ready */
     nova_http_server_t *srv;  /* set by nova_api_register: /metrics renders its counters */
+    nova_kv_t *kv;            /* the control plane (never NULL once serving) */
+    nova_api_limits_t limits;
 } nova_api_t;
 
 /* Registers every route of the API on srv and sets the authenticator. api must outlive srv. */

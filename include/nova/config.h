@@ -38,6 +38,16 @@ typedef struct nova_config {
     unsigned body_min_rate;      /* NOVA_BODY_MIN_RATE bytes/s */
     bool demo;                   /* NOVA_DEMO */
     unsigned token_cache;        /* NOVA_TOKEN_CACHE entries */
+
+    /* The control plane and rate limits (src/kv, src/api/ratelimit.c). */
+    char *redis_url;                         /* NOVA_REDIS_URL ("": in-process) */
+    unsigned redis_timeout_ms;               /* NOVA_REDIS_TIMEOUT_MS */
+    unsigned ratelimit_window;               /* NOVA_RATELIMIT_WINDOW seconds */
+    unsigned ratelimit_token_client;         /* NOVA_RATELIMIT_TOKEN_CLIENT, 0: off */
+    unsigned ratelimit_token_ip;             /* NOVA_RATELIMIT_TOKEN_IP, 0: off */
+    unsigned ratelimit_auth_window;          /* NOVA_RATELIMIT_AUTH_WINDOW seconds */
+    unsigned ratelimit_auth_failures_ip;     /* NOVA_RATELIMIT_AUTH_FAILURES_IP, 0: off */
+    unsigned ratelimit_auth_failures_client; /* NOVA_RATELIMIT_AUTH_FAILURES_CLIENT, 0: off */
 } nova_config_t;
 
 /* Fills cfg from defaults, the file (may be NULL: then NOVA_CONFIG is used if set) and the

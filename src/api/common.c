@@ -181,8 +181,11 @@ bool api_client_auth(nova_req_t *r, nova_api_t *api, nova_store_t *s, const api_
         invalid_client(r, "client authentication is required");
         return false;
     }
+    if (!api_ratelimit_auth_allowed(r, api, id))
+        return false;
     nova_status st = nova_auth_client_authenticate(api->auth, s, &r->arena, id, secret, out);
     if (st == NOVA_UNAUTHORIZED) {
+        api_ratelimit_auth_failed(r, api, id);
         invalid_client(r, "client authentication failed");
         return false;
     }

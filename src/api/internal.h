@@ -40,6 +40,24 @@ bool api_client_auth(nova_req_t *r, nova_api_t *api, nova_store_t *s, const api_
 
 bool api_authenticate(nova_req_t *r, const char *scope, void *ud);
 
+/* Rate limits (ratelimit.c), counted in api->kv. Each returns true to go on, or false having
+ * written the reply: 429 problem with Retry-After and RateLimit-Policy/RateLimit headers, or
+ * 503 with Retry-After when the control plane cannot be reached (fail closed). */
+/* Every POST /oauth/token, per source address; first thing the handler does. */
+bool api_ratelimit_token_ip(nova_req_t *r, nova_api_t *api);
+/* Per client, once it has authenticated; adds the RateLimit headers to the reply. */
+bool api_ratelimit_token_client(nova_req_t *r, nova_api_t *api, const char *client_id);
+/* Before the credentials are checked: refused once the address, or this client id from this
+ * address, has failed too often. client_id may be NULL. */
+bool api_ratelimit_auth_allowed(nova_req_t *r, nova_api_t *api, const char *client_id);
+/* After a failed client authentication (counts it). */
+void api_ratelimit_auth_failed(nova_req_t *r, nova_api_t *api, const char *client_id);
+/* 503 control_plane_unavailable with Retry-After, for any caller whose kv call returned
+ * NOVA_UNAVAILABLE. */
+void api_kv_unavailable(nova_req_t *r);
+/* Appends the rate-limit and control-plane metrics (Prometheus text). */
+nova_status api_ratelimit_metrics(nova_api_t *api, nova_buf_t *out);
+
 /* The audit log (audit.c): GET /v1/audit, and its metric (Prometheus text). */
 nova_status api_audit_register(nova_api_t *api, nova_http_server_t *srv);
 nova_status api_audit_metrics(nova_buf_t *out);

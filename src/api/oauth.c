@@ -10,7 +10,7 @@ void api_token(nova_req_t *r, void *ud)
     nova_api_t *api = ud;
     api_form_t f;
     nova_client_t client;
-    if (!api_form_parse(r, &f))
+    if (!api_ratelimit_token_ip(r, api) || !api_form_parse(r, &f))
         return;
     nova_store_t *s = api_store(r, api);
     if (s == NULL || !api_client_auth(r, api, s, &f, &client))
@@ -24,6 +24,8 @@ void api_token(nova_req_t *r, void *ud)
         api_oauth_error(r, 400, "unsupported_grant_type", "only client_credentials is supported");
         return;
     }
+    if (!api_ratelimit_token_client(r, api, client.id))
+        return;
     /* RFC 8707 "resource" and the widespread "audience" both name the target; not both. */
     const char *aud = api_form_get(&f, "audience");
     const char *res = api_form_get(&f, "resource");

@@ -43,13 +43,21 @@ void api_ready(nova_req_t *r, void *ud)
                           detail ? "the schema is not migrated" : "not ready");
         return;
     }
+    /* Ready means the control plane answers too: without it the token endpoint refuses. */
+    if (nova_kv_ping(api->kv) != NOVA_OK) {
+        nova_resp_problem(r, 503, "not_ready", "Not Ready",
+                          detail ? "the control plane cannot be reached" : "not ready");
+        nova_resp_header(r, "Retry-After", "1");
+        return;
+    }
     if (!detail) {
         nova_resp_json(r, 200, "{\"status\":\"ready\"}", 18);
         return;
     }
     api_reply_json(r, 200,
-                   json_pack("{s:s, s:s, s:i}", "status", "ready", "store", nova_store_driver(s),
-                             "schema_version", version));
+                   json_pack("{s:s, s:s, s:i, s:s}", "status", "ready", "store",
+                             nova_store_driver(s), "schema_version", version, "kv",
+                             nova_kv_driver(api->kv)));
 }
 
 /* GET /metrics: only with the operator's token. Without NOVA_METRICS_TOKEN no request can
@@ -69,6 +77,8 @@ void api_metrics(nova_req_t *r, void *ud)
     }
     nova_http_metrics_handler(r, api->srv);
     if (r->status == 200 && api_audit_metrics(&r->resp_body) != NOVA_OK)
+        nova_resp_status(r, NOVA_NOMEM, NULL);
+    if (r->status == 200 && api_ratelimit_metrics(api, &r->resp_body) != NOVA_OK)
         nova_resp_status(r, NOVA_NOMEM, NULL);
 }
 

@@ -84,6 +84,28 @@ static const key_def keys[] = {
      "print their credentials"},
     {"NOVA_TOKEN_CACHE", K_UINT, OFF(token_cache), "65536", 0, 1u << 24,
      "verified access tokens remembered (by digest) until they expire; 0 disables"},
+    {"NOVA_REDIS_URL", K_STR, OFF(redis_url), "", 0, 0,
+     "control plane (rate limits, replay caches, flags): empty keeps it in the process; "
+     "`redis://[:password@]host:port/db` shares it between instances. Redis unreachable: the "
+     "routes that need it answer 503 (fail closed)"},
+    {"NOVA_REDIS_TIMEOUT_MS", K_UINT, OFF(redis_timeout_ms), "500", 10, 60000,
+     "connect and per-command timeout for Redis, in milliseconds"},
+    {"NOVA_RATELIMIT_WINDOW", K_UINT, OFF(ratelimit_window), "60", 1, 86400,
+     "seconds of the fixed window the token-endpoint limits count in"},
+    {"NOVA_RATELIMIT_TOKEN_CLIENT", K_UINT, OFF(ratelimit_token_client), "600", 0, 1000000000,
+     "`POST /oauth/token` grants per client per window (429 beyond); 0: no limit"},
+    {"NOVA_RATELIMIT_TOKEN_IP", K_UINT, OFF(ratelimit_token_ip), "1200", 0, 1000000000,
+     "`POST /oauth/token` requests per source address per window; 0: no limit"},
+    {"NOVA_RATELIMIT_AUTH_WINDOW", K_UINT, OFF(ratelimit_auth_window), "300", 1, 86400,
+     "seconds of the window failed client authentications are counted in"},
+    {"NOVA_RATELIMIT_AUTH_FAILURES_IP", K_UINT, OFF(ratelimit_auth_failures_ip), "100", 0,
+     1000000000,
+     "failed client authentications per source address per auth window; beyond, every attempt "
+     "from it is refused (429) until the window ends; 0: no limit"},
+    {"NOVA_RATELIMIT_AUTH_FAILURES_CLIENT", K_UINT, OFF(ratelimit_auth_failures_client), "10", 0,
+     1000000000,
+     "failed authentications per client id and source address per auth window, then refused "
+     "likewise; 0: no limit"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

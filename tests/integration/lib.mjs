@@ -29,6 +29,8 @@ export async function startNova(extraEnv = {}, { shareWith = null } = {}) {
     NOVA_MASTER_KEY: shareWith ? shareWith.env.NOVA_MASTER_KEY : masterKey(),
     NOVA_DATABASE_URL: shareWith ? shareWith.env.NOVA_DATABASE_URL : (process.env.NOVA_TEST_DATABASE_URL || ''),
     NOVA_THREADS: '2',
+    // The control plane: the suite's Redis when the run has one (PostgreSQL run), else in-process.
+    NOVA_REDIS_URL: process.env.NOVA_TEST_REDIS_URL || '',
     ...extraEnv,
   };
   const proc = spawn(BIN, ['serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
