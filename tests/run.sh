@@ -77,6 +77,8 @@ format_check() {
 
 suite format format_check
 suite unit unit build
+# OpenFGA's conformance corpora (../shared/conformance/openfga) against the policy engine.
+suite conformance build/tests/conformance/openfga_conformance
 if bash scripts/pg.sh start "$PG_DIR" >"$LOGS/pg-start.log" 2>&1; then
     PG_URL=$(bash scripts/pg.sh url "$PG_DIR")
     suite unit-store-postgres env NOVA_TEST_PG_URL="$PG_URL" build/tests/unit/store_test
