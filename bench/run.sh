@@ -53,6 +53,7 @@ trap 'exit 130' INT TERM
 while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep '^NOVA_' || true)
 export NOVA_HOST=127.0.0.1 NOVA_PORT=0 NOVA_DATA_DIR=$TMP NOVA_DATABASE_URL= \
     NOVA_ACCESS_LOG=${BENCH_ACCESS_LOG:-true} \
+    NOVA_RATELIMIT_TOKEN_CLIENT=0 NOVA_RATELIMIT_TOKEN_IP=0 \
     NOVA_METRICS_TOKEN=bench-metrics-$(head -c 12 /dev/urandom | base64 -w0 | tr '+/' '-_')
 NOVA_MASTER_KEY=$(head -c 32 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '=')
 export NOVA_MASTER_KEY
