@@ -234,6 +234,10 @@ nova_status pol_model_validate(nova_policy_model_t *m, nova_policy_error_t *err)
                   m->schema_version ? m->schema_version : "");
         return NOVA_INVALID;
     }
+    if (m->ntypes == 0) {
+        pol_error(err, NOVA_POLICY_E_INVALID_MODEL, 1, 1, "a model defines at least one type");
+        return NOVA_INVALID;
+    }
     for (size_t i = 0; i < m->nconds; i++) {
         pol_condition_t *c = &m->conds[i];
         for (size_t j = 0; j < i; j++)
@@ -463,6 +467,10 @@ static const char *dident(dparser_t *p, const char *what)
             dfail(p, p->tline, p->tcol, "expected %s, found the keyword '%s'", what, reserved[i]);
             return NULL;
         }
+    if (p->tn > 254) { /* the JSON form's limit too */
+        dfail(p, p->tline, p->tcol, "%s is longer than 254 characters", what);
+        return NULL;
+    }
     char *s = nova_arena_strndup(&p->m->arena, p->tp, p->tn);
     if (!s)
         dfail(p, p->tline, p->tcol, "out of memory");

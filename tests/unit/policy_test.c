@@ -82,6 +82,10 @@ static void test_dsl_errors_name_line_and_column(void **state)
 {
     (void)state;
     parse_fails_at("model\n  schema 1.0\ntype user\n", 2, 10, "not supported");
+    parse_fails_at("model\n  schema 1.1\n", 1, 1, "at least one type"); /* found by policy_fuzz */
+    char longname[400];
+    snprintf(longname, sizeof(longname), "model\n  schema 1.1\ntype %0300d\n", 7);
+    parse_fails_at(longname, 3, 6, "longer than 254"); /* the JSON form refuses it: fuzz */
     parse_fails_at("model\n  schema 1.1\ntype doc\n  relations\n    define viewer: [usr]\n", 5, 21,
                    "type 'usr' is not defined");
     parse_fails_at("model\n  schema 1.1\ntype user\ntype doc\n  relations\n"
