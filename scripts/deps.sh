@@ -7,7 +7,7 @@ pkgs=(build-essential meson ninja-build pkg-config
       libmicrohttpd-dev libjansson-dev libssl-dev libsodium-dev libsqlite3-dev libpq-dev libhiredis-dev
       libcmocka-dev libjpeg62-turbo-dev libopenblas-dev curl ca-certificates)
 if [ "$mode" = test ] || [ "$mode" = bench ]; then
-    pkgs+=(postgresql-15 postgresql-client-15 redis-server redis-tools clang llvm libclang-rt-14-dev nodejs npm wrk faketime openssl clang-format git libjpeg-turbo-progs sqlite3)
+    pkgs+=(postgresql-15 postgresql-client-15 redis-server redis-tools clang llvm libclang-rt-14-dev nodejs npm wrk faketime openssl clang-format git libjpeg-turbo-progs sqlite3 libyaml-dev)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
