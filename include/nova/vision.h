@@ -78,4 +78,68 @@ nova_status nova_vision_detect(const nova_vision_model_t *m, const nova_vision_i
 /* Euclidean distance between two descriptors (the reference's euclideanDistance). */
 double nova_vision_distance(const float *a, const float *b);
 
+/* ---- Face match check: a document portrait against a selfie ---- */
+
+/* Reason codes, a bit set; nova_vision_reason_name gives each one's stable name. */
+#define NOVA_VISION_NO_FACE 0x01        /* "no_face" */
+#define NOVA_VISION_SEVERAL_FACES 0x02  /* "several_faces": a second face over 1/4 the area */
+#define NOVA_VISION_FACE_TOO_SMALL 0x04 /* "face_too_small": box side under min_face px */
+#define NOVA_VISION_EYES_CLOSED 0x08    /* "eyes_closed": eye aspect ratio under min_ear */
+#define NOVA_VISION_BLURRED 0x10        /* "blurred": chip sharpness under min_sharpness */
+#define NOVA_VISION_TOO_DARK 0x20       /* "too_dark": chip brightness under min_brightness */
+#define NOVA_VISION_REASON_COUNT 6
+
+typedef enum nova_vision_decision {
+    NOVA_VISION_NO_MATCH = 0,
+    NOVA_VISION_REVIEW,
+    NOVA_VISION_MATCH,
+} nova_vision_decision;
+
+/* Thresholds; a zero member takes the default in brackets. Distances are Euclidean between
+ * descriptors (same person typically < 0.4, different people > 0.6). */
+typedef struct nova_vision_match_opts {
+    double match_max;      /* distance <= this is a match [0.45] */
+    double review_max;     /* distance <= this (and > match_max) is review [0.55] */
+    int min_face;          /* smallest detector box side, pixels [64] */
+    double min_ear;        /* mean eye aspect ratio of both eyes [0.15] */
+    double min_sharpness;  /* variance of the Laplacian of the 150 x 150 grey chip [12] */
+    double min_brightness; /* mean luma (0..255) of the chip [40] */
+    int detect_size;       /* detector input tried first; then 160, 320, 416 until a face [224] */
+} nova_vision_match_opts_t;
+
+/* What was found in one image. face is the face compared (valid when faces > 0): in the
+ * document the largest, in the selfie the one closest to the document's. */
+typedef struct nova_vision_face_check {
+    size_t faces;
+    unsigned reasons;
+    nova_vision_face_t face;
+    double ear, sharpness, brightness;
+} nova_vision_face_check_t;
+
+typedef struct nova_vision_match {
+    nova_vision_decision decision;
+    double distance;   /* -1 when no comparison was possible (no face in one image) */
+    double similarity; /* max(0, 1 - distance): monotone in distance, not a probability */
+    unsigned reasons;  /* document.reasons | selfie.reasons */
+    nova_vision_face_check_t document, selfie;
+} nova_vision_match_t;
+
+/* Detects, aligns and describes the faces of each image (the document's largest, the selfie's
+ * closest to it), measures their quality and decides: no face in either image is no_match;
+ * otherwise distance <= match_max is match,
+ * <= review_max review, else no_match, and any quality reason turns a match into review (a
+ * reason never improves a decision). opts may be NULL. */
+nova_status nova_vision_match(const nova_vision_model_t *m, const nova_vision_image_t *document,
+                              const nova_vision_image_t *selfie,
+                              const nova_vision_match_opts_t *opts, nova_vision_match_t *out);
+
+/* Quality measures of one described face in img (the same ones nova_vision_match uses). */
+nova_status nova_vision_face_quality(const nova_vision_image_t *img, const nova_vision_face_t *f,
+                                     double *ear, double *sharpness, double *brightness);
+
+/* "match", "review", "no_match". */
+const char *nova_vision_decision_name(nova_vision_decision d);
+/* The name of one reason bit ("no_face", ...), NULL for anything else. */
+const char *nova_vision_reason_name(unsigned bit);
+
 #endif

@@ -451,12 +451,332 @@ static void test_fidelity(void **state)
     json_decref(ref);
 }
 
+/* ---- face match check ---- */
+
+static nova_vision_image_t img_new(int w, int h)
+{
+    nova_vision_image_t r = {w, h, calloc((size_t)w * h * 3, 1)};
+    assert_non_null(r.rgb);
+    return r;
+}
+
+/* Bilinear sample of channel c at (x, y), clamped at the borders. */
+static double sample(const nova_vision_image_t *im, double x, double y, int c)
+{
+    x = fmin(fmax(x, 0), im->width - 1);
+    y = fmin(fmax(y, 0), im->height - 1);
+    int x0 = (int)x, y0 = (int)y;
+    int x1 = x0 + 1 < im->width ? x0 + 1 : x0, y1 = y0 + 1 < im->height ? y0 + 1 : y0;
+    double fx = x - x0, fy = y - y0;
+#define PX(a, b) im->rgb[((size_t)(b)*im->width + (a)) * 3 + c]
+    double top = PX(x0, y0) + (PX(x1, y0) - PX(x0, y0)) * fx;
+    double bot = PX(x0, y1) + (PX(x1, y1) - PX(x0, y1)) * fx;
+#undef PX
+    return top + (bot - top) * fy;
+}
+
+static uint8_t clamp8(double v)
+{
+    return v < 0 ? 0 : v > 255 ? 255 : (uint8_t)lround(v);
+}
+
+/* The w x h region at (x, y) of src, scaled by s, rotated by deg about its centre, its
+ * intensities times gain. */
+static nova_vision_image_t warp(const nova_vision_image_t *src, double x, double y, double w,
+                                double h, double s, double deg, double gain)
+{
+    int ow = (int)lround(w * s), oh = (int)lround(h * s);
+    nova_vision_image_t r = img_new(ow, oh);
+    double a = deg * M_PI / 180, ca = cos(a), sa = sin(a);
+    for (int j = 0; j < oh; j++) {
+        for (int i = 0; i < ow; i++) {
+            double u = (i + 0.5) / s - w / 2, v = (j + 0.5) / s - h / 2;
+            double sx = x + w / 2 + ca * u - sa * v - 0.5, sy = y + h / 2 + sa * u + ca * v - 0.5;
+            for (int c = 0; c < 3; c++)
+                r.rgb[((size_t)j * ow + i) * 3 + c] = clamp8(sample(src, sx, sy, c) * gain);
+        }
+    }
+    return r;
+}
+
+static nova_vision_image_t box_blur(const nova_vision_image_t *src, int rad)
+{
+    nova_vision_image_t r = img_new(src->width, src->height);
+    for (int y = 0; y < src->height; y++) {
+        for (int x = 0; x < src->width; x++) {
+            for (int c = 0; c < 3; c++) {
+                int sum = 0, n = 0;
+                for (int dy = -rad; dy <= rad; dy++) {
+                    for (int dx = -rad; dx <= rad; dx++) {
+                        int xx = x + dx, yy = y + dy;
+                        if (xx < 0 || yy < 0 || xx >= src->width || yy >= src->height)
+                            continue;
+                        sum += src->rgb[((size_t)yy * src->width + xx) * 3 + c];
+                        n++;
+                    }
+                }
+                r.rgb[((size_t)y * src->width + x) * 3 + c] = (uint8_t)(sum / n);
+            }
+        }
+    }
+    return r;
+}
+
+static nova_vision_image_t jpeg_again(const nova_vision_image_t *src, int quality)
+{
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr e;
+    unsigned char *buf = NULL;
+    unsigned long n = 0;
+    c.err = jpeg_std_error(&e);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &buf, &n);
+    c.image_width = (JDIMENSION)src->width;
+    c.image_height = (JDIMENSION)src->height;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, quality, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = src->rgb + (size_t)c.next_scanline * src->width * 3;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    nova_vision_image_t r;
+    assert_int_equal(nova_vision_decode_jpeg(buf, n, &r), NOVA_OK);
+    free(buf);
+    return r;
+}
+
+#define MAX_PORTRAITS 32
+
+/* One portrait per reference face: the face's box grown to 1.6 x its size (clipped), so
+ * that group photos give close-ups of 20 different people. */
+static size_t portraits(nova_vision_image_t *out)
+{
+    json_error_t jerr;
+    json_t *ref = json_load_file(REFERENCE, 0, &jerr);
+    assert_non_null(ref);
+    size_t n = 0, ii, fi;
+    json_t *im, *rf;
+    json_array_foreach(json_object_get(ref, "images"), ii, im)
+    {
+        char path[512];
+        snprintf(path, sizeof path, SAMPLES "%s", json_string_value(json_object_get(im, "file")));
+        size_t len;
+        uint8_t *jpg = read_file(path, &len);
+        assert_non_null(jpg);
+        nova_vision_image_t img;
+        assert_int_equal(nova_vision_decode_jpeg(jpg, len, &img), NOVA_OK);
+        free(jpg);
+        json_array_foreach(json_object_get(im, "faces"), fi, rf)
+        {
+            json_t *b = json_object_get(rf, "box");
+            double w = json_number_value(json_object_get(b, "w"));
+            double h = json_number_value(json_object_get(b, "h"));
+            double cx = json_number_value(json_object_get(b, "x")) + w / 2;
+            double cy = json_number_value(json_object_get(b, "y")) + h / 2;
+            double side = fmax(w, h) * 1.6;
+            double x0 = fmax(0, cx - side / 2), y0 = fmax(0, cy - side / 2);
+            double x1 = fmin(img.width, cx + side / 2), y1 = fmin(img.height, cy + side / 2);
+            if (n < MAX_PORTRAITS)
+                out[n++] = warp(&img, x0, y0, x1 - x0, y1 - y0, 1, 0, 1);
+        }
+        nova_vision_image_free(&img);
+    }
+    json_decref(ref);
+    return n;
+}
+
+/* Same person: each portrait against six variants of itself (another crop, half scale,
+ * darker, brighter, rotated 8 degrees, JPEG quality 40). Different people: every pair of
+ * portraits. False non-match and false match rates at the default thresholds; a variant that
+ * lands in review counts as neither. */
+static void test_match_rates(void **state)
+{
+    (void)state;
+    nova_vision_image_t p[MAX_PORTRAITS];
+    size_t n = portraits(p);
+    assert_true(n >= 10);
+    size_t same = 0, same_match = 0, same_review = 0, diff = 0, diff_match = 0, diff_review = 0;
+    double same_max = 0, diff_min = 10;
+    for (size_t i = 0; i < n; i++) {
+        const nova_vision_image_t *im = &p[i];
+        double w = im->width, h = im->height;
+        nova_vision_image_t v[6] = {
+            warp(im, w * 0.08, h * 0.05, w * 0.86, h * 0.9, 1, 0, 1),
+            warp(im, 0, 0, w, h, 0.5, 0, 1),
+            warp(im, 0, 0, w, h, 1, 0, 0.6),
+            warp(im, 0, 0, w, h, 1, 0, 1.3),
+            warp(im, 0, 0, w, h, 1, 8, 1),
+            jpeg_again(im, 40),
+        };
+        for (int k = 0; k < 6; k++) {
+            nova_vision_match_t r;
+            assert_int_equal(nova_vision_match(model, im, &v[k], NULL, &r), NOVA_OK);
+            if (r.distance < 0)
+                print_message("  portrait %zu (%dx%d) variant %d (%dx%d): no face\n", i, im->width,
+                              im->height, k, v[k].width, v[k].height);
+            same++;
+            same_match += r.decision == NOVA_VISION_MATCH;
+            same_review += r.decision == NOVA_VISION_REVIEW;
+            same_max = fmax(same_max, r.distance);
+            if (r.distance > 0.45)
+                print_message("  same person %zu variant %d: distance %.3f reasons 0x%x\n", i, k,
+                              r.distance, r.reasons);
+            nova_vision_image_free(&v[k]);
+        }
+    }
+    /* Different people: each portrait described once (its largest face), every pair decided
+     * by the same thresholds nova_vision_match applies. */
+    float desc[MAX_PORTRAITS][NOVA_VISION_DESCRIPTOR];
+    for (size_t i = 0; i < n; i++) {
+        nova_vision_match_t r;
+        assert_int_equal(nova_vision_match(model, &p[i], &p[i], NULL, &r), NOVA_OK);
+        assert_true(r.distance >= 0 && r.distance < 1e-6);
+        memcpy(desc[i], r.selfie.face.descriptor, sizeof desc[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = i + 1; j < n; j++) {
+            double dd = nova_vision_distance(desc[i], desc[j]);
+            diff++;
+            diff_match += dd <= 0.45;
+            diff_review += dd > 0.45 && dd <= 0.55;
+            diff_min = fmin(diff_min, dd);
+            if (dd <= 0.55)
+                print_message("  different %zu/%zu: distance %.3f\n", i, j, dd);
+        }
+    }
+    double fnmr = (double)(same - same_match - same_review) / same;
+    double fmr = (double)diff_match / diff;
+    print_message("match rates: %zu same-person pairs: %zu match, %zu review, FNMR %.4f, max "
+                  "distance %.3f; %zu different-person pairs: %zu match, %zu review, FMR %.4f, "
+                  "min distance %.3f\n",
+                  same, same_match, same_review, fnmr, same_max, diff, diff_match, diff_review, fmr,
+                  diff_min);
+    assert_true(fnmr <= 0.05);
+    assert_true(fmr <= 0.01);
+    for (size_t i = 0; i < n; i++)
+        nova_vision_image_free(&p[i]);
+}
+
+/* Eye aspect ratio from landmarks: open eyes (height a third of the width) and closed ones. */
+static void test_eye_ratio(void **state)
+{
+    (void)state;
+    nova_vision_face_t f = {0};
+    nova_vision_image_t img = img_new(8, 8);
+    for (int e = 0; e < 2; e++) {
+        nova_vision_point_t *p = f.landmarks + 36 + 6 * e;
+        double x0 = 10 + 40 * e;
+        /* corners, two upper lid points, corner, two lower lid points (dlib order) */
+        p[0] = (nova_vision_point_t){x0, 20};
+        p[1] = (nova_vision_point_t){x0 + 10, 15};
+        p[2] = (nova_vision_point_t){x0 + 20, 15};
+        p[3] = (nova_vision_point_t){x0 + 30, 20};
+        p[4] = (nova_vision_point_t){x0 + 20, 25};
+        p[5] = (nova_vision_point_t){x0 + 10, 25};
+    }
+    double ear, sharp, bright;
+    assert_int_equal(nova_vision_face_quality(&img, &f, &ear, &sharp, &bright), NOVA_OK);
+    assert_float_equal(ear, 10.0 / 30.0, 1e-9);
+    for (int i = 36; i < 48; i++)
+        f.landmarks[i].y = 20;
+    assert_int_equal(nova_vision_face_quality(&img, &f, &ear, &sharp, &bright), NOVA_OK);
+    assert_true(ear < 0.15);
+    nova_vision_image_free(&img);
+}
+
+/* Each reason code from an image made to have it. */
+static void test_match_reasons(void **state)
+{
+    (void)state;
+    nova_vision_image_t p[MAX_PORTRAITS];
+    size_t n = portraits(p);
+    nova_vision_match_t r;
+    /* no face: a flat grey picture */
+    nova_vision_image_t grey = img_new(320, 240);
+    memset(grey.rgb, 128, (size_t)320 * 240 * 3);
+    assert_int_equal(nova_vision_match(model, &p[0], &grey, NULL, &r), NOVA_OK);
+    assert_int_equal(r.decision, NOVA_VISION_NO_MATCH);
+    assert_int_equal(r.reasons, NOVA_VISION_NO_FACE);
+    assert_true(r.distance < 0);
+    assert_int_equal(r.selfie.faces, 0);
+    /* blurred */
+    nova_vision_image_t b = box_blur(&p[0], 5);
+    assert_int_equal(nova_vision_match(model, &p[0], &b, NULL, &r), NOVA_OK);
+    print_message("  blurred: sharpness %.1f (original %.1f), distance %.3f\n", r.selfie.sharpness,
+                  r.document.sharpness, r.distance);
+    assert_true(r.selfie.reasons & NOVA_VISION_BLURRED);
+    assert_false(r.document.reasons & NOVA_VISION_BLURRED);
+    assert_int_not_equal(r.decision, NOVA_VISION_MATCH);
+    /* too dark */
+    nova_vision_image_t d = warp(&p[1], 0, 0, p[1].width, p[1].height, 1, 0, 0.12);
+    assert_int_equal(nova_vision_match(model, &p[1], &d, NULL, &r), NOVA_OK);
+    print_message("  dark: brightness %.1f (original %.1f), distance %.3f, faces %zu\n",
+                  r.selfie.brightness, r.document.brightness, r.distance, r.selfie.faces);
+    assert_true(r.selfie.reasons & (NOVA_VISION_TOO_DARK | NOVA_VISION_NO_FACE));
+    assert_int_not_equal(r.decision, NOVA_VISION_MATCH);
+    /* too small: the portrait at a scale that leaves the face under 64 px */
+    double s = 50.0 / fmax(p[2].width / 1.6, p[2].height / 1.6);
+    nova_vision_image_t sm = warp(&p[2], 0, 0, p[2].width, p[2].height, s, 0, 1);
+    assert_int_equal(nova_vision_match(model, &p[2], &sm, NULL, &r), NOVA_OK);
+    print_message("  small: %dx%d, faces %zu, box %.0fx%.0f, distance %.3f\n", sm.width, sm.height,
+                  r.selfie.faces, r.selfie.face.box.w, r.selfie.face.box.h, r.distance);
+    assert_true(r.selfie.reasons & (NOVA_VISION_FACE_TOO_SMALL | NOVA_VISION_NO_FACE));
+    assert_int_not_equal(r.decision, NOVA_VISION_MATCH);
+    /* several faces: two portraits side by side */
+    nova_vision_image_t two =
+        img_new(p[3].width + p[4].width, p[3].height > p[4].height ? p[3].height : p[4].height);
+    for (int y = 0; y < p[3].height; y++)
+        memcpy(two.rgb + (size_t)y * two.width * 3, p[3].rgb + (size_t)y * p[3].width * 3,
+               (size_t)p[3].width * 3);
+    for (int y = 0; y < p[4].height; y++)
+        memcpy(two.rgb + ((size_t)y * two.width + p[3].width) * 3,
+               p[4].rgb + (size_t)y * p[4].width * 3, (size_t)p[4].width * 3);
+    assert_int_equal(nova_vision_match(model, &p[3], &two, NULL, &r), NOVA_OK);
+    print_message("  two faces: faces %zu, distance %.3f\n", r.selfie.faces, r.distance);
+    assert_true(r.selfie.reasons & NOVA_VISION_SEVERAL_FACES);
+    assert_int_not_equal(r.decision, NOVA_VISION_MATCH);
+    /* thresholds: a tight match_max turns the same face into review, then no_match */
+    nova_vision_image_t j = jpeg_again(&p[5], 60);
+    nova_vision_match_opts_t o = {0};
+    assert_int_equal(nova_vision_match(model, &p[5], &j, &o, &r), NOVA_OK);
+    assert_int_equal(r.decision, NOVA_VISION_MATCH);
+    assert_int_equal(r.reasons, 0);
+    assert_true(fabs(r.similarity - (1 - r.distance)) < 1e-12);
+    o.match_max = r.distance / 2;
+    o.review_max = r.distance * 2;
+    assert_int_equal(nova_vision_match(model, &p[5], &j, &o, &r), NOVA_OK);
+    assert_int_equal(r.decision, NOVA_VISION_REVIEW);
+    o.review_max = r.distance * 0.75;
+    assert_int_equal(nova_vision_match(model, &p[5], &j, &o, &r), NOVA_OK);
+    assert_int_equal(r.decision, NOVA_VISION_NO_MATCH);
+    o.review_max = o.match_max / 2;
+    assert_int_equal(nova_vision_match(model, &p[5], &j, &o, &r), NOVA_INVALID);
+    assert_string_equal(nova_vision_reason_name(NOVA_VISION_EYES_CLOSED), "eyes_closed");
+    assert_null(nova_vision_reason_name(3));
+    assert_string_equal(nova_vision_decision_name(NOVA_VISION_REVIEW), "review");
+    nova_vision_image_free(&j);
+    nova_vision_image_free(&two);
+    nova_vision_image_free(&sm);
+    nova_vision_image_free(&d);
+    nova_vision_image_free(&b);
+    nova_vision_image_free(&grey);
+    for (size_t i = 0; i < n; i++)
+        nova_vision_image_free(&p[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_missing),    cmocka_unit_test(test_model_corrupt),
         cmocka_unit_test(test_jpeg_orientation), cmocka_unit_test(test_jpeg_refuses),
         cmocka_unit_test(test_layers_padding),   cmocka_unit_test(test_fidelity),
+        cmocka_unit_test(test_match_rates),      cmocka_unit_test(test_match_reasons),
+        cmocka_unit_test(test_eye_ratio),
     };
     return cmocka_run_group_tests(tests, setup_model, teardown_model);
 }
