@@ -130,6 +130,7 @@ static int serve(nova_app_t *app)
         .auth = app->auth,
         .database_url = app->cfg.database_url,
         .store_driver = nova_store_driver(app->store),
+        .dpop_nonce = app->cfg.dpop_nonce,
         .kv = kv,
         .limits =
             {

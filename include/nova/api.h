@@ -27,6 +27,7 @@ typedef struct nova_api {
     const char *store_driver; /* "sqlite" | "postgres", for /v1/ready */
     nova_http_server_t *srv;  /* set by nova_api_register: /metrics renders its counters */
     nova_kv_t *kv;            /* the control plane (never NULL once serving) */
+    bool dpop_nonce;          /* the token endpoint requires a DPoP server nonce */
     nova_api_limits_t limits;
 } nova_api_t;
 

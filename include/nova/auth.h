@@ -13,6 +13,8 @@
 #include "nova/audit.h"
 #include "nova/base.h"
 #include "nova/crypto.h"
+#include "nova/kv.h"
+#include "nova/session_store.h"
 #include "nova/store.h"
 
 typedef struct nova_auth nova_auth_t;
@@ -26,6 +28,7 @@ typedef struct nova_auth_config {
     size_t token_cache;        /* entries of the verified-token cache; 0 disables */
     bool jwks_combined;        /* serve every tenant's keys in one JWKS (nova_auth_jwks) */
     const char *metrics_token; /* bearer token for operational detail; NULL or "": none */
+    unsigned session_ttl;      /* default SDK session lifetime in seconds; 0: 1800 */
 } nova_auth_config_t;
 
 /* Copies cfg (strings too). */
@@ -89,7 +92,15 @@ typedef struct nova_token {
     const char *scope; /* granted scope */
     const char *audience;
     int64_t expires_in;
+    const char *token_type; /* "Bearer", or "DPoP" for a DPoP-bound token */
 } nova_token_t;
+
+/* What a token is bound to (cnf): a DPoP key thumbprint and/or a TLS client certificate's
+ * SHA-256 thumbprint, both base64url; "" for none. */
+typedef struct nova_token_bind {
+    char jkt[44];
+    char x5t[44];
+} nova_token_bind_t;
 
 /* Issues an access token for an authenticated client. scope NULL: all the client's scopes;
  * otherwise a subset (else NOVA_FORBIDDEN with *oauth_error "invalid_scope"). audience NULL:
@@ -100,6 +111,13 @@ nova_status nova_auth_token_issue(nova_auth_t *a, nova_store_t *s, nova_arena_t 
                                   const char *audience, nova_token_t *out,
                                   const char **oauth_error);
 
+/* As nova_auth_token_issue, bound to bind (NULL: unbound): the token carries cnf.jkt and/or
+ * cnf.x5t#S256 and is only accepted with the matching proof or certificate. */
+nova_status nova_auth_token_issue_bound(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                        const nova_client_t *client, const char *scope,
+                                        const char *audience, const nova_token_bind_t *bind,
+                                        nova_token_t *out, const char **oauth_error);
+
 /* What a verified access token says. Arena strings. */
 typedef struct nova_claims {
     const char *tenant_id;
@@ -108,6 +126,10 @@ typedef struct nova_claims {
     const char *scope;
     const char *jti;
     const char *audience;
+    const char *subject;    /* sub: the client, or an SDK session's subject */
+    const char *session_id; /* sid of an SDK session token, else NULL */
+    const char *jkt;        /* cnf.jkt: the DPoP key the token is bound to, else NULL */
+    const char *x5t;        /* cnf.x5t#S256: the client certificate it is bound to, else NULL */
     int64_t iat;
     int64_t exp;
 } nova_claims_t;
@@ -143,5 +165,71 @@ nova_status nova_auth_jwks(nova_auth_t *a, nova_store_t *s, nova_buf_t *out);
  * such tenant, whatever the id looks like. */
 nova_status nova_auth_tenant_jwks(nova_auth_t *a, nova_store_t *s, const char *tenant_id,
                                   nova_buf_t *out);
+
+/* ---- SDK sessions and refresh tokens ---- */
+
+/* A tenant backend asks for a session for one subject. */
+typedef struct nova_session_request {
+    const char *tenant_id; /* the caller's */
+    const char *client_id; /* the caller (actor of the audit entry, client_id of tokens) */
+    const char *subject;   /* 1-128 of [A-Za-z0-9._:-@]: an applicant or verification ref */
+    const char *scope;     /* NULL: "verifications:write"; SDK-grantable scopes only */
+    const char *audience;  /* NULL: the deployment's */
+    int64_t ttl;           /* session lifetime in seconds (60..86400); 0: the default */
+} nova_session_request_t;
+
+typedef struct nova_session_grant {
+    nova_session_t session;
+    nova_token_t access;       /* sub = subject, sid = session id */
+    const char *refresh_token; /* shown once; only its digest is stored */
+    int64_t refresh_expires_in;
+} nova_session_grant_t;
+
+/* Creates an SDK session with its first refresh and access tokens (audited). NOVA_INVALID with
+ * *why for a bad subject, scope or ttl. */
+nova_status nova_auth_session_create(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                     const nova_session_request_t *req, nova_session_grant_t *out,
+                                     const char **why);
+/* grant_type=refresh_token: spends refresh_token and issues the next one with an access token
+ * (scope NULL: the session's; else a subset), bound to bind (NULL: unbound). A spent token
+ * presented again revokes the session (audited) and is NOVA_UNAUTHORIZED, as is an unknown,
+ * expired or revoked one; a scope outside the session's is NOVA_FORBIDDEN. */
+nova_status nova_auth_session_refresh(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                      const char *refresh_token, const char *scope,
+                                      const nova_token_bind_t *bind, nova_session_grant_t *out,
+                                      const char **why);
+/* Ends a session of the tenant (audited, actor as given); its tokens stop working at once. */
+nova_status nova_auth_session_revoke(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                     const char *tenant_id, const char *session_id,
+                                     const char *actor);
+
+/* ---- DPoP (RFC 9449) ---- */
+
+#define NOVA_DPOP_NONCE_LEN 33 /* 32 base64url characters and the NUL */
+
+typedef struct nova_dpop_check {
+    const char *proof;        /* the DPoP header; NULL or "" when absent */
+    const char *method;       /* the request's method: htm must equal it */
+    const char *url;          /* the URL the client addressed, without query: htu */
+    const char *access_token; /* resource requests: the token, which ath must hash; else NULL */
+    bool nonce_required;      /* refuse a proof without a current server nonce */
+    nova_arena_t *arena;
+} nova_dpop_check_t;
+
+typedef struct nova_dpop_result {
+    char jkt[44];      /* the proof key's RFC 7638 thumbprint, on NOVA_OK */
+    const char *error; /* on NOVA_UNAUTHORIZED: "invalid_dpop_proof" or "use_dpop_nonce" */
+    const char *why;   /* a short reason, safe to return */
+} nova_dpop_result_t;
+
+/* Verifies a DPoP proof: typ dpop+jwt, a public jwk (EdDSA or ES256) that verifies the
+ * signature, htm and htu of this request, iat within [-120 s, +60 s], ath when an access
+ * token is given, a current nonce when required (or when one is sent), and a jti never seen
+ * before for this key (remembered in kv for the acceptance window; NOVA_UNAVAILABLE when kv is
+ * down: fail closed). NOVA_UNAUTHORIZED with out->error and out->why otherwise. */
+nova_status nova_auth_dpop_verify(nova_auth_t *a, nova_kv_t *kv, const nova_dpop_check_t *c,
+                                  nova_dpop_result_t *out);
+/* A current server nonce for the DPoP-Nonce header. */
+void nova_auth_dpop_nonce(nova_auth_t *a, char out[NOVA_DPOP_NONCE_LEN]);
 
 #endif

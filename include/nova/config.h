@@ -38,6 +38,8 @@ typedef struct nova_config {
     unsigned body_min_rate;      /* NOVA_BODY_MIN_RATE bytes/s */
     bool demo;                   /* NOVA_DEMO */
     unsigned token_cache;        /* NOVA_TOKEN_CACHE entries */
+    bool dpop_nonce;             /* NOVA_DPOP_NONCE */
+    unsigned session_ttl;        /* NOVA_SDK_SESSION_TTL seconds */
 
     /* The control plane and rate limits (src/kv, src/api/ratelimit.c). */
     char *redis_url;                         /* NOVA_REDIS_URL ("": in-process) */

@@ -34,6 +34,9 @@ nova_status nova_key_public_jwk(const nova_key_t *k, nova_buf_t *out);
 /* Builds a key from a JWK JSON object (OKP/Ed25519 or EC/P-256). With "d" it is a private
  * key, otherwise public only. kid comes from the JWK (may be absent: ""). */
 nova_status nova_key_from_jwk(const char *json, size_t n, nova_key_t **out);
+/* RFC 7638 JWK thumbprint (SHA-256, base64url, 43 chars + NUL) of the public key: the value of
+ * DPoP's `jkt` and `cnf.jkt` (RFC 9449). */
+nova_status nova_key_thumbprint(const nova_key_t *k, char out[44]);
 void nova_key_free(nova_key_t *k);
 const char *nova_key_kid(const nova_key_t *k);
 nova_jws_alg nova_key_alg(const nova_key_t *k);
@@ -55,12 +58,19 @@ typedef struct nova_jws {
     uint8_t sig[132];
     size_t sig_len;
     const char *token; /* borrowed: the token passed to nova_jws_parse */
+    char *jwk;         /* the "jwk" header member as JSON, with NOVA_JWS_ALLOW_JWK only */
 } nova_jws_t;
+
+/* nova_jws_parse_opts flags. ALLOW_JWK: accept a "jwk" header member (an object), returned in
+ * jws->jwk: the one place a JWS carries its own key is a DPoP proof (RFC 9449 §4.2), whose
+ * signature is checked against that key and whose thumbprint is what the server binds. */
+#define NOVA_JWS_ALLOW_JWK 1u
 
 /* Parses a compact JWS strictly: exactly three base64url parts, header a JSON object without
  * duplicate keys, alg in the allow-list, no "crit", no "jku"/"jwk"/"x5u" header key
  * injection, bounded sizes. The token must outlive jws. On failure jws needs no clear. */
 nova_status nova_jws_parse(const char *token, size_t n, nova_jws_t *jws);
+nova_status nova_jws_parse_opts(const char *token, size_t n, unsigned flags, nova_jws_t *jws);
 /* Verifies the signature with k; the header alg must equal the key's alg. */
 nova_status nova_jws_verify(const nova_jws_t *jws, const nova_key_t *k);
 void nova_jws_clear(nova_jws_t *jws);

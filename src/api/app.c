@@ -119,6 +119,7 @@ nova_status nova_app_open(nova_app_t *app, const char *config_file, bool migrate
     ac.audience = app->cfg.audience;
     ac.token_ttl = app->cfg.token_ttl;
     ac.token_cache = app->cfg.token_cache;
+    ac.session_ttl = app->cfg.session_ttl;
     ac.jwks_combined = app->cfg.jwks_combined;
     ac.metrics_token = app->cfg.metrics_token;
     nova_jws_alg_parse(app->cfg.token_alg, &ac.alg);

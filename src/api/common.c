@@ -218,6 +218,72 @@ static void bearer_error(nova_req_t *r, int status, const char *error, const cha
         nova_resp_problem(r, 403, "insufficient_scope", "Forbidden", why);
 }
 
+/* RFC 9449 §7.1: the DPoP challenge. */
+static void dpop_error(nova_req_t *r, nova_api_t *api, const char *error, const char *why)
+{
+    char *h = nova_arena_printf(&r->arena,
+                                "DPoP realm=\"nova\", error=\"%s\", error_description=\"%s\", "
+                                "algs=\"ES256 EdDSA\"",
+                                error, why);
+    if (h)
+        nova_resp_header(r, "WWW-Authenticate", h);
+    if (strcmp(error, "use_dpop_nonce") == 0)
+        api_dpop_nonce_header(r, api);
+    nova_resp_problem(r, 401, error, "Unauthorized", why);
+}
+
+const char *api_request_url(nova_req_t *r, nova_api_t *api)
+{
+    return nova_arena_printf(&r->arena, "%s%s", nova_auth_issuer(api->auth), r->path);
+}
+
+void api_dpop_nonce_header(nova_req_t *r, nova_api_t *api)
+{
+    char nonce[NOVA_DPOP_NONCE_LEN];
+    nova_auth_dpop_nonce(api->auth, nonce);
+    nova_resp_header(r, "DPoP-Nonce", nonce);
+}
+
+bool api_dpop_check(nova_req_t *r, nova_api_t *api, const char *access_token, bool nonce_required,
+                    char jkt[44])
+{
+    nova_dpop_check_t c = {.proof = nova_req_header(r, "DPoP"),
+                           .method = r->method,
+                           .url = api_request_url(r, api),
+                           .access_token = access_token,
+                           .nonce_required = nonce_required,
+                           .arena = &r->arena};
+    nova_dpop_result_t res;
+    if (c.url == NULL) {
+        nova_resp_status(r, NOVA_NOMEM, NULL);
+        return false;
+    }
+    nova_status st = nova_auth_dpop_verify(api->auth, api->kv, &c, &res);
+    if (st == NOVA_OK) {
+        memcpy(jkt, res.jkt, sizeof(res.jkt));
+        return true;
+    }
+    if (st == NOVA_UNAUTHORIZED) {
+        if (access_token)
+            dpop_error(r, api, res.error, res.why);
+        else {
+            if (strcmp(res.error, "use_dpop_nonce") == 0)
+                api_dpop_nonce_header(r, api);
+            api_oauth_error(r, 400, res.error, res.why);
+        }
+        return false;
+    }
+    api_unavailable(r, st);
+    return false;
+}
+
+void api_unavailable(nova_req_t *r, nova_status st)
+{
+    if (st == NOVA_UNAVAILABLE)
+        nova_resp_header(r, "Retry-After", "1");
+    nova_resp_status(r, st, NULL);
+}
+
 bool api_authenticate(nova_req_t *r, const char *scope, void *ud)
 {
     nova_api_t *api = ud;
@@ -226,11 +292,12 @@ bool api_authenticate(nova_req_t *r, const char *scope, void *ud)
         bearer_error(r, 401, NULL, "a bearer token is required", NULL);
         return false;
     }
-    if (strncasecmp(authz, "Bearer ", 7) != 0) {
-        bearer_error(r, 401, "invalid_request", "use the Bearer scheme", NULL);
+    bool dpop = strncasecmp(authz, "DPoP ", 5) == 0;
+    if (!dpop && strncasecmp(authz, "Bearer ", 7) != 0) {
+        bearer_error(r, 401, "invalid_request", "use the Bearer or DPoP scheme", NULL);
         return false;
     }
-    const char *tok = authz + 7;
+    const char *tok = authz + (dpop ? 5 : 7);
     while (*tok == ' ')
         tok++;
     nova_store_t *s = api_store(r, api);
@@ -241,12 +308,46 @@ bool api_authenticate(nova_req_t *r, const char *scope, void *ud)
     nova_status st =
         nova_auth_token_verify(api->auth, s, &r->arena, tok, strlen(tok), NULL, &c, &why);
     if (st == NOVA_UNAUTHORIZED) {
-        bearer_error(r, 401, "invalid_token", why ? why : "invalid token", NULL);
+        if (dpop)
+            dpop_error(r, api, "invalid_token", why ? why : "invalid token");
+        else
+            bearer_error(r, 401, "invalid_token", why ? why : "invalid token", NULL);
         return false;
     }
     if (st) {
         nova_resp_status(r, st, NULL);
         return false;
+    }
+    /* A DPoP-bound token is worthless without its key (RFC 9449 §7.2): as a bearer token it is
+     * refused, and with the DPoP scheme the proof must be for this request and this token and
+     * signed by the key the token names. */
+    if (c.jkt || dpop) {
+        char jkt[44];
+        if (!dpop) {
+            bearer_error(r, 401, "invalid_token",
+                         "this token is DPoP-bound: send it with the DPoP scheme and a proof",
+                         NULL);
+            return false;
+        }
+        if (c.jkt == NULL) {
+            dpop_error(r, api, "invalid_token", "not a DPoP-bound token: use the Bearer scheme");
+            return false;
+        }
+        if (!api_dpop_check(r, api, tok, false, jkt))
+            return false;
+        if (strcmp(jkt, c.jkt) != 0) {
+            dpop_error(r, api, "invalid_dpop_proof", "the proof's key is not the token's key");
+            return false;
+        }
+    }
+    /* An mTLS-bound token (RFC 8705 §3) only over a connection with its certificate. */
+    if (c.x5t) {
+        const char *tp = nova_req_client_cert_thumbprint(r);
+        if (tp == NULL || strcmp(tp, c.x5t) != 0) {
+            bearer_error(r, 401, "invalid_token",
+                         "this token is bound to another client certificate", NULL);
+            return false;
+        }
     }
     nova_principal_t *p = nova_arena_alloc(&r->arena, sizeof(*p));
     if (p == NULL) {

@@ -62,6 +62,22 @@ nova_status api_ratelimit_metrics(nova_api_t *api, nova_buf_t *out);
 nova_status api_audit_register(nova_api_t *api, nova_http_server_t *srv);
 nova_status api_audit_metrics(nova_buf_t *out);
 
+/* The URL the client addressed: the issuer's base and the raw path (DPoP htu). */
+const char *api_request_url(nova_req_t *r, nova_api_t *api);
+/* Adds a fresh DPoP-Nonce response header. */
+void api_dpop_nonce_header(nova_req_t *r, nova_api_t *api);
+/* Verifies the request's DPoP proof (access_token NULL at the token endpoint, where errors are
+ * OAuth errors; else resource-server errors with a DPoP challenge). true with jkt set; false
+ * with the reply written. */
+bool api_dpop_check(nova_req_t *r, nova_api_t *api, const char *access_token, bool nonce_required,
+                    char jkt[44]);
+/* Replies with st's problem; NOVA_UNAVAILABLE (the control plane or store is down) adds
+ * Retry-After. */
+void api_unavailable(nova_req_t *r, nova_status st);
+
+/* SDK sessions (sdk.c). */
+nova_status api_sdk_register(nova_api_t *api, nova_http_server_t *srv);
+
 void api_health(nova_req_t *r, void *ud);
 void api_ready(nova_req_t *r, void *ud);
 void api_token(nova_req_t *r, void *ud);

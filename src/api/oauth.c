@@ -5,6 +5,48 @@
 
 #include "internal.h"
 
+/* grant_type=refresh_token: SDK sessions are public clients (the app holds no secret), so the
+ * refresh token alone authenticates; a client secret sent anyway is refused. */
+static void refresh_grant(nova_req_t *r, nova_api_t *api, nova_store_t *s, const api_form_t *f,
+                          const nova_token_bind_t *bind)
+{
+    if (nova_req_header(r, "Authorization") || api_form_get(f, "client_secret")) {
+        api_oauth_error(r, 400, "invalid_request",
+                        "refresh tokens of SDK sessions take no client authentication");
+        return;
+    }
+    const char *rt = api_form_get(f, "refresh_token");
+    if (rt == NULL) {
+        api_oauth_error(r, 400, "invalid_request", "refresh_token is required");
+        return;
+    }
+    nova_session_grant_t g;
+    const char *why = NULL;
+    nova_status st = nova_auth_session_refresh(api->auth, s, &r->arena, rt,
+                                               api_form_get(f, "scope"), bind, &g, &why);
+    if (st == NOVA_UNAUTHORIZED || st == NOVA_FORBIDDEN) {
+        api_oauth_error(r, 400, st == NOVA_FORBIDDEN ? "invalid_scope" : "invalid_grant", why);
+        return;
+    }
+    if (st) {
+        api_unavailable(r, st);
+        return;
+    }
+    r->principal = nova_arena_alloc(&r->arena, sizeof(nova_principal_t));
+    if (r->principal) {
+        memset(r->principal, 0, sizeof(nova_principal_t));
+        r->principal->tenant_id = g.session.tenant_id;
+        r->principal->client_id = g.session.client_id;
+    }
+    json_t *o =
+        json_pack("{s:s, s:s, s:I, s:s, s:s, s:I}", "access_token", g.access.access_token,
+                  "token_type", g.access.token_type, "expires_in", (json_int_t)g.access.expires_in,
+                  "scope", g.access.scope, "refresh_token", g.refresh_token,
+                  "refresh_token_expires_in", (json_int_t)g.refresh_expires_in);
+    nova_resp_header(r, "Pragma", "no-cache");
+    api_reply_json(r, 200, o);
+}
+
 void api_token(nova_req_t *r, void *ud)
 {
     nova_api_t *api = ud;
@@ -13,17 +55,33 @@ void api_token(nova_req_t *r, void *ud)
     if (!api_ratelimit_token_ip(r, api) || !api_form_parse(r, &f))
         return;
     nova_store_t *s = api_store(r, api);
-    if (s == NULL || !api_client_auth(r, api, s, &f, &client))
+    if (s == NULL)
         return;
     const char *grant = api_form_get(&f, "grant_type");
     if (grant == NULL) {
         api_oauth_error(r, 400, "invalid_request", "grant_type is required");
         return;
     }
-    if (strcmp(grant, "client_credentials") != 0) {
-        api_oauth_error(r, 400, "unsupported_grant_type", "only client_credentials is supported");
+    bool refresh = strcmp(grant, "refresh_token") == 0;
+    if (!refresh && strcmp(grant, "client_credentials") != 0) {
+        api_oauth_error(r, 400, "unsupported_grant_type",
+                        "client_credentials and refresh_token are supported");
         return;
     }
+    /* DPoP (RFC 9449 §5): a proof at the token endpoint binds the token to the proof's key. */
+    nova_token_bind_t bind;
+    memset(&bind, 0, sizeof(bind));
+    if (nova_req_header(r, "DPoP")) {
+        if (!api_dpop_check(r, api, NULL, api->dpop_nonce, bind.jkt))
+            return;
+        api_dpop_nonce_header(r, api);
+    }
+    if (refresh) {
+        refresh_grant(r, api, s, &f, &bind);
+        return;
+    }
+    if (!api_client_auth(r, api, s, &f, &client))
+        return;
     if (!api_ratelimit_token_client(r, api, client.id))
         return;
     /* RFC 8707 "resource" and the widespread "audience" both name the target; not both. */
@@ -38,8 +96,8 @@ void api_token(nova_req_t *r, void *ud)
     const char *scope = api_form_get(&f, "scope");
     nova_token_t tok;
     const char *oerr = NULL;
-    nova_status st =
-        nova_auth_token_issue(api->auth, s, &r->arena, &client, scope, aud, &tok, &oerr);
+    nova_status st = nova_auth_token_issue_bound(api->auth, s, &r->arena, &client, scope, aud,
+                                                 &bind, &tok, &oerr);
     if (st == NOVA_FORBIDDEN && oerr) {
         api_oauth_error(r, 400, oerr,
                         strcmp(oerr, "invalid_scope") == 0
@@ -57,8 +115,9 @@ void api_token(nova_req_t *r, void *ud)
         r->principal->tenant_id = client.tenant_id;
         r->principal->client_id = client.id;
     }
-    json_t *o = json_pack("{s:s, s:s, s:I, s:s}", "access_token", tok.access_token, "token_type",
-                          "Bearer", "expires_in", (json_int_t)tok.expires_in, "scope", tok.scope);
+    json_t *o =
+        json_pack("{s:s, s:s, s:I, s:s}", "access_token", tok.access_token, "token_type",
+                  tok.token_type, "expires_in", (json_int_t)tok.expires_in, "scope", tok.scope);
     nova_resp_header(r, "Pragma", "no-cache");
     api_reply_json(r, 200, o);
 }
@@ -107,8 +166,20 @@ void api_introspect(nova_req_t *r, void *ud)
                       "aud", c.audience, "iss",
                       nova_auth_tenant_issuer(api->auth, &r->arena, c.tenant_id), "jti", c.jti,
                       "iat", (json_int_t)c.iat, "exp", (json_int_t)c.exp);
-    if (o && active)
-        json_object_set_new(o, "token_type", json_string("Bearer"));
+    if (o && active) {
+        json_object_set_new(o, "token_type", json_string(c.jkt ? "DPoP" : "Bearer"));
+        json_object_set_new(o, "sub", json_string(c.subject));
+        if (c.session_id)
+            json_object_set_new(o, "sid", json_string(c.session_id));
+        if (c.jkt || c.x5t) {
+            json_t *cnf = json_object();
+            if (c.jkt)
+                json_object_set_new(cnf, "jkt", json_string(c.jkt));
+            if (c.x5t)
+                json_object_set_new(cnf, "x5t#S256", json_string(c.x5t));
+            json_object_set_new(o, "cnf", cnf);
+        }
+    }
     api_reply_json(r, 200, o);
 }
 
@@ -188,13 +259,14 @@ static void reply_metadata(nova_req_t *r, nova_api_t *api, const char *iss, cons
         json_array_append_new(scopes, json_string(*sc));
     json_t *methods = json_pack("[s,s]", "client_secret_basic", "client_secret_post");
     json_t *o = json_pack(
-        "{s:s, s:s+, s:s+, s:s+, s:[s], s:O, s:O, s:O, s:o, s:[], s:s+}", "issuer", iss,
+        "{s:s, s:s+, s:s+, s:s+, s:[s,s], s:O, s:O, s:O, s:o, s:[], s:s+, s:[s,s]}", "issuer", iss,
         "token_endpoint", base, "/oauth/token", "introspection_endpoint", base, "/oauth/introspect",
         "revocation_endpoint", base, "/oauth/revoke", "grant_types_supported", "client_credentials",
-        "token_endpoint_auth_methods_supported", methods,
+        "refresh_token", "token_endpoint_auth_methods_supported", methods,
         "introspection_endpoint_auth_methods_supported", methods,
         "revocation_endpoint_auth_methods_supported", methods, "scopes_supported", scopes,
-        "response_types_supported", "service_documentation", base, "/openapi.json");
+        "response_types_supported", "service_documentation", base, "/openapi.json",
+        "dpop_signing_alg_values_supported", "ES256", "EdDSA");
     json_decref(methods);
     if (o && jwks_uri)
         json_object_set_new(o, "jwks_uri", json_string(jwks_uri));

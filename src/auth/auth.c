@@ -12,10 +12,13 @@
 #include "internal.h"
 
 const char *const nova_auth_scopes[] = {
-    "platform:admin", /* the platform operator: manage tenants */
-    "clients:read",   /* list the tenant's API clients */
-    "clients:write",  /* create and revoke the tenant's API clients */
-    "audit:read",     /* read the tenant's audit log (GET /v1/audit) */
+    "platform:admin",      /* the platform operator: manage tenants */
+    "clients:read",        /* list the tenant's API clients */
+    "clients:write",       /* create and revoke the tenant's API clients */
+    "audit:read",          /* read the tenant's audit log (GET /v1/audit) */
+    "sdk:sessions",        /* mint SDK sessions for applicants (POST /v1/sdk/sessions) */
+    "verifications:read",  /* read verifications (the gateway; SDK sessions may hold it) */
+    "verifications:write", /* submit verifications (the gateway; SDK sessions may hold it) */
     NULL,
 };
 
@@ -39,6 +42,10 @@ nova_status nova_auth_new(const nova_auth_config_t *cfg, nova_auth_t **out)
     if (nova_hkdf_sha256(a->master_key, 32, "nova client-secret pepper v1", a->pepper, 32) ||
         nova_hkdf_sha256(a->master_key, 32, "nova signing-key seal v1", a->seal_key, 32))
         goto error;
+    auth_dpop_init(a);
+    if (nova_hkdf_sha256(a->master_key, 32, "nova refresh-token pepper v1", a->refresh_pepper, 32))
+        goto error;
+    a->session_ttl = cfg->session_ttl ? cfg->session_ttl : 1800;
     a->issuer = strdup(cfg->issuer);
     a->audience = strdup(cfg->audience);
     if (a->issuer == NULL || a->audience == NULL)

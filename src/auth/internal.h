@@ -29,6 +29,10 @@ typedef struct token_entry {
     int64_t iat;
     char tenant_id[64];
     char client_id[64];
+    char subject[128];
+    char sid[48];
+    char jkt[44]; /* cnf.jkt, "" when unbound */
+    char x5t[44]; /* cnf.x5t#S256, "" when unbound */
     char jti[48];
     char audience[128];
     char scope[256];
@@ -38,8 +42,11 @@ typedef struct token_entry {
 
 struct nova_auth {
     uint8_t master_key[32];
-    uint8_t pepper[32];   /* HMAC key for client-secret digests, derived from master_key */
-    uint8_t seal_key[32]; /* AEAD key for signing keys at rest, derived from master_key */
+    uint8_t pepper[32];         /* HMAC key for client-secret digests, derived from master_key */
+    uint8_t seal_key[32];       /* AEAD key for signing keys at rest, derived from master_key */
+    uint8_t nonce_key[32];      /* HMAC key of DPoP server nonces, derived from master_key */
+    uint8_t refresh_pepper[32]; /* HMAC key for refresh-token digests, derived from master_key */
+    int64_t session_ttl;        /* default SDK session lifetime, seconds */
     char *issuer;
     char *audience;
     unsigned token_ttl;
@@ -70,6 +77,24 @@ nova_status auth_key_for_tenant(nova_auth_t *a, nova_store_t *s, const char *ten
 /* A fresh signing key for a new tenant, sealed for the store. */
 nova_status auth_key_new(nova_auth_t *a, nova_arena_t *ar, const char *tenant_id,
                          nova_signing_key_t *row);
+
+/* What an access token says; strings are copied into the token. NULL subject: client_id.
+ * ttl 0: the configured lifetime. jkt / x5t: the cnf binding, or NULL. */
+typedef struct auth_mint {
+    const char *tenant_id, *client_id, *subject, *scope, *audience, *session_id;
+    const char *jkt, *x5t;
+    int64_t ttl;
+} auth_mint_t;
+
+/* RFC 6749 §3.3 scope syntax: scope-tokens separated by single spaces. */
+bool auth_scope_words_valid(const char *s);
+
+/* Signs an access token with the tenant's active key. */
+nova_status auth_token_mint(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar, const auth_mint_t *m,
+                            nova_token_t *out);
+
+/* Derives the DPoP nonce key (nova_auth_new). */
+void auth_dpop_init(nova_auth_t *a);
 
 bool auth_token_cache_get(nova_auth_t *a, const uint8_t digest[32], int64_t now, token_entry *out);
 void auth_token_cache_put(nova_auth_t *a, const token_entry *e);

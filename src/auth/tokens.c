@@ -8,6 +8,7 @@
 
 #include "internal.h"
 #include "nova/json.h"
+#include "nova/session_store.h"
 
 #define MAX_TOKEN_LEN 8192
 #define CLOCK_SKEW 60
@@ -19,7 +20,7 @@ static const char *first_word(nova_arena_t *ar, const char *list)
     return nova_arena_strndup(ar, list, strcspn(list, " "));
 }
 
-static bool words_valid(const char *s)
+bool auth_scope_words_valid(const char *s)
 {
     size_t n = strlen(s), words = 0;
     if (n == 0 || n > 1024)
@@ -40,14 +41,117 @@ static bool words_valid(const char *s)
     return s[n - 1] != ' ' && words > 0;
 }
 
+/* A sticky JSON-object writer for claims: the first failure is kept and later appends do
+ * nothing, so building reads as a list of members with one check at the end. */
+typedef struct claims_w {
+    nova_buf_t b;
+    nova_status st;
+    bool first;
+} claims_w;
+
+static void cw_key(claims_w *w, const char *name)
+{
+    if (w->st == NOVA_OK)
+        w->st = nova_buf_printf(&w->b, "%s\"%s\":", w->first ? "{" : ",", name);
+    w->first = false;
+}
+
+static void cw_str(claims_w *w, const char *name, const char *v)
+{
+    if (v == NULL)
+        return;
+    cw_key(w, name);
+    if (w->st == NOVA_OK)
+        w->st = nova_buf_append(&w->b, "\"", 1);
+    /* Every value but the ids we generated comes from validated, quote-free input; escape
+     * anyway so the token can never carry a forged member. */
+    if (w->st == NOVA_OK)
+        w->st = nova_buf_append_json_escaped(&w->b, v, strlen(v));
+    if (w->st == NOVA_OK)
+        w->st = nova_buf_append(&w->b, "\"", 1);
+}
+
+static void cw_int(claims_w *w, const char *name, int64_t v)
+{
+    cw_key(w, name);
+    if (w->st == NOVA_OK)
+        w->st = nova_buf_printf(&w->b, "%lld", (long long)v);
+}
+
+nova_status auth_token_mint(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar, const auth_mint_t *m,
+                            nova_token_t *out)
+{
+    const key_entry *key;
+    nova_status st = auth_key_for_tenant(a, s, m->tenant_id, &key);
+    if (st)
+        return st;
+    uint8_t raw[16];
+    char jti[32];
+    if (nova_random_bytes(raw, sizeof(raw)) != NOVA_OK)
+        return NOVA_INTERNAL;
+    nova_b64url_encode(raw, sizeof(raw), jti);
+    int64_t now = nova_time_now(), ttl = m->ttl ? m->ttl : a->token_ttl;
+    const char *iss = nova_auth_tenant_issuer(a, ar, m->tenant_id);
+    if (iss == NULL)
+        return NOVA_NOMEM;
+
+    claims_w w = {.st = NOVA_OK, .first = true};
+    nova_buf_t jws;
+    nova_buf_init(&w.b);
+    nova_buf_init(&jws);
+    cw_str(&w, "iss", iss);
+    cw_str(&w, "sub", m->subject ? m->subject : m->client_id);
+    cw_str(&w, "client_id", m->client_id);
+    cw_str(&w, "tid", m->tenant_id);
+    cw_str(&w, "aud", m->audience);
+    cw_str(&w, "scope", m->scope);
+    cw_str(&w, "sid", m->session_id);
+    cw_str(&w, "jti", jti);
+    cw_int(&w, "iat", now);
+    cw_int(&w, "exp", now + ttl);
+    if (m->jkt || m->x5t) {
+        /* RFC 9449 §6 / RFC 8705 §3: the key or certificate the token is bound to. */
+        cw_key(&w, "cnf");
+        w.first = true;
+        cw_str(&w, "jkt", m->jkt);
+        cw_str(&w, "x5t#S256", m->x5t);
+        if (w.st == NOVA_OK)
+            w.st = nova_buf_append(&w.b, "}", 1);
+        w.first = false;
+    }
+    if (w.st == NOVA_OK)
+        w.st = nova_buf_append(&w.b, "}", 1);
+    st = w.st ? w.st : nova_jws_sign(key->key, "at+jwt", w.b.data, w.b.len, &jws);
+    if (st == NOVA_OK) {
+        out->access_token = nova_arena_strndup(ar, jws.data, jws.len);
+        out->scope = nova_arena_strdup(ar, m->scope);
+        out->audience = nova_arena_strdup(ar, m->audience);
+        out->expires_in = ttl;
+        out->token_type = m->jkt ? "DPoP" : "Bearer";
+        if (!out->access_token || !out->scope || !out->audience)
+            st = NOVA_NOMEM;
+    }
+    nova_buf_free(&w.b);
+    nova_buf_free(&jws);
+    return st;
+}
+
 nova_status nova_auth_token_issue(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
                                   const nova_client_t *client, const char *scope,
                                   const char *audience, nova_token_t *out, const char **oauth_error)
 {
+    return nova_auth_token_issue_bound(a, s, ar, client, scope, audience, NULL, out, oauth_error);
+}
+
+nova_status nova_auth_token_issue_bound(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                        const nova_client_t *client, const char *scope,
+                                        const char *audience, const nova_token_bind_t *bind,
+                                        nova_token_t *out, const char **oauth_error)
+{
     *oauth_error = NULL;
     if (scope == NULL) {
         scope = client->scopes;
-    } else if (!words_valid(scope) || !nova_auth_scope_subset(scope, client->scopes)) {
+    } else if (!auth_scope_words_valid(scope) || !nova_auth_scope_subset(scope, client->scopes)) {
         *oauth_error = "invalid_scope";
         return NOVA_FORBIDDEN;
     }
@@ -59,54 +163,13 @@ nova_status nova_auth_token_issue(nova_auth_t *a, nova_store_t *s, nova_arena_t 
         *oauth_error = "invalid_target";
         return NOVA_FORBIDDEN;
     }
-    const key_entry *key;
-    nova_status st = auth_key_for_tenant(a, s, client->tenant_id, &key);
-    if (st)
-        return st;
-
-    uint8_t raw[16];
-    char jti[32];
-    if (nova_random_bytes(raw, sizeof(raw)) != NOVA_OK)
-        return NOVA_INTERNAL;
-    nova_b64url_encode(raw, sizeof(raw), jti);
-    int64_t now = nova_time_now();
-    const char *iss = nova_auth_tenant_issuer(a, ar, client->tenant_id);
-    if (iss == NULL)
-        return NOVA_NOMEM;
-
-    nova_buf_t claims, jws;
-    nova_buf_init(&claims);
-    nova_buf_init(&jws);
-    /* Every value but the ids we generated comes from validated, quote-free input; escape
-     * anyway so the token can never carry a forged member. */
-    st = nova_buf_append_cstr(&claims, "{\"iss\":\"");
-    st = st ? st : nova_buf_append_json_escaped(&claims, iss, strlen(iss));
-    st = st ? st : nova_buf_append_cstr(&claims, "\",\"sub\":\"");
-    st = st ? st : nova_buf_append_json_escaped(&claims, client->id, strlen(client->id));
-    st = st ? st : nova_buf_append_cstr(&claims, "\",\"client_id\":\"");
-    st = st ? st : nova_buf_append_json_escaped(&claims, client->id, strlen(client->id));
-    st = st ? st : nova_buf_append_cstr(&claims, "\",\"tid\":\"");
-    st = st ? st
-            : nova_buf_append_json_escaped(&claims, client->tenant_id, strlen(client->tenant_id));
-    st = st ? st : nova_buf_append_cstr(&claims, "\",\"aud\":\"");
-    st = st ? st : nova_buf_append_json_escaped(&claims, audience, strlen(audience));
-    st = st ? st : nova_buf_append_cstr(&claims, "\",\"scope\":\"");
-    st = st ? st : nova_buf_append_json_escaped(&claims, scope, strlen(scope));
-    st = st ? st
-            : nova_buf_printf(&claims, "\",\"jti\":\"%s\",\"iat\":%lld,\"exp\":%lld}", jti,
-                              (long long)now, (long long)(now + a->token_ttl));
-    st = st ? st : nova_jws_sign(key->key, "at+jwt", claims.data, claims.len, &jws);
-    if (st == NOVA_OK) {
-        out->access_token = nova_arena_strndup(ar, jws.data, jws.len);
-        out->scope = nova_arena_strdup(ar, scope);
-        out->audience = nova_arena_strdup(ar, audience);
-        out->expires_in = a->token_ttl;
-        if (!out->access_token || !out->scope || !out->audience)
-            st = NOVA_NOMEM;
-    }
-    nova_buf_free(&claims);
-    nova_buf_free(&jws);
-    return st;
+    auth_mint_t m = {.tenant_id = client->tenant_id,
+                     .client_id = client->id,
+                     .scope = scope,
+                     .audience = audience,
+                     .jkt = bind && bind->jkt[0] ? bind->jkt : NULL,
+                     .x5t = bind && bind->x5t[0] ? bind->x5t : NULL};
+    return auth_token_mint(a, s, ar, &m, out);
 }
 
 static bool copy_claim(json_t *obj, const char *key, char *dst, size_t cap)
@@ -154,12 +217,22 @@ static nova_status verify_jws(nova_auth_t *a, nova_store_t *s, const char *token
         *why = "wrong issuer";
         goto end;
     }
-    if (!copy_claim(claims, "sub", e->client_id, sizeof(e->client_id)) ||
+    if (!copy_claim(claims, "client_id", e->client_id, sizeof(e->client_id)) ||
+        !copy_claim(claims, "sub", e->subject, sizeof(e->subject)) ||
         !copy_claim(claims, "jti", e->jti, sizeof(e->jti)) ||
         !copy_claim(claims, "aud", e->audience, sizeof(e->audience)) ||
         !copy_claim(claims, "scope", e->scope, sizeof(e->scope)) || !json_is_integer(iat) ||
         !json_is_integer(exp))
         goto end;
+    if (json_object_get(claims, "sid") && !copy_claim(claims, "sid", e->sid, sizeof(e->sid)))
+        goto end;
+    json_t *cnf = json_object_get(claims, "cnf");
+    if (cnf && (!json_is_object(cnf) ||
+                (json_object_get(cnf, "jkt") && !copy_claim(cnf, "jkt", e->jkt, sizeof(e->jkt))) ||
+                (json_object_get(cnf, "x5t#S256") &&
+                 !copy_claim(cnf, "x5t#S256", e->x5t, sizeof(e->x5t))) ||
+                (!e->jkt[0] && !e->x5t[0])))
+        goto end; /* a binding Nova cannot check is no binding to ignore */
     e->iat = json_integer_value(iat);
     e->exp = json_integer_value(exp);
     /* Bounded before any arithmetic: exp - iat of two arbitrary int64 values can overflow. */
@@ -222,8 +295,11 @@ static nova_status verify(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar, con
         auth_token_cache_put(a, e);
     }
     /* Liveness and the tenant in one read: no row means the client or the token is revoked
-     * (or the tenant is gone). */
-    nova_status st = nova_store_token_resolve(s, ar, e->tenant_id, e->client_id, e->jti, tenant);
+     * (or the tenant is gone, or the token's session is over). */
+    nova_status st =
+        e->sid[0] ? nova_store_session_token_resolve(s, ar, e->tenant_id, e->client_id, e->jti,
+                                                     e->sid, now, tenant)
+                  : nova_store_token_resolve(s, ar, e->tenant_id, e->client_id, e->jti, tenant);
     if (st == NOVA_NOT_FOUND || st == NOVA_INVALID) {
         *why = "token revoked";
         return NOVA_UNAUTHORIZED;
@@ -240,9 +316,14 @@ static nova_status fill_claims(nova_arena_t *ar, const token_entry *e, const nov
     out->scope = nova_arena_strdup(ar, e->scope);
     out->jti = nova_arena_strdup(ar, e->jti);
     out->audience = nova_arena_strdup(ar, e->audience);
+    out->subject = nova_arena_strdup(ar, e->subject);
+    out->session_id = e->sid[0] ? nova_arena_strdup(ar, e->sid) : NULL;
+    out->jkt = e->jkt[0] ? nova_arena_strdup(ar, e->jkt) : NULL;
+    out->x5t = e->x5t[0] ? nova_arena_strdup(ar, e->x5t) : NULL;
     out->iat = e->iat;
     out->exp = e->exp;
-    if (!out->tenant_id || !out->client_id || !out->scope || !out->jti || !out->audience)
+    if (!out->tenant_id || !out->client_id || !out->scope || !out->jti || !out->audience ||
+        !out->subject)
         return NOVA_NOMEM;
     return NOVA_OK;
 }

@@ -84,6 +84,12 @@ static const key_def keys[] = {
      "print their credentials"},
     {"NOVA_TOKEN_CACHE", K_UINT, OFF(token_cache), "65536", 0, 1u << 24,
      "verified access tokens remembered (by digest) until they expire; 0 disables"},
+    {"NOVA_DPOP_NONCE", K_BOOL, OFF(dpop_nonce), "true", 0, 0,
+     "the token endpoint asks DPoP clients for a server nonce (RFC 9449 §8: `use_dpop_nonce`, "
+     "`DPoP-Nonce`), so a proof cannot be made ahead of time"},
+    {"NOVA_SDK_SESSION_TTL", K_UINT, OFF(session_ttl), "1800", 60, 86400,
+     "default lifetime in seconds of an SDK session and its refresh tokens "
+     "(`POST /v1/sdk/sessions`)"},
     {"NOVA_REDIS_URL", K_STR, OFF(redis_url), "", 0, 0,
      "control plane (rate limits, replay caches, flags): empty keeps it in the process; "
      "`redis://[:password@]host:port/db` shares it between instances. Redis unreachable: the "

@@ -121,7 +121,7 @@ static nova_status header_copy_str(json_t *hdr, const char *name, char *dst, siz
     return NOVA_OK;
 }
 
-static nova_status parse_header(const char *b64, size_t n, nova_jws_t *jws)
+static nova_status parse_header(const char *b64, size_t n, unsigned flags, nova_jws_t *jws)
 {
     nova_status st = NOVA_INVALID;
     uint8_t raw[(JWS_HEADER_MAX / 4) * 3 + 3];
@@ -137,9 +137,16 @@ static nova_status parse_header(const char *b64, size_t n, nova_jws_t *jws)
         return NOVA_INVALID;
     if (!json_is_object(hdr))
         goto end;
-    for (size_t i = 0; i < sizeof(jws_forbidden) / sizeof(jws_forbidden[0]); i++)
-        if (json_object_get(hdr, jws_forbidden[i]) != NULL)
+    for (size_t i = 0; i < sizeof(jws_forbidden) / sizeof(jws_forbidden[0]); i++) {
+        json_t *v = json_object_get(hdr, jws_forbidden[i]);
+        if (v == NULL)
+            continue;
+        if (!(flags & NOVA_JWS_ALLOW_JWK) || strcmp(jws_forbidden[i], "jwk") != 0 ||
+            !json_is_object(v))
             goto end;
+        if ((jws->jwk = json_dumps(v, JSON_COMPACT)) == NULL)
+            goto end;
+    }
     if (nova_jws_alg_parse(json_string_value(json_object_get(hdr, "alg")), &jws->alg) != NOVA_OK)
         goto end;
     if (header_copy_str(hdr, "kid", jws->kid, sizeof(jws->kid)) != NOVA_OK ||
@@ -153,6 +160,11 @@ end:
 }
 
 nova_status nova_jws_parse(const char *token, size_t n, nova_jws_t *jws)
+{
+    return nova_jws_parse_opts(token, n, 0, jws);
+}
+
+nova_status nova_jws_parse_opts(const char *token, size_t n, unsigned flags, nova_jws_t *jws)
 {
     nova_status st;
     const char *dot1, *dot2, *sig;
@@ -175,7 +187,7 @@ nova_status nova_jws_parse(const char *token, size_t n, nova_jws_t *jws)
     hlen = (size_t)(dot1 - token);
     plen = (size_t)(dot2 - dot1 - 1);
 
-    if ((st = parse_header(token, hlen, jws)) != NOVA_OK)
+    if ((st = parse_header(token, hlen, flags, jws)) != NOVA_OK)
         goto fail;
     /* Every allowed alg makes 64-byte signatures: 86 base64url characters, no more, no less. */
     st = NOVA_INVALID;
@@ -198,6 +210,7 @@ nova_status nova_jws_parse(const char *token, size_t n, nova_jws_t *jws)
 
 fail:
     free(jws->payload);
+    free(jws->jwk);
     memset(jws, 0, sizeof(*jws));
     return st;
 }
@@ -217,5 +230,6 @@ void nova_jws_clear(nova_jws_t *jws)
     if (jws == NULL)
         return;
     free(jws->payload);
+    free(jws->jwk);
     memset(jws, 0, sizeof(*jws));
 }

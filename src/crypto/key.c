@@ -166,20 +166,19 @@ static nova_status jwk_put_b64(nova_buf_t *out, const char *name, const uint8_t 
     return nova_buf_printf(out, ",\"%s\":\"%s\"", name, enc);
 }
 
-nova_status nova_key_public_jwk(const nova_key_t *k, nova_buf_t *out)
+/* The public members. canonical: only the required members in lexicographic order (RFC 7638
+ * §3.2: crv, kty, x[, y]), else the JWK Nova publishes (kty, crv, x[, y], kid, alg, use). */
+static nova_status put_public(const nova_key_t *k, nova_buf_t *out, bool canonical)
 {
     nova_status st = NOVA_INTERNAL;
     size_t start = out->len;
     uint8_t x[KEY_COORD_LEN], y[KEY_COORD_LEN];
     BIGNUM *bx = NULL, *by = NULL;
+    bool ec = k->alg != NOVA_JWS_EDDSA;
 
-    if (k->alg == NOVA_JWS_EDDSA) {
+    if (!ec) {
         size_t len = sizeof(x);
         if (EVP_PKEY_get_raw_public_key(k->pkey, x, &len) != 1 || len != sizeof(x))
-            goto end;
-        if ((st = nova_buf_append_cstr(out, "{\"kty\":\"OKP\",\"crv\":\"Ed25519\"")) != NOVA_OK)
-            goto end;
-        if ((st = jwk_put_b64(out, "x", x, sizeof(x))) != NOVA_OK)
             goto end;
     } else {
         /* RFC 7518 §6.2.1.2: coordinates are the full field size, left-padded with zeros. */
@@ -189,11 +188,20 @@ nova_status nova_key_public_jwk(const nova_key_t *k, nova_buf_t *out)
         if (BN_bn2binpad(bx, x, sizeof(x)) != sizeof(x) ||
             BN_bn2binpad(by, y, sizeof(y)) != sizeof(y))
             goto end;
-        if ((st = nova_buf_append_cstr(out, "{\"kty\":\"EC\",\"crv\":\"P-256\"")) != NOVA_OK)
-            goto end;
-        if ((st = jwk_put_b64(out, "x", x, sizeof(x))) != NOVA_OK ||
-            (st = jwk_put_b64(out, "y", y, sizeof(y))) != NOVA_OK)
-            goto end;
+    }
+    if (canonical)
+        st = nova_buf_append_cstr(out, ec ? "{\"crv\":\"P-256\",\"kty\":\"EC\""
+                                          : "{\"crv\":\"Ed25519\",\"kty\":\"OKP\"");
+    else
+        st = nova_buf_append_cstr(out, ec ? "{\"kty\":\"EC\",\"crv\":\"P-256\""
+                                          : "{\"kty\":\"OKP\",\"crv\":\"Ed25519\"");
+    if (st != NOVA_OK || (st = jwk_put_b64(out, "x", x, sizeof(x))) != NOVA_OK)
+        goto end;
+    if (ec && (st = jwk_put_b64(out, "y", y, sizeof(y))) != NOVA_OK)
+        goto end;
+    if (canonical) {
+        st = nova_buf_append_cstr(out, "}");
+        goto end;
     }
     if (k->kid[0] != '\0') {
         if ((st = nova_buf_append_cstr(out, ",\"kid\":\"")) != NOVA_OK ||
@@ -213,6 +221,26 @@ end:
             out->data[start] = '\0';
         }
     }
+    return st;
+}
+
+nova_status nova_key_public_jwk(const nova_key_t *k, nova_buf_t *out)
+{
+    return put_public(k, out, false);
+}
+
+nova_status nova_key_thumbprint(const nova_key_t *k, char out[44])
+{
+    nova_buf_t b;
+    uint8_t d[32];
+
+    nova_buf_init(&b);
+    nova_status st = put_public(k, &b, true);
+    if (st == NOVA_OK) {
+        nova_sha256(b.data, b.len, d);
+        nova_b64url_encode(d, sizeof(d), out);
+    }
+    nova_buf_free(&b);
     return st;
 }
 

@@ -127,6 +127,15 @@ enum {
     NOVA_Q_AUDIT_ROWS,
     NOVA_Q_AUDIT_LIST,
     NOVA_Q_AUDIT_TENANTS,
+    /* src/store/sessions.c */
+    NOVA_Q_SES_INSERT,
+    NOVA_Q_RT_INSERT,
+    NOVA_Q_RT_FIND,
+    NOVA_Q_RT_USE,
+    NOVA_Q_SES_REVOKE,
+    NOVA_Q_SES_REVOKE_ALL,
+    NOVA_Q_SES_GET,
+    NOVA_Q_SES_RESOLVE,
     NOVA_SQL_SLOTS
 };
 

@@ -46,7 +46,7 @@ test('health, ready, metadata, jwks, openapi', async () => {
   const md = await call(nova, 'GET', '/.well-known/oauth-authorization-server');
   assert.equal(md.json.issuer, nova.base);
   assert.equal(md.json.token_endpoint, md.json.issuer + '/oauth/token');
-  assert.deepEqual(md.json.grant_types_supported, ['client_credentials']);
+  assert.deepEqual(md.json.grant_types_supported, ['client_credentials', 'refresh_token']);
   const tmd = await call(nova, 'GET', `/.well-known/oauth-authorization-server/tenants/${a.tenant}`);
   assert.equal(tmd.json.issuer, `${nova.base}/tenants/${a.tenant}`);
   assert.equal(tmd.json.token_endpoint, nova.base + '/oauth/token');

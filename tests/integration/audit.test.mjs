@@ -35,11 +35,26 @@ async function entries(tok, query = '') {
   return out;
 }
 
+// A session of `tenant`, minted by a backend client of its own with sdk:sessions.
+let sdkBackend = null;
+async function sdkSession() {
+  if (!sdkBackend) {
+    const c = nova.ctl('client', 'create', '--tenant', tenant.tenant, '--name', 'sdk backend', '--scopes', 'sdk:sessions');
+    assert.equal(c.code, 0, c.stderr);
+    sdkBackend = { id: c.json.client_id, secret: c.json.client_secret };
+    secrets.push(sdkBackend.secret);
+  }
+  const backendTok = await token(nova, sdkBackend);
+  const r = await call(nova, 'POST', '/v1/sdk/sessions', { tok: backendTok, body: { subject: 'applicant-audit' } });
+  assert.equal(r.status, 201, r.text);
+  secrets.push(backendTok, r.json.access_token, r.json.refresh_token);
+  return { ...r.json, backend: sdkBackend.id, backendTok };
+}
+
 // One driver per mutating operation of the route table: it makes the change as `tenant`'s
 // client (or the platform admin) and says which entry must appear, in which tenant's chain.
 // Operations that change no stored state say so here, with the reason.
 const READ_ONLY = {
-  'POST /oauth/token': 'issues a stateless signed token; nothing is stored',
   'POST /oauth/introspect': 'reads token state',
 };
 const DRIVERS = {
@@ -60,6 +75,31 @@ const DRIVERS = {
     const r = await call(nova, 'DELETE', '/v1/clients/' + c.json.client_id, { tok: tenantTok });
     assert.equal(r.status, 204, r.text);
     return { action: 'client.revoke', actor: tenant.id, target: 'client:' + c.json.client_id };
+  },
+  // SDK sessions: minted by a backend holding sdk:sessions, refreshed by the app (the
+  // session is the actor), ended by the backend.
+  'POST /v1/sdk/sessions': async () => {
+    const ses = await sdkSession();
+    return { action: 'session.create', actor: ses.backend, target: 'session:' + ses.id };
+  },
+  'POST /oauth/token': async () => {
+    // client_credentials stores nothing; the refresh_token grant rotates (and is audited).
+    const ses = await sdkSession();
+    const r = await fetch(nova.base + '/oauth/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: ses.refresh_token }),
+    });
+    const j = await r.json();
+    assert.equal(r.status, 200, JSON.stringify(j));
+    secrets.push(j.access_token, j.refresh_token);
+    return { action: 'session.refresh', actor: ses.id, target: 'session:' + ses.id };
+  },
+  'DELETE /v1/sdk/sessions/{id}': async () => {
+    const ses = await sdkSession();
+    const r = await call(nova, 'DELETE', '/v1/sdk/sessions/' + ses.id, { tok: ses.backendTok });
+    assert.equal(r.status, 204, r.text);
+    return { action: 'session.revoke', actor: ses.backend, target: 'session:' + ses.id };
   },
   'POST /oauth/revoke': async () => {
     const t = await token(nova, tenant);
