@@ -20,6 +20,7 @@ nova_status vt_alloc(vt_t *t, int h, int w, int c);
 void vt_free(vt_t *t);
 
 typedef enum { VT_VALID, VT_SAME } vt_pad;
+typedef enum { VT_NONE, VT_RELU, VT_LEAKY } vt_act;
 
 /* A parameter tensor from the model file, dequantized to float32 exactly as tfjs does
  * (double q * scale + min, rounded to float). */
@@ -35,6 +36,11 @@ typedef struct vparam {
  * with the extra row or column at the bottom and right; VALID gives ceil((in - k + 1) / s). */
 nova_status vt_conv2d(const vt_t *x, const vparam_t *filt, const vparam_t *bias, int stride,
                       vt_pad pad, vt_t *y);
+/* The same, then bias and activation in one pass over the output. */
+nova_status vt_conv2d_act(const vt_t *x, const vparam_t *filt, const vparam_t *bias, int stride,
+                          vt_pad pad, vt_act act, vt_t *y);
+/* In place: x += bias (when not NULL), then the activation. */
+void vt_bias_act(vt_t *x, const vparam_t *bias, vt_act act);
 nova_status vt_depthwise(const vt_t *x, const vparam_t *filt, int stride, vt_pad pad, vt_t *y);
 nova_status vt_maxpool(const vt_t *x, int k, int stride, vt_pad pad, vt_t *y);
 nova_status vt_avgpool(const vt_t *x, int k, int stride, vt_t *y); /* VALID only */

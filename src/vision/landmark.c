@@ -65,12 +65,13 @@ static nova_status dense(const landmark_net_t *n, int b, const vt_t *x, vt_t *y)
     vt_t o[4] = {{0}}, in = {0};
     nova_status st;
     if (b == 0)
-        st = vt_conv2d(x, &n->conv0_f, &n->conv0_b, 2, VT_SAME, &o[0]);
+        st = vt_conv2d_act(x, &n->conv0_f, &n->conv0_b, 2, VT_SAME, VT_RELU, &o[0]);
     else
         st = sep(x, &n->sep[b][0], 2, &o[0]);
     if (st != NOVA_OK)
         return st;
-    vt_relu(&o[0]);
+    if (b != 0)
+        vt_relu(&o[0]);
     for (int k = 1; k < 4 && st == NOVA_OK; k++) {
         if (k == 1) {
             st = sep(&o[0], &n->sep[b][1], 1, &o[1]);

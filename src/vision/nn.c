@@ -11,7 +11,7 @@
 /* Upper bound on one tensor: 2^28 floats (1 GiB), far above any layer of these nets. */
 #define VT_MAX_ELEMS ((size_t)1 << 28)
 
-nova_status vt_alloc(vt_t *t, int h, int w, int c)
+static nova_status alloc(vt_t *t, int h, int w, int c, int zero)
 {
     t->h = t->w = t->c = 0;
     t->d = NULL;
@@ -20,13 +20,24 @@ nova_status vt_alloc(vt_t *t, int h, int w, int c)
     size_t n = (size_t)h * (size_t)w;
     if (n > VT_MAX_ELEMS || n * (size_t)c > VT_MAX_ELEMS)
         return NOVA_TOO_LARGE;
-    t->d = calloc(n * (size_t)c, sizeof(float));
+    t->d = zero ? calloc(n * (size_t)c, sizeof(float)) : malloc(n * (size_t)c * sizeof(float));
     if (!t->d)
         return NOVA_NOMEM;
     t->h = h;
     t->w = w;
     t->c = c;
     return NOVA_OK;
+}
+
+nova_status vt_alloc(vt_t *t, int h, int w, int c)
+{
+    return alloc(t, h, w, c, 1);
+}
+
+/* For outputs every element of which is written. */
+static nova_status vt_alloc_raw(vt_t *t, int h, int w, int c)
+{
+    return alloc(t, h, w, c, 0);
 }
 
 void vt_free(vt_t *t)
@@ -59,13 +70,40 @@ static int pad_dims(int in, int k, int s, vt_pad pad, int *before)
 nova_status vt_conv2d(const vt_t *x, const vparam_t *filt, const vparam_t *bias, int stride,
                       vt_pad pad, vt_t *y)
 {
+    return vt_conv2d_act(x, filt, bias, stride, pad, VT_NONE, y);
+}
+
+void vt_bias_act(vt_t *x, const vparam_t *bias, vt_act act)
+{
+    size_t px = (size_t)x->h * x->w, n = px * (size_t)x->c;
+    int c = x->c;
+    float *v = x->d;
+    if (bias)
+        for (size_t i = 0; i < px; i++)
+            for (int ch = 0; ch < c; ch++)
+                v[i * c + ch] += bias->d[ch];
+    if (act == VT_RELU) {
+        for (size_t i = 0; i < n; i++)
+            v[i] = v[i] > 0.0f ? v[i] : 0.0f;
+    } else if (act == VT_LEAKY) {
+        for (size_t i = 0; i < n; i++) {
+            float m = v[i] * 0.10000000149011612f;
+            float r = v[i] - m;
+            v[i] = (r > 0.0f ? r : 0.0f) + m;
+        }
+    }
+}
+
+nova_status vt_conv2d_act(const vt_t *x, const vparam_t *filt, const vparam_t *bias, int stride,
+                          vt_pad pad, vt_act act, vt_t *y)
+{
     int kh = filt->shape[0], kw = filt->shape[1], cin = filt->shape[2], cout = filt->shape[3];
     int pt, pl;
     if (filt->ndim != 4 || cin != x->c || stride < 1)
         return NOVA_INVALID;
     int oh = pad_dims(x->h, kh, stride, pad, &pt);
     int ow = pad_dims(x->w, kw, stride, pad, &pl);
-    nova_status st = vt_alloc(y, oh, ow, cout);
+    nova_status st = vt_alloc_raw(y, oh, ow, cout);
     if (st != NOVA_OK)
         return st;
     size_t m = (size_t)oh * (size_t)ow, k = (size_t)kh * (size_t)kw * (size_t)cin;
@@ -84,10 +122,18 @@ nova_status vt_conv2d(const vt_t *x, const vparam_t *filt, const vparam_t *bias,
         float *row = cols;
         for (int oy = 0; oy < oh; oy++) {
             for (int ox = 0; ox < ow; ox++) {
+                int ix0 = ox * stride - pl;
                 for (int ky = 0; ky < kh; ky++) {
                     int iy = oy * stride - pt + ky;
+                    if (iy >= 0 && iy < x->h && ix0 >= 0 && ix0 + kw <= x->w) {
+                        /* the kw pixels of this filter row are contiguous in x */
+                        memcpy(row, x->d + ((size_t)iy * x->w + ix0) * cin,
+                               (size_t)kw * cin * sizeof(float));
+                        row += kw * cin;
+                        continue;
+                    }
                     for (int kx = 0; kx < kw; kx++) {
-                        int ix = ox * stride - pl + kx;
+                        int ix = ix0 + kx;
                         if (iy < 0 || iy >= x->h || ix < 0 || ix >= x->w)
                             memset(row, 0, (size_t)cin * sizeof(float));
                         else
@@ -103,8 +149,8 @@ nova_status vt_conv2d(const vt_t *x, const vparam_t *filt, const vparam_t *bias,
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, cout, (int)k, 1.0f, a, (int)k,
                 filt->d, cout, 0.0f, y->d, cout);
     free(cols);
-    if (bias)
-        vt_add_bias(y, bias);
+    if (bias || act != VT_NONE)
+        vt_bias_act(y, bias, act);
     return NOVA_OK;
 }
 
@@ -116,12 +162,13 @@ nova_status vt_depthwise(const vt_t *x, const vparam_t *filt, int stride, vt_pad
         return NOVA_INVALID;
     int oh = pad_dims(x->h, kh, stride, pad, &pt);
     int ow = pad_dims(x->w, kw, stride, pad, &pl);
-    nova_status st = vt_alloc(y, oh, ow, c);
+    nova_status st = vt_alloc_raw(y, oh, ow, c);
     if (st != NOVA_OK)
         return st;
     for (int oy = 0; oy < oh; oy++) {
         for (int ox = 0; ox < ow; ox++) {
             float *out = y->d + ((size_t)oy * ow + ox) * c;
+            int first = 1;
             for (int ky = 0; ky < kh; ky++) {
                 int iy = oy * stride - pt + ky;
                 if (iy < 0 || iy >= x->h)
@@ -132,10 +179,18 @@ nova_status vt_depthwise(const vt_t *x, const vparam_t *filt, int stride, vt_pad
                         continue;
                     const float *in = x->d + ((size_t)iy * x->w + ix) * c;
                     const float *w = filt->d + ((size_t)ky * kw + kx) * c;
-                    for (int ch = 0; ch < c; ch++)
-                        out[ch] += in[ch] * w[ch];
+                    if (first) {
+                        for (int ch = 0; ch < c; ch++)
+                            out[ch] = in[ch] * w[ch];
+                        first = 0;
+                    } else {
+                        for (int ch = 0; ch < c; ch++)
+                            out[ch] += in[ch] * w[ch];
+                    }
                 }
             }
+            if (first)
+                memset(out, 0, (size_t)c * sizeof(float));
         }
     }
     return NOVA_OK;
@@ -146,27 +201,25 @@ nova_status vt_maxpool(const vt_t *x, int k, int stride, vt_pad pad, vt_t *y)
     int pt, pl;
     int oh = pad_dims(x->h, k, stride, pad, &pt);
     int ow = pad_dims(x->w, k, stride, pad, &pl);
-    nova_status st = vt_alloc(y, oh, ow, x->c);
+    nova_status st = vt_alloc_raw(y, oh, ow, x->c);
     if (st != NOVA_OK)
         return st;
     int c = x->c;
     for (int oy = 0; oy < oh; oy++) {
+        int y0 = oy * stride - pt, y1 = y0 + k;
+        y0 = y0 < 0 ? 0 : y0;
+        y1 = y1 > x->h ? x->h : y1;
         for (int ox = 0; ox < ow; ox++) {
+            int x0 = ox * stride - pl, x1 = x0 + k;
+            x0 = x0 < 0 ? 0 : x0;
+            x1 = x1 > x->w ? x->w : x1;
             float *out = y->d + ((size_t)oy * ow + ox) * c;
-            for (int ch = 0; ch < c; ch++)
-                out[ch] = -INFINITY;
-            for (int ky = 0; ky < k; ky++) {
-                int iy = oy * stride - pt + ky;
-                if (iy < 0 || iy >= x->h)
-                    continue;
-                for (int kx = 0; kx < k; kx++) {
-                    int ix = ox * stride - pl + kx;
-                    if (ix < 0 || ix >= x->w)
-                        continue;
+            memcpy(out, x->d + ((size_t)y0 * x->w + x0) * c, (size_t)c * sizeof(float));
+            for (int iy = y0; iy < y1; iy++) {
+                for (int ix = iy == y0 ? x0 + 1 : x0; ix < x1; ix++) {
                     const float *in = x->d + ((size_t)iy * x->w + ix) * c;
                     for (int ch = 0; ch < c; ch++)
-                        if (in[ch] > out[ch])
-                            out[ch] = in[ch];
+                        out[ch] = in[ch] > out[ch] ? in[ch] : out[ch];
                 }
             }
         }

@@ -43,6 +43,9 @@ nova_status tiny_bind(nova_vision_model_t *m)
     st = st ? st : bind(m, &n->conv8_b, "conv8/bias", 1);
     if (st == NOVA_OK && (n->conv8_f.shape[3] != 25 || n->conv0_f.shape[2] != 3))
         st = NOVA_INVALID;
+    for (int i = 0; i < 5 && st == NOVA_OK; i++) /* forward() relies on 3 x 3 depthwise */
+        if (n->dw[i].shape[0] != 3 || n->dw[i].shape[1] != 3)
+            st = NOVA_INVALID;
     return st;
 }
 
@@ -67,15 +70,13 @@ static nova_status forward(const tiny_net_t *n, const nova_vision_image_t *img, 
     if (x.h != size)
         STEP(vt_resize_bilinear(&x, size, size, &y_));
     vt_normalize(&x, MEAN_RGB);
-    STEP(vt_conv2d(&x, &n->conv0_f, &n->conv0_b, 1, VT_VALID, &y_));
-    vt_leaky(&x);
+    STEP(vt_conv2d_act(&x, &n->conv0_f, &n->conv0_b, 1, VT_VALID, VT_LEAKY, &y_));
     for (int i = 0; i < 5; i++) {
         STEP(vt_maxpool(&x, 2, 2, VT_SAME, &y_));
-        /* depthwiseSeparableConv (tinyYolov2): pad 1, separable VALID, bias, leaky */
-        STEP(vt_pad_zero(&x, 1, 1, 1, 1, &y_));
-        STEP(vt_depthwise(&x, &n->dw[i], 1, VT_VALID, &y_));
-        STEP(vt_conv2d(&x, &n->pw[i], &n->b[i], 1, VT_VALID, &y_));
-        vt_leaky(&x);
+        /* depthwiseSeparableConv (tinyYolov2): pad 1 then separable VALID, which for a 3 x 3
+         * filter at stride 1 is SAME; bias, leaky */
+        STEP(vt_depthwise(&x, &n->dw[i], 1, VT_SAME, &y_));
+        STEP(vt_conv2d_act(&x, &n->pw[i], &n->b[i], 1, VT_VALID, VT_LEAKY, &y_));
     }
     STEP(vt_maxpool(&x, 2, 1, VT_SAME, &y_));
     STEP(vt_conv2d(&x, &n->conv8_f, &n->conv8_b, 1, VT_VALID, &y_));

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# bench/vision.sh: the vision engine on one core against the tfjs reference on the same
+# pictures. Writes bench/results/vision.json: the C figures (bench/vision_bench.c), the
+# reference's (bench/vision_reference.js: face-api on tfjs CPU), their ratios, and the issue-10
+# targets (descriptor < 15 ms, detection + landmarks on 640x480 < 40 ms, face-match p95 < 150 ms,
+# peak RSS < 200 MB). Needs scripts/models.sh and a build (NOVA_BENCH_BUILD, default build).
+# Knobs: VISION_ITERATIONS (50), VISION_REF_ITERATIONS (5), BENCH_RESULTS (bench/results).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${NOVA_BENCH_BUILD:-build}
+RESULTS=${BENCH_RESULTS:-bench/results}
+BIN=$BUILD/src/vision/vision_bench
+[ -x "$BIN" ] || { echo "vision bench: build $BUILD first (make build)" >&2; exit 1; }
+bash scripts/models.sh
+TMP=$(mktemp -d /tmp/nova-vision-bench.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+mkdir -p "$RESULTS"
+# One core: the engine is single-threaded by design; pin it so the figures are per core.
+taskset -c 0 "$BIN" "${VISION_ITERATIONS:-50}" "$TMP" >"$TMP/c.json"
+taskset -c 0 node bench/vision_reference.js "$TMP" "${VISION_REF_ITERATIONS:-5}" >"$TMP/ref.json" 2>/dev/null
+python3 - "$TMP/c.json" "$TMP/ref.json" "$RESULTS/vision.json" "$(git rev-parse --short HEAD)" <<'PY'
+import json, sys
+c, ref = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+steps = ['descriptor_per_face', 'detect_landmarks_640x480', 'face_match_check']
+ratio = {s: round(ref[s]['p50_ms'] / c[s]['p50_ms'], 1) for s in steps}
+targets = {
+    'descriptor_per_face_p50_ms_under_15': c['descriptor_per_face']['p50_ms'] < 15,
+    'detect_landmarks_640x480_p50_ms_under_40': c['detect_landmarks_640x480']['p50_ms'] < 40,
+    'face_match_check_p95_ms_under_150': c['face_match_check']['p95_ms'] < 150,
+    'peak_rss_mb_under_200': c['peak_rss_mb'] < 200,
+}
+out = {'commit': sys.argv[4], 'nova': c, 'reference': ref, 'speedup_vs_reference_p50': ratio,
+       'targets_met': targets}
+json.dump(out, open(sys.argv[3], 'w'), indent=2)
+print(f"{'step':28} {'nova p50':>10} {'nova p95':>10} {'tfjs p50':>10} {'x':>6}")
+for s in steps:
+    print(f"{s:28} {c[s]['p50_ms']:10.2f} {c[s]['p95_ms']:10.2f} {ref[s]['p50_ms']:10.1f} {ratio[s]:6.1f}")
+print(f"peak RSS {c['peak_rss_mb']} MB; targets: {targets}")
+PY

@@ -1,0 +1,235 @@
+/*
+ * vision_bench.c: times the vision engine on one core (OpenBLAS single-threaded) and prints one
+ * JSON object: descriptor per face, detection + landmarks on a 640x480 picture, the whole
+ * face-match check (two JPEG decodes, detection, landmarks, descriptors, quality), JPEG decode
+ * alone, and the process's peak RSS. Inputs come from the sample photos of the npm package
+ * (scripts/models.sh). With OUT_DIR it also writes the 640x480 JPEG and the match pair there,
+ * so bench/vision.sh can time the tfjs reference on the same pictures.
+ *   vision_bench [ITERATIONS [OUT_DIR]]
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <jpeglib.h>
+
+#include "../src/vision/internal.h"
+#include "nova/vision.h"
+
+#define MODEL NOVA_SRC_DIR "/tools/models/nova-face.bin"
+#define SAMPLES NOVA_SRC_DIR "/tools/models/node_modules/@vladmandic/face-api/demo/"
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Prints "name": {"p50":..,"p95":..,"mean":..,"n":..} of t[0..n). */
+static void stats(const char *name, double *t, int n, int last)
+{
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += t[i];
+    qsort(t, (size_t)n, sizeof *t, cmp);
+    int p95 = (int)ceil(0.95 * n) - 1;
+    printf("  \"%s\": {\"p50_ms\": %.3f, \"p95_ms\": %.3f, \"mean_ms\": %.3f, \"n\": %d}%s\n", name,
+           t[n / 2], t[p95 < 0 ? 0 : p95], sum / n, n, last ? "" : ",");
+}
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc((size_t)n);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static uint8_t *encode(const nova_vision_image_t *im, int q, unsigned long *len)
+{
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr e;
+    unsigned char *out = NULL;
+    *len = 0;
+    c.err = jpeg_std_error(&e);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &out, len);
+    c.image_width = (JDIMENSION)im->width;
+    c.image_height = (JDIMENSION)im->height;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, q, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = im->rgb + (size_t)c.next_scanline * im->width * 3;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    return out;
+}
+
+/* The (x, y, w, h) region of src resized to ow x oh with the engine's bilinear resize. */
+static nova_vision_image_t region(const nova_vision_image_t *src, int x, int y, int w, int h,
+                                  int ow, int oh)
+{
+    vt_t t, r;
+    nova_vision_image_t out = {ow, oh, malloc((size_t)ow * oh * 3)};
+    if (vt_from_image(src, x, y, w, h, &t) != NOVA_OK ||
+        vt_resize_bilinear(&t, oh, ow, &r) != NOVA_OK || !out.rgb) {
+        fprintf(stderr, "vision_bench: resize failed\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < (size_t)ow * oh * 3; i++)
+        out.rgb[i] = (uint8_t)lrintf(r.d[i] < 0 ? 0 : r.d[i] > 255 ? 255 : r.d[i]);
+    vt_free(&t);
+    vt_free(&r);
+    return out;
+}
+
+static void save(const char *dir, const char *name, const uint8_t *b, size_t n)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(b, 1, n, f) != n) {
+        fprintf(stderr, "vision_bench: cannot write %s\n", path);
+        exit(1);
+    }
+    fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+    int iters = argc > 1 ? atoi(argv[1]) : 30;
+    const char *out_dir = argc > 2 ? argv[2] : NULL;
+    if (iters < 1)
+        iters = 1;
+    double t0 = now_ms();
+    nova_vision_model_t *m;
+    if (nova_vision_model_open(MODEL, &m) != NOVA_OK) {
+        fprintf(stderr, "vision_bench: cannot open %s (run scripts/models.sh)\n", MODEL);
+        return 1;
+    }
+    double load_ms = now_ms() - t0;
+    size_t len;
+    uint8_t *jpg = read_file(SAMPLES "sample4.jpg", &len);
+    nova_vision_image_t full;
+    if (!jpg || nova_vision_decode_jpeg(jpg, len, &full) != NOVA_OK) {
+        fprintf(stderr, "vision_bench: cannot read the sample photos (run scripts/models.sh)\n");
+        return 1;
+    }
+    double *t = malloc(sizeof(double) * (size_t)iters);
+    printf("{\n  \"engine\": \"nova vision (OpenBLAS, 1 thread)\",\n  \"model_load_ms\": %.1f,\n",
+           load_ms);
+
+    /* JPEG decode of the 1920x1448 sample */
+    for (int i = 0; i < iters; i++) {
+        nova_vision_image_t im;
+        double s = now_ms();
+        nova_vision_decode_jpeg(jpg, len, &im);
+        t[i] = now_ms() - s;
+        nova_vision_image_free(&im);
+    }
+    stats("decode_1920x1448", t, iters, 0);
+
+    /* detection + landmarks on 640x480 */
+    nova_vision_image_t vga = region(&full, 0, 0, full.width, full.height, 640, 480);
+    nova_vision_detect_opts_t det = {416, 0.5, 0};
+    nova_vision_face_t *faces;
+    size_t n = 0;
+    for (int i = 0; i < iters; i++) {
+        double s = now_ms();
+        nova_vision_detect(m, &vga, &det, &faces, &n);
+        t[i] = now_ms() - s;
+        free(faces);
+    }
+    printf("  \"faces_in_640x480\": %zu,\n", n);
+    stats("detect_landmarks_640x480", t, iters, 0);
+
+    /* descriptor per face: the aligned crop of the first face of the full sample */
+    det.describe = 1;
+    nova_vision_detect(m, &full, &det, &faces, &n);
+    if (n == 0) {
+        fprintf(stderr, "vision_bench: no face in the sample\n");
+        return 1;
+    }
+    nova_vision_face_t f0 = faces[0];
+    free(faces);
+    for (int i = 0; i < iters; i++) {
+        float d[NOVA_VISION_DESCRIPTOR];
+        double s = now_ms();
+        recog_run(&m->recog, &full, (int)f0.aligned.x, (int)f0.aligned.y, (int)f0.aligned.w,
+                  (int)f0.aligned.h, d);
+        t[i] = now_ms() - s;
+    }
+    stats("descriptor_per_face", t, iters, 0);
+
+    /* face-match check end to end: a 640x640 portrait JPEG against a rescaled, recompressed
+     * 480x480 copy, both decoded inside the timed part */
+    double side = fmax(f0.box.w, f0.box.h) * 1.8;
+    int px = (int)fmax(0, f0.box.x + f0.box.w / 2 - side / 2);
+    int py = (int)fmax(0, f0.box.y + f0.box.h / 2 - side / 2);
+    int ps = (int)fmin(side, fmin(full.width - px, full.height - py));
+    nova_vision_image_t doc = region(&full, px, py, ps, ps, 640, 640);
+    nova_vision_image_t sel = region(&full, px, py, ps, ps, 480, 480);
+    unsigned long dlen, slen;
+    uint8_t *djpg = encode(&doc, 90, &dlen), *sjpg = encode(&sel, 60, &slen);
+    nova_vision_match_t r = {0};
+    for (int i = 0; i < iters; i++) {
+        nova_vision_image_t a, b;
+        double s = now_ms();
+        nova_vision_decode_jpeg(djpg, dlen, &a);
+        nova_vision_decode_jpeg(sjpg, slen, &b);
+        nova_vision_match(m, &a, &b, NULL, &r);
+        t[i] = now_ms() - s;
+        nova_vision_image_free(&a);
+        nova_vision_image_free(&b);
+    }
+    printf("  \"match_decision\": \"%s\",\n  \"match_distance\": %.4f,\n",
+           nova_vision_decision_name(r.decision), r.distance);
+    stats("face_match_check", t, iters, 0);
+
+    if (out_dir) {
+        unsigned long vlen;
+        uint8_t *vjpg = encode(&vga, 95, &vlen);
+        save(out_dir, "vga.jpg", vjpg, vlen);
+        save(out_dir, "document.jpg", djpg, dlen);
+        save(out_dir, "selfie.jpg", sjpg, slen);
+        free(vjpg);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("  \"peak_rss_mb\": %.1f\n}\n", ru.ru_maxrss / 1024.0);
+    free(djpg);
+    free(sjpg);
+    nova_vision_image_free(&doc);
+    nova_vision_image_free(&sel);
+    nova_vision_image_free(&vga);
+    nova_vision_image_free(&full);
+    free(jpg);
+    free(t);
+    nova_vision_model_free(m);
+    return 0;
+}
