@@ -166,6 +166,54 @@ nova_status nova_auth_jwks(nova_auth_t *a, nova_store_t *s, nova_buf_t *out);
 nova_status nova_auth_tenant_jwks(nova_auth_t *a, nova_store_t *s, const char *tenant_id,
                                   nova_buf_t *out);
 
+/* ---- signing-key rotation (seed 003 §10, src/auth/keys.c) ----
+ * A tenant's keys are "active" (signs, verifies; one per tenant), "grace" (verifies the
+ * tokens it signed until its grace ends, at most NOVA_KEY_GRACE_MAX after the rotation) or
+ * "retired" (verifies nothing). The JWKS documents carry active and grace keys only. */
+
+#define NOVA_KEY_GRACE_MAX 86400 /* seconds: at most 24 h during which two keys verify */
+
+typedef struct nova_key_rotation {
+    const char *tenant_id;
+    const char *new_kid;   /* now active */
+    const char *old_kid;   /* the key that was active */
+    const char *old_state; /* "grace" or "retired" */
+    int64_t grace_until;   /* grace: until when it verifies; 0 when retired */
+} nova_key_rotation_t;
+
+/* Rotates tenant_id's signing key: a fresh key (NOVA_TOKEN_ALG) signs from now on; the
+ * previous one stays in grace for grace seconds (1..NOVA_KEY_GRACE_MAX), or with grace 0 is
+ * retired at once, so its tokens fail on every instance from their next request. A key
+ * already in grace is retired. Audited "key.rotate" (attrs: previous_kid, previous_state,
+ * reason, grace_seconds). NOVA_NOT_FOUND for an unknown tenant, NOVA_CONFLICT when a
+ * concurrent rotation won, NOVA_INVALID for a grace out of range. Strings in ar. */
+nova_status nova_auth_key_rotate(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                 const nova_audit_actor_t *by, const char *tenant_id, int64_t grace,
+                                 const char *reason, nova_key_rotation_t *out);
+
+/* One pass of the key scheduler (novad runs it once a minute): retires grace keys whose grace
+ * has ended ("key.retire" by system) and, when rotate_after > 0, rotates every active key
+ * created rotate_after seconds or more before now with the given grace ("key.rotate", reason
+ * "scheduled"). Safe to run on several instances at once: a key another instance rotated or
+ * retired first is skipped. Counts what it did. */
+nova_status nova_auth_keys_maintain(nova_auth_t *a, nova_store_t *s, int64_t now,
+                                    int64_t rotate_after, int64_t grace, unsigned *rotated,
+                                    unsigned *retired);
+
+typedef struct nova_contain_result {
+    nova_key_rotation_t rotation; /* old key retired, no grace */
+    int64_t sessions_revoked;     /* sessions (token families) ended */
+} nova_contain_result_t;
+
+/* The key-compromise runbook (seed 003 §16.1) in one call: rotates the signing key with no
+ * grace (every token the old key signed fails at once), revokes every live session of the
+ * tenant and with it each refresh-token family ("session.revoke_all"), then appends
+ * "tenant.contain" naming the retired and new kid and the count. Each step commits with its
+ * own entry; a failure stops there and running it again finishes the job. */
+nova_status nova_auth_tenant_contain(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                     const nova_audit_actor_t *by, const char *tenant_id,
+                                     nova_contain_result_t *out);
+
 /* ---- SDK sessions and refresh tokens ---- */
 
 /* A tenant backend asks for a session for one subject. */

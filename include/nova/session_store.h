@@ -61,11 +61,11 @@ nova_status nova_store_session_revoke_all(nova_store_t *s, const char *tenant_id
 nova_status nova_store_session_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                    const char *session_id, nova_session_t *out);
 
-/* nova_store_token_resolve for a token of a session: also requires the session live (not
- * revoked, not expired at now). */
+/* nova_store_token_resolve for a token of a session (its signing key kid live at now too):
+ * also requires the session live (not revoked, not expired at now). */
 nova_status nova_store_session_token_resolve(nova_store_t *s, nova_arena_t *a,
                                              const char *tenant_id, const char *client_id,
-                                             const char *jti, const char *session_id, int64_t now,
-                                             nova_tenant_t *out);
+                                             const char *jti, const char *session_id,
+                                             const char *kid, int64_t now, nova_tenant_t *out);
 
 #endif

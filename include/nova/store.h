@@ -59,7 +59,10 @@ typedef struct nova_signing_key {
     const uint8_t *private_enc; /* AEAD-sealed PKCS#8, opaque to the store */
     size_t private_enc_len;
     int64_t created_at;
-    bool active; /* the key new tokens of this tenant are signed with */
+    bool active;         /* the key new tokens of this tenant are signed with */
+    const char *state;   /* "active" | "grace" | "retired" (migration 0006) */
+    int64_t grace_until; /* grace: verifies and is published until then (unix seconds) */
+    int64_t retired_at;  /* retired: since when (0 otherwise) */
 } nova_signing_key_t;
 
 typedef struct nova_client {
@@ -94,12 +97,33 @@ nova_status nova_store_key_get(nova_store_t *s, nova_arena_t *a, const char *kid
 /* The tenant's active signing key. */
 nova_status nova_store_key_get_active(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                       nova_signing_key_t *out);
-/* Every key of every tenant (for the JWKS document), oldest first. */
-nova_status nova_store_key_list(nova_store_t *s, nova_arena_t *a, nova_signing_key_t **out,
-                                size_t *n);
-/* The tenant's keys (for its own JWKS), oldest first; none (n 0) for an unknown tenant. */
+/* Every tenant's live keys at now (active, or in grace before grace_until: the keys that
+ * verify), for the JWKS document, oldest first. */
+nova_status nova_store_key_list(nova_store_t *s, nova_arena_t *a, int64_t now,
+                                nova_signing_key_t **out, size_t *n);
+/* The tenant's live keys at now (for its own JWKS), oldest first; none (n 0) for an unknown
+ * tenant. */
 nova_status nova_store_key_list_tenant(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
-                                       nova_signing_key_t **out, size_t *n);
+                                       int64_t now, nova_signing_key_t **out, size_t *n);
+/* The tenant's keys in every state, oldest first (GET /v1/keys, novactl key list). */
+nova_status nova_store_key_history(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                   nova_signing_key_t **out, size_t *n);
+/* Rotates in one transaction: the active key old_kid becomes "grace" until grace_until (0:
+ * "retired" at now), any other key in grace is retired (at most two keys verify at a time),
+ * and new_key (active) is inserted. NOVA_CONFLICT, nothing changed, when old_kid is no longer
+ * the tenant's active key (a concurrent rotation won). */
+nova_status nova_store_key_rotate(nova_store_t *s, const char *tenant_id, const char *old_kid,
+                                  const nova_signing_key_t *new_key, int64_t grace_until,
+                                  int64_t now, const nova_audit_entry_t *audit);
+/* Retires a key in grace. NOVA_NOT_FOUND when kid is not a grace key of the tenant. */
+nova_status nova_store_key_retire(nova_store_t *s, const char *tenant_id, const char *kid,
+                                  int64_t now, const nova_audit_entry_t *audit);
+/* Platform level, for the scheduler: active keys created at or before created_before, and
+ * grace keys whose grace_until is at or before now; oldest first. */
+nova_status nova_store_key_list_due(nova_store_t *s, nova_arena_t *a, int64_t created_before,
+                                    nova_signing_key_t **out, size_t *n);
+nova_status nova_store_key_list_grace_ended(nova_store_t *s, nova_arena_t *a, int64_t now,
+                                            nova_signing_key_t **out, size_t *n);
 
 /* ---- API clients ---- */
 
@@ -126,11 +150,14 @@ nova_status nova_store_client_revoke(nova_store_t *s, const char *tenant_id, con
 /* Records a revoked token id until exp (idempotent). */
 nova_status nova_store_token_revoke(nova_store_t *s, const char *tenant_id, const char *jti,
                                     int64_t exp, const nova_audit_entry_t *audit);
-/* One round trip: the tenant's row when the client exists in the tenant, is not revoked, and
- * the jti is not revoked; NOVA_NOT_FOUND otherwise. Authentication resolves the caller's
- * tenant with it, so handlers need no second read. */
+/* One round trip: the tenant's row when the client exists in the tenant, is not revoked, the
+ * jti is not revoked, and the signing key kid is the tenant's and live at now (active, or in
+ * grace before its end); NOVA_NOT_FOUND otherwise. Authentication resolves the caller's
+ * tenant with it, so handlers need no second read, and a retired key's tokens fail on every
+ * instance whatever it has cached. */
 nova_status nova_store_token_resolve(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
-                                     const char *client_id, const char *jti, nova_tenant_t *out);
+                                     const char *client_id, const char *jti, const char *kid,
+                                     int64_t now, nova_tenant_t *out);
 /* Deletes revocation records whose exp is before now. Not audited: it removes records that no
  * longer decide anything, and nobody asked for it. */
 nova_status nova_store_token_prune(nova_store_t *s, int64_t now);

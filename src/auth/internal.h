@@ -3,6 +3,7 @@
 #define NOVA_AUTH_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "nova/auth.h"
 
@@ -17,6 +18,9 @@ typedef struct key_entry {
     char *tenant_id;
     nova_key_t *key; /* private when loaded as a tenant's active key, else public */
     bool active;
+    /* Signing entries: when the store last confirmed this is the tenant's active key
+     * (monotonic ms; the one field that changes after publication, hence atomic). */
+    _Atomic int64_t checked_ms;
 } key_entry;
 
 #define KEY_BUCKETS 1024
@@ -34,6 +38,7 @@ typedef struct token_entry {
     char jkt[44]; /* cnf.jkt, "" when unbound */
     char x5t[44]; /* cnf.x5t#S256, "" when unbound */
     char jti[48];
+    char kid[64]; /* the signing key: its state is checked with every liveness read */
     char audience[128];
     char scope[256];
 } token_entry;

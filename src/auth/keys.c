@@ -1,7 +1,18 @@
-/* keys.c: per-tenant signing keys. A key is generated with its tenant, its private half
- * sealed (AES-256-GCM under a key derived from the master key, bound to kid and tenant as
- * associated data) before it reaches the store; verification keys are loaded by kid on first
- * use and kept for the life of the process. */
+/* keys.c: per-tenant signing keys and their rotation (seed 003 §10). A key is generated with
+ * its tenant, its private half sealed (AES-256-GCM under a key derived from the master key,
+ * bound to kid and tenant as associated data) before it reaches the store.
+ *
+ * Caches, and why a retired key stops verifying everywhere:
+ *   - verification keys by kid are loaded on first use and kept for the life of the process:
+ *     a public key never changes. Whether the key may still vouch for a token (active, or in
+ *     grace before its end) is NOT taken from this cache: the store's liveness read that
+ *     every authenticated request makes already (nova_store_token_resolve) checks the kid's
+ *     state too, so a retirement takes effect on every instance from the next request.
+ *   - the tenant's signing key (with its private half) is re-confirmed against the store once
+ *     it is older than KEY_RECHECK_MS, so after a rotation on another instance this one signs
+ *     with the new key within that bound (tokens it signed meanwhile with a grace key verify;
+ *     with a just-retired one they fail closed). */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +21,17 @@
 #include <openssl/crypto.h>
 
 #include "internal.h"
+#include "nova/audit_store.h"
+#include "nova/session_store.h"
+
+/* How long a signing-key cache entry is trusted before the store confirms it is still the
+ * tenant's active key. */
+#define KEY_RECHECK_MS 1000
+
+static int64_t mono_ms(void)
+{
+    return (int64_t)(nova_time_mono_ns() / 1000000u);
+}
 
 static char *seal_aad(nova_arena_t *ar, const char *kid, const char *tenant_id)
 {
@@ -86,7 +108,11 @@ static const key_entry *find(nova_auth_t *a, const char *id, bool by_tenant)
     return NULL;
 }
 
-/* Publishes a new entry unless another thread got there first; takes ownership of key. */
+/* Publishes a new entry; takes ownership of key. A verification entry (active false) is not
+ * added when its kid is known already. A signing entry (active true) replaces the tenant's
+ * previous one unless that has the same kid (another thread got there first). Entries taken
+ * out of the tenant table stay in the kid table and the list of all: readers may still hold
+ * them, and nova_auth_free frees them. */
 static nova_status publish(nova_auth_t *a, const char *kid, const char *tenant_id, nova_key_t *key,
                            bool active, const key_entry **out)
 {
@@ -99,6 +125,7 @@ static nova_status publish(nova_auth_t *a, const char *kid, const char *tenant_i
     e->tenant_id = strdup(tenant_id);
     e->key = key;
     e->active = active;
+    atomic_store(&e->checked_ms, mono_ms());
     if (e->kid == NULL || e->tenant_id == NULL) {
         free(e->kid);
         free(e->tenant_id);
@@ -108,7 +135,8 @@ static nova_status publish(nova_auth_t *a, const char *kid, const char *tenant_i
     }
     pthread_rwlock_wrlock(&a->keys_lock);
     const key_entry *have = find(a, active ? tenant_id : kid, active);
-    if (have) {
+    if (have && strcmp(have->kid, kid) == 0) {
+        atomic_store(&((key_entry *)have)->checked_ms, mono_ms());
         pthread_rwlock_unlock(&a->keys_lock);
         nova_key_free(e->key);
         free(e->kid);
@@ -122,6 +150,11 @@ static nova_status publish(nova_auth_t *a, const char *kid, const char *tenant_i
     a->by_kid[bk] = e;
     if (active) {
         size_t bt = auth_hash(tenant_id) % KEY_BUCKETS;
+        for (key_entry **pp = &a->by_tenant[bt]; *pp; pp = &(*pp)->next_tenant)
+            if (*pp == have) {
+                *pp = have->next_tenant; /* the tenant's previous signing key */
+                break;
+            }
         e->next_tenant = a->by_tenant[bt];
         a->by_tenant[bt] = e;
     }
@@ -160,13 +193,14 @@ end:
     return st;
 }
 
-nova_status auth_key_for_tenant(nova_auth_t *a, nova_store_t *s, const char *tenant_id,
-                                const key_entry **out)
+/* The tenant's signing key; fresh: confirm it in the store whatever the cache's age. */
+static nova_status key_for_tenant(nova_auth_t *a, nova_store_t *s, const char *tenant_id,
+                                  bool fresh, const key_entry **out)
 {
     pthread_rwlock_rdlock(&a->keys_lock);
-    const key_entry *e = find(a, tenant_id, true);
+    key_entry *e = (key_entry *)find(a, tenant_id, true);
     pthread_rwlock_unlock(&a->keys_lock);
-    if (e) {
+    if (e && !fresh && mono_ms() - atomic_load(&e->checked_ms) < KEY_RECHECK_MS) {
         *out = e;
         return NOVA_OK;
     }
@@ -177,9 +211,16 @@ nova_status auth_key_for_tenant(nova_auth_t *a, nova_store_t *s, const char *ten
     nova_buf_t der;
     nova_buf_init(&der);
     nova_jws_alg alg;
+    /* A store that cannot confirm the key is an error, not a reason to sign with a key that
+     * may have been retired. */
     nova_status st = nova_store_key_get_active(s, &ar, tenant_id, &row);
     if (st)
         goto end;
+    if (e && strcmp(e->kid, row.kid) == 0) {
+        atomic_store(&e->checked_ms, mono_ms());
+        *out = e;
+        goto end;
+    }
     if (nova_jws_alg_parse(row.alg, &alg) != NOVA_OK) {
         st = NOVA_INTERNAL;
         goto end;
@@ -203,6 +244,12 @@ end:
     nova_buf_free(&der);
     nova_arena_free(&ar);
     return st;
+}
+
+nova_status auth_key_for_tenant(nova_auth_t *a, nova_store_t *s, const char *tenant_id,
+                                const key_entry **out)
+{
+    return key_for_tenant(a, s, tenant_id, false, out);
 }
 
 nova_status nova_auth_tenant_create(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
@@ -258,7 +305,7 @@ nova_status nova_auth_jwks(nova_auth_t *a, nova_store_t *s, nova_buf_t *out)
     nova_arena_init(&ar, 16384);
     nova_signing_key_t *keys = NULL;
     size_t n = 0;
-    nova_status st = nova_store_key_list(s, &ar, &keys, &n);
+    nova_status st = nova_store_key_list(s, &ar, nova_time_now(), &keys, &n);
     if (st == NOVA_OK)
         st = jwks_doc(keys, n, out);
     nova_arena_free(&ar);
@@ -273,7 +320,7 @@ nova_status nova_auth_tenant_jwks(nova_auth_t *a, nova_store_t *s, const char *t
     nova_arena_init(&ar, 4096);
     nova_signing_key_t *keys = NULL;
     size_t n = 0;
-    nova_status st = nova_store_key_list_tenant(s, &ar, tenant_id, &keys, &n);
+    nova_status st = nova_store_key_list_tenant(s, &ar, tenant_id, nova_time_now(), &keys, &n);
     /* Every tenant is created with its key in one transaction: no key, no tenant. An id the
      * store refuses outright ("*", "") is just as unknown. */
     if (st == NOVA_INVALID || (st == NOVA_OK && n == 0))
@@ -281,5 +328,121 @@ nova_status nova_auth_tenant_jwks(nova_auth_t *a, nova_store_t *s, const char *t
     if (st == NOVA_OK)
         st = jwks_doc(keys, n, out);
     nova_arena_free(&ar);
+    return st;
+}
+
+/* ---- rotation ---- */
+
+static const char *state_after(int64_t grace)
+{
+    return grace > 0 ? "grace" : "retired";
+}
+
+nova_status nova_auth_key_rotate(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                 const nova_audit_actor_t *by, const char *tenant_id, int64_t grace,
+                                 const char *reason, nova_key_rotation_t *out)
+{
+    if (grace < 0 || grace > NOVA_KEY_GRACE_MAX || reason == NULL)
+        return NOVA_INVALID;
+    nova_signing_key_t old, key;
+    nova_status st = nova_store_key_get_active(s, ar, tenant_id, &old);
+    if (st == NOVA_INVALID)
+        st = NOVA_NOT_FOUND;
+    if (st)
+        return st;
+    st = auth_key_new(a, ar, tenant_id, &key);
+    if (st)
+        return st;
+    int64_t now = key.created_at;
+    int64_t grace_until = grace > 0 ? now + grace : 0;
+    nova_audit_entry_t ae;
+    st = nova_audit_entry_make(&ae, ar, by, tenant_id, "key.rotate", "key", key.kid,
+                               json_pack("{s:s, s:s, s:s, s:I, s:s}", "previous_kid", old.kid,
+                                         "previous_state", state_after(grace), "reason", reason,
+                                         "grace_seconds", (json_int_t)grace, "alg", key.alg));
+    if (st)
+        return st;
+    st = nova_store_key_rotate(s, tenant_id, old.kid, &key, grace_until, now, &ae);
+    if (st)
+        return st;
+    /* This instance signs with the new key at once; others within KEY_RECHECK_MS. */
+    const key_entry *e;
+    (void)key_for_tenant(a, s, tenant_id, true, &e);
+    memset(out, 0, sizeof(*out));
+    out->tenant_id = tenant_id;
+    out->new_kid = key.kid;
+    out->old_kid = old.kid;
+    out->old_state = state_after(grace);
+    out->grace_until = grace_until;
+    return NOVA_OK;
+}
+
+nova_status nova_auth_keys_maintain(nova_auth_t *a, nova_store_t *s, int64_t now,
+                                    int64_t rotate_after, int64_t grace, unsigned *rotated,
+                                    unsigned *retired)
+{
+    static const nova_audit_actor_t sys = {.id = "system"};
+    nova_arena_t ar;
+    nova_arena_init(&ar, 16384);
+    nova_signing_key_t *keys = NULL;
+    size_t n = 0;
+    *rotated = *retired = 0;
+    /* Grace keys past their end verify nothing already (the store checks grace_until at read
+     * time); marking them retired keeps the table honest and the audit trail complete. */
+    nova_status st = nova_store_key_list_grace_ended(s, &ar, now, &keys, &n);
+    for (size_t i = 0; st == NOVA_OK && i < n; i++) {
+        nova_audit_entry_t ae;
+        st = nova_audit_entry_make(&ae, &ar, &sys, keys[i].tenant_id, "key.retire", "key",
+                                   keys[i].kid, json_pack("{s:s}", "reason", "grace_ended"));
+        if (st == NOVA_OK)
+            st = nova_store_key_retire(s, keys[i].tenant_id, keys[i].kid, now, &ae);
+        if (st == NOVA_NOT_FOUND)
+            st = NOVA_OK; /* another instance retired it first */
+        else if (st == NOVA_OK)
+            (*retired)++;
+    }
+    if (st == NOVA_OK && rotate_after > 0) {
+        st = nova_store_key_list_due(s, &ar, now - rotate_after, &keys, &n);
+        for (size_t i = 0; st == NOVA_OK && i < n; i++) {
+            nova_key_rotation_t rot;
+            st = nova_auth_key_rotate(a, s, &ar, &sys, keys[i].tenant_id, grace, "scheduled", &rot);
+            if (st == NOVA_CONFLICT)
+                st = NOVA_OK; /* rotated meanwhile, by another instance or by hand */
+            else if (st == NOVA_OK)
+                (*rotated)++;
+        }
+    }
+    nova_arena_free(&ar);
+    return st;
+}
+
+nova_status nova_auth_tenant_contain(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                     const nova_audit_actor_t *by, const char *tenant_id,
+                                     nova_contain_result_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    /* 1. The signing key: rotated with no grace, so every token the old key signed fails from
+     *    the next request on every instance. */
+    nova_status st =
+        nova_auth_key_rotate(a, s, ar, by, tenant_id, 0, "containment", &out->rotation);
+    if (st)
+        return st;
+    /* 2. Every session, and with each its refresh-token family. */
+    int64_t now = nova_time_now(), n = 0;
+    nova_audit_entry_t ae;
+    st = nova_audit_entry_make(&ae, ar, by, tenant_id, "session.revoke_all", "tenant", tenant_id,
+                               json_pack("{s:s}", "reason", "contained"));
+    if (st == NOVA_OK)
+        st = nova_store_session_revoke_all(s, tenant_id, "contained", now, &ae, &n);
+    if (st)
+        return st;
+    out->sessions_revoked = n;
+    /* 3. The runbook's own entry, naming what was done. */
+    st = nova_audit_entry_make(&ae, ar, by, tenant_id, "tenant.contain", "tenant", tenant_id,
+                               json_pack("{s:s, s:s, s:I}", "retired_kid", out->rotation.old_kid,
+                                         "new_kid", out->rotation.new_kid, "sessions_revoked",
+                                         (json_int_t)n));
+    if (st == NOVA_OK)
+        st = nova_store_audit_append(s, NULL, &ae, NULL);
     return st;
 }

@@ -266,6 +266,13 @@ static nova_status verify_jws(nova_auth_t *a, nova_store_t *s, const char *token
         *why = "tenant does not match signing key";
         goto end;
     }
+    /* Whether the key is still live (not retired) is asked of the store with every request's
+     * liveness read, by this kid. */
+    if (strlen(jws.kid) >= sizeof(e->kid)) {
+        *why = "unknown signing key";
+        goto end;
+    }
+    memcpy(e->kid, jws.kid, strlen(jws.kid) + 1);
     *why = NULL;
     st = NOVA_OK;
 end:
@@ -296,10 +303,11 @@ static nova_status verify(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar, con
     }
     /* Liveness and the tenant in one read: no row means the client or the token is revoked
      * (or the tenant is gone, or the token's session is over). */
-    nova_status st =
-        e->sid[0] ? nova_store_session_token_resolve(s, ar, e->tenant_id, e->client_id, e->jti,
-                                                     e->sid, now, tenant)
-                  : nova_store_token_resolve(s, ar, e->tenant_id, e->client_id, e->jti, tenant);
+    nova_status st = e->sid[0]
+                         ? nova_store_session_token_resolve(s, ar, e->tenant_id, e->client_id,
+                                                            e->jti, e->sid, e->kid, now, tenant)
+                         : nova_store_token_resolve(s, ar, e->tenant_id, e->client_id, e->jti,
+                                                    e->kid, now, tenant);
     if (st == NOVA_NOT_FOUND || st == NOVA_INVALID) {
         *why = "token revoked";
         return NOVA_UNAUTHORIZED;

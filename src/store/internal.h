@@ -108,6 +108,13 @@ enum {
     NOVA_Q_KEY_ACTIVE,
     NOVA_Q_KEY_LIST,
     NOVA_Q_KEY_LIST_TENANT,
+    /* signing-key rotation (store.c, migration 0006) */
+    NOVA_Q_KEY_HISTORY,
+    NOVA_Q_KEY_DEMOTE,
+    NOVA_Q_KEY_RETIRE_GRACE,
+    NOVA_Q_KEY_RETIRE,
+    NOVA_Q_KEY_DUE,
+    NOVA_Q_KEY_GRACE_ENDED,
     NOVA_Q_CLIENT_INSERT,
     NOVA_Q_CLIENT_GET,
     NOVA_Q_CLIENT_GET_SCOPED,
@@ -138,6 +145,11 @@ enum {
     NOVA_Q_SES_RESOLVE,
     NOVA_SQL_SLOTS
 };
+
+/* A signing key that verifies tokens and is published: the active one, or one in grace before
+ * its end (the one `?` is now). The rule's only statement: both liveness reads and both JWKS
+ * lists use it. */
+#define NOVA_SQL_KEY_LIVE "(state = 'active' OR (state = 'grace' AND grace_until > ?))"
 
 /* Driver constructors. path: a file or ":memory:"; url: the postgres URL. */
 nova_status nova_store_sqlite_open(const char *path, nova_store_t **out, char *err, size_t errlen);

@@ -53,7 +53,9 @@ static const nova_sql_t Q_SES_RESOLVE = {
     "AND EXISTS (SELECT 1 FROM clients WHERE id = ? AND tenant_id = t.id AND revoked_at = 0) "
     "AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ? AND tenant_id = t.id) "
     "AND EXISTS (SELECT 1 FROM sessions WHERE id = ? AND tenant_id = t.id AND revoked_at = 0 "
-    "AND expires_at > ?)",
+    "AND expires_at > ?) "
+    "AND EXISTS (SELECT 1 FROM signing_keys WHERE kid = ? AND tenant_id = t.id "
+    "AND " NOVA_SQL_KEY_LIVE ")",
     NULL};
 
 static bool valid_id(const char *s)
@@ -242,15 +244,17 @@ nova_status nova_store_session_get(nova_store_t *s, nova_arena_t *a, const char 
 
 nova_status nova_store_session_token_resolve(nova_store_t *s, nova_arena_t *a,
                                              const char *tenant_id, const char *client_id,
-                                             const char *jti, const char *session_id, int64_t now,
-                                             nova_tenant_t *out)
+                                             const char *jti, const char *session_id,
+                                             const char *kid, int64_t now, nova_tenant_t *out)
 {
     nova_rows_t r;
-    if (!valid_id(tenant_id) || !client_id || !jti || !session_id)
+    if (!valid_id(tenant_id) || !client_id || !jti || !session_id || !kid)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(client_id),
-                            NOVA_SQL_P_TEXT(jti), NOVA_SQL_P_TEXT(session_id), NOVA_SQL_P_INT(now)};
-    nova_status st = s->drv->query(s, &Q_SES_RESOLVE, tenant_id, p, 5, &r);
+                            NOVA_SQL_P_TEXT(jti),       NOVA_SQL_P_TEXT(session_id),
+                            NOVA_SQL_P_INT(now),        NOVA_SQL_P_TEXT(kid),
+                            NOVA_SQL_P_INT(now)};
+    nova_status st = s->drv->query(s, &Q_SES_RESOLVE, tenant_id, p, 7, &r);
     if (st != NOVA_OK)
         return st;
     st = s->drv->next(&r);

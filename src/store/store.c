@@ -14,7 +14,10 @@
 #include "nova/log.h"
 
 #define TENANT_COLS "id, name, created_at"
-#define KEY_COLS "kid, tenant_id, alg, public_jwk, private_enc, created_at, active"
+#define KEY_COLS                                                                                   \
+    "kid, tenant_id, alg, public_jwk, private_enc, created_at, active, state, grace_until, "       \
+    "retired_at"
+
 #define CLIENT_COLS "id, tenant_id, name, secret_digest, scopes, audiences, created_at, revoked_at"
 
 /* The hot statements (client by id, token check) are primary-key lookups. */
@@ -27,7 +30,8 @@ static const nova_sql_t Q[NOVA_SQL_SLOTS] = {
     [NOVA_Q_TENANT_LIST] = {NOVA_Q_TENANT_LIST, "tenant list",
                             "SELECT " TENANT_COLS " FROM tenants ORDER BY created_at, id", NULL},
     [NOVA_Q_KEY_INSERT] = {NOVA_Q_KEY_INSERT, "key insert",
-                           "INSERT INTO signing_keys (" KEY_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           "INSERT INTO signing_keys (" KEY_COLS
+                           ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            NULL},
     [NOVA_Q_KEY_GET] = {NOVA_Q_KEY_GET, "key get",
                         "SELECT " KEY_COLS " FROM signing_keys WHERE kid = ?", NULL},
@@ -35,10 +39,39 @@ static const nova_sql_t Q[NOVA_SQL_SLOTS] = {
                            "SELECT " KEY_COLS " FROM signing_keys WHERE tenant_id = ? AND active",
                            NULL},
     [NOVA_Q_KEY_LIST] = {NOVA_Q_KEY_LIST, "key list",
-                         "SELECT " KEY_COLS " FROM signing_keys ORDER BY created_at, kid", NULL},
+                         "SELECT " KEY_COLS " FROM signing_keys WHERE " NOVA_SQL_KEY_LIVE
+                         " ORDER BY created_at, kid",
+                         NULL},
     [NOVA_Q_KEY_LIST_TENANT] = {NOVA_Q_KEY_LIST_TENANT, "key list tenant",
-                                "SELECT " KEY_COLS " FROM signing_keys WHERE tenant_id = ? "
-                                "ORDER BY created_at, kid",
+                                "SELECT " KEY_COLS
+                                " FROM signing_keys WHERE tenant_id = ? AND " NOVA_SQL_KEY_LIVE
+                                " ORDER BY created_at, kid",
+                                NULL},
+    [NOVA_Q_KEY_HISTORY] = {NOVA_Q_KEY_HISTORY, "key history",
+                            "SELECT " KEY_COLS " FROM signing_keys WHERE tenant_id = ? "
+                            "ORDER BY created_at, kid",
+                            NULL},
+    /* Rotation: the active key steps down (to grace, or retired at once), any key already in
+     * grace is retired, so at most two keys verify at a time. */
+    [NOVA_Q_KEY_DEMOTE] = {NOVA_Q_KEY_DEMOTE, "key demote",
+                           "UPDATE signing_keys SET active = false, state = ?, grace_until = ?, "
+                           "retired_at = ? WHERE kid = ? AND tenant_id = ? AND state = 'active'",
+                           NULL},
+    [NOVA_Q_KEY_RETIRE_GRACE] = {NOVA_Q_KEY_RETIRE_GRACE, "key retire grace",
+                                 "UPDATE signing_keys SET state = 'retired', retired_at = ? "
+                                 "WHERE tenant_id = ? AND state = 'grace' AND kid <> ?",
+                                 NULL},
+    [NOVA_Q_KEY_RETIRE] = {NOVA_Q_KEY_RETIRE, "key retire",
+                           "UPDATE signing_keys SET state = 'retired', retired_at = ? "
+                           "WHERE kid = ? AND tenant_id = ? AND state = 'grace'",
+                           NULL},
+    [NOVA_Q_KEY_DUE] = {NOVA_Q_KEY_DUE, "key due",
+                        "SELECT " KEY_COLS " FROM signing_keys WHERE state = 'active' AND "
+                        "created_at <= ? ORDER BY created_at, kid",
+                        NULL},
+    [NOVA_Q_KEY_GRACE_ENDED] = {NOVA_Q_KEY_GRACE_ENDED, "key grace ended",
+                                "SELECT " KEY_COLS " FROM signing_keys WHERE state = 'grace' AND "
+                                "grace_until <= ? ORDER BY created_at, kid",
                                 NULL},
     [NOVA_Q_CLIENT_INSERT] = {NOVA_Q_CLIENT_INSERT, "client insert",
                               "INSERT INTO clients (" CLIENT_COLS
@@ -67,7 +100,9 @@ static const nova_sql_t Q[NOVA_SQL_SLOTS] = {
                               "AND EXISTS (SELECT 1 FROM clients "
                               "WHERE id = ? AND tenant_id = t.id AND revoked_at = 0) "
                               "AND NOT EXISTS (SELECT 1 FROM revoked_tokens "
-                              "WHERE jti = ? AND tenant_id = t.id)",
+                              "WHERE jti = ? AND tenant_id = t.id) "
+                              "AND EXISTS (SELECT 1 FROM signing_keys "
+                              "WHERE kid = ? AND tenant_id = t.id AND " NOVA_SQL_KEY_LIVE ")",
                               NULL},
     [NOVA_Q_TOKEN_PRUNE] = {NOVA_Q_TOKEN_PRUNE, "token prune",
                             "DELETE FROM revoked_tokens WHERE exp < ?", NULL},
@@ -385,6 +420,10 @@ static nova_status read_key(nova_rows_t *r, nova_arena_t *a, void *out)
         return st;
     k->created_at = r->s->drv->col_int64(r, 5);
     k->active = r->s->drv->col_int64(r, 6) != 0;
+    if ((st = nova_store_col_str(r, 7, a, &k->state)) != NOVA_OK)
+        return st;
+    k->grace_until = r->s->drv->col_int64(r, 8);
+    k->retired_at = r->s->drv->col_int64(r, 9);
     return NOVA_OK;
 }
 
@@ -420,6 +459,32 @@ static bool audit_for(const nova_audit_entry_t *audit, const char *tenant_id)
     return audit != NULL && audit->tenant_id != NULL && strcmp(audit->tenant_id, tenant_id) == 0;
 }
 
+static nova_status exec_audited(nova_store_t *s, const nova_sql_t *q, const char *tenant,
+                                const nova_sql_param_t *p, int n, bool none_is_not_found,
+                                const nova_audit_entry_t *audit);
+
+static bool key_valid(const nova_signing_key_t *key, const char *tenant_id)
+{
+    return key->kid != NULL && key->tenant_id != NULL && strcmp(key->tenant_id, tenant_id) == 0 &&
+           key->alg != NULL && key->public_jwk != NULL;
+}
+
+/* Inserts key inside the open transaction; its state follows `active`. */
+static nova_status key_insert(nova_store_t *s, const nova_signing_key_t *key)
+{
+    nova_sql_param_t kp[] = {NOVA_SQL_P_TEXT(key->kid),
+                             NOVA_SQL_P_TEXT(key->tenant_id),
+                             NOVA_SQL_P_TEXT(key->alg),
+                             NOVA_SQL_P_TEXT(key->public_jwk),
+                             NOVA_SQL_P_BLOB(key->private_enc, key->private_enc_len),
+                             NOVA_SQL_P_INT(key->created_at),
+                             NOVA_SQL_P_INT(key->active ? 1 : 0),
+                             NOVA_SQL_P_TEXT(key->active ? "active" : "retired"),
+                             NOVA_SQL_P_INT(0),
+                             NOVA_SQL_P_INT(key->active ? 0 : key->created_at)};
+    return nova_store_exec_q(s, &Q[NOVA_Q_KEY_INSERT], NULL, kp, 10, NULL);
+}
+
 nova_status nova_store_tenant_create(nova_store_t *s, const nova_tenant_t *t,
                                      const nova_signing_key_t *key, const nova_audit_entry_t *audit)
 {
@@ -427,9 +492,7 @@ nova_status nova_store_tenant_create(nova_store_t *s, const nova_tenant_t *t,
 
     if (t == NULL || !valid_tenant(t->id) || t->name == NULL || !audit_for(audit, t->id))
         return NOVA_INVALID;
-    if (key != NULL &&
-        (key->kid == NULL || key->tenant_id == NULL || strcmp(key->tenant_id, t->id) != 0 ||
-         key->alg == NULL || key->public_jwk == NULL))
+    if (key != NULL && !key_valid(key, t->id))
         return NOVA_INVALID;
     st = nova_store_tx_begin(s, t->id);
     if (st != NOVA_OK)
@@ -440,14 +503,7 @@ nova_status nova_store_tenant_create(nova_store_t *s, const nova_tenant_t *t,
     if (st != NOVA_OK)
         goto error;
     if (key != NULL) {
-        nova_sql_param_t kp[] = {NOVA_SQL_P_TEXT(key->kid),
-                                 NOVA_SQL_P_TEXT(key->tenant_id),
-                                 NOVA_SQL_P_TEXT(key->alg),
-                                 NOVA_SQL_P_TEXT(key->public_jwk),
-                                 NOVA_SQL_P_BLOB(key->private_enc, key->private_enc_len),
-                                 NOVA_SQL_P_INT(key->created_at),
-                                 NOVA_SQL_P_INT(key->active ? 1 : 0)};
-        st = nova_store_exec_q(s, &Q[NOVA_Q_KEY_INSERT], NULL, kp, 7, NULL);
+        st = key_insert(s, key);
         if (st != NOVA_OK)
             goto error;
     }
@@ -494,20 +550,89 @@ nova_status nova_store_key_get_active(nova_store_t *s, nova_arena_t *a, const ch
     return get_one(s, &Q[NOVA_Q_KEY_ACTIVE], tenant_id, p, 1, a, read_key, out);
 }
 
-nova_status nova_store_key_list(nova_store_t *s, nova_arena_t *a, nova_signing_key_t **out,
-                                size_t *n)
+nova_status nova_store_key_list(nova_store_t *s, nova_arena_t *a, int64_t now,
+                                nova_signing_key_t **out, size_t *n)
 {
-    return get_all(s, &Q[NOVA_Q_KEY_LIST], NOVA_STORE_ALL_TENANTS, NULL, 0, a, read_key,
+    nova_sql_param_t p[] = {NOVA_SQL_P_INT(now)};
+    return get_all(s, &Q[NOVA_Q_KEY_LIST], NOVA_STORE_ALL_TENANTS, p, 1, a, read_key,
                    sizeof(nova_signing_key_t), (void **)out, n);
 }
 
 nova_status nova_store_key_list_tenant(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
-                                       nova_signing_key_t **out, size_t *n)
+                                       int64_t now, nova_signing_key_t **out, size_t *n)
+{
+    if (!valid_tenant(tenant_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_INT(now)};
+    return get_all(s, &Q[NOVA_Q_KEY_LIST_TENANT], tenant_id, p, 2, a, read_key,
+                   sizeof(nova_signing_key_t), (void **)out, n);
+}
+
+nova_status nova_store_key_history(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                   nova_signing_key_t **out, size_t *n)
 {
     if (!valid_tenant(tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
-    return get_all(s, &Q[NOVA_Q_KEY_LIST_TENANT], tenant_id, p, 1, a, read_key,
+    return get_all(s, &Q[NOVA_Q_KEY_HISTORY], tenant_id, p, 1, a, read_key,
+                   sizeof(nova_signing_key_t), (void **)out, n);
+}
+
+nova_status nova_store_key_rotate(nova_store_t *s, const char *tenant_id, const char *old_kid,
+                                  const nova_signing_key_t *new_key, int64_t grace_until,
+                                  int64_t now, const nova_audit_entry_t *audit)
+{
+    if (!valid_tenant(tenant_id) || old_kid == NULL || new_key == NULL || !new_key->active ||
+        !key_valid(new_key, tenant_id) || grace_until < 0 || !audit_for(audit, tenant_id))
+        return NOVA_INVALID;
+    int64_t changed = 0;
+    nova_status st = nova_store_tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    /* Demote first: the unique index admits one active key per tenant. */
+    nova_sql_param_t dp[] = {NOVA_SQL_P_TEXT(grace_until ? "grace" : "retired"),
+                             NOVA_SQL_P_INT(grace_until), NOVA_SQL_P_INT(grace_until ? 0 : now),
+                             NOVA_SQL_P_TEXT(old_kid), NOVA_SQL_P_TEXT(tenant_id)};
+    st = nova_store_exec_q(s, &Q[NOVA_Q_KEY_DEMOTE], tenant_id, dp, 5, &changed);
+    if (st == NOVA_OK && changed != 1)
+        st = NOVA_CONFLICT; /* old_kid is not (any more) the active key: another rotation won */
+    nova_sql_param_t rp[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(tenant_id),
+                             NOVA_SQL_P_TEXT(old_kid)};
+    if (st == NOVA_OK)
+        st = nova_store_exec_q(s, &Q[NOVA_Q_KEY_RETIRE_GRACE], tenant_id, rp, 3, NULL);
+    if (st == NOVA_OK)
+        st = key_insert(s, new_key);
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    if (st != NOVA_OK) {
+        nova_store_tx_rollback(s);
+        return st;
+    }
+    return nova_store_tx_commit(s);
+}
+
+nova_status nova_store_key_retire(nova_store_t *s, const char *tenant_id, const char *kid,
+                                  int64_t now, const nova_audit_entry_t *audit)
+{
+    if (!valid_tenant(tenant_id) || kid == NULL || now <= 0 || !audit_for(audit, tenant_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(kid), NOVA_SQL_P_TEXT(tenant_id)};
+    return exec_audited(s, &Q[NOVA_Q_KEY_RETIRE], tenant_id, p, 3, true, audit);
+}
+
+nova_status nova_store_key_list_due(nova_store_t *s, nova_arena_t *a, int64_t created_before,
+                                    nova_signing_key_t **out, size_t *n)
+{
+    nova_sql_param_t p[] = {NOVA_SQL_P_INT(created_before)};
+    return get_all(s, &Q[NOVA_Q_KEY_DUE], NOVA_STORE_ALL_TENANTS, p, 1, a, read_key,
+                   sizeof(nova_signing_key_t), (void **)out, n);
+}
+
+nova_status nova_store_key_list_grace_ended(nova_store_t *s, nova_arena_t *a, int64_t now,
+                                            nova_signing_key_t **out, size_t *n)
+{
+    nova_sql_param_t p[] = {NOVA_SQL_P_INT(now)};
+    return get_all(s, &Q[NOVA_Q_KEY_GRACE_ENDED], NOVA_STORE_ALL_TENANTS, p, 1, a, read_key,
                    sizeof(nova_signing_key_t), (void **)out, n);
 }
 
@@ -604,13 +729,14 @@ nova_status nova_store_token_revoke(nova_store_t *s, const char *tenant_id, cons
 }
 
 nova_status nova_store_token_resolve(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
-                                     const char *client_id, const char *jti, nova_tenant_t *out)
+                                     const char *client_id, const char *jti, const char *kid,
+                                     int64_t now, nova_tenant_t *out)
 {
-    if (!valid_tenant(tenant_id) || client_id == NULL || jti == NULL)
+    if (!valid_tenant(tenant_id) || client_id == NULL || jti == NULL || kid == NULL)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(client_id),
-                            NOVA_SQL_P_TEXT(jti)};
-    return get_one(s, &Q[NOVA_Q_TOKEN_RESOLVE], tenant_id, p, 3, a, read_tenant, out);
+                            NOVA_SQL_P_TEXT(jti), NOVA_SQL_P_TEXT(kid), NOVA_SQL_P_INT(now)};
+    return get_one(s, &Q[NOVA_Q_TOKEN_RESOLVE], tenant_id, p, 5, a, read_tenant, out);
 }
 
 nova_status nova_store_token_prune(nova_store_t *s, int64_t now)

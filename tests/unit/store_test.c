@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../../src/store/internal.h"
+#include "nova/audit_store.h"
 #include "nova/store.h"
 
 static bool g_pg;            /* the group running: PostgreSQL or SQLite */
@@ -129,7 +130,9 @@ static nova_status token_live(nova_store_t *s, const char *tenant, const char *c
     nova_arena_t a;
     nova_tenant_t t;
     nova_arena_init(&a, 256);
-    nova_status st = nova_store_token_resolve(s, &a, tenant, client, jti, &t);
+    char kid[64];
+    snprintf(kid, sizeof(kid), "%s-k1", tenant); /* make_tenant's key */
+    nova_status st = nova_store_token_resolve(s, &a, tenant, client, jti, kid, 1000, &t);
     *active = st == NOVA_OK;
     if (st == NOVA_NOT_FOUND)
         st = NOVA_OK;
@@ -143,8 +146,9 @@ static void make_tenant(nova_store_t *s, const char *id, int64_t at)
     snprintf(kid, sizeof(kid), "%s-k1", id);
     snprintf(name, sizeof(name), "Tenant %s", id); /* names are unique per deployment */
     nova_tenant_t t = {id, name, at};
-    nova_signing_key_t k = {kid,  id,           "EdDSA", "{\"kty\":\"OKP\",\"crv\":\"Ed25519\"}",
-                            PRIV, sizeof(PRIV), at,      true};
+    nova_signing_key_t k = {
+        kid,  id, "EdDSA", "{\"kty\":\"OKP\",\"crv\":\"Ed25519\"}", PRIV, sizeof(PRIV), at, true,
+        NULL, 0,  0};
     assert_int_equal(nova_store_tenant_create(s, &t, &k, AE(t.id)), NOVA_OK);
 }
 
@@ -267,7 +271,7 @@ static nova_status named_tenant(nova_store_t *s, const char *id, const char *nam
     char kid[64];
     snprintf(kid, sizeof(kid), "%s-k1", id);
     nova_tenant_t t = {id, name, at};
-    nova_signing_key_t k = {kid, id, "EdDSA", "{}", PRIV, sizeof(PRIV), at, true};
+    nova_signing_key_t k = {kid, id, "EdDSA", "{}", PRIV, sizeof(PRIV), at, true, NULL, 0, 0};
     return nova_store_tenant_create(s, &t, &k, AE(t.id));
 }
 
@@ -316,6 +320,12 @@ static void t_migrate_tenant_names(void **state)
     /* Nor sessions (0005). */
     assert_int_equal(f->s->drv->exec(f->s, "DROP TABLE refresh_tokens; DROP TABLE sessions"),
                      NOVA_OK);
+    /* Nor key states (0006). */
+    assert_int_equal(f->s->drv->exec(f->s, "DROP INDEX signing_keys_state_idx; "
+                                           "ALTER TABLE signing_keys DROP COLUMN state; "
+                                           "ALTER TABLE signing_keys DROP COLUMN grace_until; "
+                                           "ALTER TABLE signing_keys DROP COLUMN retired_at"),
+                     NOVA_OK);
     assert_int_equal(nova_store_migrate(f->s, &from, &to), NOVA_OK);
     assert_int_equal(from, 2);
     assert_int_equal(to, nova_store_code_version());
@@ -360,20 +370,20 @@ static void t_tenant_duplicate(void **state)
     make_tenant(f->s, "ten_a", 100);
 
     nova_tenant_t t = {"ten_a", "Again", 300};
-    nova_signing_key_t k2 = {"ten_a-k2", "ten_a", "ES256", "{}", PRIV, 3, 300, false};
+    nova_signing_key_t k2 = {"ten_a-k2", "ten_a", "ES256", "{}", PRIV, 3, 300, false, NULL, 0, 0};
     assert_int_equal(nova_store_tenant_create(f->s, &t, &k2, AE(t.id)), NOVA_CONFLICT);
     /* One transaction: the key of the refused tenant was not kept. */
     assert_int_equal(nova_store_key_get(f->s, &f->a, "ten_a-k2", &k), NOVA_NOT_FOUND);
 
     /* A new tenant whose key id is taken: neither row stays. */
     nova_tenant_t t3 = {"ten_c", "C", 300};
-    nova_signing_key_t k3 = {"ten_a-k1", "ten_c", "EdDSA", "{}", PRIV, 3, 300, true};
+    nova_signing_key_t k3 = {"ten_a-k1", "ten_c", "EdDSA", "{}", PRIV, 3, 300, true, NULL, 0, 0};
     nova_tenant_t got;
     assert_int_equal(nova_store_tenant_create(f->s, &t3, &k3, AE(t3.id)), NOVA_CONFLICT);
     assert_int_equal(nova_store_tenant_get(f->s, &f->a, "ten_c", &got), NOVA_NOT_FOUND);
 
     /* The key must belong to the tenant being created. */
-    nova_signing_key_t k4 = {"ten_d-k1", "ten_a", "EdDSA", "{}", PRIV, 3, 300, true};
+    nova_signing_key_t k4 = {"ten_d-k1", "ten_a", "EdDSA", "{}", PRIV, 3, 300, true, NULL, 0, 0};
     nova_tenant_t t4 = {"ten_d", "D", 300};
     assert_int_equal(nova_store_tenant_create(f->s, &t4, &k4, AE(t4.id)), NOVA_INVALID);
 
@@ -405,7 +415,7 @@ static void t_keys(void **state)
     assert_string_equal(k.tenant_id, "ten_b");
     assert_int_equal(nova_store_key_get_active(f->s, &f->a, "ten_zz", &k), NOVA_NOT_FOUND);
 
-    assert_int_equal(nova_store_key_list(f->s, &f->a, &ks, &n), NOVA_OK);
+    assert_int_equal(nova_store_key_list(f->s, &f->a, 1000, &ks, &n), NOVA_OK);
     assert_int_equal(n, 2);
     assert_string_equal(ks[0].kid, "ten_a-k1");
     assert_string_equal(ks[1].kid, "ten_b-k1");
@@ -415,6 +425,87 @@ static void t_keys(void **state)
     nova_tenant_t t = {"ten_c", "C", 300};
     assert_int_equal(nova_store_tenant_create(f->s, &t, NULL, AE(t.id)), NOVA_OK);
     assert_int_equal(nova_store_key_get_active(f->s, &f->a, "ten_c", &k), NOVA_NOT_FOUND);
+}
+
+/* Rotation: active -> grace (until its end) or retired; one grace key at most; the live
+ * lists and the liveness read follow the state; a lost race changes nothing. */
+static void t_key_rotation(void **state)
+{
+    fixture_t *f = *state;
+    nova_signing_key_t k, *ks;
+    nova_tenant_t t;
+    size_t n = 0;
+    make_tenant(f->s, "ten_a", 100);
+    make_tenant(f->s, "ten_b", 100);
+    make_client(f->s, "cli_a", "ten_a", 10);
+    nova_signing_key_t k2 = {"ten_a-k2", "ten_a", "EdDSA", "{\"k\":2}", PRIV, sizeof(PRIV),
+                             200,        true,    NULL,    0,           0};
+    /* Grace until 1200: both verify and are listed before, only k2 after. */
+    assert_int_equal(nova_store_key_rotate(f->s, "ten_a", "ten_a-k1", &k2, 1200, 200, AE("ten_a")),
+                     NOVA_OK);
+    assert_int_equal(nova_store_key_get_active(f->s, &f->a, "ten_a", &k), NOVA_OK);
+    assert_string_equal(k.kid, "ten_a-k2");
+    assert_string_equal(k.state, "active");
+    assert_int_equal(nova_store_key_get(f->s, &f->a, "ten_a-k1", &k), NOVA_OK);
+    assert_string_equal(k.state, "grace");
+    assert_false(k.active);
+    assert_int_equal(k.grace_until, 1200);
+    assert_int_equal(nova_store_key_list_tenant(f->s, &f->a, "ten_a", 1000, &ks, &n), NOVA_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(nova_store_key_list_tenant(f->s, &f->a, "ten_a", 1200, &ks, &n), NOVA_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(ks[0].kid, "ten_a-k2");
+    assert_int_equal(nova_store_key_list(f->s, &f->a, 1000, &ks, &n), NOVA_OK);
+    assert_int_equal(n, 3); /* ten_a's two and ten_b's one */
+    assert_int_equal(
+        nova_store_token_resolve(f->s, &f->a, "ten_a", "cli_a", "j", "ten_a-k1", 1199, &t),
+        NOVA_OK);
+    assert_int_equal(
+        nova_store_token_resolve(f->s, &f->a, "ten_a", "cli_a", "j", "ten_a-k1", 1200, &t),
+        NOVA_NOT_FOUND);
+    assert_int_equal(
+        nova_store_token_resolve(f->s, &f->a, "ten_a", "cli_a", "j", "ten_a-k2", 5000, &t),
+        NOVA_OK);
+    /* Another tenant's kid never vouches. */
+    assert_int_equal(
+        nova_store_token_resolve(f->s, &f->a, "ten_a", "cli_a", "j", "ten_b-k1", 1000, &t),
+        NOVA_NOT_FOUND);
+    /* The scheduler's views. */
+    assert_int_equal(nova_store_key_list_grace_ended(f->s, &f->a, 1199, &ks, &n), NOVA_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(nova_store_key_list_grace_ended(f->s, &f->a, 1200, &ks, &n), NOVA_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(nova_store_key_list_due(f->s, &f->a, 150, &ks, &n), NOVA_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(ks[0].kid, "ten_b-k1");
+    /* A rotation that lost the race (k1 is no longer active) changes nothing. */
+    nova_signing_key_t k3 = {"ten_a-k3", "ten_a", "EdDSA", "{\"k\":3}", PRIV, sizeof(PRIV),
+                             300,        true,    NULL,    0,           0};
+    assert_int_equal(nova_store_key_rotate(f->s, "ten_a", "ten_a-k1", &k3, 0, 300, AE("ten_a")),
+                     NOVA_CONFLICT);
+    assert_int_equal(nova_store_key_get(f->s, &f->a, "ten_a-k3", &k), NOVA_NOT_FOUND);
+    /* Rotating again with no grace: k2 retired at once, and k1 (still in grace) retired too. */
+    assert_int_equal(nova_store_key_rotate(f->s, "ten_a", "ten_a-k2", &k3, 0, 300, AE("ten_a")),
+                     NOVA_OK);
+    assert_int_equal(nova_store_key_get(f->s, &f->a, "ten_a-k2", &k), NOVA_OK);
+    assert_string_equal(k.state, "retired");
+    assert_int_equal(k.retired_at, 300);
+    assert_int_equal(nova_store_key_get(f->s, &f->a, "ten_a-k1", &k), NOVA_OK);
+    assert_string_equal(k.state, "retired");
+    assert_int_equal(nova_store_key_list_tenant(f->s, &f->a, "ten_a", 301, &ks, &n), NOVA_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(
+        nova_store_token_resolve(f->s, &f->a, "ten_a", "cli_a", "j", "ten_a-k2", 301, &t),
+        NOVA_NOT_FOUND);
+    assert_int_equal(nova_store_key_history(f->s, &f->a, "ten_a", &ks, &n), NOVA_OK);
+    assert_int_equal(n, 3);
+    /* retire only moves grace keys. */
+    assert_int_equal(nova_store_key_retire(f->s, "ten_a", "ten_a-k3", 400, AE("ten_a")),
+                     NOVA_NOT_FOUND);
+    /* Each rotation wrote its entry in ten_a's chain. */
+    int64_t rows = 0;
+    assert_int_equal(nova_store_audit_rows(f->s, "ten_a", &rows), NOVA_OK);
+    assert_int_equal(rows, 4); /* tenant, client, two rotations (the lost race wrote none) */
 }
 
 /* ---- clients ---- */
@@ -504,18 +595,25 @@ static void t_token_resolve(void **state)
     make_tenant(f->s, "ten_a", 100);
     make_tenant(f->s, "ten_b", 100);
     make_client(f->s, "cli_a", "ten_a", 10);
-    assert_int_equal(nova_store_token_resolve(f->s, &f->a, "ten_a", "cli_a", "j1", &t), NOVA_OK);
+    assert_int_equal(
+        nova_store_token_resolve(f->s, &f->a, "ten_a", "cli_a", "j1", "ten_a-k1", 1000, &t),
+        NOVA_OK);
     assert_string_equal(t.id, "ten_a");
     assert_int_equal(t.created_at, 100);
-    assert_int_equal(nova_store_token_resolve(f->s, &f->a, "ten_b", "cli_a", "j1", &t),
-                     NOVA_NOT_FOUND);
+    assert_int_equal(
+        nova_store_token_resolve(f->s, &f->a, "ten_b", "cli_a", "j1", "ten_b-k1", 1000, &t),
+        NOVA_NOT_FOUND);
     assert_int_equal(nova_store_token_revoke(f->s, "ten_a", "j1", 9999, AE("ten_a")), NOVA_OK);
-    assert_int_equal(nova_store_token_resolve(f->s, &f->a, "ten_a", "cli_a", "j1", &t),
-                     NOVA_NOT_FOUND);
-    assert_int_equal(nova_store_token_resolve(f->s, &f->a, "ten_a", "cli_a", "j2", &t), NOVA_OK);
+    assert_int_equal(
+        nova_store_token_resolve(f->s, &f->a, "ten_a", "cli_a", "j1", "ten_a-k1", 1000, &t),
+        NOVA_NOT_FOUND);
+    assert_int_equal(
+        nova_store_token_resolve(f->s, &f->a, "ten_a", "cli_a", "j2", "ten_a-k1", 1000, &t),
+        NOVA_OK);
     assert_int_equal(nova_store_client_revoke(f->s, "ten_a", "cli_a", 50, AE("ten_a")), NOVA_OK);
-    assert_int_equal(nova_store_token_resolve(f->s, &f->a, "ten_a", "cli_a", "j2", &t),
-                     NOVA_NOT_FOUND);
+    assert_int_equal(
+        nova_store_token_resolve(f->s, &f->a, "ten_a", "cli_a", "j2", "ten_a-k1", 1000, &t),
+        NOVA_NOT_FOUND);
 }
 
 /* ---- settings ---- */
@@ -794,6 +892,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_tenant_names_unique, setup, teardown),
         cmocka_unit_test_setup_teardown(t_migrate_tenant_names, setup, teardown),
         cmocka_unit_test_setup_teardown(t_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_key_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(t_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(t_cross_tenant, setup, teardown),
         cmocka_unit_test_setup_teardown(t_tokens, setup, teardown),
