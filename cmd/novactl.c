@@ -5,6 +5,7 @@
  *   novactl [--json] migrate
  *   novactl [--json] audit verify [--tenant ID] | audit key
  *   novactl [--json] audit export --tenant ID [--from T] [--to T] [--out DIR]
+ *   novactl face detect IMG.jpg | face describe IMG.jpg | face compare DOCUMENT.jpg SELFIE.jpg
  *   novactl help [COMMAND] | COMMAND --help
  * Options may stand anywhere on the line; `--` ends them, so `tenant create -- --odd` names a
  * tenant "--odd". Exit codes: 0 ok, 1 internal, 2 usage, 3 config, 4 store unavailable,
@@ -23,6 +24,7 @@
 #include "nova/app.h"
 #include "nova/audit_store.h"
 #include "nova/log.h"
+#include "nova/vision.h"
 
 /* Options, as bits: each command says which it requires and which it accepts. */
 enum {
@@ -66,6 +68,9 @@ static int migrate(nova_app_t *, nova_arena_t *, const cli_t *, const char *cons
 static int audit_verify(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int audit_export(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int audit_key(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int face_detect(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int face_describe(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int face_compare(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 
 static const command_t commands[] = {
     {"tenant", "create", 1, 0, 0, "tenant create NAME", tenant_create},
@@ -82,6 +87,9 @@ static const command_t commands[] = {
     {"audit", "export", 0, OPT_TENANT, OPT_TENANT | OPT_FROM | OPT_TO | OPT_OUT,
      "audit export --tenant ID [--from TIME] [--to TIME] [--out DIR]", audit_export},
     {"audit", "key", 0, 0, 0, "audit key", audit_key},
+    {"face", "detect", 1, 0, 0, "face detect IMAGE.jpg", face_detect},
+    {"face", "describe", 1, 0, 0, "face describe IMAGE.jpg", face_describe},
+    {"face", "compare", 2, 0, 0, "face compare DOCUMENT.jpg SELFIE.jpg", face_compare},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -110,6 +118,9 @@ static void usage_text(nova_buf_t *b, const char *group, const char *verb)
                             "unavailable, 5 schema,\n"
                             "            6 invalid input, 7 not found, 8 conflict, 9 audit chain "
                             "broken\n");
+    if (group == NULL || strcmp(group, "face") == 0)
+        nova_buf_append_cstr(b, "face commands print JSON and need no store; the nets are read "
+                                "from NOVA_FACE_MODEL (scripts/models.sh)\n");
     if (group == NULL || strcmp(group, "audit") == 0)
         nova_buf_append_cstr(b, "TIME: unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC); "
                                 "from inclusive, to exclusive\n");
@@ -498,6 +509,120 @@ static int audit_export(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const
     return st ? fail(st, "cannot export the audit log") : NOVA_EXIT_OK;
 }
 
+/* ---- face: the vision engine on local JPEG files (no store) ---- */
+
+/* Loads the configuration for NOVA_FACE_MODEL and opens the nets. */
+static int face_model(const cli_t *c, nova_vision_model_t **m)
+{
+    nova_config_t cfg;
+    char err[256];
+    if (nova_config_load(&cfg, c->config, err, sizeof err) != NOVA_OK) {
+        fail(NOVA_INVALID, err);
+        return NOVA_EXIT_CONFIG;
+    }
+    nova_status st = nova_vision_model_open(cfg.face_model, m);
+    char msg[512];
+    snprintf(msg, sizeof msg, "cannot open the face model %s (run scripts/models.sh)",
+             cfg.face_model);
+    nova_config_free(&cfg);
+    return st ? fail(st, msg) : NOVA_EXIT_OK;
+}
+
+/* Prints o (consumed) with reals to 9 significant digits: a float descriptor exactly, pixel
+ * coordinates without binary noise. */
+static void face_print(json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9));
+    puts(s ? s : "{}");
+    free(s);
+    json_decref(o);
+}
+
+/* Reads and decodes a JPEG file. */
+static int face_image(const char *path, nova_vision_image_t *img)
+{
+    FILE *f = fopen(path, "rb");
+    nova_buf_t b = {0};
+    char chunk[65536];
+    size_t n;
+    nova_status st = f ? NOVA_OK : NOVA_NOT_FOUND;
+    while (st == NOVA_OK && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        st = b.len + n > (64u << 20) ? NOVA_TOO_LARGE : nova_buf_append(&b, chunk, n);
+    if (f)
+        fclose(f);
+    if (st == NOVA_OK)
+        st = nova_vision_decode_jpeg((const uint8_t *)b.data, b.len, img);
+    nova_buf_free(&b);
+    if (st == NOVA_OK)
+        return NOVA_EXIT_OK;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s: %s", path,
+             st == NOVA_NOT_FOUND ? "cannot read the file" : "not a JPEG image Nova can decode");
+    return fail(st, msg);
+}
+
+static int face_faces(const cli_t *c, const char *const *args, unsigned what)
+{
+    nova_vision_model_t *m;
+    nova_vision_image_t img = {0};
+    int rc = face_model(c, &m);
+    if (rc)
+        return rc;
+    rc = face_image(args[0], &img);
+    nova_vision_face_t *faces = NULL;
+    size_t n = 0;
+    nova_vision_detect_opts_t opts = {416, 0.5, (what & NOVA_VISION_JSON_DESCRIPTOR) != 0};
+    nova_status st = rc ? NOVA_OK : nova_vision_detect(m, &img, &opts, &faces, &n);
+    if (!rc && st)
+        rc = fail(st, "face detection failed");
+    if (!rc) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, nova_vision_face_json(&faces[i], what));
+        face_print(
+            json_pack("{s:i, s:i, s:o}", "width", img.width, "height", img.height, "faces", a));
+    }
+    free(faces);
+    nova_vision_image_free(&img);
+    nova_vision_model_free(m);
+    return rc;
+}
+
+static int face_detect(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    (void)app, (void)ar;
+    return face_faces(c, args, NOVA_VISION_JSON_LANDMARKS);
+}
+
+static int face_describe(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    (void)app, (void)ar;
+    return face_faces(c, args, NOVA_VISION_JSON_DESCRIPTOR);
+}
+
+static int face_compare(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    (void)app, (void)ar;
+    nova_vision_model_t *m;
+    nova_vision_image_t doc = {0}, selfie = {0};
+    int rc = face_model(c, &m);
+    if (rc)
+        return rc;
+    rc = face_image(args[0], &doc);
+    if (!rc)
+        rc = face_image(args[1], &selfie);
+    nova_vision_match_t r;
+    nova_status st = rc ? NOVA_OK : nova_vision_match(m, &doc, &selfie, NULL, &r);
+    if (!rc && st)
+        rc = fail(st, "face comparison failed");
+    if (!rc)
+        face_print(nova_vision_match_json(&r));
+    nova_vision_image_free(&doc);
+    nova_vision_image_free(&selfie);
+    nova_vision_model_free(m);
+    return rc;
+}
+
 static const struct {
     const char *name;
     unsigned bit;
@@ -700,6 +825,11 @@ int main(int argc, char **argv)
         goto end;
     }
 
+    /* face commands work on local files with the vision engine alone: app is NULL */
+    if (strcmp(cmd->group, "face") == 0) {
+        rc = cmd->run(NULL, &ar, &c, c.pos + words);
+        goto end;
+    }
     /* The CLI's own log lines would only clutter its output. */
     setenv("NOVA_LOG_LEVEL", getenv("NOVA_LOG_LEVEL") ? getenv("NOVA_LOG_LEVEL") : "warn", 1);
     nova_app_t app;

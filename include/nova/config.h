@@ -40,6 +40,7 @@ typedef struct nova_config {
     unsigned token_cache;        /* NOVA_TOKEN_CACHE entries */
     bool dpop_nonce;             /* NOVA_DPOP_NONCE */
     unsigned session_ttl;        /* NOVA_SDK_SESSION_TTL seconds */
+    char *face_model;            /* NOVA_FACE_MODEL (path) */
 
     /* The control plane and rate limits (src/kv, src/api/ratelimit.c). */
     char *redis_url;                         /* NOVA_REDIS_URL ("": in-process) */

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "nova/base.h"
 
 #define NOVA_VISION_LANDMARKS 68
@@ -141,5 +143,18 @@ nova_status nova_vision_face_quality(const nova_vision_image_t *img, const nova_
 const char *nova_vision_decision_name(nova_vision_decision d);
 /* The name of one reason bit ("no_face", ...), NULL for anything else. */
 const char *nova_vision_reason_name(unsigned bit);
+
+/* ---- JSON, one shape for novactl and the API ---- */
+
+#define NOVA_VISION_JSON_LANDMARKS 0x1
+#define NOVA_VISION_JSON_DESCRIPTOR 0x2
+
+/* {"box": {"x","y","w","h"}, "score", ["landmarks": [[x, y] x 68]], ["descriptor": [128]]}.
+ * New reference (the caller owns it); NULL on allocation failure. */
+json_t *nova_vision_face_json(const nova_vision_face_t *f, unsigned what);
+/* {"decision", "distance" (null without a comparison), "similarity", "reasons": [names],
+ *  "document": {"faces", "reasons", "box", "score", "eye_ratio", "sharpness", "brightness"},
+ *  "selfie": {...}}. New reference; NULL on allocation failure. */
+json_t *nova_vision_match_json(const nova_vision_match_t *r);
 
 #endif

@@ -90,6 +90,9 @@ static const key_def keys[] = {
     {"NOVA_SDK_SESSION_TTL", K_UINT, OFF(session_ttl), "1800", 60, 86400,
      "default lifetime in seconds of an SDK session and its refresh tokens "
      "(`POST /v1/sdk/sessions`)"},
+    {"NOVA_FACE_MODEL", K_STR, OFF(face_model), "tools/models/nova-face.bin", 0, 0,
+     "the face nets for the vision engine, as scripts/models.sh writes them (converted from "
+     "npm @vladmandic/face-api); read at start by `novactl face` and the face routes"},
     {"NOVA_REDIS_URL", K_STR, OFF(redis_url), "", 0, 0,
      "control plane (rate limits, replay caches, flags): empty keeps it in the process; "
      "`redis://[:password@]host:port/db` shares it between instances. Redis unreachable: the "

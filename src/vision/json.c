@@ -1,0 +1,77 @@
+/* The engine's results as JSON (jansson), the one shape novactl and the API print. */
+#include <math.h>
+
+#include "internal.h"
+
+/* Coordinates to 0.01 px and scores to 1e-6: beyond that the digits are noise. */
+static json_t *num(double v, double q)
+{
+    return json_real(round(v / q) * q);
+}
+
+static json_t *reasons_json(unsigned bits)
+{
+    json_t *a = json_array();
+    for (int i = 0; a && i < NOVA_VISION_REASON_COUNT; i++)
+        if (bits & (1u << i))
+            json_array_append_new(a, json_string(nova_vision_reason_name(1u << i)));
+    return a;
+}
+
+json_t *nova_vision_face_json(const nova_vision_face_t *f, unsigned what)
+{
+    json_t *o = json_pack("{s:{s:o, s:o, s:o, s:o}, s:o}", "box", "x", num(f->box.x, 0.01), "y",
+                          num(f->box.y, 0.01), "w", num(f->box.w, 0.01), "h", num(f->box.h, 0.01),
+                          "score", num(f->score, 1e-6));
+    if (!o)
+        return NULL;
+    if (what & NOVA_VISION_JSON_LANDMARKS) {
+        json_t *pts = json_array();
+        for (int i = 0; pts && i < NOVA_VISION_LANDMARKS; i++)
+            json_array_append_new(pts, json_pack("[o, o]", num(f->landmarks[i].x, 0.01),
+                                                 num(f->landmarks[i].y, 0.01)));
+        if (!pts || json_object_set_new(o, "landmarks", pts) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    if ((what & NOVA_VISION_JSON_DESCRIPTOR) && f->has_descriptor) {
+        json_t *d = json_array();
+        for (int i = 0; d && i < NOVA_VISION_DESCRIPTOR; i++)
+            json_array_append_new(d, json_real(f->descriptor[i]));
+        if (!d || json_object_set_new(o, "descriptor", d) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+static json_t *check_json(const nova_vision_face_check_t *c)
+{
+    json_t *o =
+        json_pack("{s:I, s:o}", "faces", (json_int_t)c->faces, "reasons", reasons_json(c->reasons));
+    if (!o || c->faces == 0)
+        return o;
+    json_t *f = nova_vision_face_json(&c->face, 0);
+    if (!f || json_object_update(o, f) != 0 ||
+        json_object_set_new(o, "eye_ratio", num(c->ear, 1e-4)) != 0 ||
+        json_object_set_new(o, "sharpness", num(c->sharpness, 0.01)) != 0 ||
+        json_object_set_new(o, "brightness", num(c->brightness, 0.01)) != 0) {
+        json_decref(f);
+        json_decref(o);
+        return NULL;
+    }
+    json_decref(f);
+    return o;
+}
+
+json_t *nova_vision_match_json(const nova_vision_match_t *r)
+{
+    return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "decision",
+                     nova_vision_decision_name(r->decision), "distance",
+                     r->distance < 0 ? json_null() : num(r->distance, 1e-6), "similarity",
+                     r->distance < 0 ? json_null() : num(r->similarity, 1e-6), "reasons",
+                     reasons_json(r->reasons), "document", check_json(&r->document), "selfie",
+                     check_json(&r->selfie));
+}
