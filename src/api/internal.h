@@ -78,6 +78,9 @@ void api_unavailable(nova_req_t *r, nova_status st);
 /* SDK sessions (sdk.c). */
 nova_status api_sdk_register(nova_api_t *api, nova_http_server_t *srv);
 
+/* Face match (faces.c): POST /v1/faces/compare. */
+nova_status api_faces_register(nova_api_t *api, nova_http_server_t *srv);
+
 void api_health(nova_req_t *r, void *ud);
 void api_ready(nova_req_t *r, void *ud);
 void api_token(nova_req_t *r, void *ud);
