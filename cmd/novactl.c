@@ -5,6 +5,8 @@
  *   novactl [--json] migrate
  *   novactl [--json] audit verify [--tenant ID] | audit key
  *   novactl [--json] audit export --tenant ID [--from T] [--to T] [--out DIR]
+ *   novactl [--json] key rotate --tenant ID [--grace SECONDS] | key list --tenant ID
+ *   novactl [--json] tenant contain ID   (key compromise: retire the key, end every session)
  *   novactl face detect IMG.jpg | face describe IMG.jpg | face compare DOCUMENT.jpg SELFIE.jpg
  *   novactl help [COMMAND] | COMMAND --help
  * Options may stand anywhere on the line; `--` ends them, so `tenant create -- --odd` names a
@@ -35,6 +37,7 @@ enum {
     OPT_FROM = 1 << 4,
     OPT_TO = 1 << 5,
     OPT_OUT = 1 << 6,
+    OPT_GRACE = 1 << 7,
 };
 
 /* `audit verify` found a chain that does not verify. */
@@ -43,7 +46,7 @@ enum {
 typedef struct cli {
     bool json, help;
     const char *config;
-    const char *tenant, *name, *scopes, *audiences, *from, *to, *out;
+    const char *tenant, *name, *scopes, *audiences, *from, *to, *out, *grace;
     unsigned given; /* OPT_* bits seen */
     const char *pos[8];
     int npos;
@@ -68,6 +71,9 @@ static int migrate(nova_app_t *, nova_arena_t *, const cli_t *, const char *cons
 static int audit_verify(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int audit_export(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int audit_key(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int key_rotate(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int key_list(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int tenant_contain(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int face_detect(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int face_describe(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int face_compare(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
@@ -87,6 +93,10 @@ static const command_t commands[] = {
     {"audit", "export", 0, OPT_TENANT, OPT_TENANT | OPT_FROM | OPT_TO | OPT_OUT,
      "audit export --tenant ID [--from TIME] [--to TIME] [--out DIR]", audit_export},
     {"audit", "key", 0, 0, 0, "audit key", audit_key},
+    {"key", "rotate", 0, OPT_TENANT, OPT_TENANT | OPT_GRACE,
+     "key rotate --tenant ID [--grace SECONDS]", key_rotate},
+    {"key", "list", 0, OPT_TENANT, OPT_TENANT, "key list --tenant ID", key_list},
+    {"tenant", "contain", 1, 0, 0, "tenant contain ID", tenant_contain},
     {"face", "detect", 1, 0, 0, "face detect IMAGE.jpg", face_detect},
     {"face", "describe", 1, 0, 0, "face describe IMAGE.jpg", face_describe},
     {"face", "compare", 2, 0, 0, "face compare DOCUMENT.jpg SELFIE.jpg", face_compare},
@@ -109,7 +119,8 @@ static void usage_text(nova_buf_t *b, const char *group, const char *verb)
     if (group == NULL)
         nova_buf_append_cstr(b, "  help [COMMAND]\n");
     if (group == NULL || strcmp(group, "client") == 0)
-        nova_buf_append_cstr(b, "scopes: platform:admin clients:read clients:write audit:read\n");
+        nova_buf_append_cstr(b, "scopes: platform:admin clients:read clients:write audit:read "
+                                "sdk:sessions keys:read keys:write\n");
     if (group == NULL || strcmp(group, "tenant") == 0)
         nova_buf_append_cstr(b, "tenant names are unique per deployment (ASCII letters compare "
                                 "without case)\n");
@@ -350,6 +361,102 @@ static int client_revoke(nova_app_t *app, nova_arena_t *ar, const cli_t *c, cons
         print_json(json_pack("{s:s, s:b}", "client_id", args[0], "revoked", 1));
     else
         printf("client %s revoked\n", args[0]);
+    return NOVA_EXIT_OK;
+}
+
+/* ---- signing keys ---- */
+
+static int key_rotate(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    (void)args;
+    int rc;
+    int64_t grace = app->cfg.key_grace;
+    if (c->grace) {
+        char *end = NULL;
+        long long g = strtoll(c->grace, &end, 10);
+        if (*c->grace == '\0' || *end != '\0' || g < 0 || g > NOVA_KEY_GRACE_MAX)
+            return fail(NOVA_INVALID, "--grace: seconds from 0 (retire the old key at once) "
+                                      "to 86400");
+        grace = g;
+    }
+    if (!tenant_arg(app, ar, c, &rc))
+        return rc;
+    nova_key_rotation_t rot;
+    nova_status st = nova_auth_key_rotate(app->auth, app->store, ar, &novactl_actor, c->tenant,
+                                          grace, "novactl", &rot);
+    if (st)
+        return fail(st, st == NOVA_CONFLICT ? "another rotation won; run it again"
+                                            : "cannot rotate the signing key");
+    if (json_out) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "tenant_id", c->tenant, "kid", rot.new_kid,
+                              "previous_kid", rot.old_kid, "previous_state", rot.old_state);
+        if (rot.grace_until)
+            json_object_set_new(o, "grace_until", json_integer(rot.grace_until));
+        print_json(o);
+    } else {
+        char t[21];
+        printf("tenant %s signs with %s; %s is %s%s%s\n", c->tenant, rot.new_kid, rot.old_kid,
+               rot.old_state, rot.grace_until ? " until " : "",
+               rot.grace_until ? when(rot.grace_until, t) : "");
+    }
+    return NOVA_EXIT_OK;
+}
+
+static int key_list(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    (void)args;
+    int rc;
+    if (!tenant_arg(app, ar, c, &rc))
+        return rc;
+    nova_signing_key_t *ks = NULL;
+    size_t n = 0;
+    nova_status st = nova_store_key_history(app->store, ar, c->tenant, &ks, &n);
+    if (st)
+        return fail(st, "cannot list signing keys");
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char t[21];
+        if (!json_out) {
+            printf("%s  %-7s  %s  created %s\n", ks[i].kid, ks[i].state, ks[i].alg,
+                   when(ks[i].created_at, t));
+            continue;
+        }
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "kid", ks[i].kid, "state", ks[i].state, "alg",
+                              ks[i].alg, "created_at", (json_int_t)ks[i].created_at);
+        if (strcmp(ks[i].state, "grace") == 0)
+            json_object_set_new(o, "grace_until", json_integer(ks[i].grace_until));
+        json_array_append_new(arr, o);
+    }
+    if (json_out)
+        print_json(json_pack("{s:o}", "keys", arr));
+    else
+        json_decref(arr);
+    return NOVA_EXIT_OK;
+}
+
+/* The key-compromise runbook (seed 003 §16.1) in one command. */
+static int tenant_contain(nova_app_t *app, nova_arena_t *ar, const cli_t *c,
+                          const char *const *args)
+{
+    int rc;
+    cli_t t = *c;
+    t.tenant = args[0];
+    if (!tenant_arg(app, ar, &t, &rc))
+        return rc;
+    nova_contain_result_t res;
+    nova_status st =
+        nova_auth_tenant_contain(app->auth, app->store, ar, &novactl_actor, args[0], &res);
+    if (st)
+        return fail(st, "containment did not finish; run it again");
+    if (json_out)
+        print_json(json_pack("{s:s, s:s, s:s, s:I, s:b}", "tenant_id", args[0], "retired_kid",
+                             res.rotation.old_kid, "kid", res.rotation.new_kid, "sessions_revoked",
+                             (json_int_t)res.sessions_revoked, "contained", 1));
+    else
+        printf("tenant %s contained: key %s retired (its tokens fail now), new key %s, %lld "
+               "session(s) revoked; recorded in the audit log\n",
+               args[0], res.rotation.old_kid, res.rotation.new_kid,
+               (long long)res.sessions_revoked);
     return NOVA_EXIT_OK;
 }
 
@@ -630,7 +737,7 @@ static const struct {
     {"tenant", OPT_TENANT}, {"name", OPT_NAME},
     {"scopes", OPT_SCOPES}, {"audiences", OPT_AUDIENCES},
     {"from", OPT_FROM},     {"to", OPT_TO},
-    {"out", OPT_OUT},
+    {"out", OPT_OUT},       {"grace", OPT_GRACE},
 };
 
 static const char *opt_name(unsigned bit)
@@ -654,7 +761,18 @@ static void bad(const char **why, const char *what)
  * On a usage error sets *why (static text or an arena string) and returns false. */
 static bool parse_args(int argc, char **argv, nova_arena_t *ar, cli_t *c, const char **why)
 {
-    enum { L_JSON = 256, L_CONFIG, L_TENANT, L_NAME, L_SCOPES, L_AUDIENCES, L_FROM, L_TO, L_OUT };
+    enum {
+        L_JSON = 256,
+        L_CONFIG,
+        L_TENANT,
+        L_NAME,
+        L_SCOPES,
+        L_AUDIENCES,
+        L_FROM,
+        L_TO,
+        L_OUT,
+        L_GRACE
+    };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, L_JSON},
         {"config", required_argument, NULL, L_CONFIG},
@@ -666,6 +784,7 @@ static bool parse_args(int argc, char **argv, nova_arena_t *ar, cli_t *c, const 
         {"from", required_argument, NULL, L_FROM},
         {"to", required_argument, NULL, L_TO},
         {"out", required_argument, NULL, L_OUT},
+        {"grace", required_argument, NULL, L_GRACE},
         {NULL, 0, NULL, 0},
     };
     const int maxpos = (int)(sizeof(c->pos) / sizeof(c->pos[0]));
@@ -716,6 +835,9 @@ static bool parse_args(int argc, char **argv, nova_arena_t *ar, cli_t *c, const 
             break;
         case L_OUT:
             slot = &c->out, bit = OPT_OUT;
+            break;
+        case L_GRACE:
+            slot = &c->grace, bit = OPT_GRACE;
             break;
         case ':':
             bad(why, nova_arena_printf(ar, "option %s needs a value", argv[optind - 1]));

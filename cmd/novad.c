@@ -131,6 +131,7 @@ static int serve(nova_app_t *app)
         .database_url = app->cfg.database_url,
         .store_driver = nova_store_driver(app->store),
         .dpop_nonce = app->cfg.dpop_nonce,
+        .key_grace = app->cfg.key_grace,
         .face_model = app->cfg.face_model,
         .kv = kv,
         .limits =
@@ -173,13 +174,22 @@ static int serve(nova_app_t *app)
     nova_log_json(NOVA_LOG_INFO, "novad listening", fields);
 
     /* The main thread waits for a signal and, once a minute, drops revocation records whose
-     * tokens have expired anyway (they can never verify again). */
+     * tokens have expired anyway (they can never verify again) and runs the signing-key
+     * scheduler (nova_auth_keys_maintain). */
     int sig = -1;
     while (sig < 0) {
         struct timespec tick = {60, 0};
         sig = sigtimedwait(&sigs, NULL, &tick);
         if (sig < 0 && nova_store_token_prune(app->store, nova_time_now()) != NOVA_OK)
             nova_log_warn("could not prune expired revocations");
+        /* Signing keys: retire grace keys past their end, rotate keys past their age. */
+        unsigned rotated = 0, retired = 0;
+        if (sig < 0 && nova_auth_keys_maintain(app->auth, app->store, nova_time_now(),
+                                               (int64_t)app->cfg.key_rotation_days * 86400,
+                                               app->cfg.key_grace, &rotated, &retired) != NOVA_OK)
+            nova_log_warn("signing-key rotation pass failed (retried in a minute)");
+        if (rotated || retired)
+            nova_log_info("signing keys: %u rotated, %u retired", rotated, retired);
     }
     nova_log_info("signal %d: draining in-flight requests (up to %u ms)", sig,
                   app->cfg.shutdown_grace_ms);

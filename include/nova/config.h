@@ -41,6 +41,8 @@ typedef struct nova_config {
     bool dpop_nonce;             /* NOVA_DPOP_NONCE */
     unsigned session_ttl;        /* NOVA_SDK_SESSION_TTL seconds */
     char *face_model;            /* NOVA_FACE_MODEL (path) */
+    unsigned key_rotation_days;  /* NOVA_KEY_ROTATION_DAYS, 0: no scheduled rotation */
+    unsigned key_grace;          /* NOVA_KEY_GRACE seconds */
 
     /* The control plane and rate limits (src/kv, src/api/ratelimit.c). */
     char *redis_url;                         /* NOVA_REDIS_URL ("": in-process) */

@@ -75,6 +75,9 @@ bool api_dpop_check(nova_req_t *r, nova_api_t *api, const char *access_token, bo
  * Retry-After. */
 void api_unavailable(nova_req_t *r, nova_status st);
 
+/* Signing keys (keys.c): GET /v1/keys, POST /v1/keys/rotate. */
+nova_status api_keys_register(nova_api_t *api, nova_http_server_t *srv);
+
 /* SDK sessions (sdk.c). */
 nova_status api_sdk_register(nova_api_t *api, nova_http_server_t *srv);
 

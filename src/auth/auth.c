@@ -19,6 +19,8 @@ const char *const nova_auth_scopes[] = {
     "sdk:sessions",        /* mint SDK sessions for applicants (POST /v1/sdk/sessions) */
     "verifications:read",  /* read verifications (the gateway; SDK sessions may hold it) */
     "verifications:write", /* submit verifications (the gateway; SDK sessions may hold it) */
+    "keys:read",           /* list the tenant's signing keys and their states (GET /v1/keys) */
+    "keys:write",          /* rotate the tenant's signing key (POST /v1/keys/rotate) */
     NULL,
 };
 

@@ -93,6 +93,12 @@ static const key_def keys[] = {
     {"NOVA_FACE_MODEL", K_STR, OFF(face_model), "tools/models/nova-face.bin", 0, 0,
      "the face nets for the vision engine, as scripts/models.sh writes them (converted from "
      "npm @vladmandic/face-api); read at start by `novactl face` and the face routes"},
+    {"NOVA_KEY_ROTATION_DAYS", K_UINT, OFF(key_rotation_days), "90", 0, 3650,
+     "days after which novad rotates a tenant's signing key on its own (checked once a minute; "
+     "0: only on demand, `POST /v1/keys/rotate` or `novactl key rotate`)"},
+    {"NOVA_KEY_GRACE", K_UINT, OFF(key_grace), "86400", 0, 86400,
+     "seconds a rotated signing key keeps verifying the tokens it signed and stays in the JWKS "
+     "(at most 24 h); 0 retires it at once"},
     {"NOVA_REDIS_URL", K_STR, OFF(redis_url), "", 0, 0,
      "control plane (rate limits, replay caches, flags): empty keeps it in the process; "
      "`redis://[:password@]host:port/db` shares it between instances. Redis unreachable: the "

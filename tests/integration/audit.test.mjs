@@ -101,6 +101,14 @@ const DRIVERS = {
     assert.equal(r.status, 204, r.text);
     return { action: 'session.revoke', actor: ses.backend, target: 'session:' + ses.id };
   },
+  'POST /v1/keys/rotate': async () => {
+    const k = makeTenant(nova, 'audit-keys-' + Date.now(), 'keys:write');
+    const tok = await token(nova, k);
+    secrets.push(k.secret, tok);
+    const r = await call(nova, 'POST', '/v1/keys/rotate', { tok, body: { grace_seconds: 60 } });
+    assert.equal(r.status, 200, r.text);
+    return { chainOf: k.tenant, action: 'key.rotate', actor: k.id, target: 'key:' + r.json.kid };
+  },
   'POST /oauth/revoke': async () => {
     const t = await token(nova, tenant);
     secrets.push(t);
