@@ -326,6 +326,11 @@ static void t_migrate_tenant_names(void **state)
                                            "ALTER TABLE signing_keys DROP COLUMN grace_until; "
                                            "ALTER TABLE signing_keys DROP COLUMN retired_at"),
                      NOVA_OK);
+    /* Nor the policy tables (0007). */
+    assert_int_equal(f->s->drv->exec(f->s, "DROP TABLE fga_assertions; DROP TABLE fga_changes; "
+                                           "DROP TABLE fga_tuples; DROP TABLE fga_models; "
+                                           "DROP TABLE fga_stores"),
+                     NOVA_OK);
     assert_int_equal(nova_store_migrate(f->s, &from, &to), NOVA_OK);
     assert_int_equal(from, 2);
     assert_int_equal(to, nova_store_code_version());

@@ -1,0 +1,576 @@
+/*
+ * policy.c: the relationship engine's repository (nova/policy_store.h).
+ *
+ * Every statement filters on tenant_id itself; on PostgreSQL row-level security is the second
+ * fence. A tuple write locks the store's row first (UPDATE of updated_at: the row lock on
+ * PostgreSQL, inside BEGIN IMMEDIATE on SQLite), which also proves the store is live, then
+ * takes seq = MAX + 1 for each change: writers of one store run one at a time, so the feed
+ * commits in seq order.
+ */
+#include <string.h>
+
+#include "internal.h"
+#include "nova/audit_store.h"
+#include "nova/policy_store.h"
+
+#define STORE_COLS "id, tenant_id, name, created_at, updated_at"
+#define MODEL_COLS "id, store_id, tenant_id, schema_version, json, created_at"
+#define TUPLE_COLS "object, relation, \"user\", condition_name, condition_context, ulid, created_at"
+
+static const nova_sql_t Q_STORE_INSERT = {
+    NOVA_Q_FGA_STORE_INSERT, "fga store insert",
+    "INSERT INTO fga_stores (" STORE_COLS ", deleted_at) VALUES (?, ?, ?, ?, ?, 0)", NULL};
+static const nova_sql_t Q_STORE_GET = {
+    NOVA_Q_FGA_STORE_GET, "fga store get",
+    "SELECT " STORE_COLS " FROM fga_stores WHERE id = ? AND tenant_id = ? AND deleted_at = 0",
+    NULL};
+static const nova_sql_t Q_STORE_LIST = {NOVA_Q_FGA_STORE_LIST, "fga store list",
+                                        "SELECT " STORE_COLS " FROM fga_stores "
+                                        "WHERE tenant_id = ? AND deleted_at = 0 AND id > ? "
+                                        "ORDER BY id LIMIT ?",
+                                        NULL};
+static const nova_sql_t Q_STORE_DELETE = {NOVA_Q_FGA_STORE_DELETE, "fga store delete",
+                                          "UPDATE fga_stores SET deleted_at = ?, updated_at = ? "
+                                          "WHERE id = ? AND tenant_id = ? AND deleted_at = 0",
+                                          NULL};
+/* Takes the store's row lock for the transaction and proves the store live. */
+static const nova_sql_t Q_STORE_TOUCH = {NOVA_Q_FGA_STORE_TOUCH, "fga store touch",
+                                         "UPDATE fga_stores SET updated_at = ? "
+                                         "WHERE id = ? AND tenant_id = ? AND deleted_at = 0",
+                                         NULL};
+static const nova_sql_t Q_MODEL_INSERT = {
+    NOVA_Q_FGA_MODEL_INSERT, "fga model insert",
+    "INSERT INTO fga_models (" MODEL_COLS ") VALUES (?, ?, ?, ?, ?, ?)", NULL};
+static const nova_sql_t Q_MODEL_GET = {
+    NOVA_Q_FGA_MODEL_GET, "fga model get",
+    "SELECT " MODEL_COLS " FROM fga_models WHERE id = ? AND store_id = ? AND tenant_id = ?", NULL};
+static const nova_sql_t Q_MODEL_LIST = {
+    NOVA_Q_FGA_MODEL_LIST, "fga model list",
+    "SELECT " MODEL_COLS " FROM fga_models WHERE store_id = ? AND tenant_id = ? "
+    "AND (CAST(? AS TEXT) = '' OR id < ?) ORDER BY id DESC LIMIT ?",
+    NULL};
+static const nova_sql_t Q_TUPLE_INSERT = {
+    NOVA_Q_FGA_TUPLE_INSERT, "fga tuple insert",
+    "INSERT INTO fga_tuples (store_id, tenant_id, " TUPLE_COLS
+    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    NULL};
+static const nova_sql_t Q_TUPLE_GET = {
+    NOVA_Q_FGA_TUPLE_GET, "fga tuple get",
+    "SELECT condition_name, condition_context FROM fga_tuples "
+    "WHERE store_id = ? AND tenant_id = ? AND object = ? AND relation = ? AND \"user\" = ?",
+    NULL};
+static const nova_sql_t Q_TUPLE_DELETE = {
+    NOVA_Q_FGA_TUPLE_DELETE, "fga tuple delete",
+    "DELETE FROM fga_tuples "
+    "WHERE store_id = ? AND tenant_id = ? AND object = ? AND relation = ? AND \"user\" = ?",
+    NULL};
+static const nova_sql_t Q_TUPLE_READ = {
+    NOVA_Q_FGA_TUPLE_READ, "fga tuple read",
+    "SELECT " TUPLE_COLS " FROM fga_tuples WHERE store_id = ? AND tenant_id = ? "
+    "AND (CAST(? AS TEXT) = '' OR object = ?) "
+    "AND (CAST(? AS TEXT) = '' OR substr(object, 1, length(CAST(? AS TEXT))) = ?) "
+    "AND (CAST(? AS TEXT) = '' OR relation = ?) AND (CAST(? AS TEXT) = '' OR \"user\" = ?) "
+    "AND (object, relation, \"user\") > (?, ?, ?) "
+    "ORDER BY object, relation, \"user\" LIMIT ?",
+    NULL};
+static const nova_sql_t Q_TUPLE_SCAN = {
+    NOVA_Q_FGA_TUPLE_SCAN, "fga tuple scan",
+    "SELECT " TUPLE_COLS " FROM fga_tuples WHERE store_id = ? AND tenant_id = ?", NULL};
+static const nova_sql_t Q_CHANGE_HEAD = {
+    NOVA_Q_FGA_CHANGE_HEAD, "fga change head",
+    "SELECT COALESCE(MAX(seq), 0) FROM fga_changes WHERE store_id = ? AND tenant_id = ?", NULL};
+static const nova_sql_t Q_CHANGE_INSERT = {
+    NOVA_Q_FGA_CHANGE_INSERT, "fga change insert",
+    "INSERT INTO fga_changes (store_id, tenant_id, seq, op, tuple, ts) VALUES (?, ?, ?, ?, ?, ?)",
+    NULL};
+static const nova_sql_t Q_CHANGE_LIST = {
+    NOVA_Q_FGA_CHANGE_LIST, "fga change list",
+    "SELECT seq, op, tuple, ts FROM fga_changes WHERE store_id = ? AND tenant_id = ? "
+    "AND seq > ? AND ts >= ? ORDER BY seq LIMIT ?",
+    NULL};
+static const nova_sql_t Q_ASSERT_PUT = {
+    NOVA_Q_FGA_ASSERT_PUT, "fga assertions put",
+    "INSERT INTO fga_assertions (store_id, tenant_id, model_id, json, updated_at) "
+    "SELECT m.store_id, m.tenant_id, m.id, CAST(? AS TEXT), CAST(? AS BIGINT) FROM fga_models m "
+    "WHERE m.id = ? AND m.store_id = ? AND m.tenant_id = ? "
+    "ON CONFLICT (store_id, model_id) DO UPDATE SET json = excluded.json, "
+    "updated_at = excluded.updated_at",
+    NULL};
+static const nova_sql_t Q_ASSERT_GET = {NOVA_Q_FGA_ASSERT_GET, "fga assertions get",
+                                        "SELECT json FROM fga_assertions "
+                                        "WHERE store_id = ? AND model_id = ? AND tenant_id = ?",
+                                        NULL};
+
+static bool valid_id(const char *s)
+{
+    return s != NULL && s[0] != '\0' && strcmp(s, NOVA_STORE_ALL_TENANTS) != 0;
+}
+
+static const char *or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+/* The entry must join the chain of the tenant whose data changes. */
+static bool audit_ok(const nova_audit_entry_t *audit, const char *tenant_id)
+{
+    return audit && audit->tenant_id && strcmp(audit->tenant_id, tenant_id) == 0;
+}
+
+/* Runs one statement and the audit append in a write transaction; NOVA_NOT_FOUND when the
+ * statement changed no row. */
+static nova_status exec_audited(nova_store_t *s, const char *tenant_id, const nova_sql_t *q,
+                                const nova_sql_param_t *p, int n, const nova_audit_entry_t *audit)
+{
+    int64_t changed = 0;
+    nova_status st = nova_store_tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    st = nova_store_exec_q(s, q, NULL, p, n, &changed);
+    if (st == NOVA_OK && changed == 0)
+        st = NOVA_NOT_FOUND;
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    if (st != NOVA_OK) {
+        nova_store_tx_rollback(s);
+        return st;
+    }
+    return nova_store_tx_commit(s);
+}
+
+static nova_status read_store(nova_rows_t *r, nova_arena_t *a, nova_fga_store_t *o)
+{
+    nova_status st;
+    if ((st = nova_store_col_str(r, 0, a, &o->id)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 1, a, &o->tenant_id)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 2, a, &o->name)) != NOVA_OK)
+        return st;
+    o->created_at = r->s->drv->col_int64(r, 3);
+    o->updated_at = r->s->drv->col_int64(r, 4);
+    return NOVA_OK;
+}
+
+static nova_status read_model(nova_rows_t *r, nova_arena_t *a, nova_fga_model_t *o)
+{
+    nova_status st;
+    const char **strs[] = {&o->id, &o->store_id, &o->tenant_id, &o->schema_version, &o->json};
+    for (int i = 0; i < 5; i++)
+        if ((st = nova_store_col_str(r, i, a, strs[i])) != NOVA_OK)
+            return st;
+    o->created_at = r->s->drv->col_int64(r, 5);
+    return NOVA_OK;
+}
+
+static nova_status read_tuple(nova_rows_t *r, nova_arena_t *a, nova_fga_tuple_t *o)
+{
+    nova_status st;
+    const char **strs[] = {&o->object,    &o->relation, &o->user,
+                           &o->condition, &o->context,  &o->ulid};
+    for (int i = 0; i < 6; i++)
+        if ((st = nova_store_col_str(r, i, a, strs[i])) != NOVA_OK)
+            return st;
+    o->change = NULL;
+    o->created_at = r->s->drv->col_int64(r, 6);
+    return NOVA_OK;
+}
+
+/* Runs q and reads up to limit rows of size elem with fn into an arena array. */
+typedef nova_status (*row_fn)(nova_rows_t *r, nova_arena_t *a, void *elem);
+static nova_status read_rows(nova_store_t *s, nova_arena_t *a, const nova_sql_t *q,
+                             const char *tenant, const nova_sql_param_t *p, int n, size_t limit,
+                             size_t size, row_fn fn, void **out, size_t *count)
+{
+    nova_rows_t r;
+    *out = NULL;
+    *count = 0;
+    char *arr = limit ? nova_arena_alloc(a, limit * size) : NULL;
+    if (limit && arr == NULL)
+        return NOVA_NOMEM;
+    nova_status st = s->drv->query(s, q, tenant, p, n, &r);
+    if (st != NOVA_OK)
+        return st;
+    while (*count < limit && (st = s->drv->next(&r)) == NOVA_OK) {
+        if ((st = fn(&r, a, arr + *count * size)) != NOVA_OK)
+            break;
+        (*count)++;
+    }
+    s->drv->done(&r);
+    if (st != NOVA_OK && st != NOVA_NOT_FOUND)
+        return st;
+    *out = arr;
+    return NOVA_OK;
+}
+
+/* ---- stores ---- */
+
+nova_status nova_store_fga_store_create(nova_store_t *s, const nova_fga_store_t *fs,
+                                        const nova_audit_entry_t *audit)
+{
+    if (!fs || !valid_id(fs->tenant_id) || !valid_id(fs->id) || !fs->name ||
+        !audit_ok(audit, fs->tenant_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(fs->id), NOVA_SQL_P_TEXT(fs->tenant_id),
+                            NOVA_SQL_P_TEXT(fs->name), NOVA_SQL_P_INT(fs->created_at),
+                            NOVA_SQL_P_INT(fs->updated_at)};
+    return exec_audited(s, fs->tenant_id, &Q_STORE_INSERT, p, 5, audit);
+}
+
+nova_status nova_store_fga_store_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                     const char *id, nova_fga_store_t *out)
+{
+    if (!valid_id(tenant_id) || !valid_id(id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
+    nova_fga_store_t *rows;
+    size_t n;
+    nova_status st = read_rows(s, a, &Q_STORE_GET, tenant_id, p, 2, 1, sizeof(*rows),
+                               (row_fn)read_store, (void **)&rows, &n);
+    if (st != NOVA_OK)
+        return st;
+    if (n == 0)
+        return NOVA_NOT_FOUND;
+    *out = rows[0];
+    return NOVA_OK;
+}
+
+nova_status nova_store_fga_store_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                      const char *after, size_t limit, nova_fga_store_t **out,
+                                      size_t *n)
+{
+    if (!valid_id(tenant_id) || limit == 0 || limit > 1000)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(or_empty(after)),
+                            NOVA_SQL_P_INT((int64_t)limit)};
+    return read_rows(s, a, &Q_STORE_LIST, tenant_id, p, 3, limit, sizeof(**out), (row_fn)read_store,
+                     (void **)out, n);
+}
+
+nova_status nova_store_fga_store_delete(nova_store_t *s, const char *tenant_id, const char *id,
+                                        int64_t now, const nova_audit_entry_t *audit)
+{
+    if (!valid_id(tenant_id) || !valid_id(id) || !audit_ok(audit, tenant_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(id),
+                            NOVA_SQL_P_TEXT(tenant_id)};
+    return exec_audited(s, tenant_id, &Q_STORE_DELETE, p, 4, audit);
+}
+
+/* ---- models ---- */
+
+nova_status nova_store_fga_model_insert(nova_store_t *s, const nova_fga_model_t *m,
+                                        const nova_audit_entry_t *audit)
+{
+    if (!m || !valid_id(m->tenant_id) || !valid_id(m->id) || !valid_id(m->store_id) ||
+        !m->schema_version || !m->json || !audit_ok(audit, m->tenant_id))
+        return NOVA_INVALID;
+    int64_t changed = 0;
+    nova_status st = nova_store_tx_begin(s, m->tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    nova_sql_param_t tp[] = {NOVA_SQL_P_INT(m->created_at), NOVA_SQL_P_TEXT(m->store_id),
+                             NOVA_SQL_P_TEXT(m->tenant_id)};
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(m->id),        NOVA_SQL_P_TEXT(m->store_id),
+                            NOVA_SQL_P_TEXT(m->tenant_id), NOVA_SQL_P_TEXT(m->schema_version),
+                            NOVA_SQL_P_TEXT(m->json),      NOVA_SQL_P_INT(m->created_at)};
+    st = nova_store_exec_q(s, &Q_STORE_TOUCH, NULL, tp, 3, &changed);
+    if (st == NOVA_OK && changed == 0)
+        st = NOVA_NOT_FOUND;
+    if (st == NOVA_OK)
+        st = nova_store_exec_q(s, &Q_MODEL_INSERT, NULL, p, 6, NULL);
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    if (st != NOVA_OK) {
+        nova_store_tx_rollback(s);
+        return st;
+    }
+    return nova_store_tx_commit(s);
+}
+
+nova_status nova_store_fga_model_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                     const char *store_id, const char *id, nova_fga_model_t *out)
+{
+    if (!valid_id(tenant_id) || !valid_id(store_id) || (id && !valid_id(id)))
+        return NOVA_INVALID;
+    nova_fga_model_t *rows;
+    size_t n;
+    nova_status st;
+    if (id == NULL) {
+        st = nova_store_fga_model_list(s, a, tenant_id, store_id, "", 1, &rows, &n);
+    } else {
+        nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(store_id),
+                                NOVA_SQL_P_TEXT(tenant_id)};
+        st = read_rows(s, a, &Q_MODEL_GET, tenant_id, p, 3, 1, sizeof(*rows), (row_fn)read_model,
+                       (void **)&rows, &n);
+    }
+    if (st != NOVA_OK)
+        return st;
+    if (n == 0)
+        return NOVA_NOT_FOUND;
+    *out = rows[0];
+    return NOVA_OK;
+}
+
+nova_status nova_store_fga_model_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                      const char *store_id, const char *before, size_t limit,
+                                      nova_fga_model_t **out, size_t *n)
+{
+    if (!valid_id(tenant_id) || !valid_id(store_id) || limit == 0 || limit > 1000)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(store_id), NOVA_SQL_P_TEXT(tenant_id),
+                            NOVA_SQL_P_TEXT(or_empty(before)), NOVA_SQL_P_TEXT(or_empty(before)),
+                            NOVA_SQL_P_INT((int64_t)limit)};
+    return read_rows(s, a, &Q_MODEL_LIST, tenant_id, p, 5, limit, sizeof(**out), (row_fn)read_model,
+                     (void **)out, n);
+}
+
+/* ---- tuples and the change feed ---- */
+
+/* true when the stored tuple (object, relation, user) has t's condition and context. */
+static nova_status same_condition(nova_store_t *s, const char *tenant_id, const char *store_id,
+                                  const nova_fga_tuple_t *t, bool *same)
+{
+    nova_rows_t r;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(store_id), NOVA_SQL_P_TEXT(tenant_id),
+                            NOVA_SQL_P_TEXT(t->object), NOVA_SQL_P_TEXT(t->relation),
+                            NOVA_SQL_P_TEXT(t->user)};
+    *same = false;
+    nova_status st = s->drv->query(s, &Q_TUPLE_GET, NULL, p, 5, &r);
+    if (st != NOVA_OK)
+        return st;
+    if ((st = s->drv->next(&r)) == NOVA_OK) {
+        size_t cl = 0, xl = 0;
+        const char *c = s->drv->col_bytes(&r, 0, &cl), *x = s->drv->col_bytes(&r, 1, &xl);
+        const char *wc = or_empty(t->condition), *wx = or_empty(t->context);
+        *same = cl == strlen(wc) && (cl == 0 || memcmp(c, wc, cl) == 0) && xl == strlen(wx) &&
+                (xl == 0 || memcmp(x, wx, xl) == 0);
+    }
+    s->drv->done(&r);
+    return st == NOVA_NOT_FOUND ? NOVA_OK : st;
+}
+
+static nova_status add_change(nova_store_t *s, const char *tenant_id, const char *store_id,
+                              int64_t seq, const char *op, const nova_fga_tuple_t *t, int64_t now)
+{
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(store_id),  NOVA_SQL_P_TEXT(tenant_id),
+                            NOVA_SQL_P_INT(seq),        NOVA_SQL_P_TEXT(op),
+                            NOVA_SQL_P_TEXT(t->change), NOVA_SQL_P_INT(now)};
+    return nova_store_exec_q(s, &Q_CHANGE_INSERT, NULL, p, 6, NULL);
+}
+
+nova_status nova_store_fga_write(nova_store_t *s, const char *tenant_id, const char *store_id,
+                                 const nova_fga_write_t *w, int64_t now,
+                                 const nova_audit_entry_t *audit, nova_fga_write_result_t *res)
+{
+    if (!valid_id(tenant_id) || !valid_id(store_id) || !w || !res || !audit_ok(audit, tenant_id))
+        return NOVA_INVALID;
+    for (size_t i = 0; i < w->nwrites + w->ndeletes; i++) {
+        const nova_fga_tuple_t *t = i < w->nwrites ? &w->writes[i] : &w->deletes[i - w->nwrites];
+        if (!t->object || !t->relation || !t->user || !t->change || (i < w->nwrites && !t->ulid))
+            return NOVA_INVALID;
+    }
+    memset(res, 0, sizeof(*res));
+    int64_t changed = 0, seq = 0;
+    nova_status st = nova_store_tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    nova_sql_param_t tp[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(store_id),
+                             NOVA_SQL_P_TEXT(tenant_id)};
+    nova_sql_param_t hp[] = {NOVA_SQL_P_TEXT(store_id), NOVA_SQL_P_TEXT(tenant_id)};
+    st = nova_store_exec_q(s, &Q_STORE_TOUCH, NULL, tp, 3, &changed);
+    if (st == NOVA_OK && changed == 0)
+        st = NOVA_NOT_FOUND;
+    if (st == NOVA_OK)
+        st = nova_store_query_int(s, &Q_CHANGE_HEAD, NULL, hp, 2, &seq);
+    for (size_t i = 0; st == NOVA_OK && i < w->nwrites; i++) {
+        const nova_fga_tuple_t *t = &w->writes[i];
+        nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(store_id),
+                                NOVA_SQL_P_TEXT(tenant_id),
+                                NOVA_SQL_P_TEXT(t->object),
+                                NOVA_SQL_P_TEXT(t->relation),
+                                NOVA_SQL_P_TEXT(t->user),
+                                NOVA_SQL_P_TEXT(or_empty(t->condition)),
+                                NOVA_SQL_P_TEXT(or_empty(t->context)),
+                                NOVA_SQL_P_TEXT(t->ulid),
+                                NOVA_SQL_P_INT(now)};
+        if ((st = nova_store_exec_q(s, &Q_TUPLE_INSERT, NULL, p, 9, &changed)) != NOVA_OK)
+            break;
+        if (changed == 0) {
+            bool same = false;
+            if (w->ignore_duplicate &&
+                (st = same_condition(s, tenant_id, store_id, t, &same)) != NOVA_OK)
+                break;
+            if (!same) {
+                res->bad = i;
+                st = NOVA_CONFLICT;
+            }
+            continue;
+        }
+        st = add_change(s, tenant_id, store_id, ++seq, "write", t, now);
+    }
+    for (size_t i = 0; st == NOVA_OK && i < w->ndeletes; i++) {
+        const nova_fga_tuple_t *t = &w->deletes[i];
+        nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(store_id), NOVA_SQL_P_TEXT(tenant_id),
+                                NOVA_SQL_P_TEXT(t->object), NOVA_SQL_P_TEXT(t->relation),
+                                NOVA_SQL_P_TEXT(t->user)};
+        if ((st = nova_store_exec_q(s, &Q_TUPLE_DELETE, NULL, p, 5, &changed)) != NOVA_OK)
+            break;
+        if (changed == 0) {
+            if (!w->ignore_missing) {
+                res->bad = i;
+                res->bad_delete = true;
+                st = NOVA_CONFLICT;
+            }
+            continue;
+        }
+        st = add_change(s, tenant_id, store_id, ++seq, "delete", t, now);
+    }
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    if (st != NOVA_OK) {
+        nova_store_tx_rollback(s);
+        return st;
+    }
+    if ((st = nova_store_tx_commit(s)) == NOVA_OK)
+        res->seq = seq;
+    return st;
+}
+
+nova_status nova_store_fga_tuple_read(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                      const char *store_id, const nova_fga_tuple_filter_t *f,
+                                      size_t limit, nova_fga_tuple_t **out, size_t *n)
+{
+    if (!valid_id(tenant_id) || !valid_id(store_id) || !f || limit == 0 || limit > 1000)
+        return NOVA_INVALID;
+    const char *type = or_empty(f->object_type);
+    const char *prefix = type[0] ? nova_arena_printf(a, "%s:", type) : "";
+    if (prefix == NULL)
+        return NOVA_NOMEM;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(store_id),
+                            NOVA_SQL_P_TEXT(tenant_id),
+                            NOVA_SQL_P_TEXT(or_empty(f->object)),
+                            NOVA_SQL_P_TEXT(or_empty(f->object)),
+                            NOVA_SQL_P_TEXT(prefix),
+                            NOVA_SQL_P_TEXT(prefix),
+                            NOVA_SQL_P_TEXT(prefix),
+                            NOVA_SQL_P_TEXT(or_empty(f->relation)),
+                            NOVA_SQL_P_TEXT(or_empty(f->relation)),
+                            NOVA_SQL_P_TEXT(or_empty(f->user)),
+                            NOVA_SQL_P_TEXT(or_empty(f->user)),
+                            NOVA_SQL_P_TEXT(or_empty(f->after_object)),
+                            NOVA_SQL_P_TEXT(or_empty(f->after_relation)),
+                            NOVA_SQL_P_TEXT(or_empty(f->after_user)),
+                            NOVA_SQL_P_INT((int64_t)limit)};
+    return read_rows(s, a, &Q_TUPLE_READ, tenant_id, p, 15, limit, sizeof(**out),
+                     (row_fn)read_tuple, (void **)out, n);
+}
+
+nova_status nova_store_fga_tuple_scan(nova_store_t *s, const char *tenant_id, const char *store_id,
+                                      nova_fga_tuple_fn fn, void *ud)
+{
+    if (!valid_id(tenant_id) || !valid_id(store_id) || !fn)
+        return NOVA_INVALID;
+    nova_rows_t r;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(store_id), NOVA_SQL_P_TEXT(tenant_id)};
+    nova_status st = s->drv->query(s, &Q_TUPLE_SCAN, tenant_id, p, 2, &r);
+    if (st != NOVA_OK)
+        return st;
+    while ((st = s->drv->next(&r)) == NOVA_OK) {
+        size_t len;
+        nova_fga_tuple_t t = {0};
+        const char **strs[] = {&t.object, &t.relation, &t.user, &t.condition, &t.context, &t.ulid};
+        for (int i = 0; i < 6; i++) {
+            *strs[i] = s->drv->col_bytes(&r, i, &len);
+            if (*strs[i] == NULL)
+                *strs[i] = "";
+        }
+        t.created_at = s->drv->col_int64(&r, 6);
+        if ((st = fn(&t, ud)) != NOVA_OK)
+            break;
+    }
+    s->drv->done(&r);
+    return st == NOVA_NOT_FOUND ? NOVA_OK : st;
+}
+
+nova_status nova_store_fga_change_head(nova_store_t *s, const char *tenant_id, const char *store_id,
+                                       int64_t *seq)
+{
+    if (!valid_id(tenant_id) || !valid_id(store_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(store_id), NOVA_SQL_P_TEXT(tenant_id)};
+    return nova_store_query_int(s, &Q_CHANGE_HEAD, tenant_id, p, 2, seq);
+}
+
+static nova_status read_change(nova_rows_t *r, nova_arena_t *a, nova_fga_change_t *o)
+{
+    nova_status st;
+    o->seq = r->s->drv->col_int64(r, 0);
+    if ((st = nova_store_col_str(r, 1, a, &o->op)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 2, a, &o->tuple)) != NOVA_OK)
+        return st;
+    o->ts = r->s->drv->col_int64(r, 3);
+    return NOVA_OK;
+}
+
+nova_status nova_store_fga_changes(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                   const char *store_id, int64_t after_seq, int64_t from_ts,
+                                   size_t limit, nova_fga_change_t **out, size_t *n)
+{
+    if (!valid_id(tenant_id) || !valid_id(store_id) || limit == 0 || limit > 10000)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(store_id), NOVA_SQL_P_TEXT(tenant_id),
+                            NOVA_SQL_P_INT(after_seq), NOVA_SQL_P_INT(from_ts),
+                            NOVA_SQL_P_INT((int64_t)limit)};
+    return read_rows(s, a, &Q_CHANGE_LIST, tenant_id, p, 5, limit, sizeof(**out),
+                     (row_fn)read_change, (void **)out, n);
+}
+
+/* ---- assertions ---- */
+
+nova_status nova_store_fga_assertions_put(nova_store_t *s, const char *tenant_id,
+                                          const char *store_id, const char *model_id,
+                                          const char *json, int64_t now,
+                                          const nova_audit_entry_t *audit)
+{
+    if (!valid_id(tenant_id) || !valid_id(store_id) || !valid_id(model_id) || !json ||
+        !audit_ok(audit, tenant_id))
+        return NOVA_INVALID;
+    int64_t changed = 0;
+    nova_status st = nova_store_tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    nova_sql_param_t tp[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(store_id),
+                             NOVA_SQL_P_TEXT(tenant_id)};
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(json), NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(model_id),
+                            NOVA_SQL_P_TEXT(store_id), NOVA_SQL_P_TEXT(tenant_id)};
+    st = nova_store_exec_q(s, &Q_STORE_TOUCH, NULL, tp, 3, &changed);
+    if (st == NOVA_OK && changed == 1)
+        st = nova_store_exec_q(s, &Q_ASSERT_PUT, NULL, p, 5, &changed);
+    if (st == NOVA_OK && changed == 0)
+        st = NOVA_NOT_FOUND;
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    if (st != NOVA_OK) {
+        nova_store_tx_rollback(s);
+        return st;
+    }
+    return nova_store_tx_commit(s);
+}
+
+nova_status nova_store_fga_assertions_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                          const char *store_id, const char *model_id,
+                                          const char **json)
+{
+    if (!valid_id(tenant_id) || !valid_id(store_id) || !valid_id(model_id))
+        return NOVA_INVALID;
+    nova_rows_t r;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(store_id), NOVA_SQL_P_TEXT(model_id),
+                            NOVA_SQL_P_TEXT(tenant_id)};
+    *json = "";
+    nova_status st = s->drv->query(s, &Q_ASSERT_GET, tenant_id, p, 3, &r);
+    if (st != NOVA_OK)
+        return st;
+    if ((st = s->drv->next(&r)) == NOVA_OK)
+        st = nova_store_col_str(&r, 0, a, json);
+    s->drv->done(&r);
+    return st == NOVA_NOT_FOUND ? NOVA_OK : st;
+}
