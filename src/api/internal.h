@@ -58,6 +58,9 @@ void api_kv_unavailable(nova_req_t *r);
 /* Appends the rate-limit and control-plane metrics (Prometheus text). */
 nova_status api_ratelimit_metrics(nova_api_t *api, nova_buf_t *out);
 
+/* The OpenFGA-compatible API (fga.c): /stores and everything under it. */
+nova_status api_fga_register(nova_api_t *api, nova_http_server_t *srv);
+
 /* The audit log (audit.c): GET /v1/audit, and its metric (Prometheus text). */
 nova_status api_audit_register(nova_api_t *api, nova_http_server_t *srv);
 nova_status api_audit_metrics(nova_buf_t *out);

@@ -21,6 +21,8 @@ const char *const nova_auth_scopes[] = {
     "verifications:write", /* submit verifications (the gateway; SDK sessions may hold it) */
     "keys:read",           /* list the tenant's signing keys and their states (GET /v1/keys) */
     "keys:write",          /* rotate the tenant's signing key (POST /v1/keys/rotate) */
+    "fga:read",  /* OpenFGA API: read stores, models, tuples; check and list (/stores) */
+    "fga:write", /* OpenFGA API: stores, models, tuple writes and assertions */
     NULL,
 };
 

@@ -54,10 +54,74 @@ async function sdkSession() {
 // One driver per mutating operation of the route table: it makes the change as `tenant`'s
 // client (or the platform admin) and says which entry must appear, in which tenant's chain.
 // Operations that change no stored state say so here, with the reason.
+// The OpenFGA API (/stores) as a client of `tenant` holding fga:read and fga:write.
+let fgaClient = null;
+const FGA_MODEL = {
+  schema_version: '1.1',
+  type_definitions: [{ type: 'user' }, {
+    type: 'doc', relations: { viewer: { this: {} } },
+    metadata: { relations: { viewer: { directly_related_user_types: [{ type: 'user' }] } } },
+  }],
+};
+async function fgaStore() {
+  if (!fgaClient) {
+    const c = nova.ctl('client', 'create', '--tenant', tenant.tenant, '--name', 'fga', '--scopes', 'fga:read fga:write');
+    assert.equal(c.code, 0, c.stderr);
+    fgaClient = { id: c.json.client_id, secret: c.json.client_secret };
+    secrets.push(fgaClient.secret);
+  }
+  const tok = await token(nova, fgaClient);
+  secrets.push(tok);
+  const s = await call(nova, 'POST', '/stores', { tok, body: { name: 'audit store' } });
+  assert.equal(s.status, 201, s.text);
+  return { tok, store: s.json.id, client: fgaClient.id };
+}
+async function fgaModel(f) {
+  const m = await call(nova, 'POST', `/stores/${f.store}/authorization-models`, { tok: f.tok, body: FGA_MODEL });
+  assert.equal(m.status, 201, m.text);
+  return m.json.authorization_model_id;
+}
+
 const READ_ONLY = {
   'POST /oauth/introspect': 'reads token state',
+  'POST /stores/{store_id}/read': 'reads tuples',
+  'POST /stores/{store_id}/check': 'evaluates, changes nothing',
+  'POST /stores/{store_id}/batch-check': 'evaluates, changes nothing',
+  'POST /stores/{store_id}/expand': 'evaluates, changes nothing',
+  'POST /stores/{store_id}/list-objects': 'evaluates, changes nothing',
+  'POST /stores/{store_id}/streamed-list-objects': 'evaluates, changes nothing',
+  'POST /stores/{store_id}/list-users': 'evaluates, changes nothing',
 };
 const DRIVERS = {
+  'POST /stores': async () => {
+    const f = await fgaStore();
+    return { action: 'fga_store.create', actor: f.client, target: 'fga_store:' + f.store };
+  },
+  'DELETE /stores/{store_id}': async () => {
+    const f = await fgaStore();
+    const r = await call(nova, 'DELETE', '/stores/' + f.store, { tok: f.tok });
+    assert.equal(r.status, 204, r.text);
+    return { action: 'fga_store.delete', actor: f.client, target: 'fga_store:' + f.store };
+  },
+  'POST /stores/{store_id}/authorization-models': async () => {
+    const f = await fgaStore();
+    const id = await fgaModel(f);
+    return { action: 'fga_model.create', actor: f.client, target: 'fga_model:' + id };
+  },
+  'POST /stores/{store_id}/write': async () => {
+    const f = await fgaStore();
+    await fgaModel(f);
+    const r = await call(nova, 'POST', `/stores/${f.store}/write`, { tok: f.tok, body: { writes: { tuple_keys: [{ user: 'user:a', relation: 'viewer', object: 'doc:1' }] } } });
+    assert.equal(r.status, 200, r.text);
+    return { action: 'fga_tuples.write', actor: f.client, target: 'fga_store:' + f.store };
+  },
+  'PUT /stores/{store_id}/assertions/{authorization_model_id}': async () => {
+    const f = await fgaStore();
+    const id = await fgaModel(f);
+    const r = await call(nova, 'PUT', `/stores/${f.store}/assertions/${id}`, { tok: f.tok, body: { assertions: [{ tuple_key: { user: 'user:a', relation: 'viewer', object: 'doc:1' }, expectation: false }] } });
+    assert.equal(r.status, 204, r.text);
+    return { action: 'fga_assertions.write', actor: f.client, target: 'fga_model:' + id };
+  },
   'POST /v1/tenants': async () => {
     const r = await call(nova, 'POST', '/v1/tenants', { tok: adminTok, body: { name: 'audit-made-' + Date.now() } });
     assert.equal(r.status, 201, r.text);

@@ -307,3 +307,45 @@ test('what the server answers matches the documented schemas', async () => {
     assert.equal(missing.status, 404, p);
   }
 });
+
+test('the OpenFGA routes answer as documented', async () => {
+  const f = makeTenant(nova, 'oa-fga', 'fga:read fga:write');
+  const tok = await token(nova, f);
+  const check = async (method, pattern, path, body, raw) => {
+    const r = await call(nova, method, path, raw ? { tok, ...raw } : { tok, body });
+    conforms(method, pattern, r);
+    return r;
+  };
+  const s = (await check('POST', '/stores', '/stores', { name: 'oa store' })).json.id;
+  await check('POST', '/stores', '/stores', { name: 'x' });
+  await check('POST', '/stores', '/stores', undefined, { raw: '{}', headers: { 'content-type': 'text/plain' } });
+  await check('GET', '/stores', '/stores?page_size=1');
+  await check('GET', '/stores', '/stores?page_size=x');
+  await check('GET', '/stores/{store_id}', '/stores/' + s);
+  await check('GET', '/stores/{store_id}', '/stores/01ARZ3NDEKTSV4RRFFQ69G5FAV');
+  const model = { schema_version: '1.1', type_definitions: [{ type: 'user' }, { type: 'doc', relations: { viewer: { this: {} } }, metadata: { relations: { viewer: { directly_related_user_types: [{ type: 'user' }, { type: 'user', wildcard: {} }] } } } }] };
+  const P = (x) => `/stores/${s}/${x}`;
+  const m = (await check('POST', '/stores/{store_id}/authorization-models', P('authorization-models'), model)).json.authorization_model_id;
+  await check('POST', '/stores/{store_id}/authorization-models', P('authorization-models'), { schema_version: '1.1', type_definitions: [] });
+  await check('GET', '/stores/{store_id}/authorization-models', P('authorization-models'));
+  await check('GET', '/stores/{store_id}/authorization-models/{id}', P('authorization-models/' + m));
+  await check('GET', '/stores/{store_id}/authorization-models/{id}', P('authorization-models/01ARZ3NDEKTSV4RRFFQ69G5FAV'));
+  const t = { user: 'user:a', relation: 'viewer', object: 'doc:1' };
+  await check('POST', '/stores/{store_id}/write', P('write'), { writes: { tuple_keys: [t, { ...t, user: 'user:*' }] } });
+  await check('POST', '/stores/{store_id}/write', P('write'), { writes: { tuple_keys: [t] } });
+  await check('POST', '/stores/{store_id}/read', P('read'), { page_size: 1 });
+  await check('POST', '/stores/{store_id}/read', P('read'), { tuple_key: { relation: 'x' } });
+  await check('POST', '/stores/{store_id}/check', P('check'), { tuple_key: t });
+  await check('POST', '/stores/{store_id}/check', P('check'), { tuple_key: { ...t, relation: 'nope' } });
+  await check('POST', '/stores/{store_id}/batch-check', P('batch-check'), { checks: [{ tuple_key: t, correlation_id: '1' }, { tuple_key: { ...t, relation: 'nope' }, correlation_id: '2' }] });
+  await check('POST', '/stores/{store_id}/expand', P('expand'), { tuple_key: { object: 'doc:1', relation: 'viewer' } });
+  await check('POST', '/stores/{store_id}/list-objects', P('list-objects'), { type: 'doc', relation: 'viewer', user: 'user:a' });
+  const sl = await check('POST', '/stores/{store_id}/streamed-list-objects', P('streamed-list-objects'), { type: 'doc', relation: 'viewer', user: 'user:a' });
+  assert.equal(sl.text, '{"result":{"object":"doc:1"}}\n');
+  await check('POST', '/stores/{store_id}/list-users', P('list-users'), { object: { type: 'doc', id: '1' }, relation: 'viewer', user_filters: [{ type: 'user' }] });
+  await check('GET', '/stores/{store_id}/changes', P('changes'));
+  await check('PUT', '/stores/{store_id}/assertions/{authorization_model_id}', P('assertions/' + m), { assertions: [{ tuple_key: t, expectation: true }] });
+  await check('GET', '/stores/{store_id}/assertions/{authorization_model_id}', P('assertions/' + m));
+  await check('DELETE', '/stores/{store_id}', '/stores/' + s);
+  await check('DELETE', '/stores/{store_id}', '/stores/' + s);
+});
