@@ -80,6 +80,8 @@ void api_unavailable(nova_req_t *r, nova_status st);
 
 /* Signing keys (keys.c): GET /v1/keys, POST /v1/keys/rotate. */
 nova_status api_keys_register(nova_api_t *api, nova_http_server_t *srv);
+/* Kill switches (killswitch.c): GET /v1/kill-switches, PUT /v1/kill-switches/{action}. */
+nova_status api_killswitch_register(nova_api_t *api, nova_http_server_t *srv);
 
 /* SDK sessions (sdk.c). */
 nova_status api_sdk_register(nova_api_t *api, nova_http_server_t *srv);

@@ -257,10 +257,11 @@ void api_tenants_create(nova_req_t *r, void *ud)
                           "\"client\" must be an object");
         goto end;
     }
-    if (client &&
-        (nova_json_only_members(client, client_members, err, sizeof(err)) ||
-         !parse_client(r, client, "clients:read clients:write audit:read keys:read keys:write",
-                       &cr))) {
+    if (client && (nova_json_only_members(client, client_members, err, sizeof(err)) ||
+                   !parse_client(r, client,
+                                 "clients:read clients:write audit:read keys:read keys:write "
+                                 "killswitches:read killswitches:write",
+                                 &cr))) {
         if (r->status == 0)
             nova_resp_problem(r, 400, "invalid_request", "Invalid request", err);
         goto end;
@@ -380,6 +381,8 @@ nova_status nova_api_register(nova_api_t *api, nova_http_server_t *srv)
     if ((st = api_sdk_register(api, srv)) != NOVA_OK)
         return st;
     if ((st = api_keys_register(api, srv)) != NOVA_OK)
+        return st;
+    if ((st = api_killswitch_register(api, srv)) != NOVA_OK)
         return st;
     if ((st = api_faces_register(api, srv)) != NOVA_OK)
         return st;

@@ -21,8 +21,10 @@ const char *const nova_auth_scopes[] = {
     "verifications:write", /* submit verifications (the gateway; SDK sessions may hold it) */
     "keys:read",           /* list the tenant's signing keys and their states (GET /v1/keys) */
     "keys:write",          /* rotate the tenant's signing key (POST /v1/keys/rotate) */
-    "fga:read",  /* OpenFGA API: read stores, models, tuples; check and list (/stores) */
-    "fga:write", /* OpenFGA API: stores, models, tuple writes and assertions */
+    "killswitches:read",   /* list the tenant's kill switches (GET /v1/kill-switches) */
+    "killswitches:write",  /* flip them (PUT /v1/kill-switches/{action}) */
+    "fga:read",            /* OpenFGA API: read stores, models, tuples; check and list (/stores) */
+    "fga:write",           /* OpenFGA API: stores, models, tuple writes and assertions */
     NULL,
 };
 

@@ -173,6 +173,14 @@ const DRIVERS = {
     assert.equal(r.status, 200, r.text);
     return { chainOf: k.tenant, action: 'key.rotate', actor: k.id, target: 'key:' + r.json.kid };
   },
+  'PUT /v1/kill-switches/{action}': async () => {
+    const k = makeTenant(nova, 'audit-ks-' + Date.now(), 'killswitches:write');
+    const tok = await token(nova, k);
+    secrets.push(k.secret, tok);
+    const r = await call(nova, 'PUT', '/v1/kill-switches/disbursement', { tok, body: { active: true, region: 'KE', reason: 'audit drill' } });
+    assert.equal(r.status, 200, r.text);
+    return { chainOf: k.tenant, action: 'killswitch.set', actor: k.id, target: 'killswitch:KE:disbursement' };
+  },
   'POST /oauth/revoke': async () => {
     const t = await token(nova, tenant);
     secrets.push(t);

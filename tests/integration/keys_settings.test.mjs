@@ -142,3 +142,63 @@ test('novactl tenant contain: key retired, every session ended, all of it audite
   assert.equal(nova.ctl('key', 'rotate', '--tenant', t.tenant, '--grace', '86401').code, 6);
   assert.equal(nova.ctl('tenant', 'contain', 'ten_nope').code, 7);
 });
+
+test('kill switches: set, listed, cleared, validated, audited', async () => {
+  const t = makeTenant(nova, 'ks-a', 'killswitches:read killswitches:write audit:read');
+  const tok = await token(nova, t);
+  const put = (action, body) => call(nova, 'PUT', '/v1/kill-switches/' + action, { tok, body });
+  let r = await put('cashout', { active: true, region: 'UG', reason: 'fraud spike' });
+  assert.equal(r.status, 200, r.text);
+  r = await call(nova, 'GET', '/v1/kill-switches', { tok });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.kill_switches.map((k) => [k.region, k.action, k.reason, k.set_by]), [['UG', 'cashout', 'fraud spike', t.id]]);
+  // Another tenant sees none of them.
+  const o = makeTenant(nova, 'ks-other', 'killswitches:read');
+  assert.deepEqual((await call(nova, 'GET', '/v1/kill-switches', { tok: await token(nova, o) })).json.kill_switches, []);
+  for (const [action, body, field] of [
+    ['Cash Out', { active: true, reason: 'x' }, 'action'],
+    ['cashout', { active: 'yes' }, 'active'],
+    ['cashout', { active: true, region: 'kenya', reason: 'x' }, 'region'],
+    ['cashout', { active: true }, 'reason'],
+  ]) {
+    const b = await put(encodeURIComponent(action), body);
+    assert.equal(b.status, 422, `${action} ${JSON.stringify(body)}: ${b.text}`);
+    assert.match(b.json.detail, new RegExp('^' + field));
+  }
+  r = await put('cashout', { active: false, region: 'UG' });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual((await call(nova, 'GET', '/v1/kill-switches', { tok })).json.kill_switches, []);
+  const log = await call(nova, 'GET', '/v1/audit?limit=200', { tok });
+  const mine = log.json.entries.filter((e) => e.target === 'killswitch:UG:cashout').map((e) => e.action);
+  assert.deepEqual(mine, ['killswitch.set', 'killswitch.clear']);
+  const ro = makeTenant(nova, 'ks-ro', 'killswitches:read');
+  assert.equal((await call(nova, 'PUT', '/v1/kill-switches/cashout', { tok: await token(nova, ro), body: { active: false } })).status, 403);
+});
+
+test('a kill switch flipped on one novad takes effect on another sharing Redis within 1 s',
+  { skip: !process.env.NOVA_TEST_REDIS_URL && 'needs the shared control plane (NOVA_TEST_REDIS_URL)' }, async () => {
+    const second = await startNova({ NOVA_ISSUER: ISSUER }, { shareWith: nova });
+    try {
+      const t = makeTenant(nova, 'ks-shared', 'killswitches:read killswitches:write');
+      const tok = await token(nova, t);
+      const seen = async (want) => {
+        const until = Date.now() + 1000; // the bound: poll up to 1 s
+        for (;;) {
+          const r = await call(second, 'GET', '/v1/kill-switches', { tok });
+          assert.equal(r.status, 200, r.text);
+          const on = r.json.kill_switches.some((k) => k.action === 'settlement' && k.region === '*');
+          if (on === want) return true;
+          if (Date.now() > until) return false;
+          await new Promise((ok) => setTimeout(ok, 25));
+        }
+      };
+      assert.equal(await seen(false), true);
+      const r = await call(nova, 'PUT', '/v1/kill-switches/settlement', { tok, body: { active: true, reason: 'eod incident' } });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(await seen(true), true, 'the second novad sees the switch on within 1 s');
+      await call(nova, 'PUT', '/v1/kill-switches/settlement', { tok, body: { active: false } });
+      assert.equal(await seen(false), true, 'and off again within 1 s');
+    } finally {
+      await second.stop();
+    }
+  });

@@ -3,7 +3,7 @@
  * verifying and stay in the JWKS, a retired key's tokens fail at once even on an instance that
  * has the key cached, another instance starts signing with the new key within the recheck
  * bound, the scheduler rotates and retires on time (fake clock), and containment retires the
- * key, ends every session and writes its audit entries.
+ * key, ends every session and writes its audit entries; kill switches (nova/killswitch.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +22,7 @@
 
 #include "nova/audit_store.h"
 #include "nova/auth.h"
+#include "nova/killswitch.h"
 #include "nova/session_store.h"
 
 static const nova_audit_actor_t actor = {.id = "test", .request_id = "req_test"};
@@ -286,6 +287,54 @@ static void t_contain(void **state)
     assert_int_equal(verify(f, f->a, issue(f, f->a), &why), NOVA_OK);
 }
 
+/* Kill switches on the in-process control plane: region and every-region switches, invalid
+ * input fails closed, each change audited. (Staleness fail-closed is kv_test's, on Redis.) */
+static void t_killswitch(void **state)
+{
+    fx *f = *state;
+    nova_kv_t *kv = NULL;
+    char err[128];
+    assert_int_equal(nova_kv_open(NULL, NULL, &kv, err, sizeof(err)), NOVA_OK);
+    assert_false(nova_killswitch_active(kv, f->t.id, "KE", "cashout"));
+    assert_int_equal(
+        nova_killswitch_set(kv, f->s, &f->ar, &actor, f->t.id, "KE", "cashout", true, "fraud"),
+        NOVA_OK);
+    assert_true(nova_killswitch_active(kv, f->t.id, "KE", "cashout"));
+    assert_false(nova_killswitch_active(kv, f->t.id, "UG", "cashout"));
+    assert_false(nova_killswitch_active(kv, f->t.id, NULL, "cashout"));
+    assert_false(nova_killswitch_active(kv, f->t.id, "KE", "settlement"));
+    assert_false(nova_killswitch_active(kv, "ten_other", "KE", "cashout"));
+    assert_int_equal(
+        nova_killswitch_set(kv, f->s, &f->ar, &actor, f->t.id, "*", "settlement", true, "eod"),
+        NOVA_OK);
+    assert_true(nova_killswitch_active(kv, f->t.id, "UG", "settlement"));
+    assert_true(nova_killswitch_active(kv, f->t.id, NULL, "settlement"));
+    nova_killswitch_t *ks = NULL;
+    size_t n = 0;
+    assert_int_equal(nova_killswitch_list(kv, &f->ar, f->t.id, &ks, &n), NOVA_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(
+        nova_killswitch_set(kv, f->s, &f->ar, &actor, f->t.id, "KE", "cashout", false, NULL),
+        NOVA_OK);
+    assert_false(nova_killswitch_active(kv, f->t.id, "KE", "cashout"));
+    /* Bad input: refused, and a question the switch cannot answer is "active". */
+    assert_int_equal(
+        nova_killswitch_set(kv, f->s, &f->ar, &actor, f->t.id, "KE", "Cash Out", true, "x"),
+        NOVA_INVALID);
+    assert_int_equal(
+        nova_killswitch_set(kv, f->s, &f->ar, &actor, f->t.id, "kenya", "cashout", true, "x"),
+        NOVA_INVALID);
+    assert_int_equal(
+        nova_killswitch_set(kv, f->s, &f->ar, &actor, f->t.id, "KE", "cashout", true, NULL),
+        NOVA_INVALID);
+    assert_true(nova_killswitch_active(kv, f->t.id, "KE", "Cash Out"));
+    assert_true(nova_killswitch_active(kv, "ten:x", "KE", "cashout"));
+    assert_true(nova_killswitch_active(kv, f->t.id, "kenya", "cashout"));
+    assert_int_equal(audited(f, "killswitch.set"), 2);
+    assert_int_equal(audited(f, "killswitch.clear"), 1);
+    nova_kv_close(kv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -294,6 +343,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_retired_key_on_other_instance, setup, teardown),
         cmocka_unit_test_setup_teardown(t_scheduler, setup, teardown),
         cmocka_unit_test_setup_teardown(t_contain, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_killswitch, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
