@@ -131,6 +131,7 @@ static int serve(nova_app_t *app)
         .database_url = app->cfg.database_url,
         .store_driver = nova_store_driver(app->store),
         .dpop_nonce = app->cfg.dpop_nonce,
+        .apikey_skew = app->cfg.apikey_skew,
         .key_grace = app->cfg.key_grace,
         .face_model = app->cfg.face_model,
         .kv = kv,

@@ -28,6 +28,7 @@ typedef struct nova_api {
     nova_http_server_t *srv;  /* set by nova_api_register: /metrics renders its counters */
     nova_kv_t *kv;            /* the control plane (never NULL once serving) */
     bool dpop_nonce;          /* the token endpoint requires a DPoP server nonce */
+    unsigned apikey_skew;     /* seconds an API-key request's date may differ from the clock */
     int64_t key_grace;        /* seconds a rotated signing key keeps verifying (NOVA_KEY_GRACE) */
     const char *face_model;   /* NOVA_FACE_MODEL: the face nets, opened on first use */
     nova_api_limits_t limits;

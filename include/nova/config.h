@@ -39,6 +39,7 @@ typedef struct nova_config {
     bool demo;                   /* NOVA_DEMO */
     unsigned token_cache;        /* NOVA_TOKEN_CACHE entries */
     bool dpop_nonce;             /* NOVA_DPOP_NONCE */
+    unsigned apikey_skew;        /* NOVA_APIKEY_SKEW seconds */
     unsigned session_ttl;        /* NOVA_SDK_SESSION_TTL seconds */
     char *face_model;            /* NOVA_FACE_MODEL (path) */
     unsigned key_rotation_days;  /* NOVA_KEY_ROTATION_DAYS, 0: no scheduled rotation */

@@ -25,6 +25,9 @@ typedef struct nova_principal {
     int64_t exp;
 } nova_principal_t;
 
+/* A second authentication step that needs the request body (see nova_req.body_check). */
+typedef bool (*nova_body_check_fn)(nova_req_t *r, void *ud);
+
 #define NOVA_HTTP_MAX_PARAMS 4
 #define NOVA_HTTP_MAX_RESP_HEADERS 8
 
@@ -32,6 +35,7 @@ struct nova_req {
     nova_arena_t arena;
     const char *method;      /* "GET", ... */
     const char *path;        /* raw path as sent (percent-encoded), no query string */
+    const char *query;       /* raw query as sent (after '?', still encoded); NULL: no '?' */
     const char *route;       /* matched pattern ("/v1/clients/{id}") or "unmatched" */
     const char *req_id;      /* x-req-id honoured (if sane) or generated */
     const char *traceparent; /* valid W3C traceparent or NULL */
@@ -39,6 +43,11 @@ struct nova_req {
     size_t nparams;
     nova_buf_t body;             /* request body (NUL-terminated), at most the route's limit */
     nova_principal_t *principal; /* set by the authenticator, NULL on public routes */
+    /* Set by an authenticator whose credential covers the body (an API-key signature): the
+     * server calls it once the body has been read, before the handler. false: it wrote the
+     * error reply and the handler does not run. */
+    nova_body_check_fn body_check;
+    void *body_check_ud;
 
     /* response, filled by nova_resp_* */
     int status;

@@ -287,6 +287,8 @@ void api_unavailable(nova_req_t *r, nova_status st)
 bool api_authenticate(nova_req_t *r, const char *scope, void *ud)
 {
     nova_api_t *api = ud;
+    if (nova_req_header(r, "x-api-key-id"))
+        return api_apikey_authenticate(r, api, scope);
     const char *authz = nova_req_header(r, "Authorization");
     if (authz == NULL) {
         bearer_error(r, 401, NULL, "a bearer token is required", NULL);

@@ -86,6 +86,12 @@ nova_status api_killswitch_register(nova_api_t *api, nova_http_server_t *srv);
 /* SDK sessions (sdk.c). */
 nova_status api_sdk_register(nova_api_t *api, nova_http_server_t *srv);
 
+/* API keys (apikeys.c): the /v1/api-keys routes, the signed-request authenticator that
+ * api_authenticate hands a request with x-api-key-id to, and its metrics (Prometheus text). */
+nova_status api_apikeys_register(nova_api_t *api, nova_http_server_t *srv);
+bool api_apikey_authenticate(nova_req_t *r, nova_api_t *api, const char *scope);
+nova_status api_apikeys_metrics(nova_buf_t *out);
+
 /* Face match (faces.c): POST /v1/faces/compare. */
 nova_status api_faces_register(nova_api_t *api, nova_http_server_t *srv);
 

@@ -80,6 +80,8 @@ void api_metrics(nova_req_t *r, void *ud)
         nova_resp_status(r, NOVA_NOMEM, NULL);
     if (r->status == 200 && api_ratelimit_metrics(api, &r->resp_body) != NOVA_OK)
         nova_resp_status(r, NOVA_NOMEM, NULL);
+    if (r->status == 200 && api_apikeys_metrics(&r->resp_body) != NOVA_OK)
+        nova_resp_status(r, NOVA_NOMEM, NULL);
 }
 
 void api_me(nova_req_t *r, void *ud)
@@ -377,6 +379,8 @@ nova_status nova_api_register(nova_api_t *api, nova_http_server_t *srv)
     if (st)
         return st;
     if ((st = api_audit_register(api, srv)) != NOVA_OK)
+        return st;
+    if ((st = api_apikeys_register(api, srv)) != NOVA_OK)
         return st;
     if ((st = api_sdk_register(api, srv)) != NOVA_OK)
         return st;

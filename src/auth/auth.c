@@ -17,6 +17,8 @@ const char *const nova_auth_scopes[] = {
     "clients:write",       /* create and revoke the tenant's API clients */
     "audit:read",          /* read the tenant's audit log (GET /v1/audit) */
     "sdk:sessions",        /* mint SDK sessions for applicants (POST /v1/sdk/sessions) */
+    "api-keys:read",       /* list and read the tenant's API keys */
+    "api-keys:write",      /* create, rotate and revoke the tenant's API keys */
     "verifications:read",  /* read verifications (the gateway; SDK sessions may hold it) */
     "verifications:write", /* submit verifications (the gateway; SDK sessions may hold it) */
     "keys:read",           /* list the tenant's signing keys and their states (GET /v1/keys) */

@@ -99,6 +99,9 @@ static const key_def keys[] = {
     {"NOVA_KEY_GRACE", K_UINT, OFF(key_grace), "86400", 0, 86400,
      "seconds a rotated signing key keeps verifying the tokens it signed and stays in the JWKS "
      "(at most 24 h); 0 retires it at once"},
+    {"NOVA_APIKEY_SKEW", K_UINT, OFF(apikey_skew), "300", 1, 300,
+     "seconds an API-key signed request's date header may be from the server's clock; nonces "
+     "are remembered for twice this (at least 5 minutes)"},
     {"NOVA_REDIS_URL", K_STR, OFF(redis_url), "", 0, 0,
      "control plane (rate limits, replay caches, flags): empty keeps it in the process; "
      "`redis://[:password@]host:port/db` shares it between instances. Redis unreachable: the "

@@ -379,6 +379,12 @@ static void req_dispatch(nova_http_server_t *s, http_req_t *q)
         nova_resp_status(r, NOVA_NOMEM, NULL);
         return;
     }
+    /* The authenticator's second step, for credentials that sign the body too. */
+    if (r->body_check && !r->body_check(r, r->body_check_ud)) {
+        if (r->status == 0)
+            nova_resp_status(r, NOVA_UNAUTHORIZED, NULL);
+        return;
+    }
     const http_route_t *rt = &s->router.routes[r->route_idx_];
     rt->fn(r, rt->ud);
     if (r->status < 100 || r->status > 599) {
@@ -614,6 +620,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     if (id && nova_id_seq("req", id, REQ_ID_MAX) != NOVA_OK)
         id = NULL;
     r->path = path ? path : "";
+    /* Kept before MHD decodes the arguments in place: API-key signatures cover it as sent. */
+    r->query = qm ? nova_arena_strdup(&r->arena, qm + 1) : NULL;
     r->req_id = id;
     if (qm) {
         size_t args = 1, len = strlen(qm + 1);

@@ -51,6 +51,22 @@ async function sdkSession() {
   return { ...r.json, backend: sdkBackend.id, backendTok };
 }
 
+// An API key of `tenant`, made by a client of its own holding api-keys:write.
+let keyAdmin = null;
+async function apiKey() {
+  if (!keyAdmin) {
+    const c = nova.ctl('client', 'create', '--tenant', tenant.tenant, '--name', 'key admin', '--scopes', 'api-keys:write clients:read');
+    assert.equal(c.code, 0, c.stderr);
+    keyAdmin = { id: c.json.client_id, secret: c.json.client_secret };
+    keyAdmin.tok = await token(nova, keyAdmin);
+    secrets.push(keyAdmin.secret, keyAdmin.tok);
+  }
+  const r = await call(nova, 'POST', '/v1/api-keys', { tok: keyAdmin.tok, body: { purpose: 'audit', scopes: ['clients:read'] } });
+  assert.equal(r.status, 201, r.text);
+  secrets.push(r.json.secret);
+  return { ...r.json, admin: keyAdmin };
+}
+
 // One driver per mutating operation of the route table: it makes the change as `tenant`'s
 // client (or the platform admin) and says which entry must appear, in which tenant's chain.
 // Operations that change no stored state say so here, with the reason.
@@ -180,6 +196,23 @@ const DRIVERS = {
     const r = await call(nova, 'PUT', '/v1/kill-switches/disbursement', { tok, body: { active: true, region: 'KE', reason: 'audit drill' } });
     assert.equal(r.status, 200, r.text);
     return { chainOf: k.tenant, action: 'killswitch.set', actor: k.id, target: 'killswitch:KE:disbursement' };
+  },
+  'POST /v1/api-keys': async () => {
+    const k = await apiKey();
+    return { action: 'api_key.create', actor: k.admin.id, target: 'api_key:' + k.id };
+  },
+  'POST /v1/api-keys/{id}/rotate': async () => {
+    const k = await apiKey();
+    const r = await call(nova, 'POST', `/v1/api-keys/${k.id}/rotate`, { tok: k.admin.tok, body: { overlap_seconds: 60 } });
+    assert.equal(r.status, 200, r.text);
+    secrets.push(r.json.secret);
+    return { action: 'api_key.rotate', actor: k.admin.id, target: 'api_key:' + k.id };
+  },
+  'DELETE /v1/api-keys/{id}': async () => {
+    const k = await apiKey();
+    const r = await call(nova, 'DELETE', '/v1/api-keys/' + k.id, { tok: k.admin.tok });
+    assert.equal(r.status, 204, r.text);
+    return { action: 'api_key.revoke', actor: k.admin.id, target: 'api_key:' + k.id };
   },
   'POST /oauth/revoke': async () => {
     const t = await token(nova, tenant);

@@ -342,6 +342,18 @@ static void h_cached(nova_req_t *r, void *ud)
     nova_resp_json(r, 200, "{}", 2);
 }
 
+/* The second step of an authenticator whose credential covers the body: it sees the whole
+ * body (and the raw query) before the handler runs, and may still refuse. */
+static bool check_body(nova_req_t *r, void *ud)
+{
+    assert_ptr_equal(ud, &F);
+    if (strcmp(r->body.data, "signed") != 0 || !r->query || strcmp(r->query, "a=%41&b") != 0) {
+        nova_resp_problem(r, 401, "bad_signature", "Unauthorized", "body or query changed");
+        return false;
+    }
+    return true;
+}
+
 static bool authenticate(nova_req_t *r, const char *scope, void *ud)
 {
     const char *h = nova_req_header(r, "authorization");
@@ -357,6 +369,10 @@ static bool authenticate(nova_req_t *r, const char *scope, void *ud)
     }
     if (strcmp(scope, "silent") == 0)
         return false; /* writes nothing: the server must still refuse */
+    if (strcmp(scope, "body") == 0) {
+        r->body_check = check_body;
+        r->body_check_ud = &F;
+    }
     nova_principal_t *p = nova_arena_alloc(&r->arena, sizeof(*p));
     memset(p, 0, sizeof(*p));
     p->tenant_id = "t_1";
@@ -384,6 +400,8 @@ static void add_routes(nova_http_server_t *s)
     assert_int_equal(nova_http_route(s, "GET", "/private", "read", 0, h_private, NULL), NOVA_OK);
     assert_int_equal(nova_http_route(s, "GET", "/admin", "admin", 0, h_private, NULL), NOVA_OK);
     assert_int_equal(nova_http_route(s, "GET", "/silent", "silent", 0, h_private, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "POST", "/signed", "body", MAX_BODY, h_echo, NULL),
+                     NOVA_OK);
     assert_int_equal(nova_http_route(s, "GET", "/metrics", NULL, 0, nova_http_metrics_handler, s),
                      NOVA_OK);
     nova_http_set_authenticator(s, authenticate, NULL);
@@ -718,6 +736,24 @@ static void test_auth(void **state)
     /* an authenticator that refuses without writing a reply still refuses */
     http_req(F.port, &r, "GET /silent HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer good\r\n\r\n");
     check_problem(&r, 401, "unauthorized", false);
+    resp_free(&r);
+
+    /* a body check runs once the body is in, before the handler, and may refuse */
+    http_req(F.port, &r,
+             "POST /signed?a=%%41&b HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer good\r\n"
+             "Content-Length: 6\r\n\r\nsigned");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "signed");
+    resp_free(&r);
+    http_req(F.port, &r,
+             "POST /signed?a=%%41&b HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer good\r\n"
+             "Transfer-Encoding: chunked\r\n\r\n6\r\nsigneX\r\n0\r\n\r\n");
+    check_problem(&r, 401, "bad_signature", true);
+    resp_free(&r);
+    http_req(F.port, &r,
+             "POST /signed?a=A&b HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer good\r\n"
+             "Content-Length: 6\r\n\r\nsigned");
+    check_problem(&r, 401, "bad_signature", true);
     resp_free(&r);
 }
 
