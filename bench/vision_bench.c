@@ -1,6 +1,7 @@
 /*
  * vision_bench.c: times the vision engine on one core (OpenBLAS single-threaded) and prints one
- * JSON object: descriptor per face, detection + landmarks on a 640x480 picture, the whole
+ * JSON object: descriptor per face, detection + landmarks on a 640x480 picture (tiny detector
+ * and SSD MobileNet v1), the whole
  * face-match check (two JPEG decodes, detection, landmarks, descriptors, quality), JPEG decode
  * alone, and the process's peak RSS. Inputs come from the sample photos of the npm package
  * (scripts/models.sh). With OUT_DIR it also writes the 640x480 JPEG and the match pair there,
@@ -156,7 +157,7 @@ int main(int argc, char **argv)
 
     /* detection + landmarks on 640x480 */
     nova_vision_image_t vga = region(&full, 0, 0, full.width, full.height, 640, 480);
-    nova_vision_detect_opts_t det = {416, 0.5, 0};
+    nova_vision_detect_opts_t det = {.input_size = 416, .score_threshold = 0.5};
     nova_vision_face_t *faces;
     size_t n = 0;
     for (int i = 0; i < iters; i++) {
@@ -167,6 +168,17 @@ int main(int argc, char **argv)
     }
     printf("  \"faces_in_640x480\": %zu,\n", n);
     stats("detect_landmarks_640x480", t, iters, 0);
+
+    /* the same with SSD MobileNet v1 (the face-match check's last resort) */
+    nova_vision_detect_opts_t ssd = {.score_threshold = 0.5, .detector = NOVA_VISION_SSD};
+    for (int i = 0; i < iters; i++) {
+        double s = now_ms();
+        nova_vision_detect(m, &vga, &ssd, &faces, &n);
+        t[i] = now_ms() - s;
+        free(faces);
+    }
+    printf("  \"faces_in_640x480_ssd\": %zu,\n", n);
+    stats("detect_landmarks_640x480_ssd", t, iters, 0);
 
     /* descriptor per face: the aligned crop of the first face of the full sample */
     det.describe = 1;

@@ -678,7 +678,9 @@ static int face_faces(const cli_t *c, const char *const *args, unsigned what)
     rc = face_image(args[0], &img);
     nova_vision_face_t *faces = NULL;
     size_t n = 0;
-    nova_vision_detect_opts_t opts = {416, 0.5, (what & NOVA_VISION_JSON_DESCRIPTOR) != 0};
+    nova_vision_detect_opts_t opts = {.input_size = 416,
+                                      .score_threshold = 0.5,
+                                      .describe = (what & NOVA_VISION_JSON_DESCRIPTOR) != 0};
     nova_status st = rc ? NOVA_OK : nova_vision_detect(m, &img, &opts, &faces, &n);
     if (!rc && st)
         rc = fail(st, "face detection failed");

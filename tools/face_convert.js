@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Converts face-api's tfjs weights (model/<net>-weights_manifest.json + .bin shards) into one
-// file that src/vision/model.c maps: nova-face.bin. Quantized tensors stay uint8 with their
+// file that src/vision/model.c maps: nova-face.bin. int32 tensors and scalars (graph constants
+// of the SSD export: strides, axes, slice sizes, the preprocessor's 2/255 and 1) are not
+// weights and are left out. Quantized tensors stay uint8 with their
 // scale and min (v = q * scale + min, as tfjs computes it: in double, rounded to float32),
 // float32 tensors stay float32, so the file is as compact as the package's own shards.
 //   node tools/face_convert.js MODEL_DIR OUT
@@ -9,7 +11,7 @@
 //   header, 64 bytes: magic "NOVAFACE", u32 version (1), u32 tensor count, u64 table offset,
 //     u64 data offset, u64 file size, 24 bytes zero
 //   table: count entries of 128 bytes each:
-//     char name[80]   "<net>/<tfjs name>", NUL-padded; net is tiny, landmark or recog
+//     char name[80]   "<net>/<tfjs name>", NUL-padded; net is tiny, landmark, recog or ssd
 //     u32 dtype       1 = uint8 quantized, 2 = float32
 //     u32 ndim        1..4
 //     u32 shape[4]    tfjs order (conv filters HWIO, depthwise HWC1, FC IO), unused dims 0
@@ -25,6 +27,7 @@ const NETS = [
     ['tiny', 'tiny_face_detector_model'],
     ['landmark', 'face_landmark_68_model'],
     ['recog', 'face_recognition_model'],
+    ['ssd', 'ssd_mobilenetv1_model'],
 ];
 const HEADER = 64, ENTRY = 128, NAME = 80, ALIGN = 64;
 
@@ -41,11 +44,15 @@ function main() {
             const shards = Buffer.concat(group.paths.map((p) => fs.readFileSync(path.join(dir, p))));
             let pos = 0;
             for (const w of group.weights) {
-                if (w.dtype !== 'float32') throw new Error(`${w.name}: dtype ${w.dtype}`);
                 const count = w.shape.reduce((a, b) => a * b, 1);
                 const q = w.quantization;
                 if (q && q.dtype !== 'uint8') throw new Error(`${w.name}: quantized as ${q.dtype}`);
                 const nbytes = q ? count : count * 4;
+                if (w.dtype === 'int32' || w.shape.length === 0) {
+                    pos += nbytes;
+                    continue;
+                }
+                if (w.dtype !== 'float32') throw new Error(`${w.name}: dtype ${w.dtype}`);
                 if (w.shape.length < 1 || w.shape.length > 4) throw new Error(`${w.name}: rank`);
                 const name = `${prefix}/${w.name}`;
                 if (Buffer.byteLength(name) >= NAME) throw new Error(`${name}: name too long`);

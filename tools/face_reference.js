@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 // Reference outputs for the vision engine's fidelity test (tests/unit/vision_test.c).
 // Runs images through @vladmandic/face-api on @tensorflow/tfjs's CPU backend, offline, with the
-// same pipeline novactl uses: tiny face detector (inputSize 416, score > 0.5), 68-point
-// landmarks, dlib-style aligned box, 128-D descriptor. Pixels come from Debian's djpeg
+// same pipeline novactl uses: tiny face detector (inputSize 416, score > 0.5) or, with
+// --ssd, SSD MobileNet v1 (512, confidence > 0.5, at most 100), 68-point landmarks, dlib-style
+// aligned box, 128-D descriptor. Pixels come from Debian's djpeg
 // (libjpeg-turbo, default islow IDCT and fancy upsampling), which is the decoder the C engine
 // links, so both sides see the same RGB bytes and the comparison measures the nets alone.
-//   node tools/face_reference.js OUT.json IMG.jpg...
+//   node tools/face_reference.js [--ssd] OUT.json IMG.jpg...
+// The committed fixtures: tests/fixtures/vision/reference.json (tiny) and reference_ssd.json,
+// from tools/models/node_modules/@vladmandic/face-api/demo/sample{1..6}.jpg.
 // Needs scripts/models.sh to have run (tools/models/node_modules).
 'use strict';
 const path = require('path');
@@ -39,7 +42,9 @@ function decode(file) {
 const round = (v, d = 6) => Number(v.toFixed(d));
 
 async function main() {
-    const [out, ...images] = process.argv.slice(2);
+    const args = process.argv.slice(2);
+    const ssd = args[0] === '--ssd';
+    const [out, ...images] = ssd ? args.slice(1) : args;
     if (!out || images.length === 0) {
         console.error('usage: face_reference.js OUT.json IMG.jpg...');
         process.exit(2);
@@ -49,13 +54,17 @@ async function main() {
     await faceapi.nets.tinyFaceDetector.loadFromDisk(MODEL_DIR);
     await faceapi.nets.faceLandmark68Net.loadFromDisk(MODEL_DIR);
     await faceapi.nets.faceRecognitionNet.loadFromDisk(MODEL_DIR);
-    const options = new faceapi.TinyFaceDetectorOptions({ inputSize: 416, scoreThreshold: 0.5 });
+    await faceapi.nets.ssdMobilenetv1.loadFromDisk(MODEL_DIR);
+    const options = ssd
+        ? new faceapi.SsdMobilenetv1Options({ minConfidence: 0.5, maxResults: 100 })
+        : new faceapi.TinyFaceDetectorOptions({ inputSize: 416, scoreThreshold: 0.5 });
     const result = {
         generator: 'tools/face_reference.js',
         face_api: faceapi.version,
         tfjs: faceapi.tf.version_core,
         backend: faceapi.tf.getBackend(),
-        input_size: 416,
+        detector: ssd ? 'ssd_mobilenetv1' : 'tiny_face_detector',
+        input_size: ssd ? 512 : 416,
         score_threshold: 0.5,
         images: [],
     };

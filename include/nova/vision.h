@@ -46,10 +46,16 @@ typedef struct nova_vision_face {
     int has_descriptor;
 } nova_vision_face_t;
 
+typedef enum nova_vision_detector {
+    NOVA_VISION_TINY = 0, /* tiny face detector: fast, weak on close-ups at large inputs */
+    NOVA_VISION_SSD,      /* SSD MobileNet v1 at 512: about 3x the cost, finds more */
+} nova_vision_detector;
+
 typedef struct nova_vision_detect_opts {
-    int input_size;         /* detector input side, a multiple of 32; 0: 416 */
+    int input_size;         /* tiny detector input side, a multiple of 32; 0: 416 */
     double score_threshold; /* keep boxes scoring above it; 0: 0.5 */
     int describe;           /* also compute each face's descriptor */
+    nova_vision_detector detector;
 } nova_vision_detect_opts_t;
 
 /* Maps the model file written by tools/face_convert.js (scripts/models.sh puts it at
@@ -106,7 +112,7 @@ typedef struct nova_vision_match_opts {
     double min_ear;        /* mean eye aspect ratio of both eyes [0.15] */
     double min_sharpness;  /* variance of the Laplacian of the 150 x 150 grey chip [12] */
     double min_brightness; /* mean luma (0..255) of the chip [40] */
-    int detect_size;       /* detector input tried first; then 160, 320, 416 until a face [224] */
+    int detect_size;       /* tiny input tried first; then 160, 320, 416, then SSD [224] */
 } nova_vision_match_opts_t;
 
 /* What was found in one image. face is the face compared (valid when faces > 0): in the

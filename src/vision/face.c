@@ -113,7 +113,9 @@ nova_status nova_vision_detect(const nova_vision_model_t *m, const nova_vision_i
         return NOVA_INVALID;
     tiny_box_t *boxes;
     size_t nb;
-    nova_status st = tiny_detect(&m->tiny, img, size, threshold, &boxes, &nb);
+    nova_status st = opts && opts->detector == NOVA_VISION_SSD
+                         ? ssd_detect(&m->ssd, img, threshold, &boxes, &nb)
+                         : tiny_detect(&m->tiny, img, size, threshold, &boxes, &nb);
     if (st != NOVA_OK)
         return st;
     nova_vision_face_t *out = calloc(nb ? nb : 1, sizeof *out);

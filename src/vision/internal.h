@@ -60,6 +60,10 @@ nova_status vt_from_image(const nova_vision_image_t *img, int x, int y, int w, i
 /* face-api's padToSquare: zero rows or columns to make the tensor square; with center, the
  * larger half (round(diff / 2)) after the image and the rest before, else all after. */
 nova_status vt_pad_square(const vt_t *x, int center, vt_t *y);
+/* vt_from_image, vt_pad_square and vt_resize_bilinear to size x size in one pass (the same
+ * numbers), without materialising the full-size float copy and its padding. */
+nova_status vt_square_from_image(const nova_vision_image_t *img, int x, int y, int w, int h,
+                                 int center, int size, vt_t *t);
 /* tf.image.resizeBilinear(alignCorners false, halfPixelCenters false). */
 nova_status vt_resize_bilinear(const vt_t *x, int oh, int ow, vt_t *y);
 /* (x - mean[c]) / 255 per channel, in float32 as tfjs computes it. */
@@ -104,6 +108,19 @@ typedef struct recog_net {
     vparam_t fc;
 } recog_net_t;
 
+typedef struct ssd_pair {
+    vparam_t dw, gamma, beta, mean, var; /* depthwise + batch norm */
+    vparam_t pw, pw_b;                   /* pointwise + offset */
+} ssd_pair_t;
+
+typedef struct ssd_net {
+    vparam_t conv0_f, conv0_b;
+    ssd_pair_t pair[13];
+    vparam_t pred_f[8], pred_b[8];
+    vparam_t box_f[6], box_b[6], cls_f[6], cls_b[6];
+    vparam_t anchors; /* Output/extra_dim: [1, 5118, 4] */
+} ssd_net_t;
+
 struct nova_vision_model {
     size_t count;
     vm_tensor_t *tensors;
@@ -111,6 +128,7 @@ struct nova_vision_model {
     tiny_net_t tiny;
     landmark_net_t landmark;
     recog_net_t recog;
+    ssd_net_t ssd;
 };
 
 /* Parses a model image held in memory (used by nova_vision_model_open after mapping, and by
@@ -124,17 +142,23 @@ const vparam_t *vm_find(const nova_vision_model_t *m, const char *name, int ndim
 nova_status tiny_bind(nova_vision_model_t *m);
 nova_status landmark_bind(nova_vision_model_t *m);
 nova_status recog_bind(nova_vision_model_t *m);
+nova_status ssd_bind(nova_vision_model_t *m);
 
 /* A candidate box relative to the image, as the detector reports it. */
 typedef struct tiny_box {
     double x, y, w, h; /* relative to the image (0..1) */
     double score;
+    int direct; /* 1: the reference makes its FaceDetection from this box directly (SSD); 0: via
+                 * an ObjectDetection first (tiny), one more relative/absolute round trip */
 } tiny_box_t;
 
 /* Runs the detector on img at input_size and returns the kept boxes after non-maximum
  * suppression (IoU 0.4), best first. *boxes is malloc'd. */
 nova_status tiny_detect(const tiny_net_t *net, const nova_vision_image_t *img, int input_size,
                         double threshold, tiny_box_t **boxes, size_t *n);
+/* The same with SSD MobileNet v1 (input 512, at most 100 faces, IoU 0.5). */
+nova_status ssd_detect(const ssd_net_t *net, const nova_vision_image_t *img, double threshold,
+                       tiny_box_t **boxes, size_t *n);
 /* 68 landmarks of a face crop (w x h pixels at (x, y) of img), relative to the crop (0..1). */
 nova_status landmark_run(const landmark_net_t *net, const nova_vision_image_t *img, int x, int y,
                          int w, int h, double rel[NOVA_VISION_LANDMARKS][2]);

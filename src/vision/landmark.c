@@ -112,20 +112,9 @@ nova_status landmark_run(const landmark_net_t *net, const nova_vision_image_t *i
                          int w, int h, double rel[NOVA_VISION_LANDMARKS][2])
 {
     vt_t t = {0}, u = {0};
-    nova_status st = vt_from_image(img, x, y, w, h, &t);
+    nova_status st = vt_square_from_image(img, x, y, w, h, 1, INPUT, &u);
     if (st != NOVA_OK)
         return st;
-    st = vt_pad_square(&t, 1, &u);
-    vt_free(&t);
-    if (st != NOVA_OK)
-        return st;
-    if (u.h != INPUT) {
-        st = vt_resize_bilinear(&u, INPUT, INPUT, &t);
-        vt_free(&u);
-        if (st != NOVA_OK)
-            return st;
-        u = t;
-    }
     vt_normalize(&u, MEAN_RGB);
     for (int b = 0; b < 4; b++) {
         st = dense(net, b, &u, &t);

@@ -100,16 +100,22 @@ static nova_status check_image(const nova_vision_model_t *m, const nova_vision_i
 {
     memset(c, 0, sizeof *c);
     /* Portraits and selfies are close-ups, which the tiny detector finds best at a small input
-     * (the face then spans a few of its 13 cells); when the first size finds nothing, the
-     * others are tried in turn, ending with 416 for a document photographed whole. */
-    int sizes[4] = {o->detect_size, 160, 320, 416};
+     * (the face then spans a few of its 13 cells); when the first size finds nothing the
+     * others are tried in turn, 416 for a document photographed whole, and SSD MobileNet v1
+     * (about 9x a tiny pass) last. */
+    int sizes[5] = {o->detect_size, 160, 320, 416, 0};
     nova_vision_face_t *faces = NULL;
     size_t n = 0;
     nova_status st = NOVA_OK;
-    for (int i = 0; i < 4 && st == NOVA_OK && n == 0; i++) {
+    for (int i = 0; i < 5 && st == NOVA_OK && n == 0; i++) {
         if (i > 0 && sizes[i] == o->detect_size)
             continue;
-        nova_vision_detect_opts_t d = {sizes[i], 0.5, 1};
+        nova_vision_detect_opts_t d = {.input_size = sizes[i] ? sizes[i] : 416,
+                                       .score_threshold = 0.5,
+                                       .describe = 1,
+                                       .detector = sizes[i] ? NOVA_VISION_TINY : NOVA_VISION_SSD};
+        free(faces);
+        faces = NULL;
         st = nova_vision_detect(m, img, &d, &faces, &n);
     }
     if (st != NOVA_OK)

@@ -153,6 +153,8 @@ nova_status nova_vision_model_open(const char *path, nova_vision_model_t **out)
         st = landmark_bind(m);
     if (st == NOVA_OK)
         st = recog_bind(m);
+    if (st == NOVA_OK)
+        st = ssd_bind(m);
     if (st != NOVA_OK) {
         nova_vision_model_free(m);
         return st;

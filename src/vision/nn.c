@@ -82,14 +82,15 @@ void vt_bias_act(vt_t *x, const vparam_t *bias, vt_act act)
         for (size_t i = 0; i < px; i++)
             for (int ch = 0; ch < c; ch++)
                 v[i * c + ch] += bias->d[ch];
+    /* written as `x < 0 ? 0 : x` so the compiler makes it a vector max */
     if (act == VT_RELU) {
         for (size_t i = 0; i < n; i++)
-            v[i] = v[i] > 0.0f ? v[i] : 0.0f;
+            v[i] = v[i] < 0.0f ? 0.0f : v[i];
     } else if (act == VT_LEAKY) {
         for (size_t i = 0; i < n; i++) {
             float m = v[i] * 0.10000000149011612f;
             float r = v[i] - m;
-            v[i] = (r > 0.0f ? r : 0.0f) + m;
+            v[i] = (r < 0.0f ? 0.0f : r) + m;
         }
     }
 }
@@ -349,6 +350,59 @@ nova_status vt_from_image(const nova_vision_image_t *img, int x, int y, int w, i
         float *dst = t->d + (size_t)r * w * 3;
         for (int i = 0; i < w * 3; i++)
             dst[i] = src[i];
+    }
+    return NOVA_OK;
+}
+
+nova_status vt_square_from_image(const nova_vision_image_t *img, int x, int y, int w, int h,
+                                 int center, int size, vt_t *t)
+{
+    if (x < 0 || y < 0 || w <= 0 || h <= 0 || x > img->width - w || y > img->height - h ||
+        size <= 0)
+        return NOVA_INVALID;
+    int side = w > h ? w : h, diff = abs(h - w);
+    int after = center ? (diff + 1) / 2 : diff, before = diff - after;
+    int ox = h > w ? before : 0, oy = h > w ? 0 : before; /* the crop's place in the square */
+    nova_status st = vt_alloc(t, size, size, 3);
+    if (st != NOVA_OK)
+        return st;
+    const uint8_t *base = img->rgb + ((size_t)y * img->width + x) * 3;
+    size_t stride = (size_t)img->width * 3;
+    if (side == size) { /* no resize: the padded crop itself */
+        for (int r = 0; r < h; r++)
+            for (int i = 0; i < w * 3; i++)
+                t->d[((size_t)(r + oy) * size + ox) * 3 + i] = base[r * stride + i];
+        return NOVA_OK;
+    }
+    /* resizeBilinear of the zero-padded square, reading the padding as zeros */
+    double ratio = (double)side / size;
+    for (int r = 0; r < size; r++) {
+        double fy = ratio * r;
+        int y0 = (int)floor(fy), y1 = (int)ceil(fy);
+        y0 = y0 < 0 ? 0 : y0;
+        y1 = y1 > side - 1 ? side - 1 : y1;
+        double dy = fy - y0;
+        int iy0 = y0 - oy, iy1 = y1 - oy;
+        for (int c = 0; c < size; c++) {
+            double fx = ratio * c;
+            int x0 = (int)floor(fx), x1 = (int)ceil(fx);
+            x0 = x0 < 0 ? 0 : x0;
+            x1 = x1 > side - 1 ? side - 1 : x1;
+            double dx = fx - x0;
+            int ix0 = x0 - ox, ix1 = x1 - ox;
+            int in_y0 = iy0 >= 0 && iy0 < h, in_y1 = iy1 >= 0 && iy1 < h;
+            int in_x0 = ix0 >= 0 && ix0 < w, in_x1 = ix1 >= 0 && ix1 < w;
+            float *out = t->d + ((size_t)r * size + c) * 3;
+            for (int ch = 0; ch < 3; ch++) {
+                double tl = in_y0 && in_x0 ? base[iy0 * stride + ix0 * 3 + ch] : 0;
+                double tr = in_y0 && in_x1 ? base[iy0 * stride + ix1 * 3 + ch] : 0;
+                double bl = in_y1 && in_x0 ? base[iy1 * stride + ix0 * 3 + ch] : 0;
+                double br = in_y1 && in_x1 ? base[iy1 * stride + ix1 * 3 + ch] : 0;
+                double top = tl + (tr - tl) * dx;
+                double bottom = bl + (br - bl) * dx;
+                out[ch] = (float)(top + (bottom - top) * dy);
+            }
+        }
     }
     return NOVA_OK;
 }

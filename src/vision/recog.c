@@ -126,20 +126,9 @@ nova_status recog_run(const recog_net_t *net, const nova_vision_image_t *img, in
                       int h, float out[NOVA_VISION_DESCRIPTOR])
 {
     vt_t t = {0}, u = {0};
-    nova_status st = vt_from_image(img, x, y, w, h, &t);
+    nova_status st = vt_square_from_image(img, x, y, w, h, 1, INPUT, &u);
     if (st != NOVA_OK)
         return st;
-    st = vt_pad_square(&t, 1, &u);
-    vt_free(&t);
-    if (st != NOVA_OK)
-        return st;
-    if (u.h != INPUT) {
-        st = vt_resize_bilinear(&u, INPUT, INPUT, &t);
-        vt_free(&u);
-        if (st != NOVA_OK)
-            return st;
-        u = t;
-    }
     vt_normalize(&u, MEAN_RGB);
     st = conv(&u, &net->down, 2, VT_VALID, 1, &t);
     vt_free(&u);

@@ -63,12 +63,9 @@ nova_status tiny_bind(nova_vision_model_t *m)
 static nova_status forward(const tiny_net_t *n, const nova_vision_image_t *img, int size, vt_t *out)
 {
     vt_t x = {0};
-    nova_status st = vt_from_image(img, 0, 0, img->width, img->height, &x);
+    nova_status st = vt_square_from_image(img, 0, 0, img->width, img->height, 0, size, &x);
     if (st != NOVA_OK)
         return st;
-    STEP(vt_pad_square(&x, 0, &y_));
-    if (x.h != size)
-        STEP(vt_resize_bilinear(&x, size, size, &y_));
     vt_normalize(&x, MEAN_RGB);
     STEP(vt_conv2d_act(&x, &n->conv0_f, &n->conv0_b, 1, VT_VALID, VT_LEAKY, &y_));
     for (int i = 0; i < 5; i++) {
@@ -132,7 +129,7 @@ nova_status tiny_detect(const tiny_net_t *net, const nova_vision_image_t *img, i
                 double h = ((exp(v[3]) * ANCHORS[a][1]) / cells) * cfy;
                 double x = cx - w / 2, y = cy - h / 2;
                 /* BoundingBox(x, y, x + w, y + h): width is right - left */
-                cand[count++] = (tiny_box_t){x, y, (x + w) - x, (y + h) - y, score};
+                cand[count++] = (tiny_box_t){x, y, (x + w) - x, (y + h) - y, score, 0};
             }
         }
     }

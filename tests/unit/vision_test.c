@@ -30,6 +30,7 @@
 #define MODEL_PATH NOVA_SRC_DIR "/tools/models/nova-face.bin"
 #define SAMPLES NOVA_SRC_DIR "/tools/models/node_modules/@vladmandic/face-api/demo/"
 #define REFERENCE NOVA_SRC_DIR "/tests/fixtures/vision/reference.json"
+#define REFERENCE_SSD NOVA_SRC_DIR "/tests/fixtures/vision/reference_ssd.json"
 
 static nova_vision_model_t *model;
 
@@ -366,11 +367,13 @@ static double iou(const nova_vision_box_t *a, double x, double y, double w, doub
     return inter / (a->w * a->h + w * h - inter);
 }
 
-static void test_fidelity(void **state)
+/* Every face of fixture (made by tools/face_reference.js with detector det) against the
+ * engine's: same count per image, box IoU >= 0.95, every landmark within 1 px, descriptor L2
+ * difference < 1e-3. */
+static void fidelity(const char *fixture, nova_vision_detector det)
 {
-    (void)state;
     json_error_t jerr;
-    json_t *ref = json_load_file(REFERENCE, 0, &jerr);
+    json_t *ref = json_load_file(fixture, 0, &jerr);
     assert_non_null(ref);
     json_t *images = json_object_get(ref, "images");
     size_t ii, faces_checked = 0;
@@ -389,7 +392,8 @@ static void test_fidelity(void **state)
         free(jpg);
         assert_int_equal(img.width, json_integer_value(json_object_get(im, "width")));
         assert_int_equal(img.height, json_integer_value(json_object_get(im, "height")));
-        nova_vision_detect_opts_t opts = {416, 0.5, 1};
+        nova_vision_detect_opts_t opts = {
+            .input_size = 416, .score_threshold = 0.5, .describe = 1, .detector = det};
         nova_vision_face_t *faces;
         size_t n;
         assert_int_equal(nova_vision_detect(model, &img, &opts, &faces, &n), NOVA_OK);
@@ -444,11 +448,24 @@ static void test_fidelity(void **state)
         free(faces);
         nova_vision_image_free(&img);
     }
-    print_message("fidelity: %zu faces, worst IoU %.6f, worst landmark %.4f px, worst "
+    print_message("fidelity (%s): %zu faces, worst IoU %.6f, worst landmark %.4f px, worst "
                   "descriptor L2 %.2e, worst score diff %.1e\n",
-                  faces_checked, worst_iou, worst_lm, worst_desc, worst_score);
+                  det == NOVA_VISION_SSD ? "ssd" : "tiny", faces_checked, worst_iou, worst_lm,
+                  worst_desc, worst_score);
     assert_true(faces_checked >= 10);
     json_decref(ref);
+}
+
+static void test_fidelity(void **state)
+{
+    (void)state;
+    fidelity(REFERENCE, NOVA_VISION_TINY);
+}
+
+static void test_fidelity_ssd(void **state)
+{
+    (void)state;
+    fidelity(REFERENCE_SSD, NOVA_VISION_SSD);
 }
 
 /* ---- face match check ---- */
@@ -775,8 +792,8 @@ int main(void)
         cmocka_unit_test(test_model_missing),    cmocka_unit_test(test_model_corrupt),
         cmocka_unit_test(test_jpeg_orientation), cmocka_unit_test(test_jpeg_refuses),
         cmocka_unit_test(test_layers_padding),   cmocka_unit_test(test_fidelity),
-        cmocka_unit_test(test_match_rates),      cmocka_unit_test(test_match_reasons),
-        cmocka_unit_test(test_eye_ratio),
+        cmocka_unit_test(test_fidelity_ssd),     cmocka_unit_test(test_match_rates),
+        cmocka_unit_test(test_match_reasons),    cmocka_unit_test(test_eye_ratio),
     };
     return cmocka_run_group_tests(tests, setup_model, teardown_model);
 }
