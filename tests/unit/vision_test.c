@@ -706,6 +706,58 @@ static void test_eye_ratio(void **state)
     nova_vision_image_free(&img);
 }
 
+/* The JSON shapes novactl and the API print. */
+static void test_json(void **state)
+{
+    (void)state;
+    nova_vision_face_t f = {.box = {10.004, 20.5, 30.25, 40.125}, .score = 0.87654321};
+    for (int i = 0; i < NOVA_VISION_LANDMARKS; i++)
+        f.landmarks[i] = (nova_vision_point_t){i + 0.123, i * 2 + 0.5};
+    for (int i = 0; i < NOVA_VISION_DESCRIPTOR; i++)
+        f.descriptor[i] = (float)i / 256;
+    f.has_descriptor = 1;
+    json_t *o = nova_vision_face_json(&f, NOVA_VISION_JSON_LANDMARKS);
+    assert_non_null(o);
+    assert_float_equal(json_real_value(json_object_get(json_object_get(o, "box"), "x")), 10.0,
+                       1e-9);
+    assert_float_equal(json_real_value(json_object_get(o, "score")), 0.876543, 1e-9);
+    assert_int_equal(json_array_size(json_object_get(o, "landmarks")), 68);
+    json_t *last = json_array_get(json_object_get(o, "landmarks"), 67);
+    assert_float_equal(json_real_value(json_array_get(last, 1)), 134.5, 1e-9);
+    assert_null(json_object_get(o, "descriptor"));
+    json_decref(o);
+    o = nova_vision_face_json(&f, NOVA_VISION_JSON_DESCRIPTOR);
+    assert_null(json_object_get(o, "landmarks"));
+    json_t *d = json_object_get(o, "descriptor");
+    assert_int_equal(json_array_size(d), 128);
+    assert_float_equal(json_real_value(json_array_get(d, 127)), 127.0 / 256, 0);
+    json_decref(o);
+    /* a match without a comparison: null distance, the reason names, per-image faces */
+    nova_vision_match_t r = {.decision = NOVA_VISION_NO_MATCH,
+                             .distance = -1,
+                             .reasons = NOVA_VISION_NO_FACE | NOVA_VISION_TOO_DARK};
+    r.document.faces = 1;
+    r.document.face = f;
+    r.document.reasons = NOVA_VISION_TOO_DARK;
+    r.document.brightness = 12.345;
+    r.selfie.reasons = NOVA_VISION_NO_FACE;
+    o = nova_vision_match_json(&r);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "decision")), "no_match");
+    assert_true(json_is_null(json_object_get(o, "distance")));
+    json_t *reasons = json_object_get(o, "reasons");
+    assert_int_equal(json_array_size(reasons), 2);
+    assert_string_equal(json_string_value(json_array_get(reasons, 0)), "no_face");
+    assert_string_equal(json_string_value(json_array_get(reasons, 1)), "too_dark");
+    json_t *doc = json_object_get(o, "document"), *sel = json_object_get(o, "selfie");
+    assert_int_equal(json_integer_value(json_object_get(doc, "faces")), 1);
+    assert_float_equal(json_real_value(json_object_get(doc, "brightness")), 12.35, 1e-9);
+    assert_non_null(json_object_get(doc, "box"));
+    assert_int_equal(json_integer_value(json_object_get(sel, "faces")), 0);
+    assert_null(json_object_get(sel, "box"));
+    json_decref(o);
+}
+
 /* Each reason code from an image made to have it. */
 static void test_match_reasons(void **state)
 {
@@ -789,11 +841,17 @@ static void test_match_reasons(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_model_missing),    cmocka_unit_test(test_model_corrupt),
-        cmocka_unit_test(test_jpeg_orientation), cmocka_unit_test(test_jpeg_refuses),
-        cmocka_unit_test(test_layers_padding),   cmocka_unit_test(test_fidelity),
-        cmocka_unit_test(test_fidelity_ssd),     cmocka_unit_test(test_match_rates),
-        cmocka_unit_test(test_match_reasons),    cmocka_unit_test(test_eye_ratio),
+        cmocka_unit_test(test_model_missing),
+        cmocka_unit_test(test_model_corrupt),
+        cmocka_unit_test(test_jpeg_orientation),
+        cmocka_unit_test(test_jpeg_refuses),
+        cmocka_unit_test(test_layers_padding),
+        cmocka_unit_test(test_fidelity),
+        cmocka_unit_test(test_fidelity_ssd),
+        cmocka_unit_test(test_match_rates),
+        cmocka_unit_test(test_match_reasons),
+        cmocka_unit_test(test_eye_ratio),
+        cmocka_unit_test(test_json),
     };
     return cmocka_run_group_tests(tests, setup_model, teardown_model);
 }
