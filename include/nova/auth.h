@@ -81,6 +81,41 @@ nova_status nova_auth_client_create(nova_auth_t *a, nova_store_t *s, nova_arena_
                                     const char *name, const char *scopes, const char *audiences,
                                     nova_client_t *out, const char **secret);
 
+/* A client to create, and how it will authenticate at the token endpoint. */
+typedef struct nova_client_spec {
+    const char *name;
+    const char *scopes;
+    const char *audiences;      /* NULL: the deployment's audience */
+    const char *auth_method;    /* NULL or "client_secret" (HTTP Basic or the form: a secret is
+                                   made), "private_key_jwt" (needs jwks: 1-8 public EdDSA or
+                                   ES256 keys), "tls_client_auth" (needs tls_subject_dn),
+                                   "self_signed_tls_client_auth" (needs jwks with x5c) */
+    const char *jwks;           /* JWK Set text */
+    const char *tls_subject_dn; /* RFC 4514 */
+} nova_client_spec_t;
+
+/* As nova_auth_client_create for any method; *secret is NULL unless the method is
+ * client_secret. NOVA_INVALID with *why naming the field. */
+nova_status nova_auth_client_create_spec(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                         const nova_audit_actor_t *by, const char *tenant_id,
+                                         const nova_client_spec_t *spec, nova_client_t *out,
+                                         const char **secret, const char **why);
+
+/* private_key_jwt (RFC 7523 §2.2): verifies a client assertion signed by a key of the client's
+ * JWK Set: iss = sub = client (client_id, when given, must agree), aud the token endpoint or
+ * an issuer identifier, exp within 10 minutes, jti never seen before (kv; NOVA_UNAVAILABLE when
+ * the control plane is down). NOVA_UNAUTHORIZED with *why otherwise. */
+nova_status nova_auth_client_assertion(nova_auth_t *a, nova_kv_t *kv, nova_store_t *s,
+                                       nova_arena_t *ar, const char *assertion,
+                                       const char *client_id, const char *token_endpoint,
+                                       nova_client_t *out, const char **why);
+/* RFC 8705 mutual-TLS client authentication: tls_client_auth needs a certificate verified
+ * against the client CA whose subject is the registered one; self_signed_tls_client_auth a
+ * certificate whose SHA-256 (thumbprint, base64url) is that of a registered x5c. */
+nova_status nova_auth_client_tls(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,
+                                 const char *client_id, const char *thumbprint, bool verified,
+                                 const char *subject_dn, nova_client_t *out, const char **why);
+
 /* Authenticates client_id/secret. On failure NOVA_UNAUTHORIZED whatever the reason (unknown
  * client, wrong secret, revoked): the caller answers invalid_client. */
 nova_status nova_auth_client_authenticate(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar,

@@ -72,6 +72,14 @@ const char *nova_req_query(nova_req_t *r, const char *name);
  * never as ::ffff:a.b.c.d), in the arena; NULL when unknown. The peer of the socket: a
  * proxy's address when one is in front (X-Forwarded-For is not read). */
 const char *nova_req_peer_ip(nova_req_t *r);
+/* The TLS client certificate the connection presented (arena strings). */
+typedef struct nova_client_cert {
+    const char *thumbprint; /* SHA-256 of the leaf certificate's DER, base64url */
+    bool verified;          /* it chains to the configured client CA and is valid now */
+    const char *subject_dn; /* RFC 4514 subject, or NULL */
+} nova_client_cert_t;
+/* false when the connection carries no client certificate (plain HTTP, or none sent). */
+bool nova_req_client_cert(nova_req_t *r, nova_client_cert_t *out);
 /* The TLS client certificate's SHA-256 thumbprint (base64url) or NULL without mTLS. */
 const char *nova_req_client_cert_thumbprint(nova_req_t *r);
 

@@ -73,7 +73,11 @@ typedef struct nova_client {
     const char *scopes;        /* space-separated */
     const char *audiences;     /* space-separated */
     int64_t created_at;
-    int64_t revoked_at; /* 0 while active */
+    int64_t revoked_at;         /* 0 while active */
+    const char *auth_method;    /* "client_secret" (NULL on create means it), "private_key_jwt",
+                                   "tls_client_auth", "self_signed_tls_client_auth" */
+    const char *jwks;           /* JWK Set text: private_key_jwt keys, or x5c certificates */
+    const char *tls_subject_dn; /* tls_client_auth: the certificate subject (RFC 4514) */
 } nova_client_t;
 
 /* ---- tenants and their keys ---- */

@@ -146,12 +146,66 @@ static void invalid_client(nova_req_t *r, const char *why)
     api_oauth_error(r, 401, "invalid_client", why);
 }
 
+#define JWT_BEARER "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+/* The outcome of one of the methods below: counts failures for the throttle. */
+static bool client_auth_result(nova_req_t *r, nova_api_t *api, const char *id, nova_status st,
+                               const char *why)
+{
+    if (st == NOVA_UNAUTHORIZED) {
+        api_ratelimit_auth_failed(r, api, id);
+        invalid_client(r, why ? why : "client authentication failed");
+        return false;
+    }
+    if (st) {
+        api_unavailable(r, st);
+        return false;
+    }
+    return true;
+}
+
 bool api_client_auth(nova_req_t *r, nova_api_t *api, nova_store_t *s, const api_form_t *f,
                      nova_client_t *out)
 {
     const char *authz = nova_req_header(r, "Authorization");
     const char *id = api_form_get(f, "client_id");
     const char *secret = api_form_get(f, "client_secret");
+    const char *atype = api_form_get(f, "client_assertion_type");
+    const char *assertion = api_form_get(f, "client_assertion");
+    const char *why = NULL;
+    nova_status st;
+    if (atype || assertion) {
+        /* private_key_jwt (RFC 7523 §2.2). */
+        if (authz || secret) {
+            api_oauth_error(r, 400, "invalid_request", "use one client authentication method");
+            return false;
+        }
+        if (!atype || strcmp(atype, JWT_BEARER) != 0 || !assertion) {
+            api_oauth_error(r, 400, "invalid_request",
+                            "client_assertion_type must be " JWT_BEARER " with a client_assertion");
+            return false;
+        }
+        if (!api_ratelimit_auth_allowed(r, api, id))
+            return false;
+        const char *endpoint = api_request_url(r, api);
+        st = endpoint ? nova_auth_client_assertion(api->auth, api->kv, s, &r->arena, assertion, id,
+                                                   endpoint, out, &why)
+                      : NOVA_NOMEM;
+        return client_auth_result(r, api, id, st, why);
+    }
+    if (!authz && !secret && id) {
+        /* Mutual TLS (RFC 8705 §2): the connection's certificate is the credential. */
+        nova_client_cert_t cert;
+        if (!nova_req_client_cert(r, &cert)) {
+            invalid_client(r, "client authentication is required");
+            return false;
+        }
+        if (!api_ratelimit_auth_allowed(r, api, id))
+            return false;
+        st = nova_auth_client_tls(api->auth, s, &r->arena, id, cert.thumbprint, cert.verified,
+                                  cert.subject_dn, out, &why);
+        return client_auth_result(r, api, id, st, why);
+    }
     if (authz) {
         if (strncasecmp(authz, "Basic ", 6) != 0) {
             invalid_client(r, "use HTTP Basic or client_secret_post");
@@ -183,17 +237,8 @@ bool api_client_auth(nova_req_t *r, nova_api_t *api, nova_store_t *s, const api_
     }
     if (!api_ratelimit_auth_allowed(r, api, id))
         return false;
-    nova_status st = nova_auth_client_authenticate(api->auth, s, &r->arena, id, secret, out);
-    if (st == NOVA_UNAUTHORIZED) {
-        api_ratelimit_auth_failed(r, api, id);
-        invalid_client(r, "client authentication failed");
-        return false;
-    }
-    if (st) {
-        nova_resp_status(r, st, NULL);
-        return false;
-    }
-    return true;
+    st = nova_auth_client_authenticate(api->auth, s, &r->arena, id, secret, out);
+    return client_auth_result(r, api, id, st, NULL);
 }
 
 static void bearer_error(nova_req_t *r, int status, const char *error, const char *why,
@@ -344,8 +389,10 @@ bool api_authenticate(nova_req_t *r, const char *scope, void *ud)
     }
     /* An mTLS-bound token (RFC 8705 §3) only over a connection with its certificate. */
     if (c.x5t) {
-        const char *tp = nova_req_client_cert_thumbprint(r);
-        if (tp == NULL || strcmp(tp, c.x5t) != 0) {
+        /* The handshake proved the connection holds the certificate's key; whether it also
+         * chains to the client CA does not matter for the binding (self-signed clients). */
+        nova_client_cert_t cert;
+        if (!nova_req_client_cert(r, &cert) || strcmp(cert.thumbprint, c.x5t) != 0) {
             bearer_error(r, 401, "invalid_token",
                          "this token is bound to another client certificate", NULL);
             return false;

@@ -1,5 +1,6 @@
 /* oauth.c: the OAuth 2.0 endpoints: token (RFC 6749 §4.4, client credentials), introspection
  * (RFC 7662), revocation (RFC 7009), the JWKS and the RFC 8414 metadata document. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,6 +85,13 @@ void api_token(nova_req_t *r, void *ud)
         return;
     if (!api_ratelimit_token_client(r, api, client.id))
         return;
+    /* RFC 8705 §3: a client that authenticated with its certificate gets tokens bound to it. */
+    if (strcmp(client.auth_method, "tls_client_auth") == 0 ||
+        strcmp(client.auth_method, "self_signed_tls_client_auth") == 0) {
+        nova_client_cert_t cert;
+        if (nova_req_client_cert(r, &cert))
+            snprintf(bind.x5t, sizeof(bind.x5t), "%s", cert.thumbprint);
+    }
     /* RFC 8707 "resource" and the widespread "audience" both name the target; not both. */
     const char *aud = api_form_get(&f, "audience");
     const char *res = api_form_get(&f, "resource");
@@ -258,16 +266,25 @@ static void reply_metadata(nova_req_t *r, nova_api_t *api, const char *iss, cons
     for (const char *const *sc = nova_auth_scopes; *sc; sc++)
         json_array_append_new(scopes, json_string(*sc));
     json_t *methods = json_pack("[s,s]", "client_secret_basic", "client_secret_post");
+    json_t *token_methods =
+        json_pack("[s,s,s,s,s]", "client_secret_basic", "client_secret_post", "private_key_jwt",
+                  "tls_client_auth", "self_signed_tls_client_auth");
     json_t *o = json_pack(
         "{s:s, s:s+, s:s+, s:s+, s:[s,s], s:O, s:O, s:O, s:o, s:[], s:s+, s:[s,s]}", "issuer", iss,
         "token_endpoint", base, "/oauth/token", "introspection_endpoint", base, "/oauth/introspect",
         "revocation_endpoint", base, "/oauth/revoke", "grant_types_supported", "client_credentials",
-        "refresh_token", "token_endpoint_auth_methods_supported", methods,
+        "refresh_token", "token_endpoint_auth_methods_supported", token_methods,
         "introspection_endpoint_auth_methods_supported", methods,
         "revocation_endpoint_auth_methods_supported", methods, "scopes_supported", scopes,
         "response_types_supported", "service_documentation", base, "/openapi.json",
         "dpop_signing_alg_values_supported", "ES256", "EdDSA");
     json_decref(methods);
+    json_decref(token_methods);
+    if (o) {
+        json_object_set_new(o, "token_endpoint_auth_signing_alg_values_supported",
+                            json_pack("[s,s]", "ES256", "EdDSA"));
+        json_object_set_new(o, "tls_client_certificate_bound_access_tokens", json_true());
+    }
     if (o && jwks_uri)
         json_object_set_new(o, "jwks_uri", json_string(jwks_uri));
     api_reply_json(r, 200, o);

@@ -103,11 +103,21 @@ static json_t *client_json(const nova_client_t *c)
                   api_words(c->audiences), "created_at", (json_int_t)c->created_at);
     if (o && c->revoked_at)
         json_object_set_new(o, "revoked_at", json_integer(c->revoked_at));
+    const char *m = c->auth_method && *c->auth_method ? c->auth_method : "client_secret";
+    if (o)
+        json_object_set_new(
+            o, "token_endpoint_auth_method",
+            json_string(strcmp(m, "client_secret") == 0 ? "client_secret_basic" : m));
+    if (o && c->jwks && *c->jwks)
+        json_object_set_new(o, "jwks", json_loads(c->jwks, 0, NULL));
+    if (o && c->tls_subject_dn && *c->tls_subject_dn)
+        json_object_set_new(o, "tls_client_auth_subject_dn", json_string(c->tls_subject_dn));
     return o;
 }
 
 typedef struct client_req {
     const char *name, *scopes, *audiences;
+    const char *auth_method, *jwks, *subject_dn; /* NULL when not given */
 } client_req;
 
 /* Decodes {"name","scopes","audiences"}; grantable limits what scopes may be asked for
@@ -119,9 +129,28 @@ static bool parse_client(nova_req_t *r, json_t *body, const char *grantable, cli
         nova_json_get_words(body, "scopes", true, 16, 64, &r->arena, &out->scopes, err,
                             sizeof(err)) ||
         nova_json_get_words(body, "audiences", false, 8, 256, &r->arena, &out->audiences, err,
-                            sizeof(err))) {
+                            sizeof(err)) ||
+        nova_json_get_string(body, "token_endpoint_auth_method", false, 1, 64, &out->auth_method,
+                             err, sizeof(err)) ||
+        nova_json_get_string(body, "tls_client_auth_subject_dn", false, 1, 512, &out->subject_dn,
+                             err, sizeof(err))) {
         nova_resp_problem(r, 400, "invalid_request", "Invalid request", err);
         return false;
+    }
+    /* Both secret methods are one registration: the secret works either way. */
+    if (out->auth_method && (strcmp(out->auth_method, "client_secret_basic") == 0 ||
+                             strcmp(out->auth_method, "client_secret_post") == 0))
+        out->auth_method = "client_secret";
+    json_t *jwks = json_object_get(body, "jwks");
+    out->jwks = NULL;
+    if (jwks) {
+        char *txt = json_is_object(jwks) ? json_dumps(jwks, JSON_COMPACT) : NULL;
+        out->jwks = txt ? nova_arena_strdup(&r->arena, txt) : NULL;
+        free(txt);
+        if (out->jwks == NULL) {
+            nova_resp_problem(r, 422, "invalid_field", "Invalid field", "jwks: a JWK Set object");
+            return false;
+        }
     }
     if (!nova_auth_scopes_known(out->scopes)) {
         nova_resp_problem(r, 400, "invalid_scope", "Invalid scope",
@@ -144,18 +173,33 @@ static json_t *create_client(nova_req_t *r, nova_api_t *api, nova_store_t *s, co
     nova_client_t c;
     const char *secret = NULL;
     nova_audit_actor_t by = {r->principal->client_id, r->req_id};
-    nova_status st = nova_auth_client_create(api->auth, s, &r->arena, &by, tenant_id, cr->name,
-                                             cr->scopes, cr->audiences, &c, &secret);
+    nova_client_spec_t spec = {.name = cr->name,
+                               .scopes = cr->scopes,
+                               .audiences = cr->audiences,
+                               .auth_method = cr->auth_method,
+                               .jwks = cr->jwks,
+                               .tls_subject_dn = cr->subject_dn};
+    const char *why = NULL;
+    nova_status st = nova_auth_client_create_spec(api->auth, s, &r->arena, &by, tenant_id, &spec,
+                                                  &c, &secret, &why);
+    if (st == NOVA_INVALID && why) {
+        nova_resp_problem(r, 422, "invalid_field", "Invalid field", why);
+        return NULL;
+    }
     if (st) {
         nova_resp_status(r, st, st == NOVA_INVALID ? "invalid client attributes" : NULL);
         return NULL;
     }
     json_t *o = client_json(&c);
-    json_object_set_new(o, "client_secret", json_string(secret));
+    if (secret)
+        json_object_set_new(o, "client_secret", json_string(secret));
     return o;
 }
 
-static const char *const client_members[] = {"name", "scopes", "audiences", NULL};
+static const char *const client_members[] = {"name",      "scopes",
+                                             "audiences", "token_endpoint_auth_method",
+                                             "jwks",      "tls_client_auth_subject_dn",
+                                             NULL};
 
 void api_clients_create(nova_req_t *r, void *ud)
 {

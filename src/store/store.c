@@ -18,7 +18,9 @@
     "kid, tenant_id, alg, public_jwk, private_enc, created_at, active, state, grace_until, "       \
     "retired_at"
 
-#define CLIENT_COLS "id, tenant_id, name, secret_digest, scopes, audiences, created_at, revoked_at"
+#define CLIENT_COLS                                                                                \
+    "id, tenant_id, name, secret_digest, scopes, audiences, created_at, revoked_at, auth_method, " \
+    "jwks, tls_subject_dn"
 
 /* The hot statements (client by id, token check) are primary-key lookups. */
 static const nova_sql_t Q[NOVA_SQL_SLOTS] = {
@@ -75,7 +77,7 @@ static const nova_sql_t Q[NOVA_SQL_SLOTS] = {
                                 NULL},
     [NOVA_Q_CLIENT_INSERT] = {NOVA_Q_CLIENT_INSERT, "client insert",
                               "INSERT INTO clients (" CLIENT_COLS
-                              ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                              ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                               NULL},
     [NOVA_Q_CLIENT_GET] = {NOVA_Q_CLIENT_GET, "client get",
                            "SELECT " CLIENT_COLS " FROM clients WHERE id = ?", NULL},
@@ -440,7 +442,10 @@ static nova_status read_client(nova_rows_t *r, nova_arena_t *a, void *out)
         return st;
     c->created_at = r->s->drv->col_int64(r, 6);
     c->revoked_at = r->s->drv->col_int64(r, 7);
-    return NOVA_OK;
+    if ((st = nova_store_col_str(r, 8, a, &c->auth_method)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 9, a, &c->jwks)) != NOVA_OK)
+        return st;
+    return nova_store_col_str(r, 10, a, &c->tls_subject_dn);
 }
 
 /* ---- ping ---- */
@@ -674,8 +679,11 @@ nova_status nova_store_client_create(nova_store_t *s, const nova_client_t *c,
                             NOVA_SQL_P_TEXT(c->scopes ? c->scopes : ""),
                             NOVA_SQL_P_TEXT(c->audiences ? c->audiences : ""),
                             NOVA_SQL_P_INT(c->created_at),
-                            NOVA_SQL_P_INT(c->revoked_at)};
-    return exec_audited(s, &Q[NOVA_Q_CLIENT_INSERT], c->tenant_id, p, 8, false, audit);
+                            NOVA_SQL_P_INT(c->revoked_at),
+                            NOVA_SQL_P_TEXT(c->auth_method ? c->auth_method : "client_secret"),
+                            NOVA_SQL_P_TEXT(c->jwks ? c->jwks : ""),
+                            NOVA_SQL_P_TEXT(c->tls_subject_dn ? c->tls_subject_dn : "")};
+    return exec_audited(s, &Q[NOVA_Q_CLIENT_INSERT], c->tenant_id, p, 11, false, audit);
 }
 
 nova_status nova_store_client_get(nova_store_t *s, nova_arena_t *a, const char *client_id,

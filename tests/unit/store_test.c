@@ -158,7 +158,9 @@ static void make_client(nova_store_t *s, const char *id, const char *tenant, int
         id,           tenant,
         "client",     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
         "read write", "https://api.example",
-        at,           0};
+        at,           0,
+        NULL,         NULL,
+        NULL};
     assert_int_equal(nova_store_client_create(s, &c, AE(c.tenant_id)), NOVA_OK);
 }
 
@@ -317,7 +319,7 @@ static void t_migrate_tenant_names(void **state)
     /* Schema 2 had no audit tables either (0004 makes them again). */
     assert_int_equal(f->s->drv->exec(f->s, "DROP TABLE audit_log; DROP TABLE audit_heads"),
                      NOVA_OK);
-    /* Nor sessions (0005). */
+    /* Nor sessions (0005), nor client authentication methods (0009). */
     assert_int_equal(f->s->drv->exec(f->s, "DROP TABLE refresh_tokens; DROP TABLE sessions"),
                      NOVA_OK);
     /* Nor key states (0006). */
@@ -333,6 +335,10 @@ static void t_migrate_tenant_names(void **state)
                      NOVA_OK);
     /* Nor API keys (0008). */
     assert_int_equal(f->s->drv->exec(f->s, "DROP TABLE api_key_spend; DROP TABLE api_keys"),
+                     NOVA_OK);
+    assert_int_equal(f->s->drv->exec(f->s, "ALTER TABLE clients DROP COLUMN tls_subject_dn; "
+                                           "ALTER TABLE clients DROP COLUMN jwks; "
+                                           "ALTER TABLE clients DROP COLUMN auth_method"),
                      NOVA_OK);
     assert_int_equal(nova_store_migrate(f->s, &from, &to), NOVA_OK);
     assert_int_equal(from, 2);
@@ -547,9 +553,9 @@ static void t_clients(void **state)
     assert_string_equal(cs[1].id, "cli_2");
 
     /* Duplicate id, unknown tenant. */
-    nova_client_t dup = {"cli_1", "ten_a", "x", "d", "", "", 1, 0};
+    nova_client_t dup = {"cli_1", "ten_a", "x", "d", "", "", 1, 0, NULL, NULL, NULL};
     assert_int_equal(nova_store_client_create(f->s, &dup, AE(dup.tenant_id)), NOVA_CONFLICT);
-    nova_client_t orphan = {"cli_3", "ten_zz", "x", "d", NULL, NULL, 1, 0};
+    nova_client_t orphan = {"cli_3", "ten_zz", "x", "d", NULL, NULL, 1, 0, NULL, NULL, NULL};
     assert_int_equal(nova_store_client_create(f->s, &orphan, AE(orphan.tenant_id)), NOVA_NOT_FOUND);
 
     /* Revoke once; the second time there is nothing active to revoke. */
