@@ -149,10 +149,11 @@ static void invalid_client(nova_req_t *r, const char *why)
 #define JWT_BEARER "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 /* The outcome of one of the methods below: counts failures for the throttle. */
-static bool client_auth_result(nova_req_t *r, nova_api_t *api, const char *id, nova_status st,
-                               const char *why)
+static bool client_auth_result(nova_req_t *r, nova_api_t *api, const char *id, int method,
+                               nova_status st, const char *why)
 {
     if (st == NOVA_UNAUTHORIZED) {
+        api_metric_client_auth_failed(method);
         api_ratelimit_auth_failed(r, api, id);
         invalid_client(r, why ? why : "client authentication failed");
         return false;
@@ -191,7 +192,7 @@ bool api_client_auth(nova_req_t *r, nova_api_t *api, nova_store_t *s, const api_
         st = endpoint ? nova_auth_client_assertion(api->auth, api->kv, s, &r->arena, assertion, id,
                                                    endpoint, out, &why)
                       : NOVA_NOMEM;
-        return client_auth_result(r, api, id, st, why);
+        return client_auth_result(r, api, id, API_CAUTH_PRIVATE_KEY_JWT, st, why);
     }
     if (!authz && !secret && id) {
         /* Mutual TLS (RFC 8705 §2): the connection's certificate is the credential. */
@@ -204,7 +205,7 @@ bool api_client_auth(nova_req_t *r, nova_api_t *api, nova_store_t *s, const api_
             return false;
         st = nova_auth_client_tls(api->auth, s, &r->arena, id, cert.thumbprint, cert.verified,
                                   cert.subject_dn, out, &why);
-        return client_auth_result(r, api, id, st, why);
+        return client_auth_result(r, api, id, API_CAUTH_TLS, st, why);
     }
     if (authz) {
         if (strncasecmp(authz, "Basic ", 6) != 0) {
@@ -238,7 +239,7 @@ bool api_client_auth(nova_req_t *r, nova_api_t *api, nova_store_t *s, const api_
     if (!api_ratelimit_auth_allowed(r, api, id))
         return false;
     st = nova_auth_client_authenticate(api->auth, s, &r->arena, id, secret, out);
-    return client_auth_result(r, api, id, st, NULL);
+    return client_auth_result(r, api, id, API_CAUTH_SECRET, st, NULL);
 }
 
 static void bearer_error(nova_req_t *r, int status, const char *error, const char *why,
@@ -305,10 +306,14 @@ bool api_dpop_check(nova_req_t *r, nova_api_t *api, const char *access_token, bo
     }
     nova_status st = nova_auth_dpop_verify(api->auth, api->kv, &c, &res);
     if (st == NOVA_OK) {
+        api_metric_dpop(API_DPOP_VERIFIED);
         memcpy(jkt, res.jkt, sizeof(res.jkt));
         return true;
     }
     if (st == NOVA_UNAUTHORIZED) {
+        api_metric_dpop(strcmp(res.error, "use_dpop_nonce") == 0      ? API_DPOP_NONCE
+                        : strcmp(res.why, "DPoP proof replayed") == 0 ? API_DPOP_REPLAYED
+                                                                      : API_DPOP_INVALID);
         if (access_token)
             dpop_error(r, api, res.error, res.why);
         else {

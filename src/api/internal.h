@@ -83,6 +83,15 @@ nova_status api_keys_register(nova_api_t *api, nova_http_server_t *srv);
 /* Kill switches (killswitch.c): GET /v1/kill-switches, PUT /v1/kill-switches/{action}. */
 nova_status api_killswitch_register(nova_api_t *api, nova_http_server_t *srv);
 
+/* Token-service counters (authmetrics.c). */
+enum { API_GRANT_CLIENT_CREDENTIALS, API_GRANT_REFRESH_TOKEN, API_GRANT_N };
+enum { API_DPOP_VERIFIED, API_DPOP_INVALID, API_DPOP_NONCE, API_DPOP_REPLAYED, API_DPOP_N };
+enum { API_CAUTH_SECRET, API_CAUTH_PRIVATE_KEY_JWT, API_CAUTH_TLS, API_CAUTH_N };
+void api_metric_grant(int grant, bool issued);
+void api_metric_dpop(int outcome);
+void api_metric_client_auth_failed(int method);
+nova_status api_auth_metrics(nova_buf_t *out);
+
 /* SDK sessions (sdk.c). */
 nova_status api_sdk_register(nova_api_t *api, nova_http_server_t *srv);
 

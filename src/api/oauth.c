@@ -48,9 +48,9 @@ static void refresh_grant(nova_req_t *r, nova_api_t *api, nova_store_t *s, const
     api_reply_json(r, 200, o);
 }
 
-void api_token(nova_req_t *r, void *ud)
+/* The token endpoint; *grant gets the grant type once known (for the metrics). */
+static void token_endpoint(nova_req_t *r, nova_api_t *api, int *grant_kind)
 {
-    nova_api_t *api = ud;
     api_form_t f;
     nova_client_t client;
     if (!api_ratelimit_token_ip(r, api) || !api_form_parse(r, &f))
@@ -69,6 +69,7 @@ void api_token(nova_req_t *r, void *ud)
                         "client_credentials and refresh_token are supported");
         return;
     }
+    *grant_kind = refresh ? API_GRANT_REFRESH_TOKEN : API_GRANT_CLIENT_CREDENTIALS;
     /* DPoP (RFC 9449 §5): a proof at the token endpoint binds the token to the proof's key. */
     nova_token_bind_t bind;
     memset(&bind, 0, sizeof(bind));
@@ -128,6 +129,14 @@ void api_token(nova_req_t *r, void *ud)
                   tok.token_type, "expires_in", (json_int_t)tok.expires_in, "scope", tok.scope);
     nova_resp_header(r, "Pragma", "no-cache");
     api_reply_json(r, 200, o);
+}
+
+void api_token(nova_req_t *r, void *ud)
+{
+    int grant = -1;
+    token_endpoint(r, ud, &grant);
+    if (grant >= 0)
+        api_metric_grant(grant, r->status == 200);
 }
 
 /* The common front of introspection and revocation: a form with client authentication and a

@@ -82,6 +82,8 @@ void api_metrics(nova_req_t *r, void *ud)
         nova_resp_status(r, NOVA_NOMEM, NULL);
     if (r->status == 200 && api_apikeys_metrics(&r->resp_body) != NOVA_OK)
         nova_resp_status(r, NOVA_NOMEM, NULL);
+    if (r->status == 200 && api_auth_metrics(&r->resp_body) != NOVA_OK)
+        nova_resp_status(r, NOVA_NOMEM, NULL);
 }
 
 void api_me(nova_req_t *r, void *ud)

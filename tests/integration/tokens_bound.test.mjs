@@ -252,3 +252,41 @@ test('SDK sessions refuse what they must', async () => {
     await nova.stop();
   }
 });
+
+test('metrics count grants by type and result, DPoP outcomes and client-auth failures', async () => {
+  const mt = 'tokens-metrics-token-0123456789';
+  const nova = await startNova({ NOVA_METRICS_TOKEN: mt });
+  try {
+    const metric = async (line) => {
+      const text = await (await fetch(nova.base + '/metrics', { headers: { authorization: 'Bearer ' + mt } })).text();
+      const l = text.split('\n').find((x) => x.startsWith(line + ' '));
+      return l ? Number(l.split(' ')[1]) : NaN;
+    };
+    const c = makeTenant(nova, 'metrics-' + randomUUID().slice(0, 8), 'clients:read sdk:sessions');
+    const key = dpopKey('ec');
+    const t = await dpopToken(nova, c, key); // one use_dpop_nonce, then one verified proof
+    const url = nova.base + '/v1/me';
+    const p = proof(key, 'GET', url, { ath: t.access_token });
+    await meWith(nova, 'DPoP', t.access_token, p);
+    await meWith(nova, 'DPoP', t.access_token, p); // replayed
+    await fetch(nova.base + '/oauth/token', {
+      method: 'POST',
+      headers: { authorization: 'Basic ' + Buffer.from(`${c.id}:wrong`).toString('base64'), 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials',
+    });
+    const s = await newSession(nova, c, { subject: 'm-1' });
+    await refresh(nova, s.json.refresh_token);
+    await refresh(nova, s.json.refresh_token); // reused: refused
+    assert.equal(await metric('nova_dpop_proofs_total{outcome="use_dpop_nonce"}'), 1);
+    assert.equal(await metric('nova_dpop_proofs_total{outcome="verified"}'), 2);
+    assert.equal(await metric('nova_dpop_proofs_total{outcome="replayed"}'), 1);
+    assert.equal(await metric('nova_client_auth_failures_total{method="client_secret"}'), 1);
+    assert.equal(await metric('nova_token_grants_total{grant_type="refresh_token",result="issued"}'), 1);
+    assert.equal(await metric('nova_token_grants_total{grant_type="refresh_token",result="refused"}'), 1);
+    // dpopToken's two requests, token()'s grant inside newSession, and the wrong secret.
+    assert.equal(await metric('nova_token_grants_total{grant_type="client_credentials",result="issued"}'), 2);
+    assert.equal(await metric('nova_token_grants_total{grant_type="client_credentials",result="refused"}'), 2);
+  } finally {
+    await nova.stop();
+  }
+});
