@@ -400,7 +400,8 @@ static void t_same_transaction(void **state)
     fixture_t *f = *state;
     static const uint8_t priv[] = {1, 2, 3};
     nova_tenant_t t = {"ten_t", "T", 100};
-    nova_signing_key_t k = {"k1", "ten_t", "EdDSA", "{}", priv, sizeof(priv), 100, true, NULL, 0, 0};
+    nova_signing_key_t k = {"k1", "ten_t", "EdDSA", "{}", priv, sizeof(priv),
+                            100,  true,    NULL,    0,    0};
     nova_audit_entry_t e = {"ten_t", "novactl", "tenant.create", "tenant:ten_t", NULL, NULL};
     int64_t rows = -1;
 
@@ -419,7 +420,8 @@ static void t_same_transaction(void **state)
     assert_int_equal(rows, 1);
     /* A failed change (the name is taken) leaves no entry behind. */
     nova_tenant_t t2 = {"ten_t2", "t", 100};
-    nova_signing_key_t k2 = {"k2", "ten_t2", "EdDSA", "{}", priv, sizeof(priv), 100, true, NULL, 0, 0};
+    nova_signing_key_t k2 = {"k2", "ten_t2", "EdDSA", "{}", priv, sizeof(priv),
+                             100,  true,     NULL,    0,    0};
     nova_audit_entry_t e2 = {"ten_t2", "novactl", "tenant.create", "tenant:ten_t2", NULL, NULL};
     assert_int_equal(nova_store_tenant_create(f->s, &t2, &k2, &e2), NOVA_CONFLICT);
     assert_int_equal(nova_store_audit_rows(f->s, "ten_t2", &rows), NOVA_OK);
