@@ -43,6 +43,8 @@ enum conn_state { C_CLOSED, C_CONNECTING, C_IDLE, C_BUSY };
 typedef struct conn {
     int fd;
     enum conn_state state;
+    const char *req; /* the request being written */
+    size_t req_len;
     size_t out_off;   /* bytes of the request written so far */
     uint64_t due_ns;  /* when the in-flight request was scheduled */
     uint64_t sent_ns; /* when it was handed to the kernel */
@@ -60,6 +62,11 @@ typedef struct stats {
 static struct addrinfo *g_addr;
 static char *g_req;
 static size_t g_req_len;
+/* -F: one request per line of the file (each line one more header), used in turn: for
+ * headers that must differ per request, such as DPoP proofs. */
+static char **g_reqs;
+static size_t *g_req_lens;
+static size_t g_nreqs, g_next_req;
 static int g_ep;
 static stats_t g_st;
 
@@ -76,10 +83,62 @@ static void die(const char *what)
     exit(1);
 }
 
+/* Builds one request per non-empty line of file: the common headers, then the line. */
+static int load_per_request(const char *file, const char *method, const char *path, const char *hp,
+                            size_t hplen, const char **hdrs, int nh, const char *body)
+{
+    FILE *f = fopen(file, "r");
+    if (f == NULL) {
+        fprintf(stderr, "loadgen: %s: %s\n", file, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t lcap = 0, cap = 0;
+    ssize_t got;
+    while ((got = getline(&line, &lcap, f)) > 0) {
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+            line[--got] = '\0';
+        if (got == 0)
+            continue;
+        if (g_nreqs == cap) {
+            cap = cap ? cap * 2 : 4096;
+            g_reqs = realloc(g_reqs, cap * sizeof(*g_reqs));
+            g_req_lens = realloc(g_req_lens, cap * sizeof(*g_req_lens));
+            if (!g_reqs || !g_req_lens)
+                die("realloc");
+        }
+        size_t rcap = 1024 + (size_t)got + (body ? strlen(body) : 0);
+        for (int i = 0; i < nh; i++)
+            rcap += strlen(hdrs[i]) + 2;
+        char *r = malloc(rcap);
+        if (r == NULL)
+            die("malloc");
+        int n =
+            snprintf(r, rcap, "%s %s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: nova-loadgen\r\n%s\r\n",
+                     method, path, (int)hplen, hp, line);
+        for (int i = 0; i < nh; i++)
+            n += snprintf(r + n, rcap - (size_t)n, "%s\r\n", hdrs[i]);
+        if (body)
+            n += snprintf(r + n, rcap - (size_t)n, "Content-Length: %zu\r\n\r\n%s", strlen(body),
+                          body);
+        else
+            n += snprintf(r + n, rcap - (size_t)n, "\r\n");
+        g_reqs[g_nreqs] = r;
+        g_req_lens[g_nreqs++] = (size_t)n;
+    }
+    free(line);
+    fclose(f);
+    if (g_nreqs == 0) {
+        fprintf(stderr, "loadgen: %s holds no header lines\n", file);
+        return -1;
+    }
+    return 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: loadgen [-c CONNS] [-r RATE] [-d SECONDS] [-w WARMUP] [-m METHOD]"
-                    " [-b BODY] [-H 'Name: value']... [-o OUT.json] [-R RAW.txt]"
+                    " [-b BODY] [-H 'Name: value']... [-F HEADERS.txt] [-o OUT.json] [-R RAW.txt]"
                     " http://HOST:PORT/PATH\n");
     exit(2);
 }
@@ -207,8 +266,8 @@ static bool parse_response(conn_t *c, uint64_t t)
 
 static void conn_send(conn_t *c)
 {
-    while (c->out_off < g_req_len) {
-        ssize_t w = write(c->fd, g_req + c->out_off, g_req_len - c->out_off);
+    while (c->out_off < c->req_len) {
+        ssize_t w = write(c->fd, c->req + c->out_off, c->req_len - c->out_off);
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return; /* EPOLLOUT (edge) resumes it */
@@ -307,7 +366,8 @@ int main(int argc, char **argv)
     const char *method = "GET", *body = NULL, *out = NULL, *raw = NULL;
     const char *hdrs[MAX_HEADERS];
     int nh = 0, opt;
-    while ((opt = getopt(argc, argv, "c:r:d:w:m:b:H:o:R:")) != -1) {
+    const char *per_request = NULL;
+    while ((opt = getopt(argc, argv, "c:r:d:w:m:b:H:o:R:F:")) != -1) {
         switch (opt) {
         case 'c':
             nconn = atoi(optarg);
@@ -332,6 +392,9 @@ int main(int argc, char **argv)
             break;
         case 'R':
             raw = optarg;
+            break;
+        case 'F':
+            per_request = optarg;
             break;
         case 'H':
             if (nh == MAX_HEADERS)
@@ -386,6 +449,8 @@ int main(int argc, char **argv)
     else
         n += snprintf(g_req + n, cap - (size_t)n, "\r\n");
     g_req_len = (size_t)n;
+    if (per_request && load_per_request(per_request, method, path, hp, hplen, hdrs, nh, body) != 0)
+        return 1;
 
     signal(SIGPIPE, SIG_IGN);
     prctl(PR_SET_TIMERSLACK, 1UL); /* wake within ~1 us of the schedule, not 50 us */
@@ -438,6 +503,14 @@ int main(int argc, char **argv)
             c->measured = c->due_ns >= measure_from;
             c->state = C_BUSY;
             c->out_off = 0;
+            if (g_nreqs) {
+                size_t k = g_next_req++ % g_nreqs;
+                c->req = g_reqs[k];
+                c->req_len = g_req_lens[k];
+            } else {
+                c->req = g_req;
+                c->req_len = g_req_len;
+            }
             c->sent_ns = now_ns();
             next_send++;
             scanned = -1; /* a connection was used: scan all of them again */
@@ -517,6 +590,10 @@ int main(int argc, char **argv)
     free(g_st.svc);
     free(g_st.due);
     free(g_req);
+    for (size_t i = 0; i < g_nreqs; i++)
+        free(g_reqs[i]);
+    free(g_reqs);
+    free(g_req_lens);
     freeaddrinfo(g_addr);
     return g_st.status_err || g_st.read_err || g_st.dropped ? 3 : 0;
 }

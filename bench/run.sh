@@ -7,6 +7,9 @@
 #   token_spread     token_saturated with wrk -t1 -c64, five rounds: requests per worker thread
 #   attack_slowloris 1100 slow-header connections from 127.0.0.2 for 60 s; health probes
 #   attack_bodies    1000 connections sending 1 MB bodies to an unknown route; RSS around it
+#   dpop_paced       DPoP-bound GET /v1/me at a fixed rate, a fresh proof per request
+#   refresh_grants   SDK-session refresh grants per second (single-use tokens, 16 chains)
+#   audit_append_*   the cost of one audit append on SQLite and on PostgreSQL
 # plus novad's idle RSS (after start) and peak RSS (VmHWM after the runs). Writes
 # bench/results/<scenario>.json and bench/results/summary.json and prints a table.
 # Knobs: NOVA_BENCH_BUILD (build), BENCH_SECONDS (10), BENCH_THREADS (2), BENCH_CONNECTIONS
@@ -108,6 +111,9 @@ scenario() {
     local cmd="$*"
     cmd=${cmd//$TOKEN/\$TOKEN}
     cmd=${cmd//$BASIC/\$BASIC}
+    [ -n "${DPOP_TOKEN:-}" ] && cmd=${cmd//$DPOP_TOKEN/\$DPOP_TOKEN}
+    [ -n "${SDK_SECRET:-}" ] && cmd=${cmd//$SDK_SECRET/\$SDK_SECRET}
+    [ -n "${PG_BENCH_URL:-}" ] && cmd=${cmd//$PG_BENCH_URL/\$PG_BENCH_URL}
     cmd=${cmd//$BASE/\$BASE}
     cmd=${cmd//$TMP/\$TMP}
     cmd=${cmd//$ROOT\//}
@@ -149,6 +155,22 @@ scenario token_saturated \
     -s bench/wrk_report.lua -H "Authorization: Basic $BASIC" \
     -H "Content-Type: application/x-www-form-urlencoded" "$BASE/oauth/token"
 
+# A DPoP-bound token and one fresh proof per request (jti and ath), made before the run.
+SDK_JSON=$("$NOVACTL" --json client create --tenant "$TENANT" --name bench-sdk --scopes "sdk:sessions clients:read")
+SDK_ID=$(json_get client_id <<<"$SDK_JSON")
+SDK_SECRET=$(json_get client_secret <<<"$SDK_JSON")
+NPROOFS=$((RATE * (SECS + 2) + 2000))
+DPOP_TOKEN=$(node bench/dpop_proofs.mjs "$BASE" "$SDK_ID" "$SDK_SECRET" "$NPROOFS" "$TMP/proofs.txt")
+scenario dpop_paced \
+    "DPoP-bound GET /v1/me at a fixed $RATE req/s, open-loop, $PACED_CONNS connections, a fresh proof (jti, ath) per request" \
+    "$TMP/dpop_paced.raw" \
+    "$LOADGEN" -c "$PACED_CONNS" -r "$RATE" -d "$SECS" -w 2 -H "Authorization: DPoP $DPOP_TOKEN" \
+    -F "$TMP/proofs.txt" -o "$TMP/dpop_paced.raw" "$BASE/v1/me"
+scenario refresh_grants \
+    "grant_type=refresh_token on SDK sessions, 16 sequential chains for ${SECS}s (node client)" \
+    "$TMP/refresh_grants.raw" node bench/refresh.mjs "$BASE" "$SDK_ID" "$SDK_SECRET" "$SECS" 16 \
+    "$TMP/refresh_grants.raw"
+
 PEAK_RSS=$(rss_mb VmHWM)
 kill -0 "$PID" 2>/dev/null || { echo "bench: novad died" >&2; exit 1; }
 
@@ -189,6 +211,23 @@ scenario token_spread \
     "POST /oauth/token, wrk -t1 -c$CONNS -d${SECS}s, ${BENCH_SPREAD_ROUNDS:-5} rounds; requests per worker thread per round" \
     "$TMP/token_spread.raw" spread_rounds "$TMP/token_spread.raw"
 
+# One audit append (its own transaction) on each store, outside novad.
+AUDIT_BENCH=$ROOT/$BUILD/src/store/audit_bench
+scenario audit_append_sqlite "5000 audit appends to one tenant's chain, each its own transaction, SQLite (WAL) file" \
+    "$TMP/audit_sqlite.raw" "$AUDIT_BENCH" "sqlite:$TMP/audit.db" 5000 "$TMP/audit_sqlite.raw"
+# The cluster runs as an unprivileged user: its directory sits directly under /tmp (as in
+# tests/run.sh), not inside the private $TMP.
+PG_BENCH_DIR=$(mktemp -d /tmp/nova-bench-pg.XXXXXX)
+if bash scripts/pg.sh start "$PG_BENCH_DIR" >"$TMP/pg.log" 2>&1; then
+    PG_BENCH_URL=$(bash scripts/pg.sh url "$PG_BENCH_DIR")
+    scenario audit_append_postgres "5000 audit appends to one tenant's chain, each its own transaction, PostgreSQL 15 on loopback" \
+        "$TMP/audit_pg.raw" "$AUDIT_BENCH" "$PG_BENCH_URL" 5000 "$TMP/audit_pg.raw"
+    bash scripts/pg.sh stop "$PG_BENCH_DIR" >/dev/null 2>&1 || true
+else
+    echo "bench: PostgreSQL did not start; audit_append_postgres skipped" >&2
+    echo '{"skipped": "PostgreSQL did not start"}' >"$RESULTS/audit_append_postgres.json"
+fi
+
 ATTACK_SECS=${BENCH_ATTACK_SECONDS:-60}
 scenario attack_slowloris \
     "1100 connections from 127.0.0.2 sending one header line every 10 s (reconnecting), ${ATTACK_SECS}s; health probes from 127.0.0.1 every 5 s" \
@@ -206,7 +245,8 @@ idle, peak, rate = float(idle), float(peak), float(rate)
 S = {n: json.load(open(os.path.join(results, n + ".json")))
      for n in ("me_paced", "health_paced", "me_saturated", "token_saturated")}
 X = {n: json.load(open(os.path.join(results, n + ".json")))
-     for n in ("token_spread", "attack_slowloris", "attack_bodies")}
+     for n in ("token_spread", "attack_slowloris", "attack_bodies", "dpop_paced", "refresh_grants",
+               "audit_append_sqlite", "audit_append_postgres")}
 model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 mem = next((int(l.split()[1]) // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
 
@@ -241,6 +281,10 @@ targets = [
     {"what": "health probes answered under slowloris", "target": "all",
      "value": X["attack_slowloris"]["probes_answered"], "unit": "probes",
      "met": X["attack_slowloris"]["probes_answered"] == X["attack_slowloris"]["probes_sent"]},
+    {"what": "DPoP-bound GET /v1/me p99 at %d req/s" % rate, "target": "< 1 ms",
+     "value": X["dpop_paced"]["latency_ms"]["p99"], "unit": "ms",
+     "met": X["dpop_paced"]["latency_ms"]["p99"] < 1 and X["dpop_paced"]["rps"] >= 0.98 * rate
+            and sum(v for k, v in X["dpop_paced"]["errors"].items() if k != "reconnects") == 0},
     {"what": "RSS 12 s after the 1 MB-body burst", "target": "< idle + 20 MB",
      "value": X["attack_bodies"]["rss_mb"]["after"], "unit": "MB",
      "met": X["attack_bodies"]["rss_mb"]["after"] < idle + 20},
@@ -256,6 +300,10 @@ summary = {
               "threads": "NOVA_THREADS default (one per CPU)"},
     "scenarios": scen,
     "token_spread": {k: X["token_spread"][k] for k in ("rounds", "rps_min", "rps_max", "smallest_share_min")},
+    "dpop_paced": row(X["dpop_paced"]),
+    "refresh_grants": {k: X["refresh_grants"][k] for k in ("rps", "grants", "chains", "errors", "latency_ms")},
+    "audit_append": {"sqlite": {k: v for k, v in X["audit_append_sqlite"].items() if k not in ("scenario", "description", "command")},
+                     "postgres": {k: v for k, v in X["audit_append_postgres"].items() if k not in ("scenario", "description", "command")}},
     "attacks": {n: {k: v for k, v in X[n].items() if k not in ("scenario", "description", "command")}
                 for n in ("attack_slowloris", "attack_bodies")},
     "rss_mb": {"idle": idle, "peak": peak},

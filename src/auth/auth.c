@@ -50,7 +50,8 @@ nova_status nova_auth_new(const nova_auth_config_t *cfg, nova_auth_t **out)
     if (nova_hkdf_sha256(a->master_key, 32, "nova client-secret pepper v1", a->pepper, 32) ||
         nova_hkdf_sha256(a->master_key, 32, "nova signing-key seal v1", a->seal_key, 32))
         goto error;
-    auth_dpop_init(a);
+    if (auth_dpop_init(a) != NOVA_OK)
+        goto error;
     if (nova_hkdf_sha256(a->master_key, 32, "nova refresh-token pepper v1", a->refresh_pepper, 32))
         goto error;
     a->session_ttl = cfg->session_ttl ? cfg->session_ttl : 1800;
@@ -100,6 +101,7 @@ void nova_auth_free(nova_auth_t *a)
         free(e);
         e = next;
     }
+    auth_dpop_free(a);
     pthread_rwlock_destroy(&a->keys_lock);
     for (int i = 0; i < TOKEN_LOCKS; i++)
         pthread_mutex_destroy(&a->token_locks[i]);

@@ -9,7 +9,9 @@
  * instance sharing the master key agrees without a round trip.
  */
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -22,10 +24,115 @@
 #define IAT_FUTURE 60 /* clock skew the other way */
 #define NONCE_SLOT 300
 
-void auth_dpop_init(nova_auth_t *a)
+/* Parsed proof keys by SHA-256 of their jwk text. A client signs every proof with one key,
+ * and turning a JWK into an OpenSSL key (and its thumbprint) costs more than the signature
+ * check itself (measured: most of a DPoP request's CPU was key import), so the last few
+ * hundred keys are kept. Direct-mapped; an entry in use survives its eviction until released
+ * (refs), since keys are shared by the worker threads. */
+#define DPOP_KEY_SLOTS 256
+
+typedef struct dpop_key {
+    uint8_t digest[32];
+    nova_key_t *key;
+    char jkt[44];
+    unsigned refs;
+    bool evicted;
+} dpop_key;
+
+struct dpop_keys {
+    pthread_mutex_t lock;
+    dpop_key *slot[DPOP_KEY_SLOTS];
+};
+
+nova_status auth_dpop_init(nova_auth_t *a)
 {
     nova_hkdf_sha256(a->master_key, sizeof(a->master_key), "nova dpop nonce v1", a->nonce_key,
                      sizeof(a->nonce_key));
+    a->dpop_keys = calloc(1, sizeof(*a->dpop_keys));
+    if (a->dpop_keys == NULL)
+        return NOVA_NOMEM;
+    pthread_mutex_init(&a->dpop_keys->lock, NULL);
+    return NOVA_OK;
+}
+
+static void key_unref_locked(dpop_key *k)
+{
+    if (--k->refs == 0 && k->evicted) {
+        nova_key_free(k->key);
+        free(k);
+    }
+}
+
+void auth_dpop_free(nova_auth_t *a)
+{
+    struct dpop_keys *c = a->dpop_keys;
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < DPOP_KEY_SLOTS; i++)
+        if (c->slot[i]) {
+            nova_key_free(c->slot[i]->key);
+            free(c->slot[i]);
+        }
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+    a->dpop_keys = NULL;
+}
+
+/* The parsed public key of a proof's jwk (held: release with key_release), or NULL with
+ * *why when it is no public EdDSA or ES256 key. */
+static dpop_key *key_get(nova_auth_t *a, const char *jwk, const char **why)
+{
+    struct dpop_keys *c = a->dpop_keys;
+    uint8_t d[32];
+    nova_sha256(jwk, strlen(jwk), d);
+    size_t i = d[0];
+    pthread_mutex_lock(&c->lock);
+    dpop_key *k = c->slot[i];
+    if (k && memcmp(k->digest, d, 32) == 0) {
+        k->refs++;
+        pthread_mutex_unlock(&c->lock);
+        return k;
+    }
+    pthread_mutex_unlock(&c->lock);
+
+    nova_key_t *key = NULL;
+    if (nova_key_from_jwk(jwk, strlen(jwk), &key) != NOVA_OK) {
+        *why = "the proof's jwk is not a supported public key";
+        return NULL;
+    }
+    if (nova_key_has_private(key)) {
+        *why = "the proof's jwk holds a private key";
+        nova_key_free(key);
+        return NULL;
+    }
+    k = calloc(1, sizeof(*k));
+    if (k == NULL || nova_key_thumbprint(key, k->jkt) != NOVA_OK) {
+        *why = "out of memory";
+        nova_key_free(key);
+        free(k);
+        return NULL;
+    }
+    memcpy(k->digest, d, 32);
+    k->key = key;
+    k->refs = 2; /* the cache's and the caller's */
+    pthread_mutex_lock(&c->lock);
+    dpop_key *old = c->slot[i];
+    c->slot[i] = k;
+    if (old) {
+        old->evicted = true;
+        key_unref_locked(old);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return k;
+}
+
+static void key_release(nova_auth_t *a, dpop_key *k)
+{
+    if (k == NULL)
+        return;
+    pthread_mutex_lock(&a->dpop_keys->lock);
+    key_unref_locked(k);
+    pthread_mutex_unlock(&a->dpop_keys->lock);
 }
 
 static void nonce_for(const nova_auth_t *a, int64_t slot, char out[NOVA_DPOP_NONCE_LEN])
@@ -136,7 +243,7 @@ nova_status nova_auth_dpop_verify(nova_auth_t *a, nova_kv_t *kv, const nova_dpop
                                   nova_dpop_result_t *out)
 {
     nova_jws_t jws;
-    nova_key_t *key = NULL;
+    dpop_key *held = NULL;
     json_t *claims = NULL;
     nova_status st;
     char want[2048], got[2048];
@@ -150,15 +257,9 @@ nova_status nova_auth_dpop_verify(nova_auth_t *a, nova_kv_t *kv, const nova_dpop
     st = refuse(out, "invalid_dpop_proof", "not a DPoP proof");
     if (strcmp(jws.typ, "dpop+jwt") != 0 || jws.jwk == NULL)
         goto end;
-    if (nova_key_from_jwk(jws.jwk, strlen(jws.jwk), &key) != NOVA_OK) {
-        out->why = "the proof's jwk is not a supported public key";
+    if ((held = key_get(a, jws.jwk, &out->why)) == NULL)
         goto end;
-    }
-    if (nova_key_has_private(key)) {
-        out->why = "the proof's jwk holds a private key";
-        goto end;
-    }
-    if (nova_jws_verify(&jws, key) != NOVA_OK) {
+    if (nova_jws_verify(&jws, held->key) != NOVA_OK) {
         out->why = "bad DPoP proof signature";
         goto end;
     }
@@ -206,10 +307,7 @@ nova_status nova_auth_dpop_verify(nova_auth_t *a, nova_kv_t *kv, const nova_dpop
                    nonce ? "the DPoP nonce is stale" : "the authorization server requires a nonce");
         goto end;
     }
-    if (nova_key_thumbprint(key, out->jkt) != NOVA_OK) {
-        st = NOVA_INTERNAL;
-        goto end;
-    }
+    memcpy(out->jkt, held->jkt, sizeof(out->jkt));
     /* One use per key and jti, for as long as the proof could be accepted. */
     char *rk = nova_arena_printf(c->arena, "dpop:%s:%s", out->jkt, jti);
     if (rk == NULL) {
@@ -228,7 +326,7 @@ end:
     if (st != NOVA_OK)
         out->jkt[0] = '\0';
     json_decref(claims);
-    nova_key_free(key);
+    key_release(a, held);
     nova_jws_clear(&jws);
     return st;
 }

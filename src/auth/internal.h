@@ -47,11 +47,12 @@ typedef struct token_entry {
 
 struct nova_auth {
     uint8_t master_key[32];
-    uint8_t pepper[32];         /* HMAC key for client-secret digests, derived from master_key */
-    uint8_t seal_key[32];       /* AEAD key for signing keys at rest, derived from master_key */
-    uint8_t nonce_key[32];      /* HMAC key of DPoP server nonces, derived from master_key */
-    uint8_t refresh_pepper[32]; /* HMAC key for refresh-token digests, derived from master_key */
-    int64_t session_ttl;        /* default SDK session lifetime, seconds */
+    uint8_t pepper[32];          /* HMAC key for client-secret digests, derived from master_key */
+    uint8_t seal_key[32];        /* AEAD key for signing keys at rest, derived from master_key */
+    uint8_t nonce_key[32];       /* HMAC key of DPoP server nonces, derived from master_key */
+    struct dpop_keys *dpop_keys; /* recently seen DPoP proof keys, parsed (dpop.c) */
+    uint8_t refresh_pepper[32];  /* HMAC key for refresh-token digests, derived from master_key */
+    int64_t session_ttl;         /* default SDK session lifetime, seconds */
     char *issuer;
     char *audience;
     unsigned token_ttl;
@@ -98,8 +99,10 @@ bool auth_scope_words_valid(const char *s);
 nova_status auth_token_mint(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar, const auth_mint_t *m,
                             nova_token_t *out);
 
-/* Derives the DPoP nonce key (nova_auth_new). */
-void auth_dpop_init(nova_auth_t *a);
+/* Derives the DPoP nonce key and sets up the proof-key cache (nova_auth_new); frees the
+ * cache (nova_auth_free). */
+nova_status auth_dpop_init(nova_auth_t *a);
+void auth_dpop_free(nova_auth_t *a);
 
 bool auth_token_cache_get(nova_auth_t *a, const uint8_t digest[32], int64_t now, token_entry *out);
 void auth_token_cache_put(nova_auth_t *a, const token_entry *e);
