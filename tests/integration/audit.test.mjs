@@ -107,6 +107,7 @@ const READ_ONLY = {
   'POST /stores/{store_id}/list-objects': 'evaluates, changes nothing',
   'POST /stores/{store_id}/streamed-list-objects': 'evaluates, changes nothing',
   'POST /stores/{store_id}/list-users': 'evaluates, changes nothing',
+  'POST /v1/faces/compare': 'computes a face match from the two images it is sent; stores nothing (no image is kept)',
 };
 const DRIVERS = {
   'POST /stores': async () => {
