@@ -3,6 +3,7 @@
 #   me_saturated     GET /v1/me with a bearer token, wrk closed-loop (throughput)
 #   token_saturated  POST /oauth/token, client_secret_basic, client_credentials (grants/s)
 #   me_paced         GET /v1/me at a fixed rate with bench/loadgen.c, open-loop (p99 at load)
+#   apikey_paced     me_paced signed as an API key (HMAC-SHA-256, fresh nonce per request)
 #   health_paced     GET /v1/health the same way: a control for the machine's own tail
 #   token_spread     token_saturated with wrk -t1 -c64, five rounds: requests per worker thread
 #   attack_slowloris 1100 slow-header connections from 127.0.0.2 for 60 s; health probes
@@ -37,7 +38,7 @@ mkdir -p "$RESULTS" "$ROOT/$BUILD/bench"
 
 LOADGEN=$ROOT/$BUILD/bench/loadgen
 if [ ! -x "$LOADGEN" ] || [ bench/loadgen.c -nt "$LOADGEN" ]; then
-    cc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$LOADGEN" bench/loadgen.c
+    cc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$LOADGEN" bench/loadgen.c -lcrypto
 fi
 
 TMP=$(mktemp -d /tmp/nova-bench.XXXXXX)
@@ -99,6 +100,15 @@ if [ "$code" != 200 ]; then
     echo "bench: GET /v1/me answered $code: $(cat "$TMP/me.json")" >&2; exit 1
 fi
 
+# An API key (made over HTTP by a client holding api-keys:write) for the signed-request run.
+KEYS_JSON=$("$NOVACTL" --json client create --tenant "$TENANT" --name bench-keys \
+    --scopes "api-keys:write clients:read")
+KEYS_TOKEN=$(curl -sf -u "$(json_get client_id <<<"$KEYS_JSON"):$(json_get client_secret <<<"$KEYS_JSON")" \
+    -d grant_type=client_credentials "$BASE/oauth/token" | json_get access_token)
+APIKEY_JSON=$(curl -sf -H "Authorization: Bearer $KEYS_TOKEN" -H 'Content-Type: application/json' \
+    -d '{"purpose":"bench","scopes":["clients:read"]}' "$BASE/v1/api-keys")
+APIKEY=$(json_get id <<<"$APIKEY_JSON"):$(json_get secret <<<"$APIKEY_JSON")
+
 # scenario NAME DESCRIPTION RAW_JSON CMD...: runs CMD (which writes RAW_JSON), then stores
 # RAW_JSON plus name, description and command as $RESULTS/NAME.json.
 scenario() {
@@ -110,6 +120,7 @@ scenario() {
     [ -s "$raw" ] || { echo "bench: $name wrote no result:" >&2; cat "$TMP/$name.out" >&2; exit 1; }
     local cmd="$*"
     cmd=${cmd//$TOKEN/\$TOKEN}
+    [ -n "${APIKEY:-}" ] && cmd=${cmd//$APIKEY/\$APIKEY}
     cmd=${cmd//$BASIC/\$BASIC}
     [ -n "${DPOP_TOKEN:-}" ] && cmd=${cmd//$DPOP_TOKEN/\$DPOP_TOKEN}
     [ -n "${SDK_SECRET:-}" ] && cmd=${cmd//$SDK_SECRET/\$SDK_SECRET}
@@ -132,6 +143,14 @@ scenario me_paced \
     "$TMP/me_paced.raw" \
     "$LOADGEN" -c "$PACED_CONNS" -r "$RATE" -d "$SECS" -w 2 -H "Authorization: Bearer $TOKEN" \
     -o "$TMP/me_paced.raw" "$BASE/v1/me"
+
+# The same load signed as an API key: every request a fresh nonce (kept in the control plane),
+# date and HMAC-SHA-256 signature, computed by loadgen inside the measured time.
+scenario apikey_paced \
+    "HMAC-signed API-key GET /v1/me at a fixed $RATE req/s, open-loop, $PACED_CONNS keep-alive connections, a fresh nonce and signature per request" \
+    "$TMP/apikey_paced.raw" \
+    "$LOADGEN" -c "$PACED_CONNS" -r "$RATE" -d "$SECS" -w 2 -S "$APIKEY" \
+    -o "$TMP/apikey_paced.raw" "$BASE/v1/me"
 
 # Control: the same load on a route with no auth and no store. What it shows in the tail is
 # the machine and the HTTP stack, not token checks.
@@ -243,7 +262,7 @@ import json, os, platform, sys, time
 results, idle, peak, rate, commit = sys.argv[1:]
 idle, peak, rate = float(idle), float(peak), float(rate)
 S = {n: json.load(open(os.path.join(results, n + ".json")))
-     for n in ("me_paced", "health_paced", "me_saturated", "token_saturated")}
+     for n in ("me_paced", "apikey_paced", "health_paced", "me_saturated", "token_saturated")}
 X = {n: json.load(open(os.path.join(results, n + ".json")))
      for n in ("token_spread", "attack_slowloris", "attack_bodies", "dpop_paced", "refresh_grants",
                "audit_append_sqlite", "audit_append_postgres")}
@@ -257,7 +276,7 @@ def row(s):
             "errors": sum(v for k, v in e.items() if k != "reconnects")}
 
 scen = {n: row(s) for n, s in S.items()}
-for n in ("me_paced", "health_paced"):
+for n in ("me_paced", "apikey_paced", "health_paced"):
     scen[n]["target_rate"] = S[n]["target_rate"]
     scen[n]["service_p99_ms"] = S[n]["service_ms"]["p99"]
 targets = [
@@ -265,6 +284,10 @@ targets = [
      "value": scen["me_paced"]["p99_ms"], "unit": "ms",
      "met": scen["me_paced"]["p99_ms"] < 2 and scen["me_paced"]["errors"] == 0
             and scen["me_paced"]["rps"] >= 0.98 * rate},
+    {"what": "HMAC API-key GET /v1/me p99 at %d req/s" % rate, "target": "< 1 ms",
+     "value": scen["apikey_paced"]["p99_ms"], "unit": "ms",
+     "met": scen["apikey_paced"]["p99_ms"] < 1 and scen["apikey_paced"]["errors"] == 0
+            and scen["apikey_paced"]["rps"] >= 0.98 * rate},
     {"what": "GET /v1/me saturated", "target": "> 20000 req/s",
      "value": scen["me_saturated"]["rps"], "unit": "req/s",
      "met": scen["me_saturated"]["rps"] > 20000 and scen["me_saturated"]["errors"] == 0},

@@ -84,6 +84,14 @@ seed() {
         printf '\2x < 100 || s.startsWith("a") && [1, 2u, 3.0].exists(v, v == x) ? m["k"] : size(b"\\x00") == 1' >"$dir/seed-cel"
         printf '\2timestamp("2024-01-01T00:00:00Z") + duration("1h30m") > timestamp("2024-01-01T01:00:00+01:00") && "ab".matches("^a\\\\d*b$")' >"$dir/seed-time"
         ;;
+    apikey_fuzz)
+        # x-api-key-id, x-signature, x-nonce, date, one per line; CIDRs alone
+        printf 'ak_live_AAAAAAAAAAAAAAAAAAAAAA\nNE_vwi9bN1L--IeCy9UUcJIVoPTwDRC-rG5LTWPNtFU\nn0nce-0123456789ab\nSun, 06 Nov 1994 08:49:37 GMT' >"$dir/seed-headers"
+        printf 'ak_test_AAAAAAAAAAAAAAAAAAAAAA\ngoO7pnaZMHsEOoi1poqguKGZmpX6eG_sUWKnv7MTHgQ\nn0nce-0123456789ab\nThu, 29 Feb 2024 23:59:59 GMT' >"$dir/seed-leap"
+        printf '%s' '203.0.113.0/24' >"$dir/seed-cidr4"
+        printf '%s' '2001:db8:abcd:12::/63' >"$dir/seed-cidr6"
+        printf '%s' '10.0.0.0/8 ::1/128 192.0.2.1' >"$dir/seed-list"
+        ;;
     *)
         printf '%s' '{}' >"$dir/seed-empty"
         ;;

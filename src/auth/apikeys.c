@@ -83,7 +83,8 @@ static int two(const char *p)
 
 nova_status nova_apikey_date_parse(const char *s, int64_t *out)
 {
-    /* "Sun, 06 Nov 1994 08:49:37 GMT": fixed width, 29 characters. */
+    /* "Sun, 06 Nov 1994 08:49:37 GMT": fixed width, 29 characters. No leap second (":60"): a
+     * parsed date formats back to the same text. */
     if (s == NULL || strlen(s) != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
         s[16] != ' ' || s[19] != ':' || s[22] != ':' || s[25] != ' ' ||
         memcmp(s + 26, "GMT", 3) != 0)
@@ -98,14 +99,14 @@ nova_status nova_apikey_date_parse(const char *s, int64_t *out)
     int day = two(s + 5), yhi = two(s + 12), ylo = two(s + 14), hh = two(s + 17), mm = two(s + 20),
         ss = two(s + 23);
     if (wday < 0 || mon < 0 || day < 1 || yhi < 0 || ylo < 0 || hh < 0 || hh > 23 || mm < 0 ||
-        mm > 59 || ss < 0 || ss > 60)
+        mm > 59 || ss < 0 || ss > 59)
         return NOVA_INVALID;
     struct tm tm = {.tm_year = yhi * 100 + ylo - 1900,
                     .tm_mon = mon,
                     .tm_mday = day,
                     .tm_hour = hh,
                     .tm_min = mm,
-                    .tm_sec = ss > 59 ? 59 : ss};
+                    .tm_sec = ss};
     time_t t = timegm(&tm);
     /* timegm normalises 31 Feb into March: a date that moved, or a wrong weekday, is not the
      * date that was written. */

@@ -85,7 +85,8 @@ static void test_dates(void **state)
         "Sun Nov  6 08:49:37 1994",       /* asctime form */
         "Sun, 06 Nov 1994 08:49:37 UTC",  /* zone */
         "Thu, 31 Feb 2026 08:49:37 GMT",  /* no such day */
-        "Sun, 06 Nov 1994 24:49:37 GMT",  "Sun, 06 Xyz 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 24:49:37 GMT",  "Sun, 06 Nov 1994 08:49:60 GMT",
+        "hu, 29 Feb 2024 23:59:59 GMT",   "Sun, 06 Xyz 1994 08:49:37 GMT",
         "Sun, 06 Nov 1994 08:49:37 GMT ", "",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
