@@ -92,6 +92,11 @@ seed() {
         printf '%s' '2001:db8:abcd:12::/63' >"$dir/seed-cidr6"
         printf '%s' '10.0.0.0/8 ::1/128 192.0.2.1' >"$dir/seed-list"
         ;;
+    mrz_fuzz)
+        printf 'P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10' >"$dir/seed-td3"
+        printf 'I<UTOD231458907<<<<<<<<<<<<<<<\n7408122F1204159UTO<<<<<<<<<<<6\nERIKSSON<<ANNA<MARIA<<<<<<<<<<' >"$dir/seed-td1"
+        printf 'I<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<\nD231458907UTO7408122F1204159<<<<<<<6' >"$dir/seed-td2"
+        ;;
     *)
         printf '%s' '{}' >"$dir/seed-empty"
         ;;
