@@ -26,6 +26,7 @@
 #include "nova/app.h"
 #include "nova/audit_store.h"
 #include "nova/log.h"
+#include "nova/mrz_json.h"
 #include "nova/vision.h"
 
 /* Options, as bits: each command says which it requires and which it accepts. */
@@ -77,6 +78,7 @@ static int tenant_contain(nova_app_t *, nova_arena_t *, const cli_t *, const cha
 static int face_detect(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int face_describe(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int face_compare(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int mrz_parse(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 
 static const command_t commands[] = {
     {"tenant", "create", 1, 0, 0, "tenant create NAME", tenant_create},
@@ -100,6 +102,7 @@ static const command_t commands[] = {
     {"face", "detect", 1, 0, 0, "face detect IMAGE.jpg", face_detect},
     {"face", "describe", 1, 0, 0, "face describe IMAGE.jpg", face_describe},
     {"face", "compare", 2, 0, 0, "face compare DOCUMENT.jpg SELFIE.jpg", face_compare},
+    {"mrz", "parse", 1, 0, 0, "mrz parse FILE|-", mrz_parse},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -132,6 +135,9 @@ static void usage_text(nova_buf_t *b, const char *group, const char *verb)
     if (group == NULL || strcmp(group, "face") == 0)
         nova_buf_append_cstr(b, "face commands print JSON and need no store; the nets are read "
                                 "from NOVA_FACE_MODEL (scripts/models.sh)\n");
+    if (group == NULL || strcmp(group, "mrz") == 0)
+        nova_buf_append_cstr(b, "mrz parse reads a machine-readable zone (ICAO 9303 TD1/TD2/TD3) "
+                                "and prints JSON; exit 0 when every check digit holds, 6 if not\n");
     if (group == NULL || strcmp(group, "audit") == 0)
         nova_buf_append_cstr(b, "TIME: unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC); "
                                 "from inclusive, to exclusive\n");
@@ -616,6 +622,36 @@ static int audit_export(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const
     return st ? fail(st, "cannot export the audit log") : NOVA_EXIT_OK;
 }
 
+/* ---- mrz: the MRZ engine on a local file or stdin (no store) ---- */
+
+static void face_print(json_t *o);
+
+static int mrz_parse(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    (void)app;
+    (void)ar;
+    (void)c;
+    bool in = strcmp(args[0], "-") == 0;
+    FILE *f = in ? stdin : fopen(args[0], "rb");
+    char buf[4097];
+    size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
+    if (f && !in)
+        fclose(f);
+    if (f == NULL)
+        return fail(NOVA_NOT_FOUND, "cannot read the file");
+    if (n == sizeof(buf))
+        return fail(NOVA_INVALID, "not a machine-readable zone: more than 4 KiB");
+    nova_mrz_t m;
+    const char *why;
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    if (nova_mrz_parse(buf, n, tm.tm_year + 1900, &m, &why) != NOVA_OK)
+        return fail(NOVA_INVALID, why);
+    face_print(nova_mrz_json(&m));
+    return nova_mrz_valid(&m) ? NOVA_EXIT_OK : NOVA_EXIT_INVALID;
+}
+
 /* ---- face: the vision engine on local JPEG files (no store) ---- */
 
 /* Loads the configuration for NOVA_FACE_MODEL and opens the nets. */
@@ -949,8 +985,8 @@ int main(int argc, char **argv)
         goto end;
     }
 
-    /* face commands work on local files with the vision engine alone: app is NULL */
-    if (strcmp(cmd->group, "face") == 0) {
+    /* face and mrz commands work on local input with an engine alone: app is NULL */
+    if (strcmp(cmd->group, "face") == 0 || strcmp(cmd->group, "mrz") == 0) {
         rc = cmd->run(NULL, &ar, &c, c.pos + words);
         goto end;
     }
