@@ -7,6 +7,7 @@
  *   novactl [--json] audit export --tenant ID [--from T] [--to T] [--out DIR]
  *   novactl [--json] key rotate --tenant ID [--grace SECONDS] | key list --tenant ID
  *   novactl [--json] tenant contain ID   (key compromise: retire the key, end every session)
+ *   novactl [--json] datakey rotate --tenant ID [--region R] | datakey list --tenant ID
  *   novactl face detect IMG.jpg | face describe IMG.jpg | face compare DOCUMENT.jpg SELFIE.jpg
  *   novactl help [COMMAND] | COMMAND --help
  * Options may stand anywhere on the line; `--` ends them, so `tenant create -- --odd` names a
@@ -25,6 +26,7 @@
 
 #include "nova/app.h"
 #include "nova/audit_store.h"
+#include "nova/datakey.h"
 #include "nova/log.h"
 #include "nova/mrz_json.h"
 #include "nova/vision.h"
@@ -39,6 +41,7 @@ enum {
     OPT_TO = 1 << 5,
     OPT_OUT = 1 << 6,
     OPT_GRACE = 1 << 7,
+    OPT_REGION = 1 << 8,
 };
 
 /* `audit verify` found a chain that does not verify. */
@@ -47,7 +50,7 @@ enum {
 typedef struct cli {
     bool json, help;
     const char *config;
-    const char *tenant, *name, *scopes, *audiences, *from, *to, *out, *grace;
+    const char *tenant, *name, *scopes, *audiences, *from, *to, *out, *grace, *region;
     unsigned given; /* OPT_* bits seen */
     const char *pos[8];
     int npos;
@@ -75,6 +78,8 @@ static int audit_key(nova_app_t *, nova_arena_t *, const cli_t *, const char *co
 static int key_rotate(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int key_list(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int tenant_contain(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int datakey_rotate(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int datakey_list(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int face_detect(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int face_describe(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int face_compare(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
@@ -99,6 +104,9 @@ static const command_t commands[] = {
      "key rotate --tenant ID [--grace SECONDS]", key_rotate},
     {"key", "list", 0, OPT_TENANT, OPT_TENANT, "key list --tenant ID", key_list},
     {"tenant", "contain", 1, 0, 0, "tenant contain ID", tenant_contain},
+    {"datakey", "rotate", 0, OPT_TENANT, OPT_TENANT | OPT_REGION,
+     "datakey rotate --tenant ID [--region REGION]", datakey_rotate},
+    {"datakey", "list", 0, OPT_TENANT, OPT_TENANT, "datakey list --tenant ID", datakey_list},
     {"face", "detect", 1, 0, 0, "face detect IMAGE.jpg", face_detect},
     {"face", "describe", 1, 0, 0, "face describe IMAGE.jpg", face_describe},
     {"face", "compare", 2, 0, 0, "face compare DOCUMENT.jpg SELFIE.jpg", face_compare},
@@ -440,6 +448,93 @@ static int key_list(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const cha
     return NOVA_EXIT_OK;
 }
 
+/* A new data key version for one region, or for every region the tenant has data keys in. */
+static int datakey_rotate(nova_app_t *app, nova_arena_t *ar, const cli_t *c,
+                          const char *const *args)
+{
+    (void)args;
+    int rc;
+    if (c->region && !nova_envelope_region_valid(c->region))
+        return fail(NOVA_INVALID, "--region: 2 to 16 of A-Z a-z 0-9 -");
+    if (!tenant_arg(app, ar, c, &rc))
+        return rc;
+    const char *one[1] = {c->region};
+    const char **regions = one;
+    size_t nregions = 1;
+    if (c->region == NULL) {
+        nova_datakey_row_t *ks = NULL;
+        size_t n = 0;
+        nova_status st = nova_datakey_list(app->auth, app->store, ar, c->tenant, &ks, &n);
+        if (st)
+            return fail(st, "cannot list data keys");
+        regions = nova_arena_alloc(ar, (n ? n : 1) * sizeof(*regions));
+        if (regions == NULL)
+            return fail(NOVA_NOMEM, "out of memory");
+        nregions = 0;
+        for (size_t i = 0; i < n; i++) /* listed by region: one entry per run */
+            if (nregions == 0 || strcmp(regions[nregions - 1], ks[i].region) != 0)
+                regions[nregions++] = ks[i].region;
+        if (nregions == 0)
+            return fail(NOVA_NOT_FOUND, "the tenant has no data keys yet; name one with --region");
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < nregions; i++) {
+        nova_datakey_row_t k;
+        nova_status st = nova_datakey_rotate(app->auth, app->store, ar, &novactl_actor, c->tenant,
+                                             regions[i], &k);
+        if (st) {
+            json_decref(arr);
+            return fail(st, st == NOVA_CONFLICT ? "another rotation won; run it again"
+                                                : "cannot rotate the data key");
+        }
+        if (json_out)
+            json_array_append_new(arr, json_pack("{s:s, s:I, s:s}", "region", k.region, "version",
+                                                 (json_int_t)k.version, "envelope", k.envelope));
+        else
+            printf("tenant %s region %s seals with data key version %" PRId64
+                   "; older versions still open\n",
+                   c->tenant, k.region, k.version);
+    }
+    if (json_out)
+        print_json(json_pack("{s:s, s:o}", "tenant_id", c->tenant, "rotated", arr));
+    else
+        json_decref(arr);
+    return NOVA_EXIT_OK;
+}
+
+static int datakey_list(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    (void)args;
+    int rc;
+    if (!tenant_arg(app, ar, c, &rc))
+        return rc;
+    nova_datakey_row_t *ks = NULL;
+    size_t n = 0;
+    nova_status st = nova_datakey_list(app->auth, app->store, ar, c->tenant, &ks, &n);
+    if (st)
+        return fail(st, "cannot list data keys");
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char t[21], r[21];
+        if (!json_out) {
+            printf("%s  v%" PRId64 "  %s  created %s%s%s\n", ks[i].region, ks[i].version,
+                   ks[i].envelope, when(ks[i].created_at, t), ks[i].retired_at ? "  retired " : "",
+                   ks[i].retired_at ? when(ks[i].retired_at, r) : "");
+            continue;
+        }
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:I, s:s, s:I, s:I}", "region", ks[i].region,
+                                        "version", (json_int_t)ks[i].version, "envelope",
+                                        ks[i].envelope, "created_at", (json_int_t)ks[i].created_at,
+                                        "retired_at", (json_int_t)ks[i].retired_at));
+    }
+    if (json_out)
+        print_json(json_pack("{s:o}", "data_keys", arr));
+    else
+        json_decref(arr);
+    return NOVA_EXIT_OK;
+}
+
 /* The key-compromise runbook (seed 003 §16.1) in one command. */
 static int tenant_contain(nova_app_t *app, nova_arena_t *ar, const cli_t *c,
                           const char *const *args)
@@ -776,6 +871,7 @@ static const struct {
     {"scopes", OPT_SCOPES}, {"audiences", OPT_AUDIENCES},
     {"from", OPT_FROM},     {"to", OPT_TO},
     {"out", OPT_OUT},       {"grace", OPT_GRACE},
+    {"region", OPT_REGION},
 };
 
 static const char *opt_name(unsigned bit)
@@ -809,7 +905,8 @@ static bool parse_args(int argc, char **argv, nova_arena_t *ar, cli_t *c, const 
         L_FROM,
         L_TO,
         L_OUT,
-        L_GRACE
+        L_GRACE,
+        L_REGION
     };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, L_JSON},
@@ -823,6 +920,7 @@ static bool parse_args(int argc, char **argv, nova_arena_t *ar, cli_t *c, const 
         {"to", required_argument, NULL, L_TO},
         {"out", required_argument, NULL, L_OUT},
         {"grace", required_argument, NULL, L_GRACE},
+        {"region", required_argument, NULL, L_REGION},
         {NULL, 0, NULL, 0},
     };
     const int maxpos = (int)(sizeof(c->pos) / sizeof(c->pos[0]));
@@ -876,6 +974,9 @@ static bool parse_args(int argc, char **argv, nova_arena_t *ar, cli_t *c, const 
             break;
         case L_GRACE:
             slot = &c->grace, bit = OPT_GRACE;
+            break;
+        case L_REGION:
+            slot = &c->region, bit = OPT_REGION;
             break;
         case ':':
             bad(why, nova_arena_printf(ar, "option %s needs a value", argv[optind - 1]));

@@ -82,6 +82,7 @@ suite conformance build/tests/conformance/openfga_conformance
 if bash scripts/pg.sh start "$PG_DIR" >"$LOGS/pg-start.log" 2>&1; then
     PG_URL=$(bash scripts/pg.sh url "$PG_DIR")
     suite unit-store-postgres env NOVA_TEST_PG_URL="$PG_URL" build/tests/unit/store_test
+    suite unit-datakeys-postgres env NOVA_TEST_PG_URL="$PG_URL" build/tests/unit/datakeys_test
 else
     echo "PostgreSQL cluster did not start:"; tail -n 30 "$LOGS/pg-start.log"
     failed=$((failed + 1)); broken+=(pg-start); PG_URL=

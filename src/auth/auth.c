@@ -70,6 +70,8 @@ nova_status nova_auth_new(const nova_auth_config_t *cfg, nova_auth_t **out)
     a->token_ttl = cfg->token_ttl;
     a->alg = cfg->alg;
     pthread_rwlock_init(&a->keys_lock, NULL);
+    if (auth_datakeys_init(a) != NOVA_OK)
+        goto error;
     if (cfg->token_cache) {
         /* calloc: pages of the cache stay untouched (and out of RSS) until used. */
         a->tokens = calloc(cfg->token_cache, sizeof(token_entry));
@@ -82,8 +84,10 @@ nova_status nova_auth_new(const nova_auth_config_t *cfg, nova_auth_t **out)
     *out = a;
     return NOVA_OK;
 error:
+    auth_datakeys_free(a);
     free(a->issuer);
     free(a->audience);
+    OPENSSL_cleanse(a, sizeof(*a));
     free(a);
     return NOVA_INTERNAL;
 }
@@ -103,6 +107,7 @@ void nova_auth_free(nova_auth_t *a)
     }
     auth_dpop_free(a);
     pthread_rwlock_destroy(&a->keys_lock);
+    auth_datakeys_free(a);
     for (int i = 0; i < TOKEN_LOCKS; i++)
         pthread_mutex_destroy(&a->token_locks[i]);
     free(a->tokens);

@@ -45,6 +45,27 @@ typedef struct token_entry {
 
 #define TOKEN_LOCKS 64
 
+/* A data key known to this process (datakeys.c): unwrapped, in memory only, zeroed with
+ * OPENSSL_cleanse when the auth object is freed. Immutable once published. */
+typedef struct dk_entry {
+    struct dk_entry *next;
+    char *tenant_id;
+    char region[17];
+    int64_t version;
+    uint8_t key[32];
+} dk_entry;
+
+/* The version that seals new values in (tenant, region), and when the store last said so. */
+typedef struct dk_newest {
+    struct dk_newest *next;
+    char *tenant_id;
+    char region[17];
+    int64_t version;
+    int64_t checked_ms;
+} dk_newest;
+
+#define DK_BUCKETS 256
+
 struct nova_auth {
     uint8_t master_key[32];
     uint8_t pepper[32];          /* HMAC key for client-secret digests, derived from master_key */
@@ -65,6 +86,13 @@ struct nova_auth {
     key_entry *by_kid[KEY_BUCKETS];
     key_entry *by_tenant[KEY_BUCKETS];
     key_entry *all;
+
+    /* Field-level encryption (datakeys.c): the envelope that wraps data keys, and the keys
+     * unwrapped so far, behind dk_lock (held for lookups and copies, never across I/O). */
+    struct nova_envelope *envelope;
+    pthread_mutex_t dk_lock;
+    dk_entry *dk_keys[DK_BUCKETS];
+    dk_newest *dk_newest[DK_BUCKETS];
 
     token_entry *tokens;
     size_t ntokens;
@@ -98,6 +126,10 @@ bool auth_scope_words_valid(const char *s);
 /* Signs an access token with the tenant's active key. */
 nova_status auth_token_mint(nova_auth_t *a, nova_store_t *s, nova_arena_t *ar, const auth_mint_t *m,
                             nova_token_t *out);
+
+/* Data-key state (nova_auth_new / nova_auth_free). */
+nova_status auth_datakeys_init(nova_auth_t *a);
+void auth_datakeys_free(nova_auth_t *a);
 
 /* Derives the DPoP nonce key and sets up the proof-key cache (nova_auth_new); frees the
  * cache (nova_auth_free). */

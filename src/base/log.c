@@ -1,4 +1,6 @@
-/* log.c: structured JSON log lines, each written with a single write(2). */
+/* log.c: structured JSON log lines, each written with a single write(2). A line that holds a
+ * live decrypted field value (nova/shield.h) is never written: a fixed notice at the same
+ * level takes its place, so the event is still seen but the value is not. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -6,7 +8,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "nova/log.h"
+#include "nova/shield.h"
 
 static _Atomic int log_level = NOVA_LOG_INFO;
 static _Atomic int log_fd = 2;
@@ -59,6 +64,15 @@ void nova_log_json(nova_log_level lvl, const char *msg, const char *fields)
     if (fields && *fields) {
         nova_buf_append(&b, ",", 1);
         nova_buf_append_cstr(&b, fields);
+    }
+    if (b.data && nova_shield_hit((const char *)b.data, b.len)) {
+        nova_shield_count_withheld();
+        OPENSSL_cleanse(b.data, b.len);
+        nova_buf_reset(&b);
+        nova_buf_printf(&b,
+                        "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"log line withheld: it "
+                        "held a decrypted field value\",\"shield\":true",
+                        ts, level_names[lvl]);
     }
     if (nova_buf_append(&b, "}\n", 2) == NOVA_OK) {
         ssize_t w = write(atomic_load(&log_fd), b.data, b.len);

@@ -172,6 +172,12 @@ enum {
     NOVA_Q_AK_SPEND_ENSURE,
     NOVA_Q_AK_SPEND_ADD,
     NOVA_Q_AK_SPEND_GET,
+    /* src/store/datakeys.c */
+    NOVA_Q_DK_INSERT,
+    NOVA_Q_DK_RETIRE,
+    NOVA_Q_DK_GET,
+    NOVA_Q_DK_NEWEST,
+    NOVA_Q_DK_LIST,
     NOVA_SQL_SLOTS
 };
 

@@ -1,0 +1,16 @@
+-- 0010_data_keys: per-tenant data keys for field-level encryption (seed 003 §5.3). A data key
+-- is 32 random bytes, stored only wrapped by the region's key (nova/envelope.h; envelope names
+-- the driver that wrapped it, "derived-v1" for the key derived from the master key) under
+-- associated data "<tenant>|<version>|<region>". Versions count up per (tenant, region): the
+-- newest seals new values, older ones (retired_at set when the next one was made) still open
+-- what they sealed, so a row is never deleted.
+CREATE TABLE tenant_data_keys (
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    region TEXT NOT NULL,
+    version INTEGER NOT NULL CHECK (version >= 1),
+    envelope TEXT NOT NULL,
+    wrapped_key BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    retired_at INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant_id, region, version)
+) STRICT, WITHOUT ROWID;
