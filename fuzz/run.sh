@@ -92,6 +92,10 @@ seed() {
         printf '%s' '2001:db8:abcd:12::/63' >"$dir/seed-cidr6"
         printf '%s' '10.0.0.0/8 ::1/128 192.0.2.1' >"$dir/seed-list"
         ;;
+    workflow_fuzz)
+        printf '%s' '{"name":"kyc","steps":[{"check":"ocr","config":{"min_confidence":0.6}},{"id":"face","check":"face_match","config":{"match_max":0.45,"review_max":0.55},"depends_on":["ocr"],"on_fail":"review"},{"check":"custom_webhook","config":{"url":"https://h.example/x"}}],"review_rules":[{"any_step":"review"},{"score_between":[0.4,0.7]},{"when":"steps.face.distance > 0.5"}],"decision":{"approve_at":0.8,"reject_below":0.3}}' >"$dir/seed-full"
+        printf '%s' '{"name":"m","steps":[{"check":"ocr"}]}' >"$dir/seed-min"
+        ;;
     mrz_fuzz)
         printf 'P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10' >"$dir/seed-td3"
         printf 'I<UTOD231458907<<<<<<<<<<<<<<<\n7408122F1204159UTO<<<<<<<<<<<6\nERIKSSON<<ANNA<MARIA<<<<<<<<<<' >"$dir/seed-td1"
