@@ -4,7 +4,8 @@
  *
  *   - the type is opaque and has no char* view: nova_plain_bytes gives `const uint8_t *`, so
  *     `printf("%s", p)` or `nova_log_info("%s", p)` with a nova_plain_t * is a -Wformat error
- *     (and -Werror makes it a build failure), and a string function needs an explicit cast;
+ *     (and -Werror makes it a build failure; tests/unit/meson.build checks that at configure
+ *     time), and a string function needs an explicit cast;
  *   - while it is alive the value is registered with the shield, and the logger (log.c)
  *     withholds any line that contains it (raw or JSON-escaped): the line is replaced by a
  *     fixed notice and counted (nova_shield_withheld). Values shorter than
