@@ -11,6 +11,7 @@
 
 #include "nova/api.h"
 #include "nova/app.h"
+#include "nova/killswitch.h"
 #include "nova/log.h"
 
 static void usage(FILE *f)
@@ -93,6 +94,15 @@ static int serve(nova_app_t *app)
     char *cert = NULL, *key = NULL, *ca = NULL;
     nova_http_server_t *srv = NULL;
     nova_kv_t *kv = NULL;
+    nova_security_cache_t *security = NULL;
+    if (*app->cfg.region && (strcmp(app->cfg.region, NOVA_KILLSWITCH_ALL_REGIONS) == 0 ||
+                             !nova_killswitch_region_valid(app->cfg.region))) {
+        fprintf(stderr, "novad: NOVA_REGION: expected 2 to 8 of A-Z 0-9 - (\"KE\")\n");
+        rc = NOVA_EXIT_CONFIG;
+        goto end;
+    }
+    if (nova_security_cache_new(&security) != NOVA_OK)
+        goto end;
     if (*app->cfg.tls_cert) {
         cert = read_file(app->cfg.tls_cert, err, sizeof(err));
         key = cert ? read_file(app->cfg.tls_key, err, sizeof(err)) : NULL;
@@ -133,6 +143,8 @@ static int serve(nova_app_t *app)
         .dpop_nonce = app->cfg.dpop_nonce,
         .apikey_skew = app->cfg.apikey_skew,
         .key_grace = app->cfg.key_grace,
+        .region = app->cfg.region,
+        .security = security,
         .face_model = app->cfg.face_model,
         .kv = kv,
         .limits =
@@ -200,6 +212,7 @@ static int serve(nova_app_t *app)
 end:
     nova_http_server_free(srv);
     nova_kv_close(kv);
+    nova_security_cache_free(security);
     free(cert);
     free(key);
     free(ca);

@@ -9,6 +9,7 @@
 #include "nova/auth.h"
 #include "nova/http.h"
 #include "nova/kv.h"
+#include "nova/security.h"
 
 /* Rate limits on the token endpoint (src/api/ratelimit.c), counted in the control plane.
  * A limit of 0 is off. */
@@ -31,6 +32,9 @@ typedef struct nova_api {
     unsigned apikey_skew;     /* seconds an API-key request's date may differ from the clock */
     int64_t key_grace;        /* seconds a rotated signing key keeps verifying (NOVA_KEY_GRACE) */
     const char *face_model;   /* NOVA_FACE_MODEL: the face nets, opened on first use */
+    const char *region;       /* NOVA_REGION ("" or NULL: none), for tenants' resident_regions */
+    nova_security_cache_t *security; /* tenants' security settings (nova/security.h); owned
+                                        by the caller, required */
     nova_api_limits_t limits;
 } nova_api_t;
 

@@ -259,7 +259,12 @@ typedef struct nova_session_request {
     const char *scope;     /* NULL: "verifications:write"; SDK-grantable scopes only */
     const char *audience;  /* NULL: the deployment's */
     int64_t ttl;           /* session lifetime in seconds (60..86400); 0: the default */
+    int64_t max_ttl;       /* the tenant's session timeout in seconds (0: none): caps ttl */
 } nova_session_request_t;
+
+/* The tenant a refresh token claims (copied into ar), or NULL when it has not Nova's shape.
+ * Only a claim: the token is checked by nova_auth_session_refresh. */
+const char *nova_auth_refresh_tenant(nova_arena_t *ar, const char *refresh_token);
 
 typedef struct nova_session_grant {
     nova_session_t session;

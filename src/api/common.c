@@ -338,7 +338,8 @@ bool api_authenticate(nova_req_t *r, const char *scope, void *ud)
 {
     nova_api_t *api = ud;
     if (nova_req_header(r, "x-api-key-id"))
-        return api_apikey_authenticate(r, api, scope);
+        return api_apikey_authenticate(r, api, scope) &&
+               api_security_enforce(r, api, r->principal->tenant_id, NULL);
     const char *authz = nova_req_header(r, "Authorization");
     if (authz == NULL) {
         bearer_error(r, 401, NULL, "a bearer token is required", NULL);
@@ -415,6 +416,8 @@ bool api_authenticate(nova_req_t *r, const char *scope, void *ud)
     p->jti = c.jti;
     p->exp = c.exp;
     r->principal = p;
+    if (!api_security_enforce(r, api, p->tenant_id, NULL))
+        return false;
     if (scope && *scope && !nova_auth_scope_has(c.scope, scope)) {
         char *why2 = nova_arena_printf(&r->arena, "this route needs the %s scope", scope);
         bearer_error(r, 403, "insufficient_scope", why2 ? why2 : "insufficient scope", scope);

@@ -6,6 +6,7 @@
 
 #include "nova/api.h"
 #include "nova/json.h"
+#include "nova/security.h"
 
 /* This thread's store connection, or writes 503 and returns NULL. */
 nova_store_t *api_store(nova_req_t *r, nova_api_t *api);
@@ -100,6 +101,19 @@ nova_status api_sdk_register(nova_api_t *api, nova_http_server_t *srv);
 nova_status api_apikeys_register(nova_api_t *api, nova_http_server_t *srv);
 bool api_apikey_authenticate(nova_req_t *r, nova_api_t *api, const char *scope);
 nova_status api_apikeys_metrics(nova_buf_t *out);
+
+/* Tenant security settings (security.c): GET/PUT /v1/tenants/{id}/security. */
+nova_status api_security_register(nova_api_t *api, nova_http_server_t *srv);
+/* The tenant's settings (from the per-process cache); false with 503 written when they cannot
+ * be read (fail closed). */
+bool api_security_settings(nova_req_t *r, nova_api_t *api, nova_store_t *s, const char *tenant_id,
+                           nova_security_settings_t *out);
+/* Refuses a request of tenant_id that its settings do not allow here: 421
+ * region_not_resident (this novad's NOVA_REGION is not a resident region), 403
+ * ip_not_allowed (the peer is outside allowed_ip_ranges), 503 when the settings cannot be
+ * read. true to go on, with the settings in *out (may be NULL). */
+bool api_security_enforce(nova_req_t *r, nova_api_t *api, const char *tenant_id,
+                          nova_security_settings_t *out);
 
 /* Face match (faces.c): POST /v1/faces/compare. */
 nova_status api_faces_register(nova_api_t *api, nova_http_server_t *srv);

@@ -48,6 +48,16 @@ static void refresh_grant(nova_req_t *r, nova_api_t *api, nova_store_t *s, const
     api_reply_json(r, 200, o);
 }
 
+/* The tenant's require_dpop: a grant without a proof is refused. */
+static bool dpop_ok(nova_req_t *r, const nova_security_settings_t *sec,
+                    const nova_token_bind_t *bind)
+{
+    if (!sec->require_dpop || bind->jkt[0] != '\0')
+        return true;
+    api_oauth_error(r, 400, "invalid_dpop_proof", "this tenant requires a DPoP proof (RFC 9449)");
+    return false;
+}
+
 /* The token endpoint; *grant gets the grant type once known (for the metrics). */
 static void token_endpoint(nova_req_t *r, nova_api_t *api, int *grant_kind)
 {
@@ -78,12 +88,27 @@ static void token_endpoint(nova_req_t *r, nova_api_t *api, int *grant_kind)
             return;
         api_dpop_nonce_header(r, api);
     }
+    nova_security_settings_t sec;
     if (refresh) {
+        /* The tenant the token claims: its settings apply before the token is spent. */
+        const char *rt = api_form_get(&f, "refresh_token");
+        const char *tenant = rt ? nova_auth_refresh_tenant(&r->arena, rt) : NULL;
+        if (tenant && (!api_security_enforce(r, api, tenant, &sec) || !dpop_ok(r, &sec, &bind)))
+            return;
         refresh_grant(r, api, s, &f, &bind);
         return;
     }
     if (!api_client_auth(r, api, s, &f, &client))
         return;
+    if (!api_security_enforce(r, api, client.tenant_id, &sec) || !dpop_ok(r, &sec, &bind))
+        return;
+    if (sec.require_mtls_for_m2m && strcmp(client.auth_method, "tls_client_auth") != 0 &&
+        strcmp(client.auth_method, "self_signed_tls_client_auth") != 0) {
+        api_oauth_error(r, 400, "invalid_client",
+                        "this tenant requires machine clients to authenticate with a certificate "
+                        "(tls_client_auth or self_signed_tls_client_auth)");
+        return;
+    }
     if (!api_ratelimit_token_client(r, api, client.id))
         return;
     /* RFC 8705 §3: a client that authenticated with its certificate gets tokens bound to it. */

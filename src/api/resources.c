@@ -434,6 +434,8 @@ nova_status nova_api_register(nova_api_t *api, nova_http_server_t *srv)
         return st;
     if ((st = api_killswitch_register(api, srv)) != NOVA_OK)
         return st;
+    if ((st = api_security_register(api, srv)) != NOVA_OK)
+        return st;
     if ((st = api_faces_register(api, srv)) != NOVA_OK)
         return st;
     if ((st = api_fga_register(api, srv)) != NOVA_OK)

@@ -49,14 +49,15 @@ static void sessions_create(nova_req_t *r, void *ud)
         return;
     }
     nova_store_t *s = api_store(r, api);
-    nova_session_grant_t g;
-    const char *why = NULL;
-    nova_status st =
-        s ? nova_auth_session_create(api->auth, s, &r->arena, &req, &g, &why) : NOVA_UNAVAILABLE;
-    if (s == NULL) {
+    nova_security_settings_t sec;
+    if (s == NULL || !api_security_settings(r, api, s, req.tenant_id, &sec)) {
         json_decref(body);
         return;
     }
+    req.max_ttl = (int64_t)sec.session_timeout_minutes * 60;
+    nova_session_grant_t g;
+    const char *why = NULL;
+    nova_status st = nova_auth_session_create(api->auth, s, &r->arena, &req, &g, &why);
     if (st == NOVA_INVALID) {
         nova_resp_problem(r, 422, "invalid_field", "Invalid field", why);
     } else if (st) {

@@ -27,6 +27,8 @@ const char *const nova_auth_scopes[] = {
     "killswitches:write",  /* flip them (PUT /v1/kill-switches/{action}) */
     "fga:read",            /* OpenFGA API: read stores, models, tuples; check and list (/stores) */
     "fga:write",           /* OpenFGA API: stores, models, tuple writes and assertions */
+    "security:read",       /* read the tenant's security settings (GET /v1/tenants/{id}/security) */
+    "security:write",      /* change them (PUT /v1/tenants/{id}/security) */
     NULL,
 };
 

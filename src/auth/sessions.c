@@ -69,8 +69,7 @@ static nova_status new_refresh(nova_auth_t *a, nova_arena_t *ar, const char *ten
     return NOVA_OK;
 }
 
-/* The tenant a refresh token claims (copied into ar), or NULL when it has not our shape. */
-static const char *refresh_tenant(nova_arena_t *ar, const char *token)
+const char *nova_auth_refresh_tenant(nova_arena_t *ar, const char *token)
 {
     size_t n = strlen(token);
     if (n < sizeof(RT_PREFIX) + 44 || n > 200 || strncmp(token, RT_PREFIX, 4) != 0)
@@ -141,6 +140,8 @@ nova_status nova_auth_session_create(nova_auth_t *a, nova_store_t *s, nova_arena
         *why = "ttl: 60 to 86400 seconds";
         return NOVA_INVALID;
     }
+    if (req->max_ttl > 0 && ttl > req->max_ttl)
+        ttl = req->max_ttl; /* the tenant's session_timeout_minutes */
     char id[40], digest[65];
     if (nova_id_new("ses", id, sizeof(id)) != NOVA_OK)
         return NOVA_INTERNAL;
@@ -197,7 +198,7 @@ nova_status nova_auth_session_refresh(nova_auth_t *a, nova_store_t *s, nova_aren
 {
     *why = NULL;
     memset(out, 0, sizeof(*out));
-    const char *tenant = refresh_token ? refresh_tenant(ar, refresh_token) : NULL;
+    const char *tenant = refresh_token ? nova_auth_refresh_tenant(ar, refresh_token) : NULL;
     if (tenant == NULL) {
         *why = "not a refresh token";
         return NOVA_UNAUTHORIZED;

@@ -99,6 +99,10 @@ static const key_def keys[] = {
     {"NOVA_KEY_GRACE", K_UINT, OFF(key_grace), "86400", 0, 86400,
      "seconds a rotated signing key keeps verifying the tokens it signed and stays in the JWKS "
      "(at most 24 h); 0 retires it at once"},
+    {"NOVA_REGION", K_STR, OFF(region), "", 0, 0,
+     "the region this novad serves from (2 to 8 of A-Z 0-9 -, as \"KE\"); a tenant whose "
+     "`resident_regions` do not include it is refused here (421 `region_not_resident`). Empty: "
+     "none, so tenants with resident regions are refused"},
     {"NOVA_APIKEY_SKEW", K_UINT, OFF(apikey_skew), "300", 1, 300,
      "seconds an API-key signed request's date header may be from the server's clock; nonces "
      "are remembered for twice this (at least 5 minutes)"},

@@ -178,6 +178,11 @@ enum {
     NOVA_Q_DK_GET,
     NOVA_Q_DK_NEWEST,
     NOVA_Q_DK_LIST,
+    /* src/store/security.c */
+    NOVA_Q_SEC_GET,
+    NOVA_Q_SEC_VERSION,
+    NOVA_Q_SEC_INSERT,
+    NOVA_Q_SEC_TENANT,
     NOVA_SQL_SLOTS
 };
 

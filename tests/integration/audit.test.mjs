@@ -198,6 +198,14 @@ const DRIVERS = {
     assert.equal(r.status, 200, r.text);
     return { chainOf: k.tenant, action: 'killswitch.set', actor: k.id, target: 'killswitch:KE:disbursement' };
   },
+  'PUT /v1/tenants/{id}/security': async () => {
+    const k = makeTenant(nova, 'audit-sec-' + Date.now(), 'security:write');
+    const tok = await token(nova, k);
+    secrets.push(k.secret, tok);
+    const r = await call(nova, 'PUT', `/v1/tenants/${k.tenant}/security`, { tok, body: { require_dpop: false, session_timeout_minutes: 30 } });
+    assert.equal(r.status, 200, r.text);
+    return { chainOf: k.tenant, action: 'tenant_security.update', actor: k.id, target: 'tenant:' + k.tenant };
+  },
   'POST /v1/api-keys': async () => {
     const k = await apiKey();
     return { action: 'api_key.create', actor: k.admin.id, target: 'api_key:' + k.id };

@@ -342,6 +342,8 @@ static void t_migrate_tenant_names(void **state)
                      NOVA_OK);
     /* Nor data keys (0010). */
     assert_int_equal(f->s->drv->exec(f->s, "DROP TABLE tenant_data_keys"), NOVA_OK);
+    /* Nor tenant security settings (0011). */
+    assert_int_equal(f->s->drv->exec(f->s, "DROP TABLE tenant_security"), NOVA_OK);
     assert_int_equal(nova_store_migrate(f->s, &from, &to), NOVA_OK);
     assert_int_equal(from, 2);
     assert_int_equal(to, nova_store_code_version());
