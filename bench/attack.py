@@ -164,7 +164,7 @@ def bodies(host, port, pid, conns):
     peak = max(peak, rss_mb(pid))
     for s in socks:
         s.close()
-    time.sleep(12)  # novad trims freed memory every 10 s after activity
+    time.sleep(13)  # novad trims freed memory once quiet for 1 s, at most every 10 s
     return {
         "attack": f"{conns} connections from 127.0.0.2-5, each POSTing a 1 MB body to an unknown route",
         "answered_404": answered,
