@@ -1715,12 +1715,65 @@ static cel_value_t fn_contains(evalctx_t *c, const cel_value_t *a, size_t n)
 /* RE2 patterns on POSIX extended regular expressions: the RE2 shorthands \d \D are rewritten
  * to bracket expressions (glibc already knows \w \W \s \S \b); anything else RE2-only (lazy
  * quantifiers, (?i) flags, named groups) fails to compile and is an evaluation error. */
+/* Refuses patterns whose compilation can blow up in glibc's regcomp (measured: policy_fuzz
+ * ran it out of memory on a repetition of a repetition): at most 256 bytes and 32 repetition
+ * operators, at most 4 counted ones ({m,n}) with counts up to 100, and no repetition operator
+ * right after another
+ * (outside bracket expressions). NULL when the pattern is acceptable. */
+static const char *regex_unsafe(const char *p, size_t n)
+{
+    size_t reps = 0, braces = 0;
+    bool prev_rep = false, in_bracket = false;
+    if (n > 256)
+        return "matches: the pattern is longer than 256 bytes";
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i];
+        if (in_bracket) {
+            if (ch == ']')
+                in_bracket = false;
+            continue;
+        }
+        if (ch == '\\') {
+            i++;
+            prev_rep = false;
+            continue;
+        }
+        if (ch == '[') {
+            in_bracket = true;
+            if (i + 1 < n && p[i + 1] == ']')
+                i++;
+            prev_rep = false;
+            continue;
+        }
+        bool rep = ch == '*' || ch == '+' || ch == '?' || ch == '{';
+        if (rep && prev_rep)
+            return "matches: a repetition of a repetition";
+        if (ch == '{') {
+            if (++braces > 4) /* nested counted repetitions multiply */
+                return "matches: more than 4 counted repetitions";
+            size_t j = i + 1;
+            long v = 0;
+            for (; j < n && p[j] != '}'; j++)
+                if (p[j] >= '0' && p[j] <= '9' && (v = v * 10 + (p[j] - '0')) > 100)
+                    return "matches: a repetition count over 100";
+            i = j;
+        }
+        if (rep && ++reps > 32)
+            return "matches: more than 32 repetitions";
+        prev_rep = rep;
+    }
+    return NULL;
+}
+
 static cel_value_t fn_matches(evalctx_t *c, const cel_value_t *a, size_t n)
 {
     if (!two_strings(a, n))
         return verr(c, "no such overload: matches");
     if (memchr(a[0].s.p, '\0', a[0].s.n) || memchr(a[1].s.p, '\0', a[1].s.n))
         return verr(c, "matches: NUL byte in string");
+    const char *unsafe = regex_unsafe(a[1].s.p, a[1].s.n);
+    if (unsafe)
+        return verr(c, unsafe);
     nova_buf_t pat;
     nova_buf_init(&pat);
     for (size_t i = 0; i < a[1].s.n; i++) {
