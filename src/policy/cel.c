@@ -1773,7 +1773,7 @@ static cel_value_t fn_matches(evalctx_t *c, const cel_value_t *a, size_t n)
         return verr(c, "matches: NUL byte in string");
     const char *unsafe = regex_unsafe(a[1].s.p, a[1].s.n);
     if (unsafe)
-        return verr(c, unsafe);
+        return verr(c, "%s", unsafe);
     nova_buf_t pat;
     nova_buf_init(&pat);
     for (size_t i = 0; i < a[1].s.n; i++) {
