@@ -203,38 +203,21 @@ nova_status nova_store_apikey_get(nova_store_t *s, nova_arena_t *a, const char *
     return get_one(s, &Q_AK_GET, tenant_id, p, 2, a, out, false);
 }
 
+static nova_status read_key_row(nova_rows_t *r, nova_arena_t *a, void *out)
+{
+    return read_key(r, a, out);
+}
+
 nova_status nova_store_apikey_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                    nova_apikey_t **out, size_t *n)
 {
-    nova_rows_t r;
-    size_t cap = 0;
     *out = NULL;
     *n = 0;
     if (!valid_id(tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
-    nova_status st = s->drv->query(s, &Q_AK_LIST, tenant_id, p, 1, &r);
-    if (st != NOVA_OK)
-        return st;
-    while ((st = s->drv->next(&r)) == NOVA_OK) {
-        if (*n == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            nova_apikey_t *g = nova_arena_alloc(a, ncap * sizeof(*g));
-            if (g == NULL) {
-                st = NOVA_NOMEM;
-                break;
-            }
-            if (*n)
-                memcpy(g, *out, *n * sizeof(*g));
-            *out = g;
-            cap = ncap;
-        }
-        if ((st = read_key(&r, a, &(*out)[*n])) != NOVA_OK)
-            break;
-        (*n)++;
-    }
-    s->drv->done(&r);
-    return st == NOVA_NOT_FOUND ? NOVA_OK : st;
+    return nova_store_get_all(s, &Q_AK_LIST, tenant_id, p, 1, a, read_key_row,
+                              sizeof(nova_apikey_t), (void **)out, n);
 }
 
 nova_status nova_store_apikey_revoke(nova_store_t *s, const char *tenant_id, const char *id,

@@ -132,36 +132,20 @@ nova_status nova_store_datakey_newest(nova_store_t *s, nova_arena_t *a, const ch
     return get_one(s, a, &Q_DK_NEWEST, tenant_id, p, 2, out);
 }
 
+/* A listed row: never the wrapped key. */
+static nova_status read_listed_row(nova_rows_t *r, nova_arena_t *a, void *out)
+{
+    return read_row(r, a, false, out);
+}
+
 nova_status nova_store_datakey_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                     nova_datakey_row_t **out, size_t *n)
 {
-    nova_rows_t r;
-    size_t cap = 0;
     *out = NULL;
     *n = 0;
     if (!valid_id(tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
-    nova_status st = s->drv->query(s, &Q_DK_LIST, tenant_id, p, 1, &r);
-    if (st != NOVA_OK)
-        return st;
-    while ((st = s->drv->next(&r)) == NOVA_OK) {
-        if (*n == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            nova_datakey_row_t *g = nova_arena_alloc(a, ncap * sizeof(*g));
-            if (g == NULL) {
-                st = NOVA_NOMEM;
-                break;
-            }
-            if (*n)
-                memcpy(g, *out, *n * sizeof(*g));
-            *out = g;
-            cap = ncap;
-        }
-        if ((st = read_row(&r, a, false, &(*out)[*n])) != NOVA_OK)
-            break;
-        (*n)++;
-    }
-    s->drv->done(&r);
-    return st == NOVA_NOT_FOUND ? NOVA_OK : st;
+    return nova_store_get_all(s, &Q_DK_LIST, tenant_id, p, 1, a, read_listed_row,
+                              sizeof(nova_datakey_row_t), (void **)out, n);
 }

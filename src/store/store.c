@@ -343,7 +343,7 @@ static bool valid_tenant(const char *id)
     return id != NULL && id[0] != '\0' && strcmp(id, NOVA_STORE_ALL_TENANTS) != 0;
 }
 
-typedef nova_status (*read_row_fn)(nova_rows_t *r, nova_arena_t *a, void *out);
+typedef nova_store_read_fn read_row_fn;
 
 /* Runs q and reads exactly its first row; NOVA_NOT_FOUND when there is none. */
 static nova_status get_one(nova_store_t *s, const nova_sql_t *q, const char *tenant,
@@ -362,9 +362,9 @@ static nova_status get_one(nova_store_t *s, const nova_sql_t *q, const char *ten
 }
 
 /* Runs q and reads every row into an arena array of elem-sized rows. */
-static nova_status get_all(nova_store_t *s, const nova_sql_t *q, const char *tenant,
-                           const nova_sql_param_t *p, int n, nova_arena_t *a, read_row_fn rd,
-                           size_t elem, void **out, size_t *count)
+nova_status nova_store_get_all(nova_store_t *s, const nova_sql_t *q, const char *tenant,
+                               const nova_sql_param_t *p, int n, nova_arena_t *a,
+                               nova_store_read_fn rd, size_t elem, void **out, size_t *count)
 {
     nova_rows_t r;
     void *arr = NULL;
@@ -533,8 +533,8 @@ nova_status nova_store_tenant_get(nova_store_t *s, nova_arena_t *a, const char *
 
 nova_status nova_store_tenant_list(nova_store_t *s, nova_arena_t *a, nova_tenant_t **out, size_t *n)
 {
-    return get_all(s, &Q[NOVA_Q_TENANT_LIST], NOVA_STORE_ALL_TENANTS, NULL, 0, a, read_tenant,
-                   sizeof(nova_tenant_t), (void **)out, n);
+    return nova_store_get_all(s, &Q[NOVA_Q_TENANT_LIST], NOVA_STORE_ALL_TENANTS, NULL, 0, a,
+                              read_tenant, sizeof(nova_tenant_t), (void **)out, n);
 }
 
 nova_status nova_store_key_get(nova_store_t *s, nova_arena_t *a, const char *kid,
@@ -559,8 +559,8 @@ nova_status nova_store_key_list(nova_store_t *s, nova_arena_t *a, int64_t now,
                                 nova_signing_key_t **out, size_t *n)
 {
     nova_sql_param_t p[] = {NOVA_SQL_P_INT(now)};
-    return get_all(s, &Q[NOVA_Q_KEY_LIST], NOVA_STORE_ALL_TENANTS, p, 1, a, read_key,
-                   sizeof(nova_signing_key_t), (void **)out, n);
+    return nova_store_get_all(s, &Q[NOVA_Q_KEY_LIST], NOVA_STORE_ALL_TENANTS, p, 1, a, read_key,
+                              sizeof(nova_signing_key_t), (void **)out, n);
 }
 
 nova_status nova_store_key_list_tenant(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
@@ -569,8 +569,8 @@ nova_status nova_store_key_list_tenant(nova_store_t *s, nova_arena_t *a, const c
     if (!valid_tenant(tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_INT(now)};
-    return get_all(s, &Q[NOVA_Q_KEY_LIST_TENANT], tenant_id, p, 2, a, read_key,
-                   sizeof(nova_signing_key_t), (void **)out, n);
+    return nova_store_get_all(s, &Q[NOVA_Q_KEY_LIST_TENANT], tenant_id, p, 2, a, read_key,
+                              sizeof(nova_signing_key_t), (void **)out, n);
 }
 
 nova_status nova_store_key_history(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
@@ -579,8 +579,8 @@ nova_status nova_store_key_history(nova_store_t *s, nova_arena_t *a, const char 
     if (!valid_tenant(tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
-    return get_all(s, &Q[NOVA_Q_KEY_HISTORY], tenant_id, p, 1, a, read_key,
-                   sizeof(nova_signing_key_t), (void **)out, n);
+    return nova_store_get_all(s, &Q[NOVA_Q_KEY_HISTORY], tenant_id, p, 1, a, read_key,
+                              sizeof(nova_signing_key_t), (void **)out, n);
 }
 
 nova_status nova_store_key_rotate(nova_store_t *s, const char *tenant_id, const char *old_kid,
@@ -629,16 +629,16 @@ nova_status nova_store_key_list_due(nova_store_t *s, nova_arena_t *a, int64_t cr
                                     nova_signing_key_t **out, size_t *n)
 {
     nova_sql_param_t p[] = {NOVA_SQL_P_INT(created_before)};
-    return get_all(s, &Q[NOVA_Q_KEY_DUE], NOVA_STORE_ALL_TENANTS, p, 1, a, read_key,
-                   sizeof(nova_signing_key_t), (void **)out, n);
+    return nova_store_get_all(s, &Q[NOVA_Q_KEY_DUE], NOVA_STORE_ALL_TENANTS, p, 1, a, read_key,
+                              sizeof(nova_signing_key_t), (void **)out, n);
 }
 
 nova_status nova_store_key_list_grace_ended(nova_store_t *s, nova_arena_t *a, int64_t now,
                                             nova_signing_key_t **out, size_t *n)
 {
     nova_sql_param_t p[] = {NOVA_SQL_P_INT(now)};
-    return get_all(s, &Q[NOVA_Q_KEY_GRACE_ENDED], NOVA_STORE_ALL_TENANTS, p, 1, a, read_key,
-                   sizeof(nova_signing_key_t), (void **)out, n);
+    return nova_store_get_all(s, &Q[NOVA_Q_KEY_GRACE_ENDED], NOVA_STORE_ALL_TENANTS, p, 1, a,
+                              read_key, sizeof(nova_signing_key_t), (void **)out, n);
 }
 
 /* ---- clients ---- */
@@ -710,8 +710,8 @@ nova_status nova_store_client_list(nova_store_t *s, nova_arena_t *a, const char 
     if (!valid_tenant(tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
-    return get_all(s, &Q[NOVA_Q_CLIENT_LIST], tenant_id, p, 1, a, read_client,
-                   sizeof(nova_client_t), (void **)out, n);
+    return nova_store_get_all(s, &Q[NOVA_Q_CLIENT_LIST], tenant_id, p, 1, a, read_client,
+                              sizeof(nova_client_t), (void **)out, n);
 }
 
 nova_status nova_store_client_revoke(nova_store_t *s, const char *tenant_id, const char *client_id,
