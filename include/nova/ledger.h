@@ -1,0 +1,194 @@
+/*
+ * ledger.h: the money engine (issue 8): currencies with their ISO 4217 exponents, Amounts in
+ * integer minor units, postings (balanced double entries) and the balance rules of an
+ * account. Pure computation: no store, no HTTP, no floating point anywhere.
+ *
+ * On the wire an Amount is {"currency": "KES", "value": "1500.00"}: a decimal string with at
+ * most the currency's exponent's digits after the point, no sign, no exponent, no leading
+ * zeros. Inside it is an int64_t count of minor units (KES cents, UGX shillings, BHD fils).
+ *
+ * Bounds, so that no sum can overflow: one amount is at most NOVA_LEDGER_AMOUNT_MAX minor
+ * units, a posting has at most NOVA_LEDGER_MAX_ENTRIES entries, and an account's running
+ * totals are refused past NOVA_LEDGER_TOTAL_MAX (a total below it plus one posting's part in
+ * it stays below INT64_MAX).
+ */
+#ifndef NOVA_LEDGER_H
+#define NOVA_LEDGER_H
+
+#include "nova/base.h"
+
+typedef struct json_t json_t;
+
+#define NOVA_LEDGER_AMOUNT_MAX 1000000000000000LL /* 10^15 minor units */
+#define NOVA_LEDGER_TOTAL_MAX 9000000000000000000LL
+#define NOVA_LEDGER_MAX_ENTRIES 64
+#define NOVA_LEDGER_ID_MAX 64
+
+/* ---- currencies and amounts ---- */
+
+typedef struct nova_currency {
+    const char *code; /* "KES" */
+    int exponent;     /* digits after the point: KES 2, UGX 0, BHD 3 */
+} nova_currency_t;
+
+/* The currency with this ISO 4217 code (exact, upper case), or NULL. Static storage. */
+const nova_currency_t *nova_ledger_currency(const char *code);
+
+/* Parses value (a decimal string) in currency into minor units. allow_zero: "0" is accepted
+ * (limits, overdraft lines), otherwise an amount must be positive. On NOVA_INVALID *why says
+ * what is wrong (static text) and *bad_currency whether the currency (true) or the value
+ * (false) is at fault. */
+nova_status nova_ledger_amount_parse(const char *currency, const char *value, bool allow_zero,
+                                     int64_t *minor, bool *bad_currency, const char **why);
+/* Writes minor (any sign) as the wire's decimal string for currency into out: "-12.50".
+ * NOVA_INVALID for an unknown currency, NOVA_TOO_LARGE when out is too small (32 suffice). */
+nova_status nova_ledger_amount_format(const char *currency, int64_t minor, char *out, size_t n);
+
+/* Reads an Amount object {"currency", "value"} (exactly those members). On NOVA_INVALID
+ * *member is the member at fault as a JSON Pointer relative to the object ("", "/currency",
+ * "/value") and *why the reason (static text). */
+nova_status nova_ledger_amount_json(json_t *amount, bool allow_zero, char currency[4],
+                                    int64_t *minor, const char **member, const char **why);
+/* {"currency", "value"} for minor in currency (a new jansson object, NULL on failure). */
+json_t *nova_ledger_amount_new(const char *currency, int64_t minor);
+
+/* true when id is 1..64 of [A-Za-z0-9_.:-] (client-supplied posting and account ids). */
+bool nova_ledger_id_valid(const char *id);
+
+/* ---- accounts ---- */
+
+/* Account flags (TigerBeetle's balance flags). */
+#define NOVA_LEDGER_DEBITS_MUST_NOT_EXCEED_CREDITS 1u
+#define NOVA_LEDGER_CREDITS_MUST_NOT_EXCEED_DEBITS 2u
+
+typedef enum nova_ledger_status {
+    NOVA_LEDGER_OPEN,
+    NOVA_LEDGER_FROZEN, /* takes credits, no debits */
+    NOVA_LEDGER_CLOSED, /* takes nothing; only with a zero balance */
+    NOVA_LEDGER_STATUS_N
+} nova_ledger_status;
+
+/* "open", "frozen", "closed"; and back (-1 for an unknown name). */
+const char *nova_ledger_status_name(nova_ledger_status st);
+int nova_ledger_status_parse(const char *name);
+/* true when type is one of the account types: customer_wallet, agent_float, merchant,
+ * commission_pool, fees, suspense, settlement, treasury, savings, loan. */
+bool nova_ledger_type_valid(const char *type);
+
+/* An account's running totals, in minor units of its currency. */
+typedef struct nova_ledger_balance {
+    int64_t debits_posted;
+    int64_t credits_posted;
+    int64_t debits_pending; /* reserved by holds */
+    int64_t credits_pending;
+} nova_ledger_balance_t;
+
+/* What the balance rules of an account need to know. */
+typedef struct nova_ledger_rules {
+    unsigned flags;
+    nova_ledger_status status;
+    int64_t overdraft_limit;      /* minor units; 0: none */
+    int64_t overdraft_expires_at; /* unix seconds; 0: never */
+} nova_ledger_rules_t;
+
+/* Why a change to an account is refused; NOVA_LEDGER_ALLOWED (0) when it is not. */
+typedef enum nova_ledger_refusal {
+    NOVA_LEDGER_ALLOWED = 0,
+    NOVA_LEDGER_INSUFFICIENT_FUNDS, /* debits would exceed credits (+ overdraft headroom) */
+    NOVA_LEDGER_CREDITS_EXCEED,     /* credits would exceed debits */
+    NOVA_LEDGER_ACCOUNT_FROZEN,
+    NOVA_LEDGER_ACCOUNT_CLOSED,
+    NOVA_LEDGER_TOTAL_OVERFLOW,
+    NOVA_LEDGER_REFUSAL_N
+} nova_ledger_refusal;
+
+/* The problem code of a refusal: "insufficient_funds", "credits_exceed_debits",
+ * "account_frozen", "account_closed", "amount_overflow". */
+const char *nova_ledger_refusal_code(nova_ledger_refusal r);
+
+/* The overdraft headroom that counts at now (0 once the line has expired). */
+int64_t nova_ledger_overdraft_headroom(const nova_ledger_rules_t *rules, int64_t now);
+
+/* Checks an account after a change: after is the balance with the change applied, delta the
+ * change itself (what it adds to each total; negative when a hold is released). A rule is
+ * only enforced on the side the change raises, so a credit always reaches an account whose
+ * expired overdraft line left it short, and releasing a hold is always allowed. */
+nova_ledger_refusal nova_ledger_check(const nova_ledger_rules_t *rules,
+                                      const nova_ledger_balance_t *after,
+                                      const nova_ledger_balance_t *delta, int64_t now);
+
+/* Derived balances. ledger = credits_posted - debits_posted for a credit-normal account (no
+ * flag, or debits_must_not_exceed_credits: wallets, floats, pools), debits_posted -
+ * credits_posted for a debit-normal one (credits_must_not_exceed_debits: settlement, loans);
+ * held = the pending amount on the side that reduces it; available = ledger - held +
+ * overdraft headroom. Computed in 128 bits, clamped to the int64 range. */
+typedef struct nova_ledger_derived {
+    int64_t ledger;
+    int64_t held;
+    int64_t available;
+} nova_ledger_derived_t;
+void nova_ledger_derive(const nova_ledger_rules_t *rules, const nova_ledger_balance_t *b,
+                        int64_t now, nova_ledger_derived_t *out);
+
+/* ---- postings ---- */
+
+typedef struct nova_ledger_entry {
+    const char *account; /* account id */
+    bool credit;         /* false: debit */
+    char currency[4];
+    int64_t amount; /* > 0 */
+} nova_ledger_entry_t;
+
+typedef struct nova_ledger_posting {
+    const char *id;
+    size_t n;
+    nova_ledger_entry_t entries[NOVA_LEDGER_MAX_ENTRIES];
+    const char *description; /* NULL when absent */
+    const char *purpose;
+    const char *channel;
+    const char *metadata;  /* canonical JSON object text, NULL when absent */
+    bool pending;          /* a hold: reserves, posts later */
+    int64_t expires_at;    /* holds: unix seconds, 0 for none */
+    const char *canonical; /* the body as canonical JSON (sorted keys, compact) */
+    char digest[65];       /* hex SHA-256 of canonical: the idempotency fingerprint */
+} nova_ledger_posting_t;
+
+/* The members a posting body may hold. */
+extern const char *const nova_ledger_posting_members[];
+
+/* Validates a posting body (a JSON object whose members are nova_ledger_posting_members)
+ * into out; strings in a. now bounds expires_at (in the future, at most a year ahead). On
+ * NOVA_INVALID, field gets the JSON Pointer of the member at fault ("/entries/1/amount/value")
+ * and why the reason: a bad id, fewer than 2 or more than 64 entries, a bad direction or
+ * Amount, debits and credits unequal in a currency (field "/entries"), a bad description,
+ * purpose, channel or metadata, expires_at without pending or not in the future. */
+nova_status nova_ledger_posting_parse(json_t *body, nova_arena_t *a, int64_t now,
+                                      nova_ledger_posting_t *out, char *field, size_t fieldlen,
+                                      char *why, size_t whylen);
+
+/* The same posting in the other direction (every entry's side swapped), amounts scaled to
+ * amount when amount is not 0: only for a posting of one debit and one credit (NOVA_INVALID
+ * otherwise, or when amount is above the original's). out->id is id; the other members are
+ * left empty for the caller. */
+nova_status nova_ledger_posting_reverse(const nova_ledger_posting_t *orig, const char *id,
+                                        int64_t amount, nova_ledger_posting_t *out);
+
+/* Sums of one posting's entries per account, for locking and checking. Accounts are sorted
+ * by id (the order every writer locks them in, so two postings never deadlock). */
+typedef struct nova_ledger_account_delta {
+    const char *account;
+    char currency[4];
+    int64_t debits;
+    int64_t credits;
+} nova_ledger_account_delta_t;
+/* Fills out (room for NOVA_LEDGER_MAX_ENTRIES) and *n. NOVA_INVALID when one account appears
+ * with two currencies. */
+nova_status nova_ledger_posting_deltas(const nova_ledger_posting_t *p,
+                                       nova_ledger_account_delta_t *out, size_t *n);
+
+/* The top-level member names whose values differ between two canonical posting bodies,
+ * comma-separated in a ("entries, description"); "" when they are equal. */
+const char *nova_ledger_posting_diff(nova_arena_t *a, const char *canonical_a,
+                                     const char *canonical_b);
+
+#endif

@@ -1,0 +1,496 @@
+/*
+ * ledger_test.c: the money engine (src/ledger): the currency table, Amount parsing and
+ * formatting (every refusal, the bounds, round trips), posting validation (one refusal per
+ * rule, each naming its field), idempotency fingerprints, per-account sums, reversals and the
+ * balance rules (flags, frozen, closed, overdraft lines and their expiry, overflow).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../src/ledger/amount.c"
+#include "nova/ledger.h"
+
+static void test_currency_table(void **state)
+{
+    (void)state;
+    size_t n = sizeof(currencies) / sizeof(currencies[0]);
+    for (size_t i = 1; i < n; i++)
+        assert_true(strcmp(currencies[i - 1].code, currencies[i].code) < 0);
+    for (size_t i = 0; i < n; i++)
+        assert_ptr_equal(nova_ledger_currency(currencies[i].code), &currencies[i]);
+    assert_int_equal(nova_ledger_currency("KES")->exponent, 2);
+    assert_int_equal(nova_ledger_currency("UGX")->exponent, 0);
+    assert_int_equal(nova_ledger_currency("BHD")->exponent, 3);
+    assert_int_equal(nova_ledger_currency("XOF")->exponent, 0);
+    assert_null(nova_ledger_currency("kes"));
+    assert_null(nova_ledger_currency("KESS"));
+    assert_null(nova_ledger_currency("XXX"));
+    assert_null(nova_ledger_currency(NULL));
+}
+
+static void test_amount_parse(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *cur, *val;
+        int64_t minor;
+    } good[] = {
+        {"KES", "1500.00", 150000},
+        {"KES", "1500", 150000},
+        {"KES", "0.5", 50},
+        {"KES", "0.01", 1},
+        {"UGX", "2500", 2500},
+        {"BHD", "1.234", 1234},
+        {"BHD", "0.001", 1},
+        {"CLF", "1.0001", 10001},
+        {"KES", "10000000000000.00", 1000000000000000LL},
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        int64_t m;
+        bool badc;
+        const char *why = NULL;
+        if (nova_ledger_amount_parse(good[i].cur, good[i].val, false, &m, &badc, &why) != NOVA_OK)
+            fail_msg("%s %s refused: %s", good[i].cur, good[i].val, why);
+        assert_int_equal(m, good[i].minor);
+    }
+    static const struct {
+        const char *cur, *val;
+        bool bad_currency;
+    } bad[] = {
+        {"KES", "1500.001", false},
+        {"KES", "-1", false},
+        {"KES", "+1", false},
+        {"KES", "01", false},
+        {"KES", "1.", false},
+        {"KES", ".5", false},
+        {"KES", "1e3", false},
+        {"KES", "", false},
+        {"KES", " 1", false},
+        {"KES", "1 ", false},
+        {"KES", "0", false},
+        {"KES", "0.00", false},
+        {"UGX", "1.0", false},
+        {"UGX", "1.", false},
+        {"BHD", "1.2345", false},
+        {"KES", "10000000000000.01", false},
+        {"KES", "99999999999999999999999", false},
+        {"KES", "1,5", false},
+        {"KES", "NaN", false},
+        {"XXX", "1", true},
+        {"kes", "1", true},
+        {"", "1", true},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int64_t m = 7;
+        bool badc = !bad[i].bad_currency;
+        const char *why = NULL;
+        if (nova_ledger_amount_parse(bad[i].cur, bad[i].val, false, &m, &badc, &why) !=
+            NOVA_INVALID)
+            fail_msg("%s \"%s\" accepted", bad[i].cur, bad[i].val);
+        assert_int_equal(badc, bad[i].bad_currency);
+        assert_non_null(why);
+        assert_int_equal(m, 0);
+    }
+    int64_t m;
+    bool badc;
+    const char *why;
+    assert_int_equal(nova_ledger_amount_parse("KES", "0", true, &m, &badc, &why), NOVA_OK);
+    assert_int_equal(m, 0);
+    assert_int_equal(nova_ledger_amount_parse("KES", "0.00", true, &m, &badc, &why), NOVA_OK);
+}
+
+static void test_amount_format(void **state)
+{
+    (void)state;
+    char buf[32];
+    static const struct {
+        const char *cur;
+        int64_t minor;
+        const char *text;
+    } cases[] = {
+        {"KES", 150000, "1500.00"},
+        {"KES", 5, "0.05"},
+        {"KES", 0, "0.00"},
+        {"KES", -1250, "-12.50"},
+        {"UGX", 2500, "2500"},
+        {"UGX", -3, "-3"},
+        {"BHD", 1, "0.001"},
+        {"BHD", 1234, "1.234"},
+        {"CLF", 10001, "1.0001"},
+        {"KES", INT64_MIN, "-92233720368547758.08"},
+        {"KES", INT64_MAX, "92233720368547758.07"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(nova_ledger_amount_format(cases[i].cur, cases[i].minor, buf, sizeof(buf)),
+                         NOVA_OK);
+        assert_string_equal(buf, cases[i].text);
+    }
+    assert_int_equal(nova_ledger_amount_format("XXX", 1, buf, sizeof(buf)), NOVA_INVALID);
+    assert_int_equal(nova_ledger_amount_format("KES", 150000, buf, 7), NOVA_TOO_LARGE);
+    assert_int_equal(nova_ledger_amount_format("KES", 150000, buf, 8), NOVA_OK);
+    /* Round trip over every currency and a spread of values. */
+    size_t n = sizeof(currencies) / sizeof(currencies[0]);
+    for (size_t c = 0; c < n; c++)
+        for (int64_t v = 1; v <= NOVA_LEDGER_AMOUNT_MAX; v = v * 7 + 3) {
+            int64_t back;
+            bool badc;
+            const char *why;
+            assert_int_equal(nova_ledger_amount_format(currencies[c].code, v, buf, sizeof(buf)),
+                             NOVA_OK);
+            assert_int_equal(
+                nova_ledger_amount_parse(currencies[c].code, buf, false, &back, &badc, &why),
+                NOVA_OK);
+            assert_int_equal(back, v);
+        }
+}
+
+static void test_amount_json(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *json, *member;
+    } cases[] = {
+        {"{\"currency\":\"KES\",\"value\":\"1.00\"}", NULL},
+        {"{\"currency\":\"KES\",\"value\":1}", "/value"},
+        {"{\"currency\":\"KES\"}", "/value"},
+        {"{\"currency\":\"QQQ\",\"value\":\"1\"}", "/currency"},
+        {"{\"currency\":3,\"value\":\"1\"}", "/currency"},
+        {"{\"currency\":\"KES\",\"value\":\"1\",\"x\":1}", ""},
+        {"[1]", ""},
+        {"{\"currency\":\"UGX\",\"value\":\"1.5\"}", "/value"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *j = json_loads(cases[i].json, 0, NULL);
+        assert_non_null(j);
+        char cur[4];
+        int64_t m;
+        const char *member = "?", *why = NULL;
+        nova_status st = nova_ledger_amount_json(j, false, cur, &m, &member, &why);
+        json_decref(j);
+        if (cases[i].member == NULL) {
+            assert_int_equal(st, NOVA_OK);
+            assert_string_equal(cur, "KES");
+            assert_int_equal(m, 100);
+        } else {
+            assert_int_equal(st, NOVA_INVALID);
+            assert_string_equal(member, cases[i].member);
+        }
+    }
+    json_t *o = nova_ledger_amount_new("BHD", 1500);
+    assert_string_equal(json_string_value(json_object_get(o, "value")), "1.500");
+    json_decref(o);
+    assert_null(nova_ledger_amount_new("XXX", 1));
+}
+
+static void test_ids(void **state)
+{
+    (void)state;
+    assert_true(nova_ledger_id_valid("pst_01:a-b.c_D"));
+    assert_false(nova_ledger_id_valid(""));
+    assert_false(nova_ledger_id_valid("a b"));
+    assert_false(nova_ledger_id_valid("a/b"));
+    assert_false(nova_ledger_id_valid("*"));
+    char longid[66];
+    memset(longid, 'a', 65);
+    longid[65] = '\0';
+    assert_false(nova_ledger_id_valid(longid));
+    longid[64] = '\0';
+    assert_true(nova_ledger_id_valid(longid));
+}
+
+static nova_status parse(const char *text, nova_arena_t *a, nova_ledger_posting_t *p, char *field,
+                         char *why)
+{
+    json_t *j = json_loads(text, 0, NULL);
+    if (j == NULL)
+        return NOVA_INTERNAL;
+    nova_status st = nova_ledger_posting_parse(j, a, 1000, p, field, 96, why, 256);
+    json_decref(j);
+    return st;
+}
+
+#define E(acc, dir, cur, val)                                                                      \
+    "{\"account\":\"" acc "\",\"direction\":\"" dir "\",\"amount\":{\"currency\":\"" cur           \
+    "\",\"value\":\"" val "\"}}"
+
+static void test_posting_valid(void **state)
+{
+    (void)state;
+    nova_arena_t a;
+    nova_arena_init(&a, 4096);
+    nova_ledger_posting_t p;
+    char field[96], why[256];
+    const char *body = "{\"id\":\"p1\",\"entries\":[" E("w1", "debit", "KES", "10.00") "," E(
+        "f1", "credit", "KES",
+        "9.50") "," E("fee", "credit", "KES",
+                      "0.50") "," E("u1", "debit", "UGX",
+                                    "300") "," E("u2", "credit", "UGX",
+                                                 "300") "],\"description\":\"cash out\","
+                                                        "\"purpose\":\"cashout\",\"channel\":"
+                                                        "\"ussd\",\"metadata\":{\"ref\":\"x\"},"
+                                                        "\"pending\":true,\"expires_at\":2000}";
+    if (parse(body, &a, &p, field, why) != NOVA_OK)
+        fail_msg("refused at %s: %s", field, why);
+    assert_string_equal(p.id, "p1");
+    assert_int_equal(p.n, 5);
+    assert_false(p.entries[0].credit);
+    assert_int_equal(p.entries[0].amount, 1000);
+    assert_true(p.entries[2].credit);
+    assert_int_equal(p.entries[2].amount, 50);
+    assert_int_equal(p.entries[3].amount, 300);
+    assert_string_equal(p.purpose, "cashout");
+    assert_string_equal(p.metadata, "{\"ref\":\"x\"}");
+    assert_true(p.pending);
+    assert_int_equal(p.expires_at, 2000);
+    assert_int_equal(strlen(p.digest), 64);
+    /* The fingerprint ignores member order and whitespace, and nothing else. */
+    char d1[65];
+    memcpy(d1, p.digest, 65);
+    const char *reordered =
+        "{ \"expires_at\":2000, \"pending\":true, "
+        "\"metadata\":{\"ref\":\"x\"},\"channel\":\"ussd\","
+        "\"purpose\":\"cashout\",\"description\":\"cash out\",\"entries\":[" E(
+            "w1", "debit", "KES",
+            "10.00") "," E("f1", "credit", "KES",
+                           "9.50") "," E("fee", "credit", "KES",
+                                         "0.50") "," E("u1", "debit", "UGX",
+                                                       "300") "," E("u2", "credit", "UGX",
+                                                                    "300") "],\"id\":\"p1\"}";
+    assert_int_equal(parse(reordered, &a, &p, field, why), NOVA_OK);
+    assert_string_equal(p.digest, d1);
+    const char *other = "{\"id\":\"p1\",\"entries\":[" E("w1", "debit", "KES", "10.00") "," E(
+        "f1", "credit", "KES", "10.00") "],\"description\":\"cash out\"}";
+    assert_int_equal(parse(other, &a, &p, field, why), NOVA_OK);
+    assert_string_not_equal(p.digest, d1);
+
+    /* Per-account sums, sorted by account. */
+    const char *same = "{\"id\":\"p2\",\"entries\":[" E("b", "debit", "KES", "5") "," E(
+        "a", "credit", "KES", "3") "," E("a", "credit", "KES",
+                                         "2") "," E("b", "credit", "KES",
+                                                    "1") "," E("a", "debit", "KES", "1") "]}";
+    assert_int_equal(parse(same, &a, &p, field, why), NOVA_OK);
+    nova_ledger_account_delta_t d[NOVA_LEDGER_MAX_ENTRIES];
+    size_t n;
+    assert_int_equal(nova_ledger_posting_deltas(&p, d, &n), NOVA_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(d[0].account, "a");
+    assert_int_equal(d[0].credits, 500);
+    assert_int_equal(d[0].debits, 100);
+    assert_string_equal(d[1].account, "b");
+    assert_int_equal(d[1].debits, 500);
+    assert_int_equal(d[1].credits, 100);
+    const char *mixed = "{\"id\":\"p3\",\"entries\":[" E("a", "debit", "KES", "5") "," E(
+        "b", "credit", "KES", "5") "," E("a", "debit", "UGX", "5") "," E("c", "credit", "UGX",
+                                                                         "5") "]}";
+    assert_int_equal(parse(mixed, &a, &p, field, why), NOVA_OK);
+    assert_int_equal(nova_ledger_posting_deltas(&p, d, &n), NOVA_INVALID);
+    nova_arena_free(&a);
+}
+
+static void test_posting_refusals(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *json, *field;
+    } bad[] = {
+        {"{\"entries\":[" E("a", "debit", "KES", "1") "," E("b", "credit", "KES", "1") "]}", "/id"},
+        {"{\"id\":\"a b\",\"entries\":[]}", "/id"},
+        {"{\"id\":\"p\"}", "/entries"},
+        {"{\"id\":\"p\",\"entries\":[" E("a", "debit", "KES", "1") "]}", "/entries"},
+        {"{\"id\":\"p\",\"entries\":[" E("a", "debit", "KES", "1") "," E("b", "credit", "KES",
+                                                                         "2") "]}",
+         "/entries"},
+        {"{\"id\":\"p\",\"entries\":[" E("a", "debit", "KES", "1") "," E("b", "credit", "UGX",
+                                                                         "100") "]}",
+         "/entries"},
+        {"{\"id\":\"p\",\"entries\":[" E("a", "debit", "KES", "1") "," E("b", "sideways", "KES",
+                                                                         "1") "]}",
+         "/entries/1/direction"},
+        {"{\"id\":\"p\",\"entries\":[" E("a", "debit", "KES", "1.001") "," E("b", "credit", "KES",
+                                                                             "1") "]}",
+         "/entries/0/amount/value"},
+        {"{\"id\":\"p\",\"entries\":[" E("a", "debit", "KES", "-1") "," E("b", "credit", "KES",
+                                                                          "1") "]}",
+         "/entries/0/amount/value"},
+        {"{\"id\":\"p\",\"entries\":[" E("a", "debit", "ABC", "1") "," E("b", "credit", "ABC",
+                                                                         "1") "]}",
+         "/entries/0/amount/currency"},
+        {"{\"id\":\"p\",\"entries\":[" E("a", "debit", "KES", "99999999999999999") "," E(
+             "b", "credit", "KES", "99999999999999999") "]}",
+         "/entries/0/amount/value"},
+        {"{\"id\":\"p\",\"entries\":[" E("a/x", "debit", "KES", "1") "," E("b", "credit", "KES",
+                                                                           "1") "]}",
+         "/entries/0/account"},
+        {"{\"id\":\"p\",\"entries\":[{\"account\":\"a\",\"direction\":\"debit\",\"amount\":{"
+         "\"currency\":\"KES\",\"value\":\"1\"},\"x\":1}," E("b", "credit", "KES", "1") "]}",
+         "/entries/0/x"},
+        {"{\"id\":\"p\",\"entries\":[" E("a", "debit", "KES", "1") "," E(
+             "b", "credit", "KES", "1") "],\"description\":\"\"}",
+         "/description"},
+        {"{\"id\":\"p\",\"entries\":[" E("a", "debit", "KES", "1") "," E(
+             "b", "credit", "KES", "1") "],\"purpose\":\"a\\nb\"}",
+         "/purpose"},
+        {"{\"id\":\"p\",\"entries\":[" E("a", "debit", "KES", "1") "," E(
+             "b", "credit", "KES", "1") "],\"metadata\":{\"k\":1}}",
+         "/metadata/k"},
+        {"{\"id\":\"p\",\"entries\":[" E("a", "debit", "KES", "1") "," E("b", "credit", "KES",
+                                                                         "1") "],\"pending\":1}",
+         "/pending"},
+        {"{\"id\":\"p\",\"entries\":[" E("a", "debit", "KES", "1") "," E(
+             "b", "credit", "KES", "1") "],\"expires_at\":5000}",
+         "/expires_at"},
+        {"{\"id\":\"p\",\"entries\":[" E("a", "debit", "KES", "1") "," E(
+             "b", "credit", "KES", "1") "],\"pending\":true,\"expires_at\":999}",
+         "/expires_at"},
+    };
+    nova_arena_t a;
+    nova_arena_init(&a, 4096);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        nova_ledger_posting_t p;
+        char field[96] = "?", why[256] = "";
+        nova_status st = parse(bad[i].json, &a, &p, field, why);
+        if (st != NOVA_INVALID || strcmp(field, bad[i].field) != 0)
+            fail_msg("case %zu: status %d field %s (%s), expected %s", i, st, field, why,
+                     bad[i].field);
+        assert_true(why[0] != '\0');
+    }
+    nova_arena_free(&a);
+}
+
+static void test_reverse_and_diff(void **state)
+{
+    (void)state;
+    nova_arena_t a;
+    nova_arena_init(&a, 4096);
+    nova_ledger_posting_t p, r;
+    char field[96], why[256];
+    const char *body = "{\"id\":\"p1\",\"entries\":[" E("w", "debit", "KES", "10.00") "," E(
+        "f", "credit", "KES", "10.00") "],\"purpose\":\"cashin\"}";
+    assert_int_equal(parse(body, &a, &p, field, why), NOVA_OK);
+    assert_int_equal(nova_ledger_posting_reverse(&p, "r1", 0, &r), NOVA_OK);
+    assert_string_equal(r.id, "r1");
+    assert_true(r.entries[0].credit);
+    assert_false(r.entries[1].credit);
+    assert_int_equal(r.entries[0].amount, 1000);
+    assert_int_equal(nova_ledger_posting_reverse(&p, "r1", 400, &r), NOVA_OK);
+    assert_int_equal(r.entries[1].amount, 400);
+    assert_int_equal(nova_ledger_posting_reverse(&p, "r1", 1001, &r), NOVA_INVALID);
+    assert_int_equal(nova_ledger_posting_reverse(&p, "r 1", 0, &r), NOVA_INVALID);
+
+    const char *c1 = p.canonical;
+    const char *body2 = "{\"id\":\"p1\",\"entries\":[" E("w", "debit", "KES", "10.00") "," E(
+        "f", "credit", "KES", "10.00") "],\"purpose\":\"cashout\",\"channel\":\"app\"}";
+    assert_int_equal(parse(body2, &a, &p, field, why), NOVA_OK);
+    assert_string_equal(nova_ledger_posting_diff(&a, c1, p.canonical), "purpose, channel");
+    assert_string_equal(nova_ledger_posting_diff(&a, c1, c1), "");
+    nova_arena_free(&a);
+}
+
+static void test_balance_rules(void **state)
+{
+    (void)state;
+    nova_ledger_rules_t wallet = {NOVA_LEDGER_DEBITS_MUST_NOT_EXCEED_CREDITS, NOVA_LEDGER_OPEN, 0,
+                                  0};
+    nova_ledger_balance_t after = {.debits_posted = 100, .credits_posted = 100};
+    nova_ledger_balance_t debit = {.debits_posted = 100};
+    nova_ledger_balance_t credit = {.credits_posted = 100};
+    assert_int_equal(nova_ledger_check(&wallet, &after, &debit, 0), NOVA_LEDGER_ALLOWED);
+    after.debits_posted = 101;
+    assert_int_equal(nova_ledger_check(&wallet, &after, &debit, 0), NOVA_LEDGER_INSUFFICIENT_FUNDS);
+    /* A credit reaches an account that is short (its overdraft line expired). */
+    assert_int_equal(nova_ledger_check(&wallet, &after, &credit, 0), NOVA_LEDGER_ALLOWED);
+    /* Holds count against the balance; releasing one is always allowed. */
+    nova_ledger_balance_t held = {.debits_posted = 50, .credits_posted = 100, .debits_pending = 51};
+    nova_ledger_balance_t hold = {.debits_pending = 51};
+    nova_ledger_balance_t release = {.debits_pending = -10};
+    assert_int_equal(nova_ledger_check(&wallet, &held, &hold, 0), NOVA_LEDGER_INSUFFICIENT_FUNDS);
+    assert_int_equal(nova_ledger_check(&wallet, &held, &release, 0), NOVA_LEDGER_ALLOWED);
+    /* Pending credits fund nothing. */
+    nova_ledger_balance_t pc = {.debits_posted = 10, .credits_pending = 100};
+    assert_int_equal(nova_ledger_check(&wallet, &pc, &debit, 0), NOVA_LEDGER_INSUFFICIENT_FUNDS);
+    /* Overdraft headroom until it expires. */
+    nova_ledger_rules_t od = wallet;
+    od.overdraft_limit = 50;
+    od.overdraft_expires_at = 1000;
+    nova_ledger_balance_t over = {.debits_posted = 150, .credits_posted = 100};
+    assert_int_equal(nova_ledger_check(&od, &over, &debit, 999), NOVA_LEDGER_ALLOWED);
+    assert_int_equal(nova_ledger_check(&od, &over, &debit, 1000), NOVA_LEDGER_INSUFFICIENT_FUNDS);
+    over.debits_posted = 151;
+    assert_int_equal(nova_ledger_check(&od, &over, &debit, 0), NOVA_LEDGER_INSUFFICIENT_FUNDS);
+    /* The other flag. */
+    nova_ledger_rules_t settle = {NOVA_LEDGER_CREDITS_MUST_NOT_EXCEED_DEBITS, NOVA_LEDGER_OPEN, 0,
+                                  0};
+    nova_ledger_balance_t s = {.debits_posted = 100, .credits_posted = 101};
+    assert_int_equal(nova_ledger_check(&settle, &s, &credit, 0), NOVA_LEDGER_CREDITS_EXCEED);
+    assert_int_equal(nova_ledger_check(&settle, &s, &debit, 0), NOVA_LEDGER_ALLOWED);
+    /* No flags: anything goes but overflow. */
+    nova_ledger_rules_t free_ = {0, NOVA_LEDGER_OPEN, 0, 0};
+    nova_ledger_balance_t big = {.debits_posted = NOVA_LEDGER_TOTAL_MAX};
+    assert_int_equal(nova_ledger_check(&free_, &big, &debit, 0), NOVA_LEDGER_ALLOWED);
+    big.debits_posted = NOVA_LEDGER_TOTAL_MAX + 1;
+    assert_int_equal(nova_ledger_check(&free_, &big, &debit, 0), NOVA_LEDGER_TOTAL_OVERFLOW);
+    /* Status. */
+    nova_ledger_rules_t frozen = {0, NOVA_LEDGER_FROZEN, 0, 0};
+    nova_ledger_balance_t zero = {0};
+    assert_int_equal(nova_ledger_check(&frozen, &zero, &debit, 0), NOVA_LEDGER_ACCOUNT_FROZEN);
+    assert_int_equal(nova_ledger_check(&frozen, &zero, &hold, 0), NOVA_LEDGER_ACCOUNT_FROZEN);
+    assert_int_equal(nova_ledger_check(&frozen, &zero, &credit, 0), NOVA_LEDGER_ALLOWED);
+    nova_ledger_rules_t closed = {0, NOVA_LEDGER_CLOSED, 0, 0};
+    assert_int_equal(nova_ledger_check(&closed, &zero, &credit, 0), NOVA_LEDGER_ACCOUNT_CLOSED);
+    assert_int_equal(nova_ledger_check(&closed, &zero, &release, 0), NOVA_LEDGER_ALLOWED);
+    assert_string_equal(nova_ledger_refusal_code(NOVA_LEDGER_INSUFFICIENT_FUNDS),
+                        "insufficient_funds");
+    assert_int_equal(nova_ledger_status_parse("frozen"), NOVA_LEDGER_FROZEN);
+    assert_int_equal(nova_ledger_status_parse("thawed"), -1);
+    assert_true(nova_ledger_type_valid("agent_float"));
+    assert_false(nova_ledger_type_valid("float"));
+}
+
+static void test_derive(void **state)
+{
+    (void)state;
+    nova_ledger_rules_t od = {NOVA_LEDGER_DEBITS_MUST_NOT_EXCEED_CREDITS, NOVA_LEDGER_OPEN, 5000,
+                              0};
+    nova_ledger_balance_t b = {
+        .debits_posted = 300, .credits_posted = 1000, .debits_pending = 200, .credits_pending = 77};
+    nova_ledger_derived_t d;
+    nova_ledger_derive(&od, &b, 0, &d);
+    assert_int_equal(d.ledger, 700);
+    assert_int_equal(d.held, 200);
+    assert_int_equal(d.available, 5500);
+    nova_ledger_rules_t loan = {NOVA_LEDGER_CREDITS_MUST_NOT_EXCEED_DEBITS, NOVA_LEDGER_OPEN, 0, 0};
+    nova_ledger_derive(&loan, &b, 0, &d);
+    assert_int_equal(d.ledger, -700);
+    assert_int_equal(d.held, 77);
+    assert_int_equal(d.available, -777);
+    nova_ledger_balance_t extreme = {.debits_posted = NOVA_LEDGER_TOTAL_MAX,
+                                     .debits_pending = NOVA_LEDGER_TOTAL_MAX};
+    nova_ledger_derive(&od, &extreme, 0, &d);
+    assert_int_equal(d.ledger, -NOVA_LEDGER_TOTAL_MAX);
+    assert_int_equal(d.available, INT64_MIN);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_currency_table),
+        cmocka_unit_test(test_amount_parse),
+        cmocka_unit_test(test_amount_format),
+        cmocka_unit_test(test_amount_json),
+        cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_posting_valid),
+        cmocka_unit_test(test_posting_refusals),
+        cmocka_unit_test(test_reverse_and_diff),
+        cmocka_unit_test(test_balance_rules),
+        cmocka_unit_test(test_derive),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
