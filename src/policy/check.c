@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "nova/policy_decision.h"
 
 #define DEFAULT_DEPTH 25
 #define MAX_PATH 128
@@ -168,6 +169,8 @@ typedef struct qctx {
     nova_arena_t arena;
     nova_policy_error_t err; /* the first error met */
     bool have_err;
+    bool want_trace; /* record the path of the first tuple that matched */
+    json_t *trace;
 } qctx_t;
 
 static res_t qerr(qctx_t *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -307,6 +310,19 @@ static void each_tuple(qctx_t *c, const char *obj, size_t objn, const pol_relati
     }
 }
 
+/* The resolution path (object#relation steps) down to the tuple t that matched, and its user.
+ * Deeper steps of a userset or a parent are on the path already when their tuple matches. */
+static void record_trace(qctx_t *c, const view_tuple_t *t)
+{
+    json_t *a = json_array();
+    for (int i = 0; a && i < c->npath; i++)
+        json_array_append_new(
+            a, json_sprintf("%.*s#%s", (int)c->path[i].objn, c->path[i].obj, c->path[i].rel->name));
+    if (a)
+        json_array_append_new(a, json_stringn(t->user, t->usern));
+    c->trace = a;
+}
+
 typedef struct dir_arg {
     int depth;
     res_t acc;
@@ -333,6 +349,8 @@ static bool direct_one(qctx_t *c, const view_tuple_t *t, const pol_user_t *tu, v
                 r = condition(c, t);
         }
     }
+    if (r == R_TRUE && c->want_trace && !c->trace && !tu->relation.len)
+        record_trace(c, t);
     d->acc = combine_or(d->acc, r);
     return d->acc == R_TRUE;
 }
@@ -500,9 +518,37 @@ static nova_status validate_user(qctx_t *c, const char *user, int code, nova_pol
     return NOVA_OK;
 }
 
+static nova_status check(const nova_policy_query_t *q, const char *object, const char *relation,
+                         const char *user, bool *allowed, json_t **trace, nova_policy_error_t *err);
+
 nova_status nova_policy_check(const nova_policy_query_t *q, const char *object,
                               const char *relation, const char *user, bool *allowed,
                               nova_policy_error_t *err)
+{
+    return check(q, object, relation, user, allowed, NULL, err);
+}
+
+nova_status nova_policy_check_explain(const nova_policy_query_t *q, const char *object,
+                                      const char *relation, const char *user, bool *allowed,
+                                      json_t **path, nova_policy_error_t *err)
+{
+    *path = NULL;
+    nova_status st = check(q, object, relation, user, allowed, path, err);
+    if (st == NOVA_OK && (!*allowed || *path == NULL)) {
+        json_decref(*path);
+        *path = json_array();
+    }
+    if (st == NOVA_OK && *path == NULL)
+        st = NOVA_NOMEM;
+    if (st != NOVA_OK) {
+        json_decref(*path);
+        *path = NULL;
+    }
+    return st;
+}
+
+static nova_status check(const nova_policy_query_t *q, const char *object, const char *relation,
+                         const char *user, bool *allowed, json_t **trace, nova_policy_error_t *err)
 {
     *allowed = false;
     if (err)
@@ -525,7 +571,12 @@ nova_status nova_policy_check(const nova_policy_query_t *q, const char *object,
         nova_arena_free(&c.arena);
         return NOVA_INVALID;
     }
+    c.want_trace = trace != NULL;
     res_t r = check_rel(&c, ot, object, strlen(object), rel, 0);
+    if (trace)
+        *trace = c.trace;
+    else
+        json_decref(c.trace);
     if (r == R_ERR)
         return ctx_fail(&c, err);
     nova_arena_free(&c.arena);
