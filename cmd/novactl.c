@@ -9,12 +9,14 @@
  *   novactl [--json] tenant contain ID   (key compromise: retire the key, end every session)
  *   novactl [--json] datakey rotate --tenant ID [--region R] | datakey list --tenant ID
  *   novactl face detect IMG.jpg | face describe IMG.jpg | face compare DOCUMENT.jpg SELFIE.jpg
+ *   novactl face liveness ACTION,ACTION DIR | face passive IMG.jpg
  *   novactl help [COMMAND] | COMMAND --help
  * Options may stand anywhere on the line; `--` ends them, so `tenant create -- --odd` names a
  * tenant "--odd". Exit codes: 0 ok, 1 internal, 2 usage, 3 config, 4 store unavailable,
  * 5 schema, 6 invalid input, 7 not found, 8 conflict (a tenant of that name exists),
  * 9 an audit chain failed verification. */
 #include <getopt.h>
+#include <glob.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -83,6 +85,8 @@ static int datakey_list(nova_app_t *, nova_arena_t *, const cli_t *, const char 
 static int face_detect(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int face_describe(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int face_compare(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int face_liveness(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int face_passive(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int mrz_parse(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 
 static const command_t commands[] = {
@@ -110,6 +114,8 @@ static const command_t commands[] = {
     {"face", "detect", 1, 0, 0, "face detect IMAGE.jpg", face_detect},
     {"face", "describe", 1, 0, 0, "face describe IMAGE.jpg", face_describe},
     {"face", "compare", 2, 0, 0, "face compare DOCUMENT.jpg SELFIE.jpg", face_compare},
+    {"face", "liveness", 2, 0, 0, "face liveness ACTION[,ACTION...] DIR", face_liveness},
+    {"face", "passive", 1, 0, 0, "face passive IMAGE.jpg", face_passive},
     {"mrz", "parse", 1, 0, 0, "mrz parse FILE|-", mrz_parse},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -859,6 +865,120 @@ static int face_compare(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const
         face_print(nova_vision_match_json(&r));
     nova_vision_image_free(&doc);
     nova_vision_image_free(&selfie);
+    nova_vision_model_free(m);
+    return rc;
+}
+
+/* Reads a JPEG file into *bytes (malloc'd) and decodes it. */
+static int face_file(const char *path, nova_vision_image_t *img, uint8_t **bytes, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    nova_buf_t b = {0};
+    char chunk[65536];
+    size_t n;
+    nova_status st = f ? NOVA_OK : NOVA_NOT_FOUND;
+    while (st == NOVA_OK && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        st = b.len + n > (64u << 20) ? NOVA_TOO_LARGE : nova_buf_append(&b, chunk, n);
+    if (f)
+        fclose(f);
+    if (st == NOVA_OK)
+        st = nova_vision_decode_jpeg((const uint8_t *)b.data, b.len, img);
+    *bytes = (uint8_t *)b.data;
+    *len = b.len;
+    if (st == NOVA_OK)
+        return NOVA_EXIT_OK;
+    nova_buf_free(&b);
+    *bytes = NULL;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s: %s", path,
+             st == NOVA_NOT_FOUND ? "cannot read the file" : "not a JPEG image Nova can decode");
+    return fail(st, msg);
+}
+
+/* The burst is DIR's *.jpg files in name order, taken 200 ms apart; the first is the neutral
+ * pose and the reference face (nova_vision_liveness). */
+static int face_liveness(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    (void)app, (void)ar;
+    nova_vision_action actions[NOVA_VISION_LIVENESS_MAX_ACTIONS];
+    size_t na = 0;
+    char list[256];
+    snprintf(list, sizeof list, "%s", args[0]);
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int a = nova_vision_action_parse(t);
+        if (a < 0 || na == NOVA_VISION_LIVENESS_MAX_ACTIONS)
+            return fail(NOVA_INVALID, "ACTIONS: 1 to 3 of turn_left, turn_right, blink, smile, "
+                                      "nod, comma-separated");
+        actions[na++] = (nova_vision_action)a;
+    }
+    char pattern[4096];
+    snprintf(pattern, sizeof pattern, "%s/*.jpg", args[1]);
+    glob_t g;
+    int gr = glob(pattern, 0, NULL, &g);
+    if (gr != 0 || g.gl_pathc < 2 || g.gl_pathc > NOVA_VISION_LIVENESS_MAX_FRAMES) {
+        if (gr == 0)
+            globfree(&g);
+        return fail(NOVA_INVALID, "DIR: 2 to 30 .jpg frames are required");
+    }
+    nova_vision_model_t *m = NULL;
+    int rc = face_model(c, &m);
+    nova_vision_image_t img[NOVA_VISION_LIVENESS_MAX_FRAMES] = {0};
+    uint8_t *bytes[NOVA_VISION_LIVENESS_MAX_FRAMES] = {0};
+    nova_vision_frame_t fr[NOVA_VISION_LIVENESS_MAX_FRAMES];
+    for (size_t i = 0; !rc && i < g.gl_pathc; i++) {
+        rc = face_file(g.gl_pathv[i], &img[i], &bytes[i], &fr[i].len);
+        fr[i] = (nova_vision_frame_t){&img[i], bytes[i], fr[i].len, 200 * (int64_t)i};
+    }
+    nova_vision_liveness_t *r = rc ? NULL : malloc(sizeof *r);
+    nova_status st = rc    ? NOVA_OK
+                     : r   ? nova_vision_liveness(m, fr, g.gl_pathc, actions, na, NULL, NULL, r)
+                           : NOVA_NOMEM;
+    if (!rc && st)
+        rc = fail(st, "liveness check failed");
+    if (!rc)
+        face_print(nova_vision_liveness_json(r));
+    free(r);
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        nova_vision_image_free(&img[i]);
+        free(bytes[i]);
+    }
+    globfree(&g);
+    nova_vision_model_free(m);
+    return rc;
+}
+
+/* The passive liveness signals of the image's largest face. */
+static int face_passive(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    (void)app, (void)ar;
+    nova_vision_model_t *m;
+    int rc = face_model(c, &m);
+    if (rc)
+        return rc;
+    nova_vision_image_t img = {0};
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    rc = face_file(args[0], &img, &bytes, &len);
+    nova_vision_face_t *faces = NULL;
+    size_t n = 0;
+    nova_vision_detect_opts_t o = {.input_size = 416, .score_threshold = 0.5, .describe = 0};
+    nova_status st = rc ? NOVA_OK : nova_vision_detect(m, &img, &o, &faces, &n);
+    size_t best = 0;
+    for (size_t i = 1; i < n; i++)
+        if (faces[i].box.w * faces[i].box.h > faces[best].box.w * faces[best].box.h)
+            best = i;
+    nova_vision_passive_t p;
+    if (!rc && st == NOVA_OK && n == 0)
+        rc = fail(NOVA_INVALID, "no face found in the image");
+    else if (!rc && st == NOVA_OK)
+        st = nova_vision_passive(&img, bytes, len, &faces[best], NULL, &p);
+    if (!rc && st)
+        rc = fail(st, "passive liveness failed");
+    if (!rc)
+        face_print(nova_vision_passive_json(&p));
+    free(faces);
+    free(bytes);
+    nova_vision_image_free(&img);
     nova_vision_model_free(m);
     return rc;
 }

@@ -1,10 +1,10 @@
 /*
  * jpeg_fuzz.c: libFuzzer target for the vision engine's image intake: the EXIF orientation
- * scanner and the JPEG decoder with orientation applied (nova_vision_decode_jpeg), which is
- * where every uploaded selfie and document photo enters. A decoded image must honour
- * vision.h: positive size within NOVA_VISION_MAX_SIDE and NOVA_VISION_MAX_PIXELS, pixels
- * allocated (every byte is read, so ASan sees any short buffer), and a refusal leaves the
- * output empty. A violation aborts.
+ * and camera (Make/Model) scanners and the JPEG decoder with orientation applied
+ * (nova_vision_decode_jpeg), which is where every uploaded selfie and document photo enters. A
+ * decoded image must honour vision.h: positive size within NOVA_VISION_MAX_SIDE and
+ * NOVA_VISION_MAX_PIXELS, pixels allocated (every byte is read, so ASan sees any short buffer), and
+ * a refusal leaves the output empty. A violation aborts.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,6 +15,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int o = nova_vision_jpeg_orientation(data, size);
     if (o < 1 || o > 8)
+        abort();
+    int cam = nova_vision_jpeg_camera(data, size);
+    if (cam != 0 && cam != 1)
         abort();
     nova_vision_image_t img;
     nova_status st = nova_vision_decode_jpeg(data, size, &img);

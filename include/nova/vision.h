@@ -75,6 +75,9 @@ void nova_vision_image_free(nova_vision_image_t *img);
 
 /* The EXIF orientation (1..8) found in a JPEG's APP1 segment, or 1 when there is none. */
 int nova_vision_jpeg_orientation(const uint8_t *data, size_t len);
+/* 1 when the JPEG's EXIF names the camera that took it (Make or Model in IFD0), else 0. A
+ * phone camera writes them; screenshots, canvas captures and most edited files do not. */
+int nova_vision_jpeg_camera(const uint8_t *data, size_t len);
 
 /* Detects faces in img, then their landmarks and, with opts->describe, their descriptors.
  * *faces (malloc'd, free() it; NULL when *n is 0) is ordered by score, best first, as the
@@ -150,6 +153,144 @@ const char *nova_vision_decision_name(nova_vision_decision d);
 /* The name of one reason bit ("no_face", ...), NULL for anything else. */
 const char *nova_vision_reason_name(unsigned bit);
 
+/* ---- Passive liveness signals: one image, no cooperation asked of the applicant ----
+ * Each signal can route a verification to review, never approve it alone. */
+
+#define NOVA_VISION_PV_BLURRED 0x01   /* "blurred": chip sharpness under min_sharpness */
+#define NOVA_VISION_PV_MOIRE 0x02     /* "screen_moire": a periodic peak in the face's spectrum */
+#define NOVA_VISION_PV_COLOUR 0x04    /* "low_colour": colourfulness under min_colourfulness */
+#define NOVA_VISION_PV_TEXTURE 0x08   /* "flat_texture": high-frequency energy under min_texture */
+#define NOVA_VISION_PV_NO_CAMERA 0x10 /* "no_camera_exif": no camera in EXIF (when required) */
+#define NOVA_VISION_PV_COUNT 5
+
+typedef struct nova_vision_passive_opts {
+    double min_sharpness;     /* [12], as the face match check */
+    double max_moire;         /* largest peak / radial mean of the spectrum [15] */
+    double min_colourfulness; /* Hasler and Suesstrunk's M of the face crop [10] */
+    double min_texture;       /* share of spectral energy above 1/4 of Nyquist [0.002] */
+    int require_camera;       /* count a missing camera EXIF as a reason [0] */
+} nova_vision_passive_opts_t;
+
+typedef struct nova_vision_passive {
+    unsigned reasons;
+    double sharpness, moire, colourfulness, texture;
+    int camera; /* nova_vision_jpeg_camera of the bytes, -1 when no bytes were given */
+} nova_vision_passive_t;
+
+/* Measures the passive signals of face f (described, from nova_vision_detect) in img; jpeg
+ * (may be NULL) are the bytes img was decoded from, for the EXIF signal. opts may be NULL. */
+nova_status nova_vision_passive(const nova_vision_image_t *img, const uint8_t *jpeg, size_t len,
+                                const nova_vision_face_t *f, const nova_vision_passive_opts_t *opts,
+                                nova_vision_passive_t *out);
+/* The name of one passive reason bit, NULL for anything else. */
+const char *nova_vision_passive_reason_name(unsigned bit);
+
+/* ---- Active liveness: a burst of frames performing a random sequence of actions ---- */
+
+typedef enum nova_vision_action {
+    NOVA_VISION_TURN_LEFT = 0, /* "turn_left": the applicant's own left (nose to the image's
+                                * right in an unmirrored camera image) */
+    NOVA_VISION_TURN_RIGHT,    /* "turn_right" */
+    NOVA_VISION_BLINK,         /* "blink": eyes closed in a frame, open in the first */
+    NOVA_VISION_SMILE,         /* "smile": mouth wider than in the first frame */
+    NOVA_VISION_NOD,           /* "nod": head pitched up or down */
+    NOVA_VISION_ACTION_COUNT,
+} nova_vision_action;
+
+#define NOVA_VISION_LIVENESS_MAX_ACTIONS 3
+#define NOVA_VISION_LIVENESS_MAX_FRAMES 30
+
+/* Active reasons (any one fails the check). */
+#define NOVA_VISION_LV_NO_FACE 0x01        /* "no_face": a frame without a face */
+#define NOVA_VISION_LV_SEVERAL_FACES 0x02  /* "several_faces": a frame with a second face */
+#define NOVA_VISION_LV_OTHER_PERSON 0x04   /* "other_person": a frame far from the reference */
+#define NOVA_VISION_LV_ACTION_MISSING 0x08 /* "action_missing": an action never performed */
+#define NOVA_VISION_LV_ACTION_ORDER 0x10   /* "action_order": actions out of the asked order */
+#define NOVA_VISION_LV_REPEATED 0x20       /* "repeated_frame": two frames with the same pixels */
+#define NOVA_VISION_LV_AFFINE 0x40         /* "affine_replay": every frame a planar warp of one */
+#define NOVA_VISION_LV_TIMING 0x80         /* "timing": times not increasing or too long */
+#define NOVA_VISION_LV_NOT_NEUTRAL 0x100   /* "not_neutral": the first frame is not frontal */
+#define NOVA_VISION_LV_COUNT 9
+
+typedef enum nova_vision_liveness_decision {
+    NOVA_VISION_LIVE_FAIL = 0,
+    NOVA_VISION_LIVE_REVIEW,
+    NOVA_VISION_LIVE_PASS,
+} nova_vision_liveness_decision;
+
+/* One frame of the burst: the decoded image, the JPEG bytes (may be NULL) and the client's
+ * capture time in milliseconds (any origin). */
+typedef struct nova_vision_frame {
+    const nova_vision_image_t *img;
+    const uint8_t *jpeg;
+    size_t len;
+    int64_t t_ms;
+} nova_vision_frame_t;
+
+/* Thresholds; a zero member takes the default in brackets. Poses are measured from the 68
+ * landmarks in the face's own axes (eye line horizontal), relative to the first frame. */
+typedef struct nova_vision_liveness_opts {
+    double same_max;     /* every frame's descriptor distance to the reference [0.55] */
+    double yaw_min;      /* a turn: yaw change (nose offset / half face width) [0.12] */
+    double pitch_min;    /* a nod: change of the nose's height between eyes and chin [0.06] */
+    double blink_ratio;  /* a blink: eye aspect ratio or eye contrast under this share of the
+                          * first frame's [0.75] */
+    double smile_ratio;  /* a smile: mouth width over this multiple of the first's [1.1] */
+    double affine_max;   /* a frame is a planar warp of the first when, once aligned to it by
+                          * an affine map of the pixels (and a gain and offset), no cell of the
+                          * face has an RMS grey-level error above this [6] */
+    double neutral_max;  /* |yaw| of the first frame [0.45] */
+    int64_t span_max_ms; /* first to last frame [20000] */
+    nova_vision_passive_opts_t passive;
+} nova_vision_liveness_opts_t;
+
+/* What one frame showed. */
+typedef struct nova_vision_frame_pose {
+    int faces;
+    double yaw, pitch, ear, mouth; /* mouth: width in eye distances */
+    double eye_open;               /* luma contrast inside the eyes */
+    double distance;               /* descriptor distance to the reference, -1 without a face */
+    double residual;               /* grey-level error left by the best planar warp of frame
+                                    * 0 (worst cell), 0 for frame 0 */
+} nova_vision_frame_pose_t;
+
+typedef struct nova_vision_liveness {
+    nova_vision_liveness_decision decision;
+    double score;     /* 0 on fail; else 1, less 0.2 per passive reason */
+    unsigned reasons; /* active reasons */
+    size_t frames;
+    size_t nactions;
+    nova_vision_action actions[NOVA_VISION_LIVENESS_MAX_ACTIONS];
+    int action_frame[NOVA_VISION_LIVENESS_MAX_ACTIONS]; /* frame performing it, -1: none */
+    double distance_max;                                /* worst frame to reference */
+    double residual_max;                                /* the largest frame residual */
+    nova_vision_passive_t passive;                      /* of the first frame's face */
+    nova_vision_frame_pose_t pose[NOVA_VISION_LIVENESS_MAX_FRAMES];
+} nova_vision_liveness_t;
+
+/* Checks a burst of n (2..NOVA_VISION_LIVENESS_MAX_FRAMES) frames against the asked actions
+ * (1..NOVA_VISION_LIVENESS_MAX_ACTIONS) in order: the first frame is the neutral pose, each
+ * action must show in a later frame than the one before it, in a frame that no planar warp
+ * of the first explains; every frame must show one face,
+ * the same person as reference (a descriptor, e.g. the selfie's; NULL: frame 0's), no two
+ * frames the same pixels, and not every frame an affine warp of the first (a photo slid,
+ * turned or scaled in front of the camera). Any of those fails; otherwise a passive reason
+ * on the first frame is review, else pass. NOVA_INVALID for counts out of range. The
+ * single-use nonce and its TTL are the caller's (the API keeps them in the control plane). */
+nova_status nova_vision_liveness(const nova_vision_model_t *m, const nova_vision_frame_t *frames,
+                                 size_t n, const nova_vision_action *actions, size_t nactions,
+                                 const float *reference, const nova_vision_liveness_opts_t *opts,
+                                 nova_vision_liveness_t *out);
+
+/* "turn_left", ... ; NULL out of range. */
+const char *nova_vision_action_name(nova_vision_action a);
+/* The action named s, or -1. */
+int nova_vision_action_parse(const char *s);
+/* "pass", "review", "fail". */
+const char *nova_vision_liveness_decision_name(nova_vision_liveness_decision d);
+/* The name of one active reason bit, NULL for anything else. */
+const char *nova_vision_liveness_reason_name(unsigned bit);
+
 /* ---- JSON, one shape for novactl and the API ---- */
 
 #define NOVA_VISION_JSON_LANDMARKS 0x1
@@ -162,5 +303,12 @@ json_t *nova_vision_face_json(const nova_vision_face_t *f, unsigned what);
  *  "document": {"faces", "reasons", "box", "score", "eye_ratio", "sharpness", "brightness"},
  *  "selfie": {...}}. New reference; NULL on allocation failure. */
 json_t *nova_vision_match_json(const nova_vision_match_t *r);
+/* {"sharpness", "moire", "colourfulness", "texture", "camera_exif" (bool or null),
+ *  "reasons": [names]}. New reference; NULL on allocation failure. */
+json_t *nova_vision_passive_json(const nova_vision_passive_t *p);
+/* {"decision", "score", "reasons": [names], "actions": [{"action", "frame"}],
+ *  "distance_max", "residual_max", "passive": {...}, "frames": [{"faces", "yaw", "pitch",
+ *  "eye_ratio", "mouth", "distance"}]}. New reference; NULL on allocation failure. */
+json_t *nova_vision_liveness_json(const nova_vision_liveness_t *r);
 
 #endif

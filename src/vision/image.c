@@ -51,65 +51,101 @@ static uint32_t rd32(const uint8_t *p, int le)
               : (uint32_t)rd16(p, 0) << 16 | rd16(p + 2, 0);
 }
 
-/* Orientation from a TIFF block (the body of an Exif APP1 after "Exif\0\0"), or 1. */
-static int tiff_orientation(const uint8_t *t, size_t n)
+/* The entry of tag in IFD0 of a TIFF block (the body of an Exif APP1 after "Exif\0\0"): its
+ * offset in t, with *le the byte order; 0 when there is none or the block is malformed. */
+static size_t tiff_entry(const uint8_t *t, size_t n, unsigned tag, int *le)
 {
     if (n < 8)
-        return 1;
-    int le;
+        return 0;
     if (t[0] == 'I' && t[1] == 'I')
-        le = 1;
+        *le = 1;
     else if (t[0] == 'M' && t[1] == 'M')
-        le = 0;
+        *le = 0;
     else
-        return 1;
-    if (rd16(t + 2, le) != 42)
-        return 1;
-    uint32_t ifd = rd32(t + 4, le);
+        return 0;
+    if (rd16(t + 2, *le) != 42)
+        return 0;
+    uint32_t ifd = rd32(t + 4, *le);
     if (ifd > n - 2 || ifd < 8)
-        return 1;
-    unsigned entries = rd16(t + ifd, le);
+        return 0;
+    unsigned entries = rd16(t + ifd, *le);
     for (unsigned i = 0; i < entries; i++) {
         size_t e = (size_t)ifd + 2 + (size_t)i * 12;
         if (e + 12 > n)
-            return 1;
-        if (rd16(t + e, le) == 0x0112 && rd16(t + e + 2, le) == 3 && rd32(t + e + 4, le) == 1) {
-            unsigned v = rd16(t + e + 8, le);
-            return v >= 1 && v <= 8 ? (int)v : 1;
-        }
+            return 0;
+        if (rd16(t + e, *le) == tag)
+            return e;
+    }
+    return 0;
+}
+
+/* Orientation from a TIFF block, or 1. */
+static int tiff_orientation(const uint8_t *t, size_t n)
+{
+    int le = 0;
+    size_t e = tiff_entry(t, n, 0x0112, &le);
+    if (e && rd16(t + e + 2, le) == 3 && rd32(t + e + 4, le) == 1) {
+        unsigned v = rd16(t + e + 8, le);
+        return v >= 1 && v <= 8 ? (int)v : 1;
     }
     return 1;
 }
 
-int nova_vision_jpeg_orientation(const uint8_t *data, size_t len)
+/* The TIFF block of the first Exif APP1 segment before the scan, or NULL. */
+static const uint8_t *jpeg_exif(const uint8_t *data, size_t len, size_t *n)
 {
     if (len < 4 || data[0] != 0xFF || data[1] != 0xD8)
-        return 1;
+        return NULL;
     size_t p = 2;
     while (p + 4 <= len) {
         if (data[p] != 0xFF)
-            return 1;
+            return NULL;
         uint8_t marker = data[p + 1];
         if (marker == 0xFF) { /* fill byte */
             p++;
             continue;
         }
         if (marker == 0xDA || marker == 0xD9) /* start of scan, end of image */
-            return 1;
+            return NULL;
         if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) {
             p += 2;
             continue;
         }
         size_t seg = rd16(data + p + 2, 0);
         if (seg < 2 || seg > len - p - 2)
-            return 1;
+            return NULL;
         const uint8_t *body = data + p + 4;
         size_t blen = seg - 2;
-        if (marker == 0xE1 && blen >= 6 && memcmp(body, "Exif\0\0", 6) == 0)
-            return tiff_orientation(body + 6, blen - 6);
+        if (marker == 0xE1 && blen >= 6 && memcmp(body, "Exif\0\0", 6) == 0) {
+            *n = blen - 6;
+            return body + 6;
+        }
         p += 2 + seg;
     }
-    return 1;
+    return NULL;
+}
+
+int nova_vision_jpeg_orientation(const uint8_t *data, size_t len)
+{
+    size_t n = 0;
+    const uint8_t *t = jpeg_exif(data, len, &n);
+    return t ? tiff_orientation(t, n) : 1;
+}
+
+int nova_vision_jpeg_camera(const uint8_t *data, size_t len)
+{
+    size_t n = 0;
+    int le = 0;
+    const uint8_t *t = jpeg_exif(data, len, &n);
+    if (t == NULL)
+        return 0;
+    /* Make (0x010F) or Model (0x0110): ASCII with a count of at least two (a letter and NUL) */
+    for (unsigned tag = 0x010F; tag <= 0x0110; tag++) {
+        size_t e = tiff_entry(t, n, tag, &le);
+        if (e && rd16(t + e + 2, le) == 2 && rd32(t + e + 4, le) >= 2)
+            return 1;
+    }
+    return 0;
 }
 
 /* Source pixel of output (ox, oy) for EXIF orientation o of a w x h stored image. */

@@ -166,4 +166,13 @@ nova_status landmark_run(const landmark_net_t *net, const nova_vision_image_t *i
 nova_status recog_run(const recog_net_t *net, const nova_vision_image_t *img, int x, int y, int w,
                       int h, float out[NOVA_VISION_DESCRIPTOR]);
 
+/* Face match internals (match.c), shared with liveness.c. */
+/* Fills the zero members of o with their defaults. */
+void match_defaults(nova_vision_match_opts_t *o);
+/* Finds the faces of img (tiny at o->detect_size, then 160, 320, 416, then SSD) and keeps one:
+ * with target, the face closest to it; without, the largest. Sets the quality reasons. */
+nova_status match_check_image(const nova_vision_model_t *m, const nova_vision_image_t *img,
+                              const nova_vision_match_opts_t *o, const float *target,
+                              nova_vision_face_check_t *c);
+
 #endif

@@ -94,9 +94,9 @@ nova_status nova_vision_face_quality(const nova_vision_image_t *img, const nova_
 /* Finds the faces of img and keeps one: with target (the document's descriptor), the face
  * closest to it, so a bystander in a selfie neither hides the applicant nor stands in for
  * them (several_faces caps the decision at review); without, the largest. */
-static nova_status check_image(const nova_vision_model_t *m, const nova_vision_image_t *img,
-                               const nova_vision_match_opts_t *o, const float *target,
-                               nova_vision_face_check_t *c)
+nova_status match_check_image(const nova_vision_model_t *m, const nova_vision_image_t *img,
+                              const nova_vision_match_opts_t *o, const float *target,
+                              nova_vision_face_check_t *c)
 {
     memset(c, 0, sizeof *c);
     /* Portraits and selfies are close-ups, which the tiny detector finds best at a small input
@@ -158,25 +158,31 @@ static nova_status check_image(const nova_vision_model_t *m, const nova_vision_i
     return NOVA_OK;
 }
 
+void match_defaults(nova_vision_match_opts_t *o)
+{
+    o->match_max = o->match_max > 0 ? o->match_max : 0.45;
+    o->review_max = o->review_max > 0 ? o->review_max : 0.55;
+    o->min_face = o->min_face > 0 ? o->min_face : 64;
+    o->detect_size = o->detect_size > 0 ? o->detect_size : 224;
+    o->min_ear = o->min_ear > 0 ? o->min_ear : 0.15;
+    o->min_sharpness = o->min_sharpness > 0 ? o->min_sharpness : 12;
+    o->min_brightness = o->min_brightness > 0 ? o->min_brightness : 40;
+}
+
 nova_status nova_vision_match(const nova_vision_model_t *m, const nova_vision_image_t *document,
                               const nova_vision_image_t *selfie,
                               const nova_vision_match_opts_t *opts, nova_vision_match_t *out)
 {
     memset(out, 0, sizeof *out);
     nova_vision_match_opts_t o = opts ? *opts : (nova_vision_match_opts_t){0};
-    o.match_max = o.match_max > 0 ? o.match_max : 0.45;
-    o.review_max = o.review_max > 0 ? o.review_max : 0.55;
-    o.min_face = o.min_face > 0 ? o.min_face : 64;
-    o.detect_size = o.detect_size > 0 ? o.detect_size : 224;
-    o.min_ear = o.min_ear > 0 ? o.min_ear : 0.15;
-    o.min_sharpness = o.min_sharpness > 0 ? o.min_sharpness : 12;
-    o.min_brightness = o.min_brightness > 0 ? o.min_brightness : 40;
+    match_defaults(&o);
     if (o.review_max < o.match_max)
         return NOVA_INVALID;
-    nova_status st = check_image(m, document, &o, NULL, &out->document);
+    nova_status st = match_check_image(m, document, &o, NULL, &out->document);
     if (st == NOVA_OK)
-        st = check_image(m, selfie, &o, out->document.faces ? out->document.face.descriptor : NULL,
-                         &out->selfie);
+        st = match_check_image(m, selfie, &o,
+                               out->document.faces ? out->document.face.descriptor : NULL,
+                               &out->selfie);
     if (st != NOVA_OK)
         return st;
     out->reasons = out->document.reasons | out->selfie.reasons;

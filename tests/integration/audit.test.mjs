@@ -98,6 +98,34 @@ async function fgaModel(f) {
   return m.json.authorization_model_id;
 }
 
+// The core ledger as a client of `tenant` holding ledger:write: two accounts, one funded.
+let ledgerClient = null;
+async function ledger() {
+  if (!ledgerClient) {
+    const c = nova.ctl('client', 'create', '--tenant', tenant.tenant, '--name', 'ledger', '--scopes', 'ledger:read ledger:write');
+    assert.equal(c.code, 0, c.stderr);
+    ledgerClient = { id: c.json.client_id, secret: c.json.client_secret };
+    secrets.push(ledgerClient.secret);
+  }
+  const tok = await token(nova, ledgerClient);
+  secrets.push(tok);
+  const acc = async (body) => {
+    const r = await call(nova, 'POST', '/v1/core/accounts', { tok, body: { currency: 'KES', ...body } });
+    assert.equal(r.status, 201, r.text);
+    return r.json.id;
+  };
+  const from = await acc({ type: 'treasury' }), to = await acc({ type: 'customer_wallet' });
+  const post = async (extra = {}) => {
+    const id = 'pst-' + Math.random().toString(36).slice(2);
+    const r = await call(nova, 'POST', '/v1/core/postings', {
+      tok, body: { id, entries: [{ account: from, direction: 'debit', amount: { currency: 'KES', value: '5.00' } }, { account: to, direction: 'credit', amount: { currency: 'KES', value: '5.00' } }], ...extra },
+    });
+    assert.equal(r.status, 201, r.text);
+    return id;
+  };
+  return { tok, client: ledgerClient.id, from, to, post };
+}
+
 const READ_ONLY = {
   'POST /oauth/introspect': 'reads token state',
   'POST /stores/{store_id}/read': 'reads tuples',
@@ -108,8 +136,59 @@ const READ_ONLY = {
   'POST /stores/{store_id}/streamed-list-objects': 'evaluates, changes nothing',
   'POST /stores/{store_id}/list-users': 'evaluates, changes nothing',
   'POST /v1/faces/compare': 'computes a face match from the two images it is sent; stores nothing (no image is kept)',
+  'POST /v1/authz/decision': 'decides, changes nothing (a shadowed candidate may add a drift row, a decision log)',
+  'POST /v1/authz/simulate': 'decides under a candidate version, changes nothing',
+  'POST /access/v1/evaluation': 'decides (AuthZEN), changes nothing',
+  'POST /access/v1/evaluations': 'decides (AuthZEN), changes nothing',
+  ...Object.fromEntries(['/{a}', '/{a}/{b}', '/{a}/{b}/{c}', '/{a}/{b}/{c}/{d}'].flatMap((s) => ['POST', 'PUT', 'PATCH', 'DELETE']
+    .map((m) => [`${m} /ext-authz${s}`, 'Envoy ext_authz: decides on the forwarded request, changes nothing']))),
+  'POST /v1/liveness/challenges': 'issues a single-use nonce kept two minutes in the control plane; stores nothing',
+  'POST /v1/liveness/verify': 'checks a burst of frames, consuming its nonce in the control plane; stores nothing (no image is kept)',
 };
+// The decision point's lifecycle as a client of `tenant` holding fga:write and policy:write:
+// a store and model, then a published version (a fresh one each call).
+let authzClient = null;
+async function policyVersion() {
+  if (!authzClient) {
+    const c = nova.ctl('client', 'create', '--tenant', tenant.tenant, '--name', 'authz', '--scopes', 'fga:read fga:write policy:read policy:write');
+    assert.equal(c.code, 0, c.stderr);
+    authzClient = { id: c.json.client_id, secret: c.json.client_secret };
+    secrets.push(authzClient.secret);
+  }
+  const tok = await token(nova, authzClient);
+  secrets.push(tok);
+  const s = await call(nova, 'POST', '/stores', { tok, body: { name: 'authz store' } });
+  const m = await call(nova, 'POST', `/stores/${s.json.id}/authorization-models`, { tok, body: FGA_MODEL });
+  const p = await call(nova, 'POST', '/v1/authz/policies', { tok, body: { store_id: s.json.id, authorization_model_id: m.json.authorization_model_id, actions: { 'doc.read': { relation: 'viewer' } } } });
+  assert.equal(p.status, 201, p.text);
+  return { tok, version: p.json.version, client: authzClient.id };
+}
 const DRIVERS = {
+  'POST /v1/authz/policies': async () => {
+    const p = await policyVersion();
+    return { action: 'policy.publish', actor: p.client, target: 'policy:' + p.version };
+  },
+  'POST /v1/authz/policies/{version}/promote': async () => {
+    const p = await policyVersion();
+    const r = await call(nova, 'POST', `/v1/authz/policies/${p.version}/promote`, { tok: p.tok });
+    assert.equal(r.status, 200, r.text);
+    return { action: 'policy.promote', actor: p.client, target: 'policy:' + p.version };
+  },
+  'POST /v1/authz/rollback': async () => {
+    const a = await policyVersion();
+    assert.equal((await call(nova, 'POST', `/v1/authz/policies/${a.version}/promote`, { tok: a.tok })).status, 200);
+    const b = await policyVersion();
+    assert.equal((await call(nova, 'POST', `/v1/authz/policies/${b.version}/promote`, { tok: b.tok })).status, 200);
+    const r = await call(nova, 'POST', '/v1/authz/rollback', { tok: b.tok });
+    assert.equal(r.status, 200, r.text);
+    return { action: 'policy.rollback', actor: b.client, target: 'policy:' + a.version };
+  },
+  'PUT /v1/authz/shadow': async () => {
+    const p = await policyVersion();
+    const r = await call(nova, 'PUT', '/v1/authz/shadow', { tok: p.tok, body: { version: p.version, percent: 10 } });
+    assert.equal(r.status, 200, r.text);
+    return { action: 'policy.shadow', actor: p.client, target: 'policy:' + p.version };
+  },
   'POST /stores': async () => {
     const f = await fgaStore();
     return { action: 'fga_store.create', actor: f.client, target: 'fga_store:' + f.store };
@@ -222,6 +301,41 @@ const DRIVERS = {
     const r = await call(nova, 'DELETE', '/v1/api-keys/' + k.id, { tok: k.admin.tok });
     assert.equal(r.status, 204, r.text);
     return { action: 'api_key.revoke', actor: k.admin.id, target: 'api_key:' + k.id };
+  },
+  'POST /v1/core/accounts': async () => {
+    const l = await ledger();
+    return { action: 'ledger.account.create', actor: l.client, target: 'account:' + l.to };
+  },
+  'PUT /v1/core/accounts/{id}/status': async () => {
+    const l = await ledger();
+    const r = await call(nova, 'PUT', `/v1/core/accounts/${l.to}/status`, { tok: l.tok, body: { status: 'frozen' } });
+    assert.equal(r.status, 200, r.text);
+    return { action: 'ledger.account.status', actor: l.client, target: 'account:' + l.to };
+  },
+  'POST /v1/core/postings': async () => {
+    const l = await ledger();
+    return { action: 'ledger.posting.create', actor: l.client, target: 'posting:' + (await l.post()) };
+  },
+  'POST /v1/core/postings/{id}/post': async () => {
+    const l = await ledger();
+    const id = await l.post({ pending: true });
+    const r = await call(nova, 'POST', `/v1/core/postings/${id}/post`, { tok: l.tok });
+    assert.equal(r.status, 200, r.text);
+    return { action: 'ledger.hold.post', actor: l.client, target: 'posting:' + id };
+  },
+  'POST /v1/core/postings/{id}/void': async () => {
+    const l = await ledger();
+    const id = await l.post({ pending: true });
+    const r = await call(nova, 'POST', `/v1/core/postings/${id}/void`, { tok: l.tok });
+    assert.equal(r.status, 200, r.text);
+    return { action: 'ledger.hold.void', actor: l.client, target: 'posting:' + id };
+  },
+  'POST /v1/core/postings/{id}/reverse': async () => {
+    const l = await ledger();
+    const id = await l.post();
+    const r = await call(nova, 'POST', `/v1/core/postings/${id}/reverse`, { tok: l.tok, body: { id: id + '-rev' } });
+    assert.equal(r.status, 201, r.text);
+    return { action: 'ledger.posting.reverse', actor: l.client, target: 'posting:' + id + '-rev' };
   },
   'POST /oauth/revoke': async () => {
     const t = await token(nova, tenant);
