@@ -99,11 +99,15 @@ typedef enum nova_ledger_refusal {
     NOVA_LEDGER_ACCOUNT_FROZEN,
     NOVA_LEDGER_ACCOUNT_CLOSED,
     NOVA_LEDGER_TOTAL_OVERFLOW,
+    NOVA_LEDGER_ACCOUNT_UNKNOWN,   /* the tenant has no account with this id */
+    NOVA_LEDGER_CURRENCY_MISMATCH, /* an entry's currency is not its account's */
+    NOVA_LEDGER_OVER_REVERSAL,     /* reversals would exceed the original */
     NOVA_LEDGER_REFUSAL_N
 } nova_ledger_refusal;
 
 /* The problem code of a refusal: "insufficient_funds", "credits_exceed_debits",
- * "account_frozen", "account_closed", "amount_overflow". */
+ * "account_frozen", "account_closed", "amount_overflow", "account_not_found",
+ * "currency_mismatch", "reversal_exceeds_original". */
 const char *nova_ledger_refusal_code(nova_ledger_refusal r);
 
 /* The overdraft headroom that counts at now (0 once the line has expired). */

@@ -61,6 +61,23 @@ nova_status api_ratelimit_metrics(nova_api_t *api, nova_buf_t *out);
 
 /* The OpenFGA-compatible API (fga.c): /stores and everything under it. */
 nova_status api_fga_register(nova_api_t *api, nova_http_server_t *srv);
+/* A store's tuple index brought up to its change feed's head and a parsed model of it, for
+ * the decision point. On NOVA_OK the index's read lock is held until api_fga_release;
+ * NOVA_NOT_FOUND when the model is not the store's; the model lives as long as the process. */
+typedef struct api_fga_view {
+    void *entry;
+    const struct nova_policy_model *model;
+    const struct nova_policy_index *index;
+} api_fga_view_t;
+nova_status api_fga_acquire(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                            const char *store_id, const char *model_id, api_fga_view_t *v);
+void api_fga_release(api_fga_view_t *v);
+/* Index and model-cache metrics (Prometheus text). */
+nova_status api_fga_metrics(nova_buf_t *out);
+/* The decision point (authz.c): /v1/authz/..., AuthZEN's /access/v1/... and Envoy's
+ * ext_authz service; its metrics (Prometheus text). */
+nova_status api_authz_register(nova_api_t *api, nova_http_server_t *srv);
+nova_status api_authz_metrics(nova_buf_t *out);
 
 /* The audit log (audit.c): GET /v1/audit, and its metric (Prometheus text). */
 nova_status api_audit_register(nova_api_t *api, nova_http_server_t *srv);
@@ -114,6 +131,30 @@ bool api_security_settings(nova_req_t *r, nova_api_t *api, nova_store_t *s, cons
  * read. true to go on, with the settings in *out (may be NULL). */
 bool api_security_enforce(nova_req_t *r, nova_api_t *api, const char *tenant_id,
                           nova_security_settings_t *out);
+
+/* The core ledger (ledger.c): accounts, balances, postings, holds, reversals (/v1/core). */
+nova_status api_ledger_register(nova_api_t *api, nova_http_server_t *srv);
+
+/* People (users.c, login.c; nova/people.h): the user and session resources, sign-in, TOTP,
+ * step-up. api_people: the API's people domain, made on first use (503 written when it
+ * cannot be). */
+struct nova_people;
+struct nova_user_claims;
+nova_status api_users_register(nova_api_t *api, nova_http_server_t *srv);
+nova_status api_login_register(nova_api_t *api, nova_http_server_t *srv);
+struct nova_people *api_people(nova_req_t *r, nova_api_t *api);
+/* Replies for a failed people call: 422 naming the field for NOVA_INVALID, 503 for the
+ * control plane, else the status's problem. */
+void api_people_status(nova_req_t *r, nova_status st, const char *why);
+/* Request-bound step-up: true when the caller's token may perform this request at aal, else
+ * false with 403 MFA_REQUIRED and a challenge for exactly this request written. */
+bool api_stepup(nova_req_t *r, struct nova_people *p, nova_store_t *s,
+                const struct nova_user_claims *c, int aal);
+
+/* The verification gateway: workflows (workflows.c) and verifications, usage and the
+ * gateway's queue and workers (verifications.c). */
+nova_status api_workflows_register(nova_api_t *api, nova_http_server_t *srv);
+nova_status api_verifications_register(nova_api_t *api, nova_http_server_t *srv);
 
 /* Face match (faces.c): POST /v1/faces/compare. */
 nova_status api_faces_register(nova_api_t *api, nova_http_server_t *srv);

@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "internal.h"
+#include "nova/people.h"
 
 void api_health(nova_req_t *r, void *ud)
 {
@@ -80,9 +81,13 @@ void api_metrics(nova_req_t *r, void *ud)
         nova_resp_status(r, NOVA_NOMEM, NULL);
     if (r->status == 200 && api_ratelimit_metrics(api, &r->resp_body) != NOVA_OK)
         nova_resp_status(r, NOVA_NOMEM, NULL);
+    if (r->status == 200 && nova_people_metrics(&r->resp_body) != NOVA_OK)
+        nova_resp_status(r, NOVA_NOMEM, NULL);
     if (r->status == 200 && api_apikeys_metrics(&r->resp_body) != NOVA_OK)
         nova_resp_status(r, NOVA_NOMEM, NULL);
     if (r->status == 200 && api_auth_metrics(&r->resp_body) != NOVA_OK)
+        nova_resp_status(r, NOVA_NOMEM, NULL);
+    if (r->status == 200 && api_authz_metrics(&r->resp_body) != NOVA_OK)
         nova_resp_status(r, NOVA_NOMEM, NULL);
 }
 
@@ -436,9 +441,20 @@ nova_status nova_api_register(nova_api_t *api, nova_http_server_t *srv)
         return st;
     if ((st = api_security_register(api, srv)) != NOVA_OK)
         return st;
+    if ((st = api_users_register(api, srv)) != NOVA_OK ||
+        (st = api_login_register(api, srv)) != NOVA_OK)
+        return st;
+    if ((st = api_ledger_register(api, srv)) != NOVA_OK)
+        return st;
     if ((st = api_faces_register(api, srv)) != NOVA_OK)
         return st;
     if ((st = api_fga_register(api, srv)) != NOVA_OK)
+        return st;
+    if ((st = api_workflows_register(api, srv)) != NOVA_OK)
+        return st;
+    if ((st = api_verifications_register(api, srv)) != NOVA_OK)
+        return st;
+    if ((st = api_authz_register(api, srv)) != NOVA_OK)
         return st;
     nova_http_set_authenticator(srv, api_authenticate, api);
     return NOVA_OK;

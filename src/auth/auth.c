@@ -27,10 +27,31 @@ const char *const nova_auth_scopes[] = {
     "killswitches:write",  /* flip them (PUT /v1/kill-switches/{action}) */
     "fga:read",            /* OpenFGA API: read stores, models, tuples; check and list (/stores) */
     "fga:write",           /* OpenFGA API: stores, models, tuple writes and assertions */
+    "authz:decide",        /* ask the decision point (/v1/authz/decision, AuthZEN /access/v1) */
+    "policy:read",         /* read policy versions, the lifecycle state, drift; simulate */
+    "policy:write",        /* publish, promote, roll back and shadow policy versions */
     "security:read",       /* read the tenant's security settings (GET /v1/tenants/{id}/security) */
     "security:write",      /* change them (PUT /v1/tenants/{id}/security) */
+    "workflows:read",      /* read verification workflows and usage (GET /v1/workflows, /v1/usage) */
+    "workflows:write",     /* create and version them (POST /v1/workflows, PUT /v1/workflows/{id}) */
+    "users:read",          /* read the tenant's users and their sessions (/v1/users, /v1/sessions) */
+    "users:write",         /* create, change, suspend, delete users; end their sessions */
+    "ledger:read",         /* read accounts, balances and postings (/v1/core) */
+    "ledger:write",        /* open and freeze accounts, post, hold, reverse (/v1/core) */
     NULL,
 };
+
+nova_status nova_auth_platform_sign(const nova_auth_t *a, const void *msg, size_t n,
+                                    uint8_t sig[64])
+{
+    return nova_audit_platform_sign(a->master_key, msg, n, sig);
+}
+
+nova_status nova_auth_platform_verify(const nova_auth_t *a, const void *msg, size_t n,
+                                      const uint8_t sig[64])
+{
+    return nova_audit_platform_verify(a->master_key, msg, n, sig);
+}
 
 uint64_t auth_hash(const char *s)
 {

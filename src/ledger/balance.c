@@ -46,6 +46,9 @@ static const char *const refusal_codes[NOVA_LEDGER_REFUSAL_N] = {
     [NOVA_LEDGER_ACCOUNT_FROZEN] = "account_frozen",
     [NOVA_LEDGER_ACCOUNT_CLOSED] = "account_closed",
     [NOVA_LEDGER_TOTAL_OVERFLOW] = "amount_overflow",
+    [NOVA_LEDGER_ACCOUNT_UNKNOWN] = "account_not_found",
+    [NOVA_LEDGER_CURRENCY_MISMATCH] = "currency_mismatch",
+    [NOVA_LEDGER_OVER_REVERSAL] = "reversal_exceeds_original",
 };
 
 const char *nova_ledger_refusal_code(nova_ledger_refusal r)
@@ -66,8 +69,11 @@ nova_ledger_refusal nova_ledger_check(const nova_ledger_rules_t *rules,
                                       const nova_ledger_balance_t *after,
                                       const nova_ledger_balance_t *delta, int64_t now)
 {
-    bool debits_up = delta->debits_posted > 0 || delta->debits_pending > 0;
-    bool credits_up = delta->credits_posted > 0 || delta->credits_pending > 0;
+    /* Net raises: posting a hold moves its reservation to posted (pending down, posted up by
+     * no more), which never needs new funds, so it is not refused by a flag or a frozen
+     * account. */
+    bool debits_up = (__int128)delta->debits_posted + delta->debits_pending > 0;
+    bool credits_up = (__int128)delta->credits_posted + delta->credits_pending > 0;
     if (rules->status == NOVA_LEDGER_CLOSED && (debits_up || credits_up))
         return NOVA_LEDGER_ACCOUNT_CLOSED;
     if (rules->status == NOVA_LEDGER_FROZEN && debits_up)

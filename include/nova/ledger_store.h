@@ -1,0 +1,177 @@
+/*
+ * ledger_store.h: the ledger's repository (src/store/ledger.c, migration 0012: tables
+ * ledger_accounts, ledger_postings, ledger_entries). Both stores.
+ *
+ * A posting is one write transaction: the posting row first (its primary key is the
+ * idempotency key, so a second request with the same id waits for the first and then sees
+ * it), then one UPDATE ... RETURNING per account in account-id order (the row lock and the
+ * new totals in one statement; every writer locks in the same order, so postings never
+ * deadlock), the caller's balance check on each returned row, the entries, the audit entry,
+ * the stored reply; COMMIT. SQLite serialises writers (BEGIN IMMEDIATE); on PostgreSQL the
+ * account row locks serialise exactly the postings that share an account, and the check
+ * runs on the totals the UPDATE wrote, under the lock, so no concurrent posting can slip
+ * past a flag or an overdraft line.
+ *
+ * The store knows no rule: the caller passes the per-account sums and a check function
+ * (src/ledger decides), and renders the reply. Strings returned are in the caller's arena.
+ */
+#ifndef NOVA_LEDGER_STORE_H
+#define NOVA_LEDGER_STORE_H
+
+#include "nova/audit.h"
+#include "nova/ledger.h"
+#include "nova/store.h"
+
+typedef struct nova_ledger_account {
+    const char *tenant_id;
+    const char *id;
+    const char *currency;
+    const char *type;
+    const char *status; /* nova_ledger_status_name(): "open", "frozen", "closed" */
+    unsigned flags;
+    int64_t overdraft_limit;
+    int64_t overdraft_expires_at;
+    const char *overdraft_rate; /* annual rate as a decimal string, "" when none */
+    const char *kyc_tier;       /* "" when none */
+    const char *owner_ref;      /* "" when none */
+    const char *metadata;       /* JSON object text */
+    nova_ledger_balance_t balance;
+    int64_t created_at;
+    int64_t updated_at;
+} nova_ledger_account_t;
+
+/* Inserts a (its totals are zero). NOVA_CONFLICT when the tenant has an account with this id. */
+nova_status nova_store_ledger_account_create(nova_store_t *s, const nova_ledger_account_t *a,
+                                             const nova_audit_entry_t *audit);
+/* The tenant's account, from the committed state. */
+nova_status nova_store_ledger_account_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                          const char *id, nova_ledger_account_t *out);
+/* A page of the tenant's accounts by id, ids > after ("" for the first page), at most limit
+ * (1..500). */
+nova_status nova_store_ledger_account_list(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                           const char *after, size_t limit,
+                                           nova_ledger_account_t **out, size_t *n);
+
+/* Decides whether the account may change. cur: its row with the change applied (locked);
+ * delta: what the change added. NOVA_LEDGER_ALLOWED to go on. */
+typedef nova_ledger_refusal (*nova_ledger_check_fn)(const nova_ledger_account_t *cur,
+                                                    const nova_ledger_balance_t *delta, void *ud);
+
+/* Changes an account's status under its row lock: allow (given the locked row, may be NULL)
+ * decides, NOVA_FORBIDDEN with *refusal when it refuses. */
+typedef nova_status (*nova_ledger_status_fn)(const nova_ledger_account_t *cur, void *ud);
+nova_status nova_store_ledger_account_set_status(nova_store_t *s, nova_arena_t *ar,
+                                                 const char *tenant_id, const char *id,
+                                                 const char *status, int64_t now,
+                                                 nova_ledger_status_fn allow, void *ud,
+                                                 const nova_audit_entry_t *audit,
+                                                 nova_ledger_account_t *out);
+
+typedef struct nova_ledger_write {
+    const nova_ledger_posting_t *posting;
+    const nova_ledger_account_delta_t *deltas; /* sorted by account (nova_ledger_posting_deltas) */
+    size_t ndeltas;
+    const char *kind;      /* "posting" or "reversal" */
+    const char *parent_id; /* reversal: the original posting; NULL otherwise */
+    int64_t parent_units;  /* reversal: what it adds to the original's reversed total */
+    int64_t amount_total;  /* the posting's debits (bounds its reversals) */
+    const char *actor;
+    int64_t now;
+    nova_ledger_check_fn check;
+    void *check_ud;
+    /* The reply stored for replays (JSON text in ar), made once the audit entry exists. */
+    const char *(*render)(void *ud, nova_arena_t *ar, const char *audit_id);
+    void *render_ud;
+} nova_ledger_write_t;
+
+/* Extra refusals the store finds (beside those of nova_ledger_check). */
+typedef struct nova_ledger_outcome {
+    bool replayed;       /* an earlier request had this id and body: result is its reply */
+    int http_status;     /* of result */
+    const char *result;  /* the reply (JSON text) */
+    const char *differs; /* NOVA_CONFLICT: the members that differ from the first body */
+    nova_ledger_refusal refusal;
+    const char *refused_account; /* the account a refusal is about */
+    const char *audit_id;
+} nova_ledger_outcome_t;
+
+/* Writes a posting (or a hold when posting->pending, or a reversal). Results:
+ *   NOVA_OK: written (out->result the reply, http_status 201), or a replay of the same id
+ *     and body (out->replayed; result and status as first answered, a failure included);
+ *   NOVA_CONFLICT: the id was used with another body (out->differs names the members);
+ *   NOVA_FORBIDDEN: a refusal (out->refusal, out->refused_account), nothing written: the
+ *     caller records it with nova_store_ledger_refuse;
+ *   NOVA_NOT_FOUND: a reversal's original is not a posted posting of the tenant. */
+nova_status nova_store_ledger_post(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                   const nova_ledger_write_t *w, const nova_audit_entry_t *audit,
+                                   nova_ledger_outcome_t *out);
+/* Records a refused posting (state "failed", its problem reply and status) so the same id
+ * keeps failing the same way. If the id was taken meanwhile, the outcome is as for
+ * nova_store_ledger_post (a replay or NOVA_CONFLICT). */
+nova_status nova_store_ledger_refuse(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                     const nova_ledger_write_t *w, int http_status,
+                                     const char *problem, const nova_audit_entry_t *audit,
+                                     nova_ledger_outcome_t *out);
+
+typedef struct nova_ledger_posting_row {
+    const char *id;
+    const char *kind;
+    const char *state; /* posted, pending, voided, expired, failed */
+    const char *digest;
+    const char *request; /* canonical body */
+    const char *result;  /* the first reply */
+    int http_status;
+    const char *parent_id;
+    int64_t amount_total;
+    int64_t reversed;
+    int64_t posted_amount;
+    int64_t expires_at;
+    const char *actor;
+    const char *audit_id;
+    int64_t created_at;
+    int64_t resolved_at;
+} nova_ledger_posting_row_t;
+
+nova_status nova_store_ledger_posting_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                          const char *id, nova_ledger_posting_row_t *out);
+
+typedef struct nova_ledger_entry_row {
+    int64_t ord; /* store-wide order */
+    const char *posting_id;
+    int64_t seq;
+    const char *account_id;
+    bool credit;
+    const char *currency;
+    int64_t amount;
+    bool pending;
+    int64_t created_at;
+} nova_ledger_entry_row_t;
+
+/* A posting's entries in seq order (a hold's reservations, then its posted part). */
+nova_status nova_store_ledger_entries(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                      const char *posting_id, nova_ledger_entry_row_t **out,
+                                      size_t *n);
+/* A page of an account's posted entries in order, ord > after, at most limit (1..500). */
+nova_status nova_store_ledger_account_entries(nova_store_t *s, nova_arena_t *ar,
+                                              const char *tenant_id, const char *account_id,
+                                              int64_t after, size_t limit,
+                                              nova_ledger_entry_row_t **out, size_t *n);
+
+/* Posts (post true; amount 0 for the whole hold, else a part of a hold of one debit and one
+ * credit) or voids a pending hold, at most once: under the hold's row lock, its reservations
+ * are released, the posted part written, each account checked, audited. NOVA_CONFLICT with
+ * *state the hold's state when it is not pending ("expired" too when a post comes after
+ * expires_at: the caller voids it as expired); NOVA_INVALID when amount is above the hold's
+ * or the hold has more than two entries; NOVA_FORBIDDEN with out->refusal from check. */
+nova_status nova_store_ledger_resolve(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                      const char *hold_id, bool post, bool expire, int64_t amount,
+                                      int64_t now, nova_ledger_check_fn check, void *ud,
+                                      const nova_audit_entry_t *audit, const char **state,
+                                      nova_ledger_outcome_t *out);
+
+/* Platform level, for the expiry sweep: holds pending past their expires_at at now, oldest
+ * first, at most limit; tenants[i] and ids[i] in ar. */
+nova_status nova_store_ledger_due(nova_store_t *s, nova_arena_t *ar, int64_t now, size_t limit,
+                                  const char ***tenants, const char ***ids, size_t *n);
+
+#endif

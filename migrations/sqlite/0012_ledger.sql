@@ -1,0 +1,71 @@
+-- 0012_ledger: the core ledger (issue 8). Accounts carry their running totals (posted and
+-- pending debits and credits, TigerBeetle's four balances) so a balance is one row read and
+-- a posting one conditional row update per account; entries are written once and never
+-- edited; postings keep the request's fingerprint and the reply they got, for idempotency.
+-- Amounts are integers in the account currency's minor units; times unix seconds.
+CREATE TABLE ledger_accounts (
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    id TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    type TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('open', 'frozen', 'closed')),
+    flags INTEGER NOT NULL DEFAULT 0,
+    overdraft_limit INTEGER NOT NULL DEFAULT 0,
+    overdraft_expires_at INTEGER NOT NULL DEFAULT 0,
+    overdraft_rate TEXT NOT NULL DEFAULT '',
+    kyc_tier TEXT NOT NULL DEFAULT '',
+    owner_ref TEXT NOT NULL DEFAULT '',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    debits_posted INTEGER NOT NULL DEFAULT 0,
+    credits_posted INTEGER NOT NULL DEFAULT 0,
+    debits_pending INTEGER NOT NULL DEFAULT 0,
+    credits_pending INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+) STRICT, WITHOUT ROWID;
+
+-- kind: 'posting' (single-phase or a hold) or 'reversal' (parent_id: the original).
+-- state: 'posted', 'pending' (a hold), 'voided', 'expired', or 'failed' (refused; the reply
+-- is kept so the same id keeps failing the same way). amount_total: the posting's debits,
+-- against which reversed (the reversals' total) and a hold's posted part are bounded.
+CREATE TABLE ledger_postings (
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('posting', 'reversal')),
+    state TEXT NOT NULL CHECK (state IN ('posted', 'pending', 'voided', 'expired', 'failed')),
+    digest TEXT NOT NULL,
+    request TEXT NOT NULL,
+    result TEXT NOT NULL DEFAULT '',
+    http_status INTEGER NOT NULL DEFAULT 201,
+    parent_id TEXT NOT NULL DEFAULT '',
+    amount_total INTEGER NOT NULL DEFAULT 0,
+    reversed INTEGER NOT NULL DEFAULT 0,
+    posted_amount INTEGER NOT NULL DEFAULT 0,
+    expires_at INTEGER NOT NULL DEFAULT 0,
+    actor TEXT NOT NULL,
+    audit_id TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL,
+    resolved_at INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant_id, id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX ledger_postings_due_idx ON ledger_postings (state, expires_at)
+    WHERE state = 'pending' AND expires_at > 0;
+
+-- One row per entry. pending 1: a hold's reservation (counted in the pending totals while
+-- the hold is pending); 0: a posted entry. seq orders a posting's entries (a hold's posted
+-- part starts at 100). ord: a store-wide increasing number, the order of statements.
+CREATE TABLE ledger_entries (
+    ord INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    posting_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    account_id TEXT NOT NULL,
+    credit INTEGER NOT NULL CHECK (credit IN (0, 1)),
+    currency TEXT NOT NULL,
+    amount INTEGER NOT NULL CHECK (amount > 0),
+    pending INTEGER NOT NULL CHECK (pending IN (0, 1)),
+    created_at INTEGER NOT NULL,
+    UNIQUE (tenant_id, posting_id, seq)
+) STRICT;
+CREATE INDEX ledger_entries_account_idx ON ledger_entries (tenant_id, account_id, ord);

@@ -1,0 +1,949 @@
+/* ledger.c: the core ledger's HTTP resource (issue 8): accounts, balances, postings, holds,
+ * reversals under /v1/core. Decode (src/ledger validates), call the repository
+ * (nova/ledger_store.h) with the balance rules as its check, encode. Every mutation is
+ * audited in its own transaction by the store call that makes it; a refused posting is
+ * recorded (state "failed", its problem kept) so its id keeps failing the same way.
+ *
+ * Holds expire by themselves: a sweep voids holds past expires_at (state "expired"), run by
+ * the ledger's routes at most once a second per process, so an expired hold stops counting
+ * within about a second of the next ledger request; a post after expires_at is refused and
+ * voids the hold on the spot. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "nova/crypto.h"
+#include "nova/killswitch.h"
+#include "nova/ledger.h"
+#include "nova/ledger_store.h"
+
+#define PAGE_DEFAULT 50
+#define PAGE_MAX 500
+
+/* ---- helpers ---- */
+
+static void invalid(nova_req_t *r, const char *field, const char *why)
+{
+    const char *d = nova_arena_printf(&r->arena, "%s: %s", field, why);
+    nova_resp_problem(r, 422, "invalid_field", "Unprocessable Content", d ? d : why);
+}
+
+static nova_ledger_rules_t rules_of(const nova_ledger_account_t *a)
+{
+    int st = nova_ledger_status_parse(a->status);
+    nova_ledger_rules_t rules = {a->flags, st < 0 ? NOVA_LEDGER_CLOSED : (nova_ledger_status)st,
+                                 a->overdraft_limit, a->overdraft_expires_at};
+    return rules;
+}
+
+static nova_ledger_refusal check_account(const nova_ledger_account_t *a,
+                                         const nova_ledger_balance_t *delta, void *ud)
+{
+    const int64_t *now = ud;
+    nova_ledger_rules_t rules = rules_of(a);
+    return nova_ledger_check(&rules, &a->balance, delta, *now);
+}
+
+static json_t *amount_or_null(const char *currency, int64_t v)
+{
+    json_t *j = nova_ledger_amount_new(currency, v);
+    return j ? j : json_null();
+}
+
+static json_t *account_json(const nova_ledger_account_t *a)
+{
+    json_t *o =
+        json_pack("{s:s,s:s,s:s,s:s,s:{s:b,s:b},s:I,s:I}", "id", a->id, "currency", a->currency,
+                  "type", a->type, "status", a->status, "flags", "debits_must_not_exceed_credits",
+                  (a->flags & NOVA_LEDGER_DEBITS_MUST_NOT_EXCEED_CREDITS) != 0,
+                  "credits_must_not_exceed_debits",
+                  (a->flags & NOVA_LEDGER_CREDITS_MUST_NOT_EXCEED_DEBITS) != 0, "created_at",
+                  (json_int_t)a->created_at, "updated_at", (json_int_t)a->updated_at);
+    if (o == NULL)
+        return NULL;
+    if (a->overdraft_limit > 0) {
+        json_t *od = json_pack("{s:o}", "limit", amount_or_null(a->currency, a->overdraft_limit));
+        if (od && a->overdraft_expires_at)
+            json_object_set_new(od, "expires_at", json_integer(a->overdraft_expires_at));
+        if (od && a->overdraft_rate[0])
+            json_object_set_new(od, "rate", json_string(a->overdraft_rate));
+        json_object_set_new(o, "overdraft", od ? od : json_null());
+    } else {
+        json_object_set_new(o, "overdraft", json_null());
+    }
+    if (a->kyc_tier[0])
+        json_object_set_new(o, "kyc_tier", json_string(a->kyc_tier));
+    if (a->owner_ref[0])
+        json_object_set_new(o, "owner_ref", json_string(a->owner_ref));
+    json_t *md = json_loads(a->metadata, 0, NULL);
+    json_object_set_new(o, "metadata", md ? md : json_object());
+    return o;
+}
+
+static json_t *balances_json(const nova_ledger_account_t *a, int64_t now)
+{
+    nova_ledger_rules_t rules = rules_of(a);
+    nova_ledger_derived_t d;
+    nova_ledger_derive(&rules, &a->balance, now, &d);
+    const char *c = a->currency;
+    return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I}", "account", a->id, "currency",
+                     c, "debits_posted", amount_or_null(c, a->balance.debits_posted),
+                     "credits_posted", amount_or_null(c, a->balance.credits_posted),
+                     "debits_pending", amount_or_null(c, a->balance.debits_pending),
+                     "credits_pending", amount_or_null(c, a->balance.credits_pending), "ledger",
+                     amount_or_null(c, d.ledger), "held", amount_or_null(c, d.held),
+                     "overdraft_headroom",
+                     amount_or_null(c, nova_ledger_overdraft_headroom(&rules, now)), "available",
+                     amount_or_null(c, d.available), "as_of", (json_int_t)now);
+}
+
+/* The reply for a posting: its request (canonical) with what the ledger added. */
+typedef struct posting_view {
+    const char *request;
+    const char *kind;
+    const char *state;
+    const char *parent_id;
+    const char *actor;
+    int64_t created_at;
+    int64_t reversed;
+    int64_t posted_amount;
+} posting_view;
+
+static json_t *posting_json(const posting_view *v, const char *audit_id)
+{
+    json_t *o = json_loads(v->request, 0, NULL);
+    if (o == NULL)
+        return NULL;
+    json_object_set_new(o, "kind", json_string(v->kind));
+    json_object_set_new(o, "state", json_string(v->state));
+    if (v->parent_id && v->parent_id[0])
+        json_object_set_new(o, "reverses", json_string(v->parent_id));
+    json_object_set_new(o, "actor", json_string(v->actor));
+    json_object_set_new(o, "audit_entry_id", json_string(audit_id ? audit_id : ""));
+    json_object_set_new(o, "created_at", json_integer(v->created_at));
+    return o;
+}
+
+static const char *render_posting(void *ud, nova_arena_t *ar, const char *audit_id)
+{
+    json_t *o = posting_json(ud, audit_id);
+    char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    const char *c = t ? nova_arena_strdup(ar, t) : NULL;
+    free(t);
+    return c;
+}
+
+/* A replay answers as the first time did, but a created posting is 200 (nothing new). */
+static void reply_text(nova_req_t *r, int status, const char *text, bool replayed)
+{
+    if (replayed) {
+        nova_resp_header(r, "Idempotent-Replayed", "true");
+        if (status == 201)
+            status = 200;
+    }
+    if (status >= 400) {
+        json_t *p = json_loads(text, 0, NULL);
+        json_t *code = p ? json_object_get(p, "code") : NULL;
+        r->problem_code = nova_arena_strdup(
+            &r->arena, json_is_string(code) ? json_string_value(code) : "refused");
+        json_decref(p);
+        nova_resp_body(r, status, "application/problem+json", text, strlen(text));
+    } else {
+        nova_resp_json(r, status, text, strlen(text));
+    }
+}
+
+static bool audit_make(nova_req_t *r, nova_audit_entry_t *e, const char *tenant, const char *action,
+                       const char *type, const char *id, json_t *attrs)
+{
+    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
+    if (nova_audit_entry_make(e, &r->arena, &by, tenant, action, type, id, attrs) != NOVA_OK) {
+        nova_resp_status(r, NOVA_INTERNAL, NULL);
+        return false;
+    }
+    return true;
+}
+
+/* Kill switches (nova/killswitch.h): "ledger.posting" stops every money movement of the
+ * tenant; a posting's purpose ("cashout", "disbursement", ...) is a switch of its own. */
+static bool killed(nova_req_t *r, nova_api_t *api, const char *purpose)
+{
+    const char *t = r->principal->tenant_id;
+    const char *region = api->region && api->region[0] ? api->region : NULL;
+    const char *which = NULL;
+    if (nova_killswitch_active(api->kv, t, region, "ledger.posting"))
+        which = "ledger.posting";
+    else if (purpose && nova_killswitch_action_valid(purpose) &&
+             nova_killswitch_active(api->kv, t, region, purpose))
+        which = purpose;
+    if (which == NULL)
+        return false;
+    const char *d = nova_arena_printf(&r->arena,
+                                      "the kill switch \"%s\" is on for this tenant (or the "
+                                      "control plane cannot confirm it is off)",
+                                      which);
+    nova_resp_header(r, "Retry-After", "60");
+    nova_resp_problem(r, 503, "kill_switch_active", "Service Unavailable", d);
+    return true;
+}
+
+/* ---- the expiry sweep ---- */
+
+static _Atomic int64_t last_sweep;
+
+static nova_ledger_refusal allow_all(const nova_ledger_account_t *a,
+                                     const nova_ledger_balance_t *delta, void *ud)
+{
+    (void)a;
+    (void)delta;
+    (void)ud;
+    return NOVA_LEDGER_ALLOWED;
+}
+
+static void sweep_due(nova_store_t *s)
+{
+    int64_t now = nova_time_now();
+    int64_t prev = atomic_load(&last_sweep);
+    if (prev >= now || !atomic_compare_exchange_strong(&last_sweep, &prev, now))
+        return;
+    nova_arena_t a;
+    nova_arena_init(&a, 4096);
+    const char **tenants, **ids;
+    size_t n = 0;
+    if (nova_store_ledger_due(s, &a, now, 100, &tenants, &ids, &n) == NOVA_OK) {
+        for (size_t i = 0; i < n; i++) {
+            nova_audit_actor_t by = {"system", NULL};
+            nova_audit_entry_t e;
+            const char *state;
+            nova_ledger_outcome_t out;
+            if (nova_audit_entry_make(&e, &a, &by, tenants[i], "ledger.hold.expire", "posting",
+                                      ids[i], NULL) == NOVA_OK)
+                nova_store_ledger_resolve(s, &a, tenants[i], ids[i], false, true, 0, now, allow_all,
+                                          NULL, &e, &state, &out);
+        }
+    }
+    nova_arena_free(&a);
+}
+
+/* ---- accounts ---- */
+
+static const char *const account_members[] = {
+    "id", "currency", "type", "flags", "overdraft", "kyc_tier", "owner_ref", "metadata", NULL};
+
+static bool short_text(json_t *body, const char *name, size_t max, const char **out)
+{
+    json_t *v = json_object_get(body, name);
+    *out = "";
+    if (v == NULL)
+        return true;
+    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max)
+        return false;
+    const char *s = json_string_value(v);
+    for (size_t i = 0; s[i]; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    if (strlen(s) != json_string_length(v))
+        return false;
+    *out = s;
+    return true;
+}
+
+/* A decimal rate such as "0.185": digits, at most one point, at most 8 decimals. */
+static bool rate_valid(const char *s)
+{
+    size_t digits = 0, frac = 0;
+    bool point = false;
+    for (; *s; s++) {
+        if (*s == '.' && !point && digits)
+            point = true;
+        else if (*s >= '0' && *s <= '9')
+            point ? frac++ : digits++;
+        else
+            return false;
+    }
+    return digits > 0 && digits <= 4 && (!point || (frac > 0 && frac <= 8));
+}
+
+static void accounts_create(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    json_t *body = api_json_body(r, account_members);
+    if (body == NULL)
+        return;
+    nova_ledger_account_t a = {0};
+    const char *bad = NULL, *why = NULL;
+    char idbuf[40];
+    json_t *v;
+    a.tenant_id = r->principal->tenant_id;
+    if ((v = json_object_get(body, "id"))) {
+        if (!json_is_string(v) || !nova_ledger_id_valid(json_string_value(v)))
+            bad = "/id", why = "1 to 64 of A-Z a-z 0-9 _ . : -";
+        else
+            a.id = json_string_value(v);
+    } else if (nova_id_new("acc", idbuf, sizeof(idbuf)) == NOVA_OK) {
+        a.id = idbuf;
+    }
+    v = json_object_get(body, "currency");
+    if (!bad && (!json_is_string(v) || !nova_ledger_currency(json_string_value(v))))
+        bad = "/currency", why = "required: an ISO 4217 currency code Nova knows";
+    else if (!bad)
+        a.currency = json_string_value(v);
+    v = json_object_get(body, "type");
+    if (!bad && (!json_is_string(v) || !nova_ledger_type_valid(json_string_value(v))))
+        bad = "/type", why = "required: customer_wallet, agent_float, merchant, commission_pool, "
+                             "fees, suspense, settlement, treasury, savings or loan";
+    else if (!bad)
+        a.type = json_string_value(v);
+    json_t *flags = json_object_get(body, "flags");
+    if (!bad && flags) {
+        json_t *d = json_object_get(flags, "debits_must_not_exceed_credits");
+        json_t *c = json_object_get(flags, "credits_must_not_exceed_debits");
+        size_t known = (d != NULL) + (c != NULL);
+        if (!json_is_object(flags) || json_object_size(flags) != known ||
+            (d && !json_is_boolean(d)) || (c && !json_is_boolean(c)))
+            bad = "/flags", why = "{\"debits_must_not_exceed_credits\": bool, "
+                                  "\"credits_must_not_exceed_debits\": bool}";
+        else if (d && c && json_is_true(d) && json_is_true(c))
+            bad = "/flags", why = "at most one of the two flags";
+        else
+            a.flags = (d && json_is_true(d) ? NOVA_LEDGER_DEBITS_MUST_NOT_EXCEED_CREDITS : 0) |
+                      (c && json_is_true(c) ? NOVA_LEDGER_CREDITS_MUST_NOT_EXCEED_DEBITS : 0);
+    }
+    json_t *od = json_object_get(body, "overdraft");
+    a.overdraft_rate = "";
+    if (!bad && od) {
+        json_t *lim = json_object_get(od, "limit"), *exp = json_object_get(od, "expires_at");
+        json_t *rate = json_object_get(od, "rate");
+        size_t known = (lim != NULL) + (exp != NULL) + (rate != NULL);
+        char cur[4];
+        const char *member;
+        if (!json_is_object(od) || json_object_size(od) != known || lim == NULL) {
+            bad = "/overdraft", why = "{\"limit\": Amount, \"expires_at\": unix seconds, "
+                                      "\"rate\": \"0.18\"}";
+        } else if (nova_ledger_amount_json(lim, false, cur, &a.overdraft_limit, &member, &why) !=
+                   NOVA_OK) {
+            bad = nova_arena_printf(&r->arena, "/overdraft/limit%s", member);
+        } else if (strcmp(cur, a.currency) != 0) {
+            bad = "/overdraft/limit/currency", why = "the account's currency";
+        } else if (exp && (!json_is_integer(exp) || json_integer_value(exp) <= nova_time_now() ||
+                           !nova_time_in_range(json_integer_value(exp)))) {
+            bad = "/overdraft/expires_at", why = "unix seconds in the future";
+        } else if (rate && (!json_is_string(rate) || !rate_valid(json_string_value(rate)))) {
+            bad = "/overdraft/rate", why = "an annual rate as a decimal string such as \"0.18\"";
+        } else {
+            a.overdraft_expires_at = exp ? json_integer_value(exp) : 0;
+            a.overdraft_rate = rate ? json_string_value(rate) : "";
+            if (!(a.flags & NOVA_LEDGER_DEBITS_MUST_NOT_EXCEED_CREDITS))
+                bad = "/overdraft", why = "an overdraft line needs "
+                                          "flags.debits_must_not_exceed_credits";
+        }
+    }
+    if (!bad && !short_text(body, "kyc_tier", 32, &a.kyc_tier))
+        bad = "/kyc_tier", why = "a string of 1 to 32 printable characters";
+    if (!bad && !short_text(body, "owner_ref", 128, &a.owner_ref))
+        bad = "/owner_ref", why = "a string of 1 to 128 printable characters";
+    json_t *md = json_object_get(body, "metadata");
+    char *mdtext = NULL;
+    if (!bad && md) {
+        if (!json_is_object(md) || json_object_size(md) > 32)
+            bad = "/metadata", why = "an object of at most 32 string members";
+        const char *k;
+        json_t *mv;
+        json_object_foreach(md, k,
+                            mv) if (!bad && (!json_is_string(mv) || json_string_length(mv) > 256))
+        {
+            bad = "/metadata", why = "an object of at most 32 string members";
+        }
+        if (!bad)
+            mdtext = json_dumps(md, JSON_COMPACT | JSON_SORT_KEYS);
+    }
+    if (bad) {
+        invalid(r, bad, why);
+        json_decref(body);
+        return;
+    }
+    a.metadata = mdtext ? nova_arena_strdup(&r->arena, mdtext) : "{}";
+    free(mdtext);
+    a.status = "open";
+    a.created_at = a.updated_at = nova_time_now();
+    nova_store_t *s = api_store(r, api);
+    nova_audit_entry_t e;
+    if (s && audit_make(r, &e, a.tenant_id, "ledger.account.create", "account", a.id,
+                        json_pack("{s:s,s:s}", "currency", a.currency, "type", a.type))) {
+        nova_status st = nova_store_ledger_account_create(s, &a, &e);
+        if (st == NOVA_CONFLICT) {
+            nova_resp_problem(r, 409, "account_exists", "Conflict",
+                              "/id: the tenant has an account with this id");
+        } else if (st) {
+            api_unavailable(r, st);
+        } else {
+            a.kyc_tier = a.kyc_tier ? a.kyc_tier : "";
+            char *loc = nova_arena_printf(&r->arena, "/v1/core/accounts/%s", a.id);
+            if (loc)
+                nova_resp_header(r, "Location", loc);
+            api_reply_json(r, 201, account_json(&a));
+        }
+    }
+    json_decref(body);
+}
+
+static bool get_account(nova_req_t *r, nova_store_t *s, const char *id, nova_ledger_account_t *a)
+{
+    nova_status st = nova_store_ledger_account_get(s, &r->arena, r->principal->tenant_id, id, a);
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID) {
+        nova_resp_problem(r, 404, "account_not_found", "Not Found",
+                          "the tenant has no account with this id");
+        return false;
+    }
+    if (st) {
+        api_unavailable(r, st);
+        return false;
+    }
+    return true;
+}
+
+static void accounts_get(nova_req_t *r, void *ud)
+{
+    nova_store_t *s = api_store(r, ud);
+    nova_ledger_account_t a;
+    if (s && get_account(r, s, r->params[0], &a))
+        api_reply_json(r, 200, account_json(&a));
+}
+
+static void accounts_balances(nova_req_t *r, void *ud)
+{
+    nova_store_t *s = api_store(r, ud);
+    if (s == NULL)
+        return;
+    sweep_due(s);
+    nova_ledger_account_t a;
+    if (get_account(r, s, r->params[0], &a))
+        api_reply_json(r, 200, balances_json(&a, nova_time_now()));
+}
+
+/* limit from the query (1..PAGE_MAX, default PAGE_DEFAULT); false with 422 written. */
+static bool page_limit(nova_req_t *r, size_t *limit)
+{
+    const char *l = nova_req_query(r, "limit");
+    *limit = PAGE_DEFAULT;
+    if (l == NULL)
+        return true;
+    char *end;
+    long v = strtol(l, &end, 10);
+    if (*l == '\0' || *end != '\0' || v < 1 || v > PAGE_MAX) {
+        invalid(r, "limit", "an integer from 1 to 500");
+        return false;
+    }
+    *limit = (size_t)v;
+    return true;
+}
+
+static void accounts_list(nova_req_t *r, void *ud)
+{
+    size_t limit;
+    if (!page_limit(r, &limit))
+        return;
+    const char *after = nova_req_query(r, "cursor");
+    if (after && !nova_ledger_id_valid(after)) {
+        invalid(r, "cursor", "the next_cursor of the previous page");
+        return;
+    }
+    nova_store_t *s = api_store(r, ud);
+    if (s == NULL)
+        return;
+    nova_ledger_account_t *rows;
+    size_t n;
+    nova_status st = nova_store_ledger_account_list(s, &r->arena, r->principal->tenant_id,
+                                                    after ? after : "", limit, &rows, &n);
+    if (st) {
+        api_unavailable(r, st);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, account_json(&rows[i]));
+    json_t *o = json_pack("{s:o}", "accounts", arr);
+    json_object_set_new(o, "next_cursor", n == limit ? json_string(rows[n - 1].id) : json_null());
+    api_reply_json(r, 200, o);
+}
+
+static const char *const status_members[] = {"status", "reason", NULL};
+
+typedef struct status_check {
+    nova_ledger_status to;
+    bool not_zero;
+    bool was_closed;
+} status_check;
+
+static nova_status allow_status(const nova_ledger_account_t *cur, void *ud)
+{
+    status_check *c = ud;
+    const nova_ledger_balance_t *b = &cur->balance;
+    if (strcmp(cur->status, "closed") == 0) {
+        c->was_closed = true;
+        return NOVA_CONFLICT;
+    }
+    if (c->to == NOVA_LEDGER_CLOSED && (b->debits_posted != b->credits_posted ||
+                                        b->debits_pending != 0 || b->credits_pending != 0)) {
+        c->not_zero = true;
+        return NOVA_CONFLICT;
+    }
+    return NOVA_OK;
+}
+
+static void accounts_status(nova_req_t *r, void *ud)
+{
+    json_t *body = api_json_body(r, status_members);
+    if (body == NULL)
+        return;
+    const char *reason = "";
+    json_t *v = json_object_get(body, "status");
+    int to = json_is_string(v) ? nova_ledger_status_parse(json_string_value(v)) : -1;
+    if (to < 0)
+        invalid(r, "/status", "required: \"open\", \"frozen\" or \"closed\"");
+    else if (!short_text(body, "reason", 200, &reason))
+        invalid(r, "/reason", "a string of 1 to 200 printable characters");
+    nova_store_t *s = r->status ? NULL : api_store(r, ud);
+    nova_audit_entry_t e;
+    if (s && audit_make(
+                 r, &e, r->principal->tenant_id, "ledger.account.status", "account", r->params[0],
+                 json_pack("{s:s,s:s}", "status", nova_ledger_status_name(to), "reason", reason))) {
+        status_check c = {(nova_ledger_status)to, false, false};
+        nova_ledger_account_t a;
+        nova_status st = nova_store_ledger_account_set_status(
+            s, &r->arena, r->principal->tenant_id, r->params[0], nova_ledger_status_name(to),
+            nova_time_now(), allow_status, &c, &e, &a);
+        if (st == NOVA_NOT_FOUND || st == NOVA_INVALID)
+            nova_resp_problem(r, 404, "account_not_found", "Not Found",
+                              "the tenant has no account with this id");
+        else if (st == NOVA_CONFLICT && c.was_closed)
+            nova_resp_problem(r, 409, "account_closed", "Conflict",
+                              "a closed account stays closed");
+        else if (st == NOVA_CONFLICT && c.not_zero)
+            nova_resp_problem(r, 409, "balance_not_zero", "Conflict",
+                              "/status: closing requires a zero balance and no holds");
+        else if (st)
+            api_unavailable(r, st);
+        else
+            api_reply_json(r, 200, account_json(&a));
+    }
+    json_decref(body);
+}
+
+static void accounts_postings(nova_req_t *r, void *ud)
+{
+    size_t limit;
+    if (!page_limit(r, &limit))
+        return;
+    const char *c = nova_req_query(r, "cursor");
+    int64_t after = 0;
+    if (c) {
+        char *end;
+        long long v = strtoll(c, &end, 10);
+        if (*c == '\0' || *end != '\0' || v < 0) {
+            invalid(r, "cursor", "the next_cursor of the previous page");
+            return;
+        }
+        after = v;
+    }
+    nova_store_t *s = api_store(r, ud);
+    nova_ledger_account_t a;
+    if (s == NULL || !get_account(r, s, r->params[0], &a))
+        return;
+    nova_ledger_entry_row_t *rows;
+    size_t n;
+    nova_status st = nova_store_ledger_account_entries(s, &r->arena, r->principal->tenant_id, a.id,
+                                                       after, limit, &rows, &n);
+    if (st) {
+        api_unavailable(r, st);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr,
+                              json_pack("{s:s,s:s,s:o,s:I}", "posting", rows[i].posting_id,
+                                        "direction", rows[i].credit ? "credit" : "debit", "amount",
+                                        amount_or_null(rows[i].currency, rows[i].amount),
+                                        "created_at", (json_int_t)rows[i].created_at));
+    json_t *o = json_pack("{s:s,s:o}", "account", a.id, "entries", arr);
+    char cur[24];
+    snprintf(cur, sizeof(cur), "%lld", n ? (long long)rows[n - 1].ord : 0LL);
+    json_object_set_new(o, "next_cursor", n == limit ? json_string(cur) : json_null());
+    api_reply_json(r, 200, o);
+}
+
+/* ---- postings ---- */
+
+static const char *entry_field(nova_req_t *r, const nova_ledger_posting_t *p, const char *account)
+{
+    for (size_t i = 0; account && i < p->n; i++)
+        if (strcmp(p->entries[i].account, account) == 0)
+            return nova_arena_printf(&r->arena, "/entries/%zu/account", i);
+    return "/id";
+}
+
+static const char *refusal_detail(nova_ledger_refusal why)
+{
+    static const char *const details[NOVA_LEDGER_REFUSAL_N] = {
+        [NOVA_LEDGER_INSUFFICIENT_FUNDS] =
+            "debits would exceed credits (plus the overdraft line) of this account "
+            "(debits_must_not_exceed_credits)",
+        [NOVA_LEDGER_CREDITS_EXCEED] =
+            "credits would exceed debits of this account (credits_must_not_exceed_debits)",
+        [NOVA_LEDGER_ACCOUNT_FROZEN] = "the account is frozen: it takes no debits",
+        [NOVA_LEDGER_ACCOUNT_CLOSED] = "the account is closed",
+        [NOVA_LEDGER_TOTAL_OVERFLOW] = "the account's totals would pass 9 x 10^18 minor units",
+        [NOVA_LEDGER_ACCOUNT_UNKNOWN] = "the tenant has no account with this id",
+        [NOVA_LEDGER_CURRENCY_MISMATCH] = "the entry's currency is not the account's",
+        [NOVA_LEDGER_OVER_REVERSAL] =
+            "reversals would exceed the original posting's amount (or it cannot be reversed)",
+    };
+    return why < NOVA_LEDGER_REFUSAL_N && details[why] ? details[why] : "refused";
+}
+
+/* Writes p (kind, parent) and answers: 201, a replay, 409 naming what differs, or a
+ * recorded 422 refusal. */
+static void write_posting(nova_req_t *r, nova_store_t *s, const nova_ledger_posting_t *p,
+                          const char *kind, const char *parent, int64_t parent_units)
+{
+    const char *tenant = r->principal->tenant_id;
+    nova_ledger_account_delta_t deltas[NOVA_LEDGER_MAX_ENTRIES];
+    size_t nd = 0;
+    if (nova_ledger_posting_deltas(p, deltas, &nd) != NOVA_OK) {
+        invalid(r, "/entries", "an account appears with two currencies");
+        return;
+    }
+    int64_t total = 0;
+    for (size_t i = 0; i < p->n; i++)
+        total += p->entries[i].credit ? 0 : p->entries[i].amount;
+    int64_t now = nova_time_now();
+    posting_view view = {p->canonical,
+                         kind,
+                         p->pending ? "pending" : "posted",
+                         parent,
+                         r->principal->client_id,
+                         now,
+                         0,
+                         0};
+    nova_ledger_write_t w = {p,      deltas,        nd,    kind,
+                             parent, parent_units,  total, r->principal->client_id,
+                             now,    check_account, &now,  render_posting,
+                             &view};
+    nova_audit_entry_t e;
+    json_t *attrs =
+        json_pack("{s:s,s:i,s:b}", "kind", kind, "entries", (int)p->n, "pending", p->pending);
+    if (p->purpose)
+        json_object_set_new(attrs, "purpose", json_string(p->purpose));
+    if (parent)
+        json_object_set_new(attrs, "reverses", json_string(parent));
+    if (!audit_make(r, &e, tenant,
+                    strcmp(kind, "reversal") ? "ledger.posting.create" : "ledger.posting.reverse",
+                    "posting", p->id, attrs))
+        return;
+    nova_ledger_outcome_t out;
+    nova_status st = nova_store_ledger_post(s, &r->arena, tenant, &w, &e, &out);
+    if (st == NOVA_FORBIDDEN) {
+        const char *code = nova_ledger_refusal_code(out.refusal);
+        const char *field = out.refusal == NOVA_LEDGER_OVER_REVERSAL
+                                ? "/amount"
+                                : entry_field(r, p, out.refused_account);
+        const char *d = nova_arena_printf(&r->arena, "%s: %s (account %s)", field,
+                                          refusal_detail(out.refusal), out.refused_account);
+        nova_resp_problem(r, 422, code, "Unprocessable Content", d);
+        const char *problem = nova_arena_strndup(&r->arena, r->resp_body.data, r->resp_body.len);
+        nova_audit_entry_t fe;
+        if (problem == NULL ||
+            !audit_make(r, &fe, tenant, "ledger.posting.refuse", "posting", p->id,
+                        json_pack("{s:s,s:s}", "kind", kind, "code", code)))
+            return;
+        st = nova_store_ledger_refuse(s, &r->arena, tenant, &w, 422, problem, &fe, &out);
+        if (st == NOVA_OK && !out.replayed)
+            return; /* the problem written above is the reply */
+    }
+    if (st == NOVA_CONFLICT) {
+        const char *diff = nova_ledger_posting_diff(&r->arena, out.differs, p->canonical);
+        const char *d = nova_arena_printf(
+            &r->arena, "this id was used with another body; members that differ: %s",
+            diff[0] ? diff : "(the request the id was first used for)");
+        nova_resp_problem(r, 409, "idempotency_conflict", "Conflict", d);
+        return;
+    }
+    if (st) {
+        api_unavailable(r, st);
+        return;
+    }
+    reply_text(r, out.http_status, out.result, out.replayed);
+}
+
+static void postings_create(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    json_t *body = api_json_body(r, nova_ledger_posting_members);
+    if (body == NULL)
+        return;
+    nova_ledger_posting_t *p = nova_arena_alloc(&r->arena, sizeof(*p));
+    char field[96], why[256];
+    nova_status st = p ? nova_ledger_posting_parse(body, &r->arena, nova_time_now(), p, field,
+                                                   sizeof(field), why, sizeof(why))
+                       : NOVA_NOMEM;
+    json_decref(body);
+    if (st == NOVA_INVALID) {
+        invalid(r, field, why);
+        return;
+    }
+    if (st) {
+        nova_resp_status(r, st, NULL);
+        return;
+    }
+    if (killed(r, api, p->purpose))
+        return;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    sweep_due(s);
+    write_posting(r, s, p, "posting", NULL, 0);
+}
+
+static bool get_posting(nova_req_t *r, nova_store_t *s, const char *id,
+                        nova_ledger_posting_row_t *row)
+{
+    nova_status st = nova_store_ledger_posting_get(s, &r->arena, r->principal->tenant_id, id, row);
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID) {
+        nova_resp_problem(r, 404, "posting_not_found", "Not Found",
+                          "the tenant has no posting with this id");
+        return false;
+    }
+    if (st) {
+        api_unavailable(r, st);
+        return false;
+    }
+    return true;
+}
+
+static void postings_get(nova_req_t *r, void *ud)
+{
+    nova_store_t *s = api_store(r, ud);
+    nova_ledger_posting_row_t row;
+    if (s == NULL || !get_posting(r, s, r->params[0], &row))
+        return;
+    if (strcmp(row.state, "failed") == 0) {
+        reply_text(r, row.http_status, row.result, true);
+        return;
+    }
+    posting_view v = {row.request, row.kind,       row.state,    row.parent_id,
+                      row.actor,   row.created_at, row.reversed, row.posted_amount};
+    json_t *o = posting_json(&v, row.audit_id);
+    if (o && strcmp(row.kind, "posting") == 0) {
+        json_t *cur = json_object_get(json_array_get(json_object_get(o, "entries"), 0), "amount");
+        const char *c = json_string_value(json_object_get(cur, "currency"));
+        if (c && row.reversed)
+            json_object_set_new(o, "reversed", amount_or_null(c, row.reversed));
+        if (c && row.posted_amount)
+            json_object_set_new(o, "posted_amount", amount_or_null(c, row.posted_amount));
+    }
+    api_reply_json(r, 200, o);
+}
+
+static const char *const resolve_members[] = {"amount", NULL};
+
+static void resolve(nova_req_t *r, nova_api_t *api, bool post)
+{
+    int64_t amount = 0;
+    if (r->body.len) {
+        json_t *body = api_json_body(r, resolve_members);
+        if (body == NULL)
+            return;
+        json_t *am = json_object_get(body, "amount");
+        char cur[4];
+        const char *member, *why;
+        bool bad = am && (!post || nova_ledger_amount_json(am, false, cur, &amount, &member,
+                                                           &why) != NOVA_OK);
+        json_decref(body);
+        if (bad) {
+            invalid(r, post ? nova_arena_printf(&r->arena, "/amount%s", member) : "/amount",
+                    post ? why : "a void releases the whole hold");
+            return;
+        }
+    }
+    if (post && killed(r, api, NULL))
+        return;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    const char *tenant = r->principal->tenant_id, *id = r->params[0];
+    nova_audit_entry_t e;
+    json_t *attrs = amount ? json_pack("{s:I}", "amount_minor", (json_int_t)amount) : NULL;
+    if (!audit_make(r, &e, tenant, post ? "ledger.hold.post" : "ledger.hold.void", "posting", id,
+                    attrs))
+        return;
+    int64_t now = nova_time_now();
+    const char *state = NULL;
+    nova_ledger_outcome_t out;
+    nova_status st = nova_store_ledger_resolve(s, &r->arena, tenant, id, post, false, amount, now,
+                                               check_account, &now, &e, &state, &out);
+    if (st == NOVA_CONFLICT && state && strcmp(state, "expired") == 0 && post) {
+        nova_audit_actor_t by = {"system", r->req_id};
+        nova_audit_entry_t xe;
+        if (nova_audit_entry_make(&xe, &r->arena, &by, tenant, "ledger.hold.expire", "posting", id,
+                                  NULL) == NOVA_OK)
+            nova_store_ledger_resolve(s, &r->arena, tenant, id, false, true, 0, now, allow_all,
+                                      NULL, &xe, &state, &out);
+        nova_resp_problem(r, 409, "hold_expired", "Conflict",
+                          "the hold passed its expires_at and is void");
+        return;
+    }
+    if (st == NOVA_CONFLICT) {
+        const char *d = nova_arena_printf(&r->arena,
+                                          "only a pending hold can be posted or voided, once; "
+                                          "this posting is %s",
+                                          state ? state : "not a hold");
+        nova_resp_problem(r, 409, "hold_not_pending", "Conflict", d);
+        return;
+    }
+    if (st == NOVA_NOT_FOUND) {
+        nova_resp_problem(r, 404, "posting_not_found", "Not Found",
+                          "the tenant has no posting with this id");
+        return;
+    }
+    if (st == NOVA_INVALID) {
+        invalid(r, "/amount",
+                "a partial post is at most the hold's amount, on a hold of one debit and one "
+                "credit");
+        return;
+    }
+    if (st == NOVA_FORBIDDEN) {
+        const char *d = nova_arena_printf(&r->arena, "account %s: %s", out.refused_account,
+                                          refusal_detail(out.refusal));
+        nova_resp_problem(r, 422, nova_ledger_refusal_code(out.refusal), "Unprocessable Content",
+                          d);
+        return;
+    }
+    if (st) {
+        api_unavailable(r, st);
+        return;
+    }
+    nova_ledger_posting_row_t row;
+    if (get_posting(r, s, id, &row)) {
+        posting_view v = {row.request, row.kind,       row.state,    row.parent_id,
+                          row.actor,   row.created_at, row.reversed, row.posted_amount};
+        api_reply_json(r, 200, posting_json(&v, out.audit_id));
+    }
+}
+
+static void postings_post(nova_req_t *r, void *ud)
+{
+    resolve(r, ud, true);
+}
+
+static void postings_void(nova_req_t *r, void *ud)
+{
+    resolve(r, ud, false);
+}
+
+static const char *const reverse_members[] = {"id", "amount", "reason", NULL};
+
+static void postings_reverse(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    json_t *body = api_json_body(r, reverse_members);
+    if (body == NULL)
+        return;
+    json_t *id = json_object_get(body, "id"), *am = json_object_get(body, "amount");
+    const char *reason = NULL, *member = "", *why = NULL;
+    char cur[4] = "";
+    int64_t amount = 0;
+    if (!json_is_string(id) || !nova_ledger_id_valid(json_string_value(id)))
+        invalid(r, "/id", "required: the reversal's own id, 1 to 64 of A-Z a-z 0-9 _ . : -");
+    else if (am && nova_ledger_amount_json(am, false, cur, &amount, &member, &why) != NOVA_OK)
+        invalid(r, nova_arena_printf(&r->arena, "/amount%s", member), why);
+    else if (!short_text(body, "reason", 200, &reason))
+        invalid(r, "/reason", "a string of 1 to 200 printable characters");
+    /* The reversal's fingerprint covers its own body and the posting it reverses. */
+    json_object_set_new(body, "reverses", json_string(r->params[0]));
+    char *canon = r->status ? NULL : json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT);
+    const char *rid = r->status ? NULL : nova_arena_strdup(&r->arena, json_string_value(id));
+    json_decref(body);
+    if (r->status)
+        return;
+    if (killed(r, api, "reversal")) {
+        free(canon);
+        return;
+    }
+    nova_store_t *s = api_store(r, api);
+    nova_ledger_posting_row_t row;
+    if (s == NULL || !get_posting(r, s, r->params[0], &row)) {
+        free(canon);
+        return;
+    }
+    nova_ledger_posting_t *orig = nova_arena_alloc(&r->arena, sizeof(*orig));
+    nova_ledger_posting_t *rev = nova_arena_alloc(&r->arena, sizeof(*rev));
+    json_t *oj = json_loads(row.request, 0, NULL);
+    char field[96], fwhy[256];
+    bool reversible = strcmp(row.kind, "posting") == 0 && strcmp(row.state, "posted") == 0 &&
+                      row.expires_at == 0 && row.posted_amount == 0 && orig && rev && oj &&
+                      nova_ledger_posting_parse(oj, &r->arena, row.created_at, orig, field,
+                                                sizeof(field), fwhy, sizeof(fwhy)) == NOVA_OK &&
+                      !orig->pending;
+    json_decref(oj);
+    if (!reversible) {
+        free(canon);
+        nova_resp_problem(r, 422, "not_reversible", "Unprocessable Content",
+                          "only a posted single-phase posting can be reversed (a hold is voided; "
+                          "a reversal is not reversed)");
+        return;
+    }
+    if (amount && strcmp(cur, orig->entries[0].currency) != 0) {
+        free(canon);
+        invalid(r, "/amount/currency", "the original posting's currency");
+        return;
+    }
+    if (nova_ledger_posting_reverse(orig, rid, amount, rev) != NOVA_OK) {
+        free(canon);
+        invalid(r, "/amount",
+                amount > orig->entries[0].amount
+                    ? "more than the original posting"
+                    : "a partial reversal needs an original of one debit and one credit");
+        return;
+    }
+    rev->canonical = nova_arena_strdup(&r->arena, canon ? canon : "{}");
+    free(canon);
+    rev->description = reason;
+    rev->purpose = "reversal";
+    uint8_t d[32];
+    nova_sha256(rev->canonical, strlen(rev->canonical), d);
+    for (int b = 0; b < 32; b++)
+        snprintf(rev->digest + 2 * b, 3, "%02x", d[b]);
+    int64_t units = amount ? amount : row.amount_total;
+    write_posting(r, s, rev, "reversal", row.id, units);
+}
+
+nova_status api_ledger_register(nova_api_t *api, nova_http_server_t *srv)
+{
+    static const struct {
+        const char *method, *pattern, *scope;
+        nova_handler_fn fn;
+        size_t max_body;
+    } routes[] = {
+        {"POST", "/v1/core/accounts", "ledger:write", accounts_create, 8192},
+        {"GET", "/v1/core/accounts", "ledger:read", accounts_list, 0},
+        {"GET", "/v1/core/accounts/{id}", "ledger:read", accounts_get, 0},
+        {"GET", "/v1/core/accounts/{id}/balances", "ledger:read", accounts_balances, 0},
+        {"PUT", "/v1/core/accounts/{id}/status", "ledger:write", accounts_status, 1024},
+        {"GET", "/v1/core/accounts/{id}/postings", "ledger:read", accounts_postings, 0},
+        {"POST", "/v1/core/postings", "ledger:write", postings_create, 65536},
+        {"GET", "/v1/core/postings/{id}", "ledger:read", postings_get, 0},
+        {"POST", "/v1/core/postings/{id}/post", "ledger:write", postings_post, 1024},
+        {"POST", "/v1/core/postings/{id}/void", "ledger:write", postings_void, 1024},
+        {"POST", "/v1/core/postings/{id}/reverse", "ledger:write", postings_reverse, 2048},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern, routes[i].scope,
+                                         routes[i].max_body, routes[i].fn, api);
+        if (st)
+            return st;
+    }
+    return NOVA_OK;
+}

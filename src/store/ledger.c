@@ -1,0 +1,630 @@
+/*
+ * ledger.c: the ledger's repository (nova/ledger_store.h, migration 0012), both stores.
+ *
+ * Why the hot account stays short: a posting touches each account with one statement,
+ * UPDATE ... SET totals = totals + deltas ... RETURNING the row, which takes the row lock and
+ * reads the new totals at once (no SELECT ... FOR UPDATE round trip first); the rule check
+ * runs in C on that row, and the lock is held only for the rest of the transaction (entries,
+ * audit entry, reply, COMMIT). Accounts are updated in id order, so two postings sharing
+ * accounts queue rather than deadlock. Totals stay below NOVA_LEDGER_TOTAL_MAX (checked on
+ * every returned row, the transaction rolled back past it) and one posting adds at most
+ * 64 x 10^15 to a total, so SQLite's integer arithmetic never overflows into a REAL.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "nova/audit_store.h"
+#include "nova/ledger_store.h"
+
+#define LA_COLS                                                                                    \
+    "tenant_id, id, currency, type, status, flags, overdraft_limit, overdraft_expires_at, "        \
+    "overdraft_rate, kyc_tier, owner_ref, metadata, debits_posted, credits_posted, "               \
+    "debits_pending, credits_pending, created_at, updated_at"
+#define LP_COLS                                                                                    \
+    "id, kind, state, digest, request, result, http_status, parent_id, amount_total, reversed, "   \
+    "posted_amount, expires_at, actor, audit_id, created_at, resolved_at"
+#define LE_COLS "ord, posting_id, seq, account_id, credit, currency, amount, pending, created_at"
+
+static const nova_sql_t Q_LA_INSERT = {
+    NOVA_Q_LA_INSERT, "ledger account insert",
+    "INSERT INTO ledger_accounts (tenant_id, id, currency, type, status, flags, overdraft_limit, "
+    "overdraft_expires_at, overdraft_rate, kyc_tier, owner_ref, metadata, created_at, "
+    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    NULL};
+static const nova_sql_t Q_LA_GET = {
+    NOVA_Q_LA_GET, "ledger account get",
+    "SELECT " LA_COLS " FROM ledger_accounts WHERE tenant_id = ? AND id = ?", NULL};
+static const nova_sql_t Q_LA_LIST = {NOVA_Q_LA_LIST, "ledger account list",
+                                     "SELECT " LA_COLS " FROM ledger_accounts WHERE tenant_id = ? "
+                                     "AND id > ? ORDER BY id LIMIT ?",
+                                     NULL};
+static const nova_sql_t Q_LA_APPLY = {
+    NOVA_Q_LA_APPLY, "ledger account apply",
+    "UPDATE ledger_accounts SET debits_posted = debits_posted + ?, "
+    "credits_posted = credits_posted + ?, debits_pending = debits_pending + ?, "
+    "credits_pending = credits_pending + ?, updated_at = ? WHERE tenant_id = ? AND id = ? "
+    "RETURNING " LA_COLS,
+    NULL};
+static const nova_sql_t Q_LA_STATUS = {
+    NOVA_Q_LA_STATUS, "ledger account status",
+    "UPDATE ledger_accounts SET status = ?, updated_at = ? WHERE tenant_id = ? AND id = ?", NULL};
+static const nova_sql_t Q_LP_INSERT = {
+    NOVA_Q_LP_INSERT, "ledger posting insert",
+    "INSERT INTO ledger_postings (tenant_id, id, kind, state, digest, request, parent_id, "
+    "amount_total, expires_at, actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    NULL};
+static const nova_sql_t Q_LP_GET = {
+    NOVA_Q_LP_GET, "ledger posting get",
+    "SELECT " LP_COLS " FROM ledger_postings WHERE tenant_id = ? AND id = ?", NULL};
+static const nova_sql_t Q_LP_FINISH = {NOVA_Q_LP_FINISH, "ledger posting finish",
+                                       "UPDATE ledger_postings SET result = ?, http_status = ?, "
+                                       "audit_id = ? WHERE tenant_id = ? AND id = ?",
+                                       NULL};
+static const nova_sql_t Q_LP_RESOLVE = {
+    NOVA_Q_LP_RESOLVE, "ledger hold resolve",
+    "UPDATE ledger_postings SET state = ?, posted_amount = ?, resolved_at = ? "
+    "WHERE tenant_id = ? AND id = ? AND state = 'pending' AND kind = 'posting'",
+    NULL};
+static const nova_sql_t Q_LP_REVERSE = {
+    NOVA_Q_LP_REVERSE, "ledger posting reverse",
+    "UPDATE ledger_postings SET reversed = reversed + ? WHERE tenant_id = ? AND id = ? "
+    "AND state = 'posted' AND kind = 'posting' AND expires_at = 0 AND posted_amount = 0 "
+    "AND reversed + ? <= amount_total",
+    NULL};
+static const nova_sql_t Q_LP_DUE = {
+    NOVA_Q_LP_DUE, "ledger holds due",
+    "SELECT tenant_id, id FROM ledger_postings WHERE state = 'pending' AND expires_at > 0 "
+    "AND expires_at <= ? ORDER BY expires_at LIMIT ?",
+    NULL};
+static const nova_sql_t Q_LE_INSERT = {
+    NOVA_Q_LE_INSERT, "ledger entry insert",
+    "INSERT INTO ledger_entries (tenant_id, posting_id, seq, account_id, credit, currency, "
+    "amount, pending, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    NULL};
+static const nova_sql_t Q_LE_OF = {
+    NOVA_Q_LE_OF, "ledger entries of posting",
+    "SELECT " LE_COLS " FROM ledger_entries WHERE tenant_id = ? AND posting_id = ? ORDER BY seq",
+    NULL};
+static const nova_sql_t Q_LE_ACCOUNT = {
+    NOVA_Q_LE_ACCOUNT, "ledger entries of account",
+    "SELECT " LE_COLS " FROM ledger_entries WHERE tenant_id = ? AND account_id = ? "
+    "AND pending = 0 AND ord > ? ORDER BY ord LIMIT ?",
+    NULL};
+
+static bool valid_id(const char *s)
+{
+    return s != NULL && s[0] != '\0' && strcmp(s, NOVA_STORE_ALL_TENANTS) != 0;
+}
+
+static bool audit_ok(const nova_audit_entry_t *audit, const char *tenant_id)
+{
+    return audit && audit->tenant_id && strcmp(audit->tenant_id, tenant_id) == 0;
+}
+
+/* Reads LA_COLS (18 columns from 0). */
+static nova_status read_account(nova_rows_t *r, nova_arena_t *a, nova_ledger_account_t *o)
+{
+    const nova_store_driver_t *d = r->s->drv;
+    nova_status st;
+    memset(o, 0, sizeof(*o));
+    const struct {
+        int col;
+        const char **out;
+    } strs[] = {{0, &o->tenant_id}, {1, &o->id},         {2, &o->currency},
+                {3, &o->type},      {4, &o->status},     {8, &o->overdraft_rate},
+                {9, &o->kyc_tier},  {10, &o->owner_ref}, {11, &o->metadata}};
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        if ((st = nova_store_col_str(r, strs[i].col, a, strs[i].out)) != NOVA_OK)
+            return st;
+    o->flags = (unsigned)d->col_int64(r, 5);
+    o->overdraft_limit = d->col_int64(r, 6);
+    o->overdraft_expires_at = d->col_int64(r, 7);
+    o->balance.debits_posted = d->col_int64(r, 12);
+    o->balance.credits_posted = d->col_int64(r, 13);
+    o->balance.debits_pending = d->col_int64(r, 14);
+    o->balance.credits_pending = d->col_int64(r, 15);
+    o->created_at = d->col_int64(r, 16);
+    o->updated_at = d->col_int64(r, 17);
+    return NOVA_OK;
+}
+
+static nova_status read_account_row(nova_rows_t *r, nova_arena_t *a, void *out)
+{
+    return read_account(r, a, out);
+}
+
+static nova_status read_posting(nova_rows_t *r, nova_arena_t *a, nova_ledger_posting_row_t *o)
+{
+    const nova_store_driver_t *d = r->s->drv;
+    nova_status st;
+    memset(o, 0, sizeof(*o));
+    const struct {
+        int col;
+        const char **out;
+    } strs[] = {{0, &o->id},        {1, &o->kind},    {2, &o->state},
+                {3, &o->digest},    {4, &o->request}, {5, &o->result},
+                {7, &o->parent_id}, {12, &o->actor},  {13, &o->audit_id}};
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        if ((st = nova_store_col_str(r, strs[i].col, a, strs[i].out)) != NOVA_OK)
+            return st;
+    o->http_status = (int)d->col_int64(r, 6);
+    o->amount_total = d->col_int64(r, 8);
+    o->reversed = d->col_int64(r, 9);
+    o->posted_amount = d->col_int64(r, 10);
+    o->expires_at = d->col_int64(r, 11);
+    o->created_at = d->col_int64(r, 14);
+    o->resolved_at = d->col_int64(r, 15);
+    return NOVA_OK;
+}
+
+static nova_status read_entry(nova_rows_t *r, nova_arena_t *a, void *out)
+{
+    const nova_store_driver_t *d = r->s->drv;
+    nova_ledger_entry_row_t *o = out;
+    nova_status st;
+    if ((st = nova_store_col_str(r, 1, a, &o->posting_id)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 3, a, &o->account_id)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 5, a, &o->currency)) != NOVA_OK)
+        return st;
+    o->ord = d->col_int64(r, 0);
+    o->seq = d->col_int64(r, 2);
+    o->credit = d->col_int64(r, 4) != 0;
+    o->amount = d->col_int64(r, 6);
+    o->pending = d->col_int64(r, 7) != 0;
+    o->created_at = d->col_int64(r, 8);
+    return NOVA_OK;
+}
+
+nova_status nova_store_ledger_account_create(nova_store_t *s, const nova_ledger_account_t *a,
+                                             const nova_audit_entry_t *audit)
+{
+    if (!a || !valid_id(a->tenant_id) || !valid_id(a->id) || !a->currency || !a->type ||
+        !a->status || !audit_ok(audit, a->tenant_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(a->tenant_id),
+                            NOVA_SQL_P_TEXT(a->id),
+                            NOVA_SQL_P_TEXT(a->currency),
+                            NOVA_SQL_P_TEXT(a->type),
+                            NOVA_SQL_P_TEXT(a->status),
+                            NOVA_SQL_P_INT((int64_t)a->flags),
+                            NOVA_SQL_P_INT(a->overdraft_limit),
+                            NOVA_SQL_P_INT(a->overdraft_expires_at),
+                            NOVA_SQL_P_TEXT(a->overdraft_rate ? a->overdraft_rate : ""),
+                            NOVA_SQL_P_TEXT(a->kyc_tier ? a->kyc_tier : ""),
+                            NOVA_SQL_P_TEXT(a->owner_ref ? a->owner_ref : ""),
+                            NOVA_SQL_P_TEXT(a->metadata ? a->metadata : "{}"),
+                            NOVA_SQL_P_INT(a->created_at),
+                            NOVA_SQL_P_INT(a->created_at)};
+    nova_status st = nova_store_tx_begin(s, a->tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    st = nova_store_exec_q(s, &Q_LA_INSERT, NULL, p, 14, NULL);
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    if (st != NOVA_OK) {
+        nova_store_tx_rollback(s);
+        return st;
+    }
+    return nova_store_tx_commit(s);
+}
+
+nova_status nova_store_ledger_account_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                          const char *id, nova_ledger_account_t *out)
+{
+    if (!valid_id(tenant_id) || !valid_id(id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
+    nova_rows_t r;
+    nova_status st = s->drv->query(s, &Q_LA_GET, tenant_id, p, 2, &r);
+    if (st != NOVA_OK)
+        return st;
+    st = s->drv->next(&r);
+    if (st == NOVA_OK)
+        st = read_account(&r, ar, out);
+    s->drv->done(&r);
+    return st;
+}
+
+nova_status nova_store_ledger_account_list(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                           const char *after, size_t limit,
+                                           nova_ledger_account_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!valid_id(tenant_id) || after == NULL || limit == 0 || limit > 500)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(after),
+                            NOVA_SQL_P_INT((int64_t)limit)};
+    return nova_store_get_all(s, &Q_LA_LIST, tenant_id, p, 3, ar, read_account_row,
+                              sizeof(nova_ledger_account_t), (void **)out, n);
+}
+
+/* Adds delta to an account's totals, under its row lock, and returns the new row. */
+static nova_status apply(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                         const char *account, const nova_ledger_balance_t *delta, int64_t now,
+                         nova_ledger_account_t *out)
+{
+    nova_sql_param_t p[] = {NOVA_SQL_P_INT(delta->debits_posted),
+                            NOVA_SQL_P_INT(delta->credits_posted),
+                            NOVA_SQL_P_INT(delta->debits_pending),
+                            NOVA_SQL_P_INT(delta->credits_pending),
+                            NOVA_SQL_P_INT(now),
+                            NOVA_SQL_P_TEXT(tenant_id),
+                            NOVA_SQL_P_TEXT(account)};
+    nova_rows_t r;
+    nova_status st = s->drv->query(s, &Q_LA_APPLY, NULL, p, 7, &r);
+    if (st != NOVA_OK)
+        return st;
+    st = s->drv->next(&r);
+    if (st == NOVA_OK)
+        st = read_account(&r, ar, out);
+    s->drv->done(&r);
+    return st;
+}
+
+nova_status nova_store_ledger_account_set_status(nova_store_t *s, nova_arena_t *ar,
+                                                 const char *tenant_id, const char *id,
+                                                 const char *status, int64_t now,
+                                                 nova_ledger_status_fn allow, void *ud,
+                                                 const nova_audit_entry_t *audit,
+                                                 nova_ledger_account_t *out)
+{
+    if (!valid_id(tenant_id) || !valid_id(id) || !status || !audit_ok(audit, tenant_id))
+        return NOVA_INVALID;
+    nova_status st = nova_store_tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    nova_ledger_balance_t zero = {0};
+    st = apply(s, ar, tenant_id, id, &zero, now, out);
+    if (st == NOVA_OK && allow)
+        st = allow(out, ud);
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(status), NOVA_SQL_P_INT(now),
+                            NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
+    if (st == NOVA_OK)
+        st = nova_store_exec_q(s, &Q_LA_STATUS, NULL, p, 4, NULL);
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    if (st != NOVA_OK) {
+        nova_store_tx_rollback(s);
+        return st;
+    }
+    out->status = status;
+    return nova_store_tx_commit(s);
+}
+
+nova_status nova_store_ledger_posting_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                          const char *id, nova_ledger_posting_row_t *out)
+{
+    if (!valid_id(tenant_id) || !valid_id(id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
+    nova_rows_t r;
+    nova_status st = s->drv->query(s, &Q_LP_GET, s->in_tx ? NULL : tenant_id, p, 2, &r);
+    if (st != NOVA_OK)
+        return st;
+    st = s->drv->next(&r);
+    if (st == NOVA_OK)
+        st = read_posting(&r, ar, out);
+    s->drv->done(&r);
+    return st;
+}
+
+nova_status nova_store_ledger_entries(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                      const char *posting_id, nova_ledger_entry_row_t **out,
+                                      size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!valid_id(tenant_id) || !valid_id(posting_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(posting_id)};
+    return nova_store_get_all(s, &Q_LE_OF, s->in_tx ? NULL : tenant_id, p, 2, ar, read_entry,
+                              sizeof(nova_ledger_entry_row_t), (void **)out, n);
+}
+
+nova_status nova_store_ledger_account_entries(nova_store_t *s, nova_arena_t *ar,
+                                              const char *tenant_id, const char *account_id,
+                                              int64_t after, size_t limit,
+                                              nova_ledger_entry_row_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!valid_id(tenant_id) || !valid_id(account_id) || limit == 0 || limit > 500)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(account_id),
+                            NOVA_SQL_P_INT(after), NOVA_SQL_P_INT((int64_t)limit)};
+    return nova_store_get_all(s, &Q_LE_ACCOUNT, tenant_id, p, 4, ar, read_entry,
+                              sizeof(nova_ledger_entry_row_t), (void **)out, n);
+}
+
+/* The id is taken: a replay when the body is the same, else a conflict naming nothing yet
+ * (the caller compares the bodies: it knows their members). */
+static nova_status taken(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                         const nova_ledger_write_t *w, nova_ledger_outcome_t *out)
+{
+    nova_ledger_posting_row_t row;
+    nova_status st = nova_store_ledger_posting_get(s, ar, tenant_id, w->posting->id, &row);
+    if (st != NOVA_OK)
+        return st == NOVA_NOT_FOUND ? NOVA_UNAVAILABLE : st;
+    if (strcmp(row.digest, w->posting->digest) != 0 || row.result[0] == '\0') {
+        out->differs = row.request;
+        return NOVA_CONFLICT;
+    }
+    out->replayed = true;
+    out->result = row.result;
+    out->http_status = row.http_status;
+    out->audit_id = row.audit_id;
+    return NOVA_OK;
+}
+
+static nova_status insert_posting(nova_store_t *s, const char *tenant_id,
+                                  const nova_ledger_write_t *w, const char *state)
+{
+    const nova_ledger_posting_t *p = w->posting;
+    nova_sql_param_t pp[] = {NOVA_SQL_P_TEXT(tenant_id),
+                             NOVA_SQL_P_TEXT(p->id),
+                             NOVA_SQL_P_TEXT(w->kind),
+                             NOVA_SQL_P_TEXT(state),
+                             NOVA_SQL_P_TEXT(p->digest),
+                             NOVA_SQL_P_TEXT(p->canonical),
+                             NOVA_SQL_P_TEXT(w->parent_id ? w->parent_id : ""),
+                             NOVA_SQL_P_INT(w->amount_total),
+                             NOVA_SQL_P_INT(p->expires_at),
+                             NOVA_SQL_P_TEXT(w->actor),
+                             NOVA_SQL_P_INT(w->now)};
+    return nova_store_exec_q(s, &Q_LP_INSERT, NULL, pp, 11, NULL);
+}
+
+static nova_status insert_entry(nova_store_t *s, const char *tenant_id, const char *posting_id,
+                                int64_t seq, const char *account, bool credit, const char *currency,
+                                int64_t amount, bool pending, int64_t now)
+{
+    nova_sql_param_t p[] = {
+        NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(posting_id), NOVA_SQL_P_INT(seq),
+        NOVA_SQL_P_TEXT(account),   NOVA_SQL_P_INT(credit),      NOVA_SQL_P_TEXT(currency),
+        NOVA_SQL_P_INT(amount),     NOVA_SQL_P_INT(pending),     NOVA_SQL_P_INT(now)};
+    return nova_store_exec_q(s, &Q_LE_INSERT, NULL, p, 9, NULL);
+}
+
+static nova_status finish(nova_store_t *s, nova_arena_t *ar, const char *tenant_id, const char *id,
+                          const char *result, int status, const char *audit_id)
+{
+    (void)ar;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(result), NOVA_SQL_P_INT(status),
+                            NOVA_SQL_P_TEXT(audit_id), NOVA_SQL_P_TEXT(tenant_id),
+                            NOVA_SQL_P_TEXT(id)};
+    return nova_store_exec_q(s, &Q_LP_FINISH, NULL, p, 5, NULL);
+}
+
+nova_status nova_store_ledger_post(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                   const nova_ledger_write_t *w, const nova_audit_entry_t *audit,
+                                   nova_ledger_outcome_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!valid_id(tenant_id) || !w || !w->posting || !w->deltas || !w->ndeltas || !w->kind ||
+        !w->actor || !w->check || !w->render || !audit_ok(audit, tenant_id))
+        return NOVA_INVALID;
+    const nova_ledger_posting_t *p = w->posting;
+    nova_status st = nova_store_tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    /* The posting row first: a concurrent request with this id waits here for this one. */
+    st = insert_posting(s, tenant_id, w, p->pending ? "pending" : "posted");
+    if (st == NOVA_CONFLICT) {
+        nova_store_tx_rollback(s);
+        return taken(s, ar, tenant_id, w, out);
+    }
+    if (st == NOVA_OK && w->parent_id) {
+        int64_t changed = 0;
+        nova_sql_param_t rp[] = {NOVA_SQL_P_INT(w->parent_units), NOVA_SQL_P_TEXT(tenant_id),
+                                 NOVA_SQL_P_TEXT(w->parent_id), NOVA_SQL_P_INT(w->parent_units)};
+        st = nova_store_exec_q(s, &Q_LP_REVERSE, NULL, rp, 4, &changed);
+        if (st == NOVA_OK && changed != 1) {
+            out->refusal = NOVA_LEDGER_OVER_REVERSAL;
+            out->refused_account = "";
+            st = NOVA_FORBIDDEN;
+        }
+    }
+    for (size_t i = 0; st == NOVA_OK && i < w->ndeltas; i++) {
+        const nova_ledger_account_delta_t *d = &w->deltas[i];
+        nova_ledger_balance_t delta = {0};
+        if (p->pending) {
+            delta.debits_pending = d->debits;
+            delta.credits_pending = d->credits;
+        } else {
+            delta.debits_posted = d->debits;
+            delta.credits_posted = d->credits;
+        }
+        nova_ledger_account_t acct;
+        st = apply(s, ar, tenant_id, d->account, &delta, w->now, &acct);
+        nova_ledger_refusal why = NOVA_LEDGER_ALLOWED;
+        if (st == NOVA_NOT_FOUND)
+            why = NOVA_LEDGER_ACCOUNT_UNKNOWN;
+        else if (st == NOVA_OK && strcmp(acct.currency, d->currency) != 0)
+            why = NOVA_LEDGER_CURRENCY_MISMATCH;
+        else if (st == NOVA_OK)
+            why = w->check(&acct, &delta, w->check_ud);
+        if (why != NOVA_LEDGER_ALLOWED) {
+            out->refusal = why;
+            out->refused_account = d->account;
+            st = NOVA_FORBIDDEN;
+        }
+    }
+    for (size_t i = 0; st == NOVA_OK && i < p->n; i++) {
+        const nova_ledger_entry_t *e = &p->entries[i];
+        st = insert_entry(s, tenant_id, p->id, (int64_t)i, e->account, e->credit, e->currency,
+                          e->amount, p->pending, w->now);
+    }
+    nova_audit_record_t rec;
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, ar, &rec);
+    if (st == NOVA_OK) {
+        out->audit_id = rec.id;
+        out->result = w->render(w->render_ud, ar, rec.id);
+        out->http_status = 201;
+        st = out->result ? finish(s, ar, tenant_id, p->id, out->result, 201, rec.id) : NOVA_NOMEM;
+    }
+    if (st != NOVA_OK) {
+        nova_store_tx_rollback(s);
+        return st;
+    }
+    return nova_store_tx_commit(s);
+}
+
+nova_status nova_store_ledger_refuse(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                     const nova_ledger_write_t *w, int http_status,
+                                     const char *problem, const nova_audit_entry_t *audit,
+                                     nova_ledger_outcome_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!valid_id(tenant_id) || !w || !w->posting || !w->kind || !w->actor || !problem ||
+        !audit_ok(audit, tenant_id))
+        return NOVA_INVALID;
+    nova_status st = nova_store_tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    st = insert_posting(s, tenant_id, w, "failed");
+    if (st == NOVA_CONFLICT) {
+        nova_store_tx_rollback(s);
+        return taken(s, ar, tenant_id, w, out);
+    }
+    nova_audit_record_t rec;
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, ar, &rec);
+    if (st == NOVA_OK)
+        st = finish(s, ar, tenant_id, w->posting->id, problem, http_status, rec.id);
+    if (st != NOVA_OK) {
+        nova_store_tx_rollback(s);
+        return st;
+    }
+    out->result = problem;
+    out->http_status = http_status;
+    out->audit_id = rec.id;
+    return nova_store_tx_commit(s);
+}
+
+static int cmp_entry_account(const void *x, const void *y)
+{
+    return strcmp(((const nova_ledger_entry_row_t *)x)->account_id,
+                  ((const nova_ledger_entry_row_t *)y)->account_id);
+}
+
+nova_status nova_store_ledger_resolve(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                      const char *hold_id, bool post, bool expire, int64_t amount,
+                                      int64_t now, nova_ledger_check_fn check, void *ud,
+                                      const nova_audit_entry_t *audit, const char **state,
+                                      nova_ledger_outcome_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    *state = NULL;
+    if (!valid_id(tenant_id) || !valid_id(hold_id) || amount < 0 || !check ||
+        !audit_ok(audit, tenant_id) || (post && expire))
+        return NOVA_INVALID;
+    nova_status st = nova_store_tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    nova_ledger_posting_row_t row;
+    nova_ledger_entry_row_t *e = NULL;
+    size_t n = 0;
+    int64_t changed = 0;
+    const char *to = post ? "posted" : expire ? "expired" : "voided";
+    st = nova_store_ledger_posting_get(s, ar, tenant_id, hold_id, &row);
+    if (st == NOVA_OK && (strcmp(row.state, "pending") != 0 || strcmp(row.kind, "posting") != 0)) {
+        *state = row.state;
+        st = NOVA_CONFLICT;
+    } else if (st == NOVA_OK && post && row.expires_at != 0 && now >= row.expires_at) {
+        *state = "expired";
+        st = NOVA_CONFLICT;
+    }
+    if (st == NOVA_OK)
+        st = nova_store_ledger_entries(s, ar, tenant_id, hold_id, &e, &n);
+    if (st == NOVA_OK && amount != 0 && (n != 2 || amount > e[0].amount))
+        st = NOVA_INVALID;
+    int64_t posted = !post ? 0 : amount ? amount : row.amount_total;
+    /* The state change first: it takes the hold's row lock, so of two racing resolutions the
+     * second finds the state changed (0 rows) and reports it. */
+    nova_sql_param_t rp[] = {NOVA_SQL_P_TEXT(to), NOVA_SQL_P_INT(posted), NOVA_SQL_P_INT(now),
+                             NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(hold_id)};
+    if (st == NOVA_OK)
+        st = nova_store_exec_q(s, &Q_LP_RESOLVE, NULL, rp, 5, &changed);
+    if (st == NOVA_OK && changed != 1) {
+        nova_store_tx_rollback(s);
+        if (nova_store_ledger_posting_get(s, ar, tenant_id, hold_id, &row) == NOVA_OK)
+            *state = row.state;
+        return NOVA_CONFLICT;
+    }
+    /* Per account, in id order: release the reservation, post the part. */
+    if (st == NOVA_OK)
+        qsort(e, n, sizeof(e[0]), cmp_entry_account);
+    for (size_t i = 0; st == NOVA_OK && i < n;) {
+        nova_ledger_balance_t delta = {0};
+        size_t k = i;
+        for (; k < n && strcmp(e[k].account_id, e[i].account_id) == 0; k++) {
+            int64_t part = amount ? amount : e[k].amount;
+            if (e[k].credit) {
+                delta.credits_pending -= e[k].amount;
+                delta.credits_posted += post ? part : 0;
+            } else {
+                delta.debits_pending -= e[k].amount;
+                delta.debits_posted += post ? part : 0;
+            }
+        }
+        nova_ledger_account_t acct;
+        st = apply(s, ar, tenant_id, e[i].account_id, &delta, now, &acct);
+        if (st == NOVA_OK) {
+            nova_ledger_refusal why = check(&acct, &delta, ud);
+            if (why != NOVA_LEDGER_ALLOWED) {
+                out->refusal = why;
+                out->refused_account = e[i].account_id;
+                st = NOVA_FORBIDDEN;
+            }
+        }
+        i = k;
+    }
+    for (size_t i = 0; st == NOVA_OK && post && i < n; i++)
+        st = insert_entry(s, tenant_id, hold_id, 100 + e[i].seq, e[i].account_id, e[i].credit,
+                          e[i].currency, amount ? amount : e[i].amount, false, now);
+    nova_audit_record_t rec;
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, ar, &rec);
+    if (st != NOVA_OK) {
+        nova_store_tx_rollback(s);
+        return st;
+    }
+    out->audit_id = rec.id;
+    *state = to;
+    return nova_store_tx_commit(s);
+}
+
+nova_status nova_store_ledger_due(nova_store_t *s, nova_arena_t *ar, int64_t now, size_t limit,
+                                  const char ***tenants, const char ***ids, size_t *n)
+{
+    *tenants = *ids = NULL;
+    *n = 0;
+    if (limit == 0 || limit > 1000)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_INT((int64_t)limit)};
+    nova_rows_t r;
+    nova_status st = s->drv->query(s, &Q_LP_DUE, NOVA_STORE_ALL_TENANTS, p, 2, &r);
+    if (st != NOVA_OK)
+        return st;
+    const char **t = nova_arena_alloc(ar, limit * sizeof(char *));
+    const char **d = nova_arena_alloc(ar, limit * sizeof(char *));
+    if (t == NULL || d == NULL) {
+        s->drv->done(&r);
+        return NOVA_NOMEM;
+    }
+    while (*n < limit && (st = s->drv->next(&r)) == NOVA_OK) {
+        if ((st = nova_store_col_str(&r, 0, ar, &t[*n])) != NOVA_OK ||
+            (st = nova_store_col_str(&r, 1, ar, &d[*n])) != NOVA_OK)
+            break;
+        (*n)++;
+    }
+    s->drv->done(&r);
+    if (st != NOVA_OK && st != NOVA_NOT_FOUND)
+        return st;
+    *tenants = t;
+    *ids = d;
+    return NOVA_OK;
+}
