@@ -172,6 +172,14 @@ nova_status nova_audit_verify_tenant(nova_store_t *s, const char *tenant_id,
  * (SubjectPublicKeyInfo) to pem. */
 nova_status nova_audit_export_public_pem(const uint8_t master_key[32], nova_buf_t *pem);
 
+/* Signs msg (n bytes) with that same platform key: a 64-byte Ed25519 signature. Other
+ * domains sign what they publish with it (the policy bundles of nova/policy_decision.h). */
+nova_status nova_audit_platform_sign(const uint8_t master_key[32], const void *msg, size_t n,
+                                     uint8_t sig[64]);
+/* NOVA_OK when sig is the platform key's signature of msg, NOVA_UNAUTHORIZED when not. */
+nova_status nova_audit_platform_verify(const uint8_t master_key[32], const void *msg, size_t n,
+                                       const uint8_t sig[64]);
+
 /* Exports tenant_id's entries with from_ts <= ts < to_ts (unix microseconds; 0: no bound):
  * writes one JSON object per line to jsonl (members as in the table, attrs as the exact text
  * that was hashed), then appends the manifest (a JSON object: count, first and last seq and

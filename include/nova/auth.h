@@ -47,6 +47,13 @@ bool nova_auth_jwks_combined(const nova_auth_t *a);
  * SHA-256 digests in constant time, so neither the token nor its length shows in timing. */
 bool nova_auth_metrics_token_ok(const nova_auth_t *a, const char *presented, size_t len);
 
+/* Signs and verifies with the platform key (nova_audit_platform_sign/verify) under this
+ * process's master key, which stays inside nova_auth_t. */
+nova_status nova_auth_platform_sign(const nova_auth_t *a, const void *msg, size_t n,
+                                    uint8_t sig[64]);
+nova_status nova_auth_platform_verify(const nova_auth_t *a, const void *msg, size_t n,
+                                      const uint8_t sig[64]);
+
 /* Loads the 32-byte master key: from b64 (base64url) when non-empty, else from the file at
  * path, creating it (mode 0600, parent directory too) with fresh random bytes when missing
  * and create is set. err gets a reason on failure. */

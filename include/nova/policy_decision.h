@@ -12,7 +12,10 @@
  *    "actions": {"<action>": {"relation": "<relation>", "resource_types": ["<type>", ...]}},
  *    "purposes": {"<purpose>": {"resource_types": [...], "actions": [...]}},
  *    "rules": [{"id": "<id>", "effect": "require" | "deny" | "step_up", "when": "<CEL>",
- *               "actions": [...], "aal": <1..3>}]}
+ *               "actions": [...], "aal": <1..3>}],
+ *    "http": {"subject_type": "client",
+ *             "routes": [{"method": "GET", "path": "/v1/accounts/{id}",
+ *                         "action": "<action>", "resource_type": "<type>"}]}}
  * "purposes" absent: purposes are not checked; present: every decision needs a registered
  * purpose. A rule's "actions" absent: it applies to every action. CEL reads subject,
  * resource, context, action, purpose and tenant.
@@ -37,6 +40,16 @@ nova_status nova_policy_bundle_bind(const nova_policy_bundle_t *b, const nova_po
                                     char *err, size_t errlen);
 const char *nova_policy_bundle_store_id(const nova_policy_bundle_t *b);
 const char *nova_policy_bundle_model_id(const nova_policy_bundle_t *b);
+/* The subject type callers seen by ext_authz and AuthZEN have ("client" unless the bundle's
+ * http.subject_type says otherwise). */
+const char *nova_policy_bundle_subject_type(const nova_policy_bundle_t *b);
+/* Maps an HTTP request onto the bundle's http.routes (the first whose method and path pattern
+ * match; HEAD matches GET): its action and resource type, and the resource id (the path's
+ * {id} segment, else its last segment, decoded no further; in a). NOVA_NOT_FOUND when no
+ * route matches. */
+nova_status nova_policy_bundle_route(const nova_policy_bundle_t *b, const char *method,
+                                     const char *path, nova_arena_t *a, const char **action,
+                                     const char **resource_type, const char **resource_id);
 void nova_policy_bundle_free(nova_policy_bundle_t *b);
 
 /* Validates a §4.3 input document: tenant{id}, subject{type,id,aal?,roles?,attrs?},

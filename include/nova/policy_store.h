@@ -150,4 +150,69 @@ nova_status nova_store_fga_assertions_get(nova_store_t *s, nova_arena_t *a, cons
                                           const char *store_id, const char *model_id,
                                           const char **json);
 
+/* ---- policy bundles and their lifecycle (migration 0014) ---- */
+
+/* One version of a tenant's policy: the bundle document (nova/policy_decision.h) as text,
+ * the hex SHA-256 of that text and the platform key's signature (base64url) over
+ * nova_policy_bundle_signed_text(). Written once, never changed. */
+typedef struct nova_policy_version {
+    const char *tenant_id;
+    int64_t version;
+    const char *body;
+    const char *digest;
+    const char *signature;
+    const char *created_by;
+    int64_t created_at;
+} nova_policy_version_t;
+
+/* The version the next publish of the tenant takes (1 for the first). */
+nova_status nova_store_policy_next_version(nova_store_t *s, const char *tenant_id, int64_t *out);
+/* Writes v; NOVA_CONFLICT when the version is taken (a concurrent publish: take the next one
+ * and sign again). */
+nova_status nova_store_policy_insert(nova_store_t *s, const nova_policy_version_t *v,
+                                     const nova_audit_entry_t *audit);
+/* NOVA_NOT_FOUND when the tenant has no such version. */
+nova_status nova_store_policy_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                  int64_t version, nova_policy_version_t *out);
+/* Up to limit versions below before (0: from the newest), newest first. */
+nova_status nova_store_policy_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                   int64_t before, size_t limit, nova_policy_version_t **out,
+                                   size_t *n);
+
+/* Which version decides, the rollback target, and the shadowed candidate. All 0 when the
+ * tenant has never promoted one. */
+typedef struct nova_policy_state {
+    int64_t active;
+    int64_t previous;
+    int64_t shadow;
+    int shadow_percent; /* 0..100 */
+    int64_t updated_at;
+} nova_policy_state_t;
+
+nova_status nova_store_policy_state_get(nova_store_t *s, const char *tenant_id,
+                                        nova_policy_state_t *out);
+/* Replaces the state when its active version is still expect_active (else NOVA_CONFLICT:
+ * someone promoted meanwhile), with its audit entry in the same transaction. */
+nova_status nova_store_policy_state_put(nova_store_t *s, const char *tenant_id,
+                                        const nova_policy_state_t *st, int64_t expect_active,
+                                        const nova_audit_entry_t *audit);
+
+/* A shadowed decision where the candidate differed. */
+typedef struct nova_policy_drift {
+    int64_t seq; /* set by insert */
+    int64_t shadow_version, active_version;
+    const char *action, *resource_type;
+    const char *live, *shadow;               /* answers */
+    const char *live_reason, *shadow_reason; /* reason codes */
+    int64_t ts;
+} nova_policy_drift_t;
+
+/* Records one drift row (a decision log, not a change of the tenant's state: no audit). */
+nova_status nova_store_policy_drift_insert(nova_store_t *s, const char *tenant_id,
+                                           const nova_policy_drift_t *d);
+/* The newest limit drift rows of shadow_version and how many there are in all. */
+nova_status nova_store_policy_drift_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                         int64_t shadow_version, size_t limit,
+                                         nova_policy_drift_t **out, size_t *n, int64_t *total);
+
 #endif

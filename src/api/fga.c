@@ -229,6 +229,9 @@ typedef struct fga_ix {
     fga_model_ref_t *models; /* parsed models, never freed while the process runs */
 } fga_ix_t;
 
+/* Parsed-model cache lookups (the cache hit rate of /metrics). */
+static _Atomic uint64_t fga_cache_hits, fga_cache_misses;
+
 /* Entries live as long as the process (models are immutable and shared by requests). */
 static struct {
     pthread_mutex_t mu;
@@ -550,6 +553,59 @@ static bool req_context(nova_req_t *r, const json_t *v, const json_t **out)
 }
 
 /* The model a request names (authorization_model_id), or the store's latest. */
+/* The parsed model id of e's store, from the process's cache or the store (parsed once).
+ * row: the model's row when the caller read it already, else NULL. NOVA_NOT_FOUND: no such
+ * model; the pointer stays valid as long as the process runs. */
+static nova_status model_ref(nova_store_t *s, nova_arena_t *a, fga_ix_t *e, const char *id,
+                             const nova_fga_model_t *row, fga_model_ref_t **out)
+{
+    pthread_mutex_lock(&e->models_mu);
+    fga_model_ref_t *m = e->models;
+    while (m && strcmp(m->id, id) != 0)
+        m = m->next;
+    pthread_mutex_unlock(&e->models_mu);
+    if (m) {
+        atomic_fetch_add(&fga_cache_hits, 1);
+        *out = m;
+        return NOVA_OK;
+    }
+    atomic_fetch_add(&fga_cache_misses, 1);
+    nova_fga_model_t got;
+    if (row == NULL) {
+        nova_status st = nova_store_fga_model_get(s, a, e->tenant_id, e->store_id, id, &got);
+        if (st != NOVA_OK)
+            return st;
+        row = &got;
+    }
+    json_t *j = json_loads(row->json, 0, NULL);
+    nova_policy_error_t err;
+    nova_policy_model_t *pm = NULL;
+    if (j == NULL || nova_policy_model_from_json(j, &pm, &err) != NOVA_OK ||
+        (m = calloc(1, sizeof(*m))) == NULL) {
+        json_decref(j);
+        nova_policy_model_free(pm);
+        return NOVA_INTERNAL;
+    }
+    json_decref(j);
+    snprintf(m->id, sizeof(m->id), "%s", id);
+    m->model = pm;
+    pthread_mutex_lock(&e->models_mu);
+    fga_model_ref_t *again = e->models;
+    while (again && strcmp(again->id, id) != 0)
+        again = again->next;
+    if (again) { /* another thread parsed it meanwhile */
+        nova_policy_model_free(pm);
+        free(m);
+        m = again;
+    } else {
+        m->next = e->models;
+        e->models = m;
+    }
+    pthread_mutex_unlock(&e->models_mu);
+    *out = m;
+    return NOVA_OK;
+}
+
 static bool fga_model(nova_req_t *r, fga_ctx_t *c, fga_ix_t *e, const json_t *body,
                       const nova_policy_model_t **out, const char **id_out)
 {
@@ -577,49 +633,16 @@ static bool fga_model(nova_req_t *r, fga_ctx_t *c, fga_ix_t *e, const json_t *bo
         id = row.id;
         have_row = true;
     }
-    pthread_mutex_lock(&e->models_mu);
-    fga_model_ref_t *m = e->models;
-    while (m && strcmp(m->id, id) != 0)
-        m = m->next;
-    pthread_mutex_unlock(&e->models_mu);
-    if (m == NULL) {
-        if (!have_row)
-            st = nova_store_fga_model_get(c->s, &r->arena, c->tenant_id, c->store_id, id, &row);
-        if (st == NOVA_NOT_FOUND) {
-            fga_error(r, 400, "authorization_model_not_found", "Authorization Model '%s' not found",
-                      id);
-            return false;
-        }
-        if (st != NOVA_OK) {
-            fga_status(r, st);
-            return false;
-        }
-        json_t *j = json_loads(row.json, 0, NULL);
-        nova_policy_error_t err;
-        nova_policy_model_t *pm = NULL;
-        if (j == NULL || nova_policy_model_from_json(j, &pm, &err) != NOVA_OK ||
-            (m = calloc(1, sizeof(*m))) == NULL) {
-            json_decref(j);
-            nova_policy_model_free(pm);
-            fga_status(r, NOVA_INTERNAL);
-            return false;
-        }
-        json_decref(j);
-        snprintf(m->id, sizeof(m->id), "%s", id);
-        m->model = pm;
-        pthread_mutex_lock(&e->models_mu);
-        fga_model_ref_t *again = e->models;
-        while (again && strcmp(again->id, id) != 0)
-            again = again->next;
-        if (again) { /* another thread parsed it meanwhile */
-            nova_policy_model_free(pm);
-            free(m);
-            m = again;
-        } else {
-            m->next = e->models;
-            e->models = m;
-        }
-        pthread_mutex_unlock(&e->models_mu);
+    fga_model_ref_t *m = NULL;
+    st = model_ref(c->s, &r->arena, e, id, have_row ? &row : NULL, &m);
+    if (st == NOVA_NOT_FOUND) {
+        fga_error(r, 400, "authorization_model_not_found", "Authorization Model '%s' not found",
+                  id);
+        return false;
+    }
+    if (st != NOVA_OK) {
+        fga_status(r, st);
+        return false;
     }
     *out = m->model;
     if (id_out)
@@ -1816,4 +1839,75 @@ nova_status api_fga_register(nova_api_t *api, nova_http_server_t *srv)
             return st;
     }
     return NOVA_OK;
+}
+
+/* ---- the decision point's access (internal.h) ---- */
+
+nova_status api_fga_acquire(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                            const char *store_id, const char *model_id, api_fga_view_t *v)
+{
+    memset(v, 0, sizeof(*v));
+    if (!is_ulid(store_id) || !is_ulid(model_id))
+        return NOVA_NOT_FOUND;
+    fga_ix_t *e = fga_entry(tenant_id, store_id);
+    if (e == NULL)
+        return NOVA_NOMEM;
+    fga_model_ref_t *m = NULL;
+    nova_status st = model_ref(s, a, e, model_id, NULL, &m);
+    int64_t head = 0;
+    if (st == NOVA_OK)
+        st = nova_store_fga_change_head(s, tenant_id, store_id, &head);
+    if (st == NOVA_OK && (!atomic_load(&e->loaded) || atomic_load(&e->seq) < head))
+        st = fga_sync(s, e, head);
+    if (st != NOVA_OK)
+        return st;
+    atomic_store(&e->synced_ns, nova_time_mono_ns());
+    pthread_rwlock_rdlock(&e->lock);
+    v->entry = e;
+    v->model = m->model;
+    v->index = e->ix;
+    return NOVA_OK;
+}
+
+void api_fga_release(api_fga_view_t *v)
+{
+    fga_ix_t *e = v->entry;
+    if (e)
+        pthread_rwlock_unlock(&e->lock);
+    v->entry = NULL;
+}
+
+nova_status api_fga_metrics(nova_buf_t *out)
+{
+    nova_status st =
+        nova_buf_printf(out,
+                        "# HELP nova_fga_model_cache_total Parsed-model cache lookups by result.\n"
+                        "# TYPE nova_fga_model_cache_total counter\n"
+                        "nova_fga_model_cache_total{result=\"hit\"} %llu\n"
+                        "nova_fga_model_cache_total{result=\"miss\"} %llu\n"
+                        "# HELP nova_fga_tuples Tuples in this process's index of each store.\n"
+                        "# TYPE nova_fga_tuples gauge\n",
+                        (unsigned long long)atomic_load(&fga_cache_hits),
+                        (unsigned long long)atomic_load(&fga_cache_misses));
+    pthread_mutex_lock(&fga_reg.mu);
+    for (fga_ix_t *e = fga_reg.head; e && st == NOVA_OK; e = e->next) {
+        if (!atomic_load(&e->loaded))
+            continue;
+        pthread_rwlock_rdlock(&e->lock);
+        size_t n = nova_policy_index_count(e->ix);
+        pthread_rwlock_unlock(&e->lock);
+        st = nova_buf_printf(out, "nova_fga_tuples{store=\"%s\"} %zu\n", e->store_id, n);
+    }
+    if (st == NOVA_OK)
+        st = nova_buf_printf(out,
+                             "# HELP nova_fga_change_feed_lag_seconds Seconds since each store's "
+                             "index last caught up with its change feed.\n"
+                             "# TYPE nova_fga_change_feed_lag_seconds gauge\n");
+    uint64_t now = nova_time_mono_ns();
+    for (fga_ix_t *e = fga_reg.head; e && st == NOVA_OK; e = e->next)
+        if (atomic_load(&e->loaded))
+            st = nova_buf_printf(out, "nova_fga_change_feed_lag_seconds{store=\"%s\"} %.3f\n",
+                                 e->store_id, (double)(now - atomic_load(&e->synced_ns)) / 1e9);
+    pthread_mutex_unlock(&fga_reg.mu);
+    return st;
 }

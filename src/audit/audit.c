@@ -96,6 +96,26 @@ static nova_status sign(const uint8_t master_key[32], const void *msg, size_t n,
     return st;
 }
 
+nova_status nova_audit_platform_sign(const uint8_t master_key[32], const void *msg, size_t n,
+                                     uint8_t sig[64])
+{
+    return sign(master_key, msg, n, sig);
+}
+
+nova_status nova_audit_platform_verify(const uint8_t master_key[32], const void *msg, size_t n,
+                                       const uint8_t sig[64])
+{
+    EVP_PKEY *k = signing_key(master_key);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    nova_status st = k && ctx ? NOVA_UNAUTHORIZED : NOVA_INTERNAL;
+    if (k && ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, k) == 1 &&
+        EVP_DigestVerify(ctx, sig, 64, msg, n) == 1)
+        st = NOVA_OK;
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(k);
+    return st;
+}
+
 static json_t *record_json(const nova_audit_record_t *r)
 {
     return json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", r->id,

@@ -59,8 +59,17 @@ typedef struct rule_def {
     int aal;
 } rule_def_t;
 
+typedef struct route_def {
+    const char *method;
+    const char *path; /* "/v1/accounts/{id}": literal segments, {id} the resource, {x} any */
+    const char *action, *resource_type;
+} route_def_t;
+
 struct nova_policy_bundle {
     nova_arena_t arena;
+    const char *subject_type; /* of the callers ext_authz and AuthZEN see ("client") */
+    route_def_t *routes;
+    size_t nroutes;
     const char *store_id, *model_id;
     action_def_t *actions;
     size_t nactions;
@@ -274,6 +283,82 @@ static nova_status parse_purposes(nova_policy_bundle_t *b, const json_t *v, char
     return NOVA_OK;
 }
 
+#define MAX_ROUTES 256
+
+static bool valid_route_path(const char *p)
+{
+    if (!p || p[0] != '/' || strlen(p) > 512)
+        return false;
+    for (const char *c = p; *c; c++)
+        if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f || *c == '?' || *c == '#' ||
+            (c[0] == '/' && c[1] == '/'))
+            return false;
+    return true;
+}
+
+static nova_status parse_http(nova_policy_bundle_t *b, const json_t *v, char *err, size_t errlen)
+{
+    static const char *const members[] = {"subject_type", "routes", NULL};
+    static const char *const route_m[] = {"method", "path", "action", "resource_type", NULL};
+    static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
+    b->subject_type = "client";
+    if (v == NULL)
+        return NOVA_OK;
+    nova_status st;
+    if (!json_is_object(v))
+        return fail(err, errlen, "/http: an object with subject_type and routes");
+    if ((st = only(v, members, "/http", err, errlen)))
+        return st;
+    if (json_object_get(v, "subject_type") &&
+        (st = get_name(b, json_object_get(v, "subject_type"), "/http/subject_type",
+                       &b->subject_type, err, errlen)))
+        return st;
+    const json_t *routes = json_object_get(v, "routes");
+    if (!routes)
+        return NOVA_OK;
+    if (!json_is_array(routes) || json_array_size(routes) > MAX_ROUTES)
+        return fail(err, errlen, "/http/routes: an array of at most %d routes", MAX_ROUTES);
+    b->routes = nova_arena_alloc(&b->arena, (json_array_size(routes) + 1) * sizeof(*b->routes));
+    if (!b->routes)
+        return NOVA_NOMEM;
+    for (size_t i = 0; i < json_array_size(routes); i++) {
+        const json_t *r = json_array_get(routes, i);
+        route_def_t *d = &b->routes[i];
+        char w[64], wr[96];
+        snprintf(w, sizeof(w), "/http/routes/%zu", i);
+        if (!json_is_object(r))
+            return fail(err, errlen, "%s: an object with method, path, action, resource_type", w);
+        if ((st = only(r, route_m, w, err, errlen)))
+            return st;
+        const char *m = json_string_value(json_object_get(r, "method"));
+        size_t k = 0;
+        while (m && methods[k] && strcmp(methods[k], m) != 0)
+            k++;
+        if (!m || !methods[k])
+            return fail(err, errlen, "%s/method: GET, POST, PUT, PATCH or DELETE", w);
+        d->method = methods[k];
+        const char *path = json_string_value(json_object_get(r, "path"));
+        if (!valid_route_path(path))
+            return fail(err, errlen,
+                        "%s/path: an absolute path of printable characters without "
+                        "query, fragment or empty segments",
+                        w);
+        if ((d->path = nova_arena_strdup(&b->arena, path)) == NULL)
+            return NOVA_NOMEM;
+        snprintf(wr, sizeof(wr), "%s/action", w);
+        if ((st = get_name(b, json_object_get(r, "action"), wr, &d->action, err, errlen)))
+            return st;
+        if (!find_action(b, d->action))
+            return fail(err, errlen, "%s: action '%s' is not in /actions", wr, d->action);
+        snprintf(wr, sizeof(wr), "%s/resource_type", w);
+        if ((st = get_name(b, json_object_get(r, "resource_type"), wr, &d->resource_type, err,
+                           errlen)))
+            return st;
+        b->nroutes = i + 1;
+    }
+    return NOVA_OK;
+}
+
 static nova_status parse_rule(nova_policy_bundle_t *b, const json_t *r, size_t idx, char *err,
                               size_t errlen)
 {
@@ -343,7 +428,7 @@ nova_status nova_policy_bundle_parse(const json_t *doc, nova_policy_bundle_t **o
                                      size_t errlen)
 {
     static const char *const members[] = {
-        "store_id", "authorization_model_id", "actions", "purposes", "rules", NULL};
+        "store_id", "authorization_model_id", "actions", "purposes", "rules", "http", NULL};
     *out = NULL;
     if (!json_is_object(doc))
         return fail(err, errlen, "/: a JSON object is required");
@@ -365,7 +450,8 @@ nova_status nova_policy_bundle_parse(const json_t *doc, nova_policy_bundle_t **o
                (b->model_id = nova_arena_strdup(&b->arena, mid)) == NULL) {
         st = NOVA_NOMEM;
     } else if ((st = parse_actions(b, json_object_get(doc, "actions"), err, errlen)) ||
-               (st = parse_purposes(b, json_object_get(doc, "purposes"), err, errlen))) {
+               (st = parse_purposes(b, json_object_get(doc, "purposes"), err, errlen)) ||
+               (st = parse_http(b, json_object_get(doc, "http"), err, errlen))) {
         /* err written */
     } else if (rules && (!json_is_array(rules) || json_array_size(rules) > MAX_RULES)) {
         st = fail(err, errlen, "/rules: an array of at most %d rules", MAX_RULES);
@@ -433,6 +519,59 @@ const char *nova_policy_bundle_store_id(const nova_policy_bundle_t *b)
 const char *nova_policy_bundle_model_id(const nova_policy_bundle_t *b)
 {
     return b->model_id;
+}
+
+const char *nova_policy_bundle_subject_type(const nova_policy_bundle_t *b)
+{
+    return b->subject_type;
+}
+
+/* One segment of a route pattern against one of the path (both without '/'). */
+static bool seg_match(const char *pat, size_t pn, const char *seg, size_t sn, bool *is_id)
+{
+    *is_id = false;
+    if (pn >= 2 && pat[0] == '{' && pat[pn - 1] == '}') {
+        *is_id = pn == 4 && memcmp(pat, "{id}", 4) == 0;
+        return sn > 0;
+    }
+    return pn == sn && memcmp(pat, seg, pn) == 0;
+}
+
+nova_status nova_policy_bundle_route(const nova_policy_bundle_t *b, const char *method,
+                                     const char *path, nova_arena_t *a, const char **action,
+                                     const char **resource_type, const char **resource_id)
+{
+    for (size_t i = 0; i < b->nroutes; i++) {
+        const route_def_t *r = &b->routes[i];
+        if (strcmp(r->method, method) != 0 &&
+            !(strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0))
+            continue;
+        const char *p = r->path, *q = path, *id = NULL, *last = NULL;
+        size_t idn = 0, lastn = 0;
+        bool ok = true;
+        while (ok && *p == '/' && *q == '/') {
+            const char *pe = strchr(p + 1, '/'), *qe = strchr(q + 1, '/');
+            size_t pn = pe ? (size_t)(pe - p - 1) : strlen(p + 1);
+            size_t qn = qe ? (size_t)(qe - q - 1) : strlen(q + 1);
+            bool is_id;
+            ok = seg_match(p + 1, pn, q + 1, qn, &is_id);
+            if (is_id) {
+                id = q + 1;
+                idn = qn;
+            }
+            last = q + 1;
+            lastn = qn;
+            p += pn + 1;
+            q += qn + 1;
+        }
+        if (!ok || *p || *q)
+            continue;
+        *action = r->action;
+        *resource_type = r->resource_type;
+        *resource_id = id ? nova_arena_strndup(a, id, idn) : nova_arena_strndup(a, last, lastn);
+        return *resource_id ? NOVA_OK : NOVA_NOMEM;
+    }
+    return NOVA_NOT_FOUND;
 }
 
 void nova_policy_bundle_free(nova_policy_bundle_t *b)
@@ -531,6 +670,7 @@ const char *nova_policy_answer_name(nova_policy_answer a)
 typedef struct decide {
     nova_policy_decision_t *out;
     json_t *stages;
+    json_t *norm; /* the input with empty attrs and context filled in */
     nova_arena_t arena;
 } decide_t;
 
@@ -584,6 +724,28 @@ static int eval_when(decide_t *d, const rule_def_t *r, const json_t *in, const c
     else
         *why = "the expression is not a bool";
     return -1;
+}
+
+/* A shallow copy of in whose subject and resource have attrs and which has a context (empty
+ * objects where the input has none); owned by d. */
+static const json_t *normalized(decide_t *d, const json_t *in)
+{
+    json_t *n = json_copy((json_t *)in);
+    if (!n)
+        return in;
+    static const char *const parts[] = {"subject", "resource"};
+    for (int i = 0; i < 2; i++) {
+        json_t *p = json_object_get(n, parts[i]);
+        if (json_is_object(p) && !json_object_get(p, "attrs")) {
+            json_t *c = json_copy(p);
+            json_object_set_new(c, "attrs", json_object());
+            json_object_set_new(n, parts[i], c);
+        }
+    }
+    if (!json_object_get(n, "context"))
+        json_object_set_new(n, "context", json_object());
+    d->norm = n;
+    return n;
 }
 
 static void decide(decide_t *d, const nova_policy_bundle_t *b, const nova_policy_model_t *m,
@@ -674,7 +836,9 @@ static void decide(decide_t *d, const nova_policy_bundle_t *b, const nova_policy
     stage(d, "relation", "pass",
           json_pack("{s:s, s:s, s:s, s:o}", "object", object, "relation", a->relation, "user", user,
                     "path", path));
-    /* 5. ABAC rules: require and deny */
+    /* 5. ABAC rules: require and deny. Rules see subject.attrs, resource.attrs and context
+     * as empty maps when the input has none, so has(resource.attrs.x) is false, not an error. */
+    in = normalized(d, in);
     for (size_t i = 0; i < b->nrules; i++) {
         const rule_def_t *r = &b->rules[i];
         if (r->effect == EFFECT_STEP_UP || (r->actions.n && !has(&r->actions, action)))
@@ -763,5 +927,6 @@ void nova_policy_decide(const nova_policy_bundle_t *b, const nova_policy_model_t
         json_object_set(out->explain, "stages", d.stages ? d.stages : json_null());
     }
     json_decref(d.stages);
+    json_decref(d.norm);
     nova_arena_free(&d.arena);
 }

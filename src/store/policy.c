@@ -574,3 +574,228 @@ nova_status nova_store_fga_assertions_get(nova_store_t *s, nova_arena_t *a, cons
     s->drv->done(&r);
     return st == NOVA_NOT_FOUND ? NOVA_OK : st;
 }
+
+/* ---- policy bundles and their lifecycle ---- */
+
+#define POL_COLS "tenant_id, version, body, digest, signature, created_by, created_at"
+#define DRIFT_COLS                                                                                 \
+    "seq, shadow_version, active_version, action, resource_type, live, shadow, live_reason, "      \
+    "shadow_reason, ts"
+
+static const nova_sql_t Q_POL_NEXT = {
+    NOVA_Q_POL_NEXT, "policy next version",
+    "SELECT COALESCE(MAX(version), 0) + 1 FROM policy_bundles WHERE tenant_id = ?", NULL};
+static const nova_sql_t Q_POL_INSERT = {NOVA_Q_POL_INSERT, "policy insert",
+                                        "INSERT INTO policy_bundles (" POL_COLS
+                                        ") VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                                        NULL};
+static const nova_sql_t Q_POL_GET = {
+    NOVA_Q_POL_GET, "policy get",
+    "SELECT " POL_COLS " FROM policy_bundles WHERE tenant_id = ? AND version = ?", NULL};
+static const nova_sql_t Q_POL_LIST = {NOVA_Q_POL_LIST, "policy list",
+                                      "SELECT " POL_COLS " FROM policy_bundles "
+                                      "WHERE tenant_id = ? AND (? = 0 OR version < ?) "
+                                      "ORDER BY version DESC LIMIT ?",
+                                      NULL};
+static const nova_sql_t Q_POL_STATE_GET = {
+    NOVA_Q_POL_STATE_GET, "policy state get",
+    "SELECT active_version, previous_version, shadow_version, shadow_percent, updated_at "
+    "FROM policy_state WHERE tenant_id = ?",
+    NULL};
+/* Inserts the first state, or replaces it while active_version is still the expected one. */
+static const nova_sql_t Q_POL_STATE_PUT = {
+    NOVA_Q_POL_STATE_PUT, "policy state put",
+    "INSERT INTO policy_state (tenant_id, active_version, previous_version, shadow_version, "
+    "shadow_percent, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (tenant_id) DO UPDATE SET active_version = excluded.active_version, "
+    "previous_version = excluded.previous_version, shadow_version = excluded.shadow_version, "
+    "shadow_percent = excluded.shadow_percent, updated_at = excluded.updated_at "
+    "WHERE policy_state.active_version = ?",
+    NULL};
+static const nova_sql_t Q_POL_DRIFT_INSERT = {
+    NOVA_Q_POL_DRIFT_INSERT, "policy drift insert",
+    "INSERT INTO policy_drift (tenant_id, " DRIFT_COLS
+    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    NULL};
+static const nova_sql_t Q_POL_DRIFT_LIST = {NOVA_Q_POL_DRIFT_LIST, "policy drift list",
+                                            "SELECT " DRIFT_COLS " FROM policy_drift "
+                                            "WHERE tenant_id = ? AND shadow_version = ? "
+                                            "ORDER BY seq DESC LIMIT ?",
+                                            NULL};
+static const nova_sql_t Q_POL_DRIFT_COUNT = {
+    NOVA_Q_POL_DRIFT_COUNT, "policy drift count",
+    "SELECT COUNT(*) FROM policy_drift WHERE tenant_id = ? AND shadow_version = ?", NULL};
+
+static nova_status read_policy(nova_rows_t *r, nova_arena_t *a, nova_policy_version_t *o)
+{
+    nova_status st;
+    if ((st = nova_store_col_str(r, 0, a, &o->tenant_id)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 2, a, &o->body)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 3, a, &o->digest)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 4, a, &o->signature)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 5, a, &o->created_by)) != NOVA_OK)
+        return st;
+    o->version = r->s->drv->col_int64(r, 1);
+    o->created_at = r->s->drv->col_int64(r, 6);
+    return NOVA_OK;
+}
+
+static nova_status read_state(nova_rows_t *r, nova_arena_t *a, nova_policy_state_t *o)
+{
+    (void)a;
+    o->active = r->s->drv->col_int64(r, 0);
+    o->previous = r->s->drv->col_int64(r, 1);
+    o->shadow = r->s->drv->col_int64(r, 2);
+    o->shadow_percent = (int)r->s->drv->col_int64(r, 3);
+    o->updated_at = r->s->drv->col_int64(r, 4);
+    return NOVA_OK;
+}
+
+static nova_status read_drift(nova_rows_t *r, nova_arena_t *a, nova_policy_drift_t *o)
+{
+    nova_status st;
+    const char **strs[] = {&o->action, &o->resource_type, &o->live,
+                           &o->shadow, &o->live_reason,   &o->shadow_reason};
+    for (int i = 0; i < 6; i++)
+        if ((st = nova_store_col_str(r, 3 + i, a, strs[i])) != NOVA_OK)
+            return st;
+    o->seq = r->s->drv->col_int64(r, 0);
+    o->shadow_version = r->s->drv->col_int64(r, 1);
+    o->active_version = r->s->drv->col_int64(r, 2);
+    o->ts = r->s->drv->col_int64(r, 9);
+    return NOVA_OK;
+}
+
+nova_status nova_store_policy_next_version(nova_store_t *s, const char *tenant_id, int64_t *out)
+{
+    if (!valid_id(tenant_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
+    return nova_store_query_int(s, &Q_POL_NEXT, tenant_id, p, 1, out);
+}
+
+nova_status nova_store_policy_insert(nova_store_t *s, const nova_policy_version_t *v,
+                                     const nova_audit_entry_t *audit)
+{
+    if (!v || !valid_id(v->tenant_id) || v->version < 1 || !v->body || !v->digest ||
+        !v->signature || !v->created_by || !audit_ok(audit, v->tenant_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(v->tenant_id), NOVA_SQL_P_INT(v->version),
+                            NOVA_SQL_P_TEXT(v->body),      NOVA_SQL_P_TEXT(v->digest),
+                            NOVA_SQL_P_TEXT(v->signature), NOVA_SQL_P_TEXT(v->created_by),
+                            NOVA_SQL_P_INT(v->created_at)};
+    nova_status st = exec_audited(s, v->tenant_id, &Q_POL_INSERT, p, 7, audit);
+    return st == NOVA_NOT_FOUND ? NOVA_CONFLICT : st;
+}
+
+nova_status nova_store_policy_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                  int64_t version, nova_policy_version_t *out)
+{
+    if (!valid_id(tenant_id) || version < 1)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_INT(version)};
+    nova_policy_version_t *rows;
+    size_t n;
+    nova_status st = read_rows(s, a, &Q_POL_GET, tenant_id, p, 2, 1, sizeof(*rows),
+                               (row_fn)read_policy, (void **)&rows, &n);
+    if (st != NOVA_OK)
+        return st;
+    if (n == 0)
+        return NOVA_NOT_FOUND;
+    *out = rows[0];
+    return NOVA_OK;
+}
+
+nova_status nova_store_policy_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                   int64_t before, size_t limit, nova_policy_version_t **out,
+                                   size_t *n)
+{
+    if (!valid_id(tenant_id) || before < 0 || limit == 0 || limit > 1000)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_INT(before),
+                            NOVA_SQL_P_INT(before), NOVA_SQL_P_INT((int64_t)limit)};
+    return read_rows(s, a, &Q_POL_LIST, tenant_id, p, 4, limit, sizeof(**out), (row_fn)read_policy,
+                     (void **)out, n);
+}
+
+nova_status nova_store_policy_state_get(nova_store_t *s, const char *tenant_id,
+                                        nova_policy_state_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!valid_id(tenant_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
+    nova_policy_state_t *rows;
+    size_t n;
+    nova_arena_t a = {0};
+    nova_arena_init(&a, 256);
+    nova_status st = read_rows(s, &a, &Q_POL_STATE_GET, tenant_id, p, 1, 1, sizeof(*rows),
+                               (row_fn)read_state, (void **)&rows, &n);
+    if (st == NOVA_OK && n == 1)
+        *out = rows[0];
+    nova_arena_free(&a);
+    return st;
+}
+
+nova_status nova_store_policy_state_put(nova_store_t *s, const char *tenant_id,
+                                        const nova_policy_state_t *ps, int64_t expect_active,
+                                        const nova_audit_entry_t *audit)
+{
+    if (!valid_id(tenant_id) || !ps || ps->active < 0 || ps->previous < 0 || ps->shadow < 0 ||
+        ps->shadow_percent < 0 || ps->shadow_percent > 100 || !audit_ok(audit, tenant_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id),         NOVA_SQL_P_INT(ps->active),
+                            NOVA_SQL_P_INT(ps->previous),       NOVA_SQL_P_INT(ps->shadow),
+                            NOVA_SQL_P_INT(ps->shadow_percent), NOVA_SQL_P_INT(ps->updated_at),
+                            NOVA_SQL_P_INT(expect_active)};
+    nova_status st = exec_audited(s, tenant_id, &Q_POL_STATE_PUT, p, 7, audit);
+    return st == NOVA_NOT_FOUND ? NOVA_CONFLICT : st;
+}
+
+nova_status nova_store_policy_drift_insert(nova_store_t *s, const char *tenant_id,
+                                           const nova_policy_drift_t *d)
+{
+    if (!valid_id(tenant_id) || !d || !d->action || !d->resource_type || !d->live || !d->shadow ||
+        !d->live_reason || !d->shadow_reason)
+        return NOVA_INVALID;
+    uint16_t r = 0;
+    if (nova_random_bytes(&r, sizeof(r)) != NOVA_OK)
+        return NOVA_INTERNAL;
+    /* ordered by time; the random low digits keep two rows of one microsecond apart */
+    int64_t seq = d->ts * 1000 + r % 1000;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id),
+                            NOVA_SQL_P_INT(seq),
+                            NOVA_SQL_P_INT(d->shadow_version),
+                            NOVA_SQL_P_INT(d->active_version),
+                            NOVA_SQL_P_TEXT(d->action),
+                            NOVA_SQL_P_TEXT(d->resource_type),
+                            NOVA_SQL_P_TEXT(d->live),
+                            NOVA_SQL_P_TEXT(d->shadow),
+                            NOVA_SQL_P_TEXT(d->live_reason),
+                            NOVA_SQL_P_TEXT(d->shadow_reason),
+                            NOVA_SQL_P_INT(d->ts)};
+    nova_status st = nova_store_tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    st = nova_store_exec_q(s, &Q_POL_DRIFT_INSERT, NULL, p, 11, NULL);
+    if (st != NOVA_OK) {
+        nova_store_tx_rollback(s);
+        return st;
+    }
+    return nova_store_tx_commit(s);
+}
+
+nova_status nova_store_policy_drift_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                         int64_t shadow_version, size_t limit,
+                                         nova_policy_drift_t **out, size_t *n, int64_t *total)
+{
+    if (!valid_id(tenant_id) || limit == 0 || limit > 1000)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_INT(shadow_version),
+                            NOVA_SQL_P_INT((int64_t)limit)};
+    nova_status st = nova_store_query_int(s, &Q_POL_DRIFT_COUNT, tenant_id, p, 2, total);
+    if (st != NOVA_OK)
+        return st;
+    return read_rows(s, a, &Q_POL_DRIFT_LIST, tenant_id, p, 3, limit, sizeof(**out),
+                     (row_fn)read_drift, (void **)out, n);
+}
