@@ -105,6 +105,18 @@ typedef struct nova_ledger_outcome {
 nova_status nova_store_ledger_post(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
                                    const nova_ledger_write_t *w, const nova_audit_entry_t *audit,
                                    nova_ledger_outcome_t *out);
+#define NOVA_LEDGER_BATCH_MAX 1000
+
+/* Writes n postings in one transaction, all or nothing (linked postings), each with its
+ * audit entry audits[i] and its outcome out[i]. NOVA_OK: all written, or all of them were
+ * written before with the same bodies (each out[i].replayed). NOVA_FORBIDDEN: posting
+ * *failed was refused (out[*failed].refusal), nothing written and nothing recorded.
+ * NOVA_CONFLICT: posting *failed's id is taken by another body (out[*failed].differs), or
+ * the batch is partly new. */
+nova_status nova_store_ledger_post_batch(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                         const nova_ledger_write_t *w,
+                                         const nova_audit_entry_t *audits, size_t n,
+                                         nova_ledger_outcome_t *out, size_t *failed);
 /* Records a refused posting (state "failed", its problem reply and status) so the same id
  * keeps failing the same way. If the id was taken meanwhile, the outcome is as for
  * nova_store_ledger_post (a replay or NOVA_CONFLICT). */

@@ -707,6 +707,142 @@ static void postings_create(nova_req_t *r, void *ud)
     write_posting(r, s, p, "posting", NULL, 0);
 }
 
+static const char *const batch_members[] = {"postings", NULL};
+
+/* Linked postings: all or nothing, in one transaction, in order (a later posting may spend
+ * what an earlier one credits). A refusal names /postings/<i>/...; nothing is written or
+ * recorded, so the same batch may be sent again. */
+static void postings_batch(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    json_t *body = api_json_body(r, batch_members);
+    if (body == NULL)
+        return;
+    json_t *arr = json_object_get(body, "postings");
+    size_t n = json_array_size(arr);
+    if (!json_is_array(arr) || n == 0 || n > NOVA_LEDGER_BATCH_MAX) {
+        json_decref(body);
+        invalid(r, "/postings", "required: an array of 1 to 1000 postings");
+        return;
+    }
+    const char *tenant = r->principal->tenant_id;
+    int64_t now = nova_time_now();
+    nova_ledger_posting_t *p = nova_arena_alloc(&r->arena, n * sizeof(*p));
+    nova_ledger_account_delta_t *deltas =
+        nova_arena_alloc(&r->arena, n * NOVA_LEDGER_MAX_ENTRIES * sizeof(*deltas));
+    nova_ledger_write_t *w = nova_arena_alloc(&r->arena, n * sizeof(*w));
+    posting_view *views = nova_arena_alloc(&r->arena, n * sizeof(*views));
+    nova_audit_entry_t *audits = nova_arena_alloc(&r->arena, n * sizeof(*audits));
+    nova_ledger_outcome_t *out = nova_arena_alloc(&r->arena, n * sizeof(*out));
+    if (!p || !deltas || !w || !views || !audits || !out) {
+        json_decref(body);
+        nova_resp_status(r, NOVA_NOMEM, NULL);
+        return;
+    }
+    for (size_t i = 0; i < n && r->status == 0; i++) {
+        json_t *one = json_array_get(arr, i);
+        char field[96], why[256], err[160];
+        const char *at = NULL;
+        if (!json_is_object(one) ||
+            nova_json_only_members(one, nova_ledger_posting_members, err, sizeof(err)) != NOVA_OK) {
+            invalid(r, nova_arena_printf(&r->arena, "/postings/%zu", i),
+                    json_is_object(one) ? err : "a posting object");
+            break;
+        }
+        nova_status st = nova_ledger_posting_parse(one, &r->arena, now, &p[i], field, sizeof(field),
+                                                   why, sizeof(why));
+        if (st == NOVA_INVALID)
+            at = nova_arena_printf(&r->arena, "/postings/%zu%s", i, field);
+        for (size_t k = 0; st == NOVA_OK && k < i; k++)
+            if (strcmp(p[k].id, p[i].id) == 0) {
+                at = nova_arena_printf(&r->arena, "/postings/%zu/id", i);
+                snprintf(why, sizeof(why), "the same id as /postings/%zu", k);
+                st = NOVA_INVALID;
+            }
+        size_t nd = 0;
+        nova_ledger_account_delta_t *d = &deltas[i * NOVA_LEDGER_MAX_ENTRIES];
+        if (st == NOVA_OK && nova_ledger_posting_deltas(&p[i], d, &nd) != NOVA_OK) {
+            at = nova_arena_printf(&r->arena, "/postings/%zu/entries", i);
+            snprintf(why, sizeof(why), "an account appears with two currencies");
+            st = NOVA_INVALID;
+        }
+        if (st == NOVA_INVALID) {
+            invalid(r, at ? at : "/postings", why);
+            break;
+        }
+        if (st) {
+            nova_resp_status(r, st, NULL);
+            break;
+        }
+        int64_t total = 0;
+        for (size_t k = 0; k < p[i].n; k++)
+            total += p[i].entries[k].credit ? 0 : p[i].entries[k].amount;
+        views[i] = (posting_view){p[i].canonical,
+                                  "posting",
+                                  p[i].pending ? "pending" : "posted",
+                                  NULL,
+                                  r->principal->client_id,
+                                  now,
+                                  0,
+                                  0};
+        w[i] = (nova_ledger_write_t){&p[i],    d,
+                                     nd,       "posting",
+                                     NULL,     0,
+                                     total,    r->principal->client_id,
+                                     now,      check_account,
+                                     &now,     render_posting,
+                                     &views[i]};
+        json_t *attrs = json_pack("{s:s,s:i,s:b,s:i}", "kind", "posting", "entries", (int)p[i].n,
+                                  "pending", p[i].pending, "batch_size", (int)n);
+        if (r->status == 0 &&
+            !audit_make(r, &audits[i], tenant, "ledger.posting.create", "posting", p[i].id, attrs))
+            break;
+    }
+    json_decref(body);
+    if (r->status)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (killed(r, api, p[i].purpose))
+            return;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    size_t failed = 0;
+    nova_status st = nova_store_ledger_post_batch(s, &r->arena, tenant, w, audits, n, out, &failed);
+    if (st == NOVA_FORBIDDEN) {
+        const nova_ledger_outcome_t *o = &out[failed];
+        const char *field = entry_field(r, &p[failed], o->refused_account);
+        const char *d = nova_arena_printf(&r->arena, "/postings/%zu%s: %s (account %s)", failed,
+                                          field, refusal_detail(o->refusal), o->refused_account);
+        nova_resp_problem(r, 422, nova_ledger_refusal_code(o->refusal), "Unprocessable Content", d);
+        return;
+    }
+    if (st == NOVA_CONFLICT) {
+        const char *diff =
+            out[failed].differs
+                ? nova_ledger_posting_diff(&r->arena, out[failed].differs, p[failed].canonical)
+                : "";
+        const char *d = nova_arena_printf(
+            &r->arena,
+            "/postings/%zu/id: this id was used with another body or in another batch%s%s", failed,
+            diff[0] ? "; members that differ: " : "", diff);
+        nova_resp_problem(r, 409, "idempotency_conflict", "Conflict", d);
+        return;
+    }
+    if (st) {
+        api_unavailable(r, st);
+        return;
+    }
+    json_t *results = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *one = json_loads(out[i].result, 0, NULL);
+        json_array_append_new(results, one ? one : json_null());
+    }
+    if (out[0].replayed)
+        nova_resp_header(r, "Idempotent-Replayed", "true");
+    api_reply_json(r, out[0].replayed ? 200 : 201, json_pack("{s:o}", "postings", results));
+}
+
 static bool get_posting(nova_req_t *r, nova_store_t *s, const char *id,
                         nova_ledger_posting_row_t *row)
 {
@@ -934,6 +1070,7 @@ nova_status api_ledger_register(nova_api_t *api, nova_http_server_t *srv)
         {"PUT", "/v1/core/accounts/{id}/status", "ledger:write", accounts_status, 1024},
         {"GET", "/v1/core/accounts/{id}/postings", "ledger:read", accounts_postings, 0},
         {"POST", "/v1/core/postings", "ledger:write", postings_create, 65536},
+        {"POST", "/v1/core/postings:batch", "ledger:write", postings_batch, 1048576},
         {"GET", "/v1/core/postings/{id}", "ledger:read", postings_get, 0},
         {"POST", "/v1/core/postings/{id}/post", "ledger:write", postings_post, 1024},
         {"POST", "/v1/core/postings/{id}/void", "ledger:write", postings_void, 1024},

@@ -397,24 +397,15 @@ static nova_status finish(nova_store_t *s, nova_arena_t *ar, const char *tenant_
     return nova_store_exec_q(s, &Q_LP_FINISH, NULL, p, 5, NULL);
 }
 
-nova_status nova_store_ledger_post(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
-                                   const nova_ledger_write_t *w, const nova_audit_entry_t *audit,
-                                   nova_ledger_outcome_t *out)
+/* One posting inside the open transaction: NOVA_CONFLICT when its id is taken, NOVA_FORBIDDEN
+ * with out->refusal, else NOVA_OK with out->result. */
+static nova_status post_in_tx(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                              const nova_ledger_write_t *w, const nova_audit_entry_t *audit,
+                              nova_ledger_outcome_t *out)
 {
-    memset(out, 0, sizeof(*out));
-    if (!valid_id(tenant_id) || !w || !w->posting || !w->deltas || !w->ndeltas || !w->kind ||
-        !w->actor || !w->check || !w->render || !audit_ok(audit, tenant_id))
-        return NOVA_INVALID;
     const nova_ledger_posting_t *p = w->posting;
-    nova_status st = nova_store_tx_begin(s, tenant_id);
-    if (st != NOVA_OK)
-        return st;
     /* The posting row first: a concurrent request with this id waits here for this one. */
-    st = insert_posting(s, tenant_id, w, p->pending ? "pending" : "posted");
-    if (st == NOVA_CONFLICT) {
-        nova_store_tx_rollback(s);
-        return taken(s, ar, tenant_id, w, out);
-    }
+    nova_status st = insert_posting(s, tenant_id, w, p->pending ? "pending" : "posted");
     if (st == NOVA_OK && w->parent_id) {
         int64_t changed = 0;
         nova_sql_param_t rp[] = {NOVA_SQL_P_INT(w->parent_units), NOVA_SQL_P_TEXT(tenant_id),
@@ -465,11 +456,103 @@ nova_status nova_store_ledger_post(nova_store_t *s, nova_arena_t *ar, const char
         out->http_status = 201;
         st = out->result ? finish(s, ar, tenant_id, p->id, out->result, 201, rec.id) : NOVA_NOMEM;
     }
+    return st;
+}
+
+static bool write_ok(const nova_ledger_write_t *w)
+{
+    return w && w->posting && w->deltas && w->ndeltas && w->kind && w->actor && w->check &&
+           w->render;
+}
+
+nova_status nova_store_ledger_post(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                   const nova_ledger_write_t *w, const nova_audit_entry_t *audit,
+                                   nova_ledger_outcome_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!valid_id(tenant_id) || !write_ok(w) || !audit_ok(audit, tenant_id))
+        return NOVA_INVALID;
+    nova_status st = nova_store_tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    st = post_in_tx(s, ar, tenant_id, w, audit, out);
     if (st != NOVA_OK) {
         nova_store_tx_rollback(s);
-        return st;
+        return st == NOVA_CONFLICT ? taken(s, ar, tenant_id, w, out) : st;
     }
     return nova_store_tx_commit(s);
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+nova_status nova_store_ledger_post_batch(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                         const nova_ledger_write_t *w,
+                                         const nova_audit_entry_t *audits, size_t n,
+                                         nova_ledger_outcome_t *out, size_t *failed)
+{
+    *failed = 0;
+    if (!valid_id(tenant_id) || n == 0 || n > NOVA_LEDGER_BATCH_MAX)
+        return NOVA_INVALID;
+    for (size_t i = 0; i < n; i++) {
+        memset(&out[i], 0, sizeof(out[i]));
+        if (!write_ok(&w[i]) || !audit_ok(&audits[i], tenant_id))
+            return NOVA_INVALID;
+    }
+    nova_status st = nova_store_tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    /* PostgreSQL: lock every account of the batch first, in id order, so that two batches
+     * (or a batch and a posting) sharing accounts queue instead of deadlocking. SQLite has one
+     * writer already. */
+    if (s->drv->dialect == NOVA_DIALECT_POSTGRES) {
+        size_t na = 0;
+        for (size_t i = 0; i < n; i++)
+            na += w[i].ndeltas;
+        const char **acc = nova_arena_alloc(ar, na * sizeof(char *));
+        if (acc == NULL)
+            st = NOVA_NOMEM;
+        na = 0;
+        for (size_t i = 0; acc && i < n; i++)
+            for (size_t k = 0; k < w[i].ndeltas; k++)
+                acc[na++] = w[i].deltas[k].account;
+        if (acc)
+            qsort(acc, na, sizeof(acc[0]), cmp_str);
+        nova_ledger_balance_t zero = {0};
+        for (size_t i = 0; st == NOVA_OK && i < na; i++) {
+            if (i > 0 && strcmp(acc[i], acc[i - 1]) == 0)
+                continue;
+            nova_ledger_account_t a;
+            st = apply(s, ar, tenant_id, acc[i], &zero, w[0].now, &a);
+            if (st == NOVA_NOT_FOUND)
+                st = NOVA_OK; /* the posting naming it is refused below */
+        }
+    }
+    for (size_t i = 0; st == NOVA_OK && i < n; i++) {
+        st = post_in_tx(s, ar, tenant_id, &w[i], &audits[i], &out[i]);
+        if (st != NOVA_OK)
+            *failed = i;
+    }
+    if (st == NOVA_OK)
+        return nova_store_tx_commit(s);
+    nova_store_tx_rollback(s);
+    if (st != NOVA_CONFLICT)
+        return st;
+    /* An id was taken: a replay only when every posting of the batch is there with the same
+     * body (the batch committed before); anything else is a conflict. */
+    for (size_t i = 0; i < n; i++) {
+        memset(&out[i], 0, sizeof(out[i]));
+        st = taken(s, ar, tenant_id, &w[i], &out[i]);
+        if (st != NOVA_OK) {
+            *failed = i;
+            if (st == NOVA_UNAVAILABLE)
+                st = NOVA_CONFLICT; /* not there: the batch is not the one first sent */
+            return st;
+        }
+    }
+    return NOVA_OK;
 }
 
 nova_status nova_store_ledger_refuse(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,

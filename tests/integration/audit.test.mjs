@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNova, makeTenant, token, call } from './lib.mjs';
+import { peopleAuditDrivers } from './people_audit.mjs';
 
 const onSqlite = !process.env.NOVA_TEST_DATABASE_URL;
 let nova, admin, adminTok, tenant, tenantTok;
@@ -306,6 +307,15 @@ const DRIVERS = {
     const l = await ledger();
     return { action: 'ledger.account.create', actor: l.client, target: 'account:' + l.to };
   },
+  'POST /v1/core/postings:batch': async () => {
+    const l = await ledger();
+    const id = 'pst-batch-' + Math.random().toString(36).slice(2);
+    const r = await call(nova, 'POST', '/v1/core/postings:batch', {
+      tok: l.tok, body: { postings: [{ id, entries: [{ account: l.from, direction: 'debit', amount: { currency: 'KES', value: '1' } }, { account: l.to, direction: 'credit', amount: { currency: 'KES', value: '1' } }] }] },
+    });
+    assert.equal(r.status, 201, r.text);
+    return { action: 'ledger.posting.create', actor: l.client, target: 'posting:' + id };
+  },
   'PUT /v1/core/accounts/{id}/status': async () => {
     const l = await ledger();
     const r = await call(nova, 'PUT', `/v1/core/accounts/${l.to}/status`, { tok: l.tok, body: { status: 'frozen' } });
@@ -353,6 +363,10 @@ const DRIVERS = {
     return { action: 'token.revoke', actor: tenant.id, target: 'token:' + jti };
   },
 };
+// People (issue 11): their drivers live in people_audit.mjs.
+const PEOPLE = peopleAuditDrivers(() => nova, secrets);
+Object.assign(DRIVERS, PEOPLE.drivers);
+Object.assign(READ_ONLY, PEOPLE.readOnly);
 
 test('every mutating route writes its audit entry (coverage 100%)', async () => {
   const doc = (await call(nova, 'GET', '/openapi.json')).json;

@@ -326,6 +326,47 @@ test('every ledger mutation is audited with its actor', async () => {
   assert.ok(has('ledger.posting.refuse', 'posting:' + refused));
 });
 
+test('linked postings: a batch commits all or nothing, in order, and replays as one', async () => {
+  const { treasury, wallet } = await funded(nova, '10.00');
+  const other = await account(nova, { flags: { debits_must_not_exceed_credits: true } });
+  const batch = (postings) => call(nova, 'POST', '/v1/core/postings:batch', { tok, body: { postings } });
+  // The second spends what the first credits: fine in order.
+  const ok = [
+    { id: uid('b'), entries: [entry(treasury, 'debit', '5.00'), entry(wallet, 'credit', '5.00')] },
+    { id: uid('b'), entries: [entry(wallet, 'debit', '15.00'), entry(other, 'credit', '15.00')] },
+  ];
+  const r = await batch(ok);
+  assert.equal(r.status, 201, r.text);
+  assert.equal(r.json.postings.length, 2);
+  assert.deepEqual((await balances(nova, wallet)).ledger, KES('0.00'));
+  const again = await batch(ok);
+  assert.equal(again.status, 200, again.text);
+  assert.equal(again.headers.get('idempotent-replayed'), 'true');
+  assert.deepEqual(again.json, r.json);
+  // One refusal undoes the whole batch.
+  const bad = [
+    { id: uid('b'), entries: [entry(treasury, 'debit', '1.00'), entry(other, 'credit', '1.00')] },
+    { id: uid('b'), entries: [entry(wallet, 'debit', '0.01'), entry(treasury, 'credit', '0.01')] },
+  ];
+  const x = await batch(bad);
+  assert.equal(x.status, 422, x.text);
+  assert.equal(x.json.code, 'insufficient_funds');
+  assert.ok(x.json.detail.startsWith('/postings/1/entries/0/account:'), x.json.detail);
+  assert.deepEqual((await balances(nova, other)).credits_posted, KES('15.00'));
+  assert.equal((await call(nova, 'GET', '/v1/core/postings/' + bad[0].id, { tok })).status, 404);
+  // Ids: another body under a used id, an id twice in one batch, a bad posting named.
+  const c = await batch([{ ...ok[0], description: 'other' }]);
+  assert.equal(c.status, 409);
+  assert.match(c.json.detail, /^\/postings\/0\/id: .*description/);
+  const dup = await batch([bad[0], bad[0]]);
+  assert.equal(dup.status, 422);
+  assert.ok(dup.json.detail.startsWith('/postings/1/id:'), dup.json.detail);
+  const v = await batch([bad[0], { id: uid('b'), entries: [entry(wallet, 'debit', '1.001'), entry(treasury, 'credit', '1.001')] }]);
+  assert.ok(v.json.detail.startsWith('/postings/1/entries/0/amount/value:'), v.json.detail);
+  assert.equal((await batch([])).status, 422);
+  assert.equal((await batch([{ ...bad[0], colour: 'red' }])).status, 422);
+});
+
 // ---- concurrency and the model ----
 
 // Many clients debit one wallet at once: exactly as many succeed as the funds allow.
@@ -470,5 +511,57 @@ test('model: a seeded random workload from 2 novad processes and 16 clients matc
     for (const id of acked.slice(0, 50)) assert.equal((await call(second, 'GET', '/v1/core/postings/' + id, { tok: toks.get(second) })).status, 200);
   } finally {
     await second.stop();
+  }
+});
+
+test('crash: kill -9 under load, restart: every acknowledged posting is there, none partial', async () => {
+  const store = await startNova({}, { shareWith: nova });
+  const crashTok = await token(store, ten);
+  const { treasury, wallet } = await funded(nova, '0');
+  const acked = new Set();
+  let stop = false;
+  const load = Array.from({ length: 16 }, async (_, c) => {
+    for (let i = 0; !stop; i++) {
+      const id = `crash-${c}-${i}-${randomBytes(3).toString('hex')}`;
+      try {
+        const r = await call(store, 'POST', '/v1/core/postings', {
+          tok: crashTok, body: { id, entries: [entry(treasury, 'debit', '1.00'), entry(wallet, 'credit', '0.75'), entry(treasury, 'credit', '0.25')] },
+        });
+        if (r.status === 201) acked.add(id);
+      } catch { return; } // the connection died with the process
+    }
+  });
+  await new Promise((ok) => setTimeout(ok, 1500));
+  store.proc.kill('SIGKILL');
+  stop = true;
+  await Promise.all(load);
+  await store.stop();
+  assert.ok(acked.size > 20, `only ${acked.size} postings acknowledged before the kill`);
+  // A restarted process on the same store (the first one never stopped reading it).
+  const again = await startNova({}, { shareWith: nova });
+  try {
+    const t2 = await token(again, ten);
+    for (const id of acked) {
+      const r = await call(again, 'GET', '/v1/core/postings/' + id, { tok: t2 });
+      assert.equal(r.status, 200, `acknowledged ${id} lost`);
+      assert.equal(r.json.entries.length, 3);
+    }
+    // None partial: the wallet's total is exactly 0.75 per posting that is there, and every
+    // posting that is there (acknowledged or not) has its three entries.
+    const seen = [];
+    let cursor = null;
+    do {
+      const p = await call(again, 'GET', `/v1/core/accounts/${wallet}/postings?limit=500${cursor ? '&cursor=' + cursor : ''}`, { tok: t2 });
+      seen.push(...p.json.entries);
+      cursor = p.json.next_cursor;
+    } while (cursor);
+    for (const e of seen) assert.equal((await call(again, 'GET', '/v1/core/postings/' + e.posting, { tok: t2 })).json.entries.length, 3);
+    const b = await balances(again, wallet, t2);
+    assert.equal(Math.round(Number(b.credits_posted.value) * 100), seen.length * 75);
+    assert.ok(seen.length >= acked.size);
+    const tb = await balances(again, treasury, t2);
+    assert.equal(Math.round(Number(tb.debits_posted.value) * 100) - Math.round(Number(tb.credits_posted.value) * 100), seen.length * 75);
+  } finally {
+    await again.stop();
   }
 });
