@@ -31,6 +31,7 @@
 #include "nova/datakey.h"
 #include "nova/log.h"
 #include "nova/mrz_json.h"
+#include "nova/people.h"
 #include "nova/vision.h"
 
 /* Options, as bits: each command says which it requires and which it accepts. */
@@ -88,6 +89,7 @@ static int face_compare(nova_app_t *, nova_arena_t *, const cli_t *, const char 
 static int face_liveness(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int face_passive(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int mrz_parse(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int user_cmd(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 
 static const command_t commands[] = {
     {"tenant", "create", 1, 0, 0, "tenant create NAME", tenant_create},
@@ -117,6 +119,10 @@ static const command_t commands[] = {
     {"face", "liveness", 2, 0, 0, "face liveness ACTION[,ACTION...] DIR", face_liveness},
     {"face", "passive", 1, 0, 0, "face passive IMAGE.jpg", face_passive},
     {"mrz", "parse", 1, 0, 0, "mrz parse FILE|-", mrz_parse},
+    {"user", "create", 1, OPT_TENANT, OPT_TENANT | OPT_NAME,
+     "user create --tenant ID [--name NAME] EMAIL", user_cmd},
+    {"user", "list", 0, OPT_TENANT, OPT_TENANT, "user list --tenant ID", user_cmd},
+    {"user", "suspend", 1, OPT_TENANT, OPT_TENANT, "user suspend --tenant ID USER_ID", user_cmd},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -721,6 +727,17 @@ static int audit_export(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const
     nova_buf_free(&manifest);
     nova_buf_free(&pem);
     return st ? fail(st, "cannot export the audit log") : NOVA_EXIT_OK;
+}
+
+/* ---- users (issue 11): src/people/ctl.c ---- */
+
+static int user_cmd(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    int rc;
+    if (!tenant_arg(app, ar, c, &rc))
+        return rc;
+    return nova_people_ctl_user(app->auth, app->store, app->cfg.redis_url, c->pos[1], c->tenant,
+                                c->name, args, json_out);
 }
 
 /* ---- mrz: the MRZ engine on a local file or stdin (no store) ---- */

@@ -13,7 +13,11 @@
 #ifndef NOVA_PEOPLE_H
 #define NOVA_PEOPLE_H
 
+#include "nova/auth.h"
 #include "nova/base.h"
+#include "nova/kv.h"
+#include "nova/people_store.h"
+#include "nova/store.h"
 
 /* ---- passwords (first factor, AAL1) ---- */
 
@@ -77,5 +81,229 @@ nova_status nova_recovery_generate(char codes[NOVA_RECOVERY_CODES][NOVA_RECOVERY
  * and "abcd-efgh-..." hash alike. NOVA_INVALID when it is not 16 base32 characters. 80 random
  * bits need no slow hash: guessing one takes 2^79 tries on average, offline or not. */
 nova_status nova_recovery_hash(const char *user_id, const char *code, char out[65]);
+
+/* ---- the domain ---- */
+
+typedef struct nova_people nova_people_t;
+
+typedef struct nova_people_config {
+    const char *region;      /* data-key region personal data is sealed in (NULL/"": "global") */
+    const char *totp_issuer; /* the otpauth issuer label (NULL: "Nova") */
+    unsigned access_ttl;     /* seconds an access token lives (0: 300) */
+} nova_people_config_t;
+
+/* A people domain over auth (borrowed: its data keys seal personal data) and kv (borrowed:
+ * the hot session records, single-use facts). One serves every thread. */
+nova_status nova_people_new(nova_auth_t *auth, nova_kv_t *kv, const nova_people_config_t *cfg,
+                            nova_people_t **out);
+void nova_people_free(nova_people_t *p);
+
+/* A user as the API shows it: personal data opened (arena strings; reply with them, never log
+ * them). */
+typedef struct nova_user_view {
+    const char *id;
+    const char *tenant_id;
+    const char *email;
+    const char *name; /* NULL when none */
+    const char *status;
+    const char *roles;
+    bool has_password;
+    const char *totp_state;
+    int64_t created_at;
+    int64_t updated_at;
+} nova_user_view_t;
+
+typedef struct nova_user_spec {
+    const char *email;    /* required on create */
+    const char *name;     /* NULL: unchanged (update) or none (create) */
+    const char *roles;    /* space-separated, up to 16 of [a-z0-9_:.-]{1,64}; NULL: unchanged/"" */
+    const char *status;   /* "active" | "suspended"; NULL: unchanged/"active" */
+    const char *password; /* create only; NULL: none (set later) */
+} nova_user_spec_t;
+
+/* Creates a user of tenant_id. NOVA_INVALID with *why naming the field; NOVA_CONFLICT when
+ * the tenant has a user with that email. Audited "user.create" (no personal data). */
+nova_status nova_people_user_create(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                    const nova_audit_actor_t *by, const char *tenant_id,
+                                    const nova_user_spec_t *spec, nova_user_view_t *out,
+                                    const char **why);
+nova_status nova_people_user_get(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                 const char *tenant_id, const char *id, nova_user_view_t *out);
+/* At most limit (1..200) users after the id `after` (NULL: from the start), oldest first. */
+nova_status nova_people_user_list(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                  const char *tenant_id, const char *after, int64_t limit,
+                                  nova_user_view_t **out, size_t *n);
+/* Applies the non-NULL members name, roles, status. Suspending revokes the user's sessions.
+ * Audited "user.update" (attrs: the members changed, never their values if personal). */
+nova_status nova_people_user_update(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                    const nova_audit_actor_t *by, const char *tenant_id,
+                                    const char *id, const nova_user_spec_t *spec,
+                                    nova_user_view_t *out, const char **why);
+/* Deletes the user (personal data erased with the row) and ends its sessions. */
+nova_status nova_people_user_delete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                    const nova_audit_actor_t *by, const char *tenant_id,
+                                    const char *id);
+/* Sets a user's password after nova_password_check. */
+nova_status nova_people_password_set(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                     const nova_audit_actor_t *by, const char *tenant_id,
+                                     const char *id, const char *password, const char **why);
+
+/* ---- TOTP enrolment ---- */
+
+typedef struct nova_totp_enrolment {
+    const char *secret_b32;
+    const char *uri; /* otpauth://... (QR-ready text) */
+    const char *algorithm;
+    unsigned digits;
+    unsigned period;
+} nova_totp_enrolment_t;
+
+/* Starts TOTP enrolment: a fresh secret, sealed and pending until confirmed. alg NULL: SHA1
+ * (what every authenticator app reads). NOVA_CONFLICT when TOTP is already active. */
+nova_status nova_people_totp_begin(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                   const nova_audit_actor_t *by, const char *tenant_id,
+                                   const char *user_id, const char *alg,
+                                   nova_totp_enrolment_t *out);
+/* Confirms enrolment with a code of the pending secret; activates it and returns fresh
+ * recovery codes (shown once). NOVA_UNAUTHORIZED for a wrong code, NOVA_CONFLICT when
+ * nothing is pending. */
+nova_status nova_people_totp_confirm(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                     const nova_audit_actor_t *by, const char *tenant_id,
+                                     const char *user_id, const char *code,
+                                     char codes[NOVA_RECOVERY_CODES][NOVA_RECOVERY_CODE_LEN]);
+nova_status nova_people_totp_remove(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                    const nova_audit_actor_t *by, const char *tenant_id,
+                                    const char *user_id);
+nova_status
+nova_people_recovery_regenerate(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                const nova_audit_actor_t *by, const char *tenant_id,
+                                const char *user_id,
+                                char codes[NOVA_RECOVERY_CODES][NOVA_RECOVERY_CODE_LEN]);
+
+/* ---- sign-in and sessions ---- */
+
+/* What a token or session vouches for. Arena strings. */
+typedef struct nova_user_claims {
+    const char *tenant_id;
+    const char *user_id;
+    const char *session_id;
+    const char *jti;
+    const char *amr;  /* space-separated */
+    const char *orig; /* cnf.orig of a step-up token (the request it is bound to), else NULL */
+    int aal;
+    bool enrol_only; /* the session may only enrol a second factor (mfa required, none yet) */
+    int64_t exp;
+} nova_user_claims_t;
+
+typedef struct nova_login_request {
+    const char *tenant_id;
+    const char *email;
+    const char *password;
+    const char *mfa_token;     /* second step: the token the first step returned */
+    const char *totp_code;     /* second step */
+    const char *recovery_code; /* second step, instead of totp_code */
+    const char *device;        /* User-Agent (truncated) */
+    const char *ip;
+    int session_timeout_minutes; /* the tenant's (idle timeout; the absolute lifetime is 12x,
+                                    at most 24 h) */
+    bool mfa_required;           /* the tenant's mfa_required_for_all_users */
+} nova_login_request_t;
+
+typedef enum nova_login_outcome {
+    NOVA_LOGIN_OK = 0,
+    NOVA_LOGIN_MFA,       /* password accepted, second factor needed: mfa_token set */
+    NOVA_LOGIN_ENROL,     /* the tenant requires MFA and the user has none: an enrol-only
+                             session (its token may only enrol TOTP) */
+    NOVA_LOGIN_BAD,       /* wrong email or password (one answer for both) */
+    NOVA_LOGIN_BAD_MFA,   /* wrong, reused or expired second factor */
+    NOVA_LOGIN_SUSPENDED, /* the account is suspended */
+    NOVA_LOGIN_OUTCOME_N
+} nova_login_outcome;
+/* "ok", "mfa_required", ... for metrics and the audit. */
+const char *nova_login_outcome_name(nova_login_outcome o);
+
+typedef struct nova_login_result {
+    nova_login_outcome outcome;
+    nova_user_session_t session;
+    const char *access_token;
+    int64_t expires_in;
+    const char *refresh_token;
+    const char *mfa_token; /* NOVA_LOGIN_MFA: single use, 5 minutes */
+    const char *user_id;   /* when the user is known (for rate limits and the audit) */
+} nova_login_result_t;
+
+/* POST /auth/login: password first (AAL1), then TOTP or a recovery code (AAL2) when the user
+ * has TOTP or the tenant requires MFA. A failure is NOVA_OK with the outcome set (so the
+ * caller counts it); an error status only for store or control-plane failures. Successful
+ * sign-ins are audited "session.create" with the AAL and methods. */
+nova_status nova_people_login(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                              const nova_login_request_t *req, nova_login_result_t *out);
+/* Rotates a refresh token into a new access and refresh token. A spent one presented again
+ * revokes its session. NOVA_UNAUTHORIZED for an unknown, spent, expired or revoked token. */
+nova_status nova_people_refresh(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                const char *refresh_token, const char *ip,
+                                nova_login_result_t *out);
+/* Verifies a user access token: signature by the tenant's people key, iss, aud, exp, then the
+ * session in the control plane (not revoked, within its idle and absolute timeouts; activity
+ * recorded). NOVA_UNAUTHORIZED with *why; NOVA_UNAVAILABLE when kv or the store are down. */
+nova_status nova_people_token_verify(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                     const char *token, const char *ip, nova_user_claims_t *out,
+                                     const char **why);
+/* Ends one session (the store row and the control-plane record), audited "session.revoke". */
+nova_status nova_people_session_revoke(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                       const nova_audit_actor_t *by, const char *tenant_id,
+                                       const char *session_id, const char *reason);
+/* Ends every session of the user; *n how many. Audited "session.revoke_all". */
+nova_status nova_people_session_revoke_user(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                            const nova_audit_actor_t *by, const char *tenant_id,
+                                            const char *user_id, const char *reason, size_t *n);
+/* The control-plane record's last activity (0 when the session is over). */
+int64_t nova_people_session_last_seen(nova_people_t *p, nova_arena_t *ar, const char *tenant_id,
+                                      const char *session_id);
+
+/* ---- request-bound step-up (seed 003 §3.2) ---- */
+
+#define NOVA_STEPUP_CHALLENGE_TTL 300
+#define NOVA_STEPUP_TOKEN_TTL 600
+
+/* base64url(SHA-256(method "|" path "|" normalized body)) into out (44 bytes). path is the
+ * raw request target (path, and "?query" when there is one). The body is normalized when it
+ * is a JSON object or array: parsed strictly, then written with keys sorted and no
+ * whitespace (jansson's JSON_COMPACT | JSON_SORT_KEYS, its escaping); any other body (empty,
+ * or not JSON) is taken byte for byte. */
+nova_status nova_stepup_orig_hash(const char *method, const char *path, const void *body,
+                                  size_t len, char out[44]);
+/* A challenge JWT for the user of c: {origHash, tid, sub, sid, jti, iat, exp: now + 300},
+ * signed by the tenant's people key (typ "mfa-challenge+jwt"). In ar. */
+nova_status nova_people_stepup_challenge(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                         const nova_user_claims_t *c, const char *orig_hash,
+                                         const char **challenge);
+/* Completes a step-up: the challenge verifies, is the caller's (same tenant, user and
+ * session), unexpired and unused (single use in kv), its origHash equals orig_hash (the
+ * caller recomputes it from the request the client names), and the factor is right (TOTP or
+ * a recovery code; spent in the transaction of the "stepup.complete" entry). Issues an AAL2
+ * access token with cnf.orig = origHash, valid 600 s and for one request.
+ * NOVA_UNAUTHORIZED with *why otherwise. */
+nova_status nova_people_stepup_complete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                        const nova_user_claims_t *c, const char *challenge,
+                                        const char *orig_hash, const char *totp_code,
+                                        const char *recovery_code, const char **token,
+                                        const char **why);
+/* Whether c may perform the request whose hash is orig_hash at aal: a session at aal or
+ * more without a binding, or a step-up token bound to exactly this request and not used
+ * before (the use is recorded in kv: a replay is refused). NOVA_FORBIDDEN when step-up is
+ * needed (*why says why), NOVA_UNAVAILABLE when kv is down. */
+nova_status nova_people_stepup_admit(nova_people_t *p, const nova_user_claims_t *c, int aal,
+                                     const char *orig_hash, const char **why);
+
+/* `novactl user create --tenant ID [--name NAME] EMAIL`, `user list --tenant ID`,
+ * `user suspend --tenant ID USER_ID` (verb "create" | "list" | "suspend"; args the positional
+ * arguments). Prints JSON when json, else one line per user. Returns novactl's exit code. */
+int nova_people_ctl_user(nova_auth_t *auth, nova_store_t *s, const char *redis_url,
+                         const char *verb, const char *tenant_id, const char *name,
+                         const char *const *args, bool json);
+
+/* Counters for /metrics (Prometheus text). */
+nova_status nova_people_metrics(nova_buf_t *out);
 
 #endif

@@ -2,8 +2,77 @@
 #ifndef NOVA_PEOPLE_INTERNAL_H
 #define NOVA_PEOPLE_INTERNAL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
+#include "nova/crypto.h"
 #include "nova/people.h"
+
+/* A tenant's opened people keys, cached by the process (a key never changes once made). */
+typedef struct people_keys {
+    char tenant_id[64];
+    uint8_t index_key[32];
+    nova_key_t *token_key; /* private Ed25519 */
+    struct people_keys *next;
+} people_keys_t;
+
+struct nova_people {
+    nova_auth_t *auth;
+    nova_kv_t *kv;
+    char region[17];
+    char totp_issuer[64];
+    unsigned access_ttl;
+    pthread_mutex_t mu; /* guards keys; never held across a store call */
+    people_keys_t *keys;
+    size_t nkeys;
+};
+
+/* The tenant's keys, made (and stored sealed) on first use. *out stays valid until
+ * nova_people_free. */
+nova_status people_keys_get(nova_people_t *p, nova_store_t *s, const char *tenant_id,
+                            const people_keys_t **out);
+/* The blind index of an email (lower-cased) under the tenant's index key: 64 hex + NUL. */
+void people_email_index(const people_keys_t *k, const char *email, char out[65]);
+/* Seals / opens a personal-data column of the tenant (context "user.email", ...). seal
+ * appends nova_sealed_encode's bytes to out; open returns an arena copy (NUL-terminated). */
+nova_status people_seal(nova_people_t *p, nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                        const char *context, const void *pt, size_t n, const uint8_t **out,
+                        size_t *outlen);
+nova_status people_open(nova_people_t *p, nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                        const char *region, const char *context, const uint8_t *v, size_t n,
+                        char **out, size_t *outlen);
+
+/* Signs claims (a JSON object text) as a JWS with the tenant's token key. In ar. */
+nova_status people_sign(nova_people_t *p, nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                        const char *typ, const char *claims, const char **out);
+/* Verifies a JWS of typ signed by the key of the tenant its tid claim names; *claims gets
+ * the payload (caller json_decref). NOVA_UNAUTHORIZED with *why. */
+nova_status people_verify(nova_people_t *p, nova_store_t *s, const char *token, const char *typ,
+                          void **claims, const char **why);
+
+/* Mints a user access token for a session (step-up: orig non-NULL, ttl 600). */
+nova_status people_mint(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                        const nova_user_session_t *ses, int aal, const char *amr, const char *orig,
+                        int64_t ttl, const char **token);
+
+/* TOTP check for a user row: opens the secret and verifies code. *step the step matched. */
+nova_status people_totp_check(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                              const nova_user_t *u, const char *code, int64_t now, int64_t *step);
+
+/* Counters. */
+enum {
+    PEOPLE_M_STEPUP_PROMPT,
+    PEOPLE_M_STEPUP_OK,
+    PEOPLE_M_STEPUP_FAIL,
+    PEOPLE_M_SES_CREATED,
+    PEOPLE_M_SES_REVOKED,
+    PEOPLE_M_SES_REFRESHED,
+    PEOPLE_M_SES_IDLE,
+    PEOPLE_M_N
+};
+void people_count(int which);
+void people_count_login(nova_login_outcome o);
+void people_count_aal(int aal);
 
 #endif

@@ -1,0 +1,169 @@
+/*
+ * people_store.h: the repository of the people module (src/store/people.c, migration 0013):
+ * users, their recovery codes, the module's per-tenant keys, sign-in sessions with their
+ * refresh-token families, and WebAuthn credentials. Sealed columns are bytes made by the
+ * domain (nova_sealed_encode); the store never sees personal data in clear. Every mutation
+ * takes its audit entry and appends it in the same transaction (nova/audit_store.h). Strings
+ * and bytes of returned rows are in the caller's arena.
+ */
+#ifndef NOVA_PEOPLE_STORE_H
+#define NOVA_PEOPLE_STORE_H
+
+#include "nova/audit.h"
+#include "nova/store.h"
+
+typedef struct nova_user {
+    const char *id; /* "usr_..." */
+    const char *tenant_id;
+    const char *status; /* "active" | "suspended" */
+    const char *roles;  /* space-separated */
+    const char *email_index;
+    const uint8_t *email_sealed;
+    size_t email_sealed_len;
+    const uint8_t *name_sealed; /* NULL when no name */
+    size_t name_sealed_len;
+    const char *pii_region;
+    const char *password_hash; /* "" when none */
+    const uint8_t *totp_sealed;
+    size_t totp_sealed_len;
+    const char *totp_alg;   /* "SHA1" | "SHA256" | "SHA512" */
+    int64_t totp_digits;    /* 6..8 */
+    const char *totp_state; /* "none" | "pending" | "active" */
+    int64_t totp_last_step;
+    const char *created_by;
+    int64_t created_at;
+    int64_t updated_at;
+} nova_user_t;
+
+/* NOVA_CONFLICT when the tenant has a user with this email_index. */
+nova_status nova_store_user_create(nova_store_t *s, const nova_user_t *u,
+                                   const nova_audit_entry_t *audit);
+nova_status nova_store_user_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                const char *id, nova_user_t *out);
+nova_status nova_store_user_find_email(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                       const char *email_index, nova_user_t *out);
+/* The tenant's users, oldest first: at most limit rows created after the row `after` (NULL:
+ * from the start). */
+nova_status nova_store_user_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                 const char *after, int64_t limit, nova_user_t **out, size_t *n);
+/* Writes u's status, roles, name_sealed and updated_at. NOVA_NOT_FOUND when absent. */
+nova_status nova_store_user_update(nova_store_t *s, const nova_user_t *u,
+                                   const nova_audit_entry_t *audit);
+/* Deletes the user, its recovery codes and credentials, and revokes its sessions ("deleted");
+ * *revoked (may be NULL) gets the revoked session ids (arena array, *nrevoked). */
+nova_status nova_store_user_delete(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                   const char *id, int64_t now, const nova_audit_entry_t *audit,
+                                   const char ***revoked, size_t *nrevoked);
+nova_status nova_store_user_password_set(nova_store_t *s, const char *tenant_id, const char *id,
+                                         const char *hash, int64_t now,
+                                         const nova_audit_entry_t *audit);
+/* Stores a pending TOTP secret (enrolment started). NOVA_CONFLICT when TOTP is active: it is
+ * removed first (a step-up action). */
+nova_status nova_store_user_totp_begin(nova_store_t *s, const char *tenant_id, const char *id,
+                                       const uint8_t *sealed, size_t len, const char *alg,
+                                       int64_t digits, int64_t now,
+                                       const nova_audit_entry_t *audit);
+/* Activates the pending secret with step as its last used step, and replaces the user's
+ * recovery codes with the n digests. NOVA_CONFLICT when no secret is pending. */
+nova_status nova_store_user_totp_activate(nova_store_t *s, const char *tenant_id, const char *id,
+                                          int64_t step, const char *const *digests, size_t n,
+                                          int64_t now, const nova_audit_entry_t *audit);
+/* Removes TOTP and the recovery codes. */
+nova_status nova_store_user_totp_remove(nova_store_t *s, const char *tenant_id, const char *id,
+                                        int64_t now, const nova_audit_entry_t *audit);
+/* Replaces the recovery codes (TOTP must be active, else NOVA_CONFLICT). */
+nova_status nova_store_user_recovery_replace(nova_store_t *s, const char *tenant_id, const char *id,
+                                             const char *const *digests, size_t n, int64_t now,
+                                             const nova_audit_entry_t *audit);
+/* How many recovery codes the user has left. */
+nova_status nova_store_user_recovery_count(nova_store_t *s, const char *tenant_id, const char *id,
+                                           int64_t *n);
+
+/* What a second factor spends, in the transaction of what it allows: a TOTP step (the row's
+ * last step moves to it only if it is later: a code is accepted once, also between racing
+ * requests) or a recovery code (its digest is deleted: exactly one of two racing uses wins).
+ * NOVA_CONFLICT from the call when the step or the code was spent already. */
+typedef struct nova_factor_spend {
+    const char *user_id;
+    int64_t totp_step;           /* > 0: spend this step */
+    const char *recovery_digest; /* non-NULL: spend this code */
+} nova_factor_spend_t;
+
+/* Spends f alone with its audit entry (step-up completion). */
+nova_status nova_store_factor_spend(nova_store_t *s, const char *tenant_id,
+                                    const nova_factor_spend_t *f, const nova_audit_entry_t *audit);
+
+/* ---- the people module's per-tenant keys ---- */
+
+typedef struct nova_people_key {
+    const char *tenant_id;
+    const char *name; /* "index" | "token" */
+    const char *kid;
+    const char *region;
+    const uint8_t *sealed;
+    size_t sealed_len;
+    int64_t created_at;
+} nova_people_key_t;
+
+nova_status nova_store_people_key_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                      const char *name, nova_people_key_t *out);
+/* Inserts k unless the tenant has that key already (the first writer wins: read it back). */
+nova_status nova_store_people_key_put(nova_store_t *s, const nova_people_key_t *k,
+                                      const nova_audit_entry_t *audit);
+
+/* ---- sign-in sessions ---- */
+
+typedef struct nova_user_session {
+    const char *id; /* "pss_..." */
+    const char *tenant_id;
+    const char *user_id;
+    int64_t aal;     /* 1 or 2 */
+    const char *amr; /* space-separated: "pwd otp", "hwk user", ... (RFC 8176) */
+    const char *device;
+    const char *ip;
+    int64_t created_at;
+    int64_t expires_at; /* absolute end */
+    int64_t revoked_at;
+    const char *revoked_reason;
+} nova_user_session_t;
+
+/* Creates the session with its first refresh token (digest), spending f (may be NULL) in the
+ * same transaction. */
+nova_status nova_store_user_session_create(nova_store_t *s, const nova_user_session_t *ses,
+                                           const char *rt_digest, const nova_factor_spend_t *f,
+                                           const nova_audit_entry_t *audit);
+typedef enum nova_user_rotate {
+    NOVA_USER_ROTATE_OK = 0,
+    NOVA_USER_ROTATE_REUSED,  /* a used token again: the session is revoked now */
+    NOVA_USER_ROTATE_INVALID, /* unknown, or its session is revoked or past expires_at */
+} nova_user_rotate;
+/* Rotates a refresh token with nova_store_session_rotate's family rule: an unused token of a
+ * live session is marked used and new_digest stored in the session; a used one revokes the
+ * session ("refresh_reuse"). The entry build_audit(session, reused, ud) returns is appended
+ * in the same transaction. */
+typedef const nova_audit_entry_t *(*nova_user_session_audit_fn)(const nova_user_session_t *ses,
+                                                                bool reused, void *ud);
+nova_status nova_store_user_session_rotate(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                           const char *old_digest, const char *new_digest,
+                                           int64_t now, nova_user_session_audit_fn build_audit,
+                                           void *ud, nova_user_session_t *out,
+                                           nova_user_rotate *outcome);
+nova_status nova_store_user_session_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                        const char *id, nova_user_session_t *out);
+/* The user's sessions (user_id NULL: the tenant's), newest first; live only when live_at > 0
+ * (not revoked, expires_at after it). At most 500. */
+nova_status nova_store_user_session_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                         const char *user_id, int64_t live_at,
+                                         nova_user_session_t **out, size_t *n);
+/* Revokes one live session. NOVA_NOT_FOUND when none of that id is live in the tenant. */
+nova_status nova_store_user_session_revoke(nova_store_t *s, const char *tenant_id, const char *id,
+                                           const char *reason, int64_t now,
+                                           const nova_audit_entry_t *audit);
+/* Revokes every live session of the user; *ids gets their ids (arena array of *n). */
+nova_status nova_store_user_session_revoke_user(nova_store_t *s, nova_arena_t *a,
+                                                const char *tenant_id, const char *user_id,
+                                                const char *reason, int64_t now,
+                                                const nova_audit_entry_t *audit, const char ***ids,
+                                                size_t *n);
+
+#endif

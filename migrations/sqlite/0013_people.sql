@@ -1,0 +1,93 @@
+-- 0013_people: human principals (issue 11, seed 003 §3, §15.1). Personal data is sealed with
+-- the tenant's data key (nova_field_seal, contexts "user.email" and "user.name"); email_index
+-- is a blind index, hex(HMAC-SHA-256(tenant's people index key, lower-cased email)), so
+-- sign-in finds a user without the email in clear. pii_region names the data-key region the
+-- sealed columns were sealed in. password_hash is argon2id ('' for none); the TOTP secret is
+-- sealed too ("user.totp_secret"), totp_last_step is the last step accepted (a code is used
+-- once).
+CREATE TABLE people_users (
+    id TEXT NOT NULL PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    status TEXT NOT NULL CHECK (status IN ('active', 'suspended')),
+    roles TEXT NOT NULL DEFAULT '',
+    email_index TEXT NOT NULL,
+    email_sealed BLOB NOT NULL,
+    name_sealed BLOB,
+    pii_region TEXT NOT NULL,
+    password_hash TEXT NOT NULL DEFAULT '',
+    totp_sealed BLOB,
+    totp_alg TEXT NOT NULL DEFAULT 'SHA1',
+    totp_digits INTEGER NOT NULL DEFAULT 6,
+    totp_state TEXT NOT NULL DEFAULT 'none' CHECK (totp_state IN ('none', 'pending', 'active')),
+    totp_last_step INTEGER NOT NULL DEFAULT 0,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE UNIQUE INDEX people_users_email_idx ON people_users (tenant_id, email_index);
+CREATE INDEX people_users_tenant_idx ON people_users (tenant_id, created_at, id);
+
+-- Single-use recovery codes, as SHA-256 digests bound to the user (src/people/recovery.c).
+CREATE TABLE people_recovery_codes (
+    user_id TEXT NOT NULL REFERENCES people_users (id) ON DELETE CASCADE,
+    digest TEXT NOT NULL,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, digest)
+) STRICT, WITHOUT ROWID;
+
+-- The people module's own per-tenant keys, each sealed with the tenant's data key:
+-- 'index' (32 random bytes, the email blind index) and 'token' (Ed25519 PKCS#8: user access
+-- tokens and step-up challenges). kid names the token key in JWS headers.
+CREATE TABLE people_keys (
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    name TEXT NOT NULL CHECK (name IN ('index', 'token')),
+    kid TEXT NOT NULL,
+    region TEXT NOT NULL,
+    sealed BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, name)
+) STRICT, WITHOUT ROWID;
+
+-- Sign-in sessions (§3.2, §15.1 sessions): one refresh-token family each. The control plane
+-- holds the hot copy (last_seen, idle deadline); this row is the durable record and the list.
+CREATE TABLE people_sessions (
+    id TEXT NOT NULL PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    user_id TEXT NOT NULL,
+    aal INTEGER NOT NULL,
+    amr TEXT NOT NULL,
+    device TEXT NOT NULL DEFAULT '',
+    ip TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    revoked_at INTEGER NOT NULL DEFAULT 0,
+    revoked_reason TEXT NOT NULL DEFAULT ''
+) STRICT, WITHOUT ROWID;
+CREATE INDEX people_sessions_user_idx ON people_sessions (tenant_id, user_id, created_at);
+
+CREATE TABLE people_refresh_tokens (
+    digest TEXT NOT NULL PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    session_id TEXT NOT NULL REFERENCES people_sessions (id),
+    created_at INTEGER NOT NULL,
+    used_at INTEGER NOT NULL DEFAULT 0
+) STRICT, WITHOUT ROWID;
+
+-- WebAuthn credentials (passkeys): the COSE public key, its algorithm, the last signature
+-- counter seen; flagged_at marks a counter that went backwards (a cloned authenticator).
+CREATE TABLE people_webauthn_credentials (
+    id TEXT NOT NULL PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    user_id TEXT NOT NULL REFERENCES people_users (id) ON DELETE CASCADE,
+    public_key BLOB NOT NULL,
+    alg INTEGER NOT NULL,
+    sign_count INTEGER NOT NULL,
+    aaguid TEXT NOT NULL,
+    attestation TEXT NOT NULL,
+    user_verified INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER NOT NULL DEFAULT 0,
+    flagged_at INTEGER NOT NULL DEFAULT 0
+) STRICT, WITHOUT ROWID;
+CREATE INDEX people_webauthn_user_idx ON people_webauthn_credentials (tenant_id, user_id);

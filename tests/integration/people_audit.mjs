@@ -1,0 +1,142 @@
+// Audit drivers for the people routes (issue 11), used by audit.test.mjs: each makes its
+// change in a tenant of its own (whose chain it names) and says which entry must appear.
+// Not a test file itself.
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { makeTenant, token, call } from './lib.mjs';
+
+function b32decode(s) {
+  const a = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0, acc = 0; const out = [];
+  for (const c of s.toUpperCase()) { acc = (acc << 5) | a.indexOf(c); bits += 5; if (bits >= 8) { out.push((acc >> (bits - 8)) & 255); bits -= 8; } }
+  return Buffer.from(out);
+}
+export function totpCode(secret, step) {
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', b32decode(secret)).update(msg).digest();
+  const off = mac[mac.length - 1] & 15;
+  const bin = ((mac[off] & 0x7f) << 24) | (mac[off + 1] << 16) | (mac[off + 2] << 8) | mac[off + 3];
+  return String(bin % 1e6).padStart(6, '0');
+}
+
+// getNova: returns the suite's novad (started in its before hook); secrets: the suite's list
+// of secrets that must appear in no entry.
+export function peopleAuditDrivers(getNova, secrets) {
+  let ctx = null;
+  const PW = 'a long enough passphrase';
+  async function setup() {
+    if (ctx) return ctx;
+    const nova = getNova();
+    const t = makeTenant(nova, 'audit-people-' + Date.now(), 'users:read users:write');
+    const tok = await token(nova, t);
+    secrets.push(t.secret, tok);
+    ctx = { nova, t, tok, n: 0 };
+    return ctx;
+  }
+  async function user() {
+    const c = await setup();
+    const r = await call(c.nova, 'POST', '/v1/users', { tok: c.tok, body: { email: `u${c.n++}-${Date.now()}@example.com`, password: PW } });
+    assert.equal(r.status, 201, r.text);
+    return { ...r.json, c };
+  }
+  async function signIn(u, extra = {}) {
+    const r = await call(u.c.nova, 'POST', '/auth/login', { body: { tenant_id: u.c.t.tenant, email: u.email, password: PW, ...extra } });
+    assert.equal(r.status, 200, r.text);
+    secrets.push(r.json.access_token, r.json.refresh_token);
+    return r.json;
+  }
+  async function withTotp() {
+    const u = await user();
+    const s = await signIn(u);
+    const e = await call(u.c.nova, 'POST', '/auth/totp/enroll', { tok: s.access_token });
+    assert.equal(e.status, 201, e.text);
+    secrets.push(e.json.secret);
+    const step = Math.floor(Date.now() / 30000);
+    const c = await call(u.c.nova, 'POST', '/auth/totp/confirm', { tok: s.access_token, body: { code: totpCode(e.json.secret, step) } });
+    assert.equal(c.status, 200, c.text);
+    return { u, s, secret: e.json.secret, step };
+  }
+  // A step-up token for `method path` (AAL1 session, TOTP enrolled in it).
+  async function stepUp(w, method, path) {
+    const ch = await call(w.u.c.nova, 'POST', '/auth/mfa/challenge', { tok: w.s.access_token, body: { method, path } });
+    assert.equal(ch.status, 200, ch.text);
+    const d = await call(w.u.c.nova, 'POST', '/auth/mfa/complete', { tok: w.s.access_token, body: { challenge: ch.json.challenge, method, path, totp_code: totpCode(w.secret, w.step + 1) } });
+    assert.equal(d.status, 200, d.text);
+    secrets.push(d.json.access_token);
+    return d.json.access_token;
+  }
+  const chain = (u, action, actor, target) => ({ chainOf: u.c.t.tenant, action, actor, target });
+  const drivers = {
+    'POST /v1/users': async () => { const u = await user(); return chain(u, 'user.create', u.c.t.id, 'user:' + u.id); },
+    'PATCH /v1/users/{id}': async () => {
+      const u = await user();
+      const r = await call(u.c.nova, 'PATCH', '/v1/users/' + u.id, { tok: u.c.tok, body: { roles: ['auditor'] } });
+      assert.equal(r.status, 200, r.text);
+      return chain(u, 'user.update', u.c.t.id, 'user:' + u.id);
+    },
+    'DELETE /v1/users/{id}': async () => {
+      const u = await user();
+      assert.equal((await call(u.c.nova, 'DELETE', '/v1/users/' + u.id, { tok: u.c.tok })).status, 204);
+      return chain(u, 'user.delete', u.c.t.id, 'user:' + u.id);
+    },
+    'PUT /v1/users/{id}/password': async () => {
+      const u = await user();
+      assert.equal((await call(u.c.nova, 'PUT', `/v1/users/${u.id}/password`, { tok: u.c.tok, body: { password: 'another long passphrase' } })).status, 204);
+      return chain(u, 'user.password_set', u.c.t.id, 'user:' + u.id);
+    },
+    'DELETE /v1/sessions/{id}': async () => {
+      const u = await user(); const s = await signIn(u);
+      assert.equal((await call(u.c.nova, 'DELETE', '/v1/sessions/' + s.session_id, { tok: u.c.tok })).status, 204);
+      return chain(u, 'session.revoke', u.c.t.id, 'session:' + s.session_id);
+    },
+    'DELETE /v1/sessions': async () => {
+      const u = await user(); await signIn(u);
+      assert.equal((await call(u.c.nova, 'DELETE', '/v1/sessions?user_id=' + u.id, { tok: u.c.tok })).status, 200);
+      return chain(u, 'session.revoke_all', u.c.t.id, 'user:' + u.id);
+    },
+    'POST /auth/login': async () => { const u = await user(); const s = await signIn(u); return chain(u, 'session.create', u.id, 'session:' + s.session_id); },
+    'POST /auth/refresh': async () => {
+      const u = await user(); const s = await signIn(u);
+      const r = await call(u.c.nova, 'POST', '/auth/refresh', { body: { refresh_token: s.refresh_token } });
+      assert.equal(r.status, 200, r.text);
+      secrets.push(r.json.access_token, r.json.refresh_token);
+      return chain(u, 'session.refresh', u.id, 'session:' + s.session_id);
+    },
+    'POST /auth/logout': async () => {
+      const u = await user(); const s = await signIn(u);
+      assert.equal((await call(u.c.nova, 'POST', '/auth/logout', { tok: s.access_token })).status, 204);
+      return chain(u, 'session.revoke', u.id, 'session:' + s.session_id);
+    },
+    'POST /auth/totp/enroll': async () => {
+      const u = await user(); const s = await signIn(u);
+      const e = await call(u.c.nova, 'POST', '/auth/totp/enroll', { tok: s.access_token });
+      assert.equal(e.status, 201, e.text);
+      secrets.push(e.json.secret);
+      return chain(u, 'user.totp_begin', u.id, 'user:' + u.id);
+    },
+    'POST /auth/totp/confirm': async () => { const w = await withTotp(); return chain(w.u, 'user.totp_confirm', w.u.id, 'user:' + w.u.id); },
+    'POST /auth/mfa/complete': async () => {
+      const w = await withTotp();
+      await stepUp(w, 'POST', '/auth/recovery-codes');
+      return chain(w.u, 'stepup.complete', w.u.id, 'session:' + w.s.session_id);
+    },
+    'POST /auth/recovery-codes': async () => {
+      const w = await withTotp();
+      const tok = await stepUp(w, 'POST', '/auth/recovery-codes');
+      const r = await call(w.u.c.nova, 'POST', '/auth/recovery-codes', { tok });
+      assert.equal(r.status, 200, r.text);
+      return chain(w.u, 'user.recovery_regenerate', w.u.id, 'user:' + w.u.id);
+    },
+    'DELETE /auth/totp': async () => {
+      const w = await withTotp();
+      const tok = await stepUp(w, 'DELETE', '/auth/totp');
+      assert.equal((await call(w.u.c.nova, 'DELETE', '/auth/totp', { tok })).status, 204);
+      return chain(w.u, 'user.totp_remove', w.u.id, 'user:' + w.u.id);
+    },
+  };
+  const readOnly = {
+    'POST /auth/mfa/challenge': 'signs a challenge and returns it; nothing is stored (its single use is checked at completion)',
+  };
+  return { drivers, readOnly };
+}
