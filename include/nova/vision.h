@@ -291,6 +291,40 @@ const char *nova_vision_liveness_decision_name(nova_vision_liveness_decision d);
 /* The name of one active reason bit, NULL for anything else. */
 const char *nova_vision_liveness_reason_name(unsigned bit);
 
+/* ---- Duplicate-face search: an index of descriptors (src/vision/index.c) ----
+ * Items are numbered by insertion, from 0. An index is not thread-safe while it is changed;
+ * searches of an unchanging index may run in any number of threads. */
+
+typedef struct nova_vision_index nova_vision_index_t;
+
+typedef struct nova_vision_hit {
+    size_t item;
+    float distance; /* Euclidean, as nova_vision_distance */
+} nova_vision_hit_t;
+
+/* An empty index with room for capacity descriptors (it grows). Free with
+ * nova_vision_index_free (NULL-safe). */
+nova_status nova_vision_index_new(size_t capacity, nova_vision_index_t **out);
+void nova_vision_index_free(nova_vision_index_t *ix);
+/* Appends a descriptor (copied); NOVA_INVALID when a value is not finite. */
+nova_status nova_vision_index_add(nova_vision_index_t *ix, const float d[NOVA_VISION_DESCRIPTOR]);
+size_t nova_vision_index_size(const nova_vision_index_t *ix);
+/* Exact search: the (at most k) items within max_distance of q, nearest first, into hits
+ * (room for k), their count in *n. */
+nova_status nova_vision_index_search(const nova_vision_index_t *ix,
+                                     const float q[NOVA_VISION_DESCRIPTOR], double max_distance,
+                                     size_t k, nova_vision_hit_t *hits, size_t *n);
+/* Builds the approximate index: k-means into nlist cells (1..size) with the given Lloyd
+ * iterations (0: 10) from seed. Items added later are searched exactly until the next build. */
+nova_status nova_vision_index_build_ivf(nova_vision_index_t *ix, size_t nlist, unsigned iterations,
+                                        uint64_t seed);
+/* Approximate search: as nova_vision_index_search over the nprobe cells nearest q (exact
+ * search when no IVF was built). */
+nova_status nova_vision_index_search_ivf(const nova_vision_index_t *ix,
+                                         const float q[NOVA_VISION_DESCRIPTOR], size_t nprobe,
+                                         double max_distance, size_t k, nova_vision_hit_t *hits,
+                                         size_t *n);
+
 /* ---- JSON, one shape for novactl and the API ---- */
 
 #define NOVA_VISION_JSON_LANDMARKS 0x1

@@ -22,6 +22,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "nova/datakey.h"
+#include "nova/face_store.h"
 #include "nova/log.h"
 #include "nova/vision.h"
 
@@ -284,8 +286,10 @@ static bool frames_member(nova_req_t *r, json_t *body, verify_req_t *v)
     return true;
 }
 
-/* The descriptor of the selfie's largest face; false with 422 written when it has none. */
-static bool selfie_descriptor(nova_req_t *r, const nova_vision_image_t *img, float out[128])
+/* The descriptor of the largest face in img (field names it); false with 422 written when it
+ * has none. */
+static bool face_descriptor(nova_req_t *r, const nova_vision_image_t *img, const char *field,
+                            float out[128])
 {
     static const int sizes[] = {224, 416};
     nova_vision_face_t *faces = NULL;
@@ -308,9 +312,10 @@ static bool selfie_descriptor(nova_req_t *r, const nova_vision_image_t *img, flo
     free(faces);
     if (st != NOVA_OK)
         nova_resp_status(r, st, NULL);
-    else if (!ok)
-        nova_resp_problem(r, 422, "no_face", "Unprocessable Content",
-                          "selfie: no face found in the image");
+    else if (!ok) {
+        char *m = nova_arena_printf(&r->arena, "%s: no face found in the image", field);
+        nova_resp_problem(r, 422, "no_face", "Unprocessable Content", m ? m : field);
+    }
     return ok;
 }
 
@@ -338,7 +343,7 @@ static void api_liveness_verify(nova_req_t *r, void *ud)
         ok = bad_request(r, "require_camera_exif: a boolean");
     ok = ok && frames_member(r, body, v);
     ok = ok && (!has_ref || (image_member(r, body, "selfie", &v->selfie) &&
-                             selfie_descriptor(r, &v->selfie, ref)));
+                             face_descriptor(r, &v->selfie, "selfie", ref)));
     /* the nonce is spent only on a well-formed burst: a client's bad request leaves it */
     char *actions_text = NULL;
     if (ok) {
@@ -380,6 +385,285 @@ static void api_liveness_verify(nova_req_t *r, void *ud)
     json_decref(body);
 }
 
+/* ---- duplicate-face search: the tenant's gallery ---- */
+
+#define GALLERY_CONTEXT "face.descriptor"
+#define GALLERY_CACHE 32  /* tenants whose index this process keeps */
+#define GALLERY_LIMIT 100 /* most matches one search returns */
+
+/* One tenant's gallery as this process last read it: the index and, per item, the row's id
+ * and subject. Shared by the searches running on it (refs); a newer version replaces it and
+ * the last search to let go frees it. */
+typedef struct gallery {
+    char tenant[64];
+    int64_t version;
+    int refs;
+    bool retired;
+    nova_vision_index_t *ix;
+    nova_arena_t arena; /* ids and subjects */
+    const char **ids, **subjects;
+} gallery_t;
+
+static pthread_mutex_t gallery_mu = PTHREAD_MUTEX_INITIALIZER;
+static gallery_t *galleries[GALLERY_CACHE];
+static unsigned gallery_next; /* the slot replaced when every one is taken */
+
+static void gallery_free(gallery_t *g)
+{
+    if (!g)
+        return;
+    nova_vision_index_free(g->ix);
+    nova_arena_free(&g->arena);
+    free(g);
+}
+
+static void gallery_release(gallery_t *g)
+{
+    pthread_mutex_lock(&gallery_mu);
+    bool last = --g->refs == 0 && g->retired;
+    pthread_mutex_unlock(&gallery_mu);
+    if (last)
+        gallery_free(g);
+}
+
+static const char *gallery_region(nova_api_t *api)
+{
+    return api->region && api->region[0] ? api->region : "global";
+}
+
+/* Reads the tenant's gallery at version from the store, opening each descriptor. */
+static nova_status gallery_load(nova_api_t *api, nova_store_t *s, const char *tenant,
+                                int64_t version, gallery_t **out)
+{
+    gallery_t *g = calloc(1, sizeof *g);
+    if (!g)
+        return NOVA_NOMEM;
+    snprintf(g->tenant, sizeof g->tenant, "%s", tenant);
+    g->version = version;
+    nova_arena_init(&g->arena, 64 * 1024);
+    nova_face_row_t *rows = NULL;
+    size_t n = 0;
+    nova_status st = nova_store_face_list(s, &g->arena, tenant, &rows, &n);
+    if (st == NOVA_OK)
+        st = nova_vision_index_new(n ? n : 1, &g->ix);
+    g->ids = st == NOVA_OK ? nova_arena_alloc(&g->arena, (n + 1) * sizeof(char *)) : NULL;
+    g->subjects = st == NOVA_OK ? nova_arena_alloc(&g->arena, (n + 1) * sizeof(char *)) : NULL;
+    if (st == NOVA_OK && (!g->ids || !g->subjects))
+        st = NOVA_NOMEM;
+    for (size_t i = 0; st == NOVA_OK && i < n; i++) {
+        nova_sealed_t v;
+        nova_plain_t *pl = NULL;
+        st = nova_sealed_decode(rows[i].sealed, rows[i].sealed_len, &v);
+        if (st == NOVA_OK)
+            st = nova_field_open(api->auth, s, tenant, rows[i].region, GALLERY_CONTEXT, &v, &pl);
+        size_t len = 0;
+        const uint8_t *b = st == NOVA_OK ? nova_plain_bytes(pl, &len) : NULL;
+        float d[NOVA_VISION_DESCRIPTOR];
+        if (st == NOVA_OK && len != sizeof d)
+            st = NOVA_INTERNAL;
+        if (st == NOVA_OK) {
+            memcpy(d, b, sizeof d);
+            st = nova_vision_index_add(g->ix, d);
+        }
+        nova_plain_free(pl);
+        g->ids[i] = rows[i].id;
+        g->subjects[i] = rows[i].subject;
+    }
+    if (st != NOVA_OK) {
+        gallery_free(g);
+        return st;
+    }
+    *out = g;
+    return NOVA_OK;
+}
+
+/* The tenant's gallery at its current version, with a reference the caller releases. */
+static nova_status gallery_get(nova_api_t *api, nova_store_t *s, const char *tenant,
+                               gallery_t **out)
+{
+    int64_t version;
+    nova_status st = nova_store_face_version(s, tenant, &version);
+    if (st != NOVA_OK)
+        return st;
+    pthread_mutex_lock(&gallery_mu);
+    for (unsigned i = 0; i < GALLERY_CACHE; i++) {
+        gallery_t *g = galleries[i];
+        if (g && strcmp(g->tenant, tenant) == 0 && g->version == version) {
+            g->refs++;
+            pthread_mutex_unlock(&gallery_mu);
+            *out = g;
+            return NOVA_OK;
+        }
+    }
+    pthread_mutex_unlock(&gallery_mu);
+    gallery_t *g;
+    st = gallery_load(api, s, tenant, version, &g);
+    if (st != NOVA_OK)
+        return st;
+    g->refs = 1;
+    gallery_t *old = NULL;
+    pthread_mutex_lock(&gallery_mu);
+    unsigned slot = GALLERY_CACHE;
+    for (unsigned i = 0; i < GALLERY_CACHE && slot == GALLERY_CACHE; i++)
+        if (galleries[i] && strcmp(galleries[i]->tenant, tenant) == 0)
+            slot = i;
+    for (unsigned i = 0; i < GALLERY_CACHE && slot == GALLERY_CACHE; i++)
+        if (!galleries[i])
+            slot = i;
+    if (slot == GALLERY_CACHE)
+        slot = gallery_next++ % GALLERY_CACHE;
+    old = galleries[slot];
+    galleries[slot] = g;
+    g->refs++; /* the cache's own */
+    if (old) {
+        old->retired = true;
+        old = --old->refs == 0 ? old : NULL;
+    }
+    pthread_mutex_unlock(&gallery_mu);
+    gallery_free(old);
+    *out = g;
+    return NOVA_OK;
+}
+
+static const char *const enrol_members[] = {"subject", "image", NULL};
+
+/* A subject: 1..128 printable ASCII bytes. */
+static bool subject_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > NOVA_FACE_SUBJECT_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e)
+            return false;
+    return true;
+}
+
+/* POST /v1/faces/gallery {"subject", "image"}: enrols the image's largest face. */
+static void api_gallery_enrol(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    if (!model_ready(r))
+        return;
+    json_t *body = api_json_body(r, enrol_members);
+    if (body == NULL)
+        return;
+    const char *subject = json_string_value(json_object_get(body, "subject"));
+    nova_vision_image_t img = {0};
+    float d[NOVA_VISION_DESCRIPTOR];
+    nova_store_t *s = NULL;
+    if (!subject_ok(subject))
+        bad_request(r, "subject: the applicant's reference, 1 to 128 printable ASCII characters");
+    else if (image_member(r, body, "image", &img) && face_descriptor(r, &img, "image", d) &&
+             (s = api_store(r, api)) != NULL) {
+        const char *tenant = r->principal->tenant_id, *region = gallery_region(api);
+        char id[64];
+        nova_sealed_t v;
+        nova_buf_t blob;
+        nova_buf_init(&blob);
+        nova_audit_actor_t by = {r->principal->client_id, r->req_id};
+        nova_audit_entry_t audit;
+        nova_status st = nova_id_new("face", id, sizeof id);
+        if (st == NOVA_OK)
+            st = nova_field_seal(api->auth, s, &r->arena, tenant, region, GALLERY_CONTEXT, d,
+                                 sizeof d, &v);
+        if (st == NOVA_OK)
+            st = nova_sealed_encode(&v, &blob);
+        if (st == NOVA_OK)
+            st = nova_audit_entry_make(&audit, &r->arena, &by, tenant, "face.enrol", "face", id,
+                                       NULL);
+        nova_face_row_t row = {.id = id,
+                               .tenant_id = tenant,
+                               .subject = subject,
+                               .region = region,
+                               .sealed = (const uint8_t *)blob.data,
+                               .sealed_len = blob.len,
+                               .created_by = r->principal->client_id,
+                               .created_at = nova_time_now()};
+        if (st == NOVA_OK)
+            st = nova_store_face_add(s, &row, &audit);
+        nova_buf_free(&blob);
+        if (st != NOVA_OK)
+            api_unavailable(r, st);
+        else
+            api_reply_json(r, 201,
+                           json_pack("{s:s, s:s, s:s, s:I}", "id", id, "subject", subject, "region",
+                                     region, "created_at", (json_int_t)row.created_at));
+    }
+    nova_vision_image_free(&img);
+    json_decref(body);
+}
+
+/* DELETE /v1/faces/gallery/{id}: removes an enrolled face (the applicant's erasure). */
+static void api_gallery_delete(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
+    nova_audit_entry_t audit;
+    nova_status st = nova_audit_entry_make(&audit, &r->arena, &by, r->principal->tenant_id,
+                                           "face.delete", "face", r->params[0], NULL);
+    if (st == NOVA_OK)
+        st = nova_store_face_delete(s, r->principal->tenant_id, r->params[0], &audit);
+    if (st != NOVA_OK)
+        api_unavailable(r, st == NOVA_INVALID ? NOVA_NOT_FOUND : st);
+    else
+        nova_resp_body(r, 204, NULL, NULL, 0);
+}
+
+static const char *const search_members[] = {"image", "max_distance", "limit", NULL};
+
+/* POST /v1/faces/search {"image", "max_distance"?: 0.45, "limit"?: 10}: the enrolled faces of
+ * the tenant within max_distance of the image's largest face, nearest first (exact search). */
+static void api_gallery_search(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    if (!model_ready(r))
+        return;
+    json_t *body = api_json_body(r, search_members);
+    if (body == NULL)
+        return;
+    double max_distance = 0.45;
+    json_t *lim = json_object_get(body, "limit");
+    json_int_t limit = lim ? (json_is_integer(lim) ? json_integer_value(lim) : -1) : 10;
+    nova_vision_image_t img = {0};
+    float d[NOVA_VISION_DESCRIPTOR];
+    nova_store_t *s = NULL;
+    if (!threshold_member(r, body, "max_distance", &max_distance))
+        ;
+    else if (limit < 1 || limit > GALLERY_LIMIT)
+        bad_request(r, "limit: an integer from 1 to 100");
+    else if (image_member(r, body, "image", &img) && face_descriptor(r, &img, "image", d) &&
+             (s = api_store(r, api)) != NULL) {
+        gallery_t *g = NULL;
+        nova_vision_hit_t hits[GALLERY_LIMIT];
+        size_t n = 0;
+        nova_status st = gallery_get(api, s, r->principal->tenant_id, &g);
+        if (st == NOVA_OK)
+            st = nova_vision_index_search(g->ix, d, max_distance, (size_t)limit, hits, &n);
+        json_t *matches = json_array();
+        for (size_t i = 0; st == NOVA_OK && i < n; i++)
+            json_array_append_new(matches,
+                                  json_pack("{s:s, s:s, s:f}", "id", g->ids[hits[i].item],
+                                            "subject", g->subjects[hits[i].item], "distance",
+                                            round(hits[i].distance * 1e6) / 1e6));
+        size_t searched = g ? nova_vision_index_size(g->ix) : 0;
+        if (g)
+            gallery_release(g);
+        if (st != NOVA_OK) {
+            json_decref(matches);
+            api_unavailable(r, st);
+        } else {
+            reply(r, json_pack("{s:o, s:I, s:f}", "matches", matches, "searched",
+                               (json_int_t)searched, "max_distance", max_distance));
+        }
+    }
+    nova_vision_image_free(&img);
+    json_decref(body);
+}
+
 nova_status api_faces_register(nova_api_t *api, nova_http_server_t *srv)
 {
     model_path = api->face_model ? api->face_model : "tools/models/nova-face.bin";
@@ -391,5 +675,14 @@ nova_status api_faces_register(nova_api_t *api, nova_http_server_t *srv)
     if (st == NOVA_OK)
         st = nova_http_route(srv, "POST", "/v1/liveness/verify", "verifications:write",
                              FACES_MAX_BODY, api_liveness_verify, api);
+    if (st == NOVA_OK)
+        st = nova_http_route(srv, "POST", "/v1/faces/gallery", "verifications:write",
+                             FACES_MAX_BODY, api_gallery_enrol, api);
+    if (st == NOVA_OK)
+        st = nova_http_route(srv, "DELETE", "/v1/faces/gallery/{id}", "verifications:write", 0,
+                             api_gallery_delete, api);
+    if (st == NOVA_OK)
+        st = nova_http_route(srv, "POST", "/v1/faces/search", "verifications:write", FACES_MAX_BODY,
+                             api_gallery_search, api);
     return st;
 }

@@ -207,6 +207,13 @@ enum {
     NOVA_Q_LE_INSERT,
     NOVA_Q_LE_OF,
     NOVA_Q_LE_ACCOUNT,
+    NOVA_Q_LA_LOCK,
+    /* src/store/faces.c */
+    NOVA_Q_FACE_INSERT,
+    NOVA_Q_FACE_DELETE,
+    NOVA_Q_FACE_BUMP,
+    NOVA_Q_FACE_VERSION,
+    NOVA_Q_FACE_LIST,
     NOVA_SQL_SLOTS
 };
 

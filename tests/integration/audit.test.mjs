@@ -145,6 +145,7 @@ const READ_ONLY = {
     .map((m) => [`${m} /ext-authz${s}`, 'Envoy ext_authz: decides on the forwarded request, changes nothing']))),
   'POST /v1/liveness/challenges': 'issues a single-use nonce kept two minutes in the control plane; stores nothing',
   'POST /v1/liveness/verify': 'checks a burst of frames, consuming its nonce in the control plane; stores nothing (no image is kept)',
+  'POST /v1/faces/search': 'searches the gallery with the face of the image it is sent; stores nothing',
 };
 // The decision point's lifecycle as a client of `tenant` holding fga:write and policy:write:
 // a store and model, then a published version (a fresh one each call).
@@ -164,7 +165,68 @@ async function policyVersion() {
   assert.equal(p.status, 201, p.text);
   return { tok, version: p.json.version, client: authzClient.id };
 }
+// The verification gateway (issue 9) as a client of `tenant` holding its scopes.
+let idvClient = null;
+const IDV_WORKFLOW = { name: 'audit kyc', steps: [{ check: 'ocr' }, { check: 'mrz' }] };
+async function idv() {
+  if (!idvClient) {
+    const c = nova.ctl('client', 'create', '--tenant', tenant.tenant, '--name', 'idv', '--scopes', 'workflows:read workflows:write verifications:read verifications:write');
+    assert.equal(c.code, 0, c.stderr);
+    idvClient = { id: c.json.client_id, secret: c.json.client_secret };
+    secrets.push(idvClient.secret);
+  }
+  const tok = await token(nova, idvClient);
+  secrets.push(tok);
+  const w = await call(nova, 'POST', '/v1/workflows', { tok, body: IDV_WORKFLOW });
+  assert.equal(w.status, 201, w.text);
+  return { tok, workflow: w.json.id, client: idvClient.id };
+}
+
+// A face enrolled in `tenant`'s gallery by a client of its own holding verifications:write
+// (the largest face of a sample photo of the face-api package, as faces.test.mjs uses).
+let faceClient = null;
+async function enrolFace() {
+  if (!faceClient) {
+    const c = nova.ctl('client', 'create', '--tenant', tenant.tenant, '--name', 'faces', '--scopes', 'verifications:write');
+    assert.equal(c.code, 0, c.stderr);
+    faceClient = { id: c.json.client_id, secret: c.json.client_secret };
+    secrets.push(faceClient.secret);
+  }
+  const tok = await token(nova, faceClient);
+  secrets.push(tok);
+  const image = readFileSync('tools/models/node_modules/@vladmandic/face-api/demo/sample2.jpg').toString('base64');
+  const r = await call(nova, 'POST', '/v1/faces/gallery', { tok, body: { subject: 'applicant-audit', image } });
+  assert.equal(r.status, 201, r.text);
+  return { tok, client: faceClient.id, id: r.json.id };
+}
 const DRIVERS = {
+  'POST /v1/faces/gallery': async () => {
+    const f = await enrolFace();
+    return { action: 'face.enrol', actor: f.client, target: 'face:' + f.id };
+  },
+  'DELETE /v1/faces/gallery/{id}': async () => {
+    const f = await enrolFace();
+    const r = await call(nova, 'DELETE', '/v1/faces/gallery/' + f.id, { tok: f.tok });
+    assert.equal(r.status, 204, r.text);
+    return { action: 'face.delete', actor: f.client, target: 'face:' + f.id };
+  },
+  'POST /v1/workflows': async () => {
+    const v = await idv();
+    return { action: 'workflow.create', actor: v.client, target: 'workflow:' + v.workflow };
+  },
+  'PUT /v1/workflows/{id}': async () => {
+    const v = await idv();
+    const r = await call(nova, 'PUT', '/v1/workflows/' + v.workflow, { tok: v.tok, body: IDV_WORKFLOW });
+    assert.equal(r.status, 200, r.text);
+    return { action: 'workflow.update', actor: v.client, target: 'workflow:' + v.workflow };
+  },
+  'POST /v1/verifications': async () => {
+    const v = await idv();
+    const jpg = readFileSync('tools/models/node_modules/@vladmandic/face-api/demo/sample1.jpg').toString('base64');
+    const r = await call(nova, 'POST', '/v1/verifications', { tok: v.tok, body: { workflow_id: v.workflow, images: { document_front: jpg } } });
+    assert.equal(r.status, 202, r.text);
+    return { action: 'verification.create', actor: v.client, target: 'verification:' + r.json.id };
+  },
   'POST /v1/authz/policies': async () => {
     const p = await policyVersion();
     return { action: 'policy.publish', actor: p.client, target: 'policy:' + p.version };
