@@ -1,0 +1,491 @@
+/*
+ * checks.c: the check table and the checks that work on earlier steps' outputs and the images
+ * (one C interface, idv_check_fn: images + config + earlier outputs -> status, score, reasons,
+ * extracted). Each is stateless and runs without the server (tests/unit/idv_test.c).
+ *
+ * Slots without an engine yet: liveness (the biometrics issue's vision function) and
+ * custom_webhook (the tenant's mTLS endpoint); a workflow naming them is refused with a 422
+ * that says so, never run with a made-up result.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "nova/log.h"
+#include "nova/mrz.h"
+#include "nova/mrz_json.h"
+#include "nova/vision.h"
+
+static const idv_check_t checks[] = {
+    {NOVA_CHECK_OCR, idv_check_ocr, 2, NULL},
+    {NOVA_CHECK_MRZ, idv_check_mrz, 1, NULL},
+    {NOVA_CHECK_DOCUMENT_AUTHENTICITY, idv_check_authenticity, 2, NULL},
+    {NOVA_CHECK_FACE_MATCH, idv_check_face_match, 3, NULL},
+    {NOVA_CHECK_LIVENESS, NULL, 3,
+     "not available on this server yet (the liveness engine is being built in src/vision)"},
+    {NOVA_CHECK_AGE, idv_check_age, 1, NULL},
+    {NOVA_CHECK_ADDRESS, idv_check_address, 1, NULL},
+    {NOVA_CHECK_CUSTOM_WEBHOOK, NULL, 1,
+     "not available on this server yet (mTLS custom-check webhooks are not built)"},
+};
+
+const idv_check_t *idv_check_find(nova_check_kind k)
+{
+    for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
+        if (checks[i].kind == k)
+            return &checks[i];
+    return NULL;
+}
+
+void idv_reason(idv_check_out_t *out, const char *code)
+{
+    if (out->reasons == NULL)
+        out->reasons = json_array();
+    json_array_append_new(out->reasons, json_string(code));
+}
+
+static double num(json_t *config, const char *key, double def)
+{
+    json_t *v = json_object_get(config, key);
+    return json_is_number(v) ? json_number_value(v) : def;
+}
+
+static bool flag(json_t *config, const char *key, bool def)
+{
+    json_t *v = json_object_get(config, key);
+    return json_is_boolean(v) ? json_is_true(v) : def;
+}
+
+/* The extracted data of the first earlier step running check. */
+static json_t *earlier(const idv_check_in_t *in, const char *check)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(in->steps, key, v)
+    {
+        const char *c = json_string_value(json_object_get(v, "check"));
+        if (c && strcmp(c, check) == 0)
+            return json_object_get(v, "extracted");
+    }
+    return NULL;
+}
+
+static int year_of(int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    return tm.tm_year + 1900;
+}
+
+/* ---- mrz: the zone OCR found, every check digit ---- */
+
+/* The zone of one candidate (lines from OCR): parsed into *m, scored by check digits held (5:
+ * all, valid), -1 when it is no zone. */
+static int mrz_candidate(json_t *lines, int year, nova_mrz_t *m)
+{
+    char text[256];
+    size_t n = 0;
+    for (size_t i = 0; i < json_array_size(lines); i++) {
+        const char *l = json_string_value(json_array_get(lines, i));
+        size_t ll = l ? strlen(l) : 0;
+        if (ll == 0 || n + ll + 2 > sizeof(text))
+            return -1;
+        memcpy(text + n, l, ll);
+        n += ll;
+        text[n++] = '\n';
+    }
+    const char *why = NULL;
+    if (n == 0 || nova_mrz_parse(text, n, year, m, &why) != NOVA_OK)
+        return -1;
+    return (m->number_ok + m->birth_ok + m->expiry_ok + m->optional_ok + m->composite_ok) +
+           (nova_mrz_valid(m) ? 1 : 0);
+}
+
+/* Whether the visual zone (OCR text) holds the name: each word within one edit per five
+ * letters. Names have no check digit; this is their proof. */
+double idv_address_score(const char *claimed, const char *document);
+
+nova_status idv_check_mrz(const idv_check_in_t *in, idv_check_out_t *out)
+{
+    json_t *ocr = earlier(in, "ocr");
+    json_t *cands = json_object_get(ocr, "mrz_candidates"), *single = NULL;
+    if (cands == NULL) {
+        cands = single = json_array();
+        if (json_object_get(ocr, "mrz_lines"))
+            json_array_append(single, json_object_get(ocr, "mrz_lines"));
+    }
+    nova_mrz_t m, best;
+    int best_score = -1;
+    for (size_t i = 0; i < json_array_size(cands); i++) {
+        int sc = mrz_candidate(json_array_get(cands, i), year_of(in->now), &m);
+        if (sc > best_score) {
+            best_score = sc;
+            best = m;
+        }
+    }
+    json_decref(single);
+    if (best_score < 0) {
+        out->status = "failed";
+        out->score = 0;
+        idv_reason(out, json_array_size(json_object_get(ocr, "mrz_lines")) ? "mrz_unreadable"
+                                                                           : "mrz_not_found");
+        return NOVA_OK;
+    }
+    m = best;
+    out->extracted = nova_mrz_json(&m);
+    bool valid = nova_mrz_valid(&m);
+    if (!m.number_ok)
+        idv_reason(out, "document_number_check_digit_failed");
+    if (!m.birth_ok)
+        idv_reason(out, "birth_date_check_digit_failed");
+    if (!m.expiry_ok)
+        idv_reason(out, "expiry_date_check_digit_failed");
+    if (!m.composite_ok)
+        idv_reason(out, "composite_check_digit_failed");
+    if (m.corrections)
+        idv_reason(out, "ocr_confusions_repaired");
+    /* Names, sex and nationality are not covered by check digits: proved only when the visual
+     * zone shows the same name. */
+    const char *text = json_string_value(json_object_get(ocr, "text"));
+    char name[140];
+    snprintf(name, sizeof(name), "%s %s", m.surname, m.given_names);
+    bool name_proved = text && idv_address_score(name, text) >= 0.99;
+    json_object_set_new(out->extracted, "proved",
+                        json_pack("{s:b, s:b, s:b, s:b, s:b, s:b}", "document_number",
+                                  m.number_ok && m.composite_ok, "birth_date", m.birth_ok,
+                                  "expiry_date", m.expiry_ok, "names", name_proved, "nationality",
+                                  false, "sex", false));
+    if (!name_proved)
+        idv_reason(out, "names_not_proved_by_visual_zone");
+    const char *claimed = json_string_value(json_object_get(in->applicant, "document_number"));
+    bool mismatch = claimed && strcmp(claimed, m.document_number) != 0;
+    if (mismatch)
+        idv_reason(out, "document_number_differs_from_claim");
+    if (valid && !mismatch) {
+        out->status = name_proved ? "passed" : "review";
+        out->score = name_proved ? 1 : 0.8;
+    } else if (valid || !flag(in->config, "require_valid", true)) {
+        out->status = "review";
+        out->score = 0.5;
+    } else {
+        out->status = "failed";
+        out->score = 0;
+    }
+    return NOVA_OK;
+}
+
+/* ---- age: from the MRZ's birth date, else the claimed one ---- */
+
+static bool parse_date(const char *s, int *y, int *m, int *d)
+{
+    return s && strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d", y, m, d) == 3;
+}
+
+nova_status idv_check_age(const idv_check_in_t *in, idv_check_out_t *out)
+{
+    const char *mrz_birth = json_string_value(json_object_get(earlier(in, "mrz"), "birth_date"));
+    const char *claimed = json_string_value(json_object_get(in->applicant, "date_of_birth"));
+    const char *birth = mrz_birth ? mrz_birth : claimed;
+    int y, mo, d;
+    if (!parse_date(birth, &y, &mo, &d)) {
+        out->status = "failed";
+        out->score = 0;
+        idv_reason(out, "birth_date_unknown");
+        return NOVA_OK;
+    }
+    time_t now = (time_t)in->now;
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    int age = tm.tm_year + 1900 - y;
+    if (tm.tm_mon + 1 < mo || (tm.tm_mon + 1 == mo && tm.tm_mday < d))
+        age--;
+    double min = num(in->config, "min_age", 18), max = num(in->config, "max_age", 150);
+    out->extracted = json_pack("{s:i, s:s, s:s}", "age", age, "birth_date", birth, "source",
+                               mrz_birth ? "mrz" : "claimed");
+    bool ok = age >= min && age <= max;
+    if (!ok)
+        idv_reason(out, age < min ? "under_minimum_age" : "over_maximum_age");
+    if (mrz_birth && claimed && strcmp(mrz_birth, claimed) != 0)
+        idv_reason(out, "birth_date_differs_from_claim");
+    out->status = !ok                                                         ? "failed"
+                  : (mrz_birth && claimed && strcmp(mrz_birth, claimed) != 0) ? "review"
+                  : mrz_birth                                                 ? "passed"
+                                                                              : "review";
+    if (ok && !mrz_birth)
+        idv_reason(out, "birth_date_not_proved_by_document");
+    out->score = !ok ? 0 : strcmp(out->status, "passed") == 0 ? 1 : 0.5;
+    return NOVA_OK;
+}
+
+/* ---- address: the claimed address against what OCR read from the documents ---- */
+
+/* Lower-case alphanumeric words of s, at most max, each up to 31 bytes. */
+static size_t words(const char *s, char out[][32], size_t max)
+{
+    size_t n = 0;
+    while (s && *s && n < max) {
+        while (*s && !isalnum((unsigned char)*s))
+            s++;
+        size_t l = 0;
+        while (*s && isalnum((unsigned char)*s)) {
+            if (l < 31)
+                out[n][l++] = (char)tolower((unsigned char)*s);
+            s++;
+        }
+        if (l) {
+            out[n][l] = '\0';
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Levenshtein distance of two short words (<= 31 bytes). */
+static int edit_distance(const char *a, const char *b)
+{
+    int la = (int)strlen(a), lb = (int)strlen(b), prev[32], cur[32];
+    for (int j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (int i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (int j = 1; j <= lb; j++) {
+            int c = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            int del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = c < del ? (c < ins ? c : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, sizeof(int) * (size_t)(lb + 1));
+    }
+    return prev[lb];
+}
+
+double idv_address_score(const char *claimed, const char *document);
+double idv_address_score(const char *claimed, const char *document)
+{
+    static char cw[64][32], dw[1024][32];
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&mu);
+    size_t nc = words(claimed, cw, 64), nd = words(document, dw, 1024);
+    /* Each claimed word counts when the document holds it within one edit per five letters
+     * (OCR misreads, abbreviations aside). */
+    size_t found = 0;
+    for (size_t i = 0; i < nc; i++) {
+        int allow = (int)strlen(cw[i]) / 5;
+        for (size_t j = 0; j < nd; j++)
+            if (edit_distance(cw[i], dw[j]) <= allow) {
+                found++;
+                break;
+            }
+    }
+    pthread_mutex_unlock(&mu);
+    return nc ? (double)found / (double)nc : 0;
+}
+
+nova_status idv_check_address(const idv_check_in_t *in, idv_check_out_t *out)
+{
+    const char *claimed = json_string_value(json_object_get(in->applicant, "address"));
+    json_t *ocr = earlier(in, "ocr");
+    const char *front = json_string_value(json_object_get(ocr, "text"));
+    const char *back = json_string_value(json_object_get(ocr, "back_text"));
+    if (claimed == NULL) {
+        out->status = "failed";
+        out->score = 0;
+        idv_reason(out, "address_not_claimed");
+        return NOVA_OK;
+    }
+    double sf = front ? idv_address_score(claimed, front) : 0;
+    double sb = back ? idv_address_score(claimed, back) : 0;
+    double score = sf > sb ? sf : sb;
+    out->score = score;
+    out->extracted = json_pack("{s:f, s:s}", "match", score, "source", sb > sf ? "back" : "front");
+    if (score >= 0.8) {
+        out->status = "passed";
+    } else if (score >= 0.5 || !flag(in->config, "require_match", true)) {
+        out->status = "review";
+        idv_reason(out, "address_partial_match");
+    } else {
+        out->status = "failed";
+        idv_reason(out, "address_does_not_match");
+    }
+    return NOVA_OK;
+}
+
+/* ---- document authenticity ---- */
+
+/* Variance of the Laplacian of the grey image: low means blurred. */
+static double sharpness(const nova_vision_image_t *img)
+{
+    double sum = 0, sum2 = 0;
+    size_t n = 0;
+    int w = img->width, h = img->height, step = w > 1200 ? 2 : 1;
+    for (int y = 1; y + 1 < h; y += step)
+        for (int x = 1; x + 1 < w; x += step) {
+            const uint8_t *p = img->rgb + ((size_t)y * w + x) * 3;
+            double c = p[1], l = p[-3 + 1], r = p[3 + 1], u = p[-(ptrdiff_t)w * 3 + 1],
+                   d = p[(ptrdiff_t)w * 3 + 1];
+            double lap = l + r + u + d - 4 * c;
+            sum += lap;
+            sum2 += lap * lap;
+            n++;
+        }
+    if (n == 0)
+        return 0;
+    double mean = sum / (double)n;
+    return sum2 / (double)n - mean * mean;
+}
+
+/* Share of near-white saturated pixels (glare). */
+static double glare(const nova_vision_image_t *img)
+{
+    size_t n = (size_t)img->width * img->height, bright = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        const uint8_t *p = img->rgb + i * 3;
+        if (p[0] > 250 && p[1] > 250 && p[2] > 250)
+            bright++;
+    }
+    return n ? (double)bright / (double)(n / 4 + 1) : 0;
+}
+
+/* An editor's name in the JPEG's metadata segments (EXIF Software, XMP CreatorTool). */
+static const char *editor_tag(const uint8_t *p, size_t n)
+{
+    static const char *const editors[] = {"Photoshop", "GIMP",    "Pixelmator", "Affinity",
+                                          "Snapseed",  "PicsArt", "Lightroom"};
+    size_t head = n < 65536 ? n : 65536;
+    for (size_t i = 0; i < sizeof(editors) / sizeof(editors[0]); i++)
+        if (memmem(p, head, editors[i], strlen(editors[i])))
+            return editors[i];
+    return NULL;
+}
+
+nova_status idv_check_authenticity(const idv_check_in_t *in, idv_check_out_t *out)
+{
+    json_t *mrz = earlier(in, "mrz");
+    json_t *checks = json_object_get(mrz, "checks");
+    double score = 1;
+    out->extracted = json_object();
+    if (mrz == NULL) {
+        idv_reason(out, "no_mrz_to_check");
+        score -= 0.4;
+    } else {
+        const char *names[] = {"document_number", "birth_date", "expiry_date", "composite"};
+        for (size_t i = 0; i < 4; i++)
+            if (!json_is_true(json_object_get(checks, names[i]))) {
+                score -= 0.25;
+                idv_reason(out, "check_digit_failed");
+                break;
+            }
+        const char *exp = json_string_value(json_object_get(mrz, "expiry_date"));
+        int y, m, d;
+        if (parse_date(exp, &y, &m, &d)) {
+            time_t now = (time_t)in->now;
+            struct tm tm;
+            gmtime_r(&now, &tm);
+            int today = (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+            if (y * 10000 + m * 100 + d < today) {
+                idv_reason(out, "document_expired");
+                score -= 0.5;
+            }
+        }
+        const char *name = json_string_value(json_object_get(mrz, "surname"));
+        json_t *ocr = earlier(in, "ocr");
+        const char *text = json_string_value(json_object_get(ocr, "text"));
+        if (name && *name && text && idv_address_score(name, text) < 0.5) {
+            idv_reason(out, "mrz_name_not_in_visual_zone");
+            score -= 0.2;
+        }
+    }
+    nova_vision_image_t img = {0};
+    if (in->images->document_front &&
+        nova_vision_decode_jpeg(in->images->document_front, in->images->document_front_len, &img) ==
+            NOVA_OK) {
+        double sh = sharpness(&img), gl = glare(&img);
+        int shorter = img.width < img.height ? img.width : img.height;
+        json_object_set_new(out->extracted, "sharpness", json_real(sh));
+        json_object_set_new(out->extracted, "glare", json_real(gl));
+        json_object_set_new(out->extracted, "width", json_integer(img.width));
+        json_object_set_new(out->extracted, "height", json_integer(img.height));
+        if (shorter < 400) {
+            idv_reason(out, "low_resolution");
+            score -= 0.2;
+        }
+        if (sh < num(in->config, "min_sharpness", 20)) {
+            idv_reason(out, "blurred");
+            score -= 0.2;
+        }
+        if (gl > 0.05) {
+            idv_reason(out, "glare");
+            score -= 0.1;
+        }
+        const char *ed = editor_tag(in->images->document_front, in->images->document_front_len);
+        if (ed) {
+            idv_reason(out, "edited_with_software");
+            json_object_set_new(out->extracted, "software", json_string(ed));
+            score -= 0.5;
+        }
+    } else {
+        idv_reason(out, "document_image_unreadable");
+        score = 0;
+    }
+    nova_vision_image_free(&img);
+    out->score = score < 0 ? 0 : score;
+    double min = num(in->config, "min_score", 0.7);
+    out->status = out->score >= min ? "passed" : out->score >= min / 2 ? "review" : "failed";
+    return NOVA_OK;
+}
+
+/* ---- face match: the document portrait against the selfie (src/vision) ---- */
+
+static pthread_once_t face_once = PTHREAD_ONCE_INIT;
+static nova_vision_model_t *face_model;
+static const char *face_path;
+
+static void face_open(void)
+{
+    if (nova_vision_model_open(face_path, &face_model) != NOVA_OK)
+        nova_log_warn("idv: face model %s cannot be opened: run scripts/models.sh", face_path);
+}
+
+nova_status idv_check_face_match(const idv_check_in_t *in, idv_check_out_t *out)
+{
+    if (in->images->selfie == NULL) {
+        out->status = "failed";
+        out->score = 0;
+        idv_reason(out, "selfie_missing");
+        return NOVA_OK;
+    }
+    face_path = in->g->face_model;
+    pthread_once(&face_once, face_open);
+    if (face_model == NULL)
+        return NOVA_UNAVAILABLE; /* retried: the operator installs the model */
+    nova_vision_image_t doc = {0}, selfie = {0};
+    nova_status st =
+        nova_vision_decode_jpeg(in->images->document_front, in->images->document_front_len, &doc);
+    if (st == NOVA_OK)
+        st = nova_vision_decode_jpeg(in->images->selfie, in->images->selfie_len, &selfie);
+    nova_vision_match_t m;
+    nova_vision_match_opts_t o = {.match_max = num(in->config, "match_max", 0),
+                                  .review_max = num(in->config, "review_max", 0)};
+    if (st == NOVA_OK)
+        st = nova_vision_match(face_model, &doc, &selfie, &o, &m);
+    nova_vision_image_free(&doc);
+    nova_vision_image_free(&selfie);
+    if (st != NOVA_OK) {
+        out->status = "failed";
+        out->score = 0;
+        idv_reason(out, "image_unreadable");
+        return NOVA_OK;
+    }
+    out->extracted = nova_vision_match_json(&m);
+    out->score = m.similarity;
+    out->status = m.decision == NOVA_VISION_MATCH    ? "passed"
+                  : m.decision == NOVA_VISION_REVIEW ? "review"
+                                                     : "failed";
+    for (unsigned bit = 1; bit < (1u << NOVA_VISION_REASON_COUNT); bit <<= 1)
+        if (m.reasons & bit)
+            idv_reason(out, nova_vision_reason_name(bit));
+    return NOVA_OK;
+}

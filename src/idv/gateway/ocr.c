@@ -1,0 +1,215 @@
+/*
+ * ocr.c: the OCR step, Tesseract 5 through its C API (Debian libtesseract-dev). Two passes on
+ * the document's grey image: the whole page (automatic layout) for the visual zone's text,
+ * and the bottom band where ICAO 9303 puts the machine-readable zone, read as one block with
+ * the MRZ alphabet only (A-Z, 0-9, '<'), whose lines of 30, 36 or 44 characters become
+ * mrz_lines for the mrz step. The MRZ engine, not OCR, decides what a character is: it repairs
+ * letter-for-digit confusions only where a check digit proves them.
+ *
+ * A TessBaseAPI is not thread-safe and costs ~100 ms to load, so each worker thread keeps its
+ * own (a pthread key), made on its first OCR step.
+ */
+#include <ctype.h>
+#include <pthread.h>
+#include <string.h>
+
+#include <tesseract/capi.h>
+
+#include "internal.h"
+#include "nova/log.h"
+#include "nova/vision.h"
+
+static pthread_key_t tess_key;
+static pthread_once_t tess_once = PTHREAD_ONCE_INIT;
+
+static void tess_free(void *p)
+{
+    TessBaseAPIDelete(p);
+}
+
+static void tess_key_make(void)
+{
+    pthread_key_create(&tess_key, tess_free);
+}
+
+/* This thread's engine, or NULL when the model cannot be loaded. */
+static TessBaseAPI *engine(const char *datapath)
+{
+    pthread_once(&tess_once, tess_key_make);
+    TessBaseAPI *api = pthread_getspecific(tess_key);
+    if (api)
+        return api;
+    api = TessBaseAPICreate();
+    if (api == NULL)
+        return NULL;
+    if (TessBaseAPIInit3(api, datapath && *datapath ? datapath : NULL, "eng") != 0) {
+        nova_log_warn("idv: tesseract cannot load eng.traineddata (NOVA_TESSDATA)");
+        TessBaseAPIDelete(api);
+        return NULL;
+    }
+    TessBaseAPISetVariable(api, "debug_file", "/dev/null");
+    pthread_setspecific(tess_key, api);
+    return api;
+}
+
+/* Grey (luma) copy of an RGB image; malloc'd. */
+static uint8_t *grey(const nova_vision_image_t *img)
+{
+    size_t n = (size_t)img->width * img->height;
+    uint8_t *g = malloc(n);
+    for (size_t i = 0; g && i < n; i++) {
+        const uint8_t *p = img->rgb + i * 3;
+        g[i] = (uint8_t)((p[0] * 77 + p[1] * 150 + p[2] * 29) >> 8);
+    }
+    return g;
+}
+
+/* The MRZ lines of text. Each line is cut to the MRZ alphabet: spaces dropped, lower case
+ * raised, any other character read as the filler '<', and a lone 'K' between fillers read as
+ * '<' (OCR's classic confusion; the MRZ step reports the zone's repairs, and names, which no
+ * check digit covers, are cross-checked with the visual zone). Lines of 26-48 characters with
+ * at least half of them not fillers-by-substitution are kept; then the last 3 (TD1, 30 wide)
+ * or 2 (TD2 36, TD3 44) are padded or cut to the ICAO width. */
+json_t *idv_mrz_lines(const char *text, unsigned *repairs);
+json_t *idv_mrz_lines(const char *text, unsigned *repairs)
+{
+    char lines[12][64];
+    size_t n = 0;
+    unsigned fixed = 0;
+    for (const char *p = text; p && *p && n < 12;) {
+        size_t l = 0, bad = 0;
+        for (; *p && *p != '\n'; p++) {
+            unsigned char c = (unsigned char)*p;
+            if (c == ' ' || c == '\r' || c == '\t')
+                continue;
+            if (c >= 0x80) {
+                /* A UTF-8 sequence ('«' for '<'): one filler for the whole character. */
+                while ((unsigned char)p[1] >= 0x80 && ((unsigned char)p[1] & 0xC0) == 0x80)
+                    p++;
+                c = '<';
+                bad++;
+            } else if (islower(c)) {
+                c = (unsigned char)toupper(c);
+            } else if (!(isupper(c) || isdigit(c) || c == '<')) {
+                c = '<';
+                bad++;
+            }
+            if (l < 63)
+                lines[n][l++] = (char)c;
+        }
+        if (*p == '\n')
+            p++;
+        lines[n][l] = '\0';
+        if (l >= 26 && l <= 48 && bad * 2 <= l)
+            n++;
+    }
+    json_t *arr = json_array();
+    if (n < 2)
+        return arr;
+    size_t last = strlen(lines[n - 1]);
+    size_t want = last <= 33 ? 30 : last <= 40 ? 36 : 44;
+    size_t take = want == 30 && n >= 3 ? 3 : 2;
+    for (size_t i = n - take; i < n; i++) {
+        char *line = lines[i];
+        size_t l = strlen(line);
+        for (size_t k = 1; k + 1 < l; k++)
+            if (line[k] == 'K' && line[k - 1] == '<' && line[k + 1] == '<' &&
+                (k + 2 >= l || line[k + 2] == '<')) {
+                line[k] = '<';
+                fixed++;
+            }
+        while (l < want)
+            line[l++] = '<';
+        line[want] = '\0';
+        json_array_append_new(arr, json_string(line));
+    }
+    if (repairs)
+        *repairs = fixed;
+    return arr;
+}
+
+/* OCR of one image: *text (malloc'd) and mean confidence in [0, 1]; band_top > 0 reads only
+ * the rows from there down, MRZ alphabet only. */
+static nova_status read_image(TessBaseAPI *api, const uint8_t *g, int w, int h, int band_top,
+                              char **text, double *conf)
+{
+    TessBaseAPISetImage(api, g, w, h, 1, w);
+    TessBaseAPISetSourceResolution(api, 300);
+    if (band_top > 0) {
+        TessBaseAPISetVariable(api, "tessedit_char_whitelist",
+                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<");
+        TessBaseAPISetPageSegMode(api, PSM_SINGLE_BLOCK);
+        TessBaseAPISetRectangle(api, 0, band_top, w, h - band_top);
+    } else {
+        TessBaseAPISetVariable(api, "tessedit_char_whitelist", "");
+        TessBaseAPISetPageSegMode(api, PSM_AUTO);
+    }
+    char *t = TessBaseAPIGetUTF8Text(api);
+    *conf = TessBaseAPIMeanTextConf(api) / 100.0;
+    *text = t ? strdup(t) : NULL;
+    TessDeleteText(t);
+    TessBaseAPIClear(api);
+    return *text ? NOVA_OK : NOVA_NOMEM;
+}
+
+nova_status idv_check_ocr(const idv_check_in_t *in, idv_check_out_t *out)
+{
+    TessBaseAPI *api = engine(in->g->tessdata);
+    if (api == NULL)
+        return NOVA_UNAVAILABLE;
+    nova_vision_image_t img = {0};
+    if (nova_vision_decode_jpeg(in->images->document_front, in->images->document_front_len, &img) !=
+        NOVA_OK) {
+        out->status = "failed";
+        out->score = 0;
+        idv_reason(out, "document_image_unreadable");
+        return NOVA_OK;
+    }
+    uint8_t *g = grey(&img);
+    char *page = NULL, *band = NULL;
+    double conf = 0, band_conf = 0;
+    nova_status st = g ? read_image(api, g, img.width, img.height, 0, &page, &conf) : NOVA_NOMEM;
+    if (st == NOVA_OK)
+        st = read_image(api, g, img.width, img.height, img.height * 60 / 100, &band, &band_conf);
+    char *back = NULL;
+    double back_conf = 0;
+    nova_vision_image_t bimg = {0};
+    if (st == NOVA_OK && in->images->document_back &&
+        nova_vision_decode_jpeg(in->images->document_back, in->images->document_back_len, &bimg) ==
+            NOVA_OK) {
+        uint8_t *bg = grey(&bimg);
+        if (bg)
+            st = read_image(api, bg, bimg.width, bimg.height, 0, &back, &back_conf);
+        free(bg);
+    }
+    if (st == NOVA_OK) {
+        unsigned r1 = 0, r2 = 0;
+        json_t *lines = idv_mrz_lines(band, &r1), *page_lines = idv_mrz_lines(page, &r2);
+        out->extracted =
+            json_pack("{s:s, s:O, s:[o, o], s:f, s:f, s:i, s:i}", "text", page, "mrz_lines", lines,
+                      "mrz_candidates", lines, page_lines, "confidence", conf, "mrz_confidence",
+                      band_conf, "width", img.width, "height", img.height);
+        if (back)
+            json_object_set_new(out->extracted, "back_text", json_string(back));
+        double min = 0.6;
+        json_t *mc = json_object_get(in->config, "min_confidence");
+        if (json_is_number(mc))
+            min = json_number_value(mc);
+        out->score = conf < 0 ? 0 : conf;
+        bool empty = page == NULL || strspn(page, " \n\t") == strlen(page);
+        if (empty)
+            idv_reason(out, "no_text_found");
+        if (conf < min)
+            idv_reason(out, "low_confidence");
+        if (json_array_size(lines) == 0)
+            idv_reason(out, "mrz_band_not_found");
+        out->status = !empty && conf >= min ? "passed" : "failed";
+    }
+    free(page);
+    free(band);
+    free(back);
+    free(g);
+    nova_vision_image_free(&img);
+    nova_vision_image_free(&bimg);
+    return st;
+}

@@ -1,0 +1,457 @@
+/*
+ * idv_test.c: the verification gateway without the server: aggregation (src/idv/gateway/
+ * decide.c), the checks that work on earlier outputs (mrz, age, address), the MRZ line
+ * extraction from OCR text, the list cursor, and the repository (src/store/idv.c) on SQLite
+ * (and on PostgreSQL with NOVA_TEST_PG_URL): workflow versions, idempotency keys, a step
+ * recorded and billed once however often a job is delivered, decisions once, tenant isolation.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/idv/gateway/internal.h"
+#include "nova/auth.h"
+
+json_t *idv_mrz_lines(const char *text, unsigned *repairs);
+double idv_address_score(const char *claimed, const char *document);
+
+/* ---- aggregation ---- */
+
+static nova_workflow_def_t def_of(const char *json)
+{
+    nova_workflow_def_t d;
+    char field[128], why[200];
+    assert_int_equal(
+        nova_workflow_validate(json, strlen(json), &d, field, sizeof(field), why, sizeof(why)),
+        NOVA_OK);
+    return d;
+}
+
+static const char *decide(const char *wf, const char *results, double *score, json_t **reasons)
+{
+    nova_workflow_def_t d = def_of(wf);
+    json_t *def = json_loads(wf, 0, NULL), *res = json_loads(results, 0, NULL);
+    assert_non_null(res);
+    json_t *out = idv_decide(&d, def, res);
+    static char decision[32];
+    snprintf(decision, sizeof(decision), "%s", json_string_value(json_object_get(out, "decision")));
+    if (score)
+        *score = json_number_value(json_object_get(out, "score"));
+    if (reasons)
+        *reasons = json_incref(json_object_get(out, "reasons"));
+    json_decref(out);
+    json_decref(def);
+    json_decref(res);
+    return decision;
+}
+
+static const char WF[] = "{\"name\":\"w\",\"steps\":[{\"check\":\"ocr\"},{\"check\":\"mrz\"},"
+                         "{\"check\":\"age\",\"on_fail\":\"review\"},"
+                         "{\"check\":\"address\",\"required\":false}],"
+                         "\"decision\":{\"approve_at\":0.8,\"reject_below\":0.4}}";
+
+static void test_decide(void **state)
+{
+    (void)state;
+    double score;
+    json_t *reasons = NULL;
+    /* All passed, high scores: approved. */
+    assert_string_equal(decide(WF,
+                               "[{\"status\":\"passed\",\"score\":0.9},{\"status\":\"passed\","
+                               "\"score\":1},{\"status\":\"passed\",\"score\":1},"
+                               "{\"status\":\"passed\",\"score\":0.9}]",
+                               &score, NULL),
+                        "approved");
+    assert_true(score > 0.94 && score < 0.96);
+    /* A required reject step failed: rejected, whatever the score, with the step named. */
+    assert_string_equal(decide(WF,
+                               "[{\"status\":\"passed\",\"score\":1},{\"status\":\"failed\","
+                               "\"score\":0.9}]",
+                               NULL, &reasons),
+                        "rejected");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(reasons, 0), "code")),
+                        "step_failed");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(reasons, 0), "step")),
+                        "mrz");
+    json_decref(reasons);
+    /* on_fail review: review_required. */
+    assert_string_equal(decide(WF,
+                               "[{\"status\":\"passed\",\"score\":1},{\"status\":\"passed\","
+                               "\"score\":1},{\"status\":\"failed\",\"score\":1},"
+                               "{\"status\":\"passed\",\"score\":1}]",
+                               NULL, NULL),
+                        "review_required");
+    /* A failed step that is not required is ignored (noted). */
+    assert_string_equal(decide(WF,
+                               "[{\"status\":\"passed\",\"score\":1},{\"status\":\"passed\","
+                               "\"score\":1},{\"status\":\"passed\",\"score\":1},"
+                               "{\"status\":\"failed\",\"score\":1}]",
+                               NULL, &reasons),
+                        "approved");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(reasons, 0), "code")),
+                        "step_failed_ignored");
+    json_decref(reasons);
+    /* The decision rule's bands. */
+    assert_string_equal(decide(WF, "[{\"status\":\"passed\",\"score\":0.6}]", NULL, NULL),
+                        "review_required");
+    assert_string_equal(decide(WF, "[{\"status\":\"passed\",\"score\":0.3}]", NULL, NULL),
+                        "rejected");
+    /* Review rules: a step in review, a score band. */
+    static const char RULES[] =
+        "{\"name\":\"w\",\"steps\":[{\"check\":\"ocr\"},{\"check\":\"mrz\"}],"
+        "\"review_rules\":[{\"any_step\":\"review\"},"
+        "{\"score_between\":[0.9,0.95]}],"
+        "\"decision\":{\"approve_at\":0.5,\"reject_below\":0.1}}";
+    assert_string_equal(
+        decide(RULES, "[{\"status\":\"passed\",\"score\":1},{\"status\":\"review\",\"score\":1}]",
+               NULL, NULL),
+        "review_required");
+    assert_string_equal(decide(RULES,
+                               "[{\"status\":\"passed\",\"score\":0.92},{\"status\":\"passed\","
+                               "\"score\":0.92}]",
+                               NULL, NULL),
+                        "review_required");
+    assert_string_equal(
+        decide(RULES, "[{\"status\":\"passed\",\"score\":1},{\"status\":\"passed\",\"score\":1}]",
+               NULL, NULL),
+        "approved");
+    /* Deterministic: the same input, the same answer. */
+    for (int i = 0; i < 3; i++)
+        assert_string_equal(decide(WF, "[{\"status\":\"passed\",\"score\":0.6}]", NULL, NULL),
+                            "review_required");
+}
+
+/* ---- checks over earlier outputs ---- */
+
+/* Doc 9303 part 4 specimen (TD3), as OCR would hand it over. */
+static const char *const TD3[] = {"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+                                  "L898902C36UTO7408122F1204159ZE184226B<<<<<10"};
+
+static idv_check_out_t run(idv_check_fn fn, json_t *steps, json_t *applicant, json_t *config)
+{
+    idv_images_t im = {0};
+    idv_check_in_t in = {NULL, &im, config, steps, applicant, 1796000000 /* 2026-12 */};
+    idv_check_out_t out = {0};
+    assert_int_equal(fn(&in, &out), NOVA_OK);
+    return out;
+}
+
+static void out_free(idv_check_out_t *o)
+{
+    json_decref(o->reasons);
+    json_decref(o->extracted);
+}
+
+static bool has_reason(const idv_check_out_t *o, const char *code)
+{
+    for (size_t i = 0; i < json_array_size(o->reasons); i++)
+        if (strcmp(json_string_value(json_array_get(o->reasons, i)), code) == 0)
+            return true;
+    return false;
+}
+
+static json_t *ocr_steps(const char *l1, const char *l2, const char *text)
+{
+    return json_pack("{s:{s:s, s:{s:[s, s], s:s}}}", "ocr", "check", "ocr", "extracted",
+                     "mrz_lines", l1, l2, "text", text);
+}
+
+static void test_mrz_check(void **state)
+{
+    (void)state;
+    json_t *steps = ocr_steps(TD3[0], TD3[1], "ERIKSSON ANNA MARIA L898902C3");
+    idv_check_out_t o = run(idv_check_mrz, steps, NULL, NULL);
+    assert_string_equal(o.status, "passed");
+    assert_string_equal(json_string_value(json_object_get(o.extracted, "document_number")),
+                        "L898902C3");
+    assert_true(json_is_true(json_object_get(json_object_get(o.extracted, "proved"), "names")));
+    out_free(&o);
+    /* The claim disagrees with the zone: review, named. */
+    json_t *ap = json_pack("{s:s}", "document_number", "X1234567");
+    o = run(idv_check_mrz, steps, ap, NULL);
+    assert_string_equal(o.status, "review");
+    assert_true(has_reason(&o, "document_number_differs_from_claim"));
+    out_free(&o);
+    json_decref(ap);
+    json_decref(steps);
+    /* A names field the visual zone does not show is not proved. */
+    steps = ocr_steps(TD3[0], TD3[1], "SOMEONE ELSE");
+    o = run(idv_check_mrz, steps, NULL, NULL);
+    assert_string_equal(o.status, "review");
+    assert_true(has_reason(&o, "names_not_proved_by_visual_zone"));
+    out_free(&o);
+    json_decref(steps);
+    /* A misread check digit: failed, which one named. */
+    char bad[45];
+    memcpy(bad, TD3[1], 45);
+    bad[27] = '0'; /* the expiry's check digit */
+    steps = ocr_steps(TD3[0], bad, "ERIKSSON ANNA MARIA");
+    o = run(idv_check_mrz, steps, NULL, NULL);
+    assert_string_equal(o.status, "failed");
+    assert_true(has_reason(&o, "expiry_date_check_digit_failed"));
+    out_free(&o);
+    json_decref(steps);
+    /* No zone at all. */
+    steps = json_pack("{s:{s:s, s:{s:[]}}}", "ocr", "check", "ocr", "extracted", "mrz_lines");
+    o = run(idv_check_mrz, steps, NULL, NULL);
+    assert_string_equal(o.status, "failed");
+    assert_true(has_reason(&o, "mrz_not_found"));
+    out_free(&o);
+    json_decref(steps);
+}
+
+static void test_age_check(void **state)
+{
+    (void)state;
+    json_t *steps = json_pack("{s:{s:s, s:{s:s}}}", "mrz", "check", "mrz", "extracted",
+                              "birth_date", "2010-06-01");
+    json_t *cfg = json_pack("{s:i}", "min_age", 18);
+    idv_check_out_t o = run(idv_check_age, steps, NULL, cfg);
+    assert_string_equal(o.status, "failed");
+    assert_int_equal(json_integer_value(json_object_get(o.extracted, "age")), 16);
+    assert_true(has_reason(&o, "under_minimum_age"));
+    out_free(&o);
+    json_decref(steps);
+    steps = json_pack("{s:{s:s, s:{s:s}}}", "mrz", "check", "mrz", "extracted", "birth_date",
+                      "1980-12-31");
+    o = run(idv_check_age, steps, NULL, cfg);
+    assert_string_equal(o.status, "passed");
+    assert_int_equal(json_integer_value(json_object_get(o.extracted, "age")), 45);
+    out_free(&o);
+    /* The claim differs from the document: review. */
+    json_t *ap = json_pack("{s:s}", "date_of_birth", "1981-01-01");
+    o = run(idv_check_age, steps, ap, cfg);
+    assert_string_equal(o.status, "review");
+    assert_true(has_reason(&o, "birth_date_differs_from_claim"));
+    out_free(&o);
+    json_decref(ap);
+    json_decref(steps);
+    /* Only a claim: never passed on the applicant's word alone. */
+    ap = json_pack("{s:s}", "date_of_birth", "1980-01-01");
+    steps = json_object();
+    o = run(idv_check_age, steps, ap, cfg);
+    assert_string_equal(o.status, "review");
+    assert_true(has_reason(&o, "birth_date_not_proved_by_document"));
+    out_free(&o);
+    json_decref(ap);
+    json_decref(steps);
+    json_decref(cfg);
+}
+
+static void test_address(void **state)
+{
+    (void)state;
+    assert_true(idv_address_score("12 Moi Avenue, Nairobi", "ADDRESS\n12 MOI AVENUE NAIROBI") ==
+                1.0);
+    /* One OCR misread in a long word still matches. */
+    assert_true(idv_address_score("12 Kenyatta Avenue Nairobi", "12 KENYATIA AVENUE NAIROBI") ==
+                1.0);
+    assert_true(idv_address_score("12 Moi Avenue Nairobi", "4 OXFORD STREET ACCRA") < 0.3);
+    json_t *steps = json_pack("{s:{s:s, s:{s:s}}}", "ocr", "check", "ocr", "extracted", "text",
+                              "ADDRESS 81 OXFORD STREET JOHANNESBURG");
+    json_t *ap = json_pack("{s:s}", "address", "81 Oxford Street, Johannesburg");
+    idv_check_out_t o = run(idv_check_address, steps, ap, NULL);
+    assert_string_equal(o.status, "passed");
+    out_free(&o);
+    json_decref(ap);
+    ap = json_pack("{s:s}", "address", "3 Kampala Road Kampala");
+    o = run(idv_check_address, steps, ap, NULL);
+    assert_string_equal(o.status, "failed");
+    out_free(&o);
+    json_decref(ap);
+    json_decref(steps);
+}
+
+static void test_mrz_lines(void **state)
+{
+    (void)state;
+    unsigned repairs = 0;
+    /* OCR noise around a TD3 zone: spaces, a guillemet for '<', a K read for a filler. */
+    json_t *l = idv_mrz_lines("PASSPORT\nP<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\n"
+                              "L898902C36UTO 7408122F1204159ZE184226B<<<<<10\n",
+                              &repairs);
+    assert_int_equal(json_array_size(l), 2);
+    assert_string_equal(json_string_value(json_array_get(l, 0)), TD3[0]);
+    assert_string_equal(json_string_value(json_array_get(l, 1)), TD3[1]);
+    json_decref(l);
+    l = idv_mrz_lines("P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<K<<<<<<<<<<\n"
+                      "L898902C36UTO7408122F1204159ZE184226B<<<<<10",
+                      &repairs);
+    assert_string_equal(json_string_value(json_array_get(l, 0)), TD3[0]);
+    assert_int_equal(repairs, 1);
+    json_decref(l);
+    /* A TD1 zone: the last three lines, 30 wide. */
+    l = idv_mrz_lines("I<UTOD231458907<<<<<<<<<<<<<<<\n7408122F1204159UTO<<<<<<<<<<<6\n"
+                      "ERIKSSON<<ANNA<MARIA<<<<<<<<<<\n",
+                      NULL);
+    assert_int_equal(json_array_size(l), 3);
+    json_decref(l);
+    /* Text without a zone. */
+    l = idv_mrz_lines("REPUBLIC OF KENYA\nSurname\nOTIENO\n", NULL);
+    assert_int_equal(json_array_size(l), 0);
+    json_decref(l);
+    l = idv_mrz_lines("", NULL);
+    assert_int_equal(json_array_size(l), 0);
+    json_decref(l);
+}
+
+static void test_cursor(void **state)
+{
+    (void)state;
+    nova_arena_t a;
+    nova_arena_init(&a, 1024);
+    const char *c = nova_idv_cursor_make(&a, 1796000000, "ver_abc-DEF_1");
+    int64_t t = 0;
+    const char *id = NULL;
+    assert_int_equal(nova_idv_cursor_parse(&a, c, &t, &id), NOVA_OK);
+    assert_int_equal(t, 1796000000);
+    assert_string_equal(id, "ver_abc-DEF_1");
+    const char *bad[] = {"", "%%%", "bm9kb3Q", "MTIz", "LTEuYQ", "MTIuYSdi"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(nova_idv_cursor_parse(&a, bad[i], &t, &id), NOVA_INVALID);
+    nova_arena_free(&a);
+}
+
+/* ---- the repository ---- */
+
+static nova_store_t *open_store(void)
+{
+    const char *pg = getenv("NOVA_TEST_PG_URL");
+    nova_store_t *s = NULL;
+    char err[256];
+    assert_int_equal(nova_store_open(pg && *pg ? pg : "sqlite::memory:", &s, err, sizeof(err)),
+                     NOVA_OK);
+    assert_int_equal(nova_store_migrate(s, NULL, NULL), NOVA_OK);
+    return s;
+}
+
+static const char *tenant(nova_auth_t *auth, nova_store_t *s, nova_arena_t *a, const char *name)
+{
+    nova_tenant_t t;
+    static const nova_audit_actor_t by = {.id = "test"};
+    char unique[64];
+    snprintf(unique, sizeof(unique), "%s-%lld-%d", name, (long long)nova_time_now(), rand());
+    assert_int_equal(nova_auth_tenant_create(auth, s, a, &by, unique, &t), NOVA_OK);
+    return t.id;
+}
+
+static void test_store(void **state)
+{
+    (void)state;
+    nova_store_t *s = open_store();
+    nova_auth_config_t ac = {.issuer = "https://nova.test",
+                             .audience = "nova-api",
+                             .token_ttl = 300,
+                             .alg = NOVA_JWS_EDDSA};
+    memset(ac.master_key, 7, sizeof(ac.master_key));
+    nova_auth_t *auth = NULL;
+    assert_int_equal(nova_auth_new(&ac, &auth), NOVA_OK);
+    nova_arena_t a;
+    nova_arena_init(&a, 8192);
+    const char *t1 = tenant(auth, s, &a, "idv-one"), *t2 = tenant(auth, s, &a, "idv-two");
+    static const nova_audit_actor_t by = {.id = "test"};
+    nova_idv_workflow_row_t w;
+    nova_idv_problem_t pb;
+    const char *wf = "{\"name\":\"w\",\"steps\":[{\"check\":\"ocr\"},{\"check\":\"mrz\"}]}";
+    assert_int_equal(nova_idv_workflow_put(NULL, s, &a, &by, t1, NULL, wf, strlen(wf), &w, &pb),
+                     NOVA_OK);
+    assert_int_equal(w.version, 1);
+    const char *wid = w.id;
+    assert_int_equal(nova_idv_workflow_put(NULL, s, &a, &by, t1, wid, wf, strlen(wf), &w, &pb),
+                     NOVA_OK);
+    assert_int_equal(w.version, 2);
+    /* Another tenant cannot read or version it. */
+    assert_int_equal(nova_idv_workflow_get(NULL, s, &a, t2, wid, 0, &w), NOVA_NOT_FOUND);
+    assert_int_equal(nova_idv_workflow_put(NULL, s, &a, &by, t2, wid, wf, strlen(wf), &w, &pb),
+                     NOVA_NOT_FOUND);
+    assert_int_equal(nova_idv_workflow_get(NULL, s, &a, t1, wid, 1, &w), NOVA_OK);
+    assert_int_equal(w.version, 1);
+    /* A check without an engine is refused, naming it. */
+    const char *live = "{\"name\":\"w\",\"steps\":[{\"check\":\"ocr\"},{\"check\":\"liveness\"}]}";
+    assert_int_equal(nova_idv_workflow_put(NULL, s, &a, &by, t1, NULL, live, strlen(live), &w, &pb),
+                     NOVA_INVALID);
+    assert_string_equal(pb.field, "/steps/1/check");
+
+    /* Verifications: an idempotency key names the first one. */
+    nova_idv_verification_row_t v = {.tenant_id = t1,
+                                     .id = "ver_one",
+                                     .workflow_id = wid,
+                                     .workflow_version = 2,
+                                     .status = "queued",
+                                     .mode = "async",
+                                     .trace_id = "00112233445566778899aabbccddeeff",
+                                     .idempotency_key = "k1",
+                                     .request_digest = "d1",
+                                     .created_by = "test",
+                                     .created_at = 1000};
+    nova_audit_entry_t e;
+    assert_int_equal(nova_audit_entry_make(&e, &a, &by, t1, "verification.create", "verification",
+                                           "ver_one", NULL),
+                     NOVA_OK);
+    const uint8_t job[] = "sealed";
+    const char *existing = NULL;
+    assert_int_equal(nova_store_idv_verification_insert(s, &a, &v, job, 6, &e, &existing), NOVA_OK);
+    v.id = "ver_two";
+    assert_int_equal(nova_store_idv_verification_insert(s, &a, &v, job, 6, &e, &existing),
+                     NOVA_CONFLICT);
+    assert_string_equal(existing, "ver_one");
+    assert_int_equal(nova_idv_verification_get(NULL, s, &a, t1, "ver_two", &(json_t *){NULL}),
+                     NOVA_NOT_FOUND);
+    /* A step recorded twice (a redelivered job) is stored and billed once. */
+    uint8_t sealed[] = {1, 2, 3, 4};
+    nova_idv_step_row_t st = {0, "ocr", "ocr", "passed", sealed, 4, 1001};
+    bool fresh = false;
+    assert_int_equal(nova_store_idv_step_put(s, t1, "ver_one", &st, 2, &fresh), NOVA_OK);
+    assert_true(fresh);
+    assert_int_equal(nova_store_idv_step_put(s, t1, "ver_one", &st, 2, &fresh), NOVA_OK);
+    assert_false(fresh);
+    nova_idv_usage_row_t *u = NULL;
+    size_t n = 0;
+    assert_int_equal(nova_store_idv_usage(s, &a, t1, 0, 0, &u, &n), NOVA_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(u[0].units, 2);
+    assert_int_equal(u[0].checks, 1);
+    assert_int_equal(nova_store_idv_usage(s, &a, t2, 0, 0, &u, &n), NOVA_OK);
+    assert_int_equal(n, 0);
+    /* Decided once; the job is dropped with the decision. */
+    assert_int_equal(nova_store_idv_verification_start(s, t1, "ver_one", 1002), NOVA_OK);
+    assert_int_equal(nova_audit_entry_make(&e, &a, &by, t1, "verification.decide", "verification",
+                                           "ver_one", NULL),
+                     NOVA_OK);
+    assert_int_equal(nova_store_idv_verification_finish(s, t1, "ver_one", "completed", "approved",
+                                                        "{}", 1003, 0, &e),
+                     NOVA_OK);
+    assert_int_equal(nova_store_idv_verification_finish(s, t1, "ver_one", "completed", "rejected",
+                                                        "{}", 1004, 0, &e),
+                     NOVA_NOT_FOUND);
+    assert_int_equal(nova_store_idv_verification_start(s, t1, "ver_one", 1005), NOVA_NOT_FOUND);
+    const uint8_t *p = NULL;
+    size_t plen = 0;
+    assert_int_equal(nova_store_idv_job_get(s, &a, t1, "ver_one", &p, &plen), NOVA_NOT_FOUND);
+    /* Another tenant sees nothing of it. */
+    nova_idv_verification_row_t got;
+    assert_int_equal(nova_store_idv_verification_get(s, &a, t2, "ver_one", &got), NOVA_NOT_FOUND);
+    assert_int_equal(nova_store_idv_verification_get(s, &a, t1, "ver_one", &got), NOVA_OK);
+    assert_string_equal(got.decision, "approved");
+    assert_int_equal(got.attempts, 1);
+    nova_arena_free(&a);
+    nova_auth_free(auth);
+    nova_store_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decide),    cmocka_unit_test(test_mrz_check),
+        cmocka_unit_test(test_age_check), cmocka_unit_test(test_address),
+        cmocka_unit_test(test_mrz_lines), cmocka_unit_test(test_cursor),
+        cmocka_unit_test(test_store),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
