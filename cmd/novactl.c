@@ -30,8 +30,10 @@
 #include "nova/audit_store.h"
 #include "nova/datakey.h"
 #include "nova/log.h"
+#include "nova/idv.h"
 #include "nova/mrz_json.h"
 #include "nova/people.h"
+#include "nova/policy_test.h"
 #include "nova/vision.h"
 
 /* Options, as bits: each command says which it requires and which it accepts. */
@@ -45,6 +47,7 @@ enum {
     OPT_OUT = 1 << 6,
     OPT_GRACE = 1 << 7,
     OPT_REGION = 1 << 8,
+    OPT_MUTATE = 1 << 9, /* a flag: no value */
 };
 
 /* `audit verify` found a chain that does not verify. */
@@ -89,6 +92,8 @@ static int face_compare(nova_app_t *, nova_arena_t *, const cli_t *, const char 
 static int face_liveness(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int face_passive(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int mrz_parse(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int policy_test(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int workflow_cmd(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int user_cmd(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 
 static const command_t commands[] = {
@@ -119,10 +124,18 @@ static const command_t commands[] = {
     {"face", "liveness", 2, 0, 0, "face liveness ACTION[,ACTION...] DIR", face_liveness},
     {"face", "passive", 1, 0, 0, "face passive IMAGE.jpg", face_passive},
     {"mrz", "parse", 1, 0, 0, "mrz parse FILE|-", mrz_parse},
+    {"policy", "test", 1, 0, OPT_MUTATE, "policy test FILE.fga.yaml [--mutate]", policy_test},
+    {"workflow", "create", 1, OPT_TENANT, OPT_TENANT, "workflow create --tenant ID FILE|-",
+     workflow_cmd},
+    {"workflow", "list", 0, OPT_TENANT, OPT_TENANT, "workflow list --tenant ID", workflow_cmd},
     {"user", "create", 1, OPT_TENANT, OPT_TENANT | OPT_NAME,
      "user create --tenant ID [--name NAME] EMAIL", user_cmd},
     {"user", "list", 0, OPT_TENANT, OPT_TENANT, "user list --tenant ID", user_cmd},
     {"user", "suspend", 1, OPT_TENANT, OPT_TENANT, "user suspend --tenant ID USER_ID", user_cmd},
+    {"workflow", "show", 1, OPT_TENANT, OPT_TENANT, "workflow show --tenant ID WORKFLOW_ID",
+     workflow_cmd},
+    {"workflow", "update", 2, OPT_TENANT, OPT_TENANT,
+     "workflow update --tenant ID WORKFLOW_ID FILE|-", workflow_cmd},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -729,6 +742,17 @@ static int audit_export(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const
     return st ? fail(st, "cannot export the audit log") : NOVA_EXIT_OK;
 }
 
+/* ---- workflow: the verification gateway's workflows (src/idv/gateway/workflows.c) ---- */
+
+static int workflow_cmd(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    int rc;
+    if (!tenant_arg(app, ar, c, &rc))
+        return rc;
+    return nova_idv_ctl_workflow(app->store, app->cfg.redis_url, c->pos[1], c->tenant, args,
+                                 json_out);
+}
+
 /* ---- users (issue 11): src/people/ctl.c ---- */
 
 static int user_cmd(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
@@ -743,6 +767,24 @@ static int user_cmd(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const cha
 /* ---- mrz: the MRZ engine on a local file or stdin (no store) ---- */
 
 static void face_print(json_t *o);
+
+/* policy test: an OpenFGA test file; --mutate adds the mutation score (nova/policy_test.h). */
+static int policy_test(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    (void)app, (void)ar;
+    char err[512];
+    json_t *rep = NULL;
+    if (nova_policy_test_run(args[0], c->given & OPT_MUTATE, &rep, err, sizeof(err)) != NOVA_OK)
+        return fail(NOVA_INVALID, err);
+    int rc = json_integer_value(json_object_get(rep, "failed")) ? NOVA_EXIT_INVALID : NOVA_EXIT_OK;
+    if (json_out)
+        print_json(rep);
+    else {
+        nova_policy_test_print(rep, stdout);
+        json_decref(rep);
+    }
+    return rc;
+}
 
 static int mrz_parse(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
 {
@@ -1008,7 +1050,7 @@ static const struct {
     {"scopes", OPT_SCOPES}, {"audiences", OPT_AUDIENCES},
     {"from", OPT_FROM},     {"to", OPT_TO},
     {"out", OPT_OUT},       {"grace", OPT_GRACE},
-    {"region", OPT_REGION},
+    {"region", OPT_REGION}, {"mutate", OPT_MUTATE},
 };
 
 static const char *opt_name(unsigned bit)
@@ -1043,7 +1085,8 @@ static bool parse_args(int argc, char **argv, nova_arena_t *ar, cli_t *c, const 
         L_TO,
         L_OUT,
         L_GRACE,
-        L_REGION
+        L_REGION,
+        L_MUTATE
     };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, L_JSON},
@@ -1058,6 +1101,7 @@ static bool parse_args(int argc, char **argv, nova_arena_t *ar, cli_t *c, const 
         {"out", required_argument, NULL, L_OUT},
         {"grace", required_argument, NULL, L_GRACE},
         {"region", required_argument, NULL, L_REGION},
+        {"mutate", no_argument, NULL, L_MUTATE},
         {NULL, 0, NULL, 0},
     };
     const int maxpos = (int)(sizeof(c->pos) / sizeof(c->pos[0]));
@@ -1115,6 +1159,9 @@ static bool parse_args(int argc, char **argv, nova_arena_t *ar, cli_t *c, const 
         case L_REGION:
             slot = &c->region, bit = OPT_REGION;
             break;
+        case L_MUTATE:
+            c->given |= OPT_MUTATE;
+            continue;
         case ':':
             bad(why, nova_arena_printf(ar, "option %s needs a value", argv[optind - 1]));
             continue;

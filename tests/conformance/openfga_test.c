@@ -18,125 +18,39 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <yaml.h>
 
 #include "nova/policy.h"
+#include "nova/policy_test.h"
 
-/* ---- YAML -> JSON (just what the corpora use: maps, sequences, scalars) ---- */
-
-static json_t *scalar(const yaml_event_t *ev)
-{
-    const char *v = (const char *)ev->data.scalar.value;
-    size_t n = ev->data.scalar.length;
-    if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return json_stringn(v, n);
-    if (n == 0 || strcmp(v, "null") == 0 || strcmp(v, "~") == 0)
-        return json_null();
-    /* YAML 1.1 booleans as the corpora write them (true, True, TRUE) */
-    if (strcmp(v, "true") == 0 || strcmp(v, "True") == 0 || strcmp(v, "TRUE") == 0)
-        return json_true();
-    if (strcmp(v, "false") == 0 || strcmp(v, "False") == 0 || strcmp(v, "FALSE") == 0)
-        return json_false();
-    char *end;
-    long long i = strtoll(v, &end, 10);
-    if (*end == '\0' && end != v)
-        return json_integer(i);
-    double d = strtod(v, &end);
-    json_t *r = *end == '\0' && end != v ? json_real(d) : NULL;
-    if (r)
-        return r; /* out-of-range numbers (1e309) stay text, as JSON cannot hold them */
-    return json_stringn(v, n);
-}
-
-/* Parses the next node from the parser (the event ev is its first). */
-static json_t *node(yaml_parser_t *p, yaml_event_t *ev)
-{
-    if (ev->type == YAML_SCALAR_EVENT)
-        return scalar(ev);
-    if (ev->type == YAML_SEQUENCE_START_EVENT) {
-        json_t *a = json_array();
-        for (;;) {
-            yaml_event_t e;
-            if (!yaml_parser_parse(p, &e)) {
-                json_decref(a);
-                return NULL;
-            }
-            if (e.type == YAML_SEQUENCE_END_EVENT) {
-                yaml_event_delete(&e);
-                return a;
-            }
-            json_t *v = node(p, &e);
-            yaml_event_delete(&e);
-            if (!v) {
-                json_decref(a);
-                return NULL;
-            }
-            json_array_append_new(a, v);
-        }
-    }
-    if (ev->type == YAML_MAPPING_START_EVENT) {
-        json_t *o = json_object();
-        for (;;) {
-            yaml_event_t k;
-            if (!yaml_parser_parse(p, &k)) {
-                json_decref(o);
-                return NULL;
-            }
-            if (k.type == YAML_MAPPING_END_EVENT) {
-                yaml_event_delete(&k);
-                return o;
-            }
-            if (k.type != YAML_SCALAR_EVENT) {
-                yaml_event_delete(&k);
-                json_decref(o);
-                return NULL;
-            }
-            char *key = strndup((const char *)k.data.scalar.value, k.data.scalar.length);
-            yaml_event_delete(&k);
-            yaml_event_t e;
-            if (!key || !yaml_parser_parse(p, &e)) {
-                free(key);
-                json_decref(o);
-                return NULL;
-            }
-            json_t *v = node(p, &e);
-            yaml_event_delete(&e);
-            if (!v) {
-                free(key);
-                json_decref(o);
-                return NULL;
-            }
-            json_object_set_new(o, key, v);
-            free(key);
-        }
-    }
-    return NULL;
-}
+/* ---- the corpus files (YAML, read with the engine's own reader) ---- */
 
 static json_t *load_yaml(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    yaml_parser_t p;
-    yaml_parser_initialize(&p);
-    yaml_parser_set_input_file(&p, f);
-    json_t *root = NULL;
-    yaml_event_t e;
-    while (yaml_parser_parse(&p, &e)) {
-        yaml_event_type_t t = e.type;
-        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT ||
-            t == YAML_SCALAR_EVENT) {
-            root = node(&p, &e);
-            yaml_event_delete(&e);
-            break;
+    size_t cap = 1 << 20, n = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            char *more = realloc(buf, cap * 2);
+            if (!more) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = more;
+            cap *= 2;
         }
-        yaml_event_delete(&e);
-        if (t == YAML_STREAM_END_EVENT)
-            break;
     }
-    yaml_parser_delete(&p);
     fclose(f);
+    char err[256];
+    json_t *root = buf ? nova_policy_yaml_parse(buf, n, err, sizeof(err)) : NULL;
+    if (buf && !root)
+        fprintf(stderr, "%s: %s\n", path, err);
+    free(buf);
     return root;
 }
 
