@@ -152,6 +152,7 @@ static json_t *verification_json(nova_idv_t *g, nova_store_t *s,
                   "created_at", (json_int_t)v->created_at, "updated_at", (json_int_t)v->updated_at);
     if (o == NULL)
         return NULL;
+    json_object_set_new(o, "attempts", json_integer(v->attempts));
     if (v->reference && *v->reference)
         json_object_set_new(o, "reference", json_string(v->reference));
     if (v->callback_url && *v->callback_url)

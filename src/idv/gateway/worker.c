@@ -216,6 +216,8 @@ nova_status nova_idv_process(nova_idv_t *g, nova_store_t *s, const char *tenant_
     }
     if ((st = nova_store_idv_verification_start(s, tenant_id, v.id, nova_time_now())) != NOVA_OK)
         goto end;
+    nova_log_info("verification %s trace %s: attempt %lld started", v.id, v.trace_id,
+                  (long long)v.attempts + 1);
     st = job_open(g, s, &a, tenant_id, v.id, &job);
     if (st == NOVA_NOT_FOUND || st == NOVA_INVALID || st == NOVA_UNAUTHORIZED) {
         st = idv_fail(s, &a, tenant_id, v.id, "job_unreadable");
