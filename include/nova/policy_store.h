@@ -34,6 +34,11 @@ nova_status nova_store_fga_store_create(nova_store_t *s, const nova_fga_store_t 
 /* A live store of the tenant; NOVA_NOT_FOUND when absent, deleted or another tenant's. */
 nova_status nova_store_fga_store_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                      const char *id, nova_fga_store_t *out);
+/* nova_store_fga_store_get and, in the same read, the store's latest model id ("" when it has
+ * none) and its change feed's head: one round trip before a query instead of three. */
+nova_status nova_store_fga_store_state(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                       const char *id, nova_fga_store_t *out,
+                                       const char **latest_model, int64_t *head);
 /* Up to limit live stores of the tenant with id > after ("" from the start), by id. */
 nova_status nova_store_fga_store_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                       const char *after, size_t limit, nova_fga_store_t **out,

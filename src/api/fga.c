@@ -359,6 +359,8 @@ typedef struct fga_ctx {
     const char *tenant_id;
     const char *store_id;
     nova_fga_store_t store;
+    const char *latest_model; /* read with the store: "" when it has no model */
+    int64_t head;             /* the change feed's head when the store was read */
     json_t *body;
 } fga_ctx_t;
 
@@ -402,8 +404,8 @@ static bool fga_open(nova_req_t *r, void *ud, const char *const *members, fga_ct
         return false;
     if ((c->s = fga_conn(r, c->api)) == NULL)
         goto fail;
-    nova_status st =
-        nova_store_fga_store_get(c->s, &r->arena, c->tenant_id, c->store_id, &c->store);
+    nova_status st = nova_store_fga_store_state(c->s, &r->arena, c->tenant_id, c->store_id,
+                                                &c->store, &c->latest_model, &c->head);
     if (st != NOVA_OK) {
         fga_status(r, st);
         goto fail;
@@ -616,25 +618,17 @@ static bool fga_model(nova_req_t *r, fga_ctx_t *c, fga_ix_t *e, const json_t *bo
         fga_error(r, 400, "validation_error", "invalid AuthorizationModelId: a ULID is required");
         return false;
     }
-    nova_fga_model_t row;
-    nova_status st = NOVA_OK;
-    bool have_row = false;
     if (id[0] == '\0') {
-        st = nova_store_fga_model_get(c->s, &r->arena, c->tenant_id, c->store_id, NULL, &row);
-        if (st == NOVA_NOT_FOUND) {
+        /* the latest, as read with the store (no read of its own) */
+        if (c->latest_model[0] == '\0') {
             fga_error(r, 400, "latest_authorization_model_not_found",
                       "No authorization models found for store '%s'", c->store_id);
             return false;
         }
-        if (st != NOVA_OK) {
-            fga_status(r, st);
-            return false;
-        }
-        id = row.id;
-        have_row = true;
+        id = c->latest_model;
     }
     fga_model_ref_t *m = NULL;
-    st = model_ref(c->s, &r->arena, e, id, have_row ? &row : NULL, &m);
+    nova_status st = model_ref(c->s, &r->arena, e, id, NULL, &m);
     if (st == NOVA_NOT_FOUND) {
         fga_error(r, 400, "authorization_model_not_found", "Authorization Model '%s' not found",
                   id);
@@ -680,12 +674,7 @@ static bool fga_consistent(nova_req_t *r, fga_ctx_t *c, fga_ix_t *e, const json_
         nova_time_mono_ns() - atomic_load(&e->synced_ns) < FGA_LATENCY_NS)
         return true;
     if (want < 0 && loaded) {
-        int64_t head = 0;
-        nova_status st = nova_store_fga_change_head(c->s, c->tenant_id, c->store_id, &head);
-        if (st != NOVA_OK) {
-            fga_status(r, st);
-            return false;
-        }
+        int64_t head = c->head; /* read with the store */
         want = head;
         if (atomic_load(&e->seq) >= head) {
             atomic_store(&e->synced_ns, nova_time_mono_ns());

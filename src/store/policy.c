@@ -24,6 +24,17 @@ static const nova_sql_t Q_STORE_GET = {
     NOVA_Q_FGA_STORE_GET, "fga store get",
     "SELECT " STORE_COLS " FROM fga_stores WHERE id = ? AND tenant_id = ? AND deleted_at = 0",
     NULL};
+/* A live store with, in the same read, its latest model id ("" when none) and its change
+ * feed's head: what every query route needs before it evaluates. */
+static const nova_sql_t Q_STORE_STATE = {
+    NOVA_Q_FGA_STORE_STATE, "fga store state",
+    "SELECT s.id, s.tenant_id, s.name, s.created_at, s.updated_at, "
+    "COALESCE((SELECT m.id FROM fga_models m WHERE m.store_id = s.id AND m.tenant_id = s.tenant_id "
+    "ORDER BY m.id DESC LIMIT 1), ''), "
+    "COALESCE((SELECT MAX(c.seq) FROM fga_changes c WHERE c.store_id = s.id "
+    "AND c.tenant_id = s.tenant_id), 0) "
+    "FROM fga_stores s WHERE s.id = ? AND s.tenant_id = ? AND s.deleted_at = 0",
+    NULL};
 static const nova_sql_t Q_STORE_LIST = {NOVA_Q_FGA_STORE_LIST, "fga store list",
                                         "SELECT " STORE_COLS " FROM fga_stores "
                                         "WHERE tenant_id = ? AND deleted_at = 0 AND id > ? "
@@ -230,6 +241,42 @@ nova_status nova_store_fga_store_get(nova_store_t *s, nova_arena_t *a, const cha
     if (n == 0)
         return NOVA_NOT_FOUND;
     *out = rows[0];
+    return NOVA_OK;
+}
+
+typedef struct store_state_row {
+    nova_fga_store_t st;
+    const char *latest_model;
+    int64_t head;
+} store_state_row_t;
+
+static nova_status read_store_state(nova_rows_t *r, nova_arena_t *a, store_state_row_t *o)
+{
+    nova_status st = read_store(r, a, &o->st);
+    if (st == NOVA_OK)
+        st = nova_store_col_str(r, 5, a, &o->latest_model);
+    o->head = r->s->drv->col_int64(r, 6);
+    return st;
+}
+
+nova_status nova_store_fga_store_state(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                       const char *id, nova_fga_store_t *out,
+                                       const char **latest_model, int64_t *head)
+{
+    if (!valid_id(tenant_id) || !valid_id(id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
+    store_state_row_t *rows;
+    size_t n;
+    nova_status st = read_rows(s, a, &Q_STORE_STATE, tenant_id, p, 2, 1, sizeof(*rows),
+                               (row_fn)read_store_state, (void **)&rows, &n);
+    if (st != NOVA_OK)
+        return st;
+    if (n == 0)
+        return NOVA_NOT_FOUND;
+    *out = rows[0].st;
+    *latest_model = rows[0].latest_model;
+    *head = rows[0].head;
     return NOVA_OK;
 }
 
