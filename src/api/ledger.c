@@ -631,7 +631,7 @@ static void write_posting(nova_req_t *r, nova_store_t *s, const nova_ledger_post
     nova_ledger_write_t w = {p,      deltas,        nd,    kind,
                              parent, parent_units,  total, r->principal->client_id,
                              now,    check_account, &now,  render_posting,
-                             &view};
+                             &view,  false};
     nova_audit_entry_t e;
     json_t *attrs =
         json_pack("{s:s,s:i,s:b}", "kind", kind, "entries", (int)p->n, "pending", p->pending);
@@ -732,9 +732,8 @@ static void postings_batch(nova_req_t *r, void *ud)
         nova_arena_alloc(&r->arena, n * NOVA_LEDGER_MAX_ENTRIES * sizeof(*deltas));
     nova_ledger_write_t *w = nova_arena_alloc(&r->arena, n * sizeof(*w));
     posting_view *views = nova_arena_alloc(&r->arena, n * sizeof(*views));
-    nova_audit_entry_t *audits = nova_arena_alloc(&r->arena, n * sizeof(*audits));
     nova_ledger_outcome_t *out = nova_arena_alloc(&r->arena, n * sizeof(*out));
-    if (!p || !deltas || !w || !views || !audits || !out) {
+    if (!p || !deltas || !w || !views || !out) {
         json_decref(body);
         nova_resp_status(r, NOVA_NOMEM, NULL);
         return;
@@ -785,18 +784,13 @@ static void postings_batch(nova_req_t *r, void *ud)
                                   now,
                                   0,
                                   0};
-        w[i] = (nova_ledger_write_t){&p[i],    d,
-                                     nd,       "posting",
-                                     NULL,     0,
-                                     total,    r->principal->client_id,
-                                     now,      check_account,
-                                     &now,     render_posting,
-                                     &views[i]};
-        json_t *attrs = json_pack("{s:s,s:i,s:b,s:i}", "kind", "posting", "entries", (int)p[i].n,
-                                  "pending", p[i].pending, "batch_size", (int)n);
-        if (r->status == 0 &&
-            !audit_make(r, &audits[i], tenant, "ledger.posting.create", "posting", p[i].id, attrs))
-            break;
+        w[i] = (nova_ledger_write_t){&p[i],     d,
+                                     nd,        "posting",
+                                     NULL,      0,
+                                     total,     r->principal->client_id,
+                                     now,       check_account,
+                                     &now,      render_posting,
+                                     &views[i], false};
     }
     json_decref(body);
     if (r->status)
@@ -807,8 +801,14 @@ static void postings_batch(nova_req_t *r, void *ud)
     nova_store_t *s = api_store(r, api);
     if (s == NULL)
         return;
+    /* One entry for the batch (one transaction, one decision): its target the first posting,
+     * the count and the last id in its attributes; every posting records the entry's id. */
+    nova_audit_entry_t e;
+    if (!audit_make(r, &e, tenant, "ledger.posting.batch", "posting", p[0].id,
+                    json_pack("{s:i,s:s}", "postings", (int)n, "last", p[n - 1].id)))
+        return;
     size_t failed = 0;
-    nova_status st = nova_store_ledger_post_batch(s, &r->arena, tenant, w, audits, n, out, &failed);
+    nova_status st = nova_store_ledger_post_batch(s, &r->arena, tenant, w, n, &e, out, &failed);
     if (st == NOVA_FORBIDDEN) {
         const nova_ledger_outcome_t *o = &out[failed];
         const char *field = entry_field(r, &p[failed], o->refused_account);

@@ -376,7 +376,7 @@ const DRIVERS = {
       tok: l.tok, body: { postings: [{ id, entries: [{ account: l.from, direction: 'debit', amount: { currency: 'KES', value: '1' } }, { account: l.to, direction: 'credit', amount: { currency: 'KES', value: '1' } }] }] },
     });
     assert.equal(r.status, 201, r.text);
-    return { action: 'ledger.posting.create', actor: l.client, target: 'posting:' + id };
+    return { action: 'ledger.posting.batch', actor: l.client, target: 'posting:' + id };
   },
   'PUT /v1/core/accounts/{id}/status': async () => {
     const l = await ledger();
