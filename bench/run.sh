@@ -11,6 +11,7 @@
 #   dpop_paced       DPoP-bound GET /v1/me at a fixed rate, a fresh proof per request
 #   refresh_grants   SDK-session refresh grants per second (single-use tokens, 16 chains)
 #   audit_append_*   the cost of one audit append on SQLite and on PostgreSQL
+#   vision, vision_search  bench/vision.sh: the face engine and duplicate-face search
 # plus novad's idle RSS (after start) and peak RSS (VmHWM after the runs). Writes
 # bench/results/<scenario>.json and bench/results/summary.json and prints a table.
 # Knobs: NOVA_BENCH_BUILD (build), BENCH_SECONDS (10), BENCH_THREADS (2), BENCH_CONNECTIONS
@@ -255,6 +256,11 @@ scenario attack_slowloris \
 scenario attack_bodies \
     "1000 connections from 127.0.0.2-5, each POSTing a 1 MB body to an unknown route; novad RSS before, during and 12 s after" \
     "$TMP/attack_bodies.raw" python3 bench/attack.py bodies "$BASE" "$PID" "$TMP/attack_bodies.raw" 1000
+
+# The vision engine (issue 10) on one core: vision.json (descriptor, detection, face match,
+# liveness, against the tfjs reference) and vision_search.json (duplicate search to 1e6).
+NOVA_BENCH_BUILD=$BUILD BENCH_RESULTS=$RESULTS bash bench/vision.sh ||
+    echo "bench: bench/vision.sh failed; vision results not refreshed" >&2
 
 rc=0
 python3 - "$RESULTS" "$IDLE_RSS" "$PEAK_RSS" "$RATE" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'EOF' || rc=$?

@@ -3,8 +3,12 @@
 # pictures. Writes bench/results/vision.json: the C figures (bench/vision_bench.c), the
 # reference's (bench/vision_reference.js: face-api on tfjs CPU), their ratios, and the issue-10
 # targets (descriptor < 15 ms, detection + landmarks on 640x480 < 40 ms, face-match p95 < 150 ms,
-# peak RSS < 200 MB). Needs scripts/models.sh and a build (NOVA_BENCH_BUILD, default build).
-# Knobs: VISION_ITERATIONS (50), VISION_REF_ITERATIONS (5), BENCH_RESULTS (bench/results).
+# peak RSS < 200 MB), and the liveness verification of a 10-frame burst. Then
+# bench/results/vision_search.json: duplicate-face search at 1e4, 1e5 and 1e6 faces
+# (bench/vision_search.c: exact, and the IVF at the nprobe reaching recall 0.99).
+# Needs scripts/models.sh and a build (NOVA_BENCH_BUILD, default build).
+# Knobs: VISION_ITERATIONS (50), VISION_REF_ITERATIONS (5), VISION_SEARCH_SIZES
+# (10000,100000,1000000), VISION_SEARCH_QUERIES (200), BENCH_RESULTS (bench/results).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${NOVA_BENCH_BUILD:-build}
@@ -35,5 +39,28 @@ json.dump(out, open(sys.argv[3], 'w'), indent=2)
 print(f"{'step':28} {'nova p50':>10} {'nova p95':>10} {'tfjs p50':>10} {'x':>6}")
 for s in steps:
     print(f"{s:28} {c[s]['p50_ms']:10.2f} {c[s]['p95_ms']:10.2f} {ref[s]['p50_ms']:10.1f} {ratio[s]:6.1f}")
+print(f"{'liveness_verify_10_frames':28} {c['liveness_verify_10_frames']['p50_ms']:10.2f} {c['liveness_verify_10_frames']['p95_ms']:10.2f}")
 print(f"peak RSS {c['peak_rss_mb']} MB; targets: {targets}")
+PY
+
+# Duplicate-face search, one core.
+SEARCH=$BUILD/src/vision/vision_search
+[ -x "$SEARCH" ] || { echo "vision bench: build $BUILD first (make build)" >&2; exit 1; }
+taskset -c 0 "$SEARCH" "${VISION_SEARCH_SIZES:-10000,100000,1000000}" "${VISION_SEARCH_QUERIES:-200}" >"$TMP/search.json"
+python3 - "$TMP/search.json" "$RESULTS/vision_search.json" "$(git rev-parse --short HEAD)" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+r['commit'] = sys.argv[3]
+sizes = r['sizes']
+big = sizes.get('1000000')
+r['targets_met'] = {
+    'ivf_recall_at_1e6_at_least_0.99': bool(big) and big['ivf_at_recall_0.99']['recall'] >= 0.99,
+}
+json.dump(r, open(sys.argv[2], 'w'), indent=2)
+print(f"{'faces':>9} {'exact p50':>10} {'exact p95':>10} {'ivf nprobe':>10} {'recall':>7} {'ivf p50':>9} {'ivf p95':>9} {'build s':>8}")
+for n, s in sizes.items():
+    i = s['ivf_at_recall_0.99']
+    print(f"{n:>9} {s['exact']['p50_ms']:10.3f} {s['exact']['p95_ms']:10.3f} {i['nprobe']:>6}/{s['ivf_nlist']:<4}"
+          f"{i['recall']:7.4f} {i['p50_ms']:9.3f} {i['p95_ms']:9.3f} {s['ivf_build_s']:8.2f}")
+print(f"peak RSS {r['peak_rss_mb']} MB; targets: {r['targets_met']}")
 PY

@@ -3,7 +3,9 @@
  * JSON object: descriptor per face, detection + landmarks on a 640x480 picture (tiny detector
  * and SSD MobileNet v1), the whole
  * face-match check (two JPEG decodes, detection, landmarks, descriptors, quality), JPEG decode
- * alone, and the process's peak RSS. Inputs come from the sample photos of the npm package
+ * alone, the liveness verification of a 10-frame burst (ten JPEG decodes and
+ * nova_vision_liveness, on a live burst made by tests/unit/vision_synth.c), and the process's
+ * peak RSS. Inputs come from the sample photos of the npm package
  * (scripts/models.sh). With OUT_DIR it also writes the 640x480 JPEG and the match pair there,
  * so bench/vision.sh can time the tfjs reference on the same pictures.
  *   vision_bench [ITERATIONS [OUT_DIR]]
@@ -18,6 +20,7 @@
 #include <jpeglib.h>
 
 #include "../src/vision/internal.h"
+#include "../tests/unit/vision_synth.h"
 #include "nova/vision.h"
 
 #define MODEL NOVA_SRC_DIR "/tools/models/nova-face.bin"
@@ -222,6 +225,51 @@ int main(int argc, char **argv)
     printf("  \"match_decision\": \"%s\",\n  \"match_distance\": %.4f,\n",
            nova_vision_decision_name(r.decision), r.distance);
     stats("face_match_check", t, iters, 0);
+
+    /* liveness: a 10-frame live burst (neutral, turn_left, neutral, blink, neutral, smile,
+     * then neutral frames) as JPEGs, each decoded inside the timed part */
+    {
+        nova_vision_image_t src = {0};
+        nova_vision_face_t lf;
+        if (synth_face(m, 3, 1, &src, &lf) != NOVA_OK) {
+            fprintf(stderr, "vision_bench: cannot make the liveness burst\n");
+            return 1;
+        }
+        static const synth_pose poses[10] = {
+            SYNTH_NEUTRAL, SYNTH_TURN_LEFT, SYNTH_NEUTRAL, SYNTH_BLINK,   SYNTH_NEUTRAL,
+            SYNTH_SMILE,   SYNTH_NEUTRAL,   SYNTH_NEUTRAL, SYNTH_NEUTRAL, SYNTH_NEUTRAL};
+        static const nova_vision_action acts[3] = {NOVA_VISION_TURN_LEFT, NOVA_VISION_BLINK,
+                                                   NOVA_VISION_SMILE};
+        uint8_t *fj[10];
+        unsigned long fl[10];
+        for (int k = 0; k < 10; k++) {
+            nova_vision_image_t im;
+            synth_pose_frame(&src, &lf, poses[k], (unsigned)k + 1, &im);
+            fj[k] = encode(&im, 90, &fl[k]);
+            nova_vision_image_free(&im);
+        }
+        nova_vision_liveness_t *lr = malloc(sizeof *lr);
+        for (int i = 0; i < iters; i++) {
+            nova_vision_image_t im[10];
+            nova_vision_frame_t fr[10];
+            double s = now_ms();
+            for (int k = 0; k < 10; k++) {
+                nova_vision_decode_jpeg(fj[k], fl[k], &im[k]);
+                fr[k] = (nova_vision_frame_t){&im[k], fj[k], fl[k], 100 * k};
+            }
+            nova_vision_liveness(m, fr, 10, acts, 3, NULL, NULL, lr);
+            t[i] = now_ms() - s;
+            for (int k = 0; k < 10; k++)
+                nova_vision_image_free(&im[k]);
+        }
+        printf("  \"liveness_burst_side_px\": %d,\n  \"liveness_decision\": \"%s\",\n", src.width,
+               nova_vision_liveness_decision_name(lr->decision));
+        stats("liveness_verify_10_frames", t, iters, 0);
+        free(lr);
+        for (int k = 0; k < 10; k++)
+            free(fj[k]);
+        nova_vision_image_free(&src);
+    }
 
     if (out_dir) {
         unsigned long vlen;

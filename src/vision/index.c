@@ -8,8 +8,9 @@
  * Approximate (IVF, the inverted file of Jegou et al. 2011 without compression): k-means
  * (k-means++ seeding on a sample, Lloyd iterations with sgemm for the assignments) splits the
  * descriptors into nlist cells; a query scans its nprobe nearest cells exactly. Descriptors
- * are kept in cell order, so a cell is one contiguous block and one sgemv. The recall against
- * exact search, measured in bench/vision_search.c, sets nprobe. */
+ * are moved into cell order (one copy, not two: exact search maps positions back to items),
+ * so a cell is one contiguous block and one sgemv. The recall against exact search, measured
+ * in bench/vision_search.c, sets nprobe. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -21,17 +22,15 @@
 
 struct nova_vision_index {
     size_t n, cap;
-    float *x;     /* n x D, insertion order */
-    float *norm2; /* |x_i|^2 */
+    float *x;     /* n x D: positions [0, ivf_items) in cell order, then insertion order */
+    float *norm2; /* |x|^2 per position */
     /* IVF, when built (nlist > 0): */
     size_t nlist;
     float *cent;      /* nlist x D */
     float *cent2;     /* |c|^2 */
     size_t *start;    /* cell c holds positions start[c] .. start[c + 1] - 1 */
-    size_t *order;    /* position -> item */
-    float *xs;        /* descriptors in cell order */
-    float *xs2;       /* their |x|^2 */
-    size_t ivf_items; /* items covered by the IVF (added later ones are scanned exactly) */
+    size_t *order;    /* position -> item, for positions < ivf_items */
+    size_t ivf_items; /* items the IVF covers; position = item beyond them */
 };
 
 nova_status nova_vision_index_new(size_t capacity, nova_vision_index_t **out)
@@ -50,17 +49,23 @@ nova_status nova_vision_index_new(size_t capacity, nova_vision_index_t **out)
     return NOVA_OK;
 }
 
-static void ivf_clear(nova_vision_index_t *ix)
+/* Drops the cells; the positions keep their (cell) order and order still maps them. */
+static void ivf_clear_cells(nova_vision_index_t *ix)
 {
     free(ix->cent);
     free(ix->cent2);
     free(ix->start);
+    ix->cent = ix->cent2 = NULL;
+    ix->start = NULL;
+    ix->nlist = 0;
+}
+
+static void ivf_clear(nova_vision_index_t *ix)
+{
+    ivf_clear_cells(ix);
     free(ix->order);
-    free(ix->xs);
-    free(ix->xs2);
-    ix->cent = ix->cent2 = ix->xs = ix->xs2 = NULL;
-    ix->start = ix->order = NULL;
-    ix->nlist = ix->ivf_items = 0;
+    ix->order = NULL;
+    ix->ivf_items = 0;
 }
 
 void nova_vision_index_free(nova_vision_index_t *ix)
@@ -159,8 +164,10 @@ nova_status nova_vision_index_search(const nova_vision_index_t *ix,
     if (!dots)
         return NOVA_NOMEM;
     topk_t t = {hits, 0, k};
-    scan(ix->x, ix->norm2, NULL, 0, ix->n, q, norm2(q), (float)(max_distance * max_distance), dots,
-         &t);
+    float q2 = norm2(q), t2 = (float)(max_distance * max_distance);
+    scan(ix->x, ix->norm2, ix->order, 0, ix->ivf_items, q, q2, t2, dots, &t);
+    scan(ix->x + ix->ivf_items * D, ix->norm2 + ix->ivf_items, NULL, ix->ivf_items,
+         ix->n - ix->ivf_items, q, q2, t2, dots, &t);
     free(dots);
     finish(&t, n);
     return NOVA_OK;
@@ -206,12 +213,12 @@ static nova_status assign(const float *x, size_t n, const float *cent, const flo
 nova_status nova_vision_index_build_ivf(nova_vision_index_t *ix, size_t nlist, unsigned iterations,
                                         uint64_t seed)
 {
-    ivf_clear(ix);
     if (nlist == 0 || nlist > ix->n)
         return NOVA_INVALID;
+    ivf_clear_cells(ix);
     uint64_t s = seed ? seed : 0x9E3779B97F4A7C15ull;
-    /* train on a sample of at most 256 points per cell */
-    size_t ns = nlist * 256 < ix->n ? nlist * 256 : ix->n;
+    /* train on a sample of at most 64 points per cell */
+    size_t ns = nlist * 64 < ix->n ? nlist * 64 : ix->n;
     float *sample = malloc(ns * D * sizeof(float));
     size_t *label = malloc((ix->n > ns ? ix->n : ns) * sizeof(size_t));
     float *mind = malloc(ns * sizeof(float));
@@ -291,11 +298,13 @@ nova_status nova_vision_index_build_ivf(nova_vision_index_t *ix, size_t nlist, u
             ix->cent2[c] = norm2(ix->cent + c * D);
         st = assign(ix->x, ix->n, ix->cent, ix->cent2, nlist, label);
     }
+    /* move the descriptors into cell order; order maps each position to its item (through
+     * the previous build's order for positions it had moved) */
     ix->start = st == NOVA_OK ? calloc(nlist + 1, sizeof(size_t)) : NULL;
-    ix->order = st == NOVA_OK ? malloc(ix->n * sizeof(size_t)) : NULL;
-    ix->xs = st == NOVA_OK ? malloc(ix->n * D * sizeof(float)) : NULL;
-    ix->xs2 = st == NOVA_OK ? malloc(ix->n * sizeof(float)) : NULL;
-    if (st == NOVA_OK && (!ix->start || !ix->order || !ix->xs || !ix->xs2))
+    size_t *order = st == NOVA_OK ? malloc(ix->n * sizeof(size_t)) : NULL;
+    float *xs = st == NOVA_OK ? malloc(ix->n * D * sizeof(float)) : NULL;
+    float *xs2 = st == NOVA_OK ? malloc(ix->n * sizeof(float)) : NULL;
+    if (st == NOVA_OK && (!ix->start || !order || !xs || !xs2))
         st = NOVA_NOMEM;
     if (st == NOVA_OK) {
         memset(count, 0, nlist * sizeof(size_t));
@@ -306,17 +315,26 @@ nova_status nova_vision_index_build_ivf(nova_vision_index_t *ix, size_t nlist, u
         memset(count, 0, nlist * sizeof(size_t));
         for (size_t i = 0; i < ix->n; i++) {
             size_t pos = ix->start[label[i]] + count[label[i]]++;
-            ix->order[pos] = i;
-            memcpy(ix->xs + pos * D, ix->x + i * D, D * sizeof(float));
-            ix->xs2[pos] = ix->norm2[i];
+            order[pos] = i < ix->ivf_items ? ix->order[i] : i;
+            memcpy(xs + pos * D, ix->x + i * D, D * sizeof(float));
+            xs2[pos] = ix->norm2[i];
         }
+        free(ix->x);
+        free(ix->norm2);
+        free(ix->order);
+        ix->x = xs, ix->norm2 = xs2, ix->order = order, ix->cap = ix->n;
+        xs = xs2 = NULL;
+        order = NULL;
         ix->nlist = nlist;
         ix->ivf_items = ix->n;
     }
+    free(order);
+    free(xs);
+    free(xs2);
     free(label);
     free(count);
     if (st != NOVA_OK)
-        ivf_clear(ix);
+        ivf_clear_cells(ix);
     return st;
 }
 
@@ -357,7 +375,7 @@ nova_status nova_vision_index_search_ivf(const nova_vision_index_t *ix,
     topk_t t = {hits, 0, k};
     for (size_t p = 0; cells && p < ct.n; p++) {
         size_t c = cells[p].item, a = ix->start[c];
-        scan(ix->xs + a * D, ix->xs2 + a, ix->order + a, 0, ix->start[c + 1] - a, q, q2, t2, dots,
+        scan(ix->x + a * D, ix->norm2 + a, ix->order + a, 0, ix->start[c + 1] - a, q, q2, t2, dots,
              &t);
     }
     /* descriptors added since the build are scanned exactly */

@@ -89,6 +89,22 @@ static void test_exact_matches_loop(void **state)
         assert_int_equal(n, 1);
         assert_int_equal(hits[0].item, (size_t)(t * 97 % N));
     }
+    /* an IVF build reorders the descriptors: exact search still names the same items, after a
+     * second build too, and so does the IVF over every cell */
+    for (int b = 0; b < 2; b++) {
+        assert_int_equal(nova_vision_index_build_ivf(ix, 30 + 7 * b, 3, 9 + b), NOVA_OK);
+        for (int t = 0; t < 5; t++) {
+            nova_vision_hit_t e[5], a[5];
+            size_t ne, na;
+            const float *x0 = x + (t * 131 % N) * D;
+            assert_int_equal(nova_vision_index_search(ix, x0, 0.01, 5, e, &ne), NOVA_OK);
+            assert_int_equal(nova_vision_index_search_ivf(ix, x0, 64, 0.01, 5, a, &na), NOVA_OK);
+            assert_int_equal(ne, 1);
+            assert_int_equal(na, 1);
+            assert_int_equal(e[0].item, (size_t)(t * 131 % N));
+            assert_int_equal(a[0].item, (size_t)(t * 131 % N));
+        }
+    }
     nova_vision_hit_t h[1];
     size_t n;
     assert_int_equal(nova_vision_index_search(ix, q, 1.0, 0, h, &n), NOVA_INVALID);
