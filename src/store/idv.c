@@ -103,7 +103,7 @@ static const nova_sql_t Q_STEP_LIST = {
     NULL};
 static const nova_sql_t Q_USAGE = {
     -1, "idv usage",
-    "SELECT check_name, COUNT(*), SUM(units) FROM idv_usage WHERE tenant_id = ? AND created_at "
+    "SELECT check_name, COUNT(*), CAST(SUM(units) AS BIGINT) FROM idv_usage WHERE tenant_id = ? AND created_at "
     ">= ? AND created_at <= ? GROUP BY check_name ORDER BY check_name",
     NULL};
 

@@ -11,7 +11,10 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { randomBytes } from 'node:crypto';
 import { startNova, makeTenant, token, call } from './lib.mjs';
+
+const SUFFIX = randomBytes(4).toString('hex'); // tenant names are unique per deployment (shared PostgreSQL)
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const PY = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -36,8 +39,8 @@ before(async () => {
   rmSync(dir, { recursive: true, force: true });
   nova = await startNova({ NOVA_IDV_WORKERS: '2' });
   const scopes = 'workflows:read workflows:write verifications:read verifications:write audit:read sdk:sessions';
-  a = makeTenant(nova, 'idv-a', scopes);
-  b = makeTenant(nova, 'idv-b', scopes);
+  a = makeTenant(nova, 'idv-a-' + SUFFIX, scopes);
+  b = makeTenant(nova, 'idv-b-' + SUFFIX, scopes);
   aTok = await token(nova, a);
   bTok = await token(nova, b);
   secrets.push(a.secret, b.secret, aTok, bTok);
@@ -131,7 +134,7 @@ test('workflows: an invalid one is a 422 naming the field, and nothing is stored
 });
 
 test('workflows need workflows:* scopes (an SDK session never holds them)', async () => {
-  const c = makeTenant(nova, 'idv-noscope', 'verifications:read verifications:write');
+  const c = makeTenant(nova, 'idv-noscope-' + SUFFIX, 'verifications:read verifications:write');
   const tok = await token(nova, c);
   secrets.push(c.secret, tok);
   assert.equal((await call(nova, 'POST', '/v1/workflows', { tok, body: KYC })).status, 403);
