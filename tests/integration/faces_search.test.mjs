@@ -92,6 +92,21 @@ test('the descriptor is sealed at rest', { skip: !onSqlite && 'reads the SQLite 
   assert.equal(db.indexOf(raw), -1, 'the first floats of the descriptor are not in the file');
 });
 
+// On PostgreSQL the rows are the tenant's by row-level security, not only by the queries'
+// WHERE: the application role sees none of them under another tenant's setting.
+test('row-level security keeps the gallery per tenant', { skip: onSqlite && 'PostgreSQL only' }, () => {
+  const count = (tenant) => {
+    const r = spawnSync('psql', [process.env.NOVA_TEST_DATABASE_URL, '-qAt', '-c', `SET nova.tenant_id = '${tenant}'`,
+      '-c', 'SELECT count(*) FROM face_gallery', '-c', 'SELECT count(*) FROM face_gallery_versions'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.trim().split('\n').map(Number);
+  };
+  const [mine, myVersion] = count(a.tenant);
+  assert.ok(mine >= 1 && myVersion === 1, `tenant a sees its rows: ${mine}, ${myVersion}`);
+  assert.deepEqual(count(b.tenant), [0, 0]);
+  assert.deepEqual(count('ten_nobody'), [0, 0]);
+});
+
 test('bad input: 4xx naming the field', async () => {
   const img = frame('neutral_3');
   const bad = [
