@@ -22,6 +22,14 @@ b64u() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 seed() {
     local name=$1 dir=$2
     case $name in
+    webauthn_fuzz)
+        # mode 0: a none attestation object; a packed one; mode 2: an assertion; mode 3: a
+        # recovery code and a step-up body (see fuzz/webauthn_fuzz.c)
+        printf '%s' '00a363666d74646e6f6e656761747453746d74a0686175746844617461589456d982012de18edf08cf57d8d94b5e81a97199d3eb14f23b7c2b75c5c75f546d4500000000000000000000000000000000000000000010ababababababababababababababababa5010203262001215820000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f225820202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f' | xxd -r -p >"$dir/seed-none"
+        printf '%s' '00a363666d74667061636b65646761747453746d74a263616c672663736967584600000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000686175746844617461589456d982012de18edf08cf57d8d94b5e81a97199d3eb14f23b7c2b75c5c75f546d4500000000000000000000000000000000000000000010ababababababababababababababababa5010203262001215820000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f225820202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f' | xxd -r -p >"$dir/seed-packed"
+        printf '%s' '02004da5010203262001215820000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f225820202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f002556d982012de18edf08cf57d8d94b5e81a97199d3eb14f23b7c2b75c5c75f546d050000000900000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000' | xxd -r -p >"$dir/seed-assert"
+        printf '\x03\x00\x13abcd-efgh-ijkl-mnop{"b":[1,2],"a":"x"}' >"$dir/seed-codes"
+        ;;
     json_fuzz)
         printf '%s' '{}' >"$dir/seed-empty"
         printf '%s' '{"name":"billing","scopes":["clients:read","clients:write"],"audiences":["nova-api"]}' >"$dir/seed-client"
@@ -95,6 +103,13 @@ seed() {
     workflow_fuzz)
         printf '%s' '{"name":"kyc","steps":[{"check":"ocr","config":{"min_confidence":0.6}},{"id":"face","check":"face_match","config":{"match_max":0.45,"review_max":0.55},"depends_on":["ocr"],"on_fail":"review"},{"check":"custom_webhook","config":{"url":"https://h.example/x"}}],"review_rules":[{"any_step":"review"},{"score_between":[0.4,0.7]},{"when":"steps.face.distance > 0.5"}],"decision":{"approve_at":0.8,"reject_below":0.3}}' >"$dir/seed-full"
         printf '%s' '{"name":"m","steps":[{"check":"ocr"}]}' >"$dir/seed-min"
+        ;;
+    idv_fuzz)
+        # first byte: 0 OCR text to MRZ lines, 1 list cursor, 2 claimed address + OCR text
+        printf '\0PASSPORT\nP<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<K<<<<<<<<<<\nL898902C36UTO 7408122F1204159ZE184226B<<<<<10\n' >"$dir/seed-td3"
+        printf '\0I<UTOD231458907<<<<<<<<<<<<<<<\n7408122F1204159UTO<<<<<<<<<<<6\nERIKSSON<<ANNA<MARIA<<<<<<<<<<\n' >"$dir/seed-td1"
+        printf '\1MTc5NjAwMDAwMC52ZXJfYWJj' >"$dir/seed-cursor"
+        printf '\2%s\nADDRESS\n%s' '12 Moi Avenue, Nairobi' '12 MOI AVENUE NAIROBI' >"$dir/seed-address"
         ;;
     mrz_fuzz)
         printf 'P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10' >"$dir/seed-td3"

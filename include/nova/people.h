@@ -42,10 +42,9 @@ bool nova_password_verify(const char *hash, const char *pw, size_t n);
 
 typedef enum nova_totp_alg { NOVA_TOTP_SHA1 = 0, NOVA_TOTP_SHA256, NOVA_TOTP_SHA512 } nova_totp_alg;
 
-#define NOVA_TOTP_STEP 30       /* seconds */
-#define NOVA_TOTP_DIGITS 6      /* digits of a code */
-#define NOVA_TOTP_SECRET_LEN 20 /* bytes of a fresh secret (160 bits, RFC 4226 §4) */
-#define NOVA_TOTP_B32_MAX 104   /* base32 of up to 64 bytes, NUL included */
+#define NOVA_TOTP_STEP 30     /* seconds */
+#define NOVA_TOTP_DIGITS 6    /* digits of a code */
+#define NOVA_TOTP_B32_MAX 104 /* base32 of up to 64 bytes, NUL included */
 
 /* "SHA1", "SHA256", "SHA512" (the otpauth algorithm parameter). */
 const char *nova_totp_alg_name(nova_totp_alg alg);
@@ -217,6 +216,7 @@ typedef enum nova_login_outcome {
     NOVA_LOGIN_BAD,       /* wrong email or password (one answer for both) */
     NOVA_LOGIN_BAD_MFA,   /* wrong, reused or expired second factor */
     NOVA_LOGIN_SUSPENDED, /* the account is suspended */
+    NOVA_LOGIN_CLONED,    /* a passkey's signature counter went backwards: flagged */
     NOVA_LOGIN_OUTCOME_N
 } nova_login_outcome;
 /* "ok", "mfa_required", ... for metrics and the audit. */
@@ -296,12 +296,104 @@ nova_status nova_people_stepup_complete(nova_people_t *p, nova_store_t *s, nova_
 nova_status nova_people_stepup_admit(nova_people_t *p, const nova_user_claims_t *c, int aal,
                                      const char *orig_hash, const char **why);
 
+/* ---- WebAuthn (passkeys), the relying party's checks (src/people/webauthn.c) ---- */
+
+enum { NOVA_COSE_ES256 = -7, NOVA_COSE_EDDSA = -8, NOVA_COSE_RS256 = -257 };
+
+/* What a ceremony must match. */
+typedef struct nova_webauthn_expect {
+    const char *type;      /* "webauthn.create" | "webauthn.get" */
+    const char *challenge; /* base64url of the challenge this server issued */
+    const char *origin;    /* "https://app.example" (the RP's web origin) */
+    const char *rp_id;     /* "app.example" */
+    bool require_uv;       /* refuse without the UV flag */
+} nova_webauthn_expect_t;
+
+typedef struct nova_webauthn_reg {
+    const uint8_t *cred_id; /* in the arena */
+    size_t cred_id_len;
+    const uint8_t *public_key; /* the COSE_Key bytes, to store */
+    size_t public_key_len;
+    int alg;         /* NOVA_COSE_* */
+    const char *fmt; /* "none", "packed-self", "packed-x5c" */
+    uint32_t sign_count;
+    bool user_verified;
+    char aaguid[37];
+} nova_webauthn_reg_t;
+
+/* §7.1: clientDataJSON (type, challenge, origin, not cross-origin), the attestation object
+ * (CBOR: fmt, attStmt, authData), rpIdHash, UP (and UV when required), the credential's
+ * COSE key (ES256, EdDSA, RS256) and the attestation (none, packed self or x5c).
+ * NOVA_UNAUTHORIZED with *why (static text naming the part) otherwise. */
+nova_status nova_webauthn_verify_registration(nova_arena_t *ar, const nova_webauthn_expect_t *e,
+                                              const uint8_t *client_data, size_t cdl,
+                                              const uint8_t *attestation, size_t aol,
+                                              nova_webauthn_reg_t *out, const char **why);
+
+typedef struct nova_webauthn_assertion {
+    uint32_t sign_count;
+    bool user_verified;
+} nova_webauthn_assertion_t;
+
+/* §7.2: client data, authenticator data (rpIdHash, UP, UV when required) and the signature
+ * over authData || SHA-256(clientDataJSON) with the stored COSE key. The counter is the
+ * caller's to compare (nova_webauthn_counter_ok). */
+nova_status nova_webauthn_verify_assertion(const nova_webauthn_expect_t *e,
+                                           const uint8_t *public_key, size_t pkl,
+                                           const uint8_t *client_data, size_t cdl,
+                                           const uint8_t *auth_data, size_t adl, const uint8_t *sig,
+                                           size_t sl, nova_webauthn_assertion_t *out,
+                                           const char **why);
+/* false when the signature counter did not grow (both 0: an authenticator without one). */
+bool nova_webauthn_counter_ok(uint32_t stored, uint32_t seen);
+
+/* ---- passkey ceremonies (src/people/passkeys.c) ---- */
+
+/* The relying party: its id (a host name) and the web origin ceremonies run on. */
+typedef struct nova_webauthn_rp {
+    const char *rp_id;
+    const char *rp_name;
+    const char *origin;
+} nova_webauthn_rp_t;
+
+/* PublicKeyCredentialCreationOptions for the user of c (JSON text, caller frees with free()):
+ * a fresh challenge (single use, 300 s), EdDSA, ES256 and RS256, the user's credentials
+ * excluded, direct attestation requested. */
+nova_status nova_people_passkey_register_begin(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                               const nova_user_claims_t *c,
+                                               const nova_webauthn_rp_t *rp, char **options);
+/* Verifies the browser's credential (a json_t * object: id, type, response.clientDataJSON,
+ * response.attestationObject, base64url) against the challenge issued to this user, and
+ * stores the passkey (audited "passkey.register"). NOVA_INVALID / NOVA_UNAUTHORIZED with
+ * *why; NOVA_CONFLICT when registered already. */
+nova_status nova_people_passkey_register_finish(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                                const nova_user_claims_t *c,
+                                                const nova_webauthn_rp_t *rp, void *credential,
+                                                nova_passkey_t *out, const char **why);
+/* PublicKeyCredentialRequestOptions (JSON text, free()): a fresh challenge; with an email,
+ * that user's credentials as allowCredentials. */
+nova_status nova_people_passkey_login_begin(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                            const char *tenant_id, const char *email,
+                                            const nova_webauthn_rp_t *rp, char **options);
+/* Verifies an assertion (json_t *: id, type, response.clientDataJSON, .authenticatorData,
+ * .signature) and opens a session: AAL2 when the authenticator verified the user. A failure
+ * is NOVA_OK with out->outcome set (BAD, SUSPENDED, CLONED) and *why; NOVA_INVALID for a
+ * malformed credential. */
+nova_status nova_people_passkey_login_finish(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                             const nova_login_request_t *req,
+                                             const nova_webauthn_rp_t *rp, void *credential,
+                                             nova_login_result_t *out, const char **why);
+
 /* `novactl user create --tenant ID [--name NAME] EMAIL`, `user list --tenant ID`,
  * `user suspend --tenant ID USER_ID` (verb "create" | "list" | "suspend"; args the positional
  * arguments). Prints JSON when json, else one line per user. Returns novactl's exit code. */
 int nova_people_ctl_user(nova_auth_t *auth, nova_store_t *s, const char *redis_url,
                          const char *verb, const char *tenant_id, const char *name,
                          const char *const *args, bool json);
+
+/* The sign-in page (src/people/signin.html, embedded at build time). */
+extern const char nova_people_signin_html[];
+extern const size_t nova_people_signin_html_len;
 
 /* Counters for /metrics (Prometheus text). */
 nova_status nova_people_metrics(nova_buf_t *out);

@@ -166,4 +166,37 @@ nova_status nova_store_user_session_revoke_user(nova_store_t *s, nova_arena_t *a
                                                 const nova_audit_entry_t *audit, const char ***ids,
                                                 size_t *n);
 
+/* ---- WebAuthn credentials (passkeys) ---- */
+
+typedef struct nova_passkey {
+    const char *id; /* base64url of the credential id */
+    const char *tenant_id;
+    const char *user_id;
+    const uint8_t *public_key; /* COSE_Key */
+    size_t public_key_len;
+    int64_t alg;
+    int64_t sign_count;
+    const char *aaguid;
+    const char *attestation; /* "none" | "packed-self" | "packed-x5c" */
+    bool user_verified;
+    int64_t created_at;
+    int64_t last_used_at;
+    int64_t flagged_at; /* the counter went backwards once: a clone is suspected */
+} nova_passkey_t;
+
+/* NOVA_CONFLICT when the credential id is registered already (to anyone). */
+nova_status nova_store_passkey_create(nova_store_t *s, const nova_passkey_t *k,
+                                      const nova_audit_entry_t *audit);
+nova_status nova_store_passkey_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                   const char *id, nova_passkey_t *out);
+nova_status nova_store_passkey_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                    const char *user_id, nova_passkey_t **out, size_t *n);
+/* Moves the counter to count only if it is still `seen_before` (so of two racing uses of one
+ * counter value one wins), and records the use. NOVA_CONFLICT when it moved meanwhile. */
+nova_status nova_store_passkey_use(nova_store_t *s, const char *tenant_id, const char *id,
+                                   int64_t seen_before, int64_t count, int64_t now);
+/* Marks the credential flagged (a counter regression), with its audit entry. */
+nova_status nova_store_passkey_flag(nova_store_t *s, const char *tenant_id, const char *id,
+                                    int64_t now, const nova_audit_entry_t *audit);
+
 #endif

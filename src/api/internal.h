@@ -146,6 +146,11 @@ struct nova_people *api_people(nova_req_t *r, nova_api_t *api);
 /* Replies for a failed people call: 422 naming the field for NOVA_INVALID, 503 for the
  * control plane, else the status's problem. */
 void api_people_status(nova_req_t *r, nova_status st, const char *why);
+nova_status api_webauthn_register(nova_api_t *api, nova_http_server_t *srv);
+/* Verifies the request's user access token into *c; false with 401/403/503 written.
+ * allow_enrol_only: an enrol-only session (mfa required, none enrolled) may proceed. */
+bool api_user_authenticate(nova_req_t *r, nova_api_t *api, struct nova_people *p, nova_store_t *s,
+                           struct nova_user_claims *c, bool allow_enrol_only);
 /* Request-bound step-up: true when the caller's token may perform this request at aal, else
  * false with 403 MFA_REQUIRED and a challenge for exactly this request written. */
 bool api_stepup(nova_req_t *r, struct nova_people *p, nova_store_t *s,

@@ -56,6 +56,13 @@ nova_status people_mint(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                         const nova_user_session_t *ses, int aal, const char *amr, const char *orig,
                         int64_t ttl, const char **token);
 
+/* Opens a session for user_id: the store row and first refresh token (spending f, may be
+ * NULL, in its transaction), the control-plane record, the access token. */
+nova_status people_session_open(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                const nova_login_request_t *req, const char *user_id, int aal,
+                                const char *amr, bool enrol, const nova_factor_spend_t *f,
+                                nova_login_result_t *out);
+
 /* TOTP check for a user row: opens the secret and verifies code. *step the step matched. */
 nova_status people_totp_check(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                               const nova_user_t *u, const char *code, int64_t now, int64_t *step);

@@ -31,6 +31,7 @@ static const char *const outcome_names[NOVA_LOGIN_OUTCOME_N] = {
     [NOVA_LOGIN_BAD] = "bad_credentials",
     [NOVA_LOGIN_BAD_MFA] = "bad_second_factor",
     [NOVA_LOGIN_SUSPENDED] = "suspended",
+    [NOVA_LOGIN_CLONED] = "passkey_cloned",
 };
 
 const char *nova_login_outcome_name(nova_login_outcome o)
@@ -158,7 +159,7 @@ static nova_status refresh_token_new(nova_arena_t *ar, const char *tenant, const
 }
 
 /* Creates the session (spending f in its transaction), its hot record and its tokens. */
-static nova_status session_open(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+nova_status people_session_open(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                 const nova_login_request_t *req, const char *user_id, int aal,
                                 const char *amr, bool enrol, const nova_factor_spend_t *f,
                                 nova_login_result_t *out)
@@ -286,7 +287,7 @@ static nova_status login_second(nova_people_t *p, nova_store_t *s, nova_arena_t 
         return NOVA_OK;
     if (st)
         return st;
-    st = session_open(p, s, ar, req, user_id, 2, amr, false, &f, out);
+    st = people_session_open(p, s, ar, req, user_id, 2, amr, false, &f, out);
     if (st == NOVA_CONFLICT) {
         /* The step or the code was spent already (a replayed code): the password step still
          * stands, so the token goes back for another try (the attempts stay counted). */
@@ -356,7 +357,7 @@ nova_status nova_people_login(nova_people_t *p, nova_store_t *s, nova_arena_t *a
         return NOVA_OK;
     }
     bool enrol = req->mfa_required;
-    st = session_open(p, s, ar, req, u.id, 1, "pwd", enrol, NULL, out);
+    st = people_session_open(p, s, ar, req, u.id, 1, "pwd", enrol, NULL, out);
     if (st == NOVA_OK) {
         out->outcome = enrol ? NOVA_LOGIN_ENROL : NOVA_LOGIN_OK;
         people_count_login(out->outcome);

@@ -312,7 +312,11 @@ nova_status nova_people_totp_begin(nova_people_t *p, nova_store_t *s, nova_arena
 {
     nova_totp_alg alg = NOVA_TOTP_SHA1;
     nova_user_view_t v;
-    uint8_t raw[NOVA_TOTP_SECRET_LEN];
+    /* A key as long as the hash's output, as RFC 6238's reference does (20, 32, 64 bytes):
+     * apps that stretch shorter keys to that length (otplib) then compute the same codes. */
+    static const size_t key_len[] = {
+        [NOVA_TOTP_SHA1] = 20, [NOVA_TOTP_SHA256] = 32, [NOVA_TOTP_SHA512] = 64};
+    uint8_t raw[64];
     if (alg_name && nova_totp_alg_parse(alg_name, &alg) != NOVA_OK)
         return NOVA_INVALID;
     nova_status st = nova_people_user_get(p, s, ar, tenant_id, user_id, &v);
@@ -320,15 +324,16 @@ nova_status nova_people_totp_begin(nova_people_t *p, nova_store_t *s, nova_arena
         return st;
     if (strcmp(v.totp_state, "active") == 0)
         return NOVA_CONFLICT;
-    if ((st = nova_random_bytes(raw, sizeof(raw))) != NOVA_OK)
+    size_t klen = key_len[alg];
+    if ((st = nova_random_bytes(raw, klen)) != NOVA_OK)
         return st;
     char *b32 = nova_arena_alloc(ar, NOVA_TOTP_B32_MAX);
     const uint8_t *sealed = NULL;
     size_t slen = 0;
     if (b32 == NULL)
         return NOVA_NOMEM;
-    nova_base32_encode(raw, sizeof(raw), b32);
-    st = people_seal(p, s, ar, tenant_id, "user.totp_secret", raw, sizeof(raw), &sealed, &slen);
+    nova_base32_encode(raw, klen, b32);
+    st = people_seal(p, s, ar, tenant_id, "user.totp_secret", raw, klen, &sealed, &slen);
     OPENSSL_cleanse(raw, sizeof(raw));
     nova_audit_entry_t ae;
     json_t *attrs = json_pack("{s:s}", "algorithm", nova_totp_alg_name(alg));

@@ -86,6 +86,20 @@ Q(Q_SES_REVOKE, "UPDATE people_sessions SET revoked_at = ?, revoked_reason = ? "
 Q(Q_SES_REVOKE_USER, "UPDATE people_sessions SET revoked_at = ?, revoked_reason = ? "
                      "WHERE tenant_id = ? AND user_id = ? AND revoked_at = 0 RETURNING id");
 
+#define PK_COLS                                                                                    \
+    "id, tenant_id, user_id, public_key, alg, sign_count, aaguid, attestation, user_verified, "    \
+    "created_at, last_used_at, flagged_at"
+Q(Q_PK_INSERT, "INSERT INTO people_webauthn_credentials (" PK_COLS ") VALUES "
+               "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)");
+Q(Q_PK_GET, "SELECT " PK_COLS " FROM people_webauthn_credentials WHERE id = ? AND tenant_id = ?");
+Q(Q_PK_EXISTS, "SELECT count(*) FROM people_webauthn_credentials WHERE id = ?");
+Q(Q_PK_LIST, "SELECT " PK_COLS " FROM people_webauthn_credentials WHERE tenant_id = ? "
+             "AND user_id = ? ORDER BY created_at, id");
+Q(Q_PK_USE, "UPDATE people_webauthn_credentials SET sign_count = ?, last_used_at = ? "
+            "WHERE id = ? AND tenant_id = ? AND sign_count = ?");
+Q(Q_PK_FLAG, "UPDATE people_webauthn_credentials SET flagged_at = ? WHERE id = ? "
+             "AND tenant_id = ?");
+
 static bool valid_id(const char *s)
 {
     return s != NULL && s[0] != '\0' && strcmp(s, NOVA_STORE_ALL_TENANTS) != 0;
@@ -705,4 +719,102 @@ nova_status nova_store_user_session_revoke_user(nova_store_t *s, nova_arena_t *a
         *n = 0;
     }
     return st;
+}
+
+/* ---- passkeys ---- */
+
+static nova_status read_passkey(nova_rows_t *r, nova_arena_t *a, void *out)
+{
+    nova_passkey_t *k = out;
+    const nova_store_driver_t *d = r->s->drv;
+    nova_status st;
+    memset(k, 0, sizeof(*k));
+    if ((st = nova_store_col_str(r, 0, a, &k->id)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 1, a, &k->tenant_id)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 2, a, &k->user_id)) != NOVA_OK ||
+        (st = col_blob(r, 3, a, &k->public_key, &k->public_key_len)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 6, a, &k->aaguid)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 7, a, &k->attestation)) != NOVA_OK)
+        return st;
+    k->alg = d->col_int64(r, 4);
+    k->sign_count = d->col_int64(r, 5);
+    k->user_verified = d->col_int64(r, 8) != 0;
+    k->created_at = d->col_int64(r, 9);
+    k->last_used_at = d->col_int64(r, 10);
+    k->flagged_at = d->col_int64(r, 11);
+    return NOVA_OK;
+}
+
+nova_status nova_store_passkey_create(nova_store_t *s, const nova_passkey_t *k,
+                                      const nova_audit_entry_t *audit)
+{
+    int64_t exists = 0;
+    if (!k || !valid_id(k->id) || !valid_id(k->user_id) || !k->public_key || !k->public_key_len ||
+        !k->aaguid || !k->attestation || !audit_ok(k->tenant_id, audit))
+        return NOVA_INVALID;
+    nova_status st = nova_store_tx_begin(s, k->tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    /* Credential ids are global (an authenticator's), so the check sees every tenant. */
+    nova_sql_param_t ep[] = {NOVA_SQL_P_TEXT(k->id)};
+    st = nova_store_query_int(s, &Q_PK_EXISTS, NULL, ep, 1, &exists);
+    if (st == NOVA_OK && exists)
+        st = NOVA_CONFLICT;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(k->id),
+                            NOVA_SQL_P_TEXT(k->tenant_id),
+                            NOVA_SQL_P_TEXT(k->user_id),
+                            NOVA_SQL_P_BLOB(k->public_key, k->public_key_len),
+                            NOVA_SQL_P_INT(k->alg),
+                            NOVA_SQL_P_INT(k->sign_count),
+                            NOVA_SQL_P_TEXT(k->aaguid),
+                            NOVA_SQL_P_TEXT(k->attestation),
+                            NOVA_SQL_P_INT(k->user_verified ? 1 : 0),
+                            NOVA_SQL_P_INT(k->created_at)};
+    if (st == NOVA_OK)
+        st = nova_store_exec_q(s, &Q_PK_INSERT, NULL, p, 10, NULL);
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    return finish(s, st);
+}
+
+nova_status nova_store_passkey_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                   const char *id, nova_passkey_t *out)
+{
+    if (!valid_id(tenant_id) || !valid_id(id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
+    return get_one(s, &Q_PK_GET, tenant_id, p, 2, a, read_passkey, out);
+}
+
+nova_status nova_store_passkey_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                    const char *user_id, nova_passkey_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!valid_id(tenant_id) || !valid_id(user_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(user_id)};
+    return nova_store_get_all(s, &Q_PK_LIST, tenant_id, p, 2, a, read_passkey,
+                              sizeof(nova_passkey_t), (void **)out, n);
+}
+
+nova_status nova_store_passkey_use(nova_store_t *s, const char *tenant_id, const char *id,
+                                   int64_t seen_before, int64_t count, int64_t now)
+{
+    int64_t changed = 0;
+    if (!valid_id(tenant_id) || !valid_id(id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_INT(count), NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(id),
+                            NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_INT(seen_before)};
+    nova_status st = nova_store_exec_q(s, &Q_PK_USE, tenant_id, p, 5, &changed);
+    return st ? st : changed == 1 ? NOVA_OK : NOVA_CONFLICT;
+}
+
+nova_status nova_store_passkey_flag(nova_store_t *s, const char *tenant_id, const char *id,
+                                    int64_t now, const nova_audit_entry_t *audit)
+{
+    if (!valid_id(id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
+    return write_tx(s, &Q_PK_FLAG, p, 3, tenant_id, audit, NOVA_NOT_FOUND);
 }

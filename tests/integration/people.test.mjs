@@ -9,6 +9,7 @@ import { createHmac } from 'node:crypto';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNova, makeTenant, token, call } from './lib.mjs';
+import { SoftAuthenticator } from './people_audit.mjs';
 
 let nova, admin, adminTok, other, otherTok;
 const onSqlite = !process.env.NOVA_TEST_DATABASE_URL;
@@ -340,4 +341,39 @@ test('novactl user create, list and suspend', async () => {
   assert.equal(s.json.status, 'suspended');
   assert.equal(nova.ctl('user', 'suspend', '--tenant', t.json.id, 'usr_nobody').code, 7);
   assert.equal(nova.ctl('user', 'list', '--tenant', 'ten_nobody').code, 7);
+});
+
+test('passkeys over HTTP with a software authenticator (ES256, attestation none): sign-in, counter regression flagged', async () => {
+  await createUser('margaret@example.com');
+  const s = await login({ email: 'margaret@example.com', password: 'a long enough passphrase' });
+  const b = await call(nova, 'POST', '/auth/webauthn/register/begin', { tok: s.json.access_token });
+  assert.equal(b.status, 200, b.text);
+  assert.equal(b.json.rp.id, new URL(nova.base).hostname);
+  assert.deepEqual(b.json.pubKeyCredParams.map((p) => p.alg), [-8, -7, -257]);
+  const a = new SoftAuthenticator(nova.base, new URL(nova.base).hostname);
+  const cred = a.create(b.json);
+  const f = await call(nova, 'POST', '/auth/webauthn/register/finish', { tok: s.json.access_token, body: { credential: cred } });
+  assert.equal(f.status, 201, f.text);
+  assert.equal(f.json.attestation, 'none');
+  assert.equal(f.json.alg, -7);
+  // The registration challenge was single use.
+  assert.equal((await call(nova, 'POST', '/auth/webauthn/register/finish', { tok: s.json.access_token, body: { credential: cred } })).status, 400);
+  const signIn = async () => {
+    const lb = await call(nova, 'POST', '/auth/webauthn/login/begin', { body: { tenant_id: admin.tenant, email: 'margaret@example.com' } });
+    assert.equal(lb.status, 200, lb.text);
+    assert.equal(lb.json.allowCredentials.length, 1);
+    return call(nova, 'POST', '/auth/webauthn/login/finish', { body: { tenant_id: admin.tenant, credential: a.get(lb.json) } });
+  };
+  const ok = await signIn();
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal(ok.json.aal, 2); // its assertions carry UP and UV
+  assert.equal((await signIn()).status, 200);
+  // Another tenant does not know the credential.
+  const lb = await call(nova, 'POST', '/auth/webauthn/login/begin', { body: { tenant_id: other.tenant } });
+  const foreign = await call(nova, 'POST', '/auth/webauthn/login/finish', { body: { tenant_id: other.tenant, credential: a.get(lb.json) } });
+  assert.equal(foreign.status, 401);
+  a.count -= 3; // a clone behind the original
+  const cloned = await signIn();
+  assert.equal(cloned.status, 401);
+  assert.equal(cloned.json.code, 'passkey_cloned');
 });

@@ -2,7 +2,7 @@
 // change in a tenant of its own (whose chain it names) and says which entry must appear.
 // Not a test file itself.
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHmac, createHash, generateKeyPairSync, sign as cryptoSign, randomBytes } from 'node:crypto';
 import { makeTenant, token, call } from './lib.mjs';
 
 function b32decode(s) {
@@ -18,6 +18,50 @@ export function totpCode(secret, step) {
   const off = mac[mac.length - 1] & 15;
   const bin = ((mac[off] & 0x7f) << 24) | (mac[off + 1] << 16) | (mac[off + 2] << 8) | mac[off + 3];
   return String(bin % 1e6).padStart(6, '0');
+}
+
+// ---- a software authenticator (ES256, attestation none), for the WebAuthn routes ----
+function cborHead(major, n) {
+  if (n < 24) return Buffer.from([(major << 5) | n]);
+  if (n < 256) return Buffer.from([(major << 5) | 24, n]);
+  return Buffer.from([(major << 5) | 25, n >> 8, n & 255]);
+}
+export function cbor(v) {
+  if (Buffer.isBuffer(v)) return Buffer.concat([cborHead(2, v.length), v]);
+  if (typeof v === 'string') { const b = Buffer.from(v); return Buffer.concat([cborHead(3, b.length), b]); }
+  if (typeof v === 'number') return v >= 0 ? cborHead(0, v) : cborHead(1, -1 - v);
+  if (v instanceof Map) return Buffer.concat([cborHead(5, v.size), ...[...v].flatMap(([k, x]) => [cbor(k), cbor(x)])]);
+  throw new Error('cbor: unsupported value');
+}
+export class SoftAuthenticator {
+  constructor(origin, rpId) {
+    this.origin = origin; this.rpId = rpId; this.count = 0;
+    this.id = randomBytes(16);
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    this.key = privateKey;
+    const jwk = publicKey.export({ format: 'jwk' });
+    this.cose = cbor(new Map([[1, 2], [3, -7], [-1, 1], [-2, Buffer.from(jwk.x, 'base64url')], [-3, Buffer.from(jwk.y, 'base64url')]]));
+  }
+  authData(flags, attested) {
+    const c = Buffer.alloc(4); c.writeUInt32BE(this.count);
+    const parts = [createHash('sha256').update(this.rpId).digest(), Buffer.from([flags]), c];
+    if (attested) parts.push(Buffer.alloc(16), Buffer.from([0, this.id.length]), this.id, this.cose);
+    return Buffer.concat(parts);
+  }
+  clientData(type, challenge) {
+    return Buffer.from(JSON.stringify({ type, challenge, origin: this.origin, crossOrigin: false }));
+  }
+  create(options) {
+    const cd = this.clientData('webauthn.create', options.challenge);
+    const ao = cbor(new Map([['fmt', 'none'], ['attStmt', new Map()], ['authData', this.authData(0x45, true)]]));
+    return { id: this.id.toString('base64url'), type: 'public-key', response: { clientDataJSON: cd.toString('base64url'), attestationObject: ao.toString('base64url') } };
+  }
+  get(options) {
+    this.count++;
+    const cd = this.clientData('webauthn.get', options.challenge), ad = this.authData(0x05, false);
+    const sig = cryptoSign('sha256', Buffer.concat([ad, createHash('sha256').update(cd).digest()]), this.key);
+    return { id: this.id.toString('base64url'), type: 'public-key', response: { clientDataJSON: cd.toString('base64url'), authenticatorData: ad.toString('base64url'), signature: sig.toString('base64url') } };
+  }
 }
 
 // getNova: returns the suite's novad (started in its before hook); secrets: the suite's list
@@ -65,6 +109,15 @@ export function peopleAuditDrivers(getNova, secrets) {
     assert.equal(d.status, 200, d.text);
     secrets.push(d.json.access_token);
     return d.json.access_token;
+  }
+  async function withPasskey() {
+    const u = await user(); const s = await signIn(u);
+    const b = await call(u.c.nova, 'POST', '/auth/webauthn/register/begin', { tok: s.access_token });
+    assert.equal(b.status, 200, b.text);
+    const a = new SoftAuthenticator(u.c.nova.base, new URL(u.c.nova.base).hostname);
+    const f = await call(u.c.nova, 'POST', '/auth/webauthn/register/finish', { tok: s.access_token, body: { credential: a.create(b.json) } });
+    assert.equal(f.status, 201, f.text);
+    return { u, a };
   }
   const chain = (u, action, actor, target) => ({ chainOf: u.c.t.tenant, action, actor, target });
   const drivers = {
@@ -135,7 +188,22 @@ export function peopleAuditDrivers(getNova, secrets) {
       return chain(w.u, 'user.totp_remove', w.u.id, 'user:' + w.u.id);
     },
   };
+  drivers['POST /auth/webauthn/register/finish'] = async () => {
+    const { u } = await withPasskey();
+    return chain(u, 'passkey.register', u.id, 'user:' + u.id);
+  };
+  drivers['POST /auth/webauthn/login/finish'] = async () => {
+    const { u, a } = await withPasskey();
+    const b = await call(u.c.nova, 'POST', '/auth/webauthn/login/begin', { body: { tenant_id: u.c.t.tenant, email: u.email } });
+    assert.equal(b.status, 200, b.text);
+    const f = await call(u.c.nova, 'POST', '/auth/webauthn/login/finish', { body: { tenant_id: u.c.t.tenant, credential: a.get(b.json) } });
+    assert.equal(f.status, 200, f.text);
+    secrets.push(f.json.access_token, f.json.refresh_token);
+    return chain(u, 'session.create', u.id, 'session:' + f.json.session_id);
+  };
   const readOnly = {
+    'POST /auth/webauthn/register/begin': 'issues a challenge kept in the control plane for 300 s; nothing is stored',
+    'POST /auth/webauthn/login/begin': 'issues a challenge kept in the control plane for 300 s; nothing is stored',
     'POST /auth/mfa/challenge': 'signs a challenge and returns it; nothing is stored (its single use is checked at completion)',
   };
   return { drivers, readOnly };
