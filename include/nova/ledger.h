@@ -102,12 +102,13 @@ typedef enum nova_ledger_refusal {
     NOVA_LEDGER_ACCOUNT_UNKNOWN,   /* the tenant has no account with this id */
     NOVA_LEDGER_CURRENCY_MISMATCH, /* an entry's currency is not its account's */
     NOVA_LEDGER_OVER_REVERSAL,     /* reversals would exceed the original */
+    NOVA_LEDGER_LIMIT_EXCEEDED,    /* a limit of the account or its KYC tier */
     NOVA_LEDGER_REFUSAL_N
 } nova_ledger_refusal;
 
 /* The problem code of a refusal: "insufficient_funds", "credits_exceed_debits",
  * "account_frozen", "account_closed", "amount_overflow", "account_not_found",
- * "currency_mismatch", "reversal_exceeds_original". */
+ * "currency_mismatch", "reversal_exceeds_original", "limit_exceeded". */
 const char *nova_ledger_refusal_code(nova_ledger_refusal r);
 
 /* The overdraft headroom that counts at now (0 once the line has expired). */
@@ -194,5 +195,51 @@ nova_status nova_ledger_posting_deltas(const nova_ledger_posting_t *p,
  * comma-separated in a ("entries, description"); "" when they are equal. */
 const char *nova_ledger_posting_diff(nova_arena_t *a, const char *canonical_a,
                                      const char *canonical_b);
+
+/* ---- limits (per KYC tier and per account; tenant configuration) ---- */
+
+typedef enum nova_ledger_limit_kind {
+    NOVA_LEDGER_LIMIT_PER_TRANSACTION, /* the most one posting may take out of the account */
+    NOVA_LEDGER_LIMIT_DAILY_AMOUNT,    /* outflow per UTC day */
+    NOVA_LEDGER_LIMIT_DAILY_COUNT,     /* postings taking money out per UTC day */
+    NOVA_LEDGER_LIMIT_WEEKLY_AMOUNT,   /* per ISO week (from Monday, UTC) */
+    NOVA_LEDGER_LIMIT_WEEKLY_COUNT,
+    NOVA_LEDGER_LIMIT_MONTHLY_AMOUNT, /* per calendar month (UTC) */
+    NOVA_LEDGER_LIMIT_MONTHLY_COUNT,
+    NOVA_LEDGER_LIMIT_BALANCE_CEILING, /* the ledger balance a credit may not pass */
+    NOVA_LEDGER_LIMIT_N
+} nova_ledger_limit_kind;
+
+/* Values in minor units of the account's currency (counts for the *_COUNT kinds); 0: none. */
+typedef struct nova_ledger_limits {
+    int64_t v[NOVA_LEDGER_LIMIT_N];
+} nova_ledger_limits_t;
+
+/* What the account took out so far in the current day [0], week [1] and month [2]. */
+typedef struct nova_ledger_usage {
+    int64_t amount[3];
+    int64_t count[3];
+} nova_ledger_usage_t;
+
+typedef struct nova_ledger_limit_result {
+    bool allowed;
+    nova_ledger_limit_kind decides; /* the refusing limit, or the tightest; _N: none applies */
+    int64_t remaining_amount;       /* under the tightest amount window; -1: no amount limit */
+    int64_t remaining_count;        /* under the tightest count window; -1: no count limit */
+} nova_ledger_limit_result_t;
+
+/* "per_transaction_max", "daily_amount", ..., "balance_ceiling" (the JSON member names). */
+const char *nova_ledger_limit_name(nova_ledger_limit_kind k);
+/* The stricter of two sets (a tier's and an account's): the smaller non-zero value of each. */
+void nova_ledger_limits_merge(const nova_ledger_limits_t *a, const nova_ledger_limits_t *b,
+                              nova_ledger_limits_t *out);
+/* The usage keys of the periods now falls in: "d2026-12-01", "w2026-11-30" (its Monday),
+ * "m2026-12". */
+void nova_ledger_periods(int64_t now, char keys[3][16]);
+/* Whether taking debit out of the account (0: nothing taken) is within l given u, and, for a
+ * credit, whether ledger_after stays under the ceiling (pass INT64_MIN when nothing is
+ * credited). */
+void nova_ledger_limit_check(const nova_ledger_limits_t *l, const nova_ledger_usage_t *u,
+                             int64_t debit, int64_t ledger_after, nova_ledger_limit_result_t *out);
 
 #endif

@@ -52,6 +52,23 @@ nova_status nova_store_ledger_account_list(nova_store_t *s, nova_arena_t *ar, co
                                            const char *after, size_t limit,
                                            nova_ledger_account_t **out, size_t *n);
 
+/* Sets the limits of scope ("tier:<kyc tier>" or "account:<id>") in currency, replacing
+ * what was there; all zero clears them. */
+nova_status nova_store_ledger_limits_put(nova_store_t *s, const char *tenant_id, const char *scope,
+                                         const char *currency, const nova_ledger_limits_t *l,
+                                         int64_t now, const nova_audit_entry_t *audit);
+/* The limits of scope; NOVA_NOT_FOUND when none are set. currency in ar. */
+nova_status nova_store_ledger_limits_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                         const char *scope, const char **currency,
+                                         nova_ledger_limits_t *out);
+/* An account's limits (its tier's and its own; *has_tier, *has_own say which are set) and its
+ * usage in the periods keyed (nova_ledger_periods), read together (POST /v1/core/limits/check). */
+nova_status nova_store_ledger_limits_of(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                        const nova_ledger_account_t *a, const char periods[3][16],
+                                        nova_ledger_limits_t *tier, bool *has_tier,
+                                        nova_ledger_limits_t *own, bool *has_own,
+                                        nova_ledger_usage_t *usage);
+
 /* Decides whether the account may change. cur: its row with the change applied (locked);
  * delta: what the change added. NOVA_LEDGER_ALLOWED to go on. */
 typedef nova_ledger_refusal (*nova_ledger_check_fn)(const nova_ledger_account_t *cur,
@@ -66,6 +83,17 @@ nova_status nova_store_ledger_account_set_status(nova_store_t *s, nova_arena_t *
                                                  nova_ledger_status_fn allow, void *ud,
                                                  const nova_audit_entry_t *audit,
                                                  nova_ledger_account_t *out);
+
+/* Decides the limits of an account a change touches: tier and own are the limits of its KYC
+ * tier and its own (NULL when none is set), usage what it took out this day, week and month
+ * before this change. On a refusal *limit names the limit. Called under the account's lock;
+ * when it allows an outflow, the store adds it to the usage in the same transaction. */
+typedef nova_ledger_refusal (*nova_ledger_limit_fn)(const nova_ledger_account_t *cur,
+                                                    const nova_ledger_balance_t *delta,
+                                                    const nova_ledger_limits_t *tier,
+                                                    const nova_ledger_limits_t *own,
+                                                    const nova_ledger_usage_t *usage, void *ud,
+                                                    nova_ledger_limit_kind *limit);
 
 typedef struct nova_ledger_write {
     const nova_ledger_posting_t *posting;
@@ -85,6 +113,9 @@ typedef struct nova_ledger_write {
     /* Lock each account with SELECT ... FOR UPDATE before its UPDATE, as most ledgers do: only
      * for bench/ledger_bench.c's comparison (the same result, one more round trip each). */
     bool select_for_update;
+    /* Limits to enforce (NULL: none, as for reversals, which correct rather than move). */
+    nova_ledger_limit_fn limits;
+    const char (*periods)[16]; /* with limits: the usage keys of now (nova_ledger_periods) */
 } nova_ledger_write_t;
 
 /* Extra refusals the store finds (beside those of nova_ledger_check). */
@@ -94,7 +125,8 @@ typedef struct nova_ledger_outcome {
     const char *result;  /* the reply (JSON text) */
     const char *differs; /* NOVA_CONFLICT: the members that differ from the first body */
     nova_ledger_refusal refusal;
-    const char *refused_account; /* the account a refusal is about */
+    const char *refused_account;  /* the account a refusal is about */
+    nova_ledger_limit_kind limit; /* NOVA_LEDGER_LIMIT_EXCEEDED: which */
     const char *audit_id;
 } nova_ledger_outcome_t;
 

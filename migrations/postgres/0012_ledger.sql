@@ -70,6 +70,35 @@ CREATE TABLE ledger_entries (
 );
 CREATE INDEX ledger_entries_account_idx ON ledger_entries (tenant_id, account_id, ord);
 
+-- Limits (tenant configuration): scope 'tier:<kyc tier>' or 'account:<id>'; amounts in minor
+-- units of currency, 0 for none. An account's outflows are counted per UTC day, ISO week and
+-- month in ledger_limit_usage (period 'd2026-12-01', 'w2026-11-30', 'm2026-12'), in the
+-- posting's own transaction.
+CREATE TABLE ledger_limits (
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    scope TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    per_transaction_max BIGINT NOT NULL DEFAULT 0,
+    daily_amount BIGINT NOT NULL DEFAULT 0,
+    daily_count BIGINT NOT NULL DEFAULT 0,
+    weekly_amount BIGINT NOT NULL DEFAULT 0,
+    weekly_count BIGINT NOT NULL DEFAULT 0,
+    monthly_amount BIGINT NOT NULL DEFAULT 0,
+    monthly_count BIGINT NOT NULL DEFAULT 0,
+    balance_ceiling BIGINT NOT NULL DEFAULT 0,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, scope)
+);
+
+CREATE TABLE ledger_limit_usage (
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    account_id TEXT NOT NULL,
+    period TEXT NOT NULL,
+    amount BIGINT NOT NULL DEFAULT 0,
+    count BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant_id, account_id, period)
+);
+
 ALTER TABLE ledger_accounts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ledger_accounts FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON ledger_accounts
@@ -85,5 +114,17 @@ CREATE POLICY tenant_isolation ON ledger_postings
 ALTER TABLE ledger_entries ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ledger_entries FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON ledger_entries
+    USING (tenant_id = current_setting('nova.tenant_id', true)
+           OR current_setting('nova.tenant_id', true) = '*');
+
+ALTER TABLE ledger_limits ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ledger_limits FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON ledger_limits
+    USING (tenant_id = current_setting('nova.tenant_id', true)
+           OR current_setting('nova.tenant_id', true) = '*');
+
+ALTER TABLE ledger_limit_usage ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ledger_limit_usage FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON ledger_limit_usage
     USING (tenant_id = current_setting('nova.tenant_id', true)
            OR current_setting('nova.tenant_id', true) = '*');

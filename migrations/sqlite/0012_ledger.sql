@@ -69,3 +69,32 @@ CREATE TABLE ledger_entries (
     UNIQUE (tenant_id, posting_id, seq)
 ) STRICT;
 CREATE INDEX ledger_entries_account_idx ON ledger_entries (tenant_id, account_id, ord);
+
+-- Limits (tenant configuration): scope 'tier:<kyc tier>' or 'account:<id>'; amounts in minor
+-- units of currency, 0 for none. An account's outflows are counted per UTC day, ISO week and
+-- month in ledger_limit_usage (period 'd2026-12-01', 'w2026-11-30', 'm2026-12'), in the
+-- posting's own transaction.
+CREATE TABLE ledger_limits (
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    scope TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    per_transaction_max INTEGER NOT NULL DEFAULT 0,
+    daily_amount INTEGER NOT NULL DEFAULT 0,
+    daily_count INTEGER NOT NULL DEFAULT 0,
+    weekly_amount INTEGER NOT NULL DEFAULT 0,
+    weekly_count INTEGER NOT NULL DEFAULT 0,
+    monthly_amount INTEGER NOT NULL DEFAULT 0,
+    monthly_count INTEGER NOT NULL DEFAULT 0,
+    balance_ceiling INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, scope)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE ledger_limit_usage (
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    account_id TEXT NOT NULL,
+    period TEXT NOT NULL,
+    amount INTEGER NOT NULL DEFAULT 0,
+    count INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant_id, account_id, period)
+) STRICT, WITHOUT ROWID;

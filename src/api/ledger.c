@@ -46,6 +46,31 @@ static nova_ledger_refusal check_account(const nova_ledger_account_t *a,
     return nova_ledger_check(&rules, &a->balance, delta, *now);
 }
 
+/* The limits of an account's KYC tier and its own, the stricter applying (nova_ledger_limits_*). */
+static nova_ledger_refusal
+limit_account(const nova_ledger_account_t *a, const nova_ledger_balance_t *delta,
+              const nova_ledger_limits_t *tier, const nova_ledger_limits_t *own,
+              const nova_ledger_usage_t *usage, void *ud, nova_ledger_limit_kind *which)
+{
+    const int64_t *now = ud;
+    nova_ledger_limits_t m;
+    nova_ledger_limits_merge(tier, own, &m);
+    int64_t out = delta->debits_posted + delta->debits_pending;
+    int64_t ledger_after = INT64_MIN;
+    if (delta->credits_posted > 0) {
+        nova_ledger_rules_t rules = rules_of(a);
+        nova_ledger_derived_t d;
+        nova_ledger_derive(&rules, &a->balance, *now, &d);
+        ledger_after = d.ledger;
+    }
+    nova_ledger_limit_result_t res;
+    nova_ledger_limit_check(&m, usage, out > 0 ? out : 0, ledger_after, &res);
+    if (res.allowed)
+        return NOVA_LEDGER_ALLOWED;
+    *which = res.decides;
+    return NOVA_LEDGER_LIMIT_EXCEEDED;
+}
+
 static json_t *amount_or_null(const char *currency, int64_t v)
 {
     json_t *j = nova_ledger_amount_new(currency, v);
@@ -620,6 +645,9 @@ static void write_posting(nova_req_t *r, nova_store_t *s, const nova_ledger_post
     for (size_t i = 0; i < p->n; i++)
         total += p->entries[i].credit ? 0 : p->entries[i].amount;
     int64_t now = nova_time_now();
+    char periods[3][16];
+    nova_ledger_periods(now, periods);
+    bool limited = strcmp(kind, "posting") == 0;
     posting_view view = {p->canonical,
                          kind,
                          p->pending ? "pending" : "posted",
@@ -628,10 +656,22 @@ static void write_posting(nova_req_t *r, nova_store_t *s, const nova_ledger_post
                          now,
                          0,
                          0};
-    nova_ledger_write_t w = {p,      deltas,        nd,    kind,
-                             parent, parent_units,  total, r->principal->client_id,
-                             now,    check_account, &now,  render_posting,
-                             &view,  false};
+    nova_ledger_write_t w = {p,
+                             deltas,
+                             nd,
+                             kind,
+                             parent,
+                             parent_units,
+                             total,
+                             r->principal->client_id,
+                             now,
+                             check_account,
+                             &now,
+                             render_posting,
+                             &view,
+                             false,
+                             limited ? limit_account : NULL,
+                             periods};
     nova_audit_entry_t e;
     json_t *attrs =
         json_pack("{s:s,s:i,s:b}", "kind", kind, "entries", (int)p->n, "pending", p->pending);
@@ -650,8 +690,14 @@ static void write_posting(nova_req_t *r, nova_store_t *s, const nova_ledger_post
         const char *field = out.refusal == NOVA_LEDGER_OVER_REVERSAL
                                 ? "/amount"
                                 : entry_field(r, p, out.refused_account);
-        const char *d = nova_arena_printf(&r->arena, "%s: %s (account %s)", field,
-                                          refusal_detail(out.refusal), out.refused_account);
+        const char *d =
+            out.refusal == NOVA_LEDGER_LIMIT_EXCEEDED
+                ? nova_arena_printf(&r->arena,
+                                    "%s: over the limit %s of this account or its "
+                                    "KYC tier (account %s)",
+                                    field, nova_ledger_limit_name(out.limit), out.refused_account)
+                : nova_arena_printf(&r->arena, "%s: %s (account %s)", field,
+                                    refusal_detail(out.refusal), out.refused_account);
         nova_resp_problem(r, 422, code, "Unprocessable Content", d);
         const char *problem = nova_arena_strndup(&r->arena, r->resp_body.data, r->resp_body.len);
         nova_audit_entry_t fe;
@@ -727,6 +773,8 @@ static void postings_batch(nova_req_t *r, void *ud)
     }
     const char *tenant = r->principal->tenant_id;
     int64_t now = nova_time_now();
+    char periods[3][16];
+    nova_ledger_periods(now, periods);
     nova_ledger_posting_t *p = nova_arena_alloc(&r->arena, n * sizeof(*p));
     nova_ledger_account_delta_t *deltas =
         nova_arena_alloc(&r->arena, n * NOVA_LEDGER_MAX_ENTRIES * sizeof(*deltas));
@@ -784,13 +832,22 @@ static void postings_batch(nova_req_t *r, void *ud)
                                   now,
                                   0,
                                   0};
-        w[i] = (nova_ledger_write_t){&p[i],     d,
-                                     nd,        "posting",
-                                     NULL,      0,
-                                     total,     r->principal->client_id,
-                                     now,       check_account,
-                                     &now,      render_posting,
-                                     &views[i], false};
+        w[i] = (nova_ledger_write_t){&p[i],
+                                     d,
+                                     nd,
+                                     "posting",
+                                     NULL,
+                                     0,
+                                     total,
+                                     r->principal->client_id,
+                                     now,
+                                     check_account,
+                                     &now,
+                                     render_posting,
+                                     &views[i],
+                                     false,
+                                     limit_account,
+                                     periods};
     }
     json_decref(body);
     if (r->status)
@@ -812,8 +869,15 @@ static void postings_batch(nova_req_t *r, void *ud)
     if (st == NOVA_FORBIDDEN) {
         const nova_ledger_outcome_t *o = &out[failed];
         const char *field = entry_field(r, &p[failed], o->refused_account);
-        const char *d = nova_arena_printf(&r->arena, "/postings/%zu%s: %s (account %s)", failed,
-                                          field, refusal_detail(o->refusal), o->refused_account);
+        const char *d =
+            o->refusal == NOVA_LEDGER_LIMIT_EXCEEDED
+                ? nova_arena_printf(&r->arena,
+                                    "/postings/%zu%s: over the limit %s of this account or its "
+                                    "KYC tier (account %s)",
+                                    failed, field, nova_ledger_limit_name(o->limit),
+                                    o->refused_account)
+                : nova_arena_printf(&r->arena, "/postings/%zu%s: %s (account %s)", failed, field,
+                                    refusal_detail(o->refusal), o->refused_account);
         nova_resp_problem(r, 422, nova_ledger_refusal_code(o->refusal), "Unprocessable Content", d);
         return;
     }
@@ -1056,6 +1120,173 @@ static void postings_reverse(nova_req_t *r, void *ud)
     write_posting(r, s, rev, "reversal", row.id, units);
 }
 
+/* ---- limits (tenant configuration) ---- */
+
+static const char *const limits_members[] = {
+    "currency",     "per_transaction_max", "daily_amount",  "daily_count",     "weekly_amount",
+    "weekly_count", "monthly_amount",      "monthly_count", "balance_ceiling", NULL};
+
+static bool scope_valid(const char *scope)
+{
+    return nova_ledger_id_valid(scope) && ((strncmp(scope, "tier:", 5) == 0 && scope[5]) ||
+                                           (strncmp(scope, "account:", 8) == 0 && scope[8]));
+}
+
+static json_t *limits_json(const char *scope, const char *currency, const nova_ledger_limits_t *l)
+{
+    json_t *o = json_pack("{s:s,s:s}", "scope", scope, "currency", currency);
+    for (int i = 0; o && i < NOVA_LEDGER_LIMIT_N; i++) {
+        const char *name = nova_ledger_limit_name((nova_ledger_limit_kind)i);
+        bool count = strstr(name, "_count") != NULL;
+        if (l->v[i] == 0)
+            json_object_set_new(o, name, json_null());
+        else
+            json_object_set_new(o, name,
+                                count ? json_integer(l->v[i]) : amount_or_null(currency, l->v[i]));
+    }
+    return o;
+}
+
+/* The scope a limits route names: "tier:<tier>" or "account:<id>". */
+static const char *route_scope(nova_req_t *r)
+{
+    bool tier = strstr(r->route, "/tiers/") != NULL;
+    return nova_arena_printf(&r->arena, "%s:%s", tier ? "tier" : "account", r->params[0]);
+}
+
+static void limits_put(nova_req_t *r, void *ud)
+{
+    const char *scope = route_scope(r);
+    if (!scope || !scope_valid(scope)) {
+        nova_resp_problem(r, 404, "not_found", "Not Found",
+                          "a KYC tier or account id: 1 to 64 of A-Z a-z 0-9 _ . : -");
+        return;
+    }
+    json_t *body = api_json_body(r, limits_members);
+    if (body == NULL)
+        return;
+    json_t *cur = json_object_get(body, "currency");
+    nova_ledger_limits_t l = {0};
+    const char *bad = NULL, *why = NULL;
+    if (!json_is_string(cur) || !nova_ledger_currency(json_string_value(cur)))
+        bad = "/currency", why = "required: an ISO 4217 currency code Nova knows";
+    for (int i = 0; !bad && i < NOVA_LEDGER_LIMIT_N; i++) {
+        const char *name = nova_ledger_limit_name((nova_ledger_limit_kind)i);
+        json_t *v = json_object_get(body, name);
+        if (v == NULL || json_is_null(v))
+            continue;
+        if (strstr(name, "_count")) {
+            if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+                json_integer_value(v) > 1000000000)
+                bad = nova_arena_printf(&r->arena, "/%s", name), why = "a count from 1 to 10^9";
+            else
+                l.v[i] = json_integer_value(v);
+            continue;
+        }
+        char c[4];
+        const char *member;
+        if (nova_ledger_amount_json(v, false, c, &l.v[i], &member, &why) != NOVA_OK)
+            bad = nova_arena_printf(&r->arena, "/%s%s", name, member);
+        else if (strcmp(c, json_string_value(cur)) != 0)
+            bad = nova_arena_printf(&r->arena, "/%s/currency", name), why = "the limits' currency";
+    }
+    if (bad) {
+        invalid(r, bad, why);
+        json_decref(body);
+        return;
+    }
+    nova_store_t *s = api_store(r, ud);
+    nova_audit_entry_t e;
+    if (s && audit_make(r, &e, r->principal->tenant_id, "ledger.limits.set", "limits", scope,
+                        json_pack("{s:s}", "currency", json_string_value(cur)))) {
+        nova_status st = nova_store_ledger_limits_put(
+            s, r->principal->tenant_id, scope, json_string_value(cur), &l, nova_time_now(), &e);
+        if (st)
+            api_unavailable(r, st);
+        else
+            api_reply_json(r, 200, limits_json(scope, json_string_value(cur), &l));
+    }
+    json_decref(body);
+}
+
+static void limits_get(nova_req_t *r, void *ud)
+{
+    const char *scope = route_scope(r), *currency = NULL;
+    nova_store_t *s = scope && scope_valid(scope) ? api_store(r, ud) : NULL;
+    if (!scope || !scope_valid(scope)) {
+        nova_resp_problem(r, 404, "not_found", "Not Found",
+                          "a KYC tier or account id: 1 to 64 of A-Z a-z 0-9 _ . : -");
+        return;
+    }
+    if (s == NULL)
+        return;
+    nova_ledger_limits_t l;
+    nova_status st =
+        nova_store_ledger_limits_get(s, &r->arena, r->principal->tenant_id, scope, &currency, &l);
+    if (st == NOVA_NOT_FOUND)
+        nova_resp_problem(r, 404, "limits_not_found", "Not Found",
+                          "no limits are set for this scope");
+    else if (st)
+        api_unavailable(r, st);
+    else
+        api_reply_json(r, 200, limits_json(scope, currency, &l));
+}
+
+static const char *const check_members[] = {"account", "amount", NULL};
+
+static void limits_check(nova_req_t *r, void *ud)
+{
+    json_t *body = api_json_body(r, check_members);
+    if (body == NULL)
+        return;
+    json_t *acc = json_object_get(body, "account");
+    char cur[4] = "";
+    int64_t amount = 0;
+    const char *member = "", *why = NULL;
+    if (!json_is_string(acc) || !nova_ledger_id_valid(json_string_value(acc)))
+        invalid(r, "/account", "required: an account id");
+    else if (nova_ledger_amount_json(json_object_get(body, "amount"), false, cur, &amount, &member,
+                                     &why) != NOVA_OK)
+        invalid(r, nova_arena_printf(&r->arena, "/amount%s", member), why);
+    const char *id = r->status ? NULL : nova_arena_strdup(&r->arena, json_string_value(acc));
+    json_decref(body);
+    if (r->status)
+        return;
+    nova_store_t *s = api_store(r, ud);
+    nova_ledger_account_t a;
+    if (s == NULL || !get_account(r, s, id, &a))
+        return;
+    if (strcmp(cur, a.currency) != 0) {
+        invalid(r, "/amount/currency", "the account's currency");
+        return;
+    }
+    char periods[3][16];
+    nova_ledger_periods(nova_time_now(), periods);
+    nova_ledger_limits_t tier, own, m;
+    bool ht, ho;
+    nova_ledger_usage_t u;
+    nova_status st = nova_store_ledger_limits_of(s, &r->arena, r->principal->tenant_id, &a, periods,
+                                                 &tier, &ht, &own, &ho, &u);
+    if (st) {
+        api_unavailable(r, st);
+        return;
+    }
+    nova_ledger_limits_merge(ht ? &tier : NULL, ho ? &own : NULL, &m);
+    nova_ledger_limit_result_t res;
+    nova_ledger_limit_check(&m, &u, amount, INT64_MIN, &res);
+    json_t *o = json_pack("{s:s,s:b}", "account", a.id, "allowed", res.allowed);
+    json_object_set_new(o, "limit",
+                        res.decides < NOVA_LEDGER_LIMIT_N
+                            ? json_string(nova_ledger_limit_name(res.decides))
+                            : json_null());
+    json_object_set_new(o, "remaining_amount",
+                        res.remaining_amount >= 0 ? amount_or_null(a.currency, res.remaining_amount)
+                                                  : json_null());
+    json_object_set_new(o, "remaining_count",
+                        res.remaining_count >= 0 ? json_integer(res.remaining_count) : json_null());
+    api_reply_json(r, 200, o);
+}
+
 nova_status api_ledger_register(nova_api_t *api, nova_http_server_t *srv)
 {
     static const struct {
@@ -1075,6 +1306,11 @@ nova_status api_ledger_register(nova_api_t *api, nova_http_server_t *srv)
         {"POST", "/v1/core/postings/{id}/post", "ledger:write", postings_post, 1024},
         {"POST", "/v1/core/postings/{id}/void", "ledger:write", postings_void, 1024},
         {"POST", "/v1/core/postings/{id}/reverse", "ledger:write", postings_reverse, 2048},
+        {"PUT", "/v1/core/limits/tiers/{tier}", "ledger:write", limits_put, 4096},
+        {"GET", "/v1/core/limits/tiers/{tier}", "ledger:read", limits_get, 0},
+        {"PUT", "/v1/core/accounts/{id}/limits", "ledger:write", limits_put, 4096},
+        {"GET", "/v1/core/accounts/{id}/limits", "ledger:read", limits_get, 0},
+        {"POST", "/v1/core/limits/check", "ledger:read", limits_check, 1024},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern, routes[i].scope,

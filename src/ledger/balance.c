@@ -49,6 +49,7 @@ static const char *const refusal_codes[NOVA_LEDGER_REFUSAL_N] = {
     [NOVA_LEDGER_ACCOUNT_UNKNOWN] = "account_not_found",
     [NOVA_LEDGER_CURRENCY_MISMATCH] = "currency_mismatch",
     [NOVA_LEDGER_OVER_REVERSAL] = "reversal_exceeds_original",
+    [NOVA_LEDGER_LIMIT_EXCEEDED] = "limit_exceeded",
 };
 
 const char *nova_ledger_refusal_code(nova_ledger_refusal r)

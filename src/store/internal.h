@@ -209,6 +209,10 @@ enum {
     NOVA_Q_LE_OF,
     NOVA_Q_LE_ACCOUNT,
     NOVA_Q_LA_LOCK,
+    NOVA_Q_LL_PUT,
+    NOVA_Q_LL_GET,
+    NOVA_Q_LU_GET,
+    NOVA_Q_LU_ADD,
     /* src/store/faces.c */
     NOVA_Q_FACE_INSERT,
     NOVA_Q_FACE_DELETE,

@@ -53,6 +53,35 @@ static const nova_sql_t Q_LA_LOCK = {
     NOVA_Q_LA_LOCK, "ledger account lock",
     "SELECT " LA_COLS " FROM ledger_accounts WHERE tenant_id = ? AND id = ?",
     "SELECT " LA_COLS " FROM ledger_accounts WHERE tenant_id = ? AND id = ? FOR UPDATE"};
+static const nova_sql_t Q_LL_PUT = {
+    NOVA_Q_LL_PUT, "ledger limits put",
+    "INSERT INTO ledger_limits (tenant_id, scope, currency, per_transaction_max, daily_amount, "
+    "daily_count, weekly_amount, weekly_count, monthly_amount, monthly_count, balance_ceiling, "
+    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, scope) DO "
+    "UPDATE SET currency = excluded.currency, per_transaction_max = excluded.per_transaction_max, "
+    "daily_amount = excluded.daily_amount, daily_count = excluded.daily_count, "
+    "weekly_amount = excluded.weekly_amount, weekly_count = excluded.weekly_count, "
+    "monthly_amount = excluded.monthly_amount, monthly_count = excluded.monthly_count, "
+    "balance_ceiling = excluded.balance_ceiling, updated_at = excluded.updated_at",
+    NULL};
+/* Columns in nova_ledger_limit_kind order from 2. */
+static const nova_sql_t Q_LL_GET = {
+    NOVA_Q_LL_GET, "ledger limits get",
+    "SELECT scope, currency, per_transaction_max, daily_amount, daily_count, weekly_amount, "
+    "weekly_count, monthly_amount, monthly_count, balance_ceiling FROM ledger_limits "
+    "WHERE tenant_id = ? AND scope IN (?, ?) AND (? = '' OR currency = ?)",
+    NULL};
+static const nova_sql_t Q_LU_GET = {
+    NOVA_Q_LU_GET, "ledger limit usage get",
+    "SELECT period, amount, count FROM ledger_limit_usage WHERE tenant_id = ? AND account_id = ? "
+    "AND period IN (?, ?, ?)",
+    NULL};
+static const nova_sql_t Q_LU_ADD = {
+    NOVA_Q_LU_ADD, "ledger limit usage add",
+    "INSERT INTO ledger_limit_usage (tenant_id, account_id, period, amount, count) "
+    "VALUES (?, ?, ?, ?, 1) ON CONFLICT (tenant_id, account_id, period) DO UPDATE SET "
+    "amount = ledger_limit_usage.amount + excluded.amount, count = ledger_limit_usage.count + 1",
+    NULL};
 static const nova_sql_t Q_LA_STATUS = {
     NOVA_Q_LA_STATUS, "ledger account status",
     "UPDATE ledger_accounts SET status = ?, updated_at = ? WHERE tenant_id = ? AND id = ?", NULL};
@@ -302,6 +331,175 @@ static nova_status apply(nova_store_t *s, nova_arena_t *ar, const char *tenant_i
     return st;
 }
 
+/* Reads the limits of scopes a and b (b may equal a) into la / lb; *ha, *hb: found. */
+static nova_status read_limits(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                               const char *a, const char *b, const char *only,
+                               nova_ledger_limits_t *la, bool *ha, nova_ledger_limits_t *lb,
+                               bool *hb, const char **currency)
+{
+    /* only: the account's currency (limits in another currency do not apply to it), or "". */
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(a), NOVA_SQL_P_TEXT(b),
+                            NOVA_SQL_P_TEXT(only), NOVA_SQL_P_TEXT(only)};
+    nova_rows_t r;
+    *ha = *hb = false;
+    memset(la, 0, sizeof(*la));
+    memset(lb, 0, sizeof(*lb));
+    nova_status st = s->drv->query(s, &Q_LL_GET, s->in_tx ? NULL : tenant_id, p, 5, &r);
+    if (st != NOVA_OK)
+        return st;
+    while ((st = s->drv->next(&r)) == NOVA_OK) {
+        const char *scope = NULL;
+        if ((st = nova_store_col_str(&r, 0, ar, &scope)) != NOVA_OK)
+            break;
+        bool is_a = strcmp(scope, a) == 0;
+        nova_ledger_limits_t *l = is_a ? la : lb;
+        *(is_a ? ha : hb) = true;
+        if (currency && (st = nova_store_col_str(&r, 1, ar, currency)) != NOVA_OK)
+            break;
+        for (int i = 0; i < NOVA_LEDGER_LIMIT_N; i++)
+            l->v[i] = s->drv->col_int64(&r, 2 + i);
+    }
+    s->drv->done(&r);
+    return st == NOVA_NOT_FOUND ? NOVA_OK : st;
+}
+
+static nova_status read_usage(nova_store_t *s, const char *tenant_id, const char *account,
+                              const char periods[3][16], nova_ledger_usage_t *u)
+{
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(account),
+                            NOVA_SQL_P_TEXT(periods[0]), NOVA_SQL_P_TEXT(periods[1]),
+                            NOVA_SQL_P_TEXT(periods[2])};
+    nova_rows_t r;
+    memset(u, 0, sizeof(*u));
+    nova_status st = s->drv->query(s, &Q_LU_GET, s->in_tx ? NULL : tenant_id, p, 5, &r);
+    if (st != NOVA_OK)
+        return st;
+    while ((st = s->drv->next(&r)) == NOVA_OK) {
+        size_t len;
+        const char *key = r.s->drv->col_bytes(&r, 0, &len);
+        for (int i = 0; key && i < 3; i++)
+            if (len == strlen(periods[i]) && memcmp(key, periods[i], len) == 0) {
+                u->amount[i] = s->drv->col_int64(&r, 1);
+                u->count[i] = s->drv->col_int64(&r, 2);
+            }
+    }
+    s->drv->done(&r);
+    return st == NOVA_NOT_FOUND ? NOVA_OK : st;
+}
+
+/* The scopes of an account: "account:<id>" and "tier:<kyc tier>" (the first again when it
+ * has no tier, which matches nothing twice). */
+static void scopes_of(nova_arena_t *ar, const nova_ledger_account_t *a, const char **own,
+                      const char **tier)
+{
+    *own = nova_arena_printf(ar, "account:%s", a->id);
+    *tier = a->kyc_tier && a->kyc_tier[0] ? nova_arena_printf(ar, "tier:%s", a->kyc_tier) : *own;
+}
+
+nova_status nova_store_ledger_limits_of(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                        const nova_ledger_account_t *a, const char periods[3][16],
+                                        nova_ledger_limits_t *tier, bool *has_tier,
+                                        nova_ledger_limits_t *own, bool *has_own,
+                                        nova_ledger_usage_t *usage)
+{
+    const char *so, *st_;
+    scopes_of(ar, a, &so, &st_);
+    if (!valid_id(tenant_id) || so == NULL || st_ == NULL)
+        return NOVA_INVALID;
+    nova_status st =
+        read_limits(s, ar, tenant_id, st_, so, a->currency, tier, has_tier, own, has_own, NULL);
+    if (st == NOVA_OK && st_ == so) {
+        *own = *tier;
+        *has_own = *has_tier;
+        *has_tier = false;
+    }
+    if (st == NOVA_OK)
+        st = read_usage(s, tenant_id, a->id, periods, usage);
+    return st;
+}
+
+nova_status nova_store_ledger_limits_put(nova_store_t *s, const char *tenant_id, const char *scope,
+                                         const char *currency, const nova_ledger_limits_t *l,
+                                         int64_t now, const nova_audit_entry_t *audit)
+{
+    if (!valid_id(tenant_id) || !scope || !currency || !l || !audit_ok(audit, tenant_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[12] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(scope),
+                              NOVA_SQL_P_TEXT(currency)};
+    for (int i = 0; i < NOVA_LEDGER_LIMIT_N; i++)
+        p[3 + i] = NOVA_SQL_P_INT(l->v[i]);
+    p[11] = NOVA_SQL_P_INT(now);
+    nova_status st = tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    st = nova_store_exec_q(s, &Q_LL_PUT, NULL, p, 12, NULL);
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    if (st != NOVA_OK) {
+        tx_rollback(s);
+        return st;
+    }
+    return tx_commit(s);
+}
+
+nova_status nova_store_ledger_limits_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                         const char *scope, const char **currency,
+                                         nova_ledger_limits_t *out)
+{
+    if (!valid_id(tenant_id) || !scope)
+        return NOVA_INVALID;
+    nova_ledger_limits_t other;
+    bool found, unused;
+    *currency = NULL;
+    nova_status st =
+        read_limits(s, ar, tenant_id, scope, scope, "", out, &found, &other, &unused, currency);
+    return st == NOVA_OK && !found ? NOVA_NOT_FOUND : st;
+}
+
+/* Within the posting's transaction, under the account's lock: the limits decide, then the
+ * outflow joins the usage of its day, week and month. */
+static nova_status enforce_limits(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                  const nova_ledger_write_t *w, const nova_ledger_account_t *acct,
+                                  const nova_ledger_balance_t *delta, int64_t outflow,
+                                  nova_ledger_outcome_t *out)
+{
+    const char *so, *stier;
+    nova_ledger_limits_t lt, lo;
+    bool ht, ho;
+    nova_ledger_usage_t u;
+    scopes_of(ar, acct, &so, &stier);
+    if (so == NULL || stier == NULL)
+        return NOVA_NOMEM;
+    nova_status st =
+        read_limits(s, ar, tenant_id, stier, so, acct->currency, &lt, &ht, &lo, &ho, NULL);
+    if (st != NOVA_OK)
+        return st;
+    if (stier == so) {
+        lo = lt;
+        ho = ht;
+        ht = false;
+    }
+    if (!ht && !ho)
+        return NOVA_OK;
+    if ((st = read_usage(s, tenant_id, acct->id, w->periods, &u)) != NOVA_OK)
+        return st;
+    nova_ledger_limit_kind which = NOVA_LEDGER_LIMIT_N;
+    nova_ledger_refusal why =
+        w->limits(acct, delta, ht ? &lt : NULL, ho ? &lo : NULL, &u, w->check_ud, &which);
+    if (why != NOVA_LEDGER_ALLOWED) {
+        out->refusal = why;
+        out->limit = which;
+        out->refused_account = acct->id;
+        return NOVA_FORBIDDEN;
+    }
+    for (int i = 0; outflow > 0 && st == NOVA_OK && i < 3; i++) {
+        nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(acct->id),
+                                NOVA_SQL_P_TEXT(w->periods[i]), NOVA_SQL_P_INT(outflow)};
+        st = nova_store_exec_q(s, &Q_LU_ADD, NULL, p, 4, NULL);
+    }
+    return st;
+}
+
 /* The same change the conventional way: SELECT ... FOR UPDATE, the new totals computed here,
  * then the UPDATE (its returned row is the same and is read again). */
 static nova_status lock_then_apply(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
@@ -503,6 +701,8 @@ static nova_status post_in_tx(nova_store_t *s, nova_arena_t *ar, const char *ten
             out->refused_account = d->account;
             st = NOVA_FORBIDDEN;
         }
+        if (st == NOVA_OK && w->limits && w->periods)
+            st = enforce_limits(s, ar, tenant_id, w, &acct, &delta, d->debits, out);
     }
     for (size_t i = 0; st == NOVA_OK && i < p->n; i++) {
         const nova_ledger_entry_t *e = &p->entries[i];

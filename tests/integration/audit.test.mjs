@@ -128,6 +128,7 @@ async function ledger() {
 }
 
 const READ_ONLY = {
+  'POST /v1/core/limits/check': 'reads an account\'s limits and usage, changes nothing',
   'POST /oauth/introspect': 'reads token state',
   'POST /stores/{store_id}/read': 'reads tuples',
   'POST /stores/{store_id}/check': 'evaluates, changes nothing',
@@ -377,6 +378,18 @@ const DRIVERS = {
     });
     assert.equal(r.status, 201, r.text);
     return { action: 'ledger.posting.batch', actor: l.client, target: 'posting:' + id };
+  },
+  'PUT /v1/core/limits/tiers/{tier}': async () => {
+    const l = await ledger();
+    const r = await call(nova, 'PUT', '/v1/core/limits/tiers/audit', { tok: l.tok, body: { currency: 'KES', daily_count: 9 } });
+    assert.equal(r.status, 200, r.text);
+    return { action: 'ledger.limits.set', actor: l.client, target: 'limits:tier:audit' };
+  },
+  'PUT /v1/core/accounts/{id}/limits': async () => {
+    const l = await ledger();
+    const r = await call(nova, 'PUT', `/v1/core/accounts/${l.to}/limits`, { tok: l.tok, body: { currency: 'KES', daily_count: 9 } });
+    assert.equal(r.status, 200, r.text);
+    return { action: 'ledger.limits.set', actor: l.client, target: 'limits:account:' + l.to };
   },
   'PUT /v1/core/accounts/{id}/status': async () => {
     const l = await ledger();

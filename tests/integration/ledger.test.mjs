@@ -367,6 +367,68 @@ test('linked postings: a batch commits all or nothing, in order, and replays as 
   assert.equal((await batch([{ ...bad[0], colour: 'red' }])).status, 422);
 });
 
+test('limits: per KYC tier and per account, enforced in the posting, checked by /limits/check', async () => {
+  const tier = uid('tier');
+  const put = (scope, body) => call(nova, 'PUT', scope.startsWith('tier:') ? `/v1/core/limits/tiers/${scope.slice(5)}` : `/v1/core/accounts/${scope.slice(8)}/limits`, { tok, body });
+  const lim = await put('tier:' + tier, { currency: 'KES', per_transaction_max: KES('50.00'), daily_amount: KES('120.00'), daily_count: 3, balance_ceiling: KES('1000.00') });
+  assert.equal(lim.status, 200, lim.text);
+  assert.deepEqual(lim.json.daily_amount, KES('120.00'));
+  assert.equal(lim.json.weekly_amount, null);
+  assert.equal((await call(nova, 'GET', `/v1/core/limits/tiers/${tier}`, { tok })).json.daily_count, 3);
+  assert.equal((await call(nova, 'GET', `/v1/core/limits/tiers/${tier}`, { tok: otherTok })).status, 404);
+  for (const [body, field] of [
+    [{ currency: 'KSH' }, '/currency'],
+    [{ currency: 'KES', daily_count: 0 }, '/daily_count'],
+    [{ currency: 'KES', daily_amount: { currency: 'UGX', value: '1' } }, '/daily_amount/currency'],
+    [{ currency: 'KES', per_transaction_max: KES('1.001') }, '/per_transaction_max/value'],
+  ]) {
+    const x = await put('tier:' + tier, body);
+    assert.equal(x.status, 422, x.text);
+    assert.ok(x.json.detail.startsWith(field + ':'), x.json.detail);
+  }
+  assert.equal((await call(nova, 'PUT', '/v1/core/limits/tiers/a%20b', { tok, body: { currency: 'KES' } })).status, 404);
+
+  const { treasury, wallet } = await funded(nova, '900.00', tok, { kyc_tier: tier });
+  const pay = (v) => post(nova, { id: uid('lim'), entries: [entry(wallet, 'debit', v), entry(treasury, 'credit', v)] });
+  const check = (v) => call(nova, 'POST', '/v1/core/limits/check', { tok, body: { account: wallet, amount: KES(v) } });
+  let c = await check('50.00');
+  assert.equal(c.status, 200, c.text);
+  assert.deepEqual([c.json.allowed, c.json.remaining_amount, c.json.remaining_count], [true, KES('120.00'), 3]);
+  assert.equal((await check('50.01')).json.limit, 'per_transaction_max');
+  const big = await pay('50.01');
+  assert.equal(big.status, 422);
+  assert.equal(big.json.code, 'limit_exceeded');
+  assert.match(big.json.detail, /per_transaction_max/);
+  assert.equal((await pay('50.00')).status, 201);
+  assert.equal((await pay('50.00')).status, 201);
+  c = await check('20.01');
+  assert.deepEqual([c.json.allowed, c.json.limit, c.json.remaining_amount], [false, 'daily_amount', KES('20.00')]);
+  const over = await pay('20.01');
+  assert.equal(over.json.code, 'limit_exceeded');
+  assert.match(over.json.detail, /daily_amount/);
+  assert.equal((await pay('20.00')).status, 201);
+  assert.equal((await pay('0.01')).json.code, 'limit_exceeded'); // the count (3) or the amount: both spent
+  // The balance ceiling refuses a credit that would pass it; a refused outflow used nothing.
+  const fill = await post(nova, { id: uid('lim'), entries: [entry(treasury, 'debit', '220.01'), entry(wallet, 'credit', '220.01')] });
+  assert.equal(fill.json.code, 'limit_exceeded', fill.text);
+  assert.match(fill.json.detail, /balance_ceiling/);
+  assert.equal((await post(nova, { id: uid('lim'), entries: [entry(treasury, 'debit', '220.00'), entry(wallet, 'credit', '220.00')] })).status, 201);
+  // An account's own limits apply with its tier's, the stricter winning.
+  const { treasury: t2, wallet: w2 } = await funded(nova, '100.00', tok, { kyc_tier: tier });
+  assert.equal((await put('account:' + w2, { currency: 'KES', per_transaction_max: KES('10.00') })).status, 200);
+  assert.equal((await post(nova, { id: uid('lim'), entries: [entry(w2, 'debit', '10.01'), entry(t2, 'credit', '10.01')] })).json.code, 'limit_exceeded');
+  assert.equal((await post(nova, { id: uid('lim'), entries: [entry(w2, 'debit', '10.00'), entry(t2, 'credit', '10.00')] })).status, 201);
+  // Limits in another currency do not apply; reversals are not counted.
+  assert.equal((await check('1.00')).status, 200);
+  // Many clients at once never pass a daily count.
+  const tier2 = uid('tier');
+  assert.equal((await put('tier:' + tier2, { currency: 'KES', daily_count: 5 })).status, 200);
+  const { treasury: t3, wallet: w3 } = await funded(nova, '100.00', tok, { kyc_tier: tier2 });
+  const rs = await Promise.all(Array.from({ length: 24 }, () => post(nova, { id: uid('lim'), entries: [entry(w3, 'debit', '1.00'), entry(t3, 'credit', '1.00')] })));
+  assert.equal(rs.filter((x) => x.status === 201).length, 5, rs.map((x) => x.status).join());
+  assert.deepEqual((await balances(nova, w3)).debits_posted, KES('5.00'));
+});
+
 // ---- concurrency and the model ----
 
 // Many clients debit one wallet at once: exactly as many succeed as the funds allow.

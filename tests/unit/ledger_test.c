@@ -478,6 +478,58 @@ static void test_derive(void **state)
     assert_int_equal(d.available, INT64_MIN);
 }
 
+static void test_limits(void **state)
+{
+    (void)state;
+    nova_ledger_limits_t tier = {{0}}, own = {{0}}, m;
+    tier.v[NOVA_LEDGER_LIMIT_DAILY_AMOUNT] = 1000;
+    tier.v[NOVA_LEDGER_LIMIT_PER_TRANSACTION] = 500;
+    own.v[NOVA_LEDGER_LIMIT_PER_TRANSACTION] = 300;
+    own.v[NOVA_LEDGER_LIMIT_WEEKLY_COUNT] = 4;
+    nova_ledger_limits_merge(&tier, &own, &m);
+    assert_int_equal(m.v[NOVA_LEDGER_LIMIT_PER_TRANSACTION], 300);
+    assert_int_equal(m.v[NOVA_LEDGER_LIMIT_DAILY_AMOUNT], 1000);
+    assert_int_equal(m.v[NOVA_LEDGER_LIMIT_WEEKLY_COUNT], 4);
+    nova_ledger_limits_merge(NULL, &own, &m);
+    assert_int_equal(m.v[NOVA_LEDGER_LIMIT_DAILY_AMOUNT], 0);
+    nova_ledger_limits_merge(&tier, &own, &m);
+    nova_ledger_usage_t u = {{900, 900, 900}, {1, 3, 3}};
+    nova_ledger_limit_result_t r;
+    nova_ledger_limit_check(&m, &u, 100, INT64_MIN, &r);
+    assert_true(r.allowed);
+    assert_int_equal(r.remaining_amount, 100);
+    assert_int_equal(r.remaining_count, 1);
+    nova_ledger_limit_check(&m, &u, 101, INT64_MIN, &r);
+    assert_false(r.allowed);
+    assert_int_equal(r.decides, NOVA_LEDGER_LIMIT_DAILY_AMOUNT);
+    assert_string_equal(nova_ledger_limit_name(r.decides), "daily_amount");
+    u.count[1] = 4;
+    nova_ledger_limit_check(&m, &u, 1, INT64_MIN, &r);
+    assert_false(r.allowed);
+    assert_int_equal(r.decides, NOVA_LEDGER_LIMIT_WEEKLY_COUNT);
+    nova_ledger_usage_t zero = {{0}, {0}};
+    nova_ledger_limit_check(&m, &zero, 301, INT64_MIN, &r);
+    assert_int_equal(r.decides, NOVA_LEDGER_LIMIT_PER_TRANSACTION);
+    /* A credit meets only the ceiling; nothing taken out uses no count. */
+    m.v[NOVA_LEDGER_LIMIT_BALANCE_CEILING] = 5000;
+    nova_ledger_limit_check(&m, &u, 0, 5000, &r);
+    assert_true(r.allowed);
+    nova_ledger_limit_check(&m, &u, 0, 5001, &r);
+    assert_int_equal(r.decides, NOVA_LEDGER_LIMIT_BALANCE_CEILING);
+    nova_ledger_limits_t none = {{0}};
+    nova_ledger_limit_check(&none, &u, 1000000, 1000000, &r);
+    assert_true(r.allowed);
+    assert_int_equal(r.remaining_amount, -1);
+    /* Periods: 2026-12-03 is a Thursday; its week starts on Monday the 30th of November. */
+    char k[3][16];
+    nova_ledger_periods(1796256000 + 3600, k); /* 2026-12-03T01:00:00Z */
+    assert_string_equal(k[0], "d2026-12-03");
+    assert_string_equal(k[1], "w2026-11-30");
+    assert_string_equal(k[2], "m2026-12");
+    nova_ledger_periods(1795996800, k); /* 2026-11-30T00:00:00Z, a Monday */
+    assert_string_equal(k[1], "w2026-11-30");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_reverse_and_diff),
         cmocka_unit_test(test_balance_rules),
         cmocka_unit_test(test_derive),
+        cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
