@@ -3,6 +3,7 @@
 benchmarks (issue 9 item 9). No real document is ever used or committed.
 
     idv_docgen.py OUTDIR [--count N] [--seed S] [--variants clean,blur,...] [--formats TD3,TD1,TD2]
+                         [--mix]   (each document clean and in one degraded variant in turn)
 
 Renders TD3 passports, TD1 identity cards and TD2 documents for Kenya, Nigeria, Ghana, South
 Africa, Uganda and Rwanda with the OCR-B font of Debian's fonts-ocr-b: a visual zone (issuer,
@@ -234,6 +235,8 @@ def main():
     ap.add_argument("--seed", type=int, default=9)
     ap.add_argument("--variants", default="clean")
     ap.add_argument("--formats", default="TD3,TD1,TD2")
+    ap.add_argument("--mix", action="store_true",
+                    help="each document clean and in one degraded variant, taken in turn")
     args = ap.parse_args()
     if not os.path.exists(FONT):
         sys.exit("idv_docgen.py: %s missing: apt-get install fonts-ocr-b" % FONT)
@@ -246,7 +249,8 @@ def main():
         fmt = formats[i % len(formats)]
         p = make_person(rng, code)
         img, lines = render(p, fmt, name)
-        for v in variants:
+        todo = ["clean", VARIANTS[1 + i % (len(VARIANTS) - 1)]] if args.mix else variants
+        for v in todo:
             if v not in VARIANTS:
                 sys.exit("idv_docgen.py: unknown variant %s (%s)" % (v, ", ".join(VARIANTS)))
             out = degrade(img.copy(), v, rng)

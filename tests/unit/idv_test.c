@@ -187,6 +187,26 @@ static void test_mrz_check(void **state)
     assert_true(has_reason(&o, "names_not_proved_by_visual_zone"));
     out_free(&o);
     json_decref(steps);
+    /* "<<" read as "K<" ran surname and given names together; the visual zone repairs it. */
+    steps = ocr_steps("P<UTOERIKSSONK<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", TD3[1],
+                      "Surname\nERIKSSON\nGiven names\nANNA MARIA\n"
+                      "P<UTOERIKSSONK<ANNA<MARIA<<<<<<<<<<<<<<<<<<<");
+    o = run(idv_check_mrz, steps, NULL, NULL);
+    assert_string_equal(o.status, "passed");
+    assert_string_equal(json_string_value(json_object_get(o.extracted, "surname")), "ERIKSSON");
+    assert_string_equal(json_string_value(json_object_get(o.extracted, "given_names")),
+                        "ANNA MARIA");
+    assert_int_equal(json_integer_value(json_object_get(o.extracted, "names_repaired")), 1);
+    out_free(&o);
+    json_decref(steps);
+    /* The zone's own line in the page text proves nothing: a name read only there is not. */
+    steps = ocr_steps("P<UTOERIKSSON<<ANNAK<MARIA<<<<<<<<<<<<<<<<<<", TD3[1],
+                      "ERIKSSON\nP<UTOERIKSSON<<ANNAK<MARIA<<<<<<<<<<<<<<<<<<");
+    o = run(idv_check_mrz, steps, NULL, NULL);
+    assert_string_equal(o.status, "review");
+    assert_true(has_reason(&o, "names_not_proved_by_visual_zone"));
+    out_free(&o);
+    json_decref(steps);
     /* A misread check digit: failed, which one named. */
     char bad[45];
     memcpy(bad, TD3[1], 45);

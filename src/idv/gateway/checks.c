@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -109,6 +110,98 @@ static int mrz_candidate(json_t *lines, int year, nova_mrz_t *m)
  * letters. Names have no check digit; this is their proof. */
 double idv_address_score(const char *claimed, const char *document);
 
+/* Whether text holds word as a whole word (letters and digits, case folded). */
+static bool word_in(const char *word, const char *text)
+{
+    size_t n = strlen(word);
+    if (n == 0 || text == NULL)
+        return false;
+    for (const char *p = text; (p = strcasestr(p, word)) != NULL; p++) {
+        bool left = p == text || !isalnum((unsigned char)p[-1]);
+        bool right = !isalnum((unsigned char)p[n]);
+        if (left && right)
+            return true;
+    }
+    return false;
+}
+
+#define NAME_WORDS 12
+
+static size_t split_words(const char *s, char w[][64])
+{
+    size_t n = 0;
+    while (*s && n < NAME_WORDS) {
+        while (*s == ' ')
+            s++;
+        size_t l = strcspn(s, " ");
+        if (l == 0)
+            break;
+        snprintf(w[n++], 64, "%.*s", (int)(l < 63 ? l : 63), s);
+        s += l;
+    }
+    return n;
+}
+
+/* A name word OCR grew by a misread filler: "MENSAHK" for "MENSAH<". The stem counts only when
+ * the visual zone shows it and not the word as read. */
+static bool filler_stem(char *w, const char *text)
+{
+    size_t l = strlen(w);
+    if (l < 3 || (w[l - 1] != 'K' && w[l - 1] != 'X') || word_in(w, text))
+        return false;
+    w[l - 1] = '\0';
+    if (word_in(w, text))
+        return true;
+    w[l - 1] = 'K';
+    return false;
+}
+
+/* Names have no check digit: they are proved only when every word is in the visual zone. Before
+ * that, three repairs that the visual zone must confirm: a filler read as K or X at the end of a
+ * word, "<<" read as "X<" (surname and given names run together), and trailing words made only
+ * of filler confusions (K S E C X). Writes surname and given_names back into ex with the count
+ * of repairs; *proved says whether the names are proved. */
+static void names_check(json_t *ex, const char *sur, const char *giv, const char *text,
+                        bool *proved)
+{
+    char sw[NAME_WORDS][64], gw[NAME_WORDS][64];
+    size_t ns = split_words(sur, sw), ng = split_words(giv, gw);
+    unsigned repairs = 0;
+    if (ng == 0 && ns > 1) {
+        for (size_t i = 0; i + 1 < ns; i++)
+            if (filler_stem(sw[i], text)) {
+                for (size_t k = i + 1; k < ns; k++)
+                    memcpy(gw[ng++], sw[k], 64);
+                ns = i + 1;
+                repairs++;
+                break;
+            }
+    }
+    for (size_t i = 0; i < ns; i++)
+        repairs += filler_stem(sw[i], text);
+    for (size_t i = 0; i < ng; i++)
+        repairs += filler_stem(gw[i], text);
+    while (ng > 0 && !word_in(gw[ng - 1], text) &&
+           strspn(gw[ng - 1], "KSECX") == strlen(gw[ng - 1])) {
+        ng--;
+        repairs++;
+    }
+    bool ok = ns > 0;
+    char s2[256] = "", g2[256] = "";
+    for (size_t i = 0; i < ns; i++) {
+        ok = ok && word_in(sw[i], text);
+        snprintf(s2 + strlen(s2), sizeof(s2) - strlen(s2), "%s%s", i ? " " : "", sw[i]);
+    }
+    for (size_t i = 0; i < ng; i++) {
+        ok = ok && word_in(gw[i], text);
+        snprintf(g2 + strlen(g2), sizeof(g2) - strlen(g2), "%s%s", i ? " " : "", gw[i]);
+    }
+    json_object_set_new(ex, "surname", json_string(s2));
+    json_object_set_new(ex, "given_names", json_string(g2));
+    json_object_set_new(ex, "names_repaired", json_integer(repairs));
+    *proved = ok;
+}
+
 nova_status idv_check_mrz(const idv_check_in_t *in, idv_check_out_t *out)
 {
     json_t *ocr = earlier(in, "ocr");
@@ -150,10 +243,18 @@ nova_status idv_check_mrz(const idv_check_in_t *in, idv_check_out_t *out)
         idv_reason(out, "ocr_confusions_repaired");
     /* Names, sex and nationality are not covered by check digits: proved only when the visual
      * zone shows the same name. */
-    const char *text = json_string_value(json_object_get(ocr, "text"));
-    char name[140];
-    snprintf(name, sizeof(name), "%s %s", m.surname, m.given_names);
-    bool name_proved = text && idv_address_score(name, text) >= 0.99;
+    /* The visual zone: the page's text without its MRZ lines (any line holding a filler). */
+    const char *page = json_string_value(json_object_get(ocr, "text"));
+    char *text = page ? strdup(page) : NULL;
+    for (char *line = text; line && *line;) {
+        size_t l = strcspn(line, "\n");
+        if (memchr(line, '<', l))
+            memset(line, ' ', l);
+        line += l + (line[l] == '\n');
+    }
+    bool name_proved = false;
+    names_check(out->extracted, m.surname, m.given_names, text, &name_proved);
+    free(text);
     json_object_set_new(out->extracted, "proved",
                         json_pack("{s:b, s:b, s:b, s:b, s:b, s:b}", "document_number",
                                   m.number_ok && m.composite_ok, "birth_date", m.birth_ok,
