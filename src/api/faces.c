@@ -159,6 +159,8 @@ static void api_faces_compare(nova_req_t *r, void *ud)
 
 /* ---- liveness ---- */
 
+/* A burst frame's pixels: 30 decoded frames then hold at most 190 MB. */
+#define FRAME_MAX_PIXELS 2100000u
 /* A challenge lives this long in the control plane; the burst must arrive within it. */
 #define LIVENESS_TTL_MS (120u * 1000u)
 
@@ -279,6 +281,14 @@ static bool frames_member(nova_req_t *r, json_t *body, verify_req_t *v)
                          &v->jpeg[i], &v->f[i].len))
             return false;
         v->n = i + 1;
+        if ((uint64_t)v->img[i].width * (uint64_t)v->img[i].height > FRAME_MAX_PIXELS) {
+            char *m = nova_arena_printf(&r->arena,
+                                        "%s: a burst frame is at most 2.1 megapixels (1920 x "
+                                        "1080 fits)",
+                                        img_field ? img_field : field);
+            nova_resp_problem(r, 413, "payload_too_large", "Payload Too Large", m ? m : field);
+            return false;
+        }
         v->f[i].img = &v->img[i];
         v->f[i].jpeg = v->jpeg[i];
         v->f[i].t_ms = (int64_t)json_integer_value(t);

@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { BIN, CTL, startNova, makeTenant, token, call } from './lib.mjs';
 
 const MODEL = resolve('tools/models/nova-face.bin');
+const DEMO = resolve('tools/models/node_modules/@vladmandic/face-api/demo');
 const FRAMES = join(dirname(BIN), '..', 'tests', 'unit', 'vision_frames');
 const ACTIONS = ['turn_left', 'turn_right', 'blink', 'smile', 'nod'];
 let nova, tok, dir;
@@ -107,6 +108,7 @@ test('bad input: 4xx naming the field, and the nonce is not spent', async () => 
     [{ nonce: c.nonce, frames: [good[0], { image: 'not base64 !', t_ms: 5 }] }, 400, 'invalid_image', /frames\[1\]\.image/],
     [{ nonce: c.nonce, frames: [good[0], { image: Buffer.from('text').toString('base64'), t_ms: 5 }] }, 400, 'invalid_image', /frames\[1\]\.image/],
     [{ nonce: c.nonce, frames: good, selfie: 'AAAA' }, 400, 'invalid_image', /selfie/],
+    [{ nonce: c.nonce, frames: [good[0], { image: readFileSync(`${DEMO}/sample1.jpg`).toString('base64'), t_ms: 9 }] }, 413, 'payload_too_large', /frames\[1\]\.image: a burst frame is at most 2\.1 megapixels/],
     [{ nonce: c.nonce, frames: good, require_camera_exif: 'yes' }, 400, 'invalid_request', /require_camera_exif/],
     [{ nonce: c.nonce, frames: good, extra: 1 }, 400, null, null],
     [{ nonce: 'lvn_unknown', frames: good }, 400, 'invalid_nonce', /nonce/],
