@@ -6,7 +6,8 @@
 # and MRZ checks on each and compares every MRZ field with the truth file. Writes
 # bench/results/idv.json with the issue-9 targets: field read rate clean >= 0.99, degraded >=
 # 0.95, no silently wrong field (a wrong field always comes with a failed check or a step that
-# did not pass), OCR + MRZ p95 < 800 ms on one core.
+# did not pass), OCR + MRZ p95 < 800 ms on one core (wall time, and the thread's CPU time, which
+# a machine shared with other work does not inflate).
 # Knobs: IDV_BENCH_DOCS (100), NOVA_BENCH_BUILD (build), BENCH_RESULTS (bench/results).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,7 @@ targets = {
     'degraded_field_read_rate_at_least_0.95': r['degraded']['field_read_rate'] >= 0.95,
     'no_silently_wrong_field': r['clean']['wrong_silent'] + r['degraded']['wrong_silent'] == 0,
     'ocr_mrz_p95_ms_under_800_one_core': r['ocr_mrz_latency_ms']['p95'] < 800,
+    'ocr_mrz_cpu_p95_ms_under_800': r['ocr_mrz_cpu_ms']['p95'] < 800,
 }
 out = {'commit': sys.argv[3], 'machine_load': sys.argv[4].strip(), 'engine': 'tesseract 5.3 C API, Debian tesseract-ocr-eng (LSTM)',
        **r, 'targets_met': targets}
@@ -40,5 +42,7 @@ for k in ('clean', 'degraded'):
     t = r[k]
     print(f"{k:9} docs {t['documents']:4}  field read rate {t['field_read_rate']:.4f}  wrong flagged {t['wrong_flagged']}  wrong silent {t['wrong_silent']}  missing {t['missing']}")
 l = r['ocr_mrz_latency_ms']
-print(f"OCR + MRZ per document, one core: p50 {l['p50']:.0f} ms  p95 {l['p95']:.0f} ms; targets: {targets}")
+c = r['ocr_mrz_cpu_ms']
+print(f"OCR + MRZ per document, one core: wall p50 {l['p50']:.0f} ms  p95 {l['p95']:.0f} ms; CPU p50 {c['p50']:.0f} ms  p95 {c['p95']:.0f} ms")
+print(f"targets: {targets}")
 PY

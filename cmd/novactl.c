@@ -94,6 +94,7 @@ static int face_passive(nova_app_t *, nova_arena_t *, const cli_t *, const char 
 static int mrz_parse(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int policy_test(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int workflow_cmd(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int ocr_mrz(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int user_cmd(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 
 static const command_t commands[] = {
@@ -124,6 +125,7 @@ static const command_t commands[] = {
     {"face", "liveness", 2, 0, 0, "face liveness ACTION[,ACTION...] DIR", face_liveness},
     {"face", "passive", 1, 0, 0, "face passive IMAGE.jpg", face_passive},
     {"mrz", "parse", 1, 0, 0, "mrz parse FILE|-", mrz_parse},
+    {"ocr", "mrz", 1, 0, 0, "ocr mrz IMAGE.jpg", ocr_mrz},
     {"policy", "test", 1, 0, OPT_MUTATE, "policy test FILE.fga.yaml [--mutate]", policy_test},
     {"workflow", "create", 1, OPT_TENANT, OPT_TENANT, "workflow create --tenant ID FILE|-",
      workflow_cmd},
@@ -171,6 +173,9 @@ static void usage_text(nova_buf_t *b, const char *group, const char *verb)
     if (group == NULL || strcmp(group, "mrz") == 0)
         nova_buf_append_cstr(b, "mrz parse reads a machine-readable zone (ICAO 9303 TD1/TD2/TD3) "
                                 "and prints JSON; exit 0 when every check digit holds, 6 if not\n");
+    if (group == NULL || strcmp(group, "ocr") == 0)
+        nova_buf_append_cstr(b, "ocr mrz runs OCR (Tesseract; NOVA_TESSDATA) then the MRZ engine on "
+                                "a JPEG and prints the same JSON; exit 0 when valid, 6 if not\n");
     if (group == NULL || strcmp(group, "audit") == 0)
         nova_buf_append_cstr(b, "TIME: unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC); "
                                 "from inclusive, to exclusive\n");
@@ -742,6 +747,14 @@ static int audit_export(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const
     return st ? fail(st, "cannot export the audit log") : NOVA_EXIT_OK;
 }
 
+/* ---- ocr mrz: the gateway's OCR and MRZ steps on a local JPEG (no store) ---- */
+
+static int ocr_mrz(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    (void)app, (void)ar, (void)c;
+    return nova_idv_ctl_ocr_mrz(args[0], getenv("NOVA_TESSDATA"), json_out);
+}
+
 /* ---- workflow: the verification gateway's workflows (src/idv/gateway/workflows.c) ---- */
 
 static int workflow_cmd(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
@@ -1271,7 +1284,8 @@ int main(int argc, char **argv)
     }
 
     /* face and mrz commands work on local input with an engine alone: app is NULL */
-    if (strcmp(cmd->group, "face") == 0 || strcmp(cmd->group, "mrz") == 0) {
+    if (strcmp(cmd->group, "face") == 0 || strcmp(cmd->group, "mrz") == 0 ||
+        strcmp(cmd->group, "ocr") == 0) {
         rc = cmd->run(NULL, &ar, &c, c.pos + words);
         goto end;
     }

@@ -120,4 +120,8 @@ nova_status nova_idv_process(nova_idv_t *g, nova_store_t *s, const char *tenant_
 int nova_idv_ctl_workflow(nova_store_t *s, const char *redis_url, const char *verb,
                           const char *tenant_id, const char *const *args, bool json_out);
 
+/* novactl `ocr mrz IMAGE.jpg`: OCR then MRZ on one JPEG, printing the MRZ JSON with status,
+ * errors and the lines read; exit 0 when the zone is valid, 6 when not or unreadable. */
+int nova_idv_ctl_ocr_mrz(const char *path, const char *tessdata, bool json_out);
+
 #endif

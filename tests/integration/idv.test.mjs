@@ -161,6 +161,26 @@ test('novactl workflow create, list, show, update from a JSON file', () => {
   assert.equal(nova.ctl('workflow', 'show', '--tenant', a.tenant, 'wf_nope').code, 7);
 });
 
+test('novactl ocr mrz IMAGE.jpg: OCR then MRZ, the fields as JSON, exit 0 valid and 6 not', () => {
+  const d = clean();
+  const dir = mkdtempSync(join(tmpdir(), 'nova-idv-ocr-'));
+  try {
+    writeFileSync(join(dir, 'doc.jpg'), d.jpg);
+    const r = nova.ctl('ocr', 'mrz', join(dir, 'doc.jpg'));
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.equal(r.json.valid, true);
+    assert.equal(r.json.document_number, d.truth.fields.document_number);
+    assert.equal(r.json.surname, d.truth.fields.surname);
+    assert.equal(r.json.proved.names, true);
+    writeFileSync(join(dir, 'not.jpg'), 'not a jpeg');
+    const bad = nova.ctl('ocr', 'mrz', join(dir, 'not.jpg'));
+    assert.equal(bad.code, 6);
+    assert.equal(bad.json.valid, false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a sync verification: OCR, MRZ, authenticity, age; decision with reasons, version, trace', async () => {
   const w = await workflow(aTok);
   const d = clean();

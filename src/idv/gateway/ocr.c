@@ -11,6 +11,7 @@
  */
 #include <ctype.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <tesseract/capi.h>
@@ -39,6 +40,9 @@ static TessBaseAPI *engine(const char *datapath)
     TessBaseAPI *api = pthread_getspecific(tess_key);
     if (api)
         return api;
+    /* Tesseract's OpenMP threads only contend with the other workers (each worker is a
+     * thread already) and spin in the kernel: one thread each unless the operator says. */
+    setenv("OMP_THREAD_LIMIT", "1", 0);
     api = TessBaseAPICreate();
     if (api == NULL)
         return NULL;
@@ -48,6 +52,8 @@ static TessBaseAPI *engine(const char *datapath)
         return NULL;
     }
     TessBaseAPISetVariable(api, "debug_file", "/dev/null");
+    /* Documents print dark on light: the inverted-text retry of every line only costs time. */
+    TessBaseAPISetVariable(api, "tessedit_do_invert", "0");
     pthread_setspecific(tess_key, api);
     return api;
 }
@@ -129,7 +135,8 @@ json_t *idv_mrz_lines(const char *text, unsigned *repairs)
 }
 
 /* OCR of one image: *text (malloc'd) and mean confidence in [0, 1]; band_top > 0 reads only
- * the rows from there down, MRZ alphabet only. */
+ * the rows from there down, MRZ alphabet only; band_top < 0 the rows above -band_top, any
+ * text; 0 the whole image. */
 static nova_status read_image(TessBaseAPI *api, const uint8_t *g, int w, int h, int band_top,
                               char **text, double *conf)
 {
@@ -143,6 +150,8 @@ static nova_status read_image(TessBaseAPI *api, const uint8_t *g, int w, int h, 
     } else {
         TessBaseAPISetVariable(api, "tessedit_char_whitelist", "");
         TessBaseAPISetPageSegMode(api, PSM_AUTO);
+        if (band_top < 0) /* the visual zone: the page above the MRZ band */
+            TessBaseAPISetRectangle(api, 0, 0, w, -band_top);
     }
     char *t = TessBaseAPIGetUTF8Text(api);
     *conf = TessBaseAPIMeanTextConf(api) / 100.0;
