@@ -249,6 +249,23 @@ else
     echo '{"skipped": "PostgreSQL did not start"}' >"$RESULTS/audit_append_postgres.json"
 fi
 
+# People (issue 11), in process: sign-in with password + TOTP (argon2id dominates), passkey
+# assertion verification (ES256, EdDSA), and the per-request session check (the user token and
+# its session's control-plane record; target p99 < 1 ms) beside a client token's verification,
+# with the in-process control plane and with Redis (one round trip per check).
+PEOPLE_BENCH=$ROOT/$BUILD/src/people/people_bench
+scenario people_inproc "people: login password+TOTP, passkey assertion verify, session check vs client token verify; in-process control plane" \
+    "$TMP/people_inproc.raw" "$PEOPLE_BENCH" 1 "$TMP/people_inproc.raw"
+REDIS_BENCH_DIR=$(mktemp -d /tmp/nova-bench-redis.XXXXXX)
+if bash scripts/redis.sh start "$REDIS_BENCH_DIR" >"$TMP/redis.log" 2>&1; then
+    scenario people_redis "people: the same with the control plane on Redis (loopback)" \
+        "$TMP/people_redis.raw" "$PEOPLE_BENCH" 1 "$TMP/people_redis.raw" \
+        "$(bash scripts/redis.sh url "$REDIS_BENCH_DIR")"
+    bash scripts/redis.sh stop "$REDIS_BENCH_DIR" >/dev/null 2>&1 || true
+else
+    echo '{"skipped": "Redis did not start"}' >"$RESULTS/people_redis.json"
+fi
+
 ATTACK_SECS=${BENCH_ATTACK_SECONDS:-60}
 scenario attack_slowloris \
     "1100 connections from 127.0.0.2 sending one header line every 10 s (reconnecting), ${ATTACK_SECS}s; health probes from 127.0.0.1 every 5 s" \

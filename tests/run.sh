@@ -79,6 +79,8 @@ suite format format_check
 suite unit unit build
 # OpenFGA's conformance corpora (../shared/conformance/openfga) against the policy engine.
 suite conformance build/tests/conformance/openfga_conformance
+# The people benchmark's smoke (seconds; `make bench` runs it in full).
+suite people-bench-smoke bash -c '"$0"/build/src/people/people_bench 0.05 "$1"/people-bench-smoke.json && echo "# pass 1"' "$ROOT" "$LOGS"
 if bash scripts/pg.sh start "$PG_DIR" >"$LOGS/pg-start.log" 2>&1; then
     PG_URL=$(bash scripts/pg.sh url "$PG_DIR")
     suite unit-store-postgres env NOVA_TEST_PG_URL="$PG_URL" build/tests/unit/store_test

@@ -17,6 +17,16 @@ typedef struct people_keys {
     struct people_keys *next;
 } people_keys_t;
 
+/* A verified user token's claims, cached by the SHA-256 of the token until its exp (the
+ * session is still read on every use: revocation does not rely on the cache). */
+#define PEOPLE_TCACHE 1024
+typedef struct people_tcache {
+    uint8_t digest[32];
+    int64_t exp;
+    int aal;
+    char tenant[64], user[64], sid[64], jti[32], amr[64], orig[48];
+} people_tcache_t;
+
 struct nova_people {
     nova_auth_t *auth;
     nova_kv_t *kv;
@@ -26,6 +36,8 @@ struct nova_people {
     pthread_mutex_t mu; /* guards keys; never held across a store call */
     people_keys_t *keys;
     size_t nkeys;
+    pthread_mutex_t tmu; /* guards tcache: a copy in or out, never I/O */
+    people_tcache_t tcache[PEOPLE_TCACHE];
 };
 
 /* The tenant's keys, made (and stored sealed) on first use. *out stays valid until

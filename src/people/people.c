@@ -33,6 +33,7 @@ nova_status nova_people_new(nova_auth_t *auth, nova_kv_t *kv, const nova_people_
     snprintf(p->totp_issuer, sizeof(p->totp_issuer), "%s", issuer);
     p->access_ttl = cfg && cfg->access_ttl ? cfg->access_ttl : 300;
     pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->tmu, NULL);
     *out = p;
     return NOVA_OK;
 }
@@ -54,6 +55,7 @@ void nova_people_free(nova_people_t *p)
         return;
     keys_free(p->keys);
     pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->tmu);
     free(p);
 }
 

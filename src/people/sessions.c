@@ -453,13 +453,11 @@ static const char *claim_str(nova_arena_t *ar, json_t *o, const char *name)
     return nova_arena_strdup(ar, json_string_value(v));
 }
 
-nova_status nova_people_token_verify(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
-                                     const char *token, const char *ip, nova_user_claims_t *out,
-                                     const char **why)
+/* Signature and claims of a user token into out (strings in ar). */
+static nova_status token_claims(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                const char *token, nova_user_claims_t *out, const char **why)
 {
-    (void)ip;
     void *cv = NULL;
-    memset(out, 0, sizeof(*out));
     nova_status st = people_verify(p, s, token, "at+jwt", &cv, why);
     if (st)
         return st;
@@ -494,33 +492,91 @@ nova_status nova_people_token_verify(nova_people_t *p, nova_store_t *s, nova_are
         if (out->orig == NULL || json_object_size(cnf) != 1)
             goto end; /* a binding this code cannot check is no binding to ignore */
     }
+    *why = NULL;
+    st = out->amr ? NOVA_OK : NOVA_NOMEM;
+end:
+    json_decref(c);
+    return st;
+}
+
+#define COPY_IN(dst, src) (strlen(src) < sizeof(dst) ? (memcpy(dst, src, strlen(src) + 1), 1) : 0)
+
+static bool cache_get(nova_people_t *p, nova_arena_t *ar, const uint8_t d[32], int64_t now,
+                      nova_user_claims_t *out)
+{
+    people_tcache_t e;
+    people_tcache_t *slot = &p->tcache[(d[0] | (unsigned)d[1] << 8) % PEOPLE_TCACHE];
+    pthread_mutex_lock(&p->tmu);
+    e = *slot;
+    pthread_mutex_unlock(&p->tmu);
+    if (memcmp(e.digest, d, 32) != 0 || e.exp <= now)
+        return false;
+    out->tenant_id = nova_arena_strdup(ar, e.tenant);
+    out->user_id = nova_arena_strdup(ar, e.user);
+    out->session_id = nova_arena_strdup(ar, e.sid);
+    out->jti = nova_arena_strdup(ar, e.jti);
+    out->amr = nova_arena_strdup(ar, e.amr);
+    out->orig = e.orig[0] ? nova_arena_strdup(ar, e.orig) : NULL;
+    out->aal = e.aal;
+    out->exp = e.exp;
+    return out->tenant_id && out->user_id && out->session_id && out->jti && out->amr &&
+           (!e.orig[0] || out->orig);
+}
+
+static void cache_put(nova_people_t *p, const uint8_t d[32], const nova_user_claims_t *c)
+{
+    people_tcache_t e;
+    memset(&e, 0, sizeof(e));
+    memcpy(e.digest, d, 32);
+    e.exp = c->exp;
+    e.aal = c->aal;
+    if (!COPY_IN(e.tenant, c->tenant_id) || !COPY_IN(e.user, c->user_id) ||
+        !COPY_IN(e.sid, c->session_id) || !COPY_IN(e.jti, c->jti) || !COPY_IN(e.amr, c->amr) ||
+        (c->orig && !COPY_IN(e.orig, c->orig)))
+        return; /* longer than the slots: verified again next time */
+    pthread_mutex_lock(&p->tmu);
+    p->tcache[(d[0] | (unsigned)d[1] << 8) % PEOPLE_TCACHE] = e;
+    pthread_mutex_unlock(&p->tmu);
+}
+
+nova_status nova_people_token_verify(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                     const char *token, const char *ip, nova_user_claims_t *out,
+                                     const char **why)
+{
+    (void)ip;
+    uint8_t d[32];
+    memset(out, 0, sizeof(*out));
+    *why = NULL;
+    if (token == NULL || strlen(token) > 4096) {
+        *why = "malformed token";
+        return NOVA_UNAUTHORIZED;
+    }
+    nova_sha256(token, strlen(token), d);
+    int64_t now = nova_time_now();
+    nova_status st = NOVA_OK;
+    if (!cache_get(p, ar, d, now, out)) {
+        memset(out, 0, sizeof(*out));
+        if ((st = token_claims(p, s, ar, token, out, why)) != NOVA_OK)
+            return st;
+        cache_put(p, d, out);
+    }
     /* The session: revoked, idle or over means the token is worthless. */
     hot_t h;
     st = hot_get(p, ar, out->tenant_id, out->session_id, &h);
-    if (st == NOVA_NOT_FOUND) {
+    if (st == NOVA_NOT_FOUND ||
+        (st == NOVA_OK && (strcmp(h.user, out->user_id) != 0 || h.expires_at <= now))) {
         *why = "session ended";
-        st = NOVA_UNAUTHORIZED;
-        goto end;
+        return NOVA_UNAUTHORIZED;
     }
     if (st)
-        goto end;
-    int64_t now = nova_time_now();
-    if (strcmp(h.user, out->user_id) != 0 || h.expires_at <= now) {
-        *why = "session ended";
-        st = NOVA_UNAUTHORIZED;
-        goto end;
-    }
+        return st;
     out->enrol_only = h.enrol != 0;
     if (now - h.last_seen >= ACTIVITY_WRITE_S) {
         h.last_seen = now;
         if ((st = hot_put(p, ar, out->tenant_id, out->session_id, &h, now)) != NOVA_OK)
-            goto end;
+            return st;
     }
-    *why = NULL;
-    st = NOVA_OK;
-end:
-    json_decref(c);
-    return st;
+    return NOVA_OK;
 }
 
 nova_status nova_people_session_revoke(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
