@@ -40,6 +40,11 @@ print(f"{'step':28} {'nova p50':>10} {'nova p95':>10} {'tfjs p50':>10} {'x':>6}"
 for s in steps:
     print(f"{s:28} {c[s]['p50_ms']:10.2f} {c[s]['p95_ms']:10.2f} {ref[s]['p50_ms']:10.1f} {ratio[s]:6.1f}")
 print(f"{'liveness_verify_10_frames':28} {c['liveness_verify_10_frames']['p50_ms']:10.2f} {c['liveness_verify_10_frames']['p95_ms']:10.2f}")
+e = c['liveness_eval']
+print(f"liveness over {e['people']} sample faces: live bursts passed {e['live_pass']} "
+      f"({e['live_eligible_pass']} of {e['live_eligible']} single frontal faces); failed: still "
+      f"{e['still_fail']}/{e['people']}, slid photo {e['slid_fail']}/{e['people']}, "
+      f"another person {e['other_person_fail']}/{e['other_person_tried']}")
 print(f"peak RSS {c['peak_rss_mb']} MB; targets: {targets}")
 PY
 

@@ -4,8 +4,10 @@
  * and SSD MobileNet v1), the whole
  * face-match check (two JPEG decodes, detection, landmarks, descriptors, quality), JPEG decode
  * alone, the liveness verification of a 10-frame burst (ten JPEG decodes and
- * nova_vision_liveness, on a live burst made by tests/unit/vision_synth.c), and the process's
- * peak RSS. Inputs come from the sample photos of the npm package
+ * nova_vision_liveness, on a live burst made by tests/unit/vision_synth.c), liveness over
+ * every face of the sample photos (live bursts passed; a still, a slid photo and another
+ * person's descriptor failed; NOVA_LIVENESS_TRACE=1 prints each live result), and the
+ * process's peak RSS. Inputs come from the sample photos of the npm package
  * (scripts/models.sh). With OUT_DIR it also writes the 640x480 JPEG and the match pair there,
  * so bench/vision.sh can time the tfjs reference on the same pictures.
  *   vision_bench [ITERATIONS [OUT_DIR]]
@@ -269,6 +271,110 @@ int main(int argc, char **argv)
         for (int k = 0; k < 10; k++)
             free(fj[k]);
         nova_vision_image_free(&src);
+    }
+
+    /* liveness over every face of the sample photos (up to three per photo): a live burst
+     * (neutral, then each of three actions and back), a still repeated, a photo slid and
+     * turned, and the live burst against another person's descriptor */
+    {
+        static const nova_vision_action seqs[3][3] = {
+            {NOVA_VISION_TURN_LEFT, NOVA_VISION_BLINK, NOVA_VISION_SMILE},
+            {NOVA_VISION_TURN_RIGHT, NOVA_VISION_NOD, NOVA_VISION_BLINK},
+            {NOVA_VISION_SMILE, NOVA_VISION_TURN_LEFT, NOVA_VISION_NOD},
+        };
+        int people = 0, live_pass = 0, live_review = 0, still_fail = 0, slid_fail = 0,
+            other_fail = 0, eligible = 0, eligible_pass = 0;
+        float prev[NOVA_VISION_DESCRIPTOR];
+        int have_prev = 0;
+        nova_vision_liveness_t *lr = malloc(sizeof *lr);
+        for (int sm = 1; sm <= 6; sm++)
+            for (int fi = 0; fi < 3; fi++) {
+                nova_vision_image_t src = {0}, im[7];
+                nova_vision_face_t lf;
+                nova_vision_frame_t fr[7];
+                if (synth_face(m, sm, fi, &src, &lf) != NOVA_OK)
+                    continue;
+                const nova_vision_action *a = seqs[people % 3];
+                synth_pose poses[7] = {
+                    SYNTH_NEUTRAL, synth_action_pose(a[0]), SYNTH_NEUTRAL, synth_action_pose(a[1]),
+                    SYNTH_NEUTRAL, synth_action_pose(a[2]), SYNTH_NEUTRAL};
+                for (int k = 0; k < 7; k++) {
+                    synth_pose_frame(&src, &lf, poses[k], (unsigned)(k + 1), &im[k]);
+                    fr[k] = (nova_vision_frame_t){&im[k], NULL, 0, 200 * k};
+                }
+                nova_vision_liveness(m, fr, 7, a, 3, NULL, NULL, lr);
+                live_pass += lr->decision == NOVA_VISION_LIVE_PASS;
+                if (getenv("NOVA_LIVENESS_TRACE")) {
+                    json_t *j = nova_vision_liveness_json(lr);
+                    char *t = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(4));
+                    fprintf(stderr, "sample%d face %d: %s\n", sm, fi, t ? t : "?");
+                    free(t);
+                    json_decref(j);
+                }
+                live_review += lr->decision == NOVA_VISION_LIVE_REVIEW;
+                /* eligible: the crop shows one face, frontal enough to start from (a photo of
+                 * a group or a profile is not a selfie burst) */
+                int ok =
+                    !(lr->reasons & (NOVA_VISION_LV_SEVERAL_FACES | NOVA_VISION_LV_NOT_NEUTRAL));
+                eligible += ok;
+                eligible_pass += ok && lr->decision == NOVA_VISION_LIVE_PASS;
+                float mine[NOVA_VISION_DESCRIPTOR];
+                int have_mine = lr->pose[0].faces > 0;
+                if (have_prev) {
+                    nova_vision_liveness(m, fr, 7, a, 3, prev, NULL, lr);
+                    other_fail += lr->decision == NOVA_VISION_LIVE_FAIL;
+                }
+                for (int k = 0; k < 7; k++)
+                    nova_vision_image_free(&im[k]);
+                /* the neutral frame's descriptor stands for this person next time */
+                nova_vision_detect_opts_t dd = {
+                    .input_size = 224, .score_threshold = 0.5, .describe = 1};
+                nova_vision_face_t *ff = NULL;
+                size_t nf = 0;
+                nova_vision_detect(m, &src, &dd, &ff, &nf);
+                size_t near = 0; /* the face at the crop's centre: the one the burst is of */
+                for (size_t k = 1; k < nf; k++)
+                    if (hypot(ff[k].box.x + ff[k].box.w / 2 - src.width / 2.0,
+                              ff[k].box.y + ff[k].box.h / 2 - src.height / 2.0) <
+                        hypot(ff[near].box.x + ff[near].box.w / 2 - src.width / 2.0,
+                              ff[near].box.y + ff[near].box.h / 2 - src.height / 2.0))
+                        near = k;
+                if (have_mine && nf > 0) {
+                    memcpy(mine, ff[near].descriptor, sizeof mine);
+                    memcpy(prev, mine, sizeof prev);
+                    have_prev = 1;
+                }
+                free(ff);
+                for (int k = 0; k < 5; k++) {
+                    nova_vision_image_t c = {src.width, src.height,
+                                             malloc((size_t)src.width * src.height * 3)};
+                    memcpy(c.rgb, src.rgb, (size_t)src.width * src.height * 3);
+                    im[k] = c;
+                    fr[k] = (nova_vision_frame_t){&im[k], NULL, 0, 200 * k};
+                }
+                nova_vision_liveness(m, fr, 5, a, 3, NULL, NULL, lr);
+                still_fail += lr->decision == NOVA_VISION_LIVE_FAIL;
+                for (int k = 0; k < 5; k++) {
+                    nova_vision_image_free(&im[k]);
+                    double ang = 0.05 * (k - 2), sc = 1 + 0.04 * (k % 3);
+                    double map[6] = {sc * cos(ang), -sc * sin(ang) + 0.03 * (k % 2),
+                                     12.0 * k - 24, sc * sin(ang),
+                                     sc * cos(ang), 6.0 * (k % 4) - 9};
+                    synth_affine(&src, map, (unsigned)(50 + k), &im[k]);
+                }
+                nova_vision_liveness(m, fr, 5, a, 3, NULL, NULL, lr);
+                slid_fail += lr->decision == NOVA_VISION_LIVE_FAIL;
+                for (int k = 0; k < 5; k++)
+                    nova_vision_image_free(&im[k]);
+                nova_vision_image_free(&src);
+                people++;
+            }
+        free(lr);
+        printf("  \"liveness_eval\": {\"people\": %d, \"live_pass\": %d, \"live_review\": %d, "
+               "\"live_eligible\": %d, \"live_eligible_pass\": %d, \"still_fail\": %d, "
+               "\"slid_fail\": %d, \"other_person_fail\": %d, \"other_person_tried\": %d},\n",
+               people, live_pass, live_review, eligible, eligible_pass, still_fail, slid_fail,
+               other_fail, people > 0 ? people - 1 : 0);
     }
 
     if (out_dir) {

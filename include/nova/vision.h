@@ -235,7 +235,7 @@ typedef struct nova_vision_liveness_opts {
     double pitch_min;    /* a nod: change of the nose's height between eyes and chin [0.06] */
     double blink_ratio;  /* a blink: eye aspect ratio or eye contrast under this share of the
                           * first frame's [0.75] */
-    double smile_ratio;  /* a smile: mouth width over this multiple of the first's [1.1] */
+    double smile_ratio;  /* a smile: mouth width over this multiple of the first's [1.06] */
     double affine_max;   /* a frame is a planar warp of the first when, once aligned to it by
                           * an affine map of the pixels (and a gain and offset), no cell of the
                           * face has an RMS grey-level error above this [6] */

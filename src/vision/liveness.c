@@ -351,7 +351,7 @@ static void defaults(nova_vision_liveness_opts_t *o)
     o->yaw_min = o->yaw_min > 0 ? o->yaw_min : 0.12;
     o->pitch_min = o->pitch_min > 0 ? o->pitch_min : 0.06;
     o->blink_ratio = o->blink_ratio > 0 ? o->blink_ratio : 0.75;
-    o->smile_ratio = o->smile_ratio > 0 ? o->smile_ratio : 1.1;
+    o->smile_ratio = o->smile_ratio > 0 ? o->smile_ratio : 1.06;
     o->affine_max = o->affine_max > 0 ? o->affine_max : 6;
     o->neutral_max = o->neutral_max > 0 ? o->neutral_max : 0.45;
     o->span_max_ms = o->span_max_ms > 0 ? o->span_max_ms : 20000;

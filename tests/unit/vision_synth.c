@@ -162,7 +162,7 @@ static void pose_map(const nova_vision_face_t *f, synth_pose pose, double x, dou
          * across the face more than they do */
         nova_vision_point_t e = centre(lm + 36, 12);
         double d = hypot(lm[45].x - lm[36].x, lm[45].y - lm[36].y), r0 = 0.45 * d;
-        double shift = 0.15 * (lm[8].y - e.y), dist = hypot(x - lm[30].x, y - (lm[30].y + shift));
+        double shift = 0.22 * (lm[8].y - e.y), dist = hypot(x - lm[30].x, y - (lm[30].y + shift));
         *sy = y - shift * taper(dist / r0, 0.35);
     } else if (pose == SYNTH_BLINK) {
         /* the upper lid's skin drawn down over the eye: inside an ellipse around each eye
@@ -184,7 +184,7 @@ static void pose_map(const nova_vision_face_t *f, synth_pose pose, double x, dou
         nova_vision_point_t c = {(lm[48].x + lm[54].x) / 2, (lm[48].y + lm[54].y) / 2};
         double mw = hypot(lm[54].x - lm[48].x, lm[54].y - lm[48].y), dx = x - c.x;
         double b = taper(dx / (1.3 * mw), 0) * taper((y - c.y) / (0.8 * mw), 0.3);
-        *sx = c.x + dx * (1 - 0.45 * b);
+        *sx = c.x + dx * (1 - 0.6 * b);
     }
 }
 
