@@ -104,6 +104,25 @@ const char *nova_idv_cursor_make(nova_arena_t *a, int64_t created_at, const char
 nova_status nova_idv_cursor_parse(nova_arena_t *a, const char *cursor, int64_t *created_at,
                                   const char **id);
 
+/* ---- manual review ---- */
+
+typedef struct nova_idv_review {
+    const char *reviewer, *decision, *reason; /* decision: approved | rejected */
+} nova_idv_review_t;
+
+/* A verification sent to review (or reviewed), with "review_status" pending or decided; while
+ * pending and kept, its images and applicant opened from the sealed job. NOVA_NOT_FOUND for
+ * one never sent to review. */
+nova_status nova_idv_review_get(nova_idv_t *g, nova_store_t *s, nova_arena_t *a,
+                                const char *tenant_id, const char *id, json_t **out);
+/* Decides a verification waiting for review (audited review.decide; its sealed images are
+ * deleted). NOVA_INVALID with pb, NOVA_NOT_FOUND (no such verification), NOVA_CONFLICT (not
+ * waiting for review, or decided already). *out: the verification. */
+nova_status nova_idv_review_decide(nova_idv_t *g, nova_store_t *s, nova_arena_t *a,
+                                   const nova_audit_actor_t *by, const char *tenant_id,
+                                   const char *id, const nova_idv_review_t *rv, json_t **out,
+                                   nova_idv_problem_t *pb);
+
 /* Billing units by check in [from, to] (unix seconds; 0: open): {"from","to","checks":[...]}. */
 nova_status nova_idv_usage_json(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                 int64_t from, int64_t to, json_t **out);

@@ -71,6 +71,7 @@ nova_status nova_store_idv_verification_get(nova_store_t *s, nova_arena_t *a, co
  * after_id is not NULL; status NULL for any; created_at in [from, to] (0: open). */
 typedef struct nova_idv_list_query {
     const char *status;
+    const char *decision; /* NULL for any ("review_required": the review queue) */
     int64_t from, to;
     int64_t after_created;
     const char *after_id;
@@ -79,6 +80,14 @@ typedef struct nova_idv_list_query {
 nova_status nova_store_idv_verification_list(nova_store_t *s, nova_arena_t *a,
                                              const char *tenant_id, const nova_idv_list_query_t *q,
                                              nova_idv_verification_row_t **out, size_t *n);
+
+/* A reviewer's decision on a verification waiting for review: decision (approved | rejected)
+ * and the new result JSON replace review_required, its kept job (the sealed images) is
+ * deleted, audit appended, in one transaction. NOVA_NOT_FOUND when it is not waiting for
+ * review (never was, another tenant's, or decided already). */
+nova_status nova_store_idv_review_decide(nova_store_t *s, const char *tenant_id, const char *id,
+                                         const char *decision, const char *result, int64_t now,
+                                         const nova_audit_entry_t *audit);
 
 /* Marks the verification running and counts the attempt. NOVA_NOT_FOUND when it is not queued
  * or running (already decided: the job is a duplicate). */

@@ -4,6 +4,9 @@
  *   GET  /v1/verifications/{id}     verifications:read
  *   GET  /v1/verifications          verifications:read; ?status=&from=&to=&cursor=&limit=
  *   GET  /v1/usage                  workflows:read; billing units by check, ?from=&to=
+ *   GET  /v1/reviews                reviews:read; verifications waiting for manual review
+ *   GET  /v1/reviews/{id}           reviews:read; one, with its images while they are kept
+ *   POST /v1/reviews/{id}/decision  reviews:write; {reviewer, decision, reason}, audited
  * It also owns the process's gateway (queue and worker pool), started when the routes are
  * registered: NOVA_AMQP_URL picks RabbitMQ (else the in-process queue), NOVA_IDV_WORKERS the
  * consumer threads (2), NOVA_IDV_SYNC_TIMEOUT_MS how long a sync request waits (30000),
@@ -222,6 +225,105 @@ static void usage_get(nova_req_t *r, void *ud)
     api_reply_json(r, 200, out);
 }
 
+/* ---- manual review ---- */
+
+static void reviews_list(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_idv_list_query_t q = {.status = "completed", .decision = "review_required", .limit = 50};
+    const char *cursor = nova_req_query(r, "cursor"), *limit = nova_req_query(r, "limit");
+    const char *bad = NULL;
+    if (limit) {
+        char *end = NULL;
+        long v = strtol(limit, &end, 10);
+        if (*limit == '\0' || *end != '\0' || v < 1 || v > 200)
+            bad = "limit: 1..200";
+        else
+            q.limit = (int)v;
+    }
+    if (!bad && cursor &&
+        nova_idv_cursor_parse(&r->arena, cursor, &q.after_created, &q.after_id) != NOVA_OK)
+        bad = "cursor: the next_cursor of a previous page";
+    if (bad) {
+        nova_resp_problem(r, 400, "invalid_request", "Invalid request", bad);
+        return;
+    }
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    json_t *arr = NULL;
+    const char *next = NULL;
+    nova_status st =
+        nova_idv_verification_list(s, &r->arena, r->principal->tenant_id, &q, &arr, &next);
+    if (st) {
+        api_unavailable(r, st);
+        return;
+    }
+    api_reply_json(r, 200,
+                   json_pack("{s:o, s:o}", "reviews", arr, "next_cursor",
+                             next ? json_string(next) : json_null()));
+}
+
+static void reviews_get(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    json_t *out = NULL;
+    nova_status st =
+        nova_idv_review_get(gateway, s, &r->arena, r->principal->tenant_id, r->params[0], &out);
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID) {
+        nova_resp_problem(r, 404, "not_found", "Not Found",
+                          "no verification of this tenant was sent to review with this id");
+        return;
+    }
+    if (st) {
+        api_unavailable(r, st);
+        return;
+    }
+    nova_resp_header(r, "Cache-Control", "no-store");
+    api_reply_json(r, 200, out);
+}
+
+static const char *const decision_members[] = {"reviewer", "decision", "reason", NULL};
+
+static void reviews_decide(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    json_t *body = api_json_body(r, decision_members);
+    if (body == NULL)
+        return;
+    nova_idv_review_t rv = {json_string_value(json_object_get(body, "reviewer")),
+                            json_string_value(json_object_get(body, "decision")),
+                            json_string_value(json_object_get(body, "reason"))};
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL) {
+        json_decref(body);
+        return;
+    }
+    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
+    json_t *out = NULL;
+    nova_idv_problem_t pb;
+    nova_status st = nova_idv_review_decide(gateway, s, &r->arena, &by, r->principal->tenant_id,
+                                            r->params[0], &rv, &out, &pb);
+    json_decref(body);
+    if (st == NOVA_INVALID && *pb.field) {
+        refuse(r, 422, "invalid_field", &pb);
+    } else if (st == NOVA_NOT_FOUND || st == NOVA_INVALID) {
+        nova_resp_problem(r, 404, "not_found", "Not Found",
+                          "no verification of this tenant has this id");
+    } else if (st == NOVA_CONFLICT) {
+        nova_resp_problem(r, 409, "not_in_review", "Conflict",
+                          "this verification is not waiting for review (decided already, or "
+                          "its workflow decided it)");
+    } else if (st) {
+        api_unavailable(r, st);
+    } else {
+        api_reply_json(r, 200, out);
+    }
+}
+
 static unsigned env_uint(const char *name, unsigned def, unsigned max)
 {
     const char *v = getenv(name);
@@ -266,6 +368,9 @@ nova_status api_verifications_register(nova_api_t *api, nova_http_server_t *srv)
         {"GET", "/v1/verifications", "verifications:read", verifications_list, 0},
         {"GET", "/v1/verifications/{id}", "verifications:read", verifications_get, 0},
         {"GET", "/v1/usage", "workflows:read", usage_get, 0},
+        {"GET", "/v1/reviews", "reviews:read", reviews_list, 0},
+        {"GET", "/v1/reviews/{id}", "reviews:read", reviews_get, 0},
+        {"POST", "/v1/reviews/{id}/decision", "reviews:write", reviews_decide, 4096},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         st = nova_http_route(srv, routes[i].method, routes[i].pattern, routes[i].scope,

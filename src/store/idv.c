@@ -103,7 +103,8 @@ static const nova_sql_t Q_STEP_LIST = {
     NULL};
 static const nova_sql_t Q_USAGE = {
     -1, "idv usage",
-    "SELECT check_name, COUNT(*), CAST(SUM(units) AS BIGINT) FROM idv_usage WHERE tenant_id = ? AND created_at "
+    "SELECT check_name, COUNT(*), CAST(SUM(units) AS BIGINT) FROM idv_usage WHERE tenant_id = ? "
+    "AND created_at "
     ">= ? AND created_at <= ? GROUP BY check_name ORDER BY check_name",
     NULL};
 
@@ -334,19 +335,25 @@ nova_status nova_store_idv_verification_list(nova_store_t *s, nova_arena_t *a,
     static const nova_sql_t Q_V_LIST = {
         -1, "idv verification list",
         "SELECT " V_COLS " FROM idv_verifications WHERE tenant_id = ? "
-        "AND (? = '' OR status = ?) AND (? = 0 OR created_at >= ?) AND (? = 0 OR created_at <= ?) "
+        "AND (? = '' OR status = ?) AND (? = '' OR decision = ?) "
+        "AND (? = 0 OR created_at >= ?) AND (? = 0 OR created_at <= ?) "
         "AND (? = '' OR created_at > ? OR (created_at = ? AND id > ?)) "
         "ORDER BY created_at, id LIMIT ?",
         "SELECT " V_COLS " FROM idv_verifications WHERE tenant_id = $1 "
-        "AND ($2::text = '' OR status = $3::text) AND ($4::bigint = 0 OR created_at >= $5::bigint) "
-        "AND ($6::bigint = 0 OR created_at <= $7::bigint) AND ($8::text = '' OR created_at > "
-        "$9::bigint OR (created_at = $10::bigint AND id > $11::text)) "
-        "ORDER BY created_at, id LIMIT $12::bigint"};
+        "SELECT " V_COLS " FROM idv_verifications WHERE tenant_id = $1 "
+        "AND ($2::text = '' OR status = $3::text) AND ($4::text = '' OR decision = $5::text) "
+        "AND ($6::bigint = 0 OR created_at >= $7::bigint) "
+        "AND ($8::bigint = 0 OR created_at <= $9::bigint) AND ($10::text = '' OR created_at > "
+        "$11::bigint OR (created_at = $12::bigint AND id > $13::text)) "
+        "ORDER BY created_at, id LIMIT $14::bigint"};
     const char *status = q->status ? q->status : "";
+    const char *decision = q->decision ? q->decision : "";
     const char *after = q->after_id ? q->after_id : "";
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id),
                             NOVA_SQL_P_TEXT(status),
                             NOVA_SQL_P_TEXT(status),
+                            NOVA_SQL_P_TEXT(decision),
+                            NOVA_SQL_P_TEXT(decision),
                             NOVA_SQL_P_INT(q->from),
                             NOVA_SQL_P_INT(q->from),
                             NOVA_SQL_P_INT(q->to),
@@ -356,7 +363,7 @@ nova_status nova_store_idv_verification_list(nova_store_t *s, nova_arena_t *a,
                             NOVA_SQL_P_INT(q->after_created),
                             NOVA_SQL_P_TEXT(after),
                             NOVA_SQL_P_INT(q->limit)};
-    return nova_store_get_all(s, &Q_V_LIST, tenant_id, p, 12, a, read_v,
+    return nova_store_get_all(s, &Q_V_LIST, tenant_id, p, 14, a, read_v,
                               sizeof(nova_idv_verification_row_t), (void **)out, n);
 }
 
@@ -399,6 +406,39 @@ nova_status nova_store_idv_verification_finish(nova_store_t *s, const char *tena
     if (st == NOVA_OK)
         st = keep_until > 0 ? nova_store_exec_q(s, &Q_JOB_KEEP, NULL, kp, 3, NULL)
                             : nova_store_exec_q(s, &Q_JOB_DELETE, NULL, jp, 2, NULL);
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    if (st != NOVA_OK) {
+        nova_store_tx_rollback(s);
+        return st;
+    }
+    return nova_store_tx_commit(s);
+}
+
+nova_status nova_store_idv_review_decide(nova_store_t *s, const char *tenant_id, const char *id,
+                                         const char *decision, const char *result, int64_t now,
+                                         const nova_audit_entry_t *audit)
+{
+    static const nova_sql_t Q_REVIEW = {
+        -1, "idv review decide",
+        "UPDATE idv_verifications SET decision = ?, result = ?, updated_at = ? WHERE tenant_id = ? "
+        "AND id = ? AND status = 'completed' AND decision = 'review_required'",
+        NULL};
+    if (!valid_id(tenant_id) || !valid_id(id) || !decision || !result ||
+        !audit_ok(audit, tenant_id))
+        return NOVA_INVALID;
+    nova_status st = nova_store_tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(decision), NOVA_SQL_P_TEXT(result), NOVA_SQL_P_INT(now),
+                            NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
+    nova_sql_param_t jp[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
+    int64_t changes = 0;
+    st = nova_store_exec_q(s, &Q_REVIEW, NULL, p, 5, &changes);
+    if (st == NOVA_OK && changes == 0)
+        st = NOVA_NOT_FOUND;
+    if (st == NOVA_OK)
+        st = nova_store_exec_q(s, &Q_JOB_DELETE, NULL, jp, 2, NULL);
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
     if (st != NOVA_OK) {

@@ -128,6 +128,7 @@ async function ledger() {
 }
 
 const READ_ONLY = {
+  'POST /v1/core/statements': 'reads an account\'s entries and balances, changes nothing',
   'POST /v1/core/limits/check': 'reads an account\'s limits and usage, changes nothing',
   'POST /oauth/introspect': 'reads token state',
   'POST /stores/{store_id}/read': 'reads tuples',
@@ -171,7 +172,7 @@ let idvClient = null;
 const IDV_WORKFLOW = { name: 'audit kyc', steps: [{ check: 'ocr' }, { check: 'mrz' }] };
 async function idv() {
   if (!idvClient) {
-    const c = nova.ctl('client', 'create', '--tenant', tenant.tenant, '--name', 'idv', '--scopes', 'workflows:read workflows:write verifications:read verifications:write');
+    const c = nova.ctl('client', 'create', '--tenant', tenant.tenant, '--name', 'idv', '--scopes', 'workflows:read workflows:write verifications:read verifications:write reviews:read reviews:write');
     assert.equal(c.code, 0, c.stderr);
     idvClient = { id: c.json.client_id, secret: c.json.client_secret };
     secrets.push(idvClient.secret);
@@ -220,6 +221,19 @@ const DRIVERS = {
     const r = await call(nova, 'PUT', '/v1/workflows/' + v.workflow, { tok: v.tok, body: IDV_WORKFLOW });
     assert.equal(r.status, 200, r.text);
     return { action: 'workflow.update', actor: v.client, target: 'workflow:' + v.workflow };
+  },
+  'POST /v1/reviews/{id}/decision': async () => {
+    // OCR of a photo with no document fails; on_fail review sends it to a reviewer.
+    const v = await idv();
+    const w = await call(nova, 'POST', '/v1/workflows', { tok: v.tok, body: { name: 'audit review', steps: [{ check: 'ocr', on_fail: 'review' }] } });
+    assert.equal(w.status, 201, w.text);
+    const jpg = readFileSync('tools/models/node_modules/@vladmandic/face-api/demo/sample1.jpg').toString('base64');
+    const r = await call(nova, 'POST', '/v1/verifications', { tok: v.tok, body: { workflow_id: w.json.id, mode: 'sync', images: { document_front: jpg } } });
+    assert.equal(r.status, 201, r.text);
+    assert.equal(r.json.decision, 'review_required', r.text);
+    const d = await call(nova, 'POST', `/v1/reviews/${r.json.id}/decision`, { tok: v.tok, body: { reviewer: 'auditor', decision: 'rejected', reason: 'not a document' } });
+    assert.equal(d.status, 200, d.text);
+    return { action: 'review.decide', actor: v.client, target: 'verification:' + r.json.id };
   },
   'POST /v1/verifications': async () => {
     const v = await idv();

@@ -38,7 +38,7 @@ before(async () => {
   docs = loadDocs(dir);
   rmSync(dir, { recursive: true, force: true });
   nova = await startNova({ NOVA_IDV_WORKERS: '2' });
-  const scopes = 'workflows:read workflows:write verifications:read verifications:write audit:read sdk:sessions';
+  const scopes = 'workflows:read workflows:write verifications:read verifications:write reviews:read reviews:write audit:read sdk:sessions';
   a = makeTenant(nova, 'idv-a-' + SUFFIX, scopes);
   b = makeTenant(nova, 'idv-b-' + SUFFIX, scopes);
   aTok = await token(nova, a);
@@ -233,6 +233,51 @@ test('async mode answers 202 at once; the decision follows; a wrong claim is rev
   const v = await until(aTok, r.json.id);
   assert.equal(v.decision, 'review_required', JSON.stringify(v));
   assert.ok(v.steps[1].reasons.includes('document_number_differs_from_claim'));
+});
+
+test('manual review: listed with its images, decided once by a reviewer, audited, images gone', async () => {
+  const w = await workflow(aTok);
+  const d = clean();
+  const r = await call(nova, 'POST', '/v1/verifications', {
+    tok: aTok,
+    body: { workflow_id: w.id, images: { document_front: d.b64 }, applicant: { ...d.truth.applicant, document_number: 'ZZ0000001' } },
+  });
+  assert.equal(r.status, 202, r.text);
+  const v = await until(aTok, r.json.id);
+  assert.equal(v.decision, 'review_required', JSON.stringify(v.reasons));
+  const list = await call(nova, 'GET', '/v1/reviews?limit=200', { tok: aTok });
+  assert.equal(list.status, 200, list.text);
+  assert.ok(list.json.reviews.some((x) => x.id === v.id));
+  assert.ok(list.json.reviews.every((x) => x.decision === 'review_required'));
+  const g = await call(nova, 'GET', '/v1/reviews/' + v.id, { tok: aTok });
+  assert.equal(g.status, 200, g.text);
+  assert.equal(g.json.review_status, 'pending');
+  assert.equal(g.json.images.document_front, d.b64, 'the reviewer sees the image as sent');
+  assert.equal(g.json.applicant.document_number, 'ZZ0000001');
+  assert.equal(g.headers.get('cache-control'), 'no-store');
+  assert.equal((await call(nova, 'GET', '/v1/reviews/' + v.id, { tok: bTok })).status, 404);
+  const path = `/v1/reviews/${v.id}/decision`;
+  for (const [body, field] of [[{ reviewer: 'alice', decision: 'maybe', reason: 'x' }, 'decision'],
+    [{ reviewer: '', decision: 'approved', reason: 'x' }, 'reviewer'], [{ reviewer: 'alice', decision: 'approved' }, 'reason']]) {
+    const bad = await call(nova, 'POST', path, { tok: aTok, body });
+    assert.equal(bad.status, 422, bad.text);
+    assert.ok(bad.json.detail.startsWith(field + ':'), bad.json.detail);
+  }
+  assert.equal((await call(nova, 'POST', path, { tok: bTok, body: { reviewer: 'mallory', decision: 'approved', reason: 'x' } })).status, 404);
+  const ok = await call(nova, 'POST', path, { tok: aTok, body: { reviewer: 'alice', decision: 'approved', reason: 'number checked against the issuer' } });
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal(ok.json.decision, 'approved');
+  assert.equal(ok.json.review.reviewer, 'alice');
+  assert.equal(ok.json.review.automated, 'review_required');
+  const again = await call(nova, 'POST', path, { tok: aTok, body: { reviewer: 'bob', decision: 'rejected', reason: 'late' } });
+  assert.equal(again.status, 409, again.text);
+  const after = await call(nova, 'GET', '/v1/reviews/' + v.id, { tok: aTok });
+  assert.equal(after.json.review_status, 'decided');
+  assert.equal(after.json.images, undefined, 'the images are deleted with the decision');
+  assert.ok(!(await call(nova, 'GET', '/v1/reviews?limit=200', { tok: aTok })).json.reviews.some((x) => x.id === v.id));
+  const audit = (await call(nova, 'GET', '/v1/audit?action=review.decide', { tok: aTok })).json.entries;
+  assert.ok(audit.some((e) => e.target === 'verification:' + v.id && e.actor === a.id));
+  assert.equal((await call(nova, 'GET', '/v1/reviews/ver_nope', { tok: aTok })).status, 404);
 });
 
 test('Idempotency-Key: the same request answers the first verification; another body is 409', async () => {

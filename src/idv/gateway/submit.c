@@ -162,6 +162,8 @@ static json_t *verification_json(nova_idv_t *g, nova_store_t *s,
         json_object_set_new(o, "decision", json_string(v->decision));
         json_object_set_new(o, "score", json_incref(json_object_get(r, "score")));
         json_object_set_new(o, "reasons", json_incref(json_object_get(r, "reasons")));
+        if (json_object_get(r, "review"))
+            json_object_set_new(o, "review", json_incref(json_object_get(r, "review")));
         if (json_object_get(r, "error"))
             json_object_set_new(o, "error", json_incref(json_object_get(r, "error")));
         json_decref(r);
