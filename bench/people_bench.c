@@ -174,7 +174,7 @@ int main(int argc, char **argv)
     nova_login_result_t g;
     CHECK(nova_people_login(p, s, &ar, &req, &g));
     nova_user_claims_t c;
-    CHECK(nova_people_token_verify(p, s, &ar, g.access_token, "127.0.0.1", &c, &why));
+    CHECK(nova_people_token_verify(p, s, &ar, g.access_token, "127.0.0.1", "bench", &c, &why));
     nova_totp_enrolment_t en;
     CHECK(nova_people_totp_begin(p, s, &ar, &by, t.id, u.id, NULL, &en));
     uint8_t key[64];
@@ -241,7 +241,7 @@ int main(int argc, char **argv)
     nova_arena_init(&rq, 4096);
     for (long i = 0; i < ns; i++) {
         double t0 = now_us();
-        CHECK(nova_people_token_verify(p, s, &rq, access, "127.0.0.1", &c, &why));
+        CHECK(nova_people_token_verify(p, s, &rq, access, "127.0.0.1", "bench", &c, &why));
         ts[i] = now_us() - t0;
         nova_arena_reset(&rq);
     }

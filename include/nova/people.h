@@ -13,6 +13,7 @@
 #ifndef NOVA_PEOPLE_H
 #define NOVA_PEOPLE_H
 
+#include "nova/apikey.h"
 #include "nova/auth.h"
 #include "nova/base.h"
 #include "nova/kv.h"
@@ -191,7 +192,10 @@ typedef struct nova_user_claims {
     const char *orig; /* cnf.orig of a step-up token (the request it is bound to), else NULL */
     int aal;
     bool enrol_only; /* the session may only enrol a second factor (mfa required, none yet) */
+    bool cae_held;   /* continuous evaluation forced a step-up that is not done yet */
     int64_t exp;
+    const char *ctx_ip; /* the request's address and User-Agent (borrowed) */
+    const char *ctx_device;
 } nova_user_claims_t;
 
 typedef struct nova_login_request {
@@ -245,10 +249,12 @@ nova_status nova_people_refresh(nova_people_t *p, nova_store_t *s, nova_arena_t 
                                 nova_login_result_t *out);
 /* Verifies a user access token: signature by the tenant's people key, iss, aud, exp, then the
  * session in the control plane (not revoked, within its idle and absolute timeouts; activity
- * recorded). NOVA_UNAUTHORIZED with *why; NOVA_UNAVAILABLE when kv or the store are down. */
+ * recorded), then continuous access evaluation of this request's ip and device (User-Agent)
+ * against the session's (the tenant's settings: downgrade, step-up, revoke); out->aal is the
+ * effective AAL. NOVA_UNAUTHORIZED with *why; NOVA_UNAVAILABLE when kv or the store are down. */
 nova_status nova_people_token_verify(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
-                                     const char *token, const char *ip, nova_user_claims_t *out,
-                                     const char **why);
+                                     const char *token, const char *ip, const char *device,
+                                     nova_user_claims_t *out, const char **why);
 /* Ends one session (the store row and the control-plane record), audited "session.revoke". */
 nova_status nova_people_session_revoke(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                        const nova_audit_actor_t *by, const char *tenant_id,
@@ -260,6 +266,49 @@ nova_status nova_people_session_revoke_user(nova_people_t *p, nova_store_t *s, n
 /* The control-plane record's last activity (0 when the session is over). */
 int64_t nova_people_session_last_seen(nova_people_t *p, nova_arena_t *ar, const char *tenant_id,
                                       const char *session_id);
+
+/* ---- continuous access evaluation (seed 003 §3.4, src/people/cae.c) ---- */
+
+typedef enum nova_cae_action {
+    NOVA_CAE_NONE = 0,
+    NOVA_CAE_DOWNGRADE, /* the session drops to AAL1 and adopts the new context */
+    NOVA_CAE_STEP_UP,   /* AAL1 until a step-up completes from the new context */
+    NOVA_CAE_REVOKE,    /* the session ends */
+} nova_cae_action;
+
+#define NOVA_CAE_LOCATIONS_MAX 64
+
+typedef struct nova_cae_location {
+    nova_cidr_t cidr;
+    char cidr_text[50];
+    double lat, lon;
+    char name[32];
+} nova_cae_location_t;
+
+/* A tenant's people settings: what each event does, the speed over which travel between two
+ * located requests is impossible, and the tenant's IP-range location table. */
+typedef struct nova_people_settings {
+    nova_cae_action ip_drift, device_change, impossible_travel;
+    int max_speed_kmh; /* 50..5000, default 900 */
+    size_t nloc;
+    nova_cae_location_t loc[NOVA_CAE_LOCATIONS_MAX];
+} nova_people_settings_t;
+
+/* Defaults: every action none, 900 km/h, no locations. */
+void nova_people_settings_default(nova_people_settings_t *s);
+/* From a JSON object (json_t *), members optional; NOVA_INVALID with *why naming the field. */
+nova_status nova_people_settings_from_json(const void *obj, nova_people_settings_t *out,
+                                           const char **why);
+/* Every member (json_t *, caller decrefs). */
+void *nova_people_settings_to_json(const nova_people_settings_t *s);
+/* The tenant's settings (defaults when none are stored), cached by the process for 5 s. */
+nova_status nova_people_settings_get(nova_people_t *p, nova_store_t *s, const char *tenant_id,
+                                     nova_people_settings_t *out);
+/* Validates and stores them (audited "people_settings.update"). */
+nova_status nova_people_settings_put(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                     const nova_audit_actor_t *by, const char *tenant_id,
+                                     const void *obj, nova_people_settings_t *out,
+                                     const char **why);
 
 /* ---- request-bound step-up (seed 003 §3.2) ---- */
 

@@ -199,4 +199,13 @@ nova_status nova_store_passkey_use(nova_store_t *s, const char *tenant_id, const
 nova_status nova_store_passkey_flag(nova_store_t *s, const char *tenant_id, const char *id,
                                     int64_t now, const nova_audit_entry_t *audit);
 
+/* ---- the tenant's people settings (continuous access evaluation) ---- */
+
+/* The settings JSON text (arena), NOVA_NOT_FOUND when the tenant has none (the defaults). */
+nova_status nova_store_people_settings_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                           const char **json);
+/* Inserts or replaces them, with the audit entry. */
+nova_status nova_store_people_settings_put(nova_store_t *s, const char *tenant_id, const char *json,
+                                           int64_t now, const nova_audit_entry_t *audit);
+
 #endif

@@ -127,3 +127,18 @@ ALTER TABLE people_webauthn_credentials FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON people_webauthn_credentials
     USING (tenant_id = current_setting('nova.tenant_id', true)
            OR current_setting('nova.tenant_id', true) = '*');
+
+-- Continuous access evaluation per tenant (src/people/cae.c): what IP drift, a device change
+-- and impossible travel do to a session, the speed that counts as impossible, and the
+-- tenant's IP-range location table; canonical JSON, every member present.
+CREATE TABLE people_settings (
+    tenant_id TEXT NOT NULL PRIMARY KEY REFERENCES tenants (id),
+    settings TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+ALTER TABLE people_settings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE people_settings FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON people_settings
+    USING (tenant_id = current_setting('nova.tenant_id', true)
+           OR current_setting('nova.tenant_id', true) = '*');

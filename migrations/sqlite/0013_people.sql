@@ -91,3 +91,12 @@ CREATE TABLE people_webauthn_credentials (
     flagged_at INTEGER NOT NULL DEFAULT 0
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX people_webauthn_user_idx ON people_webauthn_credentials (tenant_id, user_id);
+
+-- Continuous access evaluation per tenant (src/people/cae.c): what IP drift, a device change
+-- and impossible travel do to a session, the speed that counts as impossible, and the
+-- tenant's IP-range location table; canonical JSON, every member present.
+CREATE TABLE people_settings (
+    tenant_id TEXT NOT NULL PRIMARY KEY REFERENCES tenants (id),
+    settings TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;

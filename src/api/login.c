@@ -31,8 +31,8 @@ bool api_user_authenticate(nova_req_t *r, nova_api_t *api, nova_people_t *p, nov
         return false;
     }
     const char *why = NULL;
-    nova_status st =
-        nova_people_token_verify(p, s, &r->arena, authz + 7, nova_req_peer_ip(r), c, &why);
+    nova_status st = nova_people_token_verify(p, s, &r->arena, authz + 7, nova_req_peer_ip(r),
+                                              nova_req_header(r, "User-Agent"), c, &why);
     if (st == NOVA_UNAUTHORIZED) {
         user_error(r, why);
         return false;

@@ -364,6 +364,50 @@ static void sessions_delete_user(nova_req_t *r, void *ud)
         api_reply_json(r, 200, json_pack("{s:I}", "revoked", (json_int_t)n));
 }
 
+/* ---- the tenant's people settings (continuous access evaluation) ---- */
+
+static void settings_get(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    nova_people_t *p = s ? api_people(r, api) : NULL;
+    if (p == NULL)
+        return;
+    nova_people_settings_t *set = nova_arena_alloc(&r->arena, sizeof(*set));
+    nova_status st =
+        set ? nova_people_settings_get(p, s, r->principal->tenant_id, set) : NOVA_NOMEM;
+    if (st)
+        api_people_status(r, st, NULL);
+    else
+        api_reply_json(r, 200, nova_people_settings_to_json(set));
+}
+
+static void settings_put(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    static const char *const members[] = {"ip_drift",      "device_change", "impossible_travel",
+                                          "max_speed_kmh", "locations",     NULL};
+    json_t *body = api_json_body(r, members);
+    if (body == NULL)
+        return;
+    nova_store_t *s = api_store(r, api);
+    nova_people_t *p = s ? api_people(r, api) : NULL;
+    nova_people_settings_t *set = nova_arena_alloc(&r->arena, sizeof(*set));
+    if (p && set) {
+        nova_audit_actor_t by = actor(r);
+        const char *why = NULL;
+        nova_status st = nova_people_settings_put(p, s, &r->arena, &by, r->principal->tenant_id,
+                                                  body, set, &why);
+        if (st)
+            api_people_status(r, st, why);
+        else
+            api_reply_json(r, 200, nova_people_settings_to_json(set));
+    } else if (p) {
+        nova_resp_status(r, NOVA_NOMEM, NULL);
+    }
+    json_decref(body);
+}
+
 nova_status api_users_register(nova_api_t *api, nova_http_server_t *srv)
 {
     static const struct {
@@ -380,6 +424,8 @@ nova_status api_users_register(nova_api_t *api, nova_http_server_t *srv)
         {"GET", "/v1/sessions", "users:read", sessions_list, 0},
         {"DELETE", "/v1/sessions", "users:write", sessions_delete_user, 0},
         {"DELETE", "/v1/sessions/{id}", "users:write", sessions_delete, 0},
+        {"GET", "/v1/people/settings", "users:read", settings_get, 0},
+        {"PUT", "/v1/people/settings", "users:write", settings_put, 8192},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern, routes[i].scope,

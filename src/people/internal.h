@@ -79,6 +79,18 @@ nova_status people_session_open(nova_people_t *p, nova_store_t *s, nova_arena_t 
 nova_status people_totp_check(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                               const nova_user_t *u, const char *code, int64_t now, int64_t *step);
 
+/* After a step-up: the session adopts the request's context and a forced step-up is done. */
+nova_status people_session_rebind(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                  const nova_user_claims_t *c);
+
+/* CAE helpers (cae.c). */
+bool people_cae_locate(const nova_people_settings_t *s, const char *ip, double *lat, double *lon);
+double people_cae_km(double lat1, double lon1, double lat2, double lon2);
+void people_cae_count(int event, nova_cae_action a);
+const char *people_cae_event_name(int event);
+const char *people_cae_action_name(nova_cae_action a);
+nova_status people_cae_metrics(nova_buf_t *out);
+
 /* Counters. */
 enum {
     PEOPLE_M_STEPUP_PROMPT,

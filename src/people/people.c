@@ -390,5 +390,7 @@ nova_status nova_people_metrics(nova_buf_t *out)
             (unsigned long long)get(&counters[PEOPLE_M_STEPUP_PROMPT]),
             (unsigned long long)get(&counters[PEOPLE_M_STEPUP_OK]),
             (unsigned long long)get(&counters[PEOPLE_M_STEPUP_FAIL]));
+    if (st == NOVA_OK)
+        st = people_cae_metrics(out);
     return st;
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "nova/audit_store.h"
 #include "nova/json.h"
 
 #define MFA_TOKEN_TTL 300
@@ -39,12 +40,19 @@ const char *nova_login_outcome_name(nova_login_outcome o)
     return (unsigned)o < NOVA_LOGIN_OUTCOME_N ? outcome_names[o] : "unknown";
 }
 
-/* The control-plane record: "v1|user|aal|enrol|last_seen|expires_at|idle_s". */
+/* The control-plane record: "v2|user|aal|enrol|last_seen|expires_at|idle_s|ip|device|lat|lon|
+ * located_at|held": the session's context for continuous access evaluation is the address and
+ * device digest it was bound to, and its last located position and when. */
 typedef struct hot {
     char user[64];
     int aal;
     int enrol;
     int64_t last_seen, expires_at, idle;
+    char ip[64];
+    char dev[17];
+    double lat, lon;
+    int64_t loc_at; /* 0: never located */
+    int held;       /* step-up forced by an event, not yet done */
 } hot_t;
 
 static char *hot_key(nova_arena_t *ar, const char *tenant, const char *sid)
@@ -52,13 +60,22 @@ static char *hot_key(nova_arena_t *ar, const char *tenant, const char *sid)
     return nova_arena_printf(ar, "ps:%s:%s", tenant, sid);
 }
 
+/* First 8 bytes of SHA-256 of the User-Agent, hex. */
+static void dev_hash(const char *ua, char out[17])
+{
+    uint8_t d[32];
+    nova_sha256(ua ? ua : "", ua ? strlen(ua) : 0, d);
+    nova_hex_encode(d, 8, out);
+}
+
 static nova_status hot_put(nova_people_t *p, nova_arena_t *ar, const char *tenant, const char *sid,
                            const hot_t *h, int64_t now)
 {
     char *key = hot_key(ar, tenant, sid);
-    char *val =
-        nova_arena_printf(ar, "v1|%s|%d|%d|%lld|%lld|%lld", h->user, h->aal, h->enrol,
-                          (long long)h->last_seen, (long long)h->expires_at, (long long)h->idle);
+    char *val = nova_arena_printf(
+        ar, "v2|%s|%d|%d|%lld|%lld|%lld|%s|%s|%.5f|%.5f|%lld|%d", h->user, h->aal, h->enrol,
+        (long long)h->last_seen, (long long)h->expires_at, (long long)h->idle,
+        h->ip[0] ? h->ip : "-", h->dev, h->lat, h->lon, (long long)h->loc_at, h->held);
     if (!key || !val)
         return NOVA_NOMEM;
     int64_t left = h->expires_at - now;
@@ -78,18 +95,23 @@ static nova_status hot_get(nova_people_t *p, nova_arena_t *ar, const char *tenan
     nova_status st = nova_kv_get(p->kv, key, ar, &val, NULL);
     if (st)
         return st;
-    long long ls, ex, idle;
-    int aal, enrol, used = 0;
+    long long ls, ex, idle, la;
+    int aal, enrol, held, used = 0;
     memset(h, 0, sizeof(*h));
-    if (sscanf(val, "v1|%63[^|]|%d|%d|%lld|%lld|%lld%n", h->user, &aal, &enrol, &ls, &ex, &idle,
-               &used) != 6 ||
+    if (sscanf(val, "v2|%63[^|]|%d|%d|%lld|%lld|%lld|%63[^|]|%16[0-9a-f]|%lf|%lf|%lld|%d%n",
+               h->user, &aal, &enrol, &ls, &ex, &idle, h->ip, h->dev, &h->lat, &h->lon, &la, &held,
+               &used) != 12 ||
         val[used] != '\0')
         return NOVA_NOT_FOUND; /* not a record this code wrote: treat the session as over */
+    if (strcmp(h->ip, "-") == 0)
+        h->ip[0] = '\0';
     h->aal = aal;
     h->enrol = enrol;
     h->last_seen = ls;
     h->expires_at = ex;
     h->idle = idle;
+    h->loc_at = la;
+    h->held = held;
     return NOVA_OK;
 }
 
@@ -206,6 +228,13 @@ nova_status people_session_open(nova_people_t *p, nova_store_t *s, nova_arena_t 
     hot_t h = {
         .aal = aal, .enrol = enrol, .last_seen = now, .expires_at = ses.expires_at, .idle = idle};
     snprintf(h.user, sizeof(h.user), "%s", user_id);
+    snprintf(h.ip, sizeof(h.ip), "%s", req->ip && !strchr(req->ip, '|') ? req->ip : "");
+    dev_hash(req->device, h.dev);
+    nova_people_settings_t set;
+    if ((st = nova_people_settings_get(p, s, req->tenant_id, &set)) != NOVA_OK)
+        return st;
+    if (people_cae_locate(&set, h.ip, &h.lat, &h.lon))
+        h.loc_at = now;
     if ((st = hot_put(p, ar, req->tenant_id, sid, &h, now)) != NOVA_OK)
         return st;
     if ((st = people_mint(p, s, ar, &ses, aal, amr, NULL, p->access_ttl, &out->access_token)) !=
@@ -432,8 +461,11 @@ nova_status nova_people_refresh(nova_people_t *p, nova_store_t *s, nova_arena_t 
     h.last_seen = now;
     if ((st = hot_put(p, ar, tenant, ses.id, &h, now)) != NOVA_OK)
         return st;
-    if ((st = people_mint(p, s, ar, &ses, (int)ses.aal, ses.amr, NULL, p->access_ttl,
-                          &out->access_token)) != NOVA_OK)
+    /* A session continuous evaluation downgraded keeps its lower AAL. */
+    int aal = h.held ? 1 : (int)(ses.aal < h.aal ? ses.aal : h.aal);
+    ses.aal = aal;
+    if ((st = people_mint(p, s, ar, &ses, aal, ses.amr, NULL, p->access_ttl, &out->access_token)) !=
+        NOVA_OK)
         return st;
     out->outcome = NOVA_LOGIN_OK;
     out->session = ses;
@@ -539,11 +571,119 @@ static void cache_put(nova_people_t *p, const uint8_t d[32], const nova_user_cla
     pthread_mutex_unlock(&p->tmu);
 }
 
-nova_status nova_people_token_verify(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
-                                     const char *token, const char *ip, nova_user_claims_t *out,
-                                     const char **why)
+/* Audits one evaluation event on the session (its own entry: the event changes the hot
+ * record, not the store). */
+static nova_status cae_audit(nova_store_t *s, nova_arena_t *ar, const nova_user_claims_t *c,
+                             int event, nova_cae_action act)
 {
-    (void)ip;
+    nova_audit_entry_t ae;
+    nova_audit_actor_t by = {.id = "system"};
+    nova_status st = nova_audit_entry_make(
+        &ae, ar, &by, c->tenant_id, "session.cae", "session", c->session_id,
+        json_pack("{s:s, s:s, s:s}", "event", people_cae_event_name(event), "action",
+                  people_cae_action_name(act), "user_id", c->user_id));
+    return st ? st : nova_store_audit_append(s, ar, &ae, NULL);
+}
+
+/* Continuous access evaluation of this request against the session's context (cae.c says
+ * what each action does). *dirty when h changed. NOVA_UNAUTHORIZED when it revoked. */
+static nova_status cae_check(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                             const nova_user_claims_t *c, const char *ip, const char *device,
+                             hot_t *h, int64_t now, bool *dirty, const char **why)
+{
+    nova_people_settings_t set;
+    nova_status st = nova_people_settings_get(p, s, c->tenant_id, &set);
+    if (st)
+        return st;
+    if (set.ip_drift == NOVA_CAE_NONE && set.device_change == NOVA_CAE_NONE &&
+        set.impossible_travel == NOVA_CAE_NONE)
+        return NOVA_OK;
+    char dev[17];
+    const char *rip = ip && !strchr(ip, '|') ? ip : "";
+    double lat = 0, lon = 0;
+    bool located = people_cae_locate(&set, rip, &lat, &lon);
+    dev_hash(device, dev);
+    int event = -1;
+    nova_cae_action act = NOVA_CAE_NONE;
+    const struct {
+        bool happened;
+        nova_cae_action a;
+    } ev[3] = {
+        {strcmp(rip, h->ip) != 0, set.ip_drift},
+        {strcmp(dev, h->dev) != 0, set.device_change},
+        {located && h->loc_at > 0 &&
+             people_cae_km(h->lat, h->lon, lat, lon) >
+                 (double)set.max_speed_kmh * (double)(now - h->loc_at > 0 ? now - h->loc_at : 1) /
+                         3600.0 +
+                     1.0,
+         set.impossible_travel},
+    };
+    for (int i = 0; i < 3; i++)
+        if (ev[i].happened && ev[i].a > act) {
+            act = ev[i].a;
+            event = i;
+        }
+    if (act == NOVA_CAE_REVOKE) {
+        people_cae_count(event, act);
+        nova_audit_actor_t by = {.id = "system"};
+        char reason[40];
+        snprintf(reason, sizeof(reason), "cae_%s", people_cae_event_name(event));
+        st = nova_people_session_revoke(p, s, ar, &by, c->tenant_id, c->session_id, reason);
+        if (st && st != NOVA_NOT_FOUND)
+            return st;
+        *why = event == 0   ? "session revoked: the address changed"
+               : event == 1 ? "session revoked: the device changed"
+                            : "session revoked: impossible travel";
+        return NOVA_UNAUTHORIZED;
+    }
+    if (act == NOVA_CAE_DOWNGRADE || (act == NOVA_CAE_STEP_UP && !h->held)) {
+        people_cae_count(event, act);
+        if ((st = cae_audit(s, ar, c, event, act)) != NOVA_OK)
+            return st;
+        if (act == NOVA_CAE_DOWNGRADE) {
+            /* AAL1 from now on, in the context the request came from. */
+            h->aal = 1;
+            snprintf(h->ip, sizeof(h->ip), "%s", rip);
+            memcpy(h->dev, dev, sizeof(dev));
+        } else {
+            h->held = 1;
+        }
+        *dirty = true;
+    }
+    if (located && act != NOVA_CAE_STEP_UP &&
+        (h->loc_at == 0 || h->lat != lat || h->lon != lon || now - h->loc_at >= ACTIVITY_WRITE_S)) {
+        h->lat = lat;
+        h->lon = lon;
+        h->loc_at = now;
+        *dirty = true;
+    }
+    return NOVA_OK;
+}
+
+nova_status people_session_rebind(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                  const nova_user_claims_t *c)
+{
+    hot_t h;
+    nova_status st = hot_get(p, ar, c->tenant_id, c->session_id, &h);
+    if (st)
+        return st == NOVA_NOT_FOUND ? NOVA_OK : st;
+    nova_people_settings_t set;
+    if ((st = nova_people_settings_get(p, s, c->tenant_id, &set)) != NOVA_OK)
+        return st;
+    int64_t now = nova_time_now();
+    const char *rip = c->ctx_ip && !strchr(c->ctx_ip, '|') ? c->ctx_ip : "";
+    snprintf(h.ip, sizeof(h.ip), "%s", rip);
+    dev_hash(c->ctx_device, h.dev);
+    if (people_cae_locate(&set, rip, &h.lat, &h.lon))
+        h.loc_at = now;
+    h.held = 0;
+    return hot_put(p, ar, c->tenant_id, c->session_id, &h, now);
+}
+
+nova_status nova_people_token_verify(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                     const char *token, const char *ip, const char *device,
+                                     nova_user_claims_t *out, const char **why)
+{
     uint8_t d[32];
     memset(out, 0, sizeof(*out));
     *why = NULL;
@@ -560,6 +700,8 @@ nova_status nova_people_token_verify(nova_people_t *p, nova_store_t *s, nova_are
             return st;
         cache_put(p, d, out);
     }
+    out->ctx_ip = ip;
+    out->ctx_device = device;
     /* The session: revoked, idle or over means the token is worthless. */
     hot_t h;
     st = hot_get(p, ar, out->tenant_id, out->session_id, &h);
@@ -570,8 +712,19 @@ nova_status nova_people_token_verify(nova_people_t *p, nova_store_t *s, nova_are
     }
     if (st)
         return st;
+    bool dirty = false;
+    if ((st = cae_check(p, s, ar, out, ip, device, &h, now, &dirty, why)) != NOVA_OK)
+        return st;
     out->enrol_only = h.enrol != 0;
-    if (now - h.last_seen >= ACTIVITY_WRITE_S) {
+    out->cae_held = h.held != 0;
+    /* A step-up token (cnf.orig) was minted by a fresh second factor: it keeps its AAL. */
+    if (out->orig == NULL) {
+        if (h.held)
+            out->aal = 1;
+        if (h.aal < out->aal)
+            out->aal = h.aal;
+    }
+    if (dirty || now - h.last_seen >= ACTIVITY_WRITE_S) {
         h.last_seen = now;
         if ((st = hot_put(p, ar, out->tenant_id, out->session_id, &h, now)) != NOVA_OK)
             return st;

@@ -159,6 +159,8 @@ nova_status nova_people_stepup_complete(nova_people_t *p, nova_store_t *s, nova_
         .id = c->session_id, .tenant_id = c->tenant_id, .user_id = c->user_id};
     st = people_mint(p, s, ar, &ses, 2, amr, orig_hash, NOVA_STEPUP_TOKEN_TTL, token);
     if (st == NOVA_OK)
+        st = people_session_rebind(p, s, ar, c);
+    if (st == NOVA_OK)
         people_count(PEOPLE_M_STEPUP_OK);
     return st;
 }

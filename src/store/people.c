@@ -100,6 +100,11 @@ Q(Q_PK_USE, "UPDATE people_webauthn_credentials SET sign_count = ?, last_used_at
 Q(Q_PK_FLAG, "UPDATE people_webauthn_credentials SET flagged_at = ? WHERE id = ? "
              "AND tenant_id = ?");
 
+Q(Q_SET_GET, "SELECT settings FROM people_settings WHERE tenant_id = ?");
+Q(Q_SET_PUT, "INSERT INTO people_settings (tenant_id, settings, updated_at) VALUES (?, ?, ?) "
+             "ON CONFLICT (tenant_id) DO UPDATE SET settings = excluded.settings, "
+             "updated_at = excluded.updated_at");
+
 static bool valid_id(const char *s)
 {
     return s != NULL && s[0] != '\0' && strcmp(s, NOVA_STORE_ALL_TENANTS) != 0;
@@ -817,4 +822,29 @@ nova_status nova_store_passkey_flag(nova_store_t *s, const char *tenant_id, cons
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
     return write_tx(s, &Q_PK_FLAG, p, 3, tenant_id, audit, NOVA_NOT_FOUND);
+}
+
+/* ---- settings ---- */
+
+static nova_status read_text0(nova_rows_t *r, nova_arena_t *a, void *out)
+{
+    return nova_store_col_str(r, 0, a, out);
+}
+
+nova_status nova_store_people_settings_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                           const char **json)
+{
+    if (!valid_id(tenant_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
+    return get_one(s, &Q_SET_GET, tenant_id, p, 1, a, read_text0, json);
+}
+
+nova_status nova_store_people_settings_put(nova_store_t *s, const char *tenant_id, const char *json,
+                                           int64_t now, const nova_audit_entry_t *audit)
+{
+    if (!json)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(json), NOVA_SQL_P_INT(now)};
+    return write_tx(s, &Q_SET_PUT, p, 3, tenant_id, audit, NOVA_OK);
 }

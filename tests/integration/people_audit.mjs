@@ -201,6 +201,12 @@ export function peopleAuditDrivers(getNova, secrets) {
     secrets.push(f.json.access_token, f.json.refresh_token);
     return chain(u, 'session.create', u.id, 'session:' + f.json.session_id);
   };
+  drivers['PUT /v1/people/settings'] = async () => {
+    const c = await setup();
+    const r = await call(c.nova, 'PUT', '/v1/people/settings', { tok: c.tok, body: { ip_drift: 'step_up' } });
+    assert.equal(r.status, 200, r.text);
+    return { chainOf: c.t.tenant, action: 'people_settings.update', actor: c.t.id, target: 'tenant:' + c.t.tenant };
+  };
   const readOnly = {
     'POST /auth/webauthn/register/begin': 'issues a challenge kept in the control plane for 300 s; nothing is stored',
     'POST /auth/webauthn/login/begin': 'issues a challenge kept in the control plane for 300 s; nothing is stored',

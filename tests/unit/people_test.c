@@ -10,7 +10,9 @@
 
 #include <cmocka.h>
 
+#include "../../src/people/internal.h"
 #include "nova/people.h"
+#include <jansson.h>
 
 static const uint8_t K20[] = "12345678901234567890";
 static const uint8_t K32[] = "12345678901234567890123456789012";
@@ -206,6 +208,52 @@ static void test_password_hash(void **state)
     assert_string_not_equal(h, h2); /* salted */
 }
 
+static void test_cae_settings_and_distance(void **state)
+{
+    (void)state;
+    nova_people_settings_t set;
+    const char *why;
+    json_error_t e;
+    json_t *o = json_loads("{\"ip_drift\":\"revoke\",\"impossible_travel\":\"step_up\","
+                           "\"max_speed_kmh\":800,\"locations\":[{\"cidr\":\"41.90.0.0/16\","
+                           "\"lat\":-1.2921,\"lon\":36.8219,\"name\":\"Nairobi\"},{\"cidr\":"
+                           "\"2c0f:f248::/32\",\"lat\":6.5244,\"lon\":3.3792}]}",
+                           0, &e);
+    assert_int_equal(nova_people_settings_from_json(o, &set, &why), NOVA_OK);
+    json_decref(o);
+    assert_int_equal(set.ip_drift, NOVA_CAE_REVOKE);
+    assert_int_equal(set.device_change, NOVA_CAE_NONE);
+    assert_int_equal(set.impossible_travel, NOVA_CAE_STEP_UP);
+    assert_int_equal(set.max_speed_kmh, 800);
+    double lat, lon;
+    assert_true(people_cae_locate(&set, "41.90.12.7", &lat, &lon));
+    assert_true(lat < -1.2 && lon > 36.8);
+    assert_true(people_cae_locate(&set, "2c0f:f248:1::5", &lat, &lon));
+    assert_false(people_cae_locate(&set, "10.0.0.1", &lat, &lon));
+    /* Nairobi to Lagos: about 3,800 km (great circle). */
+    double km = people_cae_km(-1.2921, 36.8219, 6.5244, 3.3792);
+    assert_true(km > 3750 && km < 3900);
+    assert_true(people_cae_km(10, 20, 10, 20) < 1e-9);
+    /* The round trip writes every member back. */
+    json_t *back = nova_people_settings_to_json(&set);
+    assert_string_equal(json_string_value(json_object_get(back, "ip_drift")), "revoke");
+    assert_int_equal(json_array_size(json_object_get(back, "locations")), 2);
+    json_decref(back);
+    static const char *const bad[] = {
+        "{\"ip_drift\":\"block\"}",
+        "{\"max_speed_kmh\":10}",
+        "{\"locations\":[{\"cidr\":\"x\",\"lat\":0,\"lon\":0}]}",
+        "{\"locations\":[{\"cidr\":\"10.0.0.0/8\",\"lat\":0,\"lon\":181}]}",
+        "{\"other\":1}",
+        NULL};
+    for (size_t i = 0; bad[i]; i++) {
+        o = json_loads(bad[i], 0, &e);
+        assert_int_equal(nova_people_settings_from_json(o, &set, &why), NOVA_INVALID);
+        assert_non_null(why);
+        json_decref(o);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +264,7 @@ int main(void)
         cmocka_unit_test(test_recovery_codes),
         cmocka_unit_test(test_password_policy),
         cmocka_unit_test(test_password_hash),
+        cmocka_unit_test(test_cae_settings_and_distance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
