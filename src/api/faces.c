@@ -451,9 +451,12 @@ static nova_status gallery_load(nova_api_t *api, nova_store_t *s, const char *te
     snprintf(g->tenant, sizeof g->tenant, "%s", tenant);
     g->version = version;
     nova_arena_init(&g->arena, 64 * 1024);
+    /* the rows (sealed bytes included) in a scratch arena; the gallery keeps ids and subjects */
+    nova_arena_t scratch;
+    nova_arena_init(&scratch, 64 * 1024);
     nova_face_row_t *rows = NULL;
     size_t n = 0;
-    nova_status st = nova_store_face_list(s, &g->arena, tenant, &rows, &n);
+    nova_status st = nova_store_face_list(s, &scratch, tenant, &rows, &n);
     if (st == NOVA_OK)
         st = nova_vision_index_new(n ? n : 1, &g->ix);
     g->ids = st == NOVA_OK ? nova_arena_alloc(&g->arena, (n + 1) * sizeof(char *)) : NULL;
@@ -476,9 +479,12 @@ static nova_status gallery_load(nova_api_t *api, nova_store_t *s, const char *te
             st = nova_vision_index_add(g->ix, d);
         }
         nova_plain_free(pl);
-        g->ids[i] = rows[i].id;
-        g->subjects[i] = rows[i].subject;
+        g->ids[i] = nova_arena_strdup(&g->arena, rows[i].id);
+        g->subjects[i] = nova_arena_strdup(&g->arena, rows[i].subject);
+        if (st == NOVA_OK && (!g->ids[i] || !g->subjects[i]))
+            st = NOVA_NOMEM;
     }
+    nova_arena_free(&scratch);
     if (st != NOVA_OK) {
         gallery_free(g);
         return st;
