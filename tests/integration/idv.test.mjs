@@ -116,7 +116,7 @@ test('workflows: an invalid one is a 422 naming the field, and nothing is stored
     [{ ...KYC, steps: [{ check: 'ocr' }, { check: 'mrz', depends_on: ['age'] }, { check: 'age' }] }, '/steps/1/depends_on/0'],
     [{ ...KYC, decision: { approve_at: 0.2, reject_below: 0.5 } }, '/decision/reject_below'],
     // Checks this server cannot run yet are refused, not faked.
-    [{ ...KYC, steps: [{ check: 'ocr' }, { check: 'liveness' }] }, '/steps/1/check'],
+    [{ ...KYC, steps: [{ check: 'ocr' }, { check: 'liveness', config: { mode: 'active' } }] }, '/steps/1/config/mode'],
     [{ ...KYC, steps: [{ check: 'ocr' }, { check: 'custom_webhook', config: { url: 'https://x.example/check' } }] }, '/steps/1/check'],
     [{ ...KYC, review_rules: [{ when: 'steps.mrz.score < 0.5' }] }, '/review_rules/0/when'],
   ];
@@ -161,26 +161,6 @@ test('novactl workflow create, list, show, update from a JSON file', () => {
   assert.equal(nova.ctl('workflow', 'show', '--tenant', a.tenant, 'wf_nope').code, 7);
 });
 
-test('novactl ocr mrz IMAGE.jpg: OCR then MRZ, the fields as JSON, exit 0 valid and 6 not', () => {
-  const d = clean();
-  const dir = mkdtempSync(join(tmpdir(), 'nova-idv-ocr-'));
-  try {
-    writeFileSync(join(dir, 'doc.jpg'), d.jpg);
-    const r = nova.ctl('ocr', 'mrz', join(dir, 'doc.jpg'));
-    assert.equal(r.code, 0, r.stderr + r.stdout);
-    assert.equal(r.json.valid, true);
-    assert.equal(r.json.document_number, d.truth.fields.document_number);
-    assert.equal(r.json.surname, d.truth.fields.surname);
-    assert.equal(r.json.proved.names, true);
-    writeFileSync(join(dir, 'not.jpg'), 'not a jpeg');
-    const bad = nova.ctl('ocr', 'mrz', join(dir, 'not.jpg'));
-    assert.equal(bad.code, 6);
-    assert.equal(bad.json.valid, false);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
 test('a sync verification: OCR, MRZ, authenticity, age; decision with reasons, version, trace', async () => {
   const w = await workflow(aTok);
   const d = clean();
@@ -218,6 +198,23 @@ test('a sync verification: OCR, MRZ, authenticity, age; decision with reasons, v
   const audit = (await call(nova, 'GET', '/v1/audit?target=verification:' + v.id, { tok: aTok })).json.entries;
   assert.deepEqual(audit.map((e) => e.action), ['verification.create', 'verification.decide']);
   assert.equal(audit[0].actor, a.id);
+});
+
+test('the liveness step (passive) and face match run on the selfie through the vision engine', async () => {
+  const selfie = readFileSync(join(ROOT, 'tools/models/node_modules/@vladmandic/face-api/demo/sample1.jpg')).toString('base64');
+  const w = await workflow(aTok, { name: 'bio', steps: [{ check: 'ocr', on_fail: 'continue' }, { check: 'liveness', on_fail: 'review' }, { check: 'face_match', on_fail: 'review' }] });
+  const r = await call(nova, 'POST', '/v1/verifications', { tok: aTok, body: { workflow_id: w.id, mode: 'sync', images: { document_front: clean().b64, selfie } } });
+  assert.equal(r.status, 201, r.text);
+  const [, live, face] = r.json.steps;
+  assert.equal(live.check, 'liveness');
+  assert.equal(live.extracted.mode, 'passive');
+  assert.ok(live.extracted.faces >= 1, JSON.stringify(live));
+  assert.ok(['passed', 'review'].includes(live.status));
+  assert.equal(typeof live.extracted.sharpness, 'number');
+  // The drawn portrait is no person: the face match does not match it.
+  assert.equal(face.check, 'face_match');
+  assert.notEqual(face.status, 'passed', JSON.stringify(face));
+  assert.notEqual(r.json.decision, 'approved');
 });
 
 test('async mode answers 202 at once; the decision follows; a wrong claim is reviewed', async () => {
@@ -402,4 +399,26 @@ test('no image bytes and no applicant data in the data directory, the database o
   const blobs = files.map((f) => readFileSync(f)).concat([Buffer.from(nova.logs())]);
   for (const n of needles)
     for (const b of blobs) assert.equal(b.indexOf(n), -1, 'found data of a document in clear');
+});
+
+// Last: spawnSync blocks the event loop for the OCR, and fetch's pooled keep-alive connections
+// may be closed by novad meanwhile (idle past NOVA_HEADER_TIMEOUT on a loaded machine).
+test('novactl ocr mrz IMAGE.jpg: OCR then MRZ, the fields as JSON, exit 0 valid and 6 not', () => {
+  const d = clean();
+  const dir = mkdtempSync(join(tmpdir(), 'nova-idv-ocr-'));
+  try {
+    writeFileSync(join(dir, 'doc.jpg'), d.jpg);
+    const r = nova.ctl('ocr', 'mrz', join(dir, 'doc.jpg'));
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.equal(r.json.valid, true);
+    assert.equal(r.json.document_number, d.truth.fields.document_number);
+    assert.equal(r.json.surname, d.truth.fields.surname);
+    assert.equal(r.json.proved.names, true);
+    writeFileSync(join(dir, 'not.jpg'), 'not a jpeg');
+    const bad = nova.ctl('ocr', 'mrz', join(dir, 'not.jpg'));
+    assert.equal(bad.code, 6);
+    assert.equal(bad.json.valid, false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -393,7 +393,8 @@ static void test_store(void **state)
     assert_int_equal(nova_idv_workflow_get(NULL, s, &a, t1, wid, 1, &w), NOVA_OK);
     assert_int_equal(w.version, 1);
     /* A check without an engine is refused, naming it. */
-    const char *live = "{\"name\":\"w\",\"steps\":[{\"check\":\"ocr\"},{\"check\":\"liveness\"}]}";
+    const char *live = "{\"name\":\"w\",\"steps\":[{\"check\":\"ocr\"},{\"check\":"
+                       "\"custom_webhook\",\"config\":{\"url\":\"https://h.example/c\"}}]}";
     assert_int_equal(nova_idv_workflow_put(NULL, s, &a, &by, t1, NULL, live, strlen(live), &w, &pb),
                      NOVA_INVALID);
     assert_string_equal(pb.field, "/steps/1/check");

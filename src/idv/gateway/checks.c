@@ -3,9 +3,9 @@
  * (one C interface, idv_check_fn: images + config + earlier outputs -> status, score, reasons,
  * extracted). Each is stateless and runs without the server (tests/unit/idv_test.c).
  *
- * Slots without an engine yet: liveness (the biometrics issue's vision function) and
- * custom_webhook (the tenant's mTLS endpoint); a workflow naming them is refused with a 422
- * that says so, never run with a made-up result.
+ * A slot without a runner yet: custom_webhook (the tenant's mTLS endpoint), and active
+ * liveness (its challenge nonce does not reach the gateway yet); a workflow naming them is
+ * refused with a 422 that says so, never run with a made-up result.
  */
 #include <ctype.h>
 #include <math.h>
@@ -25,8 +25,7 @@ static const idv_check_t checks[] = {
     {NOVA_CHECK_MRZ, idv_check_mrz, 1, NULL},
     {NOVA_CHECK_DOCUMENT_AUTHENTICITY, idv_check_authenticity, 2, NULL},
     {NOVA_CHECK_FACE_MATCH, idv_check_face_match, 3, NULL},
-    {NOVA_CHECK_LIVENESS, NULL, 3,
-     "not available on this server yet (the liveness engine is being built in src/vision)"},
+    {NOVA_CHECK_LIVENESS, idv_check_liveness, 3, NULL},
     {NOVA_CHECK_AGE, idv_check_age, 1, NULL},
     {NOVA_CHECK_ADDRESS, idv_check_address, 1, NULL},
     {NOVA_CHECK_CUSTOM_WEBHOOK, NULL, 1,
@@ -589,4 +588,65 @@ nova_status idv_check_face_match(const idv_check_in_t *in, idv_check_out_t *out)
         if (m.reasons & bit)
             idv_reason(out, nova_vision_reason_name(bit));
     return NOVA_OK;
+}
+
+/* ---- liveness, passive: the selfie's signals (src/vision) ----
+ * Passive signals can send a verification to review but never prove liveness on their own:
+ * a clean selfie passes with score 0.7 and the reason passive_only, so the decision rule (not
+ * this step alone) decides whether that is enough. */
+
+nova_status idv_check_liveness(const idv_check_in_t *in, idv_check_out_t *out)
+{
+    if (in->images->selfie == NULL) {
+        out->status = "failed";
+        out->score = 0;
+        idv_reason(out, "selfie_missing");
+        return NOVA_OK;
+    }
+    face_path = in->g->face_model;
+    pthread_once(&face_once, face_open);
+    if (face_model == NULL)
+        return NOVA_UNAVAILABLE;
+    nova_vision_image_t img = {0};
+    if (nova_vision_decode_jpeg(in->images->selfie, in->images->selfie_len, &img) != NOVA_OK) {
+        out->status = "failed";
+        out->score = 0;
+        idv_reason(out, "image_unreadable");
+        return NOVA_OK;
+    }
+    nova_vision_detect_opts_t o = {.describe = 1, .detector = NOVA_VISION_SSD};
+    nova_vision_face_t *faces = NULL;
+    size_t n = 0;
+    nova_status st = nova_vision_detect(face_model, &img, &o, &faces, &n);
+    if (st == NOVA_OK && n == 0) {
+        out->status = "failed";
+        out->score = 0;
+        idv_reason(out, "no_face");
+    } else if (st == NOVA_OK) {
+        size_t big = 0;
+        for (size_t i = 1; i < n; i++)
+            if (faces[i].box.w * faces[i].box.h > faces[big].box.w * faces[big].box.h)
+                big = i;
+        nova_vision_passive_t p;
+        st = nova_vision_passive(&img, in->images->selfie, in->images->selfie_len, &faces[big],
+                                 NULL, &p);
+        if (st == NOVA_OK) {
+            out->extracted = nova_vision_passive_json(&p);
+            json_object_set_new(out->extracted, "mode", json_string("passive"));
+            json_object_set_new(out->extracted, "faces", json_integer((json_int_t)n));
+            for (unsigned bit = 1; bit < (1u << NOVA_VISION_PV_COUNT); bit <<= 1)
+                if (p.reasons & bit)
+                    idv_reason(out, nova_vision_passive_reason_name(bit));
+            if (n > 1)
+                idv_reason(out, "several_faces");
+            bool clean = p.reasons == 0 && n == 1;
+            out->status = clean ? "passed" : "review";
+            out->score = clean ? 0.7 : 0.4;
+            if (clean)
+                idv_reason(out, "passive_only");
+        }
+    }
+    free(faces);
+    nova_vision_image_free(&img);
+    return st;
 }

@@ -64,6 +64,7 @@ nova_status idv_check_ocr(const idv_check_in_t *in, idv_check_out_t *out);
 nova_status idv_check_mrz(const idv_check_in_t *in, idv_check_out_t *out);
 nova_status idv_check_authenticity(const idv_check_in_t *in, idv_check_out_t *out);
 nova_status idv_check_face_match(const idv_check_in_t *in, idv_check_out_t *out);
+nova_status idv_check_liveness(const idv_check_in_t *in, idv_check_out_t *out);
 nova_status idv_check_age(const idv_check_in_t *in, idv_check_out_t *out);
 nova_status idv_check_address(const idv_check_in_t *in, idv_check_out_t *out);
 /* A reason code array entry. */
