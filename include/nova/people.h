@@ -20,6 +20,8 @@
 #include "nova/people_store.h"
 #include "nova/store.h"
 
+struct nova_webauthn_rp; /* below, with the passkey ceremonies */
+
 /* ---- passwords (first factor, AAL1) ---- */
 
 #define NOVA_PASSWORD_MIN 12  /* code points */
@@ -329,14 +331,17 @@ nova_status nova_people_stepup_challenge(nova_people_t *p, nova_store_t *s, nova
                                          const char **challenge);
 /* Completes a step-up: the challenge verifies, is the caller's (same tenant, user and
  * session), unexpired and unused (single use in kv), its origHash equals orig_hash (the
- * caller recomputes it from the request the client names), and the factor is right (TOTP or
- * a recovery code; spent in the transaction of the "stepup.complete" entry). Issues an AAL2
+ * caller recomputes it from the request the client names), and the factor is right: a TOTP
+ * code or a recovery code (spent in the transaction of the "stepup.complete" entry), or a
+ * passkey assertion (passkey: json_t *, UV required) whose WebAuthn challenge is
+ * base64url(SHA-256(challenge)). Issues an AAL2
  * access token with cnf.orig = origHash, valid 600 s and for one request.
  * NOVA_UNAUTHORIZED with *why otherwise. */
 nova_status nova_people_stepup_complete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                         const nova_user_claims_t *c, const char *challenge,
                                         const char *orig_hash, const char *totp_code,
-                                        const char *recovery_code, const char **token,
+                                        const char *recovery_code, void *passkey,
+                                        const struct nova_webauthn_rp *rp, const char **token,
                                         const char **why);
 /* Whether c may perform the request whose hash is orig_hash at aal: a session at aal or
  * more without a binding, or a step-up token bound to exactly this request and not used

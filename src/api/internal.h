@@ -147,6 +147,9 @@ struct nova_people *api_people(nova_req_t *r, nova_api_t *api);
  * control plane, else the status's problem. */
 void api_people_status(nova_req_t *r, nova_status st, const char *why);
 nova_status api_webauthn_register(nova_api_t *api, nova_http_server_t *srv);
+/* The WebAuthn relying party: NOVA_ISSUER's host and origin; false with 503 written. */
+struct nova_webauthn_rp;
+bool api_webauthn_rp(nova_req_t *r, nova_api_t *api, struct nova_webauthn_rp *rp);
 /* Verifies the request's user access token into *c; false with 401/403/503 written.
  * allow_enrol_only: an enrol-only session (mfa required, none enrolled) may proceed. */
 bool api_user_authenticate(nova_req_t *r, nova_api_t *api, struct nova_people *p, nova_store_t *s,
@@ -160,6 +163,8 @@ bool api_stepup(nova_req_t *r, struct nova_people *p, nova_store_t *s,
  * gateway's queue and workers (verifications.c). */
 nova_status api_workflows_register(nova_api_t *api, nova_http_server_t *srv);
 nova_status api_verifications_register(nova_api_t *api, nova_http_server_t *srv);
+/* The process's verification gateway (verifications.c), once registered. */
+struct nova_idv *api_idv(void);
 
 /* Face match (faces.c): POST /v1/faces/compare. */
 nova_status api_faces_register(nova_api_t *api, nova_http_server_t *srv);

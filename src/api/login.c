@@ -449,8 +449,8 @@ static void mfa_challenge(nova_req_t *r, void *ud)
     json_decref(body);
 }
 
-static const char *const complete_members[] = {"challenge", "method",        "path", "body",
-                                               "totp_code", "recovery_code", NULL};
+static const char *const complete_members[] = {"challenge", "method",        "path",       "body",
+                                               "totp_code", "recovery_code", "credential", NULL};
 
 static void mfa_complete(nova_req_t *r, void *ud)
 {
@@ -466,13 +466,21 @@ static void mfa_complete(nova_req_t *r, void *ud)
                *totp = str_member(body, "totp_code", &bad),
                *rc = str_member(body, "recovery_code", &bad);
     const char *rl = nova_arena_printf(&r->arena, "mfa:%s:%s", u.c.tenant_id, u.c.user_id);
-    if (bad || !ch || (!totp && !rc) || (totp && rc)) {
+    json_t *cred = json_object_get(body, "credential");
+    int factors = (totp != NULL) + (rc != NULL) + (cred != NULL);
+    if (bad || !ch || factors != 1 || (cred && !json_is_object(cred))) {
         nova_resp_problem(r, 422, "invalid_field", "Invalid field",
-                          "challenge: required; totp_code or recovery_code: one of them");
+                          "challenge: required; totp_code, recovery_code or credential (a passkey "
+                          "assertion): exactly one");
     } else if (rl && named_request(r, body, h) && api_ratelimit_auth_allowed(r, u.api, rl)) {
         const char *tok = NULL, *why = NULL;
-        nova_status st =
-            nova_people_stepup_complete(u.p, u.s, &r->arena, &u.c, ch, h, totp, rc, &tok, &why);
+        nova_webauthn_rp_t rp;
+        if (cred && !api_webauthn_rp(r, u.api, &rp)) {
+            json_decref(body);
+            return;
+        }
+        nova_status st = nova_people_stepup_complete(u.p, u.s, &r->arena, &u.c, ch, h, totp, rc,
+                                                     cred, cred ? &rp : NULL, &tok, &why);
         if (st == NOVA_UNAUTHORIZED) {
             api_ratelimit_auth_failed(r, u.api, rl);
             nova_resp_problem(r, 401, "step_up_failed", "Unauthorized", why);

@@ -10,7 +10,7 @@
 #include "nova/people.h"
 
 /* RP from the issuer "scheme://host[:port][/path]". false when the issuer has no host. */
-static bool rp_of(nova_req_t *r, nova_api_t *api, nova_webauthn_rp_t *rp)
+bool api_webauthn_rp(nova_req_t *r, nova_api_t *api, nova_webauthn_rp_t *rp)
 {
     const char *iss = nova_auth_issuer(api->auth), *h = strstr(iss, "://");
     if (h == NULL) {
@@ -58,7 +58,8 @@ static void register_begin(nova_req_t *r, void *ud)
     nova_store_t *s = api_store(r, api);
     nova_people_t *p = s ? api_people(r, api) : NULL;
     nova_user_claims_t c;
-    if (p == NULL || !api_user_authenticate(r, api, p, s, &c, true) || !rp_of(r, api, &rp))
+    if (p == NULL || !api_user_authenticate(r, api, p, s, &c, true) ||
+        !api_webauthn_rp(r, api, &rp))
         return;
     char *options = NULL;
     nova_status st = nova_people_passkey_register_begin(p, s, &r->arena, &c, &rp, &options);
@@ -77,7 +78,8 @@ static void register_finish(nova_req_t *r, void *ud)
     nova_store_t *s = api_store(r, api);
     nova_people_t *p = s ? api_people(r, api) : NULL;
     nova_user_claims_t c;
-    if (p == NULL || !api_user_authenticate(r, api, p, s, &c, true) || !rp_of(r, api, &rp))
+    if (p == NULL || !api_user_authenticate(r, api, p, s, &c, true) ||
+        !api_webauthn_rp(r, api, &rp))
         return;
     json_t *body = api_json_body(r, finish_members);
     if (body == NULL)
@@ -117,7 +119,8 @@ static void login_begin(nova_req_t *r, void *ud)
     if (!json_is_string(t) || (e && !json_is_string(e))) {
         nova_resp_problem(r, 422, "invalid_field", "Invalid field",
                           "tenant_id: required, a string; email: a string");
-    } else if (rp_of(r, api, &rp) && (s = api_store(r, api)) && (p = api_people(r, api))) {
+    } else if (api_webauthn_rp(r, api, &rp) && (s = api_store(r, api)) &&
+               (p = api_people(r, api))) {
         nova_status st = nova_store_tenant_get(s, &r->arena, json_string_value(t), &tenant);
         char *options = NULL;
         if (st == NOVA_NOT_FOUND || st == NOVA_INVALID)
@@ -153,7 +156,8 @@ static void login_finish(nova_req_t *r, void *ud)
     const char *rl = NULL;
     if (!json_is_string(t) || json_string_length(t) > 64) {
         nova_resp_problem(r, 422, "invalid_field", "Invalid field", "tenant_id: required");
-    } else if (rp_of(r, api, &rp) && (s = api_store(r, api)) && (p = api_people(r, api)) &&
+    } else if (api_webauthn_rp(r, api, &rp) && (s = api_store(r, api)) &&
+               (p = api_people(r, api)) &&
                (rl = nova_arena_printf(&r->arena, "passkey:%s", json_string_value(t))) &&
                api_ratelimit_auth_allowed(r, api, rl) &&
                api_security_enforce(r, api, json_string_value(t), &sec)) {

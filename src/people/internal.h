@@ -83,6 +83,13 @@ nova_status people_totp_check(nova_people_t *p, nova_store_t *s, nova_arena_t *a
 nova_status people_session_rebind(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                   const nova_user_claims_t *c);
 
+/* A passkey assertion by user_id over challenge (base64url), UV required, counter checked and
+ * moved (passkeys.c): the step-up factor. NOVA_UNAUTHORIZED with *why. */
+nova_status people_passkey_assert(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                  const char *tenant_id, const char *user_id,
+                                  const nova_webauthn_rp_t *rp, void *credential,
+                                  const char *challenge, const char **why);
+
 /* CAE helpers (cae.c). */
 bool people_cae_locate(const nova_people_settings_t *s, const char *ip, double *lat, double *lon);
 double people_cae_km(double lat1, double lon1, double lat2, double lon2);

@@ -332,3 +332,44 @@ nova_status nova_people_passkey_login_finish(nova_people_t *p, nova_store_t *s, 
     }
     return st;
 }
+
+nova_status people_passkey_assert(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                  const char *tenant_id, const char *user_id,
+                                  const nova_webauthn_rp_t *rp, void *credential,
+                                  const char *challenge, const char **why)
+{
+    (void)p;
+    cred_in in;
+    nova_status st = cred_parse(ar, credential, false, &in, why);
+    if (st)
+        return st == NOVA_INVALID ? NOVA_UNAUTHORIZED : st;
+    nova_passkey_t k;
+    st = nova_store_passkey_get(s, ar, tenant_id, in.id, &k);
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID ||
+        (st == NOVA_OK && strcmp(k.user_id, user_id))) {
+        *why = "credential.id: not a passkey of this user";
+        return NOVA_UNAUTHORIZED;
+    }
+    if (st)
+        return st;
+    nova_webauthn_expect_t e = {.type = "webauthn.get",
+                                .challenge = challenge,
+                                .origin = rp->origin,
+                                .rp_id = rp->rp_id,
+                                .require_uv = true};
+    nova_webauthn_assertion_t as;
+    st = nova_webauthn_verify_assertion(&e, k.public_key, k.public_key_len, in.client_data, in.cdl,
+                                        in.auth_data, in.adl, in.sig, in.sl, &as, why);
+    if (st)
+        return st;
+    if (k.flagged_at || !nova_webauthn_counter_ok((uint32_t)k.sign_count, as.sign_count)) {
+        *why = "this passkey's signature counter went backwards: it is suspended as cloned";
+        return NOVA_UNAUTHORIZED;
+    }
+    st = nova_store_passkey_use(s, tenant_id, k.id, k.sign_count, as.sign_count, nova_time_now());
+    if (st == NOVA_CONFLICT) {
+        *why = "this passkey was used concurrently with the same counter";
+        return NOVA_UNAUTHORIZED;
+    }
+    return st;
+}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "nova/audit_store.h"
 #include "nova/json.h"
 
 nova_status nova_stepup_orig_hash(const char *method, const char *path, const void *body,
@@ -81,7 +82,8 @@ static nova_status fail(const char **why, const char *w)
 nova_status nova_people_stepup_complete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                         const nova_user_claims_t *c, const char *challenge,
                                         const char *orig_hash, const char *totp_code,
-                                        const char *recovery_code, const char **token,
+                                        const char *recovery_code, void *passkey,
+                                        const nova_webauthn_rp_t *rp, const char **token,
                                         const char **why)
 {
     void *cv = NULL;
@@ -113,12 +115,31 @@ nova_status nova_people_stepup_complete(nova_people_t *p, nova_store_t *s, nova_
         return st;
     if (strcmp(u.status, "active") != 0)
         return fail(why, "the account is suspended");
-    if (strcmp(u.totp_state, "active") != 0)
-        return fail(why, "no second factor is enrolled: enrol TOTP first");
     nova_factor_spend_t f = {.user_id = u.id};
     char digest[65];
     const char *amr;
-    if (totp_code) {
+    bool spend = true;
+    if ((totp_code || recovery_code) && strcmp(u.totp_state, "active") != 0)
+        return fail(why, "no TOTP is enrolled: use a passkey or enrol TOTP");
+    if (passkey) {
+        /* The WebAuthn challenge is the digest of this step-up challenge, so the assertion is
+         * bound to it (and through it to the request) with no second round trip. */
+        uint8_t d[32];
+        char wc[44];
+        nova_sha256(challenge, strlen(challenge), d);
+        nova_b64url_encode(d, sizeof(d), wc);
+        if (rp == NULL)
+            return fail(why, "passkeys need the relying party (NOVA_ISSUER)");
+        st = people_passkey_assert(p, s, ar, c->tenant_id, c->user_id, rp, passkey, wc, why);
+        if (st == NOVA_UNAUTHORIZED) {
+            people_count(PEOPLE_M_STEPUP_FAIL);
+            return st;
+        }
+        if (st)
+            return st;
+        amr = "hwk user";
+        spend = false;
+    } else if (totp_code) {
         int64_t step = 0;
         st = people_totp_check(p, s, ar, &u, totp_code, nova_time_now(), &step);
         if (st == NOVA_UNAUTHORIZED)
@@ -133,7 +154,7 @@ nova_status nova_people_stepup_complete(nova_people_t *p, nova_store_t *s, nova_
         f.recovery_digest = digest;
         amr = "otp kba";
     } else {
-        return fail(why, "give totp_code or recovery_code");
+        return fail(why, "give totp_code, recovery_code or credential (a passkey assertion)");
     }
     /* The challenge is single use (before the factor is spent, so a replay spends nothing). */
     char *key = nova_arena_printf(ar, "pch:%s:%s", c->tenant_id, jti);
@@ -150,7 +171,8 @@ nova_status nova_people_stepup_complete(nova_people_t *p, nova_store_t *s, nova_
                                c->session_id,
                                json_pack("{s:s, s:s}", "orig", orig_hash, "amr", amr));
     if (st == NOVA_OK)
-        st = nova_store_factor_spend(s, c->tenant_id, &f, &ae);
+        st = spend ? nova_store_factor_spend(s, c->tenant_id, &f, &ae)
+                   : nova_store_audit_append(s, ar, &ae, NULL);
     if (st == NOVA_CONFLICT)
         return fail(why, "wrong or reused code");
     if (st)

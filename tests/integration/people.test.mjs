@@ -368,6 +368,21 @@ test('passkeys over HTTP with a software authenticator (ES256, attestation none)
   assert.equal(ok.status, 200, ok.text);
   assert.equal(ok.json.aal, 2); // its assertions carry UP and UV
   assert.equal((await signIn()).status, 200);
+  // A passkey completes a step-up: its WebAuthn challenge is the digest of the step-up challenge.
+  const { createHash } = await import('node:crypto');
+  const ses = s.json; // the password session: AAL1
+  const denied = await call(nova, 'POST', '/auth/recovery-codes', { tok: ses.access_token });
+  assert.equal(denied.status, 403);
+  assert.equal(denied.json.error, 'MFA_REQUIRED');
+  const wchal = createHash('sha256').update(denied.json.challenge).digest('base64url');
+  const wrongChal = await call(nova, 'POST', '/auth/mfa/complete', { tok: ses.access_token, body: { challenge: denied.json.challenge, method: 'POST', path: '/auth/recovery-codes', credential: a.get({ challenge: 'A'.repeat(43) }) } });
+  assert.equal(wrongChal.status, 401, wrongChal.text);
+  const up = await call(nova, 'POST', '/auth/mfa/complete', { tok: ses.access_token, body: { challenge: denied.json.challenge, method: 'POST', path: '/auth/recovery-codes', credential: a.get({ challenge: wchal }) } });
+  assert.equal(up.status, 200, up.text);
+  // No TOTP is enrolled, so recovery codes cannot be made, but the bound token was accepted.
+  const rc = await call(nova, 'POST', '/auth/recovery-codes', { tok: up.json.access_token });
+  assert.equal(rc.status, 409, rc.text);
+  assert.equal(rc.json.code, 'totp_not_active');
   // Another tenant does not know the credential.
   const lb = await call(nova, 'POST', '/auth/webauthn/login/begin', { body: { tenant_id: other.tenant } });
   const foreign = await call(nova, 'POST', '/auth/webauthn/login/finish', { body: { tenant_id: other.tenant, credential: a.get(lb.json) } });
