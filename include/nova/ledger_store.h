@@ -204,6 +204,24 @@ nova_status nova_store_ledger_account_entries(nova_store_t *s, nova_arena_t *ar,
                                               int64_t after, size_t limit,
                                               nova_ledger_entry_row_t **out, size_t *n);
 
+/* Statements: an account's posted entries with from <= created_at < to, in order. */
+typedef struct nova_ledger_sums {
+    int64_t debits;
+    int64_t credits;
+} nova_ledger_sums_t;
+/* The posted entries before from (*before), and those of the window up to and including
+ * ord upto (*within; INT64_MAX for the whole window), from one snapshot. */
+nova_status nova_store_ledger_statement_sums(nova_store_t *s, const char *tenant_id,
+                                             const char *account_id, int64_t from, int64_t to,
+                                             int64_t upto, nova_ledger_sums_t *before,
+                                             nova_ledger_sums_t *within);
+/* A page of the window's entries, ord > after, at most limit (1..1000). */
+nova_status nova_store_ledger_statement_entries(nova_store_t *s, nova_arena_t *ar,
+                                                const char *tenant_id, const char *account_id,
+                                                int64_t from, int64_t to, int64_t after,
+                                                size_t limit, nova_ledger_entry_row_t **out,
+                                                size_t *n);
+
 /* Posts (post true; amount 0 for the whole hold, else a part of a hold of one debit and one
  * credit) or voids a pending hold, at most once: under the hold's row lock, its reservations
  * are released, the posted part written, each account checked, audited. NOVA_CONFLICT with

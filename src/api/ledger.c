@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "nova/audit.h"
 #include "nova/crypto.h"
 #include "nova/killswitch.h"
 #include "nova/ledger.h"
@@ -1287,6 +1288,216 @@ static void limits_check(nova_req_t *r, void *ud)
     api_reply_json(r, 200, o);
 }
 
+/* ---- statements ---- */
+
+static const char *const statement_members[] = {"account", "from",  "to", "format",
+                                                "cursor",  "limit", NULL};
+
+/* A time bound: unix seconds (integer), or a string nova_audit_parse_time reads (a date,
+ * RFC 3339 UTC, unix seconds). */
+static bool time_bound(json_t *v, int64_t *out)
+{
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return nova_time_in_range(*out);
+    }
+    int64_t us;
+    if (!json_is_string(v) || nova_audit_parse_time(json_string_value(v), &us) != NOVA_OK)
+        return false;
+    *out = us / 1000000;
+    return nova_time_in_range(*out);
+}
+
+/* The account's balance in its own sense (credit-normal: credits - debits). */
+static int64_t sense(const nova_ledger_account_t *a, const nova_ledger_sums_t *x)
+{
+    bool debit_normal = (a->flags & NOVA_LEDGER_CREDITS_MUST_NOT_EXCEED_DEBITS) &&
+                        !(a->flags & NOVA_LEDGER_DEBITS_MUST_NOT_EXCEED_CREDITS);
+    return debit_normal ? x->debits - x->credits : x->credits - x->debits;
+}
+
+static void xml_text(nova_buf_t *b, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '<')
+            nova_buf_append_cstr(b, "&lt;");
+        else if (*s == '>')
+            nova_buf_append_cstr(b, "&gt;");
+        else if (*s == '&')
+            nova_buf_append_cstr(b, "&amp;");
+        else if (*s == '"')
+            nova_buf_append_cstr(b, "&quot;");
+        else
+            nova_buf_append(b, s, 1);
+    }
+}
+
+/* ISO 20022 camt.053.001.02 (BankToCustomerStatement): one Stmt with the opening (OPBD) and
+ * closing (CLBD) booked balances and one Ntry per entry, elements in the schema's order. */
+static void camt053(nova_buf_t *b, const nova_ledger_account_t *a, int64_t from, int64_t to,
+                    int64_t opening, int64_t closing, const nova_ledger_entry_row_t *e, size_t n,
+                    const char *msg_id)
+{
+    char t0[21], t1[21], now[21], v[32];
+    nova_time_format(from, t0);
+    nova_time_format(to, t1);
+    nova_time_format(nova_time_now(), now);
+    nova_buf_append_cstr(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                            "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.02\">"
+                            "<BkToCstmrStmt><GrpHdr><MsgId>");
+    xml_text(b, msg_id);
+    nova_buf_printf(b, "</MsgId><CreDtTm>%s</CreDtTm></GrpHdr><Stmt><Id>", now);
+    xml_text(b, msg_id);
+    nova_buf_printf(b,
+                    "</Id><CreDtTm>%s</CreDtTm><FrToDt><FrDtTm>%s</FrDtTm><ToDtTm>%s</ToDtTm>"
+                    "</FrToDt><Acct><Id><Othr><Id>",
+                    now, t0, t1);
+    xml_text(b, a->id);
+    nova_buf_printf(b, "</Id></Othr></Id><Ccy>%s</Ccy></Acct>", a->currency);
+    const struct {
+        const char *code;
+        int64_t value;
+        const char *at;
+    } bals[2] = {{"OPBD", opening, t0}, {"CLBD", closing, t1}};
+    for (int i = 0; i < 2; i++) {
+        int64_t mag = bals[i].value < 0 ? -bals[i].value : bals[i].value;
+        nova_ledger_amount_format(a->currency, mag, v, sizeof(v));
+        nova_buf_printf(b,
+                        "<Bal><Tp><CdOrPrtry><Cd>%s</Cd></CdOrPrtry></Tp><Amt Ccy=\"%s\">%s</Amt>"
+                        "<CdtDbtInd>%s</CdtDbtInd><Dt><DtTm>%s</DtTm></Dt></Bal>",
+                        bals[i].code, a->currency, v, bals[i].value < 0 ? "DBIT" : "CRDT",
+                        bals[i].at);
+    }
+    for (size_t i = 0; i < n; i++) {
+        char when[21];
+        nova_time_format(e[i].created_at, when);
+        nova_ledger_amount_format(e[i].currency, e[i].amount, v, sizeof(v));
+        nova_buf_append_cstr(b, "<Ntry><NtryRef>");
+        xml_text(b, e[i].posting_id);
+        nova_buf_printf(
+            b,
+            "</NtryRef><Amt Ccy=\"%s\">%s</Amt><CdtDbtInd>%s</CdtDbtInd><Sts>BOOK</Sts>"
+            "<BookgDt><DtTm>%s</DtTm></BookgDt><ValDt><DtTm>%s</DtTm></ValDt>"
+            "<AcctSvcrRef>%lld</AcctSvcrRef><BkTxCd><Prtry><Cd>NOVA</Cd></Prtry></BkTxCd>"
+            "</Ntry>",
+            e[i].currency, v, e[i].credit ? "CRDT" : "DBIT", when, when, (long long)e[i].ord);
+    }
+    nova_buf_append_cstr(b, "</Stmt></BkToCstmrStmt></Document>\n");
+}
+
+static void statements_create(nova_req_t *r, void *ud)
+{
+    json_t *body = api_json_body(r, statement_members);
+    if (body == NULL)
+        return;
+    json_t *acc = json_object_get(body, "account"), *fmt = json_object_get(body, "format");
+    json_t *cur = json_object_get(body, "cursor"), *lim = json_object_get(body, "limit");
+    int64_t from = 0, to = 0, after = 0, limit = 100;
+    const char *format = fmt ? json_string_value(fmt) : "json";
+    int64_t now = nova_time_now();
+    if (!json_is_string(acc) || !nova_ledger_id_valid(json_string_value(acc)))
+        invalid(r, "/account", "required: an account id");
+    else if (!time_bound(json_object_get(body, "from"), &from))
+        invalid(r, "/from", "required: unix seconds, a date (2026-12-01) or RFC 3339 UTC");
+    else if (!time_bound(json_object_get(body, "to"), &to) || to <= from)
+        invalid(r, "/to", "required: a time after from");
+    else if (!format ||
+             (strcmp(format, "json") && strcmp(format, "csv") && strcmp(format, "camt.053")))
+        invalid(r, "/format", "\"json\", \"csv\" or \"camt.053\"");
+    else if (cur &&
+             (!json_is_string(cur) || (after = strtoll(json_string_value(cur), NULL, 10)) <= 0))
+        invalid(r, "/cursor", "the next_cursor of the previous page");
+    else if (lim && (!json_is_integer(lim) || json_integer_value(lim) < 1 ||
+                     json_integer_value(lim) > 1000))
+        invalid(r, "/limit", "1 to 1000 entries a page");
+    if (lim && r->status == 0)
+        limit = json_integer_value(lim);
+    const char *id = r->status ? NULL : nova_arena_strdup(&r->arena, json_string_value(acc));
+    format = r->status ? NULL : nova_arena_strdup(&r->arena, format);
+    json_decref(body);
+    if (r->status)
+        return;
+    /* The window ends now at the latest: what is in it no longer changes. */
+    if (to > now + 1)
+        to = now + 1;
+    nova_store_t *s = api_store(r, ud);
+    nova_ledger_account_t a;
+    if (s == NULL || !get_account(r, s, id, &a))
+        return;
+    const char *tenant = r->principal->tenant_id;
+    nova_ledger_sums_t before, upto, whole, unused;
+    nova_ledger_entry_row_t *e;
+    size_t n;
+    nova_status st =
+        nova_store_ledger_statement_sums(s, tenant, a.id, from, to, after, &before, &upto);
+    if (st == NOVA_OK)
+        st =
+            nova_store_ledger_statement_sums(s, tenant, a.id, from, to, INT64_MAX, &unused, &whole);
+    if (st == NOVA_OK)
+        st = nova_store_ledger_statement_entries(s, &r->arena, tenant, a.id, from, to, after,
+                                                 (size_t)limit, &e, &n);
+    if (st) {
+        api_unavailable(r, st);
+        return;
+    }
+    nova_ledger_sums_t start = {before.debits + upto.debits, before.credits + upto.credits};
+    nova_ledger_sums_t end = {before.debits + whole.debits, before.credits + whole.credits};
+    int64_t opening = sense(&a, &before), closing = sense(&a, &end), running = sense(&a, &start);
+    char next[24] = "";
+    if (n == (size_t)limit)
+        snprintf(next, sizeof(next), "%lld", (long long)e[n - 1].ord);
+    if (next[0])
+        nova_resp_header(r, "Nova-Next-Cursor", next);
+    nova_buf_t b;
+    nova_buf_init(&b);
+    if (strcmp(format, "camt.053") == 0) {
+        const char *msg =
+            nova_arena_printf(&r->arena, "STMT-%s-%lld-%lld", a.id, (long long)from, (long long)to);
+        camt053(&b, &a, from, to, opening, closing, e, n, msg ? msg : "STMT");
+        nova_resp_body(r, 200, "application/xml", b.data, b.len);
+    } else if (strcmp(format, "csv") == 0) {
+        char t[21], v[32];
+        nova_buf_append_cstr(&b, "type,posting,time,direction,amount,currency,balance\r\n");
+        nova_time_format(from, t);
+        nova_ledger_amount_format(a.currency, opening, v, sizeof(v));
+        nova_buf_printf(&b, "opening,,%s,,,%s,%s\r\n", t, a.currency, v);
+        for (size_t i = 0; i < n; i++) {
+            char amt[32];
+            running +=
+                (e[i].credit ? 1 : -1) * (sense(&a, &(nova_ledger_sums_t){0, 1}) * e[i].amount);
+            nova_time_format(e[i].created_at, t);
+            nova_ledger_amount_format(a.currency, e[i].amount, amt, sizeof(amt));
+            nova_ledger_amount_format(a.currency, running, v, sizeof(v));
+            nova_buf_printf(&b, "entry,%s,%s,%s,%s,%s,%s\r\n", e[i].posting_id, t,
+                            e[i].credit ? "credit" : "debit", amt, a.currency, v);
+        }
+        nova_time_format(to, t);
+        nova_ledger_amount_format(a.currency, closing, v, sizeof(v));
+        nova_buf_printf(&b, "closing,,%s,,,%s,%s\r\n", t, a.currency, v);
+        nova_resp_body(r, 200, "text/csv", b.data, b.len);
+    } else {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++) {
+            running +=
+                (e[i].credit ? 1 : -1) * (sense(&a, &(nova_ledger_sums_t){0, 1}) * e[i].amount);
+            json_array_append_new(arr,
+                                  json_pack("{s:s,s:s,s:o,s:o,s:I}", "posting", e[i].posting_id,
+                                            "direction", e[i].credit ? "credit" : "debit", "amount",
+                                            amount_or_null(a.currency, e[i].amount),
+                                            "balance_after", amount_or_null(a.currency, running),
+                                            "created_at", (json_int_t)e[i].created_at));
+        }
+        json_t *o =
+            json_pack("{s:s,s:s,s:I,s:I,s:o,s:o,s:o}", "account", a.id, "currency", a.currency,
+                      "from", (json_int_t)from, "to", (json_int_t)to, "opening_balance",
+                      amount_or_null(a.currency, opening), "closing_balance",
+                      amount_or_null(a.currency, closing), "entries", arr);
+        json_object_set_new(o, "next_cursor", next[0] ? json_string(next) : json_null());
+        api_reply_json(r, 200, o);
+    }
+    nova_buf_free(&b);
+}
+
 nova_status api_ledger_register(nova_api_t *api, nova_http_server_t *srv)
 {
     static const struct {
@@ -1311,6 +1522,7 @@ nova_status api_ledger_register(nova_api_t *api, nova_http_server_t *srv)
         {"PUT", "/v1/core/accounts/{id}/limits", "ledger:write", limits_put, 4096},
         {"GET", "/v1/core/accounts/{id}/limits", "ledger:read", limits_get, 0},
         {"POST", "/v1/core/limits/check", "ledger:read", limits_check, 1024},
+        {"POST", "/v1/core/statements", "ledger:read", statements_create, 1024},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern, routes[i].scope,

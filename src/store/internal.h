@@ -213,6 +213,8 @@ enum {
     NOVA_Q_LL_GET,
     NOVA_Q_LU_GET,
     NOVA_Q_LU_ADD,
+    NOVA_Q_LE_SUM_BEFORE,
+    NOVA_Q_LE_WINDOW,
     /* src/store/faces.c */
     NOVA_Q_FACE_INSERT,
     NOVA_Q_FACE_DELETE,

@@ -82,6 +82,26 @@ static const nova_sql_t Q_LU_ADD = {
     "VALUES (?, ?, ?, ?, 1) ON CONFLICT (tenant_id, account_id, period) DO UPDATE SET "
     "amount = ledger_limit_usage.amount + excluded.amount, count = ledger_limit_usage.count + 1",
     NULL};
+/* Both ends of a statement in one statement, so from one snapshot. */
+static const nova_sql_t Q_LE_SUM_BEFORE = {
+    NOVA_Q_LE_SUM_BEFORE, "ledger statement sums",
+    /* CAST: PostgreSQL's SUM of a BIGINT is a NUMERIC. */
+    "SELECT CAST(COALESCE(SUM(CASE WHEN created_at < ? AND credit = 0 THEN amount ELSE 0 END), 0) "
+    "AS BIGINT), "
+    "CAST(COALESCE(SUM(CASE WHEN created_at < ? AND credit = 1 THEN amount ELSE 0 END), 0) AS "
+    "BIGINT), "
+    "CAST(COALESCE(SUM(CASE WHEN created_at >= ? AND credit = 0 THEN amount ELSE 0 END), 0) AS "
+    "BIGINT), "
+    "CAST(COALESCE(SUM(CASE WHEN created_at >= ? AND credit = 1 THEN amount ELSE 0 END), 0) AS "
+    "BIGINT) "
+    "FROM ledger_entries WHERE tenant_id = ? AND account_id = ? AND pending = 0 "
+    "AND created_at < ? AND (created_at < ? OR ord <= ?)",
+    NULL};
+static const nova_sql_t Q_LE_WINDOW = {
+    NOVA_Q_LE_WINDOW, "ledger statement entries",
+    "SELECT " LE_COLS " FROM ledger_entries WHERE tenant_id = ? AND account_id = ? "
+    "AND pending = 0 AND created_at >= ? AND created_at < ? AND ord > ? ORDER BY ord LIMIT ?",
+    NULL};
 static const nova_sql_t Q_LA_STATUS = {
     NOVA_Q_LA_STATUS, "ledger account status",
     "UPDATE ledger_accounts SET status = ?, updated_at = ? WHERE tenant_id = ? AND id = ?", NULL};
@@ -976,4 +996,47 @@ nova_status nova_store_ledger_due(nova_store_t *s, nova_arena_t *ar, int64_t now
     *tenants = t;
     *ids = d;
     return NOVA_OK;
+}
+
+nova_status nova_store_ledger_statement_sums(nova_store_t *s, const char *tenant_id,
+                                             const char *account_id, int64_t from, int64_t to,
+                                             int64_t upto, nova_ledger_sums_t *before,
+                                             nova_ledger_sums_t *within)
+{
+    if (!valid_id(tenant_id) || !valid_id(account_id) || from > to)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {
+        NOVA_SQL_P_INT(from), NOVA_SQL_P_INT(from),       NOVA_SQL_P_INT(from),
+        NOVA_SQL_P_INT(from), NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(account_id),
+        NOVA_SQL_P_INT(to),   NOVA_SQL_P_INT(from),       NOVA_SQL_P_INT(upto)};
+    nova_rows_t r;
+    nova_status st = s->drv->query(s, &Q_LE_SUM_BEFORE, tenant_id, p, 9, &r);
+    if (st != NOVA_OK)
+        return st;
+    st = s->drv->next(&r);
+    if (st == NOVA_OK) {
+        before->debits = s->drv->col_int64(&r, 0);
+        before->credits = s->drv->col_int64(&r, 1);
+        within->debits = s->drv->col_int64(&r, 2);
+        within->credits = s->drv->col_int64(&r, 3);
+    }
+    s->drv->done(&r);
+    return st;
+}
+
+nova_status nova_store_ledger_statement_entries(nova_store_t *s, nova_arena_t *ar,
+                                                const char *tenant_id, const char *account_id,
+                                                int64_t from, int64_t to, int64_t after,
+                                                size_t limit, nova_ledger_entry_row_t **out,
+                                                size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!valid_id(tenant_id) || !valid_id(account_id) || limit == 0 || limit > 1000)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(account_id),
+                            NOVA_SQL_P_INT(from),       NOVA_SQL_P_INT(to),
+                            NOVA_SQL_P_INT(after),      NOVA_SQL_P_INT((int64_t)limit)};
+    return nova_store_get_all(s, &Q_LE_WINDOW, tenant_id, p, 6, ar, read_entry,
+                              sizeof(nova_ledger_entry_row_t), (void **)out, n);
 }

@@ -138,6 +138,7 @@ const READ_ONLY = {
   'POST /stores/{store_id}/list-objects': 'evaluates, changes nothing',
   'POST /stores/{store_id}/streamed-list-objects': 'evaluates, changes nothing',
   'POST /stores/{store_id}/list-users': 'evaluates, changes nothing',
+  'POST /v1/workflows/{id}/simulate': 'replays a candidate workflow over recorded step results; stores nothing',
   'POST /v1/faces/compare': 'computes a face match from the two images it is sent; stores nothing (no image is kept)',
   'POST /v1/authz/decision': 'decides, changes nothing (a shadowed candidate may add a drift row, a decision log)',
   'POST /v1/authz/simulate': 'decides under a candidate version, changes nothing',

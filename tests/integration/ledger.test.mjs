@@ -429,6 +429,131 @@ test('limits: per KYC tier and per account, enforced in the posting, checked by 
   assert.deepEqual((await balances(nova, w3)).debits_posted, KES('5.00'));
 });
 
+// A small XML reader for the camt.053 checks: elements, attributes, text; no DTDs or entities
+// beyond the five predefined (what Nova writes).
+function parseXml(text) {
+  const root = { name: '#root', children: [], attrs: {}, text: '' };
+  const stack = [root];
+  const re = /<\?[^>]*\?>|<\/([A-Za-z0-9]+)>|<([A-Za-z0-9]+)((?:\s+[A-Za-z:]+="[^"]*")*)\s*(\/?)>|([^<]+)/g;
+  let m;
+  while ((m = re.exec(text))) {
+    if (m[1]) { const top = stack.pop(); assert.equal(top.name, m[1], 'mismatched </' + m[1] + '>'); }
+    else if (m[2]) {
+      const el = { name: m[2], children: [], attrs: Object.fromEntries([...m[3].matchAll(/([A-Za-z:]+)="([^"]*)"/g)].map((a) => [a[1], a[2]])), text: '' };
+      stack[stack.length - 1].children.push(el);
+      if (!m[4]) stack.push(el);
+    } else if (m[5] && m[5].trim()) stack[stack.length - 1].text += m[5];
+  }
+  assert.equal(stack.length, 1, 'unclosed elements');
+  return root.children[0];
+}
+const kid = (el, name) => el.children.find((c) => c.name === name);
+// camt.053.001.02's sequences for the elements Nova writes: each element's children must be a
+// subsequence of its schema sequence, with the required ones present (ISO 20022 message
+// definition, BankToCustomerStatementV02).
+const CAMT = {
+  Document: [['BkToCstmrStmt', 1]],
+  BkToCstmrStmt: [['GrpHdr', 1], ['Stmt', 1]],
+  GrpHdr: [['MsgId', 1], ['CreDtTm', 1], ['MsgRcpt', 0], ['MsgPgntn', 0], ['AddtlInf', 0]],
+  Stmt: [['Id', 1], ['ElctrncSeqNb', 0], ['LglSeqNb', 0], ['CreDtTm', 1], ['FrToDt', 0], ['CpyDplctInd', 0], ['RptgSrc', 0], ['Acct', 1], ['RltdAcct', 0], ['Intrst', 0], ['Bal', 1], ['TxsSummry', 0], ['Ntry', 0], ['AddtlStmtInf', 0]],
+  FrToDt: [['FrDtTm', 1], ['ToDtTm', 1]],
+  Acct: [['Id', 1], ['Tp', 0], ['Ccy', 0], ['Nm', 0], ['Ownr', 0], ['Svcr', 0]],
+  Bal: [['Tp', 1], ['CdtLine', 0], ['Amt', 1], ['CdtDbtInd', 1], ['Dt', 1], ['Avlbty', 0]],
+  Ntry: [['NtryRef', 0], ['Amt', 1], ['CdtDbtInd', 1], ['RvslInd', 0], ['Sts', 1], ['BookgDt', 0], ['ValDt', 0], ['AcctSvcrRef', 0], ['Avlbty', 0], ['BkTxCd', 1], ['ComssnWvrInd', 0], ['AddtlInfInd', 0], ['AmtDtls', 0], ['Chrgs', 0], ['TechInptChanl', 0], ['Intrst', 0], ['NtryDtls', 0], ['AddtlNtryInf', 0]],
+};
+function checkCamt(el) {
+  const seq = CAMT[el.name];
+  if (seq) {
+    const seen = new Set();
+    let i = 0;
+    for (const c of el.children) {
+      let j = i;
+      while (j < seq.length && seq[j][0] !== c.name) j++;
+      assert.ok(j < seq.length, `${el.name}: ${c.name} out of order or unknown`);
+      for (let k = i; k < j; k++) assert.ok(!seq[k][1] || seen.has(seq[k][0]), `${el.name}: ${seq[k][0]} missing`);
+      seen.add(c.name);
+      const repeats = el.name === 'Stmt' && (c.name === 'Bal' || c.name === 'Ntry');
+      i = repeats ? j : j + 1;
+    }
+    for (const [name, required] of seq) assert.ok(!required || seen.has(name), `${el.name}: ${name} missing`);
+  }
+  if (el.name === 'Amt') { assert.match(el.attrs.Ccy, /^[A-Z]{3}$/); assert.match(el.text, /^[0-9]{1,18}(\.[0-9]{1,5})?$/); }
+  if (el.name === 'CdtDbtInd') assert.ok(['CRDT', 'DBIT'].includes(el.text));
+  if (el.name === 'DtTm' || el.name === 'CreDtTm' || el.name === 'FrDtTm' || el.name === 'ToDtTm') assert.match(el.text, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  el.children.forEach(checkCamt);
+}
+
+test('statements: opening and closing balances, running balances, pages; JSON, CSV, camt.053; they reconcile', async () => {
+  const { treasury, wallet } = await funded(nova, '100.00');
+  assert.equal((await post(nova, { id: uid('s'), entries: [entry(wallet, 'debit', '10.00'), entry(treasury, 'credit', '10.00')] })).status, 201);
+  await new Promise((ok) => setTimeout(ok, 1100));
+  const from = Math.floor(Date.now() / 1000);
+  const moves = ['5.00', '-2.50', '7.25', '-0.75', '1.00'];
+  for (const v of moves) {
+    const abs = v.replace('-', '');
+    const e = v.startsWith('-') ? [entry(wallet, 'debit', abs), entry(treasury, 'credit', abs)] : [entry(treasury, 'debit', abs), entry(wallet, 'credit', abs)];
+    assert.equal((await post(nova, { id: uid('s'), entries: e })).status, 201);
+  }
+  const to = Math.floor(Date.now() / 1000) + 5;
+  const st = (body) => call(nova, 'POST', '/v1/core/statements', { tok, body: { account: wallet, from, to, ...body } });
+  // JSON in pages of two; the running balance carries across pages.
+  const seen = [];
+  let cursor, first;
+  do {
+    const r = await st({ limit: 2, ...(cursor ? { cursor } : {}) });
+    assert.equal(r.status, 200, r.text);
+    first ??= r.json;
+    assert.deepEqual([r.json.opening_balance, r.json.closing_balance], [KES('90.00'), KES('100.00')]);
+    seen.push(...r.json.entries);
+    cursor = r.json.next_cursor;
+  } while (cursor);
+  assert.equal(seen.length, 5);
+  let running = 9000;
+  for (const [i, e] of seen.entries()) {
+    running += (e.direction === 'credit' ? 1 : -1) * Math.round(Number(e.amount.value) * 100);
+    assert.equal(Math.round(Number(e.balance_after.value) * 100), running, `entry ${i}`);
+    assert.equal(e.amount.value, moves[i].replace('-', ''));
+  }
+  // It reconciles with the balances at its end (now) and with the entries before it.
+  assert.deepEqual((await balances(nova, wallet)).ledger, first.closing_balance);
+  const early = await st({ from: from - 3600, to: from });
+  assert.deepEqual([early.json.opening_balance, early.json.closing_balance], [KES('0.00'), KES('90.00')]);
+  // CSV.
+  const csv = await st({ format: 'csv' });
+  assert.equal(csv.status, 200);
+  assert.match(csv.headers.get('content-type'), /^text\/csv/);
+  const rows = csv.text.trim().split('\r\n').map((l) => l.split(','));
+  assert.deepEqual(rows[0], ['type', 'posting', 'time', 'direction', 'amount', 'currency', 'balance']);
+  assert.deepEqual([rows[1][0], rows[1][6]], ['opening', '90.00']);
+  assert.deepEqual([rows.at(-1)[0], rows.at(-1)[6]], ['closing', '100.00']);
+  assert.equal(rows.at(-2)[6], '100.00');
+  assert.equal(rows.length, 1 + 1 + 5 + 1);
+  // camt.053.001.02: structure, order and formats as the schema has them; balances reconcile.
+  const x = await st({ format: 'camt.053' });
+  assert.equal(x.status, 200, x.text);
+  assert.match(x.headers.get('content-type'), /^application\/xml/);
+  const doc = parseXml(x.text);
+  assert.equal(doc.name, 'Document');
+  assert.equal(doc.attrs.xmlns, 'urn:iso:std:iso:20022:tech:xsd:camt.053.001.02');
+  checkCamt(doc);
+  const stmt = kid(kid(doc, 'BkToCstmrStmt'), 'Stmt');
+  const bals = stmt.children.filter((c) => c.name === 'Bal');
+  const bal = (code) => bals.find((b) => kid(kid(kid(b, 'Tp'), 'CdOrPrtry'), 'Cd').text === code);
+  assert.equal(kid(bal('OPBD'), 'Amt').text, '90.00');
+  assert.equal(kid(bal('CLBD'), 'Amt').text, '100.00');
+  const ntry = stmt.children.filter((c) => c.name === 'Ntry');
+  assert.equal(ntry.length, 5);
+  const net = ntry.reduce((acc, n) => acc + (kid(n, 'CdtDbtInd').text === 'CRDT' ? 1 : -1) * Math.round(Number(kid(n, 'Amt').text) * 100), 0);
+  assert.equal(9000 + net, 10000);
+  // Bad requests name their field; another tenant's account is not found.
+  for (const [body, field] of [[{ format: 'pdf' }, '/format'], [{ to: from - 1 }, '/to'], [{ from: 'soon' }, '/from'], [{ limit: 0 }, '/limit'], [{ cursor: 'x' }, '/cursor']]) {
+    const b = await st(body);
+    assert.equal(b.status, 422, b.text);
+    assert.ok(b.json.detail.startsWith(field + ':'), b.json.detail);
+  }
+  assert.equal((await call(nova, 'POST', '/v1/core/statements', { tok: otherTok, body: { account: wallet, from, to } })).status, 404);
+});
+
 // ---- concurrency and the model ----
 
 // Many clients debit one wallet at once: exactly as many succeed as the funds allow.
@@ -569,6 +694,15 @@ test('model: a seeded random workload from 2 novad processes and 16 clients matc
       net += m.cp - m.dp;
     }
     assert.equal(net, 0, `KES does not sum to zero (seed ${seed})`);
+    // Statements reconcile with the balances: from the start to now, for every wallet.
+    for (const w of wallets) {
+      const st = await call(second, 'POST', '/v1/core/statements', { tok: toks.get(second), body: { account: w, from: 0, to: Math.floor(Date.now() / 1000) + 5, limit: 1000 } });
+      assert.equal(st.status, 200, st.text);
+      const m = model.get(w);
+      assert.equal(Math.round(Number(st.json.closing_balance.value) * 100), m.cp - m.dp, `statement of ${w} (seed ${seed})`);
+      const last = st.json.entries.at(-1);
+      if (last && !st.json.next_cursor) assert.deepEqual(last.balance_after, st.json.closing_balance);
+    }
     // Acknowledged postings are all readable from the other process.
     for (const id of acked.slice(0, 50)) assert.equal((await call(second, 'GET', '/v1/core/postings/' + id, { tok: toks.get(second) })).status, 200);
   } finally {
