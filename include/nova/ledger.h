@@ -242,4 +242,35 @@ void nova_ledger_periods(int64_t now, char keys[3][16]);
 void nova_ledger_limit_check(const nova_ledger_limits_t *l, const nova_ledger_usage_t *u,
                              int64_t debit, int64_t ledger_after, nova_ledger_limit_result_t *out);
 
+/* ---- interest (savings products): pure, in integers ---- */
+
+typedef enum nova_ledger_daycount {
+    NOVA_LEDGER_ACT_365,
+    NOVA_LEDGER_ACT_360,
+    NOVA_LEDGER_30_360,
+    NOVA_LEDGER_DAYCOUNT_N
+} nova_ledger_daycount;
+
+/* "ACT/365", "ACT/360", "30/360"; and back (-1 when unknown). */
+const char *nova_ledger_daycount_name(nova_ledger_daycount dc);
+int nova_ledger_daycount_parse(const char *name);
+/* An annual rate as a decimal string ("0.0525", at most 8 decimals, below 100) into 10^-8. */
+nova_status nova_ledger_rate_parse(const char *text, int64_t *rate_e8);
+/* The interest one day earns on an end-of-day balance (minor units), in 10^-9 minor units:
+ * 0 below min_balance or for a balance not above zero. year-month-day is the day (for 30/360:
+ * day 31 earns nothing, the last of February the days February lacks). NOVA_TOO_LARGE past
+ * the bound a period's sum must stay under. */
+nova_status nova_ledger_interest_day(int64_t balance, int64_t rate_e8, nova_ledger_daycount dc,
+                                     int64_t min_balance, int year, int month, int day,
+                                     int64_t *nano);
+/* What a day posts: the whole minor units the period's cumulative accrual (nano-units)
+ * crossed from before that day to after it. The postings of a period sum to the floor of the
+ * period's exact interest. */
+int64_t nova_ledger_interest_post(int64_t cum_before_nano, int64_t cum_after_nano);
+/* "YYYY-MM-DD" into its parts and the day's first second (UTC). */
+nova_status nova_ledger_date_parse(const char *text, int *year, int *month, int *day,
+                                   int64_t *start);
+/* true on the last day of its month (a savings period ends: the accrual is paid out). */
+bool nova_ledger_last_day(int year, int month, int day);
+
 #endif

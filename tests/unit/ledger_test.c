@@ -530,6 +530,66 @@ static void test_limits(void **state)
     assert_string_equal(k[1], "w2026-11-30");
 }
 
+static void test_interest(void **state)
+{
+    (void)state;
+    int64_t r;
+    assert_int_equal(nova_ledger_rate_parse("0.0525", &r), NOVA_OK);
+    assert_int_equal(r, 5250000);
+    assert_int_equal(nova_ledger_rate_parse("12", &r), NOVA_OK);
+    assert_int_equal(r, 1200000000);
+    const char *bad[] = {"", "-0.1", ".5", "1.", "0.123456789", "100", "1e-2", "0,5"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(nova_ledger_rate_parse(bad[i], &r), NOVA_INVALID);
+    assert_int_equal(nova_ledger_daycount_parse("30/360"), NOVA_LEDGER_30_360);
+    assert_int_equal(nova_ledger_daycount_parse("ACT/366"), -1);
+    /* 1,000,000.00 KES at 3.65 % ACT/365: exactly 100.00 KES (10000 cents) a day. */
+    int64_t nano;
+    assert_int_equal(
+        nova_ledger_interest_day(100000000, 3650000, NOVA_LEDGER_ACT_365, 0, 2026, 12, 1, &nano),
+        NOVA_OK);
+    assert_int_equal(nano, 10000LL * 1000000000LL);
+    /* ACT/360 earns 365/360 of that; below the minimum balance, nothing. */
+    nova_ledger_interest_day(100000000, 3600000, NOVA_LEDGER_ACT_360, 0, 2026, 12, 1, &nano);
+    assert_int_equal(nano, 10000LL * 1000000000LL);
+    nova_ledger_interest_day(100000000, 3650000, NOVA_LEDGER_ACT_365, 100000001, 2026, 12, 1,
+                             &nano);
+    assert_int_equal(nano, 0);
+    nova_ledger_interest_day(-5, 3650000, NOVA_LEDGER_ACT_365, 0, 2026, 12, 1, &nano);
+    assert_int_equal(nano, 0);
+    /* 30/360: a month is 30 days whatever its length. */
+    for (int month = 1; month <= 12; month++) {
+        int64_t sum = 0;
+        for (int day = 1; day <= 31; day++) {
+            if (nova_ledger_interest_day(3600000, 100000000, NOVA_LEDGER_30_360, 0, 2027, month,
+                                         day, &nano) != NOVA_OK)
+                break;
+            sum += nano;
+        }
+        assert_int_equal(sum, 30LL * 10000 * 1000000000LL);
+    }
+    assert_int_equal(nova_ledger_interest_day(1, 1, NOVA_LEDGER_ACT_365, 0, 2027, 2, 29, &nano),
+                     NOVA_INVALID);
+    /* Daily postings sum to the floor of the period's exact interest: 1 cent at 10 % ACT/365
+     * earns 0.000274 cents a day, so 31 days post 0; 10.00 KES earns 0.274 a day. */
+    int64_t cum = 0, posted = 0;
+    for (int day = 1; day <= 31; day++) {
+        nova_ledger_interest_day(1000, 10000000, NOVA_LEDGER_ACT_365, 0, 2026, 12, day, &nano);
+        posted += nova_ledger_interest_post(cum, cum + nano);
+        cum += nano;
+    }
+    assert_int_equal(posted, cum / 1000000000LL);
+    assert_int_equal(posted, 8); /* 1000 x 0.1 x 31 / 365 = 8.49 */
+    int y, m, d;
+    int64_t start;
+    assert_int_equal(nova_ledger_date_parse("2026-12-01", &y, &m, &d, &start), NOVA_OK);
+    assert_int_equal(start, 1796083200);
+    assert_int_equal(nova_ledger_date_parse("2026-02-29", &y, &m, &d, &start), NOVA_INVALID);
+    assert_int_equal(nova_ledger_date_parse("2026-1-01", &y, &m, &d, &start), NOVA_INVALID);
+    assert_true(nova_ledger_last_day(2028, 2, 29));
+    assert_false(nova_ledger_last_day(2028, 2, 28));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -544,6 +604,7 @@ int main(void)
         cmocka_unit_test(test_balance_rules),
         cmocka_unit_test(test_derive),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_interest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
