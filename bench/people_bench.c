@@ -130,7 +130,8 @@ int main(int argc, char **argv)
     double scale = atof(argv[1]);
     if (scale <= 0 || scale > 10)
         scale = 1;
-    char dir[] = "/tmp/people-bench.XXXXXX", url[300], err[256];
+    char dir[] = "/tmp/people-bench.______", url[300], err[256];
+    memset(dir + strlen(dir) - 6, 'X', 6); /* mkdtemp's template */
     if (mkdtemp(dir) == NULL)
         return 1;
     snprintf(url, sizeof(url), "sqlite:%s/bench.db", dir);
