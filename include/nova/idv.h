@@ -69,6 +69,16 @@ nova_status nova_idv_workflow_get(nova_kv_t *kv, nova_store_t *s, nova_arena_t *
 /* {"id","version","name","definition": {...},"created_at","created_by"}; new reference. */
 json_t *nova_idv_workflow_json(const nova_idv_workflow_row_t *w);
 
+/* Simulation: the decisions the candidate workflow (JSON text, validated) would have made on
+ * the recorded step results of workflow_id's completed verifications created in [from, to]
+ * (unix seconds; 0: open), at most 1000: how many changed and why, each against the decision
+ * the workflow made (before any manual review). No image is needed. NOVA_INVALID with pb (the
+ * candidate's field under "definition"), NOVA_NOT_FOUND for an unknown workflow. */
+nova_status nova_idv_workflow_simulate(nova_idv_t *g, nova_store_t *s, nova_arena_t *a,
+                                       const char *tenant_id, const char *workflow_id,
+                                       const char *candidate, size_t candidate_len, int64_t from,
+                                       int64_t to, json_t **out, nova_idv_problem_t *pb);
+
 /* ---- verifications ---- */
 
 typedef struct nova_idv_request {

@@ -27,6 +27,11 @@
 
 static nova_idv_t *gateway;
 
+nova_idv_t *api_idv(void)
+{
+    return gateway;
+}
+
 static void refuse(nova_req_t *r, int status, const char *code, const nova_idv_problem_t *pb)
 {
     char *m = nova_arena_printf(&r->arena, "%s: %s", pb->field, pb->why);

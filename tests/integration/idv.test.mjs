@@ -277,6 +277,44 @@ test('manual review: listed with its images, decided once by a reviewer, audited
   assert.equal((await call(nova, 'GET', '/v1/reviews/ver_nope', { tok: aTok })).status, 404);
 });
 
+test('simulation: a candidate workflow replayed over recorded step results, changes explained', async () => {
+  const w = await workflow(aTok);
+  const d = clean();
+  const ok = await call(nova, 'POST', '/v1/verifications', { tok: aTok, body: { workflow_id: w.id, mode: 'sync', images: { document_front: d.b64 } } });
+  const rv = await call(nova, 'POST', '/v1/verifications', { tok: aTok, body: { workflow_id: w.id, mode: 'sync', images: { document_front: d.b64 }, applicant: { document_number: 'ZZ0000002' } } });
+  assert.equal(ok.json.decision, 'approved', ok.text);
+  assert.equal(rv.json.decision, 'review_required', rv.text);
+  const path = `/v1/workflows/${w.id}/simulate`;
+  // The same version: nothing changes.
+  const same = await call(nova, 'POST', path, { tok: aTok, body: { version: 1 } });
+  assert.equal(same.status, 200, same.text);
+  assert.equal(same.json.verifications, 2);
+  assert.equal(same.json.changed, 0);
+  // Without the any_step rule the reviewed one would have been approved.
+  const cand = { ...KYC, review_rules: [] };
+  const sim = await call(nova, 'POST', path, { tok: aTok, body: { definition: cand } });
+  assert.equal(sim.status, 200, sim.text);
+  assert.equal(sim.json.changed, 1, JSON.stringify(sim.json));
+  assert.deepEqual(sim.json.changes.map((c) => [c.id, c.from, c.to]), [[rv.json.id, 'review_required', 'approved']]);
+  assert.equal(sim.json.candidate_decisions.approved, 2);
+  // A stricter rule rejects both, and says why.
+  const strict = await call(nova, 'POST', path, { tok: aTok, body: { definition: { ...KYC, review_rules: [], decision: { approve_at: 1, reject_below: 0.99 } } } });
+  assert.equal(strict.json.changed, 2, JSON.stringify(strict.json));
+  assert.ok(strict.json.changes.every((c) => c.to === 'rejected' && c.reasons.some((r) => r.code === 'score_below_reject_threshold')));
+  // A check the past runs never had cannot be replayed: reported, not guessed.
+  const more = await call(nova, 'POST', path, { tok: aTok, body: { definition: { ...KYC, steps: [...KYC.steps, { check: 'address' }] } } });
+  assert.equal(more.json.not_simulated.length, 2);
+  assert.equal(more.json.not_simulated[0].step, 'address');
+  // The range, bad candidates, another tenant.
+  assert.equal((await call(nova, 'POST', path, { tok: aTok, body: { version: 1, from: 1, to: 2 } })).json.verifications, 0);
+  const bad = await call(nova, 'POST', path, { tok: aTok, body: { definition: { ...KYC, steps: [{ check: 'age' }] } } });
+  assert.equal(bad.status, 422);
+  assert.ok(bad.json.detail.startsWith('definition/steps/0/check:'), bad.json.detail);
+  assert.equal((await call(nova, 'POST', path, { tok: aTok, body: {} })).status, 422);
+  assert.equal((await call(nova, 'POST', path, { tok: aTok, body: { version: 9 } })).status, 404);
+  assert.equal((await call(nova, 'POST', path, { tok: bTok, body: { version: 1 } })).status, 404);
+});
+
 test('Idempotency-Key: the same request answers the first verification; another body is 409', async () => {
   const w = await workflow(aTok);
   const d = clean();
