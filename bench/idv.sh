@@ -8,7 +8,10 @@
 # 0.95, no silently wrong field (a wrong field always comes with a failed check or a step that
 # did not pass), OCR + MRZ p95 < 800 ms on one core (wall time, and the thread's CPU time, which
 # a machine shared with other work does not inflate).
-# Knobs: IDV_BENCH_DOCS (100), NOVA_BENCH_BUILD (build), BENCH_RESULTS (bench/results).
+# Then bench/idv_e2e.py: IDV_E2E_N (40) verifications end to end through novad with 2 workers,
+# on the in-process queue and on a throwaway RabbitMQ (scripts/rabbitmq.sh): per minute.
+# Knobs: IDV_BENCH_DOCS (100), IDV_E2E_N (40), NOVA_BENCH_BUILD (build), BENCH_RESULTS
+# (bench/results).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${NOVA_BENCH_BUILD:-build}
@@ -25,9 +28,23 @@ taskset -c 0 "$BIN" "$TMP/docs" "${NOVA_TESSDATA:-}" >"$TMP/idv.json" 2>"$TMP/id
     cat "$TMP/idv.err" >&2
     exit 1
 }
-"$PY" - "$TMP/idv.json" "$RESULTS/idv.json" "$(git rev-parse --short HEAD)" "$(uptime)" <<'PY'
-import json, sys
+# End to end through novad: verifications per minute with 2 workers, in-process and RabbitMQ.
+N=${IDV_E2E_N:-40}
+"$PY" tools/idv_docgen.py "$TMP/e2e" --count 10 --formats TD3,TD1 --seed 7 >/dev/null
+"$PY" bench/idv_e2e.py "$BUILD" "$TMP/e2e" "$N" >"$TMP/e2e_inproc.json"
+if bash scripts/rabbitmq.sh start "$TMP/rabbit" >"$TMP/rabbit.url" 2>"$TMP/rabbit.err"; then
+    "$PY" bench/idv_e2e.py "$BUILD" "$TMP/e2e" "$N" "$(cat "$TMP/rabbit.url")" >"$TMP/e2e_amqp.json" || true
+    bash scripts/rabbitmq.sh stop "$TMP/rabbit" >/dev/null 2>&1 || true
+fi
+"$PY" - "$TMP/idv.json" "$RESULTS/idv.json" "$(git rev-parse --short HEAD)" "$(uptime)" "$TMP" <<'PY'
+import json, os, sys
 r = json.load(open(sys.argv[1]))
+e2e = {}
+for q in ('inproc', 'amqp'):
+    f = os.path.join(sys.argv[5], 'e2e_%s.json' % q)
+    if os.path.exists(f) and os.path.getsize(f):
+        e2e[q] = json.load(open(f))
+r['end_to_end'] = e2e
 targets = {
     'clean_field_read_rate_at_least_0.99': r['clean']['field_read_rate'] >= 0.99,
     'degraded_field_read_rate_at_least_0.95': r['degraded']['field_read_rate'] >= 0.95,
@@ -44,5 +61,7 @@ for k in ('clean', 'degraded'):
 l = r['ocr_mrz_latency_ms']
 c = r['ocr_mrz_cpu_ms']
 print(f"OCR + MRZ per document, one core: wall p50 {l['p50']:.0f} ms  p95 {l['p95']:.0f} ms; CPU p50 {c['p50']:.0f} ms  p95 {c['p95']:.0f} ms")
+for q, v in e2e.items():
+    print(f"end to end, {q:6}: {v['verifications']} verifications, 2 workers: {v['per_minute']}/min, decided p50 {v['decided_ms']['p50']:.0f} ms p95 {v['decided_ms']['p95']:.0f} ms")
 print(f"targets: {targets}")
 PY

@@ -199,6 +199,16 @@ static void test_mrz_check(void **state)
     assert_int_equal(json_integer_value(json_object_get(o.extracted, "names_repaired")), 1);
     out_free(&o);
     json_decref(steps);
+    /* "<<" read as one filler: the visual zone's separate lines split the names. */
+    steps = ocr_steps("P<UTOERIKSSON<ANNA<MARIA<<<<<<<<<<<<<<<<<<<<", TD3[1],
+                      "Surname\nERIKSSON\nGiven names\nANNA MARIA\n");
+    o = run(idv_check_mrz, steps, NULL, NULL);
+    assert_string_equal(o.status, "passed");
+    assert_string_equal(json_string_value(json_object_get(o.extracted, "surname")), "ERIKSSON");
+    assert_string_equal(json_string_value(json_object_get(o.extracted, "given_names")),
+                        "ANNA MARIA");
+    out_free(&o);
+    json_decref(steps);
     /* The zone's own line in the page text proves nothing: a name read only there is not. */
     steps = ocr_steps("P<UTOERIKSSON<<ANNAK<MARIA<<<<<<<<<<<<<<<<<<", TD3[1],
                       "ERIKSSON\nP<UTOERIKSSON<<ANNAK<MARIA<<<<<<<<<<<<<<<<<<");
@@ -311,6 +321,13 @@ static void test_mrz_lines(void **state)
                       "ERIKSSON<<ANNA<MARIA<<<<<<<<<<\n",
                       NULL);
     assert_int_equal(json_array_size(l), 3);
+    json_decref(l);
+    /* Letters-only fields: a digit there is a misread letter (document code, issuer). */
+    l = idv_mrz_lines("1<UT0D231458907<<<<<<<<<<<<<<<\n7408122F1204159UTO<<<<<<<<<<<6\n"
+                      "ERIKSSON<<ANNA<MARIA<<<<<<<<<<\n",
+                      &repairs);
+    assert_string_equal(json_string_value(json_array_get(l, 0)), "I<UTOD231458907<<<<<<<<<<<<<<<");
+    assert_int_equal(repairs, 2);
     json_decref(l);
     /* Text without a zone. */
     l = idv_mrz_lines("REPUBLIC OF KENYA\nSurname\nOTIENO\n", NULL);

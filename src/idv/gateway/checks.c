@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "internal.h"
@@ -155,6 +156,34 @@ static bool filler_stem(char *w, const char *text)
     return false;
 }
 
+/* Whether the visual zone prints words[0..i] on one line and words[i+1..] on another: the
+ * "<<" between surname and given names was read as one filler ("KAMAU<NALEDI"). */
+static bool split_confirmed(char w[][64], size_t n, size_t i, const char *text)
+{
+    char left[256] = "", right[256] = "";
+    for (size_t k = 0; k < n; k++) {
+        char *dst = k <= i ? left : right;
+        size_t used = strlen(dst);
+        snprintf(dst + used, 256 - used, "%s%s", used ? " " : "", w[k]);
+    }
+    bool l = false, r = false;
+    for (const char *p = text; p && *p;) {
+        size_t len = strcspn(p, "\n");
+        while (len && p[len - 1] == ' ')
+            len--;
+        const char *q = p;
+        while (*q == ' ' && q < p + len)
+            q++;
+        size_t ql = len - (size_t)(q - p);
+        l = l || (ql == strlen(left) && strncasecmp(q, left, ql) == 0);
+        r = r || (ql == strlen(right) && strncasecmp(q, right, ql) == 0);
+        p += strcspn(p, "\n");
+        if (*p == '\n')
+            p++;
+    }
+    return l && r;
+}
+
 /* Names have no check digit: they are proved only when every word is in the visual zone. Before
  * that, three repairs that the visual zone must confirm: a filler read as K or X at the end of a
  * word, "<<" read as "X<" (surname and given names run together), and trailing words made only
@@ -168,7 +197,7 @@ static void names_check(json_t *ex, const char *sur, const char *giv, const char
     unsigned repairs = 0;
     if (ng == 0 && ns > 1) {
         for (size_t i = 0; i + 1 < ns; i++)
-            if (filler_stem(sw[i], text)) {
+            if (filler_stem(sw[i], text) || split_confirmed(sw, ns, i, text)) {
                 for (size_t k = i + 1; k < ns; k++)
                     memcpy(gw[ng++], sw[k], 64);
                 ns = i + 1;

@@ -118,6 +118,19 @@ json_t *idv_mrz_lines(const char *text, unsigned *repairs)
     for (size_t i = n - take; i < n; i++) {
         char *line = lines[i];
         size_t l = strlen(line);
+        /* Fields of letters only (document code, issuer; nationality on the next line): a
+         * digit there is a letter misread. */
+        static const char digit_letter[] = "OIZ3A5G7B9"; /* 0->O 1->I 2->Z 5->S 6->G 8->B */
+        size_t nat = want == 30 ? 15 : 10;
+        for (size_t k = 0; k < l; k++) {
+            bool letters =
+                (i == n - take && k < 5) || (i == n - take + 1 && k >= nat && k < nat + 3);
+            char c = line[k];
+            if (letters && c >= '0' && c <= '9' && c != '3' && c != '4' && c != '7' && c != '9') {
+                line[k] = c == '5' ? 'S' : digit_letter[c - '0'];
+                fixed++;
+            }
+        }
         for (size_t k = 1; k + 1 < l; k++)
             if (line[k] == 'K' && line[k - 1] == '<' && line[k + 1] == '<' &&
                 (k + 2 >= l || line[k + 2] == '<')) {
