@@ -196,7 +196,9 @@ typedef struct nova_user_claims {
     bool enrol_only; /* the session may only enrol a second factor (mfa required, none yet) */
     bool cae_held;   /* continuous evaluation forced a step-up that is not done yet */
     int64_t exp;
-    const char *ctx_ip; /* the request's address and User-Agent (borrowed) */
+    const char *jit;      /* a just-in-time credential: the access request that granted it */
+    const char *jit_role; /* and the role it grants */
+    const char *ctx_ip;   /* the request's address and User-Agent (borrowed) */
     const char *ctx_device;
 } nova_user_claims_t;
 
@@ -437,6 +439,37 @@ nova_status nova_people_passkey_login_finish(nova_people_t *p, nova_store_t *s, 
                                              const nova_login_request_t *req,
                                              const nova_webauthn_rp_t *rp, void *credential,
                                              nova_login_result_t *out, const char **why);
+
+/* ---- just-in-time access and break-glass (src/people/access.c) ---- */
+
+typedef struct nova_access_spec {
+    const char *role;
+    const char *reason; /* 10..500 characters */
+    const char *ticket; /* the change or incident ticket reference */
+    int64_t duration_s; /* 5..28800 (break-glass 5..3600) */
+    bool break_glass;   /* two approvals, its own log stream */
+} nova_access_spec_t;
+
+/* The caller (c) asks for spec->role. Audited "access.request" / "breakglass.request". */
+nova_status nova_people_access_request(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                       const nova_user_claims_t *c, const nova_access_spec_t *spec,
+                                       nova_access_request_t *out, const char **why);
+/* The caller approves request id: NOVA_FORBIDDEN unless they hold access-approver and are not
+ * the requester; NOVA_CONFLICT when approved already or by them already. The last approval
+ * needed starts the time box. Audited "access.approve" / "breakglass.approve". */
+nova_status nova_people_access_approve(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                       const nova_user_claims_t *c, const char *id,
+                                       nova_access_request_t *out, const char **why);
+/* The requester takes the credential of an approved, unexpired request: *token, a user
+ * access token with jit and roles, valid until the request's end. */
+nova_status nova_people_access_activate(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                        const nova_user_claims_t *c, const char *id,
+                                        nova_access_request_t *out, const char **token,
+                                        const char **why);
+/* The caller's requests, or the tenant's when the caller is an approver. */
+nova_status nova_people_access_list(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                    const nova_user_claims_t *c, nova_access_request_t **out,
+                                    size_t *n);
 
 /* `novactl user create --tenant ID [--name NAME] EMAIL`, `user list --tenant ID`,
  * `user suspend --tenant ID USER_ID` (verb "create" | "list" | "suspend"; args the positional

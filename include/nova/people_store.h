@@ -208,4 +208,35 @@ nova_status nova_store_people_settings_get(nova_store_t *s, nova_arena_t *a, con
 nova_status nova_store_people_settings_put(nova_store_t *s, const char *tenant_id, const char *json,
                                            int64_t now, const nova_audit_entry_t *audit);
 
+/* ---- just-in-time access and break-glass requests ---- */
+
+typedef struct nova_access_request {
+    const char *id; /* "acr_..." */
+    const char *tenant_id;
+    const char *requester;
+    const char *role;
+    const char *reason;
+    const char *ticket;
+    const char *kind; /* "jit" | "break_glass" */
+    int64_t required_approvals;
+    const char *approvals; /* approver ids, space-separated */
+    const char *status;    /* "pending" | "approved" */
+    int64_t duration_s;
+    int64_t created_at, approved_at, expires_at;
+} nova_access_request_t;
+
+nova_status nova_store_access_create(nova_store_t *s, const nova_access_request_t *r,
+                                     const nova_audit_entry_t *audit);
+nova_status nova_store_access_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                  const char *id, nova_access_request_t *out);
+/* The tenant's requests, newest first, at most 200 (requester NULL: everyone's). */
+nova_status nova_store_access_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                   const char *requester, nova_access_request_t **out, size_t *n);
+/* Records an approval: approvals moves from seen to approvals, status and the times as given,
+ * only if approvals is still `seen` (of two racing approvers one wins: NOVA_CONFLICT). */
+nova_status nova_store_access_approve(nova_store_t *s, const char *tenant_id, const char *id,
+                                      const char *seen, const char *approvals, const char *status,
+                                      int64_t approved_at, int64_t expires_at,
+                                      const nova_audit_entry_t *audit);
+
 #endif

@@ -142,3 +142,31 @@ ALTER TABLE people_settings FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON people_settings
     USING (tenant_id = current_setting('nova.tenant_id', true)
            OR current_setting('nova.tenant_id', true) = '*');
+
+-- Just-in-time access and break-glass (src/people/access.c): a user asks for a role for a time
+-- box with a reason and a ticket; approvers (other users holding access-approver) approve it,
+-- one for just-in-time access, two for break-glass; approvals is their ids, space-separated;
+-- once approved it expires_at approved_at + duration_s.
+CREATE TABLE people_access_requests (
+    id TEXT NOT NULL PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    requester TEXT NOT NULL,
+    role TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    ticket TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('jit', 'break_glass')),
+    required_approvals BIGINT NOT NULL,
+    approvals TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL CHECK (status IN ('pending', 'approved')),
+    duration_s BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    approved_at BIGINT NOT NULL DEFAULT 0,
+    expires_at BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX people_access_requests_idx ON people_access_requests (tenant_id, created_at);
+
+ALTER TABLE people_access_requests ENABLE ROW LEVEL SECURITY;
+ALTER TABLE people_access_requests FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON people_access_requests
+    USING (tenant_id = current_setting('nova.tenant_id', true)
+           OR current_setting('nova.tenant_id', true) = '*');

@@ -100,3 +100,25 @@ CREATE TABLE people_settings (
     settings TEXT NOT NULL,
     updated_at INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
+
+-- Just-in-time access and break-glass (src/people/access.c): a user asks for a role for a time
+-- box with a reason and a ticket; approvers (other users holding access-approver) approve it,
+-- one for just-in-time access, two for break-glass; approvals is their ids, space-separated;
+-- once approved it expires_at approved_at + duration_s.
+CREATE TABLE people_access_requests (
+    id TEXT NOT NULL PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    requester TEXT NOT NULL,
+    role TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    ticket TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('jit', 'break_glass')),
+    required_approvals INTEGER NOT NULL,
+    approvals TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL CHECK (status IN ('pending', 'approved')),
+    duration_s INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    approved_at INTEGER NOT NULL DEFAULT 0,
+    expires_at INTEGER NOT NULL DEFAULT 0
+) STRICT, WITHOUT ROWID;
+CREATE INDEX people_access_requests_idx ON people_access_requests (tenant_id, created_at);

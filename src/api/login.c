@@ -68,7 +68,14 @@ static bool user_begin(nova_req_t *r, nova_api_t *api, user_ctx *u, bool enrol_o
     u->p = u->s ? api_people(r, api) : NULL;
     if (u->p == NULL || !api_user_authenticate(r, api, u->p, u->s, &u->c, enrol_ok))
         return false;
-    u->by = (nova_audit_actor_t){.id = u->c.user_id, .request_id = r->req_id};
+    /* Under a just-in-time credential every entry names the request it acts under. */
+    const char *actor =
+        u->c.jit ? nova_arena_printf(&r->arena, "%s#%s", u->c.user_id, u->c.jit) : u->c.user_id;
+    if (actor == NULL) {
+        nova_resp_status(r, NOVA_NOMEM, NULL);
+        return false;
+    }
+    u->by = (nova_audit_actor_t){.id = actor, .request_id = r->req_id};
     return true;
 }
 
@@ -496,6 +503,121 @@ static void mfa_complete(nova_req_t *r, void *ud)
     json_decref(body);
 }
 
+/* ---- just-in-time access and break-glass ---- */
+
+static json_t *access_json(const nova_access_request_t *q)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:s, s:I, s:I}", "id", q->id,
+                          "requester", q->requester, "role", q->role, "reason", q->reason, "ticket",
+                          q->ticket, "kind", q->kind, "required_approvals",
+                          (json_int_t)q->required_approvals, "approvals", api_words(q->approvals),
+                          "status", q->status, "duration_seconds", (json_int_t)q->duration_s,
+                          "created_at", (json_int_t)q->created_at);
+    if (o && q->expires_at) {
+        json_object_set_new(o, "approved_at", json_integer(q->approved_at));
+        json_object_set_new(o, "expires_at", json_integer(q->expires_at));
+    }
+    return o;
+}
+
+static void access_status(nova_req_t *r, nova_status st, const char *why)
+{
+    if (st == NOVA_FORBIDDEN)
+        nova_resp_problem(r, 403, "forbidden", "Forbidden", why);
+    else if (st == NOVA_CONFLICT)
+        nova_resp_problem(r, 409, "access_request_state", "Conflict", why);
+    else if (st == NOVA_INVALID && why == NULL)
+        nova_resp_status(r, NOVA_NOT_FOUND, NULL);
+    else
+        api_people_status(r, st, why);
+}
+
+static const char *const access_members[] = {"role",        "reason", "ticket", "duration_seconds",
+                                             "break_glass", NULL};
+
+static void access_create(nova_req_t *r, void *ud)
+{
+    user_ctx u;
+    if (!user_begin(r, ud, &u, false))
+        return;
+    json_t *body = api_json_body(r, access_members);
+    if (body == NULL)
+        return;
+    bool bad = false;
+    json_t *d = json_object_get(body, "duration_seconds"),
+           *bg = json_object_get(body, "break_glass");
+    nova_access_spec_t spec = {.role = str_member(body, "role", &bad),
+                               .reason = str_member(body, "reason", &bad),
+                               .ticket = str_member(body, "ticket", &bad),
+                               .duration_s = json_is_integer(d) ? json_integer_value(d) : 0,
+                               .break_glass = json_is_true(bg)};
+    if (bad || (bg && !json_is_boolean(bg)) || (d && !json_is_integer(d))) {
+        nova_resp_problem(r, 422, "invalid_field", "Invalid field",
+                          "role, reason, ticket: strings; duration_seconds: an integer; "
+                          "break_glass: true or false");
+    } else {
+        nova_access_request_t q;
+        const char *why = NULL;
+        nova_status st = nova_people_access_request(u.p, u.s, &r->arena, &u.c, &spec, &q, &why);
+        if (st)
+            access_status(r, st, why);
+        else
+            api_reply_json(r, 201, access_json(&q));
+    }
+    json_decref(body);
+}
+
+static void access_list(nova_req_t *r, void *ud)
+{
+    user_ctx u;
+    if (!user_begin(r, ud, &u, false))
+        return;
+    nova_access_request_t *q;
+    size_t n;
+    nova_status st = nova_people_access_list(u.p, u.s, &r->arena, &u.c, &q, &n);
+    if (st) {
+        access_status(r, st, NULL);
+        return;
+    }
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, access_json(&q[i]));
+    api_reply_json(r, 200, json_pack("{s:o}", "access_requests", a));
+}
+
+static void access_approve(nova_req_t *r, void *ud)
+{
+    user_ctx u;
+    if (!user_begin(r, ud, &u, false))
+        return;
+    nova_access_request_t q;
+    const char *why = NULL;
+    nova_status st = nova_people_access_approve(u.p, u.s, &r->arena, &u.c, r->params[0], &q, &why);
+    if (st)
+        access_status(r, st, why);
+    else
+        api_reply_json(r, 200, access_json(&q));
+}
+
+static void access_activate(nova_req_t *r, void *ud)
+{
+    user_ctx u;
+    if (!user_begin(r, ud, &u, false))
+        return;
+    nova_access_request_t q;
+    const char *why = NULL, *tok = NULL;
+    nova_status st =
+        nova_people_access_activate(u.p, u.s, &r->arena, &u.c, r->params[0], &q, &tok, &why);
+    if (st)
+        access_status(r, st, why);
+    else
+        api_reply_json(r, 200,
+                       json_pack("{s:s, s:s, s:I, s:s, s:I}", "access_token", tok, "token_type",
+                                 "Bearer", "expires_in",
+                                 (json_int_t)(q.expires_at - nova_time_now()), "role", q.role,
+                                 "expires_at", (json_int_t)q.expires_at));
+}
+
 nova_status api_login_register(nova_api_t *api, nova_http_server_t *srv)
 {
     static const struct {
@@ -513,6 +635,10 @@ nova_status api_login_register(nova_api_t *api, nova_http_server_t *srv)
         {"POST", "/auth/recovery-codes", recovery_regenerate, 0},
         {"POST", "/auth/mfa/challenge", mfa_challenge, 8192},
         {"POST", "/auth/mfa/complete", mfa_complete, 12288},
+        {"POST", "/auth/access-requests", access_create, 2048},
+        {"GET", "/auth/access-requests", access_list, 0},
+        {"POST", "/auth/access-requests/{id}/approve", access_approve, 0},
+        {"POST", "/auth/access-requests/{id}/activate", access_activate, 0},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern, NULL,

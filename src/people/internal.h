@@ -24,7 +24,7 @@ typedef struct people_tcache {
     uint8_t digest[32];
     int64_t exp;
     int aal;
-    char tenant[64], user[64], sid[64], jti[32], amr[64], orig[48];
+    char tenant[64], user[64], sid[64], jti[32], amr[64], orig[48], jit[48], jit_role[72];
 } people_tcache_t;
 
 struct nova_people {
@@ -75,6 +75,12 @@ nova_status people_session_open(nova_people_t *p, nova_store_t *s, nova_arena_t 
                                 const char *amr, bool enrol, const nova_factor_spend_t *f,
                                 nova_login_result_t *out);
 
+/* people_mint for a just-in-time credential: also the claims jit (the request) and roles. */
+nova_status people_mint_jit(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                            const nova_user_session_t *ses, int aal, const char *amr,
+                            const char *orig, int64_t ttl, const char *jit, const char *role,
+                            const char **token);
+
 /* TOTP check for a user row: opens the secret and verifies code. *step the step matched. */
 nova_status people_totp_check(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                               const nova_user_t *u, const char *code, int64_t now, int64_t *step);
@@ -89,6 +95,10 @@ nova_status people_passkey_assert(nova_people_t *p, nova_store_t *s, nova_arena_
                                   const char *tenant_id, const char *user_id,
                                   const nova_webauthn_rp_t *rp, void *credential,
                                   const char *challenge, const char **why);
+
+/* Whether c holds role: in the user's record (active), or granted by its JIT credential. */
+nova_status people_has_role(nova_store_t *s, nova_arena_t *ar, const nova_user_claims_t *c,
+                            const char *role, bool *out);
 
 /* CAE helpers (cae.c). */
 bool people_cae_locate(const nova_people_settings_t *s, const char *ip, double *lat, double *lon);

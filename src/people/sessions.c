@@ -126,6 +126,14 @@ nova_status people_mint(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                         const nova_user_session_t *ses, int aal, const char *amr, const char *orig,
                         int64_t ttl, const char **token)
 {
+    return people_mint_jit(p, s, ar, ses, aal, amr, orig, ttl, NULL, NULL, token);
+}
+
+nova_status people_mint_jit(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                            const nova_user_session_t *ses, int aal, const char *amr,
+                            const char *orig, int64_t ttl, const char *jit, const char *role,
+                            const char **token)
+{
     (void)s;
     uint8_t raw[16];
     char jti[32];
@@ -153,6 +161,11 @@ nova_status people_mint(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                           (json_int_t)(now + ttl));
     if (c && orig)
         json_object_set_new(c, "cnf", json_pack("{s:s}", "orig", orig));
+    if (c && jit) {
+        /* Just-in-time access: the role granted and the request that granted it. */
+        json_object_set_new(c, "jit", json_string(jit));
+        json_object_set_new(c, "roles", json_pack("[s]", role));
+    }
     char *text = c ? json_dumps(c, JSON_COMPACT) : NULL;
     json_decref(c);
     if (text == NULL)
@@ -524,6 +537,16 @@ static nova_status token_claims(nova_people_t *p, nova_store_t *s, nova_arena_t 
         if (out->orig == NULL || json_object_size(cnf) != 1)
             goto end; /* a binding this code cannot check is no binding to ignore */
     }
+    if (json_object_get(c, "jit")) {
+        json_t *roles = json_object_get(c, "roles");
+        out->jit = claim_str(ar, c, "jit");
+        out->jit_role = json_is_array(roles) && json_array_size(roles) == 1 &&
+                                json_is_string(json_array_get(roles, 0))
+                            ? nova_arena_strdup(ar, json_string_value(json_array_get(roles, 0)))
+                            : NULL;
+        if (!out->jit || !out->jit_role)
+            goto end;
+    }
     *why = NULL;
     st = out->amr ? NOVA_OK : NOVA_NOMEM;
 end:
@@ -549,6 +572,8 @@ static bool cache_get(nova_people_t *p, nova_arena_t *ar, const uint8_t d[32], i
     out->jti = nova_arena_strdup(ar, e.jti);
     out->amr = nova_arena_strdup(ar, e.amr);
     out->orig = e.orig[0] ? nova_arena_strdup(ar, e.orig) : NULL;
+    out->jit = e.jit[0] ? nova_arena_strdup(ar, e.jit) : NULL;
+    out->jit_role = e.jit[0] ? nova_arena_strdup(ar, e.jit_role) : NULL;
     out->aal = e.aal;
     out->exp = e.exp;
     return out->tenant_id && out->user_id && out->session_id && out->jti && out->amr &&
@@ -564,7 +589,8 @@ static void cache_put(nova_people_t *p, const uint8_t d[32], const nova_user_cla
     e.aal = c->aal;
     if (!COPY_IN(e.tenant, c->tenant_id) || !COPY_IN(e.user, c->user_id) ||
         !COPY_IN(e.sid, c->session_id) || !COPY_IN(e.jti, c->jti) || !COPY_IN(e.amr, c->amr) ||
-        (c->orig && !COPY_IN(e.orig, c->orig)))
+        (c->orig && !COPY_IN(e.orig, c->orig)) || (c->jit && !COPY_IN(e.jit, c->jit)) ||
+        (c->jit_role && !COPY_IN(e.jit_role, c->jit_role)))
         return; /* longer than the slots: verified again next time */
     pthread_mutex_lock(&p->tmu);
     p->tcache[(d[0] | (unsigned)d[1] << 8) % PEOPLE_TCACHE] = e;

@@ -105,6 +105,20 @@ Q(Q_SET_PUT, "INSERT INTO people_settings (tenant_id, settings, updated_at) VALU
              "ON CONFLICT (tenant_id) DO UPDATE SET settings = excluded.settings, "
              "updated_at = excluded.updated_at");
 
+#define ACR_COLS                                                                                   \
+    "id, tenant_id, requester, role, reason, ticket, kind, required_approvals, approvals, "        \
+    "status, duration_s, created_at, approved_at, expires_at"
+Q(Q_ACR_INSERT, "INSERT INTO people_access_requests (" ACR_COLS ") VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, '', 'pending', ?, ?, 0, 0)");
+Q(Q_ACR_GET, "SELECT " ACR_COLS " FROM people_access_requests WHERE id = ? AND tenant_id = ?");
+Q(Q_ACR_LIST, "SELECT " ACR_COLS " FROM people_access_requests WHERE tenant_id = ? "
+              "ORDER BY created_at DESC, id LIMIT 200");
+Q(Q_ACR_LIST_MINE, "SELECT " ACR_COLS " FROM people_access_requests WHERE tenant_id = ? "
+                   "AND requester = ? ORDER BY created_at DESC, id LIMIT 200");
+Q(Q_ACR_APPROVE, "UPDATE people_access_requests SET approvals = ?, status = ?, approved_at = ?, "
+                 "expires_at = ? WHERE id = ? AND tenant_id = ? AND approvals = ? "
+                 "AND status = 'pending'");
+
 static bool valid_id(const char *s)
 {
     return s != NULL && s[0] != '\0' && strcmp(s, NOVA_STORE_ALL_TENANTS) != 0;
@@ -847,4 +861,82 @@ nova_status nova_store_people_settings_put(nova_store_t *s, const char *tenant_i
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(json), NOVA_SQL_P_INT(now)};
     return write_tx(s, &Q_SET_PUT, p, 3, tenant_id, audit, NOVA_OK);
+}
+
+/* ---- access requests ---- */
+
+static nova_status read_acr(nova_rows_t *r, nova_arena_t *a, void *out)
+{
+    nova_access_request_t *q = out;
+    const nova_store_driver_t *d = r->s->drv;
+    nova_status st;
+    memset(q, 0, sizeof(*q));
+    const char **strs[] = {&q->id,     &q->tenant_id, &q->requester, &q->role,
+                           &q->reason, &q->ticket,    &q->kind};
+    for (int i = 0; i < 7; i++)
+        if ((st = nova_store_col_str(r, i, a, strs[i])) != NOVA_OK)
+            return st;
+    if ((st = nova_store_col_str(r, 8, a, &q->approvals)) != NOVA_OK ||
+        (st = nova_store_col_str(r, 9, a, &q->status)) != NOVA_OK)
+        return st;
+    q->required_approvals = d->col_int64(r, 7);
+    q->duration_s = d->col_int64(r, 10);
+    q->created_at = d->col_int64(r, 11);
+    q->approved_at = d->col_int64(r, 12);
+    q->expires_at = d->col_int64(r, 13);
+    return NOVA_OK;
+}
+
+nova_status nova_store_access_create(nova_store_t *s, const nova_access_request_t *q,
+                                     const nova_audit_entry_t *audit)
+{
+    if (!q || !valid_id(q->id) || !valid_id(q->requester) || !q->role || !q->reason || !q->ticket ||
+        !q->kind)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(q->id),        NOVA_SQL_P_TEXT(q->tenant_id),
+                            NOVA_SQL_P_TEXT(q->requester), NOVA_SQL_P_TEXT(q->role),
+                            NOVA_SQL_P_TEXT(q->reason),    NOVA_SQL_P_TEXT(q->ticket),
+                            NOVA_SQL_P_TEXT(q->kind),      NOVA_SQL_P_INT(q->required_approvals),
+                            NOVA_SQL_P_INT(q->duration_s), NOVA_SQL_P_INT(q->created_at)};
+    return write_tx(s, &Q_ACR_INSERT, p, 10, q->tenant_id, audit, NOVA_OK);
+}
+
+nova_status nova_store_access_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                  const char *id, nova_access_request_t *out)
+{
+    if (!valid_id(tenant_id) || !valid_id(id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
+    return get_one(s, &Q_ACR_GET, tenant_id, p, 2, a, read_acr, out);
+}
+
+nova_status nova_store_access_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                   const char *requester, nova_access_request_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!valid_id(tenant_id))
+        return NOVA_INVALID;
+    if (requester) {
+        nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(requester)};
+        return nova_store_get_all(s, &Q_ACR_LIST_MINE, tenant_id, p, 2, a, read_acr,
+                                  sizeof(nova_access_request_t), (void **)out, n);
+    }
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
+    return nova_store_get_all(s, &Q_ACR_LIST, tenant_id, p, 1, a, read_acr,
+                              sizeof(nova_access_request_t), (void **)out, n);
+}
+
+nova_status nova_store_access_approve(nova_store_t *s, const char *tenant_id, const char *id,
+                                      const char *seen, const char *approvals, const char *status,
+                                      int64_t approved_at, int64_t expires_at,
+                                      const nova_audit_entry_t *audit)
+{
+    if (!valid_id(id) || !seen || !approvals || !status)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(approvals),  NOVA_SQL_P_TEXT(status),
+                            NOVA_SQL_P_INT(approved_at), NOVA_SQL_P_INT(expires_at),
+                            NOVA_SQL_P_TEXT(id),         NOVA_SQL_P_TEXT(tenant_id),
+                            NOVA_SQL_P_TEXT(seen)};
+    return write_tx(s, &Q_ACR_APPROVE, p, 7, tenant_id, audit, NOVA_CONFLICT);
 }

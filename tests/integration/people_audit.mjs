@@ -207,6 +207,38 @@ export function peopleAuditDrivers(getNova, secrets) {
     assert.equal(r.status, 200, r.text);
     return { chainOf: c.t.tenant, action: 'people_settings.update', actor: c.t.id, target: 'tenant:' + c.t.tenant };
   };
+  // Just-in-time access: a requester, an approver (access-approver), the three mutations.
+  async function accessPair() {
+    const c = await setup();
+    const mk = async (roles) => {
+      const email = `acc${c.n++}-${Date.now()}@example.com`;
+      const r = await call(c.nova, 'POST', '/v1/users', { tok: c.tok, body: { email, password: PW, roles } });
+      assert.equal(r.status, 201, r.text);
+      const s = await signIn({ ...r.json, c });
+      return { id: r.json.id, tok: s.access_token };
+    };
+    const req = await mk([]), appr = await mk(['access-approver']);
+    const q = await call(c.nova, 'POST', '/auth/access-requests', { tok: req.tok, body: { role: 'ledger:read', reason: 'audit driver reconciliation', ticket: 'AUD-1', duration_seconds: 60 } });
+    assert.equal(q.status, 201, q.text);
+    return { c, req, appr, id: q.json.id };
+  }
+  drivers['POST /auth/access-requests'] = async () => {
+    const a = await accessPair();
+    return { chainOf: a.c.t.tenant, action: 'access.request', actor: a.req.id, target: 'access_request:' + a.id };
+  };
+  drivers['POST /auth/access-requests/{id}/approve'] = async () => {
+    const a = await accessPair();
+    assert.equal((await call(a.c.nova, 'POST', `/auth/access-requests/${a.id}/approve`, { tok: a.appr.tok })).status, 200);
+    return { chainOf: a.c.t.tenant, action: 'access.approve', actor: a.appr.id, target: 'access_request:' + a.id };
+  };
+  drivers['POST /auth/access-requests/{id}/activate'] = async () => {
+    const a = await accessPair();
+    assert.equal((await call(a.c.nova, 'POST', `/auth/access-requests/${a.id}/approve`, { tok: a.appr.tok })).status, 200);
+    const r = await call(a.c.nova, 'POST', `/auth/access-requests/${a.id}/activate`, { tok: a.req.tok });
+    assert.equal(r.status, 200, r.text);
+    secrets.push(r.json.access_token);
+    return { chainOf: a.c.t.tenant, action: 'access.activate', actor: a.req.id, target: 'access_request:' + a.id };
+  };
   const readOnly = {
     'POST /auth/webauthn/register/begin': 'issues a challenge kept in the control plane for 300 s; nothing is stored',
     'POST /auth/webauthn/login/begin': 'issues a challenge kept in the control plane for 300 s; nothing is stored',
