@@ -96,6 +96,7 @@ static int policy_test(nova_app_t *, nova_arena_t *, const cli_t *, const char *
 static int workflow_cmd(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int ocr_mrz(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int user_cmd(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int breakglass_drill(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 
 static const command_t commands[] = {
     {"tenant", "create", 1, 0, 0, "tenant create NAME", tenant_create},
@@ -134,6 +135,8 @@ static const command_t commands[] = {
      "user create --tenant ID [--name NAME] EMAIL", user_cmd},
     {"user", "list", 0, OPT_TENANT, OPT_TENANT, "user list --tenant ID", user_cmd},
     {"user", "suspend", 1, OPT_TENANT, OPT_TENANT, "user suspend --tenant ID USER_ID", user_cmd},
+    {"breakglass", "drill", 0, OPT_TENANT, OPT_TENANT, "breakglass drill --tenant ID",
+     breakglass_drill},
     {"workflow", "show", 1, OPT_TENANT, OPT_TENANT, "workflow show --tenant ID WORKFLOW_ID",
      workflow_cmd},
     {"workflow", "update", 2, OPT_TENANT, OPT_TENANT,
@@ -775,6 +778,17 @@ static int user_cmd(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const cha
         return rc;
     return nova_people_ctl_user(app->auth, app->store, app->cfg.redis_url, c->pos[1], c->tenant,
                                 c->name, args, json_out);
+}
+
+static int breakglass_drill(nova_app_t *app, nova_arena_t *ar, const cli_t *c,
+                            const char *const *args)
+{
+    (void)args;
+    int rc;
+    if (!tenant_arg(app, ar, c, &rc))
+        return rc;
+    return nova_people_ctl_breakglass_drill(app->auth, app->store, app->cfg.redis_url, c->tenant,
+                                            json_out);
 }
 
 /* ---- mrz: the MRZ engine on a local file or stdin (no store) ---- */

@@ -482,6 +482,14 @@ int nova_people_ctl_user(nova_auth_t *auth, nova_store_t *s, const char *redis_u
 extern const char nova_people_signin_html[];
 extern const size_t nova_people_signin_html_len;
 
+/* `novactl breakglass drill --tenant ID`: runs break-glass end to end on drill accounts
+ * (made when absent: breakglass-drill@drill.invalid and two approvers): a request, one
+ * approval (activation must be refused), a second approval, activation, the credential
+ * verified; then the drill's sessions end. Everything is audited as in real use. Prints the
+ * outcome (JSON when json); returns novactl's exit code (1 when a step did not behave). */
+int nova_people_ctl_breakglass_drill(nova_auth_t *auth, nova_store_t *s, const char *redis_url,
+                                     const char *tenant_id, bool json);
+
 /* Counters for /metrics (Prometheus text). */
 nova_status nova_people_metrics(nova_buf_t *out);
 

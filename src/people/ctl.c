@@ -118,3 +118,134 @@ int nova_people_ctl_user(nova_auth_t *auth, nova_store_t *s, const char *redis_u
     nova_kv_close(kv);
     return rc;
 }
+
+/* A drill user by email, made when absent (no password: the drill opens its sessions). */
+static nova_status drill_user(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                              const char *tenant, const char *email, const char *roles,
+                              const char **id)
+{
+    const people_keys_t *k;
+    char idx[65];
+    nova_user_t u;
+    nova_status st = people_keys_get(p, s, tenant, &k);
+    if (st)
+        return st;
+    people_email_index(k, email, idx);
+    st = nova_store_user_find_email(s, ar, tenant, idx, &u);
+    if (st == NOVA_OK) {
+        *id = u.id;
+        return NOVA_OK;
+    }
+    if (st != NOVA_NOT_FOUND)
+        return st;
+    nova_audit_actor_t by = {.id = "novactl"};
+    nova_user_spec_t spec = {.email = email, .roles = roles, .name = "break-glass drill"};
+    nova_user_view_t v;
+    const char *why;
+    st = nova_people_user_create(p, s, ar, &by, tenant, &spec, &v, &why);
+    *id = v.id;
+    return st;
+}
+
+/* A session of user_id opened by the drill, as claims. */
+static nova_status drill_session(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                 const char *tenant, const char *user_id, nova_user_claims_t *c)
+{
+    nova_login_request_t req = {.tenant_id = tenant,
+                                .device = "novactl breakglass drill",
+                                .ip = "",
+                                .session_timeout_minutes = 5};
+    nova_login_result_t g;
+    const char *why;
+    nova_status st = people_session_open(p, s, ar, &req, user_id, 2, "drill", false, NULL, &g);
+    return st ? st
+              : nova_people_token_verify(p, s, ar, g.access_token, "", "novactl breakglass drill",
+                                         c, &why);
+}
+
+int nova_people_ctl_breakglass_drill(nova_auth_t *auth, nova_store_t *s, const char *redis_url,
+                                     const char *tenant_id, bool json)
+{
+    char err[256] = "", ticket[40];
+    nova_kv_t *kv = NULL;
+    nova_people_t *p = NULL;
+    nova_arena_t ar;
+    nova_status st = nova_kv_open(redis_url ? redis_url : "", NULL, &kv, err, sizeof(err));
+    if (st)
+        return failed(st, "cannot open the control plane", err);
+    nova_people_config_t cfg = {0};
+    if ((st = nova_people_new(auth, kv, &cfg, &p)) != NOVA_OK) {
+        nova_kv_close(kv);
+        return failed(st, "people", NULL);
+    }
+    nova_arena_init(&ar, 8192);
+    const char *req_id = NULL, *a1 = NULL, *a2 = NULL, *why = NULL, *token = NULL;
+    nova_user_claims_t rc, c1, c2, jc;
+    nova_access_request_t q;
+    bool refused_one = false, verified = false;
+    snprintf(ticket, sizeof(ticket), "DRILL-%lld", (long long)nova_time_now());
+    /* Three drill accounts: a requester and two approvers. */
+    st = drill_user(p, s, &ar, tenant_id, "breakglass-drill@drill.invalid", "", &req_id);
+    if (st == NOVA_OK)
+        st = drill_user(p, s, &ar, tenant_id, "breakglass-approver-1@drill.invalid",
+                        "access-approver", &a1);
+    if (st == NOVA_OK)
+        st = drill_user(p, s, &ar, tenant_id, "breakglass-approver-2@drill.invalid",
+                        "access-approver", &a2);
+    if (st == NOVA_OK)
+        st = drill_session(p, s, &ar, tenant_id, req_id, &rc);
+    if (st == NOVA_OK)
+        st = drill_session(p, s, &ar, tenant_id, a1, &c1);
+    if (st == NOVA_OK)
+        st = drill_session(p, s, &ar, tenant_id, a2, &c2);
+    nova_access_spec_t spec = {.role = "drill:breakglass",
+                               .reason = "break-glass drill run by novactl",
+                               .ticket = ticket,
+                               .duration_s = 60,
+                               .break_glass = true};
+    if (st == NOVA_OK)
+        st = nova_people_access_request(p, s, &ar, &rc, &spec, &q, &why);
+    const char *qid = st == NOVA_OK ? nova_arena_strdup(&ar, q.id) : NULL;
+    if (st == NOVA_OK)
+        st = nova_people_access_approve(p, s, &ar, &c1, qid, &q, &why);
+    if (st == NOVA_OK) {
+        /* The drill's point: one approval must not open break-glass. */
+        nova_status one = nova_people_access_activate(p, s, &ar, &rc, qid, &q, &token, &why);
+        refused_one = one == NOVA_CONFLICT;
+        st = nova_people_access_approve(p, s, &ar, &c2, qid, &q, &why);
+    }
+    if (st == NOVA_OK)
+        st = nova_people_access_activate(p, s, &ar, &rc, qid, &q, &token, &why);
+    if (st == NOVA_OK) {
+        st = nova_people_token_verify(p, s, &ar, token, "", "novactl breakglass drill", &jc, &why);
+        verified = st == NOVA_OK && jc.jit && strcmp(jc.jit, qid) == 0;
+    }
+    /* End the drill's sessions, the credential with them. */
+    nova_audit_actor_t by = {.id = "novactl"};
+    size_t n;
+    for (int i = 0; i < 3; i++) {
+        const char *u = i == 0 ? req_id : i == 1 ? a1 : a2;
+        if (u)
+            (void)nova_people_session_revoke_user(p, s, &ar, &by, tenant_id, u, "drill_end", &n);
+    }
+    int rc_exit = 0;
+    if (st)
+        rc_exit = failed(st, "the break-glass drill failed", why);
+    else if (!refused_one || !verified)
+        rc_exit = failed(NOVA_INTERNAL, "the break-glass drill failed",
+                         !refused_one ? "one approval opened break-glass"
+                                      : "the credential did not verify");
+    else if (json)
+        print(json_pack("{s:s, s:s, s:b, s:b, s:b, s:I}", "request", qid, "ticket", ticket,
+                        "refused_with_one_approval", refused_one, "opened_with_two", true,
+                        "credential_verified", verified, "expires_at", (json_int_t)q.expires_at),
+              true, NULL);
+    else
+        printf("break-glass drill %s (%s): one approval refused, two opened it, the credential "
+               "verified, sessions ended\n",
+               qid, ticket);
+    nova_arena_free(&ar);
+    nova_people_free(p);
+    nova_kv_close(kv);
+    return rc_exit;
+}

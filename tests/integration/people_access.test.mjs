@@ -106,3 +106,17 @@ test('break-glass: refused with one approval, two distinct approvers open it, it
   const own = await call(nova, 'GET', '/auth/access-requests', { tok: users.dave.tok });
   assert.ok(own.json.access_requests.every((x) => x.requester === users.dave.id));
 });
+
+test('novactl breakglass drill: one command runs break-glass end to end and reports it', async () => {
+  const d = nova.ctl('breakglass', 'drill', '--tenant', t.tenant);
+  assert.equal(d.code, 0, d.stderr);
+  assert.equal(d.json.refused_with_one_approval, true);
+  assert.equal(d.json.opened_with_two, true);
+  assert.equal(d.json.credential_verified, true);
+  assert.match(d.json.request, /^acr_/);
+  assert.match(d.stderr, /"stream":"breakglass"/);
+  const audit = await call(nova, 'GET', '/v1/audit?limit=200', { tok });
+  const acts = audit.json.entries.filter((x) => x.target === 'access_request:' + d.json.request).map((x) => x.action);
+  assert.deepEqual(acts, ['breakglass.request', 'breakglass.approve', 'breakglass.approve', 'breakglass.activate']);
+  assert.equal(nova.ctl('breakglass', 'drill', '--tenant', 'ten_nobody').code, 7);
+});
