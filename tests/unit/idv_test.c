@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@
 
 json_t *idv_mrz_lines(const char *text, unsigned *repairs);
 double idv_address_score(const char *claimed, const char *document);
+double idv_skew_degrees(const uint8_t *g, int w, int h);
 
 /* ---- aggregation ---- */
 
@@ -199,6 +201,15 @@ static void test_mrz_check(void **state)
     assert_int_equal(json_integer_value(json_object_get(o.extracted, "names_repaired")), 1);
     out_free(&o);
     json_decref(steps);
+    /* "<<" read as "<X<". */
+    steps = ocr_steps("P<UTOERIKSSON<X<ANNA<MARIA<<<<<<<<<<<<<<<<<<", TD3[1],
+                      "Surname\nERIKSSON\nGiven names\nANNA MARIA\n");
+    o = run(idv_check_mrz, steps, NULL, NULL);
+    assert_string_equal(o.status, "passed");
+    assert_string_equal(json_string_value(json_object_get(o.extracted, "given_names")),
+                        "ANNA MARIA");
+    out_free(&o);
+    json_decref(steps);
     /* "<<" read as one filler: the visual zone's separate lines split the names. */
     steps = ocr_steps("P<UTOERIKSSON<ANNA<MARIA<<<<<<<<<<<<<<<<<<<<", TD3[1],
                       "Surname\nERIKSSON\nGiven names\nANNA MARIA\n");
@@ -336,6 +347,26 @@ static void test_mrz_lines(void **state)
     l = idv_mrz_lines("", NULL);
     assert_int_equal(json_array_size(l), 0);
     json_decref(l);
+}
+
+/* Text lines drawn at a known angle: the estimate finds it (to the 0.5 degree grid). */
+static void test_skew(void **state)
+{
+    (void)state;
+    const int w = 600, h = 400;
+    uint8_t *g = malloc((size_t)w * h);
+    for (double a = -9; a <= 9; a += 4.5) {
+        double r = a * M_PI / 180;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                int row = (int)floor(y * cos(r) - x * sin(r));
+                bool ink = ((row % 24) + 24) % 24 < 5 && (x / 7) % 3 != 0;
+                g[(size_t)y * w + x] = ink ? 20 : 230;
+            }
+        double est = idv_skew_degrees(g, w, h);
+        assert_true(fabs(est - a) <= 0.5);
+    }
+    free(g);
 }
 
 static void test_cursor(void **state)
@@ -488,8 +519,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decide),    cmocka_unit_test(test_mrz_check),
         cmocka_unit_test(test_age_check), cmocka_unit_test(test_address),
-        cmocka_unit_test(test_mrz_lines), cmocka_unit_test(test_cursor),
-        cmocka_unit_test(test_store),
+        cmocka_unit_test(test_mrz_lines), cmocka_unit_test(test_skew),
+        cmocka_unit_test(test_cursor),    cmocka_unit_test(test_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

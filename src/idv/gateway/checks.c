@@ -195,6 +195,14 @@ static void names_check(json_t *ex, const char *sur, const char *giv, const char
     char sw[NAME_WORDS][64], gw[NAME_WORDS][64];
     size_t ns = split_words(sur, sw), ng = split_words(giv, gw);
     unsigned repairs = 0;
+    /* "<<" read as "<X<" or "<K<": a lone letter the visual zone does not show separates. */
+    for (size_t i = 1; ng == 0 && i + 1 < ns; i++)
+        if ((strcmp(sw[i], "X") == 0 || strcmp(sw[i], "K") == 0) && !word_in(sw[i], text)) {
+            for (size_t k = i + 1; k < ns; k++)
+                memcpy(gw[ng++], sw[k], 64);
+            ns = i;
+            repairs++;
+        }
     if (ng == 0 && ns > 1) {
         for (size_t i = 0; i + 1 < ns; i++)
             if (filler_stem(sw[i], text) || split_confirmed(sw, ns, i, text)) {
