@@ -32,6 +32,7 @@
 #include "nova/log.h"
 #include "nova/idv.h"
 #include "nova/mrz_json.h"
+#include "nova/ledger_accrue.h"
 #include "nova/people.h"
 #include "nova/policy_test.h"
 #include "nova/vision.h"
@@ -97,6 +98,7 @@ static int workflow_cmd(nova_app_t *, nova_arena_t *, const cli_t *, const char 
 static int ocr_mrz(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int user_cmd(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int breakglass_drill(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int ledger_accrue(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 
 static const command_t commands[] = {
     {"tenant", "create", 1, 0, 0, "tenant create NAME", tenant_create},
@@ -134,6 +136,7 @@ static const command_t commands[] = {
     {"user", "create", 1, OPT_TENANT, OPT_TENANT | OPT_NAME,
      "user create --tenant ID [--name NAME] EMAIL", user_cmd},
     {"user", "list", 0, OPT_TENANT, OPT_TENANT, "user list --tenant ID", user_cmd},
+    {"ledger", "accrue", 1, 0, OPT_TENANT, "ledger accrue DATE [--tenant ID]", ledger_accrue},
     {"user", "suspend", 1, OPT_TENANT, OPT_TENANT, "user suspend --tenant ID USER_ID", user_cmd},
     {"breakglass", "drill", 0, OPT_TENANT, OPT_TENANT, "breakglass drill --tenant ID",
      breakglass_drill},
@@ -1325,4 +1328,24 @@ int main(int argc, char **argv)
 end:
     nova_arena_free(&ar);
     return rc;
+}
+
+/* The savings products' interest run for one finished day (nova/ledger_accrue.h). */
+static int ledger_accrue(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    nova_ledger_accrual_run_t run;
+    nova_status st = nova_ledger_accrue(app->store, ar, &novactl_actor,
+                                        (c->given & OPT_TENANT) ? c->tenant : NULL, args[0], &run);
+    if (st)
+        return fail(st, st == NOVA_INVALID ? "DATE must be a finished UTC day, YYYY-MM-DD"
+                                           : "the accrual run failed");
+    if (json_out)
+        print_json(json_pack("{s:s,s:I,s:I,s:I,s:I}", "date", args[0], "accounts",
+                             (json_int_t)run.accounts, "posted", (json_int_t)run.posted,
+                             "replayed", (json_int_t)run.replayed, "failed",
+                             (json_int_t)run.failed));
+    else
+        printf("%s: %zu accounts, %zu postings written, %zu already there, %zu refused\n", args[0],
+               run.accounts, run.posted, run.replayed, run.failed);
+    return NOVA_EXIT_OK;
 }

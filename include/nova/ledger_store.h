@@ -35,10 +35,39 @@ typedef struct nova_ledger_account {
     const char *kyc_tier;       /* "" when none */
     const char *owner_ref;      /* "" when none */
     const char *metadata;       /* JSON object text */
+    const char *product;        /* savings product id, "" when none */
     nova_ledger_balance_t balance;
     int64_t created_at;
     int64_t updated_at;
 } nova_ledger_account_t;
+
+/* A savings product (tenant configuration). */
+typedef struct nova_ledger_product {
+    const char *id;
+    const char *kind; /* "savings" */
+    const char *currency;
+    const char *rate;             /* annual, decimal string ("0.05") */
+    const char *day_count;        /* "ACT/365", "ACT/360", "30/360" */
+    int64_t min_balance;          /* minor units: no interest on a day that ends below it */
+    const char *interest_account; /* pays the interest (an expense account) */
+    const char *accrual_account;  /* holds it until the month ends */
+    int64_t updated_at;
+} nova_ledger_product_t;
+
+/* Creates or replaces a product (audited). */
+nova_status nova_store_ledger_product_put(nova_store_t *s, const char *tenant_id,
+                                          const nova_ledger_product_t *p,
+                                          const nova_audit_entry_t *audit);
+nova_status nova_store_ledger_product_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                          const char *id, nova_ledger_product_t *out);
+/* The tenant's products by id. */
+nova_status nova_store_ledger_product_list(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                           nova_ledger_product_t **out, size_t *n);
+/* A page of the accounts of a product by id, ids > after, at most limit (1..500). */
+nova_status nova_store_ledger_accounts_of_product(nova_store_t *s, nova_arena_t *ar,
+                                                  const char *tenant_id, const char *product,
+                                                  const char *after, size_t limit,
+                                                  nova_ledger_account_t **out, size_t *n);
 
 /* Inserts a (its totals are zero). NOVA_CONFLICT when the tenant has an account with this id. */
 nova_status nova_store_ledger_account_create(nova_store_t *s, const nova_ledger_account_t *a,

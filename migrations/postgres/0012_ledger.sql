@@ -16,6 +16,7 @@ CREATE TABLE ledger_accounts (
     kyc_tier TEXT NOT NULL DEFAULT '',
     owner_ref TEXT NOT NULL DEFAULT '',
     metadata TEXT NOT NULL DEFAULT '{}',
+    product TEXT NOT NULL DEFAULT '',
     debits_posted BIGINT NOT NULL DEFAULT 0,
     credits_posted BIGINT NOT NULL DEFAULT 0,
     debits_pending BIGINT NOT NULL DEFAULT 0,
@@ -99,6 +100,24 @@ CREATE TABLE ledger_limit_usage (
     PRIMARY KEY (tenant_id, account_id, period)
 );
 
+-- Savings products (tenant configuration): an annual rate (decimal string), a day-count
+-- convention, a minimum balance, the account interest is paid from and the account it accrues
+-- in until the month ends. Accounts name theirs in ledger_accounts.product.
+CREATE TABLE ledger_products (
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('savings')),
+    currency TEXT NOT NULL,
+    rate TEXT NOT NULL,
+    day_count TEXT NOT NULL,
+    min_balance BIGINT NOT NULL DEFAULT 0,
+    interest_account TEXT NOT NULL,
+    accrual_account TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX ledger_accounts_product_idx ON ledger_accounts (tenant_id, product, id);
+
 ALTER TABLE ledger_accounts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ledger_accounts FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON ledger_accounts
@@ -126,5 +145,11 @@ CREATE POLICY tenant_isolation ON ledger_limits
 ALTER TABLE ledger_limit_usage ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ledger_limit_usage FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON ledger_limit_usage
+    USING (tenant_id = current_setting('nova.tenant_id', true)
+           OR current_setting('nova.tenant_id', true) = '*');
+
+ALTER TABLE ledger_products ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ledger_products FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON ledger_products
     USING (tenant_id = current_setting('nova.tenant_id', true)
            OR current_setting('nova.tenant_id', true) = '*');

@@ -16,6 +16,7 @@ CREATE TABLE ledger_accounts (
     kyc_tier TEXT NOT NULL DEFAULT '',
     owner_ref TEXT NOT NULL DEFAULT '',
     metadata TEXT NOT NULL DEFAULT '{}',
+    product TEXT NOT NULL DEFAULT '',
     debits_posted INTEGER NOT NULL DEFAULT 0,
     credits_posted INTEGER NOT NULL DEFAULT 0,
     debits_pending INTEGER NOT NULL DEFAULT 0,
@@ -98,3 +99,21 @@ CREATE TABLE ledger_limit_usage (
     count INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant_id, account_id, period)
 ) STRICT, WITHOUT ROWID;
+
+-- Savings products (tenant configuration): an annual rate (decimal string), a day-count
+-- convention, a minimum balance, the account interest is paid from and the account it accrues
+-- in until the month ends. Accounts name theirs in ledger_accounts.product.
+CREATE TABLE ledger_products (
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('savings')),
+    currency TEXT NOT NULL,
+    rate TEXT NOT NULL,
+    day_count TEXT NOT NULL,
+    min_balance INTEGER NOT NULL DEFAULT 0,
+    interest_account TEXT NOT NULL,
+    accrual_account TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX ledger_accounts_product_idx ON ledger_accounts (tenant_id, product, id);

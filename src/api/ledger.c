@@ -15,10 +15,13 @@
 
 #include "internal.h"
 #include "nova/audit.h"
+#include "nova/audit_store.h"
 #include "nova/crypto.h"
 #include "nova/killswitch.h"
 #include "nova/ledger.h"
+#include "nova/ledger_accrue.h"
 #include "nova/ledger_store.h"
+#include "nova/log.h"
 
 #define PAGE_DEFAULT 50
 #define PAGE_MAX 500
@@ -103,6 +106,8 @@ static json_t *account_json(const nova_ledger_account_t *a)
         json_object_set_new(o, "kyc_tier", json_string(a->kyc_tier));
     if (a->owner_ref[0])
         json_object_set_new(o, "owner_ref", json_string(a->owner_ref));
+    if (a->product && a->product[0])
+        json_object_set_new(o, "product", json_string(a->product));
     json_t *md = json_loads(a->metadata, 0, NULL);
     json_object_set_new(o, "metadata", md ? md : json_object());
     return o;
@@ -256,8 +261,9 @@ static void sweep_due(nova_store_t *s)
 
 /* ---- accounts ---- */
 
-static const char *const account_members[] = {
-    "id", "currency", "type", "flags", "overdraft", "kyc_tier", "owner_ref", "metadata", NULL};
+static const char *const account_members[] = {"id",        "currency", "type",      "flags",
+                                              "overdraft", "kyc_tier", "owner_ref", "metadata",
+                                              "product",   NULL};
 
 static bool short_text(json_t *body, const char *name, size_t max, const char **out)
 {
@@ -371,6 +377,14 @@ static void accounts_create(nova_req_t *r, void *ud)
         bad = "/kyc_tier", why = "a string of 1 to 32 printable characters";
     if (!bad && !short_text(body, "owner_ref", 128, &a.owner_ref))
         bad = "/owner_ref", why = "a string of 1 to 128 printable characters";
+    json_t *prod = json_object_get(body, "product");
+    a.product = "";
+    if (!bad && prod) {
+        if (!json_is_string(prod) || !nova_ledger_id_valid(json_string_value(prod)))
+            bad = "/product", why = "a savings product id";
+        else
+            a.product = json_string_value(prod);
+    }
     json_t *md = json_object_get(body, "metadata");
     char *mdtext = NULL;
     if (!bad && md) {
@@ -396,6 +410,24 @@ static void accounts_create(nova_req_t *r, void *ud)
     a.status = "open";
     a.created_at = a.updated_at = nova_time_now();
     nova_store_t *s = api_store(r, api);
+    if (s && a.product[0]) {
+        nova_ledger_product_t pr;
+        nova_status pst = nova_store_ledger_product_get(s, &r->arena, a.tenant_id, a.product, &pr);
+        if (pst == NOVA_OK && strcmp(pr.currency, a.currency) != 0)
+            pst = NOVA_CONFLICT;
+        if (pst == NOVA_NOT_FOUND || pst == NOVA_CONFLICT) {
+            invalid(r, "/product",
+                    pst == NOVA_CONFLICT ? "the product is in another currency"
+                                         : "the tenant has no product with this id");
+            json_decref(body);
+            return;
+        }
+        if (pst) {
+            api_unavailable(r, pst);
+            json_decref(body);
+            return;
+        }
+    }
     nova_audit_entry_t e;
     if (s && audit_make(r, &e, a.tenant_id, "ledger.account.create", "account", a.id,
                         json_pack("{s:s,s:s}", "currency", a.currency, "type", a.type))) {
@@ -1498,6 +1530,301 @@ static void statements_create(nova_req_t *r, void *ud)
     nova_buf_free(&b);
 }
 
+/* ---- savings products and the accrual run ---- */
+
+static const char *const product_members[] = {
+    "kind", "currency", "rate", "day_count", "min_balance", "interest_account", "accrual_account",
+    NULL};
+
+static json_t *product_json(const nova_ledger_product_t *p)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:I}", "id", p->id, "kind", p->kind,
+                     "currency", p->currency, "rate", p->rate, "day_count", p->day_count,
+                     "min_balance", amount_or_null(p->currency, p->min_balance), "interest_account",
+                     p->interest_account, "accrual_account", p->accrual_account, "updated_at",
+                     (json_int_t)p->updated_at);
+}
+
+static void products_put(nova_req_t *r, void *ud)
+{
+    if (!nova_ledger_id_valid(r->params[0])) {
+        nova_resp_problem(r, 404, "not_found", "Not Found", "not a product id");
+        return;
+    }
+    json_t *body = api_json_body(r, product_members);
+    if (body == NULL)
+        return;
+    nova_ledger_product_t p = {.id = r->params[0], .updated_at = nova_time_now()};
+    const char *bad = NULL, *why = NULL, *member = "";
+    int64_t rate;
+    char cur[4];
+    json_t *v = json_object_get(body, "min_balance");
+    p.kind = json_string_value(json_object_get(body, "kind"));
+    p.currency = json_string_value(json_object_get(body, "currency"));
+    p.rate = json_string_value(json_object_get(body, "rate"));
+    p.day_count = json_string_value(json_object_get(body, "day_count"));
+    p.interest_account = json_string_value(json_object_get(body, "interest_account"));
+    p.accrual_account = json_string_value(json_object_get(body, "accrual_account"));
+    if (!p.kind || strcmp(p.kind, "savings") != 0)
+        bad = "/kind", why = "required: \"savings\"";
+    else if (!p.currency || !nova_ledger_currency(p.currency))
+        bad = "/currency", why = "required: an ISO 4217 currency code Nova knows";
+    else if (nova_ledger_rate_parse(p.rate, &rate) != NOVA_OK)
+        bad = "/rate", why = "required: an annual rate as a decimal string (\"0.05\")";
+    else if (nova_ledger_daycount_parse(p.day_count) < 0)
+        bad = "/day_count", why = "required: \"ACT/365\", \"ACT/360\" or \"30/360\"";
+    else if (v && nova_ledger_amount_json(v, true, cur, &p.min_balance, &member, &why) != NOVA_OK)
+        bad = nova_arena_printf(&r->arena, "/min_balance%s", member);
+    else if (v && strcmp(cur, p.currency) != 0)
+        bad = "/min_balance/currency", why = "the product's currency";
+    else if (!nova_ledger_id_valid(p.interest_account))
+        bad = "/interest_account", why = "required: the account that pays the interest";
+    else if (!nova_ledger_id_valid(p.accrual_account) ||
+             strcmp(p.accrual_account, p.interest_account) == 0)
+        bad = "/accrual_account",
+        why = "required: the account interest accrues in (not the interest account)";
+    nova_store_t *s = bad ? NULL : api_store(r, ud);
+    for (int i = 0; s && !bad && i < 2; i++) {
+        nova_ledger_account_t a;
+        const char *id = i ? p.accrual_account : p.interest_account;
+        nova_status st =
+            nova_store_ledger_account_get(s, &r->arena, r->principal->tenant_id, id, &a);
+        if (st == NOVA_NOT_FOUND || (st == NOVA_OK && strcmp(a.currency, p.currency) != 0)) {
+            bad = i ? "/accrual_account" : "/interest_account";
+            why = "an account of the tenant in the product's currency";
+        } else if (st) {
+            api_unavailable(r, st);
+            json_decref(body);
+            return;
+        }
+    }
+    if (bad) {
+        invalid(r, bad, why);
+        json_decref(body);
+        return;
+    }
+    nova_audit_entry_t e;
+    if (s && audit_make(r, &e, r->principal->tenant_id, "ledger.product.set", "product", p.id,
+                        json_pack("{s:s,s:s,s:s}", "rate", p.rate, "day_count", p.day_count,
+                                  "currency", p.currency))) {
+        nova_status st = nova_store_ledger_product_put(s, r->principal->tenant_id, &p, &e);
+        if (st)
+            api_unavailable(r, st);
+        else
+            api_reply_json(r, 200, product_json(&p));
+    }
+    json_decref(body);
+}
+
+static void products_get(nova_req_t *r, void *ud)
+{
+    nova_store_t *s = api_store(r, ud);
+    nova_ledger_product_t p;
+    if (s == NULL)
+        return;
+    nova_status st =
+        nova_store_ledger_product_get(s, &r->arena, r->principal->tenant_id, r->params[0], &p);
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID)
+        nova_resp_problem(r, 404, "product_not_found", "Not Found",
+                          "the tenant has no product with this id");
+    else if (st)
+        api_unavailable(r, st);
+    else
+        api_reply_json(r, 200, product_json(&p));
+}
+
+/* One accrual posting (fixed id, deterministic body) through the posting path. */
+static nova_status accrual_post(nova_store_t *s, nova_arena_t *ar, const nova_audit_actor_t *by,
+                                const char *tenant, const char *id, const char *from,
+                                const char *to, const char *currency, int64_t amount,
+                                const char *description, nova_ledger_accrual_run_t *run)
+{
+    char v[32];
+    nova_ledger_amount_format(currency, amount, v, sizeof(v));
+    json_t *body =
+        json_pack("{s:s,s:[{s:s,s:s,s:{s:s,s:s}},{s:s,s:s,s:{s:s,s:s}}],s:s,s:s}", "id", id,
+                  "entries", "account", from, "direction", "debit", "amount", "currency", currency,
+                  "value", v, "account", to, "direction", "credit", "amount", "currency", currency,
+                  "value", v, "description", description, "purpose", "interest");
+    nova_ledger_posting_t *p = nova_arena_alloc(ar, sizeof(*p));
+    char field[96], why[256];
+    int64_t now = nova_time_now();
+    nova_status st = p && body ? nova_ledger_posting_parse(body, ar, now, p, field, sizeof(field),
+                                                           why, sizeof(why))
+                               : NOVA_NOMEM;
+    json_decref(body);
+    nova_ledger_account_delta_t deltas[NOVA_LEDGER_MAX_ENTRIES];
+    size_t nd = 0;
+    if (st == NOVA_OK)
+        st = nova_ledger_posting_deltas(p, deltas, &nd);
+    if (st != NOVA_OK)
+        return st;
+    posting_view view = {p->canonical, "posting", "posted", NULL, by->id, now, 0, 0};
+    nova_ledger_write_t w = {p,   deltas,        nd,   "posting",      NULL,  0,     amount, by->id,
+                             now, check_account, &now, render_posting, &view, false, NULL,   NULL};
+    nova_audit_entry_t e;
+    st = nova_audit_entry_make(&e, ar, by, tenant, "ledger.posting.create", "posting", id,
+                               json_pack("{s:s,s:s}", "kind", "posting", "purpose", "interest"));
+    nova_ledger_outcome_t out;
+    if (st == NOVA_OK)
+        st = nova_store_ledger_post(s, ar, tenant, &w, &e, &out);
+    if (st == NOVA_OK && out.replayed)
+        run->replayed++;
+    else if (st == NOVA_OK)
+        run->posted++;
+    else if (st == NOVA_FORBIDDEN) {
+        run->failed++;
+        nova_log_warn("ledger accrual %s refused: %s (account %s)", id,
+                      nova_ledger_refusal_code(out.refusal), out.refused_account);
+        st = NOVA_OK;
+    }
+    return st;
+}
+
+/* The account's balance at day_end (everything posted before it), in its own sense. */
+static nova_status eod_balance(nova_store_t *s, const char *tenant, const nova_ledger_account_t *a,
+                               int64_t day_end, int64_t *out)
+{
+    nova_ledger_sums_t before, within;
+    nova_status st =
+        nova_store_ledger_statement_sums(s, tenant, a->id, day_end, day_end, 0, &before, &within);
+    if (st == NOVA_OK)
+        *out = sense(a, &before);
+    return st;
+}
+
+static nova_status accrue_account(nova_store_t *s, nova_arena_t *ar, const nova_audit_actor_t *by,
+                                  const char *tenant, const nova_ledger_product_t *pr, int64_t rate,
+                                  int dc, const nova_ledger_account_t *a, int year, int month,
+                                  int day, int64_t start, const char *dtext,
+                                  nova_ledger_accrual_run_t *run)
+{
+    /* The month's cumulative accrual before this day and after it. */
+    int64_t cum = 0, before = 0, month_start = start - (int64_t)(day - 1) * 86400;
+    nova_status st = NOVA_OK;
+    for (int d = 1; st == NOVA_OK && d <= day; d++) {
+        int64_t bal = 0, nano = 0;
+        st = eod_balance(s, tenant, a, month_start + (int64_t)d * 86400, &bal);
+        if (st == NOVA_OK)
+            st = nova_ledger_interest_day(bal, rate, (nova_ledger_daycount)dc, pr->min_balance,
+                                          year, month, d, &nano);
+        if (d == day)
+            before = cum;
+        cum += nano;
+    }
+    if (st != NOVA_OK)
+        return st;
+    int64_t today = nova_ledger_interest_post(before, cum);
+    const char *id = nova_arena_printf(ar, "accrue:%s:%s:%s", pr->id, a->id, dtext);
+    if (id == NULL)
+        return NOVA_NOMEM;
+    if (today > 0)
+        st = accrual_post(s, ar, by, tenant, id, pr->interest_account, pr->accrual_account,
+                          pr->currency, today, "interest accrued", run);
+    int64_t total = cum / 1000000000LL;
+    if (st == NOVA_OK && total > 0 && nova_ledger_last_day(year, month, day)) {
+        const char *pid = nova_arena_printf(ar, "payout:%s:%s:%.7s", pr->id, a->id, dtext);
+        st = pid ? accrual_post(s, ar, by, tenant, pid, pr->accrual_account, a->id, pr->currency,
+                                total, "interest paid", run)
+                 : NOVA_NOMEM;
+    }
+    return st;
+}
+
+static nova_status accrue_tenant(nova_store_t *s, nova_arena_t *ar, const nova_audit_actor_t *by,
+                                 const char *tenant, int year, int month, int day, int64_t start,
+                                 const char *dtext, nova_ledger_accrual_run_t *run)
+{
+    nova_ledger_product_t *prods;
+    size_t np;
+    nova_ledger_accrual_run_t was = *run;
+    nova_status st = nova_store_ledger_product_list(s, ar, tenant, &prods, &np);
+    for (size_t i = 0; st == NOVA_OK && i < np; i++) {
+        int64_t rate;
+        int dc = nova_ledger_daycount_parse(prods[i].day_count);
+        if (nova_ledger_rate_parse(prods[i].rate, &rate) != NOVA_OK || dc < 0)
+            continue;
+        const char *after = "";
+        for (;;) {
+            nova_ledger_account_t *accs;
+            size_t na;
+            st = nova_store_ledger_accounts_of_product(s, ar, tenant, prods[i].id, after, 200,
+                                                       &accs, &na);
+            if (st != NOVA_OK || na == 0)
+                break;
+            for (size_t k = 0; st == NOVA_OK && k < na; k++) {
+                run->accounts++;
+                st = accrue_account(s, ar, by, tenant, &prods[i], rate, dc, &accs[k], year, month,
+                                    day, start, dtext, run);
+            }
+            if (st != NOVA_OK || na < 200)
+                break;
+            after = accs[na - 1].id;
+        }
+    }
+    /* The run itself is recorded in the tenant's chain (the postings have entries of their
+     * own), so that a day's run is visible even when it posted nothing. */
+    nova_audit_entry_t e;
+    if (st == NOVA_OK)
+        st = nova_audit_entry_make(&e, ar, by, tenant, "ledger.accrual.run", "accrual", dtext,
+                                   json_pack("{s:I,s:I,s:I}", "accounts",
+                                             (json_int_t)(run->accounts - was.accounts), "posted",
+                                             (json_int_t)(run->posted - was.posted), "replayed",
+                                             (json_int_t)(run->replayed - was.replayed)));
+    if (st == NOVA_OK)
+        st = nova_store_audit_append(s, ar, &e, NULL);
+    return st;
+}
+
+nova_status nova_ledger_accrue(nova_store_t *s, nova_arena_t *ar, const nova_audit_actor_t *by,
+                               const char *tenant_id, const char *day,
+                               nova_ledger_accrual_run_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    int y, m, d;
+    int64_t start;
+    /* Only a finished day: its end-of-day balances are final. */
+    if (nova_ledger_date_parse(day, &y, &m, &d, &start) != NOVA_OK ||
+        start + 86400 > nova_time_now())
+        return NOVA_INVALID;
+    if (tenant_id)
+        return accrue_tenant(s, ar, by, tenant_id, y, m, d, start, day, out);
+    nova_tenant_t *ts;
+    size_t n;
+    nova_status st = nova_store_tenant_list(s, ar, &ts, &n);
+    for (size_t i = 0; st == NOVA_OK && i < n; i++)
+        st = accrue_tenant(s, ar, by, ts[i].id, y, m, d, start, day, out);
+    return st;
+}
+
+static const char *const accrual_members[] = {"date", NULL};
+
+static void accruals_run(nova_req_t *r, void *ud)
+{
+    json_t *body = api_json_body(r, accrual_members);
+    if (body == NULL)
+        return;
+    const char *day = json_string_value(json_object_get(body, "date"));
+    day = day ? nova_arena_strdup(&r->arena, day) : NULL;
+    json_decref(body);
+    nova_store_t *s = api_store(r, ud);
+    if (s == NULL)
+        return;
+    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
+    nova_ledger_accrual_run_t run;
+    nova_status st = nova_ledger_accrue(s, &r->arena, &by, r->principal->tenant_id, day, &run);
+    if (st == NOVA_INVALID)
+        invalid(r, "/date", "required: a finished UTC day, YYYY-MM-DD");
+    else if (st)
+        api_unavailable(r, st);
+    else
+        api_reply_json(r, 200,
+                       json_pack("{s:s,s:I,s:I,s:I,s:I}", "date", day, "accounts",
+                                 (json_int_t)run.accounts, "posted", (json_int_t)run.posted,
+                                 "replayed", (json_int_t)run.replayed, "failed",
+                                 (json_int_t)run.failed));
+}
+
 nova_status api_ledger_register(nova_api_t *api, nova_http_server_t *srv)
 {
     static const struct {
@@ -1523,6 +1850,9 @@ nova_status api_ledger_register(nova_api_t *api, nova_http_server_t *srv)
         {"GET", "/v1/core/accounts/{id}/limits", "ledger:read", limits_get, 0},
         {"POST", "/v1/core/limits/check", "ledger:read", limits_check, 1024},
         {"POST", "/v1/core/statements", "ledger:read", statements_create, 1024},
+        {"PUT", "/v1/core/products/{id}", "ledger:write", products_put, 4096},
+        {"GET", "/v1/core/products/{id}", "ledger:read", products_get, 0},
+        {"POST", "/v1/core/accruals", "ledger:write", accruals_run, 256},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern, routes[i].scope,

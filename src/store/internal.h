@@ -215,6 +215,10 @@ enum {
     NOVA_Q_LU_ADD,
     NOVA_Q_LE_SUM_BEFORE,
     NOVA_Q_LE_WINDOW,
+    NOVA_Q_LPR_PUT,
+    NOVA_Q_LPR_GET,
+    NOVA_Q_LPR_LIST,
+    NOVA_Q_LA_BY_PRODUCT,
     /* src/store/faces.c */
     NOVA_Q_FACE_INSERT,
     NOVA_Q_FACE_DELETE,

@@ -21,7 +21,7 @@
 #define LA_COLS                                                                                    \
     "tenant_id, id, currency, type, status, flags, overdraft_limit, overdraft_expires_at, "        \
     "overdraft_rate, kyc_tier, owner_ref, metadata, debits_posted, credits_posted, "               \
-    "debits_pending, credits_pending, created_at, updated_at"
+    "debits_pending, credits_pending, created_at, updated_at, product"
 #define LP_COLS                                                                                    \
     "id, kind, state, digest, request, result, http_status, parent_id, amount_total, reversed, "   \
     "posted_amount, expires_at, actor, audit_id, created_at, resolved_at"
@@ -31,7 +31,7 @@ static const nova_sql_t Q_LA_INSERT = {
     NOVA_Q_LA_INSERT, "ledger account insert",
     "INSERT INTO ledger_accounts (tenant_id, id, currency, type, status, flags, overdraft_limit, "
     "overdraft_expires_at, overdraft_rate, kyc_tier, owner_ref, metadata, created_at, "
-    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "updated_at, product) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     NULL};
 static const nova_sql_t Q_LA_GET = {
     NOVA_Q_LA_GET, "ledger account get",
@@ -102,6 +102,29 @@ static const nova_sql_t Q_LE_WINDOW = {
     "SELECT " LE_COLS " FROM ledger_entries WHERE tenant_id = ? AND account_id = ? "
     "AND pending = 0 AND created_at >= ? AND created_at < ? AND ord > ? ORDER BY ord LIMIT ?",
     NULL};
+static const nova_sql_t Q_LPR_PUT = {
+    NOVA_Q_LPR_PUT, "ledger product put",
+    "INSERT INTO ledger_products (tenant_id, id, kind, currency, rate, day_count, min_balance, "
+    "interest_account, accrual_account, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (tenant_id, id) DO UPDATE SET kind = excluded.kind, currency = "
+    "excluded.currency, rate = excluded.rate, day_count = excluded.day_count, min_balance = "
+    "excluded.min_balance, interest_account = excluded.interest_account, accrual_account = "
+    "excluded.accrual_account, updated_at = excluded.updated_at",
+    NULL};
+#define LPR_COLS                                                                                   \
+    "id, kind, currency, rate, day_count, min_balance, interest_account, accrual_account, "        \
+    "updated_at"
+static const nova_sql_t Q_LPR_GET = {
+    NOVA_Q_LPR_GET, "ledger product get",
+    "SELECT " LPR_COLS " FROM ledger_products WHERE tenant_id = ? AND id = ?", NULL};
+static const nova_sql_t Q_LPR_LIST = {
+    NOVA_Q_LPR_LIST, "ledger product list",
+    "SELECT " LPR_COLS " FROM ledger_products WHERE tenant_id = ? ORDER BY id", NULL};
+static const nova_sql_t Q_LA_BY_PRODUCT = {NOVA_Q_LA_BY_PRODUCT, "ledger accounts of product",
+                                           "SELECT " LA_COLS " FROM ledger_accounts WHERE "
+                                           "tenant_id = ? AND product = ? AND id > ? ORDER BY "
+                                           "id LIMIT ?",
+                                           NULL};
 static const nova_sql_t Q_LA_STATUS = {
     NOVA_Q_LA_STATUS, "ledger account status",
     "UPDATE ledger_accounts SET status = ?, updated_at = ? WHERE tenant_id = ? AND id = ?", NULL};
@@ -190,7 +213,7 @@ static void tx_rollback(nova_store_t *s)
         pthread_mutex_unlock(&sqlite_writer);
 }
 
-/* Reads LA_COLS (18 columns from 0). */
+/* Reads LA_COLS (19 columns from 0). */
 static nova_status read_account(nova_rows_t *r, nova_arena_t *a, nova_ledger_account_t *o)
 {
     const nova_store_driver_t *d = r->s->drv;
@@ -214,7 +237,7 @@ static nova_status read_account(nova_rows_t *r, nova_arena_t *a, nova_ledger_acc
     o->balance.credits_pending = d->col_int64(r, 15);
     o->created_at = d->col_int64(r, 16);
     o->updated_at = d->col_int64(r, 17);
-    return NOVA_OK;
+    return nova_store_col_str(r, 18, a, &o->product);
 }
 
 static nova_status read_account_row(nova_rows_t *r, nova_arena_t *a, void *out)
@@ -283,11 +306,12 @@ nova_status nova_store_ledger_account_create(nova_store_t *s, const nova_ledger_
                             NOVA_SQL_P_TEXT(a->owner_ref ? a->owner_ref : ""),
                             NOVA_SQL_P_TEXT(a->metadata ? a->metadata : "{}"),
                             NOVA_SQL_P_INT(a->created_at),
-                            NOVA_SQL_P_INT(a->created_at)};
+                            NOVA_SQL_P_INT(a->created_at),
+                            NOVA_SQL_P_TEXT(a->product ? a->product : "")};
     nova_status st = tx_begin(s, a->tenant_id);
     if (st != NOVA_OK)
         return st;
-    st = nova_store_exec_q(s, &Q_LA_INSERT, NULL, p, 14, NULL);
+    st = nova_store_exec_q(s, &Q_LA_INSERT, NULL, p, 15, NULL);
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
     if (st != NOVA_OK) {
@@ -1039,4 +1063,102 @@ nova_status nova_store_ledger_statement_entries(nova_store_t *s, nova_arena_t *a
                             NOVA_SQL_P_INT(after),      NOVA_SQL_P_INT((int64_t)limit)};
     return nova_store_get_all(s, &Q_LE_WINDOW, tenant_id, p, 6, ar, read_entry,
                               sizeof(nova_ledger_entry_row_t), (void **)out, n);
+}
+
+static nova_status read_product(nova_rows_t *r, nova_arena_t *a, void *out)
+{
+    nova_ledger_product_t *o = out;
+    nova_status st;
+    const struct {
+        int col;
+        const char **out;
+    } strs[] = {{0, &o->id},
+                {1, &o->kind},
+                {2, &o->currency},
+                {3, &o->rate},
+                {4, &o->day_count},
+                {6, &o->interest_account},
+                {7, &o->accrual_account}};
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        if ((st = nova_store_col_str(r, strs[i].col, a, strs[i].out)) != NOVA_OK)
+            return st;
+    o->min_balance = r->s->drv->col_int64(r, 5);
+    o->updated_at = r->s->drv->col_int64(r, 8);
+    return NOVA_OK;
+}
+
+nova_status nova_store_ledger_product_put(nova_store_t *s, const char *tenant_id,
+                                          const nova_ledger_product_t *p,
+                                          const nova_audit_entry_t *audit)
+{
+    if (!valid_id(tenant_id) || !p || !valid_id(p->id) || !p->kind || !p->currency || !p->rate ||
+        !p->day_count || !p->interest_account || !p->accrual_account || !audit_ok(audit, tenant_id))
+        return NOVA_INVALID;
+    nova_sql_param_t q[] = {NOVA_SQL_P_TEXT(tenant_id),
+                            NOVA_SQL_P_TEXT(p->id),
+                            NOVA_SQL_P_TEXT(p->kind),
+                            NOVA_SQL_P_TEXT(p->currency),
+                            NOVA_SQL_P_TEXT(p->rate),
+                            NOVA_SQL_P_TEXT(p->day_count),
+                            NOVA_SQL_P_INT(p->min_balance),
+                            NOVA_SQL_P_TEXT(p->interest_account),
+                            NOVA_SQL_P_TEXT(p->accrual_account),
+                            NOVA_SQL_P_INT(p->updated_at)};
+    nova_status st = tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    st = nova_store_exec_q(s, &Q_LPR_PUT, NULL, q, 10, NULL);
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    if (st != NOVA_OK) {
+        tx_rollback(s);
+        return st;
+    }
+    return tx_commit(s);
+}
+
+nova_status nova_store_ledger_product_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                          const char *id, nova_ledger_product_t *out)
+{
+    if (!valid_id(tenant_id) || !valid_id(id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
+    nova_rows_t r;
+    nova_status st = s->drv->query(s, &Q_LPR_GET, tenant_id, p, 2, &r);
+    if (st != NOVA_OK)
+        return st;
+    st = s->drv->next(&r);
+    if (st == NOVA_OK) {
+        memset(out, 0, sizeof(*out));
+        st = read_product(&r, ar, out);
+    }
+    s->drv->done(&r);
+    return st;
+}
+
+nova_status nova_store_ledger_product_list(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                           nova_ledger_product_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!valid_id(tenant_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
+    return nova_store_get_all(s, &Q_LPR_LIST, tenant_id, p, 1, ar, read_product,
+                              sizeof(nova_ledger_product_t), (void **)out, n);
+}
+
+nova_status nova_store_ledger_accounts_of_product(nova_store_t *s, nova_arena_t *ar,
+                                                  const char *tenant_id, const char *product,
+                                                  const char *after, size_t limit,
+                                                  nova_ledger_account_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!valid_id(tenant_id) || !valid_id(product) || !after || limit == 0 || limit > 500)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(product),
+                            NOVA_SQL_P_TEXT(after), NOVA_SQL_P_INT((int64_t)limit)};
+    return nova_store_get_all(s, &Q_LA_BY_PRODUCT, tenant_id, p, 4, ar, read_account_row,
+                              sizeof(nova_ledger_account_t), (void **)out, n);
 }

@@ -406,6 +406,19 @@ const DRIVERS = {
     assert.equal(r.status, 200, r.text);
     return { action: 'ledger.limits.set', actor: l.client, target: 'limits:account:' + l.to };
   },
+  'PUT /v1/core/products/{id}': async () => {
+    const l = await ledger();
+    const r = await call(nova, 'PUT', '/v1/core/products/audit-save', { tok: l.tok, body: { kind: 'savings', currency: 'KES', rate: '0.05', day_count: 'ACT/365', interest_account: l.from, accrual_account: l.to } });
+    assert.equal(r.status, 200, r.text);
+    return { action: 'ledger.product.set', actor: l.client, target: 'product:audit-save' };
+  },
+  'POST /v1/core/accruals': async () => {
+    const l = await ledger();
+    const date = new Date(Date.now() - 86400000).toISOString().slice(0, 10);
+    const r = await call(nova, 'POST', '/v1/core/accruals', { tok: l.tok, body: { date } });
+    assert.equal(r.status, 200, r.text);
+    return { action: 'ledger.accrual.run', actor: l.client, target: 'accrual:' + date };
+  },
   'PUT /v1/core/accounts/{id}/status': async () => {
     const l = await ledger();
     const r = await call(nova, 'PUT', `/v1/core/accounts/${l.to}/status`, { tok: l.tok, body: { status: 'frozen' } });

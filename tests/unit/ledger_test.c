@@ -13,10 +13,16 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "../../src/ledger/amount.c"
 #include "nova/ledger.h"
+#include "nova/ledger_accrue.h"
+#include "nova/ledger_store.h"
+#include "nova/store.h"
 
 static void test_currency_table(void **state)
 {
@@ -590,6 +596,146 @@ static void test_interest(void **state)
     assert_false(nova_ledger_last_day(2028, 2, 28));
 }
 
+/* ---- the accrual run against a real store (SQLite file; PostgreSQL with NOVA_TEST_PG_URL) ---- */
+
+static nova_ledger_refusal allow_any(const nova_ledger_account_t *a,
+                                     const nova_ledger_balance_t *delta, void *ud)
+{
+    (void)a;
+    (void)delta;
+    (void)ud;
+    return NOVA_LEDGER_ALLOWED;
+}
+
+static const char *render_empty(void *ud, nova_arena_t *ar, const char *audit_id)
+{
+    (void)ud;
+    return nova_arena_printf(ar, "{\"audit_entry_id\":\"%s\"}", audit_id);
+}
+
+static void fund(nova_store_t *s, nova_arena_t *a, const char *tenant, const char *id,
+                 const char *from, const char *to, int64_t amount)
+{
+    nova_ledger_posting_t *p = nova_arena_alloc(a, sizeof(*p));
+    memset(p, 0, sizeof(*p));
+    p->id = id;
+    p->n = 2;
+    p->entries[0] = (nova_ledger_entry_t){from, false, "KES", amount};
+    p->entries[1] = (nova_ledger_entry_t){to, true, "KES", amount};
+    p->canonical = id;
+    snprintf(p->digest, sizeof(p->digest), "%s", id);
+    nova_ledger_account_delta_t d[NOVA_LEDGER_MAX_ENTRIES];
+    size_t nd;
+    assert_int_equal(nova_ledger_posting_deltas(p, d, &nd), NOVA_OK);
+    nova_ledger_write_t w = {
+        p,         d,    nd,           "posting", NULL,  0,    amount, "test", nova_time_now(),
+        allow_any, NULL, render_empty, NULL,      false, NULL, NULL};
+    char target[96];
+    snprintf(target, sizeof(target), "posting:%s", id);
+    nova_audit_entry_t e = {tenant, "test", "ledger.posting.create", target, NULL, NULL};
+    nova_ledger_outcome_t out;
+    assert_int_equal(nova_store_ledger_post(s, a, tenant, &w, &e, &out), NOVA_OK);
+}
+
+static void test_accrual_run(void **state)
+{
+    (void)state;
+    char path[64], url[96], err[256];
+    const char *pg = getenv("NOVA_TEST_PG_URL");
+    snprintf(path, sizeof(path), "/tmp/ledger_test_%d.db", (int)getpid());
+    snprintf(url, sizeof(url), "sqlite:%s", path);
+    nova_store_t *s = NULL;
+    int from, to;
+    assert_int_equal(nova_store_open(pg && pg[0] ? pg : url, &s, err, sizeof(err)), NOVA_OK);
+    assert_int_equal(nova_store_migrate(s, &from, &to), NOVA_OK);
+    nova_arena_t a;
+    nova_arena_init(&a, 16384);
+    char tenant[48];
+    snprintf(tenant, sizeof(tenant), "ten_accrue_%d_%ld", (int)getpid(), (long)time(NULL));
+    nova_tenant_t t = {tenant, tenant, 1};
+    nova_audit_entry_t te = {tenant, "test", "tenant.create", "tenant:t", NULL, NULL};
+    assert_int_equal(nova_store_tenant_create(s, &t, NULL, &te), NOVA_OK);
+    /* 2026-11-01T00:00:10Z: the treasury funds the savings account with KES 1,000,000.00. */
+    nova_time_set_fake(1793491210);
+    const char *ids[] = {"treasury", "interest-expense", "interest-accrued", "saver", "small"};
+    const char *types[] = {"treasury", "fees", "suspense", "savings", "savings"};
+    for (int i = 0; i < 5; i++) {
+        nova_ledger_account_t acc = {.tenant_id = tenant,
+                                     .id = ids[i],
+                                     .currency = "KES",
+                                     .type = types[i],
+                                     .status = "open",
+                                     .created_at = 1,
+                                     .product = i >= 3 ? "save365" : ""};
+        char target[64];
+        snprintf(target, sizeof(target), "account:%s", ids[i]);
+        nova_audit_entry_t ae = {tenant, "test", "ledger.account.create", target, NULL, NULL};
+        assert_int_equal(nova_store_ledger_account_create(s, &acc, &ae), NOVA_OK);
+    }
+    nova_ledger_product_t pr = {"save365",          "savings",          "KES",
+                                "0.0365",           "ACT/365",          100000,
+                                "interest-expense", "interest-accrued", 1};
+    nova_audit_entry_t pe = {tenant, "test", "ledger.product.set", "product:save365", NULL, NULL};
+    assert_int_equal(nova_store_ledger_product_put(s, tenant, &pr, &pe), NOVA_OK);
+    fund(s, &a, tenant, "fund-1", "treasury", "saver", 100000000);
+    fund(s, &a, tenant, "fund-2", "treasury", "small", 99999); /* under the minimum balance */
+    /* Run every day of November from 2026-12-05, twice. */
+    nova_time_set_fake(1796428800);
+    nova_audit_actor_t by = {"test", NULL};
+    for (int pass = 0; pass < 2; pass++) {
+        size_t posted = 0, replayed = 0;
+        for (int day = 1; day <= 30; day++) {
+            char d[11];
+            snprintf(d, sizeof(d), "2026-11-%02d", day);
+            nova_ledger_accrual_run_t run;
+            assert_int_equal(nova_ledger_accrue(s, &a, &by, tenant, d, &run), NOVA_OK);
+            assert_int_equal(run.accounts, 2);
+            assert_int_equal(run.failed, 0);
+            posted += run.posted;
+            replayed += run.replayed;
+            nova_arena_reset(&a);
+        }
+        /* 30 daily accruals and one payout; the second pass posts nothing. */
+        assert_int_equal(pass ? posted : replayed, 0);
+        assert_int_equal(pass ? replayed : posted, 31);
+    }
+    /* KES 100.00 a day for 30 days, paid on the 30th; the accrual account back to zero. */
+    nova_ledger_account_t saver, accrued, expense, small;
+    assert_int_equal(nova_store_ledger_account_get(s, &a, tenant, "saver", &saver), NOVA_OK);
+    assert_int_equal(nova_store_ledger_account_get(s, &a, tenant, "interest-accrued", &accrued),
+                     NOVA_OK);
+    assert_int_equal(nova_store_ledger_account_get(s, &a, tenant, "interest-expense", &expense),
+                     NOVA_OK);
+    assert_int_equal(nova_store_ledger_account_get(s, &a, tenant, "small", &small), NOVA_OK);
+    assert_int_equal(saver.balance.credits_posted, 100000000 + 30 * 10000);
+    assert_int_equal(accrued.balance.credits_posted, 30 * 10000);
+    assert_int_equal(accrued.balance.debits_posted, 30 * 10000);
+    assert_int_equal(expense.balance.debits_posted, 30 * 10000);
+    assert_int_equal(small.balance.credits_posted, 99999);
+    nova_ledger_posting_row_t row;
+    assert_int_equal(
+        nova_store_ledger_posting_get(s, &a, tenant, "accrue:save365:saver:2026-11-07", &row),
+        NOVA_OK);
+    assert_int_equal(row.amount_total, 10000);
+    assert_int_equal(
+        nova_store_ledger_posting_get(s, &a, tenant, "payout:save365:saver:2026-11", &row),
+        NOVA_OK);
+    assert_int_equal(row.amount_total, 300000);
+    /* An unfinished day, or not a date, is refused. */
+    nova_ledger_accrual_run_t run;
+    assert_int_equal(nova_ledger_accrue(s, &a, &by, tenant, "2026-12-05", &run), NOVA_INVALID);
+    assert_int_equal(nova_ledger_accrue(s, &a, &by, tenant, "2026-13-01", &run), NOVA_INVALID);
+    nova_time_set_fake(0);
+    nova_arena_free(&a);
+    nova_store_close(s);
+    unlink(path);
+    char wal[80];
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    unlink(wal);
+    snprintf(wal, sizeof(wal), "%s-shm", path);
+    unlink(wal);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -605,6 +751,7 @@ int main(void)
         cmocka_unit_test(test_derive),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_interest),
+        cmocka_unit_test(test_accrual_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,34 @@
+/*
+ * ledger_accrue.h: the daily interest run of the savings products (issue 8 item 9), shared by
+ * POST /v1/core/accruals and `novactl ledger accrue` (implemented in src/api/ledger.c, next to
+ * the posting path it uses).
+ *
+ * For a finished UTC day D and each account of each savings product: the day's interest on
+ * the account's end-of-day balance (rate, day-count convention, minimum balance:
+ * nova_ledger_interest_day) accrues into the product's accrual account as a posting
+ * "accrue:<product>:<account>:<D>" (debit the interest account), of the whole minor units the
+ * month's cumulative accrual crossed that day; on the month's last day the month's total is
+ * paid to the account ("payout:<product>:<account>:<YYYY-MM>", debit the accrual account).
+ * Every accrual is a posting, audited; a run is idempotent (the ids are fixed and the bodies
+ * deterministic: past end-of-day balances never change), so running a day twice posts once.
+ */
+#ifndef NOVA_LEDGER_ACCRUE_H
+#define NOVA_LEDGER_ACCRUE_H
+
+#include "nova/audit.h"
+#include "nova/store.h"
+
+typedef struct nova_ledger_accrual_run {
+    size_t accounts; /* accounts of savings products seen */
+    size_t posted;   /* postings written by this run */
+    size_t replayed; /* postings an earlier run of this day had written */
+    size_t failed;   /* postings refused (their account named in the log) */
+} nova_ledger_accrual_run_t;
+
+/* Runs day ("YYYY-MM-DD", before today UTC) for tenant_id, or every tenant when NULL. by: the
+ * actor of the postings' audit entries. NOVA_INVALID for a bad or unfinished day. */
+nova_status nova_ledger_accrue(nova_store_t *s, nova_arena_t *ar, const nova_audit_actor_t *by,
+                               const char *tenant_id, const char *day,
+                               nova_ledger_accrual_run_t *out);
+
+#endif
