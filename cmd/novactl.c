@@ -1341,9 +1341,8 @@ static int ledger_accrue(nova_app_t *app, nova_arena_t *ar, const cli_t *c, cons
                                            : "the accrual run failed");
     if (json_out)
         print_json(json_pack("{s:s,s:I,s:I,s:I,s:I}", "date", args[0], "accounts",
-                             (json_int_t)run.accounts, "posted", (json_int_t)run.posted,
-                             "replayed", (json_int_t)run.replayed, "failed",
-                             (json_int_t)run.failed));
+                             (json_int_t)run.accounts, "posted", (json_int_t)run.posted, "replayed",
+                             (json_int_t)run.replayed, "failed", (json_int_t)run.failed));
     else
         printf("%s: %zu accounts, %zu postings written, %zu already there, %zu refused\n", args[0],
                run.accounts, run.posted, run.replayed, run.failed);
