@@ -13,6 +13,8 @@
 #   audit_append_*   the cost of one audit append on SQLite and on PostgreSQL
 #   vision, vision_search  bench/vision.sh: the face engine and duplicate-face search
 #   idv              bench/idv.sh: OCR + MRZ read rate and latency on 200 generated documents
+#   ledger           bench/ledger.sh: postings/s and p50/p99, single and batched, uniform and
+#                    hot account, SQLite and PostgreSQL, against SELECT ... FOR UPDATE
 # plus novad's idle RSS (after start) and peak RSS (VmHWM after the runs). Writes
 # bench/results/<scenario>.json and bench/results/summary.json and prints a table.
 # Knobs: NOVA_BENCH_BUILD (build), BENCH_SECONDS (10), BENCH_THREADS (2), BENCH_CONNECTIONS
@@ -281,6 +283,8 @@ NOVA_BENCH_BUILD=$BUILD BENCH_RESULTS=$RESULTS bash bench/vision.sh ||
     echo "bench: bench/vision.sh failed; vision results not refreshed" >&2
 NOVA_BENCH_BUILD=$BUILD BENCH_RESULTS=$RESULTS bash bench/idv.sh ||
     echo "bench: bench/idv.sh failed; idv results not refreshed" >&2
+NOVA_BENCH_BUILD=$BUILD BENCH_RESULTS=$RESULTS bash bench/ledger.sh ||
+    echo "bench: bench/ledger.sh failed (or broke an invariant); see its output" >&2
 
 rc=0
 python3 - "$RESULTS" "$IDLE_RSS" "$PEAK_RSS" "$RATE" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'EOF' || rc=$?

@@ -81,10 +81,13 @@ suite unit unit build
 suite conformance build/tests/conformance/openfga_conformance
 # The people benchmark's smoke (seconds; `make bench` runs it in full).
 suite people-bench-smoke bash -c '"$0"/build/src/people/people_bench 0.05 "$1"/people-bench-smoke.json && echo "# pass 1"' "$ROOT" "$LOGS"
+# The ledger benchmark's smoke: seconds of each HTTP scenario on SQLite, invariants checked.
+suite ledger-bench-smoke bash -c 'LEDGER_SMOKE=1 LEDGER_PG=0 BENCH_RESULTS="$1" bash "$0"/bench/ledger.sh >/dev/null && echo "# pass 1"' "$ROOT" "$LOGS"
 if bash scripts/pg.sh start "$PG_DIR" >"$LOGS/pg-start.log" 2>&1; then
     PG_URL=$(bash scripts/pg.sh url "$PG_DIR")
     suite unit-store-postgres env NOVA_TEST_PG_URL="$PG_URL" build/tests/unit/store_test
     suite unit-datakeys-postgres env NOVA_TEST_PG_URL="$PG_URL" build/tests/unit/datakeys_test
+    suite unit-ledger-postgres env NOVA_TEST_PG_URL="$PG_URL" build/tests/unit/ledger_test
 else
     echo "PostgreSQL cluster did not start:"; tail -n 30 "$LOGS/pg-start.log"
     failed=$((failed + 1)); broken+=(pg-start); PG_URL=
