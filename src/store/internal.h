@@ -219,6 +219,8 @@ enum {
     NOVA_Q_LPR_GET,
     NOVA_Q_LPR_LIST,
     NOVA_Q_LA_BY_PRODUCT,
+    NOVA_Q_LP_INSERT_MANY,
+    NOVA_Q_LE_INSERT_MANY,
     /* src/store/faces.c */
     NOVA_Q_FACE_INSERT,
     NOVA_Q_FACE_DELETE,

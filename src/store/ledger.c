@@ -702,11 +702,13 @@ static nova_status finish(nova_store_t *s, nova_arena_t *ar, const char *tenant_
  * with out->refusal, else NOVA_OK with out->result. */
 static nova_status post_in_tx(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
                               const nova_ledger_write_t *w, const nova_audit_entry_t *audit,
-                              const char *audit_id, nova_ledger_outcome_t *out)
+                              const char *audit_id, nova_ledger_outcome_t *out, bool rows)
 {
     const nova_ledger_posting_t *p = w->posting;
-    /* The posting row first: a concurrent request with this id waits here for this one. */
-    nova_status st = insert_posting(s, tenant_id, w, p->pending ? "pending" : "posted");
+    /* The posting row first: a concurrent request with this id waits here for this one. A
+     * batch (rows false) writes its postings' and entries' rows itself, one statement each. */
+    nova_status st =
+        rows ? insert_posting(s, tenant_id, w, p->pending ? "pending" : "posted") : NOVA_OK;
     if (st == NOVA_OK && w->parent_id) {
         int64_t changed = 0;
         nova_sql_param_t rp[] = {NOVA_SQL_P_INT(w->parent_units), NOVA_SQL_P_TEXT(tenant_id),
@@ -748,12 +750,13 @@ static nova_status post_in_tx(nova_store_t *s, nova_arena_t *ar, const char *ten
         if (st == NOVA_OK && w->limits && w->periods)
             st = enforce_limits(s, ar, tenant_id, w, &acct, &delta, d->debits, out);
     }
+    if (!rows)
+        return st;
     for (size_t i = 0; st == NOVA_OK && i < p->n; i++) {
         const nova_ledger_entry_t *e = &p->entries[i];
         st = insert_entry(s, tenant_id, p->id, (int64_t)i, e->account, e->credit, e->currency,
                           e->amount, p->pending, w->now);
     }
-    /* A batch appends its one entry before its postings (audit NULL, audit_id given). */
     nova_audit_record_t rec = {.id = audit_id};
     if (st == NOVA_OK && audit)
         st = nova_store_audit_append_tx(s, audit, ar, &rec);
@@ -763,6 +766,96 @@ static nova_status post_in_tx(nova_store_t *s, nova_arena_t *ar, const char *ten
         out->http_status = 201;
         st = out->result ? finish(s, ar, tenant_id, p->id, out->result, 201, rec.id) : NOVA_NOMEM;
     }
+    return st;
+}
+
+/* Many rows in one statement: the rows go as one JSON array parameter, which SQLite reads with
+ * json_each and PostgreSQL with json_to_recordset (the store binds at most 16 parameters). */
+static const nova_sql_t Q_LP_INSERT_MANY = {
+    NOVA_Q_LP_INSERT_MANY, "ledger postings insert (batch)",
+    "INSERT INTO ledger_postings (tenant_id, id, kind, state, digest, request, result, "
+    "http_status, amount_total, expires_at, actor, audit_id, created_at) SELECT ?, "
+    "json_extract(value, '$.id'), 'posting', json_extract(value, '$.state'), "
+    "json_extract(value, '$.digest'), json_extract(value, '$.request'), "
+    "json_extract(value, '$.result'), 201, json_extract(value, '$.total'), "
+    "json_extract(value, '$.exp'), ?, ?, ? FROM json_each(?)",
+    "INSERT INTO ledger_postings (tenant_id, id, kind, state, digest, request, result, "
+    "http_status, amount_total, expires_at, actor, audit_id, created_at) SELECT ?, x.id, "
+    "'posting', x.state, x.digest, x.request, x.result, 201, x.total, x.exp, ?, ?, ? FROM "
+    "json_to_recordset(?::json) AS x(id text, state text, digest text, request text, result "
+    "text, total bigint, exp bigint)"};
+static const nova_sql_t Q_LE_INSERT_MANY = {
+    NOVA_Q_LE_INSERT_MANY, "ledger entries insert (batch)",
+    "INSERT INTO ledger_entries (tenant_id, posting_id, seq, account_id, credit, currency, "
+    "amount, pending, created_at) SELECT ?, json_extract(value, '$.p'), json_extract(value, "
+    "'$.s'), json_extract(value, '$.a'), json_extract(value, '$.c'), json_extract(value, "
+    "'$.cur'), json_extract(value, '$.amt'), json_extract(value, '$.pend'), ? FROM json_each(?)",
+    "INSERT INTO ledger_entries (tenant_id, posting_id, seq, account_id, credit, currency, "
+    "amount, pending, created_at) SELECT ?, x.p, x.s, x.a, x.c, x.cur, x.amt, x.pend, ? FROM "
+    "json_to_recordset(?::json) AS x(p text, s bigint, a text, c bigint, cur text, amt bigint, "
+    "pend bigint)"};
+
+static void json_str(nova_buf_t *b, const char *name, const char *v, bool comma)
+{
+    nova_buf_printf(b, "%s\"%s\":\"", comma ? "," : "", name);
+    nova_buf_append_json_escaped(b, v, strlen(v));
+    nova_buf_append(b, "\"", 1);
+}
+
+static nova_status insert_postings_many(nova_store_t *s, const char *tenant_id,
+                                        const nova_ledger_write_t *w, size_t n,
+                                        const nova_ledger_outcome_t *out, const char *audit_id)
+{
+    nova_buf_t b;
+    nova_buf_init(&b);
+    nova_buf_append(&b, "[", 1);
+    for (size_t i = 0; i < n; i++) {
+        const nova_ledger_posting_t *p = w[i].posting;
+        nova_buf_append_cstr(&b, i ? ",{" : "{");
+        json_str(&b, "id", p->id, false);
+        json_str(&b, "state", p->pending ? "pending" : "posted", true);
+        json_str(&b, "digest", p->digest, true);
+        json_str(&b, "request", p->canonical, true);
+        json_str(&b, "result", out[i].result, true);
+        nova_buf_printf(&b, ",\"total\":%lld,\"exp\":%lld}", (long long)w[i].amount_total,
+                        (long long)p->expires_at);
+    }
+    nova_status st = nova_buf_append(&b, "]", 1);
+    nova_sql_param_t q[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(w[0].actor),
+                            NOVA_SQL_P_TEXT(audit_id), NOVA_SQL_P_INT(w[0].now),
+                            NOVA_SQL_P_TEXT(b.data)};
+    if (st == NOVA_OK)
+        st = nova_store_exec_q(s, &Q_LP_INSERT_MANY, NULL, q, 5, NULL);
+    nova_buf_free(&b);
+    return st;
+}
+
+static nova_status insert_entries_many(nova_store_t *s, const char *tenant_id,
+                                       const nova_ledger_write_t *w, size_t n)
+{
+    nova_buf_t b;
+    nova_buf_init(&b);
+    nova_buf_append(&b, "[", 1);
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
+        const nova_ledger_posting_t *p = w[i].posting;
+        for (size_t k = 0; k < p->n; k++) {
+            const nova_ledger_entry_t *e = &p->entries[k];
+            nova_buf_append_cstr(&b, first ? "{" : ",{");
+            first = false;
+            json_str(&b, "p", p->id, false);
+            json_str(&b, "a", e->account, true);
+            json_str(&b, "cur", e->currency, true);
+            nova_buf_printf(&b, ",\"s\":%zu,\"c\":%d,\"amt\":%lld,\"pend\":%d}", k,
+                            e->credit ? 1 : 0, (long long)e->amount, p->pending ? 1 : 0);
+        }
+    }
+    nova_status st = nova_buf_append(&b, "]", 1);
+    nova_sql_param_t q[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_INT(w[0].now),
+                            NOVA_SQL_P_TEXT(b.data)};
+    if (st == NOVA_OK)
+        st = nova_store_exec_q(s, &Q_LE_INSERT_MANY, NULL, q, 3, NULL);
+    nova_buf_free(&b);
     return st;
 }
 
@@ -782,7 +875,7 @@ nova_status nova_store_ledger_post(nova_store_t *s, nova_arena_t *ar, const char
     nova_status st = tx_begin(s, tenant_id);
     if (st != NOVA_OK)
         return st;
-    st = post_in_tx(s, ar, tenant_id, w, audit, NULL, out);
+    st = post_in_tx(s, ar, tenant_id, w, audit, NULL, out, true);
     if (st != NOVA_OK) {
         tx_rollback(s);
         return st == NOVA_CONFLICT ? taken(s, ar, tenant_id, w, out) : st;
@@ -837,14 +930,27 @@ nova_status nova_store_ledger_post_batch(nova_store_t *s, nova_arena_t *ar, cons
                 st = NOVA_OK; /* the posting naming it is refused below */
         }
     }
+    /* The batch's entry first (its id goes into every reply), then every posting row in one
+     * statement, the accounts posting by posting, every entry row in one statement. */
     nova_audit_record_t rec = {0};
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, ar, &rec);
     for (size_t i = 0; st == NOVA_OK && i < n; i++) {
-        st = post_in_tx(s, ar, tenant_id, &w[i], NULL, rec.id, &out[i]);
+        out[i].audit_id = rec.id;
+        out[i].http_status = 201;
+        out[i].result = w[i].render(w[i].render_ud, ar, rec.id);
+        if (out[i].result == NULL)
+            st = NOVA_NOMEM;
+    }
+    if (st == NOVA_OK)
+        st = insert_postings_many(s, tenant_id, w, n, out, rec.id);
+    for (size_t i = 0; st == NOVA_OK && i < n; i++) {
+        st = post_in_tx(s, ar, tenant_id, &w[i], NULL, rec.id, &out[i], false);
         if (st != NOVA_OK)
             *failed = i;
     }
+    if (st == NOVA_OK)
+        st = insert_entries_many(s, tenant_id, w, n);
     if (st == NOVA_OK)
         return tx_commit(s);
     tx_rollback(s);
