@@ -340,7 +340,6 @@ nova_status nova_store_idv_verification_list(nova_store_t *s, nova_arena_t *a,
         "AND (? = '' OR created_at > ? OR (created_at = ? AND id > ?)) "
         "ORDER BY created_at, id LIMIT ?",
         "SELECT " V_COLS " FROM idv_verifications WHERE tenant_id = $1 "
-        "SELECT " V_COLS " FROM idv_verifications WHERE tenant_id = $1 "
         "AND ($2::text = '' OR status = $3::text) AND ($4::text = '' OR decision = $5::text) "
         "AND ($6::bigint = 0 OR created_at >= $7::bigint) "
         "AND ($8::bigint = 0 OR created_at <= $9::bigint) AND ($10::text = '' OR created_at > "
