@@ -37,14 +37,16 @@ export async function startNova(extraEnv = {}, { shareWith = null } = {}) {
   let stderr = '';
   const port = await new Promise((ok, fail) => {
     const t = setTimeout(() => fail(new Error('novad did not start: ' + stderr)), 20000);
+    // One listener keeps every line for nova.logs(); it looks for the port only until found.
+    let started = false;
     proc.stderr.on('data', (d) => {
       stderr += d;
+      if (started) return;
       const m = stderr.match(/"msg":"novad listening".*?"port":(\d+)/);
-      if (m) { clearTimeout(t); ok(Number(m[1])); }
+      if (m) { started = true; clearTimeout(t); ok(Number(m[1])); }
     });
     proc.on('exit', (code) => { clearTimeout(t); fail(new Error(`novad exited ${code}: ${stderr}`)); });
   });
-  proc.stderr.on('data', (d) => { stderr += d; });
   const base = `http://127.0.0.1:${port}`;
   const nova = {
     proc, base, env, dir, port,
