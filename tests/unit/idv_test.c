@@ -503,6 +503,23 @@ static void test_store(void **state)
     const uint8_t *p = NULL;
     size_t plen = 0;
     assert_int_equal(nova_store_idv_job_get(s, &a, t1, "ver_one", &p, &plen), NOVA_NOT_FOUND);
+    /* A verification sent to review keeps its job until the retention ends. */
+    v.id = "ver_rev";
+    v.idempotency_key = NULL;
+    assert_int_equal(nova_audit_entry_make(&e, &a, &by, t1, "verification.create", "verification",
+                                           "ver_rev", NULL),
+                     NOVA_OK);
+    assert_int_equal(nova_store_idv_verification_insert(s, &a, &v, job, 6, &e, &existing), NOVA_OK);
+    assert_int_equal(nova_store_idv_verification_finish(s, t1, "ver_rev", "completed",
+                                                        "review_required", "{}", 1003, 1500, &e),
+                     NOVA_OK);
+    int64_t gone = 0;
+    assert_int_equal(nova_store_idv_job_expire(s, 1400, &gone), NOVA_OK);
+    assert_int_equal(gone, 0);
+    assert_int_equal(nova_store_idv_job_get(s, &a, t1, "ver_rev", &p, &plen), NOVA_OK);
+    assert_int_equal(nova_store_idv_job_expire(s, 1500, &gone), NOVA_OK);
+    assert_int_equal(gone, 1);
+    assert_int_equal(nova_store_idv_job_get(s, &a, t1, "ver_rev", &p, &plen), NOVA_NOT_FOUND);
     /* Another tenant sees nothing of it. */
     nova_idv_verification_row_t got;
     assert_int_equal(nova_store_idv_verification_get(s, &a, t2, "ver_one", &got), NOVA_NOT_FOUND);

@@ -14,6 +14,7 @@ struct nova_idv {
     pthread_t *threads;
     unsigned nthreads;
     _Atomic bool stop;
+    _Atomic int64_t last_sweep; /* when a worker last deleted review jobs past retention */
 };
 
 /* The images of a job, decoded from base64 (bytes malloc'd, freed by idv_images_free). */

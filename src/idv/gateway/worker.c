@@ -275,6 +275,17 @@ static void *worker_main(void *arg)
         return NULL;
     }
     while (!atomic_load(&g->stop)) {
+        /* Once a minute one worker (whichever claims the slot) deletes the sealed images of
+         * verifications whose review retention has ended. */
+        int64_t now = nova_time_now(), last = atomic_load(&g->last_sweep);
+        nova_store_t *ss = NULL;
+        if (now - last >= 60 && atomic_compare_exchange_strong(&g->last_sweep, &last, now) &&
+            nova_store_thread(g->database_url, &ss) == NOVA_OK) {
+            int64_t gone = 0;
+            if (nova_store_idv_job_expire(ss, now, &gone) == NOVA_OK && gone > 0)
+                nova_log_info("idv: sealed images of %lld reviews past retention deleted",
+                              (long long)gone);
+        }
         nova_queue_msg_t m;
         nova_status st = nova_queue_next(c, 250, &m);
         if (st == NOVA_NOT_FOUND)
