@@ -67,31 +67,37 @@ do_start() {
     mkdir -p "$dir"
     [ -z "$(ls -A "$dir")" ] || [ -f "$dir/$marker" ] || die "$dir exists and is not a rabbitmq.sh dir"
     touch "$dir/$marker"
-    local port=
-    for p in $(seq 56720 56819); do
-        if port_free "$p" && port_free $((p + 1000)); then
-            port=$p
-            break
-        fi
-    done
-    [ -n "$port" ] || die "no free port in 56720-56819"
-    echo "$port" >"$dir/port"
-    node_env "$port"
-    echo "[]." >"$dir/enabled_plugins"
-    # Tests fill no disk: never block publishers for free space.
-    printf 'disk_free_limit.absolute = 1MB\nloopback_users.guest = true\n' >"$dir/rabbitmq.conf"
-    mkdir -p "$dir/mnesia" "$dir/log"
-    nohup "$bin/rabbitmq-server" </dev/null >"$dir/server.out" 2>&1 &
-    echo $! >"$dir/launcher.pid"
-    # await_startup needs the node reachable first: wait for the Erlang node, then the app.
-    local up=
-    for _ in $(seq 1 120); do
-        if "$bin/rabbitmqctl" -n "nova$port@localhost" -q ping >/dev/null 2>&1; then
-            up=1
-            break
-        fi
-        kill -0 "$(cat "$dir/launcher.pid")" 2>/dev/null || break
-        sleep 0.5
+    local port= tries=0 up= from=56720
+    while [ -z "$up" ] && [ "$tries" -lt 3 ]; do
+        tries=$((tries + 1))
+        port=
+        for p in $(seq "$from" 56819); do
+            if port_free "$p" && port_free $((p + 1000)); then
+                port=$p
+                break
+            fi
+        done
+        [ -n "$port" ] || die "no free port in 56720-56819"
+        from=$((port + 1))
+        echo "$port" >"$dir/port"
+        node_env "$port"
+        echo "[]." >"$dir/enabled_plugins"
+        # Tests fill no disk: never block publishers for free space.
+        printf 'disk_free_limit.absolute = 1MB\nloopback_users.guest = true\n' >"$dir/rabbitmq.conf"
+        rm -rf "$dir/mnesia"
+        mkdir -p "$dir/mnesia" "$dir/log"
+        nohup "$bin/rabbitmq-server" </dev/null >"$dir/server.out" 2>&1 &
+        echo $! >"$dir/launcher.pid"
+        # await_startup needs the node reachable first: wait for the Erlang node, then the app.
+        for _ in $(seq 1 120); do
+            if "$bin/rabbitmqctl" -n "nova$port@localhost" -q ping >/dev/null 2>&1; then
+                up=1
+                break
+            fi
+            kill -0 "$(cat "$dir/launcher.pid")" 2>/dev/null || break
+            sleep 0.5
+        done
+        # Another broker may have taken the port between the check and the bind: next port.
     done
     [ -n "$up" ] && timeout 60 "$bin/rabbitmqctl" -n "nova$port@localhost" await_startup \
         >/dev/null 2>&1 || die "rabbitmq-server did not start, see $dir/server.out and $dir/log"

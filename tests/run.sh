@@ -88,6 +88,7 @@ if bash scripts/pg.sh start "$PG_DIR" >"$LOGS/pg-start.log" 2>&1; then
     suite unit-store-postgres env NOVA_TEST_PG_URL="$PG_URL" build/tests/unit/store_test
     suite unit-datakeys-postgres env NOVA_TEST_PG_URL="$PG_URL" build/tests/unit/datakeys_test
     suite unit-ledger-postgres env NOVA_TEST_PG_URL="$PG_URL" build/tests/unit/ledger_test
+    suite unit-idv-postgres env NOVA_TEST_PG_URL="$PG_URL" build/tests/unit/idv_test
 else
     echo "PostgreSQL cluster did not start:"; tail -n 30 "$LOGS/pg-start.log"
     failed=$((failed + 1)); broken+=(pg-start); PG_URL=
@@ -99,6 +100,8 @@ else
     echo "Redis did not start:"; tail -n 30 "$LOGS/redis-start.log"
     failed=$((failed + 1)); broken+=(redis-start); REDIS_URL=
 fi
+# The gateway's queue on a throwaway RabbitMQ (idv_queue.test.mjs starts its own broker).
+suite unit-queue-rabbitmq bash -c 'd=$(mktemp -d /tmp/nova-rabbitmq.XXXXXX) && u=$(bash scripts/rabbitmq.sh start "$d") && NOVA_TEST_AMQP_URL="$u" "$0"/build/tests/unit/queue_test; rc=$?; bash scripts/rabbitmq.sh stop "$d" >/dev/null 2>&1; exit $rc' "$ROOT"
 suite integration-sqlite integration build/cmd/novad ""
 if [ -n "$PG_URL" ]; then
     # A database of its own: the store unit tests leave rows behind in theirs.
