@@ -161,7 +161,8 @@ typedef struct qctx {
     const char *user; /* the user asked about */
     size_t usern;
     pol_user_t u;
-    uint32_t user_id; /* in the index, 0 if unknown there */
+    uint32_t user_id; /* in the index, 0 if unknown there (set with fixed_user) */
+    bool fixed_user;  /* one user for the whole query: user_id is its id */
     uint32_t wild_id; /* "type:*" of the user's type in the index */
     int max_depth;
     path_entry_t path[MAX_PATH];
@@ -272,15 +273,21 @@ static res_t combine_or(res_t acc, res_t r)
 /* Calls fn for every tuple of (obj, relation) admitted by rel's restrictions: the index's,
  * then the contextual ones. fn returns true to stop. */
 typedef bool (*tuple_fn)(qctx_t *c, const view_tuple_t *t, const pol_user_t *tu, void *arg);
+static bool direct_one(qctx_t *c, const view_tuple_t *t, const pol_user_t *tu, void *arg);
 
 static void each_tuple(qctx_t *c, const char *obj, size_t objn, const pol_relation_t *rel,
                        tuple_fn fn, void *arg)
 {
+    /* Direct tuples for one fixed user: another plain user can never match, so only the
+     * user's own entry, wildcards and usersets are looked at (no string parsed for the rest). */
+    bool skip_plain = fn == direct_one && c->fixed_user;
     if (c->ix) {
         uint32_t oid = ix_lookup(c->ix, obj, objn);
         uint32_t rid = oid ? ix_lookup(c->ix, rel->name, strlen(rel->name)) : 0;
         const ix_set_t *s = ix_find(c->ix, oid, rid);
         for (uint32_t i = 0; s && i < s->n; i++) {
+            if (skip_plain && s->e[i].user != c->user_id && ix_plain_user(c->ix, s->e[i].user))
+                continue;
             view_tuple_t t = {.context = s->e[i].context};
             t.user = ix_string(c->ix, s->e[i].user, &t.usern);
             if (s->e[i].cond)
@@ -572,6 +579,8 @@ static nova_status check(const nova_policy_query_t *q, const char *object, const
         return NOVA_INVALID;
     }
     c.want_trace = trace != NULL;
+    c.fixed_user = true;
+    c.user_id = c.ix ? ix_lookup(c.ix, user, strlen(user)) : 0;
     res_t r = check_rel(&c, ot, object, strlen(object), rel, 0);
     if (trace)
         *trace = c.trace;
@@ -663,6 +672,8 @@ nova_status nova_policy_list_objects(const nova_policy_query_t *q, const char *t
         nova_arena_free(&c.arena);
         return NOVA_INVALID;
     }
+    c.fixed_user = true;
+    c.user_id = c.ix ? ix_lookup(c.ix, user, strlen(user)) : 0;
     strset_t cand = {0};
     size_t tn = strlen(type);
     if (q->index)

@@ -99,7 +99,7 @@ struct nova_policy_index {
     uint32_t *off, *len;
     uint32_t *slots; /* hash slots holding ids, 0 empty */
     size_t nstr, str_cap, slot_cap;
-    uint8_t *known;       /* per id: bit 0 = listed as an object of its type */
+    uint8_t *known;       /* per id: bit 0 = listed as an object of its type, IX_NOT_PLAIN */
     u64map_t sets_by_key; /* (object << 32 | relation) -> set index */
     ix_set_t *sets;
     size_t nsets, sets_cap;
@@ -338,6 +338,8 @@ nova_status nova_policy_index_add(nova_policy_index_t *ix, const nova_policy_tup
         t->condition && *t->condition ? intern(ix, t->condition, strlen(t->condition)) : 0;
     if (!oid || !rid || !uid || (t->condition && *t->condition && !cid))
         return NOVA_NOMEM;
+    if (u.wildcard || u.relation.len)
+        ix->known[uid] |= IX_NOT_PLAIN;
     if (!note_object(ix, t->object, strlen(t->object)))
         return NOVA_NOMEM;
     if (!u.wildcard && !note_object(ix, u.type.base, (size_t)(u.id.base + u.id.len - u.type.base)))
@@ -425,4 +427,9 @@ size_t nova_policy_index_memory(const nova_policy_index_t *ix)
     for (size_t i = 0; i < ix->nobjs; i++)
         b += ix->objs[i].cap * sizeof(uint32_t);
     return b;
+}
+
+bool ix_plain_user(const nova_policy_index_t *ix, uint32_t id)
+{
+    return !(ix->known[id] & IX_NOT_PLAIN);
 }

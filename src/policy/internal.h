@@ -194,6 +194,11 @@ uint32_t ix_lookup(const nova_policy_index_t *ix, const char *s, size_t n);
 const char *ix_string(const nova_policy_index_t *ix, uint32_t id, size_t *len);
 /* The tuples of (object id, relation id), or NULL. */
 const ix_set_t *ix_find(const nova_policy_index_t *ix, uint32_t object, uint32_t relation);
+/* Bit of an interned string: it was written as a tuple's user that is a wildcard or a
+ * userset (so a scan for one plain user may skip every other plain user unparsed). */
+#define IX_NOT_PLAIN 2
+/* true unless id was written as a wildcard or userset user. */
+bool ix_plain_user(const nova_policy_index_t *ix, uint32_t id);
 /* Calls fn for every known object of the type (objects of tuples, and object parts of users). */
 void ix_objects_of_type(const nova_policy_index_t *ix, const char *type, size_t n,
                         void (*fn)(void *arg, const char *object), void *arg);
