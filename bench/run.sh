@@ -12,6 +12,7 @@
 #   refresh_grants   SDK-session refresh grants per second (single-use tokens, 16 chains)
 #   audit_append_*   the cost of one audit append on SQLite and on PostgreSQL
 #   vision, vision_search  bench/vision.sh: the face engine and duplicate-face search
+#   policy           bench/policy.sh: the relationship engine on 1e6 tuples, HTTP check, SpiceDB
 #   idv              bench/idv.sh: OCR + MRZ read rate and latency on 200 generated documents
 #   ledger           bench/ledger.sh: postings/s and p50/p99, single and batched, uniform and
 #                    hot account, SQLite and PostgreSQL, against SELECT ... FOR UPDATE
@@ -281,6 +282,8 @@ scenario attack_bodies \
 # liveness, against the tfjs reference) and vision_search.json (duplicate search to 1e6).
 NOVA_BENCH_BUILD=$BUILD BENCH_RESULTS=$RESULTS bash bench/vision.sh ||
     echo "bench: bench/vision.sh failed; vision results not refreshed" >&2
+NOVA_BENCH_BUILD=$BUILD BENCH_RESULTS=$RESULTS bash bench/policy.sh ||
+    echo "bench: bench/policy.sh failed; policy results not refreshed" >&2
 NOVA_BENCH_BUILD=$BUILD BENCH_RESULTS=$RESULTS bash bench/idv.sh ||
     echo "bench: bench/idv.sh failed; idv results not refreshed" >&2
 NOVA_BENCH_BUILD=$BUILD BENCH_RESULTS=$RESULTS bash bench/ledger.sh ||
