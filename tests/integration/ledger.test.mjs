@@ -637,11 +637,9 @@ function prng(seed) {
 test('model: a seeded random workload from 2 novad processes and 16 clients matches the model exactly', async () => {
   const seed = Number(process.env.LEDGER_SEED || Math.floor(Math.random() * 2 ** 31));
   const steps = Number(process.env.LEDGER_STEPS || 600);
-  console.log(`# ledger model: LEDGER_SEED=${seed} LEDGER_STEPS=${steps}`);
+  console.log(`# ledger model: LEDGER_SEED=${seed} LEDGER_STEPS=${steps} (each of 16 clients replays its operations from the seed; their interleaving is the scheduler's)`);
   const second = await startNova({}, { shareWith: nova });
   try {
-    const rnd = prng(seed);
-    const pick = (a) => a[Math.floor(rnd() * a.length)];
     const cents = (v) => (v / 100).toFixed(2);
     const wallets = [];
     const treasury = await account(nova, { type: 'treasury' });
@@ -659,20 +657,48 @@ test('model: a seeded random workload from 2 novad processes and 16 clients matc
     }
     const fits = (a, extraDebit) => !a.dmnec || a.dp + a.dpend + extraDebit <= a.cp + a.od;
     const acked = [];
-    const holds = [];
-    const postings = [];
-    const answers = new Map();
-    let step = 0;
+    const expiring = [];
     const nodes = [nova, second];
     // Tokens name their issuer (each novad's own address): one token per process.
     const toks = new Map([[nova, tok], [second, await token(second, ten)]]);
     const post = (n, body) => call(n, 'POST', '/v1/core/postings', { tok: toks.get(n), body });
+    // Each client has its own generator (seed, client) and its own holds, postings and
+    // answers, so a seed replays every client's sequence of operations; only their
+    // interleaving is left to the scheduler.
     async function client(c) {
       const n = nodes[c % 2];
-      while (step < steps) {
-        const s = step++;
+      const rnd = prng(seed * 31 + c);
+      const pick = (a) => a[Math.floor(rnd() * a.length)];
+      const holds = [];
+      const postings = [];
+      const answers = new Map();
+      for (let i = 0; i < Math.ceil(steps / 16); i++) {
+        const s = `${c}-${i}`;
         const kind = rnd();
-        if (kind < 0.15) { // fund a wallet from the treasury
+        if (kind < 0.03) { // open another wallet
+          const id = await account(n, { flags: { debits_must_not_exceed_credits: true } }, toks.get(n));
+          add(id, { dmnec: true, od: 0 });
+          wallets.push(id);
+        } else if (kind < 0.06) { // linked: A pays B, B pays C, all or nothing, in order
+          const a = pick(wallets), b = pick(wallets), d = pick(wallets), v = 1 + Math.floor(rnd() * 2000);
+          const batch = [
+            { id: `mb${seed}-${s}-0`, entries: [entry(a, 'debit', cents(v)), entry(b, 'credit', cents(v))] },
+            { id: `mb${seed}-${s}-1`, entries: [entry(b, 'debit', cents(v)), entry(d, 'credit', cents(v))] },
+          ];
+          const r = await call(n, 'POST', '/v1/core/postings:batch', { tok: toks.get(n), body: { postings: batch } });
+          if (r.status === 201) {
+            model.get(a).dp += v; model.get(b).cp += v; model.get(b).dp += v; model.get(d).cp += v;
+            acked.push(batch[0].id, batch[1].id);
+          } else {
+            assert.equal(r.status, 422, r.text);
+            assert.equal(r.json.code, 'insufficient_funds');
+          }
+        } else if (kind < 0.09) { // a hold that expires by itself
+          const from = pick(wallets), v = 1 + Math.floor(rnd() * 500);
+          const body = { id: `mx${seed}-${s}`, pending: true, expires_at: Math.floor(Date.now() / 1000) + 2, entries: [entry(from, 'debit', cents(v)), entry(treasury, 'credit', cents(v))] };
+          const r = await post(n, body);
+          if (r.status === 201) { model.get(from).dpend += v; model.get(treasury).cpend += v; expiring.push({ id: body.id, from, v, at: body.expires_at }); } else assert.equal(r.json.code, 'insufficient_funds', r.text);
+        } else if (kind < 0.15) { // fund a wallet from the treasury
           const w = pick(wallets), v = 1 + Math.floor(rnd() * 5000);
           const body = { id: `m${seed}-${s}`, entries: [entry(treasury, 'debit', cents(v)), entry(w, 'credit', cents(v))] };
           const r = await post(n, body);
@@ -729,6 +755,17 @@ test('model: a seeded random workload from 2 novad processes and 16 clients matc
       }
     }
     await Promise.all(Array.from({ length: 16 }, (_, c) => client(c)));
+    // The expiring holds: once past their time, each is void (by the sweep, or by this post,
+    // which finds it expired), and its reservation released.
+    const last = Math.max(0, ...expiring.map((h) => h.at));
+    while (Math.floor(Date.now() / 1000) < last + 1) await new Promise((ok) => setTimeout(ok, 200));
+    for (const h of expiring) {
+      const r = await call(second, 'POST', `/v1/core/postings/${h.id}/post`, { tok: toks.get(second) });
+      assert.equal(r.status, 409, r.text);
+      assert.ok(['hold_expired', 'hold_not_pending'].includes(r.json.code), r.text);
+      assert.equal((await call(nova, 'GET', '/v1/core/postings/' + h.id, { tok })).json.state, 'expired');
+      model.get(h.from).dpend -= h.v; model.get(treasury).cpend -= h.v;
+    }
     // Every account against the model; no flag or overdraft line broken; all sums zero.
     let net = 0;
     for (const [id, m] of model) {
