@@ -1300,9 +1300,9 @@ int main(int argc, char **argv)
         goto end;
     }
 
-    /* face and mrz commands work on local input with an engine alone: app is NULL */
+    /* face, mrz and policy commands work on local input with an engine alone: app is NULL */
     if (strcmp(cmd->group, "face") == 0 || strcmp(cmd->group, "mrz") == 0 ||
-        strcmp(cmd->group, "ocr") == 0) {
+        strcmp(cmd->group, "ocr") == 0 || strcmp(cmd->group, "policy") == 0) {
         rc = cmd->run(NULL, &ar, &c, c.pos + words);
         goto end;
     }
