@@ -41,7 +41,7 @@ typedef struct nova_ledger_account {
     int64_t updated_at;
 } nova_ledger_account_t;
 
-/* A savings product (tenant configuration). */
+/* A savings or overdraft product (tenant configuration). */
 typedef struct nova_ledger_product {
     const char *id;
     const char *kind; /* "savings" */
@@ -49,7 +49,7 @@ typedef struct nova_ledger_product {
     const char *rate;             /* annual, decimal string ("0.05") */
     const char *day_count;        /* "ACT/365", "ACT/360", "30/360" */
     int64_t min_balance;          /* minor units: no interest on a day that ends below it */
-    const char *interest_account; /* pays the interest (an expense account) */
+    const char *interest_account; /* pays savings interest / receives overdraft interest */
     const char *accrual_account;  /* holds it until the month ends */
     int64_t updated_at;
 } nova_ledger_product_t;

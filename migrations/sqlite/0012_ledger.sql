@@ -100,13 +100,14 @@ CREATE TABLE ledger_limit_usage (
     PRIMARY KEY (tenant_id, account_id, period)
 ) STRICT, WITHOUT ROWID;
 
--- Savings products (tenant configuration): an annual rate (decimal string), a day-count
--- convention, a minimum balance, the account interest is paid from and the account it accrues
--- in until the month ends. Accounts name theirs in ledger_accounts.product.
+-- Savings and overdraft products (tenant configuration): an annual rate (decimal string), a
+-- day-count convention, a minimum balance, the interest account (pays savings interest,
+-- receives overdraft interest) and the account it accrues in until the month ends. Accounts
+-- name theirs in ledger_accounts.product.
 CREATE TABLE ledger_products (
     tenant_id TEXT NOT NULL REFERENCES tenants (id),
     id TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('savings')),
+    kind TEXT NOT NULL CHECK (kind IN ('savings', 'overdraft')),
     currency TEXT NOT NULL,
     rate TEXT NOT NULL,
     day_count TEXT NOT NULL,

@@ -1565,8 +1565,8 @@ static void products_put(nova_req_t *r, void *ud)
     p.day_count = json_string_value(json_object_get(body, "day_count"));
     p.interest_account = json_string_value(json_object_get(body, "interest_account"));
     p.accrual_account = json_string_value(json_object_get(body, "accrual_account"));
-    if (!p.kind || strcmp(p.kind, "savings") != 0)
-        bad = "/kind", why = "required: \"savings\"";
+    if (!p.kind || (strcmp(p.kind, "savings") != 0 && strcmp(p.kind, "overdraft") != 0))
+        bad = "/kind", why = "required: \"savings\" or \"overdraft\"";
     else if (!p.currency || !nova_ledger_currency(p.currency))
         bad = "/currency", why = "required: an ISO 4217 currency code Nova knows";
     else if (nova_ledger_rate_parse(p.rate, &rate) != NOVA_OK)
@@ -1634,10 +1634,25 @@ static void products_get(nova_req_t *r, void *ud)
 }
 
 /* One accrual posting (fixed id, deterministic body) through the posting path. */
+/* Charging overdraft interest to an overdrawn account: the charge may take it past its line
+ * (the bank's decision, as every bank makes it), and a frozen account is charged too; a closed
+ * one is not, and totals stay bounded. */
+static nova_ledger_refusal check_charge(const nova_ledger_account_t *a,
+                                        const nova_ledger_balance_t *delta, void *ud)
+{
+    const int64_t *now = ud;
+    nova_ledger_rules_t rules = rules_of(a);
+    rules.flags = 0;
+    if (rules.status == NOVA_LEDGER_FROZEN)
+        rules.status = NOVA_LEDGER_OPEN;
+    return nova_ledger_check(&rules, &a->balance, delta, *now);
+}
+
 static nova_status accrual_post(nova_store_t *s, nova_arena_t *ar, const nova_audit_actor_t *by,
                                 const char *tenant, const char *id, const char *from,
                                 const char *to, const char *currency, int64_t amount,
-                                const char *description, nova_ledger_accrual_run_t *run)
+                                const char *description, nova_ledger_check_fn check,
+                                nova_ledger_accrual_run_t *run)
 {
     char v[32];
     nova_ledger_amount_format(currency, amount, v, sizeof(v));
@@ -1660,8 +1675,8 @@ static nova_status accrual_post(nova_store_t *s, nova_arena_t *ar, const nova_au
     if (st != NOVA_OK)
         return st;
     posting_view view = {p->canonical, "posting", "posted", NULL, by->id, now, 0, 0};
-    nova_ledger_write_t w = {p,   deltas,        nd,   "posting",      NULL,  0,     amount, by->id,
-                             now, check_account, &now, render_posting, &view, false, NULL,   NULL};
+    nova_ledger_write_t w = {p,   deltas, nd,   "posting",      NULL,  0,     amount, by->id,
+                             now, check,  &now, render_posting, &view, false, NULL,   NULL};
     nova_audit_entry_t e;
     st = nova_audit_entry_make(&e, ar, by, tenant, "ledger.posting.create", "posting", id,
                                json_pack("{s:s,s:s}", "kind", "posting", "purpose", "interest"));
@@ -1699,12 +1714,21 @@ static nova_status accrue_account(nova_store_t *s, nova_arena_t *ar, const nova_
                                   int day, int64_t start, const char *dtext,
                                   nova_ledger_accrual_run_t *run)
 {
-    /* The month's cumulative accrual before this day and after it. */
+    /* The month's cumulative accrual before this day and after it. An overdraft product
+     * charges on what the account is overdrawn by, at the account's own line rate when it
+     * has one. */
+    bool od = strcmp(pr->kind, "overdraft") == 0;
+    int64_t own_rate;
+    if (od && a->overdraft_rate && a->overdraft_rate[0] &&
+        nova_ledger_rate_parse(a->overdraft_rate, &own_rate) == NOVA_OK)
+        rate = own_rate;
     int64_t cum = 0, before = 0, month_start = start - (int64_t)(day - 1) * 86400;
     nova_status st = NOVA_OK;
     for (int d = 1; st == NOVA_OK && d <= day; d++) {
         int64_t bal = 0, nano = 0;
         st = eod_balance(s, tenant, a, month_start + (int64_t)d * 86400, &bal);
+        if (od)
+            bal = bal < 0 ? -bal : 0;
         if (st == NOVA_OK)
             st = nova_ledger_interest_day(bal, rate, (nova_ledger_daycount)dc, pr->min_balance,
                                           year, month, d, &nano);
@@ -1718,15 +1742,25 @@ static nova_status accrue_account(nova_store_t *s, nova_arena_t *ar, const nova_
     const char *id = nova_arena_printf(ar, "accrue:%s:%s:%s", pr->id, a->id, dtext);
     if (id == NULL)
         return NOVA_NOMEM;
+    /* Savings: the interest account pays into the accrual account, which pays the saver at
+     * the month's end. Overdraft: the accrual account (interest receivable) is owed by the
+     * interest (income) account's side, and the month's total is charged to the account. */
     if (today > 0)
-        st = accrual_post(s, ar, by, tenant, id, pr->interest_account, pr->accrual_account,
-                          pr->currency, today, "interest accrued", run);
+        st =
+            od ? accrual_post(s, ar, by, tenant, id, pr->accrual_account, pr->interest_account,
+                              pr->currency, today, "overdraft interest accrued", check_account, run)
+               : accrual_post(s, ar, by, tenant, id, pr->interest_account, pr->accrual_account,
+                              pr->currency, today, "interest accrued", check_account, run);
     int64_t total = cum / 1000000000LL;
     if (st == NOVA_OK && total > 0 && nova_ledger_last_day(year, month, day)) {
-        const char *pid = nova_arena_printf(ar, "payout:%s:%s:%.7s", pr->id, a->id, dtext);
-        st = pid ? accrual_post(s, ar, by, tenant, pid, pr->accrual_account, a->id, pr->currency,
-                                total, "interest paid", run)
-                 : NOVA_NOMEM;
+        const char *pid =
+            nova_arena_printf(ar, "%s:%s:%s:%.7s", od ? "charge" : "payout", pr->id, a->id, dtext);
+        if (pid == NULL)
+            return NOVA_NOMEM;
+        st = od ? accrual_post(s, ar, by, tenant, pid, a->id, pr->accrual_account, pr->currency,
+                               total, "overdraft interest charged", check_charge, run)
+                : accrual_post(s, ar, by, tenant, pid, pr->accrual_account, a->id, pr->currency,
+                               total, "interest paid", check_account, run);
     }
     return st;
 }

@@ -657,16 +657,24 @@ static void test_accrual_run(void **state)
     assert_int_equal(nova_store_tenant_create(s, &t, NULL, &te), NOVA_OK);
     /* 2026-11-01T00:00:10Z: the treasury funds the savings account with KES 1,000,000.00. */
     nova_time_set_fake(1793491210);
-    const char *ids[] = {"treasury", "interest-expense", "interest-accrued", "saver", "small"};
-    const char *types[] = {"treasury", "fees", "suspense", "savings", "savings"};
-    for (int i = 0; i < 5; i++) {
+    const char *ids[] = {"treasury", "interest-expense", "interest-accrued", "saver",
+                         "small",    "od-income",        "od-receivable",    "borrower"};
+    const char *types[] = {"treasury", "fees", "suspense", "savings",
+                           "savings",  "fees", "suspense", "customer_wallet"};
+    const char *products[] = {"", "", "", "save365", "save365", "", "", "od"};
+    for (int i = 0; i < 8; i++) {
         nova_ledger_account_t acc = {.tenant_id = tenant,
                                      .id = ids[i],
                                      .currency = "KES",
                                      .type = types[i],
                                      .status = "open",
                                      .created_at = 1,
-                                     .product = i >= 3 ? "save365" : ""};
+                                     .product = products[i]};
+        if (i == 7) { /* a KES 1,000.00 line at 36.5 % a year, used in full */
+            acc.flags = NOVA_LEDGER_DEBITS_MUST_NOT_EXCEED_CREDITS;
+            acc.overdraft_limit = 100000;
+            acc.overdraft_rate = "0.365";
+        }
         char target[64];
         snprintf(target, sizeof(target), "account:%s", ids[i]);
         nova_audit_entry_t ae = {tenant, "test", "ledger.account.create", target, NULL, NULL};
@@ -677,8 +685,13 @@ static void test_accrual_run(void **state)
                                 "interest-expense", "interest-accrued", 1};
     nova_audit_entry_t pe = {tenant, "test", "ledger.product.set", "product:save365", NULL, NULL};
     assert_int_equal(nova_store_ledger_product_put(s, tenant, &pr, &pe), NOVA_OK);
+    nova_ledger_product_t od = {"od", "overdraft", "KES",           "0.10", "ACT/365",
+                                0,    "od-income", "od-receivable", 1};
+    nova_audit_entry_t oe = {tenant, "test", "ledger.product.set", "product:od", NULL, NULL};
+    assert_int_equal(nova_store_ledger_product_put(s, tenant, &od, &oe), NOVA_OK);
     fund(s, &a, tenant, "fund-1", "treasury", "saver", 100000000);
-    fund(s, &a, tenant, "fund-2", "treasury", "small", 99999); /* under the minimum balance */
+    fund(s, &a, tenant, "fund-2", "treasury", "small", 99999);    /* under the minimum balance */
+    fund(s, &a, tenant, "spend", "borrower", "treasury", 100000); /* the whole line */
     /* Run every day of November from 2026-12-05, twice. */
     nova_time_set_fake(1796428800);
     nova_audit_actor_t by = {"test", NULL};
@@ -689,15 +702,16 @@ static void test_accrual_run(void **state)
             snprintf(d, sizeof(d), "2026-11-%02d", day);
             nova_ledger_accrual_run_t run;
             assert_int_equal(nova_ledger_accrue(s, &a, &by, tenant, d, &run), NOVA_OK);
-            assert_int_equal(run.accounts, 2);
+            assert_int_equal(run.accounts, 3);
             assert_int_equal(run.failed, 0);
             posted += run.posted;
             replayed += run.replayed;
             nova_arena_reset(&a);
         }
-        /* 30 daily accruals and one payout; the second pass posts nothing. */
+        /* 30 daily accruals and one payout each for the saver and the borrower; the second
+         * pass posts nothing. */
         assert_int_equal(pass ? posted : replayed, 0);
-        assert_int_equal(pass ? replayed : posted, 31);
+        assert_int_equal(pass ? replayed : posted, 62);
     }
     /* KES 100.00 a day for 30 days, paid on the 30th; the accrual account back to zero. */
     nova_ledger_account_t saver, accrued, expense, small;
@@ -712,6 +726,17 @@ static void test_accrual_run(void **state)
     assert_int_equal(accrued.balance.debits_posted, 30 * 10000);
     assert_int_equal(expense.balance.debits_posted, 30 * 10000);
     assert_int_equal(small.balance.credits_posted, 99999);
+    /* The borrower: KES 1.00 a day at its line's 36.5 % (not the product's 10 %), charged on
+     * the 30th although it takes the account past its line. */
+    nova_ledger_account_t borrower, income, receivable;
+    assert_int_equal(nova_store_ledger_account_get(s, &a, tenant, "borrower", &borrower), NOVA_OK);
+    assert_int_equal(nova_store_ledger_account_get(s, &a, tenant, "od-income", &income), NOVA_OK);
+    assert_int_equal(nova_store_ledger_account_get(s, &a, tenant, "od-receivable", &receivable),
+                     NOVA_OK);
+    assert_int_equal(borrower.balance.debits_posted, 100000 + 30 * 100);
+    assert_int_equal(income.balance.credits_posted, 30 * 100);
+    assert_int_equal(receivable.balance.debits_posted, 30 * 100);
+    assert_int_equal(receivable.balance.credits_posted, 30 * 100);
     nova_ledger_posting_row_t row;
     assert_int_equal(
         nova_store_ledger_posting_get(s, &a, tenant, "accrue:save365:saver:2026-11-07", &row),
