@@ -109,6 +109,13 @@ def mrz_td2(p):
     return [l1, l2 + check_digit(comp)]
 
 
+def mrz_names(fmt, lines):
+    """The names as the zone holds them (cut to the field's width, as ICAO truncates)."""
+    field = lines[2] if fmt == "TD1" else lines[0][5:]
+    sur, _, giv = field.partition("<<")
+    return sur.replace("<", " ").strip(), giv.strip("<").replace("<", " ").strip()
+
+
 def iso(d):
     return "%04d-%02d-%02d" % d
 
@@ -256,14 +263,14 @@ def main():
             out = degrade(img.copy(), v, rng)
             base = os.path.join(args.outdir, "%s_%s_%03d_%s" % (code.lower(), fmt.lower(), i, v))
             out.save(base + ".jpg", "JPEG", quality=40 if v == "jpeg40" else 90)
+            sur, giv = mrz_names(fmt, lines)
             truth = {
                 "format": fmt, "variant": v, "mrz": lines,
                 "fields": {
                     "document_code": lines[0][:2].replace("<", ""), "issuer": p["issuer"],
                     "document_number": p["document_number"], "nationality": p["nationality"],
                     "birth_date": iso(p["birth"]), "sex": p["sex"],
-                    "expiry_date": iso(p["expiry"]), "surname": p["surname"],
-                    "given_names": p["given_names"],
+                    "expiry_date": iso(p["expiry"]), "surname": sur, "given_names": giv,
                 },
                 "applicant": {
                     "name": p["given_names"] + " " + p["surname"],

@@ -156,6 +156,26 @@ static bool filler_stem(char *w, const char *text)
     return false;
 }
 
+/* Whether a line of text, trimmed, is s (case folded). */
+static bool line_in(const char *s, const char *text)
+{
+    size_t n = strlen(s);
+    for (const char *p = text; p && *p;) {
+        size_t len = strcspn(p, "\n");
+        const char *q = p, *e = p + len;
+        while (q < e && *q == ' ')
+            q++;
+        while (e > q && e[-1] == ' ')
+            e--;
+        if ((size_t)(e - q) == n && strncasecmp(q, s, n) == 0)
+            return true;
+        p += len;
+        if (*p == '\n')
+            p++;
+    }
+    return false;
+}
+
 /* Whether the visual zone prints words[0..i] on one line and words[i+1..] on another: the
  * "<<" between surname and given names was read as one filler ("KAMAU<NALEDI"). */
 static bool split_confirmed(char w[][64], size_t n, size_t i, const char *text)
@@ -195,6 +215,13 @@ static void names_check(json_t *ex, const char *sur, const char *giv, const char
     char sw[NAME_WORDS][64], gw[NAME_WORDS][64];
     size_t ns = split_words(sur, sw), ng = split_words(giv, gw);
     unsigned repairs = 0;
+    /* Trailing given-name words made only of filler confusions go first: they hide a
+     * surname that swallowed the given names ("KAMAUK<NALEDI<<...<<KKKEEE"). */
+    while (ng > 0 && !word_in(gw[ng - 1], text) &&
+           strspn(gw[ng - 1], "KSECX") == strlen(gw[ng - 1])) {
+        ng--;
+        repairs++;
+    }
     /* "<<" read as "<X<" or "<K<": a lone letter the visual zone does not show separates. */
     for (size_t i = 1; ng == 0 && i + 1 < ns; i++)
         if ((strcmp(sw[i], "X") == 0 || strcmp(sw[i], "K") == 0) && !word_in(sw[i], text)) {
@@ -217,11 +244,6 @@ static void names_check(json_t *ex, const char *sur, const char *giv, const char
         repairs += filler_stem(sw[i], text);
     for (size_t i = 0; i < ng; i++)
         repairs += filler_stem(gw[i], text);
-    while (ng > 0 && !word_in(gw[ng - 1], text) &&
-           strspn(gw[ng - 1], "KSECX") == strlen(gw[ng - 1])) {
-        ng--;
-        repairs++;
-    }
     bool ok = ns > 0;
     char s2[256] = "", g2[256] = "";
     for (size_t i = 0; i < ns; i++) {
@@ -232,6 +254,10 @@ static void names_check(json_t *ex, const char *sur, const char *giv, const char
         ok = ok && word_in(gw[i], text);
         snprintf(g2 + strlen(g2), sizeof(g2) - strlen(g2), "%s%s", i ? " " : "", gw[i]);
     }
+    /* Several surname words and no given names: proved only when the visual zone prints
+     * them as one line (else the given names may hide in the surname). */
+    if (ns > 1 && ng == 0)
+        ok = ok && line_in(s2, text);
     json_object_set_new(ex, "surname", json_string(s2));
     json_object_set_new(ex, "given_names", json_string(g2));
     json_object_set_new(ex, "names_repaired", json_integer(repairs));

@@ -132,12 +132,25 @@ json_t *idv_mrz_lines(const char *text, unsigned *repairs)
                 fixed++;
             }
         }
-        for (size_t k = 1; k + 1 < l; k++)
-            if (line[k] == 'K' && line[k - 1] == '<' && line[k + 1] == '<' &&
-                (k + 2 >= l || line[k + 2] == '<')) {
-                line[k] = '<';
-                fixed++;
+        /* Fillers read as K: a K (or a run of them) with a filler or the line's end on both
+         * sides is fillers ("<<<<K<K<KKKK", "MOKOENA<K<DAVID"); a K touching a letter or a
+         * digit is part of a word ("ERIK<<", "<<KAMAU"). */
+        for (size_t k = 0; k < l;) {
+            if (line[k] != 'K') {
+                k++;
+                continue;
             }
+            size_t e = k;
+            while (e < l && line[e] == 'K')
+                e++;
+            bool left = k == 0 || line[k - 1] == '<', right = e == l || line[e] == '<';
+            if (left && right && (k > 0 || e < l))
+                for (size_t q = k; q < e; q++) {
+                    line[q] = '<';
+                    fixed++;
+                }
+            k = e;
+        }
         while (l < want)
             line[l++] = '<';
         line[want] = '\0';
