@@ -170,7 +170,9 @@ typedef struct qctx {
     nova_arena_t arena;
     nova_policy_error_t err; /* the first error met */
     bool have_err;
-    bool want_trace; /* record the path of the first tuple that matched */
+    struct memo *memo; /* ListObjects: settled (object, relation) results for its user */
+    unsigned ncycles;  /* cycles met so far (a result that met none is path-independent) */
+    bool want_trace;   /* record the path of the first tuple that matched */
     json_t *trace;
 } qctx_t;
 
@@ -437,8 +439,100 @@ static res_t eval_rw(qctx_t *c, const pol_type_t *ot, const char *obj, size_t ob
     return R_FALSE;
 }
 
+/* ListObjects asks the same user about many objects whose resolutions share most steps (the
+ * units of one parent chain); a result that met no cycle and no error does not depend on the
+ * path it was reached by, so it is kept for the rest of the query and reused where at least as
+ * much depth is left as when it was found (so no depth error is hidden). Open addressing, keys
+ * copied (the query's arena is reset per candidate). */
+typedef struct memo_slot {
+    char *obj;
+    size_t objn;
+    const pol_relation_t *rel;
+    res_t r;
+    int depth; /* reached at this depth: reused only with as much headroom or more */
+} memo_slot_t;
+
+typedef struct memo {
+    memo_slot_t *v;
+    size_t n, cap;
+} memo_t;
+
+static size_t memo_hash(const char *obj, size_t objn, const pol_relation_t *rel)
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)(uintptr_t)rel;
+    for (size_t i = 0; i < objn; i++)
+        h = (h ^ (unsigned char)obj[i]) * 0x100000001b3ULL;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static memo_slot_t *memo_find(memo_t *m, const char *obj, size_t objn, const pol_relation_t *rel)
+{
+    size_t i = memo_hash(obj, objn, rel) & (m->cap - 1);
+    while (m->v[i].obj &&
+           (m->v[i].rel != rel || m->v[i].objn != objn || memcmp(m->v[i].obj, obj, objn) != 0))
+        i = (i + 1) & (m->cap - 1);
+    return &m->v[i];
+}
+
+static void memo_put(memo_t *m, const char *obj, size_t objn, const pol_relation_t *rel, res_t r,
+                     int depth)
+{
+    if (2 * (m->n + 1) > m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 1024;
+        memo_slot_t *v = calloc(cap, sizeof(*v)), *old = m->v;
+        if (!v)
+            return;
+        size_t oldcap = m->cap;
+        m->v = v;
+        m->cap = cap;
+        for (size_t i = 0; i < oldcap; i++)
+            if (old[i].obj)
+                *memo_find(m, old[i].obj, old[i].objn, old[i].rel) = old[i];
+        free(old);
+    }
+    memo_slot_t *sl = memo_find(m, obj, objn, rel);
+    if (sl->obj || !(sl->obj = malloc(objn ? objn : 1)))
+        return;
+    memcpy(sl->obj, obj, objn);
+    sl->objn = objn;
+    sl->rel = rel;
+    sl->r = r;
+    sl->depth = depth;
+    m->n++;
+}
+
+static void memo_free(memo_t *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->v[i].obj);
+    free(m->v);
+}
+
+static res_t check_rel_eval(qctx_t *c, const pol_type_t *ot, const char *obj, size_t objn,
+                            const pol_relation_t *rel, int depth);
+
 static res_t check_rel(qctx_t *c, const pol_type_t *ot, const char *obj, size_t objn,
                        const pol_relation_t *rel, int depth)
+{
+    if (!c->memo)
+        return check_rel_eval(c, ot, obj, objn, rel, depth);
+    if (c->memo->cap) {
+        memo_slot_t *sl = memo_find(c->memo, obj, objn, rel);
+        if (sl->obj && depth <= sl->depth)
+            return sl->r;
+        if (sl->obj)
+            return check_rel_eval(c, ot, obj, objn, rel, depth);
+    }
+    unsigned cycles = c->ncycles;
+    bool had_err = c->have_err;
+    res_t r = check_rel_eval(c, ot, obj, objn, rel, depth);
+    if ((r == R_TRUE || r == R_FALSE) && c->ncycles == cycles && c->have_err == had_err)
+        memo_put(c->memo, obj, objn, rel, r, depth);
+    return r;
+}
+
+static res_t check_rel_eval(qctx_t *c, const pol_type_t *ot, const char *obj, size_t objn,
+                            const pol_relation_t *rel, int depth)
 {
     /* a userset is itself: document:1#viewer is a viewer of document:1 */
     if (c->u.relation.len && strcmp(rel->name, "") != 0 && c->u.relation.len == strlen(rel->name) &&
@@ -451,8 +545,10 @@ static res_t check_rel(qctx_t *c, const pol_type_t *ot, const char *obj, size_t 
                     "resolution depth exceeded (more than %d nested resolutions)", c->max_depth);
     for (int i = 0; i < c->npath; i++)
         if (c->path[i].rel == rel && c->path[i].objn == objn &&
-            memcmp(c->path[i].obj, obj, objn) == 0)
+            memcmp(c->path[i].obj, obj, objn) == 0) {
+            c->ncycles++;
             return R_CYCLE;
+        }
     if (c->npath == MAX_PATH)
         return qerr(c, NOVA_POLICY_E_RESOLUTION_DEPTH, "resolution depth exceeded");
     c->path[c->npath++] = (path_entry_t){obj, objn, rel};
@@ -691,6 +787,8 @@ nova_status nova_policy_list_objects(const nova_policy_query_t *q, const char *t
     if (c.u.relation.len && c.u.type.len == tn && memcmp(c.u.type.base, type, tn) == 0)
         strset_add(&cand, user, (size_t)(c.u.id.base + c.u.id.len - user));
     strset_unique(&cand);
+    memo_t memo = {0};
+    c.memo = &memo;
     json_t *arr = json_array();
     nova_status st = arr ? NOVA_OK : NOVA_NOMEM;
     for (size_t i = 0; i < cand.n && st == NOVA_OK; i++) {
@@ -704,6 +802,8 @@ nova_status nova_policy_list_objects(const nova_policy_query_t *q, const char *t
         }
     }
     strset_free(&cand);
+    memo_free(&memo);
+    c.memo = NULL;
     if (st != NOVA_OK) {
         json_decref(arr);
         if (st == NOVA_INVALID)
