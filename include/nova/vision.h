@@ -325,6 +325,20 @@ nova_status nova_vision_index_search_ivf(const nova_vision_index_t *ix,
                                          double max_distance, size_t k, nova_vision_hit_t *hits,
                                          size_t *n);
 
+/* Removes item (numbered as at insertion; NOVA_NOT_FOUND past the last, or removed already):
+ * its descriptor is zeroed and no search returns it again. Items keep their numbers. */
+nova_status nova_vision_index_remove(nova_vision_index_t *ix, size_t item);
+/* Items added and not removed. */
+size_t nova_vision_index_live(const nova_vision_index_t *ix);
+/* Cells of the IVF (0 when none was built) and the items added since its build. */
+size_t nova_vision_index_cells(const nova_vision_index_t *ix);
+size_t nova_vision_index_unbuilt(const nova_vision_index_t *ix);
+/* A copy of ix (descriptors, removals, IVF and numbering) the caller frees. */
+nova_status nova_vision_index_copy(const nova_vision_index_t *ix, nova_vision_index_t **out);
+/* Brings dst, a copy of src taken when src held dst's size, up to src: appends src's later
+ * items (removed ones stay removed). Removals of earlier items are the caller's to repeat. */
+nova_status nova_vision_index_catch_up(nova_vision_index_t *dst, const nova_vision_index_t *src);
+
 /* ---- JSON, one shape for novactl and the API ---- */
 
 #define NOVA_VISION_JSON_LANDMARKS 0x1

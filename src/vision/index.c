@@ -31,6 +31,8 @@ struct nova_vision_index {
     size_t *start;    /* cell c holds positions start[c] .. start[c + 1] - 1 */
     size_t *order;    /* position -> item, for positions < ivf_items */
     size_t ivf_items; /* items the IVF covers; position = item beyond them */
+    size_t *where;    /* item -> position, for items < ivf_items */
+    size_t removed;   /* items removed: zero descriptor, infinite norm, never within reach */
 };
 
 nova_status nova_vision_index_new(size_t capacity, nova_vision_index_t **out)
@@ -64,7 +66,8 @@ static void ivf_clear(nova_vision_index_t *ix)
 {
     ivf_clear_cells(ix);
     free(ix->order);
-    ix->order = NULL;
+    free(ix->where);
+    ix->order = ix->where = NULL;
     ix->ivf_items = 0;
 }
 
@@ -304,7 +307,8 @@ nova_status nova_vision_index_build_ivf(nova_vision_index_t *ix, size_t nlist, u
     size_t *order = st == NOVA_OK ? malloc(ix->n * sizeof(size_t)) : NULL;
     float *xs = st == NOVA_OK ? malloc(ix->n * D * sizeof(float)) : NULL;
     float *xs2 = st == NOVA_OK ? malloc(ix->n * sizeof(float)) : NULL;
-    if (st == NOVA_OK && (!ix->start || !order || !xs || !xs2))
+    size_t *where = st == NOVA_OK ? malloc(ix->n * sizeof(size_t)) : NULL;
+    if (st == NOVA_OK && (!ix->start || !order || !xs || !xs2 || !where))
         st = NOVA_NOMEM;
     if (st == NOVA_OK) {
         memset(count, 0, nlist * sizeof(size_t));
@@ -319,16 +323,20 @@ nova_status nova_vision_index_build_ivf(nova_vision_index_t *ix, size_t nlist, u
             memcpy(xs + pos * D, ix->x + i * D, D * sizeof(float));
             xs2[pos] = ix->norm2[i];
         }
+        for (size_t pos = 0; pos < ix->n; pos++)
+            where[order[pos]] = pos;
         free(ix->x);
         free(ix->norm2);
         free(ix->order);
-        ix->x = xs, ix->norm2 = xs2, ix->order = order, ix->cap = ix->n;
+        free(ix->where);
+        ix->x = xs, ix->norm2 = xs2, ix->order = order, ix->where = where, ix->cap = ix->n;
         xs = xs2 = NULL;
-        order = NULL;
+        order = where = NULL;
         ix->nlist = nlist;
         ix->ivf_items = ix->n;
     }
     free(order);
+    free(where);
     free(xs);
     free(xs2);
     free(label);
@@ -387,4 +395,94 @@ nova_status nova_vision_index_search_ivf(const nova_vision_index_t *ix,
     free(dots);
     finish(&t, n);
     return st;
+}
+
+static size_t position(const nova_vision_index_t *ix, size_t item)
+{
+    return item < ix->ivf_items ? ix->where[item] : item;
+}
+
+nova_status nova_vision_index_remove(nova_vision_index_t *ix, size_t item)
+{
+    if (item >= ix->n)
+        return NOVA_NOT_FOUND;
+    size_t pos = position(ix, item);
+    if (isinf(ix->norm2[pos]))
+        return NOVA_NOT_FOUND;
+    /* |x|^2 + |q|^2 - 2 x.q is +inf for every q: no threshold reaches it */
+    memset(ix->x + pos * D, 0, D * sizeof(float));
+    ix->norm2[pos] = INFINITY;
+    ix->removed++;
+    return NOVA_OK;
+}
+
+size_t nova_vision_index_live(const nova_vision_index_t *ix)
+{
+    return ix->n - ix->removed;
+}
+
+size_t nova_vision_index_cells(const nova_vision_index_t *ix)
+{
+    return ix->nlist;
+}
+
+size_t nova_vision_index_unbuilt(const nova_vision_index_t *ix)
+{
+    return ix->n - ix->ivf_items;
+}
+
+static void *copy_of(const void *p, size_t len)
+{
+    void *q = malloc(len ? len : 1);
+    if (q && len)
+        memcpy(q, p, len);
+    return q;
+}
+
+nova_status nova_vision_index_copy(const nova_vision_index_t *ix, nova_vision_index_t **out)
+{
+    nova_vision_index_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NOVA_NOMEM;
+    *c = *ix;
+    c->cap = ix->n ? ix->n : 1;
+    c->x = copy_of(ix->x, ix->n * D * sizeof(float));
+    c->norm2 = copy_of(ix->norm2, ix->n * sizeof(float));
+    c->cent = c->cent2 = NULL;
+    c->start = c->order = c->where = NULL;
+    bool ok = c->x && c->norm2;
+    if (ok && ix->nlist) {
+        c->cent = copy_of(ix->cent, ix->nlist * D * sizeof(float));
+        c->cent2 = copy_of(ix->cent2, ix->nlist * sizeof(float));
+        c->start = copy_of(ix->start, (ix->nlist + 1) * sizeof(size_t));
+        ok = c->cent && c->cent2 && c->start;
+    }
+    if (ok && ix->ivf_items) {
+        c->order = copy_of(ix->order, ix->ivf_items * sizeof(size_t));
+        c->where = copy_of(ix->where, ix->ivf_items * sizeof(size_t));
+        ok = c->order && c->where;
+    }
+    if (!ok) {
+        nova_vision_index_free(c);
+        return NOVA_NOMEM;
+    }
+    *out = c;
+    return NOVA_OK;
+}
+
+nova_status nova_vision_index_catch_up(nova_vision_index_t *dst, const nova_vision_index_t *src)
+{
+    if (dst->n > src->n || src->ivf_items > dst->n)
+        return NOVA_INVALID;
+    for (size_t item = dst->n; item < src->n; item++) {
+        /* src's items past dst's size were added after every build src had: position = item */
+        const float *v = src->x + item * D;
+        bool gone = isinf(src->norm2[item]);
+        nova_status st = nova_vision_index_add(dst, v);
+        if (st == NOVA_OK && gone)
+            st = nova_vision_index_remove(dst, item);
+        if (st != NOVA_OK)
+            return st;
+    }
+    return NOVA_OK;
 }

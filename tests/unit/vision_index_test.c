@@ -4,10 +4,12 @@
  * threshold; the IVF's recall against exact search on a gallery of synthetic applicants
  * (each an identity centre plus capture noise, the spread of face-api descriptors: same
  * person about 0.4 apart, different people about 0.9); descriptors added after a build; bad
- * arguments.
+ * arguments; removals (before and after a build) and the background rebuild's protocol: a
+ * copy built while the original takes adds and removals, then caught up to it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -167,11 +169,89 @@ static void test_ivf_recall(void **state)
     nova_vision_index_free(ix);
 }
 
+/* Every item of ix within reach of itself, by exact and IVF search, unless removed. */
+static void check_items(nova_vision_index_t *ix, const float *x, size_t n, const bool *gone)
+{
+    for (size_t i = 0; i < n; i++) {
+        nova_vision_hit_t h[4];
+        size_t k;
+        assert_int_equal(nova_vision_index_search(ix, x + i * D, 0.05, 4, h, &k), NOVA_OK);
+        assert_int_equal(k, gone[i] ? 0 : 1);
+        if (k)
+            assert_int_equal(h[0].item, i);
+        assert_int_equal(nova_vision_index_search_ivf(ix, x + i * D, 4, 0.05, 4, h, &k), NOVA_OK);
+        if (gone[i])
+            assert_int_equal(k, 0);
+        else if (k) /* the IVF may miss (4 of 16 cells), never return another item */
+            assert_int_equal(h[0].item, i);
+    }
+}
+
+static void test_remove_copy_catch_up(void **state)
+{
+    (void)state;
+    enum { N = 2000, LATE = 300 };
+    float *x = malloc((N + LATE) * D * sizeof(float));
+    bool gone[N + LATE] = {false};
+    assert_non_null(x);
+    nova_vision_index_t *ix, *cp;
+    assert_int_equal(nova_vision_index_new(8, &ix), NOVA_OK);
+    for (int i = 0; i < N + LATE; i++)
+        identity(x + i * D);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(nova_vision_index_add(ix, x + i * D), NOVA_OK);
+    /* removed before any build, and twice */
+    assert_int_equal(nova_vision_index_remove(ix, 5), NOVA_OK);
+    gone[5] = true;
+    assert_int_equal(nova_vision_index_remove(ix, 5), NOVA_NOT_FOUND);
+    assert_int_equal(nova_vision_index_remove(ix, N), NOVA_NOT_FOUND);
+    assert_int_equal(nova_vision_index_live(ix), N - 1);
+    assert_int_equal(nova_vision_index_build_ivf(ix, 16, 5, 3), NOVA_OK);
+    assert_int_equal(nova_vision_index_cells(ix), 16);
+    assert_int_equal(nova_vision_index_unbuilt(ix), 0);
+    check_items(ix, x, N, gone);
+    /* removed after the build: items keep their numbers although their rows moved */
+    for (int i = 0; i < N; i += 97) {
+        assert_int_equal(nova_vision_index_remove(ix, (size_t)i),
+                         i == 5 ? NOVA_NOT_FOUND : NOVA_OK);
+        gone[i] = true;
+    }
+    check_items(ix, x, N, gone);
+    /* the rebuild: a copy is rebuilt while the original takes adds and removals */
+    assert_int_equal(nova_vision_index_copy(ix, &cp), NOVA_OK);
+    assert_int_equal(nova_vision_index_size(cp), N);
+    assert_int_equal(nova_vision_index_build_ivf(cp, 20, 5, 9), NOVA_OK);
+    for (int i = N; i < N + LATE; i++)
+        assert_int_equal(nova_vision_index_add(ix, x + i * D), NOVA_OK);
+    assert_int_equal(nova_vision_index_remove(ix, N + 7), NOVA_OK); /* added, then removed */
+    gone[N + 7] = true;
+    assert_int_equal(nova_vision_index_remove(ix, 11), NOVA_OK); /* an older one */
+    gone[11] = true;
+    assert_int_equal(nova_vision_index_unbuilt(ix), LATE);
+    assert_int_equal(nova_vision_index_catch_up(cp, ix), NOVA_OK);
+    assert_int_equal(nova_vision_index_remove(cp, 11), NOVA_OK); /* the caller's to repeat */
+    assert_int_equal(nova_vision_index_size(cp), N + LATE);
+    assert_int_equal(nova_vision_index_live(cp), nova_vision_index_live(ix));
+    assert_int_equal(nova_vision_index_cells(cp), 20);
+    check_items(cp, x, N + LATE, gone);
+    check_items(ix, x, N + LATE, gone);
+    /* an equal copy is a no-op; a copy ahead of the original is refused */
+    assert_int_equal(nova_vision_index_catch_up(ix, cp), NOVA_OK);
+    nova_vision_index_free(cp);
+    assert_int_equal(nova_vision_index_copy(ix, &cp), NOVA_OK);
+    assert_int_equal(nova_vision_index_add(cp, x), NOVA_OK);
+    assert_int_equal(nova_vision_index_catch_up(cp, ix), NOVA_INVALID);
+    nova_vision_index_free(cp);
+    nova_vision_index_free(ix);
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_matches_loop),
         cmocka_unit_test(test_ivf_recall),
+        cmocka_unit_test(test_remove_copy_catch_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
