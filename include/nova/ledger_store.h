@@ -181,6 +181,13 @@ nova_status nova_store_ledger_post_batch(nova_store_t *s, nova_arena_t *ar, cons
                                          const nova_ledger_write_t *w, size_t n,
                                          const nova_audit_entry_t *audit,
                                          nova_ledger_outcome_t *out, size_t *failed);
+/* Records a refused batch: every posting "failed" with the batch's problem, one audit entry,
+ * so the same batch keeps failing the same way. If an id was taken meanwhile, the outcome is
+ * as for nova_store_ledger_post_batch's replay or conflict. */
+nova_status nova_store_ledger_refuse_batch(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                           const nova_ledger_write_t *w, size_t n, int http_status,
+                                           const char *problem, const nova_audit_entry_t *audit,
+                                           nova_ledger_outcome_t *out);
 /* Records a refused posting (state "failed", its problem reply and status) so the same id
  * keeps failing the same way. If the id was taken meanwhile, the outcome is as for
  * nova_store_ledger_post (a replay or NOVA_CONFLICT). */

@@ -911,7 +911,22 @@ static void postings_batch(nova_req_t *r, void *ud)
                                     o->refused_account)
                 : nova_arena_printf(&r->arena, "/postings/%zu%s: %s (account %s)", failed, field,
                                     refusal_detail(o->refusal), o->refused_account);
-        nova_resp_problem(r, 422, nova_ledger_refusal_code(o->refusal), "Unprocessable Content", d);
+        const char *code = nova_ledger_refusal_code(o->refusal);
+        nova_resp_problem(r, 422, code, "Unprocessable Content", d);
+        /* Kept, so the same batch keeps failing the same way. */
+        const char *problem = nova_arena_strndup(&r->arena, r->resp_body.data, r->resp_body.len);
+        nova_audit_entry_t fe;
+        if (problem == NULL ||
+            !audit_make(
+                r, &fe, tenant, "ledger.posting.refuse", "posting", p[0].id,
+                json_pack("{s:s,s:i,s:s}", "kind", "batch", "postings", (int)n, "code", code)))
+            return;
+        st = nova_store_ledger_refuse_batch(s, &r->arena, tenant, w, n, 422, problem, &fe, out);
+        if (st == NOVA_OK && !out[0].replayed)
+            return; /* the problem written above is the reply */
+    }
+    if (st == NOVA_OK && out[0].replayed && out[0].http_status >= 400) {
+        reply_text(r, out[0].http_status, out[0].result, true);
         return;
     }
     if (st == NOVA_CONFLICT) {

@@ -777,13 +777,13 @@ static const nova_sql_t Q_LP_INSERT_MANY = {
     "http_status, amount_total, expires_at, actor, audit_id, created_at) SELECT ?, "
     "json_extract(value, '$.id'), 'posting', json_extract(value, '$.state'), "
     "json_extract(value, '$.digest'), json_extract(value, '$.request'), "
-    "json_extract(value, '$.result'), 201, json_extract(value, '$.total'), "
+    "json_extract(value, '$.result'), json_extract(value, '$.hs'), json_extract(value, '$.total'), "
     "json_extract(value, '$.exp'), ?, ?, ? FROM json_each(?)",
     "INSERT INTO ledger_postings (tenant_id, id, kind, state, digest, request, result, "
     "http_status, amount_total, expires_at, actor, audit_id, created_at) SELECT ?, x.id, "
-    "'posting', x.state, x.digest, x.request, x.result, 201, x.total, x.exp, ?, ?, ? FROM "
+    "'posting', x.state, x.digest, x.request, x.result, x.hs, x.total, x.exp, ?, ?, ? FROM "
     "json_to_recordset(?::json) AS x(id text, state text, digest text, request text, result "
-    "text, total bigint, exp bigint)"};
+    "text, hs bigint, total bigint, exp bigint)"};
 static const nova_sql_t Q_LE_INSERT_MANY = {
     NOVA_Q_LE_INSERT_MANY, "ledger entries insert (batch)",
     "INSERT INTO ledger_entries (tenant_id, posting_id, seq, account_id, credit, currency, "
@@ -802,9 +802,11 @@ static void json_str(nova_buf_t *b, const char *name, const char *v, bool comma)
     nova_buf_append(b, "\"", 1);
 }
 
+/* failed: every row records the batch's refusal (state "failed", out[i] its problem). */
 static nova_status insert_postings_many(nova_store_t *s, const char *tenant_id,
                                         const nova_ledger_write_t *w, size_t n,
-                                        const nova_ledger_outcome_t *out, const char *audit_id)
+                                        const nova_ledger_outcome_t *out, const char *audit_id,
+                                        bool failed)
 {
     nova_buf_t b;
     nova_buf_init(&b);
@@ -813,12 +815,12 @@ static nova_status insert_postings_many(nova_store_t *s, const char *tenant_id,
         const nova_ledger_posting_t *p = w[i].posting;
         nova_buf_append_cstr(&b, i ? ",{" : "{");
         json_str(&b, "id", p->id, false);
-        json_str(&b, "state", p->pending ? "pending" : "posted", true);
+        json_str(&b, "state", failed ? "failed" : p->pending ? "pending" : "posted", true);
         json_str(&b, "digest", p->digest, true);
         json_str(&b, "request", p->canonical, true);
         json_str(&b, "result", out[i].result, true);
-        nova_buf_printf(&b, ",\"total\":%lld,\"exp\":%lld}", (long long)w[i].amount_total,
-                        (long long)p->expires_at);
+        nova_buf_printf(&b, ",\"hs\":%d,\"total\":%lld,\"exp\":%lld}", out[i].http_status,
+                        (long long)w[i].amount_total, (long long)p->expires_at);
     }
     nova_status st = nova_buf_append(&b, "]", 1);
     nova_sql_param_t q[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(w[0].actor),
@@ -943,7 +945,7 @@ nova_status nova_store_ledger_post_batch(nova_store_t *s, nova_arena_t *ar, cons
             st = NOVA_NOMEM;
     }
     if (st == NOVA_OK)
-        st = insert_postings_many(s, tenant_id, w, n, out, rec.id);
+        st = insert_postings_many(s, tenant_id, w, n, out, rec.id, false);
     for (size_t i = 0; st == NOVA_OK && i < n; i++) {
         st = post_in_tx(s, ar, tenant_id, &w[i], NULL, rec.id, &out[i], false);
         if (st != NOVA_OK)
@@ -1267,4 +1269,41 @@ nova_status nova_store_ledger_accounts_of_product(nova_store_t *s, nova_arena_t 
                             NOVA_SQL_P_TEXT(after), NOVA_SQL_P_INT((int64_t)limit)};
     return nova_store_get_all(s, &Q_LA_BY_PRODUCT, tenant_id, p, 4, ar, read_account_row,
                               sizeof(nova_ledger_account_t), (void **)out, n);
+}
+
+nova_status nova_store_ledger_refuse_batch(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                           const nova_ledger_write_t *w, size_t n, int http_status,
+                                           const char *problem, const nova_audit_entry_t *audit,
+                                           nova_ledger_outcome_t *out)
+{
+    if (!valid_id(tenant_id) || n == 0 || n > NOVA_LEDGER_BATCH_MAX || !problem ||
+        !audit_ok(audit, tenant_id))
+        return NOVA_INVALID;
+    for (size_t i = 0; i < n; i++) {
+        memset(&out[i], 0, sizeof(out[i]));
+        if (!write_ok(&w[i]))
+            return NOVA_INVALID;
+        out[i].result = problem;
+        out[i].http_status = http_status;
+    }
+    nova_status st = tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    nova_audit_record_t rec = {0};
+    st = nova_store_audit_append_tx(s, audit, ar, &rec);
+    if (st == NOVA_OK)
+        st = insert_postings_many(s, tenant_id, w, n, out, rec.id, true);
+    if (st == NOVA_OK)
+        return tx_commit(s);
+    tx_rollback(s);
+    if (st != NOVA_CONFLICT)
+        return st;
+    /* Some id was taken meanwhile: answer as for the batch itself. */
+    for (size_t i = 0; i < n; i++) {
+        memset(&out[i], 0, sizeof(out[i]));
+        st = taken(s, ar, tenant_id, &w[i], &out[i]);
+        if (st != NOVA_OK)
+            return st == NOVA_UNAVAILABLE ? NOVA_CONFLICT : st;
+    }
+    return NOVA_OK;
 }

@@ -353,7 +353,13 @@ test('linked postings: a batch commits all or nothing, in order, and replays as 
   assert.equal(x.json.code, 'insufficient_funds');
   assert.ok(x.json.detail.startsWith('/postings/1/entries/0/account:'), x.json.detail);
   assert.deepEqual((await balances(nova, other)).credits_posted, KES('15.00'));
-  assert.equal((await call(nova, 'GET', '/v1/core/postings/' + bad[0].id, { tok })).status, 404);
+  // The refusal is kept: the same batch fails the same way, even once the funds are there.
+  assert.equal((await call(nova, 'GET', '/v1/core/postings/' + bad[0].id, { tok })).status, 422);
+  assert.equal((await post(nova, { id: uid('fund'), entries: [entry(treasury, 'debit', '1.00'), entry(wallet, 'credit', '1.00')] })).status, 201);
+  const again2 = await batch(bad);
+  assert.equal(again2.status, 422, again2.text);
+  assert.equal(again2.headers.get('idempotent-replayed'), 'true');
+  assert.deepEqual(again2.json, x.json);
   // Ids: another body under a used id, an id twice in one batch, a bad posting named.
   const c = await batch([{ ...ok[0], description: 'other' }]);
   assert.equal(c.status, 409);
