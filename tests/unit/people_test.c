@@ -254,6 +254,102 @@ static void test_cae_settings_and_distance(void **state)
     }
 }
 
+/* SCIM filters (RFC 7644 §3.4.2.2): precedence, case rules, value paths, presence, and a
+ * refusal with its reason for each malformed shape. */
+static bool scim_match(const char *filter, bool want_ok)
+{
+    nova_arena_t ar;
+    nova_arena_init(&ar, 1024);
+    const nova_scim_filter_t *f;
+    const char *why = NULL;
+    nova_status st = nova_scim_filter_parse(&ar, filter, strlen(filter), &f, &why);
+    assert_int_equal(st, want_ok ? NOVA_OK : NOVA_INVALID);
+    bool m = false;
+    if (st == NOVA_OK) {
+        const nova_scim_attr_t attrs[] = {
+            {.path = "id", .str = "usr_1", .case_exact = true},
+            {.path = "username", .str = "Ada@Example.com"},
+            {.path = "emails.value", .str = "Ada@Example.com"},
+            {.path = "emails.type", .str = "work"},
+            {.path = "externalid", .str = "E-7", .case_exact = true},
+            {.path = "displayname", .str = NULL},
+            {.path = "active", .is_bool = true, .b = true},
+        };
+        m = nova_scim_filter_match(f, attrs, sizeof(attrs) / sizeof(attrs[0]));
+    } else {
+        assert_non_null(why);
+        assert_memory_equal(why, "filter: ", 8);
+    }
+    nova_arena_free(&ar);
+    return m;
+}
+
+static void test_scim_filter(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *f;
+        bool match;
+    } ok[] = {
+        {"userName eq \"ada@example.com\"", true}, /* userName: case-insensitive */
+        {"externalId eq \"e-7\"", false},          /* externalId: case-exact */
+        {"externalId EQ \"E-7\"", true},           /* operators: any case */
+        {"userName sw \"ada\" and userName ew \".COM\"", true},
+        {"userName co \"xyz\" or active eq true", true},
+        {"userName co \"xyz\" or active eq true and id eq \"nope\"", false}, /* and binds first */
+        {"(userName co \"xyz\" or active eq true) and id eq \"usr_1\"", true},
+        {"not (active eq true)", false},
+        {"displayName pr", false},
+        {"externalId pr", true},
+        {"displayName eq null", true},
+        {"externalId ne \"E-7\"", false},
+        {"emails[type eq \"work\" and value co \"@example\"]", true},
+        {"emails[type eq \"home\"]", false},
+        {"urn:ietf:params:scim:schemas:core:2.0:User:userName eq \"ADA@example.com\"", true},
+        {"userName gt \"a\" and userName lt \"b\"", true},
+        {"userName eq \"Ada\\u0040Example.com\"", true},
+        {"title eq \"x\"", false}, /* an attribute the user lacks */
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        print_message("%s\n", ok[i].f);
+        assert_int_equal(scim_match(ok[i].f, true), ok[i].match);
+    }
+    static const char *const bad[] = {"",
+                                      "userName",
+                                      "userName eq",
+                                      "userName zz \"a\"",
+                                      "userName eq \"a",
+                                      "(userName eq \"a\"",
+                                      "userName eq \"a\" junk",
+                                      "userName eq \"a\" and",
+                                      "emails[value eq \"a\"",
+                                      "emails[type[value eq \"a\"]]",
+                                      "active gt true",
+                                      "userName eq \"\\q\"",
+                                      "userName eq \"\\u00e9\"",
+                                      "not userName eq \"a\"",
+                                      "1abc eq \"a\"",
+                                      "userName eq 12x",
+                                      NULL};
+    for (size_t i = 0; bad[i]; i++) {
+        print_message("%s\n", bad[i]);
+        (void)scim_match(bad[i], false);
+    }
+    /* Depth and size limits. */
+    char deep[64];
+    memset(deep, '(', 20);
+    strcpy(deep + 20, "id pr");
+    memset(deep + 25, ')', 20);
+    deep[45] = '\0';
+    (void)scim_match(deep, false);
+    nova_buf_t many;
+    nova_buf_init(&many);
+    for (int i = 0; i < 300; i++)
+        (void)nova_buf_printf(&many, "%sid pr", i ? " or " : "");
+    (void)scim_match(many.data, false);
+    nova_buf_free(&many);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_password_policy),
         cmocka_unit_test(test_password_hash),
         cmocka_unit_test(test_cae_settings_and_distance),
+        cmocka_unit_test(test_scim_filter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
