@@ -511,4 +511,36 @@ nova_status nova_scim_filter_parse(nova_arena_t *ar, const char *text, size_t n,
 /* true when the resource whose attribute values are attrs[0..n) matches f. */
 bool nova_scim_filter_match(const nova_scim_filter_t *f, const nova_scim_attr_t *attrs, size_t n);
 
+/* ---- federation and provisioning counters (issue 11 item 10) ---- */
+
+typedef enum nova_fed_protocol { NOVA_FED_SCIM = 0, NOVA_FED_PROTOCOL_N } nova_fed_protocol;
+typedef enum nova_fed_reason {
+    NOVA_FED_TOKEN_MISSING = 0, /* no bearer token of the protocol */
+    NOVA_FED_TOKEN_MALFORMED,
+    NOVA_FED_TOKEN_UNKNOWN, /* unknown or revoked */
+    NOVA_FED_INVALID_FILTER,
+    NOVA_FED_INVALID_SYNTAX,
+    NOVA_FED_INVALID_VALUE,
+    NOVA_FED_INVALID_PATH,
+    NOVA_FED_MUTABILITY,
+    NOVA_FED_UNIQUENESS,
+    NOVA_FED_NOT_FOUND,
+    NOVA_FED_PRECONDITION, /* If-Match did not match */
+    NOVA_FED_UNAVAILABLE,
+    NOVA_FED_OTHER,
+    NOVA_FED_REASON_N
+} nova_fed_reason;
+typedef enum nova_fed_change {
+    NOVA_FED_CREATED = 0,
+    NOVA_FED_REPLACED,
+    NOVA_FED_PATCHED,
+    NOVA_FED_DELETED,
+    NOVA_FED_CHANGE_N
+} nova_fed_change;
+/* Counts a refused federation or provisioning request, shown by nova_people_metrics as
+ * nova_people_federation_failures_total{protocol,reason}. */
+void nova_people_count_federation_failure(nova_fed_protocol proto, nova_fed_reason reason);
+/* Counts a user changed by provisioning: nova_people_provisioned_total{protocol,change}. */
+void nova_people_count_provisioned(nova_fed_protocol proto, nova_fed_change change);
+
 #endif

@@ -43,7 +43,52 @@ static void scim_reply(nova_req_t *r, int status, json_t *j)
 }
 
 /* RFC 7644 §3.12. scim_type may be NULL. */
+/* What a refusal counts as in nova_people_federation_failures_total: by scimType, else by
+ * status (401s name their reason through scim_unauthorized). */
+static nova_fed_reason fed_reason(int status, const char *scim_type)
+{
+    static const struct {
+        const char *type;
+        nova_fed_reason reason;
+    } by_type[] = {
+        {"invalidFilter", NOVA_FED_INVALID_FILTER}, {"invalidSyntax", NOVA_FED_INVALID_SYNTAX},
+        {"invalidValue", NOVA_FED_INVALID_VALUE},   {"invalidPath", NOVA_FED_INVALID_PATH},
+        {"noTarget", NOVA_FED_INVALID_PATH},        {"mutability", NOVA_FED_MUTABILITY},
+        {"uniqueness", NOVA_FED_UNIQUENESS},        {"tooLarge", NOVA_FED_INVALID_SYNTAX},
+    };
+    static const struct {
+        int status;
+        nova_fed_reason reason;
+    } by_status[] = {{404, NOVA_FED_NOT_FOUND},
+                     {412, NOVA_FED_PRECONDITION},
+                     {415, NOVA_FED_INVALID_SYNTAX},
+                     {503, NOVA_FED_UNAVAILABLE}};
+    for (size_t i = 0; scim_type && i < sizeof(by_type) / sizeof(by_type[0]); i++)
+        if (strcmp(scim_type, by_type[i].type) == 0)
+            return by_type[i].reason;
+    for (size_t i = 0; i < sizeof(by_status) / sizeof(by_status[0]); i++)
+        if (status == by_status[i].status)
+            return by_status[i].reason;
+    return NOVA_FED_OTHER;
+}
+
+static void scim_error_body(nova_req_t *r, int status, const char *scim_type, const char *detail);
+
 static void scim_error(nova_req_t *r, int status, const char *scim_type, const char *detail)
+{
+    nova_people_count_federation_failure(NOVA_FED_SCIM, fed_reason(status, scim_type));
+    scim_error_body(r, status, scim_type, detail);
+}
+
+static void scim_unauthorized(nova_req_t *r, nova_fed_reason reason, const char *challenge,
+                              const char *detail)
+{
+    nova_people_count_federation_failure(NOVA_FED_SCIM, reason);
+    nova_resp_header(r, "WWW-Authenticate", challenge);
+    scim_error_body(r, 401, NULL, detail);
+}
+
+static void scim_error_body(nova_req_t *r, int status, const char *scim_type, const char *detail)
 {
     char st[8];
     snprintf(st, sizeof(st), "%d", status);
@@ -106,14 +151,15 @@ static bool scim_auth(nova_req_t *r, nova_api_t *api, scim_caller *c)
     const char *h = nova_req_header(r, "authorization");
     memset(c, 0, sizeof(*c));
     if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || strncmp(h + 7, "scim.", 5) != 0) {
-        nova_resp_header(r, "WWW-Authenticate", "Bearer realm=\"nova\"");
-        scim_error(r, 401, NULL, "a SCIM bearer token of the tenant is required");
+        scim_unauthorized(r, NOVA_FED_TOKEN_MISSING, "Bearer realm=\"nova\"",
+                          "a SCIM bearer token of the tenant is required");
         return false;
     }
     const char *tok = h + 7, *tenant = tok + 5, *dot = strchr(tenant, '.');
     if (dot == NULL || dot == tenant || dot - tenant > 63 || strlen(dot + 1) != 43) {
-        nova_resp_header(r, "WWW-Authenticate", "Bearer realm=\"nova\", error=\"invalid_token\"");
-        scim_error(r, 401, NULL, "the SCIM bearer token is malformed");
+        scim_unauthorized(r, NOVA_FED_TOKEN_MALFORMED,
+                          "Bearer realm=\"nova\", error=\"invalid_token\"",
+                          "the SCIM bearer token is malformed");
         return false;
     }
     char *tid = nova_arena_strndup(&r->arena, tenant, (size_t)(dot - tenant));
@@ -124,8 +170,9 @@ static bool scim_auth(nova_req_t *r, nova_api_t *api, scim_caller *c)
     const char *id = NULL;
     nova_status st = nova_store_scim_token_find(c->s, &r->arena, tid, digest, &id);
     if (st == NOVA_NOT_FOUND || st == NOVA_INVALID) {
-        nova_resp_header(r, "WWW-Authenticate", "Bearer realm=\"nova\", error=\"invalid_token\"");
-        scim_error(r, 401, NULL, "the SCIM bearer token is unknown or revoked");
+        scim_unauthorized(r, NOVA_FED_TOKEN_UNKNOWN,
+                          "Bearer realm=\"nova\", error=\"invalid_token\"",
+                          "the SCIM bearer token is unknown or revoked");
         return false;
     }
     if (st) {
@@ -524,10 +571,12 @@ static void scim_users_create(nova_req_t *r, void *ud)
             st = nova_store_scim_external_set(c.s, c.tenant_id, u.id, in.external_id,
                                               nova_time_now(), &ae);
     }
-    if (st)
+    if (st) {
         scim_status(r, st, why);
-    else
+    } else {
+        nova_people_count_provisioned(NOVA_FED_SCIM, NOVA_FED_CREATED);
         reply_user(r, &c, 201, u.id);
+    }
 end:
     json_decref(body);
 }
@@ -632,8 +681,10 @@ static void scim_users_replace(nova_req_t *r, void *ud)
         }
         if (in.active < 0)
             in.active = 1;
-        if (apply(r, &c, &u, ext, &in))
+        if (apply(r, &c, &u, ext, &in)) {
+            nova_people_count_provisioned(NOVA_FED_SCIM, NOVA_FED_REPLACED);
             reply_user(r, &c, 200, u.id);
+        }
     }
     json_decref(body);
 }
@@ -830,9 +881,10 @@ static void scim_users_patch(nova_req_t *r, void *ud)
         for (size_t i = 0; ok && i < json_array_size(ops); i++)
             ok = json_is_object(json_array_get(ops, i)) &&
                  patch_op(r, json_array_get(ops, i), &in, &u);
-        if (ok && apply(r, &c, &u, ext, &in))
+        if (ok && apply(r, &c, &u, ext, &in)) {
+            nova_people_count_provisioned(NOVA_FED_SCIM, NOVA_FED_PATCHED);
             reply_user(r, &c, 200, u.id);
-        else if (!ok && r->status == 0)
+        } else if (!ok && r->status == 0)
             scim_error(r, 400, "invalidSyntax", "Operations[]: objects");
     }
     json_decref(body);
@@ -846,8 +898,10 @@ static void scim_users_delete(nova_req_t *r, void *ud)
     nova_status st = nova_people_user_delete(c.p, c.s, &r->arena, &c.by, c.tenant_id, r->params[0]);
     if (st)
         scim_status(r, st == NOVA_INVALID ? NOVA_NOT_FOUND : st, "no such user");
-    else
+    else {
+        nova_people_count_provisioned(NOVA_FED_SCIM, NOVA_FED_DELETED);
         nova_resp_body(r, 204, NULL, NULL, 0);
+    }
 }
 
 /* ---- discovery (RFC 7644 §4) ---- */

@@ -355,6 +355,54 @@ static uint64_t get(_Atomic uint64_t *c)
     return atomic_load_explicit(c, memory_order_relaxed);
 }
 
+static _Atomic uint64_t fed_failures[NOVA_FED_PROTOCOL_N][NOVA_FED_REASON_N];
+static _Atomic uint64_t fed_changes[NOVA_FED_PROTOCOL_N][NOVA_FED_CHANGE_N];
+static const char *const fed_protocols[NOVA_FED_PROTOCOL_N] = {"scim"};
+static const char *const fed_reasons[NOVA_FED_REASON_N] = {
+    "token_missing", "token_malformed", "token_unknown", "invalid_filter", "invalid_syntax",
+    "invalid_value", "invalid_path",    "mutability",    "uniqueness",     "not_found",
+    "precondition",  "unavailable",     "other"};
+static const char *const fed_change_names[NOVA_FED_CHANGE_N] = {"created", "replaced", "patched",
+                                                                "deleted"};
+
+void nova_people_count_federation_failure(nova_fed_protocol proto, nova_fed_reason reason)
+{
+    if ((unsigned)proto < NOVA_FED_PROTOCOL_N && (unsigned)reason < NOVA_FED_REASON_N)
+        atomic_fetch_add_explicit(&fed_failures[proto][reason], 1, memory_order_relaxed);
+}
+
+void nova_people_count_provisioned(nova_fed_protocol proto, nova_fed_change change)
+{
+    if ((unsigned)proto < NOVA_FED_PROTOCOL_N && (unsigned)change < NOVA_FED_CHANGE_N)
+        atomic_fetch_add_explicit(&fed_changes[proto][change], 1, memory_order_relaxed);
+}
+
+static nova_status federation_metrics(nova_buf_t *out)
+{
+    nova_status st = nova_buf_append_cstr(
+        out, "# HELP nova_people_federation_failures_total Refused federation and provisioning "
+             "requests, by protocol and reason.\n"
+             "# TYPE nova_people_federation_failures_total counter\n");
+    for (int p = 0; p < NOVA_FED_PROTOCOL_N; p++)
+        for (int r = 0; r < NOVA_FED_REASON_N && st == NOVA_OK; r++)
+            st = nova_buf_printf(
+                out, "nova_people_federation_failures_total{protocol=\"%s\",reason=\"%s\"} %llu\n",
+                fed_protocols[p], fed_reasons[r], (unsigned long long)get(&fed_failures[p][r]));
+    if (st == NOVA_OK)
+        st = nova_buf_append_cstr(
+            out, "# HELP nova_people_provisioned_total Users changed by provisioning, by "
+                 "protocol and change.\n"
+                 "# TYPE nova_people_provisioned_total counter\n");
+    for (int p = 0; p < NOVA_FED_PROTOCOL_N; p++)
+        for (int c = 0; c < NOVA_FED_CHANGE_N && st == NOVA_OK; c++)
+            st = nova_buf_printf(out,
+                                 "nova_people_provisioned_total{protocol=\"%s\",change=\"%s\"} "
+                                 "%llu\n",
+                                 fed_protocols[p], fed_change_names[c],
+                                 (unsigned long long)get(&fed_changes[p][c]));
+    return st;
+}
+
 nova_status nova_people_metrics(nova_buf_t *out)
 {
     nova_status st = nova_buf_append_cstr(
@@ -392,5 +440,7 @@ nova_status nova_people_metrics(nova_buf_t *out)
             (unsigned long long)get(&counters[PEOPLE_M_STEPUP_FAIL]));
     if (st == NOVA_OK)
         st = people_cae_metrics(out);
+    if (st == NOVA_OK)
+        st = federation_metrics(out);
     return st;
 }

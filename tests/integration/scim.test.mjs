@@ -9,10 +9,11 @@ import { startNova, makeTenant, token, call } from './lib.mjs';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+const METRICS = 'scim-metrics-token';
 let nova, admin, adminTok, scimTok, scimId, other, otherScim;
 
 before(async () => {
-  nova = await startNova();
+  nova = await startNova({ NOVA_METRICS_TOKEN: METRICS });
   admin = makeTenant(nova, 'scim-' + Date.now(), 'users:read users:write audit:read');
   adminTok = await token(nova, admin);
   const t = await call(nova, 'POST', '/v1/scim/tokens', { tok: adminTok, body: {} });
@@ -259,4 +260,28 @@ test('DELETE removes the user; a revoked token is refused; every change audited'
   assert.equal((await call(nova, 'DELETE', '/v1/scim/tokens/' + scimId, { tok: adminTok })).status, 204);
   assert.equal((await call(nova, 'DELETE', '/v1/scim/tokens/' + scimId, { tok: adminTok })).status, 404);
   errorOf(await scim('GET', '/Users'), 401);
+});
+
+test('metrics: provisioning by change, refusals by reason (issue 11 item 10)', async () => {
+  const m = await call(nova, 'GET', '/metrics', { tok: METRICS });
+  assert.equal(m.status, 200);
+  const v = (name, labels) => {
+    const line = m.text.split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
+    assert.ok(line, `${name}{${labels}}`);
+    return Number(line.split(' ')[1]);
+  };
+  const fail = (reason) => v('nova_people_federation_failures_total', `protocol="scim",reason="${reason}"`);
+  const prov = (change) => v('nova_people_provisioned_total', `protocol="scim",change="${change}"`);
+  // This novad served only this file's requests: the counts are the ones made above.
+  assert.equal(prov('created'), 6);
+  assert.equal(prov('deleted'), 1);
+  assert.equal(prov('replaced'), 1);
+  assert.ok(prov('patched') >= 8);
+  assert.equal(fail('invalid_filter'), 8);
+  assert.equal(fail('uniqueness'), 3);
+  assert.equal(fail('precondition'), 1);
+  assert.equal(fail('mutability'), 2);
+  assert.equal(fail('token_missing'), 2); // none, and an OAuth token (not a SCIM token)
+  assert.equal(fail('token_unknown'), 3); // a changed secret, a swapped tenant, a revoked token
+  assert.equal(fail('token_malformed'), 1);
 });
