@@ -131,6 +131,11 @@ nova_status nova_people_user_create(nova_people_t *p, nova_store_t *s, nova_aren
                                     const char **why);
 nova_status nova_people_user_get(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                  const char *tenant_id, const char *id, nova_user_view_t *out);
+/* The tenant's user with this email (through its blind index, case folded as at creation).
+ * NOVA_NOT_FOUND when none. */
+nova_status nova_people_user_find_email(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                        const char *tenant_id, const char *email,
+                                        nova_user_view_t *out);
 /* At most limit (1..200) users after the id `after` (NULL: from the start), oldest first. */
 nova_status nova_people_user_list(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                   const char *tenant_id, const char *after, int64_t limit,
@@ -508,6 +513,10 @@ typedef struct nova_scim_attr {
  * with *why (a static string naming what is wrong, for scimType invalidFilter). */
 nova_status nova_scim_filter_parse(nova_arena_t *ar, const char *text, size_t n,
                                    const nova_scim_filter_t **out, const char **why);
+/* true when f is exactly `<path> eq "<string>"` (path lower case, as in nova_scim_attr_t),
+ * with *value the string: the shape an IdP sends before it creates a user, which a caller
+ * can answer through an index instead of a scan. */
+bool nova_scim_filter_is_eq(const nova_scim_filter_t *f, const char *path, const char **value);
 /* true when the resource whose attribute values are attrs[0..n) matches f. */
 bool nova_scim_filter_match(const nova_scim_filter_t *f, const nova_scim_attr_t *attrs, size_t n);
 

@@ -443,3 +443,12 @@ bool nova_scim_filter_match(const nova_scim_filter_t *f, const nova_scim_attr_t 
         return (f->op == OP_EQ) != present;
     return f->op == OP_NE;
 }
+
+bool nova_scim_filter_is_eq(const nova_scim_filter_t *f, const char *path, const char **value)
+{
+    if (f == NULL || f->kind != N_CMP || f->op != OP_EQ || f->vkind != V_STR ||
+        strcmp(f->path, path) != 0)
+        return false;
+    *value = f->value;
+    return true;
+}

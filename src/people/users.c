@@ -170,6 +170,23 @@ nova_status nova_people_user_get(nova_people_t *p, nova_store_t *s, nova_arena_t
     return st ? st : view_of(p, s, ar, &u, out);
 }
 
+nova_status nova_people_user_find_email(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                        const char *tenant_id, const char *email,
+                                        nova_user_view_t *out)
+{
+    char idx[65];
+    const people_keys_t *k;
+    if (!email_valid(email))
+        return NOVA_NOT_FOUND; /* no user can have it */
+    nova_status st = people_keys_get(p, s, tenant_id, &k);
+    if (st)
+        return st;
+    people_email_index(k, email, idx);
+    nova_user_t u;
+    st = nova_store_user_find_email(s, ar, tenant_id, idx, &u);
+    return st ? st : view_of(p, s, ar, &u, out);
+}
+
 nova_status nova_people_user_list(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                   const char *tenant_id, const char *after, int64_t limit,
                                   nova_user_view_t **out, size_t *n)

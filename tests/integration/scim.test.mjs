@@ -132,6 +132,15 @@ test('list: filters (eq, co, sw, and, or, not, value paths), startIndex and coun
   let l = await q('userName eq "PERSON12@example.com"'); // userName is not case-exact
   assert.equal(l.totalResults, 1);
   assert.equal(l.Resources[0].userName, 'person12@example.com');
+  // userName eq goes through the blind index; the same question asked as a scan agrees.
+  assert.deepEqual((await q('emails.value eq "Person12@example.com"')).Resources, l.Resources);
+  assert.deepEqual((await q('userName eq "person12@example.com" and active eq true')).Resources, l.Resources);
+  assert.equal((await q('userName eq "nobody@example.com"')).totalResults, 0);
+  assert.equal((await q('userName eq "not an email"')).totalResults, 0);
+  const second = await q('userName eq "person12@example.com"', '&startIndex=2');
+  assert.equal(second.totalResults, 1);
+  assert.equal(second.Resources.length, 0);
+  assert.equal((await q('userName eq "person12@example.com"', '&count=0')).Resources.length, 0);
   assert.equal((await q('externalId eq "ext-13"')).Resources[0].userName, 'person13@example.com');
   assert.equal((await q('externalId eq "EXT-13"')).totalResults, 0); // externalId is case-exact
   assert.equal((await q('userName sw "person1" and active eq true')).totalResults, 6);

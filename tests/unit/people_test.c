@@ -335,6 +335,24 @@ static void test_scim_filter(void **state)
         print_message("%s\n", bad[i]);
         (void)scim_match(bad[i], false);
     }
+    /* The indexable shape, and shapes that are not it. */
+    nova_arena_t ar;
+    nova_arena_init(&ar, 1024);
+    const nova_scim_filter_t *f;
+    const char *why, *v = NULL;
+    assert_int_equal(nova_scim_filter_parse(&ar, "USERNAME eq \"a@b.c\"", 19, &f, &why), NOVA_OK);
+    assert_true(nova_scim_filter_is_eq(f, "username", &v));
+    assert_string_equal(v, "a@b.c");
+    assert_false(nova_scim_filter_is_eq(f, "externalid", &v));
+    static const char *const not_eq [] = {"userName ne \"a\"", "userName eq \"a\" or id pr",
+                                          "not (userName eq \"a\")", "userName eq null", NULL};
+    for (size_t i = 0; not_eq [i]; i++) {
+        assert_int_equal(nova_scim_filter_parse(&ar, not_eq [i], strlen(not_eq [i]), &f, &why),
+                         NOVA_OK);
+        assert_false(nova_scim_filter_is_eq(f, "username", &v));
+    }
+    assert_false(nova_scim_filter_is_eq(NULL, "username", &v));
+    nova_arena_free(&ar);
     /* Depth and size limits. */
     char deep[64];
     memset(deep, '(', 20);
