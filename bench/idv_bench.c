@@ -162,9 +162,9 @@ int main(int argc, char **argv)
             if (vi < 16)
                 vt[vi].n[k]++;
             all = all && k == CORRECT;
-            if (k == SILENT)
-                fprintf(stderr, "idv_bench: %s: %s read %s, truth %s, MRZ step passed\n", e->d_name,
-                        FIELDS[f], got ? got : "(none)", want);
+            if (k == SILENT || k == FLAGGED)
+                fprintf(stderr, "idv_bench: %s: %s read %s, truth %s, MRZ step %s\n", e->d_name,
+                        FIELDS[f], got ? got : "(none)", want, mrz.status);
         }
         cls->docs++;
         cls->docs_all_correct += all;

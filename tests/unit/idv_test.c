@@ -228,6 +228,19 @@ static void test_mrz_check(void **state)
     assert_true(has_reason(&o, "names_not_proved_by_visual_zone"));
     out_free(&o);
     json_decref(steps);
+    /* A document number misread (C as 0): repaired only because exactly one OCR confusion
+     * makes the number's check digit and the composite hold. */
+    char misread[45];
+    memcpy(misread, TD3[1], 45);
+    misread[7] = '0';
+    steps = ocr_steps(TD3[0], misread, "ERIKSSON ANNA MARIA");
+    o = run(idv_check_mrz, steps, NULL, NULL);
+    assert_string_equal(json_string_value(json_object_get(o.extracted, "document_number")),
+                        "L898902C3");
+    assert_true(has_reason(&o, "document_number_repaired_by_check_digits"));
+    assert_string_equal(o.status, "passed");
+    out_free(&o);
+    json_decref(steps);
     /* A misread check digit: failed, which one named. */
     char bad[45];
     memcpy(bad, TD3[1], 45);

@@ -106,6 +106,47 @@ static int mrz_candidate(json_t *lines, int year, nova_mrz_t *m)
            (nova_mrz_valid(m) ? 1 : 0);
 }
 
+/* A document number whose check digit failed, repaired when exactly one single-character
+ * OCR confusion (O/0, O/C, O/D, I/1, L/1, B/8, S/5, Z/2, G/6 and back) makes the whole zone
+ * valid: the number's check digit and the composite both prove it (two independent mod-10
+ * checks; a second candidate that also passes leaves the number unrepaired). Returns the
+ * repaired zone's score, -1 when none or more than one. */
+static int repair_number(json_t *lines, int year, nova_mrz_t *m)
+{
+    static const char *const pairs[] = {"O0", "0O", "OC", "CO", "0C", "C0", "OD", "DO",
+                                        "D0", "0D", "I1", "1I", "L1", "1L", "B8", "8B",
+                                        "S5", "5S", "Z2", "2Z", "G6", "6G"};
+    size_t nl = json_array_size(lines);
+    if (nl < 2)
+        return -1;
+    size_t li = nl == 3 ? 0 : 1, from = nl == 3 ? 5 : 0;
+    char line[64];
+    snprintf(line, sizeof(line), "%s", json_string_value(json_array_get(lines, li)));
+    if (strlen(line) < from + 9)
+        return -1;
+    int found = 0;
+    nova_mrz_t got;
+    for (size_t pos = from; pos < from + 9; pos++)
+        for (size_t k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++) {
+            if (line[pos] != pairs[k][0])
+                continue;
+            line[pos] = pairs[k][1];
+            json_t *cand = json_copy(lines);
+            json_array_set_new(cand, li, json_string(line));
+            nova_mrz_t t;
+            if (mrz_candidate(cand, year, &t) >= 0 && nova_mrz_valid(&t)) {
+                found++;
+                got = t;
+            }
+            json_decref(cand);
+            line[pos] = pairs[k][0];
+        }
+    if (found != 1)
+        return -1;
+    *m = got;
+    return 6;
+}
+
 /* Whether the visual zone (OCR text) holds the name: each word within one edit per five
  * letters. Names have no check digit; this is their proof. */
 double idv_address_score(const char *claimed, const char *document);
@@ -142,17 +183,54 @@ static size_t split_words(const char *s, char w[][64])
     return n;
 }
 
-/* A name word OCR grew by a misread filler: "MENSAHK" for "MENSAH<". The stem counts only when
- * the visual zone shows it and not the word as read. */
+/* A name word OCR grew by misread fillers: "MENSAHK" for "MENSAH<", "KMOSES" for "<MOSES".
+ * The stem counts only when the visual zone shows it and not the word as read. */
 static bool filler_stem(char *w, const char *text)
 {
     size_t l = strlen(w);
-    if (l < 3 || (w[l - 1] != 'K' && w[l - 1] != 'X') || word_in(w, text))
+    if (l < 3 || word_in(w, text))
         return false;
-    w[l - 1] = '\0';
-    if (word_in(w, text))
-        return true;
-    w[l - 1] = 'K';
+    char keep[64];
+    snprintf(keep, sizeof(keep), "%s", w);
+    if (w[l - 1] == 'K' || w[l - 1] == 'X') {
+        w[l - 1] = '\0';
+        if (word_in(w, text))
+            return true;
+        snprintf(w, 64, "%s", keep);
+    }
+    if (w[0] == 'K' || w[0] == 'X') {
+        memmove(w, w + 1, l);
+        if (word_in(w, text))
+            return true;
+        snprintf(w, 64, "%s", keep);
+    }
+    return false;
+}
+
+/* A filler read as K inside a word joins two names: "BRIANKESTHER" for "BRIAN<ESTHER". Splits
+ * word i of w (n words, at most NAME_WORDS) at the K whose two sides the visual zone shows. */
+static bool filler_join(char w[][64], size_t *n, size_t i, const char *text)
+{
+    char *word = w[i];
+    size_t l = strlen(word);
+    if (*n >= NAME_WORDS || word_in(word, text))
+        return false;
+    if (l > 0 && (word[l - 1] == 'K' || word[l - 1] == 'X'))
+        word[--l] = '\0';
+    for (size_t k = 2; k + 2 < l; k++) {
+        if (word[k] != 'K' && word[k] != 'X')
+            continue;
+        char left[64], right[64];
+        snprintf(left, sizeof(left), "%.*s", (int)k, word);
+        snprintf(right, sizeof(right), "%s", word + k + 1);
+        if (word_in(left, text) && word_in(right, text)) {
+            memmove(w[i + 2], w[i + 1], (*n - i - 1) * 64);
+            snprintf(w[i], 64, "%s", left);
+            snprintf(w[i + 1], 64, "%s", right);
+            (*n)++;
+            return true;
+        }
+    }
     return false;
 }
 
@@ -241,9 +319,9 @@ static void names_check(json_t *ex, const char *sur, const char *giv, const char
             }
     }
     for (size_t i = 0; i < ns; i++)
-        repairs += filler_stem(sw[i], text);
+        repairs += filler_stem(sw[i], text) || filler_join(sw, &ns, i, text);
     for (size_t i = 0; i < ng; i++)
-        repairs += filler_stem(gw[i], text);
+        repairs += filler_stem(gw[i], text) || filler_join(gw, &ng, i, text);
     bool ok = ns > 0;
     char s2[256] = "", g2[256] = "";
     for (size_t i = 0; i < ns; i++) {
@@ -275,11 +353,25 @@ nova_status idv_check_mrz(const idv_check_in_t *in, idv_check_out_t *out)
     }
     nova_mrz_t m, best;
     int best_score = -1;
+    size_t best_i = 0;
     for (size_t i = 0; i < json_array_size(cands); i++) {
         int sc = mrz_candidate(json_array_get(cands, i), year_of(in->now), &m);
         if (sc > best_score) {
             best_score = sc;
             best = m;
+            best_i = i;
+        }
+    }
+    bool number_repaired = false;
+    /* The best candidate first, then the others: the repair must make a whole zone valid. */
+    for (size_t k = 0;
+         best_score >= 0 && !best.number_ok && !number_repaired && k <= json_array_size(cands);
+         k++) {
+        size_t i = k == 0 ? best_i : k - 1;
+        if ((k == 0 || i != best_i) &&
+            repair_number(json_array_get(cands, i), year_of(in->now), &m) > 0) {
+            best = m;
+            number_repaired = true;
         }
     }
     json_decref(single);
@@ -303,6 +395,10 @@ nova_status idv_check_mrz(const idv_check_in_t *in, idv_check_out_t *out)
         idv_reason(out, "composite_check_digit_failed");
     if (m.corrections)
         idv_reason(out, "ocr_confusions_repaired");
+    if (number_repaired) {
+        idv_reason(out, "document_number_repaired_by_check_digits");
+        json_object_set_new(out->extracted, "document_number_repaired", json_true());
+    }
     /* Names, sex and nationality are not covered by check digits: proved only when the visual
      * zone shows the same name. */
     /* The visual zone: the page's text without its MRZ lines (any line holding a filler). */
