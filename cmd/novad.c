@@ -146,6 +146,8 @@ static int serve(nova_app_t *app)
         .region = app->cfg.region,
         .security = security,
         .face_model = app->cfg.face_model,
+        .face_ivf_min = app->cfg.face_ivf_min,
+        .face_ivf_nprobe = app->cfg.face_ivf_nprobe,
         .kv = kv,
         .limits =
             {

@@ -32,6 +32,8 @@ typedef struct nova_api {
     unsigned apikey_skew;     /* seconds an API-key request's date may differ from the clock */
     int64_t key_grace;        /* seconds a rotated signing key keeps verifying (NOVA_KEY_GRACE) */
     const char *face_model;   /* NOVA_FACE_MODEL: the face nets, opened on first use */
+    unsigned face_ivf_min;    /* NOVA_FACE_IVF_MIN (0: 100000) */
+    unsigned face_ivf_nprobe; /* NOVA_FACE_IVF_NPROBE (0: 128) */
     const char *region;       /* NOVA_REGION ("" or NULL: none), for tenants' resident_regions */
     nova_security_cache_t *security; /* tenants' security settings (nova/security.h); owned
                                         by the caller, required */

@@ -42,6 +42,8 @@ typedef struct nova_config {
     unsigned apikey_skew;        /* NOVA_APIKEY_SKEW seconds */
     unsigned session_ttl;        /* NOVA_SDK_SESSION_TTL seconds */
     char *face_model;            /* NOVA_FACE_MODEL (path) */
+    unsigned face_ivf_min;       /* NOVA_FACE_IVF_MIN faces: a gallery this large searches an IVF */
+    unsigned face_ivf_nprobe;    /* NOVA_FACE_IVF_NPROBE cells scanned per IVF search */
     unsigned key_rotation_days;  /* NOVA_KEY_ROTATION_DAYS, 0: no scheduled rotation */
     unsigned key_grace;          /* NOVA_KEY_GRACE seconds */
     char *region;                /* NOVA_REGION ("": none), against tenants' resident_regions */

@@ -24,12 +24,14 @@ typedef struct nova_face_row {
     int64_t created_at; /* unix seconds */
 } nova_face_row_t;
 
-/* Inserts f and appends audit, in one transaction that also bumps the tenant's version. */
+/* Inserts f and appends audit, in one transaction that also bumps the tenant's version; the
+ * version this change made goes to *version (when not NULL), so a cache built at the version
+ * before it can apply this change alone. */
 nova_status nova_store_face_add(nova_store_t *s, const nova_face_row_t *f,
-                                const nova_audit_entry_t *audit);
+                                const nova_audit_entry_t *audit, int64_t *version);
 /* Removes face id of tenant_id (NOVA_NOT_FOUND when absent) and appends audit, likewise. */
 nova_status nova_store_face_delete(nova_store_t *s, const char *tenant_id, const char *id,
-                                   const nova_audit_entry_t *audit);
+                                   const nova_audit_entry_t *audit, int64_t *version);
 /* The tenant's gallery version: 0 before its first change, then one more per change. */
 nova_status nova_store_face_version(nova_store_t *s, const char *tenant_id, int64_t *version);
 /* Every face of the tenant by creation, sealed bytes included; an arena array of *n rows. */

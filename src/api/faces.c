@@ -401,17 +401,28 @@ static void api_liveness_verify(nova_req_t *r, void *ud)
 #define GALLERY_CACHE 32  /* tenants whose index this process keeps */
 #define GALLERY_LIMIT 100 /* most matches one search returns */
 
-/* One tenant's gallery as this process last read it: the index and, per item, the row's id
- * and subject. Shared by the searches running on it (refs); a newer version replaces it and
- * the last search to let go frees it. */
+/* One tenant's gallery as this process knows it: the index and, per item, the row's id and
+ * subject (NULL once removed), found by id through an open-addressing table. Shared by the
+ * searches running on it (refs, under gallery_mu); a reload at a newer version replaces it and
+ * the last holder to let go frees it. Searches hold lock for reading; this process's own
+ * enrolments and removals are applied under it for writing when the gallery was at the
+ * version just before theirs (so a change never reloads and reopens the whole gallery), and
+ * the background rebuild swaps its new index in the same way. */
 typedef struct gallery {
     char tenant[64];
+    int refs;     /* under gallery_mu */
+    bool retired; /* under gallery_mu */
+    bool queued;  /* under rebuild_mu: waiting for or in the rebuild */
+    struct gallery *next_job;
+    pthread_rwlock_t lock; /* the members below */
     int64_t version;
-    int refs;
-    bool retired;
     nova_vision_index_t *ix;
-    nova_arena_t arena; /* ids and subjects */
-    const char **ids, **subjects;
+    char **ids, **subjects;
+    size_t cap;
+    size_t *slots, nslots, used; /* item + 1 per slot, 0 empty; a removed item's slot stays */
+    /* removals of items the running rebuild copied (replayed on its copy before the swap) */
+    bool tracking;
+    size_t snap, *pending, npending, pcap;
 } gallery_t;
 
 static pthread_mutex_t gallery_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -422,8 +433,17 @@ static void gallery_free(gallery_t *g)
 {
     if (!g)
         return;
+    size_t n = g->ix ? nova_vision_index_size(g->ix) : 0;
+    for (size_t i = 0; i < n; i++) {
+        free(g->ids[i]);
+        free(g->subjects[i]);
+    }
     nova_vision_index_free(g->ix);
-    nova_arena_free(&g->arena);
+    free(g->ids);
+    free(g->subjects);
+    free(g->slots);
+    free(g->pending);
+    pthread_rwlock_destroy(&g->lock);
     free(g);
 }
 
@@ -441,6 +461,236 @@ static const char *gallery_region(nova_api_t *api)
     return api->region && api->region[0] ? api->region : "global";
 }
 
+static size_t id_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return (size_t)h;
+}
+
+static void slot_put(size_t *slots, size_t nslots, const char *id, size_t item)
+{
+    size_t i = id_hash(id) & (nslots - 1);
+    while (slots[i])
+        i = (i + 1) & (nslots - 1);
+    slots[i] = item + 1;
+}
+
+/* The live item whose id is id, or SIZE_MAX. */
+static size_t gallery_find(const gallery_t *g, const char *id)
+{
+    if (!g->nslots)
+        return SIZE_MAX;
+    for (size_t i = id_hash(id) & (g->nslots - 1); g->slots[i]; i = (i + 1) & (g->nslots - 1)) {
+        size_t item = g->slots[i] - 1;
+        if (g->ids[item] && strcmp(g->ids[item], id) == 0)
+            return item;
+    }
+    return SIZE_MAX;
+}
+
+/* Appends an item (descriptor, id, subject), growing the arrays and the id table. */
+static nova_status gallery_add(gallery_t *g, const char *id, const char *subject,
+                               const float d[NOVA_VISION_DESCRIPTOR])
+{
+    size_t n = nova_vision_index_size(g->ix);
+    if (n == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 64;
+        char **ids = realloc(g->ids, cap * sizeof *ids);
+        if (!ids)
+            return NOVA_NOMEM;
+        g->ids = ids;
+        char **subjects = realloc(g->subjects, cap * sizeof *subjects);
+        if (!subjects)
+            return NOVA_NOMEM;
+        g->subjects = subjects;
+        g->cap = cap;
+    }
+    if ((g->used + 1) * 2 > g->nslots) {
+        size_t nslots = g->nslots ? g->nslots * 2 : 128;
+        size_t *slots = calloc(nslots, sizeof *slots);
+        if (!slots)
+            return NOVA_NOMEM;
+        g->used = 0;
+        for (size_t i = 0; i < n; i++)
+            if (g->ids[i]) {
+                slot_put(slots, nslots, g->ids[i], i);
+                g->used++;
+            }
+        free(g->slots);
+        g->slots = slots;
+        g->nslots = nslots;
+    }
+    char *i = strdup(id), *sj = strdup(subject);
+    nova_status st = i && sj ? nova_vision_index_add(g->ix, d) : NOVA_NOMEM;
+    if (st != NOVA_OK) {
+        free(i);
+        free(sj);
+        return st;
+    }
+    g->ids[n] = i;
+    g->subjects[n] = sj;
+    slot_put(g->slots, g->nslots, id, n);
+    g->used++;
+    return NOVA_OK;
+}
+
+/* Removes the item of id (false when this gallery has no such live item). */
+static bool gallery_remove(gallery_t *g, const char *id)
+{
+    size_t item = gallery_find(g, id);
+    if (item == SIZE_MAX || nova_vision_index_remove(g->ix, item) != NOVA_OK)
+        return false;
+    if (g->tracking && item < g->snap) {
+        if (g->npending == g->pcap) {
+            size_t cap = g->pcap ? g->pcap * 2 : 16;
+            size_t *p = realloc(g->pending, cap * sizeof *p);
+            if (!p)
+                return false; /* the caller drops the gallery: a reload is exact */
+            g->pending = p;
+            g->pcap = cap;
+        }
+        g->pending[g->npending++] = item;
+    }
+    free(g->ids[item]);
+    free(g->subjects[item]);
+    g->ids[item] = g->subjects[item] = NULL;
+    return true;
+}
+
+/* ---- the background rebuild: one thread for every tenant's gallery, started on first use,
+ * building one IVF at a time on a copy while searches keep the index they have ---- */
+
+static unsigned ivf_min = 100000, ivf_nprobe = 128;
+static pthread_once_t rebuild_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t rebuild_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rebuild_cv = PTHREAD_COND_INITIALIZER;
+static gallery_t *rebuild_head, *rebuild_tail;
+static bool rebuild_running;
+
+/* Whether g (read-locked) wants a new IVF: it is large enough, and it has none or a tenth of
+ * its items came after the one it has (scanned exactly on every search). */
+static bool wants_rebuild(const gallery_t *g)
+{
+    size_t live = nova_vision_index_live(g->ix), n = nova_vision_index_size(g->ix);
+    size_t late = nova_vision_index_unbuilt(g->ix);
+    if (live < ivf_min || live < 2)
+        return false;
+    return nova_vision_index_cells(g->ix) == 0 || late * 10 > n - late;
+}
+
+static void rebuild_one(gallery_t *g)
+{
+    pthread_mutex_lock(&gallery_mu);
+    bool retired = g->retired;
+    pthread_mutex_unlock(&gallery_mu);
+    nova_vision_index_t *cp = NULL;
+    nova_status st = NOVA_OK;
+    size_t live = 0;
+    if (!retired) {
+        pthread_rwlock_rdlock(&g->lock);
+        st = nova_vision_index_copy(g->ix, &cp);
+        live = nova_vision_index_live(g->ix);
+        g->snap = nova_vision_index_size(g->ix);
+        g->npending = 0;
+        g->tracking = st == NOVA_OK;
+        pthread_rwlock_unlock(&g->lock);
+    }
+    if (retired || st != NOVA_OK)
+        return;
+    size_t nlist = (size_t)sqrt((double)live);
+    if (nlist < 1)
+        nlist = 1;
+    if (nlist > nova_vision_index_size(cp))
+        nlist = nova_vision_index_size(cp);
+    st = nova_vision_index_build_ivf(cp, nlist, 10, 0);
+    pthread_rwlock_wrlock(&g->lock);
+    if (st == NOVA_OK)
+        st = nova_vision_index_catch_up(cp, g->ix);
+    for (size_t i = 0; st == NOVA_OK && i < g->npending; i++)
+        nova_vision_index_remove(cp, g->pending[i]);
+    g->tracking = false;
+    g->npending = 0;
+    nova_vision_index_t *old = cp;
+    if (st == NOVA_OK) {
+        old = g->ix;
+        g->ix = cp;
+    }
+    pthread_rwlock_unlock(&g->lock);
+    nova_vision_index_free(old);
+    if (st != NOVA_OK)
+        nova_log(NOVA_LOG_WARN, "face gallery index rebuild failed (%s); searches stay exact",
+                 nova_status_name(st));
+}
+
+static void *rebuild_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&rebuild_mu);
+        while (!rebuild_head)
+            pthread_cond_wait(&rebuild_cv, &rebuild_mu);
+        gallery_t *g = rebuild_head;
+        rebuild_head = g->next_job;
+        if (!rebuild_head)
+            rebuild_tail = NULL;
+        pthread_mutex_unlock(&rebuild_mu);
+        rebuild_one(g);
+        pthread_mutex_lock(&rebuild_mu);
+        g->queued = false;
+        pthread_mutex_unlock(&rebuild_mu);
+        gallery_release(g);
+    }
+    return NULL;
+}
+
+static void rebuild_start(void)
+{
+    pthread_t t;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    rebuild_running = pthread_create(&t, &at, rebuild_main, NULL) == 0;
+    pthread_attr_destroy(&at);
+    if (!rebuild_running)
+        nova_log(NOVA_LOG_WARN,
+                 "the face gallery rebuild thread cannot start; searches stay exact");
+}
+
+/* Queues g for a rebuild unless it is queued already; the queue holds a reference. */
+static void rebuild_schedule(gallery_t *g)
+{
+    pthread_once(&rebuild_once, rebuild_start);
+    if (!rebuild_running)
+        return;
+    pthread_mutex_lock(&rebuild_mu);
+    bool queue = !g->queued;
+    if (queue) {
+        g->queued = true;
+        g->next_job = NULL;
+        pthread_mutex_lock(&gallery_mu);
+        g->refs++;
+        pthread_mutex_unlock(&gallery_mu);
+        if (rebuild_tail)
+            rebuild_tail->next_job = g;
+        else
+            rebuild_head = g;
+        rebuild_tail = g;
+        pthread_cond_signal(&rebuild_cv);
+    }
+    pthread_mutex_unlock(&rebuild_mu);
+}
+
+static void maybe_rebuild(gallery_t *g)
+{
+    pthread_rwlock_rdlock(&g->lock);
+    bool want = wants_rebuild(g);
+    pthread_rwlock_unlock(&g->lock);
+    if (want)
+        rebuild_schedule(g);
+}
+
 /* Reads the tenant's gallery at version from the store, opening each descriptor. */
 static nova_status gallery_load(nova_api_t *api, nova_store_t *s, const char *tenant,
                                 int64_t version, gallery_t **out)
@@ -448,10 +698,13 @@ static nova_status gallery_load(nova_api_t *api, nova_store_t *s, const char *te
     gallery_t *g = calloc(1, sizeof *g);
     if (!g)
         return NOVA_NOMEM;
+    if (pthread_rwlock_init(&g->lock, NULL) != 0) {
+        free(g);
+        return NOVA_NOMEM;
+    }
     snprintf(g->tenant, sizeof g->tenant, "%s", tenant);
     g->version = version;
-    nova_arena_init(&g->arena, 64 * 1024);
-    /* the rows (sealed bytes included) in a scratch arena; the gallery keeps ids and subjects */
+    /* the rows (sealed bytes included) in a scratch arena */
     nova_arena_t scratch;
     nova_arena_init(&scratch, 64 * 1024);
     nova_face_row_t *rows = NULL;
@@ -459,10 +712,6 @@ static nova_status gallery_load(nova_api_t *api, nova_store_t *s, const char *te
     nova_status st = nova_store_face_list(s, &scratch, tenant, &rows, &n);
     if (st == NOVA_OK)
         st = nova_vision_index_new(n ? n : 1, &g->ix);
-    g->ids = st == NOVA_OK ? nova_arena_alloc(&g->arena, (n + 1) * sizeof(char *)) : NULL;
-    g->subjects = st == NOVA_OK ? nova_arena_alloc(&g->arena, (n + 1) * sizeof(char *)) : NULL;
-    if (st == NOVA_OK && (!g->ids || !g->subjects))
-        st = NOVA_NOMEM;
     for (size_t i = 0; st == NOVA_OK && i < n; i++) {
         nova_sealed_t v;
         nova_plain_t *pl = NULL;
@@ -476,24 +725,37 @@ static nova_status gallery_load(nova_api_t *api, nova_store_t *s, const char *te
             st = NOVA_INTERNAL;
         if (st == NOVA_OK) {
             memcpy(d, b, sizeof d);
-            st = nova_vision_index_add(g->ix, d);
+            st = gallery_add(g, rows[i].id, rows[i].subject, d);
         }
         nova_plain_free(pl);
-        g->ids[i] = nova_arena_strdup(&g->arena, rows[i].id);
-        g->subjects[i] = nova_arena_strdup(&g->arena, rows[i].subject);
-        if (st == NOVA_OK && (!g->ids[i] || !g->subjects[i]))
-            st = NOVA_NOMEM;
     }
     nova_arena_free(&scratch);
     if (st != NOVA_OK) {
         gallery_free(g);
         return st;
     }
+    nova_log(NOVA_LOG_INFO, "face gallery of tenant %s loaded from the store: %zu faces", tenant,
+             n);
     *out = g;
     return NOVA_OK;
 }
 
-/* The tenant's gallery at its current version, with a reference the caller releases. */
+/* The cached gallery of tenant (not retired), with a reference, or NULL. */
+static gallery_t *gallery_cached(const char *tenant)
+{
+    gallery_t *found = NULL;
+    pthread_mutex_lock(&gallery_mu);
+    for (unsigned i = 0; i < GALLERY_CACHE && !found; i++)
+        if (galleries[i] && strcmp(galleries[i]->tenant, tenant) == 0) {
+            found = galleries[i];
+            found->refs++;
+        }
+    pthread_mutex_unlock(&gallery_mu);
+    return found;
+}
+
+/* The tenant's gallery at its current version or later, with a reference the caller
+ * releases. */
 static nova_status gallery_get(nova_api_t *api, nova_store_t *s, const char *tenant,
                                gallery_t **out)
 {
@@ -501,18 +763,17 @@ static nova_status gallery_get(nova_api_t *api, nova_store_t *s, const char *ten
     nova_status st = nova_store_face_version(s, tenant, &version);
     if (st != NOVA_OK)
         return st;
-    pthread_mutex_lock(&gallery_mu);
-    for (unsigned i = 0; i < GALLERY_CACHE; i++) {
-        gallery_t *g = galleries[i];
-        if (g && strcmp(g->tenant, tenant) == 0 && g->version == version) {
-            g->refs++;
-            pthread_mutex_unlock(&gallery_mu);
+    gallery_t *g = gallery_cached(tenant);
+    if (g) {
+        pthread_rwlock_rdlock(&g->lock);
+        bool fresh = g->version >= version;
+        pthread_rwlock_unlock(&g->lock);
+        if (fresh) {
             *out = g;
             return NOVA_OK;
         }
+        gallery_release(g);
     }
-    pthread_mutex_unlock(&gallery_mu);
-    gallery_t *g;
     st = gallery_load(api, s, tenant, version, &g);
     if (st != NOVA_OK)
         return st;
@@ -537,8 +798,46 @@ static nova_status gallery_get(nova_api_t *api, nova_store_t *s, const char *ten
     }
     pthread_mutex_unlock(&gallery_mu);
     gallery_free(old);
+    maybe_rebuild(g);
     *out = g;
     return NOVA_OK;
+}
+
+/* Drops the tenant's cached gallery g (held by the caller), so the next search reloads it. */
+static void gallery_drop(gallery_t *g)
+{
+    pthread_mutex_lock(&gallery_mu);
+    for (unsigned i = 0; i < GALLERY_CACHE; i++)
+        if (galleries[i] == g) {
+            galleries[i] = NULL;
+            g->retired = true;
+            g->refs--; /* the cache's own; the caller still holds one */
+        }
+    pthread_mutex_unlock(&gallery_mu);
+}
+
+/* After this process's change made version: applies it to the cached gallery when that was
+ * at the version before (add: id, subject, d; remove: d NULL); a gallery further behind is
+ * left for the next search to reload. */
+static void gallery_apply(const char *tenant, int64_t version, const char *id, const char *subject,
+                          const float *d)
+{
+    gallery_t *g = gallery_cached(tenant);
+    if (!g)
+        return;
+    pthread_rwlock_wrlock(&g->lock);
+    bool next = g->version == version - 1, applied = false;
+    if (next) {
+        applied = d ? gallery_add(g, id, subject, d) == NOVA_OK : gallery_remove(g, id);
+        if (applied)
+            g->version = version;
+    }
+    pthread_rwlock_unlock(&g->lock);
+    if (next && !applied)
+        gallery_drop(g); /* out of memory half way: the next search reloads */
+    else if (applied)
+        maybe_rebuild(g);
+    gallery_release(g);
 }
 
 static const char *const enrol_members[] = {"subject", "image", NULL};
@@ -596,8 +895,11 @@ static void api_gallery_enrol(nova_req_t *r, void *ud)
                                .sealed_len = blob.len,
                                .created_by = r->principal->client_id,
                                .created_at = nova_time_now()};
+        int64_t version = 0;
         if (st == NOVA_OK)
-            st = nova_store_face_add(s, &row, &audit);
+            st = nova_store_face_add(s, &row, &audit, &version);
+        if (st == NOVA_OK)
+            gallery_apply(tenant, version, id, subject, d);
         nova_buf_free(&blob);
         if (st != NOVA_OK)
             api_unavailable(r, st);
@@ -621,8 +923,11 @@ static void api_gallery_delete(nova_req_t *r, void *ud)
     nova_audit_entry_t audit;
     nova_status st = nova_audit_entry_make(&audit, &r->arena, &by, r->principal->tenant_id,
                                            "face.delete", "face", r->params[0], NULL);
+    int64_t version = 0;
     if (st == NOVA_OK)
-        st = nova_store_face_delete(s, r->principal->tenant_id, r->params[0], &audit);
+        st = nova_store_face_delete(s, r->principal->tenant_id, r->params[0], &audit, &version);
+    if (st == NOVA_OK)
+        gallery_apply(r->principal->tenant_id, version, r->params[0], NULL, NULL);
     if (st != NOVA_OK)
         api_unavailable(r, st == NOVA_INVALID ? NOVA_NOT_FOUND : st);
     else
@@ -632,7 +937,10 @@ static void api_gallery_delete(nova_req_t *r, void *ud)
 static const char *const search_members[] = {"image", "max_distance", "limit", NULL};
 
 /* POST /v1/faces/search {"image", "max_distance"?: 0.45, "limit"?: 10}: the enrolled faces of
- * the tenant within max_distance of the image's largest face, nearest first (exact search). */
+ * the tenant within max_distance of the image's largest face, nearest first: an exact scan,
+ * or from NOVA_FACE_IVF_MIN faces on, once the background rebuild has built it, the IVF's
+ * NOVA_FACE_IVF_NPROBE nearest cells (faces enrolled since its build scanned exactly). The
+ * reply's "index" says which ("exact" or "ivf"). */
 static void api_gallery_search(nova_req_t *r, void *ud)
 {
     nova_api_t *api = ud;
@@ -657,23 +965,32 @@ static void api_gallery_search(nova_req_t *r, void *ud)
         nova_vision_hit_t hits[GALLERY_LIMIT];
         size_t n = 0;
         nova_status st = gallery_get(api, s, r->principal->tenant_id, &g);
-        if (st == NOVA_OK)
-            st = nova_vision_index_search(g->ix, d, max_distance, (size_t)limit, hits, &n);
         json_t *matches = json_array();
-        for (size_t i = 0; st == NOVA_OK && i < n; i++)
-            json_array_append_new(matches,
-                                  json_pack("{s:s, s:s, s:f}", "id", g->ids[hits[i].item],
-                                            "subject", g->subjects[hits[i].item], "distance",
-                                            round(hits[i].distance * 1e6) / 1e6));
-        size_t searched = g ? nova_vision_index_size(g->ix) : 0;
-        if (g)
+        size_t searched = 0;
+        bool ivf = false;
+        if (st == NOVA_OK) {
+            pthread_rwlock_rdlock(&g->lock);
+            searched = nova_vision_index_live(g->ix);
+            ivf = searched >= ivf_min && nova_vision_index_cells(g->ix) > 0;
+            st = ivf ? nova_vision_index_search_ivf(g->ix, d, ivf_nprobe, max_distance,
+                                                    (size_t)limit, hits, &n)
+                     : nova_vision_index_search(g->ix, d, max_distance, (size_t)limit, hits, &n);
+            /* the strings are copied while the lock keeps a removal from freeing them */
+            for (size_t i = 0; st == NOVA_OK && i < n; i++)
+                json_array_append_new(matches,
+                                      json_pack("{s:s, s:s, s:f}", "id", g->ids[hits[i].item],
+                                                "subject", g->subjects[hits[i].item], "distance",
+                                                round(hits[i].distance * 1e6) / 1e6));
+            pthread_rwlock_unlock(&g->lock);
             gallery_release(g);
+        }
         if (st != NOVA_OK) {
             json_decref(matches);
             api_unavailable(r, st);
         } else {
-            reply(r, json_pack("{s:o, s:I, s:f}", "matches", matches, "searched",
-                               (json_int_t)searched, "max_distance", max_distance));
+            reply(r, json_pack("{s:o, s:I, s:f, s:s}", "matches", matches, "searched",
+                               (json_int_t)searched, "max_distance", max_distance, "index",
+                               ivf ? "ivf" : "exact"));
         }
     }
     nova_vision_image_free(&img);
@@ -683,6 +1000,10 @@ static void api_gallery_search(nova_req_t *r, void *ud)
 nova_status api_faces_register(nova_api_t *api, nova_http_server_t *srv)
 {
     model_path = api->face_model ? api->face_model : "tools/models/nova-face.bin";
+    if (api->face_ivf_min)
+        ivf_min = api->face_ivf_min;
+    if (api->face_ivf_nprobe)
+        ivf_nprobe = api->face_ivf_nprobe;
     nova_status st = nova_http_route(srv, "POST", "/v1/faces/compare", "verifications:write",
                                      FACES_MAX_BODY, api_faces_compare, api);
     if (st == NOVA_OK)

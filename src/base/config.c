@@ -93,6 +93,13 @@ static const key_def keys[] = {
     {"NOVA_FACE_MODEL", K_STR, OFF(face_model), "tools/models/nova-face.bin", 0, 0,
      "the face nets for the vision engine, as scripts/models.sh writes them (converted from "
      "npm @vladmandic/face-api); read at start by `novactl face` and the face routes"},
+    {"NOVA_FACE_IVF_MIN", K_UINT, OFF(face_ivf_min), "100000", 1, 4000000000u,
+     "faces in a tenant's gallery from which `POST /v1/faces/search` uses the approximate index "
+     "(IVF, sqrt(n) cells, rebuilt in the background while searches use the previous one) "
+     "instead of the exact scan"},
+    {"NOVA_FACE_IVF_NPROBE", K_UINT, OFF(face_ivf_nprobe), "128", 1, 65536,
+     "cells of the IVF a search scans (recall 1.0 against exact at 1e6 faces in "
+     "bench/results/vision_search.json)"},
     {"NOVA_KEY_ROTATION_DAYS", K_UINT, OFF(key_rotation_days), "90", 0, 3650,
      "days after which novad rotates a tenant's signing key on its own (checked once a minute; "
      "0: only on demand, `POST /v1/keys/rotate` or `novactl key rotate`)"},

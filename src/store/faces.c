@@ -63,11 +63,29 @@ static nova_status read_row(nova_rows_t *r, nova_arena_t *a, void *out)
     return NOVA_OK;
 }
 
-/* Runs q with p, the version bump and the audit entry in one transaction of tenant_id. A
- * statement that changed no row is NOVA_NOT_FOUND. */
-static nova_status write_tx(nova_store_t *s, const char *tenant_id, const nova_sql_t *q,
-                            const nova_sql_param_t *p, int n, const nova_audit_entry_t *audit)
+/* The tenant's version as this connection sees it (inside its transaction, when open). */
+static nova_status read_version(nova_store_t *s, const char *tenant_id, int64_t *version)
 {
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
+    nova_rows_t r;
+    nova_status st = s->drv->query(s, &Q_FACE_VERSION, tenant_id, p, 1, &r);
+    if (st != NOVA_OK)
+        return st;
+    st = s->drv->next(&r);
+    if (st == NOVA_OK)
+        *version = s->drv->col_int64(&r, 0);
+    s->drv->done(&r);
+    return st == NOVA_NOT_FOUND ? NOVA_OK : st;
+}
+
+/* Runs q with p, the version bump and the audit entry in one transaction of tenant_id, and
+ * reads the version that change made (when version is not NULL). A statement that changed no
+ * row is NOVA_NOT_FOUND. */
+static nova_status write_tx(nova_store_t *s, const char *tenant_id, const nova_sql_t *q,
+                            const nova_sql_param_t *p, int n, const nova_audit_entry_t *audit,
+                            int64_t *version)
+{
+    int64_t v = 0;
     nova_status st = nova_store_tx_begin(s, tenant_id);
     if (st != NOVA_OK)
         return st;
@@ -79,16 +97,21 @@ static nova_status write_tx(nova_store_t *s, const char *tenant_id, const nova_s
     if (st == NOVA_OK)
         st = nova_store_exec_q(s, &Q_FACE_BUMP, NULL, vp, 1, NULL);
     if (st == NOVA_OK)
+        st = read_version(s, tenant_id, &v);
+    if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
     if (st != NOVA_OK) {
         nova_store_tx_rollback(s);
         return st;
     }
-    return nova_store_tx_commit(s);
+    st = nova_store_tx_commit(s);
+    if (st == NOVA_OK && version)
+        *version = v;
+    return st;
 }
 
 nova_status nova_store_face_add(nova_store_t *s, const nova_face_row_t *f,
-                                const nova_audit_entry_t *audit)
+                                const nova_audit_entry_t *audit, int64_t *version)
 {
     if (!f || !f->id || !f->id[0] || !valid_id(f->tenant_id) || !f->subject || !f->subject[0] ||
         strlen(f->subject) > NOVA_FACE_SUBJECT_MAX || !f->region || !f->region[0] || !f->sealed ||
@@ -102,17 +125,17 @@ nova_status nova_store_face_add(nova_store_t *s, const nova_face_row_t *f,
                             NOVA_SQL_P_BLOB(f->sealed, f->sealed_len),
                             NOVA_SQL_P_TEXT(f->created_by),
                             NOVA_SQL_P_INT(f->created_at)};
-    return write_tx(s, f->tenant_id, &Q_FACE_INSERT, p, 7, audit);
+    return write_tx(s, f->tenant_id, &Q_FACE_INSERT, p, 7, audit, version);
 }
 
 nova_status nova_store_face_delete(nova_store_t *s, const char *tenant_id, const char *id,
-                                   const nova_audit_entry_t *audit)
+                                   const nova_audit_entry_t *audit, int64_t *version)
 {
     if (!valid_id(tenant_id) || !id || !id[0] || !audit || !audit->tenant_id ||
         strcmp(audit->tenant_id, tenant_id) != 0)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
-    return write_tx(s, tenant_id, &Q_FACE_DELETE, p, 2, audit);
+    return write_tx(s, tenant_id, &Q_FACE_DELETE, p, 2, audit, version);
 }
 
 nova_status nova_store_face_version(nova_store_t *s, const char *tenant_id, int64_t *version)
@@ -120,16 +143,7 @@ nova_status nova_store_face_version(nova_store_t *s, const char *tenant_id, int6
     *version = 0;
     if (!valid_id(tenant_id))
         return NOVA_INVALID;
-    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
-    nova_rows_t r;
-    nova_status st = s->drv->query(s, &Q_FACE_VERSION, tenant_id, p, 1, &r);
-    if (st != NOVA_OK)
-        return st;
-    st = s->drv->next(&r);
-    if (st == NOVA_OK)
-        *version = s->drv->col_int64(&r, 0);
-    s->drv->done(&r);
-    return st == NOVA_NOT_FOUND ? NOVA_OK : st;
+    return read_version(s, tenant_id, version);
 }
 
 nova_status nova_store_face_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
