@@ -628,7 +628,25 @@ static void scim_users_list(nova_req_t *r, void *ud)
     json_t *res = json_array();
     long total = 0;
     const char *after = NULL;
-    const char *email = NULL;
+    const char *email = NULL, *want_ext = NULL;
+    if (st == NOVA_OK && nova_scim_filter_is_eq(f, "externalid", &want_ext)) {
+        /* The IdP's other lookup: its id, from the links already read (no user opened but
+         * the one found). */
+        const char *uid = NULL;
+        for (size_t i = 0; i < nlinks && !uid; i++)
+            if (strcmp(links[i].external_id, want_ext) == 0)
+                uid = links[i].user_id;
+        nova_user_view_t u;
+        st = uid ? nova_people_user_get(c.p, c.s, &r->arena, c.tenant_id, uid, &u) : NOVA_NOT_FOUND;
+        if (st == NOVA_OK) {
+            total = 1;
+            if (start == 1 && count > 0)
+                json_array_append_new(res, user_json(r, &u, want_ext));
+        } else if (st == NOVA_NOT_FOUND) {
+            st = NOVA_OK;
+        }
+        goto reply;
+    }
     if (st == NOVA_OK && (nova_scim_filter_is_eq(f, "username", &email) ||
                           nova_scim_filter_is_eq(f, "emails.value", &email))) {
         /* The lookup IdPs make before a create: the blind index answers it at any size. */

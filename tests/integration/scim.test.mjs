@@ -143,6 +143,9 @@ test('list: filters (eq, co, sw, and, or, not, value paths), startIndex and coun
   assert.equal((await q('userName eq "person12@example.com"', '&count=0')).Resources.length, 0);
   assert.equal((await q('externalId eq "ext-13"')).Resources[0].userName, 'person13@example.com');
   assert.equal((await q('externalId eq "EXT-13"')).totalResults, 0); // externalId is case-exact
+  // externalId eq goes through the links; as a scan it agrees.
+  assert.deepEqual((await q('externalId eq "ext-13"')).Resources, (await q('externalId eq "ext-13" and id pr')).Resources);
+  assert.equal((await q('externalId eq "ext-13"', '&startIndex=2')).Resources.length, 0);
   assert.equal((await q('userName sw "person1" and active eq true')).totalResults, 6);
   assert.equal((await q('userName eq "person10@example.com" or externalId eq "ext-11"')).totalResults, 2);
   assert.equal((await q('emails[type eq "work" and value co "son14"]')).totalResults, 1);
