@@ -37,5 +37,11 @@ nova_status nova_store_face_version(nova_store_t *s, const char *tenant_id, int6
 /* Every face of the tenant by creation, sealed bytes included; an arena array of *n rows. */
 nova_status nova_store_face_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                  nova_face_row_t **out, size_t *n);
+/* The ids of every face of the tenant, in no order; an arena array of *n strings. */
+nova_status nova_store_face_ids(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                const char ***out, size_t *n);
+/* One face of the tenant by id, sealed bytes included, in a (NOVA_NOT_FOUND when absent). */
+nova_status nova_store_face_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                const char *id, nova_face_row_t *out);
 
 #endif

@@ -691,6 +691,25 @@ static void maybe_rebuild(gallery_t *g)
         rebuild_schedule(g);
 }
 
+/* Opens the sealed descriptor of row into d. */
+static nova_status row_descriptor(nova_api_t *api, nova_store_t *s, const char *tenant,
+                                  const nova_face_row_t *row, float d[NOVA_VISION_DESCRIPTOR])
+{
+    nova_sealed_t v;
+    nova_plain_t *pl = NULL;
+    nova_status st = nova_sealed_decode(row->sealed, row->sealed_len, &v);
+    if (st == NOVA_OK)
+        st = nova_field_open(api->auth, s, tenant, row->region, GALLERY_CONTEXT, &v, &pl);
+    size_t len = 0;
+    const uint8_t *b = st == NOVA_OK ? nova_plain_bytes(pl, &len) : NULL;
+    if (st == NOVA_OK && len != NOVA_VISION_DESCRIPTOR * sizeof(float))
+        st = NOVA_INTERNAL;
+    if (st == NOVA_OK)
+        memcpy(d, b, len);
+    nova_plain_free(pl);
+    return st;
+}
+
 /* Reads the tenant's gallery at version from the store, opening each descriptor. */
 static nova_status gallery_load(nova_api_t *api, nova_store_t *s, const char *tenant,
                                 int64_t version, gallery_t **out)
@@ -713,21 +732,10 @@ static nova_status gallery_load(nova_api_t *api, nova_store_t *s, const char *te
     if (st == NOVA_OK)
         st = nova_vision_index_new(n ? n : 1, &g->ix);
     for (size_t i = 0; st == NOVA_OK && i < n; i++) {
-        nova_sealed_t v;
-        nova_plain_t *pl = NULL;
-        st = nova_sealed_decode(rows[i].sealed, rows[i].sealed_len, &v);
-        if (st == NOVA_OK)
-            st = nova_field_open(api->auth, s, tenant, rows[i].region, GALLERY_CONTEXT, &v, &pl);
-        size_t len = 0;
-        const uint8_t *b = st == NOVA_OK ? nova_plain_bytes(pl, &len) : NULL;
         float d[NOVA_VISION_DESCRIPTOR];
-        if (st == NOVA_OK && len != sizeof d)
-            st = NOVA_INTERNAL;
-        if (st == NOVA_OK) {
-            memcpy(d, b, sizeof d);
+        st = row_descriptor(api, s, tenant, &rows[i], d);
+        if (st == NOVA_OK)
             st = gallery_add(g, rows[i].id, rows[i].subject, d);
-        }
-        nova_plain_free(pl);
     }
     nova_arena_free(&scratch);
     if (st != NOVA_OK) {
@@ -754,6 +762,94 @@ static gallery_t *gallery_cached(const char *tenant)
     return found;
 }
 
+/* Drops the tenant's cached gallery g (held by the caller), so the next search reloads it. */
+static void gallery_drop(gallery_t *g)
+{
+    pthread_mutex_lock(&gallery_mu);
+    for (unsigned i = 0; i < GALLERY_CACHE; i++)
+        if (galleries[i] == g) {
+            galleries[i] = NULL;
+            g->retired = true;
+            g->refs--; /* the cache's own; the caller still holds one */
+        }
+    pthread_mutex_unlock(&gallery_mu);
+}
+
+/* Brings g, behind the store's version after another process's changes, up to it from the
+ * ids alone: faces no longer listed are removed, new ones read and opened one by one (the
+ * rest is not read again). False when over a quarter of the gallery is new or on a failure:
+ * the caller reloads. The list may be newer than version; the changes it already holds are
+ * applied again harmlessly (gallery_apply skips a face present or absent already). */
+static bool gallery_sync(nova_api_t *api, nova_store_t *s, gallery_t *g, int64_t version)
+{
+    nova_arena_t a;
+    nova_arena_init(&a, 64 * 1024);
+    const char **ids = NULL, **fresh = NULL;
+    size_t n = 0, nfresh = 0, removed = 0;
+    bool ok = nova_store_face_ids(s, &a, g->tenant, &ids, &n) == NOVA_OK;
+    fresh = ok ? nova_arena_alloc(&a, (n + 1) * sizeof *fresh) : NULL;
+    ok = ok && fresh;
+    int64_t v0 = 0;
+    if (ok) {
+        pthread_rwlock_rdlock(&g->lock);
+        v0 = g->version;
+        for (size_t i = 0; i < n; i++)
+            if (gallery_find(g, ids[i]) == SIZE_MAX)
+                fresh[nfresh++] = ids[i];
+        size_t live = nova_vision_index_live(g->ix);
+        pthread_rwlock_unlock(&g->lock);
+        ok = nfresh <= 16 || nfresh * 4 <= live;
+    }
+    /* the new faces, read and opened with no lock held */
+    nova_face_row_t *rows = ok ? nova_arena_alloc(&a, (nfresh + 1) * sizeof *rows) : NULL;
+    float *d = ok ? malloc((nfresh + 1) * NOVA_VISION_DESCRIPTOR * sizeof(float)) : NULL;
+    bool *got = ok ? calloc(nfresh + 1, sizeof *got) : NULL;
+    ok = ok && rows && d && got;
+    for (size_t i = 0; ok && i < nfresh; i++) {
+        nova_status st = nova_store_face_get(s, &a, g->tenant, fresh[i], &rows[i]);
+        if (st == NOVA_OK)
+            st = row_descriptor(api, s, g->tenant, &rows[i], d + i * NOVA_VISION_DESCRIPTOR);
+        got[i] = st == NOVA_OK;
+        ok = st == NOVA_OK || st == NOVA_NOT_FOUND; /* removed since the list: skipped */
+    }
+    uint8_t *listed = NULL;
+    if (ok) {
+        pthread_rwlock_wrlock(&g->lock);
+        size_t items = nova_vision_index_size(g->ix);
+        listed = g->version == v0 ? calloc(items + 1, 1) : NULL;
+        if (listed) {
+            for (size_t i = 0; i < n; i++) {
+                size_t item = gallery_find(g, ids[i]);
+                if (item != SIZE_MAX)
+                    listed[item] = 1;
+            }
+            for (size_t item = 0; ok && item < items; item++)
+                if (g->ids[item] && !listed[item]) {
+                    ok = gallery_remove(g, g->ids[item]);
+                    removed++;
+                }
+            for (size_t i = 0; ok && i < nfresh; i++)
+                if (got[i] && gallery_find(g, rows[i].id) == SIZE_MAX)
+                    ok = gallery_add(g, rows[i].id, rows[i].subject,
+                                     d + i * NOVA_VISION_DESCRIPTOR) == NOVA_OK;
+            if (ok)
+                g->version = version;
+        } else {
+            ok = g->version >= version; /* another search brought it up to date meanwhile */
+        }
+        pthread_rwlock_unlock(&g->lock);
+    }
+    if (listed && ok)
+        nova_log(NOVA_LOG_INFO,
+                 "face gallery of tenant %s brought up to date: %zu faces added, %zu removed",
+                 g->tenant, nfresh, removed);
+    free(listed);
+    free(d);
+    free(got);
+    nova_arena_free(&a);
+    return ok;
+}
+
 /* The tenant's gallery at its current version or later, with a reference the caller
  * releases. */
 static nova_status gallery_get(nova_api_t *api, nova_store_t *s, const char *tenant,
@@ -768,10 +864,13 @@ static nova_status gallery_get(nova_api_t *api, nova_store_t *s, const char *ten
         pthread_rwlock_rdlock(&g->lock);
         bool fresh = g->version >= version;
         pthread_rwlock_unlock(&g->lock);
-        if (fresh) {
+        if (fresh || gallery_sync(api, s, g, version)) {
+            if (!fresh)
+                maybe_rebuild(g);
             *out = g;
             return NOVA_OK;
         }
+        gallery_drop(g); /* half applied, perhaps: no search may use it */
         gallery_release(g);
     }
     st = gallery_load(api, s, tenant, version, &g);
@@ -803,19 +902,6 @@ static nova_status gallery_get(nova_api_t *api, nova_store_t *s, const char *ten
     return NOVA_OK;
 }
 
-/* Drops the tenant's cached gallery g (held by the caller), so the next search reloads it. */
-static void gallery_drop(gallery_t *g)
-{
-    pthread_mutex_lock(&gallery_mu);
-    for (unsigned i = 0; i < GALLERY_CACHE; i++)
-        if (galleries[i] == g) {
-            galleries[i] = NULL;
-            g->retired = true;
-            g->refs--; /* the cache's own; the caller still holds one */
-        }
-    pthread_mutex_unlock(&gallery_mu);
-}
-
 /* After this process's change made version: applies it to the cached gallery when that was
  * at the version before (add: id, subject, d; remove: d NULL); a gallery further behind is
  * left for the next search to reload. */
@@ -828,7 +914,10 @@ static void gallery_apply(const char *tenant, int64_t version, const char *id, c
     pthread_rwlock_wrlock(&g->lock);
     bool next = g->version == version - 1, applied = false;
     if (next) {
-        applied = d ? gallery_add(g, id, subject, d) == NOVA_OK : gallery_remove(g, id);
+        /* a face present (or absent) already is a change a resync brought in */
+        bool there = gallery_find(g, id) != SIZE_MAX;
+        applied = d ? there || gallery_add(g, id, subject, d) == NOVA_OK
+                    : !there || gallery_remove(g, id);
         if (applied)
             g->version = version;
     }

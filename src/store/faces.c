@@ -32,6 +32,12 @@ static const nova_sql_t Q_FACE_LIST = {NOVA_Q_FACE_LIST, "face list",
                                        "WHERE tenant_id = ? ORDER BY created_at, id",
                                        NULL};
 
+/* Unslotted (prepared per call): a resync after another process's change is rare. */
+static const nova_sql_t Q_FACE_IDS = {-1, "face ids",
+                                      "SELECT id FROM face_gallery WHERE tenant_id = ?", NULL};
+static const nova_sql_t Q_FACE_GET = {
+    -1, "face get", "SELECT " FACE_COLS " FROM face_gallery WHERE tenant_id = ? AND id = ?", NULL};
+
 static bool valid_id(const char *s)
 {
     return s != NULL && s[0] != '\0' && strcmp(s, NOVA_STORE_ALL_TENANTS) != 0;
@@ -156,4 +162,39 @@ nova_status nova_store_face_list(nova_store_t *s, nova_arena_t *a, const char *t
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
     return nova_store_get_all(s, &Q_FACE_LIST, tenant_id, p, 1, a, read_row,
                               sizeof(nova_face_row_t), (void **)out, n);
+}
+
+static nova_status read_id(nova_rows_t *r, nova_arena_t *a, void *out)
+{
+    return nova_store_col_str(r, 0, a, (const char **)out);
+}
+
+nova_status nova_store_face_ids(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                const char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!valid_id(tenant_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
+    return nova_store_get_all(s, &Q_FACE_IDS, tenant_id, p, 1, a, read_id, sizeof(const char *),
+                              (void **)out, n);
+}
+
+nova_status nova_store_face_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                const char *id, nova_face_row_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!valid_id(tenant_id) || !id || !id[0])
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
+    nova_face_row_t *rows = NULL;
+    size_t n = 0;
+    nova_status st = nova_store_get_all(s, &Q_FACE_GET, tenant_id, p, 2, a, read_row,
+                                        sizeof(nova_face_row_t), (void **)&rows, &n);
+    if (st == NOVA_OK && n == 0)
+        st = NOVA_NOT_FOUND;
+    if (st == NOVA_OK)
+        *out = rows[0];
+    return st;
 }
