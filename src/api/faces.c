@@ -20,6 +20,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "nova/datakey.h"
@@ -627,6 +629,9 @@ static void rebuild_one(gallery_t *g)
 static void *rebuild_main(void *arg)
 {
     (void)arg;
+    /* below the HTTP threads: on Linux a thread's own nice value (a failure changes nothing) */
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10) != 0)
+        nova_log(NOVA_LOG_INFO, "the face gallery rebuild thread keeps the process priority");
     for (;;) {
         pthread_mutex_lock(&rebuild_mu);
         while (!rebuild_head)
