@@ -132,8 +132,32 @@ static void run(size_t n, int nq, int last)
         }
     }
     printf("\n    ],\n    \"ivf_at_recall_0.99\": {\"nprobe\": %zu, \"recall\": %.4f, \"p50_ms\": "
-           "%.3f, \"p95_ms\": %.3f}\n  }%s\n",
-           chosen, chosen_recall, chosen_p50, chosen_p95, last ? "" : ",");
+           "%.3f, \"p95_ms\": %.3f},\n",
+           chosen, chosen_recall, chosen_p50, chosen_p95);
+    /* the route's background rebuild: copy (under the read lock), rebuild apart, then catch up
+     * with 1% of n enrolled meanwhile (under the write lock); a removal in place */
+    nova_vision_index_t *cp = NULL;
+    s = now_ms();
+    if (nova_vision_index_copy(ix, &cp) != NOVA_OK) {
+        fprintf(stderr, "vision_search: copy failed at %zu\n", n);
+        exit(1);
+    }
+    double copy_ms = now_ms() - s;
+    size_t late = n / 100 ? n / 100 : 1;
+    for (size_t j = 0; j < late; j++)
+        nova_vision_index_add(ix, q + (j % (size_t)nq) * D);
+    nova_vision_index_reserve(cp, n + n / 16 + 1024); /* as the route does before locking */
+    s = now_ms();
+    nova_status cst = nova_vision_index_catch_up(cp, ix);
+    double catch_ms = now_ms() - s;
+    s = now_ms();
+    for (size_t j = 0; j < 1000 && j < n; j++)
+        nova_vision_index_remove(cp, j * (n / 1000 ? n / 1000 : 1));
+    double remove_us = (now_ms() - s) * 1e3 / (double)(n < 1000 ? n : 1000);
+    nova_vision_index_free(cp);
+    printf("    \"rebuild\": {\"copy_ms\": %.2f, \"catch_up_items\": %zu, \"catch_up_ms\": %.2f, "
+           "\"catch_up_ok\": %s, \"remove_us\": %.3f}\n  }%s\n",
+           copy_ms, late, catch_ms, cst == NOVA_OK ? "true" : "false", remove_us, last ? "" : ",");
     fflush(stdout);
     free(t);
     free(truth);

@@ -309,6 +309,8 @@ void nova_vision_index_free(nova_vision_index_t *ix);
 /* Appends a descriptor (copied); NOVA_INVALID when a value is not finite. */
 nova_status nova_vision_index_add(nova_vision_index_t *ix, const float d[NOVA_VISION_DESCRIPTOR]);
 size_t nova_vision_index_size(const nova_vision_index_t *ix);
+/* Room for capacity descriptors, so the adds up to it do not reallocate (while a lock is held). */
+nova_status nova_vision_index_reserve(nova_vision_index_t *ix, size_t capacity);
 /* Exact search: the (at most k) items within max_distance of q, nearest first, into hits
  * (room for k), their count in *n. */
 nova_status nova_vision_index_search(const nova_vision_index_t *ix,

@@ -607,6 +607,13 @@ static void rebuild_one(gallery_t *g)
     if (nlist > nova_vision_index_size(cp))
         nlist = nova_vision_index_size(cp);
     st = nova_vision_index_build_ivf(cp, nlist, 10, 0);
+    /* room for what was enrolled meanwhile and more, so the catch-up under the write lock
+     * copies only the new rows */
+    pthread_rwlock_rdlock(&g->lock);
+    size_t now = nova_vision_index_size(g->ix);
+    pthread_rwlock_unlock(&g->lock);
+    if (st == NOVA_OK)
+        st = nova_vision_index_reserve(cp, now + now / 16 + 1024);
     pthread_rwlock_wrlock(&g->lock);
     if (st == NOVA_OK)
         st = nova_vision_index_catch_up(cp, g->ix);

@@ -94,6 +94,22 @@ static float norm2(const float *v)
     return s;
 }
 
+nova_status nova_vision_index_reserve(nova_vision_index_t *ix, size_t capacity)
+{
+    if (capacity <= ix->cap)
+        return NOVA_OK;
+    float *x = realloc(ix->x, capacity * D * sizeof(float));
+    if (!x)
+        return NOVA_NOMEM;
+    ix->x = x;
+    float *n2 = realloc(ix->norm2, capacity * sizeof(float));
+    if (!n2)
+        return NOVA_NOMEM;
+    ix->norm2 = n2;
+    ix->cap = capacity;
+    return NOVA_OK;
+}
+
 nova_status nova_vision_index_add(nova_vision_index_t *ix, const float d[NOVA_VISION_DESCRIPTOR])
 {
     for (int i = 0; i < D; i++)
