@@ -177,8 +177,8 @@ int main(int argc, char **argv)
             bool ok = false;
             nova_policy_error_t perr;
             double a = now_ns();
-            nova_status cs = nova_policy_check(&q, c[i].object, c[i].relation, c[i].user, &ok,
-                                               &perr);
+            nova_status cs =
+                nova_policy_check(&q, c[i].object, c[i].relation, c[i].user, &ok, &perr);
             lat[i] = now_ns() - a;
             if (pass == 1) {
                 errors += cs != NOVA_OK;
@@ -200,7 +200,8 @@ int main(int argc, char **argv)
                 nova_policy_query_t q = {.model = m, .index = ix};
                 nova_policy_error_t perr;
                 double a = now_ns();
-                nova_status ls = nova_policy_list_objects(&q, "unit", "manager", user, &objs, &perr);
+                nova_status ls =
+                    nova_policy_list_objects(&q, "unit", "manager", user, &objs, &perr);
                 lo_ns[nlo++] = now_ns() - a;
                 if (ls != NOVA_OK || json_array_size(objs) != 10) {
                     fprintf(stderr, "policy_bench: list-objects for %s: %s, %zu objects\n", user,
@@ -219,9 +220,9 @@ int main(int argc, char **argv)
                 (json_int_t)allowed, "wrong_by_construction", (json_int_t)wrong, "errors",
                 (json_int_t)errors, "p50_us", pct(lat, nchecks, 0.5) / 1e3, "p90_us",
                 pct(lat, nchecks, 0.9) / 1e3, "p99_us", pct(lat, nchecks, 0.99) / 1e3, "max_us",
-                lat[nchecks - 1] / 1e3, "per_second", (double)nchecks / total_s,
-                "list_objects", "candidates", units, "queries", (json_int_t)nlo,
-                "p50_ms", pct(lo_ns, nlo, 0.5) / 1e6, "p99_ms", pct(lo_ns, nlo, 0.99) / 1e6);
+                lat[nchecks - 1] / 1e3, "per_second", (double)nchecks / total_s, "list_objects",
+                "candidates", units, "queries", (json_int_t)nlo, "p50_ms",
+                pct(lo_ns, nlo, 0.5) / 1e6, "p99_ms", pct(lo_ns, nlo, 0.99) / 1e6);
             FILE *out = fopen(argv[6], "w");
             char *txt = json_dumps(o, JSON_INDENT(2));
             if (!out || !txt)

@@ -29,10 +29,10 @@
 #include "nova/app.h"
 #include "nova/audit_store.h"
 #include "nova/datakey.h"
-#include "nova/log.h"
 #include "nova/idv.h"
-#include "nova/mrz_json.h"
 #include "nova/ledger_accrue.h"
+#include "nova/log.h"
+#include "nova/mrz_json.h"
 #include "nova/people.h"
 #include "nova/policy_test.h"
 #include "nova/vision.h"
@@ -180,8 +180,9 @@ static void usage_text(nova_buf_t *b, const char *group, const char *verb)
         nova_buf_append_cstr(b, "mrz parse reads a machine-readable zone (ICAO 9303 TD1/TD2/TD3) "
                                 "and prints JSON; exit 0 when every check digit holds, 6 if not\n");
     if (group == NULL || strcmp(group, "ocr") == 0)
-        nova_buf_append_cstr(b, "ocr mrz runs OCR (Tesseract; NOVA_TESSDATA) then the MRZ engine on "
-                                "a JPEG and prints the same JSON; exit 0 when valid, 6 if not\n");
+        nova_buf_append_cstr(b,
+                             "ocr mrz runs OCR (Tesseract; NOVA_TESSDATA) then the MRZ engine on "
+                             "a JPEG and prints the same JSON; exit 0 when valid, 6 if not\n");
     if (group == NULL || strcmp(group, "audit") == 0)
         nova_buf_append_cstr(b, "TIME: unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC); "
                                 "from inclusive, to exclusive\n");
@@ -1019,9 +1020,9 @@ static int face_liveness(nova_app_t *app, nova_arena_t *ar, const cli_t *c, cons
         fr[i] = (nova_vision_frame_t){&img[i], bytes[i], fr[i].len, 200 * (int64_t)i};
     }
     nova_vision_liveness_t *r = rc ? NULL : malloc(sizeof *r);
-    nova_status st = rc    ? NOVA_OK
-                     : r   ? nova_vision_liveness(m, fr, g.gl_pathc, actions, na, NULL, NULL, r)
-                           : NOVA_NOMEM;
+    nova_status st = rc  ? NOVA_OK
+                     : r ? nova_vision_liveness(m, fr, g.gl_pathc, actions, na, NULL, NULL, r)
+                         : NOVA_NOMEM;
     if (!rc && st)
         rc = fail(st, "liveness check failed");
     if (!rc)

@@ -32,14 +32,14 @@ const char *const nova_auth_scopes[] = {
     "policy:write",        /* publish, promote, roll back and shadow policy versions */
     "security:read",       /* read the tenant's security settings (GET /v1/tenants/{id}/security) */
     "security:write",      /* change them (PUT /v1/tenants/{id}/security) */
-    "workflows:read",      /* read verification workflows and usage (GET /v1/workflows, /v1/usage) */
-    "workflows:write",     /* create and version them (POST /v1/workflows, PUT /v1/workflows/{id}) */
-    "reviews:read",        /* verifications waiting for manual review, with their images */
-    "reviews:write",       /* decide them (POST /v1/reviews/{id}/decision) */
-    "users:read",          /* read the tenant's users and their sessions (/v1/users, /v1/sessions) */
-    "users:write",         /* create, change, suspend, delete users; end their sessions */
-    "ledger:read",         /* read accounts, balances and postings (/v1/core) */
-    "ledger:write",        /* open and freeze accounts, post, hold, reverse (/v1/core) */
+    "workflows:read",  /* read verification workflows and usage (GET /v1/workflows, /v1/usage) */
+    "workflows:write", /* create and version them (POST /v1/workflows, PUT /v1/workflows/{id}) */
+    "reviews:read",    /* verifications waiting for manual review, with their images */
+    "reviews:write",   /* decide them (POST /v1/reviews/{id}/decision) */
+    "users:read",      /* read the tenant's users and their sessions (/v1/users, /v1/sessions) */
+    "users:write",     /* create, change, suspend, delete users; end their sessions */
+    "ledger:read",     /* read accounts, balances and postings (/v1/core) */
+    "ledger:write",    /* open and freeze accounts, post, hold, reverse (/v1/core) */
     NULL,
 };
 
