@@ -61,29 +61,6 @@ static const nova_sql_t Q_AK_SPEND_GET = {
     NOVA_Q_AK_SPEND_GET, "api key spend get",
     "SELECT spent FROM api_key_spend WHERE key_id = ? AND day = ? AND tenant_id = ?", NULL};
 
-static bool valid_id(const char *s)
-{
-    return s != NULL && s[0] != '\0' && strcmp(s, NOVA_STORE_ALL_TENANTS) != 0;
-}
-
-static nova_status col_blob(nova_rows_t *r, int i, nova_arena_t *a, const uint8_t **out,
-                            size_t *outlen)
-{
-    size_t len;
-    const void *p = r->s->drv->col_bytes(r, i, &len);
-    *out = NULL;
-    *outlen = 0;
-    if (p == NULL || len == 0)
-        return NOVA_OK;
-    uint8_t *d = nova_arena_alloc(a, len);
-    if (d == NULL)
-        return NOVA_NOMEM;
-    memcpy(d, p, len);
-    *out = d;
-    *outlen = len;
-    return NOVA_OK;
-}
-
 /* Reads AK_COLS (20 columns from 0). */
 static nova_status read_key(nova_rows_t *r, nova_arena_t *a, nova_apikey_t *o)
 {
@@ -106,8 +83,9 @@ static nova_status read_key(nova_rows_t *r, nova_arena_t *a, nova_apikey_t *o)
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         if ((st = nova_store_col_str(r, strs[i].col, a, strs[i].out)) != NOVA_OK)
             return st;
-    if ((st = col_blob(r, 10, a, &o->secret_enc, &o->secret_enc_len)) != NOVA_OK ||
-        (st = col_blob(r, 12, a, &o->prev_secret_enc, &o->prev_secret_enc_len)) != NOVA_OK)
+    if ((st = nova_store_col_blob(r, 10, a, &o->secret_enc, &o->secret_enc_len)) != NOVA_OK ||
+        (st = nova_store_col_blob(r, 12, a, &o->prev_secret_enc, &o->prev_secret_enc_len)) !=
+            NOVA_OK)
         return st;
     o->rate_per_minute = d->col_int64(r, 6);
     o->budget_daily = d->col_int64(r, 7);
@@ -126,7 +104,7 @@ static nova_status write_tx(nova_store_t *s, const nova_sql_t *q, const nova_sql
                             const char *tenant_id, const nova_audit_entry_t *audit, bool need_one)
 {
     int64_t changed = 0;
-    if (!valid_id(tenant_id) || !audit || !audit->tenant_id ||
+    if (!nova_store_valid_id(tenant_id) || !audit || !audit->tenant_id ||
         strcmp(audit->tenant_id, tenant_id) != 0)
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, tenant_id);
@@ -147,9 +125,9 @@ static nova_status write_tx(nova_store_t *s, const nova_sql_t *q, const nova_sql
 nova_status nova_store_apikey_create(nova_store_t *s, const nova_apikey_t *k,
                                      const nova_audit_entry_t *audit)
 {
-    if (!k || !valid_id(k->id) || !k->mode || !k->purpose || !k->scopes || !k->ip_allowlist ||
-        !k->budget_currency || !k->secret_hash || !k->secret_enc || !k->secret_enc_len ||
-        !k->created_by)
+    if (!k || !nova_store_valid_id(k->id) || !k->mode || !k->purpose || !k->scopes ||
+        !k->ip_allowlist || !k->budget_currency || !k->secret_hash || !k->secret_enc ||
+        !k->secret_enc_len || !k->created_by)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(k->id),
                             NOVA_SQL_P_TEXT(k->tenant_id),
@@ -188,7 +166,7 @@ static nova_status get_one(nova_store_t *s, const nova_sql_t *q, const char *ten
 nova_status nova_store_apikey_find(nova_store_t *s, nova_arena_t *a, const char *id,
                                    nova_apikey_t *out)
 {
-    if (!valid_id(id))
+    if (!nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(id)};
     return get_one(s, &Q_AK_FIND, NOVA_STORE_ALL_TENANTS, p, 1, a, out, true);
@@ -197,7 +175,7 @@ nova_status nova_store_apikey_find(nova_store_t *s, nova_arena_t *a, const char 
 nova_status nova_store_apikey_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                   const char *id, nova_apikey_t *out)
 {
-    if (!valid_id(tenant_id) || !valid_id(id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
     return get_one(s, &Q_AK_GET, tenant_id, p, 2, a, out, false);
@@ -213,7 +191,7 @@ nova_status nova_store_apikey_list(nova_store_t *s, nova_arena_t *a, const char 
 {
     *out = NULL;
     *n = 0;
-    if (!valid_id(tenant_id))
+    if (!nova_store_valid_id(tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
     return nova_store_get_all(s, &Q_AK_LIST, tenant_id, p, 1, a, read_key_row,
@@ -223,7 +201,7 @@ nova_status nova_store_apikey_list(nova_store_t *s, nova_arena_t *a, const char 
 nova_status nova_store_apikey_revoke(nova_store_t *s, const char *tenant_id, const char *id,
                                      int64_t now, const nova_audit_entry_t *audit)
 {
-    if (!valid_id(id) || now <= 0)
+    if (!nova_store_valid_id(id) || now <= 0)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
     return write_tx(s, &Q_AK_REVOKE, p, 3, tenant_id, audit, true);
@@ -234,7 +212,7 @@ nova_status nova_store_apikey_rotate(nova_store_t *s, const char *tenant_id, con
                                      size_t secret_enc_len, int64_t prev_valid_until, int64_t now,
                                      const nova_audit_entry_t *audit)
 {
-    if (!valid_id(id) || !secret_hash || !secret_enc || !secret_enc_len || now <= 0)
+    if (!nova_store_valid_id(id) || !secret_hash || !secret_enc || !secret_enc_len || now <= 0)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_INT(prev_valid_until),
                             NOVA_SQL_P_TEXT(secret_hash),
@@ -251,8 +229,9 @@ nova_status nova_store_apikey_spend(nova_store_t *s, const char *tenant_id, cons
 {
     int64_t changed = 0;
     *spent = 0;
-    if (!valid_id(tenant_id) || !valid_id(id) || !day || !currency || amount <= 0 || limit < 0 ||
-        !audit || !audit->tenant_id || strcmp(audit->tenant_id, tenant_id) != 0)
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id) || !day || !currency ||
+        amount <= 0 || limit < 0 || !audit || !audit->tenant_id ||
+        strcmp(audit->tenant_id, tenant_id) != 0)
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, tenant_id);
     if (st != NOVA_OK)

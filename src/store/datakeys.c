@@ -35,11 +35,6 @@ static const nova_sql_t Q_DK_LIST = {NOVA_Q_DK_LIST, "data key list",
                                      "WHERE tenant_id = ? ORDER BY region, version",
                                      NULL};
 
-static bool valid_id(const char *s)
-{
-    return s != NULL && s[0] != '\0' && strcmp(s, NOVA_STORE_ALL_TENANTS) != 0;
-}
-
 /* Reads DK_COLS; with_key: also the wrapped bytes (copied into a). */
 static nova_status read_row(nova_rows_t *r, nova_arena_t *a, bool with_key, nova_datakey_row_t *o)
 {
@@ -71,7 +66,7 @@ static nova_status read_row(nova_rows_t *r, nova_arena_t *a, bool with_key, nova
 nova_status nova_store_datakey_add(nova_store_t *s, const nova_datakey_row_t *k,
                                    const nova_audit_entry_t *audit)
 {
-    if (!k || !valid_id(k->tenant_id) || !k->region || !k->region[0] || k->version < 1 ||
+    if (!k || !nova_store_valid_id(k->tenant_id) || !k->region || !k->region[0] || k->version < 1 ||
         !k->envelope || !k->wrapped || !k->wrapped_len || k->created_at <= 0 || !audit ||
         !audit->tenant_id || strcmp(audit->tenant_id, k->tenant_id) != 0)
         return NOVA_INVALID;
@@ -116,7 +111,7 @@ static nova_status get_one(nova_store_t *s, nova_arena_t *a, const nova_sql_t *q
 nova_status nova_store_datakey_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                    const char *region, int64_t version, nova_datakey_row_t *out)
 {
-    if (!valid_id(tenant_id) || !region || version < 1)
+    if (!nova_store_valid_id(tenant_id) || !region || version < 1)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(region),
                             NOVA_SQL_P_INT(version)};
@@ -126,7 +121,7 @@ nova_status nova_store_datakey_get(nova_store_t *s, nova_arena_t *a, const char 
 nova_status nova_store_datakey_newest(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                       const char *region, nova_datakey_row_t *out)
 {
-    if (!valid_id(tenant_id) || !region)
+    if (!nova_store_valid_id(tenant_id) || !region)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(region)};
     return get_one(s, a, &Q_DK_NEWEST, tenant_id, p, 2, out);
@@ -143,7 +138,7 @@ nova_status nova_store_datakey_list(nova_store_t *s, nova_arena_t *a, const char
 {
     *out = NULL;
     *n = 0;
-    if (!valid_id(tenant_id))
+    if (!nova_store_valid_id(tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
     return nova_store_get_all(s, &Q_DK_LIST, tenant_id, p, 1, a, read_listed_row,

@@ -38,11 +38,6 @@ static const nova_sql_t Q_FACE_IDS = {-1, "face ids",
 static const nova_sql_t Q_FACE_GET = {
     -1, "face get", "SELECT " FACE_COLS " FROM face_gallery WHERE tenant_id = ? AND id = ?", NULL};
 
-static bool valid_id(const char *s)
-{
-    return s != NULL && s[0] != '\0' && strcmp(s, NOVA_STORE_ALL_TENANTS) != 0;
-}
-
 static nova_status read_row(nova_rows_t *r, nova_arena_t *a, void *out)
 {
     nova_face_row_t *o = out;
@@ -119,10 +114,10 @@ static nova_status write_tx(nova_store_t *s, const char *tenant_id, const nova_s
 nova_status nova_store_face_add(nova_store_t *s, const nova_face_row_t *f,
                                 const nova_audit_entry_t *audit, int64_t *version)
 {
-    if (!f || !f->id || !f->id[0] || !valid_id(f->tenant_id) || !f->subject || !f->subject[0] ||
-        strlen(f->subject) > NOVA_FACE_SUBJECT_MAX || !f->region || !f->region[0] || !f->sealed ||
-        !f->sealed_len || !f->created_by || f->created_at <= 0 || !audit || !audit->tenant_id ||
-        strcmp(audit->tenant_id, f->tenant_id) != 0)
+    if (!f || !f->id || !f->id[0] || !nova_store_valid_id(f->tenant_id) || !f->subject ||
+        !f->subject[0] || strlen(f->subject) > NOVA_FACE_SUBJECT_MAX || !f->region ||
+        !f->region[0] || !f->sealed || !f->sealed_len || !f->created_by || f->created_at <= 0 ||
+        !audit || !audit->tenant_id || strcmp(audit->tenant_id, f->tenant_id) != 0)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(f->id),
                             NOVA_SQL_P_TEXT(f->tenant_id),
@@ -137,7 +132,7 @@ nova_status nova_store_face_add(nova_store_t *s, const nova_face_row_t *f,
 nova_status nova_store_face_delete(nova_store_t *s, const char *tenant_id, const char *id,
                                    const nova_audit_entry_t *audit, int64_t *version)
 {
-    if (!valid_id(tenant_id) || !id || !id[0] || !audit || !audit->tenant_id ||
+    if (!nova_store_valid_id(tenant_id) || !id || !id[0] || !audit || !audit->tenant_id ||
         strcmp(audit->tenant_id, tenant_id) != 0)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
@@ -147,7 +142,7 @@ nova_status nova_store_face_delete(nova_store_t *s, const char *tenant_id, const
 nova_status nova_store_face_version(nova_store_t *s, const char *tenant_id, int64_t *version)
 {
     *version = 0;
-    if (!valid_id(tenant_id))
+    if (!nova_store_valid_id(tenant_id))
         return NOVA_INVALID;
     return read_version(s, tenant_id, version);
 }
@@ -157,7 +152,7 @@ nova_status nova_store_face_list(nova_store_t *s, nova_arena_t *a, const char *t
 {
     *out = NULL;
     *n = 0;
-    if (!valid_id(tenant_id))
+    if (!nova_store_valid_id(tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
     return nova_store_get_all(s, &Q_FACE_LIST, tenant_id, p, 1, a, read_row,
@@ -174,7 +169,7 @@ nova_status nova_store_face_ids(nova_store_t *s, nova_arena_t *a, const char *te
 {
     *out = NULL;
     *n = 0;
-    if (!valid_id(tenant_id))
+    if (!nova_store_valid_id(tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
     return nova_store_get_all(s, &Q_FACE_IDS, tenant_id, p, 1, a, read_id, sizeof(const char *),
@@ -185,7 +180,7 @@ nova_status nova_store_face_get(nova_store_t *s, nova_arena_t *a, const char *te
                                 const char *id, nova_face_row_t *out)
 {
     memset(out, 0, sizeof(*out));
-    if (!valid_id(tenant_id) || !id || !id[0])
+    if (!nova_store_valid_id(tenant_id) || !id || !id[0])
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
     nova_face_row_t *rows = NULL;

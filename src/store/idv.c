@@ -108,16 +108,6 @@ static const nova_sql_t Q_USAGE = {
     ">= ? AND created_at <= ? GROUP BY check_name ORDER BY check_name",
     NULL};
 
-static bool valid_id(const char *s)
-{
-    return s != NULL && s[0] != '\0' && strcmp(s, NOVA_STORE_ALL_TENANTS) != 0;
-}
-
-static bool audit_ok(const nova_audit_entry_t *a, const char *tenant_id)
-{
-    return a && a->tenant_id && strcmp(a->tenant_id, tenant_id) == 0;
-}
-
 /* ---- workflows ---- */
 
 static nova_status read_wf(nova_rows_t *r, nova_arena_t *a, void *out)
@@ -157,8 +147,9 @@ nova_status nova_store_idv_workflow_put(nova_store_t *s, const nova_idv_workflow
                                         bool create, const nova_audit_entry_t *audit,
                                         int64_t *version)
 {
-    if (!w || !valid_id(w->tenant_id) || !valid_id(w->id) || !w->name || !w->definition ||
-        !w->created_by || w->created_at <= 0 || !audit_ok(audit, w->tenant_id))
+    if (!w || !nova_store_valid_id(w->tenant_id) || !nova_store_valid_id(w->id) || !w->name ||
+        !w->definition || !w->created_by || w->created_at <= 0 ||
+        !nova_store_audit_for(audit, w->tenant_id))
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, w->tenant_id);
     if (st != NOVA_OK)
@@ -197,7 +188,7 @@ nova_status nova_store_idv_workflow_get(nova_store_t *s, nova_arena_t *a, const 
                                         const char *id, int64_t version,
                                         nova_idv_workflow_row_t *out)
 {
-    if (!valid_id(tenant_id) || !valid_id(id) || version < 0)
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id) || version < 0)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id),
                             NOVA_SQL_P_INT(version)};
@@ -208,7 +199,7 @@ nova_status nova_store_idv_workflow_get(nova_store_t *s, nova_arena_t *a, const 
 nova_status nova_store_idv_workflow_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                          nova_idv_workflow_row_t **out, size_t *n)
 {
-    if (!valid_id(tenant_id))
+    if (!nova_store_valid_id(tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
     return nova_store_get_all(s, &Q_WF_LIST, tenant_id, p, 1, a, read_wf,
@@ -257,9 +248,9 @@ nova_status nova_store_idv_verification_insert(nova_store_t *s, nova_arena_t *a,
                                                const nova_audit_entry_t *audit,
                                                const char **existing_id)
 {
-    if (!v || !valid_id(v->tenant_id) || !valid_id(v->id) || !v->workflow_id || !v->status ||
-        !v->mode || !v->trace_id || !v->created_by || !job || !job_len ||
-        !audit_ok(audit, v->tenant_id))
+    if (!v || !nova_store_valid_id(v->tenant_id) || !nova_store_valid_id(v->id) ||
+        !v->workflow_id || !v->status || !v->mode || !v->trace_id || !v->created_by || !job ||
+        !job_len || !nova_store_audit_for(audit, v->tenant_id))
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, v->tenant_id);
     if (st != NOVA_OK)
@@ -318,7 +309,7 @@ nova_status nova_store_idv_verification_insert(nova_store_t *s, nova_arena_t *a,
 nova_status nova_store_idv_verification_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                             const char *id, nova_idv_verification_row_t *out)
 {
-    if (!valid_id(tenant_id) || !valid_id(id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id))
         return NOVA_INVALID;
     memset(out, 0, sizeof(*out));
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
@@ -329,7 +320,7 @@ nova_status nova_store_idv_verification_list(nova_store_t *s, nova_arena_t *a,
                                              const char *tenant_id, const nova_idv_list_query_t *q,
                                              nova_idv_verification_row_t **out, size_t *n)
 {
-    if (!valid_id(tenant_id) || q->limit <= 0 || q->limit > 1000)
+    if (!nova_store_valid_id(tenant_id) || q->limit <= 0 || q->limit > 1000)
         return NOVA_INVALID;
     /* One statement for every filter combination: a NULL or 0 filter matches all. */
     static const nova_sql_t Q_V_LIST = {
@@ -369,7 +360,7 @@ nova_status nova_store_idv_verification_list(nova_store_t *s, nova_arena_t *a,
 nova_status nova_store_idv_verification_start(nova_store_t *s, const char *tenant_id,
                                               const char *id, int64_t now)
 {
-    if (!valid_id(tenant_id) || !valid_id(id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
     int64_t changes = 0;
@@ -385,8 +376,8 @@ nova_status nova_store_idv_verification_finish(nova_store_t *s, const char *tena
                                                int64_t now, int64_t keep_until,
                                                const nova_audit_entry_t *audit)
 {
-    if (!valid_id(tenant_id) || !valid_id(id) || !status || !decision || !result ||
-        !audit_ok(audit, tenant_id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id) || !status || !decision ||
+        !result || !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, tenant_id);
     if (st != NOVA_OK)
@@ -423,8 +414,8 @@ nova_status nova_store_idv_review_decide(nova_store_t *s, const char *tenant_id,
         "UPDATE idv_verifications SET decision = ?, result = ?, updated_at = ? WHERE tenant_id = ? "
         "AND id = ? AND status = 'completed' AND decision = 'review_required'",
         NULL};
-    if (!valid_id(tenant_id) || !valid_id(id) || !decision || !result ||
-        !audit_ok(audit, tenant_id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id) || !decision || !result ||
+        !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, tenant_id);
     if (st != NOVA_OK)
@@ -452,8 +443,8 @@ nova_status nova_store_idv_review_decide(nova_store_t *s, const char *tenant_id,
 nova_status nova_store_idv_step_put(nova_store_t *s, const char *tenant_id, const char *vid,
                                     const nova_idv_step_row_t *step, int64_t units, bool *fresh)
 {
-    if (!valid_id(tenant_id) || !valid_id(vid) || !step || !step->step_id || !step->check_name ||
-        !step->status || !step->result || !step->result_len || units < 0)
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(vid) || !step || !step->step_id ||
+        !step->check_name || !step->status || !step->result || !step->result_len || units < 0)
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, tenant_id);
     if (st != NOVA_OK)
@@ -509,7 +500,7 @@ static nova_status read_step(nova_rows_t *r, nova_arena_t *a, void *out)
 nova_status nova_store_idv_step_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                      const char *vid, nova_idv_step_row_t **out, size_t *n)
 {
-    if (!valid_id(tenant_id) || !valid_id(vid))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(vid))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(vid)};
     return nova_store_get_all(s, &Q_STEP_LIST, tenant_id, p, 2, a, read_step,
@@ -519,7 +510,7 @@ nova_status nova_store_idv_step_list(nova_store_t *s, nova_arena_t *a, const cha
 nova_status nova_store_idv_job_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                    const char *vid, const uint8_t **payload, size_t *len)
 {
-    if (!valid_id(tenant_id) || !valid_id(vid))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(vid))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(vid)};
     nova_rows_t r;
@@ -578,7 +569,7 @@ static nova_status read_usage(nova_rows_t *r, nova_arena_t *a, void *out)
 nova_status nova_store_idv_usage(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                  int64_t from, int64_t to, nova_idv_usage_row_t **out, size_t *n)
 {
-    if (!valid_id(tenant_id))
+    if (!nova_store_valid_id(tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_INT(from),
                             NOVA_SQL_P_INT(to ? to : INT64_MAX)};

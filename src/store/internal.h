@@ -272,6 +272,15 @@ nova_status nova_store_get_all(nova_store_t *s, const nova_sql_t *q, const char 
 
 /* Copies a text column into the arena (NULL stays NULL). */
 nova_status nova_store_col_str(nova_rows_t *r, int i, nova_arena_t *a, const char **out);
+/* Copies a BLOB column into the arena; SQL NULL or an empty value gives *out NULL, *outlen 0. */
+nova_status nova_store_col_blob(nova_rows_t *r, int i, nova_arena_t *a, const uint8_t **out,
+                                size_t *outlen);
+
+/* An id a repository call may act for: set, not empty, and not the all-tenants marker (which
+ * only platform-level statements may use). Every repository checks its tenant ids with it. */
+bool nova_store_valid_id(const char *s);
+/* e is an audit entry for tenant_id's chain (set, and its tenant is tenant_id). */
+bool nova_store_audit_for(const nova_audit_entry_t *e, const char *tenant_id);
 
 /* Connections currently open in this process (tests check the per-thread destructor). */
 int nova_store_live_connections(void);

@@ -171,16 +171,6 @@ static const nova_sql_t Q_LE_ACCOUNT = {
     "AND pending = 0 AND ord > ? ORDER BY ord LIMIT ?",
     NULL};
 
-static bool valid_id(const char *s)
-{
-    return s != NULL && s[0] != '\0' && strcmp(s, NOVA_STORE_ALL_TENANTS) != 0;
-}
-
-static bool audit_ok(const nova_audit_entry_t *audit, const char *tenant_id)
-{
-    return audit && audit->tenant_id && strcmp(audit->tenant_id, tenant_id) == 0;
-}
-
 /* SQLite takes one writer at a time, and a writer that finds the lock taken sleeps in the
  * busy handler (1, 2, 5, 10 ... ms), which is where the tail of concurrent postings went. The
  * ledger's writers in this process queue on a mutex instead, so the next one starts the moment
@@ -290,8 +280,8 @@ static nova_status read_entry(nova_rows_t *r, nova_arena_t *a, void *out)
 nova_status nova_store_ledger_account_create(nova_store_t *s, const nova_ledger_account_t *a,
                                              const nova_audit_entry_t *audit)
 {
-    if (!a || !valid_id(a->tenant_id) || !valid_id(a->id) || !a->currency || !a->type ||
-        !a->status || !audit_ok(audit, a->tenant_id))
+    if (!a || !nova_store_valid_id(a->tenant_id) || !nova_store_valid_id(a->id) || !a->currency ||
+        !a->type || !a->status || !nova_store_audit_for(audit, a->tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(a->tenant_id),
                             NOVA_SQL_P_TEXT(a->id),
@@ -324,7 +314,7 @@ nova_status nova_store_ledger_account_create(nova_store_t *s, const nova_ledger_
 nova_status nova_store_ledger_account_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
                                           const char *id, nova_ledger_account_t *out)
 {
-    if (!valid_id(tenant_id) || !valid_id(id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
     nova_rows_t r;
@@ -344,7 +334,7 @@ nova_status nova_store_ledger_account_list(nova_store_t *s, nova_arena_t *ar, co
 {
     *out = NULL;
     *n = 0;
-    if (!valid_id(tenant_id) || after == NULL || limit == 0 || limit > 500)
+    if (!nova_store_valid_id(tenant_id) || after == NULL || limit == 0 || limit > 500)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(after),
                             NOVA_SQL_P_INT((int64_t)limit)};
@@ -448,7 +438,7 @@ nova_status nova_store_ledger_limits_of(nova_store_t *s, nova_arena_t *ar, const
 {
     const char *so, *st_;
     scopes_of(ar, a, &so, &st_);
-    if (!valid_id(tenant_id) || so == NULL || st_ == NULL)
+    if (!nova_store_valid_id(tenant_id) || so == NULL || st_ == NULL)
         return NOVA_INVALID;
     nova_status st =
         read_limits(s, ar, tenant_id, st_, so, a->currency, tier, has_tier, own, has_own, NULL);
@@ -466,7 +456,8 @@ nova_status nova_store_ledger_limits_put(nova_store_t *s, const char *tenant_id,
                                          const char *currency, const nova_ledger_limits_t *l,
                                          int64_t now, const nova_audit_entry_t *audit)
 {
-    if (!valid_id(tenant_id) || !scope || !currency || !l || !audit_ok(audit, tenant_id))
+    if (!nova_store_valid_id(tenant_id) || !scope || !currency || !l ||
+        !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[12] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(scope),
                               NOVA_SQL_P_TEXT(currency)};
@@ -490,7 +481,7 @@ nova_status nova_store_ledger_limits_get(nova_store_t *s, nova_arena_t *ar, cons
                                          const char *scope, const char **currency,
                                          nova_ledger_limits_t *out)
 {
-    if (!valid_id(tenant_id) || !scope)
+    if (!nova_store_valid_id(tenant_id) || !scope)
         return NOVA_INVALID;
     nova_ledger_limits_t other;
     bool found, unused;
@@ -571,7 +562,8 @@ nova_status nova_store_ledger_account_set_status(nova_store_t *s, nova_arena_t *
                                                  const nova_audit_entry_t *audit,
                                                  nova_ledger_account_t *out)
 {
-    if (!valid_id(tenant_id) || !valid_id(id) || !status || !audit_ok(audit, tenant_id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id) || !status ||
+        !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
     nova_status st = tx_begin(s, tenant_id);
     if (st != NOVA_OK)
@@ -597,7 +589,7 @@ nova_status nova_store_ledger_account_set_status(nova_store_t *s, nova_arena_t *
 nova_status nova_store_ledger_posting_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
                                           const char *id, nova_ledger_posting_row_t *out)
 {
-    if (!valid_id(tenant_id) || !valid_id(id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
     nova_rows_t r;
@@ -617,7 +609,7 @@ nova_status nova_store_ledger_entries(nova_store_t *s, nova_arena_t *ar, const c
 {
     *out = NULL;
     *n = 0;
-    if (!valid_id(tenant_id) || !valid_id(posting_id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(posting_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(posting_id)};
     return nova_store_get_all(s, &Q_LE_OF, s->in_tx ? NULL : tenant_id, p, 2, ar, read_entry,
@@ -631,7 +623,8 @@ nova_status nova_store_ledger_account_entries(nova_store_t *s, nova_arena_t *ar,
 {
     *out = NULL;
     *n = 0;
-    if (!valid_id(tenant_id) || !valid_id(account_id) || limit == 0 || limit > 500)
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(account_id) || limit == 0 ||
+        limit > 500)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(account_id),
                             NOVA_SQL_P_INT(after), NOVA_SQL_P_INT((int64_t)limit)};
@@ -872,7 +865,7 @@ nova_status nova_store_ledger_post(nova_store_t *s, nova_arena_t *ar, const char
                                    nova_ledger_outcome_t *out)
 {
     memset(out, 0, sizeof(*out));
-    if (!valid_id(tenant_id) || !write_ok(w) || !audit_ok(audit, tenant_id))
+    if (!nova_store_valid_id(tenant_id) || !write_ok(w) || !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
     nova_status st = tx_begin(s, tenant_id);
     if (st != NOVA_OK)
@@ -896,7 +889,8 @@ nova_status nova_store_ledger_post_batch(nova_store_t *s, nova_arena_t *ar, cons
                                          nova_ledger_outcome_t *out, size_t *failed)
 {
     *failed = 0;
-    if (!valid_id(tenant_id) || n == 0 || n > NOVA_LEDGER_BATCH_MAX || !audit_ok(audit, tenant_id))
+    if (!nova_store_valid_id(tenant_id) || n == 0 || n > NOVA_LEDGER_BATCH_MAX ||
+        !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
     for (size_t i = 0; i < n; i++) {
         memset(&out[i], 0, sizeof(out[i]));
@@ -979,8 +973,8 @@ nova_status nova_store_ledger_refuse(nova_store_t *s, nova_arena_t *ar, const ch
                                      nova_ledger_outcome_t *out)
 {
     memset(out, 0, sizeof(*out));
-    if (!valid_id(tenant_id) || !w || !w->posting || !w->kind || !w->actor || !problem ||
-        !audit_ok(audit, tenant_id))
+    if (!nova_store_valid_id(tenant_id) || !w || !w->posting || !w->kind || !w->actor || !problem ||
+        !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
     nova_status st = tx_begin(s, tenant_id);
     if (st != NOVA_OK)
@@ -1019,8 +1013,8 @@ nova_status nova_store_ledger_resolve(nova_store_t *s, nova_arena_t *ar, const c
 {
     memset(out, 0, sizeof(*out));
     *state = NULL;
-    if (!valid_id(tenant_id) || !valid_id(hold_id) || amount < 0 || !check ||
-        !audit_ok(audit, tenant_id) || (post && expire))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(hold_id) || amount < 0 || !check ||
+        !nova_store_audit_for(audit, tenant_id) || (post && expire))
         return NOVA_INVALID;
     nova_status st = tx_begin(s, tenant_id);
     if (st != NOVA_OK)
@@ -1135,7 +1129,7 @@ nova_status nova_store_ledger_statement_sums(nova_store_t *s, const char *tenant
                                              int64_t upto, nova_ledger_sums_t *before,
                                              nova_ledger_sums_t *within)
 {
-    if (!valid_id(tenant_id) || !valid_id(account_id) || from > to)
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(account_id) || from > to)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {
         NOVA_SQL_P_INT(from), NOVA_SQL_P_INT(from),       NOVA_SQL_P_INT(from),
@@ -1164,7 +1158,8 @@ nova_status nova_store_ledger_statement_entries(nova_store_t *s, nova_arena_t *a
 {
     *out = NULL;
     *n = 0;
-    if (!valid_id(tenant_id) || !valid_id(account_id) || limit == 0 || limit > 1000)
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(account_id) || limit == 0 ||
+        limit > 1000)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(account_id),
                             NOVA_SQL_P_INT(from),       NOVA_SQL_P_INT(to),
@@ -1199,8 +1194,9 @@ nova_status nova_store_ledger_product_put(nova_store_t *s, const char *tenant_id
                                           const nova_ledger_product_t *p,
                                           const nova_audit_entry_t *audit)
 {
-    if (!valid_id(tenant_id) || !p || !valid_id(p->id) || !p->kind || !p->currency || !p->rate ||
-        !p->day_count || !p->interest_account || !p->accrual_account || !audit_ok(audit, tenant_id))
+    if (!nova_store_valid_id(tenant_id) || !p || !nova_store_valid_id(p->id) || !p->kind ||
+        !p->currency || !p->rate || !p->day_count || !p->interest_account || !p->accrual_account ||
+        !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t q[] = {NOVA_SQL_P_TEXT(tenant_id),
                             NOVA_SQL_P_TEXT(p->id),
@@ -1228,7 +1224,7 @@ nova_status nova_store_ledger_product_put(nova_store_t *s, const char *tenant_id
 nova_status nova_store_ledger_product_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
                                           const char *id, nova_ledger_product_t *out)
 {
-    if (!valid_id(tenant_id) || !valid_id(id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
     nova_rows_t r;
@@ -1249,7 +1245,7 @@ nova_status nova_store_ledger_product_list(nova_store_t *s, nova_arena_t *ar, co
 {
     *out = NULL;
     *n = 0;
-    if (!valid_id(tenant_id))
+    if (!nova_store_valid_id(tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
     return nova_store_get_all(s, &Q_LPR_LIST, tenant_id, p, 1, ar, read_product,
@@ -1263,7 +1259,8 @@ nova_status nova_store_ledger_accounts_of_product(nova_store_t *s, nova_arena_t 
 {
     *out = NULL;
     *n = 0;
-    if (!valid_id(tenant_id) || !valid_id(product) || !after || limit == 0 || limit > 500)
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(product) || !after || limit == 0 ||
+        limit > 500)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(product),
                             NOVA_SQL_P_TEXT(after), NOVA_SQL_P_INT((int64_t)limit)};
@@ -1276,8 +1273,8 @@ nova_status nova_store_ledger_refuse_batch(nova_store_t *s, nova_arena_t *ar, co
                                            const char *problem, const nova_audit_entry_t *audit,
                                            nova_ledger_outcome_t *out)
 {
-    if (!valid_id(tenant_id) || n == 0 || n > NOVA_LEDGER_BATCH_MAX || !problem ||
-        !audit_ok(audit, tenant_id))
+    if (!nova_store_valid_id(tenant_id) || n == 0 || n > NOVA_LEDGER_BATCH_MAX || !problem ||
+        !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
     for (size_t i = 0; i < n; i++) {
         memset(&out[i], 0, sizeof(out[i]));

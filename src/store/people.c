@@ -119,33 +119,9 @@ Q(Q_ACR_APPROVE, "UPDATE people_access_requests SET approvals = ?, status = ?, a
                  "expires_at = ? WHERE id = ? AND tenant_id = ? AND approvals = ? "
                  "AND status = 'pending'");
 
-static bool valid_id(const char *s)
-{
-    return s != NULL && s[0] != '\0' && strcmp(s, NOVA_STORE_ALL_TENANTS) != 0;
-}
-
 static bool audit_ok(const char *tenant_id, const nova_audit_entry_t *audit)
 {
-    return valid_id(tenant_id) && audit && audit->tenant_id &&
-           strcmp(audit->tenant_id, tenant_id) == 0;
-}
-
-static nova_status col_blob(nova_rows_t *r, int i, nova_arena_t *a, const uint8_t **out,
-                            size_t *outlen)
-{
-    size_t len;
-    const void *p = r->s->drv->col_bytes(r, i, &len);
-    *out = NULL;
-    *outlen = 0;
-    if (p == NULL || len == 0)
-        return NOVA_OK;
-    uint8_t *d = nova_arena_alloc(a, len);
-    if (d == NULL)
-        return NOVA_NOMEM;
-    memcpy(d, p, len);
-    *out = d;
-    *outlen = len;
-    return NOVA_OK;
+    return nova_store_valid_id(tenant_id) && nova_store_audit_for(audit, tenant_id);
 }
 
 static nova_status read_user(nova_rows_t *r, nova_arena_t *a, void *out)
@@ -164,9 +140,9 @@ static nova_status read_user(nova_rows_t *r, nova_arena_t *a, void *out)
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         if ((st = nova_store_col_str(r, strs[i].col, a, strs[i].out)) != NOVA_OK)
             return st;
-    if ((st = col_blob(r, 5, a, &o->email_sealed, &o->email_sealed_len)) != NOVA_OK ||
-        (st = col_blob(r, 6, a, &o->name_sealed, &o->name_sealed_len)) != NOVA_OK ||
-        (st = col_blob(r, 9, a, &o->totp_sealed, &o->totp_sealed_len)) != NOVA_OK)
+    if ((st = nova_store_col_blob(r, 5, a, &o->email_sealed, &o->email_sealed_len)) != NOVA_OK ||
+        (st = nova_store_col_blob(r, 6, a, &o->name_sealed, &o->name_sealed_len)) != NOVA_OK ||
+        (st = nova_store_col_blob(r, 9, a, &o->totp_sealed, &o->totp_sealed_len)) != NOVA_OK)
         return st;
     o->totp_digits = d->col_int64(r, 11);
     o->totp_last_step = d->col_int64(r, 13);
@@ -252,8 +228,9 @@ static nova_status write_tx(nova_store_t *s, const nova_sql_t *q, const nova_sql
 nova_status nova_store_user_create(nova_store_t *s, const nova_user_t *u,
                                    const nova_audit_entry_t *audit)
 {
-    if (!u || !valid_id(u->id) || !u->status || !u->roles || !u->email_index || !u->email_sealed ||
-        !u->email_sealed_len || !u->pii_region || !u->password_hash || !u->created_by)
+    if (!u || !nova_store_valid_id(u->id) || !u->status || !u->roles || !u->email_index ||
+        !u->email_sealed || !u->email_sealed_len || !u->pii_region || !u->password_hash ||
+        !u->created_by)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(u->id),
                             NOVA_SQL_P_TEXT(u->tenant_id),
@@ -274,7 +251,7 @@ nova_status nova_store_user_create(nova_store_t *s, const nova_user_t *u,
 nova_status nova_store_user_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                 const char *id, nova_user_t *out)
 {
-    if (!valid_id(tenant_id) || !valid_id(id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
     return get_one(s, &Q_USER_GET, tenant_id, p, 2, a, read_user, out);
@@ -283,7 +260,7 @@ nova_status nova_store_user_get(nova_store_t *s, nova_arena_t *a, const char *te
 nova_status nova_store_user_find_email(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                        const char *email_index, nova_user_t *out)
 {
-    if (!valid_id(tenant_id) || !email_index)
+    if (!nova_store_valid_id(tenant_id) || !email_index)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(email_index), NOVA_SQL_P_TEXT(tenant_id)};
     return get_one(s, &Q_USER_EMAIL, tenant_id, p, 2, a, read_user, out);
@@ -294,7 +271,7 @@ nova_status nova_store_user_list(nova_store_t *s, nova_arena_t *a, const char *t
 {
     *out = NULL;
     *n = 0;
-    if (!valid_id(tenant_id) || limit <= 0)
+    if (!nova_store_valid_id(tenant_id) || limit <= 0)
         return NOVA_INVALID;
     if (after) {
         nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(after),
@@ -310,7 +287,7 @@ nova_status nova_store_user_list(nova_store_t *s, nova_arena_t *a, const char *t
 nova_status nova_store_user_update(nova_store_t *s, const nova_user_t *u,
                                    const nova_audit_entry_t *audit)
 {
-    if (!u || !valid_id(u->id) || !u->status || !u->roles)
+    if (!u || !nova_store_valid_id(u->id) || !u->status || !u->roles)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(u->status),
                             NOVA_SQL_P_TEXT(u->roles),
@@ -361,7 +338,7 @@ nova_status nova_store_user_delete(nova_store_t *s, nova_arena_t *a, const char 
     int64_t changed = 0;
     const char **ids = NULL;
     size_t n = 0;
-    if (!valid_id(id) || !audit_ok(tenant_id, audit))
+    if (!nova_store_valid_id(id) || !audit_ok(tenant_id, audit))
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, tenant_id);
     if (st != NOVA_OK)
@@ -392,7 +369,7 @@ nova_status nova_store_user_password_set(nova_store_t *s, const char *tenant_id,
                                          const char *hash, int64_t now,
                                          const nova_audit_entry_t *audit)
 {
-    if (!valid_id(id) || !hash)
+    if (!nova_store_valid_id(id) || !hash)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(hash), NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(id),
                             NOVA_SQL_P_TEXT(tenant_id)};
@@ -403,7 +380,7 @@ nova_status nova_store_user_totp_begin(nova_store_t *s, const char *tenant_id, c
                                        const uint8_t *sealed, size_t len, const char *alg,
                                        int64_t digits, int64_t now, const nova_audit_entry_t *audit)
 {
-    if (!valid_id(id) || !sealed || !len || !alg)
+    if (!nova_store_valid_id(id) || !sealed || !len || !alg)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_BLOB(sealed, len), NOVA_SQL_P_TEXT(alg),
                             NOVA_SQL_P_INT(digits),       NOVA_SQL_P_INT(now),
@@ -430,7 +407,7 @@ nova_status nova_store_user_totp_activate(nova_store_t *s, const char *tenant_id
                                           int64_t now, const nova_audit_entry_t *audit)
 {
     int64_t changed = 0;
-    if (!valid_id(id) || (n && !digests) || !audit_ok(tenant_id, audit))
+    if (!nova_store_valid_id(id) || (n && !digests) || !audit_ok(tenant_id, audit))
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, tenant_id);
     if (st != NOVA_OK)
@@ -451,7 +428,7 @@ nova_status nova_store_user_totp_remove(nova_store_t *s, const char *tenant_id, 
                                         int64_t now, const nova_audit_entry_t *audit)
 {
     int64_t changed = 0;
-    if (!valid_id(id) || !audit_ok(tenant_id, audit))
+    if (!nova_store_valid_id(id) || !audit_ok(tenant_id, audit))
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, tenant_id);
     if (st != NOVA_OK)
@@ -472,7 +449,7 @@ nova_status nova_store_user_recovery_replace(nova_store_t *s, const char *tenant
                                              const nova_audit_entry_t *audit)
 {
     int64_t active = 0;
-    if (!valid_id(id) || !digests || !audit_ok(tenant_id, audit))
+    if (!nova_store_valid_id(id) || !digests || !audit_ok(tenant_id, audit))
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, tenant_id);
     if (st != NOVA_OK)
@@ -492,7 +469,7 @@ nova_status nova_store_user_recovery_count(nova_store_t *s, const char *tenant_i
                                            int64_t *n)
 {
     *n = 0;
-    if (!valid_id(tenant_id) || !valid_id(id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
     return nova_store_query_int(s, &Q_RC_COUNT, tenant_id, p, 2, n);
@@ -503,7 +480,7 @@ static nova_status spend_tx(nova_store_t *s, const char *tenant_id, const nova_f
 {
     int64_t changed = 0;
     nova_status st = NOVA_OK;
-    if (!valid_id(f->user_id))
+    if (!nova_store_valid_id(f->user_id))
         return NOVA_INVALID;
     if (f->totp_step > 0) {
         nova_sql_param_t p[] = {NOVA_SQL_P_INT(f->totp_step), NOVA_SQL_P_TEXT(f->user_id),
@@ -546,7 +523,7 @@ static nova_status read_key(nova_rows_t *r, nova_arena_t *a, void *out)
         (st = nova_store_col_str(r, 1, a, &k->name)) != NOVA_OK ||
         (st = nova_store_col_str(r, 2, a, &k->kid)) != NOVA_OK ||
         (st = nova_store_col_str(r, 3, a, &k->region)) != NOVA_OK ||
-        (st = col_blob(r, 4, a, &k->sealed, &k->sealed_len)) != NOVA_OK)
+        (st = nova_store_col_blob(r, 4, a, &k->sealed, &k->sealed_len)) != NOVA_OK)
         return st;
     k->created_at = r->s->drv->col_int64(r, 5);
     return NOVA_OK;
@@ -555,7 +532,7 @@ static nova_status read_key(nova_rows_t *r, nova_arena_t *a, void *out)
 nova_status nova_store_people_key_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                       const char *name, nova_people_key_t *out)
 {
-    if (!valid_id(tenant_id) || !name)
+    if (!nova_store_valid_id(tenant_id) || !name)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(name)};
     return get_one(s, &Q_KEY_GET, tenant_id, p, 2, a, read_key, out);
@@ -593,8 +570,8 @@ nova_status nova_store_user_session_create(nova_store_t *s, const nova_user_sess
                                            const char *rt_digest, const nova_factor_spend_t *f,
                                            const nova_audit_entry_t *audit)
 {
-    if (!ses || !valid_id(ses->id) || !valid_id(ses->user_id) || !ses->amr || !ses->device ||
-        !ses->ip || !rt_digest || !audit_ok(ses->tenant_id, audit))
+    if (!ses || !nova_store_valid_id(ses->id) || !nova_store_valid_id(ses->user_id) || !ses->amr ||
+        !ses->device || !ses->ip || !rt_digest || !audit_ok(ses->tenant_id, audit))
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, ses->tenant_id);
     if (st != NOVA_OK)
@@ -625,7 +602,7 @@ nova_status nova_store_user_session_rotate(nova_store_t *s, nova_arena_t *a, con
     nova_rows_t r;
     int64_t used = 0, changed = 0;
     *outcome = NOVA_USER_ROTATE_INVALID;
-    if (!valid_id(tenant_id) || !old_digest || !new_digest || !build_audit || now <= 0)
+    if (!nova_store_valid_id(tenant_id) || !old_digest || !new_digest || !build_audit || now <= 0)
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, tenant_id);
     if (st != NOVA_OK)
@@ -677,7 +654,7 @@ nova_status nova_store_user_session_rotate(nova_store_t *s, nova_arena_t *a, con
 nova_status nova_store_user_session_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                         const char *id, nova_user_session_t *out)
 {
-    if (!valid_id(tenant_id) || !valid_id(id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
     return get_one(s, &Q_SES_GET, tenant_id, p, 2, a, read_session, out);
@@ -689,7 +666,7 @@ nova_status nova_store_user_session_list(nova_store_t *s, nova_arena_t *a, const
 {
     *out = NULL;
     *n = 0;
-    if (!valid_id(tenant_id))
+    if (!nova_store_valid_id(tenant_id))
         return NOVA_INVALID;
     if (user_id) {
         nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(user_id),
@@ -707,7 +684,7 @@ nova_status nova_store_user_session_revoke(nova_store_t *s, const char *tenant_i
                                            const char *reason, int64_t now,
                                            const nova_audit_entry_t *audit)
 {
-    if (!valid_id(id) || !reason)
+    if (!nova_store_valid_id(id) || !reason)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(reason), NOVA_SQL_P_TEXT(id),
                             NOVA_SQL_P_TEXT(tenant_id)};
@@ -722,7 +699,7 @@ nova_status nova_store_user_session_revoke_user(nova_store_t *s, nova_arena_t *a
 {
     *ids = NULL;
     *n = 0;
-    if (!valid_id(user_id) || !reason || !audit_ok(tenant_id, audit))
+    if (!nova_store_valid_id(user_id) || !reason || !audit_ok(tenant_id, audit))
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, tenant_id);
     if (st != NOVA_OK)
@@ -751,7 +728,7 @@ static nova_status read_passkey(nova_rows_t *r, nova_arena_t *a, void *out)
     if ((st = nova_store_col_str(r, 0, a, &k->id)) != NOVA_OK ||
         (st = nova_store_col_str(r, 1, a, &k->tenant_id)) != NOVA_OK ||
         (st = nova_store_col_str(r, 2, a, &k->user_id)) != NOVA_OK ||
-        (st = col_blob(r, 3, a, &k->public_key, &k->public_key_len)) != NOVA_OK ||
+        (st = nova_store_col_blob(r, 3, a, &k->public_key, &k->public_key_len)) != NOVA_OK ||
         (st = nova_store_col_str(r, 6, a, &k->aaguid)) != NOVA_OK ||
         (st = nova_store_col_str(r, 7, a, &k->attestation)) != NOVA_OK)
         return st;
@@ -768,8 +745,8 @@ nova_status nova_store_passkey_create(nova_store_t *s, const nova_passkey_t *k,
                                       const nova_audit_entry_t *audit)
 {
     int64_t exists = 0;
-    if (!k || !valid_id(k->id) || !valid_id(k->user_id) || !k->public_key || !k->public_key_len ||
-        !k->aaguid || !k->attestation || !audit_ok(k->tenant_id, audit))
+    if (!k || !nova_store_valid_id(k->id) || !nova_store_valid_id(k->user_id) || !k->public_key ||
+        !k->public_key_len || !k->aaguid || !k->attestation || !audit_ok(k->tenant_id, audit))
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, k->tenant_id);
     if (st != NOVA_OK)
@@ -799,7 +776,7 @@ nova_status nova_store_passkey_create(nova_store_t *s, const nova_passkey_t *k,
 nova_status nova_store_passkey_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                    const char *id, nova_passkey_t *out)
 {
-    if (!valid_id(tenant_id) || !valid_id(id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
     return get_one(s, &Q_PK_GET, tenant_id, p, 2, a, read_passkey, out);
@@ -810,7 +787,7 @@ nova_status nova_store_passkey_list(nova_store_t *s, nova_arena_t *a, const char
 {
     *out = NULL;
     *n = 0;
-    if (!valid_id(tenant_id) || !valid_id(user_id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(user_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(user_id)};
     return nova_store_get_all(s, &Q_PK_LIST, tenant_id, p, 2, a, read_passkey,
@@ -821,7 +798,7 @@ nova_status nova_store_passkey_use(nova_store_t *s, const char *tenant_id, const
                                    int64_t seen_before, int64_t count, int64_t now)
 {
     int64_t changed = 0;
-    if (!valid_id(tenant_id) || !valid_id(id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_INT(count), NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(id),
                             NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_INT(seen_before)};
@@ -832,7 +809,7 @@ nova_status nova_store_passkey_use(nova_store_t *s, const char *tenant_id, const
 nova_status nova_store_passkey_flag(nova_store_t *s, const char *tenant_id, const char *id,
                                     int64_t now, const nova_audit_entry_t *audit)
 {
-    if (!valid_id(id))
+    if (!nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
     return write_tx(s, &Q_PK_FLAG, p, 3, tenant_id, audit, NOVA_NOT_FOUND);
@@ -848,7 +825,7 @@ static nova_status read_text0(nova_rows_t *r, nova_arena_t *a, void *out)
 nova_status nova_store_people_settings_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                            const char **json)
 {
-    if (!valid_id(tenant_id))
+    if (!nova_store_valid_id(tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
     return get_one(s, &Q_SET_GET, tenant_id, p, 1, a, read_text0, json);
@@ -890,8 +867,8 @@ static nova_status read_acr(nova_rows_t *r, nova_arena_t *a, void *out)
 nova_status nova_store_access_create(nova_store_t *s, const nova_access_request_t *q,
                                      const nova_audit_entry_t *audit)
 {
-    if (!q || !valid_id(q->id) || !valid_id(q->requester) || !q->role || !q->reason || !q->ticket ||
-        !q->kind)
+    if (!q || !nova_store_valid_id(q->id) || !nova_store_valid_id(q->requester) || !q->role ||
+        !q->reason || !q->ticket || !q->kind)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(q->id),        NOVA_SQL_P_TEXT(q->tenant_id),
                             NOVA_SQL_P_TEXT(q->requester), NOVA_SQL_P_TEXT(q->role),
@@ -904,7 +881,7 @@ nova_status nova_store_access_create(nova_store_t *s, const nova_access_request_
 nova_status nova_store_access_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                   const char *id, nova_access_request_t *out)
 {
-    if (!valid_id(tenant_id) || !valid_id(id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
     return get_one(s, &Q_ACR_GET, tenant_id, p, 2, a, read_acr, out);
@@ -915,7 +892,7 @@ nova_status nova_store_access_list(nova_store_t *s, nova_arena_t *a, const char 
 {
     *out = NULL;
     *n = 0;
-    if (!valid_id(tenant_id))
+    if (!nova_store_valid_id(tenant_id))
         return NOVA_INVALID;
     if (requester) {
         nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(requester)};
@@ -932,7 +909,7 @@ nova_status nova_store_access_approve(nova_store_t *s, const char *tenant_id, co
                                       int64_t approved_at, int64_t expires_at,
                                       const nova_audit_entry_t *audit)
 {
-    if (!valid_id(id) || !seen || !approvals || !status)
+    if (!nova_store_valid_id(id) || !seen || !approvals || !status)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(approvals),  NOVA_SQL_P_TEXT(status),
                             NOVA_SQL_P_INT(approved_at), NOVA_SQL_P_INT(expires_at),
@@ -961,7 +938,7 @@ nova_status nova_store_scim_token_create(nova_store_t *s, const char *tenant_id,
                                          const char *digest, const char *created_by, int64_t now,
                                          const nova_audit_entry_t *audit)
 {
-    if (!valid_id(id) || !digest || !created_by)
+    if (!nova_store_valid_id(id) || !digest || !created_by)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id),
                             NOVA_SQL_P_TEXT(digest), NOVA_SQL_P_TEXT(created_by),
@@ -978,7 +955,7 @@ nova_status nova_store_scim_token_find(nova_store_t *s, nova_arena_t *a, const c
                                        const char *digest, const char **id)
 {
     *id = NULL;
-    if (!valid_id(tenant_id) || !digest)
+    if (!nova_store_valid_id(tenant_id) || !digest)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(digest)};
     return get_one(s, &Q_SCIM_TOK_FIND, tenant_id, p, 2, a, read_first_str, (void *)id);
@@ -987,7 +964,7 @@ nova_status nova_store_scim_token_find(nova_store_t *s, nova_arena_t *a, const c
 nova_status nova_store_scim_token_revoke(nova_store_t *s, const char *tenant_id, const char *id,
                                          int64_t now, const nova_audit_entry_t *audit)
 {
-    if (!valid_id(id))
+    if (!nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
     return write_tx(s, &Q_SCIM_TOK_REVOKE, p, 3, tenant_id, audit, NOVA_NOT_FOUND);
@@ -997,7 +974,7 @@ nova_status nova_store_scim_external_set(nova_store_t *s, const char *tenant_id,
                                          const char *user_id, const char *external_id, int64_t now,
                                          const nova_audit_entry_t *audit)
 {
-    if (!valid_id(user_id) || !audit_ok(tenant_id, audit))
+    if (!nova_store_valid_id(user_id) || !audit_ok(tenant_id, audit))
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, tenant_id);
     if (st != NOVA_OK)
@@ -1034,7 +1011,7 @@ nova_status nova_store_scim_external_list(nova_store_t *s, nova_arena_t *a, cons
 {
     *out = NULL;
     *n = 0;
-    if (!valid_id(tenant_id))
+    if (!nova_store_valid_id(tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
     return nova_store_get_all(s, &Q_SCIM_EXT_LIST, tenant_id, p, 1, a, read_link,

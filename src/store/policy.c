@@ -112,22 +112,12 @@ static const nova_sql_t Q_ASSERT_GET = {NOVA_Q_FGA_ASSERT_GET, "fga assertions g
                                         "WHERE store_id = ? AND model_id = ? AND tenant_id = ?",
                                         NULL};
 
-static bool valid_id(const char *s)
-{
-    return s != NULL && s[0] != '\0' && strcmp(s, NOVA_STORE_ALL_TENANTS) != 0;
-}
-
 static const char *or_empty(const char *s)
 {
     return s ? s : "";
 }
 
 /* The entry must join the chain of the tenant whose data changes. */
-static bool audit_ok(const nova_audit_entry_t *audit, const char *tenant_id)
-{
-    return audit && audit->tenant_id && strcmp(audit->tenant_id, tenant_id) == 0;
-}
-
 /* Runs one statement and the audit append in a write transaction; NOVA_NOT_FOUND when the
  * statement changed no row. */
 static nova_status exec_audited(nova_store_t *s, const char *tenant_id, const nova_sql_t *q,
@@ -217,8 +207,8 @@ static nova_status read_rows(nova_store_t *s, nova_arena_t *a, const nova_sql_t 
 nova_status nova_store_fga_store_create(nova_store_t *s, const nova_fga_store_t *fs,
                                         const nova_audit_entry_t *audit)
 {
-    if (!fs || !valid_id(fs->tenant_id) || !valid_id(fs->id) || !fs->name ||
-        !audit_ok(audit, fs->tenant_id))
+    if (!fs || !nova_store_valid_id(fs->tenant_id) || !nova_store_valid_id(fs->id) || !fs->name ||
+        !nova_store_audit_for(audit, fs->tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(fs->id), NOVA_SQL_P_TEXT(fs->tenant_id),
                             NOVA_SQL_P_TEXT(fs->name), NOVA_SQL_P_INT(fs->created_at),
@@ -229,7 +219,7 @@ nova_status nova_store_fga_store_create(nova_store_t *s, const nova_fga_store_t 
 nova_status nova_store_fga_store_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                      const char *id, nova_fga_store_t *out)
 {
-    if (!valid_id(tenant_id) || !valid_id(id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
     nova_fga_store_t *rows;
@@ -263,7 +253,7 @@ nova_status nova_store_fga_store_state(nova_store_t *s, nova_arena_t *a, const c
                                        const char *id, nova_fga_store_t *out,
                                        const char **latest_model, int64_t *head)
 {
-    if (!valid_id(tenant_id) || !valid_id(id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
     store_state_row_t *rows;
@@ -284,7 +274,7 @@ nova_status nova_store_fga_store_list(nova_store_t *s, nova_arena_t *a, const ch
                                       const char *after, size_t limit, nova_fga_store_t **out,
                                       size_t *n)
 {
-    if (!valid_id(tenant_id) || limit == 0 || limit > 1000)
+    if (!nova_store_valid_id(tenant_id) || limit == 0 || limit > 1000)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(or_empty(after)),
                             NOVA_SQL_P_INT((int64_t)limit)};
@@ -295,7 +285,8 @@ nova_status nova_store_fga_store_list(nova_store_t *s, nova_arena_t *a, const ch
 nova_status nova_store_fga_store_delete(nova_store_t *s, const char *tenant_id, const char *id,
                                         int64_t now, const nova_audit_entry_t *audit)
 {
-    if (!valid_id(tenant_id) || !valid_id(id) || !audit_ok(audit, tenant_id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id) ||
+        !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(id),
                             NOVA_SQL_P_TEXT(tenant_id)};
@@ -307,8 +298,9 @@ nova_status nova_store_fga_store_delete(nova_store_t *s, const char *tenant_id, 
 nova_status nova_store_fga_model_insert(nova_store_t *s, const nova_fga_model_t *m,
                                         const nova_audit_entry_t *audit)
 {
-    if (!m || !valid_id(m->tenant_id) || !valid_id(m->id) || !valid_id(m->store_id) ||
-        !m->schema_version || !m->json || !audit_ok(audit, m->tenant_id))
+    if (!m || !nova_store_valid_id(m->tenant_id) || !nova_store_valid_id(m->id) ||
+        !nova_store_valid_id(m->store_id) || !m->schema_version || !m->json ||
+        !nova_store_audit_for(audit, m->tenant_id))
         return NOVA_INVALID;
     int64_t changed = 0;
     nova_status st = nova_store_tx_begin(s, m->tenant_id);
@@ -336,7 +328,8 @@ nova_status nova_store_fga_model_insert(nova_store_t *s, const nova_fga_model_t 
 nova_status nova_store_fga_model_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                      const char *store_id, const char *id, nova_fga_model_t *out)
 {
-    if (!valid_id(tenant_id) || !valid_id(store_id) || (id && !valid_id(id)))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(store_id) ||
+        (id && !nova_store_valid_id(id)))
         return NOVA_INVALID;
     nova_fga_model_t *rows;
     size_t n;
@@ -361,7 +354,8 @@ nova_status nova_store_fga_model_list(nova_store_t *s, nova_arena_t *a, const ch
                                       const char *store_id, const char *before, size_t limit,
                                       nova_fga_model_t **out, size_t *n)
 {
-    if (!valid_id(tenant_id) || !valid_id(store_id) || limit == 0 || limit > 1000)
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(store_id) || limit == 0 ||
+        limit > 1000)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(store_id), NOVA_SQL_P_TEXT(tenant_id),
                             NOVA_SQL_P_TEXT(or_empty(before)), NOVA_SQL_P_TEXT(or_empty(before)),
@@ -408,7 +402,8 @@ nova_status nova_store_fga_write(nova_store_t *s, const char *tenant_id, const c
                                  const nova_fga_write_t *w, int64_t now,
                                  const nova_audit_entry_t *audit, nova_fga_write_result_t *res)
 {
-    if (!valid_id(tenant_id) || !valid_id(store_id) || !w || !res || !audit_ok(audit, tenant_id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(store_id) || !w || !res ||
+        !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
     for (size_t i = 0; i < w->nwrites + w->ndeletes; i++) {
         const nova_fga_tuple_t *t = i < w->nwrites ? &w->writes[i] : &w->deletes[i - w->nwrites];
@@ -486,7 +481,8 @@ nova_status nova_store_fga_tuple_read(nova_store_t *s, nova_arena_t *a, const ch
                                       const char *store_id, const nova_fga_tuple_filter_t *f,
                                       size_t limit, nova_fga_tuple_t **out, size_t *n)
 {
-    if (!valid_id(tenant_id) || !valid_id(store_id) || !f || limit == 0 || limit > 1000)
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(store_id) || !f || limit == 0 ||
+        limit > 1000)
         return NOVA_INVALID;
     const char *type = or_empty(f->object_type);
     const char *prefix = type[0] ? nova_arena_printf(a, "%s:", type) : "";
@@ -514,7 +510,7 @@ nova_status nova_store_fga_tuple_read(nova_store_t *s, nova_arena_t *a, const ch
 nova_status nova_store_fga_tuple_scan(nova_store_t *s, const char *tenant_id, const char *store_id,
                                       nova_fga_tuple_fn fn, void *ud)
 {
-    if (!valid_id(tenant_id) || !valid_id(store_id) || !fn)
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(store_id) || !fn)
         return NOVA_INVALID;
     nova_rows_t r;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(store_id), NOVA_SQL_P_TEXT(tenant_id)};
@@ -541,7 +537,7 @@ nova_status nova_store_fga_tuple_scan(nova_store_t *s, const char *tenant_id, co
 nova_status nova_store_fga_change_head(nova_store_t *s, const char *tenant_id, const char *store_id,
                                        int64_t *seq)
 {
-    if (!valid_id(tenant_id) || !valid_id(store_id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(store_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(store_id), NOVA_SQL_P_TEXT(tenant_id)};
     return nova_store_query_int(s, &Q_CHANGE_HEAD, tenant_id, p, 2, seq);
@@ -562,7 +558,8 @@ nova_status nova_store_fga_changes(nova_store_t *s, nova_arena_t *a, const char 
                                    const char *store_id, int64_t after_seq, int64_t from_ts,
                                    size_t limit, nova_fga_change_t **out, size_t *n)
 {
-    if (!valid_id(tenant_id) || !valid_id(store_id) || limit == 0 || limit > 10000)
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(store_id) || limit == 0 ||
+        limit > 10000)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(store_id), NOVA_SQL_P_TEXT(tenant_id),
                             NOVA_SQL_P_INT(after_seq), NOVA_SQL_P_INT(from_ts),
@@ -578,8 +575,8 @@ nova_status nova_store_fga_assertions_put(nova_store_t *s, const char *tenant_id
                                           const char *json, int64_t now,
                                           const nova_audit_entry_t *audit)
 {
-    if (!valid_id(tenant_id) || !valid_id(store_id) || !valid_id(model_id) || !json ||
-        !audit_ok(audit, tenant_id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(store_id) ||
+        !nova_store_valid_id(model_id) || !json || !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
     int64_t changed = 0;
     nova_status st = nova_store_tx_begin(s, tenant_id);
@@ -607,7 +604,8 @@ nova_status nova_store_fga_assertions_get(nova_store_t *s, nova_arena_t *a, cons
                                           const char *store_id, const char *model_id,
                                           const char **json)
 {
-    if (!valid_id(tenant_id) || !valid_id(store_id) || !valid_id(model_id))
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(store_id) ||
+        !nova_store_valid_id(model_id))
         return NOVA_INVALID;
     nova_rows_t r;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(store_id), NOVA_SQL_P_TEXT(model_id),
@@ -715,7 +713,7 @@ static nova_status read_drift(nova_rows_t *r, nova_arena_t *a, nova_policy_drift
 
 nova_status nova_store_policy_next_version(nova_store_t *s, const char *tenant_id, int64_t *out)
 {
-    if (!valid_id(tenant_id))
+    if (!nova_store_valid_id(tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
     return nova_store_query_int(s, &Q_POL_NEXT, tenant_id, p, 1, out);
@@ -724,8 +722,8 @@ nova_status nova_store_policy_next_version(nova_store_t *s, const char *tenant_i
 nova_status nova_store_policy_insert(nova_store_t *s, const nova_policy_version_t *v,
                                      const nova_audit_entry_t *audit)
 {
-    if (!v || !valid_id(v->tenant_id) || v->version < 1 || !v->body || !v->digest ||
-        !v->signature || !v->created_by || !audit_ok(audit, v->tenant_id))
+    if (!v || !nova_store_valid_id(v->tenant_id) || v->version < 1 || !v->body || !v->digest ||
+        !v->signature || !v->created_by || !nova_store_audit_for(audit, v->tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(v->tenant_id), NOVA_SQL_P_INT(v->version),
                             NOVA_SQL_P_TEXT(v->body),      NOVA_SQL_P_TEXT(v->digest),
@@ -738,7 +736,7 @@ nova_status nova_store_policy_insert(nova_store_t *s, const nova_policy_version_
 nova_status nova_store_policy_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                   int64_t version, nova_policy_version_t *out)
 {
-    if (!valid_id(tenant_id) || version < 1)
+    if (!nova_store_valid_id(tenant_id) || version < 1)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_INT(version)};
     nova_policy_version_t *rows;
@@ -757,7 +755,7 @@ nova_status nova_store_policy_list(nova_store_t *s, nova_arena_t *a, const char 
                                    int64_t before, size_t limit, nova_policy_version_t **out,
                                    size_t *n)
 {
-    if (!valid_id(tenant_id) || before < 0 || limit == 0 || limit > 1000)
+    if (!nova_store_valid_id(tenant_id) || before < 0 || limit == 0 || limit > 1000)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_INT(before),
                             NOVA_SQL_P_INT(before), NOVA_SQL_P_INT((int64_t)limit)};
@@ -769,7 +767,7 @@ nova_status nova_store_policy_state_get(nova_store_t *s, const char *tenant_id,
                                         nova_policy_state_t *out)
 {
     memset(out, 0, sizeof(*out));
-    if (!valid_id(tenant_id))
+    if (!nova_store_valid_id(tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
     nova_policy_state_t *rows;
@@ -788,8 +786,9 @@ nova_status nova_store_policy_state_put(nova_store_t *s, const char *tenant_id,
                                         const nova_policy_state_t *ps, int64_t expect_active,
                                         const nova_audit_entry_t *audit)
 {
-    if (!valid_id(tenant_id) || !ps || ps->active < 0 || ps->previous < 0 || ps->shadow < 0 ||
-        ps->shadow_percent < 0 || ps->shadow_percent > 100 || !audit_ok(audit, tenant_id))
+    if (!nova_store_valid_id(tenant_id) || !ps || ps->active < 0 || ps->previous < 0 ||
+        ps->shadow < 0 || ps->shadow_percent < 0 || ps->shadow_percent > 100 ||
+        !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id),         NOVA_SQL_P_INT(ps->active),
                             NOVA_SQL_P_INT(ps->previous),       NOVA_SQL_P_INT(ps->shadow),
@@ -802,8 +801,8 @@ nova_status nova_store_policy_state_put(nova_store_t *s, const char *tenant_id,
 nova_status nova_store_policy_drift_insert(nova_store_t *s, const char *tenant_id,
                                            const nova_policy_drift_t *d)
 {
-    if (!valid_id(tenant_id) || !d || !d->action || !d->resource_type || !d->live || !d->shadow ||
-        !d->live_reason || !d->shadow_reason)
+    if (!nova_store_valid_id(tenant_id) || !d || !d->action || !d->resource_type || !d->live ||
+        !d->shadow || !d->live_reason || !d->shadow_reason)
         return NOVA_INVALID;
     uint16_t r = 0;
     if (nova_random_bytes(&r, sizeof(r)) != NOVA_OK)
@@ -836,7 +835,7 @@ nova_status nova_store_policy_drift_list(nova_store_t *s, nova_arena_t *a, const
                                          int64_t shadow_version, size_t limit,
                                          nova_policy_drift_t **out, size_t *n, int64_t *total)
 {
-    if (!valid_id(tenant_id) || limit == 0 || limit > 1000)
+    if (!nova_store_valid_id(tenant_id) || limit == 0 || limit > 1000)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_INT(shadow_version),
                             NOVA_SQL_P_INT((int64_t)limit)};

@@ -28,16 +28,11 @@ static const nova_sql_t Q_SEC_INSERT = {
 static const nova_sql_t Q_SEC_TENANT = {NOVA_Q_SEC_TENANT, "security tenant exists",
                                         "SELECT 1 FROM tenants WHERE id = ?", NULL};
 
-static bool valid_id(const char *s)
-{
-    return s != NULL && s[0] != '\0' && strcmp(s, NOVA_STORE_ALL_TENANTS) != 0;
-}
-
 nova_status nova_store_security_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                     nova_security_row_t *out)
 {
     nova_rows_t r;
-    if (!valid_id(tenant_id))
+    if (!nova_store_valid_id(tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
     nova_status st = s->drv->query(s, &Q_SEC_GET, tenant_id, p, 1, &r);
@@ -59,8 +54,8 @@ nova_status nova_store_security_get(nova_store_t *s, nova_arena_t *a, const char
 nova_status nova_store_security_put(nova_store_t *s, const char *tenant_id, const char *settings,
                                     int64_t now, const nova_audit_entry_t *audit, int64_t *version)
 {
-    if (!valid_id(tenant_id) || settings == NULL || now <= 0 || !audit || !audit->tenant_id ||
-        strcmp(audit->tenant_id, tenant_id) != 0)
+    if (!nova_store_valid_id(tenant_id) || settings == NULL || now <= 0 || !audit ||
+        !audit->tenant_id || strcmp(audit->tenant_id, tenant_id) != 0)
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, tenant_id);
     if (st != NOVA_OK)

@@ -58,11 +58,6 @@ static const nova_sql_t Q_SES_RESOLVE = {
     "AND " NOVA_SQL_KEY_LIVE ")",
     NULL};
 
-static bool valid_id(const char *s)
-{
-    return s != NULL && s[0] != '\0' && strcmp(s, NOVA_STORE_ALL_TENANTS) != 0;
-}
-
 /* Reads SES_COLS starting at column first. */
 static nova_status read_session(nova_rows_t *r, int first, nova_arena_t *a, nova_session_t *o)
 {
@@ -82,8 +77,8 @@ static nova_status read_session(nova_rows_t *r, int first, nova_arena_t *a, nova
 nova_status nova_store_session_create(nova_store_t *s, const nova_session_t *ses,
                                       const char *rt_digest, const nova_audit_entry_t *audit)
 {
-    if (!ses || !valid_id(ses->tenant_id) || !valid_id(ses->id) || !rt_digest || !audit ||
-        !audit->tenant_id || strcmp(audit->tenant_id, ses->tenant_id) != 0)
+    if (!ses || !nova_store_valid_id(ses->tenant_id) || !nova_store_valid_id(ses->id) ||
+        !rt_digest || !audit || !audit->tenant_id || strcmp(audit->tenant_id, ses->tenant_id) != 0)
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, ses->tenant_id);
     if (st != NOVA_OK)
@@ -116,7 +111,7 @@ nova_status nova_store_session_rotate(nova_store_t *s, nova_arena_t *a, const ch
     int64_t used = 0, changed = 0;
 
     *outcome = NOVA_ROTATE_INVALID;
-    if (!valid_id(tenant_id) || !old_digest || !new_digest || !build_audit || now <= 0)
+    if (!nova_store_valid_id(tenant_id) || !old_digest || !new_digest || !build_audit || now <= 0)
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, tenant_id);
     if (st != NOVA_OK)
@@ -180,7 +175,7 @@ static nova_status revoke(nova_store_t *s, const nova_sql_t *q, nova_sql_param_t
                           const char *tenant_id, const nova_audit_entry_t *audit, bool need_one,
                           int64_t *changed)
 {
-    if (!valid_id(tenant_id) || !audit || !audit->tenant_id ||
+    if (!nova_store_valid_id(tenant_id) || !audit || !audit->tenant_id ||
         strcmp(audit->tenant_id, tenant_id) != 0)
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, tenant_id);
@@ -229,7 +224,7 @@ nova_status nova_store_session_get(nova_store_t *s, nova_arena_t *a, const char 
                                    const char *session_id, nova_session_t *out)
 {
     nova_rows_t r;
-    if (!valid_id(tenant_id) || !session_id)
+    if (!nova_store_valid_id(tenant_id) || !session_id)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(session_id), NOVA_SQL_P_TEXT(tenant_id)};
     nova_status st = s->drv->query(s, &Q_SES_GET, tenant_id, p, 2, &r);
@@ -248,7 +243,7 @@ nova_status nova_store_session_token_resolve(nova_store_t *s, nova_arena_t *a,
                                              const char *kid, int64_t now, nova_tenant_t *out)
 {
     nova_rows_t r;
-    if (!valid_id(tenant_id) || !client_id || !jti || !session_id || !kid)
+    if (!nova_store_valid_id(tenant_id) || !client_id || !jti || !session_id || !kid)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(client_id),
                             NOVA_SQL_P_TEXT(jti),       NOVA_SQL_P_TEXT(session_id),

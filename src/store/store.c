@@ -306,6 +306,36 @@ nova_status nova_store_col_str(nova_rows_t *r, int i, nova_arena_t *a, const cha
     return NOVA_OK;
 }
 
+nova_status nova_store_col_blob(nova_rows_t *r, int i, nova_arena_t *a, const uint8_t **out,
+                                size_t *outlen)
+{
+    size_t len;
+    const void *p = r->s->drv->col_bytes(r, i, &len);
+    *out = NULL;
+    *outlen = 0;
+    if (p == NULL || len == 0)
+        return NOVA_OK;
+    uint8_t *d = nova_arena_alloc(a, len);
+    if (d == NULL)
+        return NOVA_NOMEM;
+    memcpy(d, p, len);
+    *out = d;
+    *outlen = len;
+    return NOVA_OK;
+}
+
+bool nova_store_valid_id(const char *s)
+{
+    return s != NULL && s[0] != '\0' && strcmp(s, NOVA_STORE_ALL_TENANTS) != 0;
+}
+
+bool nova_store_audit_for(const nova_audit_entry_t *e, const char *tenant_id)
+{
+    return e != NULL && e->tenant_id != NULL && strcmp(e->tenant_id, tenant_id) == 0;
+}
+
+/* A signing key's sealed private key is never empty; unlike nova_store_col_blob an empty value
+ * still gets a (one-byte) buffer, so the key row always carries a pointer. */
 static nova_status col_blob(nova_rows_t *r, int i, nova_arena_t *a, const uint8_t **out,
                             size_t *outlen)
 {
