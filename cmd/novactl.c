@@ -758,8 +758,16 @@ static int audit_export(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const
 
 static int ocr_mrz(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
 {
-    (void)app, (void)ar, (void)c;
-    return nova_idv_ctl_ocr_mrz(args[0], getenv("NOVA_TESSDATA"), json_out);
+    (void)app, (void)ar;
+    nova_config_t cfg;
+    char err[256];
+    if (nova_config_load(&cfg, c->config, err, sizeof err) != NOVA_OK) {
+        fail(NOVA_INVALID, err);
+        return NOVA_EXIT_CONFIG;
+    }
+    int rc = nova_idv_ctl_ocr_mrz(args[0], *cfg.tessdata ? cfg.tessdata : NULL, json_out);
+    nova_config_free(&cfg);
+    return rc;
 }
 
 /* ---- workflow: the verification gateway's workflows (src/idv/gateway/workflows.c) ---- */

@@ -148,6 +148,10 @@ static int serve(nova_app_t *app)
         .face_model = app->cfg.face_model,
         .face_ivf_min = app->cfg.face_ivf_min,
         .face_ivf_nprobe = app->cfg.face_ivf_nprobe,
+        .amqp_url = app->cfg.amqp_url,
+        .idv_workers = app->cfg.idv_workers,
+        .idv_sync_timeout_ms = app->cfg.idv_sync_timeout_ms,
+        .tessdata = app->cfg.tessdata,
         .kv = kv,
         .limits =
             {

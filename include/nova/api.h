@@ -34,7 +34,11 @@ typedef struct nova_api {
     const char *face_model;   /* NOVA_FACE_MODEL: the face nets, opened on first use */
     unsigned face_ivf_min;    /* NOVA_FACE_IVF_MIN (0: 100000) */
     unsigned face_ivf_nprobe; /* NOVA_FACE_IVF_NPROBE (0: 128) */
-    const char *region;       /* NOVA_REGION ("" or NULL: none), for tenants' resident_regions */
+    const char *amqp_url;     /* NOVA_AMQP_URL ("" or NULL: the in-process queue) */
+    unsigned idv_workers;     /* NOVA_IDV_WORKERS */
+    unsigned idv_sync_timeout_ms; /* NOVA_IDV_SYNC_TIMEOUT_MS (0: 30000) */
+    const char *tessdata;         /* NOVA_TESSDATA ("" or NULL: Tesseract's default) */
+    const char *region; /* NOVA_REGION ("" or NULL: none), for tenants' resident_regions */
     nova_security_cache_t *security; /* tenants' security settings (nova/security.h); owned
                                         by the caller, required */
     nova_api_limits_t limits;

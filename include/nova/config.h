@@ -50,6 +50,10 @@ typedef struct nova_config {
 
     /* The control plane and rate limits (src/kv, src/api/ratelimit.c). */
     char *redis_url;                         /* NOVA_REDIS_URL ("": in-process) */
+    char *amqp_url;                          /* NOVA_AMQP_URL ("": in-process queue) */
+    unsigned idv_workers;                    /* NOVA_IDV_WORKERS */
+    unsigned idv_sync_timeout_ms;            /* NOVA_IDV_SYNC_TIMEOUT_MS */
+    char *tessdata;                          /* NOVA_TESSDATA ("": Tesseract's default) */
     unsigned redis_timeout_ms;               /* NOVA_REDIS_TIMEOUT_MS */
     unsigned ratelimit_window;               /* NOVA_RATELIMIT_WINDOW seconds */
     unsigned ratelimit_token_client;         /* NOVA_RATELIMIT_TOKEN_CLIENT, 0: off */

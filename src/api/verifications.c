@@ -329,29 +329,18 @@ static void reviews_decide(nova_req_t *r, void *ud)
     }
 }
 
-static unsigned env_uint(const char *name, unsigned def, unsigned max)
-{
-    const char *v = getenv(name);
-    char *end = NULL;
-    if (v == NULL || *v == '\0')
-        return def;
-    unsigned long n = strtoul(v, &end, 10);
-    return *end == '\0' && n <= max ? (unsigned)n : def;
-}
-
 nova_status api_verifications_register(nova_api_t *api, nova_http_server_t *srv)
 {
-    const char *amqp = getenv("NOVA_AMQP_URL");
     nova_idv_config_t cfg = {
         .auth = api->auth,
         .kv = api->kv,
         .database_url = api->database_url,
         .region = api->region,
-        .amqp_url = amqp ? amqp : "",
-        .workers = env_uint("NOVA_IDV_WORKERS", 2, 64),
-        .sync_timeout_ms = env_uint("NOVA_IDV_SYNC_TIMEOUT_MS", 30000, 600000),
+        .amqp_url = api->amqp_url ? api->amqp_url : "",
+        .workers = api->idv_workers,
+        .sync_timeout_ms = api->idv_sync_timeout_ms ? api->idv_sync_timeout_ms : 30000,
         .face_model = api->face_model,
-        .tessdata = getenv("NOVA_TESSDATA"),
+        .tessdata = api->tessdata && *api->tessdata ? api->tessdata : NULL,
     };
     char err[256];
     nova_status st = nova_idv_open(&cfg, &gateway, err, sizeof(err));

@@ -113,6 +113,16 @@ static const key_def keys[] = {
     {"NOVA_APIKEY_SKEW", K_UINT, OFF(apikey_skew), "300", 1, 300,
      "seconds an API-key signed request's date header may be from the server's clock; nonces "
      "are remembered for twice this (at least 5 minutes)"},
+    {"NOVA_AMQP_URL", K_STR, OFF(amqp_url), "", 0, 0,
+     "RabbitMQ for the verification gateway's jobs (amqp://user:pass@host:port/vhost); empty: "
+     "the in-process queue"},
+    {"NOVA_IDV_WORKERS", K_UINT, OFF(idv_workers), "2", 0, 64,
+     "verification workers in this novad competing for the gateway's jobs; 0: none (an API-only "
+     "instance)"},
+    {"NOVA_IDV_SYNC_TIMEOUT_MS", K_UINT, OFF(idv_sync_timeout_ms), "30000", 1, 600000,
+     "how long a `mode: sync` verification waits for its decision before answering 202"},
+    {"NOVA_TESSDATA", K_STR, OFF(tessdata), "", 0, 0,
+     "directory of Tesseract's traineddata for the OCR step; empty: Tesseract's own default"},
     {"NOVA_REDIS_URL", K_STR, OFF(redis_url), "", 0, 0,
      "control plane (rate limits, replay caches, flags): empty keeps it in the process; "
      "`redis://[:password@]host:port/db` shares it between instances. Redis unreachable: the "
