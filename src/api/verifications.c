@@ -159,12 +159,49 @@ static bool parse_time(const char *s, int64_t *out)
     return *out >= 0;
 }
 
+/* The paged part of the verification and review lists: limit and cursor from the query, then
+ * one page of q's verifications as {member: [...], next_cursor}. bad: a refusal the caller
+ * already found in its own filters (answered first), or NULL. */
+static void reply_page(nova_req_t *r, nova_api_t *api, nova_idv_list_query_t *q, const char *bad,
+                       const char *member)
+{
+    const char *cursor = nova_req_query(r, "cursor"), *limit = nova_req_query(r, "limit");
+    if (!bad && limit) {
+        char *end = NULL;
+        long v = strtol(limit, &end, 10);
+        if (*limit == '\0' || *end != '\0' || v < 1 || v > 200)
+            bad = "limit: 1..200";
+        else
+            q->limit = (int)v;
+    }
+    if (!bad && cursor &&
+        nova_idv_cursor_parse(&r->arena, cursor, &q->after_created, &q->after_id) != NOVA_OK)
+        bad = "cursor: the next_cursor of a previous page";
+    if (bad) {
+        nova_resp_problem(r, 400, "invalid_request", "Invalid request", bad);
+        return;
+    }
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    json_t *arr = NULL;
+    const char *next = NULL;
+    nova_status st =
+        nova_idv_verification_list(s, &r->arena, r->principal->tenant_id, q, &arr, &next);
+    if (st) {
+        api_unavailable(r, st);
+        return;
+    }
+    api_reply_json(r, 200,
+                   json_pack("{s:o, s:o}", member, arr, "next_cursor",
+                             next ? json_string(next) : json_null()));
+}
+
 static void verifications_list(nova_req_t *r, void *ud)
 {
     nova_api_t *api = ud;
     nova_idv_list_query_t q = {.status = nova_req_query(r, "status"), .limit = 50};
     const char *from = nova_req_query(r, "from"), *to = nova_req_query(r, "to");
-    const char *cursor = nova_req_query(r, "cursor"), *limit = nova_req_query(r, "limit");
     static const char *const statuses[] = {"queued", "running", "completed", "failed"};
     const char *bad = NULL;
     if (q.status) {
@@ -177,35 +214,7 @@ static void verifications_list(nova_req_t *r, void *ud)
         bad = "from: unix seconds or YYYY-MM-DD";
     if (!bad && to && !parse_time(to, &q.to))
         bad = "to: unix seconds or YYYY-MM-DD";
-    if (!bad && limit) {
-        char *end = NULL;
-        long v = strtol(limit, &end, 10);
-        if (*limit == '\0' || *end != '\0' || v < 1 || v > 200)
-            bad = "limit: 1..200";
-        else
-            q.limit = (int)v;
-    }
-    if (!bad && cursor &&
-        nova_idv_cursor_parse(&r->arena, cursor, &q.after_created, &q.after_id) != NOVA_OK)
-        bad = "cursor: the next_cursor of a previous page";
-    if (bad) {
-        nova_resp_problem(r, 400, "invalid_request", "Invalid request", bad);
-        return;
-    }
-    nova_store_t *s = api_store(r, api);
-    if (s == NULL)
-        return;
-    json_t *arr = NULL;
-    const char *next = NULL;
-    nova_status st =
-        nova_idv_verification_list(s, &r->arena, r->principal->tenant_id, &q, &arr, &next);
-    if (st) {
-        api_unavailable(r, st);
-        return;
-    }
-    api_reply_json(r, 200,
-                   json_pack("{s:o, s:o}", "verifications", arr, "next_cursor",
-                             next ? json_string(next) : json_null()));
+    reply_page(r, api, &q, bad, "verifications");
 }
 
 static void usage_get(nova_req_t *r, void *ud)
@@ -236,37 +245,7 @@ static void reviews_list(nova_req_t *r, void *ud)
 {
     nova_api_t *api = ud;
     nova_idv_list_query_t q = {.status = "completed", .decision = "review_required", .limit = 50};
-    const char *cursor = nova_req_query(r, "cursor"), *limit = nova_req_query(r, "limit");
-    const char *bad = NULL;
-    if (limit) {
-        char *end = NULL;
-        long v = strtol(limit, &end, 10);
-        if (*limit == '\0' || *end != '\0' || v < 1 || v > 200)
-            bad = "limit: 1..200";
-        else
-            q.limit = (int)v;
-    }
-    if (!bad && cursor &&
-        nova_idv_cursor_parse(&r->arena, cursor, &q.after_created, &q.after_id) != NOVA_OK)
-        bad = "cursor: the next_cursor of a previous page";
-    if (bad) {
-        nova_resp_problem(r, 400, "invalid_request", "Invalid request", bad);
-        return;
-    }
-    nova_store_t *s = api_store(r, api);
-    if (s == NULL)
-        return;
-    json_t *arr = NULL;
-    const char *next = NULL;
-    nova_status st =
-        nova_idv_verification_list(s, &r->arena, r->principal->tenant_id, &q, &arr, &next);
-    if (st) {
-        api_unavailable(r, st);
-        return;
-    }
-    api_reply_json(r, 200,
-                   json_pack("{s:o, s:o}", "reviews", arr, "next_cursor",
-                             next ? json_string(next) : json_null()));
+    reply_page(r, api, &q, NULL, "reviews");
 }
 
 static void reviews_get(nova_req_t *r, void *ud)
