@@ -16,6 +16,8 @@
 #   idv              bench/idv.sh: OCR + MRZ read rate and latency on 200 generated documents
 #   ledger           bench/ledger.sh: postings/s and p50/p99, single and batched, uniform and
 #                    hot account, SQLite and PostgreSQL, against SELECT ... FOR UPDATE
+#   dpop_cpu         bench/dpop_cpu.sh: dpop_paced beside the health control, rounds, with
+#                    novad's CPU per request (the figure that does not move with the machine)
 # plus novad's idle RSS (after start) and peak RSS (VmHWM after the runs). Writes
 # bench/results/<scenario>.json and bench/results/summary.json and prints a table.
 # Knobs: NOVA_BENCH_BUILD (build), BENCH_SECONDS (10), BENCH_THREADS (2), BENCH_CONNECTIONS
@@ -288,6 +290,8 @@ NOVA_BENCH_BUILD=$BUILD BENCH_RESULTS=$RESULTS bash bench/idv.sh ||
     echo "bench: bench/idv.sh failed; idv results not refreshed" >&2
 NOVA_BENCH_BUILD=$BUILD BENCH_RESULTS=$RESULTS bash bench/ledger.sh ||
     echo "bench: bench/ledger.sh failed (or broke an invariant); see its output" >&2
+NOVA_BENCH_BUILD=$BUILD BENCH_RESULTS=$RESULTS BENCH_RATE=$RATE bash bench/dpop_cpu.sh ||
+    echo "bench: bench/dpop_cpu.sh failed; dpop_cpu results not refreshed" >&2
 
 rc=0
 python3 - "$RESULTS" "$IDLE_RSS" "$PEAK_RSS" "$RATE" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'EOF' || rc=$?
