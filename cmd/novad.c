@@ -13,6 +13,7 @@
 #include "nova/app.h"
 #include "nova/killswitch.h"
 #include "nova/log.h"
+#include "nova/sched.h"
 
 static void usage(FILE *f)
 {
@@ -87,6 +88,33 @@ static nova_status demo_setup(nova_app_t *app, unsigned port)
     return st;
 }
 
+/* ---- background jobs of the security core, on the one scheduler ---- */
+
+/* Drops revocation records whose tokens have expired anyway (they can never verify again). */
+static nova_status job_token_prune(void *arg)
+{
+    nova_app_t *app = arg;
+    nova_store_t *s = NULL;
+    nova_status st = nova_store_thread(app->cfg.database_url, &s);
+    return st ? st : nova_store_token_prune(s, nova_time_now());
+}
+
+/* Signing keys: retires grace keys past their end, rotates keys past their age. */
+static nova_status job_signing_keys(void *arg)
+{
+    nova_app_t *app = arg;
+    nova_store_t *s = NULL;
+    unsigned rotated = 0, retired = 0;
+    nova_status st = nova_store_thread(app->cfg.database_url, &s);
+    if (st == NOVA_OK)
+        st = nova_auth_keys_maintain(app->auth, s, nova_time_now(),
+                                     (int64_t)app->cfg.key_rotation_days * 86400,
+                                     app->cfg.key_grace, &rotated, &retired);
+    if (rotated || retired)
+        nova_log_info("signing keys: %u rotated, %u retired", rotated, retired);
+    return st;
+}
+
 static int serve(nova_app_t *app)
 {
     char err[512];
@@ -94,6 +122,7 @@ static int serve(nova_app_t *app)
     char *cert = NULL, *key = NULL, *ca = NULL;
     nova_http_server_t *srv = NULL;
     nova_kv_t *kv = NULL;
+    nova_sched_t *sched = NULL;
     nova_security_cache_t *security = NULL;
     if (*app->cfg.region && (strcmp(app->cfg.region, NOVA_KILLSWITCH_ALL_REGIONS) == 0 ||
                              !nova_killswitch_region_valid(app->cfg.region))) {
@@ -136,8 +165,13 @@ static int serve(nova_app_t *app)
         rc = NOVA_EXIT_UNAVAILABLE;
         goto end;
     }
+    if (nova_sched_new(app->cfg.background_threads, &sched) != NOVA_OK ||
+        nova_sched_add(sched, "token-prune", 60000, 60000, job_token_prune, app, NULL) ||
+        nova_sched_add(sched, "signing-keys", 60000, 60000, job_signing_keys, app, NULL))
+        goto end;
     nova_api_t api = {
         .auth = app->auth,
+        .sched = sched,
         .database_url = app->cfg.database_url,
         .store_driver = nova_store_driver(app->store),
         .dpop_nonce = app->cfg.dpop_nonce,
@@ -176,6 +210,8 @@ static int serve(nova_app_t *app)
         st = nova_api_register(&api, srv);
     if (st == NOVA_OK)
         st = nova_http_server_start(srv);
+    if (st == NOVA_OK)
+        st = nova_sched_start(sched);
     if (st) {
         fprintf(stderr, "novad: cannot listen on %s:%u: %s\n", app->cfg.host, app->cfg.port,
                 nova_status_name(st));
@@ -192,31 +228,19 @@ static int serve(nova_app_t *app)
              cert ? "true" : "false", (int)getpid());
     nova_log_json(NOVA_LOG_INFO, "novad listening", fields);
 
-    /* The main thread waits for a signal and, once a minute, drops revocation records whose
-     * tokens have expired anyway (they can never verify again) and runs the signing-key
-     * scheduler (nova_auth_keys_maintain). */
+    /* The main thread waits for a signal; background work runs on the scheduler's threads. */
     int sig = -1;
-    while (sig < 0) {
-        struct timespec tick = {60, 0};
-        sig = sigtimedwait(&sigs, NULL, &tick);
-        if (sig < 0 && nova_store_token_prune(app->store, nova_time_now()) != NOVA_OK)
-            nova_log_warn("could not prune expired revocations");
-        /* Signing keys: retire grace keys past their end, rotate keys past their age. */
-        unsigned rotated = 0, retired = 0;
-        if (sig < 0 && nova_auth_keys_maintain(app->auth, app->store, nova_time_now(),
-                                               (int64_t)app->cfg.key_rotation_days * 86400,
-                                               app->cfg.key_grace, &rotated, &retired) != NOVA_OK)
-            nova_log_warn("signing-key rotation pass failed (retried in a minute)");
-        if (rotated || retired)
-            nova_log_info("signing keys: %u rotated, %u retired", rotated, retired);
-    }
+    while (sig < 0)
+        sig = sigwaitinfo(&sigs, NULL);
     nova_log_info("signal %d: draining in-flight requests (up to %u ms)", sig,
                   app->cfg.shutdown_grace_ms);
     nova_http_server_stop(srv, app->cfg.shutdown_grace_ms);
+    nova_sched_stop(sched); /* the running jobs finish; nothing new starts */
     nova_log_info("novad stopped");
     rc = NOVA_EXIT_OK;
 end:
     nova_http_server_free(srv);
+    nova_sched_free(sched);
     nova_kv_close(kv);
     nova_security_cache_free(security);
     free(cert);

@@ -44,13 +44,21 @@ suite() {
     fi
 }
 
+# why NAME: the lines of a broken suite's log that say what failed (printed again at the end,
+# where a CI summary that keeps only the last lines still shows them).
+why() {
+    grep -nE '^\[  FAILED  \]|^\[  ERROR   \]|Sanitizer|runtime error|^failed binaries|^not ok|^# Subtest|error:' \
+        "$LOGS/$1.log" | grep -v '^[0-9]*:# Subtest' | head -n 12
+}
+
 unit() {
-    local dir=$1 rc=0
+    local dir=$1 rc=0 code bad=()
     for t in "$dir"/tests/unit/*_test; do
         [ -x "$t" ] || continue
         echo "== $t"
-        "$t" || rc=1
+        if "$t"; then :; else code=$?; rc=1; bad+=("$(basename "$t") (exit $code)"); fi
     done
+    [ ${#bad[@]} -eq 0 ] || echo "failed binaries: ${bad[*]}"
     return $rc
 }
 
@@ -127,6 +135,7 @@ fuzz_smoke() {
 suite fuzz-smoke fuzz_smoke
 
 echo
+for b in "${broken[@]}"; do echo "== why $b:"; why "$b"; done
 [ ${#broken[@]} -gt 0 ] && echo "failing suites: ${broken[*]}"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -9,6 +9,7 @@
 #include "nova/auth.h"
 #include "nova/http.h"
 #include "nova/kv.h"
+#include "nova/sched.h"
 #include "nova/security.h"
 
 /* Rate limits on the token endpoint (src/api/ratelimit.c), counted in the control plane.
@@ -28,6 +29,8 @@ typedef struct nova_api {
     const char *store_driver; /* "sqlite" | "postgres", for /v1/ready */
     nova_http_server_t *srv;  /* set by nova_api_register: /metrics renders its counters */
     nova_kv_t *kv;            /* the control plane (never NULL once serving) */
+    nova_sched_t *sched;      /* the background scheduler resources add their jobs to (NULL in
+                                 tests that serve no background work) */
     bool dpop_nonce;          /* the token endpoint requires a DPoP server nonce */
     unsigned apikey_skew;     /* seconds an API-key request's date may differ from the clock */
     int64_t key_grace;        /* seconds a rotated signing key keeps verifying (NOVA_KEY_GRACE) */

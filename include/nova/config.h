@@ -47,6 +47,7 @@ typedef struct nova_config {
     unsigned key_rotation_days;  /* NOVA_KEY_ROTATION_DAYS, 0: no scheduled rotation */
     unsigned key_grace;          /* NOVA_KEY_GRACE seconds */
     char *region;                /* NOVA_REGION ("": none), against tenants' resident_regions */
+    unsigned background_threads; /* NOVA_BACKGROUND_THREADS: the scheduler's pool */
 
     /* The control plane and rate limits (src/kv, src/api/ratelimit.c). */
     char *redis_url;                         /* NOVA_REDIS_URL ("": in-process) */

@@ -20,7 +20,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -561,15 +560,14 @@ static bool gallery_remove(gallery_t *g, const char *id)
     return true;
 }
 
-/* ---- the background rebuild: one thread for every tenant's gallery, started on first use,
- * building one IVF at a time on a copy while searches keep the index they have ---- */
+/* ---- the background rebuild: one job on novad's scheduler for every tenant's gallery,
+ * kicked when a gallery is queued, building one IVF at a time on a copy while searches keep
+ * the index they have ---- */
 
 static unsigned ivf_min = 100000, ivf_nprobe = 128;
-static pthread_once_t rebuild_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t rebuild_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t rebuild_cv = PTHREAD_COND_INITIALIZER;
 static gallery_t *rebuild_head, *rebuild_tail;
-static bool rebuild_running;
+static nova_sched_job_t *rebuild_job; /* NULL without a scheduler: searches stay exact */
 
 /* Whether g (read-locked) wants a new IVF: it is large enough, and it has none or a tenth of
  * its items came after the one it has (scanned exactly on every search). */
@@ -633,48 +631,33 @@ static void rebuild_one(gallery_t *g)
                  nova_status_name(st));
 }
 
-static void *rebuild_main(void *arg)
+/* The job: drains the queue, one gallery at a time. */
+static nova_status rebuild_run(void *arg)
 {
     (void)arg;
-    /* below the HTTP threads: on Linux a thread's own nice value (a failure changes nothing) */
-    if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10) != 0)
-        nova_log(NOVA_LOG_INFO, "the face gallery rebuild thread keeps the process priority");
     for (;;) {
         pthread_mutex_lock(&rebuild_mu);
-        while (!rebuild_head)
-            pthread_cond_wait(&rebuild_cv, &rebuild_mu);
         gallery_t *g = rebuild_head;
-        rebuild_head = g->next_job;
-        if (!rebuild_head)
-            rebuild_tail = NULL;
+        if (g) {
+            rebuild_head = g->next_job;
+            if (!rebuild_head)
+                rebuild_tail = NULL;
+        }
         pthread_mutex_unlock(&rebuild_mu);
+        if (!g)
+            return NOVA_OK;
         rebuild_one(g);
         pthread_mutex_lock(&rebuild_mu);
         g->queued = false;
         pthread_mutex_unlock(&rebuild_mu);
         gallery_release(g);
     }
-    return NULL;
-}
-
-static void rebuild_start(void)
-{
-    pthread_t t;
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    rebuild_running = pthread_create(&t, &at, rebuild_main, NULL) == 0;
-    pthread_attr_destroy(&at);
-    if (!rebuild_running)
-        nova_log(NOVA_LOG_WARN,
-                 "the face gallery rebuild thread cannot start; searches stay exact");
 }
 
 /* Queues g for a rebuild unless it is queued already; the queue holds a reference. */
 static void rebuild_schedule(gallery_t *g)
 {
-    pthread_once(&rebuild_once, rebuild_start);
-    if (!rebuild_running)
+    if (!rebuild_job)
         return;
     pthread_mutex_lock(&rebuild_mu);
     bool queue = !g->queued;
@@ -689,9 +672,10 @@ static void rebuild_schedule(gallery_t *g)
         else
             rebuild_head = g;
         rebuild_tail = g;
-        pthread_cond_signal(&rebuild_cv);
     }
     pthread_mutex_unlock(&rebuild_mu);
+    if (queue)
+        nova_sched_kick(rebuild_job);
 }
 
 static void maybe_rebuild(gallery_t *g)
@@ -1105,8 +1089,13 @@ nova_status api_faces_register(nova_api_t *api, nova_http_server_t *srv)
         ivf_min = api->face_ivf_min;
     if (api->face_ivf_nprobe)
         ivf_nprobe = api->face_ivf_nprobe;
-    nova_status st = nova_http_route(srv, "POST", "/v1/faces/compare", "verifications:write",
-                                     FACES_MAX_BODY, api_faces_compare, api);
+    nova_status st = NOVA_OK;
+    if (api->sched && !rebuild_job)
+        st =
+            nova_sched_add(api->sched, "face-index-rebuild", 0, 0, rebuild_run, NULL, &rebuild_job);
+    if (st == NOVA_OK)
+        st = nova_http_route(srv, "POST", "/v1/faces/compare", "verifications:write",
+                             FACES_MAX_BODY, api_faces_compare, api);
     if (st == NOVA_OK)
         st = nova_http_route(srv, "POST", "/v1/liveness/challenges", "verifications:write", 4096,
                              api_liveness_challenge, api);

@@ -5,6 +5,7 @@
 
 #include "internal.h"
 #include "nova/people.h"
+#include "nova/sched.h"
 
 void api_health(nova_req_t *r, void *ud)
 {
@@ -61,6 +62,47 @@ void api_ready(nova_req_t *r, void *ud)
                              nova_kv_driver(api->kv)));
 }
 
+/* The background scheduler's jobs (nova/sched.h), one series per job. */
+typedef struct sched_out {
+    nova_buf_t *out;
+    nova_status st;
+    int pass;
+} sched_out_t;
+
+static void sched_line(const nova_sched_stats_t *j, void *ctx)
+{
+    sched_out_t *o = ctx;
+    if (o->st != NOVA_OK)
+        return;
+    if (o->pass == 0)
+        o->st = nova_buf_printf(o->out, "nova_background_runs_total{job=\"%s\"} %llu\n", j->name,
+                                (unsigned long long)j->runs);
+    else if (o->pass == 1)
+        o->st = nova_buf_printf(o->out, "nova_background_failures_total{job=\"%s\"} %llu\n",
+                                j->name, (unsigned long long)j->failures);
+    else
+        o->st = nova_buf_printf(o->out, "nova_background_last_run_seconds{job=\"%s\"} %.6f\n",
+                                j->name, j->last_seconds);
+}
+
+static nova_status sched_metrics(nova_sched_t *s, nova_buf_t *out)
+{
+    static const char *const head[] = {
+        "# HELP nova_background_runs_total Runs of each background job.\n"
+        "# TYPE nova_background_runs_total counter\n",
+        "# HELP nova_background_failures_total Background job runs that failed (retried on "
+        "schedule).\n# TYPE nova_background_failures_total counter\n",
+        "# HELP nova_background_last_run_seconds Duration of each job's last finished run.\n"
+        "# TYPE nova_background_last_run_seconds gauge\n",
+    };
+    sched_out_t o = {out, NOVA_OK, 0};
+    for (o.pass = 0; o.pass < 3 && o.st == NOVA_OK && s; o.pass++) {
+        o.st = nova_buf_append_cstr(out, head[o.pass]);
+        nova_sched_foreach(s, sched_line, &o);
+    }
+    return o.st;
+}
+
 /* GET /metrics: only with the operator's token. Without NOVA_METRICS_TOKEN no request can
  * read it (the server does not see the peer's address, so there is no loopback exception). */
 void api_metrics(nova_req_t *r, void *ud)
@@ -88,6 +130,8 @@ void api_metrics(nova_req_t *r, void *ud)
     if (r->status == 200 && api_auth_metrics(&r->resp_body) != NOVA_OK)
         nova_resp_status(r, NOVA_NOMEM, NULL);
     if (r->status == 200 && api_authz_metrics(&r->resp_body) != NOVA_OK)
+        nova_resp_status(r, NOVA_NOMEM, NULL);
+    if (r->status == 200 && sched_metrics(api->sched, &r->resp_body) != NOVA_OK)
         nova_resp_status(r, NOVA_NOMEM, NULL);
 }
 

@@ -123,6 +123,9 @@ static const key_def keys[] = {
      "how long a `mode: sync` verification waits for its decision before answering 202"},
     {"NOVA_TESSDATA", K_STR, OFF(tessdata), "", 0, 0,
      "directory of Tesseract's traineddata for the OCR step; empty: Tesseract's own default"},
+    {"NOVA_BACKGROUND_THREADS", K_UINT, OFF(background_threads), "2", 1, 64,
+     "threads of novad's one background scheduler (token pruning, key rotation, face-index "
+     "rebuilds, webhook dispatch, hold expiry, accruals), below the HTTP threads in priority"},
     {"NOVA_REDIS_URL", K_STR, OFF(redis_url), "", 0, 0,
      "control plane (rate limits, replay caches, flags): empty keeps it in the process; "
      "`redis://[:password@]host:port/db` shares it between instances. Redis unreachable: the "
