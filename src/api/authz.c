@@ -71,6 +71,7 @@ static struct {
     _Atomic uint64_t count;
     _Atomic uint64_t shadow_evaluated, shadow_drift;
     _Atomic uint64_t cache_hits, cache_misses;
+    _Atomic uint64_t route_scope_denied;
 } M;
 
 static size_t index_of(const char *const *names, size_t n, const char *s)
@@ -1016,6 +1017,38 @@ static void ext_deny(nova_req_t *r, int status, const char *code, const char *de
     nova_resp_problem(r, status, code, status == 401 ? "Unauthorized" : "Forbidden", detail);
 }
 
+/* The decision input for an HTTP request a policy's http.routes mapped onto action, resource
+ * type and id: the subject is the caller's client at AAL 1 with its scopes as an attribute
+ * (scopes are one input among others), purpose from x-nova-purpose, risk from x-nova-risk,
+ * the client address from x-envoy-external-address. NULL when it is not a valid input. */
+static json_t *route_input(nova_req_t *r, const pol_ver_t *v, const char *path, const char *action,
+                           const char *rtype, const char *rid)
+{
+    const char *tenant_id = r->principal->tenant_id;
+    json_t *ctx = json_pack("{s:s, s:s}", "method", r->method, "path", path);
+    const char *risk = nova_req_header(r, "x-nova-risk");
+    const char *ip = nova_req_header(r, "x-envoy-external-address");
+    if (ctx && risk)
+        json_object_set_new(ctx, "risk", json_string(risk));
+    if (ctx && ip)
+        json_object_set_new(ctx, "ip", json_string(ip));
+    json_t *in =
+        json_pack("{s:{s:s}, s:{s:s, s:s, s:i, s:{s:o}}, s:{s:s, s:s, s:s}, s:s, s:o}", "tenant",
+                  "id", tenant_id, "subject", "type", nova_policy_bundle_subject_type(v->b), "id",
+                  r->principal->client_id, "aal", 1, "attrs", "scopes",
+                  api_words(r->principal->scope), "resource", "type", rtype, "id", rid, "tenant_id",
+                  tenant_id, "action", action, "context", ctx);
+    const char *purpose = nova_req_header(r, "x-nova-purpose");
+    if (in && purpose)
+        json_object_set_new(in, "purpose", json_string(purpose));
+    char err[256];
+    if (!in || nova_policy_input_validate(in, err, sizeof(err)) != NOVA_OK) {
+        json_decref(in);
+        return NULL;
+    }
+    return in;
+}
+
 static void ext_authz(nova_req_t *r, void *ud)
 {
     nova_api_t *api = ud;
@@ -1046,24 +1079,8 @@ static void ext_authz(nova_req_t *r, void *ud)
         ext_deny(r, 403, "no_route", "the policy maps no action onto this method and path");
         return;
     }
-    json_t *ctx = json_pack("{s:s, s:s}", "method", r->method, "path", path);
-    const char *risk = nova_req_header(r, "x-nova-risk");
-    const char *ip = nova_req_header(r, "x-envoy-external-address");
-    if (risk)
-        json_object_set_new(ctx, "risk", json_string(risk));
-    if (ip)
-        json_object_set_new(ctx, "ip", json_string(ip));
-    json_t *in =
-        json_pack("{s:{s:s}, s:{s:s, s:s, s:i}, s:{s:s, s:s, s:s}, s:s, s:o}", "tenant", "id",
-                  tenant_id, "subject", "type", nova_policy_bundle_subject_type(v->b), "id",
-                  r->principal->client_id, "aal", 1, "resource", "type", rtype, "id", rid,
-                  "tenant_id", tenant_id, "action", action, "context", ctx);
-    const char *purpose = nova_req_header(r, "x-nova-purpose");
-    if (in && purpose)
-        json_object_set_new(in, "purpose", json_string(purpose));
-    char err[256];
-    if (!in || nova_policy_input_validate(in, err, sizeof(err)) != NOVA_OK) {
-        json_decref(in);
+    json_t *in = route_input(r, v, path, action, rtype, rid);
+    if (!in) {
         ext_deny(r, 403, "bad_input", "the request does not make a valid decision input");
         return;
     }
@@ -1093,6 +1110,90 @@ static void ext_authz(nova_req_t *r, void *ud)
                  nova_arena_printf(&r->arena, "denied by %s (%s)", d.stage, d.reason));
     }
     json_decref(d.explain);
+}
+
+/* ---- Nova's own /v1 routes: authenticate -> decide -> handler ---- */
+
+static _Atomic uint64_t route_by_scope, route_by_policy[3], route_unavailable;
+
+void api_authz_route_scope_denied(void)
+{
+    atomic_fetch_add(&M.route_scope_denied, 1);
+}
+
+/* The paths no tenant policy governs: the policy lifecycle itself, so a policy that denies too
+ * much can always be rolled back or replaced by a caller with the policy scopes. */
+static bool route_exempt(const char *path)
+{
+    return strncmp(path, "/v1/", 4) != 0 || strncmp(path, "/v1/authz/", 10) == 0;
+}
+
+bool api_authz_route(nova_req_t *r, nova_api_t *api)
+{
+    if (route_exempt(r->path)) {
+        atomic_fetch_add(&route_by_scope, 1);
+        return true;
+    }
+    const char *tenant_id = r->principal->tenant_id;
+    nova_store_t *s = NULL;
+    pol_tenant_t *e = pol_entry(tenant_id);
+    nova_policy_state_t ps = {0};
+    nova_status st = nova_store_thread(api->database_url, &s);
+    if (st == NOVA_OK)
+        st = e ? pol_state(s, e, &ps) : NOVA_NOMEM;
+    if (st != NOVA_OK) {
+        /* the tenant's policy cannot be known: fail closed */
+        atomic_fetch_add(&route_unavailable, 1);
+        api_unavailable(r, st);
+        return false;
+    }
+    if (ps.active == 0) { /* no policy: the route's scope decided */
+        atomic_fetch_add(&route_by_scope, 1);
+        return true;
+    }
+    pol_ver_t *v = NULL;
+    if (pol_version(api, s, &r->arena, e, ps.active, &v) != NOVA_OK) {
+        atomic_fetch_add(&route_by_policy[NOVA_POLICY_DENY], 1);
+        nova_resp_problem(r, 403, "policy_unavailable", "Forbidden",
+                          "the tenant's active policy cannot be verified or loaded: denied "
+                          "(fail closed)");
+        return false;
+    }
+    const char *action, *rtype, *rid;
+    st = nova_policy_bundle_route(v->b, r->method, r->path, &r->arena, &action, &rtype, &rid);
+    if (st == NOVA_NOT_FOUND) { /* the policy does not govern this route: its scope decided */
+        atomic_fetch_add(&route_by_scope, 1);
+        return true;
+    }
+    json_t *in = st == NOVA_OK ? route_input(r, v, r->path, action, rtype, rid) : NULL;
+    if (!in) {
+        atomic_fetch_add(&route_by_policy[NOVA_POLICY_DENY], 1);
+        nova_resp_problem(r, 403, "bad_input", "Forbidden",
+                          "the request does not make a valid decision input: denied");
+        return false;
+    }
+    nova_policy_decision_t d;
+    int64_t version = 0;
+    decide_live(r, api, s, in, &d, &version);
+    json_decref(in);
+    atomic_fetch_add(&route_by_policy[d.answer], 1);
+    bool ok = d.answer == NOVA_POLICY_ALLOW;
+    if (d.answer == NOVA_POLICY_STEP_UP) {
+        nova_resp_header(r, "WWW-Authenticate",
+                         nova_arena_printf(&r->arena,
+                                           "Bearer error=\"insufficient_user_authentication\", "
+                                           "acr_values=\"aal%d\"",
+                                           d.required_aal));
+        nova_resp_problem(r, 401, "step_up_required", "Unauthorized",
+                          nova_arena_printf(&r->arena, "step-up required: aal %d (policy %lld)",
+                                            d.required_aal, (long long)version));
+    } else if (!ok) {
+        nova_resp_problem(r, 403, "policy_denied", "Forbidden",
+                          nova_arena_printf(&r->arena, "denied by %s (%s), policy %lld", d.stage,
+                                            d.reason, (long long)version));
+    }
+    json_decref(d.explain);
+    return ok;
 }
 
 /* ---- registration and metrics ---- */
@@ -1193,6 +1294,25 @@ nova_status api_authz_metrics(nova_buf_t *out)
             (unsigned long long)atomic_load(&M.shadow_drift),
             (unsigned long long)atomic_load(&M.cache_hits),
             (unsigned long long)atomic_load(&M.cache_misses));
+    if (st == NOVA_OK)
+        st = nova_buf_printf(
+            out,
+            "# HELP nova_authz_route_decisions_total Nova's own /v1 requests by what decided "
+            "them: the route's scope alone (no policy governs the route) or the tenant's "
+            "policy.\n# TYPE nova_authz_route_decisions_total counter\n"
+            "nova_authz_route_decisions_total{decider=\"scope\",decision=\"allow\"} %llu\n"
+            "nova_authz_route_decisions_total{decider=\"scope\",decision=\"deny\"} %llu\n"
+            "nova_authz_route_decisions_total{decider=\"policy\",decision=\"allow\"} %llu\n"
+            "nova_authz_route_decisions_total{decider=\"policy\",decision=\"deny\"} %llu\n"
+            "nova_authz_route_decisions_total{decider=\"policy\",decision=\"step_up_required\"} "
+            "%llu\n"
+            "nova_authz_route_decisions_total{decider=\"unavailable\",decision=\"deny\"} %llu\n",
+            (unsigned long long)atomic_load(&route_by_scope),
+            (unsigned long long)atomic_load(&M.route_scope_denied),
+            (unsigned long long)atomic_load(&route_by_policy[NOVA_POLICY_ALLOW]),
+            (unsigned long long)atomic_load(&route_by_policy[NOVA_POLICY_DENY]),
+            (unsigned long long)atomic_load(&route_by_policy[NOVA_POLICY_STEP_UP]),
+            (unsigned long long)atomic_load(&route_unavailable));
     pthread_mutex_lock(&reg.mu);
     for (pol_tenant_t *e = reg.head; e && st == NOVA_OK; e = e->next) {
         pthread_mutex_lock(&e->mu);

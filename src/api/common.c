@@ -337,9 +337,19 @@ void api_unavailable(nova_req_t *r, nova_status st)
 bool api_authenticate(nova_req_t *r, const char *scope, void *ud)
 {
     nova_api_t *api = ud;
-    if (nova_req_header(r, "x-api-key-id"))
-        return api_apikey_authenticate(r, api, scope) &&
-               api_security_enforce(r, api, r->principal->tenant_id, NULL);
+    if (nova_req_header(r, "x-api-key-id")) {
+        if (!api_apikey_authenticate(r, api, "") ||
+            !api_security_enforce(r, api, r->principal->tenant_id, NULL))
+            return false;
+        if (scope && *scope && !nova_auth_scope_has(r->principal->scope, scope)) {
+            api_authz_route_scope_denied();
+            char *w = nova_arena_printf(&r->arena, "this route needs the %s scope", scope);
+            nova_resp_problem(r, 403, "insufficient_scope", "Forbidden",
+                              w ? w : "insufficient scope");
+            return false;
+        }
+        return api_authz_route(r, api);
+    }
     const char *authz = nova_req_header(r, "Authorization");
     if (authz == NULL) {
         bearer_error(r, 401, NULL, "a bearer token is required", NULL);
@@ -418,10 +428,13 @@ bool api_authenticate(nova_req_t *r, const char *scope, void *ud)
     r->principal = p;
     if (!api_security_enforce(r, api, p->tenant_id, NULL))
         return false;
+    /* The decision point: the route's scope, then the tenant's policy where it maps the route
+     * (api_authz_route). */
     if (scope && *scope && !nova_auth_scope_has(c.scope, scope)) {
+        api_authz_route_scope_denied();
         char *why2 = nova_arena_printf(&r->arena, "this route needs the %s scope", scope);
         bearer_error(r, 403, "insufficient_scope", why2 ? why2 : "insufficient scope", scope);
         return false;
     }
-    return true;
+    return api_authz_route(r, api);
 }

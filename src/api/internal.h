@@ -78,6 +78,14 @@ nova_status api_fga_metrics(nova_buf_t *out);
  * ext_authz service; its metrics (Prometheus text). */
 nova_status api_authz_register(nova_api_t *api, nova_http_server_t *srv);
 nova_status api_authz_metrics(nova_buf_t *out);
+/* The decision point's stage for Nova's own /v1 routes, after authentication and the route's
+ * scope: when the tenant's active policy maps the method and path (its http.routes), the
+ * policy decides (relation, purpose, rules, step-up) and a refusal is written (403
+ * policy_denied, 401 step_up_required, 503 when the policy cannot be read: fail closed);
+ * routes no policy maps, and /v1/authz/ itself, are decided by their scope alone. */
+bool api_authz_route(nova_req_t *r, nova_api_t *api);
+/* Counts a /v1 request the scope stage refused. */
+void api_authz_route_scope_denied(void);
 
 /* The audit log (audit.c): GET /v1/audit, and its metric (Prometheus text). */
 nova_status api_audit_register(nova_api_t *api, nova_http_server_t *srv);
