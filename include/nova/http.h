@@ -127,7 +127,9 @@ typedef struct nova_http_config {
 
 nova_status nova_http_server_new(const nova_http_config_t *cfg, nova_http_server_t **out);
 /* Registers a route before start. pattern segments "{name}" match one non-empty segment of
- * the raw path; parameters reach the handler percent-decoded. scope NULL: public; otherwise
+ * the raw path; parameters reach the handler percent-decoded. A last segment "{name*}" matches
+ * one or more further segments (up to the router's 16 in all), captures nothing (the handler
+ * reads r->path) and ranks after every other route that matches. scope NULL: public; otherwise
  * the authenticator runs first, on the headers alone, before any of the body is read.
  * max_body: the largest body the route reads (capped by the server's max_body); 0 means it
  * takes none. A larger body, or any body where none is taken, is answered 413 unread. */

@@ -1223,19 +1223,16 @@ nova_status api_authz_register(nova_api_t *api, nova_http_server_t *srv)
         if (st)
             return st;
     }
-    /* ext_authz: the original path after the prefix, 1 to 4 segments (the router's limit of
-     * path parameters), every method Envoy forwards. Public routes: the handler verifies the
+    /* ext_authz: the original path after the prefix, any depth up to the router's 16
+     * segments ("{path*}"), every method Envoy forwards. Public routes: the handler verifies the
      * original request's bearer itself. */
     static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
-    static const char *const shapes[] = {"/{a}", "/{a}/{b}", "/{a}/{b}/{c}", "/{a}/{b}/{c}/{d}"};
-    for (size_t m = 0; m < 5; m++)
-        for (size_t k = 0; k < 4; k++) {
-            char pat[64];
-            snprintf(pat, sizeof(pat), EXT_AUTHZ_PREFIX "%s", shapes[k]);
-            nova_status st = nova_http_route(srv, methods[m], pat, NULL, 8192, ext_authz, api);
-            if (st)
-                return st;
-        }
+    for (size_t m = 0; m < 5; m++) {
+        nova_status st = nova_http_route(srv, methods[m], EXT_AUTHZ_PREFIX "/{path*}", NULL, 8192,
+                                         ext_authz, api);
+        if (st)
+            return st;
+    }
     return NOVA_OK;
 }
 

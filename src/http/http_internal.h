@@ -29,6 +29,7 @@ typedef struct http_route {
     size_t nsegs;
     nova_str_t segs[HTTP_MAX_SEGS]; /* literal text into pattern; base NULL for "{param}" */
     uint32_t param_mask;            /* bit (HTTP_MAX_SEGS-1-i) set when segment i is a param */
+    bool rest;                      /* the last pattern segment is "{name*}": one or more */
     size_t order;                   /* registration order, to keep sorting stable */
     size_t metric_slot;             /* index into http_metrics_t.slots */
 } http_route_t;

@@ -53,6 +53,17 @@ static nova_status route_compile(http_route_t *r)
         size_t len = (size_t)(p - s);
         if (r->nsegs == HTTP_MAX_SEGS)
             return NOVA_INVALID;
+        if (len >= 4 && s[0] == '{' && s[len - 2] == '*' && s[len - 1] == '}') {
+            if (*p) /* only as the last segment */
+                return NOVA_INVALID;
+            if (memchr(s + 1, '{', len - 3) || memchr(s + 1, '}', len - 3) ||
+                memchr(s + 1, '*', len - 3))
+                return NOVA_INVALID;
+            r->segs[r->nsegs] = (nova_str_t){NULL, 0};
+            r->rest = true;
+            r->nsegs++;
+            break;
+        }
         if (len >= 2 && s[0] == '{' && s[len - 1] == '}') {
             if (len == 2 || nparams == NOVA_HTTP_MAX_PARAMS)
                 return NOVA_INVALID;
@@ -75,7 +86,7 @@ static nova_status route_compile(http_route_t *r)
 
 static bool same_shape(const http_route_t *a, const http_route_t *b)
 {
-    if (a->nsegs != b->nsegs || a->param_mask != b->param_mask)
+    if (a->nsegs != b->nsegs || a->param_mask != b->param_mask || a->rest != b->rest)
         return false;
     for (size_t i = 0; i < a->nsegs; i++)
         if (a->segs[i].base && !nova_str_eq(a->segs[i], b->segs[i]))
@@ -130,6 +141,8 @@ error:
 static int route_cmp(const void *pa, const void *pb)
 {
     const http_route_t *a = pa, *b = pb;
+    if (a->rest != b->rest) /* catch-alls after every exact shape */
+        return a->rest ? 1 : -1;
     if (a->param_mask != b->param_mask)
         return a->param_mask < b->param_mask ? -1 : 1;
     return a->order < b->order ? -1 : a->order > b->order;
@@ -198,9 +211,11 @@ bool http_param_decode(char *seg)
 
 static bool path_matches(const http_route_t *r, const http_path_t *p)
 {
-    if (r->nsegs != p->nsegs || p->too_long)
+    if (p->too_long || (r->rest ? p->nsegs < r->nsegs : r->nsegs != p->nsegs))
         return false;
     for (size_t i = 0; i < r->nsegs; i++) {
+        if (r->rest && i == r->nsegs - 1)
+            return p->lens[i] != 0; /* "{name*}": this segment and any after it */
         if (r->segs[i].base == NULL) {
             if (p->lens[i] == 0)
                 return false;
@@ -244,7 +259,7 @@ http_match http_router_match(const http_router_t *rt, const char *method, const 
     }
     *idx = head_get;
     const http_route_t *r = &rt->routes[head_get];
-    for (size_t i = 0; i < r->nsegs; i++)
+    for (size_t i = 0; i < r->nsegs - (r->rest ? 1 : 0); i++)
         if (r->segs[i].base == NULL)
             params[(*nparams)++] = p->segs[i];
     return HTTP_MATCH_OK;

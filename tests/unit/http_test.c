@@ -289,6 +289,16 @@ static void h_keys(nova_req_t *r, void *ud)
     nova_resp_body(r, 201, "text/plain", buf, (size_t)n);
 }
 
+/* A "{name*}" catch-all: the path, the parameters before it, the route. */
+static void h_rest(nova_req_t *r, void *ud)
+{
+    char buf[512];
+    (void)ud;
+    int n = snprintf(buf, sizeof(buf), "%s|%zu|%s|%s", r->path, r->nparams,
+                     r->nparams ? r->params[0] : "-", r->route);
+    nova_resp_body(r, 200, "text/plain", buf, (size_t)n);
+}
+
 static void h_echo(nova_req_t *r, void *ud)
 {
     (void)ud;
@@ -406,6 +416,10 @@ static void add_routes(nova_http_server_t *s)
     assert_int_equal(nova_http_route(s, "GET", "/v1/clients/me", NULL, 0, h_me, NULL), NOVA_OK);
     assert_int_equal(
         nova_http_route(s, "POST", "/v1/clients/{id}/keys/{kid}", NULL, 0, h_keys, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/rest/{t}/{tail*}", NULL, 0, h_rest, NULL),
+                     NOVA_OK);
+    /* an exact shape under the catch-all's prefix wins, whatever the order */
+    assert_int_equal(nova_http_route(s, "GET", "/rest/{t}/exact", NULL, 0, h_hello, NULL), NOVA_OK);
     assert_int_equal(nova_http_route(s, "POST", "/echo", NULL, MAX_BODY, h_echo, NULL), NOVA_OK);
     assert_int_equal(nova_http_route(s, "PUT", "/echo", NULL, MAX_BODY, h_echo, NULL), NOVA_OK);
     assert_int_equal(nova_http_route(s, "GET", "/hdr", NULL, 0, h_hdr, NULL), NOVA_OK);
@@ -524,6 +538,25 @@ static void test_route_params(void **state)
     http_req(F.port, &r, "HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_int_equal(r.status, 200);
     assert_int_equal(r.body_len, 0);
+    resp_free(&r);
+
+    /* a catch-all takes one or more segments (deeper than four parameters could), captures
+     * the parameters before it only, and ranks after the exact shapes */
+    http_get(F.port, "/rest/t1/a", &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "/rest/t1/a|1|t1|/rest/{t}/{tail*}");
+    resp_free(&r);
+    http_get(F.port, "/rest/t1/a/b/c/d/e/f/g", &r);
+    assert_string_equal(r.body, "/rest/t1/a/b/c/d/e/f/g|1|t1|/rest/{t}/{tail*}");
+    resp_free(&r);
+    http_get(F.port, "/rest/t1/exact", &r);
+    assert_string_equal(r.body, "hello");
+    resp_free(&r);
+    http_get(F.port, "/rest/t1", &r); /* zero segments for the catch-all: no match */
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    http_get(F.port, "/rest/t1/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o", &r); /* past 16 segments */
+    assert_int_equal(r.status, 404);
     resp_free(&r);
 
     /* a handler may allow caching; otherwise no-store */
@@ -995,6 +1028,14 @@ static void test_route_registration(void **state)
     assert_int_equal(nova_http_route(s, "GET", "/a", NULL, 0, NULL, NULL), NOVA_INVALID);
     assert_int_equal(nova_http_route(s, "GET", "/a/{b}/{c}/{d}/{e}", NULL, 0, h_hello, NULL),
                      NOVA_OK);
+    /* a catch-all only last, with a name, once per shape */
+    assert_int_equal(nova_http_route(s, "GET", "/r/{x*}/y", NULL, 0, h_hello, NULL), NOVA_INVALID);
+    assert_int_equal(nova_http_route(s, "GET", "/r/{*}", NULL, 0, h_hello, NULL), NOVA_INVALID);
+    assert_int_equal(nova_http_route(s, "GET", "/r/{a*b*}", NULL, 0, h_hello, NULL), NOVA_INVALID);
+    assert_int_equal(nova_http_route(s, "GET", "/r/{rest*}", NULL, 0, h_hello, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/r/{other*}", NULL, 0, h_hello, NULL),
+                     NOVA_CONFLICT);
+    assert_int_equal(nova_http_route(s, "GET", "/r/{one}", NULL, 0, h_hello, NULL), NOVA_OK);
     assert_int_equal(nova_http_route(s, "GET", "/a/{id}", NULL, 0, h_hello, NULL), NOVA_OK);
     assert_int_equal(nova_http_route(s, "GET", "/a/{other}", NULL, 0, h_hello, NULL),
                      NOVA_CONFLICT);
