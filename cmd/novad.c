@@ -182,6 +182,7 @@ static int serve(nova_app_t *app)
         .face_model = app->cfg.face_model,
         .face_ivf_min = app->cfg.face_ivf_min,
         .face_ivf_nprobe = app->cfg.face_ivf_nprobe,
+        .ledger_sweep_ms = app->cfg.ledger_sweep_ms,
         .amqp_url = app->cfg.amqp_url,
         .idv_workers = app->cfg.idv_workers,
         .idv_sync_timeout_ms = app->cfg.idv_sync_timeout_ms,

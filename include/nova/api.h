@@ -37,6 +37,7 @@ typedef struct nova_api {
     const char *face_model;   /* NOVA_FACE_MODEL: the face nets, opened on first use */
     unsigned face_ivf_min;    /* NOVA_FACE_IVF_MIN (0: 100000) */
     unsigned face_ivf_nprobe; /* NOVA_FACE_IVF_NPROBE (0: 128) */
+    unsigned ledger_sweep_ms; /* NOVA_LEDGER_SWEEP_MS: the hold-expiry job's period (0: 2000) */
     const char *amqp_url;     /* NOVA_AMQP_URL ("" or NULL: the in-process queue) */
     unsigned idv_workers;     /* NOVA_IDV_WORKERS */
     unsigned idv_sync_timeout_ms; /* NOVA_IDV_SYNC_TIMEOUT_MS (0: 30000) */

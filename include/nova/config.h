@@ -48,6 +48,7 @@ typedef struct nova_config {
     unsigned key_grace;          /* NOVA_KEY_GRACE seconds */
     char *region;                /* NOVA_REGION ("": none), against tenants' resident_regions */
     unsigned background_threads; /* NOVA_BACKGROUND_THREADS: the scheduler's pool */
+    unsigned ledger_sweep_ms;    /* NOVA_LEDGER_SWEEP_MS: the hold-expiry job's period */
 
     /* The control plane and rate limits (src/kv, src/api/ratelimit.c). */
     char *redis_url;                         /* NOVA_REDIS_URL ("": in-process) */

@@ -126,6 +126,9 @@ static const key_def keys[] = {
     {"NOVA_BACKGROUND_THREADS", K_UINT, OFF(background_threads), "2", 1, 64,
      "threads of novad's one background scheduler (token pruning, key rotation, face-index "
      "rebuilds, webhook dispatch, hold expiry, accruals), below the HTTP threads in priority"},
+    {"NOVA_LEDGER_SWEEP_MS", K_UINT, OFF(ledger_sweep_ms), "2000", 100, 3600000,
+     "milliseconds between the ledger's hold-expiry sweeps (a background job): an expired "
+     "hold keeps its funds reserved until the next sweep (or a post of it) voids it"},
     {"NOVA_REDIS_URL", K_STR, OFF(redis_url), "", 0, 0,
      "control plane (rate limits, replay caches, flags): empty keeps it in the process; "
      "`redis://[:password@]host:port/db` shares it between instances. Redis unreachable: the "
