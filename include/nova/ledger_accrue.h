@@ -31,4 +31,13 @@ nova_status nova_ledger_accrue(nova_store_t *s, nova_arena_t *ar, const nova_aud
                                const char *tenant_id, const char *day,
                                nova_ledger_accrual_run_t *out);
 
+/* The scheduler's daily run (novad's "ledger-accrual" job): yesterday, UTC of now, for
+ * tenant_id, or every tenant with products when NULL (as the job runs it), unless done (this
+ * process's last finished day, "" at start) already names it. On success done names it and *ran is
+ * true. Several processes on one store each run the day once: the later runs replay the first's
+ * postings and post nothing. by: "system". */
+nova_status nova_ledger_accrue_due(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                   int64_t now, char done[16], bool *ran,
+                                   nova_ledger_accrual_run_t *out);
+
 #endif

@@ -4,14 +4,16 @@
  * audited in its own transaction by the store call that makes it; a refused posting is
  * recorded (state "failed", its problem kept) so its id keeps failing the same way.
  *
- * Holds expire by themselves: a sweep voids holds past expires_at (state "expired"), run by
- * the ledger's routes at most once a second per process, so an expired hold stops counting
- * within about a second of the next ledger request; a post after expires_at is refused and
- * voids the hold on the spot. */
+ * Background work on novad's one scheduler (registered in api_ledger_register): hold expiry
+ * every NOVA_LEDGER_SWEEP_MS voids holds past expires_at (state "expired"), so an expired
+ * hold stops counting within that period with no request touching it (a server without a
+ * scheduler sweeps from the ledger's routes instead); a post after expires_at is refused and
+ * voids the hold on the spot. The daily run accrues yesterday (UTC) once a day per process. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 #include "nova/audit.h"
@@ -223,8 +225,6 @@ static bool killed(nova_req_t *r, nova_api_t *api, const char *purpose)
 
 /* ---- the expiry sweep ---- */
 
-static _Atomic int64_t last_sweep;
-
 static nova_ledger_refusal allow_all(const nova_ledger_account_t *a,
                                      const nova_ledger_balance_t *delta, void *ud)
 {
@@ -234,29 +234,98 @@ static nova_ledger_refusal allow_all(const nova_ledger_account_t *a,
     return NOVA_LEDGER_ALLOWED;
 }
 
-static void sweep_due(nova_store_t *s)
+/* Voids every hold past its expires_at at now (state "expired"), each in its own transaction
+ * with its audit entry (actor "system", action ledger.hold.expire), as a manual void is. A hold
+ * another process resolved meanwhile is skipped (its resolution won). At most 50 pages of 100
+ * a call, and a page that voids nothing ends it, so a hold that cannot be voided (the store is
+ * away) never spins the job. */
+static nova_status sweep_expired(nova_store_t *s, int64_t now, size_t *voided)
 {
-    int64_t now = nova_time_now();
-    int64_t prev = atomic_load(&last_sweep);
-    if (prev >= now || !atomic_compare_exchange_strong(&last_sweep, &prev, now))
-        return;
-    nova_arena_t a;
-    nova_arena_init(&a, 4096);
-    const char **tenants, **ids;
-    size_t n = 0;
-    if (nova_store_ledger_due(s, &a, now, 100, &tenants, &ids, &n) == NOVA_OK) {
-        for (size_t i = 0; i < n; i++) {
+    nova_status st = NOVA_OK;
+    *voided = 0;
+    for (int page = 0; st == NOVA_OK && page < 50; page++) {
+        nova_arena_t a;
+        nova_arena_init(&a, 4096);
+        const char **tenants, **ids;
+        size_t n = 0, done = 0;
+        st = nova_store_ledger_due(s, &a, now, 100, &tenants, &ids, &n);
+        for (size_t i = 0; st == NOVA_OK && i < n; i++) {
             nova_audit_actor_t by = {"system", NULL};
             nova_audit_entry_t e;
             const char *state;
             nova_ledger_outcome_t out;
-            if (nova_audit_entry_make(&e, &a, &by, tenants[i], "ledger.hold.expire", "posting",
-                                      ids[i], NULL) == NOVA_OK)
-                nova_store_ledger_resolve(s, &a, tenants[i], ids[i], false, true, 0, now, allow_all,
-                                          NULL, &e, &state, &out);
+            st = nova_audit_entry_make(&e, &a, &by, tenants[i], "ledger.hold.expire", "posting",
+                                       ids[i], NULL);
+            if (st == NOVA_OK)
+                st = nova_store_ledger_resolve(s, &a, tenants[i], ids[i], false, true, 0, now,
+                                               allow_all, NULL, &e, &state, &out);
+            if (st == NOVA_OK)
+                done++;
+            else if (st == NOVA_CONFLICT || st == NOVA_NOT_FOUND)
+                st = NOVA_OK;
         }
+        nova_arena_free(&a);
+        *voided += done;
+        if (n < 100 || done == 0)
+            break;
     }
+    return st;
+}
+
+/* Without a scheduler (a server that runs no background work), the ledger's routes sweep, at
+ * most once a second per process. */
+static bool route_sweep = true;
+static _Atomic int64_t last_sweep;
+
+static void sweep_due(nova_store_t *s)
+{
+    if (!route_sweep)
+        return;
+    int64_t now = nova_time_now();
+    int64_t prev = atomic_load(&last_sweep);
+    size_t n;
+    if (prev >= now || !atomic_compare_exchange_strong(&last_sweep, &prev, now))
+        return;
+    sweep_expired(s, now, &n);
+}
+
+/* ---- background jobs on novad's scheduler ---- */
+
+static const char *jobs_database_url;
+
+static nova_status job_hold_expiry(void *arg)
+{
+    (void)arg;
+    nova_store_t *s = NULL;
+    size_t n = 0;
+    nova_status st = nova_store_thread(jobs_database_url, &s);
+    if (st == NOVA_OK)
+        st = sweep_expired(s, nova_time_now(), &n);
+    if (n)
+        nova_log_info("ledger: %zu expired holds voided", n);
+    return st;
+}
+
+/* The day this process last ran in full; the job runs only its own thread at a time. */
+static char accrued_day[16];
+
+static nova_status job_accrual(void *arg)
+{
+    (void)arg;
+    nova_store_t *s = NULL;
+    nova_arena_t a;
+    nova_arena_init(&a, 16384);
+    nova_ledger_accrual_run_t run;
+    bool ran = false;
+    nova_status st = nova_store_thread(jobs_database_url, &s);
+    if (st == NOVA_OK)
+        st = nova_ledger_accrue_due(s, &a, NULL, nova_time_now(), accrued_day, &ran, &run);
+    if (st == NOVA_OK && ran)
+        nova_log_info("ledger: the daily run for %s: %zu accounts, %zu posted, %zu replayed, "
+                      "%zu refused",
+                      accrued_day, run.accounts, run.posted, run.replayed, run.failed);
     nova_arena_free(&a);
+    return st;
 }
 
 /* ---- accounts ---- */
@@ -1780,14 +1849,18 @@ static nova_status accrue_account(nova_store_t *s, nova_arena_t *ar, const nova_
     return st;
 }
 
+/* every: the run of every tenant, which passes over a tenant without products in silence
+ * (a run asked for one tenant is recorded in its chain even then). */
 static nova_status accrue_tenant(nova_store_t *s, nova_arena_t *ar, const nova_audit_actor_t *by,
                                  const char *tenant, int year, int month, int day, int64_t start,
-                                 const char *dtext, nova_ledger_accrual_run_t *run)
+                                 const char *dtext, bool every, nova_ledger_accrual_run_t *run)
 {
     nova_ledger_product_t *prods;
     size_t np;
     nova_ledger_accrual_run_t was = *run;
     nova_status st = nova_store_ledger_product_list(s, ar, tenant, &prods, &np);
+    if (st == NOVA_OK && np == 0 && every)
+        return NOVA_OK;
     for (size_t i = 0; st == NOVA_OK && i < np; i++) {
         int64_t rate;
         int dc = nova_ledger_daycount_parse(prods[i].day_count);
@@ -1837,12 +1910,34 @@ nova_status nova_ledger_accrue(nova_store_t *s, nova_arena_t *ar, const nova_aud
         start + 86400 > nova_time_now())
         return NOVA_INVALID;
     if (tenant_id)
-        return accrue_tenant(s, ar, by, tenant_id, y, m, d, start, day, out);
+        return accrue_tenant(s, ar, by, tenant_id, y, m, d, start, day, false, out);
     nova_tenant_t *ts;
     size_t n;
     nova_status st = nova_store_tenant_list(s, ar, &ts, &n);
     for (size_t i = 0; st == NOVA_OK && i < n; i++)
-        st = accrue_tenant(s, ar, by, ts[i].id, y, m, d, start, day, out);
+        st = accrue_tenant(s, ar, by, ts[i].id, y, m, d, start, day, true, out);
+    return st;
+}
+
+nova_status nova_ledger_accrue_due(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                   int64_t now, char done[16], bool *ran,
+                                   nova_ledger_accrual_run_t *out)
+{
+    char day[16];
+    *ran = false;
+    memset(out, 0, sizeof(*out));
+    time_t y = (time_t)(now - 86400);
+    struct tm tm;
+    if (gmtime_r(&y, &tm) == NULL || strftime(day, sizeof(day), "%Y-%m-%d", &tm) == 0)
+        return NOVA_INVALID;
+    if (strcmp(day, done) == 0)
+        return NOVA_OK;
+    nova_audit_actor_t by = {"system", NULL};
+    nova_status st = nova_ledger_accrue(s, ar, &by, tenant_id, day, out);
+    if (st == NOVA_OK) {
+        memcpy(done, day, sizeof(day));
+        *ran = true;
+    }
     return st;
 }
 
@@ -1876,6 +1971,21 @@ static void accruals_run(nova_req_t *r, void *ud)
 
 nova_status api_ledger_register(nova_api_t *api, nova_http_server_t *srv)
 {
+    /* Hold expiry every NOVA_LEDGER_SWEEP_MS; the daily run checked every ten minutes (first
+     * 5 s after start), so yesterday runs once a day in each process: a second process's run
+     * replays the first's postings (fixed ids, deterministic bodies) and posts nothing. */
+    if (api->sched) {
+        jobs_database_url = api->database_url;
+        route_sweep = false;
+        uint32_t sweep = api->ledger_sweep_ms ? api->ledger_sweep_ms : 2000;
+        nova_status st = nova_sched_add(api->sched, "ledger-hold-expiry", sweep, sweep,
+                                        job_hold_expiry, NULL, NULL);
+        if (st == NOVA_OK)
+            st =
+                nova_sched_add(api->sched, "ledger-accrual", 600000, 5000, job_accrual, NULL, NULL);
+        if (st)
+            return st;
+    }
     static const struct {
         const char *method, *pattern, *scope;
         nova_handler_fn fn;

@@ -12,7 +12,7 @@ let nova, ten, tok, other, otherTok;
 const uid = (p) => `${p}_${randomBytes(6).toString('hex')}`;
 
 before(async () => {
-  nova = await startNova();
+  nova = await startNova({ NOVA_LEDGER_SWEEP_MS: '250' });
   ten = makeTenant(nova, uid('ledger'), 'ledger:read ledger:write audit:read');
   tok = await token(nova, ten);
   other = makeTenant(nova, uid('ledger-other'), 'ledger:read ledger:write');

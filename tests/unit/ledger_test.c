@@ -750,6 +750,43 @@ static void test_accrual_run(void **state)
     nova_ledger_accrual_run_t run;
     assert_int_equal(nova_ledger_accrue(s, &a, &by, tenant, "2026-12-05", &run), NOVA_INVALID);
     assert_int_equal(nova_ledger_accrue(s, &a, &by, tenant, "2026-13-01", &run), NOVA_INVALID);
+
+    /* The scheduler's daily run (for this tenant only: a shared PostgreSQL holds others) in
+     * two processes on one store (two connections, two "last
+     * day" states): at 2026-12-06T00:00:30Z both run 2026-12-05, the first posts the day's two
+     * accruals, the second replays them and posts nothing, and neither runs the day again. */
+    nova_time_set_fake(1796515230);
+    nova_store_t *s2 = NULL;
+    assert_int_equal(nova_store_open(pg && pg[0] ? pg : url, &s2, err, sizeof(err)), NOVA_OK);
+    char done1[16] = "", done2[16] = "";
+    bool ran = false;
+    assert_int_equal(nova_ledger_accrue_due(s, &a, tenant, nova_time_now(), done1, &ran, &run),
+                     NOVA_OK);
+    assert_true(ran);
+    assert_string_equal(done1, "2026-12-05");
+    assert_int_equal(run.accounts, 3);
+    assert_int_equal(run.posted, 2);
+    assert_int_equal(nova_ledger_accrue_due(s2, &a, tenant, nova_time_now(), done2, &ran, &run),
+                     NOVA_OK);
+    assert_true(ran);
+    assert_int_equal(run.posted, 0);
+    assert_int_equal(run.replayed, 2);
+    assert_int_equal(nova_ledger_accrue_due(s, &a, tenant, nova_time_now(), done1, &ran, &run),
+                     NOVA_OK);
+    assert_false(ran);
+    assert_int_equal(run.posted + run.replayed, 0);
+    /* Days 1-4 of December on KES 1,000,000.00 (the payout is stamped 2026-12-05), the 5th on
+     * KES 1,003,000.00 at 3.65 % ACT/365: KES 100.30; the borrower overdrawn by KES 1,030.00
+     * at 36.5 %: KES 1.03. */
+    assert_int_equal(
+        nova_store_ledger_posting_get(s, &a, tenant, "accrue:save365:saver:2026-12-05", &row),
+        NOVA_OK);
+    assert_int_equal(row.amount_total, 10030);
+    assert_int_equal(
+        nova_store_ledger_posting_get(s2, &a, tenant, "accrue:od:borrower:2026-12-05", &row),
+        NOVA_OK);
+    assert_int_equal(row.amount_total, 103);
+    nova_store_close(s2);
     nova_time_set_fake(0);
     nova_arena_free(&a);
     nova_store_close(s);
