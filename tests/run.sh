@@ -122,6 +122,19 @@ suite interop bash -c 'cd tests/interop && { [ -d node_modules ] || npm ci --no-
 suite differential bash -c 'cd tests/differential && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && NOVA_BIN="$0/build/cmd/novad" node --test --test-reporter=tap' "$ROOT"
 # SCIM PATCH against the npm scim-patch library on the same operations (issue 11 item 8).
 suite scim-interop bash -c 'cd tests/scim && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && NOVA_BIN="$0/build/cmd/novad" node --test --test-reporter=tap' "$ROOT"
+# Event webhooks delivered to local mTLS receivers, signatures verified with the npm
+# standardwebhooks library (issue 9 item 6): on SQLite, and on PostgreSQL in a database of its
+# own (one master key per database).
+webhooks() {
+    (cd tests/webhooks && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } &&
+        NOVA_BIN="$ROOT/build/cmd/novad" NOVA_TEST_DATABASE_URL="$1" \
+        NOVA_TEST_MASTER_KEY=$(head -c 32 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '=') \
+        node --test --test-reporter=tap)
+}
+suite webhooks webhooks ""
+if [ -n "$PG_URL" ]; then
+    suite webhooks-postgres webhooks "$(bash scripts/pg.sh createdb "$PG_DIR" nova_webhooks 2>>"$LOGS/pg-start.log")"
+fi
 # People in a real browser: Debian's Chromium through playwright-core (nothing downloaded), a CDP
 # virtual authenticator for passkeys, and TOTP codes from otplib.
 suite browser bash -c 'cd tests/browser && { [ -d node_modules ] || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error; } && NOVA_BIN="$0/build/cmd/novad" node --test --test-reporter=tap' "$ROOT"

@@ -10,6 +10,7 @@
 
 #include "nova/audit.h"
 #include "nova/store.h"
+#include "nova/webhook_store.h"
 
 typedef struct nova_idv_workflow_row {
     const char *tenant_id;
@@ -83,11 +84,13 @@ nova_status nova_store_idv_verification_list(nova_store_t *s, nova_arena_t *a,
 
 /* A reviewer's decision on a verification waiting for review: decision (approved | rejected)
  * and the new result JSON replace review_required, its kept job (the sealed images) is
- * deleted, audit appended, in one transaction. NOVA_NOT_FOUND when it is not waiting for
+ * deleted, audit and event (the outbox's review.decided; may be NULL) appended, in one
+ * transaction. NOVA_NOT_FOUND when it is not waiting for
  * review (never was, another tenant's, or decided already). */
 nova_status nova_store_idv_review_decide(nova_store_t *s, const char *tenant_id, const char *id,
                                          const char *decision, const char *result, int64_t now,
-                                         const nova_audit_entry_t *audit);
+                                         const nova_audit_entry_t *audit,
+                                         const nova_event_row_t *event);
 
 /* Marks the verification running and counts the attempt. NOVA_NOT_FOUND when it is not queued
  * or running (already decided: the job is a duplicate). */
@@ -112,14 +115,16 @@ nova_status nova_store_idv_step_put(nova_store_t *s, const char *tenant_id, cons
 nova_status nova_store_idv_step_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                      const char *vid, nova_idv_step_row_t **out, size_t *n);
 
-/* Decides the verification: status (completed | failed), decision, result JSON, with audit,
- * and in the same transaction drops its job, or keeps it until keep_until (unix seconds;
+/* Decides the verification: status (completed | failed), decision, result JSON, with audit
+ * and event (the outbox's verification.*; may be NULL), and in the same transaction drops
+ * its job, or keeps it until keep_until (unix seconds;
  * review: the sealed images for the reviewer). NOVA_NOT_FOUND when already decided. */
 nova_status nova_store_idv_verification_finish(nova_store_t *s, const char *tenant_id,
                                                const char *id, const char *status,
                                                const char *decision, const char *result,
                                                int64_t now, int64_t keep_until,
-                                               const nova_audit_entry_t *audit);
+                                               const nova_audit_entry_t *audit,
+                                               const nova_event_row_t *event);
 
 /* The sealed job of a verification (bytes in a). NOVA_NOT_FOUND when gone. */
 nova_status nova_store_idv_job_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,

@@ -68,6 +68,14 @@ typedef struct nova_webhook_response {
     char error[160]; /* "" when an HTTP status arrived; else what failed (no secret, no body) */
 } nova_webhook_response_t;
 
+/* Whether the TLS material can be used: NOVA_OK, or NOVA_INVALID with the field at fault
+ * ("client_certificate", "client_key", "ca_certificate", "pin") and why (static strings). */
+nova_status nova_webhook_tls_check(const nova_webhook_tls_t *tls, const char **field,
+                                   const char **why);
+/* Whether url is one nova_webhook_post would send to: https://host[:port][/...], no user
+ * info, no whitespace or control character, at most 2048 bytes. */
+bool nova_webhook_url_valid(const char *url);
+
 /* One POST. NOVA_OK when a status arrived (any status: the caller judges it); NOVA_INVALID for
  * a request that cannot be sent (not https, missing TLS material: nothing leaves the host);
  * NOVA_UNAVAILABLE when the exchange failed (connect, TLS handshake, peer not verified,

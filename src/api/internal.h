@@ -176,6 +176,10 @@ nova_status api_verifications_register(nova_api_t *api, nova_http_server_t *srv)
 /* The process's verification gateway (verifications.c), once registered. */
 struct nova_idv *api_idv(void);
 
+/* Event notifications (webhooks.c): /v1/webhooks/endpoints, /v1/events, and the dispatcher
+ * job on api->sched. */
+nova_status api_webhooks_register(nova_api_t *api, nova_http_server_t *srv);
+
 /* Face match (faces.c): POST /v1/faces/compare. */
 nova_status api_faces_register(nova_api_t *api, nova_http_server_t *srv);
 

@@ -500,6 +500,8 @@ nova_status nova_api_register(nova_api_t *api, nova_http_server_t *srv)
         return st;
     if ((st = api_verifications_register(api, srv)) != NOVA_OK)
         return st;
+    if ((st = api_webhooks_register(api, srv)) != NOVA_OK)
+        return st;
     if ((st = api_authz_register(api, srv)) != NOVA_OK)
         return st;
     nova_http_set_authenticator(srv, api_authenticate, api);

@@ -36,6 +36,8 @@ const char *const nova_auth_scopes[] = {
     "workflows:write", /* create and version them (POST /v1/workflows, PUT /v1/workflows/{id}) */
     "reviews:read",    /* verifications waiting for manual review, with their images */
     "reviews:write",   /* decide them (POST /v1/reviews/{id}/decision) */
+    "webhooks:read",   /* read webhook endpoints and events with their delivery log */
+    "webhooks:write",  /* create endpoints, rotate their secrets, replay events */
     "users:read",      /* read the tenant's users and their sessions (/v1/users, /v1/sessions) */
     "users:write",     /* create, change, suspend, delete users; end their sessions */
     "ledger:read",     /* read accounts, balances and postings (/v1/core) */

@@ -14,6 +14,7 @@
 #include "internal.h"
 #include "nova/audit_store.h"
 #include "nova/idv_store.h"
+#include "nova/webhook_store.h"
 
 #define WF_COLS "tenant_id, id, version, name, definition, created_by, created_at"
 #define V_COLS                                                                                     \
@@ -374,7 +375,8 @@ nova_status nova_store_idv_verification_finish(nova_store_t *s, const char *tena
                                                const char *id, const char *status,
                                                const char *decision, const char *result,
                                                int64_t now, int64_t keep_until,
-                                               const nova_audit_entry_t *audit)
+                                               const nova_audit_entry_t *audit,
+                                               const nova_event_row_t *event)
 {
     if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id) || !status || !decision ||
         !result || !nova_store_audit_for(audit, tenant_id))
@@ -398,6 +400,8 @@ nova_status nova_store_idv_verification_finish(nova_store_t *s, const char *tena
                             : nova_store_exec_q(s, &Q_JOB_DELETE, NULL, jp, 2, NULL);
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    if (st == NOVA_OK && event != NULL)
+        st = nova_store_event_append_tx(s, event);
     if (st != NOVA_OK) {
         nova_store_tx_rollback(s);
         return st;
@@ -407,7 +411,8 @@ nova_status nova_store_idv_verification_finish(nova_store_t *s, const char *tena
 
 nova_status nova_store_idv_review_decide(nova_store_t *s, const char *tenant_id, const char *id,
                                          const char *decision, const char *result, int64_t now,
-                                         const nova_audit_entry_t *audit)
+                                         const nova_audit_entry_t *audit,
+                                         const nova_event_row_t *event)
 {
     static const nova_sql_t Q_REVIEW = {
         -1, "idv review decide",
@@ -431,6 +436,8 @@ nova_status nova_store_idv_review_decide(nova_store_t *s, const char *tenant_id,
         st = nova_store_exec_q(s, &Q_JOB_DELETE, NULL, jp, 2, NULL);
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    if (st == NOVA_OK && event != NULL)
+        st = nova_store_event_append_tx(s, event);
     if (st != NOVA_OK) {
         nova_store_tx_rollback(s);
         return st;

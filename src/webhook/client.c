@@ -41,7 +41,7 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
 }
 
 /* https://host[:port][/path], no user info, no whitespace or control characters. */
-static bool url_ok(const char *url)
+bool nova_webhook_url_valid(const char *url)
 {
     if (url == NULL || strncasecmp(url, "https://", 8) != 0)
         return false;
@@ -68,7 +68,7 @@ nova_status nova_webhook_post(const nova_webhook_request_t *req, nova_webhook_re
     memset(out, 0, sizeof(*out));
     nova_buf_init(&out->body);
     const nova_webhook_tls_t *tls = req ? req->tls : NULL;
-    if (req == NULL || !url_ok(req->url)) {
+    if (req == NULL || !nova_webhook_url_valid(req->url)) {
         set_error(out, "the url is not an https URL%s", NULL);
         return NOVA_INVALID;
     }

@@ -507,10 +507,10 @@ static void test_store(void **state)
                                            "ver_one", NULL),
                      NOVA_OK);
     assert_int_equal(nova_store_idv_verification_finish(s, t1, "ver_one", "completed", "approved",
-                                                        "{}", 1003, 0, &e),
+                                                        "{}", 1003, 0, &e, NULL),
                      NOVA_OK);
     assert_int_equal(nova_store_idv_verification_finish(s, t1, "ver_one", "completed", "rejected",
-                                                        "{}", 1004, 0, &e),
+                                                        "{}", 1004, 0, &e, NULL),
                      NOVA_NOT_FOUND);
     assert_int_equal(nova_store_idv_verification_start(s, t1, "ver_one", 1005), NOVA_NOT_FOUND);
     const uint8_t *p = NULL;
@@ -524,7 +524,8 @@ static void test_store(void **state)
                      NOVA_OK);
     assert_int_equal(nova_store_idv_verification_insert(s, &a, &v, job, 6, &e, &existing), NOVA_OK);
     assert_int_equal(nova_store_idv_verification_finish(s, t1, "ver_rev", "completed",
-                                                        "review_required", "{}", 1003, 1500, &e),
+                                                        "review_required", "{}", 1003, 1500, &e,
+                                                        NULL),
                      NOVA_OK);
     int64_t gone = 0;
     assert_int_equal(nova_store_idv_job_expire(s, 1400, &gone), NOVA_OK);

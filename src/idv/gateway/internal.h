@@ -92,6 +92,14 @@ nova_status idv_seal_json(nova_idv_t *g, nova_store_t *s, nova_arena_t *a, const
 nova_status idv_open_json(nova_idv_t *g, nova_store_t *s, const char *tenant, const char *context,
                           const uint8_t *blob, size_t len, json_t **out);
 
+/* The outbox (notify.c): the event type of a decision, and its event (strings in a) built
+ * from the stored verification; result is the decision's JSON (its reason codes go out). */
+struct nova_event_row;
+const char *idv_event_type(const char *status, const char *decision);
+nova_status idv_event(nova_store_t *s, nova_arena_t *a, const char *tenant, const char *vid,
+                      const char *type, const char *status, const char *decision, json_t *result,
+                      struct nova_event_row *out);
+
 /* Seal/open contexts of the data key. */
 #define IDV_CTX_JOB "idv.job"
 #define IDV_CTX_APPLICANT "idv.applicant"

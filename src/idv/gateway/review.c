@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "nova/events.h"
 
 static nova_status refuse(nova_idv_problem_t *pb, const char *field, const char *why)
 {
@@ -87,10 +88,18 @@ nova_status nova_idv_review_decide(nova_idv_t *g, nova_store_t *s, nova_arena_t 
     nova_audit_entry_t e;
     json_t *attrs = json_pack("{s:s, s:s}", "decision", rv->decision, "reviewer", rv->reviewer);
     st = nova_audit_entry_make(&e, a, by, tenant_id, "review.decide", "verification", id, attrs);
+    nova_event_row_t ev;
+    if (st == NOVA_OK) {
+        json_t *r = json_loads(text, 0, NULL);
+        st = idv_event(s, a, tenant_id, id, "review.decided", "completed", rv->decision, r, &ev);
+        json_decref(r);
+    }
     if (st == NOVA_OK)
-        st =
-            nova_store_idv_review_decide(s, tenant_id, id, rv->decision, text, nova_time_now(), &e);
+        st = nova_store_idv_review_decide(s, tenant_id, id, rv->decision, text, nova_time_now(), &e,
+                                          &ev);
     free(text);
+    if (st == NOVA_OK)
+        nova_events_kick();
     if (st == NOVA_NOT_FOUND)
         return NOVA_CONFLICT; /* exists, but is not waiting for review */
     if (st != NOVA_OK)

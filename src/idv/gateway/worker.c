@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "nova/events.h"
 #include "nova/log.h"
 
 #define IDV_MAX_ATTEMPTS 5
@@ -89,10 +90,16 @@ static nova_status finish(nova_store_t *s, nova_arena_t *a, const char *tenant, 
     json_t *attrs = json_pack("{s:s, s:s}", "status", status, "decision", decision);
     nova_status st = nova_audit_entry_make(&e, a, &worker_actor, tenant, "verification.decide",
                                            "verification", vid, attrs);
+    nova_event_row_t ev;
+    if (st == NOVA_OK)
+        st = idv_event(s, a, tenant, vid, idv_event_type(status, decision), status, decision,
+                       result, &ev);
     if (st == NOVA_OK)
         st = nova_store_idv_verification_finish(s, tenant, vid, status, decision, text,
-                                                nova_time_now(), keep_until, &e);
+                                                nova_time_now(), keep_until, &e, &ev);
     free(text);
+    if (st == NOVA_OK)
+        nova_events_kick();
     return st;
 }
 

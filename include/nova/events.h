@@ -1,0 +1,100 @@
+/*
+ * events.h: event notifications (issue 9 item 6; src/events). The gateway writes an outbox
+ * event (nova_event_make) into the transaction of the change that causes it; the dispatcher
+ * (nova_events_dispatch, one named job on novad's scheduler, kicked after an event is written
+ * and run every second as a fallback) claims due deliveries with a lease, signs each per the
+ * Standard Webhooks spec with the endpoint's secrets, POSTs it over mTLS (nova/webhook.h) and
+ * records the attempt in the delivery log; a failure is retried with exponential backoff and
+ * jitter until NOVA_EVENT_MAX_ATTEMPTS.
+ *
+ * Endpoints are the tenant's: URL, subscribed types, whsec_ secrets and the client key sealed
+ * with the tenant's data key, client certificate and the receiver's CA or pin in clear.
+ */
+#ifndef NOVA_EVENTS_H
+#define NOVA_EVENTS_H
+
+#include <jansson.h>
+
+#include "nova/audit.h"
+#include "nova/auth.h"
+#include "nova/sched.h"
+#include "nova/webhook_store.h"
+
+/* Attempts of one delivery before it fails (a replay allows as many again), the first retry's
+ * delay (doubling per attempt, capped at NOVA_EVENT_BACKOFF_MAX_S, each drawn from [d/2, d]),
+ * an attempt's timeout and the reply's cap. */
+#define NOVA_EVENT_MAX_ATTEMPTS 8
+#define NOVA_EVENT_BACKOFF_BASE_S 2
+#define NOVA_EVENT_BACKOFF_MAX_S 3600
+#define NOVA_EVENT_TIMEOUT_MS 5000
+#define NOVA_EVENT_REPLY_MAX 16384
+/* How long a claimed delivery is leased (well over one attempt's timeout). */
+#define NOVA_EVENT_LEASE_S 60
+
+/* Seal contexts of the data key. */
+#define NOVA_EVENT_CTX_SECRETS "webhook.secrets"
+#define NOVA_EVENT_CTX_CLIENT_KEY "webhook.client_key"
+
+typedef struct nova_events_problem {
+    const char *field; /* JSON member at fault ("" for the body) */
+    const char *why;
+} nova_events_problem_t;
+
+/* What the events domain needs: the data keys (auth), the region they are kept in ("" or NULL:
+ * "default") and the store every background thread opens. Borrowed; outlives the process's
+ * use of it. */
+typedef struct nova_events_cfg {
+    nova_auth_t *auth;
+    const char *region;
+    const char *database_url;
+} nova_events_cfg_t;
+
+/* verification.completed, verification.failed, verification.review_required, review.decided. */
+bool nova_event_type_valid(const char *type);
+/* The delay before retry number attempt (1, 2, ...), seconds, with jitter from r in [0, 1). */
+int64_t nova_event_backoff(int64_t attempt, double r);
+
+/* An outbox row (strings in a): a fresh evt_ id, payload {"type", "timestamp" (RFC 3339),
+ * "data": data} (data borrowed: ids, statuses and codes only, never personal data), due now.
+ * callback_url (may be NULL) also receives it. */
+nova_status nova_event_make(nova_arena_t *a, const char *tenant_id, const char *type,
+                            const char *subject, json_t *data, const char *callback_url,
+                            nova_event_row_t *out);
+
+/* The dispatcher's job, set once by the API's register (NULL: none, events wait for the
+ * periodic run of another process). nova_events_kick makes it due now (any thread). */
+void nova_events_set_job(nova_sched_job_t *job);
+void nova_events_kick(void);
+/* One pass of the dispatcher: claims due deliveries (bounded) and sends each once. */
+nova_status nova_events_dispatch(const nova_events_cfg_t *cfg);
+
+/* A validated endpoint request: borrowed from the JSON body it was read from. */
+typedef struct nova_endpoint_in {
+    const char *url;
+    const char *events; /* arena: space-separated, deduplicated */
+    const char *client_cert, *client_key, *ca, *pin;
+    const char *secret; /* NULL: a fresh one is made */
+} nova_endpoint_in_t;
+/* Reads and checks {"url", "events": [...], "client_certificate", "client_key",
+ * "ca_certificate"?, "pin"?, "secret"?}: NOVA_INVALID with pb naming the field. Pure (the
+ * endpoint fuzz target drives it). */
+nova_status nova_endpoint_parse(nova_arena_t *a, json_t *body, nova_endpoint_in_t *in,
+                                nova_events_problem_t *pb);
+/* Creates the tenant's endpoint (audited "webhook.endpoint.create"); *out (new reference) is
+ * its JSON with the secret, shown this once. */
+nova_status nova_endpoint_create(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t *a,
+                                 const nova_audit_actor_t *by, const char *tenant_id, json_t *body,
+                                 json_t **out, nova_events_problem_t *pb);
+/* A new secret that signs from now on; with keep_previous the newest old one keeps signing
+ * beside it (receivers switch at leisure), older ones are dropped. Audited
+ * "webhook.endpoint.rotate". *out: {"id", "secret", "secrets": n}. NOVA_NOT_FOUND. */
+nova_status nova_endpoint_rotate(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t *a,
+                                 const nova_audit_actor_t *by, const char *tenant_id,
+                                 const char *id, bool keep_previous, json_t **out);
+/* An endpoint as the API shows it: no secret, no key (new reference). */
+json_t *nova_endpoint_json(const nova_webhook_endpoint_row_t *e);
+/* An event with (when deliveries is not NULL) its deliveries and their attempts. */
+json_t *nova_event_json(const nova_event_row_t *e, const nova_delivery_row_t *deliveries, size_t nd,
+                        const nova_attempt_row_t *attempts, size_t na);
+
+#endif

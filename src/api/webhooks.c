@@ -1,0 +1,283 @@
+/*
+ * webhooks.c: event notifications (nova/events.h), the tenant's webhook endpoints and its
+ * outbox:
+ *   POST /v1/webhooks/endpoints                    webhooks:write  create (secret shown once)
+ *   GET  /v1/webhooks/endpoints                    webhooks:read
+ *   GET  /v1/webhooks/endpoints/{id}               webhooks:read
+ *   POST /v1/webhooks/endpoints/{id}/rotate-secret webhooks:write  {"keep_previous": bool}
+ *   GET  /v1/events                                webhooks:read   ?type=&cursor=&limit=
+ *   GET  /v1/events/{id}                           webhooks:read   with deliveries and log
+ *   POST /v1/events/{id}/replay                    webhooks:write
+ * It also adds the dispatcher ("webhook-dispatch": every second, and kicked by each event)
+ * to novad's scheduler.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "nova/events.h"
+#include "nova/idv.h"
+
+#define ENDPOINT_MAX_BODY (200u << 10)
+
+static nova_events_cfg_t events_cfg;
+
+static nova_status dispatch_run(void *arg)
+{
+    return nova_events_dispatch(arg);
+}
+
+static void not_found(nova_req_t *r, const char *what)
+{
+    nova_resp_problem(r, 404, "not_found", "Not Found", what);
+}
+
+static const char *const endpoint_members[] = {
+    "url", "events", "client_certificate", "client_key", "ca_certificate", "pin", "secret", NULL};
+
+static void endpoints_create(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    json_t *body = api_json_body(r, endpoint_members);
+    if (body == NULL)
+        return;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL) {
+        json_decref(body);
+        return;
+    }
+    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
+    nova_events_problem_t pb = {"", ""};
+    json_t *out = NULL;
+    nova_status st = nova_endpoint_create(&events_cfg, s, &r->arena, &by, r->principal->tenant_id,
+                                          body, &out, &pb);
+    json_decref(body);
+    if (st == NOVA_INVALID) {
+        char *m = nova_arena_printf(&r->arena, "%s: %s", *pb.field ? pb.field : "(body)", pb.why);
+        nova_resp_problem(r, 422, "invalid_field", "Invalid field", m ? m : pb.why);
+        return;
+    }
+    if (st) {
+        api_unavailable(r, st);
+        return;
+    }
+    char *loc = nova_arena_printf(&r->arena, "/v1/webhooks/endpoints/%s",
+                                  json_string_value(json_object_get(out, "id")));
+    if (loc)
+        nova_resp_header(r, "Location", loc);
+    nova_resp_header(r, "Cache-Control", "no-store");
+    api_reply_json(r, 201, out);
+}
+
+static void endpoints_list(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    nova_webhook_endpoint_row_t *rows = NULL;
+    size_t n = 0;
+    nova_status st =
+        nova_store_webhook_endpoint_list(s, &r->arena, r->principal->tenant_id, &rows, &n);
+    if (st) {
+        api_unavailable(r, st);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, nova_endpoint_json(&rows[i]));
+    api_reply_json(r, 200, json_pack("{s:o}", "endpoints", arr));
+}
+
+static void endpoints_get(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    nova_webhook_endpoint_row_t e;
+    nova_status st =
+        nova_store_webhook_endpoint_get(s, &r->arena, r->principal->tenant_id, r->params[0], &e);
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID)
+        not_found(r, "no webhook endpoint of this tenant has this id");
+    else if (st)
+        api_unavailable(r, st);
+    else
+        api_reply_json(r, 200, nova_endpoint_json(&e));
+}
+
+static const char *const rotate_members[] = {"keep_previous", NULL};
+
+static void endpoints_rotate(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    bool keep = true;
+    if (r->body.len > 0) {
+        json_t *body = api_json_body(r, rotate_members);
+        if (body == NULL)
+            return;
+        json_t *k = json_object_get(body, "keep_previous");
+        if (k && !json_is_boolean(k)) {
+            json_decref(body);
+            nova_resp_problem(r, 422, "invalid_field", "Invalid field",
+                              "keep_previous: true or false");
+            return;
+        }
+        keep = k == NULL || json_is_true(k);
+        json_decref(body);
+    }
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
+    json_t *out = NULL;
+    nova_status st = nova_endpoint_rotate(&events_cfg, s, &r->arena, &by, r->principal->tenant_id,
+                                          r->params[0], keep, &out);
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID) {
+        not_found(r, "no webhook endpoint of this tenant has this id");
+        return;
+    }
+    if (st) {
+        api_unavailable(r, st);
+        return;
+    }
+    nova_resp_header(r, "Cache-Control", "no-store");
+    api_reply_json(r, 200, out);
+}
+
+static void events_list(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    const char *type = nova_req_query(r, "type");
+    const char *cursor = nova_req_query(r, "cursor"), *limit = nova_req_query(r, "limit");
+    int lim = 50;
+    int64_t after_created = 0;
+    const char *after_id = NULL;
+    const char *bad = NULL;
+    if (type && !nova_event_type_valid(type))
+        bad = "type: verification.completed, verification.failed, "
+              "verification.review_required or review.decided";
+    if (!bad && limit) {
+        char *end = NULL;
+        long v = strtol(limit, &end, 10);
+        if (*limit == '\0' || *end != '\0' || v < 1 || v > 200)
+            bad = "limit: 1..200";
+        else
+            lim = (int)v;
+    }
+    if (!bad && cursor &&
+        nova_idv_cursor_parse(&r->arena, cursor, &after_created, &after_id) != NOVA_OK)
+        bad = "cursor: the next_cursor of a previous page";
+    if (bad) {
+        nova_resp_problem(r, 400, "invalid_request", "Invalid request", bad);
+        return;
+    }
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    nova_event_row_t *rows = NULL;
+    size_t n = 0;
+    nova_status st = nova_store_event_list(s, &r->arena, r->principal->tenant_id, type,
+                                           after_created, after_id, lim + 1, &rows, &n);
+    if (st) {
+        api_unavailable(r, st);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n && i < (size_t)lim; i++)
+        json_array_append_new(arr, nova_event_json(&rows[i], NULL, 0, NULL, 0));
+    const char *next = n > (size_t)lim ? nova_idv_cursor_make(&r->arena, rows[lim - 1].created_at,
+                                                              rows[lim - 1].id)
+                                       : NULL;
+    api_reply_json(r, 200,
+                   json_pack("{s:o, s:o}", "events", arr, "next_cursor",
+                             next ? json_string(next) : json_null()));
+}
+
+static void events_get(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    const char *tenant = r->principal->tenant_id;
+    nova_event_row_t ev;
+    nova_delivery_row_t *d = NULL;
+    nova_attempt_row_t *at = NULL;
+    size_t nd = 0, na = 0;
+    nova_status st = nova_store_event_get(s, &r->arena, tenant, r->params[0], &ev);
+    if (st == NOVA_OK)
+        st = nova_store_delivery_list(s, &r->arena, tenant, ev.id, &d, &nd);
+    if (st == NOVA_OK)
+        st = nova_store_attempt_list(s, &r->arena, tenant, ev.id, &at, &na);
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID)
+        not_found(r, "no event of this tenant has this id");
+    else if (st)
+        api_unavailable(r, st);
+    else
+        api_reply_json(r, 200, nova_event_json(&ev, d, nd, at, na));
+}
+
+static void events_replay(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    const char *tenant = r->principal->tenant_id;
+    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
+    nova_audit_entry_t e;
+    int64_t pending = 0;
+    nova_status st = nova_audit_entry_make(&e, &r->arena, &by, tenant, "event.replay", "event",
+                                           r->params[0], NULL);
+    if (st == NOVA_OK)
+        st = nova_store_event_replay(s, tenant, r->params[0], nova_time_now(),
+                                     NOVA_EVENT_MAX_ATTEMPTS, &e, &pending);
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID) {
+        not_found(r, "no event of this tenant has this id");
+        return;
+    }
+    if (st) {
+        api_unavailable(r, st);
+        return;
+    }
+    nova_events_kick();
+    api_reply_json(r, 202,
+                   json_pack("{s:s, s:I}", "id", r->params[0], "pending", (json_int_t)pending));
+}
+
+nova_status api_webhooks_register(nova_api_t *api, nova_http_server_t *srv)
+{
+    events_cfg.auth = api->auth;
+    events_cfg.region = api->region;
+    events_cfg.database_url = api->database_url;
+    if (api->sched) {
+        nova_sched_job_t *job = NULL;
+        nova_status st = nova_sched_add(api->sched, "webhook-dispatch", 1000, 1000, dispatch_run,
+                                        &events_cfg, &job);
+        if (st)
+            return st;
+        nova_events_set_job(job);
+    }
+    static const struct {
+        const char *method, *pattern, *scope;
+        void (*fn)(nova_req_t *, void *);
+        size_t max_body;
+    } routes[] = {
+        {"POST", "/v1/webhooks/endpoints", "webhooks:write", endpoints_create, ENDPOINT_MAX_BODY},
+        {"GET", "/v1/webhooks/endpoints", "webhooks:read", endpoints_list, 0},
+        {"GET", "/v1/webhooks/endpoints/{id}", "webhooks:read", endpoints_get, 0},
+        {"POST", "/v1/webhooks/endpoints/{id}/rotate-secret", "webhooks:write", endpoints_rotate,
+         1024},
+        {"GET", "/v1/events", "webhooks:read", events_list, 0},
+        {"GET", "/v1/events/{id}", "webhooks:read", events_get, 0},
+        {"POST", "/v1/events/{id}/replay", "webhooks:write", events_replay, 0},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern, routes[i].scope,
+                                         routes[i].max_body, routes[i].fn, api);
+        if (st)
+            return st;
+    }
+    return NOVA_OK;
+}

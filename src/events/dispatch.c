@@ -1,0 +1,206 @@
+/*
+ * dispatch.c: the outbox dispatcher (nova/events.h). One pass claims due deliveries of every
+ * tenant with a lease (so several novads on one PostgreSQL never send the same attempt twice),
+ * sends each once and records the attempt: delivered on a 2xx, else pending again after a
+ * backoff with jitter, or failed once its attempts are spent. An event's webhook-id stays the
+ * same across attempts and replays (receivers deduplicate on it); webhook-timestamp is the
+ * attempt's. The log line and the delivery log name ids, status, duration and the error,
+ * never the body, a secret or a key.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "nova/datakey.h"
+#include "nova/events.h"
+#include "nova/log.h"
+#include "nova/webhook.h"
+
+#define CLAIM_BATCH 16
+#define CLAIM_ROUNDS 8
+
+static const char *region_of(const nova_events_cfg_t *cfg)
+{
+    return cfg->region && *cfg->region ? cfg->region : "default";
+}
+
+/* Opens a sealed column into a NUL-terminated malloc'd copy (wiped and freed by the caller). */
+static nova_status open_text(const nova_events_cfg_t *cfg, nova_store_t *s, const char *tenant,
+                             const char *ctx, const uint8_t *blob, size_t len, char **out)
+{
+    nova_sealed_t v;
+    nova_plain_t *plain = NULL;
+    nova_status st = nova_sealed_decode(blob, len, &v);
+    if (st == NOVA_OK)
+        st = nova_field_open(cfg->auth, s, tenant, region_of(cfg), ctx, &v, &plain);
+    if (st != NOVA_OK)
+        return st;
+    size_t n = 0;
+    const uint8_t *p = nova_plain_bytes(plain, &n);
+    *out = malloc(n + 1);
+    if (*out) {
+        memcpy(*out, p, n);
+        (*out)[n] = '\0';
+    }
+    nova_plain_free(plain);
+    return *out ? NOVA_OK : NOVA_NOMEM;
+}
+
+static void wipe(char *p)
+{
+    if (p) {
+        OPENSSL_cleanse(p, strlen(p));
+        free(p);
+    }
+}
+
+typedef struct outcome {
+    long status;
+    uint64_t duration_us;
+    char error[160];
+    bool final; /* no point in retrying (nothing to send with, a URL that cannot be sent to) */
+} outcome_t;
+
+/* Sends delivery d of event ev once. */
+static void send_one(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t *a,
+                     const nova_delivery_row_t *d, const nova_event_row_t *ev, outcome_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    if (*d->endpoint_id == '\0') {
+        snprintf(o->error, sizeof(o->error),
+                 "no endpoint to sign and connect with (create one: the callback_url uses the "
+                 "oldest endpoint's secret and TLS material)");
+        o->final = true;
+        return;
+    }
+    nova_webhook_endpoint_row_t ep;
+    nova_status st = nova_store_webhook_endpoint_get(s, a, d->tenant_id, d->endpoint_id, &ep);
+    if (st != NOVA_OK) {
+        snprintf(o->error, sizeof(o->error), "endpoint unreadable: %s", nova_status_name(st));
+        o->final = st == NOVA_NOT_FOUND;
+        return;
+    }
+    char *secrets_text = NULL, *key = NULL;
+    st = open_text(cfg, s, d->tenant_id, NOVA_EVENT_CTX_SECRETS, ep.secrets, ep.secrets_len,
+                   &secrets_text);
+    if (st == NOVA_OK)
+        st = open_text(cfg, s, d->tenant_id, NOVA_EVENT_CTX_CLIENT_KEY, ep.client_key,
+                       ep.client_key_len, &key);
+    json_t *secrets = st == NOVA_OK ? json_loads(secrets_text, 0, NULL) : NULL;
+    const char *list[4];
+    size_t n = 0;
+    for (size_t i = 0; i < json_array_size(secrets) && n < 4; i++)
+        if (json_is_string(json_array_get(secrets, i)))
+            list[n++] = json_string_value(json_array_get(secrets, i));
+    int64_t ts = nova_time_now();
+    nova_buf_t sig;
+    nova_buf_init(&sig);
+    if (st == NOVA_OK && n == 0)
+        st = NOVA_INTERNAL;
+    if (st == NOVA_OK)
+        st = nova_webhook_sign(list, n, ev->id, ts, ev->payload, strlen(ev->payload), &sig);
+    if (st == NOVA_OK)
+        st = nova_buf_append(&sig, "", 1);
+    if (st != NOVA_OK) {
+        snprintf(o->error, sizeof(o->error), "could not sign: %s", nova_status_name(st));
+    } else {
+        char *h_id = nova_arena_printf(a, "webhook-id: %s", ev->id);
+        char *h_ts = nova_arena_printf(a, "webhook-timestamp: %lld", (long long)ts);
+        char *h_sig = nova_arena_printf(a, "webhook-signature: %s", sig.data);
+        const char *headers[] = {"Content-Type: application/json", h_id, h_ts, h_sig};
+        nova_webhook_tls_t tls = {ep.client_cert, key, ep.ca, ep.pin};
+        nova_webhook_request_t rq = {d->url,
+                                     headers,
+                                     4,
+                                     ev->payload,
+                                     strlen(ev->payload),
+                                     &tls,
+                                     NOVA_EVENT_TIMEOUT_MS,
+                                     NOVA_EVENT_REPLY_MAX};
+        nova_webhook_response_t rs;
+        st = h_id && h_ts && h_sig ? nova_webhook_post(&rq, &rs) : NOVA_NOMEM;
+        if (st == NOVA_NOMEM && !(h_id && h_ts && h_sig)) {
+            snprintf(o->error, sizeof(o->error), "out of memory");
+        } else {
+            o->status = rs.status;
+            o->duration_us = rs.duration_us;
+            memcpy(o->error, rs.error, sizeof(o->error));
+            o->final = st == NOVA_INVALID;
+            nova_buf_free(&rs.body);
+            if (st == NOVA_OK && (rs.status < 200 || rs.status > 299))
+                snprintf(o->error, sizeof(o->error), "HTTP status %ld", rs.status);
+        }
+    }
+    nova_buf_free(&sig);
+    json_decref(secrets);
+    wipe(secrets_text);
+    wipe(key);
+}
+
+static void deliver(const nova_events_cfg_t *cfg, nova_store_t *s, const nova_delivery_row_t *d,
+                    const char *owner)
+{
+    nova_arena_t a;
+    nova_arena_init(&a, 8192);
+    nova_event_row_t ev;
+    outcome_t o;
+    nova_status st = nova_store_event_get(s, &a, d->tenant_id, d->event_id, &ev);
+    if (st == NOVA_OK) {
+        send_one(cfg, s, &a, d, &ev, &o);
+    } else {
+        memset(&o, 0, sizeof(o));
+        snprintf(o.error, sizeof(o.error), "event unreadable: %s", nova_status_name(st));
+    }
+    int64_t now = nova_time_now();
+    int64_t attempt = d->attempts + 1;
+    bool ok = o.status >= 200 && o.status <= 299;
+    const char *state = ok ? "delivered" : "pending";
+    int64_t next_at = now;
+    if (!ok && (o.final || attempt >= d->max_attempts)) {
+        state = "failed";
+    } else if (!ok) {
+        uint32_t r = 0;
+        nova_random_bytes(&r, sizeof(r));
+        next_at = now + nova_event_backoff(attempt, (double)r / 4294967296.0);
+    }
+    nova_attempt_row_t at = {
+        d->id, attempt, o.status, (int64_t)(o.duration_us / 1000), ok ? "" : o.error, now};
+    st = nova_store_delivery_record(s, d->tenant_id, owner, &at, state, next_at);
+    nova_log(ok ? NOVA_LOG_INFO : NOVA_LOG_WARN,
+             "webhook delivery %s attempt %lld: status %ld in %llu ms, %s%s%s", d->id,
+             (long long)attempt, o.status, (unsigned long long)(o.duration_us / 1000), state,
+             ok ? "" : ": ", ok ? "" : o.error);
+    if (st != NOVA_OK)
+        nova_log(NOVA_LOG_WARN, "webhook delivery %s: attempt not recorded (%s)", d->id,
+                 nova_status_name(st));
+    nova_arena_free(&a);
+}
+
+nova_status nova_events_dispatch(const nova_events_cfg_t *cfg)
+{
+    nova_store_t *s = NULL;
+    nova_status st = nova_store_thread(cfg->database_url, &s);
+    if (st != NOVA_OK)
+        return st;
+    char owner[64];
+    st = nova_id_seq("lease", owner, sizeof(owner));
+    if (st != NOVA_OK)
+        return st;
+    for (int round = 0; round < CLAIM_ROUNDS; round++) {
+        nova_arena_t a;
+        nova_arena_init(&a, 8192);
+        nova_delivery_row_t *rows = NULL;
+        size_t n = 0;
+        int64_t now = nova_time_now();
+        st = nova_store_delivery_claim(s, &a, now, now + NOVA_EVENT_LEASE_S, owner, CLAIM_BATCH,
+                                       &rows, &n);
+        for (size_t i = 0; st == NOVA_OK && i < n; i++)
+            deliver(cfg, s, &rows[i], owner);
+        nova_arena_free(&a);
+        if (st != NOVA_OK || n < CLAIM_BATCH)
+            break;
+    }
+    return st;
+}

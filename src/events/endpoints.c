@@ -1,0 +1,266 @@
+/*
+ * endpoints.c: the tenant's webhook endpoints (nova/events.h). The whsec_ secrets and the
+ * client key are sealed with the tenant's data key before they reach the store and opened
+ * only by the dispatcher when it signs and connects; the API never shows them again after
+ * create and rotate hand a new secret out.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "nova/datakey.h"
+#include "nova/events.h"
+#include "nova/webhook.h"
+
+#define ENDPOINT_PEM_MAX (64u << 10)
+
+static nova_status refuse(nova_events_problem_t *pb, const char *field, const char *why)
+{
+    pb->field = field;
+    pb->why = why;
+    return NOVA_INVALID;
+}
+
+static const char *region_of(const nova_events_cfg_t *cfg)
+{
+    return cfg->region && *cfg->region ? cfg->region : "default";
+}
+
+/* A string member, or NULL when absent; *bad when present and not a string of 1..max bytes. */
+static const char *str_member(json_t *body, const char *name, size_t max, bool *bad)
+{
+    json_t *v = json_object_get(body, name);
+    if (v == NULL || json_is_null(v))
+        return NULL;
+    size_t n = json_is_string(v) ? json_string_length(v) : 0;
+    if (n == 0 || n > max || strlen(json_string_value(v)) != n) {
+        *bad = true;
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+nova_status nova_endpoint_parse(nova_arena_t *a, json_t *body, nova_endpoint_in_t *in,
+                                nova_events_problem_t *pb)
+{
+    memset(in, 0, sizeof(*in));
+    pb->field = "";
+    pb->why = "";
+    if (!json_is_object(body))
+        return refuse(pb, "", "a JSON object");
+    bool bad = false;
+    in->url = str_member(body, "url", 2048, &bad);
+    if (bad || in->url == NULL || !nova_webhook_url_valid(in->url))
+        return refuse(pb, "url", "an https:// URL without user info, at most 2048 bytes");
+    json_t *ev = json_object_get(body, "events");
+    if (!json_is_array(ev) || json_array_size(ev) == 0 || json_array_size(ev) > 16)
+        return refuse(pb, "events",
+                      "a list of event types: verification.completed, verification.failed, "
+                      "verification.review_required, review.decided");
+    nova_buf_t list;
+    nova_buf_init(&list);
+    nova_status st = NOVA_OK;
+    for (size_t i = 0; i < json_array_size(ev) && st == NOVA_OK; i++) {
+        const char *t = json_string_value(json_array_get(ev, i));
+        if (!nova_event_type_valid(t)) {
+            st = refuse(pb, "events",
+                        "unknown event type (verification.completed, "
+                        "verification.failed, verification.review_required, "
+                        "review.decided)");
+            break;
+        }
+        bool seen = false;
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(t, json_string_value(json_array_get(ev, k))) == 0)
+                seen = true;
+        if (!seen)
+            st = nova_buf_printf(&list, "%s%s", list.len ? " " : "", t);
+    }
+    if (st == NOVA_OK) {
+        nova_buf_append(&list, "", 1);
+        in->events = list.data ? nova_arena_strdup(a, list.data) : NULL;
+        if (in->events == NULL)
+            st = NOVA_NOMEM;
+    }
+    nova_buf_free(&list);
+    if (st != NOVA_OK)
+        return st;
+    in->client_cert = str_member(body, "client_certificate", ENDPOINT_PEM_MAX, &bad);
+    if (bad || in->client_cert == NULL)
+        return refuse(pb, "client_certificate", "the PEM certificate Nova presents (mTLS)");
+    in->client_key = str_member(body, "client_key", ENDPOINT_PEM_MAX, &bad);
+    if (bad || in->client_key == NULL)
+        return refuse(pb, "client_key", "the PEM private key of client_certificate");
+    in->ca = str_member(body, "ca_certificate", ENDPOINT_PEM_MAX, &bad);
+    if (bad)
+        return refuse(pb, "ca_certificate", "a PEM bundle of the receiver's CA");
+    in->pin = str_member(body, "pin", 1024, &bad);
+    if (bad)
+        return refuse(pb, "pin", "sha256//<base64>");
+    in->secret = str_member(body, "secret", 200, &bad);
+    uint8_t key[NOVA_WEBHOOK_KEY_MAX];
+    size_t klen = 0;
+    if (bad || (in->secret && (strncmp(in->secret, "whsec_", 6) != 0 ||
+                               nova_webhook_secret_parse(in->secret, key, &klen) != NOVA_OK)))
+        return refuse(pb, "secret", "whsec_<base64 of 24 to 64 bytes>");
+    OPENSSL_cleanse(key, sizeof(key));
+    nova_webhook_tls_t tls = {in->client_cert, in->client_key, in->ca, in->pin};
+    const char *field = "", *why = "";
+    if (nova_webhook_tls_check(&tls, &field, &why) != NOVA_OK)
+        return refuse(pb, field, why);
+    return NOVA_OK;
+}
+
+static nova_status seal(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t *a,
+                        const char *tenant, const char *ctx, const char *text, nova_buf_t *out)
+{
+    nova_sealed_t v;
+    nova_status st =
+        nova_field_seal(cfg->auth, s, a, tenant, region_of(cfg), ctx, text, strlen(text), &v);
+    if (st == NOVA_OK)
+        st = nova_sealed_encode(&v, out);
+    return st;
+}
+
+/* Seals the JSON array of secrets; the clear text is wiped. */
+static nova_status seal_secrets(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t *a,
+                                const char *tenant, json_t *secrets, nova_buf_t *out)
+{
+    char *text = json_dumps(secrets, JSON_COMPACT);
+    if (text == NULL)
+        return NOVA_NOMEM;
+    nova_status st = seal(cfg, s, a, tenant, NOVA_EVENT_CTX_SECRETS, text, out);
+    OPENSSL_cleanse(text, strlen(text));
+    free(text);
+    return st;
+}
+
+json_t *nova_endpoint_json(const nova_webhook_endpoint_row_t *e)
+{
+    json_t *events = json_array();
+    const char *p = e->events;
+    while (p && *p) {
+        size_t n = strcspn(p, " ");
+        json_array_append_new(events, json_stringn(p, n));
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+    return json_pack("{s:s, s:s, s:o, s:b, s:b, s:b, s:I, s:I}", "id", e->id, "url", e->url,
+                     "events", events, "enabled", e->enabled, "ca_certificate", e->ca && *e->ca,
+                     "pin", e->pin && *e->pin, "created_at", (json_int_t)e->created_at,
+                     "updated_at", (json_int_t)e->updated_at);
+}
+
+nova_status nova_endpoint_create(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t *a,
+                                 const nova_audit_actor_t *by, const char *tenant_id, json_t *body,
+                                 json_t **out, nova_events_problem_t *pb)
+{
+    nova_endpoint_in_t in;
+    nova_status st = nova_endpoint_parse(a, body, &in, pb);
+    if (st != NOVA_OK)
+        return st;
+    char id[64], fresh[NOVA_WEBHOOK_SECRET_LEN];
+    const char *secret = in.secret;
+    st = nova_id_new("whe", id, sizeof(id));
+    if (st == NOVA_OK && secret == NULL) {
+        st = nova_webhook_secret_new(fresh);
+        secret = fresh;
+    }
+    if (st != NOVA_OK)
+        return st;
+    nova_buf_t sec, key;
+    nova_buf_init(&sec);
+    nova_buf_init(&key);
+    json_t *list = json_pack("[s]", secret);
+    st = list ? seal_secrets(cfg, s, a, tenant_id, list, &sec) : NOVA_NOMEM;
+    json_decref(list);
+    if (st == NOVA_OK)
+        st = seal(cfg, s, a, tenant_id, NOVA_EVENT_CTX_CLIENT_KEY, in.client_key, &key);
+    int64_t now = nova_time_now();
+    nova_webhook_endpoint_row_t row = {tenant_id,
+                                       id,
+                                       in.url,
+                                       in.events,
+                                       (const uint8_t *)sec.data,
+                                       sec.len,
+                                       in.client_cert,
+                                       (const uint8_t *)key.data,
+                                       key.len,
+                                       in.ca ? in.ca : "",
+                                       in.pin ? in.pin : "",
+                                       true,
+                                       by->id,
+                                       now,
+                                       now};
+    nova_audit_entry_t e;
+    if (st == NOVA_OK) {
+        json_t *attrs = json_pack("{s:s}", "events", in.events);
+        st = nova_audit_entry_make(&e, a, by, tenant_id, "webhook.endpoint.create",
+                                   "webhook_endpoint", id, attrs);
+    }
+    if (st == NOVA_OK)
+        st = nova_store_webhook_endpoint_insert(s, &row, &e);
+    nova_buf_free(&sec);
+    nova_buf_free(&key);
+    if (st == NOVA_OK) {
+        *out = nova_endpoint_json(&row);
+        json_object_set_new(*out, "secret", json_string(secret));
+    }
+    OPENSSL_cleanse(fresh, sizeof(fresh));
+    return st;
+}
+
+nova_status nova_endpoint_rotate(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t *a,
+                                 const nova_audit_actor_t *by, const char *tenant_id,
+                                 const char *id, bool keep_previous, json_t **out)
+{
+    nova_webhook_endpoint_row_t ep;
+    nova_status st = nova_store_webhook_endpoint_get(s, a, tenant_id, id, &ep);
+    if (st != NOVA_OK)
+        return st;
+    char fresh[NOVA_WEBHOOK_SECRET_LEN];
+    st = nova_webhook_secret_new(fresh);
+    if (st != NOVA_OK)
+        return st;
+    json_t *list = json_pack("[s]", fresh);
+    if (keep_previous) {
+        nova_sealed_t v;
+        nova_plain_t *plain = NULL;
+        st = nova_sealed_decode(ep.secrets, ep.secrets_len, &v);
+        if (st == NOVA_OK)
+            st = nova_field_open(cfg->auth, s, tenant_id, region_of(cfg), NOVA_EVENT_CTX_SECRETS,
+                                 &v, &plain);
+        if (st == NOVA_OK) {
+            size_t n = 0;
+            const uint8_t *p = nova_plain_bytes(plain, &n);
+            json_t *old = json_loadb((const char *)p, n, 0, NULL);
+            if (json_is_array(old) && json_array_size(old) > 0)
+                json_array_append(list, json_array_get(old, 0));
+            json_decref(old);
+            nova_plain_free(plain);
+        }
+    }
+    nova_buf_t sec;
+    nova_buf_init(&sec);
+    if (st == NOVA_OK)
+        st = seal_secrets(cfg, s, a, tenant_id, list, &sec);
+    size_t nsecrets = json_array_size(list);
+    json_decref(list);
+    nova_audit_entry_t e;
+    if (st == NOVA_OK) {
+        json_t *attrs = json_pack("{s:b}", "keep_previous", keep_previous);
+        st = nova_audit_entry_make(&e, a, by, tenant_id, "webhook.endpoint.rotate",
+                                   "webhook_endpoint", id, attrs);
+    }
+    if (st == NOVA_OK)
+        st = nova_store_webhook_endpoint_secrets(s, tenant_id, id, (const uint8_t *)sec.data,
+                                                 sec.len, nova_time_now(), &e);
+    nova_buf_free(&sec);
+    if (st == NOVA_OK)
+        *out = json_pack("{s:s, s:s, s:I}", "id", id, "secret", fresh, "secrets",
+                         (json_int_t)nsecrets);
+    OPENSSL_cleanse(fresh, sizeof(fresh));
+    return st;
+}

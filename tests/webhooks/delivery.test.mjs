@@ -1,0 +1,267 @@
+// Event webhooks (issue 9 item 6) end to end: the real novad delivers the gateway's outbox
+// events to local mTLS receivers (node https, requestCert + rejectUnauthorized, certificates
+// made with openssl here). The first attempt answers 500 and the second 200: the event
+// arrives, its signature verifies with the npm standardwebhooks library, the delivery log
+// shows both attempts. The verification's callback_url gets the same signed event. A receiver
+// whose certificate is not from the endpoint's CA, and one that wants another client
+// certificate, get nothing (fail closed). Replay re-sends; another tenant can neither see nor
+// replay the events. Waits are bounded polls, no timed assertions.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { randomBytes } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
+import { startNova, makeTenant, token, call } from '../integration/lib.mjs';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const PY = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const SUFFIX = randomBytes(4).toString('hex');
+const SCOPES = 'workflows:write verifications:read verifications:write reviews:read reviews:write webhooks:read webhooks:write';
+let nova, a, aTok, b, bTok, pki, doc, hook, strict, work;
+
+function openssl(...args) {
+  const r = spawnSync('openssl', args, { cwd: work, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+}
+
+// A CA (name.pem, name.key) and a leaf it signs (leaf.pem, leaf.key) for 127.0.0.1.
+function ca(name) {
+  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', name + '.key',
+    '-out', name + '.pem', '-days', '2', '-subj', '/CN=' + name, '-addext', 'basicConstraints=critical,CA:TRUE',
+    '-addext', 'keyUsage=critical,keyCertSign');
+}
+function leaf(name, caName) {
+  writeFileSync(join(work, name + '.ext'), 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n');
+  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', name + '.key', '-out', name + '.csr', '-subj', '/CN=' + name);
+  openssl('x509', '-req', '-in', name + '.csr', '-CA', caName + '.pem', '-CAkey', caName + '.key', '-CAcreateserial',
+    '-out', name + '.pem', '-days', '2', '-extfile', name + '.ext');
+}
+const pem = (n) => readFileSync(join(work, n), 'utf8');
+
+// An mTLS receiver: answers[path] lists the statuses of successive requests (then 200).
+async function receiver(clientCa, answers = {}) {
+  const got = [];
+  const srv = createServer({ key: pem('receiver.key'), cert: pem('receiver.pem'), ca: clientCa, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      const n = got.filter((g) => g.path === req.url).length;
+      const status = (answers[req.url] || [])[n] || 200;
+      got.push({ path: req.url, headers: req.headers, body, status, peer: req.socket.getPeerCertificate().subject?.CN });
+      res.writeHead(status, { 'content-type': 'text/plain' });
+      res.end(status === 200 ? 'ok' : 'not now');
+    });
+  });
+  let tlsErrors = 0;
+  srv.on('tlsClientError', () => { tlsErrors++; });
+  await new Promise((ok) => srv.listen(0, '127.0.0.1', ok));
+  return { srv, got, url: (p) => `https://127.0.0.1:${srv.address().port}${p}`, tlsErrors: () => tlsErrors };
+}
+
+async function until(what, fn, tries = 300) {
+  for (let i = 0; i < tries; i++) {
+    const v = await fn();
+    if (v) return v;
+    await sleep(100);
+  }
+  throw new Error('gave up waiting for ' + what);
+}
+
+const KYC = {
+  name: 'kyc hooks',
+  steps: [
+    { check: 'ocr', config: { min_confidence: 0.5 } },
+    { check: 'mrz' },
+    { check: 'document_authenticity', on_fail: 'review' },
+    { check: 'age', config: { min_age: 18 } },
+  ],
+  review_rules: [{ any_step: 'review' }],
+  decision: { approve_at: 0.7, reject_below: 0.4 },
+};
+
+function endpointBody(url, extra = {}) {
+  return {
+    url, events: ['verification.completed', 'verification.failed', 'verification.review_required', 'review.decided'],
+    client_certificate: pem('nova.pem'), client_key: pem('nova.key'), ca_certificate: pem('rca.pem'), ...extra,
+  };
+}
+
+// Submits a verification that lands in review (a document number the MRZ contradicts).
+async function submitForReview(tok, callback) {
+  const w = await call(nova, 'POST', '/v1/workflows', { tok, body: KYC });
+  assert.equal(w.status, 201, w.text);
+  const body = { workflow_id: w.json.id, mode: 'async', images: { document_front: doc.b64 }, applicant: { ...doc.truth.applicant, document_number: 'ZZ0000001' } };
+  if (callback) body.callback_url = callback;
+  const r = await call(nova, 'POST', '/v1/verifications', { tok, body });
+  assert.equal(r.status, 202, r.text);
+  return until('the decision', async () => {
+    const v = await call(nova, 'GET', '/v1/verifications/' + r.json.id, { tok });
+    return v.json.status === 'completed' || v.json.status === 'failed' ? v.json : null;
+  });
+}
+
+async function eventOf(tok, type, subject) {
+  return until(type, async () => {
+    const l = await call(nova, 'GET', '/v1/events?type=' + type + '&limit=200', { tok });
+    assert.equal(l.status, 200, l.text);
+    return l.json.events.find((e) => e.subject === subject);
+  });
+}
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), 'nova-hooks-'));
+  ca('rca'); ca('cca'); ca('xca'); ca('yca');
+  leaf('receiver', 'rca'); // the receivers' certificate
+  leaf('nova', 'cca'); // the client certificate Nova presents
+  const g = spawnSync(PY, [join(ROOT, 'tools/idv_docgen.py'), work, '--count', '1', '--formats', 'TD3', '--seed', '9'], { encoding: 'utf8' });
+  assert.equal(g.status, 0, g.stderr);
+  const f = readdirSync(work).find((x) => x.endsWith('.jpg'));
+  doc = { b64: readFileSync(join(work, f)).toString('base64'), truth: JSON.parse(readFileSync(join(work, f.replace('.jpg', '.json')), 'utf8')) };
+  hook = await receiver(pem('cca.pem'), { '/hook': [500] });
+  strict = await receiver(pem('yca.pem')); // wants a client certificate from another CA
+  nova = await startNova({ NOVA_IDV_WORKERS: '1' });
+  a = makeTenant(nova, 'hooks-a-' + SUFFIX, SCOPES);
+  b = makeTenant(nova, 'hooks-b-' + SUFFIX, SCOPES);
+  aTok = await token(nova, a);
+  bTok = await token(nova, b);
+});
+
+after(async () => {
+  const logs = nova ? nova.logs() : '';
+  if (nova) await nova.stop();
+  hook?.srv.close();
+  strict?.srv.close();
+  // No secret, key or event body in novad's log.
+  assert.ok(!logs.includes('BEGIN PRIVATE KEY') && !logs.includes('whsec_'), 'key material reached the log');
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+test('endpoints: bad configurations are 422s naming the field; nothing sent without mTLS material', async () => {
+  const cases = [
+    [{ url: 'http://127.0.0.1:1/x' }, 'url'],
+    [{ url: 'https://u:p@127.0.0.1:1/x' }, 'url'],
+    [{ events: ['verification.exploded'] }, 'events'],
+    [{ events: [] }, 'events'],
+    [{ client_certificate: 'not a pem' }, 'client_certificate'],
+    [{ client_key: pem('receiver.key') }, 'client_key'],
+    [{ ca_certificate: undefined }, 'ca_certificate'],
+    [{ pin: 'md5//abc' }, 'pin'],
+    [{ secret: 'whsec_c2hvcnQ=' }, 'secret'],
+  ];
+  for (const [extra, field] of cases) {
+    const r = await call(nova, 'POST', '/v1/webhooks/endpoints', { tok: aTok, body: endpointBody('https://127.0.0.1:1/x', extra) });
+    assert.equal(r.status, 422, field + ': ' + r.text);
+    assert.ok(r.json.detail.startsWith(field + ':'), r.json.detail);
+  }
+  const extraMember = await call(nova, 'POST', '/v1/webhooks/endpoints', { tok: aTok, body: { ...endpointBody('https://127.0.0.1:1/x'), oops: 1 } });
+  assert.equal(extraMember.status, 400, extraMember.text);
+  assert.equal((await call(nova, 'GET', '/v1/webhooks/endpoints', { tok: aTok })).json.endpoints.length, 0);
+});
+
+test('a 500 then a 200: delivered, signed per Standard Webhooks, both attempts logged; callback_url too; replay; review.decided; tenants isolated', async () => {
+  const ep = await call(nova, 'POST', '/v1/webhooks/endpoints', { tok: aTok, body: endpointBody(hook.url('/hook')) });
+  assert.equal(ep.status, 201, ep.text);
+  assert.match(ep.json.secret, /^whsec_/);
+  assert.equal(ep.json.ca_certificate, true);
+  const shown = await call(nova, 'GET', '/v1/webhooks/endpoints/' + ep.json.id, { tok: aTok });
+  assert.equal(shown.status, 200);
+  assert.equal(shown.json.secret, undefined, 'the secret is shown once');
+  assert.ok(!shown.text.includes('PRIVATE KEY'));
+  assert.equal((await call(nova, 'GET', '/v1/webhooks/endpoints/' + ep.json.id, { tok: bTok })).status, 404);
+  const wh = new Webhook(ep.json.secret);
+
+  const v = await submitForReview(aTok, hook.url('/callback'));
+  assert.equal(v.decision, 'review_required', JSON.stringify(v));
+  const ev = await eventOf(aTok, 'verification.review_required', v.id);
+  assert.match(ev.id, /^evt_/);
+  assert.equal(ev.payload.type, 'verification.review_required');
+  assert.equal(ev.payload.data.verification_id, v.id);
+  assert.equal(ev.payload.data.decision, 'review_required');
+  assert.ok(!JSON.stringify(ev).includes(doc.truth.applicant.name), 'no personal data in the event');
+
+  const full = await until('delivery to /hook', async () => {
+    const g = await call(nova, 'GET', '/v1/events/' + ev.id, { tok: aTok });
+    assert.equal(g.status, 200, g.text);
+    const d = g.json.deliveries.find((x) => x.endpoint_id === ep.json.id && x.url.endsWith('/hook'));
+    return d && d.state === 'delivered' ? g.json : null;
+  }, 600);
+  const d = full.deliveries.find((x) => x.url.endsWith('/hook'));
+  assert.equal(d.attempts, 2);
+  assert.deepEqual(d.log.map((x) => x.status_code), [500, 200]);
+  assert.equal(d.log[0].attempt, 1);
+  assert.match(d.log[0].error, /500/);
+  assert.equal(d.log[1].error, '');
+
+  const arrived = hook.got.filter((g) => g.path === '/hook' && g.headers['webhook-id'] === ev.id);
+  assert.equal(arrived.length, 2);
+  assert.deepEqual(arrived.map((g) => g.status), [500, 200]);
+  for (const g of arrived) {
+    assert.equal(g.peer, 'nova', 'the receiver saw Nova\'s client certificate');
+    const payload = wh.verify(g.body, g.headers); // throws on a bad signature
+    assert.equal(payload.data.verification_id, v.id);
+    assert.equal(payload.type, 'verification.review_required');
+  }
+  // A body changed in flight does not verify.
+  assert.throws(() => wh.verify(arrived[1].body.replace('review_required', 'approved'), arrived[1].headers));
+
+  // The verification's own callback_url received the same signed event.
+  const cb = await until('the callback', async () => hook.got.find((g) => g.path === '/callback' && g.headers['webhook-id'] === ev.id));
+  assert.equal(wh.verify(cb.body, cb.headers).data.verification_id, v.id);
+  assert.ok(full.deliveries.some((x) => x.url.endsWith('/callback')));
+
+  // Another tenant can neither see nor replay it.
+  assert.equal((await call(nova, 'GET', '/v1/events/' + ev.id, { tok: bTok })).status, 404);
+  assert.equal((await call(nova, 'POST', `/v1/events/${ev.id}/replay`, { tok: bTok })).status, 404);
+  assert.ok(!(await call(nova, 'GET', '/v1/events?limit=200', { tok: bTok })).json.events.some((e) => e.id === ev.id));
+
+  // Replay sends it again, same webhook-id.
+  const rp = await call(nova, 'POST', `/v1/events/${ev.id}/replay`, { tok: aTok });
+  assert.equal(rp.status, 202, rp.text);
+  assert.ok(rp.json.pending >= 1);
+  await until('the replay', async () => hook.got.filter((g) => g.path === '/hook' && g.headers['webhook-id'] === ev.id).length === 3);
+  const third = hook.got.filter((g) => g.path === '/hook' && g.headers['webhook-id'] === ev.id)[2];
+  assert.equal(wh.verify(third.body, third.headers).data.verification_id, v.id);
+
+  // A rotation: both secrets sign until the old one is dropped.
+  const rot = await call(nova, 'POST', `/v1/webhooks/endpoints/${ep.json.id}/rotate-secret`, { tok: aTok });
+  assert.equal(rot.status, 200, rot.text);
+  assert.equal(rot.json.secrets, 2);
+  assert.notEqual(rot.json.secret, ep.json.secret);
+
+  // The review's decision is an event of its own, signed by both secrets.
+  const dec = await call(nova, 'POST', `/v1/reviews/${v.id}/decision`, { tok: aTok, body: { reviewer: 'alice', decision: 'approved', reason: 'checked' } });
+  assert.equal(dec.status, 200, dec.text);
+  const rev = await eventOf(aTok, 'review.decided', v.id);
+  const got = await until('review.decided', async () => hook.got.find((g) => g.path === '/hook' && g.headers['webhook-id'] === rev.id && g.status === 200));
+  assert.equal(wh.verify(got.body, got.headers).data.decision, 'approved');
+  assert.equal(new Webhook(rot.json.secret).verify(got.body, got.headers).type, 'review.decided');
+  assert.equal(got.headers['webhook-signature'].split(' ').length, 2);
+});
+
+test('fail closed: a receiver outside the endpoint\'s CA, or one that wants another client certificate, gets nothing', async () => {
+  const wrongCa = await call(nova, 'POST', '/v1/webhooks/endpoints', { tok: bTok, body: endpointBody(hook.url('/wrong-ca'), { ca_certificate: pem('xca.pem') }) });
+  assert.equal(wrongCa.status, 201, wrongCa.text);
+  const other = await call(nova, 'POST', '/v1/webhooks/endpoints', { tok: bTok, body: endpointBody(strict.url('/strict')) });
+  assert.equal(other.status, 201, other.text);
+  const v = await submitForReview(bTok);
+  const ev = await eventOf(bTok, 'verification.review_required', v.id);
+  const g = await until('two failed first attempts', async () => {
+    const r = await call(nova, 'GET', '/v1/events/' + ev.id, { tok: bTok });
+    return r.json.deliveries.length === 2 && r.json.deliveries.every((d) => d.log.length >= 1) ? r.json : null;
+  }, 600);
+  for (const d of g.deliveries) {
+    assert.equal(d.log[0].status_code, 0, JSON.stringify(d));
+    assert.notEqual(d.log[0].error, '');
+    assert.notEqual(d.state, 'delivered');
+  }
+  assert.ok(!hook.got.some((x) => x.path === '/wrong-ca'), 'nothing reached a receiver Nova could not verify');
+  assert.ok(!strict.got.length, 'nothing reached a receiver that refused Nova\'s certificate');
+  assert.ok(strict.tlsErrors() >= 1);
+  // Tenant a does not see b's events.
+  assert.equal((await call(nova, 'GET', '/v1/events/' + ev.id, { tok: aTok })).status, 404);
+});
