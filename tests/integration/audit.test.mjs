@@ -144,8 +144,8 @@ const READ_ONLY = {
   'POST /v1/authz/simulate': 'decides under a candidate version, changes nothing',
   'POST /access/v1/evaluation': 'decides (AuthZEN), changes nothing',
   'POST /access/v1/evaluations': 'decides (AuthZEN), changes nothing',
-  ...Object.fromEntries(['/{a}', '/{a}/{b}', '/{a}/{b}/{c}', '/{a}/{b}/{c}/{d}'].flatMap((s) => ['POST', 'PUT', 'PATCH', 'DELETE']
-    .map((m) => [`${m} /ext-authz${s}`, 'Envoy ext_authz: decides on the forwarded request, changes nothing']))),
+  ...Object.fromEntries(['POST', 'PUT', 'PATCH', 'DELETE']
+    .map((m) => [`${m} /ext-authz/{path*}`, 'Envoy ext_authz: decides on the forwarded request, changes nothing'])),
   'POST /v1/liveness/challenges': 'issues a single-use nonce kept two minutes in the control plane; stores nothing',
   'POST /v1/liveness/verify': 'checks a burst of frames, consuming its nonce in the control plane; stores nothing (no image is kept)',
   'POST /v1/faces/search': 'searches the gallery with the face of the image it is sent; stores nothing',
