@@ -1,4 +1,4 @@
-/* novad: Nova's server. `novad [serve]`, `novad migrate`, `novad config`. */
+/* novad: Nova's server. `novad [serve]`, `novad worker`, `novad migrate`, `novad config`. */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -11,14 +11,16 @@
 
 #include "nova/api.h"
 #include "nova/app.h"
+#include "nova/idv.h"
 #include "nova/killswitch.h"
 #include "nova/log.h"
 #include "nova/sched.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: novad [--config FILE] [serve|migrate|config|version]\n"
+    fprintf(f, "usage: novad [--config FILE] [serve|worker|migrate|config|version]\n"
                "  serve    run the HTTP API (default)\n"
+               "  worker   run only verification workers on NOVA_AMQP_URL's queue (no HTTP)\n"
                "  migrate  apply pending store migrations and exit\n"
                "  config   print every configuration key with its default\n"
                "Configuration comes from NOVA_* environment variables and an optional file.\n");
@@ -250,6 +252,74 @@ end:
     return rc;
 }
 
+/* novad worker: the verification gateway's competing consumers alone (seed 000: workers that
+ * scale apart from the API), on the broker's queue; no HTTP, no background jobs. SIGTERM lets
+ * each worker finish or give back its job (nova_idv_close); SIGKILL loses nothing either, since
+ * an unacknowledged job is delivered again. */
+static int worker(nova_app_t *app)
+{
+    char err[512];
+    int rc = NOVA_EXIT_INTERNAL;
+    nova_kv_t *kv = NULL;
+    nova_idv_t *g = NULL;
+    if (!*app->cfg.amqp_url) {
+        fprintf(stderr, "novad worker: NOVA_AMQP_URL is required (the in-process queue lives "
+                        "inside novad serve, whose NOVA_IDV_WORKERS run it)\n");
+        return NOVA_EXIT_CONFIG;
+    }
+    if (app->cfg.idv_workers == 0) {
+        fprintf(stderr, "novad worker: NOVA_IDV_WORKERS must be at least 1\n");
+        return NOVA_EXIT_CONFIG;
+    }
+    nova_kv_options_t ko = {.timeout_ms = app->cfg.redis_timeout_ms};
+    if (nova_kv_open(app->cfg.redis_url, &ko, &kv, err, sizeof(err)) != NOVA_OK) {
+        fprintf(stderr, "novad worker: control plane: %s\n", err);
+        return NOVA_EXIT_UNAVAILABLE;
+    }
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    nova_idv_config_t cfg = {
+        .auth = app->auth,
+        .kv = kv,
+        .database_url = app->cfg.database_url,
+        .region = app->cfg.region,
+        .amqp_url = app->cfg.amqp_url,
+        .workers = app->cfg.idv_workers,
+        .sync_timeout_ms = app->cfg.idv_sync_timeout_ms,
+        .face_model = app->cfg.face_model,
+        .tessdata = *app->cfg.tessdata ? app->cfg.tessdata : NULL,
+    };
+    nova_status st = nova_idv_open(&cfg, &g, err, sizeof(err));
+    if (st != NOVA_OK) {
+        fprintf(stderr, "novad worker: %s\n", err);
+        rc = st == NOVA_UNAVAILABLE ? NOVA_EXIT_UNAVAILABLE : NOVA_EXIT_CONFIG;
+        goto end;
+    }
+    if ((st = nova_idv_start(g)) != NOVA_OK) {
+        fprintf(stderr, "novad worker: the workers cannot start: %s\n", nova_status_name(st));
+        goto end;
+    }
+    char fields[256];
+    snprintf(fields, sizeof(fields), "\"queue\":\"%s\",\"driver\":\"%s\",\"workers\":%u,\"pid\":%d",
+             NOVA_IDV_QUEUE, nova_idv_queue_driver(g), app->cfg.idv_workers, (int)getpid());
+    nova_log_json(NOVA_LOG_INFO, "novad worker started", fields);
+    int sig = -1;
+    while (sig < 0)
+        sig = sigwaitinfo(&sigs, NULL);
+    nova_log_info("signal %d: workers finish or give back their jobs", sig);
+    rc = NOVA_EXIT_OK;
+end:
+    nova_idv_close(g);
+    nova_kv_close(kv);
+    if (rc == NOVA_EXIT_OK)
+        nova_log_info("novad worker stopped");
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *config = NULL, *cmd = "serve";
@@ -278,16 +348,17 @@ int main(int argc, char **argv)
         nova_buf_free(&b);
         return NOVA_EXIT_OK;
     }
-    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0) {
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "worker") != 0) {
         usage(stderr);
         return NOVA_EXIT_USAGE;
     }
     nova_app_t app;
     char err[512];
     int rc;
-    /* Both commands migrate: serve applies pending migrations at start (refusing a newer
-     * schema); migrate does only that. */
-    if (nova_app_open(&app, config, true, true, err, sizeof(err), &rc) != NOVA_OK) {
+    /* serve applies pending migrations at start (refusing a newer schema); migrate does only
+     * that; a worker needs the schema up to date and the master key already there. */
+    bool is_worker = strcmp(cmd, "worker") == 0;
+    if (nova_app_open(&app, config, !is_worker, !is_worker, err, sizeof(err), &rc) != NOVA_OK) {
         fprintf(stderr, "novad: %s\n", err);
         return rc;
     }
@@ -296,6 +367,8 @@ int main(int argc, char **argv)
         nova_store_schema_version(app.store, &v);
         printf("schema version %d\n", v);
         rc = NOVA_EXIT_OK;
+    } else if (is_worker) {
+        rc = worker(&app);
     } else {
         rc = serve(&app);
     }

@@ -381,6 +381,10 @@ test('ext_authz: allow with the upstream headers, deny as 401/403 problems, neve
   assert.equal(r.json.code, 'no_route');
   r = await envoy('GET', '/v1/other', auth);
   assert.equal(r.status, 403);
+  // an original path of any depth reaches the decision (no router limit of four segments)
+  r = await envoy('GET', '/v1/accounts/acc1/statements/2026/11/pdf', auth);
+  assert.equal(r.status, 403, r.text);
+  assert.equal(r.json.code, 'no_route');
   // no token, a bad token
   r = await envoy('GET', '/v1/accounts/acc1', {});
   assert.equal(r.status, 401);

@@ -3,18 +3,19 @@
 //    is running; a novad restarted on the same store publishes the undecided jobs again and
 //    decides every one;
 //  - RabbitMQ (a throwaway rabbitmq-server from scripts/rabbitmq.sh, `rabbitmqctl
-//    await_startup`): one novad takes requests and runs no worker; two more compete for the
-//    jobs of idv-gateway-v2; one is SIGKILLed while it holds a job, which the broker delivers
-//    again to the other. Sync mode works across processes.
+//    await_startup`): one `novad serve` takes requests and runs no worker; two `novad worker`
+//    processes (no HTTP) compete for the jobs of idv-gateway-v2; one is SIGKILLed while it
+//    holds a job, which the broker delivers again to the other. Sync mode works across
+//    processes. `novad worker` without a broker is a configuration error (exit 3).
 // Either way nothing accepted is lost and no check is billed twice.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startNova, makeTenant, token, call } from './lib.mjs';
+import { startNova, makeTenant, token, call, BIN } from './lib.mjs';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const PY = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -87,6 +88,28 @@ async function assertBilledOnce(nova, tok, n) {
   assert.ok((by.mrz ?? 0) <= n);
 }
 
+// A `novad worker` on the API novad's store and master key: resolves once it says it started.
+function startWorker(api, extraEnv) {
+  const env = { ...api.env, ...extraEnv };
+  const proc = spawn(BIN, ['worker'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d) => { stderr += d; });
+  const w = {
+    proc, logs: () => stderr,
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return { code: proc.exitCode };
+      const done = new Promise((ok) => proc.on('exit', (code, sig) => ok({ code, sig })));
+      proc.kill('SIGTERM');
+      return done;
+    },
+  };
+  return new Promise((ok, fail) => {
+    const t = setTimeout(() => fail(new Error('novad worker did not start: ' + stderr)), 30000);
+    proc.stderr.on('data', () => { if (/"msg":"novad worker started"/.test(stderr)) { clearTimeout(t); ok(w); } });
+    proc.on('exit', (code) => { clearTimeout(t); fail(new Error(`novad worker exited ${code}: ${stderr}`)); });
+  });
+}
+
 function kill9(nova) {
   return new Promise((ok) => { nova.proc.on('exit', () => ok()); nova.proc.kill('SIGKILL'); });
 }
@@ -117,7 +140,11 @@ test('in-process queue: novad SIGKILLed mid-job; the restarted one decides every
 test('RabbitMQ: competing worker processes; one SIGKILLed holding a job, the broker redelivers it', async () => {
   const env = { NOVA_AMQP_URL: amqpUrl };
   const api = await startNova({ ...env, NOVA_IDV_WORKERS: '0' });
-  const w1 = await startNova({ ...env, NOVA_IDV_WORKERS: '1' }, { shareWith: api });
+  // without a broker a worker has nothing to consume: a configuration error
+  const bad = spawnSync(BIN, ['worker'], { env: { ...api.env, NOVA_AMQP_URL: '' }, encoding: 'utf8', timeout: 20000 });
+  assert.equal(bad.status, 3, bad.stderr);
+  assert.match(bad.stderr, /NOVA_AMQP_URL is required/);
+  const w1 = await startWorker(api, { NOVA_IDV_WORKERS: '1' });
   let w2 = null;
   try {
     assert.match(api.logs(), /queue idv-gateway-v2 \(amqp\), 0 workers/);
@@ -126,7 +153,7 @@ test('RabbitMQ: competing worker processes; one SIGKILLed holding a job, the bro
     const ids = await submit(api, s, N);
     const m = await waitLog(w1, /verification (ver_\S+) trace \S+: attempt 1 started/);
     await kill9(w1);
-    w2 = await startNova({ ...env, NOVA_IDV_WORKERS: '2' }, { shareWith: api });
+    w2 = await startWorker(api, { NOVA_IDV_WORKERS: '2' });
     const out = await decided(api, s.tok, ids);
     for (const v of Object.values(out)) assert.equal(v.status, 'completed', JSON.stringify(v));
     assert.ok(out[m[1]].attempts >= 2, 'the killed worker\'s job was delivered again');
@@ -142,8 +169,8 @@ test('RabbitMQ: competing worker processes; one SIGKILLed holding a job, the bro
     assert.equal(counts['idv-gateway-v2'], '0', q.stdout);
     assert.equal(counts['idv-gateway-v2.dead'], '0', q.stdout);
   } finally {
-    if (w2) await w2.stop();
-    if (w1.proc.exitCode === null && w1.proc.signalCode === null) await w1.stop();
+    if (w2) assert.equal((await w2.stop()).code, 0, 'a worker stops cleanly on SIGTERM');
+    await w1.stop();
     await api.stop();
   }
 });
