@@ -9,8 +9,12 @@
  * "accrue:<product>:<account>:<D>" (debit the interest account), of the whole minor units the
  * month's cumulative accrual crossed that day; on the month's last day the month's total is
  * paid to the account ("payout:<product>:<account>:<YYYY-MM>", debit the accrual account).
- * Every accrual is a posting, audited; a run is idempotent (the ids are fixed and the bodies
- * deterministic: past end-of-day balances never change), so running a day twice posts once.
+ * A product with a fee charges it once a month to each member account
+ * ("fee:<product>:<account>:<YYYY-MM>", debit the account, credit the fee account), never
+ * taking a credit-normal account below zero beyond its overdraft line (refused, skipped,
+ * counted, tried again the next day). Every accrual is a posting, audited; a run is idempotent (the
+ * ids are fixed and the bodies deterministic: past end-of-day balances never change), so running a
+ * day twice posts once.
  */
 #ifndef NOVA_LEDGER_ACCRUE_H
 #define NOVA_LEDGER_ACCRUE_H
@@ -19,10 +23,12 @@
 #include "nova/store.h"
 
 typedef struct nova_ledger_accrual_run {
-    size_t accounts; /* accounts of savings products seen */
-    size_t posted;   /* postings written by this run */
-    size_t replayed; /* postings an earlier run of this day had written */
-    size_t failed;   /* postings refused (their account named in the log) */
+    size_t accounts;     /* accounts of savings products seen */
+    size_t posted;       /* postings written by this run */
+    size_t replayed;     /* postings an earlier run of this day had written */
+    size_t failed;       /* postings refused (their account named in the log) */
+    size_t fees_skipped; /* of failed: account fees refused (they would overdraw the account;
+                            tried again by the next day's run) */
 } nova_ledger_accrual_run_t;
 
 /* Runs day ("YYYY-MM-DD", before today UTC) for tenant_id, or every tenant when NULL. by: the

@@ -41,7 +41,8 @@ typedef struct nova_ledger_account {
     int64_t updated_at;
 } nova_ledger_account_t;
 
-/* A savings or overdraft product (tenant configuration). */
+/* A savings or overdraft product (tenant configuration), with an optional account fee: each
+ * member account pays fee_amount once per fee_period into fee_account. */
 typedef struct nova_ledger_product {
     const char *id;
     const char *kind; /* "savings" */
@@ -52,6 +53,9 @@ typedef struct nova_ledger_product {
     const char *interest_account; /* pays savings interest / receives overdraft interest */
     const char *accrual_account;  /* holds it until the month ends */
     int64_t updated_at;
+    int64_t fee_amount;      /* minor units; 0: no fee */
+    const char *fee_period;  /* "monthly" ("" or NULL with no fee) */
+    const char *fee_account; /* receives the fee (income) */
 } nova_ledger_product_t;
 
 /* Creates or replaces a product (audited). */

@@ -1618,15 +1618,52 @@ static void statements_create(nova_req_t *r, void *ud)
 
 static const char *const product_members[] = {
     "kind", "currency", "rate", "day_count", "min_balance", "interest_account", "accrual_account",
-    NULL};
+    "fee",  NULL};
 
 static json_t *product_json(const nova_ledger_product_t *p)
 {
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:I}", "id", p->id, "kind", p->kind,
-                     "currency", p->currency, "rate", p->rate, "day_count", p->day_count,
-                     "min_balance", amount_or_null(p->currency, p->min_balance), "interest_account",
-                     p->interest_account, "accrual_account", p->accrual_account, "updated_at",
-                     (json_int_t)p->updated_at);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:I}", "id", p->id, "kind", p->kind,
+                          "currency", p->currency, "rate", p->rate, "day_count", p->day_count,
+                          "min_balance", amount_or_null(p->currency, p->min_balance),
+                          "interest_account", p->interest_account, "accrual_account",
+                          p->accrual_account, "updated_at", (json_int_t)p->updated_at);
+    if (o && p->fee_amount > 0)
+        json_object_set_new(o, "fee",
+                            json_pack("{s:o,s:s,s:s}", "amount",
+                                      amount_or_null(p->currency, p->fee_amount), "period",
+                                      p->fee_period, "account", p->fee_account));
+    return o;
+}
+
+/* The product's optional fee {"amount": Amount, "period": "monthly", "account": id} into p;
+ * false with *bad and *why set. */
+static bool fee_parse(json_t *fee, nova_arena_t *ar, nova_ledger_product_t *p, const char **bad,
+                      const char **why)
+{
+    char cur[4];
+    const char *member = "";
+    json_t *am = json_object_get(fee, "amount"), *per = json_object_get(fee, "period");
+    json_t *acc = json_object_get(fee, "account");
+    size_t known = (am != NULL) + (per != NULL) + (acc != NULL);
+    if (!json_is_object(fee) || json_object_size(fee) != known)
+        *bad = "/fee", *why = "{\"amount\": Amount, \"period\": \"monthly\", \"account\": id}";
+    else if (nova_ledger_amount_json(am, false, cur, &p->fee_amount, &member, why) != NOVA_OK)
+        *bad = nova_arena_printf(ar, "/fee/amount%s", member);
+    else if (strcmp(cur, p->currency) != 0)
+        *bad = "/fee/amount/currency", *why = "the product's currency";
+    else if (!json_is_string(per) || strcmp(json_string_value(per), "monthly") != 0)
+        *bad = "/fee/period", *why = "required: \"monthly\" (one fee per UTC calendar month)";
+    else if (!json_is_string(acc) || !nova_ledger_id_valid(json_string_value(acc)))
+        *bad = "/fee/account", *why = "required: the account the fee is paid into";
+    else {
+        p->fee_period = "monthly";
+        p->fee_account = nova_arena_strdup(ar, json_string_value(acc));
+        return true;
+    }
+    if (*bad == NULL)
+        *bad = "/fee";
+    p->fee_amount = 0;
+    return false;
 }
 
 static void products_put(nova_req_t *r, void *ud)
@@ -1667,14 +1704,18 @@ static void products_put(nova_req_t *r, void *ud)
              strcmp(p.accrual_account, p.interest_account) == 0)
         bad = "/accrual_account",
         why = "required: the account interest accrues in (not the interest account)";
+    else if (json_object_get(body, "fee"))
+        fee_parse(json_object_get(body, "fee"), &r->arena, &p, &bad, &why);
     nova_store_t *s = bad ? NULL : api_store(r, ud);
-    for (int i = 0; s && !bad && i < 2; i++) {
+    for (int i = 0; s && !bad && i < (p.fee_amount ? 3 : 2); i++) {
         nova_ledger_account_t a;
-        const char *id = i ? p.accrual_account : p.interest_account;
+        static const char *const members[] = {"/interest_account", "/accrual_account",
+                                              "/fee/account"};
+        const char *id = i == 2 ? p.fee_account : i ? p.accrual_account : p.interest_account;
         nova_status st =
             nova_store_ledger_account_get(s, &r->arena, r->principal->tenant_id, id, &a);
         if (st == NOVA_NOT_FOUND || (st == NOVA_OK && strcmp(a.currency, p.currency) != 0)) {
-            bad = i ? "/accrual_account" : "/interest_account";
+            bad = members[i];
             why = "an account of the tenant in the product's currency";
         } else if (st) {
             api_unavailable(r, st);
@@ -1735,8 +1776,8 @@ static nova_ledger_refusal check_charge(const nova_ledger_account_t *a,
 static nova_status accrual_post(nova_store_t *s, nova_arena_t *ar, const nova_audit_actor_t *by,
                                 const char *tenant, const char *id, const char *from,
                                 const char *to, const char *currency, int64_t amount,
-                                const char *description, nova_ledger_check_fn check,
-                                nova_ledger_accrual_run_t *run)
+                                const char *description, const char *purpose,
+                                nova_ledger_check_fn check, nova_ledger_accrual_run_t *run)
 {
     char v[32];
     nova_ledger_amount_format(currency, amount, v, sizeof(v));
@@ -1744,7 +1785,7 @@ static nova_status accrual_post(nova_store_t *s, nova_arena_t *ar, const nova_au
         json_pack("{s:s,s:[{s:s,s:s,s:{s:s,s:s}},{s:s,s:s,s:{s:s,s:s}}],s:s,s:s}", "id", id,
                   "entries", "account", from, "direction", "debit", "amount", "currency", currency,
                   "value", v, "account", to, "direction", "credit", "amount", "currency", currency,
-                  "value", v, "description", description, "purpose", "interest");
+                  "value", v, "description", description, "purpose", purpose);
     nova_ledger_posting_t *p = nova_arena_alloc(ar, sizeof(*p));
     char field[96], why[256];
     int64_t now = nova_time_now();
@@ -1763,7 +1804,7 @@ static nova_status accrual_post(nova_store_t *s, nova_arena_t *ar, const nova_au
                              now, check,  &now, render_posting, &view, false, NULL,   NULL};
     nova_audit_entry_t e;
     st = nova_audit_entry_make(&e, ar, by, tenant, "ledger.posting.create", "posting", id,
-                               json_pack("{s:s,s:s}", "kind", "posting", "purpose", "interest"));
+                               json_pack("{s:s,s:s}", "kind", "posting", "purpose", purpose));
     nova_ledger_outcome_t out;
     if (st == NOVA_OK)
         st = nova_store_ledger_post(s, ar, tenant, &w, &e, &out);
@@ -1777,6 +1818,52 @@ static nova_status accrual_post(nova_store_t *s, nova_arena_t *ar, const nova_au
                       nova_ledger_refusal_code(out.refusal), out.refused_account);
         st = NOVA_OK;
     }
+    return st;
+}
+
+/* An account fee never takes a credit-normal account below zero, whatever its flags: the debit
+ * rule applies as if debits_must_not_exceed_credits were set, so only an overdraft line (while
+ * it lasts) lets a fee overdraw it. A frozen or closed account is refused as for any debit. The
+ * fee account is only credited, which the rule never refuses. */
+static nova_ledger_refusal check_fee(const nova_ledger_account_t *a,
+                                     const nova_ledger_balance_t *delta, void *ud)
+{
+    const int64_t *now = ud;
+    nova_ledger_rules_t rules = rules_of(a);
+    if (!(a->flags & NOVA_LEDGER_CREDITS_MUST_NOT_EXCEED_DEBITS) ||
+        (a->flags & NOVA_LEDGER_DEBITS_MUST_NOT_EXCEED_CREDITS))
+        rules.flags |= NOVA_LEDGER_DEBITS_MUST_NOT_EXCEED_CREDITS;
+    return nova_ledger_check(&rules, &a->balance, delta, *now);
+}
+
+/* The product's fee for the month of the run's day, once per account and month
+ * ("fee:<product>:<account>:<YYYY-MM>"), for an account that existed by the day's end and is
+ * not closed. A refusal (the fee would overdraw it) writes nothing and is counted in
+ * fees_skipped (and failed), so the next day's run tries again: the fee is posted once, on the
+ * first run of the month that finds the funds. A product whose fee changed after this month's
+ * was posted keeps the posted one (the id's body differs: counted as replayed). */
+static nova_status fee_post(nova_store_t *s, nova_arena_t *ar, const nova_audit_actor_t *by,
+                            const char *tenant, const nova_ledger_product_t *pr,
+                            const nova_ledger_account_t *a, int64_t day_end, const char *dtext,
+                            nova_ledger_accrual_run_t *run)
+{
+    if (pr->fee_amount <= 0 || !pr->fee_account || !pr->fee_account[0] ||
+        a->created_at >= day_end || strcmp(a->status, "closed") == 0 ||
+        strcmp(a->id, pr->fee_account) == 0)
+        return NOVA_OK;
+    const char *id = nova_arena_printf(ar, "fee:%s:%s:%.7s", pr->id, a->id, dtext);
+    const char *what = nova_arena_printf(ar, "monthly account fee %.7s", dtext);
+    if (id == NULL || what == NULL)
+        return NOVA_NOMEM;
+    size_t failed = run->failed;
+    nova_status st = accrual_post(s, ar, by, tenant, id, a->id, pr->fee_account, pr->currency,
+                                  pr->fee_amount, what, "fee", check_fee, run);
+    if (st == NOVA_CONFLICT) {
+        run->replayed++;
+        st = NOVA_OK;
+    }
+    if (run->failed > failed)
+        run->fees_skipped++;
     return st;
 }
 
@@ -1830,11 +1917,12 @@ static nova_status accrue_account(nova_store_t *s, nova_arena_t *ar, const nova_
      * the month's end. Overdraft: the accrual account (interest receivable) is owed by the
      * interest (income) account's side, and the month's total is charged to the account. */
     if (today > 0)
-        st =
-            od ? accrual_post(s, ar, by, tenant, id, pr->accrual_account, pr->interest_account,
-                              pr->currency, today, "overdraft interest accrued", check_account, run)
-               : accrual_post(s, ar, by, tenant, id, pr->interest_account, pr->accrual_account,
-                              pr->currency, today, "interest accrued", check_account, run);
+        st = od ? accrual_post(s, ar, by, tenant, id, pr->accrual_account, pr->interest_account,
+                               pr->currency, today, "overdraft interest accrued", "interest",
+                               check_account, run)
+                : accrual_post(s, ar, by, tenant, id, pr->interest_account, pr->accrual_account,
+                               pr->currency, today, "interest accrued", "interest", check_account,
+                               run);
     int64_t total = cum / 1000000000LL;
     if (st == NOVA_OK && total > 0 && nova_ledger_last_day(year, month, day)) {
         const char *pid =
@@ -1842,10 +1930,12 @@ static nova_status accrue_account(nova_store_t *s, nova_arena_t *ar, const nova_
         if (pid == NULL)
             return NOVA_NOMEM;
         st = od ? accrual_post(s, ar, by, tenant, pid, a->id, pr->accrual_account, pr->currency,
-                               total, "overdraft interest charged", check_charge, run)
+                               total, "overdraft interest charged", "interest", check_charge, run)
                 : accrual_post(s, ar, by, tenant, pid, pr->accrual_account, a->id, pr->currency,
-                               total, "interest paid", check_account, run);
+                               total, "interest paid", "interest", check_account, run);
     }
+    if (st == NOVA_OK)
+        st = fee_post(s, ar, by, tenant, pr, a, start + 86400, dtext, run);
     return st;
 }
 
@@ -1889,10 +1979,12 @@ static nova_status accrue_tenant(nova_store_t *s, nova_arena_t *ar, const nova_a
     nova_audit_entry_t e;
     if (st == NOVA_OK)
         st = nova_audit_entry_make(&e, ar, by, tenant, "ledger.accrual.run", "accrual", dtext,
-                                   json_pack("{s:I,s:I,s:I}", "accounts",
+                                   json_pack("{s:I,s:I,s:I,s:I,s:I}", "accounts",
                                              (json_int_t)(run->accounts - was.accounts), "posted",
                                              (json_int_t)(run->posted - was.posted), "replayed",
-                                             (json_int_t)(run->replayed - was.replayed)));
+                                             (json_int_t)(run->replayed - was.replayed), "failed",
+                                             (json_int_t)(run->failed - was.failed), "fees_skipped",
+                                             (json_int_t)(run->fees_skipped - was.fees_skipped)));
     if (st == NOVA_OK)
         st = nova_store_audit_append(s, ar, &e, NULL);
     return st;
@@ -1963,10 +2055,11 @@ static void accruals_run(nova_req_t *r, void *ud)
         api_unavailable(r, st);
     else
         api_reply_json(r, 200,
-                       json_pack("{s:s,s:I,s:I,s:I,s:I}", "date", day, "accounts",
+                       json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "date", day, "accounts",
                                  (json_int_t)run.accounts, "posted", (json_int_t)run.posted,
                                  "replayed", (json_int_t)run.replayed, "failed",
-                                 (json_int_t)run.failed));
+                                 (json_int_t)run.failed, "fees_skipped",
+                                 (json_int_t)run.fees_skipped));
 }
 
 nova_status api_ledger_register(nova_api_t *api, nova_http_server_t *srv)

@@ -105,15 +105,17 @@ static const nova_sql_t Q_LE_WINDOW = {
 static const nova_sql_t Q_LPR_PUT = {
     NOVA_Q_LPR_PUT, "ledger product put",
     "INSERT INTO ledger_products (tenant_id, id, kind, currency, rate, day_count, min_balance, "
-    "interest_account, accrual_account, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "interest_account, accrual_account, updated_at, fee_amount, fee_period, fee_account) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (tenant_id, id) DO UPDATE SET kind = excluded.kind, currency = "
     "excluded.currency, rate = excluded.rate, day_count = excluded.day_count, min_balance = "
     "excluded.min_balance, interest_account = excluded.interest_account, accrual_account = "
-    "excluded.accrual_account, updated_at = excluded.updated_at",
+    "excluded.accrual_account, updated_at = excluded.updated_at, fee_amount = "
+    "excluded.fee_amount, fee_period = excluded.fee_period, fee_account = excluded.fee_account",
     NULL};
 #define LPR_COLS                                                                                   \
     "id, kind, currency, rate, day_count, min_balance, interest_account, accrual_account, "        \
-    "updated_at"
+    "updated_at, fee_amount, fee_period, fee_account"
 static const nova_sql_t Q_LPR_GET = {
     NOVA_Q_LPR_GET, "ledger product get",
     "SELECT " LPR_COLS " FROM ledger_products WHERE tenant_id = ? AND id = ?", NULL};
@@ -1181,12 +1183,15 @@ static nova_status read_product(nova_rows_t *r, nova_arena_t *a, void *out)
                 {3, &o->rate},
                 {4, &o->day_count},
                 {6, &o->interest_account},
-                {7, &o->accrual_account}};
+                {7, &o->accrual_account},
+                {10, &o->fee_period},
+                {11, &o->fee_account}};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         if ((st = nova_store_col_str(r, strs[i].col, a, strs[i].out)) != NOVA_OK)
             return st;
     o->min_balance = r->s->drv->col_int64(r, 5);
     o->updated_at = r->s->drv->col_int64(r, 8);
+    o->fee_amount = r->s->drv->col_int64(r, 9);
     return NOVA_OK;
 }
 
@@ -1207,11 +1212,14 @@ nova_status nova_store_ledger_product_put(nova_store_t *s, const char *tenant_id
                             NOVA_SQL_P_INT(p->min_balance),
                             NOVA_SQL_P_TEXT(p->interest_account),
                             NOVA_SQL_P_TEXT(p->accrual_account),
-                            NOVA_SQL_P_INT(p->updated_at)};
+                            NOVA_SQL_P_INT(p->updated_at),
+                            NOVA_SQL_P_INT(p->fee_amount),
+                            NOVA_SQL_P_TEXT(p->fee_period ? p->fee_period : ""),
+                            NOVA_SQL_P_TEXT(p->fee_account ? p->fee_account : "")};
     nova_status st = tx_begin(s, tenant_id);
     if (st != NOVA_OK)
         return st;
-    st = nova_store_exec_q(s, &Q_LPR_PUT, NULL, q, 10, NULL);
+    st = nova_store_exec_q(s, &Q_LPR_PUT, NULL, q, 13, NULL);
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
     if (st != NOVA_OK) {

@@ -107,9 +107,14 @@ test('the daily run: two novads run yesterday by themselves; each accrual is pos
   const accrued = await account(nova, { type: 'suspense' });
   const treasury = await account(nova, { type: 'treasury' });
   const pid = uid('save');
-  const p = await call(nova, 'PUT', `/v1/core/products/${pid}`, { tok, body: { kind: 'savings', currency: 'KES', rate: '0.0365', day_count: 'ACT/365', interest_account: expense, accrual_account: accrued } });
+  const income = await account(nova, { type: 'fees' });
+  const fee = { amount: KES('2.50'), period: 'monthly', account: income };
+  const p = await call(nova, 'PUT', `/v1/core/products/${pid}`, { tok, body: { kind: 'savings', currency: 'KES', rate: '0.0365', day_count: 'ACT/365', interest_account: expense, accrual_account: accrued, fee } });
   assert.equal(p.status, 200, p.text);
+  assert.deepEqual(p.json.fee, fee);
   const saver = await account(nova, { type: 'savings', product: pid, flags: { debits_must_not_exceed_credits: true } });
+  // A member account that cannot pay the fee: refused, skipped and reported, nothing written.
+  const poor = await account(nova, { type: 'savings', product: pid, flags: { debits_must_not_exceed_credits: true } });
   assert.equal((await post(nova, { id: uid('fund'), entries: [entry(treasury, 'debit', '1000000.00'), entry(saver, 'credit', '1000000.00')] })).status, 201);
   // The other tenant has no product: the runs pass over it in silence.
   const day = new Date(Date.now() + 86400000).toISOString().slice(0, 10); // "yesterday" two days on
@@ -122,6 +127,18 @@ test('the daily run: two novads run yesterday by themselves; each accrual is pos
     const r = runs(log);
     assert.equal(r.length, 2, 'each novad ran the day once');
     for (const e of r) assert.equal(e.actor, 'system');
+    // Together the two runs posted the interest and the saver's fee once; each refused poor's.
+    const attrs = r.map((e) => e.attrs);
+    assert.equal(attrs[0].posted + attrs[1].posted, 2, JSON.stringify(attrs));
+    assert.equal(attrs[0].replayed + attrs[1].replayed, 2, JSON.stringify(attrs));
+    assert.deepEqual(attrs.map((x) => [x.accounts, x.failed, x.fees_skipped]), [[2, 1, 1], [2, 1, 1]]);
+    const fees = log.filter((e) => e.action === 'ledger.posting.create' && e.target.startsWith(`posting:fee:${pid}:`));
+    assert.deepEqual(fees.map((e) => e.target), [`posting:fee:${pid}:${saver}:${day.slice(0, 7)}`]);
+    const fp = await call(nova, 'GET', `/v1/core/postings/fee:${pid}:${saver}:${day.slice(0, 7)}`, { tok });
+    assert.deepEqual(fp.json.entries.map((x) => [x.account, x.direction, x.amount.value]), [[saver, 'debit', '2.50'], [income, 'credit', '2.50']]);
+    assert.equal(fp.json.purpose, 'fee');
+    assert.equal((await call(nova, 'GET', `/v1/core/postings/fee:${pid}:${poor}:${day.slice(0, 7)}`, { tok })).status, 404);
+    assert.deepEqual([(await balances(saver)).ledger, (await balances(poor)).ledger, (await balances(income)).ledger], [KES('999997.50'), KES('0.00'), KES('2.50')]);
     const created = log.filter((e) => e.action === 'ledger.posting.create' && e.target.startsWith(`posting:accrue:${pid}:`));
     assert.equal(created.length, 1, 'the accrual is posted once');
     assert.equal(created[0].target, `posting:accrue:${pid}:${saver}:${day}`);
@@ -134,4 +151,37 @@ test('the daily run: two novads run yesterday by themselves; each accrual is pos
   } finally {
     for (const n of ahead) await n.stop();
   }
+});
+
+test("account fees: the product's fee is validated, naming the field; tenants apart", async () => {
+  const expense = await account(nova, { type: 'fees' });
+  const accrued = await account(nova, { type: 'suspense' });
+  const income = await account(nova, { type: 'fees' });
+  const ugx = await account(nova, { type: 'fees', currency: 'UGX' });
+  const theirs = await account(nova, { type: 'fees' }, otherTok);
+  const good = { kind: 'overdraft', currency: 'KES', rate: '0.20', day_count: 'ACT/360', interest_account: expense, accrual_account: accrued, fee: { amount: KES('1.00'), period: 'monthly', account: income } };
+  const pid = uid('od');
+  const put = (body) => call(nova, 'PUT', `/v1/core/products/${pid}`, { tok, body });
+  for (const [fee, field] of [
+    [null, '/fee'], ['monthly', '/fee'], [{ ...good.fee, extra: 1 }, '/fee'],
+    [{ ...good.fee, amount: KES('0.00') }, '/fee/amount'], [{ ...good.fee, amount: KES('1.001') }, '/fee/amount/value'],
+    [{ ...good.fee, amount: { currency: 'UGX', value: '100' } }, '/fee/amount/currency'], [{ ...good.fee, amount: undefined }, '/fee/amount'],
+    [{ ...good.fee, period: 'weekly' }, '/fee/period'], [{ ...good.fee, period: undefined }, '/fee'],
+    [{ ...good.fee, account: 'no such' }, '/fee/account'], [{ ...good.fee, account: 'nope' }, '/fee/account'],
+    [{ ...good.fee, account: ugx }, '/fee/account'], [{ ...good.fee, account: theirs }, '/fee/account'],
+  ]) {
+    const x = await put({ ...good, fee });
+    assert.equal(x.status, 422, `${JSON.stringify(fee)}: ${x.text}`);
+    assert.ok(x.json.detail.startsWith(field + ':') || x.json.detail.startsWith(field + '/'), `${JSON.stringify(fee)}: ${x.json.detail}`);
+  }
+  const ok = await put(good);
+  assert.equal(ok.status, 200, ok.text);
+  assert.deepEqual(ok.json.fee, good.fee);
+  assert.deepEqual((await call(nova, 'GET', `/v1/core/products/${pid}`, { tok })).json.fee, good.fee);
+  // Without a fee the member is absent; the change is audited.
+  const { fee: _, ...noFee } = good;
+  const again = await put(noFee);
+  assert.equal(again.status, 200, again.text);
+  assert.equal(again.json.fee, undefined);
+  assert.ok((await audit()).filter((e) => e.action === 'ledger.product.set' && e.target === 'product:' + pid).length === 2);
 });

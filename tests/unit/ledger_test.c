@@ -680,13 +680,13 @@ static void test_accrual_run(void **state)
         nova_audit_entry_t ae = {tenant, "test", "ledger.account.create", target, NULL, NULL};
         assert_int_equal(nova_store_ledger_account_create(s, &acc, &ae), NOVA_OK);
     }
-    nova_ledger_product_t pr = {"save365",          "savings",          "KES",
-                                "0.0365",           "ACT/365",          100000,
-                                "interest-expense", "interest-accrued", 1};
+    nova_ledger_product_t pr = {
+        "save365",          "savings",          "KES", "0.0365", "ACT/365", 100000,
+        "interest-expense", "interest-accrued", 1,     0,        NULL,      NULL};
     nova_audit_entry_t pe = {tenant, "test", "ledger.product.set", "product:save365", NULL, NULL};
     assert_int_equal(nova_store_ledger_product_put(s, tenant, &pr, &pe), NOVA_OK);
-    nova_ledger_product_t od = {"od", "overdraft", "KES",           "0.10", "ACT/365",
-                                0,    "od-income", "od-receivable", 1};
+    nova_ledger_product_t od = {"od",        "overdraft",     "KES", "0.10", "ACT/365", 0,
+                                "od-income", "od-receivable", 1,     0,      NULL,      NULL};
     nova_audit_entry_t oe = {tenant, "test", "ledger.product.set", "product:od", NULL, NULL};
     assert_int_equal(nova_store_ledger_product_put(s, tenant, &od, &oe), NOVA_OK);
     fund(s, &a, tenant, "fund-1", "treasury", "saver", 100000000);
@@ -798,6 +798,147 @@ static void test_accrual_run(void **state)
     unlink(wal);
 }
 
+static int64_t credit_balance(nova_store_t *s, nova_arena_t *a, const char *tenant, const char *id)
+{
+    nova_ledger_account_t acc;
+    assert_int_equal(nova_store_ledger_account_get(s, a, tenant, id, &acc), NOVA_OK);
+    return acc.balance.credits_posted - acc.balance.debits_posted;
+}
+
+static void run_day(nova_store_t *s, nova_arena_t *a, const char *tenant, const char *day,
+                    size_t posted, size_t replayed, size_t skipped)
+{
+    nova_audit_actor_t by = {"test", NULL};
+    nova_ledger_accrual_run_t run;
+    assert_int_equal(nova_ledger_accrue(s, a, &by, tenant, day, &run), NOVA_OK);
+    assert_int_equal(run.posted, posted);
+    assert_int_equal(run.replayed, replayed);
+    assert_int_equal(run.fees_skipped, skipped);
+    assert_int_equal(run.failed, skipped);
+}
+
+/* Account fees (issue 8 item 9): KES 2.50 a month, once per account and month, never below
+ * zero for an account without an overdraft line (whatever its flags; an exact balance pays
+ * to zero: the edge), within the line for one with; a refused fee is skipped, reported and
+ * tried again by the next day's run; accounts opened after the day are not charged for it. */
+static void test_account_fees(void **state)
+{
+    (void)state;
+    char path[64], url[96], err[256];
+    const char *pg = getenv("NOVA_TEST_PG_URL");
+    snprintf(path, sizeof(path), "/tmp/ledger_fees_%d.db", (int)getpid());
+    snprintf(url, sizeof(url), "sqlite:%s", path);
+    nova_store_t *s = NULL;
+    int from, to;
+    assert_int_equal(nova_store_open(pg && pg[0] ? pg : url, &s, err, sizeof(err)), NOVA_OK);
+    assert_int_equal(nova_store_migrate(s, &from, &to), NOVA_OK);
+    nova_arena_t a;
+    nova_arena_init(&a, 16384);
+    char tenant[48];
+    snprintf(tenant, sizeof(tenant), "ten_fees_%d_%ld", (int)getpid(), (long)time(NULL));
+    nova_tenant_t t = {tenant, tenant, 1};
+    nova_audit_entry_t te = {tenant, "test", "tenant.create", "tenant:t", NULL, NULL};
+    assert_int_equal(nova_store_tenant_create(s, &t, NULL, &te), NOVA_OK);
+    nova_time_set_fake(1793491210); /* 2026-11-01T00:00:10Z */
+    const char *ids[] = {"treasury", "fee-income", "rich", "exact",     "poor",
+                         "od",       "od-small",   "late", "unflagged", "interest"};
+    for (int i = 0; i < 10; i++) {
+        nova_ledger_account_t acc = {.tenant_id = tenant,
+                                     .id = ids[i],
+                                     .currency = "KES",
+                                     .type = i < 2 ? "treasury" : "customer_wallet",
+                                     .status = "open",
+                                     .created_at = 1,
+                                     .product = i >= 2 && i <= 8 ? "plan" : ""};
+        if (i >= 2 && i <= 7)
+            acc.flags = NOVA_LEDGER_DEBITS_MUST_NOT_EXCEED_CREDITS;
+        if (i == 5)
+            acc.overdraft_limit = 500; /* KES 5.00 */
+        if (i == 6)
+            acc.overdraft_limit = 100; /* KES 1.00 */
+        if (i == 7)
+            acc.created_at = 1793836800; /* 2026-11-05T00:00:00Z: after the 4th */
+        char target[64];
+        snprintf(target, sizeof(target), "account:%s", ids[i]);
+        nova_audit_entry_t ae = {tenant, "test", "ledger.account.create", target, NULL, NULL};
+        assert_int_equal(nova_store_ledger_account_create(s, &acc, &ae), NOVA_OK);
+    }
+    nova_ledger_product_t pr = {"plan",     "savings",  "KES", "0", "ACT/365", 0,
+                                "interest", "treasury", 1,     250, "monthly", "fee-income"};
+    nova_audit_entry_t pe = {tenant, "test", "ledger.product.set", "product:plan", NULL, NULL};
+    assert_int_equal(nova_store_ledger_product_put(s, tenant, &pr, &pe), NOVA_OK);
+    nova_ledger_product_t back;
+    assert_int_equal(nova_store_ledger_product_get(s, &a, tenant, "plan", &back), NOVA_OK);
+    assert_int_equal(back.fee_amount, 250);
+    assert_string_equal(back.fee_period, "monthly");
+    assert_string_equal(back.fee_account, "fee-income");
+    fund(s, &a, tenant, "f-rich", "treasury", "rich", 1000);
+    fund(s, &a, tenant, "f-exact", "treasury", "exact", 250);
+    fund(s, &a, tenant, "f-poor", "treasury", "poor", 249);
+    fund(s, &a, tenant, "f-unflagged", "treasury", "unflagged", 100);
+
+    /* 2026-11-04 (late did not exist yet): rich, exact and od pay; poor (1 cent short),
+     * od-small (its line is KES 1.00) and unflagged (no flag, still never below zero) are
+     * refused, skipped and reported. */
+    nova_time_set_fake(1793836860); /* 2026-11-05T00:01:00Z */
+    run_day(s, &a, tenant, "2026-11-04", 3, 0, 3);
+    assert_int_equal(credit_balance(s, &a, tenant, "rich"), 750);
+    assert_int_equal(credit_balance(s, &a, tenant, "exact"), 0);
+    assert_int_equal(credit_balance(s, &a, tenant, "od"), -250);
+    assert_int_equal(credit_balance(s, &a, tenant, "poor"), 249);
+    assert_int_equal(credit_balance(s, &a, tenant, "od-small"), 0);
+    assert_int_equal(credit_balance(s, &a, tenant, "unflagged"), 100);
+    assert_int_equal(credit_balance(s, &a, tenant, "late"), 0);
+    assert_int_equal(credit_balance(s, &a, tenant, "fee-income"), 750);
+    nova_ledger_posting_row_t row;
+    assert_int_equal(nova_store_ledger_posting_get(s, &a, tenant, "fee:plan:rich:2026-11", &row),
+                     NOVA_OK);
+    assert_int_equal(row.amount_total, 250);
+    assert_int_equal(nova_store_ledger_posting_get(s, &a, tenant, "fee:plan:poor:2026-11", &row),
+                     NOVA_NOT_FOUND);
+    /* The same day again, and the next: nothing new; the refused are tried and refused again;
+     * late now existed and pays November's fee. */
+    run_day(s, &a, tenant, "2026-11-04", 0, 3, 3);
+    nova_time_set_fake(1793923260); /* 2026-11-06T00:01:00Z */
+    run_day(s, &a, tenant, "2026-11-05", 0, 3, 4);
+    fund(s, &a, tenant, "f-late", "treasury", "late", 300);
+    fund(s, &a, tenant, "f-poor-2", "treasury", "poor", 1);
+    /* poor has KES 2.50 now: charged to exactly zero; late pays; the rest as before. */
+    nova_time_set_fake(1794009660); /* 2026-11-07T00:01:00Z */
+    run_day(s, &a, tenant, "2026-11-06", 2, 3, 2);
+    assert_int_equal(credit_balance(s, &a, tenant, "poor"), 0);
+    assert_int_equal(credit_balance(s, &a, tenant, "late"), 50);
+    assert_int_equal(credit_balance(s, &a, tenant, "fee-income"), 1250);
+    /* December: a new period. rich 7.50 -> 5.00, od -2.50 -> -5.00 (its whole line), late
+     * 0.50 refused, exact and poor at zero refused, od-small and unflagged refused. */
+    nova_time_set_fake(1796169660); /* 2026-12-02T00:01:00Z */
+    run_day(s, &a, tenant, "2026-12-01", 2, 0, 5);
+    assert_int_equal(credit_balance(s, &a, tenant, "rich"), 500);
+    assert_int_equal(credit_balance(s, &a, tenant, "od"), -500);
+    assert_int_equal(credit_balance(s, &a, tenant, "fee-income"), 1750);
+    /* Every currency sums to zero. */
+    int64_t sum = 0;
+    for (int i = 0; i < 10; i++)
+        sum += credit_balance(s, &a, tenant, ids[i]);
+    assert_int_equal(sum, 0);
+    /* Interest is rounded down, neither half-up nor banker's: a period's postings are the
+     * floor of its exact cumulative interest, so 0.999999999 of a cent posts nothing and the
+     * nano-unit that completes the cent posts it. */
+    assert_int_equal(nova_ledger_interest_post(0, 999999999), 0);
+    assert_int_equal(nova_ledger_interest_post(999999999, 1000000000), 1);
+    assert_int_equal(nova_ledger_interest_post(1500000000, 2499999999), 1);
+    assert_int_equal(nova_ledger_interest_post(1500000000, 2500000000), 1);
+    nova_time_set_fake(0);
+    nova_arena_free(&a);
+    nova_store_close(s);
+    unlink(path);
+    char wal[80];
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    unlink(wal);
+    snprintf(wal, sizeof(wal), "%s-shm", path);
+    unlink(wal);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -814,6 +955,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_interest),
         cmocka_unit_test(test_accrual_run),
+        cmocka_unit_test(test_account_fees),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
