@@ -44,6 +44,9 @@ typedef struct nova_queue_msg {
     size_t len;
     uint64_t tag;
     bool redelivered;
+    bool has_reply;             /* published by nova_queue_call_publish: answer it */
+    const char *reply_to;       /* the caller's reply address ("" without a reply) */
+    const char *correlation_id; /* the caller's id ("" without a reply); both valid like body */
 } nova_queue_msg_t;
 
 /* A consumer for the calling thread. */
@@ -56,6 +59,27 @@ nova_status nova_queue_next(nova_queue_consumer_t *c, unsigned timeout_ms, nova_
 nova_status nova_queue_ack(nova_queue_consumer_t *c, const nova_queue_msg_t *m);
 /* Gives m back: requeue true puts it back for any consumer, false sends it to name.dead. */
 nova_status nova_queue_reject(nova_queue_consumer_t *c, const nova_queue_msg_t *m, bool requeue);
+
+/* ---- RPC (seed 000: sync mode over the broker, AMQP's reply_to + correlation_id) ----
+ * The caller publishes a job that carries this process's reply address (on RabbitMQ an
+ * exclusive, auto-deleted, server-named queue this process consumes; in process, the queue
+ * itself) and a correlation id; the consumer that settles the job answers with
+ * nova_queue_reply, and the caller's wait returns at once. Answers are not persistent and carry
+ * no data of their own: the caller reads the result where the consumer wrote it (the store),
+ * so an answer lost with a reconnect costs only time. */
+typedef struct nova_queue_call nova_queue_call_t;
+
+/* Publishes like nova_queue_publish with a reply address and correlation_id (1 to 127
+ * bytes), registering the wait before the message can be answered. *out (free it with
+ * nova_queue_call_free) exists only when NOVA_OK. */
+nova_status nova_queue_call_publish(nova_queue_t *q, const void *body, size_t len,
+                                    const char *correlation_id, nova_queue_call_t **out);
+/* Waits up to timeout_ms: NOVA_OK once answered (and from then on), NOVA_NOT_FOUND if not yet.
+ * May be called again after NOVA_NOT_FOUND. */
+nova_status nova_queue_call_wait(nova_queue_call_t *c, unsigned timeout_ms);
+void nova_queue_call_free(nova_queue_call_t *c);
+/* Answers m's caller when m has a reply address (else does nothing and returns NOVA_OK). */
+nova_status nova_queue_reply(nova_queue_t *q, const nova_queue_msg_t *m);
 
 /* Messages waiting and dead-lettered (in-process driver; the broker's counts for AMQP). */
 nova_status nova_queue_depth(nova_queue_t *q, uint64_t *ready, uint64_t *dead);

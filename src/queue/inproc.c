@@ -4,10 +4,12 @@
  * reject with requeue (back at the head, redelivered) or reject without (the dead list). A
  * consumer closed with messages unacknowledged gives them back, like a broker whose consumer's
  * channel closed. Nothing survives the process: the gateway keeps every accepted job in the
- * store and publishes the undecided ones again at start.
+ * store and publishes the undecided ones again at start. RPC: the reply address is the queue
+ * itself; an answer wakes the caller's wait directly.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,6 +20,8 @@ typedef struct imsg {
     struct imsg *next;
     uint64_t tag;
     bool redelivered;
+    bool has_reply;
+    char corr[QUEUE_CORR_MAX + 1];
     size_t len;
     uint8_t body[];
 } imsg;
@@ -36,6 +40,7 @@ typedef struct iconsumer {
     inproc *q;
     imsg *unacked; /* delivered, not yet settled */
     uint8_t *held; /* copy handed out by next */
+    char held_corr[QUEUE_CORR_MAX + 1];
 } iconsumer;
 
 static const queue_driver_t inproc_driver;
@@ -63,14 +68,14 @@ static void inproc_close(nova_queue_t *base)
     inproc *q = (inproc *)base;
     free_list(q->head);
     free_list(q->dead_list);
+    queue_base_destroy(&q->base);
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->cv);
     free(q);
 }
 
-static nova_status inproc_publish(nova_queue_t *base, const void *body, size_t len)
+static nova_status push(inproc *q, const void *body, size_t len, const char *corr)
 {
-    inproc *q = (inproc *)base;
     imsg *m = malloc(sizeof(*m) + len);
     if (m == NULL)
         return NOVA_NOMEM;
@@ -78,6 +83,8 @@ static nova_status inproc_publish(nova_queue_t *base, const void *body, size_t l
     m->len = len;
     m->next = NULL;
     m->redelivered = false;
+    m->has_reply = corr != NULL;
+    snprintf(m->corr, sizeof(m->corr), "%s", corr ? corr : "");
     pthread_mutex_lock(&q->mu);
     m->tag = ++q->next_tag;
     if (q->tail)
@@ -88,6 +95,23 @@ static nova_status inproc_publish(nova_queue_t *base, const void *body, size_t l
     q->ready++;
     pthread_cond_signal(&q->cv);
     pthread_mutex_unlock(&q->mu);
+    return NOVA_OK;
+}
+
+static nova_status inproc_publish(nova_queue_t *base, const void *body, size_t len)
+{
+    return push((inproc *)base, body, len, NULL);
+}
+
+static nova_status inproc_publish_rpc(nova_queue_t *base, const void *body, size_t len,
+                                      const char *corr)
+{
+    return push((inproc *)base, body, len, corr);
+}
+
+static nova_status inproc_reply(nova_queue_t *base, const nova_queue_msg_t *m)
+{
+    queue_rpc_deliver(base, m->correlation_id, strlen(m->correlation_id));
     return NOVA_OK;
 }
 
@@ -155,6 +179,10 @@ static nova_status inproc_next(nova_queue_consumer_t *base, unsigned timeout_ms,
     out->len = m->len;
     out->tag = m->tag;
     out->redelivered = m->redelivered;
+    out->has_reply = m->has_reply;
+    memcpy(c->held_corr, m->corr, sizeof(c->held_corr));
+    out->correlation_id = c->held_corr;
+    out->reply_to = m->has_reply ? "inproc" : "";
     return NOVA_OK;
 }
 
@@ -212,8 +240,9 @@ static nova_status inproc_depth(nova_queue_t *base, uint64_t *ready, uint64_t *d
 }
 
 static const queue_driver_t inproc_driver = {
-    "inproc",    inproc_close, inproc_publish, inproc_consumer_open, inproc_consumer_close,
-    inproc_next, inproc_ack,   inproc_reject,  inproc_depth,
+    "inproc",     inproc_close, inproc_publish, inproc_consumer_open, inproc_consumer_close,
+    inproc_next,  inproc_ack,   inproc_reject,  inproc_depth,         inproc_publish_rpc,
+    inproc_reply,
 };
 
 nova_status queue_inproc_open(const char *name, const nova_queue_options_t *o, nova_queue_t **out)
@@ -223,7 +252,7 @@ nova_status queue_inproc_open(const char *name, const nova_queue_options_t *o, n
     inproc *q = calloc(1, sizeof(*q));
     if (q == NULL)
         return NOVA_NOMEM;
-    q->base.drv = &inproc_driver;
+    queue_base_init(&q->base, &inproc_driver);
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->cv, NULL);
     *out = &q->base;

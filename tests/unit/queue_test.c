@@ -2,7 +2,10 @@
  * queue_test.c: the job queue (nova/queue.h) on the in-process driver, and on a real RabbitMQ
  * with NOVA_TEST_AMQP_URL (scripts/rabbitmq.sh start prints one): order, ack, reject with
  * requeue (redelivered), reject to the dead-letter queue, a consumer closed with a message
- * unacknowledged gives it back, several consumers compete and every message is taken once.
+ * unacknowledged gives it back, several consumers compete and every message is taken once;
+ * RPC (sync mode): a call's job carries its reply address and correlation id through a requeue,
+ * the consumer's answer (from another queue handle, as from another process) wakes exactly its
+ * caller, a plain job has nothing to answer, and bad correlation ids are refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -138,12 +141,66 @@ static void competing(const char *url)
     nova_queue_close(q);
 }
 
+/* q is the caller's handle; w the worker's (another process on a broker; the same queue in
+ * process). */
+static void rpc(nova_queue_t *q, nova_queue_t *w)
+{
+    drain(q);
+    nova_queue_call_t *a = NULL, *b = NULL, *bad = NULL;
+    assert_int_equal(nova_queue_call_publish(q, "{\"job\":1}", 9, "ver-a", &a), NOVA_OK);
+    assert_int_equal(nova_queue_call_publish(q, "{\"job\":2}", 9, "ver-b", &b), NOVA_OK);
+    assert_int_equal(nova_queue_publish(q, "plain", 5), NOVA_OK);
+    assert_int_equal(nova_queue_call_wait(a, 0), NOVA_NOT_FOUND);
+    nova_queue_consumer_t *c = NULL;
+    assert_int_equal(nova_queue_consumer_open(w, &c), NOVA_OK);
+    nova_queue_msg_t m;
+    assert_int_equal(nova_queue_next(c, 5000, &m), NOVA_OK);
+    assert_true(m.has_reply);
+    assert_string_equal(m.correlation_id, "ver-a");
+    assert_true(m.reply_to[0] != '\0');
+    /* a requeued call keeps its reply address */
+    assert_int_equal(nova_queue_reject(c, &m, true), NOVA_OK);
+    assert_int_equal(nova_queue_next(c, 5000, &m), NOVA_OK);
+    assert_true(m.redelivered);
+    assert_string_equal(m.correlation_id, "ver-a");
+    assert_int_equal(nova_queue_ack(c, &m), NOVA_OK); /* settled without an answer */
+    assert_int_equal(nova_queue_next(c, 5000, &m), NOVA_OK);
+    assert_string_equal(m.correlation_id, "ver-b");
+    assert_int_equal(nova_queue_reply(w, &m), NOVA_OK);
+    assert_int_equal(nova_queue_ack(c, &m), NOVA_OK);
+    /* b's answer wakes b, and only b */
+    assert_int_equal(nova_queue_call_wait(b, 10000), NOVA_OK);
+    assert_int_equal(nova_queue_call_wait(b, 0), NOVA_OK);
+    assert_int_equal(nova_queue_call_wait(a, 300), NOVA_NOT_FOUND);
+    /* a plain job: nothing to answer */
+    assert_int_equal(nova_queue_next(c, 5000, &m), NOVA_OK);
+    assert_false(m.has_reply);
+    assert_string_equal(m.correlation_id, "");
+    assert_int_equal(nova_queue_reply(w, &m), NOVA_OK);
+    assert_int_equal(nova_queue_ack(c, &m), NOVA_OK);
+    nova_queue_consumer_close(c);
+    nova_queue_call_free(a);
+    nova_queue_call_free(b);
+    nova_queue_call_free(NULL);
+    char longid[200];
+    memset(longid, 'x', sizeof(longid) - 1);
+    longid[sizeof(longid) - 1] = '\0';
+    assert_int_equal(nova_queue_call_publish(q, "x", 1, "", &bad), NOVA_INVALID);
+    assert_int_equal(nova_queue_call_publish(q, "x", 1, "a b", &bad), NOVA_INVALID);
+    assert_int_equal(nova_queue_call_publish(q, "x", 1, longid, &bad), NOVA_INVALID);
+    assert_int_equal(nova_queue_call_publish(q, "", 0, "ok", &bad), NOVA_INVALID);
+    assert_null(bad);
+}
+
 static void test_inproc(void **state)
 {
     (void)state;
     snprintf(qname, sizeof(qname), "test-inproc");
     semantics("");
     competing("");
+    nova_queue_t *q = open_q("");
+    rpc(q, q);
+    nova_queue_close(q);
 }
 
 static void test_amqp(void **state)
@@ -157,6 +214,10 @@ static void test_amqp(void **state)
     snprintf(qname, sizeof(qname), "queue-test-%d", (int)getpid());
     semantics(url);
     competing(url);
+    nova_queue_t *q = open_q(url), *w = open_q(url);
+    rpc(q, w);
+    nova_queue_close(w);
+    nova_queue_close(q);
 }
 
 static void test_bad_urls(void **state)
