@@ -281,20 +281,33 @@ nova_status nova_idv_usage_json(nova_store_t *s, nova_arena_t *a, const char *te
     return *out ? NOVA_OK : NOVA_NOMEM;
 }
 
-/* Waits for the verification to be decided (sync mode), polling the store: the worker that
- * decides it may be in another process. */
+/* Waits for the verification to be decided (sync mode): the worker that settles the job
+ * answers the call over the queue (AMQP RPC: reply_to + correlation_id; it may be in another
+ * process), which wakes this wait at once. The store stays the truth: it is read before each
+ * wait and after the answer, and once a second should an answer be lost (a reconnect). */
 static void wait_decided(nova_idv_t *g, nova_store_t *s, nova_arena_t *a, const char *tenant,
-                         const char *id)
+                         const char *id, nova_queue_call_t *call)
 {
-    unsigned waited = 0, limit = g->cfg.sync_timeout_ms ? g->cfg.sync_timeout_ms : 30000;
-    while (waited < limit) {
+    unsigned limit = g->cfg.sync_timeout_ms ? g->cfg.sync_timeout_ms : 30000;
+    uint64_t end = nova_time_mono_ns() + (uint64_t)limit * 1000000u;
+    for (;;) {
         nova_idv_verification_row_t v;
         if (nova_store_idv_verification_get(s, a, tenant, id, &v) != NOVA_OK)
             return;
         if (strcmp(v.status, "completed") == 0 || strcmp(v.status, "failed") == 0)
             return;
-        usleep(20000);
-        waited += 20;
+        uint64_t now = nova_time_mono_ns();
+        if (now >= end)
+            return;
+        uint64_t left_ms = (end - now) / 1000000u;
+        unsigned slice = left_ms < 1000 ? (unsigned)left_ms : 1000;
+        if (call == NULL) {
+            usleep(slice * 1000u);
+        } else if (nova_queue_call_wait(call, slice) == NOVA_OK) {
+            nova_log_info("verification %s: its worker answered the call", id);
+            call = NULL; /* answered: one last read of the store decides */
+            end = now;
+        }
     }
 }
 
@@ -403,7 +416,12 @@ nova_status nova_idv_submit(nova_idv_t *g, nova_store_t *s, nova_arena_t *a,
                             "trace_id", trace);
     char *mtext = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
     json_decref(msg);
-    st = mtext ? nova_queue_publish(g->queue, mtext, strlen(mtext)) : NOVA_NOMEM;
+    /* sync: a call, so the worker that settles it answers this request at once */
+    bool sync = strcmp(mode, "sync") == 0;
+    nova_queue_call_t *call = NULL;
+    st = !mtext ? NOVA_NOMEM
+         : sync ? nova_queue_call_publish(g->queue, mtext, strlen(mtext), id, &call)
+                : nova_queue_publish(g->queue, mtext, strlen(mtext));
     free(mtext);
     if (st != NOVA_OK) {
         /* Not accepted after all: the caller gets 503 and the row says why. */
@@ -414,7 +432,8 @@ nova_status nova_idv_submit(nova_idv_t *g, nova_store_t *s, nova_arena_t *a,
     }
     nova_log_info("verification %s queued (trace %s, workflow %s v%lld)", id, trace, w.id,
                   (long long)w.version);
-    if (strcmp(mode, "sync") == 0)
-        wait_decided(g, s, a, tenant_id, id);
+    if (sync)
+        wait_decided(g, s, a, tenant_id, id, call);
+    nova_queue_call_free(call);
     return nova_idv_verification_get(g, s, a, tenant_id, id, out);
 }
