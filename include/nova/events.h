@@ -68,6 +68,22 @@ void nova_events_kick(void);
 /* One pass of the dispatcher: claims due deliveries (bounded) and sends each once. */
 nova_status nova_events_dispatch(const nova_events_cfg_t *cfg);
 
+/* Signs body per Standard Webhooks with the endpoint's secrets (webhook-id msg_id,
+ * webhook-timestamp now) and POSTs it to url (NULL: the endpoint's own) over mTLS with the
+ * endpoint's client certificate and key and its CA or pin. Opens the sealed secrets and key
+ * for the call only. Returns as nova_webhook_post (*rs always initialised; the caller frees
+ * rs->body); NOVA_UNAUTHORIZED/NOT_FOUND with rs->error set when the material does not open. */
+struct nova_webhook_response;
+nova_status nova_endpoint_post(const nova_events_cfg_t *cfg, nova_store_t *s,
+                               const nova_webhook_endpoint_row_t *ep, const char *url,
+                               const char *msg_id, const char *body, unsigned timeout_ms,
+                               size_t max_reply, struct nova_webhook_response *rs);
+/* The tenant's oldest enabled endpoint (strings in a): the one whose material signs and
+ * connects for receivers that have no endpoint of their own (a verification's callback_url,
+ * a custom check's url). NOVA_NOT_FOUND when it has none. */
+nova_status nova_endpoint_default(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                  nova_webhook_endpoint_row_t *out);
+
 /* A validated endpoint request: borrowed from the JSON body it was read from. */
 typedef struct nova_endpoint_in {
     const char *url;

@@ -56,6 +56,82 @@ static void wipe(char *p)
     }
 }
 
+nova_status nova_endpoint_post(const nova_events_cfg_t *cfg, nova_store_t *s,
+                               const nova_webhook_endpoint_row_t *ep, const char *url,
+                               const char *msg_id, const char *body, unsigned timeout_ms,
+                               size_t max_reply, nova_webhook_response_t *rs)
+{
+    memset(rs, 0, sizeof(*rs));
+    nova_buf_init(&rs->body);
+    char *secrets_text = NULL, *key = NULL;
+    nova_status st = open_text(cfg, s, ep->tenant_id, NOVA_EVENT_CTX_SECRETS, ep->secrets,
+                               ep->secrets_len, &secrets_text);
+    if (st == NOVA_OK)
+        st = open_text(cfg, s, ep->tenant_id, NOVA_EVENT_CTX_CLIENT_KEY, ep->client_key,
+                       ep->client_key_len, &key);
+    json_t *secrets = st == NOVA_OK ? json_loads(secrets_text, 0, NULL) : NULL;
+    const char *list[4];
+    size_t n = 0;
+    for (size_t i = 0; i < json_array_size(secrets) && n < 4; i++)
+        if (json_is_string(json_array_get(secrets, i)))
+            list[n++] = json_string_value(json_array_get(secrets, i));
+    if (st == NOVA_OK && n == 0)
+        st = NOVA_INTERNAL;
+    int64_t ts = nova_time_now();
+    nova_buf_t sig, h;
+    nova_buf_init(&sig);
+    nova_buf_init(&h);
+    if (st == NOVA_OK)
+        st = nova_webhook_sign(list, n, msg_id, ts, body, strlen(body), &sig);
+    /* Three header lines in one buffer, NUL-separated. */
+    size_t o_id = 0, o_ts = 0, o_sig = 0;
+    if (st == NOVA_OK)
+        st = nova_buf_printf(&h, "webhook-id: %s", msg_id);
+    if (st == NOVA_OK)
+        st = nova_buf_append(&h, "", 1);
+    o_ts = h.len;
+    if (st == NOVA_OK)
+        st = nova_buf_printf(&h, "webhook-timestamp: %lld", (long long)ts);
+    if (st == NOVA_OK)
+        st = nova_buf_append(&h, "", 1);
+    o_sig = h.len;
+    if (st == NOVA_OK)
+        st = nova_buf_printf(&h, "webhook-signature: %.*s", (int)sig.len, sig.data);
+    if (st == NOVA_OK)
+        st = nova_buf_append(&h, "", 1);
+    if (st != NOVA_OK) {
+        snprintf(rs->error, sizeof(rs->error), "could not open the endpoint's secrets or sign: %s",
+                 nova_status_name(st));
+    } else {
+        const char *headers[] = {"Content-Type: application/json", h.data + o_id, h.data + o_ts,
+                                 h.data + o_sig};
+        nova_webhook_tls_t tls = {ep->client_cert, key, ep->ca, ep->pin};
+        nova_webhook_request_t rq = {url ? url : ep->url, headers, 4,          body,
+                                     strlen(body),        &tls,    timeout_ms, max_reply};
+        st = nova_webhook_post(&rq, rs);
+    }
+    nova_buf_free(&sig);
+    nova_buf_free(&h);
+    json_decref(secrets);
+    wipe(secrets_text);
+    wipe(key);
+    return st;
+}
+
+nova_status nova_endpoint_default(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                  nova_webhook_endpoint_row_t *out)
+{
+    nova_webhook_endpoint_row_t *rows = NULL;
+    size_t n = 0;
+    nova_status st = nova_store_webhook_endpoint_list(s, a, tenant_id, &rows, &n);
+    for (size_t i = 0; st == NOVA_OK && i < n; i++)
+        if (rows[i].enabled) {
+            *out = rows[i];
+            return NOVA_OK;
+        }
+    return st == NOVA_OK ? NOVA_NOT_FOUND : st;
+}
+
 typedef struct outcome {
     long status;
     uint64_t duration_us;
@@ -82,61 +158,16 @@ static void send_one(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t
         o->final = st == NOVA_NOT_FOUND;
         return;
     }
-    char *secrets_text = NULL, *key = NULL;
-    st = open_text(cfg, s, d->tenant_id, NOVA_EVENT_CTX_SECRETS, ep.secrets, ep.secrets_len,
-                   &secrets_text);
-    if (st == NOVA_OK)
-        st = open_text(cfg, s, d->tenant_id, NOVA_EVENT_CTX_CLIENT_KEY, ep.client_key,
-                       ep.client_key_len, &key);
-    json_t *secrets = st == NOVA_OK ? json_loads(secrets_text, 0, NULL) : NULL;
-    const char *list[4];
-    size_t n = 0;
-    for (size_t i = 0; i < json_array_size(secrets) && n < 4; i++)
-        if (json_is_string(json_array_get(secrets, i)))
-            list[n++] = json_string_value(json_array_get(secrets, i));
-    int64_t ts = nova_time_now();
-    nova_buf_t sig;
-    nova_buf_init(&sig);
-    if (st == NOVA_OK && n == 0)
-        st = NOVA_INTERNAL;
-    if (st == NOVA_OK)
-        st = nova_webhook_sign(list, n, ev->id, ts, ev->payload, strlen(ev->payload), &sig);
-    if (st == NOVA_OK)
-        st = nova_buf_append(&sig, "", 1);
-    if (st != NOVA_OK) {
-        snprintf(o->error, sizeof(o->error), "could not sign: %s", nova_status_name(st));
-    } else {
-        char *h_id = nova_arena_printf(a, "webhook-id: %s", ev->id);
-        char *h_ts = nova_arena_printf(a, "webhook-timestamp: %lld", (long long)ts);
-        char *h_sig = nova_arena_printf(a, "webhook-signature: %s", sig.data);
-        const char *headers[] = {"Content-Type: application/json", h_id, h_ts, h_sig};
-        nova_webhook_tls_t tls = {ep.client_cert, key, ep.ca, ep.pin};
-        nova_webhook_request_t rq = {d->url,
-                                     headers,
-                                     4,
-                                     ev->payload,
-                                     strlen(ev->payload),
-                                     &tls,
-                                     NOVA_EVENT_TIMEOUT_MS,
-                                     NOVA_EVENT_REPLY_MAX};
-        nova_webhook_response_t rs;
-        st = h_id && h_ts && h_sig ? nova_webhook_post(&rq, &rs) : NOVA_NOMEM;
-        if (st == NOVA_NOMEM && !(h_id && h_ts && h_sig)) {
-            snprintf(o->error, sizeof(o->error), "out of memory");
-        } else {
-            o->status = rs.status;
-            o->duration_us = rs.duration_us;
-            memcpy(o->error, rs.error, sizeof(o->error));
-            o->final = st == NOVA_INVALID;
-            nova_buf_free(&rs.body);
-            if (st == NOVA_OK && (rs.status < 200 || rs.status > 299))
-                snprintf(o->error, sizeof(o->error), "HTTP status %ld", rs.status);
-        }
-    }
-    nova_buf_free(&sig);
-    json_decref(secrets);
-    wipe(secrets_text);
-    wipe(key);
+    nova_webhook_response_t rs;
+    st = nova_endpoint_post(cfg, s, &ep, d->url, ev->id, ev->payload, NOVA_EVENT_TIMEOUT_MS,
+                            NOVA_EVENT_REPLY_MAX, &rs);
+    o->status = rs.status;
+    o->duration_us = rs.duration_us;
+    memcpy(o->error, rs.error, sizeof(o->error));
+    o->final = st == NOVA_INVALID;
+    nova_buf_free(&rs.body);
+    if (st == NOVA_OK && (rs.status < 200 || rs.status > 299))
+        snprintf(o->error, sizeof(o->error), "HTTP status %ld", rs.status);
 }
 
 static void deliver(const nova_events_cfg_t *cfg, nova_store_t *s, const nova_delivery_row_t *d,

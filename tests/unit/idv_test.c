@@ -138,7 +138,8 @@ static const char *const TD3[] = {"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<"
 static idv_check_out_t run(idv_check_fn fn, json_t *steps, json_t *applicant, json_t *config)
 {
     idv_images_t im = {0};
-    idv_check_in_t in = {NULL, &im, config, steps, applicant, 1796000000 /* 2026-12 */};
+    idv_check_in_t in = {NULL, &im,  config, steps, applicant, 1796000000 /* 2026-12 */,
+                         NULL, NULL, NULL};
     idv_check_out_t out = {0};
     assert_int_equal(fn(&in, &out), NOVA_OK);
     return out;
@@ -453,12 +454,17 @@ static void test_store(void **state)
                      NOVA_NOT_FOUND);
     assert_int_equal(nova_idv_workflow_get(NULL, s, &a, t1, wid, 1, &w), NOVA_OK);
     assert_int_equal(w.version, 1);
-    /* A check without an engine is refused, naming it. */
+    /* The custom check has its runner now; a mode without an engine is refused, naming it. */
+    const char *custom = "{\"name\":\"w\",\"steps\":[{\"check\":\"ocr\"},{\"check\":"
+                         "\"custom_webhook\",\"config\":{\"url\":\"https://h.example/c\"}}]}";
+    assert_int_equal(
+        nova_idv_workflow_put(NULL, s, &a, &by, t1, NULL, custom, strlen(custom), &w, &pb),
+        NOVA_OK);
     const char *live = "{\"name\":\"w\",\"steps\":[{\"check\":\"ocr\"},{\"check\":"
-                       "\"custom_webhook\",\"config\":{\"url\":\"https://h.example/c\"}}]}";
+                       "\"liveness\",\"config\":{\"mode\":\"active\"}}]}";
     assert_int_equal(nova_idv_workflow_put(NULL, s, &a, &by, t1, NULL, live, strlen(live), &w, &pb),
                      NOVA_INVALID);
-    assert_string_equal(pb.field, "/steps/1/check");
+    assert_string_equal(pb.field, "/steps/1/config/mode");
 
     /* Verifications: an idempotency key names the first one. */
     nova_idv_verification_row_t v = {.tenant_id = t1,
@@ -545,13 +551,55 @@ static void test_store(void **state)
     nova_store_close(s);
 }
 
+/* The custom check's reply: the documented shape maps to a status, a score and reasons;
+ * anything else is refused (the runner then fails the step with custom_check_bad_reply). */
+static void test_custom_reply(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *body;
+        const char *status; /* NULL: refused */
+        double score;
+        size_t nreasons;
+    } cases[] = {
+        {"{\"result\":\"pass\"}", "passed", 1.0, 0},
+        {"{\"result\":\"fail\",\"reasons\":[\"duplicate_applicant\"]}", "failed", 0.0, 1},
+        {"{\"result\":\"review\",\"score\":0.25,\"reasons\":[\"a\",\"b.c\"]}", "review", 0.25, 2},
+        {"{\"result\":\"maybe\"}", NULL, 0, 0},
+        {"{\"result\":true}", NULL, 0, 0},
+        {"{\"result\":\"pass\",\"score\":1.5}", NULL, 0, 0},
+        {"{\"result\":\"pass\",\"score\":\"1\"}", NULL, 0, 0},
+        {"{\"result\":\"pass\",\"reasons\":\"x\"}", NULL, 0, 0},
+        {"{\"result\":\"pass\",\"reasons\":[\"has space\"]}", NULL, 0, 0},
+        {"{\"result\":\"pass\",\"reasons\":[1]}", NULL, 0, 0},
+        {"{\"result\":\"pass\",\"result\":\"fail\"}", NULL, 0, 0},
+        {"[\"pass\"]", NULL, 0, 0},
+        {"", NULL, 0, 0},
+        {"{\"result\":\"pass\"", NULL, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        idv_check_out_t out = {0};
+        nova_status st = idv_custom_reply_parse(cases[i].body, strlen(cases[i].body), &out);
+        if (cases[i].status == NULL) {
+            assert_int_equal(st, NOVA_INVALID);
+        } else {
+            assert_int_equal(st, NOVA_OK);
+            assert_string_equal(out.status, cases[i].status);
+            assert_true(fabs(out.score - cases[i].score) < 1e-9);
+            assert_int_equal(json_array_size(out.reasons), cases[i].nreasons);
+        }
+        json_decref(out.reasons);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decide),    cmocka_unit_test(test_mrz_check),
         cmocka_unit_test(test_age_check), cmocka_unit_test(test_address),
         cmocka_unit_test(test_mrz_lines), cmocka_unit_test(test_skew),
-        cmocka_unit_test(test_cursor),    cmocka_unit_test(test_store),
+        cmocka_unit_test(test_cursor),    cmocka_unit_test(test_custom_reply),
+        cmocka_unit_test(test_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,8 @@
 // shows both attempts. The verification's callback_url gets the same signed event. A receiver
 // whose certificate is not from the endpoint's CA, and one that wants another client
 // certificate, get nothing (fail closed). Replay re-sends; another tenant can neither see nor
-// replay the events. Waits are bounded polls, no timed assertions.
+// replay the events. Two novads on one store dispatching the same outbox send each event once.
+// Waits are bounded polls, no timed assertions.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -264,4 +265,41 @@ test('fail closed: a receiver outside the endpoint\'s CA, or one that wants anot
   assert.ok(strict.tlsErrors() >= 1);
   // Tenant a does not see b's events.
   assert.equal((await call(nova, 'GET', '/v1/events/' + ev.id, { tok: aTok })).status, 404);
+});
+
+test('two novads on one store: every event is delivered exactly once', async () => {
+  const other = await startNova({ NOVA_IDV_WORKERS: '1' }, { shareWith: nova });
+  try {
+    const t = makeTenant(nova, 'hooks-d-' + SUFFIX, SCOPES);
+    const tok = await token(nova, t);
+    const otherTok = await token(other, t); // each novad is its own issuer
+    const ep = await call(nova, 'POST', '/v1/webhooks/endpoints', { tok, body: endpointBody(hook.url('/once')) });
+    assert.equal(ep.status, 201, ep.text);
+    const w = await call(nova, 'POST', '/v1/workflows', { tok, body: KYC });
+    const ids = [];
+    for (let i = 0; i < 6; i++) { // submitted through both processes; either's workers and dispatcher may take each
+      const [via, viaTok] = i % 2 ? [other, otherTok] : [nova, tok];
+      const r = await call(via, 'POST', '/v1/verifications', { tok: viaTok, body: { workflow_id: w.json.id, mode: 'async', images: { document_front: doc.b64 }, applicant: doc.truth.applicant } });
+      assert.equal(r.status, 202, r.text);
+      ids.push(r.json.id);
+    }
+    const events = await until('six events', async () => {
+      const l = await call(nova, 'GET', '/v1/events?limit=200', { tok });
+      const mine = l.json.events.filter((e) => ids.includes(e.subject));
+      return mine.length === 6 ? mine : null;
+    }, 900);
+    await until('six deliveries', async () => {
+      const states = await Promise.all(events.map(async (e) => (await call(other, 'GET', '/v1/events/' + e.id, { tok: otherTok })).json.deliveries[0]?.state));
+      return states.every((x) => x === 'delivered');
+    }, 600);
+    for (const e of events) {
+      const got = hook.got.filter((g) => g.path === '/once' && g.headers['webhook-id'] === e.id);
+      assert.equal(got.length, 1, 'event ' + e.id + ' arrived ' + got.length + ' times');
+      const d = (await call(nova, 'GET', '/v1/events/' + e.id, { tok })).json.deliveries[0];
+      assert.equal(d.attempts, 1);
+      assert.equal(d.log.length, 1);
+    }
+  } finally {
+    await other.stop();
+  }
 });

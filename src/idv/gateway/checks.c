@@ -3,9 +3,9 @@
  * (one C interface, idv_check_fn: images + config + earlier outputs -> status, score, reasons,
  * extracted). Each is stateless and runs without the server (tests/unit/idv_test.c).
  *
- * A slot without a runner yet: custom_webhook (the tenant's mTLS endpoint), and active
- * liveness (its challenge nonce does not reach the gateway yet); a workflow naming them is
- * refused with a 422 that says so, never run with a made-up result.
+ * custom_webhook runs in custom.c (the tenant's mTLS endpoint). Active liveness has no runner
+ * yet (its challenge nonce does not reach the gateway); a workflow naming it is refused with a
+ * 422 that says so, never run with a made-up result.
  */
 #include <ctype.h>
 #include <math.h>
@@ -29,8 +29,7 @@ static const idv_check_t checks[] = {
     {NOVA_CHECK_LIVENESS, idv_check_liveness, 3, NULL},
     {NOVA_CHECK_AGE, idv_check_age, 1, NULL},
     {NOVA_CHECK_ADDRESS, idv_check_address, 1, NULL},
-    {NOVA_CHECK_CUSTOM_WEBHOOK, NULL, 1,
-     "not available on this server yet (mTLS custom-check webhooks are not built)"},
+    {NOVA_CHECK_CUSTOM_WEBHOOK, idv_check_custom_webhook, 1, NULL},
 };
 
 const idv_check_t *idv_check_find(nova_check_kind k)

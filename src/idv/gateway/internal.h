@@ -37,6 +37,9 @@ typedef struct idv_check_in {
     json_t *steps;     /* borrowed */
     json_t *applicant; /* may be NULL */
     int64_t now;
+    const char *tenant_id;       /* NULL outside a verification (novactl, unit tests) */
+    const char *verification_id; /* NULL likewise */
+    const char *step_id;         /* NULL likewise */
 } idv_check_in_t;
 
 /* What it answers: status "passed", "failed" or "review", a score in [0, 1], reason codes and
@@ -68,6 +71,10 @@ nova_status idv_check_face_match(const idv_check_in_t *in, idv_check_out_t *out)
 nova_status idv_check_liveness(const idv_check_in_t *in, idv_check_out_t *out);
 nova_status idv_check_age(const idv_check_in_t *in, idv_check_out_t *out);
 nova_status idv_check_address(const idv_check_in_t *in, idv_check_out_t *out);
+/* custom.c: the tenant's own check over mTLS, and the parser of its reply (status, score and
+ * reasons into out; NOVA_INVALID for anything but the documented shape). */
+nova_status idv_check_custom_webhook(const idv_check_in_t *in, idv_check_out_t *out);
+nova_status idv_custom_reply_parse(const char *body, size_t len, idv_check_out_t *out);
 /* A reason code array entry. */
 void idv_reason(idv_check_out_t *out, const char *code);
 

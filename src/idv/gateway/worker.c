@@ -146,7 +146,10 @@ static nova_status run_steps(nova_idv_t *g, nova_store_t *s, nova_arena_t *a,
                                  step_config(definition, i),
                                  outputs,
                                  json_object_get(job, "applicant"),
-                                 nova_time_now()};
+                                 nova_time_now(),
+                                 v->tenant_id,
+                                 v->id,
+                                 step->id};
             idv_check_out_t out = {0};
             uint64_t t0 = nova_time_mono_ns();
             st = c && c->run ? c->run(&in, &out) : NOVA_UNAVAILABLE;
