@@ -741,14 +741,408 @@ static void strset_unique(strset_t *s)
     s->n = k;
 }
 
+/* ---- ListObjects by reverse expansion ----
+ *
+ * Instead of checking every object of the asked type, walk backwards from the user: the
+ * reverse index gives the (object, relation) sets holding the user (and, for a plain user,
+ * its type's wildcard `type:*`); each such pair reached is a place the user may be a member
+ * of, and the model's rewrites, inverted, say which pairs that membership feeds: a computed
+ * userset `define r2: r` feeds (object, r2); `r from ts` feeds every object holding this one
+ * through ts; a userset `type#r` as a tuple's user feeds every set holding `object#r`.
+ * Intersections count as any child and exclusions as their base, and every condition as
+ * possibly true, so the pairs reached over-approximate the answer; each candidate of the
+ * asked (type, relation) is then confirmed by check_rel, which keeps conditions, contextual
+ * tuples, intersection and exclusion exact. Only pairs from which the asked relation can be
+ * reached in the model's graph are expanded (the relevance table). Contextual tuples are few
+ * and scanned at each step. */
+
+/* Models with more (type, relation) pairs than this are listed by the scan instead (the
+ * relevance and edge tables are per query). Every schema 1.1 rewrite shape is handled. */
+#define RX_MAX_PAIRS 4096
+
+/* An inverted rewrite edge: membership in (from) may give membership in (to): a computed
+ * userset (ts NULL, same object) or a tuple-to-userset over the tupleset ts of `to`'s type. */
+typedef struct rx_edge {
+    uint32_t from; /* pair number */
+    const pol_type_t *tt;
+    const pol_relation_t *tr, *ts;
+} rx_edge_t;
+
+typedef struct rx_node {
+    const char *obj;
+    size_t objn;
+    const pol_type_t *t;
+    const pol_relation_t *rel;
+} rx_node_t;
+
+typedef struct rx {
+    qctx_t *c;
+    const nova_policy_model_t *m;
+    uint32_t *roff; /* per type: the pair number of its first relation */
+    uint32_t npairs;
+    uint8_t *relevant;   /* per pair: the asked pair is reachable from it */
+    uint8_t *as_userset; /* per pair: some relation admits `type#relation` users */
+    rx_edge_t *edges;
+    size_t nedges, edges_cap;
+    rx_node_t *nodes;
+    size_t nnodes, nodes_cap;
+    uint32_t *slots; /* node index + 1, open addressing */
+    size_t slot_cap;
+    bool nomem;
+} rx_t;
+
+static uint32_t rx_pair(const rx_t *x, const pol_type_t *t, const pol_relation_t *r)
+{
+    return x->roff[t - x->m->types] + (uint32_t)(r - t->rels);
+}
+
+static void rx_mark(rx_t *x, const pol_type_t *t, const pol_relation_t *r);
+
+static void rx_mark_rw(rx_t *x, const pol_type_t *t, const pol_relation_t *r, const rw_node_t *n)
+{
+    switch (n->kind) {
+    case RW_THIS:
+        for (size_t i = 0; i < r->ndirect; i++) {
+            const rel_ref_t *d = &r->direct[i];
+            const pol_type_t *t2 =
+                d->relation ? pol_type_find(x->m, d->type, strlen(d->type)) : NULL;
+            const pol_relation_t *r2 =
+                t2 ? pol_relation_find(t2, d->relation, strlen(d->relation)) : NULL;
+            if (r2)
+                rx_mark(x, t2, r2);
+        }
+        break;
+    case RW_COMPUTED: {
+        const pol_relation_t *r2 = pol_relation_find(t, n->relation, strlen(n->relation));
+        if (r2)
+            rx_mark(x, t, r2);
+        break;
+    }
+    case RW_TTU: {
+        const pol_relation_t *ts = pol_relation_find(t, n->tupleset, strlen(n->tupleset));
+        for (size_t i = 0; ts && i < ts->ndirect; i++) {
+            const rel_ref_t *d = &ts->direct[i];
+            const pol_type_t *t2 =
+                d->relation || d->wildcard ? NULL : pol_type_find(x->m, d->type, strlen(d->type));
+            const pol_relation_t *r2 =
+                t2 ? pol_relation_find(t2, n->relation, strlen(n->relation)) : NULL;
+            if (r2)
+                rx_mark(x, t2, r2);
+        }
+        break;
+    }
+    case RW_DIFFERENCE: /* the subtraction never grants */
+        rx_mark_rw(x, t, r, n->child[0]);
+        break;
+    default:
+        for (size_t i = 0; i < n->nchild; i++)
+            rx_mark_rw(x, t, r, n->child[i]);
+    }
+}
+
+/* Marks (t, r) and everything its rewrite depends on: the pairs the asked one is reachable
+ * from when walking backwards. */
+static void rx_mark(rx_t *x, const pol_type_t *t, const pol_relation_t *r)
+{
+    uint32_t p = rx_pair(x, t, r);
+    if (x->relevant[p])
+        return;
+    x->relevant[p] = 1;
+    rx_mark_rw(x, t, r, r->rw);
+}
+
+static void rx_edge(rx_t *x, uint32_t from, const pol_type_t *tt, const pol_relation_t *tr,
+                    const pol_relation_t *ts)
+{
+    if (x->nedges == x->edges_cap) {
+        size_t cap = x->edges_cap ? 2 * x->edges_cap : 32;
+        rx_edge_t *e = realloc(x->edges, cap * sizeof(*e));
+        if (!e) {
+            x->nomem = true;
+            return;
+        }
+        x->edges = e;
+        x->edges_cap = cap;
+    }
+    x->edges[x->nedges++] = (rx_edge_t){from, tt, tr, ts};
+}
+
+/* The inverted edges into (t, r) from its rewrite's positive parts. */
+static void rx_edges_rw(rx_t *x, const pol_type_t *t, const pol_relation_t *r, const rw_node_t *n)
+{
+    switch (n->kind) {
+    case RW_THIS:
+        break;
+    case RW_COMPUTED: {
+        const pol_relation_t *r2 = pol_relation_find(t, n->relation, strlen(n->relation));
+        if (r2)
+            rx_edge(x, rx_pair(x, t, r2), t, r, NULL);
+        break;
+    }
+    case RW_TTU: {
+        const pol_relation_t *ts = pol_relation_find(t, n->tupleset, strlen(n->tupleset));
+        for (size_t i = 0; ts && i < ts->ndirect; i++) {
+            const rel_ref_t *d = &ts->direct[i];
+            const pol_type_t *t2 =
+                d->relation || d->wildcard ? NULL : pol_type_find(x->m, d->type, strlen(d->type));
+            const pol_relation_t *r2 =
+                t2 ? pol_relation_find(t2, n->relation, strlen(n->relation)) : NULL;
+            if (r2)
+                rx_edge(x, rx_pair(x, t2, r2), t, r, ts);
+        }
+        break;
+    }
+    case RW_DIFFERENCE:
+        rx_edges_rw(x, t, r, n->child[0]);
+        break;
+    default:
+        for (size_t i = 0; i < n->nchild; i++)
+            rx_edges_rw(x, t, r, n->child[i]);
+    }
+}
+
+static size_t rx_hash(const char *obj, size_t objn, const pol_relation_t *rel)
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)(uintptr_t)rel;
+    for (size_t i = 0; i < objn; i++)
+        h = (h ^ (unsigned char)obj[i]) * 0x100000001b3ULL;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static bool rx_grow(rx_t *x)
+{
+    size_t cap = x->slot_cap ? 2 * x->slot_cap : 256;
+    uint32_t *s = calloc(cap, sizeof(*s));
+    if (!s)
+        return false;
+    for (size_t i = 0; i < x->nnodes; i++) {
+        const rx_node_t *nd = &x->nodes[i];
+        size_t j = rx_hash(nd->obj, nd->objn, nd->rel) & (cap - 1);
+        while (s[j])
+            j = (j + 1) & (cap - 1);
+        s[j] = (uint32_t)i + 1;
+    }
+    free(x->slots);
+    x->slots = s;
+    x->slot_cap = cap;
+    return true;
+}
+
+/* Adds the pair (obj, rel) to the walk once, if the asked pair is reachable from it. obj must
+ * outlive the query (an index string, a contextual tuple's, or the user's). */
+static void rx_add(rx_t *x, const char *obj, size_t objn, const pol_type_t *t,
+                   const pol_relation_t *rel)
+{
+    if (x->nomem || !x->relevant[rx_pair(x, t, rel)])
+        return;
+    if (2 * (x->nnodes + 1) > x->slot_cap && !rx_grow(x)) {
+        x->nomem = true;
+        return;
+    }
+    size_t j = rx_hash(obj, objn, rel) & (x->slot_cap - 1);
+    for (; x->slots[j]; j = (j + 1) & (x->slot_cap - 1)) {
+        const rx_node_t *nd = &x->nodes[x->slots[j] - 1];
+        if (nd->rel == rel && nd->objn == objn && memcmp(nd->obj, obj, objn) == 0)
+            return;
+    }
+    if (x->nnodes == x->nodes_cap) {
+        size_t cap = x->nodes_cap ? 2 * x->nodes_cap : 64;
+        rx_node_t *v = realloc(x->nodes, cap * sizeof(*v));
+        if (!v) {
+            x->nomem = true;
+            return;
+        }
+        x->nodes = v;
+        x->nodes_cap = cap;
+    }
+    x->nodes[x->nnodes] = (rx_node_t){obj, objn, t, rel};
+    x->slots[j] = (uint32_t)++x->nnodes;
+}
+
+/* A tuple (obj, relation, user) was found holding the walk's current user: adds the pair, or
+ * with a tuple-to-userset edge, the edge's target pair when relation is its tupleset and the
+ * object its type. */
+static void rx_tuple(rx_t *x, const char *obj, size_t objn, const char *relation, size_t reln,
+                     const rx_edge_t *e)
+{
+    const char *colon = memchr(obj, ':', objn);
+    if (!colon)
+        return;
+    const pol_type_t *t = pol_type_find(x->m, obj, (size_t)(colon - obj));
+    if (!t)
+        return;
+    if (e) {
+        if (t == e->tt && strlen(e->ts->name) == reln && memcmp(e->ts->name, relation, reln) == 0)
+            rx_add(x, obj, objn, t, e->tr);
+        return;
+    }
+    const pol_relation_t *r = pol_relation_find(t, relation, reln);
+    if (r)
+        rx_add(x, obj, objn, t, r);
+}
+
+/* Every tuple, indexed or contextual, whose user is exactly u. */
+static void rx_from_user(rx_t *x, const char *u, size_t un, const rx_edge_t *e)
+{
+    const nova_policy_index_t *ix = x->c->ix;
+    uint32_t uid = ix ? ix_lookup(ix, u, un) : 0, n = 0;
+    const uint32_t *sets = uid ? ix_user_sets(ix, uid, &n) : NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        const ix_set_t *s = ix_set_at(ix, sets[i]);
+        size_t on, rn;
+        const char *o = ix_string(ix, s->object, &on);
+        const char *r = ix_string(ix, s->relation, &rn);
+        rx_tuple(x, o, on, r, rn, e);
+    }
+    const nova_policy_query_t *q = x->c->q;
+    for (size_t i = 0; i < q->ncontextual; i++) {
+        const nova_policy_tuple_t *ct = &q->contextual[i];
+        if (strlen(ct->user) == un && memcmp(ct->user, u, un) == 0)
+            rx_tuple(x, ct->object, strlen(ct->object), ct->relation, strlen(ct->relation), e);
+    }
+}
+
+/* Walks from the query's user; the pairs of (ot, rel) reached go into cand. Returns
+ * NOVA_UNAVAILABLE when the model is too large for the walk's tables (the caller scans). */
+static nova_status rx_candidates(qctx_t *c, const pol_type_t *ot, const pol_relation_t *rel,
+                                 const char *user, strset_t *cand)
+{
+    const nova_policy_model_t *m = c->m;
+    rx_t x = {.c = c, .m = m};
+    nova_status st = NOVA_OK;
+    x.roff = calloc(m->ntypes + 1, sizeof(*x.roff));
+    if (!x.roff)
+        return NOVA_NOMEM;
+    for (size_t i = 0; i < m->ntypes; i++)
+        x.roff[i + 1] = x.roff[i] + (uint32_t)m->types[i].nrels;
+    x.npairs = x.roff[m->ntypes];
+    if (x.npairs > RX_MAX_PAIRS) {
+        free(x.roff);
+        return NOVA_UNAVAILABLE;
+    }
+    x.relevant = calloc(2 * (size_t)x.npairs + 1, 1);
+    if (!x.relevant) {
+        free(x.roff);
+        return NOVA_NOMEM;
+    }
+    x.as_userset = x.relevant + x.npairs;
+    rx_mark(&x, ot, rel);
+    for (size_t i = 0; i < m->ntypes; i++)
+        for (size_t j = 0; j < m->types[i].nrels; j++) {
+            const pol_type_t *t = &m->types[i];
+            const pol_relation_t *r = &t->rels[j];
+            if (!x.relevant[rx_pair(&x, t, r)])
+                continue;
+            rx_edges_rw(&x, t, r, r->rw);
+            for (size_t k = 0; k < r->ndirect; k++) {
+                const rel_ref_t *d = &r->direct[k];
+                const pol_type_t *t2 =
+                    d->relation ? pol_type_find(m, d->type, strlen(d->type)) : NULL;
+                const pol_relation_t *r2 =
+                    t2 ? pol_relation_find(t2, d->relation, strlen(d->relation)) : NULL;
+                if (r2)
+                    x.as_userset[rx_pair(&x, t2, r2)] = 1;
+            }
+        }
+    /* the start: tuples naming the user, its type's wildcard, and a userset user itself */
+    size_t un = strlen(user);
+    rx_from_user(&x, user, un, NULL);
+    if (!c->u.wildcard && !c->u.relation.len) {
+        char *w = nova_arena_alloc(&c->arena, c->u.type.len + 3);
+        if (!w) {
+            x.nomem = true;
+        } else {
+            memcpy(w, c->u.type.base, c->u.type.len);
+            memcpy(w + c->u.type.len, ":*", 3);
+            rx_from_user(&x, w, c->u.type.len + 2, NULL);
+        }
+    }
+    if (c->u.relation.len) {
+        const pol_type_t *ut = pol_type_find(m, c->u.type.base, c->u.type.len);
+        const pol_relation_t *ur =
+            ut ? pol_relation_find(ut, c->u.relation.base, c->u.relation.len) : NULL;
+        if (ur)
+            rx_add(&x, user, (size_t)(c->u.id.base + c->u.id.len - user), ut, ur);
+    }
+    char buf[1100];
+    for (size_t i = 0; i < x.nnodes && !x.nomem; i++) {
+        rx_node_t nd = x.nodes[i]; /* copied: rx_add may move the array */
+        uint32_t p = rx_pair(&x, nd.t, nd.rel);
+        if (nd.t == ot && nd.rel == rel && !strset_add(cand, nd.obj, nd.objn))
+            x.nomem = true;
+        if (x.as_userset[p]) {
+            int bn = snprintf(buf, sizeof(buf), "%.*s#%s", (int)nd.objn, nd.obj, nd.rel->name);
+            if (bn > 0 && (size_t)bn < sizeof(buf))
+                rx_from_user(&x, buf, (size_t)bn, NULL);
+        }
+        for (size_t k = 0; k < x.nedges; k++) {
+            const rx_edge_t *e = &x.edges[k];
+            if (e->from != p)
+                continue;
+            if (!e->ts) {
+                rx_add(&x, nd.obj, nd.objn, nd.t, e->tr);
+            } else {
+                rx_from_user(&x, nd.obj, nd.objn, e);
+            }
+        }
+    }
+    if (x.nomem)
+        st = NOVA_NOMEM;
+    free(x.nodes);
+    free(x.slots);
+    free(x.edges);
+    free(x.relevant);
+    free(x.roff);
+    return st;
+}
+
 static void add_candidate(void *arg, const char *obj)
 {
     strset_add(arg, obj, strlen(obj));
 }
 
+/* The scan: every known object of the type (and of the contextual tuples) is a candidate. */
+static void scan_candidates(qctx_t *c, const char *type, const char *user, strset_t *cand)
+{
+    const nova_policy_query_t *q = c->q;
+    size_t tn = strlen(type);
+    if (q->index)
+        ix_objects_of_type(q->index, type, tn, add_candidate, cand);
+    for (size_t i = 0; i < q->ncontextual; i++) {
+        const nova_policy_tuple_t *ct = &q->contextual[i];
+        pol_user_t cu;
+        if (strncmp(ct->object, type, tn) == 0 && ct->object[tn] == ':')
+            strset_add(cand, ct->object, strlen(ct->object));
+        if (pol_parse_user(ct->user, &cu) && !cu.wildcard && cu.type.len == tn &&
+            memcmp(cu.type.base, type, tn) == 0)
+            strset_add(cand, ct->user, (size_t)(cu.id.base + cu.id.len - ct->user));
+    }
+    /* the user's own object, for usersets of the listed type (document:1#viewer) */
+    if (c->u.relation.len && c->u.type.len == tn && memcmp(c->u.type.base, type, tn) == 0)
+        strset_add(cand, user, (size_t)(c->u.id.base + c->u.id.len - user));
+}
+
+static nova_status list_objects(const nova_policy_query_t *q, const char *type,
+                                const char *relation, const char *user, bool by_scan, json_t **out,
+                                nova_policy_error_t *err);
+
 nova_status nova_policy_list_objects(const nova_policy_query_t *q, const char *type,
                                      const char *relation, const char *user, json_t **out,
                                      nova_policy_error_t *err)
+{
+    return list_objects(q, type, relation, user, false, out, err);
+}
+
+nova_status pol_list_objects_scan(const nova_policy_query_t *q, const char *type,
+                                  const char *relation, const char *user, json_t **out,
+                                  nova_policy_error_t *err)
+{
+    return list_objects(q, type, relation, user, true, out, err);
+}
+
+static nova_status list_objects(const nova_policy_query_t *q, const char *type,
+                                const char *relation, const char *user, bool by_scan, json_t **out,
+                                nova_policy_error_t *err)
 {
     *out = NULL;
     if (err)
@@ -771,21 +1165,14 @@ nova_status nova_policy_list_objects(const nova_policy_query_t *q, const char *t
     c.fixed_user = true;
     c.user_id = c.ix ? ix_lookup(c.ix, user, strlen(user)) : 0;
     strset_t cand = {0};
-    size_t tn = strlen(type);
-    if (q->index)
-        ix_objects_of_type(q->index, type, tn, add_candidate, &cand);
-    for (size_t i = 0; i < q->ncontextual; i++) {
-        const nova_policy_tuple_t *ct = &q->contextual[i];
-        pol_user_t cu;
-        if (strncmp(ct->object, type, tn) == 0 && ct->object[tn] == ':')
-            strset_add(&cand, ct->object, strlen(ct->object));
-        if (pol_parse_user(ct->user, &cu) && !cu.wildcard && cu.type.len == tn &&
-            memcmp(cu.type.base, type, tn) == 0)
-            strset_add(&cand, ct->user, (size_t)(cu.id.base + cu.id.len - ct->user));
+    nova_status rs = by_scan ? NOVA_UNAVAILABLE : rx_candidates(&c, ot, rel, user, &cand);
+    if (rs == NOVA_NOMEM) {
+        strset_free(&cand);
+        nova_arena_free(&c.arena);
+        return rs;
     }
-    /* the user's own object, for usersets of the listed type (document:1#viewer) */
-    if (c.u.relation.len && c.u.type.len == tn && memcmp(c.u.type.base, type, tn) == 0)
-        strset_add(&cand, user, (size_t)(c.u.id.base + c.u.id.len - user));
+    if (rs == NOVA_UNAVAILABLE)
+        scan_candidates(&c, type, user, &cand);
     strset_unique(&cand);
     memo_t memo = {0};
     c.memo = &memo;

@@ -4,6 +4,10 @@
  * (object, relation) pair are one array of 16-byte entries sorted by user id, found through
  * an open-addressing table keyed by the two ids. A check is then hash lookups and binary
  * searches over small arrays, with no allocation.
+ *
+ * The reverse index (for ListObjects' reverse expansion) keeps, per interned id used as a
+ * tuple's user, the indices of the sets holding it: one entry inline in an 8-byte slot per
+ * id, a heap array (named by a 16-byte slot of its own) for a user in two sets or more.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +91,18 @@ static bool u64map_put(u64map_t *m, uint64_t key, uint32_t val)
     return true;
 }
 
+/* The sets holding one user: while n has no REV_BIG bit, at most one, in x; with it, x names
+ * a revbig_t holding them (kept once made, even when the user's sets drop to one). */
+#define REV_BIG 0x80000000u
+typedef struct revlist {
+    uint32_t n, x;
+} revlist_t;
+
+typedef struct revbig {
+    uint32_t *v;
+    uint32_t cap;
+} revbig_t;
+
 typedef struct objlist {
     uint32_t *v;
     uint32_t n, cap;
@@ -99,7 +115,10 @@ struct nova_policy_index {
     uint32_t *off, *len;
     uint32_t *slots; /* hash slots holding ids, 0 empty */
     size_t nstr, str_cap, slot_cap;
-    uint8_t *known;       /* per id: bit 0 = listed as an object of its type, IX_NOT_PLAIN */
+    uint8_t *known; /* per id: bit 0 = listed as an object of its type, IX_NOT_PLAIN */
+    revlist_t *rev; /* per id: the sets holding it as a user */
+    revbig_t *big;  /* the heap lists of users in two sets or more */
+    size_t nbig, big_cap;
     u64map_t sets_by_key; /* (object << 32 | relation) -> set index */
     ix_set_t *sets;
     size_t nsets, sets_cap;
@@ -134,6 +153,10 @@ void nova_policy_index_free(nova_policy_index_t *ix)
             json_decref(ix->sets[i].e[k].context);
         free(ix->sets[i].e);
     }
+    for (size_t i = 0; i < ix->nbig; i++)
+        free(ix->big[i].v);
+    free(ix->big);
+    free(ix->rev);
     for (size_t i = 0; i < ix->nobjs; i++)
         free(ix->objs[i].v);
     free(ix->objs);
@@ -219,6 +242,10 @@ static uint32_t intern(nova_policy_index_t *ix, const char *s, size_t n)
         if (!known)
             return 0;
         ix->known = known;
+        revlist_t *rev = realloc(ix->rev, cap * sizeof(*rev));
+        if (!rev)
+            return 0;
+        ix->rev = rev;
         ix->str_cap = cap;
     }
     if (ix->pool_len + n + 1 > ix->pool_cap) {
@@ -237,6 +264,7 @@ static uint32_t intern(nova_policy_index_t *ix, const char *s, size_t n)
     ix->off[id] = (uint32_t)ix->pool_len;
     ix->len[id] = (uint32_t)n;
     ix->known[id] = 0;
+    ix->rev[id] = (revlist_t){0, 0};
     memcpy(ix->pool + ix->pool_len, s, n);
     ix->pool[ix->pool_len + n] = '\0';
     ix->pool_len += n + 1;
@@ -310,6 +338,83 @@ void ix_objects_of_type(const nova_policy_index_t *ix, const char *type, size_t 
         fn(arg, ix->pool + ix->off[l->v[i]]);
 }
 
+static bool rev_add(nova_policy_index_t *ix, uint32_t user, uint32_t si)
+{
+    revlist_t *r = &ix->rev[user];
+    if (r->n == 0) {
+        *r = (revlist_t){1, si};
+        return true;
+    }
+    if (!(r->n & REV_BIG)) { /* one inline: move it to a heap list */
+        if (ix->nbig == ix->big_cap) {
+            size_t cap = ix->big_cap ? 2 * ix->big_cap : 64;
+            revbig_t *b = realloc(ix->big, cap * sizeof(*b));
+            if (!b)
+                return false;
+            ix->big = b;
+            ix->big_cap = cap;
+        }
+        uint32_t *v = malloc(4 * sizeof(*v));
+        if (!v)
+            return false;
+        v[0] = r->x;
+        ix->big[ix->nbig] = (revbig_t){v, 4};
+        *r = (revlist_t){REV_BIG | 1, (uint32_t)ix->nbig++};
+    }
+    revbig_t *b = &ix->big[r->x];
+    uint32_t n = r->n & ~REV_BIG;
+    if (n == b->cap) {
+        uint32_t *v = realloc(b->v, 2 * (size_t)b->cap * sizeof(*v));
+        if (!v)
+            return false;
+        b->v = v;
+        b->cap *= 2;
+    }
+    b->v[n] = si;
+    r->n++;
+    return true;
+}
+
+/* Removes si from user's list (order is not kept). */
+static void rev_remove(nova_policy_index_t *ix, uint32_t user, uint32_t si)
+{
+    revlist_t *r = &ix->rev[user];
+    if (!(r->n & REV_BIG)) {
+        if (r->n == 1 && r->x == si)
+            *r = (revlist_t){0, 0};
+        return;
+    }
+    uint32_t *v = ix->big[r->x].v, n = r->n & ~REV_BIG;
+    for (uint32_t i = 0; i < n; i++)
+        if (v[i] == si) {
+            v[i] = v[n - 1];
+            r->n--;
+            return;
+        }
+}
+
+const uint32_t *ix_user_sets(const nova_policy_index_t *ix, uint32_t user, uint32_t *n)
+{
+    *n = 0;
+    if (!ix || !user || user > ix->nstr)
+        return NULL;
+    const revlist_t *r = &ix->rev[user];
+    *n = r->n & ~REV_BIG;
+    if (!*n)
+        return NULL;
+    return r->n & REV_BIG ? ix->big[r->x].v : &r->x;
+}
+
+const ix_set_t *ix_set_at(const nova_policy_index_t *ix, uint32_t si)
+{
+    return &ix->sets[si];
+}
+
+size_t ix_nsets(const nova_policy_index_t *ix)
+{
+    return ix ? ix->nsets : 0;
+}
+
 /* Position of user in set (or where it would go). */
 static uint32_t set_pos(const ix_set_t *s, uint32_t user, bool *found)
 {
@@ -356,7 +461,7 @@ nova_status nova_policy_index_add(nova_policy_index_t *ix, const nova_policy_tup
             ix->sets_cap = cap;
         }
         si = (uint32_t)ix->nsets;
-        memset(&ix->sets[si], 0, sizeof(ix_set_t));
+        ix->sets[si] = (ix_set_t){.object = oid, .relation = rid};
         if (!u64map_put(&ix->sets_by_key, key, si))
             return NOVA_NOMEM;
         ix->nsets++;
@@ -380,6 +485,10 @@ nova_status nova_policy_index_add(nova_policy_index_t *ix, const nova_policy_tup
         if (!ctx)
             return NOVA_NOMEM;
     }
+    if (!rev_add(ix, uid, si)) {
+        json_decref(ctx);
+        return NOVA_NOMEM;
+    }
     memmove(&s->e[pos + 1], &s->e[pos], (s->n - pos) * sizeof(ix_entry_t));
     s->e[pos] = (ix_entry_t){.user = uid, .cond = cid, .context = ctx};
     s->n++;
@@ -401,6 +510,7 @@ nova_status nova_policy_index_remove(nova_policy_index_t *ix, const char *object
     if (!found)
         return NOVA_NOT_FOUND;
     json_decref(s->e[pos].context);
+    rev_remove(ix, uid, (uint32_t)(s - ix->sets));
     memmove(&s->e[pos], &s->e[pos + 1], (s->n - pos - 1) * sizeof(ix_entry_t));
     s->n--;
     ix->ntuples--;
@@ -416,16 +526,19 @@ size_t nova_policy_index_memory(const nova_policy_index_t *ix)
 {
     if (!ix)
         return 0;
-    size_t b = sizeof(*ix) + ix->pool_cap + ix->str_cap * (2 * sizeof(uint32_t) + 1) +
-               ix->slot_cap * sizeof(uint32_t) +
-               ix->sets_by_key.cap * (sizeof(uint64_t) + sizeof(uint32_t)) +
-               ix->sets_cap * sizeof(ix_set_t) +
-               ix->types.cap * (sizeof(uint64_t) + sizeof(uint32_t)) +
-               ix->objs_cap * sizeof(objlist_t);
+    size_t b =
+        sizeof(*ix) + ix->pool_cap + ix->str_cap * (2 * sizeof(uint32_t) + 1 + sizeof(revlist_t)) +
+        ix->slot_cap * sizeof(uint32_t) +
+        ix->sets_by_key.cap * (sizeof(uint64_t) + sizeof(uint32_t)) +
+        ix->sets_cap * sizeof(ix_set_t) + ix->types.cap * (sizeof(uint64_t) + sizeof(uint32_t)) +
+        ix->objs_cap * sizeof(objlist_t);
     for (size_t i = 0; i < ix->nsets; i++)
         b += ix->sets[i].cap * sizeof(ix_entry_t);
     for (size_t i = 0; i < ix->nobjs; i++)
         b += ix->objs[i].cap * sizeof(uint32_t);
+    b += ix->big_cap * sizeof(revbig_t);
+    for (size_t i = 0; i < ix->nbig; i++)
+        b += ix->big[i].cap * sizeof(uint32_t);
     return b;
 }
 

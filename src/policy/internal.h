@@ -182,10 +182,12 @@ typedef struct ix_entry {
     json_t *context;
 } ix_entry_t;
 
-/* The tuples of (object, relation), user ids ascending. */
+/* The tuples of (object, relation), user ids ascending. A set is never freed before the
+ * index, so its position (a set index) names it for the index's life. */
 typedef struct ix_set {
     ix_entry_t *e;
     uint32_t n, cap;
+    uint32_t object, relation; /* interned ids */
 } ix_set_t;
 
 /* Interned string id for s, or 0 when the index has never seen it. */
@@ -194,6 +196,13 @@ uint32_t ix_lookup(const nova_policy_index_t *ix, const char *s, size_t n);
 const char *ix_string(const nova_policy_index_t *ix, uint32_t id, size_t *len);
 /* The tuples of (object id, relation id), or NULL. */
 const ix_set_t *ix_find(const nova_policy_index_t *ix, uint32_t object, uint32_t relation);
+/* The reverse index: the sets (indices for ix_set_at) holding user id as a tuple's user,
+ * each once, in no particular order; *n is their count (0 and NULL when none). Exact under
+ * add and remove. */
+const uint32_t *ix_user_sets(const nova_policy_index_t *ix, uint32_t user, uint32_t *n);
+/* The set at index si (from ix_user_sets), and how many sets there are. */
+const ix_set_t *ix_set_at(const nova_policy_index_t *ix, uint32_t si);
+size_t ix_nsets(const nova_policy_index_t *ix);
 /* Bit of an interned string: it was written as a tuple's user that is a wildcard or a
  * userset (so a scan for one plain user may skip every other plain user unparsed). */
 #define IX_NOT_PLAIN 2
@@ -202,5 +211,13 @@ bool ix_plain_user(const nova_policy_index_t *ix, uint32_t id);
 /* Calls fn for every known object of the type (objects of tuples, and object parts of users). */
 void ix_objects_of_type(const nova_policy_index_t *ix, const char *type, size_t n,
                         void (*fn)(void *arg, const char *object), void *arg);
+
+/* ---- check ---- */
+
+/* ListObjects by the scan (every known object of the type checked), the reverse expansion's
+ * reference: same contract as nova_policy_list_objects. */
+nova_status pol_list_objects_scan(const nova_policy_query_t *q, const char *type,
+                                  const char *relation, const char *user, json_t **out,
+                                  nova_policy_error_t *err);
 
 #endif
