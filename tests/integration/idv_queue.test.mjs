@@ -6,7 +6,7 @@
 //    await_startup`): one `novad serve` takes requests and runs no worker; two `novad worker`
 //    processes (no HTTP) compete for the jobs of idv-gateway-v2; one is SIGKILLed while it
 //    holds a job, which the broker delivers again to the other. Sync mode works across
-//    processes. `novad worker` without a broker is a configuration error (exit 3).
+//    processes as AMQP RPC (the worker answers the API novad's reply queue). `novad worker` without a broker is a configuration error (exit 3).
 // Either way nothing accepted is lost and no check is billed twice.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -163,6 +163,9 @@ test('RabbitMQ: competing worker processes; one SIGKILLed holding a job, the bro
     const r = await call(api, 'POST', '/v1/verifications', { tok: s.tok, body: { workflow_id: s.wf, mode: 'sync', images: { document_front: docs[0] } } });
     assert.equal(r.status, 201, r.text);
     assert.equal(r.json.status, 'completed');
+    // ... woken by the worker's answer over the broker (AMQP RPC: reply_to + correlation_id),
+    // not by reading the store on a timer
+    assert.match(api.logs(), new RegExp(`verification ${r.json.id}: its worker answered the call`));
     // The broker holds nothing: every message was acknowledged, none dead-lettered.
     const q = spawnSync('bash', [join(ROOT, 'scripts/rabbitmq.sh'), 'ctl', rabbitDir, 'list_queues', '-q', 'name', 'messages'], { encoding: 'utf8' });
     const counts = Object.fromEntries(q.stdout.trim().split('\n').map((l) => l.split(/\s+/)).filter((x) => x.length === 2));

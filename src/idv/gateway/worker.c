@@ -319,6 +319,11 @@ static void *worker_main(void *arg)
             usleep(100000);
         } else {
             nova_queue_ack(c, &m);
+            /* a sync caller waits on this job: tell it the store has the decision */
+            if (m.has_reply && nova_queue_reply(g->queue, &m) != NOVA_OK)
+                nova_log_warn("idv worker: verification %s: the caller could not be answered "
+                              "(it reads the store on its own)",
+                              vid);
         }
         json_decref(msg);
     }
