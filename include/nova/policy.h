@@ -83,6 +83,9 @@ nova_status nova_policy_index_add(nova_policy_index_t *ix, const nova_policy_tup
 /* Removes (object, relation, user); NOVA_NOT_FOUND when absent. */
 nova_status nova_policy_index_remove(nova_policy_index_t *ix, const char *object,
                                      const char *relation, const char *user);
+/* Gives the spare capacity of the index's growable arrays back to the allocator; for after a
+ * bulk load (later adds grow them again). Never fails. */
+void nova_policy_index_shrink(nova_policy_index_t *ix);
 /* Number of tuples held. */
 size_t nova_policy_index_count(const nova_policy_index_t *ix);
 /* Bytes held by the index (strings, tables, entries), for metrics and the bench. */
@@ -131,5 +134,13 @@ typedef struct nova_cel_program nova_cel_program_t;
 nova_status nova_cel_compile(const char *expr, size_t len, nova_cel_program_t **out,
                              nova_policy_error_t *err);
 void nova_cel_free(nova_cel_program_t *p);
+
+/* Evaluates a compiled program with each member of vars (a JSON object) bound by name as a
+ * dynamic value (objects are maps, arrays lists, numbers int or double). NOVA_OK with *result
+ * when the expression gives a bool; NOVA_INVALID with why (at most whylen bytes) when it gives
+ * an error (a missing map key, a type mismatch), reads a variable vars lacks, or is not a bool.
+ * Used outside the relationship engine (the verification gateway's review rules). */
+nova_status nova_cel_eval_json(const nova_cel_program_t *p, const json_t *vars, bool *result,
+                               char *why, size_t whylen);
 
 #endif

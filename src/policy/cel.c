@@ -2429,3 +2429,41 @@ cel_value_t cel_eval(const nova_cel_program_t *p, const cel_binding_t *b, size_t
         v = verr(&c, "condition did not evaluate to a bool (got %s)", kind_name(v.kind));
     return v;
 }
+
+nova_status nova_cel_eval_json(const nova_cel_program_t *p, const json_t *vars, bool *result,
+                               char *why, size_t whylen)
+{
+    enum { MAX_VARS = 16 };
+    cel_binding_t b[MAX_VARS];
+    size_t nb = 0;
+    const char *k;
+    json_t *v;
+    nova_arena_t a;
+    nova_arena_init(&a, 4096);
+    *result = false;
+    if (json_is_object(vars) && json_object_size(vars) > MAX_VARS) {
+        snprintf(why, whylen, "at most %d variables", MAX_VARS);
+        nova_arena_free(&a);
+        return NOVA_INVALID;
+    }
+    json_object_foreach((json_t *)vars, k, v)
+    {
+        b[nb].name = k;
+        b[nb].value = cel_from_json(v, NULL, &a);
+        nb++;
+    }
+    cel_value_t r = cel_eval(p, b, nb, &a);
+    nova_status st = NOVA_INVALID;
+    if (r.kind == CEL_BOOL) {
+        *result = r.b;
+        st = NOVA_OK;
+    } else if (r.kind == CEL_UNKNOWN) {
+        snprintf(why, whylen, "'%.*s' is not defined", (int)r.s.n, r.s.p);
+    } else if (r.kind == CEL_ERROR) {
+        snprintf(why, whylen, "%.*s", (int)r.s.n, r.s.p);
+    } else {
+        snprintf(why, whylen, "the expression is not a bool");
+    }
+    nova_arena_free(&a);
+    return st;
+}

@@ -119,7 +119,8 @@ test('workflows: an invalid one is a 422 naming the field, and nothing is stored
     [{ ...KYC, steps: [{ check: 'ocr' }, { check: 'liveness', config: { mode: 'active' } }] }, '/steps/1/config/mode'],
     // The custom check runs (tests/webhooks/custom_check.test.mjs) but needs its https url.
     [{ ...KYC, steps: [{ check: 'ocr' }, { check: 'custom_webhook', config: { url: 'http://x.example/check' } }] }, '/steps/1/config/url'],
-    [{ ...KYC, review_rules: [{ when: 'steps.mrz.score < 0.5' }] }, '/review_rules/0/when'],
+    // a `when` rule must be CEL (one that is runs: below, and idv_rules_test)
+    [{ ...KYC, review_rules: [{ when: 'steps.(' }] }, '/review_rules/0/when'],
   ];
   for (const [body, field] of cases) {
     const r = await call(nova, 'POST', '/v1/workflows', { tok: aTok, body });
@@ -132,6 +133,9 @@ test('workflows: an invalid one is a 422 naming the field, and nothing is stored
   const nojson = await call(nova, 'POST', '/v1/workflows', { tok: aTok, raw: 'name=x', headers: { 'content-type': 'text/plain' } });
   assert.equal(nojson.status, 415);
   assert.equal((await call(nova, 'GET', '/v1/workflows', { tok: aTok })).json.workflows.length, before);
+  // conditions over step outputs are accepted: the gateway evaluates them (CEL)
+  const when = await call(nova, 'POST', '/v1/workflows', { tok: aTok, body: { ...KYC, review_rules: [{ when: "steps.mrz.score < 0.5 || 'repaired' in steps.mrz.reasons" }] } });
+  assert.equal(when.status, 201, when.text);
 });
 
 test('workflows need workflows:* scopes (an SDK session never holds them)', async () => {

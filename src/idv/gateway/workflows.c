@@ -106,15 +106,6 @@ bool idv_workflow_runnable(const nova_workflow_def_t *def, json_t *definition,
             return false;
         }
     }
-    json_t *rules = json_object_get(definition, "review_rules");
-    for (size_t i = 0; i < json_array_size(rules); i++)
-        if (json_object_get(json_array_get(rules, i), "when")) {
-            snprintf(pb->field, sizeof(pb->field), "/review_rules/%zu/when", i);
-            snprintf(pb->why, sizeof(pb->why),
-                     "conditions over step outputs cannot be evaluated by the gateway yet (the "
-                     "policy engine exposes compilation only): use any_step or score_between");
-            return false;
-        }
     return true;
 }
 
