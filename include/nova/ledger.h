@@ -171,12 +171,18 @@ nova_status nova_ledger_posting_parse(json_t *body, nova_arena_t *a, int64_t now
                                       nova_ledger_posting_t *out, char *field, size_t fieldlen,
                                       char *why, size_t whylen);
 
-/* The same posting in the other direction (every entry's side swapped), amounts scaled to
- * amount when amount is not 0: only for a posting of one debit and one credit (NOVA_INVALID
- * otherwise, or when amount is above the original's). out->id is id; the other members are
- * left empty for the caller. */
+/* The reversal of orig (every entry's side swapped), out->id id; the other members are left
+ * empty for the caller. amount 0: the whole posting, only while nothing of it is reversed
+ * (before == 0). Otherwise the units (before, before + amount] of orig's total T (its debits,
+ * one currency): each side's legs take their shares of those units proportionally by
+ * sequential D'Hondt over the units (unit k of a leg of amount a ranks at k / a, ties to the
+ * earlier leg), so a leg's cumulative share never falls as reversals add up, every side sums
+ * to amount exactly, and at T every leg is reversed in full and no further; legs whose share
+ * is zero are left out. A posting of one debit and one credit reverses amount on both.
+ * NOVA_TOO_LARGE when before + amount exceeds T (or a whole reversal after a partial one);
+ * NOVA_INVALID for a bad id, or a partial reversal of a posting in several currencies. */
 nova_status nova_ledger_posting_reverse(const nova_ledger_posting_t *orig, const char *id,
-                                        int64_t amount, nova_ledger_posting_t *out);
+                                        int64_t before, int64_t amount, nova_ledger_posting_t *out);
 
 /* Sums of one posting's entries per account, for locking and checking. Accounts are sorted
  * by id (the order every writer locks them in, so two postings never deadlock). */

@@ -149,6 +149,9 @@ typedef struct nova_ledger_write {
     /* Limits to enforce (NULL: none, as for reversals, which correct rather than move). */
     nova_ledger_limit_fn limits;
     const char (*periods)[16]; /* with limits: the usage keys of now (nova_ledger_periods) */
+    /* Reversal: the original's reversed total this reversal's legs were computed from; the
+     * write applies only while it still is (compare-and-set), else out->stale. */
+    int64_t parent_reversed;
 } nova_ledger_write_t;
 
 /* Extra refusals the store finds (beside those of nova_ledger_check). */
@@ -161,6 +164,8 @@ typedef struct nova_ledger_outcome {
     const char *refused_account;  /* the account a refusal is about */
     nova_ledger_limit_kind limit; /* NOVA_LEDGER_LIMIT_EXCEEDED: which */
     const char *audit_id;
+    bool stale; /* NOVA_UNAVAILABLE: a reversal's original moved since parent_reversed (another
+                   reversal came first); nothing written: compute it again */
 } nova_ledger_outcome_t;
 
 /* Writes a posting (or a hold when posting->pending, or a reversal). Results:

@@ -732,16 +732,40 @@ static const char *refusal_detail(nova_ledger_refusal why)
 }
 
 /* Writes p (kind, parent) and answers: 201, a replay, 409 naming what differs, or a
- * recorded 422 refusal. */
-static void write_posting(nova_req_t *r, nova_store_t *s, const nova_ledger_posting_t *p,
-                          const char *kind, const char *parent, int64_t parent_units)
+ * recorded 422 refusal. A reversal (parent) applies only while the original's reversed total
+ * is still parent_reversed: false when it moved meanwhile, with nothing written or answered
+ * (the caller computes the reversal again). */
+/* A reversal's reply shows the legs it moved (its request names only an amount): the request
+ * with "entries" added, in ar; the request itself when that fails. */
+static const char *with_entries(nova_arena_t *ar, const nova_ledger_posting_t *p)
+{
+    json_t *o = json_loads(p->canonical, 0, NULL), *es = json_array();
+    for (size_t i = 0; o && es && i < p->n; i++) {
+        const nova_ledger_entry_t *e = &p->entries[i];
+        json_array_append_new(es, json_pack("{s:s,s:s,s:o}", "account", e->account, "direction",
+                                            e->credit ? "credit" : "debit", "amount",
+                                            amount_or_null(e->currency, e->amount)));
+    }
+    char *t = NULL;
+    if (o && es && json_object_set(o, "entries", es) == 0)
+        t = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(es);
+    json_decref(o);
+    const char *c = t ? nova_arena_strdup(ar, t) : NULL;
+    free(t);
+    return c ? c : p->canonical;
+}
+
+static bool write_posting(nova_req_t *r, nova_store_t *s, const nova_ledger_posting_t *p,
+                          const char *kind, const char *parent, int64_t parent_units,
+                          int64_t parent_reversed)
 {
     const char *tenant = r->principal->tenant_id;
     nova_ledger_account_delta_t deltas[NOVA_LEDGER_MAX_ENTRIES];
     size_t nd = 0;
     if (nova_ledger_posting_deltas(p, deltas, &nd) != NOVA_OK) {
         invalid(r, "/entries", "an account appears with two currencies");
-        return;
+        return true;
     }
     int64_t total = 0;
     for (size_t i = 0; i < p->n; i++)
@@ -750,7 +774,7 @@ static void write_posting(nova_req_t *r, nova_store_t *s, const nova_ledger_post
     char periods[3][16];
     nova_ledger_periods(now, periods);
     bool limited = strcmp(kind, "posting") == 0;
-    posting_view view = {p->canonical,
+    posting_view view = {parent ? with_entries(&r->arena, p) : p->canonical,
                          kind,
                          p->pending ? "pending" : "posted",
                          parent,
@@ -773,7 +797,8 @@ static void write_posting(nova_req_t *r, nova_store_t *s, const nova_ledger_post
                              &view,
                              false,
                              limited ? limit_account : NULL,
-                             periods};
+                             periods,
+                             parent_reversed};
     nova_audit_entry_t e;
     json_t *attrs =
         json_pack("{s:s,s:i,s:b}", "kind", kind, "entries", (int)p->n, "pending", p->pending);
@@ -784,9 +809,11 @@ static void write_posting(nova_req_t *r, nova_store_t *s, const nova_ledger_post
     if (!audit_make(r, &e, tenant,
                     strcmp(kind, "reversal") ? "ledger.posting.create" : "ledger.posting.reverse",
                     "posting", p->id, attrs))
-        return;
+        return true;
     nova_ledger_outcome_t out;
     nova_status st = nova_store_ledger_post(s, &r->arena, tenant, &w, &e, &out);
+    if (st == NOVA_UNAVAILABLE && out.stale)
+        return false;
     if (st == NOVA_FORBIDDEN) {
         const char *code = nova_ledger_refusal_code(out.refusal);
         const char *field = out.refusal == NOVA_LEDGER_OVER_REVERSAL
@@ -806,10 +833,10 @@ static void write_posting(nova_req_t *r, nova_store_t *s, const nova_ledger_post
         if (problem == NULL ||
             !audit_make(r, &fe, tenant, "ledger.posting.refuse", "posting", p->id,
                         json_pack("{s:s,s:s}", "kind", kind, "code", code)))
-            return;
+            return true;
         st = nova_store_ledger_refuse(s, &r->arena, tenant, &w, 422, problem, &fe, &out);
         if (st == NOVA_OK && !out.replayed)
-            return; /* the problem written above is the reply */
+            return true; /* the problem written above is the reply */
     }
     if (st == NOVA_CONFLICT) {
         const char *diff = nova_ledger_posting_diff(&r->arena, out.differs, p->canonical);
@@ -817,13 +844,14 @@ static void write_posting(nova_req_t *r, nova_store_t *s, const nova_ledger_post
             &r->arena, "this id was used with another body; members that differ: %s",
             diff[0] ? diff : "(the request the id was first used for)");
         nova_resp_problem(r, 409, "idempotency_conflict", "Conflict", d);
-        return;
+        return true;
     }
     if (st) {
         api_unavailable(r, st);
-        return;
+        return true;
     }
     reply_text(r, out.http_status, out.result, out.replayed);
+    return true;
 }
 
 static void postings_create(nova_req_t *r, void *ud)
@@ -852,7 +880,7 @@ static void postings_create(nova_req_t *r, void *ud)
     if (s == NULL)
         return;
     sweep_due(s);
-    write_posting(r, s, p, "posting", NULL, 0);
+    write_posting(r, s, p, "posting", NULL, 0, 0);
 }
 
 static const char *const batch_members[] = {"postings", NULL};
@@ -949,7 +977,8 @@ static void postings_batch(nova_req_t *r, void *ud)
                                      &views[i],
                                      false,
                                      limit_account,
-                                     periods};
+                                     periods,
+                                     0};
     }
     json_decref(body);
     if (r->status)
@@ -1182,6 +1211,8 @@ static void postings_reverse(nova_req_t *r, void *ud)
     json_object_set_new(body, "reverses", json_string(r->params[0]));
     char *canon = r->status ? NULL : json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT);
     const char *rid = r->status ? NULL : nova_arena_strdup(&r->arena, json_string_value(id));
+    /* reason points into body: copied before body goes. */
+    reason = r->status || !reason ? NULL : nova_arena_strdup(&r->arena, reason);
     json_decref(body);
     if (r->status)
         return;
@@ -1190,51 +1221,74 @@ static void postings_reverse(nova_req_t *r, void *ud)
         return;
     }
     nova_store_t *s = api_store(r, api);
-    nova_ledger_posting_row_t row;
-    if (s == NULL || !get_posting(r, s, r->params[0], &row)) {
-        free(canon);
-        return;
-    }
     nova_ledger_posting_t *orig = nova_arena_alloc(&r->arena, sizeof(*orig));
     nova_ledger_posting_t *rev = nova_arena_alloc(&r->arena, sizeof(*rev));
-    json_t *oj = json_loads(row.request, 0, NULL);
-    char field[96], fwhy[256];
-    bool reversible = strcmp(row.kind, "posting") == 0 && strcmp(row.state, "posted") == 0 &&
-                      row.expires_at == 0 && row.posted_amount == 0 && orig && rev && oj &&
-                      nova_ledger_posting_parse(oj, &r->arena, row.created_at, orig, field,
-                                                sizeof(field), fwhy, sizeof(fwhy)) == NOVA_OK &&
-                      !orig->pending;
-    json_decref(oj);
-    if (!reversible) {
-        free(canon);
-        nova_resp_problem(r, 422, "not_reversible", "Unprocessable Content",
-                          "only a posted single-phase posting can be reversed (a hold is voided; "
-                          "a reversal is not reversed)");
-        return;
-    }
-    if (amount && strcmp(cur, orig->entries[0].currency) != 0) {
-        free(canon);
-        invalid(r, "/amount/currency", "the original posting's currency");
-        return;
-    }
-    if (nova_ledger_posting_reverse(orig, rid, amount, rev) != NOVA_OK) {
-        free(canon);
-        invalid(r, "/amount",
-                amount > orig->entries[0].amount
-                    ? "more than the original posting"
-                    : "a partial reversal needs an original of one debit and one credit");
-        return;
-    }
-    rev->canonical = nova_arena_strdup(&r->arena, canon ? canon : "{}");
+    const char *rcanon = nova_arena_strdup(&r->arena, canon ? canon : "{}");
     free(canon);
-    rev->description = reason;
-    rev->purpose = "reversal";
-    uint8_t d[32];
-    nova_sha256(rev->canonical, strlen(rev->canonical), d);
-    for (int b = 0; b < 32; b++)
-        snprintf(rev->digest + 2 * b, 3, "%02x", d[b]);
-    int64_t units = amount ? amount : row.amount_total;
-    write_posting(r, s, rev, "reversal", row.id, units);
+    if (s == NULL || orig == NULL || rev == NULL || rcanon == NULL)
+        return;
+    /* Computed from the original's reversed total as read, and written only while it still is
+     * that; a reversal that lost a race to another computes again. */
+    for (int attempt = 0; attempt < 16; attempt++) {
+        nova_ledger_posting_row_t row;
+        if (!get_posting(r, s, r->params[0], &row))
+            return;
+        json_t *oj = json_loads(row.request, 0, NULL);
+        char field[96], fwhy[256];
+        /* A posted posting, or a hold once posted (what it posted: the whole, or the posted
+         * part of a hold of one debit and one credit on each leg); not a pending, voided or
+         * expired hold, not a refused posting, not a reversal. */
+        bool reversible = strcmp(row.kind, "posting") == 0 && strcmp(row.state, "posted") == 0 &&
+                          oj &&
+                          nova_ledger_posting_parse(oj, &r->arena, row.created_at, orig, field,
+                                                    sizeof(field), fwhy, sizeof(fwhy)) == NOVA_OK;
+        json_decref(oj);
+        if (!reversible) {
+            nova_resp_problem(r, 422, "not_reversible", "Unprocessable Content",
+                              "only a posted posting (or a posted hold) can be reversed (a "
+                              "pending hold is voided; a reversal is not reversed)");
+            return;
+        }
+        int64_t base = row.amount_total;
+        if (orig->pending) {
+            base = row.posted_amount;
+            if (row.posted_amount < row.amount_total)
+                for (size_t k = 0; k < orig->n; k++)
+                    orig->entries[k].amount = row.posted_amount;
+            orig->pending = false;
+        }
+        if (amount && strcmp(cur, orig->entries[0].currency) != 0) {
+            invalid(r, "/amount/currency", "the original posting's currency");
+            return;
+        }
+        nova_status st = nova_ledger_posting_reverse(orig, rid, row.reversed, amount, rev);
+        if (st == NOVA_INVALID) {
+            invalid(r, "/amount", "a partial reversal needs an original in one currency");
+            return;
+        }
+        if (st == NOVA_TOO_LARGE) {
+            /* More than what is left: the store refuses it (and records the refusal, so the
+             * id keeps failing the same way) on the original's row. */
+            st = nova_ledger_posting_reverse(orig, rid, 0, 0, rev);
+            if (st != NOVA_OK) {
+                api_unavailable(r, NOVA_INTERNAL);
+                return;
+            }
+        }
+        rev->canonical = rcanon;
+        rev->description = reason;
+        rev->purpose = "reversal";
+        uint8_t d[32];
+        nova_sha256(rev->canonical, strlen(rev->canonical), d);
+        for (int b = 0; b < 32; b++)
+            snprintf(rev->digest + 2 * b, 3, "%02x", d[b]);
+        int64_t units = amount ? amount : base;
+        if (write_posting(r, s, rev, "reversal", row.id, units, row.reversed))
+            return;
+    }
+    nova_resp_header(r, "Retry-After", "1");
+    nova_resp_problem(r, 503, "reversal_contended", "Service Unavailable",
+                      "other reversals of this posting kept coming first; try again");
 }
 
 /* ---- limits (tenant configuration) ---- */
@@ -1800,8 +1854,9 @@ static nova_status accrual_post(nova_store_t *s, nova_arena_t *ar, const nova_au
     if (st != NOVA_OK)
         return st;
     posting_view view = {p->canonical, "posting", "posted", NULL, by->id, now, 0, 0};
-    nova_ledger_write_t w = {p,   deltas, nd,   "posting",      NULL,  0,     amount, by->id,
-                             now, check,  &now, render_posting, &view, false, NULL,   NULL};
+    nova_ledger_write_t w = {p,      deltas, nd,   "posting", NULL, 0,
+                             amount, by->id, now,  check,     &now, render_posting,
+                             &view,  false,  NULL, NULL,      0};
     nova_audit_entry_t e;
     st = nova_audit_entry_make(&e, ar, by, tenant, "ledger.posting.create", "posting", id,
                                json_pack("{s:s,s:s}", "kind", "posting", "purpose", purpose));

@@ -205,24 +205,84 @@ nova_status nova_ledger_posting_parse(json_t *body, nova_arena_t *a, int64_t now
     return NOVA_OK;
 }
 
+/* Rank (1-based) of unit k of leg j among the units of legs a[0..n) ordered by (k / a[i], i):
+ * 1 + the units of every leg ranked before it. Unit m of leg i ranks before when
+ * m / a[i] < k / a[j], i.e. m < k a[i] / a[j], or equal to it with i < j. */
+static __int128 unit_rank(const int64_t *a, size_t n, size_t j, int64_t k)
+{
+    __int128 rank = k; /* the leg's own units 1..k-1, and this one */
+    for (size_t i = 0; i < n; i++) {
+        if (i == j)
+            continue;
+        __int128 x = (__int128)k * a[i];
+        rank += (x - 1) / a[j];
+        if (i < j && x % a[j] == 0)
+            rank += 1;
+    }
+    return rank;
+}
+
+/* How many of the first r units go to leg j: the largest k <= a[j] whose rank is <= r. */
+static int64_t leg_share(const int64_t *a, size_t n, size_t j, int64_t r)
+{
+    int64_t lo = 0, hi = a[j];
+    while (lo < hi) {
+        int64_t k = lo + (hi - lo + 1) / 2;
+        if (unit_rank(a, n, j, k) <= r)
+            lo = k;
+        else
+            hi = k - 1;
+    }
+    return lo;
+}
+
 nova_status nova_ledger_posting_reverse(const nova_ledger_posting_t *orig, const char *id,
-                                        int64_t amount, nova_ledger_posting_t *out)
+                                        int64_t before, int64_t amount, nova_ledger_posting_t *out)
 {
     memset(out, 0, sizeof(*out));
-    if (orig->n < 2 || !nova_ledger_id_valid(id))
+    if (orig->n < 2 || orig->n > NOVA_LEDGER_MAX_ENTRIES || !nova_ledger_id_valid(id) ||
+        amount < 0 || before < 0)
         return NOVA_INVALID;
-    if (amount != 0) {
-        if (orig->n != 2 || orig->entries[0].credit == orig->entries[1].credit || amount < 0 ||
-            amount > orig->entries[0].amount)
-            return NOVA_INVALID;
-    }
     out->id = id;
-    out->n = orig->n;
+    if (amount == 0) {
+        if (before != 0)
+            return NOVA_TOO_LARGE;
+        out->n = orig->n;
+        for (size_t i = 0; i < orig->n; i++) {
+            out->entries[i] = orig->entries[i];
+            out->entries[i].credit = !orig->entries[i].credit;
+        }
+        return NOVA_OK;
+    }
+    int64_t total = 0;
     for (size_t i = 0; i < orig->n; i++) {
-        out->entries[i] = orig->entries[i];
-        out->entries[i].credit = !orig->entries[i].credit;
-        if (amount != 0)
-            out->entries[i].amount = amount;
+        if (strcmp(orig->entries[i].currency, orig->entries[0].currency) != 0 ||
+            orig->entries[i].amount <= 0)
+            return NOVA_INVALID;
+        total += orig->entries[i].credit ? 0 : orig->entries[i].amount;
+    }
+    if (amount > total || before > total - amount)
+        return NOVA_TOO_LARGE;
+    /* Each side's legs share the units; the reversal keeps the original's order of legs. */
+    int64_t part[NOVA_LEDGER_MAX_ENTRIES];
+    for (int side = 0; side < 2; side++) {
+        int64_t a[NOVA_LEDGER_MAX_ENTRIES];
+        size_t idx[NOVA_LEDGER_MAX_ENTRIES], n = 0;
+        for (size_t i = 0; i < orig->n; i++)
+            if (orig->entries[i].credit == (side == 1)) {
+                idx[n] = i;
+                a[n++] = orig->entries[i].amount;
+            }
+        for (size_t j = 0; j < n; j++)
+            part[idx[j]] = leg_share(a, n, j, before + amount) - leg_share(a, n, j, before);
+    }
+    for (size_t i = 0; i < orig->n; i++) {
+        if (part[i] == 0)
+            continue;
+        out->entries[out->n] = orig->entries[i];
+        out->entries[out->n].credit = !orig->entries[i].credit;
+        out->entries[out->n].amount = part[i];
+        out->n++;
     }
     return NOVA_OK;
 }

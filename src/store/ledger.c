@@ -150,8 +150,8 @@ static const nova_sql_t Q_LP_RESOLVE = {
 static const nova_sql_t Q_LP_REVERSE = {
     NOVA_Q_LP_REVERSE, "ledger posting reverse",
     "UPDATE ledger_postings SET reversed = reversed + ? WHERE tenant_id = ? AND id = ? "
-    "AND state = 'posted' AND kind = 'posting' AND expires_at = 0 AND posted_amount = 0 "
-    "AND reversed + ? <= amount_total",
+    "AND state = 'posted' AND kind = 'posting' AND reversed = ? AND reversed + ? <= "
+    "CASE WHEN posted_amount > 0 THEN posted_amount ELSE amount_total END",
     NULL};
 static const nova_sql_t Q_LP_DUE = {
     NOVA_Q_LP_DUE, "ledger holds due",
@@ -707,9 +707,18 @@ static nova_status post_in_tx(nova_store_t *s, nova_arena_t *ar, const char *ten
     if (st == NOVA_OK && w->parent_id) {
         int64_t changed = 0;
         nova_sql_param_t rp[] = {NOVA_SQL_P_INT(w->parent_units), NOVA_SQL_P_TEXT(tenant_id),
-                                 NOVA_SQL_P_TEXT(w->parent_id), NOVA_SQL_P_INT(w->parent_units)};
-        st = nova_store_exec_q(s, &Q_LP_REVERSE, NULL, rp, 4, &changed);
-        if (st == NOVA_OK && changed != 1) {
+                                 NOVA_SQL_P_TEXT(w->parent_id), NOVA_SQL_P_INT(w->parent_reversed),
+                                 NOVA_SQL_P_INT(w->parent_units)};
+        st = nova_store_exec_q(s, &Q_LP_REVERSE, NULL, rp, 5, &changed);
+        /* Not applied: either the original's reversed total moved (another reversal came
+         * first: the caller computes again) or this one would exceed what was posted. */
+        nova_ledger_posting_row_t parent;
+        if (st == NOVA_OK && changed != 1)
+            st = nova_store_ledger_posting_get(s, ar, tenant_id, w->parent_id, &parent);
+        if (st == NOVA_OK && changed != 1 && parent.reversed != w->parent_reversed) {
+            out->stale = true;
+            st = NOVA_UNAVAILABLE;
+        } else if (st == NOVA_OK && changed != 1) {
             out->refusal = NOVA_LEDGER_OVER_REVERSAL;
             out->refused_account = "";
             st = NOVA_FORBIDDEN;

@@ -291,6 +291,67 @@ test('reversals: a new posting linked to the original, partial, never more than 
   assert.equal((await call(nova, 'POST', `/v1/core/postings/nope/reverse`, { tok, body: { id: uid('rev') } })).status, 404);
 });
 
+test('reversals of multi-leg postings (proportional by leg) and of posted holds', async () => {
+  const { treasury, wallet } = await funded(nova, '100.00');
+  const merchant = await account(nova, { type: 'merchant' });
+  const fees = await account(nova, { type: 'fees' });
+  const pay = { id: uid('pay'), entries: [entry(wallet, 'debit', '10.00'), entry(merchant, 'credit', '9.70'), entry(fees, 'credit', '0.30')] };
+  assert.equal((await post(nova, pay)).status, 201);
+  const rev = (id, body) => call(nova, 'POST', `/v1/core/postings/${id}/reverse`, { tok, body: { id: uid('rev'), ...body } });
+  const legs = (r) => r.json.entries.map((e) => [e.account, e.direction, e.amount.value]);
+  // Half: 5.00 back to the payer, 4.85 and 0.15 taken back in proportion.
+  let r = await rev(pay.id, { amount: KES('5.00') });
+  assert.equal(r.status, 201, r.text);
+  assert.deepEqual(legs(r), [[wallet, 'credit', '5.00'], [merchant, 'debit', '4.85'], [fees, 'debit', '0.15']]);
+  // One cent comes from the larger leg only; the rest later takes each leg exactly to zero.
+  r = await rev(pay.id, { amount: KES('0.01') });
+  assert.deepEqual(legs(r), [[wallet, 'credit', '0.01'], [merchant, 'debit', '0.01']]);
+  r = await rev(pay.id, { amount: KES('4.99') });
+  assert.equal(r.status, 201, r.text);
+  assert.deepEqual(legs(r), [[wallet, 'credit', '4.99'], [merchant, 'debit', '4.84'], [fees, 'debit', '0.15']]);
+  assert.deepEqual([(await balances(nova, wallet)).ledger, (await balances(nova, merchant)).ledger, (await balances(nova, fees)).ledger], [KES('100.00'), KES('0.00'), KES('0.00')]);
+  assert.equal((await call(nova, 'GET', '/v1/core/postings/' + pay.id, { tok })).json.reversed.value, '10.00');
+  assert.equal((await rev(pay.id, { amount: KES('0.01') })).json.code, 'reversal_exceeds_original');
+  // Concurrent partial reversals of a five-leg posting: exactly its total goes back, each
+  // leg to zero, never past it.
+  const a1 = await account(nova, {}), a2 = await account(nova, {}), a3 = await account(nova, {});
+  const split = { id: uid('split'), entries: [entry(treasury, 'debit', '3.00'), entry(treasury, 'debit', '2.00'), entry(a1, 'credit', '2.00'), entry(a2, 'credit', '2.00'), entry(a3, 'credit', '1.00')] };
+  assert.equal((await post(nova, split)).status, 201);
+  const many = await Promise.all(Array.from({ length: 8 }, () => rev(split.id, { amount: KES('1.00') })));
+  assert.equal(many.filter((x) => x.status === 201).length, 5, many.map((x) => x.text).join('\n'));
+  for (const x of many.filter((y) => y.status !== 201)) assert.equal(x.json.code, 'reversal_exceeds_original', x.text);
+  for (const id of [a1, a2, a3]) assert.deepEqual((await balances(nova, id)).ledger, KES('0.00'));
+  // Several currencies: whole only.
+  const u1 = await account(nova, { type: 'treasury', currency: 'UGX' }), u2 = await account(nova, { currency: 'UGX' });
+  const fx = { id: uid('fx'), entries: [entry(treasury, 'debit', '1.00'), entry(a1, 'credit', '1.00'), { account: u1, direction: 'debit', amount: { currency: 'UGX', value: '300' } }, { account: u2, direction: 'credit', amount: { currency: 'UGX', value: '300' } }] };
+  assert.equal((await post(nova, fx)).status, 201);
+  r = await rev(fx.id, { amount: KES('0.50') });
+  assert.equal(r.status, 422);
+  assert.ok(r.json.detail.startsWith('/amount:'), r.text);
+  assert.equal((await rev(fx.id, {})).status, 201);
+  // A hold posted in part reverses what it posted, no more; a pending or voided hold does not.
+  const hold = { id: uid('hold'), pending: true, entries: [entry(wallet, 'debit', '60.00'), entry(treasury, 'credit', '60.00')] };
+  assert.equal((await post(nova, hold)).status, 201);
+  assert.equal((await rev(hold.id, {})).json.code, 'not_reversible');
+  assert.equal((await call(nova, 'POST', `/v1/core/postings/${hold.id}/post`, { tok, body: { amount: KES('45.00') } })).status, 200);
+  assert.deepEqual((await balances(nova, wallet)).ledger, KES('55.00'));
+  assert.equal((await rev(hold.id, { amount: KES('45.01') })).json.code, 'reversal_exceeds_original');
+  r = await rev(hold.id, { amount: KES('5.00') });
+  assert.deepEqual(legs(r), [[wallet, 'credit', '5.00'], [treasury, 'debit', '5.00']]);
+  assert.equal((await rev(hold.id, {})).json.code, 'reversal_exceeds_original'); // whole after part
+  assert.equal((await rev(hold.id, { amount: KES('40.00') })).status, 201);
+  assert.deepEqual((await balances(nova, wallet)).ledger, KES('100.00'));
+  const whole = { id: uid('hold'), pending: true, entries: [entry(wallet, 'debit', '20.00'), entry(treasury, 'credit', '20.00')] };
+  assert.equal((await post(nova, whole)).status, 201);
+  assert.equal((await call(nova, 'POST', `/v1/core/postings/${whole.id}/post`, { tok })).status, 200);
+  assert.equal((await rev(whole.id, {})).status, 201);
+  assert.deepEqual((await balances(nova, wallet)).ledger, KES('100.00'));
+  const voided = { id: uid('hold'), pending: true, entries: [entry(wallet, 'debit', '1.00'), entry(treasury, 'credit', '1.00')] };
+  assert.equal((await post(nova, voided)).status, 201);
+  assert.equal((await call(nova, 'POST', `/v1/core/postings/${voided.id}/void`, { tok })).status, 200);
+  assert.equal((await rev(voided.id, {})).json.code, 'not_reversible');
+});
+
 test('account postings: the entries of an account in order, in cursor pages', async () => {
   const { treasury, wallet } = await funded(nova, '10.00');
   for (let i = 1; i <= 4; i++)
@@ -710,7 +771,7 @@ test('model: a seeded random workload from 2 novad processes and 16 clients matc
           const r = await post(n, body);
           assert.equal(r.status, 201, r.text);
           model.get(treasury).dp += v; model.get(w).cp += v;
-          acked.push(body.id); postings.push({ id: body.id, from: treasury, to: w, v });
+          acked.push(body.id); postings.push({ id: body.id, legs: [[treasury, 'debit', v], [w, 'credit', v]] });
         } else if (kind < 0.55) { // pay between wallets with a fee to the hot account
           const from = pick(wallets), to = pick(wallets), v = 1 + Math.floor(rnd() * 3000), fee = 1 + Math.floor(rnd() * 50);
           const body = { id: `m${seed}-${s}`, entries: [entry(from, 'debit', cents(v + fee)), entry(to, 'credit', cents(v)), entry(hot, 'credit', cents(fee))] };
@@ -721,7 +782,7 @@ test('model: a seeded random workload from 2 novad processes and 16 clients matc
             const a = model.get(from);
             a.dp += v + fee; model.get(to).cp += v; model.get(hot).cp += fee;
             acked.push(body.id);
-            if (from !== to) postings.push({ id: body.id, from, to, v, fee });
+            postings.push({ id: body.id, legs: [[from, 'debit', v + fee], [to, 'credit', v], [hot, 'credit', fee]] });
           } else {
             assert.equal(r.status, 422, r.text);
             assert.equal(r.json.code, 'insufficient_funds');
@@ -740,13 +801,26 @@ test('model: a seeded random workload from 2 novad processes and 16 clients matc
           assert.equal(r.status, 200, r.text);
           const a = model.get(h.from), t = model.get(treasury);
           a.dpend -= h.v; t.cpend -= h.v;
-          if (doPost) { a.dp += part; t.cp += part; }
-        } else if (kind < 0.93 && postings.length) { // reverse an earlier payment in full
+          if (doPost) { a.dp += part; t.cp += part; postings.push({ id: h.id, legs: [[h.from, 'debit', part], [treasury, 'credit', part]] }); }
+        } else if (kind < 0.93 && postings.length) { // reverse an earlier posting (or posted hold), whole or in part
           const p = pick(postings);
-          const r = await call(n, 'POST', `/v1/core/postings/${p.id}/reverse`, { tok: toks.get(n), body: { id: `r${seed}-${s}` } });
+          const total = p.legs.filter((l) => l[1] === 'debit').reduce((x, l) => x + l[2], 0);
+          const part = rnd() < 0.5 ? 0 : 1 + Math.floor(rnd() * total);
+          const r = await call(n, 'POST', `/v1/core/postings/${p.id}/reverse`, { tok: toks.get(n), body: part ? { id: `r${seed}-${s}`, amount: KES(cents(part)) } : { id: `r${seed}-${s}` } });
           if (r.status === 201) {
-            const fee = p.fee || 0;
-            model.get(p.from).cp += p.v + fee; model.get(p.to).dp += p.v; model.get(hot).dp += fee;
+            // Balanced, of the amount asked, each leg the original's side swapped and its
+            // cumulative reversal never past the leg; the model moves by the legs moved.
+            p.done = p.done || p.legs.map(() => 0);
+            let d = 0, c = 0;
+            for (const e of r.json.entries) {
+              const v = Math.round(Number(e.amount.value) * 100);
+              const k = p.legs.findIndex((l, i) => l[0] === e.account && l[1] !== e.direction && p.done[i] + v <= l[2]);
+              assert.ok(k >= 0, `${p.id}: leg ${JSON.stringify(e)} of ${JSON.stringify(p)}`);
+              p.done[k] += v;
+              if (e.direction === 'debit') { d += v; model.get(e.account).dp += v; } else { c += v; model.get(e.account).cp += v; }
+            }
+            assert.equal(d, c);
+            assert.equal(d, part || total);
             acked.push(`r${seed}-${s}`);
           } else {
             assert.equal(r.status, 422, r.text);

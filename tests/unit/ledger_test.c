@@ -381,19 +381,104 @@ static void test_reverse_and_diff(void **state)
     const char *body = "{\"id\":\"p1\",\"entries\":[" E("w", "debit", "KES", "10.00") "," E(
         "f", "credit", "KES", "10.00") "],\"purpose\":\"cashin\"}";
     assert_int_equal(parse(body, &a, &p, field, why), NOVA_OK);
-    assert_int_equal(nova_ledger_posting_reverse(&p, "r1", 0, &r), NOVA_OK);
+    assert_int_equal(nova_ledger_posting_reverse(&p, "r1", 0, 0, &r), NOVA_OK);
     assert_string_equal(r.id, "r1");
     assert_true(r.entries[0].credit);
     assert_false(r.entries[1].credit);
     assert_int_equal(r.entries[0].amount, 1000);
-    assert_int_equal(nova_ledger_posting_reverse(&p, "r1", 400, &r), NOVA_OK);
+    assert_int_equal(nova_ledger_posting_reverse(&p, "r1", 0, 400, &r), NOVA_OK);
+    assert_int_equal(r.n, 2);
+    assert_int_equal(r.entries[0].amount, 400);
     assert_int_equal(r.entries[1].amount, 400);
-    assert_int_equal(nova_ledger_posting_reverse(&p, "r1", 1001, &r), NOVA_INVALID);
-    assert_int_equal(nova_ledger_posting_reverse(&p, "r 1", 0, &r), NOVA_INVALID);
-
+    assert_int_equal(nova_ledger_posting_reverse(&p, "r1", 600, 400, &r), NOVA_OK);
+    assert_int_equal(nova_ledger_posting_reverse(&p, "r1", 601, 400, &r), NOVA_TOO_LARGE);
+    assert_int_equal(nova_ledger_posting_reverse(&p, "r1", 0, 1001, &r), NOVA_TOO_LARGE);
+    assert_int_equal(nova_ledger_posting_reverse(&p, "r1", 1, 0, &r), NOVA_TOO_LARGE);
+    assert_int_equal(nova_ledger_posting_reverse(&p, "r 1", 0, 0, &r), NOVA_INVALID);
     const char *c1 = p.canonical;
+
+    /* Three legs: a payment of 10.00 with a 0.30 fee. Half of it reverses 5.00 to the payer
+     * and takes back 4.85 and 0.15, exactly in proportion. */
+    const char *fee = "{\"id\":\"p2\",\"entries\":[" E("w", "debit", "KES", "10.00") "," E(
+        "m", "credit", "KES", "9.70") "," E("f", "credit", "KES", "0.30") "]}";
+    assert_int_equal(parse(fee, &a, &p, field, why), NOVA_OK);
+    assert_int_equal(nova_ledger_posting_reverse(&p, "r2", 0, 500, &r), NOVA_OK);
+    assert_int_equal(r.n, 3);
+    assert_string_equal(r.entries[0].account, "w");
+    assert_true(r.entries[0].credit);
+    assert_int_equal(r.entries[0].amount, 500);
+    assert_string_equal(r.entries[1].account, "m");
+    assert_false(r.entries[1].credit);
+    assert_int_equal(r.entries[1].amount, 485);
+    assert_string_equal(r.entries[2].account, "f");
+    assert_int_equal(r.entries[2].amount, 15);
+    /* One cent goes to the larger leg; the fee leg's first cent waits for its turn. */
+    assert_int_equal(nova_ledger_posting_reverse(&p, "r2", 0, 1, &r), NOVA_OK);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.entries[1].account, "m");
+    assert_int_equal(r.entries[1].amount, 1);
+
+    /* Cent by cent and in uneven steps, over many seeded leg shapes: each step balances, no
+     * leg's cumulative reversal ever falls or passes its amount, and the whole amount
+     * reverses every leg exactly. */
+    uint32_t seed = 12345;
+    for (int shape = 0; shape < 200; shape++) {
+        nova_ledger_posting_t o;
+        memset(&o, 0, sizeof(o));
+        o.id = "shape";
+        size_t nd = 1 + (seed = seed * 1103515245u + 12345u) % 4;
+        size_t nc = 1 + (seed = seed * 1103515245u + 12345u) % 5;
+        int64_t tot = 0, ctot = 0;
+        static const char *const names[] = {"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8"};
+        int64_t legs[9];
+        for (size_t i = 0; i < nc; i++) {
+            legs[i] = 1 + (seed = seed * 1103515245u + 12345u) % (shape < 100 ? 7 : 5000);
+            ctot += legs[i];
+        }
+        if ((int64_t)nd > ctot)
+            nd = (size_t)ctot;
+        for (size_t i = 0; i < nd; i++) {
+            legs[nc + i] = i + 1 < nd ? 1 + (ctot - (int64_t)nd) / (int64_t)(2 * nd) : ctot - tot;
+            tot += legs[nc + i];
+        }
+        for (size_t i = 0; i < nc + nd; i++)
+            o.entries[o.n++] = (nova_ledger_entry_t){names[i], i < nc, "KES", legs[i]};
+        int64_t done[9] = {0}, before = 0;
+        while (before < tot) {
+            int64_t step = 1 + (seed = seed * 1103515245u + 12345u) % (shape % 2 ? 1 : 97);
+            if (step > tot - before)
+                step = tot - before;
+            assert_int_equal(nova_ledger_posting_reverse(&o, "x", before, step, &r), NOVA_OK);
+            int64_t dsum = 0, csum = 0;
+            for (size_t k = 0; k < r.n; k++) {
+                size_t leg = (size_t)(r.entries[k].account[1] - '0');
+                assert_true(r.entries[k].amount > 0);
+                assert_int_equal(r.entries[k].credit, !o.entries[leg].credit);
+                done[leg] += r.entries[k].amount;
+                assert_true(done[leg] <= legs[leg]);
+                *(r.entries[k].credit ? &csum : &dsum) += r.entries[k].amount;
+            }
+            assert_int_equal(dsum, step);
+            assert_int_equal(csum, step);
+            before += step;
+        }
+        for (size_t i = 0; i < nc + nd; i++)
+            assert_int_equal(done[i], legs[i]);
+        assert_int_equal(nova_ledger_posting_reverse(&o, "x", tot, 1, &r), NOVA_TOO_LARGE);
+    }
+    /* A posting in two currencies reverses only whole. */
+    const char *fx = "{\"id\":\"p3\",\"entries\":[" E("w", "debit", "KES", "10.00") "," E(
+        "t", "credit", "KES", "10.00") "," E("u", "debit", "UGX", "300") "," E("v", "credit", "UGX",
+                                                                               "300") "]}";
+    assert_int_equal(parse(fx, &a, &p, field, why), NOVA_OK);
+    assert_int_equal(nova_ledger_posting_reverse(&p, "r3", 0, 100, &r), NOVA_INVALID);
+    assert_int_equal(nova_ledger_posting_reverse(&p, "r3", 0, 0, &r), NOVA_OK);
+    assert_int_equal(r.n, 4);
+
     const char *body2 = "{\"id\":\"p1\",\"entries\":[" E("w", "debit", "KES", "10.00") "," E(
         "f", "credit", "KES", "10.00") "],\"purpose\":\"cashout\",\"channel\":\"app\"}";
+    assert_int_equal(parse(body, &a, &p, field, why), NOVA_OK);
+    c1 = p.canonical;
     assert_int_equal(parse(body2, &a, &p, field, why), NOVA_OK);
     assert_string_equal(nova_ledger_posting_diff(&a, c1, p.canonical), "purpose, channel");
     assert_string_equal(nova_ledger_posting_diff(&a, c1, c1), "");
@@ -629,7 +714,7 @@ static void fund(nova_store_t *s, nova_arena_t *a, const char *tenant, const cha
     assert_int_equal(nova_ledger_posting_deltas(p, d, &nd), NOVA_OK);
     nova_ledger_write_t w = {
         p,         d,    nd,           "posting", NULL,  0,    amount, "test", nova_time_now(),
-        allow_any, NULL, render_empty, NULL,      false, NULL, NULL};
+        allow_any, NULL, render_empty, NULL,      false, NULL, NULL,   0};
     char target[96];
     snprintf(target, sizeof(target), "posting:%s", id);
     nova_audit_entry_t e = {tenant, "test", "ledger.posting.create", target, NULL, NULL};
