@@ -314,6 +314,8 @@ static nova_status fga_sync(nova_store_t *s, fga_ix_t *e, int64_t want)
         st = ix ? nova_store_fga_change_head(s, e->tenant_id, e->store_id, &head) : NOVA_NOMEM;
         if (st == NOVA_OK)
             st = nova_store_fga_tuple_scan(s, e->tenant_id, e->store_id, load_tuple, ix);
+        if (st == NOVA_OK)
+            nova_policy_index_shrink(ix);
         if (st != NOVA_OK) {
             nova_policy_index_free(ix);
             goto end;

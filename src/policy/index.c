@@ -284,18 +284,12 @@ const ix_set_t *ix_find(const nova_policy_index_t *ix, uint32_t object, uint32_t
     return &ix->sets[si];
 }
 
-/* Records object (type:id) in its type's list, once. */
-static bool note_object(nova_policy_index_t *ix, const char *obj, size_t n)
+/* Records object oid (type:id, its type typen bytes long) in its type's list, once. */
+static bool note_object(nova_policy_index_t *ix, uint32_t oid, size_t typen)
 {
-    const char *colon = memchr(obj, ':', n);
-    if (!colon)
-        return false;
-    uint32_t oid = intern(ix, obj, n);
-    if (!oid)
-        return false;
     if (ix->known[oid] & 1)
         return true;
-    uint32_t tid = intern(ix, obj, (size_t)(colon - obj));
+    uint32_t tid = intern(ix, ix->pool + ix->off[oid], typen);
     if (!tid)
         return false;
     uint32_t li;
@@ -445,10 +439,15 @@ nova_status nova_policy_index_add(nova_policy_index_t *ix, const nova_policy_tup
         return NOVA_NOMEM;
     if (u.wildcard || u.relation.len)
         ix->known[uid] |= IX_NOT_PLAIN;
-    if (!note_object(ix, t->object, strlen(t->object)))
+    if (!note_object(ix, oid, o.type.len))
         return NOVA_NOMEM;
-    if (!u.wildcard && !note_object(ix, u.type.base, (size_t)(u.id.base + u.id.len - u.type.base)))
-        return NOVA_NOMEM;
+    if (!u.wildcard) { /* the user's object: the user itself unless a userset */
+        uint32_t uo = u.relation.len
+                          ? intern(ix, u.type.base, (size_t)(u.id.base + u.id.len - u.type.base))
+                          : uid;
+        if (!uo || !note_object(ix, uo, u.type.len))
+            return NOVA_NOMEM;
+    }
     uint64_t key = (uint64_t)oid << 32 | rid;
     uint32_t si;
     if (!u64map_get(&ix->sets_by_key, key, &si)) {
@@ -515,6 +514,42 @@ nova_status nova_policy_index_remove(nova_policy_index_t *ix, const char *object
     s->n--;
     ix->ntuples--;
     return NOVA_OK;
+}
+
+/* realloc to n elements of size sz, keeping the old block when it fails or n is 0. */
+static void *shrink_to(void *p, size_t n, size_t sz)
+{
+    if (!p || !n)
+        return p;
+    void *q = realloc(p, n * sz);
+    return q ? q : p;
+}
+
+void nova_policy_index_shrink(nova_policy_index_t *ix)
+{
+    if (!ix)
+        return;
+    /* a failed realloc keeps the larger block, so each capacity below is a lower bound */
+    if (ix->pool_len && ix->pool_len < ix->pool_cap) {
+        ix->pool = shrink_to(ix->pool, ix->pool_len, 1);
+        ix->pool_cap = ix->pool_len;
+    }
+    size_t ns = ix->nstr + 2; /* intern keeps room for the next id */
+    if (ix->nstr && ns < ix->str_cap) {
+        ix->off = shrink_to(ix->off, ns, sizeof(*ix->off));
+        ix->len = shrink_to(ix->len, ns, sizeof(*ix->len));
+        ix->known = shrink_to(ix->known, ns, 1);
+        ix->rev = shrink_to(ix->rev, ns, sizeof(*ix->rev));
+        ix->str_cap = ns;
+    }
+    if (ix->nsets && ix->nsets < ix->sets_cap) {
+        ix->sets = shrink_to(ix->sets, ix->nsets, sizeof(*ix->sets));
+        ix->sets_cap = ix->nsets;
+    }
+    if (ix->nbig && ix->nbig < ix->big_cap) {
+        ix->big = shrink_to(ix->big, ix->nbig, sizeof(*ix->big));
+        ix->big_cap = ix->nbig;
+    }
 }
 
 size_t nova_policy_index_count(const nova_policy_index_t *ix)
