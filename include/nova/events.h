@@ -30,6 +30,9 @@
 #define NOVA_EVENT_REPLY_MAX 16384
 /* How long a claimed delivery is leased (well over one attempt's timeout). */
 #define NOVA_EVENT_LEASE_S 60
+/* Finished events (no delivery pending) older than this are pruned with their deliveries and
+ * attempts, by the dispatcher, at most once an hour per process. */
+#define NOVA_EVENT_RETENTION_S (30 * 86400)
 
 /* Seal contexts of the data key. */
 #define NOVA_EVENT_CTX_SECRETS "webhook.secrets"
@@ -107,6 +110,10 @@ nova_status nova_endpoint_create(const nova_events_cfg_t *cfg, nova_store_t *s, 
 nova_status nova_endpoint_rotate(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t *a,
                                  const nova_audit_actor_t *by, const char *tenant_id,
                                  const char *id, bool keep_previous, json_t **out);
+/* Deletes the tenant's endpoint (audited "webhook.endpoint.delete"); its pending deliveries
+ * fail. NOVA_NOT_FOUND. */
+nova_status nova_endpoint_delete(nova_store_t *s, nova_arena_t *a, const nova_audit_actor_t *by,
+                                 const char *tenant_id, const char *id);
 /* An endpoint as the API shows it: no secret, no key (new reference). */
 json_t *nova_endpoint_json(const nova_webhook_endpoint_row_t *e);
 /* An event with (when deliveries is not NULL) its deliveries and their attempts. */

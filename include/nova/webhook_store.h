@@ -43,6 +43,12 @@ nova_status nova_store_webhook_endpoint_secrets(nova_store_t *s, const char *ten
                                                 const char *id, const uint8_t *secrets, size_t len,
                                                 int64_t now, const nova_audit_entry_t *audit);
 
+/* Deletes the endpoint with audit; its pending deliveries fail (nothing is sent to it again).
+ * NOVA_NOT_FOUND. */
+nova_status nova_store_webhook_endpoint_delete(nova_store_t *s, const char *tenant_id,
+                                               const char *id, int64_t now,
+                                               const nova_audit_entry_t *audit);
+
 /* An outbox event. callback_url: a receiver of its own besides the subscribed endpoints
  * (the verification's callback_url; NULL or "" for none). */
 typedef struct nova_event_row {
@@ -101,6 +107,11 @@ nova_status nova_store_attempt_list(nova_store_t *s, nova_arena_t *a, const char
 nova_status nova_store_event_replay(nova_store_t *s, const char *tenant_id, const char *id,
                                     int64_t now, int64_t extra, const nova_audit_entry_t *audit,
                                     int64_t *n);
+
+/* Platform level: deletes every tenant's events created before `before` whose deliveries are
+ * all finished (delivered or failed), with their deliveries and attempts. *n gets the events
+ * deleted. Not audited: it removes the record of finished work past its retention. */
+nova_status nova_store_event_prune(nova_store_t *s, int64_t before, int64_t *n);
 
 /* Platform level, for the dispatcher: claims up to limit pending deliveries of any tenant due
  * at now whose lease is free (or ran out), leasing them to owner until lease_until. Two

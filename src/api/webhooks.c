@@ -4,6 +4,7 @@
  *   POST /v1/webhooks/endpoints                    webhooks:write  create (secret shown once)
  *   GET  /v1/webhooks/endpoints                    webhooks:read
  *   GET  /v1/webhooks/endpoints/{id}               webhooks:read
+ *   DELETE /v1/webhooks/endpoints/{id}            webhooks:write  pending deliveries fail
  *   POST /v1/webhooks/endpoints/{id}/rotate-secret webhooks:write  {"keep_previous": bool}
  *   GET  /v1/events                                webhooks:read   ?type=&cursor=&limit=
  *   GET  /v1/events/{id}                           webhooks:read   with deliveries and log
@@ -104,6 +105,22 @@ static void endpoints_get(nova_req_t *r, void *ud)
         api_unavailable(r, st);
     else
         api_reply_json(r, 200, nova_endpoint_json(&e));
+}
+
+static void endpoints_delete(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
+    nova_status st = nova_endpoint_delete(s, &r->arena, &by, r->principal->tenant_id, r->params[0]);
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID)
+        not_found(r, "no webhook endpoint of this tenant has this id");
+    else if (st)
+        api_unavailable(r, st);
+    else
+        nova_resp_body(r, 204, NULL, NULL, 0);
 }
 
 static const char *const rotate_members[] = {"keep_previous", NULL};
@@ -267,6 +284,7 @@ nova_status api_webhooks_register(nova_api_t *api, nova_http_server_t *srv)
         {"POST", "/v1/webhooks/endpoints", "webhooks:write", endpoints_create, ENDPOINT_MAX_BODY},
         {"GET", "/v1/webhooks/endpoints", "webhooks:read", endpoints_list, 0},
         {"GET", "/v1/webhooks/endpoints/{id}", "webhooks:read", endpoints_get, 0},
+        {"DELETE", "/v1/webhooks/endpoints/{id}", "webhooks:write", endpoints_delete, 0},
         {"POST", "/v1/webhooks/endpoints/{id}/rotate-secret", "webhooks:write", endpoints_rotate,
          1024},
         {"GET", "/v1/events", "webhooks:read", events_list, 0},

@@ -7,6 +7,7 @@
  * attempt's. The log line and the delivery log name ids, status, duration and the error,
  * never the body, a secret or a key.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +220,17 @@ nova_status nova_events_dispatch(const nova_events_cfg_t *cfg)
     st = nova_id_seq("lease", owner, sizeof(owner));
     if (st != NOVA_OK)
         return st;
+    /* Retention: once an hour per process (any process may; the statement is idempotent). */
+    static _Atomic int64_t last_prune;
+    int64_t t = nova_time_now(), was = atomic_load(&last_prune);
+    if (t - was >= 3600 && atomic_compare_exchange_strong(&last_prune, &was, t)) {
+        int64_t pruned = 0;
+        nova_status ps = nova_store_event_prune(s, t - NOVA_EVENT_RETENTION_S, &pruned);
+        if (ps != NOVA_OK)
+            nova_log(NOVA_LOG_WARN, "webhook outbox prune: %s", nova_status_name(ps));
+        else if (pruned > 0)
+            nova_log(NOVA_LOG_INFO, "webhook outbox prune: %lld events", (long long)pruned);
+    }
     for (int round = 0; round < CLAIM_ROUNDS; round++) {
         nova_arena_t a;
         nova_arena_init(&a, 8192);

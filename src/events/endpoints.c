@@ -264,3 +264,14 @@ nova_status nova_endpoint_rotate(const nova_events_cfg_t *cfg, nova_store_t *s, 
     OPENSSL_cleanse(fresh, sizeof(fresh));
     return st;
 }
+
+nova_status nova_endpoint_delete(nova_store_t *s, nova_arena_t *a, const nova_audit_actor_t *by,
+                                 const char *tenant_id, const char *id)
+{
+    nova_audit_entry_t e;
+    nova_status st = nova_audit_entry_make(&e, a, by, tenant_id, "webhook.endpoint.delete",
+                                           "webhook_endpoint", id, NULL);
+    if (st == NOVA_OK)
+        st = nova_store_webhook_endpoint_delete(s, tenant_id, id, nova_time_now(), &e);
+    return st;
+}

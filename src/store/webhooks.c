@@ -239,6 +239,41 @@ nova_status nova_store_webhook_endpoint_secrets(nova_store_t *s, const char *ten
     return nova_store_tx_commit(s);
 }
 
+nova_status nova_store_webhook_endpoint_delete(nova_store_t *s, const char *tenant_id,
+                                               const char *id, int64_t now,
+                                               const nova_audit_entry_t *audit)
+{
+    static const nova_sql_t Q_DEL = {-1, "webhook endpoint delete",
+                                     "DELETE FROM webhook_endpoints WHERE tenant_id = ? AND id = ?",
+                                     NULL};
+    static const nova_sql_t Q_FAIL = {
+        -1, "webhook deliveries of a deleted endpoint",
+        "UPDATE webhook_deliveries SET state = 'failed', updated_at = ? WHERE tenant_id = ? AND "
+        "endpoint_id = ? AND state = 'pending'",
+        NULL};
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id) ||
+        !nova_store_audit_for(audit, tenant_id))
+        return NOVA_INVALID;
+    nova_status st = nova_store_tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
+    nova_sql_param_t fp[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
+    int64_t changes = 0;
+    st = nova_store_exec_q(s, &Q_DEL, NULL, p, 2, &changes);
+    if (st == NOVA_OK && changes == 0)
+        st = NOVA_NOT_FOUND;
+    if (st == NOVA_OK)
+        st = nova_store_exec_q(s, &Q_FAIL, NULL, fp, 3, NULL);
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    if (st != NOVA_OK) {
+        nova_store_tx_rollback(s);
+        return st;
+    }
+    return nova_store_tx_commit(s);
+}
+
 /* ---- events ---- */
 
 /* The deliveries of event (tenant, id, type) to the subscribed endpoints, due at now. */
@@ -471,6 +506,42 @@ nova_status nova_store_delivery_record(nova_store_t *s, const char *tenant_id, c
         NOVA_SQL_P_INT(at->created_at)};
     if (st == NOVA_OK)
         st = nova_store_exec_q(s, &Q_AT_INSERT, NULL, ip, 9, NULL);
+    if (st != NOVA_OK) {
+        nova_store_tx_rollback(s);
+        return st;
+    }
+    return nova_store_tx_commit(s);
+}
+
+nova_status nova_store_event_prune(nova_store_t *s, int64_t before, int64_t *n)
+{
+    /* Events old enough with no delivery still pending; attempts and deliveries go first. */
+#define DONE_EVENTS                                                                                \
+    "SELECT e.tenant_id, e.id FROM webhook_events e WHERE e.created_at < ? AND NOT EXISTS "        \
+    "(SELECT 1 FROM webhook_deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id "   \
+    "AND d.state = 'pending')"
+    static const nova_sql_t Q_AT = {-1, "webhook prune attempts",
+                                    "DELETE FROM webhook_attempts WHERE (tenant_id, event_id) IN "
+                                    "(" DONE_EVENTS ")",
+                                    NULL};
+    static const nova_sql_t Q_DL = {-1, "webhook prune deliveries",
+                                    "DELETE FROM webhook_deliveries WHERE (tenant_id, event_id) IN "
+                                    "(" DONE_EVENTS ")",
+                                    NULL};
+    static const nova_sql_t Q_EV = {-1, "webhook prune events",
+                                    "DELETE FROM webhook_events WHERE (tenant_id, id) IN "
+                                    "(" DONE_EVENTS ")",
+                                    NULL};
+#undef DONE_EVENTS
+    nova_status st = nova_store_tx_begin(s, NOVA_STORE_ALL_TENANTS);
+    if (st != NOVA_OK)
+        return st;
+    nova_sql_param_t p[] = {NOVA_SQL_P_INT(before)};
+    st = nova_store_exec_q(s, &Q_AT, NULL, p, 1, NULL);
+    if (st == NOVA_OK)
+        st = nova_store_exec_q(s, &Q_DL, NULL, p, 1, NULL);
+    if (st == NOVA_OK)
+        st = nova_store_exec_q(s, &Q_EV, NULL, p, 1, n);
     if (st != NOVA_OK) {
         nova_store_tx_rollback(s);
         return st;

@@ -299,6 +299,12 @@ test('two novads on one store: every event is delivered exactly once', async () 
       assert.equal(d.attempts, 1);
       assert.equal(d.log.length, 1);
     }
+    // Deleting the endpoint: gone for its tenant (through either novad), not deletable by another.
+    assert.equal((await call(nova, 'DELETE', '/v1/webhooks/endpoints/' + ep.json.id, { tok: bTok })).status, 404);
+    assert.equal((await call(other, 'DELETE', '/v1/webhooks/endpoints/' + ep.json.id, { tok: otherTok })).status, 204);
+    assert.equal((await call(nova, 'GET', '/v1/webhooks/endpoints/' + ep.json.id, { tok })).status, 404);
+    assert.equal((await call(nova, 'DELETE', '/v1/webhooks/endpoints/' + ep.json.id, { tok })).status, 404);
+    assert.equal((await call(nova, 'GET', '/v1/webhooks/endpoints', { tok })).json.endpoints.length, 0);
   } finally {
     await other.stop();
   }
