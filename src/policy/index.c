@@ -113,7 +113,7 @@ struct nova_policy_index {
     char *pool;
     size_t pool_len, pool_cap;
     uint32_t *off, *len;
-    uint32_t *slots; /* hash slots holding ids, 0 empty */
+    uint64_t *slots; /* hash slots: the string's 32-bit hash << 32 | its id; 0 empty */
     size_t nstr, str_cap, slot_cap;
     uint8_t *known; /* per id: bit 0 = listed as an object of its type, IX_NOT_PLAIN */
     revlist_t *rev; /* per id: the sets holding it as a user */
@@ -126,6 +126,7 @@ struct nova_policy_index {
     objlist_t *objs;
     size_t nobjs, objs_cap;
     size_t ntuples;
+    uint32_t last_object, last_set; /* of the last add */
 };
 
 static inline uint64_t hash_bytes(const char *s, size_t n)
@@ -178,17 +179,26 @@ static inline bool str_is(const nova_policy_index_t *ix, uint32_t id, const char
     return ix->len[id] == n && memcmp(ix->pool + ix->off[id], s, n) == 0;
 }
 
+/* The id of s (hash h), or 0 with *slot the empty slot where it would go. A slot keeps the
+ * hash beside the id, so a probe past another string reads neither its length nor its bytes
+ * (each a cache miss in a large index), and growing rehashes no string. */
+static uint32_t lookup_h(const nova_policy_index_t *ix, const char *s, size_t n, uint32_t h,
+                         size_t *slot)
+{
+    size_t j = h & (ix->slot_cap - 1);
+    for (uint64_t v; (v = ix->slots[j]) != 0; j = (j + 1) & (ix->slot_cap - 1))
+        if ((uint32_t)(v >> 32) == h && str_is(ix, (uint32_t)v, s, n))
+            return (uint32_t)v;
+    if (slot)
+        *slot = j;
+    return 0;
+}
+
 uint32_t ix_lookup(const nova_policy_index_t *ix, const char *s, size_t n)
 {
     if (!ix || !ix->slot_cap)
         return 0;
-    size_t j = hash_bytes(s, n) & (ix->slot_cap - 1);
-    while (ix->slots[j]) {
-        if (str_is(ix, ix->slots[j], s, n))
-            return ix->slots[j];
-        j = (j + 1) & (ix->slot_cap - 1);
-    }
-    return 0;
+    return lookup_h(ix, s, n, (uint32_t)hash_bytes(s, n), NULL);
 }
 
 const char *ix_string(const nova_policy_index_t *ix, uint32_t id, size_t *len)
@@ -201,17 +211,17 @@ const char *ix_string(const nova_policy_index_t *ix, uint32_t id, size_t *len)
 static bool slots_grow(nova_policy_index_t *ix)
 {
     size_t cap = ix->slot_cap ? ix->slot_cap * 2 : 1024;
-    uint32_t *slots = calloc(cap, sizeof(*slots));
+    uint64_t *slots = calloc(cap, sizeof(*slots));
     if (!slots)
         return false;
     for (size_t i = 0; i < ix->slot_cap; i++) {
-        uint32_t id = ix->slots[i];
-        if (!id)
+        uint64_t v = ix->slots[i];
+        if (!v)
             continue;
-        size_t j = hash_bytes(ix->pool + ix->off[id], ix->len[id]) & (cap - 1);
+        size_t j = (uint32_t)(v >> 32) & (cap - 1);
         while (slots[j])
             j = (j + 1) & (cap - 1);
-        slots[j] = id;
+        slots[j] = v;
     }
     free(ix->slots);
     ix->slots = slots;
@@ -221,13 +231,18 @@ static bool slots_grow(nova_policy_index_t *ix)
 
 static uint32_t intern(nova_policy_index_t *ix, const char *s, size_t n)
 {
-    uint32_t id = ix_lookup(ix, s, n);
+    uint32_t h = (uint32_t)hash_bytes(s, n);
+    size_t slot = 0;
+    uint32_t id = ix->slot_cap ? lookup_h(ix, s, n, h, &slot) : 0;
     if (id)
         return id;
     if (n > UINT32_MAX / 2 || ix->nstr + 2 >= UINT32_MAX)
         return 0;
-    if ((ix->nstr + 2) * 4 > ix->slot_cap * 3 && !slots_grow(ix))
-        return 0;
+    if ((ix->nstr + 2) * 4 > ix->slot_cap * 3) {
+        if (!slots_grow(ix))
+            return 0;
+        lookup_h(ix, s, n, h, &slot);
+    }
     if (ix->nstr + 2 > ix->str_cap) {
         size_t cap = ix->str_cap ? ix->str_cap * 2 : 256;
         uint32_t *off = realloc(ix->off, cap * sizeof(*off));
@@ -268,10 +283,7 @@ static uint32_t intern(nova_policy_index_t *ix, const char *s, size_t n)
     memcpy(ix->pool + ix->pool_len, s, n);
     ix->pool[ix->pool_len + n] = '\0';
     ix->pool_len += n + 1;
-    size_t j = hash_bytes(s, n) & (ix->slot_cap - 1);
-    while (ix->slots[j])
-        j = (j + 1) & (ix->slot_cap - 1);
-    ix->slots[j] = id;
+    ix->slots[slot] = (uint64_t)h << 32 | id;
     return id;
 }
 
@@ -430,7 +442,12 @@ nova_status nova_policy_index_add(nova_policy_index_t *ix, const nova_policy_tup
     if (!t->object || !t->relation || !t->user || !pol_parse_object(t->object, &o) ||
         !pol_parse_user(t->user, &u) || !*t->relation)
         return NOVA_INVALID;
-    uint32_t oid = intern(ix, t->object, strlen(t->object));
+    /* a bulk load meets the tuples of one object together more often than not */
+    size_t on = strlen(t->object);
+    uint32_t oid = ix->last_object && str_is(ix, ix->last_object, t->object, on)
+                       ? ix->last_object
+                       : intern(ix, t->object, on);
+    ix->last_object = oid;
     uint32_t rid = intern(ix, t->relation, strlen(t->relation));
     uint32_t uid = intern(ix, t->user, strlen(t->user));
     uint32_t cid =
@@ -449,8 +466,9 @@ nova_status nova_policy_index_add(nova_policy_index_t *ix, const nova_policy_tup
             return NOVA_NOMEM;
     }
     uint64_t key = (uint64_t)oid << 32 | rid;
-    uint32_t si;
-    if (!u64map_get(&ix->sets_by_key, key, &si)) {
+    uint32_t si = ix->last_set;
+    if ((ix->nsets == 0 || key != ((uint64_t)ix->sets[si].object << 32 | ix->sets[si].relation)) &&
+        !u64map_get(&ix->sets_by_key, key, &si)) {
         if (ix->nsets == ix->sets_cap) {
             size_t cap = ix->sets_cap ? ix->sets_cap * 2 : 64;
             ix_set_t *s = realloc(ix->sets, cap * sizeof(*s));
@@ -465,6 +483,7 @@ nova_status nova_policy_index_add(nova_policy_index_t *ix, const nova_policy_tup
             return NOVA_NOMEM;
         ix->nsets++;
     }
+    ix->last_set = si;
     ix_set_t *s = &ix->sets[si];
     bool found;
     uint32_t pos = set_pos(s, uid, &found);
@@ -563,7 +582,7 @@ size_t nova_policy_index_memory(const nova_policy_index_t *ix)
         return 0;
     size_t b =
         sizeof(*ix) + ix->pool_cap + ix->str_cap * (2 * sizeof(uint32_t) + 1 + sizeof(revlist_t)) +
-        ix->slot_cap * sizeof(uint32_t) +
+        ix->slot_cap * sizeof(uint64_t) +
         ix->sets_by_key.cap * (sizeof(uint64_t) + sizeof(uint32_t)) +
         ix->sets_cap * sizeof(ix_set_t) + ix->types.cap * (sizeof(uint64_t) + sizeof(uint32_t)) +
         ix->objs_cap * sizeof(objlist_t);
