@@ -127,6 +127,9 @@ struct nova_policy_index {
     size_t nobjs, objs_cap;
     size_t ntuples;
     uint32_t last_object, last_set; /* of the last add */
+    u64map_t ctx_by_text;           /* interned compact text of a context -> its index in ctxs */
+    json_t **ctxs; /* one copy of each distinct tuple context, shared by its tuples */
+    size_t nctxs, ctxs_cap;
 };
 
 static inline uint64_t hash_bytes(const char *s, size_t n)
@@ -161,6 +164,11 @@ void nova_policy_index_free(nova_policy_index_t *ix)
     for (size_t i = 0; i < ix->nobjs; i++)
         free(ix->objs[i].v);
     free(ix->objs);
+    for (size_t i = 0; i < ix->nctxs; i++)
+        json_decref(ix->ctxs[i]);
+    free(ix->ctxs);
+    free(ix->ctx_by_text.keys);
+    free(ix->ctx_by_text.vals);
     free(ix->sets);
     free(ix->sets_by_key.keys);
     free(ix->sets_by_key.vals);
@@ -421,6 +429,34 @@ size_t ix_nsets(const nova_policy_index_t *ix)
     return ix ? ix->nsets : 0;
 }
 
+/* A reference to the index's copy of context c: equal contexts (most tuples of a condition
+ * carry the same few) are held once; the index never changes one. NULL when out of memory. */
+static json_t *ctx_share(nova_policy_index_t *ix, const json_t *c)
+{
+    char *txt = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS);
+    uint32_t sid = txt ? intern(ix, txt, strlen(txt)) : 0, ci;
+    free(txt);
+    if (!sid)
+        return NULL;
+    if (u64map_get(&ix->ctx_by_text, sid, &ci))
+        return json_incref(ix->ctxs[ci]);
+    if (ix->nctxs == ix->ctxs_cap) {
+        size_t cap = ix->ctxs_cap ? 2 * ix->ctxs_cap : 16;
+        json_t **v = realloc(ix->ctxs, cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        ix->ctxs = v;
+        ix->ctxs_cap = cap;
+    }
+    json_t *copy = json_deep_copy(c);
+    if (!copy || !u64map_put(&ix->ctx_by_text, sid, (uint32_t)ix->nctxs)) {
+        json_decref(copy);
+        return NULL;
+    }
+    ix->ctxs[ix->nctxs++] = copy;
+    return json_incref(copy);
+}
+
 /* Position of user in set (or where it would go). */
 static uint32_t set_pos(const ix_set_t *s, uint32_t user, bool *found)
 {
@@ -499,7 +535,7 @@ nova_status nova_policy_index_add(nova_policy_index_t *ix, const nova_policy_tup
     }
     json_t *ctx = NULL;
     if (t->context && json_object_size(t->context) > 0) {
-        ctx = json_deep_copy(t->context);
+        ctx = ctx_share(ix, t->context);
         if (!ctx)
             return NOVA_NOMEM;
     }
@@ -585,7 +621,8 @@ size_t nova_policy_index_memory(const nova_policy_index_t *ix)
         ix->slot_cap * sizeof(uint64_t) +
         ix->sets_by_key.cap * (sizeof(uint64_t) + sizeof(uint32_t)) +
         ix->sets_cap * sizeof(ix_set_t) + ix->types.cap * (sizeof(uint64_t) + sizeof(uint32_t)) +
-        ix->objs_cap * sizeof(objlist_t);
+        ix->ctx_by_text.cap * (sizeof(uint64_t) + sizeof(uint32_t)) +
+        ix->ctxs_cap * sizeof(json_t *) + ix->objs_cap * sizeof(objlist_t);
     for (size_t i = 0; i < ix->nsets; i++)
         b += ix->sets[i].cap * sizeof(ix_entry_t);
     for (size_t i = 0; i < ix->nobjs; i++)

@@ -471,6 +471,41 @@ static void test_reverse_index_exact(void **state)
     nova_policy_index_free(ix);
 }
 
+/* Equal tuple contexts are held once and stay with their tuples through removals. */
+static void test_index_shares_contexts(void **state)
+{
+    (void)state;
+    nova_policy_index_t *ix = nova_policy_index_new();
+    json_t *c1 = json_pack("{s:i,s:s}", "x", 1, "y", "a");
+    json_t *c1b = json_pack("{s:s,s:i}", "y", "a", "x", 1); /* same members, other order */
+    json_t *c2 = json_pack("{s:i}", "x", 2);
+    const char *users[] = {"user:a", "user:b", "user:c", "user:d"};
+    const json_t *ctx[] = {c1, c1b, c2, c1};
+    for (int i = 0; i < 4; i++) {
+        nova_policy_tuple_t t = {"doc:1", "viewer", users[i], "cond", ctx[i]};
+        assert_int_equal(nova_policy_index_add(ix, &t), NOVA_OK);
+    }
+    json_object_set_new(c1, "x", json_integer(9)); /* the caller's object is not the index's */
+    assert_int_equal(nova_policy_index_remove(ix, "doc:1", "viewer", "user:a"), NOVA_OK);
+    assert_int_equal(nova_policy_index_remove(ix, "doc:1", "viewer", "user:d"), NOVA_OK);
+    uint32_t obj = ix_lookup(ix, "doc:1", 5), rel = ix_lookup(ix, "viewer", 6);
+    const ix_set_t *s = ix_find(ix, obj, rel);
+    assert_non_null(s);
+    assert_int_equal(s->n, 2);
+    json_t *want1 = json_pack("{s:i,s:s}", "x", 1, "y", "a"), *want2 = json_pack("{s:i}", "x", 2);
+    for (uint32_t i = 0; i < s->n; i++) {
+        size_t n;
+        const char *u = ix_string(ix, s->e[i].user, &n);
+        assert_true(json_equal(s->e[i].context, strcmp(u, "user:b") == 0 ? want1 : want2));
+    }
+    json_decref(want1);
+    json_decref(want2);
+    json_decref(c1);
+    json_decref(c1b);
+    json_decref(c2);
+    nova_policy_index_free(ix);
+}
+
 /* Models for the differential: usersets, tuple-to-userset chains, wildcards, intersection,
  * exclusion and conditions. */
 static const char *const rx_models[] = {
@@ -645,6 +680,7 @@ int main(void)
         cmocka_unit_test(test_index_add_remove),
         cmocka_unit_test(test_check_bank_model),
         cmocka_unit_test(test_reverse_index_exact),
+        cmocka_unit_test(test_index_shares_contexts),
         cmocka_unit_test(test_list_objects_reverse_differential),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
