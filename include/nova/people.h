@@ -522,7 +522,11 @@ bool nova_scim_filter_match(const nova_scim_filter_t *f, const nova_scim_attr_t 
 
 /* ---- federation and provisioning counters (issue 11 item 10) ---- */
 
-typedef enum nova_fed_protocol { NOVA_FED_SCIM = 0, NOVA_FED_PROTOCOL_N } nova_fed_protocol;
+typedef enum nova_fed_protocol {
+    NOVA_FED_SCIM = 0,
+    NOVA_FED_OIDC,
+    NOVA_FED_PROTOCOL_N
+} nova_fed_protocol;
 typedef enum nova_fed_reason {
     NOVA_FED_TOKEN_MISSING = 0, /* no bearer token of the protocol */
     NOVA_FED_TOKEN_MALFORMED,

@@ -157,6 +157,12 @@ void api_people_status(nova_req_t *r, nova_status st, const char *why);
 nova_status api_webauthn_register(nova_api_t *api, nova_http_server_t *srv);
 /* SCIM 2.0 provisioning (scim.c): /scim/v2/... and POST/DELETE /v1/scim/tokens. */
 nova_status api_scim_register(nova_api_t *api, nova_http_server_t *srv);
+/* OIDC federation (oidc.c): /v1/people/oidc/idps and the browser's /auth/oidc/... legs. */
+nova_status api_oidc_register(nova_api_t *api, nova_http_server_t *srv);
+/* The reply of a sign-in that opened a session (login.c): access and refresh tokens, the
+ * session id, AAL and methods. */
+struct nova_login_result;
+json_t *api_people_grant_json(const struct nova_login_result *g);
 /* The WebAuthn relying party: NOVA_ISSUER's host and origin; false with 503 written. */
 struct nova_webauthn_rp;
 bool api_webauthn_rp(nova_req_t *r, nova_api_t *api, struct nova_webauthn_rp *rp);

@@ -130,6 +130,11 @@ static json_t *grant_json(const nova_login_result_t *g)
                      (int)g->session.aal, "amr", api_words(g->session.amr));
 }
 
+json_t *api_people_grant_json(const struct nova_login_result *g)
+{
+    return grant_json(g);
+}
+
 static const char *str_member(json_t *body, const char *name, bool *bad)
 {
     json_t *v = json_object_get(body, name);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "nova/crypto.h"
+#include "nova/oidc_store.h"
 #include "nova/people.h"
 
 /* A tenant's opened people keys, cached by the process (a key never changes once made). */
@@ -107,6 +108,12 @@ void people_cae_count(int event, nova_cae_action a);
 const char *people_cae_event_name(int event);
 const char *people_cae_action_name(nova_cae_action a);
 nova_status people_cae_metrics(nova_buf_t *out);
+
+/* OIDC (oidc.c, oidc_login.c): the client secret of an IdP row, opened (arena; NULL when the
+ * IdP has none); the failure counters' lines of nova_people_federation_failures_total. */
+nova_status people_oidc_secret(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                               const nova_oidc_idp_row_t *row, const char **secret);
+nova_status people_oidc_failure_lines(nova_buf_t *out);
 
 /* Counters. */
 enum {

@@ -12,6 +12,7 @@
 #include "internal.h"
 #include "nova/datakey.h"
 #include "nova/json.h"
+#include "nova/oidc.h"
 
 #define MAX_CACHED_TENANTS 4096
 
@@ -357,7 +358,7 @@ static uint64_t get(_Atomic uint64_t *c)
 
 static _Atomic uint64_t fed_failures[NOVA_FED_PROTOCOL_N][NOVA_FED_REASON_N];
 static _Atomic uint64_t fed_changes[NOVA_FED_PROTOCOL_N][NOVA_FED_CHANGE_N];
-static const char *const fed_protocols[NOVA_FED_PROTOCOL_N] = {"scim"};
+static const char *const fed_protocols[NOVA_FED_PROTOCOL_N] = {"scim", "oidc"};
 static const char *const fed_reasons[NOVA_FED_REASON_N] = {
     "token_missing", "token_malformed", "token_unknown", "invalid_filter", "invalid_syntax",
     "invalid_value", "invalid_path",    "mutability",    "uniqueness",     "not_found",
@@ -383,11 +384,14 @@ static nova_status federation_metrics(nova_buf_t *out)
         out, "# HELP nova_people_federation_failures_total Refused federation and provisioning "
              "requests, by protocol and reason.\n"
              "# TYPE nova_people_federation_failures_total counter\n");
-    for (int p = 0; p < NOVA_FED_PROTOCOL_N; p++)
-        for (int r = 0; r < NOVA_FED_REASON_N && st == NOVA_OK; r++)
-            st = nova_buf_printf(
-                out, "nova_people_federation_failures_total{protocol=\"%s\",reason=\"%s\"} %llu\n",
-                fed_protocols[p], fed_reasons[r], (unsigned long long)get(&fed_failures[p][r]));
+    /* SCIM's reasons from the table here; OIDC's own (oidc_login.c) after them. */
+    for (int r = 0; r < NOVA_FED_REASON_N && st == NOVA_OK; r++)
+        st = nova_buf_printf(
+            out, "nova_people_federation_failures_total{protocol=\"%s\",reason=\"%s\"} %llu\n",
+            fed_protocols[NOVA_FED_SCIM], fed_reasons[r],
+            (unsigned long long)get(&fed_failures[NOVA_FED_SCIM][r]));
+    if (st == NOVA_OK)
+        st = people_oidc_failure_lines(out);
     if (st == NOVA_OK)
         st = nova_buf_append_cstr(
             out, "# HELP nova_people_provisioned_total Users changed by provisioning, by "
@@ -442,5 +446,7 @@ nova_status nova_people_metrics(nova_buf_t *out)
         st = people_cae_metrics(out);
     if (st == NOVA_OK)
         st = federation_metrics(out);
+    if (st == NOVA_OK)
+        st = nova_oidc_metrics(out);
     return st;
 }

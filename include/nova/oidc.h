@@ -1,0 +1,210 @@
+/*
+ * oidc.h: OpenID Connect federation per tenant (issue 11 item 7; seed 003 §3.3). A tenant
+ * names its OpenID Providers (issuer, client, redirect URIs, scopes, the claim that carries
+ * groups and group->role mappings, each optionally time-boxed); its people sign in through
+ * them with the authorization code flow and PKCE (S256), and get the same session a password
+ * sign-in gives.
+ *
+ * The parsers of what an IdP sends (discovery document, JWK Set, token response) and the ID
+ * token's claim checks are pure (bytes in, structs out) and fuzzed. The flow
+ * (src/people/oidc_login.c) fetches discovery and the JWKS with libcurl, caches both with a
+ * TTL per process, and keeps each login's state, nonce and PKCE verifier in the control plane
+ * (single use, 600 s).
+ */
+#ifndef NOVA_OIDC_H
+#define NOVA_OIDC_H
+
+#include "nova/base.h"
+#include "nova/oidc_store.h"
+#include "nova/people.h"
+
+#define NOVA_OIDC_MAX_MAPPINGS 64
+#define NOVA_OIDC_MAX_REDIRECTS 8
+#define NOVA_OIDC_STATE_TTL 600  /* seconds a login's state lives */
+#define NOVA_OIDC_CLOCK_SKEW 60  /* seconds of tolerance on exp and iat */
+#define NOVA_OIDC_MAX_AGE 600    /* an ID token issued longer ago than this is refused */
+#define NOVA_OIDC_DOC_MAX 262144 /* bytes of a discovery document, JWKS or token response */
+
+/* ---- pure: what an IdP sends ---- */
+
+/* An URL an IdP may be reached at: https, or http on a loopback host (127.0.0.1, localhost,
+ * [::1]: a development IdP); no userinfo, fragment, spaces or control characters; at most
+ * 2048 bytes. */
+bool nova_oidc_url_ok(const char *url);
+
+/* The members of a discovery document (OpenID Connect Discovery 1.0 §3) a login needs. Arena
+ * strings. */
+typedef struct nova_oidc_discovery {
+    const char *issuer;
+    const char *authorization_endpoint;
+    const char *token_endpoint;
+    const char *jwks_uri;
+    bool s256; /* code_challenge_methods_supported lists S256, or the member is absent */
+} nova_oidc_discovery_t;
+
+/* Parses a discovery document: a JSON object whose issuer equals expected_issuer exactly
+ * (§4.3) and whose endpoints are https URLs (http only on a loopback host, as the issuer's
+ * rule allows). NOVA_INVALID with *why (static text) otherwise. */
+nova_status nova_oidc_discovery_parse(nova_arena_t *ar, const char *text, size_t n,
+                                      const char *expected_issuer, nova_oidc_discovery_t *out,
+                                      const char **why);
+
+/* The signing keys of a JWK Set that Nova can verify with (EC P-256 for ES256, OKP Ed25519
+ * for EdDSA; use "sig" or absent). Keys of other types (RSA among them) are skipped. */
+typedef struct nova_oidc_keyset {
+    size_t n;
+    nova_key_t **keys; /* owned */
+} nova_oidc_keyset_t;
+
+/* Parses a JWK Set ({"keys":[...]}, at most 32 keys). NOVA_INVALID with *why for anything
+ * that is not a JWK Set. Free with nova_oidc_keyset_clear. */
+nova_status nova_oidc_jwks_parse(const char *text, size_t n, nova_oidc_keyset_t *out,
+                                 const char **why);
+void nova_oidc_keyset_clear(nova_oidc_keyset_t *ks);
+/* The key with this kid ("" matches a set of one key without kid), or NULL. Borrowed. */
+const nova_key_t *nova_oidc_keyset_find(const nova_oidc_keyset_t *ks, const char *kid);
+
+/* Parses a token response (RFC 6749 §5.1, OIDC Core §3.1.3.3): a JSON object with a string
+ * id_token and token_type Bearer (case-insensitive), or an error response (§5.2, *why names
+ * it: NOVA_UNAUTHORIZED). *id_token in ar. */
+nova_status nova_oidc_token_response_parse(nova_arena_t *ar, const char *text, size_t n,
+                                           const char **id_token, const char **why);
+
+/* What an ID token must match (OIDC Core §3.1.3.7). */
+typedef struct nova_oidc_expect {
+    const char *issuer;
+    const char *client_id;
+    const char *nonce;
+    const char *group_claim; /* NULL or "": no groups read */
+    int64_t now;
+} nova_oidc_expect_t;
+
+#define NOVA_OIDC_MAX_GROUPS 64
+
+/* The claims a verified ID token vouches for. Arena strings. */
+typedef struct nova_oidc_identity {
+    const char *sub;
+    const char *email; /* NULL when absent */
+    bool email_verified;
+    const char *name; /* NULL when absent */
+    const char *groups[NOVA_OIDC_MAX_GROUPS];
+    size_t ngroups;
+} nova_oidc_identity_t;
+
+/* Checks the claims of an ID token whose signature verified: iss equals the issuer; aud is
+ * the client id or an array holding it; with several audiences azp is required, and when
+ * present azp equals the client id; nonce equals the one sent; exp is after now (less the
+ * skew); iat is present, not in the future (plus the skew) nor older than NOVA_OIDC_MAX_AGE;
+ * sub is 1..255 bytes. Groups are read from the group claim (an array of strings, or one
+ * string). NOVA_UNAUTHORIZED with *why (static text naming the claim) otherwise. */
+nova_status nova_oidc_claims_check(nova_arena_t *ar, const char *payload, size_t n,
+                                   const nova_oidc_expect_t *e, nova_oidc_identity_t *out,
+                                   const char **why);
+
+/* ---- a tenant's IdPs ---- */
+
+typedef struct nova_oidc_mapping {
+    const char *group;
+    const char *role;
+    int64_t valid_until; /* 0: no end; else unix seconds after which the mapping is ignored */
+} nova_oidc_mapping_t;
+
+/* An IdP as the API shows it (never the client secret). Arena strings. */
+typedef struct nova_oidc_idp {
+    const char *id;
+    const char *tenant_id;
+    const char *issuer;
+    const char *client_id;
+    bool has_client_secret;
+    const char *redirect_uris[NOVA_OIDC_MAX_REDIRECTS];
+    size_t nredirect;
+    const char *scopes; /* space-separated, "openid" among them */
+    const char *group_claim;
+    nova_oidc_mapping_t mappings[NOVA_OIDC_MAX_MAPPINGS];
+    size_t nmappings;
+    bool enabled;
+    int64_t created_at, updated_at;
+} nova_oidc_idp_t;
+
+/* The roles groups give at now: the mappings whose group is among groups and which have not
+ * ended, deduplicated, space-separated, in mapping order (arena; "" when none). */
+const char *nova_oidc_roles_for(nova_arena_t *ar, const nova_oidc_idp_t *idp,
+                                const char *const *groups, size_t ngroups, int64_t now);
+
+/* Creates an IdP from a JSON object (json_t *): issuer (https, or http on a loopback host),
+ * client_id, client_secret (optional, sealed with the tenant's data key), redirect_uris
+ * (1..8 absolute URLs), scopes (optional, "openid" required), group_claim (optional,
+ * "groups"), role_mappings ([{group, role, valid_until?}], optional), enabled (optional).
+ * NOVA_INVALID with *why; NOVA_CONFLICT when the tenant has an IdP of that issuer. Audited
+ * "oidc_idp.create" (no secret). */
+nova_status nova_oidc_idp_create(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                 const nova_audit_actor_t *by, const char *tenant_id,
+                                 const void *obj, nova_oidc_idp_t *out, const char **why);
+/* Applies the members of obj (as create's, all optional; issuer cannot change: NOVA_INVALID).
+ * client_secret null removes the secret. Audited "oidc_idp.update" (the members changed). */
+nova_status nova_oidc_idp_update(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                 const nova_audit_actor_t *by, const char *tenant_id,
+                                 const char *id, const void *obj, nova_oidc_idp_t *out,
+                                 const char **why);
+nova_status nova_oidc_idp_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                              const char *id, nova_oidc_idp_t *out);
+nova_status nova_oidc_idp_list(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                               nova_oidc_idp_t **out, size_t *n);
+/* The view as JSON (json_t *, caller decrefs). */
+void *nova_oidc_idp_to_json(const nova_oidc_idp_t *idp);
+
+/* ---- the login ---- */
+
+/* Why a federated login failed (metrics and the problem's code). */
+typedef enum nova_oidc_fail {
+    NOVA_OIDC_FAIL_NONE = 0,
+    NOVA_OIDC_FAIL_UNKNOWN_IDP,  /* no such IdP for the tenant, or disabled */
+    NOVA_OIDC_FAIL_STATE,        /* unknown, used or expired state */
+    NOVA_OIDC_FAIL_IDP_ERROR,    /* the IdP answered the browser with an error */
+    NOVA_OIDC_FAIL_DISCOVERY,    /* discovery document unreachable or invalid */
+    NOVA_OIDC_FAIL_TOKEN,        /* the token exchange failed */
+    NOVA_OIDC_FAIL_JWKS,         /* JWKS unreachable or invalid */
+    NOVA_OIDC_FAIL_SIGNATURE,    /* malformed ID token, unknown kid after refetch, bad sig */
+    NOVA_OIDC_FAIL_CLAIMS,       /* iss, aud, azp, nonce, exp, iat or sub wrong */
+    NOVA_OIDC_FAIL_PROVISIONING, /* no email to create the user with, or it is taken */
+    NOVA_OIDC_FAIL_SUSPENDED,    /* the linked user is suspended */
+    NOVA_OIDC_FAIL_POLICY,       /* the tenant requires MFA (federation gives AAL1) */
+    NOVA_OIDC_FAIL_N
+} nova_oidc_fail;
+/* "unknown_idp", "state", ... */
+const char *nova_oidc_fail_name(nova_oidc_fail f);
+
+/* Starts a login through the tenant's IdP idp_id: discovery (cached), fresh state, nonce and
+ * PKCE verifier kept in kv for NOVA_OIDC_STATE_TTL, and *location the IdP's authorization
+ * URL to redirect the browser to (arena). redirect_uri NULL: the IdP's first. A failure is
+ * NOVA_OK with *fail set and *why; an error status only for kv or store failures. */
+nova_status nova_oidc_login_begin(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                  const char *tenant_id, const char *idp_id,
+                                  const char *redirect_uri, const char **location,
+                                  nova_oidc_fail *fail, const char **why);
+
+/* Completes a login at the redirect URI: takes the state (single use), exchanges the code
+ * with the verifier, verifies the ID token (JWKS cached, re-fetched once on an unknown kid)
+ * and its claims, finds the user by (issuer, sub) or provisions one (email from the token,
+ * audited "user.create" and "user.oidc_link"), sets the roles the groups map to, and opens a
+ * session (AAL1, amr "fed") with req's device, ip and timeout (req->tenant_id is ignored: the
+ * state names the tenant). A failure is NOVA_OK with *fail and *why; out->outcome
+ * NOVA_LOGIN_OK on success. */
+nova_status nova_oidc_login_complete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                     const char *state, const char *code,
+                                     const nova_login_request_t *req, nova_login_result_t *out,
+                                     const char **tenant_id, nova_oidc_fail *fail,
+                                     const char **why);
+
+/* The tenant named by a login's state without taking it (so the caller can read the tenant's
+ * settings first): NOVA_NOT_FOUND when the state is unknown. */
+nova_status nova_oidc_state_tenant(nova_people_t *p, nova_arena_t *ar, const char *state,
+                                   const char **tenant_id);
+
+/* Counts a login (fail NONE) or a failure by reason, and appends the counters (Prometheus
+ * text: nova_people_federation_logins_total{protocol="oidc"},
+ * nova_people_federation_failures_total{protocol="oidc",reason}). */
+void nova_oidc_count(nova_oidc_fail f);
+nova_status nova_oidc_metrics(nova_buf_t *out);
+
+#endif

@@ -1,0 +1,312 @@
+/* oidc.c: OIDC federation per tenant (issue 11 item 7; nova/oidc.h). The tenant's backend
+ * configures its OpenID Providers under /v1/people/oidc/idps (users:read / users:write); a
+ * person's browser starts at GET /auth/oidc/login?tenant_id=&idp= (302 to the IdP with
+ * state, nonce and a PKCE S256 challenge) and comes back to GET /auth/oidc/callback, which
+ * verifies everything and opens the same session POST /auth/login opens. The callback
+ * answers the grant as JSON when the client asks for application/json, else as a small page
+ * holding it (no-store) for the sign-in page of the same origin to read.
+ *
+ * Every refusal is a problem+json naming what failed, counted by reason
+ * (nova_people_federation_failures_total{protocol="oidc"}); no token, code, state or nonce
+ * is logged or audited. */
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "nova/oidc.h"
+
+static const char *const idp_members[] = {"issuer",        "client_id", "client_secret",
+                                          "redirect_uris", "scopes",    "group_claim",
+                                          "role_mappings", "enabled",   NULL};
+
+static nova_audit_actor_t actor(nova_req_t *r)
+{
+    return (nova_audit_actor_t){.id = r->principal->client_id, .request_id = r->req_id};
+}
+
+static void idp_status(nova_req_t *r, nova_status st, const char *why)
+{
+    if (st == NOVA_CONFLICT)
+        nova_resp_problem(r, 409, "oidc_idp_exists", "Conflict",
+                          why ? why : "this tenant has an IdP with this issuer");
+    else if (st == NOVA_NOT_FOUND)
+        nova_resp_problem(r, 404, "not_found", "Not Found", "this tenant has no IdP of this id");
+    else
+        api_people_status(r, st, why);
+}
+
+static void idps_create(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    json_t *body = api_json_body(r, idp_members);
+    if (body == NULL)
+        return;
+    nova_store_t *s = api_store(r, api);
+    nova_people_t *p = s ? api_people(r, api) : NULL;
+    if (p) {
+        nova_audit_actor_t by = actor(r);
+        nova_oidc_idp_t idp;
+        const char *why = NULL;
+        nova_status st =
+            nova_oidc_idp_create(p, s, &r->arena, &by, r->principal->tenant_id, body, &idp, &why);
+        if (st) {
+            idp_status(r, st, why);
+        } else {
+            char *loc = nova_arena_printf(&r->arena, "/v1/people/oidc/idps/%s", idp.id);
+            if (loc)
+                nova_resp_header(r, "Location", loc);
+            api_reply_json(r, 201, nova_oidc_idp_to_json(&idp));
+        }
+    }
+    json_decref(body);
+}
+
+static void idps_list(nova_req_t *r, void *ud)
+{
+    nova_store_t *s = api_store(r, ud);
+    if (s == NULL)
+        return;
+    nova_oidc_idp_t *idps;
+    size_t n;
+    nova_status st = nova_oidc_idp_list(s, &r->arena, r->principal->tenant_id, &idps, &n);
+    if (st) {
+        idp_status(r, st, NULL);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, nova_oidc_idp_to_json(&idps[i]));
+    api_reply_json(r, 200, json_pack("{s:o}", "idps", arr));
+}
+
+static void idps_get(nova_req_t *r, void *ud)
+{
+    nova_store_t *s = api_store(r, ud);
+    if (s == NULL)
+        return;
+    nova_oidc_idp_t idp;
+    nova_status st = nova_oidc_idp_get(s, &r->arena, r->principal->tenant_id, r->params[0], &idp);
+    if (st)
+        idp_status(r, st, NULL);
+    else
+        api_reply_json(r, 200, nova_oidc_idp_to_json(&idp));
+}
+
+static void idps_patch(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    json_t *body = api_json_body(r, idp_members);
+    if (body == NULL)
+        return;
+    nova_store_t *s = api_store(r, api);
+    nova_people_t *p = s ? api_people(r, api) : NULL;
+    if (p) {
+        nova_audit_actor_t by = actor(r);
+        nova_oidc_idp_t idp;
+        const char *why = NULL;
+        nova_status st = nova_oidc_idp_update(p, s, &r->arena, &by, r->principal->tenant_id,
+                                              r->params[0], body, &idp, &why);
+        if (st)
+            idp_status(r, st, why);
+        else
+            api_reply_json(r, 200, nova_oidc_idp_to_json(&idp));
+    }
+    json_decref(body);
+}
+
+/* ---- the browser's legs ---- */
+
+static bool wants_json(nova_req_t *r)
+{
+    const char *a = nova_req_header(r, "Accept");
+    return a && strstr(a, "application/json") && !strstr(a, "text/html");
+}
+
+/* The problem of a failed login, counted. */
+static void login_failed(nova_req_t *r, nova_api_t *api, nova_oidc_fail f, const char *why)
+{
+    static const struct {
+        int status;
+        const char *code;
+        const char *title;
+    } map[NOVA_OIDC_FAIL_N] = {
+        [NOVA_OIDC_FAIL_UNKNOWN_IDP] = {404, "oidc_unknown_idp", "Not Found"},
+        [NOVA_OIDC_FAIL_STATE] = {400, "oidc_invalid_state", "Bad Request"},
+        [NOVA_OIDC_FAIL_IDP_ERROR] = {400, "oidc_idp_error", "Bad Request"},
+        [NOVA_OIDC_FAIL_DISCOVERY] = {502, "oidc_discovery_failed", "Bad Gateway"},
+        [NOVA_OIDC_FAIL_TOKEN] = {401, "oidc_token_exchange_failed", "Unauthorized"},
+        [NOVA_OIDC_FAIL_JWKS] = {502, "oidc_jwks_failed", "Bad Gateway"},
+        [NOVA_OIDC_FAIL_SIGNATURE] = {401, "oidc_invalid_signature", "Unauthorized"},
+        [NOVA_OIDC_FAIL_CLAIMS] = {401, "oidc_invalid_id_token", "Unauthorized"},
+        [NOVA_OIDC_FAIL_PROVISIONING] = {409, "oidc_provisioning_failed", "Conflict"},
+        [NOVA_OIDC_FAIL_SUSPENDED] = {403, "account_suspended", "Forbidden"},
+        [NOVA_OIDC_FAIL_POLICY] = {403, "oidc_mfa_required", "Forbidden"},
+    };
+    nova_oidc_count(f);
+    if (f == NOVA_OIDC_FAIL_STATE || f == NOVA_OIDC_FAIL_SIGNATURE || f == NOVA_OIDC_FAIL_CLAIMS)
+        api_ratelimit_auth_failed(r, api, NULL);
+    nova_resp_header(r, "Cache-Control", "no-store");
+    if ((unsigned)f >= NOVA_OIDC_FAIL_N || map[f].status == 0)
+        nova_resp_problem(r, 400, "oidc_failed", "Bad Request", why);
+    else
+        nova_resp_problem(r, map[f].status, map[f].code, map[f].title, why);
+}
+
+static void oidc_login(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    nova_people_t *p = s ? api_people(r, api) : NULL;
+    if (p == NULL || !api_ratelimit_auth_allowed(r, api, NULL))
+        return;
+    const char *tenant = nova_req_query(r, "tenant_id"), *idp = nova_req_query(r, "idp");
+    if (tenant == NULL || idp == NULL || !*tenant || !*idp || strlen(tenant) > 64 ||
+        strlen(idp) > 64) {
+        nova_resp_problem(r, 400, "invalid_request", "Bad Request",
+                          "tenant_id and idp: required query parameters");
+        return;
+    }
+    if (!api_security_enforce(r, api, tenant, NULL))
+        return;
+    const char *location = NULL, *why = NULL;
+    nova_oidc_fail fail = NOVA_OIDC_FAIL_NONE;
+    nova_status st = nova_oidc_login_begin(
+        p, s, &r->arena, tenant, idp, nova_req_query(r, "redirect_uri"), &location, &fail, &why);
+    if (st) {
+        api_people_status(r, st, NULL);
+    } else if (fail) {
+        login_failed(r, api, fail, why);
+    } else {
+        nova_resp_header(r, "Cache-Control", "no-store");
+        nova_resp_header(r, "Referrer-Policy", "no-referrer");
+        /* A script of the sign-in page asks for the URL to send the browser to; a link or a
+         * typed address gets the redirect. */
+        if (wants_json(r)) {
+            api_reply_json(r, 200, json_pack("{s:s}", "authorization_url", location));
+            return;
+        }
+        nova_resp_header(r, "Location", location);
+        nova_resp_body(r, 302, NULL, NULL, 0);
+    }
+}
+
+static bool idp_error_ok(const char *e)
+{
+    size_t n = strlen(e);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((e[i] >= 'a' && e[i] <= 'z') || e[i] == '_'))
+            return false;
+    return true;
+}
+
+static void oidc_callback(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    nova_people_t *p = s ? api_people(r, api) : NULL;
+    if (p == NULL || !api_ratelimit_auth_allowed(r, api, NULL))
+        return;
+    const char *state = nova_req_query(r, "state"), *code = nova_req_query(r, "code");
+    const char *err = nova_req_query(r, "error");
+    if (err) {
+        /* OIDC Core §3.1.2.6: the IdP refused (login_required, access_denied, ...). Its code is
+         * repeated only when it is one of the vocabulary's shapes. */
+        const char *why = idp_error_ok(err)
+                              ? nova_arena_printf(&r->arena, "the IdP refused the login: %s", err)
+                              : "the IdP refused the login";
+        login_failed(r, api, NOVA_OIDC_FAIL_IDP_ERROR, why);
+        return;
+    }
+    if (state == NULL || code == NULL) {
+        login_failed(r, api, NOVA_OIDC_FAIL_STATE, "state and code: required");
+        return;
+    }
+    const char *tenant = NULL, *why = NULL;
+    nova_status st = nova_oidc_state_tenant(p, &r->arena, state, &tenant);
+    if (st == NOVA_NOT_FOUND) {
+        login_failed(r, api, NOVA_OIDC_FAIL_STATE,
+                     "state: unknown, already used or expired (start the login again)");
+        return;
+    }
+    nova_security_settings_t sec;
+    if (st) {
+        api_people_status(r, st, NULL);
+        return;
+    }
+    if (!api_security_enforce(r, api, tenant, &sec))
+        return;
+    nova_login_request_t req = {.device = nova_req_header(r, "User-Agent"),
+                                .ip = nova_req_peer_ip(r),
+                                .session_timeout_minutes = sec.session_timeout_minutes,
+                                .mfa_required = sec.mfa_required_for_all_users};
+    nova_login_result_t g;
+    nova_oidc_fail fail = NOVA_OIDC_FAIL_NONE;
+    st = nova_oidc_login_complete(p, s, &r->arena, state, code, &req, &g, &tenant, &fail, &why);
+    if (st) {
+        api_people_status(r, st, NULL);
+        return;
+    }
+    if (fail) {
+        login_failed(r, api, fail, why);
+        return;
+    }
+    nova_oidc_count(NOVA_OIDC_FAIL_NONE);
+    nova_resp_header(r, "Cache-Control", "no-store");
+    nova_resp_header(r, "Referrer-Policy", "no-referrer");
+    json_t *grant = api_people_grant_json(&g);
+    if (grant)
+        json_object_set_new(grant, "tenant_id", json_string(tenant));
+    if (wants_json(r)) {
+        api_reply_json(r, 200, grant);
+        return;
+    }
+    /* The page carries the grant as data (not script): the sign-in page of this origin reads
+     * it; nothing runs here, and the policy forbids anything from running. */
+    char *text = grant ? json_dumps(grant, JSON_COMPACT | JSON_ESCAPE_SLASH) : NULL;
+    json_decref(grant);
+    char *page = text ? nova_arena_printf(&r->arena,
+                                          "<!doctype html><html><head><meta charset=\"utf-8\">"
+                                          "<title>Signed in</title></head><body>"
+                                          "<p id=\"nova-status\">Signed in.</p>"
+                                          "<script type=\"application/json\" id=\"nova-grant\">"
+                                          "%s</script></body></html>",
+                                          text)
+                      : NULL;
+    if (text) {
+        OPENSSL_cleanse(text, strlen(text));
+        free(text);
+    }
+    if (page == NULL) {
+        nova_resp_status(r, NOVA_NOMEM, NULL);
+        return;
+    }
+    nova_resp_header(r, "Content-Security-Policy", "default-src 'none'");
+    nova_resp_body(r, 200, "text/html; charset=utf-8", page, strlen(page));
+}
+
+nova_status api_oidc_register(nova_api_t *api, nova_http_server_t *srv)
+{
+    static const struct {
+        const char *method, *pattern, *scope;
+        nova_handler_fn fn;
+        size_t max_body;
+    } routes[] = {
+        {"POST", "/v1/people/oidc/idps", "users:write", idps_create, 32768},
+        {"GET", "/v1/people/oidc/idps", "users:read", idps_list, 0},
+        {"GET", "/v1/people/oidc/idps/{id}", "users:read", idps_get, 0},
+        {"PATCH", "/v1/people/oidc/idps/{id}", "users:write", idps_patch, 32768},
+        /* The browser's legs are public: the state ties the callback to its login. */
+        {"GET", "/auth/oidc/login", NULL, oidc_login, 0},
+        {"GET", "/auth/oidc/callback", NULL, oidc_callback, 0},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern, routes[i].scope,
+                                         routes[i].max_body, routes[i].fn, api);
+        if (st)
+            return st;
+    }
+    return NOVA_OK;
+}

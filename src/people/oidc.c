@@ -1,0 +1,451 @@
+/* oidc.c: a tenant's OpenID Providers (nova/oidc.h): validation of the configuration, the
+ * client secret sealed with the tenant's data key (context "oidc.client_secret"), the view
+ * the API shows (never the secret), and the group->role mapping with its time boxes.
+ *
+ * The row keeps the configuration as one JSON object (config) beside the sealed secret; the
+ * region the secret was sealed in is a member of it ("secret_region"), not shown. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "nova/oidc.h"
+
+#define OIDC_SECRET_CTX "oidc.client_secret"
+
+static const char *const idp_members[] = {"issuer",        "client_id", "client_secret",
+                                          "redirect_uris", "scopes",    "group_claim",
+                                          "role_mappings", "enabled",   NULL};
+
+static bool known_member(const char *k)
+{
+    for (size_t i = 0; idp_members[i]; i++)
+        if (strcmp(idp_members[i], k) == 0)
+            return true;
+    return false;
+}
+
+static bool role_ok(const char *r)
+{
+    size_t n = strlen(r);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((r[i] >= 'a' && r[i] <= 'z') || (r[i] >= '0' && r[i] <= '9') || strchr("_:.-", r[i])))
+            return false;
+    return true;
+}
+
+static bool printable(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+/* Checks the members present in in and writes them into cfg (the stored object). */
+static nova_status apply(json_t *cfg, json_t *in, bool create, const char **why)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(in, k, v) if (!known_member(k))
+    {
+        *why = "unknown member (issuer, client_id, client_secret, redirect_uris, scopes, "
+               "group_claim, role_mappings, enabled)";
+        return NOVA_INVALID;
+    }
+    if ((v = json_object_get(in, "issuer")) != NULL) {
+        if (!create) {
+            *why = "issuer: cannot change (create another IdP)";
+            return NOVA_INVALID;
+        }
+        /* The issuer is compared exactly with the discovery document's and the ID token's iss,
+         * so it is kept as given (no trailing slash added or removed). */
+        if (!json_is_string(v) || !nova_oidc_url_ok(json_string_value(v)) ||
+            strchr(json_string_value(v), '?')) {
+            *why = "issuer: an https URL without query (http only on a loopback host)";
+            return NOVA_INVALID;
+        }
+        json_object_set(cfg, "issuer", v);
+    } else if (create) {
+        *why = "issuer: required";
+        return NOVA_INVALID;
+    }
+    if ((v = json_object_get(in, "client_id")) != NULL) {
+        if (!json_is_string(v) || !printable(json_string_value(v), 255)) {
+            *why = "client_id: 1..255 printable characters";
+            return NOVA_INVALID;
+        }
+        json_object_set(cfg, "client_id", v);
+    } else if (create) {
+        *why = "client_id: required";
+        return NOVA_INVALID;
+    }
+    if ((v = json_object_get(in, "client_secret")) != NULL && !json_is_null(v) &&
+        (!json_is_string(v) || !printable(json_string_value(v), 512))) {
+        *why = "client_secret: 1..512 printable characters, or null to remove it";
+        return NOVA_INVALID;
+    }
+    if ((v = json_object_get(in, "redirect_uris")) != NULL) {
+        size_t n = json_is_array(v) ? json_array_size(v) : 0, i;
+        json_t *u;
+        if (n == 0 || n > NOVA_OIDC_MAX_REDIRECTS) {
+            *why = "redirect_uris: an array of 1..8 URLs";
+            return NOVA_INVALID;
+        }
+        json_array_foreach(v, i,
+                           u) if (!json_is_string(u) || !nova_oidc_url_ok(json_string_value(u)))
+        {
+            *why = "redirect_uris: each an https URL (http only on a loopback host), no fragment";
+            return NOVA_INVALID;
+        }
+        json_object_set(cfg, "redirect_uris", v);
+    } else if (create) {
+        *why = "redirect_uris: required";
+        return NOVA_INVALID;
+    }
+    if ((v = json_object_get(in, "scopes")) != NULL) {
+        size_t n = json_is_array(v) ? json_array_size(v) : 0, i;
+        json_t *sc;
+        bool openid = false;
+        if (n == 0 || n > 16) {
+            *why = "scopes: an array of 1..16 scopes with openid among them";
+            return NOVA_INVALID;
+        }
+        json_array_foreach(v, i, sc)
+        {
+            const char *t = json_is_string(sc) ? json_string_value(sc) : NULL;
+            if (t == NULL || !printable(t, 64) || strpbrk(t, " \"\\")) {
+                *why = "scopes: each 1..64 characters without spaces or quotes";
+                return NOVA_INVALID;
+            }
+            openid = openid || strcmp(t, "openid") == 0;
+        }
+        if (!openid) {
+            *why = "scopes: openid is required";
+            return NOVA_INVALID;
+        }
+        json_object_set(cfg, "scopes", v);
+    } else if (create) {
+        json_object_set_new(cfg, "scopes", json_pack("[s,s,s]", "openid", "email", "profile"));
+    }
+    if ((v = json_object_get(in, "group_claim")) != NULL) {
+        if (!json_is_string(v) || !printable(json_string_value(v), 64)) {
+            *why = "group_claim: the name of the ID token claim that lists groups (1..64)";
+            return NOVA_INVALID;
+        }
+        json_object_set(cfg, "group_claim", v);
+    } else if (create) {
+        json_object_set_new(cfg, "group_claim", json_string("groups"));
+    }
+    if ((v = json_object_get(in, "role_mappings")) != NULL) {
+        size_t n = json_is_array(v) ? json_array_size(v) : (size_t)-1, i;
+        json_t *m, *out = json_array();
+        if (n > NOVA_OIDC_MAX_MAPPINGS || out == NULL) {
+            json_decref(out);
+            *why = "role_mappings: an array of at most 64 {group, role, valid_until?}";
+            return NOVA_INVALID;
+        }
+        json_array_foreach(v, i, m)
+        {
+            json_t *g = json_object_get(m, "group"), *r = json_object_get(m, "role");
+            json_t *vu = json_object_get(m, "valid_until");
+            if (!json_is_object(m) || json_object_size(m) != 2u + (vu != NULL) ||
+                !json_is_string(g) || !printable(json_string_value(g), 256) || !json_is_string(r) ||
+                !role_ok(json_string_value(r)) ||
+                (vu && !json_is_null(vu) &&
+                 (!json_is_integer(vu) || json_integer_value(vu) <= 0))) {
+                json_decref(out);
+                *why = "role_mappings: each {group: 1..256 characters, role: [a-z0-9_:.-]{1,64}, "
+                       "valid_until: unix seconds or null}";
+                return NOVA_INVALID;
+            }
+            json_array_append_new(
+                out, json_pack("{s:O, s:O, s:I}", "group", g, "role", r, "valid_until",
+                               (json_int_t)(json_is_integer(vu) ? json_integer_value(vu) : 0)));
+        }
+        json_object_set_new(cfg, "role_mappings", out);
+    } else if (create) {
+        json_object_set_new(cfg, "role_mappings", json_array());
+    }
+    if ((v = json_object_get(in, "enabled")) != NULL) {
+        if (!json_is_boolean(v)) {
+            *why = "enabled: a boolean";
+            return NOVA_INVALID;
+        }
+        json_object_set(cfg, "enabled", v);
+    } else if (create) {
+        json_object_set_new(cfg, "enabled", json_true());
+    }
+    return NOVA_OK;
+}
+
+/* The view of a row. */
+static nova_status view_of(nova_arena_t *ar, const nova_oidc_idp_row_t *row, nova_oidc_idp_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    json_error_t err;
+    json_t *c = json_loads(row->config, JSON_REJECT_DUPLICATES, &err);
+    if (!json_is_object(c)) {
+        json_decref(c);
+        return NOVA_INTERNAL;
+    }
+    out->id = row->id;
+    out->tenant_id = row->tenant_id;
+    out->issuer = row->issuer;
+    out->has_client_secret = row->secret_sealed != NULL;
+    out->created_at = row->created_at;
+    out->updated_at = row->updated_at;
+    out->client_id = nova_arena_strdup(ar, json_string_value(json_object_get(c, "client_id")));
+    out->group_claim = nova_arena_strdup(ar, json_string_value(json_object_get(c, "group_claim")));
+    out->enabled = json_is_true(json_object_get(c, "enabled"));
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(c, "redirect_uris"), i, v) if (i < NOVA_OIDC_MAX_REDIRECTS)
+        out->redirect_uris[out->nredirect++] = nova_arena_strdup(ar, json_string_value(v));
+    nova_buf_t sc;
+    nova_buf_init(&sc);
+    json_array_foreach(json_object_get(c, "scopes"), i, v)
+        nova_buf_printf(&sc, "%s%s", i ? " " : "", json_string_value(v));
+    out->scopes = nova_arena_strndup(ar, sc.data ? (const char *)sc.data : "", sc.len);
+    nova_buf_free(&sc);
+    json_array_foreach(json_object_get(c, "role_mappings"), i, v) if (i < NOVA_OIDC_MAX_MAPPINGS)
+    {
+        nova_oidc_mapping_t *m = &out->mappings[out->nmappings++];
+        m->group = nova_arena_strdup(ar, json_string_value(json_object_get(v, "group")));
+        m->role = nova_arena_strdup(ar, json_string_value(json_object_get(v, "role")));
+        m->valid_until = json_integer_value(json_object_get(v, "valid_until"));
+    }
+    json_decref(c);
+    if (!out->client_id || !out->group_claim || !out->scopes)
+        return NOVA_NOMEM;
+    return NOVA_OK;
+}
+
+void *nova_oidc_idp_to_json(const nova_oidc_idp_t *idp)
+{
+    json_t *ru = json_array(), *sc = json_array(), *maps = json_array();
+    for (size_t i = 0; i < idp->nredirect; i++)
+        json_array_append_new(ru, json_string(idp->redirect_uris[i]));
+    for (const char *w = idp->scopes; w && *w;) {
+        size_t n = strcspn(w, " ");
+        json_array_append_new(sc, json_stringn(w, n));
+        w += n + (w[n] == ' ');
+    }
+    for (size_t i = 0; i < idp->nmappings; i++) {
+        const nova_oidc_mapping_t *m = &idp->mappings[i];
+        json_t *o = json_pack("{s:s, s:s}", "group", m->group, "role", m->role);
+        json_object_set_new(o, "valid_until",
+                            m->valid_until ? json_integer(m->valid_until) : json_null());
+        json_array_append_new(maps, o);
+    }
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:s, s:o, s:b, s:I, s:I}", "id",
+                          idp->id, "tenant_id", idp->tenant_id, "issuer", idp->issuer, "client_id",
+                          idp->client_id, "has_client_secret", idp->has_client_secret,
+                          "redirect_uris", ru, "scopes", sc, "group_claim", idp->group_claim,
+                          "role_mappings", maps, "enabled", idp->enabled, "created_at",
+                          (json_int_t)idp->created_at, "updated_at", (json_int_t)idp->updated_at);
+    if (o)
+        json_object_set_new(
+            o, "login_path",
+            json_sprintf("/auth/oidc/login?tenant_id=%s&idp=%s", idp->tenant_id, idp->id));
+    return o;
+}
+
+/* Seals the secret member of in (when present and a string) into *sealed. */
+static nova_status seal_secret(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                               const char *tenant_id, json_t *in, json_t *cfg,
+                               const uint8_t **sealed, size_t *len)
+{
+    json_t *v = json_object_get(in, "client_secret");
+    if (!json_is_string(v))
+        return NOVA_OK;
+    nova_status st = people_seal(p, s, ar, tenant_id, OIDC_SECRET_CTX, json_string_value(v),
+                                 json_string_length(v), sealed, len);
+    if (st == NOVA_OK)
+        json_object_set_new(cfg, "secret_region", json_string(p->region));
+    return st;
+}
+
+nova_status nova_oidc_idp_create(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                 const nova_audit_actor_t *by, const char *tenant_id,
+                                 const void *obj, nova_oidc_idp_t *out, const char **why)
+{
+    json_t *in = (json_t *)obj, *cfg = json_object();
+    char id[64];
+    char *text = NULL;
+    nova_oidc_idp_row_t row = {.tenant_id = tenant_id};
+    nova_status st = cfg ? NOVA_OK : NOVA_NOMEM;
+    if (st == NOVA_OK && !json_is_object(in)) {
+        *why = "the body must be a JSON object";
+        st = NOVA_INVALID;
+    }
+    if (st == NOVA_OK)
+        st = apply(cfg, in, true, why);
+    if (st == NOVA_OK)
+        st = nova_id_new("oidp", id, sizeof(id));
+    if (st == NOVA_OK)
+        st = seal_secret(p, s, ar, tenant_id, in, cfg, &row.secret_sealed, &row.secret_sealed_len);
+    if (st == NOVA_OK && (text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+        st = NOVA_NOMEM;
+    nova_audit_entry_t ae;
+    if (st == NOVA_OK) {
+        row.id = nova_arena_strdup(ar, id);
+        row.issuer = nova_arena_strdup(ar, json_string_value(json_object_get(cfg, "issuer")));
+        row.config = nova_arena_strdup(ar, text);
+        row.created_at = row.updated_at = nova_time_now();
+        if (!row.id || !row.issuer || !row.config)
+            st = NOVA_NOMEM;
+    }
+    if (st == NOVA_OK)
+        st = nova_audit_entry_make(&ae, ar, by, tenant_id, "oidc_idp.create", "oidc_idp", id,
+                                   json_pack("{s:s, s:b}", "issuer", row.issuer, "client_secret",
+                                             row.secret_sealed != NULL));
+    if (st == NOVA_OK)
+        st = nova_store_oidc_idp_create(s, &row, &ae);
+    if (st == NOVA_CONFLICT)
+        *why = "this tenant has an IdP with this issuer";
+    if (st == NOVA_OK)
+        st = view_of(ar, &row, out);
+    free(text);
+    json_decref(cfg);
+    return st;
+}
+
+nova_status nova_oidc_idp_update(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                 const nova_audit_actor_t *by, const char *tenant_id,
+                                 const char *id, const void *obj, nova_oidc_idp_t *out,
+                                 const char **why)
+{
+    json_t *in = (json_t *)obj, *cfg = NULL;
+    json_error_t err;
+    char *text = NULL;
+    nova_oidc_idp_row_t row;
+    nova_status st = nova_store_oidc_idp_get(s, ar, tenant_id, id, &row);
+    if (st == NOVA_INVALID)
+        st = NOVA_NOT_FOUND;
+    if (st)
+        return st;
+    if (!json_is_object(in)) {
+        *why = "the body must be a JSON object";
+        return NOVA_INVALID;
+    }
+    if ((cfg = json_loads(row.config, JSON_REJECT_DUPLICATES, &err)) == NULL)
+        return NOVA_INTERNAL;
+    st = apply(cfg, in, false, why);
+    json_t *sec = json_object_get(in, "client_secret");
+    if (st == NOVA_OK && json_is_null(sec)) {
+        row.secret_sealed = NULL;
+        row.secret_sealed_len = 0;
+        json_object_del(cfg, "secret_region");
+    }
+    if (st == NOVA_OK)
+        st = seal_secret(p, s, ar, tenant_id, in, cfg, &row.secret_sealed, &row.secret_sealed_len);
+    if (st == NOVA_OK && (text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+        st = NOVA_NOMEM;
+    json_t *changed = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(in, k, v) json_array_append_new(changed, json_string(k));
+    nova_audit_entry_t ae;
+    if (st == NOVA_OK) {
+        row.config = nova_arena_strdup(ar, text);
+        row.updated_at = nova_time_now();
+        st = row.config ? NOVA_OK : NOVA_NOMEM;
+    }
+    if (st == NOVA_OK) {
+        st = nova_audit_entry_make(&ae, ar, by, tenant_id, "oidc_idp.update", "oidc_idp", id,
+                                   json_pack("{s:O}", "changed", changed));
+    }
+    json_decref(changed);
+    if (st == NOVA_OK)
+        st = nova_store_oidc_idp_update(s, &row, &ae);
+    if (st == NOVA_OK)
+        st = view_of(ar, &row, out);
+    free(text);
+    json_decref(cfg);
+    return st;
+}
+
+nova_status nova_oidc_idp_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                              const char *id, nova_oidc_idp_t *out)
+{
+    nova_oidc_idp_row_t row;
+    nova_status st = nova_store_oidc_idp_get(s, ar, tenant_id, id, &row);
+    if (st == NOVA_INVALID)
+        return NOVA_NOT_FOUND;
+    return st ? st : view_of(ar, &row, out);
+}
+
+nova_status nova_oidc_idp_list(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                               nova_oidc_idp_t **out, size_t *n)
+{
+    nova_oidc_idp_row_t *rows;
+    size_t nr;
+    nova_status st = nova_store_oidc_idp_list(s, ar, tenant_id, &rows, &nr);
+    if (st)
+        return st;
+    *out = nova_arena_alloc(ar, (nr ? nr : 1) * sizeof(**out));
+    if (*out == NULL)
+        return NOVA_NOMEM;
+    for (size_t i = 0; i < nr; i++)
+        if ((st = view_of(ar, &rows[i], &(*out)[i])) != NOVA_OK)
+            return st;
+    *n = nr;
+    return NOVA_OK;
+}
+
+/* The client secret of an IdP row, opened (arena; NULL when none). */
+nova_status people_oidc_secret(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                               const nova_oidc_idp_row_t *row, const char **secret)
+{
+    *secret = NULL;
+    if (row->secret_sealed == NULL)
+        return NOVA_OK;
+    json_error_t err;
+    json_t *c = json_loads(row->config, 0, &err);
+    const char *region = json_string_value(json_object_get(c, "secret_region"));
+    char *out = NULL;
+    size_t len = 0;
+    nova_status st =
+        people_open(p, s, ar, row->tenant_id, region ? region : "global", OIDC_SECRET_CTX,
+                    row->secret_sealed, row->secret_sealed_len, &out, &len);
+    json_decref(c);
+    *secret = out;
+    return st;
+}
+
+const char *nova_oidc_roles_for(nova_arena_t *ar, const nova_oidc_idp_t *idp,
+                                const char *const *groups, size_t ngroups, int64_t now)
+{
+    nova_buf_t b;
+    nova_buf_init(&b);
+    for (size_t i = 0; i < idp->nmappings; i++) {
+        const nova_oidc_mapping_t *m = &idp->mappings[i];
+        /* A contractor's mapping that has ended gives nothing. */
+        if (m->valid_until != 0 && m->valid_until <= now)
+            continue;
+        bool member = false;
+        for (size_t g = 0; g < ngroups && !member; g++)
+            member = strcmp(groups[g], m->group) == 0;
+        if (!member)
+            continue;
+        bool dup = false;
+        for (size_t j = 0; j < i && !dup; j++) {
+            const nova_oidc_mapping_t *o = &idp->mappings[j];
+            if (strcmp(o->role, m->role) != 0 || (o->valid_until != 0 && o->valid_until <= now))
+                continue;
+            for (size_t g = 0; g < ngroups && !dup; g++)
+                dup = strcmp(groups[g], o->group) == 0;
+        }
+        if (!dup)
+            nova_buf_printf(&b, "%s%s", b.len ? " " : "", m->role);
+    }
+    const char *r = nova_arena_strndup(ar, b.data ? (const char *)b.data : "", b.len);
+    nova_buf_free(&b);
+    return r;
+}

@@ -1,0 +1,684 @@
+/* oidc_login.c: the OIDC login (nova/oidc.h): authorization code with PKCE (S256), state and
+ * nonce kept in the control plane (single use), discovery and the IdP's JWKS fetched with
+ * libcurl and cached per process, the token exchange, the ID token verified (signature with
+ * src/crypto's JWS, claims with nova_oidc_claims_check), the user found by (issuer, sub) or
+ * provisioned just in time, groups mapped to roles, and a session opened as a password
+ * sign-in opens one (people_session_open: the same record, tokens and "session.create"
+ * entry).
+ *
+ * I/O: the fetches block the request thread (5 s connect, 10 s in all, 256 KiB at most,
+ * http/https only, no redirects followed, TLS verified by libcurl's defaults). They happen at
+ * sign-in, never on the per-request path, and the cache keeps them rare: discovery for an
+ * hour, the JWKS for ten minutes, re-fetched at once when an ID token names a kid the cached
+ * set lacks (a key rotation at the IdP), at most once per 30 s for the same unknown kid.
+ *
+ * Nothing about tokens, codes, the state or the nonce reaches a log line or an audit entry. */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "nova/log.h"
+#include "nova/oidc.h"
+
+#define DISC_TTL 3600
+#define JWKS_TTL 600
+#define MISS_REFETCH 30
+#define STATE_PREFIX "oidc:st:"
+
+/* ---- HTTP (libcurl) ---- */
+
+typedef struct fetch_buf {
+    nova_buf_t *b;
+    bool too_large;
+} fetch_buf;
+
+static size_t fetch_write(char *data, size_t size, size_t n, void *ud)
+{
+    fetch_buf *f = ud;
+    size_t len = size * n;
+    if (f->b->len + len > NOVA_OIDC_DOC_MAX) {
+        f->too_large = true;
+        return 0;
+    }
+    return nova_buf_append(f->b, data, len) == NOVA_OK ? len : 0;
+}
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* GET url, or POST form (application/x-www-form-urlencoded) with HTTP Basic user:pass when
+ * user is set. 2xx, or 400/401 for a token endpoint's error response (error_ok), fill out. */
+static nova_status oidc_fetch(const char *url, const char *form, const char *user, const char *pass,
+                              bool error_ok, nova_buf_t *out)
+{
+    pthread_once(&curl_once, curl_init);
+    CURL *c = curl_easy_init();
+    if (c == NULL)
+        return NOVA_NOMEM;
+    fetch_buf fb = {.b = out};
+    struct curl_slist *hdr = curl_slist_append(NULL, "Accept: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &fb);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "nova-oidc/1");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    if (form) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+        if (user) {
+            curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+            curl_easy_setopt(c, CURLOPT_USERNAME, user);
+            curl_easy_setopt(c, CURLOPT_PASSWORD, pass);
+        }
+    }
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(c);
+    if (rc != CURLE_OK || fb.too_large)
+        return NOVA_UNAVAILABLE;
+    if ((status >= 200 && status < 300) || (error_ok && (status == 400 || status == 401)))
+        return NOVA_OK;
+    return NOVA_UNAVAILABLE;
+}
+
+/* RFC 6749 §2.3.1: client_secret_basic encodes id and secret as form components first. */
+static char *escape(CURL *c, const char *s)
+{
+    return curl_easy_escape(c, s, 0);
+}
+
+/* ---- the per-issuer cache ---- */
+
+typedef struct oidc_keys {
+    atomic_int refs;
+    nova_oidc_keyset_t ks;
+} oidc_keys_t;
+
+typedef struct oidc_cache {
+    char *issuer;
+    char *authz, *token, *jwks_uri;
+    int64_t disc_at;
+    oidc_keys_t *keys;
+    int64_t keys_at;
+    char miss_kid[128];
+    int64_t miss_at;
+    struct oidc_cache *next;
+} oidc_cache_t;
+
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static oidc_cache_t *cache_head;
+
+static void keys_release(oidc_keys_t *k)
+{
+    if (k && atomic_fetch_sub(&k->refs, 1) == 1) {
+        nova_oidc_keyset_clear(&k->ks);
+        free(k);
+    }
+}
+
+/* The entry of issuer (made when absent). Under cache_mu. */
+static oidc_cache_t *cache_entry(const char *issuer)
+{
+    for (oidc_cache_t *e = cache_head; e; e = e->next)
+        if (strcmp(e->issuer, issuer) == 0)
+            return e;
+    oidc_cache_t *e = calloc(1, sizeof(*e));
+    if (e == NULL || (e->issuer = strdup(issuer)) == NULL) {
+        free(e);
+        return NULL;
+    }
+    e->next = cache_head;
+    cache_head = e;
+    return e;
+}
+
+/* Discovery for issuer into d (arena copies), fetched when not cached or stale. */
+static nova_status discover(nova_arena_t *ar, const char *issuer, nova_oidc_discovery_t *d,
+                            const char **why)
+{
+    int64_t now = nova_time_now();
+    pthread_mutex_lock(&cache_mu);
+    oidc_cache_t *e = cache_entry(issuer);
+    if (e && e->authz && now - e->disc_at < DISC_TTL) {
+        d->issuer = nova_arena_strdup(ar, issuer);
+        d->authorization_endpoint = nova_arena_strdup(ar, e->authz);
+        d->token_endpoint = nova_arena_strdup(ar, e->token);
+        d->jwks_uri = nova_arena_strdup(ar, e->jwks_uri);
+        d->s256 = true;
+        pthread_mutex_unlock(&cache_mu);
+        return d->jwks_uri ? NOVA_OK : NOVA_NOMEM;
+    }
+    pthread_mutex_unlock(&cache_mu);
+    if (e == NULL)
+        return NOVA_NOMEM;
+    /* OpenID Connect Discovery §4: the issuer with /.well-known/openid-configuration
+     * appended (a trailing slash of the issuer is not doubled). */
+    size_t il = strlen(issuer);
+    const char *url = nova_arena_printf(ar, "%.*s/.well-known/openid-configuration",
+                                        (int)(il && issuer[il - 1] == '/' ? il - 1 : il), issuer);
+    nova_buf_t b;
+    nova_buf_init(&b);
+    nova_status st = url ? oidc_fetch(url, NULL, NULL, NULL, false, &b) : NOVA_NOMEM;
+    if (st == NOVA_UNAVAILABLE)
+        *why = "the IdP's discovery document could not be fetched";
+    if (st == NOVA_OK)
+        st = nova_oidc_discovery_parse(ar, (const char *)b.data, b.len, issuer, d, why);
+    nova_buf_free(&b);
+    if (st)
+        return st;
+    pthread_mutex_lock(&cache_mu);
+    char *a = strdup(d->authorization_endpoint), *t = strdup(d->token_endpoint),
+         *j = strdup(d->jwks_uri);
+    if (a && t && j) {
+        free(e->authz), free(e->token), free(e->jwks_uri);
+        e->authz = a, e->token = t, e->jwks_uri = j;
+        e->disc_at = now;
+    } else {
+        free(a), free(t), free(j);
+    }
+    pthread_mutex_unlock(&cache_mu);
+    return NOVA_OK;
+}
+
+/* The IdP's keys (a reference: keys_release it). force: fetch even when cached. */
+static nova_status jwks_get(const char *issuer, const char *jwks_uri, bool force, oidc_keys_t **out,
+                            const char **why)
+{
+    int64_t now = nova_time_now();
+    *out = NULL;
+    pthread_mutex_lock(&cache_mu);
+    oidc_cache_t *e = cache_entry(issuer);
+    if (e && e->keys && !force && now - e->keys_at < JWKS_TTL) {
+        atomic_fetch_add(&e->keys->refs, 1);
+        *out = e->keys;
+    }
+    pthread_mutex_unlock(&cache_mu);
+    if (*out)
+        return NOVA_OK;
+    if (e == NULL)
+        return NOVA_NOMEM;
+    nova_buf_t b;
+    nova_buf_init(&b);
+    nova_status st = oidc_fetch(jwks_uri, NULL, NULL, NULL, false, &b);
+    oidc_keys_t *k = NULL;
+    if (st == NOVA_UNAVAILABLE)
+        *why = "the IdP's JWKS could not be fetched";
+    if (st == NOVA_OK && (k = calloc(1, sizeof(*k))) == NULL)
+        st = NOVA_NOMEM;
+    if (st == NOVA_OK)
+        st = nova_oidc_jwks_parse((const char *)b.data, b.len, &k->ks, why);
+    nova_buf_free(&b);
+    if (st) {
+        if (k)
+            nova_oidc_keyset_clear(&k->ks);
+        free(k);
+        return st;
+    }
+    atomic_init(&k->refs, 2); /* the cache's and the caller's */
+    pthread_mutex_lock(&cache_mu);
+    oidc_keys_t *old = e->keys;
+    e->keys = k;
+    e->keys_at = now;
+    pthread_mutex_unlock(&cache_mu);
+    keys_release(old);
+    *out = k;
+    return NOVA_OK;
+}
+
+/* Whether an unknown kid may make us fetch the JWKS again now (not the same kid within
+ * MISS_REFETCH seconds); records the attempt. */
+static bool miss_allows_refetch(const char *issuer, const char *kid)
+{
+    int64_t now = nova_time_now();
+    bool ok = true;
+    pthread_mutex_lock(&cache_mu);
+    oidc_cache_t *e = cache_entry(issuer);
+    if (e == NULL) {
+        ok = false;
+    } else if (strcmp(e->miss_kid, kid) == 0 && now - e->miss_at < MISS_REFETCH) {
+        ok = false;
+    } else {
+        snprintf(e->miss_kid, sizeof(e->miss_kid), "%s", kid);
+        e->miss_at = now;
+    }
+    pthread_mutex_unlock(&cache_mu);
+    return ok;
+}
+
+/* ---- counters ---- */
+
+static _Atomic uint64_t oidc_logins;
+static _Atomic uint64_t oidc_failures[NOVA_OIDC_FAIL_N];
+static const char *const fail_names[NOVA_OIDC_FAIL_N] = {
+    "none", "unknown_idp", "state",  "idp_error",    "discovery", "token_exchange",
+    "jwks", "signature",   "claims", "provisioning", "suspended", "mfa_policy"};
+
+const char *nova_oidc_fail_name(nova_oidc_fail f)
+{
+    return (unsigned)f < NOVA_OIDC_FAIL_N ? fail_names[f] : "other";
+}
+
+void nova_oidc_count(nova_oidc_fail f)
+{
+    if (f == NOVA_OIDC_FAIL_NONE)
+        atomic_fetch_add_explicit(&oidc_logins, 1, memory_order_relaxed);
+    else if ((unsigned)f < NOVA_OIDC_FAIL_N)
+        atomic_fetch_add_explicit(&oidc_failures[f], 1, memory_order_relaxed);
+}
+
+nova_status people_oidc_failure_lines(nova_buf_t *out)
+{
+    nova_status st = NOVA_OK;
+    for (int f = 1; f < NOVA_OIDC_FAIL_N && st == NOVA_OK; f++)
+        st = nova_buf_printf(
+            out, "nova_people_federation_failures_total{protocol=\"oidc\",reason=\"%s\"} %llu\n",
+            fail_names[f],
+            (unsigned long long)atomic_load_explicit(&oidc_failures[f], memory_order_relaxed));
+    return st;
+}
+
+nova_status nova_oidc_metrics(nova_buf_t *out)
+{
+    return nova_buf_printf(
+        out,
+        "# HELP nova_people_federation_logins_total Sessions opened through a federated "
+        "identity provider.\n"
+        "# TYPE nova_people_federation_logins_total counter\n"
+        "nova_people_federation_logins_total{protocol=\"oidc\"} %llu\n",
+        (unsigned long long)atomic_load_explicit(&oidc_logins, memory_order_relaxed));
+}
+
+/* ---- the login ---- */
+
+static nova_status fail_with(nova_oidc_fail *fail, nova_oidc_fail f, const char **why,
+                             const char *text)
+{
+    *fail = f;
+    if (text)
+        *why = text;
+    return NOVA_OK;
+}
+
+static nova_status random_b64(char *out, size_t nbytes)
+{
+    uint8_t raw[32];
+    if (nbytes > sizeof(raw) || nova_random_bytes(raw, nbytes) != NOVA_OK)
+        return NOVA_INTERNAL;
+    nova_b64url_encode(raw, nbytes, out);
+    return NOVA_OK;
+}
+
+nova_status nova_oidc_login_begin(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                  const char *tenant_id, const char *idp_id,
+                                  const char *redirect_uri, const char **location,
+                                  nova_oidc_fail *fail, const char **why)
+{
+    *fail = NOVA_OIDC_FAIL_NONE;
+    *location = NULL;
+    nova_oidc_idp_t idp;
+    nova_status st = nova_oidc_idp_get(s, ar, tenant_id, idp_id, &idp);
+    if (st == NOVA_NOT_FOUND || (st == NOVA_OK && !idp.enabled))
+        return fail_with(fail, NOVA_OIDC_FAIL_UNKNOWN_IDP, why,
+                         "this tenant has no enabled IdP of this id");
+    if (st)
+        return st;
+    const char *ru = idp.redirect_uris[0];
+    if (redirect_uri) {
+        ru = NULL;
+        for (size_t i = 0; i < idp.nredirect && !ru; i++)
+            if (strcmp(idp.redirect_uris[i], redirect_uri) == 0)
+                ru = idp.redirect_uris[i];
+        if (ru == NULL)
+            return fail_with(fail, NOVA_OIDC_FAIL_UNKNOWN_IDP, why,
+                             "redirect_uri: not one of the IdP's redirect_uris");
+    }
+    nova_oidc_discovery_t d;
+    st = discover(ar, idp.issuer, &d, why);
+    if (st == NOVA_INVALID || st == NOVA_UNAVAILABLE)
+        return fail_with(fail, NOVA_OIDC_FAIL_DISCOVERY, why, NULL);
+    if (st)
+        return st;
+    char state[48], nonce[48], verifier[48], challenge[48];
+    uint8_t h[32];
+    if ((st = random_b64(state, 32)) != NOVA_OK || (st = random_b64(nonce, 32)) != NOVA_OK ||
+        (st = random_b64(verifier, 32)) != NOVA_OK)
+        return st;
+    nova_sha256(verifier, strlen(verifier), h);
+    nova_b64url_encode(h, sizeof(h), challenge);
+    json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "t", tenant_id, "i", idp.id, "n",
+                            nonce, "v", verifier, "r", ru, "iss", idp.issuer);
+    char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    json_decref(rec);
+    const char *key = nova_arena_printf(ar, STATE_PREFIX "%s", state);
+    if (text == NULL || key == NULL) {
+        free(text);
+        return NOVA_NOMEM;
+    }
+    st = nova_kv_set(p->kv, key, text, strlen(text), (uint64_t)NOVA_OIDC_STATE_TTL * 1000);
+    OPENSSL_cleanse(text, strlen(text));
+    free(text);
+    if (st)
+        return st;
+    CURL *c = curl_easy_init();
+    if (c == NULL)
+        return NOVA_NOMEM;
+    char *e_client = escape(c, idp.client_id), *e_ru = escape(c, ru),
+         *e_scope = escape(c, idp.scopes);
+    if (e_client && e_ru && e_scope)
+        *location = nova_arena_printf(
+            ar,
+            "%s%sresponse_type=code&client_id=%s&redirect_uri=%s&scope=%s&state=%s&nonce=%s"
+            "&code_challenge=%s&code_challenge_method=S256",
+            d.authorization_endpoint, strchr(d.authorization_endpoint, '?') ? "&" : "?", e_client,
+            e_ru, e_scope, state, nonce, challenge);
+    curl_free(e_client);
+    curl_free(e_ru);
+    curl_free(e_scope);
+    curl_easy_cleanup(c);
+    return *location ? NOVA_OK : NOVA_NOMEM;
+}
+
+typedef struct login_state {
+    const char *tenant, *idp, *nonce, *verifier, *redirect_uri, *issuer;
+} login_state;
+
+static bool state_ok(const char *state)
+{
+    size_t n = state ? strlen(state) : 0;
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((state[i] >= 'A' && state[i] <= 'Z') || (state[i] >= 'a' && state[i] <= 'z') ||
+              (state[i] >= '0' && state[i] <= '9') || state[i] == '-' || state[i] == '_'))
+            return false;
+    return true;
+}
+
+static nova_status state_read(nova_people_t *p, nova_arena_t *ar, const char *state, bool take,
+                              login_state *out)
+{
+    if (!state_ok(state))
+        return NOVA_NOT_FOUND;
+    const char *key = nova_arena_printf(ar, STATE_PREFIX "%s", state);
+    char *val = NULL;
+    size_t len = 0;
+    if (key == NULL)
+        return NOVA_NOMEM;
+    nova_status st =
+        take ? nova_kv_take(p->kv, key, ar, &val, &len) : nova_kv_get(p->kv, key, ar, &val, &len);
+    if (st)
+        return st;
+    json_error_t err;
+    json_t *j = json_loadb(val, len, 0, &err);
+    OPENSSL_cleanse(val, len);
+    if (j == NULL)
+        return NOVA_NOT_FOUND;
+    out->tenant = nova_arena_strdup(ar, json_string_value(json_object_get(j, "t")));
+    out->idp = nova_arena_strdup(ar, json_string_value(json_object_get(j, "i")));
+    out->nonce = nova_arena_strdup(ar, json_string_value(json_object_get(j, "n")));
+    out->verifier = nova_arena_strdup(ar, json_string_value(json_object_get(j, "v")));
+    out->redirect_uri = nova_arena_strdup(ar, json_string_value(json_object_get(j, "r")));
+    out->issuer = nova_arena_strdup(ar, json_string_value(json_object_get(j, "iss")));
+    json_decref(j);
+    return out->tenant && out->idp && out->nonce && out->verifier && out->redirect_uri &&
+                   out->issuer
+               ? NOVA_OK
+               : NOVA_NOMEM;
+}
+
+nova_status nova_oidc_state_tenant(nova_people_t *p, nova_arena_t *ar, const char *state,
+                                   const char **tenant_id)
+{
+    login_state ls;
+    nova_status st = state_read(p, ar, state, false, &ls);
+    *tenant_id = st == NOVA_OK ? ls.tenant : NULL;
+    return st;
+}
+
+/* The token exchange (RFC 6749 §4.1.3 with RFC 7636's code_verifier); *id_token in ar. */
+static nova_status exchange(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                            const nova_oidc_idp_row_t *row, const nova_oidc_idp_t *idp,
+                            const nova_oidc_discovery_t *d, const login_state *ls, const char *code,
+                            const char **id_token, nova_oidc_fail *fail, const char **why)
+{
+    const char *secret = NULL;
+    nova_status st = people_oidc_secret(p, s, ar, row, &secret);
+    if (st)
+        return st;
+    CURL *c = curl_easy_init();
+    if (c == NULL)
+        return NOVA_NOMEM;
+    char *e_code = escape(c, code), *e_ru = escape(c, ls->redirect_uri),
+         *e_client = escape(c, idp->client_id), *e_sec = secret ? escape(c, secret) : NULL;
+    const char *form = NULL;
+    if (e_code && e_ru && e_client && (secret == NULL || e_sec))
+        form = nova_arena_printf(ar,
+                                 "grant_type=authorization_code&code=%s&redirect_uri=%s"
+                                 "&code_verifier=%s%s%s",
+                                 e_code, e_ru, ls->verifier,
+                                 secret ? "" : "&client_id=", secret ? "" : e_client);
+    nova_buf_t b;
+    nova_buf_init(&b);
+    st = form ? oidc_fetch(d->token_endpoint, form, secret ? e_client : NULL, e_sec, true, &b)
+              : NOVA_NOMEM;
+    curl_free(e_code);
+    curl_free(e_ru);
+    curl_free(e_client);
+    if (e_sec) {
+        OPENSSL_cleanse(e_sec, strlen(e_sec));
+        curl_free(e_sec);
+    }
+    curl_easy_cleanup(c);
+    if (form)
+        OPENSSL_cleanse((char *)form, strlen(form));
+    if (st == NOVA_UNAVAILABLE) {
+        nova_buf_free(&b);
+        return fail_with(fail, NOVA_OIDC_FAIL_TOKEN, why, "the IdP's token endpoint failed");
+    }
+    if (st == NOVA_OK)
+        st = nova_oidc_token_response_parse(ar, (const char *)b.data, b.len, id_token, why);
+    if (b.data)
+        OPENSSL_cleanse(b.data, b.len);
+    nova_buf_free(&b);
+    if (st == NOVA_INVALID || st == NOVA_UNAUTHORIZED)
+        return fail_with(fail, NOVA_OIDC_FAIL_TOKEN, why, NULL);
+    return st;
+}
+
+/* The ID token's signature with the IdP's keys (refetched once on an unknown kid); *payload
+ * the verified payload (arena). */
+static nova_status verify_sig(nova_arena_t *ar, const nova_oidc_idp_t *idp,
+                              const nova_oidc_discovery_t *d, const char *id_token,
+                              const char **payload, size_t *plen, nova_oidc_fail *fail,
+                              const char **why)
+{
+    nova_jws_t jws;
+    if (nova_jws_parse(id_token, strlen(id_token), &jws) != NOVA_OK)
+        return fail_with(fail, NOVA_OIDC_FAIL_SIGNATURE, why,
+                         "the ID token is not a JWS signed with ES256 or EdDSA");
+    oidc_keys_t *k = NULL;
+    nova_status st = jwks_get(idp->issuer, d->jwks_uri, false, &k, why);
+    const nova_key_t *key = st == NOVA_OK ? nova_oidc_keyset_find(&k->ks, jws.kid) : NULL;
+    if (st == NOVA_OK && key == NULL && miss_allows_refetch(idp->issuer, jws.kid)) {
+        /* A kid the cached set lacks: the IdP may have rotated its keys. */
+        keys_release(k);
+        k = NULL;
+        st = jwks_get(idp->issuer, d->jwks_uri, true, &k, why);
+        key = st == NOVA_OK ? nova_oidc_keyset_find(&k->ks, jws.kid) : NULL;
+    }
+    if (st == NOVA_INVALID || st == NOVA_UNAVAILABLE) {
+        nova_jws_clear(&jws);
+        return fail_with(fail, NOVA_OIDC_FAIL_JWKS, why, NULL);
+    }
+    if (st == NOVA_OK && key == NULL)
+        fail_with(fail, NOVA_OIDC_FAIL_SIGNATURE, why,
+                  "the ID token's kid is not among the IdP's keys");
+    else if (st == NOVA_OK && nova_jws_verify(&jws, key) != NOVA_OK)
+        fail_with(fail, NOVA_OIDC_FAIL_SIGNATURE, why, "the ID token's signature does not verify");
+    else if (st == NOVA_OK) {
+        *payload = nova_arena_strndup(ar, jws.payload, jws.payload_len);
+        *plen = jws.payload_len;
+        if (*payload == NULL)
+            st = NOVA_NOMEM;
+    }
+    keys_release(k);
+    nova_jws_clear(&jws);
+    return st;
+}
+
+/* The user of (issuer, sub): linked, or provisioned now from the token's verified email. */
+static nova_status find_or_provision(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                     const nova_oidc_idp_t *idp, const nova_oidc_identity_t *who,
+                                     const char *roles, nova_user_view_t *u, nova_oidc_fail *fail,
+                                     const char **why)
+{
+    const char *uid = NULL;
+    nova_status st = nova_store_oidc_link_get(s, ar, idp->tenant_id, idp->issuer, who->sub, &uid);
+    if (st == NOVA_OK)
+        return nova_people_user_get(p, s, ar, idp->tenant_id, uid, u);
+    if (st != NOVA_NOT_FOUND)
+        return st;
+    if (who->email == NULL || !who->email_verified)
+        return fail_with(fail, NOVA_OIDC_FAIL_PROVISIONING, why,
+                         "the IdP gave no verified email to provision the user with "
+                         "(email, email_verified)");
+    const char *actor = nova_arena_printf(ar, "oidc:%s", idp->id);
+    if (actor == NULL)
+        return NOVA_NOMEM;
+    nova_audit_actor_t by = {.id = actor};
+    nova_user_spec_t spec = {
+        .email = who->email, .name = who->name, .roles = roles ? roles : "", .status = "active"};
+    const char *uwhy = NULL;
+    st = nova_people_user_create(p, s, ar, &by, idp->tenant_id, &spec, u, &uwhy);
+    if (st == NOVA_CONFLICT)
+        return fail_with(fail, NOVA_OIDC_FAIL_PROVISIONING, why,
+                         "a user with this email exists and is not linked to this IdP");
+    if (st == NOVA_INVALID)
+        return fail_with(fail, NOVA_OIDC_FAIL_PROVISIONING, why,
+                         "the IdP's email or name cannot make a user");
+    if (st)
+        return st;
+    nova_audit_entry_t ae;
+    st = nova_audit_entry_make(&ae, ar, &by, idp->tenant_id, "user.oidc_link", "user", u->id,
+                               json_pack("{s:s}", "idp", idp->id));
+    if (st == NOVA_OK)
+        st = nova_store_oidc_link_put(s, idp->tenant_id, idp->issuer, who->sub, u->id,
+                                      nova_time_now(), &ae);
+    if (st == NOVA_CONFLICT) {
+        /* Two first logins of one subject raced: the other linked its user; this one goes. */
+        nova_people_user_delete(p, s, ar, &by, idp->tenant_id, u->id);
+        if ((st = nova_store_oidc_link_get(s, ar, idp->tenant_id, idp->issuer, who->sub, &uid)) ==
+            NOVA_OK)
+            st = nova_people_user_get(p, s, ar, idp->tenant_id, uid, u);
+    }
+    if (st == NOVA_OK)
+        nova_people_count_provisioned(NOVA_FED_OIDC, NOVA_FED_CREATED);
+    return st;
+}
+
+nova_status nova_oidc_login_complete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                     const char *state, const char *code,
+                                     const nova_login_request_t *req, nova_login_result_t *out,
+                                     const char **tenant_id, nova_oidc_fail *fail, const char **why)
+{
+    *fail = NOVA_OIDC_FAIL_NONE;
+    *tenant_id = NULL;
+    memset(out, 0, sizeof(*out));
+    out->outcome = NOVA_LOGIN_BAD;
+    login_state ls;
+    nova_status st = state_read(p, ar, state, true, &ls);
+    if (st == NOVA_NOT_FOUND)
+        return fail_with(fail, NOVA_OIDC_FAIL_STATE, why,
+                         "state: unknown, already used or expired (start the login again)");
+    if (st)
+        return st;
+    *tenant_id = ls.tenant;
+    if (code == NULL || *code == '\0' || strlen(code) > 2048)
+        return fail_with(fail, NOVA_OIDC_FAIL_IDP_ERROR, why, "code: missing");
+    nova_oidc_idp_row_t row;
+    nova_oidc_idp_t idp;
+    st = nova_store_oidc_idp_get(s, ar, ls.tenant, ls.idp, &row);
+    if (st == NOVA_OK)
+        st = nova_oidc_idp_get(s, ar, ls.tenant, ls.idp, &idp);
+    /* The IdP was removed, disabled or re-pointed while the browser was away. */
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID ||
+        (st == NOVA_OK && (!idp.enabled || strcmp(idp.issuer, ls.issuer) != 0)))
+        return fail_with(fail, NOVA_OIDC_FAIL_UNKNOWN_IDP, why, "the IdP is no longer enabled");
+    if (st)
+        return st;
+    nova_oidc_discovery_t d;
+    st = discover(ar, idp.issuer, &d, why);
+    if (st == NOVA_INVALID || st == NOVA_UNAVAILABLE)
+        return fail_with(fail, NOVA_OIDC_FAIL_DISCOVERY, why, NULL);
+    if (st)
+        return st;
+    const char *id_token = NULL, *payload = NULL;
+    size_t plen = 0;
+    st = exchange(p, s, ar, &row, &idp, &d, &ls, code, &id_token, fail, why);
+    if (st || *fail)
+        return st;
+    st = verify_sig(ar, &idp, &d, id_token, &payload, &plen, fail, why);
+    if (st || *fail)
+        return st;
+    int64_t now = nova_time_now();
+    nova_oidc_expect_t e = {.issuer = idp.issuer,
+                            .client_id = idp.client_id,
+                            .nonce = ls.nonce,
+                            .group_claim = idp.group_claim,
+                            .now = now};
+    nova_oidc_identity_t who;
+    st = nova_oidc_claims_check(ar, payload, plen, &e, &who, why);
+    if (st == NOVA_UNAUTHORIZED)
+        return fail_with(fail, NOVA_OIDC_FAIL_CLAIMS, why, NULL);
+    if (st)
+        return st;
+    if (req->mfa_required)
+        return fail_with(fail, NOVA_OIDC_FAIL_POLICY, why,
+                         "this tenant requires MFA for every user; a federated sign-in gives "
+                         "AAL1 (sign in with a passkey, or a password and TOTP)");
+    const char *roles =
+        idp.nmappings ? nova_oidc_roles_for(ar, &idp, who.groups, who.ngroups, now) : NULL;
+    nova_user_view_t u;
+    st = find_or_provision(p, s, ar, &idp, &who, roles, &u, fail, why);
+    if (st || *fail)
+        return st;
+    if (strcmp(u.status, "active") != 0) {
+        out->outcome = NOVA_LOGIN_SUSPENDED;
+        out->user_id = u.id;
+        return fail_with(fail, NOVA_OIDC_FAIL_SUSPENDED, why, "this account is suspended");
+    }
+    /* The IdP is authoritative for the roles its mappings give: each login sets them. */
+    if (roles && strcmp(roles, u.roles) != 0) {
+        const char *actor = nova_arena_printf(ar, "oidc:%s", idp.id);
+        nova_audit_actor_t by = {.id = actor ? actor : "oidc"};
+        nova_user_spec_t spec = {.roles = roles};
+        const char *uwhy = NULL;
+        st = nova_people_user_update(p, s, ar, &by, idp.tenant_id, u.id, &spec, &u, &uwhy);
+        if (st == NOVA_INVALID)
+            return fail_with(fail, NOVA_OIDC_FAIL_PROVISIONING, why,
+                             "the roles the groups map to cannot be given (at most 16)");
+        if (st)
+            return st;
+    }
+    nova_login_request_t r = *req;
+    r.tenant_id = idp.tenant_id;
+    st = people_session_open(p, s, ar, &r, u.id, 1, "fed", false, NULL, out);
+    if (st)
+        return st;
+    out->outcome = NOVA_LOGIN_OK;
+    out->user_id = u.id;
+    return NOVA_OK;
+}

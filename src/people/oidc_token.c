@@ -1,0 +1,320 @@
+/* oidc_token.c: the pure half of OIDC federation (nova/oidc.h): parsers of what an OpenID
+ * Provider sends (discovery document, JWK Set, token response) and the ID token's claim
+ * checks (OpenID Connect Core 1.0 §3.1.3.7). No I/O: bytes in, structs out; fuzzed by
+ * fuzz/oidc_fuzz.c. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "nova/crypto.h"
+#include "nova/oidc.h"
+
+#define OIDC_MAX_KEYS 32
+#define OIDC_URL_MAX 2048
+
+static json_t *load_object(const char *text, size_t n)
+{
+    json_error_t err;
+    if (text == NULL || n == 0 || n > NOVA_OIDC_DOC_MAX)
+        return NULL;
+    json_t *j = json_loadb(text, n, JSON_REJECT_DUPLICATES, &err);
+    if (j && !json_is_object(j)) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* An http URL is accepted only on a loopback host (a development IdP); anything else must
+ * be https. No userinfo, no fragment, no control characters or spaces. */
+bool nova_oidc_url_ok(const char *url)
+{
+    if (url == NULL)
+        return false;
+    size_t n = strlen(url);
+    if (n == 0 || n > OIDC_URL_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f || url[i] == '#')
+            return false;
+    const char *host;
+    bool https = strncmp(url, "https://", 8) == 0;
+    if (https)
+        host = url + 8;
+    else if (strncmp(url, "http://", 7) == 0)
+        host = url + 7;
+    else
+        return false;
+    size_t hl = strcspn(host, "/?");
+    if (hl == 0 || memchr(host, '@', hl))
+        return false;
+    if (https)
+        return true;
+    static const char *const loopback[] = {"127.0.0.1", "localhost", "[::1]"};
+    for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+        size_t ll = strlen(loopback[i]);
+        if (hl >= ll && strncmp(host, loopback[i], ll) == 0 && (hl == ll || host[ll] == ':'))
+            return true;
+    }
+    return false;
+}
+
+static const char *dup_str(nova_arena_t *ar, json_t *o, const char *name)
+{
+    json_t *v = json_object_get(o, name);
+    return json_is_string(v) ? nova_arena_strdup(ar, json_string_value(v)) : NULL;
+}
+
+nova_status nova_oidc_discovery_parse(nova_arena_t *ar, const char *text, size_t n,
+                                      const char *expected_issuer, nova_oidc_discovery_t *out,
+                                      const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *j = load_object(text, n);
+    nova_status st = NOVA_INVALID;
+    if (j == NULL) {
+        *why = "the discovery document is not a JSON object";
+        return NOVA_INVALID;
+    }
+    json_t *iss = json_object_get(j, "issuer");
+    if (!json_is_string(iss) || expected_issuer == NULL ||
+        strcmp(json_string_value(iss), expected_issuer) != 0) {
+        *why = "the discovery document's issuer is not the configured issuer";
+        goto end;
+    }
+    out->issuer = dup_str(ar, j, "issuer");
+    out->authorization_endpoint = dup_str(ar, j, "authorization_endpoint");
+    out->token_endpoint = dup_str(ar, j, "token_endpoint");
+    out->jwks_uri = dup_str(ar, j, "jwks_uri");
+    if (!nova_oidc_url_ok(out->authorization_endpoint) || !nova_oidc_url_ok(out->token_endpoint) ||
+        !nova_oidc_url_ok(out->jwks_uri)) {
+        *why = "the discovery document lacks an https authorization_endpoint, token_endpoint "
+               "or jwks_uri";
+        goto end;
+    }
+    json_t *m = json_object_get(j, "code_challenge_methods_supported");
+    out->s256 = m == NULL;
+    if (m && !json_is_array(m)) {
+        *why = "code_challenge_methods_supported is not an array";
+        goto end;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(m, i, v) if (json_is_string(v) && strcmp(json_string_value(v), "S256") == 0)
+        out->s256 = true;
+    if (!out->s256) {
+        *why = "the IdP does not offer PKCE with S256";
+        goto end;
+    }
+    st = NOVA_OK;
+end:
+    json_decref(j);
+    return st;
+}
+
+void nova_oidc_keyset_clear(nova_oidc_keyset_t *ks)
+{
+    if (ks == NULL)
+        return;
+    for (size_t i = 0; i < ks->n; i++)
+        nova_key_free(ks->keys[i]);
+    free(ks->keys);
+    ks->keys = NULL;
+    ks->n = 0;
+}
+
+nova_status nova_oidc_jwks_parse(const char *text, size_t n, nova_oidc_keyset_t *out,
+                                 const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *j = load_object(text, n);
+    json_t *keys = j ? json_object_get(j, "keys") : NULL;
+    if (!json_is_array(keys) || json_array_size(keys) > OIDC_MAX_KEYS) {
+        json_decref(j);
+        *why = "the JWKS is not {\"keys\":[...]} of at most 32 keys";
+        return NOVA_INVALID;
+    }
+    out->keys = calloc(json_array_size(keys) + 1, sizeof(*out->keys));
+    if (out->keys == NULL) {
+        json_decref(j);
+        return NOVA_NOMEM;
+    }
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k)
+    {
+        /* A published private key, or a key of a type Nova does not verify with, is skipped. */
+        if (!json_is_object(k) || json_object_get(k, "d"))
+            continue;
+        char *t = json_dumps(k, JSON_COMPACT);
+        nova_key_t *key = NULL;
+        if (t && nova_key_from_jwk(t, strlen(t), &key) == NOVA_OK)
+            out->keys[out->n++] = key;
+        free(t);
+    }
+    json_decref(j);
+    return NOVA_OK;
+}
+
+const nova_key_t *nova_oidc_keyset_find(const nova_oidc_keyset_t *ks, const char *kid)
+{
+    if (ks == NULL)
+        return NULL;
+    if (kid == NULL || *kid == '\0')
+        return ks->n == 1 && *nova_key_kid(ks->keys[0]) == '\0' ? ks->keys[0] : NULL;
+    for (size_t i = 0; i < ks->n; i++)
+        if (strcmp(nova_key_kid(ks->keys[i]), kid) == 0)
+            return ks->keys[i];
+    return NULL;
+}
+
+nova_status nova_oidc_token_response_parse(nova_arena_t *ar, const char *text, size_t n,
+                                           const char **id_token, const char **why)
+{
+    *id_token = NULL;
+    json_t *j = load_object(text, n);
+    nova_status st = NOVA_INVALID;
+    if (j == NULL) {
+        *why = "the token response is not a JSON object";
+        return NOVA_INVALID;
+    }
+    json_t *err = json_object_get(j, "error");
+    if (err) {
+        /* RFC 6749 §5.2: the IdP refused the code (its error code is a fixed vocabulary;
+         * error_description is not repeated: it may echo what was sent). */
+        *why = json_is_string(err) && strcmp(json_string_value(err), "invalid_grant") == 0
+                   ? "the IdP refused the code (invalid_grant)"
+                   : "the IdP refused the token request";
+        st = NOVA_UNAUTHORIZED;
+        goto end;
+    }
+    json_t *tt = json_object_get(j, "token_type");
+    json_t *it = json_object_get(j, "id_token");
+    if (!json_is_string(tt) || strcasecmp(json_string_value(tt), "Bearer") != 0) {
+        *why = "the token response's token_type is not Bearer";
+        goto end;
+    }
+    if (!json_is_string(it) || json_string_length(it) == 0 || json_string_length(it) > 16384) {
+        *why = "the token response has no id_token";
+        goto end;
+    }
+    *id_token = nova_arena_strdup(ar, json_string_value(it));
+    st = *id_token ? NOVA_OK : NOVA_NOMEM;
+end:
+    json_decref(j);
+    return st;
+}
+
+static bool aud_has(json_t *aud, const char *client_id, size_t *count)
+{
+    *count = 0;
+    if (json_is_string(aud)) {
+        *count = 1;
+        return strcmp(json_string_value(aud), client_id) == 0;
+    }
+    if (!json_is_array(aud))
+        return false;
+    bool found = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(aud, i, v)
+    {
+        if (!json_is_string(v))
+            return false;
+        (*count)++;
+        if (strcmp(json_string_value(v), client_id) == 0)
+            found = true;
+    }
+    return found;
+}
+
+static bool int_claim(json_t *c, const char *name, int64_t *out)
+{
+    json_t *v = json_object_get(c, name);
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return true;
+    }
+    if (json_is_real(v) && json_real_value(v) > 0 && json_real_value(v) < 1e15) {
+        *out = (int64_t)json_real_value(v);
+        return true;
+    }
+    return false;
+}
+
+nova_status nova_oidc_claims_check(nova_arena_t *ar, const char *payload, size_t n,
+                                   const nova_oidc_expect_t *e, nova_oidc_identity_t *out,
+                                   const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *c = load_object(payload, n);
+    nova_status st = NOVA_UNAUTHORIZED;
+    if (c == NULL) {
+        *why = "the ID token's payload is not a JSON object";
+        return NOVA_UNAUTHORIZED;
+    }
+    json_t *iss = json_object_get(c, "iss"), *sub = json_object_get(c, "sub");
+    json_t *azp = json_object_get(c, "azp"), *nonce = json_object_get(c, "nonce");
+    size_t naud = 0;
+    int64_t exp = 0, iat = 0;
+    if (!json_is_string(iss) || strcmp(json_string_value(iss), e->issuer) != 0)
+        *why = "the ID token's iss is not the IdP's issuer";
+    else if (!aud_has(json_object_get(c, "aud"), e->client_id, &naud))
+        *why = "the ID token's aud does not name this client";
+    else if (naud > 1 && azp == NULL)
+        *why = "the ID token has several audiences and no azp";
+    else if (azp && (!json_is_string(azp) || strcmp(json_string_value(azp), e->client_id) != 0))
+        *why = "the ID token's azp is not this client";
+    else if (!json_is_string(nonce) || e->nonce == NULL ||
+             strcmp(json_string_value(nonce), e->nonce) != 0)
+        *why = "the ID token's nonce is not the one this login sent";
+    else if (!int_claim(c, "exp", &exp) || exp <= e->now - NOVA_OIDC_CLOCK_SKEW)
+        *why = "the ID token has expired (exp)";
+    else if (!int_claim(c, "iat", &iat) || iat > e->now + NOVA_OIDC_CLOCK_SKEW ||
+             iat < e->now - NOVA_OIDC_MAX_AGE)
+        *why = "the ID token's iat is missing, in the future or too old";
+    else if (!json_is_string(sub) || json_string_length(sub) == 0 || json_string_length(sub) > 255)
+        *why = "the ID token's sub is missing or longer than 255 bytes";
+    else
+        st = NOVA_OK;
+    if (st != NOVA_OK)
+        goto end;
+    out->sub = dup_str(ar, c, "sub");
+    json_t *em = json_object_get(c, "email");
+    if (json_is_string(em) && json_string_length(em) > 0 && json_string_length(em) <= 254)
+        out->email = dup_str(ar, c, "email");
+    json_t *ev = json_object_get(c, "email_verified");
+    /* Some IdPs send the string "true". */
+    out->email_verified =
+        json_is_true(ev) || (json_is_string(ev) && strcmp(json_string_value(ev), "true") == 0);
+    json_t *nm = json_object_get(c, "name");
+    if (json_is_string(nm) && json_string_length(nm) > 0 && json_string_length(nm) <= 200)
+        out->name = dup_str(ar, c, "name");
+    json_t *g = e->group_claim && *e->group_claim ? json_object_get(c, e->group_claim) : NULL;
+    if (json_is_string(g)) {
+        out->groups[out->ngroups++] = dup_str(ar, c, e->group_claim);
+    } else if (json_is_array(g)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(g, i, v)
+        {
+            if (out->ngroups == NOVA_OIDC_MAX_GROUPS)
+                break;
+            if (json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) <= 256)
+                out->groups[out->ngroups++] = nova_arena_strdup(ar, json_string_value(v));
+        }
+    }
+    if (out->sub == NULL) {
+        st = NOVA_NOMEM;
+        goto end;
+    }
+    for (size_t i = 0; i < out->ngroups; i++)
+        if (out->groups[i] == NULL) {
+            st = NOVA_NOMEM;
+            goto end;
+        }
+end:
+    json_decref(c);
+    return st;
+}

@@ -1,0 +1,366 @@
+// OIDC federation (issue 11 item 7) against a real OpenID Provider nobody here wrote: the npm
+// oidc-provider, started on loopback by this test, with its own login and consent pages.
+// Chromium (Debian's, through playwright-core) drives the whole authorization code flow with
+// PKCE: novad's /auth/oidc/login?tenant_id=&idp= -> the IdP's pages -> novad's callback, which
+// answers with the session. Then the refusals: a replayed callback (state single use), a code
+// of one login presented with another login's state, an IdP's key rotation (unknown kid ->
+// JWKS fetched again), a group mapping whose time box has ended, another tenant's IdP, and an
+// ID token for another audience (a real token of the IdP for another client, with this
+// login's nonce, handed back by a pass-through in front of the IdP's token endpoint).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer as netServer } from 'node:net';
+import { createServer as httpServer, request as httpRequest } from 'node:http';
+import { generateKeyPairSync, randomUUID, randomBytes, createHash } from 'node:crypto';
+import { chromium } from 'playwright-core';
+import Provider from 'oidc-provider';
+import { startNova, makeTenant, token, call } from '../integration/lib.mjs';
+
+const CHROMIUM = process.env.NOVA_CHROMIUM || '/usr/bin/chromium';
+const METRICS = 'oidc-metrics-token';
+let nova, browser, idpPort, proxyPort, issuer, novaBase, tenant, tenantB, adminTok, adminTokB;
+let provider, providerServer, proxy;
+let swapIdToken = null; // when set: the pass-through replaces the id_token of the next token response
+
+const accounts = {
+  ada: { email: 'ada@idp.example', name: 'Ada L', groups: ['engineering', 'contractors'] },
+  bob: { email: 'bob@idp.example', name: 'Bob K', groups: ['engineering'] },
+  eve: { email: 'eve@idp.example', name: 'Eve M', groups: ['sales'] },
+  cyd: { email: 'cyd@idp.example', name: 'Cyd N', groups: ['engineering'] },
+};
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = netServer();
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)); });
+    s.on('error', fail);
+  });
+}
+
+function ecKey() {
+  const jwk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
+  return { ...jwk, kid: randomUUID(), alg: 'ES256', use: 'sig' };
+}
+
+// The IdP: oidc-provider with its development login and consent pages (any password), the
+// accounts above, ES256 ID tokens carrying email and groups.
+async function startIdp(key) {
+  provider = new Provider(issuer, {
+    clients: [
+      { client_id: 'nova-rp', client_secret: 'nova-rp-secret-0123456789', redirect_uris: [`${novaBase}/auth/oidc/callback`],
+        id_token_signed_response_alg: 'ES256', token_endpoint_auth_method: 'client_secret_basic' },
+      { client_id: 'other-rp', client_secret: 'other-rp-secret-0123456789', redirect_uris: ['http://localhost:9/cb'],
+        id_token_signed_response_alg: 'ES256', token_endpoint_auth_method: 'client_secret_basic' },
+    ],
+    jwks: { keys: [key] },
+    pkce: { required: () => true },
+    scopes: ['openid', 'email', 'profile', 'groups'],
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
+    conformIdTokenClaims: false,
+    findAccount: async (ctx, id) => {
+      const a = accounts[id];
+      if (!a) return undefined;
+      return { accountId: id, claims: async () => ({ sub: id, email: a.email, email_verified: true, name: a.name, groups: a.groups }) };
+    },
+    features: { devInteractions: { enabled: true } },
+    enabledJWA: { idTokenSigningAlgValues: ['ES256'] },
+  });
+  provider.on('server_error', (ctx, err) => console.error('idp error', err));
+  await new Promise((ok) => { providerServer = provider.listen(idpPort, '127.0.0.1', ok); });
+}
+
+async function stopIdp() {
+  await new Promise((ok) => providerServer.close(ok));
+  providerServer.closeAllConnections?.();
+}
+
+before(async () => {
+  idpPort = await freePort();
+  proxyPort = await freePort();
+  const novaPort = await freePort();
+  novaBase = `http://localhost:${novaPort}`;
+  // Nova talks to the IdP through a pass-through (the issuer's host), so a test can hand it a
+  // different token response; the browser talks to the same address.
+  issuer = `http://localhost:${proxyPort}`;
+  proxy = httpServer((req, res) => {
+    const up = httpRequest({ host: '127.0.0.1', port: idpPort, path: req.url, method: req.method, headers: req.headers }, (ur) => {
+      if (req.url.startsWith('/token') && swapIdToken) {
+        let body = '';
+        ur.on('data', (d) => { body += d; });
+        ur.on('end', () => {
+          const j = JSON.parse(body);
+          if (j.id_token) j.id_token = swapIdToken;
+          swapIdToken = null;
+          const out = JSON.stringify(j);
+          const h = { ...ur.headers, 'content-length': Buffer.byteLength(out) };
+          res.writeHead(ur.statusCode, h);
+          res.end(out);
+        });
+        return;
+      }
+      res.writeHead(ur.statusCode, ur.headers);
+      ur.pipe(res);
+    });
+    up.on('error', () => { res.writeHead(502); res.end(); });
+    req.pipe(up);
+  });
+  await new Promise((ok) => proxy.listen(proxyPort, '127.0.0.1', ok));
+  await startIdp(ecKey());
+  nova = await startNova({ NOVA_PORT: String(novaPort), NOVA_ISSUER: novaBase, NOVA_METRICS_TOKEN: METRICS });
+  tenant = makeTenant(nova, 'oidc-' + Date.now(), 'users:read users:write audit:read');
+  tenantB = makeTenant(nova, 'oidc-b-' + Date.now(), 'users:read users:write');
+  adminTok = await token(nova, tenant);
+  adminTokB = await token(nova, tenantB);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+});
+after(async () => {
+  await browser?.close();
+  await nova?.stop();
+  if (providerServer) await stopIdp();
+  proxy?.close();
+});
+
+const past = Math.floor(Date.now() / 1000) - 3600;
+const future = Math.floor(Date.now() / 1000) + 86400;
+let idp;
+
+// Opens url (an authorization request at the IdP, or novad's login path that redirects to
+// one), signs in at the IdP's own pages as `login` and consents; returns the URL the IdP
+// redirected to under `stopAt` without loading it.
+async function idpLogin(url, login, stopAt) {
+  const page = await browser.newPage();
+  let target = null;
+  // Redirect hops are not routed, so each request the page makes to the IdP is fetched here
+  // and its redirects within the IdP followed by hand; a Location under stopAt ends there.
+  await page.route(`${issuer}/**`, async (route) => {
+    let resp = await route.fetch({ maxRedirects: 0 });
+    let at = route.request().url();
+    for (let i = 0; i < 10 && resp.status() >= 300 && resp.status() < 400 && resp.headers().location; i++) {
+      const next = new URL(resp.headers().location, at).toString();
+      if (next.startsWith(stopAt)) {
+        target = next;
+        await route.fulfill({ status: 200, contentType: 'text/plain', body: 'stopped' });
+        return;
+      }
+      if (!next.startsWith(issuer)) break;
+      at = next;
+      resp = await page.context().request.get(next, { maxRedirects: 0 });
+    }
+    await route.fulfill({ response: resp });
+  });
+  await page.goto(url);
+  assert.ok(page.url().startsWith(issuer), `at the IdP: ${page.url()}`);
+  await page.fill('input[name=login]', login);
+  await page.fill('input[name=password]', 'any password');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('button[type=submit]');
+  await page.click('button[type=submit]').catch(() => {});
+  for (let i = 0; i < 100 && !target; i++) await page.waitForTimeout(50);
+  await page.close();
+  assert.ok(target, `redirected to ${stopAt}`);
+  return target;
+}
+
+// The whole login in Chromium from novad's login path to its callback page; returns the page.
+async function browserLogin(loginPath, login, { stopAtCallback = false } = {}) {
+  if (stopAtCallback) return { callbackUrl: await idpLogin(novaBase + loginPath, login, `${novaBase}/auth/oidc/callback`), page: { close: async () => {} } };
+  const page = await browser.newPage();
+  let callbackUrl = null;
+  page.on('request', (r) => { if (r.url().startsWith(`${novaBase}/auth/oidc/callback`)) callbackUrl = r.url(); });
+  await page.goto(novaBase + loginPath);
+  assert.ok(page.url().startsWith(issuer), `at the IdP: ${page.url()}`);
+  await page.fill('input[name=login]', login);
+  await page.fill('input[name=password]', 'any password');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('button[type=submit]');
+  await Promise.all([page.waitForURL(`${novaBase}/auth/oidc/callback**`), page.click('button[type=submit]')]);
+  await page.waitForSelector('#nova-grant', { state: 'attached' });
+  return { page, callbackUrl };
+}
+
+async function grantOf(page) {
+  const text = await page.textContent('#nova-grant');
+  return JSON.parse(text);
+}
+
+test('the tenant configures its IdP; the secret is never shown; bad configurations are refused', async () => {
+  const bad = await call(nova, 'POST', '/v1/people/oidc/idps', { tok: adminTok, body: { issuer: 'http://idp.example', client_id: 'x', redirect_uris: [`${novaBase}/auth/oidc/callback`] } });
+  assert.equal(bad.status, 422, bad.text);
+  assert.match(bad.json.detail, /issuer/);
+  const noOpenid = await call(nova, 'POST', '/v1/people/oidc/idps', { tok: adminTok, body: { issuer, client_id: 'x', redirect_uris: [`${novaBase}/auth/oidc/callback`], scopes: ['email'] } });
+  assert.equal(noOpenid.status, 422);
+  const r = await call(nova, 'POST', '/v1/people/oidc/idps', {
+    tok: adminTok,
+    body: {
+      issuer, client_id: 'nova-rp', client_secret: 'nova-rp-secret-0123456789',
+      redirect_uris: [`${novaBase}/auth/oidc/callback`], scopes: ['openid', 'email', 'profile', 'groups'],
+      role_mappings: [
+        { group: 'engineering', role: 'engineer' },
+        { group: 'contractors', role: 'contractor', valid_until: past },
+        { group: 'contractors', role: 'vendor', valid_until: future },
+      ],
+    },
+  });
+  assert.equal(r.status, 201, r.text);
+  idp = r.json;
+  assert.equal(idp.has_client_secret, true);
+  assert.equal(idp.client_secret, undefined);
+  assert.ok(!r.text.includes('nova-rp-secret'));
+  assert.equal(idp.login_path, `/auth/oidc/login?tenant_id=${tenant.tenant}&idp=${idp.id}`);
+  assert.equal(idp.role_mappings[1].valid_until, past);
+  const dup = await call(nova, 'POST', '/v1/people/oidc/idps', { tok: adminTok, body: { issuer, client_id: 'y', redirect_uris: [`${novaBase}/auth/oidc/callback`] } });
+  assert.equal(dup.status, 409);
+  const list = await call(nova, 'GET', '/v1/people/oidc/idps', { tok: adminTok });
+  assert.deepEqual(list.json.idps.map((i) => i.id), [idp.id]);
+  const issuerChange = await call(nova, 'PATCH', `/v1/people/oidc/idps/${idp.id}`, { tok: adminTok, body: { issuer: 'https://other.example' } });
+  assert.equal(issuerChange.status, 422);
+  // Another tenant sees none of it.
+  const other = await call(nova, 'GET', `/v1/people/oidc/idps/${idp.id}`, { tok: adminTokB });
+  assert.equal(other.status, 404);
+  const otherList = await call(nova, 'GET', '/v1/people/oidc/idps', { tok: adminTokB });
+  assert.deepEqual(otherList.json.idps, []);
+  const audit = await call(nova, 'GET', '/v1/audit?limit=50', { tok: adminTok });
+  assert.ok(!audit.text.includes('nova-rp-secret'));
+});
+
+test('Chromium signs in through oidc-provider: user provisioned by (issuer, sub), groups mapped, a session like a password login', async () => {
+  const { page } = await browserLogin(idp.login_path, 'ada');
+  const g = await grantOf(page);
+  assert.equal(g.aal, 1);
+  assert.deepEqual(g.amr, ['fed']);
+  assert.equal(g.tenant_id, tenant.tenant);
+  const me = await call(nova, 'GET', '/auth/session', { tok: g.access_token });
+  assert.equal(me.status, 200, me.text);
+  const user = await call(nova, 'GET', `/v1/users/${me.json.user_id}`, { tok: adminTok });
+  assert.equal(user.json.email, 'ada@idp.example');
+  assert.equal(user.json.name, 'Ada L');
+  // engineering -> engineer; contractors -> vendor (open time box); contractor's box has ended.
+  assert.deepEqual(user.json.roles, ['engineer', 'vendor']);
+  // The refresh token rotates like any session's.
+  const ref = await call(nova, 'POST', '/auth/refresh', { body: { refresh_token: g.refresh_token } });
+  assert.equal(ref.status, 200, ref.text);
+  // Signing in again finds the same user (no second account).
+  const again = await browserLogin(idp.login_path, 'ada');
+  const g2 = await grantOf(again.page);
+  const me2 = await call(nova, 'GET', '/auth/session', { tok: g2.access_token });
+  assert.equal(me2.json.user_id, me.json.user_id);
+  const users = await call(nova, 'GET', '/v1/users', { tok: adminTok });
+  assert.equal(users.json.users.filter((u) => u.email === 'ada@idp.example').length, 1);
+  // Audited as a password sign-in is, and nothing of the tokens is in the log or the audit.
+  const audit = await call(nova, 'GET', '/v1/audit?limit=100', { tok: adminTok });
+  const actions = audit.json.entries.map((e) => e.action);
+  for (const a of ['session.create', 'user.create', 'user.oidc_link']) assert.ok(actions.includes(a), a);
+  for (const secret of [g.access_token, g.refresh_token, g2.access_token]) {
+    assert.ok(!audit.text.includes(secret));
+    assert.ok(!nova.logs().includes(secret));
+  }
+  await page.close();
+  await again.page.close();
+});
+
+test('the callback is single use: replaying it is refused; a code with another login\'s state is refused', async () => {
+  const { page, callbackUrl } = await browserLogin(idp.login_path, 'bob');
+  assert.ok(callbackUrl);
+  const replay = await fetch(callbackUrl, { headers: { accept: 'application/json' } });
+  assert.equal(replay.status, 400);
+  const pj = await replay.json();
+  assert.equal(pj.code, 'oidc_invalid_state');
+  await page.close();
+
+  // Two logins started; the IdP's code of the first comes back with the second's state.
+  const one = await browserLogin(idp.login_path, 'bob', { stopAtCallback: true });
+  // (a script asks for the URL as JSON; a link gets the 302)
+  const two = await fetch(novaBase + idp.login_path, { headers: { accept: 'application/json' } });
+  assert.equal(two.status, 200);
+  const state2 = new URL((await two.json()).authorization_url).searchParams.get('state');
+  const u = new URL(one.callbackUrl);
+  u.searchParams.set('state', state2);
+  const swapped = await fetch(u, { headers: { accept: 'application/json' } });
+  assert.equal(swapped.status, 401);
+  // The IdP refuses the code: its PKCE challenge was the first login's, the verifier the second's.
+  assert.equal((await swapped.json()).code, 'oidc_token_exchange_failed');
+  await one.page.close();
+  // A state never issued.
+  const forged = await fetch(`${novaBase}/auth/oidc/callback?state=AAAA&code=x`, { headers: { accept: 'application/json' } });
+  assert.equal(forged.status, 400);
+});
+
+test('an ID token of the IdP for another client is refused (aud)', async () => {
+  // A login at Nova: its authorization request carries Nova's state, nonce and challenge.
+  const start = await fetch(novaBase + idp.login_path, { redirect: 'manual' });
+  const novaAuthz = new URL(start.headers.get('location'));
+  // The test logs in to other-rp at the IdP with that nonce (and a PKCE pair of its own), and
+  // exchanges the code as other-rp: a real ID token, signed by the IdP, aud other-rp.
+  const verifier = randomBytes(32).toString('base64url');
+  const authz = new URL(novaAuthz);
+  authz.searchParams.set('client_id', 'other-rp');
+  authz.searchParams.set('redirect_uri', 'http://localhost:9/cb');
+  authz.searchParams.set('state', 'other');
+  authz.searchParams.set('code_challenge', createHash('sha256').update(verifier).digest('base64url'));
+  const other = await idpLogin(authz.toString(), 'eve', 'http://localhost:9/cb');
+  const code = new URL(other).searchParams.get('code');
+  const tr = await fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { authorization: 'Basic ' + Buffer.from('other-rp:other-rp-secret-0123456789').toString('base64'), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: 'http://localhost:9/cb', code_verifier: verifier }),
+  });
+  const tj = await tr.json();
+  assert.equal(tr.status, 200, JSON.stringify(tj));
+  const claims = JSON.parse(Buffer.from(tj.id_token.split('.')[1], 'base64url').toString());
+  assert.equal(claims.aud, 'other-rp');
+  assert.equal(claims.nonce, novaAuthz.searchParams.get('nonce'));
+  // Nova's own login completes at the IdP; its token response carries other-rp's ID token.
+  swapIdToken = tj.id_token;
+  const cb = await idpLogin(novaAuthz.toString(), 'eve', `${novaBase}/auth/oidc/callback`);
+  const r = await fetch(cb, { headers: { accept: 'application/json' } });
+  const pj = await r.json();
+  assert.equal(r.status, 401, JSON.stringify(pj));
+  assert.equal(pj.code, 'oidc_invalid_id_token');
+  assert.match(pj.detail, /aud/);
+  assert.equal(swapIdToken, null, 'the pass-through swapped the token');
+  const users = await call(nova, 'GET', '/v1/users', { tok: adminTok });
+  assert.ok(!users.json.users.some((u) => u.email === 'eve@idp.example'));
+});
+
+test('a key rotation at the IdP: the unknown kid makes Nova fetch the JWKS again', async () => {
+  // Nova has the first key cached from the logins above; the IdP restarts with a new one.
+  await stopIdp();
+  const key = ecKey();
+  await startIdp(key);
+  const { page } = await browserLogin(idp.login_path, 'cyd');
+  const g = await grantOf(page);
+  const me = await call(nova, 'GET', '/auth/session', { tok: g.access_token });
+  assert.equal(me.status, 200);
+  // Nova's cached set held only the old key: this sign-in verified only because the new kid
+  // made it fetch the JWKS again.
+  const jwks = await (await fetch(`${issuer}/jwks`)).json();
+  assert.deepEqual(jwks.keys.map((k) => k.kid), [key.kid]);
+  await page.close();
+});
+
+test('another tenant cannot use this tenant\'s IdP; an unknown IdP is 404', async () => {
+  const r = await fetch(`${novaBase}/auth/oidc/login?tenant_id=${tenantB.tenant}&idp=${idp.id}`, { redirect: 'manual' });
+  assert.equal(r.status, 404);
+  assert.equal((await r.json()).code, 'oidc_unknown_idp');
+  const bogus = await fetch(`${novaBase}/auth/oidc/login?tenant_id=${tenant.tenant}&idp=oidp_nope`, { redirect: 'manual' });
+  assert.equal((await fetch(`${novaBase}/auth/oidc/login`, { redirect: 'manual' })).status, 400);
+  assert.equal(bogus.status, 404);
+  // A disabled IdP cannot start a login.
+  const off = await call(nova, 'PATCH', `/v1/people/oidc/idps/${idp.id}`, { tok: adminTok, body: { enabled: false } });
+  assert.equal(off.status, 200, off.text);
+  assert.equal(off.json.enabled, false);
+  const r2 = await fetch(novaBase + idp.login_path, { redirect: 'manual' });
+  assert.equal(r2.status, 404);
+  await call(nova, 'PATCH', `/v1/people/oidc/idps/${idp.id}`, { tok: adminTok, body: { enabled: true } });
+});
+
+test('federation logins and failures by reason are on /metrics', async () => {
+  const m = (await call(nova, 'GET', '/metrics', { tok: METRICS })).text;
+  const v = (re) => Number((m.match(re) || [])[1]);
+  assert.equal(v(/nova_people_federation_logins_total\{protocol="oidc"\} (\d+)/), 4);
+  assert.equal(v(/federation_failures_total\{protocol="oidc",reason="state"\} (\d+)/), 2);
+  assert.equal(v(/federation_failures_total\{protocol="oidc",reason="token_exchange"\} (\d+)/), 1);
+  assert.equal(v(/federation_failures_total\{protocol="oidc",reason="claims"\} (\d+)/), 1);
+  assert.equal(v(/federation_failures_total\{protocol="oidc",reason="unknown_idp"\} (\d+)/), 3);
+  assert.equal(v(/nova_people_provisioned_total\{protocol="oidc",change="created"\} (\d+)/), 3);
+});

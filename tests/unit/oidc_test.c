@@ -1,0 +1,327 @@
+/* oidc_test: the pure half of OIDC federation (src/people/oidc_token.c, oidc.c's role
+ * mapping). The ID token's claim checks one claim at a time (iss, aud, azp, nonce, exp, iat,
+ * sub), a token signed with a generated ES256 key verified through a parsed JWKS (and an
+ * unknown kid not found), the discovery document, token responses, URLs, and group->role
+ * mappings with their time boxes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nova/crypto.h"
+#include "nova/oidc.h"
+
+#define NOW 1800000000
+#define ISS "https://idp.example"
+#define CID "nova-rp"
+
+static const nova_oidc_expect_t E = {
+    .issuer = ISS, .client_id = CID, .nonce = "n-0S6_WzA2Mj", .group_claim = "groups", .now = NOW};
+
+/* Claims with one member replaced (or removed: value NULL). */
+static char *claims_with(const char *member, const char *value)
+{
+    static const char *const base[][2] = {{"iss", "\"" ISS "\""},
+                                          {"aud", "\"" CID "\""},
+                                          {"sub", "\"248289761001\""},
+                                          {"nonce", "\"n-0S6_WzA2Mj\""},
+                                          {"exp", "1800000300"},
+                                          {"iat", "1800000000"},
+                                          {"email", "\"ada@idp.example\""},
+                                          {"email_verified", "true"},
+                                          {"groups", "[\"eng\",\"ops\"]"}};
+    nova_buf_t b;
+    nova_buf_init(&b);
+    nova_buf_append_cstr(&b, "{");
+    bool first = true, replaced = false;
+    for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++) {
+        const char *v = base[i][1];
+        if (member && strcmp(member, base[i][0]) == 0) {
+            replaced = true;
+            if (value == NULL)
+                continue;
+            v = value;
+        }
+        nova_buf_printf(&b, "%s\"%s\":%s", first ? "" : ",", base[i][0], v);
+        first = false;
+    }
+    if (member && !replaced && value)
+        nova_buf_printf(&b, ",\"%s\":%s", member, value);
+    nova_buf_append_cstr(&b, "}");
+    char *s = strndup((const char *)b.data, b.len);
+    nova_buf_free(&b);
+    return s;
+}
+
+static nova_status check(const char *member, const char *value, const char **why)
+{
+    nova_arena_t ar;
+    nova_arena_init(&ar, 1024);
+    char *c = claims_with(member, value);
+    nova_oidc_identity_t id;
+    nova_status st = nova_oidc_claims_check(&ar, c, strlen(c), &E, &id, why);
+    free(c);
+    nova_arena_free(&ar);
+    return st;
+}
+
+static void test_claims_valid(void **state)
+{
+    (void)state;
+    nova_arena_t ar;
+    nova_arena_init(&ar, 1024);
+    char *c = claims_with(NULL, NULL);
+    nova_oidc_identity_t id;
+    const char *why = NULL;
+    assert_int_equal(nova_oidc_claims_check(&ar, c, strlen(c), &E, &id, &why), NOVA_OK);
+    assert_string_equal(id.sub, "248289761001");
+    assert_string_equal(id.email, "ada@idp.example");
+    assert_true(id.email_verified);
+    assert_int_equal(id.ngroups, 2);
+    assert_string_equal(id.groups[1], "ops");
+    free(c);
+    nova_arena_free(&ar);
+}
+
+static void test_claims_each_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *member, *value, *why_has;
+    } bad[] = {
+        {"iss", "\"https://idp.example/\"", "iss"}, /* compared exactly: no slash games */
+        {"iss", NULL, "iss"},
+        {"aud", "\"other-rp\"", "aud"},
+        {"aud", "[\"other-rp\"]", "aud"},
+        {"aud", "[\"other-rp\",\"" CID "\"]", "azp"}, /* several audiences need azp */
+        {"aud", "42", "aud"},
+        {"azp", "\"other-rp\"", "azp"},
+        {"nonce", "\"n-other\"", "nonce"},
+        {"nonce", NULL, "nonce"},
+        {"exp", "1799999939", "exp"}, /* beyond the 60 s skew */
+        {"exp", NULL, "exp"},
+        {"exp", "\"1800000300\"", "exp"},
+        {"iat", "1800000061", "iat"}, /* in the future beyond the skew */
+        {"iat", "1799999399", "iat"}, /* older than NOVA_OIDC_MAX_AGE */
+        {"iat", NULL, "iat"},
+        {"sub", NULL, "sub"},
+        {"sub", "\"\"", "sub"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *why = NULL;
+        nova_status st = check(bad[i].member, bad[i].value, &why);
+        if (st != NOVA_UNAUTHORIZED || why == NULL || strstr(why, bad[i].why_has) == NULL)
+            fail_msg("case %zu (%s=%s): st %d why %s", i, bad[i].member,
+                     bad[i].value ? bad[i].value : "absent", st, why ? why : "(null)");
+    }
+    /* A long sub. */
+    char longsub[300];
+    memset(longsub, 'a', sizeof(longsub));
+    longsub[0] = '"';
+    longsub[257] = '"';
+    longsub[258] = '\0';
+    const char *why = NULL;
+    assert_int_equal(check("sub", longsub, &why), NOVA_UNAUTHORIZED);
+}
+
+static void test_claims_accepted_shapes(void **state)
+{
+    (void)state;
+    const char *why = NULL;
+    /* An array audience with azp; exp within the skew; a string group claim. */
+    char *c = claims_with("aud", "[\"" CID "\",\"api\"]");
+    char *with_azp = NULL;
+    nova_arena_t ar;
+    nova_arena_init(&ar, 1024);
+    size_t n = strlen(c);
+    with_azp = malloc(n + 32);
+    memcpy(with_azp, c, n - 1);
+    strcpy(with_azp + n - 1, ",\"azp\":\"" CID "\"}");
+    nova_oidc_identity_t id;
+    assert_int_equal(nova_oidc_claims_check(&ar, with_azp, strlen(with_azp), &E, &id, &why),
+                     NOVA_OK);
+    free(c);
+    free(with_azp);
+    assert_int_equal(check("exp", "1799999941", &why), NOVA_OK);
+    c = claims_with("groups", "\"eng\"");
+    assert_int_equal(nova_oidc_claims_check(&ar, c, strlen(c), &E, &id, &why), NOVA_OK);
+    assert_int_equal(id.ngroups, 1);
+    free(c);
+    /* email_verified false: the identity says so (the flow refuses to provision from it). */
+    c = claims_with("email_verified", "false");
+    assert_int_equal(nova_oidc_claims_check(&ar, c, strlen(c), &E, &id, &why), NOVA_OK);
+    assert_false(id.email_verified);
+    free(c);
+    c = claims_with("email_verified", "\"true\"");
+    assert_int_equal(nova_oidc_claims_check(&ar, c, strlen(c), &E, &id, &why), NOVA_OK);
+    assert_true(id.email_verified);
+    free(c);
+    /* Not an object. */
+    assert_int_equal(nova_oidc_claims_check(&ar, "[1]", 3, &E, &id, &why), NOVA_UNAUTHORIZED);
+    nova_arena_free(&ar);
+}
+
+static void test_signed_token_through_jwks(void **state)
+{
+    (void)state;
+    nova_key_t *k = NULL, *other = NULL;
+    assert_int_equal(nova_key_generate(NOVA_JWS_ES256, "kid-1", &k), NOVA_OK);
+    assert_int_equal(nova_key_generate(NOVA_JWS_EDDSA, "kid-2", &other), NOVA_OK);
+    nova_buf_t jwks;
+    nova_buf_init(&jwks);
+    /* An RSA key (skipped: Nova verifies ES256 and EdDSA) and a published private key
+     * (skipped) beside the two public ones. */
+    nova_buf_append_cstr(&jwks, "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\","
+                                "\"kid\":\"rsa\"},");
+    nova_key_public_jwk(k, &jwks);
+    nova_buf_append_cstr(&jwks, ",");
+    nova_key_public_jwk(other, &jwks);
+    nova_buf_append_cstr(&jwks, "]}");
+    nova_oidc_keyset_t ks;
+    const char *why = NULL;
+    assert_int_equal(nova_oidc_jwks_parse((const char *)jwks.data, jwks.len, &ks, &why), NOVA_OK);
+    assert_int_equal(ks.n, 2);
+    assert_null(nova_oidc_keyset_find(&ks, "rsa"));
+    assert_null(nova_oidc_keyset_find(&ks, "kid-unknown"));
+    assert_non_null(nova_oidc_keyset_find(&ks, "kid-2"));
+
+    char *c = claims_with(NULL, NULL);
+    nova_buf_t tok;
+    nova_buf_init(&tok);
+    assert_int_equal(nova_jws_sign(k, "JWT", c, strlen(c), &tok), NOVA_OK);
+    nova_buf_append(&tok, "", 1);
+    nova_jws_t jws;
+    assert_int_equal(nova_jws_parse((const char *)tok.data, tok.len - 1, &jws), NOVA_OK);
+    const nova_key_t *vk = nova_oidc_keyset_find(&ks, jws.kid);
+    assert_non_null(vk);
+    assert_int_equal(nova_jws_verify(&jws, vk), NOVA_OK);
+    /* The other key of the set does not verify it. */
+    assert_int_not_equal(nova_jws_verify(&jws, nova_oidc_keyset_find(&ks, "kid-2")), NOVA_OK);
+    nova_arena_t ar;
+    nova_arena_init(&ar, 1024);
+    nova_oidc_identity_t id;
+    assert_int_equal(nova_oidc_claims_check(&ar, jws.payload, jws.payload_len, &E, &id, &why),
+                     NOVA_OK);
+    nova_jws_clear(&jws);
+    nova_arena_free(&ar);
+    nova_oidc_keyset_clear(&ks);
+    nova_buf_free(&tok);
+    nova_buf_free(&jwks);
+    free(c);
+    nova_key_free(k);
+    nova_key_free(other);
+
+    /* Not a JWK Set. */
+    assert_int_equal(nova_oidc_jwks_parse("{\"keys\":{}}", 11, &ks, &why), NOVA_INVALID);
+    assert_int_equal(nova_oidc_jwks_parse("[]", 2, &ks, &why), NOVA_INVALID);
+}
+
+static void test_discovery(void **state)
+{
+    (void)state;
+    nova_arena_t ar;
+    nova_arena_init(&ar, 1024);
+    nova_oidc_discovery_t d;
+    const char *why = NULL;
+    const char *good = "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"" ISS "/auth\","
+                       "\"token_endpoint\":\"" ISS "/token\",\"jwks_uri\":\"" ISS "/jwks\","
+                       "\"code_challenge_methods_supported\":[\"plain\",\"S256\"]}";
+    assert_int_equal(nova_oidc_discovery_parse(&ar, good, strlen(good), ISS, &d, &why), NOVA_OK);
+    assert_string_equal(d.token_endpoint, ISS "/token");
+    assert_true(d.s256);
+    /* Another issuer (OIDC Discovery §4.3: must be identical). */
+    assert_int_equal(
+        nova_oidc_discovery_parse(&ar, good, strlen(good), "https://evil.example", &d, &why),
+        NOVA_INVALID);
+    assert_non_null(strstr(why, "issuer"));
+    const char *plain = "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"" ISS "/auth\","
+                        "\"token_endpoint\":\"" ISS "/token\",\"jwks_uri\":\"" ISS "/jwks\","
+                        "\"code_challenge_methods_supported\":[\"plain\"]}";
+    assert_int_equal(nova_oidc_discovery_parse(&ar, plain, strlen(plain), ISS, &d, &why),
+                     NOVA_INVALID);
+    assert_non_null(strstr(why, "S256"));
+    const char *http =
+        "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"" ISS "/auth\","
+        "\"token_endpoint\":\"http://idp.example/token\",\"jwks_uri\":\"" ISS "/jwks\"}";
+    assert_int_equal(nova_oidc_discovery_parse(&ar, http, strlen(http), ISS, &d, &why),
+                     NOVA_INVALID);
+    assert_int_equal(nova_oidc_discovery_parse(&ar, "{", 1, ISS, &d, &why), NOVA_INVALID);
+    nova_arena_free(&ar);
+}
+
+static void test_token_response(void **state)
+{
+    (void)state;
+    nova_arena_t ar;
+    nova_arena_init(&ar, 1024);
+    const char *it = NULL, *why = NULL;
+    const char *ok = "{\"access_token\":\"x\",\"token_type\":\"bearer\",\"id_token\":\"a.b.c\"}";
+    assert_int_equal(nova_oidc_token_response_parse(&ar, ok, strlen(ok), &it, &why), NOVA_OK);
+    assert_string_equal(it, "a.b.c");
+    const char *err = "{\"error\":\"invalid_grant\",\"error_description\":\"<script>\"}";
+    assert_int_equal(nova_oidc_token_response_parse(&ar, err, strlen(err), &it, &why),
+                     NOVA_UNAUTHORIZED);
+    assert_null(strstr(why, "script"));
+    const char *mac = "{\"token_type\":\"mac\",\"id_token\":\"a.b.c\"}";
+    assert_int_equal(nova_oidc_token_response_parse(&ar, mac, strlen(mac), &it, &why),
+                     NOVA_INVALID);
+    const char *none = "{\"token_type\":\"Bearer\"}";
+    assert_int_equal(nova_oidc_token_response_parse(&ar, none, strlen(none), &it, &why),
+                     NOVA_INVALID);
+    nova_arena_free(&ar);
+}
+
+static void test_urls(void **state)
+{
+    (void)state;
+    assert_true(nova_oidc_url_ok("https://idp.example/a?b=c"));
+    assert_true(nova_oidc_url_ok("http://127.0.0.1:8080/x"));
+    assert_true(nova_oidc_url_ok("http://localhost:3000"));
+    assert_true(nova_oidc_url_ok("http://[::1]:3000/"));
+    assert_false(nova_oidc_url_ok("http://idp.example/"));
+    assert_false(nova_oidc_url_ok("http://localhost.evil.example/"));
+    assert_false(nova_oidc_url_ok("https://user@idp.example/"));
+    assert_false(nova_oidc_url_ok("https://idp.example/#frag"));
+    assert_false(nova_oidc_url_ok("javascript:alert(1)"));
+    assert_false(nova_oidc_url_ok("https:// idp.example"));
+    assert_false(nova_oidc_url_ok("https://"));
+}
+
+static void test_roles_for(void **state)
+{
+    (void)state;
+    nova_arena_t ar;
+    nova_arena_init(&ar, 1024);
+    nova_oidc_idp_t idp = {.nmappings = 4,
+                           .mappings = {{"eng", "engineer", 0},
+                                        {"contractors", "contractor", NOW - 1},
+                                        {"contractors", "vendor", NOW + 100},
+                                        {"ops", "engineer", 0}}};
+    const char *const g1[] = {"eng", "contractors", "ops"};
+    assert_string_equal(nova_oidc_roles_for(&ar, &idp, g1, 3, NOW), "engineer vendor");
+    /* After the vendor box ends too. */
+    assert_string_equal(nova_oidc_roles_for(&ar, &idp, g1, 3, NOW + 100), "engineer");
+    const char *const g2[] = {"sales"};
+    assert_string_equal(nova_oidc_roles_for(&ar, &idp, g2, 1, NOW), "");
+    nova_arena_free(&ar);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_claims_valid),
+        cmocka_unit_test(test_claims_each_refused),
+        cmocka_unit_test(test_claims_accepted_shapes),
+        cmocka_unit_test(test_signed_token_through_jwks),
+        cmocka_unit_test(test_discovery),
+        cmocka_unit_test(test_token_response),
+        cmocka_unit_test(test_urls),
+        cmocka_unit_test(test_roles_for),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
