@@ -137,6 +137,17 @@ nova_status nova_idv_review_decide(nova_idv_t *g, nova_store_t *s, nova_arena_t 
 nova_status nova_idv_usage_json(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                 int64_t from, int64_t to, json_t **out);
 
+/* The tenant's price list: every check with its units, the built-in default and whether the
+ * tenant set it: {"prices": [{"check", "units", "default", "source"}], "updated_at"}. */
+nova_status nova_idv_prices_json(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                 json_t **out);
+/* Replaces the tenant's price list from {"prices": {check: units}} (checks left out go back to
+ * their default; audited idv.prices.update). NOVA_INVALID with pb naming the field. *out: the
+ * new list as nova_idv_prices_json gives it. */
+nova_status nova_idv_prices_put(nova_store_t *s, nova_arena_t *a, const nova_audit_actor_t *by,
+                                const char *tenant_id, const json_t *body, json_t **out,
+                                nova_idv_problem_t *pb);
+
 /* ---- the engine parts, for tests and tools ---- */
 
 /* Runs one verification job now on the calling thread (what a worker does with a message):

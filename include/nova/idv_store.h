@@ -150,4 +150,26 @@ typedef struct nova_idv_usage_row {
 nova_status nova_store_idv_usage(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                  int64_t from, int64_t to, nova_idv_usage_row_t **out, size_t *n);
 
+/* ---- price list (migration 0021) ---- */
+
+typedef struct nova_idv_price_row {
+    const char *check_name;
+    int64_t units;
+    int64_t updated_at;
+    const char *updated_by;
+} nova_idv_price_row_t;
+
+/* The tenant's own prices, by check name. */
+nova_status nova_store_idv_prices_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                      nova_idv_price_row_t **out, size_t *n);
+/* The units one check of check_name costs the tenant: *units unchanged when it has no price
+ * of its own (NOVA_OK either way). */
+nova_status nova_store_idv_price_of(nova_store_t *s, const char *tenant_id, const char *check_name,
+                                    int64_t *units);
+/* Replaces the tenant's price list with rows (n may be 0: back to the built-in prices) and
+ * appends audit in the same transaction. */
+nova_status nova_store_idv_prices_put(nova_store_t *s, const char *tenant_id,
+                                      const nova_idv_price_row_t *rows, size_t n,
+                                      const nova_audit_entry_t *audit);
+
 #endif

@@ -4,6 +4,8 @@
  *   GET  /v1/verifications/{id}     verifications:read
  *   GET  /v1/verifications          verifications:read; ?status=&from=&to=&cursor=&limit=
  *   GET  /v1/usage                  workflows:read; billing units by check, ?from=&to=
+ *   GET  /v1/prices                 workflows:read; the tenant's price list (units per check)
+ *   PUT  /v1/prices                 workflows:write; replaces it, audited
  *   GET  /v1/reviews                reviews:read; verifications waiting for manual review
  *   GET  /v1/reviews/{id}           reviews:read; one, with its images while they are kept
  *   POST /v1/reviews/{id}/decision  reviews:write; {reviewer, decision, reason}, audited
@@ -239,6 +241,51 @@ static void usage_get(nova_req_t *r, void *ud)
     api_reply_json(r, 200, out);
 }
 
+static void prices_get(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    json_t *out = NULL;
+    nova_status st = nova_idv_prices_json(s, &r->arena, r->principal->tenant_id, &out);
+    if (st) {
+        api_unavailable(r, st);
+        return;
+    }
+    api_reply_json(r, 200, out);
+}
+
+static const char *const prices_members[] = {"prices", NULL};
+
+static void prices_put(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    json_t *body = api_json_body(r, prices_members);
+    if (body == NULL)
+        return;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL) {
+        json_decref(body);
+        return;
+    }
+    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
+    nova_idv_problem_t pb;
+    json_t *out = NULL;
+    nova_status st =
+        nova_idv_prices_put(s, &r->arena, &by, r->principal->tenant_id, body, &out, &pb);
+    json_decref(body);
+    if (st == NOVA_INVALID) {
+        refuse(r, 422, "invalid_field", &pb);
+        return;
+    }
+    if (st) {
+        api_unavailable(r, st);
+        return;
+    }
+    api_reply_json(r, 200, out);
+}
+
 /* ---- manual review ---- */
 
 static void reviews_list(nova_req_t *r, void *ud)
@@ -341,6 +388,8 @@ nova_status api_verifications_register(nova_api_t *api, nova_http_server_t *srv)
         {"GET", "/v1/verifications", "verifications:read", verifications_list, 0},
         {"GET", "/v1/verifications/{id}", "verifications:read", verifications_get, 0},
         {"GET", "/v1/usage", "workflows:read", usage_get, 0},
+        {"GET", "/v1/prices", "workflows:read", prices_get, 0},
+        {"PUT", "/v1/prices", "workflows:write", prices_put, 4096},
         {"GET", "/v1/reviews", "reviews:read", reviews_list, 0},
         {"GET", "/v1/reviews/{id}", "reviews:read", reviews_get, 0},
         {"POST", "/v1/reviews/{id}/decision", "reviews:write", reviews_decide, 4096},

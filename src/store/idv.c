@@ -6,8 +6,8 @@
  * request, so the cache would buy little and the catalogue stays other modules' to grow.
  *
  * Every write that a caller's decision makes (a workflow version, an accepted verification,
- * a decision) appends its audit entry in the same transaction. Step results and usage rows
- * are the worker's record of its own progress, written in one transaction per step.
+ * a decision, a price list) appends its audit entry in the same transaction. Step results and usage
+ * rows are the worker's record of its own progress, written in one transaction per step.
  */
 #include <string.h>
 
@@ -469,7 +469,8 @@ nova_status nova_store_idv_step_put(nova_store_t *s, const char *tenant_id, cons
                              NOVA_SQL_P_INT(units),      NOVA_SQL_P_INT(step->created_at)};
     int64_t changes = 0;
     st = nova_store_exec_q(s, &Q_STEP_INSERT, NULL, p, 8, &changes);
-    if (st == NOVA_OK && changes > 0 && units > 0)
+    /* a free check (a price of 0) is still an executed check: counted, at 0 units */
+    if (st == NOVA_OK && changes > 0)
         st = nova_store_exec_q(s, &Q_USAGE_INSERT, NULL, up, 6, NULL);
     if (st != NOVA_OK) {
         nova_store_tx_rollback(s);
@@ -582,4 +583,90 @@ nova_status nova_store_idv_usage(nova_store_t *s, nova_arena_t *a, const char *t
                             NOVA_SQL_P_INT(to ? to : INT64_MAX)};
     return nova_store_get_all(s, &Q_USAGE, tenant_id, p, 3, a, read_usage,
                               sizeof(nova_idv_usage_row_t), (void **)out, n);
+}
+
+/* ---- price list ---- */
+
+static const nova_sql_t Q_PRICES = {-1, "idv prices",
+                                    "SELECT check_name, units, updated_at, updated_by FROM "
+                                    "idv_prices WHERE tenant_id = ? ORDER BY check_name",
+                                    NULL};
+static const nova_sql_t Q_PRICE_OF = {
+    -1, "idv price of", "SELECT units FROM idv_prices WHERE tenant_id = ? AND check_name = ?",
+    NULL};
+static const nova_sql_t Q_PRICES_DELETE = {-1, "idv prices delete",
+                                           "DELETE FROM idv_prices WHERE tenant_id = ?", NULL};
+static const nova_sql_t Q_PRICE_INSERT = {-1, "idv price insert",
+                                          "INSERT INTO idv_prices (tenant_id, check_name, units, "
+                                          "updated_at, updated_by) VALUES (?, ?, ?, ?, ?)",
+                                          NULL};
+
+static nova_status read_price(nova_rows_t *r, nova_arena_t *a, void *out)
+{
+    nova_idv_price_row_t *p = out;
+    nova_status st = nova_store_col_str(r, 0, a, &p->check_name);
+    p->units = r->s->drv->col_int64(r, 1);
+    p->updated_at = r->s->drv->col_int64(r, 2);
+    if (st == NOVA_OK)
+        st = nova_store_col_str(r, 3, a, &p->updated_by);
+    return st;
+}
+
+nova_status nova_store_idv_prices_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                      nova_idv_price_row_t **out, size_t *n)
+{
+    if (!nova_store_valid_id(tenant_id))
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
+    return nova_store_get_all(s, &Q_PRICES, tenant_id, p, 1, a, read_price,
+                              sizeof(nova_idv_price_row_t), (void **)out, n);
+}
+
+nova_status nova_store_idv_price_of(nova_store_t *s, const char *tenant_id, const char *check_name,
+                                    int64_t *units)
+{
+    if (!nova_store_valid_id(tenant_id) || !check_name)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(check_name)};
+    int64_t v = 0;
+    nova_status st = nova_store_query_int(s, &Q_PRICE_OF, tenant_id, p, 2, &v);
+    if (st == NOVA_NOT_FOUND)
+        return NOVA_OK;
+    if (st == NOVA_OK)
+        *units = v;
+    return st;
+}
+
+nova_status nova_store_idv_prices_put(nova_store_t *s, const char *tenant_id,
+                                      const nova_idv_price_row_t *rows, size_t n,
+                                      const nova_audit_entry_t *audit)
+{
+    if (!nova_store_valid_id(tenant_id) || (n && !rows) || !nova_store_audit_for(audit, tenant_id))
+        return NOVA_INVALID;
+    for (size_t i = 0; i < n; i++)
+        if (!rows[i].check_name || rows[i].units < 0 || !rows[i].updated_by)
+            return NOVA_INVALID;
+    nova_status st = nova_store_tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    nova_sql_param_t tp[] = {NOVA_SQL_P_TEXT(tenant_id)};
+    int64_t one = 0;
+    st = nova_store_query_int(s, &Q_TENANT, NULL, tp, 1, &one);
+    if (st == NOVA_NOT_FOUND)
+        st = NOVA_INVALID;
+    if (st == NOVA_OK)
+        st = nova_store_exec_q(s, &Q_PRICES_DELETE, NULL, tp, 1, NULL);
+    for (size_t i = 0; st == NOVA_OK && i < n; i++) {
+        nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(rows[i].check_name),
+                                NOVA_SQL_P_INT(rows[i].units), NOVA_SQL_P_INT(rows[i].updated_at),
+                                NOVA_SQL_P_TEXT(rows[i].updated_by)};
+        st = nova_store_exec_q(s, &Q_PRICE_INSERT, NULL, p, 5, NULL);
+    }
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    if (st != NOVA_OK) {
+        nova_store_tx_rollback(s);
+        return st;
+    }
+    return nova_store_tx_commit(s);
 }

@@ -223,6 +223,12 @@ const DRIVERS = {
     assert.equal(r.status, 200, r.text);
     return { action: 'workflow.update', actor: v.client, target: 'workflow:' + v.workflow };
   },
+  'PUT /v1/prices': async () => {
+    const v = await idv();
+    const r = await call(nova, 'PUT', '/v1/prices', { tok: v.tok, body: { prices: { ocr: 4 } } });
+    assert.equal(r.status, 200, r.text);
+    return { action: 'idv.prices.update', actor: v.client, target: 'prices:' + tenant.tenant };
+  },
   'POST /v1/reviews/{id}/decision': async () => {
     // OCR of a photo with no document fails; on_fail review sends it to a reviewer.
     const v = await idv();

@@ -78,6 +78,10 @@ nova_status idv_custom_reply_parse(const char *body, size_t len, idv_check_out_t
 /* A reason code array entry. */
 void idv_reason(idv_check_out_t *out, const char *code);
 
+/* The units one check of kind costs the tenant now: its own price, else the check table's
+ * (prices.c). */
+int64_t idv_price_units(nova_store_t *s, const char *tenant_id, nova_check_kind kind);
+
 /* Aggregation (decide.c): the decision of a workflow over its step results (array in step
  * order of {"id", "status", "score"}), with reasons: {"decision", "score", "reasons"}. */
 json_t *idv_decide(const nova_workflow_def_t *def, json_t *definition, json_t *results);

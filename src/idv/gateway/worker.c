@@ -176,7 +176,8 @@ static nova_status run_steps(nova_idv_t *g, nova_store_t *s, nova_arena_t *a,
                                        nova_time_now()};
             bool fresh = false;
             if (st == NOVA_OK)
-                st = nova_store_idv_step_put(s, v->tenant_id, v->id, &row, c->units, &fresh);
+                st = nova_store_idv_step_put(s, v->tenant_id, v->id, &row,
+                                             idv_price_units(s, v->tenant_id, step->check), &fresh);
             nova_buf_free(&sealed);
             if (st == NOVA_OK)
                 nova_log_info("verification %s trace %s step %s: %s", v->id, v->trace_id, step->id,
