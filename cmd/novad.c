@@ -15,6 +15,7 @@
 #include "nova/killswitch.h"
 #include "nova/log.h"
 #include "nova/sched.h"
+#include "nova/webhook.h"
 
 static void usage(FILE *f)
 {
@@ -362,6 +363,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "novad: %s\n", err);
         return rc;
     }
+    nova_webhook_allow_private(app.cfg.webhook_allow_private);
     if (strcmp(cmd, "migrate") == 0) {
         int v = 0;
         nova_store_schema_version(app.store, &v);

@@ -76,8 +76,19 @@ nova_status nova_webhook_tls_check(const nova_webhook_tls_t *tls, const char **f
  * info, no whitespace or control character, at most 2048 bytes. */
 bool nova_webhook_url_valid(const char *url);
 
+/* Whether ip (numeric IPv4 or IPv6 text) is a public unicast address: not loopback,
+ * unspecified, private (10/8, 172.16/12, 192.168/16, fc00::/7), shared (100.64/10),
+ * link-local (169.254/16, fe80::/10), benchmarking (198.18/15), reserved, multicast or
+ * broadcast; an IPv4-mapped IPv6 address is judged as its IPv4 one. Unparsable: false. */
+bool nova_webhook_address_public(const char *ip);
+/* Process-wide (NOVA_WEBHOOK_ALLOW_PRIVATE, set once at start): whether nova_webhook_post may
+ * talk to an address that is not public. Off (the default), such a receiver is refused once
+ * its address is known, after connecting and before the request is sent: NOVA_FORBIDDEN. */
+void nova_webhook_allow_private(bool allow);
+
 /* One POST. NOVA_OK when a status arrived (any status: the caller judges it); NOVA_INVALID for
  * a request that cannot be sent (not https, missing TLS material: nothing leaves the host);
+ * NOVA_FORBIDDEN for a receiver whose address is not public while that is not allowed;
  * NOVA_UNAVAILABLE when the exchange failed (connect, TLS handshake, peer not verified,
  * timeout, reply over the cap): out->error says which. out is always initialised. */
 nova_status nova_webhook_post(const nova_webhook_request_t *req, nova_webhook_response_t *out);

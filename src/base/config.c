@@ -129,6 +129,10 @@ static const key_def keys[] = {
     {"NOVA_LEDGER_SWEEP_MS", K_UINT, OFF(ledger_sweep_ms), "2000", 100, 3600000,
      "milliseconds between the ledger's hold-expiry sweeps (a background job): an expired "
      "hold keeps its funds reserved until the next sweep (or a post of it) voids it"},
+    {"NOVA_WEBHOOK_ALLOW_PRIVATE", K_BOOL, OFF(webhook_allow_private), "false", 0, 0,
+     "let event webhooks and custom checks reach loopback, private, link-local and other "
+     "non-public addresses; off, such a receiver is refused after connecting, before anything "
+     "is sent (turn on for tests and closed networks)"},
     {"NOVA_REDIS_URL", K_STR, OFF(redis_url), "", 0, 0,
      "control plane (rate limits, replay caches, flags): empty keeps it in the process; "
      "`redis://[:password@]host:port/db` shares it between instances. Redis unreachable: the "

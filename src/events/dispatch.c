@@ -165,7 +165,7 @@ static void send_one(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t
     o->status = rs.status;
     o->duration_us = rs.duration_us;
     memcpy(o->error, rs.error, sizeof(o->error));
-    o->final = st == NOVA_INVALID;
+    o->final = st == NOVA_INVALID || st == NOVA_FORBIDDEN;
     nova_buf_free(&rs.body);
     if (st == NOVA_OK && (rs.status < 200 || rs.status > 299))
         snprintf(o->error, sizeof(o->error), "HTTP status %ld", rs.status);

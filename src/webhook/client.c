@@ -5,8 +5,10 @@
  * is switched off) or its SPKI pin. No redirect is followed, only https is spoken, proxies in
  * the environment are ignored, and the reply is cut off at a cap.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -21,6 +23,73 @@ static CURLcode curl_init_rc = CURLE_FAILED_INIT;
 static void curl_init(void)
 {
     curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static atomic_bool private_allowed;
+
+void nova_webhook_allow_private(bool allow)
+{
+    atomic_store(&private_allowed, allow);
+}
+
+static bool v4_public(const uint8_t a[4])
+{
+    uint32_t x = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+    static const struct {
+        uint32_t net, mask;
+    } blocked[] = {
+        {0x00000000, 0xff000000}, /* 0/8 "this network" */
+        {0x0a000000, 0xff000000}, /* 10/8 */
+        {0x64400000, 0xffc00000}, /* 100.64/10 shared */
+        {0x7f000000, 0xff000000}, /* 127/8 loopback */
+        {0xa9fe0000, 0xffff0000}, /* 169.254/16 link-local */
+        {0xac100000, 0xfff00000}, /* 172.16/12 */
+        {0xc0000000, 0xffffff00}, /* 192.0.0/24 protocol assignments */
+        {0xc0a80000, 0xffff0000}, /* 192.168/16 */
+        {0xc6120000, 0xfffe0000}, /* 198.18/15 benchmarking */
+        {0xe0000000, 0xe0000000}, /* 224/3: multicast, reserved, broadcast */
+    };
+    for (size_t i = 0; i < sizeof(blocked) / sizeof(blocked[0]); i++)
+        if ((x & blocked[i].mask) == blocked[i].net)
+            return false;
+    return true;
+}
+
+bool nova_webhook_address_public(const char *ip)
+{
+    uint8_t a[16];
+    if (ip == NULL)
+        return false;
+    if (inet_pton(AF_INET, ip, a) == 1)
+        return v4_public(a);
+    if (inet_pton(AF_INET6, ip, a) != 1)
+        return false;
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(a, mapped, 12) == 0)
+        return v4_public(a + 12);
+    static const uint8_t zero[15] = {0};
+    if (memcmp(a, zero, 15) == 0) /* :: and ::1 */
+        return false;
+    if ((a[0] & 0xfe) == 0xfc) /* fc00::/7 unique local */
+        return false;
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) /* fe80::/10 link-local */
+        return false;
+    if (a[0] == 0xff) /* multicast */
+        return false;
+    return true;
+}
+
+/* Runs once connected, before the request is sent: refuses a non-public peer. */
+static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+    (void)local_ip;
+    (void)primary_port;
+    (void)local_port;
+    bool *refused = ud;
+    if (atomic_load(&private_allowed) || nova_webhook_address_public(primary_ip))
+        return CURL_PREREQFUNC_OK;
+    *refused = true;
+    return CURL_PREREQFUNC_ABORT;
 }
 
 typedef struct sink {
@@ -114,6 +183,7 @@ nova_status nova_webhook_post(const nova_webhook_request_t *req, nova_webhook_re
     size_t cap = req->max_response ? req->max_response : 65536;
     sink_t sink = {&out->body, cap, false};
     char errbuf[CURL_ERROR_SIZE] = "";
+    bool refused = false;
     struct curl_blob cert = {(void *)tls->client_cert, strlen(tls->client_cert), CURL_BLOB_COPY};
     struct curl_blob key = {(void *)tls->client_key, strlen(tls->client_key), CURL_BLOB_COPY};
     struct curl_blob ca = {(void *)(has_ca ? tls->ca : ""), has_ca ? strlen(tls->ca) : 0,
@@ -163,6 +233,8 @@ nova_status nova_webhook_post(const nova_webhook_request_t *req, nova_webhook_re
     SET(CURLOPT_WRITEDATA, &sink);
     SET(CURLOPT_ERRORBUFFER, errbuf);
     SET(CURLOPT_USERAGENT, "Nova-Webhooks/1");
+    SET(CURLOPT_PREREQFUNCTION, on_prereq);
+    SET(CURLOPT_PREREQDATA, &refused);
 #undef SET
     if (rc != CURLE_OK) {
         set_error(out, "libcurl: %s", curl_easy_strerror(rc));
@@ -176,12 +248,15 @@ nova_status nova_webhook_post(const nova_webhook_request_t *req, nova_webhook_re
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
         st = NOVA_OK;
     } else {
-        if (sink.over)
+        if (refused)
+            snprintf(out->error, sizeof(out->error),
+                     "the receiver's address is not public (NOVA_WEBHOOK_ALLOW_PRIVATE is off)");
+        else if (sink.over)
             snprintf(out->error, sizeof(out->error), "reply larger than %zu bytes", cap);
         else
             set_error(out, "%s", *errbuf ? errbuf : curl_easy_strerror(rc));
         out->status = 0;
-        st = NOVA_UNAVAILABLE;
+        st = refused ? NOVA_FORBIDDEN : NOVA_UNAVAILABLE;
     }
 end:
     curl_slist_free_all(hl);

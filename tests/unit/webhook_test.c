@@ -2,7 +2,8 @@
  * webhook_test.c: Standard Webhooks signing (src/webhook/sign.c) against the spec's published
  * test vector, rotation (one signature per live secret), verification, secret parsing and
  * generation; the mTLS client's refusals that happen before anything leaves the host (not
- * https, user info in the URL, no client certificate, nothing to verify the receiver with).
+ * https, user info in the URL, no client certificate, nothing to verify the receiver with) and
+ * its judgement of which addresses are public.
  * The client's real exchanges (a 500 then a 200, a wrong CA, a receiver that wants another
  * certificate) are driven end to end by tests/integration/webhooks.test.mjs.
  */
@@ -146,12 +147,49 @@ static void test_client_refusals(void **state)
     nova_buf_free(&out.body);
 }
 
+static void test_address_public(void **state)
+{
+    (void)state;
+    static const char *const blocked[] = {
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "172.31.255.255",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "198.18.0.1",
+        "224.0.0.1",
+        "255.255.255.255",
+        "::1",
+        "::",
+        "fc00::1",
+        "fd12::1",
+        "fe80::1",
+        "ff02::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "localhost",
+        "",
+        "1.2.3",
+    };
+    for (size_t i = 0; i < sizeof(blocked) / sizeof(blocked[0]); i++)
+        assert_false(nova_webhook_address_public(blocked[i]));
+    assert_false(nova_webhook_address_public(NULL));
+    static const char *const open[] = {
+        "1.1.1.1",        "8.8.8.8",    "172.32.0.1", "192.169.0.1", "2001:4860:4860::8888",
+        "::ffff:8.8.8.8", "100.128.0.1"};
+    for (size_t i = 0; i < sizeof(open) / sizeof(open[0]); i++)
+        assert_true(nova_webhook_address_public(open[i]));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_vector),     cmocka_unit_test(test_verify),
         cmocka_unit_test(test_rotation),        cmocka_unit_test(test_bad_inputs),
-        cmocka_unit_test(test_client_refusals),
+        cmocka_unit_test(test_client_refusals), cmocka_unit_test(test_address_public),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

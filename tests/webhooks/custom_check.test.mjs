@@ -68,7 +68,7 @@ before(async () => {
   });
   await new Promise((ok) => srv.listen(0, '127.0.0.1', ok));
   rx = { srv, got, url: (p) => `https://127.0.0.1:${srv.address().port}${p}` };
-  nova = await startNova({ NOVA_IDV_WORKERS: '1' });
+  nova = await startNova({ NOVA_IDV_WORKERS: '1', NOVA_WEBHOOK_ALLOW_PRIVATE: 'true' }); // the receiver is on 127.0.0.1
   a = makeTenant(nova, 'custom-a-' + SUFFIX, SCOPES);
   c = makeTenant(nova, 'custom-c-' + SUFFIX, SCOPES);
   aTok = await token(nova, a);

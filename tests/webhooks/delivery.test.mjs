@@ -5,7 +5,8 @@
 // shows both attempts. The verification's callback_url gets the same signed event. A receiver
 // whose certificate is not from the endpoint's CA, and one that wants another client
 // certificate, get nothing (fail closed). Replay re-sends; another tenant can neither see nor
-// replay the events. Two novads on one store dispatching the same outbox send each event once.
+// replay the events. A novad not allowed private addresses refuses the loopback receiver
+// before sending anything. Two novads on one store dispatching the same outbox send each event once.
 // Waits are bounded polls, no timed assertions.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,7 +24,9 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const PY = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const SUFFIX = randomBytes(4).toString('hex');
 const SCOPES = 'workflows:write verifications:read verifications:write reviews:read reviews:write webhooks:read webhooks:write';
-let nova, a, aTok, b, bTok, pki, doc, hook, strict, work;
+let nova, a, aTok, b, bTok, doc, hook, strict, work;
+// The receivers listen on 127.0.0.1: only a novad told so may deliver to a loopback address.
+const LOCAL = { NOVA_WEBHOOK_ALLOW_PRIVATE: 'true' };
 
 function openssl(...args) {
   const r = spawnSync('openssl', args, { cwd: work, encoding: 'utf8' });
@@ -125,7 +128,7 @@ before(async () => {
   doc = { b64: readFileSync(join(work, f)).toString('base64'), truth: JSON.parse(readFileSync(join(work, f.replace('.jpg', '.json')), 'utf8')) };
   hook = await receiver(pem('cca.pem'), { '/hook': [500] });
   strict = await receiver(pem('yca.pem')); // wants a client certificate from another CA
-  nova = await startNova({ NOVA_IDV_WORKERS: '1' });
+  nova = await startNova({ NOVA_IDV_WORKERS: '1', ...LOCAL });
   a = makeTenant(nova, 'hooks-a-' + SUFFIX, SCOPES);
   b = makeTenant(nova, 'hooks-b-' + SUFFIX, SCOPES);
   aTok = await token(nova, a);
@@ -268,7 +271,7 @@ test('fail closed: a receiver outside the endpoint\'s CA, or one that wants anot
 });
 
 test('two novads on one store: every event is delivered exactly once', async () => {
-  const other = await startNova({ NOVA_IDV_WORKERS: '1' }, { shareWith: nova });
+  const other = await startNova({ NOVA_IDV_WORKERS: '1', ...LOCAL }, { shareWith: nova });
   try {
     const t = makeTenant(nova, 'hooks-d-' + SUFFIX, SCOPES);
     const tok = await token(nova, t);
@@ -307,5 +310,33 @@ test('two novads on one store: every event is delivered exactly once', async () 
     assert.equal((await call(nova, 'GET', '/v1/webhooks/endpoints', { tok })).json.endpoints.length, 0);
   } finally {
     await other.stop();
+  }
+});
+
+test('a novad without NOVA_WEBHOOK_ALLOW_PRIVATE sends nothing to a loopback receiver', async () => {
+  const closed = await startNova({ NOVA_IDV_WORKERS: '1' });
+  try {
+    const t = makeTenant(closed, 'hooks-e-' + SUFFIX, SCOPES);
+    const tok = await token(closed, t);
+    const ep = await call(closed, 'POST', '/v1/webhooks/endpoints', { tok, body: endpointBody(hook.url('/private')) });
+    assert.equal(ep.status, 201, ep.text);
+    const w = await call(closed, 'POST', '/v1/workflows', { tok, body: KYC });
+    const r = await call(closed, 'POST', '/v1/verifications', { tok, body: { workflow_id: w.json.id, mode: 'async', images: { document_front: doc.b64 }, applicant: doc.truth.applicant } });
+    assert.equal(r.status, 202, r.text);
+    const d = await until('the refused attempt', async () => {
+      const l = await call(closed, 'GET', '/v1/events?limit=200', { tok });
+      const e = l.json.events.find((x) => x.subject === r.json.id);
+      if (!e) return null;
+      const g = await call(closed, 'GET', '/v1/events/' + e.id, { tok });
+      const x = g.json.deliveries[0];
+      return x && x.state !== 'pending' ? x : null;
+    }, 600);
+    assert.equal(d.state, 'failed', 'refused for good, not retried');
+    assert.equal(d.log.length, 1);
+    assert.equal(d.log[0].status_code, 0);
+    assert.match(d.log[0].error, /not public/);
+    assert.ok(!hook.got.some((g) => g.path === '/private'), 'nothing was sent');
+  } finally {
+    await closed.stop();
   }
 });
