@@ -111,6 +111,20 @@ seed() {
         printf '\1MTc5NjAwMDAwMC52ZXJfYWJj' >"$dir/seed-cursor"
         printf '\2%s\nADDRESS\n%s' '12 Moi Avenue, Nairobi' '12 MOI AVENUE NAIROBI' >"$dir/seed-address"
         ;;
+    webhook_endpoint_fuzz)
+        # a valid configuration (a throwaway self-signed certificate and key), and a pinned one
+        local k c
+        k=$(mktemp) c=$(mktemp)
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$k" -out "$c" \
+            -days 1 -subj /CN=seed >/dev/null 2>&1
+        python3 -c 'import json,sys; c=open(sys.argv[1]).read(); k=open(sys.argv[2]).read(); print(json.dumps({"url":"https://h.example/x","events":["verification.completed","review.decided"],"client_certificate":c,"client_key":k,"ca_certificate":c}))' "$c" "$k" >"$dir/seed-ca"
+        python3 -c 'import json,sys; c=open(sys.argv[1]).read(); k=open(sys.argv[2]).read(); print(json.dumps({"url":"https://h.example:8443/x","events":["verification.failed"],"client_certificate":c,"client_key":k,"pin":"sha256//"+"A"*43+"=","secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}))' "$c" "$k" >"$dir/seed-pin"
+        rm -f "$k" "$c"
+        ;;
+    custom_reply_fuzz)
+        printf '%s' '{"result":"pass","score":0.9,"reasons":["known_customer"]}' >"$dir/seed-pass"
+        printf '%s' '{"result":"review"}' >"$dir/seed-review"
+        ;;
     mrz_fuzz)
         printf 'P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10' >"$dir/seed-td3"
         printf 'I<UTOD231458907<<<<<<<<<<<<<<<\n7408122F1204159UTO<<<<<<<<<<<6\nERIKSSON<<ANNA<MARIA<<<<<<<<<<' >"$dir/seed-td1"
