@@ -354,6 +354,30 @@ test('another tenant cannot use this tenant\'s IdP; an unknown IdP is 404', asyn
   await call(nova, 'PATCH', `/v1/people/oidc/idps/${idp.id}`, { tok: adminTok, body: { enabled: true } });
 });
 
+test('the same IdP configured by another tenant is its own; its MFA rule refuses a federated sign-in; an IdP error', async () => {
+  const t = makeTenant(nova, 'oidc-mfa-' + Date.now(), 'users:read users:write security:write');
+  const tok = await token(nova, t);
+  const r = await call(nova, 'POST', '/v1/people/oidc/idps', { tok, body: { issuer, client_id: 'nova-rp', client_secret: 'nova-rp-secret-0123456789', redirect_uris: [`${novaBase}/auth/oidc/callback`], scopes: ['openid', 'email'] } });
+  assert.equal(r.status, 201, r.text);
+  assert.notEqual(r.json.id, idp.id);
+  const put = await call(nova, 'PUT', `/v1/tenants/${t.tenant}/security`, { tok, body: { mfa_required_for_all_users: true } });
+  assert.equal(put.status, 200, put.text);
+  const cb = await idpLogin(novaBase + r.json.login_path, 'ada', `${novaBase}/auth/oidc/callback`);
+  const done = await fetch(cb, { headers: { accept: 'application/json' } });
+  const pj = await done.json();
+  assert.equal(done.status, 403, JSON.stringify(pj));
+  assert.equal(pj.code, 'oidc_mfa_required');
+  // Refused before anything was provisioned in that tenant.
+  const users = await call(nova, 'GET', '/v1/users', { tok });
+  assert.deepEqual(users.json.users, []);
+  // The IdP sends the browser back with an error instead of a code.
+  const e = await fetch(`${novaBase}/auth/oidc/callback?error=access_denied&state=x`, { headers: { accept: 'application/json' } });
+  assert.equal(e.status, 400);
+  const ej = await e.json();
+  assert.equal(ej.code, 'oidc_idp_error');
+  assert.match(ej.detail, /access_denied/);
+});
+
 test('federation logins and failures by reason are on /metrics', async () => {
   const m = (await call(nova, 'GET', '/metrics', { tok: METRICS })).text;
   const v = (re) => Number((m.match(re) || [])[1]);
@@ -362,5 +386,7 @@ test('federation logins and failures by reason are on /metrics', async () => {
   assert.equal(v(/federation_failures_total\{protocol="oidc",reason="token_exchange"\} (\d+)/), 1);
   assert.equal(v(/federation_failures_total\{protocol="oidc",reason="claims"\} (\d+)/), 1);
   assert.equal(v(/federation_failures_total\{protocol="oidc",reason="unknown_idp"\} (\d+)/), 3);
+  assert.equal(v(/federation_failures_total\{protocol="oidc",reason="mfa_policy"\} (\d+)/), 1);
+  assert.equal(v(/federation_failures_total\{protocol="oidc",reason="idp_error"\} (\d+)/), 1);
   assert.equal(v(/nova_people_provisioned_total\{protocol="oidc",change="created"\} (\d+)/), 3);
 });
