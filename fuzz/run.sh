@@ -30,6 +30,14 @@ seed() {
         printf '%s' '02004da5010203262001215820000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f225820202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f002556d982012de18edf08cf57d8d94b5e81a97199d3eb14f23b7c2b75c5c75f546d050000000900000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000' | xxd -r -p >"$dir/seed-assert"
         printf '\x03\x00\x13abcd-efgh-ijkl-mnop{"b":[1,2],"a":"x"}' >"$dir/seed-codes"
         ;;
+    oidc_fuzz)
+        # the first byte picks the parser (see fuzz/oidc_fuzz.c): discovery, JWKS, token
+        # response, ID token claims
+        printf '\x00%s' '{"issuer":"https://idp.example","authorization_endpoint":"https://idp.example/a","token_endpoint":"https://idp.example/t","jwks_uri":"https://idp.example/j","code_challenge_methods_supported":["S256"]}' >"$dir/seed-discovery"
+        printf '\x01%s' '{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"k","use":"sig","alg":"ES256"},{"kty":"RSA","n":"AQAB","e":"AQAB"}]}' >"$dir/seed-jwks"
+        printf '\x02%s' '{"access_token":"x","token_type":"Bearer","id_token":"a.b.c","expires_in":60}' >"$dir/seed-token"
+        printf '\x03%s' '{"iss":"https://idp.example","aud":["nova-rp","api"],"azp":"nova-rp","nonce":"n","exp":1800000100,"iat":1800000000,"sub":"s","email":"a@b.example","email_verified":true,"groups":["eng","ops"]}' >"$dir/seed-claims"
+        ;;
     json_fuzz)
         printf '%s' '{}' >"$dir/seed-empty"
         printf '%s' '{"name":"billing","scopes":["clients:read","clients:write"],"audiences":["nova-api"]}' >"$dir/seed-client"
