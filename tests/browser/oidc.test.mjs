@@ -19,7 +19,7 @@ import { startNova, makeTenant, token, call } from '../integration/lib.mjs';
 const CHROMIUM = process.env.NOVA_CHROMIUM || '/usr/bin/chromium';
 const METRICS = 'oidc-metrics-token';
 let nova, browser, idpPort, proxyPort, issuer, novaBase, tenant, tenantB, adminTok, adminTokB;
-let provider, providerServer, proxy;
+let provider, providerServer, proxy, rsaKey;
 let swapIdToken = null; // when set: the pass-through replaces the id_token of the next token response
 
 const accounts = {
@@ -51,8 +51,11 @@ async function startIdp(key) {
         id_token_signed_response_alg: 'ES256', token_endpoint_auth_method: 'client_secret_basic' },
       { client_id: 'other-rp', client_secret: 'other-rp-secret-0123456789', redirect_uris: ['http://localhost:9/cb'],
         id_token_signed_response_alg: 'ES256', token_endpoint_auth_method: 'client_secret_basic' },
+      // Signs ID tokens with RS256, which Nova does not verify (src/crypto has ES256 and EdDSA).
+      { client_id: 'rsa-rp', client_secret: 'rsa-rp-secret-0123456789', redirect_uris: [`${novaBase}/auth/oidc/callback`],
+        id_token_signed_response_alg: 'RS256', token_endpoint_auth_method: 'client_secret_basic' },
     ],
-    jwks: { keys: [key] },
+    jwks: { keys: [key, rsaKey] },
     pkce: { required: () => true },
     scopes: ['openid', 'email', 'profile', 'groups'],
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
@@ -63,7 +66,7 @@ async function startIdp(key) {
       return { accountId: id, claims: async () => ({ sub: id, email: a.email, email_verified: true, name: a.name, groups: a.groups }) };
     },
     features: { devInteractions: { enabled: true } },
-    enabledJWA: { idTokenSigningAlgValues: ['ES256'] },
+    enabledJWA: { idTokenSigningAlgValues: ['ES256', 'RS256'] },
   });
   provider.on('server_error', (ctx, err) => console.error('idp error', err));
   await new Promise((ok) => { providerServer = provider.listen(idpPort, '127.0.0.1', ok); });
@@ -105,6 +108,7 @@ before(async () => {
     req.pipe(up);
   });
   await new Promise((ok) => proxy.listen(proxyPort, '127.0.0.1', ok));
+  rsaKey = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), kid: 'rsa-1', alg: 'RS256', use: 'sig' };
   await startIdp(ecKey());
   nova = await startNova({ NOVA_PORT: String(novaPort), NOVA_ISSUER: novaBase, NOVA_METRICS_TOKEN: METRICS });
   tenant = makeTenant(nova, 'oidc-' + Date.now(), 'users:read users:write audit:read');
@@ -334,7 +338,7 @@ test('a key rotation at the IdP: the unknown kid makes Nova fetch the JWKS again
   // Nova's cached set held only the old key: this sign-in verified only because the new kid
   // made it fetch the JWKS again.
   const jwks = await (await fetch(`${issuer}/jwks`)).json();
-  assert.deepEqual(jwks.keys.map((k) => k.kid), [key.kid]);
+  assert.deepEqual(jwks.keys.map((k) => k.kid), [key.kid, 'rsa-1']);
   await page.close();
 });
 
@@ -378,6 +382,20 @@ test('the same IdP configured by another tenant is its own; its MFA rule refuses
   assert.match(ej.detail, /access_denied/);
 });
 
+test('an IdP that signs ID tokens with RS256 is refused with a clear problem (not verified: ES256 and EdDSA only)', async () => {
+  const t = makeTenant(nova, 'oidc-rsa-' + Date.now(), 'users:read users:write');
+  const tok = await token(nova, t);
+  const r = await call(nova, 'POST', '/v1/people/oidc/idps', { tok, body: { issuer, client_id: 'rsa-rp', client_secret: 'rsa-rp-secret-0123456789', redirect_uris: [`${novaBase}/auth/oidc/callback`], scopes: ['openid', 'email'] } });
+  assert.equal(r.status, 201, r.text);
+  const cb = await idpLogin(novaBase + r.json.login_path, 'bob', `${novaBase}/auth/oidc/callback`);
+  const done = await fetch(cb, { headers: { accept: 'application/json' } });
+  const pj = await done.json();
+  assert.equal(done.status, 401, JSON.stringify(pj));
+  assert.equal(pj.code, 'oidc_invalid_signature');
+  assert.match(pj.detail, /ES256 or EdDSA/);
+  assert.deepEqual((await call(nova, 'GET', '/v1/users', { tok })).json.users, []);
+});
+
 test('federation logins and failures by reason are on /metrics', async () => {
   const m = (await call(nova, 'GET', '/metrics', { tok: METRICS })).text;
   const v = (re) => Number((m.match(re) || [])[1]);
@@ -387,6 +405,7 @@ test('federation logins and failures by reason are on /metrics', async () => {
   assert.equal(v(/federation_failures_total\{protocol="oidc",reason="claims"\} (\d+)/), 1);
   assert.equal(v(/federation_failures_total\{protocol="oidc",reason="unknown_idp"\} (\d+)/), 3);
   assert.equal(v(/federation_failures_total\{protocol="oidc",reason="mfa_policy"\} (\d+)/), 1);
+  assert.equal(v(/federation_failures_total\{protocol="oidc",reason="signature"\} (\d+)/), 1);
   assert.equal(v(/federation_failures_total\{protocol="oidc",reason="idp_error"\} (\d+)/), 1);
   assert.equal(v(/nova_people_provisioned_total\{protocol="oidc",change="created"\} (\d+)/), 3);
 });
