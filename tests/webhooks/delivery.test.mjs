@@ -313,6 +313,32 @@ test('two novads on one store: every event is delivered exactly once', async () 
   }
 });
 
+test('pinned receivers: the right SPKI pin is delivered to without a CA, a wrong pin gets nothing', async () => {
+  const spki = spawnSync('sh', ['-c', 'openssl x509 -in receiver.pem -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64'], { cwd: work, encoding: 'utf8' });
+  assert.equal(spki.status, 0, spki.stderr);
+  const pin = 'sha256//' + spki.stdout.trim();
+  const t = makeTenant(nova, 'hooks-f-' + SUFFIX, SCOPES);
+  const tok = await token(nova, t);
+  const good = await call(nova, 'POST', '/v1/webhooks/endpoints', { tok, body: endpointBody(hook.url('/pin-ok'), { ca_certificate: undefined, pin }) });
+  assert.equal(good.status, 201, good.text);
+  assert.equal(good.json.pin, true);
+  assert.equal(good.json.ca_certificate, false);
+  const bad = await call(nova, 'POST', '/v1/webhooks/endpoints', { tok, body: endpointBody(hook.url('/pin-bad'), { ca_certificate: undefined, pin: 'sha256//' + 'A'.repeat(43) + '=' }) });
+  assert.equal(bad.status, 201, bad.text);
+  const v = await submitForReview(tok);
+  const ev = await eventOf(tok, 'verification.review_required', v.id);
+  const g = await until('both first attempts', async () => {
+    const r = await call(nova, 'GET', '/v1/events/' + ev.id, { tok });
+    return r.json.deliveries.length === 2 && r.json.deliveries.every((d) => d.log.length >= 1) ? r.json : null;
+  }, 600);
+  const ok = g.deliveries.find((d) => d.url.endsWith('/pin-ok'));
+  const no = g.deliveries.find((d) => d.url.endsWith('/pin-bad'));
+  assert.equal(ok.state, 'delivered', JSON.stringify(ok));
+  assert.equal(no.log[0].status_code, 0, JSON.stringify(no));
+  assert.ok(hook.got.some((x) => x.path === '/pin-ok' && x.headers['webhook-id'] === ev.id));
+  assert.ok(!hook.got.some((x) => x.path === '/pin-bad'), 'nothing reached a receiver with another key');
+});
+
 test('a novad without NOVA_WEBHOOK_ALLOW_PRIVATE sends nothing to a loopback receiver', async () => {
   const closed = await startNova({ NOVA_IDV_WORKERS: '1' });
   try {
