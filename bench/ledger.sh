@@ -7,7 +7,8 @@
 #   store_{ours,classic}_{uniform,hot}_postgres  the repository call itself, no HTTP: one
 #       UPDATE ... RETURNING per account (ours) against SELECT ... FOR UPDATE then UPDATE
 # "hot": one agent float receives half of all postings. Every scenario ends by reading every
-# account back and counting broken invariants (must be 0).
+# account back and counting broken invariants (must be 0). HTTP scenarios also carry novad's
+# CPU per posting (and PostgreSQL's, on PostgreSQL) and the load average, from /proc.
 # Knobs: NOVA_BENCH_BUILD (build), LEDGER_SECONDS (10), LEDGER_THREADS (32, HTTP clients),
 # LEDGER_STORE_THREADS (16), LEDGER_BATCH (100), BENCH_RESULTS (bench/results),
 # LEDGER_PG=0 to skip PostgreSQL, LEDGER_SMOKE=1 for a seconds-long run that checks the
@@ -86,12 +87,62 @@ OUT=$TMP/lines.jsonl
 # The command line holds a bearer token: only the scenario's name is printed.
 run() { echo "ledger bench: ${*: -1}" >&2; "$@" | tee -a "$OUT"; }
 
+# CPU seconds (user + system) of novad ($1) and of the PostgreSQL cluster in $2 when given
+# (the postmaster, the backends it reaped and its live children), from /proc: the machine is
+# shared, so throughput and tail latency move with the other load, CPU per posting much less.
+cpu_of() {
+    python3 - "$@" <<'PY'
+import os, sys
+tck = os.sysconf("SC_CLK_TCK")
+def stat(pid):
+    s = open(f"/proc/{pid}/stat").read()
+    return s[s.rindex(")") + 2:].split()  # from field 3 (state) on
+f = stat(sys.argv[1])
+novad = (int(f[11]) + int(f[12])) / tck
+pg = 0.0
+if len(sys.argv) > 2 and sys.argv[2]:
+    pm = int(open(os.path.join(sys.argv[2], "data", "postmaster.pid")).readline())
+    f = stat(pm)
+    pg = sum(int(x) for x in f[11:15]) / tck
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                g = stat(d)
+            except OSError:
+                continue
+            if int(g[1]) == pm:
+                pg += (int(g[11]) + int(g[12])) / tck
+print(novad, pg)
+PY
+}
+# run, with novad's (and PostgreSQL's) CPU per posting and the load average added to the line.
+run_cpu() {
+    local before after line
+    before=$(cpu_of "$PID" "${CPU_PG:-}")
+    echo "ledger bench: ${*: -1}" >&2
+    line=$("$@")
+    after=$(cpu_of "$PID" "${CPU_PG:-}")
+    python3 - "$line" "$before" "$after" <<'PY' | tee -a "$OUT"
+import json, sys
+r = json.loads(sys.argv[1])
+b, a = [list(map(float, x.split())) for x in sys.argv[2:4]]
+n = max(r["postings"], 1)
+r["novad_cpu_s"] = round(a[0] - b[0], 2)
+r["novad_cpu_us_per_posting"] = round((a[0] - b[0]) * 1e6 / n, 1)
+if a[1] or b[1]:
+    r["postgres_cpu_s"] = round(a[1] - b[1], 2)
+    r["postgres_cpu_us_per_posting"] = round((a[1] - b[1]) * 1e6 / n, 1)
+r["load_average_1m"] = float(open("/proc/loadavg").read().split()[0])
+print(json.dumps(r))
+PY
+}
+
 http_runs() { # $1: store label, $2: database url ('' SQLite)
     start_novad "$2"
     for accts in uniform hot; do
-        LEDGER_BENCH_STORE=$1 run "$LB" http "$BASE" "$(ledger_token "$2")" $accts "$THREADS" "$SECS" 1 \
+        LEDGER_BENCH_STORE=$1 run_cpu "$LB" http "$BASE" "$(ledger_token "$2")" $accts "$THREADS" "$SECS" 1 \
             "http_single_${accts}_$1"
-        LEDGER_BENCH_STORE=$1 run "$LB" http "$BASE" "$(ledger_token "$2")" $accts 4 "$SECS" "$BATCH" \
+        LEDGER_BENCH_STORE=$1 run_cpu "$LB" http "$BASE" "$(ledger_token "$2")" $accts 4 "$SECS" "$BATCH" \
             "http_batch_${accts}_$1"
     done
     stop_novad
@@ -102,7 +153,7 @@ if [ "$PG" = 1 ]; then
     PGDIR=/tmp/nova-ledger-bench-pg.$$ # outside TMP: the server may run as another user
     bash "$ROOT/scripts/pg.sh" start "$PGDIR" >/dev/null
     PGURL=$(bash "$ROOT/scripts/pg.sh" createdb "$PGDIR" ledger_bench)
-    http_runs postgres "$PGURL"
+    CPU_PG=$PGDIR http_runs postgres "$PGURL"
     for accts in uniform hot; do
         for how in ours classic; do
             run "$LB" store "$PGURL" $accts "$STHREADS" "$SECS" $how "store_${how}_${accts}_postgres"
@@ -131,9 +182,10 @@ doc = {"benchmark": "ledger", "commit": sys.argv[3], "date": time.strftime("%Y-%
        "seconds_per_scenario": float(sys.argv[4]), "cpus": os.cpu_count(),
        "scenarios": rows, "ours_over_select_for_update_postgres": ratio, "targets_met": targets}
 open(sys.argv[2], "w").write(json.dumps(doc, indent=2) + "\n")
-print(f"{'scenario':36} {'postings/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'breaks':>6}")
+print(f"{'scenario':36} {'postings/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'novad us/p':>10} {'pg us/p':>8} {'breaks':>6}")
 for r in rows:
-    print(f"{r['name']:36} {r['postings_per_s']:>11.0f} {r['p50_ms']:>8.3f} {r['p99_ms']:>8.3f} {r['invariant_breaks']:>6}")
+    print(f"{r['name']:36} {r['postings_per_s']:>11.0f} {r['p50_ms']:>8.3f} {r['p99_ms']:>8.3f} "
+          f"{r.get('novad_cpu_us_per_posting', '-'):>10} {r.get('postgres_cpu_us_per_posting', '-'):>8} {r['invariant_breaks']:>6}")
 print("ours / SELECT FOR UPDATE (postgres):", ratio)
 print("targets:", targets)
 sys.exit(0 if all(r["invariant_breaks"] == 0 and r["errors"] == 0 for r in rows) else 1)
