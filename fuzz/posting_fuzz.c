@@ -31,6 +31,51 @@ static void check(const nova_ledger_posting_t *p)
     }
 }
 
+/* Partial reversals of an accepted posting in one currency, in steps up to its total: each
+ * balances at the step, every leg is the original's side swapped, no leg's cumulative
+ * reversal passes it, and the whole total reverses every leg exactly; one more unit is
+ * refused. */
+static void reverse_steps(const nova_ledger_posting_t *p)
+{
+    int64_t total = 0, done[NOVA_LEDGER_MAX_ENTRIES] = {0}, before = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (strcmp(p->entries[i].currency, p->entries[0].currency) != 0)
+            return;
+        total += p->entries[i].credit ? 0 : p->entries[i].amount;
+    }
+    const int64_t steps[] = {1, total / 3, total / 2, total};
+    for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]) && before < total; s++) {
+        int64_t step = steps[s] < total - before ? steps[s] : total - before;
+        if (step <= 0)
+            continue;
+        nova_ledger_posting_t r;
+        if (nova_ledger_posting_reverse(p, "fuzz", before, step, &r) != NOVA_OK)
+            abort();
+        int64_t d = 0, c = 0;
+        for (size_t k = 0; k < r.n; k++) {
+            size_t leg = 0;
+            while (leg < p->n && p->entries[leg].account != r.entries[k].account)
+                leg++;
+            if (leg == p->n || r.entries[k].credit == p->entries[leg].credit ||
+                r.entries[k].amount <= 0)
+                abort();
+            done[leg] += r.entries[k].amount;
+            if (done[leg] > p->entries[leg].amount)
+                abort();
+            *(r.entries[k].credit ? &c : &d) += r.entries[k].amount;
+        }
+        if (d != step || c != step)
+            abort();
+        before += step;
+    }
+    for (size_t i = 0; i < p->n; i++)
+        if (done[i] != p->entries[i].amount)
+            abort();
+    nova_ledger_posting_t r;
+    if (nova_ledger_posting_reverse(p, "fuzz", total, 1, &r) != NOVA_TOO_LARGE)
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     json_t *body = NULL;
@@ -50,6 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     } else {
         check(&p);
+        reverse_steps(&p);
         json_t *again = json_loads(p.canonical, 0, NULL);
         nova_ledger_posting_t q;
         if (again == NULL ||
