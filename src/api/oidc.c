@@ -36,12 +36,33 @@ static void idp_status(nova_req_t *r, nova_status st, const char *why)
         api_people_status(r, st, why);
 }
 
+/* novad fetches what the issuer names. An http IdP (on a loopback host, as nova_oidc_url_ok
+ * allows) is a development setup: accepted only when novad itself is reached over http on a
+ * loopback host (NOVA_ISSUER), never in a deployment on https. false with 422 written. */
+static bool issuer_allowed(nova_req_t *r, nova_api_t *api, json_t *body)
+{
+    const char *iss = json_string_value(json_object_get(body, "issuer"));
+    const char *self = nova_auth_issuer(api->auth);
+    if (iss == NULL || strncmp(iss, "http://", 7) != 0)
+        return true;
+    if (self && strncmp(self, "http://", 7) == 0 && nova_oidc_url_ok(self))
+        return true;
+    nova_resp_problem(r, 422, "invalid_field", "Invalid field",
+                      "issuer: https required (an http IdP on a loopback host only when novad "
+                      "itself runs on one, a development setup)");
+    return false;
+}
+
 static void idps_create(nova_req_t *r, void *ud)
 {
     nova_api_t *api = ud;
     json_t *body = api_json_body(r, idp_members);
     if (body == NULL)
         return;
+    if (!issuer_allowed(r, api, body)) {
+        json_decref(body);
+        return;
+    }
     nova_store_t *s = api_store(r, api);
     nova_people_t *p = s ? api_people(r, api) : NULL;
     if (p) {

@@ -227,6 +227,24 @@ test('the tenant configures its IdP; the secret is never shown; bad configuratio
   assert.ok(!audit.text.includes('nova-rp-secret'));
 });
 
+test('a deployment on https refuses an http IdP (loopback http IdPs are for a novad on loopback http)', async () => {
+  const prod = await startNova({ NOVA_ISSUER: 'https://nova.example' });
+  try {
+    const t = makeTenant(prod, 'oidc-prod-' + Date.now(), 'users:write');
+    const tok = await token(prod, t);
+    const body = { issuer, client_id: 'nova-rp', redirect_uris: ['https://nova.example/auth/oidc/callback'] };
+    const r = await call(prod, 'POST', '/v1/people/oidc/idps', { tok, body });
+    assert.equal(r.status, 422, r.text);
+    assert.match(r.json.detail, /https required/);
+    const ok = await call(prod, 'POST', '/v1/people/oidc/idps', { tok, body: { ...body, issuer: 'https://idp.example' } });
+    assert.equal(ok.status, 201, ok.text);
+    const patch = await call(prod, 'PATCH', `/v1/people/oidc/idps/${ok.json.id}`, { tok, body: { issuer } });
+    assert.equal(patch.status, 422);
+  } finally {
+    await prod.stop();
+  }
+});
+
 test('Chromium signs in through oidc-provider: user provisioned by (issuer, sub), groups mapped, a session like a password login', async () => {
   const { page } = await browserLogin(idp.login_path, 'ada');
   const g = await grantOf(page);
