@@ -128,6 +128,7 @@ res = {
     "description": "banking-shaped tenant (bench/policy_gen.py), checks of bench/policy_gen.py's checks.tsv",
     "command": "bash bench/policy.sh",
     "tuples": int(tuples),
+    "load_average_1m_at_end": round(os.getloadavg()[0], 2),
     "inprocess": i,
     "novad": {"first_check_after_start_s": round(first_check_s, 3),
               "rss_growth_bytes_per_tuple": round(rss_bytes / int(tuples), 1)},
@@ -140,6 +141,10 @@ targets = {
     "list_objects_10k_ms < 5": i["list_objects"]["p99_ms"] < 5,
     "bytes_per_tuple < 120": i["bytes_per_tuple"] < 120,
     "cold_load_s < 2": i["cold_load_s"] < 2,
+    # CPU time beside wall time: the 2 cores are shared, and a loaded machine preempts the
+    # bench (wall p99 then measures the scheduler)
+    "list_objects_10k_cpu_p99_ms < 5": i["list_objects"].get("cpu_p99_ms", 1e9) < 5,
+    "cold_load_cpu_s < 2": i.get("cold_load_cpu_s", 1e9) < 2,
 }
 if h:
     targets["http_check_p99_ms < 1 at 10k req/s"] = h["latency_ms"]["p99"] < 1 and h["rps"] >= 0.99 * h["target_rate"]
