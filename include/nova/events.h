@@ -87,6 +87,10 @@ nova_status nova_endpoint_post(const nova_events_cfg_t *cfg, nova_store_t *s,
 nova_status nova_endpoint_default(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                   nova_webhook_endpoint_row_t *out);
 
+/* Appends this process's delivery counters (Prometheus text):
+ * nova_webhook_attempts_total{outcome="delivered"|"retry"|"failed"}. */
+nova_status nova_events_metrics(nova_buf_t *out);
+
 /* A validated endpoint request: borrowed from the JSON body it was read from. */
 typedef struct nova_endpoint_in {
     const char *url;

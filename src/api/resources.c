@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "internal.h"
+#include "nova/events.h"
 #include "nova/people.h"
 #include "nova/sched.h"
 
@@ -132,6 +133,8 @@ void api_metrics(nova_req_t *r, void *ud)
     if (r->status == 200 && api_authz_metrics(&r->resp_body) != NOVA_OK)
         nova_resp_status(r, NOVA_NOMEM, NULL);
     if (r->status == 200 && sched_metrics(api->sched, &r->resp_body) != NOVA_OK)
+        nova_resp_status(r, NOVA_NOMEM, NULL);
+    if (r->status == 200 && nova_events_metrics(&r->resp_body) != NOVA_OK)
         nova_resp_status(r, NOVA_NOMEM, NULL);
 }
 

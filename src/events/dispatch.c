@@ -20,6 +20,23 @@
 #include "nova/webhook.h"
 
 #define CLAIM_BATCH 16
+
+/* Attempts by outcome (nova_events_metrics). */
+enum { OUT_DELIVERED, OUT_RETRY, OUT_FAILED, OUT_N };
+static const char *const outcome_names[OUT_N] = {"delivered", "retry", "failed"};
+static _Atomic uint64_t outcomes[OUT_N];
+
+nova_status nova_events_metrics(nova_buf_t *out)
+{
+    nova_status st = nova_buf_append_cstr(
+        out, "# HELP nova_webhook_attempts_total Webhook delivery attempts made by this process, "
+             "by outcome (retry: failed, another attempt is scheduled).\n"
+             "# TYPE nova_webhook_attempts_total counter\n");
+    for (int i = 0; st == NOVA_OK && i < OUT_N; i++)
+        st = nova_buf_printf(out, "nova_webhook_attempts_total{outcome=\"%s\"} %llu\n",
+                             outcome_names[i], (unsigned long long)atomic_load(&outcomes[i]));
+    return st;
+}
 #define CLAIM_ROUNDS 8
 
 static const char *region_of(const nova_events_cfg_t *cfg)
@@ -200,6 +217,8 @@ static void deliver(const nova_events_cfg_t *cfg, nova_store_t *s, const nova_de
     nova_attempt_row_t at = {
         d->id, attempt, o.status, (int64_t)(o.duration_us / 1000), ok ? "" : o.error, now};
     st = nova_store_delivery_record(s, d->tenant_id, owner, &at, state, next_at);
+    if (st == NOVA_OK)
+        atomic_fetch_add(&outcomes[ok ? OUT_DELIVERED : *state == 'f' ? OUT_FAILED : OUT_RETRY], 1);
     nova_log(ok ? NOVA_LOG_INFO : NOVA_LOG_WARN,
              "webhook delivery %s attempt %lld: status %ld in %llu ms, %s%s%s", d->id,
              (long long)attempt, o.status, (unsigned long long)(o.duration_us / 1000), state,
