@@ -33,20 +33,34 @@ export async function startNova(extraEnv = {}, { shareWith = null } = {}) {
     NOVA_REDIS_URL: process.env.NOVA_TEST_REDIS_URL || '',
     ...extraEnv,
   };
-  const proc = spawn(BIN, ['serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  const port = await new Promise((ok, fail) => {
-    const t = setTimeout(() => fail(new Error('novad did not start: ' + stderr)), 20000);
-    // One listener keeps every line for nova.logs(); it looks for the port only until found.
-    let started = false;
-    proc.stderr.on('data', (d) => {
-      stderr += d;
-      if (started) return;
-      const m = stderr.match(/"msg":"novad listening".*?"port":(\d+)/);
-      if (m) { started = true; clearTimeout(t); ok(Number(m[1])); }
-    });
-    proc.on('exit', (code) => { clearTimeout(t); fail(new Error(`novad exited ${code}: ${stderr}`)); });
-  });
+  // NOVA_PORT=0 has novad pick a free port while it loads its configuration (the issuer names
+  // the port) and bind it a moment later; another process on a busy machine can take the port
+  // in between. That start exits 4 with EADDRINUSE: start again (a fresh pick), a few times.
+  let proc, stderr, port;
+  for (let attempt = 1; ; attempt++) {
+    proc = spawn(BIN, ['serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    stderr = '';
+    const p = proc;
+    try {
+      port = await new Promise((ok, fail) => {
+        const t = setTimeout(() => fail(new Error('novad did not start: ' + stderr)), 20000);
+        // One listener keeps every line for nova.logs(); it looks for the port only until found.
+        let started = false;
+        p.stderr.on('data', (d) => {
+          stderr += d;
+          if (started) return;
+          const m = stderr.match(/"msg":"novad listening".*?"port":(\d+)/);
+          if (m) { started = true; clearTimeout(t); ok(Number(m[1])); }
+        });
+        // 'close': after the exit and the last of its stderr
+        p.on('close', (code) => { clearTimeout(t); fail(Object.assign(new Error(`novad exited ${code}: ${stderr}`), { code })); });
+      });
+      break;
+    } catch (e) {
+      if (attempt < 4 && env.NOVA_PORT === '0' && e.code === 4 && /Address already in use/.test(stderr)) continue;
+      throw e;
+    }
+  }
   const base = `http://127.0.0.1:${port}`;
   const nova = {
     proc, base, env, dir, port,
