@@ -344,6 +344,37 @@ test('an ID token of the IdP for another client is refused (aud)', async () => {
   assert.ok(!users.json.users.some((u) => u.email === 'eve@idp.example'));
 });
 
+test('an ID token of the IdP for this client but another login (wrong nonce) is refused', async () => {
+  const start = await fetch(novaBase + idp.login_path, { headers: { accept: 'application/json' } });
+  const novaAuthz = new URL((await start.json()).authorization_url);
+  // A login of nova-rp made by the test itself, with a nonce of its own: a real ID token for
+  // this very client, signed by the IdP, whose nonce is not the one Nova sent.
+  const verifier = randomBytes(32).toString('base64url');
+  const authz = new URL(novaAuthz);
+  authz.searchParams.set('state', 'mine');
+  authz.searchParams.set('nonce', 'a-nonce-nova-never-sent');
+  authz.searchParams.set('code_challenge', createHash('sha256').update(verifier).digest('base64url'));
+  const mine = await idpLogin(authz.toString(), 'bob', `${novaBase}/auth/oidc/callback`);
+  const tr = await fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { authorization: 'Basic ' + Buffer.from('nova-rp:nova-rp-secret-0123456789').toString('base64'), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code: new URL(mine).searchParams.get('code'), redirect_uri: `${novaBase}/auth/oidc/callback`, code_verifier: verifier }),
+  });
+  const tj = await tr.json();
+  assert.equal(tr.status, 200, JSON.stringify(tj));
+  const claims = JSON.parse(Buffer.from(tj.id_token.split('.')[1], 'base64url').toString());
+  assert.equal(claims.aud, 'nova-rp');
+  assert.equal(claims.nonce, 'a-nonce-nova-never-sent');
+  swapIdToken = tj.id_token;
+  const cb = await idpLogin(novaAuthz.toString(), 'bob', `${novaBase}/auth/oidc/callback`);
+  const r = await fetch(cb, { headers: { accept: 'application/json' } });
+  const pj = await r.json();
+  assert.equal(r.status, 401, JSON.stringify(pj));
+  assert.equal(pj.code, 'oidc_invalid_id_token');
+  assert.match(pj.detail, /nonce/);
+  assert.equal(swapIdToken, null, 'the pass-through swapped the token');
+});
+
 test('a key rotation at the IdP: the unknown kid makes Nova fetch the JWKS again', async () => {
   // Nova has the first key cached from the logins above; the IdP restarts with a new one.
   await stopIdp();
@@ -420,7 +451,7 @@ test('federation logins and failures by reason are on /metrics', async () => {
   assert.equal(v(/nova_people_federation_logins_total\{protocol="oidc"\} (\d+)/), 4);
   assert.equal(v(/federation_failures_total\{protocol="oidc",reason="state"\} (\d+)/), 2);
   assert.equal(v(/federation_failures_total\{protocol="oidc",reason="token_exchange"\} (\d+)/), 1);
-  assert.equal(v(/federation_failures_total\{protocol="oidc",reason="claims"\} (\d+)/), 1);
+  assert.equal(v(/federation_failures_total\{protocol="oidc",reason="claims"\} (\d+)/), 2);
   assert.equal(v(/federation_failures_total\{protocol="oidc",reason="unknown_idp"\} (\d+)/), 3);
   assert.equal(v(/federation_failures_total\{protocol="oidc",reason="mfa_policy"\} (\d+)/), 1);
   assert.equal(v(/federation_failures_total\{protocol="oidc",reason="signature"\} (\d+)/), 1);
