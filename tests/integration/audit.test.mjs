@@ -5,7 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNova, makeTenant, token, call } from './lib.mjs';
 import { peopleAuditDrivers } from './people_audit.mjs';
@@ -202,7 +203,68 @@ async function enrolFace() {
   assert.equal(r.status, 201, r.text);
   return { tok, client: faceClient.id, id: r.json.id };
 }
+// Webhook endpoints and events (issue 9 item 6): a client of their own, and a client
+// certificate and CA made with openssl (the receiver is never reached: auditing the
+// configuration needs none).
+let webhooks = null;
+async function webhookClient() {
+  if (!webhooks) {
+    const c = nova.ctl('client', 'create', '--tenant', tenant.tenant, '--name', 'webhooks', '--scopes', 'webhooks:read webhooks:write');
+    assert.equal(c.code, 0, c.stderr);
+    const dir = mkdtempSync(join(tmpdir(), 'nova-audit-wh-'));
+    const ossl = (...a) => { const r = spawnSync('openssl', a, { cwd: dir, encoding: 'utf8' }); assert.equal(r.status, 0, r.stderr); };
+    for (const n of ['ca', 'client'])
+      ossl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', n + '.key', '-out', n + '.pem', '-days', '2', '-subj', '/CN=audit ' + n);
+    const key = readFileSync(join(dir, 'client.key'), 'utf8');
+    webhooks = { id: c.json.client_id, secret: c.json.client_secret, cert: readFileSync(join(dir, 'client.pem'), 'utf8'), key, ca: readFileSync(join(dir, 'ca.pem'), 'utf8') };
+    // the sealed key never shows in an entry (a line of its base64 as the needle)
+    secrets.push(webhooks.secret, key.split('\n')[1]);
+  }
+  const tok = await token(nova, webhooks);
+  secrets.push(tok);
+  return { ...webhooks, tok };
+}
+async function webhookEndpoint() {
+  const w = await webhookClient();
+  const r = await call(nova, 'POST', '/v1/webhooks/endpoints', { tok: w.tok, body: { url: 'https://127.0.0.1:9/audit', events: ['verification.completed'], client_certificate: w.cert, client_key: w.key, ca_certificate: w.ca } });
+  assert.equal(r.status, 201, r.text);
+  for (const v of Object.values(r.json)) if (typeof v === 'string' && v.startsWith('whsec_')) secrets.push(v);
+  return { w, id: r.json.id };
+}
+
 const DRIVERS = {
+  'POST /v1/webhooks/endpoints': async () => {
+    const { w, id } = await webhookEndpoint();
+    return { action: 'webhook.endpoint.create', actor: w.id, target: 'webhook_endpoint:' + id };
+  },
+  'POST /v1/webhooks/endpoints/{id}/rotate-secret': async () => {
+    const { w, id } = await webhookEndpoint();
+    const r = await call(nova, 'POST', `/v1/webhooks/endpoints/${id}/rotate-secret`, { tok: w.tok, body: { keep_previous: true } });
+    assert.equal(r.status, 200, r.text);
+    for (const v of Object.values(r.json)) if (typeof v === 'string' && v.startsWith('whsec_')) secrets.push(v);
+    return { action: 'webhook.endpoint.rotate', actor: w.id, target: 'webhook_endpoint:' + id };
+  },
+  'DELETE /v1/webhooks/endpoints/{id}': async () => {
+    const { w, id } = await webhookEndpoint();
+    const r = await call(nova, 'DELETE', `/v1/webhooks/endpoints/${id}`, { tok: w.tok });
+    assert.equal(r.status, 204, r.text);
+    return { action: 'webhook.endpoint.delete', actor: w.id, target: 'webhook_endpoint:' + id };
+  },
+  'POST /v1/events/{id}/replay': async () => {
+    // a decided verification writes its event (with or without endpoints)
+    const v = await idv();
+    const jpg = readFileSync('tools/models/node_modules/@vladmandic/face-api/demo/sample1.jpg').toString('base64');
+    const d = await call(nova, 'POST', '/v1/verifications', { tok: v.tok, body: { workflow_id: v.workflow, mode: 'sync', images: { document_front: jpg } } });
+    assert.equal(d.status, 201, d.text);
+    const w = await webhookClient();
+    const list = await call(nova, 'GET', '/v1/events', { tok: w.tok });
+    assert.equal(list.status, 200, list.text);
+    const ev = (list.json.events || list.json.data || []).find((e) => JSON.stringify(e).includes(d.json.id)) || (list.json.events || [])[0];
+    assert.ok(ev, list.text);
+    const r = await call(nova, 'POST', `/v1/events/${ev.id}/replay`, { tok: w.tok });
+    assert.ok(r.status === 200 || r.status === 202, r.text);
+    return { action: 'event.replay', actor: w.id, target: 'event:' + ev.id };
+  },
   'POST /v1/faces/gallery': async () => {
     const f = await enrolFace();
     return { action: 'face.enrol', actor: f.client, target: 'face:' + f.id };
