@@ -56,7 +56,7 @@ typedef struct nova_config {
     char *amqp_url;                          /* NOVA_AMQP_URL ("": in-process queue) */
     unsigned idv_workers;                    /* NOVA_IDV_WORKERS */
     unsigned idv_sync_timeout_ms;            /* NOVA_IDV_SYNC_TIMEOUT_MS */
-    char *tessdata;                          /* NOVA_TESSDATA ("": Tesseract's default) */
+    char *tessdata;                          /* NOVA_TESSDATA: the legacy-engine model ("": none) */
     unsigned redis_timeout_ms;               /* NOVA_REDIS_TIMEOUT_MS */
     unsigned ratelimit_window;               /* NOVA_RATELIMIT_WINDOW seconds */
     unsigned ratelimit_token_client;         /* NOVA_RATELIMIT_TOKEN_CLIENT, 0: off */

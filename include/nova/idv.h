@@ -31,7 +31,7 @@ typedef struct nova_idv_config {
     unsigned workers;         /* NOVA_IDV_WORKERS: consumer threads (0: none, publish only) */
     unsigned sync_timeout_ms; /* how long a sync request waits for its decision */
     const char *face_model;   /* NOVA_FACE_MODEL, opened on the first face_match step */
-    const char *tessdata;     /* NOVA_TESSDATA: directory of eng.traineddata ("": Debian's) */
+    const char *tessdata;     /* NOVA_TESSDATA: the legacy-engine model of the MRZ second read */
 } nova_idv_config_t;
 
 /* Opens the gateway: the queue (declared on the broker) but no workers yet. On failure writes

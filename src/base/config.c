@@ -121,8 +121,11 @@ static const key_def keys[] = {
      "instance)"},
     {"NOVA_IDV_SYNC_TIMEOUT_MS", K_UINT, OFF(idv_sync_timeout_ms), "30000", 1, 600000,
      "how long a `mode: sync` verification waits for its decision before answering 202"},
-    {"NOVA_TESSDATA", K_STR, OFF(tessdata), "", 0, 0,
-     "directory of Tesseract's traineddata for the OCR step; empty: Tesseract's own default"},
+    {"NOVA_TESSDATA", K_STR, OFF(tessdata), "tools/models/tessdata", 0, 0,
+     "directory of the eng.traineddata with Tesseract's legacy engine (npm "
+     "@tesseract.js-data/eng, unpacked by scripts/models.sh) for the OCR step's second read of "
+     "an MRZ band the first did not prove; the first read is always Debian's "
+     "tesseract-ocr-eng; empty or missing: one read"},
     {"NOVA_BACKGROUND_THREADS", K_UINT, OFF(background_threads), "2", 1, 64,
      "threads of novad's one background scheduler (token pruning, key rotation, face-index "
      "rebuilds, webhook dispatch, hold expiry, accruals), below the HTTP threads in priority"},

@@ -6,22 +6,32 @@
  * mrz_lines for the mrz step. The MRZ engine, not OCR, decides what a character is: it repairs
  * letter-for-digit confusions only where a check digit proves them.
  *
+ * Two recognisers: Tesseract's LSTM on Debian's tesseract-ocr-eng reads both passes; when
+ * neither pass gives a zone every check digit proves, the legacy (pattern) engine of the npm
+ * eng.traineddata (NOVA_TESSDATA, fetched by scripts/models.sh; Debian's model has no legacy
+ * part) reads the MRZ band once more and its lines join mrz_candidates. The two err in
+ * different places, and the mrz step keeps the reading its check digits prove best, so a
+ * second read can only add a proved zone; a clean document costs one read as before.
+ *
  * A TessBaseAPI is not thread-safe and costs ~100 ms to load, so each worker thread keeps its
- * own (a pthread key), made on its first OCR step.
+ * own (pthread keys), made on its first OCR step.
  */
 #include <ctype.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <tesseract/capi.h>
 
 #include "internal.h"
 #include "nova/log.h"
+#include "nova/mrz.h"
 #include "nova/vision.h"
 
-static pthread_key_t tess_key;
+static pthread_key_t tess_key, legacy_key;
 static pthread_once_t tess_once = PTHREAD_ONCE_INIT;
 
 static void tess_free(void *p)
@@ -32,10 +42,36 @@ static void tess_free(void *p)
 static void tess_key_make(void)
 {
     pthread_key_create(&tess_key, tess_free);
+    pthread_key_create(&legacy_key, tess_free);
 }
 
-/* This thread's engine, or NULL when the model cannot be loaded. */
-static TessBaseAPI *engine(const char *datapath)
+/* This thread's second reader of the MRZ band: Tesseract's legacy (pattern) engine on a model
+ * that has one (the npm eng.traineddata in datapath), or NULL when none loads. Its lines are one
+ * more candidate for the mrz step, which keeps the one its check digits prove best. */
+static TessBaseAPI *legacy_engine(const char *datapath)
+{
+    static _Atomic int warned;
+    pthread_once(&tess_once, tess_key_make);
+    TessBaseAPI *api = pthread_getspecific(legacy_key);
+    if (api || !datapath || !*datapath)
+        return api;
+    api = TessBaseAPICreate();
+    if (api == NULL)
+        return NULL;
+    if (TessBaseAPIInit2(api, datapath, "eng", OEM_TESSERACT_ONLY) != 0) {
+        if (!atomic_exchange(&warned, 1))
+            nova_log_warn("idv: no legacy-engine eng.traineddata in NOVA_TESSDATA: the MRZ band "
+                          "is read once");
+        TessBaseAPIDelete(api);
+        return NULL;
+    }
+    TessBaseAPISetVariable(api, "debug_file", "/dev/null");
+    pthread_setspecific(legacy_key, api);
+    return api;
+}
+
+/* This thread's LSTM engine on Debian's model, or NULL when it cannot be loaded. */
+static TessBaseAPI *engine(void)
 {
     pthread_once(&tess_once, tess_key_make);
     TessBaseAPI *api = pthread_getspecific(tess_key);
@@ -47,8 +83,8 @@ static TessBaseAPI *engine(const char *datapath)
     api = TessBaseAPICreate();
     if (api == NULL)
         return NULL;
-    if (TessBaseAPIInit3(api, datapath && *datapath ? datapath : NULL, "eng") != 0) {
-        nova_log_warn("idv: tesseract cannot load eng.traineddata (NOVA_TESSDATA)");
+    if (TessBaseAPIInit3(api, NULL, "eng") != 0) {
+        nova_log_warn("idv: tesseract cannot load Debian's eng.traineddata (tesseract-ocr-eng)");
         TessBaseAPIDelete(api);
         return NULL;
     }
@@ -254,9 +290,32 @@ static nova_status read_image(TessBaseAPI *api, const uint8_t *g, int w, int h, 
     return *text ? NOVA_OK : NOVA_NOMEM;
 }
 
+/* Whether the lines parse as a zone every check digit proves. */
+static bool zone_valid(json_t *lines, int64_t now)
+{
+    char text[256];
+    size_t n = 0;
+    for (size_t i = 0; i < json_array_size(lines); i++) {
+        const char *l = json_string_value(json_array_get(lines, i));
+        size_t ll = l ? strlen(l) : 0;
+        if (ll == 0 || n + ll + 2 > sizeof(text))
+            return false;
+        memcpy(text + n, l, ll);
+        n += ll;
+        text[n++] = '\n';
+    }
+    time_t t = (time_t)now;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    nova_mrz_t m;
+    const char *why = NULL;
+    return n > 0 && nova_mrz_parse(text, n, tm.tm_year + 1900, &m, &why) == NOVA_OK &&
+           nova_mrz_valid(&m);
+}
+
 nova_status idv_check_ocr(const idv_check_in_t *in, idv_check_out_t *out)
 {
-    TessBaseAPI *api = engine(in->g->tessdata);
+    TessBaseAPI *api = engine();
     if (api == NULL)
         return NOVA_UNAVAILABLE;
     nova_vision_image_t img = {0};
@@ -281,6 +340,7 @@ nova_status idv_check_ocr(const idv_check_in_t *in, idv_check_out_t *out)
     nova_status st = g ? read_image(api, g, img.width, img.height, 0, &page, &conf) : NOVA_NOMEM;
     if (st == NOVA_OK)
         st = read_image(api, g, img.width, img.height, img.height * 60 / 100, &band, &band_conf);
+    char *band2 = NULL;
     char *back = NULL;
     double back_conf = 0;
     nova_vision_image_t bimg = {0};
@@ -299,6 +359,19 @@ nova_status idv_check_ocr(const idv_check_in_t *in, idv_check_out_t *out)
             json_pack("{s:s, s:O, s:[o, o], s:f, s:f, s:i, s:i}", "text", page, "mrz_lines", lines,
                       "mrz_candidates", lines, page_lines, "confidence", conf, "mrz_confidence",
                       band_conf, "width", img.width, "height", img.height);
+        /* Neither read proves a whole zone: the legacy engine reads the band once more (a
+         * different recogniser errs elsewhere); the mrz step keeps the best-proved reading. */
+        TessBaseAPI *legacy = NULL;
+        double band2_conf = 0;
+        if (out->extracted && !zone_valid(lines, in->now) && !zone_valid(page_lines, in->now) &&
+            (legacy = legacy_engine(in->g->tessdata)) != NULL &&
+            read_image(legacy, g, img.width, img.height, img.height * 60 / 100, &band2,
+                       &band2_conf) == NOVA_OK) {
+            unsigned r3 = 0;
+            json_array_append_new(json_object_get(out->extracted, "mrz_candidates"),
+                                  idv_mrz_lines(band2, &r3));
+            json_object_set_new(out->extracted, "mrz_second_read", json_true());
+        }
         if (back)
             json_object_set_new(out->extracted, "back_text", json_string(back));
         json_object_set_new(out->extracted, "skew_degrees", json_real(skew));
@@ -318,6 +391,7 @@ nova_status idv_check_ocr(const idv_check_in_t *in, idv_check_out_t *out)
     }
     free(page);
     free(band);
+    free(band2);
     free(back);
     free(g);
     nova_vision_image_free(&img);
