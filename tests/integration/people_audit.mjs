@@ -201,6 +201,27 @@ export function peopleAuditDrivers(getNova, secrets) {
     secrets.push(f.json.access_token, f.json.refresh_token);
     return chain(u, 'session.create', u.id, 'session:' + f.json.session_id);
   };
+  // Federation (issue 11 item 7): an OIDC IdP of the tenant; its client secret is sealed and
+  // never in an entry. Creating or changing one fetches nothing from the IdP.
+  let idpN = 0;
+  async function oidcIdp() {
+    const c = await setup();
+    const secret = `audit-rp-secret-${Date.now()}-0123456789`;
+    const r = await call(c.nova, 'POST', '/v1/people/oidc/idps', { tok: c.tok, body: { issuer: `http://127.0.0.1:9/audit-idp-${idpN++}-${Date.now()}`, client_id: 'audit-rp', client_secret: secret, redirect_uris: [`${c.nova.base}/auth/oidc/callback`] } });
+    assert.equal(r.status, 201, r.text);
+    secrets.push(secret);
+    return { c, id: r.json.id };
+  }
+  drivers['POST /v1/people/oidc/idps'] = async () => {
+    const { c, id } = await oidcIdp();
+    return { chainOf: c.t.tenant, action: 'oidc_idp.create', actor: c.t.id, target: 'oidc_idp:' + id };
+  };
+  drivers['PATCH /v1/people/oidc/idps/{id}'] = async () => {
+    const { c, id } = await oidcIdp();
+    const r = await call(c.nova, 'PATCH', '/v1/people/oidc/idps/' + id, { tok: c.tok, body: { enabled: false } });
+    assert.equal(r.status, 200, r.text);
+    return { chainOf: c.t.tenant, action: 'oidc_idp.update', actor: c.t.id, target: 'oidc_idp:' + id };
+  };
   drivers['PUT /v1/people/settings'] = async () => {
     const c = await setup();
     const r = await call(c.nova, 'PUT', '/v1/people/settings', { tok: c.tok, body: { ip_drift: 'step_up' } });
