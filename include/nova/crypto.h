@@ -1,6 +1,7 @@
 /*
  * crypto.h: the cryptography Nova uses, on OpenSSL 3. JWS compact serialization with a strict
- * algorithm allow-list (EdDSA/Ed25519 per RFC 8037, ES256 per RFC 7518), JWK export/import,
+ * algorithm allow-list (EdDSA/Ed25519 per RFC 8037, ES256 per RFC 7518; RS256 for verifying
+ * identity providers' ID tokens, only where a caller opts in), JWK export/import,
  * SHA-256, HMAC-SHA-256, HKDF, AES-256-GCM, and the keyed digest used for client secrets.
  */
 #ifndef NOVA_CRYPTO_H
@@ -11,12 +12,15 @@
 typedef enum nova_jws_alg {
     NOVA_JWS_EDDSA = 1, /* "EdDSA" with Ed25519 */
     NOVA_JWS_ES256 = 2, /* "ES256": ECDSA P-256 SHA-256, signature R||S (64 bytes) */
+    NOVA_JWS_RS256 = 3, /* "RS256": RSASSA-PKCS1-v1_5 SHA-256 (RFC 7518 §3.3), 2048 to 4096
+                           bits; verification only, and parsed only with NOVA_JWS_ALLOW_RS256
+                           (an IdP's ID token): Nova never signs with it */
 } nova_jws_alg;
 
-/* "EdDSA" / "ES256". */
+/* "EdDSA" / "ES256" / "RS256". */
 const char *nova_jws_alg_name(nova_jws_alg alg);
-/* Parses an alg name; anything outside the allow-list (including "none", "HS256") is
- * NOVA_INVALID. */
+/* Parses an alg name Nova signs with; anything else (including "none", "HS256", and "RS256",
+ * which only nova_jws_parse_opts with NOVA_JWS_ALLOW_RS256 reads) is NOVA_INVALID. */
 nova_status nova_jws_alg_parse(const char *name, nova_jws_alg *out);
 
 /* An asymmetric signing or verification key with its kid. Immutable once made, so it may be
@@ -31,8 +35,9 @@ nova_status nova_key_import_private(nova_jws_alg alg, const char *kid, const uin
                                     nova_key_t **out);
 /* Appends the public JWK as a JSON object: {"kty","crv","x"[,"y"],"kid","alg","use":"sig"}. */
 nova_status nova_key_public_jwk(const nova_key_t *k, nova_buf_t *out);
-/* Builds a key from a JWK JSON object (OKP/Ed25519 or EC/P-256). With "d" it is a private
- * key, otherwise public only. kid comes from the JWK (may be absent: ""). */
+/* Builds a key from a JWK JSON object (OKP/Ed25519 or EC/P-256; or RSA, public only, n of 2048
+ * to 4096 bits). With "d" it is a private key, otherwise public only. kid comes from the JWK
+ * (may be absent: ""). */
 nova_status nova_key_from_jwk(const char *json, size_t n, nova_key_t **out);
 /* RFC 7638 JWK thumbprint (SHA-256, base64url, 43 chars + NUL) of the public key: the value of
  * DPoP's `jkt` and `cnf.jkt` (RFC 9449). */
@@ -55,7 +60,7 @@ typedef struct nova_jws {
     char *payload; /* decoded payload, NUL-terminated */
     size_t payload_len;
     size_t signing_input_len; /* length of "header.payload" at the start of the token */
-    uint8_t sig[132];
+    uint8_t sig[512];         /* RS256 up to 4096-bit keys; 64 bytes for the others */
     size_t sig_len;
     const char *token; /* borrowed: the token passed to nova_jws_parse */
     char *jwk;         /* the "jwk" header member as JSON, with NOVA_JWS_ALLOW_JWK only */
@@ -65,6 +70,8 @@ typedef struct nova_jws {
  * jws->jwk: the one place a JWS carries its own key is a DPoP proof (RFC 9449 §4.2), whose
  * signature is checked against that key and whose thumbprint is what the server binds. */
 #define NOVA_JWS_ALLOW_JWK 1u
+/* ALLOW_RS256: accept alg RS256 (the common ID-token algorithm of identity providers). */
+#define NOVA_JWS_ALLOW_RS256 2u
 
 /* Parses a compact JWS strictly: exactly three base64url parts, header a JSON object without
  * duplicate keys, alg in the allow-list, no "crit", no "jku"/"jwk"/"x5u" header key

@@ -11,6 +11,8 @@
 
 #define NOVA_CRYPTO_KID_MAX 127 /* fits nova_jws_t.kid with its NUL */
 #define NOVA_CRYPTO_SIG_LEN 64  /* Ed25519 and ES256 (R||S) signatures are both 64 bytes */
+#define NOVA_CRYPTO_RSA_MIN 256 /* RS256 signatures: the modulus size, 2048 to 4096 bits */
+#define NOVA_CRYPTO_RSA_MAX 512
 
 /* Never modified after nova_key_* returns it; EVP_PKEY is safe to use from many threads as
  * long as each operation has its own context, which is how sign.c uses it. */

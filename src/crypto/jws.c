@@ -24,6 +24,8 @@ const char *nova_jws_alg_name(nova_jws_alg alg)
         return "EdDSA";
     case NOVA_JWS_ES256:
         return "ES256";
+    case NOVA_JWS_RS256:
+        return "RS256";
     }
     return "";
 }
@@ -147,7 +149,10 @@ static nova_status parse_header(const char *b64, size_t n, unsigned flags, nova_
         if ((jws->jwk = json_dumps(v, JSON_COMPACT)) == NULL)
             goto end;
     }
-    if (nova_jws_alg_parse(json_string_value(json_object_get(hdr, "alg")), &jws->alg) != NOVA_OK)
+    const char *alg = json_string_value(json_object_get(hdr, "alg"));
+    if ((flags & NOVA_JWS_ALLOW_RS256) && alg && strcmp(alg, "RS256") == 0)
+        jws->alg = NOVA_JWS_RS256;
+    else if (nova_jws_alg_parse(alg, &jws->alg) != NOVA_OK)
         goto end;
     if (header_copy_str(hdr, "kid", jws->kid, sizeof(jws->kid)) != NOVA_OK ||
         header_copy_str(hdr, "typ", jws->typ, sizeof(jws->typ)) != NOVA_OK)
@@ -189,12 +194,17 @@ nova_status nova_jws_parse_opts(const char *token, size_t n, unsigned flags, nov
 
     if ((st = parse_header(token, hlen, flags, jws)) != NOVA_OK)
         goto fail;
-    /* Every allowed alg makes 64-byte signatures: 86 base64url characters, no more, no less. */
+    /* EdDSA and ES256 make 64-byte signatures: 86 base64url characters, no more, no less;
+     * RS256 the modulus size, 256 to 512 bytes. */
     st = NOVA_INVALID;
-    if (slen != nova_b64url_encoded_len(NOVA_CRYPTO_SIG_LEN))
+    bool rsa = jws->alg == NOVA_JWS_RS256;
+    if (rsa ? slen < nova_b64url_encoded_len(NOVA_CRYPTO_RSA_MIN) ||
+                  slen > nova_b64url_encoded_len(NOVA_CRYPTO_RSA_MAX)
+            : slen != nova_b64url_encoded_len(NOVA_CRYPTO_SIG_LEN))
         goto fail;
     if (nova_b64url_decode(sig, slen, jws->sig, &jws->sig_len) != NOVA_OK ||
-        jws->sig_len != NOVA_CRYPTO_SIG_LEN)
+        (rsa ? jws->sig_len < NOVA_CRYPTO_RSA_MIN || jws->sig_len > NOVA_CRYPTO_RSA_MAX
+             : jws->sig_len != NOVA_CRYPTO_SIG_LEN))
         goto fail;
     if ((jws->payload = malloc(nova_b64url_decoded_max(plen) + 1)) == NULL) {
         st = NOVA_NOMEM;

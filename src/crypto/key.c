@@ -1,6 +1,7 @@
 /*
  * key.c: nova_key_t, the Ed25519 and P-256 keys JWS signs with. Generation, PKCS#8 DER, and
- * JWK (RFC 7517, RFC 7518 §6.2, RFC 8037 §2) in both directions.
+ * JWK (RFC 7517, RFC 7518 §6.2, RFC 8037 §2) in both directions; RSA public keys (RFC 7518
+ * §6.3.1) from a JWK only, to verify identity providers' RS256 ID tokens.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,9 @@
 #define KEY_JWK_MAX 16384 /* a JWK may carry an x5c chain we ignore, hence the slack */
 #define KEY_COORD_LEN 32  /* Ed25519 keys, P-256 coordinates and scalars */
 #define KEY_P256_GROUP "prime256v1"
+#define KEY_RSA_MIN_BITS 2048
+#define KEY_RSA_MAX_BITS 4096
+#define KEY_RSA_E_MAX 8 /* public exponents are 3 bytes (65537) in practice */
 
 /* A kid fits nova_jws_t and is printable ASCII, so every header and JWK we write with it is
  * valid JSON and the kid survives a round trip unchanged. */
@@ -38,6 +42,9 @@ static bool pkey_fits_alg(EVP_PKEY *pkey, nova_jws_alg alg)
     switch (alg) {
     case NOVA_JWS_EDDSA:
         return EVP_PKEY_is_a(pkey, "ED25519");
+    case NOVA_JWS_RS256:
+        return EVP_PKEY_is_a(pkey, "RSA") && EVP_PKEY_get_bits(pkey) >= KEY_RSA_MIN_BITS &&
+               EVP_PKEY_get_bits(pkey) <= KEY_RSA_MAX_BITS;
     case NOVA_JWS_ES256: {
         char group[64];
         size_t len = 0;
@@ -144,8 +151,8 @@ nova_status nova_key_import_private(nova_jws_alg alg, const char *kid, const uin
     const unsigned char *p = der;
 
     *out = NULL;
-    if (der == NULL || n == 0 || n > KEY_DER_MAX)
-        return NOVA_INVALID;
+    if (der == NULL || n == 0 || n > KEY_DER_MAX || alg == NOVA_JWS_RS256)
+        return NOVA_INVALID; /* Nova never signs with RSA */
     p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)n);
     /* Trailing bytes after the DER structure mean the input is not what we think it is. */
     if (p8 != NULL && p == der + n)
@@ -166,6 +173,38 @@ static nova_status jwk_put_b64(nova_buf_t *out, const char *name, const uint8_t 
     return nova_buf_printf(out, ",\"%s\":\"%s\"", name, enc);
 }
 
+/* The RSA public JWK: {"kty","n","e",...}, or RFC 7638's canonical {"e","kty","n"}. */
+static nova_status put_public_rsa(const nova_key_t *k, nova_buf_t *out, bool canonical)
+{
+    nova_status st = NOVA_INTERNAL;
+    BIGNUM *bn = NULL, *be = NULL;
+    uint8_t nb[KEY_RSA_MAX_BITS / 8], eb[KEY_RSA_E_MAX];
+    char n64[(KEY_RSA_MAX_BITS / 8 + 2) / 3 * 4 + 1], e64[(KEY_RSA_E_MAX + 2) / 3 * 4 + 1];
+    if (EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_RSA_N, &bn) != 1 ||
+        EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_RSA_E, &be) != 1 ||
+        BN_num_bytes(bn) > (int)sizeof(nb) || BN_num_bytes(be) > (int)sizeof(eb))
+        goto end;
+    n64[nova_b64url_encode(nb, (size_t)BN_bn2bin(bn, nb), n64)] = '\0';
+    e64[nova_b64url_encode(eb, (size_t)BN_bn2bin(be, eb), e64)] = '\0';
+    if (canonical) {
+        st = nova_buf_printf(out, "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", e64, n64);
+        goto end;
+    }
+    if ((st = nova_buf_printf(out, "{\"kty\":\"RSA\",\"n\":\"%s\",\"e\":\"%s\"", n64, e64)) !=
+        NOVA_OK)
+        goto end;
+    if (k->kid[0] != '\0' &&
+        ((st = nova_buf_append_cstr(out, ",\"kid\":\"")) != NOVA_OK ||
+         (st = nova_buf_append_json_escaped(out, k->kid, strlen(k->kid))) != NOVA_OK ||
+         (st = nova_buf_append_cstr(out, "\"")) != NOVA_OK))
+        goto end;
+    st = nova_buf_append_cstr(out, ",\"alg\":\"RS256\",\"use\":\"sig\"}");
+end:
+    BN_free(bn);
+    BN_free(be);
+    return st;
+}
+
 /* The public members. canonical: only the required members in lexicographic order (RFC 7638
  * §3.2: crv, kty, x[, y]), else the JWK Nova publishes (kty, crv, x[, y], kid, alg, use). */
 static nova_status put_public(const nova_key_t *k, nova_buf_t *out, bool canonical)
@@ -176,6 +215,10 @@ static nova_status put_public(const nova_key_t *k, nova_buf_t *out, bool canonic
     BIGNUM *bx = NULL, *by = NULL;
     bool ec = k->alg != NOVA_JWS_EDDSA;
 
+    if (k->alg == NOVA_JWS_RS256) {
+        st = put_public_rsa(k, out, canonical);
+        goto end;
+    }
     if (!ec) {
         size_t len = sizeof(x);
         if (EVP_PKEY_get_raw_public_key(k->pkey, x, &len) != 1 || len != sizeof(x))
@@ -333,6 +376,46 @@ end:
     return pkey;
 }
 
+/* An RSA public key from a JWK's n and e (base64url, unsigned big-endian); NULL when either
+ * is missing, malformed or out of bounds, or the JWK carries any private member. */
+static EVP_PKEY *rsa_from_jwk(json_t *jwk)
+{
+    static const char *const priv[] = {"d", "p", "q", "dp", "dq", "qi", "oth"};
+    uint8_t nb[KEY_RSA_MAX_BITS / 8 + 3], eb[KEY_RSA_E_MAX + 3];
+    size_t nl = 0, el = 0;
+    EVP_PKEY *pkey = NULL;
+    OSSL_PARAM_BLD *bld = NULL;
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
+    BIGNUM *bn = NULL, *be = NULL;
+    for (size_t i = 0; i < sizeof(priv) / sizeof(priv[0]); i++)
+        if (json_object_get(jwk, priv[i]))
+            return NULL;
+    json_t *n = json_object_get(jwk, "n"), *e = json_object_get(jwk, "e");
+    if (!json_is_string(n) || !json_is_string(e) ||
+        json_string_length(n) > nova_b64url_encoded_len(KEY_RSA_MAX_BITS / 8) ||
+        json_string_length(e) > nova_b64url_encoded_len(KEY_RSA_E_MAX) ||
+        nova_b64url_decode(json_string_value(n), json_string_length(n), nb, &nl) != NOVA_OK ||
+        nova_b64url_decode(json_string_value(e), json_string_length(e), eb, &el) != NOVA_OK ||
+        nl == 0 || el == 0 || nb[0] == 0 || eb[0] == 0 || nl > KEY_RSA_MAX_BITS / 8)
+        return NULL;
+    if ((bn = BN_bin2bn(nb, (int)nl, NULL)) == NULL ||
+        (be = BN_bin2bn(eb, (int)el, NULL)) == NULL || (bld = OSSL_PARAM_BLD_new()) == NULL ||
+        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) ||
+        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) ||
+        (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
+        (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
+        EVP_PKEY_fromdata_init(ctx) != 1 ||
+        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+        pkey = NULL;
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(bn);
+    BN_free(be);
+    return pkey;
+}
+
 nova_status nova_key_from_jwk(const char *json, size_t n, nova_key_t **out)
 {
     nova_status st = NOVA_INVALID;
@@ -353,6 +436,21 @@ nova_status nova_key_from_jwk(const char *json, size_t n, nova_key_t **out)
         goto end;
     kty = json_string_value(json_object_get(jwk, "kty"));
     crv = json_string_value(json_object_get(jwk, "crv"));
+    if (kty != NULL && strcmp(kty, "RSA") == 0) {
+        /* An RSA key verifies RS256 only: published for it, or for no algorithm in
+         * particular (many IdPs omit alg), and for signatures. */
+        if (crv || !jwk_member_is(jwk, "alg", "RS256") || !jwk_member_is(jwk, "use", "sig"))
+            goto end;
+        if ((v = json_object_get(jwk, "kid")) != NULL) {
+            if (!json_is_string(v) ||
+                check_kid(json_string_value(v), json_string_length(v)) != NOVA_OK)
+                goto end;
+            kid = json_string_value(v);
+        }
+        if ((pkey = rsa_from_jwk(jwk)) != NULL)
+            st = nova_key_wrap(NOVA_JWS_RS256, kid, pkey, false, out);
+        goto end;
+    }
     if (kty == NULL || crv == NULL)
         goto end;
     if (strcmp(kty, "OKP") == 0 && strcmp(crv, "Ed25519") == 0)

@@ -15,7 +15,7 @@
 /* The digest EVP_DigestSign/Verify should apply: none for Ed25519, which hashes itself. */
 static const char *alg_digest(nova_jws_alg alg)
 {
-    return alg == NOVA_JWS_ES256 ? "SHA256" : NULL;
+    return alg == NOVA_JWS_EDDSA ? NULL : "SHA256";
 }
 
 nova_status nova_crypto_sign_raw(const nova_key_t *k, const void *data, size_t n,
@@ -28,7 +28,7 @@ nova_status nova_crypto_sign_raw(const nova_key_t *k, const void *data, size_t n
     const unsigned char *p = der;
     size_t len;
 
-    if (!k->has_private)
+    if (!k->has_private || k->alg == NOVA_JWS_RS256)
         return NOVA_INVALID;
     if ((md = EVP_MD_CTX_new()) == NULL) {
         st = NOVA_NOMEM;
@@ -95,8 +95,10 @@ nova_status nova_crypto_verify_raw(const nova_key_t *k, const void *data, size_t
     const uint8_t *s = sig;
     size_t slen = sig_len;
 
-    /* Both algorithms have fixed-size signatures; anything else is forged or truncated. */
-    if (sig_len != NOVA_CRYPTO_SIG_LEN)
+    /* EdDSA and ES256 have fixed-size signatures, RS256 the modulus size; anything else is
+     * forged or truncated. */
+    if (k->alg == NOVA_JWS_RS256 ? (size_t)EVP_PKEY_get_size(k->pkey) != sig_len
+                                 : sig_len != NOVA_CRYPTO_SIG_LEN)
         return NOVA_UNAUTHORIZED;
     if (k->alg == NOVA_JWS_ES256) {
         if ((slen = es256_to_der(sig, der)) == 0) {

@@ -506,9 +506,10 @@ static nova_status verify_sig(nova_arena_t *ar, const nova_oidc_idp_t *idp,
                               const char **why)
 {
     nova_jws_t jws;
-    if (nova_jws_parse(id_token, strlen(id_token), &jws) != NOVA_OK)
+    /* RS256 too: most IdPs sign their ID tokens with it (Entra ID, Google, Okta's default) */
+    if (nova_jws_parse_opts(id_token, strlen(id_token), NOVA_JWS_ALLOW_RS256, &jws) != NOVA_OK)
         return fail_with(fail, NOVA_OIDC_FAIL_SIGNATURE, why,
-                         "the ID token is not a JWS signed with ES256 or EdDSA");
+                         "the ID token is not a JWS signed with RS256, ES256 or EdDSA");
     oidc_keys_t *k = NULL;
     nova_status st = jwks_get(idp->issuer, d->jwks_uri, false, &k, why);
     const nova_key_t *key = st == NOVA_OK ? nova_oidc_keyset_find(&k->ks, jws.kid) : NULL;

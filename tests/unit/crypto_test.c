@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <pthread.h>
 
@@ -613,6 +615,147 @@ static void test_jws_rejected_algs(void **state)
     nova_key_free(ed);
 }
 
+/* RS256, verification only and only where a caller opts in (NOVA_JWS_ALLOW_RS256): an IdP's
+ * ID token. The key comes from a JWK (n, e); RFC 7638 §3.1's example gives the thumbprint. */
+static const char rfc7638_rsa[] =
+    "{\"kty\":\"RSA\",\"n\":"
+    "\"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxu"
+    "hDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65Y"
+    "GjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhA"
+    "I4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw\","
+    "\"e\":\"AQAB\",\"alg\":\"RS256\",\"kid\":\"2011-04-29\"}";
+
+static char *rsa_token(EVP_PKEY *pk, const char *hdr, const char *payload)
+{
+    size_t hl = strlen(hdr), pl = strlen(payload);
+    char *t = malloc(nova_b64url_encoded_len(hl) + nova_b64url_encoded_len(pl) + 700 + 3);
+    size_t n = nova_b64url_encode((const uint8_t *)hdr, hl, t);
+    t[n++] = '.';
+    n += nova_b64url_encode((const uint8_t *)payload, pl, t + n);
+    uint8_t sig[512];
+    size_t sl = sizeof(sig);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    assert_int_equal(EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, pk, NULL), 1);
+    assert_int_equal(EVP_DigestSign(md, sig, &sl, (const uint8_t *)t, n), 1);
+    EVP_MD_CTX_free(md);
+    t[n++] = '.';
+    n += nova_b64url_encode(sig, sl, t + n);
+    t[n] = '\0';
+    return t;
+}
+
+/* The public JWK of an OpenSSL RSA key, as an IdP publishes it (no alg member). */
+static char *rsa_jwk(EVP_PKEY *pk, const char *kid)
+{
+    BIGNUM *bn = NULL, *be = NULL;
+    assert_int_equal(EVP_PKEY_get_bn_param(pk, "n", &bn), 1);
+    assert_int_equal(EVP_PKEY_get_bn_param(pk, "e", &be), 1);
+    uint8_t nb[512], eb[8];
+    int nl = BN_bn2bin(bn, nb), el = BN_bn2bin(be, eb);
+    char n64[700], e64[16];
+    n64[nova_b64url_encode(nb, (size_t)nl, n64)] = '\0';
+    e64[nova_b64url_encode(eb, (size_t)el, e64)] = '\0';
+    char *j = malloc(900);
+    snprintf(j, 900, "{\"kty\":\"RSA\",\"use\":\"sig\",\"kid\":\"%s\",\"n\":\"%s\",\"e\":\"%s\"}",
+             kid, n64, e64);
+    BN_free(bn);
+    BN_free(be);
+    return j;
+}
+
+static void test_rs256_opt_in(void **state)
+{
+    (void)state;
+    /* RFC 7638's RSA key: parsed, public only, with the published thumbprint */
+    nova_key_t *k = NULL;
+    assert_int_equal(nova_key_from_jwk(rfc7638_rsa, strlen(rfc7638_rsa), &k), NOVA_OK);
+    assert_int_equal(nova_key_alg(k), NOVA_JWS_RS256);
+    assert_false(nova_key_has_private(k));
+    assert_string_equal(nova_key_kid(k), "2011-04-29");
+    char tp[44];
+    assert_int_equal(nova_key_thumbprint(k, tp), NOVA_OK);
+    assert_string_equal(tp, "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+    /* Nova never signs with it */
+    nova_buf_t b;
+    nova_buf_init(&b);
+    assert_int_equal(nova_jws_sign(k, NULL, "{}", 2, &b), NOVA_INVALID);
+    nova_key_free(k);
+    assert_int_equal(nova_key_generate(NOVA_JWS_RS256, "x", &k), NOVA_INVALID);
+    nova_jws_alg alg;
+    assert_int_equal(nova_jws_alg_parse("RS256", &alg), NOVA_INVALID);
+
+    /* A token of a fresh 2048-bit key: verified only with the opt-in flag, by its key */
+    EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    assert_non_null(pk);
+    char *jwk = rsa_jwk(pk, "idp-1");
+    assert_int_equal(nova_key_from_jwk(jwk, strlen(jwk), &k), NOVA_OK);
+    char *t = rsa_token(pk, "{\"alg\":\"RS256\",\"kid\":\"idp-1\"}", "{\"sub\":\"ada\"}");
+    nova_jws_t jws;
+    assert_int_equal(nova_jws_parse(t, strlen(t), &jws), NOVA_INVALID);
+    assert_int_equal(nova_jws_parse_opts(t, strlen(t), NOVA_JWS_ALLOW_RS256, &jws), NOVA_OK);
+    assert_int_equal(jws.alg, NOVA_JWS_RS256);
+    assert_int_equal(jws.sig_len, 256);
+    assert_string_equal(jws.kid, "idp-1");
+    assert_int_equal(nova_jws_verify(&jws, k), NOVA_OK);
+    assert_string_equal(jws.payload, "{\"sub\":\"ada\"}");
+    /* an RSA key never verifies an ES256/EdDSA header, and an EC key never an RS256 one */
+    nova_key_t *ed = jwk_key(rfc8037_jwk);
+    assert_int_equal(nova_jws_verify(&jws, ed), NOVA_UNAUTHORIZED);
+    nova_jws_clear(&jws);
+    /* a flipped signature byte, and a payload changed under it */
+    t[strlen(t) - 5] = t[strlen(t) - 5] == 'A' ? 'B' : 'A';
+    assert_int_equal(nova_jws_parse_opts(t, strlen(t), NOVA_JWS_ALLOW_RS256, &jws), NOVA_OK);
+    assert_int_equal(nova_jws_verify(&jws, k), NOVA_UNAUTHORIZED);
+    nova_jws_clear(&jws);
+    free(t);
+    /* another key's signature */
+    EVP_PKEY *other = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    t = rsa_token(other, "{\"alg\":\"RS256\",\"kid\":\"idp-1\"}", "{\"sub\":\"ada\"}");
+    assert_int_equal(nova_jws_parse_opts(t, strlen(t), NOVA_JWS_ALLOW_RS256, &jws), NOVA_OK);
+    assert_int_equal(nova_jws_verify(&jws, k), NOVA_UNAUTHORIZED);
+    nova_jws_clear(&jws);
+    free(t);
+    /* a short signature is refused at parse (it cannot be the modulus size) */
+    t = forge(ed, "{\"alg\":\"RS256\"}", "{}");
+    assert_int_equal(nova_jws_parse_opts(t, strlen(t), NOVA_JWS_ALLOW_RS256, &jws), NOVA_INVALID);
+    free(t);
+    nova_key_free(k);
+    nova_key_free(ed);
+    free(jwk);
+    EVP_PKEY_free(other);
+    EVP_PKEY_free(pk);
+
+    /* JWKs refused: a 1024-bit modulus, a private member, another alg, a curve, no e */
+    EVP_PKEY *small = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+    jwk = rsa_jwk(small, "small");
+    assert_int_equal(nova_key_from_jwk(jwk, strlen(jwk), &k), NOVA_INVALID);
+    free(jwk);
+    EVP_PKEY_free(small);
+    static const char *const bad[] = {
+        "{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}",
+        "{\"kty\":\"RSA\",\"e\":\"AQAB\"}",
+        "{\"kty\":\"RSA\",\"n\":\"\",\"e\":\"AQAB\"}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(nova_key_from_jwk(bad[i], strlen(bad[i]), &k), NOVA_INVALID);
+    static const char *const swaps[][2] = {
+        {"\"alg\":\"RS256\"", "\"alg\":\"ES256\""},
+        {"\"alg\":\"RS256\"", "\"alg\":\"RS256\",\"d\":\"AQAB\""},
+        {"\"alg\":\"RS256\"", "\"alg\":\"RS256\",\"crv\":\"P-256\""},
+        {"\"alg\":\"RS256\"", "\"alg\":\"RS256\",\"use\":\"enc\""},
+        {"\"e\":\"AQAB\"", "\"e\":\"AAAAAAAAAAAAAQAB\""},
+    };
+    for (size_t i = 0; i < sizeof(swaps) / sizeof(swaps[0]); i++) {
+        char buf[1024];
+        const char *at = strstr(rfc7638_rsa, swaps[i][0]);
+        assert_non_null(at);
+        snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(at - rfc7638_rsa), rfc7638_rsa, swaps[i][1],
+                 at + strlen(swaps[i][0]));
+        if (nova_key_from_jwk(buf, strlen(buf), &k) != NOVA_INVALID)
+            fail_msg("accepted %s", buf);
+    }
+}
+
 static void test_jws_bad_headers(void **state)
 {
     (void)state;
@@ -1081,6 +1224,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alg_allow_list),
+        cmocka_unit_test(test_rs256_opt_in),
         cmocka_unit_test(test_rfc8037_sign_exact),
         cmocka_unit_test(test_rfc8037_verify),
         cmocka_unit_test(test_rfc8037_public_jwk),
