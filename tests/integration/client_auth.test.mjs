@@ -93,6 +93,8 @@ test('private_key_jwt: the client proves itself with a key it registered', async
       { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [] } },
       { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: 'p' }] } },
       { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk, jwk] } },
+      // RSA public keys verify IdPs' ID tokens only: client assertions are EdDSA or ES256
+      { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }), kid: 'r', alg: 'RS256', use: 'sig' }] } },
       { token_endpoint_auth_method: 'client_secret_basic', jwks: { keys: [jwk] } },
       { token_endpoint_auth_method: 'tls_client_auth' },
       { token_endpoint_auth_method: 'none' },
