@@ -67,7 +67,8 @@ static nova_status route_compile(http_route_t *r)
         if (len >= 2 && s[0] == '{' && s[len - 1] == '}') {
             if (len == 2 || nparams == NOVA_HTTP_MAX_PARAMS)
                 return NOVA_INVALID;
-            if (memchr(s + 1, '{', len - 2) || memchr(s + 1, '}', len - 2))
+            if (memchr(s + 1, '{', len - 2) || memchr(s + 1, '}', len - 2) ||
+                memchr(s + 1, '*', len - 2)) /* "*" only ends a catch-all's name */
                 return NOVA_INVALID;
             r->segs[r->nsegs] = (nova_str_t){NULL, 0};
             r->param_mask |= 1u << (HTTP_MAX_SEGS - 1 - r->nsegs);
