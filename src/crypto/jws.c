@@ -74,6 +74,9 @@ nova_status nova_jws_sign(const nova_key_t *k, const char *typ, const void *payl
     nova_buf_init(&hdr);
     if (payload == NULL && n != 0)
         return NOVA_INVALID;
+    /* Nova signs with its own EdDSA and ES256 keys only (RS256 is for verifying IdPs). */
+    if (k == NULL || !k->has_private || k->alg == NOVA_JWS_RS256)
+        return NOVA_INVALID;
     /* Refuse to make what nova_jws_parse would refuse to read. */
     if (typ != NULL && strlen(typ) >= sizeof(((nova_jws_t *)0)->typ))
         return NOVA_INVALID;

@@ -679,6 +679,8 @@ static void test_rs256_opt_in(void **state)
     nova_buf_t b;
     nova_buf_init(&b);
     assert_int_equal(nova_jws_sign(k, NULL, "{}", 2, &b), NOVA_INVALID);
+    assert_int_equal(b.len, 0);
+    nova_buf_free(&b);
     nova_key_free(k);
     assert_int_equal(nova_key_generate(NOVA_JWS_RS256, "x", &k), NOVA_INVALID);
     nova_jws_alg alg;
