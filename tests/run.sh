@@ -47,8 +47,9 @@ suite() {
 # why NAME: the lines of a broken suite's log that say what failed (printed again at the end,
 # where a CI summary that keeps only the last lines still shows them).
 why() {
-    grep -nE '^\[  FAILED  \]|^\[  ERROR   \]|Sanitizer|runtime error|^failed binaries|^not ok|^# Subtest|error:' \
-        "$LOGS/$1.log" | grep -v '^[0-9]*:# Subtest' | head -n 12
+    grep -E '^failed binaries' "$LOGS/$1.log"
+    grep -nE '^\[  FAILED  \]|^\[  ERROR   \]|ERROR: [A-Za-z]*Sanitizer|SUMMARY: [A-Za-z]*Sanitizer|runtime error|^not ok|error:' \
+        "$LOGS/$1.log" | head -n 12
 }
 
 unit() {
