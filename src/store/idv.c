@@ -129,21 +129,6 @@ static nova_status read_wf(nova_rows_t *r, nova_arena_t *a, void *out)
 }
 
 /* Runs q expecting one row, read by rd. */
-static nova_status get_one(nova_store_t *s, const nova_sql_t *q, const char *tenant,
-                           const nova_sql_param_t *p, int n, nova_arena_t *a, nova_store_read_fn rd,
-                           void *out)
-{
-    nova_rows_t r;
-    nova_status st = s->drv->query(s, q, tenant, p, n, &r);
-    if (st != NOVA_OK)
-        return st;
-    st = s->drv->next(&r);
-    if (st == NOVA_OK)
-        st = rd(&r, a, out);
-    s->drv->done(&r);
-    return st;
-}
-
 nova_status nova_store_idv_workflow_put(nova_store_t *s, const nova_idv_workflow_row_t *w,
                                         bool create, const nova_audit_entry_t *audit,
                                         int64_t *version)
@@ -193,8 +178,8 @@ nova_status nova_store_idv_workflow_get(nova_store_t *s, nova_arena_t *a, const 
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id),
                             NOVA_SQL_P_INT(version)};
-    return get_one(s, version ? &Q_WF_GET : &Q_WF_NEWEST, tenant_id, p, version ? 3 : 2, a, read_wf,
-                   out);
+    return nova_store_get_one(s, version ? &Q_WF_GET : &Q_WF_NEWEST, tenant_id, p, version ? 3 : 2,
+                              a, read_wf, out);
 }
 
 nova_status nova_store_idv_workflow_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
@@ -314,7 +299,7 @@ nova_status nova_store_idv_verification_get(nova_store_t *s, nova_arena_t *a, co
         return NOVA_INVALID;
     memset(out, 0, sizeof(*out));
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
-    return get_one(s, &Q_V_GET, tenant_id, p, 2, a, read_v, out);
+    return nova_store_get_one(s, &Q_V_GET, tenant_id, p, 2, a, read_v, out);
 }
 
 nova_status nova_store_idv_verification_list(nova_store_t *s, nova_arena_t *a,

@@ -264,6 +264,10 @@ nova_status nova_store_audit_append_tx(nova_store_t *s, const nova_audit_entry_t
 
 /* Reads one row into out (an element of the caller's type). */
 typedef nova_status (*nova_store_read_fn)(nova_rows_t *r, nova_arena_t *a, void *out);
+/* Runs q and reads its first row with rd into out: NOVA_NOT_FOUND when it has none. */
+nova_status nova_store_get_one(nova_store_t *s, const nova_sql_t *q, const char *tenant,
+                               const nova_sql_param_t *p, int n, nova_arena_t *a,
+                               nova_store_read_fn rd, void *out);
 /* Runs q and reads every row with rd into an arena array of elem-byte elements (zeroed before
  * each read): *out (never NULL on NOVA_OK, even when empty) and *count. */
 nova_status nova_store_get_all(nova_store_t *s, const nova_sql_t *q, const char *tenant,

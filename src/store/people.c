@@ -178,21 +178,6 @@ static nova_status read_session(nova_rows_t *r, nova_arena_t *a, void *out)
     return read_session_at(r, 0, a, out);
 }
 
-static nova_status get_one(nova_store_t *s, const nova_sql_t *q, const char *tenant,
-                           const nova_sql_param_t *p, int n, nova_arena_t *a, nova_store_read_fn rd,
-                           void *out)
-{
-    nova_rows_t r;
-    nova_status st = s->drv->query(s, q, tenant, p, n, &r);
-    if (st != NOVA_OK)
-        return st;
-    st = s->drv->next(&r);
-    if (st == NOVA_OK)
-        st = rd(&r, a, out);
-    s->drv->done(&r);
-    return st;
-}
-
 /* Ends the open transaction: commit when st is OK, else roll back and return st. */
 static nova_status finish(nova_store_t *s, nova_status st)
 {
@@ -254,7 +239,7 @@ nova_status nova_store_user_get(nova_store_t *s, nova_arena_t *a, const char *te
     if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
-    return get_one(s, &Q_USER_GET, tenant_id, p, 2, a, read_user, out);
+    return nova_store_get_one(s, &Q_USER_GET, tenant_id, p, 2, a, read_user, out);
 }
 
 nova_status nova_store_user_find_email(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
@@ -263,7 +248,7 @@ nova_status nova_store_user_find_email(nova_store_t *s, nova_arena_t *a, const c
     if (!nova_store_valid_id(tenant_id) || !email_index)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(email_index), NOVA_SQL_P_TEXT(tenant_id)};
-    return get_one(s, &Q_USER_EMAIL, tenant_id, p, 2, a, read_user, out);
+    return nova_store_get_one(s, &Q_USER_EMAIL, tenant_id, p, 2, a, read_user, out);
 }
 
 nova_status nova_store_user_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
@@ -535,7 +520,7 @@ nova_status nova_store_people_key_get(nova_store_t *s, nova_arena_t *a, const ch
     if (!nova_store_valid_id(tenant_id) || !name)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(name)};
-    return get_one(s, &Q_KEY_GET, tenant_id, p, 2, a, read_key, out);
+    return nova_store_get_one(s, &Q_KEY_GET, tenant_id, p, 2, a, read_key, out);
 }
 
 nova_status nova_store_people_key_put(nova_store_t *s, const nova_people_key_t *k,
@@ -657,7 +642,7 @@ nova_status nova_store_user_session_get(nova_store_t *s, nova_arena_t *a, const 
     if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
-    return get_one(s, &Q_SES_GET, tenant_id, p, 2, a, read_session, out);
+    return nova_store_get_one(s, &Q_SES_GET, tenant_id, p, 2, a, read_session, out);
 }
 
 nova_status nova_store_user_session_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
@@ -779,7 +764,7 @@ nova_status nova_store_passkey_get(nova_store_t *s, nova_arena_t *a, const char 
     if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
-    return get_one(s, &Q_PK_GET, tenant_id, p, 2, a, read_passkey, out);
+    return nova_store_get_one(s, &Q_PK_GET, tenant_id, p, 2, a, read_passkey, out);
 }
 
 nova_status nova_store_passkey_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
@@ -828,7 +813,7 @@ nova_status nova_store_people_settings_get(nova_store_t *s, nova_arena_t *a, con
     if (!nova_store_valid_id(tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
-    return get_one(s, &Q_SET_GET, tenant_id, p, 1, a, read_text0, json);
+    return nova_store_get_one(s, &Q_SET_GET, tenant_id, p, 1, a, read_text0, json);
 }
 
 nova_status nova_store_people_settings_put(nova_store_t *s, const char *tenant_id, const char *json,
@@ -884,7 +869,7 @@ nova_status nova_store_access_get(nova_store_t *s, nova_arena_t *a, const char *
     if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
-    return get_one(s, &Q_ACR_GET, tenant_id, p, 2, a, read_acr, out);
+    return nova_store_get_one(s, &Q_ACR_GET, tenant_id, p, 2, a, read_acr, out);
 }
 
 nova_status nova_store_access_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
@@ -958,7 +943,7 @@ nova_status nova_store_scim_token_find(nova_store_t *s, nova_arena_t *a, const c
     if (!nova_store_valid_id(tenant_id) || !digest)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(digest)};
-    return get_one(s, &Q_SCIM_TOK_FIND, tenant_id, p, 2, a, read_first_str, (void *)id);
+    return nova_store_get_one(s, &Q_SCIM_TOK_FIND, tenant_id, p, 2, a, read_first_str, (void *)id);
 }
 
 nova_status nova_store_scim_token_revoke(nova_store_t *s, const char *tenant_id, const char *id,

@@ -376,9 +376,9 @@ static bool valid_tenant(const char *id)
 typedef nova_store_read_fn read_row_fn;
 
 /* Runs q and reads exactly its first row; NOVA_NOT_FOUND when there is none. */
-static nova_status get_one(nova_store_t *s, const nova_sql_t *q, const char *tenant,
-                           const nova_sql_param_t *p, int n, nova_arena_t *a, read_row_fn rd,
-                           void *out)
+nova_status nova_store_get_one(nova_store_t *s, const nova_sql_t *q, const char *tenant,
+                               const nova_sql_param_t *p, int n, nova_arena_t *a,
+                               nova_store_read_fn rd, void *out)
 {
     nova_rows_t r;
     nova_status st = s->drv->query(s, q, tenant, p, n, &r);
@@ -558,7 +558,7 @@ nova_status nova_store_tenant_get(nova_store_t *s, nova_arena_t *a, const char *
     if (!valid_tenant(tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
-    return get_one(s, &Q[NOVA_Q_TENANT_GET], tenant_id, p, 1, a, read_tenant, out);
+    return nova_store_get_one(s, &Q[NOVA_Q_TENANT_GET], tenant_id, p, 1, a, read_tenant, out);
 }
 
 nova_status nova_store_tenant_list(nova_store_t *s, nova_arena_t *a, nova_tenant_t **out, size_t *n)
@@ -573,7 +573,8 @@ nova_status nova_store_key_get(nova_store_t *s, nova_arena_t *a, const char *kid
     if (kid == NULL)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(kid)};
-    return get_one(s, &Q[NOVA_Q_KEY_GET], NOVA_STORE_ALL_TENANTS, p, 1, a, read_key, out);
+    return nova_store_get_one(s, &Q[NOVA_Q_KEY_GET], NOVA_STORE_ALL_TENANTS, p, 1, a, read_key,
+                              out);
 }
 
 nova_status nova_store_key_get_active(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
@@ -582,7 +583,7 @@ nova_status nova_store_key_get_active(nova_store_t *s, nova_arena_t *a, const ch
     if (!valid_tenant(tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
-    return get_one(s, &Q[NOVA_Q_KEY_ACTIVE], tenant_id, p, 1, a, read_key, out);
+    return nova_store_get_one(s, &Q[NOVA_Q_KEY_ACTIVE], tenant_id, p, 1, a, read_key, out);
 }
 
 nova_status nova_store_key_list(nova_store_t *s, nova_arena_t *a, int64_t now,
@@ -722,7 +723,8 @@ nova_status nova_store_client_get(nova_store_t *s, nova_arena_t *a, const char *
     if (client_id == NULL)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(client_id)};
-    return get_one(s, &Q[NOVA_Q_CLIENT_GET], NOVA_STORE_ALL_TENANTS, p, 1, a, read_client, out);
+    return nova_store_get_one(s, &Q[NOVA_Q_CLIENT_GET], NOVA_STORE_ALL_TENANTS, p, 1, a,
+                              read_client, out);
 }
 
 nova_status nova_store_client_get_scoped(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
@@ -731,7 +733,8 @@ nova_status nova_store_client_get_scoped(nova_store_t *s, nova_arena_t *a, const
     if (!valid_tenant(tenant_id) || client_id == NULL)
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(client_id), NOVA_SQL_P_TEXT(tenant_id)};
-    return get_one(s, &Q[NOVA_Q_CLIENT_GET_SCOPED], tenant_id, p, 2, a, read_client, out);
+    return nova_store_get_one(s, &Q[NOVA_Q_CLIENT_GET_SCOPED], tenant_id, p, 2, a, read_client,
+                              out);
 }
 
 nova_status nova_store_client_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
@@ -774,7 +777,7 @@ nova_status nova_store_token_resolve(nova_store_t *s, nova_arena_t *a, const cha
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(client_id),
                             NOVA_SQL_P_TEXT(jti), NOVA_SQL_P_TEXT(kid), NOVA_SQL_P_INT(now)};
-    return get_one(s, &Q[NOVA_Q_TOKEN_RESOLVE], tenant_id, p, 5, a, read_tenant, out);
+    return nova_store_get_one(s, &Q[NOVA_Q_TOKEN_RESOLVE], tenant_id, p, 5, a, read_tenant, out);
 }
 
 nova_status nova_store_token_prune(nova_store_t *s, int64_t now)
@@ -801,6 +804,6 @@ nova_status nova_store_setting_ensure(nova_store_t *s, nova_arena_t *a, const ch
         nova_store_exec_q(s, &Q[NOVA_Q_SETTING_INSERT], NOVA_STORE_ALL_TENANTS, p, 2, NULL);
     if (st != NOVA_OK)
         return st;
-    return get_one(s, &Q[NOVA_Q_SETTING_GET], NOVA_STORE_ALL_TENANTS, p, 1, a, read_value,
-                   (void *)stored);
+    return nova_store_get_one(s, &Q[NOVA_Q_SETTING_GET], NOVA_STORE_ALL_TENANTS, p, 1, a,
+                              read_value, (void *)stored);
 }

@@ -191,16 +191,8 @@ nova_status nova_store_webhook_endpoint_get(nova_store_t *s, nova_arena_t *a, co
     if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
-    nova_webhook_endpoint_row_t *rows = NULL;
-    size_t n = 0;
-    nova_status st = nova_store_get_all(s, &Q_EP_GET, tenant_id, p, 2, a, read_ep, sizeof(*rows),
-                                        (void **)&rows, &n);
-    if (st != NOVA_OK)
-        return st;
-    if (n == 0)
-        return NOVA_NOT_FOUND;
-    *out = rows[0];
-    return NOVA_OK;
+    memset(out, 0, sizeof(*out));
+    return nova_store_get_one(s, &Q_EP_GET, tenant_id, p, 2, a, read_ep, out);
 }
 
 nova_status nova_store_webhook_endpoint_list(nova_store_t *s, nova_arena_t *a,
@@ -346,16 +338,8 @@ nova_status nova_store_event_get(nova_store_t *s, nova_arena_t *a, const char *t
     if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
-    nova_event_row_t *rows = NULL;
-    size_t n = 0;
-    nova_status st = nova_store_get_all(s, &Q_EV_GET, tenant_id, p, 2, a, read_ev, sizeof(*rows),
-                                        (void **)&rows, &n);
-    if (st != NOVA_OK)
-        return st;
-    if (n == 0)
-        return NOVA_NOT_FOUND;
-    *out = rows[0];
-    return NOVA_OK;
+    memset(out, 0, sizeof(*out));
+    return nova_store_get_one(s, &Q_EV_GET, tenant_id, p, 2, a, read_ev, out);
 }
 
 nova_status nova_store_event_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
