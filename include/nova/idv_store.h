@@ -115,6 +115,14 @@ nova_status nova_store_idv_step_put(nova_store_t *s, const char *tenant_id, cons
 nova_status nova_store_idv_step_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                      const char *vid, nova_idv_step_row_t **out, size_t *n);
 
+/* A document the verification read (idv_documents): keyed digests (64 hex) of the issuing
+ * state and number, and of the applicant. Written by verification_finish (may be NULL) in its
+ * transaction. */
+typedef struct nova_idv_document_row {
+    const char *number_digest;
+    const char *applicant_digest;
+} nova_idv_document_row_t;
+
 /* Decides the verification: status (completed | failed), decision, result JSON, with audit
  * and event (the outbox's verification.*; may be NULL), and in the same transaction drops
  * its job, or keeps it until keep_until (unix seconds;
@@ -124,7 +132,24 @@ nova_status nova_store_idv_verification_finish(nova_store_t *s, const char *tena
                                                const char *decision, const char *result,
                                                int64_t now, int64_t keep_until,
                                                const nova_audit_entry_t *audit,
-                                               const nova_event_row_t *event);
+                                               const nova_event_row_t *event,
+                                               const nova_idv_document_row_t *document);
+
+/* How many approved verifications of the tenant other than except_vid read the document
+ * number_digest for an applicant other than applicant_digest. */
+nova_status nova_store_idv_document_others(nova_store_t *s, const char *tenant_id,
+                                           const char *number_digest, const char *applicant_digest,
+                                           const char *except_vid, int64_t *count);
+
+/* The tenant's sealed index key (idv_index_keys; bytes and region in a). NOVA_NOT_FOUND when
+ * none was made yet. */
+nova_status nova_store_idv_index_key_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                         const char **region, const uint8_t **sealed, size_t *len);
+/* Stores the tenant's first index key with its audit entry. NOVA_CONFLICT when another
+ * process stored one first (read that one). */
+nova_status nova_store_idv_index_key_put(nova_store_t *s, const char *tenant_id, const char *region,
+                                         const uint8_t *sealed, size_t len, int64_t now,
+                                         const nova_audit_entry_t *audit);
 
 /* The sealed job of a verification (bytes in a). NOVA_NOT_FOUND when gone. */
 nova_status nova_store_idv_job_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,

@@ -28,6 +28,8 @@ static const param params[] = {
     {NOVA_CHECK_OCR, "min_confidence", P_NUM, 0, 1, NULL, false},
     {NOVA_CHECK_MRZ, "require_valid", P_BOOL, 0, 0, NULL, false},
     {NOVA_CHECK_DOCUMENT_AUTHENTICITY, "min_score", P_NUM, 0, 1, NULL, false},
+    {NOVA_CHECK_DOCUMENT_AUTHENTICITY, "min_sharpness", P_NUM, 0, 10000, NULL, false},
+    {NOVA_CHECK_DOCUMENT_AUTHENTICITY, "duplicate_document_penalty", P_NUM, 0, 1, NULL, false},
     {NOVA_CHECK_FACE_MATCH, "match_max", P_NUM, 0, 2, NULL, false},
     {NOVA_CHECK_FACE_MATCH, "review_max", P_NUM, 0, 2, NULL, false},
     {NOVA_CHECK_LIVENESS, "mode", P_ENUM, 0, 0, "active passive", false},

@@ -70,6 +70,24 @@ static const nova_sql_t Q_V_FINISH = {
     "UPDATE idv_verifications SET status = ?, decision = ?, result = ?, updated_at = ?, "
     "completed_at = ? WHERE tenant_id = ? AND id = ? AND status IN ('queued', 'running')",
     NULL};
+static const nova_sql_t Q_DOC_INSERT = {
+    -1, "idv document insert",
+    "INSERT INTO idv_documents (tenant_id, verification_id, number_digest, applicant_digest, "
+    "created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    NULL};
+static const nova_sql_t Q_DOC_OTHERS = {
+    -1, "idv document others",
+    "SELECT count(*) FROM idv_documents d JOIN idv_verifications v ON v.tenant_id = d.tenant_id "
+    "AND v.id = d.verification_id WHERE d.tenant_id = ? AND d.number_digest = ? AND "
+    "d.applicant_digest <> ? AND d.verification_id <> ? AND v.decision = 'approved'",
+    NULL};
+static const nova_sql_t Q_INDEX_KEY_GET = {
+    -1, "idv index key get", "SELECT region, sealed FROM idv_index_keys WHERE tenant_id = ?", NULL};
+static const nova_sql_t Q_INDEX_KEY_PUT = {
+    -1, "idv index key put",
+    "INSERT INTO idv_index_keys (tenant_id, region, sealed, created_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT DO NOTHING",
+    NULL};
 static const nova_sql_t Q_JOB_DELETE = {
     -1, "idv job delete", "DELETE FROM idv_jobs WHERE tenant_id = ? AND verification_id = ?", NULL};
 static const nova_sql_t Q_JOB_KEEP = {-1, "idv job keep",
@@ -361,10 +379,12 @@ nova_status nova_store_idv_verification_finish(nova_store_t *s, const char *tena
                                                const char *decision, const char *result,
                                                int64_t now, int64_t keep_until,
                                                const nova_audit_entry_t *audit,
-                                               const nova_event_row_t *event)
+                                               const nova_event_row_t *event,
+                                               const nova_idv_document_row_t *document)
 {
     if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id) || !status || !decision ||
-        !result || !nova_store_audit_for(audit, tenant_id))
+        !result || !nova_store_audit_for(audit, tenant_id) ||
+        (document && (!document->number_digest || !document->applicant_digest)))
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, tenant_id);
     if (st != NOVA_OK)
@@ -387,6 +407,84 @@ nova_status nova_store_idv_verification_finish(nova_store_t *s, const char *tena
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
     if (st == NOVA_OK && event != NULL)
         st = nova_store_event_append_tx(s, event);
+    if (st == NOVA_OK && document != NULL) {
+        nova_sql_param_t dp[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id),
+                                 NOVA_SQL_P_TEXT(document->number_digest),
+                                 NOVA_SQL_P_TEXT(document->applicant_digest), NOVA_SQL_P_INT(now)};
+        st = nova_store_exec_q(s, &Q_DOC_INSERT, NULL, dp, 5, NULL);
+    }
+    if (st != NOVA_OK) {
+        nova_store_tx_rollback(s);
+        return st;
+    }
+    return nova_store_tx_commit(s);
+}
+
+nova_status nova_store_idv_document_others(nova_store_t *s, const char *tenant_id,
+                                           const char *number_digest, const char *applicant_digest,
+                                           const char *except_vid, int64_t *count)
+{
+    if (!nova_store_valid_id(tenant_id) || !number_digest || !applicant_digest || !except_vid ||
+        !count)
+        return NOVA_INVALID;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(number_digest),
+                            NOVA_SQL_P_TEXT(applicant_digest), NOVA_SQL_P_TEXT(except_vid)};
+    *count = 0;
+    return nova_store_query_int(s, &Q_DOC_OTHERS, tenant_id, p, 4, count);
+}
+
+typedef struct index_key {
+    const char *region;
+    const uint8_t *sealed;
+    size_t len;
+} index_key_t;
+
+static nova_status read_index_key(nova_rows_t *r, nova_arena_t *a, void *out)
+{
+    index_key_t *k = out;
+    nova_status st = nova_store_col_str(r, 0, a, &k->region);
+    if (st == NOVA_OK)
+        st = nova_store_col_blob(r, 1, a, &k->sealed, &k->len);
+    return st;
+}
+
+nova_status nova_store_idv_index_key_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                         const char **region, const uint8_t **sealed, size_t *len)
+{
+    if (!nova_store_valid_id(tenant_id) || !region || !sealed || !len)
+        return NOVA_INVALID;
+    index_key_t k = {0};
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id)};
+    nova_status st =
+        nova_store_get_one(s, &Q_INDEX_KEY_GET, tenant_id, p, 1, a, read_index_key, &k);
+    if (st == NOVA_OK) {
+        *region = k.region;
+        *sealed = k.sealed;
+        *len = k.len;
+    }
+    return st;
+}
+
+nova_status nova_store_idv_index_key_put(nova_store_t *s, const char *tenant_id, const char *region,
+                                         const uint8_t *sealed, size_t len, int64_t now,
+                                         const nova_audit_entry_t *audit)
+{
+    if (!nova_store_valid_id(tenant_id) || !region || !sealed || !len ||
+        !nova_store_audit_for(audit, tenant_id))
+        return NOVA_INVALID;
+    nova_status st = nova_store_tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(region),
+                            NOVA_SQL_P_BLOB(sealed, len), NOVA_SQL_P_INT(now)};
+    int64_t changed = 0;
+    st = nova_store_exec_q(s, &Q_INDEX_KEY_PUT, NULL, p, 4, &changed);
+    if (st == NOVA_OK && changed == 0) {
+        nova_store_tx_rollback(s); /* another process made it first: read that one */
+        return NOVA_CONFLICT;
+    }
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
     if (st != NOVA_OK) {
         nova_store_tx_rollback(s);
         return st;

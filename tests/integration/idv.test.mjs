@@ -205,6 +205,50 @@ test('a sync verification: OCR, MRZ, authenticity, age; decision with reasons, v
   assert.equal(audit[0].actor, a.id);
 });
 
+test('a document number verified for one applicant is flagged for another, per tenant, never stored in clear', async () => {
+  const w = await workflow(aTok);
+  // A document of its own (the other tests approve the shared ones for their own references).
+  const dir = mkdtempSync(join(tmpdir(), 'nova-idv-dup-'));
+  const g = spawnSync(PY, [join(ROOT, 'tools/idv_docgen.py'), dir, '--count', '1', '--formats', 'TD3', '--seed', '31'], { encoding: 'utf8' });
+  assert.equal(g.status, 0, g.stderr);
+  const d = Object.values(loadDocs(dir))[0];
+  rmSync(dir, { recursive: true, force: true });
+  const run = async (tok, wid, reference) => {
+    const r = await call(nova, 'POST', '/v1/verifications', {
+      tok,
+      body: { workflow_id: wid, mode: 'sync', reference, images: { document_front: d.b64 }, applicant: d.truth.applicant },
+    });
+    assert.equal(r.status, 201, r.text);
+    return r.json;
+  };
+  const auth = (v) => v.steps.find((s) => s.check === 'document_authenticity');
+  const ref = 'dup-' + SUFFIX;
+  const first = await run(aTok, w.id, ref + '-1');
+  assert.equal(first.decision, 'approved', JSON.stringify(first.reasons));
+  assert.ok(!auth(first).reasons.includes('document_number_used_by_another_applicant'));
+  // The same person again: their own document, nothing to flag.
+  const again = await run(aTok, w.id, ref + '-1');
+  assert.equal(auth(again).extracted.document_number_seen_for_others, 0, JSON.stringify(auth(again)));
+  assert.equal(again.decision, 'approved');
+  // Another applicant presenting it: flagged, the score drops, the run goes to review.
+  const other = await run(aTok, w.id, ref + '-2');
+  assert.ok(auth(other).reasons.includes('document_number_used_by_another_applicant'), JSON.stringify(auth(other)));
+  assert.ok(auth(other).extracted.document_number_seen_for_others >= 1);
+  assert.ok(auth(other).score < auth(first).score);
+  assert.notEqual(other.decision, 'approved');
+  // Another tenant has its own history (and its own key).
+  const wb = await workflow(bTok);
+  const inB = await run(bTok, wb.id, ref + '-2');
+  assert.equal(auth(inB).extracted.document_number_seen_for_others, 0);
+  // The key's creation is audited; the entry names no document and no applicant.
+  const ar = await call(nova, 'GET', '/v1/audit?action=idv_index_key.create', { tok: aTok });
+  assert.equal(ar.status, 200, ar.text);
+  assert.equal(ar.json.entries.length, 1, ar.text);
+  assert.equal(ar.json.entries[0].actor, 'system');
+  const text = JSON.stringify(ar.json.entries);
+  assert.ok(!text.includes(d.truth.fields.document_number) && !text.includes(ref));
+});
+
 test('the liveness step (passive) and face match run on the selfie through the vision engine', async () => {
   const selfie = readFileSync(join(ROOT, 'tools/models/node_modules/@vladmandic/face-api/demo/sample1.jpg')).toString('base64');
   const w = await workflow(aTok, { name: 'bio', steps: [{ check: 'ocr', on_fail: 'continue' }, { check: 'liveness', on_fail: 'review' }, { check: 'face_match', on_fail: 'review' }] });

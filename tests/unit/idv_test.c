@@ -139,7 +139,7 @@ static idv_check_out_t run(idv_check_fn fn, json_t *steps, json_t *applicant, js
 {
     idv_images_t im = {0};
     idv_check_in_t in = {NULL, &im,  config, steps, applicant, 1796000000 /* 2026-12 */,
-                         NULL, NULL, NULL};
+                         NULL, NULL, NULL,   NULL,  NULL};
     idv_check_out_t out = {0};
     assert_int_equal(fn(&in, &out), NOVA_OK);
     return out;
@@ -512,11 +512,12 @@ static void test_store(void **state)
     assert_int_equal(nova_audit_entry_make(&e, &a, &by, t1, "verification.decide", "verification",
                                            "ver_one", NULL),
                      NOVA_OK);
+    nova_idv_document_row_t doc1 = {"digest-of-number", "digest-of-applicant-1"};
     assert_int_equal(nova_store_idv_verification_finish(s, t1, "ver_one", "completed", "approved",
-                                                        "{}", 1003, 0, &e, NULL),
+                                                        "{}", 1003, 0, &e, NULL, &doc1),
                      NOVA_OK);
     assert_int_equal(nova_store_idv_verification_finish(s, t1, "ver_one", "completed", "rejected",
-                                                        "{}", 1004, 0, &e, NULL),
+                                                        "{}", 1004, 0, &e, NULL, NULL),
                      NOVA_NOT_FOUND);
     assert_int_equal(nova_store_idv_verification_start(s, t1, "ver_one", 1005), NOVA_NOT_FOUND);
     const uint8_t *p = NULL;
@@ -529,10 +530,49 @@ static void test_store(void **state)
                                            "ver_rev", NULL),
                      NOVA_OK);
     assert_int_equal(nova_store_idv_verification_insert(s, &a, &v, job, 6, &e, &existing), NOVA_OK);
+    nova_idv_document_row_t doc2 = {"digest-of-number", "digest-of-applicant-2"};
     assert_int_equal(nova_store_idv_verification_finish(s, t1, "ver_rev", "completed",
                                                         "review_required", "{}", 1003, 1500, &e,
-                                                        NULL),
+                                                        NULL, &doc2),
                      NOVA_OK);
+    /* The number is verified (approved) for applicant 1 only: applicant 2 meets it, applicant
+     * 1 does not (its own), the review does not count until approved, t2 sees nothing. */
+    int64_t others = -1;
+    assert_int_equal(nova_store_idv_document_others(s, t1, "digest-of-number",
+                                                    "digest-of-applicant-2", "ver_new", &others),
+                     NOVA_OK);
+    assert_int_equal(others, 1);
+    assert_int_equal(nova_store_idv_document_others(s, t1, "digest-of-number",
+                                                    "digest-of-applicant-1", "ver_new", &others),
+                     NOVA_OK);
+    assert_int_equal(others, 0);
+    assert_int_equal(nova_store_idv_document_others(s, t1, "digest-of-number",
+                                                    "digest-of-applicant-2", "ver_one", &others),
+                     NOVA_OK);
+    assert_int_equal(others, 0);
+    assert_int_equal(nova_store_idv_document_others(s, t2, "digest-of-number",
+                                                    "digest-of-applicant-2", "ver_new", &others),
+                     NOVA_OK);
+    assert_int_equal(others, 0);
+    /* The index key: made once; a second maker is told to read the first. */
+    const char *kregion = NULL;
+    const uint8_t *kblob = NULL;
+    size_t klen = 0;
+    assert_int_equal(nova_store_idv_index_key_get(s, &a, t1, &kregion, &kblob, &klen),
+                     NOVA_NOT_FOUND);
+    assert_int_equal(
+        nova_audit_entry_make(&e, &a, &by, t1, "idv_index_key.create", "idv_index_key", t1, NULL),
+        NOVA_OK);
+    const uint8_t kb1[] = {1, 1, 1}, kb2[] = {2, 2};
+    assert_int_equal(nova_store_idv_index_key_put(s, t1, "default", kb1, 3, 1003, &e), NOVA_OK);
+    assert_int_equal(nova_store_idv_index_key_put(s, t1, "default", kb2, 2, 1004, &e),
+                     NOVA_CONFLICT);
+    assert_int_equal(nova_store_idv_index_key_get(s, &a, t1, &kregion, &kblob, &klen), NOVA_OK);
+    assert_string_equal(kregion, "default");
+    assert_int_equal(klen, 3);
+    assert_memory_equal(kblob, kb1, 3);
+    assert_int_equal(nova_store_idv_index_key_get(s, &a, t2, &kregion, &kblob, &klen),
+                     NOVA_NOT_FOUND);
     int64_t gone = 0;
     assert_int_equal(nova_store_idv_job_expire(s, 1400, &gone), NOVA_OK);
     assert_int_equal(gone, 0);

@@ -648,6 +648,24 @@ nova_status idv_check_authenticity(const idv_check_in_t *in, idv_check_out_t *ou
                 score -= 0.5;
             }
         }
+        /* The same proved number already approved for another applicant of the tenant
+         * (documents.c; only inside a verification, where the store is at hand). */
+        char number[65], who[65];
+        int64_t others = 0;
+        if (in->store && in->g && in->tenant_id && in->verification_id &&
+            idv_document_digests(in->g, in->store, in->tenant_id, mrz, in->reference, in->applicant,
+                                 number, who) == NOVA_OK) {
+            nova_status ds = nova_store_idv_document_others(in->store, in->tenant_id, number, who,
+                                                            in->verification_id, &others);
+            if (ds != NOVA_OK)
+                return ds; /* the job is tried again: never pass a check it could not run */
+            json_object_set_new(out->extracted, "document_number_seen_for_others",
+                                json_integer((json_int_t)others));
+            if (others > 0) {
+                idv_reason(out, "document_number_used_by_another_applicant");
+                score -= num(in->config, "duplicate_document_penalty", 0.5);
+            }
+        }
         const char *name = json_string_value(json_object_get(mrz, "surname"));
         json_t *ocr = earlier(in, "ocr");
         const char *text = json_string_value(json_object_get(ocr, "text"));

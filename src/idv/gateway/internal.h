@@ -40,6 +40,8 @@ typedef struct idv_check_in {
     const char *tenant_id;       /* NULL outside a verification (novactl, unit tests) */
     const char *verification_id; /* NULL likewise */
     const char *step_id;         /* NULL likewise */
+    nova_store_t *store;         /* NULL likewise: checks that consult history skip it */
+    const char *reference;       /* the verification's reference (NULL or "": none) */
 } idv_check_in_t;
 
 /* What it answers: status "passed", "failed" or "review", a score in [0, 1], reason codes and
@@ -111,9 +113,18 @@ nova_status idv_event(nova_store_t *s, nova_arena_t *a, const char *tenant, cons
                       const char *type, const char *status, const char *decision, json_t *result,
                       struct nova_event_row *out);
 
+/* Keyed digests of the document number the MRZ step proved and of the applicant (the
+ * reference, else the claimed name and date of birth), 64 hex each, under the tenant's index
+ * key (documents.c, made on first use). NOVA_NOT_FOUND when there is no proved number or
+ * nothing names the applicant. */
+nova_status idv_document_digests(nova_idv_t *g, nova_store_t *s, const char *tenant, json_t *mrz,
+                                 const char *reference, json_t *applicant, char number[65],
+                                 char who[65]);
+
 /* Seal/open contexts of the data key. */
 #define IDV_CTX_JOB "idv.job"
 #define IDV_CTX_APPLICANT "idv.applicant"
 #define IDV_CTX_STEP "idv.step"
+#define IDV_CTX_INDEX_KEY "idv.index_key"
 
 #endif

@@ -81,7 +81,7 @@ static nova_status job_open(nova_idv_t *g, nova_store_t *s, nova_arena_t *a, con
 
 static nova_status finish(nova_store_t *s, nova_arena_t *a, const char *tenant, const char *vid,
                           const char *status, const char *decision, json_t *result,
-                          int64_t keep_until)
+                          int64_t keep_until, const nova_idv_document_row_t *document)
 {
     char *text = json_dumps(result, JSON_COMPACT);
     if (text == NULL)
@@ -96,7 +96,7 @@ static nova_status finish(nova_store_t *s, nova_arena_t *a, const char *tenant, 
                        result, &ev);
     if (st == NOVA_OK)
         st = nova_store_idv_verification_finish(s, tenant, vid, status, decision, text,
-                                                nova_time_now(), keep_until, &e, &ev);
+                                                nova_time_now(), keep_until, &e, &ev, document);
     free(text);
     if (st == NOVA_OK)
         nova_events_kick();
@@ -108,9 +108,23 @@ nova_status idv_fail(nova_store_t *s, nova_arena_t *a, const char *tenant, const
                      const char *code)
 {
     json_t *r = json_pack("{s:n, s:[{s:s}], s:s}", "score", "reasons", "code", code, "error", code);
-    nova_status st = finish(s, a, tenant, vid, "failed", "rejected", r, 0);
+    nova_status st = finish(s, a, tenant, vid, "failed", "rejected", r, 0, NULL);
     json_decref(r);
     return st == NOVA_NOT_FOUND ? NOVA_OK : st;
+}
+
+/* The extracted fields of the run's MRZ step (borrowed; NULL when none ran). */
+static json_t *mrz_extracted(json_t *results)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(results, i, r)
+    {
+        const char *c = json_string_value(json_object_get(r, "check"));
+        if (c && strcmp(c, "mrz") == 0)
+            return json_object_get(r, "extracted");
+    }
+    return NULL;
 }
 
 static json_t *step_config(json_t *definition, size_t i)
@@ -149,7 +163,9 @@ static nova_status run_steps(nova_idv_t *g, nova_store_t *s, nova_arena_t *a,
                                  nova_time_now(),
                                  v->tenant_id,
                                  v->id,
-                                 step->id};
+                                 step->id,
+                                 s,
+                                 v->reference};
             idv_check_out_t out = {0};
             uint64_t t0 = nova_time_mono_ns();
             st = c && c->run ? c->run(&in, &out) : NOVA_UNAVAILABLE;
@@ -261,7 +277,21 @@ nova_status nova_idv_process(nova_idv_t *g, nova_store_t *s, const char *tenant_
     }
     const char *d = json_string_value(json_object_get(decision, "decision"));
     int64_t keep = strcmp(d, "review_required") == 0 ? nova_time_now() + IDV_REVIEW_KEEP_S : 0;
-    st = finish(s, &a, tenant_id, v.id, "completed", d, decision, keep);
+    /* The document it read, unless rejected: an approval (now, or after review) makes the
+     * number verified for this applicant (documents.c). */
+    char number[65], who[65];
+    nova_idv_document_row_t doc = {number, who};
+    bool has_doc = false;
+    if (strcmp(d, "rejected") != 0) {
+        nova_status ds = idv_document_digests(g, s, tenant_id, mrz_extracted(results), v.reference,
+                                              json_object_get(job, "applicant"), number, who);
+        if (ds != NOVA_OK && ds != NOVA_NOT_FOUND) {
+            st = ds;
+            goto end;
+        }
+        has_doc = ds == NOVA_OK;
+    }
+    st = finish(s, &a, tenant_id, v.id, "completed", d, decision, keep, has_doc ? &doc : NULL);
     if (st == NOVA_NOT_FOUND)
         st = NOVA_OK; /* another delivery decided it first */
     if (st == NOVA_OK)
