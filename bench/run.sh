@@ -14,6 +14,7 @@
 #   vision, vision_search  bench/vision.sh: the face engine and duplicate-face search
 #   policy           bench/policy.sh: the relationship engine on 1e6 tuples, HTTP check, SpiceDB
 #   idv              bench/idv.sh: OCR + MRZ read rate and latency on 200 generated documents
+#   ela              bench/ela.sh: error-level analysis, false positives and forgeries caught
 #   ledger           bench/ledger.sh: postings/s and p50/p99, single and batched, uniform and
 #                    hot account, SQLite and PostgreSQL, against SELECT ... FOR UPDATE
 #   dpop_cpu         bench/dpop_cpu.sh: dpop_paced beside the health control, rounds, with
@@ -288,6 +289,8 @@ NOVA_BENCH_BUILD=$BUILD BENCH_RESULTS=$RESULTS bash bench/policy.sh ||
     echo "bench: bench/policy.sh failed; policy results not refreshed" >&2
 NOVA_BENCH_BUILD=$BUILD BENCH_RESULTS=$RESULTS bash bench/idv.sh ||
     echo "bench: bench/idv.sh failed; idv results not refreshed" >&2
+NOVA_BENCH_BUILD=$BUILD BENCH_RESULTS=$RESULTS bash bench/ela.sh >/dev/null ||
+    echo "bench: bench/ela.sh failed; ela results not refreshed" >&2
 NOVA_BENCH_BUILD=$BUILD BENCH_RESULTS=$RESULTS bash bench/ledger.sh ||
     echo "bench: bench/ledger.sh failed (or broke an invariant); see its output" >&2
 NOVA_BENCH_BUILD=$BUILD BENCH_RESULTS=$RESULTS BENCH_RATE=$RATE bash bench/dpop_cpu.sh ||

@@ -19,8 +19,6 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include <jpeglib.h>
-
 #include "../src/vision/internal.h"
 #include "../tests/unit/vision_synth.h"
 #include "nova/vision.h"
@@ -89,26 +87,11 @@ static uint8_t *read_file(const char *path, size_t *len)
 
 static uint8_t *encode(const nova_vision_image_t *im, int q, unsigned long *len)
 {
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr e;
-    unsigned char *out = NULL;
-    *len = 0;
-    c.err = jpeg_std_error(&e);
-    jpeg_create_compress(&c);
-    jpeg_mem_dest(&c, &out, len);
-    c.image_width = (JDIMENSION)im->width;
-    c.image_height = (JDIMENSION)im->height;
-    c.input_components = 3;
-    c.in_color_space = JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, q, TRUE);
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW row = im->rgb + (size_t)c.next_scanline * im->width * 3;
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
+    uint8_t *out = NULL;
+    size_t n = 0;
+    if (nova_vision_encode_jpeg(im, q, &out, &n) != NOVA_OK)
+        n = 0;
+    *len = (unsigned long)n;
     return out;
 }
 

@@ -9,7 +9,7 @@ pkgs=(build-essential meson ninja-build pkg-config
       librabbitmq-dev libcurl4-openssl-dev libtesseract-dev tesseract-ocr-eng)
 if [ "$mode" = test ] || [ "$mode" = bench ]; then
     pkgs+=(postgresql-15 postgresql-client-15 redis-server redis-tools clang llvm libclang-rt-14-dev nodejs npm wrk faketime openssl clang-format git libjpeg-turbo-progs sqlite3 libyaml-dev chromium xxd
-              rabbitmq-server python3-pil fonts-ocr-b)
+              rabbitmq-server python3-pil fonts-ocr-b fonts-dejavu-core)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

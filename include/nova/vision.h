@@ -73,11 +73,35 @@ void nova_vision_model_free(nova_vision_model_t *m);
 nova_status nova_vision_decode_jpeg(const uint8_t *data, size_t len, nova_vision_image_t *out);
 void nova_vision_image_free(nova_vision_image_t *img);
 
+/* Encodes img as a baseline JPEG at quality (1..100, libjpeg's scaled standard tables, 4:2:0)
+ * into *out (malloc'd; free()). NOVA_INVALID for an empty image or a bad quality. */
+nova_status nova_vision_encode_jpeg(const nova_vision_image_t *img, int quality, uint8_t **out,
+                                    size_t *len);
+
 /* The EXIF orientation (1..8) found in a JPEG's APP1 segment, or 1 when there is none. */
 int nova_vision_jpeg_orientation(const uint8_t *data, size_t len);
 /* 1 when the JPEG's EXIF names the camera that took it (Make or Model in IFD0), else 0. A
  * phone camera writes them; screenshots, canvas captures and most edited files do not. */
 int nova_vision_jpeg_camera(const uint8_t *data, size_t len);
+
+/* Error-level analysis (src/vision/ela.c): img re-encoded at quality (1..100) and decoded;
+ * per 8x8 block the mean luma error over the block's texture. median is that ratio's median
+ * over the textured blocks; the largest 8-connected region of blocks at 2.5x the median or more
+ * (an edit saved once over a photo saved before) has region_blocks blocks standing
+ * region_ratio times the median, inside the pixel box region_x/y/w/h. All zero when fewer
+ * than 16 blocks have texture. NOVA_INVALID for an image under 32x32 or a bad quality. */
+typedef struct nova_vision_ela {
+    double median;
+    double region_ratio, region_error;
+    int region_blocks, outlier_blocks, textured_blocks;
+    int region_x, region_y, region_w, region_h;
+} nova_vision_ela_t;
+nova_status nova_vision_ela(const nova_vision_image_t *img, int quality, nova_vision_ela_t *out);
+/* true when the region is large, stands far above the image's median and is clearly visible:
+ * a sign of editing (the thresholds and how they were set: src/vision/ela.c). An edit saved
+ * at the quality the photo already had leaves no such sign: error-level analysis cannot see
+ * it. */
+bool nova_vision_ela_suspicious(const nova_vision_ela_t *e);
 
 /* Detects faces in img, then their landmarks and, with opts->describe, their descriptors.
  * *faces (malloc'd, free() it; NULL when *n is 0) is ordered by score, best first, as the

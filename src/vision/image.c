@@ -273,3 +273,43 @@ void nova_vision_image_free(nova_vision_image_t *img)
     free(img->rgb);
     memset(img, 0, sizeof *img);
 }
+
+nova_status nova_vision_encode_jpeg(const nova_vision_image_t *img, int quality, uint8_t **out,
+                                    size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    if (img == NULL || img->rgb == NULL || img->width <= 0 || img->height <= 0 || quality < 1 ||
+        quality > 100)
+        return NOVA_INVALID;
+    struct jpeg_compress_struct c;
+    jerr_t e;
+    unsigned char *buf = NULL;
+    unsigned long n = 0;
+    c.err = jpeg_std_error(&e.pub);
+    e.pub.error_exit = on_error;
+    e.pub.output_message = on_message;
+    if (setjmp(e.jb)) {
+        jpeg_destroy_compress(&c);
+        free(buf);
+        return NOVA_NOMEM; /* the only failure of an in-memory encode of valid pixels */
+    }
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &buf, &n);
+    c.image_width = (JDIMENSION)img->width;
+    c.image_height = (JDIMENSION)img->height;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, quality, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = (JSAMPROW)(img->rgb + (size_t)c.next_scanline * img->width * 3);
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    *out = buf;
+    *len = n;
+    return NOVA_OK;
+}

@@ -249,6 +249,31 @@ test('a document number verified for one applicant is flagged for another, per t
   assert.ok(!text.includes(d.truth.fields.document_number) && !text.includes(ref));
 });
 
+test('error-level analysis: a name pasted over a document photo and saved again is flagged; the photo itself is not', async () => {
+  const w = await workflow(aTok);
+  const dir = mkdtempSync(join(tmpdir(), 'nova-idv-ela-'));
+  const g = spawnSync(PY, [join(ROOT, 'tools/idv_docgen.py'), dir, '--count', '1', '--formats', 'TD3', '--seed', '41'], { encoding: 'utf8' });
+  assert.equal(g.status, 0, g.stderr);
+  const f = readdirSync(dir).find((x) => x.endsWith('.jpg'));
+  // The edit a forger makes (tools/idv_forge.py): new text over the name, saved at 95.
+  const p = spawnSync(PY, [join(ROOT, 'tools/idv_forge.py'), join(dir, f), join(dir, 'forged.jpg'), '--quality', '95'], { encoding: 'utf8' });
+  assert.equal(p.status, 0, p.stderr);
+  const genuine = readFileSync(join(dir, f)).toString('base64');
+  const forged = readFileSync(join(dir, 'forged.jpg')).toString('base64');
+  rmSync(dir, { recursive: true, force: true });
+  const auth = async (b64) => {
+    const r = await call(nova, 'POST', '/v1/verifications', { tok: aTok, body: { workflow_id: w.id, mode: 'sync', images: { document_front: b64 } } });
+    assert.equal(r.status, 201, r.text);
+    return r.json.steps.find((s) => s.check === 'document_authenticity');
+  };
+  const a1 = await auth(genuine);
+  assert.ok(!a1.reasons.includes('error_level_inconsistent'), JSON.stringify(a1));
+  const a2 = await auth(forged);
+  assert.ok(a2.reasons.includes('error_level_inconsistent'), JSON.stringify(a2));
+  assert.ok(a2.extracted.ela.region_blocks >= 24 && a2.extracted.ela.region_ratio > a1.extracted.ela.region_ratio);
+  assert.ok(a2.score < a1.score);
+});
+
 test('the liveness step (passive) and face match run on the selfie through the vision engine', async () => {
   const selfie = readFileSync(join(ROOT, 'tools/models/node_modules/@vladmandic/face-api/demo/sample1.jpg')).toString('base64');
   const w = await workflow(aTok, { name: 'bio', steps: [{ check: 'ocr', on_fail: 'continue' }, { check: 'liveness', on_fail: 'review' }, { check: 'face_match', on_fail: 'review' }] });

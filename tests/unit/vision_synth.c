@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jpeglib.h>
-
 #define SAMPLES NOVA_SRC_DIR "/tools/models/node_modules/@vladmandic/face-api/demo/"
 
 static uint8_t *read_all(const char *path, size_t *len)
@@ -268,25 +266,10 @@ void synth_fade(nova_vision_image_t *img, double keep)
 nova_status synth_jpeg(const nova_vision_image_t *img, int q, unsigned char **buf,
                        unsigned long *len)
 {
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr e;
-    c.err = jpeg_std_error(&e);
-    jpeg_create_compress(&c);
-    *buf = NULL;
-    *len = 0;
-    jpeg_mem_dest(&c, buf, len);
-    c.image_width = (JDIMENSION)img->width;
-    c.image_height = (JDIMENSION)img->height;
-    c.input_components = 3;
-    c.in_color_space = JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, q, TRUE);
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW row = img->rgb + (size_t)c.next_scanline * img->width * 3;
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    return *buf ? NOVA_OK : NOVA_NOMEM;
+    uint8_t *out = NULL;
+    size_t n = 0;
+    nova_status st = nova_vision_encode_jpeg(img, q, &out, &n);
+    *buf = out;
+    *len = (unsigned long)n;
+    return st;
 }

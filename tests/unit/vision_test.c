@@ -17,7 +17,6 @@
 #include <cmocka.h>
 
 #include <jansson.h>
-#include <jpeglib.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,27 +142,9 @@ static void test_model_corrupt(void **state)
 /* Encodes w x h RGB at quality 95 into a malloc'd buffer. */
 static uint8_t *encode_jpeg(const uint8_t *rgb, int w, int h, size_t *len)
 {
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr e;
-    unsigned char *out = NULL;
-    unsigned long n = 0;
-    c.err = jpeg_std_error(&e);
-    jpeg_create_compress(&c);
-    jpeg_mem_dest(&c, &out, &n);
-    c.image_width = (JDIMENSION)w;
-    c.image_height = (JDIMENSION)h;
-    c.input_components = 3;
-    c.in_color_space = JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, 95, TRUE);
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW row = (JSAMPROW)(rgb + (size_t)c.next_scanline * w * 3);
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    *len = n;
+    nova_vision_image_t img = {w, h, (uint8_t *)rgb};
+    uint8_t *out = NULL;
+    assert_int_equal(nova_vision_encode_jpeg(&img, 95, &out, len), NOVA_OK);
     return out;
 }
 
@@ -293,6 +274,118 @@ static void test_jpeg_refuses(void **state)
     }
     assert_int_equal(nova_vision_decode_jpeg(jpg, len, &img), NOVA_TOO_LARGE);
     free(jpg);
+}
+
+/* ---- error-level analysis ---- */
+
+/* A 3x3 box blur of the rectangle (x0, y0, w, h): edges antialiased as rendered text has. */
+static void soften(nova_vision_image_t *img, int x0, int y0, int w, int h)
+{
+    size_t n = (size_t)img->width * img->height * 3;
+    uint8_t *src = malloc(n);
+    assert_non_null(src);
+    memcpy(src, img->rgb, n);
+    for (int y = y0 > 0 ? y0 : 1; y < y0 + h && y + 1 < img->height; y++)
+        for (int x = x0 > 0 ? x0 : 1; x < x0 + w && x + 1 < img->width; x++)
+            for (int c = 0; c < 3; c++) {
+                int sum = 0;
+                for (int dy = -1; dy <= 1; dy++)
+                    for (int dx = -1; dx <= 1; dx++)
+                        sum += src[((size_t)(y + dy) * img->width + x + dx) * 3 + c];
+                img->rgb[((size_t)y * img->width + x) * 3 + c] = (uint8_t)(sum / 9);
+            }
+    free(src);
+}
+
+/* A synthetic document page: a soft gradient with rows of dark "glyph" strokes. */
+static void page(nova_vision_image_t *img, int w, int h, unsigned seed)
+{
+    img->width = w;
+    img->height = h;
+    img->rgb = malloc((size_t)w * h * 3);
+    assert_non_null(img->rgb);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            uint8_t *p = img->rgb + ((size_t)y * w + x) * 3;
+            p[0] = (uint8_t)(200 + x * 30 / w);
+            p[1] = (uint8_t)(205 + y * 20 / h);
+            p[2] = 190;
+        }
+    for (int k = 0; k < 900; k++) {
+        seed = seed * 1103515245u + 12345u;
+        int x0 = (int)(seed >> 8) % (w - 12), y0 = 20 + 30 * ((int)(seed >> 20) % (h / 30 - 1));
+        for (int y = y0; y < y0 + 14; y++)
+            for (int x = x0; x < x0 + 2 + (int)(seed % 7); x++)
+                memset(img->rgb + ((size_t)y * w + x) * 3, 30, 3);
+    }
+    soften(img, 0, 0, w, h);
+}
+
+static nova_vision_image_t jpeg_again(const nova_vision_image_t *src, int quality)
+{
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    assert_int_equal(nova_vision_encode_jpeg(src, quality, &buf, &n), NOVA_OK);
+    nova_vision_image_t r;
+    assert_int_equal(nova_vision_decode_jpeg(buf, n, &r), NOVA_OK);
+    free(buf);
+    return r;
+}
+
+static void reencode(nova_vision_image_t *img, int quality)
+{
+    nova_vision_image_t r = jpeg_again(img, quality);
+    nova_vision_image_free(img);
+    *img = r;
+}
+
+/* A photo saved at 60, then a box of new text pasted and the whole saved at 95: the box was
+ * compressed once, the rest twice, and the largest standing-out region is the box. The same
+ * page saved once at 95 has no such region. */
+static void test_ela(void **state)
+{
+    (void)state;
+    nova_vision_image_t forged, genuine, other;
+    page(&forged, 640, 400, 7);
+    reencode(&forged, 60);
+    page(&other, 640, 400, 99);
+    /* the pasted line: glyph strokes 2 px wide every 3 to 6 px, as printed text has */
+    const int bx = 320, by = 140, bw = 160, bh = 64;
+    unsigned seed = 5;
+    for (int y = by; y < by + bh; y++) {
+        uint8_t *row = forged.rgb + ((size_t)y * 640 + bx) * 3;
+        for (int x = 0; x < bw; x++)
+            row[x * 3] = row[x * 3 + 1] = row[x * 3 + 2] = 215;
+    }
+    for (int x = bx + 2; x < bx + bw - 4; x += 3 + (int)(seed % 4)) {
+        seed = seed * 1103515245u + 12345u;
+        for (int y = by + 4 + (int)(seed >> 28); y < by + bh - 4; y++)
+            memset(forged.rgb + ((size_t)y * 640 + x) * 3, 25, 6);
+    }
+    soften(&forged, bx, by, bw, bh);
+    reencode(&forged, 95);
+    nova_vision_ela_t e;
+    assert_int_equal(nova_vision_ela(&forged, 90, &e), NOVA_OK);
+    assert_true(e.textured_blocks > 100);
+    assert_true(e.region_blocks >= 24);
+    /* the region lies on the pasted box */
+    assert_true(e.region_x < bx + bw && e.region_x + e.region_w > bx);
+    assert_true(e.region_y < by + bh && e.region_y + e.region_h > by);
+    assert_true(e.region_x >= bx - 16 && e.region_x + e.region_w <= bx + bw + 16);
+
+    page(&genuine, 640, 400, 7);
+    reencode(&genuine, 95);
+    nova_vision_ela_t g;
+    assert_int_equal(nova_vision_ela(&genuine, 90, &g), NOVA_OK);
+    assert_true(g.region_blocks * 2 < e.region_blocks);
+
+    /* too small, or a bad quality: refused */
+    nova_vision_image_t tiny = {16, 16, other.rgb};
+    assert_int_equal(nova_vision_ela(&tiny, 90, &g), NOVA_INVALID);
+    assert_int_equal(nova_vision_ela(&genuine, 0, &g), NOVA_INVALID);
+    nova_vision_image_free(&forged);
+    nova_vision_image_free(&genuine);
+    nova_vision_image_free(&other);
 }
 
 /* ---- layers ---- */
@@ -536,34 +629,6 @@ static nova_vision_image_t box_blur(const nova_vision_image_t *src, int rad)
             }
         }
     }
-    return r;
-}
-
-static nova_vision_image_t jpeg_again(const nova_vision_image_t *src, int quality)
-{
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr e;
-    unsigned char *buf = NULL;
-    unsigned long n = 0;
-    c.err = jpeg_std_error(&e);
-    jpeg_create_compress(&c);
-    jpeg_mem_dest(&c, &buf, &n);
-    c.image_width = (JDIMENSION)src->width;
-    c.image_height = (JDIMENSION)src->height;
-    c.input_components = 3;
-    c.in_color_space = JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, quality, TRUE);
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW row = src->rgb + (size_t)c.next_scanline * src->width * 3;
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    nova_vision_image_t r;
-    assert_int_equal(nova_vision_decode_jpeg(buf, n, &r), NOVA_OK);
-    free(buf);
     return r;
 }
 
@@ -845,6 +910,7 @@ int main(void)
         cmocka_unit_test(test_model_corrupt),
         cmocka_unit_test(test_jpeg_orientation),
         cmocka_unit_test(test_jpeg_refuses),
+        cmocka_unit_test(test_ela),
         cmocka_unit_test(test_layers_padding),
         cmocka_unit_test(test_fidelity),
         cmocka_unit_test(test_fidelity_ssd),

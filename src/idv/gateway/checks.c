@@ -696,6 +696,19 @@ nova_status idv_check_authenticity(const idv_check_in_t *in, idv_check_out_t *ou
             idv_reason(out, "glare");
             score -= 0.1;
         }
+        /* Error-level analysis (src/vision/ela.c): a region saved fewer times than the rest
+         * of the photo. */
+        nova_vision_ela_t ela;
+        if (nova_vision_ela(&img, 90, &ela) == NOVA_OK) {
+            json_object_set_new(out->extracted, "ela",
+                                json_pack("{s:i, s:f, s:f}", "region_blocks", ela.region_blocks,
+                                          "region_ratio", ela.region_ratio, "region_error",
+                                          ela.region_error));
+            if (nova_vision_ela_suspicious(&ela)) {
+                idv_reason(out, "error_level_inconsistent");
+                score -= 0.3;
+            }
+        }
         const char *ed = editor_tag(in->images->document_front, in->images->document_front_len);
         if (ed) {
             idv_reason(out, "edited_with_software");
