@@ -102,6 +102,15 @@ static nova_status job_token_prune(void *arg)
     return st ? st : nova_store_token_prune(s, nova_time_now());
 }
 
+/* The store's background upkeep: SQLite's WAL checkpoint (nova_store_defer_checkpoints). */
+static nova_status job_store_checkpoint(void *arg)
+{
+    nova_app_t *app = arg;
+    nova_store_t *s = NULL;
+    nova_status st = nova_store_thread(app->cfg.database_url, &s);
+    return st ? st : nova_store_checkpoint(s);
+}
+
 /* Signing keys: retires grace keys past their end, rotates keys past their age. */
 static nova_status job_signing_keys(void *arg)
 {
@@ -168,8 +177,10 @@ static int serve(nova_app_t *app)
         rc = NOVA_EXIT_UNAVAILABLE;
         goto end;
     }
+    nova_store_defer_checkpoints(); /* the store-checkpoint job below does them */
     if (nova_sched_new(app->cfg.background_threads, &sched) != NOVA_OK ||
         nova_sched_add(sched, "token-prune", 60000, 60000, job_token_prune, app, NULL) ||
+        nova_sched_add(sched, "store-checkpoint", 1000, 1000, job_store_checkpoint, app, NULL) ||
         nova_sched_add(sched, "signing-keys", 60000, 60000, job_signing_keys, app, NULL))
         goto end;
     nova_api_t api = {

@@ -30,6 +30,15 @@ const char *nova_store_driver(const nova_store_t *s);
 /* Cheap round trip to the database (for /v1/ready). */
 nova_status nova_store_ping(nova_store_t *s);
 
+/* From now on, SQLite connections this process opens leave WAL checkpoints to
+ * nova_store_checkpoint (novad's "store-checkpoint" job, once a second) instead of the thread
+ * that commits; past 64 MB of WAL the committing thread still checkpoints. Call before
+ * threads open connections. No effect on PostgreSQL. */
+void nova_store_defer_checkpoints(void);
+/* Background upkeep of the store: SQLite's passive WAL checkpoint (never waits for a lock);
+ * nothing on PostgreSQL. */
+nova_status nova_store_checkpoint(nova_store_t *s);
+
 /* This thread's connection to url, opened on first use and closed when the thread exits.
  * All threads of a process must use the same url. */
 nova_status nova_store_thread(const char *url, nova_store_t **out);

@@ -82,6 +82,8 @@ struct nova_store_driver {
     void (*rollback)(nova_store_t *s);
     /* Serialises migrations across processes for the current transaction. */
     nova_status (*migrate_lock)(nova_store_t *s);
+    /* Background upkeep (nova_store_checkpoint); NULL: nothing to do. */
+    nova_status (*checkpoint)(nova_store_t *s);
 };
 
 /* Common head of every driver's connection struct. */

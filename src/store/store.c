@@ -480,6 +480,11 @@ static nova_status read_client(nova_rows_t *r, nova_arena_t *a, void *out)
 
 /* ---- ping ---- */
 
+nova_status nova_store_checkpoint(nova_store_t *s)
+{
+    return s->drv->checkpoint ? s->drv->checkpoint(s) : NOVA_OK;
+}
+
 nova_status nova_store_ping(nova_store_t *s)
 {
     int64_t one = 0;

@@ -47,9 +47,10 @@ test('metrics need the metrics token; the comparison is on the whole token', asy
   assert.equal(ok.status, 200, ok.text);
   assert.match(ok.text, /^nova_http_requests_total\{[^}]*route="\/metrics",method="GET",status="401"\} \d+/m);
   // The one background scheduler lists its jobs (the security core's two run once a minute).
-  for (const job of ['token-prune', 'signing-keys', 'face-index-rebuild'])
+  for (const job of ['token-prune', 'signing-keys', 'face-index-rebuild', 'store-checkpoint'])
     assert.match(ok.text, new RegExp(`^nova_background_runs_total\\{job="${job}"\\} \\d+$`, 'm'));
   assert.match(ok.text, /^nova_background_failures_total\{job="token-prune"\} 0$/m);
+  assert.match(ok.text, /^nova_background_failures_total\{job="store-checkpoint"\} 0$/m);
 });
 
 test('/v1/ready answers everyone, its detail only the metrics token', async () => {
