@@ -265,4 +265,83 @@ typedef struct nova_scim_link {
 nova_status nova_store_scim_external_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                           nova_scim_link_t **out, size_t *n);
 
+/* ---- SCIM groups (migration 0023) ---- */
+
+/* A group as stored. Arena strings; external_id NULL when none. */
+typedef struct nova_scim_group {
+    const char *id; /* "grp_..." */
+    const char *tenant_id;
+    const char *display_name;
+    const char *external_id;
+    int64_t version; /* 1 at creation, one more at each change (the ETag) */
+    int64_t created_at;
+    int64_t updated_at;
+} nova_scim_group_t;
+
+/* One membership: user_id is a member of group_id. */
+typedef struct nova_scim_member {
+    const char *group_id;
+    const char *user_id;
+} nova_scim_member_t;
+
+/* The roles a user holds only through its groups ("" when none: the row is removed). */
+typedef struct nova_scim_grant {
+    const char *user_id;
+    const char *roles; /* space-separated */
+} nova_scim_grant_t;
+
+/* One row of a tenant's group->role mapping; name_key is the group name lower-cased (ASCII). */
+typedef struct nova_scim_group_role {
+    const char *group_name;
+    const char *name_key;
+    const char *role;
+} nova_scim_group_role_t;
+
+/* A change of one group, written with its audit entry in one transaction. */
+typedef struct nova_scim_group_write {
+    const nova_scim_group_t *group; /* the group after the change (version: the new one) */
+    const char *name_key;           /* group->display_name lower-cased */
+    bool create;                    /* insert; else update the row whose version is expect */
+    int64_t expect;
+    const char *const *add; /* user ids that become members */
+    size_t nadd;
+    const char *const *remove; /* user ids that stop being members */
+    size_t nremove;
+    const nova_scim_grant_t *grants; /* role grants to set in the same transaction */
+    size_t ngrants;
+} nova_scim_group_write_t;
+
+/* Writes w. NOVA_CONFLICT with *what "displayName" or "externalId" when another group of the
+ * tenant has it, or "version" when the group changed since expect; NOVA_INVALID with *what
+ * "members" when an added id is not a user of the tenant; NOVA_NOT_FOUND when an update finds
+ * no such group. */
+nova_status nova_store_scim_group_write(nova_store_t *s, const nova_scim_group_write_t *w,
+                                        const nova_audit_entry_t *audit, const char **what);
+/* Deletes a group (its memberships with it) and sets grants, in one transaction.
+ * NOVA_NOT_FOUND when the tenant has no such group. */
+nova_status nova_store_scim_group_delete(nova_store_t *s, const char *tenant_id, const char *id,
+                                         const nova_scim_grant_t *grants, size_t ngrants,
+                                         const nova_audit_entry_t *audit);
+nova_status nova_store_scim_group_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                      const char *id, nova_scim_group_t *out);
+/* Every group of the tenant, oldest first (arena array). */
+nova_status nova_store_scim_group_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                       nova_scim_group_t **out, size_t *n);
+/* The memberships of group_id, or of user_id, or (both NULL) of the whole tenant, ordered by
+ * group then user (arena array). */
+nova_status nova_store_scim_members(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                    const char *group_id, const char *user_id,
+                                    nova_scim_member_t **out, size_t *n);
+/* Every role grant of the tenant (arena array). */
+nova_status nova_store_scim_grants(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                   nova_scim_grant_t **out, size_t *n);
+/* The tenant's group->role mapping, by group name key then role (arena array). */
+nova_status nova_store_scim_group_roles(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                        nova_scim_group_role_t **out, size_t *n);
+/* Replaces the tenant's mapping with rows and sets grants, in one transaction. */
+nova_status nova_store_scim_group_roles_put(nova_store_t *s, const char *tenant_id,
+                                            const nova_scim_group_role_t *rows, size_t n,
+                                            const nova_scim_grant_t *grants, size_t ngrants,
+                                            const nova_audit_entry_t *audit);
+
 #endif
