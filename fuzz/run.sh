@@ -133,6 +133,12 @@ seed() {
         printf '%s' '{"result":"pass","score":0.9,"reasons":["known_customer"]}' >"$dir/seed-pass"
         printf '%s' '{"result":"review"}' >"$dir/seed-review"
         ;;
+    scim_filter_fuzz)
+        # filters as IdPs send them, and Groups PATCH paths (the same bytes feed both parsers)
+        printf '%s' 'userName eq "a@b.example" and (emails[type eq "work"] or not (active eq false))' >"$dir/seed-filter"
+        printf '%s' 'members[value eq "usr_1" or type eq "User"].display' >"$dir/seed-path"
+        printf '%s' 'urn:ietf:params:scim:schemas:core:2.0:Group:displayName' >"$dir/seed-urn"
+        ;;
     mrz_fuzz)
         printf 'P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10' >"$dir/seed-td3"
         printf 'I<UTOD231458907<<<<<<<<<<<<<<<\n7408122F1204159UTO<<<<<<<<<<<6\nERIKSSON<<ANNA<MARIA<<<<<<<<<<' >"$dir/seed-td1"

@@ -1,7 +1,8 @@
 /* scim_filter_fuzz: the SCIM filter parser (src/people/scim_filter.c), fed the bytes of a
- * ?filter= query as an IdP sends them. A parsed filter is matched against a fixed user's
- * attributes. Accepted or refused, nothing may crash, leak or read out of bounds; a refusal
- * must say why. */
+ * ?filter= query as an IdP sends them, and the PATCH path parser on the same bytes (a
+ * Groups PATCH's "path", such as members[value eq "..."]). A parsed filter is matched against
+ * a fixed user's attributes, a path's value filter against a group member's. Accepted or
+ * refused, nothing may crash, leak or read out of bounds; a refusal must say why. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -27,6 +28,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             {.path = "active", .is_bool = true, .b = true},
         };
         (void)nova_scim_filter_match(f, attrs, sizeof(attrs) / sizeof(attrs[0]));
+    } else if (why == NULL || st != NOVA_INVALID) {
+        abort();
+    }
+    nova_scim_path_t path;
+    why = NULL;
+    st = nova_scim_path_parse(&ar, (const char *)data, size, &path, &why);
+    if (st == NOVA_OK) {
+        if (path.attr == NULL || path.attr[0] == '\0')
+            abort();
+        const nova_scim_attr_t member[] = {
+            {.path = "members.value", .str = "usr_1", .case_exact = true},
+            {.path = "members.type", .str = "User"},
+            {.path = "members.$ref", .str = "/scim/v2/Users/usr_1", .case_exact = true},
+        };
+        if (path.filter)
+            (void)nova_scim_filter_match(path.filter, member, sizeof(member) / sizeof(member[0]));
     } else if (why == NULL || st != NOVA_INVALID) {
         abort();
     }

@@ -520,6 +520,19 @@ bool nova_scim_filter_is_eq(const nova_scim_filter_t *f, const char *path, const
 /* true when the resource whose attribute values are attrs[0..n) matches f. */
 bool nova_scim_filter_match(const nova_scim_filter_t *f, const nova_scim_attr_t *attrs, size_t n);
 
+/* A PATCH operation's path (RFC 7644 §3.5.2): attr lower case with its schema URN dropped
+ * ("members", "displayname"); filter the value filter of "members[value eq \"...\"]" (NULL:
+ * none), whose paths are under attr ("members.value"); sub the sub-attribute after the
+ * filter or after a dot ("members[...].display", "name.givenname"), lower case, or NULL. */
+typedef struct nova_scim_path {
+    const char *attr;
+    const nova_scim_filter_t *filter;
+    const char *sub;
+} nova_scim_path_t;
+/* Parses a PATCH path into ar. NOVA_INVALID with *why (static, for scimType invalidPath). */
+nova_status nova_scim_path_parse(nova_arena_t *ar, const char *text, size_t n,
+                                 nova_scim_path_t *out, const char **why);
+
 /* ---- federation and provisioning counters (issue 11 item 10) ---- */
 
 typedef enum nova_fed_protocol {

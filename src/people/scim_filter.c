@@ -452,3 +452,88 @@ bool nova_scim_filter_is_eq(const nova_scim_filter_t *f, const char *path, const
     *value = f->value;
     return true;
 }
+
+/* ---- PATCH paths (RFC 7644 §3.5.2: attrPath ["[" valFilter "]"] ["." subAttr]) ---- */
+
+nova_status nova_scim_path_parse(nova_arena_t *ar, const char *text, size_t n,
+                                 nova_scim_path_t *out, const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    *why = NULL;
+    if (n == 0 || n > FILTER_MAX_TEXT || memchr(text, '\0', n)) {
+        *why = "path: 1 to 4096 bytes";
+        return NOVA_INVALID;
+    }
+    parser p = {.ar = ar, .s = text, .end = text + n};
+    if (p.s < p.end && (*p.s == ' ' || *p.s == '\t')) {
+        *why = "path: an attribute path like members or members[value eq \"...\"]";
+        return NOVA_INVALID;
+    }
+    size_t w = peek_word(&p);
+    const char *path = w ? parse_path(&p, w) : NULL;
+    if (path == NULL) {
+        *why = "path: an attribute path like members or members[value eq \"...\"]";
+        return NOVA_INVALID;
+    }
+    const char *dot = strchr(path, '.');
+    if (p.s < p.end && *p.s == '[') {
+        if (dot) {
+            *why = "path: a value filter follows a top-level attribute";
+            return NOVA_INVALID;
+        }
+        p.s++;
+        p.prefix = path;
+        p.depth = 1;
+        const nova_scim_filter_t *f = parse_or(&p);
+        p.prefix = NULL;
+        if (f) {
+            skip_ws(&p);
+            if (p.s >= p.end || *p.s != ']') {
+                p.why = "path: a value filter's [ is not closed";
+                f = NULL;
+            } else {
+                p.s++;
+            }
+        }
+        if (f == NULL) {
+            *why = p.why ? p.why : "path: a malformed value filter";
+            return NOVA_INVALID;
+        }
+        out->filter = f;
+        if (p.s < p.end && *p.s == '.') {
+            p.s++;
+            size_t k = 0;
+            while (p.s + k < p.end && (isalnum((unsigned char)p.s[k]) || p.s[k] == '_' ||
+                                       p.s[k] == '$' || p.s[k] == '-'))
+                k++;
+            char *sub = k && k <= FILTER_MAX_PATH && isalpha((unsigned char)*p.s)
+                            ? nova_arena_strndup(ar, p.s, k)
+                            : NULL;
+            if (sub == NULL) {
+                *why = "path: a sub-attribute after the value filter";
+                return NOVA_INVALID;
+            }
+            for (char *c = sub; *c; c++)
+                *c = (char)tolower((unsigned char)*c);
+            out->sub = sub;
+            p.s += k;
+        }
+        out->attr = path;
+    } else if (dot) {
+        char *attr = nova_arena_strndup(ar, path, (size_t)(dot - path));
+        if (attr == NULL || dot[1] == '\0' || strchr(dot + 1, '.')) {
+            *why = "path: at most one sub-attribute (name.givenName)";
+            return NOVA_INVALID;
+        }
+        out->attr = attr;
+        out->sub = dot + 1;
+    } else {
+        out->attr = path;
+    }
+    if (p.s != p.end) {
+        *why = "path: unexpected text after the attribute path";
+        memset(out, 0, sizeof(*out));
+        return NOVA_INVALID;
+    }
+    return NOVA_OK;
+}

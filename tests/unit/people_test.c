@@ -368,6 +368,70 @@ static void test_scim_filter(void **state)
     nova_buf_free(&many);
 }
 
+/* PATCH paths (RFC 7644 §3.5.2): attribute, value filter, sub-attribute; the filter selects
+ * members as nova_scim_filter_match does. */
+static void test_scim_path(void **state)
+{
+    (void)state;
+    nova_arena_t ar;
+    nova_arena_init(&ar, 1024);
+    nova_scim_path_t p;
+    const char *why;
+    static const struct {
+        const char *text, *attr, *sub;
+        bool filter;
+    } good[] = {
+        {"members", "members", NULL, false},
+        {"displayName", "displayname", NULL, false},
+        {"urn:ietf:params:scim:schemas:core:2.0:Group:members", "members", NULL, false},
+        {"name.givenName", "name", "givenname", false},
+        {"members[value eq \"usr_1\"]", "members", NULL, true},
+        {"members[ value eq \"usr_1\" or type eq \"User\" ]", "members", NULL, true},
+        {"members[value eq \"usr_1\"].display", "members", "display", true},
+        {"emails[type eq \"work\" and value co \"@\"].value", "emails", "value", true},
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        print_message("%s\n", good[i].text);
+        assert_int_equal(nova_scim_path_parse(&ar, good[i].text, strlen(good[i].text), &p, &why),
+                         NOVA_OK);
+        assert_string_equal(p.attr, good[i].attr);
+        if (good[i].sub)
+            assert_string_equal(p.sub, good[i].sub);
+        else
+            assert_null(p.sub);
+        assert_int_equal(p.filter != NULL, good[i].filter);
+    }
+    const char *sel = "members[value eq \"usr_1\"]";
+    assert_int_equal(nova_scim_path_parse(&ar, sel, strlen(sel), &p, &why), NOVA_OK);
+    nova_scim_attr_t one[] = {{.path = "members.value", .str = "usr_1", .case_exact = true}};
+    nova_scim_attr_t two[] = {{.path = "members.value", .str = "USR_1", .case_exact = true}};
+    assert_true(nova_scim_filter_match(p.filter, one, 1));
+    assert_false(nova_scim_filter_match(p.filter, two, 1));
+    static const char *const bad[] = {"",
+                                      " members",
+                                      "members[",
+                                      "members[value eq]",
+                                      "members[value eq \"x\"",
+                                      "members[value eq \"x\"]x",
+                                      "members[value eq \"x\"].",
+                                      "members[value eq \"x\"].1a",
+                                      "members[a[b eq \"x\"]]",
+                                      "members.value[value eq \"x\"]",
+                                      "a.b.c",
+                                      "members.",
+                                      "1members",
+                                      "members value",
+                                      "urn:x:",
+                                      NULL};
+    for (size_t i = 0; bad[i]; i++) {
+        print_message("bad %s\n", bad[i]);
+        assert_int_equal(nova_scim_path_parse(&ar, bad[i], strlen(bad[i]), &p, &why), NOVA_INVALID);
+        assert_non_null(why);
+    }
+    assert_int_equal(nova_scim_path_parse(&ar, "members\0x", 9, &p, &why), NOVA_INVALID);
+    nova_arena_free(&ar);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -380,6 +444,7 @@ int main(void)
         cmocka_unit_test(test_password_hash),
         cmocka_unit_test(test_cae_settings_and_distance),
         cmocka_unit_test(test_scim_filter),
+        cmocka_unit_test(test_scim_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
