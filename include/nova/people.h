@@ -498,6 +498,82 @@ int nova_people_ctl_breakglass_drill(nova_auth_t *auth, nova_store_t *s, const c
 /* Counters for /metrics (Prometheus text). */
 nova_status nova_people_metrics(nova_buf_t *out);
 
+/* ---- groups (SCIM Groups, src/people/groups.c) ---- */
+
+#define NOVA_GROUP_MAX_MEMBERS 1000
+#define NOVA_GROUP_MAX_MAPPINGS 256
+
+/* A group as the API shows it. Arena strings; members are user ids, ordered. */
+typedef struct nova_group_view {
+    const char *id;
+    const char *display_name;
+    const char *external_id; /* NULL when none */
+    const char **members;
+    size_t nmembers;
+    int64_t version; /* one more at each change: the ETag */
+    int64_t created_at, updated_at;
+} nova_group_view_t;
+
+/* What a create or update sets. */
+typedef struct nova_group_spec {
+    const char *display_name; /* required on create; NULL: unchanged */
+    const char *external_id;  /* with has_external: set (NULL clears) */
+    bool has_external;
+    const char *const *members; /* with has_members: the members after the change */
+    size_t nmembers;
+    bool has_members;
+} nova_group_spec_t;
+
+/* Who joined and who left in a change (arena arrays): the caller writes the relationship
+ * tuples from it. */
+typedef struct nova_group_change {
+    const char **added;
+    size_t nadded;
+    const char **removed;
+    size_t nremoved;
+} nova_group_change_t;
+
+/* Creates a group of tenant_id with its members (users of the tenant) and gives them the
+ * roles the tenant maps the group's name to. displayName is unique in the tenant without
+ * regard to ASCII case. NOVA_INVALID with *why (displayName, externalId, a member that is not
+ * a user of the tenant, a member who would hold more than 16 roles); NOVA_CONFLICT with *why
+ * when another group has the name or externalId. Audited "scim_group.create" (ids and counts,
+ * no names), each member's role change "user.update". */
+nova_status nova_people_group_create(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                     const nova_audit_actor_t *by, const char *tenant_id,
+                                     const nova_group_spec_t *spec, nova_group_view_t *out,
+                                     nova_group_change_t *change, const char **why);
+/* Applies spec to the group id; if_version > 0: only if the group is at that version, else
+ * NOVA_CONFLICT with *why "version". Roles follow as in create. Audited "scim_group.update". */
+nova_status nova_people_group_update(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                     const nova_audit_actor_t *by, const char *tenant_id,
+                                     const char *id, int64_t if_version,
+                                     const nova_group_spec_t *spec, nova_group_view_t *out,
+                                     nova_group_change_t *change, const char **why);
+/* Deletes a group; its members lose the roles only it gave. change->removed: its members.
+ * Audited "scim_group.delete". */
+nova_status nova_people_group_delete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                     const nova_audit_actor_t *by, const char *tenant_id,
+                                     const char *id, nova_group_change_t *change);
+nova_status nova_people_group_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                  const char *id, nova_group_view_t *out);
+/* Every group of the tenant with its members, oldest first. */
+nova_status nova_people_group_list(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                   nova_group_view_t **out, size_t *n);
+/* The groups user_id is a member of (group_id of each row). */
+nova_status nova_people_user_groups(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                    const char *user_id, nova_scim_member_t **out, size_t *n);
+/* The tenant's group->role mapping (group_name, name_key, role). */
+nova_status nova_people_group_roles_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                        nova_scim_group_role_t **out, size_t *n);
+/* Replaces the mapping (at most NOVA_GROUP_MAX_MAPPINGS rows of a group name and one role;
+ * name_key is computed here) and recomputes the roles of every group member. NOVA_INVALID
+ * with *why. Audited "scim_group_roles.put". */
+nova_status nova_people_group_roles_put(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                        const nova_audit_actor_t *by, const char *tenant_id,
+                                        const nova_scim_group_role_t *rows, size_t n,
+                                        const char **why);
+
 /* ---- SCIM 2.0 filters (RFC 7644 §3.4.2.2; src/people/scim_filter.c) ---- */
 
 typedef struct nova_scim_filter nova_scim_filter_t;
