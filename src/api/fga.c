@@ -1868,6 +1868,101 @@ void api_fga_release(api_fga_view_t *v)
     v->entry = NULL;
 }
 
+/* One tuple of api_fga_relate in the shape write_part makes. */
+static nova_status relate_tuple(nova_arena_t *a, const char *object, const char *relation,
+                                const char *user, nova_fga_tuple_t *out)
+{
+    json_t *cj = tuple_json(object, relation, user, NULL, NULL);
+    char *change = cj ? json_dumps(cj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(cj);
+    char *ulid = nova_arena_alloc(a, 27);
+    *out = (nova_fga_tuple_t){.object = object,
+                              .relation = relation,
+                              .user = user,
+                              .condition = "",
+                              .context = "",
+                              .change = change ? nova_arena_strdup(a, change) : NULL,
+                              .ulid = ulid};
+    free(change);
+    return out->change && ulid && fga_ulid(ulid) == NOVA_OK ? NOVA_OK : NOVA_NOMEM;
+}
+
+nova_status api_fga_relate(nova_store_t *s, nova_arena_t *a, const nova_audit_actor_t *by,
+                           const char *tenant_id, const char *object, const char *relation,
+                           const char *const *add, size_t nadd, const char *const *remove,
+                           size_t nremove)
+{
+    if (nadd + nremove == 0)
+        return NOVA_OK;
+    nova_fga_store_t *stores;
+    size_t ns;
+    const char *after = "";
+    do {
+        nova_status st = nova_store_fga_store_list(s, a, tenant_id, after, 100, &stores, &ns);
+        if (st)
+            return st;
+        for (size_t i = 0; i < ns; i++) {
+            nova_fga_store_t one;
+            const char *latest = "";
+            int64_t head = 0;
+            st = nova_store_fga_store_state(s, a, tenant_id, stores[i].id, &one, &latest, &head);
+            if (st == NOVA_NOT_FOUND || (st == NOVA_OK && latest[0] == '\0'))
+                continue; /* gone meanwhile, or no model yet */
+            fga_ix_t *e = st ? NULL : fga_entry(tenant_id, stores[i].id);
+            fga_model_ref_t *m = NULL;
+            if (st == NOVA_OK)
+                st = e ? model_ref(s, a, e, latest, NULL, &m) : NOVA_NOMEM;
+            if (st)
+                return st;
+            /* The model decides: a tuple it does not admit is not this store's business. */
+            nova_policy_error_t err;
+            nova_policy_tuple_t probe = {object, relation, add && nadd ? add[0] : remove[0], NULL,
+                                         NULL};
+            if (nova_policy_tuple_validate(m->model, &probe, &err) != NOVA_OK)
+                continue;
+            for (size_t off = 0; off < nadd + nremove; off += FGA_MAX_TUPLES_PER_WRITE) {
+                size_t end = off + FGA_MAX_TUPLES_PER_WRITE;
+                if (end > nadd + nremove)
+                    end = nadd + nremove;
+                nova_fga_tuple_t *w = nova_arena_alloc(a, (end - off) * sizeof(*w));
+                nova_fga_write_t fw = {
+                    .writes = w, .ignore_duplicate = true, .ignore_missing = true};
+                size_t nw = 0, nd = 0;
+                for (size_t k = off; w && k < end && st == NOVA_OK; k++)
+                    if (k < nadd)
+                        st = relate_tuple(a, object, relation, add[k], &w[nw++]);
+                nova_fga_tuple_t *d = w ? w + nw : NULL;
+                for (size_t k = off; w && k < end && st == NOVA_OK; k++)
+                    if (k >= nadd)
+                        st = relate_tuple(a, object, relation, remove[k - nadd], &d[nd++]);
+                if (w == NULL)
+                    st = NOVA_NOMEM;
+                fw.nwrites = nw;
+                fw.deletes = d;
+                fw.ndeletes = nd;
+                nova_audit_entry_t ae;
+                if (st == NOVA_OK)
+                    st = nova_audit_entry_make(
+                        &ae, a, by, tenant_id, "fga_tuples.write", "fga_store", stores[i].id,
+                        json_pack("{s:I, s:I, s:s}", "writes", (json_int_t)nw, "deletes",
+                                  (json_int_t)nd, "source", "scim_group"));
+                nova_fga_write_result_t res;
+                if (st == NOVA_OK)
+                    st = nova_store_fga_write(s, tenant_id, stores[i].id, &fw, now_us(), &ae, &res);
+                if (st == NOVA_NOT_FOUND)
+                    break; /* deleted meanwhile */
+                if (st)
+                    return st;
+                if (atomic_load(&e->loaded) && fga_sync(s, e, res.seq) != NOVA_OK)
+                    atomic_store(&e->synced_ns, 0);
+            }
+        }
+        if (ns)
+            after = stores[ns - 1].id;
+    } while (ns == 100);
+    return NOVA_OK;
+}
+
 nova_status api_fga_metrics(nova_buf_t *out)
 {
     nova_status st =

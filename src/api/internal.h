@@ -72,6 +72,15 @@ typedef struct api_fga_view {
 nova_status api_fga_acquire(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                             const char *store_id, const char *model_id, api_fga_view_t *v);
 void api_fga_release(api_fga_view_t *v);
+/* Writes (add) and deletes (remove) the tuples object#relation@user for each user (full
+ * "type:id" strings) in every live store of tenant_id whose latest model admits the tuple
+ * (nova_policy_tuple_validate), ignoring duplicates and missing tuples; stores whose model
+ * does not are left alone. Each store's write is audited "fga_tuples.write" by `by`, and goes
+ * through the change feed like a write of /stores/{id}/write. */
+nova_status api_fga_relate(nova_store_t *s, nova_arena_t *a, const nova_audit_actor_t *by,
+                           const char *tenant_id, const char *object, const char *relation,
+                           const char *const *add, size_t nadd, const char *const *remove,
+                           size_t nremove);
 /* Index and model-cache metrics (Prometheus text). */
 nova_status api_fga_metrics(nova_buf_t *out);
 /* The decision point (authz.c): /v1/authz/..., AuthZEN's /access/v1/... and Envoy's
