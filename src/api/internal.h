@@ -160,6 +160,11 @@ struct nova_user_claims;
 nova_status api_users_register(nova_api_t *api, nova_http_server_t *srv);
 nova_status api_login_register(nova_api_t *api, nova_http_server_t *srv);
 struct nova_people *api_people(nova_req_t *r, nova_api_t *api);
+/* Deletes a user (nova_people_user_delete) and the policy tuples of its group memberships
+ * (group:<id>#member@user:<id>, through api_fga_relate), for /v1/users and /scim/v2/Users
+ * alike (scim_groups.c). */
+nova_status api_user_delete(nova_req_t *r, struct nova_people *p, nova_store_t *s,
+                            const nova_audit_actor_t *by, const char *tenant_id, const char *id);
 /* Replies for a failed people call: 422 naming the field for NOVA_INVALID, 503 for the
  * control plane, else the status's problem. */
 void api_people_status(nova_req_t *r, nova_status st, const char *why);

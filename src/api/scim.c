@@ -21,16 +21,9 @@
 #include "internal.h"
 #include "nova/crypto.h"
 #include "nova/people.h"
+#include "scim_internal.h"
 
-#define SCIM_USER "urn:ietf:params:scim:schemas:core:2.0:User"
-#define SCIM_LIST "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-#define SCIM_ERROR "urn:ietf:params:scim:api:messages:2.0:Error"
-#define SCIM_PATCH "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-#define SCIM_CT "application/scim+json"
-#define SCIM_MAX_COUNT 200
-#define SCIM_SCAN_MAX 10000 /* users a filtered list reads at most */
-
-static void scim_reply(nova_req_t *r, int status, json_t *j)
+void api_scim_reply(nova_req_t *r, int status, json_t *j)
 {
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -74,7 +67,7 @@ static nova_fed_reason fed_reason(int status, const char *scim_type)
 
 static void scim_error_body(nova_req_t *r, int status, const char *scim_type, const char *detail);
 
-static void scim_error(nova_req_t *r, int status, const char *scim_type, const char *detail)
+void api_scim_error(nova_req_t *r, int status, const char *scim_type, const char *detail)
 {
     nova_people_count_federation_failure(NOVA_FED_SCIM, fed_reason(status, scim_type));
     scim_error_body(r, status, scim_type, detail);
@@ -102,12 +95,12 @@ static void scim_error_body(nova_req_t *r, int status, const char *scim_type, co
                             json_string(status == 401   ? "unauthorized"
                                         : status == 404 ? "not_found"
                                         : scim_type     ? scim_type
-                                                        : "scim_error"));
-    r->problem_code = scim_type ? scim_type : "scim_error";
-    scim_reply(r, status, j);
+                                                        : "api_scim_error"));
+    r->problem_code = scim_type ? scim_type : "api_scim_error";
+    api_scim_reply(r, status, j);
 }
 
-static void scim_status(nova_req_t *r, nova_status st, const char *why)
+void api_scim_status(nova_req_t *r, nova_status st, const char *why)
 {
     static const struct {
         nova_status st;
@@ -123,20 +116,13 @@ static void scim_status(nova_req_t *r, nova_status st, const char *why)
         if (map[i].st == st) {
             if (st == NOVA_UNAVAILABLE)
                 nova_resp_header(r, "Retry-After", "1");
-            scim_error(r, map[i].http, map[i].type, why ? why : map[i].detail);
+            api_scim_error(r, map[i].http, map[i].type, why ? why : map[i].detail);
             return;
         }
-    scim_error(r, 500, NULL, "internal error");
+    api_scim_error(r, 500, NULL, "internal error");
 }
 
 /* ---- the bearer token ---- */
-
-typedef struct scim_caller {
-    const char *tenant_id;
-    nova_audit_actor_t by;
-    nova_store_t *s;
-    nova_people_t *p;
-} scim_caller;
 
 static void token_digest(const char *tok, char out[65])
 {
@@ -146,7 +132,7 @@ static void token_digest(const char *tok, char out[65])
 }
 
 /* Authenticates "Authorization: Bearer scim.<tenant>.<secret>"; false with 401/503 written. */
-static bool scim_auth(nova_req_t *r, nova_api_t *api, scim_caller *c)
+bool api_scim_auth(nova_req_t *r, nova_api_t *api, api_scim_caller *c)
 {
     const char *h = nova_req_header(r, "authorization");
     memset(c, 0, sizeof(*c));
@@ -176,7 +162,7 @@ static bool scim_auth(nova_req_t *r, nova_api_t *api, scim_caller *c)
         return false;
     }
     if (st) {
-        scim_status(r, st, NULL);
+        api_scim_status(r, st, NULL);
         return false;
     }
     if (!api_security_enforce(r, api, tid, NULL))
@@ -191,7 +177,7 @@ static bool scim_auth(nova_req_t *r, nova_api_t *api, scim_caller *c)
 
 /* ---- representation ---- */
 
-static const char *iso_time(nova_req_t *r, int64_t t)
+const char *api_scim_time(nova_req_t *r, int64_t t)
 {
     time_t tt = (time_t)t;
     struct tm tm;
@@ -206,7 +192,8 @@ static const char *etag_of(nova_req_t *r, const nova_user_view_t *u)
     return nova_arena_printf(&r->arena, "W/\"%lld\"", (long long)u->updated_at);
 }
 
-static json_t *user_json(nova_req_t *r, const nova_user_view_t *u, const char *external_id)
+static json_t *user_json(nova_req_t *r, api_scim_caller *c, const nova_user_view_t *u,
+                         const char *external_id)
 {
     json_t *roles = json_array();
     json_t *words = api_words(u->roles);
@@ -217,8 +204,8 @@ static json_t *user_json(nova_req_t *r, const nova_user_view_t *u, const char *e
         "{s:[s], s:s, s:s, s:b, s:[{s:s, s:s, s:b}], s:o, s:{s:s, s:s, s:s, s:s, s:s}}", "schemas",
         SCIM_USER, "id", u->id, "userName", u->email, "active", strcmp(u->status, "active") == 0,
         "emails", "value", u->email, "type", "work", "primary", 1, "roles", roles, "meta",
-        "resourceType", "User", "created", iso_time(r, u->created_at), "lastModified",
-        iso_time(r, u->updated_at), "location",
+        "resourceType", "User", "created", api_scim_time(r, u->created_at), "lastModified",
+        api_scim_time(r, u->updated_at), "location",
         nova_arena_printf(&r->arena, "/scim/v2/Users/%s", u->id), "version", etag_of(r, u));
     if (o && u->name) {
         json_object_set_new(o, "displayName", json_string(u->name));
@@ -226,6 +213,9 @@ static json_t *user_json(nova_req_t *r, const nova_user_view_t *u, const char *e
     }
     if (o && external_id)
         json_object_set_new(o, "externalId", json_string(external_id));
+    /* Read-only (RFC 7643 §4.1.2): what /scim/v2/Groups made the user a member of. */
+    if (o)
+        json_object_set_new(o, "groups", api_scim_user_groups(r, c, u->id));
     return o;
 }
 
@@ -255,20 +245,20 @@ static const char *external_of(const nova_scim_link_t *l, size_t n, const char *
 }
 
 /* The user and its externalId; false with the reply written. */
-static bool load_user(nova_req_t *r, scim_caller *c, const char *id, nova_user_view_t *u,
+static bool load_user(nova_req_t *r, api_scim_caller *c, const char *id, nova_user_view_t *u,
                       const char **external_id)
 {
     nova_status st = nova_people_user_get(c->p, c->s, &r->arena, c->tenant_id, id, u);
     if (st) {
-        scim_status(r, st == NOVA_INVALID ? NOVA_NOT_FOUND : st,
-                    st == NOVA_INVALID || st == NOVA_NOT_FOUND ? "no such user" : NULL);
+        api_scim_status(r, st == NOVA_INVALID ? NOVA_NOT_FOUND : st,
+                        st == NOVA_INVALID || st == NOVA_NOT_FOUND ? "no such user" : NULL);
         return false;
     }
     nova_scim_link_t *l;
     size_t n;
     st = nova_store_scim_external_list(c->s, &r->arena, c->tenant_id, &l, &n);
     if (st) {
-        scim_status(r, st, NULL);
+        api_scim_status(r, st, NULL);
         return false;
     }
     *external_id = external_of(l, n, id);
@@ -345,7 +335,7 @@ static bool user_in_of(nova_req_t *r, json_t *body, scim_user_in *in)
     json_t *v;
     if ((v = json_object_get(body, "userName")) != NULL) {
         if (!json_is_string(v) || json_string_length(v) == 0) {
-            scim_error(r, 400, "invalidValue", "userName: a non-empty string");
+            api_scim_error(r, 400, "invalidValue", "userName: a non-empty string");
             return false;
         }
         in->user_name = json_string_value(v);
@@ -355,12 +345,12 @@ static bool user_in_of(nova_req_t *r, json_t *body, scim_user_in *in)
         in->user_name = json_string_value(json_object_get(em, "value"));
     }
     if ((v = json_object_get(body, "active")) != NULL && (in->active = bool_of(v)) < 0) {
-        scim_error(r, 400, "invalidValue", "active: a boolean");
+        api_scim_error(r, 400, "invalidValue", "active: a boolean");
         return false;
     }
     if ((v = json_object_get(body, "externalId")) != NULL) {
         if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 256) {
-            scim_error(r, 400, "invalidValue", "externalId: a string of 1 to 256 bytes");
+            api_scim_error(r, 400, "invalidValue", "externalId: a string of 1 to 256 bytes");
             return false;
         }
         in->external_id = json_string_value(v);
@@ -372,7 +362,7 @@ static bool user_in_of(nova_req_t *r, json_t *body, scim_user_in *in)
     in->has_name = in->name != NULL;
     if ((v = json_object_get(body, "roles")) != NULL) {
         if (!roles_of(r, v, &in->roles)) {
-            scim_error(r, 400, "invalidValue", "roles: an array of {\"value\": role name}");
+            api_scim_error(r, 400, "invalidValue", "roles: an array of {\"value\": role name}");
             return false;
         }
         in->has_roles = true;
@@ -380,12 +370,12 @@ static bool user_in_of(nova_req_t *r, json_t *body, scim_user_in *in)
     return true;
 }
 
-static json_t *scim_body(nova_req_t *r)
+json_t *api_scim_body(nova_req_t *r)
 {
     const char *ct = nova_req_header(r, "content-type");
     if (ct && strncasecmp(ct, SCIM_CT, strlen(SCIM_CT)) != 0 &&
         strncasecmp(ct, "application/json", 16) != 0) {
-        scim_error(r, 415, NULL, "content-type: application/scim+json");
+        api_scim_error(r, 415, NULL, "content-type: application/scim+json");
         return NULL;
     }
     json_t *body = NULL;
@@ -393,14 +383,14 @@ static json_t *scim_body(nova_req_t *r)
     nova_status st = nova_json_parse_object(r->body.data ? r->body.data : "", r->body.len, &body,
                                             err, sizeof(err));
     if (st == NOVA_TOO_LARGE)
-        scim_error(r, 413, "tooLarge", "the body is too large");
+        api_scim_error(r, 413, "tooLarge", "the body is too large");
     else if (st)
-        scim_error(r, 400, "invalidSyntax", "the body is not a JSON object");
+        api_scim_error(r, 400, "invalidSyntax", "the body is not a JSON object");
     return st ? NULL : body;
 }
 
 /* The user's roles as a space list when given, else NULL (unchanged). */
-static void reply_user(nova_req_t *r, scim_caller *c, int status, const char *id)
+static void reply_user(nova_req_t *r, api_scim_caller *c, int status, const char *id)
 {
     nova_user_view_t u;
     const char *ext = NULL;
@@ -414,30 +404,36 @@ static void reply_user(nova_req_t *r, scim_caller *c, int status, const char *id
         if (loc)
             nova_resp_header(r, "Location", loc);
     }
-    scim_reply(r, status, user_json(r, &u, ext));
+    api_scim_reply(r, status, user_json(r, c, &u, ext));
+}
+
+bool api_scim_if_match(nova_req_t *r, const char *etag, const char *what)
+{
+    const char *im = nova_req_header(r, "if-match");
+    if (im == NULL || strcmp(im, "*") == 0)
+        return true;
+    if (etag && strcmp(im, etag) == 0)
+        return true;
+    api_scim_error(
+        r, 412, NULL,
+        nova_arena_printf(&r->arena, "If-Match: the %s has changed since that version", what));
+    return false;
 }
 
 /* If-Match against the user's version; false with 412 written. */
 static bool if_match_ok(nova_req_t *r, const nova_user_view_t *u)
 {
-    const char *im = nova_req_header(r, "if-match");
-    if (im == NULL || strcmp(im, "*") == 0)
-        return true;
-    const char *etag = etag_of(r, u);
-    if (etag && strcmp(im, etag) == 0)
-        return true;
-    scim_error(r, 412, NULL, "If-Match: the user has changed since that version");
-    return false;
+    return api_scim_if_match(r, etag_of(r, u), "user");
 }
 
 /* Applies in to an existing user (spec members and externalId); false with the reply
  * written. */
-static bool apply(nova_req_t *r, scim_caller *c, const nova_user_view_t *u, const char *ext,
+static bool apply(nova_req_t *r, api_scim_caller *c, const nova_user_view_t *u, const char *ext,
                   const scim_user_in *in)
 {
     if (in->user_name && strcasecmp(in->user_name, u->email) != 0) {
-        scim_error(r, 400, "mutability",
-                   "userName: the sign-in email of a user is not changed through SCIM");
+        api_scim_error(r, 400, "mutability",
+                       "userName: the sign-in email of a user is not changed through SCIM");
         return false;
     }
     nova_user_spec_t spec = {0};
@@ -470,7 +466,7 @@ static bool apply(nova_req_t *r, scim_caller *c, const nova_user_view_t *u, cons
             why = "externalId: another user of this tenant has it";
     }
     if (st) {
-        scim_status(r, st, why);
+        api_scim_status(r, st, why);
         return false;
     }
     return true;
@@ -499,6 +495,7 @@ static const char *const user_members[] = {
     "userType",
     "password",
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+    "groups", /* read-only (RFC 7643 §4.1.2): ignored when an IdP sends it back */
     NULL};
 
 static bool members_ok(nova_req_t *r, json_t *body)
@@ -512,14 +509,14 @@ static bool members_ok(nova_req_t *r, json_t *body)
             known = strcmp(key, user_members[i]) == 0;
         if (!known) {
             char *w = nova_arena_printf(&r->arena, "%s: not an attribute of User", key);
-            scim_error(r, 400, "invalidSyntax", w);
+            api_scim_error(r, 400, "invalidSyntax", w);
             return false;
         }
     }
     if (json_object_get(body, "password")) {
-        scim_error(r, 400, "invalidValue",
-                   "password: Nova does not take passwords through SCIM (users sign in with a "
-                   "passkey or set their own)");
+        api_scim_error(r, 400, "invalidValue",
+                       "password: Nova does not take passwords through SCIM (users sign in with a "
+                       "passkey or set their own)");
         return false;
     }
     return true;
@@ -527,17 +524,17 @@ static bool members_ok(nova_req_t *r, json_t *body)
 
 static void scim_users_create(nova_req_t *r, void *ud)
 {
-    scim_caller c;
-    if (!scim_auth(r, ud, &c))
+    api_scim_caller c;
+    if (!api_scim_auth(r, ud, &c))
         return;
-    json_t *body = scim_body(r);
+    json_t *body = api_scim_body(r);
     scim_user_in in;
     if (body == NULL)
         return;
     if (!members_ok(r, body) || !user_in_of(r, body, &in))
         goto end;
     if (in.user_name == NULL) {
-        scim_error(r, 400, "invalidValue", "userName: required");
+        api_scim_error(r, 400, "invalidValue", "userName: required");
         goto end;
     }
     if (in.has_external) {
@@ -548,8 +545,8 @@ static void scim_users_create(nova_req_t *r, void *ud)
             if (strcmp(l[i].external_id, in.external_id) == 0)
                 st = NOVA_CONFLICT;
         if (st) {
-            scim_status(r, st,
-                        st == NOVA_CONFLICT ? "externalId: a user of this tenant has it" : NULL);
+            api_scim_status(
+                r, st, st == NOVA_CONFLICT ? "externalId: a user of this tenant has it" : NULL);
             goto end;
         }
     }
@@ -572,7 +569,7 @@ static void scim_users_create(nova_req_t *r, void *ud)
                                               nova_time_now(), &ae);
     }
     if (st) {
-        scim_status(r, st, why);
+        api_scim_status(r, st, why);
     } else {
         nova_people_count_provisioned(NOVA_FED_SCIM, NOVA_FED_CREATED);
         reply_user(r, &c, 201, u.id);
@@ -583,12 +580,13 @@ end:
 
 static void scim_users_get(nova_req_t *r, void *ud)
 {
-    scim_caller c;
-    if (scim_auth(r, ud, &c))
+    api_scim_caller c;
+    if (api_scim_auth(r, ud, &c))
         reply_user(r, &c, 200, r->params[0]);
 }
 
-static bool parse_index(nova_req_t *r, const char *name, long dflt, long min, long max, long *out)
+static bool api_scim_index(nova_req_t *r, const char *name, long dflt, long min, long max,
+                           long *out)
 {
     const char *v = nova_req_query(r, name);
     *out = dflt;
@@ -598,7 +596,7 @@ static bool parse_index(nova_req_t *r, const char *name, long dflt, long min, lo
     long x = strtol(v, &end, 10);
     if (*v == '\0' || *end != '\0') {
         char *w = nova_arena_printf(&r->arena, "%s: an integer", name);
-        scim_error(r, 400, "invalidValue", w);
+        api_scim_error(r, 400, "invalidValue", w);
         return false;
     }
     /* RFC 7644 §3.4.2.4: a startIndex below 1 is 1; a negative count is 0. */
@@ -606,22 +604,38 @@ static bool parse_index(nova_req_t *r, const char *name, long dflt, long min, lo
     return true;
 }
 
+bool api_scim_list_query(nova_req_t *r, long *start, long *count, const nova_scim_filter_t **f)
+{
+    *f = NULL;
+    if (!api_scim_index(r, "startIndex", 1, 1, 1L << 30, start) ||
+        !api_scim_index(r, "count", 100, 0, SCIM_MAX_COUNT, count))
+        return false;
+    const char *ftext = nova_req_query(r, "filter");
+    const char *why = NULL;
+    if (ftext && nova_scim_filter_parse(&r->arena, ftext, strlen(ftext), f, &why)) {
+        api_scim_error(r, 400, "invalidFilter", why);
+        return false;
+    }
+    return true;
+}
+
+void api_scim_list_reply(nova_req_t *r, long total, long start, json_t *res)
+{
+    api_scim_reply(r, 200,
+                   json_pack("{s:[s], s:I, s:I, s:I, s:o}", "schemas", SCIM_LIST, "totalResults",
+                             (json_int_t)total, "startIndex", (json_int_t)start, "itemsPerPage",
+                             (json_int_t)json_array_size(res), "Resources", res));
+}
+
 static void scim_users_list(nova_req_t *r, void *ud)
 {
-    scim_caller c;
-    if (!scim_auth(r, ud, &c))
+    api_scim_caller c;
+    if (!api_scim_auth(r, ud, &c))
         return;
     long start, count;
-    if (!parse_index(r, "startIndex", 1, 1, 1L << 30, &start) ||
-        !parse_index(r, "count", 100, 0, SCIM_MAX_COUNT, &count))
+    const nova_scim_filter_t *f;
+    if (!api_scim_list_query(r, &start, &count, &f))
         return;
-    const char *ftext = nova_req_query(r, "filter");
-    const nova_scim_filter_t *f = NULL;
-    const char *why = NULL;
-    if (ftext && nova_scim_filter_parse(&r->arena, ftext, strlen(ftext), &f, &why)) {
-        scim_error(r, 400, "invalidFilter", why);
-        return;
-    }
     nova_scim_link_t *links;
     size_t nlinks;
     nova_status st = nova_store_scim_external_list(c.s, &r->arena, c.tenant_id, &links, &nlinks);
@@ -641,7 +655,7 @@ static void scim_users_list(nova_req_t *r, void *ud)
         if (st == NOVA_OK) {
             total = 1;
             if (start == 1 && count > 0)
-                json_array_append_new(res, user_json(r, &u, want_ext));
+                json_array_append_new(res, user_json(r, &c, &u, want_ext));
         } else if (st == NOVA_NOT_FOUND) {
             st = NOVA_OK;
         }
@@ -655,7 +669,7 @@ static void scim_users_list(nova_req_t *r, void *ud)
         if (st == NOVA_OK) {
             total = 1;
             if (start == 1 && count > 0)
-                json_array_append_new(res, user_json(r, &u, external_of(links, nlinks, u.id)));
+                json_array_append_new(res, user_json(r, &c, &u, external_of(links, nlinks, u.id)));
         } else if (st == NOVA_NOT_FOUND) {
             st = NOVA_OK;
         }
@@ -675,7 +689,7 @@ static void scim_users_list(nova_req_t *r, void *ud)
                 continue;
             total++;
             if (total >= start && (long)json_array_size(res) < count)
-                json_array_append_new(res, user_json(r, &u[i], ext));
+                json_array_append_new(res, user_json(r, &c, &u[i], ext));
         }
         scanned += (long)n;
         if (st || n < 200)
@@ -685,21 +699,18 @@ static void scim_users_list(nova_req_t *r, void *ud)
 reply:
     if (st) {
         json_decref(res);
-        scim_status(r, st, NULL);
+        api_scim_status(r, st, NULL);
         return;
     }
-    scim_reply(r, 200,
-               json_pack("{s:[s], s:I, s:I, s:I, s:o}", "schemas", SCIM_LIST, "totalResults",
-                         (json_int_t)total, "startIndex", (json_int_t)start, "itemsPerPage",
-                         (json_int_t)json_array_size(res), "Resources", res));
+    api_scim_list_reply(r, total, start, res);
 }
 
 static void scim_users_replace(nova_req_t *r, void *ud)
 {
-    scim_caller c;
-    if (!scim_auth(r, ud, &c))
+    api_scim_caller c;
+    if (!api_scim_auth(r, ud, &c))
         return;
-    json_t *body = scim_body(r);
+    json_t *body = api_scim_body(r);
     scim_user_in in;
     nova_user_view_t u;
     const char *ext;
@@ -723,27 +734,57 @@ static void scim_users_replace(nova_req_t *r, void *ud)
     json_decref(body);
 }
 
+bool api_scim_op(nova_req_t *r, json_t *op, const char **kind, json_t **path, json_t **value)
+{
+    *kind = json_string_value(json_object_get(op, "op"));
+    *path = json_object_get(op, "path");
+    *value = json_object_get(op, "value");
+    if (!json_is_object(op)) {
+        api_scim_error(r, 400, "invalidSyntax", "Operations[]: objects");
+        return false;
+    }
+    if (*kind == NULL ||
+        (strcasecmp(*kind, "add") && strcasecmp(*kind, "replace") && strcasecmp(*kind, "remove"))) {
+        api_scim_error(r, 400, "invalidSyntax", "Operations[].op: add, replace or remove");
+        return false;
+    }
+    if (*path && !json_is_string(*path)) {
+        api_scim_error(r, 400, "invalidPath", "Operations[].path: a string");
+        return false;
+    }
+    return true;
+}
+
+json_t *api_scim_patch_ops(nova_req_t *r, json_t *body)
+{
+    json_t *ops = json_object_get(body, "Operations");
+    json_t *schemas = json_object_get(body, "schemas");
+    if (!json_is_array(schemas) || !json_is_string(json_array_get(schemas, 0)) ||
+        strcmp(json_string_value(json_array_get(schemas, 0)), SCIM_PATCH) != 0) {
+        api_scim_error(r, 400, "invalidSyntax", "schemas: [\"" SCIM_PATCH "\"]");
+        return NULL;
+    }
+    if (!json_is_array(ops) || json_array_size(ops) == 0 || json_array_size(ops) > 64) {
+        api_scim_error(r, 400, "invalidSyntax", "Operations: an array of 1 to 64 operations");
+        return NULL;
+    }
+    return ops;
+}
+
 /* One PatchOp operation (RFC 7644 §3.5.2) applied to in. false with 400 written. */
 static bool patch_op(nova_req_t *r, json_t *op, scim_user_in *in, const nova_user_view_t *u)
 {
-    const char *kind = json_string_value(json_object_get(op, "op"));
-    json_t *path = json_object_get(op, "path"), *value = json_object_get(op, "value");
-    if (kind == NULL ||
-        (strcasecmp(kind, "add") && strcasecmp(kind, "replace") && strcasecmp(kind, "remove"))) {
-        scim_error(r, 400, "invalidSyntax", "Operations[].op: add, replace or remove");
+    const char *kind;
+    json_t *path, *value;
+    if (!api_scim_op(r, op, &kind, &path, &value))
         return false;
-    }
     bool remove = strcasecmp(kind, "remove") == 0;
-    if (path && !json_is_string(path)) {
-        scim_error(r, 400, "invalidPath", "Operations[].path: a string");
-        return false;
-    }
     if (path == NULL) {
         /* No path: value is an object of attributes (Okta, Entra ID for several). */
         if (remove || !json_is_object(value)) {
-            scim_error(r, 400, remove ? "noTarget" : "invalidValue",
-                       remove ? "Operations[].path: required for remove"
-                              : "Operations[].value: an object of attributes without a path");
+            api_scim_error(r, 400, remove ? "noTarget" : "invalidValue",
+                           remove ? "Operations[].path: required for remove"
+                                  : "Operations[].value: an object of attributes without a path");
             return false;
         }
         scim_user_in more;
@@ -799,8 +840,8 @@ static bool patch_op(nova_req_t *r, json_t *op, scim_user_in *in, const nova_use
     if (strcasecmp(p, "active") == 0) {
         int b = remove ? -1 : bool_of(value);
         if (b < 0) {
-            scim_error(r, 400, remove ? "mutability" : "invalidValue",
-                       remove ? "active: cannot be removed" : "active: a boolean");
+            api_scim_error(r, 400, remove ? "mutability" : "invalidValue",
+                           remove ? "active: cannot be removed" : "active: a boolean");
             return false;
         }
         in->active = b;
@@ -808,11 +849,11 @@ static bool patch_op(nova_req_t *r, json_t *op, scim_user_in *in, const nova_use
                strcasecmp(p, "name") == 0) {
         const char *nm = strcasecmp(p, "name") == 0 ? name_of(r, value) : json_string_value(value);
         if (remove) {
-            scim_error(r, 400, "mutability", "name: a user's name is replaced, not removed");
+            api_scim_error(r, 400, "mutability", "name: a user's name is replaced, not removed");
             return false;
         }
         if (nm == NULL) {
-            scim_error(r, 400, "invalidValue", "name: a string");
+            api_scim_error(r, 400, "invalidValue", "name: a string");
             return false;
         }
         in->name = nm;
@@ -823,7 +864,7 @@ static bool patch_op(nova_req_t *r, json_t *op, scim_user_in *in, const nova_use
             in->has_external = true;
         } else if (!json_is_string(value) || json_string_length(value) == 0 ||
                    json_string_length(value) > 256) {
-            scim_error(r, 400, "invalidValue", "externalId: a string of 1 to 256 bytes");
+            api_scim_error(r, 400, "invalidValue", "externalId: a string of 1 to 256 bytes");
             return false;
         } else {
             in->external_id = json_string_value(value);
@@ -834,15 +875,15 @@ static bool patch_op(nova_req_t *r, json_t *op, scim_user_in *in, const nova_use
         if (v == NULL && json_is_array(value))
             v = json_string_value(json_object_get(json_array_get(value, 0), "value"));
         if (remove || v == NULL) {
-            scim_error(r, 400, remove ? "mutability" : "invalidValue",
-                       remove ? "userName: required, cannot be removed" : "userName: a string");
+            api_scim_error(r, 400, remove ? "mutability" : "invalidValue",
+                           remove ? "userName: required, cannot be removed" : "userName: a string");
             return false;
         }
         in->user_name = v;
     } else if (strcasecmp(p, "roles") == 0) {
         const char *add = NULL;
         if (!remove && !roles_of(r, json_is_array(value) ? value : NULL, &add)) {
-            scim_error(r, 400, "invalidValue", "roles: an array of {\"value\": role name}");
+            api_scim_error(r, 400, "invalidValue", "roles: an array of {\"value\": role name}");
             return false;
         }
         const char *cur = in->has_roles ? in->roles : u->roles;
@@ -852,7 +893,7 @@ static bool patch_op(nova_req_t *r, json_t *op, scim_user_in *in, const nova_use
             /* add: union; remove with a value: the difference. */
             const char *rm = NULL;
             if (remove && !roles_of(r, value, &rm)) {
-                scim_error(r, 400, "invalidValue", "roles: an array of {\"value\": role name}");
+                api_scim_error(r, 400, "invalidValue", "roles: an array of {\"value\": role name}");
                 return false;
             }
             json_t *have = api_words(cur), *chg = api_words(remove ? rm : add);
@@ -884,7 +925,7 @@ static bool patch_op(nova_req_t *r, json_t *op, scim_user_in *in, const nova_use
         in->has_roles = true;
     } else {
         char *w = nova_arena_printf(&r->arena, "path: %s is not an attribute Nova keeps", p);
-        scim_error(r, 400, "invalidPath", w);
+        api_scim_error(r, 400, "invalidPath", w);
         return false;
     }
     return true;
@@ -892,22 +933,16 @@ static bool patch_op(nova_req_t *r, json_t *op, scim_user_in *in, const nova_use
 
 static void scim_users_patch(nova_req_t *r, void *ud)
 {
-    scim_caller c;
-    if (!scim_auth(r, ud, &c))
+    api_scim_caller c;
+    if (!api_scim_auth(r, ud, &c))
         return;
-    json_t *body = scim_body(r);
+    json_t *body = api_scim_body(r);
     nova_user_view_t u;
     const char *ext;
     if (body == NULL)
         return;
-    json_t *ops = json_object_get(body, "Operations");
-    json_t *schemas = json_object_get(body, "schemas");
-    if (!json_is_array(schemas) || !json_is_string(json_array_get(schemas, 0)) ||
-        strcmp(json_string_value(json_array_get(schemas, 0)), SCIM_PATCH) != 0) {
-        scim_error(r, 400, "invalidSyntax", "schemas: [\"" SCIM_PATCH "\"]");
-    } else if (!json_is_array(ops) || json_array_size(ops) == 0 || json_array_size(ops) > 64) {
-        scim_error(r, 400, "invalidSyntax", "Operations: an array of 1 to 64 operations");
-    } else if (load_user(r, &c, r->params[0], &u, &ext) && if_match_ok(r, &u)) {
+    json_t *ops = api_scim_patch_ops(r, body);
+    if (ops && load_user(r, &c, r->params[0], &u, &ext) && if_match_ok(r, &u)) {
         scim_user_in in;
         memset(&in, 0, sizeof(in));
         in.active = -1;
@@ -919,19 +954,19 @@ static void scim_users_patch(nova_req_t *r, void *ud)
             nova_people_count_provisioned(NOVA_FED_SCIM, NOVA_FED_PATCHED);
             reply_user(r, &c, 200, u.id);
         } else if (!ok && r->status == 0)
-            scim_error(r, 400, "invalidSyntax", "Operations[]: objects");
+            api_scim_error(r, 400, "invalidSyntax", "Operations[]: objects");
     }
     json_decref(body);
 }
 
 static void scim_users_delete(nova_req_t *r, void *ud)
 {
-    scim_caller c;
-    if (!scim_auth(r, ud, &c))
+    api_scim_caller c;
+    if (!api_scim_auth(r, ud, &c))
         return;
-    nova_status st = nova_people_user_delete(c.p, c.s, &r->arena, &c.by, c.tenant_id, r->params[0]);
+    nova_status st = api_user_delete(r, c.p, c.s, &c.by, c.tenant_id, r->params[0]);
     if (st)
-        scim_status(r, st == NOVA_INVALID ? NOVA_NOT_FOUND : st, "no such user");
+        api_scim_status(r, st == NOVA_INVALID ? NOVA_NOT_FOUND : st, "no such user");
     else {
         nova_people_count_provisioned(NOVA_FED_SCIM, NOVA_FED_DELETED);
         nova_resp_body(r, 204, NULL, NULL, 0);
@@ -957,6 +992,12 @@ static const char rt_user_json[] =
     "\"name\":\"User\",\"endpoint\":\"/Users\",\"description\":\"A person of the tenant\","
     "\"schema\":\"" SCIM_USER "\",\"meta\":{\"resourceType\":\"ResourceType\","
     "\"location\":\"/scim/v2/ResourceTypes/User\"}}";
+
+static const char rt_group_json[] =
+    "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:ResourceType\"],\"id\":\"Group\","
+    "\"name\":\"Group\",\"endpoint\":\"/Groups\",\"description\":\"A group of the tenant's "
+    "users; the tenant maps group names to roles\",\"schema\":\"" SCIM_GROUP "\","
+    "\"meta\":{\"resourceType\":\"ResourceType\",\"location\":\"/scim/v2/ResourceTypes/Group\"}}";
 
 static json_t *attr_def(const char *name, const char *type, bool multi, bool required,
                         bool case_exact, const char *mutability, const char *uniqueness)
@@ -999,6 +1040,25 @@ static json_t *user_schema(void)
                      "resourceType", "Schema", "location", "/scim/v2/Schemas/" SCIM_USER);
 }
 
+static json_t *group_schema(void)
+{
+    json_t *members = attr_def("members", "complex", true, false, false, "readWrite", "none");
+    json_t *value = attr_def("value", "string", false, true, true, "immutable", "none");
+    json_t *ref = attr_def("$ref", "reference", false, false, true, "immutable", "none");
+    json_object_set_new(ref, "referenceTypes", json_pack("[s]", "User"));
+    json_object_set_new(
+        members, "subAttributes",
+        json_pack("[o, o, o]", value, ref,
+                  attr_def("type", "string", false, false, false, "immutable", "none")));
+    json_t *attrs = json_pack(
+        "[o, o, o]", attr_def("displayName", "string", false, true, false, "readWrite", "server"),
+        attr_def("externalId", "string", false, false, true, "readWrite", "server"), members);
+    return json_pack("{s:[s], s:s, s:s, s:s, s:o, s:{s:s, s:s}}", "schemas",
+                     "urn:ietf:params:scim:schemas:core:2.0:Schema", "id", SCIM_GROUP, "name",
+                     "Group", "description", "Group", "attributes", attrs, "meta", "resourceType",
+                     "Schema", "location", "/scim/v2/Schemas/" SCIM_GROUP);
+}
+
 static void reply_static(nova_req_t *r, const char *text)
 {
     nova_resp_body(r, 200, SCIM_CT, text, strlen(text));
@@ -1006,51 +1066,56 @@ static void reply_static(nova_req_t *r, const char *text)
 
 static void scim_spc(nova_req_t *r, void *ud)
 {
-    scim_caller c;
-    if (scim_auth(r, ud, &c))
+    api_scim_caller c;
+    if (api_scim_auth(r, ud, &c))
         reply_static(r, spc_json);
 }
 
-static json_t *list_of(json_t *one)
+static json_t *list_of(json_t *one, json_t *two)
 {
-    return json_pack("{s:[s], s:i, s:i, s:i, s:[o]}", "schemas", SCIM_LIST, "totalResults", 1,
-                     "startIndex", 1, "itemsPerPage", 1, "Resources", one);
+    return json_pack("{s:[s], s:i, s:i, s:i, s:[o, o]}", "schemas", SCIM_LIST, "totalResults", 2,
+                     "startIndex", 1, "itemsPerPage", 2, "Resources", one, two);
 }
 
 static void scim_resource_types(nova_req_t *r, void *ud)
 {
-    scim_caller c;
-    if (scim_auth(r, ud, &c))
-        scim_reply(r, 200, list_of(json_loads(rt_user_json, 0, NULL)));
+    api_scim_caller c;
+    if (api_scim_auth(r, ud, &c))
+        api_scim_reply(
+            r, 200, list_of(json_loads(rt_user_json, 0, NULL), json_loads(rt_group_json, 0, NULL)));
 }
 
 static void scim_resource_type(nova_req_t *r, void *ud)
 {
-    scim_caller c;
-    if (!scim_auth(r, ud, &c))
+    api_scim_caller c;
+    if (!api_scim_auth(r, ud, &c))
         return;
     if (strcmp(r->params[0], "User") == 0)
         reply_static(r, rt_user_json);
+    else if (strcmp(r->params[0], "Group") == 0)
+        reply_static(r, rt_group_json);
     else
-        scim_error(r, 404, NULL, "no such resource type (User is served)");
+        api_scim_error(r, 404, NULL, "no such resource type (User and Group are served)");
 }
 
 static void scim_schemas(nova_req_t *r, void *ud)
 {
-    scim_caller c;
-    if (scim_auth(r, ud, &c))
-        scim_reply(r, 200, list_of(user_schema()));
+    api_scim_caller c;
+    if (api_scim_auth(r, ud, &c))
+        api_scim_reply(r, 200, list_of(user_schema(), group_schema()));
 }
 
 static void scim_schema(nova_req_t *r, void *ud)
 {
-    scim_caller c;
-    if (!scim_auth(r, ud, &c))
+    api_scim_caller c;
+    if (!api_scim_auth(r, ud, &c))
         return;
     if (strcmp(r->params[0], SCIM_USER) == 0)
-        scim_reply(r, 200, user_schema());
+        api_scim_reply(r, 200, user_schema());
+    else if (strcmp(r->params[0], SCIM_GROUP) == 0)
+        api_scim_reply(r, 200, group_schema());
     else
-        scim_error(r, 404, NULL, "no such schema (" SCIM_USER " is served)");
+        api_scim_error(r, 404, NULL, "no such schema (the User and Group schemas are served)");
 }
 
 /* ---- /v1/scim/tokens (the tenant's backend makes the IdP's token) ---- */
@@ -1127,7 +1192,7 @@ nova_status api_scim_register(nova_api_t *api, nova_http_server_t *srv)
     } routes[] = {
         {"POST", "/v1/scim/tokens", "users:write", scim_token_create, 64},
         {"DELETE", "/v1/scim/tokens/{id}", "users:write", scim_token_revoke, 0},
-        /* The SCIM routes authenticate the IdP's token themselves (scim_auth). */
+        /* The SCIM routes authenticate the IdP's token themselves (api_scim_auth). */
         {"POST", "/scim/v2/Users", NULL, scim_users_create, 16384},
         {"GET", "/scim/v2/Users", NULL, scim_users_list, 0},
         {"GET", "/scim/v2/Users/{id}", NULL, scim_users_get, 0},
@@ -1146,5 +1211,5 @@ nova_status api_scim_register(nova_api_t *api, nova_http_server_t *srv)
         if (st)
             return st;
     }
-    return NOVA_OK;
+    return api_scim_groups_register(api, srv);
 }

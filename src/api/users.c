@@ -239,8 +239,7 @@ static void users_delete(nova_req_t *r, void *ud)
     if (p == NULL)
         return;
     nova_audit_actor_t by = actor(r);
-    nova_status st =
-        nova_people_user_delete(p, s, &r->arena, &by, r->principal->tenant_id, r->params[0]);
+    nova_status st = api_user_delete(r, p, s, &by, r->principal->tenant_id, r->params[0]);
     if (st)
         nova_resp_status(r, st == NOVA_INVALID ? NOVA_NOT_FOUND : st, NULL);
     else

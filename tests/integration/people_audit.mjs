@@ -306,6 +306,37 @@ export function peopleAuditDrivers(getNova, secrets) {
     assert.equal((await scim(u.k, 'DELETE', '/Users/' + u.id)).status, 204);
     return scimChain(u.k, 'user.delete', 'user:' + u.id);
   };
+  // SCIM Groups: a group of one provisioned user; the tenant's group->role mapping.
+  async function scimGroup() {
+    const u = await scimUser();
+    const r = await scim(u.k, 'POST', '/Groups', { displayName: `audit group ${u.k.c.n++} ${Date.now()}`, members: [{ value: u.id }] });
+    assert.equal(r.status, 201, r.text);
+    return { k: u.k, id: r.json.id, user: u.id, name: r.json.displayName };
+  }
+  drivers['POST /scim/v2/Groups'] = async () => { const g = await scimGroup(); return scimChain(g.k, 'scim_group.create', 'scim_group:' + g.id); };
+  drivers['PUT /scim/v2/Groups/{id}'] = async () => {
+    const g = await scimGroup();
+    const r = await scim(g.k, 'PUT', '/Groups/' + g.id, { displayName: g.name + ' put', members: [] });
+    assert.equal(r.status, 200, r.text);
+    return scimChain(g.k, 'scim_group.update', 'scim_group:' + g.id);
+  };
+  drivers['PATCH /scim/v2/Groups/{id}'] = async () => {
+    const g = await scimGroup();
+    const r = await scim(g.k, 'PATCH', '/Groups/' + g.id, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'remove', path: `members[value eq "${g.user}"]` }] });
+    assert.equal(r.status, 200, r.text);
+    return scimChain(g.k, 'scim_group.update', 'scim_group:' + g.id);
+  };
+  drivers['DELETE /scim/v2/Groups/{id}'] = async () => {
+    const g = await scimGroup();
+    assert.equal((await scim(g.k, 'DELETE', '/Groups/' + g.id)).status, 204);
+    return scimChain(g.k, 'scim_group.delete', 'scim_group:' + g.id);
+  };
+  drivers['PUT /v1/scim/group-roles'] = async () => {
+    const c = await setup();
+    const r = await call(c.nova, 'PUT', '/v1/scim/group-roles', { tok: c.tok, body: { mappings: [{ group: 'Finance', role: 'finance' }] } });
+    assert.equal(r.status, 200, r.text);
+    return { chainOf: c.t.tenant, action: 'scim_group_roles.put', actor: c.t.id, target: 'scim_group_roles:' + c.t.tenant };
+  };
   const readOnly = {
     'POST /auth/webauthn/register/begin': 'issues a challenge kept in the control plane for 300 s; nothing is stored',
     'POST /auth/webauthn/login/begin': 'issues a challenge kept in the control plane for 300 s; nothing is stored',

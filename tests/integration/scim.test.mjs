@@ -73,7 +73,7 @@ test('discovery: ServiceProviderConfig, ResourceTypes, Schemas', async () => {
   const rts = await scim('GET', '/ResourceTypes');
   assert.equal(rts.json.Resources[0].endpoint, '/Users');
   assert.equal((await scim('GET', '/ResourceTypes/User')).json.schema, USER);
-  errorOf(await scim('GET', '/ResourceTypes/Group'), 404);
+  errorOf(await scim('GET', '/ResourceTypes/Role'), 404); // User and Group are served (Groups: scim_groups.test.mjs)
   const sch = await scim('GET', '/Schemas');
   const user = sch.json.Resources[0];
   assert.equal(user.id, USER);
