@@ -20,6 +20,7 @@
 
 #include "../../src/store/internal.h"
 #include "nova/audit_store.h"
+#include "nova/people_store.h"
 #include "nova/store.h"
 
 static bool g_pg;            /* the group running: PostgreSQL or SQLite */
@@ -925,6 +926,184 @@ static int group_pg(void **state)
     return 0;
 }
 
+/* ---- SCIM groups (migration 0023) ---- */
+
+static void make_user(nova_store_t *s, const char *id, const char *tenant, const char *roles)
+{
+    static const uint8_t sealed[] = {1, 2, 3};
+    nova_user_t u = {.id = id,
+                     .tenant_id = tenant,
+                     .status = "active",
+                     .roles = roles,
+                     .email_index = id, /* unique per tenant, like a blind index */
+                     .email_sealed = sealed,
+                     .email_sealed_len = sizeof(sealed),
+                     .pii_region = "default",
+                     .password_hash = "",
+                     .created_by = "test",
+                     .created_at = 1,
+                     .updated_at = 1};
+    assert_int_equal(nova_store_user_create(s, &u, AE(tenant)), NOVA_OK);
+}
+
+static size_t members_of(fixture_t *f, const char *tenant, const char *group, const char *user)
+{
+    nova_scim_member_t *m;
+    size_t n = 99;
+    assert_int_equal(nova_store_scim_members(f->s, &f->a, tenant, group, user, &m, &n), NOVA_OK);
+    return n;
+}
+
+/* Groups, members of the same tenant only, uniqueness, versions, grants, cascades. */
+static void t_scim_groups(void **state)
+{
+    fixture_t *f = *state;
+    nova_store_t *s = f->s;
+    make_tenant(s, "ten_a", 100);
+    make_tenant(s, "ten_b", 200);
+    make_user(s, "usr_a1", "ten_a", "staff");
+    make_user(s, "usr_a2", "ten_a", "");
+    make_user(s, "usr_b1", "ten_b", "");
+    const char *what = NULL;
+    nova_scim_group_t g = {.id = "grp_1",
+                           .tenant_id = "ten_a",
+                           .display_name = "Finance",
+                           .external_id = "ext-1",
+                           .version = 1,
+                           .created_at = 10,
+                           .updated_at = 10};
+    const char *add[] = {"usr_a1", "usr_a2"};
+    nova_scim_grant_t grants[] = {{"usr_a1", "finance"}};
+    nova_scim_group_write_t w = {.group = &g,
+                                 .name_key = "finance",
+                                 .create = true,
+                                 .add = add,
+                                 .nadd = 2,
+                                 .grants = grants,
+                                 .ngrants = 1};
+    assert_int_equal(nova_store_scim_group_write(s, &w, AE("ten_a"), &what), NOVA_OK);
+    assert_int_equal(members_of(f, "ten_a", "grp_1", NULL), 2);
+    assert_int_equal(members_of(f, "ten_a", NULL, "usr_a1"), 1);
+    nova_scim_grant_t *gr;
+    size_t n = 0;
+    assert_int_equal(nova_store_scim_grants(s, &f->a, "ten_a", &gr, &n), NOVA_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(gr[0].roles, "finance");
+    nova_scim_group_t got;
+    assert_int_equal(nova_store_scim_group_get(s, &f->a, "ten_a", "grp_1", &got), NOVA_OK);
+    assert_string_equal(got.display_name, "Finance");
+    assert_string_equal(got.external_id, "ext-1");
+    assert_int_equal(got.version, 1);
+    /* Another tenant sees nothing of it. */
+    assert_int_equal(nova_store_scim_group_get(s, &f->a, "ten_b", "grp_1", &got), NOVA_NOT_FOUND);
+    assert_int_equal(members_of(f, "ten_b", "grp_1", NULL), 0);
+    assert_int_equal(members_of(f, "ten_b", NULL, NULL), 0);
+
+    /* The same name (any case) or externalId in the tenant: a conflict that names it. */
+    nova_scim_group_t g2 = g;
+    g2.id = "grp_2";
+    g2.external_id = NULL;
+    nova_scim_group_write_t w2 = {.group = &g2, .name_key = "finance", .create = true};
+    assert_int_equal(nova_store_scim_group_write(s, &w2, AE("ten_a"), &what), NOVA_CONFLICT);
+    assert_string_equal(what, "displayName");
+    g2.display_name = "Ops";
+    g2.external_id = "ext-1";
+    w2.name_key = "ops";
+    assert_int_equal(nova_store_scim_group_write(s, &w2, AE("ten_a"), &what), NOVA_CONFLICT);
+    assert_string_equal(what, "externalId");
+    /* A user of another tenant (or nobody) is not added, and nothing of the write is. */
+    g2.external_id = NULL;
+    const char *foreign[] = {"usr_a1", "usr_b1"};
+    w2.add = foreign;
+    w2.nadd = 2;
+    assert_int_equal(nova_store_scim_group_write(s, &w2, AE("ten_a"), &what), NOVA_INVALID);
+    assert_string_equal(what, "members");
+    assert_int_equal(nova_store_scim_group_get(s, &f->a, "ten_a", "grp_2", &got), NOVA_NOT_FOUND);
+    assert_int_equal(members_of(f, "ten_a", NULL, "usr_a1"), 1);
+    /* The same name is free in tenant B. */
+    nova_scim_group_t gb = {.id = "grp_b",
+                            .tenant_id = "ten_b",
+                            .display_name = "Finance",
+                            .version = 1,
+                            .created_at = 20,
+                            .updated_at = 20};
+    nova_scim_group_write_t wb = {.group = &gb, .name_key = "finance", .create = true};
+    assert_int_equal(nova_store_scim_group_write(s, &wb, AE("ten_b"), &what), NOVA_OK);
+    if (g_pg) {
+        /* Row-level security: tenant B's transaction sees none of A's rows. */
+        assert_int_equal(s->drv->begin(s, false, "ten_b"), NOVA_OK);
+        s->in_tx = true;
+        assert_int_equal(count(s, "SELECT count(*) FROM scim_groups", NULL), 1);
+        assert_int_equal(count(s, "SELECT count(*) FROM scim_group_members", NULL), 0);
+        assert_int_equal(count(s, "SELECT count(*) FROM scim_role_grants", NULL), 0);
+        assert_int_equal(count(s, "SELECT count(*) FROM scim_groups WHERE id = 'grp_1'", NULL), 0);
+        s->drv->rollback(s);
+        s->in_tx = false;
+    }
+
+    /* An update at a stale version is refused; at the right one it moves members. */
+    nova_scim_group_t g3 = g;
+    g3.version = 2;
+    g3.display_name = "Finance EU";
+    const char *rm[] = {"usr_a2"};
+    nova_scim_group_write_t w3 = {
+        .group = &g3, .name_key = "finance eu", .expect = 7, .remove = rm, .nremove = 1};
+    assert_int_equal(nova_store_scim_group_write(s, &w3, AE("ten_a"), &what), NOVA_CONFLICT);
+    assert_string_equal(what, "version");
+    w3.expect = 1;
+    assert_int_equal(nova_store_scim_group_write(s, &w3, AE("ten_a"), &what), NOVA_OK);
+    assert_int_equal(members_of(f, "ten_a", "grp_1", NULL), 1);
+    nova_scim_group_t gm = g3;
+    gm.id = "grp_missing";
+    gm.display_name = "Nope";
+    gm.external_id = NULL;
+    nova_scim_group_write_t wm = {.group = &gm, .name_key = "nope", .expect = 1};
+    assert_int_equal(nova_store_scim_group_write(s, &wm, AE("ten_a"), &what), NOVA_NOT_FOUND);
+    /* Adding a member twice is no change. */
+    g3.id = "grp_1";
+    g3.version = 3;
+    w3 = (nova_scim_group_write_t){
+        .group = &g3, .name_key = "finance eu", .expect = 2, .add = add, .nadd = 1};
+    assert_int_equal(nova_store_scim_group_write(s, &w3, AE("ten_a"), &what), NOVA_OK);
+    assert_int_equal(members_of(f, "ten_a", "grp_1", NULL), 1);
+
+    /* The mapping, replaced whole; grants "" remove the row. */
+    nova_scim_group_role_t rows[] = {{"Finance EU", "finance eu", "finance"},
+                                     {"Finance EU", "finance eu", "approver"}};
+    nova_scim_grant_t clear[] = {{"usr_a1", ""}};
+    assert_int_equal(nova_store_scim_group_roles_put(s, "ten_a", rows, 2, clear, 1, AE("ten_a")),
+                     NOVA_OK);
+    nova_scim_group_role_t *out;
+    assert_int_equal(nova_store_scim_group_roles(s, &f->a, "ten_a", &out, &n), NOVA_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(out[0].role, "approver"); /* by key, then role */
+    assert_int_equal(nova_store_scim_group_roles(s, &f->a, "ten_b", &out, &n), NOVA_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(nova_store_scim_grants(s, &f->a, "ten_a", &gr, &n), NOVA_OK);
+    assert_int_equal(n, 0);
+
+    /* A deleted user leaves its groups; a deleted group takes its members with it. */
+    const char **sessions;
+    assert_int_equal(
+        nova_store_user_delete(s, &f->a, "ten_a", "usr_a1", 50, AE("ten_a"), &sessions, &n),
+        NOVA_OK);
+    assert_int_equal(members_of(f, "ten_a", "grp_1", NULL), 0);
+    g3.version = 4;
+    w3 = (nova_scim_group_write_t){
+        .group = &g3, .name_key = "finance eu", .expect = 3, .add = add + 1, .nadd = 1};
+    assert_int_equal(nova_store_scim_group_write(s, &w3, AE("ten_a"), &what), NOVA_OK);
+    assert_int_equal(nova_store_scim_group_delete(s, "ten_b", "grp_1", NULL, 0, AE("ten_b")),
+                     NOVA_NOT_FOUND);
+    assert_int_equal(nova_store_scim_group_delete(s, "ten_a", "grp_1", NULL, 0, AE("ten_a")),
+                     NOVA_OK);
+    assert_int_equal(members_of(f, "ten_a", NULL, NULL), 0);
+    nova_scim_group_t *list;
+    assert_int_equal(nova_store_scim_group_list(s, &f->a, "ten_a", &list, &n), NOVA_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(nova_store_scim_group_list(s, &f->a, "ten_b", &list, &n), NOVA_OK);
+    assert_int_equal(n, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -947,6 +1126,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_threads, setup_file, teardown),
         cmocka_unit_test_setup_teardown(t_ping, setup, teardown),
         cmocka_unit_test(t_open_errors),
+        cmocka_unit_test_setup_teardown(t_scim_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(t_rls, setup, teardown),
         cmocka_unit_test_setup_teardown(t_pg_reconnect, setup, teardown),
     };
