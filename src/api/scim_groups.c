@@ -21,6 +21,8 @@
 #include "scim_internal.h"
 
 #define GROUP_BODY 262144 /* 1000 members of {"value": "usr_..."} fit */
+/* A PATCH without If-Match reads and applies again when another change won the race. */
+#define GROUP_PATCH_TRIES 8
 
 static const char *etag_of(nova_req_t *r, const nova_group_view_t *g)
 {
@@ -552,32 +554,40 @@ static void groups_patch(nova_req_t *r, void *ud)
     if (body == NULL)
         return;
     json_t *ops = api_scim_patch_ops(r, body);
-    if (ops && load_group(r, &c, r->params[0], &g) && if_match_ok(r, &g)) {
+    /* The operations apply to the group as read, so the write is conditional on that version;
+     * when another change came between (and the IdP sent no If-Match), read and apply again. */
+    bool own_match = nova_req_header(r, "if-match") == NULL;
+    for (int attempt = 0; ops && attempt < GROUP_PATCH_TRIES; attempt++) {
+        if (!load_group(r, &c, r->params[0], &g) || !if_match_ok(r, &g))
+            break;
         patch_state ps = {.display_name = g.display_name, .external_id = g.external_id};
         bool ok = true;
         for (size_t i = 0; ok && i < g.nmembers; i++)
             ok = state_add(r, &ps, g.members[i]);
         for (size_t i = 0; ok && i < json_array_size(ops); i++)
             ok = patch_op(r, json_array_get(ops, i), &ps);
-        if (ok) {
-            nova_group_spec_t spec = {.display_name = ps.display_name,
-                                      .external_id = ps.external_id,
-                                      .has_external = ps.has_external,
-                                      .members = ps.members,
-                                      .nmembers = ps.n,
-                                      .has_members = true};
-            nova_group_change_t ch;
-            const char *why = NULL;
-            nova_status st = nova_people_group_update(
-                c.p, c.s, &r->arena, &c.by, c.tenant_id, g.id,
-                version_of(nova_req_header(r, "if-match"), &g), &spec, &g, &ch, &why);
-            if (st)
-                group_refused(r, st, why);
-            else if (relate(r, &c, g.id, g.members, g.nmembers, &ch)) {
-                nova_people_count_provisioned(NOVA_FED_SCIM, NOVA_FED_PATCHED);
-                reply_group(r, 200, &g);
-            }
+        if (!ok)
+            break;
+        nova_group_spec_t spec = {.display_name = ps.display_name,
+                                  .external_id = ps.external_id,
+                                  .has_external = ps.has_external,
+                                  .members = ps.members,
+                                  .nmembers = ps.n,
+                                  .has_members = true};
+        nova_group_change_t ch;
+        const char *why = NULL;
+        nova_status st = nova_people_group_update(c.p, c.s, &r->arena, &c.by, c.tenant_id, g.id,
+                                                  g.version, &spec, &g, &ch, &why);
+        if (st == NOVA_CONFLICT && why && strcmp(why, "version") == 0 && own_match &&
+            attempt + 1 < GROUP_PATCH_TRIES)
+            continue;
+        if (st)
+            group_refused(r, st, why);
+        else if (relate(r, &c, g.id, g.members, g.nmembers, &ch)) {
+            nova_people_count_provisioned(NOVA_FED_SCIM, NOVA_FED_PATCHED);
+            reply_group(r, 200, &g);
         }
+        break;
     }
     json_decref(body);
 }

@@ -244,6 +244,17 @@ test('PATCH: members add, remove by filter and by value, replace; displayName; O
   assert.deepEqual((await scim('GET', '/Groups/' + g.id)).json, before);
 });
 
+test('concurrent PATCHes without If-Match all land (each re-reads when another won the race)', async () => {
+  const us = [];
+  for (let i = 0; i < 6; i++) us.push(await user());
+  const g = await group('Race ' + Date.now(), []);
+  const rs = await Promise.all(us.map((u) => patch(g.id, [{ op: 'add', path: 'members', value: [{ value: u }] }])));
+  for (const r of rs) assert.equal(r.status, 200, r.text);
+  const got = (await scim('GET', '/Groups/' + g.id)).json;
+  assert.deepEqual(ids(got), us.slice().sort());
+  assert.equal(got.meta.version, 'W/"7"');
+});
+
 test('groups become roles through the tenant\'s mapping; leaving or deleting takes them away', async () => {
   const tag = 'R' + Date.now();
   // The mapping: GET and PUT /v1/scim/group-roles (the tenant's backend).
