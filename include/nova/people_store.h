@@ -335,6 +335,10 @@ nova_status nova_store_scim_members(nova_store_t *s, nova_arena_t *a, const char
 /* Every role grant of the tenant (arena array). */
 nova_status nova_store_scim_grants(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                    nova_scim_grant_t **out, size_t *n);
+/* Sets grants (a user's roles through groups; "" removes the row) in one transaction. */
+nova_status nova_store_scim_grants_put(nova_store_t *s, const char *tenant_id,
+                                       const nova_scim_grant_t *grants, size_t n,
+                                       const nova_audit_entry_t *audit);
 /* The tenant's group->role mapping, by group name key then role (arena array). */
 nova_status nova_store_scim_group_roles(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                         nova_scim_group_role_t **out, size_t *n);

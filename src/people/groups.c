@@ -8,8 +8,9 @@
  * comes from a group only through a mapping the tenant's backend wrote. Which of a user's
  * roles come from groups is kept (scim_role_grants), so that leaving a group takes away
  * exactly the roles only groups gave: a role the user held before any group gave it is the
- * user's own and stays. Groups are authoritative for their roles: a granted role the user's
- * own roles dropped comes back at the next change of the user's groups.
+ * user's own and stays. Groups are authoritative for their roles: when a user's roles are set
+ * (nova_people_user_update: /v1/users, a SCIM User PUT without roles as Okta sends it, a roles
+ * PATCH), the roles its groups give are added back at once (people_group_roles_refresh).
  *
  * Every change runs in two steps: the group, its members and the grants in one transaction
  * (audited "scim_group.*"), then each member's roles through nova_people_user_update (audited
@@ -246,6 +247,34 @@ static nova_status plan_apply(nova_people_t *p, nova_store_t *s, nova_arena_t *a
             return st;
     }
     return NOVA_OK;
+}
+
+nova_status people_group_roles_refresh(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                       const nova_audit_actor_t *by, const char *tenant_id,
+                                       const char *user_id, bool *changed)
+{
+    nova_scim_group_role_t *rows;
+    size_t nrows;
+    plan pl;
+    const char *why = NULL;
+    *changed = false;
+    nova_status st = nova_store_scim_group_roles(s, ar, tenant_id, &rows, &nrows);
+    if (st == NOVA_OK)
+        st = roles_plan(s, ar, tenant_id, NULL, rows, nrows, &user_id, 1, &pl, &why);
+    if (st == NOVA_INVALID)
+        return NOVA_OK; /* more than 16 roles with the groups': the roles stay as set */
+    if (st == NOVA_OK && pl.ngrants) {
+        nova_audit_entry_t ae;
+        st = nova_audit_entry_make(&ae, ar, by, tenant_id, "user.scim_grants", "user", user_id,
+                                   json_pack("{s:b}", "roles", 1));
+        if (st == NOVA_OK)
+            st = nova_store_scim_grants_put(s, tenant_id, pl.grants, pl.ngrants, &ae);
+    }
+    if (st == NOVA_OK && pl.nupdates) {
+        *changed = true;
+        st = plan_apply(p, s, ar, by, tenant_id, &pl);
+    }
+    return st;
 }
 
 /* ---- groups ---- */

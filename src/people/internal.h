@@ -130,4 +130,17 @@ void people_count(int which);
 void people_count_login(nova_login_outcome o);
 void people_count_aal(int aal);
 
+/* nova_people_user_update without the groups' roles refresh (groups.c writes the roles it
+ * planned through this one). */
+nova_status people_user_update(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                               const nova_audit_actor_t *by, const char *tenant_id, const char *id,
+                               const nova_user_spec_t *spec, nova_user_view_t *out,
+                               const char **why);
+/* After a user's roles were set: gives back the roles its groups give (and records them as
+ * granted). *changed when the roles were written again. A member who would then hold more
+ * than 16 roles keeps the roles as set. */
+nova_status people_group_roles_refresh(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                       const nova_audit_actor_t *by, const char *tenant_id,
+                                       const char *user_id, bool *changed);
+
 #endif

@@ -216,6 +216,22 @@ nova_status nova_people_user_update(nova_people_t *p, nova_store_t *s, nova_aren
                                     const char *id, const nova_user_spec_t *spec,
                                     nova_user_view_t *out, const char **why)
 {
+    nova_status st = people_user_update(p, s, ar, by, tenant_id, id, spec, out, why);
+    /* Roles set by hand or by the IdP's User resource: the roles the user's groups give stay
+     * (src/people/groups.c). */
+    bool changed = false;
+    if (st == NOVA_OK && spec->roles)
+        st = people_group_roles_refresh(p, s, ar, by, tenant_id, id, &changed);
+    if (st == NOVA_OK && changed)
+        st = nova_people_user_get(p, s, ar, tenant_id, id, out);
+    return st;
+}
+
+nova_status people_user_update(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                               const nova_audit_actor_t *by, const char *tenant_id, const char *id,
+                               const nova_user_spec_t *spec, nova_user_view_t *out,
+                               const char **why)
+{
     nova_user_t u;
     *why = NULL;
     if (spec->name && !name_valid(spec->name))

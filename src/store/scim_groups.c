@@ -322,3 +322,18 @@ nova_status nova_store_scim_group_roles_put(nova_store_t *s, const char *tenant_
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
     return finish(s, st);
 }
+
+nova_status nova_store_scim_grants_put(nova_store_t *s, const char *tenant_id,
+                                       const nova_scim_grant_t *grants, size_t n,
+                                       const nova_audit_entry_t *audit)
+{
+    if (!nova_store_valid_id(tenant_id) || !nova_store_audit_for(audit, tenant_id))
+        return NOVA_INVALID;
+    nova_status st = nova_store_tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    st = put_grants(s, tenant_id, grants, n, nova_time_now());
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    return finish(s, st);
+}

@@ -274,6 +274,18 @@ test('groups become roles through the tenant\'s mapping; leaving or deleting tak
   assert.deepEqual((await scim('GET', '/Users/' + plain)).json.roles.map((r) => r.value).sort(), ['approver', 'finance']);
   const ops = await group(`${tag} Ops`, [plain]);
   assert.deepEqual(await rolesOf(plain), ['approver', 'finance', 'ops']);
+  // The user's own roles set again (Okta PUTs the whole user, roles left out; Entra ID PATCHes
+  // them; the backend PATCHes /v1/users): the groups' roles stay.
+  const plainUser = (await scim('GET', '/Users/' + plain)).json;
+  let w = await scim('PUT', '/Users/' + plain, { userName: plainUser.userName });
+  assert.equal(w.status, 200, w.text);
+  assert.deepEqual(w.json.roles.map((x) => x.value).sort(), ['approver', 'finance', 'ops']);
+  w = await scim('PATCH', '/Users/' + plain, { schemas: [PATCH], Operations: [{ op: 'replace', path: 'roles', value: [{ value: 'auditor' }] }] });
+  assert.equal(w.status, 200, w.text);
+  assert.deepEqual(await rolesOf(plain), ['approver', 'auditor', 'finance', 'ops']);
+  w = await call(nova, 'PATCH', '/v1/users/' + plain, { tok: adminTok, body: { roles: [] } });
+  assert.equal(w.status, 200, w.text);
+  assert.deepEqual(w.json.roles.slice().sort(), ['approver', 'finance', 'ops']);
   // Leaving Finance: the roles only Finance gave go; the user's own approver stays.
   let r = await patch(fin.id, [{ op: 'remove', path: `members[value eq "${own}"]` }]);
   assert.equal(r.status, 200, r.text);
