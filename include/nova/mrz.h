@@ -57,5 +57,8 @@ bool nova_mrz_valid(const nova_mrz_t *m);
 /* The ICAO 9303 check digit (weights 7, 3, 1) of s[0..n): '0'..'9', or -1 when s holds a
  * character outside A-Z, 0-9 and '<'. */
 int nova_mrz_check_digit(const char *s, size_t n);
+/* Whether code (3 letters, or "D" for Germany) is an ISO 3166-1 alpha-3 code or one of the
+ * codes ICAO Doc 9303 part 3 adds for issuers and nationalities. */
+bool nova_mrz_country_known(const char *code);
 
 #endif
