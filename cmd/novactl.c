@@ -67,7 +67,7 @@ typedef int (*run_fn)(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const c
 
 typedef struct command {
     const char *group, *verb; /* verb NULL: the group is the whole command */
-    int nargs;                /* positional arguments after the command words */
+    int nargs;                /* positional arguments after the command words; -1: none or one */
     unsigned required, allowed;
     const char *synopsis;
     run_fn run;
@@ -127,7 +127,7 @@ static const command_t commands[] = {
     {"face", "compare", 2, 0, 0, "face compare DOCUMENT.jpg SELFIE.jpg", face_compare},
     {"face", "liveness", 2, 0, 0, "face liveness ACTION[,ACTION...] DIR", face_liveness},
     {"face", "passive", 1, 0, 0, "face passive IMAGE.jpg", face_passive},
-    {"mrz", "parse", 1, 0, 0, "mrz parse FILE|-", mrz_parse},
+    {"mrz", "parse", -1, 0, 0, "mrz parse [FILE|-]", mrz_parse},
     {"ocr", "mrz", 1, 0, 0, "ocr mrz IMAGE.jpg", ocr_mrz},
     {"policy", "test", 1, 0, OPT_MUTATE, "policy test FILE.fga.yaml [--mutate]", policy_test},
     {"workflow", "create", 1, OPT_TENANT, OPT_TENANT, "workflow create --tenant ID FILE|-",
@@ -177,8 +177,9 @@ static void usage_text(nova_buf_t *b, const char *group, const char *verb)
         nova_buf_append_cstr(b, "face commands print JSON and need no store; the nets are read "
                                 "from NOVA_FACE_MODEL (scripts/models.sh)\n");
     if (group == NULL || strcmp(group, "mrz") == 0)
-        nova_buf_append_cstr(b, "mrz parse reads a machine-readable zone (ICAO 9303 TD1/TD2/TD3) "
-                                "and prints JSON; exit 0 when every check digit holds, 6 if not\n");
+        nova_buf_append_cstr(b, "mrz parse reads a machine-readable zone (ICAO 9303 TD1, TD2, TD3, "
+                                "MRV-A, MRV-B; 2 or 3 lines) from FILE or standard input and "
+                                "prints JSON; exit 0 when valid, 6 if not\n");
     if (group == NULL || strcmp(group, "ocr") == 0)
         nova_buf_append_cstr(b,
                              "ocr mrz runs OCR (Tesseract; NOVA_TESSDATA) then the MRZ engine on "
@@ -830,7 +831,7 @@ static int mrz_parse(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const ch
     (void)app;
     (void)ar;
     (void)c;
-    bool in = strcmp(args[0], "-") == 0;
+    bool in = args[0] == NULL || strcmp(args[0], "-") == 0;
     FILE *f = in ? stdin : fopen(args[0], "rb");
     char buf[4097];
     size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
@@ -1295,9 +1296,10 @@ int main(int argc, char **argv)
         goto end;
     }
     int words = cmd->verb ? 2 : 1;
-    if (c.npos - words != cmd->nargs) {
+    int given = c.npos - words;
+    if (cmd->nargs < 0 ? given > 1 : given != cmd->nargs) {
         rc = usage_error(&c, cmd->group,
-                         c.npos - words < cmd->nargs ? "missing argument" : "too many arguments");
+                         given < cmd->nargs ? "missing argument" : "too many arguments");
         goto end;
     }
     unsigned extra = c.given & ~cmd->allowed, missing = cmd->required & ~c.given;

@@ -189,9 +189,15 @@ test('a sync verification: OCR, MRZ, authenticity, age; decision with reasons, v
   }
   const mrz = v.steps[1];
   assert.equal(mrz.status, 'passed', JSON.stringify(mrz));
-  assert.equal(mrz.extracted.document_number, d.truth.fields.document_number);
-  assert.equal(mrz.extracted.birth_date, d.truth.fields.birth_date);
-  assert.equal(mrz.extracted.checks.composite, true);
+  // The step's extracted is nova_mrz_json (novactl mrz parse's shape) plus visual-zone fields.
+  assert.equal(mrz.extracted.valid, true);
+  assert.equal(mrz.extracted.format, d.truth.format);
+  for (const f of ['document_code', 'issuer', 'document_number', 'nationality', 'birth_date', 'sex', 'expiry_date'])
+    assert.equal(mrz.extracted.fields[f], d.truth.fields[f], f);
+  assert.equal(mrz.extracted.checks.composite, 'ok');
+  assert.deepEqual(mrz.extracted.errors, []);
+  assert.equal(mrz.extracted.proved.document_number, true);
+  assert.equal(mrz.extracted.proved.nationality, false);
   assert.equal(v.steps[3].extracted.birth_date, d.truth.fields.birth_date);
   assert.equal(v.decision, 'approved', JSON.stringify(v.reasons));
   assert.ok(Array.isArray(v.reasons));
@@ -523,13 +529,18 @@ test('novactl ocr mrz IMAGE.jpg: OCR then MRZ, the fields as JSON, exit 0 valid 
     const r = nova.ctl('ocr', 'mrz', join(dir, 'doc.jpg'));
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.equal(r.json.valid, true);
-    assert.equal(r.json.document_number, d.truth.fields.document_number);
-    assert.equal(r.json.surname, d.truth.fields.surname);
-    assert.equal(r.json.proved.names, true);
+    assert.equal(r.json.format, d.truth.format);
+    assert.equal(r.json.fields.document_number, d.truth.fields.document_number);
+    assert.equal(r.json.fields.surname, d.truth.fields.surname);
+    assert.equal(r.json.proved.surname, true);
+    assert.equal(r.json.checks.document_number, 'ok');
+    assert.deepEqual(r.json.errors, []);
     writeFileSync(join(dir, 'not.jpg'), 'not a jpeg');
     const bad = nova.ctl('ocr', 'mrz', join(dir, 'not.jpg'));
     assert.equal(bad.code, 6);
     assert.equal(bad.json.valid, false);
+    assert.equal(bad.json.errors.length, 1);
+    assert.equal(bad.json.errors[0].field, 'zone');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

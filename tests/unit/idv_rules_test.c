@@ -57,7 +57,8 @@ static const char PASSING[] =
     "[{\"id\":\"ocr\",\"check\":\"ocr\",\"status\":\"passed\",\"score\":0.95,\"reasons\":[],"
     "\"extracted\":{\"lines\":3}},"
     "{\"id\":\"mrz\",\"check\":\"mrz\",\"status\":\"passed\",\"score\":0.9,"
-    "\"reasons\":[{\"code\":\"repaired\"}],\"extracted\":{\"issuer\":\"KEN\"}},"
+    "\"reasons\":[{\"code\":\"repaired\"}],\"extracted\":{\"fields\":{\"issuer\":\"KEN\"},"
+    "\"checks\":{\"document_number\":\"repaired\",\"composite\":\"ok\"}}},"
     "{\"id\":\"age\",\"check\":\"age\",\"status\":\"passed\",\"score\":1,\"reasons\":[],"
     "\"extracted\":{\"age\":19}}]";
 
@@ -76,9 +77,16 @@ static void test_when_rules(void **state)
                         "approved");
     /* reasons are their codes; strings, lists and the aggregate score are there */
     assert_string_equal(decide_when("'repaired' in steps.mrz.reasons && "
-                                    "steps.mrz.extracted.issuer == 'KEN'",
+                                    "steps.mrz.extracted.fields.issuer == 'KEN'",
                                     PASSING, code, &rule),
                         "review_required");
+    /* over the mrz step's nova_mrz_json: a repaired number sent to review */
+    assert_string_equal(decide_when("steps.mrz.extracted.checks.document_number == 'repaired'",
+                                    PASSING, code, &rule),
+                        "review_required");
+    assert_string_equal(decide_when("steps.mrz.extracted.checks.composite == 'failed'", PASSING,
+                                    code, &rule),
+                        "approved");
     assert_string_equal(decide_when("score > 0.99", PASSING, code, &rule), "approved");
     assert_string_equal(
         decide_when("score > 0.9 && steps.ocr.status == 'passed'", PASSING, code, &rule),

@@ -165,15 +165,31 @@ static json_t *ocr_steps(const char *l1, const char *l2, const char *text)
                      "mrz_lines", l1, l2, "text", text);
 }
 
+/* A field of the mrz step's output (nova_mrz_json's fields, names as the visual zone left). */
+static const char *field_of(const idv_check_out_t *o, const char *name)
+{
+    return json_string_value(json_object_get(json_object_get(o->extracted, "fields"), name));
+}
+
 static void test_mrz_check(void **state)
 {
     (void)state;
     json_t *steps = ocr_steps(TD3[0], TD3[1], "ERIKSSON ANNA MARIA L898902C3");
     idv_check_out_t o = run(idv_check_mrz, steps, NULL, NULL);
     assert_string_equal(o.status, "passed");
-    assert_string_equal(json_string_value(json_object_get(o.extracted, "document_number")),
-                        "L898902C3");
-    assert_true(json_is_true(json_object_get(json_object_get(o.extracted, "proved"), "names")));
+    assert_string_equal(field_of(&o, "document_number"), "L898902C3");
+    assert_string_equal(field_of(&o, "issuer"), "UTO");
+    assert_true(json_is_true(json_object_get(o.extracted, "valid")));
+    assert_string_equal(json_string_value(json_object_get(o.extracted, "format")), "TD3");
+    json_t *proved = json_object_get(o.extracted, "proved");
+    assert_true(json_is_true(json_object_get(proved, "surname")));
+    assert_true(json_is_true(json_object_get(proved, "given_names")));
+    assert_true(json_is_true(json_object_get(proved, "document_number")));
+    assert_true(json_is_false(json_object_get(proved, "nationality")));
+    assert_true(json_is_false(json_object_get(proved, "sex")));
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(o.extracted, "checks"), "composite")),
+        "ok");
     out_free(&o);
     /* The claim disagrees with the zone: review, named. */
     json_t *ap = json_pack("{s:s}", "document_number", "X1234567");
@@ -196,9 +212,8 @@ static void test_mrz_check(void **state)
                       "P<UTOERIKSSONK<ANNA<MARIA<<<<<<<<<<<<<<<<<<<");
     o = run(idv_check_mrz, steps, NULL, NULL);
     assert_string_equal(o.status, "passed");
-    assert_string_equal(json_string_value(json_object_get(o.extracted, "surname")), "ERIKSSON");
-    assert_string_equal(json_string_value(json_object_get(o.extracted, "given_names")),
-                        "ANNA MARIA");
+    assert_string_equal(field_of(&o, "surname"), "ERIKSSON");
+    assert_string_equal(field_of(&o, "given_names"), "ANNA MARIA");
     assert_int_equal(json_integer_value(json_object_get(o.extracted, "names_repaired")), 1);
     out_free(&o);
     json_decref(steps);
@@ -207,8 +222,7 @@ static void test_mrz_check(void **state)
                       "Surname\nERIKSSON\nGiven names\nANNA MARIA\n");
     o = run(idv_check_mrz, steps, NULL, NULL);
     assert_string_equal(o.status, "passed");
-    assert_string_equal(json_string_value(json_object_get(o.extracted, "given_names")),
-                        "ANNA MARIA");
+    assert_string_equal(field_of(&o, "given_names"), "ANNA MARIA");
     out_free(&o);
     json_decref(steps);
     /* "<<" read as one filler: the visual zone's separate lines split the names. */
@@ -216,9 +230,8 @@ static void test_mrz_check(void **state)
                       "Surname\nERIKSSON\nGiven names\nANNA MARIA\n");
     o = run(idv_check_mrz, steps, NULL, NULL);
     assert_string_equal(o.status, "passed");
-    assert_string_equal(json_string_value(json_object_get(o.extracted, "surname")), "ERIKSSON");
-    assert_string_equal(json_string_value(json_object_get(o.extracted, "given_names")),
-                        "ANNA MARIA");
+    assert_string_equal(field_of(&o, "surname"), "ERIKSSON");
+    assert_string_equal(field_of(&o, "given_names"), "ANNA MARIA");
     out_free(&o);
     json_decref(steps);
     /* The zone's own line in the page text proves nothing: a name read only there is not. */
@@ -229,17 +242,50 @@ static void test_mrz_check(void **state)
     assert_true(has_reason(&o, "names_not_proved_by_visual_zone"));
     out_free(&o);
     json_decref(steps);
-    /* A document number misread (C as 0): repaired only because exactly one OCR confusion
-     * makes the number's check digit and the composite hold. */
+    /* A document number misread (0 as O): repaired because exactly one OCR confusion makes
+     * the number's check digit and the composite hold, and passed because the visual zone
+     * prints the repaired number. */
     char misread[45];
     memcpy(misread, TD3[1], 45);
-    misread[7] = '0';
+    misread[5] = 'O';
+    steps = ocr_steps(TD3[0], misread, "ERIKSSON ANNA MARIA\nDocument no\nL898902C3");
+    o = run(idv_check_mrz, steps, NULL, NULL);
+    assert_string_equal(field_of(&o, "document_number"), "L898902C3");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(o.extracted, "checks"),
+                                                          "document_number")),
+                        "repaired");
+    assert_true(has_reason(&o, "document_number_repaired_by_check_digits"));
+    assert_true(has_reason(&o, "ocr_confusions_repaired"));
+    assert_string_equal(o.status, "passed");
+    out_free(&o);
+    json_decref(steps);
+    /* The same repair the visual zone does not show: review, the number not proved. */
     steps = ocr_steps(TD3[0], misread, "ERIKSSON ANNA MARIA");
     o = run(idv_check_mrz, steps, NULL, NULL);
-    assert_string_equal(json_string_value(json_object_get(o.extracted, "document_number")),
-                        "L898902C3");
-    assert_true(has_reason(&o, "document_number_repaired_by_check_digits"));
-    assert_string_equal(o.status, "passed");
+    assert_string_equal(o.status, "review");
+    assert_true(has_reason(&o, "document_number_repair_not_in_visual_zone"));
+    assert_true(
+        json_is_false(json_object_get(json_object_get(o.extracted, "proved"), "document_number")));
+    out_free(&o);
+    json_decref(steps);
+    /* A misread no check digit can settle (8 read as B where another swap fits too): the
+     * number stays as read and failed. */
+    memcpy(misread, TD3[1], 45);
+    misread[1] = 'B';
+    steps = ocr_steps(TD3[0], misread, "ERIKSSON ANNA MARIA L898902C3");
+    o = run(idv_check_mrz, steps, NULL, NULL);
+    assert_string_equal(o.status, "failed");
+    assert_string_equal(field_of(&o, "document_number"), "LB98902C3");
+    assert_true(has_reason(&o, "document_number_check_digit_failed"));
+    out_free(&o);
+    json_decref(steps);
+    /* Every check digit holds but the nationality is no country: not valid, named. */
+    memcpy(misread, TD3[1], 45);
+    misread[12] = 'X';
+    steps = ocr_steps(TD3[0], misread, "ERIKSSON ANNA MARIA");
+    o = run(idv_check_mrz, steps, NULL, NULL);
+    assert_string_equal(o.status, "failed");
+    assert_true(has_reason(&o, "nationality_unknown_country"));
     out_free(&o);
     json_decref(steps);
     /* A misread check digit: failed, which one named. */
@@ -264,8 +310,8 @@ static void test_mrz_check(void **state)
 static void test_age_check(void **state)
 {
     (void)state;
-    json_t *steps = json_pack("{s:{s:s, s:{s:s}}}", "mrz", "check", "mrz", "extracted",
-                              "birth_date", "2010-06-01");
+    json_t *steps = json_pack("{s:{s:s, s:{s:{s:s}}}}", "mrz", "check", "mrz", "extracted",
+                              "fields", "birth_date", "2010-06-01");
     json_t *cfg = json_pack("{s:i}", "min_age", 18);
     idv_check_out_t o = run(idv_check_age, steps, NULL, cfg);
     assert_string_equal(o.status, "failed");
@@ -273,8 +319,8 @@ static void test_age_check(void **state)
     assert_true(has_reason(&o, "under_minimum_age"));
     out_free(&o);
     json_decref(steps);
-    steps = json_pack("{s:{s:s, s:{s:s}}}", "mrz", "check", "mrz", "extracted", "birth_date",
-                      "1980-12-31");
+    steps = json_pack("{s:{s:s, s:{s:{s:s}}}}", "mrz", "check", "mrz", "extracted", "fields",
+                      "birth_date", "1980-12-31");
     o = run(idv_check_age, steps, NULL, cfg);
     assert_string_equal(o.status, "passed");
     assert_int_equal(json_integer_value(json_object_get(o.extracted, "age")), 45);

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -83,8 +84,10 @@ static int year_of(int64_t t)
 
 /* ---- mrz: the zone OCR found, every check digit ---- */
 
-/* The zone of one candidate (lines from OCR): parsed into *m, scored by check digits held (5:
- * all, valid), -1 when it is no zone. */
+/* The zone of one candidate (lines from OCR): parsed and repaired (src/mrz, the one place
+ * that repairs a zone, and only where a check digit proves it) into *m; scored 2 per check
+ * digit that holds as read, 1 per one that holds after repairs, -1 per other error, 3 more
+ * when the zone is valid; -1 when it is no zone. */
 static int mrz_candidate(json_t *lines, int year, nova_mrz_t *m)
 {
     char text[256];
@@ -101,49 +104,12 @@ static int mrz_candidate(json_t *lines, int year, nova_mrz_t *m)
     const char *why = NULL;
     if (n == 0 || nova_mrz_parse(text, n, year, m, &why) != NOVA_OK)
         return -1;
-    return (m->number_ok + m->birth_ok + m->expiry_ok + m->optional_ok + m->composite_ok) +
-           (nova_mrz_valid(m) ? 1 : 0);
-}
-
-/* A document number whose check digit failed, repaired when exactly one single-character
- * OCR confusion (O/0, O/C, O/D, I/1, L/1, B/8, S/5, Z/2, G/6 and back) makes the whole zone
- * valid: the number's check digit and the composite both prove it (two independent mod-10
- * checks; a second candidate that also passes leaves the number unrepaired). Returns the
- * repaired zone's score, -1 when none or more than one. */
-static int repair_number(json_t *lines, int year, nova_mrz_t *m)
-{
-    static const char *const pairs[] = {"O0", "0O", "OC", "CO", "0C", "C0", "OD", "DO",
-                                        "D0", "0D", "I1", "1I", "L1", "1L", "B8", "8B",
-                                        "S5", "5S", "Z2", "2Z", "G6", "6G"};
-    size_t nl = json_array_size(lines);
-    if (nl < 2)
-        return -1;
-    size_t li = nl == 3 ? 0 : 1, from = nl == 3 ? 5 : 0;
-    char line[64];
-    snprintf(line, sizeof(line), "%s", json_string_value(json_array_get(lines, li)));
-    if (strlen(line) < from + 9)
-        return -1;
-    int found = 0;
-    nova_mrz_t got;
-    for (size_t pos = from; pos < from + 9; pos++)
-        for (size_t k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++) {
-            if (line[pos] != pairs[k][0])
-                continue;
-            line[pos] = pairs[k][1];
-            json_t *cand = json_copy(lines);
-            json_array_set_new(cand, li, json_string(line));
-            nova_mrz_t t;
-            if (mrz_candidate(cand, year, &t) >= 0 && nova_mrz_valid(&t)) {
-                found++;
-                got = t;
-            }
-            json_decref(cand);
-            line[pos] = pairs[k][0];
-        }
-    if (found != 1)
-        return -1;
-    *m = got;
-    return 6;
+    int score = nova_mrz_valid(m) ? 3 : 0;
+    for (int k = 0; k < NOVA_MRZ_CHECKS; k++)
+        score += m->checks[k] == NOVA_MRZ_OK ? 2 : m->checks[k] == NOVA_MRZ_REPAIRED ? 1 : 0;
+    for (size_t i = 0; i < m->nerrors; i++)
+        score -= strcmp(m->errors[i].code, "check_digit_failed") != 0;
+    return score < 0 ? 0 : score;
 }
 
 /* Whether the visual zone (OCR text) holds the name: each word within one edit per five
@@ -285,9 +251,10 @@ static bool split_confirmed(char w[][64], size_t n, size_t i, const char *text)
  * that, three repairs that the visual zone must confirm: a filler read as K or X at the end of a
  * word, "<<" read as "X<" (surname and given names run together), and trailing words made only
  * of filler confusions (K S E C X). Writes surname and given_names back into ex with the count
- * of repairs; *proved says whether the names are proved. */
-static void names_check(json_t *ex, const char *sur, const char *giv, const char *text,
-                        bool *proved)
+ * (fields, the parser's) with the count of repairs (ex); *proved says whether the names are
+ * proved. */
+static void names_check(json_t *ex, json_t *fields, const char *sur, const char *giv,
+                        const char *text, bool *proved)
 {
     char sw[NAME_WORDS][64], gw[NAME_WORDS][64];
     size_t ns = split_words(sur, sw), ng = split_words(giv, gw);
@@ -335,8 +302,8 @@ static void names_check(json_t *ex, const char *sur, const char *giv, const char
      * them as one line (else the given names may hide in the surname). */
     if (ns > 1 && ng == 0)
         ok = ok && line_in(s2, text);
-    json_object_set_new(ex, "surname", json_string(s2));
-    json_object_set_new(ex, "given_names", json_string(g2));
+    json_object_set_new(fields, "surname", json_string(s2));
+    json_object_set_new(fields, "given_names", json_string(g2));
     json_object_set_new(ex, "names_repaired", json_integer(repairs));
     *proved = ok;
 }
@@ -352,25 +319,11 @@ nova_status idv_check_mrz(const idv_check_in_t *in, idv_check_out_t *out)
     }
     nova_mrz_t m, best;
     int best_score = -1;
-    size_t best_i = 0;
     for (size_t i = 0; i < json_array_size(cands); i++) {
         int sc = mrz_candidate(json_array_get(cands, i), year_of(in->now), &m);
         if (sc > best_score) {
             best_score = sc;
             best = m;
-            best_i = i;
-        }
-    }
-    bool number_repaired = false;
-    /* The best candidate first, then the others: the repair must make a whole zone valid. */
-    for (size_t k = 0;
-         best_score >= 0 && !best.number_ok && !number_repaired && k <= json_array_size(cands);
-         k++) {
-        size_t i = k == 0 ? best_i : k - 1;
-        if ((k == 0 || i != best_i) &&
-            repair_number(json_array_get(cands, i), year_of(in->now), &m) > 0) {
-            best = m;
-            number_repaired = true;
         }
     }
     json_decref(single);
@@ -383,24 +336,26 @@ nova_status idv_check_mrz(const idv_check_in_t *in, idv_check_out_t *out)
     }
     m = best;
     out->extracted = nova_mrz_json(&m);
+    if (out->extracted == NULL)
+        return NOVA_NOMEM;
     bool valid = nova_mrz_valid(&m);
-    if (!m.number_ok)
-        idv_reason(out, "document_number_check_digit_failed");
-    if (!m.birth_ok)
-        idv_reason(out, "birth_date_check_digit_failed");
-    if (!m.expiry_ok)
-        idv_reason(out, "expiry_date_check_digit_failed");
-    if (!m.composite_ok)
-        idv_reason(out, "composite_check_digit_failed");
-    if (m.corrections)
-        idv_reason(out, "ocr_confusions_repaired");
-    if (number_repaired) {
-        idv_reason(out, "document_number_repaired_by_check_digits");
-        json_object_set_new(out->extracted, "document_number_repaired", json_true());
+    /* One reason per error of the zone, "<field>_<code>": document_number_check_digit_failed,
+     * composite_check_digit_failed, issuer_unknown_country, ... */
+    for (size_t i = 0; i < m.nerrors; i++) {
+        char code[96];
+        snprintf(code, sizeof(code), "%s_%s", m.errors[i].field, m.errors[i].code);
+        idv_reason(out, code);
     }
-    /* Names, sex and nationality are not covered by check digits: proved only when the visual
-     * zone shows the same name. */
-    /* The visual zone: the page's text without its MRZ lines (any line holding a filler). */
+    bool repaired = false;
+    for (size_t i = 0; i < m.nrepairs; i++)
+        repaired = repaired || m.repairs[i].proved;
+    if (repaired)
+        idv_reason(out, "ocr_confusions_repaired");
+    if (m.checks[NOVA_MRZ_CHECK_NUMBER] == NOVA_MRZ_REPAIRED)
+        idv_reason(out, "document_number_repaired_by_check_digits");
+    /* Names, sex and nationality are not covered by check digits: the names are proved only
+     * when the visual zone shows the same name (the page's text without its MRZ lines, any
+     * line holding a filler). */
     const char *page = json_string_value(json_object_get(ocr, "text"));
     char *text = page ? strdup(page) : NULL;
     for (char *line = text; line && *line;) {
@@ -410,13 +365,24 @@ nova_status idv_check_mrz(const idv_check_in_t *in, idv_check_out_t *out)
         line += l + (line[l] == '\n');
     }
     bool name_proved = false;
-    names_check(out->extracted, m.surname, m.given_names, text, &name_proved);
+    names_check(out->extracted, json_object_get(out->extracted, "fields"), m.surname, m.given_names,
+                text, &name_proved);
+    /* A repaired number is the one confusion swap the check digits accept; a misread of
+     * another kind in the same field could have been "repaired" that way too (the composite
+     * weighs the number as its own digit does), so it passes only when the visual zone prints
+     * the repaired number. */
+    bool number_seen = word_in(m.document_number, text);
+    bool number_doubt = m.checks[NOVA_MRZ_CHECK_NUMBER] == NOVA_MRZ_REPAIRED && !number_seen;
     free(text);
-    json_object_set_new(out->extracted, "proved",
-                        json_pack("{s:b, s:b, s:b, s:b, s:b, s:b}", "document_number",
-                                  m.number_ok && m.composite_ok, "birth_date", m.birth_ok,
-                                  "expiry_date", m.expiry_ok, "names", name_proved, "nationality",
-                                  false, "sex", false));
+    json_object_set_new(out->extracted, "document_number_in_visual_zone",
+                        json_boolean(number_seen));
+    json_t *proved = json_object_get(out->extracted, "proved");
+    json_object_set_new(proved, "surname", json_boolean(name_proved));
+    json_object_set_new(proved, "given_names", json_boolean(name_proved));
+    if (number_doubt) {
+        json_object_set_new(proved, "document_number", json_false());
+        idv_reason(out, "document_number_repair_not_in_visual_zone");
+    }
     if (!name_proved)
         idv_reason(out, "names_not_proved_by_visual_zone");
     const char *claimed = json_string_value(json_object_get(in->applicant, "document_number"));
@@ -424,8 +390,8 @@ nova_status idv_check_mrz(const idv_check_in_t *in, idv_check_out_t *out)
     if (mismatch)
         idv_reason(out, "document_number_differs_from_claim");
     if (valid && !mismatch) {
-        out->status = name_proved ? "passed" : "review";
-        out->score = name_proved ? 1 : 0.8;
+        out->status = name_proved && !number_doubt ? "passed" : "review";
+        out->score = name_proved && !number_doubt ? 1 : 0.8;
     } else if (valid || !flag(in->config, "require_valid", true)) {
         out->status = "review";
         out->score = 0.5;
@@ -445,7 +411,8 @@ static bool parse_date(const char *s, int *y, int *m, int *d)
 
 nova_status idv_check_age(const idv_check_in_t *in, idv_check_out_t *out)
 {
-    const char *mrz_birth = json_string_value(json_object_get(earlier(in, "mrz"), "birth_date"));
+    const char *mrz_birth = json_string_value(
+        json_object_get(json_object_get(earlier(in, "mrz"), "fields"), "birth_date"));
     const char *claimed = json_string_value(json_object_get(in->applicant, "date_of_birth"));
     const char *birth = mrz_birth ? mrz_birth : claimed;
     int y, mo, d;
@@ -622,21 +589,27 @@ static const char *editor_tag(const uint8_t *p, size_t n)
 nova_status idv_check_authenticity(const idv_check_in_t *in, idv_check_out_t *out)
 {
     json_t *mrz = earlier(in, "mrz");
-    json_t *checks = json_object_get(mrz, "checks");
+    json_t *checks = json_object_get(mrz, "checks"), *fields = json_object_get(mrz, "fields");
     double score = 1;
     out->extracted = json_object();
     if (mrz == NULL) {
         idv_reason(out, "no_mrz_to_check");
         score -= 0.4;
     } else {
-        const char *names[] = {"document_number", "birth_date", "expiry_date", "composite"};
-        for (size_t i = 0; i < 4; i++)
-            if (!json_is_true(json_object_get(checks, names[i]))) {
-                score -= 0.25;
-                idv_reason(out, "check_digit_failed");
-                break;
-            }
-        const char *exp = json_string_value(json_object_get(mrz, "expiry_date"));
+        /* Each check digit of the format (nova_mrz_json: "ok", "repaired" or "failed"). */
+        const char *key;
+        json_t *v;
+        bool failed = json_object_size(checks) == 0;
+        json_object_foreach(checks, key, v)
+        {
+            const char *st = json_string_value(v);
+            failed = failed || st == NULL || strcmp(st, "failed") == 0;
+        }
+        if (failed) {
+            score -= 0.25;
+            idv_reason(out, "check_digit_failed");
+        }
+        const char *exp = json_string_value(json_object_get(fields, "expiry_date"));
         int y, m, d;
         if (parse_date(exp, &y, &m, &d)) {
             time_t now = (time_t)in->now;
@@ -666,7 +639,7 @@ nova_status idv_check_authenticity(const idv_check_in_t *in, idv_check_out_t *ou
                 score -= num(in->config, "duplicate_document_penalty", 0.5);
             }
         }
-        const char *name = json_string_value(json_object_get(mrz, "surname"));
+        const char *name = json_string_value(json_object_get(fields, "surname"));
         json_t *ocr = earlier(in, "ocr");
         const char *text = json_string_value(json_object_get(ocr, "text"));
         if (name && *name && text && idv_address_score(name, text) < 0.5) {

@@ -1,6 +1,7 @@
 /* ctl.c: `novactl ocr mrz IMAGE.jpg`: the worker's OCR and MRZ steps on one local image, no
- * store or server, printing the MRZ JSON of `novactl mrz parse` (with which fields are proved
- * and the names the visual zone repaired). */
+ * store or server, printing the MRZ JSON of `novactl mrz parse` (nova_mrz_json) as the mrz
+ * step returns it (names proved and repaired by the visual zone), with the step's status and
+ * reasons and the MRZ lines OCR read. */
 #include <stdio.h>
 #include <string.h>
 
@@ -48,9 +49,15 @@ int nova_idv_ctl_ocr_mrz(const char *path, const char *tessdata, bool json_out)
                         json_pack("{s:s, s:O}", "check", "ocr", "extracted",
                                   ocr.extracted ? ocr.extracted : json_null()));
     idv_check_mrz(&in, &mrz);
-    json_t *o = mrz.extracted ? json_incref(mrz.extracted) : json_pack("{s:b}", "valid", 0);
+    /* No zone: the same shape, empty, with the step's reason as the error. */
+    json_t *o = mrz.extracted
+                    ? json_incref(mrz.extracted)
+                    : json_pack("{s:b, s:n, s:n, s:{}, s:{}, s:[{s:s, s:O, s:s}], s:[]}", "valid",
+                                0, "format", "fields", "checks", "proved", "errors", "field",
+                                "zone", "code", json_array_get(mrz.reasons, 0), "message",
+                                "no machine-readable zone was read", "repairs");
     json_object_set_new(o, "status", json_string(mrz.status));
-    json_object_set_new(o, "errors", mrz.reasons ? json_incref(mrz.reasons) : json_array());
+    json_object_set_new(o, "reasons", mrz.reasons ? json_incref(mrz.reasons) : json_array());
     json_object_set_new(o, "mrz_lines", json_incref(json_object_get(ocr.extracted, "mrz_lines")));
     char *text = json_dumps(o, json_out ? JSON_COMPACT : JSON_INDENT(2));
     printf("%s\n", text ? text : "{}");

@@ -134,12 +134,15 @@ nova_status idv_document_digests(nova_idv_t *g, nova_store_t *s, const char *ten
                                  const char *reference, json_t *applicant, char number[65],
                                  char who[65])
 {
-    const char *num = json_string_value(json_object_get(mrz, "document_number"));
-    const char *state = json_string_value(json_object_get(mrz, "issuing_state"));
-    const char *code = json_string_value(json_object_get(mrz, "document_code"));
-    json_t *checks = json_object_get(mrz, "checks");
-    if (!num || !*num || !state || !json_is_true(json_object_get(checks, "document_number")))
-        return NOVA_NOT_FOUND; /* no number a check digit proves */
+    json_t *fields = json_object_get(mrz, "fields");
+    const char *num = json_string_value(json_object_get(fields, "document_number"));
+    const char *state = json_string_value(json_object_get(fields, "issuer"));
+    const char *code = json_string_value(json_object_get(fields, "document_code"));
+    const char *check =
+        json_string_value(json_object_get(json_object_get(mrz, "checks"), "document_number"));
+    if (!num || !*num || !state || !check ||
+        (strcmp(check, "ok") != 0 && strcmp(check, "repaired") != 0))
+        return NOVA_NOT_FOUND; /* no number a check digit proves (as read or repaired) */
     const char *name = json_string_value(json_object_get(applicant, "name"));
     const char *dob = json_string_value(json_object_get(applicant, "date_of_birth"));
     bool by_ref = reference && *reference;
