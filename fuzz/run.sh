@@ -143,6 +143,12 @@ seed() {
         printf 'P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10' >"$dir/seed-td3"
         printf 'I<UTOD231458907<<<<<<<<<<<<<<<\n7408122F1204159UTO<<<<<<<<<<<6\nERIKSSON<<ANNA<MARIA<<<<<<<<<<' >"$dir/seed-td1"
         printf 'I<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<\nD231458907UTO7408122F1204159<<<<<<<6' >"$dir/seed-td2"
+        printf 'V<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL8988901C4XXX4009078F96121096ZE184226B<<<<<<' >"$dir/seed-mrva"
+        printf 'V<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<\nL8988901C4XXX4009078F9612109<<<<<<<<' >"$dir/seed-mrvb"
+        # repairs: 0 read as O in the number, a date's O and I, a personal number's 8 read as B;
+        # a personal number check digit's filler read as K
+        printf 'P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL8989O2C36UTO74O8I22F1204159ZE1B4226B<<<<<10' >"$dir/seed-repair"
+        printf 'P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159<<<<<<<<<<<<<<K8' >"$dir/seed-filler"
         ;;
     *)
         printf '%s' '{}' >"$dir/seed-empty"
