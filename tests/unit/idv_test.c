@@ -307,6 +307,34 @@ static void test_mrz_check(void **state)
     json_decref(steps);
 }
 
+/* Authenticity reads the mrz step's nova_mrz_json: any check digit "failed" costs, and the
+ * expiry comes from fields. The image is missing here, so only the reasons are looked at. */
+static void test_authenticity_reads_mrz(void **state)
+{
+    (void)state;
+    json_t *steps = ocr_steps(TD3[0], TD3[1], "ERIKSSON ANNA MARIA L898902C3");
+    idv_check_out_t m = run(idv_check_mrz, steps, NULL, NULL);
+    json_object_set_new(steps, "mrz",
+                        json_pack("{s:s, s:O}", "check", "mrz", "extracted", m.extracted));
+    idv_check_out_t o = run(idv_check_authenticity, steps, NULL, NULL);
+    assert_false(has_reason(&o, "check_digit_failed"));
+    assert_true(has_reason(&o, "document_expired")); /* the specimen expired in 2012 */
+    assert_false(has_reason(&o, "mrz_name_not_in_visual_zone"));
+    out_free(&o);
+    /* A visa's checks have no composite: absent is not failed. */
+    json_t *checks = json_object_get(m.extracted, "checks");
+    json_object_del(checks, "composite");
+    o = run(idv_check_authenticity, steps, NULL, NULL);
+    assert_false(has_reason(&o, "check_digit_failed"));
+    out_free(&o);
+    json_object_set_new(checks, "birth_date", json_string("failed"));
+    o = run(idv_check_authenticity, steps, NULL, NULL);
+    assert_true(has_reason(&o, "check_digit_failed"));
+    out_free(&o);
+    out_free(&m);
+    json_decref(steps);
+}
+
 static void test_age_check(void **state)
 {
     (void)state;
@@ -685,7 +713,7 @@ int main(void)
         cmocka_unit_test(test_age_check), cmocka_unit_test(test_address),
         cmocka_unit_test(test_mrz_lines), cmocka_unit_test(test_skew),
         cmocka_unit_test(test_cursor),    cmocka_unit_test(test_custom_reply),
-        cmocka_unit_test(test_store),
+        cmocka_unit_test(test_store),     cmocka_unit_test(test_authenticity_reads_mrz),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

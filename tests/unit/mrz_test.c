@@ -402,6 +402,75 @@ static void test_swap_repairs(void **state)
     assert_true(nova_mrz_valid(&m));
 }
 
+/* TD1 zone for the specimen with line 1's optional data opt (15 characters) and line 2's
+ * opt2 (11), the composite computed. */
+static const char *td1_with_optional(char *buf, size_t cap, const char *opt, const char *opt2)
+{
+    char l1[31] = "I<UTOD231458907<<<<<<<<<<<<<<<", l2[31] = "7408122F1204159UTO<<<<<<<<<<<6";
+    memcpy(l1 + 15, opt, 15);
+    memcpy(l2 + 18, opt2, 11);
+    char comp[60];
+    memcpy(comp, l1 + 5, 25);
+    memcpy(comp + 25, l2, 7);
+    memcpy(comp + 32, l2 + 8, 7);
+    memcpy(comp + 39, l2 + 18, 11);
+    l2[29] = (char)nova_mrz_check_digit(comp, 50);
+    snprintf(buf, cap, "%s\n%s\nERIKSSON<<ANNA<MARIA<<<<<<<<<<", l1, l2);
+    return buf;
+}
+
+/* Optional data only the composite covers (TD1's two fields, TD2's): one swap the composite
+ * alone accepts is repaired; two that fit leave it failed. */
+static void test_composite_only_repairs(void **state)
+{
+    (void)state;
+    char z[160], buf[160];
+    td1_with_optional(z, sizeof(z), "34789<<<<<<<<<<", "<<<<<<<<<<<");
+    nova_mrz_t ref = parse(z);
+    assert_all_ok(&ref);
+    assert_string_equal(ref.optional_data, "34789");
+    nova_mrz_t m = parse(with(buf, sizeof(buf), z, 0, 18, 'B')); /* 8 read as B */
+    assert_int_equal(m.checks[NOVA_MRZ_CHECK_COMPOSITE], NOVA_MRZ_REPAIRED);
+    assert_int_equal(m.checks[NOVA_MRZ_CHECK_NUMBER], NOVA_MRZ_OK);
+    assert_string_equal(m.optional_data, "34789");
+    assert_int_equal(m.nrepairs, 1);
+    assert_int_equal(m.repairs[0].check, NOVA_MRZ_CHECK_COMPOSITE);
+    assert_true(m.proved[NOVA_MRZ_OPTIONAL_DATA]);
+    assert_true(nova_mrz_valid(&m));
+    /* Line 2's optional data the same way; a misread that is no confusion stays failed. */
+    td1_with_optional(z, sizeof(z), "<<<<<<<<<<<<<<<", "7356<<<<<<<");
+    m = parse(with(buf, sizeof(buf), z, 1, 20, 'S')); /* 5 read as S */
+    assert_int_equal(m.checks[NOVA_MRZ_CHECK_COMPOSITE], NOVA_MRZ_REPAIRED);
+    assert_string_equal(m.optional_data_2, "7356");
+    assert_true(m.proved[NOVA_MRZ_OPTIONAL_DATA_2]);
+    assert_true(nova_mrz_valid(&m));
+    m = parse(with(buf, sizeof(buf), z, 1, 19, '4')); /* 3 read as 4 */
+    assert_int_equal(m.checks[NOVA_MRZ_CHECK_COMPOSITE], NOVA_MRZ_FAILED);
+    assert_false(m.proved[NOVA_MRZ_OPTIONAL_DATA_2]);
+    /* Two B whose swaps move the composite alike (both weigh 3): the 8 read as B at 15 and
+     * the real B at 18 are equally good repairs, so neither is made. */
+    td1_with_optional(z, sizeof(z), "8<<B<<<<<<<<<<<", "<<<<<<<<<<<");
+    m = parse(with(buf, sizeof(buf), z, 0, 15, 'B'));
+    assert_int_equal(m.checks[NOVA_MRZ_CHECK_COMPOSITE], NOVA_MRZ_FAILED);
+    assert_int_equal(m.nrepairs, 0);
+    assert_string_equal(m.optional_data, "BB"); /* inner fillers dropped, as read */
+    assert_false(nova_mrz_valid(&m));
+    /* TD2's optional data [28, 35): 1 read as I. */
+    char l2[37] = "D231458907UTO7408122F1204159<<<<<<<6", comp[40];
+    memcpy(l2 + 28, "7156<<<", 7);
+    memcpy(comp, l2, 10);
+    memcpy(comp + 10, l2 + 13, 7);
+    memcpy(comp + 17, l2 + 21, 14);
+    l2[35] = (char)nova_mrz_check_digit(comp, 31);
+    snprintf(z, sizeof(z), "I<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<\n%s", l2);
+    ref = parse(z);
+    assert_all_ok(&ref);
+    m = parse(with(buf, sizeof(buf), z, 1, 29, 'I'));
+    assert_int_equal(m.checks[NOVA_MRZ_CHECK_COMPOSITE], NOVA_MRZ_REPAIRED);
+    assert_string_equal(m.optional_data, "7156");
+    assert_true(nova_mrz_valid(&m));
+}
+
 /* Repairs no check digit can prove stay failed, the field as read and not proved. */
 static void test_unprovable_repairs(void **state)
 {
@@ -627,6 +696,7 @@ int main(void)
         cmocka_unit_test(test_every_change_is_caught),
         cmocka_unit_test(test_digit_field_readings),
         cmocka_unit_test(test_swap_repairs),
+        cmocka_unit_test(test_composite_only_repairs),
         cmocka_unit_test(test_unprovable_repairs),
         cmocka_unit_test(test_country_codes),
         cmocka_unit_test(test_sex_and_code),
