@@ -84,9 +84,9 @@ static void test_when_rules(void **state)
     assert_string_equal(decide_when("steps.mrz.extracted.checks.document_number == 'repaired'",
                                     PASSING, code, &rule),
                         "review_required");
-    assert_string_equal(decide_when("steps.mrz.extracted.checks.composite == 'failed'", PASSING,
-                                    code, &rule),
-                        "approved");
+    assert_string_equal(
+        decide_when("steps.mrz.extracted.checks.composite == 'failed'", PASSING, code, &rule),
+        "approved");
     assert_string_equal(decide_when("score > 0.99", PASSING, code, &rule), "approved");
     assert_string_equal(
         decide_when("score > 0.9 && steps.ocr.status == 'passed'", PASSING, code, &rule),
