@@ -10,10 +10,20 @@
 #include <string.h>
 
 #include "nova/json.h"
+#include "nova/mrz.h"
 #include "nova/policy.h"
 #include "nova/workflow.h"
 
-typedef enum { P_NUM, P_INT, P_BOOL, P_ENUM, P_HTTPS, P_COUNTRIES } param_type;
+typedef enum {
+    P_NUM,
+    P_INT,
+    P_BOOL,
+    P_ENUM,
+    P_HTTPS,
+    P_COUNTRIES,
+    P_ISSUERS,
+    P_DOCTYPES
+} param_type;
 
 typedef struct param {
     nova_check_kind check;
@@ -30,6 +40,8 @@ static const param params[] = {
     {NOVA_CHECK_DOCUMENT_AUTHENTICITY, "min_score", P_NUM, 0, 1, NULL, false},
     {NOVA_CHECK_DOCUMENT_AUTHENTICITY, "min_sharpness", P_NUM, 0, 10000, NULL, false},
     {NOVA_CHECK_DOCUMENT_AUTHENTICITY, "duplicate_document_penalty", P_NUM, 0, 1, NULL, false},
+    {NOVA_CHECK_DOCUMENT_AUTHENTICITY, "issuers", P_ISSUERS, 0, 0, NULL, false},
+    {NOVA_CHECK_DOCUMENT_AUTHENTICITY, "document_types", P_DOCTYPES, 0, 0, "P I A C V", false},
     {NOVA_CHECK_FACE_MATCH, "match_max", P_NUM, 0, 2, NULL, false},
     {NOVA_CHECK_FACE_MATCH, "review_max", P_NUM, 0, 2, NULL, false},
     {NOVA_CHECK_LIVENESS, "mode", P_ENUM, 0, 0, "active passive", false},
@@ -117,6 +129,34 @@ static nova_status check_param(ctx *c, size_t i, const param *p, json_t *v)
             return refuse(c, "an https:// URL (the webhook is called over mTLS)",
                           "/steps/%zu/config/%s", i, p->name);
         return NOVA_OK;
+    case P_ISSUERS: {
+        /* The issuing states accepted, as the MRZ prints them (ISO 3166-1 alpha-3 or ICAO's
+         * own codes: nova_mrz_country_known). */
+        size_t n = json_array_size(v);
+        if (!json_is_array(v) || n == 0 || n > 300)
+            return refuse(c, "a list of 1-300 issuing-state codes as the MRZ prints them (KEN)",
+                          "/steps/%zu/config/%s", i, p->name);
+        for (size_t k = 0; k < n; k++) {
+            const char *cc = json_string_value(json_array_get(v, k));
+            if (!cc || !nova_mrz_country_known(cc))
+                return refuse(c, "an ISO 3166-1 alpha-3 or ICAO code in capitals",
+                              "/steps/%zu/config/%s/%zu", i, p->name, k);
+        }
+        return NOVA_OK;
+    }
+    case P_DOCTYPES: {
+        /* Document kinds by the first letter of the MRZ document code. */
+        size_t n = json_array_size(v);
+        if (!json_is_array(v) || n == 0 || n > 5)
+            return refuse(c, "a list of document kinds: P, I, A, C, V", "/steps/%zu/config/%s", i,
+                          p->name);
+        for (size_t k = 0; k < n; k++) {
+            const char *t = json_string_value(json_array_get(v, k));
+            if (!t || strlen(t) != 1 || !choice_ok(p->choices, t))
+                return refuse(c, "one of P, I, A, C, V", "/steps/%zu/config/%s/%zu", i, p->name, k);
+        }
+        return NOVA_OK;
+    }
     case P_COUNTRIES: {
         size_t n = json_array_size(v);
         if (!json_is_array(v) || n == 0 || n > 250)

@@ -331,6 +331,21 @@ static void test_authenticity_reads_mrz(void **state)
     o = run(idv_check_authenticity, steps, NULL, NULL);
     assert_true(has_reason(&o, "check_digit_failed"));
     out_free(&o);
+    /* The workflow's issuing states and document kinds: UTO's passport (P) is accepted by a
+     * list naming them, refused by one that does not. */
+    json_t *cfg = json_pack("{s:[s,s], s:[s]}", "issuers", "KEN", "UTO", "document_types", "P");
+    o = run(idv_check_authenticity, steps, NULL, cfg);
+    assert_false(has_reason(&o, "issuer_not_supported"));
+    assert_false(has_reason(&o, "document_type_not_supported"));
+    out_free(&o);
+    json_decref(cfg);
+    cfg = json_pack("{s:[s], s:[s,s]}", "issuers", "NGA", "document_types", "I", "A");
+    o = run(idv_check_authenticity, steps, NULL, cfg);
+    assert_true(has_reason(&o, "issuer_not_supported"));
+    assert_true(has_reason(&o, "document_type_not_supported"));
+    assert_string_equal(o.status, "failed");
+    out_free(&o);
+    json_decref(cfg);
     out_free(&m);
     json_decref(steps);
 }

@@ -21,6 +21,8 @@ static const char GOOD[] =
     "\"depends_on\":[\"ocr\"],\"on_fail\":\"review\"},"
     "{\"check\":\"liveness\",\"config\":{\"mode\":\"active\"},\"required\":false,"
     "\"on_fail\":\"continue\"},"
+    "{\"check\":\"document_authenticity\",\"config\":{\"issuers\":[\"KEN\",\"NGA\",\"D\"],"
+    "\"document_types\":[\"P\",\"I\"]}},"
     "{\"check\":\"age\",\"config\":{\"min_age\":18}},"
     "{\"check\":\"address\",\"config\":{\"countries\":[\"KE\",\"NG\"]}},"
     "{\"check\":\"custom_webhook\",\"config\":{\"url\":\"https://hooks.example/check\","
@@ -38,15 +40,15 @@ static void test_valid(void **state)
         nova_workflow_validate(GOOD, strlen(GOOD), &w, field, sizeof(field), why, sizeof(why)),
         NOVA_OK);
     assert_string_equal(w.name, "kyc-basic");
-    assert_int_equal(w.nsteps, 7);
+    assert_int_equal(w.nsteps, 8);
     assert_string_equal(w.steps[2].id, "face");
     assert_int_equal(w.steps[2].check, NOVA_CHECK_FACE_MATCH);
     assert_int_equal(w.steps[2].on_fail, NOVA_ON_FAIL_REVIEW);
     assert_true(w.steps[1].required);
     assert_false(w.steps[3].required);
-    assert_int_equal(w.steps[6].ndeps, 2);
-    assert_int_equal(w.steps[6].deps[0], 2);
-    assert_int_equal(w.steps[6].deps[1], 1);
+    assert_int_equal(w.steps[7].ndeps, 2);
+    assert_int_equal(w.steps[7].deps[0], 2);
+    assert_int_equal(w.steps[7].deps[1], 1);
     assert_int_equal(w.nreview_rules, 3);
     assert_true(w.approve_at == 0.8 && w.reject_below == 0.3);
     /* Defaults. */
@@ -94,6 +96,12 @@ static void test_refusals(void **state)
         {"{\"name\":\"x\",\"steps\":[{\"check\":\"ocr\"},{\"check\":\"address\",\"config\":"
          "{\"countries\":[\"ke\"]}}]}",
          "/steps/1/config/countries/0"},
+        {"{\"name\":\"x\",\"steps\":[{\"check\":\"ocr\"},{\"check\":\"document_"
+         "authenticity\",\"config\":{\"issuers\":[\"KEN\",\"XYZ\"]}}]}",
+         "/steps/1/config/issuers/1"},
+        {"{\"name\":\"x\",\"steps\":[{\"check\":\"ocr\"},{\"check\":\"document_"
+         "authenticity\",\"config\":{\"document_types\":[\"P\",\"X\"]}}]}",
+         "/steps/1/config/document_types/1"},
         {"{\"name\":\"x\",\"steps\":[{\"check\":\"ocr\"},{\"check\":\"custom_webhook\",\"config\":"
          "{\"url\":\"http://plain.example\"}}]}",
          "/steps/1/config/url"},

@@ -586,6 +586,22 @@ static const char *editor_tag(const uint8_t *p, size_t n)
     return NULL;
 }
 
+/* Whether s (its first n characters; 0: all of it) is one of list's strings. */
+static bool listed(json_t *list, const char *s, size_t n)
+{
+    size_t i;
+    json_t *v;
+    if (s == NULL || *s == '\0')
+        return false;
+    json_array_foreach(list, i, v)
+    {
+        const char *e = json_string_value(v);
+        if (e && (n ? strlen(e) == n && strncmp(e, s, n) == 0 : strcmp(e, s) == 0))
+            return true;
+    }
+    return false;
+}
+
 nova_status idv_check_authenticity(const idv_check_in_t *in, idv_check_out_t *out)
 {
     json_t *mrz = earlier(in, "mrz");
@@ -608,6 +624,19 @@ nova_status idv_check_authenticity(const idv_check_in_t *in, idv_check_out_t *ou
         if (failed) {
             score -= 0.25;
             idv_reason(out, "check_digit_failed");
+        }
+        /* The issuing states and document kinds the workflow accepts. */
+        const char *issuer = json_string_value(json_object_get(fields, "issuer"));
+        const char *code = json_string_value(json_object_get(fields, "document_code"));
+        json_t *issuers = json_object_get(in->config, "issuers");
+        json_t *kinds = json_object_get(in->config, "document_types");
+        if (issuers && !listed(issuers, issuer, 0)) {
+            idv_reason(out, "issuer_not_supported");
+            score -= 0.6;
+        }
+        if (kinds && !listed(kinds, code, 1)) {
+            idv_reason(out, "document_type_not_supported");
+            score -= 0.6;
         }
         const char *exp = json_string_value(json_object_get(fields, "expiry_date"));
         int y, m, d;
