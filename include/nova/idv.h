@@ -83,7 +83,8 @@ nova_status nova_idv_workflow_simulate(nova_idv_t *g, nova_store_t *s, nova_aren
 
 typedef struct nova_idv_request {
     const char *workflow_id;
-    json_t *images;    /* {"document_front", "document_back", "selfie", "liveness_frames"} */
+    json_t *images;    /* {"document_front", "document_back", "selfie", "liveness_frames",
+                          "proof_of_address"} */
     json_t *applicant; /* {"name", "date_of_birth", "address", "document_number"}, or NULL */
     const char *reference, *mode, *callback_url; /* may be NULL; mode NULL: async */
     const char *idempotency_key;                 /* NULL: none */

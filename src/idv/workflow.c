@@ -50,6 +50,7 @@ static const param params[] = {
     {NOVA_CHECK_AGE, "max_age", P_INT, 0, 150, NULL, false},
     {NOVA_CHECK_ADDRESS, "countries", P_COUNTRIES, 0, 0, NULL, false},
     {NOVA_CHECK_ADDRESS, "require_match", P_BOOL, 0, 0, NULL, false},
+    {NOVA_CHECK_ADDRESS, "require_proof_of_address", P_BOOL, 0, 0, NULL, false},
     {NOVA_CHECK_CUSTOM_WEBHOOK, "url", P_HTTPS, 0, 0, NULL, true},
     {NOVA_CHECK_CUSTOM_WEBHOOK, "timeout_ms", P_INT, 100, 30000, NULL, false},
 };

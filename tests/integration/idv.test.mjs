@@ -280,6 +280,44 @@ test('error-level analysis: a name pasted over a document photo and saved again 
   assert.ok(a2.score < a1.score);
 });
 
+test('proof of address: OCR reads the bill, the address check compares the claim with it', async () => {
+  const w = await workflow(aTok, {
+    name: 'kyc with address',
+    steps: [{ check: 'ocr' }, { check: 'mrz' }, { check: 'address', config: { require_proof_of_address: true } }],
+    decision: { approve_at: 0.7, reject_below: 0.4 },
+  });
+  const d = clean();
+  const dir = mkdtempSync(join(tmpdir(), 'nova-idv-poa-'));
+  const bill = join(dir, 'bill.jpg');
+  const g = spawnSync(PY, [join(ROOT, 'tools/idv_poa.py'), bill, '--name', d.truth.applicant.name, '--address', '14 Kenyatta Avenue Nairobi'], { encoding: 'utf8' });
+  assert.equal(g.status, 0, g.stderr);
+  const poa = readFileSync(bill).toString('base64');
+  rmSync(dir, { recursive: true, force: true });
+  const run = async (address, images) => {
+    const r = await call(nova, 'POST', '/v1/verifications', {
+      tok: aTok,
+      body: { workflow_id: w.id, mode: 'sync', images: { document_front: d.b64, ...images }, applicant: { ...d.truth.applicant, address } },
+    });
+    assert.equal(r.status, 201, r.text);
+    return r.json.steps.find((s) => s.check === 'address');
+  };
+  const same = await run('14 Kenyatta Avenue, Nairobi', { proof_of_address: poa });
+  assert.equal(same.status, 'passed', JSON.stringify(same));
+  assert.equal(same.extracted.source, 'proof_of_address');
+  const other = await run('77 Lumumba Drive Kampala', { proof_of_address: poa });
+  assert.notEqual(other.status, 'passed', JSON.stringify(other));
+  assert.ok(other.score < same.score);
+  const none = await run('14 Kenyatta Avenue, Nairobi', {});
+  assert.equal(none.status, 'failed');
+  assert.ok(none.reasons.includes('proof_of_address_missing'), JSON.stringify(none));
+  // Not a JPEG: refused up front, naming the image.
+  const bad = await call(nova, 'POST', '/v1/verifications', {
+    tok: aTok, body: { workflow_id: w.id, images: { document_front: d.b64, proof_of_address: Buffer.from('%PDF-1.4').toString('base64') } },
+  });
+  assert.equal(bad.status, 422, bad.text);
+  assert.match(bad.text, /images\.proof_of_address/);
+});
+
 test('the liveness step (passive) and face match run on the selfie through the vision engine', async () => {
   const selfie = readFileSync(join(ROOT, 'tools/models/node_modules/@vladmandic/face-api/demo/sample1.jpg')).toString('base64');
   const w = await workflow(aTok, { name: 'bio', steps: [{ check: 'ocr', on_fail: 'continue' }, { check: 'liveness', on_fail: 'review' }, { check: 'face_match', on_fail: 'review' }] });

@@ -515,18 +515,33 @@ nova_status idv_check_address(const idv_check_in_t *in, idv_check_out_t *out)
     json_t *ocr = earlier(in, "ocr");
     const char *front = json_string_value(json_object_get(ocr, "text"));
     const char *back = json_string_value(json_object_get(ocr, "back_text"));
+    const char *poa = json_string_value(json_object_get(ocr, "proof_of_address_text"));
     if (claimed == NULL) {
         out->status = "failed";
         out->score = 0;
         idv_reason(out, "address_not_claimed");
         return NOVA_OK;
     }
-    double sf = front ? idv_address_score(claimed, front) : 0;
-    double sb = back ? idv_address_score(claimed, back) : 0;
-    double score = sf > sb ? sf : sb;
+    /* A proof of address, when sent, is what the claim must match (a document's printed
+     * address can be years old); without one, either side of the document. */
+    double score;
+    const char *source;
+    if (poa) {
+        score = idv_address_score(claimed, poa);
+        source = "proof_of_address";
+    } else {
+        double sf = front ? idv_address_score(claimed, front) : 0;
+        double sb = back ? idv_address_score(claimed, back) : 0;
+        score = sf > sb ? sf : sb;
+        source = sb > sf ? "back" : "front";
+        if (flag(in->config, "require_proof_of_address", false))
+            idv_reason(out, "proof_of_address_missing");
+    }
     out->score = score;
-    out->extracted = json_pack("{s:f, s:s}", "match", score, "source", sb > sf ? "back" : "front");
-    if (score >= 0.8) {
+    out->extracted = json_pack("{s:f, s:s}", "match", score, "source", source);
+    if (!poa && flag(in->config, "require_proof_of_address", false)) {
+        out->status = "failed";
+    } else if (score >= 0.8) {
         out->status = "passed";
     } else if (score >= 0.5 || !flag(in->config, "require_match", true)) {
         out->status = "review";

@@ -20,8 +20,8 @@ struct nova_idv {
 /* The images of a job, decoded from base64 (bytes malloc'd, freed by idv_images_free). */
 #define IDV_MAX_FRAMES 8
 typedef struct idv_images {
-    uint8_t *document_front, *document_back, *selfie;
-    size_t document_front_len, document_back_len, selfie_len;
+    uint8_t *document_front, *document_back, *selfie, *proof_of_address;
+    size_t document_front_len, document_back_len, selfie_len, proof_of_address_len;
     uint8_t *frames[IDV_MAX_FRAMES];
     size_t frame_len[IDV_MAX_FRAMES];
     size_t nframes;

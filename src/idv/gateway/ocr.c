@@ -313,6 +313,22 @@ static bool zone_valid(json_t *lines, int64_t now)
            nova_mrz_valid(&m);
 }
 
+/* The page text of another image of the verification (the document's back, a proof of
+ * address): *text stays NULL when there is none or it does not decode. */
+static nova_status read_page(TessBaseAPI *api, const uint8_t *jpeg, size_t len, char **text,
+                             double *conf)
+{
+    nova_vision_image_t img = {0};
+    *text = NULL;
+    if (jpeg == NULL || nova_vision_decode_jpeg(jpeg, len, &img) != NOVA_OK)
+        return NOVA_OK;
+    uint8_t *g = grey(&img);
+    nova_status st = g ? read_image(api, g, img.width, img.height, 0, text, conf) : NOVA_NOMEM;
+    free(g);
+    nova_vision_image_free(&img);
+    return st;
+}
+
 nova_status idv_check_ocr(const idv_check_in_t *in, idv_check_out_t *out)
 {
     TessBaseAPI *api = engine();
@@ -341,17 +357,14 @@ nova_status idv_check_ocr(const idv_check_in_t *in, idv_check_out_t *out)
     if (st == NOVA_OK)
         st = read_image(api, g, img.width, img.height, img.height * 60 / 100, &band, &band_conf);
     char *band2 = NULL;
-    char *back = NULL;
-    double back_conf = 0;
-    nova_vision_image_t bimg = {0};
-    if (st == NOVA_OK && in->images->document_back &&
-        nova_vision_decode_jpeg(in->images->document_back, in->images->document_back_len, &bimg) ==
-            NOVA_OK) {
-        uint8_t *bg = grey(&bimg);
-        if (bg)
-            st = read_image(api, bg, bimg.width, bimg.height, 0, &back, &back_conf);
-        free(bg);
-    }
+    char *back = NULL, *poa = NULL;
+    double back_conf = 0, poa_conf = 0;
+    if (st == NOVA_OK)
+        st = read_page(api, in->images->document_back, in->images->document_back_len, &back,
+                       &back_conf);
+    if (st == NOVA_OK)
+        st = read_page(api, in->images->proof_of_address, in->images->proof_of_address_len, &poa,
+                       &poa_conf);
     if (st == NOVA_OK) {
         unsigned r1 = 0, r2 = 0;
         json_t *lines = idv_mrz_lines(band, &r1), *page_lines = idv_mrz_lines(page, &r2);
@@ -374,6 +387,13 @@ nova_status idv_check_ocr(const idv_check_in_t *in, idv_check_out_t *out)
         }
         if (back)
             json_object_set_new(out->extracted, "back_text", json_string(back));
+        if (poa) {
+            json_object_set_new(out->extracted, "proof_of_address_text", json_string(poa));
+            json_object_set_new(out->extracted, "proof_of_address_confidence",
+                                json_real(poa_conf < 0 ? 0 : poa_conf));
+        } else if (in->images->proof_of_address) {
+            idv_reason(out, "proof_of_address_unreadable");
+        }
         json_object_set_new(out->extracted, "skew_degrees", json_real(skew));
         double min = 0.6;
         json_t *mc = json_object_get(in->config, "min_confidence");
@@ -393,8 +413,8 @@ nova_status idv_check_ocr(const idv_check_in_t *in, idv_check_out_t *out)
     free(band);
     free(band2);
     free(back);
+    free(poa);
     free(g);
     nova_vision_image_free(&img);
-    nova_vision_image_free(&bimg);
     return st;
 }

@@ -70,17 +70,17 @@ static nova_status check_image(json_t *v, const char *field, nova_idv_problem_t 
 static nova_status check_images(json_t *images, nova_idv_problem_t *pb)
 {
     static const char *const members[] = {"document_front", "document_back", "selfie",
-                                          "liveness_frames"};
+                                          "liveness_frames", "proof_of_address"};
     if (!json_is_object(images))
         return refuse(pb, "images",
                       "an object with document_front (required), document_back, "
-                      "selfie, liveness_frames");
+                      "selfie, liveness_frames, proof_of_address");
     const char *key;
     json_t *v;
     json_object_foreach(images, key, v)
     {
         bool known = false;
-        for (size_t i = 0; i < 4; i++)
+        for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++)
             known = known || strcmp(key, members[i]) == 0;
         char field[96];
         snprintf(field, sizeof(field), "images.%.60s", key);

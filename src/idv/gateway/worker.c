@@ -33,6 +33,7 @@ void idv_images_free(idv_images_t *im)
     free(im->document_front);
     free(im->document_back);
     free(im->selfie);
+    free(im->proof_of_address);
     for (size_t i = 0; i < im->nframes; i++)
         free(im->frames[i]);
     memset(im, 0, sizeof(*im));
@@ -59,6 +60,9 @@ static nova_status images_load(json_t *images, idv_images_t *im)
                  &im->document_back_len);
     if (st == NOVA_OK)
         st = b64(json_object_get(images, "selfie"), &im->selfie, &im->selfie_len);
+    if (st == NOVA_OK)
+        st = b64(json_object_get(images, "proof_of_address"), &im->proof_of_address,
+                 &im->proof_of_address_len);
     json_t *fr = json_object_get(images, "liveness_frames");
     for (size_t i = 0; st == NOVA_OK && i < json_array_size(fr) && i < IDV_MAX_FRAMES; i++) {
         st = b64(json_array_get(fr, i), &im->frames[i], &im->frame_len[i]);
