@@ -86,6 +86,7 @@ typedef struct nova_idv_request {
     json_t *images;    /* {"document_front", "document_back", "selfie", "liveness_frames",
                           "proof_of_address"} */
     json_t *applicant; /* {"name", "date_of_birth", "address", "document_number"}, or NULL */
+    json_t *liveness;  /* {"nonce", "frame_times_ms"} for an active liveness step, or NULL */
     const char *reference, *mode, *callback_url; /* may be NULL; mode NULL: async */
     const char *idempotency_key;                 /* NULL: none */
     const char *request_digest;                  /* hex SHA-256 of the body */

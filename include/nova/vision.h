@@ -222,6 +222,10 @@ typedef enum nova_vision_action {
 } nova_vision_action;
 
 #define NOVA_VISION_LIVENESS_MAX_ACTIONS 3
+/* The control-plane key of a challenge (tenant id, nonce): its value is the actions asked,
+ * comma-separated. POST /v1/liveness/challenges writes it; /v1/liveness/verify and the
+ * gateway's active liveness step (at POST /v1/verifications) take it, once. */
+#define NOVA_LIVENESS_KEY_FMT "liveness:%s:%s"
 #define NOVA_VISION_LIVENESS_MAX_FRAMES 30
 
 /* Active reasons (any one fails the check). */

@@ -178,7 +178,7 @@ static bool model_ready(nova_req_t *r)
 
 static const char *liveness_key(nova_req_t *r, const char *nonce)
 {
-    return nova_arena_printf(&r->arena, "liveness:%s:%s", r->principal->tenant_id, nonce);
+    return nova_arena_printf(&r->arena, NOVA_LIVENESS_KEY_FMT, r->principal->tenant_id, nonce);
 }
 
 /* POST /v1/liveness/challenges {}: a single-use nonce and 2 or 3 distinct random actions. */

@@ -45,7 +45,7 @@ static void refuse(nova_req_t *r, int status, const char *code, const nova_idv_p
 }
 
 static const char *const create_members[] = {
-    "workflow_id", "images", "applicant", "reference", "mode", "callback_url", NULL};
+    "workflow_id", "images", "applicant", "reference", "mode", "callback_url", "liveness", NULL};
 
 static const char *opt_string(json_t *body, const char *key, bool *bad)
 {
@@ -71,6 +71,7 @@ static void verifications_create(nova_req_t *r, void *ud)
     nova_idv_request_t req = {.workflow_id = opt_string(body, "workflow_id", &bad),
                               .images = json_object_get(body, "images"),
                               .applicant = json_object_get(body, "applicant"),
+                              .liveness = json_object_get(body, "liveness"),
                               .reference = opt_string(body, "reference", &bad),
                               .mode = opt_string(body, "mode", &bad),
                               .callback_url = opt_string(body, "callback_url", &bad),

@@ -115,8 +115,7 @@ test('workflows: an invalid one is a 422 naming the field, and nothing is stored
     [{ ...KYC, steps: [{ check: 'ocr' }, { check: 'age', config: { min_age: 500 } }] }, '/steps/1/config/min_age'],
     [{ ...KYC, steps: [{ check: 'ocr' }, { check: 'mrz', depends_on: ['age'] }, { check: 'age' }] }, '/steps/1/depends_on/0'],
     [{ ...KYC, decision: { approve_at: 0.2, reject_below: 0.5 } }, '/decision/reject_below'],
-    // Checks this server cannot run yet are refused, not faked.
-    [{ ...KYC, steps: [{ check: 'ocr' }, { check: 'liveness', config: { mode: 'active' } }] }, '/steps/1/config/mode'],
+    [{ ...KYC, steps: [{ check: 'ocr' }, { check: 'liveness', config: { mode: 'blink' } }] }, '/steps/1/config/mode'],
     // The custom check runs (tests/webhooks/custom_check.test.mjs) but needs its https url.
     [{ ...KYC, steps: [{ check: 'ocr' }, { check: 'custom_webhook', config: { url: 'http://x.example/check' } }] }, '/steps/1/config/url'],
     // a `when` rule must be CEL (one that is runs: below, and idv_rules_test)

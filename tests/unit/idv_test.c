@@ -139,7 +139,7 @@ static idv_check_out_t run(idv_check_fn fn, json_t *steps, json_t *applicant, js
 {
     idv_images_t im = {0};
     idv_check_in_t in = {NULL, &im,  config, steps, applicant, 1796000000 /* 2026-12 */,
-                         NULL, NULL, NULL,   NULL,  NULL};
+                         NULL, NULL, NULL, NULL, NULL, NULL};
     idv_check_out_t out = {0};
     assert_int_equal(fn(&in, &out), NOVA_OK);
     return out;
@@ -543,7 +543,7 @@ static void test_store(void **state)
                      NOVA_NOT_FOUND);
     assert_int_equal(nova_idv_workflow_get(NULL, s, &a, t1, wid, 1, &w), NOVA_OK);
     assert_int_equal(w.version, 1);
-    /* The custom check has its runner now; a mode without an engine is refused, naming it. */
+    /* The custom check has its runner now. */
     const char *custom = "{\"name\":\"w\",\"steps\":[{\"check\":\"ocr\"},{\"check\":"
                          "\"custom_webhook\",\"config\":{\"url\":\"https://h.example/c\"}}]}";
     assert_int_equal(
@@ -551,9 +551,9 @@ static void test_store(void **state)
         NOVA_OK);
     const char *live = "{\"name\":\"w\",\"steps\":[{\"check\":\"ocr\"},{\"check\":"
                        "\"liveness\",\"config\":{\"mode\":\"active\"}}]}";
+    /* Active liveness runs in the gateway now (the challenge comes with the verification). */
     assert_int_equal(nova_idv_workflow_put(NULL, s, &a, &by, t1, NULL, live, strlen(live), &w, &pb),
-                     NOVA_INVALID);
-    assert_string_equal(pb.field, "/steps/1/config/mode");
+                     NOVA_OK);
 
     /* Verifications: an idempotency key names the first one. */
     nova_idv_verification_row_t v = {.tenant_id = t1,

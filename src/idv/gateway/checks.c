@@ -801,8 +801,108 @@ nova_status idv_check_face_match(const idv_check_in_t *in, idv_check_out_t *out)
  * a clean selfie passes with score 0.7 and the reason passive_only, so the decision rule (not
  * this step alone) decides whether that is enough. */
 
+/* Active liveness: the burst of images.liveness_frames against the challenge's actions the job
+ * carries (taken from the control plane when the verification was accepted), the selfie's
+ * face as the reference when there is one (src/vision/liveness.c). */
+static nova_status liveness_active(const idv_check_in_t *in, idv_check_out_t *out)
+{
+    json_t *times = json_object_get(in->liveness, "t_ms");
+    const char *text = json_string_value(json_object_get(in->liveness, "actions"));
+    size_t n = in->images->nframes;
+    if (text == NULL || n < 2 || json_array_size(times) != n) {
+        out->status = "failed";
+        out->score = 0;
+        idv_reason(out, "liveness_challenge_missing");
+        return NOVA_OK;
+    }
+    nova_vision_action actions[NOVA_VISION_LIVENESS_MAX_ACTIONS];
+    size_t na = 0;
+    char buf[128];
+    snprintf(buf, sizeof(buf), "%s", text);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save);
+         t && na < NOVA_VISION_LIVENESS_MAX_ACTIONS; t = strtok_r(NULL, ",", &save)) {
+        int a = nova_vision_action_parse(t);
+        if (a >= 0)
+            actions[na++] = (nova_vision_action)a;
+    }
+    nova_vision_image_t img[IDV_MAX_FRAMES] = {0}, selfie = {0};
+    nova_vision_frame_t f[IDV_MAX_FRAMES] = {0};
+    nova_status st = NOVA_OK;
+    for (size_t i = 0; i < n && st == NOVA_OK; i++) {
+        if (nova_vision_decode_jpeg(in->images->frames[i], in->images->frame_len[i], &img[i]) !=
+            NOVA_OK) {
+            out->status = "failed";
+            out->score = 0;
+            idv_reason(out, "image_unreadable");
+            st = NOVA_INVALID;
+            break;
+        }
+        f[i] = (nova_vision_frame_t){&img[i], in->images->frames[i], in->images->frame_len[i],
+                                     (int64_t)json_integer_value(json_array_get(times, i))};
+    }
+    /* The selfie's largest face is who the frames must show. */
+    float ref[NOVA_VISION_DESCRIPTOR];
+    bool has_ref = false;
+    if (st == NOVA_OK && in->images->selfie &&
+        nova_vision_decode_jpeg(in->images->selfie, in->images->selfie_len, &selfie) == NOVA_OK) {
+        nova_vision_detect_opts_t o = {.describe = 1, .detector = NOVA_VISION_SSD};
+        nova_vision_face_t *faces = NULL;
+        size_t nf = 0;
+        if (nova_vision_detect(face_model, &selfie, &o, &faces, &nf) == NOVA_OK && nf > 0) {
+            size_t big = 0;
+            for (size_t i = 1; i < nf; i++)
+                if (faces[i].box.w * faces[i].box.h > faces[big].box.w * faces[big].box.h)
+                    big = i;
+            memcpy(ref, faces[big].descriptor, sizeof(ref));
+            has_ref = true;
+        }
+        free(faces);
+    }
+    nova_vision_liveness_t *res = st == NOVA_OK ? malloc(sizeof(*res)) : NULL;
+    if (st == NOVA_OK && res == NULL)
+        st = NOVA_NOMEM;
+    nova_vision_liveness_opts_t o = {0};
+    if (st == NOVA_OK)
+        st = nova_vision_liveness(face_model, f, n, actions, na, has_ref ? ref : NULL, &o, res);
+    if (st == NOVA_OK) {
+        out->extracted = nova_vision_liveness_json(res);
+        json_object_set_new(out->extracted, "mode", json_string("active"));
+        json_object_set_new(out->extracted, "reference", json_string(has_ref ? "selfie" : "frame"));
+        for (unsigned bit = 1; bit < (1u << NOVA_VISION_LV_COUNT); bit <<= 1)
+            if (res->reasons & bit)
+                idv_reason(out, nova_vision_liveness_reason_name(bit));
+        for (unsigned bit = 1; bit < (1u << NOVA_VISION_PV_COUNT); bit <<= 1)
+            if (res->passive.reasons & bit)
+                idv_reason(out, nova_vision_passive_reason_name(bit));
+        out->status = res->decision == NOVA_VISION_LIVE_PASS     ? "passed"
+                      : res->decision == NOVA_VISION_LIVE_REVIEW ? "review"
+                                                                 : "failed";
+        out->score = res->score;
+    } else if (st == NOVA_INVALID) {
+        st = NOVA_OK; /* a frame that does not decode, or counts out of range: failed above */
+        if (out->status == NULL) {
+            out->status = "failed";
+            out->score = 0;
+            idv_reason(out, "liveness_burst_invalid");
+        }
+    }
+    free(res);
+    for (size_t i = 0; i < n; i++)
+        nova_vision_image_free(&img[i]);
+    nova_vision_image_free(&selfie);
+    return st;
+}
+
 nova_status idv_check_liveness(const idv_check_in_t *in, idv_check_out_t *out)
 {
+    const char *mode = json_string_value(json_object_get(in->config, "mode"));
+    if (mode && strcmp(mode, "active") == 0) {
+        face_path = in->g->face_model;
+        pthread_once(&face_once, face_open);
+        if (face_model == NULL)
+            return NOVA_UNAVAILABLE;
+        return liveness_active(in, out);
+    }
     if (in->images->selfie == NULL) {
         out->status = "failed";
         out->score = 0;

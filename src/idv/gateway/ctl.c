@@ -38,7 +38,8 @@ int nova_idv_ctl_ocr_mrz(const char *path, const char *tessdata, bool json_out)
     g.tessdata = (char *)(tessdata ? tessdata : "");
     idv_images_t im = {.document_front = buf, .document_front_len = n};
     json_t *steps = json_object();
-    idv_check_in_t in = {&g, &im, NULL, steps, NULL, nova_time_now(), NULL, NULL, NULL, NULL, NULL};
+    idv_check_in_t in = {&g,   &im,  NULL, steps, NULL, nova_time_now(),
+                         NULL, NULL, NULL, NULL,  NULL, NULL};
     idv_check_out_t ocr = {0}, mrz = {0};
     int rc = 1;
     if (idv_check_ocr(&in, &ocr) != NOVA_OK) {

@@ -42,6 +42,7 @@ typedef struct idv_check_in {
     const char *step_id;         /* NULL likewise */
     nova_store_t *store;         /* NULL likewise: checks that consult history skip it */
     const char *reference;       /* the verification's reference (NULL or "": none) */
+    json_t *liveness; /* the job's {"actions": "blink,nod", "t_ms": [...]} (active liveness) */
 } idv_check_in_t;
 
 /* What it answers: status "passed", "failed" or "review", a score in [0, 1], reason codes and
@@ -112,6 +113,9 @@ const char *idv_event_type(const char *status, const char *decision);
 nova_status idv_event(nova_store_t *s, nova_arena_t *a, const char *tenant, const char *vid,
                       const char *type, const char *status, const char *decision, json_t *result,
                       struct nova_event_row *out);
+
+/* Whether the workflow has a liveness step in mode active (its frames need a challenge). */
+bool idv_workflow_active_liveness(json_t *definition);
 
 /* Keyed digests of the document number the MRZ step proved and of the applicant (the
  * reference, else the claimed name and date of birth), 64 hex each, under the tenant's index

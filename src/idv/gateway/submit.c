@@ -104,6 +104,52 @@ static nova_status check_images(json_t *images, nova_idv_problem_t *pb)
     return NOVA_OK;
 }
 
+bool idv_workflow_active_liveness(json_t *definition)
+{
+    size_t i;
+    json_t *step;
+    json_array_foreach(json_object_get(definition, "steps"), i, step)
+    {
+        const char *check = json_string_value(json_object_get(step, "check"));
+        const char *mode =
+            json_string_value(json_object_get(json_object_get(step, "config"), "mode"));
+        if (check && strcmp(check, "liveness") == 0 && mode && strcmp(mode, "active") == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The request's liveness member for an active liveness step: {nonce, frame_times_ms}, one
+ * capture time (ms, increasing) for each of images.liveness_frames (2 or more). */
+static nova_status check_liveness(json_t *lv, json_t *images, nova_idv_problem_t *pb)
+{
+    json_t *frames = json_object_get(images, "liveness_frames");
+    if (lv == NULL)
+        return refuse(pb, "liveness",
+                      "required by the workflow's active liveness step: {nonce (from POST "
+                      "/v1/liveness/challenges), frame_times_ms}");
+    json_t *nonce = json_object_get(lv, "nonce"), *times = json_object_get(lv, "frame_times_ms");
+    if (!json_is_object(lv) || json_object_size(lv) != 2 || !nonce || !times)
+        return refuse(pb, "liveness", "an object with nonce and frame_times_ms only");
+    if (!json_is_string(nonce) || json_string_length(nonce) == 0 || json_string_length(nonce) > 64)
+        return refuse(pb, "liveness.nonce",
+                      "the nonce of a challenge from POST "
+                      "/v1/liveness/challenges");
+    if (json_array_size(frames) < 2)
+        return refuse(pb, "images.liveness_frames",
+                      "2 to 8 frames performing the challenge's actions, the first neutral");
+    if (!json_is_array(times) || json_array_size(times) != json_array_size(frames))
+        return refuse(pb, "liveness.frame_times_ms",
+                      "one capture time in milliseconds for each of images.liveness_frames");
+    for (size_t i = 0; i < json_array_size(times); i++) {
+        json_t *t = json_array_get(times, i);
+        if (!json_is_integer(t) || json_integer_value(t) < 0 ||
+            (i > 0 && json_integer_value(t) <= json_integer_value(json_array_get(times, i - 1))))
+            return refuse(pb, "liveness.frame_times_ms", "integers >= 0, increasing");
+    }
+    return NOVA_OK;
+}
+
 static bool is_date(const char *s)
 {
     struct tm tm = {0};
@@ -343,6 +389,27 @@ nova_status nova_idv_submit(nova_idv_t *g, nova_store_t *s, nova_arena_t *a,
     if (st != NOVA_OK)
         return st;
 
+    /* An active liveness step: the challenge's actions travel in the job; the nonce is read
+     * now and spent once the verification is recorded (a replayed request keeps its first
+     * answer and spends nothing). */
+    json_t *definition = json_loads(w.definition, 0, NULL);
+    bool active = definition && idv_workflow_active_liveness(definition);
+    json_decref(definition);
+    char *actions = NULL;
+    const char *lv_key = NULL;
+    if (active) {
+        if ((st = check_liveness(req->liveness, req->images, pb)) != NOVA_OK)
+            return st;
+        lv_key = nova_arena_printf(a, NOVA_LIVENESS_KEY_FMT, tenant_id,
+                                   json_string_value(json_object_get(req->liveness, "nonce")));
+        st = lv_key ? nova_kv_get(g->cfg.kv, lv_key, a, &actions, NULL) : NOVA_NOMEM;
+        if (st == NOVA_NOT_FOUND)
+            return refuse(pb, "liveness.nonce",
+                          "unknown, already used or expired: ask POST /v1/liveness/challenges");
+        if (st != NOVA_OK)
+            return st;
+    }
+
     nova_idv_verification_row_t v = {0};
     char id[40], trace[33];
     uint8_t rnd[16];
@@ -366,6 +433,10 @@ nova_status nova_idv_submit(nova_idv_t *g, nova_store_t *s, nova_arena_t *a,
     /* The job: images and applicant, sealed as one JSON text. */
     json_t *job = json_pack("{s:O, s:O}", "images", req->images, "applicant",
                             req->applicant ? req->applicant : json_null());
+    if (job && active)
+        json_object_set_new(job, "liveness",
+                            json_pack("{s:s, s:O}", "actions", actions, "t_ms",
+                                      json_object_get(req->liveness, "frame_times_ms")));
     char *jtext = job ? json_dumps(job, JSON_COMPACT) : NULL;
     json_decref(job);
     if (jtext == NULL)
@@ -412,6 +483,19 @@ nova_status nova_idv_submit(nova_idv_t *g, nova_store_t *s, nova_arena_t *a,
     }
     if (st != NOVA_OK)
         return st;
+    if (active) {
+        /* Spend the nonce. Another request that spent it between our read and now decides
+         * this one: failed, the challenge was used. */
+        st = nova_kv_take(g->cfg.kv, lv_key, a, &actions, NULL);
+        if (st == NOVA_NOT_FOUND) {
+            idv_fail(s, a, tenant_id, id, "liveness_challenge_used");
+            return nova_idv_verification_get(g, s, a, tenant_id, id, out);
+        }
+        if (st != NOVA_OK) {
+            idv_fail(s, a, tenant_id, id, "control_plane_unavailable");
+            return NOVA_UNAVAILABLE;
+        }
+    }
     json_t *msg = json_pack("{s:s, s:s, s:s}", "tenant_id", tenant_id, "verification_id", id,
                             "trace_id", trace);
     char *mtext = msg ? json_dumps(msg, JSON_COMPACT) : NULL;

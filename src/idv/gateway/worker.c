@@ -169,7 +169,8 @@ static nova_status run_steps(nova_idv_t *g, nova_store_t *s, nova_arena_t *a,
                                  v->id,
                                  step->id,
                                  s,
-                                 v->reference};
+                                 v->reference,
+                                 json_object_get(job, "liveness")};
             idv_check_out_t out = {0};
             uint64_t t0 = nova_time_mono_ns();
             st = c && c->run ? c->run(&in, &out) : NOVA_UNAVAILABLE;
