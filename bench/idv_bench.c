@@ -114,7 +114,7 @@ int main(int argc, char **argv)
         idv_images_t im = {.document_front = jpg, .document_front_len = jl};
         json_t *steps = json_object();
         idv_check_in_t in = {&g,   &im,  NULL, steps, NULL, (int64_t)time(NULL),
-                             NULL, NULL, NULL, NULL, NULL, NULL};
+                             NULL, NULL, NULL, NULL,  NULL, NULL};
         idv_check_out_t ocr = {0}, mrz = {0};
         double t0 = clock_ms(CLOCK_MONOTONIC), c0 = clock_ms(CLOCK_THREAD_CPUTIME_ID);
         if (idv_check_ocr(&in, &ocr) != NOVA_OK) {

@@ -139,7 +139,7 @@ static idv_check_out_t run(idv_check_fn fn, json_t *steps, json_t *applicant, js
 {
     idv_images_t im = {0};
     idv_check_in_t in = {NULL, &im,  config, steps, applicant, 1796000000 /* 2026-12 */,
-                         NULL, NULL, NULL, NULL, NULL, NULL};
+                         NULL, NULL, NULL,   NULL,  NULL,      NULL};
     idv_check_out_t out = {0};
     assert_int_equal(fn(&in, &out), NOVA_OK);
     return out;
