@@ -8,6 +8,8 @@
 # 0.95, no silently wrong field (a wrong field always comes with a failed check or a step that
 # did not pass), OCR + MRZ p95 < 800 ms on one core (wall time, and the thread's CPU time, which
 # a machine shared with other work does not inflate).
+# In the same run, the peer pipeline (npm tesseract.js + npm mrz, bench/idv_peer.mjs) reads the
+# same documents on the same core: read rate and time per document side by side ("peer").
 # Then bench/idv_e2e.py: IDV_E2E_N (40) verifications end to end through novad with 2 workers,
 # on the in-process queue and on a throwaway RabbitMQ (scripts/rabbitmq.sh): per minute.
 # Knobs: IDV_BENCH_DOCS (100), IDV_E2E_N (40), NOVA_BENCH_BUILD (build), BENCH_RESULTS
@@ -28,6 +30,15 @@ taskset -c 0 "$BIN" "$TMP/docs" "${NOVA_TESSDATA-tools/models/tessdata}" >"$TMP/
     cat "$TMP/idv.err" >&2
     exit 1
 }
+# The peer pipeline on the same documents and core: npm tesseract.js + npm mrz
+# (bench/idv_peer.mjs; bench/peer/package-lock.json pins them, installed into the ignored
+# bench/peer/node_modules). Its model is the npm @tesseract.js-data/eng LSTM data
+# scripts/models.sh installed: nothing is fetched at run time.
+if (cd bench/peer && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; }) >"$TMP/peer.err" 2>&1; then
+    taskset -c 0 node bench/idv_peer.mjs "$TMP/docs" tools/models/node_modules/@tesseract.js-data/eng/4.0.0_best_int \
+        >"$TMP/peer.json" 2>>"$TMP/peer.err" || echo "idv bench: the peer pipeline failed (see below)" >&2
+fi
+[ -s "$TMP/peer.json" ] || cat "$TMP/peer.err" >&2
 # End to end through novad: verifications per minute with 2 workers, in-process and RabbitMQ.
 N=${IDV_E2E_N:-40}
 "$PY" tools/idv_docgen.py "$TMP/e2e" --count 10 --formats TD3,TD1 --seed 7 >/dev/null
@@ -45,6 +56,9 @@ for q in ('inproc', 'amqp'):
     if os.path.exists(f) and os.path.getsize(f):
         e2e[q] = json.load(open(f))
 r['end_to_end'] = e2e
+pf = os.path.join(sys.argv[5], 'peer.json')
+if os.path.exists(pf) and os.path.getsize(pf):
+    r['peer'] = json.load(open(pf))
 targets = {
     'clean_field_read_rate_at_least_0.99': r['clean']['field_read_rate'] >= 0.99,
     'degraded_field_read_rate_at_least_0.95': r['degraded']['field_read_rate'] >= 0.95,
@@ -63,5 +77,8 @@ c = r['ocr_mrz_cpu_ms']
 print(f"OCR + MRZ per document, one core: wall p50 {l['p50']:.0f} ms  p95 {l['p95']:.0f} ms; CPU p50 {c['p50']:.0f} ms  p95 {c['p95']:.0f} ms")
 for q, v in e2e.items():
     print(f"end to end, {q:6}: {v['verifications']} verifications, 2 workers: {v['per_minute']}/min, decided p50 {v['decided_ms']['p50']:.0f} ms p95 {v['decided_ms']['p95']:.0f} ms")
+if 'peer' in r:
+    p = r['peer']
+    print(f"peer ({p['pipeline']}): clean {p['clean']['read_rate']:.4f}, degraded {p['degraded']['read_rate']:.4f}, wrong silent {p['clean']['wrong_in_silence'] + p['degraded']['wrong_in_silence']}, per document p50 {p['ms_per_document']['p50']:.0f} ms p95 {p['ms_per_document']['p95']:.0f} ms")
 print(f"targets: {targets}")
 PY
