@@ -1,6 +1,7 @@
 /*
  * webhook_store.h: the repository of event notifications (src/store/webhooks.c, tables
- * webhook_endpoints, webhook_events, webhook_deliveries and webhook_attempts, migration 0018).
+ * webhook_endpoints, webhook_events, webhook_deliveries and webhook_attempts, migration 0018;
+ * src/store/notify_channels.c, table notification_channels, migration 0024).
  * It keeps what the events domain (nova/events.h) made: sealed secrets and keys, event JSON,
  * the delivery log. It checks no business rule. Strings of returned rows live in the arena the
  * caller passes; every tenant call takes the tenant id and never returns another tenant's row.
@@ -43,6 +44,14 @@ nova_status nova_store_webhook_endpoint_secrets(nova_store_t *s, const char *ten
                                                 const char *id, const uint8_t *secrets, size_t len,
                                                 int64_t now, const nova_audit_entry_t *audit);
 
+/* Replaces the endpoint's url, events, TLS material (client_cert, client_key, ca, pin) and
+ * enabled flag and sets updated_at, with audit, in one transaction; disabling it fails its
+ * pending deliveries (nothing more is sent to it until it is enabled again, and then only new
+ * events and replays). NOVA_NOT_FOUND. */
+nova_status nova_store_webhook_endpoint_update(nova_store_t *s,
+                                               const nova_webhook_endpoint_row_t *e,
+                                               const nova_audit_entry_t *audit);
+
 /* Deletes the endpoint with audit; its pending deliveries fail (nothing is sent to it again).
  * NOVA_NOT_FOUND. */
 nova_status nova_store_webhook_endpoint_delete(nova_store_t *s, const char *tenant_id,
@@ -64,7 +73,8 @@ typedef struct nova_event_row {
 
 /* Inside the open write transaction of ev->tenant_id (another repository's call, such as a
  * verification's decision): writes the event and a pending delivery, due at once, for every
- * enabled endpoint of the tenant subscribed to its type and for its callback_url. Repository
+ * enabled endpoint and notification channel of the tenant subscribed to its type and for its
+ * callback_url. Repository
  * files call it before their commit, so the event commits with the change or not at all. */
 nova_status nova_store_event_append_tx(nova_store_t *s, const nova_event_row_t *ev);
 
@@ -76,11 +86,44 @@ nova_status nova_store_event_list(nova_store_t *s, nova_arena_t *a, const char *
                                   const char *type, int64_t after_created, const char *after_id,
                                   int limit, nova_event_row_t **out, size_t *n);
 
+/* A tenant's email or SMS channel (migration 0024). */
+typedef struct nova_notify_channel_row {
+    const char *tenant_id;
+    const char *id;
+    const char *kind;      /* "email" | "sms" */
+    const char *target;    /* the SMTP server URL, or the provider's messaging URL */
+    const char *settings;  /* JSON text of the settings that may be shown */
+    const uint8_t *secret; /* sealed SMTP password or API key; NULL/0: none */
+    size_t secret_len;
+    const char *events; /* subscribed types, space-separated */
+    bool enabled;
+    const char *created_by;
+    int64_t created_at, updated_at;
+} nova_notify_channel_row_t;
+
+/* Inserts the channel with audit in one transaction. NOVA_CONFLICT when the id exists. */
+nova_status nova_store_notify_channel_insert(nova_store_t *s, const nova_notify_channel_row_t *c,
+                                             const nova_audit_entry_t *audit);
+nova_status nova_store_notify_channel_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                          const char *id, nova_notify_channel_row_t *out);
+/* The tenant's channels, oldest first. */
+nova_status nova_store_notify_channel_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                           nova_notify_channel_row_t **out, size_t *n);
+/* Replaces target, settings, secret, events and enabled (kind stays), sets updated_at, with
+ * audit; disabling fails its pending deliveries. NOVA_NOT_FOUND. */
+nova_status nova_store_notify_channel_update(nova_store_t *s, const nova_notify_channel_row_t *c,
+                                             const nova_audit_entry_t *audit);
+/* Deletes the channel with audit; its pending deliveries fail. NOVA_NOT_FOUND. */
+nova_status nova_store_notify_channel_delete(nova_store_t *s, const char *tenant_id, const char *id,
+                                             int64_t now, const nova_audit_entry_t *audit);
+
 typedef struct nova_delivery_row {
     const char *tenant_id;
     const char *id;
     const char *event_id;
-    const char *endpoint_id; /* "" when there is nothing to send with */
+    const char *endpoint_id; /* "" when there is nothing to send with, or for a channel */
+    const char *channel;     /* "webhook" | "email" | "sms" */
+    const char *channel_id;  /* the notification channel's id ("" for webhooks) */
     const char *url;
     const char *state; /* pending | delivered | failed */
     int64_t attempts, max_attempts, next_at, last_status, created_at, updated_at;
@@ -93,6 +136,7 @@ typedef struct nova_attempt_row {
     int64_t duration_ms;
     const char *error;
     int64_t created_at;
+    const char *result; /* the SMTP reply or the provider's per-recipient statuses; NULL: "" */
 } nova_attempt_row_t;
 
 /* The event's deliveries and its delivery log (oldest first). */
@@ -102,8 +146,8 @@ nova_status nova_store_attempt_list(nova_store_t *s, nova_arena_t *a, const char
                                     const char *event_id, nova_attempt_row_t **out, size_t *n);
 
 /* Sends the event again: every delivery of it becomes pending, due at now, with extra more
- * attempts allowed, and a delivery is added for any endpoint subscribed since; with audit, in
- * one transaction. *n gets how many deliveries are pending. NOVA_NOT_FOUND. */
+ * attempts allowed, and a delivery is added for any endpoint or channel subscribed since; with
+ * audit, in one transaction. *n gets how many deliveries are pending. NOVA_NOT_FOUND. */
 nova_status nova_store_event_replay(nova_store_t *s, const char *tenant_id, const char *id,
                                     int64_t now, int64_t extra, const nova_audit_entry_t *audit,
                                     int64_t *n);

@@ -215,7 +215,7 @@ static void deliver(const nova_events_cfg_t *cfg, nova_store_t *s, const nova_de
         next_at = now + nova_event_backoff(attempt, (double)r / 4294967296.0);
     }
     nova_attempt_row_t at = {
-        d->id, attempt, o.status, (int64_t)(o.duration_us / 1000), ok ? "" : o.error, now};
+        d->id, attempt, o.status, (int64_t)(o.duration_us / 1000), ok ? "" : o.error, now, NULL};
     st = nova_store_delivery_record(s, d->tenant_id, owner, &at, state, next_at);
     if (st == NOVA_OK)
         atomic_fetch_add(&outcomes[ok ? OUT_DELIVERED : *state == 'f' ? OUT_FAILED : OUT_RETRY], 1);

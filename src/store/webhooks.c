@@ -21,7 +21,7 @@
 #define EV_COLS "tenant_id, id, type, subject, payload, created_at"
 #define DL_COLS                                                                                    \
     "tenant_id, id, event_id, endpoint_id, url, state, attempts, max_attempts, next_at, "          \
-    "last_status, created_at, updated_at"
+    "last_status, created_at, updated_at, channel, channel_id"
 
 static const nova_sql_t Q_EP_INSERT = {-1, "webhook endpoint insert",
                                        "INSERT INTO webhook_endpoints (" EP_COLS
@@ -52,6 +52,15 @@ static const nova_sql_t Q_DL_SUBSCRIBED = {
     "CAST(? AS BIGINT), CAST(? AS BIGINT) FROM webhook_endpoints WHERE tenant_id = ? AND enabled "
     "= 1 AND (' ' || events || ' ') LIKE ? ON CONFLICT DO NOTHING",
     NULL};
+/* The deliveries of an event to the tenant's subscribed notification channels (0024). */
+static const nova_sql_t Q_DL_CHANNELS = {
+    -1, "notification deliveries subscribed",
+    "INSERT INTO webhook_deliveries (tenant_id, id, event_id, endpoint_id, url, state, attempts, "
+    "max_attempts, next_at, created_at, updated_at, channel, channel_id) SELECT tenant_id, "
+    "CAST(? AS TEXT) || ':' || id, CAST(? AS TEXT), '', target, 'pending', 0, CAST(? AS BIGINT), "
+    "CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), kind, id FROM notification_channels "
+    "WHERE tenant_id = ? AND enabled = 1 AND (' ' || events || ' ') LIKE ? ON CONFLICT DO NOTHING",
+    NULL};
 /* The delivery to the verification's callback_url, with the oldest enabled endpoint's
  * secrets and TLS material. */
 static const nova_sql_t Q_DL_CALLBACK = {
@@ -77,7 +86,7 @@ static const nova_sql_t Q_DL_LIST = {-1, "webhook delivery list",
                                      NULL};
 static const nova_sql_t Q_AT_LIST = {
     -1, "webhook attempt list",
-    "SELECT delivery_id, attempt, status_code, duration_ms, error, created_at FROM "
+    "SELECT delivery_id, attempt, status_code, duration_ms, error, created_at, result FROM "
     "webhook_attempts WHERE tenant_id = ? AND event_id = ? ORDER BY delivery_id, attempt",
     NULL};
 static const nova_sql_t Q_DL_REPLAY = {
@@ -99,7 +108,8 @@ static const nova_sql_t Q_DL_CLAIM = {
     "id FROM webhook_deliveries WHERE state = 'pending' AND next_at <= $3 AND lease_until < $4 "
     "ORDER BY next_at LIMIT $5 FOR UPDATE SKIP LOCKED) c WHERE d.tenant_id = c.tenant_id AND "
     "d.id = c.id RETURNING d.tenant_id, d.id, d.event_id, d.endpoint_id, d.url, d.state, "
-    "d.attempts, d.max_attempts, d.next_at, d.last_status, d.created_at, d.updated_at"};
+    "d.attempts, d.max_attempts, d.next_at, d.last_status, d.created_at, d.updated_at, "
+    "d.channel, d.channel_id"};
 static const nova_sql_t Q_DL_RECORD = {
     -1, "webhook delivery record",
     "UPDATE webhook_deliveries SET state = ?, attempts = ?, next_at = ?, last_status = ?, "
@@ -109,8 +119,8 @@ static const nova_sql_t Q_DL_RECORD = {
 static const nova_sql_t Q_AT_INSERT = {
     -1, "webhook attempt insert",
     "INSERT INTO webhook_attempts (tenant_id, delivery_id, attempt, event_id, status_code, "
-    "duration_ms, error, created_at) VALUES (?, ?, ?, (SELECT event_id FROM webhook_deliveries "
-    "WHERE tenant_id = ? AND id = ?), ?, ?, ?, ?)",
+    "duration_ms, error, created_at, result) VALUES (?, ?, ?, (SELECT event_id FROM "
+    "webhook_deliveries WHERE tenant_id = ? AND id = ?), ?, ?, ?, ?, ?)",
     NULL};
 
 /* ---- endpoints ---- */
@@ -231,6 +241,55 @@ nova_status nova_store_webhook_endpoint_secrets(nova_store_t *s, const char *ten
     return nova_store_tx_commit(s);
 }
 
+nova_status nova_store_webhook_endpoint_update(nova_store_t *s,
+                                               const nova_webhook_endpoint_row_t *e,
+                                               const nova_audit_entry_t *audit)
+{
+    static const nova_sql_t Q_UPD = {
+        -1, "webhook endpoint update",
+        "UPDATE webhook_endpoints SET url = ?, events = ?, client_cert = ?, client_key = ?, ca = "
+        "?, "
+        "pin = ?, enabled = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
+        NULL};
+    static const nova_sql_t Q_FAIL = {
+        -1, "webhook deliveries of a disabled endpoint",
+        "UPDATE webhook_deliveries SET state = 'failed', updated_at = ? WHERE tenant_id = ? AND "
+        "endpoint_id = ? AND state = 'pending'",
+        NULL};
+    if (!nova_store_valid_id(e->tenant_id) || !nova_store_valid_id(e->id) || !e->url ||
+        !e->events || !e->client_cert || !e->client_key ||
+        !nova_store_audit_for(audit, e->tenant_id))
+        return NOVA_INVALID;
+    nova_status st = nova_store_tx_begin(s, e->tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(e->url),
+                            NOVA_SQL_P_TEXT(e->events),
+                            NOVA_SQL_P_TEXT(e->client_cert),
+                            NOVA_SQL_P_BLOB(e->client_key, e->client_key_len),
+                            NOVA_SQL_P_TEXT(e->ca ? e->ca : ""),
+                            NOVA_SQL_P_TEXT(e->pin ? e->pin : ""),
+                            NOVA_SQL_P_INT(e->enabled ? 1 : 0),
+                            NOVA_SQL_P_INT(e->updated_at),
+                            NOVA_SQL_P_TEXT(e->tenant_id),
+                            NOVA_SQL_P_TEXT(e->id)};
+    int64_t changes = 0;
+    st = nova_store_exec_q(s, &Q_UPD, NULL, p, 10, &changes);
+    if (st == NOVA_OK && changes == 0)
+        st = NOVA_NOT_FOUND;
+    nova_sql_param_t fp[] = {NOVA_SQL_P_INT(e->updated_at), NOVA_SQL_P_TEXT(e->tenant_id),
+                             NOVA_SQL_P_TEXT(e->id)};
+    if (st == NOVA_OK && !e->enabled)
+        st = nova_store_exec_q(s, &Q_FAIL, NULL, fp, 3, NULL);
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    if (st != NOVA_OK) {
+        nova_store_tx_rollback(s);
+        return st;
+    }
+    return nova_store_tx_commit(s);
+}
+
 nova_status nova_store_webhook_endpoint_delete(nova_store_t *s, const char *tenant_id,
                                                const char *id, int64_t now,
                                                const nova_audit_entry_t *audit)
@@ -282,7 +341,10 @@ static nova_status deliveries_subscribed(nova_store_t *s, const char *tenant, co
                             NOVA_SQL_P_INT(max_attempts), NOVA_SQL_P_INT(now),
                             NOVA_SQL_P_INT(now),          NOVA_SQL_P_INT(now),
                             NOVA_SQL_P_TEXT(tenant),      NOVA_SQL_P_TEXT(like)};
-    return nova_store_exec_q(s, &Q_DL_SUBSCRIBED, NULL, p, 8, NULL);
+    nova_status st = nova_store_exec_q(s, &Q_DL_SUBSCRIBED, NULL, p, 8, NULL);
+    if (st == NOVA_OK)
+        st = nova_store_exec_q(s, &Q_DL_CHANNELS, NULL, p, 8, NULL);
+    return st;
 }
 
 nova_status nova_store_event_append_tx(nova_store_t *s, const nova_event_row_t *ev)
@@ -378,6 +440,10 @@ static nova_status read_dl(nova_rows_t *r, nova_arena_t *a, void *out)
     d->last_status = r->s->drv->col_int64(r, 9);
     d->created_at = r->s->drv->col_int64(r, 10);
     d->updated_at = r->s->drv->col_int64(r, 11);
+    if (st == NOVA_OK)
+        st = nova_store_col_str(r, 12, a, &d->channel);
+    if (st == NOVA_OK)
+        st = nova_store_col_str(r, 13, a, &d->channel_id);
     return st;
 }
 
@@ -391,6 +457,8 @@ static nova_status read_at(nova_rows_t *r, nova_arena_t *a, void *out)
     if (st == NOVA_OK)
         st = nova_store_col_str(r, 4, a, &t->error);
     t->created_at = r->s->drv->col_int64(r, 5);
+    if (st == NOVA_OK)
+        st = nova_store_col_str(r, 6, a, &t->result);
     return st;
 }
 
@@ -487,9 +555,9 @@ nova_status nova_store_delivery_record(nova_store_t *s, const char *tenant_id, c
         NOVA_SQL_P_INT(at->attempt),      NOVA_SQL_P_TEXT(tenant_id),
         NOVA_SQL_P_TEXT(at->delivery_id), NOVA_SQL_P_INT(at->status_code),
         NOVA_SQL_P_INT(at->duration_ms),  NOVA_SQL_P_TEXT(at->error ? at->error : ""),
-        NOVA_SQL_P_INT(at->created_at)};
+        NOVA_SQL_P_INT(at->created_at),   NOVA_SQL_P_TEXT(at->result ? at->result : "")};
     if (st == NOVA_OK)
-        st = nova_store_exec_q(s, &Q_AT_INSERT, NULL, ip, 9, NULL);
+        st = nova_store_exec_q(s, &Q_AT_INSERT, NULL, ip, 10, NULL);
     if (st != NOVA_OK) {
         nova_store_tx_rollback(s);
         return st;

@@ -149,7 +149,7 @@ static void test_outbox(void **state)
     assert_int_equal(n1, 2);
     assert_int_equal(nova_store_delivery_claim(s, &a, now, now + 60, "o2", 16, &c2, &n2), NOVA_OK);
     assert_int_equal(n2, 0);
-    nova_attempt_row_t at = {c1[0].id, 1, 200, 12, "", now};
+    nova_attempt_row_t at = {c1[0].id, 1, 200, 12, "", now, NULL};
     assert_int_equal(nova_store_delivery_record(s, t1, "o2", &at, "delivered", now), NOVA_CONFLICT);
     assert_int_equal(nova_store_delivery_record(s, t1, "o1", &at, "delivered", now), NOVA_OK);
     assert_int_equal(nova_store_delivery_record(s, t1, "o1", &at, "delivered", now),
@@ -158,7 +158,7 @@ static void test_outbox(void **state)
                      NOVA_OK);
     assert_int_equal(n2, 1);
     assert_string_equal(c2[0].id, c1[1].id);
-    nova_attempt_row_t at2 = {c2[0].id, 1, 500, 5, "HTTP status 500", now + 61};
+    nova_attempt_row_t at2 = {c2[0].id, 1, 500, 5, "HTTP status 500", now + 61, NULL};
     assert_int_equal(nova_store_delivery_record(s, t1, "o2", &at2, "pending", now + 3600), NOVA_OK);
     nova_attempt_row_t *log = NULL;
     size_t nlog = 0;
@@ -186,7 +186,7 @@ static void test_outbox(void **state)
                      NOVA_OK);
     assert_int_equal(n2, 2);
     for (size_t i = 0; i < n2; i++) {
-        nova_attempt_row_t ok = {c2[i].id, c2[i].attempts + 1, 204, 3, "", now + 100};
+        nova_attempt_row_t ok = {c2[i].id, c2[i].attempts + 1, 204, 3, "", now + 100, NULL};
         assert_int_equal(nova_store_delivery_record(s, t1, "o4", &ok, "delivered", now + 100),
                          NOVA_OK);
     }
