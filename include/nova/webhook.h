@@ -85,6 +85,8 @@ bool nova_webhook_address_public(const char *ip);
  * talk to an address that is not public. Off (the default), such a receiver is refused once
  * its address is known, after connecting and before the request is sent: NOVA_FORBIDDEN. */
 void nova_webhook_allow_private(bool allow);
+/* Whether it is allowed (the email and SMS transports of nova/notify.h obey it too). */
+bool nova_webhook_private_allowed(void);
 
 /* One POST. NOVA_OK when a status arrived (any status: the caller judges it); NOVA_INVALID for
  * a request that cannot be sent (not https, missing TLS material: nothing leaves the host);

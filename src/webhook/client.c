@@ -32,6 +32,11 @@ void nova_webhook_allow_private(bool allow)
     atomic_store(&private_allowed, allow);
 }
 
+bool nova_webhook_private_allowed(void)
+{
+    return atomic_load(&private_allowed);
+}
+
 static bool v4_public(const uint8_t a[4])
 {
     uint32_t x = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
