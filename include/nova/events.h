@@ -9,6 +9,14 @@
  *
  * Endpoints are the tenant's: URL, subscribed types, whsec_ secrets and the client key sealed
  * with the tenant's data key, client certificate and the receiver's CA or pin in clear.
+ *
+ * Notification channels (migration 0024) are the tenant's too: email over SMTP and SMS
+ * through Africa's Talking (nova/notify.h), each with its subscribed types, its recipients
+ * and its password or API key sealed. The same outbox and dispatcher deliver to them, one
+ * delivery per channel per event, with the same retries, log and replay; the message names
+ * the event type, its id, the verification (or review) id, status, decision and reason
+ * codes: never the applicant's data. A disabled endpoint or channel gets nothing (its pending
+ * deliveries fail); enabled again, it gets new events and replays.
  */
 #ifndef NOVA_EVENTS_H
 #define NOVA_EVENTS_H
@@ -37,6 +45,12 @@
 /* Seal contexts of the data key. */
 #define NOVA_EVENT_CTX_SECRETS "webhook.secrets"
 #define NOVA_EVENT_CTX_CLIENT_KEY "webhook.client_key"
+#define NOVA_EVENT_CTX_CHANNEL_SECRET "notify.secret"
+
+/* Africa's Talking's hosts (a channel's base_url replaces them; username "sandbox" selects
+ * the sandbox, as Africa's Talking's own libraries do). */
+#define NOVA_EVENT_AT_BASE "https://api.africastalking.com"
+#define NOVA_EVENT_AT_SANDBOX "https://api.sandbox.africastalking.com"
 
 typedef struct nova_events_problem {
     const char *field; /* JSON member at fault ("" for the body) */
@@ -114,12 +128,65 @@ nova_status nova_endpoint_create(const nova_events_cfg_t *cfg, nova_store_t *s, 
 nova_status nova_endpoint_rotate(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t *a,
                                  const nova_audit_actor_t *by, const char *tenant_id,
                                  const char *id, bool keep_previous, json_t **out);
+/* Changes the tenant's endpoint: any of url, events, enabled, client_certificate,
+ * client_key, ca_certificate, pin (null clears ca_certificate or pin; one must remain), the
+ * result checked whole as nova_endpoint_parse does (NOVA_INVALID with pb naming the field).
+ * Audited "webhook.endpoint.update" with the names of the members changed. Disabling fails
+ * its pending deliveries. *out (new reference) as nova_endpoint_json. NOVA_NOT_FOUND. */
+nova_status nova_endpoint_update(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t *a,
+                                 const nova_audit_actor_t *by, const char *tenant_id,
+                                 const char *id, json_t *body, json_t **out,
+                                 nova_events_problem_t *pb);
 /* Deletes the tenant's endpoint (audited "webhook.endpoint.delete"); its pending deliveries
  * fail. NOVA_NOT_FOUND. */
 nova_status nova_endpoint_delete(nova_store_t *s, nova_arena_t *a, const nova_audit_actor_t *by,
                                  const char *tenant_id, const char *id);
 /* An endpoint as the API shows it: no secret, no key (new reference). */
 json_t *nova_endpoint_json(const nova_webhook_endpoint_row_t *e);
+/* A validated channel: strings in the arena. settings is the JSON text kept in clear,
+ * target where it sends; secret the password or API key in clear (NULL: none, or for an
+ * update, keep the sealed one unless clear_secret). */
+typedef struct nova_channel_in {
+    const char *kind; /* "email" | "sms" */
+    const char *target;
+    const char *settings;
+    const char *events;
+    bool enabled;
+    const char *secret;
+    bool clear_secret;
+} nova_channel_in_t;
+/* Reads and checks a channel body. Email: {"type": "email", "smtp_url", "from", "to": [...],
+ * "username"?, "password"?, "ca_certificate"?, "events": [...], "enabled"?}. SMS: {"type":
+ * "sms", "provider": "africastalking", "username", "api_key", "to": ["+E.164", ...],
+ * "sender_id"?, "base_url"?, "events", "enabled"?}. With old (a PATCH), old's settings,
+ * events and enabled stand for the members body leaves out, old_has_secret says whether a
+ * sealed secret is kept, and the type cannot change. NOVA_INVALID with pb naming the field.
+ * Pure (the channel fuzz target drives it). */
+nova_status nova_channel_parse(nova_arena_t *a, json_t *body, const nova_notify_channel_row_t *old,
+                               nova_channel_in_t *in, nova_events_problem_t *pb);
+/* Creates the tenant's channel (audited "notify.channel.create"); *out (new reference) is
+ * its JSON (nova_channel_json). */
+nova_status nova_channel_create(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t *a,
+                                const nova_audit_actor_t *by, const char *tenant_id, json_t *body,
+                                json_t **out, nova_events_problem_t *pb);
+/* Changes it (audited "notify.channel.update" with the names of the members changed);
+ * disabling fails its pending deliveries. NOVA_NOT_FOUND. */
+nova_status nova_channel_update(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t *a,
+                                const nova_audit_actor_t *by, const char *tenant_id, const char *id,
+                                json_t *body, json_t **out, nova_events_problem_t *pb);
+/* Deletes it (audited "notify.channel.delete"); its pending deliveries fail. NOVA_NOT_FOUND. */
+nova_status nova_channel_delete(nova_store_t *s, nova_arena_t *a, const nova_audit_actor_t *by,
+                                const char *tenant_id, const char *id);
+/* A channel as the API shows it: its settings, "password"/"api_key" only as whether one is
+ * set (new reference). */
+json_t *nova_channel_json(const nova_notify_channel_row_t *c);
+/* The text a channel sends for an event's payload (JSON text): *subject (email) and *text
+ * (the email body, or the SMS) in a. Only the event type and id, the verification id,
+ * status, decision, reason codes and time, each kept to [A-Za-z0-9_.:+-]. NOVA_INVALID for a
+ * payload that is not an event. Pure. */
+nova_status nova_channel_message(nova_arena_t *a, const char *kind, const char *event_id,
+                                 const char *payload, const char **subject, const char **text);
+
 /* An event with (when deliveries is not NULL) its deliveries and their attempts. */
 json_t *nova_event_json(const nova_event_row_t *e, const nova_delivery_row_t *deliveries, size_t nd,
                         const nova_attempt_row_t *attempts, size_t na);

@@ -14,8 +14,7 @@
 
 #include <openssl/crypto.h>
 
-#include "nova/datakey.h"
-#include "nova/events.h"
+#include "internal.h"
 #include "nova/log.h"
 #include "nova/webhook.h"
 
@@ -39,41 +38,6 @@ nova_status nova_events_metrics(nova_buf_t *out)
 }
 #define CLAIM_ROUNDS 8
 
-static const char *region_of(const nova_events_cfg_t *cfg)
-{
-    return cfg->region && *cfg->region ? cfg->region : "default";
-}
-
-/* Opens a sealed column into a NUL-terminated malloc'd copy (wiped and freed by the caller). */
-static nova_status open_text(const nova_events_cfg_t *cfg, nova_store_t *s, const char *tenant,
-                             const char *ctx, const uint8_t *blob, size_t len, char **out)
-{
-    nova_sealed_t v;
-    nova_plain_t *plain = NULL;
-    nova_status st = nova_sealed_decode(blob, len, &v);
-    if (st == NOVA_OK)
-        st = nova_field_open(cfg->auth, s, tenant, region_of(cfg), ctx, &v, &plain);
-    if (st != NOVA_OK)
-        return st;
-    size_t n = 0;
-    const uint8_t *p = nova_plain_bytes(plain, &n);
-    *out = malloc(n + 1);
-    if (*out) {
-        memcpy(*out, p, n);
-        (*out)[n] = '\0';
-    }
-    nova_plain_free(plain);
-    return *out ? NOVA_OK : NOVA_NOMEM;
-}
-
-static void wipe(char *p)
-{
-    if (p) {
-        OPENSSL_cleanse(p, strlen(p));
-        free(p);
-    }
-}
-
 nova_status nova_endpoint_post(const nova_events_cfg_t *cfg, nova_store_t *s,
                                const nova_webhook_endpoint_row_t *ep, const char *url,
                                const char *msg_id, const char *body, unsigned timeout_ms,
@@ -82,11 +46,11 @@ nova_status nova_endpoint_post(const nova_events_cfg_t *cfg, nova_store_t *s,
     memset(rs, 0, sizeof(*rs));
     nova_buf_init(&rs->body);
     char *secrets_text = NULL, *key = NULL;
-    nova_status st = open_text(cfg, s, ep->tenant_id, NOVA_EVENT_CTX_SECRETS, ep->secrets,
-                               ep->secrets_len, &secrets_text);
+    nova_status st = events_open(cfg, s, ep->tenant_id, NOVA_EVENT_CTX_SECRETS, ep->secrets,
+                                 ep->secrets_len, &secrets_text);
     if (st == NOVA_OK)
-        st = open_text(cfg, s, ep->tenant_id, NOVA_EVENT_CTX_CLIENT_KEY, ep->client_key,
-                       ep->client_key_len, &key);
+        st = events_open(cfg, s, ep->tenant_id, NOVA_EVENT_CTX_CLIENT_KEY, ep->client_key,
+                         ep->client_key_len, &key);
     json_t *secrets = st == NOVA_OK ? json_loads(secrets_text, 0, NULL) : NULL;
     const char *list[4];
     size_t n = 0;
@@ -131,8 +95,8 @@ nova_status nova_endpoint_post(const nova_events_cfg_t *cfg, nova_store_t *s,
     nova_buf_free(&sig);
     nova_buf_free(&h);
     json_decref(secrets);
-    wipe(secrets_text);
-    wipe(key);
+    events_wipe(secrets_text);
+    events_wipe(key);
     return st;
 }
 
@@ -150,18 +114,15 @@ nova_status nova_endpoint_default(nova_store_t *s, nova_arena_t *a, const char *
     return st == NOVA_OK ? NOVA_NOT_FOUND : st;
 }
 
-typedef struct outcome {
-    long status;
-    uint64_t duration_us;
-    char error[160];
-    bool final; /* no point in retrying (nothing to send with, a URL that cannot be sent to) */
-} outcome_t;
-
 /* Sends delivery d of event ev once. */
 static void send_one(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t *a,
-                     const nova_delivery_row_t *d, const nova_event_row_t *ev, outcome_t *o)
+                     const nova_delivery_row_t *d, const nova_event_row_t *ev, events_outcome_t *o)
 {
     memset(o, 0, sizeof(*o));
+    if (strcmp(d->channel, "webhook") != 0) {
+        events_channel_send(cfg, s, a, d, ev, o);
+        return;
+    }
     if (*d->endpoint_id == '\0') {
         snprintf(o->error, sizeof(o->error),
                  "no endpoint to sign and connect with (create one: the callback_url uses the "
@@ -176,6 +137,11 @@ static void send_one(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t
         o->final = st == NOVA_NOT_FOUND;
         return;
     }
+    if (!ep.enabled) {
+        snprintf(o->error, sizeof(o->error), "the endpoint is disabled");
+        o->final = true;
+        return;
+    }
     nova_webhook_response_t rs;
     st = nova_endpoint_post(cfg, s, &ep, d->url, ev->id, ev->payload, NOVA_EVENT_TIMEOUT_MS,
                             NOVA_EVENT_REPLY_MAX, &rs);
@@ -184,7 +150,8 @@ static void send_one(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t
     memcpy(o->error, rs.error, sizeof(o->error));
     o->final = st == NOVA_INVALID || st == NOVA_FORBIDDEN;
     nova_buf_free(&rs.body);
-    if (st == NOVA_OK && (rs.status < 200 || rs.status > 299))
+    o->ok = st == NOVA_OK && rs.status >= 200 && rs.status <= 299;
+    if (st == NOVA_OK && !o->ok)
         snprintf(o->error, sizeof(o->error), "HTTP status %ld", rs.status);
 }
 
@@ -194,7 +161,7 @@ static void deliver(const nova_events_cfg_t *cfg, nova_store_t *s, const nova_de
     nova_arena_t a;
     nova_arena_init(&a, 8192);
     nova_event_row_t ev;
-    outcome_t o;
+    events_outcome_t o;
     nova_status st = nova_store_event_get(s, &a, d->tenant_id, d->event_id, &ev);
     if (st == NOVA_OK) {
         send_one(cfg, s, &a, d, &ev, &o);
@@ -204,7 +171,7 @@ static void deliver(const nova_events_cfg_t *cfg, nova_store_t *s, const nova_de
     }
     int64_t now = nova_time_now();
     int64_t attempt = d->attempts + 1;
-    bool ok = o.status >= 200 && o.status <= 299;
+    bool ok = o.ok;
     const char *state = ok ? "delivered" : "pending";
     int64_t next_at = now;
     if (!ok && (o.final || attempt >= d->max_attempts)) {
@@ -214,15 +181,15 @@ static void deliver(const nova_events_cfg_t *cfg, nova_store_t *s, const nova_de
         nova_random_bytes(&r, sizeof(r));
         next_at = now + nova_event_backoff(attempt, (double)r / 4294967296.0);
     }
-    nova_attempt_row_t at = {
-        d->id, attempt, o.status, (int64_t)(o.duration_us / 1000), ok ? "" : o.error, now, NULL};
+    nova_attempt_row_t at = {d->id,   attempt, o.status, (int64_t)(o.duration_us / 1000),
+                             o.error, now,     o.result};
     st = nova_store_delivery_record(s, d->tenant_id, owner, &at, state, next_at);
     if (st == NOVA_OK)
         atomic_fetch_add(&outcomes[ok ? OUT_DELIVERED : *state == 'f' ? OUT_FAILED : OUT_RETRY], 1);
     nova_log(ok ? NOVA_LOG_INFO : NOVA_LOG_WARN,
-             "webhook delivery %s attempt %lld: status %ld in %llu ms, %s%s%s", d->id,
+             "%s delivery %s attempt %lld: status %ld in %llu ms, %s%s%s", d->channel, d->id,
              (long long)attempt, o.status, (unsigned long long)(o.duration_us / 1000), state,
-             ok ? "" : ": ", ok ? "" : o.error);
+             *o.error ? ": " : "", o.error);
     if (st != NOVA_OK)
         nova_log(NOVA_LOG_WARN, "webhook delivery %s: attempt not recorded (%s)", d->id,
                  nova_status_name(st));

@@ -9,8 +9,8 @@
 
 #include <openssl/crypto.h>
 
+#include "internal.h"
 #include "nova/datakey.h"
-#include "nova/events.h"
 #include "nova/webhook.h"
 
 #define ENDPOINT_PEM_MAX (64u << 10)
@@ -20,11 +20,6 @@ static nova_status refuse(nova_events_problem_t *pb, const char *field, const ch
     pb->field = field;
     pb->why = why;
     return NOVA_INVALID;
-}
-
-static const char *region_of(const nova_events_cfg_t *cfg)
-{
-    return cfg->region && *cfg->region ? cfg->region : "default";
 }
 
 /* A string member, or NULL when absent; *bad when present and not a string of 1..max bytes. */
@@ -53,37 +48,7 @@ nova_status nova_endpoint_parse(nova_arena_t *a, json_t *body, nova_endpoint_in_
     in->url = str_member(body, "url", 2048, &bad);
     if (bad || in->url == NULL || !nova_webhook_url_valid(in->url))
         return refuse(pb, "url", "an https:// URL without user info, at most 2048 bytes");
-    json_t *ev = json_object_get(body, "events");
-    if (!json_is_array(ev) || json_array_size(ev) == 0 || json_array_size(ev) > 16)
-        return refuse(pb, "events",
-                      "a list of event types: verification.completed, verification.failed, "
-                      "verification.review_required, review.decided");
-    nova_buf_t list;
-    nova_buf_init(&list);
-    nova_status st = NOVA_OK;
-    for (size_t i = 0; i < json_array_size(ev) && st == NOVA_OK; i++) {
-        const char *t = json_string_value(json_array_get(ev, i));
-        if (!nova_event_type_valid(t)) {
-            st = refuse(pb, "events",
-                        "unknown event type (verification.completed, "
-                        "verification.failed, verification.review_required, "
-                        "review.decided)");
-            break;
-        }
-        bool seen = false;
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(t, json_string_value(json_array_get(ev, k))) == 0)
-                seen = true;
-        if (!seen)
-            st = nova_buf_printf(&list, "%s%s", list.len ? " " : "", t);
-    }
-    if (st == NOVA_OK) {
-        nova_buf_append(&list, "", 1);
-        in->events = list.data ? nova_arena_strdup(a, list.data) : NULL;
-        if (in->events == NULL)
-            st = NOVA_NOMEM;
-    }
-    nova_buf_free(&list);
+    nova_status st = events_types_parse(a, json_object_get(body, "events"), &in->events, pb);
     if (st != NOVA_OK)
         return st;
     in->client_cert = str_member(body, "client_certificate", ENDPOINT_PEM_MAX, &bad);
@@ -112,17 +77,6 @@ nova_status nova_endpoint_parse(nova_arena_t *a, json_t *body, nova_endpoint_in_
     return NOVA_OK;
 }
 
-static nova_status seal(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t *a,
-                        const char *tenant, const char *ctx, const char *text, nova_buf_t *out)
-{
-    nova_sealed_t v;
-    nova_status st =
-        nova_field_seal(cfg->auth, s, a, tenant, region_of(cfg), ctx, text, strlen(text), &v);
-    if (st == NOVA_OK)
-        st = nova_sealed_encode(&v, out);
-    return st;
-}
-
 /* Seals the JSON array of secrets; the clear text is wiped. */
 static nova_status seal_secrets(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t *a,
                                 const char *tenant, json_t *secrets, nova_buf_t *out)
@@ -130,7 +84,7 @@ static nova_status seal_secrets(const nova_events_cfg_t *cfg, nova_store_t *s, n
     char *text = json_dumps(secrets, JSON_COMPACT);
     if (text == NULL)
         return NOVA_NOMEM;
-    nova_status st = seal(cfg, s, a, tenant, NOVA_EVENT_CTX_SECRETS, text, out);
+    nova_status st = events_seal(cfg, s, a, tenant, NOVA_EVENT_CTX_SECRETS, text, out);
     OPENSSL_cleanse(text, strlen(text));
     free(text);
     return st;
@@ -138,15 +92,7 @@ static nova_status seal_secrets(const nova_events_cfg_t *cfg, nova_store_t *s, n
 
 json_t *nova_endpoint_json(const nova_webhook_endpoint_row_t *e)
 {
-    json_t *events = json_array();
-    const char *p = e->events;
-    while (p && *p) {
-        size_t n = strcspn(p, " ");
-        json_array_append_new(events, json_stringn(p, n));
-        p += n;
-        while (*p == ' ')
-            p++;
-    }
+    json_t *events = events_types_json(e->events);
     return json_pack("{s:s, s:s, s:o, s:b, s:b, s:b, s:I, s:I}", "id", e->id, "url", e->url,
                      "events", events, "enabled", e->enabled, "ca_certificate", e->ca && *e->ca,
                      "pin", e->pin && *e->pin, "created_at", (json_int_t)e->created_at,
@@ -177,7 +123,7 @@ nova_status nova_endpoint_create(const nova_events_cfg_t *cfg, nova_store_t *s, 
     st = list ? seal_secrets(cfg, s, a, tenant_id, list, &sec) : NOVA_NOMEM;
     json_decref(list);
     if (st == NOVA_OK)
-        st = seal(cfg, s, a, tenant_id, NOVA_EVENT_CTX_CLIENT_KEY, in.client_key, &key);
+        st = events_seal(cfg, s, a, tenant_id, NOVA_EVENT_CTX_CLIENT_KEY, in.client_key, &key);
     int64_t now = nova_time_now();
     nova_webhook_endpoint_row_t row = {tenant_id,
                                        id,
@@ -230,8 +176,8 @@ nova_status nova_endpoint_rotate(const nova_events_cfg_t *cfg, nova_store_t *s, 
         nova_plain_t *plain = NULL;
         st = nova_sealed_decode(ep.secrets, ep.secrets_len, &v);
         if (st == NOVA_OK)
-            st = nova_field_open(cfg->auth, s, tenant_id, region_of(cfg), NOVA_EVENT_CTX_SECRETS,
-                                 &v, &plain);
+            st = nova_field_open(cfg->auth, s, tenant_id, events_region(cfg),
+                                 NOVA_EVENT_CTX_SECRETS, &v, &plain);
         if (st == NOVA_OK) {
             size_t n = 0;
             const uint8_t *p = nova_plain_bytes(plain, &n);
@@ -273,5 +219,97 @@ nova_status nova_endpoint_delete(nova_store_t *s, nova_arena_t *a, const nova_au
                                            "webhook_endpoint", id, NULL);
     if (st == NOVA_OK)
         st = nova_store_webhook_endpoint_delete(s, tenant_id, id, nova_time_now(), &e);
+    return st;
+}
+
+/* Member name of the body -> whether PATCH may set it. */
+static const char *const patch_members[] = {
+    "url", "events", "enabled", "client_certificate", "client_key", "ca_certificate", "pin", NULL};
+
+nova_status nova_endpoint_update(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t *a,
+                                 const nova_audit_actor_t *by, const char *tenant_id,
+                                 const char *id, json_t *body, json_t **out,
+                                 nova_events_problem_t *pb)
+{
+    pb->field = "";
+    pb->why = "";
+    if (!json_is_object(body) || json_object_size(body) == 0)
+        return refuse(pb, "",
+                      "a JSON object with at least one of url, events, enabled, "
+                      "client_certificate, client_key, ca_certificate, pin");
+    json_t *en = json_object_get(body, "enabled");
+    if (en && !json_is_boolean(en))
+        return refuse(pb, "enabled", "true or false");
+    nova_webhook_endpoint_row_t ep;
+    nova_status st = nova_store_webhook_endpoint_get(s, a, tenant_id, id, &ep);
+    if (st != NOVA_OK)
+        return st;
+    char *old_key = NULL;
+    st = events_open(cfg, s, tenant_id, NOVA_EVENT_CTX_CLIENT_KEY, ep.client_key, ep.client_key_len,
+                     &old_key);
+    if (st != NOVA_OK)
+        return st;
+    /* The endpoint as it would be, checked whole as a create is. */
+    json_t *merged =
+        json_pack("{s:s, s:o, s:s, s:s}", "url", ep.url, "events", events_types_json(ep.events),
+                  "client_certificate", ep.client_cert, "client_key", old_key);
+    events_wipe(old_key);
+    if (merged == NULL)
+        return NOVA_NOMEM;
+    if (*ep.ca)
+        json_object_set_new(merged, "ca_certificate", json_string(ep.ca));
+    if (*ep.pin)
+        json_object_set_new(merged, "pin", json_string(ep.pin));
+    json_t *changed = json_array();
+    for (size_t i = 0; patch_members[i]; i++) {
+        json_t *v = json_object_get(body, patch_members[i]);
+        if (v == NULL || strcmp(patch_members[i], "enabled") == 0) {
+            if (v)
+                json_array_append_new(changed, json_string(patch_members[i]));
+            continue;
+        }
+        json_array_append_new(changed, json_string(patch_members[i]));
+        if (json_is_null(v))
+            json_object_del(merged, patch_members[i]);
+        else
+            json_object_set(merged, patch_members[i], v);
+    }
+    nova_endpoint_in_t in;
+    st = nova_endpoint_parse(a, merged, &in, pb);
+    nova_buf_t key;
+    nova_buf_init(&key);
+    if (st == NOVA_OK)
+        st = events_seal(cfg, s, a, tenant_id, NOVA_EVENT_CTX_CLIENT_KEY, in.client_key, &key);
+    json_t *k = json_object_get(merged, "client_key");
+    if (json_is_string(k))
+        OPENSSL_cleanse((char *)json_string_value(k), json_string_length(k));
+    nova_webhook_endpoint_row_t row = ep;
+    if (st == NOVA_OK) {
+        row.url = nova_arena_strdup(a, in.url);
+        row.events = in.events;
+        row.client_cert = nova_arena_strdup(a, in.client_cert);
+        row.client_key = (const uint8_t *)key.data;
+        row.client_key_len = key.len;
+        row.ca = in.ca ? nova_arena_strdup(a, in.ca) : "";
+        row.pin = in.pin ? nova_arena_strdup(a, in.pin) : "";
+        row.enabled = en ? json_is_true(en) : ep.enabled;
+        row.updated_at = nova_time_now();
+        if (!row.url || !row.client_cert || !row.ca || !row.pin)
+            st = NOVA_NOMEM;
+    }
+    json_decref(merged);
+    nova_audit_entry_t e;
+    if (st == NOVA_OK) {
+        json_t *attrs = json_pack("{s:o, s:b}", "changed", changed, "enabled", row.enabled);
+        changed = NULL;
+        st = nova_audit_entry_make(&e, a, by, tenant_id, "webhook.endpoint.update",
+                                   "webhook_endpoint", id, attrs);
+    }
+    json_decref(changed);
+    if (st == NOVA_OK)
+        st = nova_store_webhook_endpoint_update(s, &row, &e);
+    nova_buf_free(&key);
+    if (st == NOVA_OK)
+        *out = nova_endpoint_json(&row);
     return st;
 }

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nova/events.h"
+#include "internal.h"
 
 static const char *const event_types[] = {
     "verification.completed",
@@ -20,6 +20,63 @@ bool nova_event_type_valid(const char *type)
         if (strcmp(type, event_types[i]) == 0)
             return true;
     return false;
+}
+
+nova_status events_types_parse(nova_arena_t *a, json_t *ev, const char **out,
+                               nova_events_problem_t *pb)
+{
+    static const char *const why = "a list of event types: verification.completed, "
+                                   "verification.failed, verification.review_required, "
+                                   "review.decided";
+    *out = NULL;
+    pb->field = "events";
+    pb->why = why;
+    if (!json_is_array(ev) || json_array_size(ev) == 0 || json_array_size(ev) > 16)
+        return NOVA_INVALID;
+    nova_buf_t list;
+    nova_buf_init(&list);
+    nova_status st = NOVA_OK;
+    for (size_t i = 0; i < json_array_size(ev) && st == NOVA_OK; i++) {
+        const char *t = json_string_value(json_array_get(ev, i));
+        if (!nova_event_type_valid(t)) {
+            pb->why = "unknown event type (verification.completed, verification.failed, "
+                      "verification.review_required, review.decided)";
+            st = NOVA_INVALID;
+            break;
+        }
+        bool seen = false;
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(t, json_string_value(json_array_get(ev, k))) == 0)
+                seen = true;
+        if (!seen)
+            st = nova_buf_printf(&list, "%s%s", list.len ? " " : "", t);
+    }
+    if (st == NOVA_OK) {
+        nova_buf_append(&list, "", 1);
+        *out = list.data ? nova_arena_strdup(a, list.data) : NULL;
+        if (*out == NULL)
+            st = NOVA_NOMEM;
+    }
+    nova_buf_free(&list);
+    if (st == NOVA_OK) {
+        pb->field = "";
+        pb->why = "";
+    }
+    return st;
+}
+
+json_t *events_types_json(const char *types)
+{
+    json_t *events = json_array();
+    const char *p = types;
+    while (p && *p) {
+        size_t n = strcspn(p, " ");
+        json_array_append_new(events, json_stringn(p, n));
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+    return events;
 }
 
 int64_t nova_event_backoff(int64_t attempt, double r)
@@ -99,17 +156,20 @@ json_t *nova_event_json(const nova_event_row_t *e, const nova_delivery_row_t *de
             if (strcmp(t->delivery_id, d->id) != 0)
                 continue;
             json_array_append_new(
-                log, json_pack("{s:I, s:I, s:I, s:s, s:I}", "attempt", (json_int_t)t->attempt,
-                               "status_code", (json_int_t)t->status_code, "duration_ms",
-                               (json_int_t)t->duration_ms, "error", t->error ? t->error : "", "at",
-                               (json_int_t)t->created_at));
+                log,
+                json_pack("{s:I, s:I, s:I, s:s, s:s, s:I}", "attempt", (json_int_t)t->attempt,
+                          "status_code", (json_int_t)t->status_code, "duration_ms",
+                          (json_int_t)t->duration_ms, "error", t->error ? t->error : "", "result",
+                          t->result ? t->result : "", "at", (json_int_t)t->created_at));
         }
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "id",
-                                             d->id, "endpoint_id", d->endpoint_id, "url", d->url,
-                                             "state", d->state, "attempts", (json_int_t)d->attempts,
-                                             "max_attempts", (json_int_t)d->max_attempts, "next_at",
-                                             (json_int_t)d->next_at, "last_status",
-                                             (json_int_t)d->last_status, "log", log));
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "id", d->id,
+                           "channel", d->channel ? d->channel : "webhook", "channel_id",
+                           d->channel_id ? d->channel_id : "", "endpoint_id", d->endpoint_id, "url",
+                           d->url, "state", d->state, "attempts", (json_int_t)d->attempts,
+                           "max_attempts", (json_int_t)d->max_attempts, "next_at",
+                           (json_int_t)d->next_at, "last_status", (json_int_t)d->last_status, "log",
+                           log));
     }
     json_object_set_new(o, "deliveries", arr);
     return o;
