@@ -4,8 +4,14 @@
  *   POST /v1/webhooks/endpoints                    webhooks:write  create (secret shown once)
  *   GET  /v1/webhooks/endpoints                    webhooks:read
  *   GET  /v1/webhooks/endpoints/{id}               webhooks:read
+ *   PATCH /v1/webhooks/endpoints/{id}             webhooks:write  url, events, enabled, TLS
  *   DELETE /v1/webhooks/endpoints/{id}            webhooks:write  pending deliveries fail
  *   POST /v1/webhooks/endpoints/{id}/rotate-secret webhooks:write  {"keep_previous": bool}
+ *   POST /v1/notifications/channels                webhooks:write  email or SMS channel
+ *   GET  /v1/notifications/channels                webhooks:read
+ *   GET  /v1/notifications/channels/{id}           webhooks:read
+ *   PATCH /v1/notifications/channels/{id}          webhooks:write  any member, enabled
+ *   DELETE /v1/notifications/channels/{id}         webhooks:write  pending deliveries fail
  *   GET  /v1/events                                webhooks:read   ?type=&cursor=&limit=
  *   GET  /v1/events/{id}                           webhooks:read   with deliveries and log
  *   POST /v1/events/{id}/replay                    webhooks:write
@@ -33,6 +39,13 @@ static void not_found(nova_req_t *r, const char *what)
     nova_resp_problem(r, 404, "not_found", "Not Found", what);
 }
 
+/* A 422 naming the field, for the problem the events domain reported. */
+static void invalid_field(nova_req_t *r, const nova_events_problem_t *pb)
+{
+    char *m = nova_arena_printf(&r->arena, "%s: %s", *pb->field ? pb->field : "(body)", pb->why);
+    nova_resp_problem(r, 422, "invalid_field", "Invalid field", m ? m : pb->why);
+}
+
 static const char *const endpoint_members[] = {
     "url", "events", "client_certificate", "client_key", "ca_certificate", "pin", "secret", NULL};
 
@@ -54,8 +67,7 @@ static void endpoints_create(nova_req_t *r, void *ud)
                                           body, &out, &pb);
     json_decref(body);
     if (st == NOVA_INVALID) {
-        char *m = nova_arena_printf(&r->arena, "%s: %s", *pb.field ? pb.field : "(body)", pb.why);
-        nova_resp_problem(r, 422, "invalid_field", "Invalid field", m ? m : pb.why);
+        invalid_field(r, &pb);
         return;
     }
     if (st) {
@@ -105,6 +117,36 @@ static void endpoints_get(nova_req_t *r, void *ud)
         api_unavailable(r, st);
     else
         api_reply_json(r, 200, nova_endpoint_json(&e));
+}
+
+static const char *const endpoint_patch_members[] = {
+    "url", "events", "enabled", "client_certificate", "client_key", "ca_certificate", "pin", NULL};
+
+static void endpoints_patch(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    json_t *body = api_json_body(r, endpoint_patch_members);
+    if (body == NULL)
+        return;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL) {
+        json_decref(body);
+        return;
+    }
+    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
+    nova_events_problem_t pb = {"", ""};
+    json_t *out = NULL;
+    nova_status st = nova_endpoint_update(&events_cfg, s, &r->arena, &by, r->principal->tenant_id,
+                                          r->params[0], body, &out, &pb);
+    json_decref(body);
+    if (st == NOVA_NOT_FOUND || (st == NOVA_INVALID && *pb.why == '\0'))
+        not_found(r, "no webhook endpoint of this tenant has this id");
+    else if (st == NOVA_INVALID)
+        invalid_field(r, &pb);
+    else if (st)
+        api_unavailable(r, st);
+    else
+        api_reply_json(r, 200, out);
 }
 
 static void endpoints_delete(nova_req_t *r, void *ud)
@@ -160,6 +202,122 @@ static void endpoints_rotate(nova_req_t *r, void *ud)
     }
     nova_resp_header(r, "Cache-Control", "no-store");
     api_reply_json(r, 200, out);
+}
+
+static const char *const channel_members[] = {
+    "type",     "events",         "enabled",  "smtp_url", "from",      "to",       "username",
+    "password", "ca_certificate", "provider", "api_key",  "sender_id", "base_url", NULL};
+
+static void channels_create(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    json_t *body = api_json_body(r, channel_members);
+    if (body == NULL)
+        return;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL) {
+        json_decref(body);
+        return;
+    }
+    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
+    nova_events_problem_t pb = {"", ""};
+    json_t *out = NULL;
+    nova_status st = nova_channel_create(&events_cfg, s, &r->arena, &by, r->principal->tenant_id,
+                                         body, &out, &pb);
+    json_decref(body);
+    if (st == NOVA_INVALID) {
+        invalid_field(r, &pb);
+        return;
+    }
+    if (st) {
+        api_unavailable(r, st);
+        return;
+    }
+    char *loc = nova_arena_printf(&r->arena, "/v1/notifications/channels/%s",
+                                  json_string_value(json_object_get(out, "id")));
+    if (loc)
+        nova_resp_header(r, "Location", loc);
+    api_reply_json(r, 201, out);
+}
+
+static void channels_list(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    nova_notify_channel_row_t *rows = NULL;
+    size_t n = 0;
+    nova_status st =
+        nova_store_notify_channel_list(s, &r->arena, r->principal->tenant_id, &rows, &n);
+    if (st) {
+        api_unavailable(r, st);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, nova_channel_json(&rows[i]));
+    api_reply_json(r, 200, json_pack("{s:o}", "channels", arr));
+}
+
+static void channels_get(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    nova_notify_channel_row_t c;
+    nova_status st =
+        nova_store_notify_channel_get(s, &r->arena, r->principal->tenant_id, r->params[0], &c);
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID)
+        not_found(r, "no notification channel of this tenant has this id");
+    else if (st)
+        api_unavailable(r, st);
+    else
+        api_reply_json(r, 200, nova_channel_json(&c));
+}
+
+static void channels_patch(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    json_t *body = api_json_body(r, channel_members);
+    if (body == NULL)
+        return;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL) {
+        json_decref(body);
+        return;
+    }
+    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
+    nova_events_problem_t pb = {"", ""};
+    json_t *out = NULL;
+    nova_status st = nova_channel_update(&events_cfg, s, &r->arena, &by, r->principal->tenant_id,
+                                         r->params[0], body, &out, &pb);
+    json_decref(body);
+    if (st == NOVA_NOT_FOUND || (st == NOVA_INVALID && *pb.why == '\0'))
+        not_found(r, "no notification channel of this tenant has this id");
+    else if (st == NOVA_INVALID)
+        invalid_field(r, &pb);
+    else if (st)
+        api_unavailable(r, st);
+    else
+        api_reply_json(r, 200, out);
+}
+
+static void channels_delete(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
+    nova_status st = nova_channel_delete(s, &r->arena, &by, r->principal->tenant_id, r->params[0]);
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID)
+        not_found(r, "no notification channel of this tenant has this id");
+    else if (st)
+        api_unavailable(r, st);
+    else
+        nova_resp_body(r, 204, NULL, NULL, 0);
 }
 
 static void events_list(nova_req_t *r, void *ud)
@@ -284,9 +442,18 @@ nova_status api_webhooks_register(nova_api_t *api, nova_http_server_t *srv)
         {"POST", "/v1/webhooks/endpoints", "webhooks:write", endpoints_create, ENDPOINT_MAX_BODY},
         {"GET", "/v1/webhooks/endpoints", "webhooks:read", endpoints_list, 0},
         {"GET", "/v1/webhooks/endpoints/{id}", "webhooks:read", endpoints_get, 0},
+        {"PATCH", "/v1/webhooks/endpoints/{id}", "webhooks:write", endpoints_patch,
+         ENDPOINT_MAX_BODY},
         {"DELETE", "/v1/webhooks/endpoints/{id}", "webhooks:write", endpoints_delete, 0},
         {"POST", "/v1/webhooks/endpoints/{id}/rotate-secret", "webhooks:write", endpoints_rotate,
          1024},
+        {"POST", "/v1/notifications/channels", "webhooks:write", channels_create,
+         ENDPOINT_MAX_BODY},
+        {"GET", "/v1/notifications/channels", "webhooks:read", channels_list, 0},
+        {"GET", "/v1/notifications/channels/{id}", "webhooks:read", channels_get, 0},
+        {"PATCH", "/v1/notifications/channels/{id}", "webhooks:write", channels_patch,
+         ENDPOINT_MAX_BODY},
+        {"DELETE", "/v1/notifications/channels/{id}", "webhooks:write", channels_delete, 0},
         {"GET", "/v1/events", "webhooks:read", events_list, 0},
         {"GET", "/v1/events/{id}", "webhooks:read", events_get, 0},
         {"POST", "/v1/events/{id}/replay", "webhooks:write", events_replay, 0},
