@@ -79,13 +79,19 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
     return n;
 }
 
-/* Keeps the last reply line the server sent. */
+/* Keeps the last reply line the server sent during the transfer (not the QUIT that closing
+ * the connection may read later). */
+typedef struct replies {
+    nova_notify_result_t *out;
+    bool done;
+} replies_t;
+
 static size_t on_reply(char *p, size_t size, size_t nitems, void *ud)
 {
-    nova_notify_result_t *out = ud;
+    replies_t *r = ud;
     size_t n = size * nitems;
-    if (n > 0)
-        notify_printable(out->result, sizeof(out->result), p, n);
+    if (n > 0 && !r->done)
+        notify_printable(r->out->result, sizeof(r->out->result), p, n);
     return n;
 }
 
@@ -125,6 +131,7 @@ nova_status nova_notify_email_send(const nova_notify_email_t *m, nova_notify_res
             rcpt = t;
     }
     reader_t rd = {msg.data, msg.len, 0};
+    replies_t rp = {out, false};
     bool has_ca = m->ca && *m->ca;
     struct curl_blob ca = {(void *)(has_ca ? m->ca : ""), has_ca ? strlen(m->ca) : 0,
                            CURL_BLOB_COPY};
@@ -150,7 +157,7 @@ nova_status nova_notify_email_send(const nova_notify_email_t *m, nova_notify_res
     SET(CURLOPT_READDATA, &rd);
     SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)msg.len);
     SET(CURLOPT_HEADERFUNCTION, on_reply);
-    SET(CURLOPT_HEADERDATA, out);
+    SET(CURLOPT_HEADERDATA, &rp);
     SET(CURLOPT_ERRORBUFFER, errbuf);
     if (m->username && *m->username) {
         SET(CURLOPT_USERNAME, m->username);
@@ -163,6 +170,7 @@ nova_status nova_notify_email_send(const nova_notify_email_t *m, nova_notify_res
         goto end;
     }
     rc = notify_curl_perform(c, out);
+    rp.done = true;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     if (rc == CURLE_OK) {
         st = NOVA_OK;
@@ -174,10 +182,14 @@ nova_status nova_notify_email_send(const nova_notify_email_t *m, nova_notify_res
         /* A 5xx reply is the server's final word; no reply, or 4xx, may pass. */
         out->retry = !(out->status >= 500 && out->status <= 599) && rc != CURLE_USE_SSL_FAILED &&
                      rc != CURLE_LOGIN_DENIED;
-        snprintf(out->error, sizeof(out->error), "%s%s%s",
-                 rc == CURLE_USE_SSL_FAILED ? "STARTTLS required: " : "",
-                 *errbuf ? errbuf : curl_easy_strerror(rc),
-                 rc == CURLE_PEER_FAILED_VERIFICATION ? " (server certificate)" : "");
+        if (out->status > 0 && *out->result)
+            snprintf(out->error, sizeof(out->error), "the SMTP server answered %.130s",
+                     out->result);
+        else
+            snprintf(out->error, sizeof(out->error), "%s%s%s",
+                     rc == CURLE_USE_SSL_FAILED ? "STARTTLS required: " : "",
+                     *errbuf ? errbuf : curl_easy_strerror(rc),
+                     rc == CURLE_PEER_FAILED_VERIFICATION ? " (server certificate)" : "");
         st = NOVA_UNAVAILABLE;
     }
 end:
