@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { startNova, makeTenant, token, call } from './lib.mjs';
 import { peopleAuditDrivers } from './people_audit.mjs';
 
@@ -232,6 +233,16 @@ async function webhookEndpoint() {
   return { w, id: r.json.id };
 }
 
+// An SMS channel whose API key (a secret the entries must not hold) is remembered.
+async function notifyChannel() {
+  const w = await webhookClient();
+  const key = 'at-audit-key-' + randomBytes(16).toString('hex');
+  secrets.push(key);
+  const r = await call(nova, 'POST', '/v1/notifications/channels', { tok: w.tok, body: { type: 'sms', username: 'sandbox', api_key: key, to: ['+254711000001'], events: ['verification.completed'] } });
+  assert.equal(r.status, 201, r.text);
+  return { w, id: r.json.id };
+}
+
 const DRIVERS = {
   'POST /v1/webhooks/endpoints': async () => {
     const { w, id } = await webhookEndpoint();
@@ -249,6 +260,30 @@ const DRIVERS = {
     const r = await call(nova, 'DELETE', `/v1/webhooks/endpoints/${id}`, { tok: w.tok });
     assert.equal(r.status, 204, r.text);
     return { action: 'webhook.endpoint.delete', actor: w.id, target: 'webhook_endpoint:' + id };
+  },
+  'PATCH /v1/webhooks/endpoints/{id}': async () => {
+    const { w, id } = await webhookEndpoint();
+    const r = await call(nova, 'PATCH', `/v1/webhooks/endpoints/${id}`, { tok: w.tok, body: { enabled: false, client_key: w.key } });
+    assert.equal(r.status, 200, r.text);
+    return { action: 'webhook.endpoint.update', actor: w.id, target: 'webhook_endpoint:' + id };
+  },
+  'POST /v1/notifications/channels': async () => {
+    const { w, id } = await notifyChannel();
+    return { action: 'notify.channel.create', actor: w.id, target: 'notify_channel:' + id };
+  },
+  'PATCH /v1/notifications/channels/{id}': async () => {
+    const { w, id } = await notifyChannel();
+    const key = 'at-audit-key-' + randomBytes(16).toString('hex');
+    secrets.push(key);
+    const r = await call(nova, 'PATCH', `/v1/notifications/channels/${id}`, { tok: w.tok, body: { api_key: key, enabled: false } });
+    assert.equal(r.status, 200, r.text);
+    return { action: 'notify.channel.update', actor: w.id, target: 'notify_channel:' + id };
+  },
+  'DELETE /v1/notifications/channels/{id}': async () => {
+    const { w, id } = await notifyChannel();
+    const r = await call(nova, 'DELETE', `/v1/notifications/channels/${id}`, { tok: w.tok });
+    assert.equal(r.status, 204, r.text);
+    return { action: 'notify.channel.delete', actor: w.id, target: 'notify_channel:' + id };
   },
   'POST /v1/events/{id}/replay': async () => {
     // a decided verification writes its event (with or without endpoints)
