@@ -129,6 +129,15 @@ seed() {
         python3 -c 'import json,sys; c=open(sys.argv[1]).read(); k=open(sys.argv[2]).read(); print(json.dumps({"url":"https://h.example:8443/x","events":["verification.failed"],"client_certificate":c,"client_key":k,"pin":"sha256//"+"A"*43+"=","secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}))' "$c" "$k" >"$dir/seed-pin"
         rm -f "$k" "$c"
         ;;
+    at_reply_fuzz)
+        printf '%s' '{"SMSMessageData":{"Message":"Sent to 2/2 Total Cost: KES 1.6000","Recipients":[{"statusCode":101,"number":"+254711000001","status":"Success","cost":"KES 0.8000","messageId":"ATXid_1"},{"statusCode":403,"number":"+254722000002","status":"InvalidPhoneNumber","cost":"0","messageId":"None"}]}}' >"$dir/seed-mixed"
+        printf '%s' '{"SMSMessageData":{"Message":"InvalidSenderId","Recipients":[]}}' >"$dir/seed-empty"
+        ;;
+    notify_channel_fuzz)
+        printf '%s' '{"type":"email","smtp_url":"smtp://mail.example.com:587","username":"u","password":"p","from":"nova@example.com","to":["ops@example.com"],"events":["verification.completed"]}' >"$dir/seed-email"
+        printf '%s' '{"type":"sms","provider":"africastalking","username":"sandbox","api_key":"k","sender_id":"NOVA","to":["+254711000001"],"base_url":"http://127.0.0.1:9","events":["review.decided"],"enabled":false}' >"$dir/seed-sms"
+        printf '%s' '{"type":"verification.completed","timestamp":"2026-01-01T00:00:00Z","data":{"verification_id":"vrf_1","status":"completed","decision":"approved","reasons":["ok"]}}' >"$dir/seed-payload"
+        ;;
     custom_reply_fuzz)
         printf '%s' '{"result":"pass","score":0.9,"reasons":["known_customer"]}' >"$dir/seed-pass"
         printf '%s' '{"result":"review"}' >"$dir/seed-review"

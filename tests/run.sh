@@ -98,6 +98,8 @@ if bash scripts/pg.sh start "$PG_DIR" >"$LOGS/pg-start.log" 2>&1; then
     suite unit-datakeys-postgres env NOVA_TEST_PG_URL="$PG_URL" build/tests/unit/datakeys_test
     suite unit-ledger-postgres env NOVA_TEST_PG_URL="$PG_URL" build/tests/unit/ledger_test
     suite unit-idv-postgres env NOVA_TEST_PG_URL="$PG_URL" build/tests/unit/idv_test
+    # notification channels in a database of their own (their outbox rows stay out of others')
+    suite unit-notify-postgres env NOVA_TEST_PG_URL="$(bash scripts/pg.sh createdb "$PG_DIR" nova_notify_unit 2>>"$LOGS/pg-start.log")" build/tests/unit/notify_test
 else
     echo "PostgreSQL cluster did not start:"; tail -n 30 "$LOGS/pg-start.log"
     failed=$((failed + 1)); broken+=(pg-start); PG_URL=

@@ -143,9 +143,10 @@ nova_status nova_endpoint_delete(nova_store_t *s, nova_arena_t *a, const nova_au
                                  const char *tenant_id, const char *id);
 /* An endpoint as the API shows it: no secret, no key (new reference). */
 json_t *nova_endpoint_json(const nova_webhook_endpoint_row_t *e);
-/* A validated channel: strings in the arena. settings is the JSON text kept in clear,
- * target where it sends; secret the password or API key in clear (NULL: none, or for an
- * update, keep the sealed one unless clear_secret). */
+/* A validated channel: strings in the arena but secret, borrowed from the body (so the clear
+ * password or API key is never copied). settings is the JSON text kept in clear, target
+ * where it sends; secret NULL: none, or for an update, keep the sealed one unless
+ * clear_secret. */
 typedef struct nova_channel_in {
     const char *kind; /* "email" | "sms" */
     const char *target;

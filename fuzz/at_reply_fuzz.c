@@ -1,0 +1,38 @@
+/*
+ * at_reply_fuzz.c: libFuzzer target for Africa's Talking's reply to an SMS send (the body its
+ * API, or whatever answers at a channel's base_url, sends back: outside input) through
+ * nova_notify_at_parse. It returns NOVA_OK or NOVA_INVALID; an accepted reply fills at most
+ * max recipients, each number and status printable ASCII and NUL-terminated within its field.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nova/notify.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    nova_at_recipient_t rs[4];
+    memset(rs, 0x7f, sizeof(rs));
+    size_t n = 99;
+    nova_status st = nova_notify_at_parse((const char *)data, size, rs, 4, &n);
+    if (st != NOVA_OK && st != NOVA_INVALID)
+        abort();
+    if (st == NOVA_INVALID && n != 0)
+        abort();
+    if (n > 4)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        if (memchr(rs[i].number, 0, sizeof(rs[i].number)) == NULL ||
+            memchr(rs[i].status, 0, sizeof(rs[i].status)) == NULL)
+            abort();
+        for (const char *p = rs[i].number; *p; p++)
+            if (*p < 0x20 || *p >= 0x7f)
+                abort();
+        for (const char *p = rs[i].status; *p; p++)
+            if (*p < 0x20 || *p >= 0x7f)
+                abort();
+        (void)nova_notify_at_accepted(rs[i].status_code);
+    }
+    return 0;
+}

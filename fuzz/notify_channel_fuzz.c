@@ -1,0 +1,72 @@
+/*
+ * notify_channel_fuzz.c: libFuzzer target for a tenant's email or SMS channel settings (a
+ * POST or PATCH body, outside input) through nova_channel_parse, on its own and as a PATCH of
+ * a stored email channel. It returns NOVA_OK or NOVA_INVALID (with a field and a reason); an
+ * accepted channel has a kind, a target of its kind, settings that are JSON and known event
+ * types; an accepted message built for it names only safe characters.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nova/events.h"
+
+static void check(nova_status st, const nova_channel_in_t *in, const nova_events_problem_t *pb)
+{
+    if (st == NOVA_INVALID) {
+        if (pb->field == NULL || pb->why == NULL || *pb->why == '\0')
+            abort();
+        return;
+    }
+    if (st != NOVA_OK)
+        return; /* NOVA_NOMEM under the fuzzer's limits */
+    bool email = strcmp(in->kind, "email") == 0;
+    if (!email && strcmp(in->kind, "sms") != 0)
+        abort();
+    if (email ? strncmp(in->target, "smtp", 4) != 0
+              : strstr(in->target, "/version1/messaging") == NULL)
+        abort();
+    json_t *s = json_loads(in->settings, 0, NULL);
+    if (!json_is_object(s) || in->events == NULL || *in->events == '\0')
+        abort();
+    json_decref(s);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    json_t *body = json_loadb((const char *)data, size, 0, NULL);
+    if (body == NULL)
+        return 0;
+    nova_arena_t a;
+    nova_arena_init(&a, 4096);
+    nova_channel_in_t in;
+    nova_events_problem_t pb;
+    check(nova_channel_parse(&a, body, NULL, &in, &pb), &in, &pb);
+    static const uint8_t sealed[] = {1, 2, 3};
+    nova_notify_channel_row_t old = {
+        .tenant_id = "ten_f",
+        .id = "nch_f",
+        .kind = "email",
+        .target = "smtp://mail.example.com",
+        .settings = "{\"from\":\"n@example.com\",\"smtp_url\":\"smtp://mail.example.com\","
+                    "\"to\":[\"a@example.com\"],\"username\":\"u\"}",
+        .secret = sealed,
+        .secret_len = sizeof(sealed),
+        .events = "verification.completed",
+        .enabled = true,
+    };
+    check(nova_channel_parse(&a, body, &old, &in, &pb), &in, &pb);
+    /* The message of a payload taken from the input. */
+    const char *subject = NULL, *text = NULL;
+    char *payload = json_dumps(body, JSON_COMPACT);
+    if (payload &&
+        nova_channel_message(&a, "email", "evt_f", payload, &subject, &text) == NOVA_OK) {
+        for (const char *p = subject; *p; p++)
+            if (*p == '\r' || *p == '\n')
+                abort();
+    }
+    free(payload);
+    json_decref(body);
+    nova_arena_free(&a);
+    return 0;
+}

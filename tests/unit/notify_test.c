@@ -1,0 +1,500 @@
+/*
+ * notify_test.c: email and SMS notifications without a server (src/notify, src/events
+ * channels.c, src/store/notify_channels.c): what addresses, numbers and URLs pass (nothing
+ * that could break a header or an SMTP command), the STARTTLS rule, the RFC 5322 message
+ * (CRLF line ends, no header injection), the Africa's Talking form and reply, the channel
+ * settings (field named on refusal, PATCH keeps what it leaves out, type cannot change), the
+ * message text (ids, statuses and codes only), and the repository: a channel's deliveries are
+ * written with the event, none when it is disabled, its pending ones fail when disabled or
+ * deleted, another tenant sees nothing. SQLite in memory, or NOVA_TEST_PG_URL.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/store/internal.h"
+#include "nova/auth.h"
+#include "nova/events.h"
+#include "nova/notify.h"
+
+static void test_addresses(void **state)
+{
+    (void)state;
+    assert_true(nova_notify_email_valid("ops@example.com"));
+    assert_true(nova_notify_email_valid("a.b+tag@mail.example.co.ke"));
+    assert_false(nova_notify_email_valid("ops@example"));
+    assert_false(nova_notify_email_valid("ops"));
+    assert_false(nova_notify_email_valid("@example.com"));
+    assert_false(nova_notify_email_valid("o ps@example.com"));
+    assert_false(nova_notify_email_valid("ops@example.com\r\nBcc: x@y.com"));
+    assert_false(nova_notify_email_valid("<ops@example.com>"));
+    assert_false(nova_notify_email_valid("ops@-example.com"));
+    assert_false(nova_notify_email_valid("a..b@example.com"));
+    assert_false(nova_notify_email_valid("a,b@example.com"));
+    assert_false(nova_notify_email_valid(NULL));
+
+    assert_true(nova_notify_phone_valid("+254711000001"));
+    assert_true(nova_notify_phone_valid("+2348031234567"));
+    assert_false(nova_notify_phone_valid("0711000001"));
+    assert_false(nova_notify_phone_valid("+0711000001"));
+    assert_false(nova_notify_phone_valid("+25471100000a"));
+    assert_false(nova_notify_phone_valid("+123456"));
+    assert_false(nova_notify_phone_valid("+1234567890123456"));
+
+    bool lo = true;
+    assert_true(nova_notify_smtp_url_valid("smtp://mail.example.com:587", &lo));
+    assert_false(lo);
+    assert_true(nova_notify_smtp_url_valid("smtps://mail.example.com", &lo));
+    assert_false(lo);
+    assert_true(nova_notify_smtp_url_valid("smtp://127.0.0.1:2525/", &lo));
+    assert_true(lo);
+    assert_true(nova_notify_smtp_url_valid("smtp://localhost", &lo));
+    assert_true(lo);
+    assert_true(nova_notify_smtp_url_valid("smtp://[::1]:25", &lo));
+    assert_true(lo);
+    assert_true(nova_notify_smtp_url_valid("smtp://127.0.0.1.example.com", &lo));
+    assert_false(lo);
+    assert_false(nova_notify_smtp_url_valid("smtp://u:p@mail.example.com", NULL));
+    assert_false(nova_notify_smtp_url_valid("smtp://mail.example.com/x", NULL));
+    assert_false(nova_notify_smtp_url_valid("smtp://mail.example.com:0", NULL));
+    assert_false(nova_notify_smtp_url_valid("smtp://mail.example.com:70000", NULL));
+    assert_false(nova_notify_smtp_url_valid("https://mail.example.com", NULL));
+    assert_false(nova_notify_smtp_url_valid("smtp://mail example.com", NULL));
+
+    assert_true(nova_notify_base_url_valid("https://api.africastalking.com"));
+    assert_true(nova_notify_base_url_valid("https://gw.example.com:8443/at/"));
+    assert_true(nova_notify_base_url_valid("http://127.0.0.1:9000"));
+    assert_false(nova_notify_base_url_valid("http://api.africastalking.com"));
+    assert_false(nova_notify_base_url_valid("https://gw.example.com/?x=1"));
+    assert_false(nova_notify_base_url_valid("https://u@gw.example.com"));
+    assert_false(nova_notify_base_url_valid("ftp://gw.example.com"));
+}
+
+static void test_email_format(void **state)
+{
+    (void)state;
+    const char *to[] = {"ops@example.com", "risk@example.org"};
+    nova_notify_email_t m = {.url = "smtp://127.0.0.1",
+                             .from = "nova@example.com",
+                             .to = to,
+                             .nto = 2,
+                             .subject = "Nova: verification.completed vrf_1",
+                             .body = "line one\nline two\r\n.dot line\rlast",
+                             .message_id = "<evt_1.nch_1@example.com>"};
+    nova_buf_t b;
+    nova_buf_init(&b);
+    assert_int_equal(nova_notify_email_format(&m, 1767225600, &b), NOVA_OK);
+    nova_buf_append(&b, "", 1);
+    const char *want = "Date: Thu, 01 Jan 2026 00:00:00 +0000\r\n"
+                       "From: <nova@example.com>\r\n"
+                       "To: <ops@example.com>, <risk@example.org>\r\n"
+                       "Subject: Nova: verification.completed vrf_1\r\n"
+                       "Message-ID: <evt_1.nch_1@example.com>\r\n"
+                       "MIME-Version: 1.0\r\n"
+                       "Content-Type: text/plain; charset=utf-8\r\n"
+                       "Content-Transfer-Encoding: 8bit\r\n"
+                       "Auto-Submitted: auto-generated\r\n"
+                       "\r\n"
+                       "line one\r\nline two\r\n.dot line\r\nlast\r\n";
+    assert_string_equal(b.data, want);
+    nova_buf_free(&b);
+    /* Nothing that could add a header. */
+    nova_notify_email_t bad = m;
+    bad.subject = "hi\r\nBcc: thief@example.net";
+    nova_buf_init(&b);
+    assert_int_equal(nova_notify_email_format(&bad, 0, &b), NOVA_INVALID);
+    bad = m;
+    const char *evil[] = {"ops@example.com>\r\nBcc: <x@y.com"};
+    bad.to = evil;
+    bad.nto = 1;
+    assert_int_equal(nova_notify_email_format(&bad, 0, &b), NOVA_INVALID);
+    bad = m;
+    bad.message_id = "no-brackets";
+    assert_int_equal(nova_notify_email_format(&bad, 0, &b), NOVA_INVALID);
+    bad = m;
+    bad.nto = 0;
+    assert_int_equal(nova_notify_email_format(&bad, 0, &b), NOVA_INVALID);
+    nova_buf_free(&b);
+    /* The transport refuses before connecting. */
+    nova_notify_result_t r;
+    bad = m;
+    bad.url = "http://127.0.0.1";
+    assert_int_equal(nova_notify_email_send(&bad, &r), NOVA_INVALID);
+    assert_string_not_equal(r.error, "");
+}
+
+static void test_sms_form_and_reply(void **state)
+{
+    (void)state;
+    const char *to[] = {"+254711000001", "+254722000002"};
+    nova_notify_sms_t m = {.base_url = "http://127.0.0.1:1",
+                           .username = "sandbox",
+                           .api_key = "k",
+                           .from = "NOVA",
+                           .to = to,
+                           .nto = 2,
+                           .message = "Nova a&b=c 100%"};
+    nova_buf_t b;
+    nova_buf_init(&b);
+    assert_int_equal(nova_notify_sms_form(&m, &b), NOVA_OK);
+    nova_buf_append(&b, "", 1);
+    assert_string_equal(b.data, "username=sandbox&to=%2B254711000001%2C%2B254722000002&message="
+                                "Nova+a%26b%3Dc+100%25&from=NOVA");
+    nova_buf_free(&b);
+    const char *bad_to[] = {"0711000001"};
+    m.to = bad_to;
+    m.nto = 1;
+    nova_buf_init(&b);
+    assert_int_equal(nova_notify_sms_form(&m, &b), NOVA_INVALID);
+    nova_buf_free(&b);
+
+    const char *reply =
+        "{\"SMSMessageData\":{\"Message\":\"Sent to 1/2 Total Cost: KES 0.8000\",\"Recipients\":["
+        "{\"statusCode\":101,\"number\":\"+254711000001\",\"status\":\"Success\",\"cost\":\"KES "
+        "0.8000\",\"messageId\":\"ATXid_1\"},{\"statusCode\":403,\"number\":\"+254722000002\","
+        "\"status\":\"InvalidPhoneNumber\",\"cost\":\"0\",\"messageId\":\"None\"}]}}";
+    nova_at_recipient_t rs[4];
+    size_t n = 0;
+    assert_int_equal(nova_notify_at_parse(reply, strlen(reply), rs, 4, &n), NOVA_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(rs[0].number, "+254711000001");
+    assert_int_equal(rs[0].status_code, 101);
+    assert_string_equal(rs[1].status, "InvalidPhoneNumber");
+    assert_true(nova_notify_at_accepted(rs[0].status_code));
+    assert_false(nova_notify_at_accepted(rs[1].status_code));
+    assert_false(nova_notify_at_transient(403));
+    assert_true(nova_notify_at_transient(500));
+    assert_true(nova_notify_at_transient(405));
+    /* Only what is recipients-shaped passes; at most max are kept. */
+    assert_int_equal(nova_notify_at_parse(reply, strlen(reply), rs, 1, &n), NOVA_OK);
+    assert_int_equal(n, 1);
+    const char *bad[] = {"",
+                         "{}",
+                         "[]",
+                         "{\"SMSMessageData\":{}}",
+                         "{\"SMSMessageData\":{\"Recipients\":[{\"number\":\"+1\"}]}}",
+                         "{\"SMSMessageData\":{\"Recipients\":[{\"statusCode\":\"101\","
+                         "\"number\":\"+1\"}]}}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(nova_notify_at_parse(bad[i], strlen(bad[i]), rs, 4, &n), NOVA_INVALID);
+        assert_int_equal(n, 0);
+    }
+    /* Control characters from the provider do not reach the log. */
+    const char *ctl = "{\"SMSMessageData\":{\"Recipients\":[{\"statusCode\":101,\"number\":"
+                      "\"+1\\r\\nX\",\"status\":\"Su\\u0007ccess\"}]}}";
+    assert_int_equal(nova_notify_at_parse(ctl, strlen(ctl), rs, 4, &n), NOVA_OK);
+    assert_string_equal(rs[0].number, "+1??X");
+    assert_string_equal(rs[0].status, "Su?ccess");
+}
+
+/* The bodies parsed (in->secret is borrowed from its body), freed at the end of a test. */
+static json_t *bodies[64];
+static size_t nbodies;
+
+static void bodies_free(void)
+{
+    while (nbodies > 0)
+        json_decref(bodies[--nbodies]);
+}
+
+/* Parses text as a channel body (old: a PATCH of it) and returns the status; *field the
+ * field named on refusal. */
+static nova_status parse(nova_arena_t *a, const char *text, const nova_notify_channel_row_t *old,
+                         nova_channel_in_t *in, const char **field)
+{
+    json_t *body = json_loads(text, 0, NULL);
+    assert_non_null(body);
+    nova_events_problem_t pb = {"", ""};
+    nova_status st = nova_channel_parse(a, body, old, in, &pb);
+    *field = pb.field;
+    assert_true(nbodies < 64);
+    bodies[nbodies++] = body;
+    return st;
+}
+
+static void test_channel_parse(void **state)
+{
+    (void)state;
+    nova_arena_t a;
+    nova_arena_init(&a, 4096);
+    nova_channel_in_t in;
+    const char *field = NULL;
+    assert_int_equal(parse(&a,
+                           "{\"type\":\"email\",\"smtp_url\":\"smtp://mail.example.com:587\","
+                           "\"username\":\"u\",\"password\":\"pw\",\"from\":\"nova@example.com\","
+                           "\"to\":[\"ops@example.com\"],\"events\":[\"verification.completed\","
+                           "\"verification.completed\",\"review.decided\"]}",
+                           NULL, &in, &field),
+                     NOVA_OK);
+    assert_string_equal(in.kind, "email");
+    assert_string_equal(in.target, "smtp://mail.example.com:587");
+    assert_string_equal(in.events, "verification.completed review.decided");
+    assert_string_equal(in.secret, "pw");
+    assert_true(in.enabled);
+    assert_null(strstr(in.settings, "pw"));
+
+    assert_int_equal(parse(&a,
+                           "{\"type\":\"sms\",\"username\":\"sandbox\",\"api_key\":\"k\",\"to\":"
+                           "[\"+254711000001\"],\"events\":[\"verification.failed\"],"
+                           "\"enabled\":false}",
+                           NULL, &in, &field),
+                     NOVA_OK);
+    assert_string_equal(in.target, NOVA_EVENT_AT_SANDBOX "/version1/messaging");
+    assert_false(in.enabled);
+    assert_non_null(strstr(in.settings, "\"provider\":\"africastalking\""));
+    assert_null(strstr(in.settings, "\"k\""));
+    assert_int_equal(parse(&a,
+                           "{\"type\":\"sms\",\"username\":\"acme\",\"api_key\":\"k\",\"to\":"
+                           "[\"+254711000001\"],\"events\":[\"verification.failed\"],"
+                           "\"base_url\":\"https://gw.example.com/\"}",
+                           NULL, &in, &field),
+                     NOVA_OK);
+    assert_string_equal(in.target, "https://gw.example.com/version1/messaging");
+
+    static const struct {
+        const char *body, *field;
+    } bad[] = {
+        {"{\"type\":\"pager\"}", "type"},
+        {"{\"type\":\"email\",\"smtp_url\":\"smtp://h.example.com\",\"from\":\"n@example.com\","
+         "\"to\":[\"o@example.com\"],\"events\":[\"x\"]}",
+         "events"},
+        {"{\"type\":\"email\",\"smtp_url\":\"smtp://h.example.com\",\"from\":\"n@example.com\","
+         "\"to\":[\"o@example.com\"],\"password\":\"p\",\"events\":[\"review.decided\"]}",
+         "username"},
+        {"{\"type\":\"email\",\"smtp_url\":\"smtp://h.example.com\",\"from\":\"n@example.com\","
+         "\"to\":[\"o@example.com\"],\"sender_id\":\"X\",\"events\":[\"review.decided\"]}",
+         "sender_id"},
+        {"{\"type\":\"sms\",\"username\":\"u\",\"to\":[\"+254711000001\"],\"events\":[\"review."
+         "decided\"]}",
+         "api_key"},
+        {"{\"type\":\"sms\",\"username\":\"u\",\"api_key\":\"k k\",\"to\":[\"+254711000001\"],"
+         "\"events\":[\"review.decided\"]}",
+         "api_key"},
+        {"{\"type\":\"sms\",\"username\":\"u\",\"api_key\":\"k\",\"to\":[\"+254711000001\"],"
+         "\"base_url\":\"http://gw.example.com\",\"events\":[\"review.decided\"]}",
+         "base_url"},
+        {"{\"type\":\"sms\",\"username\":\"u\",\"api_key\":\"k\",\"to\":[\"+254711000001\"],"
+         "\"events\":[\"review.decided\"],\"enabled\":1}",
+         "enabled"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(parse(&a, bad[i].body, NULL, &in, &field), NOVA_INVALID);
+        assert_string_equal(field, bad[i].field);
+    }
+
+    /* A PATCH keeps what it leaves out, the secret included; the type stays. */
+    static const uint8_t sealed[] = {1, 2, 3};
+    nova_notify_channel_row_t old = {.tenant_id = "ten_x",
+                                     .id = "nch_x",
+                                     .kind = "sms",
+                                     .target = "x",
+                                     .settings = "{\"provider\":\"africastalking\",\"username\":"
+                                                 "\"acme\",\"to\":[\"+254711000001\"]}",
+                                     .secret = sealed,
+                                     .secret_len = sizeof(sealed),
+                                     .events = "review.decided",
+                                     .enabled = true};
+    assert_int_equal(parse(&a, "{\"enabled\":false,\"sender_id\":\"NOVA\"}", &old, &in, &field),
+                     NOVA_OK);
+    assert_false(in.enabled);
+    assert_null(in.secret);
+    assert_false(in.clear_secret);
+    assert_string_equal(in.events, "review.decided");
+    assert_non_null(strstr(in.settings, "\"sender_id\":\"NOVA\""));
+    assert_non_null(strstr(in.settings, "\"username\":\"acme\""));
+    assert_string_equal(in.target, NOVA_EVENT_AT_BASE "/version1/messaging");
+    assert_int_equal(parse(&a, "{\"type\":\"email\"}", &old, &in, &field), NOVA_INVALID);
+    assert_string_equal(field, "type");
+    assert_int_equal(parse(&a, "{\"api_key\":null}", &old, &in, &field), NOVA_INVALID);
+    assert_string_equal(field, "api_key");
+    assert_int_equal(parse(&a, "{\"sender_id\":null}", &old, &in, &field), NOVA_OK);
+    assert_null(strstr(in.settings, "sender_id"));
+    bodies_free();
+    nova_arena_free(&a);
+}
+
+static void test_channel_message(void **state)
+{
+    (void)state;
+    nova_arena_t a;
+    nova_arena_init(&a, 4096);
+    const char *payload =
+        "{\"type\":\"verification.review_required\",\"timestamp\":\"2026-01-01T00:00:00Z\","
+        "\"data\":{\"verification_id\":\"vrf_1\",\"reference\":\"Jane Doe\",\"status\":"
+        "\"completed\",\"decision\":\"review_required\",\"reasons\":[\"mrz.mismatch\","
+        "\"x\\r\\nBcc: y\"],\"name\":\"Jane Doe\"}}";
+    const char *subject, *text;
+    assert_int_equal(nova_channel_message(&a, "email", "evt_1", payload, &subject, &text), NOVA_OK);
+    assert_string_equal(subject, "Nova: verification.review_required vrf_1");
+    assert_string_equal(text, "Event: verification.review_required\nEvent id: evt_1\n"
+                              "Verification: vrf_1\nStatus: completed\nDecision: review_required\n"
+                              "Reasons: mrz.mismatch, x__Bcc:_y\nTime: 2026-01-01T00:00:00Z\n\n"
+                              "This message carries no personal data. The details are at GET "
+                              "/v1/verifications/vrf_1.\n");
+    assert_null(strstr(text, "Jane"));
+    assert_int_equal(nova_channel_message(&a, "sms", "evt_1", payload, &subject, &text), NOVA_OK);
+    assert_string_equal(
+        text, "Nova verification.review_required: verification vrf_1, decision review_required "
+              "(evt_1)");
+    assert_int_equal(
+        nova_channel_message(&a, "sms", "evt_1", "{\"type\":\"x\",\"data\":{}}", &subject, &text),
+        NOVA_INVALID);
+    assert_int_equal(nova_channel_message(&a, "sms", "evt_1", "not json", &subject, &text),
+                     NOVA_INVALID);
+    nova_arena_free(&a);
+}
+
+/* ---- the repository ---- */
+
+static const nova_audit_actor_t by = {.id = "test"};
+
+static nova_store_t *open_store(void)
+{
+    const char *pg = getenv("NOVA_TEST_PG_URL");
+    nova_store_t *s = NULL;
+    char err[256];
+    assert_int_equal(nova_store_open(pg && *pg ? pg : "sqlite::memory:", &s, err, sizeof(err)),
+                     NOVA_OK);
+    assert_int_equal(nova_store_migrate(s, NULL, NULL), NOVA_OK);
+    return s;
+}
+
+static const char *tenant(nova_auth_t *auth, nova_store_t *s, nova_arena_t *a, const char *name)
+{
+    nova_tenant_t t;
+    char unique[64];
+    snprintf(unique, sizeof(unique), "%s-%lld-%d", name, (long long)nova_time_now(), rand());
+    assert_int_equal(nova_auth_tenant_create(auth, s, a, &by, unique, &t), NOVA_OK);
+    return t.id;
+}
+
+static nova_audit_entry_t audit(nova_arena_t *a, const char *tenant_id, const char *action)
+{
+    nova_audit_entry_t e;
+    assert_int_equal(nova_audit_entry_make(&e, a, &by, tenant_id, action, "test", "x", NULL),
+                     NOVA_OK);
+    return e;
+}
+
+static void append(nova_store_t *s, nova_arena_t *a, const char *tenant_id, nova_event_row_t *ev)
+{
+    json_t *data = json_pack("{s:s}", "verification_id", "vrf_t");
+    assert_int_equal(
+        nova_event_make(a, tenant_id, "verification.completed", "vrf_t", data, NULL, ev), NOVA_OK);
+    json_decref(data);
+    assert_int_equal(nova_store_tx_begin(s, tenant_id), NOVA_OK);
+    assert_int_equal(nova_store_event_append_tx(s, ev), NOVA_OK);
+    assert_int_equal(nova_store_tx_commit(s), NOVA_OK);
+}
+
+static void test_store(void **state)
+{
+    (void)state;
+    nova_store_t *s = open_store();
+    nova_auth_config_t ac = {.issuer = "https://nova.test",
+                             .audience = "nova-api",
+                             .token_ttl = 300,
+                             .alg = NOVA_JWS_EDDSA};
+    memset(ac.master_key, 7, sizeof(ac.master_key));
+    nova_auth_t *auth = NULL;
+    assert_int_equal(nova_auth_new(&ac, &auth), NOVA_OK);
+    nova_arena_t a;
+    nova_arena_init(&a, 8192);
+    const char *t1 = tenant(auth, s, &a, "notify-1"), *t2 = tenant(auth, s, &a, "notify-2");
+    int64_t now = nova_time_now();
+    static const uint8_t sealed[] = {9, 9, 9};
+    nova_notify_channel_row_t c = {t1,
+                                   "nch_a",
+                                   "sms",
+                                   "https://api.africastalking.com/version1/messaging",
+                                   "{\"to\":[\"+254711000001\"]}",
+                                   sealed,
+                                   sizeof(sealed),
+                                   "verification.completed review.decided",
+                                   true,
+                                   "test",
+                                   now,
+                                   now};
+    nova_audit_entry_t e = audit(&a, t1, "notify.channel.create");
+    assert_int_equal(nova_store_notify_channel_insert(s, &c, &e), NOVA_OK);
+    e = audit(&a, t1, "notify.channel.create");
+    assert_int_equal(nova_store_notify_channel_insert(s, &c, &e), NOVA_CONFLICT);
+    nova_notify_channel_row_t got;
+    assert_int_equal(nova_store_notify_channel_get(s, &a, t1, "nch_a", &got), NOVA_OK);
+    assert_int_equal(got.secret_len, sizeof(sealed));
+    assert_memory_equal(got.secret, sealed, sizeof(sealed));
+    assert_int_equal(nova_store_notify_channel_get(s, &a, t2, "nch_a", &got), NOVA_NOT_FOUND);
+
+    /* An event gets a delivery to the channel, with its kind and target. */
+    nova_event_row_t ev;
+    append(s, &a, t1, &ev);
+    nova_delivery_row_t *d = NULL;
+    size_t n = 0;
+    assert_int_equal(nova_store_delivery_list(s, &a, t1, ev.id, &d, &n), NOVA_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(d[0].channel, "sms");
+    assert_string_equal(d[0].channel_id, "nch_a");
+    assert_string_equal(d[0].endpoint_id, "");
+    assert_string_equal(d[0].url, c.target);
+    assert_string_equal(d[0].state, "pending");
+
+    /* Disabled: the pending delivery fails, a new event gets none. */
+    c.enabled = false;
+    c.secret = NULL;
+    c.secret_len = 0;
+    c.updated_at = now + 1;
+    e = audit(&a, t1, "notify.channel.update");
+    assert_int_equal(nova_store_notify_channel_update(s, &c, &e), NOVA_OK);
+    assert_int_equal(nova_store_delivery_list(s, &a, t1, ev.id, &d, &n), NOVA_OK);
+    assert_string_equal(d[0].state, "failed");
+    assert_int_equal(nova_store_notify_channel_get(s, &a, t1, "nch_a", &got), NOVA_OK);
+    assert_int_equal(got.secret_len, 0);
+    assert_false(got.enabled);
+    nova_event_row_t ev2;
+    append(s, &a, t1, &ev2);
+    assert_int_equal(nova_store_delivery_list(s, &a, t1, ev2.id, &d, &n), NOVA_OK);
+    assert_int_equal(n, 0);
+    /* Enabled again: a replay of the later event adds its delivery. */
+    c.enabled = true;
+    e = audit(&a, t1, "notify.channel.update");
+    assert_int_equal(nova_store_notify_channel_update(s, &c, &e), NOVA_OK);
+    e = audit(&a, t1, "event.replay");
+    int64_t pending = 0;
+    assert_int_equal(nova_store_event_replay(s, t1, ev2.id, now + 2, 8, &e, &pending), NOVA_OK);
+    assert_int_equal(pending, 1);
+    /* Another tenant can neither change nor delete it; deleting fails the pending delivery. */
+    nova_notify_channel_row_t other = c;
+    other.tenant_id = t2;
+    e = audit(&a, t2, "notify.channel.update");
+    assert_int_equal(nova_store_notify_channel_update(s, &other, &e), NOVA_NOT_FOUND);
+    e = audit(&a, t2, "notify.channel.delete");
+    assert_int_equal(nova_store_notify_channel_delete(s, t2, "nch_a", now, &e), NOVA_NOT_FOUND);
+    e = audit(&a, t1, "notify.channel.delete");
+    assert_int_equal(nova_store_notify_channel_delete(s, t1, "nch_a", now + 3, &e), NOVA_OK);
+    assert_int_equal(nova_store_delivery_list(s, &a, t1, ev2.id, &d, &n), NOVA_OK);
+    assert_string_equal(d[0].state, "failed");
+    nova_notify_channel_row_t *list = NULL;
+    assert_int_equal(nova_store_notify_channel_list(s, &a, t1, &list, &n), NOVA_OK);
+    assert_int_equal(n, 0);
+
+    nova_arena_free(&a);
+    nova_auth_free(auth);
+    nova_store_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_addresses),          cmocka_unit_test(test_email_format),
+        cmocka_unit_test(test_sms_form_and_reply), cmocka_unit_test(test_channel_parse),
+        cmocka_unit_test(test_channel_message),    cmocka_unit_test(test_store),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
