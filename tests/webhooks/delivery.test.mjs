@@ -382,10 +382,12 @@ test('a novad without NOVA_WEBHOOK_ALLOW_PRIVATE sends nothing to a loopback rec
     assert.match(d.log[0].error, /not public/);
     assert.ok(!hook.got.some((g) => g.path === '/private'), 'nothing was sent');
     // Every receiver here is on loopback: this novad delivered and retried nothing, it only
-    // refused (on PostgreSQL also other tenants' due deliveries it took from the shared store).
+    // refused (on PostgreSQL also other tenants' due deliveries it took from the shared store;
+    // one whose TLS handshake fails, as the strict receiver's does, fails before its address
+    // can be judged and counts as a retry, so there only deliveries are counted).
     const m = await attempts(closed);
     assert.equal(m.delivered, 0, JSON.stringify(m));
-    assert.equal(m.retry, 0, JSON.stringify(m));
+    if (!process.env.NOVA_TEST_DATABASE_URL) assert.equal(m.retry, 0, JSON.stringify(m));
     if (process.env.NOVA_TEST_DATABASE_URL) assert.ok(m.failed >= 1, JSON.stringify(m));
     else assert.equal(m.failed, 1, JSON.stringify(m));
   } finally {
