@@ -49,10 +49,22 @@ static void invalid_field(nova_req_t *r, const nova_events_problem_t *pb)
 static const char *const endpoint_members[] = {
     "url", "events", "client_certificate", "client_key", "ca_certificate", "pin", "secret", NULL};
 
-static void endpoints_create(nova_req_t *r, void *ud)
+/* A change made from a JSON body (create or PATCH): the domain's call, and how its result is
+ * answered. */
+typedef nova_status (*body_fn)(nova_store_t *s, nova_req_t *r, const nova_audit_actor_t *by,
+                               json_t *body, json_t **out, nova_events_problem_t *pb);
+typedef struct body_op {
+    const char *const *members; /* the body's allowed members */
+    body_fn fn;
+    int status;           /* on success */
+    const char *location; /* "/v1/.../%s" of a created resource; NULL: an update of {id} */
+    bool no_store;        /* the reply holds a secret: Cache-Control: no-store */
+    const char *missing;  /* the 404's detail */
+} body_op_t;
+
+static void run_body_op(nova_req_t *r, nova_api_t *api, const body_op_t *op)
 {
-    nova_api_t *api = ud;
-    json_t *body = api_json_body(r, endpoint_members);
+    json_t *body = api_json_body(r, op->members);
     if (body == NULL)
         return;
     nova_store_t *s = api_store(r, api);
@@ -63,9 +75,14 @@ static void endpoints_create(nova_req_t *r, void *ud)
     nova_audit_actor_t by = {r->principal->client_id, r->req_id};
     nova_events_problem_t pb = {"", ""};
     json_t *out = NULL;
-    nova_status st = nova_endpoint_create(&events_cfg, s, &r->arena, &by, r->principal->tenant_id,
-                                          body, &out, &pb);
+    nova_status st = op->fn(s, r, &by, body, &out, &pb);
     json_decref(body);
+    /* On an update, NOVA_INVALID without a reason is the store refusing an id that cannot
+     * exist. */
+    if (st == NOVA_NOT_FOUND || (st == NOVA_INVALID && *pb.why == '\0' && !op->location)) {
+        not_found(r, op->missing);
+        return;
+    }
     if (st == NOVA_INVALID) {
         invalid_field(r, &pb);
         return;
@@ -74,12 +91,79 @@ static void endpoints_create(nova_req_t *r, void *ud)
         api_unavailable(r, st);
         return;
     }
-    char *loc = nova_arena_printf(&r->arena, "/v1/webhooks/endpoints/%s",
-                                  json_string_value(json_object_get(out, "id")));
+    char *loc = op->location ? nova_arena_printf(&r->arena, op->location,
+                                                 json_string_value(json_object_get(out, "id")))
+                             : NULL;
     if (loc)
         nova_resp_header(r, "Location", loc);
-    nova_resp_header(r, "Cache-Control", "no-store");
-    api_reply_json(r, 201, out);
+    if (op->no_store)
+        nova_resp_header(r, "Cache-Control", "no-store");
+    api_reply_json(r, op->status, out);
+}
+
+static nova_status endpoint_create_fn(nova_store_t *s, nova_req_t *r, const nova_audit_actor_t *by,
+                                      json_t *body, json_t **out, nova_events_problem_t *pb)
+{
+    return nova_endpoint_create(&events_cfg, s, &r->arena, by, r->principal->tenant_id, body, out,
+                                pb);
+}
+
+static nova_status endpoint_update_fn(nova_store_t *s, nova_req_t *r, const nova_audit_actor_t *by,
+                                      json_t *body, json_t **out, nova_events_problem_t *pb)
+{
+    return nova_endpoint_update(&events_cfg, s, &r->arena, by, r->principal->tenant_id,
+                                r->params[0], body, out, pb);
+}
+
+static nova_status channel_create_fn(nova_store_t *s, nova_req_t *r, const nova_audit_actor_t *by,
+                                     json_t *body, json_t **out, nova_events_problem_t *pb)
+{
+    return nova_channel_create(&events_cfg, s, &r->arena, by, r->principal->tenant_id, body, out,
+                               pb);
+}
+
+static nova_status channel_update_fn(nova_store_t *s, nova_req_t *r, const nova_audit_actor_t *by,
+                                     json_t *body, json_t **out, nova_events_problem_t *pb)
+{
+    return nova_channel_update(&events_cfg, s, &r->arena, by, r->principal->tenant_id, r->params[0],
+                               body, out, pb);
+}
+
+#define NO_ENDPOINT "no webhook endpoint of this tenant has this id"
+#define NO_CHANNEL "no notification channel of this tenant has this id"
+
+static const char *const endpoint_patch_members[] = {
+    "url", "events", "enabled", "client_certificate", "client_key", "ca_certificate", "pin", NULL};
+static const char *const channel_members[] = {
+    "type",     "events",         "enabled",  "smtp_url", "from",      "to",       "username",
+    "password", "ca_certificate", "provider", "api_key",  "sender_id", "base_url", NULL};
+
+static void endpoints_create(nova_req_t *r, void *ud)
+{
+    static const body_op_t op = {
+        endpoint_members, endpoint_create_fn, 201, "/v1/webhooks/endpoints/%s", true, NO_ENDPOINT};
+    run_body_op(r, ud, &op);
+}
+
+static void endpoints_patch(nova_req_t *r, void *ud)
+{
+    static const body_op_t op = {
+        endpoint_patch_members, endpoint_update_fn, 200, NULL, false, NO_ENDPOINT};
+    run_body_op(r, ud, &op);
+}
+
+static void channels_create(nova_req_t *r, void *ud)
+{
+    static const body_op_t op = {
+        channel_members, channel_create_fn, 201, "/v1/notifications/channels/%s",
+        false,           NO_CHANNEL};
+    run_body_op(r, ud, &op);
+}
+
+static void channels_patch(nova_req_t *r, void *ud)
+{
+    static const body_op_t op = {channel_members, channel_update_fn, 200, NULL, false, NO_CHANNEL};
+    run_body_op(r, ud, &op);
 }
 
 static void endpoints_list(nova_req_t *r, void *ud)
@@ -112,57 +196,35 @@ static void endpoints_get(nova_req_t *r, void *ud)
     nova_status st =
         nova_store_webhook_endpoint_get(s, &r->arena, r->principal->tenant_id, r->params[0], &e);
     if (st == NOVA_NOT_FOUND || st == NOVA_INVALID)
-        not_found(r, "no webhook endpoint of this tenant has this id");
+        not_found(r, NO_ENDPOINT);
     else if (st)
         api_unavailable(r, st);
     else
         api_reply_json(r, 200, nova_endpoint_json(&e));
 }
 
-static const char *const endpoint_patch_members[] = {
-    "url", "events", "enabled", "client_certificate", "client_key", "ca_certificate", "pin", NULL};
-
-static void endpoints_patch(nova_req_t *r, void *ud)
+/* DELETE .../{id} through the domain's delete. */
+static void run_delete(nova_req_t *r, nova_api_t *api,
+                       nova_status (*fn)(nova_store_t *, nova_arena_t *, const nova_audit_actor_t *,
+                                         const char *, const char *),
+                       const char *missing)
 {
-    nova_api_t *api = ud;
-    json_t *body = api_json_body(r, endpoint_patch_members);
-    if (body == NULL)
-        return;
-    nova_store_t *s = api_store(r, api);
-    if (s == NULL) {
-        json_decref(body);
-        return;
-    }
-    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
-    nova_events_problem_t pb = {"", ""};
-    json_t *out = NULL;
-    nova_status st = nova_endpoint_update(&events_cfg, s, &r->arena, &by, r->principal->tenant_id,
-                                          r->params[0], body, &out, &pb);
-    json_decref(body);
-    if (st == NOVA_NOT_FOUND || (st == NOVA_INVALID && *pb.why == '\0'))
-        not_found(r, "no webhook endpoint of this tenant has this id");
-    else if (st == NOVA_INVALID)
-        invalid_field(r, &pb);
-    else if (st)
-        api_unavailable(r, st);
-    else
-        api_reply_json(r, 200, out);
-}
-
-static void endpoints_delete(nova_req_t *r, void *ud)
-{
-    nova_api_t *api = ud;
     nova_store_t *s = api_store(r, api);
     if (s == NULL)
         return;
     nova_audit_actor_t by = {r->principal->client_id, r->req_id};
-    nova_status st = nova_endpoint_delete(s, &r->arena, &by, r->principal->tenant_id, r->params[0]);
+    nova_status st = fn(s, &r->arena, &by, r->principal->tenant_id, r->params[0]);
     if (st == NOVA_NOT_FOUND || st == NOVA_INVALID)
-        not_found(r, "no webhook endpoint of this tenant has this id");
+        not_found(r, missing);
     else if (st)
         api_unavailable(r, st);
     else
         nova_resp_body(r, 204, NULL, NULL, 0);
+}
+
+static void endpoints_delete(nova_req_t *r, void *ud)
+{
+    run_delete(r, ud, nova_endpoint_delete, NO_ENDPOINT);
 }
 
 static const char *const rotate_members[] = {"keep_previous", NULL};
@@ -193,7 +255,7 @@ static void endpoints_rotate(nova_req_t *r, void *ud)
     nova_status st = nova_endpoint_rotate(&events_cfg, s, &r->arena, &by, r->principal->tenant_id,
                                           r->params[0], keep, &out);
     if (st == NOVA_NOT_FOUND || st == NOVA_INVALID) {
-        not_found(r, "no webhook endpoint of this tenant has this id");
+        not_found(r, NO_ENDPOINT);
         return;
     }
     if (st) {
@@ -202,42 +264,6 @@ static void endpoints_rotate(nova_req_t *r, void *ud)
     }
     nova_resp_header(r, "Cache-Control", "no-store");
     api_reply_json(r, 200, out);
-}
-
-static const char *const channel_members[] = {
-    "type",     "events",         "enabled",  "smtp_url", "from",      "to",       "username",
-    "password", "ca_certificate", "provider", "api_key",  "sender_id", "base_url", NULL};
-
-static void channels_create(nova_req_t *r, void *ud)
-{
-    nova_api_t *api = ud;
-    json_t *body = api_json_body(r, channel_members);
-    if (body == NULL)
-        return;
-    nova_store_t *s = api_store(r, api);
-    if (s == NULL) {
-        json_decref(body);
-        return;
-    }
-    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
-    nova_events_problem_t pb = {"", ""};
-    json_t *out = NULL;
-    nova_status st = nova_channel_create(&events_cfg, s, &r->arena, &by, r->principal->tenant_id,
-                                         body, &out, &pb);
-    json_decref(body);
-    if (st == NOVA_INVALID) {
-        invalid_field(r, &pb);
-        return;
-    }
-    if (st) {
-        api_unavailable(r, st);
-        return;
-    }
-    char *loc = nova_arena_printf(&r->arena, "/v1/notifications/channels/%s",
-                                  json_string_value(json_object_get(out, "id")));
-    if (loc)
-        nova_resp_header(r, "Location", loc);
-    api_reply_json(r, 201, out);
 }
 
 static void channels_list(nova_req_t *r, void *ud)
@@ -270,54 +296,16 @@ static void channels_get(nova_req_t *r, void *ud)
     nova_status st =
         nova_store_notify_channel_get(s, &r->arena, r->principal->tenant_id, r->params[0], &c);
     if (st == NOVA_NOT_FOUND || st == NOVA_INVALID)
-        not_found(r, "no notification channel of this tenant has this id");
+        not_found(r, NO_CHANNEL);
     else if (st)
         api_unavailable(r, st);
     else
         api_reply_json(r, 200, nova_channel_json(&c));
 }
 
-static void channels_patch(nova_req_t *r, void *ud)
-{
-    nova_api_t *api = ud;
-    json_t *body = api_json_body(r, channel_members);
-    if (body == NULL)
-        return;
-    nova_store_t *s = api_store(r, api);
-    if (s == NULL) {
-        json_decref(body);
-        return;
-    }
-    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
-    nova_events_problem_t pb = {"", ""};
-    json_t *out = NULL;
-    nova_status st = nova_channel_update(&events_cfg, s, &r->arena, &by, r->principal->tenant_id,
-                                         r->params[0], body, &out, &pb);
-    json_decref(body);
-    if (st == NOVA_NOT_FOUND || (st == NOVA_INVALID && *pb.why == '\0'))
-        not_found(r, "no notification channel of this tenant has this id");
-    else if (st == NOVA_INVALID)
-        invalid_field(r, &pb);
-    else if (st)
-        api_unavailable(r, st);
-    else
-        api_reply_json(r, 200, out);
-}
-
 static void channels_delete(nova_req_t *r, void *ud)
 {
-    nova_api_t *api = ud;
-    nova_store_t *s = api_store(r, api);
-    if (s == NULL)
-        return;
-    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
-    nova_status st = nova_channel_delete(s, &r->arena, &by, r->principal->tenant_id, r->params[0]);
-    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID)
-        not_found(r, "no notification channel of this tenant has this id");
-    else if (st)
-        api_unavailable(r, st);
-    else
-        nova_resp_body(r, 204, NULL, NULL, 0);
+    run_delete(r, ud, nova_channel_delete, NO_CHANNEL);
 }
 
 static void events_list(nova_req_t *r, void *ud)
