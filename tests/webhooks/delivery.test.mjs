@@ -11,13 +11,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
+import { pki } from './pki.mjs';
 import { startNova, makeTenant, token, call } from '../integration/lib.mjs';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -37,24 +38,7 @@ async function attempts(n) {
   return out;
 }
 
-function openssl(...args) {
-  const r = spawnSync('openssl', args, { cwd: work, encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-}
-
-// A CA (name.pem, name.key) and a leaf it signs (leaf.pem, leaf.key) for 127.0.0.1.
-function ca(name) {
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', name + '.key',
-    '-out', name + '.pem', '-days', '2', '-subj', '/CN=' + name, '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign');
-}
-function leaf(name, caName) {
-  writeFileSync(join(work, name + '.ext'), 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n');
-  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', name + '.key', '-out', name + '.csr', '-subj', '/CN=' + name);
-  openssl('x509', '-req', '-in', name + '.csr', '-CA', caName + '.pem', '-CAkey', caName + '.key', '-CAcreateserial',
-    '-out', name + '.pem', '-days', '2', '-extfile', name + '.ext');
-}
-const pem = (n) => readFileSync(join(work, n), 'utf8');
+let ca, leaf, pem; // from pki(work) in before()
 
 // An mTLS receiver: answers[path] lists the statuses of successive requests (then 200).
 async function receiver(clientCa, answers = {}) {
@@ -128,6 +112,7 @@ async function eventOf(tok, type, subject) {
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'nova-hooks-'));
+  ({ ca, leaf, pem } = pki(work));
   ca('rca'); ca('cca'); ca('xca'); ca('yca');
   leaf('receiver', 'rca'); // the receivers' certificate
   leaf('nova', 'cca'); // the client certificate Nova presents

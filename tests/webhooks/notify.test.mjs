@@ -13,7 +13,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer as createHttp } from 'node:http';
 import { createServer as createHttps } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { SMTPServer } from 'smtp-server';
+import { pki } from './pki.mjs';
 import { startNova, makeTenant, token, call } from '../integration/lib.mjs';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -32,22 +33,7 @@ const SMTP_PASS = 'smtp-pass-' + randomBytes(8).toString('hex');
 const AT_KEY = 'atsk_' + randomBytes(16).toString('hex');
 let nova, tok, otherTok, doc, work, smtp, at, hook;
 
-function openssl(...args) {
-  const r = spawnSync('openssl', args, { cwd: work, encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-}
-function ca(name) {
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', name + '.key',
-    '-out', name + '.pem', '-days', '2', '-subj', '/CN=' + name, '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign');
-}
-function leaf(name, caName) {
-  writeFileSync(join(work, name + '.ext'), 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n');
-  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', name + '.key', '-out', name + '.csr', '-subj', '/CN=' + name);
-  openssl('x509', '-req', '-in', name + '.csr', '-CA', caName + '.pem', '-CAkey', caName + '.key', '-CAcreateserial',
-    '-out', name + '.pem', '-days', '2', '-extfile', name + '.ext');
-}
-const pem = (n) => readFileSync(join(work, n), 'utf8');
+let ca, leaf, pem; // from pki(work) in before()
 
 async function until(what, fn, tries = 600) {
   for (let i = 0; i < tries; i++) {
@@ -194,6 +180,7 @@ function smsBody(extra = {}) {
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'nova-notify-'));
+  ({ ca, leaf, pem } = pki(work));
   ca('smtpca'); ca('rca'); ca('cca');
   leaf('smtp', 'smtpca');
   leaf('receiver', 'rca');
