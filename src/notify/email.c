@@ -186,7 +186,7 @@ nova_status nova_notify_email_send(const nova_notify_email_t *m, nova_notify_res
             snprintf(out->error, sizeof(out->error), "the SMTP server answered %.130s",
                      out->result);
         else
-            snprintf(out->error, sizeof(out->error), "%s%s%s",
+            snprintf(out->error, sizeof(out->error), "%s%.110s%s",
                      rc == CURLE_USE_SSL_FAILED ? "STARTTLS required: " : "",
                      *errbuf ? errbuf : curl_easy_strerror(rc),
                      rc == CURLE_PEER_FAILED_VERIFICATION ? " (server certificate)" : "");

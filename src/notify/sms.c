@@ -241,7 +241,7 @@ nova_status nova_notify_sms_send(const nova_notify_sms_t *m, nova_notify_result_
         st = NOVA_FORBIDDEN;
     } else {
         out->retry = true;
-        snprintf(out->error, sizeof(out->error), "%s",
+        snprintf(out->error, sizeof(out->error), "%.150s",
                  sink.over ? "reply too large"
                  : *errbuf ? errbuf
                            : curl_easy_strerror(rc));
