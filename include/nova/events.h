@@ -161,8 +161,9 @@ typedef struct nova_channel_in {
  * "sms", "provider": "africastalking", "username", "api_key", "to": ["+E.164", ...],
  * "sender_id"?, "base_url"?, "events", "enabled"?}. With old (a PATCH), old's settings,
  * events and enabled stand for the members body leaves out, old_has_secret says whether a
- * sealed secret is kept, and the type cannot change. NOVA_INVALID with pb naming the field.
- * Pure (the channel fuzz target drives it). */
+ * sealed secret is kept, and the type cannot change. NOVA_INVALID with pb naming the field
+ * (pb->field may point into body: a member the channel's type does not have). Pure (the
+ * channel fuzz target drives it). */
 nova_status nova_channel_parse(nova_arena_t *a, json_t *body, const nova_notify_channel_row_t *old,
                                nova_channel_in_t *in, nova_events_problem_t *pb);
 /* Creates the tenant's channel (audited "notify.channel.create"); *out (new reference) is

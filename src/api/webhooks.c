@@ -62,29 +62,18 @@ typedef struct body_op {
     const char *missing;  /* the 404's detail */
 } body_op_t;
 
-static void run_body_op(nova_req_t *r, nova_api_t *api, const body_op_t *op)
+/* Answers a body op: 404, 422 naming the field, 503, or its status with out. */
+static void answer_body_op(nova_req_t *r, const body_op_t *op, nova_status st,
+                           const nova_events_problem_t *pb, json_t *out)
 {
-    json_t *body = api_json_body(r, op->members);
-    if (body == NULL)
-        return;
-    nova_store_t *s = api_store(r, api);
-    if (s == NULL) {
-        json_decref(body);
-        return;
-    }
-    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
-    nova_events_problem_t pb = {"", ""};
-    json_t *out = NULL;
-    nova_status st = op->fn(s, r, &by, body, &out, &pb);
-    json_decref(body);
     /* On an update, NOVA_INVALID without a reason is the store refusing an id that cannot
      * exist. */
-    if (st == NOVA_NOT_FOUND || (st == NOVA_INVALID && *pb.why == '\0' && !op->location)) {
+    if (st == NOVA_NOT_FOUND || (st == NOVA_INVALID && *pb->why == '\0' && !op->location)) {
         not_found(r, op->missing);
         return;
     }
     if (st == NOVA_INVALID) {
-        invalid_field(r, &pb);
+        invalid_field(r, pb);
         return;
     }
     if (st) {
@@ -99,6 +88,26 @@ static void run_body_op(nova_req_t *r, nova_api_t *api, const body_op_t *op)
     if (op->no_store)
         nova_resp_header(r, "Cache-Control", "no-store");
     api_reply_json(r, op->status, out);
+}
+
+static void run_body_op(nova_req_t *r, nova_api_t *api, const body_op_t *op)
+{
+    json_t *body = api_json_body(r, op->members);
+    if (body == NULL)
+        return;
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL) {
+        json_decref(body);
+        return;
+    }
+    nova_audit_actor_t by = {r->principal->client_id, r->req_id};
+    nova_events_problem_t pb = {"", ""};
+    json_t *out = NULL;
+    nova_status st = op->fn(s, r, &by, body, &out, &pb);
+    /* pb.field may name a member of body (one the channel's type does not have), so body
+     * lives until the answer is written. */
+    answer_body_op(r, op, st, &pb, out);
+    json_decref(body);
 }
 
 static nova_status endpoint_create_fn(nova_store_t *s, nova_req_t *r, const nova_audit_actor_t *by,
