@@ -182,12 +182,14 @@ nova_status nova_notify_email_send(const nova_notify_email_t *m, nova_notify_res
         /* A 5xx reply is the server's final word; no reply, or 4xx, may pass. */
         out->retry = !(out->status >= 500 && out->status <= 599) && rc != CURLE_USE_SSL_FAILED &&
                      rc != CURLE_LOGIN_DENIED;
-        if (out->status > 0 && *out->result)
+        if (rc == CURLE_USE_SSL_FAILED)
+            snprintf(out->error, sizeof(out->error),
+                     "STARTTLS required: the server does not offer it (nothing was sent)");
+        else if (out->status >= 400 && *out->result)
             snprintf(out->error, sizeof(out->error), "the SMTP server answered %.130s",
                      out->result);
         else
-            snprintf(out->error, sizeof(out->error), "%s%.110s%s",
-                     rc == CURLE_USE_SSL_FAILED ? "STARTTLS required: " : "",
+            snprintf(out->error, sizeof(out->error), "%.130s%s",
                      *errbuf ? errbuf : curl_easy_strerror(rc),
                      rc == CURLE_PEER_FAILED_VERIFICATION ? " (server certificate)" : "");
         st = NOVA_UNAVAILABLE;

@@ -8,8 +8,10 @@
 //   Accept: application/json) and answers the shape of SMSMessageData; its first request is
 //   answered 500, the retry lands.
 // A disabled channel or endpoint gets nothing, enabled again it gets the next event; replay
-// resends through both channels; no password, API key or personal data reaches a message or
-// novad's log. Waits are bounded polls, no timed assertions.
+// resends through both channels; a server that offers no STARTTLS at an address not written
+// as loopback, or one whose certificate the channel's CA does not sign, gets nothing; no
+// password, API key or personal data reaches a message or novad's log. Waits are bounded
+// polls, no timed assertions.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -72,8 +74,12 @@ async function smtpServer() {
       });
     },
   });
+  // A client that gives up on the TLS handshake (one that cannot verify the server) is an
+  // 'error' of the server; counted, not thrown.
+  let tlsErrors = 0;
+  srv.on('error', () => { tlsErrors++; });
   await new Promise((ok) => srv.listen(0, '127.0.0.1', ok));
-  return { srv, mails, url: `smtp://127.0.0.1:${srv.server.address().port}`, tried: () => tried };
+  return { srv, mails, url: `smtp://127.0.0.1:${srv.server.address().port}`, tried: () => tried, tlsErrors: () => tlsErrors };
 }
 
 // Africa's Talking's messaging API as its documentation gives it: the shape is checked, a
@@ -402,4 +408,45 @@ test('PATCH: a disabled channel or endpoint receives nothing, re-enabled it resu
   assert.equal((await call(nova, 'DELETE', '/v1/notifications/channels/' + sms.id, { tok: otherTok })).status, 404);
   assert.equal((await call(nova, 'DELETE', '/v1/notifications/channels/' + sms.id, { tok })).status, 204);
   assert.equal((await call(nova, 'GET', '/v1/notifications/channels/' + sms.id, { tok })).status, 404);
+});
+
+test('STARTTLS is required off loopback, and the SMTP server is verified: nothing is sent otherwise', async () => {
+  // A server that offers no STARTTLS, reached at an address that is not written as loopback
+  // (the IPv4-mapped form of 127.0.0.1): curl must stop before MAIL FROM.
+  const plainMails = [];
+  const plain = new SMTPServer({ disabledCommands: ['STARTTLS', 'AUTH'], logger: false,
+    onData(stream, session, cb) { let raw = ''; stream.on('data', (d) => { raw += d; }); stream.on('end', () => { plainMails.push(raw); cb(); }); } });
+  plain.on('error', () => {});
+  await new Promise((ok) => plain.listen(0, '::', ok));
+  const t = await token(nova, makeTenant(nova, 'notify-c-' + SUFFIX, SCOPES));
+  try {
+    const mapped = await call(nova, 'POST', '/v1/notifications/channels', { tok: t, body: emailBody({
+      smtp_url: `smtp://[::ffff:127.0.0.1]:${plain.server.address().port}`, username: undefined, password: undefined, ca_certificate: undefined }) });
+    assert.equal(mapped.status, 201, mapped.text);
+    // STARTTLS offered, but with a certificate from a CA the channel does not trust.
+    const wrongCa = await call(nova, 'POST', '/v1/notifications/channels', { tok: t, body: emailBody({ ca_certificate: pem('rca.pem') }) });
+    assert.equal(wrongCa.status, 201, wrongCa.text);
+    const before = smtp.mails.length;
+    const w = await call(nova, 'POST', '/v1/workflows', { tok: t, body: KYC });
+    const r = await call(nova, 'POST', '/v1/verifications', { tok: t, body: { workflow_id: w.json.id, mode: 'async', images: { document_front: doc.b64 }, applicant: doc.truth.applicant } });
+    assert.ok(r.status === 202 || r.status === 201, r.text);
+    const ev = await until('the event', async () => (await call(nova, 'GET', '/v1/events?limit=200', { tok: t })).json.events.find((e) => e.subject === r.json.id));
+    const ds = await until('both first attempts', async () => {
+      const g = await call(nova, 'GET', '/v1/events/' + ev.id, { tok: t });
+      return g.json.deliveries.length === 2 && g.json.deliveries.every((d) => d.log.length >= 1) ? g.json.deliveries : null;
+    }, 900);
+    const dm = ds.find((d) => d.channel_id === mapped.json.id);
+    assert.equal(dm.state, 'failed', 'refused for good: ' + JSON.stringify(dm));
+    assert.match(dm.log[0].error, /STARTTLS/);
+    const dw = ds.find((d) => d.channel_id === wrongCa.json.id);
+    assert.notEqual(dw.state, 'delivered');
+    assert.match(dw.log[0].error, /certificate|SSL|TLS/i, JSON.stringify(dw));
+    assert.equal(plainMails.length, 0, 'nothing reached a server without STARTTLS');
+    assert.ok(!smtp.mails.slice(before).some((m) => m.raw.includes(ev.id)), 'nothing reached a server Nova could not verify');
+    assert.ok(smtp.tlsErrors() >= 1, 'the handshake was abandoned');
+    // Stop the retries of the unverifiable one.
+    assert.equal((await call(nova, 'PATCH', '/v1/notifications/channels/' + wrongCa.json.id, { tok: t, body: { enabled: false } })).status, 200);
+  } finally {
+    plain.close();
+  }
 });
