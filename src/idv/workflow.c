@@ -22,7 +22,8 @@ typedef enum {
     P_HTTPS,
     P_COUNTRIES,
     P_ISSUERS,
-    P_DOCTYPES
+    P_DOCTYPES,
+    P_ID
 } param_type;
 
 typedef struct param {
@@ -53,6 +54,7 @@ static const param params[] = {
     {NOVA_CHECK_ADDRESS, "require_proof_of_address", P_BOOL, 0, 0, NULL, false},
     {NOVA_CHECK_CUSTOM_WEBHOOK, "url", P_HTTPS, 0, 0, NULL, true},
     {NOVA_CHECK_CUSTOM_WEBHOOK, "timeout_ms", P_INT, 100, 30000, NULL, false},
+    {NOVA_CHECK_CUSTOM_WEBHOOK, "endpoint_id", P_ID, 0, 0, NULL, false},
 };
 
 static const char *const check_names[NOVA_CHECK_N] = {
@@ -130,6 +132,15 @@ static nova_status check_param(ctx *c, size_t i, const param *p, json_t *v)
             return refuse(c, "an https:// URL (the webhook is called over mTLS)",
                           "/steps/%zu/config/%s", i, p->name);
         return NOVA_OK;
+    case P_ID:
+        /* An id of the tenant's (a webhook endpoint's "whe_..."): checked when the step runs. */
+        return s && strlen(s) >= 4 && strlen(s) <= 64 &&
+                       strspn(s,
+                              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") ==
+                           strlen(s)
+                   ? NOVA_OK
+                   : refuse(c, "the id of one of the tenant's webhook endpoints",
+                            "/steps/%zu/config/%s", i, p->name);
     case P_ISSUERS: {
         /* The issuing states accepted, as the MRZ prints them (ISO 3166-1 alpha-3 or ICAO's
          * own codes: nova_mrz_country_known). */

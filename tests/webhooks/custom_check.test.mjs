@@ -142,3 +142,34 @@ test('a non-2xx, a bad body, a slow receiver and no endpoint fail the step with 
   assert.equal(wrong.v.decision, 'review_required');
   assert.equal(rx.got.filter((g) => g.path === '/pass').length, 1, 'nothing reached a receiver Nova could not verify');
 });
+
+test('a step names the endpoint whose certificate and secret it uses; another tenant\'s, an unknown or a disabled one is no endpoint', async () => {
+  const second = await call(nova, 'POST', '/v1/webhooks/endpoints', { tok: aTok, body: {
+    url: rx.url('/events-2'), events: ['verification.completed'], client_certificate: pem('nova.pem'), client_key: pem('nova.key'), ca_certificate: pem('rca.pem'),
+  } });
+  assert.equal(second.status, 201, second.text);
+  const before = rx.got.filter((g) => g.path === '/pass').length;
+  const named = await run(aTok, '/pass', { endpoint_id: second.json.id });
+  assert.equal(named.step.status, 'passed', JSON.stringify(named.step));
+  const sent = rx.got.filter((g) => g.path === '/pass').at(-1);
+  // signed with the named endpoint's secret, not the oldest one's
+  assert.equal(new Webhook(second.json.secret).verify(sent.body, sent.headers).verification_id, named.v.id);
+  assert.throws(() => new Webhook(secret).verify(sent.body, sent.headers));
+  const cEps = (await call(nova, 'GET', '/v1/webhooks/endpoints', { tok: cTok })).json;
+  const foreign = (cEps.endpoints ?? cEps.data ?? cEps)[0].id;
+  for (const id of [foreign, 'whe_unknown0000000000000']) {
+    const r = await run(aTok, '/pass', { endpoint_id: id });
+    assert.deepEqual(r.step.reasons, ['custom_check_no_endpoint'], id);
+  }
+  const off = await call(nova, 'PATCH', '/v1/webhooks/endpoints/' + second.json.id, { tok: aTok, body: { enabled: false } });
+  assert.equal(off.status, 200, off.text);
+  const disabled = await run(aTok, '/pass', { endpoint_id: second.json.id });
+  assert.deepEqual(disabled.step.reasons, ['custom_check_no_endpoint']);
+  assert.equal(rx.got.filter((g) => g.path === '/pass').length, before + 1, 'only the named, enabled endpoint sent');
+  // a malformed id is refused with the workflow, naming the field
+  const bad = await call(nova, 'POST', '/v1/workflows', { tok: aTok, body: {
+    name: 'bad endpoint', steps: [{ check: 'ocr' }, { check: 'custom_webhook', config: { url: rx.url('/pass'), endpoint_id: 'no spaces allowed' } }],
+  } });
+  assert.equal(bad.status, 422, bad.text);
+  assert.match(bad.text, /endpoint_id/);
+});

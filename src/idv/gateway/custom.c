@@ -1,8 +1,9 @@
 /*
  * custom.c: the custom_webhook check (issue 9 item 4): a synchronous POST of the step's input
- * to the tenant's URL (step config "url", "timeout_ms"), over mutual TLS with the tenant's
- * oldest enabled webhook endpoint's client certificate, key and CA or pin, signed per Standard
- * Webhooks with that endpoint's secrets (nova/events.h). The tenant answers {"result": "pass" |
+ * to the tenant's URL (step config "url", "timeout_ms"), over mutual TLS with the client
+ * certificate, key and CA or pin of the webhook endpoint the step names ("endpoint_id"), else
+ * of the tenant's oldest enabled one, signed per Standard Webhooks with that endpoint's secrets
+ * (nova/events.h). The tenant answers {"result": "pass" |
  * "fail" | "review", "score"?: [0, 1], "reasons"?: ["code", ...]}. A timeout, an unreachable or
  * unverified receiver, a non-2xx status or a bad body is the step failing with a reason code
  * (custom_check_timeout, custom_check_unreachable, custom_check_http_status,
@@ -105,9 +106,16 @@ nova_status idv_check_custom_webhook(const idv_check_in_t *in, idv_check_out_t *
         return st; /* the store is down: the job is retried, not decided */
     nova_arena_t a;
     nova_arena_init(&a, 8192);
+    /* The endpoint whose material signs and connects: the step's endpoint_id, else the
+     * tenant's oldest enabled one. A named endpoint that is gone or disabled fails the step
+     * (never another endpoint's certificate in its place). */
     nova_webhook_endpoint_row_t ep;
-    st = nova_endpoint_default(s, &a, in->tenant_id, &ep);
-    if (st == NOVA_NOT_FOUND) {
+    const char *eid = json_string_value(json_object_get(in->config, "endpoint_id"));
+    st = eid ? nova_store_webhook_endpoint_get(s, &a, in->tenant_id, eid, &ep)
+             : nova_endpoint_default(s, &a, in->tenant_id, &ep);
+    if (st == NOVA_OK && eid && !ep.enabled)
+        st = NOVA_NOT_FOUND;
+    if (st == NOVA_NOT_FOUND || (eid && st == NOVA_INVALID)) {
         nova_arena_free(&a);
         return fail_with(out, "custom_check_no_endpoint");
     }
