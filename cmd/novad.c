@@ -170,7 +170,10 @@ static int serve(nova_app_t *app)
         .header_timeout = app->cfg.header_timeout,
         .body_timeout = app->cfg.body_timeout,
         .body_min_rate = app->cfg.body_min_rate,
+        .has_bound_fd = app->cfg.port_fd >= 0,
+        .bound_fd = app->cfg.port_fd,
     };
+    app->cfg.port_fd = -1; /* the server owns it now */
     nova_kv_options_t ko = {.timeout_ms = app->cfg.redis_timeout_ms};
     if (nova_kv_open(app->cfg.redis_url, &ko, &kv, err, sizeof(err)) != NOVA_OK) {
         fprintf(stderr, "novad: control plane: %s\n", err);

@@ -64,6 +64,10 @@ typedef struct nova_config {
     unsigned ratelimit_auth_window;          /* NOVA_RATELIMIT_AUTH_WINDOW seconds */
     unsigned ratelimit_auth_failures_ip;     /* NOVA_RATELIMIT_AUTH_FAILURES_IP, 0: off */
     unsigned ratelimit_auth_failures_client; /* NOVA_RATELIMIT_AUTH_FAILURES_CLIENT, 0: off */
+    /* NOVA_PORT=0 on an IPv4 host: the socket bound to the port picked, kept open so that no
+     * other process can take the port before the server listens on it (-1: none). The HTTP
+     * server takes it over (nova_http_config_t.bound_fd); nova_config_free closes it else. */
+    int port_fd;
 } nova_config_t;
 
 /* Fills cfg from defaults, the file (may be NULL: then NOVA_CONFIG is used if set) and the

@@ -123,6 +123,10 @@ typedef struct nova_http_config {
                                         request's header block (10) */
     unsigned body_timeout;           /* s for a body, plus its size at body_min_rate (10) */
     unsigned body_min_rate;          /* bytes/s a body must at least arrive at (16384) */
+    /* A socket already bound to host:port (nova_config_t.port_fd) that the server listens on
+     * instead of binding anew; it then owns it. Only read when has_bound_fd. */
+    bool has_bound_fd;
+    int bound_fd;
 } nova_http_config_t;
 
 nova_status nova_http_server_new(const nova_http_config_t *cfg, nova_http_server_t **out);

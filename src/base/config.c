@@ -265,14 +265,19 @@ static nova_status load_file(nova_config_t *cfg, const char *path, char *err, si
     return st;
 }
 
-static nova_status pick_free_port(const char *host, unsigned *port)
+/* Binds a socket to a free port of host and reads the port. On an IPv4 host the bound socket
+ * is kept in *fd (the server listens on it: picking and binding are one step, so no other
+ * process can take the port in between); otherwise it is closed (*fd -1) and the server binds
+ * the port again. */
+static nova_status pick_free_port(const char *host, unsigned *port, int *fd_out)
 {
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+    bool v4 = inet_pton(AF_INET, host, &sa.sin_addr) == 1;
+    if (!v4)
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return NOVA_UNAVAILABLE;
     socklen_t len = sizeof(sa);
@@ -282,6 +287,10 @@ static nova_status pick_free_port(const char *host, unsigned *port)
         *port = ntohs(sa.sin_port);
         st = NOVA_OK;
     }
+    if (st == NOVA_OK && v4) {
+        *fd_out = fd;
+        return NOVA_OK;
+    }
     close(fd);
     return st;
 }
@@ -289,6 +298,7 @@ static nova_status pick_free_port(const char *host, unsigned *port)
 nova_status nova_config_load(nova_config_t *cfg, const char *file, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof(*cfg));
+    cfg->port_fd = -1;
     nova_status st;
     for (size_t i = 0; i < NKEYS; i++) {
         st = set_value(cfg, &keys[i], keys[i].def, err, errlen);
@@ -336,7 +346,7 @@ nova_status nova_config_load(nova_config_t *cfg, const char *file, char *err, si
      * names the port) is right from the start. */
     char tmp[1024];
     if (cfg->port == 0) {
-        st = pick_free_port(cfg->host, &cfg->port);
+        st = pick_free_port(cfg->host, &cfg->port, &cfg->port_fd);
         if (st != NOVA_OK) {
             snprintf(err, errlen, "NOVA_PORT: no free port on %s", cfg->host);
             goto error;
@@ -365,6 +375,9 @@ void nova_config_free(nova_config_t *cfg)
 {
     if (cfg == NULL)
         return;
+    if (cfg->port_fd >= 0)
+        close(cfg->port_fd);
+    cfg->port_fd = -1;
     for (size_t i = 0; i < NKEYS; i++) {
         if (keys[i].type == K_STR) {
             char **slot = (char **)((char *)cfg + keys[i].off);

@@ -420,6 +420,19 @@ nova_status http_listen(nova_http_server_t *s, const struct sockaddr *addr, sock
     nova_status st = conns_init(s);
     if (st != NOVA_OK)
         return st;
+    if (s->cfg.has_bound_fd) {
+        /* The socket bound when the port was picked: listen on it, no second bind. */
+        s->listen_fd = s->cfg.bound_fd;
+        s->cfg.has_bound_fd = false;
+        int fl = fcntl(s->listen_fd, F_GETFL);
+        if (fl < 0 || fcntl(s->listen_fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+            listen(s->listen_fd, 1024) != 0 ||
+            getsockname(s->listen_fd, (struct sockaddr *)&bound, &blen) != 0)
+            goto fail;
+        s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                    : ((struct sockaddr_in *)&bound)->sin_port);
+        return NOVA_OK;
+    }
     s->listen_fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s->listen_fd < 0)
         goto fail;
