@@ -15,9 +15,12 @@ typedef enum nova_jws_alg {
     NOVA_JWS_RS256 = 3, /* "RS256": RSASSA-PKCS1-v1_5 SHA-256 (RFC 7518 §3.3), 2048 to 4096
                            bits; verification only, and parsed only with NOVA_JWS_ALLOW_RS256
                            (an IdP's ID token): Nova never signs with it */
+    NOVA_JWS_PS256 = 4, /* "PS256": RSASSA-PSS SHA-256, MGF1 SHA-256, salt of 32 bytes (RFC
+                           7518 §3.5); as RS256, verification only, parsed only with
+                           NOVA_JWS_ALLOW_PS256, from an RSA JWK whose alg is PS256 */
 } nova_jws_alg;
 
-/* "EdDSA" / "ES256" / "RS256". */
+/* "EdDSA" / "ES256" / "RS256" / "PS256". */
 const char *nova_jws_alg_name(nova_jws_alg alg);
 /* Parses an alg name Nova signs with; anything else (including "none", "HS256", and "RS256",
  * which only nova_jws_parse_opts with NOVA_JWS_ALLOW_RS256 reads) is NOVA_INVALID. */
@@ -72,6 +75,8 @@ typedef struct nova_jws {
 #define NOVA_JWS_ALLOW_JWK 1u
 /* ALLOW_RS256: accept alg RS256 (the common ID-token algorithm of identity providers). */
 #define NOVA_JWS_ALLOW_RS256 2u
+/* ALLOW_PS256: accept alg PS256 (RSA-PSS, FAPI profiles' ID-token algorithm). */
+#define NOVA_JWS_ALLOW_PS256 4u
 
 /* Parses a compact JWS strictly: exactly three base64url parts, header a JSON object without
  * duplicate keys, alg in the allow-list, no "crit", no "jku"/"jwk"/"x5u" header key

@@ -26,6 +26,8 @@ const char *nova_jws_alg_name(nova_jws_alg alg)
         return "ES256";
     case NOVA_JWS_RS256:
         return "RS256";
+    case NOVA_JWS_PS256:
+        return "PS256";
     }
     return "";
 }
@@ -75,7 +77,7 @@ nova_status nova_jws_sign(const nova_key_t *k, const char *typ, const void *payl
     if (payload == NULL && n != 0)
         return NOVA_INVALID;
     /* Nova signs with its own EdDSA and ES256 keys only (RS256 is for verifying IdPs). */
-    if (k == NULL || !k->has_private || k->alg == NOVA_JWS_RS256)
+    if (k == NULL || !k->has_private || k->alg == NOVA_JWS_RS256 || k->alg == NOVA_JWS_PS256)
         return NOVA_INVALID;
     /* Refuse to make what nova_jws_parse would refuse to read. */
     if (typ != NULL && strlen(typ) >= sizeof(((nova_jws_t *)0)->typ))
@@ -155,6 +157,8 @@ static nova_status parse_header(const char *b64, size_t n, unsigned flags, nova_
     const char *alg = json_string_value(json_object_get(hdr, "alg"));
     if ((flags & NOVA_JWS_ALLOW_RS256) && alg && strcmp(alg, "RS256") == 0)
         jws->alg = NOVA_JWS_RS256;
+    else if ((flags & NOVA_JWS_ALLOW_PS256) && alg && strcmp(alg, "PS256") == 0)
+        jws->alg = NOVA_JWS_PS256;
     else if (nova_jws_alg_parse(alg, &jws->alg) != NOVA_OK)
         goto end;
     if (header_copy_str(hdr, "kid", jws->kid, sizeof(jws->kid)) != NOVA_OK ||
@@ -198,9 +202,9 @@ nova_status nova_jws_parse_opts(const char *token, size_t n, unsigned flags, nov
     if ((st = parse_header(token, hlen, flags, jws)) != NOVA_OK)
         goto fail;
     /* EdDSA and ES256 make 64-byte signatures: 86 base64url characters, no more, no less;
-     * RS256 the modulus size, 256 to 512 bytes. */
+     * RS256 and PS256 the modulus size, 256 to 512 bytes. */
     st = NOVA_INVALID;
-    bool rsa = jws->alg == NOVA_JWS_RS256;
+    bool rsa = jws->alg == NOVA_JWS_RS256 || jws->alg == NOVA_JWS_PS256;
     if (rsa ? slen < nova_b64url_encoded_len(NOVA_CRYPTO_RSA_MIN) ||
                   slen > nova_b64url_encoded_len(NOVA_CRYPTO_RSA_MAX)
             : slen != nova_b64url_encoded_len(NOVA_CRYPTO_SIG_LEN))

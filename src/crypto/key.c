@@ -43,6 +43,7 @@ static bool pkey_fits_alg(EVP_PKEY *pkey, nova_jws_alg alg)
     case NOVA_JWS_EDDSA:
         return EVP_PKEY_is_a(pkey, "ED25519");
     case NOVA_JWS_RS256:
+    case NOVA_JWS_PS256:
         return EVP_PKEY_is_a(pkey, "RSA") && EVP_PKEY_get_bits(pkey) >= KEY_RSA_MIN_BITS &&
                EVP_PKEY_get_bits(pkey) <= KEY_RSA_MAX_BITS;
     case NOVA_JWS_ES256: {
@@ -151,7 +152,7 @@ nova_status nova_key_import_private(nova_jws_alg alg, const char *kid, const uin
     const unsigned char *p = der;
 
     *out = NULL;
-    if (der == NULL || n == 0 || n > KEY_DER_MAX || alg == NOVA_JWS_RS256)
+    if (der == NULL || n == 0 || n > KEY_DER_MAX || alg == NOVA_JWS_RS256 || alg == NOVA_JWS_PS256)
         return NOVA_INVALID; /* Nova never signs with RSA */
     p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)n);
     /* Trailing bytes after the DER structure mean the input is not what we think it is. */
@@ -198,7 +199,7 @@ static nova_status put_public_rsa(const nova_key_t *k, nova_buf_t *out, bool can
          (st = nova_buf_append_json_escaped(out, k->kid, strlen(k->kid))) != NOVA_OK ||
          (st = nova_buf_append_cstr(out, "\"")) != NOVA_OK))
         goto end;
-    st = nova_buf_append_cstr(out, ",\"alg\":\"RS256\",\"use\":\"sig\"}");
+    st = nova_buf_printf(out, ",\"alg\":\"%s\",\"use\":\"sig\"}", nova_jws_alg_name(k->alg));
 end:
     BN_free(bn);
     BN_free(be);
@@ -215,7 +216,7 @@ static nova_status put_public(const nova_key_t *k, nova_buf_t *out, bool canonic
     BIGNUM *bx = NULL, *by = NULL;
     bool ec = k->alg != NOVA_JWS_EDDSA;
 
-    if (k->alg == NOVA_JWS_RS256) {
+    if (k->alg == NOVA_JWS_RS256 || k->alg == NOVA_JWS_PS256) {
         st = put_public_rsa(k, out, canonical);
         goto end;
     }
@@ -437,9 +438,13 @@ nova_status nova_key_from_jwk(const char *json, size_t n, nova_key_t **out)
     kty = json_string_value(json_object_get(jwk, "kty"));
     crv = json_string_value(json_object_get(jwk, "crv"));
     if (kty != NULL && strcmp(kty, "RSA") == 0) {
-        /* An RSA key verifies RS256 only: published for it, or for no algorithm in
-         * particular (many IdPs omit alg), and for signatures. */
-        if (crv || !jwk_member_is(jwk, "alg", "RS256") || !jwk_member_is(jwk, "use", "sig"))
+        /* An RSA key verifies RS256 when published for it or for no algorithm in particular
+         * (many IdPs omit alg), PS256 only when published for PS256; for signatures. */
+        nova_jws_alg ralg = jwk_member_is(jwk, "alg", "PS256") && json_object_get(jwk, "alg")
+                                ? NOVA_JWS_PS256
+                                : NOVA_JWS_RS256;
+        if (crv || !jwk_member_is(jwk, "alg", nova_jws_alg_name(ralg)) ||
+            !jwk_member_is(jwk, "use", "sig"))
             goto end;
         if ((v = json_object_get(jwk, "kid")) != NULL) {
             if (!json_is_string(v) ||
@@ -448,7 +453,7 @@ nova_status nova_key_from_jwk(const char *json, size_t n, nova_key_t **out)
             kid = json_string_value(v);
         }
         if ((pkey = rsa_from_jwk(jwk)) != NULL)
-            st = nova_key_wrap(NOVA_JWS_RS256, kid, pkey, false, out);
+            st = nova_key_wrap(ralg, kid, pkey, false, out);
         goto end;
     }
     if (kty == NULL || crv == NULL)

@@ -1,11 +1,13 @@
 /*
  * sign.c: raw JWS signatures. Ed25519 signs the message itself (RFC 8032, no pre-hash);
  * ES256 signs SHA-256 of it and travels as R||S, 32 bytes each (RFC 7518 §3.4), which we
- * convert from and to the DER that OpenSSL speaks.
+ * convert from and to the DER that OpenSSL speaks. RS256 (PKCS#1 v1.5) and PS256 (PSS) verify
+ * identity providers' RSA signatures only.
  */
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
+#include <openssl/rsa.h>
 
 #include "crypto_internal.h"
 
@@ -28,7 +30,7 @@ nova_status nova_crypto_sign_raw(const nova_key_t *k, const void *data, size_t n
     const unsigned char *p = der;
     size_t len;
 
-    if (!k->has_private || k->alg == NOVA_JWS_RS256)
+    if (!k->has_private || k->alg == NOVA_JWS_RS256 || k->alg == NOVA_JWS_PS256)
         return NOVA_INVALID;
     if ((md = EVP_MD_CTX_new()) == NULL) {
         st = NOVA_NOMEM;
@@ -97,8 +99,8 @@ nova_status nova_crypto_verify_raw(const nova_key_t *k, const void *data, size_t
 
     /* EdDSA and ES256 have fixed-size signatures, RS256 the modulus size; anything else is
      * forged or truncated. */
-    if (k->alg == NOVA_JWS_RS256 ? (size_t)EVP_PKEY_get_size(k->pkey) != sig_len
-                                 : sig_len != NOVA_CRYPTO_SIG_LEN)
+    bool rsa = k->alg == NOVA_JWS_RS256 || k->alg == NOVA_JWS_PS256;
+    if (rsa ? (size_t)EVP_PKEY_get_size(k->pkey) != sig_len : sig_len != NOVA_CRYPTO_SIG_LEN)
         return NOVA_UNAUTHORIZED;
     if (k->alg == NOVA_JWS_ES256) {
         if ((slen = es256_to_der(sig, der)) == 0) {
@@ -111,7 +113,16 @@ nova_status nova_crypto_verify_raw(const nova_key_t *k, const void *data, size_t
         st = NOVA_NOMEM;
         goto end;
     }
-    if (EVP_DigestVerifyInit_ex(md, NULL, alg_digest(k->alg), NULL, NULL, k->pkey, NULL) != 1) {
+    EVP_PKEY_CTX *pctx = NULL;
+    if (EVP_DigestVerifyInit_ex(md, &pctx, alg_digest(k->alg), NULL, NULL, k->pkey, NULL) != 1) {
+        st = NOVA_INTERNAL;
+        goto end;
+    }
+    /* RFC 7518 §3.5: PSS with MGF1 over the same SHA-256 and a salt as long as the digest. */
+    if (k->alg == NOVA_JWS_PS256 &&
+        (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+         EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, "SHA256", NULL) != 1 ||
+         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1)) {
         st = NOVA_INTERNAL;
         goto end;
     }

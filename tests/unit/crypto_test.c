@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <pthread.h>
 
@@ -663,6 +664,94 @@ static char *rsa_jwk(EVP_PKEY *pk, const char *kid)
     return j;
 }
 
+/* A JWS of pk: PKCS#1 v1.5 (pss false) or PSS with a digest-long salt (pss true). */
+static char *rsa_token_pad(EVP_PKEY *pk, bool pss, const char *hdr, const char *payload)
+{
+    size_t hl = strlen(hdr), pl = strlen(payload);
+    char *t = malloc(nova_b64url_encoded_len(hl) + nova_b64url_encoded_len(pl) + 700 + 3);
+    size_t n = nova_b64url_encode((const uint8_t *)hdr, hl, t);
+    t[n++] = '.';
+    n += nova_b64url_encode((const uint8_t *)payload, pl, t + n);
+    uint8_t sig[512];
+    size_t sl = sizeof(sig);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pc = NULL;
+    assert_int_equal(EVP_DigestSignInit_ex(md, &pc, "SHA256", NULL, NULL, pk, NULL), 1);
+    if (pss) {
+        assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING), 1);
+        assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, RSA_PSS_SALTLEN_DIGEST), 1);
+    }
+    assert_int_equal(EVP_DigestSign(md, sig, &sl, (const uint8_t *)t, n), 1);
+    EVP_MD_CTX_free(md);
+    t[n++] = '.';
+    n += nova_b64url_encode(sig, sl, t + n);
+    t[n] = '\0';
+    return t;
+}
+
+/* PS256 (RFC 7518 §3.5), verification only, only with NOVA_JWS_ALLOW_PS256, only by an RSA
+ * key published for PS256. */
+static void test_ps256_opt_in(void **state)
+{
+    (void)state;
+    EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    assert_non_null(pk);
+    char *plain = rsa_jwk(pk, "pss-1");
+    char jwk[1024];
+    /* the same key published for PS256 */
+    snprintf(jwk, sizeof(jwk), "{\"alg\":\"PS256\",%s", plain + 1);
+    nova_key_t *k = NULL, *rs = NULL;
+    assert_int_equal(nova_key_from_jwk(jwk, strlen(jwk), &k), NOVA_OK);
+    assert_int_equal(nova_key_alg(k), NOVA_JWS_PS256);
+    assert_string_equal(nova_jws_alg_name(NOVA_JWS_PS256), "PS256");
+    assert_int_equal(nova_key_from_jwk(plain, strlen(plain), &rs), NOVA_OK);
+    assert_int_equal(nova_key_alg(rs), NOVA_JWS_RS256); /* no alg: RS256 only */
+    nova_jws_alg alg;
+    assert_int_equal(nova_jws_alg_parse("PS256", &alg), NOVA_INVALID);
+    nova_buf_t b;
+    nova_buf_init(&b);
+    assert_int_equal(nova_jws_sign(k, NULL, "{}", 2, &b), NOVA_INVALID);
+    nova_buf_free(&b);
+
+    char *t = rsa_token_pad(pk, true, "{\"alg\":\"PS256\",\"kid\":\"pss-1\"}", "{\"sub\":\"ada\"}");
+    nova_jws_t jws;
+    /* not opted in: refused at parse, RS256's flag is not PS256's */
+    assert_int_equal(nova_jws_parse(t, strlen(t), &jws), NOVA_INVALID);
+    assert_int_equal(nova_jws_parse_opts(t, strlen(t), NOVA_JWS_ALLOW_RS256, &jws), NOVA_INVALID);
+    assert_int_equal(nova_jws_parse_opts(t, strlen(t), NOVA_JWS_ALLOW_PS256, &jws), NOVA_OK);
+    assert_int_equal(jws.alg, NOVA_JWS_PS256);
+    assert_int_equal(nova_jws_verify(&jws, k), NOVA_OK);
+    /* the RS256 key of the same modulus does not verify a PS256 header (the key decides) */
+    assert_int_equal(nova_jws_verify(&jws, rs), NOVA_UNAUTHORIZED);
+    nova_jws_clear(&jws);
+    /* a flipped signature byte */
+    t[strlen(t) - 5] = t[strlen(t) - 5] == 'A' ? 'B' : 'A';
+    assert_int_equal(nova_jws_parse_opts(t, strlen(t), NOVA_JWS_ALLOW_PS256, &jws), NOVA_OK);
+    assert_int_equal(nova_jws_verify(&jws, k), NOVA_UNAUTHORIZED);
+    nova_jws_clear(&jws);
+    free(t);
+    /* a PKCS#1 v1.5 signature under a PS256 header, and a PSS one under RS256 */
+    t = rsa_token_pad(pk, false, "{\"alg\":\"PS256\",\"kid\":\"pss-1\"}", "{\"sub\":\"ada\"}");
+    assert_int_equal(nova_jws_parse_opts(t, strlen(t), NOVA_JWS_ALLOW_PS256, &jws), NOVA_OK);
+    assert_int_equal(nova_jws_verify(&jws, k), NOVA_UNAUTHORIZED);
+    nova_jws_clear(&jws);
+    free(t);
+    t = rsa_token_pad(pk, true, "{\"alg\":\"RS256\",\"kid\":\"pss-1\"}", "{\"sub\":\"ada\"}");
+    assert_int_equal(nova_jws_parse_opts(t, strlen(t), NOVA_JWS_ALLOW_RS256, &jws), NOVA_OK);
+    assert_int_equal(nova_jws_verify(&jws, rs), NOVA_UNAUTHORIZED);
+    nova_jws_clear(&jws);
+    free(t);
+    /* the exported JWK names PS256 */
+    nova_buf_init(&b);
+    assert_int_equal(nova_key_public_jwk(k, &b), NOVA_OK);
+    assert_non_null(strstr((const char *)b.data, "\"alg\":\"PS256\""));
+    nova_buf_free(&b);
+    nova_key_free(k);
+    nova_key_free(rs);
+    free(plain);
+    EVP_PKEY_free(pk);
+}
+
 static void test_rs256_opt_in(void **state)
 {
     (void)state;
@@ -1227,6 +1316,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alg_allow_list),
         cmocka_unit_test(test_rs256_opt_in),
+        cmocka_unit_test(test_ps256_opt_in),
         cmocka_unit_test(test_rfc8037_sign_exact),
         cmocka_unit_test(test_rfc8037_verify),
         cmocka_unit_test(test_rfc8037_public_jwk),
