@@ -18,6 +18,7 @@ Q(Q_IDP_LIST, "SELECT " IDP_COLS " FROM people_oidc_idps WHERE tenant_id = ? "
               "ORDER BY created_at, id LIMIT 100");
 Q(Q_IDP_UPDATE, "UPDATE people_oidc_idps SET config = ?, secret_sealed = ?, updated_at = ? "
                 "WHERE id = ? AND tenant_id = ?");
+Q(Q_IDP_DELETE, "DELETE FROM people_oidc_idps WHERE id = ? AND tenant_id = ?");
 Q(Q_LINK_GET, "SELECT user_id FROM people_oidc_links WHERE tenant_id = ? AND issuer = ? "
               "AND sub = ?");
 Q(Q_LINK_TAKEN, "SELECT count(*) FROM people_oidc_links WHERE tenant_id = ? AND issuer = ? "
@@ -129,6 +130,24 @@ nova_status nova_store_oidc_idp_update(nova_store_t *s, const nova_oidc_idp_row_
                             NOVA_SQL_P_INT(row->updated_at), NOVA_SQL_P_TEXT(row->id),
                             NOVA_SQL_P_TEXT(row->tenant_id)};
     st = nova_store_exec_q(s, &Q_IDP_UPDATE, NULL, p, 5, &changed);
+    if (st == NOVA_OK && changed != 1)
+        st = NOVA_NOT_FOUND;
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    return finish(s, st);
+}
+
+nova_status nova_store_oidc_idp_delete(nova_store_t *s, const char *tenant_id, const char *id,
+                                       const nova_audit_entry_t *audit)
+{
+    if (!nova_store_valid_id(id) || !audit_ok(tenant_id, audit))
+        return NOVA_INVALID;
+    nova_status st = nova_store_tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    int64_t changed = 0;
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(id), NOVA_SQL_P_TEXT(tenant_id)};
+    st = nova_store_exec_q(s, &Q_IDP_DELETE, NULL, p, 2, &changed);
     if (st == NOVA_OK && changed != 1)
         st = NOVA_NOT_FOUND;
     if (st == NOVA_OK)
