@@ -14,6 +14,7 @@
 #include "nova/idv.h"
 #include "nova/killswitch.h"
 #include "nova/log.h"
+#include "nova/oidc.h"
 #include "nova/sched.h"
 #include "nova/webhook.h"
 
@@ -378,6 +379,7 @@ int main(int argc, char **argv)
         return rc;
     }
     nova_webhook_allow_private(app.cfg.webhook_allow_private);
+    nova_oidc_allow_private(app.cfg.oidc_allow_private);
     if (strcmp(cmd, "migrate") == 0) {
         int v = 0;
         nova_store_schema_version(app.store, &v);

@@ -80,6 +80,8 @@ typedef struct nova_oidc_expect {
 } nova_oidc_expect_t;
 
 #define NOVA_OIDC_MAX_GROUPS 64
+#define NOVA_OIDC_MAX_AMR 16
+#define NOVA_OIDC_MAX_ACR 8
 
 /* The claims a verified ID token vouches for. Arena strings. */
 typedef struct nova_oidc_identity {
@@ -89,6 +91,9 @@ typedef struct nova_oidc_identity {
     const char *name; /* NULL when absent */
     const char *groups[NOVA_OIDC_MAX_GROUPS];
     size_t ngroups;
+    const char *acr;                    /* NULL when absent */
+    const char *amr[NOVA_OIDC_MAX_AMR]; /* RFC 8176 method references, as sent */
+    size_t namr;
 } nova_oidc_identity_t;
 
 /* Checks the claims of an ID token whose signature verified: iss equals the issuer; aud is
@@ -100,6 +105,27 @@ typedef struct nova_oidc_identity {
 nova_status nova_oidc_claims_check(nova_arena_t *ar, const char *payload, size_t n,
                                    const nova_oidc_expect_t *e, nova_oidc_identity_t *out,
                                    const char **why);
+
+/* The AAL a federated sign-in earns (OIDC Core §2 acr and amr, RFC 8176): 2 when the IdP
+ * asserts a second factor - amr holds "mfa", "otp", "hwk" or "swk", or acr is one of
+ * mfa_acr (the values the tenant configured as meaning multi-factor) - else 1. */
+int nova_oidc_aal(const nova_oidc_identity_t *who, const char *const *mfa_acr, size_t nmfa_acr);
+
+/* The address classifier of the fetches' guard: whether a peer address (AF_INET or AF_INET6
+ * struct sockaddr) is public unicast. Not public: loopback, unspecified, private (RFC 1918,
+ * ULA fc00::/7), shared CGNAT (100.64/10), link-local (169.254/16 with the cloud metadata
+ * address 169.254.169.254, fe80::/10), site-local fec0::/10, benchmarking, reserved,
+ * multicast, broadcast; an IPv4-mapped, NAT64 (64:ff9b::/96) or 6to4 (2002::/16) address is
+ * judged by the IPv4 address it carries. Other families: false. */
+bool nova_oidc_addr_public(const void *sockaddr);
+
+/* Process-wide (NOVA_OIDC_ALLOW_PRIVATE, set once at start): whether the discovery, JWKS and
+ * token fetches of an https issuer may reach a non-public address. Off (the default), such a
+ * fetch is refused before its socket connects, whatever DNS answered (the check is on the
+ * address libcurl is about to connect to, so a rebinding answer gains nothing). An http
+ * issuer (a development IdP on loopback, accepted only while novad itself runs on one) is
+ * not guarded. */
+void nova_oidc_allow_private(bool allow);
 
 /* ---- a tenant's IdPs ---- */
 
@@ -122,6 +148,10 @@ typedef struct nova_oidc_idp {
     const char *group_claim;
     nova_oidc_mapping_t mappings[NOVA_OIDC_MAX_MAPPINGS];
     size_t nmappings;
+    unsigned id_token_algs; /* bit (1u << nova_jws_alg) per accepted ID token algorithm */
+    const char *acr_values; /* space-separated, sent in the authorization request; "" none */
+    const char *mfa_acr[NOVA_OIDC_MAX_ACR]; /* acr values that mean multi-factor (AAL2) */
+    size_t nmfa_acr;
     bool enabled;
     int64_t created_at, updated_at;
 } nova_oidc_idp_t;
@@ -134,7 +164,10 @@ const char *nova_oidc_roles_for(nova_arena_t *ar, const nova_oidc_idp_t *idp,
 /* Creates an IdP from a JSON object (json_t *): issuer (https, or http on a loopback host),
  * client_id, client_secret (optional, sealed with the tenant's data key), redirect_uris
  * (1..8 absolute URLs), scopes (optional, "openid" required), group_claim (optional,
- * "groups"), role_mappings ([{group, role, valid_until?}], optional), enabled (optional).
+ * "groups"), role_mappings ([{group, role, valid_until?}], optional), enabled (optional),
+ * id_token_signing_algs (optional, of ES256 EdDSA RS256 PS256; default all but PS256, which
+ * a tenant opts in to), acr_values (optional, 0..8 requested of the IdP), mfa_acr_values
+ * (optional, 0..8 acr values that give AAL2).
  * NOVA_INVALID with *why; NOVA_CONFLICT when the tenant has an IdP of that issuer. Audited
  * "oidc_idp.create" (no secret). */
 nova_status nova_oidc_idp_create(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
@@ -146,6 +179,12 @@ nova_status nova_oidc_idp_update(nova_people_t *p, nova_store_t *s, nova_arena_t
                                  const nova_audit_actor_t *by, const char *tenant_id,
                                  const char *id, const void *obj, nova_oidc_idp_t *out,
                                  const char **why);
+/* Removes the IdP with its group->role mappings; a login through it is refused from now on,
+ * one under way too (its callback finds no IdP). Audited "oidc_idp.delete". NOVA_NOT_FOUND
+ * when the tenant has no IdP of this id. */
+nova_status nova_oidc_idp_delete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                 const nova_audit_actor_t *by, const char *tenant_id,
+                                 const char *id);
 nova_status nova_oidc_idp_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
                               const char *id, nova_oidc_idp_t *out);
 nova_status nova_oidc_idp_list(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
@@ -168,7 +207,7 @@ typedef enum nova_oidc_fail {
     NOVA_OIDC_FAIL_CLAIMS,       /* iss, aud, azp, nonce, exp, iat or sub wrong */
     NOVA_OIDC_FAIL_PROVISIONING, /* no email to create the user with, or it is taken */
     NOVA_OIDC_FAIL_SUSPENDED,    /* the linked user is suspended */
-    NOVA_OIDC_FAIL_POLICY,       /* the tenant requires MFA (federation gives AAL1) */
+    NOVA_OIDC_FAIL_POLICY,       /* the tenant requires MFA and the IdP asserted none */
     NOVA_OIDC_FAIL_N
 } nova_oidc_fail;
 /* "unknown_idp", "state", ... */
@@ -187,7 +226,8 @@ nova_status nova_oidc_login_begin(nova_people_t *p, nova_store_t *s, nova_arena_
  * with the verifier, verifies the ID token (JWKS cached, re-fetched once on an unknown kid)
  * and its claims, finds the user by (issuer, sub) or provisions one (email from the token,
  * audited "user.create" and "user.oidc_link"), sets the roles the groups map to, and opens a
- * session (AAL1, amr "fed") with req's device, ip and timeout (req->tenant_id is ignored: the
+ * session (AAL2 with amr "fed mfa" when the IdP asserted a second factor, see nova_oidc_aal,
+ * else AAL1 with amr "fed") with req's device, ip and timeout (req->tenant_id is ignored: the
  * state names the tenant). A failure is NOVA_OK with *fail and *why; out->outcome
  * NOVA_LOGIN_OK on success. */
 nova_status nova_oidc_login_complete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,

@@ -16,9 +16,11 @@
 #include "internal.h"
 #include "nova/oidc.h"
 
-static const char *const idp_members[] = {"issuer",        "client_id", "client_secret",
-                                          "redirect_uris", "scopes",    "group_claim",
-                                          "role_mappings", "enabled",   NULL};
+static const char *const idp_members[] = {
+    "issuer",        "client_id",      "client_secret",
+    "redirect_uris", "scopes",         "group_claim",
+    "role_mappings", "enabled",        "id_token_signing_algs",
+    "acr_values",    "mfa_acr_values", NULL};
 
 static nova_audit_actor_t actor(nova_req_t *r)
 {
@@ -134,6 +136,22 @@ static void idps_patch(nova_req_t *r, void *ud)
             api_reply_json(r, 200, nova_oidc_idp_to_json(&idp));
     }
     json_decref(body);
+}
+
+static void idps_delete(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    nova_people_t *p = s ? api_people(r, api) : NULL;
+    if (p == NULL)
+        return;
+    nova_audit_actor_t by = actor(r);
+    nova_status st =
+        nova_oidc_idp_delete(p, s, &r->arena, &by, r->principal->tenant_id, r->params[0]);
+    if (st)
+        idp_status(r, st, NULL);
+    else
+        nova_resp_body(r, 204, NULL, NULL, 0);
 }
 
 /* ---- the browser's legs ---- */
@@ -319,6 +337,7 @@ nova_status api_oidc_register(nova_api_t *api, nova_http_server_t *srv)
         {"GET", "/v1/people/oidc/idps", "users:read", idps_list, 0},
         {"GET", "/v1/people/oidc/idps/{id}", "users:read", idps_get, 0},
         {"PATCH", "/v1/people/oidc/idps/{id}", "users:write", idps_patch, 32768},
+        {"DELETE", "/v1/people/oidc/idps/{id}", "users:write", idps_delete, 0},
         /* The browser's legs are public: the state ties the callback to its login. */
         {"GET", "/auth/oidc/login", NULL, oidc_login, 0},
         {"GET", "/auth/oidc/callback", NULL, oidc_callback, 0},

@@ -13,9 +13,36 @@
 
 #define OIDC_SECRET_CTX "oidc.client_secret"
 
-static const char *const idp_members[] = {"issuer",        "client_id", "client_secret",
-                                          "redirect_uris", "scopes",    "group_claim",
-                                          "role_mappings", "enabled",   NULL};
+static const char *const idp_members[] = {
+    "issuer",        "client_id",      "client_secret",
+    "redirect_uris", "scopes",         "group_claim",
+    "role_mappings", "enabled",        "id_token_signing_algs",
+    "acr_values",    "mfa_acr_values", NULL};
+
+/* The ID token algorithms an IdP may use; PS256 only where the tenant opts in. */
+static const char *const alg_names[] = {"ES256", "EdDSA", "RS256", "PS256"};
+static const nova_jws_alg alg_ids[] = {NOVA_JWS_ES256, NOVA_JWS_EDDSA, NOVA_JWS_RS256,
+                                       NOVA_JWS_PS256};
+#define DEFAULT_ALGS ((1u << NOVA_JWS_ES256) | (1u << NOVA_JWS_EDDSA) | (1u << NOVA_JWS_RS256))
+
+static bool printable(const char *s, size_t max);
+
+/* An array of 0..max strings of 1..128 printable characters without spaces or quotes (acr
+ * values travel space-separated). */
+static bool acr_list_ok(json_t *v, size_t max)
+{
+    size_t i;
+    json_t *a;
+    if (!json_is_array(v) || json_array_size(v) > max)
+        return false;
+    json_array_foreach(v, i, a)
+    {
+        if (!json_is_string(a) || !printable(json_string_value(a), 128) ||
+            strpbrk(json_string_value(a), " \"\\"))
+            return false;
+    }
+    return true;
+}
 
 static bool known_member(const char *k)
 {
@@ -55,7 +82,8 @@ static nova_status apply(json_t *cfg, json_t *in, bool create, const char **why)
     json_object_foreach(in, k, v) if (!known_member(k))
     {
         *why = "unknown member (issuer, client_id, client_secret, redirect_uris, scopes, "
-               "group_claim, role_mappings, enabled)";
+               "group_claim, role_mappings, enabled, id_token_signing_algs, acr_values, "
+               "mfa_acr_values)";
         return NOVA_INVALID;
     }
     if ((v = json_object_get(in, "issuer")) != NULL) {
@@ -172,6 +200,41 @@ static nova_status apply(json_t *cfg, json_t *in, bool create, const char **why)
     } else if (create) {
         json_object_set_new(cfg, "role_mappings", json_array());
     }
+    if ((v = json_object_get(in, "id_token_signing_algs")) != NULL) {
+        size_t n = json_is_array(v) ? json_array_size(v) : 0, i, a;
+        json_t *x;
+        bool ok = n > 0 && n <= 4;
+        json_array_foreach(v, i, x)
+        {
+            bool known = false;
+            for (a = 0; a < 4 && json_is_string(x); a++)
+                known = known || strcmp(json_string_value(x), alg_names[a]) == 0;
+            ok = ok && known;
+        }
+        if (!ok) {
+            *why = "id_token_signing_algs: an array of 1..4 of ES256, EdDSA, RS256, PS256";
+            return NOVA_INVALID;
+        }
+        json_object_set(cfg, "id_token_signing_algs", v);
+    } else if (create) {
+        json_object_set_new(cfg, "id_token_signing_algs",
+                            json_pack("[s,s,s]", "ES256", "EdDSA", "RS256"));
+    }
+    static const char *const acr_members[] = {"acr_values", "mfa_acr_values"};
+    for (size_t a = 0; a < 2; a++) {
+        if ((v = json_object_get(in, acr_members[a])) != NULL) {
+            if (!acr_list_ok(v, NOVA_OIDC_MAX_ACR)) {
+                *why = a == 0 ? "acr_values: an array of at most 8 acr values (1..128 "
+                                "characters, no spaces or quotes)"
+                              : "mfa_acr_values: an array of at most 8 acr values (1..128 "
+                                "characters, no spaces or quotes)";
+                return NOVA_INVALID;
+            }
+            json_object_set(cfg, acr_members[a], v);
+        } else if (create) {
+            json_object_set_new(cfg, acr_members[a], json_array());
+        }
+    }
     if ((v = json_object_get(in, "enabled")) != NULL) {
         if (!json_is_boolean(v)) {
             *why = "enabled: a boolean";
@@ -220,9 +283,27 @@ static nova_status view_of(nova_arena_t *ar, const nova_oidc_idp_row_t *row, nov
         m->role = nova_arena_strdup(ar, json_string_value(json_object_get(v, "role")));
         m->valid_until = json_integer_value(json_object_get(v, "valid_until"));
     }
+    /* An IdP made before id_token_signing_algs existed accepts what it did then. */
+    json_t *algs = json_object_get(c, "id_token_signing_algs");
+    out->id_token_algs = algs ? 0 : DEFAULT_ALGS;
+    json_array_foreach(algs, i, v) for (size_t a = 0; a < 4;
+                                        a++) if (json_is_string(v) &&
+                                                 strcmp(json_string_value(v), alg_names[a]) == 0)
+        out->id_token_algs |= 1u << alg_ids[a];
+    nova_buf_t acr;
+    nova_buf_init(&acr);
+    json_array_foreach(json_object_get(c, "acr_values"), i, v)
+        nova_buf_printf(&acr, "%s%s", i ? " " : "", json_string_value(v));
+    out->acr_values = nova_arena_strndup(ar, acr.data ? (const char *)acr.data : "", acr.len);
+    nova_buf_free(&acr);
+    json_array_foreach(json_object_get(c, "mfa_acr_values"), i, v) if (i < NOVA_OIDC_MAX_ACR)
+        out->mfa_acr[out->nmfa_acr++] = nova_arena_strdup(ar, json_string_value(v));
     json_decref(c);
-    if (!out->client_id || !out->group_claim || !out->scopes)
+    if (!out->client_id || !out->group_claim || !out->scopes || !out->acr_values)
         return NOVA_NOMEM;
+    for (size_t k = 0; k < out->nmfa_acr; k++)
+        if (out->mfa_acr[k] == NULL)
+            return NOVA_NOMEM;
     return NOVA_OK;
 }
 
@@ -249,6 +330,24 @@ void *nova_oidc_idp_to_json(const nova_oidc_idp_t *idp)
                           "redirect_uris", ru, "scopes", sc, "group_claim", idp->group_claim,
                           "role_mappings", maps, "enabled", idp->enabled, "created_at",
                           (json_int_t)idp->created_at, "updated_at", (json_int_t)idp->updated_at);
+    json_t *algs = json_array(), *acr = json_array(), *mfa = json_array();
+    for (size_t a = 0; a < 4; a++)
+        if (idp->id_token_algs & (1u << alg_ids[a]))
+            json_array_append_new(algs, json_string(alg_names[a]));
+    for (const char *w = idp->acr_values; w && *w;) {
+        size_t n = strcspn(w, " ");
+        json_array_append_new(acr, json_stringn(w, n));
+        w += n + (w[n] == ' ');
+    }
+    for (size_t i = 0; i < idp->nmfa_acr; i++)
+        json_array_append_new(mfa, json_string(idp->mfa_acr[i]));
+    if (o) {
+        json_object_set_new(o, "id_token_signing_algs", algs);
+        json_object_set_new(o, "acr_values", acr);
+        json_object_set_new(o, "mfa_acr_values", mfa);
+    } else {
+        json_decref(algs), json_decref(acr), json_decref(mfa);
+    }
     if (o)
         json_object_set_new(
             o, "login_path",
@@ -368,6 +467,26 @@ nova_status nova_oidc_idp_update(nova_people_t *p, nova_store_t *s, nova_arena_t
         st = view_of(ar, &row, out);
     free(text);
     json_decref(cfg);
+    return st;
+}
+
+nova_status nova_oidc_idp_delete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                 const nova_audit_actor_t *by, const char *tenant_id,
+                                 const char *id)
+{
+    (void)p;
+    nova_oidc_idp_t idp;
+    nova_status st = nova_oidc_idp_get(s, ar, tenant_id, id, &idp);
+    if (st)
+        return st;
+    nova_audit_entry_t ae;
+    st = nova_audit_entry_make(
+        &ae, ar, by, tenant_id, "oidc_idp.delete", "oidc_idp", id,
+        json_pack("{s:s, s:I}", "issuer", idp.issuer, "role_mappings", (json_int_t)idp.nmappings));
+    if (st == NOVA_OK)
+        st = nova_store_oidc_idp_delete(s, tenant_id, id, &ae);
+    if (st == NOVA_INVALID)
+        st = NOVA_NOT_FOUND;
     return st;
 }
 

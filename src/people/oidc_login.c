@@ -7,8 +7,11 @@
  * entry).
  *
  * I/O: the fetches block the request thread (5 s connect, 10 s in all, 256 KiB at most,
- * http/https only, no redirects followed, TLS verified by libcurl's defaults). They happen at
- * sign-in, never on the per-request path, and the cache keeps them rare: discovery for an
+ * http/https only, no redirects followed, proxies of the environment ignored, TLS verified by
+ * libcurl's defaults). For an https issuer every fetch is refused before it connects to an
+ * address that is not public (nova_oidc_addr_public; libcurl's open-socket callback sees the
+ * very address it connects to, so DNS rebinding gains nothing) unless NOVA_OIDC_ALLOW_PRIVATE. They
+ * happen at sign-in, never on the per-request path, and the cache keeps them rare: discovery for an
  * hour, the JWKS for ten minutes, re-fetched at once when an ID token names a kid the cached
  * set lacks (a key rotation at the IdP), at most once per 30 s for the same unknown kid.
  *
@@ -19,6 +22,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "internal.h"
 #include "nova/log.h"
@@ -47,6 +51,31 @@ static size_t fetch_write(char *data, size_t size, size_t n, void *ud)
     return nova_buf_append(f->b, data, len) == NOVA_OK ? len : 0;
 }
 
+static atomic_bool private_allowed;
+
+void nova_oidc_allow_private(bool allow)
+{
+    atomic_store(&private_allowed, allow);
+}
+
+typedef struct guard {
+    bool on;
+    bool refused;
+} guard_t;
+
+/* libcurl asks for each socket it is about to connect with the resolved address in hand. */
+static curl_socket_t guard_open(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    guard_t *g = ud;
+    if (purpose != CURLSOCKTYPE_IPCXN)
+        return CURL_SOCKET_BAD;
+    if (g->on && !nova_oidc_addr_public(&a->addr)) {
+        g->refused = true;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype, a->protocol);
+}
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init(void)
 {
@@ -54,10 +83,15 @@ static void curl_init(void)
 }
 
 /* GET url, or POST form (application/x-www-form-urlencoded) with HTTP Basic user:pass when
- * user is set. 2xx, or 400/401 for a token endpoint's error response (error_ok), fill out. */
+ * user is set. 2xx, or 400/401 for a token endpoint's error response (error_ok), fill out.
+ * guarded (an https issuer's fetch, NOVA_OIDC_ALLOW_PRIVATE off): a non-public peer is
+ * NOVA_FORBIDDEN, an http URL too (an https issuer's endpoints are https). */
 static nova_status oidc_fetch(const char *url, const char *form, const char *user, const char *pass,
-                              bool error_ok, nova_buf_t *out)
+                              bool error_ok, bool guarded, nova_buf_t *out)
 {
+    guard_t g = {.on = guarded && !atomic_load(&private_allowed)};
+    if (g.on && strncmp(url, "https://", 8) != 0)
+        return NOVA_FORBIDDEN;
     pthread_once(&curl_once, curl_init);
     CURL *c = curl_easy_init();
     if (c == NULL)
@@ -74,6 +108,9 @@ static nova_status oidc_fetch(const char *url, const char *form, const char *use
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &fb);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "nova-oidc/1");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(c, CURLOPT_PROXY, "");
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, guard_open);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &g);
     if (form) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
         if (user) {
@@ -87,6 +124,8 @@ static nova_status oidc_fetch(const char *url, const char *form, const char *use
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(hdr);
     curl_easy_cleanup(c);
+    if (g.refused)
+        return NOVA_FORBIDDEN;
     if (rc != CURLE_OK || fb.too_large)
         return NOVA_UNAVAILABLE;
     if ((status >= 200 && status < 300) || (error_ok && (status == 400 || status == 401)))
@@ -99,6 +138,16 @@ static char *escape(CURL *c, const char *s)
 {
     return curl_easy_escape(c, s, 0);
 }
+
+/* Whether the fetches of issuer are guarded (nova_oidc_allow_private). */
+static bool guarded(const char *issuer)
+{
+    return strncmp(issuer, "https://", 8) == 0;
+}
+
+static const char *const private_why =
+    "the IdP's address is not public (loopback, private, link-local, CGNAT or metadata; "
+    "NOVA_OIDC_ALLOW_PRIVATE is off)";
 
 /* ---- the per-issuer cache ---- */
 
@@ -171,9 +220,14 @@ static nova_status discover(nova_arena_t *ar, const char *issuer, nova_oidc_disc
                                         (int)(il && issuer[il - 1] == '/' ? il - 1 : il), issuer);
     nova_buf_t b;
     nova_buf_init(&b);
-    nova_status st = url ? oidc_fetch(url, NULL, NULL, NULL, false, &b) : NOVA_NOMEM;
-    if (st == NOVA_UNAVAILABLE)
+    nova_status st =
+        url ? oidc_fetch(url, NULL, NULL, NULL, false, guarded(issuer), &b) : NOVA_NOMEM;
+    if (st == NOVA_FORBIDDEN) {
+        *why = private_why;
+        st = NOVA_UNAVAILABLE;
+    } else if (st == NOVA_UNAVAILABLE) {
         *why = "the IdP's discovery document could not be fetched";
+    }
     if (st == NOVA_OK)
         st = nova_oidc_discovery_parse(ar, (const char *)b.data, b.len, issuer, d, why);
     nova_buf_free(&b);
@@ -212,10 +266,14 @@ static nova_status jwks_get(const char *issuer, const char *jwks_uri, bool force
         return NOVA_NOMEM;
     nova_buf_t b;
     nova_buf_init(&b);
-    nova_status st = oidc_fetch(jwks_uri, NULL, NULL, NULL, false, &b);
+    nova_status st = oidc_fetch(jwks_uri, NULL, NULL, NULL, false, guarded(issuer), &b);
     oidc_keys_t *k = NULL;
-    if (st == NOVA_UNAVAILABLE)
+    if (st == NOVA_FORBIDDEN) {
+        *why = private_why;
+        st = NOVA_UNAVAILABLE;
+    } else if (st == NOVA_UNAVAILABLE) {
         *why = "the IdP's JWKS could not be fetched";
+    }
     if (st == NOVA_OK && (k = calloc(1, sizeof(*k))) == NULL)
         st = NOVA_NOMEM;
     if (st == NOVA_OK)
@@ -376,14 +434,18 @@ nova_status nova_oidc_login_begin(nova_people_t *p, nova_store_t *s, nova_arena_
     if (c == NULL)
         return NOVA_NOMEM;
     char *e_client = escape(c, idp.client_id), *e_ru = escape(c, ru),
-         *e_scope = escape(c, idp.scopes);
-    if (e_client && e_ru && e_scope)
+         *e_scope = escape(c, idp.scopes), *e_acr = escape(c, idp.acr_values);
+    /* OIDC Core §3.1.2.1: acr_values, the Authentication Context Class References asked for
+     * in order of preference (voluntary for the IdP: the AAL is judged on what comes back). */
+    if (e_client && e_ru && e_scope && e_acr)
         *location = nova_arena_printf(
             ar,
             "%s%sresponse_type=code&client_id=%s&redirect_uri=%s&scope=%s&state=%s&nonce=%s"
-            "&code_challenge=%s&code_challenge_method=S256",
+            "&code_challenge=%s&code_challenge_method=S256%s%s",
             d.authorization_endpoint, strchr(d.authorization_endpoint, '?') ? "&" : "?", e_client,
-            e_ru, e_scope, state, nonce, challenge);
+            e_ru, e_scope, state, nonce, challenge, *idp.acr_values ? "&acr_values=" : "",
+            *idp.acr_values ? e_acr : "");
+    curl_free(e_acr);
     curl_free(e_client);
     curl_free(e_ru);
     curl_free(e_scope);
@@ -472,7 +534,8 @@ static nova_status exchange(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                  secret ? "" : "&client_id=", secret ? "" : e_client);
     nova_buf_t b;
     nova_buf_init(&b);
-    st = form ? oidc_fetch(d->token_endpoint, form, secret ? e_client : NULL, e_sec, true, &b)
+    st = form ? oidc_fetch(d->token_endpoint, form, secret ? e_client : NULL, e_sec, true,
+                           guarded(idp->issuer), &b)
               : NOVA_NOMEM;
     curl_free(e_code);
     curl_free(e_ru);
@@ -484,9 +547,10 @@ static nova_status exchange(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
     curl_easy_cleanup(c);
     if (form)
         OPENSSL_cleanse((char *)form, strlen(form));
-    if (st == NOVA_UNAVAILABLE) {
+    if (st == NOVA_FORBIDDEN || st == NOVA_UNAVAILABLE) {
         nova_buf_free(&b);
-        return fail_with(fail, NOVA_OIDC_FAIL_TOKEN, why, "the IdP's token endpoint failed");
+        return fail_with(fail, NOVA_OIDC_FAIL_TOKEN, why,
+                         st == NOVA_FORBIDDEN ? private_why : "the IdP's token endpoint failed");
     }
     if (st == NOVA_OK)
         st = nova_oidc_token_response_parse(ar, (const char *)b.data, b.len, id_token, why);
@@ -506,10 +570,19 @@ static nova_status verify_sig(nova_arena_t *ar, const nova_oidc_idp_t *idp,
                               const char **why)
 {
     nova_jws_t jws;
-    /* RS256 too: most IdPs sign their ID tokens with it (Entra ID, Google, Okta's default) */
-    if (nova_jws_parse_opts(id_token, strlen(id_token), NOVA_JWS_ALLOW_RS256, &jws) != NOVA_OK)
+    /* RS256 too: most IdPs sign their ID tokens with it (Entra ID, Google, Okta's default);
+     * PS256 where the tenant listed it; then the IdP's own list decides. */
+    unsigned flags = NOVA_JWS_ALLOW_RS256 |
+                     (idp->id_token_algs & (1u << NOVA_JWS_PS256) ? NOVA_JWS_ALLOW_PS256 : 0);
+    if (nova_jws_parse_opts(id_token, strlen(id_token), flags, &jws) != NOVA_OK)
         return fail_with(fail, NOVA_OIDC_FAIL_SIGNATURE, why,
-                         "the ID token is not a JWS signed with RS256, ES256 or EdDSA");
+                         "the ID token is not a JWS signed with an algorithm this IdP is allowed "
+                         "(id_token_signing_algs)");
+    if (!(idp->id_token_algs & (1u << jws.alg))) {
+        nova_jws_clear(&jws);
+        return fail_with(fail, NOVA_OIDC_FAIL_SIGNATURE, why,
+                         "the ID token's alg is not among this IdP's id_token_signing_algs");
+    }
     oidc_keys_t *k = NULL;
     nova_status st = jwks_get(idp->issuer, d->jwks_uri, false, &k, why);
     const nova_key_t *key = st == NOVA_OK ? nova_oidc_keyset_find(&k->ks, jws.kid) : NULL;
@@ -646,10 +719,12 @@ nova_status nova_oidc_login_complete(nova_people_t *p, nova_store_t *s, nova_are
         return fail_with(fail, NOVA_OIDC_FAIL_CLAIMS, why, NULL);
     if (st)
         return st;
-    if (req->mfa_required)
+    int aal = nova_oidc_aal(&who, idp.mfa_acr, idp.nmfa_acr);
+    if (req->mfa_required && aal < 2)
         return fail_with(fail, NOVA_OIDC_FAIL_POLICY, why,
-                         "this tenant requires MFA for every user; a federated sign-in gives "
-                         "AAL1 (sign in with a passkey, or a password and TOTP)");
+                         "this tenant requires MFA for every user and the IdP asserted no second "
+                         "factor (amr mfa, otp, hwk or swk, or one of the IdP's mfa_acr_values); "
+                         "sign in with a passkey, or a password and TOTP");
     const char *roles =
         idp.nmappings ? nova_oidc_roles_for(ar, &idp, who.groups, who.ngroups, now) : NULL;
     nova_user_view_t u;
@@ -676,7 +751,8 @@ nova_status nova_oidc_login_complete(nova_people_t *p, nova_store_t *s, nova_are
     }
     nova_login_request_t r = *req;
     r.tenant_id = idp.tenant_id;
-    st = people_session_open(p, s, ar, &r, u.id, 1, "fed", false, NULL, out);
+    st = people_session_open(p, s, ar, &r, u.id, aal, aal >= 2 ? "fed mfa" : "fed", false, NULL,
+                             out);
     if (st)
         return st;
     out->outcome = NOVA_LOGIN_OK;

@@ -7,6 +7,9 @@
 // JWKS fetched again), a group mapping whose time box has ended, another tenant's IdP, and an
 // ID token for another audience (a real token of the IdP for another client, with this
 // login's nonce, handed back by a pass-through in front of the IdP's token endpoint).
+// Then what came later: an IdP deleted (its logins refused, one under way too), acr/amr of
+// the IdP's own session giving AAL2 (and acr_values asked for), PS256 ID tokens only where
+// the tenant opted in, and the guard of an https issuer on a non-public address.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as netServer } from 'node:net';
@@ -19,7 +22,7 @@ import { startNova, makeTenant, token, call } from '../integration/lib.mjs';
 const CHROMIUM = process.env.NOVA_CHROMIUM || '/usr/bin/chromium';
 const METRICS = 'oidc-metrics-token';
 let nova, browser, idpPort, proxyPort, issuer, novaBase, tenant, tenantB, adminTok, adminTokB;
-let provider, providerServer, proxy, rsaKey;
+let provider, providerServer, proxy, rsaKey, pssKey;
 let swapIdToken = null; // when set: the pass-through replaces the id_token of the next token response
 
 const accounts = {
@@ -27,6 +30,10 @@ const accounts = {
   bob: { email: 'bob@idp.example', name: 'Bob K', groups: ['engineering'] },
   eve: { email: 'eve@idp.example', name: 'Eve M', groups: ['sales'] },
   cyd: { email: 'cyd@idp.example', name: 'Cyd N', groups: ['engineering'] },
+  // Signed in at the IdP with a password and a one-time code (RFC 8176 amr values) ...
+  mia: { email: 'mia@idp.example', name: 'Mia O', groups: [], amr: ['pwd', 'otp'] },
+  // ... or at an authentication context the tenant counts as multi-factor.
+  ann: { email: 'ann@idp.example', name: 'Ann P', groups: [], amr: ['pwd'], acr: 'urn:nova:mfa' },
 };
 
 function freePort() {
@@ -54,11 +61,16 @@ async function startIdp(key) {
       // Signs ID tokens with RS256, as most IdPs do by default (Entra ID, Google, Okta).
       { client_id: 'rsa-rp', client_secret: 'rsa-rp-secret-0123456789', redirect_uris: [`${novaBase}/auth/oidc/callback`],
         id_token_signed_response_alg: 'RS256', token_endpoint_auth_method: 'client_secret_basic' },
+      // Signs ID tokens with PS256 (RSA-PSS), the FAPI profiles' algorithm.
+      { client_id: 'pss-rp', client_secret: 'pss-rp-secret-0123456789', redirect_uris: [`${novaBase}/auth/oidc/callback`],
+        id_token_signed_response_alg: 'PS256', token_endpoint_auth_method: 'client_secret_basic' },
     ],
-    jwks: { keys: [key, rsaKey] },
+    jwks: { keys: [key, rsaKey, pssKey] },
+    acrValues: ['urn:nova:pwd', 'urn:nova:mfa'],
     pkce: { required: () => true },
     scopes: ['openid', 'email', 'profile', 'groups'],
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
+    // acr and amr with the subject: what the IdP's own login established.
+    claims: { openid: ['sub', 'acr', 'amr'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
     conformIdTokenClaims: false,
     findAccount: async (ctx, id) => {
       const a = accounts[id];
@@ -66,8 +78,16 @@ async function startIdp(key) {
       return { accountId: id, claims: async () => ({ sub: id, email: a.email, email_verified: true, name: a.name, groups: a.groups }) };
     },
     features: { devInteractions: { enabled: true } },
-    enabledJWA: { idTokenSigningAlgValues: ['ES256', 'RS256'] },
+    enabledJWA: { idTokenSigningAlgValues: ['ES256', 'RS256', 'PS256'] },
   });
+  // The development login knows no second factor: the accounts that have one finish their
+  // login at the IdP with its amr and acr, which the IdP puts in the ID tokens it signs.
+  const finished = provider.interactionFinished.bind(provider);
+  provider.interactionFinished = (req, res, result, opts) => {
+    const a = result?.login && accounts[result.login.accountId];
+    if (a?.amr) result = { ...result, login: { ...result.login, amr: a.amr, ...(a.acr ? { acr: a.acr } : {}) } };
+    return finished(req, res, result, opts);
+  };
   provider.on('server_error', (ctx, err) => console.error('idp error', err));
   await new Promise((ok) => { providerServer = provider.listen(idpPort, '127.0.0.1', ok); });
 }
@@ -109,6 +129,7 @@ before(async () => {
   });
   await new Promise((ok) => proxy.listen(proxyPort, '127.0.0.1', ok));
   rsaKey = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), kid: 'rsa-1', alg: 'RS256', use: 'sig' };
+  pssKey = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), kid: 'pss-1', alg: 'PS256', use: 'sig' };
   await startIdp(ecKey());
   nova = await startNova({ NOVA_PORT: String(novaPort), NOVA_ISSUER: novaBase, NOVA_METRICS_TOKEN: METRICS });
   tenant = makeTenant(nova, 'oidc-' + Date.now(), 'users:read users:write audit:read');
@@ -387,7 +408,7 @@ test('a key rotation at the IdP: the unknown kid makes Nova fetch the JWKS again
   // Nova's cached set held only the old key: this sign-in verified only because the new kid
   // made it fetch the JWKS again.
   const jwks = await (await fetch(`${issuer}/jwks`)).json();
-  assert.deepEqual(jwks.keys.map((k) => k.kid), [key.kid, 'rsa-1']);
+  assert.deepEqual(jwks.keys.map((k) => k.kid), [key.kid, 'rsa-1', 'pss-1']);
   await page.close();
 });
 
@@ -459,4 +480,144 @@ test('federation logins and failures by reason are on /metrics', async () => {
   assert.ok(!(v(/federation_failures_total\{protocol="oidc",reason="signature"\} (\d+)/) > 0));
   assert.equal(v(/federation_failures_total\{protocol="oidc",reason="idp_error"\} (\d+)/), 1);
   assert.equal(v(/nova_people_provisioned_total\{protocol="oidc",change="created"\} (\d+)/), 4);
+});
+
+// ---- after the counts above: delete, acr/amr, PS256, the private-address guard ----
+
+// A fresh tenant with an IdP of client_id (its secret is `${client_id}-secret-0123456789`).
+async function tenantWithIdp(name, clientId, extra = {}, scopes = 'users:read users:write audit:read security:write') {
+  const t = makeTenant(nova, `${name}-${Date.now()}`, scopes);
+  const tok = await token(nova, t);
+  const r = await call(nova, 'POST', '/v1/people/oidc/idps', { tok, body: { issuer, client_id: clientId, client_secret: `${clientId}-secret-0123456789`, redirect_uris: [`${novaBase}/auth/oidc/callback`], scopes: ['openid', 'email'], ...extra } });
+  assert.equal(r.status, 201, r.text);
+  return { t, tok, idp: r.json };
+}
+
+async function callbackJson(url) {
+  const r = await fetch(url, { headers: { accept: 'application/json' } });
+  return { status: r.status, json: await r.json() };
+}
+
+test('a deleted IdP: its logins are refused, one under way too; audited; another tenant cannot delete it', async () => {
+  const { t, tok, idp: d } = await tenantWithIdp('oidc-del', 'nova-rp', { role_mappings: [{ group: 'engineering', role: 'engineer' }] });
+  // A login through it works, and one is left at the callback when the IdP goes.
+  const ok = await callbackJson(await idpLogin(novaBase + d.login_path, 'bob', `${novaBase}/auth/oidc/callback`));
+  assert.equal(ok.status, 200, JSON.stringify(ok.json));
+  const pending = await idpLogin(novaBase + d.login_path, 'bob', `${novaBase}/auth/oidc/callback`);
+  const other = await call(nova, 'DELETE', `/v1/people/oidc/idps/${d.id}`, { tok: adminTokB });
+  assert.equal(other.status, 404);
+  const del = await call(nova, 'DELETE', `/v1/people/oidc/idps/${d.id}`, { tok });
+  assert.equal(del.status, 204, del.text);
+  assert.equal((await call(nova, 'GET', `/v1/people/oidc/idps/${d.id}`, { tok })).status, 404);
+  assert.deepEqual((await call(nova, 'GET', '/v1/people/oidc/idps', { tok })).json.idps, []);
+  assert.equal((await call(nova, 'DELETE', `/v1/people/oidc/idps/${d.id}`, { tok })).status, 404);
+  const late = await callbackJson(pending);
+  assert.equal(late.status, 404, JSON.stringify(late.json));
+  assert.equal(late.json.code, 'oidc_unknown_idp');
+  const start = await fetch(novaBase + d.login_path, { redirect: 'manual' });
+  assert.equal(start.status, 404);
+  const pj = await start.json();
+  assert.equal(pj.code, 'oidc_unknown_idp');
+  assert.match(start.headers.get('content-type'), /problem\+json/);
+  const audit = await call(nova, 'GET', '/v1/audit?limit=50', { tok });
+  const e = audit.json.entries.find((x) => x.action === 'oidc_idp.delete');
+  assert.ok(e, 'oidc_idp.delete audited');
+  assert.ok(!audit.text.includes('nova-rp-secret'));
+  // The issuer may be configured again; its subject finds the user it was linked to.
+  const again = await call(nova, 'POST', '/v1/people/oidc/idps', { tok, body: { issuer, client_id: 'nova-rp', client_secret: 'nova-rp-secret-0123456789', redirect_uris: [`${novaBase}/auth/oidc/callback`], scopes: ['openid', 'email'] } });
+  assert.equal(again.status, 201, again.text);
+  const back = await callbackJson(await idpLogin(novaBase + again.json.login_path, 'bob', `${novaBase}/auth/oidc/callback`));
+  assert.equal(back.status, 200, JSON.stringify(back.json));
+  assert.equal((await call(nova, 'GET', '/v1/users', { tok })).json.users.length, 1);
+  void t;
+});
+
+test('an IdP asserting a second factor (amr otp, or an acr the tenant counts) gives an AAL2 session; acr_values are asked for', async () => {
+  const { t, tok, idp: m } = await tenantWithIdp('oidc-aal', 'nova-rp', { acr_values: ['urn:nova:mfa'], mfa_acr_values: ['urn:nova:mfa'] });
+  assert.deepEqual(m.acr_values, ['urn:nova:mfa']);
+  assert.deepEqual(m.mfa_acr_values, ['urn:nova:mfa']);
+  const start = await fetch(novaBase + m.login_path, { headers: { accept: 'application/json' } });
+  assert.equal(new URL((await start.json()).authorization_url).searchParams.get('acr_values'), 'urn:nova:mfa');
+  const put = await call(nova, 'PUT', `/v1/tenants/${t.tenant}/security`, { tok, body: { mfa_required_for_all_users: true } });
+  assert.equal(put.status, 200, put.text);
+  // amr pwd + otp: AAL2, allowed although the tenant requires MFA
+  const mia = await callbackJson(await idpLogin(novaBase + m.login_path, 'mia', `${novaBase}/auth/oidc/callback`));
+  assert.equal(mia.status, 200, JSON.stringify(mia.json));
+  assert.equal(mia.json.aal, 2);
+  assert.deepEqual(mia.json.amr, ['fed', 'mfa']);
+  const me = await call(nova, 'GET', '/auth/session', { tok: mia.json.access_token });
+  assert.equal(me.status, 200, me.text);
+  assert.equal(me.json.aal, 2);
+  // acr urn:nova:mfa (amr only pwd): AAL2 through the IdP's mfa_acr_values
+  const ann = await callbackJson(await idpLogin(novaBase + m.login_path, 'ann', `${novaBase}/auth/oidc/callback`));
+  assert.equal(ann.status, 200, JSON.stringify(ann.json));
+  assert.equal(ann.json.aal, 2);
+  // no second factor asserted: refused by the tenant's MFA rule
+  const bob = await callbackJson(await idpLogin(novaBase + m.login_path, 'bob', `${novaBase}/auth/oidc/callback`));
+  assert.equal(bob.status, 403, JSON.stringify(bob.json));
+  assert.equal(bob.json.code, 'oidc_mfa_required');
+  // Without the tenant's MFA rule, ann's acr alone counts only where the IdP lists it.
+  await call(nova, 'PUT', `/v1/tenants/${t.tenant}/security`, { tok, body: { mfa_required_for_all_users: false } });
+  const patch = await call(nova, 'PATCH', `/v1/people/oidc/idps/${m.id}`, { tok, body: { mfa_acr_values: [] } });
+  assert.equal(patch.status, 200, patch.text);
+  const ann1 = await callbackJson(await idpLogin(novaBase + m.login_path, 'ann', `${novaBase}/auth/oidc/callback`));
+  assert.equal(ann1.status, 200, JSON.stringify(ann1.json));
+  assert.equal(ann1.json.aal, 1);
+  assert.deepEqual(ann1.json.amr, ['fed']);
+  const audit = await call(nova, 'GET', '/v1/audit?limit=100', { tok });
+  assert.ok(audit.json.entries.some((e) => e.action === 'session.create' && e.attrs?.aal === 2), 'an AAL2 session.create');
+});
+
+test('PS256 ID tokens: refused unless the tenant lists PS256 for the IdP, then verified', async () => {
+  const { tok, idp: p } = await tenantWithIdp('oidc-pss', 'pss-rp');
+  assert.deepEqual(p.id_token_signing_algs, ['ES256', 'EdDSA', 'RS256']);
+  const refused = await callbackJson(await idpLogin(novaBase + p.login_path, 'bob', `${novaBase}/auth/oidc/callback`));
+  assert.equal(refused.status, 401, JSON.stringify(refused.json));
+  assert.equal(refused.json.code, 'oidc_invalid_signature');
+  assert.deepEqual((await call(nova, 'GET', '/v1/users', { tok })).json.users, []);
+  const bad = await call(nova, 'PATCH', `/v1/people/oidc/idps/${p.id}`, { tok, body: { id_token_signing_algs: ['HS256'] } });
+  assert.equal(bad.status, 422);
+  const on = await call(nova, 'PATCH', `/v1/people/oidc/idps/${p.id}`, { tok, body: { id_token_signing_algs: ['PS256'] } });
+  assert.equal(on.status, 200, on.text);
+  const cb = await idpLogin(novaBase + p.login_path, 'bob', `${novaBase}/auth/oidc/callback`);
+  const ok = await callbackJson(cb);
+  assert.equal(ok.status, 200, JSON.stringify(ok.json));
+  assert.equal((await call(nova, 'GET', '/auth/session', { tok: ok.json.access_token })).status, 200);
+  // Listing PS256 alone also refuses what the IdP signs otherwise: ES256 for nova-rp.
+  const es = await tenantWithIdp('oidc-pss-only', 'nova-rp', { id_token_signing_algs: ['PS256'] });
+  const no = await callbackJson(await idpLogin(novaBase + es.idp.login_path, 'bob', `${novaBase}/auth/oidc/callback`));
+  assert.equal(no.status, 401, JSON.stringify(no.json));
+  assert.match(no.json.detail, /id_token_signing_algs/);
+});
+
+test('an https issuer on a non-public address is refused before anything is fetched, unless NOVA_OIDC_ALLOW_PRIVATE', async () => {
+  const { tok } = await tenantWithIdp('oidc-guard', 'nova-rp');
+  // localhost resolves to loopback; the others are loopback, metadata and RFC 1918 literals.
+  const issuers = [`https://localhost:${idpPort}`, `https://127.0.0.1:${idpPort}`, 'https://169.254.169.254', 'https://10.0.0.1', 'https://[::1]:9'];
+  for (const iss of issuers) {
+    const r = await call(nova, 'POST', '/v1/people/oidc/idps', { tok, body: { issuer: iss, client_id: 'nova-rp', redirect_uris: [`${novaBase}/auth/oidc/callback`] } });
+    assert.equal(r.status, 201, r.text);
+    const t0 = Date.now();
+    const s = await fetch(novaBase + r.json.login_path, { redirect: 'manual' });
+    const pj = await s.json();
+    assert.equal(s.status, 502, `${iss}: ${JSON.stringify(pj)}`);
+    assert.equal(pj.code, 'oidc_discovery_failed');
+    assert.match(pj.detail, /not public/, iss);
+    assert.ok(Date.now() - t0 < 4000, `${iss} refused at once (no connect timeout)`);
+  }
+  // Allowed: the fetch goes out (and fails here on TLS, the IdP speaking plain http).
+  const open = await startNova({ NOVA_OIDC_ALLOW_PRIVATE: 'true' });
+  try {
+    const t = makeTenant(open, 'oidc-open-' + Date.now(), 'users:write');
+    const tk = await token(open, t);
+    const r = await call(open, 'POST', '/v1/people/oidc/idps', { tok: tk, body: { issuer: `https://localhost:${idpPort}`, client_id: 'nova-rp', redirect_uris: [`${open.base}/auth/oidc/callback`] } });
+    assert.equal(r.status, 201, r.text);
+    const s = await fetch(open.base + r.json.login_path, { redirect: 'manual' });
+    const pj = await s.json();
+    assert.equal(s.status, 502, JSON.stringify(pj));
+    assert.match(pj.detail, /could not be fetched/);
+    assert.doesNotMatch(pj.detail, /not public/);
+  } finally {
+    await open.stop();
+  }
 });

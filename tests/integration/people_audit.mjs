@@ -222,6 +222,12 @@ export function peopleAuditDrivers(getNova, secrets) {
     assert.equal(r.status, 200, r.text);
     return { chainOf: c.t.tenant, action: 'oidc_idp.update', actor: c.t.id, target: 'oidc_idp:' + id };
   };
+  drivers['DELETE /v1/people/oidc/idps/{id}'] = async () => {
+    const { c, id } = await oidcIdp();
+    const r = await call(c.nova, 'DELETE', '/v1/people/oidc/idps/' + id, { tok: c.tok });
+    assert.equal(r.status, 204, r.text);
+    return { chainOf: c.t.tenant, action: 'oidc_idp.delete', actor: c.t.id, target: 'oidc_idp:' + id };
+  };
   drivers['PUT /v1/people/settings'] = async () => {
     const c = await setup();
     const r = await call(c.nova, 'PUT', '/v1/people/settings', { tok: c.tok, body: { ip_drift: 'step_up' } });

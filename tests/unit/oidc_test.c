@@ -2,7 +2,10 @@
  * mapping). The ID token's claim checks one claim at a time (iss, aud, azp, nonce, exp, iat,
  * sub), a token signed with a generated ES256 key verified through a parsed JWKS (and an
  * unknown kid not found), the discovery document, token responses, URLs, and group->role
- * mappings with their time boxes. */
+ * mappings with their time boxes; acr/amr and the AAL they earn; the fetch guard's address
+ * classifier. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -311,6 +315,150 @@ static void test_roles_for(void **state)
     nova_arena_free(&ar);
 }
 
+/* acr and amr read from the claims, and the AAL they earn (RFC 8176 values, or an acr the
+ * tenant configured as multi-factor). */
+static void test_acr_amr_aal(void **state)
+{
+    (void)state;
+    static const char *const mfa_acr[] = {"urn:nova:mfa", "phr"};
+    static const struct {
+        const char *member, *value;
+        int aal;
+    } cases[] = {
+        {NULL, NULL, 1},
+        {"amr", "[\"pwd\"]", 1},
+        {"amr", "[\"pwd\",\"otp\"]", 2},
+        {"amr", "[\"mfa\"]", 2},
+        {"amr", "[\"hwk\"]", 2},
+        {"amr", "[\"swk\",\"pin\"]", 2},
+        {"amr", "[\"MFA\"]", 1},        /* case matters: RFC 8176 values are lowercase */
+        {"amr", "\"mfa\"", 1},          /* not an array: ignored */
+        {"amr", "[1,\"sms\"]", 1},      /* sms is not among the strong ones */
+        {"acr", "\"urn:nova:mfa\"", 2}, /* a configured acr */
+        {"acr", "\"phr\"", 2},
+        {"acr", "\"urn:other:mfa\"", 1},
+        {"acr", "[\"phr\"]", 1}, /* acr is a string */
+        {"acr", "\"0\"", 1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        nova_arena_t ar;
+        nova_arena_init(&ar, 1024);
+        char *c = claims_with(cases[i].member, cases[i].value);
+        nova_oidc_identity_t id;
+        const char *why = NULL;
+        assert_int_equal(nova_oidc_claims_check(&ar, c, strlen(c), &E, &id, &why), NOVA_OK);
+        int aal = nova_oidc_aal(&id, mfa_acr, 2);
+        if (aal != cases[i].aal)
+            fail_msg("case %zu (%s): aal %d, want %d", i, cases[i].value ? cases[i].value : "", aal,
+                     cases[i].aal);
+        /* without configured acr values an acr alone never raises the AAL */
+        if (cases[i].member && strcmp(cases[i].member, "acr") == 0)
+            assert_int_equal(nova_oidc_aal(&id, NULL, 0), 1);
+        free(c);
+        nova_arena_free(&ar);
+    }
+    nova_arena_t ar;
+    nova_arena_init(&ar, 1024);
+    char *c = claims_with("amr", "[\"pwd\",\"otp\"]");
+    nova_oidc_identity_t id;
+    const char *why = NULL;
+    assert_int_equal(nova_oidc_claims_check(&ar, c, strlen(c), &E, &id, &why), NOVA_OK);
+    assert_int_equal(id.namr, 2);
+    assert_string_equal(id.amr[0], "pwd");
+    assert_null(id.acr);
+    free(c);
+    nova_arena_free(&ar);
+}
+
+static bool pub(const char *ip)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    if (strchr(ip, ':')) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        assert_int_equal(inet_pton(AF_INET6, ip, &a->sin6_addr), 1);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        assert_int_equal(inet_pton(AF_INET, ip, &a->sin_addr), 1);
+    }
+    return nova_oidc_addr_public(&ss);
+}
+
+/* The classifier of the fetches' guard. */
+static void test_addr_classifier(void **state)
+{
+    (void)state;
+    static const char *const blocked[] = {"127.0.0.1",
+                                          "127.255.255.254",
+                                          "0.0.0.0",
+                                          "10.0.0.1",
+                                          "10.255.255.255",
+                                          "172.16.0.1",
+                                          "172.31.255.255",
+                                          "192.168.1.1",
+                                          "100.64.0.1",
+                                          "100.127.255.255", /* CGNAT */
+                                          "100.100.100.200", /* Alibaba metadata */
+                                          "169.254.169.254", /* AWS, GCP, Azure metadata */
+                                          "169.254.0.1",
+                                          "192.0.0.1",
+                                          "192.0.2.1",
+                                          "198.18.0.1",
+                                          "198.51.100.7",
+                                          "203.0.113.9",
+                                          "224.0.0.1",
+                                          "239.255.255.250",
+                                          "240.0.0.1",
+                                          "255.255.255.255",
+                                          "::",
+                                          "::1",
+                                          "fe80::1",
+                                          "febf::1",
+                                          "fec0::1",
+                                          "fc00::1",
+                                          "fd00:ec2::254", /* AWS IPv6 metadata */
+                                          "ff02::1",
+                                          "::ffff:127.0.0.1",
+                                          "::ffff:10.1.2.3",
+                                          "::ffff:169.254.169.254",
+                                          "64:ff9b::a9fe:a9fe", /* NAT64 of 169.254.169.254 */
+                                          "64:ff9b::7f00:1",
+                                          "2002:7f00:1::1", /* 6to4 of 127.0.0.1 */
+                                          "2002:c0a8:101::1",
+                                          "::127.0.0.1",
+                                          "2001:db8::1",
+                                          "100::1"};
+    for (size_t i = 0; i < sizeof(blocked) / sizeof(blocked[0]); i++)
+        if (pub(blocked[i]))
+            fail_msg("%s judged public", blocked[i]);
+    static const char *const allowed[] = {"1.1.1.1",
+                                          "8.8.8.8",
+                                          "93.184.216.34",
+                                          "172.15.255.255",
+                                          "172.32.0.1",
+                                          "100.63.255.255",
+                                          "100.128.0.1",
+                                          "169.253.255.255",
+                                          "192.169.0.1",
+                                          "11.0.0.1",
+                                          "2606:4700::1111",
+                                          "2a00:1450::",
+                                          "::ffff:93.184.216.34",
+                                          "64:ff9b::808:808",
+                                          "2002:808:808::1",
+                                          "fbff::1"};
+    for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+        if (!pub(allowed[i]))
+            fail_msg("%s judged not public", allowed[i]);
+    struct sockaddr_storage other;
+    memset(&other, 0, sizeof(other));
+    other.ss_family = AF_UNIX;
+    assert_false(nova_oidc_addr_public(&other));
+    assert_false(nova_oidc_addr_public(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +470,8 @@ int main(void)
         cmocka_unit_test(test_token_response),
         cmocka_unit_test(test_urls),
         cmocka_unit_test(test_roles_for),
+        cmocka_unit_test(test_acr_amr_aal),
+        cmocka_unit_test(test_addr_classifier),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
