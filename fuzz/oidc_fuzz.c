@@ -1,5 +1,6 @@
 /* oidc_fuzz: what an OpenID Provider sends (src/people/oidc_token.c): the first byte picks
- * the parser (discovery document, JWK Set, token response, ID token claims), the rest is the
+ * the parser (discovery document, JWK Set, token response, ID token claims, a UserInfo
+ * response merged into an identity), the rest is the
  * document as it arrives over the network. Accepted or refused, nothing may crash, leak or
  * read out of bounds; a refusal must say why, and what is accepted must hold what the parser
  * promises. */
@@ -20,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nova_arena_init(&ar, 4096);
     const char *why = NULL;
     nova_status st;
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
     case 0: {
         nova_oidc_discovery_t d;
         st = nova_oidc_discovery_parse(&ar, text, n, "https://idp.example", &d, &why);
@@ -41,9 +42,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 2: {
-        const char *it = NULL;
-        st = nova_oidc_token_response_parse(&ar, text, n, &it, &why);
-        if (st == NOVA_OK && (it == NULL || *it == '\0'))
+        const char *it = NULL, *at = NULL;
+        st = nova_oidc_token_response_parse_at(&ar, text, n, &it, &at, &why);
+        if (st == NOVA_OK && (it == NULL || *it == '\0' || (at && *at == '\0')))
+            abort();
+        break;
+    }
+    case 4: {
+        nova_oidc_identity_t id = {.sub = "248289761001"};
+        st = nova_oidc_userinfo_merge(&ar, text, n, "groups", &id, &why);
+        if (st == NOVA_OK && (id.ngroups > NOVA_OIDC_MAX_GROUPS || (id.email && !*id.email)))
             abort();
         break;
     }

@@ -39,12 +39,15 @@ typedef struct nova_oidc_discovery {
     const char *authorization_endpoint;
     const char *token_endpoint;
     const char *jwks_uri;
+    const char *userinfo_endpoint;    /* NULL when absent */
+    const char *end_session_endpoint; /* NULL when absent (RP-Initiated Logout 1.0 §2.1) */
     bool s256; /* code_challenge_methods_supported lists S256, or the member is absent */
 } nova_oidc_discovery_t;
 
 /* Parses a discovery document: a JSON object whose issuer equals expected_issuer exactly
  * (§4.3) and whose endpoints are https URLs (http only on a loopback host, as the issuer's
- * rule allows). NOVA_INVALID with *why (static text) otherwise. */
+ * rule allows); userinfo_endpoint and end_session_endpoint, optional, are kept only when they
+ * are such URLs. NOVA_INVALID with *why (static text) otherwise. */
 nova_status nova_oidc_discovery_parse(nova_arena_t *ar, const char *text, size_t n,
                                       const char *expected_issuer, nova_oidc_discovery_t *out,
                                       const char **why);
@@ -69,6 +72,11 @@ const nova_key_t *nova_oidc_keyset_find(const nova_oidc_keyset_t *ks, const char
  * it: NOVA_UNAUTHORIZED). *id_token in ar. */
 nova_status nova_oidc_token_response_parse(nova_arena_t *ar, const char *text, size_t n,
                                            const char **id_token, const char **why);
+/* The same, with *access_token the response's access_token (arena; NULL when absent or not a
+ * string of 1..8192 bytes). */
+nova_status nova_oidc_token_response_parse_at(nova_arena_t *ar, const char *text, size_t n,
+                                              const char **id_token, const char **access_token,
+                                              const char **why);
 
 /* What an ID token must match (OIDC Core §3.1.3.7). */
 typedef struct nova_oidc_expect {
@@ -126,6 +134,15 @@ bool nova_oidc_addr_public(const void *sockaddr);
  * issuer (a development IdP on loopback, accepted only while novad itself runs on one) is
  * not guarded. */
 void nova_oidc_allow_private(bool allow);
+
+/* Merges a UserInfo response (OIDC Core §5.3.2: a JSON object; a signed or encrypted one is
+ * not read) into who: its sub must equal who->sub (§5.3.4; NOVA_UNAUTHORIZED otherwise);
+ * email with email_verified, name and the groups of group_claim are taken from it only where
+ * the ID token had none (the ID token's signed claims win). NOVA_INVALID with *why for a
+ * document that is not such an object. */
+nova_status nova_oidc_userinfo_merge(nova_arena_t *ar, const char *text, size_t n,
+                                     const char *group_claim, nova_oidc_identity_t *who,
+                                     const char **why);
 
 /* ---- a tenant's IdPs ---- */
 
@@ -208,6 +225,7 @@ typedef enum nova_oidc_fail {
     NOVA_OIDC_FAIL_PROVISIONING, /* no email to create the user with, or it is taken */
     NOVA_OIDC_FAIL_SUSPENDED,    /* the linked user is suspended */
     NOVA_OIDC_FAIL_POLICY,       /* the tenant requires MFA and the IdP asserted none */
+    NOVA_OIDC_FAIL_USERINFO,     /* the userinfo endpoint failed or sent no JSON object */
     NOVA_OIDC_FAIL_N
 } nova_oidc_fail;
 /* "unknown_idp", "state", ... */

@@ -181,6 +181,7 @@ static void login_failed(nova_req_t *r, nova_api_t *api, nova_oidc_fail f, const
         [NOVA_OIDC_FAIL_PROVISIONING] = {409, "oidc_provisioning_failed", "Conflict"},
         [NOVA_OIDC_FAIL_SUSPENDED] = {403, "account_suspended", "Forbidden"},
         [NOVA_OIDC_FAIL_POLICY] = {403, "oidc_mfa_required", "Forbidden"},
+        [NOVA_OIDC_FAIL_USERINFO] = {502, "oidc_userinfo_failed", "Bad Gateway"},
     };
     nova_oidc_count(f);
     if (f == NOVA_OIDC_FAIL_STATE || f == NOVA_OIDC_FAIL_SIGNATURE || f == NOVA_OIDC_FAIL_CLAIMS)

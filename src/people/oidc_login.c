@@ -82,22 +82,11 @@ static void curl_init(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-/* GET url, or POST form (application/x-www-form-urlencoded) with HTTP Basic user:pass when
- * user is set. 2xx, or 400/401 for a token endpoint's error response (error_ok), fill out.
- * guarded (an https issuer's fetch, NOVA_OIDC_ALLOW_PRIVATE off): a non-public peer is
- * NOVA_FORBIDDEN, an http URL too (an https issuer's endpoints are https). */
-static nova_status oidc_fetch(const char *url, const char *form, const char *user, const char *pass,
-                              bool error_ok, bool guarded, nova_buf_t *out)
+/* Performs the transfer on c (cleaned up here) with the header list hdr (the caller's). */
+static nova_status curl_run(CURL *c, const char *url, const char *form, const char *user,
+                            const char *pass, bool error_ok, struct curl_slist *hdr, fetch_buf *fb,
+                            guard_t *g)
 {
-    guard_t g = {.on = guarded && !atomic_load(&private_allowed)};
-    if (g.on && strncmp(url, "https://", 8) != 0)
-        return NOVA_FORBIDDEN;
-    pthread_once(&curl_once, curl_init);
-    CURL *c = curl_easy_init();
-    if (c == NULL)
-        return NOVA_NOMEM;
-    fetch_buf fb = {.b = out};
-    struct curl_slist *hdr = curl_slist_append(NULL, "Accept: application/json");
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -105,12 +94,12 @@ static nova_status oidc_fetch(const char *url, const char *form, const char *use
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &fb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, fb);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "nova-oidc/1");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(c, CURLOPT_PROXY, "");
     curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, guard_open);
-    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &g);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, g);
     if (form) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
         if (user) {
@@ -122,15 +111,55 @@ static nova_status oidc_fetch(const char *url, const char *form, const char *use
     CURLcode rc = curl_easy_perform(c);
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(hdr);
     curl_easy_cleanup(c);
-    if (g.refused)
+    if (g->refused)
         return NOVA_FORBIDDEN;
-    if (rc != CURLE_OK || fb.too_large)
+    if (rc != CURLE_OK || fb->too_large)
         return NOVA_UNAVAILABLE;
     if ((status >= 200 && status < 300) || (error_ok && (status == 400 || status == 401)))
         return NOVA_OK;
     return NOVA_UNAVAILABLE;
+}
+
+/* GET url (with Authorization: Bearer bearer when set), or POST form
+ * (application/x-www-form-urlencoded) with HTTP Basic user:pass when
+ * user is set. 2xx, or 400/401 for a token endpoint's error response (error_ok), fill out.
+ * guarded (an https issuer's fetch, NOVA_OIDC_ALLOW_PRIVATE off): a non-public peer is
+ * NOVA_FORBIDDEN, an http URL too (an https issuer's endpoints are https). */
+static nova_status oidc_fetch_bearer(const char *url, const char *form, const char *user,
+                                     const char *pass, const char *bearer, bool error_ok,
+                                     bool guarded, nova_buf_t *out)
+{
+    guard_t g = {.on = guarded && !atomic_load(&private_allowed)};
+    if (g.on && strncmp(url, "https://", 8) != 0)
+        return NOVA_FORBIDDEN;
+    pthread_once(&curl_once, curl_init);
+    CURL *c = curl_easy_init();
+    if (c == NULL)
+        return NOVA_NOMEM;
+    fetch_buf fb = {.b = out};
+    struct curl_slist *hdr = curl_slist_append(NULL, "Accept: application/json");
+    char *auth = NULL;
+    if (bearer && asprintf(&auth, "Authorization: Bearer %s", bearer) > 0) {
+        struct curl_slist *h2 = curl_slist_append(hdr, auth);
+        hdr = h2 ? h2 : hdr;
+    }
+    if (auth) {
+        OPENSSL_cleanse(auth, strlen(auth));
+        free(auth);
+    }
+    nova_status st = curl_run(c, url, form, user, pass, error_ok, hdr, &fb, &g);
+    /* The header list holds the access token: wiped before it is freed. */
+    for (struct curl_slist *h = hdr; h; h = h->next)
+        OPENSSL_cleanse(h->data, strlen(h->data));
+    curl_slist_free_all(hdr);
+    return st;
+}
+
+static nova_status oidc_fetch(const char *url, const char *form, const char *user, const char *pass,
+                              bool error_ok, bool guarded, nova_buf_t *out)
+{
+    return oidc_fetch_bearer(url, form, user, pass, NULL, error_ok, guarded, out);
 }
 
 /* RFC 6749 §2.3.1: client_secret_basic encodes id and secret as form components first. */
@@ -159,6 +188,7 @@ typedef struct oidc_keys {
 typedef struct oidc_cache {
     char *issuer;
     char *authz, *token, *jwks_uri;
+    char *userinfo, *end_session; /* NULL: the IdP has none */
     int64_t disc_at;
     oidc_keys_t *keys;
     int64_t keys_at;
@@ -206,6 +236,8 @@ static nova_status discover(nova_arena_t *ar, const char *issuer, nova_oidc_disc
         d->authorization_endpoint = nova_arena_strdup(ar, e->authz);
         d->token_endpoint = nova_arena_strdup(ar, e->token);
         d->jwks_uri = nova_arena_strdup(ar, e->jwks_uri);
+        d->userinfo_endpoint = e->userinfo ? nova_arena_strdup(ar, e->userinfo) : NULL;
+        d->end_session_endpoint = e->end_session ? nova_arena_strdup(ar, e->end_session) : NULL;
         d->s256 = true;
         pthread_mutex_unlock(&cache_mu);
         return d->jwks_uri ? NOVA_OK : NOVA_NOMEM;
@@ -236,12 +268,14 @@ static nova_status discover(nova_arena_t *ar, const char *issuer, nova_oidc_disc
     pthread_mutex_lock(&cache_mu);
     char *a = strdup(d->authorization_endpoint), *t = strdup(d->token_endpoint),
          *j = strdup(d->jwks_uri);
-    if (a && t && j) {
-        free(e->authz), free(e->token), free(e->jwks_uri);
-        e->authz = a, e->token = t, e->jwks_uri = j;
+    char *u = d->userinfo_endpoint ? strdup(d->userinfo_endpoint) : NULL;
+    char *x = d->end_session_endpoint ? strdup(d->end_session_endpoint) : NULL;
+    if (a && t && j && (u || !d->userinfo_endpoint) && (x || !d->end_session_endpoint)) {
+        free(e->authz), free(e->token), free(e->jwks_uri), free(e->userinfo), free(e->end_session);
+        e->authz = a, e->token = t, e->jwks_uri = j, e->userinfo = u, e->end_session = x;
         e->disc_at = now;
     } else {
-        free(a), free(t), free(j);
+        free(a), free(t), free(j), free(u), free(x);
     }
     pthread_mutex_unlock(&cache_mu);
     return NOVA_OK;
@@ -321,8 +355,8 @@ static bool miss_allows_refetch(const char *issuer, const char *kid)
 static _Atomic uint64_t oidc_logins;
 static _Atomic uint64_t oidc_failures[NOVA_OIDC_FAIL_N];
 static const char *const fail_names[NOVA_OIDC_FAIL_N] = {
-    "none", "unknown_idp", "state",  "idp_error",    "discovery", "token_exchange",
-    "jwks", "signature",   "claims", "provisioning", "suspended", "mfa_policy"};
+    "none",      "unknown_idp", "state",        "idp_error", "discovery",  "token_exchange", "jwks",
+    "signature", "claims",      "provisioning", "suspended", "mfa_policy", "userinfo"};
 
 const char *nova_oidc_fail_name(nova_oidc_fail f)
 {
@@ -514,7 +548,8 @@ nova_status nova_oidc_state_tenant(nova_people_t *p, nova_arena_t *ar, const cha
 static nova_status exchange(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                             const nova_oidc_idp_row_t *row, const nova_oidc_idp_t *idp,
                             const nova_oidc_discovery_t *d, const login_state *ls, const char *code,
-                            const char **id_token, nova_oidc_fail *fail, const char **why)
+                            const char **id_token, const char **access_token, nova_oidc_fail *fail,
+                            const char **why)
 {
     const char *secret = NULL;
     nova_status st = people_oidc_secret(p, s, ar, row, &secret);
@@ -553,7 +588,8 @@ static nova_status exchange(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                          st == NOVA_FORBIDDEN ? private_why : "the IdP's token endpoint failed");
     }
     if (st == NOVA_OK)
-        st = nova_oidc_token_response_parse(ar, (const char *)b.data, b.len, id_token, why);
+        st = nova_oidc_token_response_parse_at(ar, (const char *)b.data, b.len, id_token,
+                                               access_token, why);
     if (b.data)
         OPENSSL_cleanse(b.data, b.len);
     nova_buf_free(&b);
@@ -610,6 +646,33 @@ static nova_status verify_sig(nova_arena_t *ar, const nova_oidc_idp_t *idp,
     }
     keys_release(k);
     nova_jws_clear(&jws);
+    return st;
+}
+
+/* The UserInfo endpoint (OIDC Core §5.3) with the access token, merged into who. */
+static nova_status userinfo(nova_arena_t *ar, const nova_oidc_idp_t *idp,
+                            const nova_oidc_discovery_t *d, const char *access_token,
+                            nova_oidc_identity_t *who, nova_oidc_fail *fail, const char **why)
+{
+    nova_buf_t b;
+    nova_buf_init(&b);
+    nova_status st = oidc_fetch_bearer(d->userinfo_endpoint, NULL, NULL, NULL, access_token, false,
+                                       guarded(idp->issuer), &b);
+    if (st == NOVA_FORBIDDEN || st == NOVA_UNAVAILABLE) {
+        nova_buf_free(&b);
+        return fail_with(fail, NOVA_OIDC_FAIL_USERINFO, why,
+                         st == NOVA_FORBIDDEN ? private_why
+                                              : "the IdP's userinfo endpoint could not be reached");
+    }
+    if (st == NOVA_OK)
+        st = nova_oidc_userinfo_merge(ar, (const char *)b.data, b.len, idp->group_claim, who, why);
+    if (b.data)
+        OPENSSL_cleanse(b.data, b.len);
+    nova_buf_free(&b);
+    if (st == NOVA_UNAUTHORIZED)
+        return fail_with(fail, NOVA_OIDC_FAIL_CLAIMS, why, NULL);
+    if (st == NOVA_INVALID)
+        return fail_with(fail, NOVA_OIDC_FAIL_USERINFO, why, NULL);
     return st;
 }
 
@@ -699,9 +762,9 @@ nova_status nova_oidc_login_complete(nova_people_t *p, nova_store_t *s, nova_are
         return fail_with(fail, NOVA_OIDC_FAIL_DISCOVERY, why, NULL);
     if (st)
         return st;
-    const char *id_token = NULL, *payload = NULL;
+    const char *id_token = NULL, *access_token = NULL, *payload = NULL;
     size_t plen = 0;
-    st = exchange(p, s, ar, &row, &idp, &d, &ls, code, &id_token, fail, why);
+    st = exchange(p, s, ar, &row, &idp, &d, &ls, code, &id_token, &access_token, fail, why);
     if (st || *fail)
         return st;
     st = verify_sig(ar, &idp, &d, id_token, &payload, &plen, fail, why);
@@ -719,6 +782,14 @@ nova_status nova_oidc_login_complete(nova_people_t *p, nova_store_t *s, nova_are
         return fail_with(fail, NOVA_OIDC_FAIL_CLAIMS, why, NULL);
     if (st)
         return st;
+    /* Claims Nova maps that the ID token left out (IdPs that keep the ID token small put them
+     * at the userinfo endpoint): asked for there with the access token. */
+    bool lacking = who.email == NULL || (idp.nmappings && who.ngroups == 0);
+    if (lacking && d.userinfo_endpoint && access_token) {
+        st = userinfo(ar, &idp, &d, access_token, &who, fail, why);
+        if (st || *fail)
+            return st;
+    }
     int aal = nova_oidc_aal(&who, idp.mfa_acr, idp.nmfa_acr);
     if (req->mfa_required && aal < 2)
         return fail_with(fail, NOVA_OIDC_FAIL_POLICY, why,

@@ -95,6 +95,13 @@ nova_status nova_oidc_discovery_parse(nova_arena_t *ar, const char *text, size_t
                "or jwks_uri";
         goto end;
     }
+    /* Optional endpoints: kept only when they are URLs of the same rule. */
+    out->userinfo_endpoint = dup_str(ar, j, "userinfo_endpoint");
+    if (!nova_oidc_url_ok(out->userinfo_endpoint))
+        out->userinfo_endpoint = NULL;
+    out->end_session_endpoint = dup_str(ar, j, "end_session_endpoint");
+    if (!nova_oidc_url_ok(out->end_session_endpoint))
+        out->end_session_endpoint = NULL;
     json_t *m = json_object_get(j, "code_challenge_methods_supported");
     out->s256 = m == NULL;
     if (m && !json_is_array(m)) {
@@ -174,7 +181,16 @@ const nova_key_t *nova_oidc_keyset_find(const nova_oidc_keyset_t *ks, const char
 nova_status nova_oidc_token_response_parse(nova_arena_t *ar, const char *text, size_t n,
                                            const char **id_token, const char **why)
 {
+    const char *at = NULL;
+    return nova_oidc_token_response_parse_at(ar, text, n, id_token, &at, why);
+}
+
+nova_status nova_oidc_token_response_parse_at(nova_arena_t *ar, const char *text, size_t n,
+                                              const char **id_token, const char **access_token,
+                                              const char **why)
+{
     *id_token = NULL;
+    *access_token = NULL;
     json_t *j = load_object(text, n);
     nova_status st = NOVA_INVALID;
     if (j == NULL) {
@@ -203,6 +219,10 @@ nova_status nova_oidc_token_response_parse(nova_arena_t *ar, const char *text, s
     }
     *id_token = nova_arena_strdup(ar, json_string_value(it));
     st = *id_token ? NOVA_OK : NOVA_NOMEM;
+    json_t *at = json_object_get(j, "access_token");
+    if (st == NOVA_OK && json_is_string(at) && json_string_length(at) > 0 &&
+        json_string_length(at) <= 8192 && (*access_token = dup_str(ar, j, "access_token")) == NULL)
+        st = NOVA_NOMEM;
 end:
     json_decref(j);
     return st;
@@ -243,6 +263,26 @@ static bool int_claim(json_t *c, const char *name, int64_t *out)
         return true;
     }
     return false;
+}
+
+/* The groups of group_claim (an array of strings, or one string) into out. */
+static void read_groups(nova_arena_t *ar, json_t *c, const char *group_claim,
+                        nova_oidc_identity_t *out)
+{
+    json_t *g = group_claim && *group_claim ? json_object_get(c, group_claim) : NULL;
+    if (json_is_string(g) && json_string_length(g) > 0 && json_string_length(g) <= 256) {
+        out->groups[out->ngroups++] = dup_str(ar, c, group_claim);
+    } else if (json_is_array(g)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(g, i, v)
+        {
+            if (out->ngroups == NOVA_OIDC_MAX_GROUPS)
+                break;
+            if (json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) <= 256)
+                out->groups[out->ngroups++] = nova_arena_strdup(ar, json_string_value(v));
+        }
+    }
 }
 
 nova_status nova_oidc_claims_check(nova_arena_t *ar, const char *payload, size_t n,
@@ -293,20 +333,7 @@ nova_status nova_oidc_claims_check(nova_arena_t *ar, const char *payload, size_t
     json_t *nm = json_object_get(c, "name");
     if (json_is_string(nm) && json_string_length(nm) > 0 && json_string_length(nm) <= 200)
         out->name = dup_str(ar, c, "name");
-    json_t *g = e->group_claim && *e->group_claim ? json_object_get(c, e->group_claim) : NULL;
-    if (json_is_string(g)) {
-        out->groups[out->ngroups++] = dup_str(ar, c, e->group_claim);
-    } else if (json_is_array(g)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(g, i, v)
-        {
-            if (out->ngroups == NOVA_OIDC_MAX_GROUPS)
-                break;
-            if (json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) <= 256)
-                out->groups[out->ngroups++] = nova_arena_strdup(ar, json_string_value(v));
-        }
-    }
+    read_groups(ar, c, e->group_claim, out);
     /* OIDC Core §2: acr a string, amr an array of strings (RFC 8176's registry or others). */
     json_t *acr = json_object_get(c, "acr");
     bool want_acr =
@@ -423,4 +450,46 @@ bool nova_oidc_addr_public(const void *sockaddr)
     if (memcmp(a, (const uint8_t[]){0x01, 0, 0, 0, 0, 0, 0, 0}, 8) == 0) /* 100::/64 discard */
         return false;
     return true;
+}
+
+nova_status nova_oidc_userinfo_merge(nova_arena_t *ar, const char *text, size_t n,
+                                     const char *group_claim, nova_oidc_identity_t *who,
+                                     const char **why)
+{
+    json_t *u = load_object(text, n);
+    if (u == NULL) {
+        *why = "the IdP's userinfo response is not a JSON object";
+        return NOVA_INVALID;
+    }
+    nova_status st = NOVA_OK;
+    json_t *sub = json_object_get(u, "sub");
+    if (!json_is_string(sub) || who->sub == NULL || strcmp(json_string_value(sub), who->sub) != 0) {
+        /* §5.3.4: a response for another subject may be a substitution attack. */
+        *why = "the IdP's userinfo sub is not the ID token's";
+        st = NOVA_UNAUTHORIZED;
+        goto end;
+    }
+    json_t *em = json_object_get(u, "email");
+    if (who->email == NULL && json_is_string(em) && json_string_length(em) > 0 &&
+        json_string_length(em) <= 254) {
+        json_t *ev = json_object_get(u, "email_verified");
+        who->email = dup_str(ar, u, "email");
+        who->email_verified =
+            json_is_true(ev) || (json_is_string(ev) && strcmp(json_string_value(ev), "true") == 0);
+        if (who->email == NULL)
+            st = NOVA_NOMEM;
+    }
+    json_t *nm = json_object_get(u, "name");
+    if (st == NOVA_OK && who->name == NULL && json_is_string(nm) && json_string_length(nm) > 0 &&
+        json_string_length(nm) <= 200 && (who->name = dup_str(ar, u, "name")) == NULL)
+        st = NOVA_NOMEM;
+    if (st == NOVA_OK && who->ngroups == 0) {
+        read_groups(ar, u, group_claim, who);
+        for (size_t i = 0; i < who->ngroups; i++)
+            if (who->groups[i] == NULL)
+                st = NOVA_NOMEM;
+    }
+end:
+    json_decref(u);
+    return st;
 }

@@ -152,7 +152,8 @@ let idp;
 // Opens url (an authorization request at the IdP, or novad's login path that redirects to
 // one), signs in at the IdP's own pages as `login` and consents; returns the URL the IdP
 // redirected to under `stopAt` without loading it.
-async function idpLogin(url, login, stopAt) {
+async function idpLogin(url, login, stopAt, at0 = issuer) {
+  const issuer = at0;
   const page = await browser.newPage();
   let target = null;
   // Redirect hops are not routed, so each request the page makes to the IdP is fetched here
@@ -619,5 +620,55 @@ test('an https issuer on a non-public address is refused before anything is fetc
     assert.doesNotMatch(pj.detail, /not public/);
   } finally {
     await open.stop();
+  }
+});
+
+test('claims only the userinfo endpoint gives (an IdP conforming its ID tokens) arrive through it', async () => {
+  // A second oidc-provider that keeps ID tokens to sub (conformIdTokenClaims): email, name
+  // and groups are released at its userinfo endpoint only, for the access token.
+  const port = await freePort();
+  const iss2 = `http://localhost:${port}`;
+  const p2 = new Provider(iss2, {
+    clients: [{ client_id: 'ui-rp', client_secret: 'ui-rp-secret-0123456789', redirect_uris: [`${novaBase}/auth/oidc/callback`],
+      id_token_signed_response_alg: 'ES256', token_endpoint_auth_method: 'client_secret_basic' }],
+    jwks: { keys: [ecKey()] },
+    pkce: { required: () => true },
+    scopes: ['openid', 'email', 'profile', 'groups'],
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
+    conformIdTokenClaims: true,
+    findAccount: async (ctx, id) => {
+      const a = accounts[id];
+      if (!a) return undefined;
+      return { accountId: id, claims: async () => ({ sub: id, email: a.email, email_verified: true, name: a.name, groups: a.groups }) };
+    },
+    features: { devInteractions: { enabled: true } },
+  });
+  let idTokens = [];
+  const srv2 = await new Promise((ok) => { const s = p2.listen(port, '127.0.0.1', () => ok(s)); });
+  p2.on('grant.success', (ctx) => { if (ctx.body?.id_token) idTokens.push(ctx.body.id_token); });
+  try {
+    const t = makeTenant(nova, 'oidc-ui-' + Date.now(), 'users:read users:write');
+    const tok = await token(nova, t);
+    const r = await call(nova, 'POST', '/v1/people/oidc/idps', { tok, body: { issuer: iss2, client_id: 'ui-rp', client_secret: 'ui-rp-secret-0123456789', redirect_uris: [`${novaBase}/auth/oidc/callback`], scopes: ['openid', 'email', 'profile', 'groups'], role_mappings: [{ group: 'engineering', role: 'engineer' }] } });
+    assert.equal(r.status, 201, r.text);
+    const cb = await idpLogin(novaBase + r.json.login_path, 'ada', `${novaBase}/auth/oidc/callback`, iss2);
+    const done = await callbackJson(cb);
+    assert.equal(done.status, 200, JSON.stringify(done.json));
+    // The ID token carried no email and no groups ...
+    assert.equal(idTokens.length, 1);
+    const claims = JSON.parse(Buffer.from(idTokens[0].split('.')[1], 'base64url').toString());
+    assert.equal(claims.sub, 'ada');
+    assert.equal(claims.email, undefined);
+    assert.equal(claims.groups, undefined);
+    // ... yet the user was provisioned with the email and mapped from the groups: userinfo.
+    const users = (await call(nova, 'GET', '/v1/users', { tok })).json.users;
+    assert.equal(users.length, 1);
+    assert.equal(users[0].email, accounts.ada.email);
+    assert.equal(users[0].name, accounts.ada.name);
+    assert.deepEqual(users[0].roles, ['engineer']);
+    assert.ok(!nova.logs().includes(done.json.access_token));
+  } finally {
+    await new Promise((ok) => srv2.close(ok));
+    srv2.closeAllConnections?.();
   }
 });

@@ -370,6 +370,80 @@ static void test_acr_amr_aal(void **state)
     nova_arena_free(&ar);
 }
 
+/* UserInfo (OIDC Core §5.3): its sub must be the ID token's; it fills only what the ID token
+ * lacked. */
+static void test_userinfo_merge(void **state)
+{
+    (void)state;
+    nova_arena_t ar;
+    nova_arena_init(&ar, 1024);
+    nova_oidc_identity_t id;
+    const char *why = NULL;
+    /* an ID token with neither email nor groups */
+    char *c = claims_with("groups", NULL);
+    static const char em[] = ",\"email\":\"ada@idp.example\",\"email_verified\":true";
+    char *at = strstr(c, em);
+    assert_non_null(at);
+    memmove(at, at + strlen(em), strlen(at + strlen(em)) + 1);
+    assert_int_equal(nova_oidc_claims_check(&ar, c, strlen(c), &E, &id, &why), NOVA_OK);
+    assert_null(id.email);
+    assert_int_equal(id.ngroups, 0);
+    const char *ui =
+        "{\"sub\":\"248289761001\",\"email\":\"ui@idp.example\",\"email_verified\":true,"
+        "\"name\":\"Ui\",\"groups\":[\"eng\",\"\",\"ops\"]}";
+    assert_int_equal(nova_oidc_userinfo_merge(&ar, ui, strlen(ui), "groups", &id, &why), NOVA_OK);
+    assert_string_equal(id.email, "ui@idp.example");
+    assert_true(id.email_verified);
+    assert_string_equal(id.name, "Ui");
+    assert_int_equal(id.ngroups, 2);
+    assert_string_equal(id.groups[1], "ops");
+    /* what the ID token has wins */
+    const char *ui2 = "{\"sub\":\"248289761001\",\"email\":\"evil@idp.example\","
+                      "\"email_verified\":false,\"groups\":[\"admins\"]}";
+    assert_int_equal(nova_oidc_userinfo_merge(&ar, ui2, strlen(ui2), "groups", &id, &why), NOVA_OK);
+    assert_string_equal(id.email, "ui@idp.example");
+    assert_true(id.email_verified);
+    assert_int_equal(id.ngroups, 2);
+    /* another subject, no subject, not an object, a signed response */
+    static const char *const bad_sub[] = {"{\"sub\":\"someone-else\",\"email\":\"x@y.z\"}",
+                                          "{\"email\":\"x@y.z\"}", "{\"sub\":248289761001}"};
+    for (size_t i = 0; i < sizeof(bad_sub) / sizeof(bad_sub[0]); i++) {
+        why = NULL;
+        assert_int_equal(
+            nova_oidc_userinfo_merge(&ar, bad_sub[i], strlen(bad_sub[i]), "groups", &id, &why),
+            NOVA_UNAUTHORIZED);
+        assert_non_null(strstr(why, "sub"));
+    }
+    static const char *const bad_doc[] = {"[]", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "", "{\"sub\":"};
+    for (size_t i = 0; i < sizeof(bad_doc) / sizeof(bad_doc[0]); i++) {
+        why = NULL;
+        assert_int_equal(
+            nova_oidc_userinfo_merge(&ar, bad_doc[i], strlen(bad_doc[i]), "groups", &id, &why),
+            NOVA_INVALID);
+        assert_non_null(why);
+    }
+    /* the token response's access token, and discovery's optional endpoints */
+    const char *tr = "{\"token_type\":\"Bearer\",\"id_token\":\"a.b.c\",\"access_token\":\"AT-1\"}";
+    const char *it = NULL, *acc = NULL;
+    assert_int_equal(nova_oidc_token_response_parse_at(&ar, tr, strlen(tr), &it, &acc, &why),
+                     NOVA_OK);
+    assert_string_equal(acc, "AT-1");
+    const char *tr2 = "{\"token_type\":\"Bearer\",\"id_token\":\"a.b.c\",\"access_token\":7}";
+    assert_int_equal(nova_oidc_token_response_parse_at(&ar, tr2, strlen(tr2), &it, &acc, &why),
+                     NOVA_OK);
+    assert_null(acc);
+    const char *disc = "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"" ISS "/a\","
+                       "\"token_endpoint\":\"" ISS "/t\",\"jwks_uri\":\"" ISS "/k\","
+                       "\"userinfo_endpoint\":\"" ISS "/me\","
+                       "\"end_session_endpoint\":\"ftp://idp.example/x\"}";
+    nova_oidc_discovery_t d;
+    assert_int_equal(nova_oidc_discovery_parse(&ar, disc, strlen(disc), ISS, &d, &why), NOVA_OK);
+    assert_string_equal(d.userinfo_endpoint, ISS "/me");
+    assert_null(d.end_session_endpoint); /* not an https URL: ignored */
+    free(c);
+    nova_arena_free(&ar);
+}
+
 static bool pub(const char *ip)
 {
     struct sockaddr_storage ss;
@@ -471,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_urls),
         cmocka_unit_test(test_roles_for),
         cmocka_unit_test(test_acr_amr_aal),
+        cmocka_unit_test(test_userinfo_merge),
         cmocka_unit_test(test_addr_classifier),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
