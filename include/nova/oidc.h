@@ -127,9 +127,9 @@ int nova_oidc_aal(const nova_oidc_identity_t *who, const char *const *mfa_acr, s
  * judged by the IPv4 address it carries. Other families: false. */
 bool nova_oidc_addr_public(const void *sockaddr);
 
-/* Process-wide (NOVA_OIDC_ALLOW_PRIVATE, set once at start): whether the discovery, JWKS and
- * token fetches of an https issuer may reach a non-public address. Off (the default), such a
- * fetch is refused before its socket connects, whatever DNS answered (the check is on the
+/* Process-wide (NOVA_OIDC_ALLOW_PRIVATE, set once at start): whether the discovery, JWKS,
+ * token and userinfo fetches of an https issuer may reach a non-public address. Off (the default),
+ * such a fetch is refused before its socket connects, whatever DNS answered (the check is on the
  * address libcurl is about to connect to, so a rebinding answer gains nothing). An http
  * issuer (a development IdP on loopback, accepted only while novad itself runs on one) is
  * not guarded. */
@@ -169,6 +169,8 @@ typedef struct nova_oidc_idp {
     const char *acr_values; /* space-separated, sent in the authorization request; "" none */
     const char *mfa_acr[NOVA_OIDC_MAX_ACR]; /* acr values that mean multi-factor (AAL2) */
     size_t nmfa_acr;
+    const char *post_logout_redirect_uris[NOVA_OIDC_MAX_REDIRECTS]; /* RP-Initiated Logout */
+    size_t npost_logout;
     bool enabled;
     int64_t created_at, updated_at;
 } nova_oidc_idp_t;
@@ -184,7 +186,8 @@ const char *nova_oidc_roles_for(nova_arena_t *ar, const nova_oidc_idp_t *idp,
  * "groups"), role_mappings ([{group, role, valid_until?}], optional), enabled (optional),
  * id_token_signing_algs (optional, of ES256 EdDSA RS256 PS256; default all but PS256, which
  * a tenant opts in to), acr_values (optional, 0..8 requested of the IdP), mfa_acr_values
- * (optional, 0..8 acr values that give AAL2).
+ * (optional, 0..8 acr values that give AAL2), post_logout_redirect_uris (optional, 0..8 URLs
+ * the IdP may send the browser back to after an RP-initiated logout).
  * NOVA_INVALID with *why; NOVA_CONFLICT when the tenant has an IdP of that issuer. Audited
  * "oidc_idp.create" (no secret). */
 nova_status nova_oidc_idp_create(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
@@ -253,6 +256,22 @@ nova_status nova_oidc_login_complete(nova_people_t *p, nova_store_t *s, nova_are
                                      const nova_login_request_t *req, nova_login_result_t *out,
                                      const char **tenant_id, nova_oidc_fail *fail,
                                      const char **why);
+
+/* RP-Initiated Logout 1.0 for the session session_id of tenant_id: when the session was
+ * opened through an IdP whose discovery names an end_session_endpoint, *url is that endpoint
+ * with id_token_hint (the ID token of the login, kept in the control plane for the session's
+ * life), client_id, post_logout_redirect_uri (the one given, which must be among the IdP's
+ * post_logout_redirect_uris, else the first of them, else none) and state (optional, 1..128
+ * of [A-Za-z0-9._~-]). *url NULL: not a federated session, its IdP is gone, or the IdP
+ * offers no end-session endpoint. NOVA_INVALID with *why for a post_logout_redirect_uri not
+ * registered or a bad state. Revoking the session is the caller's, then
+ * nova_oidc_logout_forget. */
+nova_status nova_oidc_logout_url(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                 const char *tenant_id, const char *session_id,
+                                 const char *post_logout_redirect_uri, const char *state,
+                                 const char **url, const char **why);
+/* Drops what nova_oidc_logout_url reads (the session's ID token). */
+void nova_oidc_logout_forget(nova_people_t *p, nova_arena_t *ar, const char *session_id);
 
 /* The tenant named by a login's state without taking it (so the caller can read the tenant's
  * settings first): NOVA_NOT_FOUND when the state is unknown. */

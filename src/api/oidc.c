@@ -16,11 +16,19 @@
 #include "internal.h"
 #include "nova/oidc.h"
 
-static const char *const idp_members[] = {
-    "issuer",        "client_id",      "client_secret",
-    "redirect_uris", "scopes",         "group_claim",
-    "role_mappings", "enabled",        "id_token_signing_algs",
-    "acr_values",    "mfa_acr_values", NULL};
+static const char *const idp_members[] = {"issuer",
+                                          "client_id",
+                                          "client_secret",
+                                          "redirect_uris",
+                                          "scopes",
+                                          "group_claim",
+                                          "role_mappings",
+                                          "enabled",
+                                          "id_token_signing_algs",
+                                          "acr_values",
+                                          "mfa_acr_values",
+                                          "post_logout_redirect_uris",
+                                          NULL};
 
 static nova_audit_actor_t actor(nova_req_t *r)
 {
@@ -327,6 +335,55 @@ static void oidc_callback(nova_req_t *r, void *ud)
     nova_resp_body(r, 200, "text/html; charset=utf-8", page, strlen(page));
 }
 
+static const char *const logout_members[] = {"post_logout_redirect_uri", "state", NULL};
+
+/* RP-Initiated Logout 1.0: the person's own access token ends its session, and when the
+ * session came through an IdP that offers an end-session endpoint, the answer names the URL
+ * to send the browser to (the IdP's session ends there). An empty body is allowed. */
+static void oidc_logout(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    nova_people_t *p = s ? api_people(r, api) : NULL;
+    nova_user_claims_t c;
+    if (p == NULL || !api_user_authenticate(r, api, p, s, &c, true))
+        return;
+    json_t *body = r->body.len ? api_json_body(r, logout_members) : json_object();
+    if (body == NULL)
+        return;
+    json_t *ru = json_object_get(body, "post_logout_redirect_uri");
+    json_t *sv = json_object_get(body, "state");
+    if ((ru && !json_is_string(ru)) || (sv && !json_is_string(sv))) {
+        nova_resp_problem(r, 422, "invalid_field", "Invalid field",
+                          "post_logout_redirect_uri and state: strings");
+        json_decref(body);
+        return;
+    }
+    const char *url = NULL, *why = NULL;
+    nova_status st = nova_oidc_logout_url(p, s, &r->arena, c.tenant_id, c.session_id,
+                                          json_string_value(ru), json_string_value(sv), &url, &why);
+    json_decref(body);
+    if (st == NOVA_INVALID) {
+        nova_resp_problem(r, 422, "invalid_field", "Invalid field", why);
+        return;
+    }
+    if (st) {
+        api_people_status(r, st, NULL);
+        return;
+    }
+    nova_audit_actor_t by = {.id = c.user_id, .request_id = r->req_id};
+    st = nova_people_session_revoke(p, s, &r->arena, &by, c.tenant_id, c.session_id, "logout");
+    if (st) {
+        api_people_status(r, st, NULL);
+        return;
+    }
+    nova_oidc_logout_forget(p, &r->arena, c.session_id);
+    nova_resp_header(r, "Cache-Control", "no-store");
+    nova_resp_header(r, "Referrer-Policy", "no-referrer");
+    api_reply_json(r, 200,
+                   json_pack("{s:o}", "end_session_url", url ? json_string(url) : json_null()));
+}
+
 nova_status api_oidc_register(nova_api_t *api, nova_http_server_t *srv)
 {
     static const struct {
@@ -342,6 +399,8 @@ nova_status api_oidc_register(nova_api_t *api, nova_http_server_t *srv)
         /* The browser's legs are public: the state ties the callback to its login. */
         {"GET", "/auth/oidc/login", NULL, oidc_login, 0},
         {"GET", "/auth/oidc/callback", NULL, oidc_callback, 0},
+        /* The person's own access token, checked by the handler (as /auth/logout does). */
+        {"POST", "/auth/oidc/logout", NULL, oidc_logout, 1024},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern, routes[i].scope,

@@ -137,8 +137,9 @@ static const key_def keys[] = {
      "non-public addresses; off, such a receiver is refused after connecting, before anything "
      "is sent (turn on for tests and closed networks)"},
     {"NOVA_OIDC_ALLOW_PRIVATE", K_BOOL, OFF(oidc_allow_private), "false", 0, 0,
-     "let the discovery, JWKS and token fetches of an https OIDC issuer reach loopback, "
-     "private (RFC 1918, ULA), link-local, CGNAT, metadata and other non-public addresses; "
+     "let the discovery, JWKS, token and userinfo fetches of an https OIDC issuer reach "
+     "loopback, private (RFC 1918, ULA), link-local, CGNAT, metadata and other non-public "
+     "addresses; "
      "off, such a fetch is refused before it connects (an http issuer on loopback, a "
      "development IdP, is not guarded)"},
     {"NOVA_REDIS_URL", K_STR, OFF(redis_url), "", 0, 0,

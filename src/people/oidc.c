@@ -13,11 +13,19 @@
 
 #define OIDC_SECRET_CTX "oidc.client_secret"
 
-static const char *const idp_members[] = {
-    "issuer",        "client_id",      "client_secret",
-    "redirect_uris", "scopes",         "group_claim",
-    "role_mappings", "enabled",        "id_token_signing_algs",
-    "acr_values",    "mfa_acr_values", NULL};
+static const char *const idp_members[] = {"issuer",
+                                          "client_id",
+                                          "client_secret",
+                                          "redirect_uris",
+                                          "scopes",
+                                          "group_claim",
+                                          "role_mappings",
+                                          "enabled",
+                                          "id_token_signing_algs",
+                                          "acr_values",
+                                          "mfa_acr_values",
+                                          "post_logout_redirect_uris",
+                                          NULL};
 
 /* The ID token algorithms an IdP may use; PS256 only where the tenant opts in. */
 static const char *const alg_names[] = {"ES256", "EdDSA", "RS256", "PS256"};
@@ -83,7 +91,7 @@ static nova_status apply(json_t *cfg, json_t *in, bool create, const char **why)
     {
         *why = "unknown member (issuer, client_id, client_secret, redirect_uris, scopes, "
                "group_claim, role_mappings, enabled, id_token_signing_algs, acr_values, "
-               "mfa_acr_values)";
+               "mfa_acr_values, post_logout_redirect_uris)";
         return NOVA_INVALID;
     }
     if ((v = json_object_get(in, "issuer")) != NULL) {
@@ -220,6 +228,21 @@ static nova_status apply(json_t *cfg, json_t *in, bool create, const char **why)
         json_object_set_new(cfg, "id_token_signing_algs",
                             json_pack("[s,s,s]", "ES256", "EdDSA", "RS256"));
     }
+    if ((v = json_object_get(in, "post_logout_redirect_uris")) != NULL) {
+        size_t n = json_is_array(v) ? json_array_size(v) : (size_t)-1, i;
+        json_t *u;
+        bool ok = n <= NOVA_OIDC_MAX_REDIRECTS;
+        json_array_foreach(v, i, u) ok =
+            ok && json_is_string(u) && nova_oidc_url_ok(json_string_value(u));
+        if (!ok) {
+            *why = "post_logout_redirect_uris: an array of at most 8 https URLs (http only on a "
+                   "loopback host), no fragment";
+            return NOVA_INVALID;
+        }
+        json_object_set(cfg, "post_logout_redirect_uris", v);
+    } else if (create) {
+        json_object_set_new(cfg, "post_logout_redirect_uris", json_array());
+    }
     static const char *const acr_members[] = {"acr_values", "mfa_acr_values"};
     for (size_t a = 0; a < 2; a++) {
         if ((v = json_object_get(in, acr_members[a])) != NULL) {
@@ -298,11 +321,18 @@ static nova_status view_of(nova_arena_t *ar, const nova_oidc_idp_row_t *row, nov
     nova_buf_free(&acr);
     json_array_foreach(json_object_get(c, "mfa_acr_values"), i, v) if (i < NOVA_OIDC_MAX_ACR)
         out->mfa_acr[out->nmfa_acr++] = nova_arena_strdup(ar, json_string_value(v));
+    json_array_foreach(json_object_get(c, "post_logout_redirect_uris"), i,
+                       v) if (i < NOVA_OIDC_MAX_REDIRECTS)
+        out->post_logout_redirect_uris[out->npost_logout++] =
+        nova_arena_strdup(ar, json_string_value(v));
     json_decref(c);
     if (!out->client_id || !out->group_claim || !out->scopes || !out->acr_values)
         return NOVA_NOMEM;
     for (size_t k = 0; k < out->nmfa_acr; k++)
         if (out->mfa_acr[k] == NULL)
+            return NOVA_NOMEM;
+    for (size_t k = 0; k < out->npost_logout; k++)
+        if (out->post_logout_redirect_uris[k] == NULL)
             return NOVA_NOMEM;
     return NOVA_OK;
 }
@@ -341,6 +371,13 @@ void *nova_oidc_idp_to_json(const nova_oidc_idp_t *idp)
     }
     for (size_t i = 0; i < idp->nmfa_acr; i++)
         json_array_append_new(mfa, json_string(idp->mfa_acr[i]));
+    json_t *plo = json_array();
+    for (size_t i = 0; i < idp->npost_logout; i++)
+        json_array_append_new(plo, json_string(idp->post_logout_redirect_uris[i]));
+    if (o)
+        json_object_set_new(o, "post_logout_redirect_uris", plo);
+    else
+        json_decref(plo);
     if (o) {
         json_object_set_new(o, "id_token_signing_algs", algs);
         json_object_set_new(o, "acr_values", acr);

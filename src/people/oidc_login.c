@@ -32,6 +32,7 @@
 #define JWKS_TTL 600
 #define MISS_REFETCH 30
 #define STATE_PREFIX "oidc:st:"
+#define SESSION_PREFIX "oidc:ses:" /* a federated session's IdP and ID token, for its logout */
 
 /* ---- HTTP (libcurl) ---- */
 
@@ -826,7 +827,114 @@ nova_status nova_oidc_login_complete(nova_people_t *p, nova_store_t *s, nova_are
                              out);
     if (st)
         return st;
+    /* What RP-initiated logout needs (id_token_hint), for as long as the session may live. A
+     * failure here costs the IdP-side logout only, never the sign-in. */
+    int64_t ttl = out->session.expires_at - nova_time_now();
+    json_t *rec = json_pack("{s:s, s:s}", "i", idp.id, "t", id_token);
+    char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    json_decref(rec);
+    const char *key =
+        out->session.id ? nova_arena_printf(ar, SESSION_PREFIX "%s", out->session.id) : NULL;
+    if (text && key && ttl > 0 &&
+        nova_kv_set(p->kv, key, text, strlen(text), (uint64_t)ttl * 1000) != NOVA_OK)
+        nova_log_warn("oidc: the federated session's logout record could not be kept");
+    if (text) {
+        OPENSSL_cleanse(text, strlen(text));
+        free(text);
+    }
     out->outcome = NOVA_LOGIN_OK;
     out->user_id = u.id;
     return NOVA_OK;
+}
+
+static bool logout_state_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 128)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+              (s[i] >= '0' && s[i] <= '9') || strchr("._~-", s[i])))
+            return false;
+    return true;
+}
+
+nova_status nova_oidc_logout_url(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                 const char *tenant_id, const char *session_id,
+                                 const char *post_logout_redirect_uri, const char *state,
+                                 const char **url, const char **why)
+{
+    *url = NULL;
+    if (state && !logout_state_ok(state)) {
+        *why = "state: 1..128 characters of A-Z a-z 0-9 . _ ~ -";
+        return NOVA_INVALID;
+    }
+    const char *key = nova_arena_printf(ar, SESSION_PREFIX "%s", session_id);
+    char *val = NULL;
+    size_t len = 0;
+    if (key == NULL)
+        return NOVA_NOMEM;
+    nova_status st = nova_kv_get(p->kv, key, ar, &val, &len);
+    if (st == NOVA_NOT_FOUND) {
+        if (post_logout_redirect_uri) {
+            *why = "post_logout_redirect_uri: this session was not opened through an IdP";
+            return NOVA_INVALID;
+        }
+        return NOVA_OK;
+    }
+    if (st)
+        return st;
+    json_error_t err;
+    json_t *j = json_loadb(val, len, 0, &err);
+    OPENSSL_cleanse(val, len);
+    const char *idp_id = nova_arena_strdup(ar, json_string_value(json_object_get(j, "i")));
+    const char *id_token = nova_arena_strdup(ar, json_string_value(json_object_get(j, "t")));
+    json_decref(j);
+    if (idp_id == NULL || id_token == NULL)
+        return NOVA_OK;
+    nova_oidc_idp_t idp;
+    st = nova_oidc_idp_get(s, ar, tenant_id, idp_id, &idp);
+    if (st == NOVA_NOT_FOUND)
+        return NOVA_OK; /* the IdP was deleted: only Nova's session ends */
+    if (st)
+        return st;
+    const char *plru = idp.npost_logout ? idp.post_logout_redirect_uris[0] : NULL;
+    if (post_logout_redirect_uri) {
+        plru = NULL;
+        for (size_t i = 0; i < idp.npost_logout && !plru; i++)
+            if (strcmp(idp.post_logout_redirect_uris[i], post_logout_redirect_uri) == 0)
+                plru = idp.post_logout_redirect_uris[i];
+        if (plru == NULL) {
+            *why = "post_logout_redirect_uri: not one of the IdP's post_logout_redirect_uris";
+            return NOVA_INVALID;
+        }
+    }
+    nova_oidc_discovery_t d;
+    const char *dwhy = NULL;
+    st = discover(ar, idp.issuer, &d, &dwhy);
+    if (st == NOVA_INVALID || st == NOVA_UNAVAILABLE || (st == NOVA_OK && !d.end_session_endpoint))
+        return NOVA_OK; /* the IdP offers no end-session endpoint (or cannot be asked now) */
+    if (st)
+        return st;
+    CURL *c = curl_easy_init();
+    if (c == NULL)
+        return NOVA_NOMEM;
+    char *e_client = escape(c, idp.client_id), *e_ru = plru ? escape(c, plru) : NULL;
+    if (e_client && (plru == NULL || e_ru))
+        *url = nova_arena_printf(ar, "%s%sid_token_hint=%s&client_id=%s%s%s%s%s",
+                                 d.end_session_endpoint,
+                                 strchr(d.end_session_endpoint, '?') ? "&" : "?", id_token,
+                                 e_client, plru ? "&post_logout_redirect_uri=" : "",
+                                 plru ? e_ru : "", state ? "&state=" : "", state ? state : "");
+    curl_free(e_client);
+    curl_free(e_ru);
+    curl_easy_cleanup(c);
+    return *url ? NOVA_OK : NOVA_NOMEM;
+}
+
+void nova_oidc_logout_forget(nova_people_t *p, nova_arena_t *ar, const char *session_id)
+{
+    const char *key = nova_arena_printf(ar, SESSION_PREFIX "%s", session_id);
+    if (key)
+        (void)nova_kv_del(p->kv, key);
 }

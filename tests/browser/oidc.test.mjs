@@ -55,6 +55,7 @@ async function startIdp(key) {
   provider = new Provider(issuer, {
     clients: [
       { client_id: 'nova-rp', client_secret: 'nova-rp-secret-0123456789', redirect_uris: [`${novaBase}/auth/oidc/callback`],
+        post_logout_redirect_uris: [`${novaBase}/signed-out`],
         id_token_signed_response_alg: 'ES256', token_endpoint_auth_method: 'client_secret_basic' },
       { client_id: 'other-rp', client_secret: 'other-rp-secret-0123456789', redirect_uris: ['http://localhost:9/cb'],
         id_token_signed_response_alg: 'ES256', token_endpoint_auth_method: 'client_secret_basic' },
@@ -671,4 +672,52 @@ test('claims only the userinfo endpoint gives (an IdP conforming its ID tokens) 
     await new Promise((ok) => srv2.close(ok));
     srv2.closeAllConnections?.();
   }
+});
+
+test('RP-initiated logout: Nova revokes the session and sends the browser to the IdP\'s end_session_endpoint with id_token_hint', async () => {
+  const { tok, idp: l } = await tenantWithIdp('oidc-logout', 'nova-rp', { post_logout_redirect_uris: [`${novaBase}/signed-out`] });
+  assert.deepEqual(l.post_logout_redirect_uris, [`${novaBase}/signed-out`]);
+  const bad = await call(nova, 'PATCH', `/v1/people/oidc/idps/${l.id}`, { tok, body: { post_logout_redirect_uris: ['javascript:alert(1)'] } });
+  assert.equal(bad.status, 422);
+  const g = (await callbackJson(await idpLogin(novaBase + l.login_path, 'bob', `${novaBase}/auth/oidc/callback`))).json;
+  assert.ok(g.access_token, JSON.stringify(g));
+  // A redirect the tenant did not register is refused, and the session lives on.
+  const evil = await call(nova, 'POST', '/auth/oidc/logout', { tok: g.access_token, body: { post_logout_redirect_uri: 'https://evil.example/' } });
+  assert.equal(evil.status, 422, evil.text);
+  assert.match(evil.json.detail, /post_logout_redirect_uri/);
+  assert.equal((await call(nova, 'GET', '/auth/session', { tok: g.access_token })).status, 200);
+  const out = await call(nova, 'POST', '/auth/oidc/logout', { tok: g.access_token, body: { post_logout_redirect_uri: `${novaBase}/signed-out`, state: 'bye-1' } });
+  assert.equal(out.status, 200, out.text);
+  const end = new URL(out.json.end_session_url);
+  const disc = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json();
+  assert.equal(`${end.origin}${end.pathname}`, disc.end_session_endpoint);
+  assert.equal(end.searchParams.get('client_id'), 'nova-rp');
+  assert.equal(end.searchParams.get('post_logout_redirect_uri'), `${novaBase}/signed-out`);
+  assert.equal(end.searchParams.get('state'), 'bye-1');
+  const hint = JSON.parse(Buffer.from(end.searchParams.get('id_token_hint').split('.')[1], 'base64url').toString());
+  assert.equal(hint.sub, 'bob');
+  assert.equal(hint.aud, 'nova-rp');
+  // Nova's session is over: the access token and the refresh token are refused.
+  assert.equal((await call(nova, 'GET', '/auth/session', { tok: g.access_token })).status, 401);
+  assert.equal((await call(nova, 'POST', '/auth/refresh', { body: { refresh_token: g.refresh_token } })).status, 401);
+  assert.equal((await call(nova, 'POST', '/auth/oidc/logout', { tok: g.access_token })).status, 401);
+  // The IdP accepts the hint and the registered redirect: its page, then back with the state.
+  const page = await browser.newPage();
+  let back = null;
+  await page.route(`${novaBase}/signed-out**`, (route) => { back = route.request().url(); return route.fulfill({ status: 200, contentType: 'text/plain', body: 'signed out' }); });
+  await page.goto(end.toString());
+  // (a redirect hop is not routed: the IdP may send the browser straight back)
+  if (!back && page.url().startsWith(`${novaBase}/signed-out`)) back = page.url();
+  if (!back) {
+    assert.ok(page.url().startsWith(issuer), `at the IdP: ${page.url()}`);
+    await page.click('button[type=submit][value=yes], button[name=logout]');
+  }
+  for (let i = 0; i < 100 && !back; i++) await page.waitForTimeout(50);
+  await page.close();
+  assert.ok(back, 'the IdP sent the browser to the post_logout_redirect_uri');
+  assert.equal(new URL(back).searchParams.get('state'), 'bye-1');
+  const audit = await call(nova, 'GET', '/v1/audit?limit=50', { tok });
+  assert.ok(audit.json.entries.some((e) => e.action === 'session.revoke'), 'session.revoke audited');
+  assert.ok(!audit.text.includes(end.searchParams.get('id_token_hint')));
+  assert.ok(!nova.logs().includes(end.searchParams.get('id_token_hint')));
 });

@@ -161,6 +161,15 @@ export function peopleAuditDrivers(getNova, secrets) {
       assert.equal((await call(u.c.nova, 'POST', '/auth/logout', { tok: s.access_token })).status, 204);
       return chain(u, 'session.revoke', u.id, 'session:' + s.session_id);
     },
+    // A password session: its RP-initiated logout ends it as /auth/logout does (no IdP to
+    // send the browser to); the federated case is tests/browser/oidc.test.mjs's.
+    'POST /auth/oidc/logout': async () => {
+      const u = await user(); const s = await signIn(u);
+      const r = await call(u.c.nova, 'POST', '/auth/oidc/logout', { tok: s.access_token });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.end_session_url, null);
+      return chain(u, 'session.revoke', u.id, 'session:' + s.session_id);
+    },
     'POST /auth/totp/enroll': async () => {
       const u = await user(); const s = await signIn(u);
       const e = await call(u.c.nova, 'POST', '/auth/totp/enroll', { tok: s.access_token });
