@@ -124,7 +124,8 @@ int nova_oidc_aal(const nova_oidc_identity_t *who, const char *const *mfa_acr, s
  * ULA fc00::/7), shared CGNAT (100.64/10), link-local (169.254/16 with the cloud metadata
  * address 169.254.169.254, fe80::/10), site-local fec0::/10, benchmarking, reserved,
  * multicast, broadcast; an IPv4-mapped, NAT64 (64:ff9b::/96) or 6to4 (2002::/16) address is
- * judged by the IPv4 address it carries. Other families: false. */
+ * judged by the IPv4 address it carries (nova_webhook_address_public's rules, the one
+ * classifier of Nova's outbound fetches). Other families: false. */
 bool nova_oidc_addr_public(const void *sockaddr);
 
 /* Process-wide (NOVA_OIDC_ALLOW_PRIVATE, set once at start): whether the discovery, JWKS,

@@ -78,8 +78,11 @@ bool nova_webhook_url_valid(const char *url);
 
 /* Whether ip (numeric IPv4 or IPv6 text) is a public unicast address: not loopback,
  * unspecified, private (10/8, 172.16/12, 192.168/16, fc00::/7), shared (100.64/10),
- * link-local (169.254/16, fe80::/10), benchmarking (198.18/15), reserved, multicast or
- * broadcast; an IPv4-mapped IPv6 address is judged as its IPv4 one. Unparsable: false. */
+ * link-local (169.254/16, fe80::/10), site-local (fec0::/10), benchmarking (198.18/15),
+ * documentation (192.0.2/24, 198.51.100/24, 203.0.113/24, 2001:db8::/32), discard (100::/64),
+ * reserved, multicast or broadcast; an IPv4-mapped, NAT64 (64:ff9b::/96), 6to4 (2002::/16)
+ * or IPv4-compatible IPv6 address is judged as its IPv4 one. Unparsable: false. OIDC's fetch
+ * guard uses it too (nova_oidc_addr_public). */
 bool nova_webhook_address_public(const char *ip);
 /* Process-wide (NOVA_WEBHOOK_ALLOW_PRIVATE, set once at start): whether nova_webhook_post may
  * talk to an address that is not public. Off (the default), such a receiver is refused once

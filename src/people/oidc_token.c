@@ -11,6 +11,7 @@
 
 #include "nova/crypto.h"
 #include "nova/oidc.h"
+#include "nova/webhook.h"
 
 #define OIDC_MAX_KEYS 32
 #define OIDC_URL_MAX 2048
@@ -383,73 +384,27 @@ int nova_oidc_aal(const nova_oidc_identity_t *who, const char *const *mfa_acr, s
     return 1;
 }
 
-static bool v4_public(const uint8_t a[4])
-{
-    uint32_t x = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
-    static const struct {
-        uint32_t net, mask;
-    } blocked[] = {
-        {0x00000000, 0xff000000}, /* 0/8 "this network" */
-        {0x0a000000, 0xff000000}, /* 10/8 (RFC 1918) */
-        {0x64400000, 0xffc00000}, /* 100.64/10 shared, CGNAT (RFC 6598) */
-        {0x7f000000, 0xff000000}, /* 127/8 loopback */
-        {0xa9fe0000, 0xffff0000}, /* 169.254/16 link-local, 169.254.169.254 metadata */
-        {0xac100000, 0xfff00000}, /* 172.16/12 (RFC 1918) */
-        {0xc0000000, 0xffffff00}, /* 192.0.0/24 protocol assignments */
-        {0xc0000200, 0xffffff00}, /* 192.0.2/24 documentation */
-        {0xc0a80000, 0xffff0000}, /* 192.168/16 (RFC 1918) */
-        {0xc6120000, 0xfffe0000}, /* 198.18/15 benchmarking */
-        {0xc6336400, 0xffffff00}, /* 198.51.100/24 documentation */
-        {0xcb007100, 0xffffff00}, /* 203.0.113/24 documentation */
-        {0xe0000000, 0xe0000000}, /* 224/3: multicast, reserved, broadcast */
-    };
-    for (size_t i = 0; i < sizeof(blocked) / sizeof(blocked[0]); i++)
-        if ((x & blocked[i].mask) == blocked[i].net)
-            return false;
-    return true;
-}
-
 bool nova_oidc_addr_public(const void *sockaddr)
 {
     const struct sockaddr *sa = sockaddr;
+    char text[INET6_ADDRSTRLEN];
     if (sa == NULL)
         return false;
     if (sa->sa_family == AF_INET) {
         struct sockaddr_in in;
         memcpy(&in, sa, sizeof(in));
-        uint8_t a[4];
-        memcpy(a, &in.sin_addr, 4);
-        return v4_public(a);
+        if (inet_ntop(AF_INET, &in.sin_addr, text, sizeof(text)) == NULL)
+            return false;
+    } else if (sa->sa_family == AF_INET6) {
+        struct sockaddr_in6 in6;
+        memcpy(&in6, sa, sizeof(in6));
+        if (inet_ntop(AF_INET6, &in6.sin6_addr, text, sizeof(text)) == NULL)
+            return false;
+    } else {
+        return false;
     }
-    if (sa->sa_family != AF_INET6)
-        return false;
-    struct sockaddr_in6 in6;
-    memcpy(&in6, sa, sizeof(in6));
-    const uint8_t *a = in6.sin6_addr.s6_addr;
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    static const uint8_t nat64[12] = {0x00, 0x64, 0xff, 0x9b};
-    static const uint8_t zero[15] = {0};
-    if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0)
-        return v4_public(a + 12);
-    if (a[0] == 0x20 && a[1] == 0x02) /* 2002::/16 6to4: the IPv4 address in bits 16..47 */
-        return v4_public(a + 2);
-    if (memcmp(a, zero, 15) == 0) /* :: and ::1 (and the deprecated ::a.b.c.d) */
-        return false;
-    if (memcmp(a, zero, 12) == 0) /* ::a.b.c.d, IPv4-compatible (deprecated) */
-        return v4_public(a + 12);
-    if ((a[0] & 0xfe) == 0xfc) /* fc00::/7 unique local (fd00:ec2::254 metadata among them) */
-        return false;
-    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) /* fe80::/10 link-local */
-        return false;
-    if (a[0] == 0xfe && (a[1] & 0xc0) == 0xc0) /* fec0::/10 site-local (deprecated) */
-        return false;
-    if (a[0] == 0xff) /* multicast */
-        return false;
-    if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8) /* 2001:db8::/32 docs */
-        return false;
-    if (memcmp(a, (const uint8_t[]){0x01, 0, 0, 0, 0, 0, 0, 0}, 8) == 0) /* 100::/64 discard */
-        return false;
-    return true;
+    /* One classifier for every outbound fetch Nova makes on a tenant's word. */
+    return nova_webhook_address_public(text);
 }
 
 nova_status nova_oidc_userinfo_merge(nova_arena_t *ar, const char *text, size_t n,

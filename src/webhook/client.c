@@ -50,8 +50,11 @@ static bool v4_public(const uint8_t a[4])
         {0xa9fe0000, 0xffff0000}, /* 169.254/16 link-local */
         {0xac100000, 0xfff00000}, /* 172.16/12 */
         {0xc0000000, 0xffffff00}, /* 192.0.0/24 protocol assignments */
+        {0xc0000200, 0xffffff00}, /* 192.0.2/24 documentation */
         {0xc0a80000, 0xffff0000}, /* 192.168/16 */
         {0xc6120000, 0xfffe0000}, /* 198.18/15 benchmarking */
+        {0xc6336400, 0xffffff00}, /* 198.51.100/24 documentation */
+        {0xcb007100, 0xffffff00}, /* 203.0.113/24 documentation */
         {0xe0000000, 0xe0000000}, /* 224/3: multicast, reserved, broadcast */
     };
     for (size_t i = 0; i < sizeof(blocked) / sizeof(blocked[0]); i++)
@@ -69,17 +72,29 @@ bool nova_webhook_address_public(const char *ip)
         return v4_public(a);
     if (inet_pton(AF_INET6, ip, a) != 1)
         return false;
+    /* IPv4 carried in IPv6 is judged as the IPv4 address: mapped, NAT64 (64:ff9b::/96), 6to4
+     * (2002::/16, bits 16..47) and the deprecated IPv4-compatible ::a.b.c.d. */
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (memcmp(a, mapped, 12) == 0)
-        return v4_public(a + 12);
+    static const uint8_t nat64[12] = {0x00, 0x64, 0xff, 0x9b};
     static const uint8_t zero[15] = {0};
+    if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0)
+        return v4_public(a + 12);
+    if (a[0] == 0x20 && a[1] == 0x02)
+        return v4_public(a + 2);
     if (memcmp(a, zero, 15) == 0) /* :: and ::1 */
         return false;
-    if ((a[0] & 0xfe) == 0xfc) /* fc00::/7 unique local */
+    if (memcmp(a, zero, 12) == 0)
+        return v4_public(a + 12);
+    if ((a[0] & 0xfe) == 0xfc) /* fc00::/7 unique local (fd00:ec2::254, a metadata address) */
         return false;
-    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) /* fe80::/10 link-local */
+    if (a[0] == 0xfe && (a[1] & 0x80) == 0x80) /* fe80::/10 link-local, fec0::/10 site-local */
         return false;
     if (a[0] == 0xff) /* multicast */
+        return false;
+    if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8) /* 2001:db8::/32 docs */
+        return false;
+    static const uint8_t discard[8] = {0x01, 0, 0, 0, 0, 0, 0, 0}; /* 100::/64 */
+    if (memcmp(a, discard, 8) == 0)
         return false;
     return true;
 }

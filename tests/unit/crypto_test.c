@@ -626,23 +626,11 @@ static const char rfc7638_rsa[] =
     "I4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw\","
     "\"e\":\"AQAB\",\"alg\":\"RS256\",\"kid\":\"2011-04-29\"}";
 
+static char *rsa_token_pad(EVP_PKEY *pk, bool pss, const char *hdr, const char *payload);
+
 static char *rsa_token(EVP_PKEY *pk, const char *hdr, const char *payload)
 {
-    size_t hl = strlen(hdr), pl = strlen(payload);
-    char *t = malloc(nova_b64url_encoded_len(hl) + nova_b64url_encoded_len(pl) + 700 + 3);
-    size_t n = nova_b64url_encode((const uint8_t *)hdr, hl, t);
-    t[n++] = '.';
-    n += nova_b64url_encode((const uint8_t *)payload, pl, t + n);
-    uint8_t sig[512];
-    size_t sl = sizeof(sig);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    assert_int_equal(EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, pk, NULL), 1);
-    assert_int_equal(EVP_DigestSign(md, sig, &sl, (const uint8_t *)t, n), 1);
-    EVP_MD_CTX_free(md);
-    t[n++] = '.';
-    n += nova_b64url_encode(sig, sl, t + n);
-    t[n] = '\0';
-    return t;
+    return rsa_token_pad(pk, false, hdr, payload);
 }
 
 /* The public JWK of an OpenSSL RSA key, as an IdP publishes it (no alg member). */

@@ -170,6 +170,11 @@ static void test_address_public(void **state)
         "ff02::1",
         "::ffff:127.0.0.1",
         "::ffff:10.0.0.1",
+        "64:ff9b::a9fe:a9fe", /* NAT64 of the metadata address */
+        "2002:c0a8:101::1",   /* 6to4 of 192.168.1.1 */
+        "fec0::1",
+        "192.0.2.1",
+        "2001:db8::1",
         "localhost",
         "",
         "1.2.3",
@@ -177,9 +182,15 @@ static void test_address_public(void **state)
     for (size_t i = 0; i < sizeof(blocked) / sizeof(blocked[0]); i++)
         assert_false(nova_webhook_address_public(blocked[i]));
     assert_false(nova_webhook_address_public(NULL));
-    static const char *const open[] = {
-        "1.1.1.1",        "8.8.8.8",    "172.32.0.1", "192.169.0.1", "2001:4860:4860::8888",
-        "::ffff:8.8.8.8", "100.128.0.1"};
+    static const char *const open[] = {"1.1.1.1",
+                                       "8.8.8.8",
+                                       "172.32.0.1",
+                                       "192.169.0.1",
+                                       "2001:4860:4860::8888",
+                                       "::ffff:8.8.8.8",
+                                       "100.128.0.1",
+                                       "64:ff9b::808:808",
+                                       "2002:808:808::1"};
     for (size_t i = 0; i < sizeof(open) / sizeof(open[0]); i++)
         assert_true(nova_webhook_address_public(open[i]));
 }
