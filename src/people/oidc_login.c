@@ -113,7 +113,9 @@ static nova_status curl_run(CURL *c, const char *url, const char *form, const ch
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(c);
-    if (g->refused)
+    /* A name with a public and a refused address may still have connected to the public one:
+     * the refusal decides only a transfer that failed. */
+    if (rc != CURLE_OK && g->refused)
         return NOVA_FORBIDDEN;
     if (rc != CURLE_OK || fb->too_large)
         return NOVA_UNAVAILABLE;
