@@ -32,11 +32,13 @@ seed() {
         ;;
     oidc_fuzz)
         # the first byte picks the parser (see fuzz/oidc_fuzz.c): discovery, JWKS, token
-        # response, ID token claims
+        # response, ID token claims, a UserInfo response
         printf '\x00%s' '{"issuer":"https://idp.example","authorization_endpoint":"https://idp.example/a","token_endpoint":"https://idp.example/t","jwks_uri":"https://idp.example/j","code_challenge_methods_supported":["S256"]}' >"$dir/seed-discovery"
         printf '\x01%s' '{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"k","use":"sig","alg":"ES256"},{"kty":"RSA","n":"AQAB","e":"AQAB"}]}' >"$dir/seed-jwks"
         printf '\x02%s' '{"access_token":"x","token_type":"Bearer","id_token":"a.b.c","expires_in":60}' >"$dir/seed-token"
         printf '\x03%s' '{"iss":"https://idp.example","aud":["nova-rp","api"],"azp":"nova-rp","nonce":"n","exp":1800000100,"iat":1800000000,"sub":"s","email":"a@b.example","email_verified":true,"groups":["eng","ops"]}' >"$dir/seed-claims"
+        printf '\x03%s' '{"iss":"https://idp.example","aud":"nova-rp","nonce":"n","exp":1800000100,"iat":1800000000,"sub":"s","acr":"urn:nova:mfa","amr":["pwd","otp"]}' >"$dir/seed-claims-amr"
+        printf '\x04%s' '{"sub":"248289761001","email":"a@b.example","email_verified":"true","name":"A","groups":["eng",""]}' >"$dir/seed-userinfo"
         ;;
     json_fuzz)
         printf '%s' '{}' >"$dir/seed-empty"
@@ -52,6 +54,9 @@ seed() {
         printf '%s' "$h.$p.$s" >"$dir/seed-eddsa"
         h=$(printf '%s' '{"alg":"ES256","typ":"at+jwt","kid":"fuzz-es"}' | b64u)
         printf '%s' "$h.$p.$s" >"$dir/seed-es256"
+        # an RSA-PSS header with a 256-byte signature (parsed only with NOVA_JWS_ALLOW_PS256)
+        h=$(printf '%s' '{"alg":"PS256","kid":"pss-1"}' | b64u)
+        printf '%s' "$h.$p.$(head -c 256 /dev/zero | b64u)" >"$dir/seed-ps256"
         printf '%s' '{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"k","alg":"EdDSA"}' >"$dir/seed-jwk-ed"
         printf '%s' '{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"k","alg":"ES256"}' >"$dir/seed-jwk-ec"
         ;;
