@@ -614,6 +614,7 @@ nova_status nova_scim_path_parse(nova_arena_t *ar, const char *text, size_t n,
 typedef enum nova_fed_protocol {
     NOVA_FED_SCIM = 0,
     NOVA_FED_OIDC,
+    NOVA_FED_SAML,
     NOVA_FED_PROTOCOL_N
 } nova_fed_protocol;
 typedef enum nova_fed_reason {

@@ -177,6 +177,13 @@ nova_status api_oidc_register(nova_api_t *api, nova_http_server_t *srv);
  * session id, AAL and methods. */
 struct nova_login_result;
 json_t *api_people_grant_json(const struct nova_login_result *g);
+/* Shared by the OIDC and SAML legs (oidc.c): whether the client asked for JSON rather than a
+ * page; the grant of a federated login as JSON or as a small page holding it (no-store, no
+ * script); whether an IdP URL may be http (only when novad itself runs on http on a loopback
+ * host; else 422 written, false). */
+bool api_wants_json(nova_req_t *r);
+void api_fed_grant_reply(nova_req_t *r, const struct nova_login_result *g, const char *tenant);
+bool api_fed_url_allowed(nova_req_t *r, nova_api_t *api, const char *member, const char *url);
 /* The WebAuthn relying party: NOVA_ISSUER's host and origin; false with 503 written. */
 struct nova_webauthn_rp;
 bool api_webauthn_rp(nova_req_t *r, nova_api_t *api, struct nova_webauthn_rp *rp);

@@ -46,20 +46,18 @@ static void idp_status(nova_req_t *r, nova_status st, const char *why)
         api_people_status(r, st, why);
 }
 
-/* novad fetches what the issuer names. An http IdP (on a loopback host, as nova_oidc_url_ok
- * allows) is a development setup: accepted only when novad itself is reached over http on a
- * loopback host (NOVA_ISSUER), never in a deployment on https. false with 422 written. */
-static bool issuer_allowed(nova_req_t *r, nova_api_t *api, json_t *body)
+bool api_fed_url_allowed(nova_req_t *r, nova_api_t *api, const char *member, const char *url)
 {
-    const char *iss = json_string_value(json_object_get(body, "issuer"));
     const char *self = nova_auth_issuer(api->auth);
-    if (iss == NULL || strncmp(iss, "http://", 7) != 0)
+    if (url == NULL || strncmp(url, "http://", 7) != 0)
         return true;
     if (self && strncmp(self, "http://", 7) == 0 && nova_oidc_url_ok(self))
         return true;
-    nova_resp_problem(r, 422, "invalid_field", "Invalid field",
-                      "issuer: https required (an http IdP on a loopback host only when novad "
-                      "itself runs on one, a development setup)");
+    const char *why = nova_arena_printf(&r->arena,
+                                        "%s: https required (an http IdP on a loopback host only "
+                                        "when novad itself runs on one, a development setup)",
+                                        member);
+    nova_resp_problem(r, 422, "invalid_field", "Invalid field", why ? why : member);
     return false;
 }
 
@@ -69,7 +67,8 @@ static void idps_create(nova_req_t *r, void *ud)
     json_t *body = api_json_body(r, idp_members);
     if (body == NULL)
         return;
-    if (!issuer_allowed(r, api, body)) {
+    if (!api_fed_url_allowed(r, api, "issuer",
+                             json_string_value(json_object_get(body, "issuer")))) {
         json_decref(body);
         return;
     }
@@ -164,7 +163,7 @@ static void idps_delete(nova_req_t *r, void *ud)
 
 /* ---- the browser's legs ---- */
 
-static bool wants_json(nova_req_t *r)
+bool api_wants_json(nova_req_t *r)
 {
     const char *a = nova_req_header(r, "Accept");
     return a && strstr(a, "application/json") && !strstr(a, "text/html");
@@ -230,7 +229,7 @@ static void oidc_login(nova_req_t *r, void *ud)
         nova_resp_header(r, "Referrer-Policy", "no-referrer");
         /* A script of the sign-in page asks for the URL to send the browser to; a link or a
          * typed address gets the redirect. */
-        if (wants_json(r)) {
+        if (api_wants_json(r)) {
             api_reply_json(r, 200, json_pack("{s:s}", "authorization_url", location));
             return;
         }
@@ -302,12 +301,17 @@ static void oidc_callback(nova_req_t *r, void *ud)
         return;
     }
     nova_oidc_count(NOVA_OIDC_FAIL_NONE);
+    api_fed_grant_reply(r, &g, tenant);
+}
+
+void api_fed_grant_reply(nova_req_t *r, const nova_login_result_t *g, const char *tenant)
+{
     nova_resp_header(r, "Cache-Control", "no-store");
     nova_resp_header(r, "Referrer-Policy", "no-referrer");
-    json_t *grant = api_people_grant_json(&g);
+    json_t *grant = api_people_grant_json(g);
     if (grant)
         json_object_set_new(grant, "tenant_id", json_string(tenant));
-    if (wants_json(r)) {
+    if (api_wants_json(r)) {
         api_reply_json(r, 200, grant);
         return;
     }

@@ -6,9 +6,13 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "nova/crypto.h"
+#include "nova/oidc.h"
 #include "nova/oidc_store.h"
 #include "nova/people.h"
+#include "nova/saml_store.h"
 
 /* A tenant's opened people keys, cached by the process (a key never changes once made). */
 typedef struct people_keys {
@@ -114,6 +118,63 @@ nova_status people_cae_metrics(nova_buf_t *out);
 nova_status people_oidc_secret(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                const nova_oidc_idp_row_t *row, const char **secret);
 nova_status people_oidc_failure_lines(nova_buf_t *out);
+/* GET url (Accept: accept, default application/json; Authorization: Bearer bearer when set),
+ * or POST form (application/x-www-form-urlencoded) with HTTP Basic user:pass when user is
+ * set, with libcurl: 5 s to connect, 10 s in all, at most 256 KiB, no redirects, proxies of
+ * the environment ignored. 2xx, or 400/401 when error_ok (a token endpoint's error response),
+ * fill out; NOVA_UNAVAILABLE otherwise. guarded (people_http_guarded) and
+ * NOVA_OIDC_ALLOW_PRIVATE off: an http URL, or a peer address that is not public
+ * (nova_oidc_addr_public, judged by libcurl's open-socket callback on the very address it
+ * connects to), is NOVA_FORBIDDEN (oidc_login.c). */
+nova_status people_http_fetch(const char *url, const char *accept, const char *form,
+                              const char *user, const char *pass, const char *bearer, bool error_ok,
+                              bool guarded, nova_buf_t *out);
+/* Whether the fetches of an IdP named by url (an OIDC issuer, a SAML metadata URL) are
+ * guarded: when it is https. */
+bool people_http_guarded(const char *url);
+/* The refusal of a guarded fetch, for a problem's detail. */
+#define PEOPLE_HTTP_PRIVATE_WHY                                                                    \
+    "the IdP's address is not public (loopback, private, link-local, CGNAT or metadata; "          \
+    "NOVA_OIDC_ALLOW_PRIVATE is off)"
+
+/* Federation shared by OIDC and SAML (federation.c). */
+/* Validates role_mappings ([{group, role, valid_until?}], at most 64) into *out (the stored
+ * array, caller decrefs). NOVA_INVALID with *why. */
+nova_status people_fed_mappings_parse(const json_t *v, json_t **out, const char **why);
+/* The stored array into out[] (arena strings; at most NOVA_OIDC_MAX_MAPPINGS). */
+void people_fed_mappings_view(nova_arena_t *ar, const json_t *arr, nova_oidc_mapping_t *out,
+                              size_t *n);
+/* Appends the API's view of the mappings to arr. */
+void people_fed_mappings_json(json_t *arr, const nova_oidc_mapping_t *m, size_t n);
+/* The roles groups give at now (see nova_oidc_roles_for). Arena; "" when none. */
+const char *people_fed_roles(nova_arena_t *ar, const nova_oidc_mapping_t *maps, size_t nmaps,
+                             const char *const *groups, size_t ngroups, int64_t now);
+
+/* The subject an IdP vouched for. */
+typedef struct people_fed_subject {
+    nova_fed_protocol proto; /* NOVA_FED_OIDC or NOVA_FED_SAML */
+    const char *tenant_id;
+    const char *idp_id;
+    const char *idp_name; /* issuer or entity ID: the link's namespace */
+    const char *sub;      /* sub or NameID */
+    const char *email;
+    bool email_verified;
+    const char *name;
+    const char *roles; /* NULL: the IdP has no mappings, roles left alone */
+    int aal;           /* what the IdP asserted: 2 with a second factor, else 1 (0 is 1) */
+} people_fed_subject_t;
+typedef enum people_fed_result {
+    PEOPLE_FED_OK = 0,
+    PEOPLE_FED_PROVISIONING,
+    PEOPLE_FED_SUSPENDED
+} people_fed_result;
+/* The end of a federated login: the user linked to the subject, or provisioned from its
+ * email (audited "user.create" and "user.<proto>_link"), the roles set when they differ, and
+ * a session opened (w->aal: AAL2 with amr "fed mfa", else AAL1 with amr "fed"). A refusal is
+ * NOVA_OK with *res and *why. */
+nova_status people_fed_login(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                             const people_fed_subject_t *w, const nova_login_request_t *req,
+                             nova_login_result_t *out, people_fed_result *res, const char **why);
 
 /* Counters. */
 enum {

@@ -60,17 +60,6 @@ static bool known_member(const char *k)
     return false;
 }
 
-static bool role_ok(const char *r)
-{
-    size_t n = strlen(r);
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((r[i] >= 'a' && r[i] <= 'z') || (r[i] >= '0' && r[i] <= '9') || strchr("_:.-", r[i])))
-            return false;
-    return true;
-}
-
 static bool printable(const char *s, size_t max)
 {
     size_t n = strlen(s);
@@ -179,31 +168,10 @@ static nova_status apply(json_t *cfg, json_t *in, bool create, const char **why)
         json_object_set_new(cfg, "group_claim", json_string("groups"));
     }
     if ((v = json_object_get(in, "role_mappings")) != NULL) {
-        size_t n = json_is_array(v) ? json_array_size(v) : (size_t)-1, i;
-        json_t *m, *out = json_array();
-        if (n > NOVA_OIDC_MAX_MAPPINGS || out == NULL) {
-            json_decref(out);
-            *why = "role_mappings: an array of at most 64 {group, role, valid_until?}";
-            return NOVA_INVALID;
-        }
-        json_array_foreach(v, i, m)
-        {
-            json_t *g = json_object_get(m, "group"), *r = json_object_get(m, "role");
-            json_t *vu = json_object_get(m, "valid_until");
-            if (!json_is_object(m) || json_object_size(m) != 2u + (vu != NULL) ||
-                !json_is_string(g) || !printable(json_string_value(g), 256) || !json_is_string(r) ||
-                !role_ok(json_string_value(r)) ||
-                (vu && !json_is_null(vu) &&
-                 (!json_is_integer(vu) || json_integer_value(vu) <= 0))) {
-                json_decref(out);
-                *why = "role_mappings: each {group: 1..256 characters, role: [a-z0-9_:.-]{1,64}, "
-                       "valid_until: unix seconds or null}";
-                return NOVA_INVALID;
-            }
-            json_array_append_new(
-                out, json_pack("{s:O, s:O, s:I}", "group", g, "role", r, "valid_until",
-                               (json_int_t)(json_is_integer(vu) ? json_integer_value(vu) : 0)));
-        }
+        json_t *out = NULL;
+        nova_status st = people_fed_mappings_parse(v, &out, why);
+        if (st)
+            return st;
         json_object_set_new(cfg, "role_mappings", out);
     } else if (create) {
         json_object_set_new(cfg, "role_mappings", json_array());
@@ -299,13 +267,8 @@ static nova_status view_of(nova_arena_t *ar, const nova_oidc_idp_row_t *row, nov
         nova_buf_printf(&sc, "%s%s", i ? " " : "", json_string_value(v));
     out->scopes = nova_arena_strndup(ar, sc.data ? (const char *)sc.data : "", sc.len);
     nova_buf_free(&sc);
-    json_array_foreach(json_object_get(c, "role_mappings"), i, v) if (i < NOVA_OIDC_MAX_MAPPINGS)
-    {
-        nova_oidc_mapping_t *m = &out->mappings[out->nmappings++];
-        m->group = nova_arena_strdup(ar, json_string_value(json_object_get(v, "group")));
-        m->role = nova_arena_strdup(ar, json_string_value(json_object_get(v, "role")));
-        m->valid_until = json_integer_value(json_object_get(v, "valid_until"));
-    }
+    people_fed_mappings_view(ar, json_object_get(c, "role_mappings"), out->mappings,
+                             &out->nmappings);
     /* An IdP made before id_token_signing_algs existed accepts what it did then. */
     json_t *algs = json_object_get(c, "id_token_signing_algs");
     out->id_token_algs = algs ? 0 : DEFAULT_ALGS;
@@ -347,13 +310,7 @@ void *nova_oidc_idp_to_json(const nova_oidc_idp_t *idp)
         json_array_append_new(sc, json_stringn(w, n));
         w += n + (w[n] == ' ');
     }
-    for (size_t i = 0; i < idp->nmappings; i++) {
-        const nova_oidc_mapping_t *m = &idp->mappings[i];
-        json_t *o = json_pack("{s:s, s:s}", "group", m->group, "role", m->role);
-        json_object_set_new(o, "valid_until",
-                            m->valid_until ? json_integer(m->valid_until) : json_null());
-        json_array_append_new(maps, o);
-    }
+    people_fed_mappings_json(maps, idp->mappings, idp->nmappings);
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:s, s:o, s:b, s:I, s:I}", "id",
                           idp->id, "tenant_id", idp->tenant_id, "issuer", idp->issuer, "client_id",
                           idp->client_id, "has_client_secret", idp->has_client_secret,
@@ -578,30 +535,5 @@ nova_status people_oidc_secret(nova_people_t *p, nova_store_t *s, nova_arena_t *
 const char *nova_oidc_roles_for(nova_arena_t *ar, const nova_oidc_idp_t *idp,
                                 const char *const *groups, size_t ngroups, int64_t now)
 {
-    nova_buf_t b;
-    nova_buf_init(&b);
-    for (size_t i = 0; i < idp->nmappings; i++) {
-        const nova_oidc_mapping_t *m = &idp->mappings[i];
-        /* A contractor's mapping that has ended gives nothing. */
-        if (m->valid_until != 0 && m->valid_until <= now)
-            continue;
-        bool member = false;
-        for (size_t g = 0; g < ngroups && !member; g++)
-            member = strcmp(groups[g], m->group) == 0;
-        if (!member)
-            continue;
-        bool dup = false;
-        for (size_t j = 0; j < i && !dup; j++) {
-            const nova_oidc_mapping_t *o = &idp->mappings[j];
-            if (strcmp(o->role, m->role) != 0 || (o->valid_until != 0 && o->valid_until <= now))
-                continue;
-            for (size_t g = 0; g < ngroups && !dup; g++)
-                dup = strcmp(groups[g], o->group) == 0;
-        }
-        if (!dup)
-            nova_buf_printf(&b, "%s%s", b.len ? " " : "", m->role);
-    }
-    const char *r = nova_arena_strndup(ar, b.data ? (const char *)b.data : "", b.len);
-    nova_buf_free(&b);
-    return r;
+    return people_fed_roles(ar, idp->mappings, idp->nmappings, groups, ngroups, now);
 }

@@ -96,7 +96,7 @@ static nova_status curl_run(CURL *c, const char *url, const char *form, const ch
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, fb);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "nova-oidc/1");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "nova-federation/1");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(c, CURLOPT_PROXY, "");
     curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, guard_open);
@@ -124,14 +124,10 @@ static nova_status curl_run(CURL *c, const char *url, const char *form, const ch
     return NOVA_UNAVAILABLE;
 }
 
-/* GET url (with Authorization: Bearer bearer when set), or POST form
- * (application/x-www-form-urlencoded) with HTTP Basic user:pass when
- * user is set. 2xx, or 400/401 for a token endpoint's error response (error_ok), fill out.
- * guarded (an https issuer's fetch, NOVA_OIDC_ALLOW_PRIVATE off): a non-public peer is
- * NOVA_FORBIDDEN, an http URL too (an https issuer's endpoints are https). */
-static nova_status oidc_fetch_bearer(const char *url, const char *form, const char *user,
-                                     const char *pass, const char *bearer, bool error_ok,
-                                     bool guarded, nova_buf_t *out)
+/* internal.h: the IdP fetches of OIDC and SAML. */
+nova_status people_http_fetch(const char *url, const char *accept, const char *form,
+                              const char *user, const char *pass, const char *bearer, bool error_ok,
+                              bool guarded, nova_buf_t *out)
 {
     guard_t g = {.on = guarded && !atomic_load(&private_allowed)};
     if (g.on && strncmp(url, "https://", 8) != 0)
@@ -141,7 +137,9 @@ static nova_status oidc_fetch_bearer(const char *url, const char *form, const ch
     if (c == NULL)
         return NOVA_NOMEM;
     fetch_buf fb = {.b = out};
-    struct curl_slist *hdr = curl_slist_append(NULL, "Accept: application/json");
+    char ah[128];
+    snprintf(ah, sizeof(ah), "Accept: %s", accept ? accept : "application/json");
+    struct curl_slist *hdr = curl_slist_append(NULL, ah);
     char *auth = NULL;
     if (bearer && asprintf(&auth, "Authorization: Bearer %s", bearer) > 0) {
         struct curl_slist *h2 = curl_slist_append(hdr, auth);
@@ -152,17 +150,16 @@ static nova_status oidc_fetch_bearer(const char *url, const char *form, const ch
         free(auth);
     }
     nova_status st = curl_run(c, url, form, user, pass, error_ok, hdr, &fb, &g);
-    /* The header list holds the access token: wiped before it is freed. */
+    /* The header list may hold an access token: wiped before it is freed. */
     for (struct curl_slist *h = hdr; h; h = h->next)
         OPENSSL_cleanse(h->data, strlen(h->data));
     curl_slist_free_all(hdr);
     return st;
 }
 
-static nova_status oidc_fetch(const char *url, const char *form, const char *user, const char *pass,
-                              bool error_ok, bool guarded, nova_buf_t *out)
+bool people_http_guarded(const char *url)
 {
-    return oidc_fetch_bearer(url, form, user, pass, NULL, error_ok, guarded, out);
+    return strncmp(url, "https://", 8) == 0;
 }
 
 /* RFC 6749 §2.3.1: client_secret_basic encodes id and secret as form components first. */
@@ -170,16 +167,6 @@ static char *escape(CURL *c, const char *s)
 {
     return curl_easy_escape(c, s, 0);
 }
-
-/* Whether the fetches of issuer are guarded (nova_oidc_allow_private). */
-static bool guarded(const char *issuer)
-{
-    return strncmp(issuer, "https://", 8) == 0;
-}
-
-static const char *const private_why =
-    "the IdP's address is not public (loopback, private, link-local, CGNAT or metadata; "
-    "NOVA_OIDC_ALLOW_PRIVATE is off)";
 
 /* ---- the per-issuer cache ---- */
 
@@ -255,10 +242,11 @@ static nova_status discover(nova_arena_t *ar, const char *issuer, nova_oidc_disc
                                         (int)(il && issuer[il - 1] == '/' ? il - 1 : il), issuer);
     nova_buf_t b;
     nova_buf_init(&b);
-    nova_status st =
-        url ? oidc_fetch(url, NULL, NULL, NULL, false, guarded(issuer), &b) : NOVA_NOMEM;
+    nova_status st = url ? people_http_fetch(url, NULL, NULL, NULL, NULL, NULL, false,
+                                             people_http_guarded(issuer), &b)
+                         : NOVA_NOMEM;
     if (st == NOVA_FORBIDDEN) {
-        *why = private_why;
+        *why = PEOPLE_HTTP_PRIVATE_WHY;
         st = NOVA_UNAVAILABLE;
     } else if (st == NOVA_UNAVAILABLE) {
         *why = "the IdP's discovery document could not be fetched";
@@ -303,10 +291,11 @@ static nova_status jwks_get(const char *issuer, const char *jwks_uri, bool force
         return NOVA_NOMEM;
     nova_buf_t b;
     nova_buf_init(&b);
-    nova_status st = oidc_fetch(jwks_uri, NULL, NULL, NULL, false, guarded(issuer), &b);
+    nova_status st = people_http_fetch(jwks_uri, NULL, NULL, NULL, NULL, NULL, false,
+                                       people_http_guarded(issuer), &b);
     oidc_keys_t *k = NULL;
     if (st == NOVA_FORBIDDEN) {
-        *why = private_why;
+        *why = PEOPLE_HTTP_PRIVATE_WHY;
         st = NOVA_UNAVAILABLE;
     } else if (st == NOVA_UNAVAILABLE) {
         *why = "the IdP's JWKS could not be fetched";
@@ -572,8 +561,8 @@ static nova_status exchange(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                  secret ? "" : "&client_id=", secret ? "" : e_client);
     nova_buf_t b;
     nova_buf_init(&b);
-    st = form ? oidc_fetch(d->token_endpoint, form, secret ? e_client : NULL, e_sec, true,
-                           guarded(idp->issuer), &b)
+    st = form ? people_http_fetch(d->token_endpoint, NULL, form, secret ? e_client : NULL, e_sec,
+                                  NULL, true, people_http_guarded(idp->issuer), &b)
               : NOVA_NOMEM;
     curl_free(e_code);
     curl_free(e_ru);
@@ -588,7 +577,8 @@ static nova_status exchange(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
     if (st == NOVA_FORBIDDEN || st == NOVA_UNAVAILABLE) {
         nova_buf_free(&b);
         return fail_with(fail, NOVA_OIDC_FAIL_TOKEN, why,
-                         st == NOVA_FORBIDDEN ? private_why : "the IdP's token endpoint failed");
+                         st == NOVA_FORBIDDEN ? PEOPLE_HTTP_PRIVATE_WHY
+                                              : "the IdP's token endpoint failed");
     }
     if (st == NOVA_OK)
         st = nova_oidc_token_response_parse_at(ar, (const char *)b.data, b.len, id_token,
@@ -659,12 +649,12 @@ static nova_status userinfo(nova_arena_t *ar, const nova_oidc_idp_t *idp,
 {
     nova_buf_t b;
     nova_buf_init(&b);
-    nova_status st = oidc_fetch_bearer(d->userinfo_endpoint, NULL, NULL, NULL, access_token, false,
-                                       guarded(idp->issuer), &b);
+    nova_status st = people_http_fetch(d->userinfo_endpoint, NULL, NULL, NULL, NULL, access_token,
+                                       false, people_http_guarded(idp->issuer), &b);
     if (st == NOVA_FORBIDDEN || st == NOVA_UNAVAILABLE) {
         nova_buf_free(&b);
         return fail_with(fail, NOVA_OIDC_FAIL_USERINFO, why,
-                         st == NOVA_FORBIDDEN ? private_why
+                         st == NOVA_FORBIDDEN ? PEOPLE_HTTP_PRIVATE_WHY
                                               : "the IdP's userinfo endpoint could not be reached");
     }
     if (st == NOVA_OK)
@@ -676,56 +666,6 @@ static nova_status userinfo(nova_arena_t *ar, const nova_oidc_idp_t *idp,
         return fail_with(fail, NOVA_OIDC_FAIL_CLAIMS, why, NULL);
     if (st == NOVA_INVALID)
         return fail_with(fail, NOVA_OIDC_FAIL_USERINFO, why, NULL);
-    return st;
-}
-
-/* The user of (issuer, sub): linked, or provisioned now from the token's verified email. */
-static nova_status find_or_provision(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
-                                     const nova_oidc_idp_t *idp, const nova_oidc_identity_t *who,
-                                     const char *roles, nova_user_view_t *u, nova_oidc_fail *fail,
-                                     const char **why)
-{
-    const char *uid = NULL;
-    nova_status st = nova_store_oidc_link_get(s, ar, idp->tenant_id, idp->issuer, who->sub, &uid);
-    if (st == NOVA_OK)
-        return nova_people_user_get(p, s, ar, idp->tenant_id, uid, u);
-    if (st != NOVA_NOT_FOUND)
-        return st;
-    if (who->email == NULL || !who->email_verified)
-        return fail_with(fail, NOVA_OIDC_FAIL_PROVISIONING, why,
-                         "the IdP gave no verified email to provision the user with "
-                         "(email, email_verified)");
-    const char *actor = nova_arena_printf(ar, "oidc:%s", idp->id);
-    if (actor == NULL)
-        return NOVA_NOMEM;
-    nova_audit_actor_t by = {.id = actor};
-    nova_user_spec_t spec = {
-        .email = who->email, .name = who->name, .roles = roles ? roles : "", .status = "active"};
-    const char *uwhy = NULL;
-    st = nova_people_user_create(p, s, ar, &by, idp->tenant_id, &spec, u, &uwhy);
-    if (st == NOVA_CONFLICT)
-        return fail_with(fail, NOVA_OIDC_FAIL_PROVISIONING, why,
-                         "a user with this email exists and is not linked to this IdP");
-    if (st == NOVA_INVALID)
-        return fail_with(fail, NOVA_OIDC_FAIL_PROVISIONING, why,
-                         "the IdP's email or name cannot make a user");
-    if (st)
-        return st;
-    nova_audit_entry_t ae;
-    st = nova_audit_entry_make(&ae, ar, &by, idp->tenant_id, "user.oidc_link", "user", u->id,
-                               json_pack("{s:s}", "idp", idp->id));
-    if (st == NOVA_OK)
-        st = nova_store_oidc_link_put(s, idp->tenant_id, idp->issuer, who->sub, u->id,
-                                      nova_time_now(), &ae);
-    if (st == NOVA_CONFLICT) {
-        /* Two first logins of one subject raced: the other linked its user; this one goes. */
-        nova_people_user_delete(p, s, ar, &by, idp->tenant_id, u->id);
-        if ((st = nova_store_oidc_link_get(s, ar, idp->tenant_id, idp->issuer, who->sub, &uid)) ==
-            NOVA_OK)
-            st = nova_people_user_get(p, s, ar, idp->tenant_id, uid, u);
-    }
-    if (st == NOVA_OK)
-        nova_people_count_provisioned(NOVA_FED_OIDC, NOVA_FED_CREATED);
     return st;
 }
 
@@ -801,33 +741,23 @@ nova_status nova_oidc_login_complete(nova_people_t *p, nova_store_t *s, nova_are
                          "sign in with a passkey, or a password and TOTP");
     const char *roles =
         idp.nmappings ? nova_oidc_roles_for(ar, &idp, who.groups, who.ngroups, now) : NULL;
-    nova_user_view_t u;
-    st = find_or_provision(p, s, ar, &idp, &who, roles, &u, fail, why);
-    if (st || *fail)
-        return st;
-    if (strcmp(u.status, "active") != 0) {
-        out->outcome = NOVA_LOGIN_SUSPENDED;
-        out->user_id = u.id;
-        return fail_with(fail, NOVA_OIDC_FAIL_SUSPENDED, why, "this account is suspended");
-    }
-    /* The IdP is authoritative for the roles its mappings give: each login sets them. */
-    if (roles && strcmp(roles, u.roles) != 0) {
-        const char *actor = nova_arena_printf(ar, "oidc:%s", idp.id);
-        nova_audit_actor_t by = {.id = actor ? actor : "oidc"};
-        nova_user_spec_t spec = {.roles = roles};
-        const char *uwhy = NULL;
-        st = nova_people_user_update(p, s, ar, &by, idp.tenant_id, u.id, &spec, &u, &uwhy);
-        if (st == NOVA_INVALID)
-            return fail_with(fail, NOVA_OIDC_FAIL_PROVISIONING, why,
-                             "the roles the groups map to cannot be given (at most 16)");
-        if (st)
-            return st;
-    }
-    nova_login_request_t r = *req;
-    r.tenant_id = idp.tenant_id;
-    st = people_session_open(p, s, ar, &r, u.id, aal, aal >= 2 ? "fed mfa" : "fed", false, NULL,
-                             out);
-    if (st)
+    people_fed_subject_t w = {.proto = NOVA_FED_OIDC,
+                              .tenant_id = idp.tenant_id,
+                              .idp_id = idp.id,
+                              .idp_name = idp.issuer,
+                              .sub = who.sub,
+                              .email = who.email,
+                              .email_verified = who.email_verified,
+                              .name = who.name,
+                              .roles = roles,
+                              .aal = aal};
+    people_fed_result res = PEOPLE_FED_OK;
+    st = people_fed_login(p, s, ar, &w, req, out, &res, why);
+    if (st == NOVA_OK && res == PEOPLE_FED_PROVISIONING)
+        *fail = NOVA_OIDC_FAIL_PROVISIONING;
+    else if (st == NOVA_OK && res == PEOPLE_FED_SUSPENDED)
+        *fail = NOVA_OIDC_FAIL_SUSPENDED;
+    if (st || res)
         return st;
     /* What RP-initiated logout needs (id_token_hint), for as long as the session may live. A
      * failure here costs the IdP-side logout only, never the sign-in. */
@@ -844,8 +774,6 @@ nova_status nova_oidc_login_complete(nova_people_t *p, nova_store_t *s, nova_are
         OPENSSL_cleanse(text, strlen(text));
         free(text);
     }
-    out->outcome = NOVA_LOGIN_OK;
-    out->user_id = u.id;
     return NOVA_OK;
 }
 

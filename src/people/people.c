@@ -358,7 +358,7 @@ static uint64_t get(_Atomic uint64_t *c)
 
 static _Atomic uint64_t fed_failures[NOVA_FED_PROTOCOL_N][NOVA_FED_REASON_N];
 static _Atomic uint64_t fed_changes[NOVA_FED_PROTOCOL_N][NOVA_FED_CHANGE_N];
-static const char *const fed_protocols[NOVA_FED_PROTOCOL_N] = {"scim", "oidc"};
+static const char *const fed_protocols[NOVA_FED_PROTOCOL_N] = {"scim", "oidc", "saml"};
 static const char *const fed_reasons[NOVA_FED_REASON_N] = {
     "token_missing", "token_malformed", "token_unknown", "invalid_filter", "invalid_syntax",
     "invalid_value", "invalid_path",    "mutability",    "uniqueness",     "not_found",

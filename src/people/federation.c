@@ -1,0 +1,230 @@
+/* federation.c: what OIDC and SAML sign-ins share (internal.h): the group->role mappings
+ * (validated, stored, shown and applied with their time boxes) and the end of a federated
+ * login: the user found by the IdP's subject or provisioned just in time, the roles its
+ * groups map to set, and the session opened as a password sign-in opens one. */
+#include <jansson.h>
+#include <string.h>
+
+#include "internal.h"
+
+static bool role_ok(const char *r)
+{
+    size_t n = strlen(r);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((r[i] >= 'a' && r[i] <= 'z') || (r[i] >= '0' && r[i] <= '9') || strchr("_:.-", r[i])))
+            return false;
+    return true;
+}
+
+static bool printable(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+nova_status people_fed_mappings_parse(const json_t *v, json_t **out, const char **why)
+{
+    size_t n = json_is_array(v) ? json_array_size(v) : (size_t)-1, i;
+    json_t *m, *arr = json_array();
+    *out = NULL;
+    if (n > NOVA_OIDC_MAX_MAPPINGS || arr == NULL) {
+        json_decref(arr);
+        *why = "role_mappings: an array of at most 64 {group, role, valid_until?}";
+        return NOVA_INVALID;
+    }
+    json_array_foreach(v, i, m)
+    {
+        json_t *g = json_object_get(m, "group"), *r = json_object_get(m, "role");
+        json_t *vu = json_object_get(m, "valid_until");
+        if (!json_is_object(m) || json_object_size(m) != 2u + (vu != NULL) || !json_is_string(g) ||
+            !printable(json_string_value(g), 256) || !json_is_string(r) ||
+            !role_ok(json_string_value(r)) ||
+            (vu && !json_is_null(vu) && (!json_is_integer(vu) || json_integer_value(vu) <= 0))) {
+            json_decref(arr);
+            *why = "role_mappings: each {group: 1..256 characters, role: [a-z0-9_:.-]{1,64}, "
+                   "valid_until: unix seconds or null}";
+            return NOVA_INVALID;
+        }
+        json_array_append_new(
+            arr, json_pack("{s:O, s:O, s:I}", "group", g, "role", r, "valid_until",
+                           (json_int_t)(json_is_integer(vu) ? json_integer_value(vu) : 0)));
+    }
+    *out = arr;
+    return NOVA_OK;
+}
+
+void people_fed_mappings_view(nova_arena_t *ar, const json_t *arr, nova_oidc_mapping_t *out,
+                              size_t *n)
+{
+    size_t i;
+    json_t *v;
+    *n = 0;
+    json_array_foreach(arr, i, v) if (i < NOVA_OIDC_MAX_MAPPINGS)
+    {
+        nova_oidc_mapping_t *m = &out[(*n)++];
+        m->group = nova_arena_strdup(ar, json_string_value(json_object_get(v, "group")));
+        m->role = nova_arena_strdup(ar, json_string_value(json_object_get(v, "role")));
+        m->valid_until = json_integer_value(json_object_get(v, "valid_until"));
+    }
+}
+
+void people_fed_mappings_json(json_t *arr, const nova_oidc_mapping_t *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_pack("{s:s, s:s}", "group", m[i].group, "role", m[i].role);
+        json_object_set_new(o, "valid_until",
+                            m[i].valid_until ? json_integer(m[i].valid_until) : json_null());
+        json_array_append_new(arr, o);
+    }
+}
+
+const char *people_fed_roles(nova_arena_t *ar, const nova_oidc_mapping_t *maps, size_t nmaps,
+                             const char *const *groups, size_t ngroups, int64_t now)
+{
+    nova_buf_t b;
+    nova_buf_init(&b);
+    for (size_t i = 0; i < nmaps; i++) {
+        const nova_oidc_mapping_t *m = &maps[i];
+        /* A contractor's mapping that has ended gives nothing. */
+        if (m->valid_until != 0 && m->valid_until <= now)
+            continue;
+        bool member = false;
+        for (size_t g = 0; g < ngroups && !member; g++)
+            member = strcmp(groups[g], m->group) == 0;
+        if (!member)
+            continue;
+        bool dup = false;
+        for (size_t j = 0; j < i && !dup; j++) {
+            const nova_oidc_mapping_t *o = &maps[j];
+            if (strcmp(o->role, m->role) != 0 || (o->valid_until != 0 && o->valid_until <= now))
+                continue;
+            for (size_t g = 0; g < ngroups && !dup; g++)
+                dup = strcmp(groups[g], o->group) == 0;
+        }
+        if (!dup)
+            nova_buf_printf(&b, "%s%s", b.len ? " " : "", m->role);
+    }
+    const char *r = nova_arena_strndup(ar, b.data ? (const char *)b.data : "", b.len);
+    nova_buf_free(&b);
+    return r;
+}
+
+static const char *const proto_names[NOVA_FED_PROTOCOL_N] = {"scim", "oidc", "saml"};
+
+static nova_status link_get(const people_fed_subject_t *w, nova_store_t *s, nova_arena_t *ar,
+                            const char **uid)
+{
+    return w->proto == NOVA_FED_SAML
+               ? nova_store_saml_link_get(s, ar, w->tenant_id, w->idp_name, w->sub, uid)
+               : nova_store_oidc_link_get(s, ar, w->tenant_id, w->idp_name, w->sub, uid);
+}
+
+static nova_status link_put(const people_fed_subject_t *w, nova_store_t *s, const char *uid,
+                            const nova_audit_entry_t *ae)
+{
+    return w->proto == NOVA_FED_SAML ? nova_store_saml_link_put(s, w->tenant_id, w->idp_name,
+                                                                w->sub, uid, nova_time_now(), ae)
+                                     : nova_store_oidc_link_put(s, w->tenant_id, w->idp_name,
+                                                                w->sub, uid, nova_time_now(), ae);
+}
+
+/* The user of the subject: linked, or provisioned now from its verified email. */
+static nova_status find_or_provision(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                     const people_fed_subject_t *w, const nova_audit_actor_t *by,
+                                     nova_user_view_t *u, people_fed_result *res, const char **why)
+{
+    const char *uid = NULL;
+    nova_status st = link_get(w, s, ar, &uid);
+    if (st == NOVA_OK)
+        return nova_people_user_get(p, s, ar, w->tenant_id, uid, u);
+    if (st != NOVA_NOT_FOUND)
+        return st;
+    if (w->email == NULL || !w->email_verified) {
+        *res = PEOPLE_FED_PROVISIONING;
+        *why = w->proto == NOVA_FED_SAML
+                   ? "the IdP gave no email to provision the user with (the email attribute, "
+                     "or an emailAddress NameID)"
+                   : "the IdP gave no verified email to provision the user with "
+                     "(email, email_verified)";
+        return NOVA_OK;
+    }
+    nova_user_spec_t spec = {
+        .email = w->email, .name = w->name, .roles = w->roles ? w->roles : "", .status = "active"};
+    const char *uwhy = NULL;
+    st = nova_people_user_create(p, s, ar, by, w->tenant_id, &spec, u, &uwhy);
+    if (st == NOVA_CONFLICT || st == NOVA_INVALID) {
+        *res = PEOPLE_FED_PROVISIONING;
+        *why = st == NOVA_CONFLICT ? "a user with this email exists and is not linked to this IdP"
+                                   : "the IdP's email or name cannot make a user";
+        return NOVA_OK;
+    }
+    if (st)
+        return st;
+    nova_audit_entry_t ae;
+    const char *action = w->proto == NOVA_FED_SAML ? "user.saml_link" : "user.oidc_link";
+    st = nova_audit_entry_make(&ae, ar, by, w->tenant_id, action, "user", u->id,
+                               json_pack("{s:s}", "idp", w->idp_id));
+    if (st == NOVA_OK)
+        st = link_put(w, s, u->id, &ae);
+    if (st == NOVA_CONFLICT) {
+        /* Two first logins of one subject raced: the other linked its user; this one goes. */
+        nova_people_user_delete(p, s, ar, by, w->tenant_id, u->id);
+        if ((st = link_get(w, s, ar, &uid)) == NOVA_OK)
+            st = nova_people_user_get(p, s, ar, w->tenant_id, uid, u);
+    }
+    if (st == NOVA_OK)
+        nova_people_count_provisioned(w->proto, NOVA_FED_CREATED);
+    return st;
+}
+
+nova_status people_fed_login(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                             const people_fed_subject_t *w, const nova_login_request_t *req,
+                             nova_login_result_t *out, people_fed_result *res, const char **why)
+{
+    *res = PEOPLE_FED_OK;
+    const char *actor = nova_arena_printf(ar, "%s:%s", proto_names[w->proto], w->idp_id);
+    if (actor == NULL)
+        return NOVA_NOMEM;
+    nova_audit_actor_t by = {.id = actor};
+    nova_user_view_t u;
+    nova_status st = find_or_provision(p, s, ar, w, &by, &u, res, why);
+    if (st || *res)
+        return st;
+    if (strcmp(u.status, "active") != 0) {
+        out->outcome = NOVA_LOGIN_SUSPENDED;
+        out->user_id = u.id;
+        *res = PEOPLE_FED_SUSPENDED;
+        *why = "this account is suspended";
+        return NOVA_OK;
+    }
+    /* The IdP is authoritative for the roles its mappings give: each login sets them. */
+    if (w->roles && strcmp(w->roles, u.roles) != 0) {
+        nova_user_spec_t spec = {.roles = w->roles};
+        const char *uwhy = NULL;
+        st = nova_people_user_update(p, s, ar, &by, w->tenant_id, u.id, &spec, &u, &uwhy);
+        if (st == NOVA_INVALID) {
+            *res = PEOPLE_FED_PROVISIONING;
+            *why = "the roles the groups map to cannot be given (at most 16)";
+            return NOVA_OK;
+        }
+        if (st)
+            return st;
+    }
+    nova_login_request_t r = *req;
+    r.tenant_id = w->tenant_id;
+    int aal = w->aal >= 2 ? 2 : 1;
+    st = people_session_open(p, s, ar, &r, u.id, aal, aal >= 2 ? "fed mfa" : "fed", false, NULL,
+                             out);
+    if (st)
+        return st;
+    out->outcome = NOVA_LOGIN_OK;
+    out->user_id = u.id;
+    return NOVA_OK;
+}
