@@ -173,6 +173,8 @@ nova_status api_webauthn_register(nova_api_t *api, nova_http_server_t *srv);
 nova_status api_scim_register(nova_api_t *api, nova_http_server_t *srv);
 /* OIDC federation (oidc.c): /v1/people/oidc/idps and the browser's /auth/oidc/... legs. */
 nova_status api_oidc_register(nova_api_t *api, nova_http_server_t *srv);
+/* SAML federation (saml.c): /v1/people/saml/idps and the browser's /auth/saml/... legs. */
+nova_status api_saml_register(nova_api_t *api, nova_http_server_t *srv);
 /* The reply of a sign-in that opened a session (login.c): access and refresh tokens, the
  * session id, AAL and methods. */
 struct nova_login_result;

@@ -18,7 +18,7 @@ static bool role_ok(const char *r)
     return true;
 }
 
-static bool printable(const char *s, size_t max)
+bool people_printable(const char *s, size_t max)
 {
     size_t n = strlen(s);
     if (n == 0 || n > max)
@@ -44,7 +44,7 @@ nova_status people_fed_mappings_parse(const json_t *v, json_t **out, const char 
         json_t *g = json_object_get(m, "group"), *r = json_object_get(m, "role");
         json_t *vu = json_object_get(m, "valid_until");
         if (!json_is_object(m) || json_object_size(m) != 2u + (vu != NULL) || !json_is_string(g) ||
-            !printable(json_string_value(g), 256) || !json_is_string(r) ||
+            !people_printable(json_string_value(g), 256) || !json_is_string(r) ||
             !role_ok(json_string_value(r)) ||
             (vu && !json_is_null(vu) && (!json_is_integer(vu) || json_integer_value(vu) <= 0))) {
             json_decref(arr);
@@ -114,6 +114,25 @@ const char *people_fed_roles(nova_arena_t *ar, const nova_oidc_mapping_t *maps, 
     const char *r = nova_arena_strndup(ar, b.data ? (const char *)b.data : "", b.len);
     nova_buf_free(&b);
     return r;
+}
+
+nova_status people_fed_open(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                            const nova_oidc_idp_row_t *row, const char *region_member,
+                            const char *context, const char **out)
+{
+    *out = NULL;
+    if (row->secret_sealed == NULL)
+        return NOVA_OK;
+    json_error_t err;
+    json_t *c = json_loads(row->config, 0, &err);
+    const char *region = json_string_value(json_object_get(c, region_member));
+    char *text = NULL;
+    size_t len = 0;
+    nova_status st = people_open(p, s, ar, row->tenant_id, region ? region : "global", context,
+                                 row->secret_sealed, row->secret_sealed_len, &text, &len);
+    json_decref(c);
+    *out = text;
+    return st;
 }
 
 static const char *const proto_names[NOVA_FED_PROTOCOL_N] = {"scim", "oidc", "saml"};

@@ -118,6 +118,11 @@ nova_status people_cae_metrics(nova_buf_t *out);
 nova_status people_oidc_secret(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                const nova_oidc_idp_row_t *row, const char **secret);
 nova_status people_oidc_failure_lines(nova_buf_t *out);
+nova_status people_saml_failure_lines(nova_buf_t *out);
+/* SAML (saml.c): the SP private key (PEM) of an IdP row, opened (arena; NULL when none). */
+nova_status people_saml_key(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                            const nova_saml_idp_row_t *row, const char **key_pem);
+
 /* GET url (Accept: accept, default application/json; Authorization: Bearer bearer when set),
  * or POST form (application/x-www-form-urlencoded) with HTTP Basic user:pass when user is
  * set, with libcurl: 5 s to connect, 10 s in all, at most 256 KiB, no redirects, proxies of
@@ -138,6 +143,13 @@ bool people_http_guarded(const char *url);
     "NOVA_OIDC_ALLOW_PRIVATE is off)"
 
 /* Federation shared by OIDC and SAML (federation.c). */
+/* Whether s is 1..max bytes without a control character. */
+bool people_printable(const char *s, size_t max);
+/* The sealed bytes of an IdP row opened with context, in the region the config's member
+ * region_member names ("global" when absent): *out an arena string, NULL when none. */
+nova_status people_fed_open(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                            const nova_oidc_idp_row_t *row, const char *region_member,
+                            const char *context, const char **out);
 /* Validates role_mappings ([{group, role, valid_until?}], at most 64) into *out (the stored
  * array, caller decrefs). NOVA_INVALID with *why. */
 nova_status people_fed_mappings_parse(const json_t *v, json_t **out, const char **why);

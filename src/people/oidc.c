@@ -33,8 +33,6 @@ static const nova_jws_alg alg_ids[] = {NOVA_JWS_ES256, NOVA_JWS_EDDSA, NOVA_JWS_
                                        NOVA_JWS_PS256};
 #define DEFAULT_ALGS ((1u << NOVA_JWS_ES256) | (1u << NOVA_JWS_EDDSA) | (1u << NOVA_JWS_RS256))
 
-static bool printable(const char *s, size_t max);
-
 /* An array of 0..max strings of 1..128 printable characters without spaces or quotes (acr
  * values travel space-separated). */
 static bool acr_list_ok(json_t *v, size_t max)
@@ -45,7 +43,7 @@ static bool acr_list_ok(json_t *v, size_t max)
         return false;
     json_array_foreach(v, i, a)
     {
-        if (!json_is_string(a) || !printable(json_string_value(a), 128) ||
+        if (!json_is_string(a) || !people_printable(json_string_value(a), 128) ||
             strpbrk(json_string_value(a), " \"\\"))
             return false;
     }
@@ -58,17 +56,6 @@ static bool known_member(const char *k)
         if (strcmp(idp_members[i], k) == 0)
             return true;
     return false;
-}
-
-static bool printable(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return false;
-    return true;
 }
 
 /* Checks the members present in in and writes them into cfg (the stored object). */
@@ -101,7 +88,7 @@ static nova_status apply(json_t *cfg, json_t *in, bool create, const char **why)
         return NOVA_INVALID;
     }
     if ((v = json_object_get(in, "client_id")) != NULL) {
-        if (!json_is_string(v) || !printable(json_string_value(v), 255)) {
+        if (!json_is_string(v) || !people_printable(json_string_value(v), 255)) {
             *why = "client_id: 1..255 printable characters";
             return NOVA_INVALID;
         }
@@ -111,7 +98,7 @@ static nova_status apply(json_t *cfg, json_t *in, bool create, const char **why)
         return NOVA_INVALID;
     }
     if ((v = json_object_get(in, "client_secret")) != NULL && !json_is_null(v) &&
-        (!json_is_string(v) || !printable(json_string_value(v), 512))) {
+        (!json_is_string(v) || !people_printable(json_string_value(v), 512))) {
         *why = "client_secret: 1..512 printable characters, or null to remove it";
         return NOVA_INVALID;
     }
@@ -144,7 +131,7 @@ static nova_status apply(json_t *cfg, json_t *in, bool create, const char **why)
         json_array_foreach(v, i, sc)
         {
             const char *t = json_is_string(sc) ? json_string_value(sc) : NULL;
-            if (t == NULL || !printable(t, 64) || strpbrk(t, " \"\\")) {
+            if (t == NULL || !people_printable(t, 64) || strpbrk(t, " \"\\")) {
                 *why = "scopes: each 1..64 characters without spaces or quotes";
                 return NOVA_INVALID;
             }
@@ -159,7 +146,7 @@ static nova_status apply(json_t *cfg, json_t *in, bool create, const char **why)
         json_object_set_new(cfg, "scopes", json_pack("[s,s,s]", "openid", "email", "profile"));
     }
     if ((v = json_object_get(in, "group_claim")) != NULL) {
-        if (!json_is_string(v) || !printable(json_string_value(v), 64)) {
+        if (!json_is_string(v) || !people_printable(json_string_value(v), 64)) {
             *why = "group_claim: the name of the ID token claim that lists groups (1..64)";
             return NOVA_INVALID;
         }
@@ -516,20 +503,7 @@ nova_status nova_oidc_idp_list(nova_store_t *s, nova_arena_t *ar, const char *te
 nova_status people_oidc_secret(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                const nova_oidc_idp_row_t *row, const char **secret)
 {
-    *secret = NULL;
-    if (row->secret_sealed == NULL)
-        return NOVA_OK;
-    json_error_t err;
-    json_t *c = json_loads(row->config, 0, &err);
-    const char *region = json_string_value(json_object_get(c, "secret_region"));
-    char *out = NULL;
-    size_t len = 0;
-    nova_status st =
-        people_open(p, s, ar, row->tenant_id, region ? region : "global", OIDC_SECRET_CTX,
-                    row->secret_sealed, row->secret_sealed_len, &out, &len);
-    json_decref(c);
-    *secret = out;
-    return st;
+    return people_fed_open(p, s, ar, row, "secret_region", OIDC_SECRET_CTX, secret);
 }
 
 const char *nova_oidc_roles_for(nova_arena_t *ar, const nova_oidc_idp_t *idp,

@@ -13,6 +13,7 @@
 #include "nova/datakey.h"
 #include "nova/json.h"
 #include "nova/oidc.h"
+#include "nova/saml.h"
 
 #define MAX_CACHED_TENANTS 4096
 
@@ -393,6 +394,8 @@ static nova_status federation_metrics(nova_buf_t *out)
     if (st == NOVA_OK)
         st = people_oidc_failure_lines(out);
     if (st == NOVA_OK)
+        st = people_saml_failure_lines(out);
+    if (st == NOVA_OK)
         st = nova_buf_append_cstr(
             out, "# HELP nova_people_provisioned_total Users changed by provisioning, by "
                  "protocol and change.\n"
@@ -448,5 +451,7 @@ nova_status nova_people_metrics(nova_buf_t *out)
         st = federation_metrics(out);
     if (st == NOVA_OK)
         st = nova_oidc_metrics(out);
+    if (st == NOVA_OK)
+        st = nova_saml_metrics(out);
     return st;
 }

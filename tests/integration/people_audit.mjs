@@ -3,6 +3,7 @@
 // Not a test file itself.
 import assert from 'node:assert/strict';
 import { createHmac, createHash, generateKeyPairSync, sign as cryptoSign, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { makeTenant, token, call } from './lib.mjs';
 
 function b32decode(s) {
@@ -236,6 +237,45 @@ export function peopleAuditDrivers(getNova, secrets) {
     const r = await call(c.nova, 'DELETE', '/v1/people/oidc/idps/' + id, { tok: c.tok });
     assert.equal(r.status, 204, r.text);
     return { chainOf: c.t.tenant, action: 'oidc_idp.delete', actor: c.t.id, target: 'oidc_idp:' + id };
+  };
+  // SAML federation: an IdP from metadata (a certificate of openssl's; nothing is fetched),
+  // its SP key sealed and never in an entry; a refused Response at its ACS is audited with
+  // the reason only.
+  let samlCert = null;
+  async function samlIdp() {
+    const c = await setup();
+    if (!samlCert) {
+      const pem = execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', '/dev/null',
+        '-days', '1', '-subj', '/CN=audit-idp'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      samlCert = pem.replace(/-----[A-Z ]+-----|\s/g, '');
+    }
+    const eid = `https://idp.example/audit-${idpN++}-${Date.now()}`;
+    const md = `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="${eid}">`
+      + '<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
+      + `<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${samlCert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`
+      + '<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example/sso"/>'
+      + '</md:IDPSSODescriptor></md:EntityDescriptor>';
+    const r = await call(c.nova, 'POST', '/v1/people/saml/idps', { tok: c.tok, body: { metadata_xml: md } });
+    assert.equal(r.status, 201, r.text);
+    return { c, id: r.json.id };
+  }
+  drivers['POST /v1/people/saml/idps'] = async () => {
+    const { c, id } = await samlIdp();
+    return { chainOf: c.t.tenant, action: 'saml_idp.create', actor: c.t.id, target: 'saml_idp:' + id };
+  };
+  drivers['PATCH /v1/people/saml/idps/{id}'] = async () => {
+    const { c, id } = await samlIdp();
+    const r = await call(c.nova, 'PATCH', '/v1/people/saml/idps/' + id, { tok: c.tok, body: { enabled: false } });
+    assert.equal(r.status, 200, r.text);
+    return { chainOf: c.t.tenant, action: 'saml_idp.update', actor: c.t.id, target: 'saml_idp:' + id };
+  };
+  drivers['POST /auth/saml/acs/{tenant_id}/{idp}'] = async () => {
+    const { c, id } = await samlIdp();
+    const r = await call(c.nova, 'POST', `/auth/saml/acs/${c.t.tenant}/${id}`, {
+      raw: 'SAMLResponse=' + encodeURIComponent(Buffer.from('<samlp:Response/>').toString('base64')),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' } });
+    assert.equal(r.status, 400, r.text);
+    return { chainOf: c.t.tenant, action: 'saml.login_failed', actor: 'saml', target: 'saml_idp:' + id };
   };
   drivers['PUT /v1/people/settings'] = async () => {
     const c = await setup();

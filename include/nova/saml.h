@@ -1,0 +1,194 @@
+/*
+ * saml.h: SAML 2.0 federation per tenant (issue 11 item 7; seed 003 §3.3). A tenant names
+ * its SAML Identity Providers (the IdP's metadata XML, or a URL novad fetches it from, the
+ * attribute that carries groups and group->role mappings, each optionally time-boxed, as
+ * OIDC's); novad makes an SP key and certificate for each (the key sealed with the tenant's
+ * data key) and serves the SP's metadata. Its people sign in with SP-initiated Web Browser
+ * SSO: an AuthnRequest over HTTP-Redirect, the Response back at the ACS over HTTP-POST, and
+ * the same session a password or OIDC sign-in gives.
+ *
+ * Lasso (Debian's liblasso3) parses every SAML message and verifies its XML signatures; Nova
+ * adds the checks a relying party owes on top (src/people/saml_login.c): the assertion is
+ * signed by the IdP (an unsigned one is refused even inside a signed Response), its issuer is
+ * the IdP, the audience is the SP, Destination and Recipient are the ACS, NotBefore and
+ * NotOnOrAfter hold (NOVA_SAML_CLOCK_SKEW), InResponseTo names a request this novad issued
+ * (single use, in the control plane for NOVA_SAML_REQUEST_TTL) and the assertion's ID was not
+ * seen before (kept in the control plane until it expires).
+ */
+#ifndef NOVA_SAML_H
+#define NOVA_SAML_H
+
+#include "nova/base.h"
+#include "nova/oidc.h"
+#include "nova/people.h"
+#include "nova/saml_store.h"
+
+#define NOVA_SAML_REQUEST_TTL 600     /* seconds an AuthnRequest may be answered */
+#define NOVA_SAML_CLOCK_SKEW 90       /* seconds of tolerance on NotBefore / NotOnOrAfter */
+#define NOVA_SAML_METADATA_MAX 262144 /* bytes of an IdP's metadata */
+#define NOVA_SAML_RESPONSE_MAX 262144 /* bytes of a base64 SAMLResponse */
+#define NOVA_SAML_MAX_GROUPS 64
+
+/* ---- Lasso-backed pieces (no store, no HTTP) ---- */
+
+/* Starts Lasso (once per process; thread-safe). */
+void nova_saml_init(void);
+
+/* What an IdP's metadata says (arena strings): its entity ID and its HTTP-Redirect
+ * SingleSignOnService. NOVA_INVALID with *why (static text) when the XML is not an IdP's
+ * EntityDescriptor Lasso can load, lacks that endpoint, or names no signing certificate. */
+typedef struct nova_saml_idp_meta {
+    const char *entity_id;
+    const char *sso_url;
+} nova_saml_idp_meta_t;
+nova_status nova_saml_idp_metadata_parse(nova_arena_t *ar, const char *xml, size_t n,
+                                         nova_saml_idp_meta_t *out, const char **why);
+
+/* A fresh SP key pair: an RSA-2048 private key and a self-signed certificate (subject CN
+ * "nova SAML SP", 10 years), both PEM (arena). */
+nova_status nova_saml_sp_keygen(nova_arena_t *ar, const char **key_pem, const char **cert_pem);
+
+/* The SP's metadata (arena XML): an SPSSODescriptor of entity_id with the certificate for
+ * signing, AuthnRequestsSigned and WantAssertionsSigned true, one HTTP-POST ACS at acs_url. */
+const char *nova_saml_sp_metadata(nova_arena_t *ar, const char *entity_id, const char *acs_url,
+                                  const char *cert_pem);
+
+/* Why a SAML login failed (metrics, the problem's code). */
+typedef enum nova_saml_fail {
+    NOVA_SAML_FAIL_NONE = 0,
+    NOVA_SAML_FAIL_UNKNOWN_IDP,    /* no such IdP for the tenant, or disabled */
+    NOVA_SAML_FAIL_MALFORMED,      /* not base64, not XML, not a SAML Response, no assertion */
+    NOVA_SAML_FAIL_STATUS,         /* the IdP answered with a non-Success status */
+    NOVA_SAML_FAIL_SIGNATURE,      /* a signature that does not verify with the IdP's key */
+    NOVA_SAML_FAIL_UNSIGNED,       /* the assertion carries no signature */
+    NOVA_SAML_FAIL_ISSUER,         /* the Response or assertion comes from another entity */
+    NOVA_SAML_FAIL_DESTINATION,    /* Destination or Recipient is not this ACS */
+    NOVA_SAML_FAIL_AUDIENCE,       /* no AudienceRestriction naming this SP */
+    NOVA_SAML_FAIL_EXPIRED,        /* outside NotBefore / NotOnOrAfter (with the skew) */
+    NOVA_SAML_FAIL_IN_RESPONSE_TO, /* not an answer to a live request of this novad */
+    NOVA_SAML_FAIL_REPLAY,         /* this assertion was presented before */
+    NOVA_SAML_FAIL_SUBJECT,        /* no usable NameID */
+    NOVA_SAML_FAIL_PROVISIONING,   /* no email to create the user with, or it is taken */
+    NOVA_SAML_FAIL_SUSPENDED,      /* the linked user is suspended */
+    NOVA_SAML_FAIL_POLICY,         /* the tenant requires MFA (federation gives AAL1) */
+    NOVA_SAML_FAIL_N
+} nova_saml_fail;
+/* "unknown_idp", "malformed", ... */
+const char *nova_saml_fail_name(nova_saml_fail f);
+
+/* What the Response must match. */
+typedef struct nova_saml_expect {
+    const char *sp_metadata; /* XML, as nova_saml_sp_metadata made it */
+    const char *sp_key_pem;
+    const char *sp_cert_pem;
+    const char *idp_metadata; /* XML */
+    const char *idp_entity_id;
+    const char *sp_entity_id; /* the audience */
+    const char *acs_url;      /* Destination and Recipient */
+    const char *group_attribute;
+    const char *email_attribute;
+    const char *name_attribute;
+    int64_t now;
+} nova_saml_expect_t;
+
+/* What a verified assertion vouches for (arena strings). */
+typedef struct nova_saml_identity {
+    const char *name_id;
+    const char *name_id_format; /* NULL when absent */
+    const char *email;          /* the email attribute, else an emailAddress NameID, or NULL */
+    const char *name;           /* NULL when absent */
+    const char *groups[NOVA_SAML_MAX_GROUPS];
+    size_t ngroups;
+    const char *in_response_to; /* the request it answers */
+    const char *assertion_id;
+    int64_t not_on_or_after; /* the earliest of the assertion's limits (unix seconds) */
+} nova_saml_identity_t;
+
+/* Decodes and checks a base64 SAMLResponse (HTTP-POST binding) against e: Lasso parses it
+ * and verifies the signatures (of the Response when signed; the assertion's always, and one
+ * must be there), then issuer, Destination, audience, Recipient, the time limits and the
+ * bearer SubjectConfirmation are checked here. NOVA_OK with *fail NONE and *out filled, or
+ * NOVA_OK with *fail and *why (static text or arena); an error status only for memory. The
+ * request ID and the assertion's single use are the caller's (nova_saml_acs). */
+nova_status nova_saml_response_check(nova_arena_t *ar, const char *b64, size_t n,
+                                     const nova_saml_expect_t *e, nova_saml_identity_t *out,
+                                     nova_saml_fail *fail, const char **why);
+
+/* ---- a tenant's IdPs ---- */
+
+/* An IdP as the API shows it (never the SP key). Arena strings. */
+typedef struct nova_saml_idp {
+    const char *id;
+    const char *tenant_id;
+    const char *entity_id;    /* the IdP's, from its metadata */
+    const char *sso_url;      /* its HTTP-Redirect SingleSignOnService */
+    const char *metadata_url; /* NULL when the metadata was given as XML */
+    const char *metadata_xml;
+    const char *sp_entity_id;
+    const char *acs_url;
+    const char *sp_cert_pem;
+    const char *group_attribute;
+    const char *email_attribute;
+    const char *name_attribute;
+    nova_oidc_mapping_t mappings[NOVA_OIDC_MAX_MAPPINGS];
+    size_t nmappings;
+    bool enabled;
+    int64_t created_at, updated_at;
+} nova_saml_idp_t;
+
+/* Creates an IdP from a JSON object (json_t *): metadata_xml or metadata_url (one of them;
+ * the URL https, or http on a loopback host, fetched now with libcurl), sp_entity_id
+ * (optional: the SP metadata URL), group_attribute (optional, "groups"), email_attribute
+ * (optional, "email"), name_attribute (optional, "name"), role_mappings ([{group, role,
+ * valid_until?}], as OIDC's), enabled (optional). base_url is novad's public URL: the ACS is
+ * base_url/auth/saml/acs/{tenant}/{id}, the SP metadata (and default SP entity ID)
+ * base_url/auth/saml/metadata?tenant_id=&idp=.
+ * A fresh SP key pair is made; the key sealed with the tenant's data key. NOVA_INVALID with
+ * *why; NOVA_CONFLICT when the tenant has an IdP of that entity ID; NOVA_UNAVAILABLE with
+ * *why when the metadata URL cannot be fetched. Audited "saml_idp.create" (no key). */
+nova_status nova_saml_idp_create(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                 const nova_audit_actor_t *by, const char *tenant_id,
+                                 const char *base_url, const void *obj, nova_saml_idp_t *out,
+                                 const char **why);
+/* Applies the members of obj (as create's, all optional; new metadata must name the same
+ * entity ID: NOVA_INVALID; sp_entity_id cannot change). Audited "saml_idp.update" (the
+ * members changed). */
+nova_status nova_saml_idp_update(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                 const nova_audit_actor_t *by, const char *tenant_id,
+                                 const char *id, const void *obj, nova_saml_idp_t *out,
+                                 const char **why);
+nova_status nova_saml_idp_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                              const char *id, nova_saml_idp_t *out);
+nova_status nova_saml_idp_list(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                               nova_saml_idp_t **out, size_t *n);
+/* The view as JSON (json_t *, caller decrefs): no metadata XML, no key. */
+void *nova_saml_idp_to_json(const nova_saml_idp_t *idp);
+
+/* ---- the login ---- */
+
+/* Starts a login through the tenant's IdP idp_id: an AuthnRequest for the IdP's
+ * HTTP-Redirect endpoint, signed with the SP key, its ID kept in kv for
+ * NOVA_SAML_REQUEST_TTL; *location the URL to send the browser to (arena). A failure is
+ * NOVA_OK with *fail and *why; an error status only for kv or store failures. */
+nova_status nova_saml_login_begin(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                  const char *tenant_id, const char *idp_id, const char **location,
+                                  nova_saml_fail *fail, const char **why);
+
+/* Completes a login at the ACS of (tenant_id, idp_id): nova_saml_response_check, then the
+ * assertion ID kept in kv until it expires (a second presentation is a replay), the request
+ * ID taken (single use, it must be this IdP's), the user found by (entity ID, NameID) or
+ * provisioned (as OIDC's: audited "user.create" and "user.saml_link"), roles from the groups
+ * set, and a session opened (AAL1, amr "fed") with req's device, ip and timeout. A failure is
+ * NOVA_OK with *fail and *why; out->outcome NOVA_LOGIN_OK on success. */
+nova_status nova_saml_acs(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                          const char *tenant_id, const char *idp_id, const char *saml_response,
+                          const nova_login_request_t *req, nova_login_result_t *out,
+                          nova_saml_fail *fail, const char **why);
+
+/* Counts a login (fail NONE) or a failure by reason, and appends the login counter's line
+ * (nova_people_federation_logins_total{protocol="saml"}; the failures are in
+ * nova_people_federation_failures_total{protocol="saml",reason}). */
+void nova_saml_count(nova_saml_fail f);
+nova_status nova_saml_metrics(nova_buf_t *out);
+
+#endif

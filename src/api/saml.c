@@ -1,0 +1,318 @@
+/* saml.c: SAML 2.0 federation per tenant (issue 11 item 7; nova/saml.h). The tenant's
+ * backend configures its SAML IdPs under /v1/people/saml/idps (users:read / users:write);
+ * the IdP's administrator reads the SP's metadata at GET /auth/saml/metadata?tenant_id=&idp=; a
+ * person's browser starts at GET /auth/saml/login?tenant_id=&idp= (302 to the IdP with a
+ * signed AuthnRequest, HTTP-Redirect binding) and comes back with a POST of the SAMLResponse
+ * to /auth/saml/acs/{tenant}/{idp} (HTTP-POST binding), which verifies everything and opens
+ * the same session POST /auth/login opens, answered as the OIDC callback answers.
+ *
+ * Every refusal is a problem+json naming what failed, counted by reason
+ * (nova_people_federation_failures_total{protocol="saml"}) and audited as
+ * "saml.login_failed" with the reason only: no Response, NameID or attribute is logged or
+ * audited. */
+#include <string.h>
+
+#include "internal.h"
+#include "nova/audit_store.h"
+#include "nova/saml.h"
+
+static const char *const idp_members[] = {"metadata_xml",    "metadata_url",    "sp_entity_id",
+                                          "group_attribute", "email_attribute", "name_attribute",
+                                          "role_mappings",   "enabled",         NULL};
+
+static nova_audit_actor_t actor(nova_req_t *r)
+{
+    return (nova_audit_actor_t){.id = r->principal->client_id, .request_id = r->req_id};
+}
+
+static void idp_status(nova_req_t *r, nova_status st, const char *why)
+{
+    if (st == NOVA_CONFLICT)
+        nova_resp_problem(r, 409, "saml_idp_exists", "Conflict",
+                          why ? why : "this tenant has a SAML IdP with this entity ID");
+    else if (st == NOVA_NOT_FOUND)
+        nova_resp_problem(r, 404, "not_found", "Not Found",
+                          "this tenant has no SAML IdP of this id");
+    else if (st == NOVA_UNAVAILABLE)
+        nova_resp_problem(r, 502, "saml_metadata_unavailable", "Bad Gateway",
+                          why ? why : "the IdP's metadata could not be fetched");
+    else
+        api_people_status(r, st, why);
+}
+
+static void idps_create(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    json_t *body = api_json_body(r, idp_members);
+    if (body == NULL)
+        return;
+    const char *base = nova_auth_issuer(api->auth);
+    if (!api_fed_url_allowed(r, api, "metadata_url",
+                             json_string_value(json_object_get(body, "metadata_url")))) {
+        json_decref(body);
+        return;
+    }
+    nova_store_t *s = api_store(r, api);
+    nova_people_t *p = s ? api_people(r, api) : NULL;
+    if (p) {
+        nova_audit_actor_t by = actor(r);
+        nova_saml_idp_t idp;
+        const char *why = NULL;
+        nova_status st = nova_saml_idp_create(p, s, &r->arena, &by, r->principal->tenant_id,
+                                              base ? base : "", body, &idp, &why);
+        if (st) {
+            idp_status(r, st, why);
+        } else {
+            char *loc = nova_arena_printf(&r->arena, "/v1/people/saml/idps/%s", idp.id);
+            if (loc)
+                nova_resp_header(r, "Location", loc);
+            api_reply_json(r, 201, nova_saml_idp_to_json(&idp));
+        }
+    }
+    json_decref(body);
+}
+
+static void idps_list(nova_req_t *r, void *ud)
+{
+    nova_store_t *s = api_store(r, ud);
+    if (s == NULL)
+        return;
+    nova_saml_idp_t *idps;
+    size_t n;
+    nova_status st = nova_saml_idp_list(s, &r->arena, r->principal->tenant_id, &idps, &n);
+    if (st) {
+        idp_status(r, st, NULL);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, nova_saml_idp_to_json(&idps[i]));
+    api_reply_json(r, 200, json_pack("{s:o}", "idps", arr));
+}
+
+static void idps_get(nova_req_t *r, void *ud)
+{
+    nova_store_t *s = api_store(r, ud);
+    if (s == NULL)
+        return;
+    nova_saml_idp_t idp;
+    nova_status st = nova_saml_idp_get(s, &r->arena, r->principal->tenant_id, r->params[0], &idp);
+    if (st)
+        idp_status(r, st, NULL);
+    else
+        api_reply_json(r, 200, nova_saml_idp_to_json(&idp));
+}
+
+static void idps_patch(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    json_t *body = api_json_body(r, idp_members);
+    if (body == NULL)
+        return;
+    if (!api_fed_url_allowed(r, api, "metadata_url",
+                             json_string_value(json_object_get(body, "metadata_url")))) {
+        json_decref(body);
+        return;
+    }
+    nova_store_t *s = api_store(r, api);
+    nova_people_t *p = s ? api_people(r, api) : NULL;
+    if (p) {
+        nova_audit_actor_t by = actor(r);
+        nova_saml_idp_t idp;
+        const char *why = NULL;
+        nova_status st = nova_saml_idp_update(p, s, &r->arena, &by, r->principal->tenant_id,
+                                              r->params[0], body, &idp, &why);
+        if (st)
+            idp_status(r, st, why);
+        else
+            api_reply_json(r, 200, nova_saml_idp_to_json(&idp));
+    }
+    json_decref(body);
+}
+
+/* ---- the browser's legs ---- */
+
+static bool param_ok(const char *v)
+{
+    return v && *v && strlen(v) <= 64;
+}
+
+/* The problem of a failed login, counted and audited (the reason, never what the IdP sent). */
+static void login_failed(nova_req_t *r, nova_api_t *api, nova_store_t *s, const char *tenant,
+                         const char *idp, nova_saml_fail f, const char *why)
+{
+    static const struct {
+        int status;
+        const char *code;
+        const char *title;
+    } map[NOVA_SAML_FAIL_N] = {
+        [NOVA_SAML_FAIL_UNKNOWN_IDP] = {404, "saml_unknown_idp", "Not Found"},
+        [NOVA_SAML_FAIL_MALFORMED] = {400, "saml_malformed_response", "Bad Request"},
+        [NOVA_SAML_FAIL_STATUS] = {401, "saml_idp_error", "Unauthorized"},
+        [NOVA_SAML_FAIL_SIGNATURE] = {401, "saml_invalid_signature", "Unauthorized"},
+        [NOVA_SAML_FAIL_UNSIGNED] = {401, "saml_unsigned_assertion", "Unauthorized"},
+        [NOVA_SAML_FAIL_ISSUER] = {401, "saml_invalid_issuer", "Unauthorized"},
+        [NOVA_SAML_FAIL_DESTINATION] = {401, "saml_invalid_destination", "Unauthorized"},
+        [NOVA_SAML_FAIL_AUDIENCE] = {401, "saml_invalid_audience", "Unauthorized"},
+        [NOVA_SAML_FAIL_EXPIRED] = {401, "saml_assertion_expired", "Unauthorized"},
+        [NOVA_SAML_FAIL_IN_RESPONSE_TO] = {400, "saml_unknown_request", "Bad Request"},
+        [NOVA_SAML_FAIL_REPLAY] = {401, "saml_replayed_assertion", "Unauthorized"},
+        [NOVA_SAML_FAIL_SUBJECT] = {401, "saml_invalid_subject", "Unauthorized"},
+        [NOVA_SAML_FAIL_PROVISIONING] = {409, "saml_provisioning_failed", "Conflict"},
+        [NOVA_SAML_FAIL_SUSPENDED] = {403, "account_suspended", "Forbidden"},
+        [NOVA_SAML_FAIL_POLICY] = {403, "saml_mfa_required", "Forbidden"},
+    };
+    nova_saml_count(f);
+    if (f != NOVA_SAML_FAIL_UNKNOWN_IDP && f != NOVA_SAML_FAIL_PROVISIONING &&
+        f != NOVA_SAML_FAIL_SUSPENDED && f != NOVA_SAML_FAIL_POLICY)
+        api_ratelimit_auth_failed(r, api, NULL);
+    if (s && tenant && f != NOVA_SAML_FAIL_UNKNOWN_IDP) {
+        /* The tenant's trail shows refused federated sign-ins by reason: a forged or replayed
+         * Response is an event its security team wants to see. */
+        nova_audit_actor_t by = {.id = "saml", .request_id = r->req_id};
+        nova_audit_entry_t ae;
+        if (nova_audit_entry_make(&ae, &r->arena, &by, tenant, "saml.login_failed", "saml_idp", idp,
+                                  json_pack("{s:s}", "reason", nova_saml_fail_name(f))) == NOVA_OK)
+            nova_store_audit_append(s, NULL, &ae, NULL);
+    }
+    nova_resp_header(r, "Cache-Control", "no-store");
+    if ((unsigned)f >= NOVA_SAML_FAIL_N || map[f].status == 0)
+        nova_resp_problem(r, 400, "saml_failed", "Bad Request", why);
+    else
+        nova_resp_problem(r, map[f].status, map[f].code, map[f].title, why);
+}
+
+static void saml_metadata(nova_req_t *r, void *ud)
+{
+    nova_store_t *s = api_store(r, ud);
+    if (s == NULL)
+        return;
+    const char *tenant = nova_req_query(r, "tenant_id"), *id = nova_req_query(r, "idp");
+    if (!param_ok(tenant) || !param_ok(id)) {
+        nova_resp_problem(r, 400, "invalid_request", "Bad Request",
+                          "tenant_id and idp: required query parameters");
+        return;
+    }
+    nova_saml_idp_t idp;
+    nova_status st = nova_saml_idp_get(s, &r->arena, tenant, id, &idp);
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID) {
+        nova_resp_problem(r, 404, "not_found", "Not Found", "no SAML IdP of this tenant and id");
+        return;
+    }
+    if (st) {
+        api_people_status(r, st, NULL);
+        return;
+    }
+    const char *md =
+        nova_saml_sp_metadata(&r->arena, idp.sp_entity_id, idp.acs_url, idp.sp_cert_pem);
+    if (md == NULL) {
+        nova_resp_status(r, NOVA_NOMEM, NULL);
+        return;
+    }
+    nova_resp_body(r, 200, "application/samlmetadata+xml", md, strlen(md));
+}
+
+static void saml_login(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    nova_people_t *p = s ? api_people(r, api) : NULL;
+    if (p == NULL || !api_ratelimit_auth_allowed(r, api, NULL))
+        return;
+    const char *tenant = nova_req_query(r, "tenant_id"), *idp = nova_req_query(r, "idp");
+    if (!param_ok(tenant) || !param_ok(idp)) {
+        nova_resp_problem(r, 400, "invalid_request", "Bad Request",
+                          "tenant_id and idp: required query parameters");
+        return;
+    }
+    if (!api_security_enforce(r, api, tenant, NULL))
+        return;
+    const char *location = NULL, *why = NULL;
+    nova_saml_fail fail = NOVA_SAML_FAIL_NONE;
+    nova_status st = nova_saml_login_begin(p, s, &r->arena, tenant, idp, &location, &fail, &why);
+    if (st) {
+        api_people_status(r, st, NULL);
+    } else if (fail) {
+        login_failed(r, api, s, tenant, idp, fail, why);
+    } else {
+        nova_resp_header(r, "Cache-Control", "no-store");
+        nova_resp_header(r, "Referrer-Policy", "no-referrer");
+        if (api_wants_json(r)) {
+            api_reply_json(r, 200, json_pack("{s:s}", "authorization_url", location));
+            return;
+        }
+        nova_resp_header(r, "Location", location);
+        nova_resp_body(r, 302, NULL, NULL, 0);
+    }
+}
+
+static void saml_acs(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    nova_people_t *p = s ? api_people(r, api) : NULL;
+    if (p == NULL || !api_ratelimit_auth_allowed(r, api, NULL))
+        return;
+    const char *tenant = r->params[0], *idp = r->params[1];
+    if (!param_ok(tenant) || !param_ok(idp)) {
+        nova_resp_problem(r, 404, "not_found", "Not Found", "no SAML IdP of this tenant and id");
+        return;
+    }
+    api_form_t f;
+    if (!api_form_parse(r, &f))
+        return;
+    const char *resp = api_form_get(&f, "SAMLResponse");
+    if (resp == NULL) {
+        login_failed(r, api, NULL, NULL, idp, NOVA_SAML_FAIL_MALFORMED,
+                     "SAMLResponse: required (the HTTP-POST binding's form member)");
+        return;
+    }
+    nova_security_settings_t sec;
+    if (!api_security_enforce(r, api, tenant, &sec))
+        return;
+    nova_login_request_t req = {.device = nova_req_header(r, "User-Agent"),
+                                .ip = nova_req_peer_ip(r),
+                                .session_timeout_minutes = sec.session_timeout_minutes,
+                                .mfa_required = sec.mfa_required_for_all_users};
+    nova_login_result_t g;
+    nova_saml_fail fail = NOVA_SAML_FAIL_NONE;
+    const char *why = NULL;
+    nova_status st = nova_saml_acs(p, s, &r->arena, tenant, idp, resp, &req, &g, &fail, &why);
+    if (st) {
+        api_people_status(r, st, NULL);
+        return;
+    }
+    if (fail) {
+        login_failed(r, api, s, tenant, idp, fail, why);
+        return;
+    }
+    nova_saml_count(NOVA_SAML_FAIL_NONE);
+    api_fed_grant_reply(r, &g, tenant);
+}
+
+nova_status api_saml_register(nova_api_t *api, nova_http_server_t *srv)
+{
+    static const struct {
+        const char *method, *pattern, *scope;
+        nova_handler_fn fn;
+        size_t max_body;
+    } routes[] = {
+        {"POST", "/v1/people/saml/idps", "users:write", idps_create, 300000},
+        {"GET", "/v1/people/saml/idps", "users:read", idps_list, 0},
+        {"GET", "/v1/people/saml/idps/{id}", "users:read", idps_get, 0},
+        {"PATCH", "/v1/people/saml/idps/{id}", "users:write", idps_patch, 300000},
+        /* The browser's legs and the SP metadata are public: InResponseTo ties an ACS post to
+         * a request this novad made, and the signatures to the IdP. */
+        {"GET", "/auth/saml/metadata", NULL, saml_metadata, 0},
+        {"GET", "/auth/saml/login", NULL, saml_login, 0},
+        /* A form-encoded base64 Response of 256 KiB grows by up to a third when escaped. */
+        {"POST", "/auth/saml/acs/{tenant_id}/{idp}", NULL, saml_acs, 360000},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern, routes[i].scope,
+                                         routes[i].max_body, routes[i].fn, api);
+        if (st)
+            return st;
+    }
+    return NOVA_OK;
+}

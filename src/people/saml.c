@@ -1,0 +1,503 @@
+/* saml.c: a tenant's SAML Identity Providers (nova/saml.h): validation of the configuration
+ * (the IdP's metadata read by Lasso, fetched with libcurl when given as a URL), the SP key
+ * pair novad makes per IdP (the private key sealed with the tenant's data key, context
+ * "saml.sp_key"), the SP's metadata, and the view the API shows (never the key).
+ *
+ * The row keeps the configuration as one JSON object (config) beside the sealed key; the
+ * region the key was sealed in is a member of it ("key_region"), not shown. */
+#include <jansson.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "nova/saml.h"
+
+#define SAML_KEY_CTX "saml.sp_key"
+
+static const char *const idp_members[] = {"metadata_xml",    "metadata_url",    "sp_entity_id",
+                                          "group_attribute", "email_attribute", "name_attribute",
+                                          "role_mappings",   "enabled",         NULL};
+
+static bool known_member(const char *k)
+{
+    for (size_t i = 0; idp_members[i]; i++)
+        if (strcmp(idp_members[i], k) == 0)
+            return true;
+    return false;
+}
+
+/* ---- the SP's key pair and metadata ---- */
+
+nova_status nova_saml_sp_keygen(nova_arena_t *ar, const char **key_pem, const char **cert_pem)
+{
+    *key_pem = *cert_pem = NULL;
+    EVP_PKEY *k = EVP_RSA_gen(2048);
+    X509 *x = k ? X509_new() : NULL;
+    BIO *kb = BIO_new(BIO_s_mem()), *cb = BIO_new(BIO_s_mem());
+    nova_status st = NOVA_INTERNAL;
+    uint8_t serial[16];
+    BIGNUM *bn = NULL;
+    if (x == NULL || kb == NULL || cb == NULL || nova_random_bytes(serial, sizeof(serial)))
+        goto end;
+    serial[0] &= 0x7f;
+    bn = BN_bin2bn(serial, sizeof(serial), NULL);
+    X509_NAME *name = X509_get_subject_name(x);
+    if (bn == NULL || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ||
+        !X509_set_version(x, 2) ||
+        !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"nova SAML SP",
+                                    -1, -1, 0) ||
+        !X509_set_issuer_name(x, name) || !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
+        !X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 86400) || !X509_set_pubkey(x, k) ||
+        !X509_sign(x, k, EVP_sha256()) ||
+        !PEM_write_bio_PrivateKey(kb, k, NULL, NULL, 0, NULL, NULL) || !PEM_write_bio_X509(cb, x))
+        goto end;
+    char *kd, *cd;
+    long kl = BIO_get_mem_data(kb, &kd), cl = BIO_get_mem_data(cb, &cd);
+    *key_pem = nova_arena_strndup(ar, kd, (size_t)kl);
+    *cert_pem = nova_arena_strndup(ar, cd, (size_t)cl);
+    st = *key_pem && *cert_pem ? NOVA_OK : NOVA_NOMEM;
+end:
+    BN_free(bn);
+    BIO_free(kb); /* BIO_s_mem frees its buffer; the key's copy is in the arena */
+    BIO_free(cb);
+    X509_free(x);
+    EVP_PKEY_free(k);
+    return st;
+}
+
+/* The base64 body of a PEM certificate (no armour, no line breaks), arena. */
+static const char *cert_body(nova_arena_t *ar, const char *pem)
+{
+    const char *b = strstr(pem, "-----BEGIN CERTIFICATE-----"), *e;
+    if (b == NULL || (e = strstr(b, "-----END CERTIFICATE-----")) == NULL)
+        return NULL;
+    b += strlen("-----BEGIN CERTIFICATE-----");
+    char *out = nova_arena_alloc(ar, (size_t)(e - b) + 1);
+    size_t n = 0;
+    if (out == NULL)
+        return NULL;
+    for (; b < e; b++)
+        if (*b != '\n' && *b != '\r')
+            out[n++] = *b;
+    out[n] = '\0';
+    return out;
+}
+
+/* XML attribute text: & < > " escaped (arena). */
+static const char *xml_attr(nova_arena_t *ar, const char *s)
+{
+    nova_buf_t b;
+    nova_buf_init(&b);
+    for (; *s; s++) {
+        switch (*s) {
+        case '&':
+            nova_buf_append_cstr(&b, "&amp;");
+            break;
+        case '<':
+            nova_buf_append_cstr(&b, "&lt;");
+            break;
+        case '>':
+            nova_buf_append_cstr(&b, "&gt;");
+            break;
+        case '"':
+            nova_buf_append_cstr(&b, "&quot;");
+            break;
+        default:
+            nova_buf_append(&b, s, 1);
+        }
+    }
+    const char *r = nova_arena_strndup(ar, b.data ? (const char *)b.data : "", b.len);
+    nova_buf_free(&b);
+    return r;
+}
+
+const char *nova_saml_sp_metadata(nova_arena_t *ar, const char *entity_id, const char *acs_url,
+                                  const char *cert_pem)
+{
+    const char *cert = cert_pem ? cert_body(ar, cert_pem) : NULL;
+    const char *eid = entity_id ? xml_attr(ar, entity_id) : NULL;
+    const char *acs = acs_url ? xml_attr(ar, acs_url) : NULL;
+    if (cert == NULL || eid == NULL || acs == NULL)
+        return NULL;
+    return nova_arena_printf(
+        ar,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" "
+        "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"%s\">\n"
+        "  <md:SPSSODescriptor AuthnRequestsSigned=\"true\" WantAssertionsSigned=\"true\" "
+        "protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\n"
+        "    <md:KeyDescriptor use=\"signing\">\n"
+        "      <ds:KeyInfo><ds:X509Data><ds:X509Certificate>%s</ds:X509Certificate>"
+        "</ds:X509Data></ds:KeyInfo>\n"
+        "    </md:KeyDescriptor>\n"
+        "    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+        "</md:NameIDFormat>\n"
+        "    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+        "</md:NameIDFormat>\n"
+        "    <md:AssertionConsumerService "
+        "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" Location=\"%s\" "
+        "index=\"0\" isDefault=\"true\"/>\n"
+        "  </md:SPSSODescriptor>\n"
+        "</md:EntityDescriptor>\n",
+        eid, cert, acs);
+}
+
+/* ---- configuration ---- */
+
+/* The metadata of in (XML given, or fetched from the URL given) into cfg with the entity ID
+ * and SSO URL Lasso read from it. Neither given: nothing to do. */
+static nova_status apply_metadata(nova_arena_t *ar, json_t *cfg, json_t *in, bool create,
+                                  const char **why)
+{
+    json_t *x = json_object_get(in, "metadata_xml"), *u = json_object_get(in, "metadata_url");
+    if (x && u) {
+        *why = "metadata_xml, metadata_url: give one of them";
+        return NOVA_INVALID;
+    }
+    if (x == NULL && u == NULL) {
+        if (create) {
+            *why = "metadata_xml or metadata_url: required";
+            return NOVA_INVALID;
+        }
+        return NOVA_OK;
+    }
+    const char *xml = NULL;
+    size_t n = 0;
+    nova_buf_t b;
+    nova_buf_init(&b);
+    if (x) {
+        if (!json_is_string(x)) {
+            *why = "metadata_xml: the IdP's metadata (an EntityDescriptor) as a string";
+            return NOVA_INVALID;
+        }
+        xml = json_string_value(x);
+        n = json_string_length(x);
+    } else {
+        if (!json_is_string(u) || !nova_oidc_url_ok(json_string_value(u))) {
+            *why = "metadata_url: an https URL (http only on a loopback host)";
+            return NOVA_INVALID;
+        }
+        /* An https metadata URL is fetched under the guard an https OIDC issuer's fetches are:
+         * never from an address that is not public (NOVA_OIDC_ALLOW_PRIVATE). */
+        const char *url = json_string_value(u);
+        nova_status st = people_http_fetch(url, "application/samlmetadata+xml", NULL, NULL, NULL,
+                                           NULL, false, people_http_guarded(url), &b);
+        if (st == NOVA_OK && nova_buf_append(&b, "", 1) != NOVA_OK)
+            st = NOVA_NOMEM;
+        if (st) {
+            nova_buf_free(&b);
+            *why = st == NOVA_FORBIDDEN ? "metadata_url: " PEOPLE_HTTP_PRIVATE_WHY
+                                        : "metadata_url: the IdP's metadata could not be fetched";
+            return st == NOVA_NOMEM ? st : NOVA_UNAVAILABLE;
+        }
+        xml = (const char *)b.data;
+        n = b.len - 1;
+    }
+    nova_saml_idp_meta_t md;
+    nova_status st = nova_saml_idp_metadata_parse(ar, xml, n, &md, why);
+    const char *old = json_string_value(json_object_get(cfg, "entity_id"));
+    if (st == NOVA_OK && !create && old && strcmp(old, md.entity_id) != 0) {
+        *why = "metadata: names another entity ID (create another IdP)";
+        st = NOVA_INVALID;
+    }
+    if (st == NOVA_OK) {
+        json_object_set_new(cfg, "metadata_xml", json_stringn(xml, n));
+        json_object_set_new(cfg, "entity_id", json_string(md.entity_id));
+        json_object_set_new(cfg, "sso_url", json_string(md.sso_url));
+        if (u)
+            json_object_set(cfg, "metadata_url", u);
+        else
+            json_object_del(cfg, "metadata_url");
+    }
+    nova_buf_free(&b);
+    return st;
+}
+
+static nova_status apply_name(json_t *cfg, json_t *in, const char *member, const char *dflt,
+                              bool create, const char **why, const char *text)
+{
+    json_t *v = json_object_get(in, member);
+    if (v) {
+        if (!json_is_string(v) || !people_printable(json_string_value(v), 256)) {
+            *why = text;
+            return NOVA_INVALID;
+        }
+        json_object_set(cfg, member, v);
+    } else if (create) {
+        json_object_set_new(cfg, member, json_string(dflt));
+    }
+    return NOVA_OK;
+}
+
+/* Checks the members present in in and writes them into cfg (the stored object). */
+static nova_status apply(nova_arena_t *ar, json_t *cfg, json_t *in, bool create, const char **why)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(in, k, v) if (!known_member(k))
+    {
+        *why = "unknown member (metadata_xml, metadata_url, sp_entity_id, group_attribute, "
+               "email_attribute, name_attribute, role_mappings, enabled)";
+        return NOVA_INVALID;
+    }
+    if ((v = json_object_get(in, "sp_entity_id")) != NULL) {
+        if (!create) {
+            *why = "sp_entity_id: cannot change (the IdP knows the SP by it)";
+            return NOVA_INVALID;
+        }
+        if (!json_is_string(v) || !people_printable(json_string_value(v), 1024) ||
+            strpbrk(json_string_value(v), " \"<>&")) {
+            *why = "sp_entity_id: a URI of 1..1024 characters";
+            return NOVA_INVALID;
+        }
+        json_object_set(cfg, "sp_entity_id", v);
+    }
+    nova_status st = apply_metadata(ar, cfg, in, create, why);
+    if (st == NOVA_OK)
+        st = apply_name(cfg, in, "group_attribute", "groups", create, why,
+                        "group_attribute: the Name (or FriendlyName) of the attribute that lists "
+                        "groups (1..256)");
+    if (st == NOVA_OK)
+        st = apply_name(cfg, in, "email_attribute", "email", create, why,
+                        "email_attribute: the Name (or FriendlyName) of the email attribute");
+    if (st == NOVA_OK)
+        st = apply_name(cfg, in, "name_attribute", "name", create, why,
+                        "name_attribute: the Name (or FriendlyName) of the display name");
+    if (st)
+        return st;
+    if ((v = json_object_get(in, "role_mappings")) != NULL) {
+        json_t *out = NULL;
+        if ((st = people_fed_mappings_parse(v, &out, why)) != NOVA_OK)
+            return st;
+        json_object_set_new(cfg, "role_mappings", out);
+    } else if (create) {
+        json_object_set_new(cfg, "role_mappings", json_array());
+    }
+    if ((v = json_object_get(in, "enabled")) != NULL) {
+        if (!json_is_boolean(v)) {
+            *why = "enabled: a boolean";
+            return NOVA_INVALID;
+        }
+        json_object_set(cfg, "enabled", v);
+    } else if (create) {
+        json_object_set_new(cfg, "enabled", json_true());
+    }
+    return NOVA_OK;
+}
+
+static const char *str_of(nova_arena_t *ar, json_t *c, const char *k)
+{
+    const char *v = json_string_value(json_object_get(c, k));
+    return v ? nova_arena_strdup(ar, v) : NULL;
+}
+
+/* The view of a row. */
+static nova_status view_of(nova_arena_t *ar, const nova_saml_idp_row_t *row, nova_saml_idp_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    json_error_t err;
+    json_t *c = json_loads(row->config, JSON_REJECT_DUPLICATES, &err);
+    if (!json_is_object(c)) {
+        json_decref(c);
+        return NOVA_INTERNAL;
+    }
+    out->id = row->id;
+    out->tenant_id = row->tenant_id;
+    out->entity_id = row->issuer;
+    out->created_at = row->created_at;
+    out->updated_at = row->updated_at;
+    out->sso_url = str_of(ar, c, "sso_url");
+    out->metadata_url = str_of(ar, c, "metadata_url");
+    out->metadata_xml = str_of(ar, c, "metadata_xml");
+    out->sp_entity_id = str_of(ar, c, "sp_entity_id");
+    out->acs_url = str_of(ar, c, "acs_url");
+    out->sp_cert_pem = str_of(ar, c, "sp_cert");
+    out->group_attribute = str_of(ar, c, "group_attribute");
+    out->email_attribute = str_of(ar, c, "email_attribute");
+    out->name_attribute = str_of(ar, c, "name_attribute");
+    out->enabled = json_is_true(json_object_get(c, "enabled"));
+    people_fed_mappings_view(ar, json_object_get(c, "role_mappings"), out->mappings,
+                             &out->nmappings);
+    json_decref(c);
+    if (!out->sso_url || !out->metadata_xml || !out->sp_entity_id || !out->acs_url ||
+        !out->sp_cert_pem || !out->group_attribute || !out->email_attribute || !out->name_attribute)
+        return NOVA_NOMEM;
+    return NOVA_OK;
+}
+
+void *nova_saml_idp_to_json(const nova_saml_idp_t *idp)
+{
+    json_t *maps = json_array();
+    people_fed_mappings_json(maps, idp->mappings, idp->nmappings);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:I, s:I}", "id",
+                  idp->id, "tenant_id", idp->tenant_id, "entity_id", idp->entity_id, "sso_url",
+                  idp->sso_url, "sp_entity_id", idp->sp_entity_id, "acs_url", idp->acs_url,
+                  "sp_certificate", idp->sp_cert_pem, "group_attribute", idp->group_attribute,
+                  "email_attribute", idp->email_attribute, "name_attribute", idp->name_attribute,
+                  "role_mappings", maps, "enabled", idp->enabled, "created_at",
+                  (json_int_t)idp->created_at, "updated_at", (json_int_t)idp->updated_at);
+    if (o) {
+        json_object_set_new(o, "metadata_url",
+                            idp->metadata_url ? json_string(idp->metadata_url) : json_null());
+        json_object_set_new(
+            o, "sp_metadata_path",
+            json_sprintf("/auth/saml/metadata?tenant_id=%s&idp=%s", idp->tenant_id, idp->id));
+        json_object_set_new(
+            o, "login_path",
+            json_sprintf("/auth/saml/login?tenant_id=%s&idp=%s", idp->tenant_id, idp->id));
+    }
+    return o;
+}
+
+nova_status nova_saml_idp_create(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                 const nova_audit_actor_t *by, const char *tenant_id,
+                                 const char *base_url, const void *obj, nova_saml_idp_t *out,
+                                 const char **why)
+{
+    json_t *in = (json_t *)obj, *cfg = json_object();
+    char id[64];
+    char *text = NULL;
+    const char *key = NULL, *cert = NULL;
+    nova_saml_idp_row_t row = {.tenant_id = tenant_id};
+    nova_status st = cfg ? NOVA_OK : NOVA_NOMEM;
+    if (st == NOVA_OK && !json_is_object(in)) {
+        *why = "the body must be a JSON object";
+        st = NOVA_INVALID;
+    }
+    if (st == NOVA_OK)
+        st = apply(ar, cfg, in, true, why);
+    if (st == NOVA_OK)
+        st = nova_id_new("sidp", id, sizeof(id));
+    if (st == NOVA_OK) {
+        size_t bl = strlen(base_url);
+        while (bl && base_url[bl - 1] == '/')
+            bl--;
+        json_object_set_new(
+            cfg, "acs_url",
+            json_sprintf("%.*s/auth/saml/acs/%s/%s", (int)bl, base_url, tenant_id, id));
+        if (!json_object_get(cfg, "sp_entity_id"))
+            json_object_set_new(cfg, "sp_entity_id",
+                                json_sprintf("%.*s/auth/saml/metadata?tenant_id=%s&idp=%s", (int)bl,
+                                             base_url, tenant_id, id));
+        st = nova_saml_sp_keygen(ar, &key, &cert);
+    }
+    if (st == NOVA_OK) {
+        json_object_set_new(cfg, "sp_cert", json_string(cert));
+        st = people_seal(p, s, ar, tenant_id, SAML_KEY_CTX, key, strlen(key), &row.secret_sealed,
+                         &row.secret_sealed_len);
+        json_object_set_new(cfg, "key_region", json_string(p->region));
+    }
+    if (key)
+        OPENSSL_cleanse((char *)key, strlen(key));
+    if (st == NOVA_OK && (text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+        st = NOVA_NOMEM;
+    nova_audit_entry_t ae;
+    if (st == NOVA_OK) {
+        row.id = nova_arena_strdup(ar, id);
+        row.issuer = nova_arena_strdup(ar, json_string_value(json_object_get(cfg, "entity_id")));
+        row.config = nova_arena_strdup(ar, text);
+        row.created_at = row.updated_at = nova_time_now();
+        if (!row.id || !row.issuer || !row.config)
+            st = NOVA_NOMEM;
+    }
+    if (st == NOVA_OK)
+        st = nova_audit_entry_make(&ae, ar, by, tenant_id, "saml_idp.create", "saml_idp", id,
+                                   json_pack("{s:s, s:b}", "entity_id", row.issuer, "metadata_url",
+                                             json_object_get(cfg, "metadata_url") != NULL));
+    if (st == NOVA_OK)
+        st = nova_store_saml_idp_create(s, &row, &ae);
+    if (st == NOVA_CONFLICT)
+        *why = "this tenant has a SAML IdP with this entity ID";
+    if (st == NOVA_OK)
+        st = view_of(ar, &row, out);
+    free(text);
+    json_decref(cfg);
+    return st;
+}
+
+nova_status nova_saml_idp_update(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                 const nova_audit_actor_t *by, const char *tenant_id,
+                                 const char *id, const void *obj, nova_saml_idp_t *out,
+                                 const char **why)
+{
+    (void)p;
+    json_t *in = (json_t *)obj, *cfg = NULL;
+    json_error_t err;
+    char *text = NULL;
+    nova_saml_idp_row_t row;
+    nova_status st = nova_store_saml_idp_get(s, ar, tenant_id, id, &row);
+    if (st == NOVA_INVALID)
+        st = NOVA_NOT_FOUND;
+    if (st)
+        return st;
+    if (!json_is_object(in)) {
+        *why = "the body must be a JSON object";
+        return NOVA_INVALID;
+    }
+    if ((cfg = json_loads(row.config, JSON_REJECT_DUPLICATES, &err)) == NULL)
+        return NOVA_INTERNAL;
+    st = apply(ar, cfg, in, false, why);
+    if (st == NOVA_OK && (text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+        st = NOVA_NOMEM;
+    json_t *changed = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(in, k, v) json_array_append_new(changed, json_string(k));
+    nova_audit_entry_t ae;
+    if (st == NOVA_OK) {
+        row.config = nova_arena_strdup(ar, text);
+        row.updated_at = nova_time_now();
+        st = row.config ? NOVA_OK : NOVA_NOMEM;
+    }
+    if (st == NOVA_OK)
+        st = nova_audit_entry_make(&ae, ar, by, tenant_id, "saml_idp.update", "saml_idp", id,
+                                   json_pack("{s:O}", "changed", changed));
+    json_decref(changed);
+    if (st == NOVA_OK)
+        st = nova_store_saml_idp_update(s, &row, &ae);
+    if (st == NOVA_OK)
+        st = view_of(ar, &row, out);
+    free(text);
+    json_decref(cfg);
+    return st;
+}
+
+nova_status nova_saml_idp_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                              const char *id, nova_saml_idp_t *out)
+{
+    nova_saml_idp_row_t row;
+    nova_status st = nova_store_saml_idp_get(s, ar, tenant_id, id, &row);
+    if (st == NOVA_INVALID)
+        return NOVA_NOT_FOUND;
+    return st ? st : view_of(ar, &row, out);
+}
+
+nova_status nova_saml_idp_list(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                               nova_saml_idp_t **out, size_t *n)
+{
+    nova_saml_idp_row_t *rows;
+    size_t nr;
+    nova_status st = nova_store_saml_idp_list(s, ar, tenant_id, &rows, &nr);
+    if (st)
+        return st;
+    *out = nova_arena_alloc(ar, (nr ? nr : 1) * sizeof(**out));
+    if (*out == NULL)
+        return NOVA_NOMEM;
+    for (size_t i = 0; i < nr; i++)
+        if ((st = view_of(ar, &rows[i], &(*out)[i])) != NOVA_OK)
+            return st;
+    *n = nr;
+    return NOVA_OK;
+}
+
+nova_status people_saml_key(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                            const nova_saml_idp_row_t *row, const char **key_pem)
+{
+    return people_fed_open(p, s, ar, row, "key_region", SAML_KEY_CTX, key_pem);
+}

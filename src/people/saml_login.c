@@ -1,0 +1,661 @@
+/* saml_login.c: SAML 2.0 Web Browser SSO as a service provider (nova/saml.h), on Debian's
+ * Lasso. Lasso builds the AuthnRequest (HTTP-Redirect, signed with the SP key), decodes the
+ * Response of the HTTP-POST binding, and verifies every XML signature with xmlsec; this file
+ * adds what a relying party must check on top and Lasso leaves to it: an assertion signature
+ * is required (Lasso accepts an unsigned assertion inside a signed Response), the issuer, the
+ * Destination and Recipient, the audience, the time limits, InResponseTo against a request
+ * this novad made (single use, kv) and the assertion's single use (kv until it expires).
+ *
+ * A LassoServer is made per login from the IdP row (the SP metadata, its key and certificate,
+ * the IdP's metadata): sign-ins are rare enough that parsing them each time costs less than
+ * a cache's invalidation rules. Nothing of a Response, a NameID or an attribute reaches a log
+ * line or an audit entry; Lasso's own log messages are dropped. */
+#include <jansson.h>
+#include <lasso/lasso.h>
+#include <lasso/saml-2.0/saml2_helper.h>
+#include <lasso/xml/misc_text_node.h>
+#include <lasso/xml/saml-2.0/saml2_assertion.h>
+#include <lasso/xml/saml-2.0/saml2_attribute.h>
+#include <lasso/xml/saml-2.0/saml2_attribute_statement.h>
+#include <lasso/xml/saml-2.0/saml2_attribute_value.h>
+#include <lasso/xml/saml-2.0/saml2_audience_restriction.h>
+#include <lasso/xml/saml-2.0/saml2_conditions.h>
+#include <lasso/xml/saml-2.0/saml2_name_id.h>
+#include <lasso/xml/saml-2.0/saml2_subject.h>
+#include <lasso/xml/saml-2.0/saml2_subject_confirmation.h>
+#include <lasso/xml/saml-2.0/saml2_subject_confirmation_data.h>
+#include <lasso/xml/saml-2.0/samlp2_authn_request.h>
+#include <lasso/xml/saml-2.0/samlp2_name_id_policy.h>
+#include <lasso/xml/saml-2.0/samlp2_response.h>
+#include <lasso/xml/saml-2.0/samlp2_status.h>
+#include <lasso/xml/saml-2.0/samlp2_status_code.h>
+#include <libxml/tree.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "nova/saml.h"
+
+#define REQ_PREFIX "saml:req:"
+#define AID_PREFIX "saml:aid:"
+#define DSIG_NS "http://www.w3.org/2000/09/xmldsig#"
+
+/* ---- Lasso ---- */
+
+static pthread_once_t lasso_once = PTHREAD_ONCE_INIT;
+
+static void quiet(const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer ud)
+{
+    (void)domain, (void)level, (void)msg, (void)ud;
+}
+
+static void lasso_start(void)
+{
+    lasso_init();
+    g_log_set_handler("Lasso", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION, quiet,
+                      NULL);
+}
+
+void nova_saml_init(void)
+{
+    pthread_once(&lasso_once, lasso_start);
+}
+
+nova_status nova_saml_idp_metadata_parse(nova_arena_t *ar, const char *xml, size_t n,
+                                         nova_saml_idp_meta_t *out, const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    nova_saml_init();
+    if (xml == NULL || n == 0 || n > NOVA_SAML_METADATA_MAX || strlen(xml) != n) {
+        *why = "metadata: an IdP's EntityDescriptor of at most 256 KiB";
+        return NOVA_INVALID;
+    }
+    LassoProvider *pv = lasso_provider_new_from_buffer(LASSO_PROVIDER_ROLE_IDP, xml, NULL, NULL);
+    if (pv == NULL || pv->ProviderID == NULL) {
+        if (pv)
+            g_object_unref(pv);
+        *why = "metadata: not SAML 2.0 metadata of an IdP (an EntityDescriptor with an "
+               "IDPSSODescriptor)";
+        return NOVA_INVALID;
+    }
+    gchar *sso = lasso_provider_get_metadata_one_for_role(pv, LASSO_PROVIDER_ROLE_IDP,
+                                                          "SingleSignOnService HTTP-Redirect");
+    nova_status st = NOVA_OK;
+    if (sso == NULL) {
+        *why = "metadata: the IdP offers no SingleSignOnService with the HTTP-Redirect binding";
+        st = NOVA_INVALID;
+    } else if (strlen(pv->ProviderID) > 1024 || !nova_oidc_url_ok(sso)) {
+        *why = "metadata: the entityID is too long, or the SingleSignOnService is not an https "
+               "URL (http only on a loopback host)";
+        st = NOVA_INVALID;
+    } else if (strstr(xml, "X509Certificate") == NULL) {
+        /* Lasso loads keys lazily; metadata without a certificate could verify nothing. */
+        *why = "metadata: the IdP names no signing certificate (KeyDescriptor/X509Certificate)";
+        st = NOVA_INVALID;
+    } else {
+        out->entity_id = nova_arena_strdup(ar, pv->ProviderID);
+        out->sso_url = nova_arena_strdup(ar, sso);
+        if (!out->entity_id || !out->sso_url)
+            st = NOVA_NOMEM;
+    }
+    g_free(sso);
+    g_object_unref(pv);
+    return st;
+}
+
+/* A LassoServer for the SP of e with the IdP of e added. NULL when either will not load. */
+static LassoServer *server_for(const char *sp_md, const char *key, const char *cert,
+                               const char *idp_md)
+{
+    nova_saml_init();
+    LassoServer *srv = lasso_server_new_from_buffers(sp_md, key, NULL, cert);
+    if (srv == NULL)
+        return NULL;
+    if (lasso_server_add_provider_from_buffer(srv, LASSO_PROVIDER_ROLE_IDP, idp_md, NULL, NULL) !=
+        0) {
+        g_object_unref(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+/* ---- counters ---- */
+
+static _Atomic uint64_t saml_logins;
+static _Atomic uint64_t saml_failures[NOVA_SAML_FAIL_N];
+static const char *const fail_names[NOVA_SAML_FAIL_N] = {
+    "none",    "unknown_idp",  "malformed", "status",    "signature",      "unsigned",
+    "issuer",  "destination",  "audience",  "expired",   "in_response_to", "replay",
+    "subject", "provisioning", "suspended", "mfa_policy"};
+
+const char *nova_saml_fail_name(nova_saml_fail f)
+{
+    return (unsigned)f < NOVA_SAML_FAIL_N ? fail_names[f] : "other";
+}
+
+void nova_saml_count(nova_saml_fail f)
+{
+    if (f == NOVA_SAML_FAIL_NONE)
+        atomic_fetch_add_explicit(&saml_logins, 1, memory_order_relaxed);
+    else if ((unsigned)f < NOVA_SAML_FAIL_N)
+        atomic_fetch_add_explicit(&saml_failures[f], 1, memory_order_relaxed);
+}
+
+nova_status people_saml_failure_lines(nova_buf_t *out)
+{
+    nova_status st = NOVA_OK;
+    for (int f = 1; f < NOVA_SAML_FAIL_N && st == NOVA_OK; f++)
+        st = nova_buf_printf(
+            out, "nova_people_federation_failures_total{protocol=\"saml\",reason=\"%s\"} %llu\n",
+            fail_names[f],
+            (unsigned long long)atomic_load_explicit(&saml_failures[f], memory_order_relaxed));
+    return st;
+}
+
+nova_status nova_saml_metrics(nova_buf_t *out)
+{
+    return nova_buf_printf(
+        out, "nova_people_federation_logins_total{protocol=\"saml\"} %llu\n",
+        (unsigned long long)atomic_load_explicit(&saml_logins, memory_order_relaxed));
+}
+
+/* ---- the Response ---- */
+
+static nova_status fail_with(nova_saml_fail *fail, nova_saml_fail f, const char **why,
+                             const char *text)
+{
+    *fail = f;
+    if (text)
+        *why = text;
+    return NOVA_OK;
+}
+
+/* xs:dateTime in UTC ("2026-12-01T20:11:14Z", fractions of a second and a +00:00 or -00:00
+ * zone accepted) to unix seconds; -1 when it is not one. */
+static int64_t xs_time(const char *t)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    int y, mo, d, h, mi, s, used = 0;
+    if (t == NULL || sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &used) != 6 ||
+        used != 19)
+        return -1;
+    const char *z = t + used;
+    if (*z == '.') {
+        z++;
+        if (*z < '0' || *z > '9')
+            return -1;
+        while (*z >= '0' && *z <= '9')
+            z++;
+    }
+    if (strcmp(z, "Z") != 0 && strcmp(z, "+00:00") != 0 && strcmp(z, "-00:00") != 0)
+        return -1;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+        return -1;
+    tm.tm_year = y - 1900, tm.tm_mon = mo - 1, tm.tm_mday = d;
+    tm.tm_hour = h, tm.tm_min = mi, tm.tm_sec = s;
+    return (int64_t)timegm(&tm);
+}
+
+/* Whether node's own element (not a descendant's) carries a ds:Signature child. */
+static bool has_signature(LassoNode *node)
+{
+    xmlNode *x = lasso_node_get_original_xmlnode(node);
+    for (xmlNode *c = x ? x->children : NULL; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, "Signature") == 0 &&
+            c->ns && c->ns->href && strcmp((const char *)c->ns->href, DSIG_NS) == 0)
+            return true;
+    return false;
+}
+
+/* The text of an AttributeValue (arena), or NULL. */
+static const char *value_text(nova_arena_t *ar, LassoSaml2AttributeValue *v)
+{
+    for (GList *it = v->any; it; it = it->next) {
+        if (LASSO_IS_MISC_TEXT_NODE(it->data)) {
+            LassoMiscTextNode *t = it->data;
+            if (t->content && *t->content)
+                return nova_arena_strdup(ar, t->content);
+        }
+    }
+    xmlNode *x = lasso_node_get_original_xmlnode(LASSO_NODE(v));
+    if (x) {
+        xmlChar *c = xmlNodeGetContent(x);
+        const char *r = c && *c ? nova_arena_strdup(ar, (const char *)c) : NULL;
+        xmlFree(c);
+        return r;
+    }
+    return NULL;
+}
+
+static bool attr_is(LassoSaml2Attribute *a, const char *name)
+{
+    return name && *name &&
+           ((a->Name && strcmp(a->Name, name) == 0) ||
+            (a->FriendlyName && strcmp(a->FriendlyName, name) == 0));
+}
+
+static bool text_ok(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > max || !nova_utf8_valid(s, n))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+static void read_attributes(nova_arena_t *ar, LassoSaml2Assertion *as, const nova_saml_expect_t *e,
+                            nova_saml_identity_t *out)
+{
+    for (GList *st = as->AttributeStatement; st; st = st->next) {
+        if (!LASSO_IS_SAML2_ATTRIBUTE_STATEMENT(st->data))
+            continue;
+        for (GList *at = LASSO_SAML2_ATTRIBUTE_STATEMENT(st->data)->Attribute; at; at = at->next) {
+            if (!LASSO_IS_SAML2_ATTRIBUTE(at->data))
+                continue;
+            LassoSaml2Attribute *a = at->data;
+            for (GList *vi = a->AttributeValue; vi; vi = vi->next) {
+                if (!LASSO_IS_SAML2_ATTRIBUTE_VALUE(vi->data))
+                    continue;
+                const char *v = value_text(ar, vi->data);
+                if (!text_ok(v, 256))
+                    continue;
+                if (attr_is(a, e->group_attribute) && out->ngroups < NOVA_SAML_MAX_GROUPS)
+                    out->groups[out->ngroups++] = v;
+                else if (attr_is(a, e->email_attribute) && out->email == NULL)
+                    out->email = v;
+                else if (attr_is(a, e->name_attribute) && out->name == NULL)
+                    out->name = v;
+            }
+        }
+    }
+}
+
+/* What Lasso's processing of a Response refused, as a reason. */
+static nova_saml_fail lasso_reason(int rc, const char **why)
+{
+    switch (rc) {
+    case LASSO_PROFILE_ERROR_STATUS_NOT_SUCCESS:
+    case LASSO_LOGIN_ERROR_STATUS_NOT_SUCCESS:
+        *why = "the IdP answered with a status other than Success";
+        return NOVA_SAML_FAIL_STATUS;
+    case LASSO_DS_ERROR_SIGNATURE_NOT_FOUND:
+        *why = "the Response is not signed";
+        return NOVA_SAML_FAIL_UNSIGNED;
+    case LASSO_DS_ERROR_INVALID_SIGNATURE:
+    case LASSO_DS_ERROR_SIGNATURE_VERIFICATION_FAILED:
+    case LASSO_DS_ERROR_INVALID_REFERENCE_FOR_SAML:
+    case LASSO_DS_ERROR_TOO_MUCH_REFERENCES:
+    case LASSO_DS_ERROR_INVALID_SIGALG:
+    case LASSO_DS_ERROR_DIGEST_COMPUTE_FAILED:
+    case LASSO_LOGIN_ERROR_INVALID_SIGNATURE:
+    case LASSO_LOGIN_ERROR_INVALID_ASSERTION_SIGNATURE:
+    case LASSO_PROFILE_ERROR_CANNOT_VERIFY_SIGNATURE:
+        *why = "a signature of the Response does not verify with the IdP's certificate";
+        return NOVA_SAML_FAIL_SIGNATURE;
+    case LASSO_SERVER_ERROR_PROVIDER_NOT_FOUND:
+    case LASSO_PROFILE_ERROR_MISSING_ISSUER:
+        *why = "the Response's issuer is not this IdP";
+        return NOVA_SAML_FAIL_ISSUER;
+    default:
+        *why = "the SAMLResponse is not a base64 SAML 2.0 Response with an assertion";
+        return NOVA_SAML_FAIL_MALFORMED;
+    }
+}
+
+/* The checks on the one assertion of a Response Lasso processed. */
+static nova_status check_assertion(nova_arena_t *ar, LassoServer *srv, LassoSamlp2Response *resp,
+                                   const nova_saml_expect_t *e, nova_saml_identity_t *out,
+                                   nova_saml_fail *fail, const char **why)
+{
+    LassoSamlp2StatusResponse *sr = LASSO_SAMLP2_STATUS_RESPONSE(resp);
+    if (resp->EncryptedAssertion || g_list_length(resp->Assertion) != 1 ||
+        !LASSO_IS_SAML2_ASSERTION(resp->Assertion->data))
+        return fail_with(fail, NOVA_SAML_FAIL_MALFORMED, why,
+                         "the Response must hold exactly one (unencrypted) assertion");
+    LassoSaml2Assertion *as = resp->Assertion->data;
+    if (sr->Issuer && sr->Issuer->content && strcmp(sr->Issuer->content, e->idp_entity_id) != 0)
+        return fail_with(fail, NOVA_SAML_FAIL_ISSUER, why, "the Response's Issuer is not this IdP");
+    if (as->Issuer == NULL || as->Issuer->content == NULL ||
+        strcmp(as->Issuer->content, e->idp_entity_id) != 0)
+        return fail_with(fail, NOVA_SAML_FAIL_ISSUER, why,
+                         "the assertion's Issuer is not this IdP");
+    /* The assertion itself must be signed by the IdP: a signed Response around an unsigned
+     * assertion is refused too (WantAssertionsSigned in the SP's metadata). */
+    if (!has_signature(LASSO_NODE(as)))
+        return fail_with(fail, NOVA_SAML_FAIL_UNSIGNED, why, "the assertion is not signed");
+    LassoProvider *idp = lasso_server_get_provider(srv, e->idp_entity_id);
+    if (idp == NULL || lasso_provider_verify_single_node_signature(idp, LASSO_NODE(as), "ID") != 0)
+        return fail_with(fail, NOVA_SAML_FAIL_SIGNATURE, why,
+                         "the assertion's signature does not verify with the IdP's certificate");
+    if (sr->Destination == NULL || strcmp(sr->Destination, e->acs_url) != 0)
+        return fail_with(fail, NOVA_SAML_FAIL_DESTINATION, why,
+                         "the Response's Destination is not this ACS");
+    if (as->ID == NULL || !text_ok(as->ID, 256))
+        return fail_with(fail, NOVA_SAML_FAIL_MALFORMED, why, "the assertion has no usable ID");
+    if (!lasso_saml2_assertion_has_audience_restriction(as) ||
+        lasso_saml2_assertion_validate_audience(as, e->sp_entity_id) != LASSO_SAML2_ASSERTION_VALID)
+        return fail_with(fail, NOVA_SAML_FAIL_AUDIENCE, why,
+                         "the assertion's AudienceRestriction does not name this SP");
+    int64_t limit = INT64_MAX;
+    LassoSaml2Conditions *c = as->Conditions;
+    if (c == NULL || c->NotOnOrAfter == NULL)
+        return fail_with(fail, NOVA_SAML_FAIL_EXPIRED, why,
+                         "the assertion's Conditions carry no NotOnOrAfter");
+    int64_t nb = c->NotBefore ? xs_time(c->NotBefore) : 0, na = xs_time(c->NotOnOrAfter);
+    if (nb < 0 || na < 0)
+        return fail_with(fail, NOVA_SAML_FAIL_MALFORMED, why,
+                         "the assertion's NotBefore or NotOnOrAfter is not an xs:dateTime in UTC");
+    if (e->now + NOVA_SAML_CLOCK_SKEW < nb)
+        return fail_with(fail, NOVA_SAML_FAIL_EXPIRED, why, "the assertion is not valid yet");
+    if (e->now - NOVA_SAML_CLOCK_SKEW >= na)
+        return fail_with(fail, NOVA_SAML_FAIL_EXPIRED, why, "the assertion has expired");
+    limit = na;
+    LassoSaml2Subject *sub = as->Subject;
+    if (sub == NULL || sub->NameID == NULL || !text_ok(sub->NameID->content, 255))
+        return fail_with(fail, NOVA_SAML_FAIL_SUBJECT, why,
+                         "the assertion's Subject has no NameID (1..255 characters)");
+    /* The bearer confirmation (Profiles §4.1.4.2): this ACS, this request, a time limit. */
+    LassoSaml2SubjectConfirmation *sc = sub->SubjectConfirmation;
+    LassoSaml2SubjectConfirmationData *scd = sc ? sc->SubjectConfirmationData : NULL;
+    if (sc == NULL || sc->Method == NULL ||
+        strcmp(sc->Method, LASSO_SAML2_CONFIRMATION_METHOD_BEARER) != 0 || scd == NULL)
+        return fail_with(fail, NOVA_SAML_FAIL_SUBJECT, why,
+                         "the assertion has no bearer SubjectConfirmation with its data");
+    if (scd->Recipient == NULL || strcmp(scd->Recipient, e->acs_url) != 0)
+        return fail_with(fail, NOVA_SAML_FAIL_DESTINATION, why,
+                         "the SubjectConfirmationData's Recipient is not this ACS");
+    int64_t sna = scd->NotOnOrAfter ? xs_time(scd->NotOnOrAfter) : -1;
+    if (sna < 0)
+        return fail_with(fail, NOVA_SAML_FAIL_EXPIRED, why,
+                         "the SubjectConfirmationData carries no NotOnOrAfter");
+    if (e->now - NOVA_SAML_CLOCK_SKEW >= sna)
+        return fail_with(fail, NOVA_SAML_FAIL_EXPIRED, why, "the bearer confirmation has expired");
+    if (sna < limit)
+        limit = sna;
+    const char *irt = scd->InResponseTo;
+    if (irt == NULL || !text_ok(irt, 256) || (sr->InResponseTo && strcmp(sr->InResponseTo, irt)))
+        return fail_with(fail, NOVA_SAML_FAIL_IN_RESPONSE_TO, why,
+                         "the assertion answers no request of this SP (InResponseTo), or not the "
+                         "one the Response names");
+    out->name_id = nova_arena_strdup(ar, sub->NameID->content);
+    out->name_id_format = sub->NameID->Format ? nova_arena_strdup(ar, sub->NameID->Format) : NULL;
+    out->assertion_id = nova_arena_strdup(ar, as->ID);
+    out->in_response_to = nova_arena_strdup(ar, irt);
+    out->not_on_or_after = limit;
+    if (!out->name_id || !out->assertion_id || !out->in_response_to)
+        return NOVA_NOMEM;
+    read_attributes(ar, as, e, out);
+    if (out->email == NULL && out->name_id_format &&
+        strcmp(out->name_id_format, LASSO_SAML2_NAME_IDENTIFIER_FORMAT_EMAIL) == 0)
+        out->email = out->name_id;
+    return NOVA_OK;
+}
+
+nova_status nova_saml_response_check(nova_arena_t *ar, const char *b64, size_t n,
+                                     const nova_saml_expect_t *e, nova_saml_identity_t *out,
+                                     nova_saml_fail *fail, const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    *fail = NOVA_SAML_FAIL_NONE;
+    if (b64 == NULL || n == 0 || n > NOVA_SAML_RESPONSE_MAX || strlen(b64) != n)
+        return fail_with(fail, NOVA_SAML_FAIL_MALFORMED, why,
+                         "SAMLResponse: required, base64 of at most 256 KiB");
+    /* Base64 only (the HTTP-POST binding): Lasso would also take raw XML or a query. */
+    for (size_t i = 0; i < n; i++) {
+        char ch = b64[i];
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              ch == '+' || ch == '/' || ch == '=' || ch == '\r' || ch == '\n'))
+            return fail_with(fail, NOVA_SAML_FAIL_MALFORMED, why, "SAMLResponse: not base64");
+    }
+    LassoServer *srv = server_for(e->sp_metadata, e->sp_key_pem, e->sp_cert_pem, e->idp_metadata);
+    if (srv == NULL)
+        return NOVA_INTERNAL;
+    LassoLogin *login = lasso_login_new(srv);
+    nova_status st = NOVA_OK;
+    if (login == NULL) {
+        st = NOVA_NOMEM;
+        goto end;
+    }
+    /* FORCE: a signature Lasso finds must verify, whatever the metadata says; the assertion's
+     * presence of one is required below. */
+    lasso_profile_set_signature_verify_hint(LASSO_PROFILE(login),
+                                            LASSO_PROFILE_SIGNATURE_VERIFY_HINT_FORCE);
+    int rc = lasso_login_process_authn_response_msg(login, (gchar *)b64);
+    LassoProfile *pr = LASSO_PROFILE(login);
+    if (rc == LASSO_DS_ERROR_SIGNATURE_NOT_FOUND && LASSO_IS_SAMLP2_RESPONSE(pr->response)) {
+        /* An unsigned Response whose assertion is signed is the common shape (the signature
+         * on the assertion is what binds it); the assertion's signature is verified below. */
+        rc = 0;
+    }
+    if (rc != 0) {
+        fail_with(fail, lasso_reason(rc, why), why, NULL);
+        goto end;
+    }
+    if (!LASSO_IS_SAMLP2_RESPONSE(pr->response)) {
+        fail_with(fail, NOVA_SAML_FAIL_MALFORMED, why, "the message is not a SAML 2.0 Response");
+        goto end;
+    }
+    LassoSamlp2Response *resp = LASSO_SAMLP2_RESPONSE(pr->response);
+    LassoSamlp2Status *status = LASSO_SAMLP2_STATUS_RESPONSE(resp)->Status;
+    if (status == NULL || status->StatusCode == NULL || status->StatusCode->Value == NULL ||
+        strcmp(status->StatusCode->Value, LASSO_SAML2_STATUS_CODE_SUCCESS) != 0) {
+        fail_with(fail, NOVA_SAML_FAIL_STATUS, why,
+                  "the IdP answered with a status other than Success");
+        goto end;
+    }
+    st = check_assertion(ar, srv, resp, e, out, fail, why);
+end:
+    if (login)
+        g_object_unref(login);
+    g_object_unref(srv);
+    return st;
+}
+
+/* ---- the login ---- */
+
+/* The IdP row and its view, with the SP key opened. */
+typedef struct saml_ctx {
+    nova_saml_idp_row_t row;
+    nova_saml_idp_t idp;
+    const char *key_pem;
+    const char *sp_metadata;
+} saml_ctx;
+
+static nova_status load(nova_people_t *p, nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                        const char *idp_id, saml_ctx *c, nova_saml_fail *fail, const char **why)
+{
+    nova_status st = nova_store_saml_idp_get(s, ar, tenant_id, idp_id, &c->row);
+    if (st == NOVA_OK)
+        st = nova_saml_idp_get(s, ar, tenant_id, idp_id, &c->idp);
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID || (st == NOVA_OK && !c->idp.enabled))
+        return fail_with(fail, NOVA_SAML_FAIL_UNKNOWN_IDP, why,
+                         "this tenant has no enabled SAML IdP of this id");
+    if (st == NOVA_OK)
+        st = people_saml_key(p, s, ar, &c->row, &c->key_pem);
+    if (st == NOVA_OK && c->key_pem == NULL)
+        st = NOVA_INTERNAL;
+    if (st == NOVA_OK) {
+        c->sp_metadata =
+            nova_saml_sp_metadata(ar, c->idp.sp_entity_id, c->idp.acs_url, c->idp.sp_cert_pem);
+        st = c->sp_metadata ? NOVA_OK : NOVA_NOMEM;
+    }
+    return st;
+}
+
+nova_status nova_saml_login_begin(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                  const char *tenant_id, const char *idp_id, const char **location,
+                                  nova_saml_fail *fail, const char **why)
+{
+    *fail = NOVA_SAML_FAIL_NONE;
+    *location = NULL;
+    saml_ctx c;
+    nova_status st = load(p, s, ar, tenant_id, idp_id, &c, fail, why);
+    if (st || *fail)
+        return st;
+    LassoServer *srv = server_for(c.sp_metadata, c.key_pem, c.idp.sp_cert_pem, c.idp.metadata_xml);
+    if (srv == NULL)
+        return NOVA_INTERNAL;
+    LassoLogin *login = lasso_login_new(srv);
+    const char *id = NULL;
+    st = login ? NOVA_OK : NOVA_NOMEM;
+    if (st == NOVA_OK &&
+        lasso_login_init_authn_request(login, c.idp.entity_id, LASSO_HTTP_METHOD_REDIRECT) != 0)
+        st = NOVA_INTERNAL;
+    if (st == NOVA_OK) {
+        LassoSamlp2AuthnRequest *rq = LASSO_SAMLP2_AUTHN_REQUEST(LASSO_PROFILE(login)->request);
+        if (rq->NameIDPolicy == NULL)
+            rq->NameIDPolicy = LASSO_SAMLP2_NAME_ID_POLICY(lasso_samlp2_name_id_policy_new());
+        g_free(rq->NameIDPolicy->Format);
+        rq->NameIDPolicy->Format = g_strdup(LASSO_SAML2_NAME_IDENTIFIER_FORMAT_UNSPECIFIED);
+        rq->NameIDPolicy->AllowCreate = TRUE;
+        g_free(rq->ProtocolBinding);
+        rq->ProtocolBinding = g_strdup(LASSO_SAML2_METADATA_BINDING_POST);
+        g_free(rq->AssertionConsumerServiceURL);
+        rq->AssertionConsumerServiceURL = g_strdup(c.idp.acs_url);
+        rq->AssertionConsumerServiceIndex = -1;
+        if (lasso_login_build_authn_request_msg(login) != 0 ||
+            LASSO_PROFILE(login)->msg_url == NULL)
+            st = NOVA_INTERNAL;
+        else {
+            id = nova_arena_strdup(ar, LASSO_SAMLP2_REQUEST_ABSTRACT(rq)->ID);
+            *location = nova_arena_strdup(ar, LASSO_PROFILE(login)->msg_url);
+            if (id == NULL || *location == NULL)
+                st = NOVA_NOMEM;
+        }
+    }
+    if (login)
+        g_object_unref(login);
+    g_object_unref(srv);
+    if (st)
+        return st;
+    json_t *rec = json_pack("{s:s, s:s}", "t", tenant_id, "i", c.idp.id);
+    char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    json_decref(rec);
+    const char *key = nova_arena_printf(ar, REQ_PREFIX "%s", id);
+    if (text == NULL || key == NULL) {
+        free(text);
+        return NOVA_NOMEM;
+    }
+    st = nova_kv_set(p->kv, key, text, strlen(text), (uint64_t)NOVA_SAML_REQUEST_TTL * 1000);
+    free(text);
+    if (st)
+        *location = NULL;
+    return st;
+}
+
+/* Takes the request the assertion answers (single use); it must be of this tenant and IdP. */
+static bool request_take(nova_people_t *p, nova_arena_t *ar, const char *id, const char *tenant,
+                         const char *idp, nova_status *st)
+{
+    const char *key = nova_arena_printf(ar, REQ_PREFIX "%s", id);
+    char *val = NULL;
+    size_t len = 0;
+    *st = key ? nova_kv_take(p->kv, key, ar, &val, &len) : NOVA_NOMEM;
+    if (*st == NOVA_NOT_FOUND) {
+        *st = NOVA_OK;
+        return false;
+    }
+    if (*st)
+        return false;
+    json_error_t err;
+    json_t *j = json_loadb(val, len, 0, &err);
+    const char *t = json_string_value(json_object_get(j, "t"));
+    const char *i = json_string_value(json_object_get(j, "i"));
+    bool ok = t && i && strcmp(t, tenant) == 0 && strcmp(i, idp) == 0;
+    json_decref(j);
+    return ok;
+}
+
+nova_status nova_saml_acs(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                          const char *tenant_id, const char *idp_id, const char *saml_response,
+                          const nova_login_request_t *req, nova_login_result_t *out,
+                          nova_saml_fail *fail, const char **why)
+{
+    *fail = NOVA_SAML_FAIL_NONE;
+    memset(out, 0, sizeof(*out));
+    out->outcome = NOVA_LOGIN_BAD;
+    saml_ctx c;
+    nova_status st = load(p, s, ar, tenant_id, idp_id, &c, fail, why);
+    if (st || *fail)
+        return st;
+    int64_t now = nova_time_now();
+    nova_saml_expect_t e = {.sp_metadata = c.sp_metadata,
+                            .sp_key_pem = c.key_pem,
+                            .sp_cert_pem = c.idp.sp_cert_pem,
+                            .idp_metadata = c.idp.metadata_xml,
+                            .idp_entity_id = c.idp.entity_id,
+                            .sp_entity_id = c.idp.sp_entity_id,
+                            .acs_url = c.idp.acs_url,
+                            .group_attribute = c.idp.group_attribute,
+                            .email_attribute = c.idp.email_attribute,
+                            .name_attribute = c.idp.name_attribute,
+                            .now = now};
+    nova_saml_identity_t who;
+    st = nova_saml_response_check(ar, saml_response, saml_response ? strlen(saml_response) : 0, &e,
+                                  &who, fail, why);
+    OPENSSL_cleanse((char *)c.key_pem, strlen(c.key_pem));
+    if (st || *fail)
+        return st;
+    /* Single use of the assertion, kept until it could no longer be accepted anyway. The
+     * key is a digest: an assertion ID is the IdP's text. */
+    uint8_t h[32];
+    char hx[65];
+    const char *ak =
+        nova_arena_printf(ar, "%s|%s|%s", tenant_id, c.idp.entity_id, who.assertion_id);
+    if (ak == NULL)
+        return NOVA_NOMEM;
+    nova_sha256(ak, strlen(ak), h);
+    for (int i = 0; i < 32; i++)
+        snprintf(hx + 2 * i, 3, "%02x", h[i]);
+    const char *key = nova_arena_printf(ar, AID_PREFIX "%s", hx);
+    int64_t ttl = who.not_on_or_after - now + NOVA_SAML_CLOCK_SKEW;
+    if (ttl < 60)
+        ttl = 60;
+    if (ttl > 86400)
+        ttl = 86400; /* an assertion valid longer than a day is refused after it anyway */
+    if (key == NULL)
+        return NOVA_NOMEM;
+    st = nova_kv_set_nx(p->kv, key, "1", 1, (uint64_t)ttl * 1000);
+    if (st == NOVA_CONFLICT)
+        return fail_with(fail, NOVA_SAML_FAIL_REPLAY, why,
+                         "this assertion was presented before (replay)");
+    if (st)
+        return st;
+    if (!request_take(p, ar, who.in_response_to, tenant_id, c.idp.id, &st)) {
+        if (st)
+            return st;
+        return fail_with(fail, NOVA_SAML_FAIL_IN_RESPONSE_TO, why,
+                         "InResponseTo: not a live request of this SP for this IdP (unknown, "
+                         "answered already or expired; start the login again)");
+    }
+    if (req->mfa_required)
+        return fail_with(fail, NOVA_SAML_FAIL_POLICY, why,
+                         "this tenant requires MFA for every user; a federated sign-in gives "
+                         "AAL1 (sign in with a passkey, or a password and TOTP)");
+    const char *roles = c.idp.nmappings ? people_fed_roles(ar, c.idp.mappings, c.idp.nmappings,
+                                                           who.groups, who.ngroups, now)
+                                        : NULL;
+    people_fed_subject_t w = {.proto = NOVA_FED_SAML,
+                              .tenant_id = tenant_id,
+                              .idp_id = c.idp.id,
+                              .idp_name = c.idp.entity_id,
+                              .sub = who.name_id,
+                              .email = who.email,
+                              .email_verified = who.email != NULL,
+                              .name = who.name,
+                              .roles = roles};
+    people_fed_result res = PEOPLE_FED_OK;
+    st = people_fed_login(p, s, ar, &w, req, out, &res, why);
+    if (st == NOVA_OK && res == PEOPLE_FED_PROVISIONING)
+        *fail = NOVA_SAML_FAIL_PROVISIONING;
+    else if (st == NOVA_OK && res == PEOPLE_FED_SUSPENDED)
+        *fail = NOVA_SAML_FAIL_SUSPENDED;
+    return st;
+}
