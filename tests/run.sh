@@ -142,8 +142,9 @@ if [ -n "$PG_URL" ]; then
     suite webhooks-postgres webhooks "$(bash scripts/pg.sh createdb "$PG_DIR" nova_webhooks 2>>"$LOGS/pg-start.log")"
 fi
 # People in a real browser: Debian's Chromium through playwright-core (nothing downloaded), a CDP
-# virtual authenticator for passkeys, and TOTP codes from otplib.
-suite browser bash -c 'cd tests/browser && { [ -d node_modules ] || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error; } && NOVA_BIN="$0/build/cmd/novad" node --test --test-reporter=tap' "$ROOT"
+# virtual authenticator for passkeys, TOTP codes from otplib, oidc-provider and samlify as IdPs.
+# npm ci runs again when package-lock.json is newer than what node_modules holds.
+suite browser bash -c 'cd tests/browser && { [ node_modules/.package-lock.json -nt package-lock.json ] || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error; } && NOVA_BIN="$0/build/cmd/novad" node --test --test-reporter=tap' "$ROOT"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 suite unit-asan unit build-asan
 suite integration-asan integration build-asan/cmd/novad ""

@@ -1,0 +1,387 @@
+// SAML 2.0 federation (issue 11 item 7) against an IdP nobody here wrote: the npm samlify as
+// the Identity Provider, started on loopback by this test behind a small sign-in page (a
+// form, then an auto-posting form to the ACS, as IdPs answer with the HTTP-POST binding).
+// samlify parses and verifies novad's signed AuthnRequest (HTTP-Redirect) and signs the
+// Response with xml-crypto; novad checks it with Lasso. Chromium (Debian's, through
+// playwright-core) drives every login: novad's /auth/saml/login?tenant_id=&idp= -> the IdP's
+// page -> novad's ACS, which answers with the session. Then the refusals, each through the
+// browser too: a tampered assertion (signature broken), a wrong audience, an expired
+// assertion, a replayed Response, an unsigned assertion (inside a signed Response), a wrong
+// Recipient, an answer to no request of novad's, and another IdP's signature.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer as netServer } from 'node:net';
+import { createServer as httpServer } from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { chromium } from 'playwright-core';
+import * as samlify from 'samlify';
+import { startNova, makeTenant, token, call } from '../integration/lib.mjs';
+
+const CHROMIUM = process.env.NOVA_CHROMIUM || '/usr/bin/chromium';
+const METRICS = 'saml-metrics-token';
+let nova, browser, novaBase, idpBase, idpServer, tenant, tenantB, adminTok, adminTokB;
+let idpKey, idpCert, otherKey, otherCert, idp, spMetadata, samlIdp, samlIdpOther;
+// What the next Response the IdP's page makes looks like (one login's worth; reset after).
+let mode = {};
+let lastResponse = null; // the base64 SAMLResponse the IdP's page last posted
+
+// SAML's schema is checked by novad's Lasso; samlify asks for a validator of its own.
+samlify.setSchemaValidator({ validate: async () => 'skipped' });
+
+const accounts = {
+  ada: { email: 'ada@saml.example', name: 'Ada S', groups: ['engineering', 'contractors'] },
+  bob: { email: 'bob@saml.example', name: 'Bob T', groups: ['engineering'] },
+  cyd: { email: 'cyd@saml.example', name: 'Cyd U', groups: ['sales'] },
+};
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = netServer();
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)); });
+    s.on('error', fail);
+  });
+}
+
+function keyPair(dir, name) {
+  const k = join(dir, name + '.key'), c = join(dir, name + '.crt');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', k, '-out', c,
+    '-days', '2', '-subj', `/CN=${name}`], { stdio: 'ignore' });
+  return [readFileSync(k, 'utf8'), readFileSync(c, 'utf8')];
+}
+
+const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const iso = (ms) => new Date(ms).toISOString();
+
+// The Response of a login, the IdP's own shape (samlify signs it; mode bends one field).
+function responseXml(ctx, user, requestId) {
+  const now = Date.now();
+  const a = accounts[user];
+  const notOnOrAfter = mode.expired ? iso(now - 3600_000) : iso(now + 300_000);
+  const notBefore = mode.expired ? iso(now - 7200_000) : iso(now - 5_000);
+  const audience = mode.audience || ctx.spEntityId;
+  const recipient = mode.recipient || ctx.acs;
+  const irt = mode.inResponseTo || requestId;
+  const attrs = [
+    ['email', [a.email]], ['name', [a.name]], ['groups', a.groups],
+  ].map(([n, vs]) => `<saml:Attribute Name="${n}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic">${
+    vs.map((v) => `<saml:AttributeValue xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">${esc(v)}</saml:AttributeValue>`).join('')}</saml:Attribute>`).join('');
+  const id = '_' + randomUUID();
+  const aid = '_' + randomUUID();
+  return { id, context: `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${id}" Version="2.0" IssueInstant="${iso(now)}" Destination="${esc(ctx.acs)}" InResponseTo="${esc(irt)}">`
+    + `<saml:Issuer>${esc(ctx.idpEntityId)}</saml:Issuer>`
+    + '<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>'
+    + `<saml:Assertion ID="${aid}" Version="2.0" IssueInstant="${iso(now)}">`
+    + `<saml:Issuer>${esc(ctx.idpEntityId)}</saml:Issuer>`
+    + `<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${esc(a.email)}</saml:NameID>`
+    + `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${notOnOrAfter}" Recipient="${esc(recipient)}" InResponseTo="${esc(irt)}"/></saml:SubjectConfirmation></saml:Subject>`
+    + `<saml:Conditions NotBefore="${notBefore}" NotOnOrAfter="${notOnOrAfter}"><saml:AudienceRestriction><saml:Audience>${esc(audience)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>`
+    + `<saml:AuthnStatement AuthnInstant="${iso(now)}" SessionIndex="${aid}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>`
+    + `<saml:AttributeStatement>${attrs}</saml:AttributeStatement>`
+    + '</saml:Assertion></samlp:Response>' };
+}
+
+function page(res, status, html) {
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' });
+  res.end(`<!doctype html><html><head><meta charset="utf-8"><title>Test IdP</title></head><body>${html}</body></html>`);
+}
+
+// The IdP's two pages: GET /sso (novad's AuthnRequest, verified by samlify, then a sign-in
+// form) and POST /signin (the Response, auto-posted to the ACS the request named).
+const pending = new Map();
+async function idpHandler(req, res) {
+  const u = new URL(req.url, idpBase);
+  try {
+    if (req.method === 'GET' && u.pathname === '/sso') {
+      const sp = samlify.ServiceProvider({ metadata: spMetadata });
+      const octetString = u.search.slice(1).split('&').filter((p) => !p.startsWith('Signature=')).join('&');
+      const query = Object.fromEntries(u.searchParams);
+      const info = await samlIdp.parseLoginRequest(sp, 'redirect', { query, octetString });
+      const rid = info.extract.request.id;
+      pending.set(rid, { acs: info.extract.request.assertionConsumerServiceUrl, sigAlg: info.sigAlg });
+      return page(res, 200, `<form method="post" action="/signin"><input type="hidden" name="rid" value="${esc(rid)}">`
+        + '<input name="login" autocomplete="off"><button type="submit">Sign in</button></form>');
+    }
+    if (req.method === 'POST' && u.pathname === '/signin') {
+      let body = '';
+      for await (const d of req) body += d;
+      const f = new URLSearchParams(body);
+      const rid = f.get('rid'), user = f.get('login');
+      const p = pending.get(rid);
+      if (!p || !accounts[user]) return page(res, 400, 'unknown request or user');
+      pending.delete(rid);
+      let md = spMetadata;
+      // An IdP that signs only the Response (the SP's metadata read as not wanting signed
+      // assertions): the assertion inside is unsigned.
+      if (mode.unsignedAssertion) md = md.replace('WantAssertionsSigned="true"', 'WantAssertionsSigned="false"');
+      const sp = samlify.ServiceProvider({ metadata: md, wantMessageSigned: !!mode.unsignedAssertion });
+      const ctx = { acs: idp.acs_url, spEntityId: idp.sp_entity_id, idpEntityId: `${idpBase}/metadata` };
+      const signer = mode.otherKey ? samlIdpOther : samlIdp;
+      const { context } = await signer.createLoginResponse(sp, { extract: { request: { id: rid } } }, 'post', { email: accounts[user].email },
+        () => responseXml(ctx, user, rid));
+      let out = context;
+      if (mode.tamper) {
+        // Another user's address in the signed assertion: the digest no longer matches.
+        const xml = Buffer.from(context, 'base64').toString('utf8');
+        const t = xml.replaceAll(accounts[user].email, 'mallory@saml.example');
+        assert.notEqual(t, xml);
+        out = Buffer.from(t, 'utf8').toString('base64');
+      }
+      lastResponse = out;
+      mode = {};
+      return page(res, 200, `<form id="post" method="post" action="${esc(p.acs)}"><input type="hidden" name="SAMLResponse" value="${esc(out)}">`
+        + '<button type="submit" id="continue">Continue</button></form>');
+    }
+    page(res, 404, 'not found');
+  } catch (e) {
+    console.error('idp error', e);
+    page(res, 500, esc(e.message));
+  }
+}
+
+before(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nova-saml-'));
+  [idpKey, idpCert] = keyPair(dir, 'test-idp');
+  [otherKey, otherCert] = keyPair(dir, 'other-idp');
+  const idpPort = await freePort();
+  const novaPort = await freePort();
+  idpBase = `http://localhost:${idpPort}`;
+  novaBase = `http://localhost:${novaPort}`;
+  const idpOpts = (key, cert) => ({
+    entityID: `${idpBase}/metadata`, privateKey: key, signingCert: cert, wantAuthnRequestsSigned: true,
+    singleSignOnService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: `${idpBase}/sso` }],
+    nameIDFormat: ['urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress'],
+  });
+  samlIdp = samlify.IdentityProvider(idpOpts(idpKey, idpCert));
+  samlIdpOther = samlify.IdentityProvider(idpOpts(otherKey, otherCert));
+  idpServer = httpServer((req, res) => { idpHandler(req, res); });
+  await new Promise((ok) => idpServer.listen(idpPort, '127.0.0.1', ok));
+  nova = await startNova({ NOVA_PORT: String(novaPort), NOVA_ISSUER: novaBase, NOVA_METRICS_TOKEN: METRICS });
+  tenant = makeTenant(nova, 'saml-' + Date.now(), 'users:read users:write audit:read');
+  tenantB = makeTenant(nova, 'saml-b-' + Date.now(), 'users:read users:write');
+  adminTok = await token(nova, tenant);
+  adminTokB = await token(nova, tenantB);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+});
+after(async () => {
+  await browser?.close();
+  await nova?.stop();
+  idpServer?.close();
+  idpServer?.closeAllConnections?.();
+});
+
+const past = Math.floor(Date.now() / 1000) - 3600;
+const future = Math.floor(Date.now() / 1000) + 86400;
+
+// The whole login in Chromium: novad's login path -> the IdP's form -> the ACS. Returns the
+// ACS's answer (status, and the page) with the IdP's next Response bent by m.
+async function browserLogin(user, m = {}) {
+  mode = m;
+  const p = await browser.newPage();
+  await p.goto(novaBase + idp.login_path);
+  assert.ok(p.url().startsWith(`${idpBase}/sso`), `at the IdP: ${p.url()}`);
+  await p.fill('input[name=login]', user);
+  await p.click('button[type=submit]');
+  await p.waitForSelector('#continue');
+  const [resp] = await Promise.all([
+    p.waitForResponse((r) => r.url().startsWith(`${novaBase}/auth/saml/acs/`)),
+    p.click('#continue'),
+  ]);
+  await p.waitForLoadState();
+  return { page: p, status: resp.status(), resp };
+}
+
+async function grantOf(p) {
+  await p.waitForSelector('#nova-grant', { state: 'attached' });
+  return JSON.parse(await p.textContent('#nova-grant'));
+}
+
+async function refusedWith(user, m, status, code) {
+  const { page: p, status: st, resp } = await browserLogin(user, m);
+  const body = await resp.json();
+  assert.equal(st, status, JSON.stringify(body));
+  assert.equal(body.code, code, JSON.stringify(body));
+  await p.close();
+  return body;
+}
+
+test('the tenant configures its SAML IdP from metadata; novad makes the SP key and serves SP metadata', async () => {
+  const idpMeta = samlIdp.getMetadata();
+  const bad = await call(nova, 'POST', '/v1/people/saml/idps', { tok: adminTok, body: { metadata_xml: '<nope/>' } });
+  assert.equal(bad.status, 422, bad.text);
+  assert.match(bad.json.detail, /metadata/);
+  const none = await call(nova, 'POST', '/v1/people/saml/idps', { tok: adminTok, body: {} });
+  assert.equal(none.status, 422);
+  const r = await call(nova, 'POST', '/v1/people/saml/idps', {
+    tok: adminTok,
+    body: {
+      metadata_xml: idpMeta,
+      role_mappings: [
+        { group: 'engineering', role: 'engineer' },
+        { group: 'contractors', role: 'contractor', valid_until: past },
+        { group: 'contractors', role: 'vendor', valid_until: future },
+      ],
+    },
+  });
+  assert.equal(r.status, 201, r.text);
+  idp = r.json;
+  assert.equal(idp.entity_id, `${idpBase}/metadata`);
+  assert.equal(idp.sso_url, `${idpBase}/sso`);
+  assert.equal(idp.acs_url, `${novaBase}/auth/saml/acs/${tenant.tenant}/${idp.id}`);
+  assert.equal(idp.sp_entity_id, `${novaBase}/auth/saml/metadata?tenant_id=${tenant.tenant}&idp=${idp.id}`);
+  assert.match(idp.sp_certificate, /BEGIN CERTIFICATE/);
+  assert.ok(!r.text.includes('PRIVATE KEY'));
+  assert.equal(idp.login_path, `/auth/saml/login?tenant_id=${tenant.tenant}&idp=${idp.id}`);
+  const dup = await call(nova, 'POST', '/v1/people/saml/idps', { tok: adminTok, body: { metadata_xml: idpMeta } });
+  assert.equal(dup.status, 409);
+  // The SP metadata, public, read by the IdP's administrator (and by samlify here).
+  const md = await fetch(novaBase + idp.sp_metadata_path);
+  assert.equal(md.status, 200);
+  assert.match(md.headers.get('content-type'), /samlmetadata\+xml/);
+  spMetadata = await md.text();
+  assert.match(spMetadata, /WantAssertionsSigned="true"/);
+  assert.ok(spMetadata.includes(idp.acs_url));
+  const sp = samlify.ServiceProvider({ metadata: spMetadata });
+  assert.equal(sp.entityMeta.getEntityID(), idp.sp_entity_id);
+  const list = await call(nova, 'GET', '/v1/people/saml/idps', { tok: adminTok });
+  assert.deepEqual(list.json.idps.map((i) => i.id), [idp.id]);
+  // Metadata of another entity cannot replace this IdP's; the SP entity ID is fixed.
+  const other = samlify.IdentityProvider({ entityID: 'https://other.example/idp', signingCert: otherCert,
+    singleSignOnService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: 'https://other.example/sso' }] });
+  const swap = await call(nova, 'PATCH', `/v1/people/saml/idps/${idp.id}`, { tok: adminTok, body: { metadata_xml: other.getMetadata() } });
+  assert.equal(swap.status, 422, swap.text);
+  const spChange = await call(nova, 'PATCH', `/v1/people/saml/idps/${idp.id}`, { tok: adminTok, body: { sp_entity_id: 'urn:x' } });
+  assert.equal(spChange.status, 422);
+  const rename = await call(nova, 'PATCH', `/v1/people/saml/idps/${idp.id}`, { tok: adminTok, body: { group_attribute: 'groups' } });
+  assert.equal(rename.status, 200, rename.text);
+  // Another tenant sees none of it.
+  assert.equal((await call(nova, 'GET', `/v1/people/saml/idps/${idp.id}`, { tok: adminTokB })).status, 404);
+  assert.deepEqual((await call(nova, 'GET', '/v1/people/saml/idps', { tok: adminTokB })).json.idps, []);
+  assert.equal((await fetch(`${novaBase}/auth/saml/metadata?tenant_id=${tenantB.tenant}&idp=${idp.id}`)).status, 404);
+});
+
+test('metadata_url: fetched with libcurl; an unreachable one is a 502', async () => {
+  // The IdP's metadata served at a URL of its own (a second IdP entity, the other key).
+  const alt = samlify.IdentityProvider({ entityID: `${idpBase}/alt`, signingCert: otherCert,
+    singleSignOnService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: `${idpBase}/sso` }] });
+  const srv = httpServer((req, res) => { res.writeHead(200, { 'content-type': 'application/samlmetadata+xml' }); res.end(alt.getMetadata()); });
+  const port = await freePort();
+  await new Promise((ok) => srv.listen(port, '127.0.0.1', ok));
+  try {
+    const r = await call(nova, 'POST', '/v1/people/saml/idps', { tok: adminTok, body: { metadata_url: `http://localhost:${port}/md` } });
+    assert.equal(r.status, 201, r.text);
+    assert.equal(r.json.entity_id, `${idpBase}/alt`);
+    assert.equal(r.json.metadata_url, `http://localhost:${port}/md`);
+  } finally {
+    srv.close();
+  }
+  const gone = await call(nova, 'POST', '/v1/people/saml/idps', { tok: adminTok, body: { metadata_url: `http://localhost:${await freePort()}/md` } });
+  assert.equal(gone.status, 502, gone.text);
+});
+
+test('Chromium signs in through samlify: AuthnRequest verified by the IdP, user provisioned by (entity, NameID), groups mapped', async () => {
+  const { page: p, status } = await browserLogin('ada');
+  assert.equal(status, 200);
+  const g = await grantOf(p);
+  assert.equal(g.aal, 1);
+  assert.deepEqual(g.amr, ['fed']);
+  assert.equal(g.tenant_id, tenant.tenant);
+  const me = await call(nova, 'GET', '/auth/session', { tok: g.access_token });
+  assert.equal(me.status, 200, me.text);
+  const user = await call(nova, 'GET', `/v1/users/${me.json.user_id}`, { tok: adminTok });
+  assert.equal(user.json.email, 'ada@saml.example');
+  assert.equal(user.json.name, 'Ada S');
+  // engineering -> engineer; contractors -> vendor (open time box); contractor's box has ended.
+  assert.deepEqual(user.json.roles, ['engineer', 'vendor']);
+  const ref = await call(nova, 'POST', '/auth/refresh', { body: { refresh_token: g.refresh_token } });
+  assert.equal(ref.status, 200, ref.text);
+  await p.close();
+  // Again: the same user, no second account.
+  const again = await browserLogin('ada');
+  const g2 = await grantOf(again.page);
+  const me2 = await call(nova, 'GET', '/auth/session', { tok: g2.access_token });
+  assert.equal(me2.json.user_id, me.json.user_id);
+  await again.page.close();
+  const users = await call(nova, 'GET', '/v1/users', { tok: adminTok });
+  assert.equal(users.json.users.filter((u) => u.email === 'ada@saml.example').length, 1);
+  const audit = await call(nova, 'GET', '/v1/audit?limit=100', { tok: adminTok });
+  const actions = audit.json.entries.map((e) => e.action);
+  for (const a of ['saml_idp.create', 'session.create', 'user.create', 'user.saml_link']) assert.ok(actions.includes(a), a);
+  for (const secret of [g.access_token, g.refresh_token, lastResponse]) {
+    assert.ok(!audit.text.includes(secret));
+    assert.ok(!nova.logs().includes(secret));
+  }
+});
+
+test('a replayed Response is refused (the assertion is single use)', async () => {
+  const { page: p, status } = await browserLogin('bob');
+  assert.equal(status, 200);
+  await p.close();
+  const replay = await fetch(idp.acs_url, {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: new URLSearchParams({ SAMLResponse: lastResponse }),
+  });
+  assert.equal(replay.status, 401);
+  assert.equal((await replay.json()).code, 'saml_replayed_assertion');
+});
+
+test('a tampered assertion (its signature broken) is refused', async () => {
+  await refusedWith('cyd', { tamper: true }, 401, 'saml_invalid_signature');
+  const users = await call(nova, 'GET', '/v1/users', { tok: adminTok });
+  assert.ok(!users.text.includes('mallory@'));
+});
+
+test('an assertion for another audience is refused', async () => {
+  await refusedWith('cyd', { audience: 'https://other-sp.example/metadata' }, 401, 'saml_invalid_audience');
+});
+
+test('an expired assertion is refused', async () => {
+  await refusedWith('cyd', { expired: true }, 401, 'saml_assertion_expired');
+});
+
+test('an unsigned assertion is refused, even inside a signed Response', async () => {
+  await refusedWith('cyd', { unsignedAssertion: true }, 401, 'saml_unsigned_assertion');
+});
+
+test('a Recipient other than this ACS, an answer to no request of novad, another key: refused', async () => {
+  await refusedWith('cyd', { recipient: 'https://other-sp.example/acs' }, 401, 'saml_invalid_destination');
+  await refusedWith('cyd', { inResponseTo: '_never-issued' }, 400, 'saml_unknown_request');
+  await refusedWith('cyd', { otherKey: true }, 401, 'saml_invalid_signature');
+  // Nothing refused made a user.
+  const users = await call(nova, 'GET', '/v1/users', { tok: adminTok });
+  assert.ok(!users.text.includes('cyd@saml.example'));
+});
+
+test('garbage at the ACS is a 400 problem; an unknown IdP a 404', async () => {
+  const post = (url, body) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body });
+  const g = await post(idp.acs_url, 'SAMLResponse=' + encodeURIComponent(Buffer.from('<x/>').toString('base64')));
+  assert.equal(g.status, 400);
+  assert.equal((await g.json()).code, 'saml_malformed_response');
+  const nb = await post(idp.acs_url, 'SAMLResponse=%3Cnot-base64%3E');
+  assert.equal(nb.status, 400);
+  const missing = await post(idp.acs_url, 'RelayState=x');
+  assert.equal(missing.status, 400);
+  const unknown = await post(`${novaBase}/auth/saml/acs/${tenant.tenant}/sidp_nope`, 'SAMLResponse=eA==');
+  assert.equal(unknown.status, 404);
+  assert.equal((await unknown.json()).code, 'saml_unknown_idp');
+  const login = await fetch(`${novaBase}/auth/saml/login?tenant_id=${tenant.tenant}&idp=sidp_nope`, { redirect: 'manual' });
+  assert.equal(login.status, 404);
+});
+
+test('refusals are counted by reason and audited without what the IdP sent', async () => {
+  const m = await fetch(novaBase + '/metrics', { headers: { authorization: 'Bearer ' + METRICS } });
+  const text = await m.text();
+  const val = (reason) => Number((text.match(new RegExp(`nova_people_federation_failures_total\\{protocol="saml",reason="${reason}"\\} (\\d+)`)) || [])[1]);
+  for (const r of ['signature', 'audience', 'expired', 'replay', 'unsigned', 'destination', 'in_response_to', 'malformed', 'unknown_idp'])
+    assert.ok(val(r) >= 1, `${r}: ${val(r)}`);
+  assert.match(text, /nova_people_federation_logins_total\{protocol="saml"\} [3-9]/);
+  assert.match(text, /nova_people_provisioned_total\{protocol="saml",change="created"\} [1-9]/);
+  const audit = await call(nova, 'GET', '/v1/audit?limit=200', { tok: adminTok });
+  const failed = audit.json.entries.filter((e) => e.action === 'saml.login_failed');
+  assert.ok(failed.length >= 6, String(failed.length));
+  assert.ok(!audit.text.includes('cyd@saml.example'));
+  assert.ok(!audit.text.includes('mallory@'));
+});
