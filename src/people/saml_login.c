@@ -56,8 +56,11 @@ static void quiet(const gchar *domain, GLogLevelFlags level, const gchar *msg, g
 static void lasso_start(void)
 {
     lasso_init();
-    g_log_set_handler("Lasso", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION, quiet,
-                      NULL);
+    /* Lasso logs under both spellings of its domain. */
+    static const char *const domains[] = {"Lasso", "lasso"};
+    for (size_t i = 0; i < 2; i++)
+        g_log_set_handler(domains[i], G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION,
+                          quiet, NULL);
 }
 
 void nova_saml_init(void)

@@ -1,0 +1,357 @@
+/* saml_test: the Lasso-backed half of SAML federation (src/people/saml_login.c, saml.c's key
+ * pair and metadata) without a server. Lasso itself plays the IdP here: it answers an
+ * AuthnRequest of the SP with a signed Response, and nova_saml_response_check accepts it,
+ * then refuses it tampered, for another audience, ACS or IdP, expired, and an unsigned
+ * assertion. Also the IdP metadata parser and the xs:dateTime reader. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "../../src/people/saml_login.c"
+
+#define SP_EID "https://nova.example/auth/saml/metadata?tenant_id=ten_1&idp=sidp_1"
+#define ACS "https://nova.example/auth/saml/acs/ten_1/sidp_1"
+#define IDP_EID "https://idp.example/saml"
+#define SSO "https://idp.example/sso"
+
+typedef struct keys {
+    const char *key, *cert;
+} keys;
+
+static nova_arena_t ar;
+static keys sp, idp, other;
+
+static int setup(void **state)
+{
+    (void)state;
+    nova_arena_init(&ar, 65536);
+    nova_saml_init();
+    if (nova_saml_sp_keygen(&ar, &sp.key, &sp.cert) ||
+        nova_saml_sp_keygen(&ar, &idp.key, &idp.cert) ||
+        nova_saml_sp_keygen(&ar, &other.key, &other.cert))
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    nova_arena_free(&ar);
+    return 0;
+}
+
+/* The base64 body of a PEM certificate, on one line. */
+static const char *cert_b64(const char *pem)
+{
+    const char *b = strstr(pem, "-----BEGIN CERTIFICATE-----") + 27, *e = strstr(pem, "-----END");
+    char *out = nova_arena_alloc(&ar, (size_t)(e - b) + 1);
+    size_t n = 0;
+    for (; b < e; b++)
+        if (*b != '\n' && *b != '\r')
+            out[n++] = *b;
+    out[n] = '\0';
+    return out;
+}
+
+static const char *idp_metadata(const char *entity, const char *cert_pem, bool with_sso)
+{
+    return nova_arena_printf(
+        &ar,
+        "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" "
+        "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"%s\">"
+        "<md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">"
+        "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>%s"
+        "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+        "%s</md:IDPSSODescriptor></md:EntityDescriptor>",
+        entity, cert_b64(cert_pem),
+        with_sso ? "<md:SingleSignOnService "
+                   "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" "
+                   "Location=\"" SSO "\"/>"
+                 : "");
+}
+
+static const char *sp_md(void)
+{
+    return nova_saml_sp_metadata(&ar, SP_EID, ACS, sp.cert);
+}
+
+/* The SP's AuthnRequest as a query (what nova_saml_login_begin sends), its ID in *id. */
+static const char *authn_request(const char **id)
+{
+    LassoServer *s = server_for(sp_md(), sp.key, sp.cert, idp_metadata(IDP_EID, idp.cert, true));
+    assert_non_null(s);
+    LassoLogin *l = lasso_login_new(s);
+    assert_int_equal(lasso_login_init_authn_request(l, IDP_EID, LASSO_HTTP_METHOD_REDIRECT), 0);
+    LassoSamlp2AuthnRequest *rq = LASSO_SAMLP2_AUTHN_REQUEST(LASSO_PROFILE(l)->request);
+    g_free(rq->ProtocolBinding);
+    rq->ProtocolBinding = g_strdup(LASSO_SAML2_METADATA_BINDING_POST);
+    rq->NameIDPolicy->AllowCreate = TRUE;
+    g_free(rq->NameIDPolicy->Format);
+    rq->NameIDPolicy->Format = g_strdup(LASSO_SAML2_NAME_IDENTIFIER_FORMAT_EMAIL);
+    assert_int_equal(lasso_login_build_authn_request_msg(l), 0);
+    *id = nova_arena_strdup(&ar, LASSO_SAMLP2_REQUEST_ABSTRACT(rq)->ID);
+    const char *q = strchr(LASSO_PROFILE(l)->msg_url, '?');
+    assert_non_null(q);
+    const char *out = nova_arena_strdup(&ar, q + 1);
+    g_object_unref(l);
+    g_object_unref(s);
+    return out;
+}
+
+/* Lasso as the IdP (signing with k) answers the request: a base64 Response (arena). */
+static const char *idp_response(const keys *k, const char *query, int64_t not_after_delta)
+{
+    const char *md = idp_metadata(IDP_EID, k->cert, true);
+    LassoServer *s = lasso_server_new_from_buffers(md, k->key, NULL, k->cert);
+    assert_non_null(s);
+    assert_int_equal(
+        lasso_server_add_provider_from_buffer(s, LASSO_PROVIDER_ROLE_SP, sp_md(), NULL, NULL), 0);
+    LassoLogin *l = lasso_login_new(s);
+    int rc = lasso_login_process_authn_request_msg(l, query);
+    /* The request is signed with the SP key; the IdP checks it against the SP's metadata. */
+    assert_int_equal(rc, 0);
+    assert_int_equal(lasso_login_validate_request_msg(l, TRUE, TRUE), 0);
+    char nb[32], na[32], at[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    time_t b = now - 30, a = now + not_after_delta;
+    strftime(nb, sizeof(nb), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&b, &tm));
+    strftime(na, sizeof(na), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&a, &tm));
+    assert_int_equal(
+        lasso_login_build_assertion(l, LASSO_SAML2_AUTHN_CONTEXT_PASSWORD, at, NULL, nb, na), 0);
+    LassoSaml2Assertion *as = LASSO_SAML2_ASSERTION(
+        LASSO_PROFILE(l)->response
+            ? LASSO_SAMLP2_RESPONSE(LASSO_PROFILE(l)->response)->Assertion->data
+            : NULL);
+    LassoSaml2NameID *nid = LASSO_SAML2_NAME_ID(as->Subject->NameID);
+    g_free(nid->content);
+    nid->content = g_strdup("ada@idp.example");
+    g_free(nid->Format);
+    nid->Format = g_strdup(LASSO_SAML2_NAME_IDENTIFIER_FORMAT_EMAIL);
+    assert_int_equal(lasso_login_build_authn_response_msg(l), 0);
+    const char *out = nova_arena_strdup(&ar, LASSO_PROFILE(l)->msg_body);
+    g_object_unref(l);
+    g_object_unref(s);
+    return out;
+}
+
+static nova_saml_expect_t expect(void)
+{
+    nova_saml_expect_t e = {.sp_metadata = sp_md(),
+                            .sp_key_pem = sp.key,
+                            .sp_cert_pem = sp.cert,
+                            .idp_metadata = idp_metadata(IDP_EID, idp.cert, true),
+                            .idp_entity_id = IDP_EID,
+                            .sp_entity_id = SP_EID,
+                            .acs_url = ACS,
+                            .group_attribute = "groups",
+                            .email_attribute = "email",
+                            .name_attribute = "name",
+                            .now = nova_time_now()};
+    return e;
+}
+
+static nova_saml_fail check(const char *b64, const nova_saml_expect_t *e, nova_saml_identity_t *who)
+{
+    nova_saml_fail f = NOVA_SAML_FAIL_N;
+    const char *why = NULL;
+    nova_saml_identity_t tmp;
+    assert_int_equal(nova_saml_response_check(&ar, b64, strlen(b64), e, who ? who : &tmp, &f, &why),
+                     NOVA_OK);
+    if (f != NOVA_SAML_FAIL_NONE)
+        assert_non_null(why);
+    return f;
+}
+
+static const char *b64_of(const char *xml)
+{
+    size_t n = strlen(xml);
+    char *out = nova_arena_alloc(&ar, 4 * ((n + 2) / 3) + 1);
+    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)xml, (int)n);
+    return out;
+}
+
+static char *xml_of(const char *b64)
+{
+    size_t n = strlen(b64);
+    char *out = nova_arena_alloc(&ar, n + 1);
+    int len = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)b64, (int)n);
+    assert_true(len > 0);
+    while (len > 0 && out[len - 1] == '\0')
+        len--;
+    out[len] = '\0';
+    return out;
+}
+
+static void test_accepts_lasso_idp_response(void **state)
+{
+    (void)state;
+    const char *rid = NULL;
+    const char *b64 = idp_response(&idp, authn_request(&rid), 300);
+    nova_saml_expect_t e = expect();
+    nova_saml_identity_t who;
+    assert_int_equal(check(b64, &e, &who), NOVA_SAML_FAIL_NONE);
+    assert_string_equal(who.name_id, "ada@idp.example");
+    assert_string_equal(who.email, "ada@idp.example");
+    assert_string_equal(who.in_response_to, rid);
+    assert_non_null(who.assertion_id);
+    assert_true(who.not_on_or_after > e.now);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    const char *rid = NULL;
+    const char *b64 = idp_response(&idp, authn_request(&rid), 300);
+    nova_saml_expect_t e = expect();
+    /* Tampered: the NameID of the signed assertion changed. */
+    char *x = xml_of(b64), *at = strstr(x, "ada@idp.example");
+    assert_non_null(at);
+    at[0] = 'e';
+    assert_int_equal(check(b64_of(x), &e, NULL), NOVA_SAML_FAIL_SIGNATURE);
+    /* Another audience, ACS, IdP key or issuer. */
+    nova_saml_expect_t w = e;
+    w.sp_entity_id = "https://other-sp.example";
+    assert_int_equal(check(b64, &w, NULL), NOVA_SAML_FAIL_AUDIENCE);
+    w = e;
+    w.acs_url = "https://nova.example/auth/saml/acs/ten_1/sidp_2";
+    assert_int_equal(check(b64, &w, NULL), NOVA_SAML_FAIL_DESTINATION);
+    w = e;
+    w.idp_metadata = idp_metadata(IDP_EID, other.cert, true);
+    nova_saml_fail f = check(b64, &w, NULL);
+    assert_int_equal(f, NOVA_SAML_FAIL_SIGNATURE);
+    /* Expired (now well after NotOnOrAfter plus the skew), and not valid yet. */
+    w = e;
+    w.now = e.now + 300 + NOVA_SAML_CLOCK_SKEW + 5;
+    assert_int_equal(check(b64, &w, NULL), NOVA_SAML_FAIL_EXPIRED);
+    w = e;
+    w.now = e.now - 30 - NOVA_SAML_CLOCK_SKEW - 5;
+    assert_int_equal(check(b64, &w, NULL), NOVA_SAML_FAIL_EXPIRED);
+    /* Signed by another IdP key than the metadata names. */
+    const char *b64o = idp_response(&other, authn_request(&rid), 300);
+    assert_int_equal(check(b64o, &e, NULL), NOVA_SAML_FAIL_SIGNATURE);
+}
+
+static void test_unsigned_and_malformed(void **state)
+{
+    (void)state;
+    nova_saml_expect_t e = expect();
+    const char *unsigned_xml =
+        "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" "
+        "xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_r1\" Version=\"2.0\" "
+        "IssueInstant=\"2026-01-01T00:00:00Z\" Destination=\"" ACS "\" InResponseTo=\"_q1\">"
+        "<saml:Issuer>" IDP_EID "</saml:Issuer><samlp:Status><samlp:StatusCode "
+        "Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status>"
+        "<saml:Assertion ID=\"_a1\" Version=\"2.0\" IssueInstant=\"2026-01-01T00:00:00Z\">"
+        "<saml:Issuer>" IDP_EID "</saml:Issuer><saml:Subject><saml:NameID>ada</saml:NameID>"
+        "<saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\">"
+        "<saml:SubjectConfirmationData NotOnOrAfter=\"2099-01-01T00:00:00Z\" Recipient=\"" ACS
+        "\" InResponseTo=\"_q1\"/></saml:SubjectConfirmation></saml:Subject>"
+        "<saml:Conditions NotOnOrAfter=\"2099-01-01T00:00:00Z\"><saml:AudienceRestriction>"
+        "<saml:Audience>" SP_EID "</saml:Audience></saml:AudienceRestriction></saml:Conditions>"
+        "</saml:Assertion></samlp:Response>";
+    /* (the & of the entity ID escaped as XML wants it) */
+    char *fixed = nova_arena_strdup(&ar, unsigned_xml);
+    nova_buf_t b;
+    nova_buf_init(&b);
+    for (const char *c = fixed; *c; c++)
+        if (*c == '&')
+            nova_buf_append_cstr(&b, "&amp;");
+        else
+            nova_buf_append(&b, c, 1);
+    nova_buf_append(&b, "", 1);
+    assert_int_equal(check(b64_of((const char *)b.data), &e, NULL), NOVA_SAML_FAIL_UNSIGNED);
+    nova_buf_free(&b);
+    assert_int_equal(check(b64_of("<x/>"), &e, NULL), NOVA_SAML_FAIL_MALFORMED);
+    assert_int_equal(check("not base64!", &e, NULL), NOVA_SAML_FAIL_MALFORMED);
+    assert_int_equal(check(b64_of("<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:"
+                                  "protocol\" ID=\"_r\" Version=\"2.0\"/>"),
+                           &e, NULL) != NOVA_SAML_FAIL_NONE,
+                     1);
+    nova_saml_identity_t who;
+    nova_saml_fail f;
+    const char *why;
+    assert_int_equal(nova_saml_response_check(&ar, "", 0, &e, &who, &f, &why), NOVA_OK);
+    assert_int_equal(f, NOVA_SAML_FAIL_MALFORMED);
+}
+
+static void test_idp_metadata(void **state)
+{
+    (void)state;
+    nova_saml_idp_meta_t m;
+    const char *why = NULL;
+    const char *md = idp_metadata(IDP_EID, idp.cert, true);
+    assert_int_equal(nova_saml_idp_metadata_parse(&ar, md, strlen(md), &m, &why), NOVA_OK);
+    assert_string_equal(m.entity_id, IDP_EID);
+    assert_string_equal(m.sso_url, SSO);
+    md = idp_metadata(IDP_EID, idp.cert, false);
+    assert_int_equal(nova_saml_idp_metadata_parse(&ar, md, strlen(md), &m, &why), NOVA_INVALID);
+    assert_non_null(strstr(why, "HTTP-Redirect"));
+    const char *junk = "<EntityDescriptor/>";
+    assert_int_equal(nova_saml_idp_metadata_parse(&ar, junk, strlen(junk), &m, &why), NOVA_INVALID);
+    assert_int_equal(nova_saml_idp_metadata_parse(&ar, "", 0, &m, &why), NOVA_INVALID);
+    /* The SP's own metadata is not an IdP's. */
+    const char *spm = sp_md();
+    assert_int_equal(nova_saml_idp_metadata_parse(&ar, spm, strlen(spm), &m, &why), NOVA_INVALID);
+}
+
+static void test_sp_keys_and_metadata(void **state)
+{
+    (void)state;
+    BIO *kb = BIO_new_mem_buf(sp.key, -1), *cb = BIO_new_mem_buf(sp.cert, -1);
+    EVP_PKEY *k = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL);
+    X509 *x = PEM_read_bio_X509(cb, NULL, NULL, NULL);
+    assert_non_null(k);
+    assert_non_null(x);
+    assert_int_equal(X509_check_private_key(x, k), 1);
+    assert_int_equal(EVP_PKEY_get_bits(k), 2048);
+    EVP_PKEY_free(k);
+    X509_free(x);
+    BIO_free(kb);
+    BIO_free(cb);
+    /* The metadata loads in Lasso as an SP's; the entity ID's & is escaped. */
+    const char *md = sp_md();
+    assert_non_null(strstr(md, "tenant_id=ten_1&amp;idp=sidp_1"));
+    assert_non_null(strstr(md, "WantAssertionsSigned=\"true\""));
+    LassoProvider *pv = lasso_provider_new_from_buffer(LASSO_PROVIDER_ROLE_SP, md, NULL, NULL);
+    assert_non_null(pv);
+    assert_string_equal(pv->ProviderID, SP_EID);
+    g_object_unref(pv);
+    assert_null(nova_saml_sp_metadata(&ar, SP_EID, ACS, "not a certificate"));
+}
+
+static void test_xs_time(void **state)
+{
+    (void)state;
+    assert_int_equal(xs_time("1970-01-01T00:00:00Z"), 0);
+    assert_int_equal(xs_time("2026-12-01T20:11:14Z"), 1796155874);
+    assert_int_equal(xs_time("2026-12-01T20:11:14.123Z"), 1796155874);
+    assert_int_equal(xs_time("2026-12-01T20:11:14+00:00"), 1796155874);
+    assert_int_equal(xs_time("2026-12-01T20:11:14+02:00"), -1); /* only UTC */
+    assert_int_equal(xs_time("2026-12-01T20:11:14"), -1);
+    assert_int_equal(xs_time("2026-13-01T20:11:14Z"), -1);
+    assert_int_equal(xs_time("2026-12-01T20:11:14.Z"), -1);
+    assert_int_equal(xs_time("tomorrow"), -1);
+    assert_int_equal(xs_time(NULL), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_accepts_lasso_idp_response), cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_unsigned_and_malformed),     cmocka_unit_test(test_idp_metadata),
+        cmocka_unit_test(test_sp_keys_and_metadata),       cmocka_unit_test(test_xs_time),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
