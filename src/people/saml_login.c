@@ -118,6 +118,8 @@ static LassoServer *server_for(const char *sp_md, const char *key, const char *c
     LassoServer *srv = lasso_server_new_from_buffers(sp_md, key, NULL, cert);
     if (srv == NULL)
         return NULL;
+    /* The AuthnRequest's signature: RSA-SHA256 whatever the library's default. */
+    srv->signature_method = LASSO_SIGNATURE_METHOD_RSA_SHA256;
     if (lasso_server_add_provider_from_buffer(srv, LASSO_PROVIDER_ROLE_IDP, idp_md, NULL, NULL) !=
         0) {
         g_object_unref(srv);

@@ -102,6 +102,10 @@ static const char *authn_request(const char **id)
     *id = nova_arena_strdup(&ar, LASSO_SAMLP2_REQUEST_ABSTRACT(rq)->ID);
     const char *q = strchr(LASSO_PROFILE(l)->msg_url, '?');
     assert_non_null(q);
+    /* Signed with RSA-SHA256 (the HTTP-Redirect binding's query signature). */
+    assert_non_null(
+        strstr(q, "SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256"));
+    assert_non_null(strstr(q, "&Signature="));
     const char *out = nova_arena_strdup(&ar, q + 1);
     g_object_unref(l);
     g_object_unref(s);
