@@ -505,6 +505,7 @@ nova_status nova_saml_login_begin(nova_people_t *p, nova_store_t *s, nova_arena_
     if (st || *fail)
         return st;
     LassoServer *srv = server_for(c.sp_metadata, c.key_pem, c.idp.sp_cert_pem, c.idp.metadata_xml);
+    OPENSSL_cleanse((char *)c.key_pem, strlen(c.key_pem));
     if (srv == NULL)
         return NOVA_INTERNAL;
     LassoLogin *login = lasso_login_new(srv);
