@@ -3,6 +3,7 @@
  * login: the user found by the IdP's subject or provisioned just in time, the roles its
  * groups map to set, and the session opened as a password sign-in opens one. */
 #include <jansson.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "internal.h"
@@ -132,6 +133,19 @@ nova_status people_fed_open(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                  row->secret_sealed, row->secret_sealed_len, &text, &len);
     json_decref(c);
     *out = text;
+    return st;
+}
+
+nova_status people_fed_failure_lines(nova_buf_t *out, const char *proto, const char *const *names,
+                                     _Atomic uint64_t *counts, int n)
+{
+    nova_status st = NOVA_OK;
+    /* Reason 0 is "none": a login, counted on its own line. */
+    for (int f = 1; f < n && st == NOVA_OK; f++)
+        st = nova_buf_printf(
+            out, "nova_people_federation_failures_total{protocol=\"%s\",reason=\"%s\"} %llu\n",
+            proto, names[f],
+            (unsigned long long)atomic_load_explicit(&counts[f], memory_order_relaxed));
     return st;
 }
 

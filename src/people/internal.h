@@ -143,6 +143,10 @@ bool people_http_guarded(const char *url);
     "NOVA_OIDC_ALLOW_PRIVATE is off)"
 
 /* Federation shared by OIDC and SAML (federation.c). */
+/* The lines nova_people_federation_failures_total{protocol=proto,reason} of counts[1..n-1]
+ * named by names[] (index 0, "none", is not a failure). */
+nova_status people_fed_failure_lines(nova_buf_t *out, const char *proto, const char *const *names,
+                                     _Atomic uint64_t *counts, int n);
 /* Whether s is 1..max bytes without a control character. */
 bool people_printable(const char *s, size_t max);
 /* The sealed bytes of an IdP row opened with context, in the region the config's member

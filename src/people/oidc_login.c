@@ -365,13 +365,7 @@ void nova_oidc_count(nova_oidc_fail f)
 
 nova_status people_oidc_failure_lines(nova_buf_t *out)
 {
-    nova_status st = NOVA_OK;
-    for (int f = 1; f < NOVA_OIDC_FAIL_N && st == NOVA_OK; f++)
-        st = nova_buf_printf(
-            out, "nova_people_federation_failures_total{protocol=\"oidc\",reason=\"%s\"} %llu\n",
-            fail_names[f],
-            (unsigned long long)atomic_load_explicit(&oidc_failures[f], memory_order_relaxed));
-    return st;
+    return people_fed_failure_lines(out, "oidc", fail_names, oidc_failures, NOVA_OIDC_FAIL_N);
 }
 
 nova_status nova_oidc_metrics(nova_buf_t *out)

@@ -156,13 +156,7 @@ void nova_saml_count(nova_saml_fail f)
 
 nova_status people_saml_failure_lines(nova_buf_t *out)
 {
-    nova_status st = NOVA_OK;
-    for (int f = 1; f < NOVA_SAML_FAIL_N && st == NOVA_OK; f++)
-        st = nova_buf_printf(
-            out, "nova_people_federation_failures_total{protocol=\"saml\",reason=\"%s\"} %llu\n",
-            fail_names[f],
-            (unsigned long long)atomic_load_explicit(&saml_failures[f], memory_order_relaxed));
-    return st;
+    return people_fed_failure_lines(out, "saml", fail_names, saml_failures, NOVA_SAML_FAIL_N);
 }
 
 nova_status nova_saml_metrics(nova_buf_t *out)
