@@ -401,9 +401,10 @@ static nova_status check_assertion(nova_arena_t *ar, LassoServer *srv, LassoSaml
     return NOVA_OK;
 }
 
-nova_status nova_saml_response_check(nova_arena_t *ar, const char *b64, size_t n,
-                                     const nova_saml_expect_t *e, nova_saml_identity_t *out,
-                                     nova_saml_fail *fail, const char **why)
+/* The Response checked with srv (the SP and the IdP of e loaded). */
+static nova_status check_with(LassoServer *srv, nova_arena_t *ar, const char *b64, size_t n,
+                              const nova_saml_expect_t *e, nova_saml_identity_t *out,
+                              nova_saml_fail *fail, const char **why)
 {
     memset(out, 0, sizeof(*out));
     *fail = NOVA_SAML_FAIL_NONE;
@@ -417,9 +418,6 @@ nova_status nova_saml_response_check(nova_arena_t *ar, const char *b64, size_t n
               ch == '+' || ch == '/' || ch == '=' || ch == '\r' || ch == '\n'))
             return fail_with(fail, NOVA_SAML_FAIL_MALFORMED, why, "SAMLResponse: not base64");
     }
-    LassoServer *srv = server_for(e->sp_metadata, e->sp_key_pem, e->sp_cert_pem, e->idp_metadata);
-    if (srv == NULL)
-        return NOVA_INTERNAL;
     LassoLogin *login = lasso_login_new(srv);
     nova_status st = NOVA_OK;
     if (login == NULL) {
@@ -457,8 +455,83 @@ nova_status nova_saml_response_check(nova_arena_t *ar, const char *b64, size_t n
 end:
     if (login)
         g_object_unref(login);
+    return st;
+}
+
+nova_status nova_saml_response_check(nova_arena_t *ar, const char *b64, size_t n,
+                                     const nova_saml_expect_t *e, nova_saml_identity_t *out,
+                                     nova_saml_fail *fail, const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    *fail = NOVA_SAML_FAIL_NONE;
+    LassoServer *srv = server_for(e->sp_metadata, e->sp_key_pem, e->sp_cert_pem, e->idp_metadata);
+    if (srv == NULL)
+        return NOVA_INTERNAL;
+    nova_status st = check_with(srv, ar, b64, n, e, out, fail, why);
     g_object_unref(srv);
     return st;
+}
+
+/* ---- the servers of the tenants' IdPs ----
+ *
+ * Making a LassoServer costs some 50 ms, nearly all of it xmlsec loading the system's CA
+ * bundle into the keys manager's X509 store (SAML trusts the metadata's certificate, not a
+ * CA); a login on a made one costs 1.5 ms. So each IdP row's server is kept, keyed by the
+ * row's id and a digest of its config (new metadata makes a new one, however soon after the
+ * last change), at most SERVERS of them, the least
+ * recently used dropped. Lasso objects are not shared between threads: every use of a kept
+ * server is under servers_mu, which is never held across I/O (only Lasso's computation; a
+ * server is made outside it). The SP's private key stays in the kept server's memory, as the
+ * tenants' token keys stay in people_keys_get's. */
+#define SERVERS 32
+
+typedef struct server_slot {
+    char id[64];
+    uint8_t config[32]; /* SHA-256 of the row's config: metadata, SP entity and certificate */
+    LassoServer *srv;
+    uint64_t used;
+} server_slot;
+
+static pthread_mutex_t servers_mu = PTHREAD_MUTEX_INITIALIZER;
+static server_slot servers[SERVERS];
+static uint64_t servers_tick;
+
+/* The kept server of row, under servers_mu (held on return with *out set), or NULL with the
+ * lock not held when none is kept. */
+static LassoServer *server_locked(const nova_saml_idp_row_t *row, const uint8_t config[32])
+{
+    pthread_mutex_lock(&servers_mu);
+    for (int i = 0; i < SERVERS; i++)
+        if (servers[i].srv && memcmp(servers[i].config, config, 32) == 0 &&
+            strcmp(servers[i].id, row->id) == 0) {
+            servers[i].used = ++servers_tick;
+            return servers[i].srv;
+        }
+    pthread_mutex_unlock(&servers_mu);
+    return NULL;
+}
+
+/* Keeps srv (a reference is taken) for row and returns with servers_mu held. */
+static LassoServer *server_keep(const nova_saml_idp_row_t *row, const uint8_t config[32],
+                                LassoServer *srv)
+{
+    pthread_mutex_lock(&servers_mu);
+    int victim = 0;
+    for (int i = 0; i < SERVERS; i++) {
+        if (servers[i].srv && strcmp(servers[i].id, row->id) == 0) {
+            victim = i; /* an older version of this row, or one another thread kept */
+            break;
+        }
+        if (servers[i].srv == NULL || servers[i].used < servers[victim].used)
+            victim = i;
+    }
+    if (servers[victim].srv)
+        g_object_unref(servers[victim].srv);
+    snprintf(servers[victim].id, sizeof(servers[victim].id), "%s", row->id);
+    memcpy(servers[victim].config, config, 32);
+    servers[victim].srv = g_object_ref(srv);
+    servers[victim].used = ++servers_tick;
+    return srv;
 }
 
 /* ---- the login ---- */
@@ -492,6 +565,23 @@ static nova_status load(nova_people_t *p, nova_store_t *s, nova_arena_t *ar, con
     return st;
 }
 
+/* The kept server of c's row (made and kept when there is none), returned with servers_mu
+ * held: the caller unlocks once done with it. NULL (not locked) when Lasso will not load it. */
+static LassoServer *server_of(const saml_ctx *c)
+{
+    uint8_t config[32];
+    nova_sha256(c->row.config, strlen(c->row.config), config);
+    LassoServer *srv = server_locked(&c->row, config);
+    if (srv)
+        return srv;
+    LassoServer *made = server_for(c->sp_metadata, c->key_pem, NULL, c->idp.metadata_xml);
+    if (made == NULL)
+        return NULL;
+    srv = server_keep(&c->row, config, made);
+    g_object_unref(made); /* the slot's reference remains */
+    return srv;
+}
+
 nova_status nova_saml_login_begin(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                   const char *tenant_id, const char *idp_id, const char **location,
                                   nova_saml_fail *fail, const char **why)
@@ -502,7 +592,7 @@ nova_status nova_saml_login_begin(nova_people_t *p, nova_store_t *s, nova_arena_
     nova_status st = load(p, s, ar, tenant_id, idp_id, &c, fail, why);
     if (st || *fail)
         return st;
-    LassoServer *srv = server_for(c.sp_metadata, c.key_pem, c.idp.sp_cert_pem, c.idp.metadata_xml);
+    LassoServer *srv = server_of(&c);
     OPENSSL_cleanse((char *)c.key_pem, strlen(c.key_pem));
     if (srv == NULL)
         return NOVA_INTERNAL;
@@ -536,7 +626,7 @@ nova_status nova_saml_login_begin(nova_people_t *p, nova_store_t *s, nova_arena_
     }
     if (login)
         g_object_unref(login);
-    g_object_unref(srv);
+    pthread_mutex_unlock(&servers_mu);
     if (st)
         return st;
     json_t *rec = json_pack("{s:s, s:s}", "t", tenant_id, "i", c.idp.id);
@@ -602,9 +692,13 @@ nova_status nova_saml_acs(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                             .name_attribute = c.idp.name_attribute,
                             .now = now};
     nova_saml_identity_t who;
-    st = nova_saml_response_check(ar, saml_response, saml_response ? strlen(saml_response) : 0, &e,
-                                  &who, fail, why);
+    LassoServer *srv = server_of(&c);
     OPENSSL_cleanse((char *)c.key_pem, strlen(c.key_pem));
+    if (srv == NULL)
+        return NOVA_INTERNAL;
+    st = check_with(srv, ar, saml_response, saml_response ? strlen(saml_response) : 0, &e, &who,
+                    fail, why);
+    pthread_mutex_unlock(&servers_mu);
     if (st || *fail)
         return st;
     /* Single use of the assertion, kept until it could no longer be accepted anyway. The

@@ -385,3 +385,20 @@ test('refusals are counted by reason and audited without what the IdP sent', asy
   assert.ok(!audit.text.includes('cyd@saml.example'));
   assert.ok(!audit.text.includes('mallory@'));
 });
+
+test('new IdP metadata (a signing key rollover) takes effect at the next login', async () => {
+  // The same IdP entity with the other certificate: novad keeps a Lasso server per IdP and
+  // must not keep trusting the old key after the PATCH.
+  const rolled = await call(nova, 'PATCH', `/v1/people/saml/idps/${idp.id}`, { tok: adminTok, body: { metadata_xml: samlIdpOther.getMetadata() } });
+  assert.equal(rolled.status, 200, rolled.text);
+  await refusedWith('bob', {}, 401, 'saml_invalid_signature');
+  const { page: p, status } = await browserLogin('bob', { otherKey: true });
+  assert.equal(status, 200);
+  await grantOf(p);
+  await p.close();
+  const back = await call(nova, 'PATCH', `/v1/people/saml/idps/${idp.id}`, { tok: adminTok, body: { metadata_xml: samlIdp.getMetadata() } });
+  assert.equal(back.status, 200, back.text);
+  const again = await browserLogin('bob');
+  assert.equal(again.status, 200);
+  await again.page.close();
+});
