@@ -50,7 +50,7 @@ typedef struct nova_config {
     unsigned background_threads; /* NOVA_BACKGROUND_THREADS: the scheduler's pool */
     unsigned ledger_sweep_ms;    /* NOVA_LEDGER_SWEEP_MS: the hold-expiry job's period */
     bool webhook_allow_private;  /* NOVA_WEBHOOK_ALLOW_PRIVATE: webhooks to non-public addresses */
-    bool oidc_allow_private;     /* NOVA_OIDC_ALLOW_PRIVATE: OIDC fetches to non-public addresses */
+    bool oidc_allow_private;     /* NOVA_OIDC_ALLOW_PRIVATE: IdP fetches to non-public addresses */
 
     /* The control plane and rate limits (src/kv, src/api/ratelimit.c). */
     char *redis_url;                         /* NOVA_REDIS_URL ("": in-process) */

@@ -1,5 +1,5 @@
 /*
- * oidc_store.h: the repository of OIDC federation (src/store/oidc.c, migration 0020): a
+ * oidc_store.h: the repository of OIDC federation (src/store/federation.c, migration 0020): a
  * tenant's OpenID Providers and the links from an IdP's subject to a user. The client secret
  * is bytes sealed by the domain; the store never sees it in clear. Every mutation appends
  * its audit entry in the same transaction. Strings and bytes of returned rows are in the

@@ -137,11 +137,11 @@ static const key_def keys[] = {
      "non-public addresses; off, such a receiver is refused after connecting, before anything "
      "is sent (turn on for tests and closed networks)"},
     {"NOVA_OIDC_ALLOW_PRIVATE", K_BOOL, OFF(oidc_allow_private), "false", 0, 0,
-     "let the discovery, JWKS, token and userinfo fetches of an https OIDC issuer reach "
-     "loopback, private (RFC 1918, ULA), link-local, CGNAT, metadata and other non-public "
-     "addresses; "
-     "off, such a fetch is refused before it connects (an http issuer on loopback, a "
-     "development IdP, is not guarded)"},
+     "let the discovery, JWKS, token and userinfo fetches of an https OIDC issuer, and the "
+     "fetch of an https SAML metadata_url, reach loopback, private (RFC 1918, ULA), "
+     "link-local, CGNAT, metadata and other non-public addresses; off, such a fetch is "
+     "refused before it connects (an http IdP on loopback, a development IdP, is not "
+     "guarded)"},
     {"NOVA_REDIS_URL", K_STR, OFF(redis_url), "", 0, 0,
      "control plane (rate limits, replay caches, flags): empty keeps it in the process; "
      "`redis://[:password@]host:port/db` shares it between instances. Redis unreachable: the "

@@ -1,10 +1,11 @@
 /* oidc_login.c: the OIDC login (nova/oidc.h): authorization code with PKCE (S256), state and
  * nonce kept in the control plane (single use), discovery and the IdP's JWKS fetched with
  * libcurl and cached per process, the token exchange, the ID token verified (signature with
- * src/crypto's JWS, claims with nova_oidc_claims_check), the user found by (issuer, sub) or
- * provisioned just in time, groups mapped to roles, and a session opened as a password
- * sign-in opens one (people_session_open: the same record, tokens and "session.create"
- * entry).
+ * src/crypto's JWS, claims with nova_oidc_claims_check), claims it lacks asked of userinfo,
+ * then federation.c's end of a login (people_fed_login: the user found by (issuer, sub) or
+ * provisioned just in time, groups mapped to roles, a session opened at the AAL acr/amr give)
+ * and the ID token kept for RP-initiated logout. people_http_fetch, the IdP fetch of OIDC and
+ * SAML, lives here.
  *
  * I/O: the fetches block the request thread (5 s connect, 10 s in all, 256 KiB at most,
  * http/https only, no redirects followed, proxies of the environment ignored, TLS verified by

@@ -282,6 +282,30 @@ test('metadata_url: fetched with libcurl; an unreachable one is a 502', async ()
   assert.equal(gone.status, 502, gone.text);
 });
 
+test('an https metadata_url on a non-public address is refused before it connects, unless NOVA_OIDC_ALLOW_PRIVATE', async () => {
+  // The guard of OIDC's fetches (people_http_fetch): loopback by name and literal, metadata
+  // and RFC 1918 literals.
+  const port = await freePort();
+  for (const url of [`https://localhost:${port}/md`, `https://127.0.0.1:${port}/md`, 'https://169.254.169.254/md', 'https://10.0.0.1/md', 'https://[::1]:9/md']) {
+    const t0 = Date.now();
+    const r = await call(nova, 'POST', '/v1/people/saml/idps', { tok: adminTok, body: { metadata_url: url } });
+    assert.equal(r.status, 502, `${url}: ${r.text}`);
+    assert.match(r.json.detail, /not public/, url);
+    assert.ok(Date.now() - t0 < 4000, `${url} refused at once (no connect timeout)`);
+  }
+  // Allowed: the fetch goes out (and fails here, nothing listening).
+  const open = await startNova({ NOVA_OIDC_ALLOW_PRIVATE: 'true' });
+  try {
+    const t = makeTenant(open, 'saml-open-' + Date.now(), 'users:write');
+    const tk = await token(open, t);
+    const r = await call(open, 'POST', '/v1/people/saml/idps', { tok: tk, body: { metadata_url: `https://127.0.0.1:${port}/md` } });
+    assert.equal(r.status, 502, r.text);
+    assert.match(r.json.detail, /could not be fetched/);
+  } finally {
+    await open.stop();
+  }
+});
+
 test('Chromium signs in through samlify: AuthnRequest verified by the IdP, user provisioned by (entity, NameID), groups mapped', async () => {
   const { page: p, status } = await browserLogin('ada');
   assert.equal(status, 200);
