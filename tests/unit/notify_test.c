@@ -180,8 +180,8 @@ static void test_sms_form_and_reply(void **state)
                          "[]",
                          "{\"SMSMessageData\":{}}",
                          "{\"SMSMessageData\":{\"Recipients\":[{\"number\":\"+1\"}]}}",
-                         "{\"SMSMessageData\":{\"Recipients\":[{\"statusCode\":\"101\","
-                         "\"number\":\"+1\"}]}}"};
+                         ("{\"SMSMessageData\":{\"Recipients\":[{\"statusCode\":\"101\","
+                          "\"number\":\"+1\"}]}}")};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(nova_notify_at_parse(bad[i], strlen(bad[i]), rs, 4, &n), NOVA_INVALID);
         assert_int_equal(n, 0);
