@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "nova/events.h"
 
@@ -23,7 +24,8 @@ static void check(nova_status st, const nova_channel_in_t *in, const nova_events
     bool email = strcmp(in->kind, "email") == 0;
     if (!email && strcmp(in->kind, "sms") != 0)
         abort();
-    if (email ? strncmp(in->target, "smtp", 4) != 0
+    /* URL schemes are case-insensitive (RFC 3986 §3.1), as address.c and email.c read them */
+    if (email ? strncasecmp(in->target, "smtp", 4) != 0
               : strstr(in->target, "/version1/messaging") == NULL)
         abort();
     json_t *s = json_loads(in->settings, 0, NULL);
