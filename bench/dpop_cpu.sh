@@ -3,7 +3,11 @@
 # control, each at a fixed rate, with what novad's own CPU counters say each request cost
 # (utime + stime from /proc/PID/stat over the run, divided by the requests answered). The
 # latency tail on a small machine moves with everything else running on it; CPU per request
-# does not, so it is the figure to compare across runs. Writes bench/results/dpop_cpu.json.
+# does not, so it is the figure to compare across runs. Beside them, the decision point's
+# per-request cost on Nova's own routes (issue 7 item 7): the same bearer-authenticated
+# GET /v1/core/accounts/{id} decided by its scope alone (route_scope) and by the tenant's
+# promoted policy mapping the route (route_policy: a relation check plus two CEL rules), and a
+# plain bearer GET /v1/me. Writes bench/results/dpop_cpu.json.
 # Knobs: NOVA_BENCH_BUILD (build), BENCH_SECONDS (10), BENCH_RATE (5000),
 # BENCH_PACED_CONNECTIONS (32), BENCH_ROUNDS (3), BENCH_RESULTS (bench/results).
 set -euo pipefail
@@ -57,6 +61,12 @@ SDK_ID=$(json_get client_id <<<"$SDK_JSON")
 SDK_SECRET=$(json_get client_secret <<<"$SDK_JSON")
 NPROOFS=$((RATE * (SECS + WARM + 1) * ROUNDS + 2000))
 DPOP_TOKEN=$(node bench/dpop_proofs.mjs "$BASE" "$SDK_ID" "$SDK_SECRET" "$NPROOFS" "$TMP/proofs.txt")
+# The routes' tenant: an account, a relationship store granting the client viewer on it, and
+# a policy whose http.routes map GET /v1/core/accounts/{id} (published now, promoted later).
+ROUTE_JSON=$("$NOVACTL" --json client create --tenant "$TENANT" --name bench-routes \
+    --scopes "ledger:read ledger:write fga:read fga:write policy:read policy:write")
+read -r BEARER ACCOUNT POLICY < <(python3 bench/route_setup.py "$BASE" "$ROUTE_JSON")
+[ -n "$POLICY" ] || { echo "bench: the routes' tenant was not set up" >&2; exit 1; }
 
 ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 
@@ -85,6 +95,15 @@ split -l $((RATE * (SECS + WARM + 1))) -d "$TMP/proofs.txt" "$TMP/proofs."
 for round in $(seq 0 $((ROUNDS - 1))); do
     run health "$round" "$BASE/v1/health"
     run dpop "$round" -H "Authorization: DPoP $DPOP_TOKEN" -F "$TMP/proofs.0$round" "$BASE/v1/me"
+    run bearer "$round" -H "Authorization: Bearer $BEARER" "$BASE/v1/me"
+    run route_scope "$round" -H "Authorization: Bearer $BEARER" "$BASE/v1/core/accounts/$ACCOUNT"
+done
+# Promoted once, after every scope-only round: a promotion is undone only by another version,
+# and the rounds above must see none.
+curl -fsS -o /dev/null -X POST -H "Authorization: Bearer $BEARER" \
+    "$BASE/v1/authz/policies/$POLICY/promote"
+for round in $(seq 0 $((ROUNDS - 1))); do
+    run route_policy "$round" -H "Authorization: Bearer $BEARER" "$BASE/v1/core/accounts/$ACCOUNT"
 done
 
 python3 - "$TMP" "$ROUNDS" "$RESULTS/dpop_cpu.json" "$RATE" "$CONNS" "$SECS" <<'EOF'
@@ -96,13 +115,20 @@ res = {"scenario": "dpop_cpu",
                       f"{rate} req/s over {conns} connections (bench/loadgen.c); CPU per request "
                       f"from novad's /proc/PID/stat",
        "command": "bash bench/dpop_cpu.sh", "target_p99_ms": 1.0}
-for name in ("dpop", "health"):
+names = ("dpop", "health", "bearer", "route_scope", "route_policy")
+for name in names:
     runs = [json.load(open(f"{tmp}/{name}-{i}.json")) for i in range(int(rounds))]
     res[name] = [{"p50_ms": r["latency_ms"]["p50"], "p99_ms": r["latency_ms"]["p99"],
                   "rps": r["rps"], "errors": r["errors"],
                   "cpu_us_per_request": r["cpu_us_per_request"]} for r in runs]
+med = lambda name: sorted(x["cpu_us_per_request"] for x in res[name])[len(res[name]) // 2]
+res["cpu_us_median"] = {name: med(name) for name in names}
+res["decision_point_overhead_us"] = round(med("route_policy") - med("route_scope"), 1)
+res["dpop_overhead_us"] = round(med("dpop") - med("bearer"), 1)
 json.dump(res, open(out, "w"), indent=2)
 open(out, "a").write("\n")
-for name in ("dpop", "health"):
+print("cpu_us median", res["cpu_us_median"], "decision point", res["decision_point_overhead_us"],
+      "dpop", res["dpop_overhead_us"])
+for name in names:
     print(name, [(x["p99_ms"], x["cpu_us_per_request"]) for x in res[name]])
 EOF

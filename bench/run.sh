@@ -17,8 +17,10 @@
 #   ela              bench/ela.sh: error-level analysis, false positives and forgeries caught
 #   ledger           bench/ledger.sh: postings/s and p50/p99, single and batched, uniform and
 #                    hot account, SQLite and PostgreSQL, against SELECT ... FOR UPDATE
-#   dpop_cpu         bench/dpop_cpu.sh: dpop_paced beside the health control, rounds, with
-#                    novad's CPU per request (the figure that does not move with the machine)
+#   dpop_cpu         bench/dpop_cpu.sh: dpop_paced beside the health control, a bearer GET and
+#                    the decision point's cost on a /v1 route (scope alone, then the tenant's
+#                    policy), rounds, with novad's CPU per request (the figure that does not
+#                    move with the machine)
 # plus novad's idle RSS (after start) and peak RSS (VmHWM after the runs). Writes
 # bench/results/<scenario>.json and bench/results/summary.json and prints a table.
 # Knobs: NOVA_BENCH_BUILD (build), BENCH_SECONDS (10), BENCH_THREADS (2), BENCH_CONNECTIONS
