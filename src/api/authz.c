@@ -69,7 +69,7 @@ static struct {
     _Atomic uint64_t buckets[NBUCKETS + 1];
     _Atomic uint64_t latency_ns;
     _Atomic uint64_t count;
-    _Atomic uint64_t shadow_evaluated, shadow_drift;
+    _Atomic uint64_t shadow_evaluated, shadow_drift, shadow_uncounted;
     _Atomic uint64_t cache_hits, cache_misses;
     _Atomic uint64_t route_scope_denied;
 } M;
@@ -333,6 +333,15 @@ static void log_decision(nova_req_t *r, const char *tenant_id, const json_t *inp
     json_decref(rec);
 }
 
+/* A shadow version's evaluations (all instances sharing the control plane) are counted under
+ * this key for 30 days from the first (the longest a control-plane key lives). */
+#define SHADOW_COUNT_TTL_MS NOVA_KV_TTL_MAX_MS
+
+static const char *shadow_count_key(nova_arena_t *a, const char *tenant_id, int64_t version)
+{
+    return nova_arena_printf(a, "authz:shadow-evaluated:%s:%lld", tenant_id, (long long)version);
+}
+
 /* The live decision: the active version, the shadow candidate on its share, metrics, the log. */
 static void decide_live(nova_req_t *r, nova_api_t *api, nova_store_t *s, const json_t *input,
                         nova_policy_decision_t *d, int64_t *version_out)
@@ -361,6 +370,13 @@ static void decide_live(nova_req_t *r, nova_api_t *api, nova_store_t *s, const j
     nova_policy_decision_t sd;
     decide_version(api, s, &r->arena, e, ps.shadow, input, tenant_id, &sd);
     atomic_fetch_add(&M.shadow_evaluated, 1);
+    /* The report's count, per tenant and shadow version, in the control plane: every novad
+     * sharing it adds to the same counter. A control plane down loses a count, never a
+     * decision (the live answer is made already). */
+    int64_t count;
+    const char *ck = shadow_count_key(&r->arena, tenant_id, ps.shadow);
+    if (ck == NULL || nova_kv_incr(api->kv, ck, 1, SHADOW_COUNT_TTL_MS, &count, NULL) != NOVA_OK)
+        atomic_fetch_add(&M.shadow_uncounted, 1);
     if (sd.answer != d->answer || sd.required_aal != d->required_aal) {
         atomic_fetch_add(&M.shadow_drift, 1);
         struct timespec ts;
@@ -819,6 +835,18 @@ static void shadow_get(nova_req_t *r, void *ud)
         api_unavailable(r, st);
         return;
     }
+    /* evaluated: null when the control plane cannot say now (the drift rows still can). */
+    json_t *evaluated = json_integer(0);
+    if (ps.shadow) {
+        char *v = NULL;
+        size_t vlen = 0;
+        const char *ck = shadow_count_key(&r->arena, r->principal->tenant_id, ps.shadow);
+        nova_status kst = ck ? nova_kv_get(api->kv, ck, &r->arena, &v, &vlen) : NOVA_NOMEM;
+        json_decref(evaluated);
+        evaluated = kst == NOVA_OK          ? json_integer(strtoll(v, NULL, 10))
+                    : kst == NOVA_NOT_FOUND ? json_integer(0)
+                                            : json_null();
+    }
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(
@@ -828,11 +856,10 @@ static void shadow_get(nova_req_t *r, void *ud)
                            dr[i].shadow, "live_reason", dr[i].live_reason, "shadow_reason",
                            dr[i].shadow_reason, "ts", (json_int_t)dr[i].ts));
     api_reply_json(r, 200,
-                   json_pack("{s:I, s:I, s:i, s:I, s:I, s:o}", "active_version",
+                   json_pack("{s:I, s:I, s:i, s:I, s:o, s:o}", "active_version",
                              (json_int_t)ps.active, "shadow_version", (json_int_t)ps.shadow,
                              "shadow_percent", ps.shadow_percent, "drifted", (json_int_t)total,
-                             "evaluated_here", (json_int_t)atomic_load(&M.shadow_evaluated),
-                             "drift", arr));
+                             "evaluated", evaluated, "drift", arr));
 }
 
 /* ---- OpenID AuthZEN 1.0 ---- */
@@ -1280,6 +1307,7 @@ nova_status api_authz_metrics(nova_buf_t *out)
             "that decided differently.\n# TYPE nova_authz_shadow_total counter\n"
             "nova_authz_shadow_total{result=\"evaluated\"} %llu\n"
             "nova_authz_shadow_total{result=\"drift\"} %llu\n"
+            "nova_authz_shadow_total{result=\"uncounted\"} %llu\n"
             "# HELP nova_authz_policy_cache_total Verified-bundle cache lookups by result.\n"
             "# TYPE nova_authz_policy_cache_total counter\n"
             "nova_authz_policy_cache_total{result=\"hit\"} %llu\n"
@@ -1289,6 +1317,7 @@ nova_status api_authz_metrics(nova_buf_t *out)
             (double)atomic_load(&M.latency_ns) / 1e9, (unsigned long long)atomic_load(&M.count),
             (unsigned long long)atomic_load(&M.shadow_evaluated),
             (unsigned long long)atomic_load(&M.shadow_drift),
+            (unsigned long long)atomic_load(&M.shadow_uncounted),
             (unsigned long long)atomic_load(&M.cache_hits),
             (unsigned long long)atomic_load(&M.cache_misses));
     if (st == NOVA_OK)

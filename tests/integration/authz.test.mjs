@@ -268,10 +268,31 @@ test('simulate, shadow with drift, promote and rollback, all audited', async () 
   assert.equal(rep.status, 200, rep.text);
   assert.equal(rep.json.shadow_version, v2);
   assert.equal(rep.json.drifted, 3);
-  assert.ok(rep.json.evaluated_here >= 4);
+  // the four decisions above, this tenant's and this version's alone
+  assert.equal(rep.json.evaluated, 4);
   assert.equal(rep.json.drift[0].live, 'allow');
   assert.equal(rep.json.drift[0].shadow, 'deny');
   assert.equal(rep.json.drift[0].shadow_reason, 'rule_not_met');
+  // another tenant's report counts none of them
+  const otherRep = await call(nova, 'GET', '/v1/authz/shadow', { tok: otherTok });
+  assert.equal(otherRep.status, 200, otherRep.text);
+  assert.equal(otherRep.json.evaluated, 0);
+  if (process.env.NOVA_TEST_REDIS_URL) {
+    // a second novad sharing the store and Redis adds to the same count
+    const second = await startNova({}, { shareWith: nova });
+    try {
+      const tok2 = await token(second, app);
+      for (let i = 0; i < 2; i++) {
+        const d = await call(second, 'POST', '/v1/authz/decision', { tok: tok2, body: input() });
+        assert.equal(d.status, 200, d.text);
+      }
+      const both = await call(nova, 'GET', '/v1/authz/shadow', { tok });
+      assert.equal(both.json.evaluated, 6);
+      assert.equal(both.json.drifted, 5);
+    } finally {
+      await second.stop();
+    }
+  }
   // promote v2: it decides now, and the shadow is cleared
   const p = await call(nova, 'POST', `/v1/authz/policies/${v2}/promote`, { tok });
   assert.equal(p.status, 200, p.text);
