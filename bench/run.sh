@@ -25,8 +25,8 @@
 # bench/results/<scenario>.json and bench/results/summary.json and prints a table.
 # Knobs: NOVA_BENCH_BUILD (build), BENCH_SECONDS (10), BENCH_THREADS (2), BENCH_CONNECTIONS
 # (64), BENCH_RATE (5000), BENCH_PACED_CONNECTIONS (32), BENCH_RESULTS (bench/results),
-# BENCH_SPREAD_ROUNDS (5), BENCH_ATTACK_SECONDS (60), BENCH_STRICT=1 to exit 1 when a target
-# is missed.
+# BENCH_SPREAD_ROUNDS (5), BENCH_ATTACK_SECONDS (60), BENCH_DOMAINS (1; 0 skips the domain
+# benches), BENCH_STRICT=1 to exit 1 when a target is missed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -283,6 +283,9 @@ scenario attack_bodies \
     "1000 connections from 127.0.0.2-5, each POSTing a 1 MB body to an unknown route; novad RSS before, during and 12 s after" \
     "$TMP/attack_bodies.raw" python3 bench/attack.py bodies "$BASE" "$PID" "$TMP/attack_bodies.raw" 1000
 
+# The domain benches; BENCH_DOMAINS=0 skips them (the security core's scenarios alone, a few
+# minutes, for a quiet window on a shared machine).
+if [ "${BENCH_DOMAINS:-1}" = 1 ]; then
 # The vision engine (issue 10) on one core: vision.json (descriptor, detection, face match,
 # liveness, against the tfjs reference) and vision_search.json (duplicate search to 1e6).
 NOVA_BENCH_BUILD=$BUILD BENCH_RESULTS=$RESULTS bash bench/vision.sh ||
@@ -295,6 +298,7 @@ NOVA_BENCH_BUILD=$BUILD BENCH_RESULTS=$RESULTS bash bench/ela.sh >/dev/null ||
     echo "bench: bench/ela.sh failed; ela results not refreshed" >&2
 NOVA_BENCH_BUILD=$BUILD BENCH_RESULTS=$RESULTS bash bench/ledger.sh ||
     echo "bench: bench/ledger.sh failed (or broke an invariant); see its output" >&2
+fi
 NOVA_BENCH_BUILD=$BUILD BENCH_RESULTS=$RESULTS BENCH_RATE=$RATE bash bench/dpop_cpu.sh ||
     echo "bench: bench/dpop_cpu.sh failed; dpop_cpu results not refreshed" >&2
 
