@@ -309,6 +309,28 @@ test('proof of address: OCR reads the bill, the address check compares the claim
   const none = await run('14 Kenyatta Avenue, Nairobi', {});
   assert.equal(none.status, 'failed');
   assert.ok(none.reasons.includes('proof_of_address_missing'), JSON.stringify(none));
+  // countries: residents of Kenya and Tanzania only, by the applicant's claimed country
+  const wc = await workflow(aTok, {
+    name: 'kyc east africa',
+    steps: [{ check: 'ocr' }, { check: 'address', config: { countries: ['KE', 'TZ'] } }],
+    decision: { approve_at: 0.7, reject_below: 0.4 },
+  });
+  const inCountry = async (address_country) => {
+    const r = await call(nova, 'POST', '/v1/verifications', {
+      tok: aTok,
+      body: { workflow_id: wc.id, mode: 'sync', images: { document_front: d.b64, proof_of_address: poa }, applicant: { ...d.truth.applicant, address: '14 Kenyatta Avenue, Nairobi', ...(address_country ? { address_country } : {}) } },
+    });
+    assert.equal(r.status, 201, r.text);
+    return r.json.steps.find((s) => s.check === 'address');
+  };
+  const ke = await inCountry('KE');
+  assert.equal(ke.status, 'passed', JSON.stringify(ke));
+  assert.equal(ke.extracted.country, 'KE');
+  const ug = await inCountry('UG');
+  assert.equal(ug.status, 'failed');
+  assert.ok(ug.reasons.includes('address_country_not_allowed'), JSON.stringify(ug));
+  const unclaimed = await inCountry(null);
+  assert.ok(unclaimed.reasons.includes('address_country_not_claimed'), JSON.stringify(unclaimed));
   // Not a JPEG: refused up front, naming the image.
   const bad = await call(nova, 'POST', '/v1/verifications', {
     tok: aTok, body: { workflow_id: w.id, images: { document_front: d.b64, proof_of_address: Buffer.from('%PDF-1.4').toString('base64') } },
@@ -482,6 +504,8 @@ test('bad inputs get a clear 4xx naming the field and leave no verification behi
     [{ workflow_id: w.id, images: { document_front: img, passport_photo: img } }, 422, 'images.passport_photo'],
     [{ workflow_id: w.id, images: { document_front: img }, mode: 'later' }, 422, 'mode'],
     [{ workflow_id: w.id, images: { document_front: img }, applicant: { date_of_birth: '1990-13-45' } }, 422, 'applicant.date_of_birth'],
+    [{ workflow_id: w.id, images: { document_front: img }, applicant: { address_country: 'KEN' } }, 422, 'applicant.address_country'],
+    [{ workflow_id: w.id, images: { document_front: img }, applicant: { address_country: 'ke' } }, 422, 'applicant.address_country'],
     [{ workflow_id: w.id, images: { document_front: img }, callback_url: 'http://plain.example/' }, 422, 'callback_url'],
     [{ workflow_id: 'wf_unknown', images: { document_front: img } }, 404, 'workflow_id'],
   ];

@@ -409,6 +409,35 @@ static void test_address(void **state)
     assert_string_equal(o.status, "failed");
     out_free(&o);
     json_decref(ap);
+    /* countries: the claimed country must be one of them, and the text must still match. */
+    json_t *cfg = json_pack("{s:[s, s]}", "countries", "ZA", "NA");
+    ap = json_pack("{s:s, s:s}", "address", "81 Oxford Street, Johannesburg", "address_country",
+                   "ZA");
+    o = run(idv_check_address, steps, ap, cfg);
+    assert_string_equal(o.status, "passed");
+    assert_string_equal(json_string_value(json_object_get(o.extracted, "country")), "ZA");
+    out_free(&o);
+    json_decref(ap);
+    ap = json_pack("{s:s, s:s}", "address", "81 Oxford Street, Johannesburg", "address_country",
+                   "KE");
+    o = run(idv_check_address, steps, ap, cfg);
+    assert_string_equal(o.status, "failed");
+    assert_true(has_reason(&o, "address_country_not_allowed"));
+    out_free(&o);
+    json_decref(ap);
+    ap = json_pack("{s:s}", "address", "81 Oxford Street, Johannesburg");
+    o = run(idv_check_address, steps, ap, cfg);
+    assert_string_equal(o.status, "failed");
+    assert_true(has_reason(&o, "address_country_not_claimed"));
+    out_free(&o);
+    json_decref(ap);
+    ap = json_pack("{s:s, s:s}", "address", "3 Kampala Road Kampala", "address_country", "NA");
+    o = run(idv_check_address, steps, ap, cfg);
+    assert_string_equal(o.status, "failed");
+    assert_true(has_reason(&o, "address_does_not_match"));
+    out_free(&o);
+    json_decref(ap);
+    json_decref(cfg);
     json_decref(steps);
 }
 

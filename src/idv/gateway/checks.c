@@ -446,6 +446,22 @@ nova_status idv_check_age(const idv_check_in_t *in, idv_check_out_t *out)
     return NOVA_OK;
 }
 
+/* Whether s (its first n characters; 0: all of it) is one of list's strings. */
+static bool listed(json_t *list, const char *s, size_t n)
+{
+    size_t i;
+    json_t *v;
+    if (s == NULL || *s == '\0')
+        return false;
+    json_array_foreach(list, i, v)
+    {
+        const char *e = json_string_value(v);
+        if (e && (n ? strlen(e) == n && strncmp(e, s, n) == 0 : strcmp(e, s) == 0))
+            return true;
+    }
+    return false;
+}
+
 /* ---- address: the claimed address against what OCR read from the documents ---- */
 
 /* Lower-case alphanumeric words of s, at most max, each up to 31 bytes. */
@@ -522,6 +538,19 @@ nova_status idv_check_address(const idv_check_in_t *in, idv_check_out_t *out)
         idv_reason(out, "address_not_claimed");
         return NOVA_OK;
     }
+    /* countries: where the workflow accepts residents of. The country is the applicant's own
+     * claim (address_country), which the text match below then has to bear out: no country
+     * is guessed from free text or from the document's issuer (a Kenyan passport holder may
+     * live in Uganda). */
+    json_t *countries = json_object_get(in->config, "countries");
+    const char *country = json_string_value(json_object_get(in->applicant, "address_country"));
+    if (countries && !listed(countries, country, 0)) {
+        out->status = "failed";
+        out->score = 0;
+        idv_reason(out, country ? "address_country_not_allowed" : "address_country_not_claimed");
+        out->extracted = json_pack("{s:s?}", "country", country);
+        return NOVA_OK;
+    }
     /* A proof of address, when sent, is what the claim must match (a document's printed
      * address can be years old); without one, either side of the document. */
     double score;
@@ -538,7 +567,8 @@ nova_status idv_check_address(const idv_check_in_t *in, idv_check_out_t *out)
             idv_reason(out, "proof_of_address_missing");
     }
     out->score = score;
-    out->extracted = json_pack("{s:f, s:s}", "match", score, "source", source);
+    out->extracted =
+        json_pack("{s:f, s:s, s:s?}", "match", score, "source", source, "country", country);
     if (!poa && flag(in->config, "require_proof_of_address", false)) {
         out->status = "failed";
     } else if (score >= 0.8) {
@@ -599,22 +629,6 @@ static const char *editor_tag(const uint8_t *p, size_t n)
         if (memmem(p, head, editors[i], strlen(editors[i])))
             return editors[i];
     return NULL;
-}
-
-/* Whether s (its first n characters; 0: all of it) is one of list's strings. */
-static bool listed(json_t *list, const char *s, size_t n)
-{
-    size_t i;
-    json_t *v;
-    if (s == NULL || *s == '\0')
-        return false;
-    json_array_foreach(list, i, v)
-    {
-        const char *e = json_string_value(v);
-        if (e && (n ? strlen(e) == n && strncmp(e, s, n) == 0 : strcmp(e, s) == 0))
-            return true;
-    }
-    return false;
 }
 
 nova_status idv_check_authenticity(const idv_check_in_t *in, idv_check_out_t *out)

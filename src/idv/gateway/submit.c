@@ -159,18 +159,21 @@ static bool is_date(const char *s)
 
 static nova_status check_applicant(json_t *ap, nova_idv_problem_t *pb)
 {
-    static const char *const members[] = {"name", "date_of_birth", "address", "document_number"};
-    static const size_t max[] = {200, 10, 500, 32};
+    static const char *const members[] = {"name", "date_of_birth", "address", "document_number",
+                                          "address_country"};
+    static const size_t max[] = {200, 10, 500, 32, 2};
     if (ap == NULL)
         return NOVA_OK;
     if (!json_is_object(ap))
-        return refuse(pb, "applicant", "an object: name, date_of_birth, address, document_number");
+        return refuse(pb, "applicant",
+                      "an object: name, date_of_birth, address, address_country, "
+                      "document_number");
     const char *key;
     json_t *v;
     json_object_foreach(ap, key, v)
     {
         int k = -1;
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < 5; i++)
             if (strcmp(key, members[i]) == 0)
                 k = i;
         char field[96];
@@ -182,6 +185,8 @@ static nova_status check_applicant(json_t *ap, nova_idv_problem_t *pb)
             return refuse(pb, field, "a non-empty string, within its length");
         if (k == 1 && !is_date(s))
             return refuse(pb, field, "a date YYYY-MM-DD");
+        if (k == 4 && (strlen(s) != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z'))
+            return refuse(pb, field, "an ISO 3166-1 alpha-2 code (two capital letters)");
     }
     return NOVA_OK;
 }
