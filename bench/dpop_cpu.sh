@@ -59,8 +59,8 @@ SDK_JSON=$("$NOVACTL" --json client create --tenant "$TENANT" --name bench-sdk \
     --scopes "sdk:sessions clients:read")
 SDK_ID=$(json_get client_id <<<"$SDK_JSON")
 SDK_SECRET=$(json_get client_secret <<<"$SDK_JSON")
-NPROOFS=$((RATE * (SECS + WARM + 1) * ROUNDS + 2000))
-DPOP_TOKEN=$(node bench/dpop_proofs.mjs "$BASE" "$SDK_ID" "$SDK_SECRET" "$NPROOFS" "$TMP/proofs.txt")
+# Proofs are made for each round just before it runs: a proof's iat is good for 120 s.
+NPROOFS=$((RATE * (SECS + WARM + 1) + 1000))
 # The routes' tenant: an account, a relationship store granting the client viewer on it, and
 # a policy whose http.routes map GET /v1/core/accounts/{id} (published now, promoted later).
 ROUTE_JSON=$("$NOVACTL" --json client create --tenant "$TENANT" --name bench-routes \
@@ -90,11 +90,11 @@ json.dump(r, open(out, "w"))
 EOF
 }
 
-# The proofs file is consumed in order across rounds: each round gets its own slice.
-split -l $((RATE * (SECS + WARM + 1))) -d "$TMP/proofs.txt" "$TMP/proofs."
 for round in $(seq 0 $((ROUNDS - 1))); do
     run health "$round" "$BASE/v1/health"
-    run dpop "$round" -H "Authorization: DPoP $DPOP_TOKEN" -F "$TMP/proofs.0$round" "$BASE/v1/me"
+    DPOP_TOKEN=$(node bench/dpop_proofs.mjs "$BASE" "$SDK_ID" "$SDK_SECRET" "$NPROOFS" \
+        "$TMP/proofs.txt")
+    run dpop "$round" -H "Authorization: DPoP $DPOP_TOKEN" -F "$TMP/proofs.txt" "$BASE/v1/me"
     run bearer "$round" -H "Authorization: Bearer $BEARER" "$BASE/v1/me"
     run route_scope "$round" -H "Authorization: Bearer $BEARER" "$BASE/v1/core/accounts/$ACCOUNT"
 done
