@@ -593,6 +593,9 @@ nova_status nova_scim_filter_parse(nova_arena_t *ar, const char *text, size_t n,
  * with *value the string: the shape an IdP sends before it creates a user, which a caller
  * can answer through an index instead of a scan. */
 bool nova_scim_filter_is_eq(const nova_scim_filter_t *f, const char *path, const char **value);
+/* true when some comparison of f is on attr or one of its sub-attributes ("groups" for
+ * groups.value), so a caller loads that attribute's values only when a filter needs them. */
+bool nova_scim_filter_mentions(const nova_scim_filter_t *f, const char *attr);
 /* true when the resource whose attribute values are attrs[0..n) matches f. */
 bool nova_scim_filter_match(const nova_scim_filter_t *f, const nova_scim_attr_t *attrs, size_t n);
 

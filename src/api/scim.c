@@ -219,11 +219,26 @@ static json_t *user_json(nova_req_t *r, api_scim_caller *c, const nova_user_view
     return o;
 }
 
-/* The flattened attributes a filter is matched against. */
-static size_t user_attrs(const nova_user_view_t *u, const char *external_id,
-                         nova_scim_attr_t out[8])
+/* A user's groups as a filter sees them: ids and display names. */
+typedef struct user_groups {
+    const char **id, **display;
+    size_t n;
+} user_groups;
+
+#define USER_ATTRS(ngroups) (8 + 3 * (ngroups))
+
+/* The flattened attributes a filter is matched against (USER_ATTRS(g ? g->n : 0) of them):
+ * groups (when g) as groups.value, groups.display and groups alone (its value, RFC 7644
+ * §3.4.2.2: a multi-valued attribute without a sub-attribute means its value). */
+static size_t user_attrs(const nova_user_view_t *u, const char *external_id, const user_groups *g,
+                         nova_scim_attr_t *out)
 {
     size_t n = 0;
+    for (size_t i = 0; g && i < g->n; i++) {
+        out[n++] = (nova_scim_attr_t){.path = "groups.value", .str = g->id[i], .case_exact = true};
+        out[n++] = (nova_scim_attr_t){.path = "groups", .str = g->id[i], .case_exact = true};
+        out[n++] = (nova_scim_attr_t){.path = "groups.display", .str = g->display[i]};
+    }
     out[n++] = (nova_scim_attr_t){.path = "id", .str = u->id, .case_exact = true};
     out[n++] = (nova_scim_attr_t){.path = "username", .str = u->email};
     out[n++] = (nova_scim_attr_t){.path = "emails.value", .str = u->email};
@@ -234,6 +249,33 @@ static size_t user_attrs(const nova_user_view_t *u, const char *external_id,
     out[n++] =
         (nova_scim_attr_t){.path = "active", .is_bool = true, .b = !strcmp(u->status, "active")};
     return n;
+}
+
+/* The groups of user_id (ids and display names, in the arena). */
+static nova_status groups_of(nova_req_t *r, api_scim_caller *c, const char *user_id,
+                             user_groups *out)
+{
+    nova_scim_member_t *m;
+    size_t n;
+    nova_status st = nova_people_user_groups(c->s, &r->arena, c->tenant_id, user_id, &m, &n);
+    if (st != NOVA_OK)
+        return st;
+    out->id = nova_arena_alloc(&r->arena, sizeof(*out->id) * (n ? n : 1));
+    out->display = nova_arena_alloc(&r->arena, sizeof(*out->display) * (n ? n : 1));
+    if (out->id == NULL || out->display == NULL)
+        return NOVA_NOMEM;
+    out->n = 0;
+    for (size_t i = 0; i < n; i++) {
+        nova_scim_group_t row;
+        st = nova_store_scim_group_get(c->s, &r->arena, c->tenant_id, m[i].group_id, &row);
+        if (st == NOVA_NOT_FOUND)
+            continue; /* deleted meanwhile */
+        if (st != NOVA_OK)
+            return st;
+        out->id[out->n] = row.id;
+        out->display[out->n++] = row.display_name;
+    }
+    return NOVA_OK;
 }
 
 static const char *external_of(const nova_scim_link_t *l, size_t n, const char *user_id)
@@ -676,15 +718,24 @@ static void scim_users_list(nova_req_t *r, void *ud)
         goto reply;
     }
     /* Emails are sealed, so the filter runs here over the opened users (at most
-     * SCIM_SCAN_MAX), in the order /v1/users lists them. */
+     * SCIM_SCAN_MAX), in the order /v1/users lists them; their groups are read only when the
+     * filter asks about groups. */
+    bool need_groups = nova_scim_filter_mentions(f, "groups");
     for (long scanned = 0; st == NOVA_OK && scanned < SCIM_SCAN_MAX;) {
         nova_user_view_t *u;
         size_t n;
         st = nova_people_user_list(c.p, c.s, &r->arena, c.tenant_id, after, 200, &u, &n);
         for (size_t i = 0; st == NOVA_OK && i < n; i++) {
             const char *ext = external_of(links, nlinks, u[i].id);
-            nova_scim_attr_t attrs[8];
-            size_t na = user_attrs(&u[i], ext, attrs);
+            user_groups g = {0};
+            if (need_groups && (st = groups_of(r, &c, u[i].id, &g)) != NOVA_OK)
+                break;
+            nova_scim_attr_t *attrs = nova_arena_alloc(&r->arena, sizeof(*attrs) * USER_ATTRS(g.n));
+            if (attrs == NULL) {
+                st = NOVA_NOMEM;
+                break;
+            }
+            size_t na = user_attrs(&u[i], ext, need_groups ? &g : NULL, attrs);
             if (f && !nova_scim_filter_match(f, attrs, na))
                 continue;
             total++;

@@ -444,6 +444,18 @@ bool nova_scim_filter_match(const nova_scim_filter_t *f, const nova_scim_attr_t 
     return f->op == OP_NE;
 }
 
+bool nova_scim_filter_mentions(const nova_scim_filter_t *f, const char *attr)
+{
+    if (f == NULL)
+        return false;
+    if (f->kind == N_AND || f->kind == N_OR)
+        return nova_scim_filter_mentions(f->a, attr) || nova_scim_filter_mentions(f->b_, attr);
+    if (f->kind == N_NOT)
+        return nova_scim_filter_mentions(f->a, attr);
+    size_t n = strlen(attr);
+    return strncmp(f->path, attr, n) == 0 && (f->path[n] == '\0' || f->path[n] == '.');
+}
+
 bool nova_scim_filter_is_eq(const nova_scim_filter_t *f, const char *path, const char **value)
 {
     if (f == NULL || f->kind != N_CMP || f->op != OP_EQ || f->vkind != V_STR ||

@@ -178,6 +178,27 @@ test('list: filter eq co sw and or on displayName, externalId, members.value; st
   void a; void b; void c;
 });
 
+test('Users filtered by their groups: groups.value, groups.display, groups, inside and/or/not', async () => {
+  const tag = 'U' + Date.now();
+  const u1 = await user(), u2 = await user(), u3 = await user();
+  const a = (await group(`${tag} Tellers`, [u1, u2])).id;
+  const b = (await group(`${tag} Auditors`, [u2])).id;
+  const users = async (expr) => {
+    const r = await scim('GET', '/Users?filter=' + encodeURIComponent(expr) + '&count=200');
+    assert.equal(r.status, 200, r.text);
+    return r.json.Resources.map((u) => u.id).sort();
+  };
+  const sorted = (...ids) => ids.sort();
+  assert.deepEqual(await users(`groups.value eq "${a}"`), sorted(u1, u2));
+  assert.deepEqual(await users(`groups eq "${b}"`), [u2], 'groups alone means its value');
+  assert.deepEqual(await users(`groups.display eq "${tag} auditors"`), [u2], 'display is case-insensitive');
+  assert.deepEqual(await users(`groups.value eq "${a}" and not (groups.value eq "${b}")`), [u1]);
+  assert.deepEqual(await users(`groups.value eq "${b}" or id eq "${u3}"`), sorted(u2, u3));
+  assert.deepEqual(await users(`groups.value eq "${a.toUpperCase()}"`), [], 'ids are case-exact');
+  assert.ok(!(await users('not (groups pr)')).some((id) => id === u1 || id === u2), 'members have groups');
+  assert.ok((await users('not (groups pr)')).includes(u3), 'a user in no group has none');
+});
+
 test('PUT replaces; If-Match on PUT, PATCH and DELETE', async () => {
   const u1 = await user(), u2 = await user();
   const g = await group('Put ' + Date.now(), [u1], { externalId: 'put-' + Date.now() });
