@@ -26,8 +26,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             {.path = "emails.type", .str = "work"},
             {.path = "externalid", .str = NULL, .case_exact = true},
             {.path = "active", .is_bool = true, .b = true},
+            {.path = "groups.value", .str = "grp_1", .case_exact = true},
+            {.path = "groups", .str = "grp_1", .case_exact = true},
+            {.path = "groups.display", .str = "Tellers"},
         };
-        (void)nova_scim_filter_match(f, attrs, sizeof(attrs) / sizeof(attrs[0]));
+        size_t n = sizeof(attrs) / sizeof(attrs[0]);
+        /* Without the groups' values a filter that does not mention groups decides the same. */
+        if (!nova_scim_filter_mentions(f, "groups") &&
+            nova_scim_filter_match(f, attrs, n) != nova_scim_filter_match(f, attrs, n - 3))
+            abort();
     } else if (why == NULL || st != NOVA_INVALID) {
         abort();
     }
