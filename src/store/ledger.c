@@ -10,7 +10,6 @@
  * every returned row, the transaction rolled back past it) and one posting adds at most
  * 64 x 10^15 to a total, so SQLite's integer arithmetic never overflows into a REAL.
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,36 +172,42 @@ static const nova_sql_t Q_LE_ACCOUNT = {
     "AND pending = 0 AND ord > ? ORDER BY ord LIMIT ?",
     NULL};
 
-/* SQLite takes one writer at a time, and a writer that finds the lock taken sleeps in the
- * busy handler (1, 2, 5, 10 ... ms), which is where the tail of concurrent postings went. The
- * ledger's writers in this process queue on a mutex instead, so the next one starts the moment
- * the last commits; other processes still meet the busy handler. PostgreSQL needs none. */
-static pthread_mutex_t sqlite_writer = PTHREAD_MUTEX_INITIALIZER;
+/* Every transaction here runs on the store's writer (nova_store_writer_acquire): on SQLite
+ * the process's one writer connection, whose page cache stays warm from one posting to the
+ * next, with this process's other writers queued on a mutex rather than sleeping in SQLite's
+ * busy handler (1, 2, 5, 10 ... ms, where the tail of concurrent postings went); other
+ * processes still meet the busy handler. On PostgreSQL the caller's own connection. tx_begin
+ * points *s at the writer, tx_commit and tx_rollback point it back at the caller's. */
+typedef struct ledger_tx {
+    nova_store_t *own;
+    bool locked;
+} ledger_tx;
 
-static nova_status tx_begin(nova_store_t *s, const char *tenant_id)
+static nova_status tx_begin(nova_store_t **s, ledger_tx *t, const char *tenant_id)
 {
-    bool lite = s->drv->dialect == NOVA_DIALECT_SQLITE;
-    if (lite)
-        pthread_mutex_lock(&sqlite_writer);
-    nova_status st = nova_store_tx_begin(s, tenant_id);
-    if (st != NOVA_OK && lite)
-        pthread_mutex_unlock(&sqlite_writer);
+    t->own = *s;
+    *s = nova_store_writer_acquire(t->own, &t->locked);
+    nova_status st = nova_store_tx_begin(*s, tenant_id);
+    if (st != NOVA_OK) {
+        nova_store_writer_release(t->locked);
+        *s = t->own;
+    }
     return st;
 }
 
-static nova_status tx_commit(nova_store_t *s)
+static nova_status tx_commit(nova_store_t **s, ledger_tx *t)
 {
-    nova_status st = nova_store_tx_commit(s);
-    if (s->drv->dialect == NOVA_DIALECT_SQLITE)
-        pthread_mutex_unlock(&sqlite_writer);
+    nova_status st = nova_store_tx_commit(*s);
+    nova_store_writer_release(t->locked);
+    *s = t->own;
     return st;
 }
 
-static void tx_rollback(nova_store_t *s)
+static void tx_rollback(nova_store_t **s, ledger_tx *t)
 {
-    nova_store_tx_rollback(s);
-    if (s->drv->dialect == NOVA_DIALECT_SQLITE)
-        pthread_mutex_unlock(&sqlite_writer);
+    nova_store_tx_rollback(*s);
+    nova_store_writer_release(t->locked);
+    *s = t->own;
 }
 
 /* Reads LA_COLS (19 columns from 0). */
@@ -300,17 +305,18 @@ nova_status nova_store_ledger_account_create(nova_store_t *s, const nova_ledger_
                             NOVA_SQL_P_INT(a->created_at),
                             NOVA_SQL_P_INT(a->created_at),
                             NOVA_SQL_P_TEXT(a->product ? a->product : "")};
-    nova_status st = tx_begin(s, a->tenant_id);
+    ledger_tx tx;
+    nova_status st = tx_begin(&s, &tx, a->tenant_id);
     if (st != NOVA_OK)
         return st;
     st = nova_store_exec_q(s, &Q_LA_INSERT, NULL, p, 15, NULL);
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
     if (st != NOVA_OK) {
-        tx_rollback(s);
+        tx_rollback(&s, &tx);
         return st;
     }
-    return tx_commit(s);
+    return tx_commit(&s, &tx);
 }
 
 nova_status nova_store_ledger_account_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
@@ -466,17 +472,18 @@ nova_status nova_store_ledger_limits_put(nova_store_t *s, const char *tenant_id,
     for (int i = 0; i < NOVA_LEDGER_LIMIT_N; i++)
         p[3 + i] = NOVA_SQL_P_INT(l->v[i]);
     p[11] = NOVA_SQL_P_INT(now);
-    nova_status st = tx_begin(s, tenant_id);
+    ledger_tx tx;
+    nova_status st = tx_begin(&s, &tx, tenant_id);
     if (st != NOVA_OK)
         return st;
     st = nova_store_exec_q(s, &Q_LL_PUT, NULL, p, 12, NULL);
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
     if (st != NOVA_OK) {
-        tx_rollback(s);
+        tx_rollback(&s, &tx);
         return st;
     }
-    return tx_commit(s);
+    return tx_commit(&s, &tx);
 }
 
 nova_status nova_store_ledger_limits_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
@@ -567,7 +574,8 @@ nova_status nova_store_ledger_account_set_status(nova_store_t *s, nova_arena_t *
     if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id) || !status ||
         !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
-    nova_status st = tx_begin(s, tenant_id);
+    ledger_tx tx;
+    nova_status st = tx_begin(&s, &tx, tenant_id);
     if (st != NOVA_OK)
         return st;
     nova_ledger_balance_t zero = {0};
@@ -581,11 +589,11 @@ nova_status nova_store_ledger_account_set_status(nova_store_t *s, nova_arena_t *
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
     if (st != NOVA_OK) {
-        tx_rollback(s);
+        tx_rollback(&s, &tx);
         return st;
     }
     out->status = status;
-    return tx_commit(s);
+    return tx_commit(&s, &tx);
 }
 
 nova_status nova_store_ledger_posting_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
@@ -878,15 +886,16 @@ nova_status nova_store_ledger_post(nova_store_t *s, nova_arena_t *ar, const char
     memset(out, 0, sizeof(*out));
     if (!nova_store_valid_id(tenant_id) || !write_ok(w) || !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
-    nova_status st = tx_begin(s, tenant_id);
+    ledger_tx tx;
+    nova_status st = tx_begin(&s, &tx, tenant_id);
     if (st != NOVA_OK)
         return st;
     st = post_in_tx(s, ar, tenant_id, w, audit, NULL, out, true);
     if (st != NOVA_OK) {
-        tx_rollback(s);
+        tx_rollback(&s, &tx);
         return st == NOVA_CONFLICT ? taken(s, ar, tenant_id, w, out) : st;
     }
-    return tx_commit(s);
+    return tx_commit(&s, &tx);
 }
 
 static int cmp_str(const void *x, const void *y)
@@ -908,7 +917,8 @@ nova_status nova_store_ledger_post_batch(nova_store_t *s, nova_arena_t *ar, cons
         if (!write_ok(&w[i]))
             return NOVA_INVALID;
     }
-    nova_status st = tx_begin(s, tenant_id);
+    ledger_tx tx;
+    nova_status st = tx_begin(&s, &tx, tenant_id);
     if (st != NOVA_OK)
         return st;
     /* PostgreSQL: lock every account of the batch first, in id order, so that two batches
@@ -959,8 +969,8 @@ nova_status nova_store_ledger_post_batch(nova_store_t *s, nova_arena_t *ar, cons
     if (st == NOVA_OK)
         st = insert_entries_many(s, tenant_id, w, n);
     if (st == NOVA_OK)
-        return tx_commit(s);
-    tx_rollback(s);
+        return tx_commit(&s, &tx);
+    tx_rollback(&s, &tx);
     if (st != NOVA_CONFLICT)
         return st;
     /* An id was taken: a replay only when every posting of the batch is there with the same
@@ -987,12 +997,13 @@ nova_status nova_store_ledger_refuse(nova_store_t *s, nova_arena_t *ar, const ch
     if (!nova_store_valid_id(tenant_id) || !w || !w->posting || !w->kind || !w->actor || !problem ||
         !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
-    nova_status st = tx_begin(s, tenant_id);
+    ledger_tx tx;
+    nova_status st = tx_begin(&s, &tx, tenant_id);
     if (st != NOVA_OK)
         return st;
     st = insert_posting(s, tenant_id, w, "failed");
     if (st == NOVA_CONFLICT) {
-        tx_rollback(s);
+        tx_rollback(&s, &tx);
         return taken(s, ar, tenant_id, w, out);
     }
     nova_audit_record_t rec;
@@ -1001,13 +1012,13 @@ nova_status nova_store_ledger_refuse(nova_store_t *s, nova_arena_t *ar, const ch
     if (st == NOVA_OK)
         st = finish(s, ar, tenant_id, w->posting->id, problem, http_status, rec.id);
     if (st != NOVA_OK) {
-        tx_rollback(s);
+        tx_rollback(&s, &tx);
         return st;
     }
     out->result = problem;
     out->http_status = http_status;
     out->audit_id = rec.id;
-    return tx_commit(s);
+    return tx_commit(&s, &tx);
 }
 
 static int cmp_entry_account(const void *x, const void *y)
@@ -1027,7 +1038,8 @@ nova_status nova_store_ledger_resolve(nova_store_t *s, nova_arena_t *ar, const c
     if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(hold_id) || amount < 0 || !check ||
         !nova_store_audit_for(audit, tenant_id) || (post && expire))
         return NOVA_INVALID;
-    nova_status st = tx_begin(s, tenant_id);
+    ledger_tx tx;
+    nova_status st = tx_begin(&s, &tx, tenant_id);
     if (st != NOVA_OK)
         return st;
     nova_ledger_posting_row_t row;
@@ -1055,7 +1067,7 @@ nova_status nova_store_ledger_resolve(nova_store_t *s, nova_arena_t *ar, const c
     if (st == NOVA_OK)
         st = nova_store_exec_q(s, &Q_LP_RESOLVE, NULL, rp, 5, &changed);
     if (st == NOVA_OK && changed != 1) {
-        tx_rollback(s);
+        tx_rollback(&s, &tx);
         if (nova_store_ledger_posting_get(s, ar, tenant_id, hold_id, &row) == NOVA_OK)
             *state = row.state;
         return NOVA_CONFLICT;
@@ -1095,12 +1107,12 @@ nova_status nova_store_ledger_resolve(nova_store_t *s, nova_arena_t *ar, const c
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, ar, &rec);
     if (st != NOVA_OK) {
-        tx_rollback(s);
+        tx_rollback(&s, &tx);
         return st;
     }
     out->audit_id = rec.id;
     *state = to;
-    return tx_commit(s);
+    return tx_commit(&s, &tx);
 }
 
 nova_status nova_store_ledger_due(nova_store_t *s, nova_arena_t *ar, int64_t now, size_t limit,
@@ -1225,17 +1237,18 @@ nova_status nova_store_ledger_product_put(nova_store_t *s, const char *tenant_id
                             NOVA_SQL_P_INT(p->fee_amount),
                             NOVA_SQL_P_TEXT(p->fee_period ? p->fee_period : ""),
                             NOVA_SQL_P_TEXT(p->fee_account ? p->fee_account : "")};
-    nova_status st = tx_begin(s, tenant_id);
+    ledger_tx tx;
+    nova_status st = tx_begin(&s, &tx, tenant_id);
     if (st != NOVA_OK)
         return st;
     st = nova_store_exec_q(s, &Q_LPR_PUT, NULL, q, 13, NULL);
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
     if (st != NOVA_OK) {
-        tx_rollback(s);
+        tx_rollback(&s, &tx);
         return st;
     }
-    return tx_commit(s);
+    return tx_commit(&s, &tx);
 }
 
 nova_status nova_store_ledger_product_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
@@ -1300,7 +1313,8 @@ nova_status nova_store_ledger_refuse_batch(nova_store_t *s, nova_arena_t *ar, co
         out[i].result = problem;
         out[i].http_status = http_status;
     }
-    nova_status st = tx_begin(s, tenant_id);
+    ledger_tx tx;
+    nova_status st = tx_begin(&s, &tx, tenant_id);
     if (st != NOVA_OK)
         return st;
     nova_audit_record_t rec = {0};
@@ -1308,8 +1322,8 @@ nova_status nova_store_ledger_refuse_batch(nova_store_t *s, nova_arena_t *ar, co
     if (st == NOVA_OK)
         st = insert_postings_many(s, tenant_id, w, n, out, rec.id, true);
     if (st == NOVA_OK)
-        return tx_commit(s);
-    tx_rollback(s);
+        return tx_commit(&s, &tx);
+    tx_rollback(&s, &tx);
     if (st != NOVA_CONFLICT)
         return st;
     /* Some id was taken meanwhile: answer as for the batch itself. */
