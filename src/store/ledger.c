@@ -39,12 +39,21 @@ static const nova_sql_t Q_LA_LIST = {NOVA_Q_LA_LIST, "ledger account list",
                                      "SELECT " LA_COLS " FROM ledger_accounts WHERE tenant_id = ? "
                                      "AND id > ? ORDER BY id LIMIT ?",
                                      NULL};
+/* Whether any limit applies to the account (its own or its KYC tier's, in its currency): a
+ * posting reads the limits and their usage only then, so an account without limits costs no
+ * statement for them. */
+#define LA_LIMITED                                                                                 \
+    "CASE WHEN EXISTS (SELECT 1 FROM ledger_limits l WHERE l.tenant_id = "                         \
+    "ledger_accounts.tenant_id "                                                                   \
+    "AND l.currency = ledger_accounts.currency AND (l.scope = 'account:' || ledger_accounts.id "   \
+    "OR (ledger_accounts.kyc_tier <> '' AND l.scope = 'tier:' || ledger_accounts.kyc_tier))) "     \
+    "THEN 1 ELSE 0 END"
 static const nova_sql_t Q_LA_APPLY = {
     NOVA_Q_LA_APPLY, "ledger account apply",
     "UPDATE ledger_accounts SET debits_posted = debits_posted + ?, "
     "credits_posted = credits_posted + ?, debits_pending = debits_pending + ?, "
     "credits_pending = credits_pending + ?, updated_at = ? WHERE tenant_id = ? AND id = ? "
-    "RETURNING " LA_COLS,
+    "RETURNING " LA_COLS ", " LA_LIMITED,
     NULL};
 /* The conventional way (bench/ledger_bench.c compares): read the row under its lock, then
  * update it, two statements per account. */
@@ -132,15 +141,12 @@ static const nova_sql_t Q_LA_STATUS = {
 static const nova_sql_t Q_LP_INSERT = {
     NOVA_Q_LP_INSERT, "ledger posting insert",
     "INSERT INTO ledger_postings (tenant_id, id, kind, state, digest, request, parent_id, "
-    "amount_total, expires_at, actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "amount_total, expires_at, actor, created_at, result, http_status, audit_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     NULL};
 static const nova_sql_t Q_LP_GET = {
     NOVA_Q_LP_GET, "ledger posting get",
     "SELECT " LP_COLS " FROM ledger_postings WHERE tenant_id = ? AND id = ?", NULL};
-static const nova_sql_t Q_LP_FINISH = {NOVA_Q_LP_FINISH, "ledger posting finish",
-                                       "UPDATE ledger_postings SET result = ?, http_status = ?, "
-                                       "audit_id = ? WHERE tenant_id = ? AND id = ?",
-                                       NULL};
 static const nova_sql_t Q_LP_RESOLVE = {
     NOVA_Q_LP_RESOLVE, "ledger hold resolve",
     "UPDATE ledger_postings SET state = ?, posted_amount = ?, resolved_at = ? "
@@ -350,10 +356,11 @@ nova_status nova_store_ledger_account_list(nova_store_t *s, nova_arena_t *ar, co
                               sizeof(nova_ledger_account_t), (void **)out, n);
 }
 
-/* Adds delta to an account's totals, under its row lock, and returns the new row. */
-static nova_status apply(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
-                         const char *account, const nova_ledger_balance_t *delta, int64_t now,
-                         nova_ledger_account_t *out)
+/* Adds delta to an account's totals, under its row lock, and returns the new row; *limited
+ * (when not NULL): some limit applies to it. */
+static nova_status apply_limited(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                 const char *account, const nova_ledger_balance_t *delta,
+                                 int64_t now, nova_ledger_account_t *out, bool *limited)
 {
     nova_sql_param_t p[] = {NOVA_SQL_P_INT(delta->debits_posted),
                             NOVA_SQL_P_INT(delta->credits_posted),
@@ -369,8 +376,17 @@ static nova_status apply(nova_store_t *s, nova_arena_t *ar, const char *tenant_i
     st = s->drv->next(&r);
     if (st == NOVA_OK)
         st = read_account(&r, ar, out);
+    if (st == NOVA_OK && limited)
+        *limited = s->drv->col_int64(&r, 19) != 0;
     s->drv->done(&r);
     return st;
+}
+
+static nova_status apply(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                         const char *account, const nova_ledger_balance_t *delta, int64_t now,
+                         nova_ledger_account_t *out)
+{
+    return apply_limited(s, ar, tenant_id, account, delta, now, out, NULL);
 }
 
 /* Reads the limits of scopes a and b (b may equal a) into la / lb; *ha, *hb: found. */
@@ -548,7 +564,7 @@ static nova_status enforce_limits(nova_store_t *s, nova_arena_t *ar, const char 
  * then the UPDATE (its returned row is the same and is read again). */
 static nova_status lock_then_apply(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
                                    const char *account, const nova_ledger_balance_t *delta,
-                                   int64_t now, nova_ledger_account_t *out)
+                                   int64_t now, nova_ledger_account_t *out, bool *limited)
 {
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(account)};
     nova_rows_t r;
@@ -561,7 +577,7 @@ static nova_status lock_then_apply(nova_store_t *s, nova_arena_t *ar, const char
     s->drv->done(&r);
     if (st != NOVA_OK)
         return st;
-    return apply(s, ar, tenant_id, account, delta, now, out);
+    return apply_limited(s, ar, tenant_id, account, delta, now, out, limited);
 }
 
 nova_status nova_store_ledger_account_set_status(nova_store_t *s, nova_arena_t *ar,
@@ -662,8 +678,11 @@ static nova_status taken(nova_store_t *s, nova_arena_t *ar, const char *tenant_i
     return NOVA_OK;
 }
 
+/* The row with its reply and audit entry id already in it (the entry is appended later in
+ * the same transaction under that id), so the reply needs no second write of the row. */
 static nova_status insert_posting(nova_store_t *s, const char *tenant_id,
-                                  const nova_ledger_write_t *w, const char *state)
+                                  const nova_ledger_write_t *w, const char *state,
+                                  const char *result, int http_status, const char *audit_id)
 {
     const nova_ledger_posting_t *p = w->posting;
     nova_sql_param_t pp[] = {NOVA_SQL_P_TEXT(tenant_id),
@@ -676,8 +695,11 @@ static nova_status insert_posting(nova_store_t *s, const char *tenant_id,
                              NOVA_SQL_P_INT(w->amount_total),
                              NOVA_SQL_P_INT(p->expires_at),
                              NOVA_SQL_P_TEXT(w->actor),
-                             NOVA_SQL_P_INT(w->now)};
-    return nova_store_exec_q(s, &Q_LP_INSERT, NULL, pp, 11, NULL);
+                             NOVA_SQL_P_INT(w->now),
+                             NOVA_SQL_P_TEXT(result),
+                             NOVA_SQL_P_INT(http_status),
+                             NOVA_SQL_P_TEXT(audit_id)};
+    return nova_store_exec_q(s, &Q_LP_INSERT, NULL, pp, 14, NULL);
 }
 
 static nova_status insert_entry(nova_store_t *s, const char *tenant_id, const char *posting_id,
@@ -691,16 +713,6 @@ static nova_status insert_entry(nova_store_t *s, const char *tenant_id, const ch
     return nova_store_exec_q(s, &Q_LE_INSERT, NULL, p, 9, NULL);
 }
 
-static nova_status finish(nova_store_t *s, nova_arena_t *ar, const char *tenant_id, const char *id,
-                          const char *result, int status, const char *audit_id)
-{
-    (void)ar;
-    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(result), NOVA_SQL_P_INT(status),
-                            NOVA_SQL_P_TEXT(audit_id), NOVA_SQL_P_TEXT(tenant_id),
-                            NOVA_SQL_P_TEXT(id)};
-    return nova_store_exec_q(s, &Q_LP_FINISH, NULL, p, 5, NULL);
-}
-
 /* One posting inside the open transaction: NOVA_CONFLICT when its id is taken, NOVA_FORBIDDEN
  * with out->refusal, else NOVA_OK with out->result. */
 static nova_status post_in_tx(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
@@ -709,9 +721,20 @@ static nova_status post_in_tx(nova_store_t *s, nova_arena_t *ar, const char *ten
 {
     const nova_ledger_posting_t *p = w->posting;
     /* The posting row first: a concurrent request with this id waits here for this one. A
-     * batch (rows false) writes its postings' and entries' rows itself, one statement each. */
-    nova_status st =
-        rows ? insert_posting(s, tenant_id, w, p->pending ? "pending" : "posted") : NOVA_OK;
+     * batch (rows false) writes its postings' and entries' rows itself, one statement each.
+     * The reply is rendered first, under the audit entry's id chosen now. */
+    char aid[64];
+    const char *result = NULL;
+    nova_status st = NOVA_OK;
+    if (rows) {
+        st = nova_id_new("aud", aid, sizeof(aid));
+        audit_id = st == NOVA_OK ? nova_arena_strdup(ar, aid) : NULL;
+        result = audit_id ? w->render(w->render_ud, ar, audit_id) : NULL;
+        st = st ? st : result ? NOVA_OK : NOVA_NOMEM;
+    }
+    if (st == NOVA_OK && rows)
+        st = insert_posting(s, tenant_id, w, p->pending ? "pending" : "posted", result, 201,
+                            audit_id);
     if (st == NOVA_OK && w->parent_id) {
         int64_t changed = 0;
         nova_sql_param_t rp[] = {NOVA_SQL_P_INT(w->parent_units), NOVA_SQL_P_TEXT(tenant_id),
@@ -743,10 +766,11 @@ static nova_status post_in_tx(nova_store_t *s, nova_arena_t *ar, const char *ten
             delta.credits_posted = d->credits;
         }
         nova_ledger_account_t acct;
+        bool limited = false;
         if (w->select_for_update)
-            st = lock_then_apply(s, ar, tenant_id, d->account, &delta, w->now, &acct);
+            st = lock_then_apply(s, ar, tenant_id, d->account, &delta, w->now, &acct, &limited);
         else
-            st = apply(s, ar, tenant_id, d->account, &delta, w->now, &acct);
+            st = apply_limited(s, ar, tenant_id, d->account, &delta, w->now, &acct, &limited);
         nova_ledger_refusal why = NOVA_LEDGER_ALLOWED;
         if (st == NOVA_NOT_FOUND)
             why = NOVA_LEDGER_ACCOUNT_UNKNOWN;
@@ -759,7 +783,7 @@ static nova_status post_in_tx(nova_store_t *s, nova_arena_t *ar, const char *ten
             out->refused_account = d->account;
             st = NOVA_FORBIDDEN;
         }
-        if (st == NOVA_OK && w->limits && w->periods)
+        if (st == NOVA_OK && w->limits && w->periods && limited)
             st = enforce_limits(s, ar, tenant_id, w, &acct, &delta, d->debits, out);
     }
     if (!rows)
@@ -769,14 +793,12 @@ static nova_status post_in_tx(nova_store_t *s, nova_arena_t *ar, const char *ten
         st = insert_entry(s, tenant_id, p->id, (int64_t)i, e->account, e->credit, e->currency,
                           e->amount, p->pending, w->now);
     }
-    nova_audit_record_t rec = {.id = audit_id};
     if (st == NOVA_OK && audit)
-        st = nova_store_audit_append_tx(s, audit, ar, &rec);
+        st = nova_store_audit_append_tx_as(s, audit, audit_id, NULL, NULL);
     if (st == NOVA_OK) {
-        out->audit_id = rec.id;
-        out->result = w->render(w->render_ud, ar, rec.id);
+        out->audit_id = audit_id;
+        out->result = result;
         out->http_status = 201;
-        st = out->result ? finish(s, ar, tenant_id, p->id, out->result, 201, rec.id) : NOVA_NOMEM;
     }
     return st;
 }
@@ -1001,23 +1023,23 @@ nova_status nova_store_ledger_refuse(nova_store_t *s, nova_arena_t *ar, const ch
     nova_status st = tx_begin(&s, &tx, tenant_id);
     if (st != NOVA_OK)
         return st;
-    st = insert_posting(s, tenant_id, w, "failed");
+    char aid[64];
+    st = nova_id_new("aud", aid, sizeof(aid));
+    if (st == NOVA_OK)
+        st = insert_posting(s, tenant_id, w, "failed", problem, http_status, aid);
     if (st == NOVA_CONFLICT) {
         tx_rollback(&s, &tx);
         return taken(s, ar, tenant_id, w, out);
     }
-    nova_audit_record_t rec;
     if (st == NOVA_OK)
-        st = nova_store_audit_append_tx(s, audit, ar, &rec);
-    if (st == NOVA_OK)
-        st = finish(s, ar, tenant_id, w->posting->id, problem, http_status, rec.id);
+        st = nova_store_audit_append_tx_as(s, audit, aid, NULL, NULL);
     if (st != NOVA_OK) {
         tx_rollback(&s, &tx);
         return st;
     }
     out->result = problem;
     out->http_status = http_status;
-    out->audit_id = rec.id;
+    out->audit_id = nova_arena_strdup(ar, aid);
     return tx_commit(&s, &tx);
 }
 
