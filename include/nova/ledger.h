@@ -278,5 +278,13 @@ nova_status nova_ledger_date_parse(const char *text, int *year, int *month, int 
                                    int64_t *start);
 /* true on the last day of its month (a savings period ends: the accrual is paid out). */
 bool nova_ledger_last_day(int year, int month, int day);
+/* Account fee periods (a product's fee.period): "daily", "weekly" (ISO weeks, from Monday),
+ * "monthly", "quarterly" (from January, April, July, October) or "annual", in UTC. valid: name
+ * is one; names: them as a phrase for an error's detail (static). label: the period the day
+ * starting at day falls in, as a fee's posting id ends: "2026-12-01", "w2026-11-30",
+ * "2026-12", "2026-Q4", "2026"; NOVA_INVALID for an unknown name. */
+bool nova_ledger_fee_period_valid(const char *name);
+const char *nova_ledger_fee_period_names(void);
+nova_status nova_ledger_fee_period_label(const char *name, int64_t day, char out[16]);
 
 #endif

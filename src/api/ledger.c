@@ -1689,8 +1689,8 @@ static json_t *product_json(const nova_ledger_product_t *p)
     return o;
 }
 
-/* The product's optional fee {"amount": Amount, "period": "monthly", "account": id} into p;
- * false with *bad and *why set. */
+/* The product's optional fee {"amount": Amount, "period": "daily" | "weekly" | "monthly" |
+ * "quarterly" | "annual", "account": id} into p; false with *bad and *why set. */
 static bool fee_parse(json_t *fee, nova_arena_t *ar, nova_ledger_product_t *p, const char **bad,
                       const char **why)
 {
@@ -1700,17 +1700,19 @@ static bool fee_parse(json_t *fee, nova_arena_t *ar, nova_ledger_product_t *p, c
     json_t *acc = json_object_get(fee, "account");
     size_t known = (am != NULL) + (per != NULL) + (acc != NULL);
     if (!json_is_object(fee) || json_object_size(fee) != known)
-        *bad = "/fee", *why = "{\"amount\": Amount, \"period\": \"monthly\", \"account\": id}";
+        *bad = "/fee", *why = "{\"amount\": Amount, \"period\": \"monthly\" (or another "
+                              "period), \"account\": id}";
     else if (nova_ledger_amount_json(am, false, cur, &p->fee_amount, &member, why) != NOVA_OK)
         *bad = nova_arena_printf(ar, "/fee/amount%s", member);
     else if (strcmp(cur, p->currency) != 0)
         *bad = "/fee/amount/currency", *why = "the product's currency";
-    else if (!json_is_string(per) || strcmp(json_string_value(per), "monthly") != 0)
-        *bad = "/fee/period", *why = "required: \"monthly\" (one fee per UTC calendar month)";
+    else if (!json_is_string(per) || !nova_ledger_fee_period_valid(json_string_value(per)))
+        *bad = "/fee/period", *why = nova_arena_printf(ar, "required: %s (one fee per UTC period)",
+                                                       nova_ledger_fee_period_names());
     else if (!json_is_string(acc) || !nova_ledger_id_valid(json_string_value(acc)))
         *bad = "/fee/account", *why = "required: the account the fee is paid into";
     else {
-        p->fee_period = "monthly";
+        p->fee_period = nova_arena_strdup(ar, json_string_value(per));
         p->fee_account = nova_arena_strdup(ar, json_string_value(acc));
         return true;
     }
@@ -1891,28 +1893,38 @@ static nova_ledger_refusal check_fee(const nova_ledger_account_t *a,
     return nova_ledger_check(&rules, &a->balance, delta, *now);
 }
 
-/* The product's fee for the month of the run's day, once per account and month
- * ("fee:<product>:<account>:<YYYY-MM>"), for an account that existed by the day's end and is
- * not closed. A refusal (the fee would overdraw it) writes nothing and is counted in
- * fees_skipped (and failed), so the next day's run tries again: the fee is posted once, on the
- * first run of the month that finds the funds. A product whose fee changed after this month's
- * was posted keeps the posted one (the id's body differs: counted as replayed). */
+/* The product's fee for the period of the run's day (its fee.period: a day, ISO week, month,
+ * quarter or year, UTC), once per account and period ("fee:<product>:<account>:<label>", the
+ * label from nova_ledger_fee_period_label: "2026-12" for a month, as before other periods
+ * existed), for an account that existed by the day's end and is not closed. A refusal (the fee
+ * would overdraw it) writes nothing and is counted in fees_skipped (and failed), so the next
+ * day's run tries again while the period lasts: the fee is posted once, on the first run of the
+ * period that finds the funds (a daily fee has one day: refused, it is not carried over). A
+ * product whose fee changed after this period's was posted keeps the posted one (the id's body
+ * differs: counted as replayed). */
 static nova_status fee_post(nova_store_t *s, nova_arena_t *ar, const nova_audit_actor_t *by,
                             const char *tenant, const nova_ledger_product_t *pr,
-                            const nova_ledger_account_t *a, int64_t day_end, const char *dtext,
+                            const nova_ledger_account_t *a, int64_t day_end,
                             nova_ledger_accrual_run_t *run)
 {
     if (pr->fee_amount <= 0 || !pr->fee_account || !pr->fee_account[0] ||
         a->created_at >= day_end || strcmp(a->status, "closed") == 0 ||
         strcmp(a->id, pr->fee_account) == 0)
         return NOVA_OK;
-    const char *id = nova_arena_printf(ar, "fee:%s:%s:%.7s", pr->id, a->id, dtext);
-    const char *what = nova_arena_printf(ar, "monthly account fee %.7s", dtext);
+    char label[16];
+    const char *period = pr->fee_period && pr->fee_period[0] ? pr->fee_period : "monthly";
+    nova_status st = nova_ledger_fee_period_label(period, day_end - 86400, label);
+    if (st != NOVA_OK) {
+        nova_log_warn("ledger: product %s has an unknown fee period; no fee posted", pr->id);
+        return NOVA_OK;
+    }
+    const char *id = nova_arena_printf(ar, "fee:%s:%s:%s", pr->id, a->id, label);
+    const char *what = nova_arena_printf(ar, "%s account fee %s", period, label);
     if (id == NULL || what == NULL)
         return NOVA_NOMEM;
     size_t failed = run->failed;
-    nova_status st = accrual_post(s, ar, by, tenant, id, a->id, pr->fee_account, pr->currency,
-                                  pr->fee_amount, what, "fee", check_fee, run);
+    st = accrual_post(s, ar, by, tenant, id, a->id, pr->fee_account, pr->currency, pr->fee_amount,
+                      what, "fee", check_fee, run);
     if (st == NOVA_CONFLICT) {
         run->replayed++;
         st = NOVA_OK;
@@ -1990,7 +2002,7 @@ static nova_status accrue_account(nova_store_t *s, nova_arena_t *ar, const nova_
                                total, "interest paid", "interest", check_account, run);
     }
     if (st == NOVA_OK)
-        st = fee_post(s, ar, by, tenant, pr, a, start + 86400, dtext, run);
+        st = fee_post(s, ar, by, tenant, pr, a, start + 86400, run);
     return st;
 }
 
