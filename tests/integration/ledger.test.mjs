@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { startNova, makeTenant, token, call } from './lib.mjs';
+import { startNova, makeTenant, token, call, faketime } from './lib.mjs';
 
 let nova, ten, tok, other, otherTok;
 const uid = (p) => `${p}_${randomBytes(6).toString('hex')}`;
@@ -722,6 +722,56 @@ test('model: a seeded random workload from 2 novad processes and 16 clients matc
       wallets.push(id);
       add(id, { dmnec: true, od });
     }
+    // Limits: two wallets with their own (at most 30.00 a posting, 200.00 and 10 postings a
+    // day), two in a KYC tier (25.00, 6 a day), one in both (the stricter of each applies).
+    // Which postings they refuse depends on the interleaving; what the model checks is that
+    // the accepted ones never add up past a limit.
+    const tier = `mt${seed}`;
+    const limits = new Map();
+    const own = { per_transaction_max: 3000, daily_amount: 20000, daily_count: 10 }, tiered = { per_transaction_max: 2500, daily_count: 6 };
+    const lim = (l) => Object.fromEntries(Object.entries(l).map(([k, v]) => [k, k.endsWith('_count') ? v : KES(cents(v))]));
+    assert.equal((await call(nova, 'PUT', `/v1/core/limits/tiers/${tier}`, { tok, body: { currency: 'KES', ...lim(tiered) } })).status, 200);
+    for (const w of wallets.slice(2, 4)) {
+      assert.equal((await call(nova, 'PUT', `/v1/core/accounts/${w}/limits`, { tok, body: { currency: 'KES', ...lim(own) } })).status, 200);
+      limits.set(w, own);
+    }
+    for (let i = 0; i < 3; i++) {
+      const id = await account(nova, { flags: { debits_must_not_exceed_credits: true }, kyc_tier: tier });
+      if (i === 2) assert.equal((await call(nova, 'PUT', `/v1/core/accounts/${id}/limits`, { tok, body: { currency: 'KES', ...lim(own) } })).status, 200);
+      wallets.push(id);
+      add(id, { dmnec: true, od: 0 });
+      const both = Object.fromEntries(['per_transaction_max', 'daily_amount', 'daily_count'].map((k) => [k, Math.min(tiered[k] ?? Infinity, i === 2 ? own[k] : Infinity)]));
+      limits.set(id, both);
+    }
+    // Fees: two wallets are members of a product charging 0.50 a day into feeIncome, posted
+    // at the end by a novad whose clock runs two days ahead (its daily run does "tomorrow").
+    const feeIncome = await account(nova, { type: 'fees' });
+    add(feeIncome, {});
+    const feeProduct = `mfee${seed}`;
+    const feeAmount = 50;
+    const product = { kind: 'savings', currency: 'KES', rate: '0', day_count: 'ACT/365', interest_account: treasury, accrual_account: feeIncome, fee: { amount: KES(cents(feeAmount)), period: 'daily', account: feeIncome } };
+    assert.equal((await call(nova, 'PUT', `/v1/core/products/${feeProduct}`, { tok, body: product })).status, 200);
+    const members = [];
+    for (let i = 0; i < 2; i++) {
+      const id = await account(nova, { type: 'savings', product: feeProduct, flags: { debits_must_not_exceed_credits: true } });
+      wallets.push(id);
+      members.push(id);
+      add(id, { dmnec: true, od: 0 });
+    }
+    const day0 = new Date().toISOString().slice(0, 10);
+    // Outflows the store accepted from each account (postings, holds and batches; never
+    // reversals or fees, which limits do not count): count, sum and largest.
+    const out = new Map();
+    const spent = (id, v) => {
+      const o = out.get(id) || { n: 0, sum: 0, max: 0 };
+      o.n += 1; o.sum += v; o.max = Math.max(o.max, v);
+      out.set(id, o);
+    };
+    let byLimits = 0;
+    const refused = (r) => {
+      if (r.status === 422 && r.json.code === 'limit_exceeded') byLimits++;
+      return r.status === 422 && ['insufficient_funds', 'limit_exceeded'].includes(r.json.code);
+    };
     const fits = (a, extraDebit) => !a.dmnec || a.dp + a.dpend + extraDebit <= a.cp + a.od;
     const acked = [];
     const expiring = [];
@@ -755,16 +805,16 @@ test('model: a seeded random workload from 2 novad processes and 16 clients matc
           const r = await call(n, 'POST', '/v1/core/postings:batch', { tok: toks.get(n), body: { postings: batch } });
           if (r.status === 201) {
             model.get(a).dp += v; model.get(b).cp += v; model.get(b).dp += v; model.get(d).cp += v;
+            spent(a, v); spent(b, v);
             acked.push(batch[0].id, batch[1].id);
           } else {
-            assert.equal(r.status, 422, r.text);
-            assert.equal(r.json.code, 'insufficient_funds');
+            assert.ok(refused(r), r.text);
           }
         } else if (kind < 0.09) { // a hold that expires by itself
           const from = pick(wallets), v = 1 + Math.floor(rnd() * 500);
           const body = { id: `mx${seed}-${s}`, pending: true, expires_at: Math.floor(Date.now() / 1000) + 2, entries: [entry(from, 'debit', cents(v)), entry(treasury, 'credit', cents(v))] };
           const r = await post(n, body);
-          if (r.status === 201) { model.get(from).dpend += v; model.get(treasury).cpend += v; expiring.push({ id: body.id, from, v, at: body.expires_at }); } else assert.equal(r.json.code, 'insufficient_funds', r.text);
+          if (r.status === 201) { model.get(from).dpend += v; model.get(treasury).cpend += v; spent(from, v); expiring.push({ id: body.id, from, v, at: body.expires_at }); } else assert.ok(refused(r), r.text);
         } else if (kind < 0.15) { // fund a wallet from the treasury
           const w = pick(wallets), v = 1 + Math.floor(rnd() * 5000);
           const body = { id: `m${seed}-${s}`, entries: [entry(treasury, 'debit', cents(v)), entry(w, 'credit', cents(v))] };
@@ -781,18 +831,18 @@ test('model: a seeded random workload from 2 novad processes and 16 clients matc
           if (r.status === 201) {
             const a = model.get(from);
             a.dp += v + fee; model.get(to).cp += v; model.get(hot).cp += fee;
+            spent(from, v + fee);
             acked.push(body.id);
             postings.push({ id: body.id, legs: [[from, 'debit', v + fee], [to, 'credit', v], [hot, 'credit', fee]] });
           } else {
-            assert.equal(r.status, 422, r.text);
-            assert.equal(r.json.code, 'insufficient_funds');
+            assert.ok(refused(r), r.text);
           }
           answers.set(body.id, { body, status: r.status });
         } else if (kind < 0.7) { // a hold
           const from = pick(wallets), v = 1 + Math.floor(rnd() * 2000);
           const body = { id: `m${seed}-${s}`, pending: true, entries: [entry(from, 'debit', cents(v)), entry(treasury, 'credit', cents(v))] };
           const r = await post(n, body);
-          if (r.status === 201) { model.get(from).dpend += v; model.get(treasury).cpend += v; holds.push({ id: body.id, from, v }); acked.push(body.id); } else assert.equal(r.json.code, 'insufficient_funds', r.text);
+          if (r.status === 201) { model.get(from).dpend += v; model.get(treasury).cpend += v; spent(from, v); holds.push({ id: body.id, from, v }); acked.push(body.id); } else assert.ok(refused(r), r.text);
         } else if (kind < 0.85 && holds.length) { // post (maybe partly) or void a hold
           const h = holds.splice(Math.floor(rnd() * holds.length), 1)[0];
           const part = rnd() < 0.5 ? h.v : 1 + Math.floor(rnd() * h.v);
@@ -846,6 +896,55 @@ test('model: a seeded random workload from 2 novad processes and 16 clients matc
       assert.equal((await call(nova, 'GET', '/v1/core/postings/' + h.id, { tok })).json.state, 'expired');
       model.get(h.from).dpend -= h.v; model.get(treasury).cpend -= h.v;
     }
+    // No limit broken: within the day, every limited account's accepted outflows stay within
+    // its limits (a run across midnight UTC starts a new day's usage: not checked then).
+    if (new Date().toISOString().slice(0, 10) === day0) {
+      for (const [id, l] of limits) {
+        const o = out.get(id) || { n: 0, sum: 0, max: 0 };
+        assert.ok(o.max <= l.per_transaction_max, `${id}: a posting of ${o.max} passed the limit ${l.per_transaction_max} (seed ${seed})`);
+        if (l.daily_count < Infinity) assert.ok(o.n <= l.daily_count, `${id}: ${o.n} postings passed the daily count ${l.daily_count} (seed ${seed})`);
+        if (l.daily_amount < Infinity) assert.ok(o.sum <= l.daily_amount, `${id}: ${o.sum} passed the daily amount ${l.daily_amount} (seed ${seed})`);
+      }
+      // The store counts the same usage: /limits/check answers the remaining count.
+      for (const [id, l] of limits) {
+        const ck = await call(second, 'POST', '/v1/core/limits/check', { tok: toks.get(second), body: { account: id, amount: KES('0.01') } });
+        assert.equal(ck.status, 200, ck.text);
+        assert.equal(ck.json.remaining_count, l.daily_count - (out.get(id)?.n ?? 0), `${id}: ${ck.text} (seed ${seed})`);
+      }
+    }
+    // The fees: a novad two days ahead runs "tomorrow" by itself; each member pays 0.50 once,
+    // exactly when the model says it can (nothing else moves now), else it is skipped.
+    const day = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
+    const charged = new Map();
+    const ahead = await startNova(faketime(), { shareWith: nova });
+    try {
+      let runs = [];
+      for (let i = 0; i < 300 && runs.length === 0; i++) {
+        const l = await call(nova, 'GET', `/v1/audit?limit=200&action=ledger.accrual.run`, { tok: toks.get(nova) });
+        runs = (l.json?.entries || []).filter((e) => e.target === 'accrual:' + day);
+        if (!runs.length) await new Promise((ok) => setTimeout(ok, 200));
+      }
+      assert.equal(runs.length, 1, `the daily run of ${day} (seed ${seed})`);
+      let posted = 0;
+      for (const w of members) {
+        const g = await call(nova, 'GET', `/v1/core/postings/fee:${feeProduct}:${w}:${day}`, { tok });
+        const m = model.get(w);
+        if (fits(m, feeAmount) && m.cp - m.dp >= feeAmount) {
+          assert.equal(g.status, 200, `${w} could pay its fee: ${g.text} (seed ${seed})`);
+          assert.deepEqual(g.json.entries.map((x) => [x.account, x.direction, x.amount.value]), [[w, 'debit', cents(feeAmount)], [feeIncome, 'credit', cents(feeAmount)]]);
+          assert.equal(g.json.purpose, 'fee');
+          m.dp += feeAmount; model.get(feeIncome).cp += feeAmount;
+          charged.set(w, feeAmount);
+          posted++;
+        } else {
+          assert.equal(g.status, 404, `${w} could not pay its fee: ${g.text} (seed ${seed})`);
+        }
+      }
+      assert.equal(runs[0].attrs.fees_skipped, members.length - posted, JSON.stringify(runs[0].attrs));
+      console.log(`# ledger model: ${byLimits} postings refused by limits, ${posted} of ${members.length} daily fees posted (seed ${seed})`);
+    } finally {
+      await ahead.stop();
+    }
     // Every account against the model; no flag or overdraft line broken; all sums zero.
     let net = 0;
     for (const [id, m] of model) {
@@ -861,7 +960,8 @@ test('model: a seeded random workload from 2 novad processes and 16 clients matc
       const st = await call(second, 'POST', '/v1/core/statements', { tok: toks.get(second), body: { account: w, from: 0, to: Math.floor(Date.now() / 1000) + 5, limit: 1000 } });
       assert.equal(st.status, 200, st.text);
       const m = model.get(w);
-      assert.equal(Math.round(Number(st.json.closing_balance.value) * 100), m.cp - m.dp, `statement of ${w} (seed ${seed})`);
+      // A fee is dated by its novad's clock, two days on: after the statement's end (now).
+      assert.equal(Math.round(Number(st.json.closing_balance.value) * 100), m.cp - m.dp + (charged.get(w) || 0), `statement of ${w} (seed ${seed})`);
       const last = st.json.entries.at(-1);
       if (last && !st.json.next_cursor) assert.deepEqual(last.balance_after, st.json.closing_balance);
     }

@@ -7,8 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
-import { startNova, makeTenant, token, call } from './lib.mjs';
+import { startNova, makeTenant, token, call, faketime } from './lib.mjs';
 
 let nova, ten, tok, other, otherTok;
 const uid = (p) => `${p}_${randomBytes(6).toString('hex')}`;
@@ -90,17 +89,6 @@ test('hold expiry: the scheduler voids an expired hold with no request touching 
   assert.equal((await call(nova, 'POST', `/v1/core/postings/${hold.id}/post`, { tok })).status, 409);
   assert.equal((await call(nova, 'POST', `/v1/core/postings/${keep.id}/void`, { tok })).status, 200);
 });
-
-function faketime() {
-  const arch = readdirSync('/usr/lib').find((d) => existsSync(`/usr/lib/${d}/faketime/libfaketime.so.1`));
-  assert.ok(arch, 'libfaketime is installed (scripts/deps.sh test)');
-  return {
-    LD_PRELOAD: `/usr/lib/${arch}/faketime/libfaketime.so.1`,
-    FAKETIME: '+2d',
-    FAKETIME_DONT_FAKE_MONOTONIC: '1',
-    ASAN_OPTIONS: 'verify_asan_link_order=0:' + (process.env.ASAN_OPTIONS || ''),
-  };
-}
 
 test('the daily run: two novads run yesterday by themselves; each accrual is posted once, the second run replays it', async () => {
   const expense = await account(nova, { type: 'fees' });
