@@ -158,6 +158,19 @@ static const nova_sql_t Q_LP_REVERSE = {
     "AND state = 'posted' AND kind = 'posting' AND reversed = ? AND reversed + ? <= "
     "CASE WHEN posted_amount > 0 THEN posted_amount ELSE amount_total END",
     NULL};
+/* The legs a posting's reversals took, once one of them named legs: a row of its own beside
+ * the posting's, under the posting's id + "#legs" ('#' is in no client's id, so it meets none
+ * and no route reads it), written in the reversal's transaction after the original's
+ * compare-and-set, so it moves exactly when the reversed total does. Kept in a row rather
+ * than a column of the original's so that no migration is needed (the legs as a JSON array
+ * in request). */
+#define LEGS_SUFFIX "#legs"
+static const nova_sql_t Q_LP_LEGS_PUT = {
+    NOVA_Q_LP_LEGS_PUT, "ledger reversed legs put",
+    "INSERT INTO ledger_postings (tenant_id, id, kind, state, digest, request, parent_id, actor, "
+    "created_at) VALUES (?, ?, 'reversal', 'posted', '', ?, ?, 'system', ?) "
+    "ON CONFLICT (tenant_id, id) DO UPDATE SET request = excluded.request",
+    NULL};
 static const nova_sql_t Q_LP_DUE = {
     NOVA_Q_LP_DUE, "ledger holds due",
     "SELECT tenant_id, id FROM ledger_postings WHERE state = 'pending' AND expires_at > 0 "
@@ -629,6 +642,21 @@ nova_status nova_store_ledger_posting_get(nova_store_t *s, nova_arena_t *ar, con
     return st;
 }
 
+nova_status nova_store_ledger_reversed_legs(nova_store_t *s, nova_arena_t *ar,
+                                            const char *tenant_id, const char *posting_id,
+                                            const char **legs)
+{
+    *legs = NULL;
+    const char *id = posting_id ? nova_arena_printf(ar, "%s" LEGS_SUFFIX, posting_id) : NULL;
+    if (!nova_store_valid_id(tenant_id) || id == NULL)
+        return NOVA_INVALID;
+    nova_ledger_posting_row_t row;
+    nova_status st = nova_store_ledger_posting_get(s, ar, tenant_id, id, &row);
+    if (st == NOVA_OK)
+        *legs = row.request;
+    return st;
+}
+
 nova_status nova_store_ledger_entries(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
                                       const char *posting_id, nova_ledger_entry_row_t **out,
                                       size_t *n)
@@ -754,6 +782,13 @@ static nova_status post_in_tx(nova_store_t *s, nova_arena_t *ar, const char *ten
             out->refused_account = "";
             st = NOVA_FORBIDDEN;
         }
+        const char *lid =
+            w->parent_legs ? nova_arena_printf(ar, "%s" LEGS_SUFFIX, w->parent_id) : NULL;
+        nova_sql_param_t lp[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(lid),
+                                 NOVA_SQL_P_TEXT(w->parent_legs), NOVA_SQL_P_TEXT(w->parent_id),
+                                 NOVA_SQL_P_INT(w->now)};
+        if (st == NOVA_OK && w->parent_legs)
+            st = lid ? nova_store_exec_q(s, &Q_LP_LEGS_PUT, NULL, lp, 5, NULL) : NOVA_NOMEM;
     }
     for (size_t i = 0; st == NOVA_OK && i < w->ndeltas; i++) {
         const nova_ledger_account_delta_t *d = &w->deltas[i];

@@ -352,6 +352,86 @@ test('reversals of multi-leg postings (proportional by leg) and of posted holds'
   assert.equal((await rev(voided.id, {})).json.code, 'not_reversible');
 });
 
+test('reversals naming their legs: which legs and how much of each, never more per leg than the original', async () => {
+  const { treasury, wallet } = await funded(nova, '100.00');
+  const merchant = await account(nova, { type: 'merchant' });
+  const fees = await account(nova, { type: 'fees' });
+  const agent = await account(nova, { type: 'commission_pool' });
+  // A 10.00 payment: 9.50 to the merchant, 0.30 fee, 0.20 agent commission (legs 0..3).
+  const pay = { id: uid('pay'), entries: [entry(wallet, 'debit', '10.00'), entry(merchant, 'credit', '9.50'), entry(fees, 'credit', '0.30'), entry(agent, 'credit', '0.20')] };
+  assert.equal((await post(nova, pay)).status, 201);
+  const rev = (id, body, rid = uid('rev')) => call(nova, 'POST', `/v1/core/postings/${id}/reverse`, { tok, body: { id: rid, ...body } });
+  const legs = (r) => r.json.entries.map((e) => [e.account, e.direction, e.amount.value]);
+  const leg = (i, v) => ({ leg: i, amount: KES(v) });
+  // Refund the fee only: 0.30 back to the payer from the fee account; nothing else moves.
+  let r = await rev(pay.id, { legs: [leg(0, '0.30'), leg(2, '0.30')], reason: 'fee waived' });
+  assert.equal(r.status, 201, r.text);
+  assert.deepEqual(legs(r), [[wallet, 'credit', '0.30'], [fees, 'debit', '0.30']]);
+  assert.equal(r.json.reverses, pay.id);
+  assert.deepEqual([(await balances(nova, fees)).ledger, (await balances(nova, merchant)).ledger], [KES('0.00'), KES('9.50')]);
+  // The same id and body replays; another body under it is a conflict.
+  const rid = uid('rev');
+  const body = { legs: [leg(0, '1.00'), leg(1, '1.00')] };
+  assert.equal((await rev(pay.id, body, rid)).status, 201);
+  const again = await rev(pay.id, body, rid);
+  assert.equal(again.status, 200, again.text);
+  assert.equal(again.headers.get('idempotent-replayed'), 'true');
+  assert.equal((await rev(pay.id, { legs: [leg(0, '2.00'), leg(1, '2.00')] }, rid)).status, 409);
+  // The fee leg is used up: another 0.01 of it is refused, recorded, and keeps failing so.
+  const over = uid('rev');
+  r = await rev(pay.id, { legs: [leg(0, '0.01'), leg(2, '0.01')] }, over);
+  assert.equal(r.status, 422, r.text);
+  assert.equal(r.json.code, 'reversal_exceeds_original');
+  assert.ok(r.json.detail.startsWith('/legs'), r.text);
+  assert.equal((await rev(pay.id, { legs: [leg(0, '0.01'), leg(2, '0.01')] }, over)).json.code, 'reversal_exceeds_original');
+  // Bad legs name their field; nothing is written.
+  for (const [b, field] of [
+    [{ legs: [leg(0, '0.10')] }, '/legs'], [{ legs: [] }, '/legs'], [{ legs: 'all' }, '/legs'],
+    [{ legs: [leg(0, '0.10'), leg(1, '0.20')] }, '/legs'], // unbalanced
+    [{ legs: [leg(0, '0.10'), leg(9, '0.10')] }, '/legs/1/leg'], [{ legs: [leg(0, '0.10'), { leg: -1, amount: KES('0.10') }] }, '/legs/1/leg'],
+    [{ legs: [leg(0, '0.10'), leg(0, '0.10')] }, '/legs/1/amount'], [{ legs: [leg(0, '0.10'), { leg: 1, amount: { currency: 'UGX', value: '10' } }] }, '/legs/1/amount'],
+    [{ legs: [leg(0, '0.10'), leg(1, '0.001')] }, '/legs/1/amount/value'], [{ legs: [leg(0, '0.10'), { leg: 1 }] }, '/legs/1'],
+    [{ legs: [leg(0, '0.10'), { ...leg(1, '0.10'), extra: true }] }, '/legs/1'], [{ amount: KES('1.00'), legs: [leg(0, '1.00'), leg(1, '1.00')] }, '/legs'],
+  ]) {
+    const x = await rev(pay.id, b);
+    assert.equal(x.status, 422, `${JSON.stringify(b)}: ${x.text}`);
+    assert.ok(x.json.detail.startsWith(field + ':'), `${JSON.stringify(b)}: ${x.json.detail}`);
+  }
+  // After a reversal naming legs, one by amount is refused: it could not say what is left.
+  assert.equal((await rev(pay.id, { amount: KES('1.00') })).json.code, 'reversal_legs_required');
+  // Concurrent reversals of the merchant leg's remaining 8.50 in 1.00s: exactly eight win,
+  // the leg is never passed; the last 0.50 then goes back with the commission leg's 0.20.
+  const many = await Promise.all(Array.from({ length: 12 }, () => rev(pay.id, { legs: [leg(0, '1.00'), leg(1, '1.00')] })));
+  assert.equal(many.filter((x) => x.status === 201).length, 8, many.map((x) => x.text).join('\n'));
+  for (const x of many.filter((y) => y.status !== 201)) assert.equal(x.json.code, 'reversal_exceeds_original', x.text);
+  r = await rev(pay.id, { legs: [leg(0, '0.70'), leg(1, '0.50'), leg(3, '0.20')] });
+  assert.equal(r.status, 201, r.text);
+  assert.deepEqual(legs(r), [[wallet, 'credit', '0.70'], [merchant, 'debit', '0.50'], [agent, 'debit', '0.20']]);
+  assert.deepEqual([(await balances(nova, wallet)).ledger, (await balances(nova, merchant)).ledger, (await balances(nova, fees)).ledger, (await balances(nova, agent)).ledger],
+    [KES('100.00'), KES('0.00'), KES('0.00'), KES('0.00')]);
+  assert.equal((await call(nova, 'GET', '/v1/core/postings/' + pay.id, { tok })).json.reversed.value, '10.00');
+  // What the legs took is kept beside the posting, under an id no client can send.
+  assert.equal((await call(nova, 'GET', `/v1/core/postings/${pay.id}%23legs`, { tok })).status, 404);
+  // After reversals by amount, legs are checked against the shares those took: 5.00 of a
+  // 10.00 payment with a 0.30 fee took 4.85 and 0.15, so 0.15 of the fee is left, no more.
+  const pay2 = { id: uid('pay'), entries: [entry(wallet, 'debit', '10.00'), entry(merchant, 'credit', '9.70'), entry(fees, 'credit', '0.30')] };
+  assert.equal((await post(nova, pay2)).status, 201);
+  assert.equal((await rev(pay2.id, { amount: KES('5.00') })).status, 201);
+  assert.equal((await rev(pay2.id, { legs: [leg(0, '0.16'), leg(2, '0.16')] })).json.code, 'reversal_exceeds_original');
+  assert.equal((await rev(pay2.id, { legs: [leg(0, '0.15'), leg(2, '0.15')] })).status, 201);
+  // Several currencies: legs balance per currency.
+  const u1 = await account(nova, { type: 'treasury', currency: 'UGX' }), u2 = await account(nova, { currency: 'UGX' });
+  const fx = { id: uid('fx'), entries: [entry(treasury, 'debit', '1.00'), entry(merchant, 'credit', '1.00'), { account: u1, direction: 'debit', amount: { currency: 'UGX', value: '300' } }, { account: u2, direction: 'credit', amount: { currency: 'UGX', value: '300' } }] };
+  assert.equal((await post(nova, fx)).status, 201);
+  assert.equal((await rev(fx.id, { legs: [leg(0, '0.40'), { leg: 3, amount: { currency: 'UGX', value: '100' } }] })).status, 422);
+  r = await rev(fx.id, { legs: [{ leg: 2, amount: { currency: 'UGX', value: '100' } }, { leg: 3, amount: { currency: 'UGX', value: '100' } }] });
+  assert.equal(r.status, 201, r.text);
+  assert.deepEqual(legs(r), [[u1, 'credit', '100'], [u2, 'debit', '100']]);
+  // Audited as reversals.
+  const log = await call(nova, 'GET', `/v1/audit?limit=200&action=ledger.posting.reverse`, { tok });
+  assert.ok(log.json.entries.some((e) => e.target === 'posting:' + r.json.id), 'the reversal is audited');
+});
+
 test('account postings: the entries of an account in order, in cursor pages', async () => {
   const { treasury, wallet } = await funded(nova, '10.00');
   for (let i = 1; i <= 4; i++)

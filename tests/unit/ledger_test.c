@@ -714,7 +714,7 @@ static void fund(nova_store_t *s, nova_arena_t *a, const char *tenant, const cha
     assert_int_equal(nova_ledger_posting_deltas(p, d, &nd), NOVA_OK);
     nova_ledger_write_t w = {
         p,         d,    nd,           "posting", NULL,  0,    amount, "test", nova_time_now(),
-        allow_any, NULL, render_empty, NULL,      false, NULL, NULL,   0};
+        allow_any, NULL, render_empty, NULL,      false, NULL, NULL,   0,      NULL};
     char target[96];
     snprintf(target, sizeof(target), "posting:%s", id);
     nova_audit_entry_t e = {tenant, "test", "ledger.posting.create", target, NULL, NULL};
@@ -1024,6 +1024,64 @@ static void test_account_fees(void **state)
     unlink(wal);
 }
 
+/* Reversals naming legs: each leg at most its amount with what earlier reversals took of it,
+ * balanced per currency, every bad leg named; shares say what reversals by amount took. */
+static void test_reverse_legs(void **state)
+{
+    (void)state;
+    nova_ledger_posting_t p = {0}, out;
+    p.id = "p";
+    p.n = 3;
+    p.entries[0] = (nova_ledger_entry_t){"w", false, "KES", 1000};
+    p.entries[1] = (nova_ledger_entry_t){"m", true, "KES", 970};
+    p.entries[2] = (nova_ledger_entry_t){"f", true, "KES", 30};
+    int64_t prior[3], units = 0;
+    size_t bad = 0;
+    /* 5.00 by amount took 5.00, 4.85 and 0.15; the whole total, everything. */
+    assert_int_equal(nova_ledger_posting_shares(&p, 500, prior), NOVA_OK);
+    assert_int_equal(prior[0], 500);
+    assert_int_equal(prior[1], 485);
+    assert_int_equal(prior[2], 15);
+    assert_int_equal(nova_ledger_posting_shares(&p, 1000, prior), NOVA_OK);
+    assert_int_equal(prior[2], 30);
+    assert_int_equal(nova_ledger_posting_shares(&p, 1001, prior), NOVA_TOO_LARGE);
+    assert_int_equal(nova_ledger_posting_shares(&p, 0, prior), NOVA_OK);
+    /* The fee back: the payer's leg and the fee leg, sides swapped, in the original's order. */
+    nova_ledger_leg_t fee[2] = {{2, "KES", 30}, {0, "KES", 30}};
+    assert_int_equal(nova_ledger_posting_reverse_legs(&p, "r", prior, fee, 2, &out, &units, &bad),
+                     NOVA_OK);
+    assert_int_equal(out.n, 2);
+    assert_string_equal(out.entries[0].account, "w");
+    assert_true(out.entries[0].credit);
+    assert_string_equal(out.entries[1].account, "f");
+    assert_false(out.entries[1].credit);
+    assert_int_equal(out.entries[1].amount, 30);
+    assert_int_equal(units, 30);
+    /* Past a leg with what was taken before: refused, naming it. */
+    prior[2] = 1;
+    assert_int_equal(nova_ledger_posting_reverse_legs(&p, "r", prior, fee, 2, &out, &units, &bad),
+                     NOVA_TOO_LARGE);
+    assert_int_equal(bad, 0);
+    prior[2] = 0;
+    /* Unbalanced, unknown, repeated, another currency, zero: each refused. */
+    nova_ledger_leg_t unbal[2] = {{0, "KES", 30}, {1, "KES", 20}};
+    assert_int_equal(nova_ledger_posting_reverse_legs(&p, "r", prior, unbal, 2, &out, &units, &bad),
+                     NOVA_INVALID);
+    assert_int_equal(bad, 2);
+    nova_ledger_leg_t wrong[4][2] = {{{0, "KES", 30}, {3, "KES", 30}},
+                                     {{0, "KES", 30}, {0, "KES", 30}},
+                                     {{0, "KES", 30}, {2, "UGX", 30}},
+                                     {{0, "KES", 30}, {2, "KES", 0}}};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(
+            nova_ledger_posting_reverse_legs(&p, "r", prior, wrong[i], 2, &out, &units, &bad),
+            NOVA_INVALID);
+        assert_int_equal(bad, 1);
+    }
+    assert_int_equal(nova_ledger_posting_reverse_legs(&p, "r", prior, fee, 1, &out, &units, &bad),
+                     NOVA_INVALID);
+}
+
 /* Fee periods (issue 8 item 9): the label of the period a day falls in, and a product per
  * period charging once per period: a daily fee every day, a weekly one once per ISO week (from
  * Monday), quarterly and annual once until the quarter or year turns; every run after the
@@ -1162,6 +1220,7 @@ int main(void)
         cmocka_unit_test(test_accrual_run),
         cmocka_unit_test(test_account_fees),
         cmocka_unit_test(test_fee_periods),
+        cmocka_unit_test(test_reverse_legs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
