@@ -1659,12 +1659,36 @@ static void xml_text(nova_buf_t *b, const char *s)
     }
 }
 
+/* An identifier for a camt.053 field of at most max characters (Max35Text, Max34Text):
+ * text itself when it fits, else prefix and the SHA-256 of text in hex, cut to max (stable:
+ * the same text gives the same identifier). */
+static void camt_id(const char *prefix, const char *text, size_t max, char out[36])
+{
+    if (strlen(text) <= max) {
+        snprintf(out, 36, "%s", text);
+        return;
+    }
+    uint8_t d[32];
+    nova_sha256(text, strlen(text), d);
+    size_t k = (size_t)snprintf(out, 36, "%s", prefix);
+    for (int i = 0; k + 2 <= max && i < 32; i++, k += 2)
+        snprintf(out + k, 3, "%02x", d[i]);
+    out[max < k ? max : k] = '\0';
+}
+
 /* ISO 20022 camt.053.001.02 (BankToCustomerStatement): one Stmt with the opening (OPBD) and
- * closing (CLBD) booked balances and one Ntry per entry, elements in the schema's order. */
+ * closing (CLBD) booked balances and one Ntry per entry, elements in the schema's order and
+ * within its lengths: MsgId and Stmt/Id (Max35Text) a digest of what the statement covers,
+ * the account's Othr/Id (Max34Text) its id or, past 34 characters, a digest of it (its Nm,
+ * Max70Text, is always the id), an entry's NtryRef (Max35Text) its posting's id when that
+ * fits, and AddtlNtryInf (Max500Text) names the posting in full. */
 static void camt053(nova_buf_t *b, const nova_ledger_account_t *a, int64_t from, int64_t to,
                     int64_t opening, int64_t closing, const nova_ledger_entry_row_t *e, size_t n,
-                    const char *msg_id)
+                    const char *statement)
 {
+    char msg_id[36], acct_id[36];
+    camt_id("STMT", statement, 35, msg_id);
+    camt_id("NOVA", a->id, 34, acct_id);
     char t0[21], t1[21], now[21], v[32];
     nova_time_format(from, t0);
     nova_time_format(to, t1);
@@ -1679,8 +1703,10 @@ static void camt053(nova_buf_t *b, const nova_ledger_account_t *a, int64_t from,
                     "</Id><CreDtTm>%s</CreDtTm><FrToDt><FrDtTm>%s</FrDtTm><ToDtTm>%s</ToDtTm>"
                     "</FrToDt><Acct><Id><Othr><Id>",
                     now, t0, t1);
+    xml_text(b, acct_id);
+    nova_buf_printf(b, "</Id></Othr></Id><Ccy>%s</Ccy><Nm>", a->currency);
     xml_text(b, a->id);
-    nova_buf_printf(b, "</Id></Othr></Id><Ccy>%s</Ccy></Acct>", a->currency);
+    nova_buf_append_cstr(b, "</Nm></Acct>");
     const struct {
         const char *code;
         int64_t value;
@@ -1699,15 +1725,21 @@ static void camt053(nova_buf_t *b, const nova_ledger_account_t *a, int64_t from,
         char when[21];
         nova_time_format(e[i].created_at, when);
         nova_ledger_amount_format(e[i].currency, e[i].amount, v, sizeof(v));
-        nova_buf_append_cstr(b, "<Ntry><NtryRef>");
-        xml_text(b, e[i].posting_id);
+        nova_buf_append_cstr(b, "<Ntry>");
+        if (strlen(e[i].posting_id) <= 35) {
+            nova_buf_append_cstr(b, "<NtryRef>");
+            xml_text(b, e[i].posting_id);
+            nova_buf_append_cstr(b, "</NtryRef>");
+        }
         nova_buf_printf(
             b,
-            "</NtryRef><Amt Ccy=\"%s\">%s</Amt><CdtDbtInd>%s</CdtDbtInd><Sts>BOOK</Sts>"
+            "<Amt Ccy=\"%s\">%s</Amt><CdtDbtInd>%s</CdtDbtInd><Sts>BOOK</Sts>"
             "<BookgDt><DtTm>%s</DtTm></BookgDt><ValDt><DtTm>%s</DtTm></ValDt>"
             "<AcctSvcrRef>%lld</AcctSvcrRef><BkTxCd><Prtry><Cd>NOVA</Cd></Prtry></BkTxCd>"
-            "</Ntry>",
+            "<AddtlNtryInf>posting ",
             e[i].currency, v, e[i].credit ? "CRDT" : "DBIT", when, when, (long long)e[i].ord);
+        xml_text(b, e[i].posting_id);
+        nova_buf_append_cstr(b, "</AddtlNtryInf></Ntry>");
     }
     nova_buf_append_cstr(b, "</Stmt></BkToCstmrStmt></Document>\n");
 }
@@ -1779,7 +1811,7 @@ static void statements_create(nova_req_t *r, void *ud)
     nova_buf_init(&b);
     if (strcmp(format, "camt.053") == 0) {
         const char *msg =
-            nova_arena_printf(&r->arena, "STMT-%s-%lld-%lld", a.id, (long long)from, (long long)to);
+            nova_arena_printf(&r->arena, "%s-%lld-%lld", a.id, (long long)from, (long long)to);
         camt053(&b, &a, from, to, opening, closing, e, n, msg ? msg : "STMT");
         nova_resp_body(r, 200, "application/xml", b.data, b.len);
     } else if (strcmp(format, "csv") == 0) {

@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { startNova, makeTenant, token, call, faketime } from './lib.mjs';
+import { parseXml, checkCamt053 } from './camt053.mjs';
 
 let nova, ten, tok, other, otherTok;
 const uid = (p) => `${p}_${randomBytes(6).toString('hex')}`;
@@ -576,59 +577,7 @@ test('limits: per KYC tier and per account, enforced in the posting, checked by 
   assert.deepEqual((await balances(nova, w3)).debits_posted, KES('5.00'));
 });
 
-// A small XML reader for the camt.053 checks: elements, attributes, text; no DTDs or entities
-// beyond the five predefined (what Nova writes).
-function parseXml(text) {
-  const root = { name: '#root', children: [], attrs: {}, text: '' };
-  const stack = [root];
-  const re = /<\?[^>]*\?>|<\/([A-Za-z0-9]+)>|<([A-Za-z0-9]+)((?:\s+[A-Za-z:]+="[^"]*")*)\s*(\/?)>|([^<]+)/g;
-  let m;
-  while ((m = re.exec(text))) {
-    if (m[1]) { const top = stack.pop(); assert.equal(top.name, m[1], 'mismatched </' + m[1] + '>'); }
-    else if (m[2]) {
-      const el = { name: m[2], children: [], attrs: Object.fromEntries([...m[3].matchAll(/([A-Za-z:]+)="([^"]*)"/g)].map((a) => [a[1], a[2]])), text: '' };
-      stack[stack.length - 1].children.push(el);
-      if (!m[4]) stack.push(el);
-    } else if (m[5] && m[5].trim()) stack[stack.length - 1].text += m[5];
-  }
-  assert.equal(stack.length, 1, 'unclosed elements');
-  return root.children[0];
-}
 const kid = (el, name) => el.children.find((c) => c.name === name);
-// camt.053.001.02's sequences for the elements Nova writes: each element's children must be a
-// subsequence of its schema sequence, with the required ones present (ISO 20022 message
-// definition, BankToCustomerStatementV02).
-const CAMT = {
-  Document: [['BkToCstmrStmt', 1]],
-  BkToCstmrStmt: [['GrpHdr', 1], ['Stmt', 1]],
-  GrpHdr: [['MsgId', 1], ['CreDtTm', 1], ['MsgRcpt', 0], ['MsgPgntn', 0], ['AddtlInf', 0]],
-  Stmt: [['Id', 1], ['ElctrncSeqNb', 0], ['LglSeqNb', 0], ['CreDtTm', 1], ['FrToDt', 0], ['CpyDplctInd', 0], ['RptgSrc', 0], ['Acct', 1], ['RltdAcct', 0], ['Intrst', 0], ['Bal', 1], ['TxsSummry', 0], ['Ntry', 0], ['AddtlStmtInf', 0]],
-  FrToDt: [['FrDtTm', 1], ['ToDtTm', 1]],
-  Acct: [['Id', 1], ['Tp', 0], ['Ccy', 0], ['Nm', 0], ['Ownr', 0], ['Svcr', 0]],
-  Bal: [['Tp', 1], ['CdtLine', 0], ['Amt', 1], ['CdtDbtInd', 1], ['Dt', 1], ['Avlbty', 0]],
-  Ntry: [['NtryRef', 0], ['Amt', 1], ['CdtDbtInd', 1], ['RvslInd', 0], ['Sts', 1], ['BookgDt', 0], ['ValDt', 0], ['AcctSvcrRef', 0], ['Avlbty', 0], ['BkTxCd', 1], ['ComssnWvrInd', 0], ['AddtlInfInd', 0], ['AmtDtls', 0], ['Chrgs', 0], ['TechInptChanl', 0], ['Intrst', 0], ['NtryDtls', 0], ['AddtlNtryInf', 0]],
-};
-function checkCamt(el) {
-  const seq = CAMT[el.name];
-  if (seq) {
-    const seen = new Set();
-    let i = 0;
-    for (const c of el.children) {
-      let j = i;
-      while (j < seq.length && seq[j][0] !== c.name) j++;
-      assert.ok(j < seq.length, `${el.name}: ${c.name} out of order or unknown`);
-      for (let k = i; k < j; k++) assert.ok(!seq[k][1] || seen.has(seq[k][0]), `${el.name}: ${seq[k][0]} missing`);
-      seen.add(c.name);
-      const repeats = el.name === 'Stmt' && (c.name === 'Bal' || c.name === 'Ntry');
-      i = repeats ? j : j + 1;
-    }
-    for (const [name, required] of seq) assert.ok(!required || seen.has(name), `${el.name}: ${name} missing`);
-  }
-  if (el.name === 'Amt') { assert.match(el.attrs.Ccy, /^[A-Z]{3}$/); assert.match(el.text, /^[0-9]{1,18}(\.[0-9]{1,5})?$/); }
-  if (el.name === 'CdtDbtInd') assert.ok(['CRDT', 'DBIT'].includes(el.text));
-  if (el.name === 'DtTm' || el.name === 'CreDtTm' || el.name === 'FrDtTm' || el.name === 'ToDtTm') assert.match(el.text, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-  el.children.forEach(checkCamt);
-}
 
 test('statements: opening and closing balances, running balances, pages; JSON, CSV, camt.053; they reconcile', async () => {
   const { treasury, wallet } = await funded(nova, '100.00');
@@ -680,9 +629,21 @@ test('statements: opening and closing balances, running balances, pages; JSON, C
   assert.equal(x.status, 200, x.text);
   assert.match(x.headers.get('content-type'), /^application\/xml/);
   const doc = parseXml(x.text);
-  assert.equal(doc.name, 'Document');
-  assert.equal(doc.attrs.xmlns, 'urn:iso:std:iso:20022:tech:xsd:camt.053.001.02');
-  checkCamt(doc);
+  checkCamt053(doc);
+  // The checks catch what the schema refuses: an element out of order, a MsgId past 35
+  // characters, an unknown balance code, a sixth decimal, a missing required element.
+  const broken = [
+    x.text.replace(/<CdtDbtInd>(\w+)<\/CdtDbtInd><Sts>BOOK<\/Sts>/, '<Sts>BOOK</Sts><CdtDbtInd>$1</CdtDbtInd>'),
+    x.text.replace(/<MsgId>[^<]*<\/MsgId>/, `<MsgId>${'M'.repeat(36)}</MsgId>`),
+    x.text.replace('<Cd>OPBD</Cd>', '<Cd>OPEN</Cd>'),
+    x.text.replace(/<Amt Ccy="KES">([0-9.]+)<\/Amt>/, '<Amt Ccy="KES">1.000001</Amt>'),
+    x.text.replace(/<BkTxCd>.*?<\/BkTxCd>/, ''),
+    x.text.replace('<Ccy>KES</Ccy>', '<Ccy>KES</Ccy><Colour>red</Colour>'),
+  ];
+  for (const b of broken) {
+    assert.notEqual(b, x.text);
+    assert.throws(() => checkCamt053(parseXml(b)), undefined, b.slice(0, 400));
+  }
   const stmt = kid(kid(doc, 'BkToCstmrStmt'), 'Stmt');
   const bals = stmt.children.filter((c) => c.name === 'Bal');
   const bal = (code) => bals.find((b) => kid(kid(kid(b, 'Tp'), 'CdOrPrtry'), 'Cd').text === code);
@@ -692,6 +653,22 @@ test('statements: opening and closing balances, running balances, pages; JSON, C
   assert.equal(ntry.length, 5);
   const net = ntry.reduce((acc, n) => acc + (kid(n, 'CdtDbtInd').text === 'CRDT' ? 1 : -1) * Math.round(Number(kid(n, 'Amt').text) * 100), 0);
   assert.equal(9000 + net, 10000);
+  // Ids past the schema's lengths (Max34Text for the account, Max35Text for a reference):
+  // still valid, each named in full where the schema has room (Nm, AddtlNtryInf).
+  const longAcct = 'a'.repeat(30) + uid('acct');
+  assert.equal((await call(nova, 'POST', '/v1/core/accounts', { tok, body: { id: longAcct, currency: 'KES', type: 'customer_wallet' } })).status, 201);
+  const longPost = 'p'.repeat(40) + uid('x');
+  assert.equal((await post(nova, { id: longPost, entries: [entry(treasury, 'debit', '1.25'), entry(longAcct, 'credit', '1.25')] })).status, 201);
+  const lx = await call(nova, 'POST', '/v1/core/statements', { tok, body: { account: longAcct, from, to: Math.floor(Date.now() / 1000) + 5, format: 'camt.053' } });
+  assert.equal(lx.status, 200, lx.text);
+  const ldoc = parseXml(lx.text);
+  checkCamt053(ldoc);
+  const lacct = kid(kid(kid(ldoc, 'BkToCstmrStmt'), 'Stmt'), 'Acct');
+  assert.equal(kid(lacct, 'Nm').text, longAcct);
+  assert.equal(kid(kid(kid(lacct, 'Id'), 'Othr'), 'Id').text.length, 34);
+  const lntry = kid(kid(kid(ldoc, 'BkToCstmrStmt'), 'Stmt'), 'Ntry');
+  assert.equal(kid(lntry, 'NtryRef'), undefined);
+  assert.equal(kid(lntry, 'AddtlNtryInf').text, 'posting ' + longPost);
   // Bad requests name their field; another tenant's account is not found.
   for (const [body, field] of [[{ format: 'pdf' }, '/format'], [{ to: from - 1 }, '/to'], [{ from: 'soon' }, '/from'], [{ limit: 0 }, '/limit'], [{ cursor: 'x' }, '/cursor']]) {
     const b = await st(body);
