@@ -277,7 +277,7 @@ static nova_status store_post(nova_store_t *s, nova_arena_t *a, const char *id, 
     size_t nd;
     nova_ledger_posting_deltas(p, d, &nd);
     nova_ledger_write_t w = {p,     d,    nd,     "posting", NULL,    0,    amount, "bench", 1,
-                             check, NULL, render, NULL,      classic, NULL, NULL,   0};
+                             check, NULL, render, NULL,      classic, NULL, NULL,   0,       NULL};
     char target[96];
     snprintf(target, sizeof(target), "posting:%s", id);
     nova_audit_entry_t e = {tenant_id, "bench", "ledger.posting.create", target, NULL, NULL};

@@ -183,6 +183,30 @@ nova_status nova_ledger_posting_parse(json_t *body, nova_arena_t *a, int64_t now
  * NOVA_INVALID for a bad id, or a partial reversal of a posting in several currencies. */
 nova_status nova_ledger_posting_reverse(const nova_ledger_posting_t *orig, const char *id,
                                         int64_t before, int64_t amount, nova_ledger_posting_t *out);
+/* shares[i] (orig->n of them): what of leg i the reversals by amount of orig's first r units
+ * took in total (as nova_ledger_posting_reverse shares them). r 0 or orig's whole total work
+ * for any posting; in between only for one in a single currency (else NOVA_INVALID);
+ * NOVA_TOO_LARGE past the total. */
+nova_status nova_ledger_posting_shares(const nova_ledger_posting_t *orig, int64_t r,
+                                       int64_t *shares);
+/* One leg a reversal names: orig's entry leg (0-based, in the original's order) and the amount
+ * of it reversed (minor units of currency, which must be the leg's). */
+typedef struct nova_ledger_leg {
+    size_t leg;
+    const char *currency;
+    int64_t amount;
+} nova_ledger_leg_t;
+/* The reversal of the legs named (at least two, each once): each named leg of orig with its
+ * side swapped and the amount named, in the original's order; out->id id. prior[i]: what
+ * earlier reversals took of leg i. *units: the reversal's share of orig's total (the original
+ * debits it reverses), what the original's reversed total rises by. NOVA_TOO_LARGE when a leg
+ * would be reversed past its amount (legs[*bad]); NOVA_INVALID for an unknown or repeated leg,
+ * a currency not the leg's, an amount not above zero (legs[*bad]), or legs that do not balance
+ * per currency (*bad == n). */
+nova_status nova_ledger_posting_reverse_legs(const nova_ledger_posting_t *orig, const char *id,
+                                             const int64_t *prior, const nova_ledger_leg_t *legs,
+                                             size_t n, nova_ledger_posting_t *out, int64_t *units,
+                                             size_t *bad);
 
 /* Sums of one posting's entries per account, for locking and checking. Accounts are sorted
  * by id (the order every writer locks them in, so two postings never deadlock). */
@@ -278,5 +302,13 @@ nova_status nova_ledger_date_parse(const char *text, int *year, int *month, int 
                                    int64_t *start);
 /* true on the last day of its month (a savings period ends: the accrual is paid out). */
 bool nova_ledger_last_day(int year, int month, int day);
+/* Account fee periods (a product's fee.period): "daily", "weekly" (ISO weeks, from Monday),
+ * "monthly", "quarterly" (from January, April, July, October) or "annual", in UTC. valid: name
+ * is one; names: them as a phrase for an error's detail (static). label: the period the day
+ * starting at day falls in, as a fee's posting id ends: "2026-12-01", "w2026-11-30",
+ * "2026-12", "2026-Q4", "2026"; NOVA_INVALID for an unknown name. */
+bool nova_ledger_fee_period_valid(const char *name);
+const char *nova_ledger_fee_period_names(void);
+nova_status nova_ledger_fee_period_label(const char *name, int64_t day, char out[16]);
 
 #endif

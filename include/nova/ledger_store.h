@@ -152,7 +152,17 @@ typedef struct nova_ledger_write {
     /* Reversal: the original's reversed total this reversal's legs were computed from; the
      * write applies only while it still is (compare-and-set), else out->stale. */
     int64_t parent_reversed;
+    /* A reversal naming legs: what of each of the original's legs every reversal so far took,
+     * this one included (a JSON array of minor units, one per leg), kept with the original
+     * (nova_store_ledger_reversed_legs) when the compare-and-set applies; NULL otherwise. */
+    const char *parent_legs;
 } nova_ledger_write_t;
+
+/* What of each leg of posting_id the reversals took, as the last reversal naming legs left it
+ * (its parent_legs, in ar); NOVA_NOT_FOUND when no reversal of it named legs. */
+nova_status nova_store_ledger_reversed_legs(nova_store_t *s, nova_arena_t *ar,
+                                            const char *tenant_id, const char *posting_id,
+                                            const char **legs);
 
 /* Extra refusals the store finds (beside those of nova_ledger_check). */
 typedef struct nova_ledger_outcome {

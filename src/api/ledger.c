@@ -756,9 +756,11 @@ static const char *with_entries(nova_arena_t *ar, const nova_ledger_posting_t *p
     return c ? c : p->canonical;
 }
 
+/* parent_legs: a reversal naming legs, what every reversal of the original took of each leg
+ * with this one (nova_ledger_write_t.parent_legs); NULL otherwise. */
 static bool write_posting(nova_req_t *r, nova_store_t *s, const nova_ledger_posting_t *p,
                           const char *kind, const char *parent, int64_t parent_units,
-                          int64_t parent_reversed)
+                          int64_t parent_reversed, const char *parent_legs)
 {
     const char *tenant = r->principal->tenant_id;
     nova_ledger_account_delta_t deltas[NOVA_LEDGER_MAX_ENTRIES];
@@ -798,7 +800,8 @@ static bool write_posting(nova_req_t *r, nova_store_t *s, const nova_ledger_post
                              false,
                              limited ? limit_account : NULL,
                              periods,
-                             parent_reversed};
+                             parent_reversed,
+                             parent_legs};
     nova_audit_entry_t e;
     json_t *attrs =
         json_pack("{s:s,s:i,s:b}", "kind", kind, "entries", (int)p->n, "pending", p->pending);
@@ -817,7 +820,7 @@ static bool write_posting(nova_req_t *r, nova_store_t *s, const nova_ledger_post
     if (st == NOVA_FORBIDDEN) {
         const char *code = nova_ledger_refusal_code(out.refusal);
         const char *field = out.refusal == NOVA_LEDGER_OVER_REVERSAL
-                                ? "/amount"
+                                ? (parent_legs ? "/legs" : "/amount")
                                 : entry_field(r, p, out.refused_account);
         const char *d =
             out.refusal == NOVA_LEDGER_LIMIT_EXCEEDED
@@ -880,7 +883,7 @@ static void postings_create(nova_req_t *r, void *ud)
     if (s == NULL)
         return;
     sweep_due(s);
-    write_posting(r, s, p, "posting", NULL, 0, 0);
+    write_posting(r, s, p, "posting", NULL, 0, 0, NULL);
 }
 
 static const char *const batch_members[] = {"postings", NULL};
@@ -978,7 +981,8 @@ static void postings_batch(nova_req_t *r, void *ud)
                                      false,
                                      limit_account,
                                      periods,
-                                     0};
+                                     0,
+                                     NULL};
     }
     json_decref(body);
     if (r->status)
@@ -1056,7 +1060,11 @@ static void postings_batch(nova_req_t *r, void *ud)
 static bool get_posting(nova_req_t *r, nova_store_t *s, const char *id,
                         nova_ledger_posting_row_t *row)
 {
-    nova_status st = nova_store_ledger_posting_get(s, &r->arena, r->principal->tenant_id, id, row);
+    /* Only a client's id: the store keeps rows of its own beside some postings ("#legs"). */
+    nova_status st =
+        nova_ledger_id_valid(id)
+            ? nova_store_ledger_posting_get(s, &r->arena, r->principal->tenant_id, id, row)
+            : NOVA_NOT_FOUND;
     if (st == NOVA_NOT_FOUND || st == NOVA_INVALID) {
         nova_resp_problem(r, 404, "posting_not_found", "Not Found",
                           "the tenant has no posting with this id");
@@ -1098,6 +1106,11 @@ static const char *const resolve_members[] = {"amount", NULL};
 static void resolve(nova_req_t *r, nova_api_t *api, bool post)
 {
     int64_t amount = 0;
+    if (!nova_ledger_id_valid(r->params[0])) {
+        nova_resp_problem(r, 404, "posting_not_found", "Not Found",
+                          "the tenant has no posting with this id");
+        return;
+    }
     if (r->body.len) {
         json_t *body = api_json_body(r, resolve_members);
         if (body == NULL)
@@ -1189,7 +1202,76 @@ static void postings_void(nova_req_t *r, void *ud)
     resolve(r, ud, false);
 }
 
-static const char *const reverse_members[] = {"id", "amount", "reason", NULL};
+static const char *const reverse_members[] = {"id", "amount", "legs", "reason", NULL};
+static const char *const leg_members[] = {"leg", "amount", NULL};
+
+/* "legs": [{"leg": index into the original's entries, "amount": Amount}, ...] into legs (in
+ * ar); false with the reply made. */
+static bool legs_parse(nova_req_t *r, json_t *v, nova_ledger_leg_t **legs, size_t *n)
+{
+    *n = json_is_array(v) ? json_array_size(v) : 0;
+    *legs = *n >= 2 && *n <= NOVA_LEDGER_MAX_ENTRIES
+                ? nova_arena_alloc(&r->arena, *n * sizeof(**legs))
+                : NULL;
+    if (*legs == NULL) {
+        invalid(r, "/legs", "2 to 64 legs of the original, {\"leg\": index, \"amount\": Amount}");
+        return false;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        json_t *o = json_array_get(v, i), *k = json_object_get(o, "leg");
+        json_t *am = json_object_get(o, "amount");
+        const char *member = "", *why = NULL;
+        char cur[4];
+        size_t known = 0;
+        for (int m = 0; leg_members[m]; m++)
+            known += json_object_get(o, leg_members[m]) != NULL;
+        if (!json_is_object(o) || json_object_size(o) != known || !am) {
+            invalid(r, nova_arena_printf(&r->arena, "/legs/%zu", i),
+                    "{\"leg\": index, \"amount\": Amount}");
+            return false;
+        }
+        if (!json_is_integer(k) || json_integer_value(k) < 0 ||
+            json_integer_value(k) >= NOVA_LEDGER_MAX_ENTRIES) {
+            invalid(r, nova_arena_printf(&r->arena, "/legs/%zu/leg", i),
+                    "the index of an entry of the original posting, from 0");
+            return false;
+        }
+        if (nova_ledger_amount_json(am, false, cur, &(*legs)[i].amount, &member, &why) != NOVA_OK) {
+            invalid(r, nova_arena_printf(&r->arena, "/legs/%zu/amount%s", i, member), why);
+            return false;
+        }
+        (*legs)[i].leg = (size_t)json_integer_value(k);
+        (*legs)[i].currency = nova_arena_strdup(&r->arena, cur);
+    }
+    return true;
+}
+
+/* prior[i]: what of the original's leg i its reversals took so far: as the last reversal
+ * naming legs left it, else the shares of the reversals by amount (reversed units of it). */
+static bool legs_prior(nova_req_t *r, nova_store_t *s, const nova_ledger_posting_t *orig,
+                       const nova_ledger_posting_row_t *row, int64_t *prior, bool *named)
+{
+    const char *kept = NULL;
+    nova_status st =
+        nova_store_ledger_reversed_legs(s, &r->arena, r->principal->tenant_id, row->id, &kept);
+    *named = st == NOVA_OK;
+    if (st == NOVA_NOT_FOUND)
+        st = nova_ledger_posting_shares(orig, row->reversed, prior);
+    else if (st == NOVA_OK) {
+        json_t *a = json_loads(kept, 0, NULL);
+        st = json_is_array(a) && json_array_size(a) == orig->n ? NOVA_OK : NOVA_INTERNAL;
+        for (size_t i = 0; st == NOVA_OK && i < orig->n; i++) {
+            json_t *x = json_array_get(a, i);
+            prior[i] = json_is_integer(x) ? json_integer_value(x) : -1;
+            if (prior[i] < 0 || prior[i] > orig->entries[i].amount)
+                st = NOVA_INTERNAL;
+        }
+        json_decref(a);
+    }
+    if (st != NOVA_OK)
+        api_unavailable(r, st == NOVA_UNAVAILABLE ? st : NOVA_INTERNAL);
+    return st == NOVA_OK;
+}
 
 static void postings_reverse(nova_req_t *r, void *ud)
 {
@@ -1198,13 +1280,20 @@ static void postings_reverse(nova_req_t *r, void *ud)
     if (body == NULL)
         return;
     json_t *id = json_object_get(body, "id"), *am = json_object_get(body, "amount");
+    json_t *lj = json_object_get(body, "legs");
     const char *reason = NULL, *member = "", *why = NULL;
     char cur[4] = "";
     int64_t amount = 0;
+    nova_ledger_leg_t *legs = NULL;
+    size_t nlegs = 0;
     if (!json_is_string(id) || !nova_ledger_id_valid(json_string_value(id)))
         invalid(r, "/id", "required: the reversal's own id, 1 to 64 of A-Z a-z 0-9 _ . : -");
+    else if (am && lj)
+        invalid(r, "/legs", "either an amount (shared by the legs) or the legs, not both");
     else if (am && nova_ledger_amount_json(am, false, cur, &amount, &member, &why) != NOVA_OK)
         invalid(r, nova_arena_printf(&r->arena, "/amount%s", member), why);
+    else if (lj && !legs_parse(r, lj, &legs, &nlegs))
+        ; /* the reply is made */
     else if (!short_text(body, "reason", 200, &reason))
         invalid(r, "/reason", "a string of 1 to 200 printable characters");
     /* The reversal's fingerprint covers its own body and the posting it reverses. */
@@ -1261,6 +1350,74 @@ static void postings_reverse(nova_req_t *r, void *ud)
             invalid(r, "/amount/currency", "the original posting's currency");
             return;
         }
+        /* Once a reversal named legs, the shares of the reversals by amount no longer say what
+         * each leg has left: every later reversal names its legs. */
+        int64_t prior[NOVA_LEDGER_MAX_ENTRIES];
+        bool named = false;
+        if (!legs_prior(r, s, orig, &row, prior, &named))
+            return;
+        if (named && !legs) {
+            nova_resp_problem(r, 422, "reversal_legs_required", "Unprocessable Content",
+                              "/legs: an earlier reversal of this posting named its legs; name "
+                              "the legs this one reverses");
+            return;
+        }
+        if (legs) {
+            int64_t units = 0;
+            size_t bad = 0;
+            nova_status lst =
+                nova_ledger_posting_reverse_legs(orig, rid, prior, legs, nlegs, rev, &units, &bad);
+            if (lst == NOVA_INVALID && bad == nlegs) {
+                invalid(r, "/legs",
+                        "the legs must balance: per currency, the debits reversed equal the "
+                        "credits reversed");
+                return;
+            }
+            if (lst == NOVA_INVALID) {
+                const nova_ledger_leg_t *l = &legs[bad];
+                bool unknown = l->leg >= orig->n;
+                invalid(r,
+                        nova_arena_printf(&r->arena, unknown ? "/legs/%zu/leg" : "/legs/%zu/amount",
+                                          bad),
+                        unknown ? "not an entry of the original posting"
+                                : "each leg once, in the leg's currency, above zero");
+                return;
+            }
+            /* Past a leg: refused by the store on the original's row (a rise past its bound)
+             * and recorded, so the id keeps failing the same way. */
+            bool over = lst == NOVA_TOO_LARGE;
+            if (over && nova_ledger_posting_reverse(orig, rid, 0, 0, rev) != NOVA_OK) {
+                api_unavailable(r, NOVA_INTERNAL);
+                return;
+            }
+            if (over)
+                units = base - row.reversed + 1;
+            json_t *after = json_array();
+            for (size_t k = 0; after && k < orig->n; k++) {
+                int64_t add = 0;
+                for (size_t i = 0; i < nlegs; i++)
+                    add += legs[i].leg == k ? legs[i].amount : 0;
+                json_array_append_new(after, json_integer(prior[k] + (over ? 0 : add)));
+            }
+            char *at = after ? json_dumps(after, JSON_COMPACT) : NULL;
+            json_decref(after);
+            const char *kept = at ? nova_arena_strdup(&r->arena, at) : NULL;
+            free(at);
+            if (kept == NULL) {
+                api_unavailable(r, NOVA_NOMEM);
+                return;
+            }
+            rev->canonical = rcanon;
+            rev->description = reason;
+            rev->purpose = "reversal";
+            uint8_t d[32];
+            nova_sha256(rev->canonical, strlen(rev->canonical), d);
+            for (int b = 0; b < 32; b++)
+                snprintf(rev->digest + 2 * b, 3, "%02x", d[b]);
+            if (write_posting(r, s, rev, "reversal", row.id, units, row.reversed, kept))
+                return;
+            continue;
+        }
         nova_status st = nova_ledger_posting_reverse(orig, rid, row.reversed, amount, rev);
         if (st == NOVA_INVALID) {
             invalid(r, "/amount", "a partial reversal needs an original in one currency");
@@ -1283,7 +1440,7 @@ static void postings_reverse(nova_req_t *r, void *ud)
         for (int b = 0; b < 32; b++)
             snprintf(rev->digest + 2 * b, 3, "%02x", d[b]);
         int64_t units = amount ? amount : base;
-        if (write_posting(r, s, rev, "reversal", row.id, units, row.reversed))
+        if (write_posting(r, s, rev, "reversal", row.id, units, row.reversed, NULL))
             return;
     }
     nova_resp_header(r, "Retry-After", "1");
@@ -1502,12 +1659,36 @@ static void xml_text(nova_buf_t *b, const char *s)
     }
 }
 
+/* An identifier for a camt.053 field of at most max characters (Max35Text, Max34Text):
+ * text itself when it fits, else prefix and the SHA-256 of text in hex, cut to max (stable:
+ * the same text gives the same identifier). */
+static void camt_id(const char *prefix, const char *text, size_t max, char out[36])
+{
+    if (strlen(text) <= max) {
+        snprintf(out, 36, "%s", text);
+        return;
+    }
+    uint8_t d[32];
+    nova_sha256(text, strlen(text), d);
+    size_t k = (size_t)snprintf(out, 36, "%s", prefix);
+    for (int i = 0; k + 2 <= max && i < 32; i++, k += 2)
+        snprintf(out + k, 3, "%02x", d[i]);
+    out[max < k ? max : k] = '\0';
+}
+
 /* ISO 20022 camt.053.001.02 (BankToCustomerStatement): one Stmt with the opening (OPBD) and
- * closing (CLBD) booked balances and one Ntry per entry, elements in the schema's order. */
+ * closing (CLBD) booked balances and one Ntry per entry, elements in the schema's order and
+ * within its lengths: MsgId and Stmt/Id (Max35Text) a digest of what the statement covers,
+ * the account's Othr/Id (Max34Text) its id or, past 34 characters, a digest of it (its Nm,
+ * Max70Text, is always the id), an entry's NtryRef (Max35Text) its posting's id when that
+ * fits, and AddtlNtryInf (Max500Text) names the posting in full. */
 static void camt053(nova_buf_t *b, const nova_ledger_account_t *a, int64_t from, int64_t to,
                     int64_t opening, int64_t closing, const nova_ledger_entry_row_t *e, size_t n,
-                    const char *msg_id)
+                    const char *statement)
 {
+    char msg_id[36], acct_id[36];
+    camt_id("STMT", statement, 35, msg_id);
+    camt_id("NOVA", a->id, 34, acct_id);
     char t0[21], t1[21], now[21], v[32];
     nova_time_format(from, t0);
     nova_time_format(to, t1);
@@ -1522,8 +1703,10 @@ static void camt053(nova_buf_t *b, const nova_ledger_account_t *a, int64_t from,
                     "</Id><CreDtTm>%s</CreDtTm><FrToDt><FrDtTm>%s</FrDtTm><ToDtTm>%s</ToDtTm>"
                     "</FrToDt><Acct><Id><Othr><Id>",
                     now, t0, t1);
+    xml_text(b, acct_id);
+    nova_buf_printf(b, "</Id></Othr></Id><Ccy>%s</Ccy><Nm>", a->currency);
     xml_text(b, a->id);
-    nova_buf_printf(b, "</Id></Othr></Id><Ccy>%s</Ccy></Acct>", a->currency);
+    nova_buf_append_cstr(b, "</Nm></Acct>");
     const struct {
         const char *code;
         int64_t value;
@@ -1542,15 +1725,21 @@ static void camt053(nova_buf_t *b, const nova_ledger_account_t *a, int64_t from,
         char when[21];
         nova_time_format(e[i].created_at, when);
         nova_ledger_amount_format(e[i].currency, e[i].amount, v, sizeof(v));
-        nova_buf_append_cstr(b, "<Ntry><NtryRef>");
-        xml_text(b, e[i].posting_id);
+        nova_buf_append_cstr(b, "<Ntry>");
+        if (strlen(e[i].posting_id) <= 35) {
+            nova_buf_append_cstr(b, "<NtryRef>");
+            xml_text(b, e[i].posting_id);
+            nova_buf_append_cstr(b, "</NtryRef>");
+        }
         nova_buf_printf(
             b,
-            "</NtryRef><Amt Ccy=\"%s\">%s</Amt><CdtDbtInd>%s</CdtDbtInd><Sts>BOOK</Sts>"
+            "<Amt Ccy=\"%s\">%s</Amt><CdtDbtInd>%s</CdtDbtInd><Sts>BOOK</Sts>"
             "<BookgDt><DtTm>%s</DtTm></BookgDt><ValDt><DtTm>%s</DtTm></ValDt>"
             "<AcctSvcrRef>%lld</AcctSvcrRef><BkTxCd><Prtry><Cd>NOVA</Cd></Prtry></BkTxCd>"
-            "</Ntry>",
+            "<AddtlNtryInf>posting ",
             e[i].currency, v, e[i].credit ? "CRDT" : "DBIT", when, when, (long long)e[i].ord);
+        xml_text(b, e[i].posting_id);
+        nova_buf_append_cstr(b, "</AddtlNtryInf></Ntry>");
     }
     nova_buf_append_cstr(b, "</Stmt></BkToCstmrStmt></Document>\n");
 }
@@ -1622,7 +1811,7 @@ static void statements_create(nova_req_t *r, void *ud)
     nova_buf_init(&b);
     if (strcmp(format, "camt.053") == 0) {
         const char *msg =
-            nova_arena_printf(&r->arena, "STMT-%s-%lld-%lld", a.id, (long long)from, (long long)to);
+            nova_arena_printf(&r->arena, "%s-%lld-%lld", a.id, (long long)from, (long long)to);
         camt053(&b, &a, from, to, opening, closing, e, n, msg ? msg : "STMT");
         nova_resp_body(r, 200, "application/xml", b.data, b.len);
     } else if (strcmp(format, "csv") == 0) {
@@ -1689,8 +1878,8 @@ static json_t *product_json(const nova_ledger_product_t *p)
     return o;
 }
 
-/* The product's optional fee {"amount": Amount, "period": "monthly", "account": id} into p;
- * false with *bad and *why set. */
+/* The product's optional fee {"amount": Amount, "period": "daily" | "weekly" | "monthly" |
+ * "quarterly" | "annual", "account": id} into p; false with *bad and *why set. */
 static bool fee_parse(json_t *fee, nova_arena_t *ar, nova_ledger_product_t *p, const char **bad,
                       const char **why)
 {
@@ -1700,17 +1889,19 @@ static bool fee_parse(json_t *fee, nova_arena_t *ar, nova_ledger_product_t *p, c
     json_t *acc = json_object_get(fee, "account");
     size_t known = (am != NULL) + (per != NULL) + (acc != NULL);
     if (!json_is_object(fee) || json_object_size(fee) != known)
-        *bad = "/fee", *why = "{\"amount\": Amount, \"period\": \"monthly\", \"account\": id}";
+        *bad = "/fee", *why = "{\"amount\": Amount, \"period\": \"monthly\" (or another "
+                              "period), \"account\": id}";
     else if (nova_ledger_amount_json(am, false, cur, &p->fee_amount, &member, why) != NOVA_OK)
         *bad = nova_arena_printf(ar, "/fee/amount%s", member);
     else if (strcmp(cur, p->currency) != 0)
         *bad = "/fee/amount/currency", *why = "the product's currency";
-    else if (!json_is_string(per) || strcmp(json_string_value(per), "monthly") != 0)
-        *bad = "/fee/period", *why = "required: \"monthly\" (one fee per UTC calendar month)";
+    else if (!json_is_string(per) || !nova_ledger_fee_period_valid(json_string_value(per)))
+        *bad = "/fee/period", *why = nova_arena_printf(ar, "required: %s (one fee per UTC period)",
+                                                       nova_ledger_fee_period_names());
     else if (!json_is_string(acc) || !nova_ledger_id_valid(json_string_value(acc)))
         *bad = "/fee/account", *why = "required: the account the fee is paid into";
     else {
-        p->fee_period = "monthly";
+        p->fee_period = nova_arena_strdup(ar, json_string_value(per));
         p->fee_account = nova_arena_strdup(ar, json_string_value(acc));
         return true;
     }
@@ -1856,7 +2047,7 @@ static nova_status accrual_post(nova_store_t *s, nova_arena_t *ar, const nova_au
     posting_view view = {p->canonical, "posting", "posted", NULL, by->id, now, 0, 0};
     nova_ledger_write_t w = {p,      deltas, nd,   "posting", NULL, 0,
                              amount, by->id, now,  check,     &now, render_posting,
-                             &view,  false,  NULL, NULL,      0};
+                             &view,  false,  NULL, NULL,      0,    NULL};
     nova_audit_entry_t e;
     st = nova_audit_entry_make(&e, ar, by, tenant, "ledger.posting.create", "posting", id,
                                json_pack("{s:s,s:s}", "kind", "posting", "purpose", purpose));
@@ -1891,28 +2082,38 @@ static nova_ledger_refusal check_fee(const nova_ledger_account_t *a,
     return nova_ledger_check(&rules, &a->balance, delta, *now);
 }
 
-/* The product's fee for the month of the run's day, once per account and month
- * ("fee:<product>:<account>:<YYYY-MM>"), for an account that existed by the day's end and is
- * not closed. A refusal (the fee would overdraw it) writes nothing and is counted in
- * fees_skipped (and failed), so the next day's run tries again: the fee is posted once, on the
- * first run of the month that finds the funds. A product whose fee changed after this month's
- * was posted keeps the posted one (the id's body differs: counted as replayed). */
+/* The product's fee for the period of the run's day (its fee.period: a day, ISO week, month,
+ * quarter or year, UTC), once per account and period ("fee:<product>:<account>:<label>", the
+ * label from nova_ledger_fee_period_label: "2026-12" for a month, as before other periods
+ * existed), for an account that existed by the day's end and is not closed. A refusal (the fee
+ * would overdraw it) writes nothing and is counted in fees_skipped (and failed), so the next
+ * day's run tries again while the period lasts: the fee is posted once, on the first run of the
+ * period that finds the funds (a daily fee has one day: refused, it is not carried over). A
+ * product whose fee changed after this period's was posted keeps the posted one (the id's body
+ * differs: counted as replayed). */
 static nova_status fee_post(nova_store_t *s, nova_arena_t *ar, const nova_audit_actor_t *by,
                             const char *tenant, const nova_ledger_product_t *pr,
-                            const nova_ledger_account_t *a, int64_t day_end, const char *dtext,
+                            const nova_ledger_account_t *a, int64_t day_end,
                             nova_ledger_accrual_run_t *run)
 {
     if (pr->fee_amount <= 0 || !pr->fee_account || !pr->fee_account[0] ||
         a->created_at >= day_end || strcmp(a->status, "closed") == 0 ||
         strcmp(a->id, pr->fee_account) == 0)
         return NOVA_OK;
-    const char *id = nova_arena_printf(ar, "fee:%s:%s:%.7s", pr->id, a->id, dtext);
-    const char *what = nova_arena_printf(ar, "monthly account fee %.7s", dtext);
+    char label[16];
+    const char *period = pr->fee_period && pr->fee_period[0] ? pr->fee_period : "monthly";
+    nova_status st = nova_ledger_fee_period_label(period, day_end - 86400, label);
+    if (st != NOVA_OK) {
+        nova_log_warn("ledger: product %s has an unknown fee period; no fee posted", pr->id);
+        return NOVA_OK;
+    }
+    const char *id = nova_arena_printf(ar, "fee:%s:%s:%s", pr->id, a->id, label);
+    const char *what = nova_arena_printf(ar, "%s account fee %s", period, label);
     if (id == NULL || what == NULL)
         return NOVA_NOMEM;
     size_t failed = run->failed;
-    nova_status st = accrual_post(s, ar, by, tenant, id, a->id, pr->fee_account, pr->currency,
-                                  pr->fee_amount, what, "fee", check_fee, run);
+    st = accrual_post(s, ar, by, tenant, id, a->id, pr->fee_account, pr->currency, pr->fee_amount,
+                      what, "fee", check_fee, run);
     if (st == NOVA_CONFLICT) {
         run->replayed++;
         st = NOVA_OK;
@@ -1990,7 +2191,7 @@ static nova_status accrue_account(nova_store_t *s, nova_arena_t *ar, const nova_
                                total, "interest paid", "interest", check_account, run);
     }
     if (st == NOVA_OK)
-        st = fee_post(s, ar, by, tenant, pr, a, start + 86400, dtext, run);
+        st = fee_post(s, ar, by, tenant, pr, a, start + 86400, run);
     return st;
 }
 

@@ -287,6 +287,96 @@ nova_status nova_ledger_posting_reverse(const nova_ledger_posting_t *orig, const
     return NOVA_OK;
 }
 
+nova_status nova_ledger_posting_shares(const nova_ledger_posting_t *orig, int64_t r,
+                                       int64_t *shares)
+{
+    if (orig->n < 2 || orig->n > NOVA_LEDGER_MAX_ENTRIES || r < 0)
+        return NOVA_INVALID;
+    int64_t total = 0;
+    bool one_currency = true;
+    for (size_t i = 0; i < orig->n; i++) {
+        one_currency &= strcmp(orig->entries[i].currency, orig->entries[0].currency) == 0;
+        total += orig->entries[i].credit ? 0 : orig->entries[i].amount;
+    }
+    if (r > total)
+        return NOVA_TOO_LARGE;
+    /* Nothing, or everything (a whole reversal): any posting. In between only a posting in one
+     * currency can have been reversed in part by amount. */
+    if (r == 0 || r == total) {
+        for (size_t i = 0; i < orig->n; i++)
+            shares[i] = r ? orig->entries[i].amount : 0;
+        return NOVA_OK;
+    }
+    if (!one_currency)
+        return NOVA_INVALID;
+    for (int side = 0; side < 2; side++) {
+        int64_t a[NOVA_LEDGER_MAX_ENTRIES];
+        size_t idx[NOVA_LEDGER_MAX_ENTRIES], n = 0;
+        for (size_t i = 0; i < orig->n; i++)
+            if (orig->entries[i].credit == (side == 1)) {
+                idx[n] = i;
+                a[n++] = orig->entries[i].amount;
+            }
+        for (size_t j = 0; j < n; j++)
+            shares[idx[j]] = leg_share(a, n, j, r);
+    }
+    return NOVA_OK;
+}
+
+nova_status nova_ledger_posting_reverse_legs(const nova_ledger_posting_t *orig, const char *id,
+                                             const int64_t *prior, const nova_ledger_leg_t *legs,
+                                             size_t n, nova_ledger_posting_t *out, int64_t *units,
+                                             size_t *bad)
+{
+    memset(out, 0, sizeof(*out));
+    *units = 0;
+    *bad = n;
+    if (orig->n < 2 || orig->n > NOVA_LEDGER_MAX_ENTRIES || !nova_ledger_id_valid(id) || n < 2 ||
+        n > orig->n)
+        return NOVA_INVALID;
+    bool named[NOVA_LEDGER_MAX_ENTRIES] = {false};
+    int64_t amount[NOVA_LEDGER_MAX_ENTRIES] = {0};
+    for (size_t i = 0; i < n; i++) {
+        size_t k = legs[i].leg;
+        if (k >= orig->n || named[k] || legs[i].amount <= 0 ||
+            strcmp(legs[i].currency, orig->entries[k].currency) != 0) {
+            *bad = i;
+            return NOVA_INVALID;
+        }
+        named[k] = true;
+        amount[k] = legs[i].amount;
+    }
+    /* Never past a leg: what earlier reversals took from it plus this one. */
+    for (size_t i = 0; i < n; i++) {
+        size_t k = legs[i].leg;
+        if (prior[k] < 0 || prior[k] > orig->entries[k].amount ||
+            amount[k] > orig->entries[k].amount - prior[k]) {
+            *bad = i;
+            return NOVA_TOO_LARGE;
+        }
+    }
+    /* In the original's order of legs, each side swapped; balanced per currency. */
+    for (size_t k = 0; k < orig->n; k++) {
+        if (!named[k])
+            continue;
+        out->entries[out->n] = orig->entries[k];
+        out->entries[out->n].credit = !orig->entries[k].credit;
+        out->entries[out->n].amount = amount[k];
+        out->n++;
+        *units += orig->entries[k].credit ? 0 : amount[k];
+    }
+    for (size_t i = 0; i < out->n; i++) {
+        int64_t net = 0;
+        for (size_t j = 0; j < out->n; j++)
+            if (strcmp(out->entries[j].currency, out->entries[i].currency) == 0)
+                net += out->entries[j].credit ? out->entries[j].amount : -out->entries[j].amount;
+        if (net != 0)
+            return NOVA_INVALID; /* *bad == n: the legs do not balance */
+    }
+    out->id = id;
+    return NOVA_OK;
+}
+
 static int cmp_delta(const void *x, const void *y)
 {
     return strcmp(((const nova_ledger_account_delta_t *)x)->account,

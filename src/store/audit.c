@@ -18,14 +18,14 @@
     "id, tenant_id, seq, ts, actor, action, target, decision, attrs, prev_hash, row_hash"
 
 static const nova_sql_t AQ[] = {
-    {NOVA_Q_AUDIT_HEAD_ENSURE, "audit head ensure",
+    /* The head made if missing and read under its row lock in one statement: ON CONFLICT DO
+     * UPDATE locks the row on PostgreSQL as FOR UPDATE would (SQLite's write transaction,
+     * BEGIN IMMEDIATE, is the lock there), and the no-op update returns the row as it is. */
+    {NOVA_Q_AUDIT_HEAD_ENSURE, "audit head ensure and lock",
      "INSERT INTO audit_heads (tenant_id, count, last_hash, updated_at) VALUES (?, 0, ?, 0) "
-     "ON CONFLICT (tenant_id) DO NOTHING",
+     "ON CONFLICT (tenant_id) DO UPDATE SET count = audit_heads.count "
+     "RETURNING count, last_hash, updated_at",
      NULL},
-    /* SQLite has no FOR UPDATE: its write transaction (BEGIN IMMEDIATE) is the lock. */
-    {NOVA_Q_AUDIT_HEAD_LOCK, "audit head lock",
-     "SELECT count, last_hash, updated_at FROM audit_heads WHERE tenant_id = ?",
-     "SELECT count, last_hash, updated_at FROM audit_heads WHERE tenant_id = ? FOR UPDATE"},
     {NOVA_Q_AUDIT_INSERT, "audit insert",
      "INSERT INTO audit_log (" AUDIT_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", NULL},
     /* count = ? re-checks what the lock already guarantees: a head moves one step at a time. */
@@ -83,6 +83,13 @@ static nova_status copy_out(nova_arena_t *ar, const nova_audit_record_t *in,
 nova_status nova_store_audit_append_tx(nova_store_t *s, const nova_audit_entry_t *e,
                                        nova_arena_t *ar, nova_audit_record_t *out)
 {
+    return nova_store_audit_append_tx_as(s, e, NULL, ar, out);
+}
+
+nova_status nova_store_audit_append_tx_as(nova_store_t *s, const nova_audit_entry_t *e,
+                                          const char *as, nova_arena_t *ar,
+                                          nova_audit_record_t *out)
+{
     nova_rows_t r;
     char id[64], prev[65], row_hash[65];
     int64_t count, last_ts;
@@ -94,10 +101,7 @@ nova_status nova_store_audit_append_tx(nova_store_t *s, const nova_audit_entry_t
         return st;
     const char *t = e->tenant_id;
     nova_sql_param_t hp[] = {NOVA_SQL_P_TEXT(t), NOVA_SQL_P_TEXT(NOVA_AUDIT_GENESIS)};
-    st = nova_store_exec_q(s, aq(NOVA_Q_AUDIT_HEAD_ENSURE), t, hp, 2, NULL);
-    if (st != NOVA_OK)
-        return st;
-    st = s->drv->query(s, aq(NOVA_Q_AUDIT_HEAD_LOCK), t, hp, 1, &r);
+    st = s->drv->query(s, aq(NOVA_Q_AUDIT_HEAD_ENSURE), t, hp, 2, &r);
     if (st != NOVA_OK)
         return st;
     st = s->drv->next(&r);
@@ -113,9 +117,14 @@ nova_status nova_store_audit_append_tx(nova_store_t *s, const nova_audit_entry_t
     }
     s->drv->done(&r);
     if (st != NOVA_OK)
-        return st == NOVA_NOT_FOUND ? NOVA_INTERNAL : st; /* the ensure just made the row */
+        return st == NOVA_NOT_FOUND ? NOVA_INTERNAL : st; /* the statement makes the row */
 
-    st = nova_id_new("aud", id, sizeof(id));
+    if (as == NULL)
+        st = nova_id_new("aud", id, sizeof(id));
+    else if (strlen(as) < sizeof(id))
+        memcpy(id, as, strlen(as) + 1);
+    else
+        st = NOVA_INVALID;
     if (st != NOVA_OK)
         return st;
     int64_t ts = now_us();

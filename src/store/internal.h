@@ -92,6 +92,7 @@ struct nova_store {
     char *url; /* as opened; nova_store_thread checks it */
     bool in_tx;
     unsigned audit_pending; /* entries appended in the open transaction (counted at commit) */
+    uint64_t file_id[2];    /* SQLite: the database file's device and inode at open; else 0 */
 };
 
 typedef struct nova_store_driver nova_store_driver_t;
@@ -129,7 +130,6 @@ enum {
     NOVA_Q_SETTING_GET,
     /* src/store/audit.c */
     NOVA_Q_AUDIT_HEAD_ENSURE,
-    NOVA_Q_AUDIT_HEAD_LOCK,
     NOVA_Q_AUDIT_INSERT,
     NOVA_Q_AUDIT_HEAD_MOVE,
     NOVA_Q_AUDIT_HEAD_GET,
@@ -203,10 +203,10 @@ enum {
     NOVA_Q_LA_STATUS,
     NOVA_Q_LP_INSERT,
     NOVA_Q_LP_GET,
-    NOVA_Q_LP_FINISH,
     NOVA_Q_LP_RESOLVE,
     NOVA_Q_LP_REVERSE,
     NOVA_Q_LP_DUE,
+    NOVA_Q_LP_LEGS_PUT,
     NOVA_Q_LE_INSERT,
     NOVA_Q_LE_OF,
     NOVA_Q_LE_ACCOUNT,
@@ -287,6 +287,22 @@ nova_status nova_store_col_blob(nova_rows_t *r, int i, nova_arena_t *a, const ui
 bool nova_store_valid_id(const char *s);
 /* e is an audit entry for tenant_id's chain (set, and its tenant is tenant_id). */
 bool nova_store_audit_for(const nova_audit_entry_t *e, const char *tenant_id);
+
+/* nova_store_audit_append_tx with the entry's id chosen by the caller (as, from
+ * nova_id_new("aud", ...)), for a repository that writes the id elsewhere in the same
+ * transaction first; as NULL: a fresh id. */
+nova_status nova_store_audit_append_tx_as(nova_store_t *s, const nova_audit_entry_t *e,
+                                          const char *as, nova_arena_t *ar,
+                                          nova_audit_record_t *out);
+
+/* The connection to write on: for a SQLite file, the process's one writer connection to it
+ * (opened on first use, kept warm across transactions), with every other writer of this
+ * process queued behind writer_mu until nova_store_writer_release(*locked); for PostgreSQL,
+ * s itself, nothing locked. A SQLite store already in a transaction, or in memory, writes on
+ * s (still queued). The writer is borrowed: use it only until the release, and never close
+ * it. */
+nova_store_t *nova_store_writer_acquire(nova_store_t *s, bool *locked);
+void nova_store_writer_release(bool locked);
 
 /* Connections currently open in this process (tests check the per-thread destructor). */
 int nova_store_live_connections(void);

@@ -10,7 +10,6 @@
  * every returned row, the transaction rolled back past it) and one posting adds at most
  * 64 x 10^15 to a total, so SQLite's integer arithmetic never overflows into a REAL.
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,12 +39,21 @@ static const nova_sql_t Q_LA_LIST = {NOVA_Q_LA_LIST, "ledger account list",
                                      "SELECT " LA_COLS " FROM ledger_accounts WHERE tenant_id = ? "
                                      "AND id > ? ORDER BY id LIMIT ?",
                                      NULL};
+/* Whether any limit applies to the account (its own or its KYC tier's, in its currency): a
+ * posting reads the limits and their usage only then, so an account without limits costs no
+ * statement for them. */
+#define LA_LIMITED                                                                                 \
+    "CASE WHEN EXISTS (SELECT 1 FROM ledger_limits l WHERE l.tenant_id = "                         \
+    "ledger_accounts.tenant_id "                                                                   \
+    "AND l.currency = ledger_accounts.currency AND (l.scope = 'account:' || ledger_accounts.id "   \
+    "OR (ledger_accounts.kyc_tier <> '' AND l.scope = 'tier:' || ledger_accounts.kyc_tier))) "     \
+    "THEN 1 ELSE 0 END"
 static const nova_sql_t Q_LA_APPLY = {
     NOVA_Q_LA_APPLY, "ledger account apply",
     "UPDATE ledger_accounts SET debits_posted = debits_posted + ?, "
     "credits_posted = credits_posted + ?, debits_pending = debits_pending + ?, "
     "credits_pending = credits_pending + ?, updated_at = ? WHERE tenant_id = ? AND id = ? "
-    "RETURNING " LA_COLS,
+    "RETURNING " LA_COLS ", " LA_LIMITED,
     NULL};
 /* The conventional way (bench/ledger_bench.c compares): read the row under its lock, then
  * update it, two statements per account. */
@@ -133,15 +141,12 @@ static const nova_sql_t Q_LA_STATUS = {
 static const nova_sql_t Q_LP_INSERT = {
     NOVA_Q_LP_INSERT, "ledger posting insert",
     "INSERT INTO ledger_postings (tenant_id, id, kind, state, digest, request, parent_id, "
-    "amount_total, expires_at, actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "amount_total, expires_at, actor, created_at, result, http_status, audit_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     NULL};
 static const nova_sql_t Q_LP_GET = {
     NOVA_Q_LP_GET, "ledger posting get",
     "SELECT " LP_COLS " FROM ledger_postings WHERE tenant_id = ? AND id = ?", NULL};
-static const nova_sql_t Q_LP_FINISH = {NOVA_Q_LP_FINISH, "ledger posting finish",
-                                       "UPDATE ledger_postings SET result = ?, http_status = ?, "
-                                       "audit_id = ? WHERE tenant_id = ? AND id = ?",
-                                       NULL};
 static const nova_sql_t Q_LP_RESOLVE = {
     NOVA_Q_LP_RESOLVE, "ledger hold resolve",
     "UPDATE ledger_postings SET state = ?, posted_amount = ?, resolved_at = ? "
@@ -152,6 +157,19 @@ static const nova_sql_t Q_LP_REVERSE = {
     "UPDATE ledger_postings SET reversed = reversed + ? WHERE tenant_id = ? AND id = ? "
     "AND state = 'posted' AND kind = 'posting' AND reversed = ? AND reversed + ? <= "
     "CASE WHEN posted_amount > 0 THEN posted_amount ELSE amount_total END",
+    NULL};
+/* The legs a posting's reversals took, once one of them named legs: a row of its own beside
+ * the posting's, under the posting's id + "#legs" ('#' is in no client's id, so it meets none
+ * and no route reads it), written in the reversal's transaction after the original's
+ * compare-and-set, so it moves exactly when the reversed total does. Kept in a row rather
+ * than a column of the original's so that no migration is needed (the legs as a JSON array
+ * in request). */
+#define LEGS_SUFFIX "#legs"
+static const nova_sql_t Q_LP_LEGS_PUT = {
+    NOVA_Q_LP_LEGS_PUT, "ledger reversed legs put",
+    "INSERT INTO ledger_postings (tenant_id, id, kind, state, digest, request, parent_id, actor, "
+    "created_at) VALUES (?, ?, 'reversal', 'posted', '', ?, ?, 'system', ?) "
+    "ON CONFLICT (tenant_id, id) DO UPDATE SET request = excluded.request",
     NULL};
 static const nova_sql_t Q_LP_DUE = {
     NOVA_Q_LP_DUE, "ledger holds due",
@@ -173,36 +191,42 @@ static const nova_sql_t Q_LE_ACCOUNT = {
     "AND pending = 0 AND ord > ? ORDER BY ord LIMIT ?",
     NULL};
 
-/* SQLite takes one writer at a time, and a writer that finds the lock taken sleeps in the
- * busy handler (1, 2, 5, 10 ... ms), which is where the tail of concurrent postings went. The
- * ledger's writers in this process queue on a mutex instead, so the next one starts the moment
- * the last commits; other processes still meet the busy handler. PostgreSQL needs none. */
-static pthread_mutex_t sqlite_writer = PTHREAD_MUTEX_INITIALIZER;
+/* Every transaction here runs on the store's writer (nova_store_writer_acquire): on SQLite
+ * the process's one writer connection, whose page cache stays warm from one posting to the
+ * next, with this process's other writers queued on a mutex rather than sleeping in SQLite's
+ * busy handler (1, 2, 5, 10 ... ms, where the tail of concurrent postings went); other
+ * processes still meet the busy handler. On PostgreSQL the caller's own connection. tx_begin
+ * points *s at the writer, tx_commit and tx_rollback point it back at the caller's. */
+typedef struct ledger_tx {
+    nova_store_t *own;
+    bool locked;
+} ledger_tx;
 
-static nova_status tx_begin(nova_store_t *s, const char *tenant_id)
+static nova_status tx_begin(nova_store_t **s, ledger_tx *t, const char *tenant_id)
 {
-    bool lite = s->drv->dialect == NOVA_DIALECT_SQLITE;
-    if (lite)
-        pthread_mutex_lock(&sqlite_writer);
-    nova_status st = nova_store_tx_begin(s, tenant_id);
-    if (st != NOVA_OK && lite)
-        pthread_mutex_unlock(&sqlite_writer);
+    t->own = *s;
+    *s = nova_store_writer_acquire(t->own, &t->locked);
+    nova_status st = nova_store_tx_begin(*s, tenant_id);
+    if (st != NOVA_OK) {
+        nova_store_writer_release(t->locked);
+        *s = t->own;
+    }
     return st;
 }
 
-static nova_status tx_commit(nova_store_t *s)
+static nova_status tx_commit(nova_store_t **s, ledger_tx *t)
 {
-    nova_status st = nova_store_tx_commit(s);
-    if (s->drv->dialect == NOVA_DIALECT_SQLITE)
-        pthread_mutex_unlock(&sqlite_writer);
+    nova_status st = nova_store_tx_commit(*s);
+    nova_store_writer_release(t->locked);
+    *s = t->own;
     return st;
 }
 
-static void tx_rollback(nova_store_t *s)
+static void tx_rollback(nova_store_t **s, ledger_tx *t)
 {
-    nova_store_tx_rollback(s);
-    if (s->drv->dialect == NOVA_DIALECT_SQLITE)
-        pthread_mutex_unlock(&sqlite_writer);
+    nova_store_tx_rollback(*s);
+    nova_store_writer_release(t->locked);
+    *s = t->own;
 }
 
 /* Reads LA_COLS (19 columns from 0). */
@@ -300,17 +324,18 @@ nova_status nova_store_ledger_account_create(nova_store_t *s, const nova_ledger_
                             NOVA_SQL_P_INT(a->created_at),
                             NOVA_SQL_P_INT(a->created_at),
                             NOVA_SQL_P_TEXT(a->product ? a->product : "")};
-    nova_status st = tx_begin(s, a->tenant_id);
+    ledger_tx tx;
+    nova_status st = tx_begin(&s, &tx, a->tenant_id);
     if (st != NOVA_OK)
         return st;
     st = nova_store_exec_q(s, &Q_LA_INSERT, NULL, p, 15, NULL);
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
     if (st != NOVA_OK) {
-        tx_rollback(s);
+        tx_rollback(&s, &tx);
         return st;
     }
-    return tx_commit(s);
+    return tx_commit(&s, &tx);
 }
 
 nova_status nova_store_ledger_account_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
@@ -344,10 +369,11 @@ nova_status nova_store_ledger_account_list(nova_store_t *s, nova_arena_t *ar, co
                               sizeof(nova_ledger_account_t), (void **)out, n);
 }
 
-/* Adds delta to an account's totals, under its row lock, and returns the new row. */
-static nova_status apply(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
-                         const char *account, const nova_ledger_balance_t *delta, int64_t now,
-                         nova_ledger_account_t *out)
+/* Adds delta to an account's totals, under its row lock, and returns the new row; *limited
+ * (when not NULL): some limit applies to it. */
+static nova_status apply_limited(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                                 const char *account, const nova_ledger_balance_t *delta,
+                                 int64_t now, nova_ledger_account_t *out, bool *limited)
 {
     nova_sql_param_t p[] = {NOVA_SQL_P_INT(delta->debits_posted),
                             NOVA_SQL_P_INT(delta->credits_posted),
@@ -363,8 +389,17 @@ static nova_status apply(nova_store_t *s, nova_arena_t *ar, const char *tenant_i
     st = s->drv->next(&r);
     if (st == NOVA_OK)
         st = read_account(&r, ar, out);
+    if (st == NOVA_OK && limited)
+        *limited = s->drv->col_int64(&r, 19) != 0;
     s->drv->done(&r);
     return st;
+}
+
+static nova_status apply(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                         const char *account, const nova_ledger_balance_t *delta, int64_t now,
+                         nova_ledger_account_t *out)
+{
+    return apply_limited(s, ar, tenant_id, account, delta, now, out, NULL);
 }
 
 /* Reads the limits of scopes a and b (b may equal a) into la / lb; *ha, *hb: found. */
@@ -466,17 +501,18 @@ nova_status nova_store_ledger_limits_put(nova_store_t *s, const char *tenant_id,
     for (int i = 0; i < NOVA_LEDGER_LIMIT_N; i++)
         p[3 + i] = NOVA_SQL_P_INT(l->v[i]);
     p[11] = NOVA_SQL_P_INT(now);
-    nova_status st = tx_begin(s, tenant_id);
+    ledger_tx tx;
+    nova_status st = tx_begin(&s, &tx, tenant_id);
     if (st != NOVA_OK)
         return st;
     st = nova_store_exec_q(s, &Q_LL_PUT, NULL, p, 12, NULL);
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
     if (st != NOVA_OK) {
-        tx_rollback(s);
+        tx_rollback(&s, &tx);
         return st;
     }
-    return tx_commit(s);
+    return tx_commit(&s, &tx);
 }
 
 nova_status nova_store_ledger_limits_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
@@ -541,7 +577,7 @@ static nova_status enforce_limits(nova_store_t *s, nova_arena_t *ar, const char 
  * then the UPDATE (its returned row is the same and is read again). */
 static nova_status lock_then_apply(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
                                    const char *account, const nova_ledger_balance_t *delta,
-                                   int64_t now, nova_ledger_account_t *out)
+                                   int64_t now, nova_ledger_account_t *out, bool *limited)
 {
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(account)};
     nova_rows_t r;
@@ -554,7 +590,7 @@ static nova_status lock_then_apply(nova_store_t *s, nova_arena_t *ar, const char
     s->drv->done(&r);
     if (st != NOVA_OK)
         return st;
-    return apply(s, ar, tenant_id, account, delta, now, out);
+    return apply_limited(s, ar, tenant_id, account, delta, now, out, limited);
 }
 
 nova_status nova_store_ledger_account_set_status(nova_store_t *s, nova_arena_t *ar,
@@ -567,7 +603,8 @@ nova_status nova_store_ledger_account_set_status(nova_store_t *s, nova_arena_t *
     if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id) || !status ||
         !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
-    nova_status st = tx_begin(s, tenant_id);
+    ledger_tx tx;
+    nova_status st = tx_begin(&s, &tx, tenant_id);
     if (st != NOVA_OK)
         return st;
     nova_ledger_balance_t zero = {0};
@@ -581,11 +618,11 @@ nova_status nova_store_ledger_account_set_status(nova_store_t *s, nova_arena_t *
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
     if (st != NOVA_OK) {
-        tx_rollback(s);
+        tx_rollback(&s, &tx);
         return st;
     }
     out->status = status;
-    return tx_commit(s);
+    return tx_commit(&s, &tx);
 }
 
 nova_status nova_store_ledger_posting_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
@@ -602,6 +639,21 @@ nova_status nova_store_ledger_posting_get(nova_store_t *s, nova_arena_t *ar, con
     if (st == NOVA_OK)
         st = read_posting(&r, ar, out);
     s->drv->done(&r);
+    return st;
+}
+
+nova_status nova_store_ledger_reversed_legs(nova_store_t *s, nova_arena_t *ar,
+                                            const char *tenant_id, const char *posting_id,
+                                            const char **legs)
+{
+    *legs = NULL;
+    const char *id = posting_id ? nova_arena_printf(ar, "%s" LEGS_SUFFIX, posting_id) : NULL;
+    if (!nova_store_valid_id(tenant_id) || id == NULL)
+        return NOVA_INVALID;
+    nova_ledger_posting_row_t row;
+    nova_status st = nova_store_ledger_posting_get(s, ar, tenant_id, id, &row);
+    if (st == NOVA_OK)
+        *legs = row.request;
     return st;
 }
 
@@ -654,8 +706,11 @@ static nova_status taken(nova_store_t *s, nova_arena_t *ar, const char *tenant_i
     return NOVA_OK;
 }
 
+/* The row with its reply and audit entry id already in it (the entry is appended later in
+ * the same transaction under that id), so the reply needs no second write of the row. */
 static nova_status insert_posting(nova_store_t *s, const char *tenant_id,
-                                  const nova_ledger_write_t *w, const char *state)
+                                  const nova_ledger_write_t *w, const char *state,
+                                  const char *result, int http_status, const char *audit_id)
 {
     const nova_ledger_posting_t *p = w->posting;
     nova_sql_param_t pp[] = {NOVA_SQL_P_TEXT(tenant_id),
@@ -668,8 +723,11 @@ static nova_status insert_posting(nova_store_t *s, const char *tenant_id,
                              NOVA_SQL_P_INT(w->amount_total),
                              NOVA_SQL_P_INT(p->expires_at),
                              NOVA_SQL_P_TEXT(w->actor),
-                             NOVA_SQL_P_INT(w->now)};
-    return nova_store_exec_q(s, &Q_LP_INSERT, NULL, pp, 11, NULL);
+                             NOVA_SQL_P_INT(w->now),
+                             NOVA_SQL_P_TEXT(result),
+                             NOVA_SQL_P_INT(http_status),
+                             NOVA_SQL_P_TEXT(audit_id)};
+    return nova_store_exec_q(s, &Q_LP_INSERT, NULL, pp, 14, NULL);
 }
 
 static nova_status insert_entry(nova_store_t *s, const char *tenant_id, const char *posting_id,
@@ -683,16 +741,6 @@ static nova_status insert_entry(nova_store_t *s, const char *tenant_id, const ch
     return nova_store_exec_q(s, &Q_LE_INSERT, NULL, p, 9, NULL);
 }
 
-static nova_status finish(nova_store_t *s, nova_arena_t *ar, const char *tenant_id, const char *id,
-                          const char *result, int status, const char *audit_id)
-{
-    (void)ar;
-    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(result), NOVA_SQL_P_INT(status),
-                            NOVA_SQL_P_TEXT(audit_id), NOVA_SQL_P_TEXT(tenant_id),
-                            NOVA_SQL_P_TEXT(id)};
-    return nova_store_exec_q(s, &Q_LP_FINISH, NULL, p, 5, NULL);
-}
-
 /* One posting inside the open transaction: NOVA_CONFLICT when its id is taken, NOVA_FORBIDDEN
  * with out->refusal, else NOVA_OK with out->result. */
 static nova_status post_in_tx(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
@@ -701,9 +749,20 @@ static nova_status post_in_tx(nova_store_t *s, nova_arena_t *ar, const char *ten
 {
     const nova_ledger_posting_t *p = w->posting;
     /* The posting row first: a concurrent request with this id waits here for this one. A
-     * batch (rows false) writes its postings' and entries' rows itself, one statement each. */
-    nova_status st =
-        rows ? insert_posting(s, tenant_id, w, p->pending ? "pending" : "posted") : NOVA_OK;
+     * batch (rows false) writes its postings' and entries' rows itself, one statement each.
+     * The reply is rendered first, under the audit entry's id chosen now. */
+    char aid[64];
+    const char *result = NULL;
+    nova_status st = NOVA_OK;
+    if (rows) {
+        st = nova_id_new("aud", aid, sizeof(aid));
+        audit_id = st == NOVA_OK ? nova_arena_strdup(ar, aid) : NULL;
+        result = audit_id ? w->render(w->render_ud, ar, audit_id) : NULL;
+        st = st ? st : result ? NOVA_OK : NOVA_NOMEM;
+    }
+    if (st == NOVA_OK && rows)
+        st = insert_posting(s, tenant_id, w, p->pending ? "pending" : "posted", result, 201,
+                            audit_id);
     if (st == NOVA_OK && w->parent_id) {
         int64_t changed = 0;
         nova_sql_param_t rp[] = {NOVA_SQL_P_INT(w->parent_units), NOVA_SQL_P_TEXT(tenant_id),
@@ -723,6 +782,13 @@ static nova_status post_in_tx(nova_store_t *s, nova_arena_t *ar, const char *ten
             out->refused_account = "";
             st = NOVA_FORBIDDEN;
         }
+        const char *lid =
+            w->parent_legs ? nova_arena_printf(ar, "%s" LEGS_SUFFIX, w->parent_id) : NULL;
+        nova_sql_param_t lp[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(lid),
+                                 NOVA_SQL_P_TEXT(w->parent_legs), NOVA_SQL_P_TEXT(w->parent_id),
+                                 NOVA_SQL_P_INT(w->now)};
+        if (st == NOVA_OK && w->parent_legs)
+            st = lid ? nova_store_exec_q(s, &Q_LP_LEGS_PUT, NULL, lp, 5, NULL) : NOVA_NOMEM;
     }
     for (size_t i = 0; st == NOVA_OK && i < w->ndeltas; i++) {
         const nova_ledger_account_delta_t *d = &w->deltas[i];
@@ -735,10 +801,11 @@ static nova_status post_in_tx(nova_store_t *s, nova_arena_t *ar, const char *ten
             delta.credits_posted = d->credits;
         }
         nova_ledger_account_t acct;
+        bool limited = false;
         if (w->select_for_update)
-            st = lock_then_apply(s, ar, tenant_id, d->account, &delta, w->now, &acct);
+            st = lock_then_apply(s, ar, tenant_id, d->account, &delta, w->now, &acct, &limited);
         else
-            st = apply(s, ar, tenant_id, d->account, &delta, w->now, &acct);
+            st = apply_limited(s, ar, tenant_id, d->account, &delta, w->now, &acct, &limited);
         nova_ledger_refusal why = NOVA_LEDGER_ALLOWED;
         if (st == NOVA_NOT_FOUND)
             why = NOVA_LEDGER_ACCOUNT_UNKNOWN;
@@ -751,7 +818,7 @@ static nova_status post_in_tx(nova_store_t *s, nova_arena_t *ar, const char *ten
             out->refused_account = d->account;
             st = NOVA_FORBIDDEN;
         }
-        if (st == NOVA_OK && w->limits && w->periods)
+        if (st == NOVA_OK && w->limits && w->periods && limited)
             st = enforce_limits(s, ar, tenant_id, w, &acct, &delta, d->debits, out);
     }
     if (!rows)
@@ -761,14 +828,12 @@ static nova_status post_in_tx(nova_store_t *s, nova_arena_t *ar, const char *ten
         st = insert_entry(s, tenant_id, p->id, (int64_t)i, e->account, e->credit, e->currency,
                           e->amount, p->pending, w->now);
     }
-    nova_audit_record_t rec = {.id = audit_id};
     if (st == NOVA_OK && audit)
-        st = nova_store_audit_append_tx(s, audit, ar, &rec);
+        st = nova_store_audit_append_tx_as(s, audit, audit_id, NULL, NULL);
     if (st == NOVA_OK) {
-        out->audit_id = rec.id;
-        out->result = w->render(w->render_ud, ar, rec.id);
+        out->audit_id = audit_id;
+        out->result = result;
         out->http_status = 201;
-        st = out->result ? finish(s, ar, tenant_id, p->id, out->result, 201, rec.id) : NOVA_NOMEM;
     }
     return st;
 }
@@ -878,15 +943,16 @@ nova_status nova_store_ledger_post(nova_store_t *s, nova_arena_t *ar, const char
     memset(out, 0, sizeof(*out));
     if (!nova_store_valid_id(tenant_id) || !write_ok(w) || !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
-    nova_status st = tx_begin(s, tenant_id);
+    ledger_tx tx;
+    nova_status st = tx_begin(&s, &tx, tenant_id);
     if (st != NOVA_OK)
         return st;
     st = post_in_tx(s, ar, tenant_id, w, audit, NULL, out, true);
     if (st != NOVA_OK) {
-        tx_rollback(s);
+        tx_rollback(&s, &tx);
         return st == NOVA_CONFLICT ? taken(s, ar, tenant_id, w, out) : st;
     }
-    return tx_commit(s);
+    return tx_commit(&s, &tx);
 }
 
 static int cmp_str(const void *x, const void *y)
@@ -908,7 +974,8 @@ nova_status nova_store_ledger_post_batch(nova_store_t *s, nova_arena_t *ar, cons
         if (!write_ok(&w[i]))
             return NOVA_INVALID;
     }
-    nova_status st = tx_begin(s, tenant_id);
+    ledger_tx tx;
+    nova_status st = tx_begin(&s, &tx, tenant_id);
     if (st != NOVA_OK)
         return st;
     /* PostgreSQL: lock every account of the batch first, in id order, so that two batches
@@ -959,8 +1026,8 @@ nova_status nova_store_ledger_post_batch(nova_store_t *s, nova_arena_t *ar, cons
     if (st == NOVA_OK)
         st = insert_entries_many(s, tenant_id, w, n);
     if (st == NOVA_OK)
-        return tx_commit(s);
-    tx_rollback(s);
+        return tx_commit(&s, &tx);
+    tx_rollback(&s, &tx);
     if (st != NOVA_CONFLICT)
         return st;
     /* An id was taken: a replay only when every posting of the batch is there with the same
@@ -987,27 +1054,28 @@ nova_status nova_store_ledger_refuse(nova_store_t *s, nova_arena_t *ar, const ch
     if (!nova_store_valid_id(tenant_id) || !w || !w->posting || !w->kind || !w->actor || !problem ||
         !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
-    nova_status st = tx_begin(s, tenant_id);
+    ledger_tx tx;
+    nova_status st = tx_begin(&s, &tx, tenant_id);
     if (st != NOVA_OK)
         return st;
-    st = insert_posting(s, tenant_id, w, "failed");
+    char aid[64];
+    st = nova_id_new("aud", aid, sizeof(aid));
+    if (st == NOVA_OK)
+        st = insert_posting(s, tenant_id, w, "failed", problem, http_status, aid);
     if (st == NOVA_CONFLICT) {
-        tx_rollback(s);
+        tx_rollback(&s, &tx);
         return taken(s, ar, tenant_id, w, out);
     }
-    nova_audit_record_t rec;
     if (st == NOVA_OK)
-        st = nova_store_audit_append_tx(s, audit, ar, &rec);
-    if (st == NOVA_OK)
-        st = finish(s, ar, tenant_id, w->posting->id, problem, http_status, rec.id);
+        st = nova_store_audit_append_tx_as(s, audit, aid, NULL, NULL);
     if (st != NOVA_OK) {
-        tx_rollback(s);
+        tx_rollback(&s, &tx);
         return st;
     }
     out->result = problem;
     out->http_status = http_status;
-    out->audit_id = rec.id;
-    return tx_commit(s);
+    out->audit_id = nova_arena_strdup(ar, aid);
+    return tx_commit(&s, &tx);
 }
 
 static int cmp_entry_account(const void *x, const void *y)
@@ -1027,7 +1095,8 @@ nova_status nova_store_ledger_resolve(nova_store_t *s, nova_arena_t *ar, const c
     if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(hold_id) || amount < 0 || !check ||
         !nova_store_audit_for(audit, tenant_id) || (post && expire))
         return NOVA_INVALID;
-    nova_status st = tx_begin(s, tenant_id);
+    ledger_tx tx;
+    nova_status st = tx_begin(&s, &tx, tenant_id);
     if (st != NOVA_OK)
         return st;
     nova_ledger_posting_row_t row;
@@ -1055,7 +1124,7 @@ nova_status nova_store_ledger_resolve(nova_store_t *s, nova_arena_t *ar, const c
     if (st == NOVA_OK)
         st = nova_store_exec_q(s, &Q_LP_RESOLVE, NULL, rp, 5, &changed);
     if (st == NOVA_OK && changed != 1) {
-        tx_rollback(s);
+        tx_rollback(&s, &tx);
         if (nova_store_ledger_posting_get(s, ar, tenant_id, hold_id, &row) == NOVA_OK)
             *state = row.state;
         return NOVA_CONFLICT;
@@ -1095,12 +1164,12 @@ nova_status nova_store_ledger_resolve(nova_store_t *s, nova_arena_t *ar, const c
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, ar, &rec);
     if (st != NOVA_OK) {
-        tx_rollback(s);
+        tx_rollback(&s, &tx);
         return st;
     }
     out->audit_id = rec.id;
     *state = to;
-    return tx_commit(s);
+    return tx_commit(&s, &tx);
 }
 
 nova_status nova_store_ledger_due(nova_store_t *s, nova_arena_t *ar, int64_t now, size_t limit,
@@ -1225,17 +1294,18 @@ nova_status nova_store_ledger_product_put(nova_store_t *s, const char *tenant_id
                             NOVA_SQL_P_INT(p->fee_amount),
                             NOVA_SQL_P_TEXT(p->fee_period ? p->fee_period : ""),
                             NOVA_SQL_P_TEXT(p->fee_account ? p->fee_account : "")};
-    nova_status st = tx_begin(s, tenant_id);
+    ledger_tx tx;
+    nova_status st = tx_begin(&s, &tx, tenant_id);
     if (st != NOVA_OK)
         return st;
     st = nova_store_exec_q(s, &Q_LPR_PUT, NULL, q, 13, NULL);
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
     if (st != NOVA_OK) {
-        tx_rollback(s);
+        tx_rollback(&s, &tx);
         return st;
     }
-    return tx_commit(s);
+    return tx_commit(&s, &tx);
 }
 
 nova_status nova_store_ledger_product_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
@@ -1300,7 +1370,8 @@ nova_status nova_store_ledger_refuse_batch(nova_store_t *s, nova_arena_t *ar, co
         out[i].result = problem;
         out[i].http_status = http_status;
     }
-    nova_status st = tx_begin(s, tenant_id);
+    ledger_tx tx;
+    nova_status st = tx_begin(&s, &tx, tenant_id);
     if (st != NOVA_OK)
         return st;
     nova_audit_record_t rec = {0};
@@ -1308,8 +1379,8 @@ nova_status nova_store_ledger_refuse_batch(nova_store_t *s, nova_arena_t *ar, co
     if (st == NOVA_OK)
         st = insert_postings_many(s, tenant_id, w, n, out, rec.id, true);
     if (st == NOVA_OK)
-        return tx_commit(s);
-    tx_rollback(s);
+        return tx_commit(&s, &tx);
+    tx_rollback(&s, &tx);
     if (st != NOVA_CONFLICT)
         return st;
     /* Some id was taken meanwhile: answer as for the batch itself. */

@@ -309,6 +309,10 @@ end:
     return ret;
 }
 
+/* mmap_size 0: a connection that begins a read after another connection changed the database
+ * unmaps its whole mapping (SQLite's pager does, in WAL mode), and each munmap shoots down the
+ * TLBs of every thread of novad: with one connection per HTTP thread, 16% of a posting's CPU
+ * under the ledger bench, and half its throughput. Reads through the page cache cost less. */
 nova_status nova_store_sqlite_open(const char *path, nova_store_t **out, char *err, size_t errlen)
 {
     static const char pragmas[] = "PRAGMA busy_timeout = 5000;"
@@ -317,7 +321,7 @@ nova_status nova_store_sqlite_open(const char *path, nova_store_t **out, char *e
                                   "PRAGMA foreign_keys = ON;"
                                   "PRAGMA temp_store = MEMORY;"
                                   "PRAGMA cache_size = -16384;"
-                                  "PRAGMA mmap_size = 268435456;"
+                                  "PRAGMA mmap_size = 0;"
                                   "PRAGMA journal_size_limit = 67108864;";
     bool memory = strcmp(path, ":memory:") == 0;
     sqlite_store_t *s = NULL;
@@ -352,6 +356,11 @@ nova_status nova_store_sqlite_open(const char *path, nova_store_t **out, char *e
         snprintf(err, errlen, "sqlite: cannot configure %s: %s", path, sqlite3_errmsg(s->db));
         st = map_rc(sqlite3_extended_errcode(s->db));
         goto error;
+    }
+    struct stat sb;
+    if (!memory && stat(path, &sb) == 0) {
+        s->base.file_id[0] = (uint64_t)sb.st_dev;
+        s->base.file_id[1] = (uint64_t)sb.st_ino;
     }
     *out = &s->base;
     return NOVA_OK;

@@ -233,6 +233,81 @@ nova_status nova_store_thread(const char *url, nova_store_t **out)
     return NOVA_OK;
 }
 
+/* ---- the SQLite writer connection ---- */
+
+/* SQLite empties a connection's whole page cache (and unmaps its mmap) when it begins a read
+ * and finds the database changed by another connection. With one connection per HTTP thread
+ * every posting began cold: half its CPU was re-reading the same B-tree pages. Writers are
+ * serialised anyway, so they share one connection per database file in this process, kept
+ * warm, used by one thread at a time under writer_mu. */
+typedef struct writer {
+    struct writer *next;
+    char *url;
+    nova_store_t *s;
+} writer_t;
+
+static pthread_mutex_t writer_mu = PTHREAD_MUTEX_INITIALIZER;
+static writer_t *writers; /* under writer_mu */
+
+static bool same_file(const nova_store_t *a, const nova_store_t *b)
+{
+    return a->file_id[0] == b->file_id[0] && a->file_id[1] == b->file_id[1] && a->file_id[1];
+}
+
+/* Under writer_mu: the writer of s's file, opened as needed; NULL when it cannot be or when s
+ * is not the file its path now names (the caller then writes on s). A writer whose file was
+ * replaced since (a new database at the same path, as tests make) is opened again. */
+static nova_store_t *writer_of(nova_store_t *s)
+{
+    writer_t *w = writers;
+    while (w && strcmp(w->url, s->url) != 0)
+        w = w->next;
+    if (w && w->s && same_file(w->s, s))
+        return w->s;
+    if (w == NULL) {
+        w = calloc(1, sizeof(*w));
+        char *url = w ? strdup(s->url) : NULL;
+        if (url == NULL) {
+            free(w);
+            return NULL;
+        }
+        w->url = url;
+        w->next = writers;
+        writers = w;
+    }
+    nova_store_t *fresh = NULL;
+    char err[256];
+    if (nova_store_open(s->url, &fresh, err, sizeof(err)) != NOVA_OK) {
+        nova_log_warn("store: writer connection: %s", err);
+        return NULL;
+    }
+    if (!same_file(fresh, s)) { /* s is the stale one: keep the writer as it was */
+        nova_store_close(fresh);
+        return NULL;
+    }
+    nova_store_close(w->s);
+    w->s = fresh;
+    return fresh;
+}
+
+nova_store_t *nova_store_writer_acquire(nova_store_t *s, bool *locked)
+{
+    *locked = s->drv->dialect == NOVA_DIALECT_SQLITE;
+    if (!*locked)
+        return s;
+    pthread_mutex_lock(&writer_mu);
+    if (s->in_tx || strcmp(s->url, "sqlite::memory:") == 0)
+        return s; /* its own transaction, or a database no other connection can open */
+    nova_store_t *w = writer_of(s);
+    return w ? w : s;
+}
+
+void nova_store_writer_release(bool locked)
+{
+    if (locked)
+        pthread_mutex_unlock(&writer_mu);
+}
+
 /* ---- statement helpers ---- */
 
 nova_status nova_store_exec_q(nova_store_t *s, const nova_sql_t *q, const char *tenant,

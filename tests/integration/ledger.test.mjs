@@ -6,7 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { startNova, makeTenant, token, call } from './lib.mjs';
+import { startNova, makeTenant, token, call, faketime } from './lib.mjs';
+import { parseXml, checkCamt053 } from './camt053.mjs';
 
 let nova, ten, tok, other, otherTok;
 const uid = (p) => `${p}_${randomBytes(6).toString('hex')}`;
@@ -352,6 +353,86 @@ test('reversals of multi-leg postings (proportional by leg) and of posted holds'
   assert.equal((await rev(voided.id, {})).json.code, 'not_reversible');
 });
 
+test('reversals naming their legs: which legs and how much of each, never more per leg than the original', async () => {
+  const { treasury, wallet } = await funded(nova, '100.00');
+  const merchant = await account(nova, { type: 'merchant' });
+  const fees = await account(nova, { type: 'fees' });
+  const agent = await account(nova, { type: 'commission_pool' });
+  // A 10.00 payment: 9.50 to the merchant, 0.30 fee, 0.20 agent commission (legs 0..3).
+  const pay = { id: uid('pay'), entries: [entry(wallet, 'debit', '10.00'), entry(merchant, 'credit', '9.50'), entry(fees, 'credit', '0.30'), entry(agent, 'credit', '0.20')] };
+  assert.equal((await post(nova, pay)).status, 201);
+  const rev = (id, body, rid = uid('rev')) => call(nova, 'POST', `/v1/core/postings/${id}/reverse`, { tok, body: { id: rid, ...body } });
+  const legs = (r) => r.json.entries.map((e) => [e.account, e.direction, e.amount.value]);
+  const leg = (i, v) => ({ leg: i, amount: KES(v) });
+  // Refund the fee only: 0.30 back to the payer from the fee account; nothing else moves.
+  let r = await rev(pay.id, { legs: [leg(0, '0.30'), leg(2, '0.30')], reason: 'fee waived' });
+  assert.equal(r.status, 201, r.text);
+  assert.deepEqual(legs(r), [[wallet, 'credit', '0.30'], [fees, 'debit', '0.30']]);
+  assert.equal(r.json.reverses, pay.id);
+  assert.deepEqual([(await balances(nova, fees)).ledger, (await balances(nova, merchant)).ledger], [KES('0.00'), KES('9.50')]);
+  // The same id and body replays; another body under it is a conflict.
+  const rid = uid('rev');
+  const body = { legs: [leg(0, '1.00'), leg(1, '1.00')] };
+  assert.equal((await rev(pay.id, body, rid)).status, 201);
+  const again = await rev(pay.id, body, rid);
+  assert.equal(again.status, 200, again.text);
+  assert.equal(again.headers.get('idempotent-replayed'), 'true');
+  assert.equal((await rev(pay.id, { legs: [leg(0, '2.00'), leg(1, '2.00')] }, rid)).status, 409);
+  // The fee leg is used up: another 0.01 of it is refused, recorded, and keeps failing so.
+  const over = uid('rev');
+  r = await rev(pay.id, { legs: [leg(0, '0.01'), leg(2, '0.01')] }, over);
+  assert.equal(r.status, 422, r.text);
+  assert.equal(r.json.code, 'reversal_exceeds_original');
+  assert.ok(r.json.detail.startsWith('/legs'), r.text);
+  assert.equal((await rev(pay.id, { legs: [leg(0, '0.01'), leg(2, '0.01')] }, over)).json.code, 'reversal_exceeds_original');
+  // Bad legs name their field; nothing is written.
+  for (const [b, field] of [
+    [{ legs: [leg(0, '0.10')] }, '/legs'], [{ legs: [] }, '/legs'], [{ legs: 'all' }, '/legs'],
+    [{ legs: [leg(0, '0.10'), leg(1, '0.20')] }, '/legs'], // unbalanced
+    [{ legs: [leg(0, '0.10'), leg(9, '0.10')] }, '/legs/1/leg'], [{ legs: [leg(0, '0.10'), { leg: -1, amount: KES('0.10') }] }, '/legs/1/leg'],
+    [{ legs: [leg(0, '0.10'), leg(0, '0.10')] }, '/legs/1/amount'], [{ legs: [leg(0, '0.10'), { leg: 1, amount: { currency: 'UGX', value: '10' } }] }, '/legs/1/amount'],
+    [{ legs: [leg(0, '0.10'), leg(1, '0.001')] }, '/legs/1/amount/value'], [{ legs: [leg(0, '0.10'), { leg: 1 }] }, '/legs/1'],
+    [{ legs: [leg(0, '0.10'), { ...leg(1, '0.10'), extra: true }] }, '/legs/1'], [{ amount: KES('1.00'), legs: [leg(0, '1.00'), leg(1, '1.00')] }, '/legs'],
+  ]) {
+    const x = await rev(pay.id, b);
+    assert.equal(x.status, 422, `${JSON.stringify(b)}: ${x.text}`);
+    assert.ok(x.json.detail.startsWith(field + ':'), `${JSON.stringify(b)}: ${x.json.detail}`);
+  }
+  // After a reversal naming legs, one by amount is refused: it could not say what is left.
+  assert.equal((await rev(pay.id, { amount: KES('1.00') })).json.code, 'reversal_legs_required');
+  // Concurrent reversals of the merchant leg's remaining 8.50 in 1.00s: exactly eight win,
+  // the leg is never passed; the last 0.50 then goes back with the commission leg's 0.20.
+  const many = await Promise.all(Array.from({ length: 12 }, () => rev(pay.id, { legs: [leg(0, '1.00'), leg(1, '1.00')] })));
+  assert.equal(many.filter((x) => x.status === 201).length, 8, many.map((x) => x.text).join('\n'));
+  for (const x of many.filter((y) => y.status !== 201)) assert.equal(x.json.code, 'reversal_exceeds_original', x.text);
+  r = await rev(pay.id, { legs: [leg(0, '0.70'), leg(1, '0.50'), leg(3, '0.20')] });
+  assert.equal(r.status, 201, r.text);
+  assert.deepEqual(legs(r), [[wallet, 'credit', '0.70'], [merchant, 'debit', '0.50'], [agent, 'debit', '0.20']]);
+  assert.deepEqual([(await balances(nova, wallet)).ledger, (await balances(nova, merchant)).ledger, (await balances(nova, fees)).ledger, (await balances(nova, agent)).ledger],
+    [KES('100.00'), KES('0.00'), KES('0.00'), KES('0.00')]);
+  assert.equal((await call(nova, 'GET', '/v1/core/postings/' + pay.id, { tok })).json.reversed.value, '10.00');
+  // What the legs took is kept beside the posting, under an id no client can send.
+  assert.equal((await call(nova, 'GET', `/v1/core/postings/${pay.id}%23legs`, { tok })).status, 404);
+  // After reversals by amount, legs are checked against the shares those took: 5.00 of a
+  // 10.00 payment with a 0.30 fee took 4.85 and 0.15, so 0.15 of the fee is left, no more.
+  const pay2 = { id: uid('pay'), entries: [entry(wallet, 'debit', '10.00'), entry(merchant, 'credit', '9.70'), entry(fees, 'credit', '0.30')] };
+  assert.equal((await post(nova, pay2)).status, 201);
+  assert.equal((await rev(pay2.id, { amount: KES('5.00') })).status, 201);
+  assert.equal((await rev(pay2.id, { legs: [leg(0, '0.16'), leg(2, '0.16')] })).json.code, 'reversal_exceeds_original');
+  assert.equal((await rev(pay2.id, { legs: [leg(0, '0.15'), leg(2, '0.15')] })).status, 201);
+  // Several currencies: legs balance per currency.
+  const u1 = await account(nova, { type: 'treasury', currency: 'UGX' }), u2 = await account(nova, { currency: 'UGX' });
+  const fx = { id: uid('fx'), entries: [entry(treasury, 'debit', '1.00'), entry(merchant, 'credit', '1.00'), { account: u1, direction: 'debit', amount: { currency: 'UGX', value: '300' } }, { account: u2, direction: 'credit', amount: { currency: 'UGX', value: '300' } }] };
+  assert.equal((await post(nova, fx)).status, 201);
+  assert.equal((await rev(fx.id, { legs: [leg(0, '0.40'), { leg: 3, amount: { currency: 'UGX', value: '100' } }] })).status, 422);
+  r = await rev(fx.id, { legs: [{ leg: 2, amount: { currency: 'UGX', value: '100' } }, { leg: 3, amount: { currency: 'UGX', value: '100' } }] });
+  assert.equal(r.status, 201, r.text);
+  assert.deepEqual(legs(r), [[u1, 'credit', '100'], [u2, 'debit', '100']]);
+  // Audited as reversals.
+  const log = await call(nova, 'GET', `/v1/audit?limit=200&action=ledger.posting.reverse`, { tok });
+  assert.ok(log.json.entries.some((e) => e.target === 'posting:' + r.json.id), 'the reversal is audited');
+});
+
 test('account postings: the entries of an account in order, in cursor pages', async () => {
   const { treasury, wallet } = await funded(nova, '10.00');
   for (let i = 1; i <= 4; i++)
@@ -496,59 +577,7 @@ test('limits: per KYC tier and per account, enforced in the posting, checked by 
   assert.deepEqual((await balances(nova, w3)).debits_posted, KES('5.00'));
 });
 
-// A small XML reader for the camt.053 checks: elements, attributes, text; no DTDs or entities
-// beyond the five predefined (what Nova writes).
-function parseXml(text) {
-  const root = { name: '#root', children: [], attrs: {}, text: '' };
-  const stack = [root];
-  const re = /<\?[^>]*\?>|<\/([A-Za-z0-9]+)>|<([A-Za-z0-9]+)((?:\s+[A-Za-z:]+="[^"]*")*)\s*(\/?)>|([^<]+)/g;
-  let m;
-  while ((m = re.exec(text))) {
-    if (m[1]) { const top = stack.pop(); assert.equal(top.name, m[1], 'mismatched </' + m[1] + '>'); }
-    else if (m[2]) {
-      const el = { name: m[2], children: [], attrs: Object.fromEntries([...m[3].matchAll(/([A-Za-z:]+)="([^"]*)"/g)].map((a) => [a[1], a[2]])), text: '' };
-      stack[stack.length - 1].children.push(el);
-      if (!m[4]) stack.push(el);
-    } else if (m[5] && m[5].trim()) stack[stack.length - 1].text += m[5];
-  }
-  assert.equal(stack.length, 1, 'unclosed elements');
-  return root.children[0];
-}
 const kid = (el, name) => el.children.find((c) => c.name === name);
-// camt.053.001.02's sequences for the elements Nova writes: each element's children must be a
-// subsequence of its schema sequence, with the required ones present (ISO 20022 message
-// definition, BankToCustomerStatementV02).
-const CAMT = {
-  Document: [['BkToCstmrStmt', 1]],
-  BkToCstmrStmt: [['GrpHdr', 1], ['Stmt', 1]],
-  GrpHdr: [['MsgId', 1], ['CreDtTm', 1], ['MsgRcpt', 0], ['MsgPgntn', 0], ['AddtlInf', 0]],
-  Stmt: [['Id', 1], ['ElctrncSeqNb', 0], ['LglSeqNb', 0], ['CreDtTm', 1], ['FrToDt', 0], ['CpyDplctInd', 0], ['RptgSrc', 0], ['Acct', 1], ['RltdAcct', 0], ['Intrst', 0], ['Bal', 1], ['TxsSummry', 0], ['Ntry', 0], ['AddtlStmtInf', 0]],
-  FrToDt: [['FrDtTm', 1], ['ToDtTm', 1]],
-  Acct: [['Id', 1], ['Tp', 0], ['Ccy', 0], ['Nm', 0], ['Ownr', 0], ['Svcr', 0]],
-  Bal: [['Tp', 1], ['CdtLine', 0], ['Amt', 1], ['CdtDbtInd', 1], ['Dt', 1], ['Avlbty', 0]],
-  Ntry: [['NtryRef', 0], ['Amt', 1], ['CdtDbtInd', 1], ['RvslInd', 0], ['Sts', 1], ['BookgDt', 0], ['ValDt', 0], ['AcctSvcrRef', 0], ['Avlbty', 0], ['BkTxCd', 1], ['ComssnWvrInd', 0], ['AddtlInfInd', 0], ['AmtDtls', 0], ['Chrgs', 0], ['TechInptChanl', 0], ['Intrst', 0], ['NtryDtls', 0], ['AddtlNtryInf', 0]],
-};
-function checkCamt(el) {
-  const seq = CAMT[el.name];
-  if (seq) {
-    const seen = new Set();
-    let i = 0;
-    for (const c of el.children) {
-      let j = i;
-      while (j < seq.length && seq[j][0] !== c.name) j++;
-      assert.ok(j < seq.length, `${el.name}: ${c.name} out of order or unknown`);
-      for (let k = i; k < j; k++) assert.ok(!seq[k][1] || seen.has(seq[k][0]), `${el.name}: ${seq[k][0]} missing`);
-      seen.add(c.name);
-      const repeats = el.name === 'Stmt' && (c.name === 'Bal' || c.name === 'Ntry');
-      i = repeats ? j : j + 1;
-    }
-    for (const [name, required] of seq) assert.ok(!required || seen.has(name), `${el.name}: ${name} missing`);
-  }
-  if (el.name === 'Amt') { assert.match(el.attrs.Ccy, /^[A-Z]{3}$/); assert.match(el.text, /^[0-9]{1,18}(\.[0-9]{1,5})?$/); }
-  if (el.name === 'CdtDbtInd') assert.ok(['CRDT', 'DBIT'].includes(el.text));
-  if (el.name === 'DtTm' || el.name === 'CreDtTm' || el.name === 'FrDtTm' || el.name === 'ToDtTm') assert.match(el.text, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-  el.children.forEach(checkCamt);
-}
 
 test('statements: opening and closing balances, running balances, pages; JSON, CSV, camt.053; they reconcile', async () => {
   const { treasury, wallet } = await funded(nova, '100.00');
@@ -600,9 +629,21 @@ test('statements: opening and closing balances, running balances, pages; JSON, C
   assert.equal(x.status, 200, x.text);
   assert.match(x.headers.get('content-type'), /^application\/xml/);
   const doc = parseXml(x.text);
-  assert.equal(doc.name, 'Document');
-  assert.equal(doc.attrs.xmlns, 'urn:iso:std:iso:20022:tech:xsd:camt.053.001.02');
-  checkCamt(doc);
+  checkCamt053(doc);
+  // The checks catch what the schema refuses: an element out of order, a MsgId past 35
+  // characters, an unknown balance code, a sixth decimal, a missing required element.
+  const broken = [
+    x.text.replace(/<CdtDbtInd>(\w+)<\/CdtDbtInd><Sts>BOOK<\/Sts>/, '<Sts>BOOK</Sts><CdtDbtInd>$1</CdtDbtInd>'),
+    x.text.replace(/<MsgId>[^<]*<\/MsgId>/, `<MsgId>${'M'.repeat(36)}</MsgId>`),
+    x.text.replace('<Cd>OPBD</Cd>', '<Cd>OPEN</Cd>'),
+    x.text.replace(/<Amt Ccy="KES">([0-9.]+)<\/Amt>/, '<Amt Ccy="KES">1.000001</Amt>'),
+    x.text.replace(/<BkTxCd>.*?<\/BkTxCd>/, ''),
+    x.text.replace('<Ccy>KES</Ccy>', '<Ccy>KES</Ccy><Colour>red</Colour>'),
+  ];
+  for (const b of broken) {
+    assert.notEqual(b, x.text);
+    assert.throws(() => checkCamt053(parseXml(b)), undefined, b.slice(0, 400));
+  }
   const stmt = kid(kid(doc, 'BkToCstmrStmt'), 'Stmt');
   const bals = stmt.children.filter((c) => c.name === 'Bal');
   const bal = (code) => bals.find((b) => kid(kid(kid(b, 'Tp'), 'CdOrPrtry'), 'Cd').text === code);
@@ -612,6 +653,22 @@ test('statements: opening and closing balances, running balances, pages; JSON, C
   assert.equal(ntry.length, 5);
   const net = ntry.reduce((acc, n) => acc + (kid(n, 'CdtDbtInd').text === 'CRDT' ? 1 : -1) * Math.round(Number(kid(n, 'Amt').text) * 100), 0);
   assert.equal(9000 + net, 10000);
+  // Ids past the schema's lengths (Max34Text for the account, Max35Text for a reference):
+  // still valid, each named in full where the schema has room (Nm, AddtlNtryInf).
+  const longAcct = 'a'.repeat(30) + uid('acct');
+  assert.equal((await call(nova, 'POST', '/v1/core/accounts', { tok, body: { id: longAcct, currency: 'KES', type: 'customer_wallet' } })).status, 201);
+  const longPost = 'p'.repeat(40) + uid('x');
+  assert.equal((await post(nova, { id: longPost, entries: [entry(treasury, 'debit', '1.25'), entry(longAcct, 'credit', '1.25')] })).status, 201);
+  const lx = await call(nova, 'POST', '/v1/core/statements', { tok, body: { account: longAcct, from, to: Math.floor(Date.now() / 1000) + 5, format: 'camt.053' } });
+  assert.equal(lx.status, 200, lx.text);
+  const ldoc = parseXml(lx.text);
+  checkCamt053(ldoc);
+  const lacct = kid(kid(kid(ldoc, 'BkToCstmrStmt'), 'Stmt'), 'Acct');
+  assert.equal(kid(lacct, 'Nm').text, longAcct);
+  assert.equal(kid(kid(kid(lacct, 'Id'), 'Othr'), 'Id').text.length, 34);
+  const lntry = kid(kid(kid(ldoc, 'BkToCstmrStmt'), 'Stmt'), 'Ntry');
+  assert.equal(kid(lntry, 'NtryRef'), undefined);
+  assert.equal(kid(lntry, 'AddtlNtryInf').text, 'posting ' + longPost);
   // Bad requests name their field; another tenant's account is not found.
   for (const [body, field] of [[{ format: 'pdf' }, '/format'], [{ to: from - 1 }, '/to'], [{ from: 'soon' }, '/from'], [{ limit: 0 }, '/limit'], [{ cursor: 'x' }, '/cursor']]) {
     const b = await st(body);
@@ -722,6 +779,56 @@ test('model: a seeded random workload from 2 novad processes and 16 clients matc
       wallets.push(id);
       add(id, { dmnec: true, od });
     }
+    // Limits: two wallets with their own (at most 30.00 a posting, 200.00 and 10 postings a
+    // day), two in a KYC tier (25.00, 6 a day), one in both (the stricter of each applies).
+    // Which postings they refuse depends on the interleaving; what the model checks is that
+    // the accepted ones never add up past a limit.
+    const tier = `mt${seed}`;
+    const limits = new Map();
+    const own = { per_transaction_max: 3000, daily_amount: 20000, daily_count: 10 }, tiered = { per_transaction_max: 2500, daily_count: 6 };
+    const lim = (l) => Object.fromEntries(Object.entries(l).map(([k, v]) => [k, k.endsWith('_count') ? v : KES(cents(v))]));
+    assert.equal((await call(nova, 'PUT', `/v1/core/limits/tiers/${tier}`, { tok, body: { currency: 'KES', ...lim(tiered) } })).status, 200);
+    for (const w of wallets.slice(2, 4)) {
+      assert.equal((await call(nova, 'PUT', `/v1/core/accounts/${w}/limits`, { tok, body: { currency: 'KES', ...lim(own) } })).status, 200);
+      limits.set(w, own);
+    }
+    for (let i = 0; i < 3; i++) {
+      const id = await account(nova, { flags: { debits_must_not_exceed_credits: true }, kyc_tier: tier });
+      if (i === 2) assert.equal((await call(nova, 'PUT', `/v1/core/accounts/${id}/limits`, { tok, body: { currency: 'KES', ...lim(own) } })).status, 200);
+      wallets.push(id);
+      add(id, { dmnec: true, od: 0 });
+      const both = Object.fromEntries(['per_transaction_max', 'daily_amount', 'daily_count'].map((k) => [k, Math.min(tiered[k] ?? Infinity, i === 2 ? own[k] : Infinity)]));
+      limits.set(id, both);
+    }
+    // Fees: two wallets are members of a product charging 0.50 a day into feeIncome, posted
+    // at the end by a novad whose clock runs two days ahead (its daily run does "tomorrow").
+    const feeIncome = await account(nova, { type: 'fees' });
+    add(feeIncome, {});
+    const feeProduct = `mfee${seed}`;
+    const feeAmount = 50;
+    const product = { kind: 'savings', currency: 'KES', rate: '0', day_count: 'ACT/365', interest_account: treasury, accrual_account: feeIncome, fee: { amount: KES(cents(feeAmount)), period: 'daily', account: feeIncome } };
+    assert.equal((await call(nova, 'PUT', `/v1/core/products/${feeProduct}`, { tok, body: product })).status, 200);
+    const members = [];
+    for (let i = 0; i < 2; i++) {
+      const id = await account(nova, { type: 'savings', product: feeProduct, flags: { debits_must_not_exceed_credits: true } });
+      wallets.push(id);
+      members.push(id);
+      add(id, { dmnec: true, od: 0 });
+    }
+    const day0 = new Date().toISOString().slice(0, 10);
+    // Outflows the store accepted from each account (postings, holds and batches; never
+    // reversals or fees, which limits do not count): count, sum and largest.
+    const out = new Map();
+    const spent = (id, v) => {
+      const o = out.get(id) || { n: 0, sum: 0, max: 0 };
+      o.n += 1; o.sum += v; o.max = Math.max(o.max, v);
+      out.set(id, o);
+    };
+    let byLimits = 0;
+    const refused = (r) => {
+      if (r.status === 422 && r.json.code === 'limit_exceeded') byLimits++;
+      return r.status === 422 && ['insufficient_funds', 'limit_exceeded'].includes(r.json.code);
+    };
     const fits = (a, extraDebit) => !a.dmnec || a.dp + a.dpend + extraDebit <= a.cp + a.od;
     const acked = [];
     const expiring = [];
@@ -755,16 +862,16 @@ test('model: a seeded random workload from 2 novad processes and 16 clients matc
           const r = await call(n, 'POST', '/v1/core/postings:batch', { tok: toks.get(n), body: { postings: batch } });
           if (r.status === 201) {
             model.get(a).dp += v; model.get(b).cp += v; model.get(b).dp += v; model.get(d).cp += v;
+            spent(a, v); spent(b, v);
             acked.push(batch[0].id, batch[1].id);
           } else {
-            assert.equal(r.status, 422, r.text);
-            assert.equal(r.json.code, 'insufficient_funds');
+            assert.ok(refused(r), r.text);
           }
         } else if (kind < 0.09) { // a hold that expires by itself
           const from = pick(wallets), v = 1 + Math.floor(rnd() * 500);
           const body = { id: `mx${seed}-${s}`, pending: true, expires_at: Math.floor(Date.now() / 1000) + 2, entries: [entry(from, 'debit', cents(v)), entry(treasury, 'credit', cents(v))] };
           const r = await post(n, body);
-          if (r.status === 201) { model.get(from).dpend += v; model.get(treasury).cpend += v; expiring.push({ id: body.id, from, v, at: body.expires_at }); } else assert.equal(r.json.code, 'insufficient_funds', r.text);
+          if (r.status === 201) { model.get(from).dpend += v; model.get(treasury).cpend += v; spent(from, v); expiring.push({ id: body.id, from, v, at: body.expires_at }); } else assert.ok(refused(r), r.text);
         } else if (kind < 0.15) { // fund a wallet from the treasury
           const w = pick(wallets), v = 1 + Math.floor(rnd() * 5000);
           const body = { id: `m${seed}-${s}`, entries: [entry(treasury, 'debit', cents(v)), entry(w, 'credit', cents(v))] };
@@ -781,18 +888,18 @@ test('model: a seeded random workload from 2 novad processes and 16 clients matc
           if (r.status === 201) {
             const a = model.get(from);
             a.dp += v + fee; model.get(to).cp += v; model.get(hot).cp += fee;
+            spent(from, v + fee);
             acked.push(body.id);
             postings.push({ id: body.id, legs: [[from, 'debit', v + fee], [to, 'credit', v], [hot, 'credit', fee]] });
           } else {
-            assert.equal(r.status, 422, r.text);
-            assert.equal(r.json.code, 'insufficient_funds');
+            assert.ok(refused(r), r.text);
           }
           answers.set(body.id, { body, status: r.status });
         } else if (kind < 0.7) { // a hold
           const from = pick(wallets), v = 1 + Math.floor(rnd() * 2000);
           const body = { id: `m${seed}-${s}`, pending: true, entries: [entry(from, 'debit', cents(v)), entry(treasury, 'credit', cents(v))] };
           const r = await post(n, body);
-          if (r.status === 201) { model.get(from).dpend += v; model.get(treasury).cpend += v; holds.push({ id: body.id, from, v }); acked.push(body.id); } else assert.equal(r.json.code, 'insufficient_funds', r.text);
+          if (r.status === 201) { model.get(from).dpend += v; model.get(treasury).cpend += v; spent(from, v); holds.push({ id: body.id, from, v }); acked.push(body.id); } else assert.ok(refused(r), r.text);
         } else if (kind < 0.85 && holds.length) { // post (maybe partly) or void a hold
           const h = holds.splice(Math.floor(rnd() * holds.length), 1)[0];
           const part = rnd() < 0.5 ? h.v : 1 + Math.floor(rnd() * h.v);
@@ -846,6 +953,55 @@ test('model: a seeded random workload from 2 novad processes and 16 clients matc
       assert.equal((await call(nova, 'GET', '/v1/core/postings/' + h.id, { tok })).json.state, 'expired');
       model.get(h.from).dpend -= h.v; model.get(treasury).cpend -= h.v;
     }
+    // No limit broken: within the day, every limited account's accepted outflows stay within
+    // its limits (a run across midnight UTC starts a new day's usage: not checked then).
+    if (new Date().toISOString().slice(0, 10) === day0) {
+      for (const [id, l] of limits) {
+        const o = out.get(id) || { n: 0, sum: 0, max: 0 };
+        assert.ok(o.max <= l.per_transaction_max, `${id}: a posting of ${o.max} passed the limit ${l.per_transaction_max} (seed ${seed})`);
+        if (l.daily_count < Infinity) assert.ok(o.n <= l.daily_count, `${id}: ${o.n} postings passed the daily count ${l.daily_count} (seed ${seed})`);
+        if (l.daily_amount < Infinity) assert.ok(o.sum <= l.daily_amount, `${id}: ${o.sum} passed the daily amount ${l.daily_amount} (seed ${seed})`);
+      }
+      // The store counts the same usage: /limits/check answers the remaining count.
+      for (const [id, l] of limits) {
+        const ck = await call(second, 'POST', '/v1/core/limits/check', { tok: toks.get(second), body: { account: id, amount: KES('0.01') } });
+        assert.equal(ck.status, 200, ck.text);
+        assert.equal(ck.json.remaining_count, l.daily_count - (out.get(id)?.n ?? 0), `${id}: ${ck.text} (seed ${seed})`);
+      }
+    }
+    // The fees: a novad two days ahead runs "tomorrow" by itself; each member pays 0.50 once,
+    // exactly when the model says it can (nothing else moves now), else it is skipped.
+    const day = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
+    const charged = new Map();
+    const ahead = await startNova(faketime(), { shareWith: nova });
+    try {
+      let runs = [];
+      for (let i = 0; i < 300 && runs.length === 0; i++) {
+        const l = await call(nova, 'GET', `/v1/audit?limit=200&action=ledger.accrual.run`, { tok: toks.get(nova) });
+        runs = (l.json?.entries || []).filter((e) => e.target === 'accrual:' + day);
+        if (!runs.length) await new Promise((ok) => setTimeout(ok, 200));
+      }
+      assert.equal(runs.length, 1, `the daily run of ${day} (seed ${seed})`);
+      let posted = 0;
+      for (const w of members) {
+        const g = await call(nova, 'GET', `/v1/core/postings/fee:${feeProduct}:${w}:${day}`, { tok });
+        const m = model.get(w);
+        if (fits(m, feeAmount) && m.cp - m.dp >= feeAmount) {
+          assert.equal(g.status, 200, `${w} could pay its fee: ${g.text} (seed ${seed})`);
+          assert.deepEqual(g.json.entries.map((x) => [x.account, x.direction, x.amount.value]), [[w, 'debit', cents(feeAmount)], [feeIncome, 'credit', cents(feeAmount)]]);
+          assert.equal(g.json.purpose, 'fee');
+          m.dp += feeAmount; model.get(feeIncome).cp += feeAmount;
+          charged.set(w, feeAmount);
+          posted++;
+        } else {
+          assert.equal(g.status, 404, `${w} could not pay its fee: ${g.text} (seed ${seed})`);
+        }
+      }
+      assert.equal(runs[0].attrs.fees_skipped, members.length - posted, JSON.stringify(runs[0].attrs));
+      console.log(`# ledger model: ${byLimits} postings refused by limits, ${posted} of ${members.length} daily fees posted (seed ${seed})`);
+    } finally {
+      await ahead.stop();
+    }
     // Every account against the model; no flag or overdraft line broken; all sums zero.
     let net = 0;
     for (const [id, m] of model) {
@@ -861,7 +1017,8 @@ test('model: a seeded random workload from 2 novad processes and 16 clients matc
       const st = await call(second, 'POST', '/v1/core/statements', { tok: toks.get(second), body: { account: w, from: 0, to: Math.floor(Date.now() / 1000) + 5, limit: 1000 } });
       assert.equal(st.status, 200, st.text);
       const m = model.get(w);
-      assert.equal(Math.round(Number(st.json.closing_balance.value) * 100), m.cp - m.dp, `statement of ${w} (seed ${seed})`);
+      // A fee is dated by its novad's clock, two days on: after the statement's end (now).
+      assert.equal(Math.round(Number(st.json.closing_balance.value) * 100), m.cp - m.dp + (charged.get(w) || 0), `statement of ${w} (seed ${seed})`);
       const last = st.json.entries.at(-1);
       if (last && !st.json.next_cursor) assert.deepEqual(last.balance_after, st.json.closing_balance);
     }

@@ -1,13 +1,26 @@
 // Starts the real novad (NOVA_BIN) on a free loopback port with a fresh store, and runs novactl
 // against the same configuration. NOVA_TEST_DATABASE_URL selects PostgreSQL; empty means SQLite.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 export const BIN = resolve(process.env.NOVA_BIN || 'build/cmd/novad');
 export const CTL = join(dirname(BIN), 'novactl');
+
+// The environment that runs a novad two days ahead of the real clock under libfaketime (its
+// daily run then does "tomorrow", a day whose balances a test made today).
+export function faketime() {
+  const arch = readdirSync('/usr/lib').find((d) => existsSync(`/usr/lib/${d}/faketime/libfaketime.so.1`));
+  if (!arch) throw new Error('libfaketime is not installed (scripts/deps.sh test)');
+  return {
+    LD_PRELOAD: `/usr/lib/${arch}/faketime/libfaketime.so.1`,
+    FAKETIME: '+2d',
+    FAKETIME_DONT_FAKE_MONOTONIC: '1',
+    ASAN_OPTIONS: 'verify_asan_link_order=0:' + (process.env.ASAN_OPTIONS || ''),
+  };
+}
 
 // A database is bound to one master key. Each SQLite instance has a store of its own, so a
 // fresh key; every instance on the shared PostgreSQL database must use the run's key.

@@ -714,7 +714,7 @@ static void fund(nova_store_t *s, nova_arena_t *a, const char *tenant, const cha
     assert_int_equal(nova_ledger_posting_deltas(p, d, &nd), NOVA_OK);
     nova_ledger_write_t w = {
         p,         d,    nd,           "posting", NULL,  0,    amount, "test", nova_time_now(),
-        allow_any, NULL, render_empty, NULL,      false, NULL, NULL,   0};
+        allow_any, NULL, render_empty, NULL,      false, NULL, NULL,   0,      NULL};
     char target[96];
     snprintf(target, sizeof(target), "posting:%s", id);
     nova_audit_entry_t e = {tenant, "test", "ledger.posting.create", target, NULL, NULL};
@@ -1024,6 +1024,184 @@ static void test_account_fees(void **state)
     unlink(wal);
 }
 
+/* Reversals naming legs: each leg at most its amount with what earlier reversals took of it,
+ * balanced per currency, every bad leg named; shares say what reversals by amount took. */
+static void test_reverse_legs(void **state)
+{
+    (void)state;
+    nova_ledger_posting_t p = {0}, out;
+    p.id = "p";
+    p.n = 3;
+    p.entries[0] = (nova_ledger_entry_t){"w", false, "KES", 1000};
+    p.entries[1] = (nova_ledger_entry_t){"m", true, "KES", 970};
+    p.entries[2] = (nova_ledger_entry_t){"f", true, "KES", 30};
+    int64_t prior[3], units = 0;
+    size_t bad = 0;
+    /* 5.00 by amount took 5.00, 4.85 and 0.15; the whole total, everything. */
+    assert_int_equal(nova_ledger_posting_shares(&p, 500, prior), NOVA_OK);
+    assert_int_equal(prior[0], 500);
+    assert_int_equal(prior[1], 485);
+    assert_int_equal(prior[2], 15);
+    assert_int_equal(nova_ledger_posting_shares(&p, 1000, prior), NOVA_OK);
+    assert_int_equal(prior[2], 30);
+    assert_int_equal(nova_ledger_posting_shares(&p, 1001, prior), NOVA_TOO_LARGE);
+    assert_int_equal(nova_ledger_posting_shares(&p, 0, prior), NOVA_OK);
+    /* The fee back: the payer's leg and the fee leg, sides swapped, in the original's order. */
+    nova_ledger_leg_t fee[2] = {{2, "KES", 30}, {0, "KES", 30}};
+    assert_int_equal(nova_ledger_posting_reverse_legs(&p, "r", prior, fee, 2, &out, &units, &bad),
+                     NOVA_OK);
+    assert_int_equal(out.n, 2);
+    assert_string_equal(out.entries[0].account, "w");
+    assert_true(out.entries[0].credit);
+    assert_string_equal(out.entries[1].account, "f");
+    assert_false(out.entries[1].credit);
+    assert_int_equal(out.entries[1].amount, 30);
+    assert_int_equal(units, 30);
+    /* Past a leg with what was taken before: refused, naming it. */
+    prior[2] = 1;
+    assert_int_equal(nova_ledger_posting_reverse_legs(&p, "r", prior, fee, 2, &out, &units, &bad),
+                     NOVA_TOO_LARGE);
+    assert_int_equal(bad, 0);
+    prior[2] = 0;
+    /* Unbalanced, unknown, repeated, another currency, zero: each refused. */
+    nova_ledger_leg_t unbal[2] = {{0, "KES", 30}, {1, "KES", 20}};
+    assert_int_equal(nova_ledger_posting_reverse_legs(&p, "r", prior, unbal, 2, &out, &units, &bad),
+                     NOVA_INVALID);
+    assert_int_equal(bad, 2);
+    nova_ledger_leg_t wrong[4][2] = {{{0, "KES", 30}, {3, "KES", 30}},
+                                     {{0, "KES", 30}, {0, "KES", 30}},
+                                     {{0, "KES", 30}, {2, "UGX", 30}},
+                                     {{0, "KES", 30}, {2, "KES", 0}}};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(
+            nova_ledger_posting_reverse_legs(&p, "r", prior, wrong[i], 2, &out, &units, &bad),
+            NOVA_INVALID);
+        assert_int_equal(bad, 1);
+    }
+    assert_int_equal(nova_ledger_posting_reverse_legs(&p, "r", prior, fee, 1, &out, &units, &bad),
+                     NOVA_INVALID);
+}
+
+/* Fee periods (issue 8 item 9): the label of the period a day falls in, and a product per
+ * period charging once per period: a daily fee every day, a weekly one once per ISO week (from
+ * Monday), quarterly and annual once until the quarter or year turns; every run after the
+ * first in a period replays. */
+static void test_fee_periods(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *period;
+        int64_t day;
+        const char *label;
+    } labels[] = {
+        {"daily", 1793750400, "2026-11-04"},   /* a Wednesday */
+        {"weekly", 1793750400, "w2026-11-02"}, /* its Monday */
+        {"weekly", 1793577600, "w2026-11-02"}, /* the Monday itself */
+        {"weekly", 1767225600, "w2025-12-29"}, /* 2026-01-01, a Thursday: back into 2025 */
+        {"monthly", 1793750400, "2026-11"},    /* as fees were labelled before periods */
+        {"quarterly", 1774915200, "2026-Q1"},  /* 2026-03-31 */
+        {"quarterly", 1775001600, "2026-Q2"},  /* 2026-04-01 */
+        {"quarterly", 1793750400, "2026-Q4"},  {"annual", 1793750400, "2026"},
+    };
+    char out[16];
+    for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
+        assert_true(nova_ledger_fee_period_valid(labels[i].period));
+        assert_int_equal(nova_ledger_fee_period_label(labels[i].period, labels[i].day, out),
+                         NOVA_OK);
+        assert_string_equal(out, labels[i].label);
+    }
+    assert_false(nova_ledger_fee_period_valid("fortnightly"));
+    assert_false(nova_ledger_fee_period_valid(NULL));
+    assert_int_equal(nova_ledger_fee_period_label("Monthly", 1793750400, out), NOVA_INVALID);
+
+    char path[64], url[96], err[256];
+    const char *pg = getenv("NOVA_TEST_PG_URL");
+    snprintf(path, sizeof(path), "/tmp/ledger_fee_periods_%d.db", (int)getpid());
+    snprintf(url, sizeof(url), "sqlite:%s", path);
+    nova_store_t *s = NULL;
+    int from, to;
+    assert_int_equal(nova_store_open(pg && pg[0] ? pg : url, &s, err, sizeof(err)), NOVA_OK);
+    assert_int_equal(nova_store_migrate(s, &from, &to), NOVA_OK);
+    nova_arena_t a;
+    nova_arena_init(&a, 16384);
+    char tenant[48];
+    snprintf(tenant, sizeof(tenant), "ten_feep_%d_%ld", (int)getpid(), (long)time(NULL));
+    nova_tenant_t t = {tenant, tenant, 1};
+    nova_audit_entry_t te = {tenant, "test", "tenant.create", "tenant:t", NULL, NULL};
+    assert_int_equal(nova_store_tenant_create(s, &t, NULL, &te), NOVA_OK);
+    nova_time_set_fake(1793491210); /* 2026-11-01T00:00:10Z */
+    static const char *const periods[] = {"daily", "weekly", "quarterly", "annual"};
+    const char *ids[] = {"treasury", "fee-income", "interest", "daily",
+                         "weekly",   "quarterly",  "annual"};
+    for (int i = 0; i < 7; i++) {
+        nova_ledger_account_t acc = {.tenant_id = tenant,
+                                     .id = ids[i],
+                                     .currency = "KES",
+                                     .type = i < 3 ? "treasury" : "customer_wallet",
+                                     .status = "open",
+                                     .created_at = 1,
+                                     .product = i >= 3 ? ids[i] : ""};
+        char target[64];
+        snprintf(target, sizeof(target), "account:%s", ids[i]);
+        nova_audit_entry_t ae = {tenant, "test", "ledger.account.create", target, NULL, NULL};
+        assert_int_equal(nova_store_ledger_account_create(s, &acc, &ae), NOVA_OK);
+    }
+    for (int i = 0; i < 4; i++) {
+        nova_ledger_product_t pr = {periods[i], "savings",  "KES", "0", "ACT/365",  0,
+                                    "interest", "treasury", 1,     100, periods[i], "fee-income"};
+        nova_audit_entry_t pe = {tenant, "test", "ledger.product.set", "product:p", NULL, NULL};
+        assert_int_equal(nova_store_ledger_product_put(s, tenant, &pr, &pe), NOVA_OK);
+        nova_ledger_product_t back;
+        assert_int_equal(nova_store_ledger_product_get(s, &a, tenant, periods[i], &back), NOVA_OK);
+        assert_string_equal(back.fee_period, periods[i]);
+        char fid[32];
+        snprintf(fid, sizeof(fid), "f-%s", periods[i]);
+        fund(s, &a, tenant, fid, "treasury", periods[i], 100000);
+    }
+    /* Wednesday 2026-11-04: all four charge; Thursday: only the daily one (the rest replay);
+     * Monday 2026-11-09: daily and weekly; Thursday 2026-12-31 the same; Friday 2027-01-01: all
+     * but the weekly one (the same week as the 31st). */
+    static const struct {
+        const char *day;
+        int64_t after;
+        size_t posted, replayed;
+    } runs[] = {
+        {"2026-11-04", 1793836860, 4, 0}, {"2026-11-04", 1793836860, 0, 4},
+        {"2026-11-05", 1793923260, 1, 3}, {"2026-11-09", 1794269000, 2, 2},
+        {"2026-12-31", 1798761660, 2, 2}, {"2027-01-01", 1798848060, 3, 1},
+    };
+    for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+        nova_time_set_fake(runs[i].after);
+        run_day(s, &a, tenant, runs[i].day, runs[i].posted, runs[i].replayed, 0);
+    }
+    nova_ledger_posting_row_t row;
+    const char *posted[] = {"fee:daily:daily:2026-11-04",      "fee:daily:daily:2026-11-05",
+                            "fee:weekly:weekly:w2026-11-02",   "fee:weekly:weekly:w2026-11-09",
+                            "fee:weekly:weekly:w2026-12-28",   "fee:quarterly:quarterly:2026-Q4",
+                            "fee:quarterly:quarterly:2027-Q1", "fee:annual:annual:2026",
+                            "fee:annual:annual:2027"};
+    for (size_t i = 0; i < sizeof(posted) / sizeof(posted[0]); i++) {
+        assert_int_equal(nova_store_ledger_posting_get(s, &a, tenant, posted[i], &row), NOVA_OK);
+        assert_int_equal(row.amount_total, 100);
+    }
+    /* 2026-12-31 is a Thursday in the week of 2026-12-28, and 2027-01-01 the Friday after:
+     * the same week, so no second weekly fee. */
+    assert_int_equal(credit_balance(s, &a, tenant, "daily"), 100000 - 5 * 100);
+    assert_int_equal(credit_balance(s, &a, tenant, "weekly"), 100000 - 3 * 100);
+    assert_int_equal(credit_balance(s, &a, tenant, "quarterly"), 100000 - 2 * 100);
+    assert_int_equal(credit_balance(s, &a, tenant, "annual"), 100000 - 2 * 100);
+    assert_int_equal(credit_balance(s, &a, tenant, "fee-income"), 12 * 100);
+    nova_time_set_fake(0);
+    nova_arena_free(&a);
+    nova_store_close(s);
+    unlink(path);
+    char wal[96];
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    unlink(wal);
+    snprintf(wal, sizeof(wal), "%s-shm", path);
+    unlink(wal);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1041,6 +1219,8 @@ int main(void)
         cmocka_unit_test(test_interest),
         cmocka_unit_test(test_accrual_run),
         cmocka_unit_test(test_account_fees),
+        cmocka_unit_test(test_fee_periods),
+        cmocka_unit_test(test_reverse_legs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
