@@ -101,8 +101,10 @@ nova_status nova_endpoint_post(const nova_events_cfg_t *cfg, nova_store_t *s,
 nova_status nova_endpoint_default(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                   nova_webhook_endpoint_row_t *out);
 
-/* Appends this process's delivery counters (Prometheus text):
- * nova_webhook_attempts_total{outcome="delivered"|"retry"|"failed"}. */
+/* Appends this process's delivery metrics (Prometheus text), each with a channel label
+ * ("webhook", "email", "sms"): nova_webhook_attempts_total{channel,outcome} (outcome
+ * "delivered", "retry", "failed"), nova_webhook_failures_total{channel} (attempts that did
+ * not deliver) and the histogram nova_webhook_attempt_duration_seconds{channel}. */
 nova_status nova_events_metrics(nova_buf_t *out);
 
 /* A validated endpoint request: borrowed from the JSON body it was read from. */

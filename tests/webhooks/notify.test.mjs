@@ -33,6 +33,18 @@ const SCOPES = 'workflows:write verifications:read verifications:write reviews:r
 const SMTP_USER = 'nova-mailer';
 const SMTP_PASS = 'smtp-pass-' + randomBytes(8).toString('hex');
 const AT_KEY = 'atsk_' + randomBytes(16).toString('hex');
+const METRICS = 'metrics-token-for-notify-tests';
+// This process's delivery metrics of one channel: attempts by outcome, failures, latency count.
+async function channelMetrics(channel) {
+  const r = await call(nova, 'GET', '/metrics', { tok: METRICS });
+  assert.equal(r.status, 200, r.text);
+  const out = { attempts: {} };
+  for (const m of r.text.matchAll(new RegExp(`^nova_webhook_attempts_total\\{channel="${channel}",outcome="(\\w+)"\\} (\\d+)$`, 'gm'))) out.attempts[m[1]] = Number(m[2]);
+  out.failures = Number(r.text.match(new RegExp(`^nova_webhook_failures_total\\{channel="${channel}"\\} (\\d+)$`, 'm'))?.[1]);
+  out.count = Number(r.text.match(new RegExp(`^nova_webhook_attempt_duration_seconds_count\\{channel="${channel}"\\} (\\d+)$`, 'm'))?.[1]);
+  out.inf = Number(r.text.match(new RegExp(`^nova_webhook_attempt_duration_seconds_bucket\\{channel="${channel}",le="\\+Inf"\\} (\\d+)$`, 'm'))?.[1]);
+  return out;
+}
 let nova, tok, otherTok, doc, work, smtp, at, hook;
 
 let ca, leaf, pem; // from pki(work) in before()
@@ -211,7 +223,7 @@ before(async () => {
   smtp = await smtpServer();
   at = await atServer();
   hook = await receiver();
-  nova = await startNova({ NOVA_IDV_WORKERS: '1', NOVA_WEBHOOK_ALLOW_PRIVATE: 'true' });
+  nova = await startNova({ NOVA_IDV_WORKERS: '1', NOVA_WEBHOOK_ALLOW_PRIVATE: 'true', NOVA_METRICS_TOKEN: METRICS });
   tok = await token(nova, makeTenant(nova, 'notify-a-' + SUFFIX, SCOPES));
   otherTok = await token(nova, makeTenant(nova, 'notify-b-' + SUFFIX, SCOPES));
 });
@@ -471,6 +483,17 @@ test('SMS refused by some recipients: only those refused for a reason that may p
     assert.equal(again.state, 'delivered', JSON.stringify(again));
     assert.equal(again.attempts, 3);
     assert.equal(atp.got.length, 3, 'nothing sent after the round settled');
+    // The channel's metrics: this test's three SMS attempts (one retried) among them; the
+    // failures and the latency histogram agree with the attempts; email is its own series.
+    const sms = await channelMetrics('sms');
+    const total = sms.attempts.delivered + sms.attempts.retry + sms.attempts.failed;
+    assert.ok(sms.attempts.delivered >= 2 && sms.attempts.retry >= 1, JSON.stringify(sms));
+    assert.equal(sms.failures, sms.attempts.retry + sms.attempts.failed);
+    assert.equal(sms.count, total);
+    assert.equal(sms.inf, total);
+    const email = await channelMetrics('email');
+    assert.ok(email.attempts.delivered >= 1 && email.attempts.retry >= 1, JSON.stringify(email));
+    assert.equal(email.count, email.attempts.delivered + email.attempts.retry + email.attempts.failed);
   } finally {
     atp.srv.close();
   }
