@@ -9,7 +9,7 @@
  *
  * The result says per recipient what the provider answered (out->recipients), so the caller
  * can send again to those refused for a reason that may pass and to nobody who accepted it
- * (src/events/channels.c does). Numbers reach out->result only masked.
+ * (src/events/recipients.c does). Numbers reach out->result only masked.
  */
 #include <stdio.h>
 #include <string.h>
