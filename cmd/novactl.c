@@ -8,6 +8,9 @@
  *   novactl [--json] key rotate --tenant ID [--grace SECONDS] | key list --tenant ID
  *   novactl [--json] tenant contain ID   (key compromise: retire the key, end every session)
  *   novactl [--json] datakey rotate --tenant ID [--region R] | datakey list --tenant ID
+ *   novactl [--json] channel list --tenant ID | channel show --tenant ID CHANNEL_ID
+ *   novactl [--json] channel create --tenant ID FILE|- | channel delete --tenant ID CHANNEL_ID
+ *   novactl [--json] channel update --tenant ID CHANNEL_ID FILE|-
  *   novactl face detect IMG.jpg | face describe IMG.jpg | face compare DOCUMENT.jpg SELFIE.jpg
  *   novactl face liveness ACTION,ACTION DIR | face passive IMG.jpg
  *   novactl help [COMMAND] | COMMAND --help
@@ -29,6 +32,7 @@
 #include "nova/app.h"
 #include "nova/audit_store.h"
 #include "nova/datakey.h"
+#include "nova/events.h"
 #include "nova/idv.h"
 #include "nova/ledger_accrue.h"
 #include "nova/log.h"
@@ -99,6 +103,7 @@ static int ocr_mrz(nova_app_t *, nova_arena_t *, const cli_t *, const char *cons
 static int user_cmd(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int breakglass_drill(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int ledger_accrue(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int channel_cmd(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 
 static const command_t commands[] = {
     {"tenant", "create", 1, 0, 0, "tenant create NAME", tenant_create},
@@ -144,6 +149,15 @@ static const command_t commands[] = {
      workflow_cmd},
     {"workflow", "update", 2, OPT_TENANT, OPT_TENANT,
      "workflow update --tenant ID WORKFLOW_ID FILE|-", workflow_cmd},
+    {"channel", "list", 0, OPT_TENANT, OPT_TENANT, "channel list --tenant ID", channel_cmd},
+    {"channel", "show", 1, OPT_TENANT, OPT_TENANT, "channel show --tenant ID CHANNEL_ID",
+     channel_cmd},
+    {"channel", "create", 1, OPT_TENANT, OPT_TENANT, "channel create --tenant ID FILE|-",
+     channel_cmd},
+    {"channel", "update", 2, OPT_TENANT, OPT_TENANT, "channel update --tenant ID CHANNEL_ID FILE|-",
+     channel_cmd},
+    {"channel", "delete", 1, OPT_TENANT, OPT_TENANT, "channel delete --tenant ID CHANNEL_ID",
+     channel_cmd},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -184,6 +198,10 @@ static void usage_text(nova_buf_t *b, const char *group, const char *verb)
         nova_buf_append_cstr(b,
                              "ocr mrz runs OCR (Tesseract; NOVA_TESSDATA) then the MRZ engine on "
                              "a JPEG and prints the same JSON; exit 0 when valid, 6 if not\n");
+    if (group == NULL || strcmp(group, "channel") == 0)
+        nova_buf_append_cstr(b, "channel FILE: the JSON body of POST or PATCH "
+                                "/v1/notifications/channels (\"-\": standard input), so a "
+                                "password or API key never stands on the command line\n");
     if (group == NULL || strcmp(group, "audit") == 0)
         nova_buf_append_cstr(b, "TIME: unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC); "
                                 "from inclusive, to exclusive\n");
@@ -780,6 +798,35 @@ static int workflow_cmd(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const
         return rc;
     return nova_idv_ctl_workflow(app->store, app->cfg.redis_url, c->pos[1], c->tenant, args,
                                  json_out);
+}
+
+/* ---- notification channels (issue 9 item 6): src/events/ctl.c ---- */
+
+static int channel_cmd(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    int rc;
+    if (!tenant_arg(app, ar, c, &rc))
+        return rc;
+    nova_events_cfg_t cfg = {app->auth, app->cfg.region, app->cfg.database_url};
+    nova_events_problem_t pb;
+    nova_status st =
+        nova_events_ctl_channel(&cfg, app->store, ar, c->pos[1], c->tenant, args, json_out, &pb);
+    if (st == NOVA_INVALID) {
+        if (json_out) {
+            json_t *o = json_pack("{s:s, s:s, s:s}", "error", nova_status_name(st), "field",
+                                  pb.field, "message", pb.why);
+            char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            fprintf(stderr, "%s\n", t ? t : "{\"error\":\"invalid\"}");
+            free(t);
+            json_decref(o);
+            return nova_app_exit_code(st);
+        }
+        char *m = nova_arena_printf(ar, "%s: %s", *pb.field ? pb.field : "(body)", pb.why);
+        return fail(st, m ? m : pb.why);
+    }
+    if (st == NOVA_NOT_FOUND)
+        return fail(st, "no notification channel of this tenant has this id");
+    return st == NOVA_OK ? NOVA_EXIT_OK : fail(st, "cannot read or change the channel");
 }
 
 /* ---- users (issue 11): src/people/ctl.c ---- */

@@ -101,8 +101,22 @@ nova_status nova_endpoint_post(const nova_events_cfg_t *cfg, nova_store_t *s,
 nova_status nova_endpoint_default(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                   nova_webhook_endpoint_row_t *out);
 
-/* Appends this process's delivery counters (Prometheus text):
- * nova_webhook_attempts_total{outcome="delivered"|"retry"|"failed"}. */
+/* novactl `channel list|show|create|update|delete` (verb) for tenant_id: the calls the HTTP
+ * routes of /v1/notifications/channels make, audited as theirs with the actor "novactl".
+ * args: show ID; create FILE; update ID FILE; delete ID; list none (FILE: a JSON body as the
+ * route takes, "-" standard input). Prints the channel(s) on success (JSON with json_out,
+ * else one line each: id, type, state, event types; never a secret). Returns NOVA_OK, or the
+ * status with nothing printed: NOVA_INVALID with pb naming the field and why (strings in a),
+ * NOVA_NOT_FOUND for an id not the tenant's, or the store's status. */
+nova_status nova_events_ctl_channel(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t *a,
+                                    const char *verb, const char *tenant_id,
+                                    const char *const *args, bool json_out,
+                                    nova_events_problem_t *pb);
+
+/* Appends this process's delivery metrics (Prometheus text), each with a channel label
+ * ("webhook", "email", "sms"): nova_webhook_attempts_total{channel,outcome} (outcome
+ * "delivered", "retry", "failed"), nova_webhook_failures_total{channel} (attempts that did
+ * not deliver) and the histogram nova_webhook_attempt_duration_seconds{channel}. */
 nova_status nova_events_metrics(nova_buf_t *out);
 
 /* A validated endpoint request: borrowed from the JSON body it was read from. */

@@ -29,6 +29,11 @@
 bool nova_notify_email_valid(const char *addr);
 /* Whether number is an E.164 phone number: '+', a non-zero digit, 7 to 15 digits in all. */
 bool nova_notify_phone_valid(const char *number);
+/* The form of a number a delivery log may show: '+', the country code (3 digits of a number
+ * of 10 digits or more, else 1) and the last 2 digits, the rest '*' (+254711000001 ->
+ * +254*******01); "?" for a string too long to be one. Never the number itself. */
+#define NOVA_NOTIFY_MASK_MAX 24
+void nova_notify_phone_mask(const char *number, char out[NOVA_NOTIFY_MASK_MAX]);
 
 /* Whether url is an SMTP server URL Nova connects to: smtp:// or smtps://, a host (name, IPv4
  * or [IPv6]) and an optional port, no user info, no path beyond "/", no query, at most 512
@@ -38,14 +43,27 @@ bool nova_notify_smtp_url_valid(const char *url, bool *loopback);
  * http:// to a loopback host (a stand-in on this machine), at most 512 bytes, no query. */
 bool nova_notify_base_url_valid(const char *url);
 
+/* One recipient's line of Africa's Talking's reply. */
+typedef struct nova_at_recipient {
+    char number[24];
+    long status_code; /* 100 processed, 101 sent, 102 queued; 4xx/5xx refused */
+    char status[32];  /* "Success", "InvalidPhoneNumber", ... (printable ASCII, cut) */
+} nova_at_recipient_t;
+
 /* What one send came to. */
 typedef struct nova_notify_result {
     long status;  /* the last SMTP reply code, or the HTTP status; 0 when none came */
     bool retry;   /* the failure may pass (no reply, 4xx SMTP, 5xx HTTP, provider busy) */
-    bool partial; /* SMS: some recipients accepted, some refused (not retried: no duplicates) */
+    bool partial; /* SMS: some recipients accepted, some refused (see recipients) */
     uint64_t duration_us;
-    char error[160];  /* "" on success; else what failed (no secret, no body) */
-    char result[512]; /* the SMTP server's last reply line, or "number=statusCode ..." */
+    char error[160];  /* "" on success; else what failed (no secret, no body, no address) */
+    char result[512]; /* the SMTP server's last reply line, or "+254*******01=101:Success ..."
+                         (numbers masked, nova_notify_phone_mask) */
+    /* SMS: the provider's line for each recipient when its reply was read (nrecipients 0
+     * otherwise: nothing is known of any recipient), so a caller can send again to those
+     * refused for a reason that may pass, and never to one accepted. */
+    nova_at_recipient_t recipients[NOVA_NOTIFY_RECIPIENTS_MAX];
+    size_t nrecipients;
 } nova_notify_result_t;
 
 typedef struct nova_notify_email {
@@ -73,13 +91,6 @@ nova_status nova_notify_email_format(const nova_notify_email_t *m, int64_t now, 
  * initialised. */
 nova_status nova_notify_email_send(const nova_notify_email_t *m, nova_notify_result_t *out);
 
-/* One recipient's line of Africa's Talking's reply. */
-typedef struct nova_at_recipient {
-    char number[24];
-    long status_code; /* 100 processed, 101 sent, 102 queued; 4xx/5xx refused */
-    char status[32];  /* "Success", "InvalidPhoneNumber", ... (printable ASCII, cut) */
-} nova_at_recipient_t;
-
 /* Reads {"SMSMessageData": {"Message": ..., "Recipients": [{"statusCode", "number",
  * "status", ...}, ...]}}: up to max recipients into out, *n of them. NOVA_INVALID when the
  * text is not that shape (a recipient without a numeric statusCode or a string number).
@@ -106,8 +117,9 @@ typedef struct nova_notify_sms {
  * percent-encoded. Pure. */
 nova_status nova_notify_sms_form(const nova_notify_sms_t *m, nova_buf_t *out);
 /* Sends m once to Africa's Talking. NOVA_OK when every recipient was accepted (out->partial
- * when only some were); NOVA_INVALID, NOVA_FORBIDDEN, NOVA_UNAVAILABLE as for email.
- * out->result lists "number=statusCode" per recipient. */
+ * when only some were); NOVA_INVALID, NOVA_FORBIDDEN, NOVA_UNAVAILABLE as for email (no
+ * recipient accepted: out->retry when one was refused for a reason that may pass).
+ * out->recipients holds the reply's line per recipient; out->result lists them, masked. */
 nova_status nova_notify_sms_send(const nova_notify_sms_t *m, nova_notify_result_t *out);
 
 #endif

@@ -136,7 +136,7 @@ typedef struct nova_attempt_row {
     int64_t duration_ms;
     const char *error;
     int64_t created_at;
-    const char *result; /* the SMTP reply or the provider's per-recipient statuses; NULL: "" */
+    const char *result; /* the SMTP reply, or the SMS code per recipient (masked); NULL: "" */
 } nova_attempt_row_t;
 
 /* The event's deliveries and its delivery log (oldest first). */

@@ -494,37 +494,38 @@ void events_channel_send(const nova_events_cfg_t *cfg, nova_store_t *s, nova_are
     }
     const char *to[NOVA_NOTIFY_RECIPIENTS_MAX];
     size_t nto = strings_of(json_object_get(set, "to"), to, NOVA_NOTIFY_RECIPIENTS_MAX);
-    nova_notify_result_t r;
-    if (strcmp(c.kind, "email") == 0) {
-        const char *from = json_string_value(json_object_get(set, "from"));
-        const char *domain = from ? strrchr(from, '@') : NULL;
-        const char *mid =
-            nova_arena_printf(a, "<%s.%s%s>", ev->id, c.id, domain ? domain : "@nova");
-        nova_notify_email_t m = {c.target,
-                                 json_string_value(json_object_get(set, "username")),
-                                 secret,
-                                 json_string_value(json_object_get(set, "ca_certificate")),
-                                 from,
-                                 to,
-                                 nto,
-                                 subject,
-                                 text,
-                                 mid,
-                                 NOVA_EVENT_TIMEOUT_MS};
-        st = nova_notify_email_send(&m, &r);
-    } else {
+    if (strcmp(c.kind, "sms") == 0) {
         nova_notify_sms_t m = {at_base(set), json_string_value(json_object_get(set, "username")),
                                secret,       json_string_value(json_object_get(set, "sender_id")),
                                to,           nto,
                                text,         NOVA_EVENT_TIMEOUT_MS};
-        st = nova_notify_sms_send(&m, &r);
+        events_sms_send(cfg, s, a, d, &m, o);
+        events_wipe(secret);
+        json_decref(set);
+        return;
     }
+    const char *from = json_string_value(json_object_get(set, "from"));
+    const char *domain = from ? strrchr(from, '@') : NULL;
+    const char *mid = nova_arena_printf(a, "<%s.%s%s>", ev->id, c.id, domain ? domain : "@nova");
+    nova_notify_email_t m = {c.target,
+                             json_string_value(json_object_get(set, "username")),
+                             secret,
+                             json_string_value(json_object_get(set, "ca_certificate")),
+                             from,
+                             to,
+                             nto,
+                             subject,
+                             text,
+                             mid,
+                             NOVA_EVENT_TIMEOUT_MS};
+    nova_notify_result_t r;
+    st = nova_notify_email_send(&m, &r);
     events_wipe(secret);
     json_decref(set);
     o->ok = st == NOVA_OK;
     o->status = r.status;
     o->duration_us = r.duration_us;
     memcpy(o->error, r.error, sizeof(o->error));
-    memcpy(o->result, r.result, sizeof(o->result));
+    memcpy(o->result, r.result, sizeof(r.result));
     o->final = !o->ok && !r.retry;
 }

@@ -20,20 +20,96 @@
 
 #define CLAIM_BATCH 16
 
-/* Attempts by outcome (nova_events_metrics). */
+/* Delivery metrics (nova_events_metrics), per channel: attempts by outcome, attempts that
+ * did not deliver, and the time an attempt took (the send, not the store's record). */
 enum { OUT_DELIVERED, OUT_RETRY, OUT_FAILED, OUT_N };
 static const char *const outcome_names[OUT_N] = {"delivered", "retry", "failed"};
-static _Atomic uint64_t outcomes[OUT_N];
+enum { CH_WEBHOOK, CH_EMAIL, CH_SMS, CH_N };
+static const char *const channel_names[CH_N] = {"webhook", "email", "sms"};
+static const double buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+static struct {
+    _Atomic uint64_t outcomes[OUT_N];
+    _Atomic uint64_t failures;
+    _Atomic uint64_t buckets[NBUCKETS + 1]; /* the last: above the largest bound */
+    _Atomic uint64_t count;
+    _Atomic uint64_t sum_us;
+} M[CH_N];
+
+/* The metrics slot of a delivery's channel (the column's CHECK allows no other). */
+static int channel_index(const char *channel)
+{
+    for (int i = 0; i < CH_N; i++)
+        if (channel && strcmp(channel, channel_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static void count_attempt(const char *channel, int outcome, uint64_t duration_us)
+{
+    int c = channel_index(channel);
+    if (c < 0)
+        return;
+    atomic_fetch_add(&M[c].outcomes[outcome], 1);
+    if (outcome != OUT_DELIVERED)
+        atomic_fetch_add(&M[c].failures, 1);
+    size_t b = 0;
+    while (b < NBUCKETS && (double)duration_us / 1e6 > buckets[b])
+        b++;
+    atomic_fetch_add(&M[c].buckets[b], 1);
+    atomic_fetch_add(&M[c].count, 1);
+    atomic_fetch_add(&M[c].sum_us, duration_us);
+}
 
 nova_status nova_events_metrics(nova_buf_t *out)
 {
     nova_status st = nova_buf_append_cstr(
-        out, "# HELP nova_webhook_attempts_total Webhook delivery attempts made by this process, "
-             "by outcome (retry: failed, another attempt is scheduled).\n"
+        out, "# HELP nova_webhook_attempts_total Delivery attempts made by this process, by "
+             "channel (webhook, email, sms) and outcome (retry: failed, another attempt is "
+             "scheduled).\n"
              "# TYPE nova_webhook_attempts_total counter\n");
-    for (int i = 0; st == NOVA_OK && i < OUT_N; i++)
-        st = nova_buf_printf(out, "nova_webhook_attempts_total{outcome=\"%s\"} %llu\n",
-                             outcome_names[i], (unsigned long long)atomic_load(&outcomes[i]));
+    for (int c = 0; c < CH_N; c++)
+        for (int i = 0; st == NOVA_OK && i < OUT_N; i++)
+            st = nova_buf_printf(
+                out, "nova_webhook_attempts_total{channel=\"%s\",outcome=\"%s\"} %llu\n",
+                channel_names[c], outcome_names[i],
+                (unsigned long long)atomic_load(&M[c].outcomes[i]));
+    if (st == NOVA_OK)
+        st = nova_buf_append_cstr(
+            out, "# HELP nova_webhook_failures_total Delivery attempts that did not deliver "
+                 "(retried or given up), by channel.\n"
+                 "# TYPE nova_webhook_failures_total counter\n");
+    for (int c = 0; st == NOVA_OK && c < CH_N; c++)
+        st = nova_buf_printf(out, "nova_webhook_failures_total{channel=\"%s\"} %llu\n",
+                             channel_names[c], (unsigned long long)atomic_load(&M[c].failures));
+    if (st == NOVA_OK)
+        st = nova_buf_append_cstr(
+            out, "# HELP nova_webhook_attempt_duration_seconds Time one delivery attempt took "
+                 "(connect, TLS, request, reply), by channel.\n"
+                 "# TYPE nova_webhook_attempt_duration_seconds histogram\n");
+    for (int c = 0; st == NOVA_OK && c < CH_N; c++) {
+        uint64_t cum = 0;
+        for (size_t b = 0; st == NOVA_OK && b <= NBUCKETS; b++) {
+            cum += atomic_load(&M[c].buckets[b]);
+            if (b < NBUCKETS)
+                st = nova_buf_printf(
+                    out,
+                    "nova_webhook_attempt_duration_seconds_bucket{channel=\"%s\",le=\"%g\"} %llu\n",
+                    channel_names[c], buckets[b], (unsigned long long)cum);
+            else
+                st = nova_buf_printf(out,
+                                     "nova_webhook_attempt_duration_seconds_bucket{channel=\"%s\","
+                                     "le=\"+Inf\"} %llu\n",
+                                     channel_names[c], (unsigned long long)cum);
+        }
+        if (st == NOVA_OK)
+            st = nova_buf_printf(
+                out,
+                "nova_webhook_attempt_duration_seconds_sum{channel=\"%s\"} %.6f\n"
+                "nova_webhook_attempt_duration_seconds_count{channel=\"%s\"} %llu\n",
+                channel_names[c], (double)atomic_load(&M[c].sum_us) / 1e6, channel_names[c],
+                (unsigned long long)atomic_load(&M[c].count));
+    }
     return st;
 }
 #define CLAIM_ROUNDS 8
@@ -185,7 +261,11 @@ static void deliver(const nova_events_cfg_t *cfg, nova_store_t *s, const nova_de
                              o.error, now,     o.result};
     st = nova_store_delivery_record(s, d->tenant_id, owner, &at, state, next_at);
     if (st == NOVA_OK)
-        atomic_fetch_add(&outcomes[ok ? OUT_DELIVERED : *state == 'f' ? OUT_FAILED : OUT_RETRY], 1);
+        count_attempt(d->channel,
+                      ok              ? OUT_DELIVERED
+                      : *state == 'f' ? OUT_FAILED
+                                      : OUT_RETRY,
+                      o.duration_us);
     nova_log(ok ? NOVA_LOG_INFO : NOVA_LOG_WARN,
              "%s delivery %s attempt %lld: status %ld in %llu ms, %s%s%s", d->channel, d->id,
              (long long)attempt, o.status, (unsigned long long)(o.duration_us / 1000), state,

@@ -63,6 +63,23 @@ bool nova_notify_phone_valid(const char *number)
     return true;
 }
 
+void nova_notify_phone_mask(const char *number, char out[NOVA_NOTIFY_MASK_MAX])
+{
+    size_t n = number ? strlen(number) : 0;
+    if (n < 2 || n >= NOVA_NOTIFY_MASK_MAX) {
+        memcpy(out, "?", 2);
+        return;
+    }
+    /* The country code (up to 3 digits, none of a short number) and the last 2 digits. */
+    size_t digits = n - 1, lead = digits >= 10 ? 3 : 1, trail = 2;
+    for (size_t i = 0; i < n; i++) {
+        bool keep = i == 0 || i <= lead || i >= n - trail;
+        unsigned char c = (unsigned char)number[i];
+        out[i] = !keep ? '*' : (c > 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    out[n] = '\0';
+}
+
 bool notify_host_loopback(const char *host, size_t n)
 {
     if ((n == 9 && strncasecmp(host, "localhost", 9) == 0) ||

@@ -7,9 +7,9 @@
  * 405 InsufficientBalance, 406 UserInBlacklist, 407 CouldNotRoute, 409 DoNotDisturbRejection,
  * 500 InternalServerError, 501 GatewayError, 502 RejectedByGateway).
  *
- * A message some recipients accepted is not sent again (no duplicates); the refusals are in
- * the result. Only a send that no recipient accepted is retried, and only when the failure
- * may pass.
+ * The result says per recipient what the provider answered (out->recipients), so the caller
+ * can send again to those refused for a reason that may pass and to nobody who accepted it
+ * (src/events/recipients.c does). Numbers reach out->result only masked.
  */
 #include <stdio.h>
 #include <string.h>
@@ -139,7 +139,7 @@ static nova_status judge(const nova_buf_t *reply, size_t nto, nova_notify_result
         snprintf(out->error, sizeof(out->error), "HTTP status %ld", out->status);
         return NOVA_UNAVAILABLE;
     }
-    nova_at_recipient_t rs[NOVA_NOTIFY_RECIPIENTS_MAX];
+    nova_at_recipient_t *rs = out->recipients;
     size_t n = 0;
     if (nova_notify_at_parse(reply->data ? reply->data : "", reply->len, rs,
                              NOVA_NOTIFY_RECIPIENTS_MAX, &n) != NOVA_OK) {
@@ -147,14 +147,17 @@ static nova_status judge(const nova_buf_t *reply, size_t nto, nova_notify_result
         snprintf(out->error, sizeof(out->error), "the provider's reply is not SMSMessageData");
         return NOVA_UNAVAILABLE;
     }
+    out->nrecipients = n;
     size_t accepted = 0, transient = 0, off = 0;
     for (size_t i = 0; i < n; i++) {
         if (nova_notify_at_accepted(rs[i].status_code))
             accepted++;
         else if (nova_notify_at_transient(rs[i].status_code))
             transient++;
+        char masked[NOVA_NOTIFY_MASK_MAX];
+        nova_notify_phone_mask(rs[i].number, masked);
         int w = snprintf(out->result + off, sizeof(out->result) - off, "%s%s=%ld%s%s", i ? " " : "",
-                         rs[i].number, rs[i].status_code, *rs[i].status ? ":" : "", rs[i].status);
+                         masked, rs[i].status_code, *rs[i].status ? ":" : "", rs[i].status);
         if (w > 0 && (size_t)w < sizeof(out->result) - off)
             off += (size_t)w;
     }

@@ -98,28 +98,13 @@ static nova_status read_key(nova_rows_t *r, nova_arena_t *a, nova_apikey_t *o)
     return NOVA_OK;
 }
 
-/* Runs a write and its audit entry in one transaction; need_one: NOT_FOUND unless one row
- * changed. */
+/* Runs a write and its audit entry in one transaction; need_one: NOT_FOUND unless a row
+ * changed (the statements name one key by id). */
 static nova_status write_tx(nova_store_t *s, const nova_sql_t *q, const nova_sql_param_t *p, int n,
                             const char *tenant_id, const nova_audit_entry_t *audit, bool need_one)
 {
-    int64_t changed = 0;
-    if (!nova_store_valid_id(tenant_id) || !audit || !audit->tenant_id ||
-        strcmp(audit->tenant_id, tenant_id) != 0)
-        return NOVA_INVALID;
-    nova_status st = nova_store_tx_begin(s, tenant_id);
-    if (st != NOVA_OK)
-        return st;
-    st = nova_store_exec_q(s, q, NULL, p, n, &changed);
-    if (st == NOVA_OK && need_one && changed != 1)
-        st = NOVA_NOT_FOUND;
-    if (st == NOVA_OK)
-        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
-    if (st != NOVA_OK) {
-        nova_store_tx_rollback(s);
-        return st;
-    }
-    return nova_store_tx_commit(s);
+    nova_store_stmt_t x = {q, p, n, need_one ? NOVA_NOT_FOUND : NOVA_OK, NOVA_OK};
+    return nova_store_exec_audited(s, tenant_id, &x, 1, audit);
 }
 
 nova_status nova_store_apikey_create(nova_store_t *s, const nova_apikey_t *k,

@@ -70,9 +70,6 @@ nova_status nova_store_datakey_add(nova_store_t *s, const nova_datakey_row_t *k,
         !k->envelope || !k->wrapped || !k->wrapped_len || k->created_at <= 0 || !audit ||
         !audit->tenant_id || strcmp(audit->tenant_id, k->tenant_id) != 0)
         return NOVA_INVALID;
-    nova_status st = nova_store_tx_begin(s, k->tenant_id);
-    if (st != NOVA_OK)
-        return st;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(k->tenant_id),
                             NOVA_SQL_P_TEXT(k->region),
                             NOVA_SQL_P_INT(k->version),
@@ -81,16 +78,9 @@ nova_status nova_store_datakey_add(nova_store_t *s, const nova_datakey_row_t *k,
                             NOVA_SQL_P_INT(k->created_at)};
     nova_sql_param_t rp[] = {NOVA_SQL_P_INT(k->created_at), NOVA_SQL_P_TEXT(k->tenant_id),
                              NOVA_SQL_P_TEXT(k->region), NOVA_SQL_P_INT(k->version)};
-    st = nova_store_exec_q(s, &Q_DK_INSERT, NULL, p, 6, NULL);
-    if (st == NOVA_OK)
-        st = nova_store_exec_q(s, &Q_DK_RETIRE, NULL, rp, 4, NULL);
-    if (st == NOVA_OK)
-        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
-    if (st != NOVA_OK) {
-        nova_store_tx_rollback(s);
-        return st;
-    }
-    return nova_store_tx_commit(s);
+    nova_store_stmt_t x[] = {{&Q_DK_INSERT, p, 6, NOVA_OK, NOVA_OK},
+                             {&Q_DK_RETIRE, rp, 4, NOVA_OK, NOVA_OK}};
+    return nova_store_exec_audited(s, k->tenant_id, x, 2, audit);
 }
 
 static nova_status get_one(nova_store_t *s, nova_arena_t *a, const nova_sql_t *q,

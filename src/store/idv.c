@@ -472,24 +472,11 @@ nova_status nova_store_idv_index_key_put(nova_store_t *s, const char *tenant_id,
     if (!nova_store_valid_id(tenant_id) || !region || !sealed || !len ||
         !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
-    nova_status st = nova_store_tx_begin(s, tenant_id);
-    if (st != NOVA_OK)
-        return st;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(region),
                             NOVA_SQL_P_BLOB(sealed, len), NOVA_SQL_P_INT(now)};
-    int64_t changed = 0;
-    st = nova_store_exec_q(s, &Q_INDEX_KEY_PUT, NULL, p, 4, &changed);
-    if (st == NOVA_OK && changed == 0) {
-        nova_store_tx_rollback(s); /* another process made it first: read that one */
-        return NOVA_CONFLICT;
-    }
-    if (st == NOVA_OK)
-        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
-    if (st != NOVA_OK) {
-        nova_store_tx_rollback(s);
-        return st;
-    }
-    return nova_store_tx_commit(s);
+    /* No row inserted: another process made it first (the caller reads that one). */
+    nova_store_stmt_t x = {&Q_INDEX_KEY_PUT, p, 4, NOVA_CONFLICT, NOVA_OK};
+    return nova_store_exec_audited(s, tenant_id, &x, 1, audit);
 }
 
 nova_status nova_store_idv_review_decide(nova_store_t *s, const char *tenant_id, const char *id,

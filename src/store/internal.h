@@ -256,6 +256,29 @@ nova_status nova_store_tx_begin(nova_store_t *s, const char *tenant);
 nova_status nova_store_tx_commit(nova_store_t *s);
 void nova_store_tx_rollback(nova_store_t *s);
 
+/* One statement of an audited change (nova_store_exec_audited). */
+typedef struct nova_store_stmt {
+    const nova_sql_t *q;
+    const nova_sql_param_t *p;
+    int n;
+    /* NOVA_OK: whatever q changes will do. Else the status the change fails with when q
+     * changes no row (an UPDATE or DELETE of the row the call names: NOVA_NOT_FOUND). */
+    nova_status if_none;
+    /* NOVA_OK: q changes rows. Else q is a probe (a SELECT) that must find no row, and the
+     * change fails with this status when it finds one (an id taken: NOVA_CONFLICT). */
+    nova_status if_row;
+} nova_store_stmt_t;
+
+/* The one shape of a repository's mutation: in one write transaction of tenant (SQLite's
+ * BEGIN IMMEDIATE, PostgreSQL's tenant context), runs the n statements in order, then
+ * appends audit to the tenant's chain (nova_store_audit_append_tx), then commits. The first
+ * failure (a driver's error, or a statement's if_none / if_row) rolls everything back and is
+ * returned; nothing is half done. NOVA_INVALID, nothing run, when tenant is not an id a
+ * repository may act for or audit is not an entry of its chain. */
+nova_status nova_store_exec_audited(nova_store_t *s, const char *tenant,
+                                    const nova_store_stmt_t *stmts, size_t n,
+                                    const nova_audit_entry_t *audit);
+
 /* Appends e to its tenant's chain inside the open write transaction: checks it
  * (nova_audit_entry_check), locks the tenant's head (creating it for the first entry), writes
  * the row with seq = count + 1 and prev_hash = the head's hash, and moves the head. Every

@@ -75,31 +75,12 @@ static bool row_ok(const nova_notify_channel_row_t *c)
            c->target && c->settings && c->events;
 }
 
-/* Ends the transaction: commit when st is NOVA_OK, else roll back and return st. */
-static nova_status finish(nova_store_t *s, nova_status st)
-{
-    if (st != NOVA_OK) {
-        nova_store_tx_rollback(s);
-        return st;
-    }
-    return nova_store_tx_commit(s);
-}
-
 nova_status nova_store_notify_channel_insert(nova_store_t *s, const nova_notify_channel_row_t *c,
                                              const nova_audit_entry_t *audit)
 {
     if (!row_ok(c) || !c->created_by || !nova_store_audit_for(audit, c->tenant_id))
         return NOVA_INVALID;
-    nova_status st = nova_store_tx_begin(s, c->tenant_id);
-    if (st != NOVA_OK)
-        return st;
     nova_sql_param_t xp[] = {NOVA_SQL_P_TEXT(c->tenant_id), NOVA_SQL_P_TEXT(c->id)};
-    int64_t one = 0;
-    st = nova_store_query_int(s, &Q_CH_EXISTS, NULL, xp, 2, &one);
-    if (st == NOVA_OK)
-        st = NOVA_CONFLICT;
-    else if (st == NOVA_NOT_FOUND)
-        st = NOVA_OK;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(c->tenant_id),
                             NOVA_SQL_P_TEXT(c->id),
                             NOVA_SQL_P_TEXT(c->kind),
@@ -111,11 +92,9 @@ nova_status nova_store_notify_channel_insert(nova_store_t *s, const nova_notify_
                             NOVA_SQL_P_TEXT(c->created_by),
                             NOVA_SQL_P_INT(c->created_at),
                             NOVA_SQL_P_INT(c->updated_at)};
-    if (st == NOVA_OK)
-        st = nova_store_exec_q(s, &Q_CH_INSERT, NULL, p, 11, NULL);
-    if (st == NOVA_OK)
-        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
-    return finish(s, st);
+    nova_store_stmt_t x[] = {{&Q_CH_EXISTS, xp, 2, NOVA_OK, NOVA_CONFLICT},
+                             {&Q_CH_INSERT, p, 11, NOVA_OK, NOVA_OK}};
+    return nova_store_exec_audited(s, c->tenant_id, x, 2, audit);
 }
 
 nova_status nova_store_notify_channel_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
@@ -143,9 +122,6 @@ nova_status nova_store_notify_channel_update(nova_store_t *s, const nova_notify_
 {
     if (!row_ok(c) || !nova_store_audit_for(audit, c->tenant_id))
         return NOVA_INVALID;
-    nova_status st = nova_store_tx_begin(s, c->tenant_id);
-    if (st != NOVA_OK)
-        return st;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(c->target),
                             NOVA_SQL_P_TEXT(c->settings),
                             NOVA_SQL_P_BLOB(c->secret ? c->secret : no_secret, c->secret_len),
@@ -154,17 +130,12 @@ nova_status nova_store_notify_channel_update(nova_store_t *s, const nova_notify_
                             NOVA_SQL_P_INT(c->updated_at),
                             NOVA_SQL_P_TEXT(c->tenant_id),
                             NOVA_SQL_P_TEXT(c->id)};
-    int64_t changes = 0;
-    st = nova_store_exec_q(s, &Q_CH_UPDATE, NULL, p, 8, &changes);
-    if (st == NOVA_OK && changes == 0)
-        st = NOVA_NOT_FOUND;
     nova_sql_param_t fp[] = {NOVA_SQL_P_INT(c->updated_at), NOVA_SQL_P_TEXT(c->tenant_id),
                              NOVA_SQL_P_TEXT(c->id)};
-    if (st == NOVA_OK && !c->enabled)
-        st = nova_store_exec_q(s, &Q_CH_FAIL, NULL, fp, 3, NULL);
-    if (st == NOVA_OK)
-        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
-    return finish(s, st);
+    /* Disabling it fails its pending deliveries in the same transaction. */
+    nova_store_stmt_t x[] = {{&Q_CH_UPDATE, p, 8, NOVA_NOT_FOUND, NOVA_OK},
+                             {&Q_CH_FAIL, fp, 3, NOVA_OK, NOVA_OK}};
+    return nova_store_exec_audited(s, c->tenant_id, x, c->enabled ? 1 : 2, audit);
 }
 
 nova_status nova_store_notify_channel_delete(nova_store_t *s, const char *tenant_id, const char *id,
@@ -173,18 +144,9 @@ nova_status nova_store_notify_channel_delete(nova_store_t *s, const char *tenant
     if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id) ||
         !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
-    nova_status st = nova_store_tx_begin(s, tenant_id);
-    if (st != NOVA_OK)
-        return st;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
     nova_sql_param_t fp[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
-    int64_t changes = 0;
-    st = nova_store_exec_q(s, &Q_CH_DELETE, NULL, p, 2, &changes);
-    if (st == NOVA_OK && changes == 0)
-        st = NOVA_NOT_FOUND;
-    if (st == NOVA_OK)
-        st = nova_store_exec_q(s, &Q_CH_FAIL, NULL, fp, 3, NULL);
-    if (st == NOVA_OK)
-        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
-    return finish(s, st);
+    nova_store_stmt_t x[] = {{&Q_CH_DELETE, p, 2, NOVA_NOT_FOUND, NOVA_OK},
+                             {&Q_CH_FAIL, fp, 3, NOVA_OK, NOVA_OK}};
+    return nova_store_exec_audited(s, tenant_id, x, 2, audit);
 }

@@ -117,26 +117,13 @@ static const char *or_empty(const char *s)
     return s ? s : "";
 }
 
-/* The entry must join the chain of the tenant whose data changes. */
 /* Runs one statement and the audit append in a write transaction; NOVA_NOT_FOUND when the
  * statement changed no row. */
 static nova_status exec_audited(nova_store_t *s, const char *tenant_id, const nova_sql_t *q,
                                 const nova_sql_param_t *p, int n, const nova_audit_entry_t *audit)
 {
-    int64_t changed = 0;
-    nova_status st = nova_store_tx_begin(s, tenant_id);
-    if (st != NOVA_OK)
-        return st;
-    st = nova_store_exec_q(s, q, NULL, p, n, &changed);
-    if (st == NOVA_OK && changed == 0)
-        st = NOVA_NOT_FOUND;
-    if (st == NOVA_OK)
-        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
-    if (st != NOVA_OK) {
-        nova_store_tx_rollback(s);
-        return st;
-    }
-    return nova_store_tx_commit(s);
+    nova_store_stmt_t x = {q, p, n, NOVA_NOT_FOUND, NOVA_OK};
+    return nova_store_exec_audited(s, tenant_id, &x, 1, audit);
 }
 
 static nova_status read_store(nova_rows_t *r, nova_arena_t *a, nova_fga_store_t *o)

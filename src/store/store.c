@@ -366,6 +366,37 @@ void nova_store_tx_rollback(nova_store_t *s)
     s->audit_pending = 0;
 }
 
+nova_status nova_store_exec_audited(nova_store_t *s, const char *tenant,
+                                    const nova_store_stmt_t *stmts, size_t n,
+                                    const nova_audit_entry_t *audit)
+{
+    if (!nova_store_valid_id(tenant) || !nova_store_audit_for(audit, tenant) || (n && !stmts))
+        return NOVA_INVALID;
+    nova_status st = nova_store_tx_begin(s, tenant);
+    if (st != NOVA_OK)
+        return st;
+    for (size_t i = 0; st == NOVA_OK && i < n; i++) {
+        const nova_store_stmt_t *x = &stmts[i];
+        if (x->if_row != NOVA_OK) {
+            int64_t one = 0;
+            st = nova_store_query_int(s, x->q, NULL, x->p, x->n, &one);
+            st = st == NOVA_OK ? x->if_row : st == NOVA_NOT_FOUND ? NOVA_OK : st;
+            continue;
+        }
+        int64_t changed = 0;
+        st = nova_store_exec_q(s, x->q, NULL, x->p, x->n, &changed);
+        if (st == NOVA_OK && changed == 0)
+            st = x->if_none;
+    }
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    if (st != NOVA_OK) {
+        nova_store_tx_rollback(s);
+        return st;
+    }
+    return nova_store_tx_commit(s);
+}
+
 nova_status nova_store_col_str(nova_rows_t *r, int i, nova_arena_t *a, const char **out)
 {
     size_t len;
@@ -574,10 +605,6 @@ static bool audit_for(const nova_audit_entry_t *audit, const char *tenant_id)
     return audit != NULL && audit->tenant_id != NULL && strcmp(audit->tenant_id, tenant_id) == 0;
 }
 
-static nova_status exec_audited(nova_store_t *s, const nova_sql_t *q, const char *tenant,
-                                const nova_sql_param_t *p, int n, bool none_is_not_found,
-                                const nova_audit_entry_t *audit);
-
 static bool key_valid(const nova_signing_key_t *key, const char *tenant_id)
 {
     return key->kid != NULL && key->tenant_id != NULL && strcmp(key->tenant_id, tenant_id) == 0 &&
@@ -733,7 +760,8 @@ nova_status nova_store_key_retire(nova_store_t *s, const char *tenant_id, const 
     if (!valid_tenant(tenant_id) || kid == NULL || now <= 0 || !audit_for(audit, tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(kid), NOVA_SQL_P_TEXT(tenant_id)};
-    return exec_audited(s, &Q[NOVA_Q_KEY_RETIRE], tenant_id, p, 3, true, audit);
+    nova_store_stmt_t x = {&Q[NOVA_Q_KEY_RETIRE], p, 3, NOVA_NOT_FOUND, NOVA_OK};
+    return nova_store_exec_audited(s, tenant_id, &x, 1, audit);
 }
 
 nova_status nova_store_key_list_due(nova_store_t *s, nova_arena_t *a, int64_t created_before,
@@ -757,26 +785,6 @@ nova_status nova_store_key_list_grace_ended(nova_store_t *s, nova_arena_t *a, in
 /* Runs one statement and appends audit in one write transaction of tenant. *changes (may be
  * NULL) gets the rows the statement changed; with none_is_not_found, no change is
  * NOVA_NOT_FOUND and nothing is written. */
-static nova_status exec_audited(nova_store_t *s, const nova_sql_t *q, const char *tenant,
-                                const nova_sql_param_t *p, int n, bool none_is_not_found,
-                                const nova_audit_entry_t *audit)
-{
-    int64_t changed = 0;
-    nova_status st = nova_store_tx_begin(s, tenant);
-    if (st != NOVA_OK)
-        return st;
-    st = nova_store_exec_q(s, q, tenant, p, n, &changed);
-    if (st == NOVA_OK && none_is_not_found && changed == 0)
-        st = NOVA_NOT_FOUND;
-    if (st == NOVA_OK)
-        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
-    if (st != NOVA_OK) {
-        nova_store_tx_rollback(s);
-        return st;
-    }
-    return nova_store_tx_commit(s);
-}
-
 nova_status nova_store_client_create(nova_store_t *s, const nova_client_t *c,
                                      const nova_audit_entry_t *audit)
 {
@@ -794,7 +802,8 @@ nova_status nova_store_client_create(nova_store_t *s, const nova_client_t *c,
                             NOVA_SQL_P_TEXT(c->auth_method ? c->auth_method : "client_secret"),
                             NOVA_SQL_P_TEXT(c->jwks ? c->jwks : ""),
                             NOVA_SQL_P_TEXT(c->tls_subject_dn ? c->tls_subject_dn : "")};
-    return exec_audited(s, &Q[NOVA_Q_CLIENT_INSERT], c->tenant_id, p, 11, false, audit);
+    nova_store_stmt_t x = {&Q[NOVA_Q_CLIENT_INSERT], p, 11, NOVA_OK, NOVA_OK};
+    return nova_store_exec_audited(s, c->tenant_id, &x, 1, audit);
 }
 
 nova_status nova_store_client_get(nova_store_t *s, nova_arena_t *a, const char *client_id,
@@ -835,7 +844,8 @@ nova_status nova_store_client_revoke(nova_store_t *s, const char *tenant_id, con
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(client_id),
                             NOVA_SQL_P_TEXT(tenant_id)};
-    return exec_audited(s, &Q[NOVA_Q_CLIENT_REVOKE], tenant_id, p, 3, true, audit);
+    nova_store_stmt_t x = {&Q[NOVA_Q_CLIENT_REVOKE], p, 3, NOVA_NOT_FOUND, NOVA_OK};
+    return nova_store_exec_audited(s, tenant_id, &x, 1, audit);
 }
 
 /* ---- access tokens ---- */
@@ -846,7 +856,8 @@ nova_status nova_store_token_revoke(nova_store_t *s, const char *tenant_id, cons
     if (!valid_tenant(tenant_id) || jti == NULL || !audit_for(audit, tenant_id))
         return NOVA_INVALID;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(jti), NOVA_SQL_P_INT(exp)};
-    return exec_audited(s, &Q[NOVA_Q_TOKEN_REVOKE], tenant_id, p, 3, false, audit);
+    nova_store_stmt_t x = {&Q[NOVA_Q_TOKEN_REVOKE], p, 3, NOVA_OK, NOVA_OK};
+    return nova_store_exec_audited(s, tenant_id, &x, 1, audit);
 }
 
 nova_status nova_store_token_resolve(nova_store_t *s, nova_arena_t *a, const char *tenant_id,

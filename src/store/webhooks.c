@@ -161,16 +161,7 @@ nova_status nova_store_webhook_endpoint_insert(nova_store_t *s,
         !e->events || !e->secrets || !e->client_cert || !e->client_key || !e->created_by ||
         !nova_store_audit_for(audit, e->tenant_id))
         return NOVA_INVALID;
-    nova_status st = nova_store_tx_begin(s, e->tenant_id);
-    if (st != NOVA_OK)
-        return st;
     nova_sql_param_t xp[] = {NOVA_SQL_P_TEXT(e->tenant_id), NOVA_SQL_P_TEXT(e->id)};
-    int64_t one = 0;
-    st = nova_store_query_int(s, &Q_EP_EXISTS, NULL, xp, 2, &one);
-    if (st == NOVA_OK)
-        st = NOVA_CONFLICT;
-    else if (st == NOVA_NOT_FOUND)
-        st = NOVA_OK;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(e->tenant_id),
                             NOVA_SQL_P_TEXT(e->id),
                             NOVA_SQL_P_TEXT(e->url),
@@ -184,15 +175,9 @@ nova_status nova_store_webhook_endpoint_insert(nova_store_t *s,
                             NOVA_SQL_P_TEXT(e->created_by),
                             NOVA_SQL_P_INT(e->created_at),
                             NOVA_SQL_P_INT(e->updated_at)};
-    if (st == NOVA_OK)
-        st = nova_store_exec_q(s, &Q_EP_INSERT, NULL, p, 13, NULL);
-    if (st == NOVA_OK)
-        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
-    if (st != NOVA_OK) {
-        nova_store_tx_rollback(s);
-        return st;
-    }
-    return nova_store_tx_commit(s);
+    nova_store_stmt_t x[] = {{&Q_EP_EXISTS, xp, 2, NOVA_OK, NOVA_CONFLICT},
+                             {&Q_EP_INSERT, p, 13, NOVA_OK, NOVA_OK}};
+    return nova_store_exec_audited(s, e->tenant_id, x, 2, audit);
 }
 
 nova_status nova_store_webhook_endpoint_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
@@ -223,22 +208,10 @@ nova_status nova_store_webhook_endpoint_secrets(nova_store_t *s, const char *ten
     if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id) || !secrets ||
         !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
-    nova_status st = nova_store_tx_begin(s, tenant_id);
-    if (st != NOVA_OK)
-        return st;
     nova_sql_param_t p[] = {NOVA_SQL_P_BLOB(secrets, len), NOVA_SQL_P_INT(now),
                             NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
-    int64_t changes = 0;
-    st = nova_store_exec_q(s, &Q_EP_SECRETS, NULL, p, 4, &changes);
-    if (st == NOVA_OK && changes == 0)
-        st = NOVA_NOT_FOUND;
-    if (st == NOVA_OK)
-        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
-    if (st != NOVA_OK) {
-        nova_store_tx_rollback(s);
-        return st;
-    }
-    return nova_store_tx_commit(s);
+    nova_store_stmt_t x = {&Q_EP_SECRETS, p, 4, NOVA_NOT_FOUND, NOVA_OK};
+    return nova_store_exec_audited(s, tenant_id, &x, 1, audit);
 }
 
 nova_status nova_store_webhook_endpoint_update(nova_store_t *s,
@@ -260,9 +233,6 @@ nova_status nova_store_webhook_endpoint_update(nova_store_t *s,
         !e->events || !e->client_cert || !e->client_key ||
         !nova_store_audit_for(audit, e->tenant_id))
         return NOVA_INVALID;
-    nova_status st = nova_store_tx_begin(s, e->tenant_id);
-    if (st != NOVA_OK)
-        return st;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(e->url),
                             NOVA_SQL_P_TEXT(e->events),
                             NOVA_SQL_P_TEXT(e->client_cert),
@@ -273,21 +243,12 @@ nova_status nova_store_webhook_endpoint_update(nova_store_t *s,
                             NOVA_SQL_P_INT(e->updated_at),
                             NOVA_SQL_P_TEXT(e->tenant_id),
                             NOVA_SQL_P_TEXT(e->id)};
-    int64_t changes = 0;
-    st = nova_store_exec_q(s, &Q_UPD, NULL, p, 10, &changes);
-    if (st == NOVA_OK && changes == 0)
-        st = NOVA_NOT_FOUND;
     nova_sql_param_t fp[] = {NOVA_SQL_P_INT(e->updated_at), NOVA_SQL_P_TEXT(e->tenant_id),
                              NOVA_SQL_P_TEXT(e->id)};
-    if (st == NOVA_OK && !e->enabled)
-        st = nova_store_exec_q(s, &Q_FAIL, NULL, fp, 3, NULL);
-    if (st == NOVA_OK)
-        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
-    if (st != NOVA_OK) {
-        nova_store_tx_rollback(s);
-        return st;
-    }
-    return nova_store_tx_commit(s);
+    /* Disabling it fails its pending deliveries in the same transaction. */
+    nova_store_stmt_t x[] = {{&Q_UPD, p, 10, NOVA_NOT_FOUND, NOVA_OK},
+                             {&Q_FAIL, fp, 3, NOVA_OK, NOVA_OK}};
+    return nova_store_exec_audited(s, e->tenant_id, x, e->enabled ? 1 : 2, audit);
 }
 
 nova_status nova_store_webhook_endpoint_delete(nova_store_t *s, const char *tenant_id,
@@ -305,24 +266,11 @@ nova_status nova_store_webhook_endpoint_delete(nova_store_t *s, const char *tena
     if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id) ||
         !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
-    nova_status st = nova_store_tx_begin(s, tenant_id);
-    if (st != NOVA_OK)
-        return st;
     nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
     nova_sql_param_t fp[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(id)};
-    int64_t changes = 0;
-    st = nova_store_exec_q(s, &Q_DEL, NULL, p, 2, &changes);
-    if (st == NOVA_OK && changes == 0)
-        st = NOVA_NOT_FOUND;
-    if (st == NOVA_OK)
-        st = nova_store_exec_q(s, &Q_FAIL, NULL, fp, 3, NULL);
-    if (st == NOVA_OK)
-        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
-    if (st != NOVA_OK) {
-        nova_store_tx_rollback(s);
-        return st;
-    }
-    return nova_store_tx_commit(s);
+    nova_store_stmt_t x[] = {{&Q_DEL, p, 2, NOVA_NOT_FOUND, NOVA_OK},
+                             {&Q_FAIL, fp, 3, NOVA_OK, NOVA_OK}};
+    return nova_store_exec_audited(s, tenant_id, x, 2, audit);
 }
 
 /* ---- events ---- */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../src/events/internal.h"
 #include "../../src/store/internal.h"
 #include "nova/auth.h"
 #include "nova/events.h"
@@ -192,6 +193,85 @@ static void test_sms_form_and_reply(void **state)
     assert_int_equal(nova_notify_at_parse(ctl, strlen(ctl), rs, 4, &n), NOVA_OK);
     assert_string_equal(rs[0].number, "+1??X");
     assert_string_equal(rs[0].status, "Su?ccess");
+}
+
+/* An SMS delivery recipient by recipient: numbers masked for the log, tags stable under one
+ * master key and different under another, and what the log of a round settles. */
+static void test_sms_recipients(void **state)
+{
+    (void)state;
+    char m[NOVA_NOTIFY_MASK_MAX];
+    nova_notify_phone_mask("+254711000001", m);
+    assert_string_equal(m, "+254*******01");
+    nova_notify_phone_mask("+2348031234567", m);
+    assert_string_equal(m, "+234********67");
+    nova_notify_phone_mask("+1234567", m);
+    assert_string_equal(m, "+1****67");
+    nova_notify_phone_mask("+1\r\n", m);
+    assert_string_equal(m, "+1??");
+    nova_notify_phone_mask("+1234567890123456789012345", m);
+    assert_string_equal(m, "?");
+    nova_notify_phone_mask(NULL, m);
+    assert_string_equal(m, "?");
+
+    nova_auth_config_t ac = {.issuer = "https://nova.test",
+                             .audience = "nova-api",
+                             .token_ttl = 300,
+                             .alg = NOVA_JWS_EDDSA};
+    memset(ac.master_key, 7, sizeof(ac.master_key));
+    nova_auth_t *auth = NULL, *other = NULL;
+    assert_int_equal(nova_auth_new(&ac, &auth), NOVA_OK);
+    memset(ac.master_key, 8, sizeof(ac.master_key));
+    assert_int_equal(nova_auth_new(&ac, &other), NOVA_OK);
+    nova_events_cfg_t cfg = {auth, NULL, NULL}, ocfg = {other, NULL, NULL};
+    char ta[EVENTS_TAG_LEN + 1], tb[EVENTS_TAG_LEN + 1], ta2[EVENTS_TAG_LEN + 1],
+        tx[EVENTS_TAG_LEN + 1], to[EVENTS_TAG_LEN + 1];
+    assert_int_equal(events_recipient_tag(&cfg, "ten_1", "+254711000001", ta), NOVA_OK);
+    assert_int_equal(events_recipient_tag(&cfg, "ten_1", "+254722000002", tb), NOVA_OK);
+    assert_int_equal(events_recipient_tag(&cfg, "ten_1", "+254711000001", ta2), NOVA_OK);
+    assert_int_equal(events_recipient_tag(&cfg, "ten_2", "+254711000001", tx), NOVA_OK);
+    assert_int_equal(events_recipient_tag(&ocfg, "ten_1", "+254711000001", to), NOVA_OK);
+    assert_int_equal(strlen(ta), EVENTS_TAG_LEN);
+    assert_string_equal(ta, ta2);
+    assert_string_not_equal(ta, tb);
+    assert_string_not_equal(ta, tx);
+    assert_string_not_equal(ta, to);
+    assert_null(strstr(ta, "254711"));
+    nova_auth_free(auth);
+    nova_auth_free(other);
+
+    /* Four recipients; the log of delivery d: attempt 1 (an earlier round), 2 and 3. */
+    const char *tags[] = {"aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "cccccccccccccccc",
+                          "dddddddddddddddd"};
+    char r1[160], r2[200], r3[160];
+    snprintf(r1, sizeof(r1), "+254*******01#%s=101:Success +254*******02#%s=101:Success", tags[0],
+             tags[1]);
+    snprintf(r2, sizeof(r2),
+             "+254*******01#%s=101:Success +254*******02#%s=405:InsufficientBalance "
+             "+254*******03#%s=403:InvalidPhoneNumber +254*******04#%s=0:NotListed",
+             tags[0], tags[1], tags[2], tags[3]);
+    snprintf(r3, sizeof(r3), "+254*******02#%s=502:RejectedByGateway", tags[1]);
+    nova_attempt_row_t at[] = {
+        {"evt_1:nch_1", 1, 201, 10, "", 0, r1},
+        {"evt_1:nch_1", 2, 201, 10, "", 0, r2},
+        {"evt_1:nch_2", 2, 201, 10, "", 0, r1}, /* another delivery's */
+        {"evt_1:nch_1", 3, 201, 10, "", 0, r3},
+        {"evt_1:nch_1", 4, 500, 10, "HTTP status 500", 0, ""},
+        {"evt_1:nch_1", 5, 201, 10, "", 0, "+254*******04#dddddddddddd=101:Success x#"},
+    };
+    bool settled[4], accepted[4];
+    events_sms_settled(tags, 4, at, 6, "evt_1:nch_1", 1, settled, accepted);
+    assert_true(settled[0] && accepted[0]);  /* accepted in this round */
+    assert_false(settled[1] || accepted[1]); /* refused twice, for reasons that may pass */
+    assert_true(settled[2] && !accepted[2]); /* an invalid number: not sent again */
+    assert_false(settled[3] || accepted[3]); /* no line for it; a cut tag names nobody */
+    /* From the first round on, B was accepted in attempt 1 already. */
+    events_sms_settled(tags, 4, at, 6, "evt_1:nch_1", 0, settled, accepted);
+    assert_true(settled[1] && accepted[1]);
+    /* A new round (a replay after attempt 5): nothing settled. */
+    events_sms_settled(tags, 4, at, 6, "evt_1:nch_1", 5, settled, accepted);
+    for (size_t i = 0; i < 4; i++)
+        assert_false(settled[i] || accepted[i]);
 }
 
 /* The bodies parsed (in->secret is borrowed from its body), freed at the end of a test. */
@@ -492,9 +572,13 @@ static void test_store(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_addresses),          cmocka_unit_test(test_email_format),
-        cmocka_unit_test(test_sms_form_and_reply), cmocka_unit_test(test_channel_parse),
-        cmocka_unit_test(test_channel_message),    cmocka_unit_test(test_store),
+        cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_email_format),
+        cmocka_unit_test(test_sms_form_and_reply),
+        cmocka_unit_test(test_sms_recipients),
+        cmocka_unit_test(test_channel_parse),
+        cmocka_unit_test(test_channel_message),
+        cmocka_unit_test(test_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,12 +29,12 @@ let nova, a, aTok, b, bTok, doc, hook, strict, work;
 // The receivers listen on 127.0.0.1: only a novad told so may deliver to a loopback address.
 const LOCAL = { NOVA_WEBHOOK_ALLOW_PRIVATE: 'true' };
 const METRICS = 'metrics-token-for-webhook-tests';
-// This process's nova_webhook_attempts_total by outcome.
+// This process's nova_webhook_attempts_total of the webhook channel by outcome.
 async function attempts(n) {
   const r = await call(n, 'GET', '/metrics', { tok: METRICS });
   assert.equal(r.status, 200, r.text);
   const out = {};
-  for (const m of r.text.matchAll(/^nova_webhook_attempts_total\{outcome="(\w+)"\} (\d+)$/gm)) out[m[1]] = Number(m[2]);
+  for (const m of r.text.matchAll(/^nova_webhook_attempts_total\{channel="webhook",outcome="(\w+)"\} (\d+)$/gm)) out[m[1]] = Number(m[2]);
   return out;
 }
 
@@ -244,6 +244,15 @@ test('a 500 then a 200: delivered, signed per Standard Webhooks, both attempts l
   // another test file's novad shares the outbox, so only the series are checked.
   const m = await attempts(nova);
   assert.deepEqual(Object.keys(m).sort(), ['delivered', 'failed', 'retry']);
+  // The failures and the latency of the same channel agree with its attempts (one scrape:
+  // the dispatcher may make another attempt between two).
+  const text = (await call(nova, 'GET', '/metrics', { tok: METRICS })).text;
+  const one = (re) => Number(text.match(re)?.[1]);
+  const at = {};
+  for (const x of text.matchAll(/^nova_webhook_attempts_total\{channel="webhook",outcome="(\w+)"\} (\d+)$/gm)) at[x[1]] = Number(x[2]);
+  assert.equal(one(/^nova_webhook_failures_total\{channel="webhook"\} (\d+)$/m), at.retry + at.failed);
+  assert.equal(one(/^nova_webhook_attempt_duration_seconds_count\{channel="webhook"\} (\d+)$/m), at.delivered + at.retry + at.failed);
+  assert.equal(one(/^nova_webhook_attempt_duration_seconds_bucket\{channel="webhook",le="\+Inf"\} (\d+)$/m), at.delivered + at.retry + at.failed);
   if (!process.env.NOVA_TEST_DATABASE_URL) {
     assert.equal(m.retry, 1, JSON.stringify(m));
     assert.equal(m.failed, 0, JSON.stringify(m));

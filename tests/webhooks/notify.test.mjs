@@ -33,6 +33,18 @@ const SCOPES = 'workflows:write verifications:read verifications:write reviews:r
 const SMTP_USER = 'nova-mailer';
 const SMTP_PASS = 'smtp-pass-' + randomBytes(8).toString('hex');
 const AT_KEY = 'atsk_' + randomBytes(16).toString('hex');
+const METRICS = 'metrics-token-for-notify-tests';
+// This process's delivery metrics of one channel: attempts by outcome, failures, latency count.
+async function channelMetrics(channel) {
+  const r = await call(nova, 'GET', '/metrics', { tok: METRICS });
+  assert.equal(r.status, 200, r.text);
+  const out = { attempts: {} };
+  for (const m of r.text.matchAll(new RegExp(`^nova_webhook_attempts_total\\{channel="${channel}",outcome="(\\w+)"\\} (\\d+)$`, 'gm'))) out.attempts[m[1]] = Number(m[2]);
+  out.failures = Number(r.text.match(new RegExp(`^nova_webhook_failures_total\\{channel="${channel}"\\} (\\d+)$`, 'm'))?.[1]);
+  out.count = Number(r.text.match(new RegExp(`^nova_webhook_attempt_duration_seconds_count\\{channel="${channel}"\\} (\\d+)$`, 'm'))?.[1]);
+  out.inf = Number(r.text.match(new RegExp(`^nova_webhook_attempt_duration_seconds_bucket\\{channel="${channel}",le="\\+Inf"\\} (\\d+)$`, 'm'))?.[1]);
+  return out;
+}
 let nova, tok, otherTok, doc, work, smtp, at, hook;
 
 let ca, leaf, pem; // from pki(work) in before()
@@ -83,8 +95,12 @@ async function smtpServer() {
 }
 
 // Africa's Talking's messaging API as its documentation gives it: the shape is checked, a
-// wrong one is a 400 that the test then fails on.
-async function atServer() {
+// wrong one is a 400 that the test then fails on. The first request is answered 500 unless
+// failFirst is false; codes[number] lists the statusCode of that number in each request that
+// holds it (the last repeats; 'omit' leaves it out of the reply; default 101).
+const AT_STATUS = { 101: 'Success', 403: 'InvalidPhoneNumber', 405: 'InsufficientBalance', 502: 'RejectedByGateway' };
+async function atServer({ failFirst = true, codes = {} } = {}) {
+  const seen = {};
   const got = [];
   const bad = [];
   const srv = createHttp((req, res) => {
@@ -105,15 +121,24 @@ async function atServer() {
         return res.end(problems.join(', '));
       }
       got.push({ headers: req.headers, form: Object.fromEntries(f) });
-      if (got.length === 1) {
+      if (failFirst && got.length === 1) {
         res.writeHead(500, { 'content-type': 'text/plain' });
         return res.end('Internal Server Error');
       }
       const to = f.get('to').split(',');
+      const lines = [];
+      for (const [i, n] of to.entries()) {
+        const list = codes[n] || [101];
+        const k = seen[n] = (seen[n] ?? -1) + 1;
+        const code = list[Math.min(k, list.length - 1)];
+        if (code === 'omit') continue;
+        lines.push({ statusCode: code, number: n, status: AT_STATUS[code] || 'Failed', cost: code === 101 ? 'KES 0.8000' : '0', messageId: code === 101 ? 'ATXid_' + got.length + '_' + i : 'None' });
+      }
+      const sent = lines.filter((l) => l.statusCode === 101).length;
       res.writeHead(201, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ SMSMessageData: {
-        Message: `Sent to ${to.length}/${to.length} Total Cost: KES ${(0.8 * to.length).toFixed(4)}`,
-        Recipients: to.map((n, i) => ({ statusCode: 101, number: n, status: 'Success', cost: 'KES 0.8000', messageId: 'ATXid_' + got.length + '_' + i })),
+        Message: `Sent to ${sent}/${to.length} Total Cost: KES ${(0.8 * sent).toFixed(4)}`,
+        Recipients: lines,
       } }));
     });
   });
@@ -198,7 +223,7 @@ before(async () => {
   smtp = await smtpServer();
   at = await atServer();
   hook = await receiver();
-  nova = await startNova({ NOVA_IDV_WORKERS: '1', NOVA_WEBHOOK_ALLOW_PRIVATE: 'true' });
+  nova = await startNova({ NOVA_IDV_WORKERS: '1', NOVA_WEBHOOK_ALLOW_PRIVATE: 'true', NOVA_METRICS_TOKEN: METRICS });
   tok = await token(nova, makeTenant(nova, 'notify-a-' + SUFFIX, SCOPES));
   otherTok = await token(nova, makeTenant(nova, 'notify-b-' + SUFFIX, SCOPES));
 });
@@ -212,6 +237,8 @@ after(async () => {
   assert.ok(!logs.includes(SMTP_PASS), 'the SMTP password reached the log');
   assert.ok(!logs.includes(AT_KEY), 'the API key reached the log');
   assert.ok(!logs.includes('BEGIN PRIVATE KEY'), 'a private key reached the log');
+  for (const n of ['+254711000001', '+254722000002', '+254733000003', '+254744000004', 'ops@example.com', 'risk@example.org'])
+    assert.ok(!logs.includes(n), n + ' reached the log');
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -291,7 +318,9 @@ test('email over STARTTLS with AUTH and SMS to Africa\'s Talking: a failed first
   assert.equal(dsms.channel_id, sms.json.id);
   assert.equal(dsms.state, 'delivered', JSON.stringify(dsms));
   assert.deepEqual(dsms.log.map((x) => x.status_code), [500, 201]);
-  assert.equal(dsms.log[1].result, '+254711000001=101:Success +254722000002=101:Success');
+  // Per recipient, masked and tagged (the tag names the number without showing it).
+  assert.match(dsms.log[1].result, /^\+254\*{7}01#[0-9a-f]{16}=101:Success \+254\*{7}02#[0-9a-f]{16}=101:Success$/);
+  assert.ok(!JSON.stringify(ds).includes('+254711000001'), 'a phone number in the delivery log');
   assert.deepEqual(at.bad, [], 'every request had Africa\'s Talking\'s shape');
 
   // The mail: over TLS (STARTTLS), authenticated, to both recipients, event and ids only.
@@ -408,6 +437,66 @@ test('PATCH: a disabled channel or endpoint receives nothing, re-enabled it resu
   assert.equal((await call(nova, 'DELETE', '/v1/notifications/channels/' + sms.id, { tok: otherTok })).status, 404);
   assert.equal((await call(nova, 'DELETE', '/v1/notifications/channels/' + sms.id, { tok })).status, 204);
   assert.equal((await call(nova, 'GET', '/v1/notifications/channels/' + sms.id, { tok })).status, 404);
+});
+
+test('SMS refused by some recipients: only those refused for a reason that may pass are sent to again, nobody gets it twice; replay sends to all', async () => {
+  const A = '+254711000001', B = '+254722000002', C = '+254733000003', D = '+254744000004';
+  // A accepted at once; B refused for lack of balance, then accepted; C an invalid number for
+  // good; D missing from the first reply, then accepted.
+  const atp = await atServer({ failFirst: false, codes: { [A]: [101], [B]: [405, 101], [C]: [403], [D]: ['omit', 101] } });
+  const t = await token(nova, makeTenant(nova, 'notify-d-' + SUFFIX, SCOPES));
+  try {
+    const ch = await call(nova, 'POST', '/v1/notifications/channels', { tok: t, body: smsBody({ base_url: atp.url, to: [A, B, C, D] }) });
+    assert.equal(ch.status, 201, ch.text);
+    const w = await call(nova, 'POST', '/v1/workflows', { tok: t, body: KYC });
+    const r = await call(nova, 'POST', '/v1/verifications', { tok: t, body: { workflow_id: w.json.id, mode: 'async', images: { document_front: doc.b64 }, applicant: doc.truth.applicant } });
+    assert.ok(r.status === 202 || r.status === 201, r.text);
+    const ev = await until('the event', async () => (await call(nova, 'GET', '/v1/events?limit=200', { tok: t })).json.events.find((e) => e.subject === r.json.id));
+    const settledT = () => until('the SMS delivery settled', async () => {
+      const g = await call(nova, 'GET', '/v1/events/' + ev.id, { tok: t });
+      return g.json.deliveries.length === 1 && g.json.deliveries[0].state !== 'pending' ? g : null;
+    }, 900);
+    const g = await settledT();
+    const d = g.json.deliveries[0];
+    assert.equal(d.state, 'delivered', JSON.stringify(d));
+    assert.equal(d.attempts, 2, JSON.stringify(d));
+    assert.deepEqual(atp.bad, []);
+    assert.deepEqual(atp.got.map((x) => x.form.to), [[A, B, C, D].join(','), [B, D].join(',')]);
+    // The log: per recipient, masked and tagged; the same tag for the same number in both attempts.
+    const items = (x) => Object.fromEntries(x.result.split(' ').map((i) => { const m = i.match(/^(\+\d{3}\*+\d{2})#([0-9a-f]{16})=(-?\d+):(\w+)$/); assert.ok(m, i); return [m[1], { tag: m[2], code: Number(m[3]), status: m[4] }]; }));
+    const [one, two] = d.log.map(items);
+    assert.deepEqual(Object.keys(one), ['+254*******01', '+254*******02', '+254*******03', '+254*******04']);
+    assert.deepEqual(Object.values(one).map((x) => x.code), [101, 405, 403, 0]);
+    assert.equal(one['+254*******04'].status, 'NotListed');
+    assert.deepEqual(Object.keys(two), ['+254*******02', '+254*******04']);
+    assert.deepEqual(Object.values(two).map((x) => x.code), [101, 101]);
+    assert.equal(two['+254*******02'].tag, one['+254*******02'].tag);
+    assert.equal(new Set(Object.values(one).map((x) => x.tag)).size, 4);
+    assert.match(d.log[0].error, /^1 of 4 recipients accepted, 2 refused for now/);
+    assert.match(d.log[1].error, /^1 of 4 recipients refused$/);
+    for (const n of [A, B, C, D]) assert.ok(!g.text.includes(n) && !g.text.includes(n.slice(1)), 'a number in the delivery log');
+    // Replay: a new round, sent to every recipient again (C is still refused).
+    assert.equal((await call(nova, 'POST', `/v1/events/${ev.id}/replay`, { tok: t })).status, 202);
+    await until('the replayed SMS', async () => atp.got.length === 3);
+    assert.equal(atp.got[2].form.to, [A, B, C, D].join(','));
+    const again = (await settledT()).json.deliveries[0];
+    assert.equal(again.state, 'delivered', JSON.stringify(again));
+    assert.equal(again.attempts, 3);
+    assert.equal(atp.got.length, 3, 'nothing sent after the round settled');
+    // The channel's metrics: this test's three SMS attempts (one retried) among them; the
+    // failures and the latency histogram agree with the attempts; email is its own series.
+    const sms = await channelMetrics('sms');
+    const total = sms.attempts.delivered + sms.attempts.retry + sms.attempts.failed;
+    assert.ok(sms.attempts.delivered >= 2 && sms.attempts.retry >= 1, JSON.stringify(sms));
+    assert.equal(sms.failures, sms.attempts.retry + sms.attempts.failed);
+    assert.equal(sms.count, total);
+    assert.equal(sms.inf, total);
+    const email = await channelMetrics('email');
+    assert.ok(email.attempts.delivered >= 1 && email.attempts.retry >= 1, JSON.stringify(email));
+    assert.equal(email.count, email.attempts.delivered + email.attempts.retry + email.attempts.failed);
+  } finally {
+    atp.srv.close();
+  }
 });
 
 test('STARTTLS is required off loopback, and the SMTP server is verified: nothing is sent otherwise', async () => {
