@@ -201,8 +201,10 @@ nova_status nova_oidc_idp_update(nova_people_t *p, nova_store_t *s, nova_arena_t
                                  const char *id, const void *obj, nova_oidc_idp_t *out,
                                  const char **why);
 /* Removes the IdP with its group->role mappings; a login through it is refused from now on,
- * one under way too (its callback finds no IdP). Audited "oidc_idp.delete". NOVA_NOT_FOUND
- * when the tenant has no IdP of this id. */
+ * one under way too (its callback finds no IdP), and the sessions it opened are revoked at
+ * once (reason "idp_deleted"; NOVA_UNAVAILABLE and nothing changed when the control plane
+ * is down). Audited "oidc_idp.delete". NOVA_NOT_FOUND when the tenant has no IdP of this
+ * id. */
 nova_status nova_oidc_idp_delete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                  const nova_audit_actor_t *by, const char *tenant_id,
                                  const char *id);

@@ -157,6 +157,13 @@ nova_status nova_saml_idp_update(nova_people_t *p, nova_store_t *s, nova_arena_t
                                  const nova_audit_actor_t *by, const char *tenant_id,
                                  const char *id, const void *obj, nova_saml_idp_t *out,
                                  const char **why);
+/* Removes the IdP (its SP key and mappings with it; the links of its NameIDs stay): a login
+ * through it is refused from now on, one under way too, and the sessions it opened are
+ * revoked at once, as nova_oidc_idp_delete. Audited "saml_idp.delete". NOVA_NOT_FOUND when
+ * the tenant has no IdP of this id. */
+nova_status nova_saml_idp_delete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                 const nova_audit_actor_t *by, const char *tenant_id,
+                                 const char *id);
 nova_status nova_saml_idp_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
                               const char *id, nova_saml_idp_t *out);
 nova_status nova_saml_idp_list(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,

@@ -130,6 +130,22 @@ static void idps_patch(nova_req_t *r, void *ud)
     json_decref(body);
 }
 
+static void idps_delete(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    nova_people_t *p = s ? api_people(r, api) : NULL;
+    if (p == NULL)
+        return;
+    nova_audit_actor_t by = actor(r);
+    nova_status st =
+        nova_saml_idp_delete(p, s, &r->arena, &by, r->principal->tenant_id, r->params[0]);
+    if (st)
+        idp_status(r, st, NULL);
+    else
+        nova_resp_body(r, 204, NULL, NULL, 0);
+}
+
 /* ---- the browser's legs ---- */
 
 static bool param_ok(const char *v)
@@ -301,6 +317,7 @@ nova_status api_saml_register(nova_api_t *api, nova_http_server_t *srv)
         {"GET", "/v1/people/saml/idps", "users:read", idps_list, 0},
         {"GET", "/v1/people/saml/idps/{id}", "users:read", idps_get, 0},
         {"PATCH", "/v1/people/saml/idps/{id}", "users:write", idps_patch, 300000},
+        {"DELETE", "/v1/people/saml/idps/{id}", "users:write", idps_delete, 0},
         /* The browser's legs and the SP metadata are public: InResponseTo ties an ACS post to
          * a request this novad made, and the signatures to the IdP. */
         {"GET", "/auth/saml/metadata", NULL, saml_metadata, 0},

@@ -253,11 +253,70 @@ nova_status people_fed_login(nova_people_t *p, nova_store_t *s, nova_arena_t *ar
     nova_login_request_t r = *req;
     r.tenant_id = w->tenant_id;
     int aal = w->aal >= 2 ? 2 : 1;
-    st = people_session_open(p, s, ar, &r, u.id, aal, aal >= 2 ? "fed mfa" : "fed", false, NULL,
-                             out);
+    st = people_session_open_fed(p, s, ar, &r, u.id, aal, aal >= 2 ? "fed mfa" : "fed", w->idp_id,
+                                 w->sid, out);
+    if (st)
+        return st;
+    /* An IdP deleted while this login ran: its delete revoked the sessions committed before it,
+     * and this look, after the session's row and record exist, catches the rest. */
+    nova_oidc_idp_row_t row;
+    st = w->proto == NOVA_FED_SAML ? nova_store_saml_idp_get(s, ar, w->tenant_id, w->idp_id, &row)
+                                   : nova_store_oidc_idp_get(s, ar, w->tenant_id, w->idp_id, &row);
+    if (st == NOVA_NOT_FOUND) {
+        st =
+            nova_people_session_revoke(p, s, ar, &by, w->tenant_id, out->session.id, "idp_deleted");
+        if (st == NOVA_NOT_FOUND)
+            st = NOVA_OK; /* the delete's transaction revoked it; the record went first */
+        memset(out, 0, sizeof(*out));
+        out->outcome = NOVA_LOGIN_BAD;
+        *res = PEOPLE_FED_UNKNOWN_IDP;
+        *why = "the IdP was deleted";
+        return st;
+    }
     if (st)
         return st;
     out->outcome = NOVA_LOGIN_OK;
     out->user_id = u.id;
+    return NOVA_OK;
+}
+
+nova_status people_fed_idp_delete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                  const nova_audit_actor_t *by, nova_fed_protocol proto,
+                                  const char *tenant_id, const char *id, const char *action,
+                                  const char *target_type, json_t *attrs, size_t *nrevoked)
+{
+    const char **live = NULL, **ids = NULL;
+    size_t nlive = 0, n = 0;
+    int64_t now = nova_time_now();
+    if (nrevoked)
+        *nrevoked = 0;
+    /* As for a user's sessions: the records every request reads go first, so a control plane
+     * that cannot drop them changes nothing (503, retry). */
+    nova_status st =
+        nova_store_user_session_idp_live(s, ar, tenant_id, id, NULL, NULL, now, &live, &nlive);
+    if (st == NOVA_INVALID)
+        st = NOVA_NOT_FOUND;
+    if (st == NOVA_OK)
+        st = people_session_forget(p, ar, tenant_id, live, nlive, false);
+    if (st) {
+        json_decref(attrs);
+        return st;
+    }
+    if (attrs)
+        json_object_set_new(attrs, "sessions_revoked", json_integer((json_int_t)nlive));
+    nova_audit_entry_t ae;
+    st = nova_audit_entry_make(&ae, ar, by, tenant_id, action, target_type, id, attrs);
+    if (st == NOVA_OK)
+        st = proto == NOVA_FED_SAML
+                 ? nova_store_saml_idp_delete(s, ar, tenant_id, id, now, &ae, &ids, &n)
+                 : nova_store_oidc_idp_delete(s, ar, tenant_id, id, now, &ae, &ids, &n);
+    if (st == NOVA_INVALID)
+        st = NOVA_NOT_FOUND;
+    if (st)
+        return st;
+    /* The ids the transaction revoked: those above, and any opened since the list. */
+    (void)people_session_forget(p, ar, tenant_id, ids, n, true);
+    if (nrevoked)
+        *nrevoked = n;
     return NOVA_OK;
 }

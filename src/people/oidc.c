@@ -455,20 +455,14 @@ nova_status nova_oidc_idp_delete(nova_people_t *p, nova_store_t *s, nova_arena_t
                                  const nova_audit_actor_t *by, const char *tenant_id,
                                  const char *id)
 {
-    (void)p;
     nova_oidc_idp_t idp;
     nova_status st = nova_oidc_idp_get(s, ar, tenant_id, id, &idp);
     if (st)
         return st;
-    nova_audit_entry_t ae;
-    st = nova_audit_entry_make(
-        &ae, ar, by, tenant_id, "oidc_idp.delete", "oidc_idp", id,
-        json_pack("{s:s, s:I}", "issuer", idp.issuer, "role_mappings", (json_int_t)idp.nmappings));
-    if (st == NOVA_OK)
-        st = nova_store_oidc_idp_delete(s, tenant_id, id, &ae);
-    if (st == NOVA_INVALID)
-        st = NOVA_NOT_FOUND;
-    return st;
+    return people_fed_idp_delete(
+        p, s, ar, by, NOVA_FED_OIDC, tenant_id, id, "oidc_idp.delete", "oidc_idp",
+        json_pack("{s:s, s:I}", "issuer", idp.issuer, "role_mappings", (json_int_t)idp.nmappings),
+        NULL);
 }
 
 nova_status nova_oidc_idp_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,

@@ -752,6 +752,8 @@ nova_status nova_oidc_login_complete(nova_people_t *p, nova_store_t *s, nova_are
         *fail = NOVA_OIDC_FAIL_PROVISIONING;
     else if (st == NOVA_OK && res == PEOPLE_FED_SUSPENDED)
         *fail = NOVA_OIDC_FAIL_SUSPENDED;
+    else if (st == NOVA_OK && res == PEOPLE_FED_UNKNOWN_IDP)
+        *fail = NOVA_OIDC_FAIL_UNKNOWN_IDP;
     if (st || res)
         return st;
     /* What RP-initiated logout needs (id_token_hint), for as long as the session may live. A

@@ -468,6 +468,21 @@ nova_status nova_saml_idp_update(nova_people_t *p, nova_store_t *s, nova_arena_t
     return st;
 }
 
+nova_status nova_saml_idp_delete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                 const nova_audit_actor_t *by, const char *tenant_id,
+                                 const char *id)
+{
+    nova_saml_idp_t idp;
+    nova_status st = nova_saml_idp_get(s, ar, tenant_id, id, &idp);
+    if (st)
+        return st;
+    return people_fed_idp_delete(p, s, ar, by, NOVA_FED_SAML, tenant_id, id, "saml_idp.delete",
+                                 "saml_idp",
+                                 json_pack("{s:s, s:I}", "entity_id", idp.entity_id,
+                                           "role_mappings", (json_int_t)idp.nmappings),
+                                 NULL);
+}
+
 nova_status nova_saml_idp_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
                               const char *id, nova_saml_idp_t *out)
 {

@@ -755,5 +755,7 @@ nova_status nova_saml_acs(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
         *fail = NOVA_SAML_FAIL_PROVISIONING;
     else if (st == NOVA_OK && res == PEOPLE_FED_SUSPENDED)
         *fail = NOVA_SAML_FAIL_SUSPENDED;
+    else if (st == NOVA_OK && res == PEOPLE_FED_UNKNOWN_IDP)
+        *fail = NOVA_SAML_FAIL_UNKNOWN_IDP;
     return st;
 }

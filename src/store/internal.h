@@ -288,6 +288,14 @@ bool nova_store_valid_id(const char *s);
 /* e is an audit entry for tenant_id's chain (set, and its tenant is tenant_id). */
 bool nova_store_audit_for(const nova_audit_entry_t *e, const char *tenant_id);
 
+/* Inside the open write transaction: revokes (reason, now) the live people sessions the IdP
+ * idp_id opened, narrowed to its session sid and/or user_id when not NULL; *ids the revoked
+ * ids (arena array of *n). src/store/people.c; federation.c's IdP delete calls it. */
+nova_status nova_store_people_revoke_idp_tx(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                            const char *idp_id, const char *sid,
+                                            const char *user_id, const char *reason, int64_t now,
+                                            const char ***ids, size_t *n);
+
 /* Connections currently open in this process (tests check the per-thread destructor). */
 int nova_store_live_connections(void);
 void nova_store_live_add(int delta);

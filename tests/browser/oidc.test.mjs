@@ -505,11 +505,30 @@ test('a deleted IdP: its logins are refused, one under way too; audited; another
   // A login through it works, and one is left at the callback when the IdP goes.
   const ok = await callbackJson(await idpLogin(novaBase + d.login_path, 'bob', `${novaBase}/auth/oidc/callback`));
   assert.equal(ok.status, 200, JSON.stringify(ok.json));
+  assert.equal((await call(nova, 'GET', '/auth/session', { tok: ok.json.access_token })).status, 200);
+  const uid = (await call(nova, 'GET', '/auth/session', { tok: ok.json.access_token })).json.user_id;
+  // A password session of the same user is not the IdP's: it outlives the delete.
+  const pw = await call(nova, 'PUT', `/v1/users/${uid}/password`, { tok, body: { password: 'correct horse battery staple 42' } });
+  assert.ok(pw.status < 300, pw.text);
+  const own = await call(nova, 'POST', '/auth/login', { body: { tenant_id: t.tenant, email: 'bob@idp.example', password: 'correct horse battery staple 42' } });
+  assert.equal(own.status, 200, own.text);
   const pending = await idpLogin(novaBase + d.login_path, 'bob', `${novaBase}/auth/oidc/callback`);
   const other = await call(nova, 'DELETE', `/v1/people/oidc/idps/${d.id}`, { tok: adminTokB });
   assert.equal(other.status, 404);
+  assert.equal((await call(nova, 'GET', '/auth/session', { tok: ok.json.access_token })).status, 200);
   const del = await call(nova, 'DELETE', `/v1/people/oidc/idps/${d.id}`, { tok });
   assert.equal(del.status, 204, del.text);
+  // The session it opened stops working at once: its access token, its refresh token.
+  const gone = await call(nova, 'GET', '/auth/session', { tok: ok.json.access_token });
+  assert.equal(gone.status, 401, gone.text);
+  assert.equal((await call(nova, 'POST', '/auth/refresh', { body: { refresh_token: ok.json.refresh_token } })).status, 401);
+  assert.equal((await call(nova, 'GET', '/auth/session', { tok: own.json.access_token })).status, 200);
+  const listed = await call(nova, 'GET', `/v1/sessions?user_id=${uid}&include_revoked=true`, { tok });
+  assert.equal(listed.status, 200, listed.text);
+  const fed = listed.json.sessions.find((x) => x.id === ok.json.session_id);
+  assert.ok(fed, listed.text);
+  assert.equal(fed.idp_id, d.id);
+  assert.equal(fed.revoked_reason, 'idp_deleted');
   assert.equal((await call(nova, 'GET', `/v1/people/oidc/idps/${d.id}`, { tok })).status, 404);
   assert.deepEqual((await call(nova, 'GET', '/v1/people/oidc/idps', { tok })).json.idps, []);
   assert.equal((await call(nova, 'DELETE', `/v1/people/oidc/idps/${d.id}`, { tok })).status, 404);
@@ -524,6 +543,7 @@ test('a deleted IdP: its logins are refused, one under way too; audited; another
   const audit = await call(nova, 'GET', '/v1/audit?limit=50', { tok });
   const e = audit.json.entries.find((x) => x.action === 'oidc_idp.delete');
   assert.ok(e, 'oidc_idp.delete audited');
+  assert.equal(e.attrs.sessions_revoked, 1, JSON.stringify(e));
   assert.ok(!audit.text.includes('nova-rp-secret'));
   // The issuer may be configured again; its subject finds the user it was linked to.
   const again = await call(nova, 'POST', '/v1/people/oidc/idps', { tok, body: { issuer, client_id: 'nova-rp', client_secret: 'nova-rp-secret-0123456789', redirect_uris: [`${novaBase}/auth/oidc/callback`], scopes: ['openid', 'email'] } });

@@ -426,3 +426,66 @@ test('new IdP metadata (a signing key rollover) takes effect at the next login',
   assert.equal(again.status, 200);
   await again.page.close();
 });
+
+// A tenant of its own with this IdP: its SP (key, entity, ACS) becomes the one the IdP's
+// pages answer until the returned restore() is called.
+async function ownTenantIdp(name, extra = {}) {
+  const t = makeTenant(nova, `${name}-${Date.now()}`, 'users:read users:write audit:read security:write');
+  const tok = await token(nova, t);
+  const r = await call(nova, 'POST', '/v1/people/saml/idps', { tok, body: { metadata_xml: samlIdp.getMetadata(), ...extra } });
+  assert.equal(r.status, 201, r.text);
+  const saved = { idp, spMetadata };
+  idp = r.json;
+  spMetadata = await (await fetch(novaBase + idp.sp_metadata_path)).text();
+  return { t, tok, idp: r.json, restore: () => { ({ idp, spMetadata } = saved); } };
+}
+
+test('DELETE of a SAML IdP: its sessions end at once, later logins and one under way are refused; audited', async () => {
+  const own = await ownTenantIdp('saml-del');
+  try {
+    const { page: p, status } = await browserLogin('ada');
+    assert.equal(status, 200);
+    const g = await grantOf(p);
+    await p.close();
+    assert.equal((await call(nova, 'GET', '/auth/session', { tok: g.access_token })).status, 200);
+    // A login left at the IdP's auto-posting form when the IdP goes.
+    mode = {};
+    const q = await browser.newPage();
+    await q.goto(novaBase + idp.login_path);
+    await q.fill('input[name=login]', 'bob');
+    await q.click('button[type=submit]');
+    await q.waitForSelector('#continue');
+    assert.equal((await call(nova, 'DELETE', `/v1/people/saml/idps/${own.idp.id}`, { tok: adminTokB })).status, 404);
+    const del = await call(nova, 'DELETE', `/v1/people/saml/idps/${own.idp.id}`, { tok: own.tok });
+    assert.equal(del.status, 204, del.text);
+    const gone = await call(nova, 'GET', '/auth/session', { tok: g.access_token });
+    assert.equal(gone.status, 401, gone.text);
+    assert.equal((await call(nova, 'POST', '/auth/refresh', { body: { refresh_token: g.refresh_token } })).status, 401);
+    const [resp] = await Promise.all([
+      q.waitForResponse((r) => r.url().startsWith(`${novaBase}/auth/saml/acs/`)),
+      q.click('#continue'),
+    ]);
+    assert.equal(resp.status(), 404);
+    assert.equal((await resp.json()).code, 'saml_unknown_idp');
+    await q.close();
+    const start = await fetch(novaBase + own.idp.login_path, { redirect: 'manual' });
+    assert.equal(start.status, 404);
+    assert.equal((await start.json()).code, 'saml_unknown_idp');
+    assert.equal((await call(nova, 'GET', `/v1/people/saml/idps/${own.idp.id}`, { tok: own.tok })).status, 404);
+    assert.equal((await call(nova, 'DELETE', `/v1/people/saml/idps/${own.idp.id}`, { tok: own.tok })).status, 404);
+    assert.equal((await fetch(novaBase + own.idp.sp_metadata_path)).status, 404);
+    const ses = await call(nova, 'GET', '/v1/sessions?include_revoked=true', { tok: own.tok });
+    assert.equal(ses.status, 200, ses.text);
+    const fed = ses.json.sessions.find((x) => x.idp_id === own.idp.id);
+    assert.ok(fed, ses.text);
+    assert.equal(fed.revoked_reason, 'idp_deleted');
+    const audit = await call(nova, 'GET', '/v1/audit?limit=100', { tok: own.tok });
+    const e = audit.json.entries.find((x) => x.action === 'saml_idp.delete');
+    assert.ok(e, 'saml_idp.delete audited');
+    assert.equal(e.attrs.sessions_revoked, 1, JSON.stringify(e));
+    assert.ok(!audit.text.includes('PRIVATE KEY'));
+    assert.ok(!audit.text.includes('ada@saml.example'));
+  } finally {
+    own.restore();
+  }
+});

@@ -269,6 +269,12 @@ export function peopleAuditDrivers(getNova, secrets) {
     assert.equal(r.status, 200, r.text);
     return { chainOf: c.t.tenant, action: 'saml_idp.update', actor: c.t.id, target: 'saml_idp:' + id };
   };
+  drivers['DELETE /v1/people/saml/idps/{id}'] = async () => {
+    const { c, id } = await samlIdp();
+    const r = await call(c.nova, 'DELETE', '/v1/people/saml/idps/' + id, { tok: c.tok });
+    assert.equal(r.status, 204, r.text);
+    return { chainOf: c.t.tenant, action: 'saml_idp.delete', actor: c.t.id, target: 'saml_idp:' + id };
+  };
   drivers['POST /auth/saml/acs/{tenant_id}/{idp}'] = async () => {
     const { c, id } = await samlIdp();
     const r = await call(c.nova, 'POST', `/auth/saml/acs/${c.t.tenant}/${id}`, {
