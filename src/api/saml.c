@@ -16,9 +16,18 @@
 #include "nova/audit_store.h"
 #include "nova/saml.h"
 
-static const char *const idp_members[] = {"metadata_xml",    "metadata_url",    "sp_entity_id",
-                                          "group_attribute", "email_attribute", "name_attribute",
-                                          "role_mappings",   "enabled",         NULL};
+static const char *const idp_members[] = {"metadata_xml",
+                                          "metadata_url",
+                                          "sp_entity_id",
+                                          "group_attribute",
+                                          "email_attribute",
+                                          "name_attribute",
+                                          "role_mappings",
+                                          "enabled",
+                                          "mfa_authn_contexts",
+                                          "requested_authn_contexts",
+                                          "authn_context_comparison",
+                                          NULL};
 
 static nova_audit_actor_t actor(nova_req_t *r)
 {

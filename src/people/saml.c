@@ -19,9 +19,38 @@
 
 #define SAML_KEY_CTX "saml.sp_key"
 
-static const char *const idp_members[] = {"metadata_xml",    "metadata_url",    "sp_entity_id",
-                                          "group_attribute", "email_attribute", "name_attribute",
-                                          "role_mappings",   "enabled",         NULL};
+static const char *const idp_members[] = {"metadata_xml",
+                                          "metadata_url",
+                                          "sp_entity_id",
+                                          "group_attribute",
+                                          "email_attribute",
+                                          "name_attribute",
+                                          "role_mappings",
+                                          "enabled",
+                                          "mfa_authn_contexts",
+                                          "requested_authn_contexts",
+                                          "authn_context_comparison",
+                                          NULL};
+
+static const char *const default_mfa[] = {NOVA_SAML_DEFAULT_MFA_AUTHN_CONTEXTS};
+static const char *const comparisons[] = {"exact", "minimum", "better", "maximum"};
+
+/* An array of 0..NOVA_SAML_MAX_AUTHN_CONTEXTS AuthnContextClassRefs: URIs of 1..256
+ * printable characters without spaces, quotes or XML's markup characters. */
+static bool class_refs_ok(json_t *v)
+{
+    size_t i;
+    json_t *a;
+    if (!json_is_array(v) || json_array_size(v) > NOVA_SAML_MAX_AUTHN_CONTEXTS)
+        return false;
+    json_array_foreach(v, i, a)
+    {
+        if (!json_is_string(a) || !people_printable(json_string_value(a), 256) ||
+            strpbrk(json_string_value(a), " \"'<>&\\"))
+            return false;
+    }
+    return true;
+}
 
 static bool known_member(const char *k)
 {
@@ -242,8 +271,33 @@ static nova_status apply(nova_arena_t *ar, json_t *cfg, json_t *in, bool create,
     json_object_foreach(in, k, v) if (!known_member(k))
     {
         *why = "unknown member (metadata_xml, metadata_url, sp_entity_id, group_attribute, "
-               "email_attribute, name_attribute, role_mappings, enabled)";
+               "email_attribute, name_attribute, role_mappings, enabled, mfa_authn_contexts, "
+               "requested_authn_contexts, authn_context_comparison)";
         return NOVA_INVALID;
+    }
+    static const char *const ref_members[] = {"mfa_authn_contexts", "requested_authn_contexts"};
+    for (size_t r = 0; r < 2; r++) {
+        if ((v = json_object_get(in, ref_members[r])) == NULL)
+            continue;
+        if (!class_refs_ok(v)) {
+            *why = r == 0 ? "mfa_authn_contexts: an array of at most 16 AuthnContextClassRef URIs "
+                            "(1..256 characters, no spaces, quotes or <>&)"
+                          : "requested_authn_contexts: an array of at most 16 "
+                            "AuthnContextClassRef URIs (1..256 characters, no spaces, quotes or "
+                            "<>&)";
+            return NOVA_INVALID;
+        }
+        json_object_set(cfg, ref_members[r], v);
+    }
+    if ((v = json_object_get(in, "authn_context_comparison")) != NULL) {
+        bool known = false;
+        for (size_t c = 0; c < 4 && json_is_string(v); c++)
+            known = known || strcmp(json_string_value(v), comparisons[c]) == 0;
+        if (!known) {
+            *why = "authn_context_comparison: exact, minimum, better or maximum";
+            return NOVA_INVALID;
+        }
+        json_object_set(cfg, "authn_context_comparison", v);
     }
     if ((v = json_object_get(in, "sp_entity_id")) != NULL) {
         if (!create) {
@@ -323,7 +377,32 @@ static nova_status view_of(nova_arena_t *ar, const nova_saml_idp_row_t *row, nov
     out->enabled = json_is_true(json_object_get(c, "enabled"));
     people_fed_mappings_view(ar, json_object_get(c, "role_mappings"), out->mappings,
                              &out->nmappings);
+    /* An IdP that never named its MFA classes (or was made before they existed) counts the
+     * defaults. */
+    json_t *mfa = json_object_get(c, "mfa_authn_contexts"), *v;
+    size_t i;
+    if (mfa == NULL)
+        for (i = 0; i < sizeof(default_mfa) / sizeof(default_mfa[0]); i++)
+            out->mfa_authn_contexts[out->nmfa_authn_contexts++] = default_mfa[i];
+    json_array_foreach(mfa, i, v) if (i < NOVA_SAML_MAX_AUTHN_CONTEXTS)
+        out->mfa_authn_contexts[out->nmfa_authn_contexts++] =
+        nova_arena_strdup(ar, json_string_value(v));
+    json_array_foreach(json_object_get(c, "requested_authn_contexts"), i,
+                       v) if (i < NOVA_SAML_MAX_AUTHN_CONTEXTS)
+        out->requested_authn_contexts[out->nrequested_authn_contexts++] =
+        nova_arena_strdup(ar, json_string_value(v));
+    const char *cmp = json_string_value(json_object_get(c, "authn_context_comparison"));
+    out->authn_context_comparison = comparisons[0];
+    for (i = 0; cmp && i < 4; i++)
+        if (strcmp(cmp, comparisons[i]) == 0)
+            out->authn_context_comparison = comparisons[i];
     json_decref(c);
+    for (i = 0; i < out->nmfa_authn_contexts; i++)
+        if (out->mfa_authn_contexts[i] == NULL)
+            return NOVA_NOMEM;
+    for (i = 0; i < out->nrequested_authn_contexts; i++)
+        if (out->requested_authn_contexts[i] == NULL)
+            return NOVA_NOMEM;
     if (!out->sso_url || !out->metadata_xml || !out->sp_entity_id || !out->acs_url ||
         !out->sp_cert_pem || !out->group_attribute || !out->email_attribute || !out->name_attribute)
         return NOVA_NOMEM;
@@ -351,6 +430,15 @@ void *nova_saml_idp_to_json(const nova_saml_idp_t *idp)
         json_object_set_new(
             o, "login_path",
             json_sprintf("/auth/saml/login?tenant_id=%s&idp=%s", idp->tenant_id, idp->id));
+        json_t *mfa = json_array(), *req = json_array();
+        for (size_t i = 0; i < idp->nmfa_authn_contexts; i++)
+            json_array_append_new(mfa, json_string(idp->mfa_authn_contexts[i]));
+        for (size_t i = 0; i < idp->nrequested_authn_contexts; i++)
+            json_array_append_new(req, json_string(idp->requested_authn_contexts[i]));
+        json_object_set_new(o, "mfa_authn_contexts", mfa);
+        json_object_set_new(o, "requested_authn_contexts", req);
+        json_object_set_new(o, "authn_context_comparison",
+                            json_string(idp->authn_context_comparison));
     }
     return o;
 }
