@@ -1,5 +1,6 @@
 /* oidc.c: OIDC federation per tenant (issue 11 item 7; nova/oidc.h). The tenant's backend
- * configures its OpenID Providers under /v1/people/oidc/idps (users:read / users:write); a
+ * configures its OpenID Providers under /v1/people/oidc/idps (users:read / users:write;
+ * fed_idps.c, shared with SAML); a
  * person's browser starts at GET /auth/oidc/login?tenant_id=&idp= (302 to the IdP with
  * state, nonce and a PKCE S256 challenge) and comes back to GET /auth/oidc/callback, which
  * verifies everything and opens the same session POST /auth/login opens. The callback
@@ -16,36 +17,6 @@
 #include "internal.h"
 #include "nova/oidc.h"
 
-static const char *const idp_members[] = {"issuer",
-                                          "client_id",
-                                          "client_secret",
-                                          "redirect_uris",
-                                          "scopes",
-                                          "group_claim",
-                                          "role_mappings",
-                                          "enabled",
-                                          "id_token_signing_algs",
-                                          "acr_values",
-                                          "mfa_acr_values",
-                                          "post_logout_redirect_uris",
-                                          NULL};
-
-static nova_audit_actor_t actor(nova_req_t *r)
-{
-    return (nova_audit_actor_t){.id = r->principal->client_id, .request_id = r->req_id};
-}
-
-static void idp_status(nova_req_t *r, nova_status st, const char *why)
-{
-    if (st == NOVA_CONFLICT)
-        nova_resp_problem(r, 409, "oidc_idp_exists", "Conflict",
-                          why ? why : "this tenant has an IdP with this issuer");
-    else if (st == NOVA_NOT_FOUND)
-        nova_resp_problem(r, 404, "not_found", "Not Found", "this tenant has no IdP of this id");
-    else
-        api_people_status(r, st, why);
-}
-
 bool api_fed_url_allowed(nova_req_t *r, nova_api_t *api, const char *member, const char *url)
 {
     const char *self = nova_auth_issuer(api->auth);
@@ -59,106 +30,6 @@ bool api_fed_url_allowed(nova_req_t *r, nova_api_t *api, const char *member, con
                                         member);
     nova_resp_problem(r, 422, "invalid_field", "Invalid field", why ? why : member);
     return false;
-}
-
-static void idps_create(nova_req_t *r, void *ud)
-{
-    nova_api_t *api = ud;
-    json_t *body = api_json_body(r, idp_members);
-    if (body == NULL)
-        return;
-    if (!api_fed_url_allowed(r, api, "issuer",
-                             json_string_value(json_object_get(body, "issuer")))) {
-        json_decref(body);
-        return;
-    }
-    nova_store_t *s = api_store(r, api);
-    nova_people_t *p = s ? api_people(r, api) : NULL;
-    if (p) {
-        nova_audit_actor_t by = actor(r);
-        nova_oidc_idp_t idp;
-        const char *why = NULL;
-        nova_status st =
-            nova_oidc_idp_create(p, s, &r->arena, &by, r->principal->tenant_id, body, &idp, &why);
-        if (st) {
-            idp_status(r, st, why);
-        } else {
-            char *loc = nova_arena_printf(&r->arena, "/v1/people/oidc/idps/%s", idp.id);
-            if (loc)
-                nova_resp_header(r, "Location", loc);
-            api_reply_json(r, 201, nova_oidc_idp_to_json(&idp));
-        }
-    }
-    json_decref(body);
-}
-
-static void idps_list(nova_req_t *r, void *ud)
-{
-    nova_store_t *s = api_store(r, ud);
-    if (s == NULL)
-        return;
-    nova_oidc_idp_t *idps;
-    size_t n;
-    nova_status st = nova_oidc_idp_list(s, &r->arena, r->principal->tenant_id, &idps, &n);
-    if (st) {
-        idp_status(r, st, NULL);
-        return;
-    }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, nova_oidc_idp_to_json(&idps[i]));
-    api_reply_json(r, 200, json_pack("{s:o}", "idps", arr));
-}
-
-static void idps_get(nova_req_t *r, void *ud)
-{
-    nova_store_t *s = api_store(r, ud);
-    if (s == NULL)
-        return;
-    nova_oidc_idp_t idp;
-    nova_status st = nova_oidc_idp_get(s, &r->arena, r->principal->tenant_id, r->params[0], &idp);
-    if (st)
-        idp_status(r, st, NULL);
-    else
-        api_reply_json(r, 200, nova_oidc_idp_to_json(&idp));
-}
-
-static void idps_patch(nova_req_t *r, void *ud)
-{
-    nova_api_t *api = ud;
-    json_t *body = api_json_body(r, idp_members);
-    if (body == NULL)
-        return;
-    nova_store_t *s = api_store(r, api);
-    nova_people_t *p = s ? api_people(r, api) : NULL;
-    if (p) {
-        nova_audit_actor_t by = actor(r);
-        nova_oidc_idp_t idp;
-        const char *why = NULL;
-        nova_status st = nova_oidc_idp_update(p, s, &r->arena, &by, r->principal->tenant_id,
-                                              r->params[0], body, &idp, &why);
-        if (st)
-            idp_status(r, st, why);
-        else
-            api_reply_json(r, 200, nova_oidc_idp_to_json(&idp));
-    }
-    json_decref(body);
-}
-
-static void idps_delete(nova_req_t *r, void *ud)
-{
-    nova_api_t *api = ud;
-    nova_store_t *s = api_store(r, api);
-    nova_people_t *p = s ? api_people(r, api) : NULL;
-    if (p == NULL)
-        return;
-    nova_audit_actor_t by = actor(r);
-    nova_status st =
-        nova_oidc_idp_delete(p, s, &r->arena, &by, r->principal->tenant_id, r->params[0]);
-    if (st)
-        idp_status(r, st, NULL);
-    else
-        nova_resp_body(r, 204, NULL, NULL, 0);
 }
 
 /* ---- the browser's legs ---- */
@@ -395,11 +266,6 @@ nova_status api_oidc_register(nova_api_t *api, nova_http_server_t *srv)
         nova_handler_fn fn;
         size_t max_body;
     } routes[] = {
-        {"POST", "/v1/people/oidc/idps", "users:write", idps_create, 32768},
-        {"GET", "/v1/people/oidc/idps", "users:read", idps_list, 0},
-        {"GET", "/v1/people/oidc/idps/{id}", "users:read", idps_get, 0},
-        {"PATCH", "/v1/people/oidc/idps/{id}", "users:write", idps_patch, 32768},
-        {"DELETE", "/v1/people/oidc/idps/{id}", "users:write", idps_delete, 0},
         /* The browser's legs are public: the state ties the callback to its login. */
         {"GET", "/auth/oidc/login", NULL, oidc_login, 0},
         {"GET", "/auth/oidc/callback", NULL, oidc_callback, 0},

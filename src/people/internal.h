@@ -219,6 +219,46 @@ nova_status people_fed_idp_delete(nova_people_t *p, nova_store_t *s, nova_arena_
                                   const char *tenant_id, const char *id, const char *action,
                                   const char *target_type, json_t *attrs, size_t *nrevoked);
 
+/* The shared body of both protocols' IdP administration (federation.c): the protocol's
+ * own parts are the view of a row and the application of a body's members to the stored
+ * config (which may also set the row's sealed bytes). */
+typedef nova_status (*people_fed_view_fn)(nova_arena_t *ar, const nova_oidc_idp_row_t *row,
+                                          void *out);
+typedef nova_status (*people_fed_apply_fn)(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                           const char *tenant_id, json_t *cfg, json_t *in,
+                                           bool create, nova_oidc_idp_row_t *row, const char **why);
+/* Checks that in holds only members[] and applies the members both protocols have
+ * (role_mappings, enabled; their defaults on create). NOVA_INVALID with *why (unknown_why
+ * for an unknown member). */
+nova_status people_fed_apply_common(json_t *cfg, json_t *in, const char *const *members,
+                                    bool create, const char *unknown_why, const char **why);
+/* The view of the tenant's IdP id (NOVA_NOT_FOUND when none, or the id is not one). */
+nova_status people_fed_idp_get(nova_store_t *s, nova_arena_t *ar, nova_fed_protocol proto,
+                               const char *tenant_id, const char *id, people_fed_view_fn view,
+                               void *out);
+/* The views of the tenant's IdPs: an arena array of *n elements of view_size bytes. */
+nova_status people_fed_idp_list(nova_store_t *s, nova_arena_t *ar, nova_fed_protocol proto,
+                                const char *tenant_id, people_fed_view_fn view, size_t view_size,
+                                void **out, size_t *n);
+/* Stores a new IdP row: its config is cfg (the IdP's name, issuer or entity ID, read from
+ * cfg's name_member), the sealed bytes as row holds them, audited "<proto>_idp.create" with
+ * attrs (stolen); *why conflict_why on NOVA_CONFLICT; out the view. */
+nova_status people_fed_idp_insert(nova_store_t *s, nova_arena_t *ar, const nova_audit_actor_t *by,
+                                  nova_fed_protocol proto, const char *id, json_t *cfg,
+                                  const char *name_member, nova_oidc_idp_row_t *row, json_t *attrs,
+                                  const char *conflict_why, people_fed_view_fn view, void *out,
+                                  const char **why);
+/* Applies the members of in to the stored IdP id with apply, audited "<proto>_idp.update"
+ * with the members changed; out the view. NOVA_NOT_FOUND when the tenant has no such IdP. */
+nova_status people_fed_idp_update(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                  const nova_audit_actor_t *by, nova_fed_protocol proto,
+                                  const char *tenant_id, const char *id, json_t *in,
+                                  people_fed_apply_fn apply, people_fed_view_fn view, void *out,
+                                  const char **why);
+
+/* Each protocol's table (oidc.c, saml.c), behind nova_fed_idp_ops. */
+extern const nova_fed_idp_ops_t people_oidc_idp_ops, people_saml_idp_ops;
+
 /* Counters. */
 enum {
     PEOPLE_M_STEPUP_PROMPT,

@@ -52,14 +52,6 @@ static bool class_refs_ok(json_t *v)
     return true;
 }
 
-static bool known_member(const char *k)
-{
-    for (size_t i = 0; idp_members[i]; i++)
-        if (strcmp(idp_members[i], k) == 0)
-            return true;
-    return false;
-}
-
 /* ---- the SP's key pair and metadata ---- */
 
 nova_status nova_saml_sp_keygen(nova_arena_t *ar, const char **key_pem, const char **cert_pem)
@@ -266,15 +258,15 @@ static nova_status apply_name(json_t *cfg, json_t *in, const char *member, const
 /* Checks the members present in in and writes them into cfg (the stored object). */
 static nova_status apply(nova_arena_t *ar, json_t *cfg, json_t *in, bool create, const char **why)
 {
-    const char *k;
     json_t *v;
-    json_object_foreach(in, k, v) if (!known_member(k))
-    {
-        *why = "unknown member (metadata_xml, metadata_url, sp_entity_id, group_attribute, "
-               "email_attribute, name_attribute, role_mappings, enabled, mfa_authn_contexts, "
-               "requested_authn_contexts, authn_context_comparison)";
-        return NOVA_INVALID;
-    }
+    nova_status st = people_fed_apply_common(
+        cfg, in, idp_members, create,
+        "unknown member (metadata_xml, metadata_url, sp_entity_id, group_attribute, "
+        "email_attribute, name_attribute, role_mappings, enabled, mfa_authn_contexts, "
+        "requested_authn_contexts, authn_context_comparison)",
+        why);
+    if (st)
+        return st;
     static const char *const ref_members[] = {"mfa_authn_contexts", "requested_authn_contexts"};
     for (size_t r = 0; r < 2; r++) {
         if ((v = json_object_get(in, ref_members[r])) == NULL)
@@ -311,7 +303,7 @@ static nova_status apply(nova_arena_t *ar, json_t *cfg, json_t *in, bool create,
         }
         json_object_set(cfg, "sp_entity_id", v);
     }
-    nova_status st = apply_metadata(ar, cfg, in, create, why);
+    st = apply_metadata(ar, cfg, in, create, why);
     if (st == NOVA_OK)
         st = apply_name(cfg, in, "group_attribute", "groups", create, why,
                         "group_attribute: the Name (or FriendlyName) of the attribute that lists "
@@ -322,26 +314,7 @@ static nova_status apply(nova_arena_t *ar, json_t *cfg, json_t *in, bool create,
     if (st == NOVA_OK)
         st = apply_name(cfg, in, "name_attribute", "name", create, why,
                         "name_attribute: the Name (or FriendlyName) of the display name");
-    if (st)
-        return st;
-    if ((v = json_object_get(in, "role_mappings")) != NULL) {
-        json_t *out = NULL;
-        if ((st = people_fed_mappings_parse(v, &out, why)) != NOVA_OK)
-            return st;
-        json_object_set_new(cfg, "role_mappings", out);
-    } else if (create) {
-        json_object_set_new(cfg, "role_mappings", json_array());
-    }
-    if ((v = json_object_get(in, "enabled")) != NULL) {
-        if (!json_is_boolean(v)) {
-            *why = "enabled: a boolean";
-            return NOVA_INVALID;
-        }
-        json_object_set(cfg, "enabled", v);
-    } else if (create) {
-        json_object_set_new(cfg, "enabled", json_true());
-    }
-    return NOVA_OK;
+    return st;
 }
 
 static const char *str_of(nova_arena_t *ar, json_t *c, const char *k)
@@ -350,9 +323,10 @@ static const char *str_of(nova_arena_t *ar, json_t *c, const char *k)
     return v ? nova_arena_strdup(ar, v) : NULL;
 }
 
-/* The view of a row. */
-static nova_status view_of(nova_arena_t *ar, const nova_saml_idp_row_t *row, nova_saml_idp_t *out)
+/* The view of a row (a nova_saml_idp_t). */
+static nova_status view_of(nova_arena_t *ar, const nova_saml_idp_row_t *row, void *view)
 {
+    nova_saml_idp_t *out = view;
     memset(out, 0, sizeof(*out));
     json_error_t err;
     json_t *c = json_loads(row->config, JSON_REJECT_DUPLICATES, &err);
@@ -450,7 +424,6 @@ nova_status nova_saml_idp_create(nova_people_t *p, nova_store_t *s, nova_arena_t
 {
     json_t *in = (json_t *)obj, *cfg = json_object();
     char id[64];
-    char *text = NULL;
     const char *key = NULL, *cert = NULL;
     nova_saml_idp_row_t row = {.tenant_id = tenant_id};
     nova_status st = cfg ? NOVA_OK : NOVA_NOMEM;
@@ -483,30 +456,22 @@ nova_status nova_saml_idp_create(nova_people_t *p, nova_store_t *s, nova_arena_t
     }
     if (key)
         OPENSSL_cleanse((char *)key, strlen(key));
-    if (st == NOVA_OK && (text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
-        st = NOVA_NOMEM;
-    nova_audit_entry_t ae;
-    if (st == NOVA_OK) {
-        row.id = nova_arena_strdup(ar, id);
-        row.issuer = nova_arena_strdup(ar, json_string_value(json_object_get(cfg, "entity_id")));
-        row.config = nova_arena_strdup(ar, text);
-        row.created_at = row.updated_at = nova_time_now();
-        if (!row.id || !row.issuer || !row.config)
-            st = NOVA_NOMEM;
-    }
     if (st == NOVA_OK)
-        st = nova_audit_entry_make(&ae, ar, by, tenant_id, "saml_idp.create", "saml_idp", id,
-                                   json_pack("{s:s, s:b}", "entity_id", row.issuer, "metadata_url",
-                                             json_object_get(cfg, "metadata_url") != NULL));
-    if (st == NOVA_OK)
-        st = nova_store_saml_idp_create(s, &row, &ae);
-    if (st == NOVA_CONFLICT)
-        *why = "this tenant has a SAML IdP with this entity ID";
-    if (st == NOVA_OK)
-        st = view_of(ar, &row, out);
-    free(text);
+        st = people_fed_idp_insert(
+            s, ar, by, NOVA_FED_SAML, id, cfg, "entity_id", &row,
+            json_pack("{s:O, s:b}", "entity_id", json_object_get(cfg, "entity_id"), "metadata_url",
+                      json_object_get(cfg, "metadata_url") != NULL),
+            "this tenant has a SAML IdP with this entity ID", view_of, out, why);
     json_decref(cfg);
     return st;
+}
+
+static nova_status apply_update(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                const char *tenant_id, json_t *cfg, json_t *in, bool create,
+                                nova_oidc_idp_row_t *row, const char **why)
+{
+    (void)p, (void)s, (void)tenant_id, (void)row; /* the SP key never changes */
+    return apply(ar, cfg, in, create, why);
 }
 
 nova_status nova_saml_idp_update(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
@@ -514,46 +479,8 @@ nova_status nova_saml_idp_update(nova_people_t *p, nova_store_t *s, nova_arena_t
                                  const char *id, const void *obj, nova_saml_idp_t *out,
                                  const char **why)
 {
-    (void)p;
-    json_t *in = (json_t *)obj, *cfg = NULL;
-    json_error_t err;
-    char *text = NULL;
-    nova_saml_idp_row_t row;
-    nova_status st = nova_store_saml_idp_get(s, ar, tenant_id, id, &row);
-    if (st == NOVA_INVALID)
-        st = NOVA_NOT_FOUND;
-    if (st)
-        return st;
-    if (!json_is_object(in)) {
-        *why = "the body must be a JSON object";
-        return NOVA_INVALID;
-    }
-    if ((cfg = json_loads(row.config, JSON_REJECT_DUPLICATES, &err)) == NULL)
-        return NOVA_INTERNAL;
-    st = apply(ar, cfg, in, false, why);
-    if (st == NOVA_OK && (text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
-        st = NOVA_NOMEM;
-    json_t *changed = json_array();
-    const char *k;
-    json_t *v;
-    json_object_foreach(in, k, v) json_array_append_new(changed, json_string(k));
-    nova_audit_entry_t ae;
-    if (st == NOVA_OK) {
-        row.config = nova_arena_strdup(ar, text);
-        row.updated_at = nova_time_now();
-        st = row.config ? NOVA_OK : NOVA_NOMEM;
-    }
-    if (st == NOVA_OK)
-        st = nova_audit_entry_make(&ae, ar, by, tenant_id, "saml_idp.update", "saml_idp", id,
-                                   json_pack("{s:O}", "changed", changed));
-    json_decref(changed);
-    if (st == NOVA_OK)
-        st = nova_store_saml_idp_update(s, &row, &ae);
-    if (st == NOVA_OK)
-        st = view_of(ar, &row, out);
-    free(text);
-    json_decref(cfg);
-    return st;
+    return people_fed_idp_update(p, s, ar, by, NOVA_FED_SAML, tenant_id, id, (json_t *)obj,
+                                 apply_update, view_of, out, why);
 }
 
 nova_status nova_saml_idp_delete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
@@ -574,29 +501,14 @@ nova_status nova_saml_idp_delete(nova_people_t *p, nova_store_t *s, nova_arena_t
 nova_status nova_saml_idp_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
                               const char *id, nova_saml_idp_t *out)
 {
-    nova_saml_idp_row_t row;
-    nova_status st = nova_store_saml_idp_get(s, ar, tenant_id, id, &row);
-    if (st == NOVA_INVALID)
-        return NOVA_NOT_FOUND;
-    return st ? st : view_of(ar, &row, out);
+    return people_fed_idp_get(s, ar, NOVA_FED_SAML, tenant_id, id, view_of, out);
 }
 
 nova_status nova_saml_idp_list(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
                                nova_saml_idp_t **out, size_t *n)
 {
-    nova_saml_idp_row_t *rows;
-    size_t nr;
-    nova_status st = nova_store_saml_idp_list(s, ar, tenant_id, &rows, &nr);
-    if (st)
-        return st;
-    *out = nova_arena_alloc(ar, (nr ? nr : 1) * sizeof(**out));
-    if (*out == NULL)
-        return NOVA_NOMEM;
-    for (size_t i = 0; i < nr; i++)
-        if ((st = view_of(ar, &rows[i], &(*out)[i])) != NOVA_OK)
-            return st;
-    *n = nr;
-    return NOVA_OK;
+    return people_fed_idp_list(s, ar, NOVA_FED_SAML, tenant_id, view_of, sizeof(**out),
+                               (void **)out, n);
 }
 
 nova_status people_saml_key(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
@@ -604,3 +516,50 @@ nova_status people_saml_key(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
 {
     return people_fed_open(p, s, ar, row, "key_region", SAML_KEY_CTX, key_pem);
 }
+
+/* ---- the protocol's table (nova_fed_idp_ops) ---- */
+
+static nova_status ops_create(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                              const nova_audit_actor_t *by, const char *tenant_id,
+                              const char *base_url, const void *obj, void *out, const char **why)
+{
+    return nova_saml_idp_create(p, s, ar, by, tenant_id, base_url ? base_url : "", obj, out, why);
+}
+static nova_status ops_update(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                              const nova_audit_actor_t *by, const char *tenant_id, const char *id,
+                              const void *obj, void *out, const char **why)
+{
+    return nova_saml_idp_update(p, s, ar, by, tenant_id, id, obj, out, why);
+}
+static nova_status ops_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id, const char *id,
+                           void *out)
+{
+    return nova_saml_idp_get(s, ar, tenant_id, id, out);
+}
+static nova_status ops_list(nova_store_t *s, nova_arena_t *ar, const char *tenant_id, void **out,
+                            size_t *n)
+{
+    return nova_saml_idp_list(s, ar, tenant_id, (nova_saml_idp_t **)out, n);
+}
+static void *ops_json(const void *view)
+{
+    return nova_saml_idp_to_json(view);
+}
+static const char *ops_id(const void *view)
+{
+    return ((const nova_saml_idp_t *)view)->id;
+}
+
+const nova_fed_idp_ops_t people_saml_idp_ops = {.proto = NOVA_FED_SAML,
+                                                .name = "saml",
+                                                .members = idp_members,
+                                                .url_member = "metadata_url",
+                                                .url_on_update = true,
+                                                .view_size = sizeof(nova_saml_idp_t),
+                                                .create = ops_create,
+                                                .update = ops_update,
+                                                .get = ops_get,
+                                                .list = ops_list,
+                                                .remove = nova_saml_idp_delete,
+                                                .to_json = ops_json,
+                                                .id_of = ops_id};
