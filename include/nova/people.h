@@ -483,6 +483,16 @@ int nova_people_ctl_user(nova_auth_t *auth, nova_store_t *s, const char *redis_u
                          const char *verb, const char *tenant_id, const char *name,
                          const char *const *args, bool json);
 
+/* `novactl idp list --tenant ID` (the tenant's OIDC and SAML IdPs, each with its
+ * "protocol") and `novactl idp delete --tenant ID IDP_ID` (the protocol by the id's prefix;
+ * as DELETE /v1/people/<proto>/idps/{id}: audited "<proto>_idp.delete" with the actor
+ * "novactl", the sessions it opened revoked; with the in-process control plane a running
+ * novad's session records are beyond novactl's reach, so those sessions end at their rows:
+ * no refresh, access tokens within their 300 s). verb "list" | "delete". Prints JSON when
+ * json, else one line per IdP. Returns novactl's exit code (7: no such tenant or IdP). */
+int nova_people_ctl_idp(nova_auth_t *auth, nova_store_t *s, const char *redis_url, const char *verb,
+                        const char *tenant_id, const char *const *args, bool json);
+
 /* The sign-in page (src/people/signin.html, embedded at build time). */
 extern const char nova_people_signin_html[];
 extern const size_t nova_people_signin_html_len;
