@@ -5,7 +5,8 @@
  * state, nonce and a PKCE S256 challenge) and comes back to GET /auth/oidc/callback, which
  * verifies everything and opens the same session POST /auth/login opens. The callback
  * answers the grant as JSON when the client asks for application/json, else as a small page
- * holding it (no-store) for the sign-in page of the same origin to read.
+ * holding it (no-store) for the sign-in page of the same origin to read. The IdP's server
+ * ends sessions with Back-Channel Logout 1.0 at POST /auth/oidc/backchannel-logout/{tenant}/{idp}.
  *
  * Every refusal is a problem+json naming what failed, counted by reason
  * (nova_people_federation_failures_total{protocol="oidc"}); no token, code, state or nonce
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "nova/audit_store.h"
 #include "nova/oidc.h"
 
 bool api_fed_url_allowed(nova_req_t *r, nova_api_t *api, const char *member, const char *url)
@@ -259,6 +261,71 @@ static void oidc_logout(nova_req_t *r, void *ud)
                    json_pack("{s:o}", "end_session_url", url ? json_string(url) : json_null()));
 }
 
+/* OpenID Connect Back-Channel Logout 1.0: the IdP's server POSTs a logout_token (form) to
+ * the RP's back-channel logout URI of one tenant's IdP (the IdP's view shows its path, to
+ * register as the client's backchannel_logout_uri). 200 once the sessions it names are
+ * over; 400 for a token that does not verify, §2.8 (a problem+json naming what failed),
+ * counted by reason and audited "oidc.logout_failed" with the reason only. */
+static void oidc_backchannel_logout(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    nova_people_t *p = s ? api_people(r, api) : NULL;
+    if (p == NULL || !api_ratelimit_auth_allowed(r, api, NULL))
+        return;
+    const char *tenant = r->params[0], *idp = r->params[1];
+    nova_resp_header(r, "Cache-Control", "no-store");
+    if (strlen(tenant) > 64 || strlen(idp) > 64) {
+        nova_resp_problem(r, 404, "oidc_unknown_idp", "Not Found",
+                          "this tenant has no IdP of this id");
+        return;
+    }
+    api_form_t f;
+    if (!api_form_parse(r, &f))
+        return;
+    if (!api_security_enforce(r, api, tenant, NULL))
+        return;
+    size_t revoked = 0;
+    nova_oidc_fail fail = NOVA_OIDC_FAIL_NONE;
+    const char *why = NULL;
+    const char *token = api_form_get(&f, "logout_token");
+    nova_status st = token ? nova_oidc_backchannel_logout(p, s, &r->arena, tenant, idp, token,
+                                                          &revoked, &fail, &why)
+                           : NOVA_OK;
+    if (token == NULL) {
+        fail = NOVA_OIDC_FAIL_LOGOUT_TOKEN;
+        why = "logout_token: required (a form member)";
+    }
+    if (st) {
+        api_people_status(r, st, NULL);
+        return;
+    }
+    if (fail == NOVA_OIDC_FAIL_NONE) {
+        nova_resp_body(r, 200, NULL, NULL, 0);
+        return;
+    }
+    nova_oidc_count(fail);
+    if (fail == NOVA_OIDC_FAIL_SIGNATURE || fail == NOVA_OIDC_FAIL_LOGOUT_TOKEN)
+        api_ratelimit_auth_failed(r, api, NULL);
+    if (fail != NOVA_OIDC_FAIL_UNKNOWN_IDP) {
+        /* A forged or replayed logout token is an event the tenant's security team wants. */
+        nova_audit_actor_t by = {.id = "oidc", .request_id = r->req_id};
+        nova_audit_entry_t ae;
+        if (nova_audit_entry_make(&ae, &r->arena, &by, tenant, "oidc.logout_failed", "oidc_idp",
+                                  idp, json_pack("{s:s}", "reason", nova_oidc_fail_name(fail))) ==
+            NOVA_OK)
+            nova_store_audit_append(s, NULL, &ae, NULL);
+    }
+    if (fail == NOVA_OIDC_FAIL_UNKNOWN_IDP)
+        nova_resp_problem(r, 404, "oidc_unknown_idp", "Not Found", why);
+    else if (fail == NOVA_OIDC_FAIL_DISCOVERY)
+        nova_resp_problem(r, 502, "oidc_discovery_failed", "Bad Gateway", why);
+    else if (fail == NOVA_OIDC_FAIL_JWKS)
+        nova_resp_problem(r, 502, "oidc_jwks_failed", "Bad Gateway", why);
+    else
+        nova_resp_problem(r, 400, "oidc_invalid_logout_token", "Bad Request", why);
+}
+
 nova_status api_oidc_register(nova_api_t *api, nova_http_server_t *srv)
 {
     static const struct {
@@ -271,6 +338,9 @@ nova_status api_oidc_register(nova_api_t *api, nova_http_server_t *srv)
         {"GET", "/auth/oidc/callback", NULL, oidc_callback, 0},
         /* The person's own access token, checked by the handler (as /auth/logout does). */
         {"POST", "/auth/oidc/logout", NULL, oidc_logout, 1024},
+        /* The IdP's server; the logout token's signature ties it to the IdP. */
+        {"POST", "/auth/oidc/backchannel-logout/{tenant_id}/{idp}", NULL, oidc_backchannel_logout,
+         24576},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern, routes[i].scope,

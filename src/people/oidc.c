@@ -304,10 +304,16 @@ void *nova_oidc_idp_to_json(const nova_oidc_idp_t *idp)
     } else {
         json_decref(algs), json_decref(acr), json_decref(mfa);
     }
-    if (o)
+    if (o) {
         json_object_set_new(
             o, "login_path",
             json_sprintf("/auth/oidc/login?tenant_id=%s&idp=%s", idp->tenant_id, idp->id));
+        /* To register with the IdP as the client's backchannel_logout_uri (under novad's
+         * public URL). */
+        json_object_set_new(
+            o, "backchannel_logout_path",
+            json_sprintf("/auth/oidc/backchannel-logout/%s/%s", idp->tenant_id, idp->id));
+    }
     return o;
 }
 
