@@ -70,12 +70,12 @@ static json_t *idp_body(nova_req_t *r, nova_api_t *api, const nova_fed_idp_ops_t
     return body;
 }
 
-static void api_fed_idp_create(nova_req_t *r, void *ud)
+/* A create (201 with Location) or an update (200) of the IdP in the path. */
+static void idp_write(nova_req_t *r, nova_api_t *api, bool create)
 {
-    nova_api_t *api = ud;
     const fed_kind *k = kind_of(r);
     const nova_fed_idp_ops_t *ops = nova_fed_idp_ops(k->proto);
-    json_t *body = idp_body(r, api, ops, true);
+    json_t *body = idp_body(r, api, ops, create);
     if (body == NULL)
         return;
     nova_store_t *s = api_store(r, api);
@@ -86,18 +86,26 @@ static void api_fed_idp_create(nova_req_t *r, void *ud)
     } else if (p) {
         nova_audit_actor_t by = actor(r);
         const char *why = NULL, *base = nova_auth_issuer(api->auth);
-        nova_status st = ops->create(p, s, &r->arena, &by, r->principal->tenant_id,
-                                     base ? base : "", body, idp, &why);
-        if (st) {
+        const char *tenant = r->principal->tenant_id;
+        nova_status st =
+            create ? ops->create(p, s, &r->arena, &by, tenant, base ? base : "", body, idp, &why)
+                   : ops->update(p, s, &r->arena, &by, tenant, r->params[0], body, idp, &why);
+        char *loc = create && st == NOVA_OK
+                        ? nova_arena_printf(&r->arena, "%s/%s", k->base, ops->id_of(idp))
+                        : NULL;
+        if (loc)
+            nova_resp_header(r, "Location", loc);
+        if (st)
             idp_status(r, k, st, why);
-        } else {
-            char *loc = nova_arena_printf(&r->arena, "%s/%s", k->base, ops->id_of(idp));
-            if (loc)
-                nova_resp_header(r, "Location", loc);
-            api_reply_json(r, 201, ops->to_json(idp));
-        }
+        else
+            api_reply_json(r, create ? 201 : 200, ops->to_json(idp));
     }
     json_decref(body);
+}
+
+static void api_fed_idp_create(nova_req_t *r, void *ud)
+{
+    idp_write(r, ud, true);
 }
 
 static void api_fed_idp_list(nova_req_t *r, void *ud)
@@ -138,28 +146,7 @@ static void api_fed_idp_get(nova_req_t *r, void *ud)
 
 static void api_fed_idp_patch(nova_req_t *r, void *ud)
 {
-    nova_api_t *api = ud;
-    const fed_kind *k = kind_of(r);
-    const nova_fed_idp_ops_t *ops = nova_fed_idp_ops(k->proto);
-    json_t *body = idp_body(r, api, ops, false);
-    if (body == NULL)
-        return;
-    nova_store_t *s = api_store(r, api);
-    nova_people_t *p = s ? api_people(r, api) : NULL;
-    void *idp = p ? nova_arena_alloc(&r->arena, ops->view_size) : NULL;
-    if (p && idp == NULL) {
-        nova_resp_status(r, NOVA_NOMEM, NULL);
-    } else if (p) {
-        nova_audit_actor_t by = actor(r);
-        const char *why = NULL;
-        nova_status st = ops->update(p, s, &r->arena, &by, r->principal->tenant_id, r->params[0],
-                                     body, idp, &why);
-        if (st)
-            idp_status(r, k, st, why);
-        else
-            api_reply_json(r, 200, ops->to_json(idp));
-    }
-    json_decref(body);
+    idp_write(r, ud, false);
 }
 
 static void api_fed_idp_delete(nova_req_t *r, void *ud)

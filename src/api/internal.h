@@ -188,6 +188,11 @@ json_t *api_people_grant_json(const struct nova_login_result *g);
 bool api_wants_json(nova_req_t *r);
 void api_fed_grant_reply(nova_req_t *r, const struct nova_login_result *g, const char *tenant);
 bool api_fed_url_allowed(nova_req_t *r, nova_api_t *api, const char *member, const char *url);
+/* Audits a refused federation message of the tenant's IdP idp (a SAML Response, a logout
+ * token) as action by actor, with the reason only: never what the IdP sent. Best effort. */
+void api_fed_audit_refusal(nova_req_t *r, nova_store_t *s, const char *tenant, const char *actor,
+                           const char *action, const char *target_type, const char *idp,
+                           const char *reason);
 /* The WebAuthn relying party: NOVA_ISSUER's host and origin; false with 503 written. */
 struct nova_webauthn_rp;
 bool api_webauthn_rp(nova_req_t *r, nova_api_t *api, struct nova_webauthn_rp *rp);

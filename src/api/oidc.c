@@ -177,6 +177,17 @@ static void oidc_callback(nova_req_t *r, void *ud)
     api_fed_grant_reply(r, &g, tenant);
 }
 
+void api_fed_audit_refusal(nova_req_t *r, nova_store_t *s, const char *tenant, const char *actor,
+                           const char *action, const char *target_type, const char *idp,
+                           const char *reason)
+{
+    nova_audit_actor_t by = {.id = actor, .request_id = r->req_id};
+    nova_audit_entry_t ae;
+    if (nova_audit_entry_make(&ae, &r->arena, &by, tenant, action, target_type, idp,
+                              json_pack("{s:s}", "reason", reason)) == NOVA_OK)
+        nova_store_audit_append(s, NULL, &ae, NULL);
+}
+
 void api_fed_grant_reply(nova_req_t *r, const nova_login_result_t *g, const char *tenant)
 {
     nova_resp_header(r, "Cache-Control", "no-store");
@@ -307,15 +318,10 @@ static void oidc_backchannel_logout(nova_req_t *r, void *ud)
     nova_oidc_count(fail);
     if (fail == NOVA_OIDC_FAIL_SIGNATURE || fail == NOVA_OIDC_FAIL_LOGOUT_TOKEN)
         api_ratelimit_auth_failed(r, api, NULL);
-    if (fail != NOVA_OIDC_FAIL_UNKNOWN_IDP) {
-        /* A forged or replayed logout token is an event the tenant's security team wants. */
-        nova_audit_actor_t by = {.id = "oidc", .request_id = r->req_id};
-        nova_audit_entry_t ae;
-        if (nova_audit_entry_make(&ae, &r->arena, &by, tenant, "oidc.logout_failed", "oidc_idp",
-                                  idp, json_pack("{s:s}", "reason", nova_oidc_fail_name(fail))) ==
-            NOVA_OK)
-            nova_store_audit_append(s, NULL, &ae, NULL);
-    }
+    /* A forged or replayed logout token is an event the tenant's security team wants. */
+    if (fail != NOVA_OIDC_FAIL_UNKNOWN_IDP)
+        api_fed_audit_refusal(r, s, tenant, "oidc", "oidc.logout_failed", "oidc_idp", idp,
+                              nova_oidc_fail_name(fail));
     if (fail == NOVA_OIDC_FAIL_UNKNOWN_IDP)
         nova_resp_problem(r, 404, "oidc_unknown_idp", "Not Found", why);
     else if (fail == NOVA_OIDC_FAIL_DISCOVERY)

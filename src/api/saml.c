@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "internal.h"
-#include "nova/audit_store.h"
 #include "nova/saml.h"
 
 /* ---- the browser's legs ---- */
@@ -53,15 +52,11 @@ static void login_failed(nova_req_t *r, nova_api_t *api, nova_store_t *s, const 
     if (f != NOVA_SAML_FAIL_UNKNOWN_IDP && f != NOVA_SAML_FAIL_PROVISIONING &&
         f != NOVA_SAML_FAIL_SUSPENDED && f != NOVA_SAML_FAIL_POLICY)
         api_ratelimit_auth_failed(r, api, NULL);
-    if (s && tenant && f != NOVA_SAML_FAIL_UNKNOWN_IDP) {
-        /* The tenant's trail shows refused federated sign-ins by reason: a forged or replayed
-         * Response is an event its security team wants to see. */
-        nova_audit_actor_t by = {.id = "saml", .request_id = r->req_id};
-        nova_audit_entry_t ae;
-        if (nova_audit_entry_make(&ae, &r->arena, &by, tenant, "saml.login_failed", "saml_idp", idp,
-                                  json_pack("{s:s}", "reason", nova_saml_fail_name(f))) == NOVA_OK)
-            nova_store_audit_append(s, NULL, &ae, NULL);
-    }
+    /* The tenant's trail shows refused federated sign-ins by reason: a forged or replayed
+     * Response is an event its security team wants to see. */
+    if (s && tenant && f != NOVA_SAML_FAIL_UNKNOWN_IDP)
+        api_fed_audit_refusal(r, s, tenant, "saml", "saml.login_failed", "saml_idp", idp,
+                              nova_saml_fail_name(f));
     nova_resp_header(r, "Cache-Control", "no-store");
     if ((unsigned)f >= NOVA_SAML_FAIL_N || map[f].status == 0)
         nova_resp_problem(r, 400, "saml_failed", "Bad Request", why);

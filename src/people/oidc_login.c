@@ -393,6 +393,25 @@ static nova_status fail_with(nova_oidc_fail *fail, nova_oidc_fail f, const char 
     return NOVA_OK;
 }
 
+/* discover, a failure of the IdP's (unreachable, invalid) as NOVA_OIDC_FAIL_DISCOVERY. */
+static nova_status discover_or_fail(nova_arena_t *ar, const char *issuer, nova_oidc_discovery_t *d,
+                                    nova_oidc_fail *fail, const char **why)
+{
+    nova_status st = discover(ar, issuer, d, why);
+    if (st == NOVA_INVALID || st == NOVA_UNAVAILABLE)
+        return fail_with(fail, NOVA_OIDC_FAIL_DISCOVERY, why, NULL);
+    return st;
+}
+
+/* The JWS algorithms an IdP's tokens may use beyond the strict defaults: RS256 (most IdPs
+ * sign with it: Entra ID, Google, Okta's default), PS256 where the tenant listed it; the
+ * IdP's own list then decides. */
+static unsigned jws_flags(const nova_oidc_idp_t *idp)
+{
+    return NOVA_JWS_ALLOW_RS256 |
+           (idp->id_token_algs & (1u << NOVA_JWS_PS256) ? NOVA_JWS_ALLOW_PS256 : 0);
+}
+
 static nova_status random_b64(char *out, size_t nbytes)
 {
     uint8_t raw[32];
@@ -427,10 +446,8 @@ nova_status nova_oidc_login_begin(nova_people_t *p, nova_store_t *s, nova_arena_
                              "redirect_uri: not one of the IdP's redirect_uris");
     }
     nova_oidc_discovery_t d;
-    st = discover(ar, idp.issuer, &d, why);
-    if (st == NOVA_INVALID || st == NOVA_UNAVAILABLE)
-        return fail_with(fail, NOVA_OIDC_FAIL_DISCOVERY, why, NULL);
-    if (st)
+    st = discover_or_fail(ar, idp.issuer, &d, fail, why);
+    if (st || *fail)
         return st;
     char state[48], nonce[48], verifier[48], challenge[48];
     uint8_t h[32];
@@ -597,11 +614,7 @@ static nova_status verify_jws(nova_arena_t *ar, const nova_oidc_idp_t *idp,
                               nova_oidc_fail *fail, const char **why)
 {
     nova_jws_t jws;
-    /* RS256 too: most IdPs sign their ID tokens with it (Entra ID, Google, Okta's default);
-     * PS256 where the tenant listed it; then the IdP's own list decides. */
-    unsigned flags = NOVA_JWS_ALLOW_RS256 |
-                     (idp->id_token_algs & (1u << NOVA_JWS_PS256) ? NOVA_JWS_ALLOW_PS256 : 0);
-    if (nova_jws_parse_opts(id_token, strlen(id_token), flags, &jws) != NOVA_OK)
+    if (nova_jws_parse_opts(id_token, strlen(id_token), jws_flags(idp), &jws) != NOVA_OK)
         return fail_with(fail, NOVA_OIDC_FAIL_SIGNATURE, why,
                          "the ID token is not a JWS signed with an algorithm this IdP is allowed "
                          "(id_token_signing_algs)");
@@ -706,10 +719,8 @@ nova_status nova_oidc_login_complete(nova_people_t *p, nova_store_t *s, nova_are
     if (st)
         return st;
     nova_oidc_discovery_t d;
-    st = discover(ar, idp.issuer, &d, why);
-    if (st == NOVA_INVALID || st == NOVA_UNAVAILABLE)
-        return fail_with(fail, NOVA_OIDC_FAIL_DISCOVERY, why, NULL);
-    if (st)
+    st = discover_or_fail(ar, idp.issuer, &d, fail, why);
+    if (st || *fail)
         return st;
     const char *id_token = NULL, *access_token = NULL, *payload = NULL;
     size_t plen = 0;
@@ -905,17 +916,13 @@ nova_status nova_oidc_backchannel_logout(nova_people_t *p, nova_store_t *s, nova
                          "logout_token: required, a JWS of at most 16 KiB");
     /* Its shape before anything is fetched from the IdP: garbage costs no round trip. */
     nova_jws_t probe;
-    unsigned flags = NOVA_JWS_ALLOW_RS256 |
-                     (idp.id_token_algs & (1u << NOVA_JWS_PS256) ? NOVA_JWS_ALLOW_PS256 : 0);
-    if (nova_jws_parse_opts(logout_token, n, flags, &probe) != NOVA_OK)
+    if (nova_jws_parse_opts(logout_token, n, jws_flags(&idp), &probe) != NOVA_OK)
         return fail_with(fail, NOVA_OIDC_FAIL_LOGOUT_TOKEN, why,
                          "logout_token: not a JWS signed with an algorithm this IdP is allowed");
     nova_jws_clear(&probe);
     nova_oidc_discovery_t d;
-    st = discover(ar, idp.issuer, &d, why);
-    if (st == NOVA_INVALID || st == NOVA_UNAVAILABLE)
-        return fail_with(fail, NOVA_OIDC_FAIL_DISCOVERY, why, NULL);
-    if (st)
+    st = discover_or_fail(ar, idp.issuer, &d, fail, why);
+    if (st || *fail)
         return st;
     const char *payload = NULL;
     size_t plen = 0;

@@ -27,23 +27,16 @@
 static const nova_oidc_expect_t E = {
     .issuer = ISS, .client_id = CID, .nonce = "n-0S6_WzA2Mj", .group_claim = "groups", .now = NOW};
 
-/* Claims with one member replaced (or removed: value NULL). */
-static char *claims_with(const char *member, const char *value)
+/* A JSON object of base's n members with one replaced (or removed: value NULL), added when
+ * base lacks it (caller frees). */
+static char *object_with(const char *const (*base)[2], size_t n, const char *member,
+                         const char *value)
 {
-    static const char *const base[][2] = {{"iss", "\"" ISS "\""},
-                                          {"aud", "\"" CID "\""},
-                                          {"sub", "\"248289761001\""},
-                                          {"nonce", "\"n-0S6_WzA2Mj\""},
-                                          {"exp", "1800000300"},
-                                          {"iat", "1800000000"},
-                                          {"email", "\"ada@idp.example\""},
-                                          {"email_verified", "true"},
-                                          {"groups", "[\"eng\",\"ops\"]"}};
     nova_buf_t b;
     nova_buf_init(&b);
     nova_buf_append_cstr(&b, "{");
     bool first = true, replaced = false;
-    for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++) {
+    for (size_t i = 0; i < n; i++) {
         const char *v = base[i][1];
         if (member && strcmp(member, base[i][0]) == 0) {
             replaced = true;
@@ -60,6 +53,21 @@ static char *claims_with(const char *member, const char *value)
     char *s = strndup((const char *)b.data, b.len);
     nova_buf_free(&b);
     return s;
+}
+
+/* Claims with one member replaced (or removed: value NULL). */
+static char *claims_with(const char *member, const char *value)
+{
+    static const char *const base[][2] = {{"iss", "\"" ISS "\""},
+                                          {"aud", "\"" CID "\""},
+                                          {"sub", "\"248289761001\""},
+                                          {"nonce", "\"n-0S6_WzA2Mj\""},
+                                          {"exp", "1800000300"},
+                                          {"iat", "1800000000"},
+                                          {"email", "\"ada@idp.example\""},
+                                          {"email_verified", "true"},
+                                          {"groups", "[\"eng\",\"ops\"]"}};
+    return object_with(base, sizeof(base) / sizeof(base[0]), member, value);
 }
 
 static nova_status check(const char *member, const char *value, const char **why)
@@ -461,8 +469,7 @@ static bool pub(const char *ip)
 }
 
 /* The classifier of the fetches' guard. */
-/* A logout token's claims with one member replaced (or removed: value NULL), added when the
- * base lacks it. */
+/* A logout token's claims with one member replaced (or removed: value NULL). */
 static char *logout_with(const char *member, const char *value)
 {
     static const char *const base[][2] = {
@@ -470,27 +477,7 @@ static char *logout_with(const char *member, const char *value)
         {"sub", "\"248289761001\""}, {"sid", "\"08a5019c-17e1-4977-8f42-65a12843ea02\""},
         {"iat", "1800000000"},       {"exp", "1800000120"},
         {"jti", "\"bWJq\""},         {"events", "{\"" NOVA_OIDC_BCL_EVENT "\":{}}"}};
-    nova_buf_t b;
-    nova_buf_init(&b);
-    nova_buf_append_cstr(&b, "{");
-    bool first = true, replaced = false;
-    for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++) {
-        const char *v = base[i][1];
-        if (member && strcmp(member, base[i][0]) == 0) {
-            replaced = true;
-            if (value == NULL)
-                continue;
-            v = value;
-        }
-        nova_buf_printf(&b, "%s\"%s\":%s", first ? "" : ",", base[i][0], v);
-        first = false;
-    }
-    if (member && !replaced && value)
-        nova_buf_printf(&b, ",\"%s\":%s", member, value);
-    nova_buf_append_cstr(&b, "}");
-    char *s = strndup((const char *)b.data, b.len);
-    nova_buf_free(&b);
-    return s;
+    return object_with(base, sizeof(base) / sizeof(base[0]), member, value);
 }
 
 /* Back-Channel Logout 1.0 §2.4 and §2.6, claim by claim. */
