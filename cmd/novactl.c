@@ -13,6 +13,7 @@
  *   novactl [--json] channel update --tenant ID CHANNEL_ID FILE|-
  *   novactl face detect IMG.jpg | face describe IMG.jpg | face compare DOCUMENT.jpg SELFIE.jpg
  *   novactl face liveness ACTION,ACTION DIR | face passive IMG.jpg
+ *   novactl [--json] idp list --tenant ID | idp delete --tenant ID IDP_ID
  *   novactl help [COMMAND] | COMMAND --help
  * Options may stand anywhere on the line; `--` ends them, so `tenant create -- --odd` names a
  * tenant "--odd". Exit codes: 0 ok, 1 internal, 2 usage, 3 config, 4 store unavailable,
@@ -102,6 +103,7 @@ static int workflow_cmd(nova_app_t *, nova_arena_t *, const cli_t *, const char 
 static int ocr_mrz(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int user_cmd(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int breakglass_drill(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
+static int idp_cmd(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int ledger_accrue(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 static int channel_cmd(nova_app_t *, nova_arena_t *, const cli_t *, const char *const *);
 
@@ -158,6 +160,8 @@ static const command_t commands[] = {
      channel_cmd},
     {"channel", "delete", 1, OPT_TENANT, OPT_TENANT, "channel delete --tenant ID CHANNEL_ID",
      channel_cmd},
+    {"idp", "list", 0, OPT_TENANT, OPT_TENANT, "idp list --tenant ID", idp_cmd},
+    {"idp", "delete", 1, OPT_TENANT, OPT_TENANT, "idp delete --tenant ID IDP_ID", idp_cmd},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -838,6 +842,15 @@ static int user_cmd(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const cha
         return rc;
     return nova_people_ctl_user(app->auth, app->store, app->cfg.redis_url, c->pos[1], c->tenant,
                                 c->name, args, json_out);
+}
+
+static int idp_cmd(nova_app_t *app, nova_arena_t *ar, const cli_t *c, const char *const *args)
+{
+    int rc;
+    if (!tenant_arg(app, ar, c, &rc))
+        return rc;
+    return nova_people_ctl_idp(app->auth, app->store, app->cfg.redis_url, c->pos[1], c->tenant,
+                               args, json_out);
 }
 
 static int breakglass_drill(nova_app_t *app, nova_arena_t *ar, const cli_t *c,

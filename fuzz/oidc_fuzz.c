@@ -1,6 +1,6 @@
 /* oidc_fuzz: what an OpenID Provider sends (src/people/oidc_token.c): the first byte picks
  * the parser (discovery document, JWK Set, token response, ID token claims, a UserInfo
- * response merged into an identity), the rest is the
+ * response merged into an identity, a Back-Channel Logout token's claims), the rest is the
  * document as it arrives over the network. Accepted or refused, nothing may crash, leak or
  * read out of bounds; a refusal must say why, and what is accepted must hold what the parser
  * promises. */
@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nova_arena_init(&ar, 4096);
     const char *why = NULL;
     nova_status st;
-    switch (data[0] % 5) {
+    switch (data[0] % 6) {
     case 0: {
         nova_oidc_discovery_t d;
         st = nova_oidc_discovery_parse(&ar, text, n, "https://idp.example", &d, &why);
@@ -52,6 +52,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         nova_oidc_identity_t id = {.sub = "248289761001"};
         st = nova_oidc_userinfo_merge(&ar, text, n, "groups", &id, &why);
         if (st == NOVA_OK && (id.ngroups > NOVA_OIDC_MAX_GROUPS || (id.email && !*id.email)))
+            abort();
+        break;
+    }
+    case 5: {
+        nova_oidc_expect_t e = {
+            .issuer = "https://idp.example", .client_id = "nova-rp", .now = 1800000000};
+        nova_oidc_logout_t lo;
+        st = nova_oidc_logout_claims_check(&ar, text, n, &e, &lo, &why);
+        if (st == NOVA_OK && (lo.jti == NULL || (lo.sub == NULL && lo.sid == NULL)))
             abort();
         break;
     }

@@ -102,6 +102,7 @@ typedef struct nova_oidc_identity {
     const char *acr;                    /* NULL when absent */
     const char *amr[NOVA_OIDC_MAX_AMR]; /* RFC 8176 method references, as sent */
     size_t namr;
+    const char *sid; /* the IdP's session id (Front/Back-Channel Logout), NULL when absent */
 } nova_oidc_identity_t;
 
 /* Checks the claims of an ID token whose signature verified: iss equals the issuer; aud is
@@ -113,6 +114,30 @@ typedef struct nova_oidc_identity {
 nova_status nova_oidc_claims_check(nova_arena_t *ar, const char *payload, size_t n,
                                    const nova_oidc_expect_t *e, nova_oidc_identity_t *out,
                                    const char **why);
+
+/* OpenID Connect Back-Channel Logout 1.0 §2.4: the event a logout token carries. */
+#define NOVA_OIDC_BCL_EVENT "http://schemas.openid.net/event/backchannel-logout"
+#define NOVA_OIDC_LOGOUT_TOKEN_MAX 16384 /* bytes of a logout_token */
+
+/* What a logout token whose signature verified names (arena strings). */
+typedef struct nova_oidc_logout {
+    const char *sub; /* NULL when absent */
+    const char *sid; /* NULL when absent; one of sub and sid at least */
+    const char *jti;
+    int64_t iat;
+    int64_t exp; /* 0 when absent */
+} nova_oidc_logout_t;
+
+/* Checks a logout token's claims (Back-Channel Logout 1.0 §2.4, §2.6): iss equals e's
+ * issuer; aud is the client id or an array holding it (azp, when present, the client id);
+ * iat present, not in the future (plus the skew) nor older than NOVA_OIDC_MAX_AGE; exp, when
+ * present, not past (less the skew); jti a string of 1..255 bytes; events a JSON object with
+ * a member NOVA_OIDC_BCL_EVENT whose value is a JSON object; no nonce (an ID token is not a
+ * logout token); sub and/or sid (1..255 bytes each). e->nonce and e->group_claim are not
+ * used. NOVA_UNAUTHORIZED with *why (static text naming the claim) otherwise. Pure. */
+nova_status nova_oidc_logout_claims_check(nova_arena_t *ar, const char *payload, size_t n,
+                                          const nova_oidc_expect_t *e, nova_oidc_logout_t *out,
+                                          const char **why);
 
 /* The AAL a federated sign-in earns (OIDC Core §2 acr and amr, RFC 8176): 2 when the IdP
  * asserts a second factor - amr holds "mfa", "otp", "hwk" or "swk", or acr is one of
@@ -201,8 +226,10 @@ nova_status nova_oidc_idp_update(nova_people_t *p, nova_store_t *s, nova_arena_t
                                  const char *id, const void *obj, nova_oidc_idp_t *out,
                                  const char **why);
 /* Removes the IdP with its group->role mappings; a login through it is refused from now on,
- * one under way too (its callback finds no IdP). Audited "oidc_idp.delete". NOVA_NOT_FOUND
- * when the tenant has no IdP of this id. */
+ * one under way too (its callback finds no IdP), and the sessions it opened are revoked at
+ * once (reason "idp_deleted"; NOVA_UNAVAILABLE and nothing changed when the control plane
+ * is down). Audited "oidc_idp.delete". NOVA_NOT_FOUND when the tenant has no IdP of this
+ * id. */
 nova_status nova_oidc_idp_delete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                  const nova_audit_actor_t *by, const char *tenant_id,
                                  const char *id);
@@ -230,6 +257,7 @@ typedef enum nova_oidc_fail {
     NOVA_OIDC_FAIL_SUSPENDED,    /* the linked user is suspended */
     NOVA_OIDC_FAIL_POLICY,       /* the tenant requires MFA and the IdP asserted none */
     NOVA_OIDC_FAIL_USERINFO,     /* the userinfo endpoint failed or sent no JSON object */
+    NOVA_OIDC_FAIL_LOGOUT_TOKEN, /* a back-channel logout token's claims wrong, or replayed */
     NOVA_OIDC_FAIL_N
 } nova_oidc_fail;
 /* "unknown_idp", "state", ... */
@@ -273,6 +301,21 @@ nova_status nova_oidc_logout_url(nova_people_t *p, nova_store_t *s, nova_arena_t
                                  const char **url, const char **why);
 /* Drops what nova_oidc_logout_url reads (the session's ID token). */
 void nova_oidc_logout_forget(nova_people_t *p, nova_arena_t *ar, const char *session_id);
+
+/* OpenID Connect Back-Channel Logout 1.0 at the RP: a logout_token the tenant's IdP idp_id
+ * POSTed. Verified with the IdP's JWKS as an ID token is (its id_token_signing_algs; typ,
+ * when present, logout+jwt or JWT), its claims by nova_oidc_logout_claims_check, its jti
+ * single use in the control plane (until it could no longer be accepted); then the live
+ * sessions the IdP opened for it end (reason "idp_logout"): those of the IdP's session sid,
+ * and/or of the user linked to sub (none when no user is), their control-plane records
+ * first. Audited "session.backchannel_logout" (actor "oidc:<idp id>", counts only).
+ * *revoked the sessions ended. A refusal is NOVA_OK with *fail (UNKNOWN_IDP, DISCOVERY,
+ * JWKS, SIGNATURE, LOGOUT_TOKEN) and *why; an error status for store or control-plane
+ * failures. */
+nova_status nova_oidc_backchannel_logout(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                         const char *tenant_id, const char *idp_id,
+                                         const char *logout_token, size_t *revoked,
+                                         nova_oidc_fail *fail, const char **why);
 
 /* The tenant named by a login's state without taking it (so the caller can read the tenant's
  * settings first): NOVA_NOT_FOUND when the state is unknown. */

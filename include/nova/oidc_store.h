@@ -35,10 +35,13 @@ nova_status nova_store_oidc_idp_list(nova_store_t *s, nova_arena_t *a, const cha
 nova_status nova_store_oidc_idp_update(nova_store_t *s, const nova_oidc_idp_row_t *row,
                                        const nova_audit_entry_t *audit);
 /* Removes the IdP (its configuration, group->role mappings and sealed secret with it; the
- * links of its subjects stay, so an IdP of the same issuer made again finds its users).
- * NOVA_NOT_FOUND when the tenant has no IdP of this id. */
-nova_status nova_store_oidc_idp_delete(nova_store_t *s, const char *tenant_id, const char *id,
-                                       const nova_audit_entry_t *audit);
+ * links of its subjects stay, so an IdP of the same issuer made again finds its users) and,
+ * in the same transaction, revokes (reason "idp_deleted", now) the people sessions it opened:
+ * *revoked their ids (arena array of *nrevoked), whose control-plane records the caller
+ * drops. NOVA_NOT_FOUND when the tenant has no IdP of this id. */
+nova_status nova_store_oidc_idp_delete(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                       const char *id, int64_t now, const nova_audit_entry_t *audit,
+                                       const char ***revoked, size_t *nrevoked);
 /* The user an IdP's subject is linked to (*user_id, arena); NOVA_NOT_FOUND when none. */
 nova_status nova_store_oidc_link_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                      const char *issuer, const char *sub, const char **user_id);

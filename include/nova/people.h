@@ -483,6 +483,16 @@ int nova_people_ctl_user(nova_auth_t *auth, nova_store_t *s, const char *redis_u
                          const char *verb, const char *tenant_id, const char *name,
                          const char *const *args, bool json);
 
+/* `novactl idp list --tenant ID` (the tenant's OIDC and SAML IdPs, each with its
+ * "protocol") and `novactl idp delete --tenant ID IDP_ID` (the protocol by the id's prefix;
+ * as DELETE /v1/people/<proto>/idps/{id}: audited "<proto>_idp.delete" with the actor
+ * "novactl", the sessions it opened revoked; with the in-process control plane a running
+ * novad's session records are beyond novactl's reach, so those sessions end at their rows:
+ * no refresh, access tokens within their 300 s). verb "list" | "delete". Prints JSON when
+ * json, else one line per IdP. Returns novactl's exit code (7: no such tenant or IdP). */
+int nova_people_ctl_idp(nova_auth_t *auth, nova_store_t *s, const char *redis_url, const char *verb,
+                        const char *tenant_id, const char *const *args, bool json);
+
 /* The sign-in page (src/people/signin.html, embedded at build time). */
 extern const char nova_people_signin_html[];
 extern const size_t nova_people_signin_html_len;
@@ -620,6 +630,43 @@ typedef enum nova_fed_protocol {
     NOVA_FED_SAML,
     NOVA_FED_PROTOCOL_N
 } nova_fed_protocol;
+/* A federation protocol's IdP administration, one table per protocol (src/people/oidc.c,
+ * src/people/saml.c): what the /v1/people/<name>/idps handlers (src/api/fed_idps.c) and
+ * novactl's idp commands call. A view is the protocol's (nova_oidc_idp_t,
+ * nova_saml_idp_t: view_size bytes, strings in the arena); obj is a json_t object. The
+ * mutations audit "<name>_idp.create|update|delete" and answer NOVA_INVALID with *why,
+ * NOVA_CONFLICT (an IdP of that issuer or entity ID exists), NOVA_NOT_FOUND, or
+ * NOVA_UNAVAILABLE (metadata that could not be fetched, or the control plane on delete). */
+typedef struct nova_fed_idp_ops {
+    nova_fed_protocol proto;
+    const char *name;           /* "oidc", "saml": the path segment and audit prefix */
+    const char *const *members; /* what a create or update body may hold (NULL-terminated) */
+    const char *url_member;     /* the member naming a URL novad fetches ("issuer", ...) */
+    bool url_on_update;         /* whether an update may name it again */
+    size_t view_size;
+    /* base_url: novad's public URL (SAML's ACS and SP metadata live under it). */
+    nova_status (*create)(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                          const nova_audit_actor_t *by, const char *tenant_id, const char *base_url,
+                          const void *obj, void *out, const char **why);
+    nova_status (*update)(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                          const nova_audit_actor_t *by, const char *tenant_id, const char *id,
+                          const void *obj, void *out, const char **why);
+    nova_status (*get)(nova_store_t *s, nova_arena_t *ar, const char *tenant_id, const char *id,
+                       void *out);
+    /* *out an arena array of *n views, oldest first (at most 100). */
+    nova_status (*list)(nova_store_t *s, nova_arena_t *ar, const char *tenant_id, void **out,
+                        size_t *n);
+    /* Also revokes the sessions the IdP opened (nova_oidc_idp_delete). */
+    nova_status (*remove)(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                          const nova_audit_actor_t *by, const char *tenant_id, const char *id);
+    void *(*to_json)(const void *view); /* json_t *, caller decrefs */
+    const char *(*id_of)(const void *view);
+} nova_fed_idp_ops_t;
+/* The table of NOVA_FED_OIDC or NOVA_FED_SAML, or of the name "oidc" or "saml"; NULL for
+ * anything else. */
+const nova_fed_idp_ops_t *nova_fed_idp_ops(nova_fed_protocol proto);
+const nova_fed_idp_ops_t *nova_fed_idp_ops_named(const char *name);
+
 typedef enum nova_fed_reason {
     NOVA_FED_TOKEN_MISSING = 0, /* no bearer token of the protocol */
     NOVA_FED_TOKEN_MALFORMED,

@@ -125,6 +125,8 @@ typedef struct nova_user_session {
     int64_t expires_at; /* absolute end */
     int64_t revoked_at;
     const char *revoked_reason;
+    const char *idp_id;  /* the IdP row a federated sign-in came through; "" (or NULL) none */
+    const char *idp_sid; /* the IdP's session id (OIDC sid); "" (or NULL) none */
 } nova_user_session_t;
 
 /* Creates the session with its first refresh token (digest), spending f (may be NULL) in the
@@ -165,6 +167,22 @@ nova_status nova_store_user_session_revoke_user(nova_store_t *s, nova_arena_t *a
                                                 const char *reason, int64_t now,
                                                 const nova_audit_entry_t *audit, const char ***ids,
                                                 size_t *n);
+
+/* The ids of the live sessions (not revoked, expires_at after now) the IdP idp_id opened,
+ * narrowed to the IdP's session sid and/or to user_id when not NULL; oldest first, at most
+ * 500 (arena array of *n). */
+nova_status nova_store_user_session_idp_live(nova_store_t *s, nova_arena_t *a,
+                                             const char *tenant_id, const char *idp_id,
+                                             const char *sid, const char *user_id, int64_t now,
+                                             const char ***ids, size_t *n);
+/* Revokes those sessions (all of them, not only 500) with the audit entry in the same
+ * transaction; *ids gets their ids (arena array of *n). */
+nova_status nova_store_user_session_revoke_idp(nova_store_t *s, nova_arena_t *a,
+                                               const char *tenant_id, const char *idp_id,
+                                               const char *sid, const char *user_id,
+                                               const char *reason, int64_t now,
+                                               const nova_audit_entry_t *audit, const char ***ids,
+                                               size_t *n);
 
 /* ---- WebAuthn credentials (passkeys) ---- */
 

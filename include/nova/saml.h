@@ -28,6 +28,20 @@
 #define NOVA_SAML_METADATA_MAX 262144 /* bytes of an IdP's metadata */
 #define NOVA_SAML_RESPONSE_MAX 262144 /* bytes of a base64 SAMLResponse */
 #define NOVA_SAML_MAX_GROUPS 64
+#define NOVA_SAML_MAX_AUTHN_CONTEXTS 16 /* class refs counted as MFA, or asked for */
+
+/* The AuthnContextClassRefs counted as multi-factor (AAL2) by an IdP that names none: SAML
+ * 2.0's two-factor classes (Authentication Context 2.0 §3.4: MobileTwoFactorUnregistered,
+ * MobileTwoFactorContract, Smartcard, SmartcardPKI, TimeSyncToken), the MultiFactor class
+ * several IdPs send, REFEDS MFA and AD FS's multipleauthn. */
+#define NOVA_SAML_DEFAULT_MFA_AUTHN_CONTEXTS                                                       \
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorUnregistered",                          \
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract",                          \
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:Smartcard",                                        \
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:SmartcardPKI",                                     \
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken",                                    \
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:MultiFactor", "https://refeds.org/profile/mfa",    \
+        "http://schemas.microsoft.com/claims/multipleauthn"
 
 /* ---- Lasso-backed pieces (no store, no HTTP) ---- */
 
@@ -70,7 +84,7 @@ typedef enum nova_saml_fail {
     NOVA_SAML_FAIL_SUBJECT,        /* no usable NameID */
     NOVA_SAML_FAIL_PROVISIONING,   /* no email to create the user with, or it is taken */
     NOVA_SAML_FAIL_SUSPENDED,      /* the linked user is suspended */
-    NOVA_SAML_FAIL_POLICY,         /* the tenant requires MFA (federation gives AAL1) */
+    NOVA_SAML_FAIL_POLICY,         /* the tenant requires MFA, the assertion's context is not */
     NOVA_SAML_FAIL_N
 } nova_saml_fail;
 /* "unknown_idp", "malformed", ... */
@@ -101,8 +115,13 @@ typedef struct nova_saml_identity {
     size_t ngroups;
     const char *in_response_to; /* the request it answers */
     const char *assertion_id;
-    int64_t not_on_or_after; /* the earliest of the assertion's limits (unix seconds) */
+    int64_t not_on_or_after;   /* the earliest of the assertion's limits (unix seconds) */
+    const char *authn_context; /* the AuthnStatement's AuthnContextClassRef, or NULL */
 } nova_saml_identity_t;
+
+/* The AAL an assertion vouches for: 2 when its AuthnContextClassRef is one of mfa[0..n)
+ * (exact comparison), else 1. Pure. */
+int nova_saml_aal(const nova_saml_identity_t *who, const char *const *mfa, size_t n);
 
 /* Decodes and checks a base64 SAMLResponse (HTTP-POST binding) against e: Lasso parses it
  * and verifies the signatures (of the Response when signed; the assertion's always, and one
@@ -132,6 +151,13 @@ typedef struct nova_saml_idp {
     const char *name_attribute;
     nova_oidc_mapping_t mappings[NOVA_OIDC_MAX_MAPPINGS];
     size_t nmappings;
+    /* AuthnContextClassRefs that give AAL2 (default NOVA_SAML_DEFAULT_MFA_AUTHN_CONTEXTS) */
+    const char *mfa_authn_contexts[NOVA_SAML_MAX_AUTHN_CONTEXTS];
+    size_t nmfa_authn_contexts;
+    /* asked for in the AuthnRequest's RequestedAuthnContext (none: no such element) */
+    const char *requested_authn_contexts[NOVA_SAML_MAX_AUTHN_CONTEXTS];
+    size_t nrequested_authn_contexts;
+    const char *authn_context_comparison; /* exact (default), minimum, better, maximum */
     bool enabled;
     int64_t created_at, updated_at;
 } nova_saml_idp_t;
@@ -140,7 +166,10 @@ typedef struct nova_saml_idp {
  * the URL https, or http on a loopback host, fetched now with libcurl), sp_entity_id
  * (optional: the SP metadata URL), group_attribute (optional, "groups"), email_attribute
  * (optional, "email"), name_attribute (optional, "name"), role_mappings ([{group, role,
- * valid_until?}], as OIDC's), enabled (optional). base_url is novad's public URL: the ACS is
+ * valid_until?}], as OIDC's), mfa_authn_contexts (optional: the AuthnContextClassRefs that
+ * mean multi-factor, default NOVA_SAML_DEFAULT_MFA_AUTHN_CONTEXTS), requested_authn_contexts
+ * (optional, none: sent as RequestedAuthnContext) with authn_context_comparison (optional,
+ * "exact"), enabled (optional). base_url is novad's public URL: the ACS is
  * base_url/auth/saml/acs/{tenant}/{id}, the SP metadata (and default SP entity ID)
  * base_url/auth/saml/metadata?tenant_id=&idp=.
  * A fresh SP key pair is made; the key sealed with the tenant's data key. NOVA_INVALID with
@@ -157,6 +186,13 @@ nova_status nova_saml_idp_update(nova_people_t *p, nova_store_t *s, nova_arena_t
                                  const nova_audit_actor_t *by, const char *tenant_id,
                                  const char *id, const void *obj, nova_saml_idp_t *out,
                                  const char **why);
+/* Removes the IdP (its SP key and mappings with it; the links of its NameIDs stay): a login
+ * through it is refused from now on, one under way too, and the sessions it opened are
+ * revoked at once, as nova_oidc_idp_delete. Audited "saml_idp.delete". NOVA_NOT_FOUND when
+ * the tenant has no IdP of this id. */
+nova_status nova_saml_idp_delete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                 const nova_audit_actor_t *by, const char *tenant_id,
+                                 const char *id);
 nova_status nova_saml_idp_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
                               const char *id, nova_saml_idp_t *out);
 nova_status nova_saml_idp_list(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
@@ -178,8 +214,10 @@ nova_status nova_saml_login_begin(nova_people_t *p, nova_store_t *s, nova_arena_
  * assertion ID kept in kv until it expires (a second presentation is a replay), the request
  * ID taken (single use, it must be this IdP's), the user found by (entity ID, NameID) or
  * provisioned (as OIDC's: audited "user.create" and "user.saml_link"), roles from the groups
- * set, and a session opened (AAL1, amr "fed") with req's device, ip and timeout. A failure is
- * NOVA_OK with *fail and *why; out->outcome NOVA_LOGIN_OK on success. */
+ * set, and a session opened (AAL2 with amr "fed mfa" when the assertion's
+ * AuthnContextClassRef is one of the IdP's mfa_authn_contexts, else AAL1 with amr "fed"; a
+ * tenant requiring MFA refuses AAL1: NOVA_SAML_FAIL_POLICY) with req's device, ip and timeout. A
+ * failure is NOVA_OK with *fail and *why; out->outcome NOVA_LOGIN_OK on success. */
 nova_status nova_saml_acs(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                           const char *tenant_id, const char *idp_id, const char *saml_response,
                           const nova_login_request_t *req, nova_login_result_t *out,

@@ -25,6 +25,10 @@ nova_status nova_store_saml_idp_list(nova_store_t *s, nova_arena_t *a, const cha
 /* Writes row's config, secret_sealed and updated_at. NOVA_NOT_FOUND when absent. */
 nova_status nova_store_saml_idp_update(nova_store_t *s, const nova_saml_idp_row_t *row,
                                        const nova_audit_entry_t *audit);
+/* As nova_store_oidc_idp_delete: the row goes, the sessions it opened are revoked. */
+nova_status nova_store_saml_idp_delete(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                       const char *id, int64_t now, const nova_audit_entry_t *audit,
+                                       const char ***revoked, size_t *nrevoked);
 /* The user an IdP's NameID is linked to (*user_id, arena); NOVA_NOT_FOUND when none. */
 nova_status nova_store_saml_link_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                      const char *entity_id, const char *name_id,

@@ -171,9 +171,11 @@ void api_people_status(nova_req_t *r, nova_status st, const char *why);
 nova_status api_webauthn_register(nova_api_t *api, nova_http_server_t *srv);
 /* SCIM 2.0 provisioning (scim.c): /scim/v2/... and POST/DELETE /v1/scim/tokens. */
 nova_status api_scim_register(nova_api_t *api, nova_http_server_t *srv);
-/* OIDC federation (oidc.c): /v1/people/oidc/idps and the browser's /auth/oidc/... legs. */
+/* Federation IdPs of both protocols (fed_idps.c): /v1/people/{oidc,saml}/idps[/{id}]. */
+nova_status api_fed_idps_register(nova_api_t *api, nova_http_server_t *srv);
+/* OIDC federation (oidc.c): the browser's /auth/oidc/... legs. */
 nova_status api_oidc_register(nova_api_t *api, nova_http_server_t *srv);
-/* SAML federation (saml.c): /v1/people/saml/idps and the browser's /auth/saml/... legs. */
+/* SAML federation (saml.c): the SP metadata and the browser's /auth/saml/... legs. */
 nova_status api_saml_register(nova_api_t *api, nova_http_server_t *srv);
 /* The reply of a sign-in that opened a session (login.c): access and refresh tokens, the
  * session id, AAL and methods. */
@@ -186,6 +188,11 @@ json_t *api_people_grant_json(const struct nova_login_result *g);
 bool api_wants_json(nova_req_t *r);
 void api_fed_grant_reply(nova_req_t *r, const struct nova_login_result *g, const char *tenant);
 bool api_fed_url_allowed(nova_req_t *r, nova_api_t *api, const char *member, const char *url);
+/* Audits a refused federation message of the tenant's IdP idp (a SAML Response, a logout
+ * token) as action by actor, with the reason only: never what the IdP sent. Best effort. */
+void api_fed_audit_refusal(nova_req_t *r, nova_store_t *s, const char *tenant, const char *actor,
+                           const char *action, const char *target_type, const char *idp,
+                           const char *reason);
 /* The WebAuthn relying party: NOVA_ISSUER's host and origin; false with 503 written. */
 struct nova_webauthn_rp;
 bool api_webauthn_rp(nova_req_t *r, nova_api_t *api, struct nova_webauthn_rp *rp);

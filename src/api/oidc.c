@@ -1,10 +1,12 @@
 /* oidc.c: OIDC federation per tenant (issue 11 item 7; nova/oidc.h). The tenant's backend
- * configures its OpenID Providers under /v1/people/oidc/idps (users:read / users:write); a
+ * configures its OpenID Providers under /v1/people/oidc/idps (users:read / users:write;
+ * fed_idps.c, shared with SAML); a
  * person's browser starts at GET /auth/oidc/login?tenant_id=&idp= (302 to the IdP with
  * state, nonce and a PKCE S256 challenge) and comes back to GET /auth/oidc/callback, which
  * verifies everything and opens the same session POST /auth/login opens. The callback
  * answers the grant as JSON when the client asks for application/json, else as a small page
- * holding it (no-store) for the sign-in page of the same origin to read.
+ * holding it (no-store) for the sign-in page of the same origin to read. The IdP's server
+ * ends sessions with Back-Channel Logout 1.0 at POST /auth/oidc/backchannel-logout/{tenant}/{idp}.
  *
  * Every refusal is a problem+json naming what failed, counted by reason
  * (nova_people_federation_failures_total{protocol="oidc"}); no token, code, state or nonce
@@ -14,37 +16,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "nova/audit_store.h"
 #include "nova/oidc.h"
-
-static const char *const idp_members[] = {"issuer",
-                                          "client_id",
-                                          "client_secret",
-                                          "redirect_uris",
-                                          "scopes",
-                                          "group_claim",
-                                          "role_mappings",
-                                          "enabled",
-                                          "id_token_signing_algs",
-                                          "acr_values",
-                                          "mfa_acr_values",
-                                          "post_logout_redirect_uris",
-                                          NULL};
-
-static nova_audit_actor_t actor(nova_req_t *r)
-{
-    return (nova_audit_actor_t){.id = r->principal->client_id, .request_id = r->req_id};
-}
-
-static void idp_status(nova_req_t *r, nova_status st, const char *why)
-{
-    if (st == NOVA_CONFLICT)
-        nova_resp_problem(r, 409, "oidc_idp_exists", "Conflict",
-                          why ? why : "this tenant has an IdP with this issuer");
-    else if (st == NOVA_NOT_FOUND)
-        nova_resp_problem(r, 404, "not_found", "Not Found", "this tenant has no IdP of this id");
-    else
-        api_people_status(r, st, why);
-}
 
 bool api_fed_url_allowed(nova_req_t *r, nova_api_t *api, const char *member, const char *url)
 {
@@ -59,106 +32,6 @@ bool api_fed_url_allowed(nova_req_t *r, nova_api_t *api, const char *member, con
                                         member);
     nova_resp_problem(r, 422, "invalid_field", "Invalid field", why ? why : member);
     return false;
-}
-
-static void idps_create(nova_req_t *r, void *ud)
-{
-    nova_api_t *api = ud;
-    json_t *body = api_json_body(r, idp_members);
-    if (body == NULL)
-        return;
-    if (!api_fed_url_allowed(r, api, "issuer",
-                             json_string_value(json_object_get(body, "issuer")))) {
-        json_decref(body);
-        return;
-    }
-    nova_store_t *s = api_store(r, api);
-    nova_people_t *p = s ? api_people(r, api) : NULL;
-    if (p) {
-        nova_audit_actor_t by = actor(r);
-        nova_oidc_idp_t idp;
-        const char *why = NULL;
-        nova_status st =
-            nova_oidc_idp_create(p, s, &r->arena, &by, r->principal->tenant_id, body, &idp, &why);
-        if (st) {
-            idp_status(r, st, why);
-        } else {
-            char *loc = nova_arena_printf(&r->arena, "/v1/people/oidc/idps/%s", idp.id);
-            if (loc)
-                nova_resp_header(r, "Location", loc);
-            api_reply_json(r, 201, nova_oidc_idp_to_json(&idp));
-        }
-    }
-    json_decref(body);
-}
-
-static void idps_list(nova_req_t *r, void *ud)
-{
-    nova_store_t *s = api_store(r, ud);
-    if (s == NULL)
-        return;
-    nova_oidc_idp_t *idps;
-    size_t n;
-    nova_status st = nova_oidc_idp_list(s, &r->arena, r->principal->tenant_id, &idps, &n);
-    if (st) {
-        idp_status(r, st, NULL);
-        return;
-    }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, nova_oidc_idp_to_json(&idps[i]));
-    api_reply_json(r, 200, json_pack("{s:o}", "idps", arr));
-}
-
-static void idps_get(nova_req_t *r, void *ud)
-{
-    nova_store_t *s = api_store(r, ud);
-    if (s == NULL)
-        return;
-    nova_oidc_idp_t idp;
-    nova_status st = nova_oidc_idp_get(s, &r->arena, r->principal->tenant_id, r->params[0], &idp);
-    if (st)
-        idp_status(r, st, NULL);
-    else
-        api_reply_json(r, 200, nova_oidc_idp_to_json(&idp));
-}
-
-static void idps_patch(nova_req_t *r, void *ud)
-{
-    nova_api_t *api = ud;
-    json_t *body = api_json_body(r, idp_members);
-    if (body == NULL)
-        return;
-    nova_store_t *s = api_store(r, api);
-    nova_people_t *p = s ? api_people(r, api) : NULL;
-    if (p) {
-        nova_audit_actor_t by = actor(r);
-        nova_oidc_idp_t idp;
-        const char *why = NULL;
-        nova_status st = nova_oidc_idp_update(p, s, &r->arena, &by, r->principal->tenant_id,
-                                              r->params[0], body, &idp, &why);
-        if (st)
-            idp_status(r, st, why);
-        else
-            api_reply_json(r, 200, nova_oidc_idp_to_json(&idp));
-    }
-    json_decref(body);
-}
-
-static void idps_delete(nova_req_t *r, void *ud)
-{
-    nova_api_t *api = ud;
-    nova_store_t *s = api_store(r, api);
-    nova_people_t *p = s ? api_people(r, api) : NULL;
-    if (p == NULL)
-        return;
-    nova_audit_actor_t by = actor(r);
-    nova_status st =
-        nova_oidc_idp_delete(p, s, &r->arena, &by, r->principal->tenant_id, r->params[0]);
-    if (st)
-        idp_status(r, st, NULL);
-    else
-        nova_resp_body(r, 204, NULL, NULL, 0);
 }
 
 /* ---- the browser's legs ---- */
@@ -304,6 +177,17 @@ static void oidc_callback(nova_req_t *r, void *ud)
     api_fed_grant_reply(r, &g, tenant);
 }
 
+void api_fed_audit_refusal(nova_req_t *r, nova_store_t *s, const char *tenant, const char *actor,
+                           const char *action, const char *target_type, const char *idp,
+                           const char *reason)
+{
+    nova_audit_actor_t by = {.id = actor, .request_id = r->req_id};
+    nova_audit_entry_t ae;
+    if (nova_audit_entry_make(&ae, &r->arena, &by, tenant, action, target_type, idp,
+                              json_pack("{s:s}", "reason", reason)) == NOVA_OK)
+        nova_store_audit_append(s, NULL, &ae, NULL);
+}
+
 void api_fed_grant_reply(nova_req_t *r, const nova_login_result_t *g, const char *tenant)
 {
     nova_resp_header(r, "Cache-Control", "no-store");
@@ -388,6 +272,66 @@ static void oidc_logout(nova_req_t *r, void *ud)
                    json_pack("{s:o}", "end_session_url", url ? json_string(url) : json_null()));
 }
 
+/* OpenID Connect Back-Channel Logout 1.0: the IdP's server POSTs a logout_token (form) to
+ * the RP's back-channel logout URI of one tenant's IdP (the IdP's view shows its path, to
+ * register as the client's backchannel_logout_uri). 200 once the sessions it names are
+ * over; 400 for a token that does not verify, §2.8 (a problem+json naming what failed),
+ * counted by reason and audited "oidc.logout_failed" with the reason only. */
+static void oidc_backchannel_logout(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    nova_people_t *p = s ? api_people(r, api) : NULL;
+    if (p == NULL || !api_ratelimit_auth_allowed(r, api, NULL))
+        return;
+    const char *tenant = r->params[0], *idp = r->params[1];
+    nova_resp_header(r, "Cache-Control", "no-store");
+    if (strlen(tenant) > 64 || strlen(idp) > 64) {
+        nova_resp_problem(r, 404, "oidc_unknown_idp", "Not Found",
+                          "this tenant has no IdP of this id");
+        return;
+    }
+    api_form_t f;
+    if (!api_form_parse(r, &f))
+        return;
+    if (!api_security_enforce(r, api, tenant, NULL))
+        return;
+    size_t revoked = 0;
+    nova_oidc_fail fail = NOVA_OIDC_FAIL_NONE;
+    const char *why = NULL;
+    const char *token = api_form_get(&f, "logout_token");
+    nova_status st = token ? nova_oidc_backchannel_logout(p, s, &r->arena, tenant, idp, token,
+                                                          &revoked, &fail, &why)
+                           : NOVA_OK;
+    if (token == NULL) {
+        fail = NOVA_OIDC_FAIL_LOGOUT_TOKEN;
+        why = "logout_token: required (a form member)";
+    }
+    if (st) {
+        api_people_status(r, st, NULL);
+        return;
+    }
+    if (fail == NOVA_OIDC_FAIL_NONE) {
+        nova_resp_body(r, 200, NULL, NULL, 0);
+        return;
+    }
+    nova_oidc_count(fail);
+    if (fail == NOVA_OIDC_FAIL_SIGNATURE || fail == NOVA_OIDC_FAIL_LOGOUT_TOKEN)
+        api_ratelimit_auth_failed(r, api, NULL);
+    /* A forged or replayed logout token is an event the tenant's security team wants. */
+    if (fail != NOVA_OIDC_FAIL_UNKNOWN_IDP)
+        api_fed_audit_refusal(r, s, tenant, "oidc", "oidc.logout_failed", "oidc_idp", idp,
+                              nova_oidc_fail_name(fail));
+    if (fail == NOVA_OIDC_FAIL_UNKNOWN_IDP)
+        nova_resp_problem(r, 404, "oidc_unknown_idp", "Not Found", why);
+    else if (fail == NOVA_OIDC_FAIL_DISCOVERY)
+        nova_resp_problem(r, 502, "oidc_discovery_failed", "Bad Gateway", why);
+    else if (fail == NOVA_OIDC_FAIL_JWKS)
+        nova_resp_problem(r, 502, "oidc_jwks_failed", "Bad Gateway", why);
+    else
+        nova_resp_problem(r, 400, "oidc_invalid_logout_token", "Bad Request", why);
+}
+
 nova_status api_oidc_register(nova_api_t *api, nova_http_server_t *srv)
 {
     static const struct {
@@ -395,16 +339,14 @@ nova_status api_oidc_register(nova_api_t *api, nova_http_server_t *srv)
         nova_handler_fn fn;
         size_t max_body;
     } routes[] = {
-        {"POST", "/v1/people/oidc/idps", "users:write", idps_create, 32768},
-        {"GET", "/v1/people/oidc/idps", "users:read", idps_list, 0},
-        {"GET", "/v1/people/oidc/idps/{id}", "users:read", idps_get, 0},
-        {"PATCH", "/v1/people/oidc/idps/{id}", "users:write", idps_patch, 32768},
-        {"DELETE", "/v1/people/oidc/idps/{id}", "users:write", idps_delete, 0},
         /* The browser's legs are public: the state ties the callback to its login. */
         {"GET", "/auth/oidc/login", NULL, oidc_login, 0},
         {"GET", "/auth/oidc/callback", NULL, oidc_callback, 0},
         /* The person's own access token, checked by the handler (as /auth/logout does). */
         {"POST", "/auth/oidc/logout", NULL, oidc_logout, 1024},
+        /* The IdP's server; the logout token's signature ties it to the IdP. */
+        {"POST", "/auth/oidc/backchannel-logout/{tenant_id}/{idp}", NULL, oidc_backchannel_logout,
+         24576},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern, routes[i].scope,

@@ -492,6 +492,7 @@ nova_status nova_api_register(nova_api_t *api, nova_http_server_t *srv)
         (st = api_login_register(api, srv)) != NOVA_OK ||
         (st = api_webauthn_register(api, srv)) != NOVA_OK ||
         (st = api_scim_register(api, srv)) != NOVA_OK ||
+        (st = api_fed_idps_register(api, srv)) != NOVA_OK ||
         (st = api_oidc_register(api, srv)) != NOVA_OK ||
         (st = api_saml_register(api, srv)) != NOVA_OK)
         return st;

@@ -1,5 +1,6 @@
 /* saml.c: SAML 2.0 federation per tenant (issue 11 item 7; nova/saml.h). The tenant's
- * backend configures its SAML IdPs under /v1/people/saml/idps (users:read / users:write);
+ * backend configures its SAML IdPs under /v1/people/saml/idps (users:read / users:write;
+ * fed_idps.c, shared with OIDC);
  * the IdP's administrator reads the SP's metadata at GET /auth/saml/metadata?tenant_id=&idp=; a
  * person's browser starts at GET /auth/saml/login?tenant_id=&idp= (302 to the IdP with a
  * signed AuthnRequest, HTTP-Redirect binding) and comes back with a POST of the SAMLResponse
@@ -13,122 +14,7 @@
 #include <string.h>
 
 #include "internal.h"
-#include "nova/audit_store.h"
 #include "nova/saml.h"
-
-static const char *const idp_members[] = {"metadata_xml",    "metadata_url",    "sp_entity_id",
-                                          "group_attribute", "email_attribute", "name_attribute",
-                                          "role_mappings",   "enabled",         NULL};
-
-static nova_audit_actor_t actor(nova_req_t *r)
-{
-    return (nova_audit_actor_t){.id = r->principal->client_id, .request_id = r->req_id};
-}
-
-static void idp_status(nova_req_t *r, nova_status st, const char *why)
-{
-    if (st == NOVA_CONFLICT)
-        nova_resp_problem(r, 409, "saml_idp_exists", "Conflict",
-                          why ? why : "this tenant has a SAML IdP with this entity ID");
-    else if (st == NOVA_NOT_FOUND)
-        nova_resp_problem(r, 404, "not_found", "Not Found",
-                          "this tenant has no SAML IdP of this id");
-    else if (st == NOVA_UNAVAILABLE)
-        nova_resp_problem(r, 502, "saml_metadata_unavailable", "Bad Gateway",
-                          why ? why : "the IdP's metadata could not be fetched");
-    else
-        api_people_status(r, st, why);
-}
-
-static void idps_create(nova_req_t *r, void *ud)
-{
-    nova_api_t *api = ud;
-    json_t *body = api_json_body(r, idp_members);
-    if (body == NULL)
-        return;
-    const char *base = nova_auth_issuer(api->auth);
-    if (!api_fed_url_allowed(r, api, "metadata_url",
-                             json_string_value(json_object_get(body, "metadata_url")))) {
-        json_decref(body);
-        return;
-    }
-    nova_store_t *s = api_store(r, api);
-    nova_people_t *p = s ? api_people(r, api) : NULL;
-    if (p) {
-        nova_audit_actor_t by = actor(r);
-        nova_saml_idp_t idp;
-        const char *why = NULL;
-        nova_status st = nova_saml_idp_create(p, s, &r->arena, &by, r->principal->tenant_id,
-                                              base ? base : "", body, &idp, &why);
-        if (st) {
-            idp_status(r, st, why);
-        } else {
-            char *loc = nova_arena_printf(&r->arena, "/v1/people/saml/idps/%s", idp.id);
-            if (loc)
-                nova_resp_header(r, "Location", loc);
-            api_reply_json(r, 201, nova_saml_idp_to_json(&idp));
-        }
-    }
-    json_decref(body);
-}
-
-static void idps_list(nova_req_t *r, void *ud)
-{
-    nova_store_t *s = api_store(r, ud);
-    if (s == NULL)
-        return;
-    nova_saml_idp_t *idps;
-    size_t n;
-    nova_status st = nova_saml_idp_list(s, &r->arena, r->principal->tenant_id, &idps, &n);
-    if (st) {
-        idp_status(r, st, NULL);
-        return;
-    }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, nova_saml_idp_to_json(&idps[i]));
-    api_reply_json(r, 200, json_pack("{s:o}", "idps", arr));
-}
-
-static void idps_get(nova_req_t *r, void *ud)
-{
-    nova_store_t *s = api_store(r, ud);
-    if (s == NULL)
-        return;
-    nova_saml_idp_t idp;
-    nova_status st = nova_saml_idp_get(s, &r->arena, r->principal->tenant_id, r->params[0], &idp);
-    if (st)
-        idp_status(r, st, NULL);
-    else
-        api_reply_json(r, 200, nova_saml_idp_to_json(&idp));
-}
-
-static void idps_patch(nova_req_t *r, void *ud)
-{
-    nova_api_t *api = ud;
-    json_t *body = api_json_body(r, idp_members);
-    if (body == NULL)
-        return;
-    if (!api_fed_url_allowed(r, api, "metadata_url",
-                             json_string_value(json_object_get(body, "metadata_url")))) {
-        json_decref(body);
-        return;
-    }
-    nova_store_t *s = api_store(r, api);
-    nova_people_t *p = s ? api_people(r, api) : NULL;
-    if (p) {
-        nova_audit_actor_t by = actor(r);
-        nova_saml_idp_t idp;
-        const char *why = NULL;
-        nova_status st = nova_saml_idp_update(p, s, &r->arena, &by, r->principal->tenant_id,
-                                              r->params[0], body, &idp, &why);
-        if (st)
-            idp_status(r, st, why);
-        else
-            api_reply_json(r, 200, nova_saml_idp_to_json(&idp));
-    }
-    json_decref(body);
-}
 
 /* ---- the browser's legs ---- */
 
@@ -166,15 +52,11 @@ static void login_failed(nova_req_t *r, nova_api_t *api, nova_store_t *s, const 
     if (f != NOVA_SAML_FAIL_UNKNOWN_IDP && f != NOVA_SAML_FAIL_PROVISIONING &&
         f != NOVA_SAML_FAIL_SUSPENDED && f != NOVA_SAML_FAIL_POLICY)
         api_ratelimit_auth_failed(r, api, NULL);
-    if (s && tenant && f != NOVA_SAML_FAIL_UNKNOWN_IDP) {
-        /* The tenant's trail shows refused federated sign-ins by reason: a forged or replayed
-         * Response is an event its security team wants to see. */
-        nova_audit_actor_t by = {.id = "saml", .request_id = r->req_id};
-        nova_audit_entry_t ae;
-        if (nova_audit_entry_make(&ae, &r->arena, &by, tenant, "saml.login_failed", "saml_idp", idp,
-                                  json_pack("{s:s}", "reason", nova_saml_fail_name(f))) == NOVA_OK)
-            nova_store_audit_append(s, NULL, &ae, NULL);
-    }
+    /* The tenant's trail shows refused federated sign-ins by reason: a forged or replayed
+     * Response is an event its security team wants to see. */
+    if (s && tenant && f != NOVA_SAML_FAIL_UNKNOWN_IDP)
+        api_fed_audit_refusal(r, s, tenant, "saml", "saml.login_failed", "saml_idp", idp,
+                              nova_saml_fail_name(f));
     nova_resp_header(r, "Cache-Control", "no-store");
     if ((unsigned)f >= NOVA_SAML_FAIL_N || map[f].status == 0)
         nova_resp_problem(r, 400, "saml_failed", "Bad Request", why);
@@ -297,10 +179,6 @@ nova_status api_saml_register(nova_api_t *api, nova_http_server_t *srv)
         nova_handler_fn fn;
         size_t max_body;
     } routes[] = {
-        {"POST", "/v1/people/saml/idps", "users:write", idps_create, 300000},
-        {"GET", "/v1/people/saml/idps", "users:read", idps_list, 0},
-        {"GET", "/v1/people/saml/idps/{id}", "users:read", idps_get, 0},
-        {"PATCH", "/v1/people/saml/idps/{id}", "users:write", idps_patch, 300000},
         /* The browser's legs and the SP metadata are public: InResponseTo ties an ACS post to
          * a request this novad made, and the signatures to the IdP. */
         {"GET", "/auth/saml/metadata", NULL, saml_metadata, 0},

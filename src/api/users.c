@@ -280,6 +280,8 @@ json_t *api_user_session_json(nova_req_t *r, nova_people_t *p, const nova_user_s
                           ses->user_id, "aal", (int)ses->aal, "amr", api_words(ses->amr), "device",
                           ses->device, "ip", ses->ip, "created_at", (json_int_t)ses->created_at,
                           "expires_at", (json_int_t)ses->expires_at);
+    if (o && ses->idp_id && *ses->idp_id)
+        json_object_set_new(o, "idp_id", json_string(ses->idp_id));
     if (o && ses->revoked_at) {
         json_object_set_new(o, "revoked_at", json_integer(ses->revoked_at));
         json_object_set_new(o, "revoked_reason", json_string(ses->revoked_reason));

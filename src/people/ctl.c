@@ -1,4 +1,5 @@
-/* ctl.c: `novactl user create|list|suspend` (the command table in cmd/novactl.c calls this).
+/* ctl.c: `novactl user create|list|suspend` and `novactl idp list|delete` (the command table in
+ * cmd/novactl.c calls these).
  * Exit codes as novactl's: 0 ok, 1 internal, 4 unavailable, 6 invalid input, 7 not found,
  * 8 conflict. With the in-process control plane novactl cannot reach a running novad's
  * session records: a suspension then ends the sessions' rows at once (no refresh) and their
@@ -48,25 +49,46 @@ static void print(json_t *o, bool json, const nova_user_view_t *u)
     json_decref(o);
 }
 
+/* The control plane and the people module for one novactl command. */
+typedef struct ctl_env {
+    nova_kv_t *kv;
+    nova_people_t *p;
+} ctl_env;
+
+static int env_open(ctl_env *e, nova_auth_t *auth, const char *redis_url)
+{
+    char err[256] = "";
+    memset(e, 0, sizeof(*e));
+    nova_status st = nova_kv_open(redis_url ? redis_url : "", NULL, &e->kv, err, sizeof(err));
+    if (st)
+        return failed(st, "cannot open the control plane", err);
+    nova_people_config_t cfg = {0};
+    if ((st = nova_people_new(auth, e->kv, &cfg, &e->p)) != NOVA_OK) {
+        nova_kv_close(e->kv);
+        return failed(st, "people", NULL);
+    }
+    return 0;
+}
+
+static void env_close(ctl_env *e)
+{
+    nova_people_free(e->p);
+    nova_kv_close(e->kv);
+}
+
 int nova_people_ctl_user(nova_auth_t *auth, nova_store_t *s, const char *redis_url,
                          const char *verb, const char *tenant_id, const char *name,
                          const char *const *args, bool json)
 {
-    char err[256] = "";
-    nova_kv_t *kv = NULL;
-    nova_people_t *p = NULL;
+    ctl_env e;
+    int rc = env_open(&e, auth, redis_url);
+    if (rc)
+        return rc;
+    nova_people_t *p = e.p;
     nova_arena_t ar;
-    nova_status st = nova_kv_open(redis_url ? redis_url : "", NULL, &kv, err, sizeof(err));
-    if (st)
-        return failed(st, "cannot open the control plane", err);
-    nova_people_config_t cfg = {0};
-    if ((st = nova_people_new(auth, kv, &cfg, &p)) != NOVA_OK) {
-        nova_kv_close(kv);
-        return failed(st, "people", NULL);
-    }
     nova_arena_init(&ar, 4096);
     nova_audit_actor_t by = {.id = "novactl"};
-    int rc = 0;
+    nova_status st;
     if (strcmp(verb, "create") == 0) {
         nova_user_spec_t spec = {.email = args[0], .name = name};
         nova_user_view_t u;
@@ -114,8 +136,78 @@ int nova_people_ctl_user(nova_auth_t *auth, nova_store_t *s, const char *redis_u
             print(user_json(&u), json, &u);
     }
     nova_arena_free(&ar);
-    nova_people_free(p);
-    nova_kv_close(kv);
+    env_close(&e);
+    return rc;
+}
+
+/* The protocol of an IdP id by its prefix ("oidp_", "sidp_"). */
+static const nova_fed_idp_ops_t *idp_ops_of(const char *id)
+{
+    if (strncmp(id, "oidp_", 5) == 0)
+        return nova_fed_idp_ops(NOVA_FED_OIDC);
+    if (strncmp(id, "sidp_", 5) == 0)
+        return nova_fed_idp_ops(NOVA_FED_SAML);
+    return NULL;
+}
+
+int nova_people_ctl_idp(nova_auth_t *auth, nova_store_t *s, const char *redis_url, const char *verb,
+                        const char *tenant_id, const char *const *args, bool json)
+{
+    ctl_env e;
+    int rc = env_open(&e, auth, redis_url);
+    if (rc)
+        return rc;
+    nova_arena_t ar;
+    nova_arena_init(&ar, 16384);
+    nova_status st = NOVA_OK;
+    if (strcmp(verb, "list") == 0) {
+        json_t *arr = json_array();
+        for (int proto = NOVA_FED_OIDC; st == NOVA_OK && proto <= NOVA_FED_SAML; proto++) {
+            const nova_fed_idp_ops_t *ops = nova_fed_idp_ops(proto);
+            void *views;
+            size_t n;
+            if ((st = ops->list(s, &ar, tenant_id, &views, &n)) != NOVA_OK)
+                break;
+            for (size_t i = 0; i < n; i++) {
+                json_t *o = ops->to_json((const char *)views + i * ops->view_size);
+                json_object_set_new(o, "protocol", json_string(ops->name));
+                json_array_append_new(arr, o);
+            }
+        }
+        if (st) {
+            rc = failed(st, "cannot list the IdPs", NULL);
+        } else if (json) {
+            print(json_pack("{s:O}", "idps", arr), true, NULL);
+        } else {
+            size_t i;
+            json_t *o;
+            json_array_foreach(arr, i, o)
+            {
+                json_t *name = json_object_get(o, "issuer");
+                printf("%s  %s  %s  %s\n", json_string_value(json_object_get(o, "id")),
+                       json_string_value(json_object_get(o, "protocol")),
+                       json_is_true(json_object_get(o, "enabled")) ? "enabled" : "disabled",
+                       json_string_value(name ? name : json_object_get(o, "entity_id")));
+            }
+        }
+        json_decref(arr);
+    } else {
+        /* As DELETE /v1/people/<proto>/idps/{id}: audited <proto>_idp.delete (actor novactl),
+         * the IdP's sessions revoked. */
+        const nova_fed_idp_ops_t *ops = idp_ops_of(args[0]);
+        nova_audit_actor_t by = {.id = "novactl"};
+        st = ops ? ops->remove(e.p, s, &ar, &by, tenant_id, args[0]) : NOVA_NOT_FOUND;
+        if (st)
+            rc = failed(st, "cannot delete the IdP",
+                        st == NOVA_NOT_FOUND ? "the tenant has no IdP of this id" : NULL);
+        else if (json)
+            print(json_pack("{s:s, s:s, s:b}", "id", args[0], "protocol", ops->name, "deleted", 1),
+                  true, NULL);
+        else
+            printf("%s  deleted\n", args[0]);
+    }
+    nova_arena_free(&ar);
+    env_close(&e);
     return rc;
 }
 

@@ -4,9 +4,11 @@
  * groups map to set, and the session opened as a password sign-in opens one. */
 #include <jansson.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "nova/saml.h"
 
 static bool role_ok(const char *r)
 {
@@ -253,11 +255,247 @@ nova_status people_fed_login(nova_people_t *p, nova_store_t *s, nova_arena_t *ar
     nova_login_request_t r = *req;
     r.tenant_id = w->tenant_id;
     int aal = w->aal >= 2 ? 2 : 1;
-    st = people_session_open(p, s, ar, &r, u.id, aal, aal >= 2 ? "fed mfa" : "fed", false, NULL,
-                             out);
+    st = people_session_open_fed(p, s, ar, &r, u.id, aal, aal >= 2 ? "fed mfa" : "fed", w->idp_id,
+                                 w->sid, out);
+    if (st)
+        return st;
+    /* An IdP deleted while this login ran: its delete revoked the sessions committed before it,
+     * and this look, after the session's row and record exist, catches the rest. */
+    nova_oidc_idp_row_t row;
+    st = w->proto == NOVA_FED_SAML ? nova_store_saml_idp_get(s, ar, w->tenant_id, w->idp_id, &row)
+                                   : nova_store_oidc_idp_get(s, ar, w->tenant_id, w->idp_id, &row);
+    if (st == NOVA_NOT_FOUND) {
+        st =
+            nova_people_session_revoke(p, s, ar, &by, w->tenant_id, out->session.id, "idp_deleted");
+        if (st == NOVA_NOT_FOUND)
+            st = NOVA_OK; /* the delete's transaction revoked it; the record went first */
+        memset(out, 0, sizeof(*out));
+        out->outcome = NOVA_LOGIN_BAD;
+        *res = PEOPLE_FED_UNKNOWN_IDP;
+        *why = "the IdP was deleted";
+        return st;
+    }
     if (st)
         return st;
     out->outcome = NOVA_LOGIN_OK;
     out->user_id = u.id;
     return NOVA_OK;
+}
+
+nova_status people_fed_idp_delete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                  const nova_audit_actor_t *by, nova_fed_protocol proto,
+                                  const char *tenant_id, const char *id, const char *action,
+                                  const char *target_type, json_t *attrs, size_t *nrevoked)
+{
+    const char **live = NULL, **ids = NULL;
+    size_t nlive = 0, n = 0;
+    int64_t now = nova_time_now();
+    if (nrevoked)
+        *nrevoked = 0;
+    /* As for a user's sessions: the records every request reads go first, so a control plane
+     * that cannot drop them changes nothing (503, retry). */
+    nova_status st =
+        nova_store_user_session_idp_live(s, ar, tenant_id, id, NULL, NULL, now, &live, &nlive);
+    if (st == NOVA_INVALID)
+        st = NOVA_NOT_FOUND;
+    if (st == NOVA_OK)
+        st = people_session_forget(p, ar, tenant_id, live, nlive, false);
+    if (st) {
+        json_decref(attrs);
+        return st;
+    }
+    if (attrs)
+        json_object_set_new(attrs, "sessions_revoked", json_integer((json_int_t)nlive));
+    nova_audit_entry_t ae;
+    st = nova_audit_entry_make(&ae, ar, by, tenant_id, action, target_type, id, attrs);
+    if (st == NOVA_OK)
+        st = proto == NOVA_FED_SAML
+                 ? nova_store_saml_idp_delete(s, ar, tenant_id, id, now, &ae, &ids, &n)
+                 : nova_store_oidc_idp_delete(s, ar, tenant_id, id, now, &ae, &ids, &n);
+    if (st == NOVA_INVALID)
+        st = NOVA_NOT_FOUND;
+    if (st)
+        return st;
+    /* The ids the transaction revoked: those above, and any opened since the list. */
+    (void)people_session_forget(p, ar, tenant_id, ids, n, true);
+    if (nrevoked)
+        *nrevoked = n;
+    return NOVA_OK;
+}
+
+/* ---- IdP administration, both protocols ---- */
+
+static const char *const proto_nouns[NOVA_FED_PROTOCOL_N] = {NULL, "oidc_idp", "saml_idp"};
+
+static nova_status row_get(nova_store_t *s, nova_arena_t *ar, nova_fed_protocol proto,
+                           const char *tenant_id, const char *id, nova_oidc_idp_row_t *row)
+{
+    nova_status st = proto == NOVA_FED_SAML ? nova_store_saml_idp_get(s, ar, tenant_id, id, row)
+                                            : nova_store_oidc_idp_get(s, ar, tenant_id, id, row);
+    return st == NOVA_INVALID ? NOVA_NOT_FOUND : st;
+}
+
+nova_status people_fed_apply_common(json_t *cfg, json_t *in, const char *const *members,
+                                    bool create, const char *unknown_why, const char **why)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(in, k, v)
+    {
+        size_t i = 0;
+        while (members[i] && strcmp(members[i], k) != 0)
+            i++;
+        if (members[i] == NULL) {
+            *why = unknown_why;
+            return NOVA_INVALID;
+        }
+    }
+    if ((v = json_object_get(in, "role_mappings")) != NULL) {
+        json_t *out = NULL;
+        nova_status st = people_fed_mappings_parse(v, &out, why);
+        if (st)
+            return st;
+        json_object_set_new(cfg, "role_mappings", out);
+    } else if (create) {
+        json_object_set_new(cfg, "role_mappings", json_array());
+    }
+    if ((v = json_object_get(in, "enabled")) != NULL) {
+        if (!json_is_boolean(v)) {
+            *why = "enabled: a boolean";
+            return NOVA_INVALID;
+        }
+        json_object_set(cfg, "enabled", v);
+    } else if (create) {
+        json_object_set_new(cfg, "enabled", json_true());
+    }
+    return NOVA_OK;
+}
+
+nova_status people_fed_idp_get(nova_store_t *s, nova_arena_t *ar, nova_fed_protocol proto,
+                               const char *tenant_id, const char *id, people_fed_view_fn view,
+                               void *out)
+{
+    nova_oidc_idp_row_t row;
+    nova_status st = row_get(s, ar, proto, tenant_id, id, &row);
+    return st ? st : view(ar, &row, out);
+}
+
+nova_status people_fed_idp_list(nova_store_t *s, nova_arena_t *ar, nova_fed_protocol proto,
+                                const char *tenant_id, people_fed_view_fn view, size_t view_size,
+                                void **out, size_t *n)
+{
+    nova_oidc_idp_row_t *rows;
+    size_t nr;
+    nova_status st = proto == NOVA_FED_SAML
+                         ? nova_store_saml_idp_list(s, ar, tenant_id, &rows, &nr)
+                         : nova_store_oidc_idp_list(s, ar, tenant_id, &rows, &nr);
+    if (st)
+        return st;
+    char *views = nova_arena_alloc(ar, (nr ? nr : 1) * view_size);
+    if (views == NULL)
+        return NOVA_NOMEM;
+    for (size_t i = 0; i < nr; i++)
+        if ((st = view(ar, &rows[i], views + i * view_size)) != NOVA_OK)
+            return st;
+    *out = views;
+    *n = nr;
+    return NOVA_OK;
+}
+
+nova_status people_fed_idp_insert(nova_store_t *s, nova_arena_t *ar, const nova_audit_actor_t *by,
+                                  nova_fed_protocol proto, const char *id, json_t *cfg,
+                                  const char *name_member, nova_oidc_idp_row_t *row, json_t *attrs,
+                                  const char *conflict_why, people_fed_view_fn view, void *out,
+                                  const char **why)
+{
+    char *text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS);
+    nova_status st = text ? NOVA_OK : NOVA_NOMEM;
+    if (st == NOVA_OK) {
+        row->id = nova_arena_strdup(ar, id);
+        row->issuer = nova_arena_strdup(ar, json_string_value(json_object_get(cfg, name_member)));
+        row->config = nova_arena_strdup(ar, text);
+        row->created_at = row->updated_at = nova_time_now();
+        if (!row->id || !row->issuer || !row->config)
+            st = NOVA_NOMEM;
+    }
+    free(text);
+    const char *action = nova_arena_printf(ar, "%s.create", proto_nouns[proto]);
+    nova_audit_entry_t ae;
+    if (st == NOVA_OK && action == NULL)
+        st = NOVA_NOMEM;
+    if (st == NOVA_OK) {
+        st = nova_audit_entry_make(&ae, ar, by, row->tenant_id, action, proto_nouns[proto], id,
+                                   attrs);
+        attrs = NULL;
+    }
+    json_decref(attrs);
+    if (st == NOVA_OK)
+        st = proto == NOVA_FED_SAML ? nova_store_saml_idp_create(s, row, &ae)
+                                    : nova_store_oidc_idp_create(s, row, &ae);
+    if (st == NOVA_CONFLICT)
+        *why = conflict_why;
+    return st ? st : view(ar, row, out);
+}
+
+nova_status people_fed_idp_update(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                  const nova_audit_actor_t *by, nova_fed_protocol proto,
+                                  const char *tenant_id, const char *id, json_t *in,
+                                  people_fed_apply_fn apply, people_fed_view_fn view, void *out,
+                                  const char **why)
+{
+    json_error_t err;
+    nova_oidc_idp_row_t row;
+    nova_status st = row_get(s, ar, proto, tenant_id, id, &row);
+    if (st)
+        return st;
+    if (!json_is_object(in)) {
+        *why = "the body must be a JSON object";
+        return NOVA_INVALID;
+    }
+    json_t *cfg = json_loads(row.config, JSON_REJECT_DUPLICATES, &err);
+    if (cfg == NULL)
+        return NOVA_INTERNAL;
+    char *text = NULL;
+    st = apply(p, s, ar, tenant_id, cfg, in, false, &row, why);
+    if (st == NOVA_OK && (text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+        st = NOVA_NOMEM;
+    json_decref(cfg);
+    if (st == NOVA_OK) {
+        row.config = nova_arena_strdup(ar, text);
+        row.updated_at = nova_time_now();
+        st = row.config ? NOVA_OK : NOVA_NOMEM;
+    }
+    free(text);
+    /* The names of the members changed, never their values (secrets, metadata). */
+    json_t *changed = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(in, k, v) json_array_append_new(changed, json_string(k));
+    const char *action = nova_arena_printf(ar, "%s.update", proto_nouns[proto]);
+    nova_audit_entry_t ae;
+    if (st == NOVA_OK && action == NULL)
+        st = NOVA_NOMEM;
+    if (st == NOVA_OK)
+        st = nova_audit_entry_make(&ae, ar, by, tenant_id, action, proto_nouns[proto], id,
+                                   json_pack("{s:O}", "changed", changed));
+    json_decref(changed);
+    if (st == NOVA_OK)
+        st = proto == NOVA_FED_SAML ? nova_store_saml_idp_update(s, &row, &ae)
+                                    : nova_store_oidc_idp_update(s, &row, &ae);
+    return st ? st : view(ar, &row, out);
+}
+
+const nova_fed_idp_ops_t *nova_fed_idp_ops(nova_fed_protocol proto)
+{
+    return proto == NOVA_FED_OIDC   ? &people_oidc_idp_ops
+           : proto == NOVA_FED_SAML ? &people_saml_idp_ops
+                                    : NULL;
+}
+
+const nova_fed_idp_ops_t *nova_fed_idp_ops_named(const char *name)
+{
+    for (int proto = NOVA_FED_OIDC; name && proto <= NOVA_FED_SAML; proto++)
+        if (strcmp(nova_fed_idp_ops(proto)->name, name) == 0)
+            return nova_fed_idp_ops(proto);
+    return NULL;
 }

@@ -80,6 +80,19 @@ nova_status people_session_open(nova_people_t *p, nova_store_t *s, nova_arena_t 
                                 const char *amr, bool enrol, const nova_factor_spend_t *f,
                                 nova_login_result_t *out);
 
+/* people_session_open for a federated sign-in: the session records the IdP row it came
+ * through (idp_id) and the IdP's own session id (idp_sid, may be NULL), so that deleting
+ * the IdP, or the IdP's back-channel logout, revokes it. */
+nova_status people_session_open_fed(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                    const nova_login_request_t *req, const char *user_id, int aal,
+                                    const char *amr, const char *idp_id, const char *idp_sid,
+                                    nova_login_result_t *out);
+/* Drops the control-plane records of sessions ids[0..n) of the tenant (each request reads
+ * it: the session is over everywhere once it is gone), counting each as revoked when count.
+ * NOVA_UNAVAILABLE when the control plane could not drop one (the others are dropped). */
+nova_status people_session_forget(nova_people_t *p, nova_arena_t *ar, const char *tenant_id,
+                                  const char *const *ids, size_t n, bool count);
+
 /* people_mint for a just-in-time credential: also the claims jit (the request) and roles. */
 nova_status people_mint_jit(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                             const nova_user_session_t *ses, int aal, const char *amr,
@@ -178,11 +191,13 @@ typedef struct people_fed_subject {
     const char *name;
     const char *roles; /* NULL: the IdP has no mappings, roles left alone */
     int aal;           /* what the IdP asserted: 2 with a second factor, else 1 (0 is 1) */
+    const char *sid;   /* the IdP's session id (OIDC sid), or NULL */
 } people_fed_subject_t;
 typedef enum people_fed_result {
     PEOPLE_FED_OK = 0,
     PEOPLE_FED_PROVISIONING,
-    PEOPLE_FED_SUSPENDED
+    PEOPLE_FED_SUSPENDED,
+    PEOPLE_FED_UNKNOWN_IDP /* the IdP was deleted while the session was being opened */
 } people_fed_result;
 /* The end of a federated login: the user linked to the subject, or provisioned from its
  * email (audited "user.create" and "user.<proto>_link"), the roles set when they differ, and
@@ -191,6 +206,58 @@ typedef enum people_fed_result {
 nova_status people_fed_login(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                              const people_fed_subject_t *w, const nova_login_request_t *req,
                              nova_login_result_t *out, people_fed_result *res, const char **why);
+
+/* Deletes the tenant's IdP id of proto (NOVA_FED_OIDC or NOVA_FED_SAML) and revokes the
+ * sessions it opened: their control-plane records first (NOVA_UNAVAILABLE and nothing
+ * changed when the control plane cannot drop them), then the row and the sessions' rows in
+ * one transaction with the entry action (target type target_type, attrs (stolen) plus
+ * "sessions_revoked": the sessions live when the delete began), then the records of any
+ * session opened meanwhile. *nrevoked (may be NULL) the sessions the transaction revoked.
+ * NOVA_NOT_FOUND when the tenant has no such IdP. */
+nova_status people_fed_idp_delete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                  const nova_audit_actor_t *by, nova_fed_protocol proto,
+                                  const char *tenant_id, const char *id, const char *action,
+                                  const char *target_type, json_t *attrs, size_t *nrevoked);
+
+/* The shared body of both protocols' IdP administration (federation.c): the protocol's
+ * own parts are the view of a row and the application of a body's members to the stored
+ * config (which may also set the row's sealed bytes). */
+typedef nova_status (*people_fed_view_fn)(nova_arena_t *ar, const nova_oidc_idp_row_t *row,
+                                          void *out);
+typedef nova_status (*people_fed_apply_fn)(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                           const char *tenant_id, json_t *cfg, json_t *in,
+                                           bool create, nova_oidc_idp_row_t *row, const char **why);
+/* Checks that in holds only members[] and applies the members both protocols have
+ * (role_mappings, enabled; their defaults on create). NOVA_INVALID with *why (unknown_why
+ * for an unknown member). */
+nova_status people_fed_apply_common(json_t *cfg, json_t *in, const char *const *members,
+                                    bool create, const char *unknown_why, const char **why);
+/* The view of the tenant's IdP id (NOVA_NOT_FOUND when none, or the id is not one). */
+nova_status people_fed_idp_get(nova_store_t *s, nova_arena_t *ar, nova_fed_protocol proto,
+                               const char *tenant_id, const char *id, people_fed_view_fn view,
+                               void *out);
+/* The views of the tenant's IdPs: an arena array of *n elements of view_size bytes. */
+nova_status people_fed_idp_list(nova_store_t *s, nova_arena_t *ar, nova_fed_protocol proto,
+                                const char *tenant_id, people_fed_view_fn view, size_t view_size,
+                                void **out, size_t *n);
+/* Stores a new IdP row: its config is cfg (the IdP's name, issuer or entity ID, read from
+ * cfg's name_member), the sealed bytes as row holds them, audited "<proto>_idp.create" with
+ * attrs (stolen); *why conflict_why on NOVA_CONFLICT; out the view. */
+nova_status people_fed_idp_insert(nova_store_t *s, nova_arena_t *ar, const nova_audit_actor_t *by,
+                                  nova_fed_protocol proto, const char *id, json_t *cfg,
+                                  const char *name_member, nova_oidc_idp_row_t *row, json_t *attrs,
+                                  const char *conflict_why, people_fed_view_fn view, void *out,
+                                  const char **why);
+/* Applies the members of in to the stored IdP id with apply, audited "<proto>_idp.update"
+ * with the members changed; out the view. NOVA_NOT_FOUND when the tenant has no such IdP. */
+nova_status people_fed_idp_update(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                  const nova_audit_actor_t *by, nova_fed_protocol proto,
+                                  const char *tenant_id, const char *id, json_t *in,
+                                  people_fed_apply_fn apply, people_fed_view_fn view, void *out,
+                                  const char **why);
+
+/* Each protocol's table (oidc.c, saml.c), behind nova_fed_idp_ops. */
+extern const nova_fed_idp_ops_t people_oidc_idp_ops, people_saml_idp_ops;
 
 /* Counters. */
 enum {

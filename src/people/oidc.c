@@ -50,26 +50,18 @@ static bool acr_list_ok(json_t *v, size_t max)
     return true;
 }
 
-static bool known_member(const char *k)
-{
-    for (size_t i = 0; idp_members[i]; i++)
-        if (strcmp(idp_members[i], k) == 0)
-            return true;
-    return false;
-}
-
 /* Checks the members present in in and writes them into cfg (the stored object). */
 static nova_status apply(json_t *cfg, json_t *in, bool create, const char **why)
 {
-    const char *k;
     json_t *v;
-    json_object_foreach(in, k, v) if (!known_member(k))
-    {
-        *why = "unknown member (issuer, client_id, client_secret, redirect_uris, scopes, "
-               "group_claim, role_mappings, enabled, id_token_signing_algs, acr_values, "
-               "mfa_acr_values, post_logout_redirect_uris)";
-        return NOVA_INVALID;
-    }
+    nova_status st = people_fed_apply_common(
+        cfg, in, idp_members, create,
+        "unknown member (issuer, client_id, client_secret, redirect_uris, scopes, "
+        "group_claim, role_mappings, enabled, id_token_signing_algs, acr_values, "
+        "mfa_acr_values, post_logout_redirect_uris)",
+        why);
+    if (st)
+        return st;
     if ((v = json_object_get(in, "issuer")) != NULL) {
         if (!create) {
             *why = "issuer: cannot change (create another IdP)";
@@ -154,15 +146,6 @@ static nova_status apply(json_t *cfg, json_t *in, bool create, const char **why)
     } else if (create) {
         json_object_set_new(cfg, "group_claim", json_string("groups"));
     }
-    if ((v = json_object_get(in, "role_mappings")) != NULL) {
-        json_t *out = NULL;
-        nova_status st = people_fed_mappings_parse(v, &out, why);
-        if (st)
-            return st;
-        json_object_set_new(cfg, "role_mappings", out);
-    } else if (create) {
-        json_object_set_new(cfg, "role_mappings", json_array());
-    }
     if ((v = json_object_get(in, "id_token_signing_algs")) != NULL) {
         size_t n = json_is_array(v) ? json_array_size(v) : 0, i, a;
         json_t *x;
@@ -213,21 +196,13 @@ static nova_status apply(json_t *cfg, json_t *in, bool create, const char **why)
             json_object_set_new(cfg, acr_members[a], json_array());
         }
     }
-    if ((v = json_object_get(in, "enabled")) != NULL) {
-        if (!json_is_boolean(v)) {
-            *why = "enabled: a boolean";
-            return NOVA_INVALID;
-        }
-        json_object_set(cfg, "enabled", v);
-    } else if (create) {
-        json_object_set_new(cfg, "enabled", json_true());
-    }
     return NOVA_OK;
 }
 
-/* The view of a row. */
-static nova_status view_of(nova_arena_t *ar, const nova_oidc_idp_row_t *row, nova_oidc_idp_t *out)
+/* The view of a row (a nova_oidc_idp_t). */
+static nova_status view_of(nova_arena_t *ar, const nova_oidc_idp_row_t *row, void *view)
 {
+    nova_oidc_idp_t *out = view;
     memset(out, 0, sizeof(*out));
     json_error_t err;
     json_t *c = json_loads(row->config, JSON_REJECT_DUPLICATES, &err);
@@ -329,10 +304,16 @@ void *nova_oidc_idp_to_json(const nova_oidc_idp_t *idp)
     } else {
         json_decref(algs), json_decref(acr), json_decref(mfa);
     }
-    if (o)
+    if (o) {
         json_object_set_new(
             o, "login_path",
             json_sprintf("/auth/oidc/login?tenant_id=%s&idp=%s", idp->tenant_id, idp->id));
+        /* To register with the IdP as the client's backchannel_logout_uri (under novad's
+         * public URL). */
+        json_object_set_new(
+            o, "backchannel_logout_path",
+            json_sprintf("/auth/oidc/backchannel-logout/%s/%s", idp->tenant_id, idp->id));
+    }
     return o;
 }
 
@@ -357,7 +338,6 @@ nova_status nova_oidc_idp_create(nova_people_t *p, nova_store_t *s, nova_arena_t
 {
     json_t *in = (json_t *)obj, *cfg = json_object();
     char id[64];
-    char *text = NULL;
     nova_oidc_idp_row_t row = {.tenant_id = tenant_id};
     nova_status st = cfg ? NOVA_OK : NOVA_NOMEM;
     if (st == NOVA_OK && !json_is_object(in)) {
@@ -370,29 +350,29 @@ nova_status nova_oidc_idp_create(nova_people_t *p, nova_store_t *s, nova_arena_t
         st = nova_id_new("oidp", id, sizeof(id));
     if (st == NOVA_OK)
         st = seal_secret(p, s, ar, tenant_id, in, cfg, &row.secret_sealed, &row.secret_sealed_len);
-    if (st == NOVA_OK && (text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
-        st = NOVA_NOMEM;
-    nova_audit_entry_t ae;
-    if (st == NOVA_OK) {
-        row.id = nova_arena_strdup(ar, id);
-        row.issuer = nova_arena_strdup(ar, json_string_value(json_object_get(cfg, "issuer")));
-        row.config = nova_arena_strdup(ar, text);
-        row.created_at = row.updated_at = nova_time_now();
-        if (!row.id || !row.issuer || !row.config)
-            st = NOVA_NOMEM;
+    if (st == NOVA_OK)
+        st = people_fed_idp_insert(s, ar, by, NOVA_FED_OIDC, id, cfg, "issuer", &row,
+                                   json_pack("{s:O, s:b}", "issuer", json_object_get(cfg, "issuer"),
+                                             "client_secret", row.secret_sealed != NULL),
+                                   "this tenant has an IdP with this issuer", view_of, out, why);
+    json_decref(cfg);
+    return st;
+}
+
+/* An update's members, and the secret: null removes it, a string replaces it. */
+static nova_status apply_update(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                const char *tenant_id, json_t *cfg, json_t *in, bool create,
+                                nova_oidc_idp_row_t *row, const char **why)
+{
+    nova_status st = apply(cfg, in, create, why);
+    if (st == NOVA_OK && json_is_null(json_object_get(in, "client_secret"))) {
+        row->secret_sealed = NULL;
+        row->secret_sealed_len = 0;
+        json_object_del(cfg, "secret_region");
     }
     if (st == NOVA_OK)
-        st = nova_audit_entry_make(&ae, ar, by, tenant_id, "oidc_idp.create", "oidc_idp", id,
-                                   json_pack("{s:s, s:b}", "issuer", row.issuer, "client_secret",
-                                             row.secret_sealed != NULL));
-    if (st == NOVA_OK)
-        st = nova_store_oidc_idp_create(s, &row, &ae);
-    if (st == NOVA_CONFLICT)
-        *why = "this tenant has an IdP with this issuer";
-    if (st == NOVA_OK)
-        st = view_of(ar, &row, out);
-    free(text);
-    json_decref(cfg);
+        st =
+            seal_secret(p, s, ar, tenant_id, in, cfg, &row->secret_sealed, &row->secret_sealed_len);
     return st;
 }
 
@@ -401,103 +381,84 @@ nova_status nova_oidc_idp_update(nova_people_t *p, nova_store_t *s, nova_arena_t
                                  const char *id, const void *obj, nova_oidc_idp_t *out,
                                  const char **why)
 {
-    json_t *in = (json_t *)obj, *cfg = NULL;
-    json_error_t err;
-    char *text = NULL;
-    nova_oidc_idp_row_t row;
-    nova_status st = nova_store_oidc_idp_get(s, ar, tenant_id, id, &row);
-    if (st == NOVA_INVALID)
-        st = NOVA_NOT_FOUND;
-    if (st)
-        return st;
-    if (!json_is_object(in)) {
-        *why = "the body must be a JSON object";
-        return NOVA_INVALID;
-    }
-    if ((cfg = json_loads(row.config, JSON_REJECT_DUPLICATES, &err)) == NULL)
-        return NOVA_INTERNAL;
-    st = apply(cfg, in, false, why);
-    json_t *sec = json_object_get(in, "client_secret");
-    if (st == NOVA_OK && json_is_null(sec)) {
-        row.secret_sealed = NULL;
-        row.secret_sealed_len = 0;
-        json_object_del(cfg, "secret_region");
-    }
-    if (st == NOVA_OK)
-        st = seal_secret(p, s, ar, tenant_id, in, cfg, &row.secret_sealed, &row.secret_sealed_len);
-    if (st == NOVA_OK && (text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
-        st = NOVA_NOMEM;
-    json_t *changed = json_array();
-    const char *k;
-    json_t *v;
-    json_object_foreach(in, k, v) json_array_append_new(changed, json_string(k));
-    nova_audit_entry_t ae;
-    if (st == NOVA_OK) {
-        row.config = nova_arena_strdup(ar, text);
-        row.updated_at = nova_time_now();
-        st = row.config ? NOVA_OK : NOVA_NOMEM;
-    }
-    if (st == NOVA_OK) {
-        st = nova_audit_entry_make(&ae, ar, by, tenant_id, "oidc_idp.update", "oidc_idp", id,
-                                   json_pack("{s:O}", "changed", changed));
-    }
-    json_decref(changed);
-    if (st == NOVA_OK)
-        st = nova_store_oidc_idp_update(s, &row, &ae);
-    if (st == NOVA_OK)
-        st = view_of(ar, &row, out);
-    free(text);
-    json_decref(cfg);
-    return st;
+    return people_fed_idp_update(p, s, ar, by, NOVA_FED_OIDC, tenant_id, id, (json_t *)obj,
+                                 apply_update, view_of, out, why);
 }
 
 nova_status nova_oidc_idp_delete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                  const nova_audit_actor_t *by, const char *tenant_id,
                                  const char *id)
 {
-    (void)p;
     nova_oidc_idp_t idp;
     nova_status st = nova_oidc_idp_get(s, ar, tenant_id, id, &idp);
     if (st)
         return st;
-    nova_audit_entry_t ae;
-    st = nova_audit_entry_make(
-        &ae, ar, by, tenant_id, "oidc_idp.delete", "oidc_idp", id,
-        json_pack("{s:s, s:I}", "issuer", idp.issuer, "role_mappings", (json_int_t)idp.nmappings));
-    if (st == NOVA_OK)
-        st = nova_store_oidc_idp_delete(s, tenant_id, id, &ae);
-    if (st == NOVA_INVALID)
-        st = NOVA_NOT_FOUND;
-    return st;
+    return people_fed_idp_delete(
+        p, s, ar, by, NOVA_FED_OIDC, tenant_id, id, "oidc_idp.delete", "oidc_idp",
+        json_pack("{s:s, s:I}", "issuer", idp.issuer, "role_mappings", (json_int_t)idp.nmappings),
+        NULL);
 }
 
 nova_status nova_oidc_idp_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
                               const char *id, nova_oidc_idp_t *out)
 {
-    nova_oidc_idp_row_t row;
-    nova_status st = nova_store_oidc_idp_get(s, ar, tenant_id, id, &row);
-    if (st == NOVA_INVALID)
-        return NOVA_NOT_FOUND;
-    return st ? st : view_of(ar, &row, out);
+    return people_fed_idp_get(s, ar, NOVA_FED_OIDC, tenant_id, id, view_of, out);
 }
 
 nova_status nova_oidc_idp_list(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
                                nova_oidc_idp_t **out, size_t *n)
 {
-    nova_oidc_idp_row_t *rows;
-    size_t nr;
-    nova_status st = nova_store_oidc_idp_list(s, ar, tenant_id, &rows, &nr);
-    if (st)
-        return st;
-    *out = nova_arena_alloc(ar, (nr ? nr : 1) * sizeof(**out));
-    if (*out == NULL)
-        return NOVA_NOMEM;
-    for (size_t i = 0; i < nr; i++)
-        if ((st = view_of(ar, &rows[i], &(*out)[i])) != NOVA_OK)
-            return st;
-    *n = nr;
-    return NOVA_OK;
+    return people_fed_idp_list(s, ar, NOVA_FED_OIDC, tenant_id, view_of, sizeof(**out),
+                               (void **)out, n);
 }
+
+/* ---- the protocol's table (nova_fed_idp_ops) ---- */
+
+static nova_status ops_create(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                              const nova_audit_actor_t *by, const char *tenant_id,
+                              const char *base_url, const void *obj, void *out, const char **why)
+{
+    (void)base_url; /* an OpenID Provider's configuration names no URL of novad's */
+    return nova_oidc_idp_create(p, s, ar, by, tenant_id, obj, out, why);
+}
+static nova_status ops_update(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                              const nova_audit_actor_t *by, const char *tenant_id, const char *id,
+                              const void *obj, void *out, const char **why)
+{
+    return nova_oidc_idp_update(p, s, ar, by, tenant_id, id, obj, out, why);
+}
+static nova_status ops_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id, const char *id,
+                           void *out)
+{
+    return nova_oidc_idp_get(s, ar, tenant_id, id, out);
+}
+static nova_status ops_list(nova_store_t *s, nova_arena_t *ar, const char *tenant_id, void **out,
+                            size_t *n)
+{
+    return nova_oidc_idp_list(s, ar, tenant_id, (nova_oidc_idp_t **)out, n);
+}
+static void *ops_json(const void *view)
+{
+    return nova_oidc_idp_to_json(view);
+}
+static const char *ops_id(const void *view)
+{
+    return ((const nova_oidc_idp_t *)view)->id;
+}
+
+const nova_fed_idp_ops_t people_oidc_idp_ops = {.proto = NOVA_FED_OIDC,
+                                                .name = "oidc",
+                                                .members = idp_members,
+                                                .url_member = "issuer",
+                                                .url_on_update = false,
+                                                .view_size = sizeof(nova_oidc_idp_t),
+                                                .create = ops_create,
+                                                .update = ops_update,
+                                                .get = ops_get,
+                                                .list = ops_list,
+                                                .remove = nova_oidc_idp_delete,
+                                                .to_json = ops_json,
+                                                .id_of = ops_id};
 
 /* The client secret of an IdP row, opened (arena; NULL when none). */
 nova_status people_oidc_secret(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,

@@ -34,6 +34,7 @@
 #define MISS_REFETCH 30
 #define STATE_PREFIX "oidc:st:"
 #define SESSION_PREFIX "oidc:ses:" /* a federated session's IdP and ID token, for its logout */
+#define BCL_JTI_PREFIX "oidc:bcl:" /* a logout token's jti, seen: single use */
 
 /* ---- HTTP (libcurl) ---- */
 
@@ -348,8 +349,9 @@ static bool miss_allows_refetch(const char *issuer, const char *kid)
 static _Atomic uint64_t oidc_logins;
 static _Atomic uint64_t oidc_failures[NOVA_OIDC_FAIL_N];
 static const char *const fail_names[NOVA_OIDC_FAIL_N] = {
-    "none",      "unknown_idp", "state",        "idp_error", "discovery",  "token_exchange", "jwks",
-    "signature", "claims",      "provisioning", "suspended", "mfa_policy", "userinfo"};
+    "none",           "unknown_idp", "state",     "idp_error",   "discovery",
+    "token_exchange", "jwks",        "signature", "claims",      "provisioning",
+    "suspended",      "mfa_policy",  "userinfo",  "logout_token"};
 
 const char *nova_oidc_fail_name(nova_oidc_fail f)
 {
@@ -391,6 +393,25 @@ static nova_status fail_with(nova_oidc_fail *fail, nova_oidc_fail f, const char 
     return NOVA_OK;
 }
 
+/* discover, a failure of the IdP's (unreachable, invalid) as NOVA_OIDC_FAIL_DISCOVERY. */
+static nova_status discover_or_fail(nova_arena_t *ar, const char *issuer, nova_oidc_discovery_t *d,
+                                    nova_oidc_fail *fail, const char **why)
+{
+    nova_status st = discover(ar, issuer, d, why);
+    if (st == NOVA_INVALID || st == NOVA_UNAVAILABLE)
+        return fail_with(fail, NOVA_OIDC_FAIL_DISCOVERY, why, NULL);
+    return st;
+}
+
+/* The JWS algorithms an IdP's tokens may use beyond the strict defaults: RS256 (most IdPs
+ * sign with it: Entra ID, Google, Okta's default), PS256 where the tenant listed it; the
+ * IdP's own list then decides. */
+static unsigned jws_flags(const nova_oidc_idp_t *idp)
+{
+    return NOVA_JWS_ALLOW_RS256 |
+           (idp->id_token_algs & (1u << NOVA_JWS_PS256) ? NOVA_JWS_ALLOW_PS256 : 0);
+}
+
 static nova_status random_b64(char *out, size_t nbytes)
 {
     uint8_t raw[32];
@@ -425,10 +446,8 @@ nova_status nova_oidc_login_begin(nova_people_t *p, nova_store_t *s, nova_arena_
                              "redirect_uri: not one of the IdP's redirect_uris");
     }
     nova_oidc_discovery_t d;
-    st = discover(ar, idp.issuer, &d, why);
-    if (st == NOVA_INVALID || st == NOVA_UNAVAILABLE)
-        return fail_with(fail, NOVA_OIDC_FAIL_DISCOVERY, why, NULL);
-    if (st)
+    st = discover_or_fail(ar, idp.issuer, &d, fail, why);
+    if (st || *fail)
         return st;
     char state[48], nonce[48], verifier[48], challenge[48];
     uint8_t h[32];
@@ -586,19 +605,16 @@ static nova_status exchange(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
     return st;
 }
 
-/* The ID token's signature with the IdP's keys (refetched once on an unknown kid); *payload
- * the verified payload (arena). */
-static nova_status verify_sig(nova_arena_t *ar, const nova_oidc_idp_t *idp,
+/* The signature of a JWS the IdP signed (an ID token; a logout token, whose typ, when
+ * present, must be logout_typ) with the IdP's keys (refetched once on an unknown kid);
+ * *payload the verified payload (arena). */
+static nova_status verify_jws(nova_arena_t *ar, const nova_oidc_idp_t *idp,
                               const nova_oidc_discovery_t *d, const char *id_token,
-                              const char **payload, size_t *plen, nova_oidc_fail *fail,
-                              const char **why)
+                              const char *logout_typ, const char **payload, size_t *plen,
+                              nova_oidc_fail *fail, const char **why)
 {
     nova_jws_t jws;
-    /* RS256 too: most IdPs sign their ID tokens with it (Entra ID, Google, Okta's default);
-     * PS256 where the tenant listed it; then the IdP's own list decides. */
-    unsigned flags = NOVA_JWS_ALLOW_RS256 |
-                     (idp->id_token_algs & (1u << NOVA_JWS_PS256) ? NOVA_JWS_ALLOW_PS256 : 0);
-    if (nova_jws_parse_opts(id_token, strlen(id_token), flags, &jws) != NOVA_OK)
+    if (nova_jws_parse_opts(id_token, strlen(id_token), jws_flags(idp), &jws) != NOVA_OK)
         return fail_with(fail, NOVA_OIDC_FAIL_SIGNATURE, why,
                          "the ID token is not a JWS signed with an algorithm this IdP is allowed "
                          "(id_token_signing_algs)");
@@ -606,6 +622,14 @@ static nova_status verify_sig(nova_arena_t *ar, const nova_oidc_idp_t *idp,
         nova_jws_clear(&jws);
         return fail_with(fail, NOVA_OIDC_FAIL_SIGNATURE, why,
                          "the ID token's alg is not among this IdP's id_token_signing_algs");
+    }
+    /* Back-Channel Logout §2.4: a logout token may be typed explicitly; typed, it must be
+     * one (so that no other JWT of the IdP passes as one). */
+    if (logout_typ && jws.typ[0] && strcmp(jws.typ, logout_typ) != 0 &&
+        strcmp(jws.typ, "JWT") != 0) {
+        nova_jws_clear(&jws);
+        return fail_with(fail, NOVA_OIDC_FAIL_LOGOUT_TOKEN, why,
+                         "the logout token's typ is neither logout+jwt nor JWT");
     }
     oidc_keys_t *k = NULL;
     nova_status st = jwks_get(idp->issuer, d->jwks_uri, false, &k, why);
@@ -695,17 +719,15 @@ nova_status nova_oidc_login_complete(nova_people_t *p, nova_store_t *s, nova_are
     if (st)
         return st;
     nova_oidc_discovery_t d;
-    st = discover(ar, idp.issuer, &d, why);
-    if (st == NOVA_INVALID || st == NOVA_UNAVAILABLE)
-        return fail_with(fail, NOVA_OIDC_FAIL_DISCOVERY, why, NULL);
-    if (st)
+    st = discover_or_fail(ar, idp.issuer, &d, fail, why);
+    if (st || *fail)
         return st;
     const char *id_token = NULL, *access_token = NULL, *payload = NULL;
     size_t plen = 0;
     st = exchange(p, s, ar, &row, &idp, &d, &ls, code, &id_token, &access_token, fail, why);
     if (st || *fail)
         return st;
-    st = verify_sig(ar, &idp, &d, id_token, &payload, &plen, fail, why);
+    st = verify_jws(ar, &idp, &d, id_token, NULL, &payload, &plen, fail, why);
     if (st || *fail)
         return st;
     int64_t now = nova_time_now();
@@ -745,13 +767,16 @@ nova_status nova_oidc_login_complete(nova_people_t *p, nova_store_t *s, nova_are
                               .email_verified = who.email_verified,
                               .name = who.name,
                               .roles = roles,
-                              .aal = aal};
+                              .aal = aal,
+                              .sid = who.sid};
     people_fed_result res = PEOPLE_FED_OK;
     st = people_fed_login(p, s, ar, &w, req, out, &res, why);
     if (st == NOVA_OK && res == PEOPLE_FED_PROVISIONING)
         *fail = NOVA_OIDC_FAIL_PROVISIONING;
     else if (st == NOVA_OK && res == PEOPLE_FED_SUSPENDED)
         *fail = NOVA_OIDC_FAIL_SUSPENDED;
+    else if (st == NOVA_OK && res == PEOPLE_FED_UNKNOWN_IDP)
+        *fail = NOVA_OIDC_FAIL_UNKNOWN_IDP;
     if (st || res)
         return st;
     /* What RP-initiated logout needs (id_token_hint), for as long as the session may live. A
@@ -862,4 +887,128 @@ void nova_oidc_logout_forget(nova_people_t *p, nova_arena_t *ar, const char *ses
     const char *key = nova_arena_printf(ar, SESSION_PREFIX "%s", session_id);
     if (key)
         (void)nova_kv_del(p->kv, key);
+}
+
+/* ---- OpenID Connect Back-Channel Logout 1.0 ---- */
+
+static nova_status logout_sessions(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                   const nova_oidc_idp_t *idp, const nova_oidc_logout_t *lo,
+                                   int64_t now, size_t *revoked);
+
+nova_status nova_oidc_backchannel_logout(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                         const char *tenant_id, const char *idp_id,
+                                         const char *logout_token, size_t *revoked,
+                                         nova_oidc_fail *fail, const char **why)
+{
+    *fail = NOVA_OIDC_FAIL_NONE;
+    *revoked = 0;
+    nova_oidc_idp_t idp;
+    /* A disabled IdP still ends its sessions: a logout only ever takes access away. */
+    nova_status st = nova_oidc_idp_get(s, ar, tenant_id, idp_id, &idp);
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID)
+        return fail_with(fail, NOVA_OIDC_FAIL_UNKNOWN_IDP, why,
+                         "this tenant has no IdP of this id");
+    if (st)
+        return st;
+    size_t n = logout_token ? strlen(logout_token) : 0;
+    if (n == 0 || n > NOVA_OIDC_LOGOUT_TOKEN_MAX)
+        return fail_with(fail, NOVA_OIDC_FAIL_LOGOUT_TOKEN, why,
+                         "logout_token: required, a JWS of at most 16 KiB");
+    /* Its shape before anything is fetched from the IdP: garbage costs no round trip. */
+    nova_jws_t probe;
+    if (nova_jws_parse_opts(logout_token, n, jws_flags(&idp), &probe) != NOVA_OK)
+        return fail_with(fail, NOVA_OIDC_FAIL_LOGOUT_TOKEN, why,
+                         "logout_token: not a JWS signed with an algorithm this IdP is allowed");
+    nova_jws_clear(&probe);
+    nova_oidc_discovery_t d;
+    st = discover_or_fail(ar, idp.issuer, &d, fail, why);
+    if (st || *fail)
+        return st;
+    const char *payload = NULL;
+    size_t plen = 0;
+    st = verify_jws(ar, &idp, &d, logout_token, "logout+jwt", &payload, &plen, fail, why);
+    if (st || *fail)
+        return st;
+    int64_t now = nova_time_now();
+    nova_oidc_expect_t e = {.issuer = idp.issuer, .client_id = idp.client_id, .now = now};
+    nova_oidc_logout_t lo;
+    st = nova_oidc_logout_claims_check(ar, payload, plen, &e, &lo, why);
+    if (st == NOVA_UNAUTHORIZED)
+        return fail_with(fail, NOVA_OIDC_FAIL_LOGOUT_TOKEN, why, NULL);
+    if (st)
+        return st;
+    /* The jti once (§2.6 step 7), kept as long as the token could be accepted; a digest,
+     * as the jti is the IdP's text. */
+    uint8_t h[32];
+    char hx[65];
+    const char *jk = nova_arena_printf(ar, "%s|%s|%s", tenant_id, idp.id, lo.jti);
+    if (jk == NULL)
+        return NOVA_NOMEM;
+    nova_sha256(jk, strlen(jk), h);
+    nova_hex_encode(h, sizeof(h), hx);
+    const char *key = nova_arena_printf(ar, BCL_JTI_PREFIX "%s", hx);
+    int64_t until = lo.iat + NOVA_OIDC_MAX_AGE;
+    if (lo.exp > until)
+        until = lo.exp;
+    int64_t ttl = until - now + NOVA_OIDC_CLOCK_SKEW;
+    ttl = ttl < 60 ? 60 : ttl > 86400 ? 86400 : ttl;
+    if (key == NULL)
+        return NOVA_NOMEM;
+    st = nova_kv_set_nx(p->kv, key, "1", 1, (uint64_t)ttl * 1000);
+    if (st == NOVA_CONFLICT)
+        return fail_with(fail, NOVA_OIDC_FAIL_LOGOUT_TOKEN, why,
+                         "this logout token was presented before (jti replay)");
+    if (st)
+        return st;
+    st = logout_sessions(p, s, ar, &idp, &lo, now, revoked);
+    if (st)
+        (void)nova_kv_del(p->kv, key); /* not done: the IdP's retry must not be a replay */
+    return st;
+}
+
+/* The sessions a verified logout token names, ended. */
+static nova_status logout_sessions(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                   const nova_oidc_idp_t *idp, const nova_oidc_logout_t *lo,
+                                   int64_t now, size_t *revoked)
+{
+    const char *tenant_id = idp->tenant_id;
+    nova_status st;
+    /* The sessions it names: of the subject's user when sub is given (no user linked: none),
+     * of the IdP's session when sid is given, both when both are. */
+    const char *user = NULL;
+    if (lo->sub) {
+        st = nova_store_oidc_link_get(s, ar, tenant_id, idp->issuer, lo->sub, &user);
+        if (st == NOVA_NOT_FOUND)
+            return NOVA_OK;
+        if (st)
+            return st;
+    }
+    const char **live = NULL, **ids = NULL;
+    size_t nlive = 0, nids = 0;
+    st = nova_store_user_session_idp_live(s, ar, tenant_id, idp->id, lo->sid, user, now, &live,
+                                          &nlive);
+    if (st == NOVA_OK)
+        st = people_session_forget(p, ar, tenant_id, live, nlive, false);
+    if (st)
+        return st;
+    /* Audited as the IdP's act, with counts only: the sub and sid are the IdP's identifiers
+     * of a person and a session. */
+    const char *actor = nova_arena_printf(ar, "oidc:%s", idp->id);
+    nova_audit_actor_t by = {.id = actor};
+    nova_audit_entry_t ae;
+    st = actor ? nova_audit_entry_make(&ae, ar, &by, tenant_id, "session.backchannel_logout",
+                                       "oidc_idp", idp->id,
+                                       json_pack("{s:I, s:b, s:b}", "sessions", (json_int_t)nlive,
+                                                 "sid", lo->sid != NULL, "sub", lo->sub != NULL))
+               : NOVA_NOMEM;
+    if (st == NOVA_OK)
+        st = nova_store_user_session_revoke_idp(s, ar, tenant_id, idp->id, lo->sid, user,
+                                                "idp_logout", now, &ae, &ids, &nids);
+    if (st)
+        return st;
+    (void)people_session_forget(p, ar, tenant_id, ids, nids, true);
+    for (size_t i = 0; i < nids; i++)
+        nova_oidc_logout_forget(p, ar, ids[i]);
+    *revoked = nids;
+    return NOVA_OK;
 }

@@ -331,6 +331,12 @@ nova_status nova_oidc_claims_check(nova_arena_t *ar, const char *payload, size_t
     /* Some IdPs send the string "true". */
     out->email_verified =
         json_is_true(ev) || (json_is_string(ev) && strcmp(json_string_value(ev), "true") == 0);
+    json_t *sid = json_object_get(c, "sid");
+    if (json_is_string(sid) && json_string_length(sid) > 0 && json_string_length(sid) <= 255 &&
+        (out->sid = dup_str(ar, c, "sid")) == NULL) {
+        st = NOVA_NOMEM;
+        goto end;
+    }
     json_t *nm = json_object_get(c, "name");
     if (json_is_string(nm) && json_string_length(nm) > 0 && json_string_length(nm) <= 200)
         out->name = dup_str(ar, c, "name");
@@ -368,6 +374,68 @@ nova_status nova_oidc_claims_check(nova_arena_t *ar, const char *payload, size_t
 end:
     json_decref(c);
     return st;
+}
+
+/* A string claim of 1..255 bytes into *out (arena); absent: *out NULL, true. */
+static bool short_claim(nova_arena_t *ar, json_t *c, const char *name, const char **out)
+{
+    json_t *v = json_object_get(c, name);
+    *out = NULL;
+    if (v == NULL)
+        return true;
+    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 255)
+        return false;
+    *out = dup_str(ar, c, name);
+    return *out != NULL;
+}
+
+nova_status nova_oidc_logout_claims_check(nova_arena_t *ar, const char *payload, size_t n,
+                                          const nova_oidc_expect_t *e, nova_oidc_logout_t *out,
+                                          const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *c = load_object(payload, n);
+    if (c == NULL) {
+        *why = "the logout token's payload is not a JSON object";
+        return NOVA_UNAUTHORIZED;
+    }
+    json_t *iss = json_object_get(c, "iss"), *azp = json_object_get(c, "azp");
+    json_t *events = json_object_get(c, "events");
+    size_t naud = 0;
+    bool has_exp = json_object_get(c, "exp") != NULL;
+    const char *jti = NULL;
+    *why = NULL;
+    if (!json_is_string(iss) || strcmp(json_string_value(iss), e->issuer) != 0)
+        *why = "the logout token's iss is not the IdP's issuer";
+    else if (!aud_has(json_object_get(c, "aud"), e->client_id, &naud))
+        *why = "the logout token's aud does not name this client";
+    else if (azp && (!json_is_string(azp) || strcmp(json_string_value(azp), e->client_id) != 0))
+        *why = "the logout token's azp is not this client";
+    else if (!int_claim(c, "iat", &out->iat) || out->iat > e->now + NOVA_OIDC_CLOCK_SKEW ||
+             out->iat < e->now - NOVA_OIDC_MAX_AGE)
+        *why = "the logout token's iat is missing, in the future or too old";
+    else if (has_exp &&
+             (!int_claim(c, "exp", &out->exp) || out->exp <= e->now - NOVA_OIDC_CLOCK_SKEW))
+        *why = "the logout token has expired (exp)";
+    else if (!short_claim(ar, c, "jti", &jti) || jti == NULL)
+        *why = "the logout token's jti is missing or longer than 255 bytes";
+    else if (!json_is_object(events) ||
+             !json_is_object(json_object_get(events, NOVA_OIDC_BCL_EVENT)))
+        *why = "the logout token's events claim does not hold "
+               "http://schemas.openid.net/event/backchannel-logout";
+    else if (json_object_get(c, "nonce") != NULL)
+        *why = "the logout token carries a nonce (an ID token is not a logout token)";
+    else if (!short_claim(ar, c, "sub", &out->sub) || !short_claim(ar, c, "sid", &out->sid))
+        *why = "the logout token's sub or sid is not a string of 1..255 bytes";
+    else if (out->sub == NULL && out->sid == NULL)
+        *why = "the logout token names neither a sub nor a sid";
+    out->jti = jti;
+    json_decref(c);
+    if (*why) {
+        memset(out, 0, sizeof(*out));
+        return NOVA_UNAUTHORIZED;
+    }
+    return NOVA_OK;
 }
 
 int nova_oidc_aal(const nova_oidc_identity_t *who, const char *const *mfa_acr, size_t nmfa_acr)

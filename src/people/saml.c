@@ -19,16 +19,37 @@
 
 #define SAML_KEY_CTX "saml.sp_key"
 
-static const char *const idp_members[] = {"metadata_xml",    "metadata_url",    "sp_entity_id",
-                                          "group_attribute", "email_attribute", "name_attribute",
-                                          "role_mappings",   "enabled",         NULL};
+static const char *const idp_members[] = {"metadata_xml",
+                                          "metadata_url",
+                                          "sp_entity_id",
+                                          "group_attribute",
+                                          "email_attribute",
+                                          "name_attribute",
+                                          "role_mappings",
+                                          "enabled",
+                                          "mfa_authn_contexts",
+                                          "requested_authn_contexts",
+                                          "authn_context_comparison",
+                                          NULL};
 
-static bool known_member(const char *k)
+static const char *const default_mfa[] = {NOVA_SAML_DEFAULT_MFA_AUTHN_CONTEXTS};
+static const char *const comparisons[] = {"exact", "minimum", "better", "maximum"};
+
+/* An array of 0..NOVA_SAML_MAX_AUTHN_CONTEXTS AuthnContextClassRefs: URIs of 1..256
+ * printable characters without spaces, quotes or XML's markup characters. */
+static bool class_refs_ok(json_t *v)
 {
-    for (size_t i = 0; idp_members[i]; i++)
-        if (strcmp(idp_members[i], k) == 0)
-            return true;
-    return false;
+    size_t i;
+    json_t *a;
+    if (!json_is_array(v) || json_array_size(v) > NOVA_SAML_MAX_AUTHN_CONTEXTS)
+        return false;
+    json_array_foreach(v, i, a)
+    {
+        if (!json_is_string(a) || !people_printable(json_string_value(a), 256) ||
+            strpbrk(json_string_value(a), " \"'<>&\\"))
+            return false;
+    }
+    return true;
 }
 
 /* ---- the SP's key pair and metadata ---- */
@@ -237,13 +258,38 @@ static nova_status apply_name(json_t *cfg, json_t *in, const char *member, const
 /* Checks the members present in in and writes them into cfg (the stored object). */
 static nova_status apply(nova_arena_t *ar, json_t *cfg, json_t *in, bool create, const char **why)
 {
-    const char *k;
     json_t *v;
-    json_object_foreach(in, k, v) if (!known_member(k))
-    {
-        *why = "unknown member (metadata_xml, metadata_url, sp_entity_id, group_attribute, "
-               "email_attribute, name_attribute, role_mappings, enabled)";
-        return NOVA_INVALID;
+    nova_status st = people_fed_apply_common(
+        cfg, in, idp_members, create,
+        "unknown member (metadata_xml, metadata_url, sp_entity_id, group_attribute, "
+        "email_attribute, name_attribute, role_mappings, enabled, mfa_authn_contexts, "
+        "requested_authn_contexts, authn_context_comparison)",
+        why);
+    if (st)
+        return st;
+    static const char *const ref_members[] = {"mfa_authn_contexts", "requested_authn_contexts"};
+    for (size_t r = 0; r < 2; r++) {
+        if ((v = json_object_get(in, ref_members[r])) == NULL)
+            continue;
+        if (!class_refs_ok(v)) {
+            *why = r == 0 ? "mfa_authn_contexts: an array of at most 16 AuthnContextClassRef URIs "
+                            "(1..256 characters, no spaces, quotes or <>&)"
+                          : "requested_authn_contexts: an array of at most 16 "
+                            "AuthnContextClassRef URIs (1..256 characters, no spaces, quotes or "
+                            "<>&)";
+            return NOVA_INVALID;
+        }
+        json_object_set(cfg, ref_members[r], v);
+    }
+    if ((v = json_object_get(in, "authn_context_comparison")) != NULL) {
+        bool known = false;
+        for (size_t c = 0; c < 4 && json_is_string(v); c++)
+            known = known || strcmp(json_string_value(v), comparisons[c]) == 0;
+        if (!known) {
+            *why = "authn_context_comparison: exact, minimum, better or maximum";
+            return NOVA_INVALID;
+        }
+        json_object_set(cfg, "authn_context_comparison", v);
     }
     if ((v = json_object_get(in, "sp_entity_id")) != NULL) {
         if (!create) {
@@ -257,7 +303,7 @@ static nova_status apply(nova_arena_t *ar, json_t *cfg, json_t *in, bool create,
         }
         json_object_set(cfg, "sp_entity_id", v);
     }
-    nova_status st = apply_metadata(ar, cfg, in, create, why);
+    st = apply_metadata(ar, cfg, in, create, why);
     if (st == NOVA_OK)
         st = apply_name(cfg, in, "group_attribute", "groups", create, why,
                         "group_attribute: the Name (or FriendlyName) of the attribute that lists "
@@ -268,26 +314,7 @@ static nova_status apply(nova_arena_t *ar, json_t *cfg, json_t *in, bool create,
     if (st == NOVA_OK)
         st = apply_name(cfg, in, "name_attribute", "name", create, why,
                         "name_attribute: the Name (or FriendlyName) of the display name");
-    if (st)
-        return st;
-    if ((v = json_object_get(in, "role_mappings")) != NULL) {
-        json_t *out = NULL;
-        if ((st = people_fed_mappings_parse(v, &out, why)) != NOVA_OK)
-            return st;
-        json_object_set_new(cfg, "role_mappings", out);
-    } else if (create) {
-        json_object_set_new(cfg, "role_mappings", json_array());
-    }
-    if ((v = json_object_get(in, "enabled")) != NULL) {
-        if (!json_is_boolean(v)) {
-            *why = "enabled: a boolean";
-            return NOVA_INVALID;
-        }
-        json_object_set(cfg, "enabled", v);
-    } else if (create) {
-        json_object_set_new(cfg, "enabled", json_true());
-    }
-    return NOVA_OK;
+    return st;
 }
 
 static const char *str_of(nova_arena_t *ar, json_t *c, const char *k)
@@ -296,9 +323,10 @@ static const char *str_of(nova_arena_t *ar, json_t *c, const char *k)
     return v ? nova_arena_strdup(ar, v) : NULL;
 }
 
-/* The view of a row. */
-static nova_status view_of(nova_arena_t *ar, const nova_saml_idp_row_t *row, nova_saml_idp_t *out)
+/* The view of a row (a nova_saml_idp_t). */
+static nova_status view_of(nova_arena_t *ar, const nova_saml_idp_row_t *row, void *view)
 {
+    nova_saml_idp_t *out = view;
     memset(out, 0, sizeof(*out));
     json_error_t err;
     json_t *c = json_loads(row->config, JSON_REJECT_DUPLICATES, &err);
@@ -323,7 +351,32 @@ static nova_status view_of(nova_arena_t *ar, const nova_saml_idp_row_t *row, nov
     out->enabled = json_is_true(json_object_get(c, "enabled"));
     people_fed_mappings_view(ar, json_object_get(c, "role_mappings"), out->mappings,
                              &out->nmappings);
+    /* An IdP that never named its MFA classes (or was made before they existed) counts the
+     * defaults. */
+    json_t *mfa = json_object_get(c, "mfa_authn_contexts"), *v;
+    size_t i;
+    if (mfa == NULL)
+        for (i = 0; i < sizeof(default_mfa) / sizeof(default_mfa[0]); i++)
+            out->mfa_authn_contexts[out->nmfa_authn_contexts++] = default_mfa[i];
+    json_array_foreach(mfa, i, v) if (i < NOVA_SAML_MAX_AUTHN_CONTEXTS)
+        out->mfa_authn_contexts[out->nmfa_authn_contexts++] =
+        nova_arena_strdup(ar, json_string_value(v));
+    json_array_foreach(json_object_get(c, "requested_authn_contexts"), i,
+                       v) if (i < NOVA_SAML_MAX_AUTHN_CONTEXTS)
+        out->requested_authn_contexts[out->nrequested_authn_contexts++] =
+        nova_arena_strdup(ar, json_string_value(v));
+    const char *cmp = json_string_value(json_object_get(c, "authn_context_comparison"));
+    out->authn_context_comparison = comparisons[0];
+    for (i = 0; cmp && i < 4; i++)
+        if (strcmp(cmp, comparisons[i]) == 0)
+            out->authn_context_comparison = comparisons[i];
     json_decref(c);
+    for (i = 0; i < out->nmfa_authn_contexts; i++)
+        if (out->mfa_authn_contexts[i] == NULL)
+            return NOVA_NOMEM;
+    for (i = 0; i < out->nrequested_authn_contexts; i++)
+        if (out->requested_authn_contexts[i] == NULL)
+            return NOVA_NOMEM;
     if (!out->sso_url || !out->metadata_xml || !out->sp_entity_id || !out->acs_url ||
         !out->sp_cert_pem || !out->group_attribute || !out->email_attribute || !out->name_attribute)
         return NOVA_NOMEM;
@@ -351,6 +404,15 @@ void *nova_saml_idp_to_json(const nova_saml_idp_t *idp)
         json_object_set_new(
             o, "login_path",
             json_sprintf("/auth/saml/login?tenant_id=%s&idp=%s", idp->tenant_id, idp->id));
+        json_t *mfa = json_array(), *req = json_array();
+        for (size_t i = 0; i < idp->nmfa_authn_contexts; i++)
+            json_array_append_new(mfa, json_string(idp->mfa_authn_contexts[i]));
+        for (size_t i = 0; i < idp->nrequested_authn_contexts; i++)
+            json_array_append_new(req, json_string(idp->requested_authn_contexts[i]));
+        json_object_set_new(o, "mfa_authn_contexts", mfa);
+        json_object_set_new(o, "requested_authn_contexts", req);
+        json_object_set_new(o, "authn_context_comparison",
+                            json_string(idp->authn_context_comparison));
     }
     return o;
 }
@@ -362,7 +424,6 @@ nova_status nova_saml_idp_create(nova_people_t *p, nova_store_t *s, nova_arena_t
 {
     json_t *in = (json_t *)obj, *cfg = json_object();
     char id[64];
-    char *text = NULL;
     const char *key = NULL, *cert = NULL;
     nova_saml_idp_row_t row = {.tenant_id = tenant_id};
     nova_status st = cfg ? NOVA_OK : NOVA_NOMEM;
@@ -395,30 +456,22 @@ nova_status nova_saml_idp_create(nova_people_t *p, nova_store_t *s, nova_arena_t
     }
     if (key)
         OPENSSL_cleanse((char *)key, strlen(key));
-    if (st == NOVA_OK && (text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
-        st = NOVA_NOMEM;
-    nova_audit_entry_t ae;
-    if (st == NOVA_OK) {
-        row.id = nova_arena_strdup(ar, id);
-        row.issuer = nova_arena_strdup(ar, json_string_value(json_object_get(cfg, "entity_id")));
-        row.config = nova_arena_strdup(ar, text);
-        row.created_at = row.updated_at = nova_time_now();
-        if (!row.id || !row.issuer || !row.config)
-            st = NOVA_NOMEM;
-    }
     if (st == NOVA_OK)
-        st = nova_audit_entry_make(&ae, ar, by, tenant_id, "saml_idp.create", "saml_idp", id,
-                                   json_pack("{s:s, s:b}", "entity_id", row.issuer, "metadata_url",
-                                             json_object_get(cfg, "metadata_url") != NULL));
-    if (st == NOVA_OK)
-        st = nova_store_saml_idp_create(s, &row, &ae);
-    if (st == NOVA_CONFLICT)
-        *why = "this tenant has a SAML IdP with this entity ID";
-    if (st == NOVA_OK)
-        st = view_of(ar, &row, out);
-    free(text);
+        st = people_fed_idp_insert(
+            s, ar, by, NOVA_FED_SAML, id, cfg, "entity_id", &row,
+            json_pack("{s:O, s:b}", "entity_id", json_object_get(cfg, "entity_id"), "metadata_url",
+                      json_object_get(cfg, "metadata_url") != NULL),
+            "this tenant has a SAML IdP with this entity ID", view_of, out, why);
     json_decref(cfg);
     return st;
+}
+
+static nova_status apply_update(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                const char *tenant_id, json_t *cfg, json_t *in, bool create,
+                                nova_oidc_idp_row_t *row, const char **why)
+{
+    (void)p, (void)s, (void)tenant_id, (void)row; /* the SP key never changes */
+    return apply(ar, cfg, in, create, why);
 }
 
 nova_status nova_saml_idp_update(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
@@ -426,74 +479,36 @@ nova_status nova_saml_idp_update(nova_people_t *p, nova_store_t *s, nova_arena_t
                                  const char *id, const void *obj, nova_saml_idp_t *out,
                                  const char **why)
 {
-    (void)p;
-    json_t *in = (json_t *)obj, *cfg = NULL;
-    json_error_t err;
-    char *text = NULL;
-    nova_saml_idp_row_t row;
-    nova_status st = nova_store_saml_idp_get(s, ar, tenant_id, id, &row);
-    if (st == NOVA_INVALID)
-        st = NOVA_NOT_FOUND;
+    return people_fed_idp_update(p, s, ar, by, NOVA_FED_SAML, tenant_id, id, (json_t *)obj,
+                                 apply_update, view_of, out, why);
+}
+
+nova_status nova_saml_idp_delete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                 const nova_audit_actor_t *by, const char *tenant_id,
+                                 const char *id)
+{
+    nova_saml_idp_t idp;
+    nova_status st = nova_saml_idp_get(s, ar, tenant_id, id, &idp);
     if (st)
         return st;
-    if (!json_is_object(in)) {
-        *why = "the body must be a JSON object";
-        return NOVA_INVALID;
-    }
-    if ((cfg = json_loads(row.config, JSON_REJECT_DUPLICATES, &err)) == NULL)
-        return NOVA_INTERNAL;
-    st = apply(ar, cfg, in, false, why);
-    if (st == NOVA_OK && (text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
-        st = NOVA_NOMEM;
-    json_t *changed = json_array();
-    const char *k;
-    json_t *v;
-    json_object_foreach(in, k, v) json_array_append_new(changed, json_string(k));
-    nova_audit_entry_t ae;
-    if (st == NOVA_OK) {
-        row.config = nova_arena_strdup(ar, text);
-        row.updated_at = nova_time_now();
-        st = row.config ? NOVA_OK : NOVA_NOMEM;
-    }
-    if (st == NOVA_OK)
-        st = nova_audit_entry_make(&ae, ar, by, tenant_id, "saml_idp.update", "saml_idp", id,
-                                   json_pack("{s:O}", "changed", changed));
-    json_decref(changed);
-    if (st == NOVA_OK)
-        st = nova_store_saml_idp_update(s, &row, &ae);
-    if (st == NOVA_OK)
-        st = view_of(ar, &row, out);
-    free(text);
-    json_decref(cfg);
-    return st;
+    return people_fed_idp_delete(p, s, ar, by, NOVA_FED_SAML, tenant_id, id, "saml_idp.delete",
+                                 "saml_idp",
+                                 json_pack("{s:s, s:I}", "entity_id", idp.entity_id,
+                                           "role_mappings", (json_int_t)idp.nmappings),
+                                 NULL);
 }
 
 nova_status nova_saml_idp_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
                               const char *id, nova_saml_idp_t *out)
 {
-    nova_saml_idp_row_t row;
-    nova_status st = nova_store_saml_idp_get(s, ar, tenant_id, id, &row);
-    if (st == NOVA_INVALID)
-        return NOVA_NOT_FOUND;
-    return st ? st : view_of(ar, &row, out);
+    return people_fed_idp_get(s, ar, NOVA_FED_SAML, tenant_id, id, view_of, out);
 }
 
 nova_status nova_saml_idp_list(nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
                                nova_saml_idp_t **out, size_t *n)
 {
-    nova_saml_idp_row_t *rows;
-    size_t nr;
-    nova_status st = nova_store_saml_idp_list(s, ar, tenant_id, &rows, &nr);
-    if (st)
-        return st;
-    *out = nova_arena_alloc(ar, (nr ? nr : 1) * sizeof(**out));
-    if (*out == NULL)
-        return NOVA_NOMEM;
-    for (size_t i = 0; i < nr; i++)
-        if ((st = view_of(ar, &rows[i], &(*out)[i])) != NOVA_OK)
-            return st;
-    *n = nr;
-    return NOVA_OK;
+    return people_fed_idp_list(s, ar, NOVA_FED_SAML, tenant_id, view_of, sizeof(**out),
+                               (void **)out, n);
 }
 
 nova_status people_saml_key(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
@@ -501,3 +516,50 @@ nova_status people_saml_key(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
 {
     return people_fed_open(p, s, ar, row, "key_region", SAML_KEY_CTX, key_pem);
 }
+
+/* ---- the protocol's table (nova_fed_idp_ops) ---- */
+
+static nova_status ops_create(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                              const nova_audit_actor_t *by, const char *tenant_id,
+                              const char *base_url, const void *obj, void *out, const char **why)
+{
+    return nova_saml_idp_create(p, s, ar, by, tenant_id, base_url ? base_url : "", obj, out, why);
+}
+static nova_status ops_update(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                              const nova_audit_actor_t *by, const char *tenant_id, const char *id,
+                              const void *obj, void *out, const char **why)
+{
+    return nova_saml_idp_update(p, s, ar, by, tenant_id, id, obj, out, why);
+}
+static nova_status ops_get(nova_store_t *s, nova_arena_t *ar, const char *tenant_id, const char *id,
+                           void *out)
+{
+    return nova_saml_idp_get(s, ar, tenant_id, id, out);
+}
+static nova_status ops_list(nova_store_t *s, nova_arena_t *ar, const char *tenant_id, void **out,
+                            size_t *n)
+{
+    return nova_saml_idp_list(s, ar, tenant_id, (nova_saml_idp_t **)out, n);
+}
+static void *ops_json(const void *view)
+{
+    return nova_saml_idp_to_json(view);
+}
+static const char *ops_id(const void *view)
+{
+    return ((const nova_saml_idp_t *)view)->id;
+}
+
+const nova_fed_idp_ops_t people_saml_idp_ops = {.proto = NOVA_FED_SAML,
+                                                .name = "saml",
+                                                .members = idp_members,
+                                                .url_member = "metadata_url",
+                                                .url_on_update = true,
+                                                .view_size = sizeof(nova_saml_idp_t),
+                                                .create = ops_create,
+                                                .update = ops_update,
+                                                .get = ops_get,
+                                                .list = ops_list,
+                                                .remove = nova_saml_idp_delete,
+                                                .to_json = ops_json,
+                                                .id_of = ops_id};

@@ -19,6 +19,8 @@
 #include <lasso/xml/saml-2.0/saml2_attribute_statement.h>
 #include <lasso/xml/saml-2.0/saml2_attribute_value.h>
 #include <lasso/xml/saml-2.0/saml2_audience_restriction.h>
+#include <lasso/xml/saml-2.0/saml2_authn_context.h>
+#include <lasso/xml/saml-2.0/saml2_authn_statement.h>
 #include <lasso/xml/saml-2.0/saml2_conditions.h>
 #include <lasso/xml/saml-2.0/saml2_name_id.h>
 #include <lasso/xml/saml-2.0/saml2_subject.h>
@@ -26,6 +28,7 @@
 #include <lasso/xml/saml-2.0/saml2_subject_confirmation_data.h>
 #include <lasso/xml/saml-2.0/samlp2_authn_request.h>
 #include <lasso/xml/saml-2.0/samlp2_name_id_policy.h>
+#include <lasso/xml/saml-2.0/samlp2_requested_authn_context.h>
 #include <lasso/xml/saml-2.0/samlp2_response.h>
 #include <lasso/xml/saml-2.0/samlp2_status.h>
 #include <lasso/xml/saml-2.0/samlp2_status_code.h>
@@ -395,10 +398,57 @@ static nova_status check_assertion(nova_arena_t *ar, LassoServer *srv, LassoSaml
     if (!out->name_id || !out->assertion_id || !out->in_response_to)
         return NOVA_NOMEM;
     read_attributes(ar, as, e, out);
+    /* How the IdP authenticated the person (Core §2.7.2.2): the first AuthnStatement's class
+     * ref. Signed with the assertion, so it can be believed as far as the IdP is. */
+    for (GList *it = as->AuthnStatement; it && out->authn_context == NULL; it = it->next) {
+        if (!LASSO_IS_SAML2_AUTHN_STATEMENT(it->data))
+            continue;
+        LassoSaml2AuthnContext *ac = LASSO_SAML2_AUTHN_STATEMENT(it->data)->AuthnContext;
+        if (ac && text_ok(ac->AuthnContextClassRef, 256) &&
+            (out->authn_context = nova_arena_strdup(ar, ac->AuthnContextClassRef)) == NULL)
+            return NOVA_NOMEM;
+    }
     if (out->email == NULL && out->name_id_format &&
         strcmp(out->name_id_format, LASSO_SAML2_NAME_IDENTIFIER_FORMAT_EMAIL) == 0)
         out->email = out->name_id;
     return NOVA_OK;
+}
+
+int nova_saml_aal(const nova_saml_identity_t *who, const char *const *mfa, size_t n)
+{
+    for (size_t i = 0; who->authn_context && i < n; i++)
+        if (mfa[i] && strcmp(who->authn_context, mfa[i]) == 0)
+            return 2;
+    return 1;
+}
+
+/* The AuthnRequest as this IdP wants it: an HTTP-POST answer to the ACS, any NameID, and
+ * the RequestedAuthnContext when the tenant configured one (a wish the IdP may refuse or
+ * ignore: only the assertion's own AuthnContext counts). */
+static void request_shape(LassoSamlp2AuthnRequest *rq, const nova_saml_idp_t *idp)
+{
+    if (rq->NameIDPolicy == NULL)
+        rq->NameIDPolicy = LASSO_SAMLP2_NAME_ID_POLICY(lasso_samlp2_name_id_policy_new());
+    g_free(rq->NameIDPolicy->Format);
+    rq->NameIDPolicy->Format = g_strdup(LASSO_SAML2_NAME_IDENTIFIER_FORMAT_UNSPECIFIED);
+    rq->NameIDPolicy->AllowCreate = TRUE;
+    g_free(rq->ProtocolBinding);
+    rq->ProtocolBinding = g_strdup(LASSO_SAML2_METADATA_BINDING_POST);
+    g_free(rq->AssertionConsumerServiceURL);
+    rq->AssertionConsumerServiceURL = g_strdup(idp->acs_url);
+    rq->AssertionConsumerServiceIndex = -1;
+    if (idp->nrequested_authn_contexts == 0)
+        return;
+    LassoSamlp2RequestedAuthnContext *rac =
+        LASSO_SAMLP2_REQUESTED_AUTHN_CONTEXT(lasso_samlp2_requested_authn_context_new());
+    for (size_t i = 0; i < idp->nrequested_authn_contexts; i++)
+        rac->AuthnContextClassRef =
+            g_list_append(rac->AuthnContextClassRef, g_strdup(idp->requested_authn_contexts[i]));
+    rac->Comparison =
+        g_strdup(idp->authn_context_comparison ? idp->authn_context_comparison : "exact");
+    if (rq->RequestedAuthnContext)
+        g_object_unref(rq->RequestedAuthnContext);
+    rq->RequestedAuthnContext = rac;
 }
 
 /* The Response checked with srv (the SP and the IdP of e loaded). */
@@ -604,16 +654,7 @@ nova_status nova_saml_login_begin(nova_people_t *p, nova_store_t *s, nova_arena_
         st = NOVA_INTERNAL;
     if (st == NOVA_OK) {
         LassoSamlp2AuthnRequest *rq = LASSO_SAMLP2_AUTHN_REQUEST(LASSO_PROFILE(login)->request);
-        if (rq->NameIDPolicy == NULL)
-            rq->NameIDPolicy = LASSO_SAMLP2_NAME_ID_POLICY(lasso_samlp2_name_id_policy_new());
-        g_free(rq->NameIDPolicy->Format);
-        rq->NameIDPolicy->Format = g_strdup(LASSO_SAML2_NAME_IDENTIFIER_FORMAT_UNSPECIFIED);
-        rq->NameIDPolicy->AllowCreate = TRUE;
-        g_free(rq->ProtocolBinding);
-        rq->ProtocolBinding = g_strdup(LASSO_SAML2_METADATA_BINDING_POST);
-        g_free(rq->AssertionConsumerServiceURL);
-        rq->AssertionConsumerServiceURL = g_strdup(c.idp.acs_url);
-        rq->AssertionConsumerServiceIndex = -1;
+        request_shape(rq, &c.idp);
         if (lasso_login_build_authn_request_msg(login) != 0 ||
             LASSO_PROFILE(login)->msg_url == NULL)
             st = NOVA_INTERNAL;
@@ -733,10 +774,13 @@ nova_status nova_saml_acs(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                          "InResponseTo: not a live request of this SP for this IdP (unknown, "
                          "answered already or expired; start the login again)");
     }
-    if (req->mfa_required)
+    int aal = nova_saml_aal(&who, c.idp.mfa_authn_contexts, c.idp.nmfa_authn_contexts);
+    if (req->mfa_required && aal < 2)
         return fail_with(fail, NOVA_SAML_FAIL_POLICY, why,
-                         "this tenant requires MFA for every user; a federated sign-in gives "
-                         "AAL1 (sign in with a passkey, or a password and TOTP)");
+                         "this tenant requires MFA for every user and the assertion's "
+                         "AuthnContextClassRef is not one of the IdP's mfa_authn_contexts (sign "
+                         "in at the IdP with a second factor, or here with a passkey, or a "
+                         "password and TOTP)");
     const char *roles = c.idp.nmappings ? people_fed_roles(ar, c.idp.mappings, c.idp.nmappings,
                                                            who.groups, who.ngroups, now)
                                         : NULL;
@@ -748,12 +792,15 @@ nova_status nova_saml_acs(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                               .email = who.email,
                               .email_verified = who.email != NULL,
                               .name = who.name,
-                              .roles = roles};
+                              .roles = roles,
+                              .aal = aal};
     people_fed_result res = PEOPLE_FED_OK;
     st = people_fed_login(p, s, ar, &w, req, out, &res, why);
     if (st == NOVA_OK && res == PEOPLE_FED_PROVISIONING)
         *fail = NOVA_SAML_FAIL_PROVISIONING;
     else if (st == NOVA_OK && res == PEOPLE_FED_SUSPENDED)
         *fail = NOVA_SAML_FAIL_SUSPENDED;
+    else if (st == NOVA_OK && res == PEOPLE_FED_UNKNOWN_IDP)
+        *fail = NOVA_SAML_FAIL_UNKNOWN_IDP;
     return st;
 }

@@ -194,10 +194,10 @@ static nova_status refresh_token_new(nova_arena_t *ar, const char *tenant, const
 }
 
 /* Creates the session (spending f in its transaction), its hot record and its tokens. */
-nova_status people_session_open(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+static nova_status session_open(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                 const nova_login_request_t *req, const char *user_id, int aal,
                                 const char *amr, bool enrol, const nova_factor_spend_t *f,
-                                nova_login_result_t *out)
+                                const char *idp_id, const char *idp_sid, nova_login_result_t *out)
 {
     char sid[64], digest[65];
     nova_status st = nova_id_new("pss", sid, sizeof(sid));
@@ -222,7 +222,9 @@ nova_status people_session_open(nova_people_t *p, nova_store_t *s, nova_arena_t 
                                .ip = req->ip ? req->ip : "",
                                .created_at = now,
                                .expires_at = now + life,
-                               .revoked_reason = ""};
+                               .revoked_reason = "",
+                               .idp_id = idp_id ? idp_id : "",
+                               .idp_sid = idp_sid ? idp_sid : ""};
     if (!ses.id || !ses.device)
         return NOVA_NOMEM;
     const char *rt;
@@ -259,6 +261,38 @@ nova_status people_session_open(nova_people_t *p, nova_store_t *s, nova_arena_t 
     people_count(PEOPLE_M_SES_CREATED);
     people_count_aal(aal);
     return NOVA_OK;
+}
+
+nova_status people_session_open(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                const nova_login_request_t *req, const char *user_id, int aal,
+                                const char *amr, bool enrol, const nova_factor_spend_t *f,
+                                nova_login_result_t *out)
+{
+    return session_open(p, s, ar, req, user_id, aal, amr, enrol, f, NULL, NULL, out);
+}
+
+nova_status people_session_open_fed(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                    const nova_login_request_t *req, const char *user_id, int aal,
+                                    const char *amr, const char *idp_id, const char *idp_sid,
+                                    nova_login_result_t *out)
+{
+    return session_open(p, s, ar, req, user_id, aal, amr, false, NULL, idp_id, idp_sid, out);
+}
+
+nova_status people_session_forget(nova_people_t *p, nova_arena_t *ar, const char *tenant_id,
+                                  const char *const *ids, size_t n, bool count)
+{
+    nova_status st = NOVA_OK;
+    for (size_t i = 0; i < n; i++) {
+        char *key = hot_key(ar, tenant_id, ids[i]);
+        if (key == NULL)
+            return NOVA_NOMEM;
+        if (nova_kv_del(p->kv, key) == NOVA_UNAVAILABLE)
+            st = NOVA_UNAVAILABLE; /* the others still go */
+        else if (count)
+            people_count(PEOPLE_M_SES_REVOKED);
+    }
+    return st;
 }
 
 /* The second step: the mfa token's user, a TOTP code or a recovery code. */

@@ -1,6 +1,7 @@
 /*
  * federation.c: the repositories of federation (nova/oidc_store.h, migration 0020;
- * nova/saml_store.h, migration 0025). An OIDC IdP and a SAML IdP are rows of one shape in
+ * nova/saml_store.h, migration 0025; an IdP's delete revokes the people sessions it opened,
+ * migration 0026). An OIDC IdP and a SAML IdP are rows of one shape in
  * tables of their own (an id, the IdP's name -- issuer or entity ID --, a JSON config, sealed
  * bytes), and a link from an IdP's subject to a user is (tenant, IdP name, subject, user) for
  * both, so one body serves both with the statements of each protocol. Statements are
@@ -18,7 +19,7 @@
 /* The statements of one protocol, columns in the order of nova_oidc_idp_row_t. */
 typedef struct fed_sql {
     const nova_sql_t *idp_insert, *idp_taken, *idp_get, *idp_list, *idp_update;
-    const nova_sql_t *idp_delete; /* NULL: the protocol's IdPs are not deleted (SAML, yet) */
+    const nova_sql_t *idp_delete;
     const nova_sql_t *link_get, *link_taken, *link_put;
 } fed_sql;
 
@@ -49,6 +50,7 @@ Q(Q_SAML_LIST, "SELECT " SAML_COLS " FROM people_saml_idps WHERE tenant_id = ? "
                "ORDER BY created_at, id LIMIT 100");
 Q(Q_SAML_UPDATE, "UPDATE people_saml_idps SET config = ?, key_sealed = ?, updated_at = ? "
                  "WHERE id = ? AND tenant_id = ?");
+Q(Q_SAML_DELETE, "DELETE FROM people_saml_idps WHERE id = ? AND tenant_id = ?");
 Q(Q_SAML_LINK_GET, "SELECT user_id FROM people_saml_links WHERE tenant_id = ? "
                    "AND entity_id = ? AND name_id = ?");
 Q(Q_SAML_LINK_TAKEN, "SELECT count(*) FROM people_saml_links WHERE tenant_id = ? "
@@ -56,7 +58,7 @@ Q(Q_SAML_LINK_TAKEN, "SELECT count(*) FROM people_saml_links WHERE tenant_id = ?
 Q(Q_SAML_LINK_PUT, "INSERT INTO people_saml_links (tenant_id, entity_id, name_id, user_id, "
                    "created_at) VALUES (?, ?, ?, ?, ?)");
 static const fed_sql saml_sql = {&Q_SAML_INSERT,   &Q_SAML_TAKEN,      &Q_SAML_GET,
-                                 &Q_SAML_LIST,     &Q_SAML_UPDATE,     NULL,
+                                 &Q_SAML_LIST,     &Q_SAML_UPDATE,     &Q_SAML_DELETE,
                                  &Q_SAML_LINK_GET, &Q_SAML_LINK_TAKEN, &Q_SAML_LINK_PUT};
 
 static bool audit_ok(const char *tenant_id, const nova_audit_entry_t *audit)
@@ -170,10 +172,15 @@ static nova_status fed_idp_update(const fed_sql *f, nova_store_t *s, const nova_
     return finish(s, st);
 }
 
-static nova_status fed_idp_delete(const fed_sql *f, nova_store_t *s, const char *tenant_id,
-                                  const char *id, const nova_audit_entry_t *audit)
+static nova_status fed_idp_delete(const fed_sql *f, nova_store_t *s, nova_arena_t *a,
+                                  const char *tenant_id, const char *id, int64_t now,
+                                  const nova_audit_entry_t *audit, const char ***revoked,
+                                  size_t *nrevoked)
 {
-    nova_assert(f->idp_delete);
+    const char **ids = NULL;
+    size_t n = 0;
+    *revoked = NULL;
+    *nrevoked = 0;
     if (!nova_store_valid_id(id) || !audit_ok(tenant_id, audit))
         return NOVA_INVALID;
     nova_status st = nova_store_tx_begin(s, tenant_id);
@@ -184,9 +191,19 @@ static nova_status fed_idp_delete(const fed_sql *f, nova_store_t *s, const char 
     st = nova_store_exec_q(s, f->idp_delete, NULL, p, 2, &changed);
     if (st == NOVA_OK && changed != 1)
         st = NOVA_NOT_FOUND;
+    /* The sessions it opened end with it, in the same transaction: a session opened after this
+     * commit finds no IdP row (people_fed_login looks again once its session is open). */
+    if (st == NOVA_OK)
+        st = nova_store_people_revoke_idp_tx(s, a, tenant_id, id, NULL, NULL, "idp_deleted", now,
+                                             &ids, &n);
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
-    return finish(s, st);
+    st = finish(s, st);
+    if (st == NOVA_OK) {
+        *revoked = ids;
+        *nrevoked = n;
+    }
+    return st;
 }
 
 static nova_status fed_link_get(const fed_sql *f, nova_store_t *s, nova_arena_t *a,
@@ -253,10 +270,11 @@ nova_status nova_store_oidc_idp_update(nova_store_t *s, const nova_oidc_idp_row_
 {
     return fed_idp_update(&oidc_sql, s, row, audit);
 }
-nova_status nova_store_oidc_idp_delete(nova_store_t *s, const char *tenant_id, const char *id,
-                                       const nova_audit_entry_t *audit)
+nova_status nova_store_oidc_idp_delete(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                       const char *id, int64_t now, const nova_audit_entry_t *audit,
+                                       const char ***revoked, size_t *nrevoked)
 {
-    return fed_idp_delete(&oidc_sql, s, tenant_id, id, audit);
+    return fed_idp_delete(&oidc_sql, s, a, tenant_id, id, now, audit, revoked, nrevoked);
 }
 nova_status nova_store_oidc_link_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                      const char *issuer, const char *sub, const char **user_id)
@@ -289,6 +307,12 @@ nova_status nova_store_saml_idp_update(nova_store_t *s, const nova_saml_idp_row_
                                        const nova_audit_entry_t *audit)
 {
     return fed_idp_update(&saml_sql, s, row, audit);
+}
+nova_status nova_store_saml_idp_delete(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                       const char *id, int64_t now, const nova_audit_entry_t *audit,
+                                       const char ***revoked, size_t *nrevoked)
+{
+    return fed_idp_delete(&saml_sql, s, a, tenant_id, id, now, audit, revoked, nrevoked);
 }
 nova_status nova_store_saml_link_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                      const char *entity_id, const char *name_id,

@@ -327,6 +327,14 @@ nova_status nova_store_audit_append_tx_as(nova_store_t *s, const nova_audit_entr
 nova_store_t *nova_store_writer_acquire(nova_store_t *s, bool *locked);
 void nova_store_writer_release(bool locked);
 
+/* Inside the open write transaction: revokes (reason, now) the live people sessions the IdP
+ * idp_id opened, narrowed to its session sid and/or user_id when not NULL; *ids the revoked
+ * ids (arena array of *n). src/store/people.c; federation.c's IdP delete calls it. */
+nova_status nova_store_people_revoke_idp_tx(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                            const char *idp_id, const char *sid,
+                                            const char *user_id, const char *reason, int64_t now,
+                                            const char ***ids, size_t *n);
+
 /* Connections currently open in this process (tests check the per-thread destructor). */
 int nova_store_live_connections(void);
 void nova_store_live_add(int delta);

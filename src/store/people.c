@@ -22,7 +22,7 @@
     "created_at, updated_at"
 #define SES_COLS                                                                                   \
     "id, tenant_id, user_id, aal, amr, device, ip, created_at, expires_at, revoked_at, "           \
-    "revoked_reason"
+    "revoked_reason, idp_id, idp_sid"
 
 #define Q(name, text) static const nova_sql_t name = {-1, #name, text, NULL}
 
@@ -64,11 +64,11 @@ Q(Q_KEY_GET, "SELECT tenant_id, name, kid, region, sealed, created_at FROM peopl
 Q(Q_KEY_PUT, "INSERT INTO people_keys (tenant_id, name, kid, region, sealed, created_at) "
              "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
 Q(Q_SES_INSERT, "INSERT INTO people_sessions (" SES_COLS ") VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '')");
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?)");
 Q(Q_RT_INSERT, "INSERT INTO people_refresh_tokens (digest, tenant_id, session_id, created_at) "
                "VALUES (?, ?, ?, ?)");
 Q(Q_RT_FIND, "SELECT r.used_at, s.id, s.tenant_id, s.user_id, s.aal, s.amr, s.device, s.ip, "
-             "s.created_at, s.expires_at, s.revoked_at, s.revoked_reason "
+             "s.created_at, s.expires_at, s.revoked_at, s.revoked_reason, s.idp_id, s.idp_sid "
              "FROM people_refresh_tokens r JOIN people_sessions s "
              "ON s.id = r.session_id AND s.tenant_id = r.tenant_id "
              "WHERE r.digest = ? AND r.tenant_id = ?");
@@ -85,6 +85,15 @@ Q(Q_SES_REVOKE, "UPDATE people_sessions SET revoked_at = ?, revoked_reason = ? "
                 "WHERE id = ? AND tenant_id = ? AND revoked_at = 0");
 Q(Q_SES_REVOKE_USER, "UPDATE people_sessions SET revoked_at = ?, revoked_reason = ? "
                      "WHERE tenant_id = ? AND user_id = ? AND revoked_at = 0 RETURNING id");
+/* An IdP's sessions, narrowed to one of its sessions (sid) and/or one user when not ''. */
+#define SES_OF_IDP                                                                                 \
+    "tenant_id = ? AND idp_id = ? AND revoked_at = 0 AND (CAST(? AS TEXT) = '' OR idp_sid = ?) "   \
+    "AND (CAST(? AS TEXT) = '' OR user_id = ?)"
+Q(Q_SES_IDP_LIVE, "SELECT id FROM people_sessions WHERE " SES_OF_IDP " AND expires_at > ? "
+                  "ORDER BY created_at, id LIMIT 500");
+Q(Q_SES_REVOKE_IDP,
+  "UPDATE people_sessions SET revoked_at = ?, revoked_reason = ? WHERE " SES_OF_IDP
+  " RETURNING id");
 
 #define PK_COLS                                                                                    \
     "id, tenant_id, user_id, public_key, alg, sign_count, aaguid, attestation, user_verified, "    \
@@ -161,8 +170,9 @@ static nova_status read_session_at(nova_rows_t *r, int from, nova_arena_t *a,
     const struct {
         int col;
         const char **out;
-    } strs[] = {{0, &o->id},     {1, &o->tenant_id}, {2, &o->user_id},        {4, &o->amr},
-                {5, &o->device}, {6, &o->ip},        {10, &o->revoked_reason}};
+    } strs[] = {{0, &o->id},      {1, &o->tenant_id}, {2, &o->user_id},         {4, &o->amr},
+                {5, &o->device},  {6, &o->ip},        {10, &o->revoked_reason}, {11, &o->idp_id},
+                {12, &o->idp_sid}};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         if ((st = nova_store_col_str(r, from + strs[i].col, a, strs[i].out)) != NOVA_OK)
             return st;
@@ -563,14 +573,21 @@ nova_status nova_store_user_session_create(nova_store_t *s, const nova_user_sess
         return st;
     if (f)
         st = spend_tx(s, ses->tenant_id, f);
-    nova_sql_param_t p[] = {
-        NOVA_SQL_P_TEXT(ses->id), NOVA_SQL_P_TEXT(ses->tenant_id), NOVA_SQL_P_TEXT(ses->user_id),
-        NOVA_SQL_P_INT(ses->aal), NOVA_SQL_P_TEXT(ses->amr),       NOVA_SQL_P_TEXT(ses->device),
-        NOVA_SQL_P_TEXT(ses->ip), NOVA_SQL_P_INT(ses->created_at), NOVA_SQL_P_INT(ses->expires_at)};
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(ses->id),
+                            NOVA_SQL_P_TEXT(ses->tenant_id),
+                            NOVA_SQL_P_TEXT(ses->user_id),
+                            NOVA_SQL_P_INT(ses->aal),
+                            NOVA_SQL_P_TEXT(ses->amr),
+                            NOVA_SQL_P_TEXT(ses->device),
+                            NOVA_SQL_P_TEXT(ses->ip),
+                            NOVA_SQL_P_INT(ses->created_at),
+                            NOVA_SQL_P_INT(ses->expires_at),
+                            NOVA_SQL_P_TEXT(ses->idp_id ? ses->idp_id : ""),
+                            NOVA_SQL_P_TEXT(ses->idp_sid ? ses->idp_sid : "")};
     nova_sql_param_t rp[] = {NOVA_SQL_P_TEXT(rt_digest), NOVA_SQL_P_TEXT(ses->tenant_id),
                              NOVA_SQL_P_TEXT(ses->id), NOVA_SQL_P_INT(ses->created_at)};
     if (st == NOVA_OK)
-        st = nova_store_exec_q(s, &Q_SES_INSERT, NULL, p, 9, NULL);
+        st = nova_store_exec_q(s, &Q_SES_INSERT, NULL, p, 11, NULL);
     if (st == NOVA_OK)
         st = nova_store_exec_q(s, &Q_RT_INSERT, NULL, rp, 4, NULL);
     if (st == NOVA_OK)
@@ -692,6 +709,75 @@ nova_status nova_store_user_session_revoke_user(nova_store_t *s, nova_arena_t *a
     nova_sql_param_t p[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(reason),
                             NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(user_id)};
     st = returning_ids(s, &Q_SES_REVOKE_USER, p, 4, a, ids, n);
+    if (st == NOVA_OK)
+        st = nova_store_audit_append_tx(s, audit, NULL, NULL);
+    st = finish(s, st);
+    if (st != NOVA_OK) {
+        *ids = NULL;
+        *n = 0;
+    }
+    return st;
+}
+
+static nova_status read_id(nova_rows_t *r, nova_arena_t *a, void *out)
+{
+    return nova_store_col_str(r, 0, a, (const char **)out);
+}
+
+static bool idp_args_ok(const char *tenant_id, const char *idp_id, const char *sid,
+                        const char *user_id)
+{
+    return nova_store_valid_id(tenant_id) && nova_store_valid_id(idp_id) &&
+           (sid == NULL || strlen(sid) <= 255) && (user_id == NULL || strlen(user_id) <= 64);
+}
+
+nova_status nova_store_user_session_idp_live(nova_store_t *s, nova_arena_t *a,
+                                             const char *tenant_id, const char *idp_id,
+                                             const char *sid, const char *user_id, int64_t now,
+                                             const char ***ids, size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    if (!idp_args_ok(tenant_id, idp_id, sid, user_id))
+        return NOVA_INVALID;
+    const char *sv = sid ? sid : "", *uv = user_id ? user_id : "";
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(idp_id),
+                            NOVA_SQL_P_TEXT(sv),        NOVA_SQL_P_TEXT(sv),
+                            NOVA_SQL_P_TEXT(uv),        NOVA_SQL_P_TEXT(uv),
+                            NOVA_SQL_P_INT(now)};
+    return nova_store_get_all(s, &Q_SES_IDP_LIVE, tenant_id, p, 7, a, read_id, sizeof(char *),
+                              (void **)ids, n);
+}
+
+nova_status nova_store_people_revoke_idp_tx(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                            const char *idp_id, const char *sid,
+                                            const char *user_id, const char *reason, int64_t now,
+                                            const char ***ids, size_t *n)
+{
+    const char *sv = sid ? sid : "", *uv = user_id ? user_id : "";
+    nova_sql_param_t p[] = {NOVA_SQL_P_INT(now),        NOVA_SQL_P_TEXT(reason),
+                            NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(idp_id),
+                            NOVA_SQL_P_TEXT(sv),        NOVA_SQL_P_TEXT(sv),
+                            NOVA_SQL_P_TEXT(uv),        NOVA_SQL_P_TEXT(uv)};
+    return returning_ids(s, &Q_SES_REVOKE_IDP, p, 8, a, ids, n);
+}
+
+nova_status nova_store_user_session_revoke_idp(nova_store_t *s, nova_arena_t *a,
+                                               const char *tenant_id, const char *idp_id,
+                                               const char *sid, const char *user_id,
+                                               const char *reason, int64_t now,
+                                               const nova_audit_entry_t *audit, const char ***ids,
+                                               size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    if (!idp_args_ok(tenant_id, idp_id, sid, user_id) || !reason || !audit_ok(tenant_id, audit))
+        return NOVA_INVALID;
+    nova_status st = nova_store_tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    st =
+        nova_store_people_revoke_idp_tx(s, a, tenant_id, idp_id, sid, user_id, reason, now, ids, n);
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
     st = finish(s, st);

@@ -153,9 +153,9 @@ let idp;
 // Opens url (an authorization request at the IdP, or novad's login path that redirects to
 // one), signs in at the IdP's own pages as `login` and consents; returns the URL the IdP
 // redirected to under `stopAt` without loading it.
-async function idpLogin(url, login, stopAt, at0 = issuer) {
+async function idpLogin(url, login, stopAt, at0 = issuer, ctx = browser) {
   const issuer = at0;
-  const page = await browser.newPage();
+  const page = await ctx.newPage();
   let target = null;
   // Redirect hops are not routed, so each request the page makes to the IdP is fetched here
   // and its redirects within the IdP followed by hand; a Location under stopAt ends there.
@@ -505,11 +505,30 @@ test('a deleted IdP: its logins are refused, one under way too; audited; another
   // A login through it works, and one is left at the callback when the IdP goes.
   const ok = await callbackJson(await idpLogin(novaBase + d.login_path, 'bob', `${novaBase}/auth/oidc/callback`));
   assert.equal(ok.status, 200, JSON.stringify(ok.json));
+  assert.equal((await call(nova, 'GET', '/auth/session', { tok: ok.json.access_token })).status, 200);
+  const uid = (await call(nova, 'GET', '/auth/session', { tok: ok.json.access_token })).json.user_id;
+  // A password session of the same user is not the IdP's: it outlives the delete.
+  const pw = await call(nova, 'PUT', `/v1/users/${uid}/password`, { tok, body: { password: 'correct horse battery staple 42' } });
+  assert.ok(pw.status < 300, pw.text);
+  const own = await call(nova, 'POST', '/auth/login', { body: { tenant_id: t.tenant, email: 'bob@idp.example', password: 'correct horse battery staple 42' } });
+  assert.equal(own.status, 200, own.text);
   const pending = await idpLogin(novaBase + d.login_path, 'bob', `${novaBase}/auth/oidc/callback`);
   const other = await call(nova, 'DELETE', `/v1/people/oidc/idps/${d.id}`, { tok: adminTokB });
   assert.equal(other.status, 404);
+  assert.equal((await call(nova, 'GET', '/auth/session', { tok: ok.json.access_token })).status, 200);
   const del = await call(nova, 'DELETE', `/v1/people/oidc/idps/${d.id}`, { tok });
   assert.equal(del.status, 204, del.text);
+  // The session it opened stops working at once: its access token, its refresh token.
+  const gone = await call(nova, 'GET', '/auth/session', { tok: ok.json.access_token });
+  assert.equal(gone.status, 401, gone.text);
+  assert.equal((await call(nova, 'POST', '/auth/refresh', { body: { refresh_token: ok.json.refresh_token } })).status, 401);
+  assert.equal((await call(nova, 'GET', '/auth/session', { tok: own.json.access_token })).status, 200);
+  const listed = await call(nova, 'GET', `/v1/sessions?user_id=${uid}&include_revoked=true`, { tok });
+  assert.equal(listed.status, 200, listed.text);
+  const fed = listed.json.sessions.find((x) => x.id === ok.json.session_id);
+  assert.ok(fed, listed.text);
+  assert.equal(fed.idp_id, d.id);
+  assert.equal(fed.revoked_reason, 'idp_deleted');
   assert.equal((await call(nova, 'GET', `/v1/people/oidc/idps/${d.id}`, { tok })).status, 404);
   assert.deepEqual((await call(nova, 'GET', '/v1/people/oidc/idps', { tok })).json.idps, []);
   assert.equal((await call(nova, 'DELETE', `/v1/people/oidc/idps/${d.id}`, { tok })).status, 404);
@@ -524,6 +543,7 @@ test('a deleted IdP: its logins are refused, one under way too; audited; another
   const audit = await call(nova, 'GET', '/v1/audit?limit=50', { tok });
   const e = audit.json.entries.find((x) => x.action === 'oidc_idp.delete');
   assert.ok(e, 'oidc_idp.delete audited');
+  assert.equal(e.attrs.sessions_revoked, 1, JSON.stringify(e));
   assert.ok(!audit.text.includes('nova-rp-secret'));
   // The issuer may be configured again; its subject finds the user it was linked to.
   const again = await call(nova, 'POST', '/v1/people/oidc/idps', { tok, body: { issuer, client_id: 'nova-rp', client_secret: 'nova-rp-secret-0123456789', redirect_uris: [`${novaBase}/auth/oidc/callback`], scopes: ['openid', 'email'] } });
@@ -720,4 +740,123 @@ test('RP-initiated logout: Nova revokes the session and sends the browser to the
   assert.ok(audit.json.entries.some((e) => e.action === 'session.revoke'), 'session.revoke audited');
   assert.ok(!audit.text.includes(end.searchParams.get('id_token_hint')));
   assert.ok(!nova.logs().includes(end.searchParams.get('id_token_hint')));
+});
+
+test('Back-Channel Logout 1.0: the logout token of oidc-provider ends the session of that IdP session at once; forged, replayed and ID tokens refused', async () => {
+  // A third oidc-provider with its backchannelLogout feature, whose client registers novad's
+  // back-channel logout URI (through a recorder here, so the test can present the token again).
+  const port = await freePort(), recPort = await freePort();
+  const iss3 = `http://localhost:${port}`;
+  const t = makeTenant(nova, 'oidc-bcl-' + Date.now(), 'users:read users:write audit:read');
+  const tok = await token(nova, t);
+  const r = await call(nova, 'POST', '/v1/people/oidc/idps', { tok, body: { issuer: iss3, client_id: 'bcl-rp', client_secret: 'bcl-rp-secret-0123456789', redirect_uris: [`${novaBase}/auth/oidc/callback`], scopes: ['openid', 'email'] } });
+  assert.equal(r.status, 201, r.text);
+  const idp3 = r.json;
+  assert.equal(idp3.backchannel_logout_path, `/auth/oidc/backchannel-logout/${t.tenant}/${idp3.id}`);
+  const tokens = [];
+  const rec = httpServer(async (req, res) => {
+    let body = '';
+    for await (const d of req) body += d;
+    tokens.push(new URLSearchParams(body).get('logout_token'));
+    const up = await fetch(novaBase + idp3.backchannel_logout_path, { method: 'POST', headers: { 'content-type': req.headers['content-type'] }, body });
+    res.writeHead(up.status, { 'content-type': up.headers.get('content-type') || 'text/plain' });
+    res.end(await up.text());
+  });
+  await new Promise((ok) => rec.listen(recPort, '127.0.0.1', ok));
+  const p3 = new Provider(iss3, {
+    clients: [{ client_id: 'bcl-rp', client_secret: 'bcl-rp-secret-0123456789', redirect_uris: [`${novaBase}/auth/oidc/callback`],
+      id_token_signed_response_alg: 'ES256', token_endpoint_auth_method: 'client_secret_basic',
+      backchannel_logout_uri: `http://localhost:${recPort}/bcl`, backchannel_logout_session_required: true }],
+    jwks: { keys: [ecKey()] },
+    pkce: { required: () => true },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+    findAccount: async (ctx, id) => (accounts[id] ? { accountId: id, claims: async () => ({ sub: id, email: accounts[id].email, email_verified: true }) } : undefined),
+    features: { devInteractions: { enabled: true }, backchannelLogout: { enabled: true } },
+  });
+  const outcomes = [];
+  p3.on('backchannel.success', () => outcomes.push('ok'));
+  p3.on('backchannel.error', (ctx, err) => outcomes.push(String(err.message)));
+  const idTokens = [];
+  p3.on('grant.success', (ctx) => { if (ctx.body?.id_token) idTokens.push(ctx.body.id_token); });
+  const srv3 = await new Promise((ok) => { const s = p3.listen(port, '127.0.0.1', () => ok(s)); });
+  const ctxA = await browser.newContext(), ctxB = await browser.newContext();
+  try {
+    // Two sign-ins of one person, each its own IdP session (browser), each its own sid.
+    const a = await callbackJson(await idpLogin(novaBase + idp3.login_path, 'ada', `${novaBase}/auth/oidc/callback`, iss3, ctxA));
+    assert.equal(a.status, 200, JSON.stringify(a.json));
+    const b = await callbackJson(await idpLogin(novaBase + idp3.login_path, 'ada', `${novaBase}/auth/oidc/callback`, iss3, ctxB));
+    assert.equal(b.status, 200, JSON.stringify(b.json));
+    const sidOf = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString()).sid;
+    assert.equal(idTokens.length, 2);
+    assert.ok(sidOf(idTokens[0]) && sidOf(idTokens[0]) !== sidOf(idTokens[1]), 'two IdP sessions');
+    assert.equal((await call(nova, 'GET', '/auth/session', { tok: a.json.access_token })).status, 200);
+    // The person signs out at the IdP in browser A: the IdP posts a logout token to novad.
+    const page = await ctxA.newPage();
+    await page.goto(`${iss3}/session/end`);
+    await page.click('button[type=submit][value=yes], button[name=logout]');
+    for (let i = 0; i < 100 && outcomes.length === 0; i++) await page.waitForTimeout(50);
+    await page.close();
+    assert.deepEqual(outcomes, ['ok']);
+    assert.equal(tokens.length, 1);
+    const lt = JSON.parse(Buffer.from(tokens[0].split('.')[1], 'base64url').toString());
+    assert.equal(lt.sid, sidOf(idTokens[0]));
+    assert.ok(lt.events['http://schemas.openid.net/event/backchannel-logout']);
+    // Session A is over at once (access and refresh token); session B, another IdP session, lives.
+    assert.equal((await call(nova, 'GET', '/auth/session', { tok: a.json.access_token })).status, 401);
+    assert.equal((await call(nova, 'POST', '/auth/refresh', { body: { refresh_token: a.json.refresh_token } })).status, 401);
+    assert.equal((await call(nova, 'GET', '/auth/session', { tok: b.json.access_token })).status, 200);
+    const post = (body, path = idp3.backchannel_logout_path) => fetch(novaBase + path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    const refused = async (resp, status, code) => {
+      assert.equal(resp.status, status);
+      assert.match(resp.headers.get('content-type'), /problem\+json/);
+      assert.equal(resp.headers.get('cache-control'), 'no-store');
+      const j = await resp.json();
+      assert.equal(j.code, code, JSON.stringify(j));
+      return j;
+    };
+    // The same token again: its jti is spent.
+    const replay = await refused(await post(new URLSearchParams({ logout_token: tokens[0] })), 400, 'oidc_invalid_logout_token');
+    assert.match(replay.detail, /replay/);
+    // Its payload changed (sid of session B): the signature no longer holds.
+    const [h, , sg] = tokens[0].split('.');
+    const forged = `${h}.${Buffer.from(JSON.stringify({ ...lt, sid: sidOf(idTokens[1]), jti: 'forged' })).toString('base64url')}.${sg}`;
+    await refused(await post(new URLSearchParams({ logout_token: forged })), 400, 'oidc_invalid_logout_token');
+    // An ID token of the IdP (signed, but no events and a nonce) is no logout token.
+    await refused(await post(new URLSearchParams({ logout_token: idTokens[1] })), 400, 'oidc_invalid_logout_token');
+    await refused(await post('state=x'), 400, 'oidc_invalid_logout_token');
+    await refused(await post(new URLSearchParams({ logout_token: 'not.a.jws' })), 400, 'oidc_invalid_logout_token');
+    await refused(await post(new URLSearchParams({ logout_token: tokens[0] }), `/auth/oidc/backchannel-logout/${t.tenant}/oidp_nope`), 404, 'oidc_unknown_idp');
+    await refused(await post(new URLSearchParams({ logout_token: tokens[0] }), `/auth/oidc/backchannel-logout/${tenantB.tenant}/${idp3.id}`), 404, 'oidc_unknown_idp');
+    assert.equal((await call(nova, 'GET', '/auth/session', { tok: b.json.access_token })).status, 200, 'B survived every refusal');
+    // Browser B signs out at the IdP too: its session goes the same way.
+    const pb = await ctxB.newPage();
+    await pb.goto(`${iss3}/session/end`);
+    await pb.click('button[type=submit][value=yes], button[name=logout]');
+    for (let i = 0; i < 100 && outcomes.length < 2; i++) await pb.waitForTimeout(50);
+    await pb.close();
+    assert.deepEqual(outcomes, ['ok', 'ok']);
+    assert.equal((await call(nova, 'GET', '/auth/session', { tok: b.json.access_token })).status, 401);
+    const audit = await call(nova, 'GET', '/v1/audit?limit=100', { tok });
+    const done = audit.json.entries.filter((e) => e.action === 'session.backchannel_logout');
+    assert.equal(done.length, 2, audit.text);
+    assert.equal(done[0].actor, `oidc:${idp3.id}`);
+    assert.equal(done[0].attrs.sessions, 1);
+    assert.ok(audit.json.entries.filter((e) => e.action === 'oidc.logout_failed').length >= 4);
+    for (const secret of [tokens[0], lt.sid, lt.jti]) {
+      assert.ok(!audit.text.includes(secret));
+      assert.ok(!nova.logs().includes(secret));
+    }
+    const ses = await call(nova, 'GET', '/v1/sessions?include_revoked=true', { tok });
+    assert.deepEqual(ses.json.sessions.map((x) => x.revoked_reason), ['idp_logout', 'idp_logout']);
+    const m = await (await fetch(novaBase + '/metrics', { headers: { authorization: 'Bearer ' + METRICS } })).text();
+    assert.match(m, /nova_people_federation_failures_total\{protocol="oidc",reason="logout_token"\} [1-9]/);
+  } finally {
+    // Whatever failed above is reported, not hidden by a connection kept open.
+    await Promise.race([Promise.all([ctxA.close(), ctxB.close()]), new Promise((ok) => setTimeout(ok, 5000))]);
+    const closed = new Promise((ok) => srv3.close(ok));
+    srv3.closeAllConnections?.();
+    rec.close();
+    rec.closeAllConnections?.();
+    await closed;
+  }
 });

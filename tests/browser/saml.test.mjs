@@ -28,6 +28,7 @@ let idpKey, idpCert, otherKey, otherCert, idp, spMetadata, samlIdp, samlIdpOther
 // What the next Response the IdP's page makes looks like (one login's worth; reset after).
 let mode = {};
 let lastResponse = null; // the base64 SAMLResponse the IdP's page last posted
+let lastRequest = null; // the AuthnRequest (XML) the IdP last received
 
 // SAML's schema is checked by novad's Lasso; samlify asks for a validator of its own.
 samlify.setSchemaValidator({ validate: async () => 'skipped' });
@@ -79,7 +80,7 @@ function responseXml(ctx, user, requestId) {
     + `<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${esc(a.email)}</saml:NameID>`
     + `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${notOnOrAfter}" Recipient="${esc(recipient)}" InResponseTo="${esc(irt)}"/></saml:SubjectConfirmation></saml:Subject>`
     + `<saml:Conditions NotBefore="${notBefore}" NotOnOrAfter="${notOnOrAfter}"><saml:AudienceRestriction><saml:Audience>${esc(audience)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>`
-    + `<saml:AuthnStatement AuthnInstant="${iso(now)}" SessionIndex="${aid}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>`
+    + `<saml:AuthnStatement AuthnInstant="${iso(now)}" SessionIndex="${aid}"><saml:AuthnContext><saml:AuthnContextClassRef>${esc(mode.authnContext || 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport')}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>`
     + `<saml:AttributeStatement>${attrs}</saml:AttributeStatement>`
     + '</saml:Assertion></samlp:Response>' };
 }
@@ -100,6 +101,7 @@ async function idpHandler(req, res) {
       const octetString = u.search.slice(1).split('&').filter((p) => !p.startsWith('Signature=')).join('&');
       const query = Object.fromEntries(u.searchParams);
       const info = await samlIdp.parseLoginRequest(sp, 'redirect', { query, octetString });
+      lastRequest = info.samlContent;
       const rid = info.extract.request.id;
       pending.set(rid, { acs: info.extract.request.assertionConsumerServiceUrl, sigAlg: info.sigAlg });
       return page(res, 200, `<form method="post" action="/signin"><input type="hidden" name="rid" value="${esc(rid)}">`
@@ -425,4 +427,113 @@ test('new IdP metadata (a signing key rollover) takes effect at the next login',
   const again = await browserLogin('bob');
   assert.equal(again.status, 200);
   await again.page.close();
+});
+
+// A tenant of its own with this IdP: its SP (key, entity, ACS) becomes the one the IdP's
+// pages answer until the returned restore() is called.
+async function ownTenantIdp(name, extra = {}) {
+  const t = makeTenant(nova, `${name}-${Date.now()}`, 'users:read users:write audit:read security:write');
+  const tok = await token(nova, t);
+  const r = await call(nova, 'POST', '/v1/people/saml/idps', { tok, body: { metadata_xml: samlIdp.getMetadata(), ...extra } });
+  assert.equal(r.status, 201, r.text);
+  const saved = { idp, spMetadata };
+  idp = r.json;
+  spMetadata = await (await fetch(novaBase + idp.sp_metadata_path)).text();
+  return { t, tok, idp: r.json, restore: () => { ({ idp, spMetadata } = saved); } };
+}
+
+test('DELETE of a SAML IdP: its sessions end at once, later logins and one under way are refused; audited', async () => {
+  const own = await ownTenantIdp('saml-del');
+  try {
+    const { page: p, status } = await browserLogin('ada');
+    assert.equal(status, 200);
+    const g = await grantOf(p);
+    await p.close();
+    assert.equal((await call(nova, 'GET', '/auth/session', { tok: g.access_token })).status, 200);
+    // A login left at the IdP's auto-posting form when the IdP goes.
+    mode = {};
+    const q = await browser.newPage();
+    await q.goto(novaBase + idp.login_path);
+    await q.fill('input[name=login]', 'bob');
+    await q.click('button[type=submit]');
+    await q.waitForSelector('#continue');
+    assert.equal((await call(nova, 'DELETE', `/v1/people/saml/idps/${own.idp.id}`, { tok: adminTokB })).status, 404);
+    const del = await call(nova, 'DELETE', `/v1/people/saml/idps/${own.idp.id}`, { tok: own.tok });
+    assert.equal(del.status, 204, del.text);
+    const gone = await call(nova, 'GET', '/auth/session', { tok: g.access_token });
+    assert.equal(gone.status, 401, gone.text);
+    assert.equal((await call(nova, 'POST', '/auth/refresh', { body: { refresh_token: g.refresh_token } })).status, 401);
+    const [resp] = await Promise.all([
+      q.waitForResponse((r) => r.url().startsWith(`${novaBase}/auth/saml/acs/`)),
+      q.click('#continue'),
+    ]);
+    assert.equal(resp.status(), 404);
+    assert.equal((await resp.json()).code, 'saml_unknown_idp');
+    await q.close();
+    const start = await fetch(novaBase + own.idp.login_path, { redirect: 'manual' });
+    assert.equal(start.status, 404);
+    assert.equal((await start.json()).code, 'saml_unknown_idp');
+    assert.equal((await call(nova, 'GET', `/v1/people/saml/idps/${own.idp.id}`, { tok: own.tok })).status, 404);
+    assert.equal((await call(nova, 'DELETE', `/v1/people/saml/idps/${own.idp.id}`, { tok: own.tok })).status, 404);
+    assert.equal((await fetch(novaBase + own.idp.sp_metadata_path)).status, 404);
+    const ses = await call(nova, 'GET', '/v1/sessions?include_revoked=true', { tok: own.tok });
+    assert.equal(ses.status, 200, ses.text);
+    const fed = ses.json.sessions.find((x) => x.idp_id === own.idp.id);
+    assert.ok(fed, ses.text);
+    assert.equal(fed.revoked_reason, 'idp_deleted');
+    const audit = await call(nova, 'GET', '/v1/audit?limit=100', { tok: own.tok });
+    const e = audit.json.entries.find((x) => x.action === 'saml_idp.delete');
+    assert.ok(e, 'saml_idp.delete audited');
+    assert.equal(e.attrs.sessions_revoked, 1, JSON.stringify(e));
+    assert.ok(!audit.text.includes('PRIVATE KEY'));
+    assert.ok(!audit.text.includes('ada@saml.example'));
+  } finally {
+    own.restore();
+  }
+});
+
+test('AuthnContextClassRef -> AAL: a two-factor class passes a tenant requiring MFA, a password class does not; RequestedAuthnContext asked for', async () => {
+  const TST = 'urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken';
+  const PPT = 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport';
+  const own = await ownTenantIdp('saml-aal', { requested_authn_contexts: [TST], authn_context_comparison: 'minimum' });
+  try {
+    assert.ok(own.idp.mfa_authn_contexts.includes(TST), JSON.stringify(own.idp));
+    assert.ok(!own.idp.mfa_authn_contexts.includes(PPT));
+    assert.deepEqual(own.idp.requested_authn_contexts, [TST]);
+    assert.equal(own.idp.authn_context_comparison, 'minimum');
+    for (const body of [{ mfa_authn_contexts: 'x' }, { mfa_authn_contexts: ['has space'] }, { mfa_authn_contexts: ['<x>'] },
+      { requested_authn_contexts: Array(17).fill(TST) }, { authn_context_comparison: 'sometimes' }, { authn_context_comparison: 1 }]) {
+      const r = await call(nova, 'PATCH', `/v1/people/saml/idps/${own.idp.id}`, { tok: own.tok, body });
+      assert.equal(r.status, 422, JSON.stringify(body) + r.text);
+      assert.match(r.headers.get('content-type'), /problem\+json/);
+    }
+    const put = await call(nova, 'PUT', `/v1/tenants/${own.t.tenant}/security`, { tok: own.tok, body: { mfa_required_for_all_users: true } });
+    assert.equal(put.status, 200, put.text);
+    // The IdP authenticated with a one-time-password token: AAL2, admitted under the MFA rule.
+    const { page: p, status } = await browserLogin('ada', { authnContext: TST });
+    assert.equal(status, 200);
+    const g = await grantOf(p);
+    await p.close();
+    assert.equal(g.aal, 2);
+    assert.deepEqual(g.amr, ['fed', 'mfa']);
+    assert.equal((await call(nova, 'GET', '/auth/session', { tok: g.access_token })).json.aal, 2);
+    // novad asked for it (a wish the IdP may ignore: only the assertion counts).
+    assert.match(lastRequest, /RequestedAuthnContext[^>]*Comparison="minimum"/);
+    assert.ok(lastRequest.includes(`AuthnContextClassRef>${TST}<`), lastRequest);
+    // A password at the IdP: AAL1, refused by the tenant's rule.
+    const refused = await refusedWith('bob', {}, 403, 'saml_mfa_required');
+    assert.match(refused.detail, /mfa_authn_contexts/);
+    // The tenant decides what counts: now the password class does, and nothing else.
+    const patched = await call(nova, 'PATCH', `/v1/people/saml/idps/${own.idp.id}`, { tok: own.tok, body: { mfa_authn_contexts: [PPT], requested_authn_contexts: [] } });
+    assert.equal(patched.status, 200, patched.text);
+    assert.deepEqual(patched.json.mfa_authn_contexts, [PPT]);
+    const bob = await browserLogin('bob');
+    assert.equal(bob.status, 200);
+    assert.equal((await grantOf(bob.page)).aal, 2);
+    await bob.page.close();
+    assert.ok(!lastRequest.includes('RequestedAuthnContext'), lastRequest);
+    await refusedWith('cyd', { authnContext: TST }, 403, 'saml_mfa_required');
+  } finally {
+    own.restore();
+  }
 });

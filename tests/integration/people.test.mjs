@@ -6,9 +6,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { startNova, makeTenant, token, call } from './lib.mjs';
+import { startNova, makeTenant, token, call, CTL } from './lib.mjs';
 import { SoftAuthenticator } from './people_audit.mjs';
 
 let nova, admin, adminTok, other, otherTok;
@@ -341,6 +342,56 @@ test('novactl user create, list and suspend', async () => {
   assert.equal(s.json.status, 'suspended');
   assert.equal(nova.ctl('user', 'suspend', '--tenant', t.json.id, 'usr_nobody').code, 7);
   assert.equal(nova.ctl('user', 'list', '--tenant', 'ten_nobody').code, 7);
+});
+
+test('novactl idp list and delete, both protocols, audited as DELETE /v1/people/<proto>/idps/{id}', async () => {
+  const t = makeTenant(nova, 'idp-ctl-' + Date.now(), 'users:read users:write audit:read');
+  const tok = await token(nova, t);
+  const o = await call(nova, 'POST', '/v1/people/oidc/idps', { tok, body: { issuer: `http://127.0.0.1:9/ctl-idp-${Date.now()}`, client_id: 'ctl-rp', client_secret: 'ctl-rp-secret-0123456789', redirect_uris: [`${nova.base}/auth/oidc/callback`] } });
+  assert.equal(o.status, 201, o.text);
+  const cert = execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', '/dev/null', '-days', '1', '-subj', '/CN=ctl-idp'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).replace(/-----[A-Z ]+-----|\s/g, '');
+  const md = '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="https://idp.example/ctl">'
+    + '<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
+    + `<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`
+    + '<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example/sso"/>'
+    + '</md:IDPSSODescriptor></md:EntityDescriptor>';
+  const sm = await call(nova, 'POST', '/v1/people/saml/idps', { tok, body: { metadata_xml: md } });
+  assert.equal(sm.status, 201, sm.text);
+  const l = nova.ctl('idp', 'list', '--tenant', t.tenant);
+  assert.equal(l.code, 0, l.stderr);
+  assert.deepEqual(l.json.idps.map((i) => [i.protocol, i.id]), [['oidc', o.json.id], ['saml', sm.json.id]]);
+  assert.ok(!l.stdout.includes('ctl-rp-secret') && !l.stdout.includes('PRIVATE KEY'));
+  // Without --json: one line per IdP.
+  const text = spawnSync(CTL, ['idp', 'list', '--tenant', t.tenant], { env: nova.env, encoding: 'utf8' });
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, new RegExp(`^${o.json.id}  oidc  enabled  http://127\\.0\\.0\\.1:9/ctl-idp-`, 'm'));
+  assert.match(text.stdout, new RegExp(`^${sm.json.id}  saml  enabled  https://idp\\.example/ctl$`, 'm'));
+  // Usage, unknown tenant, unknown or foreign ids.
+  assert.equal(nova.ctl('idp', 'delete', '--tenant', t.tenant).code, 2);
+  assert.equal(nova.ctl('idp', 'list').code, 2);
+  assert.equal(nova.ctl('idp', 'list', '--tenant', 'ten_nobody').code, 7);
+  assert.equal(nova.ctl('idp', 'delete', '--tenant', t.tenant, 'xidp_1').code, 7);
+  assert.equal(nova.ctl('idp', 'delete', '--tenant', t.tenant, 'sidp_nobody').code, 7);
+  const other = nova.ctl('tenant', 'create', 'idp-ctl-other-' + Date.now());
+  assert.equal(nova.ctl('idp', 'delete', '--tenant', other.json.id, sm.json.id).code, 7);
+  for (const [proto, id] of [['saml', sm.json.id], ['oidc', o.json.id]]) {
+    const d = nova.ctl('idp', 'delete', '--tenant', t.tenant, id);
+    assert.equal(d.code, 0, d.stderr);
+    assert.deepEqual(d.json, { id, protocol: proto, deleted: true });
+    assert.equal((await call(nova, 'GET', `/v1/people/${proto}/idps/${id}`, { tok })).status, 404);
+    assert.equal(nova.ctl('idp', 'delete', '--tenant', t.tenant, id).code, 7);
+  }
+  assert.deepEqual(nova.ctl('idp', 'list', '--tenant', t.tenant).json.idps, []);
+  const audit = await call(nova, 'GET', '/v1/audit?limit=50', { tok });
+  for (const [action, id] of [['saml_idp.delete', sm.json.id], ['oidc_idp.delete', o.json.id]]) {
+    const e = audit.json.entries.find((x) => x.action === action);
+    assert.ok(e, action);
+    assert.equal(e.actor, 'novactl');
+    assert.equal(e.target, action.split('.')[0] + ':' + id);
+    assert.equal(e.attrs.sessions_revoked, 0);
+  }
+  assert.ok(!audit.text.includes('ctl-rp-secret'));
 });
 
 test('passkeys over HTTP with a software authenticator (ES256, attestation none): sign-in, counter regression flagged', async () => {

@@ -238,6 +238,16 @@ export function peopleAuditDrivers(getNova, secrets) {
     assert.equal(r.status, 204, r.text);
     return { chainOf: c.t.tenant, action: 'oidc_idp.delete', actor: c.t.id, target: 'oidc_idp:' + id };
   };
+  // Back-Channel Logout: a token that is no JWS is refused before anything is fetched, and
+  // audited with the reason only.
+  drivers['POST /auth/oidc/backchannel-logout/{tenant_id}/{idp}'] = async () => {
+    const { c, id } = await oidcIdp();
+    const r = await call(c.nova, 'POST', `/auth/oidc/backchannel-logout/${c.t.tenant}/${id}`, {
+      raw: 'logout_token=not-a-jws', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json.code, 'oidc_invalid_logout_token');
+    return { chainOf: c.t.tenant, action: 'oidc.logout_failed', actor: 'oidc', target: 'oidc_idp:' + id };
+  };
   // SAML federation: an IdP from metadata (a certificate of openssl's; nothing is fetched),
   // its SP key sealed and never in an entry; a refused Response at its ACS is audited with
   // the reason only.
@@ -268,6 +278,12 @@ export function peopleAuditDrivers(getNova, secrets) {
     const r = await call(c.nova, 'PATCH', '/v1/people/saml/idps/' + id, { tok: c.tok, body: { enabled: false } });
     assert.equal(r.status, 200, r.text);
     return { chainOf: c.t.tenant, action: 'saml_idp.update', actor: c.t.id, target: 'saml_idp:' + id };
+  };
+  drivers['DELETE /v1/people/saml/idps/{id}'] = async () => {
+    const { c, id } = await samlIdp();
+    const r = await call(c.nova, 'DELETE', '/v1/people/saml/idps/' + id, { tok: c.tok });
+    assert.equal(r.status, 204, r.text);
+    return { chainOf: c.t.tenant, action: 'saml_idp.delete', actor: c.t.id, target: 'saml_idp:' + id };
   };
   drivers['POST /auth/saml/acs/{tenant_id}/{idp}'] = async () => {
     const { c, id } = await samlIdp();

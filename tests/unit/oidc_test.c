@@ -27,23 +27,16 @@
 static const nova_oidc_expect_t E = {
     .issuer = ISS, .client_id = CID, .nonce = "n-0S6_WzA2Mj", .group_claim = "groups", .now = NOW};
 
-/* Claims with one member replaced (or removed: value NULL). */
-static char *claims_with(const char *member, const char *value)
+/* A JSON object of base's n members with one replaced (or removed: value NULL), added when
+ * base lacks it (caller frees). */
+static char *object_with(const char *const (*base)[2], size_t n, const char *member,
+                         const char *value)
 {
-    static const char *const base[][2] = {{"iss", "\"" ISS "\""},
-                                          {"aud", "\"" CID "\""},
-                                          {"sub", "\"248289761001\""},
-                                          {"nonce", "\"n-0S6_WzA2Mj\""},
-                                          {"exp", "1800000300"},
-                                          {"iat", "1800000000"},
-                                          {"email", "\"ada@idp.example\""},
-                                          {"email_verified", "true"},
-                                          {"groups", "[\"eng\",\"ops\"]"}};
     nova_buf_t b;
     nova_buf_init(&b);
     nova_buf_append_cstr(&b, "{");
     bool first = true, replaced = false;
-    for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++) {
+    for (size_t i = 0; i < n; i++) {
         const char *v = base[i][1];
         if (member && strcmp(member, base[i][0]) == 0) {
             replaced = true;
@@ -60,6 +53,21 @@ static char *claims_with(const char *member, const char *value)
     char *s = strndup((const char *)b.data, b.len);
     nova_buf_free(&b);
     return s;
+}
+
+/* Claims with one member replaced (or removed: value NULL). */
+static char *claims_with(const char *member, const char *value)
+{
+    static const char *const base[][2] = {{"iss", "\"" ISS "\""},
+                                          {"aud", "\"" CID "\""},
+                                          {"sub", "\"248289761001\""},
+                                          {"nonce", "\"n-0S6_WzA2Mj\""},
+                                          {"exp", "1800000300"},
+                                          {"iat", "1800000000"},
+                                          {"email", "\"ada@idp.example\""},
+                                          {"email_verified", "true"},
+                                          {"groups", "[\"eng\",\"ops\"]"}};
+    return object_with(base, sizeof(base) / sizeof(base[0]), member, value);
 }
 
 static nova_status check(const char *member, const char *value, const char **why)
@@ -461,6 +469,106 @@ static bool pub(const char *ip)
 }
 
 /* The classifier of the fetches' guard. */
+/* A logout token's claims with one member replaced (or removed: value NULL). */
+static char *logout_with(const char *member, const char *value)
+{
+    static const char *const base[][2] = {
+        {"iss", "\"" ISS "\""},      {"aud", "\"" CID "\""},
+        {"sub", "\"248289761001\""}, {"sid", "\"08a5019c-17e1-4977-8f42-65a12843ea02\""},
+        {"iat", "1800000000"},       {"exp", "1800000120"},
+        {"jti", "\"bWJq\""},         {"events", "{\"" NOVA_OIDC_BCL_EVENT "\":{}}"}};
+    return object_with(base, sizeof(base) / sizeof(base[0]), member, value);
+}
+
+/* Back-Channel Logout 1.0 §2.4 and §2.6, claim by claim. */
+static void test_logout_token_claims(void **state)
+{
+    (void)state;
+    nova_arena_t ar;
+    nova_arena_init(&ar, 1024);
+    nova_oidc_logout_t lo;
+    const char *why = NULL;
+    char *c = logout_with(NULL, NULL);
+    assert_int_equal(nova_oidc_logout_claims_check(&ar, c, strlen(c), &E, &lo, &why), NOVA_OK);
+    assert_string_equal(lo.sub, "248289761001");
+    assert_string_equal(lo.sid, "08a5019c-17e1-4977-8f42-65a12843ea02");
+    assert_string_equal(lo.jti, "bWJq");
+    assert_int_equal(lo.iat, NOW);
+    assert_int_equal(lo.exp, NOW + 120);
+    free(c);
+    /* Accepted shapes: sid alone, sub alone, no exp, aud an array, azp the client. */
+    static const char *const ok[][2] = {{"sub", NULL},
+                                        {"sid", NULL},
+                                        {"exp", NULL},
+                                        {"aud", "[\"other\",\"" CID "\"]"},
+                                        {"azp", "\"" CID "\""}};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        c = logout_with(ok[i][0], ok[i][1]);
+        if (nova_oidc_logout_claims_check(&ar, c, strlen(c), &E, &lo, &why) != NOVA_OK)
+            fail_msg("ok case %zu (%s): %s", i, ok[i][0], why);
+        free(c);
+    }
+    static const struct {
+        const char *member, *value, *why_has;
+    } bad[] = {
+        {"iss", "\"https://idp.example/\"", "iss"},
+        {"iss", NULL, "iss"},
+        {"aud", "\"other-rp\"", "aud"},
+        {"aud", NULL, "aud"},
+        {"azp", "\"other-rp\"", "azp"},
+        {"iat", NULL, "iat"},
+        {"iat", "1800000061", "iat"},
+        {"iat", "1799999399", "iat"},
+        {"exp", "1799999940", "exp"},
+        {"exp", "\"soon\"", "exp"},
+        {"jti", NULL, "jti"},
+        {"jti", "\"\"", "jti"},
+        {"jti", "7", "jti"},
+        {"events", NULL, "events"},
+        {"events", "{}", "events"},
+        {"events", "[\"" NOVA_OIDC_BCL_EVENT "\"]", "events"},
+        {"events", "{\"" NOVA_OIDC_BCL_EVENT "\":true}", "events"},
+        /* the event URI of the spec, not a look-alike */
+        {"events", "{\"http://schemas.openid.net/event/backchannel_logout\":{}}", "events"},
+        {"nonce", "\"n-0S6_WzA2Mj\"", "nonce"},
+        {"sub", "42", "sub"},
+        {"sid", "\"\"", "sid"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        c = logout_with(bad[i].member, bad[i].value);
+        why = NULL;
+        nova_status st = nova_oidc_logout_claims_check(&ar, c, strlen(c), &E, &lo, &why);
+        if (st != NOVA_UNAUTHORIZED || why == NULL || strstr(why, bad[i].why_has) == NULL)
+            fail_msg("bad case %zu (%s=%s): st %d why %s", i, bad[i].member,
+                     bad[i].value ? bad[i].value : "absent", st, why ? why : "(null)");
+        free(c);
+    }
+    /* Neither sub nor sid. */
+    c = logout_with("sub", NULL);
+    char *both = strstr(c, ",\"sid\"");
+    assert_non_null(both);
+    char *end = strchr(both + 1, ',');
+    memmove(both, end, strlen(end) + 1);
+    assert_int_equal(nova_oidc_logout_claims_check(&ar, c, strlen(c), &E, &lo, &why),
+                     NOVA_UNAUTHORIZED);
+    assert_non_null(strstr(why, "neither"));
+    free(c);
+    /* An ID token (nonce, no events) is no logout token. */
+    c = claims_with(NULL, NULL);
+    assert_int_equal(nova_oidc_logout_claims_check(&ar, c, strlen(c), &E, &lo, &why),
+                     NOVA_UNAUTHORIZED);
+    free(c);
+    assert_int_equal(nova_oidc_logout_claims_check(&ar, "[1]", 3, &E, &lo, &why),
+                     NOVA_UNAUTHORIZED);
+    /* The ID token's sid is read for the session. */
+    c = claims_with("sid", "\"s-1\"");
+    nova_oidc_identity_t id;
+    assert_int_equal(nova_oidc_claims_check(&ar, c, strlen(c), &E, &id, &why), NOVA_OK);
+    assert_string_equal(id.sid, "s-1");
+    free(c);
+    nova_arena_free(&ar);
+}
+
 static void test_addr_classifier(void **state)
 {
     (void)state;
@@ -547,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_acr_amr_aal),
         cmocka_unit_test(test_userinfo_merge),
         cmocka_unit_test(test_addr_classifier),
+        cmocka_unit_test(test_logout_token_claims),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,8 @@ typedef struct keys {
 
 static nova_arena_t ar;
 static keys sp, idp, other;
+/* The AuthnContextClassRef the next idp_response asserts. */
+static const char *authn_class = LASSO_SAML2_AUTHN_CONTEXT_PASSWORD;
 
 static int setup(void **state)
 {
@@ -149,8 +151,7 @@ static const char *idp_response(const keys *k, const char *query, int64_t not_af
     time_t b = now - 30, a = now + not_after_delta;
     strftime(nb, sizeof(nb), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&b, &tm));
     strftime(na, sizeof(na), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&a, &tm));
-    assert_int_equal(
-        lasso_login_build_assertion(l, LASSO_SAML2_AUTHN_CONTEXT_PASSWORD, at, NULL, nb, na), 0);
+    assert_int_equal(lasso_login_build_assertion(l, authn_class, at, NULL, nb, na), 0);
     LassoSaml2Assertion *as = LASSO_SAML2_ASSERTION(
         LASSO_PROFILE(l)->response
             ? LASSO_SAMLP2_RESPONSE(LASSO_PROFILE(l)->response)->Assertion->data
@@ -352,6 +353,87 @@ static void test_sp_keys_and_metadata(void **state)
     assert_null(nova_saml_sp_metadata(&ar, SP_EID, ACS, "not a certificate"));
 }
 
+/* The assertion's AuthnContextClassRef, signed with it, read and mapped to an AAL by the
+ * IdP's list (the defaults: SAML's two-factor classes and the usual MFA URIs); a tampered one
+ * does not verify. */
+static void test_authn_context_aal(void **state)
+{
+    (void)state;
+    static const char *const defaults[] = {NOVA_SAML_DEFAULT_MFA_AUTHN_CONTEXTS};
+    const size_t nd = sizeof(defaults) / sizeof(defaults[0]);
+    const char *rid = NULL;
+    nova_saml_expect_t e = expect();
+    nova_saml_identity_t who;
+    assert_int_equal(check(idp_response(&idp, authn_request(&rid), 300), &e, &who),
+                     NOVA_SAML_FAIL_NONE);
+    assert_string_equal(who.authn_context, LASSO_SAML2_AUTHN_CONTEXT_PASSWORD);
+    assert_int_equal(nova_saml_aal(&who, defaults, nd), 1);
+    static const char *const mfa_classes[] = {LASSO_SAML2_AUTHN_CONTEXT_TIME_SYNC_TOKEN,
+                                              LASSO_SAML2_AUTHN_CONTEXT_SMARTCARD,
+                                              LASSO_SAML2_AUTHN_CONTEXT_SMARTCARD_PKI,
+                                              LASSO_SAML2_AUTHN_CONTEXT_MOBILE_TWO_FACTOR_CONTRACT,
+                                              "urn:oasis:names:tc:SAML:2.0:ac:classes:MultiFactor"};
+    for (size_t i = 0; i < sizeof(mfa_classes) / sizeof(mfa_classes[0]); i++) {
+        authn_class = mfa_classes[i];
+        const char *b64 = idp_response(&idp, authn_request(&rid), 300);
+        e.now = nova_time_now(); /* each LassoServer costs seconds under ASan */
+        assert_int_equal(check(b64, &e, &who), NOVA_SAML_FAIL_NONE);
+        assert_string_equal(who.authn_context, mfa_classes[i]);
+        assert_int_equal(nova_saml_aal(&who, defaults, nd), 2);
+        /* A tenant's own list replaces the defaults; an empty one counts nothing. */
+        static const char *const only_pki[] = {LASSO_SAML2_AUTHN_CONTEXT_SMARTCARD_PKI};
+        assert_int_equal(nova_saml_aal(&who, only_pki, 1), i == 2 ? 2 : 1);
+        assert_int_equal(nova_saml_aal(&who, NULL, 0), 1);
+        if (i == 0) {
+            /* Another class written over TimeSyncToken in the signed assertion: refused. */
+            char *x = xml_of(b64), *at = strstr(x, "TimeSyncToken");
+            assert_non_null(at);
+            memcpy(at, "SmartcardPKI", 12);
+            assert_int_equal(check(b64_of(x), &e, NULL), NOVA_SAML_FAIL_SIGNATURE);
+        }
+    }
+    authn_class = LASSO_SAML2_AUTHN_CONTEXT_PASSWORD;
+    /* No class ref at all counts as nothing. */
+    nova_saml_identity_t none = {0};
+    assert_int_equal(nova_saml_aal(&none, defaults, nd), 1);
+}
+
+/* The AuthnRequest asks for the tenant's contexts (RequestedAuthnContext, its Comparison)
+ * only when some are configured. */
+static void test_requested_authn_context(void **state)
+{
+    (void)state;
+    LassoServer *s = server_for(sp_md(), sp.key, sp.cert, idp_metadata(IDP_EID, idp.cert, true));
+    assert_non_null(s);
+    nova_saml_idp_t cfg = {.acs_url = ACS};
+    for (int round = 0; round < 2; round++) {
+        LassoLogin *l = lasso_login_new(s);
+        assert_int_equal(lasso_login_init_authn_request(l, IDP_EID, LASSO_HTTP_METHOD_REDIRECT), 0);
+        LassoSamlp2AuthnRequest *rq = LASSO_SAMLP2_AUTHN_REQUEST(LASSO_PROFILE(l)->request);
+        if (round == 1) {
+            cfg.requested_authn_contexts[0] = LASSO_SAML2_AUTHN_CONTEXT_TIME_SYNC_TOKEN;
+            cfg.requested_authn_contexts[1] = LASSO_SAML2_AUTHN_CONTEXT_SMARTCARD_PKI;
+            cfg.nrequested_authn_contexts = 2;
+            cfg.authn_context_comparison = "minimum";
+        }
+        request_shape(rq, &cfg);
+        assert_int_equal(lasso_login_build_authn_request_msg(l), 0);
+        char *xml = lasso_node_dump(LASSO_NODE(rq));
+        assert_non_null(xml);
+        assert_non_null(strstr(xml, "AssertionConsumerServiceURL=\"" ACS "\""));
+        if (round == 0) {
+            assert_null(strstr(xml, "RequestedAuthnContext"));
+        } else {
+            assert_non_null(strstr(xml, "RequestedAuthnContext Comparison=\"minimum\""));
+            assert_non_null(strstr(xml, LASSO_SAML2_AUTHN_CONTEXT_TIME_SYNC_TOKEN));
+            assert_non_null(strstr(xml, LASSO_SAML2_AUTHN_CONTEXT_SMARTCARD_PKI));
+        }
+        g_free(xml);
+        g_object_unref(l);
+    }
+    g_object_unref(s);
+}
+
 static void test_xs_time(void **state)
 {
     (void)state;
@@ -370,9 +452,14 @@ static void test_xs_time(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accepts_lasso_idp_response), cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_unsigned_and_malformed),     cmocka_unit_test(test_idp_metadata),
-        cmocka_unit_test(test_sp_keys_and_metadata),       cmocka_unit_test(test_xs_time),
+        cmocka_unit_test(test_accepts_lasso_idp_response),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_unsigned_and_malformed),
+        cmocka_unit_test(test_idp_metadata),
+        cmocka_unit_test(test_sp_keys_and_metadata),
+        cmocka_unit_test(test_xs_time),
+        cmocka_unit_test(test_authn_context_aal),
+        cmocka_unit_test(test_requested_authn_context),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

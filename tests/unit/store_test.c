@@ -20,7 +20,9 @@
 
 #include "../../src/store/internal.h"
 #include "nova/audit_store.h"
+#include "nova/oidc_store.h"
 #include "nova/people_store.h"
+#include "nova/saml_store.h"
 #include "nova/store.h"
 
 static bool g_pg;            /* the group running: PostgreSQL or SQLite */
@@ -1104,6 +1106,129 @@ static void t_scim_groups(void **state)
     assert_int_equal(n, 1);
 }
 
+/* ---- federated sessions (migration 0026) ---- */
+
+static void fed_session(nova_store_t *s, const char *id, const char *tenant, const char *user,
+                        const char *idp, const char *sid, int64_t now)
+{
+    char rt[65];
+    snprintf(rt, sizeof(rt), "%064zu", strlen(id) * 1000003u + (size_t)id[strlen(id) - 1]);
+    nova_user_session_t ses = {.id = id,
+                               .tenant_id = tenant,
+                               .user_id = user,
+                               .aal = 1,
+                               .amr = "fed",
+                               .device = "",
+                               .ip = "",
+                               .created_at = now,
+                               .expires_at = now + 3600,
+                               .revoked_reason = "",
+                               .idp_id = idp,
+                               .idp_sid = sid};
+    assert_int_equal(nova_store_user_session_create(s, &ses, rt, NULL, AE(tenant)), NOVA_OK);
+}
+
+static void fed_idp(nova_store_t *s, bool saml, const char *id, const char *tenant)
+{
+    nova_oidc_idp_row_t row = {.id = id,
+                               .tenant_id = tenant,
+                               .issuer = id,
+                               .config = "{}",
+                               .created_at = 1,
+                               .updated_at = 1};
+    assert_int_equal(saml ? nova_store_saml_idp_create(s, &row, AE(tenant))
+                          : nova_store_oidc_idp_create(s, &row, AE(tenant)),
+                     NOVA_OK);
+}
+
+/* Sessions record their IdP and its session id; an IdP's delete revokes exactly its own
+ * sessions in its transaction; a back-channel logout's narrowing by sid and user. */
+static void t_fed_sessions(void **state)
+{
+    fixture_t *f = *state;
+    nova_store_t *s = f->s;
+    int64_t now = 1000000;
+    make_tenant(s, "ten_a", 100);
+    make_tenant(s, "ten_b", 200);
+    make_user(s, "usr_a1", "ten_a", "");
+    make_user(s, "usr_a2", "ten_a", "");
+    make_user(s, "usr_b1", "ten_b", "");
+    fed_idp(s, false, "oidp_1", "ten_a");
+    fed_idp(s, true, "sidp_1", "ten_a");
+    fed_session(s, "pss_1", "ten_a", "usr_a1", "oidp_1", "sid-1", now);
+    fed_session(s, "pss_2", "ten_a", "usr_a2", "oidp_1", "sid-2", now);
+    fed_session(s, "pss_3", "ten_a", "usr_a1", "oidp_1", "", now);
+    fed_session(s, "pss_4", "ten_a", "usr_a1", "sidp_1", "", now);
+    fed_session(s, "pss_5", "ten_a", "usr_a1", NULL, NULL, now);        /* a password sign-in */
+    fed_session(s, "pss_6", "ten_b", "usr_b1", "oidp_1", "sid-1", now); /* same id, other tenant */
+    nova_user_session_t got;
+    assert_int_equal(nova_store_user_session_get(s, &f->a, "ten_a", "pss_1", &got), NOVA_OK);
+    assert_string_equal(got.idp_id, "oidp_1");
+    assert_string_equal(got.idp_sid, "sid-1");
+    assert_int_equal(nova_store_user_session_get(s, &f->a, "ten_a", "pss_5", &got), NOVA_OK);
+    assert_string_equal(got.idp_id, "");
+    const char **ids;
+    size_t n;
+    assert_int_equal(
+        nova_store_user_session_idp_live(s, &f->a, "ten_a", "oidp_1", NULL, NULL, now, &ids, &n),
+        NOVA_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(
+        nova_store_user_session_idp_live(s, &f->a, "ten_a", "oidp_1", "sid-1", NULL, now, &ids, &n),
+        NOVA_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(ids[0], "pss_1");
+    assert_int_equal(nova_store_user_session_idp_live(s, &f->a, "ten_a", "oidp_1", NULL, "usr_a1",
+                                                      now, &ids, &n),
+                     NOVA_OK);
+    assert_int_equal(n, 2);
+    /* Past their end: not live. */
+    assert_int_equal(nova_store_user_session_idp_live(s, &f->a, "ten_a", "oidp_1", NULL, NULL,
+                                                      now + 7200, &ids, &n),
+                     NOVA_OK);
+    assert_int_equal(n, 0);
+    /* A back-channel logout naming sid-2 of usr_a1 matches nothing; of usr_a2, one. */
+    assert_int_equal(nova_store_user_session_revoke_idp(s, &f->a, "ten_a", "oidp_1", "sid-2",
+                                                        "usr_a1", "idp_logout", now, AE("ten_a"),
+                                                        &ids, &n),
+                     NOVA_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(nova_store_user_session_revoke_idp(s, &f->a, "ten_a", "oidp_1", "sid-2",
+                                                        "usr_a2", "idp_logout", now, AE("ten_a"),
+                                                        &ids, &n),
+                     NOVA_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(ids[0], "pss_2");
+    /* The OIDC IdP's delete: its two live sessions of this tenant, nothing else. */
+    assert_int_equal(
+        nova_store_oidc_idp_delete(s, &f->a, "ten_b", "oidp_1", now, AE("ten_b"), &ids, &n),
+        NOVA_NOT_FOUND);
+    assert_int_equal(
+        nova_store_oidc_idp_delete(s, &f->a, "ten_a", "oidp_1", now, AE("ten_a"), &ids, &n),
+        NOVA_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(nova_store_user_session_get(s, &f->a, "ten_a", "pss_3", &got), NOVA_OK);
+    assert_string_equal(got.revoked_reason, "idp_deleted");
+    assert_int_equal(nova_store_user_session_get(s, &f->a, "ten_a", "pss_2", &got), NOVA_OK);
+    assert_string_equal(got.revoked_reason, "idp_logout");
+    assert_int_equal(nova_store_user_session_get(s, &f->a, "ten_a", "pss_4", &got), NOVA_OK);
+    assert_int_equal(got.revoked_at, 0);
+    assert_int_equal(nova_store_user_session_get(s, &f->a, "ten_b", "pss_6", &got), NOVA_OK);
+    assert_int_equal(got.revoked_at, 0);
+    assert_int_equal(
+        nova_store_oidc_idp_delete(s, &f->a, "ten_a", "oidp_1", now, AE("ten_a"), &ids, &n),
+        NOVA_NOT_FOUND);
+    assert_int_equal(
+        nova_store_saml_idp_delete(s, &f->a, "ten_a", "sidp_1", now, AE("ten_a"), &ids, &n),
+        NOVA_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(ids[0], "pss_4");
+    assert_int_equal(nova_store_user_session_get(s, &f->a, "ten_a", "pss_5", &got), NOVA_OK);
+    assert_int_equal(got.revoked_at, 0);
+    nova_oidc_idp_row_t row;
+    assert_int_equal(nova_store_saml_idp_get(s, &f->a, "ten_a", "sidp_1", &row), NOVA_NOT_FOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1127,6 +1252,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_ping, setup, teardown),
         cmocka_unit_test(t_open_errors),
         cmocka_unit_test_setup_teardown(t_scim_groups, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_fed_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(t_rls, setup, teardown),
         cmocka_unit_test_setup_teardown(t_pg_reconnect, setup, teardown),
     };
