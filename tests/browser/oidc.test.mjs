@@ -183,7 +183,10 @@ async function idpLogin(url, login, stopAt, at0 = issuer, ctx = browser) {
   await page.waitForSelector('button[type=submit]');
   await page.click('button[type=submit]').catch(() => {});
   for (let i = 0; i < 100 && !target; i++) await page.waitForTimeout(50);
-  await page.close();
+  // A page of a context the caller owns stays open until that context closes: Chromium 156
+  // under Playwright 1.65 sometimes never answers the close of one page of a shared context
+  // (seen here: page.close() pending 2 minutes, the context's close a moment later fine).
+  if (ctx === browser) await page.close();
   assert.ok(target, `redirected to ${stopAt}`);
   return target;
 }
@@ -742,11 +745,7 @@ test('RP-initiated logout: Nova revokes the session and sends the browser to the
   assert.ok(!nova.logs().includes(end.searchParams.get('id_token_hint')));
 });
 
-// Hangs about one run in three after oidc-provider's logout page (seen the night it landed;
-// cause not found yet), so make test runs it only with NOVA_TEST_BACKCHANNEL=1 until it is fixed;
-// tests/unit/oidc_test.c checks the logout token's verification meanwhile.
-const BCL_SKIP = process.env.NOVA_TEST_BACKCHANNEL ? false : 'flaky hang after the IdP logout page: run with NOVA_TEST_BACKCHANNEL=1';
-test('Back-Channel Logout 1.0: the logout token of oidc-provider ends the session of that IdP session at once; forged, replayed and ID tokens refused', { skip: BCL_SKIP, timeout: 120000 }, async () => {
+test('Back-Channel Logout 1.0: the logout token of oidc-provider ends the session of that IdP session at once; forged, replayed and ID tokens refused', { timeout: 120000 }, async () => {
   // A third oidc-provider with its backchannelLogout feature, whose client registers novad's
   // back-channel logout URI (through a recorder here, so the test can present the token again).
   const port = await freePort(), recPort = await freePort();
@@ -799,7 +798,6 @@ test('Back-Channel Logout 1.0: the logout token of oidc-provider ends the sessio
     await page.goto(`${iss3}/session/end`);
     await page.click('button[type=submit][value=yes], button[name=logout]');
     for (let i = 0; i < 100 && outcomes.length === 0; i++) await page.waitForTimeout(50);
-    await page.close();
     assert.deepEqual(outcomes, ['ok']);
     assert.equal(tokens.length, 1);
     const lt = JSON.parse(Buffer.from(tokens[0].split('.')[1], 'base64url').toString());
@@ -837,7 +835,6 @@ test('Back-Channel Logout 1.0: the logout token of oidc-provider ends the sessio
     await pb.goto(`${iss3}/session/end`);
     await pb.click('button[type=submit][value=yes], button[name=logout]');
     for (let i = 0; i < 100 && outcomes.length < 2; i++) await pb.waitForTimeout(50);
-    await pb.close();
     assert.deepEqual(outcomes, ['ok', 'ok']);
     assert.equal((await call(nova, 'GET', '/auth/session', { tok: b.json.access_token })).status, 401);
     const audit = await call(nova, 'GET', '/v1/audit?limit=100', { tok });
