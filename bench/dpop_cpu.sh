@@ -6,8 +6,10 @@
 # does not, so it is the figure to compare across runs. Beside them, the decision point's
 # per-request cost on Nova's own routes (issue 7 item 7): the same bearer-authenticated
 # GET /v1/core/accounts/{id} decided by its scope alone (route_scope) and by the tenant's
-# promoted policy mapping the route (route_policy: a relation check plus two CEL rules), and a
-# plain bearer GET /v1/me. Writes bench/results/dpop_cpu.json.
+# promoted policy mapping the route (route_policy: a relation check plus three CEL rules), the
+# same route for a person's user access token under that policy (route_policy_user: the people
+# verifier with its session and continuous-evaluation check, the user's roles read, subject
+# user:<id>), and a plain bearer GET /v1/me. Writes bench/results/dpop_cpu.json.
 # Knobs: NOVA_BENCH_BUILD (build), BENCH_SECONDS (10), BENCH_RATE (5000),
 # BENCH_PACED_CONNECTIONS (32), BENCH_ROUNDS (3), BENCH_RESULTS (bench/results).
 set -euo pipefail
@@ -64,8 +66,8 @@ NPROOFS=$((RATE * (SECS + WARM + 1) + 1000))
 # The routes' tenant: an account, a relationship store granting the client viewer on it, and
 # a policy whose http.routes map GET /v1/core/accounts/{id} (published now, promoted later).
 ROUTE_JSON=$("$NOVACTL" --json client create --tenant "$TENANT" --name bench-routes \
-    --scopes "ledger:read ledger:write fga:read fga:write policy:read policy:write")
-read -r BEARER ACCOUNT POLICY < <(python3 bench/route_setup.py "$BASE" "$ROUTE_JSON")
+    --scopes "ledger:read ledger:write fga:read fga:write policy:read policy:write users:write")
+read -r BEARER ACCOUNT POLICY ROUTE_TENANT < <(python3 bench/route_setup.py "$BASE" "$ROUTE_JSON")
 [ -n "$POLICY" ] || { echo "bench: the routes' tenant was not set up" >&2; exit 1; }
 
 ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
@@ -105,6 +107,14 @@ curl -fsS -o /dev/null -X POST -H "Authorization: Bearer $BEARER" \
 for round in $(seq 0 $((ROUNDS - 1))); do
     run route_policy "$round" -H "Authorization: Bearer $BEARER" "$BASE/v1/core/accounts/$ACCOUNT"
 done
+# The person signs in just before their rounds (a user access token lives 5 minutes).
+USER_TOKEN=$(curl -fsS -X POST -H 'content-type: application/json' \
+    -d "{\"tenant_id\":\"$ROUTE_TENANT\",\"email\":\"bench.teller@example.com\",\"password\":\"a long enough bench passphrase\"}" \
+    "$BASE/auth/login" | json_get access_token)
+for round in $(seq 0 $((ROUNDS - 1))); do
+    run route_policy_user "$round" -H "Authorization: Bearer $USER_TOKEN" \
+        "$BASE/v1/core/accounts/$ACCOUNT"
+done
 
 python3 - "$TMP" "$ROUNDS" "$RESULTS/dpop_cpu.json" "$RATE" "$CONNS" "$SECS" <<'EOF'
 import json, sys
@@ -115,7 +125,7 @@ res = {"scenario": "dpop_cpu",
                       f"{rate} req/s over {conns} connections (bench/loadgen.c); CPU per request "
                       f"from novad's /proc/PID/stat",
        "command": "bash bench/dpop_cpu.sh", "target_p99_ms": 1.0}
-names = ("dpop", "health", "bearer", "route_scope", "route_policy")
+names = ("dpop", "health", "bearer", "route_scope", "route_policy", "route_policy_user")
 for name in names:
     runs = [json.load(open(f"{tmp}/{name}-{i}.json")) for i in range(int(rounds))]
     res[name] = [{"p50_ms": r["latency_ms"]["p50"], "p99_ms": r["latency_ms"]["p99"],
@@ -125,6 +135,7 @@ med = lambda name: sorted(x["cpu_us_per_request"] for x in res[name])[len(res[na
 res["cpu_us_median"] = {name: med(name) for name in names}
 res["decision_point_overhead_us"] = round(med("route_policy") - med("route_scope"), 1)
 res["dpop_overhead_us"] = round(med("dpop") - med("bearer"), 1)
+res["user_over_client_us"] = round(med("route_policy_user") - med("route_policy"), 1)
 json.dump(res, open(out, "w"), indent=2)
 open(out, "a").write("\n")
 print("cpu_us median", res["cpu_us_median"], "decision point", res["decision_point_overhead_us"],

@@ -3,7 +3,9 @@
 # one tenant's route under policy: a token for the client (ledger, fga and policy scopes), an
 # account, a relationship store granting the client viewer on it, and a published (not yet
 # promoted) policy whose http.routes map GET /v1/core/accounts/{id} to a relation check plus
-# two CEL rules. Prints "TOKEN ACCOUNT_ID POLICY_VERSION".
+# two CEL rules, and a person (a user with the teller role and the viewer relation on the
+# account, signing in with a password) for the same route decided as user:<id>.
+# Prints "TOKEN ACCOUNT_ID POLICY_VERSION TENANT_ID".
 import base64
 import json
 import sys
@@ -33,13 +35,17 @@ acct = call("POST", "/v1/core/accounts", tok, {"currency": "KES", "type": "custo
 store = call("POST", "/stores", tok, {"name": "bench-routes"})["id"]
 model = call("POST", f"/stores/{store}/authorization-models", tok, {
     "schema_version": "1.1",
-    "type_definitions": [{"type": "client"}, {
+    "type_definitions": [{"type": "client"}, {"type": "user"}, {
         "type": "account", "relations": {"viewer": {"this": {}}},
-        "metadata": {"relations": {"viewer": {"directly_related_user_types": [{"type": "client"}]}}},
+        "metadata": {"relations": {"viewer": {"directly_related_user_types": [
+            {"type": "client"}, {"type": "user"}]}}},
     }],
 })["authorization_model_id"]
+user = call("POST", "/v1/users", tok, {"email": "bench.teller@example.com", "roles": ["teller"],
+                                       "password": "a long enough bench passphrase"})
 call("POST", f"/stores/{store}/write", tok, {"writes": {"tuple_keys": [
-    {"user": "client:" + client["client_id"], "relation": "viewer", "object": "account:" + acct}]}})
+    {"user": "client:" + client["client_id"], "relation": "viewer", "object": "account:" + acct},
+    {"user": "user:" + user["id"], "relation": "viewer", "object": "account:" + acct}]}})
 policy = call("POST", "/v1/authz/policies", tok, {
     "store_id": store, "authorization_model_id": model,
     "actions": {"account.read": {"relation": "viewer", "resource_types": ["account"]}},
@@ -47,10 +53,12 @@ policy = call("POST", "/v1/authz/policies", tok, {
         {"id": "high_risk", "effect": "step_up", "aal": 2,
          "when": "has(context.risk) && context.risk == 'high'"},
         {"id": "needs_ledger_read", "effect": "require",
-         "when": "'ledger:read' in subject.attrs.scopes"},
+         "when": "subject.type != 'client' || 'ledger:read' in subject.attrs.scopes"},
+        {"id": "tellers", "effect": "require",
+         "when": "subject.type != 'user' || 'teller' in subject.roles"},
     ],
-    "http": {"subject_type": "client", "routes": [
+    "http": {"subject_type": "client", "user_subject_type": "user", "routes": [
         {"method": "GET", "path": "/v1/core/accounts/{id}", "action": "account.read",
          "resource_type": "account"}]},
 })["version"]
-print(tok, acct, policy)
+print(tok, acct, policy, user["tenant_id"])

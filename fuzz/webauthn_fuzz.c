@@ -3,7 +3,8 @@
  *      authenticator data, COSE key, attestation statement, x5c DER)
  *   1  registration: two-byte length, clientDataJSON, then the attestation object
  *   2  assertion: two-byte length, COSE key, two-byte length, authenticator data, signature
- *   3  a recovery code as typed, and a step-up body to normalize (JSON or bytes)
+ *   3  a recovery code as typed, and a step-up body to normalize (JSON or bytes); the same
+ *      bytes as a bearer token whose payload says whether it is a user token (its aud)
  * Accepted or refused, nothing may crash, leak or read out of bounds; a refusal must say why. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -68,6 +69,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)nova_recovery_hash("usr_fuzz", code, out);
         free(code);
         (void)nova_stepup_orig_hash("POST", "/x", data + l, size - l, h);
+        char *tok = malloc(size - l + 1);
+        memcpy(tok, data + l, size - l);
+        tok[size - l] = '\0';
+        (void)nova_people_token_looks_user(tok);
+        free(tok);
         st = NOVA_OK;
     }
     if (st == NOVA_UNAUTHORIZED && why == NULL)

@@ -23,6 +23,15 @@ typedef struct nova_principal {
     const char *scope; /* space-separated */
     const char *jti;
     int64_t exp;
+    /* A person (a user access token of the people domain) rather than a client: the user id,
+     * the session's effective AAL and methods, and the user's roles (space-separated; a
+     * just-in-time credential's role included). client_id is then the audit actor (the user
+     * id, "#<access request>" appended under a just-in-time credential) and scope is empty.
+     * user_id is NULL for OAuth clients and API keys. */
+    const char *user_id;
+    const char *amr;
+    const char *roles;
+    int aal;
 } nova_principal_t;
 
 /* A second authentication step that needs the request body (see nova_req.body_check). */

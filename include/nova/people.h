@@ -264,6 +264,14 @@ nova_status nova_people_refresh(nova_people_t *p, nova_store_t *s, nova_arena_t 
 nova_status nova_people_token_verify(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                      const char *token, const char *ip, const char *device,
                                      nova_user_claims_t *out, const char **why);
+/* Whether a token says it is a user access token (its unverified payload's aud is
+ * "nova:people"): which verifier to hand it to, never a verification. */
+bool nova_people_token_looks_user(const char *token);
+/* The roles a user access token acts with (c from nova_people_token_verify): the user's,
+ * and under a just-in-time credential its role too. NOVA_UNAUTHORIZED when the user is gone
+ * or not active. One store read, no personal data opened. */
+nova_status nova_people_token_roles(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                    const nova_user_claims_t *c, const char **roles);
 /* Ends one session (the store row and the control-plane record), audited "session.revoke". */
 nova_status nova_people_session_revoke(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                        const nova_audit_actor_t *by, const char *tenant_id,

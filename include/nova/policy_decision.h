@@ -13,7 +13,7 @@
  *    "purposes": {"<purpose>": {"resource_types": [...], "actions": [...]}},
  *    "rules": [{"id": "<id>", "effect": "require" | "deny" | "step_up", "when": "<CEL>",
  *               "actions": [...], "aal": <1..3>}],
- *    "http": {"subject_type": "client",
+ *    "http": {"subject_type": "client", "user_subject_type": "user",
  *             "routes": [{"method": "GET", "path": "/v1/accounts/{id}",
  *                         "action": "<action>", "resource_type": "<type>"}]}}
  * "purposes" absent: purposes are not checked; present: every decision needs a registered
@@ -43,6 +43,9 @@ const char *nova_policy_bundle_model_id(const nova_policy_bundle_t *b);
 /* The subject type callers seen by ext_authz and AuthZEN have ("client" unless the bundle's
  * http.subject_type says otherwise). */
 const char *nova_policy_bundle_subject_type(const nova_policy_bundle_t *b);
+/* The subject type people (user access tokens) have ("user" unless http.user_subject_type
+ * says otherwise). */
+const char *nova_policy_bundle_user_subject_type(const nova_policy_bundle_t *b);
 /* Maps an HTTP request onto the bundle's http.routes (the first whose method and path pattern
  * match; HEAD matches GET): its action and resource type, and the resource id (the path's
  * {id} segment, else its last segment, decoded no further; in a). NOVA_NOT_FOUND when no

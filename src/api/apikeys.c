@@ -165,6 +165,7 @@ bool api_apikey_authenticate(nova_req_t *r, nova_api_t *api, const char *scope)
         api_unavailable(r, rc);
         return false;
     }
+    memset(p, 0, sizeof(*p));
     p->tenant_id = st->key.tenant_id;
     p->tenant_name = st->key.tenant_name;
     p->client_id = st->key.id;

@@ -1046,8 +1046,10 @@ static void ext_deny(nova_req_t *r, int status, const char *code, const char *de
 
 /* The decision input for an HTTP request a policy's http.routes mapped onto action, resource
  * type and id: the subject is the caller's client at AAL 1 with its scopes as an attribute
- * (scopes are one input among others), purpose from x-nova-purpose, risk from x-nova-risk,
- * the client address from x-envoy-external-address. NULL when it is not a valid input. */
+ * (scopes are one input among others), or a person (user token) as
+ * <http.user_subject_type>:<user id> at the session's AAL with the user's roles and the
+ * session's methods (attrs.amr); purpose from x-nova-purpose, risk from x-nova-risk, the
+ * client address from x-envoy-external-address. NULL when it is not a valid input. */
 static json_t *route_input(nova_req_t *r, const pol_ver_t *v, const char *path, const char *action,
                            const char *rtype, const char *rid)
 {
@@ -1059,12 +1061,17 @@ static json_t *route_input(nova_req_t *r, const pol_ver_t *v, const char *path, 
         json_object_set_new(ctx, "risk", json_string(risk));
     if (ctx && ip)
         json_object_set_new(ctx, "ip", json_string(ip));
-    json_t *in =
-        json_pack("{s:{s:s}, s:{s:s, s:s, s:i, s:{s:o}}, s:{s:s, s:s, s:s}, s:s, s:o}", "tenant",
-                  "id", tenant_id, "subject", "type", nova_policy_bundle_subject_type(v->b), "id",
-                  r->principal->client_id, "aal", 1, "attrs", "scopes",
-                  api_words(r->principal->scope), "resource", "type", rtype, "id", rid, "tenant_id",
-                  tenant_id, "action", action, "context", ctx);
+    const nova_principal_t *pr = r->principal;
+    json_t *subject =
+        pr->user_id
+            ? json_pack("{s:s, s:s, s:i, s:o, s:{s:o}}", "type",
+                        nova_policy_bundle_user_subject_type(v->b), "id", pr->user_id, "aal",
+                        pr->aal, "roles", api_words(pr->roles), "attrs", "amr", api_words(pr->amr))
+            : json_pack("{s:s, s:s, s:i, s:{s:o}}", "type", nova_policy_bundle_subject_type(v->b),
+                        "id", pr->client_id, "aal", 1, "attrs", "scopes", api_words(pr->scope));
+    json_t *in = json_pack("{s:{s:s}, s:o, s:{s:s, s:s, s:s}, s:s, s:o}", "tenant", "id", tenant_id,
+                           "subject", subject, "resource", "type", rtype, "id", rid, "tenant_id",
+                           tenant_id, "action", action, "context", ctx);
     const char *purpose = nova_req_header(r, "x-nova-purpose");
     if (in && purpose)
         json_object_set_new(in, "purpose", json_string(purpose));
@@ -1080,7 +1087,7 @@ static void ext_authz(nova_req_t *r, void *ud)
 {
     nova_api_t *api = ud;
     /* the bearer of the original request */
-    if (!api_authenticate(r, "", api)) {
+    if (!api_authenticate_caller(r, api)) {
         if (r->status >= 500 || r->status == 0) {
             r->resp_body.len = 0;
             ext_deny(r, 403, "authz_unavailable",
@@ -1141,7 +1148,7 @@ static void ext_authz(nova_req_t *r, void *ud)
 
 /* ---- Nova's own /v1 routes: authenticate -> decide -> handler ---- */
 
-static _Atomic uint64_t route_by_scope, route_by_policy[3], route_unavailable;
+static _Atomic uint64_t route_by_scope, route_by_policy[3], route_unavailable, route_user_unmapped;
 
 void api_authz_route_scope_denied(void)
 {
@@ -1155,9 +1162,22 @@ static bool route_exempt(const char *path)
     return strncmp(path, "/v1/", 4) != 0 || strncmp(path, "/v1/authz/", 10) == 0;
 }
 
+/* A person at a route no policy of the tenant decides for people: refused (people have no
+ * scopes, so nothing else can admit them). */
+static bool user_not_mapped(nova_req_t *r, const char *why)
+{
+    atomic_fetch_add(&route_user_unmapped, 1);
+    nova_resp_problem(r, 403, "user_route_not_mapped", "Forbidden", why);
+    return false;
+}
+
 bool api_authz_route(nova_req_t *r, nova_api_t *api)
 {
+    bool user = r->principal->user_id != NULL;
     if (route_exempt(r->path)) {
+        if (user)
+            return user_not_mapped(r, "this route takes a client's token or API key; people "
+                                      "reach only the /v1 routes their tenant's policy maps");
         atomic_fetch_add(&route_by_scope, 1);
         return true;
     }
@@ -1175,6 +1195,9 @@ bool api_authz_route(nova_req_t *r, nova_api_t *api)
         return false;
     }
     if (ps.active == 0) { /* no policy: the route's scope decided */
+        if (user)
+            return user_not_mapped(r, "the tenant has no active policy, so no route admits "
+                                      "people (it maps routes for them in http.routes)");
         atomic_fetch_add(&route_by_scope, 1);
         return true;
     }
@@ -1189,6 +1212,9 @@ bool api_authz_route(nova_req_t *r, nova_api_t *api)
     const char *action, *rtype, *rid;
     st = nova_policy_bundle_route(v->b, r->method, r->path, &r->arena, &action, &rtype, &rid);
     if (st == NOVA_NOT_FOUND) { /* the policy does not govern this route: its scope decided */
+        if (user)
+            return user_not_mapped(r, "the tenant's policy maps no action onto this method and "
+                                      "path, so it is not open to people");
         atomic_fetch_add(&route_by_scope, 1);
         return true;
     }
@@ -1205,7 +1231,12 @@ bool api_authz_route(nova_req_t *r, nova_api_t *api)
     json_decref(in);
     atomic_fetch_add(&route_by_policy[d.answer], 1);
     bool ok = d.answer == NOVA_POLICY_ALLOW;
-    if (d.answer == NOVA_POLICY_STEP_UP) {
+    if (d.answer == NOVA_POLICY_STEP_UP && user) {
+        /* A person steps up for exactly this request: once its body is in, the request-bound
+         * 403 MFA_REQUIRED with a challenge (or its step-up token admits it). */
+        api_user_stepup_later(r, d.required_aal);
+        ok = true;
+    } else if (d.answer == NOVA_POLICY_STEP_UP) {
         nova_resp_header(r, "WWW-Authenticate",
                          nova_arena_printf(&r->arena,
                                            "Bearer error=\"insufficient_user_authentication\", "
@@ -1332,13 +1363,16 @@ nova_status api_authz_metrics(nova_buf_t *out)
             "nova_authz_route_decisions_total{decider=\"policy\",decision=\"deny\"} %llu\n"
             "nova_authz_route_decisions_total{decider=\"policy\",decision=\"step_up_required\"} "
             "%llu\n"
-            "nova_authz_route_decisions_total{decider=\"unavailable\",decision=\"deny\"} %llu\n",
+            "nova_authz_route_decisions_total{decider=\"unavailable\",decision=\"deny\"} %llu\n"
+            "nova_authz_route_decisions_total{decider=\"unmapped_user\",decision=\"deny\"} "
+            "%llu\n",
             (unsigned long long)atomic_load(&route_by_scope),
             (unsigned long long)atomic_load(&M.route_scope_denied),
             (unsigned long long)atomic_load(&route_by_policy[NOVA_POLICY_ALLOW]),
             (unsigned long long)atomic_load(&route_by_policy[NOVA_POLICY_DENY]),
             (unsigned long long)atomic_load(&route_by_policy[NOVA_POLICY_STEP_UP]),
-            (unsigned long long)atomic_load(&route_unavailable));
+            (unsigned long long)atomic_load(&route_unavailable),
+            (unsigned long long)atomic_load(&route_user_unmapped));
     pthread_mutex_lock(&reg.mu);
     for (pol_tenant_t *e = reg.head; e && st == NOVA_OK; e = e->next) {
         pthread_mutex_lock(&e->mu);

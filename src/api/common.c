@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "internal.h"
+#include "nova/people.h"
 
 nova_store_t *api_store(nova_req_t *r, nova_api_t *api)
 {
@@ -334,9 +335,9 @@ void api_unavailable(nova_req_t *r, nova_status st)
     nova_resp_status(r, st, NULL);
 }
 
-bool api_authenticate(nova_req_t *r, const char *scope, void *ud)
+/* The caller, then (route) the route's scope and the tenant's policy (api_authz_route). */
+static bool authenticate(nova_req_t *r, nova_api_t *api, const char *scope, bool route)
 {
-    nova_api_t *api = ud;
     if (nova_req_header(r, "x-api-key-id")) {
         if (!api_apikey_authenticate(r, api, "") ||
             !api_security_enforce(r, api, r->principal->tenant_id, NULL))
@@ -348,7 +349,7 @@ bool api_authenticate(nova_req_t *r, const char *scope, void *ud)
                               w ? w : "insufficient scope");
             return false;
         }
-        return api_authz_route(r, api);
+        return !route || api_authz_route(r, api);
     }
     const char *authz = nova_req_header(r, "Authorization");
     if (authz == NULL) {
@@ -370,6 +371,13 @@ bool api_authenticate(nova_req_t *r, const char *scope, void *ud)
     const char *why = NULL;
     nova_status st =
         nova_auth_token_verify(api->auth, s, &r->arena, tok, strlen(tok), NULL, &c, &why);
+    if (st == NOVA_UNAUTHORIZED && !dpop && nova_people_token_looks_user(tok)) {
+        /* A person: no scopes, so a /v1 route reaches it only where the tenant's policy maps
+         * the route and allows (api_authz_route). */
+        if (!api_user_caller(r, api, tok))
+            return false;
+        return !route || api_authz_route(r, api);
+    }
     if (st == NOVA_UNAUTHORIZED) {
         if (dpop)
             dpop_error(r, api, "invalid_token", why ? why : "invalid token");
@@ -419,6 +427,7 @@ bool api_authenticate(nova_req_t *r, const char *scope, void *ud)
         nova_resp_status(r, NOVA_NOMEM, NULL);
         return false;
     }
+    memset(p, 0, sizeof(*p));
     p->tenant_id = c.tenant_id;
     p->tenant_name = c.tenant_name;
     p->client_id = c.client_id;
@@ -436,5 +445,15 @@ bool api_authenticate(nova_req_t *r, const char *scope, void *ud)
         bearer_error(r, 403, "insufficient_scope", why2 ? why2 : "insufficient scope", scope);
         return false;
     }
-    return api_authz_route(r, api);
+    return !route || api_authz_route(r, api);
+}
+
+bool api_authenticate(nova_req_t *r, const char *scope, void *ud)
+{
+    return authenticate(r, ud, scope, true);
+}
+
+bool api_authenticate_caller(nova_req_t *r, nova_api_t *api)
+{
+    return authenticate(r, api, "", false);
 }

@@ -200,6 +200,19 @@ bool api_webauthn_rp(nova_req_t *r, nova_api_t *api, struct nova_webauthn_rp *rp
  * allow_enrol_only: an enrol-only session (mfa required, none enrolled) may proceed. */
 bool api_user_authenticate(nova_req_t *r, nova_api_t *api, struct nova_people *p, nova_store_t *s,
                            struct nova_user_claims *c, bool allow_enrol_only);
+/* A person's user access token (aud nova:people) at a /v1 route: verified as
+ * api_user_authenticate does (continuous evaluation included, an enrol-only session refused),
+ * the user's roles read, r->principal set with user_id, aal, amr and roles (no scopes; the
+ * audit actor in client_id). Sets the request's body check, which admits a step-up token
+ * (cnf.orig) only for the request it is bound to. False with the reply written. */
+bool api_user_caller(nova_req_t *r, nova_api_t *api, const char *token);
+/* After api_user_caller: the policy answered step_up_required at required_aal, so once the
+ * body is in the request gets the request-bound 403 MFA_REQUIRED challenge (api_stepup),
+ * unless its token is a step-up token bound to exactly this request at that AAL. */
+void api_user_stepup_later(nova_req_t *r, int required_aal);
+/* The caller of the request (client token, API key or user token) without the route's
+ * scope or policy stage: for ext_authz, which decides the original request itself. */
+bool api_authenticate_caller(nova_req_t *r, nova_api_t *api);
 /* Request-bound step-up: true when the caller's token may perform this request at aal, else
  * false with 403 MFA_REQUIRED and a challenge for exactly this request written. */
 bool api_stepup(nova_req_t *r, struct nova_people *p, nova_store_t *s,

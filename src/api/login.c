@@ -19,19 +19,12 @@ static void user_error(nova_req_t *r, const char *why)
     nova_resp_problem(r, 401, "invalid_token", "Unauthorized", why ? why : "invalid token");
 }
 
-/* Verifies the user token of the request; false with the reply written. */
-bool api_user_authenticate(nova_req_t *r, nova_api_t *api, nova_people_t *p, nova_store_t *s,
-                           nova_user_claims_t *c, bool allow_enrol_only)
+/* Verifies a user access token; false with the reply written. */
+static bool user_verify(nova_req_t *r, nova_api_t *api, nova_people_t *p, nova_store_t *s,
+                        const char *token, nova_user_claims_t *c, bool allow_enrol_only)
 {
-    const char *authz = nova_req_header(r, "Authorization");
-    if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0) {
-        nova_resp_header(r, "WWW-Authenticate", "Bearer realm=\"nova\"");
-        nova_resp_problem(r, 401, "unauthorized", "Unauthorized",
-                          "a user access token is required (Authorization: Bearer)");
-        return false;
-    }
     const char *why = NULL;
-    nova_status st = nova_people_token_verify(p, s, &r->arena, authz + 7, nova_req_peer_ip(r),
+    nova_status st = nova_people_token_verify(p, s, &r->arena, token, nova_req_peer_ip(r),
                                               nova_req_header(r, "User-Agent"), c, &why);
     if (st == NOVA_UNAUTHORIZED) {
         user_error(r, why);
@@ -50,6 +43,96 @@ bool api_user_authenticate(nova_req_t *r, nova_api_t *api, nova_people_t *p, nov
     if (!api_security_enforce(r, api, c->tenant_id, NULL))
         return false;
     return true;
+}
+
+/* Verifies the user token of the request; false with the reply written. */
+bool api_user_authenticate(nova_req_t *r, nova_api_t *api, nova_people_t *p, nova_store_t *s,
+                           nova_user_claims_t *c, bool allow_enrol_only)
+{
+    const char *authz = nova_req_header(r, "Authorization");
+    if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0) {
+        nova_resp_header(r, "WWW-Authenticate", "Bearer realm=\"nova\"");
+        nova_resp_problem(r, 401, "unauthorized", "Unauthorized",
+                          "a user access token is required (Authorization: Bearer)");
+        return false;
+    }
+    return user_verify(r, api, p, s, authz + 7, c, allow_enrol_only);
+}
+
+/* A person at a /v1 route: what the body check needs once the body is in. */
+typedef struct user_caller {
+    nova_api_t *api;
+    nova_user_claims_t c;
+    int required_aal; /* the policy asked for step-up to this AAL; 0: it did not */
+} user_caller;
+
+/* The second step of a person's request (the body is in): a step-up the policy asked for
+ * becomes the request-bound 403 MFA_REQUIRED (or is met by a step-up token bound to exactly
+ * this request), and a step-up token is good for its one request only. */
+static bool user_body_check(nova_req_t *r, void *ud)
+{
+    user_caller *u = ud;
+    if (u->required_aal == 0 && u->c.orig == NULL)
+        return true;
+    nova_store_t *s = api_store(r, u->api);
+    nova_people_t *p = s ? api_people(r, u->api) : NULL;
+    if (p == NULL)
+        return false;
+    int aal = u->required_aal > 0 ? u->required_aal : 1;
+    return api_stepup(r, p, s, &u->c, aal);
+}
+
+bool api_user_caller(nova_req_t *r, nova_api_t *api, const char *token)
+{
+    nova_store_t *s = api_store(r, api);
+    nova_people_t *p = s ? api_people(r, api) : NULL;
+    user_caller *u = nova_arena_alloc(&r->arena, sizeof(*u));
+    nova_principal_t *pr = nova_arena_alloc(&r->arena, sizeof(*pr));
+    if (p == NULL)
+        return false;
+    if (u == NULL || pr == NULL) {
+        nova_resp_status(r, NOVA_NOMEM, NULL);
+        return false;
+    }
+    memset(u, 0, sizeof(*u));
+    memset(pr, 0, sizeof(*pr));
+    u->api = api;
+    if (!user_verify(r, api, p, s, token, &u->c, false))
+        return false;
+    const char *roles = NULL;
+    nova_status st = nova_people_token_roles(p, s, &r->arena, &u->c, &roles);
+    if (st == NOVA_UNAUTHORIZED) {
+        user_error(r, "the user is suspended or gone");
+        return false;
+    }
+    if (st) {
+        api_people_status(r, st, NULL);
+        return false;
+    }
+    pr->tenant_id = u->c.tenant_id;
+    pr->client_id =
+        u->c.jit ? nova_arena_printf(&r->arena, "%s#%s", u->c.user_id, u->c.jit) : u->c.user_id;
+    pr->scope = "";
+    pr->jti = u->c.jti;
+    pr->exp = u->c.exp;
+    pr->user_id = u->c.user_id;
+    pr->amr = u->c.amr;
+    pr->roles = roles;
+    pr->aal = u->c.aal;
+    if (pr->client_id == NULL) {
+        nova_resp_status(r, NOVA_NOMEM, NULL);
+        return false;
+    }
+    r->principal = pr;
+    r->body_check = user_body_check;
+    r->body_check_ud = u;
+    return true;
+}
+
+void api_user_stepup_later(nova_req_t *r, int required_aal)
+{
+    if (r->body_check == user_body_check)
+        ((user_caller *)r->body_check_ud)->required_aal = required_aal;
 }
 
 /* Common start of a user route: store, domain, token. */

@@ -143,6 +143,14 @@ void api_me(nova_req_t *r, void *ud)
     (void)ud;
     /* Authentication resolved the tenant already (in the same read as the liveness check). */
     const nova_principal_t *p = r->principal;
+    if (p->user_id) { /* a person, where the tenant's policy opens /v1/me to people */
+        api_reply_json(r, 200,
+                       json_pack("{s:{s:s}, s:s, s:s, s:i, s:o, s:o, s:I}", "tenant", "id",
+                                 p->tenant_id, "user_id", p->user_id, "actor", p->client_id, "aal",
+                                 p->aal, "amr", api_words(p->amr), "roles", api_words(p->roles),
+                                 "token_expires_at", (json_int_t)p->exp));
+        return;
+    }
     json_t *o = json_pack("{s:{s:s, s:s}, s:s, s:o, s:I}", "tenant", "id", p->tenant_id, "name",
                           p->tenant_name, "client_id", p->client_id, "scopes", api_words(p->scope),
                           "token_expires_at", (json_int_t)p->exp);

@@ -740,6 +740,25 @@ nova_status people_session_rebind(nova_people_t *p, nova_store_t *s, nova_arena_
     return hot_put(p, ar, c->tenant_id, c->session_id, &h, now);
 }
 
+bool nova_people_token_looks_user(const char *token)
+{
+    const char *a = token ? strchr(token, '.') : NULL;
+    const char *b = a ? strchr(a + 1, '.') : NULL;
+    if (b == NULL || (size_t)(b - a - 1) > 4096)
+        return false;
+    size_t n = (size_t)(b - a - 1), len = 0;
+    uint8_t *buf = malloc(nova_b64url_decoded_max(n) + 1);
+    bool yes = false;
+    if (buf && nova_b64url_decode(a + 1, n, buf, &len) == NOVA_OK) {
+        json_t *c = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, NULL);
+        const char *aud = json_string_value(json_object_get(c, "aud"));
+        yes = aud && strcmp(aud, "nova:people") == 0;
+        json_decref(c);
+    }
+    free(buf);
+    return yes;
+}
+
 nova_status nova_people_token_verify(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                      const char *token, const char *ip, const char *device,
                                      nova_user_claims_t *out, const char **why)

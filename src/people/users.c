@@ -170,6 +170,27 @@ nova_status nova_people_user_get(nova_people_t *p, nova_store_t *s, nova_arena_t
     return st ? st : view_of(p, s, ar, &u, out);
 }
 
+nova_status nova_people_token_roles(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                    const nova_user_claims_t *c, const char **roles)
+{
+    (void)p;
+    nova_user_t u;
+    *roles = NULL;
+    nova_status st = nova_store_user_get(s, ar, c->tenant_id, c->user_id, &u);
+    if (st == NOVA_NOT_FOUND)
+        return NOVA_UNAUTHORIZED;
+    if (st)
+        return st;
+    if (strcmp(u.status, "active") != 0)
+        return NOVA_UNAUTHORIZED;
+    if (c->jit_role == NULL || nova_auth_scope_has(u.roles, c->jit_role))
+        *roles = u.roles;
+    else
+        *roles = *u.roles ? nova_arena_printf(ar, "%s %s", u.roles, c->jit_role)
+                          : nova_arena_strdup(ar, c->jit_role);
+    return *roles ? NOVA_OK : NOVA_NOMEM;
+}
+
 nova_status nova_people_user_find_email(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                         const char *tenant_id, const char *email,
                                         nova_user_view_t *out)

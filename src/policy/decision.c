@@ -67,7 +67,8 @@ typedef struct route_def {
 
 struct nova_policy_bundle {
     nova_arena_t arena;
-    const char *subject_type; /* of the callers ext_authz and AuthZEN see ("client") */
+    const char *subject_type;      /* of the clients ext_authz and AuthZEN see ("client") */
+    const char *user_subject_type; /* of the people (user tokens) they see ("user") */
     route_def_t *routes;
     size_t nroutes;
     const char *store_id, *model_id;
@@ -298,20 +299,26 @@ static bool valid_route_path(const char *p)
 
 static nova_status parse_http(nova_policy_bundle_t *b, const json_t *v, char *err, size_t errlen)
 {
-    static const char *const members[] = {"subject_type", "routes", NULL};
+    static const char *const members[] = {"subject_type", "user_subject_type", "routes", NULL};
     static const char *const route_m[] = {"method", "path", "action", "resource_type", NULL};
     static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
     b->subject_type = "client";
+    b->user_subject_type = "user";
     if (v == NULL)
         return NOVA_OK;
     nova_status st;
     if (!json_is_object(v))
-        return fail(err, errlen, "/http: an object with subject_type and routes");
+        return fail(err, errlen,
+                    "/http: an object with subject_type, user_subject_type and routes");
     if ((st = only(v, members, "/http", err, errlen)))
         return st;
     if (json_object_get(v, "subject_type") &&
         (st = get_name(b, json_object_get(v, "subject_type"), "/http/subject_type",
                        &b->subject_type, err, errlen)))
+        return st;
+    if (json_object_get(v, "user_subject_type") &&
+        (st = get_name(b, json_object_get(v, "user_subject_type"), "/http/user_subject_type",
+                       &b->user_subject_type, err, errlen)))
         return st;
     const json_t *routes = json_object_get(v, "routes");
     if (!routes)
@@ -524,6 +531,11 @@ const char *nova_policy_bundle_model_id(const nova_policy_bundle_t *b)
 const char *nova_policy_bundle_subject_type(const nova_policy_bundle_t *b)
 {
     return b->subject_type;
+}
+
+const char *nova_policy_bundle_user_subject_type(const nova_policy_bundle_t *b)
+{
+    return b->user_subject_type;
 }
 
 /* One segment of a route pattern against one of the path (both without '/'). */

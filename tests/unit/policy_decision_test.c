@@ -385,6 +385,34 @@ static void test_bundle_refusals_name_the_field(void **state)
                    " \"rules\": [{\"id\": \"x\", \"effect\": \"step_up\", \"aal\": 2, "
                    "\"actions\": [\"zz\"]}]}",
                    "/rules/0/actions/0: action 'zz'");
+    bundle_refused("{" IDS ", \"actions\": {\"a\": {\"relation\": \"r\"}},"
+                   " \"http\": {\"user_subject_type\": \"\"}}",
+                   "/http/user_subject_type: a name is required");
+    bundle_refused("{" IDS ", \"actions\": {\"a\": {\"relation\": \"r\"}},"
+                   " \"http\": {\"users\": \"person\"}}",
+                   "/http/users: unknown member");
+}
+
+/* The subject types of the callers the HTTP routes see: clients and people. */
+static void test_bundle_subject_types(void **state)
+{
+    (void)state;
+    const char *texts[] = {
+        "{" IDS ", \"actions\": {\"a\": {\"relation\": \"r\"}}}",
+        "{" IDS ", \"actions\": {\"a\": {\"relation\": \"r\"}},"
+        " \"http\": {\"subject_type\": \"app\", \"user_subject_type\": \"employee\"}}"};
+    const char *want[][2] = {{"client", "user"}, {"app", "employee"}};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *doc = json_loads(texts[i], 0, NULL);
+        assert_non_null(doc);
+        nova_policy_bundle_t *b = NULL;
+        char err[256] = "";
+        assert_int_equal(nova_policy_bundle_parse(doc, &b, err, sizeof(err)), NOVA_OK);
+        json_decref(doc);
+        assert_string_equal(nova_policy_bundle_subject_type(b), want[i][0]);
+        assert_string_equal(nova_policy_bundle_user_subject_type(b), want[i][1]);
+        nova_policy_bundle_free(b);
+    }
 }
 
 static void bind_refused(fixture_t *f, const char *text, const char *needle)
@@ -465,6 +493,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fail_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step_up, setup, teardown),
         cmocka_unit_test(test_bundle_refusals_name_the_field),
+        cmocka_unit_test(test_bundle_subject_types),
         cmocka_unit_test_setup_teardown(test_bundle_binds_to_the_model, setup, teardown),
         cmocka_unit_test(test_input_refusals_name_the_field),
     };
