@@ -162,6 +162,19 @@ int main(int argc, char **argv)
                 fprintf(stderr, "idv_bench: %s: %s read %s, truth %s, MRZ step %s\n", e->d_name,
                         FIELDS[f], got ? got : "(none)", want, mrz.status);
         }
+        /* IDV_BENCH_DUMP=1: what OCR saw for each document read wrong (the MRZ candidates and
+         * the visual zone's text: synthetic documents, no personal data), to stderr. */
+        if (!all && getenv("IDV_BENCH_DUMP")) {
+            json_t *ex = ocr.extracted;
+            json_t *o = json_pack("{s:s, s:O?, s:O?, s:O?}", "document", e->d_name, "skew",
+                                  json_object_get(ex, "skew_degrees"), "mrz_candidates",
+                                  json_object_get(ex, "mrz_candidates"), "text",
+                                  json_object_get(ex, "text"));
+            char *dump = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            fprintf(stderr, "idv_bench: dump %s\n", dump ? dump : "");
+            free(dump);
+            json_decref(o);
+        }
         cls->docs++;
         cls->docs_all_correct += all;
         if (vi < 16) {

@@ -128,11 +128,14 @@ seed() {
         printf '%s' '{"name":"m","steps":[{"check":"ocr"}]}' >"$dir/seed-min"
         ;;
     idv_fuzz)
-        # first byte: 0 OCR text to MRZ lines, 1 list cursor, 2 claimed address + OCR text
+        # first byte: 0 OCR text to MRZ lines, 1 list cursor, 2 claimed address + OCR text,
+        # 3 the mrz step
         printf '\0PASSPORT\nP<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<K<<<<<<<<<<\nL898902C36UTO 7408122F1204159ZE184226B<<<<<10\n' >"$dir/seed-td3"
         printf '\0I<UTOD231458907<<<<<<<<<<<<<<<\n7408122F1204159UTO<<<<<<<<<<<6\nERIKSSON<<ANNA<MARIA<<<<<<<<<<\n' >"$dir/seed-td1"
         printf '\1MTc5NjAwMDAwMC52ZXJfYWJj' >"$dir/seed-cursor"
         printf '\2%s\nADDRESS\n%s' '12 Moi Avenue, Nairobi' '12 MOI AVENUE NAIROBI' >"$dir/seed-address"
+        # 3: the band's reading, a form feed, the page's text (the mrz step's name repairs)
+        printf '\3P<UTOERIKSSONS<ANNA<IVIARIA<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10\fSurname\nERIKSSON\nGiven names\nANNA MARIA\n' >"$dir/seed-names"
         ;;
     webhook_endpoint_fuzz)
         # a valid configuration (a throwaway self-signed certificate and key), and a pinned one

@@ -234,6 +234,59 @@ static void test_mrz_check(void **state)
     assert_string_equal(field_of(&o, "given_names"), "ANNA MARIA");
     out_free(&o);
     json_decref(steps);
+    /* Digits read for letters (0 for O, 1 for I), one glyph read as several (IVI for M) and a
+     * filler read as S behind a word: the visual zone's word, when exactly one word of it is
+     * the read up to them. */
+    static const char *const VIZ = "Surname\nERIKSSON\nGiven names\nANNA MARIA\n";
+    static const struct {
+        const char *line, *surname, *given;
+    } looks[] = {
+        {"P<UTOERIKSS0N<<ANNA<MAR1A<<<<<<<<<<<<<<<<<<<", "ERIKSSON", "ANNA MARIA"},
+        {"P<UTOERIKSSON<<ANNA<IVIARIA<<<<<<<<<<<<<<<<<", "ERIKSSON", "ANNA MARIA"},
+        {"P<UTOERIKSSONS<ANNA<MARIAS<<<<<<<<<<<<<<<<<<", "ERIKSSON", "ANNA MARIA"},
+    };
+    for (size_t i = 0; i < sizeof(looks) / sizeof(looks[0]); i++) {
+        steps = ocr_steps(looks[i].line, TD3[1], VIZ);
+        o = run(idv_check_mrz, steps, NULL, NULL);
+        assert_string_equal(o.status, "passed");
+        assert_string_equal(field_of(&o, "surname"), looks[i].surname);
+        assert_string_equal(field_of(&o, "given_names"), looks[i].given);
+        assert_true(json_integer_value(json_object_get(o.extracted, "names_repaired")) >= 1);
+        out_free(&o);
+        json_decref(steps);
+    }
+    /* A letter for a letter (T or L for I): either reader may be wrong, so no repair and not
+     * proved. Two words of the visual zone the read can be (BOB, BDB for B0B): neither is
+     * taken. */
+    for (int k = 0; k < 2; k++) {
+        steps = ocr_steps(k ? "P<UTOERIKSSON<<ANNA<MARLA<<<<<<<<<<<<<<<<<<<"
+                            : "P<UTOERIKSSON<<ANNA<MARTA<<<<<<<<<<<<<<<<<<<",
+                          TD3[1], VIZ);
+        o = run(idv_check_mrz, steps, NULL, NULL);
+        assert_string_equal(o.status, "review");
+        assert_string_equal(field_of(&o, "given_names"), k ? "ANNA MARLA" : "ANNA MARTA");
+        out_free(&o);
+        json_decref(steps);
+    }
+    steps = ocr_steps("P<UTOERIKSSON<<B0B<<<<<<<<<<<<<<<<<<<<<<<<<<", TD3[1],
+                      "Surname\nERIKSSON\nGiven names\nBOB BDB\n");
+    o = run(idv_check_mrz, steps, NULL, NULL);
+    assert_string_equal(o.status, "review");
+    assert_string_equal(field_of(&o, "given_names"), "B0B");
+    out_free(&o);
+    json_decref(steps);
+    /* The reading with the best check digits shows names the visual zone does not prove,
+     * another reading of the same zone shows them right: its names are taken. */
+    steps = json_pack("{s:{s:s, s:{s:[s, s], s:[[s, s], [s, s]], s:s}}}", "ocr", "check", "ocr",
+                      "extracted", "mrz_lines", "P<UTOERIKSSON<<ANNA<MARTA<<<<<<<<<<<<<<<<<<<",
+                      TD3[1], "mrz_candidates", "P<UTOERIKSSON<<ANNA<MARTA<<<<<<<<<<<<<<<<<<<",
+                      TD3[1], TD3[0], "L898902C36UTO7408122F1204159ZE184226B<<<<<1<", "text", VIZ);
+    o = run(idv_check_mrz, steps, NULL, NULL);
+    assert_string_equal(o.status, "passed");
+    assert_string_equal(field_of(&o, "given_names"), "ANNA MARIA");
+    assert_true(json_is_true(json_object_get(o.extracted, "names_from_another_reading")));
+    out_free(&o);
+    json_decref(steps);
     /* The zone's own line in the page text proves nothing: a name read only there is not. */
     steps = ocr_steps("P<UTOERIKSSON<<ANNAK<MARIA<<<<<<<<<<<<<<<<<<", TD3[1],
                       "ERIKSSON\nP<UTOERIKSSON<<ANNAK<MARIA<<<<<<<<<<<<<<<<<<");

@@ -116,8 +116,7 @@ static int mrz_candidate(json_t *lines, int year, nova_mrz_t *m)
  * letters. Names have no check digit; this is their proof. */
 double idv_address_score(const char *claimed, const char *document);
 
-/* Whether text holds word as a whole word (letters and digits, case folded). */
-static bool word_in(const char *word, const char *text)
+bool idv_word_in(const char *word, const char *text)
 {
     size_t n = strlen(word);
     if (n == 0 || text == NULL)
@@ -148,28 +147,144 @@ static size_t split_words(const char *s, char w[][64])
     return n;
 }
 
-/* A name word OCR grew by misread fillers: "MENSAHK" for "MENSAH<", "KMOSES" for "<MOSES".
- * The stem counts only when the visual zone shows it and not the word as read. */
-static bool filler_stem(char *w, const char *text)
+/* Digits OCR reads for letters (digit, letter). A name in the MRZ has no digit, so a digit
+ * there is a misread; two letters read for one another (I and L, O and D) are not repaired
+ * this way: the visual zone is read by OCR too, and either read may be the wrong one. */
+static const char *const LOOKALIKE[] = {"0O", "0D", "0Q", "1I", "1L", "2Z", "4A", "5S", "6G", "8B"};
+
+static bool lookalike(char read, char printed)
+{
+    for (size_t i = 0; i < sizeof(LOOKALIKE) / sizeof(LOOKALIKE[0]); i++)
+        if (LOOKALIKE[i][0] == read && LOOKALIKE[i][1] == printed)
+            return true;
+    return false;
+}
+
+/* The fewest lookalike substitutions that make the read word r the printed word v (one glyph
+ * read as several counts one: "IVI" or "IV" or "RN" for M, "VV" for W); -1 when r and v differ
+ * otherwise (no letter is ever dropped or added). */
+static int lookalike_cost(const char *r, const char *v)
+{
+    size_t n = strlen(r), m = strlen(v);
+    if (n > 63 || m > 63)
+        return -1;
+    int d[64][64];
+    for (size_t i = 0; i <= n; i++)
+        for (size_t j = 0; j <= m; j++)
+            d[i][j] = -1;
+    d[0][0] = 0;
+    for (size_t i = 0; i <= n; i++)
+        for (size_t j = 0; j <= m; j++) {
+            int c = d[i][j];
+            if (c < 0 || i == n || j == m)
+                continue;
+#define STEP(di, cost)                                                                             \
+    do {                                                                                           \
+        if (d[i + (di)][j + 1] < 0 || d[i + (di)][j + 1] > c + (cost))                             \
+            d[i + (di)][j + 1] = c + (cost);                                                       \
+    } while (0)
+            if (r[i] == v[j])
+                STEP(1, 0);
+            else if (lookalike(r[i], v[j]))
+                STEP(1, 1);
+            if (v[j] == 'M' && i + 3 <= n && strncmp(r + i, "IVI", 3) == 0)
+                STEP(3, 1);
+            if (v[j] == 'M' && i + 2 <= n &&
+                (strncmp(r + i, "IV", 2) == 0 || strncmp(r + i, "RN", 2) == 0))
+                STEP(2, 1);
+            if (v[j] == 'W' && i + 2 <= n && strncmp(r + i, "VV", 2) == 0)
+                STEP(2, 1);
+#undef STEP
+        }
+    return d[n][m];
+}
+
+/* A name word as OCR read it, the visual zone not showing it: fillers read as letters at its
+ * ends ("MENSAHK" for "MENSAH<", "AMINAS" for "AMINA<", "MOSESXKKKK", "KMOSES" for "<MOSES"),
+ * digits read for letters ("J0SEPH", "NALED1") and one glyph read as several ("DLAIVIINI" for
+ * "DLAMINI"). Rewrites w to the visual zone's word when exactly one word of it is w, up to at
+ * most one filler stripped in front, any number behind, and at most one lookalike (two in a
+ * word of eight letters or more); *tail says whether a filler behind was stripped (the "<<"
+ * after a surname read as "K<"). */
+static bool viz_match(char *w, const char *text, bool *tail)
 {
     size_t l = strlen(w);
-    if (l < 3 || word_in(w, text))
+    *tail = false;
+    if (l < 3 || text == NULL || idv_word_in(w, text))
         return false;
+    char found[64] = "";
+    int found_cost = -1;
+    bool found_tail = false, ambiguous = false;
+    for (const char *p = text; *p;) {
+        while (*p && !isupper((unsigned char)*p))
+            p++;
+        size_t vl = 0;
+        while (isupper((unsigned char)p[vl]))
+            vl++;
+        bool whole = vl >= 2 && vl < 64 && (p == text || !isalnum((unsigned char)p[-1])) &&
+                     !isalnum((unsigned char)p[vl]);
+        char v[64];
+        snprintf(v, sizeof(v), "%.*s", (int)(vl < 63 ? vl : 63), p);
+        p += vl ? vl : (*p != '\0');
+        if (!whole)
+            continue;
+        int max = vl >= 8 ? 2 : 1, best = -1;
+        bool best_tail = false;
+        for (size_t lead = 0; lead <= 1; lead++) {
+            if (lead && w[0] != 'K' && w[0] != 'X')
+                break;
+            for (size_t e = l; e > lead + 1; e--) {
+                if (e < l && !strchr("KXS", w[e]))
+                    break; /* only fillers read as K, X or S are stripped behind */
+                char r[64];
+                snprintf(r, sizeof(r), "%.*s", (int)(e - lead), w + lead);
+                int c = lookalike_cost(r, v);
+                if (c >= 0 && c <= max && (best < 0 || c < best)) {
+                    best = c;
+                    best_tail = e < l;
+                }
+            }
+        }
+        if (best < 0)
+            continue;
+        if (found_cost >= 0 && strcmp(found, v) != 0) {
+            if (best == found_cost)
+                ambiguous = true;
+            else if (best > found_cost)
+                continue;
+            else
+                ambiguous = false;
+        }
+        if (found_cost < 0 || best <= found_cost) {
+            snprintf(found, sizeof(found), "%s", v);
+            found_cost = best;
+            found_tail = best_tail;
+        }
+    }
+    if (found_cost < 0 || ambiguous)
+        return false;
+    snprintf(w, 64, "%s", found);
+    *tail = found_tail;
+    return true;
+}
+
+/* A name word OCR grew by a filler read behind it ("MENSAHK", "AMINAS"): the "<<" after a
+ * surname read as "K<" or "S<". */
+static bool filler_stem(char *w, const char *text)
+{
     char keep[64];
-    snprintf(keep, sizeof(keep), "%s", w);
-    if (w[l - 1] == 'K' || w[l - 1] == 'X') {
-        w[l - 1] = '\0';
-        if (word_in(w, text))
-            return true;
-        snprintf(w, 64, "%s", keep);
-    }
-    if (w[0] == 'K' || w[0] == 'X') {
-        memmove(w, w + 1, l);
-        if (word_in(w, text))
-            return true;
-        snprintf(w, 64, "%s", keep);
-    }
+    bool tail = false;
+    snprintf(keep, sizeof(keep), "%.63s", w);
+    if (viz_match(w, text, &tail) && tail)
+        return true;
+    snprintf(w, 64, "%s", keep);
     return false;
+}
+
+static bool viz_word(char *w, const char *text)
+{
+    bool tail;
+    return viz_match(w, text, &tail);
 }
 
 /* A filler read as K inside a word joins two names: "BRIANKESTHER" for "BRIAN<ESTHER". Splits
@@ -178,7 +293,7 @@ static bool filler_join(char w[][64], size_t *n, size_t i, const char *text)
 {
     char *word = w[i];
     size_t l = strlen(word);
-    if (*n >= NAME_WORDS || word_in(word, text))
+    if (*n >= NAME_WORDS || idv_word_in(word, text))
         return false;
     if (l > 0 && (word[l - 1] == 'K' || word[l - 1] == 'X'))
         word[--l] = '\0';
@@ -188,7 +303,7 @@ static bool filler_join(char w[][64], size_t *n, size_t i, const char *text)
         char left[64], right[64];
         snprintf(left, sizeof(left), "%.*s", (int)k, word);
         snprintf(right, sizeof(right), "%s", word + k + 1);
-        if (word_in(left, text) && word_in(right, text)) {
+        if (idv_word_in(left, text) && idv_word_in(right, text)) {
             memmove(w[i + 2], w[i + 1], (*n - i - 1) * 64);
             snprintf(w[i], 64, "%s", left);
             snprintf(w[i + 1], 64, "%s", right);
@@ -261,14 +376,14 @@ static void names_check(json_t *ex, json_t *fields, const char *sur, const char 
     unsigned repairs = 0;
     /* Trailing given-name words made only of filler confusions go first: they hide a
      * surname that swallowed the given names ("KAMAUK<NALEDI<<...<<KKKEEE"). */
-    while (ng > 0 && !word_in(gw[ng - 1], text) &&
+    while (ng > 0 && !idv_word_in(gw[ng - 1], text) &&
            strspn(gw[ng - 1], "KSECX") == strlen(gw[ng - 1])) {
         ng--;
         repairs++;
     }
     /* "<<" read as "<X<" or "<K<": a lone letter the visual zone does not show separates. */
     for (size_t i = 1; ng == 0 && i + 1 < ns; i++)
-        if ((strcmp(sw[i], "X") == 0 || strcmp(sw[i], "K") == 0) && !word_in(sw[i], text)) {
+        if ((strcmp(sw[i], "X") == 0 || strcmp(sw[i], "K") == 0) && !idv_word_in(sw[i], text)) {
             for (size_t k = i + 1; k < ns; k++)
                 memcpy(gw[ng++], sw[k], 64);
             ns = i;
@@ -285,17 +400,17 @@ static void names_check(json_t *ex, json_t *fields, const char *sur, const char 
             }
     }
     for (size_t i = 0; i < ns; i++)
-        repairs += filler_stem(sw[i], text) || filler_join(sw, &ns, i, text);
+        repairs += viz_word(sw[i], text) || filler_join(sw, &ns, i, text);
     for (size_t i = 0; i < ng; i++)
-        repairs += filler_stem(gw[i], text) || filler_join(gw, &ng, i, text);
+        repairs += viz_word(gw[i], text) || filler_join(gw, &ng, i, text);
     bool ok = ns > 0;
     char s2[256] = "", g2[256] = "";
     for (size_t i = 0; i < ns; i++) {
-        ok = ok && word_in(sw[i], text);
+        ok = ok && idv_word_in(sw[i], text);
         snprintf(s2 + strlen(s2), sizeof(s2) - strlen(s2), "%s%s", i ? " " : "", sw[i]);
     }
     for (size_t i = 0; i < ng; i++) {
-        ok = ok && word_in(gw[i], text);
+        ok = ok && idv_word_in(gw[i], text);
         snprintf(g2 + strlen(g2), sizeof(g2) - strlen(g2), "%s%s", i ? " " : "", gw[i]);
     }
     /* Several surname words and no given names: proved only when the visual zone prints
@@ -308,6 +423,39 @@ static void names_check(json_t *ex, json_t *fields, const char *sur, const char 
     *proved = ok;
 }
 
+#define MRZ_READS 8
+
+/* The names of the zone when the reading whose check digits proved it best does not show
+ * names the visual zone proves: the OCR step reads the zone up to three times (the band, the
+ * page, the legacy engine), and a filler or a letter one reading got wrong another often got
+ * right. The first other reading whose names the visual zone proves gives the names. */
+static void names_from_other_reads(json_t *ex, const nova_mrz_t *read, size_t n,
+                                   const nova_mrz_t *best, const char *text, bool *proved)
+{
+    json_t *fields = json_object_get(ex, "fields");
+    for (size_t i = 0; i < n && !*proved; i++) {
+        if (strcmp(read[i].surname, best->surname) == 0 &&
+            strcmp(read[i].given_names, best->given_names) == 0)
+            continue;
+        json_t *tex = json_object(), *tf = json_object();
+        bool ok = false;
+        if (tex && tf)
+            names_check(tex, tf, read[i].surname, read[i].given_names, text, &ok);
+        if (ok) {
+            json_object_set(fields, "surname", json_object_get(tf, "surname"));
+            json_object_set(fields, "given_names", json_object_get(tf, "given_names"));
+            json_object_set_new(
+                ex, "names_repaired",
+                json_integer(json_integer_value(json_object_get(ex, "names_repaired")) + 1 +
+                             json_integer_value(json_object_get(tex, "names_repaired"))));
+            json_object_set_new(ex, "names_from_another_reading", json_true());
+            *proved = true;
+        }
+        json_decref(tex);
+        json_decref(tf);
+    }
+}
+
 nova_status idv_check_mrz(const idv_check_in_t *in, idv_check_out_t *out)
 {
     json_t *ocr = earlier(in, "ocr");
@@ -317,10 +465,13 @@ nova_status idv_check_mrz(const idv_check_in_t *in, idv_check_out_t *out)
         if (json_object_get(ocr, "mrz_lines"))
             json_array_append(single, json_object_get(ocr, "mrz_lines"));
     }
-    nova_mrz_t m, best;
+    nova_mrz_t m, best, read[MRZ_READS];
     int best_score = -1;
+    size_t nread = 0;
     for (size_t i = 0; i < json_array_size(cands); i++) {
         int sc = mrz_candidate(json_array_get(cands, i), year_of(in->now), &m);
+        if (sc >= 0 && nread < MRZ_READS)
+            read[nread++] = m;
         if (sc > best_score) {
             best_score = sc;
             best = m;
@@ -367,11 +518,13 @@ nova_status idv_check_mrz(const idv_check_in_t *in, idv_check_out_t *out)
     bool name_proved = false;
     names_check(out->extracted, json_object_get(out->extracted, "fields"), m.surname, m.given_names,
                 text, &name_proved);
+    if (!name_proved)
+        names_from_other_reads(out->extracted, read, nread, &m, text, &name_proved);
     /* A repaired number is the one confusion swap the check digits accept; a misread of
      * another kind in the same field could have been "repaired" that way too (the composite
      * weighs the number as its own digit does), so it passes only when the visual zone prints
      * the repaired number. */
-    bool number_seen = word_in(m.document_number, text);
+    bool number_seen = idv_word_in(m.document_number, text);
     bool number_doubt = m.checks[NOVA_MRZ_CHECK_NUMBER] == NOVA_MRZ_REPAIRED && !number_seen;
     free(text);
     json_object_set_new(out->extracted, "document_number_in_visual_zone",

@@ -80,6 +80,8 @@ nova_status idv_check_custom_webhook(const idv_check_in_t *in, idv_check_out_t *
 nova_status idv_custom_reply_parse(const char *body, size_t len, idv_check_out_t *out);
 /* A reason code array entry. */
 void idv_reason(idv_check_out_t *out, const char *code);
+/* Whether text holds word as a whole word (letters and digits, case folded). */
+bool idv_word_in(const char *word, const char *text);
 
 /* The units one check of kind costs the tenant now: its own price, else the check table's
  * (prices.c). */

@@ -197,7 +197,7 @@ json_t *idv_mrz_lines(const char *text, unsigned *repairs)
     return arr;
 }
 
-/* The skew of the text lines in degrees (within +-12), by projection profiles: the dark pixels
+/* The skew of the text lines in degrees (within +-12), by projection profiles: the ink edges
  * of a downscaled copy are projected onto the vertical axis at each candidate angle, and the
  * angle whose row histogram is the most peaked (largest sum of squares) is the lines' angle.
  * Phone photos of documents are rarely straight; Tesseract's own deskew copes with a degree or
@@ -213,12 +213,19 @@ double idv_skew_degrees(const uint8_t *g, int w, int h)
     double best = 0, best_score = -1;
     if (xs == NULL || ys == NULL || hist == NULL)
         goto end;
-    for (int y = 0; y < sh && n < cap; y++)
-        for (int x = 0; x < sw && n < cap; x++)
-            if (g[(size_t)y * step * w + (size_t)x * step] < 70) {
+    /* The points: the edges of ink along the vertical (a step's difference above and below
+     * of more than 48 grey levels), which the tops and bottoms of text lines make at any
+     * sharpness. Dark pixels alone would let a dark portrait outweigh text a blur has greyed
+     * (a blob's projection peaks at some angle as well). */
+    for (int y = 1; y + 1 < sh && n < cap; y++)
+        for (int x = 0; x < sw && n < cap; x++) {
+            int up = g[(size_t)(y - 1) * step * w + (size_t)x * step];
+            int down = g[(size_t)(y + 1) * step * w + (size_t)x * step];
+            if (abs(up - down) > 48) {
                 xs[n] = x;
                 ys[n++] = y;
             }
+        }
     for (double a = -12; a <= 12.001; a += 0.5) {
         double r = a * M_PI / 180, sn = sin(r), cs = cos(r), score = 0;
         memset(hist, 0, sizeof(double) * (size_t)(2 * diag + 1));
@@ -290,8 +297,39 @@ static nova_status read_image(TessBaseAPI *api, const uint8_t *g, int w, int h, 
     return *text ? NOVA_OK : NOVA_NOMEM;
 }
 
-/* Whether the lines parse as a zone every check digit proves. */
+/* Whether the lines parse as a zone every check digit proves (into *out when not NULL). */
+static bool zone_parse(json_t *lines, int64_t now, nova_mrz_t *out);
 static bool zone_valid(json_t *lines, int64_t now)
+{
+    return zone_parse(lines, now, NULL);
+}
+
+/* Whether every word of the names the lines read is a word of the page's visual zone (its lines
+ * without a filler): when not, the names want another reading (no check digit covers them). */
+static bool names_shown(json_t *lines, const char *page, int64_t now)
+{
+    nova_mrz_t m;
+    if (page == NULL || !zone_parse(lines, now, &m))
+        return false;
+    char *viz = strdup(page), names[160];
+    if (viz == NULL)
+        return false;
+    for (char *line = viz; *line;) {
+        size_t l = strcspn(line, "\n");
+        if (memchr(line, '<', l))
+            memset(line, ' ', l);
+        line += l + (line[l] == '\n');
+    }
+    snprintf(names, sizeof(names), "%s %s", m.surname, m.given_names);
+    bool all = true;
+    for (char *save = NULL, *w = strtok_r(names, " ", &save); w && all;
+         w = strtok_r(NULL, " ", &save))
+        all = idv_word_in(w, viz);
+    free(viz);
+    return all;
+}
+
+static bool zone_parse(json_t *lines, int64_t now, nova_mrz_t *out)
 {
     char text[256];
     size_t n = 0;
@@ -309,8 +347,11 @@ static bool zone_valid(json_t *lines, int64_t now)
     gmtime_r(&t, &tm);
     nova_mrz_t m;
     const char *why = NULL;
-    return n > 0 && nova_mrz_parse(text, n, tm.tm_year + 1900, &m, &why) == NOVA_OK &&
-           nova_mrz_valid(&m);
+    bool ok = n > 0 && nova_mrz_parse(text, n, tm.tm_year + 1900, &m, &why) == NOVA_OK &&
+              nova_mrz_valid(&m);
+    if (ok && out)
+        *out = m;
+    return ok;
 }
 
 /* The page text of another image of the verification (the document's back, a proof of
@@ -372,11 +413,15 @@ nova_status idv_check_ocr(const idv_check_in_t *in, idv_check_out_t *out)
             json_pack("{s:s, s:O, s:[o, o], s:f, s:f, s:i, s:i}", "text", page, "mrz_lines", lines,
                       "mrz_candidates", lines, page_lines, "confidence", conf, "mrz_confidence",
                       band_conf, "width", img.width, "height", img.height);
-        /* Neither read proves a whole zone: the legacy engine reads the band once more (a
-         * different recogniser errs elsewhere); the mrz step keeps the best-proved reading. */
+        /* Neither read proves a whole zone, or neither shows names the visual zone prints:
+         * the legacy engine reads the band once more (a different recogniser errs elsewhere);
+         * the mrz step keeps the best-proved reading, and names the visual zone proves from
+         * any reading. */
         TessBaseAPI *legacy = NULL;
         double band2_conf = 0;
-        if (out->extracted && !zone_valid(lines, in->now) && !zone_valid(page_lines, in->now) &&
+        bool proved = zone_valid(lines, in->now) || zone_valid(page_lines, in->now);
+        bool named = names_shown(lines, page, in->now) || names_shown(page_lines, page, in->now);
+        if (out->extracted && (!proved || !named) &&
             (legacy = legacy_engine(in->g->tessdata)) != NULL &&
             read_image(legacy, g, img.width, img.height, img.height * 60 / 100, &band2,
                        &band2_conf) == NOVA_OK) {
