@@ -219,10 +219,9 @@ void events_sms_send(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t
         naccepted += accepted[i];
         nunknown += unknown[i];
     }
-    char unk[80] = "";
+    char unk[32] = "";
     if (nunknown > 0)
-        snprintf(unk, sizeof(unk), ", %zu unknown (the provider took the request without saying)",
-                 nunknown);
+        snprintf(unk, sizeof(unk), ", %zu unknown", nunknown);
     if (nsettled < nto) {
         snprintf(o->error, sizeof(o->error),
                  "%zu of %zu recipients accepted, %zu refused for now (sent to again later)%s",
