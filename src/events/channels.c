@@ -311,7 +311,8 @@ nova_status nova_channel_parse(nova_arena_t *a, json_t *body, const nova_notify_
         json_decref(merged);
         return refuse(pb, "provider", "africastalking or twilio");
     }
-    if (!email && old && prov && strcmp(pname, is_twilio(merged) ? "twilio" : "africastalking")) {
+    if (!email && old && prov &&
+        strcmp(pname, is_twilio(merged) ? "twilio" : "africastalking") != 0) {
         json_decref(merged);
         return refuse(pb, "provider",
                       "a channel's provider cannot change (delete it, create another)");
