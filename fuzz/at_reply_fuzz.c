@@ -15,7 +15,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    nova_at_recipient_t rs[4];
+    nova_sms_recipient_t rs[4];
     memset(rs, 0x7f, sizeof(rs));
     size_t n = 99;
     nova_status st = nova_notify_at_parse((const char *)data, size, rs, 4, &n);
@@ -36,6 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (*p < 0x20 || *p >= 0x7f)
                 abort();
         (void)nova_notify_at_accepted(rs[i].status_code);
+        /* A provider's code is never our "unknown" (the provider cannot claim it). */
+        if (rs[i].status_code == NOVA_NOTIFY_SMS_UNKNOWN ||
+            nova_notify_sms_verdict(NOVA_SMS_AFRICASTALKING, rs[i].status_code) == NOVA_SMS_UNKNOWN)
+            abort();
         char m[NOVA_NOTIFY_MASK_MAX];
         memset(m, 0x7f, sizeof(m));
         nova_notify_phone_mask(rs[i].number, m);

@@ -151,10 +151,16 @@ seed() {
         printf '%s' '{"SMSMessageData":{"Message":"Sent to 2/2 Total Cost: KES 1.6000","Recipients":[{"statusCode":101,"number":"+254711000001","status":"Success","cost":"KES 0.8000","messageId":"ATXid_1"},{"statusCode":403,"number":"+254722000002","status":"InvalidPhoneNumber","cost":"0","messageId":"None"}]}}' >"$dir/seed-mixed"
         printf '%s' '{"SMSMessageData":{"Message":"InvalidSenderId","Recipients":[]}}' >"$dir/seed-empty"
         ;;
+    twilio_reply_fuzz)
+        printf '%s' '{"account_sid":"AC0123456789abcdef0123456789abcdef","api_version":"2010-04-01","body":"Nova","error_code":null,"error_message":null,"num_segments":"1","sid":"SM0123456789abcdef0123456789abcdef","status":"queued","to":"+254711000001"}' >"$dir/seed-created"
+        printf '%s' '{"code":21211,"message":"The '"'"'To'"'"' number +254711000001 is not a valid phone number.","more_info":"https://www.twilio.com/docs/errors/21211","status":400}' >"$dir/seed-21211"
+        printf '%s' '{"code":20429,"message":"Too Many Requests","more_info":"https://www.twilio.com/docs/errors/20429","status":429}' >"$dir/seed-429"
+        ;;
     notify_channel_fuzz)
         printf '%s' '{"type":"email","smtp_url":"smtp://mail.example.com:587","username":"u","password":"p","from":"nova@example.com","to":["ops@example.com"],"events":["verification.completed"]}' >"$dir/seed-email"
         printf '%s' '{"type":"sms","provider":"africastalking","username":"sandbox","api_key":"k","sender_id":"NOVA","to":["+254711000001"],"base_url":"http://127.0.0.1:9","events":["review.decided"],"enabled":false}' >"$dir/seed-sms"
         printf '%s' '{"type":"verification.completed","timestamp":"2026-01-01T00:00:00Z","data":{"verification_id":"vrf_1","status":"completed","decision":"approved","reasons":["ok"]}}' >"$dir/seed-payload"
+        printf '%s' '{"type":"sms","provider":"twilio","account_sid":"AC0123456789abcdef0123456789abcdef","api_key_sid":"SK0123456789abcdef0123456789abcdef","api_key_secret":"s","messaging_service_sid":"MG0123456789abcdef0123456789abcdef","to":["+254711000001"],"status_callback":"https://cb.example.com/s","events":["review.decided"]}' >"$dir/seed-twilio"
         ;;
     custom_reply_fuzz)
         printf '%s' '{"result":"pass","score":0.9,"reasons":["known_customer"]}' >"$dir/seed-pass"

@@ -126,8 +126,8 @@ suite differential bash -c 'cd tests/differential && { [ -d node_modules ] || np
 # SCIM PATCH against the npm scim-patch library on the same operations (issue 11 item 8).
 suite scim-interop bash -c 'cd tests/scim && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && NOVA_BIN="$0/build/cmd/novad" node --test --test-reporter=tap' "$ROOT"
 # Event webhooks delivered to local mTLS receivers, signatures verified with the npm
-# standardwebhooks library, and email and SMS to a real SMTP server and an Africa's Talking
-# stand-in (issue 9 item 6): on SQLite, and on PostgreSQL in a database of its own (one master
+# standardwebhooks library, and email and SMS to a real SMTP server and Africa's Talking and
+# Twilio stand-ins (issue 9 item 6): on SQLite, and on PostgreSQL in a database of its own (one master
 # key per database). One file at a time: on PostgreSQL the files share one outbox, and
 # delivery.test's novad that may not reach private addresses would refuse another file's
 # loopback receivers.

@@ -11,12 +11,12 @@
  * with the tenant's data key, client certificate and the receiver's CA or pin in clear.
  *
  * Notification channels (migration 0024) are the tenant's too: email over SMTP and SMS
- * through Africa's Talking (nova/notify.h), each with its subscribed types, its recipients
- * and its password or API key sealed. The same outbox and dispatcher deliver to them, one
- * delivery per channel per event, with the same retries, log and replay; the message names
- * the event type, its id, the verification (or review) id, status, decision and reason
- * codes: never the applicant's data. A disabled endpoint or channel gets nothing (its pending
- * deliveries fail); enabled again, it gets new events and replays.
+ * through Africa's Talking or Twilio (nova/notify.h), each with its subscribed types, its
+ * recipients and its password or API key sealed. The same outbox and dispatcher deliver to them,
+ * one delivery per channel per event, with the same retries, log and replay; the message names the
+ * event type, its id, the verification (or review) id, status, decision and reason codes: never the
+ * applicant's data. A disabled endpoint or channel gets nothing (its pending deliveries fail);
+ * enabled again, it gets new events and replays.
  */
 #ifndef NOVA_EVENTS_H
 #define NOVA_EVENTS_H
@@ -51,6 +51,8 @@
  * the sandbox, as Africa's Talking's own libraries do). */
 #define NOVA_EVENT_AT_BASE "https://api.africastalking.com"
 #define NOVA_EVENT_AT_SANDBOX "https://api.sandbox.africastalking.com"
+/* Twilio's API host (a channel's base_url replaces it). */
+#define NOVA_EVENT_TWILIO_BASE "https://api.twilio.com"
 
 typedef struct nova_events_problem {
     const char *field; /* JSON member at fault ("" for the body) */
@@ -157,6 +159,9 @@ nova_status nova_endpoint_delete(nova_store_t *s, nova_arena_t *a, const nova_au
                                  const char *tenant_id, const char *id);
 /* An endpoint as the API shows it: no secret, no key (new reference). */
 json_t *nova_endpoint_json(const nova_webhook_endpoint_row_t *e);
+/* Every member a channel body may have (NULL-terminated), for the route's and novactl's
+ * first check; nova_channel_parse then refuses those the channel's type and provider lack. */
+extern const char *const nova_channel_members[];
 /* A validated channel: strings in the arena but secret, borrowed from the body (so the clear
  * password or API key is never copied). settings is the JSON text kept in clear, target
  * where it sends; secret NULL: none, or for an update, keep the sealed one unless
@@ -173,10 +178,13 @@ typedef struct nova_channel_in {
 /* Reads and checks a channel body. Email: {"type": "email", "smtp_url", "from", "to": [...],
  * "username"?, "password"?, "ca_certificate"?, "events": [...], "enabled"?}. SMS: {"type":
  * "sms", "provider": "africastalking", "username", "api_key", "to": ["+E.164", ...],
- * "sender_id"?, "base_url"?, "events", "enabled"?}. With old (a PATCH), old's settings,
- * events and enabled stand for the members body leaves out, old_has_secret says whether a
- * sealed secret is kept, and the type cannot change. NOVA_INVALID with pb naming the field
- * (pb->field may point into body: a member the channel's type does not have). Pure (the
+ * "sender_id"?, "base_url"?, "events", "enabled"?}. Twilio: {"type": "sms", "provider":
+ * "twilio", "account_sid": "AC...", "auth_token" (or "api_key_sid": "SK..." and
+ * "api_key_secret"), "from" (E.164 or a sender id) or "messaging_service_sid": "MG...", "to",
+ * "status_callback"?, "base_url"?, "events", "enabled"?}; the provider cannot change. With old (a
+ * PATCH), old's settings, events and enabled stand for the members body leaves out, old_has_secret
+ * says whether a sealed secret is kept, and the type cannot change. NOVA_INVALID with pb naming the
+ * field (pb->field may point into body: a member the channel's type does not have). Pure (the
  * channel fuzz target drives it). */
 nova_status nova_channel_parse(nova_arena_t *a, json_t *body, const nova_notify_channel_row_t *old,
                                nova_channel_in_t *in, nova_events_problem_t *pb);

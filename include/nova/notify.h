@@ -6,8 +6,11 @@
  *   STARTTLS required, except to a loopback host, where STARTTLS is used when the server
  *   offers it; the server is verified against the caller's CA bundle, or the system's when
  *   none is given; AUTH when a username is given.
- * - SMS through an HTTP provider adapter, Africa's Talking's first: a form-encoded POST to
- *   <base>/version1/messaging with the `apiKey` header, its JSON reply read per recipient.
+ * - SMS through an HTTP provider adapter: Africa's Talking (a form-encoded POST to
+ *   <base>/version1/messaging with the `apiKey` header, one request for every recipient, its
+ *   JSON reply read per recipient) or Twilio's Programmable Messaging (a form-encoded POST to
+ *   <base>/2010-04-01/Accounts/{AccountSid}/Messages.json with HTTP Basic auth, one message
+ *   per recipient, each JSON reply read).
  *
  * Both refuse, before connecting, an address that is not public unless the process allows it
  * (nova_webhook_allow_private, NOVA_WEBHOOK_ALLOW_PRIVATE), follow no redirect, use no proxy
@@ -43,12 +46,38 @@ bool nova_notify_smtp_url_valid(const char *url, bool *loopback);
  * http:// to a loopback host (a stand-in on this machine), at most 512 bytes, no query. */
 bool nova_notify_base_url_valid(const char *url);
 
-/* One recipient's line of Africa's Talking's reply. */
-typedef struct nova_at_recipient {
+/* The SMS providers a channel may name. */
+typedef enum nova_sms_provider {
+    NOVA_SMS_AFRICASTALKING = 0,
+    NOVA_SMS_TWILIO = 1,
+} nova_sms_provider_t;
+
+/* A recipient's code meaning "the provider took the request, and what it did with it is not
+ * known" (a 2xx whose body does not say, or no reply after the whole request was sent).
+ * Such a recipient is never sent to again by a retry: it may already have the message. */
+#define NOVA_NOTIFY_SMS_UNKNOWN (-1)
+
+/* One recipient's line of the provider's reply. */
+typedef struct nova_sms_recipient {
     char number[24];
-    long status_code; /* 100 processed, 101 sent, 102 queued; 4xx/5xx refused */
-    char status[32];  /* "Success", "InvalidPhoneNumber", ... (printable ASCII, cut) */
-} nova_at_recipient_t;
+    /* Africa's Talking: its statusCode (100 processed, 101 sent, 102 queued; 4xx/5xx
+     * refused). Twilio: the HTTP status of the recipient's own request (201 created; 400 a
+     * refusal such as 21211, 429, 5xx). NOVA_NOTIFY_SMS_UNKNOWN: see above. */
+    long status_code;
+    char status[32]; /* "Success", "InvalidPhoneNumber"; Twilio "queued", "E21211", ...
+                        (printable ASCII, cut) */
+} nova_sms_recipient_t;
+
+/* What a recipient's code comes to: accepted, refused for good, refused for a reason that
+ * may pass (send again later; also code 0, a recipient the reply does not list), or unknown
+ * (NOVA_NOTIFY_SMS_UNKNOWN: not sent again). */
+typedef enum nova_sms_verdict {
+    NOVA_SMS_ACCEPTED,
+    NOVA_SMS_REFUSED,
+    NOVA_SMS_TRANSIENT,
+    NOVA_SMS_UNKNOWN,
+} nova_sms_verdict_t;
+nova_sms_verdict_t nova_notify_sms_verdict(nova_sms_provider_t provider, long status_code);
 
 /* What one send came to. */
 typedef struct nova_notify_result {
@@ -62,8 +91,9 @@ typedef struct nova_notify_result {
     /* SMS: the provider's line for each recipient when its reply was read (nrecipients 0
      * otherwise: nothing is known of any recipient), so a caller can send again to those
      * refused for a reason that may pass, and never to one accepted. */
-    nova_at_recipient_t recipients[NOVA_NOTIFY_RECIPIENTS_MAX];
+    nova_sms_recipient_t recipients[NOVA_NOTIFY_RECIPIENTS_MAX];
     size_t nrecipients;
+    size_t unknown; /* SMS: recipients whose outcome is NOVA_NOTIFY_SMS_UNKNOWN */
 } nova_notify_result_t;
 
 typedef struct nova_notify_email {
@@ -95,31 +125,62 @@ nova_status nova_notify_email_send(const nova_notify_email_t *m, nova_notify_res
  * "status", ...}, ...]}}: up to max recipients into out, *n of them. NOVA_INVALID when the
  * text is not that shape (a recipient without a numeric statusCode or a string number).
  * Pure; the at_reply fuzz target drives it. */
-nova_status nova_notify_at_parse(const char *body, size_t len, nova_at_recipient_t *out, size_t max,
-                                 size_t *n);
+nova_status nova_notify_at_parse(const char *body, size_t len, nova_sms_recipient_t *out,
+                                 size_t max, size_t *n);
 /* Whether an Africa's Talking statusCode is an accepted message (100, 101, 102), and whether
  * a refusal may pass on a later attempt (405 insufficient balance, 500-502 provider errors). */
 bool nova_notify_at_accepted(long status_code);
 bool nova_notify_at_transient(long status_code);
 
+/* One recipient's reply from Twilio's Messages resource: a created message ({"sid", "status",
+ * ...}) or an error ({"code", "message", "more_info", "status"}). */
+typedef struct nova_twilio_reply {
+    char sid[40];     /* "SM..." of a created message; "" for an error */
+    char status[24];  /* the message's status ("queued", "accepted", "scheduled", ...) */
+    long code;        /* the error's code (21211 invalid To, 20003 authentication, ...); 0 */
+    char message[96]; /* the error's message, printable ASCII, cut */
+} nova_twilio_reply_t;
+/* Reads a Twilio Messages reply: NOVA_OK for a message (a string "sid" and "status") or an
+ * error (an integer "code", a string "message" when present); NOVA_INVALID for anything else
+ * (out then zeroed). Pure; the twilio_reply fuzz target drives it. */
+nova_status nova_notify_twilio_parse(const char *body, size_t len, nova_twilio_reply_t *out);
+
 typedef struct nova_notify_sms {
-    const char *base_url; /* nova_notify_base_url_valid; "/version1/messaging" is appended */
+    nova_sms_provider_t provider;
+    /* nova_notify_base_url_valid; Africa's Talking: "/version1/messaging" is appended;
+     * Twilio: "/2010-04-01/Accounts/<account_sid>/Messages.json" */
+    const char *base_url;
+    /* Africa's Talking: its username. Twilio: the Basic auth user, the account SID or an API
+     * key SID. */
     const char *username;
+    /* Africa's Talking: the API key. Twilio: the auth token, or the API key's secret. */
     const char *api_key;
-    const char *from; /* sender id or short code; NULL or "": the provider's default */
+    /* Africa's Talking: a sender id or short code. Twilio: the From number or sender id
+     * (NULL: messaging_service_sid instead). NULL or "": the provider's default. */
+    const char *from;
+    const char *account_sid;           /* Twilio: AC... */
+    const char *messaging_service_sid; /* Twilio: MG..., instead of from */
+    const char *status_callback;       /* Twilio: StatusCallback URL; NULL: none */
     const char *const *to;
     size_t nto;
     const char *message;
-    unsigned timeout_ms; /* 0: 10000 */
+    /* The whole send: with Twilio every recipient's request shares it (0: 10000) */
+    unsigned timeout_ms;
 } nova_notify_sms_t;
 
-/* Appends the form body of m (username, to (comma-separated), message, from when set),
- * percent-encoded. Pure. */
+/* Appends the Africa's Talking form body of m (username, to (comma-separated), message, from
+ * when set), percent-encoded. Pure. */
 nova_status nova_notify_sms_form(const nova_notify_sms_t *m, nova_buf_t *out);
-/* Sends m once to Africa's Talking. NOVA_OK when every recipient was accepted (out->partial
+/* Appends the Twilio form body of one message of m to the number to (To, From or
+ * MessagingServiceSid, Body, StatusCallback when set), percent-encoded. Pure. */
+nova_status nova_notify_twilio_form(const nova_notify_sms_t *m, const char *to, nova_buf_t *out);
+/* Sends m once through its provider. NOVA_OK when every recipient was accepted (out->partial
  * when only some were); NOVA_INVALID, NOVA_FORBIDDEN, NOVA_UNAVAILABLE as for email (no
  * recipient accepted: out->retry when one was refused for a reason that may pass).
- * out->recipients holds the reply's line per recipient; out->result lists them, masked. */
+ * out->recipients holds a line per recipient the provider's replies speak of (a Twilio send
+ * stops at a 429, or when the time is spent: the rest have no line); a recipient whose
+ * request the provider took without saying what it did has NOVA_NOTIFY_SMS_UNKNOWN (then
+ * out->unknown counts them). out->result lists them, masked. */
 nova_status nova_notify_sms_send(const nova_notify_sms_t *m, nova_notify_result_t *out);
 
 #endif

@@ -143,9 +143,6 @@ static nova_status channel_update_fn(nova_store_t *s, nova_req_t *r, const nova_
 
 static const char *const endpoint_patch_members[] = {
     "url", "events", "enabled", "client_certificate", "client_key", "ca_certificate", "pin", NULL};
-static const char *const channel_members[] = {
-    "type",     "events",         "enabled",  "smtp_url", "from",      "to",       "username",
-    "password", "ca_certificate", "provider", "api_key",  "sender_id", "base_url", NULL};
 
 static void endpoints_create(nova_req_t *r, void *ud)
 {
@@ -163,15 +160,19 @@ static void endpoints_patch(nova_req_t *r, void *ud)
 
 static void channels_create(nova_req_t *r, void *ud)
 {
-    static const body_op_t op = {
-        channel_members, channel_create_fn, 201, "/v1/notifications/channels/%s",
-        false,           NO_CHANNEL};
+    static const body_op_t op = {nova_channel_members,
+                                 channel_create_fn,
+                                 201,
+                                 "/v1/notifications/channels/%s",
+                                 false,
+                                 NO_CHANNEL};
     run_body_op(r, ud, &op);
 }
 
 static void channels_patch(nova_req_t *r, void *ud)
 {
-    static const body_op_t op = {channel_members, channel_update_fn, 200, NULL, false, NO_CHANNEL};
+    static const body_op_t op = {
+        nova_channel_members, channel_update_fn, 200, NULL, false, NO_CHANNEL};
     run_body_op(r, ud, &op);
 }
 

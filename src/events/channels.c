@@ -89,6 +89,56 @@ static const char *const email_members[] = {"smtp_url", "from",           "to",
                                             "username", "ca_certificate", NULL};
 static const char *const sms_members[] = {"provider",  "username", "to",
                                           "sender_id", "base_url", NULL};
+static const char *const twilio_members[] = {
+    "provider", "account_sid",     "api_key_sid", "from", "messaging_service_sid",
+    "to",       "status_callback", "base_url",    NULL};
+
+const char *const nova_channel_members[] = {"type",
+                                            "events",
+                                            "enabled",
+                                            "smtp_url",
+                                            "from",
+                                            "to",
+                                            "username",
+                                            "password",
+                                            "ca_certificate",
+                                            "provider",
+                                            "api_key",
+                                            "sender_id",
+                                            "base_url",
+                                            "account_sid",
+                                            "api_key_sid",
+                                            "auth_token",
+                                            "api_key_secret",
+                                            "messaging_service_sid",
+                                            "status_callback",
+                                            NULL};
+
+/* Whether s is a Twilio SID: its two-letter prefix and 32 hex digits. */
+static bool twilio_sid_ok(const char *s, const char *prefix)
+{
+    if (s == NULL || strlen(s) != 34 || strncmp(s, prefix, 2) != 0)
+        return false;
+    for (size_t i = 2; i < 34; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+/* A Twilio sender id: 1 to 11 letters, digits and spaces with at least one letter. */
+static bool twilio_sender_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    bool letter = false;
+    if (n == 0 || n > 11)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)s[i]) && s[i] != ' ')
+            return false;
+        letter = letter || isalpha((unsigned char)s[i]);
+    }
+    return letter;
+}
 
 static bool listed(const char *const *list, const char *name)
 {
@@ -137,9 +187,6 @@ static nova_status check_email(json_t *m, const char *secret, bool has_secret,
 static nova_status check_sms(json_t *m, const char *secret, bool has_secret,
                              nova_events_problem_t *pb)
 {
-    json_t *p = json_object_get(m, "provider");
-    if (p && !(json_is_string(p) && strcmp(json_string_value(p), "africastalking") == 0))
-        return refuse(pb, "provider", "africastalking");
     if (!charset_ok(json_string_value(json_object_get(m, "username")), 64, "_.-"))
         return refuse(pb, "username",
                       "the Africa's Talking username (1 to 64 of A-Z a-z 0-9 _ . -)");
@@ -159,6 +206,79 @@ static nova_status check_sms(json_t *m, const char *secret, bool has_secret,
     return NOVA_OK;
 }
 
+/* Twilio: the secret is the auth token, or with api_key_sid the API key's secret; which one a
+ * body gave (secret_member) must fit, and changing api_key_sid wants the secret again (the
+ * sealed one belongs to the other). */
+static nova_status check_twilio(json_t *m, json_t *body, const char *secret,
+                                const char *secret_member, bool has_secret,
+                                nova_events_problem_t *pb)
+{
+    if (!twilio_sid_ok(json_string_value(json_object_get(m, "account_sid")), "AC"))
+        return refuse(pb, "account_sid", "the Twilio account SID (AC and 32 hex digits)");
+    json_t *key = json_object_get(m, "api_key_sid");
+    if (key && !twilio_sid_ok(json_string_value(key), "SK"))
+        return refuse(pb, "api_key_sid", "a Twilio API key SID (SK and 32 hex digits)");
+    const char *want = key ? "api_key_secret" : "auth_token";
+    if (secret && strcmp(secret_member, want) != 0)
+        return refuse(pb, secret_member,
+                      key ? "with api_key_sid the secret is api_key_secret"
+                          : "without api_key_sid the secret is auth_token");
+    if (!has_secret)
+        return refuse(pb, want, key ? "the API key's secret" : "the Twilio auth token");
+    if (secret == NULL && json_object_get(body, "api_key_sid"))
+        return refuse(pb, want, "required again when api_key_sid changes");
+    if (secret && !token_ok(secret, 256))
+        return refuse(pb, want, "1 to 256 printable characters without spaces");
+    json_t *from = json_object_get(m, "from"), *mss = json_object_get(m, "messaging_service_sid");
+    if (from && mss)
+        return refuse(pb, "messaging_service_sid",
+                      "either from or messaging_service_sid, not both");
+    if (mss && !twilio_sid_ok(json_string_value(mss), "MG"))
+        return refuse(pb, "messaging_service_sid",
+                      "a Twilio messaging service SID (MG and 32 hex digits)");
+    if (!mss && !nova_notify_phone_valid(json_string_value(from)) &&
+        !twilio_sender_ok(json_string_value(from)))
+        return refuse(pb, "from",
+                      "an E.164 number or a sender id (1 to 11 letters, digits, spaces), or "
+                      "messaging_service_sid instead");
+    if (!recipients_ok(json_object_get(m, "to"), nova_notify_phone_valid))
+        return refuse(pb, "to", "a list of 1 to 10 distinct E.164 numbers (+254711000001)");
+    json_t *cb = json_object_get(m, "status_callback");
+    if (cb && !nova_notify_base_url_valid(json_string_value(cb)))
+        return refuse(pb, "status_callback",
+                      "https://host[:port][/path] (http:// only to a loopback host), no query");
+    json_t *b = json_object_get(m, "base_url");
+    if (b && !nova_notify_base_url_valid(json_string_value(b)))
+        return refuse(pb, "base_url",
+                      "https://host[:port][/path] (http:// only to a loopback host), no query");
+    return NOVA_OK;
+}
+
+/* Whether sms settings name Twilio (else Africa's Talking, the default). */
+static bool is_twilio(json_t *settings)
+{
+    const char *p = json_string_value(json_object_get(settings, "provider"));
+    return p && strcmp(p, "twilio") == 0;
+}
+
+/* What an SMS channel posts to: Africa's Talking's messaging URL, or Twilio's Messages
+ * resource of the account. */
+static const char *sms_target(nova_arena_t *a, json_t *settings)
+{
+    bool tw = is_twilio(settings);
+    const char *b =
+        tw ? json_string_value(json_object_get(settings, "base_url")) : at_base(settings);
+    if (b == NULL || *b == '\0')
+        b = NOVA_EVENT_TWILIO_BASE;
+    size_t n = strlen(b);
+    while (n > 0 && b[n - 1] == '/')
+        n--;
+    if (!tw)
+        return nova_arena_printf(a, "%.*s/version1/messaging", (int)n, b);
+    return nova_arena_printf(a, "%.*s/2010-04-01/Accounts/%s/Messages.json", (int)n, b,
+                             json_string_value(json_object_get(settings, "account_sid")));
+}
+
 nova_status nova_channel_parse(nova_arena_t *a, json_t *body, const nova_notify_channel_row_t *old,
                                nova_channel_in_t *in, nova_events_problem_t *pb)
 {
@@ -176,13 +296,33 @@ nova_status nova_channel_parse(nova_arena_t *a, json_t *body, const nova_notify_
         return refuse(pb, "type", "email or sms");
     }
     bool email = strcmp(type, "email") == 0;
-    const char *const *members = email ? email_members : sms_members;
-    const char *secret_name = email ? "password" : "api_key";
     json_t *merged = old ? json_loads(old->settings, 0, NULL) : json_object();
     if (!json_is_object(merged)) {
         json_decref(merged);
         return old ? NOVA_INTERNAL : NOVA_NOMEM;
     }
+    /* An SMS channel's provider: the body's, else the stored one's; it cannot change (the
+     * delivery log's codes are the provider's). */
+    json_t *prov = json_object_get(body, "provider");
+    const char *pname = json_string_value(prov);
+    bool twilio = false;
+    if (!email && prov &&
+        (pname == NULL || (strcmp(pname, "africastalking") != 0 && strcmp(pname, "twilio") != 0))) {
+        json_decref(merged);
+        return refuse(pb, "provider", "africastalking or twilio");
+    }
+    if (!email && old && prov &&
+        strcmp(pname, is_twilio(merged) ? "twilio" : "africastalking") != 0) {
+        json_decref(merged);
+        return refuse(pb, "provider",
+                      "a channel's provider cannot change (delete it, create another)");
+    }
+    if (!email)
+        twilio = prov ? strcmp(pname, "twilio") == 0 : is_twilio(merged);
+    const char *const *members = email ? email_members : twilio ? twilio_members : sms_members;
+    const char *secret_name = email ? "password" : twilio ? "auth_token" : "api_key";
+    const char *alt_secret = twilio ? "api_key_secret" : NULL;
+    const char *secret_member = secret_name;
     nova_status st = NOVA_OK;
     const char *key;
     json_t *v;
@@ -190,12 +330,17 @@ nova_status nova_channel_parse(nova_arena_t *a, json_t *body, const nova_notify_
     {
         if (strcmp(key, "type") == 0 || strcmp(key, "events") == 0 || strcmp(key, "enabled") == 0)
             continue;
-        if (strcmp(key, secret_name) == 0) {
+        if (strcmp(key, secret_name) == 0 || (alt_secret && strcmp(key, alt_secret) == 0)) {
+            if (in->secret || in->clear_secret) {
+                st = refuse(pb, key, "auth_token or api_key_secret, not both");
+                break;
+            }
+            secret_member = strcmp(key, secret_name) == 0 ? secret_name : alt_secret;
             if (json_is_null(v)) {
                 in->clear_secret = true;
             } else if (!json_is_string(v) ||
                        strlen(json_string_value(v)) != json_string_length(v)) {
-                st = refuse(pb, secret_name, "a string");
+                st = refuse(pb, secret_member, "a string");
                 break;
             } else {
                 in->secret = json_string_value(v);
@@ -218,8 +363,9 @@ nova_status nova_channel_parse(nova_arena_t *a, json_t *body, const nova_notify_
     bool has_secret =
         in->secret != NULL || (!in->clear_secret && old != NULL && old->secret_len > 0);
     if (st == NOVA_OK)
-        st = email ? check_email(merged, in->secret, has_secret, pb)
-                   : check_sms(merged, in->secret, has_secret, pb);
+        st = email    ? check_email(merged, in->secret, has_secret, pb)
+             : twilio ? check_twilio(merged, body, in->secret, secret_member, has_secret, pb)
+                      : check_sms(merged, in->secret, has_secret, pb);
     json_t *ev = json_object_get(body, "events");
     json_t *old_events = old && ev == NULL ? events_types_json(old->events) : NULL;
     if (st == NOVA_OK)
@@ -240,11 +386,7 @@ nova_status nova_channel_parse(nova_arena_t *a, json_t *body, const nova_notify_
             in->target =
                 nova_arena_strdup(a, json_string_value(json_object_get(merged, "smtp_url")));
         } else {
-            const char *b = at_base(merged);
-            size_t n = strlen(b);
-            while (n > 0 && b[n - 1] == '/')
-                n--;
-            in->target = nova_arena_printf(a, "%.*s/version1/messaging", (int)n, b);
+            in->target = sms_target(a, merged);
         }
         if (in->settings == NULL || in->target == NULL)
             st = NOVA_NOMEM;
@@ -269,7 +411,11 @@ json_t *nova_channel_json(const nova_notify_channel_row_t *c)
     json_object_set_new(o, "target", json_string(c->target));
     json_object_set_new(o, "events", events_types_json(c->events));
     json_object_set_new(o, "enabled", json_boolean(c->enabled));
-    json_object_set_new(o, email ? "password" : "api_key", json_boolean(c->secret_len > 0));
+    const char *secret_name = email                               ? "password"
+                              : !is_twilio(o)                     ? "api_key"
+                              : json_object_get(o, "api_key_sid") ? "api_key_secret"
+                                                                  : "auth_token";
+    json_object_set_new(o, secret_name, json_boolean(c->secret_len > 0));
     json_object_set_new(o, "created_at", json_integer(c->created_at));
     json_object_set_new(o, "updated_at", json_integer(c->updated_at));
     return o;
@@ -494,11 +640,38 @@ void events_channel_send(const nova_events_cfg_t *cfg, nova_store_t *s, nova_are
     }
     const char *to[NOVA_NOTIFY_RECIPIENTS_MAX];
     size_t nto = strings_of(json_object_get(set, "to"), to, NOVA_NOTIFY_RECIPIENTS_MAX);
+    if (strcmp(c.kind, "sms") == 0 && is_twilio(set)) {
+        const char *key = json_string_value(json_object_get(set, "api_key_sid"));
+        const char *b = json_string_value(json_object_get(set, "base_url"));
+        nova_notify_sms_t m = {
+            .provider = NOVA_SMS_TWILIO,
+            .base_url = b ? b : NOVA_EVENT_TWILIO_BASE,
+            .username = key ? key : json_string_value(json_object_get(set, "account_sid")),
+            .api_key = secret,
+            .from = json_string_value(json_object_get(set, "from")),
+            .account_sid = json_string_value(json_object_get(set, "account_sid")),
+            .messaging_service_sid =
+                json_string_value(json_object_get(set, "messaging_service_sid")),
+            .status_callback = json_string_value(json_object_get(set, "status_callback")),
+            .to = to,
+            .nto = nto,
+            .message = text,
+            .timeout_ms = NOVA_EVENT_TIMEOUT_MS};
+        events_sms_send(cfg, s, a, d, &m, o);
+        events_wipe(secret);
+        json_decref(set);
+        return;
+    }
     if (strcmp(c.kind, "sms") == 0) {
-        nova_notify_sms_t m = {at_base(set), json_string_value(json_object_get(set, "username")),
-                               secret,       json_string_value(json_object_get(set, "sender_id")),
-                               to,           nto,
-                               text,         NOVA_EVENT_TIMEOUT_MS};
+        nova_notify_sms_t m = {.provider = NOVA_SMS_AFRICASTALKING,
+                               .base_url = at_base(set),
+                               .username = json_string_value(json_object_get(set, "username")),
+                               .api_key = secret,
+                               .from = json_string_value(json_object_get(set, "sender_id")),
+                               .to = to,
+                               .nto = nto,
+                               .message = text,
+                               .timeout_ms = NOVA_EVENT_TIMEOUT_MS};
         events_sms_send(cfg, s, a, d, &m, o);
         events_wipe(secret);
         json_decref(set);

@@ -20,11 +20,9 @@
 
 static const nova_audit_actor_t ctl_actor = {.id = "novactl"};
 
-/* The HTTP route's members (src/api/webhooks.c); the domain then refuses those the channel's
- * type does not have. */
-static const char *const body_members[] = {
-    "type",     "events",         "enabled",  "smtp_url", "from",      "to",       "username",
-    "password", "ca_certificate", "provider", "api_key",  "sender_id", "base_url", NULL};
+/* The HTTP route's members (nova_channel_members); the domain then refuses those the
+ * channel's type does not have. */
+#define body_members nova_channel_members
 
 static nova_status refuse(nova_arena_t *a, nova_events_problem_t *pb, const char *field,
                           const char *why)

@@ -44,18 +44,22 @@ nova_status events_recipient_tag(const nova_events_cfg_t *cfg, const char *tenan
 
 /* What the delivery log says of each of n recipients (by tag) of an SMS delivery: reads the
  * results of the attempts in at (nat of them) of delivery_id numbered above from_attempt (the
- * current round: a replay starts a new one), whose items are "<masked>#<tag>=<code>[:status]".
- * settled[i]: recipient i needs no more sending (the provider accepted it, or refused it for a
- * reason that will not pass); accepted[i]: it was accepted. Pure. */
-void events_sms_settled(const char *const *tags, size_t n, const nova_attempt_row_t *at, size_t nat,
-                        const char *delivery_id, int64_t from_attempt, bool *settled,
-                        bool *accepted);
+ * current round: a replay starts a new one), whose items are "<masked>#<tag>=<code>[:status]",
+ * codes read as provider's (nova_notify_sms_verdict). settled[i]: recipient i needs no more
+ * sending (the provider accepted it, refused it for a reason that will not pass, or took it
+ * without saying); accepted[i]: it was accepted; unknown[i]: its outcome is unknown. Pure. */
+void events_sms_settled(nova_sms_provider_t provider, const char *const *tags, size_t n,
+                        const nova_attempt_row_t *at, size_t nat, const char *delivery_id,
+                        int64_t from_attempt, bool *settled, bool *accepted, bool *unknown);
+/* Appends nova_sms_recipients_total{provider,outcome} (Prometheus text). */
+nova_status events_sms_metrics(nova_buf_t *out);
 
 /* One attempt of SMS delivery d: m as the channel would send it (every recipient), sent to
  * those of its recipients the delivery log of this round does not show settled
  * (events_sms_settled); o->result names each one sent to with its tag and the provider's
  * code. Delivered (o->ok) once every recipient is settled and one accepted it; failed for
- * good when every one was refused for good; else retried. */
+ * good when every one settled without one accepted (refused for good, or unknown); else
+ * retried. */
 void events_sms_send(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t *a,
                      const nova_delivery_row_t *d, const nova_notify_sms_t *m, events_outcome_t *o);
 

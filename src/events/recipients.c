@@ -1,21 +1,56 @@
 /*
  * recipients.c: an SMS delivery recipient by recipient (internal.h). Africa's Talking answers
- * one request with a status per recipient, so one attempt may reach some numbers and not
- * others. Each attempt's `result` in the delivery log names every recipient it sent to by a
- * tag (never the number: "+254*******01#<tag>=101:Success"), and the next attempt reads the
- * log of its round first: a recipient the provider accepted is never sent to again (nobody
- * gets the message twice), nor one it refused for a reason that will not pass (an invalid
- * number, a blacklist); the others (insufficient balance, a gateway error, no line for it in
- * the reply) are sent to again after the backoff, alone. A replay starts a new round, which
+ * one request with a status per recipient, and Twilio takes one request per recipient, so one
+ * attempt may reach some numbers and not others. Each attempt's `result` in the delivery log names
+ * every recipient it sent to by a tag (never the number: "+254*******01#<tag>=101:Success"), and
+ * the next attempt reads the log of its round first: a recipient the provider accepted is never
+ * sent to again (nobody gets the message twice), nor one it refused for a reason that will not pass
+ * (an invalid number, a blacklist); the others (insufficient balance, a gateway error, no line for
+ * it in the reply) are sent to again after the backoff, alone. A replay starts a new round, which
  * sends to everyone again: that is what a replay asks for.
+ *
+ * A recipient whose outcome is unknown (NOVA_NOTIFY_SMS_UNKNOWN, "=-1:Unknown": the provider
+ * took the request and its reply, if any, did not say) is settled but not accepted: sending
+ * again could give it the message twice, and a message that may have arrived is not worth
+ * that risk. It is counted (nova_sms_recipients_total{outcome="unknown"}), logged as a
+ * warning (the delivery and how many, never a number) and named in the delivery's error;
+ * a delivery whose recipients all settled with none accepted and some unknown is failed,
+ * with that error, and a replay sends to every recipient again.
+ *
+ * Codes are read with the channel's provider (nova_notify_sms_verdict): Africa's Talking's
+ * statusCode, or the HTTP status of Twilio's reply. A channel's provider cannot change.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdatomic.h>
+
 #include "internal.h"
 #include "nova/crypto.h"
+#include "nova/log.h"
 #include "nova/notify.h"
+
+/* nova_sms_recipients_total{provider,outcome}: recipient lines written to the delivery log. */
+enum { RC_ACCEPTED, RC_REFUSED, RC_RETRY, RC_UNKNOWN, RC_N };
+static const char *const rc_names[RC_N] = {"accepted", "refused", "retry", "unknown"};
+static const char *const provider_names[] = {"africastalking", "twilio"};
+static _Atomic uint64_t rc_count[2][RC_N];
+
+nova_status events_sms_metrics(nova_buf_t *out)
+{
+    nova_status st = nova_buf_append_cstr(
+        out, "# HELP nova_sms_recipients_total SMS recipients as each delivery attempt of this "
+             "process left them, by provider and outcome (retry: sent to again later; unknown: "
+             "the provider took the request without saying, not sent to again).\n"
+             "# TYPE nova_sms_recipients_total counter\n");
+    for (int p = 0; p < 2; p++)
+        for (int o = 0; st == NOVA_OK && o < RC_N; o++)
+            st = nova_buf_printf(
+                out, "nova_sms_recipients_total{provider=\"%s\",outcome=\"%s\"} %llu\n",
+                provider_names[p], rc_names[o], (unsigned long long)atomic_load(&rc_count[p][o]));
+    return st;
+}
 
 nova_status events_recipient_tag(const nova_events_cfg_t *cfg, const char *tenant,
                                  const char *number, char out[EVENTS_TAG_LEN + 1])
@@ -35,9 +70,9 @@ nova_status events_recipient_tag(const nova_events_cfg_t *cfg, const char *tenan
     return NOVA_OK;
 }
 
-/* Reads the items of one attempt's result into settled/accepted. */
-static void read_result(const char *result, const char *const *tags, size_t n, bool *settled,
-                        bool *accepted)
+/* Reads the items of one attempt's result into settled/accepted/unknown. */
+static void read_result(nova_sms_provider_t provider, const char *result, const char *const *tags,
+                        size_t n, bool *settled, bool *accepted, bool *unknown)
 {
     for (const char *p = result ? strchr(result, '#') : NULL; p; p = strchr(p + 1, '#')) {
         const char *tag = p + 1;
@@ -47,26 +82,26 @@ static void read_result(const char *result, const char *const *tags, size_t n, b
         long code = strtol(tag + EVENTS_TAG_LEN + 1, &end, 10);
         if (end == tag + EVENTS_TAG_LEN + 1)
             continue;
-        bool ok = nova_notify_at_accepted(code);
-        bool final = ok || (code > 0 && !nova_notify_at_transient(code));
+        nova_sms_verdict_t v = nova_notify_sms_verdict(provider, code);
         for (size_t i = 0; i < n; i++)
             if (strncmp(tags[i], tag, EVENTS_TAG_LEN) == 0) {
-                settled[i] = settled[i] || final;
-                accepted[i] = accepted[i] || ok;
+                settled[i] = settled[i] || v != NOVA_SMS_TRANSIENT;
+                accepted[i] = accepted[i] || v == NOVA_SMS_ACCEPTED;
+                unknown[i] = unknown[i] || v == NOVA_SMS_UNKNOWN;
             }
     }
 }
 
-void events_sms_settled(const char *const *tags, size_t n, const nova_attempt_row_t *at, size_t nat,
-                        const char *delivery_id, int64_t from_attempt, bool *settled,
-                        bool *accepted)
+void events_sms_settled(nova_sms_provider_t provider, const char *const *tags, size_t n,
+                        const nova_attempt_row_t *at, size_t nat, const char *delivery_id,
+                        int64_t from_attempt, bool *settled, bool *accepted, bool *unknown)
 {
     for (size_t i = 0; i < n; i++)
-        settled[i] = accepted[i] = false;
+        settled[i] = accepted[i] = unknown[i] = false;
     for (size_t k = 0; k < nat; k++)
         if (at[k].delivery_id && strcmp(at[k].delivery_id, delivery_id) == 0 &&
             at[k].attempt > from_attempt)
-            read_result(at[k].result, tags, n, settled, accepted);
+            read_result(provider, at[k].result, tags, n, settled, accepted, unknown);
 }
 
 /* The digits of a number, for a reply that writes it without the '+'. */
@@ -96,7 +131,10 @@ void events_sms_send(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t
     size_t nto = base->nto;
     char tags[NOVA_NOTIFY_RECIPIENTS_MAX][EVENTS_TAG_LEN + 1];
     const char *tagp[NOVA_NOTIFY_RECIPIENTS_MAX];
-    bool settled[NOVA_NOTIFY_RECIPIENTS_MAX], accepted[NOVA_NOTIFY_RECIPIENTS_MAX];
+    bool settled[NOVA_NOTIFY_RECIPIENTS_MAX], accepted[NOVA_NOTIFY_RECIPIENTS_MAX],
+        unknown[NOVA_NOTIFY_RECIPIENTS_MAX];
+    nova_sms_provider_t provider =
+        base->provider == NOVA_SMS_TWILIO ? NOVA_SMS_TWILIO : NOVA_SMS_AFRICASTALKING;
     nova_status st = nto > 0 && nto <= NOVA_NOTIFY_RECIPIENTS_MAX ? NOVA_OK : NOVA_INVALID;
     for (size_t i = 0; st == NOVA_OK && i < nto; i++) {
         st = events_recipient_tag(cfg, d->tenant_id, base->to[i], tags[i]);
@@ -119,7 +157,8 @@ void events_sms_send(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t
     }
     /* A replay grants NOVA_EVENT_MAX_ATTEMPTS more attempts and starts a new round. */
     int64_t round = d->max_attempts - NOVA_EVENT_MAX_ATTEMPTS;
-    events_sms_settled(tagp, nto, at, nat, d->id, round < 0 ? 0 : round, settled, accepted);
+    events_sms_settled(provider, tagp, nto, at, nat, d->id, round < 0 ? 0 : round, settled,
+                       accepted, unknown);
     const char *to[NOVA_NOTIFY_RECIPIENTS_MAX];
     size_t idx[NOVA_NOTIFY_RECIPIENTS_MAX], ns = 0;
     for (size_t i = 0; i < nto; i++)
@@ -142,18 +181,24 @@ void events_sms_send(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t
             o->final = !r.retry;
             return;
         }
-        size_t off = 0;
+        size_t off = 0, now_unknown = 0;
         for (size_t k = 0; k < ns; k++) {
-            const nova_at_recipient_t *line = NULL;
+            const nova_sms_recipient_t *line = NULL;
             for (size_t j = 0; j < r.nrecipients && line == NULL; j++)
                 if (same_number(r.recipients[j].number, to[k]))
                     line = &r.recipients[j];
             long code = line ? line->status_code : 0;
             size_t i = idx[k];
-            if (nova_notify_at_accepted(code))
-                settled[i] = accepted[i] = true;
-            else if (code > 0 && !nova_notify_at_transient(code))
-                settled[i] = true;
+            nova_sms_verdict_t v = nova_notify_sms_verdict(provider, code);
+            settled[i] = v != NOVA_SMS_TRANSIENT;
+            accepted[i] = v == NOVA_SMS_ACCEPTED;
+            unknown[i] = v == NOVA_SMS_UNKNOWN;
+            now_unknown += unknown[i];
+            int slot = v == NOVA_SMS_ACCEPTED  ? RC_ACCEPTED
+                       : v == NOVA_SMS_REFUSED ? RC_REFUSED
+                       : v == NOVA_SMS_UNKNOWN ? RC_UNKNOWN
+                                               : RC_RETRY;
+            atomic_fetch_add(&rc_count[provider][slot], 1);
             char masked[NOVA_NOTIFY_MASK_MAX];
             nova_notify_phone_mask(to[k], masked);
             int w = snprintf(o->result + off, sizeof(o->result) - off, "%s%s#%s=%ld:%s",
@@ -162,23 +207,38 @@ void events_sms_send(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t
             if (w > 0 && (size_t)w < sizeof(o->result) - off)
                 off += (size_t)w;
         }
+        if (now_unknown > 0)
+            nova_log(NOVA_LOG_WARN,
+                     "sms delivery %s: the provider took the request, outcome unknown for %zu "
+                     "recipients (not sent to again; a replay would)",
+                     d->id, now_unknown);
     }
-    size_t nsettled = 0, naccepted = 0;
+    size_t nsettled = 0, naccepted = 0, nunknown = 0;
     for (size_t i = 0; i < nto; i++) {
         nsettled += settled[i];
         naccepted += accepted[i];
+        nunknown += unknown[i];
     }
+    char unk[32] = "";
+    if (nunknown > 0)
+        snprintf(unk, sizeof(unk), ", %zu unknown", nunknown);
     if (nsettled < nto) {
         snprintf(o->error, sizeof(o->error),
-                 "%zu of %zu recipients accepted, %zu refused for now (sent to again later)",
-                 naccepted, nto, nto - nsettled);
+                 "%zu of %zu recipients accepted, %zu refused for now (sent to again later)%s",
+                 naccepted, nto, nto - nsettled, unk);
+    } else if (naccepted == 0 && nunknown > 0) {
+        snprintf(o->error, sizeof(o->error),
+                 "outcome unknown for %zu of %zu recipients (the provider took the request "
+                 "without saying; not sent to again, a replay would)",
+                 nunknown, nto);
+        o->final = true;
     } else if (naccepted == 0) {
         snprintf(o->error, sizeof(o->error), "every recipient refused (%zu)", nto);
         o->final = true;
     } else {
         o->ok = true;
         if (naccepted < nto)
-            snprintf(o->error, sizeof(o->error), "%zu of %zu recipients refused", nto - naccepted,
-                     nto);
+            snprintf(o->error, sizeof(o->error), "%zu of %zu recipients refused%s",
+                     nto - naccepted - nunknown, nto, unk);
     }
 }

@@ -10,6 +10,16 @@
  * The result says per recipient what the provider answered (out->recipients), so the caller
  * can send again to those refused for a reason that may pass and to nobody who accepted it
  * (src/events/recipients.c does). Numbers reach out->result only masked.
+ *
+ * A reply that names nobody after the provider took the request (a 2xx whose body is not
+ * SMSMessageData, or no reply at all once the whole form was sent: a timeout, a reset) does
+ * not mean nobody got the message: Africa's Talking may have queued it for every recipient.
+ * Sending again would risk each of them getting it twice, so every recipient of such a send
+ * is marked NOVA_NOTIFY_SMS_UNKNOWN and the caller sends to none of them again (a replay,
+ * someone's decision, does). Only a failure before the form was wholly sent, or an HTTP error
+ * status, is retried blindly: then the provider cannot have acted on it.
+ *
+ * nova_notify_sms_send also dispatches to Twilio (twilio.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,8 +28,6 @@
 #include <openssl/crypto.h>
 
 #include "internal.h"
-
-#define SMS_REPLY_MAX (64u << 10)
 
 bool nova_notify_at_accepted(long code)
 {
@@ -31,8 +39,24 @@ bool nova_notify_at_transient(long code)
     return code == 405 || (code >= 500 && code <= 502);
 }
 
-nova_status nova_notify_at_parse(const char *body, size_t len, nova_at_recipient_t *out, size_t max,
-                                 size_t *n)
+nova_sms_verdict_t nova_notify_sms_verdict(nova_sms_provider_t provider, long code)
+{
+    if (code == NOVA_NOTIFY_SMS_UNKNOWN)
+        return NOVA_SMS_UNKNOWN;
+    if (code <= 0)
+        return NOVA_SMS_TRANSIENT; /* not in the reply */
+    if (provider == NOVA_SMS_TWILIO) {
+        if (code >= 200 && code <= 299)
+            return NOVA_SMS_ACCEPTED;
+        return code == 429 || (code >= 500 && code <= 599) ? NOVA_SMS_TRANSIENT : NOVA_SMS_REFUSED;
+    }
+    if (nova_notify_at_accepted(code))
+        return NOVA_SMS_ACCEPTED;
+    return nova_notify_at_transient(code) ? NOVA_SMS_TRANSIENT : NOVA_SMS_REFUSED;
+}
+
+nova_status nova_notify_at_parse(const char *body, size_t len, nova_sms_recipient_t *out,
+                                 size_t max, size_t *n)
 {
     *n = 0;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
@@ -51,9 +75,10 @@ nova_status nova_notify_at_parse(const char *body, size_t len, nova_at_recipient
         }
         if (*n >= max)
             continue;
-        nova_at_recipient_t *o = &out[(*n)++];
+        nova_sms_recipient_t *o = &out[(*n)++];
         json_int_t c = json_integer_value(code);
-        o->status_code = c < 0 || c > 9999 ? -1 : (long)c;
+        /* Out of range: as if not listed (never NOVA_NOTIFY_SMS_UNKNOWN, which is ours). */
+        o->status_code = c <= 0 || c > 9999 ? 0 : (long)c;
         notify_printable(o->number, sizeof(o->number), json_string_value(num),
                          json_string_length(num));
         const char *sv = status ? json_string_value(status) : "";
@@ -62,28 +87,6 @@ nova_status nova_notify_at_parse(const char *body, size_t len, nova_at_recipient
     json_decref(root);
     if (st != NOVA_OK)
         *n = 0;
-    return st;
-}
-
-/* Appends name=value, value percent-encoded (application/x-www-form-urlencoded). */
-static nova_status form_field(nova_buf_t *out, const char *name, const char *value)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    nova_status st = nova_buf_printf(out, "%s%s=", out->len ? "&" : "", name);
-    for (const unsigned char *p = (const unsigned char *)value; st == NOVA_OK && *p; p++) {
-        char e[3];
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '*') {
-            st = nova_buf_append(out, p, 1);
-        } else if (*p == ' ') {
-            st = nova_buf_append(out, "+", 1);
-        } else {
-            e[0] = '%';
-            e[1] = hex[*p >> 4];
-            e[2] = hex[*p & 15];
-            st = nova_buf_append(out, e, 3);
-        }
-    }
     return st;
 }
 
@@ -102,35 +105,40 @@ nova_status nova_notify_sms_form(const nova_notify_sms_t *m, nova_buf_t *out)
     if (st == NOVA_OK)
         st = nova_buf_append(&to, "", 1);
     if (st == NOVA_OK)
-        st = form_field(out, "username", m->username);
+        st = notify_form_field(out, "username", m->username);
     if (st == NOVA_OK)
-        st = form_field(out, "to", to.data);
+        st = notify_form_field(out, "to", to.data);
     if (st == NOVA_OK)
-        st = form_field(out, "message", m->message);
+        st = notify_form_field(out, "message", m->message);
     if (st == NOVA_OK && m->from && *m->from)
-        st = form_field(out, "from", m->from);
+        st = notify_form_field(out, "from", m->from);
     nova_buf_free(&to);
     return st;
 }
 
-typedef struct sink {
-    nova_buf_t *b;
-    bool over;
-} sink_t;
-
-static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
+/* Every recipient of m marked NOVA_NOTIFY_SMS_UNKNOWN: the provider took the request and
+ * did not say for whom (see the top of this file). */
+static void mark_unknown(const nova_notify_sms_t *m, nova_notify_result_t *out, const char *why)
 {
-    sink_t *k = ud;
-    size_t n = size * nmemb;
-    if (k->b->len + n > SMS_REPLY_MAX) {
-        k->over = true;
-        return 0;
+    out->result[0] = '\0';
+    out->nrecipients = 0;
+    for (size_t i = 0; i < m->nto && i < NOVA_NOTIFY_RECIPIENTS_MAX; i++) {
+        nova_sms_recipient_t *r = &out->recipients[out->nrecipients++];
+        notify_printable(r->number, sizeof(r->number), m->to[i], strlen(m->to[i]));
+        r->status_code = NOVA_NOTIFY_SMS_UNKNOWN;
+        snprintf(r->status, sizeof(r->status), "Unknown");
+        notify_result_add(out, r);
     }
-    return nova_buf_append(k->b, p, n) == NOVA_OK ? n : 0;
+    out->unknown = out->nrecipients;
+    out->retry = false;
+    snprintf(out->error, sizeof(out->error),
+             "%.80s: the provider took the request, outcome unknown for %zu recipients", why,
+             out->unknown);
 }
 
 /* Judges the provider's reply (HTTP status in out->status). */
-static nova_status judge(const nova_buf_t *reply, size_t nto, nova_notify_result_t *out)
+static nova_status judge(const nova_buf_t *reply, const nova_notify_sms_t *m,
+                         nova_notify_result_t *out)
 {
     if (out->status < 200 || out->status > 299) {
         /* 5xx, 408, 429: the provider may take it later; other 4xx (bad key, bad request)
@@ -139,27 +147,22 @@ static nova_status judge(const nova_buf_t *reply, size_t nto, nova_notify_result
         snprintf(out->error, sizeof(out->error), "HTTP status %ld", out->status);
         return NOVA_UNAVAILABLE;
     }
-    nova_at_recipient_t *rs = out->recipients;
+    nova_sms_recipient_t *rs = out->recipients;
     size_t n = 0;
     if (nova_notify_at_parse(reply->data ? reply->data : "", reply->len, rs,
                              NOVA_NOTIFY_RECIPIENTS_MAX, &n) != NOVA_OK) {
-        out->retry = true;
-        snprintf(out->error, sizeof(out->error), "the provider's reply is not SMSMessageData");
+        mark_unknown(m, out, "the provider's reply is not SMSMessageData");
         return NOVA_UNAVAILABLE;
     }
+    size_t nto = m->nto;
     out->nrecipients = n;
-    size_t accepted = 0, transient = 0, off = 0;
+    size_t accepted = 0, transient = 0;
     for (size_t i = 0; i < n; i++) {
         if (nova_notify_at_accepted(rs[i].status_code))
             accepted++;
         else if (nova_notify_at_transient(rs[i].status_code))
             transient++;
-        char masked[NOVA_NOTIFY_MASK_MAX];
-        nova_notify_phone_mask(rs[i].number, masked);
-        int w = snprintf(out->result + off, sizeof(out->result) - off, "%s%s=%ld%s%s", i ? " " : "",
-                         masked, rs[i].status_code, *rs[i].status ? ":" : "", rs[i].status);
-        if (w > 0 && (size_t)w < sizeof(out->result) - off)
-            off += (size_t)w;
+        notify_result_add(out, &rs[i]);
     }
     if (n > 0 && accepted == n)
         return NOVA_OK;
@@ -173,14 +176,9 @@ static nova_status judge(const nova_buf_t *reply, size_t nto, nova_notify_result
     return NOVA_UNAVAILABLE;
 }
 
-nova_status nova_notify_sms_send(const nova_notify_sms_t *m, nova_notify_result_t *out)
+/* Sends m once to Africa's Talking (checked by nova_notify_sms_send). */
+static nova_status at_send(const nova_notify_sms_t *m, nova_notify_result_t *out)
 {
-    memset(out, 0, sizeof(*out));
-    if (m == NULL || !nova_notify_base_url_valid(m->base_url) || m->api_key == NULL ||
-        !*m->api_key || strpbrk(m->api_key, "\r\n") != NULL) {
-        snprintf(out->error, sizeof(out->error), "no provider URL or API key");
-        return NOVA_INVALID;
-    }
     nova_buf_t form, url, key, reply;
     nova_buf_init(&form);
     nova_buf_init(&url);
@@ -214,7 +212,7 @@ nova_status nova_notify_sms_send(const nova_notify_sms_t *m, nova_notify_result_
             break;
         hl = t;
     }
-    sink_t sink = {&reply, false};
+    notify_sink_t sink = {&reply, false};
     char errbuf[CURL_ERROR_SIZE] = "";
     CURLcode rc = t ? CURLE_OK : CURLE_OUT_OF_MEMORY;
 #define SET(opt, val)                                                                              \
@@ -228,20 +226,29 @@ nova_status nova_notify_sms_send(const nova_notify_sms_t *m, nova_notify_result_
     SET(CURLOPT_POSTFIELDS, form.data);
     SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)form.len);
     SET(CURLOPT_HTTPHEADER, hl);
-    SET(CURLOPT_WRITEFUNCTION, on_data);
+    SET(CURLOPT_WRITEFUNCTION, notify_on_data);
     SET(CURLOPT_WRITEDATA, &sink);
     SET(CURLOPT_ERRORBUFFER, errbuf);
     SET(CURLOPT_USERAGENT, "Nova-Notify/1");
 #undef SET
     if (rc == CURLE_OK)
         rc = notify_curl_perform(c, out);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    /* Failed after the provider took the form: a 2xx too large to read, or no reply. */
+    bool taken =
+        sink.over ? out->status >= 200 && out->status <= 299 : notify_request_sent(c, form.len);
     if (rc == CURLE_OK) {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
-        st = judge(&reply, m->nto, out);
+        st = judge(&reply, m, out);
     } else if (refused) {
         snprintf(out->error, sizeof(out->error),
                  "the provider's address is not public (NOVA_WEBHOOK_ALLOW_PRIVATE is off)");
         st = NOVA_FORBIDDEN;
+    } else if (taken) {
+        mark_unknown(m, out,
+                     sink.over ? "reply too large"
+                     : *errbuf ? errbuf
+                               : curl_easy_strerror(rc));
+        st = NOVA_UNAVAILABLE;
     } else {
         out->retry = true;
         snprintf(out->error, sizeof(out->error), "%.150s",
@@ -260,4 +267,15 @@ end:
     nova_buf_free(&key);
     nova_buf_free(&reply);
     return st;
+}
+
+nova_status nova_notify_sms_send(const nova_notify_sms_t *m, nova_notify_result_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (m == NULL || !nova_notify_base_url_valid(m->base_url) || m->api_key == NULL ||
+        !*m->api_key || strpbrk(m->api_key, "\r\n") != NULL) {
+        snprintf(out->error, sizeof(out->error), "no provider URL or API key");
+        return NOVA_INVALID;
+    }
+    return m->provider == NOVA_SMS_TWILIO ? notify_twilio_send(m, out) : at_send(m, out);
 }

@@ -98,3 +98,54 @@ void notify_printable(char *dst, size_t cap, const char *src, size_t n)
         k--;
     dst[k] = '\0';
 }
+
+nova_status notify_form_field(nova_buf_t *out, const char *name, const char *value)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    nova_status st = nova_buf_printf(out, "%s%s=", out->len ? "&" : "", name);
+    for (const unsigned char *p = (const unsigned char *)value; st == NOVA_OK && *p; p++) {
+        char e[3];
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '.' || *p == '_' || *p == '*') {
+            st = nova_buf_append(out, p, 1);
+        } else if (*p == ' ') {
+            st = nova_buf_append(out, "+", 1);
+        } else {
+            e[0] = '%';
+            e[1] = hex[*p >> 4];
+            e[2] = hex[*p & 15];
+            st = nova_buf_append(out, e, 3);
+        }
+    }
+    return st;
+}
+
+size_t notify_on_data(char *p, size_t size, size_t nmemb, void *ud)
+{
+    notify_sink_t *k = ud;
+    size_t n = size * nmemb;
+    if (k->b->len + n > NOTIFY_REPLY_MAX) {
+        k->over = true;
+        return 0;
+    }
+    return nova_buf_append(k->b, p, n) == NOVA_OK ? n : 0;
+}
+
+bool notify_request_sent(CURL *c, size_t len)
+{
+    curl_off_t up = 0;
+    if (curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up) != CURLE_OK)
+        return false;
+    return len > 0 && up >= (curl_off_t)len;
+}
+
+void notify_result_add(nova_notify_result_t *out, const nova_sms_recipient_t *r)
+{
+    size_t off = strlen(out->result);
+    char masked[NOVA_NOTIFY_MASK_MAX];
+    nova_notify_phone_mask(r->number, masked);
+    int w = snprintf(out->result + off, sizeof(out->result) - off, "%s%s=%ld%s%s", off ? " " : "",
+                     masked, r->status_code, *r->status ? ":" : "", r->status);
+    if (w < 0 || (size_t)w >= sizeof(out->result) - off)
+        out->result[off] = '\0';
+}

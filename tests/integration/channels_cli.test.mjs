@@ -182,3 +182,37 @@ test('bad input is exit 6 naming the field; another tenant\'s channel is not fou
   assert.equal(nova.ctl('channel', 'show', '--tenant', a.tenant).code, 2);
   assert.equal(nova.ctl('channel', 'frobnicate', '--tenant', a.tenant).code, 2);
 });
+
+test('a Twilio channel: created from a file, the same row over HTTP, its token sealed and never printed or audited; bad Twilio members are exit 6 naming the field', async () => {
+  const account = 'AC' + randomBytes(16).toString('hex');
+  const authToken = randomBytes(16).toString('hex');
+  const twilio = { type: 'sms', provider: 'twilio', account_sid: account, auth_token: authToken, from: '+15005550006',
+    to: [NUMBER], events: ['verification.completed'] };
+  const c = nova.ctl('channel', 'create', '--tenant', a.tenant, file('twilio.json', twilio));
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.json.id, /^nch_/);
+  assert.equal(c.json.provider, 'twilio');
+  assert.equal(c.json.auth_token, true);
+  assert.equal(c.json.target, `https://api.twilio.com/2010-04-01/Accounts/${account}/Messages.json`);
+  assert.ok(!c.stdout.includes(authToken), 'the auth token is never printed');
+  const g = await get('/v1/notifications/channels/' + c.json.id, aTok);
+  assert.deepEqual(g.json, c.json);
+  const t = ctlText('channel', 'show', '--tenant', a.tenant, c.json.id);
+  assert.equal(t.status, 0, t.stderr);
+  assert.equal(t.stdout.trim(), `${c.json.id}  sms  enabled  verification.completed`);
+  for (const [body, field] of [[{ ...twilio, account_sid: 'AC1' }, 'account_sid'], [{ ...twilio, auth_token: undefined }, 'auth_token'],
+    [{ ...twilio, from: undefined }, 'from'], [{ ...twilio, api_key: 'x' }, 'api_key']]) {
+    const r = ctlIn(JSON.stringify(body), 'channel', 'create', '--tenant', a.tenant, '-');
+    assert.equal(r.code, 6, field + ': ' + r.stderr);
+    assert.equal(r.err.field, field, r.stderr);
+    assert.ok(!r.stderr.includes(authToken));
+  }
+  const u = ctlIn(JSON.stringify({ provider: 'africastalking' }), 'channel', 'update', '--tenant', a.tenant, c.json.id, '-');
+  assert.equal(u.code, 6, u.stderr);
+  assert.equal(u.err.field, 'provider');
+  const entries = await auditOf(aTok);
+  const e = entries.find((x) => x.action === 'notify.channel.create' && x.target === 'notify_channel:' + c.json.id);
+  assert.equal(e.actor, 'novactl');
+  const text = JSON.stringify(entries);
+  assert.ok(!text.includes(authToken) && !text.includes(NUMBER), 'the audit log holds the token or the number');
+});

@@ -161,7 +161,7 @@ static void test_sms_form_and_reply(void **state)
         "{\"statusCode\":101,\"number\":\"+254711000001\",\"status\":\"Success\",\"cost\":\"KES "
         "0.8000\",\"messageId\":\"ATXid_1\"},{\"statusCode\":403,\"number\":\"+254722000002\","
         "\"status\":\"InvalidPhoneNumber\",\"cost\":\"0\",\"messageId\":\"None\"}]}}";
-    nova_at_recipient_t rs[4];
+    nova_sms_recipient_t rs[4];
     size_t n = 0;
     assert_int_equal(nova_notify_at_parse(reply, strlen(reply), rs, 4, &n), NOVA_OK);
     assert_int_equal(n, 2);
@@ -259,19 +259,169 @@ static void test_sms_recipients(void **state)
         {"evt_1:nch_1", 4, 500, 10, "HTTP status 500", 0, ""},
         {"evt_1:nch_1", 5, 201, 10, "", 0, "+254*******04#dddddddddddd=101:Success x#"},
     };
-    bool settled[4], accepted[4];
-    events_sms_settled(tags, 4, at, 6, "evt_1:nch_1", 1, settled, accepted);
+    bool settled[4], accepted[4], unknown[4];
+    events_sms_settled(NOVA_SMS_AFRICASTALKING, tags, 4, at, 6, "evt_1:nch_1", 1, settled, accepted,
+                       unknown);
     assert_true(settled[0] && accepted[0]);  /* accepted in this round */
     assert_false(settled[1] || accepted[1]); /* refused twice, for reasons that may pass */
     assert_true(settled[2] && !accepted[2]); /* an invalid number: not sent again */
     assert_false(settled[3] || accepted[3]); /* no line for it; a cut tag names nobody */
     /* From the first round on, B was accepted in attempt 1 already. */
-    events_sms_settled(tags, 4, at, 6, "evt_1:nch_1", 0, settled, accepted);
+    events_sms_settled(NOVA_SMS_AFRICASTALKING, tags, 4, at, 6, "evt_1:nch_1", 0, settled, accepted,
+                       unknown);
     assert_true(settled[1] && accepted[1]);
     /* A new round (a replay after attempt 5): nothing settled. */
-    events_sms_settled(tags, 4, at, 6, "evt_1:nch_1", 5, settled, accepted);
+    events_sms_settled(NOVA_SMS_AFRICASTALKING, tags, 4, at, 6, "evt_1:nch_1", 5, settled, accepted,
+                       unknown);
     for (size_t i = 0; i < 4; i++)
-        assert_false(settled[i] || accepted[i]);
+        assert_false(settled[i] || accepted[i] || unknown[i]);
+
+    /* Unknown (the provider took the request, its reply did not say): settled, not accepted,
+     * whatever the provider; Twilio's codes are HTTP statuses of each recipient's request. */
+    char u1[200], t1[260];
+    snprintf(u1, sizeof(u1), "+254*******01#%s=-1:Unknown +254*******02#%s=-1:Unknown", tags[0],
+             tags[1]);
+    snprintf(t1, sizeof(t1),
+             "+254*******01#%s=201:queued +254*******02#%s=400:E21211 +254*******03#%s=429:E20429 "
+             "+254*******04#%s=500:-",
+             tags[0], tags[1], tags[2], tags[3]);
+    nova_attempt_row_t ua[] = {{"evt_2:nch_1", 1, 201, 10, "", 0, u1}};
+    nova_attempt_row_t ta_[] = {{"evt_3:nch_1", 1, 500, 10, "", 0, t1}};
+    events_sms_settled(NOVA_SMS_AFRICASTALKING, tags, 4, ua, 1, "evt_2:nch_1", 0, settled, accepted,
+                       unknown);
+    assert_true(settled[0] && unknown[0] && !accepted[0]);
+    assert_true(settled[1] && unknown[1] && !accepted[1]);
+    assert_false(settled[2] || unknown[2]);
+    events_sms_settled(NOVA_SMS_TWILIO, tags, 4, ta_, 1, "evt_3:nch_1", 0, settled, accepted,
+                       unknown);
+    assert_true(settled[0] && accepted[0] && !unknown[0]); /* 201 */
+    assert_true(settled[1] && !accepted[1]);               /* 400 21211: for good */
+    assert_false(settled[2] || settled[3]);                /* 429, 500: again later */
+    /* Read as Africa's Talking's codes, 201 and 429 would be refusals for good, 400 too. */
+    events_sms_settled(NOVA_SMS_AFRICASTALKING, tags, 4, ta_, 1, "evt_3:nch_1", 0, settled,
+                       accepted, unknown);
+    assert_false(accepted[0]);
+}
+
+/* Twilio's replies, its form body and what each provider's codes come to. */
+static void test_twilio(void **state)
+{
+    (void)state;
+    nova_twilio_reply_t tw;
+    const char *created =
+        "{\"account_sid\":\"AC00000000000000000000000000000000\",\"api_version\":\"2010-04-01\","
+        "\"body\":\"hi\",\"error_code\":null,\"error_message\":null,\"num_segments\":\"1\","
+        "\"sid\":\"SM0123456789abcdef0123456789abcdef\",\"status\":\"queued\",\"to\":\"+"
+        "14155550100\"}";
+    assert_int_equal(nova_notify_twilio_parse(created, strlen(created), &tw), NOVA_OK);
+    assert_string_equal(tw.sid, "SM0123456789abcdef0123456789abcdef");
+    assert_string_equal(tw.status, "queued");
+    assert_int_equal(tw.code, 0);
+    const char *refused = "{\"code\":21211,\"message\":\"The 'To' number +15005550001 is not a "
+                          "valid phone number.\",\"more_info\":\"https://www.twilio.com/docs/"
+                          "errors/21211\",\"status\":400}";
+    assert_int_equal(nova_notify_twilio_parse(refused, strlen(refused), &tw), NOVA_OK);
+    assert_int_equal(tw.code, 21211);
+    assert_string_equal(tw.sid, "");
+    /* The error's message (which names the number) is not kept anywhere in the reply. */
+    assert_null(memchr(&tw, '+', sizeof(tw)));
+    const char *bad[] = {"",
+                         "{}",
+                         "[]",
+                         "<html>busy</html>",
+                         "{\"sid\":\"\",\"status\":\"queued\"}",
+                         "{\"sid\":\"SM1\"}",
+                         "{\"sid\":1,\"status\":\"queued\"}",
+                         "{\"code\":\"21211\",\"status\":400}",
+                         "{\"code\":21211,\"message\":7}",
+                         "{\"sid\":\"SM1\",\"status\":\"queued\",\"sid\":\"SM2\"}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&tw, 0x41, sizeof(tw));
+        assert_int_equal(nova_notify_twilio_parse(bad[i], strlen(bad[i]), &tw), NOVA_INVALID);
+        assert_string_equal(tw.sid, "");
+        assert_int_equal(tw.code, 0);
+    }
+    const char *ctl = "{\"sid\":\"SM\\r\\nX\",\"status\":\"que\\u0007ued\"}";
+    assert_int_equal(nova_notify_twilio_parse(ctl, strlen(ctl), &tw), NOVA_OK);
+    assert_string_equal(tw.sid, "SM??X");
+    assert_string_equal(tw.status, "que?ued");
+
+    const char *to[] = {"+254711000001"};
+    nova_notify_sms_t m = {.provider = NOVA_SMS_TWILIO,
+                           .base_url = "http://127.0.0.1:1",
+                           .username = "AC00000000000000000000000000000000",
+                           .api_key = "t",
+                           .from = "+15005550006",
+                           .account_sid = "AC00000000000000000000000000000000",
+                           .status_callback = "https://hooks.example.com/sms",
+                           .to = to,
+                           .nto = 1,
+                           .message = "Nova a&b=c"};
+    nova_buf_t b;
+    nova_buf_init(&b);
+    assert_int_equal(nova_notify_twilio_form(&m, to[0], &b), NOVA_OK);
+    nova_buf_append(&b, "", 1);
+    assert_string_equal(b.data, "To=%2B254711000001&From=%2B15005550006&Body=Nova+a%26b%3Dc&"
+                                "StatusCallback=https%3A%2F%2Fhooks.example.com%2Fsms");
+    b.len = 0;
+    m.messaging_service_sid = "MG00000000000000000000000000000000";
+    m.status_callback = NULL;
+    assert_int_equal(nova_notify_twilio_form(&m, to[0], &b), NOVA_OK);
+    nova_buf_append(&b, "", 1);
+    assert_string_equal(b.data,
+                        "To=%2B254711000001&MessagingServiceSid=MG00000000000000000000000000000000&"
+                        "Body=Nova+a%26b%3Dc");
+    b.len = 0;
+    assert_int_equal(nova_notify_twilio_form(&m, "0711000001", &b), NOVA_INVALID);
+    nova_buf_free(&b);
+    /* Refused before any connection: a bad account SID, a bad number. */
+    nova_notify_result_t r;
+    m.account_sid = "AC1";
+    assert_int_equal(nova_notify_sms_send(&m, &r), NOVA_INVALID);
+    m.account_sid = "AC00000000000000000000000000000000";
+    const char *bad_to[] = {"+254711000001", "12"};
+    m.to = bad_to;
+    m.nto = 2;
+    assert_int_equal(nova_notify_sms_send(&m, &r), NOVA_INVALID);
+    m.base_url = "http://twilio.example.com";
+    assert_int_equal(nova_notify_sms_send(&m, &r), NOVA_INVALID);
+
+    static const struct {
+        nova_sms_provider_t p;
+        long code;
+        nova_sms_verdict_t v;
+    } verdicts[] = {
+        {NOVA_SMS_TWILIO, 201, NOVA_SMS_ACCEPTED},
+        {NOVA_SMS_TWILIO, 200, NOVA_SMS_ACCEPTED},
+        {NOVA_SMS_TWILIO, 400, NOVA_SMS_REFUSED},
+        {NOVA_SMS_TWILIO, 401, NOVA_SMS_REFUSED},
+        {NOVA_SMS_TWILIO, 404, NOVA_SMS_REFUSED},
+        {NOVA_SMS_TWILIO, 405, NOVA_SMS_REFUSED},
+        {NOVA_SMS_TWILIO, 429, NOVA_SMS_TRANSIENT},
+        {NOVA_SMS_TWILIO, 500, NOVA_SMS_TRANSIENT},
+        {NOVA_SMS_TWILIO, 503, NOVA_SMS_TRANSIENT},
+        {NOVA_SMS_TWILIO, 101, NOVA_SMS_REFUSED},
+        {NOVA_SMS_TWILIO, 0, NOVA_SMS_TRANSIENT},
+        {NOVA_SMS_TWILIO, NOVA_NOTIFY_SMS_UNKNOWN, NOVA_SMS_UNKNOWN},
+        {NOVA_SMS_AFRICASTALKING, 101, NOVA_SMS_ACCEPTED},
+        {NOVA_SMS_AFRICASTALKING, 102, NOVA_SMS_ACCEPTED},
+        {NOVA_SMS_AFRICASTALKING, 201, NOVA_SMS_REFUSED},
+        {NOVA_SMS_AFRICASTALKING, 403, NOVA_SMS_REFUSED},
+        {NOVA_SMS_AFRICASTALKING, 405, NOVA_SMS_TRANSIENT},
+        {NOVA_SMS_AFRICASTALKING, 502, NOVA_SMS_TRANSIENT},
+        {NOVA_SMS_AFRICASTALKING, 0, NOVA_SMS_TRANSIENT},
+        {NOVA_SMS_AFRICASTALKING, -7, NOVA_SMS_TRANSIENT},
+        {NOVA_SMS_AFRICASTALKING, NOVA_NOTIFY_SMS_UNKNOWN, NOVA_SMS_UNKNOWN},
+    };
+    for (size_t i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++)
+        assert_int_equal(nova_notify_sms_verdict(verdicts[i].p, verdicts[i].code), verdicts[i].v);
+    /* An Africa's Talking code out of range is "not listed", never our "unknown". */
+    const char *odd = "{\"SMSMessageData\":{\"Recipients\":[{\"statusCode\":-1,\"number\":"
+                      "\"+254711000001\"}]}}";
+    nova_sms_recipient_t rs[1];
+    size_t n = 0;
+    assert_int_equal(nova_notify_at_parse(odd, strlen(odd), rs, 1, &n), NOVA_OK);
+    assert_int_equal(rs[0].status_code, 0);
 }
 
 /* The bodies parsed (in->secret is borrowed from its body), freed at the end of a test. */
@@ -396,6 +546,107 @@ static void test_channel_parse(void **state)
     assert_string_equal(field, "api_key");
     assert_int_equal(parse(&a, "{\"sender_id\":null}", &old, &in, &field), NOVA_OK);
     assert_null(strstr(in.settings, "sender_id"));
+
+    /* Twilio: the account's Messages resource; the auth token, or an API key's secret. */
+#define AC "\"account_sid\":\"AC0123456789abcdef0123456789abcdef\""
+#define TW "{\"type\":\"sms\",\"provider\":\"twilio\"," AC ",\"to\":[\"+254711000001\"],"
+    assert_int_equal(parse(&a,
+                           TW "\"auth_token\":\"tok\",\"from\":\"+15005550006\",\"events\":["
+                              "\"review.decided\"]}",
+                           NULL, &in, &field),
+                     NOVA_OK);
+    assert_string_equal(in.target, "https://api.twilio.com/2010-04-01/Accounts/"
+                                   "AC0123456789abcdef0123456789abcdef/Messages.json");
+    assert_string_equal(in.secret, "tok");
+    assert_null(strstr(in.settings, "tok"));
+    assert_non_null(strstr(in.settings, "\"provider\":\"twilio\""));
+    assert_int_equal(parse(&a,
+                           TW "\"api_key_sid\":\"SK0123456789abcdef0123456789abcdef\","
+                              "\"api_key_secret\":\"sec\",\"messaging_service_sid\":"
+                              "\"MG0123456789abcdef0123456789abcdef\",\"base_url\":"
+                              "\"http://127.0.0.1:9/\",\"status_callback\":\"https://cb.example."
+                              "com/s\",\"events\":[\"review.decided\"]}",
+                           NULL, &in, &field),
+                     NOVA_OK);
+    assert_string_equal(in.target, "http://127.0.0.1:9/2010-04-01/Accounts/"
+                                   "AC0123456789abcdef0123456789abcdef/Messages.json");
+    assert_string_equal(in.secret, "sec");
+    static const struct {
+        const char *body, *field;
+    } tbad[] = {
+        {"{\"type\":\"sms\",\"provider\":\"twilio\",\"account_sid\":\"AC1\",\"auth_token\":\"t\","
+         "\"from\":\"+15005550006\",\"to\":[\"+254711000001\"],\"events\":[\"review.decided\"]}",
+         "account_sid"},
+        {TW "\"from\":\"+15005550006\",\"events\":[\"review.decided\"]}", "auth_token"},
+        {TW "\"auth_token\":\"t t\",\"from\":\"+15005550006\",\"events\":[\"review.decided\"]}",
+         "auth_token"},
+        {TW "\"api_key_secret\":\"s\",\"from\":\"+15005550006\",\"events\":[\"review.decided\"]}",
+         "api_key_secret"},
+        {TW "\"api_key_sid\":\"SK0123456789abcdef0123456789abcdef\",\"auth_token\":\"t\","
+            "\"from\":\"+15005550006\",\"events\":[\"review.decided\"]}",
+         "auth_token"},
+        {TW "\"api_key_sid\":\"SKx\",\"api_key_secret\":\"s\",\"from\":\"+15005550006\","
+            "\"events\":[\"review.decided\"]}",
+         "api_key_sid"},
+        {TW "\"auth_token\":\"t\",\"api_key_secret\":\"s\",\"from\":\"+15005550006\",\"events\":["
+            "\"review.decided\"]}",
+         "api_key_secret"},
+        {TW "\"auth_token\":\"t\",\"events\":[\"review.decided\"]}", "from"},
+        {TW "\"auth_token\":\"t\",\"from\":\"Nova Alerts Ltd\",\"events\":[\"review.decided\"]}",
+         "from"},
+        {TW "\"auth_token\":\"t\",\"from\":\"+15005550006\",\"messaging_service_sid\":"
+            "\"MG0123456789abcdef0123456789abcdef\",\"events\":[\"review.decided\"]}",
+         "messaging_service_sid"},
+        {TW "\"auth_token\":\"t\",\"messaging_service_sid\":\"MG1\",\"events\":[\"review."
+            "decided\"]}",
+         "messaging_service_sid"},
+        {TW "\"auth_token\":\"t\",\"from\":\"+15005550006\",\"status_callback\":\"http://cb."
+            "example.com\",\"events\":[\"review.decided\"]}",
+         "status_callback"},
+        {TW "\"auth_token\":\"t\",\"from\":\"+15005550006\",\"base_url\":\"http://api.twilio."
+            "com\",\"events\":[\"review.decided\"]}",
+         "base_url"},
+        {TW "\"auth_token\":\"t\",\"from\":\"+15005550006\",\"username\":\"u\",\"events\":["
+            "\"review.decided\"]}",
+         "username"},
+        {TW "\"api_key\":\"k\",\"from\":\"+15005550006\",\"events\":[\"review.decided\"]}",
+         "api_key"},
+        {"{\"type\":\"sms\",\"provider\":\"sinch\"}", "provider"},
+    };
+    for (size_t i = 0; i < sizeof(tbad) / sizeof(tbad[0]); i++) {
+        assert_int_equal(parse(&a, tbad[i].body, NULL, &in, &field), NOVA_INVALID);
+        assert_string_equal(field, tbad[i].field);
+    }
+    /* Africa's Talking's channel does not become Twilio's, nor the reverse. */
+    assert_int_equal(parse(&a, "{\"provider\":\"twilio\"}", &old, &in, &field), NOVA_INVALID);
+    assert_string_equal(field, "provider");
+    nova_notify_channel_row_t told = old;
+    told.settings = "{\"provider\":\"twilio\"," AC ",\"from\":\"Nova\",\"to\":[\"+254711000001\"]}";
+    assert_int_equal(parse(&a, "{\"provider\":\"africastalking\"}", &told, &in, &field),
+                     NOVA_INVALID);
+    assert_string_equal(field, "provider");
+    assert_int_equal(parse(&a, "{\"from\":\"+15005550006\"}", &told, &in, &field), NOVA_OK);
+    assert_null(in.secret);
+    assert_non_null(strstr(in.settings, "\"from\":\"+15005550006\""));
+    /* Switching to an API key wants its secret; the sealed one is the auth token. */
+    assert_int_equal(
+        parse(&a, "{\"api_key_sid\":\"SK0123456789abcdef0123456789abcdef\"}", &told, &in, &field),
+        NOVA_INVALID);
+    assert_string_equal(field, "api_key_secret");
+    assert_int_equal(parse(&a,
+                           "{\"api_key_sid\":\"SK0123456789abcdef0123456789abcdef\","
+                           "\"api_key_secret\":\"s2\"}",
+                           &told, &in, &field),
+                     NOVA_OK);
+    assert_string_equal(in.secret, "s2");
+    nova_notify_channel_row_t shown = told;
+    shown.settings = in.settings;
+    json_t *j = nova_channel_json(&shown);
+    assert_true(json_is_true(json_object_get(j, "api_key_secret")));
+    assert_null(json_object_get(j, "auth_token"));
+    json_decref(j);
+#undef TW
+#undef AC
     bodies_free();
     nova_arena_free(&a);
 }
@@ -576,6 +827,7 @@ int main(void)
         cmocka_unit_test(test_email_format),
         cmocka_unit_test(test_sms_form_and_reply),
         cmocka_unit_test(test_sms_recipients),
+        cmocka_unit_test(test_twilio),
         cmocka_unit_test(test_channel_parse),
         cmocka_unit_test(test_channel_message),
         cmocka_unit_test(test_store),
