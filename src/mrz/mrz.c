@@ -556,6 +556,17 @@ static void read_fields(zone *z, nova_mrz_t *m, const layout_t *L, const check_d
             ambiguous[owner[i]] = p[k] == 'K' && ((k > 0 && p[k - 1] == '<') ||
                                                   (k + 1 < spans[i].len && p[k + 1] == '<'));
     }
+    /* Fillers pad a document number on the right only (Doc 9303): one before a character of
+     * the number is a misread, even where the check digit holds ("<<9068079" for "SS9068079":
+     * S weighs 28, 7 * 28 + 3 * 28 = 280, nothing mod 10, as the fillers). */
+    const char *np = at(z, num->data[0]);
+    for (size_t k = 1; k < num->data[0].len; k++)
+        if (np[k - 1] == '<' && np[k] != '<') {
+            error(m, "document_number", "filler_inside",
+                  "a filler stands before a character of the document number, which fillers "
+                  "only pad on the right");
+            break;
+        }
     if (ambiguous[NOVA_MRZ_DOCUMENT_NUMBER])
         error(m, "document_number", "ambiguous_filler",
               "a K beside a filler may be a misread '<', which no check digit can tell");

@@ -504,6 +504,18 @@ static void test_unprovable_repairs(void **state)
     assert_true(has_error(&m, "optional_data", "ambiguous_filler"));
     assert_false(m.proved[NOVA_MRZ_OPTIONAL_DATA]);
     assert_false(nova_mrz_valid(&m));
+    /* "SS" read as "<<" at the front of a number: 7 * 28 + 3 * 28 = 280 weighs nothing, so
+     * every check digit holds; a filler before a character of the number is still refused. */
+    m = parse("I<RWAUWIMANA<<BRIAN<<<<<<<<<<<<<<<<<\n"
+              "SS90680795RWA5501236F3101067<<<<<<<0");
+    assert_true(nova_mrz_valid(&m));
+    assert_string_equal(m.document_number, "SS9068079");
+    m = parse("I<RWAUWIMANA<<BRIAN<<<<<<<<<<<<<<<<<\n"
+              "<<90680795RWA5501236F3101067<<<<<<<0");
+    assert_int_equal(m.checks[NOVA_MRZ_CHECK_NUMBER], NOVA_MRZ_OK);
+    assert_int_equal(m.checks[NOVA_MRZ_CHECK_COMPOSITE], NOVA_MRZ_OK);
+    assert_true(has_error(&m, "document_number", "filler_inside"));
+    assert_false(nova_mrz_valid(&m));
 }
 
 /* Issuer and nationality are validated on their own: the check digits all hold, the zone is

@@ -525,7 +525,14 @@ nova_status idv_check_mrz(const idv_check_in_t *in, idv_check_out_t *out)
      * weighs the number as its own digit does), so it passes only when the visual zone prints
      * the repaired number. */
     bool number_seen = idv_word_in(m.document_number, text);
-    bool number_doubt = m.checks[NOVA_MRZ_CHECK_NUMBER] == NOVA_MRZ_REPAIRED && !number_seen;
+    /* G and 6 look alike and weigh the same in a check digit (16 and 6 mod 10): a number read
+     * with one for the other passes every check. A number holding either passes only when the
+     * visual zone prints it as read; where it prints the other one, either read may be the
+     * wrong one, so the number is not proved (review). Other letters weighing as a digit (S as
+     * 8, L as 1, U as 0) do not look like it in OCR-B. */
+    bool swappable = strpbrk(m.document_number, "G6") != NULL;
+    bool number_doubt =
+        (m.checks[NOVA_MRZ_CHECK_NUMBER] == NOVA_MRZ_REPAIRED || swappable) && !number_seen;
     free(text);
     json_object_set_new(out->extracted, "document_number_in_visual_zone",
                         json_boolean(number_seen));
@@ -534,7 +541,9 @@ nova_status idv_check_mrz(const idv_check_in_t *in, idv_check_out_t *out)
     json_object_set_new(proved, "given_names", json_boolean(name_proved));
     if (number_doubt) {
         json_object_set_new(proved, "document_number", json_false());
-        idv_reason(out, "document_number_repair_not_in_visual_zone");
+        idv_reason(out, m.checks[NOVA_MRZ_CHECK_NUMBER] == NOVA_MRZ_REPAIRED
+                            ? "document_number_repair_not_in_visual_zone"
+                            : "document_number_g6_not_in_visual_zone");
     }
     if (!name_proved)
         idv_reason(out, "names_not_proved_by_visual_zone");
