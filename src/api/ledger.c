@@ -1060,7 +1060,7 @@ static void postings_batch(nova_req_t *r, void *ud)
 static bool get_posting(nova_req_t *r, nova_store_t *s, const char *id,
                         nova_ledger_posting_row_t *row)
 {
-    /* Only a client's id: the store keeps rows of its own beside some postings ("#legs"). */
+    /* Only a client's id (a path parameter may be anything). */
     nova_status st =
         nova_ledger_id_valid(id)
             ? nova_store_ledger_posting_get(s, &r->arena, r->principal->tenant_id, id, row)

@@ -766,12 +766,13 @@ static void test_accrual_run(void **state)
         assert_int_equal(nova_store_ledger_account_create(s, &acc, &ae), NOVA_OK);
     }
     nova_ledger_product_t pr = {
-        "save365",          "savings",          "KES", "0.0365", "ACT/365", 100000,
-        "interest-expense", "interest-accrued", 1,     0,        NULL,      NULL};
+        "save365",          "savings", "KES", "0.0365", "ACT/365", 100000, "interest-expense",
+        "interest-accrued", 1,         0,     NULL,     NULL,      NULL};
     nova_audit_entry_t pe = {tenant, "test", "ledger.product.set", "product:save365", NULL, NULL};
     assert_int_equal(nova_store_ledger_product_put(s, tenant, &pr, &pe), NOVA_OK);
-    nova_ledger_product_t od = {"od",        "overdraft",     "KES", "0.10", "ACT/365", 0,
-                                "od-income", "od-receivable", 1,     0,      NULL,      NULL};
+    nova_ledger_product_t od = {"od", "overdraft", "KES",           "0.10", "ACT/365",
+                                0,    "od-income", "od-receivable", 1,      0,
+                                NULL, NULL,        "monthly"};
     nova_audit_entry_t oe = {tenant, "test", "ledger.product.set", "product:od", NULL, NULL};
     assert_int_equal(nova_store_ledger_product_put(s, tenant, &od, &oe), NOVA_OK);
     fund(s, &a, tenant, "fund-1", "treasury", "saver", 100000000);
@@ -948,8 +949,9 @@ static void test_account_fees(void **state)
         nova_audit_entry_t ae = {tenant, "test", "ledger.account.create", target, NULL, NULL};
         assert_int_equal(nova_store_ledger_account_create(s, &acc, &ae), NOVA_OK);
     }
-    nova_ledger_product_t pr = {"plan",     "savings",  "KES", "0", "ACT/365", 0,
-                                "interest", "treasury", 1,     250, "monthly", "fee-income"};
+    nova_ledger_product_t pr = {"plan",    "savings",    "KES",      "0", "ACT/365",
+                                0,         "interest",   "treasury", 1,   250,
+                                "monthly", "fee-income", NULL};
     nova_audit_entry_t pe = {tenant, "test", "ledger.product.set", "product:plan", NULL, NULL};
     assert_int_equal(nova_store_ledger_product_put(s, tenant, &pr, &pe), NOVA_OK);
     nova_ledger_product_t back;
@@ -1147,8 +1149,9 @@ static void test_fee_periods(void **state)
         assert_int_equal(nova_store_ledger_account_create(s, &acc, &ae), NOVA_OK);
     }
     for (int i = 0; i < 4; i++) {
-        nova_ledger_product_t pr = {periods[i], "savings",  "KES", "0", "ACT/365",  0,
-                                    "interest", "treasury", 1,     100, periods[i], "fee-income"};
+        nova_ledger_product_t pr = {periods[i], "savings",    "KES",      "0", "ACT/365",
+                                    0,          "interest",   "treasury", 1,   100,
+                                    periods[i], "fee-income", NULL};
         nova_audit_entry_t pe = {tenant, "test", "ledger.product.set", "product:p", NULL, NULL};
         assert_int_equal(nova_store_ledger_product_put(s, tenant, &pr, &pe), NOVA_OK);
         nova_ledger_product_t back;
