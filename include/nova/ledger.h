@@ -300,15 +300,18 @@ int64_t nova_ledger_interest_post(int64_t cum_before_nano, int64_t cum_after_nan
 /* "YYYY-MM-DD" into its parts and the day's first second (UTC). */
 nova_status nova_ledger_date_parse(const char *text, int *year, int *month, int *day,
                                    int64_t *start);
-/* true on the last day of its month (a savings period ends: the accrual is paid out). */
+/* true on the last day of its month. */
 bool nova_ledger_last_day(int year, int month, int day);
-/* Account fee periods (a product's fee.period): "daily", "weekly" (ISO weeks, from Monday),
- * "monthly", "quarterly" (from January, April, July, October) or "annual", in UTC. valid: name
- * is one; names: them as a phrase for an error's detail (static). label: the period the day
- * starting at day falls in, as a fee's posting id ends: "2026-12-01", "w2026-11-30",
- * "2026-12", "2026-Q4", "2026"; NOVA_INVALID for an unknown name. */
-bool nova_ledger_fee_period_valid(const char *name);
-const char *nova_ledger_fee_period_names(void);
-nova_status nova_ledger_fee_period_label(const char *name, int64_t day, char out[16]);
+/* The periods of account fees (a product's fee.period) and of interest payouts (its
+ * interest_period): "daily", "weekly" (ISO weeks, from Monday), "monthly", "quarterly" (from
+ * January, April, July, October) or "annual", in UTC. valid: name is one; names: them as a
+ * phrase for an error's detail (static). label: the period the day starting at day falls in,
+ * as a fee's or payout's posting id ends: "2026-12-01", "w2026-11-30", "2026-12", "2026-Q4",
+ * "2026". span: the first second of that period (*first) and whether day is its last day
+ * (*last). Both NOVA_INVALID for an unknown name or a day before 1970. */
+bool nova_ledger_period_valid(const char *name);
+const char *nova_ledger_period_names(void);
+nova_status nova_ledger_period_label(const char *name, int64_t day, char out[16]);
+nova_status nova_ledger_period_span(const char *name, int64_t day, int64_t *first, bool *last);
 
 #endif

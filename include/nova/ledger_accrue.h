@@ -7,10 +7,12 @@
  * the account's end-of-day balance (rate, day-count convention, minimum balance:
  * nova_ledger_interest_day) accrues into the product's accrual account as a posting
  * "accrue:<product>:<account>:<D>" (debit the interest account), of the whole minor units the
- * month's cumulative accrual crossed that day; on the month's last day the month's total is
- * paid to the account ("payout:<product>:<account>:<YYYY-MM>", debit the accrual account).
- * A product with a fee charges it once a month to each member account
- * ("fee:<product>:<account>:<YYYY-MM>", debit the account, credit the fee account), never
+ * interest period's cumulative accrual crossed that day; on the period's last day its total is
+ * paid to the account ("payout:<product>:<account>:<label>", debit the accrual account; the
+ * period is the product's interest_period, a month by default, label as
+ * nova_ledger_period_label: "2026-11" for a month). A product with a fee charges it once a
+ * fee period to each member account ("fee:<product>:<account>:<label>", debit the account,
+ * credit the fee account), never
  * taking a credit-normal account below zero beyond its overdraft line (refused, skipped,
  * counted, tried again the next day). Every accrual is a posting, audited; a run is idempotent (the
  * ids are fixed and the bodies deterministic: past end-of-day balances never change), so running a

@@ -51,11 +51,14 @@ typedef struct nova_ledger_product {
     const char *day_count;        /* "ACT/365", "ACT/360", "30/360" */
     int64_t min_balance;          /* minor units: no interest on a day that ends below it */
     const char *interest_account; /* pays savings interest / receives overdraft interest */
-    const char *accrual_account;  /* holds it until the month ends */
+    const char *accrual_account;  /* holds it until the interest period ends */
     int64_t updated_at;
     int64_t fee_amount;      /* minor units; 0: no fee */
-    const char *fee_period;  /* "monthly" ("" or NULL with no fee) */
+    const char *fee_period;  /* nova_ledger_period_valid ("" or NULL with no fee) */
     const char *fee_account; /* receives the fee (income) */
+    /* When the accrued interest is paid out (savings) or charged (overdraft): one of the
+     * periods of nova_ledger_period_valid; NULL or "" is "monthly". */
+    const char *interest_period;
 } nova_ledger_product_t;
 
 /* Creates or replaces a product (audited). */
@@ -153,8 +156,9 @@ typedef struct nova_ledger_write {
      * write applies only while it still is (compare-and-set), else out->stale. */
     int64_t parent_reversed;
     /* A reversal naming legs: what of each of the original's legs every reversal so far took,
-     * this one included (a JSON array of minor units, one per leg), kept with the original
-     * (nova_store_ledger_reversed_legs) when the compare-and-set applies; NULL otherwise. */
+     * this one included (a JSON array of minor units, one per leg), set in the original's
+     * reversed_legs column by the compare-and-set itself (nova_store_ledger_reversed_legs reads
+     * it); NULL otherwise (the column keeps what it held). */
     const char *parent_legs;
 } nova_ledger_write_t;
 

@@ -1060,7 +1060,7 @@ static void postings_batch(nova_req_t *r, void *ud)
 static bool get_posting(nova_req_t *r, nova_store_t *s, const char *id,
                         nova_ledger_posting_row_t *row)
 {
-    /* Only a client's id: the store keeps rows of its own beside some postings ("#legs"). */
+    /* Only a client's id (a path parameter may be anything). */
     nova_status st =
         nova_ledger_id_valid(id)
             ? nova_store_ledger_posting_get(s, &r->arena, r->principal->tenant_id, id, row)
@@ -1859,9 +1859,16 @@ static void statements_create(nova_req_t *r, void *ud)
 
 /* ---- savings products and the accrual run ---- */
 
-static const char *const product_members[] = {
-    "kind", "currency", "rate", "day_count", "min_balance", "interest_account", "accrual_account",
-    "fee",  NULL};
+static const char *const product_members[] = {"kind",
+                                              "currency",
+                                              "rate",
+                                              "day_count",
+                                              "min_balance",
+                                              "interest_account",
+                                              "accrual_account",
+                                              "fee",
+                                              "interest_period",
+                                              NULL};
 
 static json_t *product_json(const nova_ledger_product_t *p)
 {
@@ -1870,6 +1877,11 @@ static json_t *product_json(const nova_ledger_product_t *p)
                           "min_balance", amount_or_null(p->currency, p->min_balance),
                           "interest_account", p->interest_account, "accrual_account",
                           p->accrual_account, "updated_at", (json_int_t)p->updated_at);
+    if (o)
+        json_object_set_new(o, "interest_period",
+                            json_string(p->interest_period && p->interest_period[0]
+                                            ? p->interest_period
+                                            : "monthly"));
     if (o && p->fee_amount > 0)
         json_object_set_new(o, "fee",
                             json_pack("{s:o,s:s,s:s}", "amount",
@@ -1895,9 +1907,9 @@ static bool fee_parse(json_t *fee, nova_arena_t *ar, nova_ledger_product_t *p, c
         *bad = nova_arena_printf(ar, "/fee/amount%s", member);
     else if (strcmp(cur, p->currency) != 0)
         *bad = "/fee/amount/currency", *why = "the product's currency";
-    else if (!json_is_string(per) || !nova_ledger_fee_period_valid(json_string_value(per)))
+    else if (!json_is_string(per) || !nova_ledger_period_valid(json_string_value(per)))
         *bad = "/fee/period", *why = nova_arena_printf(ar, "required: %s (one fee per UTC period)",
-                                                       nova_ledger_fee_period_names());
+                                                       nova_ledger_period_names());
     else if (!json_is_string(acc) || !nova_ledger_id_valid(json_string_value(acc)))
         *bad = "/fee/account", *why = "required: the account the fee is paid into";
     else {
@@ -1931,6 +1943,8 @@ static void products_put(nova_req_t *r, void *ud)
     p.day_count = json_string_value(json_object_get(body, "day_count"));
     p.interest_account = json_string_value(json_object_get(body, "interest_account"));
     p.accrual_account = json_string_value(json_object_get(body, "accrual_account"));
+    json_t *ip = json_object_get(body, "interest_period");
+    p.interest_period = json_is_string(ip) ? json_string_value(ip) : "monthly";
     if (!p.kind || (strcmp(p.kind, "savings") != 0 && strcmp(p.kind, "overdraft") != 0))
         bad = "/kind", why = "required: \"savings\" or \"overdraft\"";
     else if (!p.currency || !nova_ledger_currency(p.currency))
@@ -1949,6 +1963,12 @@ static void products_put(nova_req_t *r, void *ud)
              strcmp(p.accrual_account, p.interest_account) == 0)
         bad = "/accrual_account",
         why = "required: the account interest accrues in (not the interest account)";
+    else if (ip && (!json_is_string(ip) || !nova_ledger_period_valid(json_string_value(ip))))
+        bad = "/interest_period",
+        why = nova_arena_printf(&r->arena,
+                                "%s (when the accrued interest is paid out or charged, "
+                                "UTC; default \"monthly\")",
+                                nova_ledger_period_names());
     else if (json_object_get(body, "fee"))
         fee_parse(json_object_get(body, "fee"), &r->arena, &p, &bad, &why);
     nova_store_t *s = bad ? NULL : api_store(r, ud);
@@ -2084,7 +2104,7 @@ static nova_ledger_refusal check_fee(const nova_ledger_account_t *a,
 
 /* The product's fee for the period of the run's day (its fee.period: a day, ISO week, month,
  * quarter or year, UTC), once per account and period ("fee:<product>:<account>:<label>", the
- * label from nova_ledger_fee_period_label: "2026-12" for a month, as before other periods
+ * label from nova_ledger_period_label: "2026-12" for a month, as before other periods
  * existed), for an account that existed by the day's end and is not closed. A refusal (the fee
  * would overdraw it) writes nothing and is counted in fees_skipped (and failed), so the next
  * day's run tries again while the period lasts: the fee is posted once, on the first run of the
@@ -2102,7 +2122,7 @@ static nova_status fee_post(nova_store_t *s, nova_arena_t *ar, const nova_audit_
         return NOVA_OK;
     char label[16];
     const char *period = pr->fee_period && pr->fee_period[0] ? pr->fee_period : "monthly";
-    nova_status st = nova_ledger_fee_period_label(period, day_end - 86400, label);
+    nova_status st = nova_ledger_period_label(period, day_end - 86400, label);
     if (st != NOVA_OK) {
         nova_log_warn("ledger: product %s has an unknown fee period; no fee posted", pr->id);
         return NOVA_OK;
@@ -2123,45 +2143,82 @@ static nova_status fee_post(nova_store_t *s, nova_arena_t *ar, const nova_audit_
     return st;
 }
 
-/* The account's balance at day_end (everything posted before it), in its own sense. */
-static nova_status eod_balance(nova_store_t *s, const char *tenant, const nova_ledger_account_t *a,
-                               int64_t day_end, int64_t *out)
+/* The account's end-of-day balances, in its own sense, of the days from first (a day's first
+ * second) to last (inclusive, at most 366 days): eod[k] for the day first + k days. One query
+ * for what was posted before first, then the window's entries a page at a time, by day. */
+static nova_status eod_balances(nova_store_t *s, nova_arena_t *ar, const char *tenant,
+                                const nova_ledger_account_t *a, int64_t first, int64_t last,
+                                int64_t *eod)
 {
-    nova_ledger_sums_t before, within;
+    nova_ledger_sums_t before, within, day[367] = {{0}};
+    size_t ndays = (size_t)((last - first) / 86400 + 1);
+    nova_assert(ndays >= 1 && ndays <= 366);
+    int64_t end = last + 86400, after = 0;
     nova_status st =
-        nova_store_ledger_statement_sums(s, tenant, a->id, day_end, day_end, 0, &before, &within);
-    if (st == NOVA_OK)
-        *out = sense(a, &before);
+        nova_store_ledger_statement_sums(s, tenant, a->id, first, first, 0, &before, &within);
+    while (st == NOVA_OK) {
+        nova_ledger_entry_row_t *rows;
+        size_t n;
+        st = nova_store_ledger_statement_entries(s, ar, tenant, a->id, first, end, after, 1000,
+                                                 &rows, &n);
+        for (size_t i = 0; st == NOVA_OK && i < n; i++) {
+            nova_ledger_sums_t *d = &day[(rows[i].created_at - first) / 86400];
+            if (rows[i].credit)
+                d->credits += rows[i].amount;
+            else
+                d->debits += rows[i].amount;
+        }
+        if (st != NOVA_OK || n < 1000)
+            break;
+        after = rows[n - 1].ord;
+    }
+    for (size_t k = 0; st == NOVA_OK && k < ndays; k++) {
+        before.debits += day[k].debits;
+        before.credits += day[k].credits;
+        eod[k] = sense(a, &before);
+    }
     return st;
 }
 
 static nova_status accrue_account(nova_store_t *s, nova_arena_t *ar, const nova_audit_actor_t *by,
                                   const char *tenant, const nova_ledger_product_t *pr, int64_t rate,
-                                  int dc, const nova_ledger_account_t *a, int year, int month,
-                                  int day, int64_t start, const char *dtext,
-                                  nova_ledger_accrual_run_t *run)
+                                  int dc, const nova_ledger_account_t *a, int64_t start,
+                                  const char *dtext, nova_ledger_accrual_run_t *run)
 {
-    /* The month's cumulative accrual before this day and after it. An overdraft product
-     * charges on what the account is overdrawn by, at the account's own line rate when it
-     * has one. */
+    /* The interest period's cumulative accrual before this day and after it (the period of
+     * the product's interest_period the day falls in: a month unless it says otherwise). An
+     * overdraft product charges on what the account is overdrawn by, at the account's own
+     * line rate when it has one. */
     bool od = strcmp(pr->kind, "overdraft") == 0;
-    int64_t own_rate;
+    const char *period =
+        pr->interest_period && pr->interest_period[0] ? pr->interest_period : "monthly";
+    int64_t own_rate, first;
+    bool last;
     if (od && a->overdraft_rate && a->overdraft_rate[0] &&
         nova_ledger_rate_parse(a->overdraft_rate, &own_rate) == NOVA_OK)
         rate = own_rate;
-    int64_t cum = 0, before = 0, month_start = start - (int64_t)(day - 1) * 86400;
-    nova_status st = NOVA_OK;
-    for (int d = 1; st == NOVA_OK && d <= day; d++) {
-        int64_t bal = 0, nano = 0;
-        st = eod_balance(s, tenant, a, month_start + (int64_t)d * 86400, &bal);
-        if (od)
-            bal = bal < 0 ? -bal : 0;
+    nova_status st = nova_ledger_period_span(period, start, &first, &last);
+    if (st != NOVA_OK) {
+        nova_log_warn("ledger: product %s has an unknown interest period; no interest", pr->id);
+        return fee_post(s, ar, by, tenant, pr, a, start + 86400, run);
+    }
+    int64_t eod[366];
+    st = eod_balances(s, ar, tenant, a, first, start, eod);
+    int64_t cum = 0, before = 0;
+    for (int64_t t = first, k = 0; st == NOVA_OK && t <= start; t += 86400, k++) {
+        int64_t bal = od ? (eod[k] < 0 ? -eod[k] : 0) : eod[k], nano = 0;
+        time_t tt = (time_t)t;
+        struct tm tm;
+        if (gmtime_r(&tt, &tm) == NULL)
+            st = NOVA_INVALID;
         if (st == NOVA_OK)
             st = nova_ledger_interest_day(bal, rate, (nova_ledger_daycount)dc, pr->min_balance,
-                                          year, month, d, &nano);
-        if (d == day)
+                                          tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, &nano);
+        if (t == start)
             before = cum;
-        cum += nano;
+        /* A year of days each under interest_day's bound can still pass int64. */
+        if (st == NOVA_OK && __builtin_add_overflow(cum, nano, &cum))
+            st = NOVA_TOO_LARGE;
     }
     if (st != NOVA_OK)
         return st;
@@ -2179,10 +2236,14 @@ static nova_status accrue_account(nova_store_t *s, nova_arena_t *ar, const nova_
                 : accrual_post(s, ar, by, tenant, id, pr->interest_account, pr->accrual_account,
                                pr->currency, today, "interest accrued", "interest", check_account,
                                run);
+    /* On the period's last day its total is paid out (charged), under the period's label:
+     * "payout:<product>:<account>:2026-11" for a month, as before other periods existed. */
     int64_t total = cum / 1000000000LL;
-    if (st == NOVA_OK && total > 0 && nova_ledger_last_day(year, month, day)) {
+    char label[16];
+    if (st == NOVA_OK && total > 0 && last &&
+        nova_ledger_period_label(period, start, label) == NOVA_OK) {
         const char *pid =
-            nova_arena_printf(ar, "%s:%s:%s:%.7s", od ? "charge" : "payout", pr->id, a->id, dtext);
+            nova_arena_printf(ar, "%s:%s:%s:%s", od ? "charge" : "payout", pr->id, a->id, label);
         if (pid == NULL)
             return NOVA_NOMEM;
         st = od ? accrual_post(s, ar, by, tenant, pid, a->id, pr->accrual_account, pr->currency,
@@ -2198,8 +2259,8 @@ static nova_status accrue_account(nova_store_t *s, nova_arena_t *ar, const nova_
 /* every: the run of every tenant, which passes over a tenant without products in silence
  * (a run asked for one tenant is recorded in its chain even then). */
 static nova_status accrue_tenant(nova_store_t *s, nova_arena_t *ar, const nova_audit_actor_t *by,
-                                 const char *tenant, int year, int month, int day, int64_t start,
-                                 const char *dtext, bool every, nova_ledger_accrual_run_t *run)
+                                 const char *tenant, int64_t start, const char *dtext, bool every,
+                                 nova_ledger_accrual_run_t *run)
 {
     nova_ledger_product_t *prods;
     size_t np;
@@ -2222,8 +2283,8 @@ static nova_status accrue_tenant(nova_store_t *s, nova_arena_t *ar, const nova_a
                 break;
             for (size_t k = 0; st == NOVA_OK && k < na; k++) {
                 run->accounts++;
-                st = accrue_account(s, ar, by, tenant, &prods[i], rate, dc, &accs[k], year, month,
-                                    day, start, dtext, run);
+                st = accrue_account(s, ar, by, tenant, &prods[i], rate, dc, &accs[k], start, dtext,
+                                    run);
             }
             if (st != NOVA_OK || na < 200)
                 break;
@@ -2258,12 +2319,12 @@ nova_status nova_ledger_accrue(nova_store_t *s, nova_arena_t *ar, const nova_aud
         start + 86400 > nova_time_now())
         return NOVA_INVALID;
     if (tenant_id)
-        return accrue_tenant(s, ar, by, tenant_id, y, m, d, start, day, false, out);
+        return accrue_tenant(s, ar, by, tenant_id, start, day, false, out);
     nova_tenant_t *ts;
     size_t n;
     nova_status st = nova_store_tenant_list(s, ar, &ts, &n);
     for (size_t i = 0; st == NOVA_OK && i < n; i++)
-        st = accrue_tenant(s, ar, by, ts[i].id, y, m, d, start, day, true, out);
+        st = accrue_tenant(s, ar, by, ts[i].id, start, day, true, out);
     return st;
 }
 

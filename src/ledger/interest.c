@@ -136,56 +136,88 @@ bool nova_ledger_last_day(int year, int month, int day)
     return day == days_in_month(year, month);
 }
 
-/* The fee periods: how each names the period a day falls in. Weeks start on Monday (ISO
- * 8601), quarters in January, April, July and October; all in UTC. The monthly label is the
- * one fees had before other periods existed, so their posting ids stay the same. */
+/* The periods of account fees and of interest payouts: how each names the period a day falls
+ * in. Weeks start on Monday (ISO 8601), quarters in January, April, July and October; all in
+ * UTC. The monthly label is the one fees and payouts had before other periods existed, so
+ * their posting ids stay the same. */
 static const struct {
     const char *name;
     const char *label; /* strftime of a day of the period (its Monday for a week); Q: + 1..4 */
-} fee_periods[] = {
+} periods[] = {
     {"daily", "%Y-%m-%d"}, {"weekly", "w%Y-%m-%d"}, {"monthly", "%Y-%m"},
     {"quarterly", "%Y-Q"}, {"annual", "%Y"},
 };
 
-static int fee_period_find(const char *name)
+static int period_find(const char *name)
 {
-    for (int i = 0; name && i < (int)(sizeof(fee_periods) / sizeof(fee_periods[0])); i++)
-        if (strcmp(fee_periods[i].name, name) == 0)
+    for (int i = 0; name && i < (int)(sizeof(periods) / sizeof(periods[0])); i++)
+        if (strcmp(periods[i].name, name) == 0)
             return i;
     return -1;
 }
 
-bool nova_ledger_fee_period_valid(const char *name)
+bool nova_ledger_period_valid(const char *name)
 {
-    return fee_period_find(name) >= 0;
+    return period_find(name) >= 0;
 }
 
-const char *nova_ledger_fee_period_names(void)
+const char *nova_ledger_period_names(void)
 {
     return "\"daily\", \"weekly\", \"monthly\", \"quarterly\" or \"annual\"";
 }
 
-nova_status nova_ledger_fee_period_label(const char *name, int64_t day, char out[16])
+/* The first day of the period day falls in (its first second, UTC), into *first. */
+static nova_status period_first(int i, int64_t day, int64_t *first)
 {
-    int i = fee_period_find(name);
-    out[0] = '\0';
-    if (i < 0)
+    time_t t = (time_t)(day - day % 86400);
+    struct tm tm;
+    if (day < 0 || gmtime_r(&t, &tm) == NULL)
         return NOVA_INVALID;
-    time_t t = (time_t)day;
+    const char *name = periods[i].name;
+    if (strcmp(name, "weekly") == 0) {
+        *first = (int64_t)t - (int64_t)((tm.tm_wday + 6) % 7) * 86400; /* back to its Monday */
+        return NOVA_OK;
+    }
+    if (strcmp(name, "daily") != 0) {
+        if (strcmp(name, "quarterly") == 0)
+            tm.tm_mon -= tm.tm_mon % 3;
+        else if (strcmp(name, "annual") == 0)
+            tm.tm_mon = 0;
+        tm.tm_mday = 1;
+        t = timegm(&tm);
+    }
+    *first = (int64_t)t;
+    return NOVA_OK;
+}
+
+nova_status nova_ledger_period_label(const char *name, int64_t day, char out[16])
+{
+    int i = period_find(name);
+    int64_t first;
+    out[0] = '\0';
+    if (i < 0 || period_first(i, day, &first) != NOVA_OK)
+        return NOVA_INVALID;
+    time_t t = (time_t)first;
     struct tm tm;
     if (gmtime_r(&t, &tm) == NULL)
         return NOVA_INVALID;
-    if (strcmp(name, "weekly") == 0) {
-        t -= (time_t)((tm.tm_wday + 6) % 7) * 86400; /* back to its Monday */
-        if (gmtime_r(&t, &tm) == NULL)
-            return NOVA_INVALID;
-    }
-    size_t n = strftime(out, 16, fee_periods[i].label, &tm);
+    size_t n = strftime(out, 16, periods[i].label, &tm);
     if (n == 0)
         return NOVA_INVALID;
     if (strcmp(name, "quarterly") == 0 && n < 15) {
         out[n] = (char)('1' + tm.tm_mon / 3);
         out[n + 1] = '\0';
     }
+    return NOVA_OK;
+}
+
+nova_status nova_ledger_period_span(const char *name, int64_t day, int64_t *first, bool *last)
+{
+    int i = period_find(name);
+    int64_t next;
+    if (i < 0 || period_first(i, day, first) != NOVA_OK ||
+        period_first(i, day - day % 86400 + 86400, &next) != NOVA_OK)
+        return NOVA_INVALID;
+    *last = next != *first;
     return NOVA_OK;
 }

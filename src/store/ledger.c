@@ -113,17 +113,18 @@ static const nova_sql_t Q_LE_WINDOW = {
 static const nova_sql_t Q_LPR_PUT = {
     NOVA_Q_LPR_PUT, "ledger product put",
     "INSERT INTO ledger_products (tenant_id, id, kind, currency, rate, day_count, min_balance, "
-    "interest_account, accrual_account, updated_at, fee_amount, fee_period, fee_account) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "interest_account, accrual_account, updated_at, fee_amount, fee_period, fee_account, "
+    "interest_period) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (tenant_id, id) DO UPDATE SET kind = excluded.kind, currency = "
     "excluded.currency, rate = excluded.rate, day_count = excluded.day_count, min_balance = "
     "excluded.min_balance, interest_account = excluded.interest_account, accrual_account = "
     "excluded.accrual_account, updated_at = excluded.updated_at, fee_amount = "
-    "excluded.fee_amount, fee_period = excluded.fee_period, fee_account = excluded.fee_account",
+    "excluded.fee_amount, fee_period = excluded.fee_period, fee_account = excluded.fee_account, "
+    "interest_period = excluded.interest_period",
     NULL};
 #define LPR_COLS                                                                                   \
     "id, kind, currency, rate, day_count, min_balance, interest_account, accrual_account, "        \
-    "updated_at, fee_amount, fee_period, fee_account"
+    "updated_at, fee_amount, fee_period, fee_account, interest_period"
 static const nova_sql_t Q_LPR_GET = {
     NOVA_Q_LPR_GET, "ledger product get",
     "SELECT " LPR_COLS " FROM ledger_products WHERE tenant_id = ? AND id = ?", NULL};
@@ -152,24 +153,20 @@ static const nova_sql_t Q_LP_RESOLVE = {
     "UPDATE ledger_postings SET state = ?, posted_amount = ?, resolved_at = ? "
     "WHERE tenant_id = ? AND id = ? AND state = 'pending' AND kind = 'posting'",
     NULL};
+/* The compare-and-set of a reversal on its original. A reversal naming legs also sets what
+ * of each leg the reversals took so far (reversed_legs, migration 0027), in the same statement,
+ * so the vector moves exactly when the reversed total does; one by amount leaves it. */
 static const nova_sql_t Q_LP_REVERSE = {
     NOVA_Q_LP_REVERSE, "ledger posting reverse",
-    "UPDATE ledger_postings SET reversed = reversed + ? WHERE tenant_id = ? AND id = ? "
-    "AND state = 'posted' AND kind = 'posting' AND reversed = ? AND reversed + ? <= "
+    "UPDATE ledger_postings SET reversed = reversed + ?, reversed_legs = COALESCE(?, "
+    "reversed_legs) WHERE tenant_id = ? AND id = ? AND state = 'posted' AND kind = 'posting' "
+    "AND reversed = ? AND reversed + ? <= "
     "CASE WHEN posted_amount > 0 THEN posted_amount ELSE amount_total END",
     NULL};
-/* The legs a posting's reversals took, once one of them named legs: a row of its own beside
- * the posting's, under the posting's id + "#legs" ('#' is in no client's id, so it meets none
- * and no route reads it), written in the reversal's transaction after the original's
- * compare-and-set, so it moves exactly when the reversed total does. Kept in a row rather
- * than a column of the original's so that no migration is needed (the legs as a JSON array
- * in request). */
-#define LEGS_SUFFIX "#legs"
-static const nova_sql_t Q_LP_LEGS_PUT = {
-    NOVA_Q_LP_LEGS_PUT, "ledger reversed legs put",
-    "INSERT INTO ledger_postings (tenant_id, id, kind, state, digest, request, parent_id, actor, "
-    "created_at) VALUES (?, ?, 'reversal', 'posted', '', ?, ?, 'system', ?) "
-    "ON CONFLICT (tenant_id, id) DO UPDATE SET request = excluded.request",
+static const nova_sql_t Q_LP_LEGS = {
+    NOVA_Q_LP_LEGS, "ledger reversed legs",
+    "SELECT reversed_legs FROM ledger_postings WHERE tenant_id = ? AND id = ? "
+    "AND reversed_legs IS NOT NULL",
     NULL};
 static const nova_sql_t Q_LP_DUE = {
     NOVA_Q_LP_DUE, "ledger holds due",
@@ -647,13 +644,17 @@ nova_status nova_store_ledger_reversed_legs(nova_store_t *s, nova_arena_t *ar,
                                             const char **legs)
 {
     *legs = NULL;
-    const char *id = posting_id ? nova_arena_printf(ar, "%s" LEGS_SUFFIX, posting_id) : NULL;
-    if (!nova_store_valid_id(tenant_id) || id == NULL)
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(posting_id))
         return NOVA_INVALID;
-    nova_ledger_posting_row_t row;
-    nova_status st = nova_store_ledger_posting_get(s, ar, tenant_id, id, &row);
+    nova_sql_param_t p[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(posting_id)};
+    nova_rows_t r;
+    nova_status st = s->drv->query(s, &Q_LP_LEGS, s->in_tx ? NULL : tenant_id, p, 2, &r);
+    if (st != NOVA_OK)
+        return st;
+    st = s->drv->next(&r);
     if (st == NOVA_OK)
-        *legs = row.request;
+        st = nova_store_col_str(&r, 0, ar, legs);
+    s->drv->done(&r);
     return st;
 }
 
@@ -765,10 +766,11 @@ static nova_status post_in_tx(nova_store_t *s, nova_arena_t *ar, const char *ten
                             audit_id);
     if (st == NOVA_OK && w->parent_id) {
         int64_t changed = 0;
-        nova_sql_param_t rp[] = {NOVA_SQL_P_INT(w->parent_units), NOVA_SQL_P_TEXT(tenant_id),
-                                 NOVA_SQL_P_TEXT(w->parent_id), NOVA_SQL_P_INT(w->parent_reversed),
-                                 NOVA_SQL_P_INT(w->parent_units)};
-        st = nova_store_exec_q(s, &Q_LP_REVERSE, NULL, rp, 5, &changed);
+        nova_sql_param_t rp[] = {
+            NOVA_SQL_P_INT(w->parent_units),    NOVA_SQL_P_TEXT(w->parent_legs),
+            NOVA_SQL_P_TEXT(tenant_id),         NOVA_SQL_P_TEXT(w->parent_id),
+            NOVA_SQL_P_INT(w->parent_reversed), NOVA_SQL_P_INT(w->parent_units)};
+        st = nova_store_exec_q(s, &Q_LP_REVERSE, NULL, rp, 6, &changed);
         /* Not applied: either the original's reversed total moved (another reversal came
          * first: the caller computes again) or this one would exceed what was posted. */
         nova_ledger_posting_row_t parent;
@@ -782,13 +784,6 @@ static nova_status post_in_tx(nova_store_t *s, nova_arena_t *ar, const char *ten
             out->refused_account = "";
             st = NOVA_FORBIDDEN;
         }
-        const char *lid =
-            w->parent_legs ? nova_arena_printf(ar, "%s" LEGS_SUFFIX, w->parent_id) : NULL;
-        nova_sql_param_t lp[] = {NOVA_SQL_P_TEXT(tenant_id), NOVA_SQL_P_TEXT(lid),
-                                 NOVA_SQL_P_TEXT(w->parent_legs), NOVA_SQL_P_TEXT(w->parent_id),
-                                 NOVA_SQL_P_INT(w->now)};
-        if (st == NOVA_OK && w->parent_legs)
-            st = lid ? nova_store_exec_q(s, &Q_LP_LEGS_PUT, NULL, lp, 5, NULL) : NOVA_NOMEM;
     }
     for (size_t i = 0; st == NOVA_OK && i < w->ndeltas; i++) {
         const nova_ledger_account_delta_t *d = &w->deltas[i];
@@ -1263,7 +1258,8 @@ static nova_status read_product(nova_rows_t *r, nova_arena_t *a, void *out)
                 {6, &o->interest_account},
                 {7, &o->accrual_account},
                 {10, &o->fee_period},
-                {11, &o->fee_account}};
+                {11, &o->fee_account},
+                {12, &o->interest_period}};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         if ((st = nova_store_col_str(r, strs[i].col, a, strs[i].out)) != NOVA_OK)
             return st;
@@ -1293,12 +1289,15 @@ nova_status nova_store_ledger_product_put(nova_store_t *s, const char *tenant_id
                             NOVA_SQL_P_INT(p->updated_at),
                             NOVA_SQL_P_INT(p->fee_amount),
                             NOVA_SQL_P_TEXT(p->fee_period ? p->fee_period : ""),
-                            NOVA_SQL_P_TEXT(p->fee_account ? p->fee_account : "")};
+                            NOVA_SQL_P_TEXT(p->fee_account ? p->fee_account : ""),
+                            NOVA_SQL_P_TEXT(p->interest_period && p->interest_period[0]
+                                                ? p->interest_period
+                                                : "monthly")};
     ledger_tx tx;
     nova_status st = tx_begin(&s, &tx, tenant_id);
     if (st != NOVA_OK)
         return st;
-    st = nova_store_exec_q(s, &Q_LPR_PUT, NULL, q, 13, NULL);
+    st = nova_store_exec_q(s, &Q_LPR_PUT, NULL, q, 14, NULL);
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
     if (st != NOVA_OK) {

@@ -179,3 +179,30 @@ test("account fees: the product's fee is validated, naming the field; tenants ap
   assert.equal(again.json.fee, undefined);
   assert.ok((await audit()).filter((e) => e.action === 'ledger.product.set' && e.target === 'product:' + pid).length === 6, 'each change audited');
 });
+
+test("interest periods: interest_period is validated as a 422 problem naming it, kept as given, monthly by default", async () => {
+  const expense = await account(nova, { type: 'fees' });
+  const accrued = await account(nova, { type: 'suspense' });
+  const base = { kind: 'savings', currency: 'KES', rate: '0.05', day_count: 'ACT/365', interest_account: expense, accrual_account: accrued };
+  const pid = uid('ip');
+  const put = (body) => call(nova, 'PUT', `/v1/core/products/${pid}`, { tok, body });
+  for (const bad of ['fortnightly', 'Monthly', '', 7, null, ['daily'], { period: 'daily' }]) {
+    const x = await put({ ...base, interest_period: bad });
+    assert.equal(x.status, 422, `${JSON.stringify(bad)}: ${x.text}`);
+    assert.match(x.headers.get('content-type'), /^application\/problem\+json/);
+    assert.equal(x.json.code, 'invalid_field');
+    assert.ok(x.json.detail.startsWith('/interest_period:'), x.json.detail);
+    assert.match(x.json.detail, /"daily", "weekly", "monthly", "quarterly" or "annual"/);
+  }
+  // Nothing was written by the refusals.
+  assert.equal((await call(nova, 'GET', `/v1/core/products/${pid}`, { tok })).status, 404);
+  const dflt = await put(base);
+  assert.equal(dflt.status, 200, dflt.text);
+  assert.equal(dflt.json.interest_period, 'monthly');
+  for (const period of ['daily', 'weekly', 'monthly', 'quarterly', 'annual']) {
+    const x = await put({ ...base, interest_period: period });
+    assert.equal(x.status, 200, x.text);
+    assert.equal(x.json.interest_period, period);
+    assert.equal((await call(nova, 'GET', `/v1/core/products/${pid}`, { tok })).json.interest_period, period);
+  }
+});

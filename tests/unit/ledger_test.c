@@ -766,12 +766,13 @@ static void test_accrual_run(void **state)
         assert_int_equal(nova_store_ledger_account_create(s, &acc, &ae), NOVA_OK);
     }
     nova_ledger_product_t pr = {
-        "save365",          "savings",          "KES", "0.0365", "ACT/365", 100000,
-        "interest-expense", "interest-accrued", 1,     0,        NULL,      NULL};
+        "save365",          "savings", "KES", "0.0365", "ACT/365", 100000, "interest-expense",
+        "interest-accrued", 1,         0,     NULL,     NULL,      NULL};
     nova_audit_entry_t pe = {tenant, "test", "ledger.product.set", "product:save365", NULL, NULL};
     assert_int_equal(nova_store_ledger_product_put(s, tenant, &pr, &pe), NOVA_OK);
-    nova_ledger_product_t od = {"od",        "overdraft",     "KES", "0.10", "ACT/365", 0,
-                                "od-income", "od-receivable", 1,     0,      NULL,      NULL};
+    nova_ledger_product_t od = {"od", "overdraft", "KES",           "0.10", "ACT/365",
+                                0,    "od-income", "od-receivable", 1,      0,
+                                NULL, NULL,        "monthly"};
     nova_audit_entry_t oe = {tenant, "test", "ledger.product.set", "product:od", NULL, NULL};
     assert_int_equal(nova_store_ledger_product_put(s, tenant, &od, &oe), NOVA_OK);
     fund(s, &a, tenant, "fund-1", "treasury", "saver", 100000000);
@@ -948,8 +949,9 @@ static void test_account_fees(void **state)
         nova_audit_entry_t ae = {tenant, "test", "ledger.account.create", target, NULL, NULL};
         assert_int_equal(nova_store_ledger_account_create(s, &acc, &ae), NOVA_OK);
     }
-    nova_ledger_product_t pr = {"plan",     "savings",  "KES", "0", "ACT/365", 0,
-                                "interest", "treasury", 1,     250, "monthly", "fee-income"};
+    nova_ledger_product_t pr = {"plan",    "savings",    "KES",      "0", "ACT/365",
+                                0,         "interest",   "treasury", 1,   250,
+                                "monthly", "fee-income", NULL};
     nova_audit_entry_t pe = {tenant, "test", "ledger.product.set", "product:plan", NULL, NULL};
     assert_int_equal(nova_store_ledger_product_put(s, tenant, &pr, &pe), NOVA_OK);
     nova_ledger_product_t back;
@@ -1105,14 +1107,13 @@ static void test_fee_periods(void **state)
     };
     char out[16];
     for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
-        assert_true(nova_ledger_fee_period_valid(labels[i].period));
-        assert_int_equal(nova_ledger_fee_period_label(labels[i].period, labels[i].day, out),
-                         NOVA_OK);
+        assert_true(nova_ledger_period_valid(labels[i].period));
+        assert_int_equal(nova_ledger_period_label(labels[i].period, labels[i].day, out), NOVA_OK);
         assert_string_equal(out, labels[i].label);
     }
-    assert_false(nova_ledger_fee_period_valid("fortnightly"));
-    assert_false(nova_ledger_fee_period_valid(NULL));
-    assert_int_equal(nova_ledger_fee_period_label("Monthly", 1793750400, out), NOVA_INVALID);
+    assert_false(nova_ledger_period_valid("fortnightly"));
+    assert_false(nova_ledger_period_valid(NULL));
+    assert_int_equal(nova_ledger_period_label("Monthly", 1793750400, out), NOVA_INVALID);
 
     char path[64], url[96], err[256];
     const char *pg = getenv("NOVA_TEST_PG_URL");
@@ -1147,8 +1148,9 @@ static void test_fee_periods(void **state)
         assert_int_equal(nova_store_ledger_account_create(s, &acc, &ae), NOVA_OK);
     }
     for (int i = 0; i < 4; i++) {
-        nova_ledger_product_t pr = {periods[i], "savings",  "KES", "0", "ACT/365",  0,
-                                    "interest", "treasury", 1,     100, periods[i], "fee-income"};
+        nova_ledger_product_t pr = {periods[i], "savings",    "KES",      "0", "ACT/365",
+                                    0,          "interest",   "treasury", 1,   100,
+                                    periods[i], "fee-income", NULL};
         nova_audit_entry_t pe = {tenant, "test", "ledger.product.set", "product:p", NULL, NULL};
         assert_int_equal(nova_store_ledger_product_put(s, tenant, &pr, &pe), NOVA_OK);
         nova_ledger_product_t back;
@@ -1202,6 +1204,198 @@ static void test_fee_periods(void **state)
     unlink(wal);
 }
 
+/* Interest payout periods (issue 8 item 9, migration 0027): the span of each period (its
+ * first day, whether a day is its last), then one savings product per period, each with its
+ * own accrual account, run every day of November and December 2026: each period's payout
+ * (payout:<product>:<account>:<label>, the fee periods' labels) is posted on the period's last
+ * day only, equals the sum of that period's daily accruals to the minor unit, and leaves the
+ * accrual account at zero; the monthly product keeps the ids it had before periods existed. */
+static void test_interest_periods(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *period;
+        int64_t day, first;
+        bool last;
+    } spans[] = {
+        {"daily", 1793750400, 1793750400, true},      /* 2026-11-04 */
+        {"weekly", 1793750400, 1793577600, false},    /* a Wednesday: its Monday */
+        {"weekly", 1794096000, 1793577600, true},     /* the Sunday after */
+        {"weekly", 1767225600, 1766966400, false},    /* 2026-01-01: the week from 2025-12-29 */
+        {"monthly", 1795996800, 1793491200, true},    /* 2026-11-30 */
+        {"monthly", 1795910400, 1793491200, false},   /* 2026-11-29 */
+        {"quarterly", 1774915200, 1767225600, true},  /* 2026-03-31 */
+        {"quarterly", 1775001600, 1775001600, false}, /* 2026-04-01 */
+        {"annual", 1798675200, 1767225600, true},     /* 2026-12-31 */
+        {"annual", 1835395200, 1830297600, false},    /* 2028-02-29 */
+    };
+    for (size_t i = 0; i < sizeof(spans) / sizeof(spans[0]); i++) {
+        int64_t first = -1;
+        bool last = !spans[i].last;
+        assert_int_equal(
+            nova_ledger_period_span(spans[i].period, spans[i].day + 3600, &first, &last), NOVA_OK);
+        assert_int_equal(first, spans[i].first);
+        assert_int_equal(last, spans[i].last);
+    }
+    int64_t first;
+    bool last;
+    assert_int_equal(nova_ledger_period_span("fortnightly", 1793750400, &first, &last),
+                     NOVA_INVALID);
+    assert_int_equal(nova_ledger_period_span(NULL, 1793750400, &first, &last), NOVA_INVALID);
+
+    char path[64], url[96], err[256];
+    const char *pg = getenv("NOVA_TEST_PG_URL");
+    snprintf(path, sizeof(path), "/tmp/ledger_interest_periods_%d.db", (int)getpid());
+    snprintf(url, sizeof(url), "sqlite:%s", path);
+    nova_store_t *s = NULL;
+    int from, to;
+    assert_int_equal(nova_store_open(pg && pg[0] ? pg : url, &s, err, sizeof(err)), NOVA_OK);
+    assert_int_equal(nova_store_migrate(s, &from, &to), NOVA_OK);
+    nova_arena_t a;
+    nova_arena_init(&a, 16384);
+    char tenant[48];
+    snprintf(tenant, sizeof(tenant), "ten_intp_%d_%ld", (int)getpid(), (long)time(NULL));
+    nova_tenant_t t = {tenant, tenant, 1};
+    nova_audit_entry_t te = {tenant, "test", "tenant.create", "tenant:t", NULL, NULL};
+    assert_int_equal(nova_store_tenant_create(s, &t, NULL, &te), NOVA_OK);
+    nova_time_set_fake(1793491210); /* 2026-11-01T00:00:10Z */
+    static const char *const periods[] = {"daily", "weekly", "monthly", "quarterly", "annual"};
+    enum { NP = 5 };
+    const char *names[] = {"treasury", "expense"};
+    for (int i = 0; i < 2 + 2 * NP; i++) {
+        char id[32];
+        if (i < 2)
+            snprintf(id, sizeof(id), "%s", names[i]);
+        else
+            snprintf(id, sizeof(id), "%s-%s", i % 2 ? "accrued" : "saver", periods[(i - 2) / 2]);
+        nova_ledger_account_t acc = {.tenant_id = tenant,
+                                     .id = nova_arena_strdup(&a, id),
+                                     .currency = "KES",
+                                     .type = i < 2   ? "treasury"
+                                             : i % 2 ? "suspense"
+                                                     : "savings",
+                                     .status = "open",
+                                     .created_at = 1,
+                                     .product = i >= 2 && i % 2 == 0 ? periods[(i - 2) / 2] : ""};
+        char target[64];
+        snprintf(target, sizeof(target), "account:%s", id);
+        nova_audit_entry_t ae = {tenant, "test", "ledger.account.create", target, NULL, NULL};
+        assert_int_equal(nova_store_ledger_account_create(s, &acc, &ae), NOVA_OK);
+    }
+    for (int i = 0; i < NP; i++) {
+        char accrued[32], saver[32], fid[32];
+        snprintf(accrued, sizeof(accrued), "accrued-%s", periods[i]);
+        snprintf(saver, sizeof(saver), "saver-%s", periods[i]);
+        snprintf(fid, sizeof(fid), "fund-%s", periods[i]);
+        /* "monthly" given as NULL: the default a product without the member gets. */
+        nova_ledger_product_t pr = {periods[i],
+                                    "savings",
+                                    "KES",
+                                    "0.0365",
+                                    "ACT/365",
+                                    0,
+                                    "expense",
+                                    nova_arena_strdup(&a, accrued),
+                                    1,
+                                    0,
+                                    NULL,
+                                    NULL,
+                                    i == 2 ? NULL : periods[i]};
+        nova_audit_entry_t pe = {tenant, "test", "ledger.product.set", "product:p", NULL, NULL};
+        assert_int_equal(nova_store_ledger_product_put(s, tenant, &pr, &pe), NOVA_OK);
+        nova_ledger_product_t back;
+        assert_int_equal(nova_store_ledger_product_get(s, &a, tenant, periods[i], &back), NOVA_OK);
+        assert_string_equal(back.interest_period, periods[i]);
+        fund(s, &a, tenant, nova_arena_strdup(&a, fid), "treasury", nova_arena_strdup(&a, saver),
+             100000000); /* KES 1,000,000.00: KES 100.00 a day at 3.65 % ACT/365 */
+    }
+    nova_time_set_fake(1798848000); /* 2027-01-02 */
+    nova_audit_actor_t by = {"test", NULL};
+    int64_t period_sum[NP] = {0}, paid[NP] = {0};
+    size_t payouts[NP] = {0};
+    for (int64_t day = 1793491200; day <= 1798675200; day += 86400) { /* 11-01 .. 12-31 */
+        char d[16];
+        time_t tt = (time_t)day;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(d, sizeof(d), "%Y-%m-%d", &tm);
+        nova_ledger_accrual_run_t run;
+        assert_int_equal(nova_ledger_accrue(s, &a, &by, tenant, d, &run), NOVA_OK);
+        assert_int_equal(run.accounts, NP);
+        assert_int_equal(run.failed, 0);
+        for (int i = 0; i < NP; i++) {
+            char id[96], label[16], saver[32], accrued[32];
+            nova_ledger_posting_row_t row;
+            snprintf(saver, sizeof(saver), "saver-%s", periods[i]);
+            snprintf(accrued, sizeof(accrued), "accrued-%s", periods[i]);
+            snprintf(id, sizeof(id), "accrue:%s:%s:%s", periods[i], saver, d);
+            assert_int_equal(nova_store_ledger_posting_get(s, &a, tenant, id, &row), NOVA_OK);
+            assert_int_equal(row.amount_total, 10000);
+            period_sum[i] += row.amount_total;
+            assert_int_equal(nova_ledger_period_span(periods[i], day, &first, &last), NOVA_OK);
+            assert_int_equal(nova_ledger_period_label(periods[i], day, label), NOVA_OK);
+            snprintf(id, sizeof(id), "payout:%s:%s:%s", periods[i], saver, label);
+            nova_status got = nova_store_ledger_posting_get(s, &a, tenant, id, &row);
+            if (!last) {
+                assert_int_equal(got, NOVA_NOT_FOUND);
+                assert_int_equal(credit_balance(s, &a, tenant, accrued), period_sum[i]);
+                continue;
+            }
+            assert_int_equal(got, NOVA_OK);
+            assert_int_equal(row.amount_total, period_sum[i]);
+            assert_int_equal(credit_balance(s, &a, tenant, accrued), 0);
+            paid[i] += period_sum[i];
+            period_sum[i] = 0;
+            payouts[i]++;
+        }
+        nova_arena_reset(&a);
+    }
+    /* 61 days: 61 daily payouts; weeks ending 11-01 .. 12-27 (nine Sundays), the week of
+     * 12-28 still open; two months; Q4 once; the year once. */
+    size_t want[NP] = {61, 9, 2, 1, 1};
+    for (int i = 0; i < NP; i++) {
+        char saver[32];
+        snprintf(saver, sizeof(saver), "saver-%s", periods[i]);
+        assert_int_equal(payouts[i], want[i]);
+        assert_int_equal(credit_balance(s, &a, tenant, saver), 100000000 + paid[i]);
+    }
+    /* The first day of each: KES 100.00 exactly; only the daily and weekly (its week ends on
+     * Sunday 11-01) were paid that day. */
+    nova_ledger_posting_row_t row;
+    assert_int_equal(
+        nova_store_ledger_posting_get(s, &a, tenant, "payout:daily:saver-daily:2026-11-01", &row),
+        NOVA_OK);
+    assert_int_equal(row.amount_total, 10000);
+    assert_int_equal(nova_store_ledger_posting_get(s, &a, tenant,
+                                                   "payout:weekly:saver-weekly:w2026-10-26", &row),
+                     NOVA_OK);
+    assert_int_equal(row.amount_total, 10000);
+    /* Monthly: 30 days of KES 100.00 in November, under the id it had before periods. */
+    assert_int_equal(
+        nova_store_ledger_posting_get(s, &a, tenant, "payout:monthly:saver-monthly:2026-11", &row),
+        NOVA_OK);
+    assert_int_equal(row.amount_total, 300000);
+    /* Every run here comes after the last day (the clock stays at 2027-01-02), so no payout
+     * is in any end-of-day balance of the two months: each day earns KES 100.00 and every
+     * product pays 61 of them, but the weekly one, whose week from 12-28 is still open. */
+    for (int i = 0; i < NP; i++)
+        assert_int_equal(paid[i], i == 1 ? 57 * 10000 : 61 * 10000);
+    assert_int_equal(credit_balance(s, &a, tenant, "accrued-weekly"), 4 * 10000);
+    /* A second run of the last day posts nothing. */
+    nova_ledger_accrual_run_t again;
+    assert_int_equal(nova_ledger_accrue(s, &a, &by, tenant, "2026-12-31", &again), NOVA_OK);
+    assert_int_equal(again.posted, 0);
+    nova_time_set_fake(0);
+    nova_arena_free(&a);
+    nova_store_close(s);
+    unlink(path);
+    char wal[96];
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    unlink(wal);
+    snprintf(wal, sizeof(wal), "%s-shm", path);
+    unlink(wal);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1221,6 +1415,7 @@ int main(void)
         cmocka_unit_test(test_account_fees),
         cmocka_unit_test(test_fee_periods),
         cmocka_unit_test(test_reverse_legs),
+        cmocka_unit_test(test_interest_periods),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 
 #include "../../src/store/internal.h"
 #include "nova/audit_store.h"
+#include "nova/ledger_store.h"
 #include "nova/oidc_store.h"
 #include "nova/people_store.h"
 #include "nova/saml_store.h"
@@ -383,6 +384,83 @@ static void t_migrate_tenant_names(void **state)
     assert_string_equal(tenant_name(f, "ten_d"), "other");
     assert_int_equal(named_tenant(f->s, "ten_e", "acme", 300), NOVA_CONFLICT);
     assert_int_equal(named_tenant(f->s, "ten_f", "Acme (TEN_B)", 300), NOVA_CONFLICT);
+}
+
+/* Raw statements in one write transaction across every tenant (as a migration runs). */
+static void exec_all_tenants(fixture_t *f, const char *sql)
+{
+    assert_int_equal(f->s->drv->begin(f->s, true, NOVA_STORE_ALL_TENANTS), NOVA_OK);
+    f->s->in_tx = true;
+    assert_int_equal(f->s->drv->exec(f->s, sql), NOVA_OK);
+    assert_int_equal(f->s->drv->commit(f->s), NOVA_OK);
+    f->s->in_tx = false;
+}
+
+/* Migration 0027 on a store written before it: the per-leg totals that reversals naming legs
+ * kept in a bookkeeping row '<posting>#legs' move into the original's reversed_legs column,
+ * per tenant, and those rows are gone; every other posting (a real reversal included) stays
+ * as it was, with no legs; a product gets interest_period 'monthly', as it paid before. */
+static void t_migrate_ledger_legs(void **state)
+{
+    fixture_t *f = *state;
+    int from = 0, to = 0;
+    const char *legs = NULL;
+    make_tenant(f->s, "ten_a", 100);
+    make_tenant(f->s, "ten_b", 200);
+    /* Back to schema 26: 0027's columns dropped. */
+    exec_all_tenants(f, "ALTER TABLE ledger_postings DROP COLUMN reversed_legs; "
+                        "ALTER TABLE ledger_products DROP COLUMN interest_period; "
+                        "DELETE FROM schema_version WHERE version >= 27");
+    /* What the code before 0027 wrote: the original, the reversal naming legs, and the legs
+     * row (kind 'reversal', digest '', parent_id the original, the vector in request), in two
+     * tenants with the same posting id; a posting no reversal named legs of. */
+    exec_all_tenants(
+        f, "INSERT INTO ledger_postings (tenant_id, id, kind, state, digest, request, "
+           "amount_total, reversed, actor, created_at, parent_id) VALUES "
+           "('ten_a', 'pay-1', 'posting', 'posted', 'd1', '{}', 1000, 600, 'test', 1, ''), "
+           "('ten_a', 'rev-1', 'reversal', 'posted', 'd2', '{}', 600, 0, 'test', 2, 'pay-1'), "
+           "('ten_a', 'pay-1#legs', 'reversal', 'posted', '', '[300,300]', 0, 0, 'system', 2, "
+           "'pay-1'), "
+           "('ten_a', 'pay-2', 'posting', 'posted', 'd3', '{}', 500, 100, 'test', 3, ''), "
+           "('ten_b', 'pay-1', 'posting', 'posted', 'd4', '{}', 900, 6, 'test', 4, ''), "
+           "('ten_b', 'pay-1#legs', 'reversal', 'posted', '', '[1,2,3]', 0, 0, 'system', 5, "
+           "'pay-1'); "
+           "INSERT INTO ledger_products (tenant_id, id, kind, currency, rate, day_count, "
+           "interest_account, accrual_account, updated_at) VALUES "
+           "('ten_a', 'save', 'savings', 'KES', '0.05', 'ACT/365', 'i', 'a', 1)");
+    assert_int_equal(nova_store_migrate(f->s, &from, &to), NOVA_OK);
+    assert_int_equal(from, 26);
+    assert_int_equal(to, nova_store_code_version());
+    assert_int_equal(nova_store_ledger_reversed_legs(f->s, &f->a, "ten_a", "pay-1", &legs),
+                     NOVA_OK);
+    assert_string_equal(legs, "[300,300]");
+    assert_int_equal(nova_store_ledger_reversed_legs(f->s, &f->a, "ten_b", "pay-1", &legs),
+                     NOVA_OK);
+    assert_string_equal(legs, "[1,2,3]");
+    assert_int_equal(nova_store_ledger_reversed_legs(f->s, &f->a, "ten_a", "pay-2", &legs),
+                     NOVA_NOT_FOUND);
+    assert_int_equal(nova_store_ledger_reversed_legs(f->s, &f->a, "ten_a", "rev-1", &legs),
+                     NOVA_NOT_FOUND);
+    assert_int_equal(count(f->s, "SELECT count(*) FROM ledger_postings", NOVA_STORE_ALL_TENANTS),
+                     4);
+    assert_int_equal(count(f->s,
+                           "SELECT count(*) FROM ledger_postings WHERE id LIKE '%#legs' "
+                           "OR reversed_legs = '' ",
+                           NOVA_STORE_ALL_TENANTS),
+                     0);
+    nova_ledger_posting_row_t row;
+    assert_int_equal(nova_store_ledger_posting_get(f->s, &f->a, "ten_a", "pay-1", &row), NOVA_OK);
+    assert_int_equal(row.reversed, 600);
+    assert_int_equal(nova_store_ledger_posting_get(f->s, &f->a, "ten_a", "rev-1", &row), NOVA_OK);
+    assert_string_equal(row.parent_id, "pay-1");
+    assert_int_equal(nova_store_ledger_posting_get(f->s, &f->a, "ten_a", "pay-1#legs", &row),
+                     NOVA_NOT_FOUND);
+    assert_int_equal(count(f->s, "SELECT count(*) FROM ledger_postings WHERE id = 'pay-1#legs'",
+                           NOVA_STORE_ALL_TENANTS),
+                     0);
+    nova_ledger_product_t p;
+    assert_int_equal(nova_store_ledger_product_get(f->s, &f->a, "ten_a", "save", &p), NOVA_OK);
+    assert_string_equal(p.interest_period, "monthly");
 }
 
 static void t_tenants(void **state)
@@ -1240,6 +1318,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_tenant_duplicate, setup, teardown),
         cmocka_unit_test_setup_teardown(t_tenant_names_unique, setup, teardown),
         cmocka_unit_test_setup_teardown(t_migrate_tenant_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_migrate_ledger_legs, setup, teardown),
         cmocka_unit_test_setup_teardown(t_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(t_key_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(t_clients, setup, teardown),
