@@ -349,8 +349,8 @@ static bool miss_allows_refetch(const char *issuer, const char *kid)
 static _Atomic uint64_t oidc_logins;
 static _Atomic uint64_t oidc_failures[NOVA_OIDC_FAIL_N];
 static const char *const fail_names[NOVA_OIDC_FAIL_N] = {
-    "none",           "unknown_idp", "state",     "idp_error",   "discovery",
-    "token_exchange", "jwks",        "signature", "claims",      "provisioning",
+    "none",           "unknown_idp", "state",     "idp_error",    "discovery",
+    "token_exchange", "jwks",        "signature", "claims",       "provisioning",
     "suspended",      "mfa_policy",  "userinfo",  "logout_token"};
 
 const char *nova_oidc_fail_name(nova_oidc_fail f)
@@ -983,30 +983,12 @@ static nova_status logout_sessions(nova_people_t *p, nova_store_t *s, nova_arena
         if (st)
             return st;
     }
-    const char **live = NULL, **ids = NULL;
-    size_t nlive = 0, nids = 0;
-    st = nova_store_user_session_idp_live(s, ar, tenant_id, idp->id, lo->sid, user, now, &live,
-                                          &nlive);
-    if (st == NOVA_OK)
-        st = people_session_forget(p, ar, tenant_id, live, nlive, false);
+    const char **ids = NULL;
+    size_t nids = 0;
+    st = people_fed_logout_sessions(p, s, ar, NOVA_FED_OIDC, tenant_id, idp->id, lo->sid, user,
+                                    "session.backchannel_logout", now, &ids, &nids);
     if (st)
         return st;
-    /* Audited as the IdP's act, with counts only: the sub and sid are the IdP's identifiers
-     * of a person and a session. */
-    const char *actor = nova_arena_printf(ar, "oidc:%s", idp->id);
-    nova_audit_actor_t by = {.id = actor};
-    nova_audit_entry_t ae;
-    st = actor ? nova_audit_entry_make(&ae, ar, &by, tenant_id, "session.backchannel_logout",
-                                       "oidc_idp", idp->id,
-                                       json_pack("{s:I, s:b, s:b}", "sessions", (json_int_t)nlive,
-                                                 "sid", lo->sid != NULL, "sub", lo->sub != NULL))
-               : NOVA_NOMEM;
-    if (st == NOVA_OK)
-        st = nova_store_user_session_revoke_idp(s, ar, tenant_id, idp->id, lo->sid, user,
-                                                "idp_logout", now, &ae, &ids, &nids);
-    if (st)
-        return st;
-    (void)people_session_forget(p, ar, tenant_id, ids, nids, true);
     for (size_t i = 0; i < nids; i++)
         nova_oidc_logout_forget(p, ar, ids[i]);
     *revoked = nids;
