@@ -313,6 +313,10 @@ void *nova_oidc_idp_to_json(const nova_oidc_idp_t *idp)
         json_object_set_new(
             o, "backchannel_logout_path",
             json_sprintf("/auth/oidc/backchannel-logout/%s/%s", idp->tenant_id, idp->id));
+        /* Its frontchannel_logout_uri (with frontchannel_logout_session_required). */
+        json_object_set_new(
+            o, "frontchannel_logout_path",
+            json_sprintf("/auth/oidc/frontchannel-logout/%s/%s", idp->tenant_id, idp->id));
     }
     return o;
 }

@@ -351,7 +351,7 @@ static _Atomic uint64_t oidc_failures[NOVA_OIDC_FAIL_N];
 static const char *const fail_names[NOVA_OIDC_FAIL_N] = {
     "none",           "unknown_idp", "state",     "idp_error",    "discovery",
     "token_exchange", "jwks",        "signature", "claims",       "provisioning",
-    "suspended",      "mfa_policy",  "userinfo",  "logout_token"};
+    "suspended",      "mfa_policy",  "userinfo",  "logout_token", "frontchannel"};
 
 const char *nova_oidc_fail_name(nova_oidc_fail f)
 {
@@ -992,5 +992,39 @@ static nova_status logout_sessions(nova_people_t *p, nova_store_t *s, nova_arena
     for (size_t i = 0; i < nids; i++)
         nova_oidc_logout_forget(p, ar, ids[i]);
     *revoked = nids;
+    return NOVA_OK;
+}
+
+/* ---- OpenID Connect Front-Channel Logout 1.0 ---- */
+
+nova_status nova_oidc_frontchannel_logout(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                          const char *tenant_id, const char *idp_id,
+                                          const char *iss, const char *sid, size_t *revoked,
+                                          nova_oidc_fail *fail, const char **why)
+{
+    *fail = NOVA_OIDC_FAIL_NONE;
+    *revoked = 0;
+    nova_oidc_idp_t idp;
+    nova_status st = nova_oidc_idp_get(s, ar, tenant_id, idp_id, &idp);
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID)
+        return fail_with(fail, NOVA_OIDC_FAIL_UNKNOWN_IDP, why,
+                         "this tenant has no IdP of this id");
+    if (st)
+        return st;
+    if (iss == NULL || strcmp(iss, idp.issuer) != 0)
+        return fail_with(fail, NOVA_OIDC_FAIL_FRONTCHANNEL, why,
+                         "iss: required, the issuer of this IdP");
+    if (sid == NULL || !people_printable(sid, 255))
+        return fail_with(fail, NOVA_OIDC_FAIL_FRONTCHANNEL, why,
+                         "sid: required, the IdP's session id (1..255 printable bytes)");
+    const char **ids = NULL;
+    size_t n = 0;
+    st = people_fed_logout_sessions(p, s, ar, NOVA_FED_OIDC, tenant_id, idp.id, sid, NULL,
+                                    "session.frontchannel_logout", nova_time_now(), &ids, &n);
+    if (st)
+        return st;
+    for (size_t i = 0; i < n; i++)
+        nova_oidc_logout_forget(p, ar, ids[i]);
+    *revoked = n;
     return NOVA_OK;
 }
