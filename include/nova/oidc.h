@@ -320,11 +320,11 @@ nova_status nova_oidc_backchannel_logout(nova_people_t *p, nova_store_t *s, nova
 
 /* OpenID Connect Front-Channel Logout 1.0 at the RP: the IdP's logout page loaded the
  * frontchannel_logout_uri of the tenant's IdP idp_id with iss and sid (§2: both required
- * here, frontchannel_logout_session_required). iss must be the IdP's issuer (exact), sid
- * 1..255 printable bytes; then the live sessions the IdP opened with that sid end (reason
- * "idp_logout"), their control-plane records first. Nothing is signed in this binding: the
- * sid, unguessable and known only to the IdP and the browser that signed in, is the
- * credential, so a request can end only the session it names. Audited
+ * here, frontchannel_logout_session_required; checked before the IdP is looked up). iss must
+ * be the IdP's issuer (exact), sid 1..255 printable bytes; then the live sessions the IdP opened
+ * with that sid end (reason "idp_logout"), their control-plane records first. Nothing is signed in
+ * this binding: the sid, unguessable and known only to the IdP and the browser that signed in, is
+ * the credential, so a request can end only the session it names. Audited
  * "session.frontchannel_logout" (actor "oidc:<idp id>", counts only). *revoked the
  * sessions ended (0 for a sid no live session has: the IdP's page cannot tell them apart
  * anyway). A disabled IdP still ends its sessions. A refusal is NOVA_OK with *fail

@@ -1004,6 +1004,11 @@ nova_status nova_oidc_frontchannel_logout(nova_people_t *p, nova_store_t *s, nov
 {
     *fail = NOVA_OIDC_FAIL_NONE;
     *revoked = 0;
+    /* The request's shape first: without both there is nothing to look up. */
+    if (iss == NULL || sid == NULL || !people_printable(sid, 255))
+        return fail_with(fail, NOVA_OIDC_FAIL_FRONTCHANNEL, why,
+                         "iss and sid: required (the IdP's issuer, and its session id of "
+                         "1..255 printable bytes)");
     nova_oidc_idp_t idp;
     nova_status st = nova_oidc_idp_get(s, ar, tenant_id, idp_id, &idp);
     if (st == NOVA_NOT_FOUND || st == NOVA_INVALID)
@@ -1011,12 +1016,8 @@ nova_status nova_oidc_frontchannel_logout(nova_people_t *p, nova_store_t *s, nov
                          "this tenant has no IdP of this id");
     if (st)
         return st;
-    if (iss == NULL || strcmp(iss, idp.issuer) != 0)
-        return fail_with(fail, NOVA_OIDC_FAIL_FRONTCHANNEL, why,
-                         "iss: required, the issuer of this IdP");
-    if (sid == NULL || !people_printable(sid, 255))
-        return fail_with(fail, NOVA_OIDC_FAIL_FRONTCHANNEL, why,
-                         "sid: required, the IdP's session id (1..255 printable bytes)");
+    if (strcmp(iss, idp.issuer) != 0)
+        return fail_with(fail, NOVA_OIDC_FAIL_FRONTCHANNEL, why, "iss: not the issuer of this IdP");
     const char **ids = NULL;
     size_t n = 0;
     st = people_fed_logout_sessions(p, s, ar, NOVA_FED_OIDC, tenant_id, idp.id, sid, NULL,
