@@ -185,6 +185,8 @@ typedef struct nova_oidc_idp {
     const char *issuer;
     const char *client_id;
     bool has_client_secret;
+    bool private_key_jwt;   /* the token endpoint is authenticated with RFC 7523's client JWT */
+    const char *client_jwk; /* private_key_jwt: the client's public JWK (JSON), else NULL */
     const char *redirect_uris[NOVA_OIDC_MAX_REDIRECTS];
     size_t nredirect;
     const char *scopes; /* space-separated, "openid" among them */

@@ -129,6 +129,11 @@ nova_status people_cae_metrics(nova_buf_t *out);
 
 /* OIDC (oidc.c, oidc_login.c): the client secret of an IdP row, opened (arena; NULL when the
  * IdP has none); the failure counters' lines of nova_people_federation_failures_total. */
+/* The client's private_key_jwt key of an IdP row (ES256, labelled kid), opened: the caller
+ * frees it (nova_key_free). */
+nova_status people_oidc_client_key(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                   const nova_oidc_idp_row_t *row, const char *kid,
+                                   nova_key_t **key);
 nova_status people_oidc_secret(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                const nova_oidc_idp_row_t *row, const char **secret);
 nova_status people_oidc_failure_lines(nova_buf_t *out);

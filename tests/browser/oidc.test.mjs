@@ -974,3 +974,99 @@ test('Front-Channel Logout 1.0: the IdP\'s logout page frames novad\'s URI with 
     await Promise.race([closed, new Promise((ok) => setTimeout(ok, 5000))]);
   }
 });
+
+// private_key_jwt (RFC 7523 §2.2) towards the IdP's token endpoint: novad makes the client's
+// ES256 key, seals it, and returns its public JWK; oidc-provider registers the client with
+// that jwks and token_endpoint_auth_method private_key_jwt, and checks the assertion (iss =
+// sub = client_id, aud, jti, exp, the signature). A client registered with another key is
+// refused at the token exchange.
+test('private_key_jwt: novad signs its token request with a key of its own; oidc-provider verifies it; a key the IdP does not know is refused', { timeout: 120000 }, async () => {
+  const port = await freePort();
+  const iss5 = `http://localhost:${port}`;
+  const t = makeTenant(nova, 'oidc-pkj-' + Date.now(), 'users:read users:write audit:read');
+  const tok = await token(nova, t);
+  const base = { issuer: iss5, redirect_uris: [`${novaBase}/auth/oidc/callback`], scopes: ['openid', 'email'], token_endpoint_auth_method: 'private_key_jwt' };
+  const both = await call(nova, 'POST', '/v1/people/oidc/idps', { tok, body: { ...base, client_id: 'pkj-rp', client_secret: 'pkj-secret-0123456789' } });
+  assert.equal(both.status, 422, both.text);
+  assert.match(both.json.detail, /private_key_jwt/);
+  const bad = await call(nova, 'POST', '/v1/people/oidc/idps', { tok, body: { ...base, client_id: 'pkj-rp', token_endpoint_auth_method: 'client_secret_jwt' } });
+  assert.equal(bad.status, 422, bad.text);
+  const r = await call(nova, 'POST', '/v1/people/oidc/idps', { tok, body: { ...base, client_id: 'pkj-rp' } });
+  assert.equal(r.status, 201, r.text);
+  const idp5 = r.json;
+  assert.equal(idp5.token_endpoint_auth_method, 'private_key_jwt');
+  assert.equal(idp5.has_client_secret, false);
+  assert.equal(idp5.jwks.keys.length, 1);
+  const jwk = idp5.jwks.keys[0];
+  assert.equal(jwk.kty, 'EC');
+  assert.equal(jwk.crv, 'P-256');
+  assert.equal(jwk.alg, 'ES256');
+  assert.ok(jwk.kid && !('d' in jwk), JSON.stringify(jwk));
+  // The same key on every read; a second IdP gets its own.
+  assert.deepEqual((await call(nova, 'GET', `/v1/people/oidc/idps/${idp5.id}`, { tok })).json.jwks, idp5.jwks);
+  const t2 = makeTenant(nova, 'oidc-pkj2-' + Date.now(), 'users:read users:write');
+  const tok2 = await token(nova, t2);
+  const other = (await call(nova, 'POST', '/v1/people/oidc/idps', { tok: tok2, body: { ...base, client_id: 'pkj-other' } })).json;
+  assert.notEqual(other.jwks.keys[0].x, jwk.x);
+  // Leaving private_key_jwt needs a secret.
+  const leave = await call(nova, 'PATCH', `/v1/people/oidc/idps/${other.id}`, { tok: tok2, body: { token_endpoint_auth_method: 'client_secret_basic' } });
+  assert.equal(leave.status, 422, leave.text);
+  const assertions = [];
+  const p5 = new Provider(iss5, {
+    clients: [
+      { client_id: 'pkj-rp', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks: idp5.jwks,
+        redirect_uris: [`${novaBase}/auth/oidc/callback`], id_token_signed_response_alg: 'ES256' },
+      // registered with pkj-rp's key: novad's assertion for pkj-other (its own key) does not verify
+      { client_id: 'pkj-other', token_endpoint_auth_method: 'private_key_jwt', jwks: idp5.jwks,
+        redirect_uris: [`${novaBase}/auth/oidc/callback`], id_token_signed_response_alg: 'ES256' },
+    ],
+    jwks: { keys: [ecKey()] },
+    pkce: { required: () => true },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+    findAccount: async (ctx, id) => (accounts[id] ? { accountId: id, claims: async () => ({ sub: id, email: accounts[id].email, email_verified: true }) } : undefined),
+    features: { devInteractions: { enabled: true } },
+  });
+  const grants = [];
+  p5.on('grant.success', (ctx) => {
+    grants.push('ok');
+    assertions.push({ type: ctx.oidc.params.client_assertion_type, jwt: ctx.oidc.params.client_assertion, auth: ctx.get('authorization') });
+  });
+  p5.on('grant.error', (ctx, err) => grants.push(String(err.error_description || err.message)));
+  const srv5 = await new Promise((ok) => { const s = p5.listen(port, '127.0.0.1', () => ok(s)); });
+  const ctxA = await browser.newContext();
+  try {
+    const a = await callbackJson(await idpLogin(novaBase + idp5.login_path, 'ada', `${novaBase}/auth/oidc/callback`, iss5, ctxA));
+    assert.equal(a.status, 200, JSON.stringify(a.json));
+    assert.equal((await call(nova, 'GET', '/auth/session', { tok: a.json.access_token })).status, 200);
+    assert.deepEqual(grants, ['ok']);
+    const sent = assertions[0];
+    assert.equal(sent.type, 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+    assert.equal(sent.auth, '', 'no Basic credentials beside the assertion');
+    const [h, c] = sent.jwt.split('.').slice(0, 2).map((x) => JSON.parse(Buffer.from(x, 'base64url').toString()));
+    assert.equal(h.alg, 'ES256');
+    assert.equal(h.kid, jwk.kid);
+    assert.equal(c.iss, 'pkj-rp');
+    assert.equal(c.sub, 'pkj-rp');
+    const disc = await (await fetch(`${iss5}/.well-known/openid-configuration`)).json();
+    assert.equal(c.aud, disc.token_endpoint);
+    assert.ok(c.jti && c.exp - c.iat <= 60 && c.exp > Date.now() / 1000, JSON.stringify(c));
+    // The other tenant's IdP (client pkj-other, registered at the IdP with pkj-rp's key).
+    const ctxB = await browser.newContext();
+    try {
+      const b = await callbackJson(await idpLogin(novaBase + other.login_path, 'ada', `${novaBase}/auth/oidc/callback`, iss5, ctxB));
+      assert.equal(b.status, 401, JSON.stringify(b.json));
+      assert.equal(b.json.code, 'oidc_token_exchange_failed');
+    } finally {
+      await Promise.race([ctxB.close(), new Promise((ok) => setTimeout(ok, 5000))]);
+    }
+    const audit = await call(nova, 'GET', '/v1/audit?limit=100', { tok });
+    assert.ok(!audit.text.includes(sent.jwt));
+    assert.ok(!nova.logs().includes(sent.jwt));
+    assert.ok(!audit.text.includes('PRIVATE'));
+  } finally {
+    await Promise.race([ctxA.close(), new Promise((ok) => setTimeout(ok, 5000))]);
+    const closed = new Promise((ok) => srv5.close(ok));
+    srv5.closeAllConnections?.();
+    await Promise.race([closed, new Promise((ok) => setTimeout(ok, 5000))]);
+  }
+});
