@@ -149,11 +149,11 @@ static bool signed_query(const char *query, const char *what, nova_saml_fail *fa
 }
 
 /* Lasso's processing of an inbound logout query, in frames of its own: Lasso 2.8.1 leaks the
- * signature it decoded (a few bytes to a few hundred) when the signature does not verify,
- * and the LeakSanitizer suppressions of saml_test and saml_fuzz name saml_lasso_logout_query,
- * so every other leak on the path is still caught. Two frames, because Lasso keeps no frame
+ * signature it decoded (the signature's length, ~260 bytes for RSA-2048), whether it verifies
+ * or not, and saml_test's LeakSanitizer suppression names saml_lasso_logout_query, so every
+ * other leak on the path is still caught. Two frames, because Lasso keeps no frame
  * pointers: the fast unwinder skips the frame that calls into it and shows its caller. In
- * novad such a request costs its sender a failure of the auth-failure rate limit. */
+ * novad a refused query also costs its sender a failure of the auth-failure rate limit. */
 __attribute__((noinline)) static int saml_lasso_logout_call(LassoLogout *lo, const char *query,
                                                             bool request)
 {

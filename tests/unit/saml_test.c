@@ -136,7 +136,7 @@ const char *__lsan_default_suppressions(void)
 {
     /* and Lasso's own leak of a logout query's signature that does not verify, in the one
      * frame saml_logout.c gives that call */
-    return "leak:idp_response\nleak:saml_lasso_logout_query\n";
+    return "leak:idp_response\nleak:saml_lasso_logout_query\nleak:idp_logout_msg\n";
 }
 
 /* Lasso as the IdP (signing with k) answers the request: a base64 Response (arena). */
@@ -482,6 +482,17 @@ static LassoServer *idp_server(const keys *k, const char *eid)
     return s;
 }
 
+/* Lasso as the IdP processes Nova's logout message (Lasso 2.8.1 leaks the signature it decodes
+ * there, as on Nova's side: excused below by this frame's name). */
+__attribute__((noinline)) static int idp_logout_msg(LassoLogout *lo, const char *query,
+                                                    bool request)
+{
+    int rc = request ? lasso_logout_process_request_msg(lo, (char *)query)
+                     : lasso_logout_process_response_msg(lo, (char *)query);
+    __asm__ volatile("" ::: "memory");
+    return rc;
+}
+
 /* The query of a URL (arena). */
 static const char *query_of(const char *url)
 {
@@ -548,7 +559,7 @@ static void test_slo_idp_initiated(void **state)
     lasso_profile_set_signature_verify_hint(LASSO_PROFILE(lo),
                                             LASSO_PROFILE_SIGNATURE_VERIFY_HINT_FORCE);
     LASSO_PROFILE(lo)->session = lasso_session_new(); /* the IdP's (its SP's part ended) */
-    assert_int_equal(lasso_logout_process_response_msg(lo, (char *)query_of(resp)), 0);
+    assert_int_equal(idp_logout_msg(lo, query_of(resp), false), 0);
     LassoSamlp2StatusResponse *sr = LASSO_SAMLP2_STATUS_RESPONSE(LASSO_PROFILE(lo)->response);
     assert_string_equal(sr->InResponseTo, rq.id);
     assert_string_equal(sr->Status->StatusCode->Value, LASSO_SAML2_STATUS_CODE_SUCCESS);
@@ -566,8 +577,9 @@ static void test_slo_idp_initiated(void **state)
 static void test_slo_refusals(void **state)
 {
     (void)state;
-    nova_saml_expect_t e = slo_expect();
     const char *q = idp_logout_request(&idp, IDP_EID, "_sess-1");
+    /* now after the request was made (a LassoServer costs seconds under ASan) */
+    nova_saml_expect_t e = slo_expect();
     /* The signature's parameters stripped. */
     char *bare = nova_arena_strdup(&ar, q);
     *strstr(bare, "&SigAlg=") = '\0';
@@ -601,7 +613,7 @@ static void test_slo_refusals(void **state)
     w = e;
     w.now = e.now + NOVA_SAML_REQUEST_TTL + NOVA_SAML_CLOCK_SKEW + 5;
     assert_int_equal(slo_check(q, &w, NULL, NULL), NOVA_SAML_FAIL_EXPIRED);
-    w.now = e.now - NOVA_SAML_CLOCK_SKEW - 5;
+    w.now = e.now - NOVA_SAML_CLOCK_SKEW - 60;
     assert_int_equal(slo_check(q, &w, NULL, NULL), NOVA_SAML_FAIL_EXPIRED);
     /* Not a logout message at all. */
     assert_int_equal(slo_check("SAMLRequest=bm90IHhtbA&SigAlg=x&Signature=y", &e, NULL, NULL) !=
@@ -630,7 +642,7 @@ static void test_slo_sp_initiated(void **state)
     LassoLogout *lo = lasso_logout_new(s);
     lasso_profile_set_signature_verify_hint(LASSO_PROFILE(lo),
                                             LASSO_PROFILE_SIGNATURE_VERIFY_HINT_FORCE);
-    assert_int_equal(lasso_logout_process_request_msg(lo, (char *)query_of(url)), 0);
+    assert_int_equal(idp_logout_msg(lo, query_of(url), true), 0);
     LassoSamlp2LogoutRequest *rq = LASSO_SAMLP2_LOGOUT_REQUEST(LASSO_PROFILE(lo)->request);
     assert_string_equal(rq->NameID->content, "ada@idp.example");
     assert_string_equal(rq->SessionIndex, "_sess-7");
@@ -712,5 +724,9 @@ int main(void)
         cmocka_unit_test(test_slo_refusals),
         cmocka_unit_test(test_slo_sp_initiated),
     };
+    /* NOVA_TEST_FILTER="test_slo*" runs only those (each LassoServer costs seconds under ASan). */
+    const char *only = getenv("NOVA_TEST_FILTER");
+    if (only)
+        cmocka_set_test_filter(only);
     return cmocka_run_group_tests(tests, setup, teardown);
 }
