@@ -185,6 +185,8 @@ typedef struct nova_oidc_idp {
     const char *issuer;
     const char *client_id;
     bool has_client_secret;
+    bool private_key_jwt;   /* the token endpoint is authenticated with RFC 7523's client JWT */
+    const char *client_jwk; /* private_key_jwt: the client's public JWK (JSON), else NULL */
     const char *redirect_uris[NOVA_OIDC_MAX_REDIRECTS];
     size_t nredirect;
     const char *scopes; /* space-separated, "openid" among them */
@@ -258,6 +260,7 @@ typedef enum nova_oidc_fail {
     NOVA_OIDC_FAIL_POLICY,       /* the tenant requires MFA and the IdP asserted none */
     NOVA_OIDC_FAIL_USERINFO,     /* the userinfo endpoint failed or sent no JSON object */
     NOVA_OIDC_FAIL_LOGOUT_TOKEN, /* a back-channel logout token's claims wrong, or replayed */
+    NOVA_OIDC_FAIL_FRONTCHANNEL, /* a front-channel logout without this IdP's iss, or no sid */
     NOVA_OIDC_FAIL_N
 } nova_oidc_fail;
 /* "unknown_idp", "state", ... */
@@ -316,6 +319,23 @@ nova_status nova_oidc_backchannel_logout(nova_people_t *p, nova_store_t *s, nova
                                          const char *tenant_id, const char *idp_id,
                                          const char *logout_token, size_t *revoked,
                                          nova_oidc_fail *fail, const char **why);
+
+/* OpenID Connect Front-Channel Logout 1.0 at the RP: the IdP's logout page loaded the
+ * frontchannel_logout_uri of the tenant's IdP idp_id with iss and sid (§2: both required
+ * here, frontchannel_logout_session_required; checked before the IdP is looked up). iss must
+ * be the IdP's issuer (exact), sid 1..255 printable bytes; then the live sessions the IdP opened
+ * with that sid end (reason "idp_logout"), their control-plane records first. Nothing is signed in
+ * this binding: the sid, unguessable and known only to the IdP and the browser that signed in, is
+ * the credential, so a request can end only the session it names. Audited
+ * "session.frontchannel_logout" (actor "oidc:<idp id>", counts only). *revoked the
+ * sessions ended (0 for a sid no live session has: the IdP's page cannot tell them apart
+ * anyway). A disabled IdP still ends its sessions. A refusal is NOVA_OK with *fail
+ * (UNKNOWN_IDP, FRONTCHANNEL) and *why; an error status for store or control-plane
+ * failures. */
+nova_status nova_oidc_frontchannel_logout(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                          const char *tenant_id, const char *idp_id,
+                                          const char *iss, const char *sid, size_t *revoked,
+                                          nova_oidc_fail *fail, const char **why);
 
 /* The tenant named by a login's state without taking it (so the caller can read the tenant's
  * settings first): NOVA_NOT_FOUND when the state is unknown. */

@@ -48,12 +48,15 @@
 /* Starts Lasso (once per process; thread-safe). */
 void nova_saml_init(void);
 
-/* What an IdP's metadata says (arena strings): its entity ID and its HTTP-Redirect
- * SingleSignOnService. NOVA_INVALID with *why (static text) when the XML is not an IdP's
- * EntityDescriptor Lasso can load, lacks that endpoint, or names no signing certificate. */
+/* What an IdP's metadata says (arena strings): its entity ID, its HTTP-Redirect
+ * SingleSignOnService and, when it offers one, its HTTP-Redirect SingleLogoutService.
+ * NOVA_INVALID with *why (static text) when the XML is not an IdP's EntityDescriptor Lasso
+ * can load, lacks the sign-on endpoint, has a logout endpoint that is not https (http only on
+ * a loopback host), or names no signing certificate. */
 typedef struct nova_saml_idp_meta {
     const char *entity_id;
     const char *sso_url;
+    const char *slo_url; /* NULL: the IdP offers no Single Logout over HTTP-Redirect */
 } nova_saml_idp_meta_t;
 nova_status nova_saml_idp_metadata_parse(nova_arena_t *ar, const char *xml, size_t n,
                                          nova_saml_idp_meta_t *out, const char **why);
@@ -63,9 +66,10 @@ nova_status nova_saml_idp_metadata_parse(nova_arena_t *ar, const char *xml, size
 nova_status nova_saml_sp_keygen(nova_arena_t *ar, const char **key_pem, const char **cert_pem);
 
 /* The SP's metadata (arena XML): an SPSSODescriptor of entity_id with the certificate for
- * signing, AuthnRequestsSigned and WantAssertionsSigned true, one HTTP-POST ACS at acs_url. */
+ * signing, AuthnRequestsSigned and WantAssertionsSigned true, an HTTP-Redirect
+ * SingleLogoutService at slo_url (none when NULL), one HTTP-POST ACS at acs_url. */
 const char *nova_saml_sp_metadata(nova_arena_t *ar, const char *entity_id, const char *acs_url,
-                                  const char *cert_pem);
+                                  const char *slo_url, const char *cert_pem);
 
 /* Why a SAML login failed (metrics, the problem's code). */
 typedef enum nova_saml_fail {
@@ -99,6 +103,7 @@ typedef struct nova_saml_expect {
     const char *idp_entity_id;
     const char *sp_entity_id; /* the audience */
     const char *acs_url;      /* Destination and Recipient */
+    const char *slo_url;      /* the SP's SingleLogoutService: a logout message's Destination */
     const char *group_attribute;
     const char *email_attribute;
     const char *name_attribute;
@@ -117,6 +122,7 @@ typedef struct nova_saml_identity {
     const char *assertion_id;
     int64_t not_on_or_after;   /* the earliest of the assertion's limits (unix seconds) */
     const char *authn_context; /* the AuthnStatement's AuthnContextClassRef, or NULL */
+    const char *session_index; /* the AuthnStatement's SessionIndex (the IdP's session), or NULL */
 } nova_saml_identity_t;
 
 /* The AAL an assertion vouches for: 2 when its AuthnContextClassRef is one of mfa[0..n)
@@ -145,6 +151,7 @@ typedef struct nova_saml_idp {
     const char *metadata_xml;
     const char *sp_entity_id;
     const char *acs_url;
+    const char *slo_url; /* the SP's SingleLogoutService: .../auth/saml/slo/{tenant}/{id} */
     const char *sp_cert_pem;
     const char *group_attribute;
     const char *email_attribute;
@@ -222,6 +229,81 @@ nova_status nova_saml_acs(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                           const char *tenant_id, const char *idp_id, const char *saml_response,
                           const nova_login_request_t *req, nova_login_result_t *out,
                           nova_saml_fail *fail, const char **why);
+
+/* ---- Single Logout (SAML 2.0 Profiles §4.4, HTTP-Redirect binding) ---- */
+
+#define NOVA_SAML_MAX_SESSION_INDEXES 16
+
+/* What a LogoutRequest from the IdP asks (arena strings). */
+typedef struct nova_saml_logout_req {
+    const char *id;
+    const char *name_id;
+    const char *session_indexes[NOVA_SAML_MAX_SESSION_INDEXES];
+    size_t nsession_indexes;
+} nova_saml_logout_req_t;
+
+/* The pieces on Lasso (no store, no HTTP), against e (sp_metadata, sp_key_pem,
+ * idp_metadata, idp_entity_id, slo_url, now). */
+
+/* A LogoutRequest for the IdP's HTTP-Redirect SingleLogoutService, signed with the SP key:
+ * NameID name_id (of format, may be NULL), SessionIndex session_index (may be NULL).
+ * *url the service's URL with the message, *id its ID (arena). NOVA_NOT_FOUND when the
+ * IdP's metadata offers no such service. */
+nova_status nova_saml_logout_request_make(nova_arena_t *ar, const nova_saml_expect_t *e,
+                                          const char *name_id, const char *format,
+                                          const char *session_index, const char **url,
+                                          const char **id);
+/* Checks an IdP's LogoutRequest (query: the raw query of the HTTP-Redirect binding) as
+ * nova_saml_slo does, all but its single use, and builds the signed Success LogoutResponse
+ * (*response_url, NULL when the IdP's metadata names no SingleLogoutService). NOVA_OK with
+ * *fail NONE and *out filled, or NOVA_OK with *fail and *why; an error status only for
+ * memory. */
+nova_status nova_saml_logout_request_check(nova_arena_t *ar, const char *query,
+                                           const nova_saml_expect_t *e, nova_saml_logout_req_t *out,
+                                           const char **response_url, nova_saml_fail *fail,
+                                           const char **why);
+/* Checks an IdP's LogoutResponse (raw query, HTTP-Redirect) as nova_saml_slo does, all but
+ * the request it answers: *in_response_to (arena) is that request's ID. */
+nova_status nova_saml_logout_response_check(nova_arena_t *ar, const char *query,
+                                            const nova_saml_expect_t *e,
+                                            const char **in_response_to, nova_saml_fail *fail,
+                                            const char **why);
+
+/* The SP-initiated logout of session_id, begun: when the session came through a SAML IdP
+ * whose metadata offers an HTTP-Redirect SingleLogoutService, *location is that service's
+ * URL with a LogoutRequest signed with the SP key (the session's NameID and SessionIndex,
+ * kept in the control plane at sign-in), its ID kept for NOVA_SAML_REQUEST_TTL so that the
+ * IdP's LogoutResponse can be matched; otherwise *location is NULL (nothing to tell the IdP).
+ * The caller revokes the session itself, then calls nova_saml_logout_forget. */
+nova_status nova_saml_logout_begin(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                   const char *tenant_id, const char *session_id,
+                                   const char **location);
+/* Drops what nova_saml_logout_begin reads (the session's NameID and SessionIndex). */
+void nova_saml_logout_forget(nova_people_t *p, nova_arena_t *ar, const char *session_id);
+
+/* What the SLO endpoint did. */
+typedef struct nova_saml_slo_result {
+    bool was_request;     /* the IdP's LogoutRequest (else its LogoutResponse to ours) */
+    const char *location; /* a request: the signed LogoutResponse to send the browser to */
+    size_t revoked;       /* a request: the sessions ended */
+} nova_saml_slo_result_t;
+
+/* The SP's SingleLogoutService of (tenant_id, idp_id), HTTP-Redirect binding; query is the
+ * raw query (still encoded: the signature covers it) holding SAMLRequest or SAMLResponse,
+ * SigAlg and Signature. Either must be signed by the IdP (Lasso verifies the query
+ * signature), come from it (Issuer), name this endpoint (Destination).
+ * A LogoutRequest must also be recent (IssueInstant within NOVA_SAML_REQUEST_TTL and the
+ * skew, NotOnOrAfter not past) and unseen (its ID single use in the control plane); then the
+ * sessions of the user linked to its NameID that this IdP opened (of its SessionIndexes,
+ * when it names any) end, audited "session.saml_logout" (actor "saml:<idp id>", counts
+ * only), and out->location is a signed LogoutResponse (Success) to the IdP's
+ * SingleLogoutService (NULL when its metadata names none). A LogoutResponse must answer a
+ * live LogoutRequest of this novad for this IdP (InResponseTo, single use) with Success.
+ * A refusal is NOVA_OK with *fail (UNKNOWN_IDP, MALFORMED, UNSIGNED, SIGNATURE, ISSUER,
+ * DESTINATION, EXPIRED, REPLAY, SUBJECT, IN_RESPONSE_TO, STATUS) and *why. */
+nova_status nova_saml_slo(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                          const char *tenant_id, const char *idp_id, const char *query,
+                          nova_saml_slo_result_t *out, nova_saml_fail *fail, const char **why);
 
 /* Counts a login (fail NONE) or a failure by reason, and appends the login counter's line
  * (nova_people_federation_logins_total{protocol="saml"}; the failures are in

@@ -332,6 +332,56 @@ static void oidc_backchannel_logout(nova_req_t *r, void *ud)
         nova_resp_problem(r, 400, "oidc_invalid_logout_token", "Bad Request", why);
 }
 
+/* OpenID Connect Front-Channel Logout 1.0: the IdP's logout page loads this URL (in an
+ * iframe) with iss and sid; the sessions of that IdP session end. A small page answers
+ * (never cached, §3), one the IdP's page may frame; a missing or foreign iss or a missing
+ * sid is 400 problem+json, counted and audited "oidc.logout_failed" with the reason only. */
+static void oidc_frontchannel_logout(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    nova_people_t *p = s ? api_people(r, api) : NULL;
+    if (p == NULL || !api_ratelimit_auth_allowed(r, api, NULL))
+        return;
+    const char *tenant = r->params[0], *idp = r->params[1];
+    nova_resp_header(r, "Cache-Control", "no-store");
+    if (strlen(tenant) > 64 || strlen(idp) > 64) {
+        nova_resp_problem(r, 404, "oidc_unknown_idp", "Not Found",
+                          "this tenant has no IdP of this id");
+        return;
+    }
+    if (!api_security_enforce(r, api, tenant, NULL))
+        return;
+    size_t revoked = 0;
+    nova_oidc_fail fail = NOVA_OIDC_FAIL_NONE;
+    const char *why = NULL;
+    nova_status st =
+        nova_oidc_frontchannel_logout(p, s, &r->arena, tenant, idp, nova_req_query(r, "iss"),
+                                      nova_req_query(r, "sid"), &revoked, &fail, &why);
+    if (st) {
+        api_people_status(r, st, NULL);
+        return;
+    }
+    if (fail == NOVA_OIDC_FAIL_NONE) {
+        static const char page[] = "<!doctype html><html><head><meta charset=\"utf-8\">"
+                                   "<title>Signed out</title></head><body>"
+                                   "<p id=\"nova-status\">Signed out.</p></body></html>";
+        nova_resp_header(r, "Content-Security-Policy", "default-src 'none'");
+        nova_resp_header(r, "Referrer-Policy", "no-referrer");
+        nova_resp_body(r, 200, "text/html; charset=utf-8", page, sizeof(page) - 1);
+        return;
+    }
+    nova_oidc_count(fail);
+    api_ratelimit_auth_failed(r, api, NULL);
+    if (fail == NOVA_OIDC_FAIL_UNKNOWN_IDP) {
+        nova_resp_problem(r, 404, "oidc_unknown_idp", "Not Found", why);
+        return;
+    }
+    api_fed_audit_refusal(r, s, tenant, "oidc", "oidc.logout_failed", "oidc_idp", idp,
+                          nova_oidc_fail_name(fail));
+    nova_resp_problem(r, 400, "oidc_invalid_logout_request", "Bad Request", why);
+}
+
 nova_status api_oidc_register(nova_api_t *api, nova_http_server_t *srv)
 {
     static const struct {
@@ -347,6 +397,9 @@ nova_status api_oidc_register(nova_api_t *api, nova_http_server_t *srv)
         /* The IdP's server; the logout token's signature ties it to the IdP. */
         {"POST", "/auth/oidc/backchannel-logout/{tenant_id}/{idp}", NULL, oidc_backchannel_logout,
          24576},
+        /* The IdP's logout page, through the browser; the sid names what ends. */
+        {"GET", "/auth/oidc/frontchannel-logout/{tenant_id}/{idp}", NULL, oidc_frontchannel_logout,
+         0},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern, routes[i].scope,

@@ -23,9 +23,10 @@ static bool param_ok(const char *v)
     return v && *v && strlen(v) <= 64;
 }
 
-/* The problem of a failed login, counted and audited (the reason, never what the IdP sent). */
-static void login_failed(nova_req_t *r, nova_api_t *api, nova_store_t *s, const char *tenant,
-                         const char *idp, nova_saml_fail f, const char *why)
+/* The problem of a failed login or logout, counted and audited as action (the reason,
+ * never what the IdP sent). */
+static void refused(nova_req_t *r, nova_api_t *api, nova_store_t *s, const char *tenant,
+                    const char *idp, const char *action, nova_saml_fail f, const char *why)
 {
     static const struct {
         int status;
@@ -55,13 +56,19 @@ static void login_failed(nova_req_t *r, nova_api_t *api, nova_store_t *s, const 
     /* The tenant's trail shows refused federated sign-ins by reason: a forged or replayed
      * Response is an event its security team wants to see. */
     if (s && tenant && f != NOVA_SAML_FAIL_UNKNOWN_IDP)
-        api_fed_audit_refusal(r, s, tenant, "saml", "saml.login_failed", "saml_idp", idp,
+        api_fed_audit_refusal(r, s, tenant, "saml", action, "saml_idp", idp,
                               nova_saml_fail_name(f));
     nova_resp_header(r, "Cache-Control", "no-store");
     if ((unsigned)f >= NOVA_SAML_FAIL_N || map[f].status == 0)
         nova_resp_problem(r, 400, "saml_failed", "Bad Request", why);
     else
         nova_resp_problem(r, map[f].status, map[f].code, map[f].title, why);
+}
+
+static void login_failed(nova_req_t *r, nova_api_t *api, nova_store_t *s, const char *tenant,
+                         const char *idp, nova_saml_fail f, const char *why)
+{
+    refused(r, api, s, tenant, idp, "saml.login_failed", f, why);
 }
 
 static void saml_metadata(nova_req_t *r, void *ud)
@@ -85,8 +92,8 @@ static void saml_metadata(nova_req_t *r, void *ud)
         api_people_status(r, st, NULL);
         return;
     }
-    const char *md =
-        nova_saml_sp_metadata(&r->arena, idp.sp_entity_id, idp.acs_url, idp.sp_cert_pem);
+    const char *md = nova_saml_sp_metadata(&r->arena, idp.sp_entity_id, idp.acs_url, idp.slo_url,
+                                           idp.sp_cert_pem);
     if (md == NULL) {
         nova_resp_status(r, NOVA_NOMEM, NULL);
         return;
@@ -172,6 +179,81 @@ static void saml_acs(nova_req_t *r, void *ud)
     api_fed_grant_reply(r, &g, tenant);
 }
 
+/* SP-initiated Single Logout: the person's own access token ends its session, and when the
+ * session came through a SAML IdP that offers Single Logout, the answer names the URL to send
+ * the browser to (a signed LogoutRequest; the IdP ends its session and answers at the SLO
+ * endpoint below). No body. */
+static void saml_logout(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    nova_people_t *p = s ? api_people(r, api) : NULL;
+    nova_user_claims_t c;
+    if (p == NULL || !api_user_authenticate(r, api, p, s, &c, true))
+        return;
+    const char *url = NULL;
+    nova_status st = nova_saml_logout_begin(p, s, &r->arena, c.tenant_id, c.session_id, &url);
+    if (st) {
+        api_people_status(r, st, NULL);
+        return;
+    }
+    nova_audit_actor_t by = {.id = c.user_id, .request_id = r->req_id};
+    st = nova_people_session_revoke(p, s, &r->arena, &by, c.tenant_id, c.session_id, "logout");
+    if (st) {
+        api_people_status(r, st, NULL);
+        return;
+    }
+    nova_saml_logout_forget(p, &r->arena, c.session_id);
+    nova_resp_header(r, "Cache-Control", "no-store");
+    nova_resp_header(r, "Referrer-Policy", "no-referrer");
+    api_reply_json(r, 200, json_pack("{s:o}", "logout_url", url ? json_string(url) : json_null()));
+}
+
+/* The SP's SingleLogoutService (HTTP-Redirect): the IdP's LogoutRequest (its sessions here
+ * end, the browser goes back with a signed LogoutResponse) or its LogoutResponse to one of
+ * Nova's requests (a page saying so). Refusals are problem+json, counted by reason and
+ * audited "saml.logout_failed" with the reason only. */
+static void saml_slo(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    nova_store_t *s = api_store(r, api);
+    nova_people_t *p = s ? api_people(r, api) : NULL;
+    if (p == NULL || !api_ratelimit_auth_allowed(r, api, NULL))
+        return;
+    const char *tenant = r->params[0], *idp = r->params[1];
+    if (!param_ok(tenant) || !param_ok(idp)) {
+        nova_resp_problem(r, 404, "saml_unknown_idp", "Not Found",
+                          "no SAML IdP of this tenant and id");
+        return;
+    }
+    if (!api_security_enforce(r, api, tenant, NULL))
+        return;
+    nova_saml_slo_result_t res;
+    nova_saml_fail fail = NOVA_SAML_FAIL_NONE;
+    const char *why = NULL;
+    nova_status st = nova_saml_slo(p, s, &r->arena, tenant, idp, r->query, &res, &fail, &why);
+    if (st) {
+        api_people_status(r, st, NULL);
+        return;
+    }
+    if (fail) {
+        refused(r, api, s, tenant, idp, "saml.logout_failed", fail, why);
+        return;
+    }
+    nova_resp_header(r, "Cache-Control", "no-store");
+    nova_resp_header(r, "Referrer-Policy", "no-referrer");
+    if (res.location) {
+        nova_resp_header(r, "Location", res.location);
+        nova_resp_body(r, 302, NULL, NULL, 0);
+        return;
+    }
+    static const char page[] = "<!doctype html><html><head><meta charset=\"utf-8\">"
+                               "<title>Signed out</title></head><body>"
+                               "<p id=\"nova-status\">Signed out.</p></body></html>";
+    nova_resp_header(r, "Content-Security-Policy", "default-src 'none'");
+    nova_resp_body(r, 200, "text/html; charset=utf-8", page, sizeof(page) - 1);
+}
+
 nova_status api_saml_register(nova_api_t *api, nova_http_server_t *srv)
 {
     static const struct {
@@ -185,6 +267,10 @@ nova_status api_saml_register(nova_api_t *api, nova_http_server_t *srv)
         {"GET", "/auth/saml/login", NULL, saml_login, 0},
         /* A form-encoded base64 Response of 256 KiB grows by up to a third when escaped. */
         {"POST", "/auth/saml/acs/{tenant_id}/{idp}", NULL, saml_acs, 360000},
+        /* The person's own access token, checked by the handler (as /auth/logout does). */
+        {"POST", "/auth/saml/logout", NULL, saml_logout, 0},
+        /* The IdP's messages through the browser; their signatures tie them to the IdP. */
+        {"GET", "/auth/saml/slo/{tenant_id}/{idp}", NULL, saml_slo, 0},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern, routes[i].scope,

@@ -499,3 +499,42 @@ const nova_fed_idp_ops_t *nova_fed_idp_ops_named(const char *name)
             return nova_fed_idp_ops(proto);
     return NULL;
 }
+
+nova_status people_fed_logout_sessions(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                       nova_fed_protocol proto, const char *tenant_id,
+                                       const char *idp_id, const char *sid, const char *user_id,
+                                       const char *action, int64_t now, const char ***ids,
+                                       size_t *n)
+{
+    *n = 0;
+    if (ids)
+        *ids = NULL;
+    nova_assert(sid != NULL || user_id != NULL);
+    const char **live = NULL, **gone = NULL;
+    size_t nlive = 0, ngone = 0;
+    nova_status st = nova_store_user_session_idp_live(s, ar, tenant_id, idp_id, sid, user_id, now,
+                                                      &live, &nlive);
+    if (st == NOVA_OK)
+        st = people_session_forget(p, ar, tenant_id, live, nlive, false);
+    if (st)
+        return st;
+    /* Audited as the IdP's act, with counts only: a sid and a subject are the IdP's
+     * identifiers of a session and a person. */
+    const char *actor = nova_arena_printf(ar, "%s:%s", proto_names[proto], idp_id);
+    nova_audit_actor_t by = {.id = actor};
+    nova_audit_entry_t ae;
+    st = actor ? nova_audit_entry_make(&ae, ar, &by, tenant_id, action, proto_nouns[proto], idp_id,
+                                       json_pack("{s:I, s:b, s:b}", "sessions", (json_int_t)nlive,
+                                                 "sid", sid != NULL, "sub", user_id != NULL))
+               : NOVA_NOMEM;
+    if (st == NOVA_OK)
+        st = nova_store_user_session_revoke_idp(s, ar, tenant_id, idp_id, sid, user_id,
+                                                "idp_logout", now, &ae, &gone, &ngone);
+    if (st)
+        return st;
+    (void)people_session_forget(p, ar, tenant_id, gone, ngone, true);
+    if (ids)
+        *ids = gone;
+    *n = ngone;
+    return NOVA_OK;
+}

@@ -12,6 +12,7 @@
 #include "nova/oidc.h"
 #include "nova/oidc_store.h"
 #include "nova/people.h"
+#include "nova/saml.h"
 #include "nova/saml_store.h"
 
 /* A tenant's opened people keys, cached by the process (a key never changes once made). */
@@ -128,6 +129,11 @@ nova_status people_cae_metrics(nova_buf_t *out);
 
 /* OIDC (oidc.c, oidc_login.c): the client secret of an IdP row, opened (arena; NULL when the
  * IdP has none); the failure counters' lines of nova_people_federation_failures_total. */
+/* The client's private_key_jwt key of an IdP row (ES256, labelled kid), opened: the caller
+ * frees it (nova_key_free). */
+nova_status people_oidc_client_key(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                   const nova_oidc_idp_row_t *row, const char *kid,
+                                   nova_key_t **key);
 nova_status people_oidc_secret(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                const nova_oidc_idp_row_t *row, const char **secret);
 nova_status people_oidc_failure_lines(nova_buf_t *out);
@@ -255,6 +261,49 @@ nova_status people_fed_idp_update(nova_people_t *p, nova_store_t *s, nova_arena_
                                   const char *tenant_id, const char *id, json_t *in,
                                   people_fed_apply_fn apply, people_fed_view_fn view, void *out,
                                   const char **why);
+
+/* Ends the sessions an IdP's logout names (OIDC back- and front-channel logout, SAML
+ * Single Logout): those of the IdP idp_id with the IdP's session id sid (NULL: any) of
+ * user_id (NULL: any user; sid and user_id are never both NULL), their control-plane records
+ * first, then their rows with the entry action (target "<proto>_idp:<idp_id>", actor
+ * "<proto>:<idp_id>", attrs: counts only, never the sid or subject) in one transaction.
+ * *ids (may be NULL) the sessions revoked (arena), *n their number. */
+nova_status people_fed_logout_sessions(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                       nova_fed_protocol proto, const char *tenant_id,
+                                       const char *idp_id, const char *sid, const char *user_id,
+                                       const char *action, int64_t now, const char ***ids,
+                                       size_t *n);
+
+/* SAML's login and logout share these (saml_login.c). */
+struct _LassoServer;
+/* An IdP row and its view, with the SP key opened and the SP's metadata. */
+typedef struct people_saml_ctx {
+    nova_saml_idp_row_t row;
+    nova_saml_idp_t idp;
+    const char *key_pem; /* the caller cleanses it once done */
+    const char *sp_metadata;
+} people_saml_ctx;
+/* Loads the tenant's IdP idp_id into c; a disabled one only when disabled_ok (a logout only
+ * takes access away). NOVA_OK with *fail UNKNOWN_IDP when there is none. */
+nova_status people_saml_load(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                             const char *tenant_id, const char *idp_id, bool disabled_ok,
+                             people_saml_ctx *c, nova_saml_fail *fail, const char **why);
+/* The LassoServer kept for c's row (made when there is none), returned with the servers'
+ * lock held: call people_saml_server_done once done with it. NULL (not locked) when Lasso
+ * will not load it. */
+struct _LassoServer *people_saml_server(const people_saml_ctx *c);
+void people_saml_server_done(void);
+/* A LassoServer of e's SP and IdP, not kept (the caller unrefs it); NULL when it will not
+ * load. */
+struct _LassoServer *people_saml_server_new(const nova_saml_expect_t *e);
+/* xs:dateTime in UTC to unix seconds, -1 when it is not one. */
+int64_t people_saml_time(const char *t);
+/* Whether s is 1..max bytes of UTF-8 without a control character. */
+bool people_saml_text_ok(const char *s, size_t max);
+/* Keeps what a SAML session's SP-initiated logout needs (saml_logout.c). */
+void people_saml_session_keep(nova_people_t *p, nova_arena_t *ar, const char *session_id,
+                              int64_t expires_at, const char *idp_id,
+                              const nova_saml_identity_t *who);
 
 /* Each protocol's table (oidc.c, saml.c), behind nova_fed_idp_ops. */
 extern const nova_fed_idp_ops_t people_oidc_idp_ops, people_saml_idp_ops;

@@ -5,6 +5,7 @@
  * The row keeps the configuration as one JSON object (config) beside the sealed secret; the
  * region the secret was sealed in is a member of it ("secret_region"), not shown. */
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,10 @@
 #include "nova/oidc.h"
 
 #define OIDC_SECRET_CTX "oidc.client_secret"
+/* private_key_jwt: the IdP row's sealed bytes are the client's ES256 key (PKCS#8 DER,
+ * base64url), under a context of their own so neither can be opened as the other. */
+#define OIDC_KEY_CTX "oidc.client_key"
+#define PKJ "private_key_jwt"
 
 static const char *const idp_members[] = {"issuer",
                                           "client_id",
@@ -25,6 +30,7 @@ static const char *const idp_members[] = {"issuer",
                                           "acr_values",
                                           "mfa_acr_values",
                                           "post_logout_redirect_uris",
+                                          "token_endpoint_auth_method",
                                           NULL};
 
 /* The ID token algorithms an IdP may use; PS256 only where the tenant opts in. */
@@ -58,7 +64,7 @@ static nova_status apply(json_t *cfg, json_t *in, bool create, const char **why)
         cfg, in, idp_members, create,
         "unknown member (issuer, client_id, client_secret, redirect_uris, scopes, "
         "group_claim, role_mappings, enabled, id_token_signing_algs, acr_values, "
-        "mfa_acr_values, post_logout_redirect_uris)",
+        "mfa_acr_values, post_logout_redirect_uris, token_endpoint_auth_method)",
         why);
     if (st)
         return st;
@@ -93,6 +99,13 @@ static nova_status apply(json_t *cfg, json_t *in, bool create, const char **why)
         (!json_is_string(v) || !people_printable(json_string_value(v), 512))) {
         *why = "client_secret: 1..512 printable characters, or null to remove it";
         return NOVA_INVALID;
+    }
+    if ((v = json_object_get(in, "token_endpoint_auth_method")) != NULL) {
+        const char *m = json_string_value(v);
+        if (m == NULL || (strcmp(m, "client_secret_basic") != 0 && strcmp(m, PKJ) != 0)) {
+            *why = "token_endpoint_auth_method: client_secret_basic or private_key_jwt";
+            return NOVA_INVALID;
+        }
     }
     if ((v = json_object_get(in, "redirect_uris")) != NULL) {
         size_t n = json_is_array(v) ? json_array_size(v) : 0, i;
@@ -213,7 +226,13 @@ static nova_status view_of(nova_arena_t *ar, const nova_oidc_idp_row_t *row, voi
     out->id = row->id;
     out->tenant_id = row->tenant_id;
     out->issuer = row->issuer;
-    out->has_client_secret = row->secret_sealed != NULL;
+    const char *method = json_string_value(json_object_get(c, "token_endpoint_auth_method"));
+    out->private_key_jwt = method && strcmp(method, PKJ) == 0;
+    out->has_client_secret = row->secret_sealed != NULL && !out->private_key_jwt;
+    json_t *jwk = json_object_get(c, "client_jwk");
+    char *jt = out->private_key_jwt && jwk ? json_dumps(jwk, JSON_COMPACT) : NULL;
+    out->client_jwk = jt ? nova_arena_strdup(ar, jt) : NULL;
+    free(jt);
     out->created_at = row->created_at;
     out->updated_at = row->updated_at;
     out->client_id = nova_arena_strdup(ar, json_string_value(json_object_get(c, "client_id")));
@@ -298,6 +317,16 @@ void *nova_oidc_idp_to_json(const nova_oidc_idp_t *idp)
     else
         json_decref(plo);
     if (o) {
+        /* private_key_jwt: the client's public key, to register with the IdP (its jwks). */
+        json_error_t err;
+        json_t *jwk = idp->client_jwk ? json_loads(idp->client_jwk, 0, &err) : NULL;
+        json_object_set_new(o, "token_endpoint_auth_method",
+                            json_string(idp->private_key_jwt     ? PKJ
+                                        : idp->has_client_secret ? "client_secret_basic"
+                                                                 : "none"));
+        json_object_set_new(o, "jwks", jwk ? json_pack("{s:[o]}", "keys", jwk) : json_null());
+    }
+    if (o) {
         json_object_set_new(o, "id_token_signing_algs", algs);
         json_object_set_new(o, "acr_values", acr);
         json_object_set_new(o, "mfa_acr_values", mfa);
@@ -313,16 +342,83 @@ void *nova_oidc_idp_to_json(const nova_oidc_idp_t *idp)
         json_object_set_new(
             o, "backchannel_logout_path",
             json_sprintf("/auth/oidc/backchannel-logout/%s/%s", idp->tenant_id, idp->id));
+        /* Its frontchannel_logout_uri (with frontchannel_logout_session_required). */
+        json_object_set_new(
+            o, "frontchannel_logout_path",
+            json_sprintf("/auth/oidc/frontchannel-logout/%s/%s", idp->tenant_id, idp->id));
     }
     return o;
 }
 
-/* Seals the secret member of in (when present and a string) into *sealed. */
+/* A fresh client key for private_key_jwt (RFC 7523 §2.2): an ES256 key made here, its
+ * PKCS#8 DER sealed into *sealed, its public JWK (kid, alg, use) into cfg's client_jwk, for
+ * the IdP's registration of the client. */
+static nova_status client_key_make(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                   const char *tenant_id, json_t *cfg, const uint8_t **sealed,
+                                   size_t *len)
+{
+    char kid[64];
+    nova_key_t *k = NULL;
+    nova_buf_t der, jwk;
+    nova_buf_init(&der);
+    nova_buf_init(&jwk);
+    nova_status st = nova_id_new("ck", kid, sizeof(kid));
+    if (st == NOVA_OK)
+        st = nova_key_generate(NOVA_JWS_ES256, kid, &k);
+    if (st == NOVA_OK)
+        st = nova_key_export_private(k, &der);
+    if (st == NOVA_OK)
+        st = nova_key_public_jwk(k, &jwk);
+    char *b64 = st == NOVA_OK ? nova_arena_alloc(ar, nova_b64url_encoded_len(der.len) + 1) : NULL;
+    if (st == NOVA_OK && b64 == NULL)
+        st = NOVA_NOMEM;
+    if (st == NOVA_OK) {
+        size_t n = nova_b64url_encode((const uint8_t *)der.data, der.len, b64);
+        st = people_seal(p, s, ar, tenant_id, OIDC_KEY_CTX, b64, n, sealed, len);
+        OPENSSL_cleanse(b64, n);
+    }
+    json_error_t err;
+    json_t *pub = st == NOVA_OK ? json_loadb((const char *)jwk.data, jwk.len, 0, &err) : NULL;
+    if (st == NOVA_OK && pub == NULL)
+        st = NOVA_INTERNAL;
+    if (st == NOVA_OK) {
+        json_object_set_new(cfg, "client_jwk", pub);
+        json_object_set_new(cfg, "secret_region", json_string(p->region));
+    }
+    if (der.data)
+        OPENSSL_cleanse(der.data, der.len);
+    nova_buf_free(&der);
+    nova_buf_free(&jwk);
+    nova_key_free(k);
+    return st;
+}
+
+/* The client's credential as in asks: for private_key_jwt a key made now (when the IdP had
+ * none: on create, or on switching to it), never a secret beside it; otherwise the secret
+ * member of in (when present and a string). */
 static nova_status seal_secret(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                const char *tenant_id, json_t *in, json_t *cfg,
                                const uint8_t **sealed, size_t *len)
 {
     json_t *v = json_object_get(in, "client_secret");
+    json_t *m = json_object_get(in, "token_endpoint_auth_method");
+    const char *was = json_string_value(json_object_get(cfg, "token_endpoint_auth_method"));
+    bool pkj_now = m ? strcmp(json_string_value(m), PKJ) == 0 : (was && strcmp(was, PKJ) == 0);
+    if (pkj_now) {
+        if (json_is_string(v))
+            return NOVA_INVALID; /* caught by the caller's why */
+        if (m && !(was && strcmp(was, PKJ) == 0)) {
+            json_object_set(cfg, "token_endpoint_auth_method", m);
+            return client_key_make(p, s, ar, tenant_id, cfg, sealed, len);
+        }
+        return NOVA_OK;
+    }
+    if (m) {
+        if (was && strcmp(was, PKJ) == 0 && !json_is_string(v))
+            return NOVA_INVALID; /* leaving private_key_jwt needs the secret */
+        json_object_set(cfg, "token_endpoint_auth_method", m);
+        json_object_del(cfg, "client_jwk");
+    }
     if (!json_is_string(v))
         return NOVA_OK;
     nova_status st = people_seal(p, s, ar, tenant_id, OIDC_SECRET_CTX, json_string_value(v),
@@ -348,13 +444,19 @@ nova_status nova_oidc_idp_create(nova_people_t *p, nova_store_t *s, nova_arena_t
         st = apply(cfg, in, true, why);
     if (st == NOVA_OK)
         st = nova_id_new("oidp", id, sizeof(id));
-    if (st == NOVA_OK)
+    if (st == NOVA_OK) {
         st = seal_secret(p, s, ar, tenant_id, in, cfg, &row.secret_sealed, &row.secret_sealed_len);
+        if (st == NOVA_INVALID)
+            *why = "client_secret: not with token_endpoint_auth_method private_key_jwt (novad "
+                   "makes the client's key; register its jwks with the IdP)";
+    }
     if (st == NOVA_OK)
-        st = people_fed_idp_insert(s, ar, by, NOVA_FED_OIDC, id, cfg, "issuer", &row,
-                                   json_pack("{s:O, s:b}", "issuer", json_object_get(cfg, "issuer"),
-                                             "client_secret", row.secret_sealed != NULL),
-                                   "this tenant has an IdP with this issuer", view_of, out, why);
+        st = people_fed_idp_insert(
+            s, ar, by, NOVA_FED_OIDC, id, cfg, "issuer", &row,
+            json_pack("{s:O, s:b, s:b}", "issuer", json_object_get(cfg, "issuer"), "client_secret",
+                      row.secret_sealed != NULL && !json_object_get(cfg, "client_jwk"),
+                      "private_key_jwt", json_object_get(cfg, "client_jwk") != NULL),
+            "this tenant has an IdP with this issuer", view_of, out, why);
     json_decref(cfg);
     return st;
 }
@@ -365,14 +467,26 @@ static nova_status apply_update(nova_people_t *p, nova_store_t *s, nova_arena_t 
                                 nova_oidc_idp_row_t *row, const char **why)
 {
     nova_status st = apply(cfg, in, create, why);
+    const char *was = json_string_value(json_object_get(cfg, "token_endpoint_auth_method"));
+    bool pkj = was && strcmp(was, PKJ) == 0;
+    if (st == NOVA_OK && pkj && json_is_null(json_object_get(in, "client_secret")) &&
+        !json_object_get(in, "token_endpoint_auth_method")) {
+        *why = "client_secret: this IdP authenticates with private_key_jwt (set "
+               "token_endpoint_auth_method to change that)";
+        return NOVA_INVALID;
+    }
     if (st == NOVA_OK && json_is_null(json_object_get(in, "client_secret"))) {
         row->secret_sealed = NULL;
         row->secret_sealed_len = 0;
         json_object_del(cfg, "secret_region");
     }
-    if (st == NOVA_OK)
+    if (st == NOVA_OK) {
         st =
             seal_secret(p, s, ar, tenant_id, in, cfg, &row->secret_sealed, &row->secret_sealed_len);
+        if (st == NOVA_INVALID)
+            *why = "client_secret: with private_key_jwt none is kept, and leaving it for "
+                   "client_secret_basic needs one";
+    }
     return st;
 }
 
@@ -465,6 +579,26 @@ nova_status people_oidc_secret(nova_people_t *p, nova_store_t *s, nova_arena_t *
                                const nova_oidc_idp_row_t *row, const char **secret)
 {
     return people_fed_open(p, s, ar, row, "secret_region", OIDC_SECRET_CTX, secret);
+}
+
+nova_status people_oidc_client_key(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                   const nova_oidc_idp_row_t *row, const char *kid,
+                                   nova_key_t **key)
+{
+    *key = NULL;
+    const char *b64 = NULL;
+    nova_status st = people_fed_open(p, s, ar, row, "secret_region", OIDC_KEY_CTX, &b64);
+    if (st || b64 == NULL)
+        return st ? st : NOVA_INTERNAL;
+    size_t n = strlen(b64), dn = 0;
+    uint8_t *der = nova_arena_alloc(ar, nova_b64url_decoded_max(n) + 1);
+    st = der ? nova_b64url_decode(b64, n, der, &dn) : NOVA_NOMEM;
+    OPENSSL_cleanse((char *)b64, n);
+    if (st == NOVA_OK)
+        st = nova_key_import_private(NOVA_JWS_ES256, kid, der, dn, key);
+    if (der)
+        OPENSSL_cleanse(der, dn);
+    return st;
 }
 
 const char *nova_oidc_roles_for(nova_arena_t *ar, const nova_oidc_idp_t *idp,

@@ -349,9 +349,9 @@ static bool miss_allows_refetch(const char *issuer, const char *kid)
 static _Atomic uint64_t oidc_logins;
 static _Atomic uint64_t oidc_failures[NOVA_OIDC_FAIL_N];
 static const char *const fail_names[NOVA_OIDC_FAIL_N] = {
-    "none",           "unknown_idp", "state",     "idp_error",   "discovery",
-    "token_exchange", "jwks",        "signature", "claims",      "provisioning",
-    "suspended",      "mfa_policy",  "userinfo",  "logout_token"};
+    "none",           "unknown_idp", "state",     "idp_error",    "discovery",
+    "token_exchange", "jwks",        "signature", "claims",       "provisioning",
+    "suspended",      "mfa_policy",  "userinfo",  "logout_token", "frontchannel"};
 
 const char *nova_oidc_fail_name(nova_oidc_fail f)
 {
@@ -550,6 +550,51 @@ nova_status nova_oidc_state_tenant(nova_people_t *p, nova_arena_t *ar, const cha
     return st;
 }
 
+/* The client's authentication by private_key_jwt (RFC 7523 §2.2, OIDC Core §9): a JWT
+ * signed with the IdP's client key, iss = sub = client_id, aud the token endpoint, a fresh
+ * jti, valid 60 s. *form_tail the form members that carry it (arena). */
+static nova_status client_assertion(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                    const nova_oidc_idp_row_t *row, const nova_oidc_idp_t *idp,
+                                    const char *token_endpoint, const char **form_tail)
+{
+    *form_tail = NULL;
+    json_error_t err;
+    json_t *jwk = idp->client_jwk ? json_loads(idp->client_jwk, 0, &err) : NULL;
+    const char *kid = json_string_value(json_object_get(jwk, "kid"));
+    char jti[64];
+    nova_key_t *k = NULL;
+    nova_status st = kid ? nova_id_new("jti", jti, sizeof(jti)) : NOVA_INTERNAL;
+    if (st == NOVA_OK)
+        st = people_oidc_client_key(p, s, ar, row, kid, &k);
+    int64_t now = nova_time_now();
+    json_t *claims = st == NOVA_OK
+                         ? json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "iss", idp->client_id, "sub",
+                                     idp->client_id, "aud", token_endpoint, "jti", jti, "iat",
+                                     (json_int_t)now, "exp", (json_int_t)(now + 60))
+                         : NULL;
+    char *text = claims ? json_dumps(claims, JSON_COMPACT) : NULL;
+    json_decref(claims);
+    json_decref(jwk);
+    nova_buf_t jwt;
+    nova_buf_init(&jwt);
+    if (st == NOVA_OK && text == NULL)
+        st = NOVA_NOMEM;
+    if (st == NOVA_OK)
+        st = nova_jws_sign(k, "JWT", text, strlen(text), &jwt);
+    free(text);
+    nova_key_free(k);
+    if (st == NOVA_OK)
+        *form_tail = nova_arena_printf(
+            ar,
+            "&client_assertion_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Aclient-assertion-type%%"
+            "3Ajwt-bearer&client_assertion=%.*s",
+            (int)jwt.len, (const char *)jwt.data);
+    if (st == NOVA_OK && *form_tail == NULL)
+        st = NOVA_NOMEM;
+    nova_buf_free(&jwt);
+    return st;
+}
+
 /* The token exchange (RFC 6749 §4.1.3 with RFC 7636's code_verifier); *id_token in ar. */
 static nova_status exchange(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                             const nova_oidc_idp_row_t *row, const nova_oidc_idp_t *idp,
@@ -557,8 +602,10 @@ static nova_status exchange(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                             const char **id_token, const char **access_token, nova_oidc_fail *fail,
                             const char **why)
 {
-    const char *secret = NULL;
-    nova_status st = people_oidc_secret(p, s, ar, row, &secret);
+    const char *secret = NULL, *assertion = NULL;
+    nova_status st = idp->private_key_jwt
+                         ? client_assertion(p, s, ar, row, idp, d->token_endpoint, &assertion)
+                         : people_oidc_secret(p, s, ar, row, &secret);
     if (st)
         return st;
     CURL *c = curl_easy_init();
@@ -570,9 +617,10 @@ static nova_status exchange(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
     if (e_code && e_ru && e_client && (secret == NULL || e_sec))
         form = nova_arena_printf(ar,
                                  "grant_type=authorization_code&code=%s&redirect_uri=%s"
-                                 "&code_verifier=%s%s%s",
+                                 "&code_verifier=%s%s%s%s",
                                  e_code, e_ru, ls->verifier,
-                                 secret ? "" : "&client_id=", secret ? "" : e_client);
+                                 secret ? "" : "&client_id=", secret ? "" : e_client,
+                                 assertion ? assertion : "");
     nova_buf_t b;
     nova_buf_init(&b);
     st = form ? people_http_fetch(d->token_endpoint, NULL, form, secret ? e_client : NULL, e_sec,
@@ -983,32 +1031,49 @@ static nova_status logout_sessions(nova_people_t *p, nova_store_t *s, nova_arena
         if (st)
             return st;
     }
-    const char **live = NULL, **ids = NULL;
-    size_t nlive = 0, nids = 0;
-    st = nova_store_user_session_idp_live(s, ar, tenant_id, idp->id, lo->sid, user, now, &live,
-                                          &nlive);
-    if (st == NOVA_OK)
-        st = people_session_forget(p, ar, tenant_id, live, nlive, false);
+    const char **ids = NULL;
+    size_t nids = 0;
+    st = people_fed_logout_sessions(p, s, ar, NOVA_FED_OIDC, tenant_id, idp->id, lo->sid, user,
+                                    "session.backchannel_logout", now, &ids, &nids);
     if (st)
         return st;
-    /* Audited as the IdP's act, with counts only: the sub and sid are the IdP's identifiers
-     * of a person and a session. */
-    const char *actor = nova_arena_printf(ar, "oidc:%s", idp->id);
-    nova_audit_actor_t by = {.id = actor};
-    nova_audit_entry_t ae;
-    st = actor ? nova_audit_entry_make(&ae, ar, &by, tenant_id, "session.backchannel_logout",
-                                       "oidc_idp", idp->id,
-                                       json_pack("{s:I, s:b, s:b}", "sessions", (json_int_t)nlive,
-                                                 "sid", lo->sid != NULL, "sub", lo->sub != NULL))
-               : NOVA_NOMEM;
-    if (st == NOVA_OK)
-        st = nova_store_user_session_revoke_idp(s, ar, tenant_id, idp->id, lo->sid, user,
-                                                "idp_logout", now, &ae, &ids, &nids);
-    if (st)
-        return st;
-    (void)people_session_forget(p, ar, tenant_id, ids, nids, true);
     for (size_t i = 0; i < nids; i++)
         nova_oidc_logout_forget(p, ar, ids[i]);
     *revoked = nids;
+    return NOVA_OK;
+}
+
+/* ---- OpenID Connect Front-Channel Logout 1.0 ---- */
+
+nova_status nova_oidc_frontchannel_logout(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                          const char *tenant_id, const char *idp_id,
+                                          const char *iss, const char *sid, size_t *revoked,
+                                          nova_oidc_fail *fail, const char **why)
+{
+    *fail = NOVA_OIDC_FAIL_NONE;
+    *revoked = 0;
+    /* The request's shape first: without both there is nothing to look up. */
+    if (iss == NULL || sid == NULL || !people_printable(sid, 255))
+        return fail_with(fail, NOVA_OIDC_FAIL_FRONTCHANNEL, why,
+                         "iss and sid: required (the IdP's issuer, and its session id of "
+                         "1..255 printable bytes)");
+    nova_oidc_idp_t idp;
+    nova_status st = nova_oidc_idp_get(s, ar, tenant_id, idp_id, &idp);
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID)
+        return fail_with(fail, NOVA_OIDC_FAIL_UNKNOWN_IDP, why,
+                         "this tenant has no IdP of this id");
+    if (st)
+        return st;
+    if (strcmp(iss, idp.issuer) != 0)
+        return fail_with(fail, NOVA_OIDC_FAIL_FRONTCHANNEL, why, "iss: not the issuer of this IdP");
+    const char **ids = NULL;
+    size_t n = 0;
+    st = people_fed_logout_sessions(p, s, ar, NOVA_FED_OIDC, tenant_id, idp.id, sid, NULL,
+                                    "session.frontchannel_logout", nova_time_now(), &ids, &n);
+    if (st)
+        return st;
+    for (size_t i = 0; i < n; i++)
+        nova_oidc_logout_forget(p, ar, ids[i]);
+    *revoked = n;
     return NOVA_OK;
 }

@@ -138,12 +138,22 @@ static const char *xml_attr(nova_arena_t *ar, const char *s)
 }
 
 const char *nova_saml_sp_metadata(nova_arena_t *ar, const char *entity_id, const char *acs_url,
-                                  const char *cert_pem)
+                                  const char *slo_url, const char *cert_pem)
 {
     const char *cert = cert_pem ? cert_body(ar, cert_pem) : NULL;
     const char *eid = entity_id ? xml_attr(ar, entity_id) : NULL;
     const char *acs = acs_url ? xml_attr(ar, acs_url) : NULL;
-    if (cert == NULL || eid == NULL || acs == NULL)
+    const char *slo = slo_url ? xml_attr(ar, slo_url) : "";
+    if (cert == NULL || eid == NULL || acs == NULL || slo == NULL)
+        return NULL;
+    const char *slo_el =
+        *slo ? nova_arena_printf(ar,
+                                 "    <md:SingleLogoutService "
+                                 "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" "
+                                 "Location=\"%s\"/>\n",
+                                 slo)
+             : "";
+    if (slo_el == NULL)
         return NULL;
     return nova_arena_printf(
         ar,
@@ -156,6 +166,7 @@ const char *nova_saml_sp_metadata(nova_arena_t *ar, const char *entity_id, const
         "      <ds:KeyInfo><ds:X509Data><ds:X509Certificate>%s</ds:X509Certificate>"
         "</ds:X509Data></ds:KeyInfo>\n"
         "    </md:KeyDescriptor>\n"
+        "%s"
         "    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
         "</md:NameIDFormat>\n"
         "    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
@@ -165,7 +176,7 @@ const char *nova_saml_sp_metadata(nova_arena_t *ar, const char *entity_id, const
         "index=\"0\" isDefault=\"true\"/>\n"
         "  </md:SPSSODescriptor>\n"
         "</md:EntityDescriptor>\n",
-        eid, cert, acs);
+        eid, cert, slo_el, acs);
 }
 
 /* ---- configuration ---- */
@@ -323,6 +334,17 @@ static const char *str_of(nova_arena_t *ar, json_t *c, const char *k)
     return v ? nova_arena_strdup(ar, v) : NULL;
 }
 
+/* The SP's SingleLogoutService beside its ACS: .../auth/saml/acs/{tenant}/{id} ->
+ * .../auth/saml/slo/{tenant}/{id} (derived, so IdPs made before Single Logout have one). */
+static const char *slo_of(nova_arena_t *ar, const char *acs)
+{
+    const char *m = strstr(acs, "/auth/saml/acs/");
+    if (m == NULL)
+        return NULL;
+    return nova_arena_printf(ar, "%.*s/auth/saml/slo/%s", (int)(m - acs), acs,
+                             m + strlen("/auth/saml/acs/"));
+}
+
 /* The view of a row (a nova_saml_idp_t). */
 static nova_status view_of(nova_arena_t *ar, const nova_saml_idp_row_t *row, void *view)
 {
@@ -344,6 +366,7 @@ static nova_status view_of(nova_arena_t *ar, const nova_saml_idp_row_t *row, voi
     out->metadata_xml = str_of(ar, c, "metadata_xml");
     out->sp_entity_id = str_of(ar, c, "sp_entity_id");
     out->acs_url = str_of(ar, c, "acs_url");
+    out->slo_url = out->acs_url ? slo_of(ar, out->acs_url) : NULL;
     out->sp_cert_pem = str_of(ar, c, "sp_cert");
     out->group_attribute = str_of(ar, c, "group_attribute");
     out->email_attribute = str_of(ar, c, "email_attribute");
@@ -378,7 +401,8 @@ static nova_status view_of(nova_arena_t *ar, const nova_saml_idp_row_t *row, voi
         if (out->requested_authn_contexts[i] == NULL)
             return NOVA_NOMEM;
     if (!out->sso_url || !out->metadata_xml || !out->sp_entity_id || !out->acs_url ||
-        !out->sp_cert_pem || !out->group_attribute || !out->email_attribute || !out->name_attribute)
+        !out->slo_url || !out->sp_cert_pem || !out->group_attribute || !out->email_attribute ||
+        !out->name_attribute)
         return NOVA_NOMEM;
     return NOVA_OK;
 }
@@ -404,6 +428,8 @@ void *nova_saml_idp_to_json(const nova_saml_idp_t *idp)
         json_object_set_new(
             o, "login_path",
             json_sprintf("/auth/saml/login?tenant_id=%s&idp=%s", idp->tenant_id, idp->id));
+        /* The SP's SingleLogoutService (also in its metadata), under novad's public URL. */
+        json_object_set_new(o, "slo_url", json_string(idp->slo_url));
         json_t *mfa = json_array(), *req = json_array();
         for (size_t i = 0; i < idp->nmfa_authn_contexts; i++)
             json_array_append_new(mfa, json_string(idp->mfa_authn_contexts[i]));

@@ -90,6 +90,7 @@ nova_status nova_saml_idp_metadata_parse(nova_arena_t *ar, const char *xml, size
     }
     gchar *sso = lasso_provider_get_metadata_one_for_role(pv, LASSO_PROVIDER_ROLE_IDP,
                                                           "SingleSignOnService HTTP-Redirect");
+    gchar *slo = NULL;
     nova_status st = NOVA_OK;
     if (sso == NULL) {
         *why = "metadata: the IdP offers no SingleSignOnService with the HTTP-Redirect binding";
@@ -98,6 +99,12 @@ nova_status nova_saml_idp_metadata_parse(nova_arena_t *ar, const char *xml, size
         *why = "metadata: the entityID is too long, or the SingleSignOnService is not an https "
                "URL (http only on a loopback host)";
         st = NOVA_INVALID;
+    } else if ((slo = lasso_provider_get_metadata_one_for_role(
+                    pv, LASSO_PROVIDER_ROLE_IDP, "SingleLogoutService HTTP-Redirect")) != NULL &&
+               !nova_oidc_url_ok(slo)) {
+        *why = "metadata: the SingleLogoutService is not an https URL (http only on a loopback "
+               "host)";
+        st = NOVA_INVALID;
     } else if (strstr(xml, "X509Certificate") == NULL) {
         /* Lasso loads keys lazily; metadata without a certificate could verify nothing. */
         *why = "metadata: the IdP names no signing certificate (KeyDescriptor/X509Certificate)";
@@ -105,10 +112,12 @@ nova_status nova_saml_idp_metadata_parse(nova_arena_t *ar, const char *xml, size
     } else {
         out->entity_id = nova_arena_strdup(ar, pv->ProviderID);
         out->sso_url = nova_arena_strdup(ar, sso);
-        if (!out->entity_id || !out->sso_url)
+        out->slo_url = slo ? nova_arena_strdup(ar, slo) : NULL;
+        if (!out->entity_id || !out->sso_url || (slo && !out->slo_url))
             st = NOVA_NOMEM;
     }
     g_free(sso);
+    g_free(slo);
     g_object_unref(pv);
     return st;
 }
@@ -403,7 +412,12 @@ static nova_status check_assertion(nova_arena_t *ar, LassoServer *srv, LassoSaml
     for (GList *it = as->AuthnStatement; it && out->authn_context == NULL; it = it->next) {
         if (!LASSO_IS_SAML2_AUTHN_STATEMENT(it->data))
             continue;
-        LassoSaml2AuthnContext *ac = LASSO_SAML2_AUTHN_STATEMENT(it->data)->AuthnContext;
+        LassoSaml2AuthnStatement *an = LASSO_SAML2_AUTHN_STATEMENT(it->data);
+        /* The IdP's session (Core §2.7.2): what its LogoutRequest names. */
+        if (text_ok(an->SessionIndex, 255) &&
+            (out->session_index = nova_arena_strdup(ar, an->SessionIndex)) == NULL)
+            return NOVA_NOMEM;
+        LassoSaml2AuthnContext *ac = an->AuthnContext;
         if (ac && text_ok(ac->AuthnContextClassRef, 256) &&
             (out->authn_context = nova_arena_strdup(ar, ac->AuthnContextClassRef)) == NULL)
             return NOVA_NOMEM;
@@ -522,6 +536,21 @@ nova_status nova_saml_response_check(nova_arena_t *ar, const char *b64, size_t n
     return st;
 }
 
+int64_t people_saml_time(const char *t)
+{
+    return xs_time(t);
+}
+
+bool people_saml_text_ok(const char *s, size_t max)
+{
+    return text_ok(s, max);
+}
+
+LassoServer *people_saml_server_new(const nova_saml_expect_t *e)
+{
+    return server_for(e->sp_metadata, e->sp_key_pem, e->sp_cert_pem, e->idp_metadata);
+}
+
 /* ---- the servers of the tenants' IdPs ----
  *
  * Making a LassoServer costs some 50 ms, nearly all of it xmlsec loading the system's CA
@@ -586,21 +615,17 @@ static LassoServer *server_keep(const nova_saml_idp_row_t *row, const uint8_t co
 
 /* ---- the login ---- */
 
-/* The IdP row and its view, with the SP key opened. */
-typedef struct saml_ctx {
-    nova_saml_idp_row_t row;
-    nova_saml_idp_t idp;
-    const char *key_pem;
-    const char *sp_metadata;
-} saml_ctx;
+typedef people_saml_ctx saml_ctx;
 
-static nova_status load(nova_people_t *p, nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
-                        const char *idp_id, saml_ctx *c, nova_saml_fail *fail, const char **why)
+nova_status people_saml_load(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                             const char *tenant_id, const char *idp_id, bool disabled_ok,
+                             people_saml_ctx *c, nova_saml_fail *fail, const char **why)
 {
     nova_status st = nova_store_saml_idp_get(s, ar, tenant_id, idp_id, &c->row);
     if (st == NOVA_OK)
         st = nova_saml_idp_get(s, ar, tenant_id, idp_id, &c->idp);
-    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID || (st == NOVA_OK && !c->idp.enabled))
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID ||
+        (st == NOVA_OK && !c->idp.enabled && !disabled_ok))
         return fail_with(fail, NOVA_SAML_FAIL_UNKNOWN_IDP, why,
                          "this tenant has no enabled SAML IdP of this id");
     if (st == NOVA_OK)
@@ -608,11 +633,29 @@ static nova_status load(nova_people_t *p, nova_store_t *s, nova_arena_t *ar, con
     if (st == NOVA_OK && c->key_pem == NULL)
         st = NOVA_INTERNAL;
     if (st == NOVA_OK) {
-        c->sp_metadata =
-            nova_saml_sp_metadata(ar, c->idp.sp_entity_id, c->idp.acs_url, c->idp.sp_cert_pem);
+        c->sp_metadata = nova_saml_sp_metadata(ar, c->idp.sp_entity_id, c->idp.acs_url,
+                                               c->idp.slo_url, c->idp.sp_cert_pem);
         st = c->sp_metadata ? NOVA_OK : NOVA_NOMEM;
     }
     return st;
+}
+
+static nova_status load(nova_people_t *p, nova_store_t *s, nova_arena_t *ar, const char *tenant_id,
+                        const char *idp_id, saml_ctx *c, nova_saml_fail *fail, const char **why)
+{
+    return people_saml_load(p, s, ar, tenant_id, idp_id, false, c, fail, why);
+}
+
+static LassoServer *server_of(const saml_ctx *c);
+
+LassoServer *people_saml_server(const people_saml_ctx *c)
+{
+    return server_of(c);
+}
+
+void people_saml_server_done(void)
+{
+    pthread_mutex_unlock(&servers_mu);
 }
 
 /* The kept server of c's row (made and kept when there is none), returned with servers_mu
@@ -728,6 +771,7 @@ nova_status nova_saml_acs(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                             .idp_entity_id = c.idp.entity_id,
                             .sp_entity_id = c.idp.sp_entity_id,
                             .acs_url = c.idp.acs_url,
+                            .slo_url = c.idp.slo_url,
                             .group_attribute = c.idp.group_attribute,
                             .email_attribute = c.idp.email_attribute,
                             .name_attribute = c.idp.name_attribute,
@@ -793,7 +837,8 @@ nova_status nova_saml_acs(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                               .email_verified = who.email != NULL,
                               .name = who.name,
                               .roles = roles,
-                              .aal = aal};
+                              .aal = aal,
+                              .sid = who.session_index};
     people_fed_result res = PEOPLE_FED_OK;
     st = people_fed_login(p, s, ar, &w, req, out, &res, why);
     if (st == NOVA_OK && res == PEOPLE_FED_PROVISIONING)
@@ -802,5 +847,7 @@ nova_status nova_saml_acs(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
         *fail = NOVA_SAML_FAIL_SUSPENDED;
     else if (st == NOVA_OK && res == PEOPLE_FED_UNKNOWN_IDP)
         *fail = NOVA_SAML_FAIL_UNKNOWN_IDP;
+    if (st == NOVA_OK && res == PEOPLE_FED_OK)
+        people_saml_session_keep(p, ar, out->session.id, out->session.expires_at, c.idp.id, &who);
     return st;
 }

@@ -863,3 +863,210 @@ test('Back-Channel Logout 1.0: the logout token of oidc-provider ends the sessio
     await Promise.race([closed, new Promise((ok) => setTimeout(ok, 5000))]);
   }
 });
+
+// oidc-provider 9 no longer implements Front-Channel Logout (its frontchannelLogout feature
+// went in v8), so the IdP's logout page is played by this test: a page of the IdP's origin
+// that frames novad's frontchannel_logout_uri with iss and sid, as §3 of the spec has the
+// OP render it; Chromium loads it in the signed-in browser. The sid is the one oidc-provider
+// put in the ID token of that sign-in.
+test('Front-Channel Logout 1.0: the IdP\'s logout page frames novad\'s URI with iss and sid; that IdP session\'s Nova session ends; missing or foreign iss or sid refused', { timeout: 120000 }, async () => {
+  const port = await freePort(), pagePort = await freePort();
+  const iss4 = `http://localhost:${port}`;
+  const t = makeTenant(nova, 'oidc-fcl-' + Date.now(), 'users:read users:write audit:read');
+  const tok = await token(nova, t);
+  const r = await call(nova, 'POST', '/v1/people/oidc/idps', { tok, body: { issuer: iss4, client_id: 'fcl-rp', client_secret: 'fcl-rp-secret-0123456789', redirect_uris: [`${novaBase}/auth/oidc/callback`], scopes: ['openid', 'email'] } });
+  assert.equal(r.status, 201, r.text);
+  const idp4 = r.json;
+  assert.equal(idp4.frontchannel_logout_path, `/auth/oidc/frontchannel-logout/${t.tenant}/${idp4.id}`);
+  // (the backchannelLogout feature is on only so that oidc-provider puts sid in ID tokens)
+  const p4 = new Provider(iss4, {
+    clients: [{ client_id: 'fcl-rp', client_secret: 'fcl-rp-secret-0123456789', redirect_uris: [`${novaBase}/auth/oidc/callback`],
+      id_token_signed_response_alg: 'ES256', token_endpoint_auth_method: 'client_secret_basic',
+      backchannel_logout_uri: 'http://127.0.0.1:9/unused', backchannel_logout_session_required: true }],
+    jwks: { keys: [ecKey()] },
+    pkce: { required: () => true },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+    findAccount: async (ctx, id) => (accounts[id] ? { accountId: id, claims: async () => ({ sub: id, email: accounts[id].email, email_verified: true }) } : undefined),
+    features: { devInteractions: { enabled: true }, backchannelLogout: { enabled: true } },
+  });
+  const idTokens = [];
+  p4.on('grant.success', (ctx) => { if (ctx.body?.id_token) idTokens.push(ctx.body.id_token); });
+  const srv4 = await new Promise((ok) => { const s = p4.listen(port, '127.0.0.1', () => ok(s)); });
+  // The IdP's logout page: one iframe per RP, novad's URI with iss and sid.
+  const framed = [];
+  const logoutPage = httpServer((req, res) => {
+    const u = new URL(req.url, `http://localhost:${pagePort}`);
+    const src = `${novaBase}${idp4.frontchannel_logout_path}?iss=${encodeURIComponent(iss4)}&sid=${encodeURIComponent(u.searchParams.get('sid'))}`;
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><html><body><p>Signing out</p><iframe id="rp" src="${src.replace(/&/g, '&amp;')}"></iframe></body></html>`);
+  });
+  await new Promise((ok) => logoutPage.listen(pagePort, '127.0.0.1', ok));
+  const ctxA = await browser.newContext(), ctxB = await browser.newContext();
+  try {
+    const a = await callbackJson(await idpLogin(novaBase + idp4.login_path, 'ada', `${novaBase}/auth/oidc/callback`, iss4, ctxA));
+    assert.equal(a.status, 200, JSON.stringify(a.json));
+    const b = await callbackJson(await idpLogin(novaBase + idp4.login_path, 'ada', `${novaBase}/auth/oidc/callback`, iss4, ctxB));
+    assert.equal(b.status, 200, JSON.stringify(b.json));
+    const sidOf = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString()).sid;
+    assert.equal(idTokens.length, 2);
+    const sidA = sidOf(idTokens[0]), sidB = sidOf(idTokens[1]);
+    assert.ok(sidA && sidA !== sidB, 'two IdP sessions');
+    const live = async (g) => (await call(nova, 'GET', '/auth/session', { tok: g.json.access_token })).status;
+    // Browser A at the IdP's logout page: the frame loads novad's URI, session A ends.
+    const page = await ctxA.newPage();
+    page.on('response', (resp) => { if (resp.url().startsWith(novaBase + idp4.frontchannel_logout_path)) framed.push(resp); });
+    await page.goto(`http://localhost:${pagePort}/logout?sid=${encodeURIComponent(sidA)}`);
+    const frame = page.frameLocator('#rp');
+    await frame.locator('#nova-status').waitFor({ state: 'attached' });
+    assert.equal(await frame.locator('#nova-status').textContent(), 'Signed out.');
+    assert.equal(framed.length, 1);
+    assert.equal(framed[0].status(), 200);
+    const h = await framed[0].allHeaders();
+    assert.equal(h['cache-control'], 'no-store');
+    assert.match(h['content-type'], /text\/html/);
+    assert.equal(h['x-frame-options'], undefined, 'the IdP\'s page may frame it');
+    assert.equal(await live(a), 401);
+    assert.equal((await call(nova, 'POST', '/auth/refresh', { body: { refresh_token: a.json.refresh_token } })).status, 401);
+    assert.equal(await live(b), 200, 'the other IdP session lives');
+    // Refusals, each a problem: no sid, no iss, another issuer, an unknown IdP or tenant.
+    const fcl = (q, path = idp4.frontchannel_logout_path) => fetch(`${novaBase}${path}?${q}`);
+    const refused = async (resp, status, code) => {
+      assert.equal(resp.status, status);
+      assert.match(resp.headers.get('content-type'), /problem\+json/);
+      assert.equal(resp.headers.get('cache-control'), 'no-store');
+      assert.equal((await resp.json()).code, code);
+    };
+    const q = (o) => new URLSearchParams(o).toString();
+    await refused(await fcl(q({ iss: iss4 })), 400, 'oidc_invalid_logout_request');
+    await refused(await fcl(q({ sid: sidB })), 400, 'oidc_invalid_logout_request');
+    await refused(await fcl(q({ iss: issuer, sid: sidB })), 400, 'oidc_invalid_logout_request');
+    await refused(await fcl(q({ iss: iss4, sid: '' })), 400, 'oidc_invalid_logout_request');
+    await refused(await fcl(q({ iss: iss4, sid: sidB }), `/auth/oidc/frontchannel-logout/${t.tenant}/oidp_nope`), 404, 'oidc_unknown_idp');
+    await refused(await fcl(q({ iss: iss4, sid: sidB }), `/auth/oidc/frontchannel-logout/${tenantB.tenant}/${idp4.id}`), 404, 'oidc_unknown_idp');
+    assert.equal(await live(b), 200, 'B survived every refusal');
+    // A sid no session has (or one already ended): nothing to do, the same small page.
+    assert.equal((await fcl(q({ iss: iss4, sid: sidA }))).status, 200);
+    assert.equal((await fcl(q({ iss: iss4, sid: 'no-such-sid' }))).status, 200);
+    // B's IdP session ends the same way.
+    const pb = await ctxB.newPage();
+    await pb.goto(`http://localhost:${pagePort}/logout?sid=${encodeURIComponent(sidB)}`);
+    await pb.frameLocator('#rp').locator('#nova-status').waitFor({ state: 'attached' });
+    assert.equal(await live(b), 401);
+    const audit = await call(nova, 'GET', '/v1/audit?limit=100', { tok });
+    const done = audit.json.entries.filter((e) => e.action === 'session.frontchannel_logout');
+    assert.deepEqual(done.map((e) => e.attrs.sessions), [1, 0, 0, 1], audit.text);
+    assert.equal(done[0].actor, `oidc:${idp4.id}`);
+    assert.ok(audit.json.entries.filter((e) => e.action === 'oidc.logout_failed').length >= 4);
+    for (const secret of [sidA, sidB]) {
+      assert.ok(!audit.text.includes(secret));
+      assert.ok(!nova.logs().includes(secret));
+    }
+    const ses = await call(nova, 'GET', '/v1/sessions?include_revoked=true', { tok });
+    assert.deepEqual(ses.json.sessions.map((x) => x.revoked_reason), ['idp_logout', 'idp_logout']);
+    const m = await (await fetch(novaBase + '/metrics', { headers: { authorization: 'Bearer ' + METRICS } })).text();
+    assert.match(m, /nova_people_federation_failures_total\{protocol="oidc",reason="frontchannel"\} [1-9]/);
+  } finally {
+    await Promise.race([Promise.all([ctxA.close(), ctxB.close()]), new Promise((ok) => setTimeout(ok, 5000))]);
+    const closed = new Promise((ok) => srv4.close(ok));
+    srv4.closeAllConnections?.();
+    logoutPage.close();
+    logoutPage.closeAllConnections?.();
+    await Promise.race([closed, new Promise((ok) => setTimeout(ok, 5000))]);
+  }
+});
+
+// private_key_jwt (RFC 7523 §2.2) towards the IdP's token endpoint: novad makes the client's
+// ES256 key, seals it, and returns its public JWK; oidc-provider registers the client with
+// that jwks and token_endpoint_auth_method private_key_jwt, and checks the assertion (iss =
+// sub = client_id, aud, jti, exp, the signature). A client registered with another key is
+// refused at the token exchange.
+test('private_key_jwt: novad signs its token request with a key of its own; oidc-provider verifies it; a key the IdP does not know is refused', { timeout: 120000 }, async () => {
+  const port = await freePort();
+  const iss5 = `http://localhost:${port}`;
+  const t = makeTenant(nova, 'oidc-pkj-' + Date.now(), 'users:read users:write audit:read');
+  const tok = await token(nova, t);
+  const base = { issuer: iss5, redirect_uris: [`${novaBase}/auth/oidc/callback`], scopes: ['openid', 'email'], token_endpoint_auth_method: 'private_key_jwt' };
+  const both = await call(nova, 'POST', '/v1/people/oidc/idps', { tok, body: { ...base, client_id: 'pkj-rp', client_secret: 'pkj-secret-0123456789' } });
+  assert.equal(both.status, 422, both.text);
+  assert.match(both.json.detail, /private_key_jwt/);
+  const bad = await call(nova, 'POST', '/v1/people/oidc/idps', { tok, body: { ...base, client_id: 'pkj-rp', token_endpoint_auth_method: 'client_secret_jwt' } });
+  assert.equal(bad.status, 422, bad.text);
+  const r = await call(nova, 'POST', '/v1/people/oidc/idps', { tok, body: { ...base, client_id: 'pkj-rp' } });
+  assert.equal(r.status, 201, r.text);
+  const idp5 = r.json;
+  assert.equal(idp5.token_endpoint_auth_method, 'private_key_jwt');
+  assert.equal(idp5.has_client_secret, false);
+  assert.equal(idp5.jwks.keys.length, 1);
+  const jwk = idp5.jwks.keys[0];
+  assert.equal(jwk.kty, 'EC');
+  assert.equal(jwk.crv, 'P-256');
+  assert.equal(jwk.alg, 'ES256');
+  assert.ok(jwk.kid && !('d' in jwk), JSON.stringify(jwk));
+  // The same key on every read; a second IdP gets its own.
+  assert.deepEqual((await call(nova, 'GET', `/v1/people/oidc/idps/${idp5.id}`, { tok })).json.jwks, idp5.jwks);
+  const t2 = makeTenant(nova, 'oidc-pkj2-' + Date.now(), 'users:read users:write');
+  const tok2 = await token(nova, t2);
+  const other = (await call(nova, 'POST', '/v1/people/oidc/idps', { tok: tok2, body: { ...base, client_id: 'pkj-other' } })).json;
+  assert.notEqual(other.jwks.keys[0].x, jwk.x);
+  // Leaving private_key_jwt needs a secret.
+  const leave = await call(nova, 'PATCH', `/v1/people/oidc/idps/${other.id}`, { tok: tok2, body: { token_endpoint_auth_method: 'client_secret_basic' } });
+  assert.equal(leave.status, 422, leave.text);
+  const assertions = [];
+  const p5 = new Provider(iss5, {
+    clients: [
+      { client_id: 'pkj-rp', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks: idp5.jwks,
+        redirect_uris: [`${novaBase}/auth/oidc/callback`], id_token_signed_response_alg: 'ES256' },
+      // registered with pkj-rp's key: novad's assertion for pkj-other (its own key) does not verify
+      { client_id: 'pkj-other', token_endpoint_auth_method: 'private_key_jwt', jwks: idp5.jwks,
+        redirect_uris: [`${novaBase}/auth/oidc/callback`], id_token_signed_response_alg: 'ES256' },
+    ],
+    jwks: { keys: [ecKey()] },
+    pkce: { required: () => true },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+    findAccount: async (ctx, id) => (accounts[id] ? { accountId: id, claims: async () => ({ sub: id, email: accounts[id].email, email_verified: true }) } : undefined),
+    features: { devInteractions: { enabled: true } },
+  });
+  const grants = [];
+  p5.on('grant.success', (ctx) => {
+    grants.push('ok');
+    assertions.push({ type: ctx.oidc.params.client_assertion_type, jwt: ctx.oidc.params.client_assertion, auth: ctx.get('authorization') });
+  });
+  p5.on('grant.error', (ctx, err) => grants.push(String(err.error_description || err.message)));
+  const srv5 = await new Promise((ok) => { const s = p5.listen(port, '127.0.0.1', () => ok(s)); });
+  const ctxA = await browser.newContext();
+  try {
+    const a = await callbackJson(await idpLogin(novaBase + idp5.login_path, 'ada', `${novaBase}/auth/oidc/callback`, iss5, ctxA));
+    assert.equal(a.status, 200, JSON.stringify(a.json));
+    assert.equal((await call(nova, 'GET', '/auth/session', { tok: a.json.access_token })).status, 200);
+    assert.deepEqual(grants, ['ok']);
+    const sent = assertions[0];
+    assert.equal(sent.type, 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+    assert.equal(sent.auth, '', 'no Basic credentials beside the assertion');
+    const [h, c] = sent.jwt.split('.').slice(0, 2).map((x) => JSON.parse(Buffer.from(x, 'base64url').toString()));
+    assert.equal(h.alg, 'ES256');
+    assert.equal(h.kid, jwk.kid);
+    assert.equal(c.iss, 'pkj-rp');
+    assert.equal(c.sub, 'pkj-rp');
+    const disc = await (await fetch(`${iss5}/.well-known/openid-configuration`)).json();
+    assert.equal(c.aud, disc.token_endpoint);
+    assert.ok(c.jti && c.exp - c.iat <= 60 && c.exp > Date.now() / 1000, JSON.stringify(c));
+    // The other tenant's IdP (client pkj-other, registered at the IdP with pkj-rp's key).
+    const ctxB = await browser.newContext();
+    try {
+      const b = await callbackJson(await idpLogin(novaBase + other.login_path, 'ada', `${novaBase}/auth/oidc/callback`, iss5, ctxB));
+      assert.equal(b.status, 401, JSON.stringify(b.json));
+      assert.equal(b.json.code, 'oidc_token_exchange_failed');
+    } finally {
+      await Promise.race([ctxB.close(), new Promise((ok) => setTimeout(ok, 5000))]);
+    }
+    const audit = await call(nova, 'GET', '/v1/audit?limit=100', { tok });
+    assert.ok(!audit.text.includes(sent.jwt));
+    assert.ok(!nova.logs().includes(sent.jwt));
+    assert.ok(!audit.text.includes('PRIVATE'));
+  } finally {
+    await Promise.race([ctxA.close(), new Promise((ok) => setTimeout(ok, 5000))]);
+    const closed = new Promise((ok) => srv5.close(ok));
+    srv5.closeAllConnections?.();
+    await Promise.race([closed, new Promise((ok) => setTimeout(ok, 5000))]);
+  }
+});

@@ -24,11 +24,14 @@ import { startNova, makeTenant, token, call } from '../integration/lib.mjs';
 const CHROMIUM = process.env.NOVA_CHROMIUM || '/usr/bin/chromium';
 const METRICS = 'saml-metrics-token';
 let nova, browser, novaBase, idpBase, idpServer, tenant, tenantB, adminTok, adminTokB;
-let idpKey, idpCert, otherKey, otherCert, idp, spMetadata, samlIdp, samlIdpOther;
+let idpKey, idpCert, otherKey, otherCert, idp, spMetadata, samlIdp, samlIdpOther, samlIdpStranger;
 // What the next Response the IdP's page makes looks like (one login's worth; reset after).
 let mode = {};
 let lastResponse = null; // the base64 SAMLResponse the IdP's page last posted
 let lastRequest = null; // the AuthnRequest (XML) the IdP last received
+// Single Logout at the IdP: what its /slo saw of novad's messages, and the URLs it sent the
+// browser to (novad's SingleLogoutService with the IdP's signed message).
+const slo = { requests: [], responses: [], sent: [] };
 
 // SAML's schema is checked by novad's Lasso; samlify asks for a validator of its own.
 samlify.setSchemaValidator({ validate: async () => 'skipped' });
@@ -137,6 +140,38 @@ async function idpHandler(req, res) {
       return page(res, 200, `<form id="post" method="post" action="${esc(p.acs)}"><input type="hidden" name="SAMLResponse" value="${esc(out)}">`
         + '<button type="submit" id="continue">Continue</button></form>');
     }
+    // Single Logout, HTTP-Redirect: novad's signed LogoutRequest (SP-initiated; verified by
+    // samlify, answered with a signed LogoutResponse back to novad) or novad's signed
+    // LogoutResponse to the IdP's request (verified, recorded).
+    if (req.method === 'GET' && u.pathname === '/slo') {
+      const sp = samlify.ServiceProvider({ metadata: spMetadata, wantLogoutRequestSigned: true, wantLogoutResponseSigned: true });
+      const octetString = u.search.slice(1).split('&').filter((p) => !p.startsWith('Signature=')).join('&');
+      const query = Object.fromEntries(u.searchParams);
+      if (query.SAMLRequest) {
+        const info = await samlIdp.parseLogoutRequest(sp, 'redirect', { query, octetString });
+        slo.requests.push(info);
+        const { context } = samlIdp.createLogoutResponse(sp, info, 'redirect');
+        slo.sent.push(context);
+        res.writeHead(302, { location: context });
+        return res.end();
+      }
+      const info = await samlIdp.parseLogoutResponse(sp, 'redirect', { query, octetString });
+      slo.responses.push(info);
+      return page(res, 200, '<p id="idp-signed-out">Signed out at the IdP.</p>');
+    }
+    // The IdP's own "sign out" for the session of SessionIndex si of user: a LogoutRequest to
+    // novad (signed by the other key, or as another entity, when asked).
+    if (req.method === 'GET' && u.pathname === '/idp-logout') {
+      const sp = samlify.ServiceProvider({ metadata: spMetadata, wantLogoutRequestSigned: true, wantLogoutResponseSigned: true });
+      const signer = u.searchParams.get('signer') === 'other' ? samlIdpOther
+        : u.searchParams.get('signer') === 'stranger' ? samlIdpStranger : samlIdp;
+      const user = accounts[u.searchParams.get('user')];
+      const { context, id } = signer.createLogoutRequest(sp, 'redirect', { logoutNameID: user.email, sessionIndex: u.searchParams.get('si') });
+      slo.sent.push(context);
+      slo.lastRequestId = id;
+      res.writeHead(302, { location: context });
+      return res.end();
+    }
     page(res, 404, 'not found');
   } catch (e) {
     console.error('idp error', e);
@@ -152,13 +187,16 @@ before(async () => {
   const novaPort = await freePort();
   idpBase = `http://localhost:${idpPort}`;
   novaBase = `http://localhost:${novaPort}`;
-  const idpOpts = (key, cert) => ({
-    entityID: `${idpBase}/metadata`, privateKey: key, signingCert: cert, wantAuthnRequestsSigned: true,
+  const idpOpts = (key, cert, entityID = `${idpBase}/metadata`) => ({
+    entityID, privateKey: key, signingCert: cert, wantAuthnRequestsSigned: true,
+    wantLogoutRequestSigned: true, wantLogoutResponseSigned: true,
     singleSignOnService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: `${idpBase}/sso` }],
+    singleLogoutService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: `${idpBase}/slo` }],
     nameIDFormat: ['urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress'],
   });
   samlIdp = samlify.IdentityProvider(idpOpts(idpKey, idpCert));
   samlIdpOther = samlify.IdentityProvider(idpOpts(otherKey, otherCert));
+  samlIdpStranger = samlify.IdentityProvider(idpOpts(otherKey, otherCert, `${idpBase}/stranger`));
   idpServer = httpServer((req, res) => { idpHandler(req, res); });
   await new Promise((ok) => idpServer.listen(idpPort, '127.0.0.1', ok));
   nova = await startNova({ NOVA_PORT: String(novaPort), NOVA_ISSUER: novaBase, NOVA_METRICS_TOKEN: METRICS });
@@ -534,6 +572,125 @@ test('AuthnContextClassRef -> AAL: a two-factor class passes a tenant requiring 
     assert.ok(!lastRequest.includes('RequestedAuthnContext'), lastRequest);
     await refusedWith('cyd', { authnContext: TST }, 403, 'saml_mfa_required');
   } finally {
+    own.restore();
+  }
+});
+
+// The SessionIndex of the assertion in a base64 Response (the IdP's session it names).
+const sessionIndexOf = (b64) => /SessionIndex="([^"]+)"/.exec(Buffer.from(b64, 'base64').toString('utf8'))[1];
+
+test('Single Logout through samlify: IdP-initiated and SP-initiated (HTTP-Redirect, signed both ways); unsigned, tampered, foreign and replayed messages refused', { timeout: 120000 }, async () => {
+  const own = await ownTenantIdp('saml-slo');
+  const ctx = await browser.newContext();
+  try {
+    assert.equal(own.idp.slo_url, `${novaBase}/auth/saml/slo/${own.t.tenant}/${own.idp.id}`);
+    assert.ok(spMetadata.includes(`<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${own.idp.slo_url}"/>`), spMetadata);
+    const sp = samlify.ServiceProvider({ metadata: spMetadata });
+    assert.equal(sp.entityMeta.getSingleLogoutService('redirect'), own.idp.slo_url);
+    // Two sign-ins of ada (two IdP sessions, two SessionIndexes), one of bob.
+    const signIn = async (user) => {
+      const r = await browserLogin(user);
+      assert.equal(r.status, 200);
+      const g = await grantOf(r.page);
+      await r.page.context().close();
+      return { g, si: sessionIndexOf(lastResponse) };
+    };
+    const a1 = await signIn('ada'), a2 = await signIn('ada'), b = await signIn('bob');
+    assert.notEqual(a1.si, a2.si);
+    const live = async (s) => (await call(nova, 'GET', '/auth/session', { tok: s.g.access_token })).status;
+    // IdP-initiated: the IdP ends ada's first session; novad ends it and answers signed.
+    const p = await ctx.newPage();
+    await p.goto(`${idpBase}/idp-logout?user=ada&si=${encodeURIComponent(a1.si)}`);
+    await p.waitForSelector('#idp-signed-out', { state: 'attached' });
+    assert.equal(slo.responses.length, 1);
+    const lr = slo.responses[0].extract;
+    assert.equal(lr.response.inResponseTo, slo.lastRequestId);
+    assert.equal(lr.issuer, own.idp.sp_entity_id);
+    assert.match(slo.responses[0].samlContent, /urn:oasis:names:tc:SAML:2.0:status:Success/);
+    assert.equal(await live(a1), 401);
+    assert.equal((await call(nova, 'POST', '/auth/refresh', { body: { refresh_token: a1.g.refresh_token } })).status, 401);
+    assert.equal(await live(a2), 200, 'another IdP session of the same person lives');
+    assert.equal(await live(b), 200);
+    const requestUrl = slo.sent[0];
+    assert.ok(requestUrl.startsWith(own.idp.slo_url + '?SAMLRequest='), requestUrl);
+    const refused = async (url, status, code) => {
+      const r = await fetch(url, { redirect: 'manual' });
+      assert.equal(r.status, status, url);
+      assert.match(r.headers.get('content-type'), /problem\+json/);
+      assert.equal(r.headers.get('cache-control'), 'no-store');
+      const j = await r.json();
+      assert.equal(j.code, code, JSON.stringify(j));
+      return j;
+    };
+    // The same request again: its ID is spent.
+    const replay = await refused(requestUrl, 401, 'saml_replayed_assertion');
+    assert.match(replay.detail, /replay/);
+    // Unsigned (the signature's parameters taken off), a Signature changed, a byte of the
+    // message changed, signed by a key the metadata does not name, from another entity.
+    const fresh = async (signer = '') => {
+      const r = await fetch(`${idpBase}/idp-logout?user=ada&si=${encodeURIComponent(a2.si)}${signer ? '&signer=' + signer : ''}`, { redirect: 'manual' });
+      assert.equal(r.status, 302);
+      return r.headers.get('location');
+    };
+    const u1 = new URL(await fresh());
+    u1.searchParams.delete('SigAlg');
+    u1.searchParams.delete('Signature');
+    await refused(u1.toString(), 401, 'saml_unsigned_assertion');
+    const u2 = await fresh();
+    const sig = /Signature=([^&]+)/.exec(u2)[1];
+    await refused(u2.replace(sig, sig.startsWith('A') ? 'B' + sig.slice(1) : 'A' + sig.slice(1)), 401, 'saml_invalid_signature');
+    const u3 = await fresh();
+    const msg = /SAMLRequest=([^&]+)/.exec(u3)[1];
+    const bent = msg.slice(0, 20) + (msg[20] === 'A' ? 'B' : 'A') + msg.slice(21);
+    const t = await fetch(u3.replace(msg, bent), { redirect: 'manual' });
+    assert.ok([400, 401].includes(t.status), String(t.status));
+    assert.match((await t.json()).code, /^saml_(invalid_signature|malformed_response)$/);
+    await refused(await fresh('other'), 401, 'saml_invalid_signature');
+    await refused(await fresh('stranger'), 401, 'saml_invalid_issuer');
+    await refused(`${own.idp.slo_url}?RelayState=x`, 400, 'saml_malformed_response');
+    await refused(`${novaBase}/auth/saml/slo/${own.t.tenant}/sidp_nope?${new URL(await fresh()).search.slice(1)}`, 404, 'saml_unknown_idp');
+    await refused(`${novaBase}/auth/saml/slo/${tenantB.tenant}/${own.idp.id}?${new URL(await fresh()).search.slice(1)}`, 404, 'saml_unknown_idp');
+    assert.equal(await live(a2), 200, 'a2 survived every refusal');
+    // SP-initiated: bob signs out at novad; his session ends, the browser carries novad's
+    // signed LogoutRequest to the IdP (samlify verifies it) and its signed answer back.
+    const out = await call(nova, 'POST', '/auth/saml/logout', { tok: b.g.access_token });
+    assert.equal(out.status, 200, out.text);
+    assert.ok(out.json.logout_url.startsWith(`${idpBase}/slo?SAMLRequest=`), out.text);
+    assert.match(out.json.logout_url, /SigAlg=http%3A%2F%2Fwww\.w3\.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256/);
+    assert.equal(await live(b), 401);
+    assert.equal((await call(nova, 'POST', '/auth/refresh', { body: { refresh_token: b.g.refresh_token } })).status, 401);
+    const [back] = await Promise.all([
+      p.waitForResponse((r) => r.url().startsWith(own.idp.slo_url)),
+      p.goto(out.json.logout_url),
+    ]);
+    assert.equal(back.status(), 200);
+    await p.waitForSelector('#nova-status', { state: 'attached' });
+    assert.equal(await p.textContent('#nova-status'), 'Signed out.');
+    assert.equal(slo.requests.length, 1);
+    const rq = slo.requests[0].extract;
+    assert.equal(rq.nameID, 'bob@saml.example');
+    assert.equal(rq.sessionIndex, b.si);
+    assert.equal(rq.issuer, own.idp.sp_entity_id);
+    // The IdP's answer again: the request it answers is spent.
+    await refused(slo.sent[slo.sent.length - 1], 400, 'saml_unknown_request');
+    // ada's other session signs out the same way; a second logout of it is a 401.
+    assert.ok((await call(nova, 'POST', '/auth/saml/logout', { tok: a2.g.access_token })).json.logout_url.startsWith(`${idpBase}/slo?`));
+    assert.equal((await call(nova, 'POST', '/auth/saml/logout', { tok: a2.g.access_token })).status, 401);
+    const audit = await call(nova, 'GET', '/v1/audit?limit=200', { tok: own.tok });
+    const done = audit.json.entries.filter((e) => e.action === 'session.saml_logout');
+    assert.equal(done.length, 1, audit.text);
+    assert.equal(done[0].actor, `saml:${own.idp.id}`);
+    assert.equal(done[0].attrs.sessions, 1);
+    const failed = audit.json.entries.filter((e) => e.action === 'saml.logout_failed').map((e) => e.attrs.reason);
+    for (const r of ['replay', 'unsigned', 'signature', 'issuer', 'malformed', 'in_response_to']) assert.ok(failed.includes(r), `${r} in ${failed}`);
+    for (const secret of [a1.si, b.si, 'bob@saml.example', rq.request?.id].filter(Boolean)) {
+      assert.ok(!audit.text.includes(secret), secret);
+      assert.ok(!nova.logs().includes(secret), secret);
+    }
+    const m = await (await fetch(novaBase + '/metrics', { headers: { authorization: 'Bearer ' + METRICS } })).text();
+    assert.match(m, /nova_people_federation_failures_total\{protocol="saml",reason="replay"\} [1-9]/);
+  } finally {
+    await Promise.race([ctx.close(), new Promise((ok) => setTimeout(ok, 5000))]);
     own.restore();
   }
 });

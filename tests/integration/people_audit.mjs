@@ -171,6 +171,15 @@ export function peopleAuditDrivers(getNova, secrets) {
       assert.equal(r.json.end_session_url, null);
       return chain(u, 'session.revoke', u.id, 'session:' + s.session_id);
     },
+    // A password session: SP-initiated SAML logout ends it as /auth/logout does (no IdP to
+    // send the browser to); the federated case is tests/browser/saml.test.mjs's.
+    'POST /auth/saml/logout': async () => {
+      const u = await user(); const s = await signIn(u);
+      const r = await call(u.c.nova, 'POST', '/auth/saml/logout', { tok: s.access_token });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.logout_url, null);
+      return chain(u, 'session.revoke', u.id, 'session:' + s.session_id);
+    },
     'POST /auth/totp/enroll': async () => {
       const u = await user(); const s = await signIn(u);
       const e = await call(u.c.nova, 'POST', '/auth/totp/enroll', { tok: s.access_token });

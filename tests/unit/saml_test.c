@@ -18,11 +18,14 @@
 #include <openssl/x509.h>
 
 #include "../../src/people/saml_login.c"
+#include "../../src/people/saml_logout.c"
 
 #define SP_EID "https://nova.example/auth/saml/metadata?tenant_id=ten_1&idp=sidp_1"
 #define ACS "https://nova.example/auth/saml/acs/ten_1/sidp_1"
 #define IDP_EID "https://idp.example/saml"
 #define SSO "https://idp.example/sso"
+#define IDP_SLO "https://idp.example/slo"
+#define SLO "https://nova.example/auth/saml/slo/ten_1/sidp_1"
 
 typedef struct keys {
     const char *key, *cert;
@@ -76,7 +79,10 @@ static const char *idp_metadata(const char *entity, const char *cert_pem, bool w
         "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
         "%s</md:IDPSSODescriptor></md:EntityDescriptor>",
         entity, cert_b64(cert_pem),
-        with_sso ? "<md:SingleSignOnService "
+        with_sso ? "<md:SingleLogoutService "
+                   "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" "
+                   "Location=\"" IDP_SLO "\"/>"
+                   "<md:SingleSignOnService "
                    "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" "
                    "Location=\"" SSO "\"/>"
                  : "");
@@ -84,7 +90,7 @@ static const char *idp_metadata(const char *entity, const char *cert_pem, bool w
 
 static const char *sp_md(void)
 {
-    return nova_saml_sp_metadata(&ar, SP_EID, ACS, sp.cert);
+    return nova_saml_sp_metadata(&ar, SP_EID, ACS, SLO, sp.cert);
 }
 
 /* The SP's AuthnRequest as a query (what nova_saml_login_begin sends), its ID in *id. */
@@ -128,7 +134,9 @@ const char *__asan_default_options(void)
 
 const char *__lsan_default_suppressions(void)
 {
-    return "leak:idp_response\n";
+    /* and Lasso's own leak of a logout query's signature that does not verify, in the one
+     * frame saml_logout.c gives that call */
+    return "leak:idp_response\nleak:saml_lasso_logout_query\nleak:idp_logout_msg\n";
 }
 
 /* Lasso as the IdP (signing with k) answers the request: a base64 Response (arena). */
@@ -317,6 +325,13 @@ static void test_idp_metadata(void **state)
     assert_int_equal(nova_saml_idp_metadata_parse(&ar, md, strlen(md), &m, &why), NOVA_OK);
     assert_string_equal(m.entity_id, IDP_EID);
     assert_string_equal(m.sso_url, SSO);
+    assert_string_equal(m.slo_url, IDP_SLO);
+    /* A logout endpoint that is not https is refused. */
+    char *plain = nova_arena_strdup(&ar, md), *at = strstr(plain, IDP_SLO);
+    memcpy(at, "http://idp.example/slo ", strlen(IDP_SLO));
+    assert_int_equal(nova_saml_idp_metadata_parse(&ar, plain, strlen(plain), &m, &why),
+                     NOVA_INVALID);
+    assert_non_null(strstr(why, "SingleLogoutService"));
     md = idp_metadata(IDP_EID, idp.cert, false);
     assert_int_equal(nova_saml_idp_metadata_parse(&ar, md, strlen(md), &m, &why), NOVA_INVALID);
     assert_non_null(strstr(why, "HTTP-Redirect"));
@@ -350,7 +365,19 @@ static void test_sp_keys_and_metadata(void **state)
     assert_non_null(pv);
     assert_string_equal(pv->ProviderID, SP_EID);
     g_object_unref(pv);
-    assert_null(nova_saml_sp_metadata(&ar, SP_EID, ACS, "not a certificate"));
+    assert_null(nova_saml_sp_metadata(&ar, SP_EID, ACS, SLO, "not a certificate"));
+    /* The SingleLogoutService is published (HTTP-Redirect), Lasso reads it back. */
+    assert_non_null(strstr(md, "<md:SingleLogoutService "
+                               "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" "
+                               "Location=\"" SLO "\"/>"));
+    pv = lasso_provider_new_from_buffer(LASSO_PROVIDER_ROLE_SP, md, NULL, NULL);
+    gchar *slo = lasso_provider_get_metadata_one_for_role(pv, LASSO_PROVIDER_ROLE_SP,
+                                                          "SingleLogoutService HTTP-Redirect");
+    assert_string_equal(slo, SLO);
+    g_free(slo);
+    g_object_unref(pv);
+    const char *bare = nova_saml_sp_metadata(&ar, SP_EID, ACS, NULL, sp.cert);
+    assert_null(strstr(bare, "SingleLogoutService"));
 }
 
 /* The assertion's AuthnContextClassRef, signed with it, read and mapped to an AAL by the
@@ -434,6 +461,239 @@ static void test_requested_authn_context(void **state)
     g_object_unref(s);
 }
 
+/* ---- Single Logout ---- */
+
+static nova_saml_expect_t slo_expect(void)
+{
+    nova_saml_expect_t e = expect();
+    e.slo_url = SLO;
+    return e;
+}
+
+/* Lasso as the IdP (key k, entity eid): a LassoServer with the SP added. */
+static LassoServer *idp_server(const keys *k, const char *eid)
+{
+    LassoServer *s =
+        lasso_server_new_from_buffers(idp_metadata(eid, k->cert, true), k->key, NULL, NULL);
+    assert_non_null(s);
+    s->signature_method = LASSO_SIGNATURE_METHOD_RSA_SHA256;
+    assert_int_equal(
+        lasso_server_add_provider_from_buffer(s, LASSO_PROVIDER_ROLE_SP, sp_md(), NULL, NULL), 0);
+    return s;
+}
+
+/* Lasso as the IdP processes Nova's logout message (Lasso 2.8.1 leaks the signature it decodes
+ * there, as on Nova's side: excused below by this frame's name). */
+__attribute__((noinline)) static int idp_logout_msg(LassoLogout *lo, const char *query,
+                                                    bool request)
+{
+    int rc = request ? lasso_logout_process_request_msg(lo, (char *)query)
+                     : lasso_logout_process_response_msg(lo, (char *)query);
+    __asm__ volatile("" ::: "memory");
+    return rc;
+}
+
+/* The query of a URL (arena). */
+static const char *query_of(const char *url)
+{
+    const char *q = strchr(url, '?');
+    assert_non_null(q);
+    return nova_arena_strdup(&ar, q + 1);
+}
+
+/* The IdP's LogoutRequest for the SP (signed by k as eid): a query for the SP's SLO. */
+static const char *idp_logout_request(const keys *k, const char *eid, const char *session_index)
+{
+    LassoServer *s = idp_server(k, eid);
+    LassoLogout *lo = lasso_logout_new(s);
+    LASSO_PROFILE(lo)->session = session_of(
+        SP_EID, "ada@idp.example", LASSO_SAML2_NAME_IDENTIFIER_FORMAT_EMAIL, session_index);
+    assert_int_equal(lasso_logout_init_request(lo, SP_EID, LASSO_HTTP_METHOD_REDIRECT), 0);
+    LassoSamlp2LogoutRequest *rq = LASSO_SAMLP2_LOGOUT_REQUEST(LASSO_PROFILE(lo)->request);
+    if (session_index == NULL) {
+        g_free(rq->SessionIndex);
+        rq->SessionIndex = NULL;
+    }
+    assert_int_equal(lasso_logout_build_request_msg(lo), 0);
+    assert_true(strncmp(LASSO_PROFILE(lo)->msg_url, SLO "?", strlen(SLO) + 1) == 0);
+    const char *q = query_of(LASSO_PROFILE(lo)->msg_url);
+    g_object_unref(lo);
+    g_object_unref(s);
+    return q;
+}
+
+static nova_saml_fail slo_check(const char *query, const nova_saml_expect_t *e,
+                                nova_saml_logout_req_t *rq, const char **resp)
+{
+    nova_saml_fail f = NOVA_SAML_FAIL_N;
+    const char *why = NULL, *r = NULL;
+    nova_saml_logout_req_t tmp;
+    assert_int_equal(
+        nova_saml_logout_request_check(&ar, query, e, rq ? rq : &tmp, resp ? resp : &r, &f, &why),
+        NOVA_OK);
+    if (f != NOVA_SAML_FAIL_NONE)
+        assert_non_null(why);
+    return f;
+}
+
+/* IdP-initiated: Lasso's signed LogoutRequest is accepted, its NameID and SessionIndex read,
+ * and the answer is a LogoutResponse signed with the SP key that Lasso, as the IdP, accepts
+ * with Success. */
+static void test_slo_idp_initiated(void **state)
+{
+    (void)state;
+    const char *q = idp_logout_request(&idp, IDP_EID, "_sess-1");
+    nova_saml_expect_t e = slo_expect();
+    nova_saml_logout_req_t rq;
+    const char *resp = NULL;
+    assert_int_equal(slo_check(q, &e, &rq, &resp), NOVA_SAML_FAIL_NONE);
+    assert_string_equal(rq.name_id, "ada@idp.example");
+    assert_int_equal(rq.nsession_indexes, 1);
+    assert_string_equal(rq.session_indexes[0], "_sess-1");
+    assert_non_null(rq.id);
+    assert_non_null(resp);
+    assert_true(strncmp(resp, IDP_SLO "?SAMLResponse=", strlen(IDP_SLO) + 14) == 0);
+    assert_non_null(strstr(resp, "&Signature="));
+    LassoServer *s = idp_server(&idp, IDP_EID);
+    LassoLogout *lo = lasso_logout_new(s);
+    lasso_profile_set_signature_verify_hint(LASSO_PROFILE(lo),
+                                            LASSO_PROFILE_SIGNATURE_VERIFY_HINT_FORCE);
+    LASSO_PROFILE(lo)->session = lasso_session_new(); /* the IdP's (its SP's part ended) */
+    assert_int_equal(idp_logout_msg(lo, query_of(resp), false), 0);
+    LassoSamlp2StatusResponse *sr = LASSO_SAMLP2_STATUS_RESPONSE(LASSO_PROFILE(lo)->response);
+    assert_string_equal(sr->InResponseTo, rq.id);
+    assert_string_equal(sr->Status->StatusCode->Value, LASSO_SAML2_STATUS_CODE_SUCCESS);
+    assert_string_equal(sr->Issuer->content, SP_EID);
+    g_object_unref(lo);
+    g_object_unref(s);
+    /* No SessionIndex: every session of the subject (none listed). */
+    assert_int_equal(slo_check(idp_logout_request(&idp, IDP_EID, NULL), &e, &rq, NULL),
+                     NOVA_SAML_FAIL_NONE);
+    assert_int_equal(rq.nsession_indexes, 0);
+}
+
+/* Unsigned, tampered, signed by another key, from another IdP, for another endpoint, too old:
+ * each refused with its reason. */
+static void test_slo_refusals(void **state)
+{
+    (void)state;
+    const char *q = idp_logout_request(&idp, IDP_EID, "_sess-1");
+    /* now after the request was made (a LassoServer costs seconds under ASan) */
+    nova_saml_expect_t e = slo_expect();
+    /* The signature's parameters stripped. */
+    char *bare = nova_arena_strdup(&ar, q);
+    *strstr(bare, "&SigAlg=") = '\0';
+    assert_int_equal(slo_check(bare, &e, NULL, NULL), NOVA_SAML_FAIL_UNSIGNED);
+    char *nosig = nova_arena_strdup(&ar, q);
+    *strstr(nosig, "&Signature=") = '\0';
+    assert_int_equal(slo_check(nosig, &e, NULL, NULL), NOVA_SAML_FAIL_UNSIGNED);
+    /* A byte of the signed message changed. */
+    char *t = nova_arena_strdup(&ar, q);
+    char *v = t + strlen("SAMLRequest=") + 10;
+    *v = *v == 'A' ? 'B' : 'A';
+    nova_saml_fail f = slo_check(t, &e, NULL, NULL);
+    assert_true(f == NOVA_SAML_FAIL_SIGNATURE || f == NOVA_SAML_FAIL_MALFORMED);
+    /* The Signature itself changed. */
+    t = nova_arena_strdup(&ar, q);
+    v = strstr(t, "&Signature=") + 20;
+    *v = *v == 'A' ? 'B' : 'A';
+    assert_int_equal(slo_check(t, &e, NULL, NULL), NOVA_SAML_FAIL_SIGNATURE);
+    /* Signed with another key than the IdP's metadata names. */
+    assert_int_equal(slo_check(idp_logout_request(&other, IDP_EID, "_s"), &e, NULL, NULL),
+                     NOVA_SAML_FAIL_SIGNATURE);
+    /* From another IdP (one Nova does not know here). */
+    assert_int_equal(
+        slo_check(idp_logout_request(&idp, "https://other-idp.example/saml", "_s"), &e, NULL, NULL),
+        NOVA_SAML_FAIL_ISSUER);
+    /* For another SP endpoint (the IdP's SLO of another of the tenant's IdPs). */
+    nova_saml_expect_t w = e;
+    w.slo_url = "https://nova.example/auth/saml/slo/ten_1/sidp_2";
+    assert_int_equal(slo_check(q, &w, NULL, NULL), NOVA_SAML_FAIL_DESTINATION);
+    /* Too old (issued more than the request TTL and skew ago), or from the future. */
+    w = e;
+    w.now = e.now + NOVA_SAML_REQUEST_TTL + NOVA_SAML_CLOCK_SKEW + 5;
+    assert_int_equal(slo_check(q, &w, NULL, NULL), NOVA_SAML_FAIL_EXPIRED);
+    w.now = e.now - NOVA_SAML_CLOCK_SKEW - 60;
+    assert_int_equal(slo_check(q, &w, NULL, NULL), NOVA_SAML_FAIL_EXPIRED);
+    /* Not a logout message at all. */
+    assert_int_equal(slo_check("SAMLRequest=bm90IHhtbA&SigAlg=x&Signature=y", &e, NULL, NULL) !=
+                         NOVA_SAML_FAIL_NONE,
+                     1);
+    assert_int_equal(slo_check("RelayState=x", &e, NULL, NULL), NOVA_SAML_FAIL_MALFORMED);
+    assert_int_equal(slo_check("", &e, NULL, NULL), NOVA_SAML_FAIL_MALFORMED);
+}
+
+/* SP-initiated: Nova's LogoutRequest (NameID, SessionIndex, signed with the SP key) is one
+ * Lasso, as the IdP, accepts; the IdP's signed answer is accepted and names the request;
+ * tampered or unsigned answers are refused. */
+static void test_slo_sp_initiated(void **state)
+{
+    (void)state;
+    nova_saml_expect_t e = slo_expect();
+    const char *url = NULL, *id = NULL;
+    assert_int_equal(nova_saml_logout_request_make(&ar, &e, "ada@idp.example",
+                                                   LASSO_SAML2_NAME_IDENTIFIER_FORMAT_EMAIL,
+                                                   "_sess-7", &url, &id),
+                     NOVA_OK);
+    assert_true(strncmp(url, IDP_SLO "?SAMLRequest=", strlen(IDP_SLO) + 13) == 0);
+    assert_non_null(
+        strstr(url, "SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256"));
+    LassoServer *s = idp_server(&idp, IDP_EID);
+    LassoLogout *lo = lasso_logout_new(s);
+    lasso_profile_set_signature_verify_hint(LASSO_PROFILE(lo),
+                                            LASSO_PROFILE_SIGNATURE_VERIFY_HINT_FORCE);
+    assert_int_equal(idp_logout_msg(lo, query_of(url), true), 0);
+    LassoSamlp2LogoutRequest *rq = LASSO_SAMLP2_LOGOUT_REQUEST(LASSO_PROFILE(lo)->request);
+    assert_string_equal(rq->NameID->content, "ada@idp.example");
+    assert_string_equal(rq->SessionIndex, "_sess-7");
+    assert_string_equal(LASSO_SAMLP2_REQUEST_ABSTRACT(rq)->ID, id);
+    assert_string_equal(LASSO_SAMLP2_REQUEST_ABSTRACT(rq)->Issuer->content, SP_EID);
+    LASSO_PROFILE(lo)->session =
+        session_of(SP_EID, "ada@idp.example", LASSO_SAML2_NAME_IDENTIFIER_FORMAT_EMAIL, "_sess-7");
+    assert_int_equal(lasso_logout_validate_request(lo), 0);
+    assert_int_equal(lasso_logout_build_response_msg(lo), 0);
+    const char *resp = LASSO_PROFILE(lo)->msg_url;
+    assert_true(strncmp(resp, SLO "?SAMLResponse=", strlen(SLO) + 14) == 0);
+    const char *q = query_of(resp);
+    g_object_unref(lo);
+    g_object_unref(s);
+    const char *irt = NULL, *why = NULL;
+    nova_saml_fail f = NOVA_SAML_FAIL_N;
+    assert_int_equal(nova_saml_logout_response_check(&ar, q, &e, &irt, &f, &why), NOVA_OK);
+    assert_int_equal(f, NOVA_SAML_FAIL_NONE);
+    assert_string_equal(irt, id);
+    char *bare = nova_arena_strdup(&ar, q);
+    *strstr(bare, "&SigAlg=") = '\0';
+    assert_int_equal(nova_saml_logout_response_check(&ar, bare, &e, &irt, &f, &why), NOVA_OK);
+    assert_int_equal(f, NOVA_SAML_FAIL_UNSIGNED);
+    char *t = nova_arena_strdup(&ar, q);
+    char *v = strstr(t, "&Signature=") + 20;
+    *v = *v == 'A' ? 'B' : 'A';
+    assert_int_equal(nova_saml_logout_response_check(&ar, t, &e, &irt, &f, &why), NOVA_OK);
+    assert_int_equal(f, NOVA_SAML_FAIL_SIGNATURE);
+    nova_saml_expect_t w = e;
+    w.idp_metadata = idp_metadata(IDP_EID, other.cert, true);
+    assert_int_equal(nova_saml_logout_response_check(&ar, q, &w, &irt, &f, &why), NOVA_OK);
+    assert_int_equal(f, NOVA_SAML_FAIL_SIGNATURE);
+    /* An IdP without Single Logout: nothing to send. */
+    w = e;
+    w.idp_metadata = nova_arena_printf(
+        &ar,
+        "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" "
+        "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"" IDP_EID "\">"
+        "<md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">"
+        "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>%s"
+        "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+        "<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" "
+        "Location=\"" SSO "\"/></md:IDPSSODescriptor></md:EntityDescriptor>",
+        cert_b64(idp.cert));
+    assert_int_equal(nova_saml_logout_request_make(&ar, &w, "ada", NULL, NULL, &url, &id),
+                     NOVA_NOT_FOUND);
+    /* A session whose assertion carried no SessionIndex: the request names the NameID only. */
+    assert_int_equal(nova_saml_logout_request_make(&ar, &e, "ada", NULL, NULL, &url, &id), NOVA_OK);
+    assert_true(strncmp(url, IDP_SLO "?SAMLRequest=", strlen(IDP_SLO) + 13) == 0);
+}
+
 static void test_xs_time(void **state)
 {
     (void)state;
@@ -460,6 +720,13 @@ int main(void)
         cmocka_unit_test(test_xs_time),
         cmocka_unit_test(test_authn_context_aal),
         cmocka_unit_test(test_requested_authn_context),
+        cmocka_unit_test(test_slo_idp_initiated),
+        cmocka_unit_test(test_slo_refusals),
+        cmocka_unit_test(test_slo_sp_initiated),
     };
+    /* NOVA_TEST_FILTER="test_slo*" runs only those (each LassoServer costs seconds under ASan). */
+    const char *only = getenv("NOVA_TEST_FILTER");
+    if (only)
+        cmocka_set_test_filter(only);
     return cmocka_run_group_tests(tests, setup, teardown);
 }
