@@ -1095,6 +1095,13 @@ static void ext_authz(nova_req_t *r, void *ud)
         }
         return;
     }
+    /* A step-up token is bound to one request of Nova's own API, whose body Envoy does not
+     * send here: never a pass for another service's requests. */
+    if (r->principal->user_id && api_user_bound(r)) {
+        ext_deny(r, 403, "step_up_token_not_accepted",
+                 "a step-up token is good for the one request it was made for, not here");
+        return;
+    }
     const char *tenant_id = r->principal->tenant_id;
     const char *path = r->path + strlen(EXT_AUTHZ_PREFIX);
     nova_store_t *s = NULL;

@@ -210,6 +210,9 @@ bool api_user_caller(nova_req_t *r, nova_api_t *api, const char *token);
  * body is in the request gets the request-bound 403 MFA_REQUIRED challenge (api_stepup),
  * unless its token is a step-up token bound to exactly this request at that AAL. */
 void api_user_stepup_later(nova_req_t *r, int required_aal);
+/* After api_user_caller: whether the person's token is a step-up token (cnf.orig), good for
+ * one request of Nova's own API only. */
+bool api_user_bound(const nova_req_t *r);
 /* The caller of the request (client token, API key or user token) without the route's
  * scope or policy stage: for ext_authz, which decides the original request itself. */
 bool api_authenticate_caller(nova_req_t *r, nova_api_t *api);

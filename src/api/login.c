@@ -129,6 +129,11 @@ bool api_user_caller(nova_req_t *r, nova_api_t *api, const char *token)
     return true;
 }
 
+bool api_user_bound(const nova_req_t *r)
+{
+    return r->body_check == user_body_check && ((user_caller *)r->body_check_ud)->c.orig != NULL;
+}
+
 void api_user_stepup_later(nova_req_t *r, int required_aal)
 {
     if (r->body_check == user_body_check)

@@ -177,6 +177,8 @@ test("a policy's step-up is the request-bound MFA_REQUIRED: one token, that requ
   // another body, another account, another route: not this token's request
   assert.equal((await put(up, JSON.stringify({ status: 'closed', reason: 'fraud review' }))).json.error, 'MFA_REQUIRED');
   assert.equal((await call(nova, 'GET', `/v1/core/accounts/${acctA}`, { tok: up })).json.error, 'MFA_REQUIRED');
+  // nor a pass at ext_authz for another service (Envoy sends no body to bind it to)
+  refused(await call(nova, 'GET', `/ext-authz/v1/core/accounts/${acctA}`, { tok: up }), 403, 'step_up_token_not_accepted');
   // its own request: done, and audited with Ada as the actor
   const ok = await put(up);
   assert.equal(ok.status, 200, ok.text);
