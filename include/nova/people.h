@@ -88,10 +88,22 @@ nova_status nova_recovery_hash(const char *user_id, const char *code, char out[6
 
 typedef struct nova_people nova_people_t;
 
+/* Plans the policy tuples group:<group_id>#member@user:<id> of a SCIM group's change: writes
+ * for every member after it and deletions for the removed ones, per policy store of the
+ * tenant whose latest model admits them (arena array, n 0 when none). The group change writes
+ * them in its own transaction. */
+typedef nova_status (*nova_group_tuples_fn)(void *ud, nova_store_t *s, nova_arena_t *a,
+                                            const nova_audit_actor_t *by, const char *tenant_id,
+                                            const char *group_id, const char *const *members,
+                                            size_t nmembers, const char *const *removed,
+                                            size_t nremoved, nova_fga_batch_t **out, size_t *n);
+
 typedef struct nova_people_config {
     const char *region;      /* data-key region personal data is sealed in (NULL/"": "global") */
     const char *totp_issuer; /* the otpauth issuer label (NULL: "Nova") */
     unsigned access_ttl;     /* seconds an access token lives (0: 300) */
+    nova_group_tuples_fn group_tuples; /* NULL: groups write no policy tuples */
+    void *group_tuples_ud;
 } nova_people_config_t;
 
 /* A people domain over auth (borrowed: its data keys seal personal data) and kv (borrowed:
@@ -542,13 +554,15 @@ typedef struct nova_group_spec {
     bool has_members;
 } nova_group_spec_t;
 
-/* Who joined and who left in a change (arena arrays): the caller writes the relationship
- * tuples from it. */
+/* Who joined and who left in a change (arena arrays), and the relationship tuples the
+ * config's group_tuples planned and the change's transaction wrote. */
 typedef struct nova_group_change {
     const char **added;
     size_t nadded;
     const char **removed;
     size_t nremoved;
+    nova_fga_batch_t *fga; /* the policy tuples written with the change (seq: each store's feed) */
+    size_t nfga;
 } nova_group_change_t;
 
 /* Creates a group of tenant_id with its members (users of the tenant) and gives them the

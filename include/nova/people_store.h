@@ -10,6 +10,7 @@
 #define NOVA_PEOPLE_STORE_H
 
 #include "nova/audit.h"
+#include "nova/policy_store.h"
 #include "nova/store.h"
 
 typedef struct nova_user {
@@ -327,6 +328,8 @@ typedef struct nova_scim_group_write {
     size_t nremove;
     const nova_scim_grant_t *grants; /* role grants to set in the same transaction */
     size_t ngrants;
+    nova_fga_batch_t *fga; /* the memberships' policy tuples, written in the same transaction */
+    size_t nfga;
 } nova_scim_group_write_t;
 
 /* Writes w. NOVA_CONFLICT with *what "displayName" or "externalId" when another group of the
@@ -335,10 +338,12 @@ typedef struct nova_scim_group_write {
  * no such group. */
 nova_status nova_store_scim_group_write(nova_store_t *s, const nova_scim_group_write_t *w,
                                         const nova_audit_entry_t *audit, const char **what);
-/* Deletes a group (its memberships with it) and sets grants, in one transaction.
- * NOVA_NOT_FOUND when the tenant has no such group. */
+/* Deletes a group (its memberships with it), sets grants and writes the policy tuples fga
+ * (the memberships' deletions), in one transaction. NOVA_NOT_FOUND when the tenant has no
+ * such group. */
 nova_status nova_store_scim_group_delete(nova_store_t *s, const char *tenant_id, const char *id,
                                          const nova_scim_grant_t *grants, size_t ngrants,
+                                         nova_fga_batch_t *fga, size_t nfga,
                                          const nova_audit_entry_t *audit);
 nova_status nova_store_scim_group_get(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                       const char *id, nova_scim_group_t *out);

@@ -107,6 +107,24 @@ nova_status nova_store_fga_write(nova_store_t *s, const char *tenant_id, const c
                                  const nova_fga_write_t *w, int64_t now,
                                  const nova_audit_entry_t *audit, nova_fga_write_result_t *res);
 
+/* One policy store's share of another change's transaction (a SCIM group's memberships):
+ * w's tuples with their own audit entry. seq: the store's feed head after the write (the
+ * consistency token; 0 when the store was gone and skipped). */
+typedef struct nova_fga_batch {
+    const char *store_id;
+    nova_fga_write_t w;
+    nova_audit_entry_t audit;
+    int64_t now; /* the write's time, microseconds since the epoch */
+    int64_t seq;
+} nova_fga_batch_t;
+
+/* Writes each batch inside the transaction open on s for tenant_id, as nova_store_fga_write
+ * does (the same change-feed rows and audit entry), so the tuples commit or roll back with
+ * the caller's change. A store deleted meanwhile is skipped; NOVA_CONFLICT as there (the
+ * caller rolls back); NOVA_INVALID when no transaction is open. */
+nova_status nova_store_fga_batches_in_tx(nova_store_t *s, const char *tenant_id,
+                                         nova_fga_batch_t *b, size_t n);
+
 /* A filter on tuples: every non-empty member must match; object_type matches the type of the
  * object ("document" matches "document:..."). Pages are ordered by (object, relation, user);
  * after_* ("" from the start) is the last tuple of the previous page. */

@@ -1887,13 +1887,16 @@ static nova_status relate_tuple(nova_arena_t *a, const char *object, const char 
     return out->change && ulid && fga_ulid(ulid) == NOVA_OK ? NOVA_OK : NOVA_NOMEM;
 }
 
-nova_status api_fga_relate(nova_store_t *s, nova_arena_t *a, const nova_audit_actor_t *by,
-                           const char *tenant_id, const char *object, const char *relation,
-                           const char *const *add, size_t nadd, const char *const *remove,
-                           size_t nremove)
+nova_status api_fga_relate_plan(nova_store_t *s, nova_arena_t *a, const nova_audit_actor_t *by,
+                                const char *tenant_id, const char *object, const char *relation,
+                                const char *const *add, size_t nadd, const char *const *remove,
+                                size_t nremove, nova_fga_batch_t **out, size_t *nout)
 {
+    *out = NULL;
+    *nout = 0;
     if (nadd + nremove == 0)
         return NOVA_OK;
+    size_t cap = 0;
     nova_fga_store_t *stores;
     size_t ns;
     const char *after = "";
@@ -1916,51 +1919,78 @@ nova_status api_fga_relate(nova_store_t *s, nova_arena_t *a, const nova_audit_ac
                 return st;
             /* The model decides: a tuple it does not admit is not this store's business. */
             nova_policy_error_t err;
-            nova_policy_tuple_t probe = {object, relation, add && nadd ? add[0] : remove[0], NULL,
-                                         NULL};
+            nova_policy_tuple_t probe = {object, relation, nadd ? add[0] : remove[0], NULL, NULL};
             if (nova_policy_tuple_validate(m->model, &probe, &err) != NOVA_OK)
                 continue;
-            for (size_t off = 0; off < nadd + nremove; off += FGA_MAX_TUPLES_PER_WRITE) {
-                size_t end = off + FGA_MAX_TUPLES_PER_WRITE;
-                if (end > nadd + nremove)
-                    end = nadd + nremove;
-                nova_fga_tuple_t *w = nova_arena_alloc(a, (end - off) * sizeof(*w));
-                nova_fga_write_t fw = {
-                    .writes = w, .ignore_duplicate = true, .ignore_missing = true};
-                size_t nw = 0, nd = 0;
-                for (size_t k = off; w && k < end && st == NOVA_OK; k++)
-                    if (k < nadd)
-                        st = relate_tuple(a, object, relation, add[k], &w[nw++]);
-                nova_fga_tuple_t *d = w ? w + nw : NULL;
-                for (size_t k = off; w && k < end && st == NOVA_OK; k++)
-                    if (k >= nadd)
-                        st = relate_tuple(a, object, relation, remove[k - nadd], &d[nd++]);
-                if (w == NULL)
-                    st = NOVA_NOMEM;
-                fw.nwrites = nw;
-                fw.deletes = d;
-                fw.ndeletes = nd;
-                nova_audit_entry_t ae;
-                if (st == NOVA_OK)
-                    st = nova_audit_entry_make(
-                        &ae, a, by, tenant_id, "fga_tuples.write", "fga_store", stores[i].id,
-                        json_pack("{s:I, s:I, s:s}", "writes", (json_int_t)nw, "deletes",
-                                  (json_int_t)nd, "source", "scim_group"));
-                nova_fga_write_result_t res;
-                if (st == NOVA_OK)
-                    st = nova_store_fga_write(s, tenant_id, stores[i].id, &fw, now_us(), &ae, &res);
-                if (st == NOVA_NOT_FOUND)
-                    break; /* deleted meanwhile */
-                if (st)
-                    return st;
-                if (atomic_load(&e->loaded) && fga_sync(s, e, res.seq) != NOVA_OK)
-                    atomic_store(&e->synced_ns, 0);
+            if (*nout == cap) {
+                size_t ncap = cap ? 2 * cap : 4;
+                nova_fga_batch_t *nb = nova_arena_alloc(a, ncap * sizeof(*nb));
+                if (nb == NULL)
+                    return NOVA_NOMEM;
+                if (*nout)
+                    memcpy(nb, *out, *nout * sizeof(*nb));
+                *out = nb;
+                cap = ncap;
             }
+            nova_fga_batch_t *b = &(*out)[*nout];
+            nova_fga_tuple_t *w = nova_arena_alloc(a, (nadd + nremove) * sizeof(*w));
+            if (w == NULL)
+                return NOVA_NOMEM;
+            *b = (nova_fga_batch_t){.store_id = stores[i].id,
+                                    .w = {.writes = w,
+                                          .nwrites = nadd,
+                                          .deletes = w + nadd,
+                                          .ndeletes = nremove,
+                                          .ignore_duplicate = true,
+                                          .ignore_missing = true},
+                                    .now = now_us()};
+            for (size_t k = 0; k < nadd + nremove && st == NOVA_OK; k++)
+                st = relate_tuple(a, object, relation, k < nadd ? add[k] : remove[k - nadd], &w[k]);
+            if (st == NOVA_OK)
+                st = nova_audit_entry_make(
+                    &b->audit, a, by, tenant_id, "fga_tuples.write", "fga_store", stores[i].id,
+                    json_pack("{s:I, s:I, s:s}", "writes", (json_int_t)nadd, "deletes",
+                              (json_int_t)nremove, "source", "scim_group"));
+            if (st)
+                return st;
+            ++*nout;
         }
         if (ns)
             after = stores[ns - 1].id;
     } while (ns == 100);
     return NOVA_OK;
+}
+
+void api_fga_relate_synced(nova_store_t *s, const char *tenant_id, const nova_fga_batch_t *b,
+                           size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        fga_ix_t *e = b[i].seq > 0 ? fga_entry(tenant_id, b[i].store_id) : NULL;
+        if (e && atomic_load(&e->loaded) && fga_sync(s, e, b[i].seq) != NOVA_OK)
+            atomic_store(&e->synced_ns, 0);
+    }
+}
+
+nova_status api_fga_relate(nova_store_t *s, nova_arena_t *a, const nova_audit_actor_t *by,
+                           const char *tenant_id, const char *object, const char *relation,
+                           const char *const *add, size_t nadd, const char *const *remove,
+                           size_t nremove)
+{
+    nova_fga_batch_t *b;
+    size_t n;
+    nova_status st = api_fga_relate_plan(s, a, by, tenant_id, object, relation, add, nadd, remove,
+                                         nremove, &b, &n);
+    for (size_t i = 0; st == NOVA_OK && i < n; i++) {
+        nova_fga_write_result_t res;
+        st =
+            nova_store_fga_write(s, tenant_id, b[i].store_id, &b[i].w, b[i].now, &b[i].audit, &res);
+        b[i].seq = st == NOVA_OK ? res.seq : 0;
+        if (st == NOVA_NOT_FOUND)
+            st = NOVA_OK; /* deleted meanwhile */
+    }
+    if (st == NOVA_OK)
+        api_fga_relate_synced(s, tenant_id, b, n);
+    return st;
 }
 
 nova_status api_fga_metrics(nova_buf_t *out)

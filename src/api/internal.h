@@ -6,6 +6,7 @@
 
 #include "nova/api.h"
 #include "nova/json.h"
+#include "nova/policy_store.h"
 #include "nova/security.h"
 
 /* This thread's store connection, or writes 503 and returns NULL. */
@@ -81,6 +82,16 @@ nova_status api_fga_relate(nova_store_t *s, nova_arena_t *a, const nova_audit_ac
                            const char *tenant_id, const char *object, const char *relation,
                            const char *const *add, size_t nadd, const char *const *remove,
                            size_t nremove);
+/* What api_fga_relate would write, as one batch per admitting store (arena array), for a
+ * caller that writes them in its own transaction (nova_store_fga_batches_in_tx); then
+ * api_fga_relate_synced brings this process's indexes of those stores up to the batches'
+ * seq (read-your-writes). */
+nova_status api_fga_relate_plan(nova_store_t *s, nova_arena_t *a, const nova_audit_actor_t *by,
+                                const char *tenant_id, const char *object, const char *relation,
+                                const char *const *add, size_t nadd, const char *const *remove,
+                                size_t nremove, nova_fga_batch_t **out, size_t *n);
+void api_fga_relate_synced(nova_store_t *s, const char *tenant_id, const nova_fga_batch_t *b,
+                           size_t n);
 /* Index and model-cache metrics (Prometheus text). */
 nova_status api_fga_metrics(nova_buf_t *out);
 /* The decision point (authz.c): /v1/authz/..., AuthZEN's /access/v1/... and Envoy's
@@ -165,6 +176,14 @@ struct nova_people *api_people(nova_req_t *r, nova_api_t *api);
  * alike (scim_groups.c). */
 nova_status api_user_delete(nova_req_t *r, struct nova_people *p, nova_store_t *s,
                             const nova_audit_actor_t *by, const char *tenant_id, const char *id);
+/* The people domain's group_tuples planner (nova/people.h): group:<group>#member@user:<id>
+ * through api_fga_relate_plan, so a SCIM group's change writes its tuples in its own
+ * transaction (scim_groups.c). */
+nova_status api_group_tuples(void *ud, nova_store_t *s, nova_arena_t *a,
+                             const nova_audit_actor_t *by, const char *tenant_id,
+                             const char *group_id, const char *const *members, size_t nmembers,
+                             const char *const *removed, size_t nremoved, nova_fga_batch_t **out,
+                             size_t *n);
 /* Replies for a failed people call: 422 naming the field for NOVA_INVALID, 503 for the
  * control plane, else the status's problem. */
 void api_people_status(nova_req_t *r, nova_status st, const char *why);

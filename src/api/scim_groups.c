@@ -11,9 +11,10 @@
  *
  * What a membership gives (src/people/groups.c): the roles the tenant maps the group's name
  * to, and in each of the tenant's policy stores whose latest model admits it, the tuple
- * group:<group id>#member@user:<user id>. The tuples are written after the group's own
- * transaction, the whole member set each time (duplicates cost nothing), so a change whose
- * tuple step failed (503, retried by the IdP) is healed by the next change of the group. */
+ * group:<group id>#member@user:<user id>. The tuples are written in the group's own
+ * transaction (the whole member set each time, duplicates costing nothing, and the removed
+ * members' deletions), so a change and its tuples commit together or not at all: a member
+ * removed from the group never keeps the group's relationships. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -108,30 +109,34 @@ static void reply_group(nova_req_t *r, int status, const nova_group_view_t *g)
     api_scim_reply(r, status, group_json(r, g, !members_excluded(r)));
 }
 
-/* The policy tuples of a change: every member after it (duplicates are free) and the removed
- * ones. false with 503 written when the policy store could not be written. */
-static bool relate(nova_req_t *r, api_scim_caller *c, const char *group_id,
-                   const char *const *members, size_t n, const nova_group_change_t *ch)
+nova_status api_group_tuples(void *ud, nova_store_t *s, nova_arena_t *a,
+                             const nova_audit_actor_t *by, const char *tenant_id,
+                             const char *group_id, const char *const *members, size_t nmembers,
+                             const char *const *removed, size_t nremoved, nova_fga_batch_t **out,
+                             size_t *n)
 {
-    const char **add = nova_arena_alloc(&r->arena, (n ? n : 1) * sizeof(char *));
-    const char **rm =
-        nova_arena_alloc(&r->arena, (ch->nremoved ? ch->nremoved : 1) * sizeof(char *));
-    const char *object = nova_arena_printf(&r->arena, "group:%s", group_id);
-    if (add == NULL || rm == NULL || object == NULL) {
-        nova_resp_status(r, NOVA_NOMEM, NULL);
-        return false;
-    }
-    for (size_t i = 0; i < n; i++)
-        add[i] = nova_arena_printf(&r->arena, "user:%s", members[i]);
-    for (size_t i = 0; i < ch->nremoved; i++)
-        rm[i] = nova_arena_printf(&r->arena, "user:%s", ch->removed[i]);
-    nova_status st = api_fga_relate(c->s, &r->arena, &c->by, c->tenant_id, object, "member", add, n,
-                                    rm, ch->nremoved);
-    if (st) {
-        api_scim_status(r, NOVA_UNAVAILABLE,
-                        "the group changed, its policy tuples were not all written: retry");
-        return false;
-    }
+    (void)ud;
+    const char **add = nova_arena_alloc(a, (nmembers ? nmembers : 1) * sizeof(char *));
+    const char **rm = nova_arena_alloc(a, (nremoved ? nremoved : 1) * sizeof(char *));
+    const char *object = nova_arena_printf(a, "group:%s", group_id);
+    if (add == NULL || rm == NULL || object == NULL)
+        return NOVA_NOMEM;
+    for (size_t i = 0; i < nmembers; i++)
+        if ((add[i] = nova_arena_printf(a, "user:%s", members[i])) == NULL)
+            return NOVA_NOMEM;
+    for (size_t i = 0; i < nremoved; i++)
+        if ((rm[i] = nova_arena_printf(a, "user:%s", removed[i])) == NULL)
+            return NOVA_NOMEM;
+    return api_fga_relate_plan(s, a, by, tenant_id, object, "member", add, nmembers, rm, nremoved,
+                               out, n);
+}
+
+/* The change's policy tuples were written in its transaction: this process's indexes of
+ * those stores catch up with them before the reply (read-your-writes). */
+static bool relate(nova_req_t *r, api_scim_caller *c, const nova_group_change_t *ch)
+{
+    (void)r;
+    api_fga_relate_synced(c->s, c->tenant_id, ch->fga, ch->nfga);
     return true;
 }
 
@@ -223,6 +228,8 @@ static void group_refused(nova_req_t *r, nova_status st, const char *why)
         api_scim_error(r, 412, NULL, "If-Match: the group has changed since that version");
     else if (st == NOVA_NOT_FOUND)
         api_scim_status(r, st, "no such group");
+    else if (st == NOVA_CONFLICT && why && strncmp(why, "members: a policy store", 23) == 0)
+        api_scim_error(r, 409, NULL, why); /* not a uniqueness clash of the group's own */
     else
         api_scim_status(r, st, why);
 }
@@ -253,7 +260,7 @@ static void groups_create(nova_req_t *r, void *ud)
             nova_people_group_create(c.p, c.s, &r->arena, &c.by, c.tenant_id, &spec, &g, &ch, &why);
         if (st)
             group_refused(r, st, why);
-        else if (relate(r, &c, g.id, g.members, g.nmembers, &ch)) {
+        else if (relate(r, &c, &ch)) {
             nova_people_count_provisioned(NOVA_FED_SCIM, NOVA_FED_CREATED);
             reply_group(r, 201, &g);
         }
@@ -318,7 +325,7 @@ static void groups_replace(nova_req_t *r, void *ud)
                                                   &spec, &g, &ch, &why);
         if (st)
             group_refused(r, st, why);
-        else if (relate(r, &c, g.id, g.members, g.nmembers, &ch)) {
+        else if (relate(r, &c, &ch)) {
             nova_people_count_provisioned(NOVA_FED_SCIM, NOVA_FED_REPLACED);
             reply_group(r, 200, &g);
         }
@@ -583,7 +590,7 @@ static void groups_patch(nova_req_t *r, void *ud)
             continue;
         if (st)
             group_refused(r, st, why);
-        else if (relate(r, &c, g.id, g.members, g.nmembers, &ch)) {
+        else if (relate(r, &c, &ch)) {
             nova_people_count_provisioned(NOVA_FED_SCIM, NOVA_FED_PATCHED);
             reply_group(r, 200, &g);
         }
@@ -602,7 +609,7 @@ static void groups_delete(nova_req_t *r, void *ud)
     nova_status st = nova_people_group_delete(c.p, c.s, &r->arena, &c.by, c.tenant_id, g.id, &ch);
     if (st)
         group_refused(r, st, NULL);
-    else if (relate(r, &c, g.id, NULL, 0, &ch)) {
+    else if (relate(r, &c, &ch)) {
         nova_people_count_provisioned(NOVA_FED_SCIM, NOVA_FED_DELETED);
         nova_resp_body(r, 204, NULL, NULL, 0);
     }

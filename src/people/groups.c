@@ -492,6 +492,9 @@ static nova_status group_write(nova_people_t *p, nova_store_t *s, nova_arena_t *
         json_pack("{s:o, s:I, s:I, s:I, s:I}", "changed", changed, "members_added",
                   (json_int_t)change->nadded, "members_removed", (json_int_t)change->nremoved,
                   "members", (json_int_t)nafter, "role_changes", (json_int_t)pl.nupdates));
+    if (st == NOVA_OK && p->group_tuples)
+        st = p->group_tuples(p->group_tuples_ud, s, ar, by, tenant_id, g.id, after_m, nafter,
+                             change->removed, change->nremoved, &change->fga, &change->nfga);
     nova_scim_group_write_t w = {.group = &g,
                                  .name_key = key,
                                  .create = create,
@@ -501,11 +504,16 @@ static nova_status group_write(nova_people_t *p, nova_store_t *s, nova_arena_t *
                                  .remove = change->removed,
                                  .nremove = change->nremoved,
                                  .grants = pl.grants,
-                                 .ngrants = pl.ngrants};
+                                 .ngrants = pl.ngrants,
+                                 .fga = change->fga,
+                                 .nfga = change->nfga};
     const char *what = NULL;
     if (st == NOVA_OK)
         st = nova_store_scim_group_write(s, &w, &ae, &what);
-    if (st == NOVA_CONFLICT)
+    if (st == NOVA_CONFLICT && what && strcmp(what, "policy_tuple") == 0)
+        *why = "members: a policy store holds a member's tuple of this group with a condition; "
+               "delete that tuple first";
+    else if (st == NOVA_CONFLICT)
         *why = what && strcmp(what, "version") == 0 ? "version"
                : what && strcmp(what, "externalId") == 0
                    ? "externalId: another group of this tenant has it"
@@ -576,8 +584,12 @@ nova_status nova_people_group_delete(nova_people_t *p, nova_store_t *s, nova_are
             nova_audit_entry_make(&ae, ar, by, tenant_id, "scim_group.delete", "scim_group", id,
                                   json_pack("{s:I, s:I}", "members_removed", (json_int_t)v.nmembers,
                                             "role_changes", (json_int_t)pl.nupdates));
+    if (st == NOVA_OK && p->group_tuples)
+        st = p->group_tuples(p->group_tuples_ud, s, ar, by, tenant_id, id, NULL, 0, v.members,
+                             v.nmembers, &change->fga, &change->nfga);
     if (st == NOVA_OK)
-        st = nova_store_scim_group_delete(s, tenant_id, id, pl.grants, pl.ngrants, &ae);
+        st = nova_store_scim_group_delete(s, tenant_id, id, pl.grants, pl.ngrants, change->fga,
+                                          change->nfga, &ae);
     if (st == NOVA_OK)
         st = plan_apply(p, s, ar, by, tenant_id, &pl);
     if (st == NOVA_OK) {

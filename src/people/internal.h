@@ -39,6 +39,8 @@ struct nova_people {
     char region[17];
     char totp_issuer[64];
     unsigned access_ttl;
+    nova_group_tuples_fn group_tuples;
+    void *group_tuples_ud;
     pthread_mutex_t mu; /* guards keys; never held across a store call */
     people_keys_t *keys;
     size_t nkeys;

@@ -385,11 +385,10 @@ static nova_status add_change(nova_store_t *s, const char *tenant_id, const char
     return nova_store_exec_q(s, &Q_CHANGE_INSERT, NULL, p, 6, NULL);
 }
 
-nova_status nova_store_fga_write(nova_store_t *s, const char *tenant_id, const char *store_id,
-                                 const nova_fga_write_t *w, int64_t now,
-                                 const nova_audit_entry_t *audit, nova_fga_write_result_t *res)
+static nova_status write_valid(const char *tenant_id, const char *store_id,
+                               const nova_fga_write_t *w, const nova_audit_entry_t *audit)
 {
-    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(store_id) || !w || !res ||
+    if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(store_id) || !w ||
         !nova_store_audit_for(audit, tenant_id))
         return NOVA_INVALID;
     for (size_t i = 0; i < w->nwrites + w->ndeletes; i++) {
@@ -397,11 +396,18 @@ nova_status nova_store_fga_write(nova_store_t *s, const char *tenant_id, const c
         if (!t->object || !t->relation || !t->user || !t->change || (i < w->nwrites && !t->ulid))
             return NOVA_INVALID;
     }
+    return NOVA_OK;
+}
+
+/* The tuples of w, their change-feed rows and the audit entry, inside the transaction open
+ * on s. NOVA_NOT_FOUND (nothing written): no such live store. */
+static nova_status write_in_tx(nova_store_t *s, const char *tenant_id, const char *store_id,
+                               const nova_fga_write_t *w, int64_t now,
+                               const nova_audit_entry_t *audit, nova_fga_write_result_t *res)
+{
     memset(res, 0, sizeof(*res));
     int64_t changed = 0, seq = 0;
-    nova_status st = nova_store_tx_begin(s, tenant_id);
-    if (st != NOVA_OK)
-        return st;
+    nova_status st;
     nova_sql_param_t tp[] = {NOVA_SQL_P_INT(now), NOVA_SQL_P_TEXT(store_id),
                              NOVA_SQL_P_TEXT(tenant_id)};
     nova_sql_param_t hp[] = {NOVA_SQL_P_TEXT(store_id), NOVA_SQL_P_TEXT(tenant_id)};
@@ -455,13 +461,49 @@ nova_status nova_store_fga_write(nova_store_t *s, const char *tenant_id, const c
     }
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
-    if (st != NOVA_OK) {
+    if (st == NOVA_OK)
+        res->seq = seq;
+    return st;
+}
+
+nova_status nova_store_fga_write(nova_store_t *s, const char *tenant_id, const char *store_id,
+                                 const nova_fga_write_t *w, int64_t now,
+                                 const nova_audit_entry_t *audit, nova_fga_write_result_t *res)
+{
+    nova_status st = res ? write_valid(tenant_id, store_id, w, audit) : NOVA_INVALID;
+    if (st == NOVA_OK)
+        st = nova_store_tx_begin(s, tenant_id);
+    if (st != NOVA_OK)
+        return st;
+    int64_t seq = 0;
+    if ((st = write_in_tx(s, tenant_id, store_id, w, now, audit, res)) != NOVA_OK) {
         nova_store_tx_rollback(s);
         return st;
     }
+    seq = res->seq;
+    res->seq = 0;
     if ((st = nova_store_tx_commit(s)) == NOVA_OK)
         res->seq = seq;
     return st;
+}
+
+nova_status nova_store_fga_batches_in_tx(nova_store_t *s, const char *tenant_id,
+                                         nova_fga_batch_t *b, size_t n)
+{
+    if (!s->in_tx)
+        return NOVA_INVALID;
+    for (size_t i = 0; i < n; i++) {
+        nova_status st = write_valid(tenant_id, b[i].store_id, &b[i].w, &b[i].audit);
+        nova_fga_write_result_t res;
+        if (st == NOVA_OK)
+            st = write_in_tx(s, tenant_id, b[i].store_id, &b[i].w, b[i].now, &b[i].audit, &res);
+        b[i].seq = st == NOVA_OK ? res.seq : 0;
+        if (st == NOVA_NOT_FOUND)
+            continue; /* the store was deleted meanwhile: nothing of it to keep current */
+        if (st != NOVA_OK)
+            return st;
+    }
+    return NOVA_OK;
 }
 
 nova_status nova_store_fga_tuple_read(nova_store_t *s, nova_arena_t *a, const char *tenant_id,

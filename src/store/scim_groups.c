@@ -173,6 +173,11 @@ nova_status nova_store_scim_group_write(nova_store_t *s, const nova_scim_group_w
     }
     if (st == NOVA_OK)
         st = put_grants(s, tid, w->grants, w->ngrants, g->updated_at);
+    if (st == NOVA_OK) {
+        st = nova_store_fga_batches_in_tx(s, tid, w->fga, w->nfga);
+        if (st == NOVA_CONFLICT)
+            *what = "policy_tuple";
+    }
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
     return finish(s, st);
@@ -180,6 +185,7 @@ nova_status nova_store_scim_group_write(nova_store_t *s, const nova_scim_group_w
 
 nova_status nova_store_scim_group_delete(nova_store_t *s, const char *tenant_id, const char *id,
                                          const nova_scim_grant_t *grants, size_t ngrants,
+                                         nova_fga_batch_t *fga, size_t nfga,
                                          const nova_audit_entry_t *audit)
 {
     if (!nova_store_valid_id(tenant_id) || !nova_store_valid_id(id) ||
@@ -195,6 +201,8 @@ nova_status nova_store_scim_group_delete(nova_store_t *s, const char *tenant_id,
         st = NOVA_NOT_FOUND;
     if (st == NOVA_OK)
         st = put_grants(s, tenant_id, grants, ngrants, nova_time_now());
+    if (st == NOVA_OK)
+        st = nova_store_fga_batches_in_tx(s, tenant_id, fga, nfga);
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
     return finish(s, st);

@@ -369,6 +369,56 @@ test('memberships are group#member tuples in the tenant\'s policy store, seen by
   assert.equal(await check(u3, g.id), false);
 });
 
+test('a change and its tuples commit together: a refused tuple leaves the group, and every store, as it was', async () => {
+  // A second store whose model lets the tenant hold group#member under a condition.
+  const s2 = await call(nova, 'POST', '/stores', { tok: adminTok, body: { name: 'scim groups conditional' } });
+  assert.equal(s2.status, 201, s2.text);
+  const cond = {
+    schema_version: '1.1',
+    type_definitions: [
+      { type: 'user' },
+      {
+        type: 'group',
+        relations: { member: { this: {} } },
+        metadata: { relations: { member: { directly_related_user_types: [{ type: 'user' }, { type: 'user', condition: 'in_hours' }] } } },
+      },
+    ],
+    conditions: {
+      in_hours: { name: 'in_hours', expression: 'hour < 18', parameters: { hour: { type_name: 'TYPE_NAME_INT' } } },
+    },
+  };
+  const m2 = await call(nova, 'POST', `/stores/${s2.json.id}/authorization-models`, { tok: adminTok, body: cond });
+  assert.equal(m2.status, 201, m2.text);
+  const u1 = await user(), u2 = await user();
+  const g = await group('Atomic ' + Date.now(), [u1]);
+  const read2 = async () => (await call(nova, 'POST', `/stores/${s2.json.id}/read`, { tok: adminTok, body: { tuple_key: { object: 'group:' + g.id, relation: 'member' } } })).json.tuples;
+  assert.deepEqual((await read2()).map((t) => t.key.user), ['user:' + u1]);
+  // The tenant grants u2 membership under a condition by hand; SCIM then adds u2 plainly.
+  const w = await call(nova, 'POST', `/stores/${s2.json.id}/write`, { tok: adminTok, body: { writes: { tuple_keys: [{ user: 'user:' + u2, relation: 'member', object: 'group:' + g.id, condition: { name: 'in_hours' } }] } } });
+  assert.equal(w.status, 200, w.text);
+  const before = await scim('GET', '/Groups/' + g.id);
+  const r = await patch(g.id, [{ op: 'add', path: 'members', value: [{ value: u2 }] }, { op: 'remove', path: `members[value eq "${u1}"]` }]);
+  assert.equal(r.status, 409, r.text);
+  assert.match(r.json.detail, /condition/);
+  assert.equal(r.json.scimType, undefined);
+  // Nothing of the change landed: not the group's rows, not the first store's tuples.
+  const after = await scim('GET', '/Groups/' + g.id);
+  assert.equal(after.json.meta.version, before.json.meta.version);
+  assert.deepEqual(ids(after.json), [u1]);
+  assert.equal(await check(u1, g.id), true);
+  assert.equal(await check(u2, g.id), false);
+  assert.equal((await read2()).length, 2);
+  // Once the tenant deletes its tuple, the same change lands everywhere at once.
+  const d = await call(nova, 'POST', `/stores/${s2.json.id}/write`, { tok: adminTok, body: { deletes: { tuple_keys: [{ user: 'user:' + u2, relation: 'member', object: 'group:' + g.id }] } } });
+  assert.equal(d.status, 200, d.text);
+  const r2 = await patch(g.id, [{ op: 'add', path: 'members', value: [{ value: u2 }] }, { op: 'remove', path: `members[value eq "${u1}"]` }]);
+  assert.equal(r2.status, 200, r2.text);
+  assert.equal(await check(u1, g.id), false);
+  assert.equal(await check(u2, g.id), true);
+  assert.deepEqual((await read2()).map((t) => t.key.user), ['user:' + u2]);
+  assert.equal((await call(nova, 'DELETE', `/stores/${s2.json.id}`, { tok: adminTok })).status, 204);
+});
+
 test('a tenant sees none of another tenant\'s groups, and its store gets none of their tuples', async () => {
   const u = await user();
   const g = await group('Mine ' + Date.now(), [u]);

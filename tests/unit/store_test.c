@@ -1035,6 +1035,134 @@ static size_t members_of(fixture_t *f, const char *tenant, const char *group, co
 }
 
 /* Groups, members of the same tenant only, uniqueness, versions, grants, cascades. */
+/* A group's policy tuples go in the group's own transaction: written with it, and gone with
+ * it when any part of the change is refused (no member keeps a relationship the group lost). */
+static void t_scim_group_tuples(void **state)
+{
+    fixture_t *f = *state;
+    nova_store_t *s = f->s;
+    make_tenant(s, "ten_a", 100);
+    make_user(s, "usr_a1", "ten_a", "");
+    make_user(s, "usr_a2", "ten_a", "");
+    nova_fga_store_t fs = {"01JF0000000000000000000001", "ten_a", "bank", 1, 1};
+    assert_int_equal(nova_store_fga_store_create(s, &fs, AE("ten_a")), NOVA_OK);
+    const char *tuples_sql = "SELECT count(*) FROM fga_tuples WHERE object = 'group:grp_t'";
+    const char *feed_sql = "SELECT count(*) FROM fga_changes";
+    nova_fga_tuple_t t1 = {.object = "group:grp_t",
+                           .relation = "member",
+                           .user = "user:usr_a1",
+                           .change = "{}",
+                           .ulid = "01JF0000000000000000000011"};
+    nova_fga_tuple_t t2 = {.object = "group:grp_t",
+                           .relation = "member",
+                           .user = "user:usr_a2",
+                           .change = "{}",
+                           .ulid = "01JF0000000000000000000012"};
+    nova_fga_tuple_t both[] = {t1, t2};
+    nova_fga_batch_t b = {
+        .store_id = fs.id,
+        .w = {.writes = both, .nwrites = 2, .ignore_duplicate = true, .ignore_missing = true},
+        .audit = *AE("ten_a"),
+        .now = 1000000};
+    nova_scim_group_t g = {.id = "grp_t",
+                           .tenant_id = "ten_a",
+                           .display_name = "Tellers",
+                           .version = 1,
+                           .created_at = 1,
+                           .updated_at = 1};
+    const char *add[] = {"usr_a1", "usr_a2"};
+    const char *what = NULL;
+    nova_scim_group_write_t w = {.group = &g,
+                                 .name_key = "tellers",
+                                 .create = true,
+                                 .add = add,
+                                 .nadd = 2,
+                                 .fga = &b,
+                                 .nfga = 1};
+    int64_t feed0 = count(s, feed_sql, "ten_a");
+    assert_int_equal(nova_store_scim_group_write(s, &w, AE("ten_a"), &what), NOVA_OK);
+    assert_int_equal(count(s, tuples_sql, "ten_a"), 2);
+    assert_int_equal(count(s, feed_sql, "ten_a"), feed0 + 2);
+    assert_true(b.seq > 0);
+
+    /* A refused change (stale version) writes none of its tuples. */
+    nova_fga_tuple_t gone = t2;
+    nova_fga_batch_t del = {.store_id = fs.id,
+                            .w = {.writes = &t1,
+                                  .nwrites = 1,
+                                  .deletes = &gone,
+                                  .ndeletes = 1,
+                                  .ignore_duplicate = true,
+                                  .ignore_missing = true},
+                            .audit = *AE("ten_a"),
+                            .now = 2000000};
+    const char *rm[] = {"usr_a2"};
+    nova_scim_group_t g2 = g;
+    g2.version = 2;
+    nova_scim_group_write_t w2 = {.group = &g2,
+                                  .name_key = "tellers",
+                                  .expect = 9,
+                                  .remove = rm,
+                                  .nremove = 1,
+                                  .fga = &del,
+                                  .nfga = 1};
+    assert_int_equal(nova_store_scim_group_write(s, &w2, AE("ten_a"), &what), NOVA_CONFLICT);
+    assert_int_equal(count(s, tuples_sql, "ten_a"), 2);
+    assert_int_equal(members_of(f, "ten_a", "grp_t", NULL), 2);
+
+    /* A tuple held with a condition refuses the whole change, the group's rows included. */
+    nova_fga_tuple_t cond = {.object = "group:grp_t",
+                             .relation = "member",
+                             .user = "user:usr_a1",
+                             .condition = "in_hours",
+                             .context = "{}",
+                             .change = "{}",
+                             .ulid = "01JF0000000000000000000013"};
+    nova_fga_tuple_t old1 = t1;
+    nova_fga_write_t fw = {.deletes = &old1, .ndeletes = 1};
+    nova_fga_write_result_t res;
+    assert_int_equal(nova_store_fga_write(s, "ten_a", fs.id, &fw, 3000000, AE("ten_a"), &res),
+                     NOVA_OK);
+    fw = (nova_fga_write_t){.writes = &cond, .nwrites = 1};
+    assert_int_equal(nova_store_fga_write(s, "ten_a", fs.id, &fw, 3000001, AE("ten_a"), &res),
+                     NOVA_OK);
+    w2.expect = 1;
+    what = NULL;
+    assert_int_equal(nova_store_scim_group_write(s, &w2, AE("ten_a"), &what), NOVA_CONFLICT);
+    assert_non_null(what);
+    assert_string_equal(what, "policy_tuple");
+    assert_int_equal(members_of(f, "ten_a", "grp_t", NULL), 2);
+    assert_int_equal(count(s, tuples_sql, "ten_a"), 2);
+
+    /* Without the conflicting tuple the change and its deletion commit together. */
+    fw = (nova_fga_write_t){.deletes = &cond, .ndeletes = 1};
+    assert_int_equal(nova_store_fga_write(s, "ten_a", fs.id, &fw, 3000002, AE("ten_a"), &res),
+                     NOVA_OK);
+    assert_int_equal(nova_store_scim_group_write(s, &w2, AE("ten_a"), &what), NOVA_OK);
+    assert_int_equal(members_of(f, "ten_a", "grp_t", NULL), 1);
+    assert_int_equal(count(s, tuples_sql, "ten_a"), 1);
+    assert_int_equal(
+        count(s, "SELECT count(*) FROM fga_tuples WHERE \"user\" = 'user:usr_a2'", "ten_a"), 0);
+
+    /* A store deleted meanwhile is skipped; the group's delete takes its last tuple. */
+    nova_fga_batch_t last = {.store_id = fs.id,
+                             .w = {.deletes = &t1, .ndeletes = 1, .ignore_missing = true},
+                             .audit = *AE("ten_a"),
+                             .now = 4000000};
+    nova_fga_batch_t ghost = {.store_id = "01JF00000000000000000000FF",
+                              .w = {.deletes = &t1, .ndeletes = 1, .ignore_missing = true},
+                              .audit = *AE("ten_a"),
+                              .now = 4000000};
+    nova_fga_batch_t two[] = {ghost, last};
+    assert_int_equal(
+        nova_store_scim_group_delete(s, "ten_a", "grp_t", NULL, 0, two, 2, AE("ten_a")), NOVA_OK);
+    assert_int_equal(two[0].seq, 0);
+    assert_true(two[1].seq > b.seq);
+    assert_int_equal(count(s, tuples_sql, "ten_a"), 0);
+    /* Outside a transaction the batch writer refuses. */
+    assert_int_equal(nova_store_fga_batches_in_tx(s, "ten_a", &last, 1), NOVA_INVALID);
+}
+
 static void t_scim_groups(void **state)
 {
     fixture_t *f = *state;
@@ -1172,10 +1300,11 @@ static void t_scim_groups(void **state)
     w3 = (nova_scim_group_write_t){
         .group = &g3, .name_key = "finance eu", .expect = 3, .add = add + 1, .nadd = 1};
     assert_int_equal(nova_store_scim_group_write(s, &w3, AE("ten_a"), &what), NOVA_OK);
-    assert_int_equal(nova_store_scim_group_delete(s, "ten_b", "grp_1", NULL, 0, AE("ten_b")),
-                     NOVA_NOT_FOUND);
-    assert_int_equal(nova_store_scim_group_delete(s, "ten_a", "grp_1", NULL, 0, AE("ten_a")),
-                     NOVA_OK);
+    assert_int_equal(
+        nova_store_scim_group_delete(s, "ten_b", "grp_1", NULL, 0, NULL, 0, AE("ten_b")),
+        NOVA_NOT_FOUND);
+    assert_int_equal(
+        nova_store_scim_group_delete(s, "ten_a", "grp_1", NULL, 0, NULL, 0, AE("ten_a")), NOVA_OK);
     assert_int_equal(members_of(f, "ten_a", NULL, NULL), 0);
     nova_scim_group_t *list;
     assert_int_equal(nova_store_scim_group_list(s, &f->a, "ten_a", &list, &n), NOVA_OK);
@@ -1331,6 +1460,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_ping, setup, teardown),
         cmocka_unit_test(t_open_errors),
         cmocka_unit_test_setup_teardown(t_scim_groups, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_scim_group_tuples, setup, teardown),
         cmocka_unit_test_setup_teardown(t_fed_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(t_rls, setup, teardown),
         cmocka_unit_test_setup_teardown(t_pg_reconnect, setup, teardown),
