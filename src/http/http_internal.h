@@ -143,6 +143,9 @@ typedef struct http_conn {
 typedef struct http_worker {
     struct MHD_Daemon *daemon; /* one epoll thread */
     unsigned open;             /* connections, under the table lock */
+    /* A handler runs on the thread now: while it does (an outbound call, seconds of OCR), no
+     * other connection of this worker is served, so new connections go elsewhere first. */
+    _Atomic unsigned busy;
 } http_worker_t;
 
 typedef struct http_ip_slot {

@@ -386,7 +386,12 @@ static void req_dispatch(nova_http_server_t *s, http_req_t *q)
         return;
     }
     const http_route_t *rt = &s->router.routes[r->route_idx_];
+    _Atomic unsigned *busy = q->conn ? &s->workers[q->conn->worker].busy : NULL;
+    if (busy)
+        atomic_fetch_add_explicit(busy, 1, memory_order_relaxed);
     rt->fn(r, rt->ud);
+    if (busy)
+        atomic_fetch_sub_explicit(busy, 1, memory_order_relaxed);
     if (r->status < 100 || r->status > 599) {
         if (r->status != 0)
             nova_log_error("http: %s %s answered status %d", rt->method, rt->pattern, r->status);

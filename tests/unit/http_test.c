@@ -1173,6 +1173,74 @@ static void *slow_client(void *arg)
     return NULL;
 }
 
+/* A handler that waits (bounded) for a request to /release: the shape of a token exchange
+ * whose IdP calls back (it fetches the client's jwks_uri) before it answers. */
+static atomic_int released;
+static void h_wait_release(nova_req_t *r, void *ud)
+{
+    (void)ud;
+    atomic_store(&slow_entered, 1);
+    for (int i = 0; i < 3000 && !atomic_load(&released); i++) {
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    const char *b = atomic_load(&released) ? "released" : "timeout";
+    nova_resp_body(r, 200, "text/plain", b, strlen(b));
+}
+static void h_release(nova_req_t *r, void *ud)
+{
+    (void)ud;
+    atomic_store(&released, 1);
+    nova_resp_body(r, 200, "text/plain", "ok", 2);
+}
+
+/* A new connection goes to a worker that is not inside a handler, even when the busy one has
+ * fewer connections: else the call back would wait behind the handler that waits for it. */
+static void test_busy_worker_skipped(void **state)
+{
+    nova_http_server_t *s;
+    nova_http_config_t cfg = {.host = "127.0.0.1", .threads = 2};
+    (void)state;
+    assert_int_equal(nova_http_server_new(&cfg, &s), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/wait", NULL, 0, h_wait_release, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/release", NULL, 0, h_release, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/hello", NULL, 0, h_hello, NULL), NOVA_OK);
+    assert_int_equal(nova_http_server_start(s), NOVA_OK);
+    unsigned port = nova_http_server_port(s);
+    resp_t r;
+    struct timespec settle = {0, 150 * 1000 * 1000};
+    /* Worker 0 gets the first connection, worker 1 the second; closing the first leaves
+     * worker 0 with none and worker 1 with one. */
+    conn_t *c1 = conn_open(port), *c2 = conn_open(port);
+    conn_sendf(c1, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(conn_recv_resp(c1, &r, false));
+    resp_free(&r);
+    conn_sendf(c2, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(conn_recv_resp(c2, &r, false));
+    resp_free(&r);
+    conn_close(c1);
+    nanosleep(&settle, NULL);
+    /* The waiting request on worker 0 (the fewest connections); the two are now even. */
+    atomic_store(&slow_entered, 0);
+    atomic_store(&released, 0);
+    conn_t *a = conn_open(port);
+    conn_sendf(a, "GET /wait HTTP/1.1\r\nHost: t\r\n\r\n");
+    wait_slow_entered();
+    /* The call back on a new connection is served at once, on the other worker. */
+    conn_t *b = conn_open(port);
+    conn_sendf(b, "GET /release HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(conn_recv_resp(b, &r, false));
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_true(conn_recv_resp(a, &r, false));
+    assert_string_equal(r.body, "released");
+    resp_free(&r);
+    conn_close(a);
+    conn_close(b);
+    conn_close(c2);
+    nova_http_server_free(s);
+}
+
 static void test_graceful_stop(void **state)
 {
     nova_http_server_t *s;
@@ -1409,6 +1477,7 @@ int main(void)
         cmocka_unit_test(test_access_log),
     };
     const struct CMUnitTest standalone[] = {
+        cmocka_unit_test(test_busy_worker_skipped),
         cmocka_unit_test(test_validators),
         cmocka_unit_test(test_raw_path_rules),
         cmocka_unit_test(test_ip_table),
