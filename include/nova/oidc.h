@@ -187,6 +187,13 @@ typedef struct nova_oidc_idp {
     bool has_client_secret;
     bool private_key_jwt;   /* the token endpoint is authenticated with RFC 7523's client JWT */
     const char *client_jwk; /* private_key_jwt: the client's public JWK (JSON), else NULL */
+    /* The client's JWK Set as the IdP fetches it ({"keys": [...]}: the signing key, then a
+     * staged or just retired one); NULL without private_key_jwt. */
+    const char *client_jwks;
+    /* A graceful rotation's staged key (public JWK) and when it starts signing; NULL/0 when
+     * none is waiting. */
+    const char *client_jwk_next;
+    int64_t client_key_next_at;
     const char *redirect_uris[NOVA_OIDC_MAX_REDIRECTS];
     size_t nredirect;
     const char *scopes; /* space-separated, "openid" among them */
@@ -241,6 +248,9 @@ nova_status nova_oidc_idp_list(nova_store_t *s, nova_arena_t *ar, const char *te
                                nova_oidc_idp_t **out, size_t *n);
 /* The view as JSON (json_t *, caller decrefs). */
 void *nova_oidc_idp_to_json(const nova_oidc_idp_t *idp);
+/* The client's JWK Set as the IdP fetches it (RFC 7517 {"keys": [...]}; a jansson object,
+ * idp->client_jwks parsed). NULL when the IdP does not use private_key_jwt. */
+void *nova_oidc_client_jwks(const nova_oidc_idp_t *idp);
 
 /* ---- the login ---- */
 

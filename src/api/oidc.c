@@ -382,6 +382,42 @@ static void oidc_frontchannel_logout(nova_req_t *r, void *ud)
     nova_resp_problem(r, 400, "oidc_invalid_logout_request", "Bad Request", why);
 }
 
+/* The JWK Set of Nova's client key for private_key_jwt at one IdP (RFC 7517), for the IdP to
+ * register as the client's jwks_uri: a rotation reaches it without a new registration.
+ * Public keys only; 404 problem for an unknown IdP or one that does not use the method. */
+static void oidc_client_jwks(nova_req_t *r, void *ud)
+{
+    nova_api_t *api = ud;
+    const char *tenant = r->params[0], *id = r->params[1];
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    nova_oidc_idp_t idp;
+    nova_status st = strlen(tenant) <= 64 && strlen(id) <= 64
+                         ? nova_oidc_idp_get(s, &r->arena, tenant, id, &idp)
+                         : NOVA_NOT_FOUND;
+    json_t *jwks = st == NOVA_OK ? nova_oidc_client_jwks(&idp) : NULL;
+    if (st == NOVA_INVALID || st == NOVA_NOT_FOUND || (st == NOVA_OK && jwks == NULL)) {
+        nova_resp_problem(r, 404, "oidc_unknown_idp", "Not Found",
+                          "this tenant has no IdP of this id that uses private_key_jwt");
+        return;
+    }
+    if (st) {
+        nova_resp_status(r, st, NULL);
+        return;
+    }
+    /* Short: a staged key is listed well before it signs (600 s by default). */
+    nova_resp_header(r, "Cache-Control", "public, max-age=60");
+    char *text = json_dumps(jwks, JSON_COMPACT);
+    json_decref(jwks);
+    if (text == NULL) {
+        nova_resp_status(r, NOVA_NOMEM, NULL);
+        return;
+    }
+    nova_resp_body(r, 200, "application/jwk-set+json", text, strlen(text));
+    free(text);
+}
+
 nova_status api_oidc_register(nova_api_t *api, nova_http_server_t *srv)
 {
     static const struct {
@@ -400,6 +436,8 @@ nova_status api_oidc_register(nova_api_t *api, nova_http_server_t *srv)
         /* The IdP's logout page, through the browser; the sid names what ends. */
         {"GET", "/auth/oidc/frontchannel-logout/{tenant_id}/{idp}", NULL, oidc_frontchannel_logout,
          0},
+        /* The IdP's server fetches Nova's client key (private_key_jwt's jwks_uri). */
+        {"GET", "/auth/oidc/jwks/{tenant_id}/{idp}", NULL, oidc_client_jwks, 0},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern, routes[i].scope,

@@ -31,7 +31,18 @@ static const char *const idp_members[] = {"issuer",
                                           "mfa_acr_values",
                                           "post_logout_redirect_uris",
                                           "token_endpoint_auth_method",
+                                          "rotate_client_key",
+                                          "client_key_activate_after",
                                           NULL};
+
+/* Client-key rotation (private_key_jwt): a graceful rotation stages the next key, listed in
+ * the client's JWK Set at once and signing from client_key_next_at on (by default
+ * CLIENT_KEY_STAGE s later), so an IdP that caches the set (oidc-provider for at least 60 s)
+ * knows the key before it sees it. The retired key stays listed CLIENT_KEY_GRACE s more:
+ * twice an assertion's 60 s life (oidc_login.c). A revoke replaces the key at once. */
+#define CLIENT_KEY_STAGE 600
+#define CLIENT_KEY_STAGE_MAX 86400
+#define CLIENT_KEY_GRACE 120
 
 /* The ID token algorithms an IdP may use; PS256 only where the tenant opts in. */
 static const char *const alg_names[] = {"ES256", "EdDSA", "RS256", "PS256"};
@@ -212,6 +223,42 @@ static nova_status apply(json_t *cfg, json_t *in, bool create, const char **why)
     return NOVA_OK;
 }
 
+static char *jwk_text(nova_arena_t *ar, json_t *jwk)
+{
+    char *t = jwk ? json_dumps(jwk, JSON_COMPACT) : NULL;
+    char *out = t ? nova_arena_strdup(ar, t) : NULL;
+    free(t);
+    return out;
+}
+
+/* Which client key signs at now, and which the client's JWK Set lists (see CLIENT_KEY_STAGE). */
+static void client_keys_view(nova_arena_t *ar, json_t *c, bool pkj, int64_t now,
+                             nova_oidc_idp_t *out)
+{
+    json_t *cur = json_object_get(c, "client_jwk"), *next = json_object_get(c, "client_jwk_next");
+    if (!pkj || cur == NULL)
+        return;
+    int64_t at = json_integer_value(json_object_get(c, "client_key_next_at"));
+    json_t *keys = json_array();
+    if (next && now >= at) {
+        out->client_jwk = jwk_text(ar, next);
+        json_array_append(keys, next);
+        if (now < at + CLIENT_KEY_GRACE)
+            json_array_append(keys, cur);
+    } else {
+        out->client_jwk = jwk_text(ar, cur);
+        json_array_append(keys, cur);
+        if (next) {
+            json_array_append(keys, next);
+            out->client_jwk_next = jwk_text(ar, next);
+            out->client_key_next_at = at;
+        }
+    }
+    json_t *set = json_pack("{s:o}", "keys", keys);
+    out->client_jwks = jwk_text(ar, set);
+    json_decref(set);
+}
+
 /* The view of a row (a nova_oidc_idp_t). */
 static nova_status view_of(nova_arena_t *ar, const nova_oidc_idp_row_t *row, void *view)
 {
@@ -229,10 +276,7 @@ static nova_status view_of(nova_arena_t *ar, const nova_oidc_idp_row_t *row, voi
     const char *method = json_string_value(json_object_get(c, "token_endpoint_auth_method"));
     out->private_key_jwt = method && strcmp(method, PKJ) == 0;
     out->has_client_secret = row->secret_sealed != NULL && !out->private_key_jwt;
-    json_t *jwk = json_object_get(c, "client_jwk");
-    char *jt = out->private_key_jwt && jwk ? json_dumps(jwk, JSON_COMPACT) : NULL;
-    out->client_jwk = jt ? nova_arena_strdup(ar, jt) : NULL;
-    free(jt);
+    client_keys_view(ar, c, out->private_key_jwt, nova_time_now(), out);
     out->created_at = row->created_at;
     out->updated_at = row->updated_at;
     out->client_id = nova_arena_strdup(ar, json_string_value(json_object_get(c, "client_id")));
@@ -318,13 +362,24 @@ void *nova_oidc_idp_to_json(const nova_oidc_idp_t *idp)
         json_decref(plo);
     if (o) {
         /* private_key_jwt: the client's public key, to register with the IdP (its jwks). */
-        json_error_t err;
-        json_t *jwk = idp->client_jwk ? json_loads(idp->client_jwk, 0, &err) : NULL;
+        json_t *jwks = nova_oidc_client_jwks(idp);
         json_object_set_new(o, "token_endpoint_auth_method",
                             json_string(idp->private_key_jwt     ? PKJ
                                         : idp->has_client_secret ? "client_secret_basic"
                                                                  : "none"));
-        json_object_set_new(o, "jwks", jwk ? json_pack("{s:[o]}", "keys", jwk) : json_null());
+        json_object_set_new(o, "jwks", jwks ? jwks : json_null());
+        /* Or register this jwks_uri (under novad's public URL): rotations reach the IdP. */
+        json_object_set_new(o, "jwks_path",
+                            jwks ? json_sprintf("/auth/oidc/jwks/%s/%s", idp->tenant_id, idp->id)
+                                 : json_null());
+    }
+    if (o && idp->client_jwk_next) {
+        json_error_t err;
+        json_t *next = json_loads(idp->client_jwk_next, 0, &err);
+        json_object_set_new(o, "client_key_rotation",
+                            json_pack("{s:O?, s:I}", "next_kid", json_object_get(next, "kid"),
+                                      "active_at", (json_int_t)idp->client_key_next_at));
+        json_decref(next);
     }
     if (o) {
         json_object_set_new(o, "id_token_signing_algs", algs);
@@ -350,13 +405,20 @@ void *nova_oidc_idp_to_json(const nova_oidc_idp_t *idp)
     return o;
 }
 
+void *nova_oidc_client_jwks(const nova_oidc_idp_t *idp)
+{
+    json_error_t err;
+    return idp->private_key_jwt && idp->client_jwks ? json_loads(idp->client_jwks, 0, &err) : NULL;
+}
+
 /* A fresh client key for private_key_jwt (RFC 7523 §2.2): an ES256 key made here, its
  * PKCS#8 DER sealed into *sealed, its public JWK (kid, alg, use) into cfg's client_jwk, for
  * the IdP's registration of the client. */
-static nova_status client_key_make(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
-                                   const char *tenant_id, json_t *cfg, const uint8_t **sealed,
-                                   size_t *len)
+static nova_status client_key_new(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                  const char *tenant_id, json_t **pub_out, const uint8_t **sealed,
+                                  size_t *len)
 {
+    *pub_out = NULL;
     char kid[64];
     nova_key_t *k = NULL;
     nova_buf_t der, jwk;
@@ -381,15 +443,29 @@ static nova_status client_key_make(nova_people_t *p, nova_store_t *s, nova_arena
     json_t *pub = st == NOVA_OK ? json_loadb((const char *)jwk.data, jwk.len, 0, &err) : NULL;
     if (st == NOVA_OK && pub == NULL)
         st = NOVA_INTERNAL;
-    if (st == NOVA_OK) {
-        json_object_set_new(cfg, "client_jwk", pub);
-        json_object_set_new(cfg, "secret_region", json_string(p->region));
-    }
+    if (st == NOVA_OK)
+        *pub_out = pub;
     if (der.data)
         OPENSSL_cleanse(der.data, der.len);
     nova_buf_free(&der);
     nova_buf_free(&jwk);
     nova_key_free(k);
+    return st;
+}
+
+static nova_status client_key_make(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                   const char *tenant_id, json_t *cfg, const uint8_t **sealed,
+                                   size_t *len)
+{
+    json_t *pub;
+    nova_status st = client_key_new(p, s, ar, tenant_id, &pub, sealed, len);
+    if (st == NOVA_OK) {
+        json_object_set_new(cfg, "client_jwk", pub);
+        json_object_set_new(cfg, "secret_region", json_string(p->region));
+        json_object_del(cfg, "client_jwk_next");
+        json_object_del(cfg, "client_key_next_sealed");
+        json_object_del(cfg, "client_key_next_at");
+    }
     return st;
 }
 
@@ -442,6 +518,11 @@ nova_status nova_oidc_idp_create(nova_people_t *p, nova_store_t *s, nova_arena_t
     }
     if (st == NOVA_OK)
         st = apply(cfg, in, true, why);
+    if (st == NOVA_OK && (json_object_get(in, "rotate_client_key") ||
+                          json_object_get(in, "client_key_activate_after"))) {
+        *why = "rotate_client_key: only on an update (a new IdP's key is made with it)";
+        st = NOVA_INVALID;
+    }
     if (st == NOVA_OK)
         st = nova_id_new("oidp", id, sizeof(id));
     if (st == NOVA_OK) {
@@ -458,6 +539,46 @@ nova_status nova_oidc_idp_create(nova_people_t *p, nova_store_t *s, nova_arena_t
                       "private_key_jwt", json_object_get(cfg, "client_jwk") != NULL),
             "this tenant has an IdP with this issuer", view_of, out, why);
     json_decref(cfg);
+    return st;
+}
+
+/* A rotation of the IdP's client key (see CLIENT_KEY_STAGE). graceful: a staged key that
+ * already signs first becomes the current one (its sealed bytes into the row), then a new key
+ * is staged for after seconds; else a new key replaces every other at once. */
+static nova_status rotate_client_key(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                     const char *tenant_id, json_t *cfg, bool graceful,
+                                     int64_t after, nova_oidc_idp_row_t *row)
+{
+    if (!graceful)
+        return client_key_make(p, s, ar, tenant_id, cfg, &row->secret_sealed,
+                               &row->secret_sealed_len);
+    int64_t now = nova_time_now();
+    json_t *next = json_object_get(cfg, "client_jwk_next");
+    const char *nb = json_string_value(json_object_get(cfg, "client_key_next_sealed"));
+    if (next && nb && now >= json_integer_value(json_object_get(cfg, "client_key_next_at"))) {
+        size_t n = strlen(nb), dn = 0;
+        uint8_t *d = nova_arena_alloc(ar, nova_b64url_decoded_max(n) + 1);
+        if (d == NULL || nova_b64url_decode(nb, n, d, &dn) != NOVA_OK)
+            return d ? NOVA_INTERNAL : NOVA_NOMEM;
+        row->secret_sealed = d;
+        row->secret_sealed_len = dn;
+        json_object_set(cfg, "client_jwk", next);
+    }
+    json_t *pub;
+    const uint8_t *sealed;
+    size_t len;
+    nova_status st = client_key_new(p, s, ar, tenant_id, &pub, &sealed, &len);
+    char *b64 = st == NOVA_OK ? nova_arena_alloc(ar, nova_b64url_encoded_len(len) + 1) : NULL;
+    if (st == NOVA_OK && b64 == NULL)
+        st = NOVA_NOMEM;
+    if (st == NOVA_OK) {
+        b64[nova_b64url_encode(sealed, len, b64)] = '\0';
+        json_object_set_new(cfg, "client_jwk_next", pub);
+        json_object_set_new(cfg, "client_key_next_sealed", json_string(b64));
+        json_object_set_new(cfg, "client_key_next_at", json_integer(now + after));
+    } else {
+        json_decref(pub);
+    }
     return st;
 }
 
@@ -479,6 +600,36 @@ static nova_status apply_update(nova_people_t *p, nova_store_t *s, nova_arena_t 
         row->secret_sealed = NULL;
         row->secret_sealed_len = 0;
         json_object_del(cfg, "secret_region");
+    }
+    json_t *rot = json_object_get(in, "rotate_client_key");
+    if (st == NOVA_OK && rot) {
+        const char *how = json_string_value(rot);
+        if (how == NULL || (strcmp(how, "graceful") != 0 && strcmp(how, "revoke") != 0)) {
+            *why = "rotate_client_key: \"graceful\" (a new key is listed in the client's JWK "
+                   "Set now and signs after client_key_activate_after seconds, 600 by default) "
+                   "or \"revoke\" (a new key replaces the others at once)";
+            return NOVA_INVALID;
+        }
+        if (!pkj || json_object_get(in, "token_endpoint_auth_method") ||
+            json_object_get(in, "client_secret")) {
+            *why = "rotate_client_key: only for an IdP that already uses private_key_jwt, on "
+                   "its own (without token_endpoint_auth_method or client_secret)";
+            return NOVA_INVALID;
+        }
+        json_t *a = json_object_get(in, "client_key_activate_after");
+        bool graceful = strcmp(how, "graceful") == 0;
+        if (a && (!graceful || !json_is_integer(a) || json_integer_value(a) < 0 ||
+                  json_integer_value(a) > CLIENT_KEY_STAGE_MAX)) {
+            *why = "client_key_activate_after: seconds, 0..86400, with rotate_client_key "
+                   "\"graceful\" only";
+            return NOVA_INVALID;
+        }
+        return rotate_client_key(p, s, ar, tenant_id, cfg, graceful,
+                                 a ? json_integer_value(a) : CLIENT_KEY_STAGE, row);
+    }
+    if (st == NOVA_OK && json_object_get(in, "client_key_activate_after")) {
+        *why = "client_key_activate_after: only with rotate_client_key";
+        return NOVA_INVALID;
     }
     if (st == NOVA_OK) {
         st =
@@ -587,7 +738,27 @@ nova_status people_oidc_client_key(nova_people_t *p, nova_store_t *s, nova_arena
 {
     *key = NULL;
     const char *b64 = NULL;
-    nova_status st = people_fed_open(p, s, ar, row, "secret_region", OIDC_KEY_CTX, &b64);
+    nova_status st = NOVA_OK;
+    json_error_t err;
+    json_t *c = json_loads(row->config, 0, &err);
+    const char *next_kid =
+        json_string_value(json_object_get(json_object_get(c, "client_jwk_next"), "kid"));
+    const char *nb = json_string_value(json_object_get(c, "client_key_next_sealed"));
+    if (next_kid && nb && kid && strcmp(kid, next_kid) == 0) {
+        /* The staged key signs from its time on (client_keys_view chose it). */
+        const char *region = json_string_value(json_object_get(c, "secret_region"));
+        size_t n = strlen(nb), dn = 0, len = 0;
+        uint8_t *d = nova_arena_alloc(ar, nova_b64url_decoded_max(n) + 1);
+        char *text = NULL;
+        st = d ? nova_b64url_decode(nb, n, d, &dn) : NOVA_NOMEM;
+        if (st == NOVA_OK)
+            st = people_open(p, s, ar, row->tenant_id, region ? region : "global", OIDC_KEY_CTX, d,
+                             dn, &text, &len);
+        b64 = text;
+    } else {
+        st = people_fed_open(p, s, ar, row, "secret_region", OIDC_KEY_CTX, &b64);
+    }
+    json_decref(c);
     if (st || b64 == NULL)
         return st ? st : NOVA_INTERNAL;
     size_t n = strlen(b64), dn = 0;

@@ -13,7 +13,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as netServer } from 'node:net';
-import { createServer as httpServer, request as httpRequest } from 'node:http';
+import { createServer as httpServer, request as httpRequest, get as httpGet } from 'node:http';
 import { generateKeyPairSync, randomUUID, randomBytes, createHash } from 'node:crypto';
 import { chromium } from 'playwright-core';
 import Provider from 'oidc-provider';
@@ -1067,6 +1067,137 @@ test('private_key_jwt: novad signs its token request with a key of its own; oidc
     await Promise.race([ctxA.close(), new Promise((ok) => setTimeout(ok, 5000))]);
     const closed = new Promise((ok) => srv5.close(ok));
     srv5.closeAllConnections?.();
+    await Promise.race([closed, new Promise((ok) => setTimeout(ok, 5000))]);
+  }
+});
+
+// private_key_jwt with a jwks_uri: oidc-provider fetches novad's client keys from
+// /auth/oidc/jwks/{tenant}/{idp}. A graceful rotation lists the next key at once and signs with
+// it only from its activation time, so an IdP that cached the set (oidc-provider: at least
+// 60 s) already knows it; a revoke replaces every key at once.
+test('private_key_jwt jwks_uri: the IdP fetches novad\'s client keys; a graceful rotation is listed before it signs; a revoke replaces them', { timeout: 120000 }, async () => {
+  const port = await freePort();
+  const iss6 = `http://localhost:${port}`;
+  const t = makeTenant(nova, 'oidc-pkju-' + Date.now(), 'users:read users:write audit:read');
+  const tok = await token(nova, t);
+  const base = { issuer: iss6, redirect_uris: [`${novaBase}/auth/oidc/callback`], scopes: ['openid', 'email'] };
+  const created = await call(nova, 'POST', '/v1/people/oidc/idps', { tok, body: { ...base, client_id: 'pkj-uri', token_endpoint_auth_method: 'private_key_jwt' } });
+  assert.equal(created.status, 201, created.text);
+  const idp = created.json;
+  assert.equal(idp.jwks_path, `/auth/oidc/jwks/${t.tenant}/${idp.id}`);
+  const k0 = idp.jwks.keys[0];
+  const fetchSet = async () => {
+    const r = await fetch(novaBase + idp.jwks_path);
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type'), /^application\/jwk-set\+json/);
+    assert.match(r.headers.get('cache-control'), /max-age=60/);
+    const j = await r.json();
+    for (const k of j.keys) assert.ok(!('d' in k), 'public keys only');
+    return j.keys.map((k) => k.kid);
+  };
+  assert.deepEqual(await fetchSet(), [k0.kid]);
+  // Refusals, each a 422 naming the member, or a 404 problem for a set that does not exist.
+  const bad = async (body, re) => {
+    const r = await call(nova, 'PATCH', `/v1/people/oidc/idps/${idp.id}`, { tok, body });
+    assert.equal(r.status, 422, r.text);
+    assert.match(r.json.detail, re);
+  };
+  await bad({ rotate_client_key: 'soon' }, /rotate_client_key/);
+  await bad({ rotate_client_key: 'graceful', client_key_activate_after: -1 }, /client_key_activate_after/);
+  await bad({ rotate_client_key: 'graceful', client_key_activate_after: 86401 }, /client_key_activate_after/);
+  await bad({ rotate_client_key: 'revoke', client_key_activate_after: 5 }, /client_key_activate_after/);
+  await bad({ client_key_activate_after: 5 }, /client_key_activate_after/);
+  await bad({ rotate_client_key: 'graceful', token_endpoint_auth_method: 'private_key_jwt' }, /rotate_client_key/);
+  const onCreate = await call(nova, 'POST', '/v1/people/oidc/idps', { tok, body: { ...base, issuer: iss6 + '/x', client_id: 'x', token_endpoint_auth_method: 'private_key_jwt', rotate_client_key: 'graceful' } });
+  assert.equal(onCreate.status, 422, onCreate.text);
+  const secretIdp = (await call(nova, 'POST', '/v1/people/oidc/idps', { tok, body: { ...base, issuer: iss6 + '/s', client_id: 's', client_secret: 'secret-0123456789abcdef' } })).json;
+  const onSecret = await call(nova, 'PATCH', `/v1/people/oidc/idps/${secretIdp.id}`, { tok, body: { rotate_client_key: 'graceful' } });
+  assert.equal(onSecret.status, 422, onSecret.text);
+  for (const path of [`/auth/oidc/jwks/${t.tenant}/${secretIdp.id}`, `/auth/oidc/jwks/${t.tenant}/oidp_nope`, `/auth/oidc/jwks/ten_nope/${idp.id}`]) {
+    const r = await fetch(novaBase + path);
+    assert.equal(r.status, 404, path);
+    assert.equal((await r.json()).code, 'oidc_unknown_idp');
+  }
+  // Graceful: the next key is listed now and signs 10 s from now.
+  const rot = await call(nova, 'PATCH', `/v1/people/oidc/idps/${idp.id}`, { tok, body: { rotate_client_key: 'graceful', client_key_activate_after: 10 } });
+  assert.equal(rot.status, 200, rot.text);
+  const k1 = rot.json.jwks.keys[1];
+  assert.equal(rot.json.jwks.keys[0].kid, k0.kid);
+  assert.equal(rot.json.client_key_rotation.next_kid, k1.kid);
+  assert.notEqual(k1.kid, k0.kid);
+  assert.deepEqual(await fetchSet(), [k0.kid, k1.kid]);
+  const kids = [];
+  const grants = [];
+  const p6 = new Provider(iss6, {
+    clients: [{ client_id: 'pkj-uri', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256',
+      jwks_uri: novaBase + idp.jwks_path, redirect_uris: [`${novaBase}/auth/oidc/callback`], id_token_signed_response_alg: 'ES256' }],
+    jwks: { keys: [ecKey()] },
+    // A new connection per fetch, as an IdP's first fetch of a client's set opens one: novad
+    // serves it on a worker that is not inside the token exchange's handler.
+    fetch: (url, opts) => new Promise((ok, fail) => {
+      const req = httpGet(url, { agent: false, headers: opts?.headers }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => ok(new Response(Buffer.concat(chunks), { status: res.statusCode, headers: res.headers })));
+      });
+      req.on('error', (e) => { grants.push('jwks fetch: ' + e.message); fail(e); });
+    }),
+    pkce: { required: () => true },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+    findAccount: async (ctx, id) => (accounts[id] ? { accountId: id, claims: async () => ({ sub: id, email: accounts[id].email, email_verified: true }) } : undefined),
+    features: { devInteractions: { enabled: true } },
+  });
+  p6.on('grant.success', (ctx) => {
+    grants.push('ok');
+    const jwt = ctx.oidc.params.client_assertion;
+    kids.push(JSON.parse(Buffer.from(jwt.split('.')[0], 'base64url').toString()).kid);
+  });
+  p6.on('grant.error', (ctx, err) => grants.push(String(err.error_description || err.message) + (err.error_detail ? ': ' + err.error_detail : '')));
+  const srv6 = await new Promise((ok) => { const s = p6.listen(port, '127.0.0.1', () => ok(s)); });
+  const login = async () => {
+    const ctx = await browser.newContext();
+    try {
+      return await callbackJson(await idpLogin(novaBase + idp.login_path, 'ada', `${novaBase}/auth/oidc/callback`, iss6, ctx));
+    } finally {
+      await Promise.race([ctx.close(), new Promise((ok) => setTimeout(ok, 5000))]);
+    }
+  };
+  try {
+    // Before its time the current key signs; the IdP fetched the set that lists both.
+    const a = await login();
+    assert.equal(a.status, 200, JSON.stringify(a.json) + JSON.stringify(grants));
+    assert.deepEqual(kids, [k0.kid]);
+    await new Promise((ok) => setTimeout(ok, Math.max(0, rot.json.client_key_rotation.active_at * 1000 - Date.now()) + 1100));
+    // From its time the staged key signs, and the IdP verifies it from the set it holds.
+    const b = await login();
+    assert.equal(b.status, 200, JSON.stringify(b.json) + JSON.stringify(grants));
+    assert.deepEqual(kids, [k0.kid, k1.kid]);
+    assert.deepEqual(grants, ['ok', 'ok']);
+    const now = (await call(nova, 'GET', `/v1/people/oidc/idps/${idp.id}`, { tok })).json;
+    assert.equal(now.client_key_rotation, undefined);
+    assert.deepEqual(now.jwks.keys.map((k) => k.kid), [k1.kid, k0.kid], 'the retired key stays listed for in-flight assertions');
+    // A second graceful rotation makes the signing key the current one and stages another.
+    const rot2 = await call(nova, 'PATCH', `/v1/people/oidc/idps/${idp.id}`, { tok, body: { rotate_client_key: 'graceful' } });
+    assert.equal(rot2.status, 200, rot2.text);
+    assert.equal(rot2.json.jwks.keys[0].kid, k1.kid);
+    assert.equal(rot2.json.jwks.keys.length, 2);
+    assert.ok(rot2.json.client_key_rotation.active_at >= Date.now() / 1000 + 590);
+    // A revoke: one new key, every other gone from the set at once.
+    const rev = await call(nova, 'PATCH', `/v1/people/oidc/idps/${idp.id}`, { tok, body: { rotate_client_key: 'revoke' } });
+    assert.equal(rev.status, 200, rev.text);
+    assert.equal(rev.json.jwks.keys.length, 1);
+    const k3 = rev.json.jwks.keys[0].kid;
+    assert.ok(![k0.kid, k1.kid, rot2.json.client_key_rotation.next_kid].includes(k3));
+    assert.equal(rev.json.client_key_rotation, undefined);
+    assert.deepEqual(await fetchSet(), [k3]);
+    // Audited as updates naming the member, never a key.
+    const audit = await call(nova, 'GET', '/v1/audit?limit=100', { tok });
+    const rots = audit.json.entries.filter((e) => e.action === 'oidc_idp.update' && e.attrs.changed.includes('rotate_client_key'));
+    assert.equal(rots.length, 3);
+    assert.ok(!audit.text.includes('"d"') && !audit.text.includes('client_key_next_sealed'));
+  } finally {
+    const closed = new Promise((ok) => srv6.close(ok));
+    srv6.closeAllConnections?.();
     await Promise.race([closed, new Promise((ok) => setTimeout(ok, 5000))]);
   }
 });
