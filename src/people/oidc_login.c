@@ -709,7 +709,61 @@ static nova_status verify_jws(nova_arena_t *ar, const nova_oidc_idp_t *idp,
     return st;
 }
 
-/* The UserInfo endpoint (OIDC Core §5.3) with the access token, merged into who. */
+/* A signed UserInfo response (OIDC Core §5.3.2): a JWS of the IdP's keys and allowed
+ * algorithms whose iss is the IdP and whose aud names this client (so another client's
+ * response cannot pass as this one's); *out its payload (arena). An encrypted one (JWE, five
+ * parts) is refused: Nova registers no encryption key. */
+static nova_status userinfo_jwt(nova_arena_t *ar, const nova_oidc_idp_t *idp,
+                                const nova_oidc_discovery_t *d, const char *jwt, size_t n,
+                                const char **out, size_t *outlen, nova_oidc_fail *fail,
+                                const char **why)
+{
+    size_t dots = 0;
+    for (size_t i = 0; i < n; i++)
+        dots += jwt[i] == '.';
+    while (n && (jwt[n - 1] == ' ' || jwt[n - 1] == '\r' || jwt[n - 1] == '\n'))
+        n--;
+    if (dots != 2)
+        return fail_with(fail, NOVA_OIDC_FAIL_USERINFO, why,
+                         dots == 4 ? "the IdP's userinfo response is encrypted (JWE): not "
+                                     "supported, register the client without "
+                                     "userinfo_encrypted_response_alg"
+                                   : "the IdP's userinfo response is neither JSON nor a JWS");
+    const char *compact = nova_arena_strndup(ar, jwt, n);
+    if (compact == NULL)
+        return NOVA_NOMEM;
+    const char *payload = NULL;
+    size_t plen = 0;
+    nova_status st = verify_jws(ar, idp, d, compact, NULL, &payload, &plen, fail, why);
+    if (st || *fail != NOVA_OIDC_FAIL_NONE) {
+        if (*fail == NOVA_OIDC_FAIL_SIGNATURE)
+            *why = "the IdP's signed userinfo response does not verify with its keys and "
+                   "allowed algorithms (id_token_signing_algs)";
+        return st;
+    }
+    json_error_t err;
+    json_t *c = json_loadb(payload, plen, JSON_REJECT_DUPLICATES, &err);
+    const char *iss = json_string_value(json_object_get(c, "iss"));
+    json_t *aud = json_object_get(c, "aud");
+    bool aud_ok = json_is_string(aud) && strcmp(json_string_value(aud), idp->client_id) == 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(aud, i, v) aud_ok =
+        aud_ok || (json_is_string(v) && strcmp(json_string_value(v), idp->client_id) == 0);
+    bool iss_ok = iss && strcmp(iss, idp->issuer) == 0;
+    json_decref(c);
+    if (!iss_ok || !aud_ok)
+        return fail_with(fail, NOVA_OIDC_FAIL_USERINFO, why,
+                         !iss_ok ? "the IdP's signed userinfo response names another iss"
+                                 : "the IdP's signed userinfo response is not for this client "
+                                   "(aud)");
+    *out = payload;
+    *outlen = plen;
+    return NOVA_OK;
+}
+
+/* The UserInfo endpoint (OIDC Core §5.3) with the access token, merged into who; the JSON
+ * form or the signed one (application/jwt). */
 static nova_status userinfo(nova_arena_t *ar, const nova_oidc_idp_t *idp,
                             const nova_oidc_discovery_t *d, const char *access_token,
                             nova_oidc_identity_t *who, nova_oidc_fail *fail, const char **why)
@@ -724,11 +778,26 @@ static nova_status userinfo(nova_arena_t *ar, const nova_oidc_idp_t *idp,
                          st == NOVA_FORBIDDEN ? PEOPLE_HTTP_PRIVATE_WHY
                                               : "the IdP's userinfo endpoint could not be reached");
     }
-    if (st == NOVA_OK)
-        st = nova_oidc_userinfo_merge(ar, (const char *)b.data, b.len, idp->group_claim, who, why);
+    const char *text = (const char *)b.data;
+    size_t n = b.len;
+    if (st == NOVA_OK) {
+        /* A signed response (application/jwt, OIDC Core §5.3.2: the client registered with
+         * userinfo_signed_response_alg) is a compact JWS; the JSON form starts with '{'. */
+        size_t i = 0;
+        while (i < n && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
+            i++;
+        if (i < n && text[i] != '{')
+            st = userinfo_jwt(ar, idp, d, text + i, n - i, &text, &n, fail, why);
+    }
+    if (st == NOVA_OK && *fail == NOVA_OIDC_FAIL_NONE)
+        st = nova_oidc_userinfo_merge(ar, text, n, idp->group_claim, who, why);
+    if (text && text != (const char *)b.data)
+        OPENSSL_cleanse((char *)text, n);
     if (b.data)
         OPENSSL_cleanse(b.data, b.len);
     nova_buf_free(&b);
+    if (*fail != NOVA_OIDC_FAIL_NONE)
+        return st;
     if (st == NOVA_UNAUTHORIZED)
         return fail_with(fail, NOVA_OIDC_FAIL_CLAIMS, why, NULL);
     if (st == NOVA_INVALID)

@@ -697,6 +697,71 @@ test('claims only the userinfo endpoint gives (an IdP conforming its ID tokens) 
   }
 });
 
+// Signed userinfo (OIDC Core §5.3.2): a client registered with userinfo_signed_response_alg
+// gets application/jwt from the userinfo endpoint: verified with the IdP's keys and allowed
+// algorithms, iss and aud checked, then merged like the JSON form; signed with an algorithm
+// the tenant does not allow for the IdP, the sign-in is refused.
+test('signed userinfo (application/jwt): verified with the IdP\'s keys, its claims used; an algorithm the IdP is not allowed is refused', async () => {
+  const port = await freePort();
+  const iss7 = `http://localhost:${port}`;
+  const client = (id, alg) => ({ client_id: id, client_secret: id + '-secret-0123456789', redirect_uris: [`${novaBase}/auth/oidc/callback`],
+    id_token_signed_response_alg: 'ES256', userinfo_signed_response_alg: alg, token_endpoint_auth_method: 'client_secret_basic' });
+  const p7 = new Provider(iss7, {
+    clients: [client('uj-rp', 'ES256'), client('uj-rsa', 'RS256')],
+    jwks: { keys: [ecKey(), rsaKey] },
+    pkce: { required: () => true },
+    scopes: ['openid', 'email', 'profile', 'groups'],
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
+    conformIdTokenClaims: true,
+    enabledJWA: { idTokenSigningAlgValues: ['ES256', 'RS256'], userinfoSigningAlgValues: ['ES256', 'RS256'] },
+    findAccount: async (ctx, id) => {
+      const a = accounts[id];
+      if (!a) return undefined;
+      return { accountId: id, claims: async () => ({ sub: id, email: a.email, email_verified: true, name: a.name, groups: a.groups }) };
+    },
+    features: { devInteractions: { enabled: true }, jwtUserinfo: { enabled: true } },
+  });
+  const srv7 = await new Promise((ok) => { const s = p7.listen(port, '127.0.0.1', () => ok(s)); });
+  const seen = [];
+  p7.use(async (ctx, next) => {
+    await next();
+    if (ctx.path === '/me') seen.push({ type: String(ctx.response.type), body: typeof ctx.body === 'string' ? ctx.body : '' });
+  });
+  try {
+    const t = makeTenant(nova, 'oidc-uj-' + Date.now(), 'users:read users:write');
+    const tok = await token(nova, t);
+    const body = (id, algs) => ({ issuer: iss7, client_id: id, client_secret: id + '-secret-0123456789', redirect_uris: [`${novaBase}/auth/oidc/callback`],
+      scopes: ['openid', 'email', 'profile', 'groups'], role_mappings: [{ group: 'engineering', role: 'engineer' }], id_token_signing_algs: algs });
+    const r = await call(nova, 'POST', '/v1/people/oidc/idps', { tok, body: body('uj-rp', ['ES256']) });
+    assert.equal(r.status, 201, r.text);
+    const done = await callbackJson(await idpLogin(novaBase + r.json.login_path, 'ada', `${novaBase}/auth/oidc/callback`, iss7));
+    assert.equal(done.status, 200, JSON.stringify(done.json));
+    // The IdP answered userinfo as a JWS, and its claims provisioned and mapped the user.
+    assert.equal(seen.length, 1);
+    assert.match(seen[0].type, /application\/jwt/);
+    assert.equal(seen[0].body.split('.').length, 3);
+    const users = (await call(nova, 'GET', '/v1/users', { tok })).json.users;
+    assert.equal(users.length, 1);
+    assert.equal(users[0].email, accounts.ada.email);
+    assert.deepEqual(users[0].roles, ['engineer']);
+    assert.ok(!nova.logs().includes(seen[0].body));
+    // Another tenant allows this IdP ES256 only; its client's userinfo comes signed with RS256.
+    const t2 = makeTenant(nova, 'oidc-uj2-' + Date.now(), 'users:read users:write');
+    const tok2 = await token(nova, t2);
+    const r2 = await call(nova, 'POST', '/v1/people/oidc/idps', { tok: tok2, body: body('uj-rsa', ['ES256']) });
+    assert.equal(r2.status, 201, r2.text);
+    const refused = await callbackJson(await idpLogin(novaBase + r2.json.login_path, 'ada', `${novaBase}/auth/oidc/callback`, iss7));
+    assert.equal(refused.status, 401, JSON.stringify(refused.json));
+    assert.match(refused.json.detail, /signed userinfo/);
+    assert.equal(seen.length, 2);
+    assert.match(seen[1].type, /application\/jwt/);
+    assert.equal((await call(nova, 'GET', '/v1/users', { tok: tok2 })).json.users.length, 0);
+  } finally {
+    await new Promise((ok) => srv7.close(ok));
+    srv7.closeAllConnections?.();
+  }
+});
+
 test('RP-initiated logout: Nova revokes the session and sends the browser to the IdP\'s end_session_endpoint with id_token_hint', async () => {
   const { tok, idp: l } = await tenantWithIdp('oidc-logout', 'nova-rp', { post_logout_redirect_uris: [`${novaBase}/signed-out`] });
   assert.deepEqual(l.post_logout_redirect_uris, [`${novaBase}/signed-out`]);
