@@ -1,6 +1,7 @@
 /* oidc_fuzz: what an OpenID Provider sends (src/people/oidc_token.c): the first byte picks
  * the parser (discovery document, JWK Set, token response, ID token claims, a UserInfo
- * response merged into an identity, a Back-Channel Logout token's claims), the rest is the
+ * response merged into an identity, a Back-Channel Logout token's claims, a signed UserInfo
+ * response's claims), the rest is the
  * document as it arrives over the network. Accepted or refused, nothing may crash, leak or
  * read out of bounds; a refusal must say why, and what is accepted must hold what the parser
  * promises. */
@@ -21,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nova_arena_init(&ar, 4096);
     const char *why = NULL;
     nova_status st;
-    switch (data[0] % 6) {
+    switch (data[0] % 7) {
     case 0: {
         nova_oidc_discovery_t d;
         st = nova_oidc_discovery_parse(&ar, text, n, "https://idp.example", &d, &why);
@@ -64,6 +65,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         break;
     }
+    case 6:
+        st = nova_oidc_userinfo_jwt_claims_check(text, n, "https://idp.example", "nova-rp", &why);
+        if (st == NOVA_OK &&
+            (memmem(text, n, "https:", 6) == NULL || !memmem(text, n, "nova-rp", 7)))
+            abort(); /* accepted without naming the issuer and the client */
+        break;
     default: {
         nova_oidc_expect_t e = {.issuer = "https://idp.example",
                                 .client_id = "nova-rp",

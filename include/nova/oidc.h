@@ -169,6 +169,11 @@ void nova_oidc_allow_private(bool allow);
 nova_status nova_oidc_userinfo_merge(nova_arena_t *ar, const char *text, size_t n,
                                      const char *group_claim, nova_oidc_identity_t *who,
                                      const char **why);
+/* The claims of a signed UserInfo response (OIDC Core §5.3.2), once its signature verified:
+ * a JSON object whose iss is issuer and whose aud (a string or an array) names client_id.
+ * NOVA_INVALID with *why otherwise. */
+nova_status nova_oidc_userinfo_jwt_claims_check(const char *payload, size_t n, const char *issuer,
+                                                const char *client_id, const char **why);
 
 /* ---- a tenant's IdPs ---- */
 

@@ -741,22 +741,8 @@ static nova_status userinfo_jwt(nova_arena_t *ar, const nova_oidc_idp_t *idp,
                    "allowed algorithms (id_token_signing_algs)";
         return st;
     }
-    json_error_t err;
-    json_t *c = json_loadb(payload, plen, JSON_REJECT_DUPLICATES, &err);
-    const char *iss = json_string_value(json_object_get(c, "iss"));
-    json_t *aud = json_object_get(c, "aud");
-    bool aud_ok = json_is_string(aud) && strcmp(json_string_value(aud), idp->client_id) == 0;
-    size_t i;
-    json_t *v;
-    json_array_foreach(aud, i, v) aud_ok =
-        aud_ok || (json_is_string(v) && strcmp(json_string_value(v), idp->client_id) == 0);
-    bool iss_ok = iss && strcmp(iss, idp->issuer) == 0;
-    json_decref(c);
-    if (!iss_ok || !aud_ok)
-        return fail_with(fail, NOVA_OIDC_FAIL_USERINFO, why,
-                         !iss_ok ? "the IdP's signed userinfo response names another iss"
-                                 : "the IdP's signed userinfo response is not for this client "
-                                   "(aud)");
+    if (nova_oidc_userinfo_jwt_claims_check(payload, plen, idp->issuer, idp->client_id, why))
+        return fail_with(fail, NOVA_OIDC_FAIL_USERINFO, why, NULL);
     *out = payload;
     *outlen = plen;
     return NOVA_OK;

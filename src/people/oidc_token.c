@@ -516,3 +516,29 @@ end:
     json_decref(u);
     return st;
 }
+
+nova_status nova_oidc_userinfo_jwt_claims_check(const char *payload, size_t n, const char *issuer,
+                                                const char *client_id, const char **why)
+{
+    json_error_t err;
+    json_t *c = json_loadb(payload, n, JSON_REJECT_DUPLICATES, &err);
+    if (!json_is_object(c)) {
+        json_decref(c);
+        *why = "the IdP's signed userinfo response does not hold a JSON object";
+        return NOVA_INVALID;
+    }
+    const char *iss = json_string_value(json_object_get(c, "iss"));
+    json_t *aud = json_object_get(c, "aud");
+    bool aud_ok = json_is_string(aud) && strcmp(json_string_value(aud), client_id) == 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(aud, i, v) aud_ok =
+        aud_ok || (json_is_string(v) && strcmp(json_string_value(v), client_id) == 0);
+    bool iss_ok = iss && strcmp(iss, issuer) == 0;
+    json_decref(c);
+    if (iss_ok && aud_ok)
+        return NOVA_OK;
+    *why = !iss_ok ? "the IdP's signed userinfo response names another iss"
+                   : "the IdP's signed userinfo response is not for this client (aud)";
+    return NOVA_INVALID;
+}

@@ -380,6 +380,37 @@ static void test_acr_amr_aal(void **state)
 
 /* UserInfo (OIDC Core §5.3): its sub must be the ID token's; it fills only what the ID token
  * lacked. */
+/* A signed UserInfo response's claims: the IdP's iss, an aud naming this client. */
+static void test_userinfo_jwt_claims(void **state)
+{
+    (void)state;
+    const char *iss = "https://idp.example", *cid = "nova-rp", *why = NULL;
+    static const char *const ok[] = {
+        "{\"iss\":\"https://idp.example\",\"aud\":\"nova-rp\",\"sub\":\"a\"}",
+        "{\"iss\":\"https://idp.example\",\"aud\":[\"x\",\"nova-rp\"],\"sub\":\"a\"}",
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        assert_int_equal(nova_oidc_userinfo_jwt_claims_check(ok[i], strlen(ok[i]), iss, cid, &why),
+                         NOVA_OK);
+    static const char *const bad[] = {
+        "{\"iss\":\"https://evil.example\",\"aud\":\"nova-rp\"}",
+        "{\"iss\":\"https://idp.example\",\"aud\":\"other-rp\"}",
+        "{\"iss\":\"https://idp.example\",\"aud\":[\"other-rp\"]}",
+        "{\"iss\":\"https://idp.example\"}",
+        "{\"aud\":\"nova-rp\"}",
+        "{\"iss\":\"https://idp.example\",\"aud\":\"nova-rp\",\"aud\":\"x\"}",
+        "[\"https://idp.example\",\"nova-rp\"]",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why = NULL;
+        assert_int_equal(
+            nova_oidc_userinfo_jwt_claims_check(bad[i], strlen(bad[i]), iss, cid, &why),
+            NOVA_INVALID);
+        assert_non_null(why);
+    }
+}
+
 static void test_userinfo_merge(void **state)
 {
     (void)state;
@@ -654,6 +685,7 @@ int main(void)
         cmocka_unit_test(test_roles_for),
         cmocka_unit_test(test_acr_amr_aal),
         cmocka_unit_test(test_userinfo_merge),
+        cmocka_unit_test(test_userinfo_jwt_claims),
         cmocka_unit_test(test_addr_classifier),
         cmocka_unit_test(test_logout_token_claims),
     };
