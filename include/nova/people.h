@@ -103,6 +103,10 @@ typedef struct nova_people_config {
     const char *totp_issuer; /* the otpauth issuer label (NULL: "Nova") */
     unsigned access_ttl;     /* seconds an access token lives (0: 300) */
     nova_group_tuples_fn group_tuples; /* NULL: groups write no policy tuples */
+    /* After the change's commit: this process's policy indexes catch up with the batches
+     * (read-your-writes); NULL: they catch up on their own (the change feed). */
+    void (*group_tuples_synced)(void *ud, nova_store_t *s, const char *tenant_id,
+                                const nova_fga_batch_t *b, size_t n);
     void *group_tuples_ud;
 } nova_people_config_t;
 

@@ -50,11 +50,13 @@ nova_status nova_store_user_list(nova_store_t *s, nova_arena_t *a, const char *t
 /* Writes u's status, roles, name_sealed and updated_at. NOVA_NOT_FOUND when absent. */
 nova_status nova_store_user_update(nova_store_t *s, const nova_user_t *u,
                                    const nova_audit_entry_t *audit);
-/* Deletes the user, its recovery codes and credentials, and revokes its sessions ("deleted");
+/* Deletes the user, its recovery codes and credentials, and revokes its sessions ("deleted"),
+ * with the policy tuples fga (its memberships' deletions) in the same transaction;
  * *revoked (may be NULL) gets the revoked session ids (arena array, *nrevoked). */
 nova_status nova_store_user_delete(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
-                                   const char *id, int64_t now, const nova_audit_entry_t *audit,
-                                   const char ***revoked, size_t *nrevoked);
+                                   const char *id, int64_t now, nova_fga_batch_t *fga, size_t nfga,
+                                   const nova_audit_entry_t *audit, const char ***revoked,
+                                   size_t *nrevoked);
 nova_status nova_store_user_password_set(nova_store_t *s, const char *tenant_id, const char *id,
                                          const char *hash, int64_t now,
                                          const nova_audit_entry_t *audit);

@@ -1868,7 +1868,7 @@ void api_fga_release(api_fga_view_t *v)
     v->entry = NULL;
 }
 
-/* One tuple of api_fga_relate in the shape write_part makes. */
+/* One tuple of api_fga_relate_plan in the shape write_part makes. */
 static nova_status relate_tuple(nova_arena_t *a, const char *object, const char *relation,
                                 const char *user, nova_fga_tuple_t *out)
 {
@@ -1969,28 +1969,6 @@ void api_fga_relate_synced(nova_store_t *s, const char *tenant_id, const nova_fg
         if (e && atomic_load(&e->loaded) && fga_sync(s, e, b[i].seq) != NOVA_OK)
             atomic_store(&e->synced_ns, 0);
     }
-}
-
-nova_status api_fga_relate(nova_store_t *s, nova_arena_t *a, const nova_audit_actor_t *by,
-                           const char *tenant_id, const char *object, const char *relation,
-                           const char *const *add, size_t nadd, const char *const *remove,
-                           size_t nremove)
-{
-    nova_fga_batch_t *b;
-    size_t n;
-    nova_status st = api_fga_relate_plan(s, a, by, tenant_id, object, relation, add, nadd, remove,
-                                         nremove, &b, &n);
-    for (size_t i = 0; st == NOVA_OK && i < n; i++) {
-        nova_fga_write_result_t res;
-        st =
-            nova_store_fga_write(s, tenant_id, b[i].store_id, &b[i].w, b[i].now, &b[i].audit, &res);
-        b[i].seq = st == NOVA_OK ? res.seq : 0;
-        if (st == NOVA_NOT_FOUND)
-            st = NOVA_OK; /* deleted meanwhile */
-    }
-    if (st == NOVA_OK)
-        api_fga_relate_synced(s, tenant_id, b, n);
-    return st;
 }
 
 nova_status api_fga_metrics(nova_buf_t *out)

@@ -73,19 +73,13 @@ typedef struct api_fga_view {
 nova_status api_fga_acquire(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                             const char *store_id, const char *model_id, api_fga_view_t *v);
 void api_fga_release(api_fga_view_t *v);
-/* Writes (add) and deletes (remove) the tuples object#relation@user for each user (full
- * "type:id" strings) in every live store of tenant_id whose latest model admits the tuple
- * (nova_policy_tuple_validate), ignoring duplicates and missing tuples; stores whose model
- * does not are left alone. Each store's write is audited "fga_tuples.write" by `by`, and goes
- * through the change feed like a write of /stores/{id}/write. */
-nova_status api_fga_relate(nova_store_t *s, nova_arena_t *a, const nova_audit_actor_t *by,
-                           const char *tenant_id, const char *object, const char *relation,
-                           const char *const *add, size_t nadd, const char *const *remove,
-                           size_t nremove);
-/* What api_fga_relate would write, as one batch per admitting store (arena array), for a
- * caller that writes them in its own transaction (nova_store_fga_batches_in_tx); then
- * api_fga_relate_synced brings this process's indexes of those stores up to the batches'
- * seq (read-your-writes). */
+/* The writes (add) and deletes (remove) of the tuples object#relation@user for each user
+ * (full "type:id" strings) in every live store of tenant_id whose latest model admits the
+ * tuple (nova_policy_tuple_validate), ignoring duplicates and missing tuples, as one batch
+ * per such store (arena array), each audited "fga_tuples.write" by `by`: the caller writes
+ * them in its own transaction (nova_store_fga_batches_in_tx), through the change feed like
+ * a write of /stores/{id}/write; then api_fga_relate_synced brings this process's indexes of
+ * those stores up to the batches' seq (read-your-writes). */
 nova_status api_fga_relate_plan(nova_store_t *s, nova_arena_t *a, const nova_audit_actor_t *by,
                                 const char *tenant_id, const char *object, const char *relation,
                                 const char *const *add, size_t nadd, const char *const *remove,
@@ -171,8 +165,8 @@ struct nova_user_claims;
 nova_status api_users_register(nova_api_t *api, nova_http_server_t *srv);
 nova_status api_login_register(nova_api_t *api, nova_http_server_t *srv);
 struct nova_people *api_people(nova_req_t *r, nova_api_t *api);
-/* Deletes a user (nova_people_user_delete) and the policy tuples of its group memberships
- * (group:<id>#member@user:<id>, through api_fga_relate), for /v1/users and /scim/v2/Users
+/* Deletes a user (nova_people_user_delete) and, in the same transaction, the policy tuples
+ * of its group memberships (group:<id>#member@user:<id>), for /v1/users and /scim/v2/Users
  * alike (scim_groups.c). */
 nova_status api_user_delete(nova_req_t *r, struct nova_people *p, nova_store_t *s,
                             const nova_audit_actor_t *by, const char *tenant_id, const char *id);
@@ -184,6 +178,9 @@ nova_status api_group_tuples(void *ud, nova_store_t *s, nova_arena_t *a,
                              const char *group_id, const char *const *members, size_t nmembers,
                              const char *const *removed, size_t nremoved, nova_fga_batch_t **out,
                              size_t *n);
+/* Its group_tuples_synced: api_fga_relate_synced. */
+void api_group_tuples_synced(void *ud, nova_store_t *s, const char *tenant_id,
+                             const nova_fga_batch_t *b, size_t n);
 /* Replies for a failed people call: 422 naming the field for NOVA_INVALID, 503 for the
  * control plane, else the status's problem. */
 void api_people_status(nova_req_t *r, nova_status st, const char *why);

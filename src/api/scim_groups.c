@@ -131,13 +131,11 @@ nova_status api_group_tuples(void *ud, nova_store_t *s, nova_arena_t *a,
                                out, n);
 }
 
-/* The change's policy tuples were written in its transaction: this process's indexes of
- * those stores catch up with them before the reply (read-your-writes). */
-static bool relate(nova_req_t *r, api_scim_caller *c, const nova_group_change_t *ch)
+void api_group_tuples_synced(void *ud, nova_store_t *s, const char *tenant_id,
+                             const nova_fga_batch_t *b, size_t n)
 {
-    (void)r;
-    api_fga_relate_synced(c->s, c->tenant_id, ch->fga, ch->nfga);
-    return true;
+    (void)ud;
+    api_fga_relate_synced(s, tenant_id, b, n);
 }
 
 /* ---- the body of create and replace ---- */
@@ -260,7 +258,7 @@ static void groups_create(nova_req_t *r, void *ud)
             nova_people_group_create(c.p, c.s, &r->arena, &c.by, c.tenant_id, &spec, &g, &ch, &why);
         if (st)
             group_refused(r, st, why);
-        else if (relate(r, &c, &ch)) {
+        else {
             nova_people_count_provisioned(NOVA_FED_SCIM, NOVA_FED_CREATED);
             reply_group(r, 201, &g);
         }
@@ -325,7 +323,7 @@ static void groups_replace(nova_req_t *r, void *ud)
                                                   &spec, &g, &ch, &why);
         if (st)
             group_refused(r, st, why);
-        else if (relate(r, &c, &ch)) {
+        else {
             nova_people_count_provisioned(NOVA_FED_SCIM, NOVA_FED_REPLACED);
             reply_group(r, 200, &g);
         }
@@ -590,7 +588,7 @@ static void groups_patch(nova_req_t *r, void *ud)
             continue;
         if (st)
             group_refused(r, st, why);
-        else if (relate(r, &c, &ch)) {
+        else {
             nova_people_count_provisioned(NOVA_FED_SCIM, NOVA_FED_PATCHED);
             reply_group(r, 200, &g);
         }
@@ -609,7 +607,7 @@ static void groups_delete(nova_req_t *r, void *ud)
     nova_status st = nova_people_group_delete(c.p, c.s, &r->arena, &c.by, c.tenant_id, g.id, &ch);
     if (st)
         group_refused(r, st, NULL);
-    else if (relate(r, &c, &ch)) {
+    else {
         nova_people_count_provisioned(NOVA_FED_SCIM, NOVA_FED_DELETED);
         nova_resp_body(r, 204, NULL, NULL, 0);
     }
@@ -643,20 +641,9 @@ json_t *api_scim_user_groups(nova_req_t *r, api_scim_caller *c, const char *user
 nova_status api_user_delete(nova_req_t *r, nova_people_t *p, nova_store_t *s,
                             const nova_audit_actor_t *by, const char *tenant_id, const char *id)
 {
-    /* The memberships go with the user's row; their tuples are deleted here. */
-    nova_scim_member_t *groups = NULL;
-    size_t n = 0;
-    nova_status st = nova_people_user_groups(s, &r->arena, tenant_id, id, &groups, &n);
-    if (st == NOVA_OK)
-        st = nova_people_user_delete(p, s, &r->arena, by, tenant_id, id);
-    const char *user = nova_arena_printf(&r->arena, "user:%s", id);
-    for (size_t i = 0; st == NOVA_OK && i < n; i++) {
-        const char *object = nova_arena_printf(&r->arena, "group:%s", groups[i].group_id);
-        st = object && user
-                 ? api_fga_relate(s, &r->arena, by, tenant_id, object, "member", NULL, 0, &user, 1)
-                 : NOVA_NOMEM;
-    }
-    return st;
+    /* The memberships go with the user's row, their tuples in the same transaction (the
+     * people domain's group_tuples planner). */
+    return nova_people_user_delete(p, s, &r->arena, by, tenant_id, id);
 }
 
 /* ---- /v1/scim/group-roles (the tenant's backend) ---- */

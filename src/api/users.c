@@ -29,7 +29,9 @@ nova_people_t *api_people(nova_req_t *r, nova_api_t *api)
             found = s->people;
     if (found == NULL) {
         people_slot *s = calloc(1, sizeof(*s));
-        nova_people_config_t cfg = {.region = api->region, .group_tuples = api_group_tuples};
+        nova_people_config_t cfg = {.region = api->region,
+                                    .group_tuples = api_group_tuples,
+                                    .group_tuples_synced = api_group_tuples_synced};
         if (s && nova_people_new(api->auth, api->kv, &cfg, &s->people) == NOVA_OK) {
             s->api = api;
             s->next = slots;

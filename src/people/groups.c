@@ -520,6 +520,8 @@ static nova_status group_write(nova_people_t *p, nova_store_t *s, nova_arena_t *
                    : "displayName: another group of this tenant has this name";
     else if (st == NOVA_INVALID && what)
         *why = "members[].value: not a user of this tenant";
+    if (st == NOVA_OK && change->nfga && p->group_tuples_synced)
+        p->group_tuples_synced(p->group_tuples_ud, s, tenant_id, change->fga, change->nfga);
     if (st == NOVA_OK)
         st = plan_apply(p, s, ar, by, tenant_id, &pl);
     if (st == NOVA_OK)
@@ -590,6 +592,8 @@ nova_status nova_people_group_delete(nova_people_t *p, nova_store_t *s, nova_are
     if (st == NOVA_OK)
         st = nova_store_scim_group_delete(s, tenant_id, id, pl.grants, pl.ngrants, change->fga,
                                           change->nfga, &ae);
+    if (st == NOVA_OK && change->nfga && p->group_tuples_synced)
+        p->group_tuples_synced(p->group_tuples_ud, s, tenant_id, change->fga, change->nfga);
     if (st == NOVA_OK)
         st = plan_apply(p, s, ar, by, tenant_id, &pl);
     if (st == NOVA_OK) {

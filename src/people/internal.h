@@ -40,6 +40,8 @@ struct nova_people {
     char totp_issuer[64];
     unsigned access_ttl;
     nova_group_tuples_fn group_tuples;
+    void (*group_tuples_synced)(void *ud, nova_store_t *s, const char *tenant_id,
+                                const nova_fga_batch_t *b, size_t n);
     void *group_tuples_ud;
     pthread_mutex_t mu; /* guards keys; never held across a store call */
     people_keys_t *keys;

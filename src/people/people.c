@@ -35,6 +35,7 @@ nova_status nova_people_new(nova_auth_t *auth, nova_kv_t *kv, const nova_people_
     snprintf(p->totp_issuer, sizeof(p->totp_issuer), "%s", issuer);
     p->access_ttl = cfg && cfg->access_ttl ? cfg->access_ttl : 300;
     p->group_tuples = cfg ? cfg->group_tuples : NULL;
+    p->group_tuples_synced = cfg ? cfg->group_tuples_synced : NULL;
     p->group_tuples_ud = cfg ? cfg->group_tuples_ud : NULL;
     pthread_mutex_init(&p->mu, NULL);
     pthread_mutex_init(&p->tmu, NULL);

@@ -301,6 +301,41 @@ nova_status people_user_update(nova_people_t *p, nova_store_t *s, nova_arena_t *
     return nova_people_user_get(p, s, ar, tenant_id, id, out);
 }
 
+/* The deletions of the user's group tuples (group:<g>#member@user:<id>, one plan per group
+ * it is a member of), for the deletion's own transaction (arena array). */
+static nova_status user_group_tuples(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                     const nova_audit_actor_t *by, const char *tenant_id,
+                                     const char *id, nova_fga_batch_t **out, size_t *nout)
+{
+    *out = NULL;
+    *nout = 0;
+    if (p->group_tuples == NULL)
+        return NOVA_OK;
+    nova_scim_member_t *m;
+    size_t ng = 0, cap = 0;
+    nova_status st = nova_store_scim_members(s, ar, tenant_id, NULL, id, &m, &ng);
+    const char *const who[] = {id};
+    for (size_t i = 0; st == NOVA_OK && i < ng; i++) {
+        nova_fga_batch_t *b = NULL;
+        size_t nb = 0;
+        st = p->group_tuples(p->group_tuples_ud, s, ar, by, tenant_id, m[i].group_id, NULL, 0, who,
+                             1, &b, &nb);
+        if (st == NOVA_OK && *nout + nb > cap) {
+            size_t ncap = (*nout + nb) * 2;
+            nova_fga_batch_t *grown = nova_arena_alloc(ar, ncap * sizeof(*grown));
+            if (grown == NULL)
+                return NOVA_NOMEM;
+            if (*nout)
+                memcpy(grown, *out, *nout * sizeof(*grown));
+            *out = grown;
+            cap = ncap;
+        }
+        for (size_t k = 0; st == NOVA_OK && k < nb; k++)
+            (*out)[(*nout)++] = b[k];
+    }
+    return st;
+}
+
 nova_status nova_people_user_delete(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                                     const nova_audit_actor_t *by, const char *tenant_id,
                                     const char *id)
@@ -308,9 +343,16 @@ nova_status nova_people_user_delete(nova_people_t *p, nova_store_t *s, nova_aren
     nova_audit_entry_t ae;
     const char **ids = NULL;
     size_t n = 0;
+    nova_fga_batch_t *fga = NULL;
+    size_t nfga = 0;
     nova_status st = nova_audit_entry_make(&ae, ar, by, tenant_id, "user.delete", "user", id, NULL);
     if (st == NOVA_OK)
-        st = nova_store_user_delete(s, ar, tenant_id, id, nova_time_now(), &ae, &ids, &n);
+        st = user_group_tuples(p, s, ar, by, tenant_id, id, &fga, &nfga);
+    if (st == NOVA_OK)
+        st =
+            nova_store_user_delete(s, ar, tenant_id, id, nova_time_now(), fga, nfga, &ae, &ids, &n);
+    if (st == NOVA_OK && nfga && p->group_tuples_synced)
+        p->group_tuples_synced(p->group_tuples_ud, s, tenant_id, fga, nfga);
     for (size_t i = 0; st == NOVA_OK && i < n; i++) {
         char *key = nova_arena_printf(ar, "ps:%s:%s", tenant_id, ids[i]);
         if (key)

@@ -327,8 +327,9 @@ static nova_status returning_ids(nova_store_t *s, const nova_sql_t *q, const nov
 }
 
 nova_status nova_store_user_delete(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
-                                   const char *id, int64_t now, const nova_audit_entry_t *audit,
-                                   const char ***revoked, size_t *nrevoked)
+                                   const char *id, int64_t now, nova_fga_batch_t *fga, size_t nfga,
+                                   const nova_audit_entry_t *audit, const char ***revoked,
+                                   size_t *nrevoked)
 {
     int64_t changed = 0;
     const char **ids = NULL;
@@ -350,6 +351,8 @@ nova_status nova_store_user_delete(nova_store_t *s, nova_arena_t *a, const char 
         st = NOVA_NOT_FOUND;
     if (st == NOVA_OK)
         st = returning_ids(s, &Q_SES_REVOKE_USER, rp, 4, a, &ids, &n);
+    if (st == NOVA_OK)
+        st = nova_store_fga_batches_in_tx(s, tenant_id, fga, nfga);
     if (st == NOVA_OK)
         st = nova_store_audit_append_tx(s, audit, NULL, NULL);
     st = finish(s, st);

@@ -1292,9 +1292,9 @@ static void t_scim_groups(void **state)
 
     /* A deleted user leaves its groups; a deleted group takes its members with it. */
     const char **sessions;
-    assert_int_equal(
-        nova_store_user_delete(s, &f->a, "ten_a", "usr_a1", 50, AE("ten_a"), &sessions, &n),
-        NOVA_OK);
+    assert_int_equal(nova_store_user_delete(s, &f->a, "ten_a", "usr_a1", 50, NULL, 0, AE("ten_a"),
+                                            &sessions, &n),
+                     NOVA_OK);
     assert_int_equal(members_of(f, "ten_a", "grp_1", NULL), 0);
     g3.version = 4;
     w3 = (nova_scim_group_write_t){
