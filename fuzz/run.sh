@@ -160,6 +160,10 @@ seed() {
         printf '%s' '{"code":21211,"message":"The '"'"'To'"'"' number +254711000001 is not a valid phone number.","more_info":"https://www.twilio.com/docs/errors/21211","status":400}' >"$dir/seed-21211"
         printf '%s' '{"code":20429,"message":"Too Many Requests","more_info":"https://www.twilio.com/docs/errors/20429","status":429}' >"$dir/seed-429"
         ;;
+    twilio_callback_fuzz)
+        printf '%s' 'ApiVersion=2010-04-01&AccountSid=AC0123456789abcdef0123456789abcdef&From=%2B15017122661&MessageSid=SM0123456789abcdef0123456789abcdef&MessageStatus=delivered&SmsSid=SM0123456789abcdef0123456789abcdef&SmsStatus=delivered&To=%2B254711000001' >"$dir/seed-delivered"
+        printf '%s' 'AccountSid=AC0123456789abcdef0123456789abcdef&ErrorCode=30003&MessageSid=SM0123456789abcdef0123456789abcdef&MessageStatus=undelivered&To=%2B254711000001&From=NOVA+Alerts' >"$dir/seed-undelivered"
+        ;;
     notify_channel_fuzz)
         printf '%s' '{"type":"email","smtp_url":"smtp://mail.example.com:587","username":"u","password":"p","from":"nova@example.com","to":["ops@example.com"],"events":["verification.completed"]}' >"$dir/seed-email"
         printf '%s' '{"type":"sms","provider":"africastalking","username":"sandbox","api_key":"k","sender_id":"NOVA","to":["+254711000001"],"base_url":"http://127.0.0.1:9","events":["review.decided"],"enabled":false}' >"$dir/seed-sms"

@@ -66,6 +66,7 @@ typedef struct nova_sms_recipient {
     long status_code;
     char status[32]; /* "Success", "InvalidPhoneNumber"; Twilio "queued", "E21211", ...
                         (printable ASCII, cut) */
+    char sid[40];    /* Twilio: the SID ("SM...") of the message it created; "" otherwise */
 } nova_sms_recipient_t;
 
 /* What a recipient's code comes to: accepted, refused for good, refused for a reason that
@@ -174,6 +175,46 @@ nova_status nova_notify_sms_form(const nova_notify_sms_t *m, nova_buf_t *out);
 /* Appends the Twilio form body of one message of m to the number to (To, From or
  * MessagingServiceSid, Body, StatusCallback when set), percent-encoded. Pure. */
 nova_status nova_notify_twilio_form(const nova_notify_sms_t *m, const char *to, nova_buf_t *out);
+/* Twilio's status callbacks (twilio_callback.c). Twilio posts a form of MessageSid,
+ * MessageStatus, AccountSid, ErrorCode (when it failed), To, From, ApiVersion, ... to the
+ * StatusCallback URL a message was sent with, signed in X-Twilio-Signature:
+ * base64(HMAC-SHA1(the account's auth token, that URL, then every parameter's name and value
+ * sorted by name)). Only the auth token signs: an API key's secret cannot check it. */
+#define NOVA_TWILIO_CALLBACK_MAX 64
+#define NOVA_TWILIO_SIGNATURE_LEN 28 /* base64 of the 20 bytes of HMAC-SHA1 */
+typedef struct nova_twilio_callback {
+    const char *param[NOVA_TWILIO_CALLBACK_MAX][2]; /* name, value (decoded), sorted by name */
+    size_t n;
+    const char *message_sid;    /* SM... or MM... (32 hex digits) */
+    const char *message_status; /* 1 to 32 of a-z and '_' (nova_notify_twilio_status_rank) */
+    const char *account_sid;    /* AC... */
+    long error_code;            /* ErrorCode; 0 when absent or empty */
+} nova_twilio_callback_t;
+/* Reads a status callback's form body: the parameters into out (arena strings), sorted for
+ * the signature. NOVA_INVALID, *why saying what, for a malformed form (nova_form_decode's
+ * rules, an empty or repeated name, more than NOVA_TWILIO_CALLBACK_MAX parameters) or a
+ * MessageSid, MessageStatus, AccountSid or ErrorCode that is missing or not Twilio's shape.
+ * Pure; the twilio_callback fuzz target drives it. */
+nova_status nova_notify_twilio_callback_parse(nova_arena_t *a, const char *body, size_t len,
+                                              nova_twilio_callback_t *out, const char **why);
+/* The value of a parameter of cb, or NULL. */
+const char *nova_notify_twilio_callback_get(const nova_twilio_callback_t *cb, const char *name);
+/* Twilio's signature of cb posted to url under token (base64, NUL-terminated). */
+nova_status nova_notify_twilio_signature(const char *token, const char *url,
+                                         const nova_twilio_callback_t *cb,
+                                         char out[NOVA_TWILIO_SIGNATURE_LEN + 1]);
+/* Whether header is Twilio's signature of cb posted to url under token (compared in constant
+ * time; false for a NULL header or token). */
+bool nova_notify_twilio_signature_ok(const char *token, const char *url,
+                                     const nova_twilio_callback_t *cb, const char *header);
+/* The rank of a Twilio message status: accepted and scheduled 1, queued 2, sending 3, sent 4,
+ * partially_delivered 5, delivered, undelivered, failed and canceled 6, read 7; 0 for one
+ * Nova does not know. A message's status only moves to a higher rank (callbacks come out of
+ * order: a late "sent" never replaces "delivered"). */
+int nova_notify_twilio_status_rank(const char *status);
+/* Whether s is a Twilio SID: the two-letter prefix and 32 hex digits. */
+bool nova_notify_twilio_sid_valid(const char *s, const char *prefix);
+
 /* Sends m once through its provider. NOVA_OK when every recipient was accepted (out->partial
  * when only some were); NOVA_INVALID, NOVA_FORBIDDEN, NOVA_UNAVAILABLE as for email (no
  * recipient accepted: out->retry when one was refused for a reason that may pass).

@@ -93,9 +93,10 @@ static void line_for(nova_sms_recipient_t *r, const char *to, long status,
     notify_printable(r->number, sizeof(r->number), to, strlen(to));
     r->status_code = status;
     if (status >= 200 && status <= 299) {
-        if (parsed && tw->sid[0])
+        if (parsed && tw->sid[0]) {
             snprintf(r->status, sizeof(r->status), "%s", tw->status[0] ? tw->status : "-");
-        else {
+            snprintf(r->sid, sizeof(r->sid), "%s", tw->sid);
+        } else {
             r->status_code = NOVA_NOTIFY_SMS_UNKNOWN;
             snprintf(r->status, sizeof(r->status), "Unknown");
         }

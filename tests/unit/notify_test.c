@@ -303,6 +303,95 @@ static void test_sms_recipients(void **state)
     assert_false(accepted[0]);
 }
 
+/* Twilio's status callbacks: the form read and sorted, Twilio's published signature example
+ * reproduced, a changed parameter or URL or token refused, statuses ranked. */
+static void test_twilio_callback(void **state)
+{
+    (void)state;
+    nova_arena_t a;
+    nova_arena_init(&a, 4096);
+    /* Twilio's own example (webhooks security docs): token 12345, this URL and these
+     * parameters sign to 0/KCTR6DLpKmkAf8muzZqo1nDgQ=. */
+    nova_twilio_callback_t ex = {.n = 5};
+    const char *kv[5][2] = {{"CallSid", "CA1234567890ABCDE"},
+                            {"Caller", "+12349013030"},
+                            {"Digits", "1234"},
+                            {"From", "+12349013030"},
+                            {"To", "+18005551212"}};
+    for (size_t i = 0; i < 5; i++) {
+        ex.param[i][0] = kv[i][0];
+        ex.param[i][1] = kv[i][1];
+    }
+    char sig[NOVA_TWILIO_SIGNATURE_LEN + 1];
+    const char *exurl = "https://mycompany.com/myapp.php?foo=1&bar=2";
+    assert_int_equal(nova_notify_twilio_signature("12345", exurl, &ex, sig), NOVA_OK);
+    assert_string_equal(sig, "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
+    assert_true(
+        nova_notify_twilio_signature_ok("12345", exurl, &ex, "0/KCTR6DLpKmkAf8muzZqo1nDgQ="));
+    assert_false(nova_notify_twilio_signature_ok("12346", exurl, &ex, sig));
+    assert_false(
+        nova_notify_twilio_signature_ok("12345", "https://mycompany.com/myapp.php", &ex, sig));
+    assert_false(nova_notify_twilio_signature_ok("12345", exurl, &ex, NULL));
+    assert_false(nova_notify_twilio_signature_ok("12345", exurl, &ex, ""));
+    assert_int_equal(nova_notify_twilio_signature("", exurl, &ex, sig), NOVA_INVALID);
+
+    /* A status callback, parameters in Twilio's order (not sorted), read sorted. */
+    const char *body = "SmsSid=SM0123456789abcdef0123456789abcdef&SmsStatus=undelivered&"
+                       "MessageStatus=undelivered&To=%2B254711000001&ErrorCode=30003&"
+                       "MessageSid=SM0123456789abcdef0123456789abcdef&"
+                       "AccountSid=AC0123456789abcdef0123456789abcdef&From=NOVA+Alerts&"
+                       "ApiVersion=2010-04-01";
+    nova_twilio_callback_t cb;
+    const char *why = NULL;
+    assert_int_equal(nova_notify_twilio_callback_parse(&a, body, strlen(body), &cb, &why), NOVA_OK);
+    assert_int_equal(cb.n, 9);
+    assert_string_equal(cb.param[0][0], "AccountSid");
+    assert_string_equal(cb.param[8][0], "To");
+    assert_string_equal(cb.param[8][1], "+254711000001");
+    assert_string_equal(nova_notify_twilio_callback_get(&cb, "From"), "NOVA Alerts");
+    assert_string_equal(cb.message_status, "undelivered");
+    assert_int_equal(cb.error_code, 30003);
+    const char *url = "https://nova.example/webhooks/twilio/status/ten_a/nch_b";
+    assert_int_equal(nova_notify_twilio_signature("tok", url, &cb, sig), NOVA_OK);
+    assert_true(nova_notify_twilio_signature_ok("tok", url, &cb, sig));
+    cb.param[8][1] = "+254711000002"; /* the To changed: another signature */
+    assert_false(nova_notify_twilio_signature_ok("tok", url, &cb, sig));
+
+    const char *bad[] = {
+        "MessageSid=SM0123456789abcdef0123456789abcdef&MessageStatus=sent", /* no AccountSid */
+        "MessageSid=SM01&MessageStatus=sent&AccountSid=AC0123456789abcdef0123456789abcdef",
+        "MessageSid=SM0123456789abcdef0123456789abcdef&MessageStatus=Sent&"
+        "AccountSid=AC0123456789abcdef0123456789abcdef",
+        "MessageSid=SM0123456789abcdef0123456789abcdef&MessageStatus=sent&"
+        "AccountSid=AC0123456789abcdef0123456789abcdef&ErrorCode=3x",
+        "MessageSid=SM0123456789abcdef0123456789abcdef&MessageStatus=sent&"
+        "AccountSid=AC0123456789abcdef0123456789abcdef&To=%zz",
+        "MessageSid=SM0123456789abcdef0123456789abcdef&MessageStatus=sent&"
+        "AccountSid=AC0123456789abcdef0123456789abcdef&To=a&To=b",
+        "MessageSid=SM0123456789abcdef0123456789abcdef&MessageStatus=sent&"
+        "AccountSid=AC0123456789abcdef0123456789abcdef&=x",
+        "MessageSid=SM0123456789abcdef0123456789abcdef&MessageStatus=sent&"
+        "AccountSid=AC0123456789abcdef0123456789abcdef&Body=%0A",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why = NULL;
+        assert_int_equal(nova_notify_twilio_callback_parse(&a, bad[i], strlen(bad[i]), &cb, &why),
+                         NOVA_INVALID);
+        assert_non_null(why);
+        assert_true(*why != '\0');
+    }
+    assert_true(nova_notify_twilio_status_rank("delivered") >
+                nova_notify_twilio_status_rank("sent"));
+    assert_true(nova_notify_twilio_status_rank("sent") > nova_notify_twilio_status_rank("queued"));
+    assert_int_equal(nova_notify_twilio_status_rank("failed"),
+                     nova_notify_twilio_status_rank("delivered"));
+    assert_true(nova_notify_twilio_status_rank("read") >
+                nova_notify_twilio_status_rank("delivered"));
+    assert_int_equal(nova_notify_twilio_status_rank("receiving"), 0);
+    nova_arena_free(&a);
+}
+
 /* Twilio's replies, its form body and what each provider's codes come to. */
 static void test_twilio(void **state)
 {
@@ -828,6 +917,7 @@ int main(void)
         cmocka_unit_test(test_sms_form_and_reply),
         cmocka_unit_test(test_sms_recipients),
         cmocka_unit_test(test_twilio),
+        cmocka_unit_test(test_twilio_callback),
         cmocka_unit_test(test_channel_parse),
         cmocka_unit_test(test_channel_message),
         cmocka_unit_test(test_store),
