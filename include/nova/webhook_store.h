@@ -139,6 +139,40 @@ typedef struct nova_attempt_row {
     const char *result; /* the SMTP reply, or the SMS code per recipient (masked); NULL: "" */
 } nova_attempt_row_t;
 
+/* A message Twilio created for one recipient of an SMS delivery (table sms_messages,
+ * migration 0028). recipient is the recipient's tag (never the number); status and rank as
+ * nova_notify_twilio_status_rank says; error_code Twilio's ErrorCode, 0 if none. */
+typedef struct nova_sms_message_row {
+    const char *tenant_id;
+    const char *message_sid;
+    const char *channel_id;
+    const char *event_id;
+    const char *delivery_id;
+    const char *recipient;
+    const char *status;
+    int64_t rank, error_code, created_at, updated_at;
+} nova_sms_message_row_t;
+
+/* Records the n messages one attempt of a delivery got from Twilio, in one transaction of
+ * their tenant (every row's tenant_id the same); a MessageSid already recorded is left as it
+ * is (the callbacks may have moved it on). Not audited: it is the delivery log, as attempts
+ * are. */
+nova_status nova_store_sms_message_insert(nova_store_t *s, const nova_sms_message_row_t *rows,
+                                          size_t n);
+/* The messages of an event's SMS deliveries, by delivery then creation. */
+nova_status nova_store_sms_message_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                        const char *event_id, nova_sms_message_row_t **out,
+                                        size_t *n);
+/* A status callback for message sid of channel channel_id: in one transaction, moves the
+ * message to status (rank, error_code, updated_at now) only if rank is above the stored one,
+ * appending audit when it does. *out gets the row as it is after the call (strings in a),
+ * *changed whether it moved. NOVA_NOT_FOUND when the channel has no message of that SID. */
+nova_status nova_store_sms_message_status(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
+                                          const char *channel_id, const char *sid,
+                                          const char *status, int64_t rank, int64_t error_code,
+                                          int64_t now, const nova_audit_entry_t *audit,
+                                          nova_sms_message_row_t *out, bool *changed);
+
 /* The event's deliveries and its delivery log (oldest first). */
 nova_status nova_store_delivery_list(nova_store_t *s, nova_arena_t *a, const char *tenant_id,
                                      const char *event_id, nova_delivery_row_t **out, size_t *n);

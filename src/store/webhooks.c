@@ -520,6 +520,10 @@ nova_status nova_store_event_prune(nova_store_t *s, int64_t before, int64_t *n)
     "SELECT e.tenant_id, e.id FROM webhook_events e WHERE e.created_at < ? AND NOT EXISTS "        \
     "(SELECT 1 FROM webhook_deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id "   \
     "AND d.state = 'pending')"
+    static const nova_sql_t Q_SMS = {-1, "webhook prune sms messages",
+                                     "DELETE FROM sms_messages WHERE (tenant_id, event_id) IN "
+                                     "(" DONE_EVENTS ")",
+                                     NULL};
     static const nova_sql_t Q_AT = {-1, "webhook prune attempts",
                                     "DELETE FROM webhook_attempts WHERE (tenant_id, event_id) IN "
                                     "(" DONE_EVENTS ")",
@@ -537,7 +541,9 @@ nova_status nova_store_event_prune(nova_store_t *s, int64_t before, int64_t *n)
     if (st != NOVA_OK)
         return st;
     nova_sql_param_t p[] = {NOVA_SQL_P_INT(before)};
-    st = nova_store_exec_q(s, &Q_AT, NULL, p, 1, NULL);
+    st = nova_store_exec_q(s, &Q_SMS, NULL, p, 1, NULL);
+    if (st == NOVA_OK)
+        st = nova_store_exec_q(s, &Q_AT, NULL, p, 1, NULL);
     if (st == NOVA_OK)
         st = nova_store_exec_q(s, &Q_DL, NULL, p, 1, NULL);
     if (st == NOVA_OK)

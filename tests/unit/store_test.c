@@ -25,6 +25,7 @@
 #include "nova/people_store.h"
 #include "nova/saml_store.h"
 #include "nova/store.h"
+#include "nova/webhook_store.h"
 
 static bool g_pg;            /* the group running: PostgreSQL or SQLite */
 static const char *g_pg_url; /* NOVA_TEST_PG_URL */
@@ -407,9 +408,10 @@ static void t_migrate_ledger_legs(void **state)
     const char *legs = NULL;
     make_tenant(f->s, "ten_a", 100);
     make_tenant(f->s, "ten_b", 200);
-    /* Back to schema 26: 0027's columns dropped. */
+    /* Back to schema 26: 0027's columns (and what later migrations made) dropped. */
     exec_all_tenants(f, "ALTER TABLE ledger_postings DROP COLUMN reversed_legs; "
                         "ALTER TABLE ledger_products DROP COLUMN interest_period; "
+                        "DROP TABLE sms_messages; "
                         "DELETE FROM schema_version WHERE version >= 27");
     /* What the code before 0027 wrote: the original, the reversal naming legs, and the legs
      * row (kind 'reversal', digest '', parent_id the original, the vector in request), in two
@@ -461,6 +463,84 @@ static void t_migrate_ledger_legs(void **state)
     nova_ledger_product_t p;
     assert_int_equal(nova_store_ledger_product_get(f->s, &f->a, "ten_a", "save", &p), NOVA_OK);
     assert_string_equal(p.interest_period, "monthly");
+}
+
+/* Migration 0028 on a store of schema 27: sms_messages appears empty; a send's MessageSids
+ * are recorded once (a second insert of the same SID keeps the first row), and a status
+ * moves only forward, audited only when it moves, per tenant and per channel. */
+static void t_migrate_sms_messages(void **state)
+{
+    fixture_t *f = *state;
+    int from = 0, to = 0;
+    make_tenant(f->s, "ten_a", 100);
+    make_tenant(f->s, "ten_b", 200);
+    exec_all_tenants(f, "DROP TABLE sms_messages; DELETE FROM schema_version WHERE version >= 28");
+    assert_int_equal(nova_store_migrate(f->s, &from, &to), NOVA_OK);
+    assert_int_equal(from, 27);
+    assert_int_equal(to, nova_store_code_version());
+    assert_int_equal(count(f->s, "SELECT count(*) FROM sms_messages", NOVA_STORE_ALL_TENANTS), 0);
+    const char *sid = "SM0123456789abcdef0123456789abcdef";
+    nova_sms_message_row_t rows[] = {
+        {"ten_a", sid, "nch_1", "evt_1", "dlv_1", "tag1", "queued", 2, 0, 10, 10},
+        {"ten_a", "SMffffffffffffffffffffffffffffffff", "nch_1", "evt_1", "dlv_1", "tag2",
+         "accepted", 1, 0, 10, 10}};
+    assert_int_equal(nova_store_sms_message_insert(f->s, rows, 2), NOVA_OK);
+    /* The same SID in another tenant is another message. */
+    nova_sms_message_row_t other = {"ten_b",  sid, "nch_9", "evt_9", "dlv_9", "tag9",
+                                    "queued", 2,   0,       10,      10};
+    assert_int_equal(nova_store_sms_message_insert(f->s, &other, 1), NOVA_OK);
+    /* A row whose tenant differs from the first one's is refused, nothing written. */
+    nova_sms_message_row_t mixed[] = {rows[0], other};
+    assert_int_equal(nova_store_sms_message_insert(f->s, mixed, 2), NOVA_INVALID);
+    int64_t audits = count(f->s, "SELECT count(*) FROM audit_log", NOVA_STORE_ALL_TENANTS);
+    nova_sms_message_row_t m;
+    bool changed = false;
+    assert_int_equal(nova_store_sms_message_status(f->s, &f->a, "ten_a", "nch_1", sid, "delivered",
+                                                   6, 0, 20, AE("ten_a"), &m, &changed),
+                     NOVA_OK);
+    assert_true(changed);
+    assert_string_equal(m.status, "delivered");
+    assert_string_equal(m.delivery_id, "dlv_1");
+    assert_string_equal(m.recipient, "tag1");
+    assert_int_equal(m.updated_at, 20);
+    /* Late "sent" and a duplicate "delivered": no change, no audit entry. */
+    assert_int_equal(nova_store_sms_message_status(f->s, &f->a, "ten_a", "nch_1", sid, "sent", 4, 0,
+                                                   30, AE("ten_a"), &m, &changed),
+                     NOVA_OK);
+    assert_false(changed);
+    assert_string_equal(m.status, "delivered");
+    assert_int_equal(nova_store_sms_message_status(f->s, &f->a, "ten_a", "nch_1", sid, "delivered",
+                                                   6, 0, 40, AE("ten_a"), &m, &changed),
+                     NOVA_OK);
+    assert_false(changed);
+    assert_int_equal(m.updated_at, 20);
+    assert_int_equal(count(f->s, "SELECT count(*) FROM audit_log", NOVA_STORE_ALL_TENANTS),
+                     audits + 1);
+    /* Another channel of the tenant, or another tenant, does not reach it. */
+    assert_int_equal(nova_store_sms_message_status(f->s, &f->a, "ten_a", "nch_2", sid, "failed", 6,
+                                                   30003, 50, AE("ten_a"), &m, &changed),
+                     NOVA_NOT_FOUND);
+    assert_int_equal(nova_store_sms_message_status(f->s, &f->a, "ten_b", "nch_9", sid, "failed", 6,
+                                                   30003, 50, AE("ten_b"), &m, &changed),
+                     NOVA_OK);
+    assert_true(changed);
+    assert_int_equal(m.error_code, 30003);
+    nova_sms_message_row_t *list = NULL;
+    size_t n = 0;
+    assert_int_equal(nova_store_sms_message_list(f->s, &f->a, "ten_a", "evt_1", &list, &n),
+                     NOVA_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].status, "delivered");
+    assert_string_equal(list[1].status, "accepted");
+    /* The recorded row is not replaced by a second insert of its SID. */
+    assert_int_equal(nova_store_sms_message_insert(f->s, rows, 1), NOVA_OK);
+    assert_int_equal(nova_store_sms_message_list(f->s, &f->a, "ten_a", "evt_1", &list, &n),
+                     NOVA_OK);
+    assert_string_equal(list[0].status, "delivered");
+    /* Under tenant B's context only B's row is visible (PostgreSQL's policy; SQLite's
+     * repositories filter by tenant). */
+    if (g_pg)
+        assert_int_equal(count(f->s, "SELECT count(*) FROM sms_messages", "ten_b"), 1);
 }
 
 static void t_tenants(void **state)
@@ -1448,6 +1528,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_tenant_names_unique, setup, teardown),
         cmocka_unit_test_setup_teardown(t_migrate_tenant_names, setup, teardown),
         cmocka_unit_test_setup_teardown(t_migrate_ledger_legs, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_migrate_sms_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(t_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(t_key_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(t_clients, setup, teardown),
