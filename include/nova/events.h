@@ -211,6 +211,49 @@ json_t *nova_channel_json(const nova_notify_channel_row_t *c);
 nova_status nova_channel_message(nova_arena_t *a, const char *kind, const char *event_id,
                                  const char *payload, const char **subject, const char **text);
 
+/* Why a Twilio status callback was refused (or NOVA_SMS_CB_OK). */
+typedef enum nova_sms_cb_fail {
+    NOVA_SMS_CB_OK = 0,
+    NOVA_SMS_CB_MALFORMED,       /* 400: the form, or a parameter not Twilio's shape */
+    NOVA_SMS_CB_UNKNOWN_CHANNEL, /* 404: no Twilio SMS channel of that tenant has that id */
+    NOVA_SMS_CB_NOT_THIS_ROUTE,  /* 404: the channel's status_callback is not this route */
+    NOVA_SMS_CB_NO_AUTH_TOKEN,   /* 403: an API-key channel: no auth token to check with */
+    NOVA_SMS_CB_SIGNATURE,       /* 403: X-Twilio-Signature missing or wrong */
+    NOVA_SMS_CB_ACCOUNT,         /* 403: AccountSid is not the channel's */
+    NOVA_SMS_CB_UNKNOWN_MESSAGE, /* 404: the channel sent no message of that MessageSid */
+    NOVA_SMS_CB_UNAVAILABLE,     /* 503: the store or the data key failed */
+    NOVA_SMS_CB_N
+} nova_sms_cb_fail;
+/* The reason's name ("malformed", "signature", ...), for metrics and problem details. */
+const char *nova_sms_cb_fail_name(nova_sms_cb_fail f);
+
+/* What a status callback came to. */
+typedef struct nova_sms_cb_result {
+    nova_sms_cb_fail fail;
+    const char *why;            /* for the problem's detail (no value of the callback) */
+    nova_sms_message_row_t msg; /* the message after the call (fail == NOVA_SMS_CB_OK) */
+    bool changed;               /* whether the status moved (else a duplicate or late one) */
+    const char *status;         /* the callback's MessageStatus (fail == NOVA_SMS_CB_OK) */
+} nova_sms_cb_result_t;
+
+/* Twilio's status callback for channel channel_id of tenant tenant_id, posted to path (the
+ * request's path, as sent) with the form body and X-Twilio-Signature header (may be NULL).
+ * The signature is checked over the channel's status_callback setting (the URL Nova sends
+ * each message with, so exactly the URL Twilio posts to and signs; its path must end with
+ * path) with the channel's auth token, in constant time; AccountSid must be the channel's;
+ * then the message of that MessageSid moves forward to MessageStatus (never back; the same
+ * callback twice is one change), audited (action "sms.status", actor "twilio", by actor's
+ * request id req_id) in the same transaction. Every refusal is counted
+ * (nova_sms_status_callback_refusals_total{provider,reason}), every callback taken
+ * (nova_sms_status_callbacks_total{provider,status}). Strings of out in a. */
+void nova_events_twilio_status(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t *a,
+                               const char *req_id, const char *tenant_id, const char *channel_id,
+                               const char *path, const char *signature, const char *body,
+                               size_t len, nova_sms_cb_result_t *out);
+/* The messages of an event's SMS deliveries as JSON (new reference): [{"delivery_id",
+ * "message_sid", "recipient" (the log's tag), "status", "error_code", "updated_at"}]. */
+json_t *nova_sms_messages_json(const nova_sms_message_row_t *m, size_t n);
+
 /* An event with (when deliveries is not NULL) its deliveries and their attempts. */
 json_t *nova_event_json(const nova_event_row_t *e, const nova_delivery_row_t *deliveries, size_t nd,
                         const nova_attempt_row_t *attempts, size_t na);

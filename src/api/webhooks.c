@@ -15,11 +15,14 @@
  *   GET  /v1/events                                webhooks:read   ?type=&cursor=&limit=
  *   GET  /v1/events/{id}                           webhooks:read   with deliveries and log
  *   POST /v1/events/{id}/replay                    webhooks:write
+ *   POST /webhooks/twilio/status/{tenant}/{channel}  public: Twilio's status callbacks,
+ *                                                  X-Twilio-Signature checked
  * It also adds the dispatcher ("webhook-dispatch": every second, and kicked by each event)
  * to novad's scheduler.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
 #include "nova/events.h"
@@ -383,12 +386,19 @@ static void events_get(nova_req_t *r, void *ud)
         st = nova_store_delivery_list(s, &r->arena, tenant, ev.id, &d, &nd);
     if (st == NOVA_OK)
         st = nova_store_attempt_list(s, &r->arena, tenant, ev.id, &at, &na);
-    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID)
+    nova_sms_message_row_t *msgs = NULL;
+    size_t nm = 0;
+    if (st == NOVA_OK)
+        st = nova_store_sms_message_list(s, &r->arena, tenant, ev.id, &msgs, &nm);
+    if (st == NOVA_NOT_FOUND || st == NOVA_INVALID) {
         not_found(r, "no event of this tenant has this id");
-    else if (st)
+    } else if (st) {
         api_unavailable(r, st);
-    else
-        api_reply_json(r, 200, nova_event_json(&ev, d, nd, at, na));
+    } else {
+        json_t *o = nova_event_json(&ev, d, nd, at, na);
+        json_object_set_new(o, "sms_messages", nova_sms_messages_json(msgs, nm));
+        api_reply_json(r, 200, o);
+    }
 }
 
 static void events_replay(nova_req_t *r, void *ud)
@@ -417,6 +427,59 @@ static void events_replay(nova_req_t *r, void *ud)
     nova_events_kick();
     api_reply_json(r, 202,
                    json_pack("{s:s, s:I}", "id", r->params[0], "pending", (json_int_t)pending));
+}
+
+/* Twilio's status callback for a channel's messages (nova_events_twilio_status). Public:
+ * Twilio holds no bearer token; its signature over the channel's status_callback URL with
+ * the account's auth token is the authentication, so a sender refused for a bad signature,
+ * account or body is counted against its address as a failed client authentication is, and
+ * refused 429 once over the limit. */
+static void twilio_status(nova_req_t *r, void *ud)
+{
+    static const struct {
+        int status;
+        const char *code, *title;
+    } map[NOVA_SMS_CB_N] = {
+        [NOVA_SMS_CB_MALFORMED] = {400, "twilio_malformed_callback", "Bad Request"},
+        [NOVA_SMS_CB_UNKNOWN_CHANNEL] = {404, "unknown_channel", "Not Found"},
+        [NOVA_SMS_CB_NOT_THIS_ROUTE] = {404, "status_callback_not_this_route", "Not Found"},
+        [NOVA_SMS_CB_NO_AUTH_TOKEN] = {403, "twilio_auth_token_required", "Forbidden"},
+        [NOVA_SMS_CB_SIGNATURE] = {403, "invalid_signature", "Forbidden"},
+        [NOVA_SMS_CB_ACCOUNT] = {403, "account_mismatch", "Forbidden"},
+        [NOVA_SMS_CB_UNKNOWN_MESSAGE] = {404, "unknown_message", "Not Found"},
+        [NOVA_SMS_CB_UNAVAILABLE] = {503, "unavailable", "Service Unavailable"},
+    };
+    nova_api_t *api = ud;
+    if (!api_ratelimit_auth_allowed(r, api, NULL))
+        return;
+    const char *ct = nova_req_header(r, "Content-Type");
+    size_t ctn = ct ? strcspn(ct, "; \t") : 0;
+    if (ct == NULL || ctn != strlen("application/x-www-form-urlencoded") ||
+        strncasecmp(ct, "application/x-www-form-urlencoded", ctn) != 0) {
+        api_ratelimit_auth_failed(r, api, NULL);
+        nova_resp_problem(r, 415, "unsupported_media_type", "Unsupported Media Type",
+                          "Twilio posts its status callbacks as application/x-www-form-urlencoded");
+        return;
+    }
+    nova_store_t *s = api_store(r, api);
+    if (s == NULL)
+        return;
+    nova_sms_cb_result_t res;
+    nova_events_twilio_status(&events_cfg, s, &r->arena, r->req_id, r->params[0], r->params[1],
+                              r->path, nova_req_header(r, "X-Twilio-Signature"),
+                              r->body.data ? r->body.data : "", r->body.len, &res);
+    if (res.fail != NOVA_SMS_CB_OK) {
+        if (res.fail != NOVA_SMS_CB_UNAVAILABLE)
+            api_ratelimit_auth_failed(r, api, NULL);
+        if (res.fail == NOVA_SMS_CB_UNAVAILABLE)
+            nova_resp_header(r, "Retry-After", "5");
+        nova_resp_problem(r, map[res.fail].status, map[res.fail].code, map[res.fail].title,
+                          res.why);
+        return;
+    }
+    api_reply_json(r, 200,
+                   json_pack("{s:s, s:s, s:s, s:b}", "message_sid", res.msg.message_sid, "status",
+                             res.msg.status, "reported", res.status, "changed", res.changed));
 }
 
 nova_status api_webhooks_register(nova_api_t *api, nova_http_server_t *srv)
@@ -455,6 +518,8 @@ nova_status api_webhooks_register(nova_api_t *api, nova_http_server_t *srv)
         {"GET", "/v1/events", "webhooks:read", events_list, 0},
         {"GET", "/v1/events/{id}", "webhooks:read", events_get, 0},
         {"POST", "/v1/events/{id}/replay", "webhooks:write", events_replay, 0},
+        /* Public: Twilio signs it (X-Twilio-Signature); its callbacks are a few hundred bytes. */
+        {"POST", "/webhooks/twilio/status/{tenant}/{channel}", NULL, twilio_status, 16384},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern, routes[i].scope,

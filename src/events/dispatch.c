@@ -110,7 +110,9 @@ nova_status nova_events_metrics(nova_buf_t *out)
                 channel_names[c], (double)atomic_load(&M[c].sum_us) / 1e6, channel_names[c],
                 (unsigned long long)atomic_load(&M[c].count));
     }
-    return st == NOVA_OK ? events_sms_metrics(out) : st;
+    if (st == NOVA_OK)
+        st = events_sms_metrics(out);
+    return st == NOVA_OK ? events_sms_status_metrics(out) : st;
 }
 #define CLAIM_ROUNDS 8
 

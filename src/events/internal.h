@@ -53,6 +53,9 @@ void events_sms_settled(nova_sms_provider_t provider, const char *const *tags, s
                         int64_t from_attempt, bool *settled, bool *accepted, bool *unknown);
 /* Appends nova_sms_recipients_total{provider,outcome} (Prometheus text). */
 nova_status events_sms_metrics(nova_buf_t *out);
+/* Appends nova_sms_status_callbacks_total{provider,status} and
+ * nova_sms_status_callback_refusals_total{provider,reason} (sms_status.c). */
+nova_status events_sms_status_metrics(nova_buf_t *out);
 
 /* One attempt of SMS delivery d: m as the channel would send it (every recipient), sent to
  * those of its recipients the delivery log of this round does not show settled

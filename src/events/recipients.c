@@ -181,7 +181,9 @@ void events_sms_send(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t
             o->final = !r.retry;
             return;
         }
-        size_t off = 0, now_unknown = 0;
+        size_t off = 0, now_unknown = 0, nmsg = 0;
+        nova_sms_message_row_t msgs[NOVA_NOTIFY_RECIPIENTS_MAX];
+        int64_t now = nova_time_now();
         for (size_t k = 0; k < ns; k++) {
             const nova_sms_recipient_t *line = NULL;
             for (size_t j = 0; j < r.nrecipients && line == NULL; j++)
@@ -199,6 +201,20 @@ void events_sms_send(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t
                        : v == NOVA_SMS_UNKNOWN ? RC_UNKNOWN
                                                : RC_RETRY;
             atomic_fetch_add(&rc_count[provider][slot], 1);
+            /* The message Twilio created: its status callbacks find it by this SID. */
+            if (line && v == NOVA_SMS_ACCEPTED && line->sid[0])
+                msgs[nmsg++] =
+                    (nova_sms_message_row_t){d->tenant_id,
+                                             nova_arena_strdup(a, line->sid),
+                                             d->channel_id,
+                                             d->event_id,
+                                             d->id,
+                                             nova_arena_strdup(a, tags[i]),
+                                             nova_arena_strdup(a, line->status),
+                                             nova_notify_twilio_status_rank(line->status),
+                                             0,
+                                             now,
+                                             now};
             char masked[NOVA_NOTIFY_MASK_MAX];
             nova_notify_phone_mask(to[k], masked);
             int w = snprintf(o->result + off, sizeof(o->result) - off, "%s%s#%s=%ld:%s",
@@ -207,6 +223,12 @@ void events_sms_send(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t
             if (w > 0 && (size_t)w < sizeof(o->result) - off)
                 off += (size_t)w;
         }
+        /* Best effort: the messages went out whatever the store says; a callback for one not
+         * recorded is answered 404 (unknown_message) and the delivery log still shows it. */
+        nova_status ms = nova_store_sms_message_insert(s, msgs, nmsg);
+        if (ms != NOVA_OK)
+            nova_log(NOVA_LOG_WARN, "sms delivery %s: %zu Twilio message ids not recorded: %s",
+                     d->id, nmsg, nova_status_name(ms));
         if (now_unknown > 0)
             nova_log(NOVA_LOG_WARN,
                      "sms delivery %s: the provider took the request, outcome unknown for %zu "

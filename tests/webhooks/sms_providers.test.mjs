@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
+import twilio from 'twilio';
 import { startNova, makeTenant, token, call } from '../integration/lib.mjs';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -99,14 +100,15 @@ async function twilioServer({ answers = {}, user = ACCOUNT, pass = AUTH_TOKEN } 
       const list = answers[to] || [201];
       const k = seen[to] = (seen[to] ?? -1) + 1;
       const status = list[Math.min(k, list.length - 1)];
-      got.push({ form: Object.fromEntries(f), status });
+      const sid = status === 201 ? 'SM' + randomBytes(16).toString('hex') : undefined;
+      got.push({ form: Object.fromEntries(f), status, sid });
       if (status === 400) return error(400, 21211, `The 'To' number ${to} is not a valid phone number.`);
       if (status === 429) return error(429, 20429, 'Too Many Requests');
       if (status === 500) { res.writeHead(500, { 'content-type': 'text/html' }); return res.end('<html>Internal Server Error</html>'); }
       reply(201, { account_sid: ACCOUNT, api_version: '2010-04-01', body: f.get('Body'), date_created: new Date().toUTCString(),
         direction: 'outbound-api', error_code: null, error_message: null, from: f.get('From') || null,
         messaging_service_sid: f.get('MessagingServiceSid') || null, num_media: '0', num_segments: '1', price: null,
-        sid: 'SM' + randomBytes(16).toString('hex'), status: f.get('MessagingServiceSid') ? 'accepted' : 'queued', to,
+        sid, status: f.get('MessagingServiceSid') ? 'accepted' : 'queued', to,
         uri: `/2010-04-01/Accounts/${ACCOUNT}/Messages/SMx.json` });
     });
   });
@@ -149,10 +151,13 @@ async function metrics() {
 
 // A tenant with one SMS channel (body), one verification, its event and the SMS delivery once
 // it is no longer pending.
-async function run(name, channel) {
-  const tok = await token(nova, makeTenant(nova, name + '-' + SUFFIX, SCOPES));
+// prepare(tok, channel, tenant), when given, runs once the channel exists, before the event.
+async function run(name, channel, prepare) {
+  const client = makeTenant(nova, name + '-' + SUFFIX, SCOPES);
+  const tok = await token(nova, client);
   const ch = await call(nova, 'POST', '/v1/notifications/channels', { tok, body: channel });
   assert.equal(ch.status, 201, ch.text);
+  if (prepare) await prepare(tok, ch.json, client.tenant);
   const w = await call(nova, 'POST', '/v1/workflows', { tok, body: KYC });
   assert.equal(w.status, 201, w.text);
   const r = await call(nova, 'POST', '/v1/verifications', { tok, body: { workflow_id: w.json.id, mode: 'async', images: { document_front: doc.b64 }, applicant: doc.truth.applicant } });
@@ -163,7 +168,7 @@ async function run(name, channel) {
     assert.equal(g.status, 200, g.text);
     return g.json.deliveries.length === 1 && g.json.deliveries[0].state !== 'pending' ? g : null;
   }, 900);
-  return { tok, ch: ch.json, ev, settled };
+  return { tok, ch: ch.json, ev, settled, tenant: client.tenant };
 }
 
 // The items of an attempt's result: masked number -> { tag, code, status }.
@@ -346,5 +351,156 @@ test('Africa\'s Talking: a 201 that is not SMSMessageData, or no reply once the 
     } finally {
       at.close();
     }
+  }
+});
+
+// Twilio's status callback as Twilio posts it: a form of its parameters, signed in
+// X-Twilio-Signature by the npm twilio library's own signer (getExpectedTwilioSignature) with
+// the auth token over the StatusCallback URL, so Nova's check is proven against Twilio's
+// algorithm, not against itself. sign: false sends no signature; a string signs with it.
+async function statusCallback(url, params, { sign = AUTH_TOKEN, body, postTo } = {}) {
+  const headers = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' };
+  if (sign) headers['x-twilio-signature'] = twilio.getExpectedTwilioSignature(sign, url, params);
+  // The library's validator agrees with the signature it made (and so with Nova's, below).
+  if (sign === AUTH_TOKEN) assert.ok(twilio.validateRequest(AUTH_TOKEN, headers['x-twilio-signature'], url, params));
+  const r = await fetch(postTo || url, { method: 'POST', headers, body: body ?? new URLSearchParams(params).toString() });
+  const text = await r.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: r.status, text, json, headers: r.headers };
+}
+
+function callbackParams(sid, status, extra = {}) {
+  return { ApiVersion: '2010-04-01', AccountSid: ACCOUNT, From: FROM, MessageSid: sid, MessageStatus: status,
+    SmsSid: sid, SmsStatus: status, To: NUMBERS[0], ...extra };
+}
+
+async function callbackMetrics() {
+  const r = await call(nova, 'GET', '/metrics', { tok: METRICS });
+  const out = {};
+  for (const m of r.text.matchAll(/^nova_sms_status_callbacks_total\{provider="twilio",status="(\w+)"\} (\d+)$/gm)) out[m[1]] = Number(m[2]);
+  for (const m of r.text.matchAll(/^nova_sms_status_callback_refusals_total\{provider="twilio",reason="(\w+)"\} (\d+)$/gm)) out['refused.' + m[1]] = Number(m[2]);
+  return out;
+}
+
+test('Twilio status callbacks: signed as Twilio signs, a message\'s status moves forward only, once; every refusal is a problem', async () => {
+  const [A, B] = NUMBERS;
+  const tw = await twilioServer();
+  const before = await callbackMetrics();
+  try {
+    let cbUrl;
+    const { tok, ev, settled, ch, tenant } = await run('sms-twilio-cb', twilioBody(tw.url, { to: [A, B] }), async (tok, ch, tenant) => {
+      cbUrl = `${nova.base}/webhooks/twilio/status/${tenant}/${ch.id}`;
+      const p = await call(nova, 'PATCH', '/v1/notifications/channels/' + ch.id, { tok, body: { status_callback: cbUrl } });
+      assert.equal(p.status, 200, p.text);
+    });
+    const g = await settled();
+    assert.equal(g.json.deliveries[0].state, 'delivered', g.text);
+    assert.deepEqual(tw.got.map((x) => [x.form.To, x.form.StatusCallback, x.status]), [[A, cbUrl, 201], [B, cbUrl, 201]]);
+    const [sa, sb] = tw.got.map((x) => x.sid);
+    // The delivery log view ties each MessageSid to the delivery and the recipient's tag.
+    const log = items(g.json.deliveries[0].log[0].result);
+    const msgs = () => call(nova, 'GET', '/v1/events/' + ev.id, { tok }).then((r) => Object.fromEntries(r.json.sms_messages.map((m) => [m.message_sid, m])));
+    let m = await msgs();
+    assert.deepEqual(Object.keys(m).sort(), [sa, sb].sort());
+    assert.equal(m[sa].recipient, log['+254*******01'].tag);
+    assert.equal(m[sb].recipient, log['+254*******02'].tag);
+    assert.equal(m[sa].status, 'queued');
+    assert.equal(m[sa].delivery_id, g.json.deliveries[0].id);
+
+    // delivered: the status moves.
+    let r = await statusCallback(cbUrl, callbackParams(sa, 'delivered'));
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json, { message_sid: sa, status: 'delivered', reported: 'delivered', changed: true });
+    // sent after delivered (Twilio's callbacks come out of order): no regression.
+    r = await statusCallback(cbUrl, callbackParams(sa, 'sent'));
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json, { message_sid: sa, status: 'delivered', reported: 'sent', changed: false });
+    // The same callback twice: one change.
+    r = await statusCallback(cbUrl, callbackParams(sa, 'delivered'));
+    assert.equal(r.json.changed, false);
+    // undelivered with Twilio's error code.
+    r = await statusCallback(cbUrl, callbackParams(sb, 'undelivered', { ErrorCode: '30003', To: B }));
+    assert.equal(r.json.changed, true, r.text);
+    m = await msgs();
+    assert.equal(m[sa].status, 'delivered');
+    assert.equal(m[sb].status, 'undelivered');
+    assert.equal(m[sb].error_code, 30003);
+
+    // Refusals, each a problem+json.
+    const refused = async (res, status, code) => {
+      assert.equal(res.status, status, res.text);
+      assert.equal(res.headers.get('content-type'), 'application/problem+json');
+      assert.equal(res.json.code, code, res.text);
+    };
+    await refused(await statusCallback(cbUrl, callbackParams(sa, 'read'), { sign: 'not-the-token' }), 403, 'invalid_signature');
+    await refused(await statusCallback(cbUrl, callbackParams(sa, 'read'), { sign: false }), 403, 'invalid_signature');
+    // A parameter changed after signing.
+    const signed = callbackParams(sa, 'failed');
+    const tampered = new URLSearchParams({ ...signed, MessageStatus: 'read' }).toString();
+    const sig = twilio.getExpectedTwilioSignature(AUTH_TOKEN, cbUrl, signed);
+    const t = await fetch(cbUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': sig }, body: tampered });
+    assert.equal(t.status, 403);
+    // Signed with the right token, but another account's callback.
+    await refused(await statusCallback(cbUrl, callbackParams(sa, 'read', { AccountSid: 'AC' + randomBytes(16).toString('hex') })), 403, 'account_mismatch');
+    // A channel that does not exist, and this channel under another tenant's path.
+    const other = makeTenant(nova, 'sms-twilio-cb-other-' + SUFFIX, SCOPES);
+    for (const path of [`/webhooks/twilio/status/${tenant}/nch_doesnotexist`, `/webhooks/twilio/status/${other.tenant}/${ch.id}`]) {
+      const u = nova.base + path;
+      await refused(await statusCallback(u, callbackParams(sa, 'read')), 404, 'unknown_channel');
+    }
+    // A malformed form, and a MessageSid that is not Twilio's.
+    await refused(await statusCallback(cbUrl, callbackParams(sa, 'read'), { body: 'MessageSid=%zz&MessageStatus=read' }), 400, 'twilio_malformed_callback');
+    await refused(await statusCallback(cbUrl, callbackParams('SM123', 'read')), 400, 'twilio_malformed_callback');
+    // A message this channel did not send.
+    await refused(await statusCallback(cbUrl, callbackParams('SM' + randomBytes(16).toString('hex'), 'delivered')), 404, 'unknown_message');
+    // Not a form.
+    const j = await fetch(cbUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(j.status, 415);
+    m = await msgs();
+    assert.equal(m[sa].status, 'delivered', 'no refused callback changed anything');
+
+    // A channel that sends with an API key has no auth token to check Twilio's signature with.
+    const key = await call(nova, 'POST', '/v1/notifications/channels', { tok, body: twilioBody(tw.url, { auth_token: undefined, api_key_sid: KEY_SID, api_key_secret: KEY_SECRET }) });
+    assert.equal(key.status, 201, key.text);
+    const keyUrl = `${nova.base}/webhooks/twilio/status/${tenant}/${key.json.id}`;
+    assert.equal((await call(nova, 'PATCH', '/v1/notifications/channels/' + key.json.id, { tok, body: { status_callback: keyUrl } })).status, 200);
+    await refused(await statusCallback(keyUrl, callbackParams(sa, 'read')), 403, 'twilio_auth_token_required');
+
+    // The audit: one entry per change, by "twilio", naming the message, never a number.
+    const audit = await call(nova, 'GET', '/v1/audit?limit=200', { tok });
+    const mine = audit.json.entries.filter((e) => e.action === 'sms.status');
+    assert.equal(mine.length, 2, JSON.stringify(mine));
+    assert.deepEqual(mine.map((e) => e.target).sort(), [`sms_message:${sa}`, `sms_message:${sb}`].sort());
+    assert.ok(mine.every((e) => e.actor === 'twilio'));
+    const text = JSON.stringify(audit.json) + JSON.stringify(await msgs());
+    for (const n of NUMBERS) assert.ok(!text.includes(n) && !text.includes(n.slice(1)), 'a number in the audit or the log view');
+
+    const after = await callbackMetrics();
+    const delta = (k) => (after[k] ?? 0) - (before[k] ?? 0);
+    assert.equal(delta('delivered'), 2);
+    assert.equal(delta('sent'), 1);
+    assert.equal(delta('undelivered'), 1);
+    assert.equal(delta('refused.signature'), 3);
+    assert.equal(delta('refused.account'), 1);
+    assert.equal(delta('refused.unknown_channel'), 2);
+    assert.equal(delta('refused.malformed'), 2);
+    assert.equal(delta('refused.unknown_message'), 1);
+    assert.equal(delta('refused.no_auth_token'), 1);
+  } finally {
+    tw.srv.close();
+  }
+});
+
+test('Twilio status callbacks: a sender refused too often is refused 429 before anything is read', async () => {
+  const strict = await startNova({ NOVA_RATELIMIT_AUTH_FAILURES_IP: '2' });
+  try {
+    const client = makeTenant(strict, 'sms-twilio-rl-' + SUFFIX, SCOPES);
+    const url = `${strict.base}/webhooks/twilio/status/${client.tenant}/nch_nothere`;
+    const codes = [];
+    for (let i = 0; i < 3; i++) codes.push((await statusCallback(url, callbackParams('SM' + randomBytes(16).toString('hex'), 'sent'))).status);
+    assert.deepEqual(codes, [404, 404, 429]);
+  } finally {
+    await strict.stop();
   }
 });
