@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 import { startNova, makeTenant, token, call } from './lib.mjs';
 import { peopleAuditDrivers } from './people_audit.mjs';
 
@@ -17,7 +18,9 @@ let nova, admin, adminTok, tenant, tenantTok;
 const secrets = []; // every secret and token this suite handled
 
 before(async () => {
-  nova = await startNova();
+  // Private addresses allowed: the Twilio status callback's driver sends through a stand-in
+  // on this machine.
+  nova = await startNova({ NOVA_WEBHOOK_ALLOW_PRIVATE: 'true' });
   admin = makeTenant(nova, 'audit-platform', 'platform:admin clients:read clients:write audit:read');
   adminTok = await token(nova, admin);
   tenant = makeTenant(nova, 'audit-tenant', 'clients:read clients:write audit:read');
@@ -284,6 +287,55 @@ const DRIVERS = {
     const r = await call(nova, 'DELETE', `/v1/notifications/channels/${id}`, { tok: w.tok });
     assert.equal(r.status, 204, r.text);
     return { action: 'notify.channel.delete', actor: w.id, target: 'notify_channel:' + id };
+  },
+  'POST /webhooks/twilio/status/{tenant}/{channel}': async () => {
+    // A Twilio channel sends a decided verification's event through a stand-in of Twilio's
+    // Messages resource (201 with a MessageSid); Twilio's status callback for that message,
+    // signed as Twilio signs (HMAC-SHA1 over the URL and the sorted parameters with the auth
+    // token), moves it and writes the entry, actor "twilio".
+    const w = await webhookClient();
+    const account = 'AC' + randomBytes(16).toString('hex');
+    const authToken = randomBytes(16).toString('hex');
+    secrets.push(authToken);
+    const sids = [];
+    const tw = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const sid = 'SM' + randomBytes(16).toString('hex');
+        sids.push(sid);
+        res.writeHead(201, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ sid, status: 'queued', account_sid: account }));
+      });
+    });
+    await new Promise((ok) => tw.listen(0, '127.0.0.1', ok));
+    try {
+      const ch = await call(nova, 'POST', '/v1/notifications/channels', { tok: w.tok, body: { type: 'sms', provider: 'twilio', account_sid: account,
+        auth_token: authToken, from: '+15005550006', to: ['+254711000009'], base_url: `http://127.0.0.1:${tw.address().port}`,
+        events: ['verification.completed', 'verification.failed', 'verification.review_required'] } });
+      assert.equal(ch.status, 201, ch.text);
+      const url = `${nova.base}/webhooks/twilio/status/${tenant.tenant}/${ch.json.id}`;
+      const p = await call(nova, 'PATCH', `/v1/notifications/channels/${ch.json.id}`, { tok: w.tok, body: { status_callback: url } });
+      assert.equal(p.status, 200, p.text);
+      const v = await idv();
+      const jpg = readFileSync('tools/models/node_modules/@vladmandic/face-api/demo/sample1.jpg').toString('base64');
+      const d = await call(nova, 'POST', '/v1/verifications', { tok: v.tok, body: { workflow_id: v.workflow, mode: 'sync', images: { document_front: jpg } } });
+      assert.equal(d.status, 201, d.text);
+      for (let i = 0; i < 300 && sids.length === 0; i++) await new Promise((ok) => setTimeout(ok, 100));
+      assert.equal(sids.length, 1, 'the SMS went out');
+      const params = { AccountSid: account, ApiVersion: '2010-04-01', MessageSid: sids[0], MessageStatus: 'delivered', To: '+254711000009' };
+      const sig = createHmac('sha1', authToken).update(url + Object.keys(params).sort().map((k) => k + params[k]).join('')).digest('base64');
+      // The dispatcher records the MessageSid just after Twilio's reply: poll for it.
+      let r;
+      for (let i = 0; i < 50; i++) {
+        r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': sig }, body: new URLSearchParams(params) });
+        if (r.status !== 404) break;
+        await new Promise((ok) => setTimeout(ok, 100));
+      }
+      assert.equal(r.status, 200, await r.text());
+      return { action: 'sms.status', actor: 'twilio', target: 'sms_message:' + sids[0] };
+    } finally {
+      tw.close();
+    }
   },
   'POST /v1/events/{id}/replay': async () => {
     // a decided verification writes its event (with or without endpoints)
