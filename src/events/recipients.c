@@ -201,8 +201,11 @@ void events_sms_send(const nova_events_cfg_t *cfg, nova_store_t *s, nova_arena_t
                        : v == NOVA_SMS_UNKNOWN ? RC_UNKNOWN
                                                : RC_RETRY;
             atomic_fetch_add(&rc_count[provider][slot], 1);
-            /* The message Twilio created: its status callbacks find it by this SID. */
-            if (line && v == NOVA_SMS_ACCEPTED && line->sid[0])
+            /* The message Twilio created: its status callbacks find it by this SID (one not
+             * of Twilio's shape could never be named by a callback, so is not kept). */
+            if (line && v == NOVA_SMS_ACCEPTED &&
+                (nova_notify_twilio_sid_valid(line->sid, "SM") ||
+                 nova_notify_twilio_sid_valid(line->sid, "MM")))
                 msgs[nmsg++] =
                     (nova_sms_message_row_t){d->tenant_id,
                                              nova_arena_strdup(a, line->sid),

@@ -19,7 +19,8 @@
  * or a 2xx that is not a message, is NOVA_NOTIFY_SMS_UNKNOWN (Twilio may have queued it).
  *
  * Twilio's error message names the number ("The 'To' number +1... is not valid"), so it is
- * never kept: only the code reaches the result ("E21211").
+ * never kept: only the code reaches the result ("E21211"). A created message's SID is kept in
+ * its recipient's line: Twilio's status callbacks name the message by it (twilio_callback.c).
  */
 #include <stdio.h>
 #include <string.h>
