@@ -114,17 +114,6 @@ const char *const nova_channel_members[] = {"type",
                                             "status_callback",
                                             NULL};
 
-/* Whether s is a Twilio SID: its two-letter prefix and 32 hex digits. */
-static bool twilio_sid_ok(const char *s, const char *prefix)
-{
-    if (s == NULL || strlen(s) != 34 || strncmp(s, prefix, 2) != 0)
-        return false;
-    for (size_t i = 2; i < 34; i++)
-        if (!isxdigit((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
 /* A Twilio sender id: 1 to 11 letters, digits and spaces with at least one letter. */
 static bool twilio_sender_ok(const char *s)
 {
@@ -213,10 +202,10 @@ static nova_status check_twilio(json_t *m, json_t *body, const char *secret,
                                 const char *secret_member, bool has_secret,
                                 nova_events_problem_t *pb)
 {
-    if (!twilio_sid_ok(json_string_value(json_object_get(m, "account_sid")), "AC"))
+    if (!nova_notify_twilio_sid_valid(json_string_value(json_object_get(m, "account_sid")), "AC"))
         return refuse(pb, "account_sid", "the Twilio account SID (AC and 32 hex digits)");
     json_t *key = json_object_get(m, "api_key_sid");
-    if (key && !twilio_sid_ok(json_string_value(key), "SK"))
+    if (key && !nova_notify_twilio_sid_valid(json_string_value(key), "SK"))
         return refuse(pb, "api_key_sid", "a Twilio API key SID (SK and 32 hex digits)");
     const char *want = key ? "api_key_secret" : "auth_token";
     if (secret && strcmp(secret_member, want) != 0)
@@ -233,7 +222,7 @@ static nova_status check_twilio(json_t *m, json_t *body, const char *secret,
     if (from && mss)
         return refuse(pb, "messaging_service_sid",
                       "either from or messaging_service_sid, not both");
-    if (mss && !twilio_sid_ok(json_string_value(mss), "MG"))
+    if (mss && !nova_notify_twilio_sid_valid(json_string_value(mss), "MG"))
         return refuse(pb, "messaging_service_sid",
                       "a Twilio messaging service SID (MG and 32 hex digits)");
     if (!mss && !nova_notify_phone_valid(json_string_value(from)) &&

@@ -75,17 +75,6 @@ nova_status nova_notify_twilio_form(const nova_notify_sms_t *m, const char *to, 
     return st;
 }
 
-/* Whether s is a Twilio SID: the two-letter prefix and 32 hex digits. */
-static bool sid_ok(const char *s, const char *prefix)
-{
-    if (s == NULL || strlen(s) != 34 || strncmp(s, prefix, 2) != 0)
-        return false;
-    for (size_t i = 2; i < 34; i++)
-        if (strchr("0123456789abcdefABCDEF", s[i]) == NULL)
-            return false;
-    return true;
-}
-
 /* The line of recipient `to` for an HTTP status and the reply read (or not). */
 static void line_for(nova_sms_recipient_t *r, const char *to, long status,
                      const nova_twilio_reply_t *tw, bool parsed)
@@ -111,10 +100,11 @@ static void line_for(nova_sms_recipient_t *r, const char *to, long status,
 nova_status notify_twilio_send(const nova_notify_sms_t *m, nova_notify_result_t *out)
 {
     bool mss = m->messaging_service_sid && *m->messaging_service_sid;
-    bool ok = sid_ok(m->account_sid, "AC") && m->nto > 0 && m->nto <= NOVA_NOTIFY_RECIPIENTS_MAX &&
-              m->username && *m->username && strpbrk(m->username, ":\r\n") == NULL &&
-              m->message != NULL &&
-              (mss ? sid_ok(m->messaging_service_sid, "MG") : m->from != NULL && *m->from != '\0');
+    bool ok = nova_notify_twilio_sid_valid(m->account_sid, "AC") && m->nto > 0 &&
+              m->nto <= NOVA_NOTIFY_RECIPIENTS_MAX && m->username && *m->username &&
+              strpbrk(m->username, ":\r\n") == NULL && m->message != NULL &&
+              (mss ? nova_notify_twilio_sid_valid(m->messaging_service_sid, "MG")
+                   : m->from != NULL && *m->from != '\0');
     for (size_t i = 0; ok && i < m->nto; i++)
         ok = nova_notify_phone_valid(m->to[i]);
     if (!ok) {
