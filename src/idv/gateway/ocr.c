@@ -7,11 +7,14 @@
  * letter-for-digit confusions only where a check digit proves them.
  *
  * Two recognisers: Tesseract's LSTM on Debian's tesseract-ocr-eng reads both passes; when
- * neither pass gives a zone every check digit proves, the legacy (pattern) engine of the npm
- * eng.traineddata (NOVA_TESSDATA, fetched by scripts/models.sh; Debian's model has no legacy
- * part) reads the MRZ band once more and its lines join mrz_candidates. The two err in
- * different places, and the mrz step keeps the reading its check digits prove best, so a
- * second read can only add a proved zone; a clean document costs one read as before.
+ * neither pass gives a zone every check digit proves, or the mrz step would not prove the names
+ * from them with the visual zone (idv_mrz_names_proved: after its repairs of digits read for
+ * letters, fillers read as K/X/S, one glyph read as several, and from either reading), the
+ * legacy (pattern) engine of the npm eng.traineddata (NOVA_TESSDATA, fetched by
+ * scripts/models.sh; Debian's model has no legacy part) reads the MRZ band once more and its
+ * lines join mrz_candidates. The two err in different places, and the mrz step keeps the
+ * reading its check digits prove best, so that read can only add a proved zone; a document
+ * whose zone and names the two LSTM passes prove costs no third read.
  *
  * A TessBaseAPI is not thread-safe and costs ~100 ms to load, so each worker thread keeps its
  * own (pthread keys), made on its first OCR step.
@@ -297,39 +300,8 @@ static nova_status read_image(TessBaseAPI *api, const uint8_t *g, int w, int h, 
     return *text ? NOVA_OK : NOVA_NOMEM;
 }
 
-/* Whether the lines parse as a zone every check digit proves (into *out when not NULL). */
-static bool zone_parse(json_t *lines, int64_t now, nova_mrz_t *out);
+/* Whether the lines parse as a zone every check digit proves. */
 static bool zone_valid(json_t *lines, int64_t now)
-{
-    return zone_parse(lines, now, NULL);
-}
-
-/* Whether every word of the names the lines read is a word of the page's visual zone (its lines
- * without a filler): when not, the names want another reading (no check digit covers them). */
-static bool names_shown(json_t *lines, const char *page, int64_t now)
-{
-    nova_mrz_t m;
-    if (page == NULL || !zone_parse(lines, now, &m))
-        return false;
-    char *viz = strdup(page), names[160];
-    if (viz == NULL)
-        return false;
-    for (char *line = viz; *line;) {
-        size_t l = strcspn(line, "\n");
-        if (memchr(line, '<', l))
-            memset(line, ' ', l);
-        line += l + (line[l] == '\n');
-    }
-    snprintf(names, sizeof(names), "%s %s", m.surname, m.given_names);
-    bool all = true;
-    for (char *save = NULL, *w = strtok_r(names, " ", &save); w && all;
-         w = strtok_r(NULL, " ", &save))
-        all = idv_word_in(w, viz);
-    free(viz);
-    return all;
-}
-
-static bool zone_parse(json_t *lines, int64_t now, nova_mrz_t *out)
 {
     char text[256];
     size_t n = 0;
@@ -347,11 +319,16 @@ static bool zone_parse(json_t *lines, int64_t now, nova_mrz_t *out)
     gmtime_r(&t, &tm);
     nova_mrz_t m;
     const char *why = NULL;
-    bool ok = n > 0 && nova_mrz_parse(text, n, tm.tm_year + 1900, &m, &why) == NOVA_OK &&
-              nova_mrz_valid(&m);
-    if (ok && out)
-        *out = m;
-    return ok;
+    return n > 0 && nova_mrz_parse(text, n, tm.tm_year + 1900, &m, &why) == NOVA_OK &&
+           nova_mrz_valid(&m);
+}
+
+bool idv_ocr_wants_legacy_read(json_t *cands, const char *page, int64_t now)
+{
+    bool proved = false;
+    for (size_t i = 0; i < json_array_size(cands) && !proved; i++)
+        proved = zone_valid(json_array_get(cands, i), now);
+    return !proved || !idv_mrz_names_proved(cands, page, now);
 }
 
 /* The page text of another image of the verification (the document's back, a proof of
@@ -413,15 +390,15 @@ nova_status idv_check_ocr(const idv_check_in_t *in, idv_check_out_t *out)
             json_pack("{s:s, s:O, s:[o, o], s:f, s:f, s:i, s:i}", "text", page, "mrz_lines", lines,
                       "mrz_candidates", lines, page_lines, "confidence", conf, "mrz_confidence",
                       band_conf, "width", img.width, "height", img.height);
-        /* Neither read proves a whole zone, or neither shows names the visual zone prints:
-         * the legacy engine reads the band once more (a different recogniser errs elsewhere);
-         * the mrz step keeps the best-proved reading, and names the visual zone proves from
-         * any reading. */
+        /* Neither read proves a whole zone, or the mrz step would not prove the names from
+         * them: the legacy engine reads the band once more (a different recogniser errs
+         * elsewhere); the mrz step keeps the best-proved reading, and names the visual zone
+         * proves from any reading. */
         TessBaseAPI *legacy = NULL;
         double band2_conf = 0;
-        bool proved = zone_valid(lines, in->now) || zone_valid(page_lines, in->now);
-        bool named = names_shown(lines, page, in->now) || names_shown(page_lines, page, in->now);
-        if (out->extracted && (!proved || !named) &&
+        if (out->extracted &&
+            idv_ocr_wants_legacy_read(json_object_get(out->extracted, "mrz_candidates"), page,
+                                      in->now) &&
             (legacy = legacy_engine(in->g->tessdata)) != NULL &&
             read_image(legacy, g, img.width, img.height, img.height * 60 / 100, &band2,
                        &band2_conf) == NOVA_OK) {
