@@ -20,6 +20,7 @@
  * own (pthread keys), made on its first OCR step.
  */
 #include <ctype.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -46,6 +47,24 @@ static void tess_key_make(void)
 {
     pthread_key_create(&tess_key, tess_free);
     pthread_key_create(&legacy_key, tess_free);
+}
+
+/* Tesseract's LSTM asks OpenMP for 4 threads per layer (num_threads(4) in its source), and
+ * those threads only contend with the other workers (each worker is a thread already) and
+ * spin: on one core a document cost ~3 times its CPU time in threads of OpenMP that the
+ * worker's own clock did not see. OMP_THREAD_LIMIT cannot be set from here (libgomp reads its
+ * environment when it loads, before main), so the calling thread's max-active-levels ICV is
+ * set to 0: its parallel regions run on itself. Looked up at run time, as Debian's Tesseract
+ * links libgomp and one built without OpenMP does not; an operator's OMP_THREAD_LIMIT in the
+ * environment is left to rule. */
+static void omp_one_thread(void)
+{
+    if (getenv("OMP_THREAD_LIMIT"))
+        return;
+    void (*set_levels)(int);
+    *(void **)&set_levels = dlsym(RTLD_DEFAULT, "omp_set_max_active_levels");
+    if (set_levels)
+        set_levels(0);
 }
 
 /* This thread's second reader of the MRZ band: Tesseract's legacy (pattern) engine on a model
@@ -80,9 +99,7 @@ static TessBaseAPI *engine(void)
     TessBaseAPI *api = pthread_getspecific(tess_key);
     if (api)
         return api;
-    /* Tesseract's OpenMP threads only contend with the other workers (each worker is a
-     * thread already) and spin in the kernel: one thread each unless the operator says. */
-    setenv("OMP_THREAD_LIMIT", "1", 0);
+    omp_one_thread();
     api = TessBaseAPICreate();
     if (api == NULL)
         return NULL;
