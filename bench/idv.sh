@@ -6,8 +6,9 @@
 # and MRZ checks on each and compares every MRZ field with the truth file. Writes
 # bench/results/idv.json with the issue-9 targets: field read rate clean >= 0.99, degraded >=
 # 0.95, no silently wrong field (a wrong field always comes with a failed check or a step that
-# did not pass), OCR + MRZ p95 < 800 ms on one core (wall time, and the thread's CPU time, which
-# a machine shared with other work does not inflate).
+# did not pass), OCR + MRZ p95 < 800 ms on one core (wall time, the thread's CPU time, which
+# a machine shared with other work does not inflate, and the process's CPU time, which also
+# counts threads a library starts: OpenMP's, before ocr.c kept Tesseract on the worker's thread).
 # In the same run, the peer pipeline (npm tesseract.js + npm mrz, bench/idv_peer.mjs) reads the
 # same documents on the same core: read rate and time per document side by side ("peer").
 # Then bench/idv_e2e.py: IDV_E2E_N (40) verifications end to end through novad with 2 workers,
@@ -65,6 +66,7 @@ targets = {
     'no_silently_wrong_field': r['clean']['wrong_silent'] + r['degraded']['wrong_silent'] == 0,
     'ocr_mrz_p95_ms_under_800_one_core': r['ocr_mrz_latency_ms']['p95'] < 800,
     'ocr_mrz_cpu_p95_ms_under_800': r['ocr_mrz_cpu_ms']['p95'] < 800,
+    'ocr_mrz_process_cpu_p95_ms_under_800': r['ocr_mrz_process_cpu_ms']['p95'] < 800,
 }
 out = {'commit': sys.argv[3], 'machine_load': sys.argv[4].strip(), 'engine': 'tesseract 5.3 C API: Debian tesseract-ocr-eng (LSTM), and for a band it did not prove the legacy engine of npm @tesseract.js-data/eng 4.0.0 (NOVA_TESSDATA)',
        **r, 'targets_met': targets}
@@ -74,7 +76,8 @@ for k in ('clean', 'degraded'):
     print(f"{k:9} docs {t['documents']:4}  field read rate {t['field_read_rate']:.4f}  wrong flagged {t['wrong_flagged']}  wrong silent {t['wrong_silent']}  missing {t['missing']}")
 l = r['ocr_mrz_latency_ms']
 c = r['ocr_mrz_cpu_ms']
-print(f"OCR + MRZ per document, one core: wall p50 {l['p50']:.0f} ms  p95 {l['p95']:.0f} ms; CPU p50 {c['p50']:.0f} ms  p95 {c['p95']:.0f} ms")
+pc = r['ocr_mrz_process_cpu_ms']
+print(f"OCR + MRZ per document, one core: wall p50 {l['p50']:.0f} ms  p95 {l['p95']:.0f} ms; CPU p50 {c['p50']:.0f} ms  p95 {c['p95']:.0f} ms (process p50 {pc['p50']:.0f} ms  p95 {pc['p95']:.0f} ms)")
 for q, v in e2e.items():
     print(f"end to end, {q:6}: {v['verifications']} verifications, 2 workers: {v['per_minute']}/min, decided p50 {v['decided_ms']['p50']:.0f} ms p95 {v['decided_ms']['p95']:.0f} ms")
 if 'peer' in r:

@@ -6,7 +6,8 @@
  * against the visual zone. The first byte picks the parser. Invariants: MRZ lines are 2 or 3
  * lines of one ICAO width (30, 36, 44) in the MRZ alphabet; a cursor that parses makes the same
  * cursor again; a match score lies in [0, 1]; the mrz step answers passed, review or failed,
- * and names it passes are words of the visual zone.
+ * and names it passes are words of the visual zone; the OCR step's third-read rule sees the
+ * names proved exactly when the mrz step proves them.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -74,6 +75,14 @@ static void mrz_step(char *s)
         abort();
     if (strcmp(out.status, "passed") != 0 && strcmp(out.status, "review") != 0 &&
         strcmp(out.status, "failed") != 0)
+        abort();
+    /* The OCR step's rule for a third read asks the mrz step's own question: the names it
+     * proves are the names the rule sees proved, and unproved names always read again. */
+    json_t *cands = json_object_get(json_object_get(json_object_get(steps, "ocr"), "extracted"),
+                                    "mrz_candidates");
+    bool named = json_is_true(json_object_get(json_object_get(out.extracted, "proved"), "surname"));
+    if (named != idv_mrz_names_proved(cands, page, in.now) ||
+        (!named && !idv_ocr_wants_legacy_read(cands, page, in.now)))
         abort();
     json_t *f = json_object_get(out.extracted, "fields");
     if (strcmp(out.status, "passed") == 0) {

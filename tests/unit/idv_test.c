@@ -380,6 +380,70 @@ static void test_mrz_check(void **state)
     json_decref(steps);
 }
 
+/* The OCR step's rule for a third read (the legacy engine on the MRZ band): only when the two
+ * LSTM readings prove no whole zone, or the mrz step would not prove the names from them with
+ * the visual zone. Names the visual-zone repairs prove (a digit for a letter, IVI for M, a
+ * filler read as K behind a word, the right names in the other reading) cost no third read,
+ * and the rule agrees with what the mrz step then proves. */
+static void test_legacy_read_rule(void **state)
+{
+    (void)state;
+    static const char *const VIZ = "Surname\nERIKSSON\nGiven names\nANNA MARIA\n";
+    char bad[45];
+    memcpy(bad, TD3[1], 45);
+    bad[27] = '0'; /* the expiry's check digit */
+    const struct {
+        const char *band, *page, *second; /* the band's first line, the page's; line 2 */
+        bool legacy;
+    } cases[] = {
+        /* The names as printed: no third read. */
+        {"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+         "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", NULL, false},
+        /* Misread in both readings, but the repairs prove them: no third read (the raw words
+         * ERIKSS0N, MAR1A, IVIARIA, ERIKSSONK are not in the visual zone). */
+        {"P<UTOERIKSS0N<<ANNA<MAR1A<<<<<<<<<<<<<<<<<<<",
+         "P<UTOERIKSSON<<ANNA<IVIARIA<<<<<<<<<<<<<<<<<", NULL, false},
+        {"P<UTOERIKSSONK<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+         "P<UTOERIKSSONK<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", NULL, false},
+        /* The band reads a letter for a letter (T for I: never repaired), the page reads the
+         * names right: the mrz step takes the page's, no third read. */
+        {"P<UTOERIKSSON<<ANNA<MARTA<<<<<<<<<<<<<<<<<<<",
+         "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", NULL, false},
+        /* Both read a letter for a letter: the names are not proved, the legacy engine reads. */
+        {"P<UTOERIKSSON<<ANNA<MARTA<<<<<<<<<<<<<<<<<<<",
+         "P<UTOERIKSSON<<ANNA<MARLA<<<<<<<<<<<<<<<<<<<", NULL, true},
+        /* Names proved but no reading is a zone every check digit proves: it reads. */
+        {"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+         "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", bad, true},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *l2 = cases[i].second ? cases[i].second : TD3[1];
+        json_t *cands = json_pack("[[s, s], [s, s]]", cases[i].band, l2, cases[i].page, l2);
+        assert_int_equal(idv_ocr_wants_legacy_read(cands, VIZ, 1796000000), cases[i].legacy);
+        /* The mrz step on the same readings proves the names exactly when the rule says they
+         * are proved (the zone's validity aside). */
+        json_t *steps =
+            json_pack("{s:{s:s, s:{s:[s, s], s:O, s:s}}}", "ocr", "check", "ocr", "extracted",
+                      "mrz_lines", cases[i].band, l2, "mrz_candidates", cands, "text", VIZ);
+        idv_check_out_t o = run(idv_check_mrz, steps, NULL, NULL);
+        bool named =
+            json_is_true(json_object_get(json_object_get(o.extracted, "proved"), "surname"));
+        assert_int_equal(named, idv_mrz_names_proved(cands, VIZ, 1796000000));
+        if (cases[i].second == NULL) {
+            assert_int_equal(named, !cases[i].legacy);
+            assert_string_equal(o.status, cases[i].legacy ? "review" : "passed");
+        }
+        out_free(&o);
+        json_decref(steps);
+        json_decref(cands);
+    }
+    /* No page text, no readings: it reads. */
+    json_t *none = json_array();
+    assert_true(idv_ocr_wants_legacy_read(none, VIZ, 1796000000));
+    assert_false(idv_mrz_names_proved(none, NULL, 1796000000));
+    json_decref(none);
+}
+
 /* Authenticity reads the mrz step's nova_mrz_json: any check digit "failed" costs, and the
  * expiry comes from fields. The image is missing here, so only the reasons are looked at. */
 static void test_authenticity_reads_mrz(void **state)
@@ -826,11 +890,17 @@ static void test_custom_reply(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decide),    cmocka_unit_test(test_mrz_check),
-        cmocka_unit_test(test_age_check), cmocka_unit_test(test_address),
-        cmocka_unit_test(test_mrz_lines), cmocka_unit_test(test_skew),
-        cmocka_unit_test(test_cursor),    cmocka_unit_test(test_custom_reply),
-        cmocka_unit_test(test_store),     cmocka_unit_test(test_authenticity_reads_mrz),
+        cmocka_unit_test(test_decide),
+        cmocka_unit_test(test_mrz_check),
+        cmocka_unit_test(test_age_check),
+        cmocka_unit_test(test_address),
+        cmocka_unit_test(test_mrz_lines),
+        cmocka_unit_test(test_skew),
+        cmocka_unit_test(test_legacy_read_rule),
+        cmocka_unit_test(test_cursor),
+        cmocka_unit_test(test_custom_reply),
+        cmocka_unit_test(test_store),
+        cmocka_unit_test(test_authenticity_reads_mrz),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

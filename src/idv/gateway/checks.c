@@ -456,6 +456,68 @@ static void names_from_other_reads(json_t *ex, const nova_mrz_t *read, size_t n,
     }
 }
 
+/* The readings among cands (the OCR step's mrz_candidates, arrays of lines) that parse as a
+ * zone, into read[] (the first MRZ_READS), and the one whose check digits score best into
+ * *best; false when none parses. */
+static bool mrz_readings(json_t *cands, int year, nova_mrz_t *best, nova_mrz_t read[MRZ_READS],
+                         size_t *nread)
+{
+    nova_mrz_t m;
+    int best_score = -1;
+    *nread = 0;
+    for (size_t i = 0; i < json_array_size(cands); i++) {
+        int sc = mrz_candidate(json_array_get(cands, i), year, &m);
+        if (sc >= 0 && *nread < MRZ_READS)
+            read[(*nread)++] = m;
+        if (sc > best_score) {
+            best_score = sc;
+            *best = m;
+        }
+    }
+    return best_score >= 0;
+}
+
+/* The visual zone: the page's text without its MRZ lines (any line holding a filler is
+ * blanked); malloc'd, NULL for no page. */
+static char *visual_zone(const char *page)
+{
+    char *text = page ? strdup(page) : NULL;
+    for (char *line = text; line && *line;) {
+        size_t l = strcspn(line, "\n");
+        if (memchr(line, '<', l))
+            memset(line, ' ', l);
+        line += l + (line[l] == '\n');
+    }
+    return text;
+}
+
+/* Whether the visual zone text proves the names of best, after its repairs, or else those of
+ * another reading (names_check, names_from_other_reads); the names and repairs go into ex and
+ * its fields. */
+static bool names_prove(json_t *ex, const nova_mrz_t *best, const nova_mrz_t *read, size_t nread,
+                        const char *text)
+{
+    bool proved = false;
+    names_check(ex, json_object_get(ex, "fields"), best->surname, best->given_names, text, &proved);
+    if (!proved)
+        names_from_other_reads(ex, read, nread, best, text, &proved);
+    return proved;
+}
+
+bool idv_mrz_names_proved(json_t *cands, const char *page, int64_t now)
+{
+    nova_mrz_t best, read[MRZ_READS];
+    size_t nread = 0;
+    if (page == NULL || !mrz_readings(cands, year_of(now), &best, read, &nread))
+        return false;
+    char *text = visual_zone(page);
+    json_t *ex = json_pack("{s:{}}", "fields");
+    bool proved = text && ex && names_prove(ex, &best, read, nread, text);
+    json_decref(ex);
+    free(text);
+    return proved;
+}
+
 nova_status idv_check_mrz(const idv_check_in_t *in, idv_check_out_t *out)
 {
     json_t *ocr = earlier(in, "ocr");
@@ -465,27 +527,17 @@ nova_status idv_check_mrz(const idv_check_in_t *in, idv_check_out_t *out)
         if (json_object_get(ocr, "mrz_lines"))
             json_array_append(single, json_object_get(ocr, "mrz_lines"));
     }
-    nova_mrz_t m, best, read[MRZ_READS];
-    int best_score = -1;
+    nova_mrz_t m, read[MRZ_READS];
     size_t nread = 0;
-    for (size_t i = 0; i < json_array_size(cands); i++) {
-        int sc = mrz_candidate(json_array_get(cands, i), year_of(in->now), &m);
-        if (sc >= 0 && nread < MRZ_READS)
-            read[nread++] = m;
-        if (sc > best_score) {
-            best_score = sc;
-            best = m;
-        }
-    }
+    bool found = mrz_readings(cands, year_of(in->now), &m, read, &nread);
     json_decref(single);
-    if (best_score < 0) {
+    if (!found) {
         out->status = "failed";
         out->score = 0;
         idv_reason(out, json_array_size(json_object_get(ocr, "mrz_lines")) ? "mrz_unreadable"
                                                                            : "mrz_not_found");
         return NOVA_OK;
     }
-    m = best;
     out->extracted = nova_mrz_json(&m);
     if (out->extracted == NULL)
         return NOVA_NOMEM;
@@ -507,19 +559,8 @@ nova_status idv_check_mrz(const idv_check_in_t *in, idv_check_out_t *out)
     /* Names, sex and nationality are not covered by check digits: the names are proved only
      * when the visual zone shows the same name (the page's text without its MRZ lines, any
      * line holding a filler). */
-    const char *page = json_string_value(json_object_get(ocr, "text"));
-    char *text = page ? strdup(page) : NULL;
-    for (char *line = text; line && *line;) {
-        size_t l = strcspn(line, "\n");
-        if (memchr(line, '<', l))
-            memset(line, ' ', l);
-        line += l + (line[l] == '\n');
-    }
-    bool name_proved = false;
-    names_check(out->extracted, json_object_get(out->extracted, "fields"), m.surname, m.given_names,
-                text, &name_proved);
-    if (!name_proved)
-        names_from_other_reads(out->extracted, read, nread, &m, text, &name_proved);
+    char *text = visual_zone(json_string_value(json_object_get(ocr, "text")));
+    bool name_proved = names_prove(out->extracted, &m, read, nread, text);
     /* A repaired number is the one confusion swap the check digits accept; a misread of
      * another kind in the same field could have been "repaired" that way too (the composite
      * weighs the number as its own digit does), so it passes only when the visual zone prints

@@ -82,6 +82,16 @@ nova_status idv_custom_reply_parse(const char *body, size_t len, idv_check_out_t
 void idv_reason(idv_check_out_t *out, const char *code);
 /* Whether text holds word as a whole word (letters and digits, case folded). */
 bool idv_word_in(const char *word, const char *text);
+/* Whether the mrz step proves the names of the zone from cands (arrays of MRZ lines, the OCR
+ * step's mrz_candidates) and page (the OCR text, whose visual zone proves names): the reading
+ * its check digits score best, after the visual-zone repairs, else another reading (checks.c).
+ * The OCR step's test for reading the band once more. */
+bool idv_mrz_names_proved(json_t *cands, const char *page, int64_t now);
+/* Whether the OCR step has the legacy engine read the MRZ band once more, given its readings
+ * (cands: the LSTM's band and page lines) and the page text: when no reading is a zone every
+ * check digit proves, or idv_mrz_names_proved is false. Names the visual-zone repairs prove
+ * cost no third read (ocr.c). */
+bool idv_ocr_wants_legacy_read(json_t *cands, const char *page, int64_t now);
 
 /* The units one check of kind costs the tenant now: its own price, else the check table's
  * (prices.c). */

@@ -7,16 +7,20 @@
  * letter-for-digit confusions only where a check digit proves them.
  *
  * Two recognisers: Tesseract's LSTM on Debian's tesseract-ocr-eng reads both passes; when
- * neither pass gives a zone every check digit proves, the legacy (pattern) engine of the npm
- * eng.traineddata (NOVA_TESSDATA, fetched by scripts/models.sh; Debian's model has no legacy
- * part) reads the MRZ band once more and its lines join mrz_candidates. The two err in
- * different places, and the mrz step keeps the reading its check digits prove best, so a
- * second read can only add a proved zone; a clean document costs one read as before.
+ * neither pass gives a zone every check digit proves, or the mrz step would not prove the names
+ * from them with the visual zone (idv_mrz_names_proved: after its repairs of digits read for
+ * letters, fillers read as K/X/S, one glyph read as several, and from either reading), the
+ * legacy (pattern) engine of the npm eng.traineddata (NOVA_TESSDATA, fetched by
+ * scripts/models.sh; Debian's model has no legacy part) reads the MRZ band once more and its
+ * lines join mrz_candidates. The two err in different places, and the mrz step keeps the
+ * reading its check digits prove best, so that read can only add a proved zone; a document
+ * whose zone and names the two LSTM passes prove costs no third read.
  *
  * A TessBaseAPI is not thread-safe and costs ~100 ms to load, so each worker thread keeps its
  * own (pthread keys), made on its first OCR step.
  */
 #include <ctype.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -43,6 +47,24 @@ static void tess_key_make(void)
 {
     pthread_key_create(&tess_key, tess_free);
     pthread_key_create(&legacy_key, tess_free);
+}
+
+/* Tesseract's LSTM asks OpenMP for 4 threads per layer (num_threads(4) in its source), and
+ * those threads only contend with the other workers (each worker is a thread already) and
+ * spin: on one core a document cost ~3 times its CPU time in threads of OpenMP that the
+ * worker's own clock did not see. OMP_THREAD_LIMIT cannot be set from here (libgomp reads its
+ * environment when it loads, before main), so the calling thread's max-active-levels ICV is
+ * set to 0: its parallel regions run on itself. Looked up at run time, as Debian's Tesseract
+ * links libgomp and one built without OpenMP does not; an operator's OMP_THREAD_LIMIT in the
+ * environment is left to rule. */
+static void omp_one_thread(void)
+{
+    if (getenv("OMP_THREAD_LIMIT"))
+        return;
+    void (*set_levels)(int);
+    *(void **)&set_levels = dlsym(RTLD_DEFAULT, "omp_set_max_active_levels");
+    if (set_levels)
+        set_levels(0);
 }
 
 /* This thread's second reader of the MRZ band: Tesseract's legacy (pattern) engine on a model
@@ -77,9 +99,7 @@ static TessBaseAPI *engine(void)
     TessBaseAPI *api = pthread_getspecific(tess_key);
     if (api)
         return api;
-    /* Tesseract's OpenMP threads only contend with the other workers (each worker is a
-     * thread already) and spin in the kernel: one thread each unless the operator says. */
-    setenv("OMP_THREAD_LIMIT", "1", 0);
+    omp_one_thread();
     api = TessBaseAPICreate();
     if (api == NULL)
         return NULL;
@@ -297,39 +317,8 @@ static nova_status read_image(TessBaseAPI *api, const uint8_t *g, int w, int h, 
     return *text ? NOVA_OK : NOVA_NOMEM;
 }
 
-/* Whether the lines parse as a zone every check digit proves (into *out when not NULL). */
-static bool zone_parse(json_t *lines, int64_t now, nova_mrz_t *out);
+/* Whether the lines parse as a zone every check digit proves. */
 static bool zone_valid(json_t *lines, int64_t now)
-{
-    return zone_parse(lines, now, NULL);
-}
-
-/* Whether every word of the names the lines read is a word of the page's visual zone (its lines
- * without a filler): when not, the names want another reading (no check digit covers them). */
-static bool names_shown(json_t *lines, const char *page, int64_t now)
-{
-    nova_mrz_t m;
-    if (page == NULL || !zone_parse(lines, now, &m))
-        return false;
-    char *viz = strdup(page), names[160];
-    if (viz == NULL)
-        return false;
-    for (char *line = viz; *line;) {
-        size_t l = strcspn(line, "\n");
-        if (memchr(line, '<', l))
-            memset(line, ' ', l);
-        line += l + (line[l] == '\n');
-    }
-    snprintf(names, sizeof(names), "%s %s", m.surname, m.given_names);
-    bool all = true;
-    for (char *save = NULL, *w = strtok_r(names, " ", &save); w && all;
-         w = strtok_r(NULL, " ", &save))
-        all = idv_word_in(w, viz);
-    free(viz);
-    return all;
-}
-
-static bool zone_parse(json_t *lines, int64_t now, nova_mrz_t *out)
 {
     char text[256];
     size_t n = 0;
@@ -347,11 +336,16 @@ static bool zone_parse(json_t *lines, int64_t now, nova_mrz_t *out)
     gmtime_r(&t, &tm);
     nova_mrz_t m;
     const char *why = NULL;
-    bool ok = n > 0 && nova_mrz_parse(text, n, tm.tm_year + 1900, &m, &why) == NOVA_OK &&
-              nova_mrz_valid(&m);
-    if (ok && out)
-        *out = m;
-    return ok;
+    return n > 0 && nova_mrz_parse(text, n, tm.tm_year + 1900, &m, &why) == NOVA_OK &&
+           nova_mrz_valid(&m);
+}
+
+bool idv_ocr_wants_legacy_read(json_t *cands, const char *page, int64_t now)
+{
+    bool proved = false;
+    for (size_t i = 0; i < json_array_size(cands) && !proved; i++)
+        proved = zone_valid(json_array_get(cands, i), now);
+    return !proved || !idv_mrz_names_proved(cands, page, now);
 }
 
 /* The page text of another image of the verification (the document's back, a proof of
@@ -413,15 +407,15 @@ nova_status idv_check_ocr(const idv_check_in_t *in, idv_check_out_t *out)
             json_pack("{s:s, s:O, s:[o, o], s:f, s:f, s:i, s:i}", "text", page, "mrz_lines", lines,
                       "mrz_candidates", lines, page_lines, "confidence", conf, "mrz_confidence",
                       band_conf, "width", img.width, "height", img.height);
-        /* Neither read proves a whole zone, or neither shows names the visual zone prints:
-         * the legacy engine reads the band once more (a different recogniser errs elsewhere);
-         * the mrz step keeps the best-proved reading, and names the visual zone proves from
-         * any reading. */
+        /* Neither read proves a whole zone, or the mrz step would not prove the names from
+         * them: the legacy engine reads the band once more (a different recogniser errs
+         * elsewhere); the mrz step keeps the best-proved reading, and names the visual zone
+         * proves from any reading. */
         TessBaseAPI *legacy = NULL;
         double band2_conf = 0;
-        bool proved = zone_valid(lines, in->now) || zone_valid(page_lines, in->now);
-        bool named = names_shown(lines, page, in->now) || names_shown(page_lines, page, in->now);
-        if (out->extracted && (!proved || !named) &&
+        if (out->extracted &&
+            idv_ocr_wants_legacy_read(json_object_get(out->extracted, "mrz_candidates"), page,
+                                      in->now) &&
             (legacy = legacy_engine(in->g->tessdata)) != NULL &&
             read_image(legacy, g, img.width, img.height, img.height * 60 / 100, &band2,
                        &band2_conf) == NOVA_OK) {
