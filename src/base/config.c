@@ -123,9 +123,9 @@ static const key_def keys[] = {
      "how long a `mode: sync` verification waits for its decision before answering 202"},
     {"NOVA_TESSDATA", K_STR, OFF(tessdata), "tools/models/tessdata", 0, 0,
      "directory of the eng.traineddata with Tesseract's legacy engine (npm "
-     "@tesseract.js-data/eng, unpacked by scripts/models.sh) for the OCR step's second read of "
-     "an MRZ band the first did not prove; the first read is always Debian's "
-     "tesseract-ocr-eng; empty or missing: one read"},
+     "@tesseract.js-data/eng, unpacked by scripts/models.sh) for the OCR step's third read of "
+     "an MRZ band, when the LSTM reads (Debian's tesseract-ocr-eng, always first) give no valid "
+     "zone or the visual zone does not prove its names; empty or missing: no third read"},
     {"NOVA_BACKGROUND_THREADS", K_UINT, OFF(background_threads), "2", 1, 64,
      "threads of novad's one background scheduler (token pruning, key rotation, face-index "
      "rebuilds, webhook dispatch, hold expiry, accruals), below the HTTP threads in priority"},
