@@ -6,9 +6,11 @@
  * here first, so the fuzzer reaches the XML parser), 2 the input is IdP metadata, 3 and 4 the
  * input is the SLO query as sent (checked as a LogoutRequest, as a LogoutResponse), 5 and 6
  * the input is a LogoutRequest's or LogoutResponse's XML (deflated, base64- and URL-encoded
- * here into a query with a signature that cannot verify). Nothing may crash, leak or read out
- * of bounds; a refusal must say why. Nothing unsigned can be accepted: no input made here
- * carries the IdP key's signature, so an acceptance aborts. */
+ * here into a query with a signature that cannot verify). The SP has an encryption key, so an
+ * EncryptedAssertion or EncryptedID reaches the algorithm checks and the decryption (seeds in
+ * fuzz/run.sh). Nothing may crash, leak or read out of bounds; a refusal must say why. Nothing
+ * unsigned can be accepted: no input made here carries the IdP key's signature, so an acceptance
+ * aborts. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,15 +42,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc, (void)argv;
     nova_arena_init(&keep, 65536);
     nova_saml_init();
-    const char *sk, *sc, *ik, *ic;
-    if (nova_saml_sp_keygen(&keep, &sk, &sc) || nova_saml_sp_keygen(&keep, &ik, &ic))
+    const char *sk, *sc, *ik, *ic, *ek, *ec;
+    if (nova_saml_sp_keygen(&keep, &sk, &sc) || nova_saml_sp_keygen(&keep, &ik, &ic) ||
+        nova_saml_sp_keygen(&keep, &ek, &ec))
         abort();
+    e.sp_enc_key_pem = ek;
     e.sp_key_pem = sk;
     e.sp_cert_pem = sc;
     e.sp_entity_id = "https://nova.example/sp";
     e.acs_url = "https://nova.example/auth/saml/acs/ten_1/sidp_1";
     e.slo_url = "https://nova.example/auth/saml/slo/ten_1/sidp_1";
-    e.sp_metadata = nova_saml_sp_metadata(&keep, e.sp_entity_id, e.acs_url, e.slo_url, sc);
+    e.sp_metadata = nova_saml_sp_metadata(&keep, e.sp_entity_id, e.acs_url, e.slo_url, sc, ec);
     e.idp_entity_id = "https://idp.example/saml";
     e.idp_metadata = nova_arena_printf(
         &keep,
@@ -134,11 +138,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __lsan_disable();
         if (mode == 3 || mode == 5) {
             nova_saml_logout_req_t rq;
-            const char *resp = NULL;
-            st = nova_saml_logout_request_check(&ar, query, &e, &rq, &resp, &f, &why);
+            nova_saml_logout_answer_t ans;
+            st = nova_saml_logout_request_check(&ar, query, false, &e, &rq, &ans, &f, &why);
         } else {
             const char *irt = NULL;
-            st = nova_saml_logout_response_check(&ar, query, &e, &irt, &f, &why);
+            st = nova_saml_logout_response_check(&ar, query, false, &e, &irt, &f, &why);
         }
         __lsan_enable();
         if (st == NOVA_OK && (f == NOVA_SAML_FAIL_NONE || f >= NOVA_SAML_FAIL_N || why == NULL))
