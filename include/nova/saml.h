@@ -13,7 +13,10 @@
  * the IdP, the audience is the SP, Destination and Recipient are the ACS, NotBefore and
  * NotOnOrAfter hold (NOVA_SAML_CLOCK_SKEW), InResponseTo names a request this novad issued
  * (single use, in the control plane for NOVA_SAML_REQUEST_TTL) and the assertion's ID was not
- * seen before (kept in the control plane until it expires).
+ * seen before (kept in the control plane until it expires). An IdP may encrypt the assertion
+ * or the NameID to the SP's encryption certificate (a second key pair per IdP, sealed as the
+ * signing key): novad decrypts it itself (RSA-OAEP key transport and AES content only; Lasso
+ * is given no decryption key) and checks it as a plain one, its signature still required.
  */
 #ifndef NOVA_SAML_H
 #define NOVA_SAML_H

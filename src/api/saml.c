@@ -295,8 +295,9 @@ static void saml_slo(nova_req_t *r, void *ud)
     nova_saml_slo_result_t res;
     nova_saml_fail fail = NOVA_SAML_FAIL_NONE;
     const char *why = NULL;
-    nova_status st = nova_saml_slo(p, s, &r->arena, tenant, idp, post ? NULL : r->query, sreq,
-                                   sresp, &res, &fail, &why);
+    const char *query = post ? NULL : (r->query ? r->query : ""); /* NULL: HTTP-POST */
+    nova_status st =
+        nova_saml_slo(p, s, &r->arena, tenant, idp, query, sreq, sresp, &res, &fail, &why);
     if (st) {
         api_people_status(r, st, NULL);
         return;

@@ -810,6 +810,12 @@ static void test_slo_post_request(void **state)
                      NOVA_SAML_FAIL_MALFORMED);
     assert_int_equal(slo_check_as(x, true, &e, NULL, NULL), NOVA_SAML_FAIL_MALFORMED);
     assert_int_equal(slo_check_as("", true, &e, NULL, NULL), NOVA_SAML_FAIL_MALFORMED);
+    assert_int_equal(slo_check_as(b64_of("<samlp:LogoutRequest/>"), true, &e, NULL, NULL),
+                     NOVA_SAML_FAIL_MALFORMED);
+    assert_int_equal(slo_check_as(b64_of("<samlp:LogoutRequest "
+                                         "xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\"/>"),
+                                  true, &e, NULL, NULL) != NOVA_SAML_FAIL_NONE,
+                     1);
     assert_int_equal(slo_check_as("AAAA=AAAA", true, &e, NULL, NULL), NOVA_SAML_FAIL_MALFORMED);
     /* Too old. */
     nova_saml_expect_t w = e;
