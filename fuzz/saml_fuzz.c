@@ -6,9 +6,14 @@
  * here first, so the fuzzer reaches the XML parser), 2 the input is IdP metadata, 3 and 4 the
  * input is the SLO query as sent (checked as a LogoutRequest, as a LogoutResponse), 5 and 6
  * the input is a LogoutRequest's or LogoutResponse's XML (deflated, base64- and URL-encoded
- * here into a query with a signature that cannot verify). Nothing may crash, leak or read out
- * of bounds; a refusal must say why. Nothing unsigned can be accepted: no input made here
- * carries the IdP key's signature, so an acceptance aborts. */
+ * here into a query with a signature that cannot verify), 7 and 8 the input is a
+ * LogoutRequest's or LogoutResponse's XML posted (HTTP-POST binding: base64-encoded here,
+ * the input raw when its first byte after the mode is '!', to reach the form value's own
+ * checks). The SP has an encryption key, so an
+ * EncryptedAssertion or EncryptedID reaches the algorithm checks and the decryption (seeds in
+ * fuzz/run.sh). Nothing may crash, leak or read out of bounds; a refusal must say why. Nothing
+ * unsigned can be accepted: no input made here carries the IdP key's signature, so an acceptance
+ * aborts. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,15 +45,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc, (void)argv;
     nova_arena_init(&keep, 65536);
     nova_saml_init();
-    const char *sk, *sc, *ik, *ic;
-    if (nova_saml_sp_keygen(&keep, &sk, &sc) || nova_saml_sp_keygen(&keep, &ik, &ic))
+    const char *sk, *sc, *ik, *ic, *ek, *ec;
+    if (nova_saml_sp_keygen(&keep, &sk, &sc) || nova_saml_sp_keygen(&keep, &ik, &ic) ||
+        nova_saml_sp_keygen(&keep, &ek, &ec))
         abort();
+    e.sp_enc_key_pem = ek;
     e.sp_key_pem = sk;
     e.sp_cert_pem = sc;
     e.sp_entity_id = "https://nova.example/sp";
     e.acs_url = "https://nova.example/auth/saml/acs/ten_1/sidp_1";
     e.slo_url = "https://nova.example/auth/saml/slo/ten_1/sidp_1";
-    e.sp_metadata = nova_saml_sp_metadata(&keep, e.sp_entity_id, e.acs_url, e.slo_url, sc);
+    e.sp_metadata = nova_saml_sp_metadata(&keep, e.sp_entity_id, e.acs_url, e.slo_url, sc, ec);
     e.idp_entity_id = "https://idp.example/saml";
     e.idp_metadata = nova_arena_printf(
         &keep,
@@ -110,18 +117,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1 || size > 65536)
         return 0;
-    if (data[0] % 7 >= 3) {
+    if (data[0] % 9 >= 3) {
         nova_arena_t ar;
         nova_arena_init(&ar, 4096);
-        int mode = data[0] % 7;
+        int mode = data[0] % 9;
+        bool post = mode >= 7;
         const char *query;
-        if (mode >= 5) {
+        if (post && size > 1 && data[1] != '!') {
+            char *t = nova_arena_alloc(&ar, 4 * ((size + 2) / 3) + 2);
+            if (t == NULL)
+                abort();
+            EVP_EncodeBlock((unsigned char *)t, data + 1, (int)(size - 1));
+            query = t;
+        } else if (mode >= 5 && !post) {
             query =
                 redirect_query(&ar, mode == 5 ? "SAMLRequest" : "SAMLResponse", data + 1, size - 1);
         } else {
+            size_t skip = post && size > 1 ? 2 : 1; /* a posted value raw: after the '!' */
             char *t = nova_arena_alloc(&ar, size);
-            memcpy(t, data + 1, size - 1);
-            t[size - 1] = '\0';
+            memcpy(t, data + skip, size - skip);
+            t[size - skip] = '\0';
             query = t;
         }
         nova_saml_fail f = NOVA_SAML_FAIL_N;
@@ -132,13 +147,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          * tell that leak from another: leaks on this path are saml_test's to find (ASan with
          * full stacks, that one Lasso call excused); here it is crashes, overflows and UB. */
         __lsan_disable();
-        if (mode == 3 || mode == 5) {
+        if (mode == 3 || mode == 5 || mode == 7) {
             nova_saml_logout_req_t rq;
-            const char *resp = NULL;
-            st = nova_saml_logout_request_check(&ar, query, &e, &rq, &resp, &f, &why);
+            nova_saml_logout_answer_t ans;
+            st = nova_saml_logout_request_check(&ar, query, post, &e, &rq, &ans, &f, &why);
         } else {
             const char *irt = NULL;
-            st = nova_saml_logout_response_check(&ar, query, &e, &irt, &f, &why);
+            st = nova_saml_logout_response_check(&ar, query, post, &e, &irt, &f, &why);
         }
         __lsan_enable();
         if (st == NOVA_OK && (f == NOVA_SAML_FAIL_NONE || f >= NOVA_SAML_FAIL_N || why == NULL))

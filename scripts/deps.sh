@@ -6,7 +6,7 @@ mode=${1:-run}
 pkgs=(build-essential meson ninja-build pkg-config
       libmicrohttpd-dev libjansson-dev libssl-dev libsodium-dev libsqlite3-dev libpq-dev libhiredis-dev
       libcmocka-dev libcbor-dev libjpeg62-turbo-dev libopenblas-dev libfftw3-dev curl ca-certificates
-      librabbitmq-dev libcurl4-openssl-dev libtesseract-dev tesseract-ocr-eng liblasso3-dev)
+      librabbitmq-dev libcurl4-openssl-dev libtesseract-dev tesseract-ocr-eng liblasso3-dev libxmlsec1-dev)
 if [ "$mode" = test ] || [ "$mode" = bench ]; then
     pkgs+=(postgresql-15 postgresql-client-15 redis-server redis-tools clang llvm libclang-rt-14-dev nodejs npm wrk faketime openssl clang-format git libjpeg-turbo-progs sqlite3 libyaml-dev chromium xxd
               rabbitmq-server python3-pil fonts-ocr-b fonts-dejavu-core)

@@ -13,7 +13,10 @@
  * the IdP, the audience is the SP, Destination and Recipient are the ACS, NotBefore and
  * NotOnOrAfter hold (NOVA_SAML_CLOCK_SKEW), InResponseTo names a request this novad issued
  * (single use, in the control plane for NOVA_SAML_REQUEST_TTL) and the assertion's ID was not
- * seen before (kept in the control plane until it expires).
+ * seen before (kept in the control plane until it expires). An IdP may encrypt the assertion
+ * or the NameID to the SP's encryption certificate (a second key pair per IdP, sealed as the
+ * signing key): novad decrypts it itself (RSA-OAEP key transport and AES content only; Lasso
+ * is given no decryption key) and checks it as a plain one, its signature still required.
  */
 #ifndef NOVA_SAML_H
 #define NOVA_SAML_H
@@ -49,14 +52,15 @@
 void nova_saml_init(void);
 
 /* What an IdP's metadata says (arena strings): its entity ID, its HTTP-Redirect
- * SingleSignOnService and, when it offers one, its HTTP-Redirect SingleLogoutService.
- * NOVA_INVALID with *why (static text) when the XML is not an IdP's EntityDescriptor Lasso
- * can load, lacks the sign-on endpoint, has a logout endpoint that is not https (http only on
- * a loopback host), or names no signing certificate. */
+ * SingleSignOnService and, when it offers them, its HTTP-Redirect and HTTP-POST
+ * SingleLogoutServices. NOVA_INVALID with *why (static text) when the XML is not an IdP's
+ * EntityDescriptor Lasso can load, lacks the sign-on endpoint, has a logout endpoint that is
+ * not https (http only on a loopback host), or names no signing certificate. */
 typedef struct nova_saml_idp_meta {
     const char *entity_id;
     const char *sso_url;
-    const char *slo_url; /* NULL: the IdP offers no Single Logout over HTTP-Redirect */
+    const char *slo_url;      /* NULL: the IdP offers no Single Logout over HTTP-Redirect */
+    const char *slo_post_url; /* NULL: none over HTTP-POST */
 } nova_saml_idp_meta_t;
 nova_status nova_saml_idp_metadata_parse(nova_arena_t *ar, const char *xml, size_t n,
                                          nova_saml_idp_meta_t *out, const char **why);
@@ -66,10 +70,13 @@ nova_status nova_saml_idp_metadata_parse(nova_arena_t *ar, const char *xml, size
 nova_status nova_saml_sp_keygen(nova_arena_t *ar, const char **key_pem, const char **cert_pem);
 
 /* The SP's metadata (arena XML): an SPSSODescriptor of entity_id with the certificate for
- * signing, AuthnRequestsSigned and WantAssertionsSigned true, an HTTP-Redirect
- * SingleLogoutService at slo_url (none when NULL), one HTTP-POST ACS at acs_url. */
+ * signing, the encryption certificate (KeyDescriptor use="encryption" with the
+ * EncryptionMethods the SP takes; none when enc_cert_pem is NULL), AuthnRequestsSigned and
+ * WantAssertionsSigned true, HTTP-Redirect and HTTP-POST SingleLogoutServices at slo_url
+ * (none when NULL), one HTTP-POST ACS at acs_url. */
 const char *nova_saml_sp_metadata(nova_arena_t *ar, const char *entity_id, const char *acs_url,
-                                  const char *slo_url, const char *cert_pem);
+                                  const char *slo_url, const char *cert_pem,
+                                  const char *enc_cert_pem);
 
 /* Why a SAML login failed (metrics, the problem's code). */
 typedef enum nova_saml_fail {
@@ -89,6 +96,8 @@ typedef enum nova_saml_fail {
     NOVA_SAML_FAIL_PROVISIONING,   /* no email to create the user with, or it is taken */
     NOVA_SAML_FAIL_SUSPENDED,      /* the linked user is suspended */
     NOVA_SAML_FAIL_POLICY,         /* the tenant requires MFA, the assertion's context is not */
+    NOVA_SAML_FAIL_DECRYPTION,     /* an EncryptedAssertion/EncryptedID this SP cannot open */
+    NOVA_SAML_FAIL_UNENCRYPTED,    /* the IdP requires encrypted assertions, this one is not */
     NOVA_SAML_FAIL_N
 } nova_saml_fail;
 /* "unknown_idp", "malformed", ... */
@@ -99,7 +108,9 @@ typedef struct nova_saml_expect {
     const char *sp_metadata; /* XML, as nova_saml_sp_metadata made it */
     const char *sp_key_pem;
     const char *sp_cert_pem;
-    const char *idp_metadata; /* XML */
+    const char *sp_enc_key_pem; /* the SP's encryption key (PEM), NULL: none */
+    bool require_encrypted;     /* a plain assertion is refused (UNENCRYPTED) */
+    const char *idp_metadata;   /* XML */
     const char *idp_entity_id;
     const char *sp_entity_id; /* the audience */
     const char *acs_url;      /* Destination and Recipient */
@@ -153,6 +164,8 @@ typedef struct nova_saml_idp {
     const char *acs_url;
     const char *slo_url; /* the SP's SingleLogoutService: .../auth/saml/slo/{tenant}/{id} */
     const char *sp_cert_pem;
+    const char *sp_enc_cert_pem; /* the SP's encryption certificate, NULL: none yet */
+    bool require_encrypted_assertions;
     const char *group_attribute;
     const char *email_attribute;
     const char *name_attribute;
@@ -230,7 +243,7 @@ nova_status nova_saml_acs(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                           const nova_login_request_t *req, nova_login_result_t *out,
                           nova_saml_fail *fail, const char **why);
 
-/* ---- Single Logout (SAML 2.0 Profiles §4.4, HTTP-Redirect binding) ---- */
+/* ---- Single Logout (SAML 2.0 Profiles §4.4, HTTP-Redirect and HTTP-POST bindings) ---- */
 
 #define NOVA_SAML_MAX_SESSION_INDEXES 16
 
@@ -253,18 +266,29 @@ nova_status nova_saml_logout_request_make(nova_arena_t *ar, const nova_saml_expe
                                           const char *name_id, const char *format,
                                           const char *session_index, const char **url,
                                           const char **id);
-/* Checks an IdP's LogoutRequest (query: the raw query of the HTTP-Redirect binding) as
- * nova_saml_slo does, all but its single use, and builds the signed Success LogoutResponse
- * (*response_url, NULL when the IdP's metadata names no SingleLogoutService). NOVA_OK with
- * *fail NONE and *out filled, or NOVA_OK with *fail and *why; an error status only for
- * memory. */
-nova_status nova_saml_logout_request_check(nova_arena_t *ar, const char *query,
+/* The signed LogoutResponse that answers an IdP's LogoutRequest (arena strings): over
+ * HTTP-Redirect when the IdP's metadata offers that SingleLogoutService (url: the service's
+ * URL with the message, saml_response NULL), else over HTTP-POST (url: the service's
+ * Location, saml_response: the base64 message to auto-submit there as SAMLResponse); url
+ * NULL when the IdP names neither. */
+typedef struct nova_saml_logout_answer {
+    const char *url;
+    const char *saml_response;
+} nova_saml_logout_answer_t;
+
+/* Checks an IdP's LogoutRequest as nova_saml_slo does, all but its single use, and builds
+ * the signed Success LogoutResponse (*answer). msg: the raw query of the HTTP-Redirect
+ * binding, or when post the SAMLRequest form value of HTTP-POST (base64; its XML signature
+ * verified). NOVA_OK with *fail NONE and *out filled, or NOVA_OK with *fail and *why; an
+ * error status only for memory. */
+nova_status nova_saml_logout_request_check(nova_arena_t *ar, const char *msg, bool post,
                                            const nova_saml_expect_t *e, nova_saml_logout_req_t *out,
-                                           const char **response_url, nova_saml_fail *fail,
+                                           nova_saml_logout_answer_t *answer, nova_saml_fail *fail,
                                            const char **why);
-/* Checks an IdP's LogoutResponse (raw query, HTTP-Redirect) as nova_saml_slo does, all but
- * the request it answers: *in_response_to (arena) is that request's ID. */
-nova_status nova_saml_logout_response_check(nova_arena_t *ar, const char *query,
+/* Checks an IdP's LogoutResponse (raw query of HTTP-Redirect, or when post the SAMLResponse
+ * form value of HTTP-POST) as nova_saml_slo does, all but the request it answers:
+ * *in_response_to (arena) is that request's ID. */
+nova_status nova_saml_logout_response_check(nova_arena_t *ar, const char *msg, bool post,
                                             const nova_saml_expect_t *e,
                                             const char **in_response_to, nova_saml_fail *fail,
                                             const char **why);
@@ -283,26 +307,32 @@ void nova_saml_logout_forget(nova_people_t *p, nova_arena_t *ar, const char *ses
 
 /* What the SLO endpoint did. */
 typedef struct nova_saml_slo_result {
-    bool was_request;     /* the IdP's LogoutRequest (else its LogoutResponse to ours) */
-    const char *location; /* a request: the signed LogoutResponse to send the browser to */
-    size_t revoked;       /* a request: the sessions ended */
+    bool was_request;          /* the IdP's LogoutRequest (else its LogoutResponse to ours) */
+    const char *location;      /* a request: the signed LogoutResponse to send the browser to, or
+                                  with saml_response the IdP's HTTP-POST SingleLogoutService */
+    const char *saml_response; /* non-NULL: post it there as SAMLResponse (auto-submit form) */
+    size_t revoked;            /* a request: the sessions ended */
 } nova_saml_slo_result_t;
 
-/* The SP's SingleLogoutService of (tenant_id, idp_id), HTTP-Redirect binding; query is the
+/* The SP's SingleLogoutService of (tenant_id, idp_id). HTTP-Redirect binding: query is the
  * raw query (still encoded: the signature covers it) holding SAMLRequest or SAMLResponse,
- * SigAlg and Signature. Either must be signed by the IdP (Lasso verifies the query
- * signature), come from it (Issuer), name this endpoint (Destination).
+ * SigAlg and Signature. HTTP-POST binding (query NULL): post_request or post_response, the
+ * form's SAMLRequest or SAMLResponse (base64; one of them), signed inside the XML. Either
+ * must be signed by the IdP (Lasso verifies the signature), come from it (Issuer), name this
+ * endpoint (Destination).
  * A LogoutRequest must also be recent (IssueInstant within NOVA_SAML_REQUEST_TTL and the
  * skew, NotOnOrAfter not past) and unseen (its ID single use in the control plane); then the
  * sessions of the user linked to its NameID that this IdP opened (of its SessionIndexes,
  * when it names any) end, audited "session.saml_logout" (actor "saml:<idp id>", counts
- * only), and out->location is a signed LogoutResponse (Success) to the IdP's
- * SingleLogoutService (NULL when its metadata names none). A LogoutResponse must answer a
+ * only), and out->location (with out->saml_response for HTTP-POST) is a signed
+ * LogoutResponse (Success) to the IdP's SingleLogoutService, HTTP-Redirect preferred (NULL
+ * when its metadata names none). A LogoutResponse must answer a
  * live LogoutRequest of this novad for this IdP (InResponseTo, single use) with Success.
  * A refusal is NOVA_OK with *fail (UNKNOWN_IDP, MALFORMED, UNSIGNED, SIGNATURE, ISSUER,
  * DESTINATION, EXPIRED, REPLAY, SUBJECT, IN_RESPONSE_TO, STATUS) and *why. */
 nova_status nova_saml_slo(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                           const char *tenant_id, const char *idp_id, const char *query,
+                          const char *post_request, const char *post_response,
                           nova_saml_slo_result_t *out, nova_saml_fail *fail, const char **why);
 
 /* Counts a login (fail NONE) or a failure by reason, and appends the login counter's line

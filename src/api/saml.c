@@ -48,6 +48,8 @@ static void refused(nova_req_t *r, nova_api_t *api, nova_store_t *s, const char 
         [NOVA_SAML_FAIL_PROVISIONING] = {409, "saml_provisioning_failed", "Conflict"},
         [NOVA_SAML_FAIL_SUSPENDED] = {403, "account_suspended", "Forbidden"},
         [NOVA_SAML_FAIL_POLICY] = {403, "saml_mfa_required", "Forbidden"},
+        [NOVA_SAML_FAIL_DECRYPTION] = {400, "saml_decryption_failed", "Bad Request"},
+        [NOVA_SAML_FAIL_UNENCRYPTED] = {401, "saml_unencrypted_assertion", "Unauthorized"},
     };
     nova_saml_count(f);
     if (f != NOVA_SAML_FAIL_UNKNOWN_IDP && f != NOVA_SAML_FAIL_PROVISIONING &&
@@ -93,7 +95,7 @@ static void saml_metadata(nova_req_t *r, void *ud)
         return;
     }
     const char *md = nova_saml_sp_metadata(&r->arena, idp.sp_entity_id, idp.acs_url, idp.slo_url,
-                                           idp.sp_cert_pem);
+                                           idp.sp_cert_pem, idp.sp_enc_cert_pem);
     if (md == NULL) {
         nova_resp_status(r, NOVA_NOMEM, NULL);
         return;
@@ -209,10 +211,63 @@ static void saml_logout(nova_req_t *r, void *ud)
     api_reply_json(r, 200, json_pack("{s:o}", "logout_url", url ? json_string(url) : json_null()));
 }
 
-/* The SP's SingleLogoutService (HTTP-Redirect): the IdP's LogoutRequest (its sessions here
- * end, the browser goes back with a signed LogoutResponse) or its LogoutResponse to one of
- * Nova's requests (a page saying so). Refusals are problem+json, counted by reason and
- * audited "saml.logout_failed" with the reason only. */
+/* The inline script of the auto-submitting form, allowed by its hash alone. */
+#define SUBMIT_JS "document.forms[0].submit();"
+#define SUBMIT_JS_SHA256 "sha256-8lDeP0UDwCO6/RhblgeH/ctdBzjVpJxrXizsnIk3cEQ="
+
+/* The HTTP-POST binding's answer: a page that posts SAMLResponse to the IdP's
+ * SingleLogoutService at once (a button without script). */
+static void post_form(nova_req_t *r, const char *action, const char *saml_response)
+{
+    nova_buf_t b;
+    nova_buf_init(&b);
+    nova_buf_append_cstr(&b, "<!doctype html><html><head><meta charset=\"utf-8\">"
+                             "<title>Signing out</title></head><body>"
+                             "<form method=\"post\" action=\"");
+    for (const char *c = action; *c; c++) {
+        switch (*c) {
+        case '&':
+            nova_buf_append_cstr(&b, "&amp;");
+            break;
+        case '"':
+            nova_buf_append_cstr(&b, "&quot;");
+            break;
+        case '<':
+            nova_buf_append_cstr(&b, "&lt;");
+            break;
+        case '>':
+            nova_buf_append_cstr(&b, "&gt;");
+            break;
+        default:
+            nova_buf_append(&b, c, 1);
+        }
+    }
+    /* base64 needs no escaping in an attribute */
+    nova_buf_append_cstr(&b, "\"><input type=\"hidden\" name=\"SAMLResponse\" value=\"");
+    nova_buf_append_cstr(&b, saml_response);
+    nova_status st = nova_buf_append_cstr(
+        &b, "\"><noscript><button type=\"submit\">Continue</button></noscript></form>"
+            "<script>" SUBMIT_JS "</script></body></html>");
+    if (st) {
+        nova_buf_free(&b);
+        nova_resp_status(r, NOVA_NOMEM, NULL);
+        return;
+    }
+    nova_resp_header(r, "Content-Security-Policy",
+                     "default-src 'none'; script-src '" SUBMIT_JS_SHA256
+                     "'; frame-ancestors 'none'");
+    nova_resp_header(r, "X-Content-Type-Options", "nosniff");
+    nova_resp_body(r, 200, "text/html; charset=utf-8", (const char *)b.data, b.len);
+    nova_buf_free(&b);
+}
+
+/* The SP's SingleLogoutService, GET for HTTP-Redirect and POST (a form of SAMLRequest or
+ * SAMLResponse) for HTTP-POST: the IdP's LogoutRequest (its sessions here end, the browser
+ * goes back with a signed LogoutResponse: a redirect, or a form posting it when the IdP
+ * offers only HTTP-POST) or its LogoutResponse to one of Nova's requests (a page saying so).
+ * Refusals are problem+json, counted by reason and audited "saml.logout_failed" with the
+ * reason only; a sender's refusals count against the auth-failure rate limit, checked before
+ * any parsing. */
 static void saml_slo(nova_req_t *r, void *ud)
 {
     nova_api_t *api = ud;
@@ -226,12 +281,23 @@ static void saml_slo(nova_req_t *r, void *ud)
                           "no SAML IdP of this tenant and id");
         return;
     }
+    bool post = strcmp(r->method, "POST") == 0;
+    const char *sreq = NULL, *sresp = NULL;
+    if (post) {
+        api_form_t f;
+        if (!api_form_parse(r, &f))
+            return;
+        sreq = api_form_get(&f, "SAMLRequest");
+        sresp = api_form_get(&f, "SAMLResponse");
+    }
     if (!api_security_enforce(r, api, tenant, NULL))
         return;
     nova_saml_slo_result_t res;
     nova_saml_fail fail = NOVA_SAML_FAIL_NONE;
     const char *why = NULL;
-    nova_status st = nova_saml_slo(p, s, &r->arena, tenant, idp, r->query, &res, &fail, &why);
+    const char *query = post ? NULL : (r->query ? r->query : ""); /* NULL: HTTP-POST */
+    nova_status st =
+        nova_saml_slo(p, s, &r->arena, tenant, idp, query, sreq, sresp, &res, &fail, &why);
     if (st) {
         api_people_status(r, st, NULL);
         return;
@@ -242,6 +308,10 @@ static void saml_slo(nova_req_t *r, void *ud)
     }
     nova_resp_header(r, "Cache-Control", "no-store");
     nova_resp_header(r, "Referrer-Policy", "no-referrer");
+    if (res.location && res.saml_response) {
+        post_form(r, res.location, res.saml_response);
+        return;
+    }
     if (res.location) {
         nova_resp_header(r, "Location", res.location);
         nova_resp_body(r, 302, NULL, NULL, 0);
@@ -271,6 +341,7 @@ nova_status api_saml_register(nova_api_t *api, nova_http_server_t *srv)
         {"POST", "/auth/saml/logout", NULL, saml_logout, 0},
         /* The IdP's messages through the browser; their signatures tie them to the IdP. */
         {"GET", "/auth/saml/slo/{tenant_id}/{idp}", NULL, saml_slo, 0},
+        {"POST", "/auth/saml/slo/{tenant_id}/{idp}", NULL, saml_slo, 360000},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         nova_status st = nova_http_route(srv, routes[i].method, routes[i].pattern, routes[i].scope,

@@ -145,6 +145,10 @@ nova_status people_saml_failure_lines(nova_buf_t *out);
 /* SAML (saml.c): the SP private key (PEM) of an IdP row, opened (arena; NULL when none). */
 nova_status people_saml_key(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                             const nova_saml_idp_row_t *row, const char **key_pem);
+/* The SP's encryption key of row, opened (PEM, arena; the caller cleanses it), or *key_pem
+ * NULL when the IdP has none yet (made before there was one, not updated since). */
+nova_status people_saml_enc_key(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                const nova_saml_idp_row_t *row, const char **key_pem);
 
 /* GET url (Accept: accept, default application/json; Authorization: Bearer bearer when set),
  * or POST form (application/x-www-form-urlencoded) with HTTP Basic user:pass when user is
@@ -284,7 +288,8 @@ struct _LassoServer;
 typedef struct people_saml_ctx {
     nova_saml_idp_row_t row;
     nova_saml_idp_t idp;
-    const char *key_pem; /* the caller cleanses it once done */
+    const char *key_pem;     /* the caller cleanses it once done */
+    const char *enc_key_pem; /* the encryption key, NULL when none; cleansed as key_pem */
     const char *sp_metadata;
 } people_saml_ctx;
 /* Loads the tenant's IdP idp_id into c; a disabled one only when disabled_ok (a logout only

@@ -1,10 +1,14 @@
 /* saml.c: a tenant's SAML Identity Providers (nova/saml.h): validation of the configuration
  * (the IdP's metadata read by Lasso, fetched with libcurl when given as a URL), the SP key
- * pair novad makes per IdP (the private key sealed with the tenant's data key, context
- * "saml.sp_key"), the SP's metadata, and the view the API shows (never the key).
+ * pairs novad makes per IdP (the private keys sealed with the tenant's data key: the signing
+ * key with context "saml.sp_key", the encryption key with "saml.sp_enc_key"), the SP's
+ * metadata, and the view the API shows (never a key).
  *
- * The row keeps the configuration as one JSON object (config) beside the sealed key; the
- * region the key was sealed in is a member of it ("key_region"), not shown. */
+ * The row keeps the configuration as one JSON object (config) beside the sealed signing key;
+ * the region the key was sealed in is a member of it ("key_region"), not shown. The
+ * encryption key came later and lives inside config, sealed the same way (no migration):
+ * "enc_key_sealed" (base64url of the sealed key), "enc_key_region", "enc_cert" (its
+ * certificate, public). An IdP made before it gets one on its next update. */
 #include <jansson.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
@@ -18,6 +22,7 @@
 #include "nova/saml.h"
 
 #define SAML_KEY_CTX "saml.sp_key"
+#define SAML_ENC_KEY_CTX "saml.sp_enc_key"
 
 static const char *const idp_members[] = {"metadata_xml",
                                           "metadata_url",
@@ -30,6 +35,7 @@ static const char *const idp_members[] = {"metadata_xml",
                                           "mfa_authn_contexts",
                                           "requested_authn_contexts",
                                           "authn_context_comparison",
+                                          "require_encrypted_assertions",
                                           NULL};
 
 static const char *const default_mfa[] = {NOVA_SAML_DEFAULT_MFA_AUTHN_CONTEXTS};
@@ -137,10 +143,33 @@ static const char *xml_attr(nova_arena_t *ar, const char *s)
     return r;
 }
 
+/* What the SP takes for an EncryptedAssertion or EncryptedID (saml_login.c refuses the rest):
+ * AES-GCM or AES-CBC content, its key transported with RSA-OAEP. */
+#define ENC_METHODS                                                                                \
+    "      <md:EncryptionMethod Algorithm=\"http://www.w3.org/2009/xmlenc11#aes256-gcm\"/>\n"      \
+    "      <md:EncryptionMethod Algorithm=\"http://www.w3.org/2009/xmlenc11#aes128-gcm\"/>\n"      \
+    "      <md:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#aes256-cbc\"/>\n"     \
+    "      <md:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#aes128-cbc\"/>\n"     \
+    "      <md:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p\"/>\n"
+
 const char *nova_saml_sp_metadata(nova_arena_t *ar, const char *entity_id, const char *acs_url,
-                                  const char *slo_url, const char *cert_pem)
+                                  const char *slo_url, const char *cert_pem,
+                                  const char *enc_cert_pem)
 {
     const char *cert = cert_pem ? cert_body(ar, cert_pem) : NULL;
+    const char *enc = enc_cert_pem ? cert_body(ar, enc_cert_pem) : "";
+    if (enc == NULL)
+        return NULL;
+    const char *enc_el =
+        *enc ? nova_arena_printf(ar,
+                                 "    <md:KeyDescriptor use=\"encryption\">\n"
+                                 "      <ds:KeyInfo><ds:X509Data><ds:X509Certificate>%s"
+                                 "</ds:X509Certificate></ds:X509Data></ds:KeyInfo>\n" ENC_METHODS
+                                 "    </md:KeyDescriptor>\n",
+                                 enc)
+             : "";
+    if (enc_el == NULL)
+        return NULL;
     const char *eid = entity_id ? xml_attr(ar, entity_id) : NULL;
     const char *acs = acs_url ? xml_attr(ar, acs_url) : NULL;
     const char *slo = slo_url ? xml_attr(ar, slo_url) : "";
@@ -150,8 +179,11 @@ const char *nova_saml_sp_metadata(nova_arena_t *ar, const char *entity_id, const
         *slo ? nova_arena_printf(ar,
                                  "    <md:SingleLogoutService "
                                  "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" "
+                                 "Location=\"%s\"/>\n"
+                                 "    <md:SingleLogoutService "
+                                 "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" "
                                  "Location=\"%s\"/>\n",
-                                 slo)
+                                 slo, slo)
              : "";
     if (slo_el == NULL)
         return NULL;
@@ -167,6 +199,7 @@ const char *nova_saml_sp_metadata(nova_arena_t *ar, const char *entity_id, const
         "</ds:X509Data></ds:KeyInfo>\n"
         "    </md:KeyDescriptor>\n"
         "%s"
+        "%s"
         "    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
         "</md:NameIDFormat>\n"
         "    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
@@ -176,7 +209,7 @@ const char *nova_saml_sp_metadata(nova_arena_t *ar, const char *entity_id, const
         "index=\"0\" isDefault=\"true\"/>\n"
         "  </md:SPSSODescriptor>\n"
         "</md:EntityDescriptor>\n",
-        eid, cert, slo_el, acs);
+        eid, cert, enc_el, slo_el, acs);
 }
 
 /* ---- configuration ---- */
@@ -274,7 +307,7 @@ static nova_status apply(nova_arena_t *ar, json_t *cfg, json_t *in, bool create,
         cfg, in, idp_members, create,
         "unknown member (metadata_xml, metadata_url, sp_entity_id, group_attribute, "
         "email_attribute, name_attribute, role_mappings, enabled, mfa_authn_contexts, "
-        "requested_authn_contexts, authn_context_comparison)",
+        "requested_authn_contexts, authn_context_comparison, require_encrypted_assertions)",
         why);
     if (st)
         return st;
@@ -301,6 +334,13 @@ static nova_status apply(nova_arena_t *ar, json_t *cfg, json_t *in, bool create,
             return NOVA_INVALID;
         }
         json_object_set(cfg, "authn_context_comparison", v);
+    }
+    if ((v = json_object_get(in, "require_encrypted_assertions")) != NULL) {
+        if (!json_is_boolean(v)) {
+            *why = "require_encrypted_assertions: true or false";
+            return NOVA_INVALID;
+        }
+        json_object_set(cfg, "require_encrypted_assertions", v);
     }
     if ((v = json_object_get(in, "sp_entity_id")) != NULL) {
         if (!create) {
@@ -368,6 +408,9 @@ static nova_status view_of(nova_arena_t *ar, const nova_saml_idp_row_t *row, voi
     out->acs_url = str_of(ar, c, "acs_url");
     out->slo_url = out->acs_url ? slo_of(ar, out->acs_url) : NULL;
     out->sp_cert_pem = str_of(ar, c, "sp_cert");
+    out->sp_enc_cert_pem = str_of(ar, c, "enc_cert");
+    out->require_encrypted_assertions =
+        json_is_true(json_object_get(c, "require_encrypted_assertions"));
     out->group_attribute = str_of(ar, c, "group_attribute");
     out->email_attribute = str_of(ar, c, "email_attribute");
     out->name_attribute = str_of(ar, c, "name_attribute");
@@ -439,8 +482,38 @@ void *nova_saml_idp_to_json(const nova_saml_idp_t *idp)
         json_object_set_new(o, "requested_authn_contexts", req);
         json_object_set_new(o, "authn_context_comparison",
                             json_string(idp->authn_context_comparison));
+        json_object_set_new(o, "sp_encryption_certificate",
+                            idp->sp_enc_cert_pem ? json_string(idp->sp_enc_cert_pem) : json_null());
+        json_object_set_new(o, "require_encrypted_assertions",
+                            json_boolean(idp->require_encrypted_assertions));
     }
     return o;
+}
+
+/* A fresh SP encryption key pair into cfg: the certificate ("enc_cert"), the private key
+ * sealed with the tenant's data key ("enc_key_sealed", base64url) and the region it was
+ * sealed in ("enc_key_region"). The key's clear text is cleansed before this returns. */
+static nova_status enc_keygen(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                              const char *tenant_id, json_t *cfg)
+{
+    const char *key = NULL, *cert = NULL;
+    const uint8_t *sealed = NULL;
+    size_t sl = 0;
+    nova_status st = nova_saml_sp_keygen(ar, &key, &cert);
+    if (st == NOVA_OK)
+        st = people_seal(p, s, ar, tenant_id, SAML_ENC_KEY_CTX, key, strlen(key), &sealed, &sl);
+    if (key)
+        OPENSSL_cleanse((char *)key, strlen(key));
+    if (st)
+        return st;
+    char *b = nova_arena_alloc(ar, nova_b64url_encoded_len(sl) + 1);
+    if (b == NULL)
+        return NOVA_NOMEM;
+    nova_b64url_encode(sealed, sl, b);
+    json_object_set_new(cfg, "enc_cert", json_string(cert));
+    json_object_set_new(cfg, "enc_key_sealed", json_string(b));
+    json_object_set_new(cfg, "enc_key_region", json_string(p->region));
+    return NOVA_OK;
 }
 
 nova_status nova_saml_idp_create(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
@@ -483,6 +556,8 @@ nova_status nova_saml_idp_create(nova_people_t *p, nova_store_t *s, nova_arena_t
     if (key)
         OPENSSL_cleanse((char *)key, strlen(key));
     if (st == NOVA_OK)
+        st = enc_keygen(p, s, ar, tenant_id, cfg);
+    if (st == NOVA_OK)
         st = people_fed_idp_insert(
             s, ar, by, NOVA_FED_SAML, id, cfg, "entity_id", &row,
             json_pack("{s:O, s:b}", "entity_id", json_object_get(cfg, "entity_id"), "metadata_url",
@@ -496,8 +571,13 @@ static nova_status apply_update(nova_people_t *p, nova_store_t *s, nova_arena_t 
                                 const char *tenant_id, json_t *cfg, json_t *in, bool create,
                                 nova_oidc_idp_row_t *row, const char **why)
 {
-    (void)p, (void)s, (void)tenant_id, (void)row; /* the SP key never changes */
-    return apply(ar, cfg, in, create, why);
+    (void)row; /* the SP's signing key never changes */
+    nova_status st = apply(ar, cfg, in, create, why);
+    /* An IdP made before the SP had an encryption key gets one now (its metadata then names
+     * it; the IdP may start encrypting once it has read that). */
+    if (st == NOVA_OK && json_object_get(cfg, "enc_key_sealed") == NULL)
+        st = enc_keygen(p, s, ar, tenant_id, cfg);
+    return st;
 }
 
 nova_status nova_saml_idp_update(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
@@ -541,6 +621,31 @@ nova_status people_saml_key(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                             const nova_saml_idp_row_t *row, const char **key_pem)
 {
     return people_fed_open(p, s, ar, row, "key_region", SAML_KEY_CTX, key_pem);
+}
+
+nova_status people_saml_enc_key(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
+                                const nova_saml_idp_row_t *row, const char **key_pem)
+{
+    *key_pem = NULL;
+    json_error_t err;
+    json_t *c = json_loads(row->config, 0, &err);
+    const char *b = json_string_value(json_object_get(c, "enc_key_sealed"));
+    const char *region = json_string_value(json_object_get(c, "enc_key_region"));
+    nova_status st = NOVA_OK;
+    if (b) {
+        size_t n = strlen(b), len = 0, tl = 0;
+        uint8_t *sealed = nova_arena_alloc(ar, nova_b64url_decoded_max(n) + 1);
+        char *text = NULL;
+        st = sealed ? nova_b64url_decode(b, n, sealed, &len) : NOVA_NOMEM;
+        if (st == NOVA_OK)
+            st = people_open(p, s, ar, row->tenant_id, region ? region : "global", SAML_ENC_KEY_CTX,
+                             sealed, len, &text, &tl);
+        else if (st != NOVA_NOMEM)
+            st = NOVA_INTERNAL;
+        *key_pem = st == NOVA_OK ? text : NULL;
+    }
+    json_decref(c);
+    return st;
 }
 
 /* ---- the protocol's table (nova_fed_idp_ops) ---- */

@@ -1,7 +1,8 @@
 /* saml_logout.c: SAML 2.0 Single Logout as a service provider (Profiles §4.4; nova/saml.h),
- * HTTP-Redirect binding, on Debian's Lasso (LassoLogout): Lasso builds and signs the
- * LogoutRequest and LogoutResponse Nova sends and verifies the query signature of the ones
- * the IdP sends; this file adds what Lasso leaves to its caller: a signature is required,
+ * HTTP-Redirect and HTTP-POST bindings, on Debian's Lasso (LassoLogout): Lasso builds and
+ * signs the LogoutRequest and LogoutResponse Nova sends and verifies the signature of the
+ * ones the IdP sends (the query's of HTTP-Redirect, the XML signature inside the message of
+ * HTTP-POST); this file adds what Lasso leaves to its caller: a signature is required,
  * the Issuer is the IdP, the Destination is this SP's SingleLogoutService, a LogoutRequest
  * is recent and seen once (its ID in the control plane), a LogoutResponse answers a request
  * this novad sent for this IdP (single use).
@@ -112,7 +113,7 @@ static nova_saml_fail logout_reason(int rc, const char **why)
         *why = "the message's issuer is not this IdP";
         return NOVA_SAML_FAIL_ISSUER;
     default:
-        *why = "not a SAML 2.0 logout message of the HTTP-Redirect binding";
+        *why = "not a SAML 2.0 logout message of the HTTP-Redirect or HTTP-POST binding";
         return NOVA_SAML_FAIL_MALFORMED;
     }
 }
@@ -143,6 +144,28 @@ static bool signed_query(const char *query, const char *what, nova_saml_fail *fa
     if (!has_param(query, "SigAlg") || !has_param(query, "Signature")) {
         refuse(fail, NOVA_SAML_FAIL_UNSIGNED, why,
                "the message is not signed (SigAlg and Signature of the HTTP-Redirect binding)");
+        return false;
+    }
+    return true;
+}
+
+/* The value of the HTTP-POST binding's SAMLRequest or SAMLResponse: base64 only, padding
+ * only at its end (so Lasso, which guesses the format, cannot read it as a query or raw XML). */
+static bool post_message_ok(const char *b64, nova_saml_fail *fail, const char **why)
+{
+    size_t n = b64 ? strlen(b64) : 0, pad = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = b64[i];
+        bool alpha = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                     (ch >= '0' && ch <= '9') || ch == '+' || ch == '/';
+        if (ch == '=')
+            pad++;
+        else if ((!alpha && ch != '\r' && ch != '\n') || (alpha && pad))
+            n = 0;
+    }
+    if (n == 0 || n > NOVA_SAML_RESPONSE_MAX || pad > 2) {
+        refuse(fail, NOVA_SAML_FAIL_MALFORMED, why,
+               "SAMLRequest or SAMLResponse: base64 of at most 256 KiB (HTTP-POST binding)");
         return false;
     }
     return true;
@@ -222,15 +245,34 @@ end:
     return st;
 }
 
-static nova_status request_check_with(LassoServer *srv, nova_arena_t *ar, const char *query,
-                                      const nova_saml_expect_t *e, nova_saml_logout_req_t *out,
-                                      const char **response_url, nova_saml_fail *fail,
-                                      const char **why)
+/* How the answer to an IdP's LogoutRequest goes back: over HTTP-Redirect when the IdP's
+ * metadata offers it (whatever binding the request came by), else over HTTP-POST, else not
+ * at all. */
+static LassoHttpMethod answer_method(LassoServer *srv, const nova_saml_expect_t *e)
+{
+    LassoProvider *idp = lasso_server_get_provider(srv, e->idp_entity_id);
+    static const char *const services[] = {"SingleLogoutService HTTP-Redirect",
+                                           "SingleLogoutService HTTP-POST"};
+    for (int i = 0; idp && i < 2; i++) {
+        gchar *u =
+            lasso_provider_get_metadata_one_for_role(idp, LASSO_PROVIDER_ROLE_IDP, services[i]);
+        bool ok = u && nova_oidc_url_ok(u);
+        g_free(u);
+        if (ok)
+            return i == 0 ? LASSO_HTTP_METHOD_REDIRECT : LASSO_HTTP_METHOD_POST;
+    }
+    return LASSO_HTTP_METHOD_NONE;
+}
+
+static nova_status request_check_with(LassoServer *srv, nova_arena_t *ar, const char *msg,
+                                      bool post, const nova_saml_expect_t *e,
+                                      nova_saml_logout_req_t *out, nova_saml_logout_answer_t *ans,
+                                      nova_saml_fail *fail, const char **why)
 {
     memset(out, 0, sizeof(*out));
-    *response_url = NULL;
+    memset(ans, 0, sizeof(*ans));
     *fail = NOVA_SAML_FAIL_NONE;
-    if (!signed_query(query, "SAMLRequest", fail, why))
+    if (post ? !post_message_ok(msg, fail, why) : !signed_query(msg, "SAMLRequest", fail, why))
         return NOVA_OK;
     LassoLogout *lo = lasso_logout_new(srv);
     if (lo == NULL)
@@ -238,9 +280,13 @@ static nova_status request_check_with(LassoServer *srv, nova_arena_t *ar, const 
     LassoProfile *pr = LASSO_PROFILE(lo);
     GList *indexes = NULL;
     nova_status st = NOVA_OK;
-    /* FORCE: the query's signature must be there and verify, whatever the metadata says. */
+    /* FORCE: the signature (the query's, or the XML one of HTTP-POST) must be there and
+     * verify, whatever the metadata says. */
     lasso_profile_set_signature_verify_hint(pr, LASSO_PROFILE_SIGNATURE_VERIFY_HINT_FORCE);
-    int rc = saml_lasso_logout_query(lo, query, true);
+    int rc = saml_lasso_logout_query(lo, msg, true);
+    if (rc == 0 &&
+        pr->http_request_method != (post ? LASSO_HTTP_METHOD_POST : LASSO_HTTP_METHOD_REDIRECT))
+        rc = LASSO_PROFILE_ERROR_INVALID_MSG; /* not of the binding it came by */
     if (rc != 0 || !LASSO_IS_SAMLP2_LOGOUT_REQUEST(pr->request)) {
         nova_saml_fail f = logout_reason(rc ? rc : LASSO_PROFILE_ERROR_INVALID_MSG, why);
         *fail = f;
@@ -307,9 +353,17 @@ static nova_status request_check_with(LassoServer *srv, nova_arena_t *ar, const 
         st = NOVA_INTERNAL;
         goto end;
     }
+    /* Lasso answers by the binding the request came by; the IdP's metadata decides here. */
+    LassoHttpMethod how = answer_method(srv, e);
+    if (how == LASSO_HTTP_METHOD_NONE)
+        goto end; /* the IdP names no SingleLogoutService to answer at */
+    lo->initial_http_request_method = how;
     rc = lasso_logout_build_response_msg(lo);
-    if (rc == 0 && pr->msg_url) {
-        if ((*response_url = nova_arena_strdup(ar, pr->msg_url)) == NULL)
+    if (rc == 0 && pr->msg_url && (how == LASSO_HTTP_METHOD_REDIRECT || pr->msg_body)) {
+        ans->url = nova_arena_strdup(ar, pr->msg_url);
+        ans->saml_response =
+            how == LASSO_HTTP_METHOD_POST ? nova_arena_strdup(ar, pr->msg_body) : NULL;
+        if (ans->url == NULL || (how == LASSO_HTTP_METHOD_POST && ans->saml_response == NULL))
             st = NOVA_NOMEM;
     } else if (rc != LASSO_PROFILE_ERROR_UNKNOWN_PROFILE_URL) {
         st = NOVA_INTERNAL;
@@ -321,13 +375,14 @@ end:
     return st;
 }
 
-static nova_status response_check_with(LassoServer *srv, nova_arena_t *ar, const char *query,
-                                       const nova_saml_expect_t *e, const char **in_response_to,
-                                       nova_saml_fail *fail, const char **why)
+static nova_status response_check_with(LassoServer *srv, nova_arena_t *ar, const char *msg,
+                                       bool post, const nova_saml_expect_t *e,
+                                       const char **in_response_to, nova_saml_fail *fail,
+                                       const char **why)
 {
     *in_response_to = NULL;
     *fail = NOVA_SAML_FAIL_NONE;
-    if (!signed_query(query, "SAMLResponse", fail, why))
+    if (post ? !post_message_ok(msg, fail, why) : !signed_query(msg, "SAMLResponse", fail, why))
         return NOVA_OK;
     LassoLogout *lo = lasso_logout_new(srv);
     if (lo == NULL)
@@ -335,10 +390,18 @@ static nova_status response_check_with(LassoServer *srv, nova_arena_t *ar, const
     LassoProfile *pr = LASSO_PROFILE(lo);
     nova_status st = NOVA_OK;
     lasso_profile_set_signature_verify_hint(pr, LASSO_PROFILE_SIGNATURE_VERIFY_HINT_FORCE);
-    int rc = saml_lasso_logout_query(lo, query, false);
+    int rc = saml_lasso_logout_query(lo, msg, false);
+    /* (Lasso guesses the format; the checks above leave it one: a query with SAMLResponse=
+     * and the signature's parameters, or base64 alone, never raw XML) */
     bool denied =
         rc == LASSO_PROFILE_ERROR_STATUS_NOT_SUCCESS || rc == LASSO_LOGOUT_ERROR_REQUEST_DENIED ||
         rc == LASSO_LOGOUT_ERROR_UNKNOWN_PRINCIPAL || rc == LASSO_LOGOUT_ERROR_PARTIAL_LOGOUT;
+    /* Lasso returns a status other than Success before it looks at the signature's verdict:
+     * a denial counts only signed (else a forged one would use up the request it names). */
+    if (denied && pr->signature_status != 0) {
+        rc = pr->signature_status;
+        denied = false;
+    }
     if ((rc != 0 && !denied) || !LASSO_IS_SAMLP2_STATUS_RESPONSE(pr->response)) {
         *fail = logout_reason(rc ? rc : LASSO_PROFILE_ERROR_INVALID_MSG, why);
         goto end;
@@ -382,20 +445,20 @@ nova_status nova_saml_logout_request_make(nova_arena_t *ar, const nova_saml_expe
     return st;
 }
 
-nova_status nova_saml_logout_request_check(nova_arena_t *ar, const char *query,
+nova_status nova_saml_logout_request_check(nova_arena_t *ar, const char *msg, bool post,
                                            const nova_saml_expect_t *e, nova_saml_logout_req_t *out,
-                                           const char **response_url, nova_saml_fail *fail,
+                                           nova_saml_logout_answer_t *answer, nova_saml_fail *fail,
                                            const char **why)
 {
     LassoServer *srv = people_saml_server_new(e);
     if (srv == NULL)
         return NOVA_INTERNAL;
-    nova_status st = request_check_with(srv, ar, query, e, out, response_url, fail, why);
+    nova_status st = request_check_with(srv, ar, msg, post, e, out, answer, fail, why);
     g_object_unref(srv);
     return st;
 }
 
-nova_status nova_saml_logout_response_check(nova_arena_t *ar, const char *query,
+nova_status nova_saml_logout_response_check(nova_arena_t *ar, const char *msg, bool post,
                                             const nova_saml_expect_t *e,
                                             const char **in_response_to, nova_saml_fail *fail,
                                             const char **why)
@@ -403,7 +466,7 @@ nova_status nova_saml_logout_response_check(nova_arena_t *ar, const char *query,
     LassoServer *srv = people_saml_server_new(e);
     if (srv == NULL)
         return NOVA_INTERNAL;
-    nova_status st = response_check_with(srv, ar, query, e, in_response_to, fail, why);
+    nova_status st = response_check_with(srv, ar, msg, post, e, in_response_to, fail, why);
     g_object_unref(srv);
     return st;
 }
@@ -551,14 +614,22 @@ static bool logout_request_take(nova_people_t *p, nova_arena_t *ar, const char *
 
 nova_status nova_saml_slo(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
                           const char *tenant_id, const char *idp_id, const char *query,
+                          const char *post_request, const char *post_response,
                           nova_saml_slo_result_t *out, nova_saml_fail *fail, const char **why)
 {
     memset(out, 0, sizeof(*out));
     *fail = NOVA_SAML_FAIL_NONE;
-    out->was_request = query && has_param(query, "SAMLRequest");
-    if (!out->was_request && !(query && has_param(query, "SAMLResponse")))
+    bool post = query == NULL;
+    const char *msg = post ? (post_request ? post_request : post_response) : query;
+    out->was_request = post ? post_request != NULL : has_param(query, "SAMLRequest");
+    if (post && post_request && post_response)
         return refuse(fail, NOVA_SAML_FAIL_MALFORMED, why,
-                      "the query must carry SAMLRequest or SAMLResponse (HTTP-Redirect binding)");
+                      "the form must carry SAMLRequest or SAMLResponse, not both");
+    if (post ? msg == NULL : !out->was_request && !has_param(query, "SAMLResponse"))
+        return refuse(fail, NOVA_SAML_FAIL_MALFORMED, why,
+                      post ? "the form must carry SAMLRequest or SAMLResponse (HTTP-POST binding)"
+                           : "the query must carry SAMLRequest or SAMLResponse (HTTP-Redirect "
+                             "binding)");
     people_saml_ctx c;
     /* A disabled IdP still ends its sessions: a logout only ever takes access away. */
     nova_status st = people_saml_load(p, s, ar, tenant_id, idp_id, true, &c, fail, why);
@@ -570,11 +641,14 @@ nova_status nova_saml_slo(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
     OPENSSL_cleanse((char *)c.key_pem, strlen(c.key_pem));
     if (srv == NULL)
         return NOVA_INTERNAL;
-    nova_saml_logout_req_t rq;
+    nova_saml_logout_req_t rq = {0};
+    nova_saml_logout_answer_t ans = {0};
     const char *irt = NULL;
-    st = out->was_request ? request_check_with(srv, ar, query, &e, &rq, &out->location, fail, why)
-                          : response_check_with(srv, ar, query, &e, &irt, fail, why);
+    st = out->was_request ? request_check_with(srv, ar, msg, post, &e, &rq, &ans, fail, why)
+                          : response_check_with(srv, ar, msg, post, &e, &irt, fail, why);
     people_saml_server_done();
+    out->location = ans.url;
+    out->saml_response = ans.saml_response;
     if (st || (*fail && !irt))
         return st;
     if (!out->was_request) {
@@ -599,7 +673,7 @@ nova_status nova_saml_slo(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
     st = nova_kv_set_nx(p->kv, key, "1", 1,
                         (uint64_t)(NOVA_SAML_REQUEST_TTL + 2 * NOVA_SAML_CLOCK_SKEW) * 1000);
     if (st == NOVA_CONFLICT) {
-        out->location = NULL;
+        out->location = out->saml_response = NULL;
         return refuse(fail, NOVA_SAML_FAIL_REPLAY, why,
                       "this LogoutRequest was presented before (replay)");
     }
@@ -622,7 +696,7 @@ nova_status nova_saml_slo(nova_people_t *p, nova_store_t *s, nova_arena_t *ar,
         out->revoked += n;
     }
     if (st) {
-        out->location = NULL;
+        out->location = out->saml_response = NULL;
         (void)nova_kv_del(p->kv, key); /* not done: the IdP's retry must not be a replay */
     }
     return st;

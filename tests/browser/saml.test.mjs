@@ -650,6 +650,25 @@ test('Single Logout through samlify: IdP-initiated and SP-initiated (HTTP-Redire
     await refused(`${own.idp.slo_url}?RelayState=x`, 400, 'saml_malformed_response');
     await refused(`${novaBase}/auth/saml/slo/${own.t.tenant}/sidp_nope?${new URL(await fresh()).search.slice(1)}`, 404, 'saml_unknown_idp');
     await refused(`${novaBase}/auth/saml/slo/${tenantB.tenant}/${own.idp.id}?${new URL(await fresh()).search.slice(1)}`, 404, 'saml_unknown_idp');
+    // HTTP-POST: the IdP's LogoutRequest posted as a form, signed inside the XML (samlify's
+    // 'post' binding; a NameID linked to nobody, so no session ends), is answered over
+    // HTTP-Redirect (the IdP offers it); posted again it is a replay; altered, refused.
+    const spPost = samlify.ServiceProvider({ metadata: spMetadata, wantLogoutRequestSigned: true, wantLogoutResponseSigned: true });
+    const pr = samlIdp.createLogoutRequest(spPost, 'post', { logoutNameID: 'nobody@saml.example', sessionIndex: '_none' });
+    assert.equal(pr.entityEndpoint, own.idp.slo_url);
+    assert.match(Buffer.from(pr.context, 'base64').toString(), /SignatureValue/);
+    const postSlo = (v) => fetch(own.idp.slo_url, { method: 'POST', redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'SAMLRequest=' + encodeURIComponent(v) });
+    const p1 = await postSlo(pr.context);
+    assert.equal(p1.status, 302, await p1.text());
+    assert.ok(p1.headers.get('location').startsWith(`${idpBase}/slo?SAMLResponse=`), p1.headers.get('location'));
+    const p2 = await postSlo(pr.context);
+    assert.equal(p2.status, 401);
+    assert.equal((await p2.json()).code, 'saml_replayed_assertion');
+    const altered = Buffer.from(pr.context, 'base64').toString().replace('nobody@saml.example', 'nobodz@saml.example');
+    const p3 = await postSlo(Buffer.from(altered).toString('base64'));
+    assert.equal(p3.status, 401);
+    assert.equal((await p3.json()).code, 'saml_invalid_signature');
     assert.equal(await live(a2), 200, 'a2 survived every refusal');
     // SP-initiated: bob signs out at novad; his session ends, the browser carries novad's
     // signed LogoutRequest to the IdP (samlify verifies it) and its signed answer back.

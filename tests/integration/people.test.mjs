@@ -362,6 +362,22 @@ test('novactl idp list and delete, both protocols, audited as DELETE /v1/people/
     + '</md:IDPSSODescriptor></md:EntityDescriptor>';
   const sm = await call(nova, 'POST', '/v1/people/saml/idps', { tok, body: { metadata_xml: md } });
   assert.equal(sm.status, 201, sm.text);
+  // The SP's encryption key: its certificate shown and in the SP metadata, the key never;
+  // require_encrypted_assertions is a boolean (422 naming it otherwise).
+  assert.match(sm.json.sp_encryption_certificate, /^-----BEGIN CERTIFICATE-----/);
+  assert.notEqual(sm.json.sp_encryption_certificate, sm.json.sp_certificate);
+  assert.equal(sm.json.require_encrypted_assertions, false);
+  assert.ok(!sm.text.includes('PRIVATE KEY'));
+  const spmd = await (await fetch(nova.base + sm.json.sp_metadata_path)).text();
+  assert.match(spmd, /<md:KeyDescriptor use="encryption">/);
+  assert.match(spmd, /Binding="urn:oasis:names:tc:SAML:2\.0:bindings:HTTP-POST" Location="[^"]*\/auth\/saml\/slo\//);
+  const bad = await call(nova, 'PATCH', '/v1/people/saml/idps/' + sm.json.id, { tok, body: { require_encrypted_assertions: 'yes' } });
+  assert.equal(bad.status, 422, bad.text);
+  assert.match(bad.json.detail, /require_encrypted_assertions/);
+  const req = await call(nova, 'PATCH', '/v1/people/saml/idps/' + sm.json.id, { tok, body: { require_encrypted_assertions: true } });
+  assert.equal(req.status, 200, req.text);
+  assert.equal(req.json.require_encrypted_assertions, true);
+  assert.equal(req.json.sp_encryption_certificate, sm.json.sp_encryption_certificate); /* kept */
   const l = nova.ctl('idp', 'list', '--tenant', t.tenant);
   assert.equal(l.code, 0, l.stderr);
   assert.deepEqual(l.json.idps.map((i) => [i.protocol, i.id]), [['oidc', o.json.id], ['saml', sm.json.id]]);

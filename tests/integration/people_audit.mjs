@@ -302,6 +302,17 @@ export function peopleAuditDrivers(getNova, secrets) {
     assert.equal(r.status, 400, r.text);
     return { chainOf: c.t.tenant, action: 'saml.login_failed', actor: 'saml', target: 'saml_idp:' + id };
   };
+  // Single Logout over HTTP-POST: a form value that is no signed logout message is refused
+  // (as the HTTP-Redirect one's) and audited with the reason only.
+  drivers['POST /auth/saml/slo/{tenant_id}/{idp}'] = async () => {
+    const { c, id } = await samlIdp();
+    const r = await call(c.nova, 'POST', `/auth/saml/slo/${c.t.tenant}/${id}`, {
+      raw: 'SAMLRequest=' + encodeURIComponent(Buffer.from('<samlp:LogoutRequest/>').toString('base64')),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json.code, 'saml_malformed_response');
+    return { chainOf: c.t.tenant, action: 'saml.logout_failed', actor: 'saml', target: 'saml_idp:' + id };
+  };
   drivers['PUT /v1/people/settings'] = async () => {
     const c = await setup();
     const r = await call(c.nova, 'PUT', '/v1/people/settings', { tok: c.tok, body: { ip_drift: 'step_up' } });

@@ -16,6 +16,10 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <xmlsec/crypto.h>
+#include <xmlsec/templates.h>
+#include <xmlsec/xmlenc.h>
+#include <xmlsec/xmltree.h>
 
 #include "../../src/people/saml_login.c"
 #include "../../src/people/saml_logout.c"
@@ -32,7 +36,7 @@ typedef struct keys {
 } keys;
 
 static nova_arena_t ar;
-static keys sp, idp, other;
+static keys sp, idp, other, sp_enc, other_enc;
 /* The AuthnContextClassRef the next idp_response asserts. */
 static const char *authn_class = LASSO_SAML2_AUTHN_CONTEXT_PASSWORD;
 
@@ -43,7 +47,9 @@ static int setup(void **state)
     nova_saml_init();
     if (nova_saml_sp_keygen(&ar, &sp.key, &sp.cert) ||
         nova_saml_sp_keygen(&ar, &idp.key, &idp.cert) ||
-        nova_saml_sp_keygen(&ar, &other.key, &other.cert))
+        nova_saml_sp_keygen(&ar, &other.key, &other.cert) ||
+        nova_saml_sp_keygen(&ar, &sp_enc.key, &sp_enc.cert) ||
+        nova_saml_sp_keygen(&ar, &other_enc.key, &other_enc.cert))
         return -1;
     return 0;
 }
@@ -68,8 +74,16 @@ static const char *cert_b64(const char *pem)
     return out;
 }
 
+/* The binding of the IdP's SingleLogoutService in the next idp_metadata. */
+static const char *idp_slo_binding = "HTTP-Redirect";
+
 static const char *idp_metadata(const char *entity, const char *cert_pem, bool with_sso)
 {
+    const char *slo = nova_arena_printf(&ar,
+                                        "<md:SingleLogoutService "
+                                        "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:%s\" "
+                                        "Location=\"" IDP_SLO "\"/>",
+                                        idp_slo_binding);
     return nova_arena_printf(
         &ar,
         "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" "
@@ -77,12 +91,9 @@ static const char *idp_metadata(const char *entity, const char *cert_pem, bool w
         "<md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">"
         "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>%s"
         "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
-        "%s</md:IDPSSODescriptor></md:EntityDescriptor>",
-        entity, cert_b64(cert_pem),
-        with_sso ? "<md:SingleLogoutService "
-                   "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" "
-                   "Location=\"" IDP_SLO "\"/>"
-                   "<md:SingleSignOnService "
+        "%s%s</md:IDPSSODescriptor></md:EntityDescriptor>",
+        entity, cert_b64(cert_pem), with_sso ? slo : "",
+        with_sso ? "<md:SingleSignOnService "
                    "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" "
                    "Location=\"" SSO "\"/>"
                  : "");
@@ -90,8 +101,12 @@ static const char *idp_metadata(const char *entity, const char *cert_pem, bool w
 
 static const char *sp_md(void)
 {
-    return nova_saml_sp_metadata(&ar, SP_EID, ACS, SLO, sp.cert);
+    return nova_saml_sp_metadata(&ar, SP_EID, ACS, SLO, sp.cert, sp_enc.cert);
 }
+
+/* The NameID format the next authn_request asks for (Lasso's IdP encrypts only a transient or
+ * persistent NameID). */
+static const char *req_format = LASSO_SAML2_NAME_IDENTIFIER_FORMAT_EMAIL;
 
 /* The SP's AuthnRequest as a query (what nova_saml_login_begin sends), its ID in *id. */
 static const char *authn_request(const char **id)
@@ -105,7 +120,7 @@ static const char *authn_request(const char **id)
     rq->ProtocolBinding = g_strdup(LASSO_SAML2_METADATA_BINDING_POST);
     rq->NameIDPolicy->AllowCreate = TRUE;
     g_free(rq->NameIDPolicy->Format);
-    rq->NameIDPolicy->Format = g_strdup(LASSO_SAML2_NAME_IDENTIFIER_FORMAT_EMAIL);
+    rq->NameIDPolicy->Format = g_strdup(req_format);
     assert_int_equal(lasso_login_build_authn_request_msg(l), 0);
     *id = nova_arena_strdup(&ar, LASSO_SAMLP2_REQUEST_ABSTRACT(rq)->ID);
     const char *q = strchr(LASSO_PROFILE(l)->msg_url, '?');
@@ -139,14 +154,28 @@ const char *__lsan_default_suppressions(void)
     return "leak:idp_response\nleak:saml_lasso_logout_query\nleak:idp_logout_msg\n";
 }
 
+/* How the next idp_response encrypts: what (LASSO_ENCRYPTION_MODE_*), to which SP
+ * encryption certificate (NULL: the SP's), with which key transport. */
+static struct {
+    LassoEncryptionMode mode;
+    const keys *to;
+    LassoKeyEncryptionMethod transport;
+} enc = {LASSO_ENCRYPTION_MODE_NONE, NULL, LASSO_KEY_ENCRYPTION_METHOD_OAEP};
+
 /* Lasso as the IdP (signing with k) answers the request: a base64 Response (arena). */
 static const char *idp_response(const keys *k, const char *query, int64_t not_after_delta)
 {
     const char *md = idp_metadata(IDP_EID, k->cert, true);
     LassoServer *s = lasso_server_new_from_buffers(md, k->key, NULL, k->cert);
     assert_non_null(s);
+    /* The SP's metadata as the IdP has it: its encryption certificate the one enc names. */
+    const char *spm =
+        enc.to ? nova_saml_sp_metadata(&ar, SP_EID, ACS, SLO, sp.cert, enc.to->cert) : sp_md();
     assert_int_equal(
-        lasso_server_add_provider_from_buffer(s, LASSO_PROVIDER_ROLE_SP, sp_md(), NULL, NULL), 0);
+        lasso_server_add_provider_from_buffer(s, LASSO_PROVIDER_ROLE_SP, spm, NULL, NULL), 0);
+    LassoProvider *spv = lasso_server_get_provider(s, SP_EID);
+    lasso_provider_set_encryption_mode(spv, enc.mode);
+    lasso_provider_set_key_encryption_method(spv, enc.transport);
     LassoLogin *l = lasso_login_new(s);
     int rc = lasso_login_process_authn_request_msg(l, query);
     /* The request is signed with the SP key; the IdP checks it against the SP's metadata. */
@@ -164,11 +193,14 @@ static const char *idp_response(const keys *k, const char *query, int64_t not_af
         LASSO_PROFILE(l)->response
             ? LASSO_SAMLP2_RESPONSE(LASSO_PROFILE(l)->response)->Assertion->data
             : NULL);
+    /* (an EncryptedID's NameID is Lasso's own: it encrypted it in build_assertion) */
     LassoSaml2NameID *nid = LASSO_SAML2_NAME_ID(as->Subject->NameID);
-    g_free(nid->content);
-    nid->content = g_strdup("ada@idp.example");
-    g_free(nid->Format);
-    nid->Format = g_strdup(LASSO_SAML2_NAME_IDENTIFIER_FORMAT_EMAIL);
+    if (nid) {
+        g_free(nid->content);
+        nid->content = g_strdup("ada@idp.example");
+        g_free(nid->Format);
+        nid->Format = g_strdup(LASSO_SAML2_NAME_IDENTIFIER_FORMAT_EMAIL);
+    }
     assert_int_equal(lasso_login_build_authn_response_msg(l), 0);
     const char *out = nova_arena_strdup(&ar, LASSO_PROFILE(l)->msg_body);
     g_object_unref(l);
@@ -181,6 +213,7 @@ static nova_saml_expect_t expect(void)
     nova_saml_expect_t e = {.sp_metadata = sp_md(),
                             .sp_key_pem = sp.key,
                             .sp_cert_pem = sp.cert,
+                            .sp_enc_key_pem = sp_enc.key,
                             .idp_metadata = idp_metadata(IDP_EID, idp.cert, true),
                             .idp_entity_id = IDP_EID,
                             .sp_entity_id = SP_EID,
@@ -365,7 +398,7 @@ static void test_sp_keys_and_metadata(void **state)
     assert_non_null(pv);
     assert_string_equal(pv->ProviderID, SP_EID);
     g_object_unref(pv);
-    assert_null(nova_saml_sp_metadata(&ar, SP_EID, ACS, SLO, "not a certificate"));
+    assert_null(nova_saml_sp_metadata(&ar, SP_EID, ACS, SLO, "not a certificate", NULL));
     /* The SingleLogoutService is published (HTTP-Redirect), Lasso reads it back. */
     assert_non_null(strstr(md, "<md:SingleLogoutService "
                                "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" "
@@ -376,7 +409,7 @@ static void test_sp_keys_and_metadata(void **state)
     assert_string_equal(slo, SLO);
     g_free(slo);
     g_object_unref(pv);
-    const char *bare = nova_saml_sp_metadata(&ar, SP_EID, ACS, NULL, sp.cert);
+    const char *bare = nova_saml_sp_metadata(&ar, SP_EID, ACS, NULL, sp.cert, NULL);
     assert_null(strstr(bare, "SingleLogoutService"));
 }
 
@@ -522,17 +555,32 @@ static const char *idp_logout_request(const keys *k, const char *eid, const char
     return q;
 }
 
-static nova_saml_fail slo_check(const char *query, const nova_saml_expect_t *e,
-                                nova_saml_logout_req_t *rq, const char **resp)
+/* The check of an IdP's LogoutRequest (msg: a query, or when post the SAMLRequest form
+ * value), the answer in *ans. */
+static nova_saml_fail slo_check_as(const char *msg, bool post, const nova_saml_expect_t *e,
+                                   nova_saml_logout_req_t *rq, nova_saml_logout_answer_t *ans)
 {
     nova_saml_fail f = NOVA_SAML_FAIL_N;
-    const char *why = NULL, *r = NULL;
+    const char *why = NULL;
     nova_saml_logout_req_t tmp;
+    nova_saml_logout_answer_t a;
     assert_int_equal(
-        nova_saml_logout_request_check(&ar, query, e, rq ? rq : &tmp, resp ? resp : &r, &f, &why),
+        nova_saml_logout_request_check(&ar, msg, post, e, rq ? rq : &tmp, ans ? ans : &a, &f, &why),
         NOVA_OK);
     if (f != NOVA_SAML_FAIL_NONE)
         assert_non_null(why);
+    return f;
+}
+
+static nova_saml_fail slo_check(const char *query, const nova_saml_expect_t *e,
+                                nova_saml_logout_req_t *rq, const char **resp)
+{
+    nova_saml_logout_answer_t a;
+    nova_saml_fail f = slo_check_as(query, false, e, rq, &a);
+    if (resp) {
+        assert_null(a.saml_response); /* the IdP here offers HTTP-Redirect */
+        *resp = a.url;
+    }
     return f;
 }
 
@@ -659,21 +707,22 @@ static void test_slo_sp_initiated(void **state)
     g_object_unref(s);
     const char *irt = NULL, *why = NULL;
     nova_saml_fail f = NOVA_SAML_FAIL_N;
-    assert_int_equal(nova_saml_logout_response_check(&ar, q, &e, &irt, &f, &why), NOVA_OK);
+    assert_int_equal(nova_saml_logout_response_check(&ar, q, false, &e, &irt, &f, &why), NOVA_OK);
     assert_int_equal(f, NOVA_SAML_FAIL_NONE);
     assert_string_equal(irt, id);
     char *bare = nova_arena_strdup(&ar, q);
     *strstr(bare, "&SigAlg=") = '\0';
-    assert_int_equal(nova_saml_logout_response_check(&ar, bare, &e, &irt, &f, &why), NOVA_OK);
+    assert_int_equal(nova_saml_logout_response_check(&ar, bare, false, &e, &irt, &f, &why),
+                     NOVA_OK);
     assert_int_equal(f, NOVA_SAML_FAIL_UNSIGNED);
     char *t = nova_arena_strdup(&ar, q);
     char *v = strstr(t, "&Signature=") + 20;
     *v = *v == 'A' ? 'B' : 'A';
-    assert_int_equal(nova_saml_logout_response_check(&ar, t, &e, &irt, &f, &why), NOVA_OK);
+    assert_int_equal(nova_saml_logout_response_check(&ar, t, false, &e, &irt, &f, &why), NOVA_OK);
     assert_int_equal(f, NOVA_SAML_FAIL_SIGNATURE);
     nova_saml_expect_t w = e;
     w.idp_metadata = idp_metadata(IDP_EID, other.cert, true);
-    assert_int_equal(nova_saml_logout_response_check(&ar, q, &w, &irt, &f, &why), NOVA_OK);
+    assert_int_equal(nova_saml_logout_response_check(&ar, q, false, &w, &irt, &f, &why), NOVA_OK);
     assert_int_equal(f, NOVA_SAML_FAIL_SIGNATURE);
     /* An IdP without Single Logout: nothing to send. */
     w = e;
@@ -692,6 +741,406 @@ static void test_slo_sp_initiated(void **state)
     /* A session whose assertion carried no SessionIndex: the request names the NameID only. */
     assert_int_equal(nova_saml_logout_request_make(&ar, &e, "ada", NULL, NULL, &url, &id), NOVA_OK);
     assert_true(strncmp(url, IDP_SLO "?SAMLRequest=", strlen(IDP_SLO) + 13) == 0);
+}
+
+/* ---- Single Logout over HTTP-POST ---- */
+
+/* The IdP's LogoutRequest for the SP over HTTP-POST (signed by k inside the XML): the
+ * SAMLRequest form value. */
+static const char *idp_post_logout_request(const keys *k, const char *session_index)
+{
+    LassoServer *s = idp_server(k, IDP_EID);
+    LassoLogout *lo = lasso_logout_new(s);
+    LASSO_PROFILE(lo)->session = session_of(
+        SP_EID, "ada@idp.example", LASSO_SAML2_NAME_IDENTIFIER_FORMAT_EMAIL, session_index);
+    assert_int_equal(lasso_logout_init_request(lo, SP_EID, LASSO_HTTP_METHOD_POST), 0);
+    assert_int_equal(lasso_logout_build_request_msg(lo), 0);
+    assert_string_equal(LASSO_PROFILE(lo)->msg_url, SLO); /* the SP's HTTP-POST service */
+    const char *b64 = nova_arena_strdup(&ar, LASSO_PROFILE(lo)->msg_body);
+    g_object_unref(lo);
+    g_object_unref(s);
+    return b64;
+}
+
+/* IdP-initiated over HTTP-POST: the XML signature verified, the request read; the answer
+ * goes back over HTTP-Redirect when the IdP offers it, else as a signed LogoutResponse to
+ * post to the IdP's HTTP-POST service, which Lasso as the IdP accepts. Unsigned, tampered,
+ * signed by another key, a query where a form value belongs: refused. */
+static void test_slo_post_request(void **state)
+{
+    (void)state;
+    const char *b64 = idp_post_logout_request(&idp, "_sess-9");
+    char *x = xml_of(b64);
+    assert_non_null(strstr(x, "SignatureValue")); /* signed inside the message */
+    nova_saml_expect_t e = slo_expect();
+    nova_saml_logout_req_t rq;
+    nova_saml_logout_answer_t ans;
+    assert_int_equal(slo_check_as(b64, true, &e, &rq, &ans), NOVA_SAML_FAIL_NONE);
+    assert_string_equal(rq.name_id, "ada@idp.example");
+    assert_int_equal(rq.nsession_indexes, 1);
+    assert_string_equal(rq.session_indexes[0], "_sess-9");
+    assert_true(strncmp(ans.url, IDP_SLO "?SAMLResponse=", strlen(IDP_SLO) + 14) == 0);
+    assert_null(ans.saml_response);
+    /* The same request read as a query (the other binding) is refused. */
+    assert_int_equal(slo_check_as(b64, false, &e, NULL, NULL), NOVA_SAML_FAIL_MALFORMED);
+    /* Tampered: the NameID changed inside the signed message. */
+    char *t = nova_arena_strdup(&ar, x), *at = strstr(t, "ada@idp.example");
+    assert_non_null(at);
+    at[0] = 'e';
+    assert_int_equal(slo_check_as(b64_of(t), true, &e, NULL, NULL), NOVA_SAML_FAIL_SIGNATURE);
+    /* The signature's value changed. */
+    t = nova_arena_strdup(&ar, x);
+    at = strstr(t, "<SignatureValue>");
+    assert_non_null(at);
+    at += 16 + 10;
+    *at = *at == 'A' ? 'B' : 'A';
+    assert_int_equal(slo_check_as(b64_of(t), true, &e, NULL, NULL), NOVA_SAML_FAIL_SIGNATURE);
+    /* The signature taken out. */
+    t = nova_arena_strdup(&ar, x);
+    char *sb = strstr(t, "<Signature "), *se = strstr(t, "</Signature>");
+    assert_non_null(sb);
+    assert_non_null(se);
+    memmove(sb, se + 12, strlen(se + 12) + 1);
+    assert_int_equal(slo_check_as(b64_of(t), true, &e, NULL, NULL), NOVA_SAML_FAIL_UNSIGNED);
+    /* Signed with another key than the IdP's metadata names. */
+    assert_int_equal(slo_check_as(idp_post_logout_request(&other, "_s"), true, &e, NULL, NULL),
+                     NOVA_SAML_FAIL_SIGNATURE);
+    /* A redirect query, raw XML, or nothing, posted as the form value. */
+    assert_int_equal(slo_check_as(idp_logout_request(&idp, IDP_EID, "_s"), true, &e, NULL, NULL),
+                     NOVA_SAML_FAIL_MALFORMED);
+    assert_int_equal(slo_check_as(x, true, &e, NULL, NULL), NOVA_SAML_FAIL_MALFORMED);
+    assert_int_equal(slo_check_as("", true, &e, NULL, NULL), NOVA_SAML_FAIL_MALFORMED);
+    assert_int_equal(slo_check_as(b64_of("<samlp:LogoutRequest/>"), true, &e, NULL, NULL),
+                     NOVA_SAML_FAIL_MALFORMED);
+    assert_int_equal(slo_check_as(b64_of("<samlp:LogoutRequest "
+                                         "xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\"/>"),
+                                  true, &e, NULL, NULL) != NOVA_SAML_FAIL_NONE,
+                     1);
+    assert_int_equal(slo_check_as("AAAA=AAAA", true, &e, NULL, NULL), NOVA_SAML_FAIL_MALFORMED);
+    /* Too old. */
+    nova_saml_expect_t w = e;
+    w.now = e.now + NOVA_SAML_REQUEST_TTL + NOVA_SAML_CLOCK_SKEW + 5;
+    assert_int_equal(slo_check_as(b64, true, &w, NULL, NULL), NOVA_SAML_FAIL_EXPIRED);
+    /* An IdP that offers Single Logout over HTTP-POST only: the answer is a form's. */
+    idp_slo_binding = "HTTP-POST";
+    b64 = idp_post_logout_request(&idp, "_sess-9");
+    e = slo_expect();
+    assert_int_equal(slo_check_as(b64, true, &e, &rq, &ans), NOVA_SAML_FAIL_NONE);
+    assert_string_equal(ans.url, IDP_SLO);
+    assert_non_null(ans.saml_response);
+    char *ax = xml_of(ans.saml_response);
+    assert_non_null(strstr(ax, "SignatureValue")); /* signed inside, as HTTP-POST wants */
+    assert_non_null(strstr(ax, "Destination=\"" IDP_SLO "\""));
+    LassoServer *s = idp_server(&idp, IDP_EID);
+    LassoLogout *lo = lasso_logout_new(s);
+    lasso_profile_set_signature_verify_hint(LASSO_PROFILE(lo),
+                                            LASSO_PROFILE_SIGNATURE_VERIFY_HINT_FORCE);
+    LASSO_PROFILE(lo)->session = lasso_session_new();
+    assert_int_equal(idp_logout_msg(lo, ans.saml_response, false), 0);
+    LassoSamlp2StatusResponse *sr = LASSO_SAMLP2_STATUS_RESPONSE(LASSO_PROFILE(lo)->response);
+    assert_string_equal(sr->InResponseTo, rq.id);
+    assert_string_equal(sr->Status->StatusCode->Value, LASSO_SAML2_STATUS_CODE_SUCCESS);
+    g_object_unref(lo);
+    g_object_unref(s);
+    /* A redirect request to that IdP is answered by form too (now read after the request is
+     * made: each LassoServer costs seconds under ASan). */
+    const char *rq2 = idp_logout_request(&idp, IDP_EID, "_s");
+    e.now = nova_time_now();
+    assert_int_equal(slo_check_as(rq2, false, &e, NULL, &ans), NOVA_SAML_FAIL_NONE);
+    assert_string_equal(ans.url, IDP_SLO);
+    assert_non_null(ans.saml_response);
+    idp_slo_binding = "HTTP-Redirect";
+}
+
+/* SP-initiated, the IdP answering over HTTP-POST: its LogoutResponse (signed inside) names
+ * the request; tampered or from another key, refused. */
+static void test_slo_post_response(void **state)
+{
+    (void)state;
+    idp_slo_binding = "HTTP-Redirect"; /* (whatever a failed test before left) */
+    nova_saml_expect_t e = slo_expect();
+    const char *url = NULL, *id = NULL;
+    assert_int_equal(nova_saml_logout_request_make(&ar, &e, "ada@idp.example",
+                                                   LASSO_SAML2_NAME_IDENTIFIER_FORMAT_EMAIL,
+                                                   "_sess-7", &url, &id),
+                     NOVA_OK);
+    const char *b64[2];
+    for (int i = 0; i < 2; i++) {
+        LassoServer *s = idp_server(i ? &other : &idp, IDP_EID);
+        LassoLogout *lo = lasso_logout_new(s);
+        assert_int_equal(idp_logout_msg(lo, query_of(url), true), 0);
+        LASSO_PROFILE(lo)->session = session_of(
+            SP_EID, "ada@idp.example", LASSO_SAML2_NAME_IDENTIFIER_FORMAT_EMAIL, "_sess-7");
+        assert_int_equal(lasso_logout_validate_request(lo), 0);
+        lo->initial_http_request_method = LASSO_HTTP_METHOD_POST; /* answer by form */
+        assert_int_equal(lasso_logout_build_response_msg(lo), 0);
+        assert_string_equal(LASSO_PROFILE(lo)->msg_url, SLO);
+        b64[i] = nova_arena_strdup(&ar, LASSO_PROFILE(lo)->msg_body);
+        g_object_unref(lo);
+        g_object_unref(s);
+    }
+    const char *irt = NULL, *why = NULL;
+    nova_saml_fail f = NOVA_SAML_FAIL_N;
+    assert_int_equal(nova_saml_logout_response_check(&ar, b64[0], true, &e, &irt, &f, &why),
+                     NOVA_OK);
+    assert_int_equal(f, NOVA_SAML_FAIL_NONE);
+    assert_string_equal(irt, id);
+    assert_int_equal(nova_saml_logout_response_check(&ar, b64[1], true, &e, &irt, &f, &why),
+                     NOVA_OK);
+    assert_int_equal(f, NOVA_SAML_FAIL_SIGNATURE);
+    char *t = xml_of(b64[0]), *at = strstr(t, "status:Success");
+    assert_non_null(at);
+    memcpy(at, "status:Requester", 16);
+    assert_int_equal(nova_saml_logout_response_check(&ar, b64_of(t), true, &e, &irt, &f, &why),
+                     NOVA_OK);
+    /* (refused, never taken for the IdP's signed denial) */
+    assert_true(f == NOVA_SAML_FAIL_SIGNATURE || f == NOVA_SAML_FAIL_MALFORMED);
+    /* As a query it is not one. */
+    assert_int_equal(nova_saml_logout_response_check(&ar, b64[0], false, &e, &irt, &f, &why),
+                     NOVA_OK);
+    assert_int_equal(f, NOVA_SAML_FAIL_MALFORMED);
+}
+
+/* ---- encrypted assertions and NameIDs ---- */
+
+static void enc_reset(void)
+{
+    enc.mode = LASSO_ENCRYPTION_MODE_NONE;
+    enc.to = NULL;
+    enc.transport = LASSO_KEY_ENCRYPTION_METHOD_OAEP;
+}
+
+/* The why of a refusal of b64. */
+static const char *why_of(const char *b64, const nova_saml_expect_t *e, nova_saml_fail want)
+{
+    nova_saml_fail f = NOVA_SAML_FAIL_N;
+    const char *why = NULL;
+    nova_saml_identity_t who;
+    assert_int_equal(nova_saml_response_check(&ar, b64, strlen(b64), e, &who, &f, &why), NOVA_OK);
+    assert_int_equal(f, want);
+    assert_non_null(why);
+    return why;
+}
+
+/* An IdP that encrypts the assertion (to the SP's encryption certificate, RSA-OAEP): Nova
+ * opens it and checks it as a plain one, its signature included; tampered inside the
+ * encryption, expired, for another audience: refused as a plain one would be. */
+static void test_encrypted_assertion(void **state)
+{
+    (void)state;
+    const char *rid = NULL;
+    enc_reset();
+    enc.mode = LASSO_ENCRYPTION_MODE_ASSERTION;
+    const char *b64 = idp_response(&idp, authn_request(&rid), 300);
+    char *x = xml_of(b64);
+    assert_non_null(strstr(x, "EncryptedAssertion"));
+    assert_null(strstr(x, "ada@idp.example")); /* nothing of the person in clear */
+    assert_non_null(strstr(x, "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"));
+    nova_saml_expect_t e = expect();
+    nova_saml_identity_t who;
+    assert_int_equal(check(b64, &e, &who), NOVA_SAML_FAIL_NONE);
+    assert_string_equal(who.name_id, "ada@idp.example");
+    assert_string_equal(who.email, "ada@idp.example");
+    assert_string_equal(who.in_response_to, rid);
+    assert_non_null(who.assertion_id);
+    assert_true(who.not_on_or_after > e.now);
+    /* The checks of the decrypted assertion hold: audience, ACS, time, the IdP's key. */
+    nova_saml_expect_t w = e;
+    w.sp_entity_id = "https://other-sp.example";
+    assert_int_equal(check(b64, &w, NULL), NOVA_SAML_FAIL_AUDIENCE);
+    w = e;
+    w.acs_url = "https://nova.example/auth/saml/acs/ten_1/sidp_2";
+    assert_int_equal(check(b64, &w, NULL), NOVA_SAML_FAIL_DESTINATION);
+    w = e;
+    w.now = e.now + 300 + NOVA_SAML_CLOCK_SKEW + 5;
+    assert_int_equal(check(b64, &w, NULL), NOVA_SAML_FAIL_EXPIRED);
+    w = e;
+    w.idp_metadata = idp_metadata(IDP_EID, other.cert, true);
+    assert_int_equal(check(b64, &w, NULL), NOVA_SAML_FAIL_SIGNATURE);
+    /* A byte of the ciphertext changed: it no longer opens (or its signature fails). */
+    char *t = xml_of(b64), *cv = strstr(t, "CipherValue>");
+    assert_non_null(cv);
+    cv = strstr(cv + 12, "CipherValue>");             /* the key's closing tag */
+    cv = cv ? strstr(cv + 12, "CipherValue>") : NULL; /* the content's */
+    assert_non_null(cv);
+    cv += 12 + 40;
+    *cv = *cv == 'A' ? 'B' : 'A';
+    nova_saml_fail f = check(b64_of(t), &e, NULL);
+    assert_true(f == NOVA_SAML_FAIL_DECRYPTION || f == NOVA_SAML_FAIL_SIGNATURE ||
+                f == NOVA_SAML_FAIL_MALFORMED);
+    /* The same Response to an SP without an encryption key. */
+    w = e;
+    w.sp_enc_key_pem = NULL;
+    assert_non_null(strstr(why_of(b64, &w, NOVA_SAML_FAIL_DECRYPTION), "no encryption key"));
+    /* Required encryption: this one passes. */
+    w = e;
+    w.require_encrypted = true;
+    assert_int_equal(check(b64, &w, NULL), NOVA_SAML_FAIL_NONE);
+    enc_reset();
+}
+
+/* An EncryptedID in a plain, signed assertion: opened, the NameID read. */
+static void test_encrypted_name_id(void **state)
+{
+    (void)state;
+    const char *rid = NULL;
+    enc_reset();
+    enc.mode = LASSO_ENCRYPTION_MODE_NAMEID;
+    req_format = LASSO_SAML2_NAME_IDENTIFIER_FORMAT_TRANSIENT;
+    const char *b64 = idp_response(&idp, authn_request(&rid), 300);
+    char *x = xml_of(b64);
+    assert_non_null(strstr(x, "EncryptedID"));
+    assert_null(strstr(x, "EncryptedAssertion"));
+    assert_null(strstr(x, ":NameID>"));
+    nova_saml_expect_t e = expect();
+    nova_saml_identity_t who;
+    assert_int_equal(check(b64, &e, &who), NOVA_SAML_FAIL_NONE);
+    /* Lasso's IdP names the person by a persistent NameID of its own making. */
+    assert_non_null(who.name_id);
+    assert_true(strlen(who.name_id) > 8);
+    assert_null(strstr(x, who.name_id)); /* it was not in clear */
+    assert_string_equal(who.in_response_to, rid);
+    /* The assertion is plain: a policy requiring encrypted assertions refuses it. */
+    nova_saml_expect_t w = e;
+    w.require_encrypted = true;
+    assert_int_equal(check(b64, &w, NULL), NOVA_SAML_FAIL_UNENCRYPTED);
+    /* Encrypted to another key: refused with the reason. */
+    enc.to = &other_enc;
+    b64 = idp_response(&idp, authn_request(&rid), 300);
+    e.now = nova_time_now();
+    assert_non_null(strstr(why_of(b64, &e, NOVA_SAML_FAIL_DECRYPTION), "encryption key"));
+    /* Both encrypted. */
+    enc.to = NULL;
+    enc.mode = LASSO_ENCRYPTION_MODE_NAMEID | LASSO_ENCRYPTION_MODE_ASSERTION;
+    b64 = idp_response(&idp, authn_request(&rid), 300);
+    e.now = nova_time_now();
+    assert_int_equal(check(b64, &e, &who), NOVA_SAML_FAIL_NONE);
+    assert_non_null(who.name_id);
+    enc_reset();
+    req_format = LASSO_SAML2_NAME_IDENTIFIER_FORMAT_EMAIL;
+}
+
+/* xml (an Assertion) encrypted with xmlsec as an IdP would, to the certificate cert_pem
+ * (AES-128-CBC content, its key with RSA-OAEP, the EncryptedKey in the EncryptedData's
+ * KeyInfo): the EncryptedData element's text (arena). For what Lasso's IdP will not make: an
+ * assertion encrypted without being signed. */
+static const char *xmlsec_encrypt(const char *xml, const char *cert_pem)
+{
+    xmlDoc *doc = xmlReadMemory(xml, (int)strlen(xml), NULL, NULL, XML_PARSE_NONET);
+    assert_non_null(doc);
+    xmlSecKeysMngr *mngr = xmlSecKeysMngrCreate();
+    assert_non_null(mngr);
+    assert_int_equal(xmlSecOpenSSLAppDefaultKeysMngrInit(mngr), 0);
+    xmlSecKey *k =
+        xmlSecOpenSSLAppKeyLoadMemory((const xmlSecByte *)cert_pem, (xmlSecSize)strlen(cert_pem),
+                                      xmlSecKeyDataFormatCertPem, NULL, NULL, NULL);
+    assert_non_null(k);
+    assert_int_equal(xmlSecKeySetName(k, (const xmlChar *)"sp"), 0);
+    assert_int_equal(xmlSecOpenSSLAppDefaultKeysMngrAdoptKey(mngr, k), 0);
+    xmlNode *tmpl = xmlSecTmplEncDataCreate(doc, xmlSecTransformAes128CbcId, NULL,
+                                            xmlSecTypeEncElement, NULL, NULL);
+    assert_non_null(xmlSecTmplEncDataEnsureCipherValue(tmpl));
+    xmlNode *ki = xmlSecTmplEncDataEnsureKeyInfo(tmpl, NULL);
+    xmlNode *ek = xmlSecTmplKeyInfoAddEncryptedKey(ki, xmlSecTransformRsaOaepId, NULL, NULL, NULL);
+    assert_non_null(xmlSecTmplEncDataEnsureCipherValue(ek));
+    assert_non_null(xmlSecTmplKeyInfoAddKeyName(xmlSecTmplEncDataEnsureKeyInfo(ek, NULL),
+                                                (const xmlChar *)"sp"));
+    xmlSecEncCtx *ctx = xmlSecEncCtxCreate(mngr);
+    ctx->encKey = xmlSecKeyGenerate(xmlSecKeyDataAesId, 128, xmlSecKeyDataTypeSession);
+    assert_non_null(ctx->encKey);
+    assert_int_equal(xmlSecEncCtxXmlEncrypt(ctx, tmpl, xmlDocGetRootElement(doc)), 0);
+    xmlBuffer *b = xmlBufferCreate();
+    xmlNodeDump(b, doc, xmlDocGetRootElement(doc), 0, 0);
+    const char *out = nova_arena_strdup(&ar, (const char *)xmlBufferContent(b));
+    xmlBufferFree(b);
+    xmlSecEncCtxDestroy(ctx);
+    xmlSecKeysMngrDestroy(mngr);
+    xmlFreeDoc(doc);
+    return out;
+}
+
+/* A Response (unsigned) around the one assertion element given (XML text), base64. */
+static const char *response_around(const char *assertion)
+{
+    return b64_of(nova_arena_printf(
+        &ar,
+        "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" "
+        "xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_r1\" Version=\"2.0\" "
+        "IssueInstant=\"2026-01-01T00:00:00Z\" Destination=\"" ACS "\" InResponseTo=\"_q1\">"
+        "<saml:Issuer>" IDP_EID "</saml:Issuer><samlp:Status><samlp:StatusCode "
+        "Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status>%s"
+        "</samlp:Response>",
+        assertion));
+}
+
+/* Refusals particular to encryption: an encrypted assertion nobody signed (the encryption
+ * certificate is public: anyone can encrypt to it), one encrypted to another SP key, one
+ * whose key is transported with RSA PKCS#1 v1.5, and a plain one where encryption is
+ * required. */
+static void test_encrypted_refusals(void **state)
+{
+    (void)state;
+    const char *rid = NULL;
+    enc_reset();
+    /* An assertion nobody signed, encrypted to this SP's certificate, in an unsigned
+     * Response; the same one in clear is refused as unsigned too. */
+    static const char assertion[] =
+        "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_a1\" "
+        "Version=\"2.0\" IssueInstant=\"2026-01-01T00:00:00Z\">"
+        "<saml:Issuer>" IDP_EID "</saml:Issuer><saml:Subject><saml:NameID>ada</saml:NameID>"
+        "<saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\">"
+        "<saml:SubjectConfirmationData NotOnOrAfter=\"2099-01-01T00:00:00Z\" Recipient=\"" ACS
+        "\" InResponseTo=\"_q1\"/></saml:SubjectConfirmation></saml:Subject>"
+        "<saml:Conditions NotOnOrAfter=\"2099-01-01T00:00:00Z\"><saml:AudienceRestriction>"
+        "<saml:Audience>https://nova.example/auth/saml/metadata?tenant_id=ten_1&amp;idp=sidp_1"
+        "</saml:Audience></saml:AudienceRestriction></saml:Conditions></saml:Assertion>";
+    nova_saml_expect_t e = expect();
+    const char *sealed = xmlsec_encrypt(assertion, sp_enc.cert);
+    assert_null(strstr(sealed, "ada"));
+    const char *b64 = response_around(
+        nova_arena_printf(&ar, "<saml:EncryptedAssertion>%s</saml:EncryptedAssertion>", sealed));
+    assert_non_null(strstr(why_of(b64, &e, NOVA_SAML_FAIL_UNSIGNED), "not signed"));
+    assert_int_equal(check(response_around(assertion), &e, NULL), NOVA_SAML_FAIL_UNSIGNED);
+    /* (the same sealed to the other key does not open) */
+    b64 = response_around(nova_arena_printf(&ar,
+                                            "<saml:EncryptedAssertion>%s</saml:EncryptedAssertion>",
+                                            xmlsec_encrypt(assertion, other_enc.cert)));
+    assert_int_equal(check(b64, &e, NULL), NOVA_SAML_FAIL_DECRYPTION);
+    /* Encrypted to another key than this SP's. */
+    enc.mode = LASSO_ENCRYPTION_MODE_ASSERTION;
+    enc.to = &other_enc;
+    b64 = idp_response(&idp, authn_request(&rid), 300);
+    e.now = nova_time_now();
+    const char *why = why_of(b64, &e, NOVA_SAML_FAIL_DECRYPTION);
+    assert_non_null(strstr(why, "does not open with this SP's encryption key"));
+    /* ...which the other key opens (the message itself is fine). */
+    nova_saml_expect_t w = e;
+    w.sp_enc_key_pem = other_enc.key;
+    assert_int_equal(check(b64, &w, NULL), NOVA_SAML_FAIL_NONE);
+    /* Encrypted to the SP's signing certificate: the signing key decrypts nothing (Lasso
+     * would have made it a decryption key, and opened this). */
+    enc.to = &sp;
+    b64 = idp_response(&idp, authn_request(&rid), 300);
+    e.now = nova_time_now();
+    assert_non_null(strstr(why_of(b64, &e, NOVA_SAML_FAIL_DECRYPTION),
+                           "does not open with this SP's encryption key"));
+    /* RSA PKCS#1 v1.5 key transport: refused before any decryption is tried. */
+    enc.to = NULL;
+    enc.transport = LASSO_KEY_ENCRYPTION_METHOD_PKCS1;
+    b64 = idp_response(&idp, authn_request(&rid), 300);
+    assert_non_null(strstr(xml_of(b64), "http://www.w3.org/2001/04/xmlenc#rsa-1_5"));
+    e.now = nova_time_now();
+    why = why_of(b64, &e, NOVA_SAML_FAIL_DECRYPTION);
+    assert_non_null(strstr(why, "PKCS#1 v1.5"));
+    /* A plain signed assertion where encryption is required. */
+    enc_reset();
+    b64 = idp_response(&idp, authn_request(&rid), 300);
+    e.now = nova_time_now();
+    w = e;
+    w.require_encrypted = true;
+    why = why_of(b64, &w, NOVA_SAML_FAIL_UNENCRYPTED);
+    assert_non_null(strstr(why, "require_encrypted_assertions"));
+    assert_int_equal(check(b64, &e, NULL), NOVA_SAML_FAIL_NONE);
 }
 
 static void test_xs_time(void **state)
@@ -723,6 +1172,11 @@ int main(void)
         cmocka_unit_test(test_slo_idp_initiated),
         cmocka_unit_test(test_slo_refusals),
         cmocka_unit_test(test_slo_sp_initiated),
+        cmocka_unit_test(test_encrypted_assertion),
+        cmocka_unit_test(test_encrypted_name_id),
+        cmocka_unit_test(test_encrypted_refusals),
+        cmocka_unit_test(test_slo_post_request),
+        cmocka_unit_test(test_slo_post_response),
     };
     /* NOVA_TEST_FILTER="test_slo*" runs only those (each LassoServer costs seconds under ASan). */
     const char *only = getenv("NOVA_TEST_FILTER");
