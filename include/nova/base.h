@@ -65,6 +65,9 @@ nova_status nova_buf_append_cstr(nova_buf_t *b, const char *s);
 nova_status nova_buf_printf(nova_buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 nova_status nova_buf_vprintf(nova_buf_t *b, const char *fmt, va_list ap);
+/* Appends s as XML or HTML text or attribute value: & < > " escaped, every other byte copied
+ * (the caller hands in UTF-8). */
+nova_status nova_buf_append_xml(nova_buf_t *b, const char *s);
 /* Appends s as the inside of a JSON string: quotes, backslash and control characters (C0,
  * DEL) escaped, well-formed UTF-8 copied, and every byte that does not start a well-formed
  * UTF-8 sequence (overlong, surrogate, above U+10FFFF, truncated, stray) written as \ufffd.

@@ -1643,22 +1643,6 @@ static int64_t sense(const nova_ledger_account_t *a, const nova_ledger_sums_t *x
     return debit_normal ? x->debits - x->credits : x->credits - x->debits;
 }
 
-static void xml_text(nova_buf_t *b, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '<')
-            nova_buf_append_cstr(b, "&lt;");
-        else if (*s == '>')
-            nova_buf_append_cstr(b, "&gt;");
-        else if (*s == '&')
-            nova_buf_append_cstr(b, "&amp;");
-        else if (*s == '"')
-            nova_buf_append_cstr(b, "&quot;");
-        else
-            nova_buf_append(b, s, 1);
-    }
-}
-
 /* An identifier for a camt.053 field of at most max characters (Max35Text, Max34Text):
  * text itself when it fits, else prefix and the SHA-256 of text in hex, cut to max (stable:
  * the same text gives the same identifier). */
@@ -1696,16 +1680,16 @@ static void camt053(nova_buf_t *b, const nova_ledger_account_t *a, int64_t from,
     nova_buf_append_cstr(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                             "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.02\">"
                             "<BkToCstmrStmt><GrpHdr><MsgId>");
-    xml_text(b, msg_id);
+    nova_buf_append_xml(b, msg_id);
     nova_buf_printf(b, "</MsgId><CreDtTm>%s</CreDtTm></GrpHdr><Stmt><Id>", now);
-    xml_text(b, msg_id);
+    nova_buf_append_xml(b, msg_id);
     nova_buf_printf(b,
                     "</Id><CreDtTm>%s</CreDtTm><FrToDt><FrDtTm>%s</FrDtTm><ToDtTm>%s</ToDtTm>"
                     "</FrToDt><Acct><Id><Othr><Id>",
                     now, t0, t1);
-    xml_text(b, acct_id);
+    nova_buf_append_xml(b, acct_id);
     nova_buf_printf(b, "</Id></Othr></Id><Ccy>%s</Ccy><Nm>", a->currency);
-    xml_text(b, a->id);
+    nova_buf_append_xml(b, a->id);
     nova_buf_append_cstr(b, "</Nm></Acct>");
     const struct {
         const char *code;
@@ -1728,7 +1712,7 @@ static void camt053(nova_buf_t *b, const nova_ledger_account_t *a, int64_t from,
         nova_buf_append_cstr(b, "<Ntry>");
         if (strlen(e[i].posting_id) <= 35) {
             nova_buf_append_cstr(b, "<NtryRef>");
-            xml_text(b, e[i].posting_id);
+            nova_buf_append_xml(b, e[i].posting_id);
             nova_buf_append_cstr(b, "</NtryRef>");
         }
         nova_buf_printf(
@@ -1738,7 +1722,7 @@ static void camt053(nova_buf_t *b, const nova_ledger_account_t *a, int64_t from,
             "<AcctSvcrRef>%lld</AcctSvcrRef><BkTxCd><Prtry><Cd>NOVA</Cd></Prtry></BkTxCd>"
             "<AddtlNtryInf>posting ",
             e[i].currency, v, e[i].credit ? "CRDT" : "DBIT", when, when, (long long)e[i].ord);
-        xml_text(b, e[i].posting_id);
+        nova_buf_append_xml(b, e[i].posting_id);
         nova_buf_append_cstr(b, "</AddtlNtryInf></Ntry>");
     }
     nova_buf_append_cstr(b, "</Stmt></BkToCstmrStmt></Document>\n");

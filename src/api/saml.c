@@ -224,24 +224,7 @@ static void post_form(nova_req_t *r, const char *action, const char *saml_respon
     nova_buf_append_cstr(&b, "<!doctype html><html><head><meta charset=\"utf-8\">"
                              "<title>Signing out</title></head><body>"
                              "<form method=\"post\" action=\"");
-    for (const char *c = action; *c; c++) {
-        switch (*c) {
-        case '&':
-            nova_buf_append_cstr(&b, "&amp;");
-            break;
-        case '"':
-            nova_buf_append_cstr(&b, "&quot;");
-            break;
-        case '<':
-            nova_buf_append_cstr(&b, "&lt;");
-            break;
-        case '>':
-            nova_buf_append_cstr(&b, "&gt;");
-            break;
-        default:
-            nova_buf_append(&b, c, 1);
-        }
-    }
+    nova_buf_append_xml(&b, action);
     /* base64 needs no escaping in an attribute */
     nova_buf_append_cstr(&b, "\"><input type=\"hidden\" name=\"SAMLResponse\" value=\"");
     nova_buf_append_cstr(&b, saml_response);

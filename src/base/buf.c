@@ -61,6 +61,24 @@ nova_status nova_buf_append_cstr(nova_buf_t *b, const char *s)
     return nova_buf_append(b, s, strlen(s));
 }
 
+nova_status nova_buf_append_xml(nova_buf_t *b, const char *s)
+{
+    nova_status st = NOVA_OK;
+    while (st == NOVA_OK && *s) {
+        size_t n = strcspn(s, "&<>\"");
+        st = nova_buf_append(b, s, n);
+        s += n;
+        if (st != NOVA_OK || *s == '\0')
+            break;
+        st = nova_buf_append_cstr(b, *s == '&'   ? "&amp;"
+                                     : *s == '<' ? "&lt;"
+                                     : *s == '>' ? "&gt;"
+                                                 : "&quot;");
+        s++;
+    }
+    return st;
+}
+
 nova_status nova_buf_vprintf(nova_buf_t *b, const char *fmt, va_list ap)
 {
     va_list ap2;

@@ -120,24 +120,7 @@ static const char *xml_attr(nova_arena_t *ar, const char *s)
 {
     nova_buf_t b;
     nova_buf_init(&b);
-    for (; *s; s++) {
-        switch (*s) {
-        case '&':
-            nova_buf_append_cstr(&b, "&amp;");
-            break;
-        case '<':
-            nova_buf_append_cstr(&b, "&lt;");
-            break;
-        case '>':
-            nova_buf_append_cstr(&b, "&gt;");
-            break;
-        case '"':
-            nova_buf_append_cstr(&b, "&quot;");
-            break;
-        default:
-            nova_buf_append(&b, s, 1);
-        }
-    }
+    nova_buf_append_xml(&b, s);
     const char *r = nova_arena_strndup(ar, b.data ? (const char *)b.data : "", b.len);
     nova_buf_free(&b);
     return r;

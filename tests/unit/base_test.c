@@ -430,6 +430,34 @@ static void test_buf_printf(void **state)
     nova_buf_free(&b);
 }
 
+/* XML/HTML text and attribute values: the four characters that end or open markup escaped,
+ * everything else (UTF-8 included) as it came. */
+static void test_buf_xml(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"", ""},
+        {"plain", "plain"},
+        {"a&b", "a&amp;b"},
+        {"<script>\"x\"</script>", "&lt;script&gt;&quot;x&quot;&lt;/script&gt;"},
+        {"&&", "&amp;&amp;"},
+        {"https://idp.example/slo?a=1&b=\"2\"", "https://idp.example/slo?a=1&amp;b=&quot;2&quot;"},
+        {"caf\xc3\xa9 'q'", "caf\xc3\xa9 'q'"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        nova_buf_t b;
+        nova_buf_init(&b);
+        assert_int_equal(nova_buf_append_cstr(&b, "["), NOVA_OK);
+        assert_int_equal(nova_buf_append_xml(&b, cases[i].in), NOVA_OK);
+        assert_int_equal(nova_buf_append_cstr(&b, "]"), NOVA_OK);
+        assert_int_equal(b.len, strlen(cases[i].out) + 2);
+        assert_memory_equal(b.data + 1, cases[i].out, strlen(cases[i].out));
+        nova_buf_free(&b);
+    }
+}
+
 static void test_buf_json_escaped(void **state)
 {
     (void)state;
@@ -1469,6 +1497,7 @@ int main(void)
         cmocka_unit_test(test_form_decode_controls_and_utf8),
         cmocka_unit_test(test_basic_decode),
         cmocka_unit_test(test_buf_growth),
+        cmocka_unit_test(test_buf_xml),
         cmocka_unit_test(test_buf_printf),
         cmocka_unit_test(test_buf_json_escaped),
         cmocka_unit_test(test_utf8),
