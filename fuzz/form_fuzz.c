@@ -4,7 +4,8 @@
  * reach the token endpoint. What they hand back must honour base.h: no control character,
  * valid UTF-8, never longer than the input; a decoded value encoded again decodes to itself;
  * and Basic accepts exactly the credentials whose raw bytes hold no control character, a
- * colon, and two parts the form decoder accepts. A violation aborts.
+ * colon, and two parts the form decoder accepts. The input as a whole body goes through
+ * nova_form_each too: every pair it hands out is a value as above. A violation aborts.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -102,6 +103,14 @@ static void check_basic(nova_arena_t *a, const char *b64, size_t n, const char *
         abort();
 }
 
+static nova_status each_pair(void *ud, char *name, char *value)
+{
+    size_t max = *(size_t *)ud;
+    check_value(name, max);
+    check_value(value, max);
+    return NOVA_OK;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *in = (const char *)data;
@@ -119,6 +128,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *b64 = b64std(data, size, &bl);
     check_basic(&a, b64, bl, in, size);
     free(b64);
+    size_t max = size;
+    nova_status st = nova_form_each(&a, in, size, each_pair, &max);
+    if (st != NOVA_OK && st != NOVA_INVALID)
+        abort();
 
     nova_arena_free(&a);
     return 0;

@@ -146,6 +146,13 @@ nova_status nova_id_seq(const char *prefix, char *out, size_t out_size);
  * escaped: a NUL would truncate the value downstream) or when the decoded bytes are not
  * UTF-8, or when out of memory. */
 char *nova_form_decode(nova_arena_t *a, const char *s, size_t n);
+/* Walks an application/x-www-form-urlencoded body: fn gets each name=value pair (a name
+ * without '=' has value ""), both decoded by nova_form_decode into a, in order; empty pairs
+ * (&&) are skipped. Stops at the first pair that does not decode (NOVA_INVALID, fn not called
+ * for it) or the first status fn returns that is not NOVA_OK (returned as it is). */
+typedef nova_status (*nova_form_pair_fn)(void *ud, char *name, char *value);
+nova_status nova_form_each(nova_arena_t *a, const char *body, size_t len, nova_form_pair_fn fn,
+                           void *ud);
 
 /* Decodes HTTP Basic credentials (the base64 after "Basic "): standard base64 with padding
  * to "user-id:password" (RFC 7617 §2: split at the first colon, neither part may contain a

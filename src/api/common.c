@@ -91,6 +91,20 @@ void api_oauth_error(nova_req_t *r, int status, const char *error, const char *d
     api_reply_json(r, status, o);
 }
 
+/* One pair of api_form_parse's body: a repeated name NOVA_CONFLICT, a 17th NOVA_TOO_LARGE. */
+static nova_status form_pair(void *ud, char *name, char *value)
+{
+    api_form_t *f = ud;
+    if (api_form_get(f, name))
+        return NOVA_CONFLICT;
+    if (f->n == sizeof(f->name) / sizeof(f->name[0]))
+        return NOVA_TOO_LARGE;
+    f->name[f->n] = name;
+    f->value[f->n] = value;
+    f->n++;
+    return NOVA_OK;
+}
+
 bool api_form_parse(nova_req_t *r, api_form_t *f)
 {
     f->n = 0;
@@ -99,38 +113,16 @@ bool api_form_parse(nova_req_t *r, api_form_t *f)
                           "send the body as application/x-www-form-urlencoded");
         return false;
     }
-    const char *p = r->body.data ? r->body.data : "";
-    const char *end = p + r->body.len;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *stop = amp ? amp : end;
-        if (stop > p) {
-            const char *eq = memchr(p, '=', (size_t)(stop - p));
-            const char *nend = eq ? eq : stop;
-            char *name = nova_form_decode(&r->arena, p, (size_t)(nend - p));
-            char *value = eq ? nova_form_decode(&r->arena, eq + 1, (size_t)(stop - eq - 1))
-                             : nova_arena_strdup(&r->arena, "");
-            if (name == NULL || value == NULL) {
-                api_oauth_error(r, 400, "invalid_request",
-                                "malformed form encoding, or a control character or invalid "
-                                "UTF-8 in a parameter");
-                return false;
-            }
-            if (api_form_get(f, name)) {
-                api_oauth_error(r, 400, "invalid_request", "a parameter is repeated");
-                return false;
-            }
-            if (f->n == 16) {
-                api_oauth_error(r, 400, "invalid_request", "too many parameters");
-                return false;
-            }
-            f->name[f->n] = name;
-            f->value[f->n] = value;
-            f->n++;
-        }
-        p = stop + 1;
-    }
-    return true;
+    nova_status st = nova_form_each(&r->arena, r->body.data, r->body.len, form_pair, f);
+    if (st == NOVA_INVALID)
+        api_oauth_error(r, 400, "invalid_request",
+                        "malformed form encoding, or a control character or invalid "
+                        "UTF-8 in a parameter");
+    else if (st == NOVA_CONFLICT)
+        api_oauth_error(r, 400, "invalid_request", "a parameter is repeated");
+    else if (st == NOVA_TOO_LARGE)
+        api_oauth_error(r, 400, "invalid_request", "too many parameters");
+    return st == NOVA_OK;
 }
 
 const char *api_form_get(const api_form_t *f, const char *name)

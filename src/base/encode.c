@@ -168,6 +168,30 @@ char *nova_form_decode(nova_arena_t *a, const char *s, size_t n)
     return nova_utf8_valid(out, o) ? out : NULL;
 }
 
+nova_status nova_form_each(nova_arena_t *a, const char *body, size_t len, nova_form_pair_fn fn,
+                           void *ud)
+{
+    const char *p = body ? body : "", *end = p + (body ? len : 0);
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        if (stop > p) {
+            const char *eq = memchr(p, '=', (size_t)(stop - p));
+            const char *nend = eq ? eq : stop;
+            char *name = nova_form_decode(a, p, (size_t)(nend - p));
+            char *value = eq ? nova_form_decode(a, eq + 1, (size_t)(stop - eq - 1))
+                             : nova_form_decode(a, "", 0);
+            if (name == NULL || value == NULL)
+                return NOVA_INVALID;
+            nova_status st = fn(ud, name, value);
+            if (st != NOVA_OK)
+                return st;
+        }
+        p = stop + 1;
+    }
+    return NOVA_OK;
+}
+
 nova_status nova_basic_decode(nova_arena_t *a, const char *b64, size_t n, char **user,
                               char **password)
 {

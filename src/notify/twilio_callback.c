@@ -69,39 +69,35 @@ const char *nova_notify_twilio_callback_get(const nova_twilio_callback_t *cb, co
     return NULL;
 }
 
+/* One pair of the callback's form: an empty name NOVA_INVALID, a repeated one
+ * NOVA_CONFLICT, one past NOVA_TWILIO_CALLBACK_MAX NOVA_TOO_LARGE. */
+static nova_status callback_pair(void *ud, char *name, char *value)
+{
+    nova_twilio_callback_t *out = ud;
+    if (*name == '\0')
+        return NOVA_INVALID;
+    if (nova_notify_twilio_callback_get(out, name))
+        return NOVA_CONFLICT;
+    if (out->n == NOVA_TWILIO_CALLBACK_MAX)
+        return NOVA_TOO_LARGE;
+    out->param[out->n][0] = name;
+    out->param[out->n][1] = value;
+    out->n++;
+    return NOVA_OK;
+}
+
 nova_status nova_notify_twilio_callback_parse(nova_arena_t *a, const char *body, size_t len,
                                               nova_twilio_callback_t *out, const char **why)
 {
     memset(out, 0, sizeof(*out));
     *why = "";
-    const char *p = body ? body : "", *end = p + len;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *stop = amp ? amp : end;
-        if (stop > p) {
-            const char *eq = memchr(p, '=', (size_t)(stop - p));
-            const char *nend = eq ? eq : stop;
-            char *name = nova_form_decode(a, p, (size_t)(nend - p));
-            char *value = eq ? nova_form_decode(a, eq + 1, (size_t)(stop - eq - 1))
-                             : nova_form_decode(a, "", 0);
-            if (name == NULL || value == NULL || *name == '\0') {
-                *why = "a malformed form: a bad escape, a control character, invalid UTF-8 or an "
-                       "empty name";
-                return NOVA_INVALID;
-            }
-            if (nova_notify_twilio_callback_get(out, name)) {
-                *why = "a parameter is repeated";
-                return NOVA_INVALID;
-            }
-            if (out->n == NOVA_TWILIO_CALLBACK_MAX) {
-                *why = "too many parameters";
-                return NOVA_INVALID;
-            }
-            out->param[out->n][0] = name;
-            out->param[out->n][1] = value;
-            out->n++;
-        }
-        p = stop + 1;
+    nova_status st = nova_form_each(a, body, len, callback_pair, out);
+    if (st != NOVA_OK) {
+        *why = st == NOVA_CONFLICT    ? "a parameter is repeated"
+               : st == NOVA_TOO_LARGE ? "too many parameters"
+                                      : "a malformed form: a bad escape, a control character, "
+                                        "invalid UTF-8 or an empty name";
+        return NOVA_INVALID;
     }
     qsort(out->param, out->n, sizeof(out->param[0]), by_name);
     out->message_sid = nova_notify_twilio_callback_get(out, "MessageSid");

@@ -458,6 +458,48 @@ static void test_buf_xml(void **state)
     }
 }
 
+static nova_status collect_pair(void *ud, char *name, char *value)
+{
+    nova_buf_t *b = ud;
+    if (strcmp(name, "stop") == 0)
+        return NOVA_CONFLICT;
+    return nova_buf_printf(b, "[%s|%s]", name, value);
+}
+
+/* The form body walk: pairs in order, decoded, empty pairs skipped, a bad escape refused, the
+ * callback's own status handed back. */
+static void test_form_each(void **state)
+{
+    (void)state;
+    nova_arena_t a;
+    nova_arena_init(&a, 1024);
+    static const struct {
+        const char *in, *out;
+        nova_status st;
+    } cases[] = {
+        {"", "", NOVA_OK},
+        {"a=1&b=two+words&&c", "[a|1][b|two words][c|]", NOVA_OK},
+        {"x=%41%2B&y=", "[x|A+][y|]", NOVA_OK},
+        {"a=1&b=%zz&c=3", "[a|1]", NOVA_INVALID},
+        {"a=%00", "", NOVA_INVALID},
+        {"a=1&stop=1&c=3", "[a|1]", NOVA_CONFLICT},
+        {"=v", "[|v]", NOVA_OK},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        nova_buf_t b;
+        nova_buf_init(&b);
+        nova_buf_append_cstr(&b, "");
+        assert_int_equal(nova_form_each(&a, cases[i].in, strlen(cases[i].in), collect_pair, &b),
+                         cases[i].st);
+        assert_int_equal(b.len, strlen(cases[i].out));
+        if (b.len)
+            assert_memory_equal(b.data, cases[i].out, b.len);
+        nova_buf_free(&b);
+    }
+    assert_int_equal(nova_form_each(&a, NULL, 5, collect_pair, NULL), NOVA_OK);
+    nova_arena_free(&a);
+}
+
 static void test_buf_json_escaped(void **state)
 {
     (void)state;
@@ -1498,6 +1540,7 @@ int main(void)
         cmocka_unit_test(test_basic_decode),
         cmocka_unit_test(test_buf_growth),
         cmocka_unit_test(test_buf_xml),
+        cmocka_unit_test(test_form_each),
         cmocka_unit_test(test_buf_printf),
         cmocka_unit_test(test_buf_json_escaped),
         cmocka_unit_test(test_utf8),
