@@ -5,7 +5,7 @@
 #   throwaway Redis (kv unit tests against it too; the SQLite run keeps it in-process)
 #   interop (npm clients: oauth4webapi, jose)
 #   unit + integration again under ASan+UBSan
-#   a short smoke of every libFuzzer target (NOVA_FUZZ_SMOKE_SECONDS each, default 10)
+#   a short smoke of every libFuzzer target (NOVA_FUZZ_SMOKE_SECONDS each, default 5; `make fuzz` runs them long)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -30,8 +30,9 @@ suite() {
     local name=$1; shift
     local log="$LOGS/$name.log"
     printf '%-28s ' "$name"
-    local before=$failed
+    local before=$failed t0=$SECONDS
     if "$@" >"$log" 2>&1; then rc=0; else rc=$?; fi
+    printf '%5ss  ' $((SECONDS - t0))
     count "$log"
     if [ "$rc" -ne 0 ] && [ "$failed" -eq "$before" ]; then
         failed=$((failed + 1))
@@ -149,7 +150,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:allocator_may_return_null=1 
 suite unit-asan unit build-asan
 suite integration-asan integration build-asan/cmd/novad ""
 fuzz_smoke() {
-    FUZZ_SECONDS=${NOVA_FUZZ_SMOKE_SECONDS:-10} bash fuzz/run.sh &&
+    FUZZ_SECONDS=${NOVA_FUZZ_SMOKE_SECONDS:-5} bash fuzz/run.sh &&
         echo "# pass $(ls build-fuzz/fuzz/*_fuzz | wc -l)"
 }
 suite fuzz-smoke fuzz_smoke
