@@ -160,6 +160,7 @@ static int serve(nova_app_t *app)
         .host = app->cfg.host,
         .port = app->cfg.port,
         .threads = app->cfg.threads,
+        .handler_threads = app->cfg.handler_threads,
         .max_body = app->cfg.max_body,
         .tls_cert_pem = cert,
         .tls_key_pem = key,

@@ -27,6 +27,7 @@ typedef struct nova_config {
     char *tls_client_ca;         /* NOVA_TLS_CLIENT_CA (path) */
     unsigned max_body;           /* NOVA_MAX_BODY bytes */
     unsigned threads;            /* NOVA_THREADS */
+    unsigned handler_threads;    /* NOVA_HANDLER_THREADS */
     char *log_level;             /* NOVA_LOG_LEVEL */
     bool access_log;             /* NOVA_ACCESS_LOG */
     unsigned shutdown_grace_ms;  /* NOVA_SHUTDOWN_GRACE_MS */

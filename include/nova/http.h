@@ -118,7 +118,8 @@ typedef bool (*nova_authenticator_fn)(nova_req_t *r, const char *scope, void *ud
 typedef struct nova_http_config {
     const char *host;         /* "127.0.0.1" */
     unsigned port;            /* 0 = pick a free port (see nova_http_server_port) */
-    unsigned threads;         /* thread pool size, 0 = number of CPUs */
+    unsigned threads;         /* worker (epoll) threads, 0 = number of CPUs */
+    unsigned handler_threads; /* threads that run handlers, 0 = 8 per CPU */
     size_t max_body;          /* bytes; larger bodies get 413 */
     const char *tls_cert_pem; /* PEM text (not a path) or NULL for plain HTTP */
     const char *tls_key_pem;
@@ -150,7 +151,9 @@ nova_status nova_http_route(nova_http_server_t *s, const char *method, const cha
                             const char *scope, size_t max_body, nova_handler_fn fn, void *ud);
 void nova_http_set_authenticator(nova_http_server_t *s, nova_authenticator_fn fn, void *ud);
 /* Starts listening: one accept thread hands each connection to the least loaded of `threads`
- * worker threads (one libmicrohttpd epoll daemon each), after the connection limits. */
+ * worker threads (one libmicrohttpd epoll daemon each), after the connection limits. A worker
+ * reads requests and writes replies; handlers run on `handler_threads` threads of their own,
+ * so a handler that blocks holds up no other request. */
 nova_status nova_http_server_start(nova_http_server_t *s);
 /* The bound port (useful with port 0). */
 unsigned nova_http_server_port(const nova_http_server_t *s);

@@ -58,7 +58,11 @@ static const key_def keys[] = {
      "PEM CA bundle; when set, client certificates are requested (mTLS)"},
     {"NOVA_MAX_BODY", K_UINT, OFF(max_body), "1048576", 1024, 64u << 20,
      "largest accepted request body in bytes (larger: 413)"},
-    {"NOVA_THREADS", K_UINT, OFF(threads), "0", 0, 256, "HTTP worker threads; 0 means one per CPU"},
+    {"NOVA_THREADS", K_UINT, OFF(threads), "0", 0, 256,
+     "HTTP worker threads (they read requests and write replies); 0 means one per CPU"},
+    {"NOVA_HANDLER_THREADS", K_UINT, OFF(handler_threads), "0", 0, 1024,
+     "threads that run request handlers, so a slow one (an outbound call, OCR) holds up no "
+     "other request; 0 means 8 per CPU"},
     {"NOVA_LOG_LEVEL", K_STR, OFF(log_level), "info", 0, 0, "debug, info, warn, error or off"},
     {"NOVA_ACCESS_LOG", K_BOOL, OFF(access_log), "true", 0, 0,
      "one JSON line per request on stderr"},

@@ -202,18 +202,11 @@ static int conn_admit(nova_http_server_t *s, int fd, const struct sockaddr_stora
         }
         e->count++;
     }
-    /* The idle worker with the fewest connections; a busy one (inside a handler) only when
-     * all are. A handler that calls out to a party that calls back (an IdP fetching the
-     * client's jwks_uri during the token exchange) then finds its callback served. */
+    /* The worker with the fewest connections. */
     unsigned w = 0;
-    bool wbusy = atomic_load_explicit(&s->workers[0].busy, memory_order_relaxed) != 0;
-    for (unsigned i = 1; i < s->nworkers; i++) {
-        bool b = atomic_load_explicit(&s->workers[i].busy, memory_order_relaxed) != 0;
-        if ((wbusy && !b) || (b == wbusy && s->workers[i].open < s->workers[w].open)) {
+    for (unsigned i = 1; i < s->nworkers; i++)
+        if (s->workers[i].open < s->workers[w].open)
             w = i;
-            wbusy = b;
-        }
-    }
     s->workers[w].open++;
     t->open++;
     c->fd = fd;

@@ -112,6 +112,7 @@ typedef struct http_metrics {
     _Atomic int64_t conn_open;
     _Atomic uint64_t *worker_requests; /* one per worker thread */
     size_t nworkers;
+    const struct http_pool *pool; /* the handler threads' gauges; NULL before start */
 } http_metrics_t;
 
 /* Gives every distinct route pattern a slot (after http_router_finish) and each of nworkers
@@ -143,9 +144,6 @@ typedef struct http_conn {
 typedef struct http_worker {
     struct MHD_Daemon *daemon; /* one epoll thread */
     unsigned open;             /* connections, under the table lock */
-    /* A handler runs on the thread now: while it does (an outbound call, seconds of OCR), no
-     * other connection of this worker is served, so new connections go elsewhere first. */
-    _Atomic unsigned busy;
 } http_worker_t;
 
 typedef struct http_ip_slot {
@@ -178,6 +176,33 @@ http_conn_t *http_conn_of(struct MHD_Connection *c);
 /* Starts the deadline of phase (ms from now), or stops deadlines (ms 0). */
 void http_conn_deadline(http_conn_t *c, int phase, uint64_t ms);
 
+/* ---- handler threads (pool.c) ---- */
+
+/* A unit of work for the handler threads, embedded in what it runs on. */
+typedef struct http_job {
+    struct http_job *next;
+    void (*run)(struct http_job *j);
+} http_job_t;
+
+typedef struct http_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    http_job_t *head, *tail; /* queued, oldest first */
+    pthread_t *threads;
+    size_t nthreads;
+    bool stopping, initialised;
+    _Atomic int64_t queued;  /* waiting for a thread (a gauge) */
+    _Atomic int64_t running; /* inside a handler (a gauge) */
+} http_pool_t;
+
+/* Starts nthreads handler threads. */
+nova_status http_pool_start(http_pool_t *p, size_t nthreads);
+/* Queues j; a handler thread calls j->run(j). */
+void http_pool_push(http_pool_t *p, http_job_t *j);
+/* Lets the running jobs finish, stops the threads, then hands each job still queued to drop
+ * (when not NULL). A pool never started, or already stopped, is left alone. */
+void http_pool_stop(http_pool_t *p, void (*drop)(http_job_t *j));
+
 /* ---- server (server.c) ---- */
 
 struct nova_http_server {
@@ -195,6 +220,7 @@ struct nova_http_server {
     unsigned port;
     atomic_bool stopping;
     http_conns_t conns;
+    http_pool_t pool;
     http_metrics_t metrics;
 };
 

@@ -244,6 +244,22 @@ nova_status http_metrics_render(http_metrics_t *m, nova_buf_t *out)
     for (size_t i = 0; i < m->nworkers; i++)
         TRY(nova_buf_printf(out, "nova_http_worker_requests_total{worker=\"%zu\"} %llu\n", i,
                             LOAD(m->worker_requests[i])));
+    if (m->pool)
+        TRY(nova_buf_printf(
+            out,
+            "# HELP nova_http_handler_threads Threads that run route handlers.\n"
+            "# TYPE nova_http_handler_threads gauge\n"
+            "nova_http_handler_threads %zu\n"
+            "# HELP nova_http_handlers_running Requests inside a handler now.\n"
+            "# TYPE nova_http_handlers_running gauge\n"
+            "nova_http_handlers_running %lld\n"
+            "# HELP nova_http_handler_queue_length Requests read and waiting for a handler "
+            "thread.\n"
+            "# TYPE nova_http_handler_queue_length gauge\n"
+            "nova_http_handler_queue_length %lld\n",
+            m->pool->nthreads,
+            (long long)atomic_load_explicit(&m->pool->running, memory_order_relaxed),
+            (long long)atomic_load_explicit(&m->pool->queued, memory_order_relaxed)));
 #undef LOAD
     return NOVA_OK;
 }

@@ -9,7 +9,11 @@
  *    when a body is pending, so MHD never reads it and closes the connection; with no body it
  *    waits for the next call, which keeps the connection alive.
  *  - later calls deliver the body, up to the route's own limit;
- *  - the last call (*upload_data_size == 0) runs the handler and queues the reply.
+ *  - the last call (*upload_data_size == 0) suspends the connection and queues the request
+ *    for a handler thread (pool.c), which runs the handler and resumes the connection;
+ *  - the call after the resume queues the reply.
+ * Between suspend and resume libmicrohttpd leaves the connection alone, so the handler thread
+ * may read its headers and TLS session; the worker meanwhile serves its other connections.
  * MHD_OPTION_NOTIFY_COMPLETED ends the request: metrics, the access-log line, freeing the
  * arena, and the connection's next header deadline.
  */
@@ -17,6 +21,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +40,9 @@
 #define DEFAULT_BODY_TIMEOUT 10
 #define DEFAULT_BODY_MIN_RATE 16384
 #define REQ_ID_MAX 64
+/* Handler threads by default: handlers mostly wait (the store, Redis, outbound calls), so
+ * several per CPU; each keeps its own store connection. */
+#define HANDLERS_PER_CPU 8
 
 #define STR_(x) #x
 #define XSTR(x) STR_(x)
@@ -45,6 +53,7 @@
  * pointer handed to handlers converts back with a cast. */
 typedef struct http_req {
     nova_req_t pub;
+    http_job_t job; /* the handler run, on a handler thread */
     nova_http_server_t *srv;
     http_conn_t *conn;
     http_match match;
@@ -52,7 +61,8 @@ typedef struct http_req {
     bool decided;        /* the reply was settled on the headers alone */
     bool query_too_long; /* the query was hidden from MHD's argument parser */
     bool oom;
-    bool answered; /* a response was queued */
+    bool answered;   /* a response was queued */
+    bool dispatched; /* the handler ran (its reply is in pub); the connection was resumed */
     size_t body_limit;
     size_t metric_slot;
     size_t bytes_out;
@@ -386,17 +396,35 @@ static void req_dispatch(nova_http_server_t *s, http_req_t *q)
         return;
     }
     const http_route_t *rt = &s->router.routes[r->route_idx_];
-    _Atomic unsigned *busy = q->conn ? &s->workers[q->conn->worker].busy : NULL;
-    if (busy)
-        atomic_fetch_add_explicit(busy, 1, memory_order_relaxed);
     rt->fn(r, rt->ud);
-    if (busy)
-        atomic_fetch_sub_explicit(busy, 1, memory_order_relaxed);
     if (r->status < 100 || r->status > 599) {
         if (r->status != 0)
             nova_log_error("http: %s %s answered status %d", rt->method, rt->pattern, r->status);
         nova_resp_status(r, NOVA_INTERNAL, NULL);
     }
+}
+
+/* On a handler thread: runs the handler, then hands the connection back to its worker, which
+ * calls on_request again to send the reply. */
+static void req_run(http_job_t *j)
+{
+    http_req_t *q = (http_req_t *)((char *)j - offsetof(http_req_t, job));
+    struct MHD_Connection *c = q->pub.conn_;
+
+    req_dispatch(q->srv, q);
+    q->dispatched = true;
+    MHD_resume_connection(c);
+}
+
+/* A request still queued when the server stops: answered 503 (libmicrohttpd refuses to stop
+ * with a connection suspended, so each is resumed). */
+static void req_drop(http_job_t *j)
+{
+    http_req_t *q = (http_req_t *)((char *)j - offsetof(http_req_t, job));
+
+    nova_resp_status(&q->pub, NOVA_UNAVAILABLE, "the server is stopping");
+    q->dispatched = true;
+    MHD_resume_connection(q->pub.conn_);
 }
 
 static bool has_resp_header(const nova_req_t *r, const char *name)
@@ -514,9 +542,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         return MHD_YES;
     }
+    if (!q->decided && !q->dispatched) {
+        http_conn_deadline(q->conn, HTTP_PHASE_BODY, 0);
+        /* Suspended before it is queued: the handler thread may resume it at once. */
+        MHD_suspend_connection(c);
+        http_pool_push(&s->pool, &q->job);
+        return MHD_YES;
+    }
     http_conn_deadline(q->conn, HTTP_PHASE_BODY, 0);
-    if (!q->decided)
-        req_dispatch(s, q);
     return req_reply(s, q, c);
 }
 
@@ -607,6 +640,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     nova_buf_init(&r->body);
     nova_buf_init(&r->resp_body);
     q->srv = s;
+    q->job.run = req_run;
     q->conn = http_conn_of(c);
     r->conn_ = c;
     r->start_ns_ = nova_time_mono_ns();
@@ -733,11 +767,14 @@ void nova_http_set_authenticator(nova_http_server_t *s, nova_authenticator_fn fn
     s->auth_ud = ud;
 }
 
-/* Stops the acceptor and the workers (MHD closes their connections, which empties the
- * connection table), then frees the table. */
+/* Stops the acceptor, the handler threads (a running handler finishes; a queued request is
+ * answered 503) and the workers (MHD closes their connections, which empties the connection
+ * table), then frees the table. */
 static void stop_workers(nova_http_server_t *s)
 {
     http_accept_stop(s);
+    http_pool_stop(&s->pool, req_drop);
+    s->metrics.pool = NULL;
     for (size_t i = 0; s->workers && i < s->nworkers; i++)
         if (s->workers[i].daemon)
             MHD_stop_daemon(s->workers[i].daemon);
@@ -770,11 +807,17 @@ static nova_status resolve(const nova_http_server_t *s, struct sockaddr_storage 
     return NOVA_OK;
 }
 
+static unsigned cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
 /* One worker: an MHD daemon with its own epoll thread and no listening socket of its own. */
 static struct MHD_Daemon *start_worker(nova_http_server_t *s)
 {
-    unsigned flags =
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                     MHD_USE_NO_LISTEN_SOCKET;
     struct MHD_OptionItem opts[4];
     size_t nopts = 0;
 
@@ -820,10 +863,8 @@ nova_status nova_http_server_start(nova_http_server_t *s)
     st = resolve(s, &addr, &alen);
     if (st != NOVA_OK)
         return st;
-    if (threads == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (unsigned)n : 1;
-    }
+    if (threads == 0)
+        threads = cpus();
     http_router_finish(&s->router);
     st = http_metrics_init(&s->metrics, &s->router, threads);
     if (st != NOVA_OK)
@@ -834,6 +875,11 @@ nova_status nova_http_server_start(nova_http_server_t *s)
         goto fail;
     }
     s->nworkers = threads;
+    st = http_pool_start(&s->pool, s->cfg.handler_threads ? s->cfg.handler_threads
+                                                          : HANDLERS_PER_CPU * cpus());
+    if (st != NOVA_OK)
+        goto fail;
+    s->metrics.pool = &s->pool;
     st = http_listen(s, (struct sockaddr *)&addr, alen);
     if (st != NOVA_OK)
         goto fail;

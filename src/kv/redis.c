@@ -59,6 +59,7 @@ typedef struct rconn {
     redisContext *c;
     uint64_t retry_ns; /* no connect attempt before this (monotonic) */
     bool opened_once;
+    bool refused; /* an attempt to connect failed */
     redis_t *owner;
     struct rconn *prev, *next;
 } rconn_t;
@@ -75,6 +76,9 @@ struct redis {
     rconn_t *conns;
     char sha[S_COUNT][41];
     nova_kv_t *kv;
+    /* Some thread lost its connection or failed to open one: a connection opened from then
+     * on (by any thread, even its first) counts as a reconnect. */
+    atomic_bool outage;
 };
 
 /* ---- connections ---- */
@@ -110,6 +114,7 @@ static void conn_drop(rconn_t *rc, const char *why)
     redisFree(rc->c);
     rc->c = NULL;
     rc->retry_ns = nova_time_mono_ns() + (uint64_t)RECONNECT_PAUSE_MS * 1000000u;
+    atomic_store(&rc->owner->outage, true);
 }
 
 /* Runs one command on c; NULL reply means the connection is unusable. */
@@ -198,9 +203,12 @@ static rconn_t *conn_get(redis_t *r)
     rc->c = conn_open(r, why, sizeof(why));
     if (rc->c == NULL) {
         rc->retry_ns = nova_time_mono_ns() + (uint64_t)RECONNECT_PAUSE_MS * 1000000u;
+        rc->refused = true;
+        atomic_store(&r->outage, true);
         return NULL;
     }
-    if (rc->opened_once) {
+    /* A connection back after a loss, or a thread's first one after an outage. */
+    if (rc->opened_once || rc->refused || atomic_load(&r->outage)) {
         atomic_fetch_add_explicit(&r->kv->reconnects, 1, memory_order_relaxed);
         nova_log_info("kv: redis %s:%d: reconnected", r->host, r->port);
     }

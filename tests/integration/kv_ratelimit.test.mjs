@@ -217,7 +217,7 @@ test('Redis stopped mid-run: 503 with Retry-After, never an allow; started again
     assert.equal((await fetch(nova.base + '/v1/health')).status, 200);
 
     again = await startRedis(redis.port);
-    // Every worker thread reconnects on its own first call after the outage (100 ms apart at
+    // Every thread reconnects on its own first call after the outage (100 ms apart at
     // most); under a sanitizer on a loaded machine that can take a while, so wait up to 15 s.
     let r, ready2;
     const until = Date.now() + 15000;

@@ -1194,12 +1194,13 @@ static void h_release(nova_req_t *r, void *ud)
     nova_resp_body(r, 200, "text/plain", "ok", 2);
 }
 
-/* A new connection goes to a worker that is not inside a handler, even when the busy one has
- * fewer connections: else the call back would wait behind the handler that waits for it. */
-static void test_busy_worker_skipped(void **state)
+/* A handler that blocks holds up none of its worker's other connections: with one worker,
+ * a kept-alive connection and a new one are both served while /wait waits, and the call back
+ * it waits for (an IdP fetching the client's jwks_uri during the token exchange) arrives. */
+static void test_blocked_handler_holds_up_nothing(void **state)
 {
     nova_http_server_t *s;
-    nova_http_config_t cfg = {.host = "127.0.0.1", .threads = 2};
+    nova_http_config_t cfg = {.host = "127.0.0.1", .threads = 1, .handler_threads = 2};
     (void)state;
     assert_int_equal(nova_http_server_new(&cfg, &s), NOVA_OK);
     assert_int_equal(nova_http_route(s, "GET", "/wait", NULL, 0, h_wait_release, NULL), NOVA_OK);
@@ -1208,36 +1209,95 @@ static void test_busy_worker_skipped(void **state)
     assert_int_equal(nova_http_server_start(s), NOVA_OK);
     unsigned port = nova_http_server_port(s);
     resp_t r;
-    struct timespec settle = {0, 150 * 1000 * 1000};
-    /* Worker 0 gets the first connection, worker 1 the second; closing the first leaves
-     * worker 0 with none and worker 1 with one. */
-    conn_t *c1 = conn_open(port), *c2 = conn_open(port);
-    conn_sendf(c1, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_true(conn_recv_resp(c1, &r, false));
+    conn_t *kept = conn_open(port);
+    conn_sendf(kept, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(conn_recv_resp(kept, &r, false));
     resp_free(&r);
-    conn_sendf(c2, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_true(conn_recv_resp(c2, &r, false));
-    resp_free(&r);
-    conn_close(c1);
-    nanosleep(&settle, NULL);
-    /* The waiting request on worker 0 (the fewest connections); the two are now even. */
+
     atomic_store(&slow_entered, 0);
     atomic_store(&released, 0);
     conn_t *a = conn_open(port);
     conn_sendf(a, "GET /wait HTTP/1.1\r\nHost: t\r\n\r\n");
     wait_slow_entered();
-    /* The call back on a new connection is served at once, on the other worker. */
+    /* The same (only) worker answers a new connection and the kept-alive one meanwhile. */
     conn_t *b = conn_open(port);
-    conn_sendf(b, "GET /release HTTP/1.1\r\nHost: t\r\n\r\n");
+    conn_sendf(b, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_true(conn_recv_resp(b, &r, false));
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    conn_sendf(kept, "GET /release HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(conn_recv_resp(kept, &r, false));
     assert_int_equal(r.status, 200);
     resp_free(&r);
     assert_true(conn_recv_resp(a, &r, false));
     assert_string_equal(r.body, "released");
     resp_free(&r);
+    /* The suspended connection was resumed into keep-alive: it serves its next request. */
+    conn_sendf(a, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(conn_recv_resp(a, &r, false));
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
     conn_close(a);
     conn_close(b);
-    conn_close(c2);
+    conn_close(kept);
+    nova_http_server_free(s);
+}
+
+typedef struct hello_call {
+    unsigned port;
+    bool answered; /* a reply came (before the close) */
+    int status;
+} hello_call_t;
+
+static void *hello_client(void *arg)
+{
+    hello_call_t *hc = arg;
+    resp_t r;
+    conn_t *c = conn_open(hc->port);
+    if (!c)
+        return NULL;
+    conn_sendf(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    hc->answered = conn_recv_resp(c, &r, false);
+    if (hc->answered) {
+        hc->status = r.status;
+        resp_free(&r);
+    }
+    conn_close(c);
+    return NULL;
+}
+
+/* Stopping with a request still queued for the one handler thread: the running handler
+ * finishes, the queued request's suspended connection is resumed (libmicrohttpd aborts the
+ * process when stopped with one suspended) and closed or answered 503, never a 200. */
+static void test_stop_with_queued_request(void **state)
+{
+    nova_http_server_t *s;
+    nova_http_config_t cfg = {.host = "127.0.0.1", .threads = 1, .handler_threads = 1};
+    hello_call_t hc = {0};
+    pthread_t th;
+    (void)state;
+    assert_int_equal(nova_http_server_new(&cfg, &s), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/wait", NULL, 0, h_wait_release, NULL), NOVA_OK);
+    assert_int_equal(nova_http_route(s, "GET", "/hello", NULL, 0, h_hello, NULL), NOVA_OK);
+    assert_int_equal(nova_http_server_start(s), NOVA_OK);
+    hc.port = nova_http_server_port(s);
+    atomic_store(&slow_entered, 0);
+    atomic_store(&released, 0);
+    conn_t *a = conn_open(hc.port);
+    conn_sendf(a, "GET /wait HTTP/1.1\r\nHost: t\r\n\r\n");
+    wait_slow_entered();
+    assert_int_equal(pthread_create(&th, NULL, hello_client, &hc), 0);
+    /* The /hello request is read and queued behind /wait. */
+    for (int i = 0; i < 2000 && atomic_load(&s->pool.queued) == 0; i++) {
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(atomic_load(&s->pool.queued), 1);
+    atomic_store(&released, 1); /* /wait returns once the stop has begun waiting */
+    nova_http_server_stop(s, 0);
+    pthread_join(th, NULL);
+    assert_true(!hc.answered || hc.status == 503);
+    conn_close(a);
     nova_http_server_free(s);
 }
 
@@ -1477,7 +1537,8 @@ int main(void)
         cmocka_unit_test(test_access_log),
     };
     const struct CMUnitTest standalone[] = {
-        cmocka_unit_test(test_busy_worker_skipped),
+        cmocka_unit_test(test_blocked_handler_holds_up_nothing),
+        cmocka_unit_test(test_stop_with_queued_request),
         cmocka_unit_test(test_validators),
         cmocka_unit_test(test_raw_path_rules),
         cmocka_unit_test(test_ip_table),
