@@ -542,14 +542,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         return MHD_YES;
     }
+    http_conn_deadline(q->conn, HTTP_PHASE_BODY, 0);
     if (!q->decided && !q->dispatched) {
-        http_conn_deadline(q->conn, HTTP_PHASE_BODY, 0);
         /* Suspended before it is queued: the handler thread may resume it at once. */
         MHD_suspend_connection(c);
         http_pool_push(&s->pool, &q->job);
         return MHD_YES;
     }
-    http_conn_deadline(q->conn, HTTP_PHASE_BODY, 0);
     return req_reply(s, q, c);
 }
 
